@@ -1,0 +1,2 @@
+//! Throughput benchmark (placeholder: implemented by the benchmark work item).
+fn main() {}

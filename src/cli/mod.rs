@@ -1,0 +1,96 @@
+//! Command-line arguments and dispatch to one module per subcommand.
+
+mod flows;
+
+use clap::{Parser, Subcommand};
+use std::fmt;
+use std::process::ExitCode;
+
+/// Exit status: the run finished and found nothing the user asked to fail on.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: `--fail-on` matched at least one request, or `check` found a difference.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit status: the command line was wrong.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit status: no input could be read as a capture.
+pub const EXIT_UNREADABLE: u8 = 3;
+/// Exit status: some input was damaged; everything before the damage was analysed.
+pub const EXIT_PARTIAL: u8 = 4;
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  done, nothing matched --fail-on
+  1  findings: --fail-on matched a request, or `check` found a difference
+  2  usage error
+  3  no input could be read as a capture
+  4  partial: an input was damaged; everything before the damage was analysed
+
+Examples:
+  albscope analyze capture.pcap                 explain every failed request
+  albscope analyze --all --format json a.pcap   every request, as JSON
+  albscope flows capture.pcapng.gz              list TCP connections like a network engineer
+";
+
+/// albscope explains AWS Application Load Balancer 502 and 504 errors from packet captures
+/// (VPC Traffic Mirroring VXLAN, GENEVE, or plain tcpdump): who generated each error, why, with
+/// the evidence and a per-request timeline.
+#[derive(Parser, Debug)]
+#[command(name = "albscope", version, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List TCP connections: endpoints, packets and bytes each way, gaps, Zeek-style state.
+    Flows(flows::FlowsArgs),
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Flows(args) => flows::run(args),
+    }
+}
+
+/// An error that ends the command, with the exit status it maps to.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad arguments or option values.
+    Usage(String),
+    /// No input could be read.
+    Unreadable(String),
+    /// Writing output failed.
+    Output(std::io::Error),
+}
+
+impl CliError {
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) => EXIT_USAGE,
+            CliError::Unreadable(_) => EXIT_UNREADABLE,
+            CliError::Output(_) => EXIT_UNREADABLE,
+        }
+    }
+    /// True when output went to a closed pipe (`albscope ... | head`): not an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Output(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage(m) | CliError::Unreadable(m) => f.write_str(m),
+            CliError::Output(e) => write!(f, "writing output: {e}"),
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::Output(e)
+    }
+}

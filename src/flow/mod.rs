@@ -1,0 +1,273 @@
+//! Flow layer: TCP connection tracking and per-direction stream reassembly.
+//!
+//! The [`FlowTracker`] takes decoded packets in capture order and hands a [`FlowSink`] the
+//! in-order byte stream of each direction ([`FlowEvent::Data`]), the holes it could not fill
+//! ([`FlowEvent::Gap`], never a stall), FIN/RST, and finally a [`ConnSummary`] with the TCP-level
+//! timeline of the connection ([`FlowEvent::Close`]). Closed connections are freed at once.
+
+mod tracker;
+
+pub use tracker::{FlowConfig, FlowStats, FlowTracker};
+
+use crate::capture::{PacketPos, Timestamp};
+use crate::decode::{IcmpError, MirrorSession};
+use serde::{Serialize, Serializer};
+use std::fmt;
+use std::net::IpAddr;
+
+/// An IP address and port.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    /// `10.0.0.1:80` or `[fd00::1]:80`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.port),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.port),
+        }
+    }
+}
+
+impl Serialize for Endpoint {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Identifies one TCP connection: the mirror session it was seen through, the originator
+/// (`client`, the SYN sender, or the best guess when the SYN was not captured) and the responder.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct ConnKey {
+    /// Mirror session.
+    pub session: MirrorSession,
+    /// Originator.
+    pub client: Endpoint,
+    /// Responder.
+    pub server: Endpoint,
+}
+
+/// A unique number for a connection within one analysis run, in order of first packet.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct ConnId(pub u64);
+
+/// Direction of a packet or byte stream within a connection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dir {
+    /// Originator to responder (client to server).
+    ToServer,
+    /// Responder to originator.
+    ToClient,
+}
+
+impl Dir {
+    /// Index 0 for `ToServer`, 1 for `ToClient`, for per-direction arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Dir::ToServer => 0,
+            Dir::ToClient => 1,
+        }
+    }
+    /// The other direction.
+    pub fn reverse(self) -> Dir {
+        match self {
+            Dir::ToServer => Dir::ToClient,
+            Dir::ToClient => Dir::ToServer,
+        }
+    }
+}
+
+/// What happened to a connection at the TCP level, one entry per event, in time order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TcpEventKind {
+    /// A SYN (`retransmission` when the same SYN was seen before).
+    Syn {
+        /// Repeats an earlier SYN.
+        retransmission: bool,
+    },
+    /// A SYN-ACK (`retransmission` when repeated).
+    SynAck {
+        /// Repeats an earlier SYN-ACK.
+        retransmission: bool,
+    },
+    /// A FIN.
+    Fin,
+    /// A RST.
+    Rst,
+    /// An ICMP error quoting this connection.
+    Icmp(IcmpError),
+    /// A data segment whose bytes had all been seen before.
+    Retransmission {
+        /// Payload length.
+        len: u32,
+    },
+    /// Bytes missing from the stream (capture loss or truncation).
+    Gap {
+        /// Stream offset where the hole starts.
+        offset: u64,
+        /// Hole size in bytes.
+        len: u64,
+    },
+    /// A retransmitted segment carried bytes that differ from those first seen (first kept).
+    Conflict {
+        /// Stream offset of the first differing byte.
+        offset: u64,
+    },
+}
+
+/// One TCP-level event with its time, direction and packet.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TcpEvent {
+    /// When.
+    pub ts: Timestamp,
+    /// Which packet carried it.
+    pub pos: PacketPos,
+    /// Sender's direction.
+    pub dir: Dir,
+    /// What.
+    #[serde(flatten)]
+    pub kind: TcpEventKind,
+}
+
+/// Why the tracker stopped following a connection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// Both FINs (and their ACKs) or a RST were seen.
+    Closed,
+    /// No packet for longer than the configured expiry.
+    Expired,
+    /// The connection table was full and this was the oldest idle entry.
+    Evicted,
+    /// The capture ended while it was open.
+    EndOfCapture,
+    /// A new SYN reused the 4-tuple after this connection was done.
+    PortReused,
+}
+
+/// Per-direction counters.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DirStats {
+    /// Packets sent in this direction (duplicates counted once).
+    pub packets: u64,
+    /// Bytes on the wire of those packets (IP total length).
+    pub wire_bytes: u64,
+    /// Payload bytes delivered in order to the stream.
+    pub payload_bytes: u64,
+    /// Payload bytes missing (gaps).
+    pub gap_bytes: u64,
+    /// Number of separate gaps.
+    pub gaps: u32,
+    /// Retransmitted data segments.
+    pub retransmissions: u32,
+    /// Duplicated packets (the same segment mirrored twice) ignored.
+    pub duplicates: u32,
+}
+
+/// Everything the flow layer knows about a finished connection.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnSummary {
+    /// Connection number.
+    pub id: ConnId,
+    /// Who and where.
+    pub key: ConnKey,
+    /// First packet time.
+    pub start: Timestamp,
+    /// Last packet time.
+    pub end: Timestamp,
+    /// First packet's position.
+    pub first_pos: PacketPos,
+    /// Whether the originator's SYN was captured (when not, `client`/`server` are a guess).
+    pub saw_syn: bool,
+    /// Counters, indexed by [`Dir::index`].
+    pub dirs: [DirStats; 2],
+    /// Zeek-style state: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH.
+    pub state: String,
+    /// Zeek-style history letters (originator upper case, responder lower case).
+    pub history: String,
+    /// TCP-level events in time order (capped; see `events_dropped`).
+    pub events: Vec<TcpEvent>,
+    /// Events not recorded because the cap was reached.
+    pub events_dropped: u32,
+    /// Why tracking stopped.
+    pub close_reason: CloseReason,
+}
+
+impl ConnSummary {
+    /// Time of the first event matching `pred`.
+    pub fn first_event(&self, pred: impl Fn(&TcpEvent) -> bool) -> Option<&TcpEvent> {
+        self.events.iter().find(|e| pred(e))
+    }
+}
+
+/// What the tracker hands downstream.
+#[derive(Debug)]
+pub enum FlowEvent<'a> {
+    /// A connection's first packet was seen.
+    Open {
+        /// Who and where.
+        key: ConnKey,
+        /// When.
+        ts: Timestamp,
+        /// Which packet.
+        pos: PacketPos,
+    },
+    /// In-order stream bytes starting at stream offset `offset` (0 = first byte after the SYN).
+    Data {
+        /// Direction.
+        dir: Dir,
+        /// Time of the packet that made these bytes available.
+        ts: Timestamp,
+        /// That packet.
+        pos: PacketPos,
+        /// Stream offset of `bytes[0]`.
+        offset: u64,
+        /// The bytes.
+        bytes: &'a [u8],
+    },
+    /// `len` bytes at `offset` will never be delivered; the stream continues after them.
+    Gap {
+        /// Direction.
+        dir: Dir,
+        /// When the tracker gave up waiting.
+        ts: Timestamp,
+        /// Stream offset of the hole.
+        offset: u64,
+        /// Hole size.
+        len: u64,
+    },
+    /// A FIN, delivered after all the bytes before it.
+    Fin {
+        /// Sender's direction.
+        dir: Dir,
+        /// When.
+        ts: Timestamp,
+        /// Which packet.
+        pos: PacketPos,
+    },
+    /// A RST.
+    Rst {
+        /// Sender's direction.
+        dir: Dir,
+        /// When.
+        ts: Timestamp,
+        /// Which packet.
+        pos: PacketPos,
+    },
+    /// The connection is finished; no more events for this id.
+    Close(Box<ConnSummary>),
+}
+
+/// Receives flow events.
+pub trait FlowSink {
+    /// Called for every event of connection `conn`, in capture order.
+    fn on_flow_event(&mut self, conn: ConnId, event: FlowEvent<'_>);
+}

@@ -1,0 +1,188 @@
+//! Drives a capture through the layers: capture -> decode -> flow -> protocol, handing the
+//! results to a caller-supplied sink. Knows nothing of what the sink does with them.
+
+use crate::capture::{CaptureReader, InputSummary, Timestamp};
+use crate::decode::{DecodeConfig, DecodeStats, Decoder};
+use crate::flow::{ConnId, FlowConfig, FlowEvent, FlowSink, FlowStats, FlowTracker};
+use crate::protocol::{AppSink, ProtocolConfig, ProtocolStats, ProtocolTracker};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
+
+/// Settings of every layer the pipeline drives.
+#[derive(Clone, Debug, Default)]
+pub struct PipelineConfig {
+    /// Decoder settings.
+    pub decode: DecodeConfig,
+    /// Flow tracker limits.
+    pub flow: FlowConfig,
+    /// Protocol parser limits.
+    pub protocol: ProtocolConfig,
+    /// Show progress on stderr (only takes effect when stderr is a terminal).
+    pub progress: bool,
+}
+
+/// What a run read and what each layer counted.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunStats {
+    /// Per input file.
+    pub inputs: Vec<InputSummary>,
+    /// Frames read across inputs.
+    pub packets: u64,
+    /// Captured bytes read (sum of captured lengths).
+    pub captured_bytes: u64,
+    /// First packet time.
+    pub first_ts: Option<Timestamp>,
+    /// Last packet time.
+    pub last_ts: Option<Timestamp>,
+    /// Decoder counters.
+    pub decode: DecodeStats,
+    /// Flow tracker counters.
+    pub flow: FlowStats,
+    /// Protocol counters (zero when only flows were tracked).
+    pub protocol: ProtocolStats,
+    /// Damage met in the inputs, one message per damaged file (file, packet, offset).
+    pub problems: Vec<String>,
+}
+
+/// Something that wants a callback every so often with the capture clock (to age out state).
+pub trait Clock {
+    /// Called with the timestamp of the latest packet, at most once per few thousand packets.
+    fn tick(&mut self, now: Timestamp);
+}
+
+/// Runs capture -> decode -> flow, handing flow events to `sink`.
+pub fn run_flows(
+    reader: &mut CaptureReader,
+    config: &PipelineConfig,
+    sink: &mut dyn FlowSink,
+) -> RunStats {
+    let mut decoder = Decoder::new(config.decode.clone());
+    let mut tracker = FlowTracker::new(config.flow.clone());
+    let mut stats = RunStats::default();
+    let mut progress = Progress::new(config.progress, reader.total_bytes());
+    while let Some(packet) = reader.next_packet() {
+        note_packet(&mut stats, packet.ts, packet.data.len());
+        if let Some(decoded) = decoder.decode(&packet) {
+            tracker.process(&packet, &decoded, sink);
+        }
+        progress.update(stats.packets, reader.bytes_consumed());
+    }
+    tracker.finish(sink);
+    progress.done();
+    stats.decode = decoder.stats().clone();
+    stats.flow = tracker.stats().clone();
+    finish_stats(&mut stats, reader);
+    stats
+}
+
+/// Runs capture -> decode -> flow -> protocol, handing exchanges and closed connections to
+/// `sink` and the capture clock to `clock`.
+pub fn run_app<S: AppSink + Clock>(
+    reader: &mut CaptureReader,
+    config: &PipelineConfig,
+    sink: &mut S,
+) -> RunStats {
+    let mut decoder = Decoder::new(config.decode.clone());
+    let mut tracker = FlowTracker::new(config.flow.clone());
+    let mut adapter = ProtocolAdapter {
+        protocol: ProtocolTracker::new(config.protocol.clone()),
+        sink,
+    };
+    let mut stats = RunStats::default();
+    let mut progress = Progress::new(config.progress, reader.total_bytes());
+    while let Some(packet) = reader.next_packet() {
+        note_packet(&mut stats, packet.ts, packet.data.len());
+        if let Some(decoded) = decoder.decode(&packet) {
+            tracker.process(&packet, &decoded, &mut adapter);
+        }
+        if stats.packets % 4096 == 0 {
+            adapter.sink.tick(packet.ts);
+        }
+        progress.update(stats.packets, reader.bytes_consumed());
+    }
+    tracker.finish(&mut adapter);
+    progress.done();
+    stats.decode = decoder.stats().clone();
+    stats.flow = tracker.stats().clone();
+    stats.protocol = adapter.protocol.stats().clone();
+    finish_stats(&mut stats, reader);
+    stats
+}
+
+struct ProtocolAdapter<'s, S: AppSink> {
+    protocol: ProtocolTracker,
+    sink: &'s mut S,
+}
+
+impl<S: AppSink> FlowSink for ProtocolAdapter<'_, S> {
+    fn on_flow_event(&mut self, conn: ConnId, event: FlowEvent<'_>) {
+        self.protocol.handle(conn, event, self.sink);
+    }
+}
+
+fn note_packet(stats: &mut RunStats, ts: Timestamp, len: usize) {
+    stats.packets += 1;
+    stats.captured_bytes += len as u64;
+    if stats.first_ts.is_none_or(|f| ts < f) {
+        stats.first_ts = Some(ts);
+    }
+    if stats.last_ts.is_none_or(|l| ts > l) {
+        stats.last_ts = Some(ts);
+    }
+}
+
+fn finish_stats(stats: &mut RunStats, reader: &CaptureReader) {
+    stats.inputs = reader.summaries();
+    stats.problems = reader.problems().iter().map(|p| p.to_string()).collect();
+}
+
+/// Progress line on stderr, redrawn at most a few times a second, only on a terminal.
+struct Progress {
+    enabled: bool,
+    total: Option<u64>,
+    started: std::time::Instant,
+    last_draw: std::time::Instant,
+}
+
+impl Progress {
+    fn new(wanted: bool, total: Option<u64>) -> Self {
+        let now = std::time::Instant::now();
+        Progress {
+            enabled: wanted && std::io::stderr().is_terminal(),
+            total,
+            started: now,
+            last_draw: now,
+        }
+    }
+
+    fn update(&mut self, packets: u64, bytes: u64) {
+        if !self.enabled || packets % 8192 != 0 {
+            return;
+        }
+        let now = std::time::Instant::now();
+        if now.duration_since(self.last_draw).as_millis() < 250 {
+            return;
+        }
+        self.last_draw = now;
+        let secs = now.duration_since(self.started).as_secs_f64().max(1e-9);
+        let mb = bytes as f64 / 1e6;
+        let pct = self
+            .total
+            .filter(|t| *t > 0)
+            .map(|t| format!(" {:5.1}%", 100.0 * bytes as f64 / t as f64));
+        let mut err = std::io::stderr().lock();
+        let _ = write!(
+            err,
+            "\ralbscope: {packets} packets, {mb:.0} MB{} ({:.0} MB/s)   ",
+            pct.unwrap_or_default(),
+            mb / secs
+        );
+        let _ = err.flush();
+    }
+
+    fn done(&mut self) {
+        if self.enabled && self.last_draw != self.started {
+            let _ = write!(std::io::stderr().lock(), "\r{:70}\r", "");
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! Protocol layer: reads the reassembled streams of each connection as HTTP/1.x (`httparse`) or
+//! TLS (`tls-parser`) and turns them into request/response exchanges and handshake facts.
+//!
+//! [`ProtocolTracker`] is a [`crate::flow::FlowSink`] adapter: it owns per-connection parser state
+//! and reports to an [`AppSink`] each exchange as soon as it is finished
+//! ([`AppSink::exchange`]) and each connection when it closes ([`AppSink::closed`]), so that
+//! nothing is held longer than the connection or exchange it belongs to.
+
+mod tracker;
+
+pub use tracker::{ProtocolConfig, ProtocolStats, ProtocolTracker};
+
+use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::flow::{ConnId, ConnKey, ConnSummary, Dir};
+use serde::Serialize;
+
+/// What a connection carries.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppKind {
+    /// No payload in either direction.
+    Empty,
+    /// HTTP/1.x in clear text.
+    Http,
+    /// TLS (opaque after the handshake).
+    Tls,
+    /// Payload that is neither.
+    Unknown,
+}
+
+/// One header, name as sent, value decoded lossily as UTF-8.
+pub type Header = (String, String);
+
+/// A parsed HTTP request.
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpRequest {
+    /// Time of the packet carrying its first byte.
+    pub first_byte: Timestamp,
+    /// That packet.
+    pub first_pos: PacketPos,
+    /// When the header block was complete.
+    pub headers_done: Option<Timestamp>,
+    /// When the whole request (with body) was received; `None` if it never was.
+    pub complete: Option<Timestamp>,
+    /// Method.
+    pub method: String,
+    /// Request target as sent (path and query, or absolute form).
+    pub target: String,
+    /// Minor version (0 or 1).
+    pub version: u8,
+    /// Headers in order (capped by [`ProtocolConfig::max_headers`]).
+    pub headers: Vec<Header>,
+    /// Size of the header block in bytes.
+    pub header_bytes: usize,
+    /// Declared Content-Length.
+    pub content_length: Option<u64>,
+    /// Transfer-Encoding: chunked.
+    pub chunked: bool,
+    /// Body bytes received.
+    pub body_bytes: u64,
+}
+
+/// A parsed HTTP response (final, non-1xx).
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpResponse {
+    /// Time of the packet carrying its first byte.
+    pub first_byte: Timestamp,
+    /// That packet.
+    pub first_pos: PacketPos,
+    /// When the header block was complete.
+    pub headers_done: Timestamp,
+    /// When the body was complete; `None` when it never was (connection ended first).
+    pub complete: Option<Timestamp>,
+    /// Status code.
+    pub status: u16,
+    /// Reason phrase.
+    pub reason: String,
+    /// Minor version.
+    pub version: u8,
+    /// Headers in order (capped).
+    pub headers: Vec<Header>,
+    /// Size of the header block in bytes.
+    pub header_bytes: usize,
+    /// Declared Content-Length.
+    pub content_length: Option<u64>,
+    /// Transfer-Encoding: chunked.
+    pub chunked: bool,
+    /// Body bytes received.
+    pub body_bytes: u64,
+    /// Interim 1xx statuses that came before it (e.g. 100 Continue).
+    pub interim: Vec<u16>,
+}
+
+/// Why a response could not be read as HTTP.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseErrorKind {
+    /// The bytes are not a valid HTTP/1.x response.
+    Malformed,
+    /// The header block grew past [`ProtocolConfig::max_response_header_bytes`] (ALB: 32 KB).
+    HeaderTooLarge,
+    /// Part of the response is missing from the capture, so it could not be followed.
+    Gap,
+}
+
+/// A response that could not be parsed, with the evidence.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResponseError {
+    /// What is wrong.
+    pub kind: ResponseErrorKind,
+    /// Time of the first byte of the response.
+    pub first_byte: Timestamp,
+    /// That packet.
+    pub first_pos: PacketPos,
+    /// Stream offset where the bad bytes start.
+    pub offset: u64,
+    /// Bytes received for this response so far.
+    pub bytes: u64,
+    /// The first bytes of the response, escaped for display (at most 64).
+    pub excerpt: String,
+    /// Parser's explanation.
+    pub reason: String,
+}
+
+/// One request and what came back for it, on one connection.
+#[derive(Clone, Debug, Serialize)]
+pub struct HttpExchange {
+    /// 0-based position of this exchange on its connection (> 0 means a reused connection).
+    pub index: u32,
+    /// Time between the end of the previous exchange on this connection and this request's
+    /// first byte; `None` for the first one.
+    pub idle_before: Option<Duration>,
+    /// The request (`None` when the stream started mid-request or the request was unparseable).
+    pub request: Option<HttpRequest>,
+    /// The response, when one was parsed.
+    pub response: Option<HttpResponse>,
+    /// Set when response bytes arrived but could not be parsed.
+    pub response_error: Option<ResponseError>,
+}
+
+/// TLS ClientHello facts.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientHelloInfo {
+    /// When.
+    pub ts: Timestamp,
+    /// Which packet.
+    pub pos: PacketPos,
+    /// Legacy version field, e.g. "TLSv1.2".
+    pub legacy_version: String,
+    /// supported_versions extension, e.g. ["TLSv1.3", "TLSv1.2"].
+    pub supported_versions: Vec<String>,
+    /// Cipher suites by IANA name (or hex).
+    pub ciphers: Vec<String>,
+    /// Server name indication.
+    pub sni: Option<String>,
+    /// ALPN protocols.
+    pub alpn: Vec<String>,
+}
+
+/// TLS ServerHello facts.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServerHelloInfo {
+    /// When.
+    pub ts: Timestamp,
+    /// Which packet.
+    pub pos: PacketPos,
+    /// Negotiated version.
+    pub version: String,
+    /// Chosen cipher suite.
+    pub cipher: String,
+    /// Chosen ALPN protocol.
+    pub alpn: Option<String>,
+}
+
+/// A TLS alert.
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsAlertInfo {
+    /// When.
+    pub ts: Timestamp,
+    /// Which packet.
+    pub pos: PacketPos,
+    /// Sender's direction.
+    pub dir: Dir,
+    /// "warning", "fatal", or "encrypted" when it came after the handshake.
+    pub level: String,
+    /// e.g. "handshake_failure", "protocol_version".
+    pub description: String,
+}
+
+/// A burst of TLS application data in one direction (request/response timing on an opaque
+/// connection: a client burst followed by a server burst is one exchange).
+#[derive(Clone, Debug, Serialize)]
+pub struct TlsBurst {
+    /// Direction.
+    pub dir: Dir,
+    /// First record's time.
+    pub first: Timestamp,
+    /// Its packet.
+    pub first_pos: PacketPos,
+    /// Last record's time.
+    pub last: Timestamp,
+    /// Application data bytes.
+    pub bytes: u64,
+}
+
+/// What the TLS layer of a connection showed.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TlsInfo {
+    /// The client's hello.
+    pub client_hello: Option<ClientHelloInfo>,
+    /// The server's hello.
+    pub server_hello: Option<ServerHelloInfo>,
+    /// When the handshake was seen to complete (first application data after both Finished).
+    pub established: Option<Timestamp>,
+    /// Alerts in order.
+    pub alerts: Vec<TlsAlertInfo>,
+    /// Application-data bursts in order (capped).
+    pub bursts: Vec<TlsBurst>,
+}
+
+/// Where a connection stood at the moment one of its exchanges finished.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnContext {
+    /// Connection number.
+    pub id: ConnId,
+    /// Who and where.
+    pub key: ConnKey,
+    /// Time of its first packet (the SYN when captured).
+    pub opened: Timestamp,
+    /// Whether its payload is TLS.
+    pub tls: bool,
+}
+
+/// A finished connection with everything the protocol layer read from it.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnectionRecord {
+    /// TCP-level summary and timeline.
+    pub tcp: ConnSummary,
+    /// What it carried.
+    pub app: AppKind,
+    /// Exchanges that had not finished when the connection closed (a request with no or a
+    /// partial response, a response cut short ...). Finished ones went to [`AppSink::exchange`].
+    pub unfinished: Vec<HttpExchange>,
+    /// How many exchanges were reported through [`AppSink::exchange`] before the close.
+    pub finished_exchanges: u32,
+    /// Time the last finished exchange ended (for idle-before-close measurements).
+    pub last_exchange_end: Option<Timestamp>,
+    /// TLS facts, when the connection is TLS.
+    pub tls: Option<TlsInfo>,
+    /// Bytes at the start of a stream that were neither HTTP nor TLS, escaped (at most 64).
+    pub unknown_excerpt: Option<String>,
+}
+
+/// Receives exchanges and finished connections from the [`ProtocolTracker`].
+pub trait AppSink {
+    /// An exchange finished (its response was complete) on connection `conn`.
+    fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange);
+    /// A connection finished.
+    fn closed(&mut self, record: ConnectionRecord);
+}
+
+/// Looks up a header by case-insensitive name.
+pub fn header<'h>(headers: &'h [Header], name: &str) -> Option<&'h str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// Escapes bytes for display: printable ASCII as is, `\r` `\n` `\t` as such, others as `\xNN`.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
+}
