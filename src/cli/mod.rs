@@ -1,5 +1,9 @@
 //! Command-line arguments and dispatch to one module per subcommand.
 
+mod analyze;
+mod check;
+mod explain_log;
+mod extract;
 mod flows;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +47,14 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Explain every failed request: who generated the error, the category, evidence, timeline.
+    Analyze(analyze::AnalyzeArgs),
+    /// Compare the analysis of a capture with its expected report; exit 1 on a difference.
+    Check(check::CheckArgs),
+    /// Explain ALB access-log lines (4xx/5xx) from their fields alone.
+    ExplainLog(explain_log::ExplainLogArgs),
+    /// Write the packets of one request (or of every failed request) to a small pcap.
+    Extract(extract::ExtractArgs),
     /// List TCP connections: endpoints, packets and bytes each way, gaps, Zeek-style state.
     Flows(flows::FlowsArgs),
 }
@@ -50,6 +62,10 @@ enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Check(args) => check::run(args),
+        Command::ExplainLog(args) => explain_log::run(args),
+        Command::Extract(args) => extract::run(args),
         Command::Flows(args) => flows::run(args),
     }
 }

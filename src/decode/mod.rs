@@ -146,6 +146,11 @@ pub struct Decoded<'a> {
     pub src: IpAddr,
     /// Inner IP destination.
     pub dst: IpAddr,
+    /// IPv4 identification field (`None` for IPv6); tells a duplicated packet (same id) from a
+    /// retransmission (new id).
+    pub ip_id: Option<u16>,
+    /// Inner IP packet length on the wire (IPv4 total length, or IPv6 payload length + 40).
+    pub ip_len: u32,
     /// Transport content.
     pub transport: Transport<'a>,
 }
