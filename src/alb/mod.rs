@@ -17,7 +17,7 @@ use crate::protocol::{
     header, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, TlsBurst, TlsInfo,
 };
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -231,7 +231,7 @@ impl Leg {
 }
 
 /// How the two legs of a request were matched.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PairingMethod {
     /// Same method, target and Host, client IP = last X-Forwarded-For entry.
