@@ -109,9 +109,7 @@ impl Vantage {
     pub fn describe(self) -> &'static str {
         match self {
             Vantage::BothLegs => "both legs (front end client->ALB and back end ALB->target)",
-            Vantage::BackEndOnly => {
-                "back end only (ALB->target); what the client got is inferred"
-            }
+            Vantage::BackEndOnly => "back end only (ALB->target); what the client got is inferred",
             Vantage::FrontEndOnly => {
                 "front end only (client->ALB); the back end is not in the capture"
             }
@@ -287,9 +285,9 @@ pub struct NodeInfo {
     pub evidence: Vec<String>,
     /// Listener ports clients connected to.
     pub listener_ports: BTreeSet<u16>,
-    /// Front-end connections seen (closed).
+    /// Front-end connections seen.
     pub front_connections: u64,
-    /// Back-end connections seen (closed).
+    /// Back-end connections seen.
     pub back_connections: u64,
     /// Health checks sent.
     pub health_checks: u64,
@@ -413,7 +411,10 @@ impl Knowledge {
 
     /// Which legs the capture holds.
     pub fn vantage(&self) -> Vantage {
-        match (self.front_legs > 0, self.back_legs > 0 || self.health_checks > 0) {
+        match (
+            self.front_legs > 0,
+            self.back_legs > 0 || self.health_checks > 0,
+        ) {
             (true, true) => Vantage::BothLegs,
             (false, true) => Vantage::BackEndOnly,
             (true, false) => Vantage::FrontEndOnly,
@@ -492,7 +493,10 @@ impl Knowledge {
                 && self.servers_seen.len() < 100_000
             {
                 let n = self.node_mut(ip);
-                push_evidence(n, "accepts connections and opens connections to others".into());
+                push_evidence(
+                    n,
+                    "accepts connections and opens connections to others".into(),
+                );
             }
         }
     }
@@ -506,9 +510,10 @@ impl Knowledge {
         let Some(last_end) = rec.last_exchange_end else {
             return;
         };
-        let first_fin = rec.tcp.events.iter().find(|e| {
-            matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) && e.ts >= last_end
-        });
+        let first_fin =
+            rec.tcp.events.iter().find(|e| {
+                matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) && e.ts >= last_end
+            });
         let Some(fin) = first_fin else { return };
         let idle = fin.ts.since(last_end).as_secs_f64();
         if idle < 0.5 {
@@ -520,7 +525,10 @@ impl Knowledge {
             // The target (server of a back-end connection) closed it after idling.
             (Dir::ToClient, true, false) => {
                 if matches!(fin.kind, TcpEventKind::Fin) {
-                    push_sample(&mut self.targets.entry(key.server).or_default().idle_closes, idle);
+                    push_sample(
+                        &mut self.targets.entry(key.server).or_default().idle_closes,
+                        idle,
+                    );
                 }
             }
             // The ALB closed an idle connection (back end as client, or front end as server).
@@ -554,7 +562,7 @@ impl Knowledge {
 }
 
 fn push_evidence(n: &mut NodeInfo, s: String) {
-    if n.evidence.len() < MAX_NODE_EVIDENCE && !n.evidence.iter().any(|e| *e == s) {
+    if n.evidence.len() < MAX_NODE_EVIDENCE && !n.evidence.contains(&s) {
         n.evidence.push(s);
     }
 }
@@ -690,6 +698,14 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
         self.known.learn_conn(&conn.key);
         self.known.learn_request(&conn.key, &exchange);
         self.known.learn_response(&conn.key, &exchange);
+        if exchange.index == 0 {
+            let agent = exchange
+                .request
+                .as_ref()
+                .and_then(|r| header(&r.headers, "user-agent"))
+                .map(str::to_string);
+            self.count_connection(&conn.key, agent.as_deref());
+        }
         let leg = Leg {
             conn: ConnInfo {
                 id: conn.id,
@@ -713,7 +729,15 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             self.known.learn_response(&key, ex);
         }
         self.known.learn_closed(&record);
-        self.count_connection(&key, &record);
+        if record.finished_exchanges == 0 {
+            let agent = record
+                .unfinished
+                .iter()
+                .find_map(|e| e.request.as_ref())
+                .and_then(|r| header(&r.headers, "user-agent"))
+                .map(str::to_string);
+            self.count_connection(&key, agent.as_deref());
+        }
         let info = ConnInfo {
             id: record.tcp.id,
             key,
@@ -730,7 +754,10 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             unknown_excerpt,
         } = record;
         let end = tcp.end;
-        let bursts = tls.as_ref().map(|t| burst_exchanges(&t.bursts)).unwrap_or_default();
+        let bursts = tls
+            .as_ref()
+            .map(|t| burst_exchanges(&t.bursts))
+            .unwrap_or_default();
         let shared = Arc::new(ClosedConn {
             tcp,
             app,
@@ -775,12 +802,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
 }
 
 impl<S: PathSink> AlbTracker<S> {
-    fn count_connection(&mut self, key: &ConnKey, rec: &ConnectionRecord) {
-        let agent = rec
-            .unfinished
-            .iter()
-            .find_map(|e| e.request.as_ref())
-            .and_then(|r| header(&r.headers, "user-agent"));
+    fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>) {
         match self.known.classify(key, agent) {
             ConnRole::FrontEnd => {
                 let n = self.known.node_mut(key.server.ip);

@@ -63,14 +63,19 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         }
     }
     let front_seen = known.front_legs + out.front_legs > 0;
-    let back_seen = known.back_legs + out.back_legs + known.health_checks > 0
-        || !out.health_checks.is_empty();
+    let back_seen =
+        known.back_legs + out.back_legs + known.health_checks > 0 || !out.health_checks.is_empty();
     let mut pairs: Vec<(usize, usize, PairingMethod, Vec<String>)> = Vec::new();
 
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
         let Some(b) = backs.get(bi) else { continue };
-        if b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()).is_none() {
+        if b.leg
+            .exchange
+            .as_ref()
+            .and_then(|e| e.request.as_ref())
+            .is_none()
+        {
             continue;
         }
         let cands: Vec<usize> = fronts
@@ -85,11 +90,19 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             .copied()
             .filter(|i| fronts.get(*i).is_some_and(|f| consistent(&f.leg, &b.leg)))
             .collect();
-        let pool = if consistent.is_empty() { &cands } else { &consistent };
+        let pool = if consistent.is_empty() {
+            &cands
+        } else {
+            &consistent
+        };
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
-            notes.push(ambiguity(&fronts, pool, "method, path, Host and X-Forwarded-For"));
+            notes.push(ambiguity(
+                &fronts,
+                pool,
+                "method, path, Host and X-Forwarded-For",
+            ));
         }
         if let Some(f) = fronts.get_mut(fi) {
             f.used = true;
@@ -106,7 +119,12 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         if b.used {
             continue;
         }
-        let b_http = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()).is_some();
+        let b_http = b
+            .leg
+            .exchange
+            .as_ref()
+            .and_then(|e| e.request.as_ref())
+            .is_some();
         let b_outcome = outcome_time(&b.leg);
         let cands: Vec<usize> = fronts
             .iter()
@@ -125,10 +143,14 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                 fronts
                     .get(*i)
                     .and_then(|f| answer_time(&f.leg))
-                    .is_none_or(|a| b_outcome.is_none_or(|o| a.plus(TOLERANCE) >= o))
+                    .map_or(true, |a| b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o))
             })
             .collect();
-        let pool = if consistent.is_empty() { &cands } else { &consistent };
+        let pool = if consistent.is_empty() {
+            &cands
+        } else {
+            &consistent
+        };
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
@@ -203,7 +225,8 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
 
 /// `front` starts no later than `back` (within the tolerance) and at most `max` before it.
 fn in_range(front: Timestamp, back: Timestamp, max: Duration) -> bool {
-    front <= back.plus(TOLERANCE) && back.since(front) <= Duration(max.0.saturating_add(TOLERANCE.0))
+    front <= back.plus(TOLERANCE)
+        && back.since(front) <= Duration(max.0.saturating_add(TOLERANCE.0))
 }
 
 /// Same method, target and Host; client IP is the last X-Forwarded-For entry.
@@ -297,7 +320,9 @@ fn ambiguity(fronts: &[Side], pool: &[usize], how: &str) -> String {
 fn health_check(leg: &Leg, note: Option<&str>) -> HealthCheck {
     let ex = leg.exchange.as_ref();
     let status = ex.and_then(|e| e.response.as_ref()).map(|r| r.status);
-    let path = ex.and_then(|e| e.request.as_ref()).map(|r| r.target.clone());
+    let path = ex
+        .and_then(|e| e.request.as_ref())
+        .map(|r| r.target.clone());
     let ok = status.is_some_and(|s| (200..400).contains(&s));
     let problem = if ok {
         None

@@ -8,9 +8,20 @@ fn tracker() -> AlbTracker<Collect> {
 }
 
 /// A front-end exchange (client port `cport`) that got `status` from `server`.
-fn front(tr: &mut AlbTracker<Collect>, id: u64, cport: u16, req_ms: i64, resp_ms: i64, status: u16) {
+fn front(
+    tr: &mut AlbTracker<Collect>,
+    id: u64,
+    cport: u16,
+    req_ms: i64,
+    resp_ms: i64,
+    status: u16,
+) {
     let c = Conn::new(id, ep(CLIENT, cport), ep(ALB, 80), req_ms - 2).handshake(req_ms - 2);
-    let server = if status >= 500 { "awselb/2.0" } else { "Apache" };
+    let server = if status >= 500 {
+        "awselb/2.0"
+    } else {
+        "Apache"
+    };
     tr.exchange(
         &c.ctx(false),
         exch(
@@ -52,7 +63,13 @@ fn refused_attempt_pairs_by_time_order() {
     // The request that triggers the back-end attempt proves the node is an ALB.
     front(&mut tr, 1, 40000, 100, 104, 502);
     let b = Conn::new(2, ep(ALB, 50001), ep(TARGET, 80), 101)
-        .ev(101, ToServer, K::Syn { retransmission: false })
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
         .ev(102, ToClient, K::Rst);
     tr.closed(b.record(AppKind::Empty, vec![], 0, None));
     // An earlier health check names the ALB node.
@@ -62,7 +79,11 @@ fn refused_attempt_pairs_by_time_order() {
         exch(
             0,
             None,
-            Some(get(12, "/health", hdrs(&[("User-Agent", "ELB-HealthChecker/2.0")]))),
+            Some(get(
+                12,
+                "/health",
+                hdrs(&[("User-Agent", "ELB-HealthChecker/2.0")]),
+            )),
             Some(resp(13, 200, "Apache", 2)),
         ),
     );
@@ -115,7 +136,10 @@ fn ambiguity_is_reported() {
     }
     let (sink, _) = tr.finish();
     assert_eq!(sink.paths.len(), 2);
-    assert!(sink.paths.iter().all(|p| p.back.is_some() && p.front.is_some()));
+    assert!(sink
+        .paths
+        .iter()
+        .all(|p| p.back.is_some() && p.front.is_some()));
     assert!(sink.paths[0].notes[0].contains("ambiguous"));
 }
 
@@ -128,7 +152,14 @@ fn old_legs_are_flushed_by_the_clock() {
     let mut tr = AlbTracker::new(config, Collect::default());
     for i in 0..50u64 {
         let ms = i as i64 * 10_000;
-        front(&mut tr, i * 2 + 1, 40000 + i as u16, ms + 100, ms + 130, 200);
+        front(
+            &mut tr,
+            i * 2 + 1,
+            40000 + i as u16,
+            ms + 100,
+            ms + 130,
+            200,
+        );
         tr.tick(t(ms + 200));
     }
     // Window is 10 + 60 + 30 s = 100 s: only about ten 10-second-spaced requests stay pending.
@@ -160,7 +191,12 @@ fn target_keepalive_is_inferred_from_idle_closes() {
     let ka = known.target_keepalive(&ep(TARGET, 80)).unwrap();
     assert_eq!(ka, Duration::from_millis(5_000));
     assert_eq!(
-        known.targets.get(&ep(TARGET, 80)).unwrap().server.as_deref(),
+        known
+            .targets
+            .get(&ep(TARGET, 80))
+            .unwrap()
+            .server
+            .as_deref(),
         Some("Apache")
     );
 }

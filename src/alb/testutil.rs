@@ -90,14 +90,20 @@ impl Conn {
 
     /// SYN, SYN-ACK at `ms`, `ms`+1.
     pub fn handshake(self, ms: i64) -> Self {
-        self.ev(ms, Dir::ToServer, TcpEventKind::Syn { retransmission: false })
-            .ev(
-                ms + 1,
-                Dir::ToClient,
-                TcpEventKind::SynAck {
-                    retransmission: false,
-                },
-            )
+        self.ev(
+            ms,
+            Dir::ToServer,
+            TcpEventKind::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(
+            ms + 1,
+            Dir::ToClient,
+            TcpEventKind::SynAck {
+                retransmission: false,
+            },
+        )
     }
 
     /// The connection context for exchanges.
@@ -182,7 +188,10 @@ pub fn back_headers(client: &str) -> Vec<Header> {
         ("X-Forwarded-For", client),
         ("X-Forwarded-Proto", "http"),
         ("X-Forwarded-Port", "80"),
-        ("X-Amzn-Trace-Id", "Root=1-693af491-5a6814f5635754d41bcc7a78"),
+        (
+            "X-Amzn-Trace-Id",
+            "Root=1-693af491-5a6814f5635754d41bcc7a78",
+        ),
         ("User-Agent", "curl/8.11.1"),
     ])
 }

@@ -74,7 +74,10 @@ fn ms(d: Duration) -> String {
 }
 
 fn events(leg: &Leg) -> &[TcpEvent] {
-    leg.record.as_ref().map(|r| r.tcp.events.as_slice()).unwrap_or(&[])
+    leg.record
+        .as_ref()
+        .map(|r| r.tcp.events.as_slice())
+        .unwrap_or(&[])
 }
 
 fn is_close(e: &TcpEvent) -> bool {
@@ -97,7 +100,10 @@ fn back_times(b: &Leg) -> (Option<Timestamp>, Option<(Timestamp, PacketPos)>) {
             .response
             .as_ref()
             .map(|r| (r.first_byte, r.first_pos))
-            .or(ex.response_error.as_ref().map(|e| (e.first_byte, e.first_pos)));
+            .or(ex
+                .response_error
+                .as_ref()
+                .map(|e| (e.first_byte, e.first_pos)));
         return (req, resp);
     }
     if let Some(bx) = &b.burst {
@@ -118,7 +124,9 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
     let mut notes = path.notes.clone();
 
     let back_verdict = back.map(|b| analyze_back(b, &ctx));
-    let front_resp = front.and_then(|f| f.exchange.as_ref()).and_then(|e| e.response.as_ref());
+    let front_resp = front
+        .and_then(|f| f.exchange.as_ref())
+        .and_then(|e| e.response.as_ref());
     let front_status = front_resp.map(|r| r.status);
     let front_server = front_resp.and_then(|r| header(&r.headers, "server"));
     let front_is_lb = front_server.is_some_and(|s| s.starts_with("awselb"));
@@ -228,7 +236,9 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
     let req = front
         .and_then(|f| f.exchange.as_ref())
         .and_then(|e| e.request.as_ref())
-        .or(back.and_then(|b| b.exchange.as_ref()).and_then(|e| e.request.as_ref()));
+        .or(back
+            .and_then(|b| b.exchange.as_ref())
+            .and_then(|e| e.request.as_ref()));
     let first = front.or(back);
     let start = first.map(|l| l.time()).unwrap_or_default();
     let headline = headline(status, status_inferred, generated_by, &what, category);
@@ -250,7 +260,9 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         target: back.map(|b| b.conn.key.server.to_string()),
         method: req.map(|r| r.method.clone()),
         path: req.map(|r| r.target.clone()),
-        host: req.and_then(|r| header(&r.headers, "host")).map(str::to_string),
+        host: req
+            .and_then(|r| header(&r.headers, "host"))
+            .map(str::to_string),
         status,
         status_inferred,
         generated_by,
@@ -297,11 +309,7 @@ fn client_closed_at(front: &Leg, ctx: &Ctx) -> Option<String> {
     if ex.is_some_and(|e| e.response.is_some()) {
         return None;
     }
-    if front
-        .burst
-        .as_ref()
-        .is_some_and(|b| b.response.is_some())
-    {
+    if front.burst.as_ref().is_some_and(|b| b.response.is_some()) {
         return None;
     }
     let t0 = front.time();
@@ -329,7 +337,10 @@ fn analyze_front_only(
     status: Option<u16>,
     is_lb: bool,
 ) -> (Category, String, Vec<String>) {
-    let back_visible = matches!(ctx.known.vantage(), Vantage::BothLegs | Vantage::BackEndOnly);
+    let back_visible = matches!(
+        ctx.known.vantage(),
+        Vantage::BothLegs | Vantage::BackEndOnly
+    );
     let mut ev = Vec::new();
     let resp = f.exchange.as_ref().and_then(|e| e.response.as_ref());
     if let Some(r) = resp {
@@ -448,7 +459,7 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
         ));
     }
     let resp_t = resp.map(|r| r.0);
-    let before_resp = |e: &&TcpEvent| resp_t.is_none_or(|r| e.ts <= r);
+    let before_resp = |e: &&TcpEvent| resp_t.map_or(true, |r| e.ts <= r);
     let lookback = Timestamp(req_t.0.saturating_sub(RACE_LOOKBACK.0)).max(b.conn.opened);
     let target_close = evs
         .iter()
@@ -461,7 +472,7 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
 
     // The target closed before answering (or raced the request).
     if let Some(tc) = target_close {
-        if alb_close.is_none_or(|ac| tc.ts <= ac.ts) {
+        if alb_close.map_or(true, |ac| tc.ts <= ac.ts) {
             let gap = if tc.ts >= req_t {
                 format!("{} after the request", ms(tc.ts.since(req_t)))
             } else {
@@ -479,17 +490,15 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                 _ => false,
             };
             if b.index() > 0 && (near || ka_match) {
-                if let Some(i) = idle_before {
-                    ev.push(format!(
-                        "the connection had been idle {} before this request",
-                        secs(i)
-                    ));
-                }
                 if let Some(k) = detail.keepalive_s {
                     ev.push(format!(
                         "the target closes idle keep-alive connections after {k:.3} s \
                          (seen on its other connections){}",
-                        if ka_match { ": the idle gap matches" } else { "" }
+                        if ka_match {
+                            ": the idle gap matches"
+                        } else {
+                            ""
+                        }
                     ));
                 } else if let Some(i) = idle_before {
                     detail.keepalive_s = Some(round3(i.as_secs_f64()));
@@ -705,10 +714,11 @@ fn analyze_response(
         r.status,
         r.reason,
         ctx.at(r.first_byte, r.first_pos),
-        server.map(|s| format!(" with Server: {s}")).unwrap_or_default()
+        server
+            .map(|s| format!(" with Server: {s}"))
+            .unwrap_or_default()
     ));
-    let short = r.complete.is_none()
-        && r.content_length.is_some_and(|cl| cl > r.body_bytes);
+    let short = r.complete.is_none() && r.content_length.is_some_and(|cl| cl > r.body_bytes);
     if short {
         let cl = r.content_length.unwrap_or(0);
         ev.push(format!(
@@ -719,7 +729,11 @@ fn analyze_response(
             .iter()
             .find(|e| is_close(e) && e.ts >= r.headers_done)
         {
-            let who = if c.dir == Dir::ToServer { "ALB" } else { "target" };
+            let who = if c.dir == Dir::ToServer {
+                "ALB"
+            } else {
+                "target"
+            };
             ev.push(format!(
                 "the {who} closed the connection with {} ({}) {} after the headers",
                 close_name(c),
@@ -927,7 +941,10 @@ fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
                 ));
                 return v(
                     Category::TargetTlsHandshakeFailed,
-                    format!("the TLS handshake with the target failed ({})", a.description),
+                    format!(
+                        "the TLS handshake with the target failed ({})",
+                        a.description
+                    ),
                     ev,
                     Some(502),
                     detail,
@@ -940,7 +957,7 @@ fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
                 .iter()
                 .find(|e| e.dir == Dir::ToServer && is_close(e) && e.ts >= start);
             match (tclose, aclose) {
-                (Some(t), a) if a.is_none_or(|a| t.ts <= a.ts) => {
+                (Some(t), a) if a.map_or(true, |a| t.ts <= a.ts) => {
                     ev.push(format!(
                         "the target answered with {} ({}) {} after the ClientHello, before \
                          the handshake completed (typically no shared TLS version or cipher)",
@@ -966,8 +983,7 @@ fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
                         secs(el),
                         secs(TLS_HANDSHAKE_TIMEOUT)
                     ));
-                    let near =
-                        el.as_secs_f64() >= TLS_HANDSHAKE_TIMEOUT.as_secs_f64() - 1.0;
+                    let near = el.as_secs_f64() >= TLS_HANDSHAKE_TIMEOUT.as_secs_f64() - 1.0;
                     return v(
                         if near {
                             Category::TargetTlsHandshakeTimeout
@@ -975,8 +991,7 @@ fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
                             Category::TargetTlsHandshakeFailed
                         },
                         if near {
-                            "the TLS handshake with the target did not complete within 10 s"
-                                .into()
+                            "the TLS handshake with the target did not complete within 10 s".into()
                         } else {
                             "the TLS handshake with the target failed".into()
                         },
@@ -990,7 +1005,11 @@ fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
         }
     }
     if let Some(c) = evs.iter().find(|e| is_close(e)) {
-        let who = if c.dir == Dir::ToServer { "ALB" } else { "target" };
+        let who = if c.dir == Dir::ToServer {
+            "ALB"
+        } else {
+            "target"
+        };
         ev.push(format!(
             "the connection carried no request; the {who} closed it with {} ({})",
             close_name(c),
@@ -999,8 +1018,7 @@ fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
         if c.dir == Dir::ToClient {
             return v(
                 Category::TargetClosedBeforeResponse,
-                "the target closed the new connection before the request could be sent"
-                    .into(),
+                "the target closed the new connection before the request could be sent".into(),
                 ev,
                 Some(502),
                 detail,
@@ -1029,7 +1047,9 @@ fn access_log(
 ) -> AccessLogView {
     let front = path.front.as_ref();
     let back = path.back.as_ref();
-    let f_req = front.and_then(|f| f.exchange.as_ref()).and_then(|e| e.request.as_ref());
+    let f_req = front
+        .and_then(|f| f.exchange.as_ref())
+        .and_then(|e| e.request.as_ref());
     let f_recv = f_req
         .map(|r| r.complete.or(r.headers_done).unwrap_or(r.first_byte))
         .or(front.and_then(|f| f.burst.as_ref()).map(|b| b.request.last));
@@ -1038,7 +1058,11 @@ fn access_log(
             .as_ref()
             .and_then(|e| e.response.as_ref())
             .map(|r| r.first_byte)
-            .or(f.burst.as_ref().and_then(|b| b.response.as_ref()).map(|r| r.first))
+            .or(f
+                .burst
+                .as_ref()
+                .and_then(|b| b.response.as_ref())
+                .map(|r| r.first))
     });
     let (b_sent, b_resp) = match back {
         Some(b) => {
@@ -1048,7 +1072,11 @@ fn access_log(
                 .as_ref()
                 .and_then(|e| e.response.as_ref())
                 .map(|r| r.headers_done)
-                .or(b.burst.as_ref().and_then(|x| x.response.as_ref()).map(|r| r.first));
+                .or(b
+                    .burst
+                    .as_ref()
+                    .and_then(|x| x.response.as_ref())
+                    .map(|r| r.first));
             (req, hdrs)
         }
         None => (None, None),

@@ -74,9 +74,9 @@ pub(super) fn fix_for(category: Category, d: &FixDetail) -> Option<String> {
     let port = d.port.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
     let target = d.target.clone().unwrap_or_else(|| "the target".into());
     let keepalive = || match server_hint(d) {
-        Some(h) => format!(
-            "set the target's keep-alive timeout above the ALB idle timeout ({idle}): {h}"
-        ),
+        Some(h) => {
+            format!("set the target's keep-alive timeout above the ALB idle timeout ({idle}): {h}")
+        }
         None => format!(
             "set the target's keep-alive timeout a few seconds above the ALB idle timeout \
              ({idle}), e.g. {:.0} s",
@@ -114,7 +114,9 @@ pub(super) fn fix_for(category: Category, d: &FixDetail) -> Option<String> {
         ),
         Category::TargetTlsHandshakeFailed => format!(
             "let the target's TLS listener accept a version and cipher the ALB offers ({})",
-            d.extra.clone().unwrap_or_else(|| "see the ClientHello".into())
+            d.extra
+                .clone()
+                .unwrap_or_else(|| "see the ClientHello".into())
         ),
         Category::DeregistrationAbort => "raise the target group's deregistration delay above \
              the longest request time, or stop sending long requests to targets being \

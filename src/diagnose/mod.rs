@@ -436,14 +436,20 @@ impl Analyzer {
         } else {
             s.ok += 1;
         }
-        let c = s.by_category.entry(f.category.name().to_string()).or_default();
+        let c = s
+            .by_category
+            .entry(f.category.name().to_string())
+            .or_default();
         c.count += 1;
         match f.generated_by {
             Some(GeneratedBy::Lb) => c.generated_by_lb += 1,
             Some(GeneratedBy::Target) => c.generated_by_target += 1,
             None => {}
         }
-        let st = f.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        let st = f
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
         *c.statuses.entry(st).or_default() += 1;
         let t = s
             .by_target
@@ -452,19 +458,24 @@ impl Analyzer {
         t.requests += 1;
         if f.category.is_failure() {
             t.failed += 1;
-            *t.by_category.entry(f.category.name().to_string()).or_default() += 1;
+            *t.by_category
+                .entry(f.category.name().to_string())
+                .or_default() += 1;
         }
     }
 
     /// Builds the analysis from what was gathered, what the ALB layer learned and run stats.
     pub fn finish(mut self, known: &Knowledge, stats: RunStats) -> Analysis {
-        self.requests.sort_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)));
+        self.requests
+            .sort_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)));
         let order = |k: &str| {
             Category::from_name(k)
                 .and_then(|c| Category::ALL.iter().position(|x| *x == c))
                 .unwrap_or(usize::MAX)
         };
-        self.summary.by_category.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
+        self.summary
+            .by_category
+            .sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         self.summary.by_target.sort_keys();
         self.health.by_target.sort_keys();
         let (idle, src) = known.idle_timeout();
@@ -543,7 +554,10 @@ impl PathSink for Analyzer {
         h.checks += 1;
         let t = h.by_target.entry(check.target.to_string()).or_default();
         t.checks += 1;
-        let st = check.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        let st = check
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
         *t.statuses.entry(st).or_default() += 1;
         if !check.ok {
             h.failed += 1;
@@ -587,3 +601,28 @@ pub fn round3(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests;
+
+/// Runs the whole analysis of `reader`: pipeline -> ALB pairing -> diagnosis. `keep_ok` keeps
+/// ok requests in full (`--all`).
+pub fn analyze_capture(
+    reader: &mut crate::capture::CaptureReader,
+    pipeline: &crate::pipeline::PipelineConfig,
+    alb: crate::alb::AlbConfig,
+    keep_ok: bool,
+) -> Analysis {
+    let analyzer = Analyzer::new(reader.file_names(), keep_ok);
+    let mut tracker = crate::alb::AlbTracker::new(alb, analyzer);
+    let stats = crate::pipeline::run_app(reader, pipeline, &mut tracker);
+    let (analyzer, known) = tracker.finish();
+    analyzer.finish(&known, stats)
+}
+
+impl Analysis {
+    /// A copy without the ok requests (the default report when the analysis kept them).
+    pub fn failures_only(&self) -> Analysis {
+        let mut a = self.clone();
+        a.requests.retain(|r| r.category.is_failure());
+        a.includes_ok = false;
+        a
+    }
+}

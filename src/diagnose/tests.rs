@@ -68,17 +68,32 @@ fn connect_refused() {
     let mut tr = tracker();
     front_answered(&mut tr, 100, 104, 502, "awselb/2.0");
     let b = back_conn(2, 101)
-        .ev(101, ToServer, K::Syn { retransmission: false })
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
         .ev(102, ToClient, K::Rst);
     tr.closed(b.record(AppKind::Empty, vec![], 0, None));
     let f = one(tr);
-    check(&f, Category::TargetConnectRefused, Some(502), Some(GeneratedBy::Lb));
+    check(
+        &f,
+        Category::TargetConnectRefused,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
     assert!(f.headline.starts_with("502 from the ALB"), "{}", f.headline);
     assert_eq!(f.access_log.request_processing_time, Some(-1.0));
     assert_eq!(f.access_log.target_status_code, "-");
     assert!(f.timeline.iter().any(|e| e.event == "RST from target"));
     assert!(f.fix.as_deref().unwrap().contains("port 80"));
-    assert!(f.evidence.iter().any(|e| e.contains("#")), "{:?}", f.evidence);
+    assert!(
+        f.evidence.iter().any(|e| e.contains("#")),
+        "{:?}",
+        f.evidence
+    );
 }
 
 #[test]
@@ -86,7 +101,13 @@ fn unreachable_icmp() {
     let mut tr = tracker();
     front_answered(&mut tr, 100, 105, 502, "awselb/2.0");
     let b = back_conn(2, 101)
-        .ev(101, ToServer, K::Syn { retransmission: false })
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
         .ev(
             102,
             ToClient,
@@ -94,7 +115,12 @@ fn unreachable_icmp() {
         );
     tr.closed(b.record(AppKind::Empty, vec![], 0, None));
     let f = one(tr);
-    check(&f, Category::TargetUnreachableIcmp, Some(502), Some(GeneratedBy::Lb));
+    check(
+        &f,
+        Category::TargetUnreachableIcmp,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
     assert!(f.headline.contains("type 3 code 1"), "{}", f.headline);
     assert!(f
         .timeline
@@ -107,7 +133,12 @@ fn closed_before_response_new_connection() {
     let mut tr = tracker();
     front_answered(&mut tr, 100, 111, 502, "awselb/2.0");
     let b = back_conn(2, 101).handshake(101).ev(110, ToClient, K::Rst);
-    tr.closed(b.record(AppKind::Http, vec![exch(0, None, back_req(103), None)], 0, None));
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), None)],
+        0,
+        None,
+    ));
     let f = one(tr);
     check(
         &f,
@@ -124,10 +155,11 @@ fn closed_before_response_new_connection() {
 fn keepalive_race_on_reused_connection() {
     let mut tr = tracker();
     // Another connection shows the target closing after 5 s idle.
-    let other = back_conn(5, 0)
-        .handshake(0)
-        .ev(5_020, ToClient, K::Fin)
-        .ev(5_021, ToServer, K::Fin);
+    let other =
+        back_conn(5, 0)
+            .handshake(0)
+            .ev(5_020, ToClient, K::Fin)
+            .ev(5_021, ToServer, K::Fin);
     tr.closed(other.record(AppKind::Http, vec![], 1, Some(20)));
     front_answered(&mut tr, 10_000, 10_003, 502, "awselb/2.0");
     let b = back_conn(2, 1_000)
@@ -141,9 +173,22 @@ fn keepalive_race_on_reused_connection() {
         Some(5_001),
     ));
     let f = one(tr);
-    check(&f, Category::KeepaliveRace, Some(502), Some(GeneratedBy::Lb));
-    assert!(f.evidence.iter().any(|e| e.contains("idle 5.000 s")), "{:?}", f.evidence);
-    assert!(f.evidence.iter().any(|e| e.contains("after 5.000 s")), "{:?}", f.evidence);
+    check(
+        &f,
+        Category::KeepaliveRace,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(
+        f.evidence.iter().any(|e| e.contains("idle 5.000 s")),
+        "{:?}",
+        f.evidence
+    );
+    assert!(
+        f.evidence.iter().any(|e| e.contains("after 5.000 s")),
+        "{:?}",
+        f.evidence
+    );
     assert!(f.fix.as_deref().unwrap().contains("60 s"));
 }
 
@@ -151,7 +196,10 @@ fn keepalive_race_on_reused_connection() {
 fn malformed_and_header_too_large() {
     for (kind, cat) in [
         (ResponseErrorKind::Malformed, Category::MalformedResponse),
-        (ResponseErrorKind::HeaderTooLarge, Category::ResponseHeaderTooLarge),
+        (
+            ResponseErrorKind::HeaderTooLarge,
+            Category::ResponseHeaderTooLarge,
+        ),
     ] {
         let mut tr = tracker();
         front_answered(&mut tr, 100, 120, 502, "awselb/2.0");
@@ -213,21 +261,40 @@ fn tls_handshake_failed_and_timeout() {
     front_answered(&mut tr, 100, 106, 502, "awselb/2.0");
     tls_attempt(&mut tr, Some((105, ToClient)), false);
     let f = one(tr);
-    check(&f, Category::TargetTlsHandshakeFailed, Some(502), Some(GeneratedBy::Lb));
-    assert!(f.fix.as_deref().unwrap().contains("TLSv1.3, TLSv1.2"), "{:?}", f.fix);
+    check(
+        &f,
+        Category::TargetTlsHandshakeFailed,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(
+        f.fix.as_deref().unwrap().contains("TLSv1.3, TLSv1.2"),
+        "{:?}",
+        f.fix
+    );
 
     let mut tr = tracker();
     front_answered(&mut tr, 100, 106, 502, "awselb/2.0");
     tls_attempt(&mut tr, None, true);
     let f = one(tr);
-    check(&f, Category::TargetTlsHandshakeFailed, Some(502), Some(GeneratedBy::Lb));
+    check(
+        &f,
+        Category::TargetTlsHandshakeFailed,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
     assert!(f.headline.contains("handshake_failure"));
 
     let mut tr = tracker();
     front_answered(&mut tr, 100, 10_104, 504, "awselb/2.0");
     tls_attempt(&mut tr, Some((10_103, ToServer)), false);
     let f = one(tr);
-    check(&f, Category::TargetTlsHandshakeTimeout, Some(504), Some(GeneratedBy::Lb));
+    check(
+        &f,
+        Category::TargetTlsHandshakeTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
 }
 
 #[test]
@@ -235,25 +302,86 @@ fn connect_timeout_and_blocked_return_path() {
     let mut tr = tracker();
     front_answered(&mut tr, 100, 10_101, 504, "awselb/2.0");
     let b = back_conn(2, 101)
-        .ev(101, ToServer, K::Syn { retransmission: false })
-        .ev(1_101, ToServer, K::Syn { retransmission: true })
-        .ev(3_101, ToServer, K::Syn { retransmission: true })
-        .ev(7_101, ToServer, K::Syn { retransmission: true });
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(
+            1_101,
+            ToServer,
+            K::Syn {
+                retransmission: true,
+            },
+        )
+        .ev(
+            3_101,
+            ToServer,
+            K::Syn {
+                retransmission: true,
+            },
+        )
+        .ev(
+            7_101,
+            ToServer,
+            K::Syn {
+                retransmission: true,
+            },
+        );
     tr.closed(b.record(AppKind::Empty, vec![], 0, None));
     let f = one(tr);
-    check(&f, Category::TargetConnectTimeout, Some(504), Some(GeneratedBy::Lb));
-    assert!(f.timeline.iter().any(|e| e.event == "SYN retransmission #3"));
+    check(
+        &f,
+        Category::TargetConnectTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(f
+        .timeline
+        .iter()
+        .any(|e| e.event == "SYN retransmission #3"));
 
     // Back end only, seen from the target: SYN-ACKs sent, SYN retransmitted.
     let mut tr = tracker();
     let b = back_conn(2, 101)
-        .ev(101, ToServer, K::Syn { retransmission: false })
-        .ev(102, ToClient, K::SynAck { retransmission: false })
-        .ev(1_101, ToServer, K::Syn { retransmission: true })
-        .ev(1_102, ToClient, K::SynAck { retransmission: true });
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(
+            102,
+            ToClient,
+            K::SynAck {
+                retransmission: false,
+            },
+        )
+        .ev(
+            1_101,
+            ToServer,
+            K::Syn {
+                retransmission: true,
+            },
+        )
+        .ev(
+            1_102,
+            ToClient,
+            K::SynAck {
+                retransmission: true,
+            },
+        );
     tr.closed(b.record(AppKind::Empty, vec![], 0, None));
     let f = one(tr);
-    check(&f, Category::TargetConnectTimeout, Some(504), Some(GeneratedBy::Lb));
+    check(
+        &f,
+        Category::TargetConnectTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
     assert!(f.status_inferred);
     assert!(f.fix.as_deref().unwrap().contains("return path"));
 }
@@ -269,19 +397,40 @@ fn idle_timeout_with_late_reply() {
     let ex = exch(0, None, back_req(103), Some(resp(70_102, 200, "Apache", 5)));
     tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
     let f = one(tr);
-    check(&f, Category::TargetIdleTimeout, Some(504), Some(GeneratedBy::Lb));
+    check(
+        &f,
+        Category::TargetIdleTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
     assert_eq!(f.access_log.target_status_code, "-");
     assert_eq!(f.access_log.target_processing_time, Some(-1.0));
-    assert!(f.evidence.iter().any(|e| e.contains("late reply")), "{:?}", f.evidence);
+    assert!(
+        f.evidence.iter().any(|e| e.contains("late reply")),
+        "{:?}",
+        f.evidence
+    );
 }
 
 #[test]
 fn idle_timeout_back_end_only_is_inferred() {
     let mut tr = tracker();
-    let b = back_conn(2, 101).handshake(101).ev(60_103, ToServer, K::Fin);
-    tr.closed(b.record(AppKind::Http, vec![exch(0, None, back_req(103), None)], 0, None));
+    let b = back_conn(2, 101)
+        .handshake(101)
+        .ev(60_103, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), None)],
+        0,
+        None,
+    ));
     let f = one(tr);
-    check(&f, Category::TargetIdleTimeout, Some(504), Some(GeneratedBy::Lb));
+    check(
+        &f,
+        Category::TargetIdleTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
     assert!(f.status_inferred);
     assert!(f.client.is_none());
 }
@@ -290,10 +439,22 @@ fn idle_timeout_back_end_only_is_inferred() {
 fn deregistration_abort() {
     let mut tr = tracker();
     front_answered(&mut tr, 100, 26_104, 502, "awselb/2.0");
-    let b = back_conn(2, 101).handshake(101).ev(26_103, ToServer, K::Fin);
-    tr.closed(b.record(AppKind::Http, vec![exch(0, None, back_req(103), None)], 0, None));
+    let b = back_conn(2, 101)
+        .handshake(101)
+        .ev(26_103, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), None)],
+        0,
+        None,
+    ));
     let f = one(tr);
-    check(&f, Category::DeregistrationAbort, Some(502), Some(GeneratedBy::Lb));
+    check(
+        &f,
+        Category::DeregistrationAbort,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
     assert_eq!(f.access_log.request_processing_time, Some(0.003));
 }
 
@@ -309,11 +470,18 @@ fn incomplete_body() {
     fr.body_bytes = 500;
     tr.closed(c.record(
         AppKind::Http,
-        vec![exch(0, None, Some(get(100, "/x", front_headers())), Some(fr.clone()))],
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/x", front_headers())),
+            Some(fr.clone()),
+        )],
         0,
         None,
     ));
-    let b = back_conn(2, 101).handshake(101).ev(60_150, ToServer, K::Fin);
+    let b = back_conn(2, 101)
+        .handshake(101)
+        .ev(60_150, ToServer, K::Fin);
     tr.closed(b.record(
         AppKind::Http,
         vec![exch(0, None, back_req(103), Some(fr))],
@@ -321,8 +489,17 @@ fn incomplete_body() {
         None,
     ));
     let f = one(tr);
-    check(&f, Category::IncompleteBody, Some(200), Some(GeneratedBy::Target));
-    assert!(f.fix.as_deref().unwrap().contains("1000 declared, 500 sent"));
+    check(
+        &f,
+        Category::IncompleteBody,
+        Some(200),
+        Some(GeneratedBy::Target),
+    );
+    assert!(f
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("1000 declared, 500 sent"));
 }
 
 #[test]
@@ -332,10 +509,20 @@ fn target_generated_error_names_server() {
     let b = back_conn(2, 101).handshake(101);
     tr.exchange(
         &b.ctx(false),
-        exch(0, None, back_req(103), Some(resp(120, 503, "Apache/2.4.58 (Ubuntu)", 10))),
+        exch(
+            0,
+            None,
+            back_req(103),
+            Some(resp(120, 503, "Apache/2.4.58 (Ubuntu)", 10)),
+        ),
     );
     let f = one(tr);
-    check(&f, Category::TargetGeneratedError, Some(503), Some(GeneratedBy::Target));
+    check(
+        &f,
+        Category::TargetGeneratedError,
+        Some(503),
+        Some(GeneratedBy::Target),
+    );
     assert!(f.headline.contains("Apache/2.4.58"));
     assert_eq!(f.access_log.target_status_code, "503");
     assert_eq!(f.access_log.target_processing_time, Some(0.017));
@@ -355,7 +542,12 @@ fn client_closed_before_answer() {
         None,
     ));
     let b = back_conn(2, 101).handshake(101).ev(5_101, ToServer, K::Fin);
-    tr.closed(b.record(AppKind::Http, vec![exch(0, None, back_req(103), None)], 0, None));
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), None)],
+        0,
+        None,
+    ));
     let f = one(tr);
     check(&f, Category::ClientClosed, None, None);
     assert_eq!(f.access_log.elb_status_code, Some(460));
@@ -372,12 +564,21 @@ fn no_target_attempt_and_ok() {
         exch(
             0,
             None,
-            Some(get(12, "/health", hdrs(&[("User-Agent", "ELB-HealthChecker/2.0")]))),
+            Some(get(
+                12,
+                "/health",
+                hdrs(&[("User-Agent", "ELB-HealthChecker/2.0")]),
+            )),
             Some(resp(13, 200, "Apache", 2)),
         ),
     );
     let f = one(tr);
-    check(&f, Category::NoTargetAttempt, Some(503), Some(GeneratedBy::Lb));
+    check(
+        &f,
+        Category::NoTargetAttempt,
+        Some(503),
+        Some(GeneratedBy::Lb),
+    );
 
     let mut tr = tracker();
     front_answered(&mut tr, 100, 121, 200, "Apache");
@@ -397,7 +598,13 @@ fn analyzer_counts_and_keeps_failures_only() {
     let mut tr = tracker();
     front_answered(&mut tr, 100, 104, 502, "awselb/2.0");
     let b = back_conn(2, 101)
-        .ev(101, ToServer, K::Syn { retransmission: false })
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
         .ev(102, ToClient, K::Rst);
     tr.closed(b.record(AppKind::Empty, vec![], 0, None));
     let (sink, known) = tr.finish();

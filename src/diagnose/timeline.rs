@@ -84,7 +84,13 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
             if r.complete.is_none() {
                 text.push_str(" [request incomplete]");
             }
-            push(&mut evs, r.first_byte, Dir::ToServer, text, Some(r.first_pos));
+            push(
+                &mut evs,
+                r.first_byte,
+                Dir::ToServer,
+                text,
+                Some(r.first_pos),
+            );
             last = last.max(r.complete.unwrap_or(r.first_byte));
         }
         if let Some(r) = &ex.response {
@@ -101,7 +107,13 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
             if let Some(s) = header(&r.headers, "server") {
                 text.push_str(&format!(" (Server: {s})"));
             }
-            push(&mut evs, r.first_byte, Dir::ToClient, text, Some(r.first_pos));
+            push(
+                &mut evs,
+                r.first_byte,
+                Dir::ToClient,
+                text,
+                Some(r.first_pos),
+            );
             match r.complete {
                 Some(c) => last = last.max(c),
                 None => {
@@ -132,7 +144,13 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
                     "response bytes missing from the capture".to_string()
                 }
             };
-            push(&mut evs, e.first_byte, Dir::ToClient, text, Some(e.first_pos));
+            push(
+                &mut evs,
+                e.first_byte,
+                Dir::ToClient,
+                text,
+                Some(e.first_pos),
+            );
             last = last.max(e.first_byte);
         }
     }
