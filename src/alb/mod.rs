@@ -11,6 +11,7 @@
 mod pairing;
 
 use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::decode::{Encap, MirrorSession};
 use crate::flow::{ConnId, ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::pipeline::Clock;
 use crate::protocol::{
@@ -344,6 +345,9 @@ pub struct Knowledge {
     pub targets: IndexMap<Endpoint, TargetInfo>,
     /// Idle times (seconds) after which the ALB closed idle connections itself.
     pub alb_idle_closes: Vec<f64>,
+    /// Mirror sessions (VXLAN/GENEVE) through which a strong node's traffic was seen, and that
+    /// node: lets an address of the same ALB ENI (e.g. its IPv6 address) be attributed to it.
+    session_nodes: HashMap<MirrorSession, IpAddr>,
     /// Addresses seen accepting connections (for weak node detection).
     servers_seen: BTreeSet<IpAddr>,
     /// Addresses seen opening connections to a server in `servers_seen` ... and vice versa.
@@ -448,6 +452,21 @@ impl Knowledge {
         if hc {
             return ConnRole::HealthCheck;
         }
+        // Another address of a known node's ENI (same mirror session), e.g. its IPv6 address.
+        if let Some(node) = self.session_nodes.get(&key.session) {
+            let neither = !self.is_alb(key.client.ip) && !self.is_alb(key.server.ip);
+            let target_port = self.targets.keys().any(|t| t.port == key.server.port);
+            let listener = self
+                .nodes
+                .get(node)
+                .is_some_and(|n| n.listener_ports.contains(&key.server.port));
+            if neither && target_port && !listener {
+                return ConnRole::BackEnd;
+            }
+            if neither && listener {
+                return ConnRole::FrontEnd;
+            }
+        }
         if cfg.listener_ports.contains(&key.server.port) {
             return ConnRole::FrontEnd;
         }
@@ -473,12 +492,32 @@ impl Knowledge {
             None
         };
         if let Some(reason) = reason {
-            let session = key.session.to_string();
-            let n = self.node_mut(key.client.ip);
-            n.strong = true;
-            n.sessions.insert(session);
-            push_evidence(n, format!("{reason} to {}", key.server));
+            self.strong_node(key, key.client.ip, format!("{reason} to {}", key.server));
         }
+    }
+
+    fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: String) {
+        let session = key.session.to_string();
+        let n = self.node_mut(ip);
+        n.strong = true;
+        n.sessions.insert(session);
+        push_evidence(n, evidence);
+        if key.session.encap != Encap::None {
+            self.session_nodes.entry(key.session).or_insert(ip);
+        }
+    }
+
+    /// The ALB node a connection belongs to in `role`: the ALB-side address, or the node whose
+    /// mirror session it came through when that address is another one of the node's.
+    pub fn node_of(&self, key: &ConnKey, role: ConnRole) -> IpAddr {
+        let ip = match role {
+            ConnRole::FrontEnd => key.server.ip,
+            _ => key.client.ip,
+        };
+        if self.is_alb(ip) {
+            return ip;
+        }
+        self.session_nodes.get(&key.session).copied().unwrap_or(ip)
     }
 
     /// Learns from a connection's existence: an address that both accepts connections and opens
@@ -542,11 +581,7 @@ impl Knowledge {
     fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
         let Some(resp) = &ex.response else { return };
         if header(&resp.headers, "server").is_some_and(|s| s.starts_with("awselb")) {
-            let session = key.session.to_string();
-            let n = self.node_mut(key.server.ip);
-            n.strong = true;
-            n.sessions.insert(session);
-            push_evidence(n, "answers with Server: awselb/2.0".into());
+            self.strong_node(key, key.server.ip, "answers with Server: awselb/2.0".into());
         }
         if !self.is_alb(key.client.ip) {
             return;
@@ -803,15 +838,17 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
 
 impl<S: PathSink> AlbTracker<S> {
     fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>) {
-        match self.known.classify(key, agent) {
+        let role = self.known.classify(key, agent);
+        let node = self.known.node_of(key, role);
+        match role {
             ConnRole::FrontEnd => {
-                let n = self.known.node_mut(key.server.ip);
+                let n = self.known.node_mut(node);
                 n.front_connections += 1;
                 n.listener_ports.insert(key.server.port);
                 n.sessions.insert(key.session.to_string());
             }
             ConnRole::BackEnd | ConnRole::HealthCheck => {
-                let n = self.known.node_mut(key.client.ip);
+                let n = self.known.node_mut(node);
                 n.back_connections += 1;
                 n.sessions.insert(key.session.to_string());
                 self.known.targets.entry(key.server).or_default();

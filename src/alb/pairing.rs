@@ -43,7 +43,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                 }
                 out.front_legs += 1;
                 fronts.push(Side {
-                    node: leg.conn.key.server.ip,
+                    node: known.node_of(&leg.conn.key, ConnRole::FrontEnd),
                     time: leg.time(),
                     leg,
                     used: false,
@@ -52,7 +52,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             ConnRole::BackEnd => {
                 out.back_legs += 1;
                 backs.push(Side {
-                    node: leg.conn.key.client.ip,
+                    node: known.node_of(&leg.conn.key, ConnRole::BackEnd),
                     time: leg.time(),
                     leg,
                     used: false,

@@ -127,8 +127,16 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
     let front_resp = front
         .and_then(|f| f.exchange.as_ref())
         .and_then(|e| e.response.as_ref());
-    let front_status = front_resp.map(|r| r.status);
-    let front_server = front_resp.and_then(|r| header(&r.headers, "server"));
+    let front_partial = front
+        .and_then(|f| f.exchange.as_ref())
+        .and_then(|e| e.response_error.as_ref())
+        .and_then(|e| partial_response(&e.excerpt));
+    let front_status = front_resp
+        .map(|r| r.status)
+        .or(front_partial.as_ref().map(|p| p.0));
+    let front_server = front_resp
+        .and_then(|r| header(&r.headers, "server"))
+        .or(front_partial.as_ref().and_then(|p| p.1.as_deref()));
     let front_is_lb = front_server.is_some_and(|s| s.starts_with("awselb"));
     let client_closed = front.and_then(|f| client_closed_at(f, &ctx));
 
@@ -203,9 +211,21 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         }
     }
 
+    let (status, status_inferred) = if category == Category::IncompleteBody {
+        if let Some(s) = front_status.or(expected) {
+            evidence.push(format!(
+                "the client got the target's {s} headers and part of the body, then the \
+                 connection was closed: no complete response"
+            ));
+        }
+        (None, false)
+    } else {
+        (status, status_inferred)
+    };
     let generated_by = match category {
+        Category::IncompleteBody => Some(GeneratedBy::Lb),
         Category::ClientClosed => None,
-        Category::Ok | Category::TargetGeneratedError | Category::IncompleteBody => {
+        Category::Ok | Category::TargetGeneratedError => {
             if front_is_lb {
                 Some(GeneratedBy::Lb)
             } else if status.is_some() || target_status.is_some() {
@@ -299,14 +319,41 @@ fn headline(
         None if cat == Category::ClientClosed => {
             format!("no response (ALB logs 460): {what} ({cat})")
         }
+        None if cat == Category::IncompleteBody => {
+            format!("response cut off{who}: {what} ({cat})")
+        }
         None => format!("no status seen: {what} ({cat})"),
     }
+}
+
+/// The status code (and Server header) readable at the start of a response that could not be
+/// parsed whole (its excerpt, escaped as by [`crate::protocol::escape_bytes`]).
+fn partial_response(excerpt: &str) -> Option<(u16, Option<String>)> {
+    let mut lines = excerpt.split("\\r\\n");
+    let first = lines.next()?;
+    let rest = first.strip_prefix("HTTP/1.")?;
+    let code = rest.get(2..5)?;
+    let status: u16 = code.parse().ok()?;
+    if !(100..=999).contains(&status) {
+        return None;
+    }
+    let parts: Vec<&str> = lines.collect();
+    // Only complete lines (followed by CRLF) count: the last piece may be cut.
+    let complete = parts.len().saturating_sub(1);
+    let server = parts
+        .iter()
+        .take(complete)
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case("server").then(|| v.trim().to_string())
+        });
+    Some((status, server))
 }
 
 /// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
 fn client_closed_at(front: &Leg, ctx: &Ctx) -> Option<String> {
     let ex = front.exchange.as_ref();
-    if ex.is_some_and(|e| e.response.is_some()) {
+    if ex.is_some_and(|e| e.response.is_some() || e.response_error.is_some()) {
         return None;
     }
     if front.burst.as_ref().is_some_and(|b| b.response.is_some()) {
@@ -378,6 +425,7 @@ fn analyze_front_only(
                 ev,
             )
         }
+        Some(s) if is_lb => front_only_inference(f, ctx, s, ev),
         Some(_) => {
             ev.push("the back end is not in this capture, so the cause cannot be seen".into());
             (
@@ -391,6 +439,103 @@ fn analyze_front_only(
             (
                 Category::Undetermined,
                 "no answer to the client in the capture".into(),
+                ev,
+            )
+        }
+    }
+}
+
+/// The ALB's own 5xx seen from the front end only: the most likely category from its timing.
+/// Says in the evidence that it is an inference.
+fn front_only_inference(
+    f: &Leg,
+    ctx: &Ctx,
+    status: u16,
+    mut ev: Vec<String>,
+) -> (Category, String, Vec<String>) {
+    let req = f.exchange.as_ref().and_then(|e| e.request.as_ref());
+    let resp = f.exchange.as_ref().and_then(|e| e.response.as_ref());
+    let (Some(req), Some(resp)) = (req, resp) else {
+        ev.push("the back end is not in this capture, so the cause cannot be seen".into());
+        return (
+            Category::Undetermined,
+            "the ALB's error; capture the back end (target ENIs) to see why".into(),
+            ev,
+        );
+    };
+    let received = req.complete.or(req.headers_done).unwrap_or(req.first_byte);
+    let elapsed = resp.first_byte.since(received);
+    let el = elapsed.as_secs_f64();
+    let connect = ctx.known.config.connect_timeout.as_secs_f64();
+    ev.push(format!(
+        "the ALB answered {} after receiving the request",
+        secs(elapsed)
+    ));
+    let caveat = "inferred from the front end only (the back end is not in this capture)";
+    match status {
+        504 if (el - connect).abs() <= 0.5 => {
+            ev.push(format!(
+                "{caveat}: a 504 after the {connect:.0} s connect timeout means the ALB could \
+                 not connect to the target (a TLS handshake timeout looks the same)"
+            ));
+            (
+                Category::TargetConnectTimeout,
+                format!("the ALB could not connect to the target within {connect:.0} s"),
+                ev,
+            )
+        }
+        504 => {
+            ev.push(format!(
+                "{caveat}: a 504 {} after the request means the target did not answer within \
+                 the ALB idle timeout, which is then about {el:.0} s",
+                secs(elapsed)
+            ));
+            (
+                Category::TargetIdleTimeout,
+                format!("the target did not answer within the ALB idle timeout ({el:.0} s)"),
+                ev,
+            )
+        }
+        502 if el < 1.0 => {
+            ev.push(format!(
+                "{caveat}: an immediate 502 most often means the target refused the \
+                 connection; an ICMP unreachable, a TLS handshake failure or a target closing \
+                 the connection look the same from here"
+            ));
+            (
+                Category::TargetConnectRefused,
+                "the ALB could not use the target at once (most likely: connection refused)"
+                    .into(),
+                ev,
+            )
+        }
+        502 => {
+            ev.push(format!(
+                "{caveat}: a 502 {} after the request means the target closed the connection \
+                 (or the ALB aborted it) before answering",
+                secs(elapsed)
+            ));
+            (
+                Category::TargetClosedBeforeResponse,
+                "the target closed the connection before answering (most likely)".into(),
+                ev,
+            )
+        }
+        503 => {
+            ev.push(format!(
+                "{caveat}: the ALB's 503 means it had no healthy target to send the request to"
+            ));
+            (
+                Category::NoTargetAttempt,
+                "the ALB had no healthy target (503)".into(),
+                ev,
+            )
+        }
+        _ => {
+            ev.push("the back end is not in this capture, so the cause cannot be seen".into());
+            (
+                Category::Undetermined,
+                "the ALB's error; capture the back end (target ENIs) to see why".into(),
                 ev,
             )
         }
@@ -485,11 +630,15 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             ));
             let idle_before = b.exchange.as_ref().and_then(|e| e.idle_before);
             let near = tc.ts.since(req_t).0.abs() <= RACE_WINDOW.0;
+            // The idle gap before the request equals the target's keep-alive timeout (read
+            // from its other idle closes), or, when that is unknown, the close met the request
+            // after a real idle period.
             let ka_match = match (idle_before, detail.keepalive_s) {
-                (Some(i), Some(k)) => (i.as_secs_f64() - k).abs() <= (0.05 * k).max(0.2),
+                (Some(i), Some(k)) => (i.as_secs_f64() - k).abs() <= (0.05 * k).max(0.25),
+                (Some(i), None) => near && i.as_secs_f64() >= 1.0,
                 _ => false,
             };
-            if b.index() > 0 && (near || ka_match) {
+            if b.index() > 0 && ka_match {
                 if let Some(k) = detail.keepalive_s {
                     ev.push(format!(
                         "the target closes idle keep-alive connections after {k:.3} s \
@@ -641,6 +790,41 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                     ev,
                     None,
                     Some(502),
+                    detail,
+                );
+            }
+            ResponseErrorKind::Gap if partial_response(&err.excerpt).is_some() => {
+                let (status, server) = partial_response(&err.excerpt).unwrap_or((0, None));
+                ev.push(format!(
+                    "the target answered {status} ({}){}; the rest of the response is missing \
+                     from the capture",
+                    ctx.at(err.first_byte, err.first_pos),
+                    server
+                        .as_ref()
+                        .map(|s| format!(" with Server: {s}"))
+                        .unwrap_or_default()
+                ));
+                if status >= 500 {
+                    return v(
+                        Category::TargetGeneratedError,
+                        format!(
+                            "the target's own error, relayed by the ALB{}",
+                            server
+                                .map(|s| format!(" (Server: {s})"))
+                                .unwrap_or_default()
+                        ),
+                        ev,
+                        Some(status),
+                        Some(status),
+                        detail,
+                    );
+                }
+                return v(
+                    Category::Ok,
+                    "relayed normally".into(),
+                    ev,
+                    Some(status),
+                    Some(status),
                     detail,
                 );
             }

@@ -178,7 +178,13 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
         let from = if leg.index() == 0 {
             rec.tcp.start
         } else {
-            Timestamp(t0.0.saturating_sub(1_000_000_000))
+            // From the end of the previous exchange (at most 1 s back).
+            let back = leg
+                .exchange
+                .as_ref()
+                .and_then(|e| e.idle_before)
+                .map_or(1_000_000_000, |d| d.0.clamp(0, 1_000_000_000));
+            Timestamp(t0.0.saturating_sub(back))
         };
         let to = if leg.finished {
             last.plus(Duration::from_millis(1_000))
