@@ -492,8 +492,8 @@ fn incomplete_body() {
     check(
         &f,
         Category::IncompleteBody,
-        Some(200),
-        Some(GeneratedBy::Target),
+        None,
+        Some(GeneratedBy::Lb),
     );
     assert!(f
         .fix
