@@ -435,8 +435,15 @@ impl Knowledge {
             .collect()
     }
 
-    /// Classifies a connection with what is known now; `first` is a request on it, if any.
-    pub fn classify(&self, key: &ConnKey, request_agent: Option<&str>) -> ConnRole {
+    /// Classifies a connection with what is known now. `request_agent` is the User-Agent of a
+    /// request on it, if any; `unanswered` is true when the opener's SYN got no SYN-ACK (only
+    /// the ALB's own connections to targets fail that way).
+    pub fn classify(
+        &self,
+        key: &ConnKey,
+        request_agent: Option<&str>,
+        unanswered: bool,
+    ) -> ConnRole {
         let cfg = &self.config;
         let hc = request_agent.is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
         if self.is_alb(key.client.ip) && !self.is_alb(key.server.ip) {
@@ -460,7 +467,7 @@ impl Knowledge {
                 .nodes
                 .get(node)
                 .is_some_and(|n| n.listener_ports.contains(&key.server.port));
-            if neither && target_port && !listener {
+            if neither && target_port && (!listener || unanswered) {
                 return ConnRole::BackEnd;
             }
             if neither && listener {
@@ -594,6 +601,15 @@ impl Knowledge {
             t.powered_by = Some(s.to_string());
         }
     }
+}
+
+/// True when the connection's opener sent a SYN and no SYN-ACK came back.
+pub fn unanswered(tcp: &ConnSummary) -> bool {
+    tcp.saw_syn
+        && !tcp
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
 }
 
 fn push_evidence(n: &mut NodeInfo, s: String) {
@@ -739,7 +755,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .as_ref()
                 .and_then(|r| header(&r.headers, "user-agent"))
                 .map(str::to_string);
-            self.count_connection(&conn.key, agent.as_deref());
+            self.count_connection(&conn.key, agent.as_deref(), false);
         }
         let leg = Leg {
             conn: ConnInfo {
@@ -771,7 +787,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .find_map(|e| e.request.as_ref())
                 .and_then(|r| header(&r.headers, "user-agent"))
                 .map(str::to_string);
-            self.count_connection(&key, agent.as_deref());
+            self.count_connection(&key, agent.as_deref(), unanswered(&record.tcp));
         }
         let info = ConnInfo {
             id: record.tcp.id,
@@ -837,8 +853,8 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
 }
 
 impl<S: PathSink> AlbTracker<S> {
-    fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>) {
-        let role = self.known.classify(key, agent);
+    fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>, unanswered: bool) {
+        let role = self.known.classify(key, agent, unanswered);
         let node = self.known.node_of(key, role);
         match role {
             ConnRole::FrontEnd => {

@@ -36,7 +36,11 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     let mut backs: Vec<Side> = Vec::new();
     for leg in legs {
         let agent = leg.request_header("user-agent").map(str::to_string);
-        match known.classify(&leg.conn.key, agent.as_deref()) {
+        let unanswered = leg
+            .record
+            .as_ref()
+            .is_some_and(|r| super::unanswered(&r.tcp));
+        match known.classify(&leg.conn.key, agent.as_deref(), unanswered) {
             ConnRole::FrontEnd => {
                 if leg.exchange.is_none() && leg.burst.is_none() {
                     continue; // a client connection that carried no request
