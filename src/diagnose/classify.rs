@@ -576,9 +576,25 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
         detail,
     };
 
+    // A response to a request whose bytes are not readable in the capture (truncation, loss):
+    // the request went out just before it.
+    let unreadable_request = req_t.is_none()
+        && b.exchange
+            .as_ref()
+            .is_some_and(|e| e.response.is_some() || e.response_error.is_some());
+    let req_t = if unreadable_request {
+        Some(b.time())
+    } else {
+        req_t
+    };
     let Some(req_t) = req_t else {
         return analyze_attempt(b, ctx, detail);
     };
+    if unreadable_request {
+        ev.push(format!(
+            "the ALB's request to {target_ep} is not readable in the capture (bytes missing)"
+        ));
+    }
     let req_pos = b.first_pos();
     if let Some(p) = req_pos {
         let what = match b.exchange.as_ref().and_then(|e| e.request.as_ref()) {
@@ -1187,6 +1203,34 @@ fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
                 _ => {}
             }
         }
+    }
+    let sent = b
+        .record
+        .as_ref()
+        .and_then(|r| r.tcp.dirs.first())
+        .map_or(0, |d| d.payload_bytes.saturating_add(d.gap_bytes));
+    let target_close = evs.iter().find(|e| e.dir == Dir::ToClient && is_close(e));
+    if let (true, Some(c)) = (sent > 0, target_close) {
+        ev.push(format!(
+            "the ALB sent {sent} bytes to {target} (the request; not readable in the capture)"
+        ));
+        ev.push(format!(
+            "the target sent {} ({}) before any response byte",
+            close_name(c),
+            ctx.at(c.ts, c.pos)
+        ));
+        let how = if close_name(c) == "RST" {
+            "reset"
+        } else {
+            "closed"
+        };
+        return v(
+            Category::TargetClosedBeforeResponse,
+            format!("the target {how} the connection before answering"),
+            ev,
+            Some(502),
+            detail,
+        );
     }
     if let Some(c) = evs.iter().find(|e| is_close(e)) {
         let who = if c.dir == Dir::ToServer {
