@@ -401,7 +401,13 @@ impl Knowledge {
         }
         if let Some(m) = median(&self.alb_idle_closes) {
             let rounded = m.round();
-            if (1.0..=4000.0).contains(&rounded) && (m - rounded).abs() < 0.5 {
+            // At least two closes that agree with each other.
+            let agreeing = self
+                .alb_idle_closes
+                .iter()
+                .filter(|x| (*x - m).abs() <= 0.05 * m)
+                .count();
+            if agreeing >= 2 && (1.0..=4000.0).contains(&rounded) && (m - rounded).abs() < 0.5 {
                 return (Duration::from_secs_f64(rounded), TimerSource::Inferred);
             }
         }
@@ -886,6 +892,9 @@ impl<S: PathSink> Clock for AlbTracker<S> {
 
 /// Splits TLS application-data bursts into client-burst/server-burst exchanges.
 fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
+    // A last small client burst that got no answer is a close_notify alert (TLS 1.3 encrypts
+    // alerts as application data), not a request.
+    const CLOSE_NOTIFY_MAX: u64 = 40;
     let mut out: Vec<BurstExchange> = Vec::new();
     for b in bursts {
         match b.dir {
@@ -905,6 +914,11 @@ fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
                 }
             }
         }
+    }
+    if out.last().is_some_and(|l| {
+        l.response.is_none() && l.request.bytes <= CLOSE_NOTIFY_MAX && out.len() > 1
+    }) {
+        out.pop();
     }
     out
 }

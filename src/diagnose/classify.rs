@@ -172,12 +172,12 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
     let mut what = what;
 
     // The client closing first overrides what the back end shows: the ALB never answered.
+    let mut front_status = front_status;
     if let Some(ev) = client_closed {
-        if front_status.is_none() {
-            category = Category::ClientClosed;
-            what = "the client closed its connection before the ALB answered".into();
-            evidence.insert(0, ev);
-        }
+        category = Category::ClientClosed;
+        what = "the client closed its connection before the ALB answered".into();
+        evidence.insert(0, ev);
+        front_status = None;
     }
 
     // The status the client got: what the front end shows, else inferred from the back end.
@@ -203,6 +203,11 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
                 .into();
         }
     }
+    let expected = match category {
+        Category::TargetIdleTimeout => Some(504),
+        Category::DeregistrationAbort => Some(502),
+        _ => expected,
+    };
     if let (Some(s), Some(e)) = (front_status, expected) {
         if s != e && category != Category::Ok && category != Category::TargetGeneratedError {
             notes.push(format!(
@@ -340,42 +345,61 @@ fn partial_response(excerpt: &str) -> Option<(u16, Option<String>)> {
     let parts: Vec<&str> = lines.collect();
     // Only complete lines (followed by CRLF) count: the last piece may be cut.
     let complete = parts.len().saturating_sub(1);
-    let server = parts
-        .iter()
-        .take(complete)
-        .find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case("server").then(|| v.trim().to_string())
-        });
+    let server = parts.iter().take(complete).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case("server")
+            .then(|| v.trim().to_string())
+    });
     Some((status, server))
 }
 
 /// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
 fn client_closed_at(front: &Leg, ctx: &Ctx) -> Option<String> {
     let ex = front.exchange.as_ref();
-    if ex.is_some_and(|e| e.response.is_some() || e.response_error.is_some()) {
-        return None;
-    }
-    if front.burst.as_ref().is_some_and(|b| b.response.is_some()) {
-        return None;
-    }
+    // When the ALB's answer started.
+    let answer = ex
+        .and_then(|e| {
+            e.response
+                .as_ref()
+                .map(|r| r.first_byte)
+                .or(e.response_error.as_ref().map(|r| r.first_byte))
+        })
+        .or(front
+            .burst
+            .as_ref()
+            .and_then(|b| b.response.as_ref())
+            .map(|r| r.first));
     let t0 = front.time();
-    let close = events(front)
-        .iter()
-        .find(|e| e.dir == Dir::ToServer && is_close(e) && e.ts >= t0)?;
-    // The ALB answering before the client's close means the client did not give up first.
+    let close = events(front).iter().find(|e| {
+        e.dir == Dir::ToServer && is_close(e) && e.ts >= t0 && answer.map_or(true, |a| e.ts < a)
+    })?;
+    // The ALB closing first means the client did not give up first.
     let alb_first = events(front)
         .iter()
         .any(|e| e.dir == Dir::ToClient && is_close(e) && e.ts < close.ts);
     if alb_first {
         return None;
     }
-    Some(format!(
+    let mut text = format!(
         "the client sent {} ({}) {} after its request, before any answer from the ALB",
         close_name(close),
         ctx.at(close.ts, close.pos),
         secs(close.ts.since(t0))
-    ))
+    );
+    if let Some(a) = answer {
+        // A half-close (FIN) and then reading the answer is not giving up; a RST answering the
+        // late answer is.
+        let rst = events(front)
+            .iter()
+            .find(|e| e.dir == Dir::ToServer && matches!(e.kind, TcpEventKind::Rst) && e.ts >= a)?;
+        text.push_str(&format!(
+            "; the answer that came {} later was refused with RST ({})",
+            secs(a.since(close.ts)),
+            ctx.pk(rst.pos)
+        ));
+    }
+    Some(text)
 }
 
 fn analyze_front_only(
@@ -504,8 +528,7 @@ fn front_only_inference(
             ));
             (
                 Category::TargetConnectRefused,
-                "the ALB could not use the target at once (most likely: connection refused)"
-                    .into(),
+                "the ALB could not use the target at once (most likely: connection refused)".into(),
                 ev,
             )
         }
@@ -755,9 +778,11 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
         let _ = late_reply;
         ev.push(format!(
             "{} is shorter than the ALB idle timeout ({}): the ALB aborted the request itself, \
-             as when the target's deregistration delay runs out",
+             as when the target's deregistration delay runs out (if the ALB's idle timeout is \
+             really {:.0} s, this is target_idle_timeout: say so with --idle-timeout)",
             secs(elapsed),
-            secs(idle)
+            secs(idle),
+            elapsed.as_secs_f64()
         ));
         detail.extra = Some(secs(elapsed));
         return v(

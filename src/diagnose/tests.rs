@@ -489,12 +489,7 @@ fn incomplete_body() {
         None,
     ));
     let f = one(tr);
-    check(
-        &f,
-        Category::IncompleteBody,
-        None,
-        Some(GeneratedBy::Lb),
-    );
+    check(&f, Category::IncompleteBody, None, Some(GeneratedBy::Lb));
     assert!(f
         .fix
         .as_deref()
