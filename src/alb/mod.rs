@@ -892,8 +892,8 @@ impl<S: PathSink> Clock for AlbTracker<S> {
 
 /// Splits TLS application-data bursts into client-burst/server-burst exchanges.
 fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
-    // A last small client burst that got no answer is a close_notify alert (TLS 1.3 encrypts
-    // alerts as application data), not a request.
+    // A last small client burst answered by nothing or by another small burst is a
+    // close_notify exchange (TLS 1.3 encrypts alerts as application data), not a request.
     const CLOSE_NOTIFY_MAX: u64 = 40;
     let mut out: Vec<BurstExchange> = Vec::new();
     for b in bursts {
@@ -915,9 +915,14 @@ fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
             }
         }
     }
-    if out.last().is_some_and(|l| {
-        l.response.is_none() && l.request.bytes <= CLOSE_NOTIFY_MAX && out.len() > 1
-    }) {
+    if out.len() > 1
+        && out.last().is_some_and(|l| {
+            l.request.bytes <= CLOSE_NOTIFY_MAX
+                && l.response
+                    .as_ref()
+                    .map_or(true, |r| r.bytes <= CLOSE_NOTIFY_MAX)
+        })
+    {
         out.pop();
     }
     out
