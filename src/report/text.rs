@@ -307,10 +307,10 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
         f.status
             .map(|s| s.to_string())
             .unwrap_or_else(|| "none".into()),
-        if f.status_inferred {
-            " (inferred: front end not captured)"
-        } else {
-            ""
+        match (f.status_inferred, &f.client) {
+            (true, Some(_)) => " (inferred from the back end: the front end is encrypted)",
+            (true, None) => " (inferred from the back end: the front end is not in the capture)",
+            _ => "",
         }
     )?;
     if let Some(t) = &f.trace_id {
