@@ -65,8 +65,15 @@ impl Ctx<'_> {
     }
 }
 
+/// A duration for people: `60 s` when whole, `12.3 ms` under a second, else `5.002 s`.
 fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
+    if d.0 % 1_000_000_000 == 0 {
+        format!("{} s", d.0 / 1_000_000_000)
+    } else if d.0.abs() < 1_000_000_000 {
+        ms(d)
+    } else {
+        format!("{:.3} s", d.as_secs_f64())
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -155,8 +162,11 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         (None, Some(f)) => {
             let (c, w, ev) = analyze_front_only(f, &ctx, front_status, front_is_lb);
             evidence.extend(ev);
+            let seen_idle = (c == Category::TargetIdleTimeout)
+                .then(|| front_elapsed(f))
+                .flatten();
             let detail = FixDetail {
-                idle_s: idle.as_secs_f64(),
+                idle_s: seen_idle.unwrap_or(idle).as_secs_f64().round(),
                 ..FixDetail::default()
             };
             (c, w, detail, None, None)
@@ -269,6 +279,26 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
     let headline = headline(status, status_inferred, generated_by, &what, category);
     let fix = fix_for(category, &detail);
     let timeline = build_timeline(path, files, start);
+    let request_line = match req {
+        Some(r) => format!(
+            "{} {}{}",
+            r.method,
+            r.target,
+            header(&r.headers, "host")
+                .map(|h| format!("  (Host: {h})"))
+                .unwrap_or_default()
+        ),
+        None if front.is_some_and(|f| f.burst.is_some()) => {
+            let bytes = front
+                .and_then(|f| f.burst.as_ref())
+                .map_or(0, |b| b.request.bytes);
+            format!("(encrypted: a TLS request of {bytes} bytes)")
+        }
+        None if back.is_some_and(|b| b.exchange.is_none() && b.burst.is_none()) => {
+            "(none sent: the back-end connection failed first)".to_string()
+        }
+        None => "(not readable in the capture)".to_string(),
+    };
     let id = match (front, back) {
         (Some(f), _) => format!("f{}.{}", f.conn.id.0, f.index()),
         (None, Some(b)) => format!("b{}.{}", b.conn.id.0, b.index()),
@@ -288,6 +318,7 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         host: req
             .and_then(|r| header(&r.headers, "host"))
             .map(str::to_string),
+        request: request_line,
         status,
         status_inferred,
         generated_by,
@@ -467,6 +498,14 @@ fn analyze_front_only(
             )
         }
     }
+}
+
+/// Time from the ALB receiving the request to its answer, on a front-end leg.
+fn front_elapsed(f: &Leg) -> Option<Duration> {
+    let req = f.exchange.as_ref()?.request.as_ref()?;
+    let resp = f.exchange.as_ref()?.response.as_ref()?;
+    let received = req.complete.or(req.headers_done).unwrap_or(req.first_byte);
+    Some(resp.first_byte.since(received))
 }
 
 /// The ALB's own 5xx seen from the front end only: the most likely category from its timing.
@@ -680,13 +719,10 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             if b.index() > 0 && ka_match {
                 if let Some(k) = detail.keepalive_s {
                     ev.push(format!(
-                        "the target closes idle keep-alive connections after {k:.3} s \
-                         (seen on its other connections){}",
-                        if ka_match {
-                            ": the idle gap matches"
-                        } else {
-                            ""
-                        }
+                        "the target closes idle keep-alive connections after {} (seen on its \
+                         other connections): the idle gap matches, so its keep-alive timer fired \
+                         just as the ALB reused the connection",
+                        secs(Duration::from_secs_f64(k))
                     ));
                 } else if let Some(i) = idle_before {
                     detail.keepalive_s = Some(round3(i.as_secs_f64()));

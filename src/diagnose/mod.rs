@@ -213,6 +213,9 @@ pub struct Finding {
     pub path: Option<String>,
     /// Host header.
     pub host: Option<String>,
+    /// The request for display: `GET /x  (Host: h)`, or why it cannot be shown (encrypted,
+    /// never sent, not readable).
+    pub request: String,
     /// Status the client got (or inferred, see `status_inferred`); null when none.
     pub status: Option<u16>,
     /// True when `status` was inferred from the back end because the front end was not seen.
