@@ -200,3 +200,73 @@ fn target_keepalive_is_inferred_from_idle_closes() {
         Some("Apache")
     );
 }
+
+fn burst(dir: crate::flow::Dir, ms: i64, bytes: u64) -> TlsBurst {
+    TlsBurst {
+        dir,
+        first: t(ms),
+        first_pos: p(ms as u64),
+        last: t(ms),
+        bytes,
+    }
+}
+
+#[test]
+fn tls_bursts_make_exchanges_without_close_notify() {
+    let b = burst_exchanges(&[
+        burst(ToClient, 1, 500),
+        burst(ToServer, 10, 96),
+        burst(ToClient, 12, 120),
+        burst(ToServer, 20, 19),
+        burst(ToClient, 21, 19),
+    ]);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].request.bytes, 96);
+    assert_eq!(b[0].response.as_ref().unwrap().bytes, 120);
+}
+
+#[test]
+fn opaque_front_end_pairs_by_time_order() {
+    let mut tr = AlbTracker::new(
+        AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            ..AlbConfig::default()
+        },
+        Collect::default(),
+    );
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 443), 90).handshake(90);
+    let mut rec = c.record(AppKind::Tls, vec![], 0, None);
+    rec.tls = Some(TlsInfo {
+        bursts: vec![burst(ToServer, 100, 300), burst(ToClient, 130, 900)],
+        ..TlsInfo::default()
+    });
+    tr.closed(rec);
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(102, "/x", back_headers(CLIENT))),
+            Some(resp(125, 200, "Apache", 10)),
+        ),
+    );
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 1);
+    assert_eq!(sink.paths[0].pairing, PairingMethod::TimeOrder);
+    assert!(sink.paths[0].front.as_ref().unwrap().burst.is_some());
+}
+
+#[test]
+fn idle_timeout_is_inferred_only_from_agreeing_closes() {
+    let mut k = Knowledge::new(AlbConfig::default());
+    k.alb_idle_closes = vec![30.02];
+    assert_eq!(k.idle_timeout().1, TimerSource::Default);
+    k.alb_idle_closes = vec![30.02, 29.99];
+    assert_eq!(
+        k.idle_timeout(),
+        (Duration::from_millis(30_000), TimerSource::Inferred)
+    );
+    k.config.idle_timeout = Some(Duration::from_millis(45_000));
+    assert_eq!(k.idle_timeout().1, TimerSource::Config);
+}

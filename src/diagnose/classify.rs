@@ -1186,7 +1186,17 @@ fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
                 offer.clone().unwrap_or_default()
             ));
         }
-        detail.extra = offer;
+        detail.extra = tls.and_then(|t| t.client_hello.as_ref()).map(|ch| {
+            let versions = if ch.supported_versions.is_empty() {
+                ch.legacy_version.clone()
+            } else {
+                ch.supported_versions.join(", ")
+            };
+            format!(
+                "{versions} with {} cipher suites, listed in the evidence",
+                ch.ciphers.len()
+            )
+        });
         let established = tls.is_some_and(|t| t.established.is_some());
         if !established {
             let start = tls

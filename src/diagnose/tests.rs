@@ -615,3 +615,120 @@ fn analyzer_counts_and_keeps_failures_only() {
     assert_eq!(json["requests"][0]["category"], "target_connect_refused");
     assert_eq!(json["schema_version"], 1);
 }
+
+#[test]
+fn fin_on_a_reused_connection_without_matching_idle_is_not_a_race() {
+    let mut tr = tracker();
+    let other =
+        back_conn(5, 0)
+            .handshake(0)
+            .ev(5_020, ToClient, K::Fin)
+            .ev(5_021, ToServer, K::Fin);
+    tr.closed(other.record(AppKind::Http, vec![], 1, Some(20)));
+    front_answered(&mut tr, 10_000, 10_040, 502, "awselb/2.0");
+    let b = back_conn(2, 9_000)
+        .handshake(9_000)
+        .ev(10_036, ToClient, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(1, Some(200), back_req(10_001), None)],
+        1,
+        Some(9_801),
+    ));
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetClosedBeforeResponse,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+}
+
+#[test]
+fn client_that_left_before_a_late_answer_is_client_closed() {
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
+        .handshake(98)
+        .ev(1_500, ToServer, K::Fin)
+        .ev(4_010, ToServer, K::Rst);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/x", front_headers())),
+            Some(resp(4_005, 200, "Apache", 2)),
+        )],
+        0,
+        None,
+    ));
+    let b = back_conn(2, 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(0, None, back_req(103), Some(resp(4_000, 200, "Apache", 2))),
+    );
+    let f = one(tr);
+    check(&f, Category::ClientClosed, None, None);
+    assert!(
+        f.evidence[0].contains("refused with RST"),
+        "{:?}",
+        f.evidence
+    );
+}
+
+#[test]
+fn front_end_only_errors_are_inferred_from_timing() {
+    for (answer_ms, status, cat) in [
+        (101, 502, Category::TargetConnectRefused),
+        (10_100, 504, Category::TargetConnectTimeout),
+        (20_100, 504, Category::TargetIdleTimeout),
+        (101, 503, Category::NoTargetAttempt),
+    ] {
+        let mut tr = tracker();
+        front_answered(&mut tr, 100, answer_ms, status, "awselb/2.0");
+        let f = one(tr);
+        check(&f, cat, Some(status), Some(GeneratedBy::Lb));
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.contains("inferred from the front end only")),
+            "{:?}",
+            f.evidence
+        );
+        if cat == Category::TargetIdleTimeout {
+            assert!(f.fix.as_deref().unwrap().contains("(20 s)"), "{:?}", f.fix);
+        }
+    }
+}
+
+#[test]
+fn truncated_responses_still_give_their_status() {
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    let mut ex = exch(0, None, Some(get(100, "/x", front_headers())), None);
+    ex.response_error = Some(ResponseError {
+        kind: ResponseErrorKind::Gap,
+        first_byte: t(110),
+        first_pos: p(9),
+        offset: 0,
+        bytes: 146,
+        excerpt: "HTTP/1.1 200 OK\\r\\nServer: Apache\\r\\nDate: Thu, 11 De".into(),
+        reason: "gap".into(),
+    });
+    tr.closed(c.record(AppKind::Http, vec![ex], 0, None));
+    let b = back_conn(2, 101).handshake(101);
+    let mut bx = exch(0, None, None, None);
+    bx.response_error = Some(ResponseError {
+        kind: ResponseErrorKind::Gap,
+        first_byte: t(109),
+        first_pos: p(8),
+        offset: 0,
+        bytes: 146,
+        excerpt: "HTTP/1.1 200 OK\\r\\nServer: Apache\\r\\nDate: Thu, 11 De".into(),
+        reason: "gap".into(),
+    });
+    tr.closed(b.record(AppKind::Http, vec![bx], 0, None));
+    let f = one(tr);
+    check(&f, Category::Ok, Some(200), Some(GeneratedBy::Target));
+    assert_eq!(f.pairing, crate::alb::PairingMethod::TimeOrder);
+}
