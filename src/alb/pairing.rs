@@ -4,6 +4,8 @@ use super::{ConnRole, HealthCheck, Knowledge, Leg, PairingMethod, RequestPath};
 use crate::capture::{Duration, Timestamp};
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::header;
+use crate::flow::Endpoint;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// How far a back-end request may appear to precede its front-end request (capture jitter).
@@ -66,11 +68,14 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             ConnRole::Other => {}
         }
     }
+    let fronts = dedupe(fronts);
+    let mut backs = dedupe(backs);
     let front_seen = known.front_legs + out.front_legs > 0;
     let back_seen =
         known.back_legs + out.back_legs + known.health_checks > 0 || !out.health_checks.is_empty();
     let mut pairs: Vec<(usize, usize, PairingMethod, Vec<String>)> = Vec::new();
 
+    let mut fronts = fronts;
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
         let Some(b) = backs.get(bi) else { continue };
@@ -224,6 +229,45 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     }
     out.paths
         .sort_by_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
+    out
+}
+
+/// Drops a leg seen a second time through another mirror session (the same connection mirrored
+/// on two ENIs, or two captures of one exchange merged): same endpoints, same exchange index,
+/// within a second. Keeps the copy that shows more.
+fn dedupe(sides: Vec<Side>) -> Vec<Side> {
+    let richness = |l: &Leg| {
+        let ex = l.exchange.as_ref();
+        u8::from(ex.is_some_and(|e| e.response.is_some())) * 4
+            + u8::from(l.record.is_some()) * 2
+            + u8::from(ex.is_some_and(|e| e.request.is_some()))
+    };
+    let mut seen: HashMap<(Endpoint, Endpoint, u32), Vec<usize>> = HashMap::new();
+    let mut out: Vec<Side> = Vec::with_capacity(sides.len());
+    for s in sides {
+        let key = (s.leg.conn.key.client, s.leg.conn.key.server, s.leg.index());
+        let twin = seen.get(&key).and_then(|idxs| {
+            idxs.iter().copied().find(|i| {
+                out.get(*i).is_some_and(|o| {
+                    o.leg.conn.key.session != s.leg.conn.key.session
+                        && o.time.since(s.time).0.abs() <= 1_000_000_000
+                })
+            })
+        });
+        match twin {
+            Some(i) => {
+                if let Some(o) = out.get_mut(i) {
+                    if richness(&s.leg) > richness(&o.leg) {
+                        *o = s;
+                    }
+                }
+            }
+            None => {
+                seen.entry(key).or_default().push(out.len());
+                out.push(s);
+            }
+        }
+    }
     out
 }
 
