@@ -2,9 +2,9 @@
 
 use super::{ConnRole, HealthCheck, Knowledge, Leg, PairingMethod, RequestPath};
 use crate::capture::{Duration, Timestamp};
+use crate::flow::Endpoint;
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::header;
-use crate::flow::Endpoint;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -76,40 +76,46 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     let mut pairs: Vec<(usize, usize, PairingMethod, Vec<String>)> = Vec::new();
 
     let mut fronts = fronts;
+    fronts.sort_by_key(|f| f.time);
+    // Index of clear-text front-end requests by (node, method, target), in time order.
+    let mut by_request: HashMap<(IpAddr, String, String), Vec<usize>> = HashMap::new();
+    for (i, f) in fronts.iter().enumerate() {
+        if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
+            by_request
+                .entry((f.node, r.method.clone(), r.target.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
         let Some(b) = backs.get(bi) else { continue };
-        if b.leg
-            .exchange
-            .as_ref()
-            .and_then(|e| e.request.as_ref())
-            .is_none()
-        {
+        let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
             continue;
-        }
-        let cands: Vec<usize> = fronts
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| !f.used && f.node == b.node && header_match(&f.leg, &b.leg))
-            .filter(|(_, f)| in_range(f.time, b.time, known.config.connect_timeout))
-            .map(|(i, _)| i)
-            .collect();
-        let consistent: Vec<usize> = cands
+        };
+        let Some(list) = by_request.get(&(b.node, req.method.clone(), req.target.clone())) else {
+            continue;
+        };
+        let max = Duration(known.config.connect_timeout.0.saturating_add(5_000_000_000));
+        let pool: Vec<usize> = list
             .iter()
             .copied()
-            .filter(|i| fronts.get(*i).is_some_and(|f| consistent(&f.leg, &b.leg)))
+            .filter(|i| {
+                fronts.get(*i).is_some_and(|f| {
+                    !f.used
+                        && in_range(f.time, b.time, max)
+                        && header_match(&f.leg, &b.leg)
+                        && consistent(&f.leg, &b.leg)
+                })
+            })
             .collect();
-        let pool = if consistent.is_empty() {
-            &cands
-        } else {
-            &consistent
-        };
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
             notes.push(ambiguity(
                 &fronts,
-                pool,
+                &pool,
                 "method, path, Host and X-Forwarded-For",
             ));
         }
@@ -135,35 +141,30 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             .and_then(|e| e.request.as_ref())
             .is_some();
         let b_outcome = outcome_time(&b.leg);
-        let cands: Vec<usize> = fronts
+        let earliest = Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0));
+        let first = fronts.partition_point(|f| f.time < earliest);
+        let pool: Vec<usize> = fronts
             .iter()
             .enumerate()
+            .skip(first)
+            .take_while(|(_, f)| f.time <= b.time.plus(TOLERANCE))
             .filter(|(_, f)| !f.used && f.node == b.node)
             // An HTTP back-end request that matched no HTTP front end can only belong to an
             // opaque (TLS) front-end request.
             .filter(|(_, f)| !b_http || f.leg.exchange.is_none())
-            .filter(|(_, f)| in_range(f.time, b.time, TIME_ORDER_MAX))
+            // The ALB answers the client after the back-end outcome, not before the attempt.
+            .filter(|(_, f)| {
+                answer_time(&f.leg).map_or(true, |a| {
+                    a.plus(TOLERANCE) >= b.time
+                        && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
+                })
+            })
             .map(|(i, _)| i)
             .collect();
-        let consistent: Vec<usize> = cands
-            .iter()
-            .copied()
-            .filter(|i| {
-                fronts
-                    .get(*i)
-                    .and_then(|f| answer_time(&f.leg))
-                    .map_or(true, |a| b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o))
-            })
-            .collect();
-        let pool = if consistent.is_empty() {
-            &cands
-        } else {
-            &consistent
-        };
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
-            notes.push(ambiguity(&fronts, pool, "time order"));
+            notes.push(ambiguity(&fronts, &pool, "time order"));
         }
         if let Some(f) = fronts.get_mut(fi) {
             f.used = true;
@@ -303,9 +304,13 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
     true
 }
 
-/// When both legs have responses, the front end's is the back end's relayed (same status,
-/// not earlier), or the ALB's own.
+/// The front end's answer (if any) came after the back-end request went out, and when both
+/// legs have responses, the front end's is the back end's relayed (same status, not earlier)
+/// or the ALB's own.
 fn consistent(front: &Leg, back: &Leg) -> bool {
+    if answer_time(front).is_some_and(|a| a.plus(TOLERANCE) < back.time()) {
+        return false;
+    }
     let (Some(fr), Some(br)) = (
         front.exchange.as_ref().and_then(|e| e.response.as_ref()),
         back.exchange.as_ref().and_then(|e| e.response.as_ref()),

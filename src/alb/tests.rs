@@ -270,3 +270,26 @@ fn idle_timeout_is_inferred_only_from_agreeing_closes() {
     k.config.idle_timeout = Some(Duration::from_millis(45_000));
     assert_eq!(k.idle_timeout().1, TimerSource::Config);
 }
+
+#[test]
+fn an_earlier_answered_request_is_not_paired_with_a_later_back_end_request() {
+    let mut tr = tracker();
+    // Same client, same GET /x: the first got the ALB's own 503, the second went to a target.
+    front(&mut tr, 1, 40000, 100, 101, 503);
+    front(&mut tr, 3, 40001, 3_000, 3_030, 200);
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 3_001).handshake(3_001);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(3_002, "/x", back_headers(CLIENT))),
+            Some(resp(3_020, 200, "Apache", 10)),
+        ),
+    );
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 2);
+    let paired = sink.paths.iter().find(|p| p.back.is_some()).unwrap();
+    assert_eq!(paired.front.as_ref().unwrap().conn.key.client.port, 40001);
+    assert!(paired.notes.is_empty(), "{:?}", paired.notes);
+}
