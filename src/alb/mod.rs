@@ -505,7 +505,7 @@ impl Knowledge {
             None
         };
         if let Some(reason) = reason {
-            self.strong_node(key, key.client.ip, format!("{reason} to {}", key.server));
+            self.strong_node(key, key.client.ip, reason.to_string());
         }
     }
 
@@ -594,7 +594,7 @@ impl Knowledge {
     fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
         let Some(resp) = &ex.response else { return };
         if header(&resp.headers, "server").is_some_and(|s| s.starts_with("awselb")) {
-            self.strong_node(key, key.server.ip, "answers with Server: awselb/2.0".into());
+            self.strong_node(key, key.server.ip, "answers clients with Server: awselb/2.0".into());
         }
         if !self.is_alb(key.client.ip) {
             return;
