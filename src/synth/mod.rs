@@ -7,7 +7,11 @@
 //! both legs, timers, pools, health checks, vantage points) -> [`scenarios`] (named samples with
 //! ground truth) and [`bulk`] (streaming load generator for benchmarks).
 
+pub mod alb;
 pub mod frame;
+pub mod http;
 pub mod pcap;
 pub mod rng;
+pub mod scenarios;
 pub mod tcp;
+pub mod tls;

@@ -26,6 +26,9 @@ pub struct Pkt {
     pub from_a: bool,
     /// Mirror truncation: keep only this many bytes of the inner frame.
     pub snap: Option<usize>,
+    /// The packet was lost in the network after leaving B and never reached A's side
+    /// (visible only on B's ENI).
+    pub only_at_b: bool,
 }
 
 /// One endpoint of a connection.
@@ -87,6 +90,8 @@ pub struct TcpConn {
     pub rtt: Nanos,
     /// Gap between back-to-back segments.
     pub seg_gap: Nanos,
+    /// Delay of the receiver's ACK after data.
+    pub ack_delay: Nanos,
     /// Tag copied into every packet.
     pub tag: u32,
     /// The last SYN sent (IP bytes), quoted by ICMP errors.
@@ -102,6 +107,7 @@ impl TcpConn {
             mss: 1448,
             rtt,
             seg_gap: 12 * US,
+            ack_delay: 40 * US,
             tag,
             last_syn: Vec::new(),
         }
@@ -148,6 +154,7 @@ impl TcpConn {
             tag: self.tag,
             from_a,
             snap: None,
+            only_at_b: false,
         });
     }
 
@@ -247,6 +254,8 @@ impl TcpConn {
 
     /// B refuses the connection: RST-ACK to the SYN.
     pub fn refuse(&mut self, out: &mut Vec<Pkt>, t: Nanos) {
+        let w = self.b.window;
+        self.b.window = 0;
         let ip = self.build(
             false,
             0,
@@ -258,6 +267,7 @@ impl TcpConn {
             &[],
             None,
         );
+        self.b.window = w;
         self.push(out, t, false, ip);
     }
 
@@ -268,7 +278,7 @@ impl TcpConn {
     }
 
     /// Sends `data` from one side starting at `t`, segmented at the MSS, with the receiver's
-    /// ACK after the last segment (+rtt/2). Returns the time of the last data segment.
+    /// ACK after the last segment (+`ack_delay`). Returns the time of the last data segment.
     pub fn send(
         &mut self,
         out: &mut Vec<Pkt>,
@@ -310,6 +320,7 @@ impl TcpConn {
                 tag: self.tag,
                 from_a,
                 snap,
+                only_at_b: false,
             };
             if opts.duplicate.contains(&i) {
                 let mut d = p.clone();
@@ -331,7 +342,7 @@ impl TcpConn {
         }
         out.extend(staged);
         if !opts.no_ack && !data.is_empty() {
-            self.ack(out, last + self.rtt / 2, !from_a);
+            self.ack(out, last + self.ack_delay, !from_a);
         }
         last
     }
@@ -374,6 +385,8 @@ impl TcpConn {
         } else {
             self.b.next_seq
         };
+        let (me, _) = self.side(from_a);
+        me.window = 0;
         let ip = self.build(
             from_a,
             seq,
