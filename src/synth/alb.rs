@@ -773,7 +773,8 @@ impl World {
             if let Some(b) = self.idle_back(node, target, t) {
                 let ka = self.targets.get(target).map_or(5 * SEC, |tg| tg.keepalive);
                 let last = self.back.get(b).map_or(t, |bc| bc.last);
-                t = (last + ka).saturating_sub(700 * US);
+                // the back-end request leaves 60 µs before the target's timer fires
+                t = (last + ka).saturating_sub(ALB_DELAY + 60 * US);
                 race_conn = Some(b);
                 if let Some(bc) = self.back.get_mut(b) {
                     bc.busy_until = u64::MAX;
@@ -955,13 +956,18 @@ impl World {
         let Some(bc) = self.back.get_mut(b) else {
             return t1;
         };
-        let sent = bc.conn.send(
-            &mut self.pkts,
-            ready,
-            true,
-            &back_wire,
-            &SendOpts::default(),
-        );
+        let racing = race_conn.is_some();
+        let acked_before = bc.conn.a.next_seq;
+        let opts = SendOpts {
+            no_ack: racing,
+            ..Default::default()
+        };
+        let sent = bc.conn.send(&mut self.pkts, ready, true, &back_wire, &opts);
+        if racing {
+            // The target's FIN was already on its way: it does not acknowledge the request.
+            bc.conn
+                .fin_crossing(&mut self.pkts, ready + 60 * US, false, acked_before);
+        }
         let idle = self.cfg.idle_timeout;
         let done: Nanos;
         match outcome {
@@ -1003,8 +1009,8 @@ impl World {
             Outcome::KeepaliveRace => {
                 // The target's keep-alive timer fires as the request is in flight: FIN crosses
                 // the request, then the target resets the data it can no longer read.
-                let tfin = sent + 60 * US;
-                bc.conn.fin(&mut self.pkts, tfin, false);
+                // ALB acknowledges the FIN; the request reaches a closed socket and draws an RST.
+                bc.conn.ack(&mut self.pkts, sent + 80 * US, true);
                 bc.conn
                     .rst(&mut self.pkts, sent + BACK_RTT / 2, false, false);
                 bc.open = false;

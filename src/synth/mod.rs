@@ -8,6 +8,7 @@
 //! ground truth) and [`bulk`] (streaming load generator for benchmarks).
 
 pub mod alb;
+pub mod bulk;
 pub mod frame;
 pub mod http;
 pub mod pcap;

@@ -370,6 +370,21 @@ impl TcpConn {
         self.push(out, t, from_a, ip);
     }
 
+    /// FIN from one side acknowledging only up to `ack` (it crossed data still in flight).
+    pub fn fin_crossing(&mut self, out: &mut Vec<Pkt>, t: Nanos, from_a: bool, ack: u32) {
+        let saved = if from_a {
+            std::mem::replace(&mut self.b.next_seq, ack)
+        } else {
+            std::mem::replace(&mut self.a.next_seq, ack)
+        };
+        self.fin(out, t, from_a);
+        if from_a {
+            self.b.next_seq = saved;
+        } else {
+            self.a.next_seq = saved;
+        }
+    }
+
     /// Orderly close started by one side at `t`: FIN, peer's FIN-ACK, last ACK. Returns the end.
     pub fn close(&mut self, out: &mut Vec<Pkt>, t: Nanos, from_a: bool) -> Nanos {
         self.fin(out, t, from_a);
