@@ -589,10 +589,9 @@ impl World {
     fn idle_back(&self, node: usize, target: usize, t: Nanos) -> Option<usize> {
         let mut best: Option<(usize, Nanos)> = None;
         for (i, bc) in self.back.iter().enumerate() {
-            if bc.open && bc.node == node && bc.target == target && bc.busy_until <= t {
-                if best.is_none_or(|(_, l)| bc.last > l) {
-                    best = Some((i, bc.last));
-                }
+            let better = best.map_or(true, |(_, l)| bc.last > l);
+            if bc.open && bc.node == node && bc.target == target && bc.busy_until <= t && better {
+                best = Some((i, bc.last));
             }
         }
         best.map(|(i, _)| i)
@@ -1050,7 +1049,7 @@ impl World {
                 let ta = sent + after;
                 bc.conn.fin(&mut self.pkts, ta, true);
                 bc.conn.ack(&mut self.pkts, ta + BACK_RTT / 2, false);
-                bc.conn.rst(&mut self.pkts, ta + 1 * MS, true, true);
+                bc.conn.rst(&mut self.pkts, ta + MS, true, true);
                 bc.open = false;
                 done = self.alb_error(f, ta + ALB_DELAY, 502, "deregistration_abort");
             }
@@ -1346,18 +1345,12 @@ fn ip_pair(ip: &[u8]) -> (IpAddr, IpAddr) {
         Some(4) => {
             let s = ip.get(12..16).and_then(|s| <[u8; 4]>::try_from(s).ok());
             let d = ip.get(16..20).and_then(|s| <[u8; 4]>::try_from(s).ok());
-            (
-                s.map_or(z, |a| IpAddr::from(a)),
-                d.map_or(z, |a| IpAddr::from(a)),
-            )
+            (s.map_or(z, IpAddr::from), d.map_or(z, IpAddr::from))
         }
         Some(6) => {
             let s = ip.get(8..24).and_then(|s| <[u8; 16]>::try_from(s).ok());
             let d = ip.get(24..40).and_then(|s| <[u8; 16]>::try_from(s).ok());
-            (
-                s.map_or(z, |a| IpAddr::from(a)),
-                d.map_or(z, |a| IpAddr::from(a)),
-            )
+            (s.map_or(z, IpAddr::from), d.map_or(z, IpAddr::from))
         }
         _ => (z, z),
     }
@@ -1385,4 +1378,254 @@ fn flow_key(a: IpAddr, b: IpAddr, ip: &[u8]) -> u64 {
         .get(hl + 2..hl + 4)
         .map_or(0, |s| u64::from(u16::from_be_bytes([s[0], s[1]])));
     mix(h(a) ^ sp).wrapping_add(mix(h(b) ^ dp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::frame::sa4;
+    use etherparse::{SlicedPacket, TransportSlice};
+    use pcap_parser::{PcapBlockOwned, PcapError};
+
+    /// (time, src, dst, syn, fin, rst, payload, vni) of every inner TCP packet.
+    type Row = (
+        Nanos,
+        SocketAddr,
+        SocketAddr,
+        bool,
+        bool,
+        bool,
+        Vec<u8>,
+        u32,
+    );
+
+    fn decode(pcap: &[u8]) -> Vec<Row> {
+        let mut reader = pcap_parser::create_reader(1 << 20, pcap).expect("reader");
+        let mut rows = Vec::new();
+        loop {
+            match reader.next() {
+                Ok((off, block)) => {
+                    if let PcapBlockOwned::Legacy(b) = block {
+                        let t = u64::from(b.ts_sec) * SEC + u64::from(b.ts_usec) * 1000;
+                        let outer = SlicedPacket::from_ethernet(b.data).expect("outer");
+                        let Some(TransportSlice::Udp(u)) = outer.transport else {
+                            panic!("not udp")
+                        };
+                        assert_eq!(u.destination_port(), 4789);
+                        let vx = u.payload();
+                        let vni = u32::from_be_bytes([0, vx[4], vx[5], vx[6]]);
+                        let inner = SlicedPacket::from_ethernet(&vx[8..]).expect("inner");
+                        let (src, dst) = match &inner.net {
+                            Some(etherparse::NetSlice::Ipv4(v4)) => (
+                                IpAddr::V4(v4.header().source_addr()),
+                                IpAddr::V4(v4.header().destination_addr()),
+                            ),
+                            Some(etherparse::NetSlice::Ipv6(v6)) => (
+                                IpAddr::V6(v6.header().source_addr()),
+                                IpAddr::V6(v6.header().destination_addr()),
+                            ),
+                            _ => panic!("no ip"),
+                        };
+                        if let Some(TransportSlice::Tcp(tcp)) = inner.transport {
+                            rows.push((
+                                t,
+                                SocketAddr::new(src, tcp.source_port()),
+                                SocketAddr::new(dst, tcp.destination_port()),
+                                tcp.syn(),
+                                tcp.fin(),
+                                tcp.rst(),
+                                tcp.payload().to_vec(),
+                                vni,
+                            ));
+                        }
+                    }
+                    reader.consume(off);
+                }
+                Err(PcapError::Eof) => break,
+                Err(PcapError::Incomplete(_)) => reader.refill().expect("refill"),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        rows
+    }
+
+    fn world(cfg: WorldCfg) -> (World, usize) {
+        let mut w = World::new(cfg);
+        let n = w.add_node([10, 0, 1, 25], 77);
+        w.add_target(Target::new(sa4([10, 0, 2, 15], 80), ServerKind::Apache));
+        w.add_target(Target::new(sa4([10, 0, 2, 16], 80), ServerKind::Express));
+        (w, n)
+    }
+
+    fn text(p: &[u8]) -> String {
+        String::from_utf8_lossy(p).into_owned()
+    }
+
+    #[test]
+    fn backend_request_carries_alb_headers_and_reuses_connection() {
+        let (mut w, n) = world(WorldCfg::default());
+        let client = IpAddr::from([198, 51, 100, 9]);
+        let f = w.open(client, n, EPOCH);
+        let e = w.request(
+            f,
+            EPOCH + MS,
+            &Req::get("/a"),
+            0,
+            Outcome::Respond(Resp::new(200, b"x")),
+        );
+        w.request(
+            f,
+            e + 100 * MS,
+            &Req::get("/b"),
+            0,
+            Outcome::Respond(Resp::new(200, b"y")),
+        );
+        let rows = decode(&w.to_pcap());
+        let back: Vec<&Row> = rows
+            .iter()
+            .filter(|r| {
+                r.2.port() == 80 && r.2.ip() == IpAddr::from([10, 0, 2, 15]) && !r.6.is_empty()
+            })
+            .collect();
+        assert_eq!(back.len(), 2);
+        assert_eq!(
+            back[0].1, back[1].1,
+            "second request reuses the back-end connection"
+        );
+        let req = text(&back[0].6);
+        assert!(
+            req.starts_with("GET /a HTTP/1.1\r\nX-Forwarded-For: 198.51.100.9\r\n"),
+            "{req}"
+        );
+        assert!(req.contains("X-Forwarded-Proto: http\r\nX-Forwarded-Port: 80\r\n"));
+        let trace = req
+            .split("X-Amzn-Trace-Id: Root=1-")
+            .nth(1)
+            .expect("trace id");
+        let (secs, rest) = trace.split_at(8);
+        assert_eq!(u64::from_str_radix(secs, 16).expect("hex"), EPOCH / SEC);
+        assert!(rest[1..25].bytes().all(|b| b.is_ascii_hexdigit()));
+        let relayed: Vec<String> = rows
+            .iter()
+            .filter(|r| r.2.ip() == client && !r.6.is_empty())
+            .map(|r| text(&r.6))
+            .collect();
+        assert!(relayed[0].contains("Server: Apache/2.4.58 (Ubuntu)\r\n"));
+        assert!(!relayed[0].contains("Keep-Alive"));
+        assert!(rows.iter().all(|r| r.7 == 77));
+    }
+
+    #[test]
+    fn connect_timeout_timers_are_exact() {
+        let (mut w, n) = world(WorldCfg::default());
+        let f = w.open(IpAddr::from([198, 51, 100, 9]), n, EPOCH);
+        w.request(
+            f,
+            EPOCH + MS,
+            &Req::get("/"),
+            0,
+            Outcome::ConnectTimeout { syn_acks: true },
+        );
+        let rows = decode(&w.to_pcap());
+        let syns: Vec<Nanos> = rows
+            .iter()
+            .filter(|r| r.3 && r.2.port() == 80 && r.2.ip() == IpAddr::from([10, 0, 2, 15]))
+            .map(|r| r.0)
+            .collect();
+        assert_eq!(syns.len(), 4);
+        let t0 = syns[0];
+        let rel: Vec<Nanos> = syns.iter().map(|t| (t - t0) / SEC).collect();
+        assert_eq!(rel, vec![0, 1, 3, 7]);
+        // SYN-ACKs were lost before the ALB: not in an ALB-node capture.
+        assert!(!rows
+            .iter()
+            .any(|r| r.3 && r.1.port() == 80 && r.1.ip() == IpAddr::from([10, 0, 2, 15])));
+        let err = rows
+            .iter()
+            .find(|r| text(&r.6).starts_with("HTTP/1.1 504"))
+            .expect("504");
+        assert_eq!(err.0 - t0, CONNECT_TIMEOUT);
+        assert!(text(&err.6).contains("Server: awselb/2.0\r\n"));
+        // From the target's ENI the SYN-ACKs are visible.
+        w.cfg.vantage = Vantage::Target;
+        let rows = decode(&w.to_pcap());
+        assert_eq!(rows.iter().filter(|r| r.3 && r.1.port() == 80).count(), 4);
+        assert!(rows
+            .iter()
+            .all(|r| r.1.port() != 40_000 && r.2.port() != 40_000 && r.7 == 200));
+    }
+
+    #[test]
+    fn idle_timeout_fin_then_rst_on_late_reply() {
+        let cfg = WorldCfg {
+            idle_timeout: 30 * SEC,
+            ..Default::default()
+        };
+        let (mut w, n) = world(cfg);
+        let f = w.open(IpAddr::from([198, 51, 100, 9]), n, EPOCH);
+        w.request(
+            f,
+            EPOCH + MS,
+            &Req::get("/slow"),
+            0,
+            Outcome::IdleTimeout {
+                late_reply: Some(10 * SEC),
+            },
+        );
+        let rows = decode(&w.to_pcap());
+        let sent = rows
+            .iter()
+            .find(|r| {
+                text(&r.6).starts_with("GET /slow") && r.2.ip() == IpAddr::from([10, 0, 2, 15])
+            })
+            .expect("req");
+        let fin = rows
+            .iter()
+            .find(|r| r.4 && r.1.ip() == IpAddr::from([10, 0, 1, 25]) && r.2.port() == 80)
+            .expect("fin");
+        assert_eq!(fin.0 - sent.0, 30 * SEC);
+        let late = rows
+            .iter()
+            .find(|r| text(&r.6).starts_with("HTTP/1.1 200") && r.1.port() == 80)
+            .expect("late reply");
+        assert_eq!(late.0 - fin.0, 10 * SEC);
+        let rst = rows.iter().find(|r| r.5).expect("rst");
+        assert!(rst.0 > late.0 && rst.1.ip() == IpAddr::from([10, 0, 1, 25]));
+        let e = &w.expected[0];
+        assert_eq!(
+            (e.category, e.status, e.generated_by),
+            ("target_idle_timeout", Some(504), Some("lb"))
+        );
+    }
+
+    #[test]
+    fn health_checks_and_client_vantage() {
+        let cfg = WorldCfg {
+            vantage: Vantage::Client,
+            ..Default::default()
+        };
+        let (mut w, n) = world(cfg);
+        w.health_checks(n, 1, EPOCH, EPOCH + 25 * SEC, 10 * SEC);
+        let f = w.open(IpAddr::from([10, 0, 9, 9]), n, EPOCH);
+        w.request(f, EPOCH + MS, &Req::get("/"), 1, Outcome::Refused);
+        let rows = decode(&w.to_pcap());
+        assert!(rows.iter().all(|r| r.1.port() == 80 || r.2.port() == 80));
+        assert!(rows
+            .iter()
+            .all(|r| r.1.ip() == IpAddr::from([10, 0, 9, 9])
+                || r.2.ip() == IpAddr::from([10, 0, 9, 9])));
+        w.cfg.vantage = Vantage::AlbNode;
+        let rows = decode(&w.to_pcap());
+        let hc: Vec<String> = rows
+            .iter()
+            .map(|r| text(&r.6))
+            .filter(|s| s.starts_with("GET /health"))
+            .collect();
+        assert_eq!(hc.len(), 3);
+        assert!(
+            hc[0].contains("Host: 10.0.2.16:80\r\n")
+                && hc[0].contains("User-Agent: ELB-HealthChecker/2.0\r\n")
+        );
+        assert_eq!(w.expected.len(), 1, "health checks are not client requests");
+    }
 }

@@ -233,7 +233,7 @@ fn connect_refused() -> World {
     w.request(f, e + 502 * MS, &Req::get("/"), 2, Outcome::Refused);
     let (g, e) = one_ok(&mut w, CLIENTS[2], e + 900 * MS, 0, &mut r);
     ok(&mut w, g, e + 100 * MS, "/api/cart", 1, &mut r);
-    w.health_checks(n, 0, t + 1 * SEC, t + 15 * SEC, 10 * SEC);
+    w.health_checks(n, 0, t + SEC, t + 15 * SEC, 10 * SEC);
     w.finish(t + 15 * SEC);
     w
 }
