@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use super::frame::{self, Framing, Outer};
 use super::http::{self, ServerKind};
-use super::pcap::{ByteOrder, Nanos, PcapWriter, TsResolution};
+use super::pcap::{ByteOrder, Nanos, PcapNgWriter, PcapWriter, TsResolution};
 use super::rng::{mix, SplitMix64};
 use super::tcp::{Pkt, SendOpts, Side, TcpConn, MS, SEC, US};
 use super::tls;
@@ -331,6 +331,12 @@ pub struct WorldCfg {
     pub snaplen: Option<usize>,
     /// Timestamp resolution of the file.
     pub ts_res: TsResolution,
+    /// Write pcapng (SHB, IDB, EPBs) instead of classic pcap.
+    pub pcapng: bool,
+    /// Mirror loss: every Nth full-MSS data segment (mid-body) is missing from the capture.
+    pub mirror_drop_every: Option<usize>,
+    /// Every Nth packet is captured twice (mirrored on two ENIs).
+    pub mirror_duplicate_every: Option<usize>,
     /// PRNG seed.
     pub seed: u64,
 }
@@ -346,6 +352,9 @@ impl Default for WorldCfg {
             mirror_snap: None,
             snaplen: None,
             ts_res: TsResolution::Micro,
+            pcapng: false,
+            mirror_drop_every: None,
+            mirror_duplicate_every: None,
             seed: 1,
         }
     }
@@ -1243,7 +1252,33 @@ impl World {
             _ => super::pcap::LinkType::Ethernet,
         };
         let snaplen = self.cfg.snaplen.map_or(262_144, |s| s as u32);
-        let mut pw = PcapWriter::new(w, link, snaplen, self.cfg.ts_res, ByteOrder::Little)?;
+        enum Out<W: Write> {
+            Classic(PcapWriter<W>),
+            Ng(PcapNgWriter<W>),
+        }
+        let mut pw = if self.cfg.pcapng {
+            let exp = if self.cfg.ts_res == TsResolution::Nano {
+                9
+            } else {
+                6
+            };
+            Out::Ng(PcapNgWriter::new(w, link, snaplen, exp, ByteOrder::Little)?)
+        } else {
+            Out::Classic(PcapWriter::new(
+                w,
+                link,
+                snaplen,
+                self.cfg.ts_res,
+                ByteOrder::Little,
+            )?)
+        };
+        let mut put = |t: Nanos, frame: &[u8]| -> io::Result<()> {
+            match &mut pw {
+                Out::Classic(p) => p.write_packet(t, frame, frame.len()),
+                Out::Ng(p) => p.write_packet(t, frame, frame.len()),
+            }
+        };
+        let (mut full_segs, mut seen) = (0usize, 0usize);
         let mut order: Vec<usize> = (0..self.pkts.len()).collect();
         order.sort_by_key(|&i| self.pkts.get(i).map_or(0, |p| p.t));
         let mut enc = Encoder::new(self.cfg.wrap, self.cfg.mirror_snap);
@@ -1255,10 +1290,33 @@ impl World {
             let Some((src, vni)) = self.vantage_of(p, meta) else {
                 continue;
             };
+            let full_mss = p.ip.len() >= 1448 + 40;
+            if full_mss {
+                full_segs += 1;
+                if self
+                    .cfg
+                    .mirror_drop_every
+                    .is_some_and(|n| n > 0 && full_segs % n == 0)
+                {
+                    continue;
+                }
+            }
+            seen += 1;
             let frame = enc.encode(p, src, vni);
-            pw.write_packet(p.t, &frame, frame.len())?;
+            put(p.t, &frame)?;
+            if self
+                .cfg
+                .mirror_duplicate_every
+                .is_some_and(|n| n > 0 && seen % n == 0)
+            {
+                let again = enc.encode(p, src, vni);
+                put(p.t, &again)?;
+            }
         }
-        pw.into_inner().map(|_| ())
+        match pw {
+            Out::Classic(p) => p.into_inner().map(|_| ()),
+            Out::Ng(p) => p.into_inner().map(|_| ()),
+        }
     }
 
     fn vantage_of(&self, p: &Pkt, m: &FlowMeta) -> Option<(Ipv4Addr, u32)> {
@@ -1627,5 +1685,35 @@ mod tests {
                 && hc[0].contains("User-Agent: ELB-HealthChecker/2.0\r\n")
         );
         assert_eq!(w.expected.len(), 1, "health checks are not client requests");
+    }
+
+    #[test]
+    fn pcapng_output_and_mirror_loss() {
+        let (mut w, n) = world(WorldCfg::default());
+        let f = w.open(IpAddr::from([198, 51, 100, 9]), n, EPOCH);
+        let body = vec![b'z'; 20_000];
+        w.request(
+            f,
+            EPOCH + MS,
+            &Req::get("/big"),
+            0,
+            Outcome::Respond(Resp::new(200, &body)),
+        );
+        let full = w.to_pcap();
+        let n_full = decode(&full).len();
+        w.cfg.mirror_drop_every = Some(2);
+        let lossy = decode(&w.to_pcap()).len();
+        let full_size = decode(&full).iter().filter(|r| r.6.len() == 1448).count();
+        assert!(full_size >= 26, "20 KB body on two legs");
+        assert_eq!(
+            n_full - lossy,
+            full_size / 2,
+            "every 2nd full-size segment missing"
+        );
+        w.cfg.mirror_drop_every = None;
+        w.cfg.pcapng = true;
+        let ng = w.to_pcap();
+        assert_eq!(ng.get(..4), Some(&[0x0a, 0x0d, 0x0d, 0x0a][..]));
+        assert!(ng.len() > full.len());
     }
 }

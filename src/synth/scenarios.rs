@@ -74,7 +74,7 @@ pub fn all() -> Vec<Scenario> {
         s!("backend-vantage", backend_vantage, "Target ENIs mirrored (back end only): ok, refused, connect timeout with SYN-ACKs sent but SYNs retransmitted (blocked return path), idle timeout with late reply, keep-alive race, target 502"),
         s!("frontend-vantage", frontend_vantage, "Client ENIs mirrored (front end only, clients in the VPC): ok, ALB 502, ALB 504 after the idle timeout (20 s), target 500"),
         s!("linux-sll", linux_sll, "Plain capture on the ALB side with tcpdump -i any (Linux SLL, no VXLAN): ok and a refused connect"),
-        s!("mirror-truncated", mirror_truncated, "VXLAN mirror session truncating inner frames to 200 bytes, plus a few data segments missing from the capture; ok traffic and one 502"),
+        s!("mirror-truncated", mirror_truncated, "VXLAN mirror session truncating inner frames to 200 bytes (inner IP length larger than the bytes present), every 3rd full-size data segment missing, every 25th packet duplicated; ok traffic (one 12 KB response) and one 502"),
     ]
 }
 
@@ -909,6 +909,8 @@ fn mirror_truncated() -> World {
     let cfg = WorldCfg {
         seed: 33,
         mirror_snap: Some(200),
+        mirror_drop_every: Some(3),
+        mirror_duplicate_every: Some(25),
         ..Default::default()
     };
     let (mut w, n) = base(cfg);
@@ -918,6 +920,14 @@ fn mirror_truncated() -> World {
     for _ in 0..4 {
         e = ok(&mut w, f, e + 150 * MS, "/products", 0, &mut r);
     }
+    let big = page(&mut r, 12_000);
+    e = w.request(
+        f,
+        e + 150 * MS,
+        &Req::get("/catalog"),
+        0,
+        Outcome::Respond(Resp::new(200, &big)),
+    );
     let g = w.open(ip(CLIENTS[1]), n, e + 100 * MS);
     e = w.request(
         g,
