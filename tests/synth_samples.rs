@@ -77,3 +77,99 @@ fn samples_readme_lists_every_sample() {
         );
     }
 }
+
+/// (destination "ip:port", TCP payload) of every inner TCP packet of a VXLAN capture.
+fn inner_payloads(pcap: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use etherparse::{NetSlice, SlicedPacket, TransportSlice};
+    use pcap_parser::{PcapBlockOwned, PcapError};
+    let mut reader = pcap_parser::create_reader(1 << 20, pcap).expect("reader");
+    let mut out = Vec::new();
+    loop {
+        match reader.next() {
+            Ok((off, block)) => {
+                if let PcapBlockOwned::Legacy(b) = block {
+                    let outer = SlicedPacket::from_ethernet(b.data).expect("outer frame");
+                    if let Some(TransportSlice::Udp(u)) = outer.transport {
+                        let inner =
+                            SlicedPacket::from_ethernet(u.payload().get(8..).unwrap_or(&[]))
+                                .expect("inner frame");
+                        let dst = match &inner.net {
+                            Some(NetSlice::Ipv4(v)) => v.header().destination_addr().to_string(),
+                            Some(NetSlice::Ipv6(v)) => {
+                                format!("[{}]", v.header().destination_addr())
+                            }
+                            _ => String::new(),
+                        };
+                        if let Some(TransportSlice::Tcp(t)) = inner.transport {
+                            out.push((
+                                format!("{dst}:{}", t.destination_port()),
+                                t.payload().to_vec(),
+                            ));
+                        }
+                    }
+                }
+                reader.consume(off);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => reader.refill().expect("refill"),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    out
+}
+
+#[test]
+fn ground_truth_matches_what_the_client_received() {
+    // Captures where the front end is visible in clear text.
+    let skip = [
+        "backend-vantage",
+        "tls-frontend",
+        "linux-sll",
+        "mirror-truncated",
+    ];
+    for s in all().into_iter().filter(|s| !skip.contains(&s.name)) {
+        let (bytes, truth) = s.build_with_truth();
+        let rows = inner_payloads(&bytes);
+        for e in &truth {
+            let to_client: Vec<&Vec<u8>> = rows
+                .iter()
+                .filter(|(dst, p)| dst == &e.client && p.starts_with(b"HTTP/1.1 "))
+                .map(|(_, p)| p)
+                .collect();
+            let Some(status) = e.status else {
+                continue;
+            };
+            let prefix = format!("HTTP/1.1 {status} ");
+            let hit = to_client
+                .iter()
+                .find(|p| p.starts_with(prefix.as_bytes()))
+                .unwrap_or_else(|| panic!("{}: no {status} to {}", s.name, e.client));
+            let from_alb = String::from_utf8_lossy(hit).contains("Server: awselb/2.0\r\n");
+            assert_eq!(from_alb, e.generated_by == Some("lb"), "{}: {e:?}", s.name);
+        }
+        // Exactly one complete response per request: per (client, status), the responses the
+        // client got match the ground truth (an incomplete body's 200 headers count as extra).
+        for e in truth.iter().filter(|e| e.status.is_some()) {
+            let status = e.status.unwrap_or(0);
+            let want = truth
+                .iter()
+                .filter(|x| x.client == e.client && x.status == Some(status))
+                .count();
+            let incomplete = truth
+                .iter()
+                .filter(|x| x.client == e.client && x.category == "incomplete_body")
+                .count();
+            let prefix = format!("HTTP/1.1 {status} ");
+            let got = rows
+                .iter()
+                .filter(|(dst, p)| dst == &e.client && p.starts_with(prefix.as_bytes()))
+                .count();
+            assert!(
+                got >= want && got <= want + incomplete,
+                "{}: {} got {got} x {status}, truth says {want}",
+                s.name,
+                e.client
+            );
+        }
+    }
+}
