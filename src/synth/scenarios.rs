@@ -74,6 +74,8 @@ pub fn all() -> Vec<Scenario> {
         s!("backend-vantage", backend_vantage, "Target ENIs mirrored (back end only): ok, refused, connect timeout with SYN-ACKs sent but SYNs retransmitted (blocked return path), idle timeout with late reply, keep-alive race, target 502"),
         s!("frontend-vantage", frontend_vantage, "Client ENIs mirrored (front end only, clients in the VPC): ok, ALB 502, ALB 504 after the idle timeout (20 s), target 500"),
         s!("linux-sll", linux_sll, "Plain capture on the ALB side with tcpdump -i any (Linux SLL, no VXLAN): ok and a refused connect"),
+        s!("geneve", geneve, "GENEVE (UDP 6081, inner IP packet, as Gateway Load Balancer sends it) instead of VXLAN: ok traffic and a refused connect"),
+        s!("sll2-pcapng", sll2_pcapng, "pcapng file (nanosecond if_tsresol) with Linux SLL2 frames, no tunnel (tcpdump -i any on the ALB side): ok traffic and a target 500"),
         s!("mirror-truncated", mirror_truncated, "VXLAN mirror session truncating inner frames to 200 bytes (inner IP length larger than the bytes present), every 3rd full-size data segment missing, every 25th packet duplicated; ok traffic (one 12 KB response) and one 502"),
     ]
 }
@@ -940,6 +942,50 @@ fn mirror_truncated() -> World {
         },
     );
     ok(&mut w, g, e + 300 * MS, "/", 0, &mut r);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+fn geneve() -> World {
+    let cfg = WorldCfg {
+        seed: 34,
+        wrap: Wrap::Geneve,
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let mut r = SplitMix64::new(134);
+    let t = t0();
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let e = ok(&mut w, f, e + 100 * MS, "/api/cart", 1, &mut r);
+    let g = w.open(ip(CLIENTS[1]), n, e + 200 * MS);
+    w.request(g, e + 202 * MS, &Req::get("/"), 2, Outcome::Refused);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+fn sll2_pcapng() -> World {
+    let cfg = WorldCfg {
+        seed: 35,
+        wrap: Wrap::Plain(Framing::LinuxSll2),
+        pcapng: true,
+        ts_res: super::pcap::TsResolution::Nano,
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    let mut r = SplitMix64::new(135);
+    let t = t0();
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let e = ok(&mut w, f, e + 100 * MS, "/api/cart", 1, &mut r);
+    let g = w.open(ip(CLIENTS[1]), n, e + 200 * MS);
+    let e = w.request(
+        g,
+        e + 202 * MS,
+        &Req::get("/api/stock"),
+        1,
+        Outcome::Respond(Resp::new(500, b"{\"error\":\"boom\"}")),
+    );
+    ok(&mut w, g, e + 100 * MS, "/", 0, &mut r);
     w.finish(t + 10 * SEC);
     w
 }
