@@ -264,7 +264,7 @@ pub enum Outcome {
 }
 
 /// Ground truth for one client request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Expected {
     /// The client's `ip:port` of the front-end connection.
     pub client: String,
