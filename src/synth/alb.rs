@@ -266,7 +266,8 @@ pub enum Outcome {
 /// Ground truth for one client request.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Expected {
-    /// The client's `ip:port` of the front-end connection.
+    /// The client's `ip:port` of the front-end connection (`[v6]:port` for IPv6). From a
+    /// target-ENI capture only the IP is observable (last `X-Forwarded-For` entry).
     pub client: String,
     /// Failure category (DOMAIN.md names).
     pub category: &'static str,
