@@ -290,8 +290,13 @@ impl Decoder {
         };
 
         if payload.fragmented {
-            let transport = self.fragment(&sliced, &info, session, payload.incomplete);
-            return Some(base(transport));
+            let (transport, whole_len) =
+                self.fragment(&sliced, &info, session, payload.incomplete);
+            let mut d = base(transport);
+            if let Some(len) = whole_len {
+                d.ip_len = len;
+            }
+            return Some(d);
         }
 
         let transport = match &sliced.transport {
@@ -419,14 +424,15 @@ impl Decoder {
     }
 
     /// Feeds an IP fragment to reassembly; a completed TCP datagram comes back as a segment
-    /// with an owned payload. Counts the frame's class.
+    /// with an owned payload, with the reassembled datagram's IP length. Counts the frame's
+    /// class.
     fn fragment<'a>(
         &mut self,
         sliced: &LaxSlicedPacket<'_>,
         info: &IpInfo,
         session: MirrorSession,
         incomplete: bool,
-    ) -> Transport<'a> {
+    ) -> (Transport<'a>, Option<u32>) {
         self.stats.ip_fragments += 1;
         let frag = match &sliced.net {
             Some(LaxNetSlice::Ipv4(ip)) => {
@@ -455,14 +461,14 @@ impl Decoder {
         };
         let Some((id, offset, more, protocol, data)) = frag else {
             self.stats.other += 1;
-            return Transport::Other;
+            return (Transport::Other, None);
         };
         if incomplete {
             // A fragment cut by the capture cannot be reassembled.
             self.stats.fragments_dropped += 1;
             self.stats.other += 1;
             self.frame_truncated = true;
-            return Transport::Other;
+            return (Transport::Other, None);
         }
         let key = FragKey {
             session,
@@ -475,18 +481,18 @@ impl Decoder {
             FragOutcome::Complete(v) => v,
             FragOutcome::Pending => {
                 self.stats.other += 1;
-                return Transport::Other;
+                return (Transport::Other, None);
             }
             FragOutcome::Invalid => {
                 self.stats.fragments_dropped += 1;
                 self.stats.other += 1;
-                return Transport::Other;
+                return (Transport::Other, None);
             }
         };
         self.stats.ip_reassembled += 1;
         if protocol != ip_number::TCP {
             self.stats.other += 1;
-            return Transport::Other;
+            return (Transport::Other, None);
         }
         let reassembled_info = IpInfo {
             src: info.src,
@@ -504,16 +510,20 @@ impl Decoder {
             }
             Err(_) => {
                 self.stats.malformed += 1;
-                return Transport::Other;
+                return (Transport::Other, None);
             }
         };
         let mut payload = whole;
         payload.drain(..header_len.min(payload.len()));
         self.stats.tcp += 1;
-        Transport::Tcp(TcpSegment {
-            payload: Cow::Owned(payload),
-            ..seg
-        })
+        let ip_len = reassembled_info.ip_len;
+        (
+            Transport::Tcp(TcpSegment {
+                payload: Cow::Owned(payload),
+                ..seg
+            }),
+            Some(ip_len),
+        )
     }
 }
 
