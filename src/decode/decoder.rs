@@ -134,6 +134,11 @@ impl Decoder {
         &self.stats
     }
 
+    /// IP reassembly state: (datagrams waiting for fragments, bytes buffered for them).
+    pub fn reassembly_usage(&self) -> (usize, usize) {
+        (self.defrag.pending(), self.defrag.buffered_bytes())
+    }
+
     /// Decodes one frame; `None` when it carries nothing the later layers use (no IP, unknown
     /// link type, malformed headers).
     pub fn decode<'a>(&mut self, packet: &PacketRef<'a>) -> Option<Decoded<'a>> {

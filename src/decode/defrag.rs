@@ -73,13 +73,11 @@ impl Reassembler {
         }
     }
 
-    #[cfg(test)]
     /// Number of datagrams waiting for more fragments.
     pub fn pending(&self) -> usize {
         self.pending.len()
     }
 
-    #[cfg(test)]
     /// Bytes currently buffered.
     pub fn buffered_bytes(&self) -> usize {
         self.bytes
