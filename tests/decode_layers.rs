@@ -116,7 +116,13 @@ fn vlan_qinq_and_deep_stacks() {
         vec![(0x88a8, 100), (0x8100, 10)],
         vec![(0x9100, 100), (0x8100, 10)],
         // deeper than etherparse's own 3-tag limit
-        vec![(0x88a8, 1), (0x8100, 2), (0x8100, 3), (0x8100, 4), (0x8100, 5)],
+        vec![
+            (0x88a8, 1),
+            (0x8100, 2),
+            (0x8100, 3),
+            (0x8100, 4),
+            (0x8100, 5),
+        ],
     ];
     for tags in cases {
         let frame = eth(&tags, 0x0800, &ip);
@@ -163,7 +169,10 @@ fn linux_sll_and_sll2() {
     sll.extend_from_slice(&0x0800u16.to_be_bytes());
     sll.extend_from_slice(&ip);
     let mut dec = Decoder::default();
-    assert_plain_tcp(&dec.decode(&pkt(LinkType::LINUX_SLL, &sll)).unwrap(), b"sll");
+    assert_plain_tcp(
+        &dec.decode(&pkt(LinkType::LINUX_SLL, &sll)).unwrap(),
+        b"sll",
+    );
 
     // SLL2: protocol, reserved, ifindex, ARPHRD, packet type, addr len, 8 address bytes.
     let mut sll2 = Vec::new();
@@ -175,10 +184,15 @@ fn linux_sll_and_sll2() {
     sll2.extend_from_slice(&[0; 8]);
     assert_eq!(sll2.len(), 20);
     sll2.extend_from_slice(&ip);
-    assert_plain_tcp(&dec.decode(&pkt(LinkType::LINUX_SLL2, &sll2)).unwrap(), b"sll");
+    assert_plain_tcp(
+        &dec.decode(&pkt(LinkType::LINUX_SLL2, &sll2)).unwrap(),
+        b"sll",
+    );
 
     // Too short for the header: malformed.
-    assert!(dec.decode(&pkt(LinkType::LINUX_SLL2, &sll2[..10])).is_none());
+    assert!(dec
+        .decode(&pkt(LinkType::LINUX_SLL2, &sll2[..10]))
+        .is_none());
     assert_eq!(dec.stats().malformed, 1);
 }
 
@@ -261,7 +275,13 @@ fn vxlan_with_vni_and_outer_source() {
     cfg.vxlan_ports = vec![4790];
     let mut dec = Decoder::new(cfg);
     let frame = vxlan_frame([172, 31, 0, 4], 4790, 5, &inner);
-    assert_eq!(dec.decode(&pkt(LinkType::ETHERNET, &frame)).unwrap().session.vni, Some(5));
+    assert_eq!(
+        dec.decode(&pkt(LinkType::ETHERNET, &frame))
+            .unwrap()
+            .session
+            .vni,
+        Some(5)
+    );
     let frame = vxlan_frame([172, 31, 0, 4], 4789, 5, &inner);
     let d = dec.decode(&pkt(LinkType::ETHERNET, &frame)).unwrap();
     assert!(matches!(d.transport, Transport::Other));
@@ -380,8 +400,7 @@ fn fragments(ip: &[u8], id: u16, sizes: &[usize]) -> Vec<Vec<u8>> {
         let last = i + 1 == sizes.len();
         let end = if last { l4.len() } else { off + size };
         let part = &l4[off..end];
-        let mut h =
-            Ipv4Header::new(part.len() as u16, 64, IpNumber::TCP, CLIENT, TARGET).unwrap();
+        let mut h = Ipv4Header::new(part.len() as u16, 64, IpNumber::TCP, CLIENT, TARGET).unwrap();
         h.identification = id;
         h.more_fragments = !last;
         h.fragment_offset = IpFragOffset::try_new((off / 8) as u16).unwrap();
@@ -415,7 +434,11 @@ fn ipv4_fragments_reassembled_in_and_out_of_order() {
                 assert!(matches!(d.transport, Transport::Other));
             }
         }
-        assert_eq!(done, vec![(1234, body.clone(), Some(true), 0)], "order {order:?}");
+        assert_eq!(
+            done,
+            vec![(1234, body.clone(), Some(true), 0)],
+            "order {order:?}"
+        );
         assert_eq!(dec.stats().ip_fragments, 3);
         assert_eq!(dec.stats().ip_reassembled, 1);
         assert_eq!(dec.stats().tcp, 1);
@@ -607,4 +630,53 @@ fn non_ip_and_garbage_frames() {
     assert_eq!(s.frames, 4);
     assert_eq!(s.other, 1);
     assert_eq!(s.malformed, 3);
+}
+
+#[test]
+fn ipv6_fragments_reassembled() {
+    let body: Vec<u8> = (0..200u32).map(|i| (i * 7) as u8).collect();
+    let full = ipv6_tcp(555, &body);
+    let l4 = &full[40..];
+    let split = 96;
+    let frag = |off: usize, part: &[u8], more: bool| {
+        let mut v = full[..40].to_vec();
+        v[6] = 44; // next header: fragment
+        v[4..6].copy_from_slice(&((part.len() + 8) as u16).to_be_bytes());
+        v.extend_from_slice(&[6, 0]);
+        v.extend_from_slice(&(((off / 8) as u16) << 3 | u16::from(more)).to_be_bytes());
+        v.extend_from_slice(&0x01020304u32.to_be_bytes());
+        v.extend_from_slice(part);
+        v
+    };
+    let second = frag(split, &l4[split..], false);
+    let first = frag(0, &l4[..split], true);
+    let mut dec = Decoder::default();
+    let d = dec.decode(&pkt(LinkType::IPV6, &second)).unwrap();
+    assert!(matches!(d.transport, Transport::Other));
+    let d = dec.decode(&pkt(LinkType::IPV6, &first)).unwrap();
+    let t = expect_tcp(&d);
+    assert_eq!(t.seq, 555);
+    assert_eq!(&*t.payload, &body[..]);
+    assert_eq!(t.checksum_ok, Some(true));
+    assert_eq!(dec.stats().ip_fragments, 2);
+    assert_eq!(dec.stats().ip_reassembled, 1);
+}
+
+#[test]
+fn truncated_fragment_is_dropped_and_counted() {
+    let ip = ipv4_tcp(1, &[1u8; 200]);
+    let frags = fragments(&ip, 9, &[64, 0]);
+    let cut = &frags[0][..40];
+    let p = PacketRef {
+        orig_len: frags[0].len() as u32,
+        ..pkt(LinkType::RAW, cut)
+    };
+    let mut dec = Decoder::default();
+    assert!(matches!(
+        dec.decode(&p).unwrap().transport,
+        Transport::Other
+    ));
+    assert_eq!(dec.stats().fragments_dropped, 1);
+    assert_eq!(dec.stats().truncated, 1);
+    assert_eq!(dec.reassembly_usage(), (0, 0));
 }

@@ -15,7 +15,9 @@ fn decode_all(dec: &mut Decoder, link: u32, data: &[u8], orig_extra: u32) {
     };
     if let Some(d) = dec.decode(&p) {
         if let Transport::Tcp(t) = &d.transport {
-            assert!(t.payload.len() <= data.len() || matches!(t.payload, std::borrow::Cow::Owned(_)));
+            assert!(
+                t.payload.len() <= data.len() || matches!(t.payload, std::borrow::Cow::Owned(_))
+            );
         }
     }
 }

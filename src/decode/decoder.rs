@@ -6,8 +6,8 @@ use super::{icmp, tunnel};
 use super::{Decoded, Encap, MirrorSession, TcpFlags, TcpSegment, Transport};
 use crate::capture::PacketRef;
 use etherparse::{
-    ether_type, ip_number, EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket,
-    TcpSlice, TransportSlice,
+    ether_type, ip_number, EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice,
+    TransportSlice,
 };
 use serde::Serialize;
 use std::borrow::Cow;
@@ -295,8 +295,7 @@ impl Decoder {
         };
 
         if payload.fragmented {
-            let (transport, whole_len) =
-                self.fragment(&sliced, &info, session, payload.incomplete);
+            let (transport, whole_len) = self.fragment(&sliced, &info, session, payload.incomplete);
             let mut d = base(transport);
             if let Some(len) = whole_len {
                 d.ip_len = len;
@@ -450,18 +449,21 @@ impl Decoder {
                     ip.payload().payload,
                 ))
             }
-            Some(LaxNetSlice::Ipv6(ip)) => ip.extensions().clone().into_iter().find_map(|ext| {
-                match ext {
-                    etherparse::Ipv6ExtensionSlice::Fragment(f) => Some((
-                        f.identification(),
-                        f.fragment_offset(),
-                        f.more_fragments(),
-                        ip.payload().ip_number,
-                        ip.payload().payload,
-                    )),
-                    _ => None,
-                }
-            }),
+            Some(LaxNetSlice::Ipv6(ip)) => {
+                ip.extensions()
+                    .clone()
+                    .into_iter()
+                    .find_map(|ext| match ext {
+                        etherparse::Ipv6ExtensionSlice::Fragment(f) => Some((
+                            f.identification(),
+                            f.fragment_offset(),
+                            f.more_fragments(),
+                            ip.payload().ip_number,
+                            ip.payload().payload,
+                        )),
+                        _ => None,
+                    })
+            }
             _ => None,
         };
         let Some((id, offset, more, protocol, data)) = frag else {
@@ -509,8 +511,7 @@ impl Decoder {
         };
         let (seg, header_len) = match TcpSlice::from_slice(&whole) {
             Ok(tcp) => {
-                let seg =
-                    self.tcp_segment(&tcp, &reassembled_info, 0, true, Cow::Borrowed(&[]));
+                let seg = self.tcp_segment(&tcp, &reassembled_info, 0, true, Cow::Borrowed(&[]));
                 (seg, tcp.header_len())
             }
             Err(_) => {

@@ -188,7 +188,10 @@ mod tests {
     #[test]
     fn reassembles_out_of_order() {
         let mut r = Reassembler::new(8, 1 << 20);
-        assert!(matches!(r.add(key(1), off(8), false, &[2; 4]), FragOutcome::Pending));
+        assert!(matches!(
+            r.add(key(1), off(8), false, &[2; 4]),
+            FragOutcome::Pending
+        ));
         match r.add(key(1), off(0), true, &[1; 8]) {
             FragOutcome::Complete(v) => assert_eq!(v, [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2]),
             other => panic!("{other:?}"),
@@ -201,21 +204,36 @@ mod tests {
     fn datagram_cap_drops_oldest() {
         let mut r = Reassembler::new(2, 1 << 20);
         for id in 0..3 {
-            assert!(matches!(r.add(key(id), off(0), true, &[0; 8]), FragOutcome::Pending));
+            assert!(matches!(
+                r.add(key(id), off(0), true, &[0; 8]),
+                FragOutcome::Pending
+            ));
         }
         assert_eq!(r.pending(), 2);
         assert_eq!(r.evicted, 1);
         // id 0 was dropped: its last fragment alone does not complete it.
-        assert!(matches!(r.add(key(0), off(8), false, &[0; 8]), FragOutcome::Pending));
+        assert!(matches!(
+            r.add(key(0), off(8), false, &[0; 8]),
+            FragOutcome::Pending
+        ));
         // id 2 survived (id 1 was evicted to make room for the new id 0).
-        assert!(matches!(r.add(key(2), off(8), false, &[0; 8]), FragOutcome::Complete(_)));
+        assert!(matches!(
+            r.add(key(2), off(8), false, &[0; 8]),
+            FragOutcome::Complete(_)
+        ));
     }
 
     #[test]
     fn byte_cap_drops_oldest() {
         let mut r = Reassembler::new(100, 20);
-        assert!(matches!(r.add(key(1), off(0), true, &[0; 16]), FragOutcome::Pending));
-        assert!(matches!(r.add(key(2), off(0), true, &[0; 16]), FragOutcome::Pending));
+        assert!(matches!(
+            r.add(key(1), off(0), true, &[0; 16]),
+            FragOutcome::Pending
+        ));
+        assert!(matches!(
+            r.add(key(2), off(0), true, &[0; 16]),
+            FragOutcome::Pending
+        ));
         assert_eq!(r.pending(), 1);
         assert_eq!(r.evicted, 1);
         assert!(r.buffered_bytes() <= 20);
@@ -224,7 +242,10 @@ mod tests {
     #[test]
     fn conflicting_fragment_is_invalid() {
         let mut r = Reassembler::new(8, 1 << 20);
-        assert!(matches!(r.add(key(1), off(0), true, &[0; 7]), FragOutcome::Invalid));
+        assert!(matches!(
+            r.add(key(1), off(0), true, &[0; 7]),
+            FragOutcome::Invalid
+        ));
         assert_eq!(r.pending(), 0);
     }
 }

@@ -104,14 +104,10 @@ pub(crate) fn quoted_tcp(v6: bool, icmp_type: u8, code: u8, quoted: &[u8]) -> Op
     // A quoted non-first fragment carries no TCP header.
     let first_fragment = match &ip {
         LaxIpSlice::Ipv4(v4) => v4.header().fragments_offset().value() == 0,
-        LaxIpSlice::Ipv6(v6s) => v6s
-            .extensions()
-            .clone()
-            .into_iter()
-            .all(|ext| match ext {
-                etherparse::Ipv6ExtensionSlice::Fragment(f) => f.fragment_offset().value() == 0,
-                _ => true,
-            }),
+        LaxIpSlice::Ipv6(v6s) => v6s.extensions().clone().into_iter().all(|ext| match ext {
+            etherparse::Ipv6ExtensionSlice::Fragment(f) => f.fragment_offset().value() == 0,
+            _ => true,
+        }),
     };
     let payload = ip.payload();
     if payload.ip_number != ip_number::TCP || !first_fragment {
@@ -135,4 +131,71 @@ pub(crate) fn quoted_tcp(v6: bool, icmp_type: u8, code: u8, quoted: &[u8]) -> Op
         quoted_dst_port: dst_port,
         quoted_seq,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_name_type_and_code() {
+        let d = |v6, t, c| describe_icmp_error(v6, t, c).unwrap();
+        assert_eq!(
+            d(false, 3, 3),
+            "destination unreachable: port unreachable (type 3, code 3)"
+        );
+        assert_eq!(
+            d(false, 3, 4),
+            "destination unreachable: fragmentation needed and DF set (type 3, code 4)"
+        );
+        assert_eq!(d(false, 4, 0), "source quench (type 4, code 0)");
+        assert_eq!(
+            d(false, 11, 0),
+            "time exceeded: TTL exceeded in transit (type 11, code 0)"
+        );
+        assert_eq!(
+            d(false, 12, 2),
+            "parameter problem: bad length (type 12, code 2)"
+        );
+        assert_eq!(
+            d(false, 3, 99),
+            "destination unreachable: unknown code (type 3, code 99)"
+        );
+        assert_eq!(
+            d(true, 1, 1),
+            "destination unreachable: communication with destination administratively \
+             prohibited (ICMPv6 type 1, code 1)"
+        );
+        assert_eq!(d(true, 2, 0), "packet too big (ICMPv6 type 2, code 0)");
+        assert_eq!(
+            d(true, 3, 0),
+            "time exceeded: hop limit exceeded in transit (ICMPv6 type 3, code 0)"
+        );
+        assert_eq!(
+            d(true, 4, 1),
+            "parameter problem: unrecognized next header type (ICMPv6 type 4, code 1)"
+        );
+        // Echo and other informational types are not errors.
+        assert_eq!(describe_icmp_error(false, 8, 0), None);
+        assert_eq!(describe_icmp_error(true, 128, 0), None);
+    }
+
+    #[test]
+    fn short_quotes() {
+        // IPv4 header (20 bytes, protocol TCP) + only the two ports: no sequence number.
+        let mut q = vec![
+            0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+        ];
+        q.extend_from_slice(&[0x1f, 0x90, 0x00, 0x50]);
+        let e = quoted_tcp(false, 3, 1, &q).unwrap();
+        assert_eq!((e.quoted_src_port, e.quoted_dst_port), (8080, 80));
+        assert_eq!(e.quoted_seq, None);
+        // Fewer than 4 TCP bytes, or not an error type: nothing.
+        assert!(quoted_tcp(false, 3, 1, &q[..22]).is_none());
+        assert!(quoted_tcp(false, 0, 0, &q).is_none());
+        // A quoted non-first fragment carries no TCP header.
+        let mut frag = q.clone();
+        frag[7] = 1;
+        assert!(quoted_tcp(false, 3, 1, &frag).is_none());
+    }
 }

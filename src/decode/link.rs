@@ -124,3 +124,35 @@ fn ether_typed(proto: u16, rest: &[u8]) -> Link<'_> {
         Link::Net(NetInput::EtherType(EtherType(proto), rest))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_supported_type_is_peeled() {
+        let frame = [0u8; 64];
+        for (num, _) in supported_link_types() {
+            assert!(
+                !matches!(peel(LinkType(*num), &frame), Link::Unsupported),
+                "{num}"
+            );
+        }
+        assert!(matches!(peel(LinkType(147), &frame), Link::Unsupported));
+    }
+
+    #[test]
+    fn short_and_non_ip_headers() {
+        assert!(matches!(peel(LinkType::NULL, &[2, 0]), Link::Malformed));
+        assert!(matches!(
+            peel(LinkType::LINUX_SLL, &[0; 15]),
+            Link::Malformed
+        ));
+        assert!(matches!(peel(LinkType::RAW, &[]), Link::Malformed));
+        assert!(matches!(peel(LinkType::RAW, &[0x10]), Link::NotIp));
+        // SLL2 carrying 802.2 (protocol 0x0004) is not IP.
+        let mut sll2 = vec![0, 4];
+        sll2.extend_from_slice(&[0; 18]);
+        assert!(matches!(peel(LinkType::LINUX_SLL2, &sll2), Link::NotIp));
+    }
+}

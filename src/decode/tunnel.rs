@@ -15,9 +15,7 @@ pub(crate) struct Tunnel<'a> {
 /// Reads the 24-bit value at bytes `at..at+3`.
 fn be24(data: &[u8], at: usize) -> Option<u32> {
     let b = data.get(at..at.checked_add(3)?)?;
-    Some(
-        (u32::from(*b.first()?) << 16) | (u32::from(*b.get(1)?) << 8) | u32::from(*b.get(2)?),
-    )
+    Some((u32::from(*b.first()?) << 16) | (u32::from(*b.get(1)?) << 8) | u32::from(*b.get(2)?))
 }
 
 /// Parses an 8-byte VXLAN header (I flag must be set) followed by an Ethernet frame.
@@ -51,4 +49,36 @@ pub(crate) fn geneve(payload: &[u8]) -> Option<Tunnel<'_>> {
         _ => return None,
     };
     Some(Tunnel { vni, inner })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vxlan_header() {
+        let t = vxlan(&[0x08, 0, 0, 0, 0x12, 0x34, 0x56, 0, 0xaa]).unwrap();
+        assert_eq!(t.vni, 0x123456);
+        assert!(matches!(t.inner, NetInput::Ethernet(&[0xaa])));
+        assert!(vxlan(&[0x00, 0, 0, 0, 0x12, 0x34, 0x56, 0]).is_none());
+        assert!(vxlan(&[0x08, 0, 0, 0, 0x12]).is_none());
+    }
+
+    #[test]
+    fn geneve_header() {
+        // 2 words of options, IPv4 payload.
+        let mut h = vec![2, 0, 0x08, 0x00, 0, 0, 9, 0];
+        h.extend_from_slice(&[0; 8]);
+        h.push(0x45);
+        let t = geneve(&h).unwrap();
+        assert_eq!(t.vni, 9);
+        assert!(matches!(
+            t.inner,
+            NetInput::EtherType(EtherType::IPV4, &[0x45])
+        ));
+        // Options longer than the datagram, wrong version, unknown protocol.
+        assert!(geneve(&[8, 0, 0x65, 0x58, 0, 0, 9, 0]).is_none());
+        assert!(geneve(&[0x40, 0, 0x65, 0x58, 0, 0, 9, 0]).is_none());
+        assert!(geneve(&[0, 0, 0x12, 0x34, 0, 0, 9, 0]).is_none());
+    }
 }
