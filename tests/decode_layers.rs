@@ -271,8 +271,10 @@ fn vxlan_with_vni_and_outer_source() {
     assert_eq!(dec.stats().tcp, 1);
 
     // A user-named port works too; the default port then is plain UDP.
-    let mut cfg = DecodeConfig::default();
-    cfg.vxlan_ports = vec![4790];
+    let cfg = DecodeConfig {
+        vxlan_ports: vec![4790],
+        ..Default::default()
+    };
     let mut dec = Decoder::new(cfg);
     let frame = vxlan_frame([172, 31, 0, 4], 4790, 5, &inner);
     assert_eq!(
@@ -299,8 +301,10 @@ fn nested_tunnels_keep_outermost_session_and_are_capped() {
     assert_eq!(d.session.outer_src, Some(IpAddr::from([192, 168, 0, 1])));
     assert_eq!(dec.stats().vxlan, 2);
 
-    let mut cfg = DecodeConfig::default();
-    cfg.max_tunnel_depth = 1;
+    let cfg = DecodeConfig {
+        max_tunnel_depth: 1,
+        ..Default::default()
+    };
     let mut dec = Decoder::new(cfg);
     let d = dec.decode(&pkt(LinkType::ETHERNET, &outer)).unwrap();
     assert!(matches!(d.transport, Transport::Other));
@@ -449,8 +453,10 @@ fn ipv4_fragments_reassembled_in_and_out_of_order() {
 #[test]
 fn reassembly_caps_drop_oldest_datagram() {
     let ip = ipv4_tcp(1, &[7u8; 200]);
-    let mut cfg = DecodeConfig::default();
-    cfg.max_fragment_datagrams = 2;
+    let cfg = DecodeConfig {
+        max_fragment_datagrams: 2,
+        ..Default::default()
+    };
     let mut dec = Decoder::new(cfg);
     let mut lasts = Vec::new();
     for id in 0..3u16 {
@@ -522,8 +528,10 @@ fn bad_checksum_is_counted_but_returned() {
     assert_eq!(dec.stats().tcp, 1);
 
     // Verification switched off: not checked, not counted.
-    let mut cfg = DecodeConfig::default();
-    cfg.verify_checksums = false;
+    let cfg = DecodeConfig {
+        verify_checksums: false,
+        ..Default::default()
+    };
     let mut dec = Decoder::new(cfg);
     let d = dec.decode(&pkt(LinkType::RAW, &ip)).unwrap();
     assert_eq!(expect_tcp(&d).checksum_ok, None);

@@ -79,9 +79,7 @@ proptest! {
         frags in proptest::collection::vec(
             (any::<u16>(), 0u16..8192, any::<bool>(), 0usize..64), 1..60),
     ) {
-        let mut cfg = DecodeConfig::default();
-        cfg.max_fragment_datagrams = 4;
-        cfg.max_fragment_bytes = 2048;
+        let cfg = DecodeConfig { max_fragment_datagrams: 4, max_fragment_bytes: 2048, ..Default::default() };
         let mut dec = Decoder::new(cfg);
         for (id, off, more, len) in frags {
             let mut h = etherparse::Ipv4Header::new(
