@@ -688,3 +688,19 @@ fn truncated_fragment_is_dropped_and_counted() {
     assert_eq!(dec.stats().truncated, 1);
     assert_eq!(dec.reassembly_usage(), (0, 0));
 }
+
+#[test]
+fn tso_capture_with_zero_total_length() {
+    // Outgoing TSO packets captured on the host carry IPv4 total length 0.
+    let mut ip = ipv4_tcp(1234, b"offloaded");
+    ip[2] = 0;
+    ip[3] = 0;
+    let mut dec = Decoder::default();
+    let d = dec.decode(&pkt(LinkType::RAW, &ip)).unwrap();
+    let t = expect_tcp(&d);
+    assert_eq!(&*t.payload, b"offloaded");
+    assert_eq!(t.missing_payload, 0);
+    assert_eq!(t.checksum_ok, None);
+    assert_eq!(d.ip_len, ip.len() as u32);
+    assert_eq!(dec.stats().truncated, 0);
+}
