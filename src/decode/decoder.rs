@@ -219,7 +219,7 @@ impl Decoder {
                 let h = ip.header();
                 let hdr = h.slice();
                 let payload = ip.payload();
-                let header_len = offset_in(hdr, payload.payload)?;
+                let header_len = offset_in(hdr, payload.payload).unwrap_or(hdr.len());
                 let total = usize::from(h.total_len());
                 let declared = total >= hdr.len();
                 let info = IpInfo {
@@ -243,7 +243,7 @@ impl Decoder {
             Some(LaxNetSlice::Ipv6(ip)) => {
                 let h = ip.header();
                 let payload = ip.payload();
-                let header_len = offset_in(h.slice(), payload.payload)?;
+                let header_len = offset_in(h.slice(), payload.payload).unwrap_or(40);
                 let plen = usize::from(h.payload_length());
                 let info = IpInfo {
                     src: IpAddr::from(h.source_addr()),
