@@ -704,3 +704,22 @@ fn tso_capture_with_zero_total_length() {
     assert_eq!(d.ip_len, ip.len() as u32);
     assert_eq!(dec.stats().truncated, 0);
 }
+
+#[test]
+fn icmpv6_quote_with_cut_extension_chain() {
+    // Regression (found by fuzzing): the quoted IPv6 header announces destination options,
+    // whose header in turn announces another one that the quote no longer contains. Walking
+    // etherparse's extension iterator past the validated headers read out of bounds.
+    let mut quoted = ipv6_tcp(1, b"")[..40].to_vec();
+    quoted[6] = 60; // next header: destination options
+    quoted.extend_from_slice(&[60, 0, 1, 4, 0, 0, 0, 0]);
+    let mut v = Vec::new();
+    PacketBuilder::ipv6(v6(9), v6(1), 64)
+        .icmpv6_raw(1, 4, [0; 4])
+        .write(&mut v, &quoted)
+        .unwrap();
+    let mut dec = Decoder::default();
+    let d = dec.decode(&pkt(LinkType::IPV6, &v)).unwrap();
+    assert!(matches!(d.transport, Transport::Other));
+    assert_eq!(dec.stats().other, 1);
+}

@@ -449,21 +449,15 @@ impl Decoder {
                     ip.payload().payload,
                 ))
             }
-            Some(LaxNetSlice::Ipv6(ip)) => {
-                ip.extensions()
-                    .clone()
-                    .into_iter()
-                    .find_map(|ext| match ext {
-                        etherparse::Ipv6ExtensionSlice::Fragment(f) => Some((
-                            f.identification(),
-                            f.fragment_offset(),
-                            f.more_fragments(),
-                            ip.payload().ip_number,
-                            ip.payload().payload,
-                        )),
-                        _ => None,
-                    })
-            }
+            Some(LaxNetSlice::Ipv6(ip)) => super::ipv6::fragment_header(ip.extensions()).map(|f| {
+                (
+                    f.identification(),
+                    f.fragment_offset(),
+                    f.more_fragments(),
+                    ip.payload().ip_number,
+                    ip.payload().payload,
+                )
+            }),
             _ => None,
         };
         let Some((id, offset, more, protocol, data)) = frag else {

@@ -104,10 +104,8 @@ pub(crate) fn quoted_tcp(v6: bool, icmp_type: u8, code: u8, quoted: &[u8]) -> Op
     // A quoted non-first fragment carries no TCP header.
     let first_fragment = match &ip {
         LaxIpSlice::Ipv4(v4) => v4.header().fragments_offset().value() == 0,
-        LaxIpSlice::Ipv6(v6s) => v6s.extensions().clone().into_iter().all(|ext| match ext {
-            etherparse::Ipv6ExtensionSlice::Fragment(f) => f.fragment_offset().value() == 0,
-            _ => true,
-        }),
+        LaxIpSlice::Ipv6(v6s) => super::ipv6::fragment_header(v6s.extensions())
+            .map_or(true, |f| f.fragment_offset().value() == 0),
     };
     let payload = ip.payload();
     if payload.ip_number != ip_number::TCP || !first_fragment {

@@ -5,6 +5,7 @@
 mod decoder;
 mod defrag;
 mod icmp;
+mod ipv6;
 mod link;
 mod tunnel;
 
