@@ -6,10 +6,10 @@ use albscope::decode::{DecodeConfig, Decoder, Transport};
 use etherparse::PacketBuilder;
 use std::time::Instant;
 
-fn frames(vxlan: bool) -> Vec<Vec<u8>> {
+fn frames(vxlan: bool, size: usize) -> Vec<Vec<u8>> {
     (0..1000u32)
         .map(|i| {
-            let payload = vec![b'x'; 1400];
+            let payload = vec![b'x'; size];
             let mut inner = Vec::new();
             PacketBuilder::ethernet2([1; 6], [2; 6])
                 .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
@@ -68,10 +68,13 @@ fn run(label: &str, frames: &[Vec<u8>], verify: bool) -> f64 {
 #[test]
 #[ignore]
 fn decode_throughput() {
-    let plain = frames(false);
-    let vx = frames(true);
+    let plain = frames(false, 1400);
+    let vx = frames(true, 1400);
+    let acks = frames(true, 0);
     run("ethernet/ipv4/tcp 1454B", &plain, false);
     run("ethernet/ipv4/tcp 1454B", &plain, true);
     run("vxlan ethernet/ipv4/tcp 1504B", &vx, false);
     run("vxlan ethernet/ipv4/tcp 1504B", &vx, true);
+    run("vxlan pure ACK 104B", &acks, false);
+    run("vxlan pure ACK 104B", &acks, true);
 }
