@@ -92,7 +92,7 @@ pub fn explain(e: &LogEntry) -> Explanation {
 }
 
 fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
+    d.to_string()
 }
 
 fn opt_secs(d: Option<Duration>) -> String {
@@ -278,7 +278,7 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
     let at_connect_timeout = elapsed.is_some_and(|d| near(d, CONNECT_TIMEOUT, SEC / 2, 2 * SEC));
     let at_idle = elapsed.is_some_and(|d| near(d, idle, SEC / 2, 3 * SEC));
     let ts = format!(
-        "target_status_code '-': no HTTP response from {target} reached the ALB, so the ALB \
+        "target_status_code '-': the ALB got no usable HTTP response from {target}, so it \
          generated the {elb} (CloudWatch HTTPCode_ELB_{elb}_Count)"
     );
     let fix_idle = format!(
