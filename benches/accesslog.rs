@@ -139,7 +139,7 @@ fn main() -> std::io::Result<()> {
     let mut reader = LogReader::new(&[&path]);
     let mut by_category: BTreeMap<&'static str, u64> = BTreeMap::new();
     let mut malformed = 0u64;
-    while let Some(rec) = reader.next() {
+    for rec in reader.by_ref() {
         match rec {
             LogRecord::Entry { entry, .. } => {
                 if entry.is_error() {

@@ -23,14 +23,15 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().unwrap()
 }
 
-fn collect(
-    inputs: &[PathBuf],
-) -> (
+/// Entries (file, line, status), malformed (file, line), failed files, and the reader.
+type Collected = (
     Vec<(String, u64, u16)>,
     Vec<(String, u64)>,
     Vec<String>,
     LogReader,
-) {
+);
+
+fn collect(inputs: &[PathBuf]) -> Collected {
     let mut reader = LogReader::new(inputs);
     let (mut entries, mut malformed, mut failed) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(rec) = reader.next() {
@@ -57,7 +58,7 @@ fn malformed_lines_are_skipped_with_their_line_numbers() {
     );
     let f = dir.join("a.log");
     std::fs::write(&f, text).unwrap();
-    let (entries, malformed, failed, reader) = collect(&[f.clone()]);
+    let (entries, malformed, failed, reader) = collect(std::slice::from_ref(&f));
     assert_eq!(
         entries.iter().map(|e| e.1).collect::<Vec<_>>(),
         vec![1, 4, 6]
@@ -125,7 +126,7 @@ fn folders_are_walked_recursively_in_name_order() {
     std::fs::write(dir.join("a.log"), SEED).unwrap();
     std::fs::write(dir.join(".hidden.log"), "garbage\n").unwrap();
     std::fs::write(dir.join("notes.md"), "garbage\n").unwrap();
-    let (entries, malformed, failed, reader) = collect(&[dir.clone()]);
+    let (entries, malformed, failed, reader) = collect(std::slice::from_ref(&dir));
     assert_eq!(entries.len(), 16);
     assert!(malformed.is_empty() && failed.is_empty());
     assert_eq!(reader.file_names().len(), 2);

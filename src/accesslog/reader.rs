@@ -241,10 +241,8 @@ impl Iterator for LogReader {
                 if let Some(problem) = self.open_next() {
                     return Some(problem);
                 }
-                if self.current.is_none() {
-                    // open_next returned None without opening: nothing pending.
-                    return None;
-                }
+                // open_next returned None without opening a file: nothing is pending.
+                self.current.as_ref()?;
                 continue;
             };
             self.buf.clear();
