@@ -297,6 +297,9 @@ fn connect_failures_without_dispatch() {
     assert_eq!(slow.category, "target_unreachable_icmp");
     assert_eq!(slow.confidence, "possible");
     assert!(slow.also_possible.contains(&"target_connect_refused"));
+    assert!(slow
+        .also_possible
+        .contains(&"target_closed_before_response"));
     // -1 -1 -1 504 after the idle timeout: idle timeout, not connect timeout.
     let idle = with(&[(5, "-1"), (8, "504"), (1, "2025-12-12T10:01:10.490000Z")]);
     assert_eq!(cat(&idle), ("target_idle_timeout", "likely"));

@@ -377,7 +377,8 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
             if !quick && elapsed.is_some() {
                 b = b.reason("a delay of a second or more before the 502 fits an ICMP host unreachable (sent after address resolution on the target's subnet fails) better than a RST");
             }
-            b.also(&[alt]).fix(format!(
+            b = b.reason("AWS also logs -1 processing times when the target closes a connection before the request could be sent on it");
+            b.also(&[alt, c::TARGET_CLOSED_BEFORE_RESPONSE]).fix(format!(
                 "Check that the application listens on {target} (ss -anp | grep <port>; did it crash?), \
                  that it is not shedding connections under load, and that the ALB subnets can reach the \
                  target and port (routing, firewall appliance, host firewall). CloudWatch \

@@ -38,6 +38,11 @@ pub struct HostPort {
 impl HostPort {
     /// Parses `ip:port`, `[ipv6]:port` or a bare `ip`.
     pub fn parse(s: &str) -> Result<HostPort, String> {
+        if let Some(bad) = s.chars().find(|c| {
+            !(c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '%' | '-' | '_' | '[' | ']'))
+        }) {
+            return Err(format!("{s:?}: character {bad:?} in an address"));
+        }
         if let Some(rest) = s.strip_prefix('[') {
             let (ip, after) = rest
                 .split_once(']')

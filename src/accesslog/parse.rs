@@ -502,5 +502,10 @@ mod tests {
         );
         assert!(HostPort::parse("10.0.0.1:http").is_err());
         assert!(HostPort::parse("[::1").is_err());
+        assert!(HostPort::parse("10.0.0.1\x1b[31m:80").is_err());
+        assert_eq!(
+            HostPort::parse("[fe80::1%eth0]:443").unwrap().ip,
+            "fe80::1%eth0"
+        );
     }
 }

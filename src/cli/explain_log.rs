@@ -192,6 +192,25 @@ fn opt_secs(d: Option<Duration>) -> String {
         .unwrap_or_else(|| "-1".to_string())
 }
 
+/// Escapes control characters (log text is untrusted: no terminal escapes reach the screen).
+fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(
+            s.chars()
+                .map(|c| {
+                    if c.is_control() {
+                        c.escape_default().to_string()
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
 fn write_text(
     out: &mut impl Write,
     file: &str,
@@ -200,7 +219,7 @@ fn write_text(
     x: &Explanation,
 ) -> io::Result<()> {
     let status = |s: Option<u16>| s.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
-    writeln!(out, "{}  {file}:{line}", e.time.to_rfc3339())?;
+    writeln!(out, "{}  {}:{line}", e.time.to_rfc3339(), printable(file))?;
     write!(
         out,
         "  {} {} -> {}  status {} (target {})",
@@ -234,13 +253,13 @@ fn write_text(
     };
     writeln!(out, "  => {} ({}{by})", x.category, x.confidence)?;
     for r in &x.reasons {
-        writeln!(out, "     - {r}")?;
+        writeln!(out, "     - {}", printable(r))?;
     }
     if !x.also_possible.is_empty() {
         writeln!(out, "     also possible: {}", x.also_possible.join(", "))?;
     }
     if !x.fix.is_empty() {
-        writeln!(out, "     fix: {}", x.fix)?;
+        writeln!(out, "     fix: {}", printable(&x.fix))?;
     }
     writeln!(out)
 }
