@@ -6,7 +6,10 @@
 //! damage have already been yielded, and the other files go on.
 
 mod error;
+mod input;
 mod reader;
+mod sniff;
+mod source;
 
 pub use error::CaptureError;
 pub use reader::{CaptureReader, InputSummary};
