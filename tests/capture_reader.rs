@@ -497,7 +497,7 @@ fn read_error_mid_file_is_damage_after_the_good_packets() {
     };
     let mut r = CaptureReader::from_reader("flaky.pcap", Box::new(reader)).unwrap();
     assert_eq!(drain(&mut r).len(), 2);
-    match &r.problems()[..] {
+    match r.problems() {
         [CaptureError::Damaged {
             packet,
             offset,
@@ -769,7 +769,8 @@ fn bad_pcapng_block_lengths_are_damage() {
         ng
     };
     // (how to break the next block, expected reason fragment)
-    let cases: Vec<(Box<dyn Fn(&mut Vec<u8>)>, &str)> = vec![
+    type Breaker = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(Breaker, &str)> = vec![
         (
             Box::new(|v: &mut Vec<u8>| {
                 v.extend([6, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 13, 0, 0, 0])
@@ -826,7 +827,7 @@ fn bad_pcapng_block_lengths_are_damage() {
         let mut r = mem("broken.pcapng", ng.out).unwrap();
         let got = drain(&mut r);
         assert_eq!(got.len(), 1, "case {i}");
-        match &r.problems()[..] {
+        match r.problems() {
             [CaptureError::Damaged {
                 file,
                 packet,

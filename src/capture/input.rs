@@ -576,15 +576,15 @@ impl FileInput {
             }
             let offset = parser.it().consumed() as u64;
             let base = data.as_ptr() as usize;
-            let name = block_name(block_type);
             let (record_len, block) = match parser.it_mut().next() {
                 Ok((len, PcapBlockOwned::NG(b))) => (len, b),
-                Ok(_) => return Err(format!("unexpected {name}")),
-                Err(e) => return Err(parse_error_reason(&name, &e)),
+                Ok(_) => return Err(format!("unexpected {}", block_name(block_type))),
+                Err(e) => return Err(parse_error_reason(&block_name(block_type), &e)),
             };
             if record_len != need {
                 return Err(format!(
-                    "malformed {name} (parsed {record_len} bytes of {need})"
+                    "malformed {} (parsed {record_len} bytes of {need})",
+                    block_name(block_type)
                 ));
             }
             let Format::Ng {
@@ -683,7 +683,8 @@ impl FileInput {
             };
             let Some(iface) = interfaces.get(if_id) else {
                 return Err(format!(
-                    "{name} refers to interface {if_id}, but the section describes {}",
+                    "{} refers to interface {if_id}, but the section describes {}",
+                    block_name(block_type),
                     interfaces.len()
                 ));
             };
