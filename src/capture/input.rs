@@ -717,3 +717,45 @@ impl FileInput {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolutions_convert_to_nanoseconds() {
+        assert_eq!(
+            Resolution::from_tsresol(6).to_nanos(1_500_000),
+            1_500_000_000
+        );
+        assert_eq!(Resolution::from_tsresol(9).to_nanos(42), 42);
+        assert_eq!(Resolution::from_tsresol(0).to_nanos(3), 3_000_000_000);
+        assert_eq!(Resolution::from_tsresol(12).to_nanos(5_000), 5);
+        assert_eq!(
+            Resolution::from_tsresol(0x80 | 10).to_nanos(1024),
+            1_000_000_000
+        );
+        assert_eq!(Resolution::from_tsresol(0x80).to_nanos(2), 2_000_000_000);
+        // Absurd resolutions never overflow or panic.
+        assert_eq!(Resolution::from_tsresol(127).to_nanos(u64::MAX), 0);
+        assert_eq!(Resolution::from_tsresol(0xff).to_nanos(u64::MAX), 0);
+        assert!(Resolution::from_tsresol(0).to_nanos(u64::MAX) > 0);
+        assert_eq!(clamp_ts(i128::MAX), Timestamp(i64::MAX));
+    }
+
+    #[test]
+    fn captured_length_limits() {
+        assert_eq!(check_caplen(1514, 65535), None);
+        assert_eq!(check_caplen(262_144, 262_144), None);
+        assert_eq!(check_caplen(1500, 96), None);
+        assert!(check_caplen(262_145, 65535)
+            .unwrap()
+            .contains("absurd captured length"));
+        assert!(check_caplen(70_000, 96)
+            .unwrap()
+            .contains("far above the snaplen 96"));
+        assert_eq!(check_caplen(1_000_000, 1 << 20), None);
+        assert!(check_caplen(u32::MAX, u32::MAX).is_some());
+        assert_eq!(caplen_limit(0), MAX_PACKET);
+    }
+}

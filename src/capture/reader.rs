@@ -229,9 +229,14 @@ impl CaptureReader {
         self.inputs.iter().map(|i| i.shared.consumed()).sum()
     }
 
-    /// Total size of the inputs on disk when known (not for stdin or readers), for progress.
+    /// Total size on disk of the inputs being read, when all are known (not for stdin, pipes or
+    /// readers), for progress. Inputs that could not be opened do not count.
     pub fn total_bytes(&self) -> Option<u64> {
-        self.inputs.iter().map(|i| i.size).sum()
+        self.inputs
+            .iter()
+            .filter(|i| i.file.is_some())
+            .map(|i| i.size)
+            .sum()
     }
 }
 
@@ -254,7 +259,8 @@ fn open_one(
             if meta.is_dir() {
                 return Err(io_err(std::io::Error::other("is a directory")));
             }
-            *size = Some(meta.len());
+            // Pipes and devices have no meaningful size.
+            *size = meta.is_file().then(|| meta.len());
             Box::new(f)
         }
         Origin::Stdin => Box::new(std::io::stdin()),
@@ -281,7 +287,7 @@ fn open_one(
                 })
             }
             Some(e) => {
-                shared.set_error(format!("gzip: {e}"));
+                shared.set_error(format!("gzip stream: {e}"));
                 (inner, Box::new(std::io::empty()))
             }
             None => (inner, decoder),
@@ -314,7 +320,12 @@ fn open_one(
             .and_then(|b| b.try_into().ok())
             .map(u32::from_be_bytes)
     };
-    let stream: Stream = Filling::new(Box::new(Cursor::new(prefix).chain(rest)), shared.clone());
+    let label = if gzip { "gzip stream: " } else { "" };
+    let stream: Stream = Filling::new(
+        Box::new(Cursor::new(prefix).chain(rest)),
+        shared.clone(),
+        label,
+    );
     let suffix = if gzip { "+gzip" } else { "" };
     let result = match magic {
         Magic::Pcap => {

@@ -64,15 +64,17 @@ pub(crate) struct Filling<R> {
     inner: R,
     shared: Arc<Shared>,
     failed: bool,
+    label: &'static str,
 }
 
 impl<R> Filling<R> {
-    /// Wraps `inner`.
-    pub(crate) fn new(inner: R, shared: Arc<Shared>) -> Self {
+    /// Wraps `inner`; `label` prefixes error messages (e.g. `gzip stream: `).
+    pub(crate) fn new(inner: R, shared: Arc<Shared>, label: &'static str) -> Self {
         Filling {
             inner,
             shared,
             failed: false,
+            label,
         }
     }
 }
@@ -90,7 +92,7 @@ impl<R: Read> Read for Filling<R> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.failed = true;
-                    self.shared.set_error(e.to_string());
+                    self.shared.set_error(format!("{}{e}", self.label));
                 }
             }
         }
