@@ -260,7 +260,7 @@ fn open_one(
                 return Err(io_err(std::io::Error::other("is a directory")));
             }
             // Pipes and devices have no meaningful size.
-            *size = meta.is_file().then(|| meta.len());
+            *size = meta.is_file().then_some(meta.len());
             Box::new(f)
         }
         Origin::Stdin => Box::new(std::io::stdin()),
