@@ -228,13 +228,15 @@ fn check_caplen(caplen: u32, snaplen: u32) -> Option<String> {
 }
 
 impl FileInput {
-    /// Starts reading a classic pcap stream whose first bytes were checked by the caller.
+    /// Starts reading a classic pcap stream whose first bytes were checked by the caller, with a
+    /// read buffer of `initial` bytes (grown on demand).
     pub(crate) fn open_pcap(
         name: &str,
         stream: Stream,
         shared: Arc<Shared>,
+        initial: usize,
     ) -> Result<(Self, &'static str), OpenError> {
-        let mut reader = LegacyPcapReader::new(INITIAL_BUFFER, stream).map_err(|e| {
+        let mut reader = LegacyPcapReader::new(initial, stream).map_err(|e| {
             OpenError::Damaged(match e {
                 PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
                     "the file ends inside the 24-byte pcap file header".to_string()
@@ -264,7 +266,7 @@ impl FileInput {
                 name: name.to_string(),
                 parser: Some(Parser::Legacy(reader)),
                 format: fmt,
-                capacity: INITIAL_BUFFER,
+                capacity: initial,
                 shared,
                 parsed: 0,
                 pending: None,
@@ -275,11 +277,13 @@ impl FileInput {
     }
 
     /// Starts reading a pcapng stream. `shb_len` is the first block's length, from the prefix.
+    /// `initial` is the starting buffer size (smaller than [`INITIAL_BUFFER`] for tiny inputs).
     pub(crate) fn open_pcapng(
         name: &str,
         stream: Stream,
         shared: Arc<Shared>,
         shb_len: Option<u32>,
+        initial: usize,
     ) -> Result<Self, OpenError> {
         let capacity = match shb_len {
             Some(len) if len as usize > MAX_BUFFER => {
@@ -288,8 +292,8 @@ impl FileInput {
                     MAX_BUFFER >> 20
                 )))
             }
-            Some(len) if len as usize >= INITIAL_BUFFER => (len as usize + 1).next_power_of_two(),
-            _ => INITIAL_BUFFER,
+            Some(len) if len as usize >= initial => (len as usize + 1).next_power_of_two(),
+            _ => initial,
         };
         let reader = PcapNGReader::new(capacity, stream).map_err(|e| {
             OpenError::Damaged(match e {

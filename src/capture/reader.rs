@@ -1,7 +1,7 @@
 //! Opening inputs (files, stdin, in-memory readers; plain or gzip) and merging their packets in
 //! timestamp order.
 
-use super::input::{FileInput, OpenError, Stream};
+use super::input::{FileInput, OpenError, Stream, INITIAL_BUFFER};
 use super::sniff::{self, Magic};
 use super::source::{read_prefix, Counting, Filling, Shared};
 use super::{CaptureError, PacketRef, Timestamp};
@@ -309,6 +309,12 @@ fn open_one(
         reason,
     };
     let have = prefix.len();
+    // A stream that ended inside the sniffed prefix is tiny: start with a small buffer.
+    let initial = if have < SNIFF_LEN {
+        4096
+    } else {
+        INITIAL_BUFFER
+    };
     let shb_len = if prefix.get(8..12) == Some(&[0x4d, 0x3c, 0x2b, 0x1a]) {
         prefix
             .get(4..8)
@@ -334,9 +340,10 @@ fn open_one(
                     "the file ends inside the 24-byte pcap file header ({have} bytes present)"
                 )));
             }
-            FileInput::open_pcap(name, stream, shared).map(|(f, fmt)| (f, format!("{fmt}{suffix}")))
+            FileInput::open_pcap(name, stream, shared, initial)
+                .map(|(f, fmt)| (f, format!("{fmt}{suffix}")))
         }
-        _ => FileInput::open_pcapng(name, stream, shared, shb_len)
+        _ => FileInput::open_pcapng(name, stream, shared, shb_len, initial)
             .map(|f| (f, format!("pcapng{suffix}"))),
     };
     result.map_err(|OpenError::Damaged(reason)| damaged(reason))
