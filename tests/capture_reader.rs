@@ -968,3 +968,50 @@ proptest! {
         drain_count(bytes);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// stdin
+
+/// Child half of `dash_reads_standard_input`: reads `-` and prints what it got.
+#[test]
+fn stdin_child() {
+    if std::env::var_os("ALBSCOPE_STDIN_CHILD").is_none() {
+        return;
+    }
+    let mut r = CaptureReader::open(&["-"]).unwrap();
+    let got = drain(&mut r);
+    let s = &r.summaries()[0];
+    println!(
+        "STDIN-RESULT {} {} {} {:?} {}",
+        got.len(),
+        s.file,
+        s.format,
+        r.total_bytes(),
+        got.iter().map(|g| g.data.len()).sum::<usize>()
+    );
+}
+
+#[test]
+fn dash_reads_standard_input() {
+    use std::process::{Command, Stdio};
+    let (bytes, _) = pcap(true, false, 1, 65535, &three_packets());
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "stdin_child", "--nocapture", "--test-threads=1"])
+        .env("ALBSCOPE_STDIN_CHILD", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let gz = gzip(&bytes);
+    let writer = std::thread::spawn(move || stdin.write_all(&gz));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.find("STDIN-RESULT").map(|at| &l[at..]))
+        .unwrap_or_else(|| panic!("no result in {text}"));
+    let payload: usize = three_packets().iter().map(|p| p.data.len()).sum();
+    assert_eq!(line, format!("STDIN-RESULT 3 - pcap+gzip None {payload}"));
+}
