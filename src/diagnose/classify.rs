@@ -198,6 +198,21 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         (None, _, _) => (expected, expected.is_some()),
     };
 
+    // The target answered normally but the client got the ALB's own error: the capture does
+    // not show why (say so rather than call it ok).
+    if category == Category::Ok && front_is_lb && front_status.is_some_and(|s| s >= 500) {
+        category = Category::Undetermined;
+        what = format!(
+            "the target answered {} but the ALB sent its own error",
+            target_status.map_or("?".to_string(), |s| s.to_string())
+        );
+        evidence.push(
+            "the ALB replaced a normal target response with its own error; the capture does \
+             not show why (a limit the parser did not see?)"
+                .into(),
+        );
+    }
+
     // Idle timeout vs deregistration: the ALB's own answer decides when it was captured.
     if let Some(s) = front_status {
         if category == Category::DeregistrationAbort && s == 504 {
