@@ -594,7 +594,11 @@ impl Knowledge {
     fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
         let Some(resp) = &ex.response else { return };
         if header(&resp.headers, "server").is_some_and(|s| s.starts_with("awselb")) {
-            self.strong_node(key, key.server.ip, "answers clients with Server: awselb/2.0".into());
+            self.strong_node(
+                key,
+                key.server.ip,
+                "answers clients with Server: awselb/2.0".into(),
+            );
         }
         if !self.is_alb(key.client.ip) {
             return;

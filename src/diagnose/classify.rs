@@ -194,7 +194,9 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
     let (status, status_inferred) = match (front_status, front, category) {
         (Some(s), _, _) => (Some(s), false),
         (None, _, Category::ClientClosed) => (None, false),
-        (None, Some(f), _) if f.exchange.is_some() => (None, false),
+        // The client's answer is not in the capture although the client did not leave: what
+        // the back end shows is what it got.
+        (None, Some(f), _) if f.exchange.is_some() && !front_answer_missing(f) => (None, false),
         (None, _, _) => (expected, expected.is_some()),
     };
 
@@ -420,6 +422,15 @@ fn client_closed_at(front: &Leg, ctx: &Ctx) -> Option<String> {
     let close = events(front).iter().find(|e| {
         e.dir == Dir::ToServer && is_close(e) && e.ts >= t0 && answer.map_or(true, |a| e.ts < a)
     })?;
+    // Bytes from the ALB missing from the capture before the close: the answer may be there.
+    if events(front).iter().any(|e| {
+        e.dir == Dir::ToClient
+            && matches!(e.kind, TcpEventKind::Gap { .. })
+            && e.ts >= t0
+            && e.ts <= close.ts
+    }) {
+        return None;
+    }
     // The ALB closing first means the client did not give up first.
     let alb_first = events(front)
         .iter()
@@ -513,6 +524,15 @@ fn analyze_front_only(
             )
         }
     }
+}
+
+/// True when ALB -> client bytes after the request are missing from the capture (the answer
+/// may have been in them).
+fn front_answer_missing(f: &Leg) -> bool {
+    let t0 = f.time();
+    events(f)
+        .iter()
+        .any(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Gap { .. }) && e.ts >= t0)
 }
 
 /// Time from the ALB receiving the request to its answer, on a front-end leg.
@@ -672,7 +692,11 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             "the ALB's request to {target_ep} is not readable in the capture (bytes missing)"
         ));
     }
-    let req_pos = b.first_pos();
+    let req_pos = if unreadable_request {
+        None
+    } else {
+        b.first_pos()
+    };
     if let Some(p) = req_pos {
         let what = match b.exchange.as_ref().and_then(|e| e.request.as_ref()) {
             Some(r) => format!("{} {}", r.method, r.target),

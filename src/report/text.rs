@@ -296,7 +296,12 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
         (Some(s), _) => format!(
             "{s}{} - {who}",
             match (f.status_inferred, &f.client) {
-                (true, Some(_)) => " (inferred from the back end: the front end is encrypted)",
+                (true, Some(_)) if f.request.starts_with("(encrypted") => {
+                    " (inferred from the back end: the front end is encrypted)"
+                }
+                (true, Some(_)) => {
+                    " (inferred from the back end: the answer to the client is not in the capture)"
+                }
                 (true, None) => {
                     " (inferred from the back end: the front end is not in the capture)"
                 }
