@@ -251,7 +251,7 @@ fn dedupe(sides: Vec<Side>) -> Vec<Side> {
             idxs.iter().copied().find(|i| {
                 out.get(*i).is_some_and(|o| {
                     o.leg.conn.key.session != s.leg.conn.key.session
-                        && o.time.since(s.time).0.abs() <= 1_000_000_000
+                        && o.time.since(s.time).0.unsigned_abs() <= 1_000_000_000
                 })
             })
         });

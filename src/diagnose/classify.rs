@@ -69,7 +69,7 @@ impl Ctx<'_> {
 fn secs(d: Duration) -> String {
     if d.0 % 1_000_000_000 == 0 {
         format!("{} s", d.0 / 1_000_000_000)
-    } else if d.0.abs() < 1_000_000_000 {
+    } else if d.0.unsigned_abs() < 1_000_000_000 {
         ms(d)
     } else {
         format!("{:.3} s", d.as_secs_f64())
@@ -746,7 +746,7 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                 ctx.at(tc.ts, tc.pos)
             ));
             let idle_before = b.exchange.as_ref().and_then(|e| e.idle_before);
-            let near = tc.ts.since(req_t).0.abs() <= RACE_WINDOW.0;
+            let near = tc.ts.since(req_t).0.unsigned_abs() <= RACE_WINDOW.0.unsigned_abs();
             // The idle gap before the request equals the target's keep-alive timeout (read
             // from its other idle closes), or, when that is unknown, the close met the request
             // after a real idle period.

@@ -59,8 +59,11 @@ pub(super) fn server_hint(d: &FixDetail) -> Option<String> {
     let want = (d.idle_s + 5.0).round().max(1.0) as u64;
     let setting = k
         .setting
-        .replace("{ms2}", &((want + 1) * 1000).to_string())
-        .replace("{ms}", &(want * 1000).to_string())
+        .replace(
+            "{ms2}",
+            &want.saturating_add(1).saturating_mul(1000).to_string(),
+        )
+        .replace("{ms}", &want.saturating_mul(1000).to_string())
         .replace("{s}", &want.to_string());
     Some(format!(
         "{}: {setting} (its default keep-alive is {})",

@@ -732,3 +732,76 @@ fn truncated_responses_still_give_their_status() {
     check(&f, Category::Ok, Some(200), Some(GeneratedBy::Target));
     assert_eq!(f.pairing, crate::alb::PairingMethod::TimeOrder);
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn kind(k: u8) -> K {
+        match k % 7 {
+            0 => K::Syn {
+                retransmission: k > 100,
+            },
+            1 => K::SynAck {
+                retransmission: k > 100,
+            },
+            2 => K::Fin,
+            3 => K::Rst,
+            4 => icmp_host_unreachable(ep(ALB, 1), ep(TARGET, 80)),
+            5 => K::Gap {
+                offset: u64::from(k),
+                len: 10,
+            },
+            _ => K::Retransmission { len: 5 },
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Any mix of events, times (including absurd ones) and statuses is diagnosed without
+        /// panicking, and every request is counted once.
+        #[test]
+        fn never_panics(
+            evs in proptest::collection::vec((any::<i64>(), any::<bool>(), any::<u8>()), 0..12),
+            times in proptest::collection::vec(-1_000_000_000i64..1_000_000_000, 4),
+            status in 100u16..1000,
+            idle in proptest::option::of(any::<i64>()),
+            index in 0u32..3,
+            excerpt in "[ -~]{0,70}",
+        ) {
+            let mut tr = tracker();
+            let mut b = back_conn(2, times[0]);
+            for (ms, to_server, k) in &evs {
+                let ms = ms / 1_000_000_000;
+                b = b.ev(ms, if *to_server { ToServer } else { ToClient }, kind(*k));
+            }
+            let mut ex = exch(index, idle.map(|i| i / 1_000_000), back_req(times[1]), None);
+            if status % 3 == 0 {
+                ex.response = Some(resp(times[2], status, "x", u64::from(status)));
+            } else if status % 3 == 1 {
+                ex.response_error = Some(ResponseError {
+                    kind: ResponseErrorKind::Gap,
+                    first_byte: t(times[2]),
+                    first_pos: p(3),
+                    offset: 0,
+                    bytes: 1,
+                    excerpt: excerpt.clone(),
+                    reason: String::new(),
+                });
+            }
+            tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
+            front_answered(&mut tr, times[3], times[3].saturating_add(5), status, "awselb/2.0");
+            let (sink, known) = tr.finish();
+            let mut a = Analyzer::new(vec!["t.pcap".into()], true);
+            let n = sink.paths.len();
+            for path in sink.paths {
+                crate::alb::PathSink::path(&mut a, path, &known);
+            }
+            let analysis = a.finish(&known, crate::pipeline::RunStats::default());
+            prop_assert_eq!(analysis.requests.len(), n);
+            let mut out = Vec::new();
+            crate::report::write_text(&analysis, &crate::report::TextOptions::default(), &mut out)
+                .unwrap();
+        }
+    }
+}
