@@ -1428,8 +1428,22 @@ fn access_log(
         (_, None) if back_known => Some(-1.0),
         _ => None,
     };
-    let target_processing_time = match (b_sent, b_resp) {
-        (Some(s), Some(r)) if relayed || category == Category::Ok => secs_between(s, r),
+    // Bytes the ALB could not use still end the target's processing (the seed's malformed
+    // response logs `0.000 11.083 -1 502 -`).
+    let bad_reply = back
+        .and_then(|b| b.exchange.as_ref())
+        .and_then(|e| e.response_error.as_ref())
+        .map(|e| e.first_byte)
+        .filter(|_| {
+            matches!(
+                category,
+                Category::MalformedResponse | Category::ResponseHeaderTooLarge
+            )
+        });
+    let target_processing_time = match (b_sent, b_resp.or(bad_reply)) {
+        (Some(s), Some(r)) if relayed || bad_reply.is_some() || category == Category::Ok => {
+            secs_between(s, r)
+        }
         (Some(_), _) => Some(-1.0),
         (None, _) if back_known => Some(-1.0),
         _ => None,
