@@ -1,8 +1,14 @@
-//! Per-connection HTTP/TLS parsing state. (Placeholder: implemented by the protocol work item.)
+//! Per-connection protocol state: detects the application, feeds the HTTP or TLS parsers, pairs
+//! requests with responses and reports exchanges and connections to the [`AppSink`].
 
-use super::AppSink;
-use crate::flow::{ConnId, FlowEvent};
+use super::http::{match_literal, match_method, Match, ReqEvent, ReqKind, RequestParser};
+use super::http::{RespEvent, ResponseParser, Seg};
+use super::tls::TlsConn;
+use super::{escape_bytes, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange};
+use crate::capture::{PacketPos, Timestamp};
+use crate::flow::{ConnId, Dir, FlowEvent};
 use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
 
 /// Parser limits.
 #[derive(Clone, Debug)]
@@ -36,6 +42,92 @@ pub struct ProtocolStats {
     pub response_errors: u64,
     /// TLS connections.
     pub tls_connections: u64,
+    /// Connections seen (Open events).
+    pub connections: u64,
+    /// HTTP connections.
+    pub http_connections: u64,
+    /// Connections whose payload was neither HTTP nor TLS.
+    pub unknown_connections: u64,
+    /// Exchanges reported as finished.
+    pub exchanges: u64,
+    /// Exchanges handed over unfinished at connection close.
+    pub unfinished_exchanges: u64,
+    /// Requests that could not be read (gap in the header block, invalid, too large).
+    pub requests_dropped: u64,
+    /// Responses that arrived with no outstanding request.
+    pub orphan_responses: u64,
+    /// Exchanges not tracked because too many were outstanding on one connection.
+    pub queue_overflows: u64,
+    /// TLS records or handshake messages that could not be read.
+    pub tls_errors: u64,
+    /// Events for a connection never opened (ignored).
+    pub events_without_open: u64,
+}
+
+/// Bytes held per direction before the application is known.
+const DETECT_BYTES: usize = 24;
+/// Escaped excerpt length for unknown payload.
+const EXCERPT_LEN: usize = 64;
+/// Outstanding exchanges tracked per connection.
+const MAX_QUEUE: usize = 256;
+
+/// Something that arrived before the application was known.
+#[derive(Debug)]
+enum Held {
+    Data {
+        dir: Dir,
+        ts: Timestamp,
+        pos: PacketPos,
+        offset: u64,
+        bytes: Vec<u8>,
+    },
+    Gap {
+        dir: Dir,
+        ts: Timestamp,
+        offset: u64,
+        len: u64,
+    },
+}
+
+/// An exchange waiting for (the end of) its response.
+#[derive(Debug)]
+struct Slot {
+    ex: HttpExchange,
+    /// A response (or an error) was assigned to it.
+    claimed: bool,
+}
+
+/// HTTP state of one connection.
+#[derive(Debug)]
+struct HttpConn {
+    req: RequestParser,
+    resp: ResponseParser,
+    queue: VecDeque<Slot>,
+    next_index: u32,
+    finished: u32,
+    last_end: Option<Timestamp>,
+    req_current: Option<u32>,
+    resp_slot: Option<u32>,
+}
+
+impl HttpConn {
+    fn slot(&mut self, index: Option<u32>) -> Option<&mut Slot> {
+        let index = index?;
+        self.queue.iter_mut().find(|s| s.ex.index == index)
+    }
+}
+
+/// State of one connection.
+#[derive(Debug)]
+struct Conn {
+    ctx: ConnContext,
+    app: Option<AppKind>,
+    held: Vec<Held>,
+    held_bytes: [usize; 2],
+    first_dir: Option<Dir>,
+    unknown: Vec<u8>,
+    http: Option<Box<HttpConn>>,
+    tls: Option<Box<TlsConn>>,
 }
 
 /// Owns the HTTP/TLS parser state of every open connection.
@@ -43,6 +135,20 @@ pub struct ProtocolStats {
 pub struct ProtocolTracker {
     config: ProtocolConfig,
     stats: ProtocolStats,
+    conns: HashMap<ConnId, Conn>,
+    req_events: Vec<ReqEvent>,
+    resp_events: Vec<RespEvent>,
+    kinds: Vec<ReqKind>,
+}
+
+/// TLS record header at the start of a client stream?
+fn match_tls(p: &[u8]) -> Match {
+    match p {
+        [] => Match::Maybe,
+        [0x16] | [0x16, 0x03] => Match::Maybe,
+        [0x16, 0x03, minor, ..] if *minor <= 4 => Match::Yes,
+        _ => Match::No,
+    }
 }
 
 impl ProtocolTracker {
@@ -50,17 +156,471 @@ impl ProtocolTracker {
     pub fn new(config: ProtocolConfig) -> Self {
         ProtocolTracker {
             config,
-            stats: ProtocolStats::default(),
+            ..ProtocolTracker::default()
         }
-    }
-
-    /// Handles one flow event, reporting finished exchanges and connections to `sink`.
-    pub fn handle(&mut self, conn: ConnId, event: FlowEvent<'_>, sink: &mut dyn AppSink) {
-        let _ = (&self.config, conn, event, sink);
     }
 
     /// Counters so far.
     pub fn stats(&self) -> &ProtocolStats {
         &self.stats
+    }
+
+    /// Connections currently tracked.
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Handles one flow event, reporting finished exchanges and connections to `sink`.
+    pub fn handle(&mut self, conn: ConnId, event: FlowEvent<'_>, sink: &mut dyn AppSink) {
+        match event {
+            FlowEvent::Open { key, ts, .. } => {
+                self.stats.connections += 1;
+                self.conns.insert(
+                    conn,
+                    Conn {
+                        ctx: ConnContext {
+                            id: conn,
+                            key,
+                            opened: ts,
+                            tls: false,
+                        },
+                        app: None,
+                        held: Vec::new(),
+                        held_bytes: [0, 0],
+                        first_dir: None,
+                        unknown: Vec::new(),
+                        http: None,
+                        tls: None,
+                    },
+                );
+            }
+            FlowEvent::Data {
+                dir,
+                ts,
+                pos,
+                offset,
+                bytes,
+            } => {
+                let Some(mut c) = self.conns.remove(&conn) else {
+                    self.stats.events_without_open += 1;
+                    return;
+                };
+                if bytes.is_empty() {
+                    self.conns.insert(conn, c);
+                    return;
+                }
+                let seg = Seg {
+                    ts,
+                    pos,
+                    offset,
+                    bytes,
+                };
+                if c.app.is_none() {
+                    let other_spoke = c.first_dir.is_some_and(|f| f != dir);
+                    c.first_dir.get_or_insert(dir);
+                    let d = dir.index();
+                    if let Some(h) = c.held_bytes.get_mut(d) {
+                        *h += bytes.len();
+                    }
+                    c.held.push(Held::Data {
+                        dir,
+                        ts,
+                        pos,
+                        offset,
+                        bytes: bytes.to_vec(),
+                    });
+                    let full = c.held_bytes.iter().any(|&h| h >= DETECT_BYTES);
+                    self.detect(&mut c, other_spoke || full, sink);
+                } else {
+                    self.data(&mut c, dir, seg, sink);
+                }
+                self.conns.insert(conn, c);
+            }
+            FlowEvent::Gap {
+                dir,
+                ts,
+                offset,
+                len,
+            } => {
+                let Some(mut c) = self.conns.remove(&conn) else {
+                    self.stats.events_without_open += 1;
+                    return;
+                };
+                if c.app.is_none() {
+                    if c.first_dir.is_some() {
+                        c.held.push(Held::Gap {
+                            dir,
+                            ts,
+                            offset,
+                            len,
+                        });
+                        self.detect(&mut c, true, sink);
+                    }
+                } else {
+                    self.gap(&mut c, dir, ts, offset, len, sink);
+                }
+                self.conns.insert(conn, c);
+            }
+            FlowEvent::Fin { dir, ts, .. } => {
+                let Some(mut c) = self.conns.remove(&conn) else {
+                    self.stats.events_without_open += 1;
+                    return;
+                };
+                self.detect(&mut c, true, sink);
+                if dir == Dir::ToClient {
+                    self.finish_responses(&mut c, ts, sink);
+                }
+                self.conns.insert(conn, c);
+            }
+            FlowEvent::Rst { ts, .. } => {
+                let Some(mut c) = self.conns.remove(&conn) else {
+                    self.stats.events_without_open += 1;
+                    return;
+                };
+                self.detect(&mut c, true, sink);
+                self.finish_responses(&mut c, ts, sink);
+                self.conns.insert(conn, c);
+            }
+            FlowEvent::Close(summary) => {
+                let Some(mut c) = self.conns.remove(&conn) else {
+                    self.stats.events_without_open += 1;
+                    sink.closed(ConnectionRecord {
+                        tcp: *summary,
+                        app: AppKind::Empty,
+                        unfinished: Vec::new(),
+                        finished_exchanges: 0,
+                        last_exchange_end: None,
+                        tls: None,
+                        unknown_excerpt: None,
+                    });
+                    return;
+                };
+                self.detect(&mut c, true, sink);
+                self.finish_responses(&mut c, summary.end, sink);
+                let app = c.app.unwrap_or(AppKind::Empty);
+                let (unfinished, finished, last_end) = match c.http.take() {
+                    Some(h) => {
+                        let h = *h;
+                        let unfinished: Vec<HttpExchange> =
+                            h.queue.into_iter().map(|s| s.ex).collect();
+                        (unfinished, h.finished, h.last_end)
+                    }
+                    None => (Vec::new(), 0, None),
+                };
+                self.stats.unfinished_exchanges += unfinished.len() as u64;
+                let tls = c.tls.take().map(|t| {
+                    self.stats.tls_errors += t.errors;
+                    t.info
+                });
+                let unknown_excerpt =
+                    (app == AppKind::Unknown).then(|| escape_bytes(&c.unknown));
+                sink.closed(ConnectionRecord {
+                    tcp: *summary,
+                    app,
+                    unfinished,
+                    finished_exchanges: finished,
+                    last_exchange_end: last_end,
+                    tls,
+                    unknown_excerpt,
+                });
+            }
+        }
+    }
+
+    /// Decides the application from the held bytes (when possible, or `force`d) and replays them.
+    fn detect(&mut self, c: &mut Conn, force: bool, sink: &mut dyn AppSink) {
+        if c.app.is_some() {
+            return;
+        }
+        let Some(first) = c.first_dir else {
+            return;
+        };
+        let mut prefix: Vec<u8> = Vec::with_capacity(DETECT_BYTES);
+        for h in &c.held {
+            match h {
+                Held::Data { dir, bytes, .. } if *dir == first => {
+                    let room = DETECT_BYTES.saturating_sub(prefix.len());
+                    prefix.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or(&[]));
+                }
+                Held::Gap { dir, .. } if *dir == first => break,
+                _ => {}
+            }
+        }
+        let app = match first {
+            Dir::ToServer => match (match_tls(&prefix), match_method(&prefix)) {
+                (Match::Yes, _) => Some(AppKind::Tls),
+                (_, Match::Yes) => Some(AppKind::Http),
+                (Match::No, Match::No) => Some(AppKind::Unknown),
+                (Match::Maybe, _) if force => Some(AppKind::Tls),
+                (_, Match::Maybe) if force => Some(AppKind::Http),
+                _ => None,
+            },
+            Dir::ToClient => match match_literal(&prefix, b"HTTP/") {
+                Match::Yes => Some(AppKind::Http),
+                Match::No => Some(AppKind::Unknown),
+                Match::Maybe if force => Some(AppKind::Http),
+                Match::Maybe => None,
+            },
+        };
+        let Some(app) = app else {
+            return;
+        };
+        c.app = Some(app);
+        match app {
+            AppKind::Http => {
+                self.stats.http_connections += 1;
+                c.http = Some(Box::new(HttpConn {
+                    req: RequestParser::new(
+                        self.config.max_request_header_bytes,
+                        self.config.max_headers,
+                    ),
+                    resp: ResponseParser::new(
+                        self.config.max_response_header_bytes,
+                        self.config.max_headers,
+                    ),
+                    queue: VecDeque::new(),
+                    next_index: 0,
+                    finished: 0,
+                    last_end: None,
+                    req_current: None,
+                    resp_slot: None,
+                }));
+            }
+            AppKind::Tls => {
+                self.stats.tls_connections += 1;
+                c.ctx.tls = true;
+                c.tls = Some(Box::default());
+            }
+            AppKind::Unknown => self.stats.unknown_connections += 1,
+            AppKind::Empty => {}
+        }
+        for h in std::mem::take(&mut c.held) {
+            match h {
+                Held::Data {
+                    dir,
+                    ts,
+                    pos,
+                    offset,
+                    bytes,
+                } => {
+                    let seg = Seg {
+                        ts,
+                        pos,
+                        offset,
+                        bytes: &bytes,
+                    };
+                    self.data(c, dir, seg, sink);
+                }
+                Held::Gap {
+                    dir,
+                    ts,
+                    offset,
+                    len,
+                } => self.gap(c, dir, ts, offset, len, sink),
+            }
+        }
+        c.held_bytes = [0, 0];
+    }
+
+    /// Stream bytes of a connection whose application is known.
+    fn data(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
+        match c.app {
+            Some(AppKind::Http) => {
+                let Some(h) = c.http.as_mut() else { return };
+                match dir {
+                    Dir::ToServer => {
+                        h.req.feed(seg, &mut self.req_events);
+                        self.apply_requests(c);
+                    }
+                    Dir::ToClient => {
+                        self.kinds.clear();
+                        self.kinds.extend(h.queue.iter().filter(|s| !s.claimed).map(|s| {
+                            match s.ex.request.as_ref().map(|r| r.method.as_str()) {
+                                Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
+                                Some(m) if m.eq_ignore_ascii_case("CONNECT") => ReqKind::Connect,
+                                _ => ReqKind::Other,
+                            }
+                        }));
+                        h.resp.feed(seg, &self.kinds, &mut self.resp_events);
+                        self.apply_responses(c, sink);
+                    }
+                }
+            }
+            Some(AppKind::Tls) => {
+                if let Some(t) = c.tls.as_mut() {
+                    t.feed(dir, seg);
+                }
+            }
+            Some(AppKind::Unknown) => {
+                if c.first_dir == Some(dir) {
+                    let room = EXCERPT_LEN.saturating_sub(c.unknown.len());
+                    c.unknown
+                        .extend_from_slice(seg.bytes.get(..room.min(seg.bytes.len())).unwrap_or(&[]));
+                }
+            }
+            Some(AppKind::Empty) | None => {}
+        }
+    }
+
+    fn gap(&mut self, c: &mut Conn, dir: Dir, ts: Timestamp, offset: u64, len: u64, sink: &mut dyn AppSink) {
+        match c.app {
+            Some(AppKind::Http) => {
+                let Some(h) = c.http.as_mut() else { return };
+                match dir {
+                    Dir::ToServer => {
+                        h.req.gap(ts, len, &mut self.req_events);
+                        self.apply_requests(c);
+                    }
+                    Dir::ToClient => {
+                        h.resp.gap(ts, offset, len, &mut self.resp_events);
+                        self.apply_responses(c, sink);
+                    }
+                }
+            }
+            Some(AppKind::Tls) => {
+                if let Some(t) = c.tls.as_mut() {
+                    t.gap(dir, len);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish_responses(&mut self, c: &mut Conn, ts: Timestamp, sink: &mut dyn AppSink) {
+        if let Some(h) = c.http.as_mut() {
+            h.resp.finish(ts, &mut self.resp_events);
+            self.apply_responses(c, sink);
+        }
+    }
+
+    fn apply_requests(&mut self, c: &mut Conn) {
+        let Some(h) = c.http.as_mut() else {
+            self.req_events.clear();
+            return;
+        };
+        for ev in self.req_events.drain(..) {
+            match ev {
+                ReqEvent::Head(r) => {
+                    self.stats.requests += 1;
+                    if h.queue.len() >= MAX_QUEUE {
+                        self.stats.queue_overflows += 1;
+                        h.req_current = None;
+                        continue;
+                    }
+                    let index = h.next_index;
+                    h.next_index = h.next_index.saturating_add(1);
+                    let prev_open = h.queue.back().is_some_and(|s| s.ex.index.saturating_add(1) == index);
+                    let idle_before = if index == 0 || prev_open {
+                        None
+                    } else {
+                        h.last_end.map(|e| r.first_byte.since(e))
+                    };
+                    h.queue.push_back(Slot {
+                        ex: HttpExchange {
+                            index,
+                            idle_before,
+                            request: Some(*r),
+                            response: None,
+                            response_error: None,
+                        },
+                        claimed: false,
+                    });
+                    h.req_current = Some(index);
+                }
+                ReqEvent::Body(n) => {
+                    let cur = h.req_current;
+                    if let Some(req) = h.slot(cur).and_then(|s| s.ex.request.as_mut()) {
+                        req.body_bytes = req.body_bytes.saturating_add(n);
+                    }
+                }
+                ReqEvent::Done(ts) => {
+                    let cur = h.req_current.take();
+                    if let Some(req) = h.slot(cur).and_then(|s| s.ex.request.as_mut()) {
+                        req.complete = Some(ts);
+                    }
+                }
+                ReqEvent::Dropped => {
+                    self.stats.requests_dropped += 1;
+                    h.req_current = None;
+                }
+            }
+        }
+    }
+
+    fn apply_responses(&mut self, c: &mut Conn, sink: &mut dyn AppSink) {
+        let Some(h) = c.http.as_mut() else {
+            self.resp_events.clear();
+            return;
+        };
+        for ev in self.resp_events.drain(..) {
+            match ev {
+                RespEvent::Start => {
+                    if let Some(s) = h.queue.iter_mut().find(|s| !s.claimed) {
+                        s.claimed = true;
+                        h.resp_slot = Some(s.ex.index);
+                    } else if h.queue.len() >= MAX_QUEUE {
+                        self.stats.queue_overflows += 1;
+                        h.resp_slot = None;
+                    } else {
+                        self.stats.orphan_responses += 1;
+                        let index = h.next_index;
+                        h.next_index = h.next_index.saturating_add(1);
+                        h.queue.push_back(Slot {
+                            ex: HttpExchange {
+                                index,
+                                idle_before: None,
+                                request: None,
+                                response: None,
+                                response_error: None,
+                            },
+                            claimed: true,
+                        });
+                        h.resp_slot = Some(index);
+                    }
+                }
+                RespEvent::Complete(resp) => {
+                    self.stats.responses += 1;
+                    if resp.status == 101 {
+                        h.req.stop();
+                    }
+                    let Some(index) = h.resp_slot.take() else {
+                        continue;
+                    };
+                    let Some(at) = h.queue.iter().position(|s| s.ex.index == index) else {
+                        continue;
+                    };
+                    if let Some(mut slot) = h.queue.remove(at) {
+                        h.last_end = resp.complete.or(Some(resp.headers_done));
+                        if resp.status == 101
+                            || (slot.ex.request.as_ref().is_some_and(|r| {
+                                r.method.eq_ignore_ascii_case("CONNECT")
+                            }) && (200..300).contains(&resp.status))
+                        {
+                            h.req.stop();
+                        }
+                        slot.ex.response = Some(*resp);
+                        h.finished = h.finished.saturating_add(1);
+                        self.stats.exchanges += 1;
+                        sink.exchange(&c.ctx, slot.ex);
+                    }
+                }
+                RespEvent::Partial(resp) => {
+                    let cur = h.resp_slot;
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.response = Some(*resp);
+                    }
+                }
+                RespEvent::Error(err, partial) => {
+                    self.stats.response_errors += 1;
+                    let cur = h.resp_slot.take();
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.response_error = Some(*err);
+                        if let Some(p) = partial {
+                            s.ex.response = Some(*p);
+                        }
+                    }
+                }
+            }
+        }
     }
 }
