@@ -432,6 +432,8 @@ struct Resync {
     line_start: Option<MsgStart>,
     /// Currently skipping to the end of a line that cannot match.
     skipping: bool,
+    /// Match anywhere, not only at a line start (responses: a lost body may end mid-line).
+    anywhere: bool,
 }
 
 impl Resync {
@@ -440,6 +442,16 @@ impl Resync {
             line: Vec::new(),
             line_start: None,
             skipping,
+            anywhere: false,
+        }
+    }
+
+    fn anywhere() -> Self {
+        Resync {
+            line: Vec::new(),
+            line_start: None,
+            skipping: false,
+            anywhere: true,
         }
     }
 
@@ -480,6 +492,17 @@ impl Resync {
                         offset: seg.offset,
                     });
                     return (i, Some((std::mem::take(&mut self.line), start)));
+                }
+                Match::No if self.anywhere => {
+                    self.line.clear();
+                    if matcher(&[b]) != Match::No {
+                        self.line.push(b);
+                        self.line_start = Some(MsgStart {
+                            ts: seg.ts,
+                            pos: seg.pos,
+                            offset: seg.offset + i as u64 - 1,
+                        });
+                    }
                 }
                 Match::No => {
                     self.skipping = b != b'\n';
@@ -947,7 +970,7 @@ impl ResponseParser {
             };
             out.push(RespEvent::Error(Box::new(err), Some(resp)));
         }
-        self.state = RespState::Resync(Resync::new(true));
+        self.state = RespState::Resync(Resync::anywhere());
     }
 
     fn complete(&mut self, ts: Timestamp, out: &mut Vec<RespEvent>) {
@@ -1049,7 +1072,7 @@ impl ResponseParser {
         match &mut self.state {
             RespState::Stopped => {}
             RespState::Failed(err, _) => err.bytes += len,
-            RespState::Resync(_) => self.state = RespState::Resync(Resync::new(true)),
+            RespState::Resync(_) => self.state = RespState::Resync(Resync::anywhere()),
             RespState::Idle | RespState::Head => {
                 if matches!(self.state, RespState::Idle) {
                     self.start = Some(MsgStart {
@@ -1076,7 +1099,7 @@ impl ResponseParser {
                 out.push(RespEvent::Start);
                 out.push(RespEvent::Error(Box::new(err), None));
                 self.head.clear();
-                self.state = RespState::Resync(Resync::new(true));
+                self.state = RespState::Resync(Resync::anywhere());
             }
             RespState::Body(body, resp) => {
                 self.bytes = self.bytes.saturating_add(len);
@@ -1086,7 +1109,7 @@ impl ResponseParser {
                         resp.body_bytes += n;
                         self.complete(ts, out);
                         if n < len {
-                            self.state = RespState::Resync(Resync::new(true));
+                            self.state = RespState::Resync(Resync::anywhere());
                         }
                     }
                     GapResult::Lost => self.body_error(
