@@ -313,7 +313,7 @@ impl TlsConn {
         match self.info.bursts.last_mut() {
             Some(b) if b.dir == dir => {
                 b.last = end_ts;
-                b.bytes += rec.len as u64;
+                b.bytes = b.bytes.saturating_add(rec.len as u64);
             }
             _ => {
                 if self.info.bursts.len() < MAX_BURSTS {
@@ -458,5 +458,54 @@ impl TlsConn {
             st.hs_buf = Vec::new();
             st.hs_start = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(version_name(0x0303), "TLSv1.2");
+        assert_eq!(version_name(0x7f17), "0x7f17");
+        assert_eq!(cipher_name(0x1301), "TLS_AES_128_GCM_SHA256");
+        assert_eq!(cipher_name(0xfefe), "0xfefe");
+        assert_eq!(alert_description(40), "handshake_failure");
+        assert_eq!(alert_description(200), "unknown(200)");
+        assert!(is_grease(0x1a1a));
+        assert!(!is_grease(0x1a2a));
+    }
+
+    #[test]
+    fn oversized_record_stops_the_direction() {
+        let mut t = TlsConn::default();
+        let seg = Seg {
+            ts: Timestamp(1),
+            pos: PacketPos::default(),
+            offset: 0,
+            bytes: &[0x17, 0x03, 0x03, 0xff, 0xff, 0, 0],
+        };
+        t.feed(Dir::ToServer, seg);
+        assert_eq!(t.errors, 1);
+        t.feed(Dir::ToServer, seg);
+        assert_eq!(t.errors, 1);
+    }
+
+    #[test]
+    fn gap_inside_application_data_keeps_sync() {
+        let mut t = TlsConn::default();
+        let mk = |b: &'static [u8]| Seg {
+            ts: Timestamp(1),
+            pos: PacketPos::default(),
+            offset: 0,
+            bytes: b,
+        };
+        t.feed(Dir::ToClient, mk(&[0x17, 0x03, 0x03, 0x00, 0x10, 1, 2]));
+        t.gap(Dir::ToClient, 12);
+        t.feed(Dir::ToClient, mk(&[3, 4, 0x17, 0x03, 0x03, 0x00, 0x01, 9]));
+        assert_eq!(t.errors, 0);
+        assert_eq!(t.info.bursts.len(), 1);
+        assert_eq!(t.info.bursts[0].bytes, 17);
     }
 }
