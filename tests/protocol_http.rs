@@ -59,8 +59,14 @@ fn keep_alive_three_exchanges() {
     let idx: Vec<u32> = out.exchanges.iter().map(|e| e.index).collect();
     assert_eq!(idx, vec![0, 1, 2]);
     assert_eq!(out.exchanges[0].idle_before, None);
-    assert_eq!(out.exchanges[1].idle_before, Some(Duration::from_millis(1000)));
-    assert_eq!(out.exchanges[2].idle_before, Some(Duration::from_millis(5000)));
+    assert_eq!(
+        out.exchanges[1].idle_before,
+        Some(Duration::from_millis(1000))
+    );
+    assert_eq!(
+        out.exchanges[2].idle_before,
+        Some(Duration::from_millis(5000))
+    );
     let r2 = out.exchanges[2].request.as_ref().unwrap();
     assert_eq!(r2.first_byte, ts(6020));
     assert_eq!(r2.headers_done, Some(ts(6021)));
@@ -95,7 +101,10 @@ fn pipelined_requests_are_answered_in_order() {
 #[test]
 fn post_with_body() {
     let out = run(&[
-        c(0, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234"),
+        c(
+            0,
+            "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234",
+        ),
         c(3, "56789"),
         s(9, "HTTP/1.1 204 No Content\r\n\r\n"),
     ]);
@@ -124,8 +133,14 @@ fn chunked_request_body() {
 fn chunked_response_with_trailers() {
     let out = run(&[
         c(0, GET),
-        s(5, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n"),
-        s(7, "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n"),
+        s(
+            5,
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n",
+        ),
+        s(
+            7,
+            "1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nX-Checksum: 1\r\nX-Other: 2\r\n\r\n",
+        ),
         c(8, GET),
         s(9, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
     ]);
@@ -175,7 +190,10 @@ fn status_204_and_304_have_no_body() {
 #[test]
 fn continue_then_200() {
     let out = run(&[
-        c(0, "PUT /x HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"),
+        c(
+            0,
+            "PUT /x HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+        ),
         s(1, "HTTP/1.1 100 Continue\r\n\r\n"),
         c(2, "abc"),
         s(3, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"),
@@ -185,7 +203,10 @@ fn continue_then_200() {
     assert_eq!(resp.status, 200);
     assert_eq!(resp.interim, vec![100]);
     assert_eq!(resp.first_byte, ts(3));
-    assert_eq!(out.exchanges[0].request.as_ref().unwrap().complete, Some(ts(2)));
+    assert_eq!(
+        out.exchanges[0].request.as_ref().unwrap().complete,
+        Some(ts(2))
+    );
 }
 
 #[test]
@@ -207,7 +228,10 @@ fn close_delimited_body_completes_at_fin() {
 
 #[test]
 fn response_without_request() {
-    let out = run(&[s(5, "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")]);
+    let out = run(&[s(
+        5,
+        "HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n",
+    )]);
     assert_eq!(out.exchanges.len(), 1);
     assert!(out.exchanges[0].request.is_none());
     assert_eq!(out.exchanges[0].response.as_ref().unwrap().status, 408);
@@ -218,7 +242,10 @@ fn response_without_request() {
 fn content_length_longer_than_body_then_fin() {
     let out = run(&[
         c(0, GET),
-        s(5, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789"),
+        s(
+            5,
+            "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789",
+        ),
         Step::Fin(60_000, Dir::ToClient),
     ]);
     assert!(out.exchanges.is_empty());
@@ -245,7 +272,12 @@ fn malformed_response_is_reported_with_escaped_excerpt() {
     assert_eq!(err.kind, ResponseErrorKind::Malformed);
     assert_eq!(err.offset, 0);
     assert_eq!(err.first_byte, ts(5));
-    assert!(err.excerpt.starts_with("\\x00\\x01garbage\\r\\nHTTP/1.1 200"), "{}", err.excerpt);
+    assert!(
+        err.excerpt
+            .starts_with("\\x00\\x01garbage\\r\\nHTTP/1.1 200"),
+        "{}",
+        err.excerpt
+    );
     assert_eq!(err.bytes, 30);
     assert!(!err.reason.is_empty());
     assert!(rec.unfinished[0].request.is_some());
@@ -299,7 +331,10 @@ fn request_then_rst_without_response() {
 fn gap_in_response_body_is_counted() {
     let out = run(&[
         c(0, GET),
-        s(5, "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n0123456789"),
+        s(
+            5,
+            "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n0123456789",
+        ),
         Step::Gap(6, Dir::ToClient, 1000),
         s(7, "x".repeat(990)),
         c(8, GET),
@@ -360,10 +395,17 @@ fn gap_in_request_body_is_counted() {
 
 #[test]
 fn unknown_payload_keeps_escaped_excerpt() {
-    let out = run(&[c(0, b"\x05\x01\x00SOCKS-ish payload that is long enough".to_vec())]);
+    let out = run(&[c(
+        0,
+        b"\x05\x01\x00SOCKS-ish payload that is long enough".to_vec(),
+    )]);
     let rec = out.record();
     assert_eq!(rec.app, AppKind::Unknown);
-    assert!(rec.unknown_excerpt.as_ref().unwrap().starts_with("\\x05\\x01\\x00SOCKS"));
+    assert!(rec
+        .unknown_excerpt
+        .as_ref()
+        .unwrap()
+        .starts_with("\\x05\\x01\\x00SOCKS"));
 }
 
 #[test]
@@ -380,7 +422,10 @@ fn small_header_cap_from_config() {
     };
     let steps = [
         c(0, GET),
-        s(1, format!("HTTP/1.1 200 OK\r\nX-Long: {}\r\n\r\n", "a".repeat(80))),
+        s(
+            1,
+            format!("HTTP/1.1 200 OK\r\nX-Long: {}\r\n\r\n", "a".repeat(80)),
+        ),
     ];
     let out = run_split(&steps, cfg, |n| vec![n]);
     let err = out.record().unfinished[0].response_error.clone().unwrap();
@@ -427,11 +472,18 @@ fn splitting_at_every_boundary_gives_identical_results() {
     let whole = fingerprint(&run(&steps));
     assert!(whole.contains("\"status\":304"));
     for b in 1..120 {
-        let got = fingerprint(&run_split(&steps, ProtocolConfig::default(), split_at_every(b)));
+        let got = fingerprint(&run_split(
+            &steps,
+            ProtocolConfig::default(),
+            split_at_every(b),
+        ));
         assert_eq!(got, whole, "split every {b} bytes");
     }
     let bytes = |n: usize| vec![1; n];
-    assert_eq!(fingerprint(&run_split(&steps, ProtocolConfig::default(), bytes)), whole);
+    assert_eq!(
+        fingerprint(&run_split(&steps, ProtocolConfig::default(), bytes)),
+        whole
+    );
 }
 
 proptest! {

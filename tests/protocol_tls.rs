@@ -100,7 +100,11 @@ fn client_and_server_hello_are_parsed() {
     assert_eq!(ch.supported_versions, vec!["TLSv1.3", "TLSv1.2"]);
     assert_eq!(
         ch.ciphers,
-        vec!["TLS_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "0xfefe"]
+        vec![
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "0xfefe"
+        ]
     );
     assert_eq!(ch.sni.as_deref(), Some("api.example.com"));
     assert_eq!(ch.alpn, vec!["h2", "http/1.1"]);
@@ -127,7 +131,10 @@ fn client_hello_split_across_records_and_segments() {
         v
     });
     let tls = out.record().tls.clone().unwrap();
-    assert_eq!(tls.client_hello.unwrap().sni.as_deref(), Some("api.example.com"));
+    assert_eq!(
+        tls.client_hello.unwrap().sni.as_deref(),
+        Some("api.example.com")
+    );
 }
 
 #[test]
@@ -214,13 +221,24 @@ fn tls12_established_bursts_and_encrypted_alert() {
 fn tls13_established_after_both_encrypted_flights() {
     let out = run(&[
         Step::C(0, client_hello()),
-        Step::S(1, [server_hello(0x1302, true), record(20, &[1]), record(23, &[0; 2000])].concat()),
+        Step::S(
+            1,
+            [
+                server_hello(0x1302, true),
+                record(20, &[1]),
+                record(23, &[0; 2000]),
+            ]
+            .concat(),
+        ),
         Step::C(2, [record(20, &[1]), record(23, &[0; 53])].concat()),
         Step::C(3, record(23, &[0; 200])),
         Step::S(5, record(23, &[0; 700])),
     ]);
     let tls = out.record().tls.clone().unwrap();
-    assert_eq!(tls.server_hello.as_ref().unwrap().cipher, "TLS_AES_256_GCM_SHA384");
+    assert_eq!(
+        tls.server_hello.as_ref().unwrap().cipher,
+        "TLS_AES_256_GCM_SHA384"
+    );
     assert_eq!(tls.established, Some(ts(3)));
     assert_eq!(tls.bursts.len(), 2);
     assert!(out.contexts.is_empty());

@@ -1025,7 +1025,8 @@ impl ResponseParser {
             Err(_) => None,
         };
         self.head.clear();
-        let tunnel = h.status == 101 || (kind == ReqKind::Connect && (200..300).contains(&h.status));
+        let tunnel =
+            h.status == 101 || (kind == ReqKind::Connect && (200..300).contains(&h.status));
         let no_body = tunnel || kind == ReqKind::Head || h.status == 204 || h.status == 304;
         let resp = Box::new(HttpResponse {
             first_byte: start.ts,
@@ -1093,8 +1094,12 @@ impl ResponseParser {
                     first_pos: start.pos,
                     offset,
                     bytes: self.bytes.saturating_add(len),
-                    excerpt: escape_bytes(self.head.buf.get(..EXCERPT_LEN).unwrap_or(&self.head.buf)),
-                    reason: format!("{len} bytes of the response header block are missing from the capture"),
+                    excerpt: escape_bytes(
+                        self.head.buf.get(..EXCERPT_LEN).unwrap_or(&self.head.buf),
+                    ),
+                    reason: format!(
+                        "{len} bytes of the response header block are missing from the capture"
+                    ),
                 };
                 out.push(RespEvent::Start);
                 out.push(RespEvent::Error(Box::new(err), None));
@@ -1115,7 +1120,9 @@ impl ResponseParser {
                     GapResult::Lost => self.body_error(
                         ResponseErrorKind::Gap,
                         offset,
-                        format!("{len} bytes of the chunked body are missing; its framing was lost"),
+                        format!(
+                            "{len} bytes of the chunked body are missing; its framing was lost"
+                        ),
                         out,
                     ),
                 }

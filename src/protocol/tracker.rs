@@ -312,8 +312,7 @@ impl ProtocolTracker {
                     self.stats.tls_errors += t.errors;
                     t.info
                 });
-                let unknown_excerpt =
-                    (app == AppKind::Unknown).then(|| escape_bytes(&c.unknown));
+                let unknown_excerpt = (app == AppKind::Unknown).then(|| escape_bytes(&c.unknown));
                 sink.closed(ConnectionRecord {
                     tcp: *summary,
                     app,
@@ -434,13 +433,16 @@ impl ProtocolTracker {
                     }
                     Dir::ToClient => {
                         self.kinds.clear();
-                        self.kinds.extend(h.queue.iter().filter(|s| !s.claimed).map(|s| {
-                            match s.ex.request.as_ref().map(|r| r.method.as_str()) {
-                                Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
-                                Some(m) if m.eq_ignore_ascii_case("CONNECT") => ReqKind::Connect,
-                                _ => ReqKind::Other,
-                            }
-                        }));
+                        self.kinds
+                            .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| {
+                                match s.ex.request.as_ref().map(|r| r.method.as_str()) {
+                                    Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
+                                    Some(m) if m.eq_ignore_ascii_case("CONNECT") => {
+                                        ReqKind::Connect
+                                    }
+                                    _ => ReqKind::Other,
+                                }
+                            }));
                         h.resp.feed(seg, &self.kinds, &mut self.resp_events);
                         self.apply_responses(c, sink);
                     }
@@ -454,15 +456,24 @@ impl ProtocolTracker {
             Some(AppKind::Unknown) => {
                 if c.first_dir == Some(dir) {
                     let room = EXCERPT_LEN.saturating_sub(c.unknown.len());
-                    c.unknown
-                        .extend_from_slice(seg.bytes.get(..room.min(seg.bytes.len())).unwrap_or(&[]));
+                    c.unknown.extend_from_slice(
+                        seg.bytes.get(..room.min(seg.bytes.len())).unwrap_or(&[]),
+                    );
                 }
             }
             Some(AppKind::Empty) | None => {}
         }
     }
 
-    fn gap(&mut self, c: &mut Conn, dir: Dir, ts: Timestamp, offset: u64, len: u64, sink: &mut dyn AppSink) {
+    fn gap(
+        &mut self,
+        c: &mut Conn,
+        dir: Dir,
+        ts: Timestamp,
+        offset: u64,
+        len: u64,
+        sink: &mut dyn AppSink,
+    ) {
         match c.app {
             Some(AppKind::Http) => {
                 let Some(h) = c.http.as_mut() else { return };
@@ -509,7 +520,10 @@ impl ProtocolTracker {
                     }
                     let index = h.next_index;
                     h.next_index = h.next_index.saturating_add(1);
-                    let prev_open = h.queue.back().is_some_and(|s| s.ex.index.saturating_add(1) == index);
+                    let prev_open = h
+                        .queue
+                        .back()
+                        .is_some_and(|s| s.ex.index.saturating_add(1) == index);
                     let idle_before = if index == 0 || prev_open {
                         None
                     } else {
@@ -592,9 +606,12 @@ impl ProtocolTracker {
                     if let Some(mut slot) = h.queue.remove(at) {
                         h.last_end = resp.complete.or(Some(resp.headers_done));
                         if resp.status == 101
-                            || (slot.ex.request.as_ref().is_some_and(|r| {
-                                r.method.eq_ignore_ascii_case("CONNECT")
-                            }) && (200..300).contains(&resp.status))
+                            || (slot
+                                .ex
+                                .request
+                                .as_ref()
+                                .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"))
+                                && (200..300).contains(&resp.status))
                         {
                             h.req.stop();
                         }

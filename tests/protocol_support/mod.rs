@@ -5,7 +5,7 @@
 use albscope::capture::{PacketPos, Timestamp};
 use albscope::decode::MirrorSession;
 use albscope::flow::{
-    CloseReason, ConnId, ConnKey, ConnSummary, DirStats, Dir, Endpoint, FlowEvent,
+    CloseReason, ConnId, ConnKey, ConnSummary, Dir, DirStats, Endpoint, FlowEvent,
 };
 use albscope::protocol::{
     AppSink, ConnContext, ConnectionRecord, HttpExchange, ProtocolConfig, ProtocolTracker,
@@ -181,11 +181,27 @@ pub fn run_split(
             }
             Step::Fin(ms, dir) => {
                 last = *ms;
-                t.handle(conn, FlowEvent::Fin { dir: *dir, ts: ts(*ms), pos }, &mut out);
+                t.handle(
+                    conn,
+                    FlowEvent::Fin {
+                        dir: *dir,
+                        ts: ts(*ms),
+                        pos,
+                    },
+                    &mut out,
+                );
             }
             Step::Rst(ms, dir) => {
                 last = *ms;
-                t.handle(conn, FlowEvent::Rst { dir: *dir, ts: ts(*ms), pos }, &mut out);
+                t.handle(
+                    conn,
+                    FlowEvent::Rst {
+                        dir: *dir,
+                        ts: ts(*ms),
+                        pos,
+                    },
+                    &mut out,
+                );
             }
             Step::Gap(ms, dir, len) => {
                 last = *ms;
@@ -203,7 +219,11 @@ pub fn run_split(
             }
         }
     }
-    t.handle(conn, FlowEvent::Close(Box::new(summary(last + 1))), &mut out);
+    t.handle(
+        conn,
+        FlowEvent::Close(Box::new(summary(last + 1))),
+        &mut out,
+    );
     assert_eq!(t.open_connections(), 0, "state freed on close");
     out
 }
