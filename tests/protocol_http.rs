@@ -36,7 +36,7 @@ fn simple_get_200() {
     assert_eq!(resp.headers_done, ts(25));
     assert_eq!(resp.complete, Some(ts(25)));
     assert_eq!(header(&resp.headers, "server"), Some("nginx"));
-    assert_eq!(out.contexts[0].tls, false);
+    assert!(!out.contexts[0].tls);
     let rec = out.record();
     assert_eq!(rec.app, AppKind::Http);
     assert!(rec.unfinished.is_empty());
@@ -262,7 +262,7 @@ fn content_length_longer_than_body_then_fin() {
 fn malformed_response_is_reported_with_escaped_excerpt() {
     let out = run(&[
         c(0, GET),
-        s(5, b"\x00\x01garbage\r\nHTTP/1.1 200 OK\r\n\r\n".to_vec()),
+        s(5, b"\x00\x01garbage\r\nHTTP/1.1 200 OK\r\n\r\n"),
         Step::Fin(6, Dir::ToClient),
     ]);
     assert!(out.exchanges.is_empty());
@@ -395,10 +395,7 @@ fn gap_in_request_body_is_counted() {
 
 #[test]
 fn unknown_payload_keeps_escaped_excerpt() {
-    let out = run(&[c(
-        0,
-        b"\x05\x01\x00SOCKS-ish payload that is long enough".to_vec(),
-    )]);
+    let out = run(&[c(0, b"\x05\x01\x00SOCKS-ish payload that is long enough")]);
     let rec = out.record();
     assert_eq!(rec.app, AppKind::Unknown);
     assert!(rec
@@ -444,7 +441,7 @@ fn reference_transcript() -> Vec<Step> {
         s(8, "HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\nshort"),
         c(9, GET),
         s(10, "HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n"),
-        s(11, b"\x00garbage\xff".to_vec()),
+        s(11, b"\x00garbage\xff"),
         Step::Fin(12, Dir::ToClient),
     ]
 }

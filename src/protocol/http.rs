@@ -616,7 +616,7 @@ impl RequestParser {
                     if used.1 > 0 {
                         out.push(ReqEvent::Body(used.1));
                     }
-                    if let Some(_) = err {
+                    if err.is_some() {
                         out.push(ReqEvent::Dropped);
                         self.resync(true);
                     } else if done {
