@@ -42,6 +42,7 @@ pub(crate) fn version_name(v: u16) -> String {
         0x0302 => "TLSv1.1".to_string(),
         0x0303 => "TLSv1.2".to_string(),
         0x0304 => "TLSv1.3".to_string(),
+        0x7f00..=0x7fff => format!("TLSv1.3-draft{}", v & 0xff),
         _ => format!("0x{v:04x}"),
     }
 }
@@ -443,6 +444,19 @@ impl TlsConn {
                     });
                     self.mark_hello_done(d);
                 }
+                Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHelloV13Draft18(sh))))
+                    if dir == Dir::ToClient =>
+                {
+                    self.tls13 = true;
+                    self.info.server_hello = Some(ServerHelloInfo {
+                        ts,
+                        pos,
+                        version: version_name(sh.version.0),
+                        cipher: cipher_name(sh.cipher.0),
+                        alpn: None,
+                    });
+                    self.mark_hello_done(d);
+                }
                 Ok(_) => {}
                 Err(_) => {
                     self.errors += 1;
@@ -468,7 +482,8 @@ mod tests {
     #[test]
     fn names() {
         assert_eq!(version_name(0x0303), "TLSv1.2");
-        assert_eq!(version_name(0x7f17), "0x7f17");
+        assert_eq!(version_name(0x7f17), "TLSv1.3-draft23");
+        assert_eq!(version_name(0x0a0a), "0x0a0a");
         assert_eq!(cipher_name(0x1301), "TLS_AES_128_GCM_SHA256");
         assert_eq!(cipher_name(0xfefe), "0xfefe");
         assert_eq!(alert_description(40), "handshake_failure");
