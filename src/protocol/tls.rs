@@ -127,6 +127,8 @@ struct Record {
 struct DirState {
     hdr: [u8; 5],
     hdr_len: usize,
+    /// Time and packet of the current record header's first byte.
+    hdr_start: (Timestamp, PacketPos),
     rec: Option<Record>,
     hs_buf: Vec<u8>,
     hs_start: Option<(Timestamp, PacketPos)>,
@@ -163,6 +165,9 @@ impl TlsConn {
             let rest = seg.bytes.get(i..).unwrap_or(&[]);
             match &mut st.rec {
                 None => {
+                    if st.hdr_len == 0 {
+                        st.hdr_start = (seg.ts, seg.pos);
+                    }
                     let need = 5 - st.hdr_len;
                     let n = need.min(rest.len());
                     if let (Some(dst), Some(src)) =
@@ -194,8 +199,8 @@ impl TlsConn {
                         remaining: len,
                         keep,
                         data: Vec::new(),
-                        start_ts: seg.ts,
-                        start_pos: seg.pos,
+                        start_ts: st.hdr_start.0,
+                        start_pos: st.hdr_start.1,
                     });
                 }
                 Some(rec) => {
