@@ -504,3 +504,99 @@ proptest! {
         prop_assert_eq!(got, whole);
     }
 }
+
+#[test]
+fn interleaved_connections_keep_separate_state() {
+    use albscope::capture::PacketPos;
+    use albscope::flow::{ConnId, FlowEvent};
+    use albscope::protocol::ProtocolTracker;
+    let mut t = ProtocolTracker::default();
+    let mut out = Collected::default();
+    let pos = PacketPos::default();
+    for id in [1, 2] {
+        t.handle(
+            ConnId(id),
+            FlowEvent::Open {
+                key: key(),
+                ts: ts(0),
+                pos,
+            },
+            &mut out,
+        );
+    }
+    let data =
+        |id: u64, dir: Dir, offset: u64, bytes: &'static [u8]| (ConnId(id), dir, offset, bytes);
+    let events = [
+        data(1, Dir::ToServer, 0, b"GET /one HT"),
+        data(2, Dir::ToServer, 0, b"GET /two HTTP/1.1\r\n\r\n"),
+        data(1, Dir::ToServer, 11, b"TP/1.1\r\n\r\n"),
+        data(
+            2,
+            Dir::ToClient,
+            0,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nab",
+        ),
+        data(
+            1,
+            Dir::ToClient,
+            0,
+            b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n",
+        ),
+        data(2, Dir::ToClient, 40, b"c"),
+    ];
+    for (i, (id, dir, offset, bytes)) in events.into_iter().enumerate() {
+        t.handle(
+            id,
+            FlowEvent::Data {
+                dir,
+                ts: ts(i as i64),
+                pos,
+                offset,
+                bytes,
+            },
+            &mut out,
+        );
+    }
+    assert_eq!(out.exchanges.len(), 2);
+    assert_eq!(out.contexts[0].id, ConnId(1));
+    assert_eq!(out.exchanges[0].request.as_ref().unwrap().target, "/one");
+    assert_eq!(out.exchanges[0].response.as_ref().unwrap().status, 502);
+    assert_eq!(out.contexts[1].id, ConnId(2));
+    assert_eq!(out.exchanges[1].request.as_ref().unwrap().target, "/two");
+    assert_eq!(out.exchanges[1].response.as_ref().unwrap().body_bytes, 3);
+    assert_eq!(t.open_connections(), 2);
+    assert_eq!(t.stats().requests, 2);
+    assert_eq!(t.stats().responses, 2);
+    assert_eq!(t.stats().http_connections, 2);
+}
+
+#[test]
+fn upgrade_stops_http_parsing() {
+    let out = run(&[
+        c(
+            0,
+            "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        ),
+        s(
+            1,
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi",
+        ),
+        c(2, b"\x81\x82garbage frames"),
+        s(3, "more frames"),
+        Step::Fin(4, Dir::ToClient),
+    ]);
+    assert_eq!(out.exchanges.len(), 1);
+    assert_eq!(out.exchanges[0].response.as_ref().unwrap().status, 101);
+    assert!(out.record().unfinished.is_empty());
+}
+
+#[test]
+fn server_speaks_first_with_http() {
+    let out = run(&transcript(
+        r"<<< 0 HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n
+          fin< 1",
+    ));
+    assert_eq!(out.record().app, AppKind::Http);
+    assert_eq!(out.exchanges.len(), 1);
+    assert!(out.exchanges[0].request.is_none());
+}
