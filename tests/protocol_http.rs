@@ -600,3 +600,22 @@ fn server_speaks_first_with_http() {
     assert_eq!(out.exchanges.len(), 1);
     assert!(out.exchanges[0].request.is_none());
 }
+
+#[test]
+fn request_cut_short_is_reported_from_its_request_line() {
+    let out = run(&[
+        c(0, GET),
+        s(1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        c(5001, "POST /submit HTTP/1.1\r\nHost: x\r\nContent-Le"),
+        Step::Fin(5002, Dir::ToServer),
+    ]);
+    let rec = out.record();
+    assert_eq!(rec.unfinished.len(), 1);
+    let ex = &rec.unfinished[0];
+    assert_eq!(ex.index, 1);
+    assert_eq!(ex.idle_before, Some(Duration::from_millis(5000)));
+    let req = ex.request.as_ref().unwrap();
+    assert_eq!(req.method, "POST");
+    assert_eq!(req.target, "/submit");
+    assert!(req.headers_done.is_none());
+}

@@ -30,6 +30,8 @@ const MAX_METHOD_LEN: usize = 20;
 const MAX_CHUNK_DIGITS: u8 = 16;
 /// Interim responses remembered per final response.
 const MAX_INTERIM: usize = 16;
+/// A header buffer larger than this is freed rather than kept for the next message.
+const RETAINED_HEAD_CAPACITY: usize = 8 * 1024;
 /// Excerpt length for errors.
 const EXCERPT_LEN: usize = 64;
 
@@ -394,7 +396,11 @@ enum HeadStep {
 
 impl HeadBuf {
     fn clear(&mut self) {
-        self.buf.clear();
+        if self.buf.capacity() > RETAINED_HEAD_CAPACITY {
+            self.buf = Vec::new();
+        } else {
+            self.buf.clear();
+        }
         self.scan = 0;
     }
     fn push(&mut self, input: &[u8], cap: usize) -> HeadStep {
@@ -690,6 +696,48 @@ impl RequestParser {
                 }
             }
         }
+    }
+
+    /// The request whose header block was still incomplete when the stream ended, built from
+    /// its request line (no headers, `headers_done` unset); `None` when no request was begun or
+    /// the line is not a request line.
+    pub fn partial_request(&self) -> Option<HttpRequest> {
+        if !matches!(self.state, ReqState::Head) {
+            return None;
+        }
+        let start = self.start?;
+        let line_end = self
+            .head
+            .buf
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(self.head.buf.len());
+        let line = self.head.buf.get(..line_end)?;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if match_method(line) != Match::Yes {
+            return None;
+        }
+        let mut parts = line.splitn(3, |&b| b == b' ');
+        let method = String::from_utf8_lossy(parts.next()?).into_owned();
+        let target = String::from_utf8_lossy(parts.next().unwrap_or(&[])).into_owned();
+        let version = match parts.next() {
+            Some(b"HTTP/1.0") => 0,
+            _ => 1,
+        };
+        Some(HttpRequest {
+            first_byte: start.ts,
+            first_pos: start.pos,
+            headers_done: None,
+            complete: None,
+            method,
+            target,
+            version,
+            headers: Vec::new(),
+            header_bytes: self.head.buf.len(),
+            content_length: None,
+            chunked: false,
+            body_bytes: 0,
+        })
     }
 
     /// `len` bytes at the current position are missing.

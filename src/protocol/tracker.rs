@@ -5,7 +5,7 @@ use super::http::{match_literal, match_method, Match, ReqEvent, ReqKind, Request
 use super::http::{RespEvent, ResponseParser, Seg};
 use super::tls::TlsConn;
 use super::{escape_bytes, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange};
-use crate::capture::{PacketPos, Timestamp};
+use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{ConnId, Dir, FlowEvent};
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
@@ -111,6 +111,20 @@ struct HttpConn {
 }
 
 impl HttpConn {
+    /// Idle time before a request that becomes exchange `index`: from the end of the previous
+    /// exchange, when that one has ended (it is no longer waiting in the queue).
+    fn idle_before(&self, index: u32, first_byte: Timestamp) -> Option<Duration> {
+        let prev_open = self
+            .queue
+            .back()
+            .is_some_and(|s| s.ex.index.saturating_add(1) == index);
+        if index == 0 || prev_open {
+            None
+        } else {
+            self.last_end.map(|e| first_byte.since(e))
+        }
+    }
+
     fn slot(&mut self, index: Option<u32>) -> Option<&mut Slot> {
         let index = index?;
         self.queue.iter_mut().find(|s| s.ex.index == index)
@@ -300,7 +314,24 @@ impl ProtocolTracker {
                 let app = c.app.unwrap_or(AppKind::Empty);
                 let (unfinished, finished, last_end) = match c.http.take() {
                     Some(h) => {
-                        let h = *h;
+                        let mut h = *h;
+                        if let Some(req) = h.req.partial_request() {
+                            // A request cut short by the end of the connection.
+                            if h.queue.len() < MAX_QUEUE {
+                                let index = h.next_index;
+                                let idle_before = h.idle_before(index, req.first_byte);
+                                h.queue.push_back(Slot {
+                                    ex: HttpExchange {
+                                        index,
+                                        idle_before,
+                                        request: Some(req),
+                                        response: None,
+                                        response_error: None,
+                                    },
+                                    claimed: false,
+                                });
+                            }
+                        }
                         let unfinished: Vec<HttpExchange> =
                             h.queue.into_iter().map(|s| s.ex).collect();
                         (unfinished, h.finished, h.last_end)
@@ -520,15 +551,7 @@ impl ProtocolTracker {
                     }
                     let index = h.next_index;
                     h.next_index = h.next_index.saturating_add(1);
-                    let prev_open = h
-                        .queue
-                        .back()
-                        .is_some_and(|s| s.ex.index.saturating_add(1) == index);
-                    let idle_before = if index == 0 || prev_open {
-                        None
-                    } else {
-                        h.last_end.map(|e| r.first_byte.since(e))
-                    };
+                    let idle_before = h.idle_before(index, r.first_byte);
                     h.queue.push_back(Slot {
                         ex: HttpExchange {
                             index,
