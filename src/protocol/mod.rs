@@ -5,6 +5,13 @@
 //! and reports to an [`AppSink`] each exchange as soon as it is finished
 //! ([`AppSink::exchange`]) and each connection when it closes ([`AppSink::closed`]), so that
 //! nothing is held longer than the connection or exchange it belongs to.
+//!
+//! Inside: `http` holds the pure incremental HTTP/1.x parsers (request side and response side;
+//! only the header block being read is buffered, bodies are counted by Content-Length, by an
+//! incremental chunked decoder, or until the stream ends), `tls` the record reader (hellos,
+//! alerts, application-data bursts) and `tracker` the per-connection state: application
+//! detection from the first bytes, the queue of exchanges waiting for their responses, and the
+//! hand-over to the [`AppSink`]. Results never depend on how the streams were cut into packets.
 
 mod http;
 mod tls;

@@ -186,10 +186,24 @@ impl ProtocolTracker {
 
     /// Handles one flow event, reporting finished exchanges and connections to `sink`.
     pub fn handle(&mut self, conn: ConnId, event: FlowEvent<'_>, sink: &mut dyn AppSink) {
+        // The table is moved out while the event is handled so that the connection's state and
+        // the tracker's scratch buffers can be borrowed at once (a move, not a copy).
+        let mut conns = std::mem::take(&mut self.conns);
+        self.handle_in(&mut conns, conn, event, sink);
+        self.conns = conns;
+    }
+
+    fn handle_in(
+        &mut self,
+        conns: &mut HashMap<ConnId, Conn>,
+        conn: ConnId,
+        event: FlowEvent<'_>,
+        sink: &mut dyn AppSink,
+    ) {
         match event {
             FlowEvent::Open { key, ts, .. } => {
                 self.stats.connections += 1;
-                self.conns.insert(
+                conns.insert(
                     conn,
                     Conn {
                         ctx: ConnContext {
@@ -215,12 +229,11 @@ impl ProtocolTracker {
                 offset,
                 bytes,
             } => {
-                let Some(mut c) = self.conns.remove(&conn) else {
+                let Some(c) = conns.get_mut(&conn) else {
                     self.stats.events_without_open += 1;
                     return;
                 };
                 if bytes.is_empty() {
-                    self.conns.insert(conn, c);
                     return;
                 }
                 let seg = Seg {
@@ -244,11 +257,10 @@ impl ProtocolTracker {
                         bytes: bytes.to_vec(),
                     });
                     let full = c.held_bytes.iter().any(|&h| h >= DETECT_BYTES);
-                    self.detect(&mut c, other_spoke || full, sink);
+                    self.detect(c, other_spoke || full, sink);
                 } else {
-                    self.data(&mut c, dir, seg, sink);
+                    self.data(c, dir, seg, sink);
                 }
-                self.conns.insert(conn, c);
             }
             FlowEvent::Gap {
                 dir,
@@ -256,7 +268,7 @@ impl ProtocolTracker {
                 offset,
                 len,
             } => {
-                let Some(mut c) = self.conns.remove(&conn) else {
+                let Some(c) = conns.get_mut(&conn) else {
                     self.stats.events_without_open += 1;
                     return;
                 };
@@ -268,35 +280,32 @@ impl ProtocolTracker {
                             offset,
                             len,
                         });
-                        self.detect(&mut c, true, sink);
+                        self.detect(c, true, sink);
                     }
                 } else {
-                    self.gap(&mut c, dir, ts, offset, len, sink);
+                    self.gap(c, dir, ts, offset, len, sink);
                 }
-                self.conns.insert(conn, c);
             }
             FlowEvent::Fin { dir, ts, .. } => {
-                let Some(mut c) = self.conns.remove(&conn) else {
+                let Some(c) = conns.get_mut(&conn) else {
                     self.stats.events_without_open += 1;
                     return;
                 };
-                self.detect(&mut c, true, sink);
+                self.detect(c, true, sink);
                 if dir == Dir::ToClient {
-                    self.finish_responses(&mut c, ts, sink);
+                    self.finish_responses(c, ts, sink);
                 }
-                self.conns.insert(conn, c);
             }
             FlowEvent::Rst { ts, .. } => {
-                let Some(mut c) = self.conns.remove(&conn) else {
+                let Some(c) = conns.get_mut(&conn) else {
                     self.stats.events_without_open += 1;
                     return;
                 };
-                self.detect(&mut c, true, sink);
-                self.finish_responses(&mut c, ts, sink);
-                self.conns.insert(conn, c);
+                self.detect(c, true, sink);
+                self.finish_responses(c, ts, sink);
             }
             FlowEvent::Close(summary) => {
-                let Some(mut c) = self.conns.remove(&conn) else {
+                let Some(mut c) = conns.remove(&conn) else {
                     self.stats.events_without_open += 1;
                     sink.closed(ConnectionRecord {
                         tcp: *summary,
