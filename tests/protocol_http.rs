@@ -619,3 +619,29 @@ fn request_cut_short_is_reported_from_its_request_line() {
     assert_eq!(req.target, "/submit");
     assert!(req.headers_done.is_none());
 }
+
+#[test]
+fn leading_gap_then_request() {
+    let out = run(&[
+        Step::Gap(0, Dir::ToServer, 1448),
+        c(1, GET),
+        s(2, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    assert_eq!(out.record().app, AppKind::Http);
+    assert_eq!(out.exchanges.len(), 1);
+    assert_eq!(out.exchanges[0].request.as_ref().unwrap().target, "/a");
+}
+
+#[test]
+fn gap_then_body_bytes_then_next_request() {
+    let out = run(&[
+        c(0, "POST / HTTP/1.1\r\nContent-Length: 5000\r\n\r\n"),
+        Step::Gap(1, Dir::ToServer, 6000),
+        c(2, "tail of something\r\nGET /next HTTP/1.1\r\n\r\n"),
+        s(3, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    assert_eq!(out.exchanges.len(), 2);
+    let first = out.exchanges[0].request.as_ref().unwrap();
+    assert_eq!(first.body_bytes, 5000);
+    assert_eq!(out.exchanges[1].request.as_ref().unwrap().target, "/next");
+}

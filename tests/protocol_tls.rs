@@ -318,3 +318,18 @@ fn real_client_hello_from_test_vectors() {
     assert_eq!(tls.alerts[0].description, "protocol_version");
     assert_eq!(tls.alerts[0].level, "fatal");
 }
+
+#[test]
+fn mid_stream_application_data_is_tls() {
+    let out = run(&[
+        Step::C(0, record(23, &[1; 64])),
+        Step::S(5, record(23, &[2; 900])),
+        Step::S(6, record(23, &[2; 100])),
+    ]);
+    let rec = out.record();
+    assert_eq!(rec.app, AppKind::Tls);
+    let tls = rec.tls.as_ref().unwrap();
+    assert!(tls.client_hello.is_none());
+    let b: Vec<(Dir, u64)> = tls.bursts.iter().map(|b| (b.dir, b.bytes)).collect();
+    assert_eq!(b, vec![(Dir::ToServer, 64), (Dir::ToClient, 1000)]);
+}

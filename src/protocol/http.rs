@@ -740,14 +740,15 @@ impl RequestParser {
         })
     }
 
-    /// `len` bytes at the current position are missing.
+    /// `len` bytes at the current position are missing. The bytes after the gap are checked
+    /// for a request line at once (a gap usually ends at a packet boundary).
     pub fn gap(&mut self, ts: Timestamp, len: u64, out: &mut Vec<ReqEvent>) {
         match &mut self.state {
             ReqState::Stopped => {}
-            ReqState::Idle | ReqState::Resync(_) => self.resync(true),
+            ReqState::Idle | ReqState::Resync(_) => self.resync(false),
             ReqState::Head => {
                 out.push(ReqEvent::Dropped);
-                self.resync(true);
+                self.resync(false);
             }
             ReqState::Body(body) => match body_gap(body, len) {
                 GapResult::Inside => out.push(ReqEvent::Body(len)),
@@ -755,14 +756,14 @@ impl RequestParser {
                     out.push(ReqEvent::Body(n));
                     out.push(ReqEvent::Done(ts));
                     if n < len {
-                        self.resync(true);
+                        self.resync(false);
                     } else {
                         self.state = ReqState::Idle;
                     }
                 }
                 GapResult::Lost => {
                     out.push(ReqEvent::Dropped);
-                    self.resync(true);
+                    self.resync(false);
                 }
             },
         }

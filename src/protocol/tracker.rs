@@ -68,6 +68,8 @@ pub struct ProtocolStats {
 const DETECT_BYTES: usize = 24;
 /// Escaped excerpt length for unknown payload.
 const EXCERPT_LEN: usize = 64;
+/// Events held per connection before the application is known.
+const MAX_HELD: usize = 64;
 /// Outstanding exchanges tracked per connection.
 const MAX_QUEUE: usize = 256;
 
@@ -156,11 +158,14 @@ pub struct ProtocolTracker {
 }
 
 /// TLS record header at the start of a client stream?
+/// A handshake record normally; any record type (ChangeCipherSpec, alert, handshake,
+/// application data) when the capture began mid-connection or the first bytes were lost.
 fn match_tls(p: &[u8]) -> Match {
+    let record_type = |t: &u8| (0x14..=0x17).contains(t);
     match p {
         [] => Match::Maybe,
-        [0x16] | [0x16, 0x03] => Match::Maybe,
-        [0x16, 0x03, minor, ..] if *minor <= 4 => Match::Yes,
+        [t] | [t, 0x03] if record_type(t) => Match::Maybe,
+        [t, 0x03, minor, ..] if record_type(t) && *minor <= 4 => Match::Yes,
         _ => Match::No,
     }
 }
@@ -273,15 +278,29 @@ impl ProtocolTracker {
                     return;
                 };
                 if c.app.is_none() {
-                    if c.first_dir.is_some() {
+                    // Kept for replay; consecutive gaps of a direction merge so that a stream of
+                    // gaps alone (payload cut by the snap length) holds one entry.
+                    let merged = match c.held.last_mut() {
+                        Some(Held::Gap {
+                            dir: d,
+                            offset: o,
+                            len: l,
+                            ..
+                        }) if *d == dir && o.saturating_add(*l) == offset => {
+                            *l = l.saturating_add(len);
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !merged && c.held.len() < MAX_HELD {
                         c.held.push(Held::Gap {
                             dir,
                             ts,
                             offset,
                             len,
                         });
-                        self.detect(c, true, sink);
                     }
+                    self.detect(c, true, sink);
                 } else {
                     self.gap(c, dir, ts, offset, len, sink);
                 }
@@ -381,7 +400,8 @@ impl ProtocolTracker {
                     let room = DETECT_BYTES.saturating_sub(prefix.len());
                     prefix.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or(&[]));
                 }
-                Held::Gap { dir, .. } if *dir == first => break,
+                // A gap before the first bytes: detect from what follows it (mid-stream).
+                Held::Gap { dir, .. } if *dir == first && !prefix.is_empty() => break,
                 _ => {}
             }
         }
@@ -394,11 +414,13 @@ impl ProtocolTracker {
                 (_, Match::Maybe) if force => Some(AppKind::Http),
                 _ => None,
             },
-            Dir::ToClient => match match_literal(&prefix, b"HTTP/") {
-                Match::Yes => Some(AppKind::Http),
-                Match::No => Some(AppKind::Unknown),
-                Match::Maybe if force => Some(AppKind::Http),
-                Match::Maybe => None,
+            Dir::ToClient => match (match_tls(&prefix), match_literal(&prefix, b"HTTP/")) {
+                (_, Match::Yes) => Some(AppKind::Http),
+                (Match::Yes, _) => Some(AppKind::Tls),
+                (Match::No, Match::No) => Some(AppKind::Unknown),
+                (_, Match::Maybe) if force => Some(AppKind::Http),
+                (Match::Maybe, _) if force => Some(AppKind::Tls),
+                _ => None,
             },
         };
         let Some(app) = app else {
