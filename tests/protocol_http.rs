@@ -645,3 +645,41 @@ fn gap_then_body_bytes_then_next_request() {
     assert_eq!(first.body_bytes, 5000);
     assert_eq!(out.exchanges[1].request.as_ref().unwrap().target, "/next");
 }
+
+#[test]
+fn capture_starting_mid_message_finds_the_next_one() {
+    let out = run(&[
+        c(0, "ta\": 1}\r\n"),
+        s(1, "e of a previous response body"),
+        s(2, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd"),
+        c(3, "garbage line\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"),
+        s(4, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    let rec = out.record();
+    assert_eq!(rec.app, AppKind::Http);
+    // The first 64 bytes of the stream that did not start with a message.
+    assert!(rec
+        .unknown_excerpt
+        .as_deref()
+        .unwrap()
+        .starts_with("ta\": 1}\\r\\ngarbage line\\r\\n"));
+    assert_eq!(out.exchanges.len(), 2);
+    assert!(out.exchanges[0].request.is_none());
+    assert_eq!(out.exchanges[0].response.as_ref().unwrap().status, 200);
+    assert_eq!(out.exchanges[1].request.as_ref().unwrap().target, "/next");
+    assert_eq!(out.exchanges[1].response.as_ref().unwrap().status, 404);
+}
+
+#[test]
+fn binary_stream_stays_unknown() {
+    let mut blob = Vec::new();
+    for i in 0..300_000u32 {
+        blob.push((i.wrapping_mul(2654435761) >> 24) as u8 | 0x80);
+    }
+    // An HTTP-looking line after the search budget is not taken.
+    blob.extend_from_slice(b"\r\nGET / HTTP/1.1\r\n\r\n");
+    let out = run(&[Step::C(0, blob), s(1, "\x01\x02")]);
+    assert_eq!(out.record().app, AppKind::Unknown);
+    assert!(out.exchanges.is_empty());
+    assert!(out.record().unfinished.is_empty());
+}

@@ -570,6 +570,14 @@ impl RequestParser {
         }
     }
 
+    /// A parser for a stream that did not start with a request: it looks for the next line
+    /// that starts with a method (`skip_first_line`: not at the very first byte).
+    pub fn resyncing(max_header_bytes: usize, max_headers: usize, skip_first_line: bool) -> Self {
+        let mut p = RequestParser::new(max_header_bytes, max_headers);
+        p.resync(skip_first_line);
+        p
+    }
+
     /// Stops parsing (the stream is no longer HTTP).
     pub fn stop(&mut self) {
         self.state = ReqState::Stopped;
@@ -879,6 +887,13 @@ impl ResponseParser {
             max_header_bytes,
             max_headers,
         }
+    }
+
+    /// A parser for a stream that did not start with a response: it looks for "HTTP/1.".
+    pub fn resyncing(max_header_bytes: usize, max_headers: usize) -> Self {
+        let mut p = ResponseParser::new(max_header_bytes, max_headers);
+        p.state = RespState::Resync(Resync::anywhere());
+        p
     }
 
     fn begin(&mut self, start: MsgStart) {

@@ -60,6 +60,8 @@ pub struct ProtocolStats {
     pub queue_overflows: u64,
     /// TLS records or handshake messages that could not be read.
     pub tls_errors: u64,
+    /// Connections first seen mid-stream that were recognised as HTTP at a later message.
+    pub mid_stream_http: u64,
     /// Events for a connection never opened (ignored).
     pub events_without_open: u64,
 }
@@ -68,6 +70,8 @@ pub struct ProtocolStats {
 const DETECT_BYTES: usize = 24;
 /// Escaped excerpt length for unknown payload.
 const EXCERPT_LEN: usize = 64;
+/// Bytes searched for an HTTP message start on a connection that did not begin with one.
+const MAX_PROBE_BYTES: u64 = 256 * 1024;
 /// Events held per connection before the application is known.
 const MAX_HELD: usize = 64;
 /// Outstanding exchanges tracked per connection.
@@ -113,6 +117,19 @@ struct HttpConn {
 }
 
 impl HttpConn {
+    fn new(req: RequestParser, resp: ResponseParser) -> Self {
+        HttpConn {
+            req,
+            resp,
+            queue: VecDeque::new(),
+            next_index: 0,
+            finished: 0,
+            last_end: None,
+            req_current: None,
+            resp_slot: None,
+        }
+    }
+
     /// Idle time before a request that becomes exchange `index`: from the end of the previous
     /// exchange, when that one has ended (it is no longer waiting in the queue).
     fn idle_before(&self, index: u32, first_byte: Timestamp) -> Option<Duration> {
@@ -142,6 +159,8 @@ struct Conn {
     held_bytes: [usize; 2],
     first_dir: Option<Dir>,
     unknown: Vec<u8>,
+    /// Bytes searched for HTTP on an unknown connection.
+    probed: u64,
     http: Option<Box<HttpConn>>,
     tls: Option<Box<TlsConn>>,
 }
@@ -222,6 +241,7 @@ impl ProtocolTracker {
                         held_bytes: [0, 0],
                         first_dir: None,
                         unknown: Vec::new(),
+                        probed: 0,
                         http: None,
                         tls: None,
                     },
@@ -340,7 +360,12 @@ impl ProtocolTracker {
                 self.detect(&mut c, true, sink);
                 self.finish_responses(&mut c, summary.end, sink);
                 let app = c.app.unwrap_or(AppKind::Empty);
-                let (unfinished, finished, last_end) = match c.http.take() {
+                let http = if app == AppKind::Http {
+                    c.http.take()
+                } else {
+                    None
+                };
+                let (unfinished, finished, last_end) = match http {
                     Some(h) => {
                         let mut h = *h;
                         if let Some(req) = h.req.partial_request() {
@@ -371,7 +396,8 @@ impl ProtocolTracker {
                     self.stats.tls_errors += t.errors;
                     t.info
                 });
-                let unknown_excerpt = (app == AppKind::Unknown).then(|| escape_bytes(&c.unknown));
+                let unknown_excerpt = (app == AppKind::Unknown || !c.unknown.is_empty())
+                    .then(|| escape_bytes(&c.unknown));
                 sink.closed(ConnectionRecord {
                     tcp: *summary,
                     app,
@@ -430,29 +456,38 @@ impl ProtocolTracker {
         match app {
             AppKind::Http => {
                 self.stats.http_connections += 1;
-                c.http = Some(Box::new(HttpConn {
-                    req: RequestParser::new(
+                c.http = Some(Box::new(HttpConn::new(
+                    RequestParser::new(
                         self.config.max_request_header_bytes,
                         self.config.max_headers,
                     ),
-                    resp: ResponseParser::new(
+                    ResponseParser::new(
                         self.config.max_response_header_bytes,
                         self.config.max_headers,
                     ),
-                    queue: VecDeque::new(),
-                    next_index: 0,
-                    finished: 0,
-                    last_end: None,
-                    req_current: None,
-                    resp_slot: None,
-                }));
+                )));
             }
             AppKind::Tls => {
                 self.stats.tls_connections += 1;
                 c.ctx.tls = true;
                 c.tls = Some(Box::default());
             }
-            AppKind::Unknown => self.stats.unknown_connections += 1,
+            AppKind::Unknown => {
+                self.stats.unknown_connections += 1;
+                // The capture may have begun inside an HTTP message: keep looking for the next
+                // request line / status line for a while (see `settle`).
+                c.http = Some(Box::new(HttpConn::new(
+                    RequestParser::resyncing(
+                        self.config.max_request_header_bytes,
+                        self.config.max_headers,
+                        first == Dir::ToServer,
+                    ),
+                    ResponseParser::resyncing(
+                        self.config.max_response_header_bytes,
+                        self.config.max_headers,
+                    ),
+                )));
+            }
             AppKind::Empty => {}
         }
         for h in std::mem::take(&mut c.held) {
@@ -485,13 +520,51 @@ impl ProtocolTracker {
 
     /// Stream bytes of a connection whose application is known.
     fn data(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
+        // The excerpt of an unknown start goes on after a switch to HTTP, so that it does not
+        // depend on where the segments were cut.
+        if (c.app == Some(AppKind::Unknown) || !c.unknown.is_empty()) && c.first_dir == Some(dir) {
+            let room = EXCERPT_LEN.saturating_sub(c.unknown.len());
+            c.unknown
+                .extend_from_slice(seg.bytes.get(..room.min(seg.bytes.len())).unwrap_or(&[]));
+        }
+        if c.app == Some(AppKind::Unknown) {
+            // Search at most MAX_PROBE_BYTES (cut exactly there, whatever the segmentation).
+            let allowed = MAX_PROBE_BYTES.saturating_sub(c.probed);
+            c.probed = c.probed.saturating_add(seg.bytes.len() as u64);
+            if (seg.bytes.len() as u64) > allowed {
+                let cut = Seg {
+                    bytes: seg.bytes.get(..allowed as usize).unwrap_or(&[]),
+                    ..seg
+                };
+                if !cut.bytes.is_empty() {
+                    self.feed(c, dir, cut, sink);
+                }
+                if c.app == Some(AppKind::Unknown) {
+                    c.http = None;
+                    return;
+                }
+                // Became HTTP within the allowed part: go on with the rest.
+                let rest = Seg {
+                    bytes: seg.bytes.get(allowed as usize..).unwrap_or(&[]),
+                    offset: seg.offset.saturating_add(allowed),
+                    ..seg
+                };
+                self.feed(c, dir, rest, sink);
+                return;
+            }
+        }
+        self.feed(c, dir, seg, sink);
+    }
+
+    /// Hands bytes to the parsers of the connection's application.
+    fn feed(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
         match c.app {
-            Some(AppKind::Http) => {
+            Some(AppKind::Http) | Some(AppKind::Unknown) => {
                 let Some(h) = c.http.as_mut() else { return };
                 match dir {
                     Dir::ToServer => {
                         h.req.feed(seg, &mut self.req_events);
-                        self.apply_requests(c);
+                        self.settle(c, sink);
                     }
                     Dir::ToClient => {
                         self.kinds.clear();
@@ -506,21 +579,13 @@ impl ProtocolTracker {
                                 }
                             }));
                         h.resp.feed(seg, &self.kinds, &mut self.resp_events);
-                        self.apply_responses(c, sink);
+                        self.settle(c, sink);
                     }
                 }
             }
             Some(AppKind::Tls) => {
                 if let Some(t) = c.tls.as_mut() {
                     t.feed(dir, seg);
-                }
-            }
-            Some(AppKind::Unknown) => {
-                if c.first_dir == Some(dir) {
-                    let room = EXCERPT_LEN.saturating_sub(c.unknown.len());
-                    c.unknown.extend_from_slice(
-                        seg.bytes.get(..room.min(seg.bytes.len())).unwrap_or(&[]),
-                    );
                 }
             }
             Some(AppKind::Empty) | None => {}
@@ -537,18 +602,13 @@ impl ProtocolTracker {
         sink: &mut dyn AppSink,
     ) {
         match c.app {
-            Some(AppKind::Http) => {
+            Some(AppKind::Http) | Some(AppKind::Unknown) => {
                 let Some(h) = c.http.as_mut() else { return };
                 match dir {
-                    Dir::ToServer => {
-                        h.req.gap(ts, len, &mut self.req_events);
-                        self.apply_requests(c);
-                    }
-                    Dir::ToClient => {
-                        h.resp.gap(ts, offset, len, &mut self.resp_events);
-                        self.apply_responses(c, sink);
-                    }
+                    Dir::ToServer => h.req.gap(ts, len, &mut self.req_events),
+                    Dir::ToClient => h.resp.gap(ts, offset, len, &mut self.resp_events),
                 }
+                self.settle(c, sink);
             }
             Some(AppKind::Tls) => {
                 if let Some(t) = c.tls.as_mut() {
@@ -562,8 +622,36 @@ impl ProtocolTracker {
     fn finish_responses(&mut self, c: &mut Conn, ts: Timestamp, sink: &mut dyn AppSink) {
         if let Some(h) = c.http.as_mut() {
             h.resp.finish(ts, &mut self.resp_events);
-            self.apply_responses(c, sink);
+            self.settle(c, sink);
         }
+    }
+
+    /// Applies what the HTTP parsers found. On a connection not (yet) known as HTTP, only a
+    /// request header block or a response makes it HTTP; anything else is discarded.
+    fn settle(&mut self, c: &mut Conn, sink: &mut dyn AppSink) {
+        if c.app == Some(AppKind::Unknown) {
+            let found = self
+                .req_events
+                .iter()
+                .any(|e| matches!(e, ReqEvent::Head(_)))
+                || self.resp_events.iter().any(|e| {
+                    matches!(
+                        e,
+                        RespEvent::Start | RespEvent::Complete(_) | RespEvent::Partial(_)
+                    )
+                });
+            if !found {
+                self.req_events.clear();
+                self.resp_events.clear();
+                return;
+            }
+            c.app = Some(AppKind::Http);
+            self.stats.unknown_connections = self.stats.unknown_connections.saturating_sub(1);
+            self.stats.http_connections += 1;
+            self.stats.mid_stream_http += 1;
+        }
+        self.apply_requests(c);
+        self.apply_responses(c, sink);
     }
 
     fn apply_requests(&mut self, c: &mut Conn) {
