@@ -683,3 +683,24 @@ fn binary_stream_stays_unknown() {
     assert!(out.exchanges.is_empty());
     assert!(out.record().unfinished.is_empty());
 }
+
+#[test]
+fn ten_thousand_exchanges_on_one_connection() {
+    let mut steps = Vec::new();
+    for i in 0..10_000i64 {
+        steps.push(c(i * 10, format!("GET /{i} HTTP/1.1\r\nHost: x\r\n\r\n")));
+        steps.push(s(
+            i * 10 + 1,
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+        ));
+    }
+    let out = run(&steps);
+    assert_eq!(out.exchanges.len(), 10_000);
+    assert_eq!(out.exchanges[9_999].index, 9_999);
+    assert_eq!(
+        out.exchanges[9_999].idle_before,
+        Some(Duration::from_millis(9))
+    );
+    assert!(out.record().unfinished.is_empty());
+    assert_eq!(out.record().finished_exchanges, 10_000);
+}
