@@ -268,8 +268,6 @@ struct Head {
     headers: Vec<Header>,
     content_length: Result<Option<u64>, &'static str>,
     chunked: bool,
-    /// A Transfer-Encoding header was present.
-    has_te: bool,
 }
 
 fn collect_headers(raw: &[httparse::Header<'_>], max: usize) -> Vec<Header> {
@@ -285,10 +283,9 @@ fn collect_headers(raw: &[httparse::Header<'_>], max: usize) -> Vec<Header> {
 }
 
 /// Content-Length (all values must agree) and chunked-ness from raw headers.
-fn framing(raw: &[httparse::Header<'_>]) -> (Result<Option<u64>, &'static str>, bool, bool) {
+fn framing(raw: &[httparse::Header<'_>]) -> (Result<Option<u64>, &'static str>, bool) {
     let mut cl: Result<Option<u64>, &'static str> = Ok(None);
     let mut chunked = false;
-    let mut has_te = false;
     for h in raw {
         if h.name.eq_ignore_ascii_case("content-length") {
             let v = std::str::from_utf8(h.value).unwrap_or("").trim();
@@ -315,7 +312,6 @@ fn framing(raw: &[httparse::Header<'_>]) -> (Result<Option<u64>, &'static str>, 
                 }
             }
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            has_te = true;
             let v = String::from_utf8_lossy(h.value);
             chunked = v
                 .split(',')
@@ -324,7 +320,7 @@ fn framing(raw: &[httparse::Header<'_>]) -> (Result<Option<u64>, &'static str>, 
                 .is_some_and(|s| s.eq_ignore_ascii_case("chunked"));
         }
     }
-    (cl, chunked, has_te)
+    (cl, chunked)
 }
 
 fn header_slots(block: &[u8]) -> Vec<httparse::Header<'static>> {
@@ -337,7 +333,7 @@ fn parse_request_head(block: &[u8], max_headers: usize) -> Result<Head, String> 
     let mut req = httparse::Request::new(&mut slots);
     match req.parse(block) {
         Ok(httparse::Status::Complete(_)) => {
-            let (content_length, chunked, has_te) = framing(req.headers);
+            let (content_length, chunked) = framing(req.headers);
             Ok(Head {
                 method: req.method.unwrap_or("").to_string(),
                 target: req.path.unwrap_or("").to_string(),
@@ -347,7 +343,6 @@ fn parse_request_head(block: &[u8], max_headers: usize) -> Result<Head, String> 
                 headers: collect_headers(req.headers, max_headers),
                 content_length,
                 chunked,
-                has_te,
             })
         }
         Ok(httparse::Status::Partial) => Err("incomplete header block".to_string()),
@@ -360,7 +355,7 @@ fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, String>
     let mut resp = httparse::Response::new(&mut slots);
     match resp.parse(block) {
         Ok(httparse::Status::Complete(_)) => {
-            let (content_length, chunked, has_te) = framing(resp.headers);
+            let (content_length, chunked) = framing(resp.headers);
             Ok(Head {
                 method: String::new(),
                 target: String::new(),
@@ -370,7 +365,6 @@ fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, String>
                 headers: collect_headers(resp.headers, max_headers),
                 content_length,
                 chunked,
-                has_te,
             })
         }
         Ok(httparse::Status::Partial) => Err("incomplete header block".to_string()),
@@ -1114,7 +1108,6 @@ impl ResponseParser {
         } else if let Some(n) = content_length {
             (n > 0).then_some(Body::Length(n))
         } else {
-            let _ = h.has_te;
             Some(Body::UntilClose)
         };
         match body {
