@@ -333,3 +333,36 @@ fn mid_stream_application_data_is_tls() {
     let b: Vec<(Dir, u64)> = tls.bursts.iter().map(|b| (b.dir, b.bytes)).collect();
     assert_eq!(b, vec![(Dir::ToServer, 64), (Dir::ToClient, 1000)]);
 }
+
+/// The TLS 1.3 conversation the sample-capture builder (`synth`) puts on the wire for an ALB
+/// front end: the tracker must see the handshake and one request/response pair of bursts.
+#[test]
+fn synth_tls13_conversation() {
+    use albscope::synth::rng::SplitMix64;
+    use albscope::synth::tls as st;
+    let mut r = SplitMix64::new(7);
+    let ciphers = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f];
+    let out = run(&[
+        Step::C(
+            0,
+            st::client_hello(&mut r, Some("shop.example.com"), &ciphers),
+        ),
+        Step::S(1, st::server_flight(&mut r, 2500)),
+        Step::C(2, st::client_finished(&mut r)),
+        Step::C(3, st::app_data(&mut r, 300)),
+        Step::S(50, st::app_data(&mut r, 20_000)),
+        Step::Fin(60, Dir::ToServer),
+    ]);
+    let tls = out.record().tls.clone().unwrap();
+    let ch = tls.client_hello.unwrap();
+    assert_eq!(ch.sni.as_deref(), Some("shop.example.com"));
+    assert_eq!(ch.supported_versions, vec!["TLSv1.3", "TLSv1.2"]);
+    assert_eq!(ch.ciphers.len(), 5);
+    let sh = tls.server_hello.unwrap();
+    assert_eq!(sh.version, "TLSv1.3");
+    assert_eq!(sh.cipher, "TLS_AES_128_GCM_SHA256");
+    assert_eq!(tls.established, Some(ts(3)));
+    let dirs: Vec<Dir> = tls.bursts.iter().map(|b| b.dir).collect();
+    assert_eq!(dirs, vec![Dir::ToServer, Dir::ToClient]);
+    assert_eq!(tls.bursts[1].bytes, 20_000 + 2 * 17);
+}
