@@ -297,6 +297,9 @@ impl ProtocolTracker {
                     self.stats.events_without_open += 1;
                     return;
                 };
+                if len == 0 {
+                    return;
+                }
                 if c.app.is_none() {
                     // Kept for replay; consecutive gaps of a direction merge so that a stream of
                     // gaps alone (payload cut by the snap length) holds one entry.
