@@ -5,6 +5,7 @@
 //! ([`FlowEvent::Gap`], never a stall), FIN/RST, and finally a [`ConnSummary`] with the TCP-level
 //! timeline of the connection ([`FlowEvent::Close`]). Closed connections are freed at once.
 
+mod reassembly;
 mod tracker;
 
 pub use tracker::{FlowConfig, FlowStats, FlowTracker};
