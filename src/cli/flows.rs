@@ -297,7 +297,9 @@ fn write_table(out: &mut impl Write, flows: &[ConnSummary]) -> std::io::Result<(
             *w = (*w).max(cell.chars().count());
         }
     }
-    let right = [false, true, false, false, false, true, true, true, false, false];
+    let right = [
+        false, true, false, false, false, true, true, true, false, false,
+    ];
     let line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
         let mut first = true;
         let mut text = String::new();

@@ -168,7 +168,8 @@ impl Reassembler {
                 .filter(|(_, pend)| *pend > pos);
             if let Some((key, pend)) = covering {
                 let stop = pend.min(end);
-                if let (Some((soff, sdata)), Some(Piece::Data(have))) = (src, self.pending.get(&key))
+                if let (Some((soff, sdata)), Some(Piece::Data(have))) =
+                    (src, self.pending.get(&key))
                 {
                     out.old_bytes += stop - pos;
                     if out.conflict.is_none() {
@@ -341,7 +342,7 @@ mod tests {
                 Chunk::Gap { offset, len } => {
                     assert_eq!(*offset, s.len() as u64, "gap not contiguous");
                     assert!(*len > 0);
-                    s.extend(std::iter::repeat_n(None, *len as usize));
+                    s.extend(std::iter::repeat(None).take(*len as usize));
                 }
             }
         }

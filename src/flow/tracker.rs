@@ -274,7 +274,11 @@ const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 
 fn flag_bits(seg: &TcpSegment<'_>) -> u8 {
     let f = seg.flags;
-    (f.syn as u8) | (f.ack as u8) << 1 | (f.fin as u8) << 2 | (f.rst as u8) << 3 | (f.psh as u8) << 4
+    (f.syn as u8)
+        | (f.ack as u8) << 1
+        | (f.fin as u8) << 2
+        | (f.rst as u8) << 3
+        | (f.psh as u8) << 4
 }
 
 impl FlowTracker {
@@ -440,9 +444,8 @@ impl FlowTracker {
             }
             let (client, server, saw_syn) = if pure_syn {
                 (src, dst, true)
-            } else if seg.flags.syn {
-                (dst, src, false)
-            } else if is_server_port(src.port, dst.port) {
+            } else if seg.flags.syn || is_server_port(src.port, dst.port) {
+                // A SYN-ACK's sender is the responder; else the well-known/lower port is.
                 (dst, src, false)
             } else {
                 (src, dst, false)
@@ -454,7 +457,10 @@ impl FlowTracker {
                 client,
                 server,
             };
-            let cap = self.config.conflict_window.min(self.config.max_buffered_bytes);
+            let cap = self
+                .config
+                .conflict_window
+                .min(self.config.max_buffered_bytes);
             let conn = Conn {
                 id,
                 key,
@@ -495,7 +501,15 @@ impl FlowTracker {
         let was_half_open = conn.half_open;
         let was_closing = conn.closing;
 
-        update_conn(conn, &self.config, &mut self.stats, packet, decoded, seg, sink);
+        update_conn(
+            conn,
+            &self.config,
+            &mut self.stats,
+            packet,
+            decoded,
+            seg,
+            sink,
+        );
 
         if conn.activity != old_activity {
             self.lru.remove(&(old_activity, conn.id.0, ord));
@@ -726,24 +740,21 @@ fn update_conn(
         } else {
             TcpEventKind::Syn { retransmission }
         };
-        push_event(
-            conn,
-            config.max_events,
-            TcpEvent {
-                ts,
-                pos,
-                dir,
-                kind,
-            },
-        );
+        push_event(conn, config.max_events, TcpEvent { ts, pos, dir, kind });
         letter_seq(conn, dir, 0, if flags.ack { 'h' } else { 's' }, seg.seq);
         let (me, peer) = states(conn, dir);
         if !flags.ack {
             if *me == EpState::Inactive {
                 *me = EpState::SynSent;
             }
-        } else if matches!(*me, EpState::Inactive | EpState::Partial | EpState::SynAckSent) {
-            if matches!(*peer, EpState::SynSent | EpState::SynAckSent | EpState::Established) {
+        } else if matches!(
+            *me,
+            EpState::Inactive | EpState::Partial | EpState::SynAckSent
+        ) {
+            if matches!(
+                *peer,
+                EpState::SynSent | EpState::SynAckSent | EpState::Established
+            ) {
                 *me = EpState::Established;
                 *peer = EpState::Established;
             } else {
@@ -782,7 +793,9 @@ fn update_conn(
             // Bytes before the stream start are dropped.
             let skip = if off < 0 { off.unsigned_abs() } else { 0 };
             let start = off.max(0) as u64;
-            let data = payload.get(skip.min(payload.len() as u64) as usize..).unwrap_or(&[]);
+            let data = payload
+                .get(skip.min(payload.len() as u64) as usize..)
+                .unwrap_or(&[]);
             let missing = (seg.missing_payload as u64)
                 .saturating_sub(skip.saturating_sub(payload.len() as u64));
             if seg.missing_payload > 0 {

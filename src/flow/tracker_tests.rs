@@ -10,8 +10,16 @@ use std::net::{IpAddr, Ipv4Addr};
 #[derive(Debug, Clone)]
 enum Ev {
     Open(ConnKey),
-    Data { dir: Dir, offset: u64, bytes: Vec<u8> },
-    Gap { dir: Dir, offset: u64, len: u64 },
+    Data {
+        dir: Dir,
+        offset: u64,
+        bytes: Vec<u8>,
+    },
+    Gap {
+        dir: Dir,
+        offset: u64,
+        len: u64,
+    },
     Fin(Dir),
     Rst(Dir),
     Close(Box<ConnSummary>),
@@ -53,13 +61,21 @@ impl Rec {
                 continue;
             }
             match e {
-                Ev::Data { dir: d, offset, bytes } if *d == dir => {
+                Ev::Data {
+                    dir: d,
+                    offset,
+                    bytes,
+                } if *d == dir => {
                     assert_eq!(*offset, s.len() as u64, "data contiguous");
                     s.extend(bytes.iter().map(|b| Some(*b)));
                 }
-                Ev::Gap { dir: d, offset, len } if *d == dir => {
+                Ev::Gap {
+                    dir: d,
+                    offset,
+                    len,
+                } if *d == dir => {
                     assert_eq!(*offset, s.len() as u64, "gap contiguous");
-                    s.extend(std::iter::repeat_n(None, *len as usize));
+                    s.extend(std::iter::repeat(None).take(*len as usize));
                 }
                 _ => {}
             }
@@ -293,11 +309,27 @@ fn sf_full_connection() {
     assert_eq!(n.rec.text(0, Dir::ToClient), b"HTTP/1.1 200 OK\r\n\r\n");
     assert_eq!(n.rec.count(|e| matches!(e, Ev::Fin(_))), 2);
     // Order for connection 0: Open first, Close last, FINs after the data.
-    let evs: Vec<&Ev> = n.rec.events.iter().filter(|(c, _)| c.0 == 0).map(|(_, e)| e).collect();
-    assert!(matches!(evs.first(), Some(Ev::Open(k)) if k.client.port == 40000 && k.server.port == 80));
+    let evs: Vec<&Ev> = n
+        .rec
+        .events
+        .iter()
+        .filter(|(c, _)| c.0 == 0)
+        .map(|(_, e)| e)
+        .collect();
+    assert!(
+        matches!(evs.first(), Some(Ev::Open(k)) if k.client.port == 40000 && k.server.port == 80)
+    );
     assert!(matches!(evs.last(), Some(Ev::Close(_))));
     let fin_server = evs.iter().position(|e| matches!(e, Ev::Fin(Dir::ToClient)));
-    let last_data = evs.iter().rposition(|e| matches!(e, Ev::Data { dir: Dir::ToClient, .. }));
+    let last_data = evs.iter().rposition(|e| {
+        matches!(
+            e,
+            Ev::Data {
+                dir: Dir::ToClient,
+                ..
+            }
+        )
+    });
     assert!(fin_server > last_data);
     assert_eq!(n.tracker.stats().closed, 1);
 }
@@ -328,7 +360,10 @@ fn s0_with_syn_retransmissions_then_half_open_expiry() {
         .collect();
     assert_eq!(syns, vec![false, true, true]);
     assert_eq!(s.dirs[0].packets, 3);
-    assert_eq!(s.dirs[0].retransmissions, 0, "SYN retransmissions are not data ones");
+    assert_eq!(
+        s.dirs[0].retransmissions, 0,
+        "SYN retransmissions are not data ones"
+    );
     assert_eq!(n.tracker.stats().expired, 1);
     // The established connection is not half-open: it outlives the half-open expiry.
     n.send(p(true, "A", 1001, 5001, b"", 300_000));
@@ -354,7 +389,11 @@ fn rsto_and_rstr() {
         let mut n = net();
         n.handshake(0);
         n.send(p(true, "PA", 1001, 5001, b"abc", 3));
-        let (seq, ack) = if from_client { (1004, 5001) } else { (5001, 1004) };
+        let (seq, ack) = if from_client {
+            (1004, 5001)
+        } else {
+            (5001, 1004)
+        };
         n.send(p(from_client, "RA", seq, ack, b"", 4));
         n.finish();
         let s = n.rec.close_of(0);
@@ -458,7 +497,10 @@ fn conflicting_retransmission_keeps_first_bytes() {
     n.finish();
     assert_eq!(n.rec.text(0, Dir::ToServer), b"hello");
     let s = n.rec.close_of(0);
-    assert!(s.events.iter().any(|e| e.kind == TcpEventKind::Conflict { offset: 0 }));
+    assert!(s
+        .events
+        .iter()
+        .any(|e| e.kind == TcpEventKind::Conflict { offset: 0 }));
     assert_eq!(s.dirs[0].retransmissions, 1);
     assert_eq!(n.tracker.stats().conflicts, 1);
 }
@@ -486,7 +528,11 @@ fn duplicate_versus_retransmission() {
     assert_eq!(s.dirs[0].duplicates, 1);
     assert_eq!(s.dirs[0].retransmissions, 1);
     assert_eq!(s.dirs[0].packets, 4, "duplicate counted once");
-    assert_eq!(s.dirs[0].frame_bytes, 5 * 100 + 15, "frames include the duplicate");
+    assert_eq!(
+        s.dirs[0].frame_bytes,
+        5 * 100 + 15,
+        "frames include the duplicate"
+    );
     assert_eq!(n.rec.text(0, Dir::ToServer), b"hello");
     assert!(s.history.contains('T'));
     assert_eq!(n.tracker.stats().duplicates, 1);
