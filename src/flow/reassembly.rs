@@ -13,6 +13,9 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 
+/// Bookkeeping cost counted per buffered piece by [`Reassembler::buffered`].
+pub const PIECE_COST: usize = 64;
+
 /// A buffered out-of-order piece.
 #[derive(Debug)]
 enum Piece {
@@ -102,9 +105,11 @@ impl Reassembler {
         self.high.max(self.next)
     }
 
-    /// Captured out-of-order bytes buffered.
+    /// Memory held by out-of-order pieces: their captured bytes plus [`PIECE_COST`] per piece
+    /// (so that many tiny pieces, or missing markers that hold no bytes, also hit a cap).
     pub fn buffered(&self) -> usize {
         self.pending_bytes
+            .saturating_add(self.pending.len().saturating_mul(PIECE_COST))
     }
 
     /// Stream offset of the first buffered piece (the end of the first hole), if any.
@@ -368,7 +373,7 @@ mod tests {
         let ins = feed(&mut r, 5, b"world", &mut out);
         assert!(ins.direct.is_none());
         assert!(out.is_empty());
-        assert_eq!(r.buffered(), 5);
+        assert_eq!(r.buffered(), 5 + PIECE_COST);
         feed(&mut r, 0, b"hello", &mut out);
         let s: Vec<u8> = rebuild(&out).into_iter().flatten().collect();
         assert_eq!(s, b"helloworld");

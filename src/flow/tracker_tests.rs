@@ -687,7 +687,8 @@ fn synack_without_syn_sets_roles() {
 #[test]
 fn buffer_cap_declares_gap() {
     let mut n = Net::new(FlowConfig {
-        max_buffered_bytes: 10,
+        // Two pieces (7 and 3 bytes) fit, a third (1 byte) does not: each costs 64 more.
+        max_buffered_bytes: 7 + 3 + 2 * 64 + 60,
         ..FlowConfig::default()
     });
     n.handshake(0);
@@ -728,4 +729,32 @@ fn packets_after_rst_within_grace_stay_with_connection() {
     let s = n.rec.close_of(0);
     assert_eq!(s.dirs[1].packets, 2);
     assert_eq!(n.rec.text(0, Dir::ToClient), b"late");
+}
+
+#[test]
+fn buffered_memory_stays_under_cap_even_for_empty_truncated_pieces() {
+    let cap = 1000;
+    let mut n = Net::new(FlowConfig {
+        max_buffered_bytes: cap,
+        ..FlowConfig::default()
+    });
+    n.handshake(0);
+    // A hole at offset 0, then many segments whose payload the capture cut off entirely.
+    for i in 0..200u32 {
+        n.send(P {
+            missing: 100,
+            ..p(false, "PA", 5101 + i * 100, 1001, b"", 3 + i as i64)
+        });
+        let held: usize = n
+            .tracker
+            .conns
+            .values()
+            .map(|c| c.sides[1].reasm.buffered())
+            .sum();
+        assert!(held <= cap, "buffered {held} > cap {cap}");
+    }
+    assert!(!n.rec.gaps(0).is_empty());
+    n.finish();
+    // Every offset up to the last segment's end is accounted for, as one or more gaps.
+    assert_eq!(n.rec.stream(0, Dir::ToClient).len(), 100 + 200 * 100);
 }
