@@ -215,6 +215,9 @@ fn build_capture(path: &Path) {
 /// the lower endpoint to the higher and back.
 type Table = BTreeMap<(String, String, usize), [(u64, u64); 2]>;
 
+/// Like [`Table`], with the unit tshark printed each byte count in (1 = exact bytes, 1000 = kB).
+type TsharkTable = BTreeMap<(String, String, usize), [(u64, u64, u64); 2]>;
+
 fn key_of(a: &str, b: &str) -> (String, String, bool) {
     if a <= b {
         (a.to_string(), b.to_string(), false)
@@ -223,21 +226,22 @@ fn key_of(a: &str, b: &str) -> (String, String, bool) {
     }
 }
 
-/// Parses a byte count as tshark prints it ("918 bytes", "1,234 bytes", "12 kB").
-fn parse_bytes(num: &str, unit: &str) -> Option<(u64, bool)> {
-    let n: f64 = num.replace(',', "").parse().ok()?;
-    let (mult, exact) = match unit {
-        "bytes" | "B" => (1.0, true),
-        "kB" => (1e3, false),
-        "MB" => (1e6, false),
-        "GB" => (1e9, false),
+/// Parses a byte count as tshark prints it ("918 bytes", "1,234 bytes", "12 kB"): the number
+/// and its unit in bytes.
+fn parse_bytes(num: &str, unit: &str) -> Option<(u64, u64)> {
+    let n: u64 = num.replace(',', "").parse().ok()?;
+    let mult = match unit {
+        "bytes" | "B" => 1,
+        "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
         _ => return None,
     };
-    Some(((n * mult).round() as u64, exact))
+    Some((n, mult))
 }
 
-/// Runs tshark; returns its connections and whether every byte count was exact.
-fn tshark_conversations(capture: &Path) -> (Table, bool) {
+/// Runs tshark and parses its TCP conversation table.
+fn tshark_conversations(capture: &Path) -> TsharkTable {
     let out = Command::new("tshark")
         .arg("-r")
         .arg(capture)
@@ -246,8 +250,7 @@ fn tshark_conversations(capture: &Path) -> (Table, bool) {
         .expect("run tshark");
     assert!(out.status.success(), "tshark failed: {out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut table = Table::new();
-    let mut exact = true;
+    let mut table = TsharkTable::new();
     for line in text.lines() {
         let tok: Vec<&str> = line.split_whitespace().collect();
         if tok.len() < 9 || tok.get(1) != Some(&"<->") {
@@ -256,27 +259,24 @@ fn tshark_conversations(capture: &Path) -> (Table, bool) {
         // A <-> B  frames(B->A) bytes unit  frames(A->B) bytes unit  total ...
         let (fa, ba, ua) = (tok[3], tok[4], tok[5]);
         let (fb, bb, ub) = (tok[6], tok[7], tok[8]);
-        let (Some((bytes_ba, e1)), Some((bytes_ab, e2))) =
+        let (Some((bytes_ba, mult_ba)), Some((bytes_ab, mult_ab))) =
             (parse_bytes(ba, ua), parse_bytes(bb, ub))
         else {
             panic!("unexpected tshark line: {line}");
         };
-        exact &= e1 && e2;
         let frames_ba: u64 = fa.replace(',', "").parse().expect("frames");
         let frames_ab: u64 = fb.replace(',', "").parse().expect("frames");
         let (lo, hi, swapped) = key_of(tok[0], tok[2]);
-        let (lo_hi, hi_lo) = if swapped {
-            ((frames_ba, bytes_ba), (frames_ab, bytes_ab))
-        } else {
-            ((frames_ab, bytes_ab), (frames_ba, bytes_ba))
-        };
+        let ab = (frames_ab, bytes_ab, mult_ab);
+        let ba = (frames_ba, bytes_ba, mult_ba);
+        let (lo_hi, hi_lo) = if swapped { (ba, ab) } else { (ab, ba) };
         let mut n = 0;
         while table.contains_key(&(lo.clone(), hi.clone(), n)) {
             n += 1;
         }
         table.insert((lo, hi, n), [lo_hi, hi_lo]);
     }
-    (table, exact)
+    table
 }
 
 fn albscope_conversations(capture: &Path) -> Table {
@@ -293,15 +293,17 @@ fn albscope_conversations(capture: &Path) -> Table {
     let flows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json output");
     let mut table = Table::new();
     for f in flows.as_array().expect("array") {
-        let o = f["originator"].as_str().expect("originator");
-        let r = f["responder"].as_str().expect("responder");
+        // tshark writes IPv6 endpoints without brackets.
+        let unbracket = |s: &str| s.replace(['[', ']'], "");
+        let o = unbracket(f["originator"].as_str().expect("originator"));
+        let r = unbracket(f["responder"].as_str().expect("responder"));
         let dir = |d: &str| {
             (
                 f[d]["frames"].as_u64().expect("frames"),
                 f[d]["frame_bytes"].as_u64().expect("frame_bytes"),
             )
         };
-        let (lo, hi, swapped) = key_of(o, r);
+        let (lo, hi, swapped) = key_of(&o, &r);
         let pair = if swapped {
             [dir("resp"), dir("orig")]
         } else {
@@ -317,38 +319,27 @@ fn albscope_conversations(capture: &Path) -> Table {
 }
 
 fn compare(capture: &Path) {
-    let (want, exact) = tshark_conversations(capture);
+    let want = tshark_conversations(capture);
     let got = albscope_conversations(capture);
+    let name = capture.display();
     assert_eq!(
         got.len(),
         want.len(),
-        "{}: connection count (albscope {got:?}, tshark {want:?})",
-        capture.display()
+        "{name}: connection count (albscope {got:?}, tshark {want:?})"
     );
     for (k, w) in &want {
         let g = got
             .get(k)
-            .unwrap_or_else(|| panic!("{}: tshark conversation {k:?} missing", capture.display()));
+            .unwrap_or_else(|| panic!("{name}: tshark conversation {k:?} missing"));
         for d in 0..2 {
-            assert_eq!(
-                g[d].0,
-                w[d].0,
-                "{}: {k:?} frames dir {d}",
-                capture.display()
+            let (frames, bytes, unit) = w[d];
+            assert_eq!(g[d].0, frames, "{name}: {k:?} frames, direction {d}");
+            // tshark prints large counts in kB/MB, cut to whole units.
+            assert!(
+                g[d].1 / unit == bytes,
+                "{name}: {k:?} bytes, direction {d}: albscope {} vs tshark {bytes} x {unit}",
+                g[d].1
             );
-            if exact {
-                assert_eq!(g[d].1, w[d].1, "{}: {k:?} bytes dir {d}", capture.display());
-            } else {
-                // tshark rounded to kB/MB: within half a unit of its rounding.
-                let diff = g[d].1.abs_diff(w[d].1) as f64;
-                assert!(
-                    diff <= 0.5 * 1e3f64.max(w[d].1 as f64 / 100.0),
-                    "{}: {k:?} bytes dir {d}: {} vs {}",
-                    capture.display(),
-                    g[d].1,
-                    w[d].1
-                );
-            }
         }
     }
 }
