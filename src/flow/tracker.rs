@@ -223,7 +223,8 @@ struct Conn {
     history: String,
     events: Vec<TcpEvent>,
     events_dropped: u32,
-    /// Capture time the connection was last active (LRU key).
+    /// Key of this connection in the timer sets: its last activity, refreshed only when it is
+    /// [`LRU_GRANULARITY_NS`] behind `end` (sweeps check `end` before closing anything).
     activity: i64,
     /// In the half-open set (handshake not completed).
     half_open: bool,
@@ -268,6 +269,10 @@ impl From<TupleKeyOrd> for TupleKey {
         }
     }
 }
+
+/// The timer sets are re-keyed at most this often per connection (capture time), so a bulk
+/// transfer does not pay two tree updates per packet.
+const LRU_GRANULARITY_NS: i64 = 100_000_000;
 
 /// How often (capture time) idle and half-open connections are looked for.
 const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
@@ -355,17 +360,42 @@ impl FlowTracker {
             if t >= idle_before {
                 break;
             }
-            self.stats.expired += 1;
-            self.close(k.into(), CloseReason::Expired, sink);
+            if !self.refresh(k.into(), idle_before) {
+                self.stats.expired += 1;
+                self.close(k.into(), CloseReason::Expired, sink);
+            }
         }
         let half_before = self.now.saturating_sub(self.config.half_open_expiry.0);
         while let Some(&(t, _, k)) = self.half_open.first() {
             if t >= half_before {
                 break;
             }
-            self.stats.expired += 1;
-            self.close(k.into(), CloseReason::Expired, sink);
+            if !self.refresh(k.into(), half_before) {
+                self.stats.expired += 1;
+                self.close(k.into(), CloseReason::Expired, sink);
+            }
         }
+    }
+
+    /// Re-keys a connection in the timer sets with its true last activity when that is at or
+    /// after `cutoff` (its key lagged behind); false when it really is idle since before.
+    fn refresh(&mut self, tkey: TupleKey, cutoff: i64) -> bool {
+        let Some(conn) = self.conns.get_mut(&tkey) else {
+            return false;
+        };
+        if conn.end.0 < cutoff || conn.end.0 == conn.activity {
+            return false;
+        }
+        let ord: TupleKeyOrd = tkey.into();
+        let (old, new) = (conn.activity, conn.end.0);
+        conn.activity = new;
+        self.lru.remove(&(old, conn.id.0, ord));
+        self.lru.insert((new, conn.id.0, ord));
+        if conn.half_open {
+            self.half_open.remove(&(old, conn.id.0, ord));
+            self.half_open.insert((new, conn.id.0, ord));
+        }
+        true
     }
 
     fn process_icmp(&mut self, packet: &PacketRef<'_>, session: MirrorSession, icmp: &IcmpError) {
@@ -437,9 +467,13 @@ impl FlowTracker {
 
         if !self.conns.contains_key(&tkey) {
             if self.conns.len() >= self.config.max_connections.max(1) {
-                if let Some(&(_, _, k)) = self.lru.first() {
-                    self.stats.evicted += 1;
-                    self.close(k.into(), CloseReason::Evicted, sink);
+                // The least recently active: re-key lagging entries until the first is exact.
+                while let Some(&(_, _, k)) = self.lru.first() {
+                    if !self.refresh(k.into(), i64::MIN) {
+                        self.stats.evicted += 1;
+                        self.close(k.into(), CloseReason::Evicted, sink);
+                        break;
+                    }
                 }
             }
             let (client, server, saw_syn) = if pure_syn {
@@ -511,7 +545,8 @@ impl FlowTracker {
             sink,
         );
 
-        if conn.activity != old_activity {
+        if conn.end.0.saturating_sub(old_activity) >= LRU_GRANULARITY_NS {
+            conn.activity = conn.end.0;
             self.lru.remove(&(old_activity, conn.id.0, ord));
             self.lru.insert((conn.activity, conn.id.0, ord));
         }
@@ -711,7 +746,6 @@ fn update_conn(
         side.stats.wire_bytes += decoded.ip_len as u64;
     }
     conn.end = conn.end.max(ts);
-    conn.activity = conn.activity.max(ts.0);
     conn.last_pos = pos;
 
     let flags = seg.flags;

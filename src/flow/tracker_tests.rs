@@ -812,3 +812,19 @@ proptest::proptest! {
         proptest::prop_assert_eq!(s.dirs[0].duplicates as usize, dups);
     }
 }
+
+#[test]
+fn expiry_checks_true_last_activity_not_the_coarse_timer_key() {
+    let mut n = Net::new(FlowConfig {
+        idle_expiry: Duration::from_millis(10_000),
+        ..FlowConfig::default()
+    });
+    n.send(p(true, "PA", 1, 1, b"a", 0));
+    n.send(p(true, "PA", 2, 1, b"b", 50)); // within the timer granularity: key stays at 0
+    n.client = (3, 40001);
+    n.send(p(true, "PA", 1, 1, b"x", 10_020));
+    assert!(n.rec.closes().is_empty(), "idle only 9.97 s");
+    n.send(p(true, "PA", 2, 1, b"y", 11_100));
+    assert_eq!(n.rec.close_of(0).close_reason, CloseReason::Expired);
+    assert_eq!(n.rec.text(0, Dir::ToServer), b"ab");
+}
