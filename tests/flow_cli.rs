@@ -39,7 +39,9 @@ fn json_lists_connections_in_start_order_with_states() {
         .iter()
         .map(|f| f["state"].as_str().unwrap_or(""))
         .collect();
-    assert_eq!(states, ["SF", "REJ", "S0", "RSTO", "OTH"]);
+    assert_eq!(states, ["SF", "RSTO", "REJ", "S0", "OTH"]);
+    assert_eq!(flows[0]["close_reason"], "port_reused");
+    assert_eq!(flows[1]["close_reason"], "closed");
     let starts: Vec<i64> = flows
         .iter()
         .map(|f| f["start_ns"].as_i64().unwrap_or(0))
@@ -58,7 +60,7 @@ fn json_lists_connections_in_start_order_with_states() {
     assert!(sf["start"].as_str().unwrap_or("").ends_with('Z'));
     assert_eq!(flows[4]["saw_syn"], false);
     assert_eq!(flows[4]["responder"], "10.0.1.10:443");
-    let s0_syns = flows[2]["events"]
+    let s0_syns = flows[3]["events"]
         .as_array()
         .map(|e| e.iter().filter(|x| x["kind"] == "syn").count());
     assert_eq!(s0_syns, Some(3));
@@ -90,7 +92,7 @@ fn table_has_header_rows_and_footer() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1 + 5 + 1, "{text}");
+    assert_eq!(lines.len(), 1 + 5 + 2, "{text}");
     assert!(lines[0].starts_with("start (UTC)") && lines[0].contains("history"));
     assert!(lines[1].contains("10.0.1.10:41000") && lines[1].contains(" 6/3 "));
     assert!(lines[1].contains("SF"));
@@ -100,6 +102,10 @@ fn table_has_header_rows_and_footer() {
         lines[5]
     );
     assert!(lines[6].starts_with("5 connections"));
+    assert_eq!(
+        lines.get(7).copied(),
+        Some("1 duplicate frames, 1 ports reused")
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@
 use super::{CliError, EXIT_OK, EXIT_PARTIAL};
 use albscope::capture::{CaptureReader, PacketPos, Timestamp};
 use albscope::decode::DecodeConfig;
-use albscope::flow::{CloseReason, ConnId, ConnSummary, DirStats, FlowEvent, FlowSink};
+use albscope::flow::{CloseReason, ConnId, ConnSummary, DirStats, FlowEvent, FlowSink, FlowStats};
 use albscope::pipeline::{run_flows, PipelineConfig};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
@@ -233,7 +233,7 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
             serde_json::to_writer_pretty(&mut out, &all).map_err(std::io::Error::from)?;
             writeln!(out)?;
         } else {
-            write_table(&mut out, &flows)?;
+            write_table(&mut out, &flows, &stats.flow)?;
         }
         stats
     };
@@ -255,7 +255,11 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
 }
 
 /// Writes the aligned table.
-fn write_table(out: &mut impl Write, flows: &[ConnSummary]) -> std::io::Result<()> {
+fn write_table(
+    out: &mut impl Write,
+    flows: &[ConnSummary],
+    stats: &FlowStats,
+) -> std::io::Result<()> {
     let header = [
         "start (UTC)",
         "duration",
@@ -332,5 +336,27 @@ fn write_table(out: &mut impl Write, flows: &[ConnSummary]) -> std::io::Result<(
         } else {
             ""
         }
-    )
+    )?;
+    // Notable tracker counters, only when non-zero.
+    let notes: Vec<String> = [
+        (stats.gaps, "gaps"),
+        (stats.gap_bytes, "bytes missing"),
+        (stats.truncated_segments, "truncated segments"),
+        (stats.retransmissions, "data retransmissions"),
+        (stats.conflicts, "conflicting retransmissions"),
+        (stats.duplicates, "duplicate frames"),
+        (stats.port_reused, "ports reused"),
+        (stats.matched_icmp, "ICMP errors"),
+        (stats.unmatched_icmp, "ICMP errors matching no connection"),
+        (stats.expired, "expired"),
+        (stats.evicted, "evicted (table full)"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if !notes.is_empty() {
+        writeln!(out, "{}", notes.join(", "))?;
+    }
+    Ok(())
 }

@@ -2,9 +2,10 @@
 //!
 //! Connections in it, in order of first packet:
 //! 0. 10.0.1.10:41000 -> 10.0.2.20:8080: handshake, request (mirrored twice), response, FINs: SF
-//! 1. 10.0.1.10:41001 -> 10.0.2.20:8081: SYN answered by RST: REJ
-//! 2. 10.0.1.10:41002 -> 10.0.2.21:8080: SYN sent three times, unanswered: S0
-//! 3. the 4-tuple of 0 again with a new ISN: handshake then RST from the originator: RSTO
+//! 1. the 4-tuple of 0 again with a new ISN, 0.3 ms after its last ACK: port reuse; handshake
+//!    then RST from the originator: RSTO
+//! 2. 10.0.1.10:41001 -> 10.0.2.20:8081: SYN answered by RST: REJ
+//! 3. 10.0.1.10:41002 -> 10.0.2.21:8080: SYN sent three times, unanswered: S0
 //! 4. 10.0.3.30:52000 -> 10.0.1.10:443: mid-stream (no SYN): OTH
 
 #![allow(dead_code)]
@@ -163,6 +164,11 @@ pub fn build_capture(path: &Path) {
     p.tcp(a, true, FIN | ACK, 128, 939, b"", 1000, 1);
     p.tcp(a, false, FIN | ACK, 939, 129, b"", 1100, 1);
     p.tcp(a, true, ACK, 129, 940, b"", 1200, 1);
+    // Port reuse: the 4-tuple of `a` again, new ISN, while the first is in its close grace.
+    p.tcp(a, true, SYN, 55_555, 0, b"", 1_500, 1);
+    p.tcp(a, false, SYN | ACK, 66_666, 55_556, b"", 1_600, 1);
+    p.tcp(a, true, ACK, 55_556, 66_667, b"", 1_700, 1);
+    p.tcp(a, true, RST | ACK, 55_556, 66_667, b"", 1_800, 1);
     // A refused connect.
     let b = Tuple {
         client: (alb, 41001),
@@ -179,11 +185,6 @@ pub fn build_capture(path: &Path) {
         let _ = i;
         p.tcp(c, true, SYN, 7000, 0, b"", *t, 1);
     }
-    // Port reuse: the 4-tuple of `a` again, new ISN, after the first closed.
-    p.tcp(a, true, SYN, 55_555, 0, b"", 4_000_000, 1);
-    p.tcp(a, false, SYN | ACK, 66_666, 55_556, b"", 4_000_100, 1);
-    p.tcp(a, true, ACK, 55_556, 66_667, b"", 4_000_200, 1);
-    p.tcp(a, true, RST | ACK, 55_556, 66_667, b"", 4_000_300, 1);
     // Mid-stream traffic (no SYN captured).
     let d = Tuple {
         client: ([10, 0, 3, 30], 52000),
