@@ -16,6 +16,9 @@ use std::ops::Range;
 /// Bookkeeping cost counted per buffered piece by [`Reassembler::buffered`].
 pub const PIECE_COST: usize = 64;
 
+/// History buffer capacity kept when the history empties; larger buffers are freed.
+const HISTORY_KEEP_CAPACITY: usize = 2048;
+
 /// A buffered out-of-order piece.
 #[derive(Debug)]
 enum Piece {
@@ -242,6 +245,15 @@ impl Reassembler {
             let n = (offset.min(self.next) - hist_start) as usize;
             self.history.drain(..n.min(self.history.len()));
         }
+        if self.history.is_empty() && self.history.capacity() > HISTORY_KEEP_CAPACITY {
+            // An idle keep-alive connection should not hold its last burst's buffer.
+            self.history = VecDeque::new();
+        }
+    }
+
+    /// Frees the delivered-bytes history (no more conflict checks against it).
+    pub fn release_history(&mut self) {
+        self.history = VecDeque::new();
     }
 
     /// Next chunk in stream order: a buffered piece at `next` if any; otherwise, when

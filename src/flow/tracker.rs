@@ -971,6 +971,9 @@ fn update_conn(
     if conn.closing.is_none() && (conn.rst_seen || both_fins) {
         conn.closing = Some(ts.0.saturating_add(config.close_grace.0));
         conn.half_open = false;
+        for side in &mut conn.sides {
+            side.reasm.release_history();
+        }
     }
 }
 

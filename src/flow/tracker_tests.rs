@@ -828,3 +828,39 @@ fn expiry_checks_true_last_activity_not_the_coarse_timer_key() {
     assert_eq!(n.rec.close_of(0).close_reason, CloseReason::Expired);
     assert_eq!(n.rec.text(0, Dir::ToServer), b"ab");
 }
+
+#[test]
+fn state_is_bounded_by_concurrent_connections() {
+    let mut n = net();
+    // 5000 short connections, 0.5 ms apart: with a 2 s close grace at most ~4000 are tracked.
+    for i in 0..5000u32 {
+        n.client = (1, 1024 + (i % 60000) as u16);
+        n.client.0 = 1 + (i / 60000) as u8;
+        let t = i as i64 / 2;
+        n.send(p(true, "S", 100, 0, b"", t));
+        n.send(p(false, "SA", 900, 101, b"", t));
+        n.send(p(true, "A", 101, 901, b"", t));
+        n.send(p(true, "PA", 101, 901, b"GET /", t));
+        n.send(p(false, "PA", 901, 106, &[b'x'; 3000], t));
+        n.send(p(true, "FA", 106, 3901, b"", t));
+        n.send(p(false, "FA", 3901, 107, b"", t));
+        n.send(p(true, "A", 107, 3902, b"", t));
+        let tr = &n.tracker;
+        assert!(tr.conns.len() <= 4002, "tracked {}", tr.conns.len());
+        assert_eq!(tr.lru.len(), tr.conns.len());
+        assert_eq!(tr.closing.len(), tr.conns.len());
+        assert!(tr.half_open.is_empty());
+        n.rec.events.clear();
+    }
+    // Closing connections hold no stream buffers.
+    let held: usize = n
+        .tracker
+        .conns
+        .values()
+        .map(|c| c.sides.iter().map(|s| s.reasm.buffered()).sum::<usize>())
+        .sum();
+    assert_eq!(held, 0);
+    n.finish();
+    assert_eq!(n.tracker.open_connections(), 0);
+    assert_eq!(n.tracker.stats().connections, 5000);
+}
