@@ -1,7 +1,8 @@
 //! Compares `albscope flows --format json` with `tshark -z conv,tcp` on a VXLAN capture built
 //! here (handshakes, data, a duplicate frame, a refused connect, SYN retransmissions, port reuse,
-//! a mid-stream connection) and on every `samples/*.pcap` present. Checks the connection count
-//! and, per connection, the frames and frame bytes each way. Skipped when tshark is missing.
+//! a mid-stream connection) and on every `samples/*.pcap` and `samples/*/*.pcap` present.
+//! Checks the connection count and, per connection, the frames and frame bytes each way.
+//! Skipped when tshark is not installed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -164,14 +165,24 @@ fn flows_match_tshark_conversations() {
     compare(&built);
     let _ = std::fs::remove_dir_all(&dir);
 
+    // samples/*.pcap and one level below (samples/real/*.pcap).
     let samples = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&samples)
-        .map(|rd| {
+    let mut files: Vec<PathBuf> = Vec::new();
+    let mut dirs = vec![samples.clone()];
+    if let Ok(rd) = std::fs::read_dir(&samples) {
+        dirs.extend(
             rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
-                .collect()
-        })
-        .unwrap_or_default();
+                .filter(|p| p.is_dir()),
+        );
+    }
+    for d in dirs {
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            files.extend(
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng")),
+            );
+        }
+    }
     files.sort();
     for f in &files {
         compare(f);

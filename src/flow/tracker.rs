@@ -43,9 +43,13 @@ pub struct FlowConfig {
     /// (last ACK, repeated RST, data in flight); then its summary is handed downstream.
     pub close_grace: Duration,
     /// Two IPv4 packets of one direction with the same seq, length, flags and IP id within this
-    /// long are one packet mirrored twice (a duplicate), not a retransmission. Without a usable
-    /// IP id (IPv6, or id 0), ack and window must match too and the window is 1/50 of this.
+    /// long are one packet mirrored twice (a duplicate), not a retransmission.
     pub duplicate_window: Duration,
+    /// The same without a usable IP id (IPv6, or id 0 as Linux sends SYN-ACKs): ack and window
+    /// must match too, within this much shorter window. A real SYN-ACK retransmission can follow
+    /// the first within 100 µs (timer and retransmitted SYN crossing), a copy of one packet seen
+    /// twice by the capture follows within a few µs.
+    pub duplicate_window_no_id: Duration,
     /// Delivered bytes kept per direction (until the peer ACKs them) to notice retransmissions
     /// carrying different bytes (conflicts).
     pub conflict_window: usize,
@@ -61,6 +65,7 @@ impl Default for FlowConfig {
             half_open_expiry: Duration::from_millis(120_000),
             close_grace: Duration::from_millis(2_000),
             duplicate_window: Duration::from_millis(50),
+            duplicate_window_no_id: Duration(20_000),
             conflict_window: 16 << 10,
         }
     }
@@ -715,7 +720,7 @@ fn update_conn(
         let window = if sig.ip_id.is_some() {
             config.duplicate_window.0
         } else {
-            config.duplicate_window.0 / 50
+            config.duplicate_window_no_id.0
         };
         let is_dup = side.recent.iter().take(side.recent_len).any(|(s, t)| {
             let close_in_time = ts.0.saturating_sub(t.0).abs() <= window;

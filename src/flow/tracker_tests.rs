@@ -140,6 +140,8 @@ struct P<'a> {
     data: &'a [u8],
     missing: u32,
     ms: i64,
+    /// Extra microseconds after `ms`.
+    us: i64,
     ip_id: Option<u16>,
 }
 
@@ -152,6 +154,7 @@ fn p<'a>(from_client: bool, flags: &'a str, seq: u32, ack: u32, data: &'a [u8], 
         data,
         missing: 0,
         ms,
+        us: 0,
         ip_id: None,
     }
 }
@@ -198,7 +201,7 @@ impl Net {
                 number: self.number,
                 offset: self.number * 100,
             },
-            ts: Timestamp(1_700_000_000_000_000_000 + pk.ms * 1_000_000),
+            ts: Timestamp(1_700_000_000_000_000_000 + pk.ms * 1_000_000 + pk.us * 1_000),
             link: LinkType::ETHERNET,
             orig_len: 100 + pk.data.len() as u32 + pk.missing,
             data: &frame,
@@ -863,4 +866,47 @@ fn state_is_bounded_by_concurrent_connections() {
     n.finish();
     assert_eq!(n.tracker.open_connections(), 0);
     assert_eq!(n.tracker.stats().connections, 5000);
+}
+
+#[test]
+fn synack_retransmissions_without_ip_id_are_not_duplicates() {
+    // Linux sends SYN-ACKs with IP id 0; a timer retransmission and the answer to a
+    // retransmitted SYN can be 100 µs apart (seen in a real capture).
+    let mut n = net();
+    n.send(p(true, "S", 1000, 0, b"", 0));
+    n.send(P {
+        ip_id: Some(0),
+        ..p(false, "SA", 5000, 1001, b"", 1)
+    });
+    n.send(P {
+        ip_id: Some(0),
+        ..p(false, "SA", 5000, 1001, b"", 1002)
+    });
+    // Answer to the retransmitted SYN, 98 µs after the timer's SYN-ACK: a retransmission.
+    n.send(P {
+        ip_id: Some(0),
+        us: 98,
+        ..p(false, "SA", 5000, 1001, b"", 1002)
+    });
+    // The same SYN-ACK seen twice by the capture, 3 µs apart: a duplicate.
+    n.send(P {
+        ip_id: Some(0),
+        us: 101,
+        ..p(false, "SA", 5000, 1001, b"", 1002)
+    });
+    n.finish();
+    let s = n.rec.close_of(0);
+    assert_eq!(s.dirs[1].duplicates, 1);
+    assert_eq!(s.dirs[1].packets, 3);
+    let retrans = s
+        .events
+        .iter()
+        .filter(|e| {
+            e.kind
+                == TcpEventKind::SynAck {
+                    retransmission: true,
+                }
+        })
+        .count();
+    assert_eq!(retrans, 2);
 }
