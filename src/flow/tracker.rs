@@ -946,8 +946,14 @@ fn update_conn(
         if side.state != EpState::Reset {
             side.state = EpState::Closed;
         }
-        let next = conn.sides[di].reasm.next();
-        drain(conn, config, stats, dir, next, ts, pos, sink);
+        // Every byte before the FIN was sent: a hole before it is a gap now (data reordered
+        // behind its own FIN is rare; waiting for the peer's ACK could hold the FIN for ever).
+        let next = side.reasm.next();
+        let limit = match side.fin {
+            Some((o, _, _)) if o > next && o - next < (1 << 30) => o,
+            _ => next,
+        };
+        drain(conn, config, stats, dir, limit, ts, pos, sink);
     }
 
     // RST: flush both directions (holes become gaps), then report it.

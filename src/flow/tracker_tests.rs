@@ -450,29 +450,47 @@ fn dropped_segment_acked_later_becomes_gap() {
 }
 
 #[test]
-fn tail_loss_acked_and_fin_after_hole() {
+fn fin_after_hole_declares_gap_then_fin() {
     let mut n = net();
     n.handshake(0);
     n.send(p(false, "PA", 5001, 1001, b"aaaa", 3));
-    // "bbbb" lost; the FIN at 5009 waits for it.
+    // "bbbb" (5005..5009) was not captured; the FIN at 5009 says it was sent.
     n.send(p(false, "FA", 5009, 1001, b"", 4));
-    assert_eq!(n.rec.count(|e| matches!(e, Ev::Fin(_))), 0);
-    n.send(p(true, "A", 1001, 5010, b"", 5));
     assert_eq!(n.rec.gaps(0), vec![(Dir::ToClient, 4, 4)]);
-    assert_eq!(n.rec.count(|e| matches!(e, Ev::Fin(Dir::ToClient))), 1);
+    let evs: Vec<&Ev> = n.rec.events.iter().map(|(_, e)| e).collect();
+    let gap = evs.iter().position(|e| matches!(e, Ev::Gap { .. }));
+    let fin = evs.iter().position(|e| matches!(e, Ev::Fin(Dir::ToClient)));
+    assert!(gap.is_some() && fin > gap, "gap, then FIN");
+    // The ACK of the FIN changes nothing.
+    n.send(p(true, "A", 1001, 5010, b"", 5));
+    assert_eq!(n.rec.gaps(0).len(), 1);
+    assert_eq!(n.rec.count(|e| matches!(e, Ev::Fin(_))), 1);
 }
 
 #[test]
-fn fin_behind_unacked_hole_is_delivered_at_close() {
+fn tail_loss_without_fin_is_declared_when_acked() {
+    let mut n = net();
+    n.handshake(0);
+    n.send(p(false, "PA", 5001, 1001, b"aaaa", 3));
+    // "bbbb" lost at the tail: only the client's ACK tells.
+    n.send(p(true, "A", 1001, 5009, b"", 4));
+    assert_eq!(n.rec.gaps(0), vec![(Dir::ToClient, 4, 4)]);
+    n.send(p(false, "PA", 5009, 1001, b"cc", 5));
+    assert_eq!(n.rec.text(0, Dir::ToClient), b"aaaacc");
+}
+
+#[test]
+fn data_behind_a_hole_waits_and_is_flushed_at_close() {
     let mut n = net();
     n.handshake(0);
     n.send(p(true, "PA", 1005, 5001, b"xx", 3));
-    n.send(p(true, "FA", 1007, 5001, b"", 4));
-    assert_eq!(n.rec.count(|e| matches!(e, Ev::Fin(_))), 0);
+    assert!(
+        n.rec.gaps(0).is_empty(),
+        "no ACK, no FIN: wait for the hole"
+    );
     n.finish();
     assert_eq!(n.rec.gaps(0), vec![(Dir::ToServer, 0, 4)]);
     assert_eq!(n.rec.text(0, Dir::ToServer), b"xx");
-    assert_eq!(n.rec.count(|e| matches!(e, Ev::Fin(Dir::ToServer))), 1);
     assert_eq!(n.rec.close_of(0).close_reason, CloseReason::EndOfCapture);
 }
 
