@@ -119,7 +119,12 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             facts.push(format!("X-Powered-By: {s}"));
         }
         if let Some(k) = t.keepalive_timeout_s {
-            facts.push(format!("closes idle keep-alive connections after {k:.3} s"));
+            let k = if k.fract() == 0.0 {
+                format!("{k:.0}")
+            } else {
+                format!("{k:.3}")
+            };
+            facts.push(format!("closes idle keep-alive connections after {k} s"));
         }
         writeln!(
             out,
