@@ -34,6 +34,11 @@ pub const HEALTH_CHECK_AGENT: &str = "ELB-HealthChecker";
 
 /// Most idle-close samples kept per target and for the ALB.
 const MAX_SAMPLES: usize = 64;
+/// How long an unpaired back-end leg waits for a late (TLS) front end: the ALB's default client
+/// keep-alive duration (3600 s) plus a margin.
+const LATE_HORIZON: Duration = Duration(3_700_000_000_000);
+/// Most back-end legs waiting for a late front end.
+const MAX_LATE: usize = 20_000;
 /// Most evidence strings kept per detected node.
 const MAX_NODE_EVIDENCE: usize = 4;
 
@@ -663,6 +668,10 @@ struct Pending {
 pub struct AlbTracker<S: PathSink> {
     known: Knowledge,
     pending: Vec<Pending>,
+    /// Back-end legs left unpaired while the capture shows front ends: held longer (up to
+    /// [`LATE_HORIZON`], at most [`MAX_LATE`]) because a long-lived TLS client connection
+    /// reports its requests (bursts) only when it closes.
+    late: Vec<Pending>,
     closed: HashMap<ConnId, (Timestamp, Arc<ClosedConn>)>,
     now: Timestamp,
     sink: S,
@@ -674,6 +683,7 @@ impl<S: PathSink> AlbTracker<S> {
         AlbTracker {
             known: Knowledge::new(config),
             pending: Vec::new(),
+            late: Vec::new(),
             closed: HashMap::new(),
             now: Timestamp::default(),
             sink,
@@ -687,7 +697,7 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Legs currently waiting to be paired (for memory tests).
     pub fn pending_len(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.late.len()
     }
 
     /// Pairs and emits everything still pending; returns the sink and what was learned.
@@ -711,10 +721,47 @@ impl<S: PathSink> AlbTracker<S> {
                 .partition(|p| p.time.plus(window_extra) < c),
         };
         self.pending = keep;
-        if ready.is_empty() {
+
+        // Held back-end legs: the expired ones are emitted unpaired; those overlapping the
+        // ready legs in time get another chance (all of them at the end).
+        let mut expired: Vec<Leg> = Vec::new();
+        let mut pulled: Vec<Leg> = Vec::new();
+        if !self.late.is_empty() {
+            let held = std::mem::take(&mut self.late);
+            let span = ready.iter().map(|p| p.time).fold(
+                None,
+                |acc: Option<(Timestamp, Timestamp)>, t| match acc {
+                    None => Some((t, t)),
+                    Some((a, b)) => Some((a.min(t), b.max(t))),
+                },
+            );
+            let horizon = cutoff.map(|c| Timestamp(c.0.saturating_sub(LATE_HORIZON.0)));
+            let overflow = held.len().saturating_sub(MAX_LATE);
+            for (i, p) in held.into_iter().enumerate() {
+                let in_span = span.is_some_and(|(a, b)| {
+                    p.time.plus(Duration::from_millis(15_000)) >= a
+                        && p.time <= b.plus(Duration::from_millis(5_000))
+                });
+                if cutoff.is_none() || in_span {
+                    pulled.push(p.leg);
+                } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
+                    expired.push(p.leg);
+                } else {
+                    self.late.push(p);
+                }
+            }
+        }
+        if !expired.is_empty() {
+            let out = pairing::pair(expired, &self.known);
+            for path in out.paths {
+                self.sink.path(path, &self.known);
+            }
+        }
+        if ready.is_empty() && pulled.is_empty() {
             return;
         }
         let mut legs: Vec<Leg> = ready.into_iter().map(|p| p.leg).collect();
+        legs.extend(pulled);
         for leg in &mut legs {
             if leg.record.is_none() {
                 if let Some((_, rec)) = self.closed.get(&leg.conn.id) {
@@ -742,8 +789,19 @@ impl<S: PathSink> AlbTracker<S> {
         }
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
+        let hold = cutoff.is_some() && self.known.front_legs > 0;
         for path in out.paths {
-            self.sink.path(path, &self.known);
+            match path {
+                RequestPath {
+                    front: None,
+                    back: Some(leg),
+                    ..
+                } if hold => {
+                    let time = leg.time();
+                    self.late.push(Pending { leg, time });
+                }
+                path => self.sink.path(path, &self.known),
+            }
         }
         if let Some(c) = cutoff {
             let horizon = Timestamp(c.0.saturating_sub(self.known.config.window().0));
