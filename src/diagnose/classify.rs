@@ -515,6 +515,22 @@ fn analyze_front_only(
                 ev,
             )
         }
+        None if f.burst.as_ref().is_some_and(|b| b.response.is_some()) => {
+            let bytes = f
+                .burst
+                .as_ref()
+                .and_then(|b| b.response.as_ref())
+                .map_or(0, |r| r.bytes);
+            ev.push(format!(
+                "the ALB answered with {bytes} encrypted bytes; no back-end request matched this \
+                 one, so its status cannot be seen"
+            ));
+            (
+                Category::Undetermined,
+                "an encrypted answer without a matching back-end request".into(),
+                ev,
+            )
+        }
         None => {
             ev.push("no response to this request is in the capture".into());
             (
