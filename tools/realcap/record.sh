@@ -24,7 +24,7 @@ PIDS=()
 ALL_SCENARIOS="ok_keepalive keepalive_race closed_fin closed_rst malformed_response
 header_too_large idle_timeout incomplete_body target_5xx connect_refused unreachable_icmp
 connect_timeout connect_timeout_return_path tls_handshake_failed tls_handshake_timeout
-no_target_attempt client_closed"
+no_target_attempt client_closed deregistration_abort"
 
 log() { echo "[realcap $(date +%T)] $*" >&2; }
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -144,6 +144,18 @@ global
     maxconn 200
     tune.bufsize 32768
     ssl-server-verify none
+    stats socket $WORK/haproxy.sock mode 600 level admin
+    # HAProxy lowercases header names on HTTP/1; restore the case an ALB uses for its headers
+    h1-case-adjust host Host
+    h1-case-adjust user-agent User-Agent
+    h1-case-adjust accept Accept
+    h1-case-adjust content-type Content-Type
+    h1-case-adjust content-length Content-Length
+    h1-case-adjust connection Connection
+    h1-case-adjust x-forwarded-for X-Forwarded-For
+    h1-case-adjust x-forwarded-proto X-Forwarded-Proto
+    h1-case-adjust x-forwarded-port X-Forwarded-Port
+    h1-case-adjust x-amzn-trace-id X-Amzn-Trace-Id
 
 defaults
     mode http
@@ -157,6 +169,7 @@ defaults
     retries 0
     no option redispatch
     http-reuse always
+    option h1-case-adjust-bogus-server
     errorfile 502 $HERE/haproxy/502.http
     errorfile 503 $HERE/haproxy/${ERR503:-503}.http
     errorfile 504 $HERE/haproxy/504.http
@@ -426,6 +439,33 @@ sc_client_closed_setup() {
 sc_client_closed_drive() {
     client 40171 http://10.99.0.1/impatient --max-time 1.5
     sleep 5
+}
+
+sc_deregistration_abort_setup() {
+    # The target is slow; while the request waits, the target is put into maintenance
+    # ("deregistered") and its sessions are shut down through HAProxy's runtime API, so the
+    # proxy itself closes the back-end connection before the idle timeout.
+    target rc-tgt1 tgt1 --mode slow --delay 8
+    SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
+}
+haproxy_cmd() {
+    python3 - "$WORK/haproxy.sock" "$1" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+print(s.recv(65536).decode(errors="replace").strip())
+PY
+}
+sc_deregistration_abort_drive() {
+    client 40181 http://10.99.0.1/long-job &
+    local cpid=$!
+    sleep 2
+    echo "$(date +%T.%N | cut -c1-12) runtime API: set server tg/t1 state maint; shutdown sessions server tg/t1" >>"$WORK/client.log"
+    haproxy_cmd "set server tg/t1 state maint" >&2
+    haproxy_cmd "shutdown sessions server tg/t1" >&2
+    wait "$cpid"
+    sleep 1
 }
 
 # ---------------------------------------------------------------- recording
