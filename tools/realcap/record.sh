@@ -18,13 +18,13 @@ OUT=${REALCAP_OUT:-$REPO/samples/real}
 WORK=${REALCAP_WORK:-/tmp/realcap}
 IDLE=5          # HAProxy timeout server/client = the "ALB idle timeout" (albscope --idle-timeout 5)
 VNI=4242        # mirror session's VXLAN network id
-NS_ALL="rc-client rc-alb rc-vpc rc-tgt1 rc-tgt2 rc-mirror"
+NS_ALL="rc-client rc-alb rc-alb2 rc-vpc rc-tgt1 rc-tgt2 rc-mirror"
 PIDS=()
 
 ALL_SCENARIOS="ok_keepalive keepalive_race closed_fin closed_rst malformed_response
 header_too_large idle_timeout incomplete_body target_5xx connect_refused unreachable_icmp
 connect_timeout connect_timeout_return_path tls_handshake_failed tls_handshake_timeout
-no_target_attempt client_closed deregistration_abort"
+no_target_attempt client_closed deregistration_abort mixed_two_nodes"
 
 log() { echo "[realcap $(date +%T)] $*" >&2; }
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -65,6 +65,26 @@ veth() { # nsA devA addrA nsB devB addrB mtu
     offloads_off "$nb" "$db"
 }
 
+# Traffic mirroring: every TCP and ICMP frame entering or leaving the ALB node's ENI (eth0) is
+# copied into a VXLAN tunnel (UDP 4789) to the mirror target 10.99.9.2. Only TCP/ICMP are
+# matched so that the tunnel's own UDP packets are not mirrored again.
+mirror_node() { # ns local_addr vni
+    local ns=$1 addr=$2 vni=$3
+    nsx "$ns" ip link add vxm type vxlan id "$vni" local "$addr" remote 10.99.9.2 \
+        dstport 4789 dev eth0 nolearning
+    nsx "$ns" ip link set vxm up
+    offloads_off "$ns" vxm
+    nsx "$ns" tc qdisc add dev eth0 clsact
+    local dir proto prio=1
+    for dir in ingress egress; do
+        for proto in 6 1; do
+            nsx "$ns" tc filter add dev eth0 "$dir" protocol ip prio $prio u32 \
+                match ip protocol $proto 0xff action mirred egress mirror dev vxm
+            prio=$((prio + 1))
+        done
+    done
+}
+
 setup_net() {
     teardown
     local ns
@@ -77,7 +97,16 @@ setup_net() {
     # rc-vpc is the "VPC router": it alone forwards, and only between these private subnets.
     nsx rc-vpc sysctl -qw net.ipv4.ip_forward=1
     veth rc-vpc vc 10.99.2.254/24 rc-client eth0 10.99.2.10/24
-    veth rc-vpc va 10.99.0.254/24 rc-alb eth0 10.99.0.1/24 9001
+    nsx rc-vpc ip link add bra mtu 9001 type bridge
+    nsx rc-vpc ip addr add 10.99.0.254/24 dev bra
+    nsx rc-vpc ip link set bra up
+    veth rc-vpc va1 "" rc-alb eth0 10.99.0.1/24 9001
+    nsx rc-vpc ip link set va1 master bra
+    if [ "${ALB2:-0}" = 1 ]; then
+        veth rc-vpc va2 "" rc-alb2 eth0 10.99.0.2/24 9001
+        nsx rc-vpc ip link set va2 master bra
+        nsx rc-alb2 ip route add 10.99.0.0/16 via 10.99.0.254
+    fi
     veth rc-vpc vm 10.99.9.254/24 rc-mirror eth0 10.99.9.2/24 9001
     nsx rc-vpc ip link add br0 type bridge
     nsx rc-vpc ip addr add 10.99.1.254/24 dev br0
@@ -92,22 +121,8 @@ setup_net() {
     nsx rc-tgt1 ip route add 10.99.0.0/16 via 10.99.1.254
     nsx rc-tgt2 ip route add 10.99.0.0/16 via 10.99.1.254
 
-    # Traffic mirroring: every TCP and ICMP frame entering or leaving the ALB's ENI (eth0) is
-    # copied into a VXLAN tunnel (VNI $VNI, UDP 4789) to the mirror target 10.99.9.2. Only
-    # TCP/ICMP are matched so that the tunnel's own UDP packets are not mirrored again.
-    nsx rc-alb ip link add vxm type vxlan id "$VNI" local 10.99.0.1 remote 10.99.9.2 \
-        dstport 4789 dev eth0 nolearning
-    nsx rc-alb ip link set vxm up
-    offloads_off rc-alb vxm
-    nsx rc-alb tc qdisc add dev eth0 clsact
-    local dir proto prio=1
-    for dir in ingress egress; do
-        for proto in 6 1; do
-            nsx rc-alb tc filter add dev eth0 "$dir" protocol ip prio $prio u32 \
-                match ip protocol $proto 0xff action mirred egress mirror dev vxm
-            prio=$((prio + 1))
-        done
-    done
+    mirror_node rc-alb 10.99.0.1 "$VNI"
+    if [ "${ALB2:-0}" = 1 ]; then mirror_node rc-alb2 10.99.0.2 $((VNI + 1)); fi
     # The mirror target has no VXLAN listener: drop silently instead of ICMP port unreachable.
     nsx rc-mirror nft add table inet rc
     nsx rc-mirror nft add chain inet rc in '{ type filter hook input priority 0; }'
@@ -137,14 +152,15 @@ target() { # ns name args...: start servers/target.py
 
 # HAProxy configured like an ALB node. $SERVERS = server lines; $CHECK = "check ..." or "";
 # $ERR503 = which error page HAProxy's 503 (its code for a failed connect) is replaced with.
-write_haproxy_cfg() {
-    cat >"$WORK/haproxy.cfg" <<EOF
+write_haproxy_cfg() { # [node address] [config/socket name]
+    local addr=${1:-10.99.0.1} name=${2:-haproxy}
+    cat >"$WORK/$name.cfg" <<EOF
 global
     log stdout format raw local0
     maxconn 200
     tune.bufsize 32768
     ssl-server-verify none
-    stats socket $WORK/haproxy.sock mode 600 level admin
+    stats socket $WORK/$name.sock mode 600 level admin
     # HAProxy lowercases header names on HTTP/1; restore the case an ALB uses for its headers
     h1-case-adjust host Host
     h1-case-adjust user-agent User-Agent
@@ -175,8 +191,8 @@ defaults
     errorfile 504 $HERE/haproxy/504.http
 
 frontend alb
-    bind 10.99.0.1:80
-    bind 10.99.0.1:443 ssl crt $WORK/alb.pem
+    bind $addr:80
+    bind $addr:443 ssl crt $WORK/alb.pem
     log-format "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq bi=%bi:%bp {%[unique-id]} %{+Q}r"
     unique-id-format 1-%[date,htonl,hex,lower]-%[rand,htonl,hex,lower]%[rand,htonl,hex,lower]%[rand,htonl,hex,lower]
     option forwardfor
@@ -468,17 +484,64 @@ sc_deregistration_abort_drive() {
     sleep 1
 }
 
+sc_mixed_two_nodes_net() { ALB2=1; }
+sc_mixed_two_nodes_setup() {
+    # Two ALB nodes (10.99.0.1 mirrored with VNI 4242, 10.99.0.2 with VNI 4243), two targets,
+    # three concurrent clients; each request picks the target's behaviour with /m/<mode>/.
+    target rc-tgt1 tgt1 --mode healthy --ka 60 --status 500 --delay 8 --server "nginx/1.24.0"
+    target rc-tgt2 tgt2 --mode healthy --ka 2 --status 503 --delay 8 --server "gunicorn"
+    SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK
+    server t2 10.99.1.12:8080 $SRV_CHECK"
+}
+sc_mixed_two_nodes_drive() {
+    local n1=http://10.99.0.1 n2=http://10.99.0.2
+    (
+        client 40201 $n1/ok/a1; sleep 0.3
+        client 40202 $n1/m/status/a2; sleep 0.4
+        client 40203 $n1/m/close_rst/a3; sleep 0.5
+        client 40204 $n1/ok/a4; sleep 1
+        client 40205 $n1/m/garbage/a5; sleep 0.5
+        client 40206 $n1/m/slow/a6
+        client 40207 $n1/ok/a7
+    ) &
+    local a=$!
+    (
+        sleep 0.1
+        client 40221 $n2/ok/b1; sleep 0.2
+        client 40222 $n2/ok/b2; sleep 0.6
+        client 40223 $n2/m/close_fin/b3; sleep 0.3
+        client 40224 $n2/m/bigheader/b4; sleep 0.5
+        client 40225 $n2/m/short_body/b5
+        client 40226 $n2/ok/b6; sleep 2.5
+        client 40227 $n2/ok/b7
+    ) &
+    local b=$!
+    (
+        sleep 0.2
+        client_multi 40241 https://10.99.0.1/ok/c1 https://10.99.0.1/m/status/c2 https://10.99.0.1/ok/c3
+        sleep 1
+        client 40242 $n1/ok/c4; sleep 3
+        client 40243 $n1/ok/c5
+    ) &
+    local c=$!
+    wait "$a" "$b" "$c"
+    sleep 1
+}
+
 # ---------------------------------------------------------------- recording
 record() {
     local sc=$1
     declare -F "sc_${sc}_setup" >/dev/null || { log "unknown scenario $sc"; return 1; }
     log "=== $sc"
     rm -rf "$WORK/run" && mkdir -p "$WORK" && : >"$WORK/client.log"
+    rm -f "$WORK"/haproxy*.out
     tls_cert
+    SERVERS="" ERR503=503 TARGET_VANTAGE=0 ALB2=0
+    declare -F "sc_${sc}_net" >/dev/null && "sc_${sc}_net"
     setup_net
-    SERVERS="" ERR503=503 TARGET_VANTAGE=0
     "sc_${sc}_setup"
-    write_haproxy_cfg
+    write_haproxy_cfg 10.99.0.1 haproxy
+    if [ "${ALB2:-0}" = 1 ]; then write_haproxy_cfg 10.99.0.2 haproxy2; fi
     local pcap="$OUT/$sc.pcap" tpcap="$OUT/$sc.target.pcap"
     rm -f "$pcap" "$tpcap"
     bg tcpdump-mirror rc-mirror tcpdump -i eth0 -s 0 -U -n -w "$WORK/mirror.pcap" udp port 4789
@@ -487,6 +550,7 @@ record() {
     fi
     sleep 1
     bg haproxy rc-alb haproxy -db -f "$WORK/haproxy.cfg"
+    if [ "${ALB2:-0}" = 1 ]; then bg haproxy2 rc-alb2 haproxy -db -f "$WORK/haproxy2.cfg"; fi
     sleep 1.5
     "sc_${sc}_drive"
     sleep 0.5
@@ -498,9 +562,14 @@ record() {
         echo "# client results (local port = client port in the capture)"
         cat "$WORK/client.log"
         echo "# HAProxy log: client:port [accept time] frontend backend/server TR/Tw/Tc/Tr/Ta status bytes termination_state conns queues bi=proxy_backend_src {trace id} request"
-        grep -v '^\[' "$WORK/haproxy.out" || true
+        local h
+        for h in haproxy haproxy2; do
+            [ -f "$WORK/$h.out" ] || continue
+            echo "# $h ($( [ $h = haproxy ] && echo 10.99.0.1 || echo 10.99.0.2 ))"
+            grep -v '^\[' "$WORK/$h.out" || true
+        done
         echo "# HAProxy notices"
-        grep '^\[' "$WORK/haproxy.out" || true
+        cat "$WORK"/haproxy*.out | grep '^\[' || true
     } >"$OUT/$sc.log"
     log "wrote $pcap ($(stat -c %s "$pcap") bytes)"
 }

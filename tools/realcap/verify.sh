@@ -59,6 +59,12 @@ client_closed.pcap|tcp.srcport == 40171 && tcp.flags.fin == 1|eq|1
 client_closed.pcap|tcp.srcport == 40171 && tcp.flags.reset == 1|ge|1
 deregistration_abort.pcap|tcp.dstport == 40181 && http.response.code == 502 && $AWS && http.time < 4|eq|1
 deregistration_abort.pcap|ip.src == 10.99.0.1 && tcp.dstport == 8080 && tcp.flags.fin == 1|ge|1
+mixed_two_nodes.pcap|vxlan.vni == 4242 && ip.src == 10.99.0.1|ge|100
+mixed_two_nodes.pcap|vxlan.vni == 4243 && ip.src == 10.99.0.2|ge|100
+mixed_two_nodes.pcap|http.response.code == 502 && $AWS|eq|4
+mixed_two_nodes.pcap|http.response.code == 504 && $AWS|eq|1
+mixed_two_nodes.pcap|http.response.code == 500 && http.server contains "nginx"|eq|3
+mixed_two_nodes.pcap|tcp.srcport == 80 && tcp.dstport == 40225 && tcp.flags.fin == 1|eq|1
 EOF
 )
 

@@ -3,7 +3,7 @@
 
 Raw sockets, one thread per connection, so that the bytes and the timing on the wire are
 exactly what the mode says. `GET /health` (the proxy's health check) is always answered 200
-except in mode `sick`; `GET /ok...` is always answered 200 (keep-alive). Every other request gets the behaviour of the mode:
+except in mode `sick`; `GET /ok...` is always answered 200 (keep-alive); `/m/<mode>/...` uses <mode> for that request. Every other request gets the behaviour of the mode:
 
   healthy      200, keep-alive; closes idle kept-alive connections after --ka seconds (FIN)
   ka_short     same as healthy (use a small --ka, e.g. 2, to race the proxy's idle timeout)
@@ -93,6 +93,8 @@ def handle(sock, peer):
             mode = A.mode
             if path.startswith(b"/ok"):
                 mode = "healthy"  # /ok is always served normally, to set up reused connections
+            elif path.startswith(b"/m/"):
+                mode = path.split(b"/")[2].decode("latin1")  # /m/<mode>/...: per-request mode
             if mode in ("healthy", "ka_short", "sick"):
                 sock.sendall(response(200, "OK", b"hello from %s\n" % A.name.encode()))
             elif mode == "close_fin":
