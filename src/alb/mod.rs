@@ -561,6 +561,7 @@ impl Knowledge {
     /// Learns timers and server facts from a closed connection.
     fn learn_closed(&mut self, rec: &ConnectionRecord) {
         let key = rec.tcp.key;
+        self.learn_failed_connect(rec);
         if !rec.unfinished.is_empty() {
             return;
         }
@@ -594,6 +595,44 @@ impl Knowledge {
             }
             _ => {}
         }
+    }
+
+    /// With no ALB traffic recognised otherwise (e.g. a target-ENI capture holding only a
+    /// failing connect), the opener of a connection that never got going is taken for an ALB
+    /// node, weakly: strong evidence anywhere else overrides it.
+    fn learn_failed_connect(&mut self, rec: &ConnectionRecord) {
+        if rec.finished_exchanges > 0 || !rec.unfinished.is_empty() || !rec.tcp.saw_syn {
+            return;
+        }
+        let ev = &rec.tcp.events;
+        let first_synack = ev
+            .iter()
+            .find(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
+            .map(|e| e.ts);
+        let syn_after_synack = first_synack.is_some_and(|sa| {
+            ev.iter()
+                .any(|e| matches!(e.kind, TcpEventKind::Syn { .. }) && e.ts > sa)
+        });
+        let refused = first_synack.is_none()
+            && ev.iter().any(|e| {
+                e.dir == Dir::ToClient
+                    && matches!(e.kind, TcpEventKind::Rst | TcpEventKind::Icmp(_))
+            });
+        let retried = first_synack.is_none()
+            && ev
+                .iter()
+                .any(|e| matches!(e.kind, TcpEventKind::Syn { retransmission: true }));
+        if !(syn_after_synack || refused || retried) || self.nodes.contains_key(&rec.tcp.key.client.ip)
+        {
+            return;
+        }
+        let n = self.node_mut(rec.tcp.key.client.ip);
+        push_evidence(
+            n,
+            "opened a connection that never got going (assumed to be the ALB because nothing \
+             else in the capture is recognised as one; name it with --alb-ip)"
+                .into(),
+        );
     }
 
     fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
