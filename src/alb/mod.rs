@@ -619,10 +619,16 @@ impl Knowledge {
                     && matches!(e.kind, TcpEventKind::Rst | TcpEventKind::Icmp(_))
             });
         let retried = first_synack.is_none()
-            && ev
-                .iter()
-                .any(|e| matches!(e.kind, TcpEventKind::Syn { retransmission: true }));
-        if !(syn_after_synack || refused || retried) || self.nodes.contains_key(&rec.tcp.key.client.ip)
+            && ev.iter().any(|e| {
+                matches!(
+                    e.kind,
+                    TcpEventKind::Syn {
+                        retransmission: true
+                    }
+                )
+            });
+        if !(syn_after_synack || refused || retried)
+            || self.nodes.contains_key(&rec.tcp.key.client.ip)
         {
             return;
         }
