@@ -338,6 +338,7 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         request: request_line,
         status,
         status_inferred,
+        front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
         generated_by,
         category,
         headline,

@@ -218,8 +218,11 @@ pub struct Finding {
     pub request: String,
     /// Status the client got (or inferred, see `status_inferred`); null when none.
     pub status: Option<u16>,
-    /// True when `status` was inferred from the back end because the front end was not seen.
+    /// True when `status` was inferred from the back end because the front end was not seen
+    /// (not captured, encrypted, or its answer missing from the capture).
     pub status_inferred: bool,
+    /// True when the client's request was TLS (opaque) on the front end.
+    pub front_encrypted: bool,
     /// Who produced the status.
     pub generated_by: Option<GeneratedBy>,
     /// Failure category.

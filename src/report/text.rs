@@ -301,7 +301,7 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
         (Some(s), _) => format!(
             "{s}{} - {who}",
             match (f.status_inferred, &f.client) {
-                (true, Some(_)) if f.request.starts_with("(encrypted") => {
+                (true, Some(_)) if f.front_encrypted => {
                     " (inferred from the back end: the front end is encrypted)"
                 }
                 (true, Some(_)) => {
