@@ -306,6 +306,10 @@ impl From<TupleKeyOrd> for TupleKey {
 /// transfer does not pay two tree updates per packet.
 const LRU_GRANULARITY_NS: i64 = 100_000_000;
 
+/// Largest hole inferred from an ACK or a FIN beyond the bytes seen (a TCP window's worth);
+/// a leap further than this is taken as a bogus number and ignored.
+const MAX_INFERRED_GAP: u64 = 1 << 26;
+
 /// How often (capture time) idle and half-open connections are looked for.
 const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 
@@ -985,7 +989,7 @@ fn update_conn(
             // A FIN takes one sequence number: do not count it as a byte.
             let fin_cap = ps.fin.map(|(o, _, _)| o as i64).unwrap_or(i64::MAX);
             let limit = acked.min(fin_cap);
-            if limit > next && limit - next < (1 << 30) {
+            if limit > next && limit - next <= MAX_INFERRED_GAP as i64 {
                 conn.sides[peer.index()].reasm.acknowledge(limit as u64);
                 drain(conn, config, stats, peer, limit as u64, ts, pos, sink);
             } else if acked > 0 {
@@ -1024,7 +1028,7 @@ fn update_conn(
         // behind its own FIN is rare; waiting for the peer's ACK could hold the FIN for ever).
         let next = side.reasm.next();
         let limit = match side.fin {
-            Some((o, _, _)) if o > next && o - next < (1 << 30) => o,
+            Some((o, _, _)) if o > next && o - next <= MAX_INFERRED_GAP => o,
             _ => next,
         };
         drain(conn, config, stats, dir, limit, ts, pos, sink);
