@@ -349,6 +349,7 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         fix,
         notes,
         pairing: path.pairing,
+        logged: None,
         target_server: detail.server.clone(),
     }
 }

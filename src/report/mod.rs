@@ -2,9 +2,11 @@
 //! model and never re-analyses (Markdown/HTML renderers are to be added here the same way).
 
 mod json;
+mod logjoin;
 mod text;
 
 pub use json::{write_json, write_ndjson};
+pub use logjoin::{join_summary_lines, logged_lines};
 pub use text::{write_text, TextOptions};
 
 use crate::diagnose::Analysis;

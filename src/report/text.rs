@@ -247,6 +247,15 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         }
     }
 
+    if let Some(j) = &a.access_log_join {
+        for (i, line) in super::join_summary_lines(j).iter().enumerate() {
+            if i == 0 {
+                writeln!(out, "{}", st.bold(line))?;
+            } else {
+                writeln!(out, "  {line}")?;
+            }
+        }
+    }
     let shown: Vec<&Finding> = a.requests.iter().collect();
     if shown.is_empty() {
         writeln!(out)?;
@@ -352,6 +361,17 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
              -1 = never happened, ? = not in the capture)"
         )
     )?;
+    if let Some(l) = &f.logged {
+        for (i, line) in super::logged_lines(l).iter().enumerate() {
+            if i == 0 {
+                writeln!(out, "    logged:     {line}")?;
+            } else if line.starts_with("disagrees:") {
+                writeln!(out, "      {}", st.red(line))?;
+            } else {
+                writeln!(out, "      {line}")?;
+            }
+        }
+    }
     for note in &f.notes {
         writeln!(out, "    note:      {note}")?;
     }
