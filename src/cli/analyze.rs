@@ -1,9 +1,9 @@
 //! `albscope analyze`: explain every failed request of one or more captures.
 
 use super::{CliError, EXIT_FINDINGS, EXIT_OK, EXIT_PARTIAL};
+use albscope::accesslog::LogReader;
 use albscope::alb::AlbConfig;
 use albscope::capture::{CaptureReader, Duration};
-use albscope::accesslog::LogReader;
 use albscope::diagnose::logjoin::{JoinOptions, LogIndex};
 use albscope::diagnose::{
     analyze_capture, analyze_capture_with_log, Analysis, Category, Finding, GeneratedBy,

@@ -499,8 +499,9 @@ fn disagreements(
     ];
     for (name, log, cap) in times {
         let Some(cap) = cap else { continue };
-        if cap < 0.0 && f.target.is_none() {
-            // No back end in the capture: its -1 only says nothing was seen there.
+        if cap < 0.0 && (f.target.is_none() || cap_target.is_some()) {
+            // No back end in the capture, or a target answer whose request or timing the
+            // capture lost (truncated mirror): its -1 only says nothing was seen there.
             continue;
         }
         let log = secs_or_minus1(log);
@@ -539,9 +540,7 @@ fn disagreements(
         if endpoint_key(ft).is_some_and(|k| {
             lt.ip.parse::<IpAddr>().ok() != Some(k.0) || lt.port.is_some_and(|p| p != k.1)
         }) {
-            out.push(format!(
-                "target: the log says {lt}, the capture shows {ft}"
-            ));
+            out.push(format!("target: the log says {lt}, the capture shows {ft}"));
         }
     }
     out
@@ -633,7 +632,9 @@ mod tests {
         assert!(idx.join(&far).is_none());
         // A different trace id is another request even from the same client at the same time.
         let mut idx = index(LINE);
-        assert!(idx.join(&finding(Some("Root=1-693af492-000000000000000000000000"))).is_none());
+        assert!(idx
+            .join(&finding(Some("Root=1-693af492-000000000000000000000000")))
+            .is_none());
     }
 
     #[test]
@@ -644,7 +645,10 @@ mod tests {
             .join(&finding(Some("Root=1-693af492-4b991651684c4e2c5a1036e6")))
             .expect("joined");
         let d = l.disagreements.join("\n");
-        assert!(d.contains("elb_status_code: the log says 200, the capture shows 504"), "{d}");
+        assert!(
+            d.contains("elb_status_code: the log says 200, the capture shows 504"),
+            "{d}"
+        );
         assert!(d.contains("idle timeout"), "{d}");
         assert!(d.contains("target_processing_time: the log says 70.000 s, the capture shows the step never happened"), "{d}");
         let mut idx = index(&LINE.replace("0.000 -1 -1 504 -", "-1 -1 -1 504 -"));
@@ -659,10 +663,19 @@ mod tests {
         let first = parse_rfc3339("2025-12-11T16:42:00Z").ok();
         let last = parse_rfc3339("2025-12-11T16:44:00Z").ok();
         let s = idx.finish(first, last);
-        assert_eq!((s.entries_without_request, s.entries_outside_capture), (1, 0));
+        assert_eq!(
+            (s.entries_without_request, s.entries_outside_capture),
+            (1, 0)
+        );
         assert_eq!(s.uncaptured_entries.len(), 1);
         let idx = index(LINE);
-        let s = idx.finish(parse_rfc3339("2025-12-11T17:00:00Z").ok(), parse_rfc3339("2025-12-11T17:01:00Z").ok());
-        assert_eq!((s.entries_without_request, s.entries_outside_capture), (0, 1));
+        let s = idx.finish(
+            parse_rfc3339("2025-12-11T17:00:00Z").ok(),
+            parse_rfc3339("2025-12-11T17:01:00Z").ok(),
+        );
+        assert_eq!(
+            (s.entries_without_request, s.entries_outside_capture),
+            (0, 1)
+        );
     }
 }

@@ -937,7 +937,12 @@ impl World {
             tr = self.front_send(f, c + FRONT_RTT, true, &req.body);
         }
         let t1 = tr + ALB_DELAY;
-        let client_bytes = front_bytes.len() + if req.expect_continue { req.body.len() } else { 0 };
+        let client_bytes = front_bytes.len()
+            + if req.expect_continue {
+                req.body.len()
+            } else {
+                0
+            };
         self.begin_log(f, t, tr, req, client_bytes);
         if let Outcome::NoTarget(status) = outcome {
             return self.alb_error(f, t1, status, "no_target_attempt");
