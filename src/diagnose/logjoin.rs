@@ -10,14 +10,17 @@
 //! 2. **client + time**: the log's `client:port` is the request's client endpoint and its
 //!    `request_creation_time` is within [`JoinOptions::time_tolerance`] of the request's first
 //!    byte at the ALB; the closest unused entry wins. An entry carrying a different trace id than
-//!    the request is never taken this way.
+//!    the request is never taken this way;
+//! 3. **target + time**, only for a request whose client the capture does not show (back end
+//!    only) and that has no trace id (a failed connect sends no request): the one unused entry
+//!    for the same target created within [`TARGET_TIME_WINDOW_MS`]; none when several qualify.
 //!
 //! Each log entry joins at most one request. Joins are made in the order requests are
 //! finalised, so a request without trace id could take the log line of a neighbour on the same
 //! client connection (within the tolerance) whose own request comes later and whose log line
 //! is then counted as unjoined; the closest-in-time rule makes that rare.
 //!
-//! Memory: the index keeps every parsed entry (without its raw line text) plus two hash maps of
+//! Memory: the index keeps every parsed entry (without its raw line text) plus three hash maps of
 //! `u32` positions, roughly 1-2 times the log's text size; it does not grow with the capture.
 //! Access logs are small next to captures (about 400 bytes a request against the request's
 //! packets), so a log covering a capture's time span fits easily.
@@ -28,6 +31,9 @@ use crate::capture::{Duration, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
+
+/// Window of the target + time join (milliseconds either side).
+pub const TARGET_TIME_WINDOW_MS: i64 = 250;
 
 /// Most requests without log entry, and log entries without request, listed in the summary.
 pub const MAX_UNJOINED_LISTED: usize = 20;
@@ -41,6 +47,10 @@ pub enum JoinMethod {
     /// Same client `ip:port`, `request_creation_time` within the tolerance of the request's
     /// first byte.
     ClientTime,
+    /// Only when the capture does not show the client (back end only, no trace id: a failed
+    /// connect): the only unused entry for the same target whose `request_creation_time` is
+    /// within [`TARGET_TIME_WINDOW_MS`] of the request's start.
+    TargetTime,
 }
 
 impl JoinMethod {
@@ -49,6 +59,7 @@ impl JoinMethod {
         match self {
             JoinMethod::TraceId => "trace id",
             JoinMethod::ClientTime => "client ip:port + time",
+            JoinMethod::TargetTime => "target ip:port + time, the only candidate",
         }
     }
 }
@@ -159,8 +170,12 @@ pub struct LogJoinSummary {
     pub joined_by_trace_id: u64,
     /// Of which by client ip:port + time.
     pub joined_by_client_time: u64,
+    /// Of which by target ip:port + time (back end only, no trace id).
+    pub joined_by_target_time: u64,
     /// Joined requests whose log line disagrees with the capture.
     pub with_disagreements: u64,
+    /// Ids of the first of them (at most [`MAX_UNJOINED_LISTED`]), ok requests included.
+    pub disagreeing_requests: Vec<String>,
     /// Captured requests with no log entry.
     pub requests_without_entry: u64,
     /// Entries within the capture's time span that joined no captured request.
@@ -188,6 +203,7 @@ pub struct LogIndex {
     entries: Vec<Indexed>,
     by_trace: HashMap<String, Vec<u32>>,
     by_client: HashMap<(IpAddr, u16), Vec<u32>>,
+    by_target: HashMap<(IpAddr, u16), Vec<u32>>,
     summary: LogJoinSummary,
 }
 
@@ -225,6 +241,7 @@ impl LogIndex {
             entries: Vec::new(),
             by_trace: HashMap::new(),
             by_client: HashMap::new(),
+            by_target: HashMap::new(),
             summary: LogJoinSummary::default(),
         }
     }
@@ -270,6 +287,13 @@ impl LogIndex {
             if let Some(port) = entry.client.port {
                 self.by_client.entry((ip, port)).or_default().push(i);
             }
+        }
+        if let Some(key) = entry
+            .target
+            .as_ref()
+            .and_then(|t| Some((t.ip.parse::<IpAddr>().ok()?, t.port?)))
+        {
+            self.by_target.entry(key).or_default().push(i);
         }
         self.entries.push(Indexed {
             source,
@@ -347,6 +371,20 @@ impl LogIndex {
                 }
             }
         }
+        if found.is_none() && f.client.is_none() {
+            if let (Some(key), Some(_)) = (f.target.as_deref().and_then(endpoint_key), start) {
+                let win = Duration::from_millis(TARGET_TIME_WINDOW_MS).0;
+                if let Some(list) = self.by_target.get(&key) {
+                    let mut hits = list.iter().copied().filter(|i| {
+                        self.entries.get(*i as usize).is_some_and(|e| !e.used)
+                            && gap(self, *i) <= win
+                    });
+                    if let (Some(i), None) = (hits.next(), hits.next()) {
+                        found = Some((i, JoinMethod::TargetTime));
+                    }
+                }
+            }
+        }
         let Some((i, method)) = found else {
             self.summary.requests_without_entry += 1;
             if self.summary.unlogged_requests.len() < MAX_UNJOINED_LISTED {
@@ -370,9 +408,13 @@ impl LogIndex {
         match method {
             JoinMethod::TraceId => self.summary.joined_by_trace_id += 1,
             JoinMethod::ClientTime => self.summary.joined_by_client_time += 1,
+            JoinMethod::TargetTime => self.summary.joined_by_target_time += 1,
         }
         if !disagreements.is_empty() {
             self.summary.with_disagreements += 1;
+            if self.summary.disagreeing_requests.len() < MAX_UNJOINED_LISTED {
+                self.summary.disagreeing_requests.push(f.id.clone());
+            }
         }
         Some(LoggedEntry {
             source: ix.source.clone(),
@@ -655,6 +697,24 @@ mod tests {
         let l = idx.join(&finding(None)).expect("joined");
         assert_eq!(l.disagreements.len(), 1, "{:?}", l.disagreements);
         assert!(l.disagreements[0].starts_with("request_processing_time: the log says -1"));
+    }
+
+    #[test]
+    fn target_and_time_only_without_client_and_only_when_unique() {
+        let mut f = finding(None);
+        f.client = None;
+        let mut idx = index(LINE);
+        let l = idx.join(&f).expect("joined");
+        assert_eq!(l.joined_by, JoinMethod::TargetTime);
+        assert_eq!(l.client, "13.239.55.82:40007");
+        // Two entries for the target in the window: ambiguous, no join.
+        let mut idx = index(LINE);
+        let other = LINE.replace("13.239.55.82:40007", "13.239.55.82:40008");
+        idx.add("x.log:2".into(), parse_line(&other).expect("parses"));
+        assert!(idx.join(&f).is_none());
+        // With the client known, the target is never used to join.
+        let mut idx = index(&LINE.replace("13.239.55.82:40007", "10.1.1.1:1"));
+        assert!(idx.join(&finding(None)).is_none());
     }
 
     #[test]

@@ -38,7 +38,8 @@
 //!   - `evidence` [strings naming packets, timers, bytes], `fix` (string | null), `notes`
 //!     [ambiguities, missing legs], `pairing` ("headers" | "time_order" | "unpaired");
 //!   - `logged` (only with `--access-log`, absent when no log entry joined): the joined log
-//!     line {`source` "file:line", `joined_by` ("trace_id" | "client_time"), `time`,
+//!     line {`source` "file:line", `joined_by` ("trace_id" | "client_time" | "target_time"),
+//!     `time`,
 //!     `request_creation_time` (RFC 3339 | null), `client`, `target` (null for `-`),
 //!     `request_processing_time`, `target_processing_time`, `response_processing_time`
 //!     (seconds, -1 as logged), `elb_status_code`, `target_status_code` ("-" when none),
@@ -47,7 +48,8 @@
 //! - `stats`: the pipeline's run statistics (inputs, packets, per-layer counters, `problems`).
 //! - `access_log_join` (only with `--access-log`): {`files`, `entries`, `malformed_lines`,
 //!   `requests` (captured client requests offered), `joined`, `joined_by_trace_id`,
-//!   `joined_by_client_time`, `with_disagreements`, `requests_without_entry`,
+//!   `joined_by_client_time`, `joined_by_target_time`, `with_disagreements`, `disagreeing_requests` [request ids, ok
+//!   ones included], `requests_without_entry`,
 //!   `entries_without_request` (inside the capture's time span), `entries_outside_capture`,
 //!   `unlogged_requests` [{`id`, `time`, `client`, `request`, `status`, `category`}] and
 //!   `uncaptured_entries` [{`source`, `time`, `client`, `request`, `elb_status_code`,

@@ -17,17 +17,16 @@ fn secs(v: f64) -> String {
 /// per disagreement, prefixed `disagrees: `.
 pub fn logged_lines(l: &LoggedEntry) -> Vec<String> {
     let mut out = vec![format!(
-        "{} {} {} {} {}   at {}, {} ({}, joined by {})",
+        "{} {} {} {} {}   client {} -> target {}, answered {} ({}, joined by {})",
         secs(l.request_processing_time),
         secs(l.target_processing_time),
         secs(l.response_processing_time),
         l.elb_status_code
             .map_or_else(|| "-".to_string(), |s| s.to_string()),
         l.target_status_code,
+        l.client,
+        l.target.as_deref().unwrap_or("-"),
         l.time,
-        l.target
-            .as_deref()
-            .map_or_else(|| "no target".to_string(), |t| format!("target {t}")),
         l.source,
         l.joined_by.describe()
     )];
@@ -48,7 +47,7 @@ pub fn logged_lines(l: &LoggedEntry) -> Vec<String> {
 pub fn join_summary_lines(s: &LogJoinSummary) -> Vec<String> {
     let mut out = vec![format!(
         "Access log: {} entries from {} file{}{}; {} of {} captured requests joined ({} by trace \
-         id, {} by client ip:port + time), {} with disagreements",
+         id, {} by client ip:port + time{}), {} with disagreements",
         s.entries,
         s.files.len(),
         if s.files.len() == 1 { "" } else { "s" },
@@ -61,11 +60,36 @@ pub fn join_summary_lines(s: &LogJoinSummary) -> Vec<String> {
         s.requests,
         s.joined_by_trace_id,
         s.joined_by_client_time,
+        if s.joined_by_target_time > 0 {
+            format!(", {} by target ip:port + time", s.joined_by_target_time)
+        } else {
+            String::new()
+        },
         s.with_disagreements
     )];
+    if !s.disagreeing_requests.is_empty() {
+        let more = s
+            .with_disagreements
+            .saturating_sub(s.disagreeing_requests.len() as u64);
+        out.push(format!(
+            "log and capture disagree on: {}{}",
+            s.disagreeing_requests.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        ));
+    }
     out.push(format!(
-        "captured requests with no log entry: {}",
-        s.requests_without_entry
+        "captured requests with no log entry: {}{}",
+        s.requests_without_entry,
+        if s.requests_without_entry > 0 {
+            " (ALB access logging is best effort; or the log does not cover them; requests \
+             seen only as a failed back-end connect carry neither trace id nor client)"
+        } else {
+            ""
+        }
     ));
     for r in &s.unlogged_requests {
         out.push(format!(
@@ -85,8 +109,14 @@ pub fn join_summary_lines(s: &LogJoinSummary) -> Vec<String> {
         ));
     }
     out.push(format!(
-        "log entries with no captured request: {}{}",
+        "log entries with no captured request: {}{}{}",
         s.entries_without_request,
+        if s.entries_without_request > 0 {
+            " (another ALB node whose ENI is not mirrored, packets the mirror dropped, or a \
+             leg the capture does not hold)"
+        } else {
+            ""
+        },
         if s.entries_outside_capture > 0 {
             format!(
                 " (and {} outside the capture's time span, not counted)",

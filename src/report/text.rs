@@ -248,6 +248,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     }
 
     if let Some(j) = &a.access_log_join {
+        writeln!(out)?;
         for (i, line) in super::join_summary_lines(j).iter().enumerate() {
             if i == 0 {
                 writeln!(out, "{}", st.bold(line))?;
