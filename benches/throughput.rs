@@ -1,2 +1,120 @@
-//! Throughput benchmark (placeholder: implemented by the benchmark work item).
-fn main() {}
+//! Throughput benchmark: builds (once) a capture of at least 1 GB of VXLAN-mirrored HTTP traffic
+//! with many concurrent keep-alive connections, then measures how fast `flows` (capture → decode →
+//! flow) and `analyze` (the whole pipeline) read it, in MB/s of capture, and their peak memory.
+//!
+//! `cargo bench --bench throughput` (size with ALBSCOPE_BENCH_MB, default 1100; the capture is
+//! kept in target/bench-data/ and rebuilt only when missing).
+
+use albscope::capture::CaptureReader;
+use albscope::flow::{ConnId, FlowEvent, FlowSink};
+use albscope::pipeline::{run_flows, PipelineConfig};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+fn main() {
+    let megabytes: u64 = std::env::var("ALBSCOPE_BENCH_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1100);
+    let connections: usize = std::env::var("ALBSCOPE_BENCH_CONNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let path = bench_capture(megabytes, connections);
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "capture: {} ({:.1} MB, {connections} concurrent connections)",
+        path.display(),
+        size as f64 / 1e6
+    );
+
+    measure("flows  (capture+decode+flow)", size, || {
+        let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
+        let mut sink = CountingSink::default();
+        let stats = run_flows(&mut reader, &PipelineConfig::default(), &mut sink);
+        format!(
+            "{} packets, {} connections, {} payload bytes",
+            stats.packets, sink.closed, sink.bytes
+        )
+    });
+}
+
+#[derive(Default)]
+struct CountingSink {
+    closed: u64,
+    bytes: u64,
+}
+
+impl FlowSink for CountingSink {
+    fn on_flow_event(&mut self, _conn: ConnId, event: FlowEvent<'_>) {
+        match event {
+            FlowEvent::Data { bytes, .. } => self.bytes += bytes.len() as u64,
+            FlowEvent::Close(_) => self.closed += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Runs `work` once, printing wall time, MB/s of capture and the peak resident memory it reached.
+fn measure(name: &str, capture_bytes: u64, work: impl FnOnce() -> String) {
+    reset_peak_rss();
+    let before = current_rss_kib();
+    let start = Instant::now();
+    let detail = work();
+    let secs = start.elapsed().as_secs_f64();
+    let peak = peak_rss_kib();
+    println!(
+        "{name}: {secs:.2} s, {:.0} MB/s, peak RSS {:.1} MiB (baseline {:.1} MiB) — {detail}",
+        capture_bytes as f64 / 1e6 / secs,
+        peak as f64 / 1024.0,
+        before as f64 / 1024.0
+    );
+}
+
+fn bench_capture(megabytes: u64, connections: usize) -> PathBuf {
+    let dir = Path::new(&std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into()))
+        .join("bench-data");
+    std::fs::create_dir_all(&dir).expect("create bench-data dir");
+    let path = dir.join(format!("load-{megabytes}mb-{connections}c.pcap"));
+    if !path.exists() {
+        let tmp = path.with_extension("tmp");
+        let file = std::fs::File::create(&tmp).expect("create bench capture");
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+        let start = Instant::now();
+        albscope::synth::bulk::write_http_load(&mut w, megabytes * 1_000_000, connections, 42)
+            .expect("write bench capture");
+        std::io::Write::flush(&mut w).expect("flush bench capture");
+        drop(w);
+        std::fs::rename(&tmp, &path).expect("rename bench capture");
+        println!(
+            "built {} in {:.1} s",
+            path.display(),
+            start.elapsed().as_secs_f64()
+        );
+    }
+    path
+}
+
+fn status_field_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn peak_rss_kib() -> u64 {
+    status_field_kib("VmHWM:")
+}
+
+fn current_rss_kib() -> u64 {
+    status_field_kib("VmRSS:")
+}
+
+/// Resets the kernel's peak-RSS mark for this process (Linux: write 5 to clear_refs).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}

@@ -123,10 +123,10 @@ impl<S: AppSink> FlowSink for ProtocolAdapter<'_, S> {
 fn note_packet(stats: &mut RunStats, ts: Timestamp, len: usize) {
     stats.packets += 1;
     stats.captured_bytes += len as u64;
-    if stats.first_ts.is_none_or(|f| ts < f) {
+    if stats.first_ts.map_or(true, |f| ts < f) {
         stats.first_ts = Some(ts);
     }
-    if stats.last_ts.is_none_or(|l| ts > l) {
+    if stats.last_ts.map_or(true, |l| ts > l) {
         stats.last_ts = Some(ts);
     }
 }

@@ -1,0 +1,1030 @@
+//! Named sample scenarios with ground truth: one per failure category plus realistic mixes and
+//! vantage-point variants. `examples/gen_samples.rs` writes them to `samples/<name>.pcap`.
+
+use std::net::IpAddr;
+
+use super::alb::{
+    Expected, Outcome, Req, Resp, Target, TlsFail, Vantage, World, WorldCfg, Wrap, EPOCH,
+};
+use super::frame::{sa4, Framing};
+use super::http::ServerKind;
+use super::pcap::Nanos;
+use super::rng::SplitMix64;
+use super::tcp::{MS, SEC};
+
+/// One sample scenario.
+#[derive(Clone, Copy)]
+pub struct Scenario {
+    /// File stem (`samples/<name>.pcap`).
+    pub name: &'static str,
+    /// What the sample shows.
+    pub description: &'static str,
+    world: fn() -> World,
+}
+
+impl Scenario {
+    /// Builds the capture bytes (classic pcap).
+    pub fn build(&self) -> Vec<u8> {
+        (self.world)().to_pcap()
+    }
+
+    /// Ground truth: one entry per client request, in request order.
+    pub fn expected(&self) -> Vec<Expected> {
+        (self.world)().expected
+    }
+
+    /// Capture bytes and ground truth from one build.
+    pub fn build_with_truth(&self) -> (Vec<u8>, Vec<Expected>) {
+        let w = (self.world)();
+        (w.to_pcap(), w.expected)
+    }
+}
+
+/// Every scenario, in a fixed order.
+pub fn all() -> Vec<Scenario> {
+    macro_rules! s {
+        ($name:expr, $f:ident, $d:expr) => {
+            Scenario {
+                name: $name,
+                description: $d,
+                world: $f,
+            }
+        };
+    }
+    vec![
+        s!("healthy", healthy, "Healthy traffic: keep-alive reuse on both legs, health checks, POST with Expect: 100-continue, chunked response, HEAD, 304, target idle closes (Apache 5 s)"),
+        s!("target_connect_refused", connect_refused, "ALB SYN to a target port that is not listening is answered by RST-ACK; ALB 502 (awselb/2.0) to the client"),
+        s!("target_unreachable_icmp", unreachable_icmp, "ALB SYN answered by ICMP host unreachable (IPv4 target) and ICMPv6 address unreachable (IPv6 target); two 502s"),
+        s!("target_closed_before_response", closed_before_response, "Request dispatched, target FINs (one case) and RSTs (other case) before any response byte; 502s"),
+        s!("keepalive_race", keepalive_race, "Node.js/Express target with 5 s keep-alive: its idle closes after 5 s are visible, then a request on a reused connection crosses the target's FIN; 502"),
+        s!("malformed_response", malformed_response, "Target answers a PHP fatal-error text with no status line; 502"),
+        s!("response_header_too_large", header_too_large, "Target answers a ~37 KB header block (40 Set-Cookie headers); ALB resets the back end, 502"),
+        s!("target_tls_handshake_failed", tls_handshake_failed, "HTTPS target: ALB ClientHello (ELBSecurityPolicy ciphers) answered by handshake_failure alert, by RST, by FIN; three 502s"),
+        s!("deregistration_abort", deregistration_abort, "Request dispatched to a target being deregistered (delay 30 s), target silent, ALB closes the back end FIN+RST after 30 s; 502"),
+        s!("target_connect_timeout", connect_timeout, "ALB SYN at 0 s with retransmissions at 1, 3, 7 s unanswered; 504 at 10 s"),
+        s!("target_tls_handshake_timeout", tls_handshake_timeout, "HTTPS target accepts TCP but never answers the ClientHello; ALB gives up after 10 s; 504"),
+        s!("target_idle_timeout", idle_timeout, "Target silent for the 60 s idle timeout: ALB FIN to the target, 504 to the client; the target's late reply 10 s later draws an RST"),
+        s!("incomplete_body", incomplete_body, "Target declares Content-Length 5000 and sends 1200 bytes; ALB streams them, then closes both sides after the 60 s idle timeout (bare FIN, no 504)"),
+        s!("target_generated_error", target_generated_error, "Targets' own errors relayed: Apache 504 (as in the seed article), Express 503, gunicorn 500"),
+        s!("client_closed", client_closed, "Client gives up 2 s into a slow request (FIN); target answers 4 s later on the back end (ALB logs 460)"),
+        s!("no_target_attempt", no_target_attempt, "ALB answers 503 with no back-end attempt (no healthy target)"),
+        s!("mixed", mixed, "About 100 requests from 6 clients to 2 targets with health checks; among them a keep-alive race, a refused connect, a target 500, an idle timeout and a client close"),
+        s!("tls-frontend", tls_frontend, "HTTPS listener (443): TLS 1.3 handshakes and opaque records on the front end, plain HTTP on the back end; one target close-before-response, one target 500"),
+        s!("multi-node", multi_node, "Two ALB nodes (10.0.1.25 VNI 1001, 10.0.3.140 VNI 1002) mirrored into one capture, health checks from both; one failure on each node"),
+        s!("backend-vantage", backend_vantage, "Target ENIs mirrored (back end only): ok, refused, connect timeout with SYN-ACKs sent but SYNs retransmitted (blocked return path), idle timeout with late reply, keep-alive race, target 502"),
+        s!("frontend-vantage", frontend_vantage, "Client ENIs mirrored (front end only, clients in the VPC): ok, ALB 502, ALB 504 after the idle timeout (20 s), target 500"),
+        s!("linux-sll", linux_sll, "Plain capture on the ALB side with tcpdump -i any (Linux SLL, no VXLAN): ok and a refused connect"),
+        s!("geneve", geneve, "GENEVE (UDP 6081, inner IP packet, as Gateway Load Balancer sends it) instead of VXLAN: ok traffic and a refused connect"),
+        s!("sll2-pcapng", sll2_pcapng, "pcapng file (nanosecond if_tsresol) with Linux SLL2 frames, no tunnel (tcpdump -i any on the ALB side): ok traffic and a target 500"),
+        s!("mirror-truncated", mirror_truncated, "VXLAN mirror session truncating inner frames to 200 bytes (inner IP length larger than the bytes present), every 3rd full-size data segment missing, every 25th packet duplicated; ok traffic (one 12 KB response) and one 502"),
+    ]
+}
+
+const NODE: [u8; 4] = [10, 0, 1, 25];
+const CLIENTS: [[u8; 4]; 6] = [
+    [13, 211, 35, 216],
+    [49, 47, 11, 159],
+    [13, 239, 55, 82],
+    [203, 0, 113, 45],
+    [198, 51, 100, 7],
+    [54, 206, 12, 90],
+];
+
+fn ip(a: [u8; 4]) -> IpAddr {
+    IpAddr::from(a)
+}
+
+fn t0() -> Nanos {
+    EPOCH + 298 * MS
+}
+
+/// A world with one node, an Apache target (0) and an Express target (1).
+fn base(cfg: WorldCfg) -> (World, usize) {
+    let mut w = World::new(cfg);
+    let n = w.add_node(NODE, 1001);
+    w.add_target(Target::new(sa4([10, 0, 2, 15], 80), ServerKind::Apache));
+    w.add_target(Target::new(sa4([10, 0, 2, 37], 8080), ServerKind::Express));
+    (w, n)
+}
+
+fn page(rng: &mut SplitMix64, n: usize) -> Vec<u8> {
+    let mut s = String::from("<!DOCTYPE html><html><body>");
+    while s.len() < n {
+        s.push_str(&format!("<p>item {}</p>", rng.range(1, 99_999)));
+    }
+    s.push_str("</body></html>");
+    s.into_bytes()
+}
+
+fn json(rng: &mut SplitMix64, n: usize) -> Vec<u8> {
+    let mut s = String::from("{\"items\":[");
+    while s.len() < n {
+        s.push_str(&format!("{{\"id\":{},\"ok\":true}},", rng.range(1, 99_999)));
+    }
+    s.push_str("{}]}");
+    s.into_bytes()
+}
+
+fn ok(w: &mut World, f: usize, t: Nanos, path: &str, target: usize, rng: &mut SplitMix64) -> Nanos {
+    ok_sized(w, f, t, path, target, rng, 400)
+}
+
+fn ok_sized(
+    w: &mut World,
+    f: usize,
+    t: Nanos,
+    path: &str,
+    target: usize,
+    rng: &mut SplitMix64,
+    size: usize,
+) -> Nanos {
+    let body = if target == 1 {
+        json(rng, size * 3 / 4)
+    } else {
+        page(rng, size)
+    };
+    let r = Resp::new(200, &body).delay(rng.range(3, 25) * MS);
+    w.request(f, t, &Req::get(path), target, Outcome::Respond(r))
+}
+
+/// Opens a client connection, sends one ok request, returns (front id, end time).
+fn one_ok(
+    w: &mut World,
+    c: [u8; 4],
+    t: Nanos,
+    target: usize,
+    rng: &mut SplitMix64,
+) -> (usize, Nanos) {
+    let f = w.open(ip(c), 0, t);
+    let e = ok(w, f, t + 2 * MS, "/", target, rng);
+    (f, e)
+}
+
+fn healthy() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 11,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(111);
+    let t = t0();
+    w.health_checks(n, 0, t - 5 * SEC, t + 40 * SEC, 10 * SEC);
+    w.health_checks(n, 1, t - 3 * SEC, t + 40 * SEC, 10 * SEC);
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    let mut e = ok(&mut w, f, t + 2 * MS, "/", 0, &mut r);
+    e = ok(&mut w, f, e + 300 * MS, "/products", 0, &mut r);
+    e = ok(&mut w, f, e + 250 * MS, "/api/cart", 1, &mut r);
+    // POST with Expect: 100-continue
+    let mut post = Req::post(
+        "/api/orders",
+        b"{\"sku\":\"A-1001\",\"qty\":2,\"note\":\"gift wrap\"}",
+    );
+    post.expect_continue = true;
+    e = w.request(
+        f,
+        e + 400 * MS,
+        &post,
+        1,
+        Outcome::Respond(Resp::new(201, b"{\"order\":84121}")),
+    );
+    // chunked response
+    let big = page(&mut r, 9000);
+    e = w.request(
+        f,
+        e + 300 * MS,
+        &Req::get("/catalog"),
+        0,
+        Outcome::Respond(Resp::new(200, &big).chunked()),
+    );
+    // HEAD and 304
+    e = w.request(
+        f,
+        e + 200 * MS,
+        &Req::get("/catalog").method("HEAD"),
+        0,
+        Outcome::Respond(Resp::new(200, &big)),
+    );
+    let cond = Req::get("/static/app.css").header("If-None-Match", "\"5f3a-61e2b\"");
+    e = w.request(
+        f,
+        e + 200 * MS,
+        &cond,
+        0,
+        Outcome::Respond(Resp::new(304, b"").header("ETag", "\"5f3a-61e2b\"")),
+    );
+    // second client, overlapping requests -> a second back-end connection
+    let g = w.open(ip(CLIENTS[1]), n, t + 150 * MS);
+    let mut e2 = ok(&mut w, g, t + 152 * MS, "/", 0, &mut r);
+    e2 = ok(&mut w, g, e2 + 10 * MS, "/api/cart", 1, &mut r);
+    // after 8 s of quiet (Apache closed its idle connections after 5 s) traffic resumes
+    e = ok(&mut w, f, e.max(e2) + 8 * SEC, "/", 0, &mut r);
+    ok(&mut w, g, e + 5 * MS, "/products", 0, &mut r);
+    w.finish(t + 40 * SEC);
+    w
+}
+
+fn connect_refused() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 12,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(112);
+    let t = t0();
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let (_, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let f = w.open(ip(CLIENTS[1]), n, e + 500 * MS);
+    w.request(f, e + 502 * MS, &Req::get("/"), 2, Outcome::Refused);
+    let (g, e) = one_ok(&mut w, CLIENTS[2], e + 900 * MS, 0, &mut r);
+    ok(&mut w, g, e + 100 * MS, "/api/cart", 1, &mut r);
+    w.health_checks(n, 0, t + SEC, t + 15 * SEC, 10 * SEC);
+    w.finish(t + 15 * SEC);
+    w
+}
+
+fn unreachable_icmp() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 13,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(113);
+    let t = t0();
+    w.add_target(Target::new(sa4([10, 0, 2, 99], 80), ServerKind::Nginx));
+    let v6 = super::frame::sa6(
+        "2406:da1c:f42:6d02::63"
+            .parse()
+            .unwrap_or(std::net::Ipv6Addr::LOCALHOST),
+        80,
+    );
+    w.add_target(Target::new(v6, ServerKind::Nginx));
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    w.request(f, e + 400 * MS, &Req::get("/"), 2, Outcome::Unreachable(1));
+    let g = w.open(ip(CLIENTS[1]), n, e + 2 * SEC);
+    let e = w.request(
+        g,
+        e + 2 * SEC + 2 * MS,
+        &Req::get("/v6"),
+        3,
+        Outcome::Unreachable(3),
+    );
+    ok(&mut w, g, e + 300 * MS, "/", 0, &mut r);
+    w.finish(t + 12 * SEC);
+    w
+}
+
+fn closed_before_response() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 14,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(114);
+    let t = t0();
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let e = w.request(
+        f,
+        e + 200 * MS,
+        &Req::get("/report"),
+        0,
+        Outcome::ClosedBeforeResponse {
+            after: 35 * MS,
+            rst: false,
+        },
+    );
+    let g = w.open(ip(CLIENTS[1]), n, e + SEC);
+    let e = w.request(
+        g,
+        e + SEC + 2 * MS,
+        &Req::get("/api/export"),
+        1,
+        Outcome::ClosedBeforeResponse {
+            after: 120 * MS,
+            rst: true,
+        },
+    );
+    ok(&mut w, g, e + 400 * MS, "/", 0, &mut r);
+    w.finish(t + 12 * SEC);
+    w
+}
+
+fn keepalive_race() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 15,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(115);
+    let t = t0();
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    let mut e = ok(&mut w, f, t + 2 * MS, "/api/items", 1, &mut r);
+    e = ok(&mut w, f, e + 200 * MS, "/api/items/7", 1, &mut r);
+    // 7 s quiet: the Express target closes its idle connection after exactly 5 s.
+    e = ok(&mut w, f, e + 7 * SEC, "/api/items", 1, &mut r);
+    e = ok(&mut w, f, e + 800 * MS, "/api/cart", 1, &mut r);
+    // Next request lands exactly as the target's 5 s keep-alive timer fires.
+    let race_at = w.keepalive_expiry(n, 1, e).unwrap_or(e + 5 * SEC);
+    let g = w.open(ip(CLIENTS[1]), n, race_at - 40 * MS);
+    let e2 = w.request(
+        g,
+        race_at,
+        &Req::get("/api/checkout"),
+        1,
+        Outcome::KeepaliveRace,
+    );
+    // the client retries; a new back-end connection serves it
+    let e3 = ok(&mut w, g, e2 + 300 * MS, "/api/checkout", 1, &mut r);
+    ok(&mut w, f, e3 + 50 * MS, "/api/items", 1, &mut r);
+    w.finish(t + 25 * SEC);
+    w
+}
+
+fn malformed_response() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 16,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(116);
+    let t = t0();
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let bad = b"<br />\n<b>Fatal error</b>:  Uncaught Error: Call to undefined function mysql_connect() in /var/www/html/index.php:12\nStack trace:\n#0 {main}\n  thrown in <b>/var/www/html/index.php</b> on line <b>12</b><br />\n".to_vec();
+    let e = w.request(
+        f,
+        e + 300 * MS,
+        &Req::get("/index.php"),
+        0,
+        Outcome::Malformed(bad),
+    );
+    let g = w.open(ip(CLIENTS[1]), n, e + SEC);
+    ok(&mut w, g, e + SEC + 2 * MS, "/", 0, &mut r);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+fn header_too_large() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 17,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(117);
+    let t = t0();
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let e = w.request(
+        f,
+        e + 300 * MS,
+        &Req::get("/login"),
+        0,
+        Outcome::HeaderTooLarge,
+    );
+    let g = w.open(ip(CLIENTS[1]), n, e + SEC);
+    ok(&mut w, g, e + SEC + 2 * MS, "/", 0, &mut r);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+fn tls_target(w: &mut World) -> usize {
+    let mut tg = Target::new(sa4([10, 0, 2, 50], 443), ServerKind::Nginx);
+    tg.tls = true;
+    w.add_target(tg)
+}
+
+fn tls_handshake_failed() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 18,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(118);
+    let t = t0();
+    let s = tls_target(&mut w);
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let e = w.request(
+        f,
+        e + 300 * MS,
+        &Req::get("/secure"),
+        s,
+        Outcome::TlsFailed(TlsFail::Alert),
+    );
+    let g = w.open(ip(CLIENTS[1]), n, e + SEC);
+    let e = w.request(
+        g,
+        e + SEC + 2 * MS,
+        &Req::get("/secure"),
+        s,
+        Outcome::TlsFailed(TlsFail::Rst),
+    );
+    let e = w.request(
+        g,
+        e + SEC,
+        &Req::get("/secure"),
+        s,
+        Outcome::TlsFailed(TlsFail::Fin),
+    );
+    ok(&mut w, g, e + 500 * MS, "/", 0, &mut r);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+fn deregistration_abort() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 19,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(119);
+    let t = t0();
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let e = w.request(
+        f,
+        e + 300 * MS,
+        &Req::get("/long-poll"),
+        0,
+        Outcome::DeregAbort(30 * SEC),
+    );
+    let g = w.open(ip(CLIENTS[1]), n, e + SEC);
+    ok(&mut w, g, e + SEC + 2 * MS, "/", 1, &mut r);
+    w.finish(t + 40 * SEC);
+    w
+}
+
+fn connect_timeout() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 20,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(120);
+    let t = t0();
+    w.add_target(Target::new(sa4([10, 0, 2, 77], 80), ServerKind::Apache));
+    let (_, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let f = w.open(ip(CLIENTS[2]), n, e + 500 * MS);
+    let e = w.request(
+        f,
+        e + 502 * MS,
+        &Req::get("/"),
+        2,
+        Outcome::ConnectTimeout { syn_acks: false },
+    );
+    ok(&mut w, f, e + 400 * MS, "/", 0, &mut r);
+    w.finish(t + 20 * SEC);
+    w
+}
+
+fn tls_handshake_timeout() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 21,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(121);
+    let t = t0();
+    let s = tls_target(&mut w);
+    let (_, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let f = w.open(ip(CLIENTS[1]), n, e + 300 * MS);
+    let e = w.request(
+        f,
+        e + 302 * MS,
+        &Req::get("/secure"),
+        s,
+        Outcome::TlsTimeout,
+    );
+    ok(&mut w, f, e + 400 * MS, "/", 0, &mut r);
+    w.finish(t + 20 * SEC);
+    w
+}
+
+fn idle_timeout() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 22,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(122);
+    let t = t0();
+    let (_, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let f = w.open(ip(CLIENTS[2]), n, e + 700 * MS);
+    let e = w.request(
+        f,
+        e + 702 * MS,
+        &Req::get("/delay.php"),
+        0,
+        Outcome::IdleTimeout {
+            late_reply: Some(10 * SEC),
+        },
+    );
+    ok(&mut w, f, e + 2 * SEC, "/", 0, &mut r);
+    w.finish(t + 80 * SEC);
+    w
+}
+
+fn incomplete_body() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 23,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(123);
+    let t = t0();
+    let (_, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let f = w.open(ip(CLIENTS[1]), n, e + 700 * MS);
+    let e = w.request(
+        f,
+        e + 702 * MS,
+        &Req::get("/download/report.bin"),
+        0,
+        Outcome::IncompleteBody {
+            declared: 5000,
+            sent: 1200,
+        },
+    );
+    one_ok(&mut w, CLIENTS[2], e + SEC, 0, &mut r);
+    w.finish(t + 70 * SEC);
+    w
+}
+
+fn target_generated_error() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 24,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(124);
+    let t = t0();
+    w.add_target(Target::new(sa4([10, 0, 2, 61], 8000), ServerKind::Gunicorn));
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let apache504 = b"<!DOCTYPE HTML PUBLIC \"-//IETF//DTD HTML 2.0//EN\">\n<html><head>\n<title>504 Gateway Timeout</title>\n</head><body>\n<h1>Gateway Timeout</h1>\n<p>The gateway did not receive a timely response\nfrom the upstream server or application.</p>\n</body></html>\n";
+    let resp = Resp::new(504, apache504).header("Content-Type", "text/html; charset=iso-8859-1");
+    let e = w.request(f, e + 300 * MS, &Req::get("/"), 0, Outcome::Respond(resp));
+    let g = w.open(ip(CLIENTS[1]), n, e + SEC);
+    let e = w.request(
+        g,
+        e + SEC + 2 * MS,
+        &Req::get("/api/stock"),
+        1,
+        Outcome::Respond(Resp::new(503, b"{\"error\":\"database unavailable\"}")),
+    );
+    let e = w.request(
+        g,
+        e + 500 * MS,
+        &Req::get("/ml/predict"),
+        2,
+        Outcome::Respond(Resp::new(500, b"{\"detail\":\"Internal Server Error\"}")),
+    );
+    ok(&mut w, g, e + 500 * MS, "/", 0, &mut r);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+fn client_closed() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 25,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(125);
+    let t = t0();
+    let (_, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let f = w.open(ip(CLIENTS[1]), n, e + 300 * MS);
+    let e = w.request(
+        f,
+        e + 302 * MS,
+        &Req::get("/reports/annual"),
+        0,
+        Outcome::ClientCloses(2 * SEC),
+    );
+    one_ok(&mut w, CLIENTS[2], e + 3 * SEC, 0, &mut r);
+    w.finish(t + 15 * SEC);
+    w
+}
+
+fn no_target_attempt() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 26,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(126);
+    let t = t0();
+    let (_, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let f = w.open(ip(CLIENTS[1]), n, e + 300 * MS);
+    let e = w.request(
+        f,
+        e + 302 * MS,
+        &Req::get("/admin"),
+        1,
+        Outcome::NoTarget(503),
+    );
+    one_ok(&mut w, CLIENTS[2], e + SEC, 0, &mut r);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+fn mixed() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 27,
+        ..Default::default()
+    });
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let mut r = SplitMix64::new(127);
+    let t = t0();
+    w.health_checks(n, 0, t, t + 130 * SEC, 10 * SEC);
+    w.health_checks(n, 1, t + 4 * SEC, t + 130 * SEC, 10 * SEC);
+    let mut fronts: Vec<usize> = Vec::new();
+    let mut now = t;
+    for c in CLIENTS {
+        fronts.push(w.open(ip(c), n, now));
+        now += 30 * MS;
+    }
+    let mut i = 0usize;
+    let mut express_quiet_until: Nanos = 0;
+    let paths = [
+        "/",
+        "/products",
+        "/api/cart",
+        "/api/items/42",
+        "/static/app.js",
+        "/search?q=shoes",
+    ];
+    while now < t + 95 * SEC {
+        let mut k = (r.next_u64() % 6) as usize;
+        for _ in 0..6 {
+            if fronts.get(k).is_some_and(|&f| w.front_idle_at(f, now)) {
+                break;
+            }
+            k = (k + 1) % 6;
+        }
+        let c = CLIENTS.get(k).copied().unwrap_or(CLIENTS[0]);
+        let f = match fronts.get(k) {
+            Some(&f) if w.front_idle_at(f, now) => f,
+            _ => {
+                let f = w.open(ip(c), n, now - 5 * MS);
+                if let Some(x) = fronts.get_mut(k) {
+                    *x = f;
+                }
+                f
+            }
+        };
+        let path = paths
+            .get((r.next_u64() % 6) as usize)
+            .copied()
+            .unwrap_or("/");
+        let target = usize::from(path.starts_with("/api") && now > express_quiet_until);
+        // failures go on a connection of their own so the client's other traffic continues
+        let solo = |w: &mut World| w.open(ip(c), n, now - 5 * MS);
+        match i {
+            17 => {
+                let g = solo(&mut w);
+                w.request(g, now, &Req::get("/legacy"), 2, Outcome::Refused);
+            }
+            40 => {
+                w.request(
+                    f,
+                    now,
+                    &Req::get(path),
+                    0,
+                    Outcome::Respond(Resp::new(500, b"<h1>Internal Server Error</h1>")),
+                );
+            }
+            55 => {
+                let g = solo(&mut w);
+                w.request(
+                    g,
+                    now,
+                    &Req::get("/reports/slow"),
+                    0,
+                    Outcome::IdleTimeout { late_reply: None },
+                );
+            }
+            70 => {
+                let g = solo(&mut w);
+                w.request(
+                    g,
+                    now,
+                    &Req::get("/export"),
+                    0,
+                    Outcome::ClientCloses(3 * SEC),
+                );
+            }
+            80 => {
+                // last Express request before a quiet period; the next one races its close
+                let e = ok_sized(&mut w, f, now, "/api/cart", 1, &mut r, 120);
+                if let Some(race) = w.keepalive_expiry(n, 1, e) {
+                    let g = w.open(ip(CLIENTS[3]), n, race - 30 * MS);
+                    let end = w.request(
+                        g,
+                        race,
+                        &Req::get("/api/checkout"),
+                        1,
+                        Outcome::KeepaliveRace,
+                    );
+                    express_quiet_until = end;
+                }
+            }
+            _ => {
+                ok_sized(&mut w, f, now, path, target, &mut r, 120);
+            }
+        }
+        i += 1;
+        now += r.range(300, 1500) * MS;
+    }
+    w.finish(t + 130 * SEC);
+    w
+}
+
+fn tls_frontend() -> World {
+    let cfg = WorldCfg {
+        seed: 28,
+        listener_port: 443,
+        tls_frontend: true,
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    let mut r = SplitMix64::new(128);
+    let t = t0();
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    let mut e = ok(&mut w, f, t + 5 * MS, "/", 0, &mut r);
+    e = ok(&mut w, f, e + 200 * MS, "/api/cart", 1, &mut r);
+    e = w.request(
+        f,
+        e + 300 * MS,
+        &Req::get("/api/pay"),
+        1,
+        Outcome::ClosedBeforeResponse {
+            after: 20 * MS,
+            rst: false,
+        },
+    );
+    let g = w.open(ip(CLIENTS[1]), n, e + 500 * MS);
+    e = ok(&mut w, g, e + 505 * MS, "/", 0, &mut r);
+    e = w.request(
+        g,
+        e + 300 * MS,
+        &Req::get("/account"),
+        0,
+        Outcome::Respond(Resp::new(500, b"<h1>Internal Server Error</h1>")),
+    );
+    ok(&mut w, g, e + 300 * MS, "/products", 0, &mut r);
+    w.finish(t + 15 * SEC);
+    w
+}
+
+fn multi_node() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 29,
+        ..Default::default()
+    });
+    let m = w.add_node([10, 0, 3, 140], 1002);
+    let mut r = SplitMix64::new(129);
+    let t = t0();
+    for node in [n, m] {
+        w.health_checks(node, 0, t + node as u64 * 2 * SEC, t + 30 * SEC, 10 * SEC);
+        w.health_checks(
+            node,
+            1,
+            t + (node as u64 * 2 + 1) * SEC,
+            t + 30 * SEC,
+            10 * SEC,
+        );
+    }
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    let g = w.open(ip(CLIENTS[1]), m, t + 40 * MS);
+    let mut e = t + 3 * MS;
+    for k in 0..6 {
+        e = ok(&mut w, f, e + 150 * MS, "/", k % 2, &mut r);
+        e = ok(&mut w, g, e + 20 * MS, "/products", k % 2, &mut r);
+    }
+    e = w.request(
+        f,
+        e + 400 * MS,
+        &Req::get("/api/upload"),
+        1,
+        Outcome::ClosedBeforeResponse {
+            after: 15 * MS,
+            rst: true,
+        },
+    );
+    e = w.request(
+        g,
+        e + 400 * MS,
+        &Req::get("/"),
+        0,
+        Outcome::Respond(Resp::new(503, b"<h1>Service Unavailable</h1>")),
+    );
+    ok(&mut w, f, e + 300 * MS, "/", 0, &mut r);
+    ok(&mut w, g, e + 310 * MS, "/", 0, &mut r);
+    w.finish(t + 30 * SEC);
+    w
+}
+
+fn backend_vantage() -> World {
+    let cfg = WorldCfg {
+        seed: 30,
+        vantage: Vantage::Target,
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let mut r = SplitMix64::new(130);
+    let t = t0();
+    w.health_checks(n, 0, t, t + 90 * SEC, 10 * SEC);
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    let mut e = ok(&mut w, f, t + 2 * MS, "/", 0, &mut r);
+    e = ok(&mut w, f, e + 200 * MS, "/api/items", 1, &mut r);
+    e = w.request(f, e + 300 * MS, &Req::get("/old"), 2, Outcome::Refused);
+    e = w.request(
+        f,
+        e + 300 * MS,
+        &Req::get("/"),
+        2,
+        Outcome::ConnectTimeout { syn_acks: true },
+    );
+    e = ok(&mut w, f, e + 100 * MS, "/api/cart", 1, &mut r);
+    let race = w.keepalive_expiry(n, 1, e).unwrap_or(e + 5 * SEC);
+    let g = w.open(ip(CLIENTS[1]), n, race - 30 * MS);
+    e = w.request(
+        g,
+        race,
+        &Req::get("/api/checkout"),
+        1,
+        Outcome::KeepaliveRace,
+    );
+    e = w.request(
+        g,
+        e + 200 * MS,
+        &Req::get("/"),
+        0,
+        Outcome::Respond(Resp::new(502, b"<h1>Proxy Error</h1>")),
+    );
+    w.request(
+        g,
+        e + 500 * MS,
+        &Req::get("/delay.php"),
+        0,
+        Outcome::IdleTimeout {
+            late_reply: Some(5 * SEC),
+        },
+    );
+    w.finish(t + 90 * SEC);
+    w
+}
+
+fn frontend_vantage() -> World {
+    let cfg = WorldCfg {
+        seed: 31,
+        vantage: Vantage::Client,
+        idle_timeout: 20 * SEC,
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let mut r = SplitMix64::new(131);
+    let t = t0();
+    let f = w.open(ip([10, 0, 5, 21]), n, t);
+    let mut e = ok(&mut w, f, t + 2 * MS, "/", 0, &mut r);
+    e = ok(&mut w, f, e + 200 * MS, "/api/items", 1, &mut r);
+    e = w.request(f, e + 300 * MS, &Req::get("/old"), 2, Outcome::Refused);
+    let g = w.open(ip([10, 0, 5, 38]), n, e + 100 * MS);
+    e = w.request(
+        g,
+        e + 102 * MS,
+        &Req::get("/reports/slow"),
+        0,
+        Outcome::IdleTimeout { late_reply: None },
+    );
+    e = w.request(
+        f,
+        e + 100 * MS,
+        &Req::get("/"),
+        0,
+        Outcome::Respond(Resp::new(500, b"<h1>Internal Server Error</h1>")),
+    );
+    ok(&mut w, g, e + 100 * MS, "/", 0, &mut r);
+    w.finish(t + 40 * SEC);
+    w
+}
+
+fn linux_sll() -> World {
+    let cfg = WorldCfg {
+        seed: 32,
+        wrap: Wrap::Plain(Framing::LinuxSll),
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let mut r = SplitMix64::new(132);
+    let t = t0();
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let e = ok(&mut w, f, e + 100 * MS, "/api/cart", 1, &mut r);
+    let g = w.open(ip(CLIENTS[1]), n, e + 200 * MS);
+    w.request(g, e + 202 * MS, &Req::get("/"), 2, Outcome::Refused);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+fn mirror_truncated() -> World {
+    let cfg = WorldCfg {
+        seed: 33,
+        mirror_snap: Some(200),
+        mirror_drop_every: Some(3),
+        mirror_duplicate_every: Some(25),
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    let mut r = SplitMix64::new(133);
+    let t = t0();
+    let (f, mut e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    for _ in 0..4 {
+        e = ok(&mut w, f, e + 150 * MS, "/products", 0, &mut r);
+    }
+    let big = page(&mut r, 12_000);
+    e = w.request(
+        f,
+        e + 150 * MS,
+        &Req::get("/catalog"),
+        0,
+        Outcome::Respond(Resp::new(200, &big)),
+    );
+    let g = w.open(ip(CLIENTS[1]), n, e + 100 * MS);
+    e = w.request(
+        g,
+        e + 102 * MS,
+        &Req::get("/api/pay"),
+        1,
+        Outcome::ClosedBeforeResponse {
+            after: 25 * MS,
+            rst: false,
+        },
+    );
+    ok(&mut w, g, e + 300 * MS, "/", 0, &mut r);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+fn geneve() -> World {
+    let cfg = WorldCfg {
+        seed: 34,
+        wrap: Wrap::Geneve,
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let mut r = SplitMix64::new(134);
+    let t = t0();
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let e = ok(&mut w, f, e + 100 * MS, "/api/cart", 1, &mut r);
+    let g = w.open(ip(CLIENTS[1]), n, e + 200 * MS);
+    w.request(g, e + 202 * MS, &Req::get("/"), 2, Outcome::Refused);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+fn sll2_pcapng() -> World {
+    let cfg = WorldCfg {
+        seed: 35,
+        wrap: Wrap::Plain(Framing::LinuxSll2),
+        pcapng: true,
+        ts_res: super::pcap::TsResolution::Nano,
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    let mut r = SplitMix64::new(135);
+    let t = t0();
+    let (f, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let e = ok(&mut w, f, e + 100 * MS, "/api/cart", 1, &mut r);
+    let g = w.open(ip(CLIENTS[1]), n, e + 200 * MS);
+    let e = w.request(
+        g,
+        e + 202 * MS,
+        &Req::get("/api/stock"),
+        1,
+        Outcome::Respond(Resp::new(500, b"{\"error\":\"boom\"}")),
+    );
+    ok(&mut w, g, e + 100 * MS, "/", 0, &mut r);
+    w.finish(t + 10 * SEC);
+    w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_category_has_a_sample_with_that_truth() {
+        let cats = [
+            "target_connect_refused",
+            "target_unreachable_icmp",
+            "target_closed_before_response",
+            "keepalive_race",
+            "malformed_response",
+            "response_header_too_large",
+            "target_tls_handshake_failed",
+            "deregistration_abort",
+            "target_connect_timeout",
+            "target_tls_handshake_timeout",
+            "target_idle_timeout",
+            "incomplete_body",
+            "target_generated_error",
+            "client_closed",
+            "no_target_attempt",
+        ];
+        let all = all();
+        for c in cats {
+            let s = all
+                .iter()
+                .find(|s| s.name == c)
+                .expect("sample for category");
+            let exp = s.expected();
+            assert!(exp.iter().any(|e| e.category == c), "{c}: {exp:?}");
+            assert!(
+                exp.iter().any(|e| e.category == "ok"),
+                "{c} has healthy requests around"
+            );
+        }
+    }
+}
