@@ -340,13 +340,12 @@ fn partial_response(excerpt: &str) -> Option<(u16, Option<String>)> {
     let parts: Vec<&str> = lines.collect();
     // Only complete lines (followed by CRLF) count: the last piece may be cut.
     let complete = parts.len().saturating_sub(1);
-    let server = parts
-        .iter()
-        .take(complete)
-        .find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case("server").then(|| v.trim().to_string())
-        });
+    let server = parts.iter().take(complete).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim()
+            .eq_ignore_ascii_case("server")
+            .then(|| v.trim().to_string())
+    });
     Some((status, server))
 }
 
@@ -504,8 +503,7 @@ fn front_only_inference(
             ));
             (
                 Category::TargetConnectRefused,
-                "the ALB could not use the target at once (most likely: connection refused)"
-                    .into(),
+                "the ALB could not use the target at once (most likely: connection refused)".into(),
                 ev,
             )
         }

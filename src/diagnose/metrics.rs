@@ -7,7 +7,7 @@
 //! within 1 % of the exact nearest-rank value; `max` is exact. Memory is a few hundred buckets per
 //! histogram whatever the capture size.
 
-use super::{Category, CaptureSpan, Finding, GeneratedBy};
+use super::{CaptureSpan, Category, Finding, GeneratedBy};
 use crate::alb::{Leg, RequestPath};
 use crate::capture::Timestamp;
 use crate::decode::MirrorSession;

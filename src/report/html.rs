@@ -664,7 +664,8 @@ fn brackets(a: &Analysis, f: &Finding, ys: &[f64]) -> Vec<Bracket> {
         let k = kind(e);
         (e.direction == "alb->target" && matches!(k, Kind::Fin | Kind::Rst))
             || (e.direction == "alb->client"
-                && (matches!(k, Kind::Response(c) if c >= 500) || matches!(k, Kind::Fin | Kind::Rst)))
+                && (matches!(k, Kind::Response(c) if c >= 500)
+                    || matches!(k, Kind::Fin | Kind::Rst)))
     };
     // Connect timeout: first SYN to the target -> the ALB giving up.
     let connect = a.timers.connect_timeout_s;
@@ -706,7 +707,10 @@ fn brackets(a: &Analysis, f: &Finding, ys: &[f64]) -> Vec<Bracket> {
     if let Some(j) = ev.iter().position(alb_gives_up) {
         let start = (0..j).rev().find(|&i| {
             ev.get(i).is_some_and(|e| {
-                matches!(kind(e), Kind::Request | Kind::Response(_) | Kind::Other | Kind::Tls)
+                matches!(
+                    kind(e),
+                    Kind::Request | Kind::Response(_) | Kind::Other | Kind::Tls
+                )
             })
         });
         if let Some(i) = start {
@@ -830,7 +834,7 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
     // Time axis.
     let _ = write!(
         s,
-        "<text x=\"8\" y=\"34\" font-size=\"11\" fill=\"#6b7280\">time from request</text>\
+        "<text x=\"80\" y=\"62\" text-anchor=\"end\" font-size=\"10.5\" fill=\"#6b7280\">time</text>\
          <line x1=\"84\" y1=\"50\" x2=\"84\" y2=\"{bottom:.0}\" stroke=\"#e5e7eb\" stroke-width=\"1\"/>"
     );
     // Broken-axis markers for long gaps.
@@ -901,19 +905,24 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
             Some((from, to)) => {
                 let x1 = LANES[from];
                 let x2 = LANES[to];
-                let (sx, ex) = if x2 > x1 { (x1 + 3.0, x2 - 3.0) } else { (x1 - 3.0, x2 + 3.0) };
-                let dash = if matches!(k, Kind::Syn | Kind::Other) && e.event.contains("retransmission") {
-                    " stroke-dasharray=\"5 3\""
+                let (sx, ex) = if x2 > x1 {
+                    (x1 + 3.0, x2 - 3.0)
                 } else {
-                    ""
+                    (x1 - 3.0, x2 + 3.0)
                 };
+                let dash =
+                    if matches!(k, Kind::Syn | Kind::Other) && e.event.contains("retransmission") {
+                        " stroke-dasharray=\"5 3\""
+                    } else {
+                        ""
+                    };
                 let width = if matches!(k, Kind::Request | Kind::Response(_)) {
                     2.2
                 } else {
                     1.6
                 };
                 let label = match &e.packet {
-                    Some(p) => format!("{} {}", truncate(&e.event, 40), p),
+                    Some(p) => format!("{} {}", truncate(&e.event, 34), p),
                     None => truncate(&e.event, 46),
                 };
                 let _ = write!(

@@ -58,7 +58,11 @@ fn code(s: &str) -> String {
     }
 }
 
-fn table<const N: usize>(out: &mut dyn Write, head: &[&str; N], rows: &[[String; N]]) -> io::Result<()> {
+fn table<const N: usize>(
+    out: &mut dyn Write,
+    head: &[&str; N],
+    rows: &[[String; N]],
+) -> io::Result<()> {
     let h: Vec<String> = head.iter().map(|c| md_escape(c)).collect();
     writeln!(out, "| {} |", h.join(" | "))?;
     writeln!(out, "|{}", "---|".repeat(N))?;
@@ -92,7 +96,10 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     let mut facts: Vec<[String; 2]> = vec![
         [
             "Requests".into(),
-            format!("{} client requests: {} ok, {} failed", s.requests, s.ok, s.failed),
+            format!(
+                "{} client requests: {} ok, {} failed",
+                s.requests, s.ok, s.failed
+            ),
         ],
         [
             "Capture".into(),
@@ -176,8 +183,11 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             .by_category
             .iter()
             .map(|(name, c)| {
-                let statuses: Vec<String> =
-                    c.statuses.iter().map(|(k, v)| format!("{k} x{v}")).collect();
+                let statuses: Vec<String> = c
+                    .statuses
+                    .iter()
+                    .map(|(k, v)| format!("{k} x{v}"))
+                    .collect();
                 let mut by = Vec::new();
                 if c.generated_by_lb > 0 {
                     by.push(format!("ALB {}", c.generated_by_lb));
@@ -193,7 +203,11 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
                         .into(),
                     c.count.to_string(),
                     statuses.join(", "),
-                    if by.is_empty() { "-".into() } else { by.join(", ") },
+                    if by.is_empty() {
+                        "-".into()
+                    } else {
+                        by.join(", ")
+                    },
                 ]
             })
             .collect();
@@ -229,7 +243,10 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "## By back-end connection reuse")?;
         writeln!(out)?;
-        writeln!(out, "Keep-alive problems show here first: failures on reused connections.")?;
+        writeln!(
+            out,
+            "Keep-alive problems show here first: failures on reused connections."
+        )?;
         writeln!(out)?;
         table(out, &views::REUSE_HEAD, &views::reuse_rows(a))?;
     }
@@ -245,15 +262,27 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             .by_target
             .iter()
             .map(|(t, c)| {
-                let st: Vec<String> =
-                    c.statuses.iter().map(|(k, v)| format!("{k} x{v}")).collect();
-                [t.clone(), c.checks.to_string(), c.failed.to_string(), st.join(", ")]
+                let st: Vec<String> = c
+                    .statuses
+                    .iter()
+                    .map(|(k, v)| format!("{k} x{v}"))
+                    .collect();
+                [
+                    t.clone(),
+                    c.checks.to_string(),
+                    c.failed.to_string(),
+                    st.join(", "),
+                ]
             })
             .collect();
         table(out, &["target", "checks", "failed", "statuses"], &rows)?;
     }
 
-    let failed: Vec<&Finding> = a.requests.iter().filter(|f| f.category.is_failure()).collect();
+    let failed: Vec<&Finding> = a
+        .requests
+        .iter()
+        .filter(|f| f.category.is_failure())
+        .collect();
     writeln!(out)?;
     if failed.is_empty() {
         writeln!(out, "No failed requests.")?;
@@ -278,7 +307,15 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         .collect();
     table(
         out,
-        &["#", "time (UTC)", "id", "category", "status", "request", "target"],
+        &[
+            "#",
+            "time (UTC)",
+            "id",
+            "category",
+            "status",
+            "request",
+            "target",
+        ],
         &rows,
     )?;
     for (i, f) in failed.iter().take(MAX_DETAILED).enumerate() {

@@ -5,11 +5,12 @@
 pub mod html;
 mod json;
 pub mod markdown;
+pub mod slice;
 mod text;
 pub mod views;
 
-pub use json::{write_json, write_ndjson};
 pub use html::write_html;
+pub use json::{write_json, write_ndjson};
 pub use markdown::write_markdown;
 pub use text::{write_text, TextOptions};
 

@@ -206,7 +206,10 @@ fn metrics_count_every_request_including_ok_ones() {
     let t = &a.metrics.by_target["172.31.6.52:80"];
     assert_eq!((t.fresh.requests, t.fresh.failed), (1, 0));
     assert_eq!((t.reused.requests, t.reused.failed), (1, 1));
-    assert_eq!(a.metrics.by_connection["reused"].by_category["keepalive_race"], 1);
+    assert_eq!(
+        a.metrics.by_connection["reused"].by_category["keepalive_race"],
+        1
+    );
     let c = &a.connections["f3.0"];
     let back = c.back.as_ref().unwrap();
     assert!(back.reused);
@@ -214,7 +217,13 @@ fn metrics_count_every_request_including_ok_ones() {
     let t = timeouts();
     let cw = &t.metrics.cloudwatch;
     assert_eq!((cw.elb_504, cw.target_connection_errors), (2, 1));
-    for f in [Format::Text, Format::Json, Format::Ndjson, Format::Markdown, Format::Html] {
+    for f in [
+        Format::Text,
+        Format::Json,
+        Format::Ndjson,
+        Format::Markdown,
+        Format::Html,
+    ] {
         let s = render_to_string(&a, f);
         for k in [
             "HTTPCode_ELB_502_Count",
@@ -241,9 +250,15 @@ fn markdown_has_summary_table_headings_and_fenced_timelines() {
         println!("{md}");
     }
     assert!(md.starts_with("# albscope report: t.pcap\n"));
-    assert!(md.contains("| Requests | 2 client requests: 1 ok, 1 failed |"), "{md}");
+    assert!(
+        md.contains("| Requests | 2 client requests: 1 ok, 1 failed |"),
+        "{md}"
+    );
     assert!(md.contains("## Failed requests (1)"));
-    assert!(md.contains("### 1. 502 from the ALB: keep-alive race"), "{md}");
+    assert!(
+        md.contains("### 1. 502 from the ALB: keep-alive race"),
+        "{md}"
+    );
     assert!(md.contains("```text\n"));
     assert!(md.contains("FIN from target"));
     assert!(md.contains("1 ok requests are summarised"));
@@ -263,7 +278,10 @@ fn markdown_escapes_capture_text() {
     let md = render_to_string(&a, Format::Markdown);
     assert!(!md.contains("\n## h"), "{md}");
     assert!(!md.contains("\n# injected"), "{md}");
-    assert!(md.contains("````text"), "fence longer than any backtick run: {md}");
+    assert!(
+        md.contains("````text"),
+        "fence longer than any backtick run: {md}"
+    );
 }
 
 fn hostile(mut a: crate::diagnose::Analysis) -> crate::diagnose::Analysis {
@@ -298,7 +316,10 @@ fn html_escapes_every_capture_derived_string() {
     assert!(!html.contains("alert(1)</script>"), "raw capture text");
     assert!(!html.contains("\"><script"), "attribute breakout");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert!(html.contains("default-src 'none'"), "CSP forbids scripts and fetches");
+    assert!(
+        html.contains("default-src 'none'"),
+        "CSP forbids scripts and fetches"
+    );
     // Markdown: raw text only inside code spans and fenced blocks (shown literally).
     let md = render_to_string(&a, Format::Markdown);
     let mut prose = String::new();
@@ -335,7 +356,9 @@ fn html_is_self_contained_with_a_diagram_per_failure() {
         std::fs::write(p, &html).unwrap();
     }
     assert!(html.starts_with("<!DOCTYPE html>"));
-    for bad in ["http://", "https://", "<script", "<link", "@import", "url(http"] {
+    for bad in [
+        "http://", "https://", "<script", "<link", "@import", "url(http",
+    ] {
         let n = html.matches(bad).count();
         // The only URL is the SVG namespace identifier (not fetched).
         let allowed = if bad == "http://" {
@@ -346,7 +369,11 @@ fn html_is_self_contained_with_a_diagram_per_failure() {
         assert_eq!(n, allowed, "{bad} found");
     }
     assert_eq!(html.matches("<svg class=\"seq\"").count(), 2);
-    for lane in ["client 13.239.55.82:40000", "ALB node 172.31.1.158:80", "target 172.31.6.52:80"] {
+    for lane in [
+        "client 13.239.55.82:40000",
+        "ALB node 172.31.1.158:80",
+        "target 172.31.6.52:80",
+    ] {
         assert!(html.contains(lane), "lane {lane}");
     }
     assert!(html.contains("10 s connect timeout"), "connect timer named");
@@ -354,7 +381,10 @@ fn html_is_self_contained_with_a_diagram_per_failure() {
     assert!(html.contains("SYN retransmission #3"));
     // Keep-alive race: the idle before the request on the reused connection is shown.
     let html = render_to_string(&sample(false), Format::Html);
-    assert!(html.contains("9.0 s keep-alive idle"), "keep-alive idle labelled");
+    assert!(
+        html.contains("9.0 s keep-alive idle"),
+        "keep-alive idle labelled"
+    );
 }
 
 #[test]
@@ -369,6 +399,9 @@ fn html_caps_diagrams_and_says_how_many_more() {
         })
         .collect();
     let html = render_to_string(&a, Format::Html);
-    assert_eq!(html.matches("<svg class=\"seq\"").count(), html::MAX_DIAGRAMS);
+    assert_eq!(
+        html.matches("<svg class=\"seq\"").count(),
+        html::MAX_DIAGRAMS
+    );
     assert!(html.contains("7 more are listed in the table above only"));
 }

@@ -304,7 +304,11 @@ fn write_metrics(out: &mut dyn Write, st: &Style, a: &Analysis) -> io::Result<()
             &[false, true, true, false, false],
         )?;
     }
-    writeln!(out, "  {}", st.dim(&format!("latency: {}", a.metrics.method)))?;
+    writeln!(
+        out,
+        "  {}",
+        st.dim(&format!("latency: {}", a.metrics.method))
+    )?;
     Ok(())
 }
 
