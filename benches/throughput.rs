@@ -6,6 +6,7 @@
 //! kept in target/bench-data/ and rebuilt only when missing).
 
 use albscope::capture::CaptureReader;
+use albscope::decode::{DecodeConfig, Decoder};
 use albscope::flow::{ConnId, FlowEvent, FlowSink};
 use albscope::pipeline::{run_flows, PipelineConfig};
 use std::path::{Path, PathBuf};
@@ -28,6 +29,22 @@ fn main() {
         size as f64 / 1e6
     );
 
+    measure("capture (read records)", size, || {
+        let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
+        let mut packets = 0u64;
+        while reader.next_packet().is_some() {
+            packets += 1;
+        }
+        format!("{packets} packets")
+    });
+    measure("capture+decode", size, || {
+        let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
+        let mut decoder = Decoder::new(DecodeConfig::default());
+        while let Some(packet) = reader.next_packet() {
+            let _ = decoder.decode(&packet);
+        }
+        format!("{} TCP segments", decoder.stats().tcp)
+    });
     measure("flows  (capture+decode+flow)", size, || {
         let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
         let mut sink = CountingSink::default();

@@ -4,9 +4,18 @@
 //! Damage is data, not a crash: a file cut mid-record or carrying an absurd length stops *that
 //! file* with a [`CaptureError`] naming file, packet number and byte offset; packets before the
 //! damage have already been yielded, and the other files go on.
+//!
+//! A file cut exactly at a record boundary cannot be told apart from a complete file and ends
+//! cleanly; a cut anywhere else (inside a record header, its data, a pcapng block, or the file
+//! header) is reported as damage. A file shorter than 4 bytes is "not a capture" (too short or
+//! empty). Per-packet work allocates nothing: each input keeps its next packet in its read buffer
+//! (512 KiB, grown for big records up to 16 MiB, never beyond).
 
 mod error;
+mod input;
 mod reader;
+mod sniff;
+mod source;
 
 pub use error::CaptureError;
 pub use reader::{CaptureReader, InputSummary};

@@ -1,15 +1,28 @@
-//! Reading and merging capture files. (Placeholder: implemented by the capture work item.)
+//! Opening inputs (files, stdin, in-memory readers; plain or gzip) and merging their packets in
+//! timestamp order.
 
-use super::{CaptureError, PacketRef};
+use super::input::{FileInput, OpenError, Stream, INITIAL_BUFFER};
+use super::sniff::{self, Magic};
+use super::source::{read_prefix, Counting, Filling, Shared};
+use super::{CaptureError, PacketRef, Timestamp};
+use flate2::read::MultiGzDecoder;
 use serde::Serialize;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Bytes looked at to recognise a file.
+const SNIFF_LEN: usize = 512;
 
 /// What was read from one input file, for the report's "inputs" section.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct InputSummary {
     /// The path as given (`-` for stdin).
     pub file: String,
-    /// `pcap`, `pcapng`, with `+gzip` when compressed.
+    /// `pcap`, `pcap-ns` or `pcapng`, with `+gzip` when compressed; `unreadable` when the input
+    /// could not be opened as a capture (then `damage` says why).
     pub format: String,
     /// Packets read.
     pub packets: u64,
@@ -19,46 +32,319 @@ pub struct InputSummary {
     pub damage: Option<String>,
 }
 
+/// Where an input's bytes come from.
+enum Origin {
+    Path(PathBuf),
+    Stdin,
+    Reader(Box<dyn Read + Send>),
+}
+
+/// One input as given on the command line, open or not.
+struct Input {
+    name: String,
+    format: String,
+    size: Option<u64>,
+    shared: Arc<Shared>,
+    file: Option<FileInput>,
+    damage: Option<String>,
+}
+
 /// Reads one or more capture files and yields their packets merged in timestamp order.
+///
+/// Each input keeps its next packet parsed in its own read buffer; the earliest of these is
+/// handed out (ties go to the input given first). Packets of one input are always handed out in
+/// file order. Damage stops only the damaged input (see [`CaptureReader::problems`]).
 pub struct CaptureReader {
-    files: Vec<PathBuf>,
+    inputs: Vec<Input>,
+    heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
+    last: Option<usize>,
+    problems: Vec<CaptureError>,
 }
 
 impl CaptureReader {
-    /// Opens every input (`-` is stdin). Fails only when no input can be opened as a capture.
+    /// Opens every input (`-` is stdin). Fails only when no input can be opened as a capture;
+    /// otherwise inputs that could not be opened are listed in [`CaptureReader::problems`].
     pub fn open<P: AsRef<Path>>(paths: &[P]) -> Result<Self, CaptureError> {
-        Ok(CaptureReader {
-            files: paths.iter().map(|p| p.as_ref().to_path_buf()).collect(),
-        })
+        let origins = paths
+            .iter()
+            .map(|p| {
+                let p = p.as_ref();
+                let name = p.display().to_string();
+                if p.as_os_str() == "-" {
+                    (name, Origin::Stdin)
+                } else {
+                    (name, Origin::Path(p.to_path_buf()))
+                }
+            })
+            .collect();
+        Self::open_origins(origins)
+    }
+
+    /// Reads one capture from any byte source (stdin, memory, a socket); `name` names it in
+    /// messages. Plain or gzip-compressed, like a file.
+    pub fn from_reader(name: &str, reader: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
+        Self::from_readers(vec![(name.to_string(), reader)])
+    }
+
+    /// Reads several captures from byte sources, merged in timestamp order like files.
+    pub fn from_readers(
+        readers: Vec<(String, Box<dyn Read + Send>)>,
+    ) -> Result<Self, CaptureError> {
+        let origins = readers
+            .into_iter()
+            .map(|(name, r)| (name, Origin::Reader(r)))
+            .collect();
+        Self::open_origins(origins)
+    }
+
+    fn open_origins(origins: Vec<(String, Origin)>) -> Result<Self, CaptureError> {
+        let mut reader = CaptureReader {
+            inputs: Vec::with_capacity(origins.len()),
+            heap: BinaryHeap::new(),
+            last: None,
+            problems: Vec::new(),
+        };
+        let mut first_error = None;
+        let mut any_open = false;
+        for (index, (name, origin)) in origins.into_iter().enumerate() {
+            let shared = Arc::new(Shared::default());
+            let mut input = Input {
+                name: name.clone(),
+                format: "unreadable".to_string(),
+                size: None,
+                shared: shared.clone(),
+                file: None,
+                damage: None,
+            };
+            let opened = if index > usize::from(u16::MAX) {
+                Err(CaptureError::Io {
+                    file: PathBuf::from(&name),
+                    source: std::io::Error::other("too many inputs (at most 65536)"),
+                })
+            } else {
+                open_one(&name, origin, shared, &mut input.size)
+            };
+            match opened {
+                Ok((file, format)) => {
+                    any_open = true;
+                    input.format = format;
+                    input.file = Some(file);
+                }
+                Err(e) => {
+                    input.damage = Some(e.to_string());
+                    if first_error.is_none() {
+                        first_error = Some(e);
+                    } else {
+                        reader.problems.push(e);
+                    }
+                }
+            }
+            reader.inputs.push(input);
+        }
+        if !any_open {
+            return Err(first_error.unwrap_or_else(|| CaptureError::NotACapture {
+                file: PathBuf::from("(no input)"),
+                looks_like: "nothing: no input was given".to_string(),
+            }));
+        }
+        if let Some(e) = first_error {
+            reader.problems.insert(0, e);
+        }
+        for i in 0..reader.inputs.len() {
+            reader.advance(i);
+        }
+        Ok(reader)
+    }
+
+    /// Parses input `i`'s next packet and queues it, or closes the input at its end or damage.
+    fn advance(&mut self, i: usize) {
+        let Some(input) = self.inputs.get_mut(i) else {
+            return;
+        };
+        let Some(file) = input.file.as_mut() else {
+            return;
+        };
+        if !file.is_open() {
+            return;
+        }
+        match file.advance() {
+            Ok(true) => {
+                if let Some(p) = file.pending() {
+                    self.heap.push(Reverse((p.ts, i)));
+                }
+            }
+            Ok(false) => file.close(),
+            Err(e) => {
+                input.damage = Some(e.to_string());
+                file.close();
+                self.problems.push(e);
+            }
+        }
     }
 
     /// The next packet in timestamp order across all inputs, or `None` at the end of all inputs.
     pub fn next_packet(&mut self) -> Option<PacketRef<'_>> {
-        None
+        if let Some(i) = self.last.take() {
+            if let Some(file) = self.inputs.get_mut(i).and_then(|x| x.file.as_mut()) {
+                file.consume_pending();
+            }
+            self.advance(i);
+        }
+        let Reverse((_, i)) = self.heap.pop()?;
+        self.last = Some(i);
+        self.inputs
+            .get(i)?
+            .file
+            .as_ref()?
+            .packet_ref(u16::try_from(i).unwrap_or(u16::MAX))
     }
 
     /// Names of the input files, indexed by [`super::PacketPos::file`].
     pub fn file_names(&self) -> Vec<String> {
-        self.files.iter().map(|p| p.display().to_string()).collect()
+        self.inputs.iter().map(|i| i.name.clone()).collect()
     }
 
-    /// Damage met so far (one entry per damaged file); reading went on past each.
+    /// Problems met so far: inputs that could not be opened, and damage (one entry per damaged
+    /// file); reading went on past each.
     pub fn problems(&self) -> &[CaptureError] {
-        &[]
+        &self.problems
     }
 
-    /// Per-input statistics so far.
+    /// Per-input statistics so far, one per input in the order given.
     pub fn summaries(&self) -> Vec<InputSummary> {
-        Vec::new()
+        self.inputs
+            .iter()
+            .map(|i| InputSummary {
+                file: i.name.clone(),
+                format: i.format.clone(),
+                packets: i.file.as_ref().map_or(0, |f| f.yielded()),
+                bytes: i.file.as_ref().map_or(0, |f| f.bytes()),
+                damage: i.damage.clone(),
+            })
+            .collect()
     }
 
     /// Bytes consumed so far across inputs (compressed size where compressed), for progress.
     pub fn bytes_consumed(&self) -> u64 {
-        0
+        self.inputs.iter().map(|i| i.shared.consumed()).sum()
     }
 
-    /// Total size of the inputs on disk when known (not for stdin), for progress.
+    /// Total size on disk of the inputs being read, when all are known (not for stdin, pipes or
+    /// readers), for progress. Inputs that could not be opened do not count.
     pub fn total_bytes(&self) -> Option<u64> {
-        None
+        self.inputs
+            .iter()
+            .filter(|i| i.file.is_some())
+            .map(|i| i.size)
+            .sum()
     }
+}
+
+/// Opens one input: raw source, gzip detection, capture detection, header.
+fn open_one(
+    name: &str,
+    origin: Origin,
+    shared: Arc<Shared>,
+    size: &mut Option<u64>,
+) -> Result<(FileInput, String), CaptureError> {
+    let file = PathBuf::from(name);
+    let io_err = |source| CaptureError::Io {
+        file: file.clone(),
+        source,
+    };
+    let raw: Box<dyn Read + Send> = match origin {
+        Origin::Path(path) => {
+            let f = std::fs::File::open(&path).map_err(io_err)?;
+            let meta = f.metadata().map_err(io_err)?;
+            if meta.is_dir() {
+                return Err(io_err(std::io::Error::other("is a directory")));
+            }
+            // Pipes and devices have no meaningful size.
+            *size = meta.is_file().then_some(meta.len());
+            Box::new(f)
+        }
+        Origin::Stdin => Box::new(std::io::stdin()),
+        Origin::Reader(r) => r,
+    };
+    let mut raw = Counting::new(raw, shared.clone());
+    let (prefix, err) = read_prefix(&mut raw, SNIFF_LEN);
+    if let Some(e) = err {
+        if prefix.is_empty() {
+            return Err(io_err(e));
+        }
+        shared.set_error(e.to_string());
+    }
+    let gzip = sniff::is_gzip(&prefix);
+    let (prefix, rest): (Vec<u8>, Box<dyn Read + Send>) = if gzip {
+        let mut decoder: Box<dyn Read + Send> =
+            Box::new(MultiGzDecoder::new(Cursor::new(prefix).chain(raw)));
+        let (inner, err) = read_prefix(&mut decoder, SNIFF_LEN);
+        match err {
+            Some(e) if inner.is_empty() => {
+                return Err(CaptureError::NotACapture {
+                    file,
+                    looks_like: format!("gzip data that cannot be decompressed ({e})"),
+                })
+            }
+            Some(e) => {
+                shared.set_error(format!("gzip stream: {e}"));
+                (inner, Box::new(std::io::empty()))
+            }
+            None => (inner, decoder),
+        }
+    } else {
+        (prefix, Box::new(raw))
+    };
+    let magic = sniff::magic(&prefix);
+    if magic == Magic::Other {
+        return Err(CaptureError::NotACapture {
+            file,
+            looks_like: sniff::describe(&prefix, gzip),
+        });
+    }
+    let damaged = |reason: String| CaptureError::Damaged {
+        file: file.clone(),
+        packet: 1,
+        offset: 0,
+        reason,
+    };
+    let have = prefix.len();
+    // A stream that ended inside the sniffed prefix is tiny: start with a small buffer.
+    let initial = if have < SNIFF_LEN {
+        4096
+    } else {
+        INITIAL_BUFFER
+    };
+    let shb_len = if prefix.get(8..12) == Some(&[0x4d, 0x3c, 0x2b, 0x1a]) {
+        prefix
+            .get(4..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+    } else {
+        prefix
+            .get(4..8)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_be_bytes)
+    };
+    let label = if gzip { "gzip stream: " } else { "" };
+    let stream: Stream = Filling::new(
+        Box::new(Cursor::new(prefix).chain(rest)),
+        shared.clone(),
+        label,
+    );
+    let suffix = if gzip { "+gzip" } else { "" };
+    let result = match magic {
+        Magic::Pcap => {
+            if have < sniff::PCAP_HEADER_LEN {
+                return Err(damaged(format!(
+                    "the file ends inside the 24-byte pcap file header ({have} bytes present)"
+                )));
+            }
+            FileInput::open_pcap(name, stream, shared, initial)
+                .map(|(f, fmt)| (f, format!("{fmt}{suffix}")))
+        }
+        _ => FileInput::open_pcapng(name, stream, shared, shb_len, initial)
+            .map(|f| (f, format!("pcapng{suffix}"))),
+    };
+    result.map_err(|OpenError::Damaged(reason)| damaged(reason))
 }

@@ -1,8 +1,22 @@
-//! The packet decoder. (Placeholder: implemented by the decode work item.)
+//! The packet decoder: link layer -> (mirror tunnels, recursively) -> IP -> TCP / ICMP error.
 
-use super::Decoded;
+use super::defrag::{FragKey, FragOutcome, Reassembler};
+use super::link::{self, Link, NetInput};
+use super::{icmp, tunnel};
+use super::{Decoded, Encap, MirrorSession, TcpFlags, TcpSegment, Transport};
 use crate::capture::PacketRef;
+use etherparse::{
+    ether_type, ip_number, EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice,
+    TransportSlice,
+};
 use serde::Serialize;
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+/// Most VLAN tags peeled from one Ethernet frame.
+const MAX_VLAN_TAGS: usize = 8;
+/// Most distinct unsupported link types remembered for the report.
+const MAX_UNKNOWN_LINK_TYPES: usize = 16;
 
 /// Decoder settings.
 #[derive(Clone, Debug)]
@@ -11,6 +25,14 @@ pub struct DecodeConfig {
     pub vxlan_ports: Vec<u16>,
     /// UDP destination ports treated as GENEVE (6081 by default).
     pub geneve_ports: Vec<u16>,
+    /// Verify TCP checksums of completely captured segments (costs throughput; default on).
+    pub verify_checksums: bool,
+    /// Most nested mirror tunnels peeled from one frame (default 4).
+    pub max_tunnel_depth: u8,
+    /// Most IP datagrams reassembled at once (default 1024); the oldest is dropped beyond.
+    pub max_fragment_datagrams: usize,
+    /// Most bytes buffered for IP reassembly (default 16 MiB); the oldest is dropped beyond.
+    pub max_fragment_bytes: usize,
 }
 
 impl Default for DecodeConfig {
@@ -18,11 +40,18 @@ impl Default for DecodeConfig {
         DecodeConfig {
             vxlan_ports: vec![4789],
             geneve_ports: vec![6081],
+            verify_checksums: true,
+            max_tunnel_depth: 4,
+            max_fragment_datagrams: 1024,
+            max_fragment_bytes: 16 << 20,
         }
     }
 }
 
 /// Counters of what the decoder saw and skipped, for the report.
+///
+/// Every frame lands in exactly one of `tcp`, `icmp_errors`, `other`, `malformed`,
+/// `unknown_link`, or (for a fragment still waiting for the rest of its datagram) `other`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DecodeStats {
     /// Frames handed to the decoder.
@@ -37,7 +66,8 @@ pub struct DecodeStats {
     pub malformed: u64,
     /// Frames of a link type the decoder does not know.
     pub unknown_link: u64,
-    /// Frames truncated by the capture (caplen < wire length).
+    /// Frames truncated by the capture (caplen < wire length) or by the mirror session (inner
+    /// IP length larger than what was carried).
     pub truncated: u64,
     /// TCP segments whose checksum was checked and wrong (never dropped).
     pub bad_checksum: u64,
@@ -49,33 +79,462 @@ pub struct DecodeStats {
     pub vxlan: u64,
     /// Frames carried in GENEVE.
     pub geneve: u64,
+    /// Distinct unsupported link types seen (at most 16), for "link type N is not supported".
+    pub unknown_link_types: Vec<u32>,
+    /// UDP datagrams to a VXLAN/GENEVE port whose tunnel header was invalid, or tunnels nested
+    /// deeper than the cap (counted as `other`).
+    pub bad_tunnel: u64,
+    /// Fragments dropped: truncated by the capture, or conflicting with earlier fragments.
+    pub fragments_dropped: u64,
+    /// Pending datagrams dropped because the reassembly caps were reached.
+    pub reassembly_evicted: u64,
 }
 
 /// Decodes frames; holds IP fragment reassembly state and counters.
-#[derive(Default)]
 pub struct Decoder {
     config: DecodeConfig,
     stats: DecodeStats,
+    defrag: Reassembler,
+    /// Set while decoding a frame when some payload was cut off.
+    frame_truncated: bool,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Decoder::new(DecodeConfig::default())
+    }
+}
+
+/// IP-level facts of one (inner) packet.
+struct IpInfo {
+    src: IpAddr,
+    dst: IpAddr,
+    ip_id: Option<u16>,
+    ip_len: u32,
+    /// Bytes from the start of the IP header to the transport header.
+    header_len: usize,
+    /// Transport length the IP header declares, when it declares one.
+    l4_declared: Option<usize>,
 }
 
 impl Decoder {
     /// A decoder with the given settings.
     pub fn new(config: DecodeConfig) -> Self {
+        let defrag = Reassembler::new(config.max_fragment_datagrams, config.max_fragment_bytes);
         Decoder {
             config,
             stats: DecodeStats::default(),
+            defrag,
+            frame_truncated: false,
         }
-    }
-
-    /// Decodes one frame; `None` when it carries nothing the later layers use.
-    pub fn decode<'a>(&mut self, packet: &PacketRef<'a>) -> Option<Decoded<'a>> {
-        let _ = (&self.config, packet);
-        self.stats.frames += 1;
-        None
     }
 
     /// Counters so far.
     pub fn stats(&self) -> &DecodeStats {
         &self.stats
     }
+
+    /// IP reassembly state: (datagrams waiting for fragments, bytes buffered for them).
+    pub fn reassembly_usage(&self) -> (usize, usize) {
+        (self.defrag.pending(), self.defrag.buffered_bytes())
+    }
+
+    /// Decodes one frame; `None` when it carries nothing the later layers use (no IP, unknown
+    /// link type, malformed headers).
+    pub fn decode<'a>(&mut self, packet: &PacketRef<'a>) -> Option<Decoded<'a>> {
+        self.stats.frames += 1;
+        let cut = usize::try_from(packet.orig_len)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(packet.data.len());
+        self.frame_truncated = cut > 0;
+        let result = match link::peel(packet.link, packet.data) {
+            Link::Net(input) => self.decode_net(input, MirrorSession::DIRECT, 0, cut),
+            Link::NotIp => {
+                self.stats.other += 1;
+                None
+            }
+            Link::Malformed => {
+                self.stats.malformed += 1;
+                None
+            }
+            Link::Unsupported => {
+                self.stats.unknown_link += 1;
+                let types = &mut self.stats.unknown_link_types;
+                if !types.contains(&packet.link.0) && types.len() < MAX_UNKNOWN_LINK_TYPES {
+                    types.push(packet.link.0);
+                    types.sort_unstable();
+                }
+                None
+            }
+        };
+        if self.frame_truncated {
+            self.stats.truncated += 1;
+        }
+        self.stats.reassembly_evicted = self.defrag.evicted;
+        result
+    }
+
+    /// Runs etherparse on `input`, continuing past its 3-tag VLAN limit up to [`MAX_VLAN_TAGS`].
+    fn slice(input: NetInput<'_>) -> Option<LaxSlicedPacket<'_>> {
+        let mut sliced = match input {
+            NetInput::Ethernet(b) => LaxSlicedPacket::from_ethernet(b).ok()?,
+            NetInput::EtherType(et, b) => LaxSlicedPacket::from_ether_type(et, b),
+            NetInput::Ip(b) => LaxSlicedPacket::from_ip(b).ok()?,
+        };
+        let mut tags = sliced.link_exts.len();
+        while sliced.net.is_none() && sliced.stop_err.is_none() && sliced.link_exts.is_full() {
+            let next = match sliced.link_exts.last() {
+                Some(LaxLinkExtSlice::Vlan(v)) => v.payload(),
+                _ => break,
+            };
+            let is_vlan = matches!(
+                next.ether_type,
+                ether_type::VLAN_TAGGED_FRAME
+                    | ether_type::PROVIDER_BRIDGING
+                    | ether_type::VLAN_DOUBLE_TAGGED_FRAME
+            );
+            if !is_vlan || tags >= MAX_VLAN_TAGS {
+                break;
+            }
+            sliced = LaxSlicedPacket::from_ether_type(next.ether_type, next.payload);
+            tags += sliced.link_exts.len();
+        }
+        Some(sliced)
+    }
+
+    /// Decodes what follows the link layer; counts the frame's class.
+    fn decode_net<'a>(
+        &mut self,
+        input: NetInput<'a>,
+        session: MirrorSession,
+        depth: u8,
+        cut: usize,
+    ) -> Option<Decoded<'a>> {
+        let Some(sliced) = Self::slice(input) else {
+            self.stats.malformed += 1;
+            return None;
+        };
+        let (info, payload) = match &sliced.net {
+            Some(LaxNetSlice::Ipv4(ip)) => {
+                let h = ip.header();
+                let hdr = h.slice();
+                let payload = ip.payload();
+                let header_len = offset_in(hdr, payload.payload).unwrap_or(hdr.len());
+                let total = usize::from(h.total_len());
+                let declared = total >= hdr.len();
+                let info = IpInfo {
+                    src: IpAddr::from(h.source_addr()),
+                    dst: IpAddr::from(h.destination_addr()),
+                    ip_id: Some(h.identification()),
+                    ip_len: if declared {
+                        total as u32
+                    } else {
+                        (header_len + payload.payload.len()) as u32
+                    },
+                    header_len,
+                    l4_declared: if declared {
+                        total.checked_sub(header_len)
+                    } else {
+                        None
+                    },
+                };
+                (info, payload)
+            }
+            Some(LaxNetSlice::Ipv6(ip)) => {
+                let h = ip.header();
+                let payload = ip.payload();
+                let header_len = offset_in(h.slice(), payload.payload).unwrap_or(40);
+                let plen = usize::from(h.payload_length());
+                let info = IpInfo {
+                    src: IpAddr::from(h.source_addr()),
+                    dst: IpAddr::from(h.destination_addr()),
+                    ip_id: None,
+                    ip_len: if plen > 0 {
+                        (plen + 40) as u32
+                    } else {
+                        (header_len + payload.payload.len()) as u32
+                    },
+                    header_len,
+                    l4_declared: if plen > 0 {
+                        (plen + 40).checked_sub(header_len)
+                    } else {
+                        None
+                    },
+                };
+                (info, payload)
+            }
+            Some(LaxNetSlice::Arp(_)) => {
+                self.stats.other += 1;
+                return None;
+            }
+            None => {
+                // No IP: either a non-IP ether type, or an IP header that did not parse.
+                let ip_expected = sliced.stop_err.is_some()
+                    || matches!(
+                        sliced.link_exts.last().map(|e| match e {
+                            LaxLinkExtSlice::Vlan(v) => v.payload().ether_type,
+                            LaxLinkExtSlice::Macsec(_) => EtherType(0),
+                        }),
+                        Some(ether_type::IPV4 | ether_type::IPV6)
+                    );
+                if ip_expected {
+                    self.stats.malformed += 1;
+                } else {
+                    self.stats.other += 1;
+                }
+                return None;
+            }
+        };
+        let base = |transport| Decoded {
+            session,
+            src: info.src,
+            dst: info.dst,
+            ip_id: info.ip_id,
+            ip_len: info.ip_len,
+            transport,
+        };
+
+        if payload.fragmented {
+            let (transport, whole_len) = self.fragment(&sliced, &info, session, payload.incomplete);
+            let mut d = base(transport);
+            if let Some(len) = whole_len {
+                d.ip_len = len;
+            }
+            return Some(d);
+        }
+
+        let transport = match &sliced.transport {
+            Some(TransportSlice::Tcp(tcp)) => {
+                let seg = self.tcp_segment(tcp, &info, cut, false, Cow::Borrowed(tcp.payload()));
+                Transport::Tcp(seg)
+            }
+            Some(TransportSlice::Udp(udp)) => {
+                let port = udp.destination_port();
+                let encap = if self.config.vxlan_ports.contains(&port) {
+                    Some(Encap::Vxlan)
+                } else if self.config.geneve_ports.contains(&port) {
+                    Some(Encap::Geneve)
+                } else {
+                    None
+                };
+                if let Some(encap) = encap {
+                    let parsed = if depth >= self.config.max_tunnel_depth {
+                        None
+                    } else if encap == Encap::Vxlan {
+                        tunnel::vxlan(udp.payload())
+                    } else {
+                        tunnel::geneve(udp.payload())
+                    };
+                    match parsed {
+                        Some(t) => {
+                            if encap == Encap::Vxlan {
+                                self.stats.vxlan += 1;
+                            } else {
+                                self.stats.geneve += 1;
+                            }
+                            let inner_session = if session.encap == Encap::None {
+                                MirrorSession {
+                                    encap,
+                                    vni: Some(t.vni),
+                                    outer_src: Some(info.src),
+                                }
+                            } else {
+                                session
+                            };
+                            return self.decode_net(t.inner, inner_session, depth + 1, cut);
+                        }
+                        None => self.stats.bad_tunnel += 1,
+                    }
+                }
+                Transport::Other
+            }
+            Some(TransportSlice::Icmpv4(icmp)) => {
+                icmp::quoted_tcp(false, icmp.type_u8(), icmp.code_u8(), icmp.payload())
+                    .map_or(Transport::Other, Transport::IcmpError)
+            }
+            Some(TransportSlice::Icmpv6(icmp)) => {
+                icmp::quoted_tcp(true, icmp.type_u8(), icmp.code_u8(), icmp.payload())
+                    .map_or(Transport::Other, Transport::IcmpError)
+            }
+            _ => Transport::Other,
+        };
+        match &transport {
+            Transport::Tcp(_) => self.stats.tcp += 1,
+            Transport::IcmpError(_) => self.stats.icmp_errors += 1,
+            Transport::Other => {
+                if payload.ip_number == ip_number::TCP {
+                    // TCP whose header was cut or invalid.
+                    self.stats.malformed += 1;
+                    self.frame_truncated |= payload.incomplete;
+                } else {
+                    self.stats.other += 1;
+                }
+            }
+        }
+        Some(base(transport))
+    }
+
+    /// Builds a [`TcpSegment`]; `reassembled` segments are complete by construction.
+    fn tcp_segment<'a>(
+        &mut self,
+        tcp: &TcpSlice<'_>,
+        info: &IpInfo,
+        cut: usize,
+        reassembled: bool,
+        payload: Cow<'a, [u8]>,
+    ) -> TcpSegment<'a> {
+        let captured = tcp.slice().len();
+        let missing = match info.l4_declared {
+            Some(declared) if !reassembled => declared.saturating_sub(captured),
+            Some(_) => 0,
+            // The IP header declares no length (TSO capture, jumbogram): only the capture's own
+            // cut tells.
+            None => cut,
+        };
+        if missing > 0 {
+            self.frame_truncated = true;
+        }
+        let complete = missing == 0 && (info.l4_declared.is_some() || reassembled);
+        let checksum_ok = if self.config.verify_checksums && complete {
+            let computed = match (info.src, info.dst) {
+                (IpAddr::V4(s), IpAddr::V4(d)) => tcp.calc_checksum_ipv4(s.octets(), d.octets()),
+                (IpAddr::V6(s), IpAddr::V6(d)) => tcp.calc_checksum_ipv6(s.octets(), d.octets()),
+                _ => tcp.calc_checksum_ipv4([0; 4], [0; 4]),
+            };
+            computed.ok().map(|c| checksum_matches(c, tcp.checksum()))
+        } else {
+            None
+        };
+        if checksum_ok == Some(false) {
+            self.stats.bad_checksum += 1;
+        }
+        TcpSegment {
+            src_port: tcp.source_port(),
+            dst_port: tcp.destination_port(),
+            seq: tcp.sequence_number(),
+            ack: tcp.acknowledgment_number(),
+            flags: TcpFlags {
+                syn: tcp.syn(),
+                ack: tcp.ack(),
+                fin: tcp.fin(),
+                rst: tcp.rst(),
+                psh: tcp.psh(),
+            },
+            window: tcp.window_size(),
+            payload,
+            missing_payload: u32::try_from(missing).unwrap_or(u32::MAX),
+            checksum_ok,
+        }
+    }
+
+    /// Feeds an IP fragment to reassembly; a completed TCP datagram comes back as a segment
+    /// with an owned payload, with the reassembled datagram's IP length. Counts the frame's
+    /// class.
+    fn fragment<'a>(
+        &mut self,
+        sliced: &LaxSlicedPacket<'_>,
+        info: &IpInfo,
+        session: MirrorSession,
+        incomplete: bool,
+    ) -> (Transport<'a>, Option<u32>) {
+        self.stats.ip_fragments += 1;
+        let frag = match &sliced.net {
+            Some(LaxNetSlice::Ipv4(ip)) => {
+                let h = ip.header();
+                Some((
+                    u32::from(h.identification()),
+                    h.fragments_offset(),
+                    h.more_fragments(),
+                    ip.payload().ip_number,
+                    ip.payload().payload,
+                ))
+            }
+            Some(LaxNetSlice::Ipv6(ip)) => super::ipv6::fragment_header(ip.extensions()).map(|f| {
+                (
+                    f.identification(),
+                    f.fragment_offset(),
+                    f.more_fragments(),
+                    ip.payload().ip_number,
+                    ip.payload().payload,
+                )
+            }),
+            _ => None,
+        };
+        let Some((id, offset, more, protocol, data)) = frag else {
+            self.stats.other += 1;
+            return (Transport::Other, None);
+        };
+        if incomplete {
+            // A fragment cut by the capture cannot be reassembled.
+            self.stats.fragments_dropped += 1;
+            self.stats.other += 1;
+            self.frame_truncated = true;
+            return (Transport::Other, None);
+        }
+        let key = FragKey {
+            session,
+            src: info.src,
+            dst: info.dst,
+            id,
+            protocol: protocol.0,
+        };
+        let whole = match self.defrag.add(key, offset, more, data) {
+            FragOutcome::Complete(v) => v,
+            FragOutcome::Pending => {
+                self.stats.other += 1;
+                return (Transport::Other, None);
+            }
+            FragOutcome::Invalid => {
+                self.stats.fragments_dropped += 1;
+                self.stats.other += 1;
+                return (Transport::Other, None);
+            }
+        };
+        self.stats.ip_reassembled += 1;
+        if protocol != ip_number::TCP {
+            self.stats.other += 1;
+            return (Transport::Other, None);
+        }
+        let reassembled_info = IpInfo {
+            src: info.src,
+            dst: info.dst,
+            ip_id: info.ip_id,
+            ip_len: (info.header_len + whole.len()) as u32,
+            header_len: info.header_len,
+            l4_declared: Some(whole.len()),
+        };
+        let (seg, header_len) = match TcpSlice::from_slice(&whole) {
+            Ok(tcp) => {
+                let seg = self.tcp_segment(&tcp, &reassembled_info, 0, true, Cow::Borrowed(&[]));
+                (seg, tcp.header_len())
+            }
+            Err(_) => {
+                self.stats.malformed += 1;
+                return (Transport::Other, None);
+            }
+        };
+        let mut payload = whole;
+        payload.drain(..header_len.min(payload.len()));
+        self.stats.tcp += 1;
+        let ip_len = reassembled_info.ip_len;
+        (
+            Transport::Tcp(TcpSegment {
+                payload: Cow::Owned(payload),
+                ..seg
+            }),
+            Some(ip_len),
+        )
+    }
+}
+
+/// Offset of `inner` (a sub-slice) from the start of `outer`, when it lies within 64 KiB.
+fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
+    let off = (inner.as_ptr() as usize).checked_sub(outer.as_ptr() as usize)?;
+    (off <= 0x1_0000 + 40).then_some(off)
+}
+
+/// Compares a computed TCP checksum with the one sent (0x0000 and 0xFFFF are both zero in
+/// one's complement).
+fn checksum_matches(computed: u16, sent: u16) -> bool {
+    computed == sent || (computed == 0xffff && sent == 0) || (computed == 0 && sent == 0xffff)
 }

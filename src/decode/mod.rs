@@ -3,8 +3,15 @@
 //! and mirror encapsulation (VXLAN, GENEVE). Malformed packets are counted, never fatal.
 
 mod decoder;
+mod defrag;
+mod icmp;
+mod ipv6;
+mod link;
+mod tunnel;
 
 pub use decoder::{DecodeConfig, DecodeStats, Decoder};
+pub use icmp::describe_icmp_error;
+pub use link::{describe_unsupported_link, supported_link_types};
 
 use serde::Serialize;
 use std::borrow::Cow;
