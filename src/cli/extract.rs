@@ -5,7 +5,7 @@
 use super::analyze::{run_analysis, AnalysisOptions};
 use super::{CliError, EXIT_OK, EXIT_PARTIAL};
 use albscope::capture::CaptureReader;
-use albscope::report::slice::{safe_name, write_slices, SliceSpec};
+use albscope::report::slice::{alb_addresses, safe_name, write_slices, SliceSpec};
 use clap::{ArgGroup, Args};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +38,7 @@ pub struct ExtractArgs {
 pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
     let mut analysis = run_analysis(&args.inputs, &args.options, false)?;
     let mut specs = Vec::new();
+    let mut hints = Vec::new();
     if let Some(id) = &args.request {
         if !analysis.connections.contains_key(id) {
             // Not a failed request: look again with ok requests kept.
@@ -63,6 +64,7 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
             .write
             .clone()
             .ok_or_else(|| CliError::Usage("--request needs -w FILE".into()))?;
+        hints.push(alb_addresses(conns));
         specs.push(SliceSpec::of_request(path, conns));
     } else {
         let dir = args
@@ -74,6 +76,7 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
         for f in analysis.requests.iter().filter(|f| f.category.is_failure()) {
             if let Some(conns) = analysis.connections.get(&f.id) {
                 let name = format!("{}-{}.pcap", safe_name(&f.id), f.category.name());
+                hints.push(alb_addresses(conns));
                 specs.push(SliceSpec::of_request(dir.join(name), conns));
             }
         }
@@ -84,9 +87,10 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
     let mut reader =
         CaptureReader::open(&args.inputs).map_err(|e| CliError::Unreadable(e.to_string()))?;
     let results = write_slices(&mut reader, &args.options.pipeline_config().decode, &specs)?;
-    for r in &results {
+    for (r, ips) in results.iter().zip(&hints) {
+        let alb: Vec<String> = ips.iter().map(|ip| format!("--alb-ip {ip}")).collect();
         println!(
-            "{}: {} packets ({}){}",
+            "{}: {} packets ({}){}; ALB side: {}",
             r.path.display(),
             r.packets,
             r.format,
@@ -94,7 +98,14 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
                 " - packet cap reached, slice incomplete"
             } else {
                 ""
-            }
+            },
+            alb.join(" ")
+        );
+    }
+    if !results.is_empty() {
+        println!(
+            "(a slice holds only its request's connections: when re-analysing one loses what \
+             identified the ALB node, e.g. from a target's ENI, pass the --alb-ip shown)"
         );
     }
     for p in &analysis.stats.problems {

@@ -142,6 +142,14 @@ fn summary(h: &mut String, a: &Analysis) {
         )),
     );
     row("Vantage", esc(a.vantage.describe()));
+    row(
+        "Latency",
+        esc(&format!(
+            "target response time p50/p90/p99/max over all {} requests with a target response: {}",
+            a.metrics.cloudwatch.target_response_time.count,
+            views::latency_cell(&a.metrics.cloudwatch.target_response_time)
+        )),
+    );
     let nodes: Vec<String> = a
         .alb_nodes
         .iter()
@@ -813,8 +821,15 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
             "client (not captured)".into()
         },
         format!("ALB node {}", f.alb.as_deref().unwrap_or("?")),
-        format!("target {}", f.target.as_deref().unwrap_or("(none)")),
+        match &f.target {
+            Some(t) => format!("target {t}"),
+            None if a.vantage == crate::alb::Vantage::FrontEndOnly => {
+                "target (not captured)".into()
+            }
+            None => "target (no attempt seen)".into(),
+        },
     ];
+    let target_seen = f.target.is_some();
     for (i, x) in LANES.iter().enumerate() {
         let name = names.get(i).map(String::as_str).unwrap_or("");
         let _ = write!(
@@ -824,7 +839,7 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
              <line x1=\"{x:.0}\" y1=\"44\" x2=\"{x:.0}\" y2=\"{bottom:.0}\" stroke=\"#9ca3af\" stroke-width=\"1.5\"{}/>",
             x - 120.0,
             esc(&truncate(name, 34)),
-            if i == 0 && !client_seen {
+            if (i == 0 && !client_seen) || (i == 2 && !target_seen) {
                 " stroke-dasharray=\"4 4\""
             } else {
                 ""

@@ -110,6 +110,15 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             ),
         ],
         ["Vantage".into(), a.vantage.describe().into()],
+        [
+            "Latency".into(),
+            format!(
+                "target response time p50/p90/p99/max over all {} requests with a target \
+                 response: {}",
+                a.metrics.cloudwatch.target_response_time.count,
+                views::latency_cell(&a.metrics.cloudwatch.target_response_time)
+            ),
+        ],
     ];
     let nodes: Vec<String> = a
         .alb_nodes
@@ -292,6 +301,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     let rows: Vec<[String; 7]> = failed
         .iter()
+        .take(super::html::MAX_TABLE_ROWS)
         .enumerate()
         .map(|(i, f)| {
             [
@@ -318,6 +328,13 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         ],
         &rows,
     )?;
+    if failed.len() > super::html::MAX_TABLE_ROWS {
+        writeln!(
+            out,
+            "\n{} more failed requests not listed (use `--format json`).",
+            failed.len() - super::html::MAX_TABLE_ROWS
+        )?;
+    }
     for (i, f) in failed.iter().take(MAX_DETAILED).enumerate() {
         write_finding(out, i + 1, f)?;
     }

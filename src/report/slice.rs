@@ -342,6 +342,23 @@ fn write_capture(w: &mut dyn Write, packets: &[Packet]) -> io::Result<&'static s
     Ok("pcapng")
 }
 
+/// The ALB-side addresses of a request's connections (front-end server, back-end client): what
+/// to name with `--alb-ip` when a slice lacks the traffic that identified the ALB node.
+pub fn alb_addresses(conns: &RequestConns) -> Vec<std::net::IpAddr> {
+    let mut v = Vec::new();
+    for ip in conns
+        .front
+        .iter()
+        .map(|c| c.server.ip)
+        .chain(conns.back.iter().map(|c| c.client.ip))
+    {
+        if !v.contains(&ip) {
+            v.push(ip);
+        }
+    }
+    v
+}
+
 /// A file-name-safe version of a request id or category.
 pub fn safe_name(s: &str) -> String {
     let out: String = s
