@@ -936,9 +936,14 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
                 } else {
                     1.6
                 };
+                // The Host header is in the facts above; keep arrow labels short.
+                let text = match e.event.find(" (Host: ") {
+                    Some(i) if k == Kind::Request => e.event.get(..i).unwrap_or(&e.event),
+                    _ => e.event.as_str(),
+                };
                 let label = match &e.packet {
-                    Some(p) => format!("{} {}", truncate(&e.event, 34), p),
-                    None => truncate(&e.event, 46),
+                    Some(p) => format!("{} {}", truncate(text, 34), p),
+                    None => truncate(text, 46),
                 };
                 let _ = write!(
                     s,

@@ -98,7 +98,7 @@ pub fn cloudwatch_rows(a: &Analysis) -> Vec<[String; 3]> {
         [
             "TargetResponseTime p50/p90/p99/max".into(),
             latency_cell(rt),
-            format!("request sent -> response headers, {} requests", rt.count),
+            format!("request sent → response headers, {} requests", rt.count),
         ],
     ]
 }
