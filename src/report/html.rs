@@ -664,12 +664,14 @@ fn near(x: f64, target: f64) -> bool {
 }
 
 /// Finds the timer spans worth naming on the diagram.
-fn brackets(a: &Analysis, f: &Finding, ys: &[f64]) -> Vec<Bracket> {
-    let ev = &f.timeline;
+fn brackets(a: &Analysis, f: &Finding, ev: &[TimelineEvent], ys: &[f64]) -> Vec<Bracket> {
     let y = |i: usize| ys.get(i).copied().unwrap_or(TOP);
     let mut out = Vec::new();
     let alb_gives_up = |e: &TimelineEvent| {
         let k = kind(e);
+        if e.direction == INFERRED {
+            return true;
+        }
         (e.direction == "alb->target" && matches!(k, Kind::Fin | Kind::Rst))
             || (e.direction == "alb->client"
                 && (matches!(k, Kind::Response(c) if c >= 500)
@@ -765,9 +767,51 @@ fn brackets(a: &Analysis, f: &Finding, ys: &[f64]) -> Vec<Bracket> {
 }
 
 /// The SVG sequence diagram of one request.
+/// Direction of a drawn-only event the capture does not show (the ALB's give-up when only the
+/// target's side was captured).
+const INFERRED: &str = "inferred";
+
+/// The timeline to draw: the finding's, plus the ALB's give-up at its timer when the capture
+/// ends before it (e.g. a connect timeout seen from the target's ENI).
+fn drawn_events(a: &Analysis, f: &Finding) -> Vec<TimelineEvent> {
+    let mut ev = f.timeline.clone();
+    let timer = match f.category {
+        Category::TargetConnectTimeout => Some(("SYN", a.timers.connect_timeout_s, "connect")),
+        Category::TargetTlsHandshakeTimeout => Some((
+            "TLS ClientHello",
+            crate::alb::TLS_HANDSHAKE_TIMEOUT.as_secs_f64(),
+            "TLS handshake",
+        )),
+        _ => None,
+    };
+    let Some((start, secs, what)) = timer else {
+        return ev;
+    };
+    let Some(first) = ev
+        .iter()
+        .find(|e| e.direction == "alb->target" && e.event.starts_with(start))
+    else {
+        return ev;
+    };
+    let at = first.rel_ms + secs * 1000.0;
+    let last = ev.iter().map(|e| e.rel_ms).fold(f64::MIN, f64::max);
+    if last < at - 500.0 {
+        ev.push(TimelineEvent {
+            time: String::new(),
+            rel_ms: at,
+            side: crate::diagnose::Side::Back,
+            direction: INFERRED.into(),
+            event: format!("ALB gives up ({what} timeout; not in the capture)"),
+            packet: None,
+        });
+    }
+    ev
+}
+
 fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
     let mut s = String::new();
-    let ev = &f.timeline;
+    let drawn = drawn_events(a, f);
+    let ev = &drawn;
     // Keep-alive idle before the request on a reused back-end connection.
     let ka_idle = conns
         .and_then(|c| c.back.as_ref())
@@ -786,7 +830,7 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
         if let Some(p) = prev {
             let gap = e.rel_ms - p;
             let dy = gap_px(gap);
-            if gap >= 1000.0 {
+            if gap >= 500.0 {
                 breaks.push((y, y + dy, gap));
             }
             y += dy;
@@ -971,7 +1015,7 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
         }
     }
     // Named timers, as brackets right of the target lane.
-    for (n, b) in brackets(a, f, &ys).iter().enumerate() {
+    for (n, b) in brackets(a, f, ev, &ys).iter().enumerate() {
         let x = LANES[2] + 30.0 + 16.0 * n as f64;
         let _ = write!(
             s,
