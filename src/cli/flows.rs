@@ -1,20 +1,362 @@
-//! `albscope flows`: the connection list. (Placeholder: implemented by the flow work item.)
+//! `albscope flows`: the connection list, one line (or JSON object) per TCP connection.
+//!
+//! Table and `--format json` output collect the connection summaries (small, fixed size apart
+//! from their capped event lists) and print them ordered by start time: memory is
+//! O(connections in the capture). `--format ndjson` streams instead: each connection is written
+//! the moment the tracker closes it (in close order), so memory stays O(open connections).
 
-use super::CliError;
-use clap::Args;
+use super::{CliError, EXIT_OK, EXIT_PARTIAL};
+use albscope::capture::{CaptureReader, PacketPos, Timestamp};
+use albscope::decode::DecodeConfig;
+use albscope::flow::{CloseReason, ConnId, ConnSummary, DirStats, FlowEvent, FlowSink, FlowStats};
+use albscope::pipeline::{run_flows, PipelineConfig};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+const FORMAT_HELP: &str = "\
+Output formats:
+  table   one line per connection, ordered by start (default)
+  json    an array of connection objects, ordered by start
+  ndjson  one connection object per line, written as each connection closes
+
+Connection object fields:
+  id              connection number, in order of first packet
+  start, end      first and last packet, RFC 3339 UTC with microseconds
+  start_ns        first packet, nanoseconds since the Unix epoch
+  duration_s      end - start in seconds
+  session         mirror session: \"direct\", \"vxlan vni 7 from 10.0.0.5\", \"geneve ...\"
+  originator      ip:port of the SYN sender (a guess when saw_syn is false)
+  responder       ip:port of the other endpoint
+  saw_syn         whether the originator's SYN was captured
+  state           Zeek conn_state (S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH)
+  history         Zeek history letters (originator upper case, responder lower case)
+  orig, resp      counters of the originator->responder and responder->originator directions:
+                  packets (duplicates counted once), frames (duplicates included), frame_bytes
+                  (captured frames' original length, as tshark -z conv,tcp counts bytes),
+                  wire_bytes (inner IP length), payload_bytes, gaps, gap_bytes,
+                  retransmissions, duplicates
+  close_reason    closed, expired, evicted, end_of_capture, port_reused
+  first_packet    {file, number}: input file index and 1-based frame number
+  events          TCP events (SYN, SYN-ACK, FIN, RST, ICMP, retransmission, gap, conflict)
+  events_dropped  events not listed because of the per-connection cap";
+
+/// Output format of `albscope flows`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FlowsFormat {
+    /// Aligned table for people.
+    Table,
+    /// One JSON array.
+    Json,
+    /// One JSON object per line, streamed as connections close.
+    Ndjson,
+}
+
 /// Arguments of `albscope flows`.
 #[derive(Args, Debug)]
+#[command(after_help = FORMAT_HELP)]
 pub struct FlowsArgs {
     /// Capture files (pcap, pcapng, optionally .gz); `-` reads stdin.
     #[arg(required = true)]
     pub captures: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FlowsFormat::Table)]
+    pub format: FlowsFormat,
+    /// Also decode this UDP port as VXLAN (repeatable; 4789 always is).
+    #[arg(long = "vxlan-port", value_name = "PORT")]
+    pub vxlan_ports: Vec<u16>,
+    /// Also decode this UDP port as GENEVE (repeatable; 6081 always is).
+    #[arg(long = "geneve-port", value_name = "PORT")]
+    pub geneve_ports: Vec<u16>,
+    /// Do not show a progress line on stderr.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Per-direction counters as printed.
+#[derive(Serialize)]
+struct DirOut {
+    packets: u64,
+    frames: u64,
+    frame_bytes: u64,
+    wire_bytes: u64,
+    payload_bytes: u64,
+    gaps: u32,
+    gap_bytes: u64,
+    retransmissions: u32,
+    duplicates: u32,
+}
+
+impl From<&DirStats> for DirOut {
+    fn from(d: &DirStats) -> Self {
+        DirOut {
+            packets: d.packets,
+            frames: d.packets + d.duplicates as u64,
+            frame_bytes: d.frame_bytes,
+            wire_bytes: d.wire_bytes,
+            payload_bytes: d.payload_bytes,
+            gaps: d.gaps,
+            gap_bytes: d.gap_bytes,
+            retransmissions: d.retransmissions,
+            duplicates: d.duplicates,
+        }
+    }
+}
+
+/// First packet reference as printed.
+#[derive(Serialize)]
+struct PosOut {
+    file: u16,
+    number: u64,
+}
+
+/// One connection as printed (field names documented in `FORMAT_HELP`).
+#[derive(Serialize)]
+struct FlowOut<'a> {
+    id: ConnId,
+    start: String,
+    end: String,
+    start_ns: Timestamp,
+    duration_s: f64,
+    session: String,
+    originator: String,
+    responder: String,
+    saw_syn: bool,
+    state: &'a str,
+    history: &'a str,
+    orig: DirOut,
+    resp: DirOut,
+    close_reason: CloseReason,
+    first_packet: PosOut,
+    events: &'a [albscope::flow::TcpEvent],
+    events_dropped: u32,
+}
+
+fn to_out(s: &ConnSummary) -> FlowOut<'_> {
+    let PacketPos { file, number, .. } = s.first_pos;
+    FlowOut {
+        id: s.id,
+        start: s.start.to_rfc3339(),
+        end: s.end.to_rfc3339(),
+        start_ns: s.start,
+        duration_s: s.end.since(s.start).as_secs_f64(),
+        session: s.key.session.to_string(),
+        originator: s.key.client.to_string(),
+        responder: s.key.server.to_string(),
+        saw_syn: s.saw_syn,
+        state: &s.state,
+        history: &s.history,
+        orig: DirOut::from(&s.dirs[0]),
+        resp: DirOut::from(&s.dirs[1]),
+        close_reason: s.close_reason,
+        first_packet: PosOut { file, number },
+        events: &s.events,
+        events_dropped: s.events_dropped,
+    }
+}
+
+/// Collects summaries (table, json) or streams them (ndjson).
+struct Collector<W: Write> {
+    stream: Option<W>,
+    summaries: Vec<ConnSummary>,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> FlowSink for Collector<W> {
+    fn on_flow_event(&mut self, _conn: ConnId, event: FlowEvent<'_>) {
+        let FlowEvent::Close(summary) = event else {
+            return;
+        };
+        match &mut self.stream {
+            Some(out) => {
+                if self.error.is_some() {
+                    return;
+                }
+                let res = serde_json::to_writer(&mut *out, &to_out(&summary))
+                    .map_err(std::io::Error::from)
+                    .and_then(|_| out.write_all(b"\n"));
+                if let Err(e) = res {
+                    self.error = Some(e);
+                }
+            }
+            None => self.summaries.push(*summary),
+        }
+    }
 }
 
 /// Runs `albscope flows`.
 pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
-    let _ = args;
-    Err(CliError::Usage("flows: not implemented yet".into()))
+    let mut reader =
+        CaptureReader::open(&args.captures).map_err(|e| CliError::Unreadable(e.to_string()))?;
+    let mut decode = DecodeConfig::default();
+    for p in &args.vxlan_ports {
+        if !decode.vxlan_ports.contains(p) {
+            decode.vxlan_ports.push(*p);
+        }
+    }
+    for p in &args.geneve_ports {
+        if !decode.geneve_ports.contains(p) {
+            decode.geneve_ports.push(*p);
+        }
+    }
+    let config = PipelineConfig {
+        decode,
+        progress: !args.no_progress,
+        ..PipelineConfig::default()
+    };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let stats = if args.format == FlowsFormat::Ndjson {
+        let mut sink = Collector {
+            stream: Some(&mut out),
+            summaries: Vec::new(),
+            error: None,
+        };
+        let stats = run_flows(&mut reader, &config, &mut sink);
+        if let Some(e) = sink.error {
+            return Err(CliError::Output(e));
+        }
+        stats
+    } else {
+        let mut sink: Collector<std::io::Sink> = Collector {
+            stream: None,
+            summaries: Vec::new(),
+            error: None,
+        };
+        let stats = run_flows(&mut reader, &config, &mut sink);
+        let mut flows = sink.summaries;
+        flows.sort_by_key(|s| (s.start, s.id));
+        if args.format == FlowsFormat::Json {
+            let all: Vec<FlowOut<'_>> = flows.iter().map(to_out).collect();
+            serde_json::to_writer_pretty(&mut out, &all).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        } else {
+            write_table(&mut out, &flows, &stats.flow)?;
+        }
+        stats
+    };
+    out.flush()?;
+    for problem in &stats.problems {
+        eprintln!("albscope: {problem}");
+    }
+    if stats.packets > 0 && stats.decode.tcp == 0 {
+        eprintln!(
+            "albscope: {} packets read but no TCP segment decoded (mirror traffic on another UDP port? try --vxlan-port)",
+            stats.packets
+        );
+    }
+    Ok(ExitCode::from(if stats.problems.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_PARTIAL
+    }))
+}
+
+/// Writes the aligned table.
+fn write_table(
+    out: &mut impl Write,
+    flows: &[ConnSummary],
+    stats: &FlowStats,
+) -> std::io::Result<()> {
+    let header = [
+        "start (UTC)",
+        "duration",
+        "originator",
+        "responder",
+        "session",
+        "pkts o>r/r>o",
+        "bytes o>r/r>o",
+        "gaps",
+        "state",
+        "history",
+    ];
+    let rows: Vec<[String; 10]> = flows
+        .iter()
+        .map(|s| {
+            let (o, r) = (&s.dirs[0], &s.dirs[1]);
+            let guess = if s.saw_syn { "" } else { "?" };
+            [
+                s.start.to_rfc3339(),
+                format!("{:.6}", s.end.since(s.start).as_secs_f64()),
+                format!("{}{guess}", s.key.client),
+                s.key.server.to_string(),
+                s.key.session.to_string(),
+                format!(
+                    "{}/{}",
+                    o.packets + o.duplicates as u64,
+                    r.packets + r.duplicates as u64
+                ),
+                format!("{}/{}", o.frame_bytes, r.frame_bytes),
+                (o.gaps as u64 + r.gaps as u64).to_string(),
+                s.state.clone(),
+                s.history.clone(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let right = [
+        false, true, false, false, false, true, true, true, false, false,
+    ];
+    let line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
+        let mut first = true;
+        let mut text = String::new();
+        for ((cell, w), r) in cells.iter().zip(widths.iter()).zip(right.iter()) {
+            if !first {
+                text.push_str("  ");
+            }
+            first = false;
+            if *r {
+                text.push_str(&format!("{cell:>w$}"));
+            } else {
+                text.push_str(&format!("{cell:<w$}"));
+            }
+        }
+        writeln!(out, "{}", text.trim_end())
+    };
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    line(out, &header)?;
+    for row in &rows {
+        line(out, row)?;
+    }
+    let saw_guess = flows.iter().any(|s| !s.saw_syn);
+    writeln!(
+        out,
+        "{} connection{}; packets and bytes count captured frames (duplicates included){}",
+        flows.len(),
+        if flows.len() == 1 { "" } else { "s" },
+        if saw_guess {
+            "; ? = SYN not captured, roles guessed"
+        } else {
+            ""
+        }
+    )?;
+    // Notable tracker counters, only when non-zero.
+    let notes: Vec<String> = [
+        (stats.gaps, "gaps"),
+        (stats.gap_bytes, "bytes missing"),
+        (stats.truncated_segments, "truncated segments"),
+        (stats.retransmissions, "data retransmissions"),
+        (stats.conflicts, "conflicting retransmissions"),
+        (stats.duplicates, "duplicate frames"),
+        (stats.port_reused, "ports reused"),
+        (stats.matched_icmp, "ICMP errors"),
+        (stats.unmatched_icmp, "ICMP errors matching no connection"),
+        (stats.expired, "expired"),
+        (stats.evicted, "evicted (table full)"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect();
+    if !notes.is_empty() {
+        writeln!(out, "{}", notes.join(", "))?;
+    }
+    Ok(())
 }

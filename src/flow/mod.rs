@@ -5,6 +5,7 @@
 //! ([`FlowEvent::Gap`], never a stall), FIN/RST, and finally a [`ConnSummary`] with the TCP-level
 //! timeline of the connection ([`FlowEvent::Close`]). Closed connections are freed at once.
 
+mod reassembly;
 mod tracker;
 
 pub use tracker::{FlowConfig, FlowStats, FlowTracker};
@@ -170,6 +171,10 @@ pub struct DirStats {
     pub retransmissions: u32,
     /// Duplicated packets (the same segment mirrored twice) ignored.
     pub duplicates: u32,
+    /// Bytes of the captured frames of this direction on their link (sum of the frames' original
+    /// lengths, outer encapsulation included, duplicates included), as `tshark -z conv,tcp`
+    /// counts them. Frames = `packets + duplicates`.
+    pub frame_bytes: u64,
 }
 
 /// Everything the flow layer knows about a finished connection.

@@ -5,7 +5,16 @@
 //! and reports to an [`AppSink`] each exchange as soon as it is finished
 //! ([`AppSink::exchange`]) and each connection when it closes ([`AppSink::closed`]), so that
 //! nothing is held longer than the connection or exchange it belongs to.
+//!
+//! Inside: `http` holds the pure incremental HTTP/1.x parsers (request side and response side;
+//! only the header block being read is buffered, bodies are counted by Content-Length, by an
+//! incremental chunked decoder, or until the stream ends), `tls` the record reader (hellos,
+//! alerts, application-data bursts) and `tracker` the per-connection state: application
+//! detection from the first bytes, the queue of exchanges waiting for their responses, and the
+//! hand-over to the [`AppSink`]. Results never depend on how the streams were cut into packets.
 
+mod http;
+mod tls;
 mod tracker;
 
 pub use tracker::{ProtocolConfig, ProtocolStats, ProtocolTracker};
@@ -128,7 +137,8 @@ pub struct HttpExchange {
     /// 0-based position of this exchange on its connection (> 0 means a reused connection).
     pub index: u32,
     /// Time between the end of the previous exchange on this connection and this request's
-    /// first byte; `None` for the first one.
+    /// first byte; `None` for the first one, and when the previous exchange had not ended when
+    /// this request was read (pipelining) or never ended.
     pub idle_before: Option<Duration>,
     /// The request (`None` when the stream started mid-request or the request was unparseable).
     pub request: Option<HttpRequest>,
@@ -216,6 +226,8 @@ pub struct TlsInfo {
     pub alerts: Vec<TlsAlertInfo>,
     /// Application-data bursts in order (capped).
     pub bursts: Vec<TlsBurst>,
+    /// Bursts not recorded because the cap was reached.
+    pub bursts_dropped: u64,
 }
 
 /// Where a connection stood at the moment one of its exchanges finished.

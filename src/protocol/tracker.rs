@@ -1,8 +1,14 @@
-//! Per-connection HTTP/TLS parsing state. (Placeholder: implemented by the protocol work item.)
+//! Per-connection protocol state: detects the application, feeds the HTTP or TLS parsers, pairs
+//! requests with responses and reports exchanges and connections to the [`AppSink`].
 
-use super::AppSink;
-use crate::flow::{ConnId, FlowEvent};
+use super::http::{match_literal, match_method, Match, ReqEvent, ReqKind, RequestParser};
+use super::http::{RespEvent, ResponseParser, Seg};
+use super::tls::TlsConn;
+use super::{escape_bytes, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange};
+use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::flow::{ConnId, Dir, FlowEvent};
 use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
 
 /// Parser limits.
 #[derive(Clone, Debug)]
@@ -36,6 +42,127 @@ pub struct ProtocolStats {
     pub response_errors: u64,
     /// TLS connections.
     pub tls_connections: u64,
+    /// Connections seen (Open events).
+    pub connections: u64,
+    /// HTTP connections.
+    pub http_connections: u64,
+    /// Connections whose payload was neither HTTP nor TLS.
+    pub unknown_connections: u64,
+    /// Exchanges reported as finished.
+    pub exchanges: u64,
+    /// Exchanges handed over unfinished at connection close.
+    pub unfinished_exchanges: u64,
+    /// Requests that could not be read (gap in the header block, invalid, too large).
+    pub requests_dropped: u64,
+    /// Responses that arrived with no outstanding request.
+    pub orphan_responses: u64,
+    /// Exchanges not tracked because too many were outstanding on one connection.
+    pub queue_overflows: u64,
+    /// TLS records or handshake messages that could not be read.
+    pub tls_errors: u64,
+    /// Connections first seen mid-stream that were recognised as HTTP at a later message.
+    pub mid_stream_http: u64,
+    /// Events for a connection never opened (ignored).
+    pub events_without_open: u64,
+}
+
+/// Bytes held per direction before the application is known.
+const DETECT_BYTES: usize = 24;
+/// Escaped excerpt length for unknown payload.
+const EXCERPT_LEN: usize = 64;
+/// Bytes searched for an HTTP message start on a connection that did not begin with one.
+const MAX_PROBE_BYTES: u64 = 256 * 1024;
+/// Events held per connection before the application is known.
+const MAX_HELD: usize = 64;
+/// Outstanding exchanges tracked per connection.
+const MAX_QUEUE: usize = 256;
+
+/// Something that arrived before the application was known.
+#[derive(Debug)]
+enum Held {
+    Data {
+        dir: Dir,
+        ts: Timestamp,
+        pos: PacketPos,
+        offset: u64,
+        bytes: Vec<u8>,
+    },
+    Gap {
+        dir: Dir,
+        ts: Timestamp,
+        offset: u64,
+        len: u64,
+    },
+}
+
+/// An exchange waiting for (the end of) its response.
+#[derive(Debug)]
+struct Slot {
+    ex: HttpExchange,
+    /// A response (or an error) was assigned to it.
+    claimed: bool,
+}
+
+/// HTTP state of one connection.
+#[derive(Debug)]
+struct HttpConn {
+    req: RequestParser,
+    resp: ResponseParser,
+    queue: VecDeque<Slot>,
+    next_index: u32,
+    finished: u32,
+    last_end: Option<Timestamp>,
+    req_current: Option<u32>,
+    resp_slot: Option<u32>,
+}
+
+impl HttpConn {
+    fn new(req: RequestParser, resp: ResponseParser) -> Self {
+        HttpConn {
+            req,
+            resp,
+            queue: VecDeque::new(),
+            next_index: 0,
+            finished: 0,
+            last_end: None,
+            req_current: None,
+            resp_slot: None,
+        }
+    }
+
+    /// Idle time before a request that becomes exchange `index`: from the end of the previous
+    /// exchange, when that one has ended (it is no longer waiting in the queue).
+    fn idle_before(&self, index: u32, first_byte: Timestamp) -> Option<Duration> {
+        let prev_open = self
+            .queue
+            .back()
+            .is_some_and(|s| s.ex.index.saturating_add(1) == index);
+        if index == 0 || prev_open {
+            None
+        } else {
+            self.last_end.map(|e| first_byte.since(e))
+        }
+    }
+
+    fn slot(&mut self, index: Option<u32>) -> Option<&mut Slot> {
+        let index = index?;
+        self.queue.iter_mut().find(|s| s.ex.index == index)
+    }
+}
+
+/// State of one connection.
+#[derive(Debug)]
+struct Conn {
+    ctx: ConnContext,
+    app: Option<AppKind>,
+    held: Vec<Held>,
+    held_bytes: [usize; 2],
+    first_dir: Option<Dir>,
+    unknown: Vec<u8>,
+    /// Bytes searched for HTTP on an unknown connection.
+    probed: u64,
+    http: Option<Box<HttpConn>>,
+    tls: Option<Box<TlsConn>>,
 }
 
 /// Owns the HTTP/TLS parser state of every open connection.
@@ -43,6 +170,23 @@ pub struct ProtocolStats {
 pub struct ProtocolTracker {
     config: ProtocolConfig,
     stats: ProtocolStats,
+    conns: HashMap<ConnId, Conn>,
+    req_events: Vec<ReqEvent>,
+    resp_events: Vec<RespEvent>,
+    kinds: Vec<ReqKind>,
+}
+
+/// TLS record header at the start of a client stream?
+/// A handshake record normally; any record type (ChangeCipherSpec, alert, handshake,
+/// application data) when the capture began mid-connection or the first bytes were lost.
+fn match_tls(p: &[u8]) -> Match {
+    let record_type = |t: &u8| (0x14..=0x17).contains(t);
+    match p {
+        [] => Match::Maybe,
+        [t] | [t, 0x03] if record_type(t) => Match::Maybe,
+        [t, 0x03, minor, ..] if record_type(t) && *minor <= 4 => Match::Yes,
+        _ => Match::No,
+    }
 }
 
 impl ProtocolTracker {
@@ -50,17 +194,595 @@ impl ProtocolTracker {
     pub fn new(config: ProtocolConfig) -> Self {
         ProtocolTracker {
             config,
-            stats: ProtocolStats::default(),
+            ..ProtocolTracker::default()
         }
-    }
-
-    /// Handles one flow event, reporting finished exchanges and connections to `sink`.
-    pub fn handle(&mut self, conn: ConnId, event: FlowEvent<'_>, sink: &mut dyn AppSink) {
-        let _ = (&self.config, conn, event, sink);
     }
 
     /// Counters so far.
     pub fn stats(&self) -> &ProtocolStats {
         &self.stats
+    }
+
+    /// Connections currently tracked.
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Handles one flow event, reporting finished exchanges and connections to `sink`.
+    pub fn handle(&mut self, conn: ConnId, event: FlowEvent<'_>, sink: &mut dyn AppSink) {
+        // The table is moved out while the event is handled so that the connection's state and
+        // the tracker's scratch buffers can be borrowed at once (a move, not a copy).
+        let mut conns = std::mem::take(&mut self.conns);
+        self.handle_in(&mut conns, conn, event, sink);
+        self.conns = conns;
+    }
+
+    fn handle_in(
+        &mut self,
+        conns: &mut HashMap<ConnId, Conn>,
+        conn: ConnId,
+        event: FlowEvent<'_>,
+        sink: &mut dyn AppSink,
+    ) {
+        match event {
+            FlowEvent::Open { key, ts, .. } => {
+                self.stats.connections += 1;
+                conns.insert(
+                    conn,
+                    Conn {
+                        ctx: ConnContext {
+                            id: conn,
+                            key,
+                            opened: ts,
+                            tls: false,
+                        },
+                        app: None,
+                        held: Vec::new(),
+                        held_bytes: [0, 0],
+                        first_dir: None,
+                        unknown: Vec::new(),
+                        probed: 0,
+                        http: None,
+                        tls: None,
+                    },
+                );
+            }
+            FlowEvent::Data {
+                dir,
+                ts,
+                pos,
+                offset,
+                bytes,
+            } => {
+                let Some(c) = conns.get_mut(&conn) else {
+                    self.stats.events_without_open += 1;
+                    return;
+                };
+                if bytes.is_empty() {
+                    return;
+                }
+                let seg = Seg {
+                    ts,
+                    pos,
+                    offset,
+                    bytes,
+                };
+                if c.app.is_none() {
+                    let other_spoke = c.first_dir.is_some_and(|f| f != dir);
+                    c.first_dir.get_or_insert(dir);
+                    let d = dir.index();
+                    if let Some(h) = c.held_bytes.get_mut(d) {
+                        *h += bytes.len();
+                    }
+                    c.held.push(Held::Data {
+                        dir,
+                        ts,
+                        pos,
+                        offset,
+                        bytes: bytes.to_vec(),
+                    });
+                    let full = c.held_bytes.iter().any(|&h| h >= DETECT_BYTES);
+                    self.detect(c, other_spoke || full, sink);
+                } else {
+                    self.data(c, dir, seg, sink);
+                }
+            }
+            FlowEvent::Gap {
+                dir,
+                ts,
+                offset,
+                len,
+            } => {
+                let Some(c) = conns.get_mut(&conn) else {
+                    self.stats.events_without_open += 1;
+                    return;
+                };
+                if len == 0 {
+                    return;
+                }
+                if c.app.is_none() {
+                    // Kept for replay; consecutive gaps of a direction merge so that a stream of
+                    // gaps alone (payload cut by the snap length) holds one entry.
+                    let merged = match c.held.last_mut() {
+                        Some(Held::Gap {
+                            dir: d,
+                            offset: o,
+                            len: l,
+                            ..
+                        }) if *d == dir && o.saturating_add(*l) == offset => {
+                            *l = l.saturating_add(len);
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !merged && c.held.len() < MAX_HELD {
+                        c.held.push(Held::Gap {
+                            dir,
+                            ts,
+                            offset,
+                            len,
+                        });
+                    }
+                    self.detect(c, true, sink);
+                } else {
+                    self.gap(c, dir, ts, offset, len, sink);
+                }
+            }
+            FlowEvent::Fin { dir, ts, .. } => {
+                let Some(c) = conns.get_mut(&conn) else {
+                    self.stats.events_without_open += 1;
+                    return;
+                };
+                self.detect(c, true, sink);
+                if dir == Dir::ToClient {
+                    self.finish_responses(c, ts, sink);
+                }
+            }
+            FlowEvent::Rst { ts, .. } => {
+                let Some(c) = conns.get_mut(&conn) else {
+                    self.stats.events_without_open += 1;
+                    return;
+                };
+                self.detect(c, true, sink);
+                self.finish_responses(c, ts, sink);
+            }
+            FlowEvent::Close(summary) => {
+                let Some(mut c) = conns.remove(&conn) else {
+                    self.stats.events_without_open += 1;
+                    sink.closed(ConnectionRecord {
+                        tcp: *summary,
+                        app: AppKind::Empty,
+                        unfinished: Vec::new(),
+                        finished_exchanges: 0,
+                        last_exchange_end: None,
+                        tls: None,
+                        unknown_excerpt: None,
+                    });
+                    return;
+                };
+                self.detect(&mut c, true, sink);
+                self.finish_responses(&mut c, summary.end, sink);
+                let app = c.app.unwrap_or(AppKind::Empty);
+                let http = if app == AppKind::Http {
+                    c.http.take()
+                } else {
+                    None
+                };
+                let (unfinished, finished, last_end) = match http {
+                    Some(h) => {
+                        let mut h = *h;
+                        if let Some(req) = h.req.partial_request() {
+                            // A request cut short by the end of the connection.
+                            if h.queue.len() < MAX_QUEUE {
+                                let index = h.next_index;
+                                let idle_before = h.idle_before(index, req.first_byte);
+                                h.queue.push_back(Slot {
+                                    ex: HttpExchange {
+                                        index,
+                                        idle_before,
+                                        request: Some(req),
+                                        response: None,
+                                        response_error: None,
+                                    },
+                                    claimed: false,
+                                });
+                            }
+                        }
+                        let unfinished: Vec<HttpExchange> =
+                            h.queue.into_iter().map(|s| s.ex).collect();
+                        (unfinished, h.finished, h.last_end)
+                    }
+                    None => (Vec::new(), 0, None),
+                };
+                self.stats.unfinished_exchanges += unfinished.len() as u64;
+                let tls = c.tls.take().map(|t| {
+                    self.stats.tls_errors += t.errors;
+                    t.info
+                });
+                let unknown_excerpt = (app == AppKind::Unknown || !c.unknown.is_empty())
+                    .then(|| escape_bytes(&c.unknown));
+                sink.closed(ConnectionRecord {
+                    tcp: *summary,
+                    app,
+                    unfinished,
+                    finished_exchanges: finished,
+                    last_exchange_end: last_end,
+                    tls,
+                    unknown_excerpt,
+                });
+            }
+        }
+    }
+
+    /// Decides the application from the held bytes (when possible, or `force`d) and replays them.
+    fn detect(&mut self, c: &mut Conn, force: bool, sink: &mut dyn AppSink) {
+        if c.app.is_some() {
+            return;
+        }
+        let Some(first) = c.first_dir else {
+            return;
+        };
+        let mut prefix: Vec<u8> = Vec::with_capacity(DETECT_BYTES);
+        for h in &c.held {
+            match h {
+                Held::Data { dir, bytes, .. } if *dir == first => {
+                    let room = DETECT_BYTES.saturating_sub(prefix.len());
+                    prefix.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or(&[]));
+                }
+                // A gap before the first bytes: detect from what follows it (mid-stream).
+                Held::Gap { dir, .. } if *dir == first && !prefix.is_empty() => break,
+                _ => {}
+            }
+        }
+        let app = match first {
+            Dir::ToServer => match (match_tls(&prefix), match_method(&prefix)) {
+                (Match::Yes, _) => Some(AppKind::Tls),
+                (_, Match::Yes) => Some(AppKind::Http),
+                (Match::No, Match::No) => Some(AppKind::Unknown),
+                (Match::Maybe, _) if force => Some(AppKind::Tls),
+                (_, Match::Maybe) if force => Some(AppKind::Http),
+                _ => None,
+            },
+            Dir::ToClient => match (match_tls(&prefix), match_literal(&prefix, b"HTTP/")) {
+                (_, Match::Yes) => Some(AppKind::Http),
+                (Match::Yes, _) => Some(AppKind::Tls),
+                (Match::No, Match::No) => Some(AppKind::Unknown),
+                (_, Match::Maybe) if force => Some(AppKind::Http),
+                (Match::Maybe, _) if force => Some(AppKind::Tls),
+                _ => None,
+            },
+        };
+        let Some(app) = app else {
+            return;
+        };
+        c.app = Some(app);
+        match app {
+            AppKind::Http => {
+                self.stats.http_connections += 1;
+                c.http = Some(Box::new(HttpConn::new(
+                    RequestParser::new(
+                        self.config.max_request_header_bytes,
+                        self.config.max_headers,
+                    ),
+                    ResponseParser::new(
+                        self.config.max_response_header_bytes,
+                        self.config.max_headers,
+                    ),
+                )));
+            }
+            AppKind::Tls => {
+                self.stats.tls_connections += 1;
+                c.ctx.tls = true;
+                c.tls = Some(Box::default());
+            }
+            AppKind::Unknown => {
+                self.stats.unknown_connections += 1;
+                // The capture may have begun inside an HTTP message: keep looking for the next
+                // request line / status line for a while (see `settle`).
+                c.http = Some(Box::new(HttpConn::new(
+                    RequestParser::resyncing(
+                        self.config.max_request_header_bytes,
+                        self.config.max_headers,
+                        first == Dir::ToServer,
+                    ),
+                    ResponseParser::resyncing(
+                        self.config.max_response_header_bytes,
+                        self.config.max_headers,
+                    ),
+                )));
+            }
+            AppKind::Empty => {}
+        }
+        for h in std::mem::take(&mut c.held) {
+            match h {
+                Held::Data {
+                    dir,
+                    ts,
+                    pos,
+                    offset,
+                    bytes,
+                } => {
+                    let seg = Seg {
+                        ts,
+                        pos,
+                        offset,
+                        bytes: &bytes,
+                    };
+                    self.data(c, dir, seg, sink);
+                }
+                Held::Gap {
+                    dir,
+                    ts,
+                    offset,
+                    len,
+                } => self.gap(c, dir, ts, offset, len, sink),
+            }
+        }
+        c.held_bytes = [0, 0];
+    }
+
+    /// Stream bytes of a connection whose application is known.
+    fn data(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
+        // The excerpt of an unknown start goes on after a switch to HTTP, so that it does not
+        // depend on where the segments were cut.
+        if (c.app == Some(AppKind::Unknown) || !c.unknown.is_empty()) && c.first_dir == Some(dir) {
+            let room = EXCERPT_LEN.saturating_sub(c.unknown.len());
+            c.unknown
+                .extend_from_slice(seg.bytes.get(..room.min(seg.bytes.len())).unwrap_or(&[]));
+        }
+        if c.app == Some(AppKind::Unknown) {
+            // Search at most MAX_PROBE_BYTES (cut exactly there, whatever the segmentation).
+            let allowed = MAX_PROBE_BYTES.saturating_sub(c.probed);
+            c.probed = c.probed.saturating_add(seg.bytes.len() as u64);
+            if (seg.bytes.len() as u64) > allowed {
+                let cut = Seg {
+                    bytes: seg.bytes.get(..allowed as usize).unwrap_or(&[]),
+                    ..seg
+                };
+                if !cut.bytes.is_empty() {
+                    self.feed(c, dir, cut, sink);
+                }
+                if c.app == Some(AppKind::Unknown) {
+                    c.http = None;
+                    return;
+                }
+                // Became HTTP within the allowed part: go on with the rest.
+                let rest = Seg {
+                    bytes: seg.bytes.get(allowed as usize..).unwrap_or(&[]),
+                    offset: seg.offset.saturating_add(allowed),
+                    ..seg
+                };
+                self.feed(c, dir, rest, sink);
+                return;
+            }
+        }
+        self.feed(c, dir, seg, sink);
+    }
+
+    /// Hands bytes to the parsers of the connection's application.
+    fn feed(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
+        match c.app {
+            Some(AppKind::Http) | Some(AppKind::Unknown) => {
+                let Some(h) = c.http.as_mut() else { return };
+                match dir {
+                    Dir::ToServer => {
+                        h.req.feed(seg, &mut self.req_events);
+                        self.settle(c, sink);
+                    }
+                    Dir::ToClient => {
+                        self.kinds.clear();
+                        self.kinds
+                            .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| {
+                                match s.ex.request.as_ref().map(|r| r.method.as_str()) {
+                                    Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
+                                    Some(m) if m.eq_ignore_ascii_case("CONNECT") => {
+                                        ReqKind::Connect
+                                    }
+                                    _ => ReqKind::Other,
+                                }
+                            }));
+                        h.resp.feed(seg, &self.kinds, &mut self.resp_events);
+                        self.settle(c, sink);
+                    }
+                }
+            }
+            Some(AppKind::Tls) => {
+                if let Some(t) = c.tls.as_mut() {
+                    t.feed(dir, seg);
+                }
+            }
+            Some(AppKind::Empty) | None => {}
+        }
+    }
+
+    fn gap(
+        &mut self,
+        c: &mut Conn,
+        dir: Dir,
+        ts: Timestamp,
+        offset: u64,
+        len: u64,
+        sink: &mut dyn AppSink,
+    ) {
+        match c.app {
+            Some(AppKind::Http) | Some(AppKind::Unknown) => {
+                let Some(h) = c.http.as_mut() else { return };
+                match dir {
+                    Dir::ToServer => h.req.gap(ts, len, &mut self.req_events),
+                    Dir::ToClient => h.resp.gap(ts, offset, len, &mut self.resp_events),
+                }
+                self.settle(c, sink);
+            }
+            Some(AppKind::Tls) => {
+                if let Some(t) = c.tls.as_mut() {
+                    t.gap(dir, len);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish_responses(&mut self, c: &mut Conn, ts: Timestamp, sink: &mut dyn AppSink) {
+        if let Some(h) = c.http.as_mut() {
+            h.resp.finish(ts, &mut self.resp_events);
+            self.settle(c, sink);
+        }
+    }
+
+    /// Applies what the HTTP parsers found. On a connection not (yet) known as HTTP, only a
+    /// request header block or a response makes it HTTP; anything else is discarded.
+    fn settle(&mut self, c: &mut Conn, sink: &mut dyn AppSink) {
+        if c.app == Some(AppKind::Unknown) {
+            let found = self
+                .req_events
+                .iter()
+                .any(|e| matches!(e, ReqEvent::Head(_)))
+                || self.resp_events.iter().any(|e| {
+                    matches!(
+                        e,
+                        RespEvent::Start | RespEvent::Complete(_) | RespEvent::Partial(_)
+                    )
+                });
+            if !found {
+                self.req_events.clear();
+                self.resp_events.clear();
+                return;
+            }
+            c.app = Some(AppKind::Http);
+            self.stats.unknown_connections = self.stats.unknown_connections.saturating_sub(1);
+            self.stats.http_connections += 1;
+            self.stats.mid_stream_http += 1;
+        }
+        self.apply_requests(c);
+        self.apply_responses(c, sink);
+    }
+
+    fn apply_requests(&mut self, c: &mut Conn) {
+        let Some(h) = c.http.as_mut() else {
+            self.req_events.clear();
+            return;
+        };
+        for ev in self.req_events.drain(..) {
+            match ev {
+                ReqEvent::Head(r) => {
+                    self.stats.requests += 1;
+                    if h.queue.len() >= MAX_QUEUE {
+                        self.stats.queue_overflows += 1;
+                        h.req_current = None;
+                        continue;
+                    }
+                    let index = h.next_index;
+                    h.next_index = h.next_index.saturating_add(1);
+                    let idle_before = h.idle_before(index, r.first_byte);
+                    h.queue.push_back(Slot {
+                        ex: HttpExchange {
+                            index,
+                            idle_before,
+                            request: Some(*r),
+                            response: None,
+                            response_error: None,
+                        },
+                        claimed: false,
+                    });
+                    h.req_current = Some(index);
+                }
+                ReqEvent::Body(n) => {
+                    let cur = h.req_current;
+                    if let Some(req) = h.slot(cur).and_then(|s| s.ex.request.as_mut()) {
+                        req.body_bytes = req.body_bytes.saturating_add(n);
+                    }
+                }
+                ReqEvent::Done(ts) => {
+                    let cur = h.req_current.take();
+                    if let Some(req) = h.slot(cur).and_then(|s| s.ex.request.as_mut()) {
+                        req.complete = Some(ts);
+                    }
+                }
+                ReqEvent::Dropped => {
+                    self.stats.requests_dropped += 1;
+                    h.req_current = None;
+                }
+            }
+        }
+    }
+
+    fn apply_responses(&mut self, c: &mut Conn, sink: &mut dyn AppSink) {
+        let Some(h) = c.http.as_mut() else {
+            self.resp_events.clear();
+            return;
+        };
+        for ev in self.resp_events.drain(..) {
+            match ev {
+                RespEvent::Start => {
+                    if let Some(s) = h.queue.iter_mut().find(|s| !s.claimed) {
+                        s.claimed = true;
+                        h.resp_slot = Some(s.ex.index);
+                    } else if h.queue.len() >= MAX_QUEUE {
+                        self.stats.queue_overflows += 1;
+                        h.resp_slot = None;
+                    } else {
+                        self.stats.orphan_responses += 1;
+                        let index = h.next_index;
+                        h.next_index = h.next_index.saturating_add(1);
+                        h.queue.push_back(Slot {
+                            ex: HttpExchange {
+                                index,
+                                idle_before: None,
+                                request: None,
+                                response: None,
+                                response_error: None,
+                            },
+                            claimed: true,
+                        });
+                        h.resp_slot = Some(index);
+                    }
+                }
+                RespEvent::Complete(resp) => {
+                    self.stats.responses += 1;
+                    if resp.status == 101 {
+                        h.req.stop();
+                    }
+                    let Some(index) = h.resp_slot.take() else {
+                        continue;
+                    };
+                    let Some(at) = h.queue.iter().position(|s| s.ex.index == index) else {
+                        continue;
+                    };
+                    if let Some(mut slot) = h.queue.remove(at) {
+                        h.last_end = resp.complete.or(Some(resp.headers_done));
+                        if resp.status == 101
+                            || (slot
+                                .ex
+                                .request
+                                .as_ref()
+                                .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"))
+                                && (200..300).contains(&resp.status))
+                        {
+                            h.req.stop();
+                        }
+                        slot.ex.response = Some(*resp);
+                        h.finished = h.finished.saturating_add(1);
+                        self.stats.exchanges += 1;
+                        sink.exchange(&c.ctx, slot.ex);
+                    }
+                }
+                RespEvent::Partial(resp) => {
+                    let cur = h.resp_slot;
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.response = Some(*resp);
+                    }
+                }
+                RespEvent::Error(err, partial) => {
+                    self.stats.response_errors += 1;
+                    let cur = h.resp_slot.take();
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.response_error = Some(*err);
+                        if let Some(p) = partial {
+                            s.ex.response = Some(*p);
+                        }
+                    }
+                }
+            }
+        }
     }
 }

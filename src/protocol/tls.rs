@@ -1,0 +1,531 @@
+//! TLS record reader: reassembles records across segments (only the small plaintext ones are
+//! kept), parses the hellos and alerts with `tls-parser`, and times application-data bursts.
+
+use super::http::Seg;
+use super::{ClientHelloInfo, ServerHelloInfo, TlsAlertInfo, TlsBurst, TlsInfo};
+use crate::capture::{PacketPos, Timestamp};
+use crate::flow::Dir;
+use tls_parser::{
+    parse_tls_client_hello_extensions, parse_tls_message_handshake,
+    parse_tls_server_hello_extensions, TlsCipherSuite, TlsExtension, TlsMessage,
+    TlsMessageHandshake,
+};
+
+/// Largest record accepted (16 KB plaintext + 2 KB expansion).
+const MAX_RECORD: usize = 16384 + 2048;
+/// Largest handshake message buffered while looking for a hello.
+const MAX_HANDSHAKE: usize = 64 * 1024;
+/// Largest alert record kept for parsing.
+const MAX_ALERT_RECORD: usize = 512;
+/// Bursts kept per connection.
+pub(crate) const MAX_BURSTS: usize = 10_000;
+/// Alerts kept per connection.
+const MAX_ALERTS: usize = 64;
+
+/// ServerHello.random of a TLS 1.3 HelloRetryRequest (RFC 8446 4.1.3).
+const HRR_RANDOM: [u8; 32] = [
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
+];
+
+const CCS: u8 = 20;
+const ALERT: u8 = 21;
+const HANDSHAKE: u8 = 22;
+const APPDATA: u8 = 23;
+const HEARTBEAT: u8 = 24;
+
+/// Version name: "TLSv1.2" etc., hex when unknown.
+pub(crate) fn version_name(v: u16) -> String {
+    match v {
+        0x0300 => "SSLv3".to_string(),
+        0x0301 => "TLSv1.0".to_string(),
+        0x0302 => "TLSv1.1".to_string(),
+        0x0303 => "TLSv1.2".to_string(),
+        0x0304 => "TLSv1.3".to_string(),
+        0x7f00..=0x7fff => format!("TLSv1.3-draft{}", v & 0xff),
+        _ => format!("0x{v:04x}"),
+    }
+}
+
+/// GREASE values (RFC 8701) are noise and skipped.
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
+}
+
+/// Cipher suite IANA name, or hex.
+pub(crate) fn cipher_name(id: u16) -> String {
+    match TlsCipherSuite::from_id(id) {
+        Some(c) => c.name.to_string(),
+        None => format!("0x{id:04x}"),
+    }
+}
+
+fn alert_level(l: u8) -> String {
+    match l {
+        1 => "warning".to_string(),
+        2 => "fatal".to_string(),
+        _ => format!("unknown({l})"),
+    }
+}
+
+/// Alert description in the RFC's snake_case spelling.
+pub(crate) fn alert_description(d: u8) -> String {
+    let s = match d {
+        0 => "close_notify",
+        10 => "unexpected_message",
+        20 => "bad_record_mac",
+        21 => "decryption_failed",
+        22 => "record_overflow",
+        30 => "decompression_failure",
+        40 => "handshake_failure",
+        41 => "no_certificate",
+        42 => "bad_certificate",
+        43 => "unsupported_certificate",
+        44 => "certificate_revoked",
+        45 => "certificate_expired",
+        46 => "certificate_unknown",
+        47 => "illegal_parameter",
+        48 => "unknown_ca",
+        49 => "access_denied",
+        50 => "decode_error",
+        51 => "decrypt_error",
+        60 => "export_restriction",
+        70 => "protocol_version",
+        71 => "insufficient_security",
+        80 => "internal_error",
+        86 => "inappropriate_fallback",
+        90 => "user_canceled",
+        100 => "no_renegotiation",
+        109 => "missing_extension",
+        110 => "unsupported_extension",
+        111 => "certificate_unobtainable",
+        112 => "unrecognized_name",
+        113 => "bad_certificate_status_response",
+        114 => "bad_certificate_hash_value",
+        115 => "unknown_psk_identity",
+        116 => "certificate_required",
+        120 => "no_application_protocol",
+        _ => return format!("unknown({d})"),
+    };
+    s.to_string()
+}
+
+/// A record being read.
+#[derive(Debug)]
+struct Record {
+    typ: u8,
+    len: usize,
+    remaining: usize,
+    keep: bool,
+    data: Vec<u8>,
+    start_ts: Timestamp,
+    start_pos: PacketPos,
+}
+
+/// One direction's record reader.
+#[derive(Debug, Default)]
+struct DirState {
+    hdr: [u8; 5],
+    hdr_len: usize,
+    /// Time and packet of the current record header's first byte.
+    hdr_start: (Timestamp, PacketPos),
+    rec: Option<Record>,
+    hs_buf: Vec<u8>,
+    hs_start: Option<(Timestamp, PacketPos)>,
+    /// The hello of this direction was read (or given up on): handshake records are skipped.
+    hello_done: bool,
+    ccs: bool,
+    hs_done: bool,
+    dead: bool,
+}
+
+/// The TLS state of one connection.
+#[derive(Debug, Default)]
+pub(crate) struct TlsConn {
+    dirs: [DirState; 2],
+    /// What was read so far.
+    pub info: TlsInfo,
+    tls13: bool,
+    /// Records or streams that could not be read.
+    pub errors: u64,
+}
+
+impl TlsConn {
+    /// Feeds a segment of direction `dir`.
+    pub fn feed(&mut self, dir: Dir, seg: Seg<'_>) {
+        let d = dir.index();
+        let mut i = 0;
+        while i < seg.bytes.len() {
+            let Some(st) = self.dirs.get_mut(d) else {
+                return;
+            };
+            if st.dead {
+                return;
+            }
+            let rest = seg.bytes.get(i..).unwrap_or(&[]);
+            match &mut st.rec {
+                None => {
+                    if st.hdr_len == 0 {
+                        st.hdr_start = (seg.ts, seg.pos);
+                    }
+                    let need = 5 - st.hdr_len;
+                    let n = need.min(rest.len());
+                    if let (Some(dst), Some(src)) =
+                        (st.hdr.get_mut(st.hdr_len..st.hdr_len + n), rest.get(..n))
+                    {
+                        dst.copy_from_slice(src);
+                    }
+                    st.hdr_len += n;
+                    i += n;
+                    if st.hdr_len < 5 {
+                        continue;
+                    }
+                    st.hdr_len = 0;
+                    let [typ, major, _minor, hi, lo] = st.hdr;
+                    let len = u16::from_be_bytes([hi, lo]) as usize;
+                    if !(CCS..=HEARTBEAT).contains(&typ) || major != 3 || len > MAX_RECORD {
+                        st.dead = true;
+                        self.errors += 1;
+                        return;
+                    }
+                    let keep = match typ {
+                        ALERT => len <= MAX_ALERT_RECORD,
+                        HANDSHAKE => !st.hello_done && !st.ccs,
+                        _ => false,
+                    };
+                    st.rec = Some(Record {
+                        typ,
+                        len,
+                        remaining: len,
+                        keep,
+                        data: Vec::new(),
+                        start_ts: st.hdr_start.0,
+                        start_pos: st.hdr_start.1,
+                    });
+                }
+                Some(rec) => {
+                    let n = rec.remaining.min(rest.len());
+                    if rec.keep {
+                        rec.data.extend_from_slice(rest.get(..n).unwrap_or(&[]));
+                    }
+                    rec.remaining -= n;
+                    i += n;
+                }
+            }
+            let done = matches!(&st.rec, Some(r) if r.remaining == 0);
+            if done {
+                if let Some(rec) = st.rec.take() {
+                    self.record(dir, rec, seg.ts, seg.pos);
+                }
+            }
+        }
+    }
+
+    /// `len` bytes of direction `dir` are missing.
+    pub fn gap(&mut self, dir: Dir, len: u64) {
+        let Some(st) = self.dirs.get_mut(dir.index()) else {
+            return;
+        };
+        if st.dead {
+            return;
+        }
+        match &mut st.rec {
+            Some(rec) if st.hdr_len == 0 && (len as usize) < rec.remaining => {
+                rec.remaining -= len as usize;
+                if rec.keep {
+                    rec.keep = false;
+                    rec.data.clear();
+                    if rec.typ == HANDSHAKE {
+                        st.hello_done = true;
+                        st.hs_buf.clear();
+                    }
+                }
+            }
+            _ => {
+                st.dead = true;
+                self.errors += 1;
+            }
+        }
+    }
+
+    fn record(&mut self, dir: Dir, rec: Record, end_ts: Timestamp, end_pos: PacketPos) {
+        let d = dir.index();
+        let _ = end_pos;
+        match rec.typ {
+            CCS => {
+                if let Some(st) = self.dirs.get_mut(d) {
+                    st.ccs = true;
+                }
+            }
+            ALERT => {
+                let after_ccs = self.dirs.get(d).is_some_and(|s| s.ccs);
+                if after_ccs && rec.len != 2 || !rec.keep {
+                    self.alert(dir, &rec, "encrypted".to_string(), "encrypted".to_string());
+                } else {
+                    for pair in rec.data.chunks_exact(2) {
+                        if let [l, desc] = pair {
+                            self.alert(dir, &rec, alert_level(*l), alert_description(*desc));
+                        }
+                    }
+                }
+            }
+            HANDSHAKE => {
+                let Some(st) = self.dirs.get_mut(d) else {
+                    return;
+                };
+                if st.ccs {
+                    st.hs_done = true;
+                } else if rec.keep {
+                    if st.hs_buf.is_empty() {
+                        st.hs_start = Some((rec.start_ts, rec.start_pos));
+                    }
+                    st.hs_buf.extend_from_slice(&rec.data);
+                    self.handshake_messages(dir);
+                }
+            }
+            APPDATA => self.app_data(dir, &rec, end_ts),
+            _ => {}
+        }
+    }
+
+    fn alert(&mut self, dir: Dir, rec: &Record, level: String, description: String) {
+        if self.info.alerts.len() < MAX_ALERTS {
+            self.info.alerts.push(TlsAlertInfo {
+                ts: rec.start_ts,
+                pos: rec.start_pos,
+                dir,
+                level,
+                description,
+            });
+        }
+    }
+
+    fn app_data(&mut self, dir: Dir, rec: &Record, end_ts: Timestamp) {
+        let d = dir.index();
+        let any_hello = self.info.client_hello.is_some() || self.info.server_hello.is_some();
+        if self.info.established.is_none() && any_hello {
+            let both = self.dirs.iter().all(|s| s.hs_done);
+            if !both {
+                // TLS 1.3: the first encrypted record of each side is (the end of) its handshake.
+                if self.tls13 {
+                    if let Some(st) = self.dirs.get_mut(d) {
+                        st.hs_done = true;
+                    }
+                }
+                return;
+            }
+            self.info.established = Some(rec.start_ts);
+        }
+        match self.info.bursts.last_mut() {
+            Some(b) if b.dir == dir => {
+                b.last = end_ts;
+                b.bytes = b.bytes.saturating_add(rec.len as u64);
+            }
+            _ => {
+                if self.info.bursts.len() < MAX_BURSTS {
+                    self.info.bursts.push(TlsBurst {
+                        dir,
+                        first: rec.start_ts,
+                        first_pos: rec.start_pos,
+                        last: end_ts,
+                        bytes: rec.len as u64,
+                    });
+                } else {
+                    self.info.bursts_dropped += 1;
+                }
+            }
+        }
+    }
+
+    fn handshake_messages(&mut self, dir: Dir) {
+        let d = dir.index();
+        loop {
+            let Some(st) = self.dirs.get_mut(d) else {
+                return;
+            };
+            if st.hello_done {
+                st.hs_buf = Vec::new();
+                return;
+            }
+            let len = match st.hs_buf.get(1..4) {
+                Some([a, b, c]) => u32::from_be_bytes([0, *a, *b, *c]) as usize,
+                _ => return,
+            };
+            if len + 4 > MAX_HANDSHAKE {
+                st.hello_done = true;
+                self.errors += 1;
+                continue;
+            }
+            if st.hs_buf.len() < len + 4 {
+                return;
+            }
+            let (ts, pos) = st.hs_start.unwrap_or_default();
+            let msg: Vec<u8> = st.hs_buf.drain(..len + 4).collect();
+            st.hs_start = if st.hs_buf.is_empty() {
+                None
+            } else {
+                st.hs_start
+            };
+            match parse_tls_message_handshake(&msg) {
+                Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch))))
+                    if dir == Dir::ToServer =>
+                {
+                    let mut info = ClientHelloInfo {
+                        ts,
+                        pos,
+                        legacy_version: version_name(ch.version.0),
+                        supported_versions: Vec::new(),
+                        ciphers: ch
+                            .ciphers
+                            .iter()
+                            .filter(|c| !is_grease(c.0))
+                            .map(|c| cipher_name(c.0))
+                            .collect(),
+                        sni: None,
+                        alpn: Vec::new(),
+                    };
+                    if let Some(Ok((_, exts))) = ch.ext.map(parse_tls_client_hello_extensions) {
+                        for e in exts {
+                            match e {
+                                TlsExtension::SNI(names) => {
+                                    info.sni = names
+                                        .first()
+                                        .map(|(_, n)| String::from_utf8_lossy(n).into_owned());
+                                }
+                                TlsExtension::ALPN(list) => {
+                                    info.alpn = list
+                                        .iter()
+                                        .map(|p| String::from_utf8_lossy(p).into_owned())
+                                        .collect();
+                                }
+                                TlsExtension::SupportedVersions(vs) => {
+                                    info.supported_versions = vs
+                                        .iter()
+                                        .filter(|v| !is_grease(v.0))
+                                        .map(|v| version_name(v.0))
+                                        .collect();
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    if self.info.client_hello.is_none() {
+                        self.info.client_hello = Some(info);
+                    }
+                    self.mark_hello_done(d);
+                }
+                Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh))))
+                    if dir == Dir::ToClient =>
+                {
+                    if sh.random == HRR_RANDOM {
+                        continue;
+                    }
+                    let mut version = sh.version.0;
+                    let mut alpn = None;
+                    if let Some(Ok((_, exts))) = sh.ext.map(parse_tls_server_hello_extensions) {
+                        for e in exts {
+                            match e {
+                                TlsExtension::SupportedVersions(vs) => {
+                                    if let Some(v) = vs.first() {
+                                        version = v.0;
+                                    }
+                                }
+                                TlsExtension::ALPN(list) => {
+                                    alpn = list
+                                        .first()
+                                        .map(|p| String::from_utf8_lossy(p).into_owned());
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    self.tls13 = version == 0x0304;
+                    self.info.server_hello = Some(ServerHelloInfo {
+                        ts,
+                        pos,
+                        version: version_name(version),
+                        cipher: cipher_name(sh.cipher.0),
+                        alpn,
+                    });
+                    self.mark_hello_done(d);
+                }
+                Ok((_, TlsMessage::Handshake(TlsMessageHandshake::ServerHelloV13Draft18(sh))))
+                    if dir == Dir::ToClient =>
+                {
+                    self.tls13 = true;
+                    self.info.server_hello = Some(ServerHelloInfo {
+                        ts,
+                        pos,
+                        version: version_name(sh.version.0),
+                        cipher: cipher_name(sh.cipher.0),
+                        alpn: None,
+                    });
+                    self.mark_hello_done(d);
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    self.errors += 1;
+                    self.mark_hello_done(d);
+                }
+            }
+        }
+    }
+
+    fn mark_hello_done(&mut self, d: usize) {
+        if let Some(st) = self.dirs.get_mut(d) {
+            st.hello_done = true;
+            st.hs_buf = Vec::new();
+            st.hs_start = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(version_name(0x0303), "TLSv1.2");
+        assert_eq!(version_name(0x7f17), "TLSv1.3-draft23");
+        assert_eq!(version_name(0x0a0a), "0x0a0a");
+        assert_eq!(cipher_name(0x1301), "TLS_AES_128_GCM_SHA256");
+        assert_eq!(cipher_name(0xfefe), "0xfefe");
+        assert_eq!(alert_description(40), "handshake_failure");
+        assert_eq!(alert_description(200), "unknown(200)");
+        assert!(is_grease(0x1a1a));
+        assert!(!is_grease(0x1a2a));
+    }
+
+    #[test]
+    fn oversized_record_stops_the_direction() {
+        let mut t = TlsConn::default();
+        let seg = Seg {
+            ts: Timestamp(1),
+            pos: PacketPos::default(),
+            offset: 0,
+            bytes: &[0x17, 0x03, 0x03, 0xff, 0xff, 0, 0],
+        };
+        t.feed(Dir::ToServer, seg);
+        assert_eq!(t.errors, 1);
+        t.feed(Dir::ToServer, seg);
+        assert_eq!(t.errors, 1);
+    }
+
+    #[test]
+    fn gap_inside_application_data_keeps_sync() {
+        let mut t = TlsConn::default();
+        let mk = |b: &'static [u8]| Seg {
+            ts: Timestamp(1),
+            pos: PacketPos::default(),
+            offset: 0,
+            bytes: b,
+        };
+        t.feed(Dir::ToClient, mk(&[0x17, 0x03, 0x03, 0x00, 0x10, 1, 2]));
+        t.gap(Dir::ToClient, 12);
+        t.feed(Dir::ToClient, mk(&[3, 4, 0x17, 0x03, 0x03, 0x00, 0x01, 9]));
+        assert_eq!(t.errors, 0);
+        assert_eq!(t.info.bursts.len(), 1);
+        assert_eq!(t.info.bursts[0].bytes, 17);
+    }
+}
