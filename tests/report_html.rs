@@ -135,8 +135,10 @@ fn html_reports_render_in_headless_chromium() {
     let work = std::env::temp_dir().join(format!("albscope-html-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     let shots = std::env::var_os("ALBSCOPE_HTML_SHOTS").map(PathBuf::from);
-    let mut samples: Vec<PathBuf> = std::fs::read_dir("samples")
-        .unwrap()
+    let mut samples: Vec<PathBuf> = ["samples", "samples/real"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
         .collect();
@@ -159,6 +161,11 @@ fn html_reports_render_in_headless_chromium() {
     assert!(png_colours(&blank_png) <= 2, "blank page renders blank");
     for p in &samples {
         let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+        let stem = if p.starts_with("samples/real") {
+            format!("real-{stem}")
+        } else {
+            stem
+        };
         let mut r = CaptureReader::open(&[p]).unwrap();
         let a = analyze_capture(
             &mut r,

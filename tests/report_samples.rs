@@ -13,13 +13,19 @@ use albscope::report::write_markdown;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// `samples/*.pcap` (synthetic) and `samples/real/*.pcap` (recorded), sorted.
 fn samples() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir("samples")
-        .expect("samples/")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
-        .map(|p| Path::new("samples").join(p.file_name().unwrap()))
-        .collect();
+    let mut v: Vec<PathBuf> = Vec::new();
+    for dir in ["samples", "samples/real"] {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        v.extend(
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+                .map(|p| Path::new(dir).join(p.file_name().unwrap())),
+        );
+    }
     v.sort();
     assert!(v.len() >= 20, "samples missing: {v:?}");
     v
@@ -214,6 +220,11 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
     for p in samples() {
         let a = analyze(&p, false);
         let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+        let stem = if p.starts_with("samples/real") {
+            format!("real-{stem}")
+        } else {
+            stem
+        };
         let failed: Vec<_> = a
             .requests
             .iter()
