@@ -185,11 +185,13 @@ fn html_reports_render_in_headless_chromium() {
                 d.join(format!("{stem}.png"))
             })
             .unwrap_or_else(|| work.join(format!("{stem}.png")));
-        let (_, log) = run_chromium(
+        // One run: the screenshot is written, the DOM printed, console messages logged.
+        let (dom, log) = run_chromium(
             bin,
             &profile,
             &[
                 format!("--screenshot={}", png.display()),
+                "--dump-dom".into(),
                 "--window-size=1280,2000".into(),
             ],
             &url,
@@ -210,7 +212,6 @@ fn html_reports_render_in_headless_chromium() {
             colours > 8,
             "{stem}: screenshot looks blank ({colours} colours)"
         );
-        let (dom, _) = run_chromium(bin, &profile, &["--dump-dom".into()], &url);
         let failed = a
             .requests
             .iter()

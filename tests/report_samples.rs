@@ -244,13 +244,15 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
         assert_eq!(results.len(), specs.len());
         for (f, res) in failed.iter().zip(&results) {
             assert!(res.packets > 0, "{}: empty slice for {}", p.display(), f.id);
+            // A request the ALB layer paired by time order among several candidates may pair
+            // with another of them once the others are gone: same category and status then.
+            let ambiguous = f.notes.iter().any(|n| n.starts_with("ambiguous pairing"));
             let same = |b: &Analysis| {
                 b.requests.iter().any(|g| {
                     g.category == f.category
                         && g.status == f.status
-                        && g.method == f.method
-                        && g.path == f.path
-                        && g.time == f.time
+                        && (ambiguous
+                            || (g.method == f.method && g.path == f.path && g.time == f.time))
                 })
             };
             let mut b = analyze(&res.path, false);
