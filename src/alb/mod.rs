@@ -34,6 +34,11 @@ pub const HEALTH_CHECK_AGENT: &str = "ELB-HealthChecker";
 
 /// Most idle-close samples kept per target and for the ALB.
 const MAX_SAMPLES: usize = 64;
+/// How long an unpaired back-end leg waits for a late (TLS) front end: the ALB's default client
+/// keep-alive duration (3600 s) plus a margin.
+const LATE_HORIZON: Duration = Duration(3_700_000_000_000);
+/// Most back-end legs waiting for a late front end.
+const MAX_LATE: usize = 20_000;
 /// Most evidence strings kept per detected node.
 const MAX_NODE_EVIDENCE: usize = 4;
 
@@ -401,7 +406,13 @@ impl Knowledge {
         }
         if let Some(m) = median(&self.alb_idle_closes) {
             let rounded = m.round();
-            if (1.0..=4000.0).contains(&rounded) && (m - rounded).abs() < 0.5 {
+            // At least two closes that agree with each other.
+            let agreeing = self
+                .alb_idle_closes
+                .iter()
+                .filter(|x| (*x - m).abs() <= 0.05 * m)
+                .count();
+            if agreeing >= 2 && (1.0..=4000.0).contains(&rounded) && (m - rounded).abs() < 0.5 {
                 return (Duration::from_secs_f64(rounded), TimerSource::Inferred);
             }
         }
@@ -435,8 +446,15 @@ impl Knowledge {
             .collect()
     }
 
-    /// Classifies a connection with what is known now; `first` is a request on it, if any.
-    pub fn classify(&self, key: &ConnKey, request_agent: Option<&str>) -> ConnRole {
+    /// Classifies a connection with what is known now. `request_agent` is the User-Agent of a
+    /// request on it, if any; `unanswered` is true when the opener's SYN got no SYN-ACK (only
+    /// the ALB's own connections to targets fail that way).
+    pub fn classify(
+        &self,
+        key: &ConnKey,
+        request_agent: Option<&str>,
+        unanswered: bool,
+    ) -> ConnRole {
         let cfg = &self.config;
         let hc = request_agent.is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
         if self.is_alb(key.client.ip) && !self.is_alb(key.server.ip) {
@@ -460,7 +478,7 @@ impl Knowledge {
                 .nodes
                 .get(node)
                 .is_some_and(|n| n.listener_ports.contains(&key.server.port));
-            if neither && target_port && !listener {
+            if neither && target_port && (!listener || unanswered) {
                 return ConnRole::BackEnd;
             }
             if neither && listener {
@@ -492,7 +510,7 @@ impl Knowledge {
             None
         };
         if let Some(reason) = reason {
-            self.strong_node(key, key.client.ip, format!("{reason} to {}", key.server));
+            self.strong_node(key, key.client.ip, reason.to_string());
         }
     }
 
@@ -543,6 +561,7 @@ impl Knowledge {
     /// Learns timers and server facts from a closed connection.
     fn learn_closed(&mut self, rec: &ConnectionRecord) {
         let key = rec.tcp.key;
+        self.learn_failed_connect(rec);
         if !rec.unfinished.is_empty() {
             return;
         }
@@ -578,10 +597,58 @@ impl Knowledge {
         }
     }
 
+    /// With no ALB traffic recognised otherwise (e.g. a target-ENI capture holding only a
+    /// failing connect), the opener of a connection that never got going is taken for an ALB
+    /// node, weakly: strong evidence anywhere else overrides it.
+    fn learn_failed_connect(&mut self, rec: &ConnectionRecord) {
+        if rec.finished_exchanges > 0 || !rec.unfinished.is_empty() || !rec.tcp.saw_syn {
+            return;
+        }
+        let ev = &rec.tcp.events;
+        let first_synack = ev
+            .iter()
+            .find(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
+            .map(|e| e.ts);
+        let syn_after_synack = first_synack.is_some_and(|sa| {
+            ev.iter()
+                .any(|e| matches!(e.kind, TcpEventKind::Syn { .. }) && e.ts > sa)
+        });
+        let refused = first_synack.is_none()
+            && ev.iter().any(|e| {
+                e.dir == Dir::ToClient
+                    && matches!(e.kind, TcpEventKind::Rst | TcpEventKind::Icmp(_))
+            });
+        let retried = first_synack.is_none()
+            && ev.iter().any(|e| {
+                matches!(
+                    e.kind,
+                    TcpEventKind::Syn {
+                        retransmission: true
+                    }
+                )
+            });
+        if !(syn_after_synack || refused || retried)
+            || self.nodes.contains_key(&rec.tcp.key.client.ip)
+        {
+            return;
+        }
+        let n = self.node_mut(rec.tcp.key.client.ip);
+        push_evidence(
+            n,
+            "opened a connection that never got going (assumed to be the ALB because nothing \
+             else in the capture is recognised as one; name it with --alb-ip)"
+                .into(),
+        );
+    }
+
     fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
         let Some(resp) = &ex.response else { return };
         if header(&resp.headers, "server").is_some_and(|s| s.starts_with("awselb")) {
-            self.strong_node(key, key.server.ip, "answers with Server: awselb/2.0".into());
+            self.strong_node(
+                key,
+                key.server.ip,
+                "answers clients with Server: awselb/2.0".into(),
+            );
         }
         if !self.is_alb(key.client.ip) {
             return;
@@ -594,6 +661,15 @@ impl Knowledge {
             t.powered_by = Some(s.to_string());
         }
     }
+}
+
+/// True when the connection's opener sent a SYN and no SYN-ACK came back.
+pub fn unanswered(tcp: &ConnSummary) -> bool {
+    tcp.saw_syn
+        && !tcp
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
 }
 
 fn push_evidence(n: &mut NodeInfo, s: String) {
@@ -637,6 +713,10 @@ struct Pending {
 pub struct AlbTracker<S: PathSink> {
     known: Knowledge,
     pending: Vec<Pending>,
+    /// Back-end legs left unpaired while the capture shows front ends: held longer (up to
+    /// [`LATE_HORIZON`], at most [`MAX_LATE`]) because a long-lived TLS client connection
+    /// reports its requests (bursts) only when it closes.
+    late: Vec<Pending>,
     closed: HashMap<ConnId, (Timestamp, Arc<ClosedConn>)>,
     now: Timestamp,
     sink: S,
@@ -648,6 +728,7 @@ impl<S: PathSink> AlbTracker<S> {
         AlbTracker {
             known: Knowledge::new(config),
             pending: Vec::new(),
+            late: Vec::new(),
             closed: HashMap::new(),
             now: Timestamp::default(),
             sink,
@@ -661,7 +742,7 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Legs currently waiting to be paired (for memory tests).
     pub fn pending_len(&self) -> usize {
-        self.pending.len()
+        self.pending.len() + self.late.len()
     }
 
     /// Pairs and emits everything still pending; returns the sink and what was learned.
@@ -685,10 +766,47 @@ impl<S: PathSink> AlbTracker<S> {
                 .partition(|p| p.time.plus(window_extra) < c),
         };
         self.pending = keep;
-        if ready.is_empty() {
+
+        // Held back-end legs: the expired ones are emitted unpaired; those overlapping the
+        // ready legs in time get another chance (all of them at the end).
+        let mut expired: Vec<Leg> = Vec::new();
+        let mut pulled: Vec<Leg> = Vec::new();
+        if !self.late.is_empty() {
+            let held = std::mem::take(&mut self.late);
+            let span = ready.iter().map(|p| p.time).fold(
+                None,
+                |acc: Option<(Timestamp, Timestamp)>, t| match acc {
+                    None => Some((t, t)),
+                    Some((a, b)) => Some((a.min(t), b.max(t))),
+                },
+            );
+            let horizon = cutoff.map(|c| Timestamp(c.0.saturating_sub(LATE_HORIZON.0)));
+            let overflow = held.len().saturating_sub(MAX_LATE);
+            for (i, p) in held.into_iter().enumerate() {
+                let in_span = span.is_some_and(|(a, b)| {
+                    p.time.plus(Duration::from_millis(15_000)) >= a
+                        && p.time <= b.plus(Duration::from_millis(5_000))
+                });
+                if cutoff.is_none() || in_span {
+                    pulled.push(p.leg);
+                } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
+                    expired.push(p.leg);
+                } else {
+                    self.late.push(p);
+                }
+            }
+        }
+        if !expired.is_empty() {
+            let out = pairing::pair(expired, &self.known);
+            for path in out.paths {
+                self.sink.path(path, &self.known);
+            }
+        }
+        if ready.is_empty() && pulled.is_empty() {
             return;
         }
         let mut legs: Vec<Leg> = ready.into_iter().map(|p| p.leg).collect();
+        legs.extend(pulled);
         for leg in &mut legs {
             if leg.record.is_none() {
                 if let Some((_, rec)) = self.closed.get(&leg.conn.id) {
@@ -716,8 +834,19 @@ impl<S: PathSink> AlbTracker<S> {
         }
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
+        let hold = cutoff.is_some() && self.known.front_legs > 0;
         for path in out.paths {
-            self.sink.path(path, &self.known);
+            match path {
+                RequestPath {
+                    front: None,
+                    back: Some(leg),
+                    ..
+                } if hold => {
+                    let time = leg.time();
+                    self.late.push(Pending { leg, time });
+                }
+                path => self.sink.path(path, &self.known),
+            }
         }
         if let Some(c) = cutoff {
             let horizon = Timestamp(c.0.saturating_sub(self.known.config.window().0));
@@ -739,7 +868,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .as_ref()
                 .and_then(|r| header(&r.headers, "user-agent"))
                 .map(str::to_string);
-            self.count_connection(&conn.key, agent.as_deref());
+            self.count_connection(&conn.key, agent.as_deref(), false);
         }
         let leg = Leg {
             conn: ConnInfo {
@@ -771,7 +900,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .find_map(|e| e.request.as_ref())
                 .and_then(|r| header(&r.headers, "user-agent"))
                 .map(str::to_string);
-            self.count_connection(&key, agent.as_deref());
+            self.count_connection(&key, agent.as_deref(), unanswered(&record.tcp));
         }
         let info = ConnInfo {
             id: record.tcp.id,
@@ -837,8 +966,8 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
 }
 
 impl<S: PathSink> AlbTracker<S> {
-    fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>) {
-        let role = self.known.classify(key, agent);
+    fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>, unanswered: bool) {
+        let role = self.known.classify(key, agent, unanswered);
         let node = self.known.node_of(key, role);
         match role {
             ConnRole::FrontEnd => {
@@ -870,6 +999,9 @@ impl<S: PathSink> Clock for AlbTracker<S> {
 
 /// Splits TLS application-data bursts into client-burst/server-burst exchanges.
 fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
+    // A last small client burst answered by nothing or by another small burst is a
+    // close_notify exchange (TLS 1.3 encrypts alerts as application data), not a request.
+    const CLOSE_NOTIFY_MAX: u64 = 40;
     let mut out: Vec<BurstExchange> = Vec::new();
     for b in bursts {
         match b.dir {
@@ -889,6 +1021,16 @@ fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
                 }
             }
         }
+    }
+    if out.len() > 1
+        && out.last().is_some_and(|l| {
+            l.request.bytes <= CLOSE_NOTIFY_MAX
+                && l.response
+                    .as_ref()
+                    .map_or(true, |r| r.bytes <= CLOSE_NOTIFY_MAX)
+        })
+    {
+        out.pop();
     }
     out
 }

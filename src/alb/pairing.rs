@@ -2,8 +2,10 @@
 
 use super::{ConnRole, HealthCheck, Knowledge, Leg, PairingMethod, RequestPath};
 use crate::capture::{Duration, Timestamp};
+use crate::flow::Endpoint;
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::header;
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// How far a back-end request may appear to precede its front-end request (capture jitter).
@@ -36,7 +38,11 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     let mut backs: Vec<Side> = Vec::new();
     for leg in legs {
         let agent = leg.request_header("user-agent").map(str::to_string);
-        match known.classify(&leg.conn.key, agent.as_deref()) {
+        let unanswered = leg
+            .record
+            .as_ref()
+            .is_some_and(|r| super::unanswered(&r.tcp));
+        match known.classify(&leg.conn.key, agent.as_deref(), unanswered) {
             ConnRole::FrontEnd => {
                 if leg.exchange.is_none() && leg.burst.is_none() {
                     continue; // a client connection that carried no request
@@ -62,45 +68,54 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             ConnRole::Other => {}
         }
     }
+    let fronts = dedupe(fronts);
+    let mut backs = dedupe(backs);
     let front_seen = known.front_legs + out.front_legs > 0;
     let back_seen =
         known.back_legs + out.back_legs + known.health_checks > 0 || !out.health_checks.is_empty();
     let mut pairs: Vec<(usize, usize, PairingMethod, Vec<String>)> = Vec::new();
 
+    let mut fronts = fronts;
+    fronts.sort_by_key(|f| f.time);
+    // Index of clear-text front-end requests by (node, method, target), in time order.
+    let mut by_request: HashMap<(IpAddr, String, String), Vec<usize>> = HashMap::new();
+    for (i, f) in fronts.iter().enumerate() {
+        if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
+            by_request
+                .entry((f.node, r.method.clone(), r.target.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
         let Some(b) = backs.get(bi) else { continue };
-        if b.leg
-            .exchange
-            .as_ref()
-            .and_then(|e| e.request.as_ref())
-            .is_none()
-        {
+        let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
             continue;
-        }
-        let cands: Vec<usize> = fronts
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| !f.used && f.node == b.node && header_match(&f.leg, &b.leg))
-            .filter(|(_, f)| in_range(f.time, b.time, known.config.connect_timeout))
-            .map(|(i, _)| i)
-            .collect();
-        let consistent: Vec<usize> = cands
+        };
+        let Some(list) = by_request.get(&(b.node, req.method.clone(), req.target.clone())) else {
+            continue;
+        };
+        let max = Duration(known.config.connect_timeout.0.saturating_add(5_000_000_000));
+        let pool: Vec<usize> = list
             .iter()
             .copied()
-            .filter(|i| fronts.get(*i).is_some_and(|f| consistent(&f.leg, &b.leg)))
+            .filter(|i| {
+                fronts.get(*i).is_some_and(|f| {
+                    !f.used
+                        && in_range(f.time, b.time, max)
+                        && header_match(&f.leg, &b.leg)
+                        && consistent(&f.leg, &b.leg)
+                })
+            })
             .collect();
-        let pool = if consistent.is_empty() {
-            &cands
-        } else {
-            &consistent
-        };
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
             notes.push(ambiguity(
                 &fronts,
-                pool,
+                &pool,
                 "method, path, Host and X-Forwarded-For",
             ));
         }
@@ -126,35 +141,30 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             .and_then(|e| e.request.as_ref())
             .is_some();
         let b_outcome = outcome_time(&b.leg);
-        let cands: Vec<usize> = fronts
+        let earliest = Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0));
+        let first = fronts.partition_point(|f| f.time < earliest);
+        let pool: Vec<usize> = fronts
             .iter()
             .enumerate()
+            .skip(first)
+            .take_while(|(_, f)| f.time <= b.time.plus(TOLERANCE))
             .filter(|(_, f)| !f.used && f.node == b.node)
             // An HTTP back-end request that matched no HTTP front end can only belong to an
             // opaque (TLS) front-end request.
             .filter(|(_, f)| !b_http || f.leg.exchange.is_none())
-            .filter(|(_, f)| in_range(f.time, b.time, TIME_ORDER_MAX))
+            // The ALB answers the client after the back-end outcome, not before the attempt.
+            .filter(|(_, f)| {
+                answer_time(&f.leg).map_or(true, |a| {
+                    a.plus(TOLERANCE) >= b.time
+                        && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
+                })
+            })
             .map(|(i, _)| i)
             .collect();
-        let consistent: Vec<usize> = cands
-            .iter()
-            .copied()
-            .filter(|i| {
-                fronts
-                    .get(*i)
-                    .and_then(|f| answer_time(&f.leg))
-                    .map_or(true, |a| b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o))
-            })
-            .collect();
-        let pool = if consistent.is_empty() {
-            &cands
-        } else {
-            &consistent
-        };
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
-            notes.push(ambiguity(&fronts, pool, "time order"));
+            notes.push(ambiguity(&fronts, &pool, "time order"));
         }
         if let Some(f) = fronts.get_mut(fi) {
             f.used = true;
@@ -223,6 +233,45 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     out
 }
 
+/// Drops a leg seen a second time through another mirror session (the same connection mirrored
+/// on two ENIs, or two captures of one exchange merged): same endpoints, same exchange index,
+/// within a second. Keeps the copy that shows more.
+fn dedupe(sides: Vec<Side>) -> Vec<Side> {
+    let richness = |l: &Leg| {
+        let ex = l.exchange.as_ref();
+        u8::from(ex.is_some_and(|e| e.response.is_some())) * 4
+            + u8::from(l.record.is_some()) * 2
+            + u8::from(ex.is_some_and(|e| e.request.is_some()))
+    };
+    let mut seen: HashMap<(Endpoint, Endpoint, u32), Vec<usize>> = HashMap::new();
+    let mut out: Vec<Side> = Vec::with_capacity(sides.len());
+    for s in sides {
+        let key = (s.leg.conn.key.client, s.leg.conn.key.server, s.leg.index());
+        let twin = seen.get(&key).and_then(|idxs| {
+            idxs.iter().copied().find(|i| {
+                out.get(*i).is_some_and(|o| {
+                    o.leg.conn.key.session != s.leg.conn.key.session
+                        && o.time.since(s.time).0.unsigned_abs() <= 1_000_000_000
+                })
+            })
+        });
+        match twin {
+            Some(i) => {
+                if let Some(o) = out.get_mut(i) {
+                    if richness(&s.leg) > richness(&o.leg) {
+                        *o = s;
+                    }
+                }
+            }
+            None => {
+                seen.entry(key).or_default().push(out.len());
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
 /// `front` starts no later than `back` (within the tolerance) and at most `max` before it.
 fn in_range(front: Timestamp, back: Timestamp, max: Duration) -> bool {
     front <= back.plus(TOLERANCE)
@@ -255,9 +304,13 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
     true
 }
 
-/// When both legs have responses, the front end's is the back end's relayed (same status,
-/// not earlier), or the ALB's own.
+/// The front end's answer (if any) came after the back-end request went out, and when both
+/// legs have responses, the front end's is the back end's relayed (same status, not earlier)
+/// or the ALB's own.
 fn consistent(front: &Leg, back: &Leg) -> bool {
+    if answer_time(front).is_some_and(|a| a.plus(TOLERANCE) < back.time()) {
+        return false;
+    }
     let (Some(fr), Some(br)) = (
         front.exchange.as_ref().and_then(|e| e.response.as_ref()),
         back.exchange.as_ref().and_then(|e| e.response.as_ref()),

@@ -20,7 +20,7 @@ pub const BASE: i64 = 1_765_500_000;
 
 /// Test time `ms` milliseconds after the base.
 pub fn t(ms: i64) -> Timestamp {
-    Timestamp(BASE * 1_000_000_000 + ms * 1_000_000)
+    Timestamp((BASE * 1_000_000_000).saturating_add(ms.saturating_mul(1_000_000)))
 }
 
 /// Packet number `n` of file 0.
@@ -28,7 +28,7 @@ pub fn p(n: u64) -> PacketPos {
     PacketPos {
         file: 0,
         number: n,
-        offset: n * 100,
+        offset: n.wrapping_mul(100),
     }
 }
 
@@ -60,7 +60,7 @@ impl Conn {
                 },
                 start: t(ms),
                 end: t(ms),
-                first_pos: p(id * 1000),
+                first_pos: p(id.wrapping_mul(1000)),
                 saw_syn: true,
                 dirs: [DirStats::default(); 2],
                 state: "SF".into(),
@@ -69,13 +69,13 @@ impl Conn {
                 events_dropped: 0,
                 close_reason: CloseReason::Closed,
             },
-            next_pos: id * 1000,
+            next_pos: id.wrapping_mul(1000),
         }
     }
 
     /// Adds a TCP event at `ms`.
     pub fn ev(mut self, ms: i64, dir: Dir, kind: TcpEventKind) -> Self {
-        self.next_pos += 1;
+        self.next_pos = self.next_pos.wrapping_add(1);
         self.s.events.push(TcpEvent {
             ts: t(ms),
             pos: p(self.next_pos),
@@ -162,7 +162,7 @@ pub fn hdrs(list: &[(&str, &str)]) -> Vec<Header> {
 pub fn get(ms: i64, target: &str, headers: Vec<Header>) -> HttpRequest {
     HttpRequest {
         first_byte: t(ms),
-        first_pos: p(ms as u64 + 1),
+        first_pos: p((ms as u64).wrapping_add(1)),
         headers_done: Some(t(ms)),
         complete: Some(t(ms)),
         method: "GET".into(),
@@ -200,7 +200,7 @@ pub fn back_headers(client: &str) -> Vec<Header> {
 pub fn resp(ms: i64, status: u16, server: &str, len: u64) -> HttpResponse {
     HttpResponse {
         first_byte: t(ms),
-        first_pos: p(ms as u64 + 2),
+        first_pos: p((ms as u64).wrapping_add(2)),
         headers_done: t(ms),
         complete: Some(t(ms)),
         status,

@@ -1,11 +1,10 @@
 //! `albscope check`: re-analyses captures and compares the result with an expected report
-//! (JSON: per-request category/status/generated_by; text: the whole report), exiting 1 on a
-//! difference. `--bless` (re)writes the expected file.
+//! (JSON: the failed requests' category/status/generated_by, request by request; text: the
+//! whole default report), exiting 1 on a difference. `--bless` (re)writes the expected file.
 
 use super::analyze::{run_analysis, AnalysisOptions};
 use super::{CliError, EXIT_FINDINGS, EXIT_OK};
-use albscope::diagnose::Analysis;
-use albscope::report::{write_json, write_text, TextOptions};
+use albscope::report::expected_report;
 use clap::Args;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -18,7 +17,8 @@ pub struct CheckArgs {
     /// Capture files.
     #[arg(required = true, value_name = "CAPTURE")]
     pub inputs: Vec<PathBuf>,
-    /// The expected report: `.json` (compared request by request) or text (compared whole).
+    /// The expected report: `.json` (failed requests compared one by one) or text (compared
+    /// whole).
     #[arg(long, value_name = "FILE")]
     pub expected: PathBuf,
     /// Write the expected file from this analysis instead of comparing.
@@ -32,17 +32,6 @@ pub struct CheckArgs {
 fn is_json(p: &Path) -> bool {
     p.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("json"))
-}
-
-/// The expected-file rendering of an analysis: JSON with every request, or the default text.
-pub fn expected_text(analysis: &Analysis, json: bool) -> std::io::Result<String> {
-    let mut buf = Vec::new();
-    if json {
-        write_json(analysis, &mut buf)?;
-    } else {
-        write_text(&analysis.failures_only(), &TextOptions::default(), &mut buf)?;
-    }
-    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// The comparable facts of one request: `(label, category, status, generated_by)`.
@@ -124,9 +113,9 @@ pub fn diff_text(expected: &str, actual: &str) -> Vec<String> {
 
 /// Runs `albscope check`.
 pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
-    let analysis = run_analysis(&args.inputs, &args.options, true)?;
+    let analysis = run_analysis(&args.inputs, &args.options, false)?;
     let json = is_json(&args.expected);
-    let actual = expected_text(&analysis, json)?;
+    let actual = expected_report(&analysis, json)?;
     if args.bless {
         std::fs::write(&args.expected, &actual).map_err(|e| {
             CliError::Usage(format!("cannot write {}: {e}", args.expected.display()))

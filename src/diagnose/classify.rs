@@ -65,8 +65,15 @@ impl Ctx<'_> {
     }
 }
 
+/// A duration for people: `60 s` when whole, `12.3 ms` under a second, else `5.002 s`.
 fn secs(d: Duration) -> String {
-    format!("{:.3} s", d.as_secs_f64())
+    if d.0 % 1_000_000_000 == 0 {
+        format!("{} s", d.0 / 1_000_000_000)
+    } else if d.0.unsigned_abs() < 1_000_000_000 {
+        ms(d)
+    } else {
+        format!("{:.3} s", d.as_secs_f64())
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -155,8 +162,11 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         (None, Some(f)) => {
             let (c, w, ev) = analyze_front_only(f, &ctx, front_status, front_is_lb);
             evidence.extend(ev);
+            let seen_idle = (c == Category::TargetIdleTimeout)
+                .then(|| front_elapsed(f))
+                .flatten();
             let detail = FixDetail {
-                idle_s: idle.as_secs_f64(),
+                idle_s: seen_idle.unwrap_or(idle).as_secs_f64().round(),
                 ..FixDetail::default()
             };
             (c, w, detail, None, None)
@@ -172,21 +182,38 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
     let mut what = what;
 
     // The client closing first overrides what the back end shows: the ALB never answered.
+    let mut front_status = front_status;
     if let Some(ev) = client_closed {
-        if front_status.is_none() {
-            category = Category::ClientClosed;
-            what = "the client closed its connection before the ALB answered".into();
-            evidence.insert(0, ev);
-        }
+        category = Category::ClientClosed;
+        what = "the client closed its connection before the ALB answered".into();
+        evidence.insert(0, ev);
+        front_status = None;
     }
 
     // The status the client got: what the front end shows, else inferred from the back end.
     let (status, status_inferred) = match (front_status, front, category) {
         (Some(s), _, _) => (Some(s), false),
         (None, _, Category::ClientClosed) => (None, false),
-        (None, Some(f), _) if f.exchange.is_some() => (None, false),
+        // The client's answer is not in the capture although the client did not leave: what
+        // the back end shows is what it got.
+        (None, Some(f), _) if f.exchange.is_some() && !front_answer_missing(f) => (None, false),
         (None, _, _) => (expected, expected.is_some()),
     };
+
+    // The target answered normally but the client got the ALB's own error: the capture does
+    // not show why (say so rather than call it ok).
+    if category == Category::Ok && front_is_lb && front_status.is_some_and(|s| s >= 500) {
+        category = Category::Undetermined;
+        what = format!(
+            "the target answered {} but the ALB sent its own error",
+            target_status.map_or("?".to_string(), |s| s.to_string())
+        );
+        evidence.push(
+            "the ALB replaced a normal target response with its own error; the capture does \
+             not show why (a limit the parser did not see?)"
+                .into(),
+        );
+    }
 
     // Idle timeout vs deregistration: the ALB's own answer decides when it was captured.
     if let Some(s) = front_status {
@@ -203,6 +230,11 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
                 .into();
         }
     }
+    let expected = match category {
+        Category::TargetIdleTimeout => Some(504),
+        Category::DeregistrationAbort => Some(502),
+        _ => expected,
+    };
     if let (Some(s), Some(e)) = (front_status, expected) {
         if s != e && category != Category::Ok && category != Category::TargetGeneratedError {
             notes.push(format!(
@@ -264,6 +296,26 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
     let headline = headline(status, status_inferred, generated_by, &what, category);
     let fix = fix_for(category, &detail);
     let timeline = build_timeline(path, files, start);
+    let request_line = match req {
+        Some(r) => format!(
+            "{} {}{}",
+            r.method,
+            r.target,
+            header(&r.headers, "host")
+                .map(|h| format!("  (Host: {h})"))
+                .unwrap_or_default()
+        ),
+        None if front.is_some_and(|f| f.burst.is_some()) => {
+            let bytes = front
+                .and_then(|f| f.burst.as_ref())
+                .map_or(0, |b| b.request.bytes);
+            format!("(encrypted: a TLS request of {bytes} bytes)")
+        }
+        None if back.is_some_and(|b| b.exchange.is_none() && b.burst.is_none()) => {
+            "(none sent: the back-end connection failed first)".to_string()
+        }
+        None => "(not readable in the capture)".to_string(),
+    };
     let id = match (front, back) {
         (Some(f), _) => format!("f{}.{}", f.conn.id.0, f.index()),
         (None, Some(b)) => format!("b{}.{}", b.conn.id.0, b.index()),
@@ -283,8 +335,10 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         host: req
             .and_then(|r| header(&r.headers, "host"))
             .map(str::to_string),
+        request: request_line,
         status,
         status_inferred,
+        front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
         generated_by,
         category,
         headline,
@@ -352,29 +406,58 @@ fn partial_response(excerpt: &str) -> Option<(u16, Option<String>)> {
 /// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
 fn client_closed_at(front: &Leg, ctx: &Ctx) -> Option<String> {
     let ex = front.exchange.as_ref();
-    if ex.is_some_and(|e| e.response.is_some() || e.response_error.is_some()) {
-        return None;
-    }
-    if front.burst.as_ref().is_some_and(|b| b.response.is_some()) {
-        return None;
-    }
+    // When the ALB's answer started.
+    let answer = ex
+        .and_then(|e| {
+            e.response
+                .as_ref()
+                .map(|r| r.first_byte)
+                .or(e.response_error.as_ref().map(|r| r.first_byte))
+        })
+        .or(front
+            .burst
+            .as_ref()
+            .and_then(|b| b.response.as_ref())
+            .map(|r| r.first));
     let t0 = front.time();
-    let close = events(front)
-        .iter()
-        .find(|e| e.dir == Dir::ToServer && is_close(e) && e.ts >= t0)?;
-    // The ALB answering before the client's close means the client did not give up first.
+    let close = events(front).iter().find(|e| {
+        e.dir == Dir::ToServer && is_close(e) && e.ts >= t0 && answer.map_or(true, |a| e.ts < a)
+    })?;
+    // Bytes from the ALB missing from the capture before the close: the answer may be there.
+    if events(front).iter().any(|e| {
+        e.dir == Dir::ToClient
+            && matches!(e.kind, TcpEventKind::Gap { .. })
+            && e.ts >= t0
+            && e.ts <= close.ts
+    }) {
+        return None;
+    }
+    // The ALB closing first means the client did not give up first.
     let alb_first = events(front)
         .iter()
         .any(|e| e.dir == Dir::ToClient && is_close(e) && e.ts < close.ts);
     if alb_first {
         return None;
     }
-    Some(format!(
+    let mut text = format!(
         "the client sent {} ({}) {} after its request, before any answer from the ALB",
         close_name(close),
         ctx.at(close.ts, close.pos),
         secs(close.ts.since(t0))
-    ))
+    );
+    if let Some(a) = answer {
+        // A half-close (FIN) and then reading the answer is not giving up; a RST answering the
+        // late answer is.
+        let rst = events(front)
+            .iter()
+            .find(|e| e.dir == Dir::ToServer && matches!(e.kind, TcpEventKind::Rst) && e.ts >= a)?;
+        text.push_str(&format!(
+            "; the answer that came {} later was refused with RST ({})",
+            secs(a.since(close.ts)),
+            ctx.pk(rst.pos)
+        ));
+    }
+    Some(text)
 }
 
 fn analyze_front_only(
@@ -433,6 +516,22 @@ fn analyze_front_only(
                 ev,
             )
         }
+        None if f.burst.as_ref().is_some_and(|b| b.response.is_some()) => {
+            let bytes = f
+                .burst
+                .as_ref()
+                .and_then(|b| b.response.as_ref())
+                .map_or(0, |r| r.bytes);
+            ev.push(format!(
+                "the ALB answered with {bytes} encrypted bytes; no back-end request matched this \
+                 one, so its status cannot be seen"
+            ));
+            (
+                Category::Undetermined,
+                "an encrypted answer without a matching back-end request".into(),
+                ev,
+            )
+        }
         None => {
             ev.push("no response to this request is in the capture".into());
             (
@@ -442,6 +541,23 @@ fn analyze_front_only(
             )
         }
     }
+}
+
+/// True when ALB -> client bytes after the request are missing from the capture (the answer
+/// may have been in them).
+fn front_answer_missing(f: &Leg) -> bool {
+    let t0 = f.time();
+    events(f)
+        .iter()
+        .any(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Gap { .. }) && e.ts >= t0)
+}
+
+/// Time from the ALB receiving the request to its answer, on a front-end leg.
+fn front_elapsed(f: &Leg) -> Option<Duration> {
+    let req = f.exchange.as_ref()?.request.as_ref()?;
+    let resp = f.exchange.as_ref()?.response.as_ref()?;
+    let received = req.complete.or(req.headers_done).unwrap_or(req.first_byte);
+    Some(resp.first_byte.since(received))
 }
 
 /// The ALB's own 5xx seen from the front end only: the most likely category from its timing.
@@ -574,10 +690,30 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
         detail,
     };
 
+    // A response to a request whose bytes are not readable in the capture (truncation, loss):
+    // the request went out just before it.
+    let unreadable_request = req_t.is_none()
+        && b.exchange
+            .as_ref()
+            .is_some_and(|e| e.response.is_some() || e.response_error.is_some());
+    let req_t = if unreadable_request {
+        Some(b.time())
+    } else {
+        req_t
+    };
     let Some(req_t) = req_t else {
         return analyze_attempt(b, ctx, detail);
     };
-    let req_pos = b.first_pos();
+    if unreadable_request {
+        ev.push(format!(
+            "the ALB's request to {target_ep} is not readable in the capture (bytes missing)"
+        ));
+    }
+    let req_pos = if unreadable_request {
+        None
+    } else {
+        b.first_pos()
+    };
     if let Some(p) = req_pos {
         let what = match b.exchange.as_ref().and_then(|e| e.request.as_ref()) {
             Some(r) => format!("{} {}", r.method, r.target),
@@ -627,7 +763,7 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                 ctx.at(tc.ts, tc.pos)
             ));
             let idle_before = b.exchange.as_ref().and_then(|e| e.idle_before);
-            let near = tc.ts.since(req_t).0.abs() <= RACE_WINDOW.0;
+            let near = tc.ts.since(req_t).0.unsigned_abs() <= RACE_WINDOW.0.unsigned_abs();
             // The idle gap before the request equals the target's keep-alive timeout (read
             // from its other idle closes), or, when that is unknown, the close met the request
             // after a real idle period.
@@ -639,13 +775,10 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             if b.index() > 0 && ka_match {
                 if let Some(k) = detail.keepalive_s {
                     ev.push(format!(
-                        "the target closes idle keep-alive connections after {k:.3} s \
-                         (seen on its other connections){}",
-                        if ka_match {
-                            ": the idle gap matches"
-                        } else {
-                            ""
-                        }
+                        "the target closes idle keep-alive connections after {} (seen on its \
+                         other connections): the idle gap matches, so its keep-alive timer fired \
+                         just as the ALB reused the connection",
+                        secs(Duration::from_secs_f64(k))
                     ));
                 } else if let Some(i) = idle_before {
                     detail.keepalive_s = Some(round3(i.as_secs_f64()));
@@ -737,9 +870,11 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
         let _ = late_reply;
         ev.push(format!(
             "{} is shorter than the ALB idle timeout ({}): the ALB aborted the request itself, \
-             as when the target's deregistration delay runs out",
+             as when the target's deregistration delay runs out (if the ALB's idle timeout is \
+             really {:.0} s, this is target_idle_timeout: say so with --idle-timeout)",
             secs(elapsed),
-            secs(idle)
+            secs(idle),
+            elapsed.as_secs_f64()
         ));
         detail.extra = Some(secs(elapsed));
         return v(
@@ -1107,7 +1242,17 @@ fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
                 offer.clone().unwrap_or_default()
             ));
         }
-        detail.extra = offer;
+        detail.extra = tls.and_then(|t| t.client_hello.as_ref()).map(|ch| {
+            let versions = if ch.supported_versions.is_empty() {
+                ch.legacy_version.clone()
+            } else {
+                ch.supported_versions.join(", ")
+            };
+            format!(
+                "{versions} with {} cipher suites, listed in the evidence",
+                ch.ciphers.len()
+            )
+        });
         let established = tls.is_some_and(|t| t.established.is_some());
         if !established {
             let start = tls
@@ -1185,6 +1330,34 @@ fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
                 _ => {}
             }
         }
+    }
+    let sent = b
+        .record
+        .as_ref()
+        .and_then(|r| r.tcp.dirs.first())
+        .map_or(0, |d| d.payload_bytes.saturating_add(d.gap_bytes));
+    let target_close = evs.iter().find(|e| e.dir == Dir::ToClient && is_close(e));
+    if let (true, Some(c)) = (sent > 0, target_close) {
+        ev.push(format!(
+            "the ALB sent {sent} bytes to {target} (the request; not readable in the capture)"
+        ));
+        ev.push(format!(
+            "the target sent {} ({}) before any response byte",
+            close_name(c),
+            ctx.at(c.ts, c.pos)
+        ));
+        let how = if close_name(c) == "RST" {
+            "reset"
+        } else {
+            "closed"
+        };
+        return v(
+            Category::TargetClosedBeforeResponse,
+            format!("the target {how} the connection before answering"),
+            ev,
+            Some(502),
+            detail,
+        );
     }
     if let Some(c) = evs.iter().find(|e| is_close(e)) {
         let who = if c.dir == Dir::ToServer {
@@ -1272,8 +1445,22 @@ fn access_log(
         (_, None) if back_known => Some(-1.0),
         _ => None,
     };
-    let target_processing_time = match (b_sent, b_resp) {
-        (Some(s), Some(r)) if relayed || category == Category::Ok => secs_between(s, r),
+    // Bytes the ALB could not use still end the target's processing (the seed's malformed
+    // response logs `0.000 11.083 -1 502 -`).
+    let bad_reply = back
+        .and_then(|b| b.exchange.as_ref())
+        .and_then(|e| e.response_error.as_ref())
+        .map(|e| e.first_byte)
+        .filter(|_| {
+            matches!(
+                category,
+                Category::MalformedResponse | Category::ResponseHeaderTooLarge
+            )
+        });
+    let target_processing_time = match (b_sent, b_resp.or(bad_reply)) {
+        (Some(s), Some(r)) if relayed || bad_reply.is_some() || category == Category::Ok => {
+            secs_between(s, r)
+        }
         (Some(_), _) => Some(-1.0),
         (None, _) if back_known => Some(-1.0),
         _ => None,

@@ -24,7 +24,7 @@ fn recognise(server: Option<&str>, powered_by: Option<&str>) -> Option<ServerKin
         return kind(
             "Node.js",
             "5 s",
-            "server.keepAliveTimeout = {ms} and server.headersTimeout = {ms2} (above it)",
+            "server.keepAliveTimeout = {ms} and server.headersTimeout = {ms2}",
         );
     }
     if s.contains("gunicorn") {
@@ -59,11 +59,14 @@ pub(super) fn server_hint(d: &FixDetail) -> Option<String> {
     let want = (d.idle_s + 5.0).round().max(1.0) as u64;
     let setting = k
         .setting
-        .replace("{ms2}", &((want + 1) * 1000).to_string())
-        .replace("{ms}", &(want * 1000).to_string())
+        .replace(
+            "{ms2}",
+            &want.saturating_add(1).saturating_mul(1000).to_string(),
+        )
+        .replace("{ms}", &want.saturating_mul(1000).to_string())
         .replace("{s}", &want.to_string());
     Some(format!(
-        "{}: {setting} (default keep-alive {})",
+        "{}: {setting} (its default keep-alive is {})",
         k.name, k.default_keepalive
     ))
 }
@@ -71,7 +74,6 @@ pub(super) fn server_hint(d: &FixDetail) -> Option<String> {
 /// The one-line fix for a category.
 pub(super) fn fix_for(category: Category, d: &FixDetail) -> Option<String> {
     let idle = format!("{:.0} s", d.idle_s);
-    let port = d.port.map(|p| p.to_string()).unwrap_or_else(|| "?".into());
     let target = d.target.clone().unwrap_or_else(|| "the target".into());
     let keepalive = || match server_hint(d) {
         Some(h) => {
@@ -89,10 +91,16 @@ pub(super) fn fix_for(category: Category, d: &FixDetail) -> Option<String> {
         .map(|t| format!(" (trace id {t})"))
         .unwrap_or_default();
     let s = match category {
-        Category::TargetConnectRefused => format!(
-            "make the application on {target} listen on port {port} (`ss -ltnp | grep :{port}`: \
-             did it crash or restart?); if it is overloaded, raise its listen backlog/workers"
-        ),
+        Category::TargetConnectRefused => match d.port {
+            Some(port) => format!(
+                "make the application on {target} listen on port {port} (`ss -ltnp | grep \
+                 :{port}`: did it crash or restart?); if it is overloaded, raise its listen \
+                 backlog/workers"
+            ),
+            None => "make the targets' application listen on the target port (did it crash or \
+                     restart?); capture the target ENIs to confirm the cause"
+                .to_string(),
+        },
         Category::TargetUnreachableIcmp => format!(
             "make {target} reachable from the ALB subnets: check routes, network ACLs, and the \
              target's firewall ({})",
@@ -128,9 +136,10 @@ pub(super) fn fix_for(category: Category, d: &FixDetail) -> Option<String> {
              1024-65535"
         ),
         Category::TargetConnectTimeout => format!(
-            "allow the ALB subnets to reach {target} on port {port}: target security group \
-             inbound from the ALB's, network ACLs both ways (ephemeral ports 1024-65535 back), \
-             routes, host firewall"
+            "allow the ALB subnets to reach {target}{}: target security group inbound from the \
+             ALB's, network ACLs both ways (ephemeral ports 1024-65535 back), routes, host \
+             firewall",
+            d.port.map(|p| format!(" on port {p}")).unwrap_or_default()
         ),
         Category::TargetTlsHandshakeTimeout => format!(
             "make {target} complete TLS handshakes within 10 s (is its TLS listener overloaded \

@@ -214,10 +214,16 @@ pub struct Finding {
     pub path: Option<String>,
     /// Host header.
     pub host: Option<String>,
+    /// The request for display: `GET /x  (Host: h)`, or why it cannot be shown (encrypted,
+    /// never sent, not readable).
+    pub request: String,
     /// Status the client got (or inferred, see `status_inferred`); null when none.
     pub status: Option<u16>,
-    /// True when `status` was inferred from the back end because the front end was not seen.
+    /// True when `status` was inferred from the back end because the front end was not seen
+    /// (not captured, encrypted, or its answer missing from the capture).
     pub status_inferred: bool,
+    /// True when the client's request was TLS (opaque) on the front end.
+    pub front_encrypted: bool,
     /// Who produced the status.
     pub generated_by: Option<GeneratedBy>,
     /// Failure category.

@@ -49,7 +49,7 @@ pub(super) fn build_timeline(
     if let Some(b) = &path.back {
         leg_events(b, Side::Back, &mut raw);
     }
-    raw.sort_by_key(|r| (r.ts, r.pos));
+    raw.sort_by_key(|r| r.ts);
     raw.into_iter()
         .map(|r| TimelineEvent {
             time: r.ts.to_rfc3339(),
@@ -126,7 +126,7 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
                         &mut evs,
                         r.headers_done,
                         Dir::ToClient,
-                        format!("response body incomplete: {} bytes{declared}", r.body_bytes),
+                        format!("(body never completed: {} bytes{declared})", r.body_bytes),
                         None,
                     );
                 }
@@ -277,7 +277,7 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
             push(&mut evs, e.ts, e.dir, text, Some(e.pos));
         }
     }
-    evs.sort_by_key(|r| (r.ts, r.pos));
+    evs.sort_by_key(|r| r.ts);
     let total = evs.len();
     evs.truncate(MAX_EVENTS_PER_LEG);
     if total > MAX_EVENTS_PER_LEG {

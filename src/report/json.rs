@@ -21,9 +21,11 @@
 //! - `requests`: the failed requests (and ok ones with `--all`) in time order, each:
 //!   - `id` (stable: "f<front connection>.<exchange index>" or "b<back connection>.<index>"),
 //!     `time` (request start, RFC 3339), `client` "ip:port" | null, `alb` "ip:port" | null,
-//!     `target` "ip:port" | null, `method`, `path`, `host` (null when opaque TLS);
+//!     `target` "ip:port" | null, `method`, `path`, `host` (null when not readable),
+//!     `request` (for display: "GET /x  (Host: h)" or why it cannot be shown);
 //!   - `status` (u16 | null), `status_inferred` (true when the front end was not captured and
-//!     the status is what the ALB would have sent), `generated_by` ("lb" | "target" | null),
+//!     the status is what the ALB would have sent), `front_encrypted` (the client's request
+//!     was opaque TLS), `generated_by` ("lb" | "target" | null),
 //!     `category` (DOMAIN.md names verbatim, plus "undetermined"), `headline`;
 //!   - `trace_id` (X-Amzn-Trace-Id | null), `target_server` (Server header | null);
 //!   - `access_log`: {`request_creation_time`, `request_processing_time`,

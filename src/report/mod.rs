@@ -48,5 +48,18 @@ pub fn render(
     }
 }
 
+/// The report `albscope check` compares and golden files hold: the failed requests only, as
+/// JSON (`json`) or as the default text report (no colour).
+pub fn expected_report(analysis: &Analysis, json: bool) -> io::Result<String> {
+    let a = analysis.failures_only();
+    let mut buf = Vec::new();
+    if json {
+        write_json(&a, &mut buf)?;
+    } else {
+        write_text(&a, &TextOptions::default(), &mut buf)?;
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
 #[cfg(test)]
 mod tests;

@@ -98,7 +98,12 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             facts.push(format!("X-Powered-By: {s}"));
         }
         if let Some(k) = t.keepalive_timeout_s {
-            facts.push(format!("closes idle keep-alive connections after {k:.3} s"));
+            let k = if k.fract() == 0.0 {
+                format!("{k:.0}")
+            } else {
+                format!("{k:.3}")
+            };
+            facts.push(format!("closes idle keep-alive connections after {k} s"));
         }
         writeln!(
             out,
@@ -321,16 +326,7 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
         st.bold(&head)
     };
     writeln!(out, "{head}")?;
-    let req = match (&f.method, &f.path) {
-        (Some(m), Some(p)) => format!(
-            "{m} {p}{}",
-            f.host
-                .as_ref()
-                .map(|h| format!("  (Host: {h})"))
-                .unwrap_or_default()
-        ),
-        _ => "(encrypted: TLS)".into(),
-    };
+    let req = &f.request;
     writeln!(out, "    request:   {req}  at {}  [{}]", f.time, f.id)?;
     writeln!(
         out,
@@ -342,20 +338,35 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
     let who = match f.generated_by {
         Some(GeneratedBy::Lb) => "the ALB generated it",
         Some(GeneratedBy::Target) => "the target generated it (relayed by the ALB)",
-        None => "no status",
+        None => "nobody answered",
     };
-    writeln!(
-        out,
-        "    status:    {}{} - {who}",
-        f.status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "none".into()),
-        if f.status_inferred {
-            " (inferred: front end not captured)"
-        } else {
-            ""
+    let status = match (f.status, f.category) {
+        (Some(s), _) => format!(
+            "{s}{} - {who}",
+            match (f.status_inferred, &f.client) {
+                (true, Some(_)) if f.front_encrypted => {
+                    " (inferred from the back end: the front end is encrypted)"
+                }
+                (true, Some(_)) => {
+                    " (inferred from the back end: the answer to the client is not in the capture)"
+                }
+                (true, None) => {
+                    " (inferred from the back end: the front end is not in the capture)"
+                }
+                _ => "",
+            }
+        ),
+        (None, Category::IncompleteBody) => {
+            "no complete response: the client got headers and part of the body, then the ALB \
+             closed the connection"
+                .to_string()
         }
-    )?;
+        (None, Category::ClientClosed) => {
+            "none: the client had gone (the ALB logs 460)".to_string()
+        }
+        (None, _) => format!("none seen - {who}"),
+    };
+    writeln!(out, "    status:    {status}")?;
     if let Some(t) = &f.trace_id {
         writeln!(out, "    trace id:  {t}")?;
     }
@@ -379,7 +390,10 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into()),
         al.target_status_code,
-        st.dim("(request/target/response processing time, elb_status_code, target_status_code)")
+        st.dim(
+            "(request/target/response processing time, elb_status_code, target_status_code; \
+             -1 = never happened, ? = not in the capture)"
+        )
     )?;
     for note in &f.notes {
         writeln!(out, "    note:      {note}")?;
