@@ -458,3 +458,48 @@ fn slices_keep_exactly_the_packets_of_the_chosen_connections() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn slices_across_link_types_are_pcapng_readable_by_tshark() {
+    use albscope::capture::Timestamp;
+    use albscope::diagnose::metrics::ConnRef;
+    let a = Path::new("samples/linux-sll.pcap");
+    let b = Path::new("samples/mixed.pcap");
+    let (ca, la) = tcp_conns(a);
+    let (cb, lb) = tcp_conns(b);
+    assert_ne!(la, lb, "two link types");
+    let pick = [&ca[0], &cb[0]];
+    let dir = std::env::temp_dir().join(format!("albscope-slice-ng-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spec = SliceSpec {
+        path: dir.join("two-links.pcap"),
+        conns: pick
+            .iter()
+            .map(|c| ConnRef {
+                session: c.0,
+                client: c.1,
+                server: c.2,
+                start: Timestamp(c.3.first().unwrap().0),
+                end: Some(Timestamp(c.3.last().unwrap().0)),
+                reused: false,
+                idle_before_s: None,
+            })
+            .collect(),
+    };
+    let mut r = CaptureReader::open(&[a, b]).unwrap();
+    let res = write_slices(&mut r, &Default::default(), std::slice::from_ref(&spec)).unwrap();
+    assert_eq!(res[0].format, "pcapng");
+    let want: usize = pick.iter().map(|c| c.3.len()).sum();
+    assert_eq!(res[0].packets as usize, want);
+    let (back, links) = tcp_conns(&spec.path);
+    assert_eq!(links.len(), 2, "both link types kept");
+    let mut got: Vec<(i64, Vec<u8>)> = back.into_iter().flat_map(|c| c.3).collect();
+    let mut exp: Vec<(i64, Vec<u8>)> = pick.iter().flat_map(|c| c.3.clone()).collect();
+    got.sort();
+    exp.sort();
+    assert_eq!(got, exp);
+    if let Some(n) = tshark_count(&spec.path) {
+        assert_eq!(n, want, "tshark reads the pcapng slice");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
