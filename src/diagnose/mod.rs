@@ -9,6 +9,7 @@
 mod classify;
 mod fix;
 pub mod logjoin;
+pub mod metrics;
 mod timeline;
 
 pub use classify::diagnose;
@@ -417,6 +418,11 @@ pub struct Analysis {
     /// The access-log join (only with `--access-log`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_log_join: Option<logjoin::LogJoinSummary>,
+    /// CloudWatch counterparts, per-target and connection-reuse views (over all requests).
+    pub metrics: metrics::Metrics,
+    /// Connections of each kept request, by request id (for `extract` and diagrams).
+    #[serde(skip)]
+    pub connections: IndexMap<String, metrics::RequestConns>,
 }
 
 /// The [`PathSink`] that diagnoses requests as they come and builds the [`Analysis`].
@@ -427,6 +433,7 @@ pub struct Analyzer {
     summary: Summary,
     health: HealthSummary,
     log: Option<logjoin::LogIndex>,
+    metrics: metrics::Collector,
 }
 
 impl Analyzer {
@@ -440,6 +447,7 @@ impl Analyzer {
             summary: Summary::default(),
             health: HealthSummary::default(),
             log: None,
+            metrics: metrics::Collector::default(),
         }
     }
 
@@ -535,6 +543,7 @@ impl Analyzer {
             },
         };
         let access_log_join = self.log.map(|l| l.finish(stats.first_ts, stats.last_ts));
+        let (metrics, connections) = self.metrics.finish();
         Analysis {
             access_log_join,
             schema_version: SCHEMA_VERSION,
@@ -559,6 +568,8 @@ impl Analyzer {
             includes_ok: self.keep_ok,
             other_connections: known.other_connections,
             stats,
+            metrics,
+            connections,
         }
     }
 }
@@ -570,6 +581,7 @@ impl PathSink for Analyzer {
             finding.logged = log.join(&finding);
         }
         self.count(&finding);
+        self.metrics.observe(&path, &finding, self.keep_ok);
         if finding.category.is_failure() || self.keep_ok {
             self.requests.push(finding);
         }

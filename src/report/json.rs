@@ -46,6 +46,19 @@
 //!     `request`, `trace_id`, `error_reason`, `disagreements` [one sentence per field where the
 //!     log and the capture's `access_log` view differ; empty when they agree]}.
 //! - `stats`: the pipeline's run statistics (inputs, packets, per-layer counters, `problems`).
+//! - `metrics` (over every request, ok ones included, for the window in `capture`):
+//!   - `method`: how latency percentiles are computed (streaming log-bucket histogram, within
+//!     1 % of exact; max exact);
+//!   - `cloudwatch`: {`RequestCount`, `HTTPCode_ELB_502_Count`, `HTTPCode_ELB_504_Count`,
+//!     `HTTPCode_ELB_5XX_Count`, `HTTPCode_Target_2XX_Count` .. `_5XX_Count`,
+//!     `TargetConnectionErrorCount`, `TargetTLSNegotiationErrorCount`, `TargetResponseTime`
+//!     {`count`, `p50_s`, `p90_s`, `p99_s`, `max_s`, `mean_s`} (null when nothing measured),
+//!     `elb_codes_inferred` (ELB codes inferred from the back end)};
+//!   - `by_target`: {"ip:port" or "-": {`requests`, `failed`, `by_category`, `latency`, `fresh`
+//!     and `reused` (the same four fields for requests on a connection opened for them / on a
+//!     kept-alive one)}};
+//!   - `by_connection`: {"fresh" | "reused" | "none": {`requests`, `failed`, `by_category`,
+//!     `latency`}}.
 //! - `access_log_join` (only with `--access-log`): {`files`, `entries`, `malformed_lines`,
 //!   `requests` (captured client requests offered), `joined`, `joined_by_trace_id`,
 //!   `joined_by_client_time`, `joined_by_target_time`, `with_disagreements`, `disagreeing_requests` [request ids, ok
