@@ -517,6 +517,10 @@ impl Knowledge {
     fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: String) {
         let session = key.session.to_string();
         let n = self.node_mut(ip);
+        if !n.strong {
+            // Weak guesses are moot once there is real evidence.
+            n.evidence.clear();
+        }
         n.strong = true;
         n.sessions.insert(session);
         push_evidence(n, evidence);
