@@ -39,6 +39,10 @@ const MAX_SAMPLES: usize = 64;
 const LATE_HORIZON: Duration = Duration(3_700_000_000_000);
 /// Most back-end legs waiting for a late front end.
 const MAX_LATE: usize = 20_000;
+/// Most addresses remembered for weak node detection.
+const MAX_ADDRESSES: usize = 100_000;
+/// No new weak node candidates past this many nodes.
+const MAX_WEAK_NODES: usize = 10_000;
 /// Most evidence strings kept per detected node.
 const MAX_NODE_EVIDENCE: usize = 4;
 
@@ -545,13 +549,17 @@ impl Knowledge {
     /// Learns from a connection's existence: an address that both accepts connections and opens
     /// connections to others is a (weak) ALB candidate.
     fn learn_conn(&mut self, key: &ConnKey) {
-        self.servers_seen.insert(key.server.ip);
-        self.clients_seen.insert(key.client.ip);
+        if self.servers_seen.len() < MAX_ADDRESSES {
+            self.servers_seen.insert(key.server.ip);
+        }
+        if self.clients_seen.len() < MAX_ADDRESSES {
+            self.clients_seen.insert(key.client.ip);
+        }
         for ip in [key.server.ip, key.client.ip] {
             if self.servers_seen.contains(&ip)
                 && self.clients_seen.contains(&ip)
                 && !self.nodes.contains_key(&ip)
-                && self.servers_seen.len() < 100_000
+                && self.nodes.len() < MAX_WEAK_NODES
             {
                 let n = self.node_mut(ip);
                 push_evidence(
@@ -633,6 +641,7 @@ impl Knowledge {
             });
         if !(syn_after_synack || refused || retried)
             || self.nodes.contains_key(&rec.tcp.key.client.ip)
+            || self.nodes.len() >= MAX_WEAK_NODES
         {
             return;
         }
