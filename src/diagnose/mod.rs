@@ -8,6 +8,7 @@
 
 mod classify;
 mod fix;
+pub mod metrics;
 mod timeline;
 
 pub use classify::diagnose;
@@ -413,6 +414,11 @@ pub struct Analysis {
     pub other_connections: u64,
     /// What each layer counted, and input damage.
     pub stats: RunStats,
+    /// CloudWatch counterparts, per-target and connection-reuse views (over all requests).
+    pub metrics: metrics::Metrics,
+    /// Connections of each kept request, by request id (for `extract` and diagrams).
+    #[serde(skip)]
+    pub connections: IndexMap<String, metrics::RequestConns>,
 }
 
 /// The [`PathSink`] that diagnoses requests as they come and builds the [`Analysis`].
@@ -422,6 +428,7 @@ pub struct Analyzer {
     requests: Vec<Finding>,
     summary: Summary,
     health: HealthSummary,
+    metrics: metrics::Collector,
 }
 
 impl Analyzer {
@@ -434,6 +441,7 @@ impl Analyzer {
             requests: Vec::new(),
             summary: Summary::default(),
             health: HealthSummary::default(),
+            metrics: metrics::Collector::default(),
         }
     }
 
@@ -522,6 +530,7 @@ impl Analyzer {
                 _ => 0.0,
             },
         };
+        let (metrics, connections) = self.metrics.finish();
         Analysis {
             schema_version: SCHEMA_VERSION,
             inputs: self.files,
@@ -545,6 +554,8 @@ impl Analyzer {
             includes_ok: self.keep_ok,
             other_connections: known.other_connections,
             stats,
+            metrics,
+            connections,
         }
     }
 }
@@ -553,6 +564,7 @@ impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
         let finding = diagnose(&path, known, &self.files);
         self.count(&finding);
+        self.metrics.observe(&path, &finding, self.keep_ok);
         if finding.category.is_failure() || self.keep_ok {
             self.requests.push(finding);
         }

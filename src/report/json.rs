@@ -40,6 +40,19 @@
 //!   - `evidence` [strings naming packets, timers, bytes], `fix` (string | null), `notes`
 //!     [ambiguities, missing legs], `pairing` ("headers" | "time_order" | "unpaired").
 //! - `stats`: the pipeline's run statistics (inputs, packets, per-layer counters, `problems`).
+//! - `metrics` (over every request, ok ones included, for the window in `capture`):
+//!   - `method`: how latency percentiles are computed (streaming log-bucket histogram, within
+//!     1 % of exact; max exact);
+//!   - `cloudwatch`: {`RequestCount`, `HTTPCode_ELB_502_Count`, `HTTPCode_ELB_504_Count`,
+//!     `HTTPCode_ELB_5XX_Count`, `HTTPCode_Target_2XX_Count` .. `_5XX_Count`,
+//!     `TargetConnectionErrorCount`, `TargetTLSNegotiationErrorCount`, `TargetResponseTime`
+//!     {`count`, `p50_s`, `p90_s`, `p99_s`, `max_s`, `mean_s`} (null when nothing measured),
+//!     `elb_codes_inferred` (ELB codes inferred from the back end)};
+//!   - `by_target`: {"ip:port" or "-": {`requests`, `failed`, `by_category`, `latency`, `fresh`
+//!     and `reused` (the same four fields for requests on a connection opened for them / on a
+//!     kept-alive one)}};
+//!   - `by_connection`: {"fresh" | "reused" | "none": {`requests`, `failed`, `by_category`,
+//!     `latency`}}.
 //!
 //! # NDJSON (`--format ndjson`)
 //! One request object per line (the same objects as `requests` above, with `"record":
