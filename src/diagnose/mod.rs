@@ -205,7 +205,10 @@ pub struct Finding {
     pub time: String,
     /// Client `ip:port` (null when the front end was not captured).
     pub client: Option<String>,
-    /// ALB `ip:port` the client connected to (or the node's address:port on the back end).
+    /// Client address, also when only the back end was captured (last X-Forwarded-For entry).
+    pub client_ip: Option<String>,
+    /// ALB `ip:port` the client connected to (from the back end only: the node's address and
+    /// the listener port named in X-Forwarded-Port).
     pub alb: Option<String>,
     /// Target `ip:port`, null when no back-end attempt was seen.
     pub target: Option<String>,

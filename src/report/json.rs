@@ -19,8 +19,10 @@
 //!   `statuses`}}, `failures` [{`time`, `node`, `target`, `path`, `problem`, `packet`}]}.
 //!   Health checks are never counted as client requests.
 //! - `requests`: the failed requests (and ok ones with `--all`) in time order, each:
-//!   - `id` (stable: "f<front connection>.<exchange index>" or "b<back connection>.<index>"),
-//!     `time` (request start, RFC 3339), `client` "ip:port" | null, `alb` "ip:port" | null,
+//!   - `id` (stable: `f<front connection>.<exchange index>` or `b<back connection>.<index>`),
+//!     `time` (request start, RFC 3339), `client` "ip:port" | null (front end not captured),
+//!     `client_ip` (also from X-Forwarded-For when only the back end was captured), `alb`
+//!     "ip:port" (back end only: node address and the X-Forwarded-Port listener port) | null,
 //!     `target` "ip:port" | null, `method`, `path`, `host` (null when not readable),
 //!     `request` (for display: "GET /x  (Host: h)" or why it cannot be shown);
 //!   - `status` (u16 | null), `status_inferred` (true when the front end was not captured and

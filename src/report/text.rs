@@ -341,7 +341,11 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
     writeln!(
         out,
         "    path:      client {} -> ALB {} -> target {}",
-        f.client.as_deref().unwrap_or("(not captured)"),
+        match (&f.client, &f.client_ip) {
+            (Some(c), _) => c.clone(),
+            (None, Some(ip)) => format!("{ip} (from X-Forwarded-For; front end not captured)"),
+            (None, None) => "(not captured)".to_string(),
+        },
         f.alb.as_deref().unwrap_or("?"),
         f.target.as_deref().unwrap_or("(none)")
     )?;
