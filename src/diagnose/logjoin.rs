@@ -13,7 +13,8 @@
 //!    the request is never taken this way;
 //! 3. **target + time**, only for a request whose client the capture does not show (back end
 //!    only) and that has no trace id (a failed connect sends no request): the one unused entry
-//!    for the same target created within [`TARGET_TIME_WINDOW_MS`]; none when several qualify.
+//!    for the same target (and client IP, when `X-Forwarded-For` named it) created within
+//!    [`TARGET_TIME_WINDOW_MS`]; none when several qualify.
 //!
 //! Each log entry joins at most one request. Joins are made in the order requests are
 //! finalised, so a request without trace id could take the log line of a neighbour on the same
@@ -378,9 +379,15 @@ impl LogIndex {
             if let (Some(key), Some(_)) = (f.target.as_deref().and_then(endpoint_key), start) {
                 let win = Duration::from_millis(TARGET_TIME_WINDOW_MS).0;
                 if let Some(list) = self.by_target.get(&key) {
+                    let ip = f
+                        .client_ip
+                        .as_deref()
+                        .and_then(|c| c.parse::<IpAddr>().ok());
                     let mut hits = list.iter().copied().filter(|i| {
-                        self.entries.get(*i as usize).is_some_and(|e| !e.used)
-                            && gap(self, *i) <= win
+                        self.entries.get(*i as usize).is_some_and(|e| {
+                            !e.used
+                                && ip.map_or(true, |ip| e.entry.client.ip.parse().ok() == Some(ip))
+                        }) && gap(self, *i) <= win
                     });
                     if let (Some(i), None) = (hits.next(), hits.next()) {
                         found = Some((i, JoinMethod::TargetTime));
@@ -606,6 +613,7 @@ mod tests {
             id: "f2.0".into(),
             time: "2025-12-11T16:42:58.020700Z".into(),
             client: Some("13.239.55.82:40007".into()),
+            client_ip: Some("13.239.55.82".into()),
             alb: Some("10.0.1.25:80".into()),
             target: Some("10.0.2.15:80".into()),
             method: Some("GET".into()),
@@ -708,6 +716,12 @@ mod tests {
         let mut f = finding(None);
         f.client = None;
         let mut idx = index(LINE);
+        let mut other_ip = f.clone();
+        other_ip.client_ip = Some("10.9.9.9".into());
+        assert!(
+            idx.join(&other_ip).is_none(),
+            "X-Forwarded-For names another client"
+        );
         let l = idx.join(&f).expect("joined");
         assert_eq!(l.joined_by, JoinMethod::TargetTime);
         assert_eq!(l.client, "13.239.55.82:40007");
