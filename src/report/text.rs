@@ -179,15 +179,6 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             &[false, true, false, false],
         )?;
     }
-    let failing_targets: Vec<String> = s
-        .by_target
-        .iter()
-        .filter(|(_, t)| t.failed > 0)
-        .map(|(k, t)| format!("{k}: {} of {} failed", t.failed, t.requests))
-        .collect();
-    if !failing_targets.is_empty() {
-        writeln!(out, "  by target: {}", failing_targets.join("; "))?;
-    }
     write_metrics(out, &st, a)?;
     let h = &a.health_checks;
     if h.checks > 0 {
