@@ -1,7 +1,7 @@
 //! The human-readable report: summary, ALB nodes and targets, then each failed request with its
 //! headline, evidence, fix, access-log view and timeline.
 
-use super::views::{self, category_meaning};
+use super::views;
 use crate::diagnose::{Analysis, Category, Finding, GeneratedBy};
 use std::io::{self, Write};
 
@@ -140,35 +140,10 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         ))
     )?;
     if !s.by_category.is_empty() {
-        let rows: Vec<[String; 4]> = s
-            .by_category
-            .iter()
-            .map(|(name, c)| {
-                let statuses: Vec<String> = c
-                    .statuses
-                    .iter()
-                    .map(|(k, v)| format!("{k} x{v}"))
-                    .collect();
-                let mut by = Vec::new();
-                if c.generated_by_lb > 0 {
-                    by.push(format!("ALB {}", c.generated_by_lb));
-                }
-                if c.generated_by_target > 0 {
-                    by.push(format!("target {}", c.generated_by_target));
-                }
-                let meaning = Category::from_name(name)
-                    .map(category_meaning)
-                    .unwrap_or_default();
-                [
-                    format!("{name} ({meaning})"),
-                    c.count.to_string(),
-                    statuses.join(", "),
-                    if by.is_empty() {
-                        "-".into()
-                    } else {
-                        by.join(", ")
-                    },
-                ]
+        let rows: Vec<[String; 4]> = views::category_rows(a)
+            .into_iter()
+            .map(|[name, meaning, count, statuses, by]| {
+                [format!("{name} ({meaning})"), count, statuses, by]
             })
             .collect();
         table(
