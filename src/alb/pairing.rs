@@ -77,12 +77,25 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
 
     let mut fronts = fronts;
     fronts.sort_by_key(|f| f.time);
-    // Index of clear-text front-end requests by (node, method, target), in time order.
+    // Index of clear-text front-end requests by (node, method, target), in time order; and the
+    // same split by client address (as X-Forwarded-For writes it), so that a back-end request
+    // naming its client is compared only with that client's requests (any other front end
+    // fails `header_match`), not with every request for the same path.
     let mut by_request: HashMap<(IpAddr, String, String), Vec<usize>> = HashMap::new();
+    let mut by_client: HashMap<(IpAddr, String, String, String), Vec<usize>> = HashMap::new();
     for (i, f) in fronts.iter().enumerate() {
         if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
             by_request
                 .entry((f.node, r.method.clone(), r.target.clone()))
+                .or_default()
+                .push(i);
+            by_client
+                .entry((
+                    f.node,
+                    r.method.clone(),
+                    r.target.clone(),
+                    f.leg.conn.key.client.ip.to_string(),
+                ))
                 .or_default()
                 .push(i);
         }
@@ -94,7 +107,17 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
             continue;
         };
-        let Some(list) = by_request.get(&(b.node, req.method.clone(), req.target.clone())) else {
+        let client = xff_client(&b.leg);
+        let list = match client {
+            Some(c) => by_client.get(&(
+                b.node,
+                req.method.clone(),
+                req.target.clone(),
+                c.to_string(),
+            )),
+            None => by_request.get(&(b.node, req.method.clone(), req.target.clone())),
+        };
+        let Some(list) = list else {
             continue;
         };
         let max = Duration(known.config.connect_timeout.0.saturating_add(5_000_000_000));
@@ -294,14 +317,21 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
     if fh.is_some() && bh.is_some() && fh != bh {
         return false;
     }
-    if let Some(xff) = header(&b.headers, "x-forwarded-for") {
-        let last = xff.rsplit(',').next().unwrap_or("").trim();
-        let client = front.conn.key.client.ip.to_string();
-        if !last.is_empty() && last != client {
+    if let Some(last) = xff_client(back) {
+        if last != front.conn.key.client.ip.to_string() {
             return false;
         }
     }
     true
+}
+
+/// The client address a back-end request names: the last X-Forwarded-For entry, when present
+/// and not empty.
+fn xff_client(back: &Leg) -> Option<&str> {
+    let b = back.exchange.as_ref()?.request.as_ref()?;
+    let xff = header(&b.headers, "x-forwarded-for")?;
+    let last = xff.rsplit(',').next().unwrap_or("").trim();
+    (!last.is_empty()).then_some(last)
 }
 
 /// The front end's answer (if any) came after the back-end request went out, and when both

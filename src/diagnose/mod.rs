@@ -434,38 +434,42 @@ impl Analyzer {
         }
     }
 
-    fn count(&mut self, f: &Finding) {
+    /// Counts a request by its category, who produced its status, the status and its target.
+    fn count(
+        &mut self,
+        category: Category,
+        generated_by: Option<GeneratedBy>,
+        status: Option<u16>,
+        target: Option<String>,
+    ) {
         let s = &mut self.summary;
         s.requests += 1;
-        if f.category.is_failure() {
+        if category.is_failure() {
             s.failed += 1;
         } else {
             s.ok += 1;
         }
         let c = s
             .by_category
-            .entry(f.category.name().to_string())
+            .entry(category.name().to_string())
             .or_default();
         c.count += 1;
-        match f.generated_by {
+        match generated_by {
             Some(GeneratedBy::Lb) => c.generated_by_lb += 1,
             Some(GeneratedBy::Target) => c.generated_by_target += 1,
             None => {}
         }
-        let st = f
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into());
+        let st = status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
         *c.statuses.entry(st).or_default() += 1;
         let t = s
             .by_target
-            .entry(f.target.clone().unwrap_or_else(|| "-".into()))
+            .entry(target.unwrap_or_else(|| "-".into()))
             .or_default();
         t.requests += 1;
-        if f.category.is_failure() {
+        if category.is_failure() {
             t.failed += 1;
             *t.by_category
-                .entry(f.category.name().to_string())
+                .entry(category.name().to_string())
                 .or_default() += 1;
         }
     }
@@ -548,10 +552,17 @@ impl Analyzer {
 
 impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
-        let finding = diagnose(&path, known, &self.files);
-        self.count(&finding);
-        if finding.category.is_failure() || self.keep_ok {
+        let verdict = classify::assess(&path, known, &self.files);
+        let (category, generated_by, status) =
+            (verdict.category, verdict.generated_by, verdict.status);
+        if category.is_failure() || self.keep_ok {
+            let finding = verdict.finding();
+            self.count(category, generated_by, status, finding.target.clone());
             self.requests.push(finding);
+        } else {
+            // An ok request is only counted: no timeline or texts to write.
+            let target = verdict.target();
+            self.count(category, generated_by, status, target);
         }
     }
 
