@@ -759,13 +759,20 @@ impl<S: PathSink> AlbTracker<S> {
     /// Pairs and emits legs older than the window (all of them when `cutoff` is `None`).
     fn flush(&mut self, cutoff: Option<Timestamp>) {
         let window_extra = Duration::from_millis(2_000);
-        let (ready, keep): (Vec<Pending>, Vec<Pending>) = match cutoff {
-            None => (std::mem::take(&mut self.pending), Vec::new()),
-            Some(c) => std::mem::take(&mut self.pending)
-                .into_iter()
-                .partition(|p| p.time.plus(window_extra) < c),
+        let is_ready = |p: &Pending, c: Timestamp| p.time.plus(window_extra) < c;
+        let ready: Vec<Pending> = match cutoff {
+            None => std::mem::take(&mut self.pending),
+            // Nothing ready (the common case between ticks): leave the legs where they are
+            // rather than moving every pending leg on each tick.
+            Some(c) if !self.pending.iter().any(|p| is_ready(p, c)) => Vec::new(),
+            Some(c) => {
+                let (ready, keep) = std::mem::take(&mut self.pending)
+                    .into_iter()
+                    .partition(|p| is_ready(p, c));
+                self.pending = keep;
+                ready
+            }
         };
-        self.pending = keep;
 
         // Held back-end legs: the expired ones are emitted unpaired; those overlapping the
         // ready legs in time get another chance (all of them at the end).

@@ -32,7 +32,9 @@ struct Side {
 
 /// Classifies and pairs a batch of legs.
 pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
-    legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
+    // Cached keys: a leg is large, so sort keys and move each leg once (stable, like
+    // `sort_by_key`).
+    legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
     let mut out = PairOutput::default();
     let mut fronts: Vec<Side> = Vec::new();
     let mut backs: Vec<Side> = Vec::new();
@@ -76,7 +78,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     let mut pairs: Vec<(usize, usize, PairingMethod, Vec<String>)> = Vec::new();
 
     let mut fronts = fronts;
-    fronts.sort_by_key(|f| f.time);
+    fronts.sort_by_cached_key(|f| f.time);
     // Index of clear-text front-end requests by (node, method, target), in time order; and the
     // same split by client address (as X-Forwarded-For writes it), so that a back-end request
     // naming its client is compared only with that client's requests (any other front end
@@ -252,7 +254,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         });
     }
     out.paths
-        .sort_by_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
+        .sort_by_cached_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
     out
 }
 
