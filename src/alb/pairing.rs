@@ -10,6 +10,8 @@ use std::net::IpAddr;
 
 /// How far a back-end request may appear to precede its front-end request (capture jitter).
 const TOLERANCE: Duration = Duration(5_000_000);
+/// Most candidates gathered for one back-end request (enough to report an ambiguity).
+const MAX_AMBIGUOUS: usize = 8;
 /// How long after the front-end request the ALB may open or reuse a back-end connection when
 /// pairing by time order.
 const TIME_ORDER_MAX: Duration = Duration(2_000_000_000);
@@ -32,9 +34,7 @@ struct Side {
 
 /// Classifies and pairs a batch of legs.
 pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
-    // Cached keys: a leg is large, so sort keys and move each leg once (stable, like
-    // `sort_by_key`).
-    legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
+    legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
     let mut out = PairOutput::default();
     let mut fronts: Vec<Side> = Vec::new();
     let mut backs: Vec<Side> = Vec::new();
@@ -78,13 +78,14 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     let mut pairs: Vec<(usize, usize, PairingMethod, Vec<String>)> = Vec::new();
 
     let mut fronts = fronts;
-    fronts.sort_by_cached_key(|f| f.time);
-    // Index of clear-text front-end requests by (node, method, target), in time order; and the
-    // same split by client address (as X-Forwarded-For writes it), so that a back-end request
-    // naming its client is compared only with that client's requests (any other front end
-    // fails `header_match`), not with every request for the same path.
-    let mut by_request: HashMap<(IpAddr, String, String), Vec<usize>> = HashMap::new();
-    let mut by_client: HashMap<(IpAddr, String, String, String), Vec<usize>> = HashMap::new();
+    fronts.sort_by_key(|f| f.time);
+    // Indexes of clear-text front-end requests, in time order: by (node, method, target,
+    // client address), and by (node, method, target) for back-end requests without a usable
+    // X-Forwarded-For.
+    type ByRequest = HashMap<(IpAddr, String, String), Vec<usize>>;
+    type ByClient = HashMap<(IpAddr, String, String, IpAddr), Vec<usize>>;
+    let mut by_request: ByRequest = HashMap::new();
+    let mut by_client: ByClient = HashMap::new();
     for (i, f) in fronts.iter().enumerate() {
         if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
             by_request
@@ -96,12 +97,13 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                     f.node,
                     r.method.clone(),
                     r.target.clone(),
-                    f.leg.conn.key.client.ip.to_string(),
+                    f.leg.conn.key.client.ip,
                 ))
                 .or_default()
                 .push(i);
         }
     }
+    let max = Duration(known.config.connect_timeout.0.saturating_add(5_000_000_000));
 
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
@@ -109,23 +111,25 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
             continue;
         };
-        let client = xff_client(&b.leg);
+        let client: Option<IpAddr> = header(&req.headers, "x-forwarded-for")
+            .and_then(|x| x.rsplit(',').next())
+            .and_then(|c| c.trim().parse().ok());
         let list = match client {
-            Some(c) => by_client.get(&(
-                b.node,
-                req.method.clone(),
-                req.target.clone(),
-                c.to_string(),
-            )),
+            Some(c) => by_client.get(&(b.node, req.method.clone(), req.target.clone(), c)),
             None => by_request.get(&(b.node, req.method.clone(), req.target.clone())),
         };
-        let Some(list) = list else {
-            continue;
-        };
-        let max = Duration(known.config.connect_timeout.0.saturating_add(5_000_000_000));
+        let Some(list) = list else { continue };
+        let earliest = Timestamp(b.time.0.saturating_sub(max.0.saturating_add(TOLERANCE.0)));
+        let start = list.partition_point(|i| fronts.get(*i).is_some_and(|f| f.time < earliest));
         let pool: Vec<usize> = list
             .iter()
+            .skip(start)
             .copied()
+            .take_while(|i| {
+                fronts
+                    .get(*i)
+                    .is_some_and(|f| f.time <= b.time.plus(TOLERANCE))
+            })
             .filter(|i| {
                 fronts.get(*i).is_some_and(|f| {
                     !f.used
@@ -134,6 +138,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                         && consistent(&f.leg, &b.leg)
                 })
             })
+            .take(MAX_AMBIGUOUS)
             .collect();
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
@@ -185,6 +190,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                 })
             })
             .map(|(i, _)| i)
+            .take(MAX_AMBIGUOUS)
             .collect();
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
@@ -254,7 +260,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         });
     }
     out.paths
-        .sort_by_cached_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
+        .sort_by_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
     out
 }
 
@@ -319,21 +325,14 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
     if fh.is_some() && bh.is_some() && fh != bh {
         return false;
     }
-    if let Some(last) = xff_client(back) {
-        if last != front.conn.key.client.ip.to_string() {
+    if let Some(xff) = header(&b.headers, "x-forwarded-for") {
+        let last = xff.rsplit(',').next().unwrap_or("").trim();
+        let client = front.conn.key.client.ip.to_string();
+        if !last.is_empty() && last != client {
             return false;
         }
     }
     true
-}
-
-/// The client address a back-end request names: the last X-Forwarded-For entry, when present
-/// and not empty.
-fn xff_client(back: &Leg) -> Option<&str> {
-    let b = back.exchange.as_ref()?.request.as_ref()?;
-    let xff = header(&b.headers, "x-forwarded-for")?;
-    let last = xff.rsplit(',').next().unwrap_or("").trim();
-    (!last.is_empty()).then_some(last)
 }
 
 /// The front end's answer (if any) came after the back-end request went out, and when both
@@ -394,9 +393,13 @@ fn ambiguity(fronts: &[Side], pool: &[usize], how: &str) -> String {
         .filter_map(|i| fronts.get(*i))
         .map(|f| format!("{} at {}", f.leg.conn.key.client, f.time.to_rfc3339()))
         .collect();
+    let count = if pool.len() >= MAX_AMBIGUOUS {
+        format!("at least {MAX_AMBIGUOUS}")
+    } else {
+        pool.len().to_string()
+    };
     format!(
-        "ambiguous pairing: {} front-end requests match by {how} ({}); paired with the first",
-        pool.len(),
+        "ambiguous pairing: {count} front-end requests match by {how} ({}); paired with the first",
         list.join(", ")
     )
 }

@@ -21,6 +21,10 @@ pub enum FormatArg {
     Json,
     /// One JSON request per line, then a summary line.
     Ndjson,
+    /// Markdown for a ticket (GitHub, GitLab, Jira).
+    Markdown,
+    /// One self-contained HTML file with a sequence diagram per failure (use with -o).
+    Html,
 }
 
 /// Options shared by `analyze` and `check`: what the ALB looks like and how to read captures.
@@ -181,6 +185,8 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
         FormatArg::Text => Format::Text,
         FormatArg::Json => Format::Json,
         FormatArg::Ndjson => Format::Ndjson,
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Html => Format::Html,
     };
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let text = TextOptions {

@@ -124,37 +124,25 @@ fn back_times(b: &Leg) -> (Option<Timestamp>, Option<(Timestamp, PacketPos)>) {
 
 /// Diagnoses one request path.
 pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Finding {
-    assess(path, known, files).finding()
+    let mut finding = diagnose_untimed(path, known, files);
+    finding.timeline = timeline(path, files);
+    finding
 }
 
-/// The verdict on a request path (category, status, who produced it), with what is needed to
-/// write it up as a [`Finding`]. Counting a request needs only the verdict: the write-up
-/// (timeline, access-log view, texts) is built for the requests that are kept.
-pub(super) struct Assessment<'a> {
-    path: &'a RequestPath,
-    ctx: Ctx<'a>,
-    notes: Vec<String>,
-    evidence: Vec<String>,
-    what: String,
-    detail: FixDetail,
-    target_status: Option<u16>,
-    /// The front end's `Server` header unless it is the ALB's own.
-    relayed_server: Option<String>,
-    /// Failure category.
-    pub category: Category,
-    /// Status the client got (or inferred).
-    pub status: Option<u16>,
-    status_inferred: bool,
-    /// Who produced the status.
-    pub generated_by: Option<GeneratedBy>,
+/// The events of both legs of a request on one clock (the [`Finding::timeline`]).
+pub(super) fn timeline(path: &RequestPath, files: &[String]) -> Vec<super::TimelineEvent> {
+    let start = path
+        .front
+        .as_ref()
+        .or(path.back.as_ref())
+        .map(|l| l.time())
+        .unwrap_or_default();
+    build_timeline(path, files, start)
 }
 
-/// Decides the category, status and who produced it for one request path.
-pub(super) fn assess<'a>(
-    path: &'a RequestPath,
-    known: &'a Knowledge,
-    files: &'a [String],
-) -> Assessment<'a> {
+/// [`diagnose`] without the timeline, the costliest part to write: a request that is only
+/// counted does not need it.
+pub(super) fn diagnose_untimed(path: &RequestPath, known: &Knowledge, files: &[String]) -> Finding {
     let (idle, _) = known.idle_timeout();
     let ctx = Ctx { known, files, idle };
     let front = path.front.as_ref();
@@ -179,7 +167,7 @@ pub(super) fn assess<'a>(
     let client_closed = front.and_then(|f| client_closed_at(f, &ctx));
 
     let mut evidence = Vec::new();
-    let (mut category, what, detail, target_status, expected) = match (&back_verdict, front) {
+    let (mut category, what, mut detail, target_status, expected) = match (&back_verdict, front) {
         (Some(v), _) => {
             evidence.extend(v.evidence.iter().cloned());
             (
@@ -303,132 +291,100 @@ pub(super) fn assess<'a>(
         },
         _ => status.map(|_| GeneratedBy::Lb),
     };
-    Assessment {
-        path,
-        ctx,
-        notes,
-        evidence,
-        what,
-        detail,
-        target_status,
-        relayed_server: if front_is_lb {
-            None
-        } else {
-            front_server.map(str::to_string)
-        },
-        category,
+
+    let trace_id = back
+        .and_then(|b| b.request_header("x-amzn-trace-id"))
+        .or(front.and_then(|f| f.request_header("x-amzn-trace-id")))
+        .map(str::to_string);
+    detail.trace_id = trace_id.clone();
+    if detail.server.is_none() {
+        detail.server = back
+            .and_then(|b| b.response_header("server"))
+            .or(if front_is_lb { None } else { front_server })
+            .map(str::to_string);
+    }
+    let access_log = access_log(path, &ctx, category, status, target_status, &trace_id);
+    let req = front
+        .and_then(|f| f.exchange.as_ref())
+        .and_then(|e| e.request.as_ref())
+        .or(back
+            .and_then(|b| b.exchange.as_ref())
+            .and_then(|e| e.request.as_ref()));
+    let first = front.or(back);
+    let start = first.map(|l| l.time()).unwrap_or_default();
+    let headline = headline(status, status_inferred, generated_by, &what, category);
+    let fix = fix_for(category, &detail);
+    let request_line = match req {
+        Some(r) => format!(
+            "{} {}{}",
+            r.method,
+            r.target,
+            header(&r.headers, "host")
+                .map(|h| format!("  (Host: {h})"))
+                .unwrap_or_default()
+        ),
+        None if front.is_some_and(|f| f.burst.is_some()) => {
+            let bytes = front
+                .and_then(|f| f.burst.as_ref())
+                .map_or(0, |b| b.request.bytes);
+            format!("(encrypted: a TLS request of {bytes} bytes)")
+        }
+        None if back.is_some_and(|b| b.exchange.is_none() && b.burst.is_none()) => {
+            "(none sent: the back-end connection failed first)".to_string()
+        }
+        None => "(not readable in the capture)".to_string(),
+    };
+    let id = match (front, back) {
+        (Some(f), _) => format!("f{}.{}", f.conn.id.0, f.index()),
+        (None, Some(b)) => format!("b{}.{}", b.conn.id.0, b.index()),
+        (None, None) => "x".into(),
+    };
+    // Seen only from the back end: the node and the listener port it names in
+    // X-Forwarded-Port, the client from the last X-Forwarded-For entry.
+    let alb = front
+        .map(|f| f.conn.key.server.to_string())
+        .or(back.map(|b| {
+            let node = path.node.unwrap_or(b.conn.key.client.ip);
+            match b
+                .request_header("x-forwarded-port")
+                .and_then(|p| p.trim().parse::<u16>().ok())
+            {
+                Some(port) => crate::flow::Endpoint { ip: node, port }.to_string(),
+                None => node.to_string(),
+            }
+        }));
+    let client_ip = front.map(|f| f.conn.key.client.ip.to_string()).or(back
+        .and_then(|b| b.request_header("x-forwarded-for"))
+        .and_then(|x| x.rsplit(',').next())
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty()));
+    Finding {
+        id,
+        time: start.to_rfc3339(),
+        client: front.map(|f| f.conn.key.client.to_string()),
+        client_ip,
+        alb,
+        target: back.map(|b| b.conn.key.server.to_string()),
+        method: req.map(|r| r.method.clone()),
+        path: req.map(|r| r.target.clone()),
+        host: req
+            .and_then(|r| header(&r.headers, "host"))
+            .map(str::to_string),
+        request: request_line,
         status,
         status_inferred,
+        front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
         generated_by,
-    }
-}
-
-impl Assessment<'_> {
-    /// Target `ip:port` of the back-end leg, when there is one.
-    pub fn target(&self) -> Option<String> {
-        self.path
-            .back
-            .as_ref()
-            .map(|b| b.conn.key.server.to_string())
-    }
-
-    /// Writes the verdict up as a [`Finding`].
-    pub fn finding(self) -> Finding {
-        let Assessment {
-            path,
-            ctx,
-            notes,
-            evidence,
-            what,
-            mut detail,
-            target_status,
-            relayed_server,
-            category,
-            status,
-            status_inferred,
-            generated_by,
-        } = self;
-        let files = ctx.files;
-        let front = path.front.as_ref();
-        let back = path.back.as_ref();
-        let trace_id = back
-            .and_then(|b| b.request_header("x-amzn-trace-id"))
-            .or(front.and_then(|f| f.request_header("x-amzn-trace-id")))
-            .map(str::to_string);
-        detail.trace_id = trace_id.clone();
-        if detail.server.is_none() {
-            detail.server = back
-                .and_then(|b| b.response_header("server"))
-                .map(str::to_string)
-                .or(relayed_server);
-        }
-        let access_log = access_log(path, &ctx, category, status, target_status, &trace_id);
-        let req = front
-            .and_then(|f| f.exchange.as_ref())
-            .and_then(|e| e.request.as_ref())
-            .or(back
-                .and_then(|b| b.exchange.as_ref())
-                .and_then(|e| e.request.as_ref()));
-        let first = front.or(back);
-        let start = first.map(|l| l.time()).unwrap_or_default();
-        let headline = headline(status, status_inferred, generated_by, &what, category);
-        let fix = fix_for(category, &detail);
-        let timeline = build_timeline(path, files, start);
-        let request_line = match req {
-            Some(r) => format!(
-                "{} {}{}",
-                r.method,
-                r.target,
-                header(&r.headers, "host")
-                    .map(|h| format!("  (Host: {h})"))
-                    .unwrap_or_default()
-            ),
-            None if front.is_some_and(|f| f.burst.is_some()) => {
-                let bytes = front
-                    .and_then(|f| f.burst.as_ref())
-                    .map_or(0, |b| b.request.bytes);
-                format!("(encrypted: a TLS request of {bytes} bytes)")
-            }
-            None if back.is_some_and(|b| b.exchange.is_none() && b.burst.is_none()) => {
-                "(none sent: the back-end connection failed first)".to_string()
-            }
-            None => "(not readable in the capture)".to_string(),
-        };
-        let id = match (front, back) {
-            (Some(f), _) => format!("f{}.{}", f.conn.id.0, f.index()),
-            (None, Some(b)) => format!("b{}.{}", b.conn.id.0, b.index()),
-            (None, None) => "x".into(),
-        };
-        let alb = front
-            .map(|f| f.conn.key.server.to_string())
-            .or(back.map(|b| b.conn.key.client.ip.to_string()));
-        Finding {
-            id,
-            time: start.to_rfc3339(),
-            client: front.map(|f| f.conn.key.client.to_string()),
-            alb,
-            target: back.map(|b| b.conn.key.server.to_string()),
-            method: req.map(|r| r.method.clone()),
-            path: req.map(|r| r.target.clone()),
-            host: req
-                .and_then(|r| header(&r.headers, "host"))
-                .map(str::to_string),
-            request: request_line,
-            status,
-            status_inferred,
-            front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
-            generated_by,
-            category,
-            headline,
-            trace_id,
-            access_log,
-            timeline,
-            evidence,
-            fix,
-            notes,
-            pairing: path.pairing,
-            target_server: detail.server.clone(),
-        }
+        category,
+        headline,
+        trace_id,
+        access_log,
+        timeline: Vec::new(),
+        evidence,
+        fix,
+        notes,
+        pairing: path.pairing,
+        target_server: detail.server.clone(),
     }
 }
 

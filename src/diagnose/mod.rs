@@ -8,6 +8,7 @@
 
 mod classify;
 mod fix;
+pub mod metrics;
 mod timeline;
 
 pub use classify::diagnose;
@@ -203,7 +204,10 @@ pub struct Finding {
     pub time: String,
     /// Client `ip:port` (null when the front end was not captured).
     pub client: Option<String>,
-    /// ALB `ip:port` the client connected to (or the node's address:port on the back end).
+    /// Client address, also when only the back end was captured (last X-Forwarded-For entry).
+    pub client_ip: Option<String>,
+    /// ALB `ip:port` the client connected to (from the back end only: the node's address and
+    /// the listener port named in X-Forwarded-Port).
     pub alb: Option<String>,
     /// Target `ip:port`, null when no back-end attempt was seen.
     pub target: Option<String>,
@@ -410,6 +414,11 @@ pub struct Analysis {
     pub other_connections: u64,
     /// What each layer counted, and input damage.
     pub stats: RunStats,
+    /// CloudWatch counterparts, per-target and connection-reuse views (over all requests).
+    pub metrics: metrics::Metrics,
+    /// Connections of each kept request, by request id (for `extract` and diagrams).
+    #[serde(skip)]
+    pub connections: IndexMap<String, metrics::RequestConns>,
 }
 
 /// The [`PathSink`] that diagnoses requests as they come and builds the [`Analysis`].
@@ -419,6 +428,7 @@ pub struct Analyzer {
     requests: Vec<Finding>,
     summary: Summary,
     health: HealthSummary,
+    metrics: metrics::Collector,
 }
 
 impl Analyzer {
@@ -431,45 +441,42 @@ impl Analyzer {
             requests: Vec::new(),
             summary: Summary::default(),
             health: HealthSummary::default(),
+            metrics: metrics::Collector::default(),
         }
     }
 
-    /// Counts a request by its category, who produced its status, the status and its target.
-    fn count(
-        &mut self,
-        category: Category,
-        generated_by: Option<GeneratedBy>,
-        status: Option<u16>,
-        target: Option<String>,
-    ) {
+    fn count(&mut self, f: &Finding) {
         let s = &mut self.summary;
         s.requests += 1;
-        if category.is_failure() {
+        if f.category.is_failure() {
             s.failed += 1;
         } else {
             s.ok += 1;
         }
         let c = s
             .by_category
-            .entry(category.name().to_string())
+            .entry(f.category.name().to_string())
             .or_default();
         c.count += 1;
-        match generated_by {
+        match f.generated_by {
             Some(GeneratedBy::Lb) => c.generated_by_lb += 1,
             Some(GeneratedBy::Target) => c.generated_by_target += 1,
             None => {}
         }
-        let st = status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+        let st = f
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
         *c.statuses.entry(st).or_default() += 1;
         let t = s
             .by_target
-            .entry(target.unwrap_or_else(|| "-".into()))
+            .entry(f.target.clone().unwrap_or_else(|| "-".into()))
             .or_default();
         t.requests += 1;
-        if category.is_failure() {
+        if f.category.is_failure() {
             t.failed += 1;
             *t.by_category
-                .entry(category.name().to_string())
+                .entry(f.category.name().to_string())
                 .or_default() += 1;
         }
     }
@@ -523,6 +530,7 @@ impl Analyzer {
                 _ => 0.0,
             },
         };
+        let (metrics, connections) = self.metrics.finish();
         Analysis {
             schema_version: SCHEMA_VERSION,
             inputs: self.files,
@@ -546,23 +554,25 @@ impl Analyzer {
             includes_ok: self.keep_ok,
             other_connections: known.other_connections,
             stats,
+            metrics,
+            connections,
         }
     }
 }
 
 impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
-        let verdict = classify::assess(&path, known, &self.files);
-        let (category, generated_by, status) =
-            (verdict.category, verdict.generated_by, verdict.status);
-        if category.is_failure() || self.keep_ok {
-            let finding = verdict.finding();
-            self.count(category, generated_by, status, finding.target.clone());
+        // The timeline is written only for the requests kept (counting and the metrics do
+        // not read it).
+        let mut finding = classify::diagnose_untimed(&path, known, &self.files);
+        let keep = finding.category.is_failure() || self.keep_ok;
+        if keep {
+            finding.timeline = classify::timeline(&path, &self.files);
+        }
+        self.count(&finding);
+        self.metrics.observe(&path, &finding, self.keep_ok);
+        if keep {
             self.requests.push(finding);
-        } else {
-            // An ok request is only counted: no timeline or texts to write.
-            let target = verdict.target();
-            self.count(category, generated_by, status, target);
         }
     }
 

@@ -19,8 +19,10 @@
 //!   `statuses`}}, `failures` [{`time`, `node`, `target`, `path`, `problem`, `packet`}]}.
 //!   Health checks are never counted as client requests.
 //! - `requests`: the failed requests (and ok ones with `--all`) in time order, each:
-//!   - `id` (stable: "f<front connection>.<exchange index>" or "b<back connection>.<index>"),
-//!     `time` (request start, RFC 3339), `client` "ip:port" | null, `alb` "ip:port" | null,
+//!   - `id` (stable: `f<front connection>.<exchange index>` or `b<back connection>.<index>`),
+//!     `time` (request start, RFC 3339), `client` "ip:port" | null (front end not captured),
+//!     `client_ip` (also from X-Forwarded-For when only the back end was captured), `alb`
+//!     "ip:port" (back end only: node address and the X-Forwarded-Port listener port) | null,
 //!     `target` "ip:port" | null, `method`, `path`, `host` (null when not readable),
 //!     `request` (for display: "GET /x  (Host: h)" or why it cannot be shown);
 //!   - `status` (u16 | null), `status_inferred` (true when the front end was not captured and
@@ -38,6 +40,19 @@
 //!   - `evidence` [strings naming packets, timers, bytes], `fix` (string | null), `notes`
 //!     [ambiguities, missing legs], `pairing` ("headers" | "time_order" | "unpaired").
 //! - `stats`: the pipeline's run statistics (inputs, packets, per-layer counters, `problems`).
+//! - `metrics` (over every request, ok ones included, for the window in `capture`):
+//!   - `method`: how latency percentiles are computed (streaming log-bucket histogram, within
+//!     1 % of exact; max exact);
+//!   - `cloudwatch`: {`RequestCount`, `HTTPCode_ELB_502_Count`, `HTTPCode_ELB_504_Count`,
+//!     `HTTPCode_ELB_5XX_Count`, `HTTPCode_Target_2XX_Count` .. `_5XX_Count`,
+//!     `TargetConnectionErrorCount`, `TargetTLSNegotiationErrorCount`, `TargetResponseTime`
+//!     {`count`, `p50_s`, `p90_s`, `p99_s`, `max_s`, `mean_s`} (null when nothing measured),
+//!     `elb_codes_inferred` (ELB codes inferred from the back end)};
+//!   - `by_target`: {"ip:port" or "-": {`requests`, `failed`, `by_category`, `latency`, `fresh`
+//!     and `reused` (the same four fields for requests on a connection opened for them / on a
+//!     kept-alive one)}};
+//!   - `by_connection`: {"fresh" | "reused" | "none": {`requests`, `failed`, `by_category`,
+//!     `latency`}}.
 //!
 //! # NDJSON (`--format ndjson`)
 //! One request object per line (the same objects as `requests` above, with `"record":
