@@ -384,6 +384,7 @@ pub(super) fn diagnose_untimed(path: &RequestPath, known: &Knowledge, files: &[S
         fix,
         notes,
         pairing: path.pairing,
+        logged: None,
         target_server: detail.server.clone(),
     }
 }

@@ -8,6 +8,7 @@
 
 mod classify;
 mod fix;
+pub mod logjoin;
 pub mod metrics;
 mod timeline;
 
@@ -249,6 +250,9 @@ pub struct Finding {
     pub pairing: PairingMethod,
     /// Server header of the target, when known.
     pub target_server: Option<String>,
+    /// The access-log entry joined to this request (only with `--access-log`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged: Option<logjoin::LoggedEntry>,
 }
 
 /// Counts for one category.
@@ -414,6 +418,9 @@ pub struct Analysis {
     pub other_connections: u64,
     /// What each layer counted, and input damage.
     pub stats: RunStats,
+    /// The access-log join (only with `--access-log`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_log_join: Option<logjoin::LogJoinSummary>,
     /// CloudWatch counterparts, per-target and connection-reuse views (over all requests).
     pub metrics: metrics::Metrics,
     /// Connections of each kept request, by request id (for `extract` and diagrams).
@@ -428,6 +435,7 @@ pub struct Analyzer {
     requests: Vec<Finding>,
     summary: Summary,
     health: HealthSummary,
+    log: Option<logjoin::LogIndex>,
     metrics: metrics::Collector,
 }
 
@@ -441,8 +449,15 @@ impl Analyzer {
             requests: Vec::new(),
             summary: Summary::default(),
             health: HealthSummary::default(),
+            log: None,
             metrics: metrics::Collector::default(),
         }
+    }
+
+    /// Joins each request to its entry in this access log as it is diagnosed.
+    pub fn with_access_log(mut self, index: logjoin::LogIndex) -> Self {
+        self.log = Some(index);
+        self
     }
 
     fn count(&mut self, f: &Finding) {
@@ -530,8 +545,10 @@ impl Analyzer {
                 _ => 0.0,
             },
         };
+        let access_log_join = self.log.map(|l| l.finish(stats.first_ts, stats.last_ts));
         let (metrics, connections) = self.metrics.finish();
         Analysis {
+            access_log_join,
             schema_version: SCHEMA_VERSION,
             inputs: self.files,
             vantage: known.vantage(),
@@ -562,12 +579,15 @@ impl Analyzer {
 
 impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
-        // The timeline is written only for the requests kept (counting and the metrics do
-        // not read it).
+        // The timeline is written only for the requests kept (counting, the metrics and the
+        // access-log join do not read it).
         let mut finding = classify::diagnose_untimed(&path, known, &self.files);
         let keep = finding.category.is_failure() || self.keep_ok;
         if keep {
             finding.timeline = classify::timeline(&path, &self.files);
+        }
+        if let Some(log) = &mut self.log {
+            finding.logged = log.join(&finding);
         }
         self.count(&finding);
         self.metrics.observe(&path, &finding, self.keep_ok);
@@ -637,7 +657,21 @@ pub fn analyze_capture(
     alb: crate::alb::AlbConfig,
     keep_ok: bool,
 ) -> Analysis {
-    let analyzer = Analyzer::new(reader.file_names(), keep_ok);
+    analyze_capture_with_log(reader, pipeline, alb, keep_ok, None)
+}
+
+/// [`analyze_capture`], joining each request to its entry in `log` when given.
+pub fn analyze_capture_with_log(
+    reader: &mut crate::capture::CaptureReader,
+    pipeline: &crate::pipeline::PipelineConfig,
+    alb: crate::alb::AlbConfig,
+    keep_ok: bool,
+    log: Option<logjoin::LogIndex>,
+) -> Analysis {
+    let mut analyzer = Analyzer::new(reader.file_names(), keep_ok);
+    if let Some(log) = log {
+        analyzer = analyzer.with_access_log(log);
+    }
     let mut tracker = crate::alb::AlbTracker::new(alb, analyzer);
     let stats = crate::pipeline::run_app(reader, pipeline, &mut tracker);
     let (analyzer, known) = tracker.finish();

@@ -93,6 +93,13 @@ pub fn write_html(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     summary(&mut h, a);
     metrics(&mut h, a);
     health(&mut h, a);
+    if let Some(j) = &a.access_log_join {
+        h.push_str("<h2>Access log</h2><ul>");
+        for line in super::join_summary_lines(j) {
+            let _ = write!(h, "<li>{}</li>", esc(line.trim_start()));
+        }
+        h.push_str("</ul>");
+    }
     failures(&mut h, a);
     h.push_str("</main></body></html>\n");
     out.write_all(h.as_bytes())
@@ -523,6 +530,13 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
         ]],
         &[true, true, true, true, true, false],
     );
+    if let Some(l) = &f.logged {
+        h.push_str("<b>Logged</b> (the access-log line joined to this request)<ul>");
+        for line in super::logged_lines(l) {
+            let _ = write!(h, "<li>{}</li>", esc(&line));
+        }
+        h.push_str("</ul>");
+    }
     if let Some(fix) = &f.fix {
         let _ = write!(h, "<div class=\"fix\"><b>Fix:</b> {}</div>", esc(fix));
     }

@@ -38,7 +38,15 @@
 //!     "back"), `direction` ("client->alb" | "alb->client" | "alb->target" | "target->alb"),
 //!     `event`, `packet` ("#12" or "file.pcap#12" | null)}];
 //!   - `evidence` [strings naming packets, timers, bytes], `fix` (string | null), `notes`
-//!     [ambiguities, missing legs], `pairing` ("headers" | "time_order" | "unpaired").
+//!     [ambiguities, missing legs], `pairing` ("headers" | "time_order" | "unpaired");
+//!   - `logged` (only with `--access-log`, absent when no log entry joined): the joined log
+//!     line {`source` "file:line", `joined_by` ("trace_id" | "client_time" | "target_time"),
+//!     `time`,
+//!     `request_creation_time` (RFC 3339 | null), `client`, `target` (null for `-`),
+//!     `request_processing_time`, `target_processing_time`, `response_processing_time`
+//!     (seconds, -1 as logged), `elb_status_code`, `target_status_code` ("-" when none),
+//!     `request`, `trace_id`, `error_reason`, `disagreements` [one sentence per field where the
+//!     log and the capture's `access_log` view differ; empty when they agree]}.
 //! - `stats`: the pipeline's run statistics (inputs, packets, per-layer counters, `problems`).
 //! - `metrics` (over every request, ok ones included, for the window in `capture`):
 //!   - `method`: how latency percentiles are computed (streaming log-bucket histogram, within
@@ -53,6 +61,14 @@
 //!     kept-alive one)}};
 //!   - `by_connection`: {"fresh" | "reused" | "none": {`requests`, `failed`, `by_category`,
 //!     `latency`}}.
+//! - `access_log_join` (only with `--access-log`): {`files`, `entries`, `malformed_lines`,
+//!   `requests` (captured client requests offered), `joined`, `joined_by_trace_id`,
+//!   `joined_by_client_time`, `joined_by_target_time`, `with_disagreements`, `disagreeing_requests` [request ids, ok
+//!   ones included], `requests_without_entry`,
+//!   `entries_without_request` (inside the capture's time span), `entries_outside_capture`,
+//!   `unlogged_requests` [{`id`, `time`, `client`, `request`, `status`, `category`}] and
+//!   `uncaptured_entries` [{`source`, `time`, `client`, `request`, `elb_status_code`,
+//!   `trace_id`}] (each at most 20)}.
 //!
 //! # NDJSON (`--format ndjson`)
 //! One request object per line (the same objects as `requests` above, with `"record":

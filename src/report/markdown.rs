@@ -287,6 +287,21 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         table(out, &["target", "checks", "failed", "statuses"], &rows)?;
     }
 
+    if let Some(j) = &a.access_log_join {
+        writeln!(out)?;
+        writeln!(out, "## Access log")?;
+        writeln!(out)?;
+        for line in super::join_summary_lines(j) {
+            let depth = line.len() - line.trim_start().len();
+            writeln!(
+                out,
+                "{}- {}",
+                " ".repeat(depth),
+                md_escape(line.trim_start())
+            )?;
+        }
+    }
+
     let failed: Vec<&Finding> = a
         .requests
         .iter()
@@ -420,6 +435,12 @@ fn write_finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
          target_status_code)",
         code(&views::access_log_line(f))
     )?;
+    if let Some(l) = &f.logged {
+        for (i, line) in super::logged_lines(l).iter().enumerate() {
+            let prefix = if i == 0 { "- **Logged:** " } else { "  - " };
+            writeln!(out, "{prefix}{}", md_escape(line))?;
+        }
+    }
     if let Some(fix) = &f.fix {
         writeln!(out, "- **Fix:** {}", md_escape(fix))?;
     }

@@ -4,6 +4,7 @@
 
 pub mod html;
 mod json;
+mod logjoin;
 pub mod markdown;
 pub mod slice;
 mod text;
@@ -11,6 +12,7 @@ pub mod views;
 
 pub use html::write_html;
 pub use json::{write_json, write_ndjson};
+pub use logjoin::{join_summary_lines, logged_lines};
 pub use markdown::write_markdown;
 pub use text::{write_text, TextOptions};
 

@@ -179,15 +179,6 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             &[false, true, false, false],
         )?;
     }
-    let failing_targets: Vec<String> = s
-        .by_target
-        .iter()
-        .filter(|(_, t)| t.failed > 0)
-        .map(|(k, t)| format!("{k}: {} of {} failed", t.failed, t.requests))
-        .collect();
-    if !failing_targets.is_empty() {
-        writeln!(out, "  by target: {}", failing_targets.join("; "))?;
-    }
     write_metrics(out, &st, a)?;
     let h = &a.health_checks;
     if h.checks > 0 {
@@ -227,6 +218,16 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         }
     }
 
+    if let Some(j) = &a.access_log_join {
+        writeln!(out)?;
+        for (i, line) in super::join_summary_lines(j).iter().enumerate() {
+            if i == 0 {
+                writeln!(out, "{}", st.bold(line))?;
+            } else {
+                writeln!(out, "  {line}")?;
+            }
+        }
+    }
     let shown: Vec<&Finding> = a.requests.iter().collect();
     if shown.is_empty() {
         writeln!(out)?;
@@ -399,6 +400,17 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
              -1 = never happened, ? = not in the capture)"
         )
     )?;
+    if let Some(l) = &f.logged {
+        for (i, line) in super::logged_lines(l).iter().enumerate() {
+            if i == 0 {
+                writeln!(out, "    logged:     {line}")?;
+            } else if line.starts_with("disagrees:") {
+                writeln!(out, "      {}", st.red(line))?;
+            } else {
+                writeln!(out, "      {line}")?;
+            }
+        }
+    }
     for note in &f.notes {
         writeln!(out, "    note:      {note}")?;
     }
