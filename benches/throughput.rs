@@ -3,7 +3,9 @@
 //! flow) and `analyze` (the whole pipeline) read it, in MB/s of capture, and their peak memory.
 //!
 //! `cargo bench --bench throughput` (size with ALBSCOPE_BENCH_MB, default 1100; the capture is
-//! kept in target/bench-data/ and rebuilt only when missing).
+//! kept in target/bench-data/ and rebuilt only when missing). ALBSCOPE_BENCH_STAGES picks stages
+//! by name, comma-separated (`capture,decode,flows,analyze`; default all), e.g. to count one
+//! stage's instructions under `perf stat`.
 
 use albscope::capture::CaptureReader;
 use albscope::decode::{DecodeConfig, Decoder};
@@ -29,7 +31,14 @@ fn main() {
         size as f64 / 1e6
     );
 
-    measure("capture (read records)", size, || {
+    let stages = std::env::var("ALBSCOPE_BENCH_STAGES").unwrap_or_default();
+    let wanted = |stage: &str| stages.is_empty() || stages.split(',').any(|s| s.trim() == stage);
+    let measure = |stage: &str, name: &str, work: &mut dyn FnMut() -> String| {
+        if wanted(stage) {
+            measure(name, size, work);
+        }
+    };
+    measure("capture", "capture (read records)", &mut || {
         let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
         let mut packets = 0u64;
         while reader.next_packet().is_some() {
@@ -37,7 +46,7 @@ fn main() {
         }
         format!("{packets} packets")
     });
-    measure("capture+decode", size, || {
+    measure("decode", "capture+decode", &mut || {
         let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
         let mut decoder = Decoder::new(DecodeConfig::default());
         while let Some(packet) = reader.next_packet() {
@@ -45,7 +54,7 @@ fn main() {
         }
         format!("{} TCP segments", decoder.stats().tcp)
     });
-    measure("flows  (capture+decode+flow)", size, || {
+    measure("flows", "flows  (capture+decode+flow)", &mut || {
         let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
         let mut sink = CountingSink::default();
         let stats = run_flows(&mut reader, &PipelineConfig::default(), &mut sink);
@@ -54,19 +63,23 @@ fn main() {
             stats.packets, sink.closed, sink.bytes
         )
     });
-    measure("analyze (whole pipeline + diagnosis)", size, || {
-        let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
-        let analysis = albscope::diagnose::analyze_capture(
-            &mut reader,
-            &PipelineConfig::default(),
-            albscope::alb::AlbConfig::default(),
-            false,
-        );
-        format!(
-            "{} requests, {} failed",
-            analysis.summary.requests, analysis.summary.failed
-        )
-    });
+    measure(
+        "analyze",
+        "analyze (whole pipeline + diagnosis)",
+        &mut || {
+            let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
+            let analysis = albscope::diagnose::analyze_capture(
+                &mut reader,
+                &PipelineConfig::default(),
+                albscope::alb::AlbConfig::default(),
+                false,
+            );
+            format!(
+                "{} requests, {} failed",
+                analysis.summary.requests, analysis.summary.failed
+            )
+        },
+    );
 }
 
 #[derive(Default)]
@@ -86,7 +99,7 @@ impl FlowSink for CountingSink {
 }
 
 /// Runs `work` once, printing wall time, MB/s of capture and the peak resident memory it reached.
-fn measure(name: &str, capture_bytes: u64, work: impl FnOnce() -> String) {
+fn measure(name: &str, capture_bytes: u64, work: &mut dyn FnMut() -> String) {
     reset_peak_rss();
     let before = current_rss_kib();
     let start = Instant::now();

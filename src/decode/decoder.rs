@@ -1,5 +1,6 @@
 //! The packet decoder: link layer -> (mirror tunnels, recursively) -> IP -> TCP / ICMP error.
 
+use super::checksum::tcp_checksum;
 use super::defrag::{FragKey, FragOutcome, Reassembler};
 use super::link::{self, Link, NetInput};
 use super::{icmp, tunnel};
@@ -396,12 +397,8 @@ impl Decoder {
         }
         let complete = missing == 0 && (info.l4_declared.is_some() || reassembled);
         let checksum_ok = if self.config.verify_checksums && complete {
-            let computed = match (info.src, info.dst) {
-                (IpAddr::V4(s), IpAddr::V4(d)) => tcp.calc_checksum_ipv4(s.octets(), d.octets()),
-                (IpAddr::V6(s), IpAddr::V6(d)) => tcp.calc_checksum_ipv6(s.octets(), d.octets()),
-                _ => tcp.calc_checksum_ipv4([0; 4], [0; 4]),
-            };
-            computed.ok().map(|c| checksum_matches(c, tcp.checksum()))
+            tcp_checksum(info.src, info.dst, tcp.slice())
+                .map(|c| checksum_matches(c, tcp.checksum()))
         } else {
             None
         };

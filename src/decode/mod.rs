@@ -2,6 +2,7 @@
 //! ICMP error), peeling link layers (Ethernet, VLAN/QinQ, Linux SLL/SLL2, raw IP, BSD loopback)
 //! and mirror encapsulation (VXLAN, GENEVE). Malformed packets are counted, never fatal.
 
+mod checksum;
 mod decoder;
 mod defrag;
 mod icmp;

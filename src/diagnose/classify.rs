@@ -124,6 +124,25 @@ fn back_times(b: &Leg) -> (Option<Timestamp>, Option<(Timestamp, PacketPos)>) {
 
 /// Diagnoses one request path.
 pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Finding {
+    let mut finding = diagnose_untimed(path, known, files);
+    finding.timeline = timeline(path, files);
+    finding
+}
+
+/// The events of both legs of a request on one clock (the [`Finding::timeline`]).
+pub(super) fn timeline(path: &RequestPath, files: &[String]) -> Vec<super::TimelineEvent> {
+    let start = path
+        .front
+        .as_ref()
+        .or(path.back.as_ref())
+        .map(|l| l.time())
+        .unwrap_or_default();
+    build_timeline(path, files, start)
+}
+
+/// [`diagnose`] without the timeline, the costliest part to write: a request that is only
+/// counted does not need it.
+pub(super) fn diagnose_untimed(path: &RequestPath, known: &Knowledge, files: &[String]) -> Finding {
     let (idle, _) = known.idle_timeout();
     let ctx = Ctx { known, files, idle };
     let front = path.front.as_ref();
@@ -295,7 +314,6 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
     let start = first.map(|l| l.time()).unwrap_or_default();
     let headline = headline(status, status_inferred, generated_by, &what, category);
     let fix = fix_for(category, &detail);
-    let timeline = build_timeline(path, files, start);
     let request_line = match req {
         Some(r) => format!(
             "{} {}{}",
@@ -361,7 +379,7 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         headline,
         trace_id,
         access_log,
-        timeline,
+        timeline: Vec::new(),
         evidence,
         fix,
         notes,

@@ -579,13 +579,19 @@ impl Analyzer {
 
 impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
-        let mut finding = diagnose(&path, known, &self.files);
+        // The timeline is written only for the requests kept (counting, the metrics and the
+        // access-log join do not read it).
+        let mut finding = classify::diagnose_untimed(&path, known, &self.files);
+        let keep = finding.category.is_failure() || self.keep_ok;
+        if keep {
+            finding.timeline = classify::timeline(&path, &self.files);
+        }
         if let Some(log) = &mut self.log {
             finding.logged = log.join(&finding);
         }
         self.count(&finding);
         self.metrics.observe(&path, &finding, self.keep_ok);
-        if finding.category.is_failure() || self.keep_ok {
+        if keep {
             self.requests.push(finding);
         }
     }

@@ -226,15 +226,23 @@ impl Reassembler {
         if self.history_cap == 0 {
             return;
         }
+        // Grow once to the cap rather than doubling (each doubling copies the history).
+        let want = (self.history.len() + bytes.len()).min(self.history_cap);
+        if want > self.history.capacity() {
+            self.history
+                .reserve_exact(self.history_cap.saturating_sub(self.history.len()));
+        }
         if bytes.len() >= self.history_cap {
             self.history.clear();
             let tail = bytes.get(bytes.len() - self.history_cap..).unwrap_or(&[]);
-            self.history.extend(tail.iter().copied());
+            self.history.extend(tail);
             return;
         }
         let excess = (self.history.len() + bytes.len()).saturating_sub(self.history_cap);
         self.history.drain(..excess.min(self.history.len()));
-        self.history.extend(bytes.iter().copied());
+        // Extending from a slice iterator copies in bulk (a `copied()` iterator goes byte by
+        // byte).
+        self.history.extend(bytes);
     }
 
     /// Forgets delivered bytes before `offset` (the peer acknowledged them, so they will not be

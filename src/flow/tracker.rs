@@ -22,7 +22,10 @@ use super::{
 use crate::capture::{Duration, PacketPos, PacketRef, Timestamp};
 use crate::decode::{Decoded, IcmpError, MirrorSession, TcpSegment, Transport};
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+/// The connection table is looked up for every packet: foldhash (seeded per process, so crafted
+/// tuples cannot aim at one bucket) hashes the key several times faster than SipHash.
+type HashMap<K, V> = foldhash::HashMap<K, V>;
 
 /// Tracker limits and timers.
 #[derive(Clone, Debug)]
