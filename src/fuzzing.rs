@@ -156,7 +156,11 @@ pub fn tcp_reassembly(data: &[u8]) {
             (server, client)
         };
         // Sequence numbers near the wrap so unwrapping is exercised.
-        let isn = if to_server { 0xffff_ff00u32 } else { 0x7fff_fff0 };
+        let isn = if to_server {
+            0xffff_ff00u32
+        } else {
+            0x7fff_fff0
+        };
         let seq = isn.wrapping_add(u32::from(seq_lo));
         let side = usize::from(!to_server);
         let peer_seq = acked
@@ -174,7 +178,11 @@ pub fn tcp_reassembly(data: &[u8]) {
         if let Some(a) = acked.get_mut(conn).and_then(|a| a.get_mut(side)) {
             *a = (*a).max(seq.wrapping_add(n as u32));
         }
-        let missing = if len & 0x40 != 0 { u32::from(len >> 4) } else { 0 };
+        let missing = if len & 0x40 != 0 {
+            u32::from(len >> 4)
+        } else {
+            0
+        };
         let segment = TcpSegment {
             src_port: src.port,
             dst_port: dst.port,
@@ -257,7 +265,10 @@ impl FlowSink for StreamChecker {
                 let _ = self.side(conn, dir);
             }
             FlowEvent::Close(summary) => {
-                let sides = self.open.remove(&conn).expect("close of a connection not open");
+                let sides = self
+                    .open
+                    .remove(&conn)
+                    .expect("close of a connection not open");
                 self.closed += 1;
                 for (s, d) in sides.iter().zip(summary.dirs.iter()) {
                     assert_eq!(s.data, d.payload_bytes, "delivered bytes vs summary");
