@@ -54,6 +54,19 @@ fn main() {
             stats.packets, sink.closed, sink.bytes
         )
     });
+    measure("analyze (whole pipeline + diagnosis)", size, || {
+        let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
+        let analysis = albscope::diagnose::analyze_capture(
+            &mut reader,
+            &PipelineConfig::default(),
+            albscope::alb::AlbConfig::default(),
+            false,
+        );
+        format!(
+            "{} requests, {} failed",
+            analysis.summary.requests, analysis.summary.failed
+        )
+    });
 }
 
 #[derive(Default)]

@@ -1,3 +1,1042 @@
 //! ALB layer: finds the ALB nodes, classifies connections as front end (client -> ALB) or back
 //! end (ALB -> target), recognises health checks, and pairs each front-end request with the
-//! back-end attempt that served it. (Placeholder: implemented by the diagnosis work item.)
+//! back-end attempt that served it.
+//!
+//! [`AlbTracker`] is the [`AppSink`] (and [`Clock`]) the pipeline feeds. It keeps only a time
+//! window of not-yet-paired request legs (see [`AlbConfig::window`]): when the capture clock has
+//! moved past a leg by more than the window, the leg is paired (or declared unpaired, with a note)
+//! and handed to a [`PathSink`] as a [`RequestPath`]. Memory therefore grows with the number of
+//! requests in flight inside that window, not with the length of the capture.
+
+mod pairing;
+
+use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::decode::{Encap, MirrorSession};
+use crate::flow::{ConnId, ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
+use crate::pipeline::Clock;
+use crate::protocol::{
+    header, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, TlsBurst, TlsInfo,
+};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Default ALB idle timeout (the ALB attribute `idle_timeout.timeout_seconds`).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration(60_000_000_000);
+/// The ALB's back-end TCP connect timeout (fixed by AWS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration(10_000_000_000);
+/// The ALB's back-end TLS handshake timeout (fixed by AWS).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration(10_000_000_000);
+/// The `User-Agent` of ALB health checks.
+pub const HEALTH_CHECK_AGENT: &str = "ELB-HealthChecker";
+
+/// Most idle-close samples kept per target and for the ALB.
+const MAX_SAMPLES: usize = 64;
+/// How long an unpaired back-end leg waits for a late (TLS) front end: the ALB's default client
+/// keep-alive duration (3600 s) plus a margin.
+const LATE_HORIZON: Duration = Duration(3_700_000_000_000);
+/// Most back-end legs waiting for a late front end.
+const MAX_LATE: usize = 20_000;
+/// Most evidence strings kept per detected node.
+const MAX_NODE_EVIDENCE: usize = 4;
+
+/// What the user told us about the ALB, and its timers.
+#[derive(Clone, Debug)]
+pub struct AlbConfig {
+    /// ALB node private addresses given by the user (added to the detected ones).
+    pub alb_ips: Vec<IpAddr>,
+    /// Listener ports (client -> ALB) given by the user.
+    pub listener_ports: Vec<u16>,
+    /// Target ports (ALB -> target) given by the user.
+    pub target_ports: Vec<u16>,
+    /// ALB idle timeout when set by the user; `None` infers it from the capture (default 60 s).
+    pub idle_timeout: Option<Duration>,
+    /// Back-end connect timeout (10 s on AWS).
+    pub connect_timeout: Duration,
+}
+
+impl Default for AlbConfig {
+    fn default() -> Self {
+        AlbConfig {
+            alb_ips: Vec::new(),
+            listener_ports: Vec::new(),
+            target_ports: Vec::new(),
+            idle_timeout: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+impl AlbConfig {
+    /// How long an unpaired leg is held: connect timeout + idle timeout + 30 s margin.
+    pub fn window(&self) -> Duration {
+        let idle = self.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
+        Duration(
+            self.connect_timeout
+                .0
+                .saturating_add(idle.0)
+                .saturating_add(30_000_000_000),
+        )
+    }
+}
+
+/// What a connection is, seen from the ALB.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnRole {
+    /// Client -> ALB.
+    FrontEnd,
+    /// ALB -> target, carrying client requests.
+    BackEnd,
+    /// ALB -> target, carrying health checks.
+    HealthCheck,
+    /// Neither.
+    Other,
+}
+
+/// Which legs of the ALB's traffic the capture holds.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vantage {
+    /// Front end and back end (captured on the ALB node's ENIs).
+    BothLegs,
+    /// Back end only (captured on the targets' ENIs): client statuses are inferred.
+    BackEndOnly,
+    /// Front end only (captured on the clients' ENIs).
+    FrontEndOnly,
+    /// No ALB traffic recognised.
+    Unknown,
+}
+
+impl Vantage {
+    /// A sentence for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Vantage::BothLegs => "both legs (front end client->ALB and back end ALB->target)",
+            Vantage::BackEndOnly => "back end only (ALB->target); what the client got is inferred",
+            Vantage::FrontEndOnly => {
+                "front end only (client->ALB); the back end is not in the capture"
+            }
+            Vantage::Unknown => "no ALB traffic recognised",
+        }
+    }
+}
+
+/// Connection-level facts of a closed connection, shared by the legs that came from it.
+#[derive(Clone, Debug)]
+pub struct ClosedConn {
+    /// TCP summary with its event timeline.
+    pub tcp: ConnSummary,
+    /// What it carried.
+    pub app: AppKind,
+    /// TLS facts when TLS.
+    pub tls: Option<TlsInfo>,
+    /// Start of the stream when it was neither HTTP nor TLS.
+    pub unknown_excerpt: Option<String>,
+    /// End of its last finished exchange.
+    pub last_exchange_end: Option<Timestamp>,
+    /// Exchanges reported as finished before the close.
+    pub finished_exchanges: u32,
+}
+
+/// Which connection a leg ran on.
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    /// Connection number.
+    pub id: ConnId,
+    /// Who and where (client = the side that opened it).
+    pub key: ConnKey,
+    /// Its first packet.
+    pub opened: Timestamp,
+    /// Whether it is TLS.
+    pub tls: bool,
+}
+
+/// One request/response exchange seen only as TLS application-data bursts.
+#[derive(Clone, Debug)]
+pub struct BurstExchange {
+    /// 0-based position of this client burst on its connection.
+    pub index: u32,
+    /// The opener's burst (the request).
+    pub request: TlsBurst,
+    /// The answering burst, when one came before the next request.
+    pub response: Option<TlsBurst>,
+}
+
+/// One side (front end or back end) of one request.
+#[derive(Clone, Debug)]
+pub struct Leg {
+    /// The connection.
+    pub conn: ConnInfo,
+    /// The HTTP exchange, when the connection is clear-text HTTP and a request was sent.
+    pub exchange: Option<HttpExchange>,
+    /// The opaque TLS exchange, when the connection is TLS and application data flowed.
+    pub burst: Option<BurstExchange>,
+    /// Connection-level facts, when the connection closed within the pairing window.
+    pub record: Option<Arc<ClosedConn>>,
+    /// True when the exchange finished normally (response complete) before the close.
+    pub finished: bool,
+}
+
+impl Leg {
+    /// When this leg's request started: the request's first byte, the client burst, or (for a
+    /// connection attempt without a request) the connection's first packet.
+    pub fn time(&self) -> Timestamp {
+        if let Some(ex) = &self.exchange {
+            if let Some(r) = &ex.request {
+                return r.first_byte;
+            }
+            if let Some(r) = &ex.response {
+                return r.first_byte;
+            }
+            if let Some(e) = &ex.response_error {
+                return e.first_byte;
+            }
+        }
+        if let Some(b) = &self.burst {
+            return b.request.first;
+        }
+        self.conn.opened
+    }
+
+    /// The packet where this leg's request starts, when known.
+    pub fn first_pos(&self) -> Option<PacketPos> {
+        if let Some(r) = self.exchange.as_ref().and_then(|e| e.request.as_ref()) {
+            return Some(r.first_pos);
+        }
+        if let Some(b) = &self.burst {
+            return Some(b.request.first_pos);
+        }
+        self.record.as_ref().map(|r| r.tcp.first_pos)
+    }
+
+    /// Position of this exchange on its connection (0 for the first, or a bare attempt).
+    pub fn index(&self) -> u32 {
+        self.exchange
+            .as_ref()
+            .map(|e| e.index)
+            .or(self.burst.as_ref().map(|b| b.index))
+            .unwrap_or(0)
+    }
+
+    /// A request header, when the leg carries a parsed request.
+    pub fn request_header(&self, name: &str) -> Option<&str> {
+        let req = self.exchange.as_ref()?.request.as_ref()?;
+        header(&req.headers, name)
+    }
+
+    /// A response header, when the leg carries a parsed response.
+    pub fn response_header(&self, name: &str) -> Option<&str> {
+        let resp = self.exchange.as_ref()?.response.as_ref()?;
+        header(&resp.headers, name)
+    }
+}
+
+/// How the two legs of a request were matched.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairingMethod {
+    /// Same method, target and Host, client IP = last X-Forwarded-For entry.
+    Headers,
+    /// By time order on the ALB node (TLS front end, or no back-end request sent).
+    TimeOrder,
+    /// Only one leg is present.
+    Unpaired,
+}
+
+/// One client request as the ALB handled it: its front-end leg, its back-end leg, or both.
+#[derive(Clone, Debug)]
+pub struct RequestPath {
+    /// The ALB node address.
+    pub node: Option<IpAddr>,
+    /// Client -> ALB leg.
+    pub front: Option<Leg>,
+    /// ALB -> target leg.
+    pub back: Option<Leg>,
+    /// How the legs were matched.
+    pub pairing: PairingMethod,
+    /// Ambiguities and reasons a leg is missing.
+    pub notes: Vec<String>,
+}
+
+/// One health check (or a failed health-check connection) from an ALB node to a target.
+#[derive(Clone, Debug, Serialize)]
+pub struct HealthCheck {
+    /// ALB node.
+    pub node: IpAddr,
+    /// Target checked.
+    pub target: Endpoint,
+    /// When.
+    pub time: Timestamp,
+    /// Request path, when a request was sent.
+    pub path: Option<String>,
+    /// Status answered.
+    pub status: Option<u16>,
+    /// Whether it succeeded (a 2xx/3xx answer).
+    pub ok: bool,
+    /// What went wrong, when it failed.
+    pub problem: Option<String>,
+    /// The packet where it starts.
+    pub pos: Option<PacketPos>,
+}
+
+/// A detected ALB node.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct NodeInfo {
+    /// Its private address.
+    pub ip: Option<IpAddr>,
+    /// Why it is believed to be an ALB node.
+    pub evidence: Vec<String>,
+    /// Listener ports clients connected to.
+    pub listener_ports: BTreeSet<u16>,
+    /// Front-end connections seen.
+    pub front_connections: u64,
+    /// Back-end connections seen.
+    pub back_connections: u64,
+    /// Health checks sent.
+    pub health_checks: u64,
+    /// Mirror sessions its traffic came through.
+    pub sessions: BTreeSet<String>,
+    /// True when given on the command line.
+    pub configured: bool,
+    /// True when the evidence is strong (headers, health checks or configuration).
+    pub strong: bool,
+}
+
+/// What is known about one target (address:port).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct TargetInfo {
+    /// Last `Server` header it sent.
+    pub server: Option<String>,
+    /// Last `X-Powered-By` header it sent.
+    pub powered_by: Option<String>,
+    /// Idle times (seconds) after which it closed kept-alive connections itself.
+    pub idle_closes: Vec<f64>,
+    /// Health checks received.
+    pub health_checks: u64,
+    /// Health checks that failed.
+    pub health_check_failures: u64,
+}
+
+impl TargetInfo {
+    /// The target's keep-alive timeout, read from the idle closes (their median).
+    pub fn keepalive_timeout(&self) -> Option<Duration> {
+        median(&self.idle_closes).map(Duration::from_secs_f64)
+    }
+}
+
+/// Where a timer value came from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerSource {
+    /// The AWS default.
+    Default,
+    /// Given by the user.
+    Config,
+    /// Read from the ALB's own idle closes in the capture.
+    Inferred,
+}
+
+/// Everything learned about the ALB so far: nodes, targets, timers, counts.
+#[derive(Clone, Debug, Default)]
+pub struct Knowledge {
+    /// The configuration.
+    pub config: AlbConfig,
+    /// ALB nodes (strong and weak candidates).
+    pub nodes: IndexMap<IpAddr, NodeInfo>,
+    /// Targets.
+    pub targets: IndexMap<Endpoint, TargetInfo>,
+    /// Idle times (seconds) after which the ALB closed idle connections itself.
+    pub alb_idle_closes: Vec<f64>,
+    /// Mirror sessions (VXLAN/GENEVE) through which a strong node's traffic was seen, and that
+    /// node: lets an address of the same ALB ENI (e.g. its IPv6 address) be attributed to it.
+    session_nodes: HashMap<MirrorSession, IpAddr>,
+    /// Addresses seen accepting connections (for weak node detection).
+    servers_seen: BTreeSet<IpAddr>,
+    /// Addresses seen opening connections to a server in `servers_seen` ... and vice versa.
+    clients_seen: BTreeSet<IpAddr>,
+    /// Legs classified as front end.
+    pub front_legs: u64,
+    /// Legs classified as back end.
+    pub back_legs: u64,
+    /// Connections that were neither front nor back end.
+    pub other_connections: u64,
+    /// Health checks seen.
+    pub health_checks: u64,
+}
+
+impl Knowledge {
+    /// Knowledge seeded from the configuration.
+    pub fn new(config: AlbConfig) -> Self {
+        let mut k = Knowledge {
+            config: config.clone(),
+            ..Knowledge::default()
+        };
+        for ip in &config.alb_ips {
+            let n = k.node_mut(*ip);
+            n.configured = true;
+            n.strong = true;
+            push_evidence(n, "given with --alb-ip".into());
+        }
+        k
+    }
+
+    fn node_mut(&mut self, ip: IpAddr) -> &mut NodeInfo {
+        self.nodes.entry(ip).or_insert_with(|| NodeInfo {
+            ip: Some(ip),
+            ..NodeInfo::default()
+        })
+    }
+
+    /// True when `ip` is an ALB node (strong evidence, or weak evidence and no strong node).
+    pub fn is_alb(&self, ip: IpAddr) -> bool {
+        match self.nodes.get(&ip) {
+            Some(n) if n.strong => true,
+            Some(_) => !self.nodes.values().any(|n| n.strong),
+            None => false,
+        }
+    }
+
+    /// The ALB idle timeout in force and where it came from.
+    pub fn idle_timeout(&self) -> (Duration, TimerSource) {
+        if let Some(d) = self.config.idle_timeout {
+            return (d, TimerSource::Config);
+        }
+        if let Some(m) = median(&self.alb_idle_closes) {
+            let rounded = m.round();
+            // At least two closes that agree with each other.
+            let agreeing = self
+                .alb_idle_closes
+                .iter()
+                .filter(|x| (*x - m).abs() <= 0.05 * m)
+                .count();
+            if agreeing >= 2 && (1.0..=4000.0).contains(&rounded) && (m - rounded).abs() < 0.5 {
+                return (Duration::from_secs_f64(rounded), TimerSource::Inferred);
+            }
+        }
+        (DEFAULT_IDLE_TIMEOUT, TimerSource::Default)
+    }
+
+    /// The keep-alive timeout of a target, when the capture shows it closing idle connections.
+    pub fn target_keepalive(&self, target: &Endpoint) -> Option<Duration> {
+        self.targets.get(target).and_then(|t| t.keepalive_timeout())
+    }
+
+    /// Which legs the capture holds.
+    pub fn vantage(&self) -> Vantage {
+        match (
+            self.front_legs > 0,
+            self.back_legs > 0 || self.health_checks > 0,
+        ) {
+            (true, true) => Vantage::BothLegs,
+            (false, true) => Vantage::BackEndOnly,
+            (true, false) => Vantage::FrontEndOnly,
+            (false, false) => Vantage::Unknown,
+        }
+    }
+
+    /// The nodes that count as ALB nodes (see [`Knowledge::is_alb`]).
+    pub fn alb_nodes(&self) -> Vec<&NodeInfo> {
+        self.nodes
+            .iter()
+            .filter(|(ip, _)| self.is_alb(**ip))
+            .map(|(_, n)| n)
+            .collect()
+    }
+
+    /// Classifies a connection with what is known now. `request_agent` is the User-Agent of a
+    /// request on it, if any; `unanswered` is true when the opener's SYN got no SYN-ACK (only
+    /// the ALB's own connections to targets fail that way).
+    pub fn classify(
+        &self,
+        key: &ConnKey,
+        request_agent: Option<&str>,
+        unanswered: bool,
+    ) -> ConnRole {
+        let cfg = &self.config;
+        let hc = request_agent.is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
+        if self.is_alb(key.client.ip) && !self.is_alb(key.server.ip) {
+            return if hc {
+                ConnRole::HealthCheck
+            } else {
+                ConnRole::BackEnd
+            };
+        }
+        if self.is_alb(key.server.ip) && !self.is_alb(key.client.ip) {
+            return ConnRole::FrontEnd;
+        }
+        if hc {
+            return ConnRole::HealthCheck;
+        }
+        // Another address of a known node's ENI (same mirror session), e.g. its IPv6 address.
+        if let Some(node) = self.session_nodes.get(&key.session) {
+            let neither = !self.is_alb(key.client.ip) && !self.is_alb(key.server.ip);
+            let target_port = self.targets.keys().any(|t| t.port == key.server.port);
+            let listener = self
+                .nodes
+                .get(node)
+                .is_some_and(|n| n.listener_ports.contains(&key.server.port));
+            if neither && target_port && (!listener || unanswered) {
+                return ConnRole::BackEnd;
+            }
+            if neither && listener {
+                return ConnRole::FrontEnd;
+            }
+        }
+        if cfg.listener_ports.contains(&key.server.port) {
+            return ConnRole::FrontEnd;
+        }
+        if cfg.target_ports.contains(&key.server.port) {
+            return ConnRole::BackEnd;
+        }
+        ConnRole::Other
+    }
+
+    /// Learns from a request sent on connection `key`: ALB-inserted headers and health checks
+    /// name the sender as an ALB node.
+    fn learn_request(&mut self, key: &ConnKey, ex: &HttpExchange) {
+        let Some(req) = &ex.request else { return };
+        let reason = if header(&req.headers, "user-agent")
+            .is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT))
+        {
+            Some("sends health checks (User-Agent: ELB-HealthChecker)")
+        } else if header(&req.headers, "x-amzn-trace-id").is_some()
+            && header(&req.headers, "x-forwarded-for").is_some()
+        {
+            Some("sends requests carrying X-Amzn-Trace-Id and X-Forwarded-For")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.strong_node(key, key.client.ip, reason.to_string());
+        }
+    }
+
+    fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: String) {
+        let session = key.session.to_string();
+        let n = self.node_mut(ip);
+        n.strong = true;
+        n.sessions.insert(session);
+        push_evidence(n, evidence);
+        if key.session.encap != Encap::None {
+            self.session_nodes.entry(key.session).or_insert(ip);
+        }
+    }
+
+    /// The ALB node a connection belongs to in `role`: the ALB-side address, or the node whose
+    /// mirror session it came through when that address is another one of the node's.
+    pub fn node_of(&self, key: &ConnKey, role: ConnRole) -> IpAddr {
+        let ip = match role {
+            ConnRole::FrontEnd => key.server.ip,
+            _ => key.client.ip,
+        };
+        if self.is_alb(ip) {
+            return ip;
+        }
+        self.session_nodes.get(&key.session).copied().unwrap_or(ip)
+    }
+
+    /// Learns from a connection's existence: an address that both accepts connections and opens
+    /// connections to others is a (weak) ALB candidate.
+    fn learn_conn(&mut self, key: &ConnKey) {
+        self.servers_seen.insert(key.server.ip);
+        self.clients_seen.insert(key.client.ip);
+        for ip in [key.server.ip, key.client.ip] {
+            if self.servers_seen.contains(&ip)
+                && self.clients_seen.contains(&ip)
+                && !self.nodes.contains_key(&ip)
+                && self.servers_seen.len() < 100_000
+            {
+                let n = self.node_mut(ip);
+                push_evidence(
+                    n,
+                    "accepts connections and opens connections to others".into(),
+                );
+            }
+        }
+    }
+
+    /// Learns timers and server facts from a closed connection.
+    fn learn_closed(&mut self, rec: &ConnectionRecord) {
+        let key = rec.tcp.key;
+        self.learn_failed_connect(rec);
+        if !rec.unfinished.is_empty() {
+            return;
+        }
+        let Some(last_end) = rec.last_exchange_end else {
+            return;
+        };
+        let first_fin =
+            rec.tcp.events.iter().find(|e| {
+                matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) && e.ts >= last_end
+            });
+        let Some(fin) = first_fin else { return };
+        let idle = fin.ts.since(last_end).as_secs_f64();
+        if idle < 0.5 {
+            return;
+        }
+        let alb_client = self.is_alb(key.client.ip);
+        let alb_server = self.is_alb(key.server.ip);
+        match (fin.dir, alb_client, alb_server) {
+            // The target (server of a back-end connection) closed it after idling.
+            (Dir::ToClient, true, false) => {
+                if matches!(fin.kind, TcpEventKind::Fin) {
+                    push_sample(
+                        &mut self.targets.entry(key.server).or_default().idle_closes,
+                        idle,
+                    );
+                }
+            }
+            // The ALB closed an idle connection (back end as client, or front end as server).
+            (Dir::ToServer, true, false) | (Dir::ToClient, false, true) => {
+                push_sample(&mut self.alb_idle_closes, idle);
+            }
+            _ => {}
+        }
+    }
+
+    /// With no ALB traffic recognised otherwise (e.g. a target-ENI capture holding only a
+    /// failing connect), the opener of a connection that never got going is taken for an ALB
+    /// node, weakly: strong evidence anywhere else overrides it.
+    fn learn_failed_connect(&mut self, rec: &ConnectionRecord) {
+        if rec.finished_exchanges > 0 || !rec.unfinished.is_empty() || !rec.tcp.saw_syn {
+            return;
+        }
+        let ev = &rec.tcp.events;
+        let first_synack = ev
+            .iter()
+            .find(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
+            .map(|e| e.ts);
+        let syn_after_synack = first_synack.is_some_and(|sa| {
+            ev.iter()
+                .any(|e| matches!(e.kind, TcpEventKind::Syn { .. }) && e.ts > sa)
+        });
+        let refused = first_synack.is_none()
+            && ev.iter().any(|e| {
+                e.dir == Dir::ToClient
+                    && matches!(e.kind, TcpEventKind::Rst | TcpEventKind::Icmp(_))
+            });
+        let retried = first_synack.is_none()
+            && ev.iter().any(|e| {
+                matches!(
+                    e.kind,
+                    TcpEventKind::Syn {
+                        retransmission: true
+                    }
+                )
+            });
+        if !(syn_after_synack || refused || retried)
+            || self.nodes.contains_key(&rec.tcp.key.client.ip)
+        {
+            return;
+        }
+        let n = self.node_mut(rec.tcp.key.client.ip);
+        push_evidence(
+            n,
+            "opened a connection that never got going (assumed to be the ALB because nothing \
+             else in the capture is recognised as one; name it with --alb-ip)"
+                .into(),
+        );
+    }
+
+    fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
+        let Some(resp) = &ex.response else { return };
+        if header(&resp.headers, "server").is_some_and(|s| s.starts_with("awselb")) {
+            self.strong_node(
+                key,
+                key.server.ip,
+                "answers clients with Server: awselb/2.0".into(),
+            );
+        }
+        if !self.is_alb(key.client.ip) {
+            return;
+        }
+        let t = self.targets.entry(key.server).or_default();
+        if let Some(s) = header(&resp.headers, "server") {
+            t.server = Some(s.to_string());
+        }
+        if let Some(s) = header(&resp.headers, "x-powered-by") {
+            t.powered_by = Some(s.to_string());
+        }
+    }
+}
+
+/// True when the connection's opener sent a SYN and no SYN-ACK came back.
+pub fn unanswered(tcp: &ConnSummary) -> bool {
+    tcp.saw_syn
+        && !tcp
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
+}
+
+fn push_evidence(n: &mut NodeInfo, s: String) {
+    if n.evidence.len() < MAX_NODE_EVIDENCE && !n.evidence.contains(&s) {
+        n.evidence.push(s);
+    }
+}
+
+fn push_sample(v: &mut Vec<f64>, x: f64) {
+    if v.len() >= MAX_SAMPLES {
+        v.remove(0);
+    }
+    v.push(x);
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s: Vec<f64> = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s.get(s.len() / 2).copied()
+}
+
+/// Receives paired requests and health checks from the [`AlbTracker`].
+pub trait PathSink {
+    /// A request whose legs are paired (or known to be missing).
+    fn path(&mut self, path: RequestPath, known: &Knowledge);
+    /// A health check.
+    fn health_check(&mut self, check: HealthCheck, known: &Knowledge);
+}
+
+/// A leg waiting for its partner.
+#[derive(Debug)]
+struct Pending {
+    leg: Leg,
+    time: Timestamp,
+}
+
+/// Classifies connections, pairs legs and hands [`RequestPath`]s to a [`PathSink`].
+pub struct AlbTracker<S: PathSink> {
+    known: Knowledge,
+    pending: Vec<Pending>,
+    /// Back-end legs left unpaired while the capture shows front ends: held longer (up to
+    /// [`LATE_HORIZON`], at most [`MAX_LATE`]) because a long-lived TLS client connection
+    /// reports its requests (bursts) only when it closes.
+    late: Vec<Pending>,
+    closed: HashMap<ConnId, (Timestamp, Arc<ClosedConn>)>,
+    now: Timestamp,
+    sink: S,
+}
+
+impl<S: PathSink> AlbTracker<S> {
+    /// A tracker with the given settings, feeding `sink`.
+    pub fn new(config: AlbConfig, sink: S) -> Self {
+        AlbTracker {
+            known: Knowledge::new(config),
+            pending: Vec::new(),
+            late: Vec::new(),
+            closed: HashMap::new(),
+            now: Timestamp::default(),
+            sink,
+        }
+    }
+
+    /// What is known so far.
+    pub fn knowledge(&self) -> &Knowledge {
+        &self.known
+    }
+
+    /// Legs currently waiting to be paired (for memory tests).
+    pub fn pending_len(&self) -> usize {
+        self.pending.len() + self.late.len()
+    }
+
+    /// Pairs and emits everything still pending; returns the sink and what was learned.
+    pub fn finish(mut self) -> (S, Knowledge) {
+        self.flush(None);
+        (self.sink, self.known)
+    }
+
+    fn add(&mut self, leg: Leg) {
+        let time = leg.time();
+        self.pending.push(Pending { leg, time });
+    }
+
+    /// Pairs and emits legs older than the window (all of them when `cutoff` is `None`).
+    fn flush(&mut self, cutoff: Option<Timestamp>) {
+        let window_extra = Duration::from_millis(2_000);
+        let (ready, keep): (Vec<Pending>, Vec<Pending>) = match cutoff {
+            None => (std::mem::take(&mut self.pending), Vec::new()),
+            Some(c) => std::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|p| p.time.plus(window_extra) < c),
+        };
+        self.pending = keep;
+
+        // Held back-end legs: the expired ones are emitted unpaired; those overlapping the
+        // ready legs in time get another chance (all of them at the end).
+        let mut expired: Vec<Leg> = Vec::new();
+        let mut pulled: Vec<Leg> = Vec::new();
+        if !self.late.is_empty() {
+            let held = std::mem::take(&mut self.late);
+            let span = ready.iter().map(|p| p.time).fold(
+                None,
+                |acc: Option<(Timestamp, Timestamp)>, t| match acc {
+                    None => Some((t, t)),
+                    Some((a, b)) => Some((a.min(t), b.max(t))),
+                },
+            );
+            let horizon = cutoff.map(|c| Timestamp(c.0.saturating_sub(LATE_HORIZON.0)));
+            let overflow = held.len().saturating_sub(MAX_LATE);
+            for (i, p) in held.into_iter().enumerate() {
+                let in_span = span.is_some_and(|(a, b)| {
+                    p.time.plus(Duration::from_millis(15_000)) >= a
+                        && p.time <= b.plus(Duration::from_millis(5_000))
+                });
+                if cutoff.is_none() || in_span {
+                    pulled.push(p.leg);
+                } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
+                    expired.push(p.leg);
+                } else {
+                    self.late.push(p);
+                }
+            }
+        }
+        if !expired.is_empty() {
+            let out = pairing::pair(expired, &self.known);
+            for path in out.paths {
+                self.sink.path(path, &self.known);
+            }
+        }
+        if ready.is_empty() && pulled.is_empty() {
+            return;
+        }
+        let mut legs: Vec<Leg> = ready.into_iter().map(|p| p.leg).collect();
+        legs.extend(pulled);
+        for leg in &mut legs {
+            if leg.record.is_none() {
+                if let Some((_, rec)) = self.closed.get(&leg.conn.id) {
+                    leg.record = Some(rec.clone());
+                }
+            }
+        }
+        let out = pairing::pair(legs, &self.known);
+        for hc in out.health_checks {
+            if let Some(t) = self.known.targets.get_mut(&hc.target) {
+                t.health_checks += 1;
+                if !hc.ok {
+                    t.health_check_failures += 1;
+                }
+            } else {
+                let t = self.known.targets.entry(hc.target).or_default();
+                t.health_checks = 1;
+                t.health_check_failures = u64::from(!hc.ok);
+            }
+            if let Some(n) = self.known.nodes.get_mut(&hc.node) {
+                n.health_checks += 1;
+            }
+            self.known.health_checks += 1;
+            self.sink.health_check(hc, &self.known);
+        }
+        self.known.front_legs += out.front_legs;
+        self.known.back_legs += out.back_legs;
+        let hold = cutoff.is_some() && self.known.front_legs > 0;
+        for path in out.paths {
+            match path {
+                RequestPath {
+                    front: None,
+                    back: Some(leg),
+                    ..
+                } if hold => {
+                    let time = leg.time();
+                    self.late.push(Pending { leg, time });
+                }
+                path => self.sink.path(path, &self.known),
+            }
+        }
+        if let Some(c) = cutoff {
+            let horizon = Timestamp(c.0.saturating_sub(self.known.config.window().0));
+            self.closed.retain(|_, (t, _)| *t >= horizon);
+        } else {
+            self.closed.clear();
+        }
+    }
+}
+
+impl<S: PathSink> AppSink for AlbTracker<S> {
+    fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
+        self.known.learn_conn(&conn.key);
+        self.known.learn_request(&conn.key, &exchange);
+        self.known.learn_response(&conn.key, &exchange);
+        if exchange.index == 0 {
+            let agent = exchange
+                .request
+                .as_ref()
+                .and_then(|r| header(&r.headers, "user-agent"))
+                .map(str::to_string);
+            self.count_connection(&conn.key, agent.as_deref(), false);
+        }
+        let leg = Leg {
+            conn: ConnInfo {
+                id: conn.id,
+                key: conn.key,
+                opened: conn.opened,
+                tls: conn.tls,
+            },
+            exchange: Some(exchange),
+            burst: None,
+            record: None,
+            finished: true,
+        };
+        self.add(leg);
+    }
+
+    fn closed(&mut self, record: ConnectionRecord) {
+        let key = record.tcp.key;
+        self.known.learn_conn(&key);
+        for ex in &record.unfinished {
+            self.known.learn_request(&key, ex);
+            self.known.learn_response(&key, ex);
+        }
+        self.known.learn_closed(&record);
+        if record.finished_exchanges == 0 {
+            let agent = record
+                .unfinished
+                .iter()
+                .find_map(|e| e.request.as_ref())
+                .and_then(|r| header(&r.headers, "user-agent"))
+                .map(str::to_string);
+            self.count_connection(&key, agent.as_deref(), unanswered(&record.tcp));
+        }
+        let info = ConnInfo {
+            id: record.tcp.id,
+            key,
+            opened: record.tcp.start,
+            tls: record.app == AppKind::Tls || record.tls.is_some(),
+        };
+        let ConnectionRecord {
+            tcp,
+            app,
+            unfinished,
+            finished_exchanges,
+            last_exchange_end,
+            tls,
+            unknown_excerpt,
+        } = record;
+        let end = tcp.end;
+        let bursts = tls
+            .as_ref()
+            .map(|t| burst_exchanges(&t.bursts))
+            .unwrap_or_default();
+        let shared = Arc::new(ClosedConn {
+            tcp,
+            app,
+            tls,
+            unknown_excerpt,
+            last_exchange_end,
+            finished_exchanges,
+        });
+        let no_exchanges = finished_exchanges == 0 && unfinished.is_empty();
+        for ex in unfinished {
+            self.add(Leg {
+                conn: info.clone(),
+                exchange: Some(ex),
+                burst: None,
+                record: Some(shared.clone()),
+                finished: false,
+            });
+        }
+        if !bursts.is_empty() {
+            for b in bursts {
+                self.add(Leg {
+                    conn: info.clone(),
+                    exchange: None,
+                    burst: Some(b),
+                    record: Some(shared.clone()),
+                    finished: false,
+                });
+            }
+        } else if no_exchanges {
+            // A connection that carried no request: a failed attempt (refused, unreachable,
+            // timed out, TLS failure) or an idle connection.
+            self.add(Leg {
+                conn: info.clone(),
+                exchange: None,
+                burst: None,
+                record: Some(shared.clone()),
+                finished: false,
+            });
+        }
+        self.closed.insert(info.id, (end, shared));
+    }
+}
+
+impl<S: PathSink> AlbTracker<S> {
+    fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>, unanswered: bool) {
+        let role = self.known.classify(key, agent, unanswered);
+        let node = self.known.node_of(key, role);
+        match role {
+            ConnRole::FrontEnd => {
+                let n = self.known.node_mut(node);
+                n.front_connections += 1;
+                n.listener_ports.insert(key.server.port);
+                n.sessions.insert(key.session.to_string());
+            }
+            ConnRole::BackEnd | ConnRole::HealthCheck => {
+                let n = self.known.node_mut(node);
+                n.back_connections += 1;
+                n.sessions.insert(key.session.to_string());
+                self.known.targets.entry(key.server).or_default();
+            }
+            ConnRole::Other => self.known.other_connections += 1,
+        }
+    }
+}
+
+impl<S: PathSink> Clock for AlbTracker<S> {
+    fn tick(&mut self, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+        }
+        let window = self.known.config.window();
+        self.flush(Some(Timestamp(self.now.0.saturating_sub(window.0))));
+    }
+}
+
+/// Splits TLS application-data bursts into client-burst/server-burst exchanges.
+fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
+    // A last small client burst answered by nothing or by another small burst is a
+    // close_notify exchange (TLS 1.3 encrypts alerts as application data), not a request.
+    const CLOSE_NOTIFY_MAX: u64 = 40;
+    let mut out: Vec<BurstExchange> = Vec::new();
+    for b in bursts {
+        match b.dir {
+            Dir::ToServer => {
+                let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
+                out.push(BurstExchange {
+                    index,
+                    request: b.clone(),
+                    response: None,
+                });
+            }
+            Dir::ToClient => {
+                if let Some(last) = out.last_mut() {
+                    if last.response.is_none() {
+                        last.response = Some(b.clone());
+                    }
+                }
+            }
+        }
+    }
+    if out.len() > 1
+        && out.last().is_some_and(|l| {
+            l.request.bytes <= CLOSE_NOTIFY_MAX
+                && l.response
+                    .as_ref()
+                    .map_or(true, |r| r.bytes <= CLOSE_NOTIFY_MAX)
+        })
+    {
+        out.pop();
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+#[cfg(test)]
+mod tests;

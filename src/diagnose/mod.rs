@@ -1,2 +1,634 @@
 //! Diagnose layer: puts each paired request into a failure category of the taxonomy, with its
-//! evidence, timeline, access-log view and fix. (Placeholder: implemented by the diagnosis work item.)
+//! evidence, timeline, access-log view and fix, and gathers everything into an [`Analysis`]
+//! that the report layer renders without re-analysing.
+//!
+//! [`Analyzer`] is the [`PathSink`] the ALB layer feeds: each [`RequestPath`] is diagnosed at
+//! once into a [`Finding`]; failed ones are kept in full, ok ones counted (and kept only when
+//! asked, `keep_ok`). Health checks are counted apart and never mixed with client requests.
+
+mod classify;
+mod fix;
+mod timeline;
+
+pub use classify::diagnose;
+
+use crate::alb::{
+    HealthCheck, Knowledge, PairingMethod, PathSink, RequestPath, TimerSource, Vantage,
+};
+use crate::capture::{PacketPos, Timestamp};
+use crate::pipeline::RunStats;
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Version of the JSON document; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+/// Most failed health checks kept in full.
+const MAX_HEALTH_FAILURES: usize = 50;
+
+/// Failure category (DOMAIN.md taxonomy; names serialised verbatim).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// ALB's SYN answered by RST.
+    TargetConnectRefused,
+    /// ALB's SYN answered by ICMP destination unreachable.
+    TargetUnreachableIcmp,
+    /// Request sent, then FIN or RST from the target before any response byte.
+    TargetClosedBeforeResponse,
+    /// The target's keep-alive timer closed a reused idle connection as the request went out.
+    KeepaliveRace,
+    /// The target's bytes are not a valid HTTP response.
+    MalformedResponse,
+    /// Response header block over 32 KB.
+    ResponseHeaderTooLarge,
+    /// Back-end TLS handshake answered by RST, FIN or an alert.
+    TargetTlsHandshakeFailed,
+    /// The ALB closed the back end while the target was silent, before the idle timeout.
+    DeregistrationAbort,
+    /// SYN and retransmissions unanswered for 10 s.
+    TargetConnectTimeout,
+    /// Back-end TLS handshake not complete within 10 s.
+    TargetTlsHandshakeTimeout,
+    /// No response before the ALB idle timeout.
+    TargetIdleTimeout,
+    /// Content-Length larger than the body that followed.
+    IncompleteBody,
+    /// The target's own 5xx, relayed.
+    TargetGeneratedError,
+    /// The client closed before the ALB answered (ALB logs 460).
+    ClientClosed,
+    /// The ALB answered an error without any back-end attempt in the capture.
+    NoTargetAttempt,
+    /// A non-error response, relayed normally.
+    Ok,
+    /// Not one of the above: the capture does not show enough (said why in the evidence).
+    Undetermined,
+}
+
+impl Category {
+    /// Every category, in report order.
+    pub const ALL: [Category; 17] = [
+        Category::TargetConnectRefused,
+        Category::TargetUnreachableIcmp,
+        Category::TargetClosedBeforeResponse,
+        Category::KeepaliveRace,
+        Category::MalformedResponse,
+        Category::ResponseHeaderTooLarge,
+        Category::TargetTlsHandshakeFailed,
+        Category::DeregistrationAbort,
+        Category::TargetConnectTimeout,
+        Category::TargetTlsHandshakeTimeout,
+        Category::TargetIdleTimeout,
+        Category::IncompleteBody,
+        Category::TargetGeneratedError,
+        Category::ClientClosed,
+        Category::NoTargetAttempt,
+        Category::Undetermined,
+        Category::Ok,
+    ];
+
+    /// The category's name as used in JSON and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::TargetConnectRefused => "target_connect_refused",
+            Category::TargetUnreachableIcmp => "target_unreachable_icmp",
+            Category::TargetClosedBeforeResponse => "target_closed_before_response",
+            Category::KeepaliveRace => "keepalive_race",
+            Category::MalformedResponse => "malformed_response",
+            Category::ResponseHeaderTooLarge => "response_header_too_large",
+            Category::TargetTlsHandshakeFailed => "target_tls_handshake_failed",
+            Category::DeregistrationAbort => "deregistration_abort",
+            Category::TargetConnectTimeout => "target_connect_timeout",
+            Category::TargetTlsHandshakeTimeout => "target_tls_handshake_timeout",
+            Category::TargetIdleTimeout => "target_idle_timeout",
+            Category::IncompleteBody => "incomplete_body",
+            Category::TargetGeneratedError => "target_generated_error",
+            Category::ClientClosed => "client_closed",
+            Category::NoTargetAttempt => "no_target_attempt",
+            Category::Ok => "ok",
+            Category::Undetermined => "undetermined",
+        }
+    }
+
+    /// Parses a category name.
+    pub fn from_name(s: &str) -> Option<Category> {
+        Category::ALL.iter().copied().find(|c| c.name() == s)
+    }
+
+    /// True for every category but `ok`.
+    pub fn is_failure(self) -> bool {
+        self != Category::Ok
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Who produced the status the client got.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GeneratedBy {
+    /// The load balancer itself.
+    Lb,
+    /// The target (relayed by the ALB).
+    Target,
+}
+
+impl fmt::Display for GeneratedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            GeneratedBy::Lb => "lb",
+            GeneratedBy::Target => "target",
+        })
+    }
+}
+
+/// The fields an ALB access-log line would carry for this request. Times in seconds; `-1` when
+/// the step never happened, `None` (null) when the leg that would show it was not captured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccessLogView {
+    /// When the ALB received the request (RFC 3339).
+    pub request_creation_time: Option<String>,
+    /// Receiving the request -> sending it to the target.
+    pub request_processing_time: Option<f64>,
+    /// Sending it -> receiving the response headers.
+    pub target_processing_time: Option<f64>,
+    /// Receiving the response headers -> sending the response to the client.
+    pub response_processing_time: Option<f64>,
+    /// Status the ALB sent (460 when the client closed first).
+    pub elb_status_code: Option<u16>,
+    /// Status the target sent, `-` when none.
+    pub target_status_code: String,
+    /// X-Amzn-Trace-Id the ALB sent to the target.
+    pub trace_id: Option<String>,
+}
+
+/// Which leg an event belongs to.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// Client <-> ALB.
+    Front,
+    /// ALB <-> target.
+    Back,
+}
+
+/// One event of a request's timeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimelineEvent {
+    /// Absolute time, RFC 3339 UTC.
+    pub time: String,
+    /// Milliseconds from the request's first byte.
+    pub rel_ms: f64,
+    /// Front or back end.
+    pub side: Side,
+    /// `client->alb`, `alb->client`, `alb->target` or `target->alb`.
+    pub direction: String,
+    /// What happened, e.g. `SYN retransmission #2`, `GET /x`, `FIN from ALB`.
+    pub event: String,
+    /// Where: `#12` or `file.pcap#12`.
+    pub packet: Option<String>,
+}
+
+/// One diagnosed client request (the JSON request object).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable id: `f<front conn>.<index>` or `b<back conn>.<index>`.
+    pub id: String,
+    /// When the request started (RFC 3339).
+    pub time: String,
+    /// Client `ip:port` (null when the front end was not captured).
+    pub client: Option<String>,
+    /// ALB `ip:port` the client connected to (or the node's address:port on the back end).
+    pub alb: Option<String>,
+    /// Target `ip:port`, null when no back-end attempt was seen.
+    pub target: Option<String>,
+    /// HTTP method (null when opaque).
+    pub method: Option<String>,
+    /// Request target (null when opaque).
+    pub path: Option<String>,
+    /// Host header.
+    pub host: Option<String>,
+    /// The request for display: `GET /x  (Host: h)`, or why it cannot be shown (encrypted,
+    /// never sent, not readable).
+    pub request: String,
+    /// Status the client got (or inferred, see `status_inferred`); null when none.
+    pub status: Option<u16>,
+    /// True when `status` was inferred from the back end because the front end was not seen
+    /// (not captured, encrypted, or its answer missing from the capture).
+    pub status_inferred: bool,
+    /// True when the client's request was TLS (opaque) on the front end.
+    pub front_encrypted: bool,
+    /// Who produced the status.
+    pub generated_by: Option<GeneratedBy>,
+    /// Failure category.
+    pub category: Category,
+    /// One sentence for a human.
+    pub headline: String,
+    /// X-Amzn-Trace-Id.
+    pub trace_id: Option<String>,
+    /// What the ALB access log would show.
+    pub access_log: AccessLogView,
+    /// Events of both legs on one clock.
+    pub timeline: Vec<TimelineEvent>,
+    /// Facts naming packets, timers and bytes.
+    pub evidence: Vec<String>,
+    /// One-line fix.
+    pub fix: Option<String>,
+    /// Ambiguities, missing legs.
+    pub notes: Vec<String>,
+    /// How the legs were matched.
+    pub pairing: PairingMethod,
+    /// Server header of the target, when known.
+    pub target_server: Option<String>,
+}
+
+/// Counts for one category.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CategoryCount {
+    /// Requests.
+    pub count: u64,
+    /// Of which the ALB generated the status.
+    pub generated_by_lb: u64,
+    /// Of which the target generated the status.
+    pub generated_by_target: u64,
+    /// Statuses seen, as "502": n.
+    pub statuses: IndexMap<String, u64>,
+}
+
+/// Counts for one target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TargetCount {
+    /// Client requests sent to it.
+    pub requests: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Failed, by category name.
+    pub by_category: IndexMap<String, u64>,
+}
+
+/// The summary counts.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Client requests.
+    pub requests: u64,
+    /// Ok ones.
+    pub ok: u64,
+    /// Failed ones.
+    pub failed: u64,
+    /// By category name (failures first, in taxonomy order).
+    pub by_category: IndexMap<String, CategoryCount>,
+    /// By target `ip:port` (`-` for requests without a target).
+    pub by_target: IndexMap<String, TargetCount>,
+}
+
+/// Health-check counts for one target.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HealthTarget {
+    /// Checks.
+    pub checks: u64,
+    /// Failed checks.
+    pub failed: u64,
+    /// Status codes answered.
+    pub statuses: IndexMap<String, u64>,
+}
+
+/// A failed health check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthFailure {
+    /// When.
+    pub time: String,
+    /// ALB node.
+    pub node: String,
+    /// Target.
+    pub target: String,
+    /// Path checked.
+    pub path: Option<String>,
+    /// What went wrong.
+    pub problem: String,
+    /// Where.
+    pub packet: Option<String>,
+}
+
+/// Health checks, reported apart from client requests.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HealthSummary {
+    /// Checks seen.
+    pub checks: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Per target.
+    pub by_target: IndexMap<String, HealthTarget>,
+    /// The first failures in full.
+    pub failures: Vec<HealthFailure>,
+}
+
+/// A detected ALB node.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeReport {
+    /// Private address.
+    pub ip: String,
+    /// Why it is believed to be one.
+    pub evidence: Vec<String>,
+    /// Listener ports.
+    pub listener_ports: Vec<u16>,
+    /// Front-end connections.
+    pub front_connections: u64,
+    /// Back-end connections.
+    pub back_connections: u64,
+    /// Health checks sent.
+    pub health_checks: u64,
+    /// Mirror sessions.
+    pub sessions: Vec<String>,
+}
+
+/// A target and what is known of it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    /// `ip:port`.
+    pub target: String,
+    /// Its Server header.
+    pub server: Option<String>,
+    /// Its X-Powered-By header.
+    pub powered_by: Option<String>,
+    /// Its keep-alive timeout, read from its own idle closes (seconds).
+    pub keepalive_timeout_s: Option<f64>,
+}
+
+/// The ALB timers used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Timers {
+    /// Idle timeout, seconds.
+    pub idle_timeout_s: f64,
+    /// `default`, `config` or `inferred`.
+    pub idle_timeout_source: String,
+    /// Connect timeout, seconds.
+    pub connect_timeout_s: f64,
+}
+
+/// Capture span.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CaptureSpan {
+    /// First packet (RFC 3339).
+    pub first: Option<String>,
+    /// Last packet.
+    pub last: Option<String>,
+    /// Seconds between them.
+    pub duration_s: f64,
+}
+
+/// The whole analysis: what every renderer shows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Analysis {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Input files.
+    pub inputs: Vec<String>,
+    /// Which legs the capture holds.
+    pub vantage: Vantage,
+    /// ALB nodes.
+    pub alb_nodes: Vec<NodeReport>,
+    /// Targets.
+    pub targets: Vec<TargetReport>,
+    /// Timers in force.
+    pub timers: Timers,
+    /// Capture span.
+    pub capture: CaptureSpan,
+    /// Counts.
+    pub summary: Summary,
+    /// Health checks.
+    pub health_checks: HealthSummary,
+    /// Failed requests (and ok ones when kept), in time order.
+    pub requests: Vec<Finding>,
+    /// True when ok requests are included in `requests`.
+    pub includes_ok: bool,
+    /// Connections that were neither front nor back end.
+    pub other_connections: u64,
+    /// What each layer counted, and input damage.
+    pub stats: RunStats,
+}
+
+/// The [`PathSink`] that diagnoses requests as they come and builds the [`Analysis`].
+pub struct Analyzer {
+    files: Vec<String>,
+    keep_ok: bool,
+    requests: Vec<Finding>,
+    summary: Summary,
+    health: HealthSummary,
+}
+
+impl Analyzer {
+    /// An analyzer; `files` names the inputs (for packet references), `keep_ok` keeps ok
+    /// requests in full.
+    pub fn new(files: Vec<String>, keep_ok: bool) -> Self {
+        Analyzer {
+            files,
+            keep_ok,
+            requests: Vec::new(),
+            summary: Summary::default(),
+            health: HealthSummary::default(),
+        }
+    }
+
+    fn count(&mut self, f: &Finding) {
+        let s = &mut self.summary;
+        s.requests += 1;
+        if f.category.is_failure() {
+            s.failed += 1;
+        } else {
+            s.ok += 1;
+        }
+        let c = s
+            .by_category
+            .entry(f.category.name().to_string())
+            .or_default();
+        c.count += 1;
+        match f.generated_by {
+            Some(GeneratedBy::Lb) => c.generated_by_lb += 1,
+            Some(GeneratedBy::Target) => c.generated_by_target += 1,
+            None => {}
+        }
+        let st = f
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        *c.statuses.entry(st).or_default() += 1;
+        let t = s
+            .by_target
+            .entry(f.target.clone().unwrap_or_else(|| "-".into()))
+            .or_default();
+        t.requests += 1;
+        if f.category.is_failure() {
+            t.failed += 1;
+            *t.by_category
+                .entry(f.category.name().to_string())
+                .or_default() += 1;
+        }
+    }
+
+    /// Builds the analysis from what was gathered, what the ALB layer learned and run stats.
+    pub fn finish(mut self, known: &Knowledge, stats: RunStats) -> Analysis {
+        self.requests
+            .sort_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)));
+        let order = |k: &str| {
+            Category::from_name(k)
+                .and_then(|c| Category::ALL.iter().position(|x| *x == c))
+                .unwrap_or(usize::MAX)
+        };
+        self.summary
+            .by_category
+            .sort_by(|a, _, b, _| order(a).cmp(&order(b)));
+        self.summary.by_target.sort_keys();
+        self.health.by_target.sort_keys();
+        let (idle, src) = known.idle_timeout();
+        let alb_nodes = known
+            .alb_nodes()
+            .into_iter()
+            .filter_map(|n| {
+                Some(NodeReport {
+                    ip: n.ip?.to_string(),
+                    evidence: n.evidence.clone(),
+                    listener_ports: n.listener_ports.iter().copied().collect(),
+                    front_connections: n.front_connections,
+                    back_connections: n.back_connections,
+                    health_checks: n.health_checks,
+                    sessions: n.sessions.iter().cloned().collect(),
+                })
+            })
+            .collect();
+        let mut targets: Vec<TargetReport> = known
+            .targets
+            .iter()
+            .map(|(ep, t)| TargetReport {
+                target: ep.to_string(),
+                server: t.server.clone(),
+                powered_by: t.powered_by.clone(),
+                keepalive_timeout_s: t.keepalive_timeout().map(|d| round3(d.as_secs_f64())),
+            })
+            .collect();
+        targets.sort_by(|a, b| a.target.cmp(&b.target));
+        let capture = CaptureSpan {
+            first: stats.first_ts.map(Timestamp::to_rfc3339),
+            last: stats.last_ts.map(Timestamp::to_rfc3339),
+            duration_s: match (stats.first_ts, stats.last_ts) {
+                (Some(a), Some(b)) => round3(b.since(a).as_secs_f64()),
+                _ => 0.0,
+            },
+        };
+        Analysis {
+            schema_version: SCHEMA_VERSION,
+            inputs: self.files,
+            vantage: known.vantage(),
+            alb_nodes,
+            targets,
+            timers: Timers {
+                idle_timeout_s: round3(idle.as_secs_f64()),
+                idle_timeout_source: match src {
+                    TimerSource::Default => "default",
+                    TimerSource::Config => "config",
+                    TimerSource::Inferred => "inferred",
+                }
+                .into(),
+                connect_timeout_s: round3(known.config.connect_timeout.as_secs_f64()),
+            },
+            capture,
+            summary: self.summary,
+            health_checks: self.health,
+            requests: self.requests,
+            includes_ok: self.keep_ok,
+            other_connections: known.other_connections,
+            stats,
+        }
+    }
+}
+
+impl PathSink for Analyzer {
+    fn path(&mut self, path: RequestPath, known: &Knowledge) {
+        let finding = diagnose(&path, known, &self.files);
+        self.count(&finding);
+        if finding.category.is_failure() || self.keep_ok {
+            self.requests.push(finding);
+        }
+    }
+
+    fn health_check(&mut self, check: HealthCheck, _known: &Knowledge) {
+        let h = &mut self.health;
+        h.checks += 1;
+        let t = h.by_target.entry(check.target.to_string()).or_default();
+        t.checks += 1;
+        let st = check
+            .status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "-".into());
+        *t.statuses.entry(st).or_default() += 1;
+        if !check.ok {
+            h.failed += 1;
+            t.failed += 1;
+            if h.failures.len() < MAX_HEALTH_FAILURES {
+                h.failures.push(HealthFailure {
+                    time: check.time.to_rfc3339(),
+                    node: check.node.to_string(),
+                    target: check.target.to_string(),
+                    path: check.path,
+                    problem: check.problem.unwrap_or_else(|| "failed".into()),
+                    packet: check.pos.map(|p| packet_ref(&self.files, p)),
+                });
+            }
+        }
+    }
+}
+
+/// `#12` for a single input, `name#12` when there are several.
+pub fn packet_ref(files: &[String], pos: PacketPos) -> String {
+    if files.len() > 1 {
+        let name = files
+            .get(usize::from(pos.file))
+            .map(|f| {
+                std::path::Path::new(f)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| f.clone())
+            })
+            .unwrap_or_else(|| format!("file{}", pos.file));
+        format!("{name}#{}", pos.number)
+    } else {
+        format!("#{}", pos.number)
+    }
+}
+
+/// Rounds to milliseconds (for stable JSON).
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Runs the whole analysis of `reader`: pipeline -> ALB pairing -> diagnosis. `keep_ok` keeps
+/// ok requests in full (`--all`).
+pub fn analyze_capture(
+    reader: &mut crate::capture::CaptureReader,
+    pipeline: &crate::pipeline::PipelineConfig,
+    alb: crate::alb::AlbConfig,
+    keep_ok: bool,
+) -> Analysis {
+    let analyzer = Analyzer::new(reader.file_names(), keep_ok);
+    let mut tracker = crate::alb::AlbTracker::new(alb, analyzer);
+    let stats = crate::pipeline::run_app(reader, pipeline, &mut tracker);
+    let (analyzer, known) = tracker.finish();
+    analyzer.finish(&known, stats)
+}
+
+impl Analysis {
+    /// A copy without the ok requests (the default report when the analysis kept them).
+    pub fn failures_only(&self) -> Analysis {
+        let mut a = self.clone();
+        a.requests.retain(|r| r.category.is_failure());
+        a.includes_ok = false;
+        a
+    }
+}

@@ -116,11 +116,38 @@ pub struct FlowStats {
 }
 
 /// A 4-tuple in one session, endpoints sorted so both directions find it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct TupleKey {
     session: MirrorSession,
     lo: Endpoint,
     hi: Endpoint,
+}
+
+impl std::hash::Hash for TupleKey {
+    /// Feeds the hasher one buffer (one `write` instead of a dozen small ones: the table lookup
+    /// is on every packet's path).
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut buf = [0u8; 64];
+        let mut n = 0;
+        let mut put = |bytes: &[u8]| {
+            if let Some(dst) = buf.get_mut(n..n + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
+            n += bytes.len();
+        };
+        for ep in [self.lo, self.hi] {
+            match ep.ip {
+                std::net::IpAddr::V4(a) => put(&a.octets()),
+                std::net::IpAddr::V6(a) => put(&a.octets()),
+            }
+            put(&ep.port.to_be_bytes());
+        }
+        put(&self.session.vni.unwrap_or(u32::MAX).to_le_bytes());
+        put(&[self.session.encap as u8]);
+        state.write(buf.get(..n.min(buf.len())).unwrap_or(&buf));
+        // The mirror's outer source rarely differs between sessions of one 4-tuple; `Eq`
+        // still compares it.
+    }
 }
 
 impl TupleKey {
@@ -287,6 +314,10 @@ impl From<TupleKeyOrd> for TupleKey {
 /// The timer sets are re-keyed at most this often per connection (capture time), so a bulk
 /// transfer does not pay two tree updates per packet.
 const LRU_GRANULARITY_NS: i64 = 100_000_000;
+
+/// Largest hole inferred from an ACK or a FIN beyond the bytes seen (a TCP window's worth);
+/// a leap further than this is taken as a bogus number and ignored.
+const MAX_INFERRED_GAP: u64 = 1 << 26;
 
 /// How often (capture time) idle and half-open connections are looked for.
 const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
@@ -463,94 +494,101 @@ impl FlowTracker {
         let tkey = TupleKey::new(decoded.session, src, dst);
         let pure_syn = seg.flags.syn && !seg.flags.ack;
 
-        // Port reuse: a SYN with a new ISN from an endpoint that already sent packets here.
-        if pure_syn {
-            if let Some(conn) = self.conns.get(&tkey) {
-                let side = &conn.sides[dir_of(conn, src).index()];
-                let reused = match (side.syn_isn, side.base) {
-                    (Some(isn), _) => isn != seg.seq,
-                    (None, Some(base)) => base != seg.seq.wrapping_add(1),
-                    (None, None) => false,
+        // Fast path (one hash lookup): a known connection, and not a SYN reusing its 4-tuple.
+        if let Some(conn) = self.conns.get_mut(&tkey) {
+            if !(pure_syn && is_port_reuse(conn, src, seg.seq)) {
+                let timers = Timers {
+                    lru: &mut self.lru,
+                    half_open: &mut self.half_open,
+                    closing: &mut self.closing,
                 };
-                if reused {
-                    self.stats.port_reused += 1;
-                    self.close(tkey, CloseReason::PortReused, sink);
+                apply_segment(
+                    conn,
+                    tkey,
+                    timers,
+                    &self.config,
+                    &mut self.stats,
+                    packet,
+                    decoded,
+                    seg,
+                    sink,
+                );
+                return;
+            }
+            // Port reuse: a SYN with a new ISN from an endpoint that already sent packets here.
+            self.stats.port_reused += 1;
+            self.close(tkey, CloseReason::PortReused, sink);
+        }
+
+        if self.conns.len() >= self.config.max_connections.max(1) {
+            // The least recently active: re-key lagging entries until the first is exact.
+            while let Some(&(_, _, k)) = self.lru.first() {
+                if !self.refresh(k.into(), i64::MIN) {
+                    self.stats.evicted += 1;
+                    self.close(k.into(), CloseReason::Evicted, sink);
+                    break;
                 }
             }
         }
-
-        if !self.conns.contains_key(&tkey) {
-            if self.conns.len() >= self.config.max_connections.max(1) {
-                // The least recently active: re-key lagging entries until the first is exact.
-                while let Some(&(_, _, k)) = self.lru.first() {
-                    if !self.refresh(k.into(), i64::MIN) {
-                        self.stats.evicted += 1;
-                        self.close(k.into(), CloseReason::Evicted, sink);
-                        break;
-                    }
-                }
-            }
-            let (client, server, saw_syn) = if pure_syn {
-                (src, dst, true)
-            } else if seg.flags.syn || is_server_port(src.port, dst.port) {
-                // A SYN-ACK's sender is the responder; else the well-known/lower port is.
-                (dst, src, false)
-            } else {
-                (src, dst, false)
-            };
-            let id = ConnId(self.next_id);
-            self.next_id += 1;
-            let key = ConnKey {
-                session: decoded.session,
-                client,
-                server,
-            };
-            let cap = self
-                .config
-                .conflict_window
-                .min(self.config.max_buffered_bytes);
-            let conn = Conn {
-                id,
+        let (client, server, saw_syn) = if pure_syn {
+            (src, dst, true)
+        } else if seg.flags.syn || is_server_port(src.port, dst.port) {
+            // A SYN-ACK's sender is the responder; else the well-known/lower port is.
+            (dst, src, false)
+        } else {
+            (src, dst, false)
+        };
+        let id = ConnId(self.next_id);
+        self.next_id += 1;
+        let key = ConnKey {
+            session: decoded.session,
+            client,
+            server,
+        };
+        let cap = self
+            .config
+            .conflict_window
+            .min(self.config.max_buffered_bytes);
+        let conn = Conn {
+            id,
+            key,
+            start: packet.ts,
+            end: packet.ts,
+            first_pos: packet.pos,
+            last_pos: packet.pos,
+            saw_syn,
+            sides: [Side::new(cap), Side::new(cap)],
+            history: String::new(),
+            events: Vec::new(),
+            events_dropped: 0,
+            activity: packet.ts.0,
+            half_open: false,
+            closing: None,
+            rst_seen: false,
+        };
+        self.lru.insert((conn.activity, id.0, tkey.into()));
+        self.stats.connections += 1;
+        sink.on_flow_event(
+            id,
+            FlowEvent::Open {
                 key,
-                start: packet.ts,
-                end: packet.ts,
-                first_pos: packet.pos,
-                last_pos: packet.pos,
-                saw_syn,
-                sides: [Side::new(cap), Side::new(cap)],
-                history: String::new(),
-                events: Vec::new(),
-                events_dropped: 0,
-                activity: packet.ts.0,
-                half_open: false,
-                closing: None,
-                rst_seen: false,
-            };
-            self.lru.insert((conn.activity, id.0, tkey.into()));
-            self.conns.insert(tkey, Box::new(conn));
-            self.stats.connections += 1;
-            self.stats.peak_open = self.stats.peak_open.max(self.conns.len() as u64);
-            sink.on_flow_event(
-                id,
-                FlowEvent::Open {
-                    key,
-                    ts: packet.ts,
-                    pos: packet.pos,
-                },
-            );
-        }
-
+                ts: packet.ts,
+                pos: packet.pos,
+            },
+        );
+        self.conns.insert(tkey, Box::new(conn));
         let Some(conn) = self.conns.get_mut(&tkey) else {
             return;
         };
-        // Timer sets: refresh the LRU position.
-        let ord: TupleKeyOrd = tkey.into();
-        let old_activity = conn.activity;
-        let was_half_open = conn.half_open;
-        let was_closing = conn.closing;
-
-        update_conn(
+        let timers = Timers {
+            lru: &mut self.lru,
+            half_open: &mut self.half_open,
+            closing: &mut self.closing,
+        };
+        apply_segment(
             conn,
+            tkey,
+            timers,
             &self.config,
             &mut self.stats,
             packet,
@@ -558,23 +596,7 @@ impl FlowTracker {
             seg,
             sink,
         );
-
-        if conn.end.0.saturating_sub(old_activity) >= LRU_GRANULARITY_NS {
-            conn.activity = conn.end.0;
-            self.lru.remove(&(old_activity, conn.id.0, ord));
-            self.lru.insert((conn.activity, conn.id.0, ord));
-        }
-        if was_half_open && (!conn.half_open || conn.activity != old_activity) {
-            self.half_open.remove(&(old_activity, conn.id.0, ord));
-        }
-        if conn.half_open && (!was_half_open || conn.activity != old_activity) {
-            self.half_open.insert((conn.activity, conn.id.0, ord));
-        }
-        if was_closing.is_none() {
-            if let Some(deadline) = conn.closing {
-                self.closing.insert((deadline, conn.id.0, ord));
-            }
-        }
+        self.stats.peak_open = self.stats.peak_open.max(self.conns.len() as u64);
     }
 
     /// Flushes and hands a connection's summary downstream, then forgets it.
@@ -620,6 +642,62 @@ impl FlowTracker {
             close_reason: reason,
         };
         sink.on_flow_event(summary.id, FlowEvent::Close(Box::new(summary)));
+    }
+}
+
+/// The tracker's timer sets, borrowed apart from the connection table.
+struct Timers<'a> {
+    lru: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+    half_open: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+    closing: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+}
+
+/// Is a pure SYN from `src` with sequence number `seq` a new connection on this 4-tuple (a new
+/// ISN from an endpoint that already sent packets here)?
+fn is_port_reuse(conn: &Conn, src: Endpoint, seq: u32) -> bool {
+    let side = &conn.sides[dir_of(conn, src).index()];
+    match (side.syn_isn, side.base) {
+        (Some(isn), _) => isn != seq,
+        (None, Some(base)) => base != seq.wrapping_add(1),
+        (None, None) => false,
+    }
+}
+
+/// Applies a segment to its connection and keeps the timer sets in step.
+#[allow(clippy::too_many_arguments)]
+fn apply_segment(
+    conn: &mut Conn,
+    tkey: TupleKey,
+    timers: Timers<'_>,
+    config: &FlowConfig,
+    stats: &mut FlowStats,
+    packet: &PacketRef<'_>,
+    decoded: &Decoded<'_>,
+    seg: &TcpSegment<'_>,
+    sink: &mut dyn FlowSink,
+) {
+    let ord: TupleKeyOrd = tkey.into();
+    let old_activity = conn.activity;
+    let was_half_open = conn.half_open;
+    let was_closing = conn.closing;
+
+    update_conn(conn, config, stats, packet, decoded, seg, sink);
+
+    if conn.end.0.saturating_sub(old_activity) >= LRU_GRANULARITY_NS {
+        conn.activity = conn.end.0;
+        timers.lru.remove(&(old_activity, conn.id.0, ord));
+        timers.lru.insert((conn.activity, conn.id.0, ord));
+    }
+    if was_half_open && (!conn.half_open || conn.activity != old_activity) {
+        timers.half_open.remove(&(old_activity, conn.id.0, ord));
+    }
+    if conn.half_open && (!was_half_open || conn.activity != old_activity) {
+        timers.half_open.insert((conn.activity, conn.id.0, ord));
+    }
+    if was_closing.is_none() {
+        if let Some(deadline) = conn.closing {
+            timers.closing.insert((deadline, conn.id.0, ord));
+        }
     }
 }
 
@@ -927,7 +1005,7 @@ fn update_conn(
             // A FIN takes one sequence number: do not count it as a byte.
             let fin_cap = ps.fin.map(|(o, _, _)| o as i64).unwrap_or(i64::MAX);
             let limit = acked.min(fin_cap);
-            if limit > next && limit - next < (1 << 30) {
+            if limit > next && limit - next <= MAX_INFERRED_GAP as i64 {
                 conn.sides[peer.index()].reasm.acknowledge(limit as u64);
                 drain(conn, config, stats, peer, limit as u64, ts, pos, sink);
             } else if acked > 0 {
@@ -966,7 +1044,7 @@ fn update_conn(
         // behind its own FIN is rare; waiting for the peer's ACK could hold the FIN for ever).
         let next = side.reasm.next();
         let limit = match side.fin {
-            Some((o, _, _)) if o > next && o - next < (1 << 30) => o,
+            Some((o, _, _)) if o > next && o - next <= MAX_INFERRED_GAP => o,
             _ => next,
         };
         drain(conn, config, stats, dir, limit, ts, pos, sink);

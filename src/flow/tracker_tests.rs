@@ -82,6 +82,31 @@ impl Rec {
         }
         s
     }
+    /// Like `stream`, without materializing gaps: checks contiguity, returns the length.
+    fn extent(&self, id: u64, dir: Dir) -> u64 {
+        let mut end = 0u64;
+        for (c, e) in &self.events {
+            let (offset, len) = match e {
+                Ev::Data {
+                    dir: d,
+                    offset,
+                    bytes,
+                } if *d == dir => (*offset, bytes.len() as u64),
+                Ev::Gap {
+                    dir: d,
+                    offset,
+                    len,
+                } if *d == dir => (*offset, *len),
+                _ => continue,
+            };
+            if c.0 == id {
+                assert_eq!(offset, end, "contiguous");
+                assert!(len > 0);
+                end += len;
+            }
+        }
+        end
+    }
     fn text(&self, id: u64, dir: Dir) -> Vec<u8> {
         self.stream(id, dir).into_iter().flatten().collect()
     }
@@ -927,4 +952,59 @@ fn synack_retransmissions_without_ip_id_are_not_duplicates() {
         })
         .count();
     assert_eq!(retrans, 2);
+}
+
+proptest::proptest! {
+    /// Arbitrary segments (any flags, sequence and ack numbers, truncation, times) never panic,
+    /// every stream handed out is contiguous, and every connection is closed exactly once.
+    #[test]
+    fn arbitrary_segments_keep_invariants(
+        pkts in proptest::collection::vec(
+            (
+                proptest::prelude::any::<bool>(),
+                0u8..32,
+                proptest::prelude::any::<u32>(),
+                proptest::prelude::any::<u32>(),
+                0usize..40,
+                0u32..3000,
+                0i64..400_000,
+                0u8..3,
+            ),
+            1..60,
+        ),
+    ) {
+        let mut n = Net::new(FlowConfig {
+            max_connections: 3,
+            max_buffered_bytes: 300,
+            ..FlowConfig::default()
+        });
+        let data = [7u8; 40];
+        let mut ms = 0;
+        for (from_client, f, seq, ack, len, missing, dt, port) in pkts {
+            let mut flags = String::new();
+            for (bit, c) in [(1, 'S'), (2, 'A'), (4, 'F'), (8, 'R'), (16, 'P')] {
+                if f & bit != 0 {
+                    flags.push(c);
+                }
+            }
+            // Small sequence steps most of the time, so streams actually advance.
+            let seq = if seq % 4 == 0 { seq } else { 1000 + (seq % 5000) };
+            ms += dt % 3 * dt;
+            n.client = (1, 40000 + port as u16);
+            n.send(P { missing: if missing > 2500 { missing } else { 0 }, ..p(from_client, &flags, seq, ack, &data[..len], ms) });
+        }
+        n.finish();
+        let opened = n.rec.count(|e| matches!(e, Ev::Open(_)));
+        let closed = n.rec.closes().len();
+        proptest::prop_assert_eq!(opened, closed);
+        proptest::prop_assert_eq!(n.tracker.open_connections(), 0);
+        let ids: std::collections::BTreeSet<u64> = n.rec.events.iter().map(|(c, _)| c.0).collect();
+        for id in ids {
+            for dir in [Dir::ToServer, Dir::ToClient] {
+                let len = n.rec.extent(id, dir);
+                let sum = n.rec.close_of(id).dirs[dir.index()];
+                proptest::prop_assert_eq!(len, sum.payload_bytes + sum.gap_bytes);
+            }
+        }
+    }
 }

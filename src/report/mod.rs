@@ -1,2 +1,52 @@
-//! Report layer: renders an analysis as text, JSON, NDJSON, Markdown or HTML, and writes pcap
-//! slices. (Placeholder: implemented by the report work items.)
+//! Report layer: renders an [`Analysis`] as text, JSON or NDJSON. Every renderer reads the same
+//! model and never re-analyses (Markdown/HTML renderers are to be added here the same way).
+
+mod json;
+mod text;
+
+pub use json::{write_json, write_ndjson};
+pub use text::{write_text, TextOptions};
+
+use crate::diagnose::Analysis;
+use std::io::{self, Write};
+
+/// Output format.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Human-readable report.
+    Text,
+    /// One JSON document.
+    Json,
+    /// One JSON request per line, then a summary line.
+    Ndjson,
+}
+
+/// Renders `analysis` in `format` to `out`.
+pub fn render(
+    analysis: &Analysis,
+    format: Format,
+    text: &TextOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        Format::Text => write_text(analysis, text, out),
+        Format::Json => write_json(analysis, out),
+        Format::Ndjson => write_ndjson(analysis, out),
+    }
+}
+
+/// The report `albscope check` compares and golden files hold: the failed requests only, as
+/// JSON (`json`) or as the default text report (no colour).
+pub fn expected_report(analysis: &Analysis, json: bool) -> io::Result<String> {
+    let a = analysis.failures_only();
+    let mut buf = Vec::new();
+    if json {
+        write_json(&a, &mut buf)?;
+    } else {
+        write_text(&a, &TextOptions::default(), &mut buf)?;
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,434 @@
+//! Pairing of front-end and back-end legs within one ALB node (DOMAIN.md "Pairing").
+
+use super::{ConnRole, HealthCheck, Knowledge, Leg, PairingMethod, RequestPath};
+use crate::capture::{Duration, Timestamp};
+use crate::flow::Endpoint;
+use crate::flow::{Dir, TcpEventKind};
+use crate::protocol::header;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// How far a back-end request may appear to precede its front-end request (capture jitter).
+const TOLERANCE: Duration = Duration(5_000_000);
+/// How long after the front-end request the ALB may open or reuse a back-end connection when
+/// pairing by time order.
+const TIME_ORDER_MAX: Duration = Duration(2_000_000_000);
+
+/// What one pairing pass produced.
+#[derive(Default)]
+pub(super) struct PairOutput {
+    pub paths: Vec<RequestPath>,
+    pub health_checks: Vec<HealthCheck>,
+    pub front_legs: u64,
+    pub back_legs: u64,
+}
+
+struct Side {
+    leg: Leg,
+    node: IpAddr,
+    time: Timestamp,
+    used: bool,
+}
+
+/// Classifies and pairs a batch of legs.
+pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
+    legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
+    let mut out = PairOutput::default();
+    let mut fronts: Vec<Side> = Vec::new();
+    let mut backs: Vec<Side> = Vec::new();
+    for leg in legs {
+        let agent = leg.request_header("user-agent").map(str::to_string);
+        let unanswered = leg
+            .record
+            .as_ref()
+            .is_some_and(|r| super::unanswered(&r.tcp));
+        match known.classify(&leg.conn.key, agent.as_deref(), unanswered) {
+            ConnRole::FrontEnd => {
+                if leg.exchange.is_none() && leg.burst.is_none() {
+                    continue; // a client connection that carried no request
+                }
+                out.front_legs += 1;
+                fronts.push(Side {
+                    node: known.node_of(&leg.conn.key, ConnRole::FrontEnd),
+                    time: leg.time(),
+                    leg,
+                    used: false,
+                });
+            }
+            ConnRole::BackEnd => {
+                out.back_legs += 1;
+                backs.push(Side {
+                    node: known.node_of(&leg.conn.key, ConnRole::BackEnd),
+                    time: leg.time(),
+                    leg,
+                    used: false,
+                });
+            }
+            ConnRole::HealthCheck => out.health_checks.push(health_check(&leg, None)),
+            ConnRole::Other => {}
+        }
+    }
+    let fronts = dedupe(fronts);
+    let mut backs = dedupe(backs);
+    let front_seen = known.front_legs + out.front_legs > 0;
+    let back_seen =
+        known.back_legs + out.back_legs + known.health_checks > 0 || !out.health_checks.is_empty();
+    let mut pairs: Vec<(usize, usize, PairingMethod, Vec<String>)> = Vec::new();
+
+    let mut fronts = fronts;
+    fronts.sort_by_key(|f| f.time);
+    // Index of clear-text front-end requests by (node, method, target), in time order.
+    let mut by_request: HashMap<(IpAddr, String, String), Vec<usize>> = HashMap::new();
+    for (i, f) in fronts.iter().enumerate() {
+        if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
+            by_request
+                .entry((f.node, r.method.clone(), r.target.clone()))
+                .or_default()
+                .push(i);
+        }
+    }
+
+    // Phase 1: clear-text back-end requests by their headers.
+    for bi in 0..backs.len() {
+        let Some(b) = backs.get(bi) else { continue };
+        let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
+            continue;
+        };
+        let Some(list) = by_request.get(&(b.node, req.method.clone(), req.target.clone())) else {
+            continue;
+        };
+        let max = Duration(known.config.connect_timeout.0.saturating_add(5_000_000_000));
+        let pool: Vec<usize> = list
+            .iter()
+            .copied()
+            .filter(|i| {
+                fronts.get(*i).is_some_and(|f| {
+                    !f.used
+                        && in_range(f.time, b.time, max)
+                        && header_match(&f.leg, &b.leg)
+                        && consistent(&f.leg, &b.leg)
+                })
+            })
+            .collect();
+        let Some(&fi) = pool.first() else { continue };
+        let mut notes = Vec::new();
+        if pool.len() > 1 {
+            notes.push(ambiguity(
+                &fronts,
+                &pool,
+                "method, path, Host and X-Forwarded-For",
+            ));
+        }
+        if let Some(f) = fronts.get_mut(fi) {
+            f.used = true;
+        }
+        if let Some(b) = backs.get_mut(bi) {
+            b.used = true;
+        }
+        pairs.push((fi, bi, PairingMethod::Headers, notes));
+    }
+
+    // Phase 2: time order for attempts without a request, opaque TLS, or opaque front ends.
+    for bi in 0..backs.len() {
+        let Some(b) = backs.get(bi) else { continue };
+        if b.used {
+            continue;
+        }
+        let b_http = b
+            .leg
+            .exchange
+            .as_ref()
+            .and_then(|e| e.request.as_ref())
+            .is_some();
+        let b_outcome = outcome_time(&b.leg);
+        let earliest = Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0));
+        let first = fronts.partition_point(|f| f.time < earliest);
+        let pool: Vec<usize> = fronts
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take_while(|(_, f)| f.time <= b.time.plus(TOLERANCE))
+            .filter(|(_, f)| !f.used && f.node == b.node)
+            // An HTTP back-end request that matched no HTTP front end can only belong to an
+            // opaque (TLS) front-end request.
+            .filter(|(_, f)| !b_http || f.leg.exchange.is_none())
+            // The ALB answers the client after the back-end outcome, not before the attempt.
+            .filter(|(_, f)| {
+                answer_time(&f.leg).map_or(true, |a| {
+                    a.plus(TOLERANCE) >= b.time
+                        && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
+                })
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let Some(&fi) = pool.first() else { continue };
+        let mut notes = Vec::new();
+        if pool.len() > 1 {
+            notes.push(ambiguity(&fronts, &pool, "time order"));
+        }
+        if let Some(f) = fronts.get_mut(fi) {
+            f.used = true;
+        }
+        if let Some(b) = backs.get_mut(bi) {
+            b.used = true;
+        }
+        pairs.push((fi, bi, PairingMethod::TimeOrder, notes));
+    }
+
+    // Emit pairs, then the unpaired legs with the reason.
+    let mut fronts: Vec<Option<Side>> = fronts.into_iter().map(Some).collect();
+    let mut backs: Vec<Option<Side>> = backs.into_iter().map(Some).collect();
+    for (fi, bi, method, notes) in pairs {
+        let f = fronts.get_mut(fi).and_then(Option::take);
+        let b = backs.get_mut(bi).and_then(Option::take);
+        let node = f.as_ref().map(|s| s.node).or(b.as_ref().map(|s| s.node));
+        out.paths.push(RequestPath {
+            node,
+            front: f.map(|s| s.leg),
+            back: b.map(|s| s.leg),
+            pairing: method,
+            notes,
+        });
+    }
+    for f in fronts.into_iter().flatten() {
+        let note = if back_seen {
+            "no back-end attempt for this request was found in the capture"
+        } else {
+            "the back end is not in the capture"
+        };
+        out.paths.push(RequestPath {
+            node: Some(f.node),
+            front: Some(f.leg),
+            back: None,
+            pairing: PairingMethod::Unpaired,
+            notes: vec![note.to_string()],
+        });
+    }
+    for b in backs.into_iter().flatten() {
+        let has_request = b.leg.exchange.is_some() || b.leg.burst.is_some();
+        if front_seen && !has_request {
+            // Clients' requests have a front end in this capture; a bare connection attempt
+            // that matches none of them was made for a health check.
+            out.health_checks.push(health_check(
+                &b.leg,
+                Some("no client request matched this connection attempt"),
+            ));
+            continue;
+        }
+        let note = if front_seen {
+            "no front-end request matched (method, path, Host, X-Forwarded-For, time)"
+        } else {
+            "the front end is not in the capture; what the client got is inferred"
+        };
+        out.paths.push(RequestPath {
+            node: Some(b.node),
+            front: None,
+            back: Some(b.leg),
+            pairing: PairingMethod::Unpaired,
+            notes: vec![note.to_string()],
+        });
+    }
+    out.paths
+        .sort_by_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
+    out
+}
+
+/// Drops a leg seen a second time through another mirror session (the same connection mirrored
+/// on two ENIs, or two captures of one exchange merged): same endpoints, same exchange index,
+/// within a second. Keeps the copy that shows more.
+fn dedupe(sides: Vec<Side>) -> Vec<Side> {
+    let richness = |l: &Leg| {
+        let ex = l.exchange.as_ref();
+        u8::from(ex.is_some_and(|e| e.response.is_some())) * 4
+            + u8::from(l.record.is_some()) * 2
+            + u8::from(ex.is_some_and(|e| e.request.is_some()))
+    };
+    let mut seen: HashMap<(Endpoint, Endpoint, u32), Vec<usize>> = HashMap::new();
+    let mut out: Vec<Side> = Vec::with_capacity(sides.len());
+    for s in sides {
+        let key = (s.leg.conn.key.client, s.leg.conn.key.server, s.leg.index());
+        let twin = seen.get(&key).and_then(|idxs| {
+            idxs.iter().copied().find(|i| {
+                out.get(*i).is_some_and(|o| {
+                    o.leg.conn.key.session != s.leg.conn.key.session
+                        && o.time.since(s.time).0.unsigned_abs() <= 1_000_000_000
+                })
+            })
+        });
+        match twin {
+            Some(i) => {
+                if let Some(o) = out.get_mut(i) {
+                    if richness(&s.leg) > richness(&o.leg) {
+                        *o = s;
+                    }
+                }
+            }
+            None => {
+                seen.entry(key).or_default().push(out.len());
+                out.push(s);
+            }
+        }
+    }
+    out
+}
+
+/// `front` starts no later than `back` (within the tolerance) and at most `max` before it.
+fn in_range(front: Timestamp, back: Timestamp, max: Duration) -> bool {
+    front <= back.plus(TOLERANCE)
+        && back.since(front) <= Duration(max.0.saturating_add(TOLERANCE.0))
+}
+
+/// Same method, target and Host; client IP is the last X-Forwarded-For entry.
+fn header_match(front: &Leg, back: &Leg) -> bool {
+    let (Some(f), Some(b)) = (
+        front.exchange.as_ref().and_then(|e| e.request.as_ref()),
+        back.exchange.as_ref().and_then(|e| e.request.as_ref()),
+    ) else {
+        return false;
+    };
+    if f.method != b.method || f.target != b.target {
+        return false;
+    }
+    let fh = header(&f.headers, "host").map(str::to_ascii_lowercase);
+    let bh = header(&b.headers, "host").map(str::to_ascii_lowercase);
+    if fh.is_some() && bh.is_some() && fh != bh {
+        return false;
+    }
+    if let Some(xff) = header(&b.headers, "x-forwarded-for") {
+        let last = xff.rsplit(',').next().unwrap_or("").trim();
+        let client = front.conn.key.client.ip.to_string();
+        if !last.is_empty() && last != client {
+            return false;
+        }
+    }
+    true
+}
+
+/// The front end's answer (if any) came after the back-end request went out, and when both
+/// legs have responses, the front end's is the back end's relayed (same status, not earlier)
+/// or the ALB's own.
+fn consistent(front: &Leg, back: &Leg) -> bool {
+    if answer_time(front).is_some_and(|a| a.plus(TOLERANCE) < back.time()) {
+        return false;
+    }
+    let (Some(fr), Some(br)) = (
+        front.exchange.as_ref().and_then(|e| e.response.as_ref()),
+        back.exchange.as_ref().and_then(|e| e.response.as_ref()),
+    ) else {
+        return true;
+    };
+    let lb = header(&fr.headers, "server").is_some_and(|s| s.starts_with("awselb"));
+    (fr.status == br.status && fr.first_byte.plus(TOLERANCE) >= br.first_byte) || lb
+}
+
+/// When the ALB answered the client on this front-end leg.
+fn answer_time(front: &Leg) -> Option<Timestamp> {
+    if let Some(ex) = &front.exchange {
+        return ex.response.as_ref().map(|r| r.first_byte);
+    }
+    front
+        .burst
+        .as_ref()
+        .and_then(|b| b.response.as_ref())
+        .map(|r| r.first)
+}
+
+/// When the back-end attempt had its outcome: its response, or its last TCP event.
+fn outcome_time(back: &Leg) -> Option<Timestamp> {
+    if let Some(r) = back.exchange.as_ref().and_then(|e| e.response.as_ref()) {
+        return Some(r.first_byte);
+    }
+    if let Some(r) = back.burst.as_ref().and_then(|b| b.response.as_ref()) {
+        return Some(r.first);
+    }
+    let rec = back.record.as_ref()?;
+    rec.tcp
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                TcpEventKind::Rst | TcpEventKind::Fin | TcpEventKind::Icmp(_)
+            )
+        })
+        .map(|e| e.ts)
+        .next()
+}
+
+fn ambiguity(fronts: &[Side], pool: &[usize], how: &str) -> String {
+    let list: Vec<String> = pool
+        .iter()
+        .take(4)
+        .filter_map(|i| fronts.get(*i))
+        .map(|f| format!("{} at {}", f.leg.conn.key.client, f.time.to_rfc3339()))
+        .collect();
+    format!(
+        "ambiguous pairing: {} front-end requests match by {how} ({}); paired with the first",
+        pool.len(),
+        list.join(", ")
+    )
+}
+
+/// Builds a health-check record from a health-check leg (or a bare failed attempt).
+fn health_check(leg: &Leg, note: Option<&str>) -> HealthCheck {
+    let ex = leg.exchange.as_ref();
+    let status = ex.and_then(|e| e.response.as_ref()).map(|r| r.status);
+    let path = ex
+        .and_then(|e| e.request.as_ref())
+        .map(|r| r.target.clone());
+    let ok = status.is_some_and(|s| (200..400).contains(&s));
+    let problem = if ok {
+        None
+    } else if let Some(s) = status {
+        Some(format!("answered {s}"))
+    } else {
+        let what = tcp_outcome(leg);
+        Some(match note {
+            Some(n) => format!("{what} ({n})"),
+            None => what,
+        })
+    };
+    HealthCheck {
+        node: leg.conn.key.client.ip,
+        target: leg.conn.key.server,
+        time: leg.time(),
+        path,
+        status,
+        ok,
+        problem,
+        pos: leg.first_pos(),
+    }
+}
+
+/// A few words on how a connection without an answer ended.
+fn tcp_outcome(leg: &Leg) -> String {
+    let Some(rec) = &leg.record else {
+        return "no response".into();
+    };
+    let ev = &rec.tcp.events;
+    if let Some(e) = ev.iter().find_map(|e| match &e.kind {
+        TcpEventKind::Icmp(i) => Some(i),
+        _ => None,
+    }) {
+        return format!(
+            "ICMP {} (type {} code {})",
+            e.description, e.icmp_type, e.code
+        );
+    }
+    let synack = ev
+        .iter()
+        .any(|e| matches!(e.kind, TcpEventKind::SynAck { .. }));
+    let rst = ev
+        .iter()
+        .any(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Rst));
+    if !synack && rst {
+        return "connection refused (SYN answered by RST)".into();
+    }
+    if !synack {
+        return "SYN unanswered (connection timed out)".into();
+    }
+    if leg.conn.tls {
+        return "TLS handshake did not complete".into();
+    }
+    "connection closed without a response".into()
+}

@@ -1,0 +1,370 @@
+use super::testutil::*;
+use super::*;
+use crate::flow::Dir::{ToClient, ToServer};
+use crate::flow::TcpEventKind as K;
+
+fn tracker() -> AlbTracker<Collect> {
+    AlbTracker::new(AlbConfig::default(), Collect::default())
+}
+
+/// A front-end exchange (client port `cport`) that got `status` from `server`.
+fn front(
+    tr: &mut AlbTracker<Collect>,
+    id: u64,
+    cport: u16,
+    req_ms: i64,
+    resp_ms: i64,
+    status: u16,
+) {
+    let c = Conn::new(id, ep(CLIENT, cport), ep(ALB, 80), req_ms - 2).handshake(req_ms - 2);
+    let server = if status >= 500 {
+        "awselb/2.0"
+    } else {
+        "Apache"
+    };
+    tr.exchange(
+        &c.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(req_ms, "/x", front_headers())),
+            Some(resp(resp_ms, status, server, 10)),
+        ),
+    );
+}
+
+#[test]
+fn pairs_by_headers() {
+    let mut tr = tracker();
+    front(&mut tr, 1, 40000, 100, 130, 200);
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(103, "/x", back_headers(CLIENT))),
+            Some(resp(120, 200, "Apache", 10)),
+        ),
+    );
+    let (sink, known) = tr.finish();
+    assert_eq!(sink.paths.len(), 1);
+    let path = &sink.paths[0];
+    assert_eq!(path.pairing, PairingMethod::Headers);
+    assert!(path.front.is_some() && path.back.is_some());
+    assert!(path.notes.is_empty());
+    assert!(known.is_alb(ALB.parse().unwrap()));
+    assert_eq!(known.vantage(), Vantage::BothLegs);
+}
+
+#[test]
+fn refused_attempt_pairs_by_time_order() {
+    let mut tr = tracker();
+    // The request that triggers the back-end attempt proves the node is an ALB.
+    front(&mut tr, 1, 40000, 100, 104, 502);
+    let b = Conn::new(2, ep(ALB, 50001), ep(TARGET, 80), 101)
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(102, ToClient, K::Rst);
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+    // An earlier health check names the ALB node.
+    let h = Conn::new(3, ep(ALB, 50002), ep(TARGET, 80), 10).handshake(10);
+    tr.exchange(
+        &h.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(
+                12,
+                "/health",
+                hdrs(&[("User-Agent", "ELB-HealthChecker/2.0")]),
+            )),
+            Some(resp(13, 200, "Apache", 2)),
+        ),
+    );
+    let (sink, known) = tr.finish();
+    assert_eq!(sink.checks.len(), 1);
+    assert!(sink.checks[0].ok);
+    assert_eq!(sink.paths.len(), 1);
+    let path = &sink.paths[0];
+    assert_eq!(path.pairing, PairingMethod::TimeOrder);
+    assert!(path.back.as_ref().unwrap().exchange.is_none());
+    assert_eq!(known.health_checks, 1);
+}
+
+#[test]
+fn back_end_only_vantage_keeps_requests_with_note() {
+    let mut tr = tracker();
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(103, "/x", back_headers(CLIENT))),
+            Some(resp(120, 503, "Apache", 10)),
+        ),
+    );
+    let (sink, known) = tr.finish();
+    assert_eq!(known.vantage(), Vantage::BackEndOnly);
+    assert_eq!(sink.paths.len(), 1);
+    assert!(sink.paths[0].front.is_none());
+    assert!(sink.paths[0].notes[0].contains("front end is not in the capture"));
+}
+
+#[test]
+fn ambiguity_is_reported() {
+    let mut tr = tracker();
+    front(&mut tr, 1, 40000, 100, 130, 200);
+    front(&mut tr, 3, 40001, 100, 131, 200);
+    for (id, port, ms) in [(2u64, 50000u16, 103i64), (4, 50001, 104)] {
+        let b = Conn::new(id, ep(ALB, port), ep(TARGET, 80), ms).handshake(ms);
+        tr.exchange(
+            &b.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(ms, "/x", back_headers(CLIENT))),
+                Some(resp(120, 200, "Apache", 10)),
+            ),
+        );
+    }
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 2);
+    assert!(sink
+        .paths
+        .iter()
+        .all(|p| p.back.is_some() && p.front.is_some()));
+    assert!(sink.paths[0].notes[0].contains("ambiguous"));
+}
+
+#[test]
+fn old_legs_are_flushed_by_the_clock() {
+    let config = AlbConfig {
+        alb_ips: vec![ALB.parse().unwrap()],
+        ..AlbConfig::default()
+    };
+    let mut tr = AlbTracker::new(config, Collect::default());
+    for i in 0..50u64 {
+        let ms = i as i64 * 10_000;
+        front(
+            &mut tr,
+            i * 2 + 1,
+            40000 + i as u16,
+            ms + 100,
+            ms + 130,
+            200,
+        );
+        tr.tick(t(ms + 200));
+    }
+    // Window is 10 + 60 + 30 s = 100 s: only about ten 10-second-spaced requests stay pending.
+    assert!(tr.pending_len() <= 12, "pending {}", tr.pending_len());
+    assert!(tr.sink.paths.len() >= 38);
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 50);
+}
+
+#[test]
+fn target_keepalive_is_inferred_from_idle_closes() {
+    let mut tr = tracker();
+    front(&mut tr, 1, 40000, 100, 130, 200);
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101)
+        .handshake(101)
+        .ev(5_120, ToClient, K::Fin)
+        .ev(5_121, ToServer, K::Fin);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(103, "/x", back_headers(CLIENT))),
+            Some(resp(120, 200, "Apache", 10)),
+        ),
+    );
+    tr.closed(b.record(AppKind::Http, vec![], 1, Some(120)));
+    let known = tr.knowledge();
+    let ka = known.target_keepalive(&ep(TARGET, 80)).unwrap();
+    assert_eq!(ka, Duration::from_millis(5_000));
+    assert_eq!(
+        known
+            .targets
+            .get(&ep(TARGET, 80))
+            .unwrap()
+            .server
+            .as_deref(),
+        Some("Apache")
+    );
+}
+
+fn burst(dir: crate::flow::Dir, ms: i64, bytes: u64) -> TlsBurst {
+    TlsBurst {
+        dir,
+        first: t(ms),
+        first_pos: p(ms as u64),
+        last: t(ms),
+        bytes,
+    }
+}
+
+#[test]
+fn tls_bursts_make_exchanges_without_close_notify() {
+    let b = burst_exchanges(&[
+        burst(ToClient, 1, 500),
+        burst(ToServer, 10, 96),
+        burst(ToClient, 12, 120),
+        burst(ToServer, 20, 19),
+        burst(ToClient, 21, 19),
+    ]);
+    assert_eq!(b.len(), 1);
+    assert_eq!(b[0].request.bytes, 96);
+    assert_eq!(b[0].response.as_ref().unwrap().bytes, 120);
+}
+
+#[test]
+fn opaque_front_end_pairs_by_time_order() {
+    let mut tr = AlbTracker::new(
+        AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            ..AlbConfig::default()
+        },
+        Collect::default(),
+    );
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 443), 90).handshake(90);
+    let mut rec = c.record(AppKind::Tls, vec![], 0, None);
+    rec.tls = Some(TlsInfo {
+        bursts: vec![burst(ToServer, 100, 300), burst(ToClient, 130, 900)],
+        ..TlsInfo::default()
+    });
+    tr.closed(rec);
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(102, "/x", back_headers(CLIENT))),
+            Some(resp(125, 200, "Apache", 10)),
+        ),
+    );
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 1);
+    assert_eq!(sink.paths[0].pairing, PairingMethod::TimeOrder);
+    assert!(sink.paths[0].front.as_ref().unwrap().burst.is_some());
+}
+
+#[test]
+fn idle_timeout_is_inferred_only_from_agreeing_closes() {
+    let mut k = Knowledge::new(AlbConfig::default());
+    k.alb_idle_closes = vec![30.02];
+    assert_eq!(k.idle_timeout().1, TimerSource::Default);
+    k.alb_idle_closes = vec![30.02, 29.99];
+    assert_eq!(
+        k.idle_timeout(),
+        (Duration::from_millis(30_000), TimerSource::Inferred)
+    );
+    k.config.idle_timeout = Some(Duration::from_millis(45_000));
+    assert_eq!(k.idle_timeout().1, TimerSource::Config);
+}
+
+#[test]
+fn an_earlier_answered_request_is_not_paired_with_a_later_back_end_request() {
+    let mut tr = tracker();
+    // Same client, same GET /x: the first got the ALB's own 503, the second went to a target.
+    front(&mut tr, 1, 40000, 100, 101, 503);
+    front(&mut tr, 3, 40001, 3_000, 3_030, 200);
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 3_001).handshake(3_001);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(3_002, "/x", back_headers(CLIENT))),
+            Some(resp(3_020, 200, "Apache", 10)),
+        ),
+    );
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 2);
+    let paired = sink.paths.iter().find(|p| p.back.is_some()).unwrap();
+    assert_eq!(paired.front.as_ref().unwrap().conn.key.client.port, 40001);
+    assert!(paired.notes.is_empty(), "{:?}", paired.notes);
+}
+
+#[test]
+fn back_end_legs_wait_for_a_long_lived_tls_front_end() {
+    let mut tr = AlbTracker::new(
+        AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            ..AlbConfig::default()
+        },
+        Collect::default(),
+    );
+    // Some clear-text traffic shows the capture holds front ends.
+    front(&mut tr, 9, 39000, 50, 60, 200);
+    let b = Conn::new(9_2, ep(ALB, 50009), ep(TARGET, 80), 51).handshake(51);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(52, "/x", back_headers(CLIENT))),
+            Some(resp(58, 200, "Apache", 1)),
+        ),
+    );
+    // A request over a TLS client connection that stays open for 900 s.
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(102, "/x", back_headers(CLIENT))),
+            Some(resp(125, 200, "Apache", 10)),
+        ),
+    );
+    tr.tick(t(300_000));
+    assert_eq!(tr.sink.paths.len(), 1, "the clear-text request is out");
+    assert_eq!(tr.pending_len(), 1, "the TLS request's back end waits");
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 443), 90)
+        .handshake(90)
+        .ev(900_000, ToServer, K::Fin);
+    let mut rec = c.record(AppKind::Tls, vec![], 0, None);
+    rec.tls = Some(TlsInfo {
+        bursts: vec![burst(ToServer, 100, 300), burst(ToClient, 130, 900)],
+        ..TlsInfo::default()
+    });
+    tr.closed(rec);
+    tr.tick(t(1_200_000));
+    assert_eq!(tr.pending_len(), 0);
+    let sink = &tr.sink;
+    assert_eq!(sink.paths.len(), 2);
+    let p = &sink.paths[1];
+    assert_eq!(p.pairing, PairingMethod::TimeOrder);
+    assert!(p.front.is_some() && p.back.is_some());
+}
+
+#[test]
+fn held_back_end_legs_expire_unpaired() {
+    let mut tr = tracker();
+    front(&mut tr, 9, 39000, 50, 60, 503);
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(102, "/y", back_headers(CLIENT))),
+            Some(resp(125, 200, "Apache", 10)),
+        ),
+    );
+    tr.tick(t(300_000));
+    assert_eq!(tr.pending_len(), 1);
+    tr.tick(t(5_000_000));
+    assert_eq!(tr.pending_len(), 0);
+    assert_eq!(tr.sink.paths.len(), 2);
+    assert!(tr.sink.paths.iter().any(|p| p.front.is_none()));
+}

@@ -1,0 +1,807 @@
+//! One test per category, with hand-built exchanges and connection records.
+
+use super::*;
+use crate::alb::testutil::*;
+use crate::alb::{AlbConfig, AlbTracker};
+use crate::flow::Dir::{ToClient, ToServer};
+use crate::flow::TcpEventKind as K;
+use crate::protocol::{
+    AppKind, AppSink, ClientHelloInfo, ResponseError, ResponseErrorKind, TlsAlertInfo, TlsInfo,
+};
+
+type Tr = AlbTracker<Collect>;
+
+fn tracker() -> Tr {
+    let config = AlbConfig {
+        alb_ips: vec![ALB.parse().unwrap()],
+        ..AlbConfig::default()
+    };
+    AlbTracker::new(config, Collect::default())
+}
+
+/// Runs the pairing and diagnoses every path.
+fn diagnose_all(tr: Tr) -> Vec<Finding> {
+    let (sink, known) = tr.finish();
+    let files = vec!["t.pcap".to_string()];
+    sink.paths
+        .iter()
+        .map(|p| diagnose(p, &known, &files))
+        .collect()
+}
+
+fn one(tr: Tr) -> Finding {
+    let mut all = diagnose_all(tr);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    all.remove(0)
+}
+
+/// A front-end connection with a GET at `req` answered `status` by `server` at `resp`.
+fn front_answered(tr: &mut Tr, req: i64, resp_ms: i64, status: u16, server: &str) {
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), req - 2).handshake(req - 2);
+    tr.exchange(
+        &c.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(req, "/x", front_headers())),
+            Some(resp(resp_ms, status, server, 10)),
+        ),
+    );
+}
+
+fn back_conn(id: u64, ms: i64) -> Conn {
+    Conn::new(id, ep(ALB, 50000 + id as u16), ep(TARGET, 80), ms)
+}
+
+fn back_req(ms: i64) -> Option<crate::protocol::HttpRequest> {
+    Some(get(ms, "/x", back_headers(CLIENT)))
+}
+
+fn check(f: &Finding, cat: Category, status: Option<u16>, by: Option<GeneratedBy>) {
+    assert_eq!(f.category, cat, "{f:#?}");
+    assert_eq!(f.status, status, "{f:#?}");
+    assert_eq!(f.generated_by, by, "{f:#?}");
+}
+
+#[test]
+fn connect_refused() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 104, 502, "awselb/2.0");
+    let b = back_conn(2, 101)
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(102, ToClient, K::Rst);
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetConnectRefused,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(f.headline.starts_with("502 from the ALB"), "{}", f.headline);
+    assert_eq!(f.access_log.request_processing_time, Some(-1.0));
+    assert_eq!(f.access_log.target_status_code, "-");
+    assert!(f.timeline.iter().any(|e| e.event == "RST from target"));
+    assert!(f.fix.as_deref().unwrap().contains("port 80"));
+    assert!(
+        f.evidence.iter().any(|e| e.contains("#")),
+        "{:?}",
+        f.evidence
+    );
+}
+
+#[test]
+fn unreachable_icmp() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 105, 502, "awselb/2.0");
+    let b = back_conn(2, 101)
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(
+            102,
+            ToClient,
+            icmp_host_unreachable(ep(ALB, 50002), ep(TARGET, 80)),
+        );
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetUnreachableIcmp,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(f.headline.contains("type 3 code 1"), "{}", f.headline);
+    assert!(f
+        .timeline
+        .iter()
+        .any(|e| e.event.contains("host unreachable (type 3 code 1)")));
+}
+
+#[test]
+fn closed_before_response_new_connection() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 111, 502, "awselb/2.0");
+    let b = back_conn(2, 101).handshake(101).ev(110, ToClient, K::Rst);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), None)],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetClosedBeforeResponse,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(f.headline.contains("reset"), "{}", f.headline);
+    assert_eq!(f.access_log.target_processing_time, Some(-1.0));
+    assert!(f.access_log.trace_id.is_some());
+}
+
+#[test]
+fn keepalive_race_on_reused_connection() {
+    let mut tr = tracker();
+    // Another connection shows the target closing after 5 s idle.
+    let other =
+        back_conn(5, 0)
+            .handshake(0)
+            .ev(5_020, ToClient, K::Fin)
+            .ev(5_021, ToServer, K::Fin);
+    tr.closed(other.record(AppKind::Http, vec![], 1, Some(20)));
+    front_answered(&mut tr, 10_000, 10_003, 502, "awselb/2.0");
+    let b = back_conn(2, 1_000)
+        .handshake(1_000)
+        .ev(10_001, ToClient, K::Fin)
+        .ev(10_002, ToClient, K::Rst);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(1, Some(5_000), back_req(10_001), None)],
+        1,
+        Some(5_001),
+    ));
+    let f = one(tr);
+    check(
+        &f,
+        Category::KeepaliveRace,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(
+        f.evidence.iter().any(|e| e.contains("idle 5 s")),
+        "{:?}",
+        f.evidence
+    );
+    assert!(
+        f.evidence.iter().any(|e| e.contains("after 5 s")),
+        "{:?}",
+        f.evidence
+    );
+    assert!(f.fix.as_deref().unwrap().contains("60 s"));
+}
+
+#[test]
+fn malformed_and_header_too_large() {
+    for (kind, cat) in [
+        (ResponseErrorKind::Malformed, Category::MalformedResponse),
+        (
+            ResponseErrorKind::HeaderTooLarge,
+            Category::ResponseHeaderTooLarge,
+        ),
+    ] {
+        let mut tr = tracker();
+        front_answered(&mut tr, 100, 120, 502, "awselb/2.0");
+        let mut ex = exch(0, None, back_req(103), None);
+        ex.response_error = Some(ResponseError {
+            kind,
+            first_byte: t(110),
+            first_pos: p(7),
+            offset: 0,
+            bytes: 40_000,
+            excerpt: "GARBAGE\\x00\\r\\n".into(),
+            reason: "invalid status line".into(),
+        });
+        let b = back_conn(2, 101).handshake(101).ev(115, ToServer, K::Fin);
+        tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
+        let f = one(tr);
+        check(&f, cat, Some(502), Some(GeneratedBy::Lb));
+        if cat == Category::MalformedResponse {
+            assert!(f.evidence.iter().any(|e| e.contains("GARBAGE\\x00")));
+        }
+    }
+}
+
+fn tls_attempt(tr: &mut Tr, close: Option<(i64, crate::flow::Dir)>, alert: bool) {
+    let mut b = back_conn(2, 101).handshake(101);
+    if let Some((ms, dir)) = close {
+        b = b.ev(ms, dir, if dir == ToClient { K::Rst } else { K::Fin });
+    }
+    let mut rec = b.record(AppKind::Tls, vec![], 0, None);
+    rec.tls = Some(TlsInfo {
+        client_hello: Some(ClientHelloInfo {
+            ts: t(103),
+            pos: p(5),
+            legacy_version: "TLSv1.2".into(),
+            supported_versions: vec!["TLSv1.3".into(), "TLSv1.2".into()],
+            ciphers: vec!["TLS_AES_128_GCM_SHA256".into()],
+            sni: None,
+            alpn: vec![],
+        }),
+        alerts: if alert {
+            vec![TlsAlertInfo {
+                ts: t(104),
+                pos: p(6),
+                dir: ToClient,
+                level: "fatal".into(),
+                description: "handshake_failure".into(),
+            }]
+        } else {
+            vec![]
+        },
+        ..TlsInfo::default()
+    });
+    tr.closed(rec);
+}
+
+#[test]
+fn tls_handshake_failed_and_timeout() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 106, 502, "awselb/2.0");
+    tls_attempt(&mut tr, Some((105, ToClient)), false);
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetTlsHandshakeFailed,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(
+        f.fix.as_deref().unwrap().contains("TLSv1.3, TLSv1.2"),
+        "{:?}",
+        f.fix
+    );
+
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 106, 502, "awselb/2.0");
+    tls_attempt(&mut tr, None, true);
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetTlsHandshakeFailed,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(f.headline.contains("handshake_failure"));
+
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 10_104, 504, "awselb/2.0");
+    tls_attempt(&mut tr, Some((10_103, ToServer)), false);
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetTlsHandshakeTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
+}
+
+#[test]
+fn connect_timeout_and_blocked_return_path() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 10_101, 504, "awselb/2.0");
+    let b = back_conn(2, 101)
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(
+            1_101,
+            ToServer,
+            K::Syn {
+                retransmission: true,
+            },
+        )
+        .ev(
+            3_101,
+            ToServer,
+            K::Syn {
+                retransmission: true,
+            },
+        )
+        .ev(
+            7_101,
+            ToServer,
+            K::Syn {
+                retransmission: true,
+            },
+        );
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetConnectTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(f
+        .timeline
+        .iter()
+        .any(|e| e.event == "SYN retransmission #3"));
+
+    // Back end only, seen from the target: SYN-ACKs sent, SYN retransmitted.
+    let mut tr = tracker();
+    let b = back_conn(2, 101)
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(
+            102,
+            ToClient,
+            K::SynAck {
+                retransmission: false,
+            },
+        )
+        .ev(
+            1_101,
+            ToServer,
+            K::Syn {
+                retransmission: true,
+            },
+        )
+        .ev(
+            1_102,
+            ToClient,
+            K::SynAck {
+                retransmission: true,
+            },
+        );
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetConnectTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(f.status_inferred);
+    assert!(f.fix.as_deref().unwrap().contains("return path"));
+}
+
+#[test]
+fn idle_timeout_with_late_reply() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 60_104, 504, "awselb/2.0");
+    let b = back_conn(2, 101)
+        .handshake(101)
+        .ev(60_103, ToServer, K::Fin)
+        .ev(70_103, ToServer, K::Rst);
+    let ex = exch(0, None, back_req(103), Some(resp(70_102, 200, "Apache", 5)));
+    tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetIdleTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
+    assert_eq!(f.access_log.target_status_code, "-");
+    assert_eq!(f.access_log.target_processing_time, Some(-1.0));
+    assert!(
+        f.evidence.iter().any(|e| e.contains("late reply")),
+        "{:?}",
+        f.evidence
+    );
+}
+
+#[test]
+fn idle_timeout_back_end_only_is_inferred() {
+    let mut tr = tracker();
+    let b = back_conn(2, 101)
+        .handshake(101)
+        .ev(60_103, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), None)],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetIdleTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(f.status_inferred);
+    assert!(f.client.is_none());
+}
+
+#[test]
+fn deregistration_abort() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 26_104, 502, "awselb/2.0");
+    let b = back_conn(2, 101)
+        .handshake(101)
+        .ev(26_103, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), None)],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    check(
+        &f,
+        Category::DeregistrationAbort,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert_eq!(f.access_log.request_processing_time, Some(0.003));
+}
+
+#[test]
+fn incomplete_body() {
+    let mut tr = tracker();
+    // The ALB relays the target's 200 headers to the client, then waits.
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
+        .handshake(98)
+        .ev(60_200, ToClient, K::Fin);
+    let mut fr = resp(120, 200, "Apache", 1000);
+    fr.complete = None;
+    fr.body_bytes = 500;
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/x", front_headers())),
+            Some(fr.clone()),
+        )],
+        0,
+        None,
+    ));
+    let b = back_conn(2, 101)
+        .handshake(101)
+        .ev(60_150, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), Some(fr))],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    check(&f, Category::IncompleteBody, None, Some(GeneratedBy::Lb));
+    assert!(f
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("1000 declared, 500 sent"));
+}
+
+#[test]
+fn target_generated_error_names_server() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 121, 503, "Apache/2.4.58 (Ubuntu)");
+    let b = back_conn(2, 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            back_req(103),
+            Some(resp(120, 503, "Apache/2.4.58 (Ubuntu)", 10)),
+        ),
+    );
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetGeneratedError,
+        Some(503),
+        Some(GeneratedBy::Target),
+    );
+    assert!(f.headline.contains("Apache/2.4.58"));
+    assert_eq!(f.access_log.target_status_code, "503");
+    assert_eq!(f.access_log.target_processing_time, Some(0.017));
+    assert_eq!(f.access_log.response_processing_time, Some(0.001));
+}
+
+#[test]
+fn client_closed_before_answer() {
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
+        .handshake(98)
+        .ev(5_100, ToServer, K::Fin);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(0, None, Some(get(100, "/x", front_headers())), None)],
+        0,
+        None,
+    ));
+    let b = back_conn(2, 101).handshake(101).ev(5_101, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), None)],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    check(&f, Category::ClientClosed, None, None);
+    assert_eq!(f.access_log.elb_status_code, Some(460));
+}
+
+#[test]
+fn no_target_attempt_and_ok() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 101, 503, "awselb/2.0");
+    // A health check elsewhere shows the back end is in the capture.
+    let h = back_conn(3, 10).handshake(10);
+    tr.exchange(
+        &h.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(
+                12,
+                "/health",
+                hdrs(&[("User-Agent", "ELB-HealthChecker/2.0")]),
+            )),
+            Some(resp(13, 200, "Apache", 2)),
+        ),
+    );
+    let f = one(tr);
+    check(
+        &f,
+        Category::NoTargetAttempt,
+        Some(503),
+        Some(GeneratedBy::Lb),
+    );
+
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 121, 200, "Apache");
+    let b = back_conn(2, 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(0, None, back_req(103), Some(resp(120, 200, "Apache", 10))),
+    );
+    let f = one(tr);
+    check(&f, Category::Ok, Some(200), Some(GeneratedBy::Target));
+    assert!(f.fix.is_none());
+}
+
+#[test]
+fn analyzer_counts_and_keeps_failures_only() {
+    let mut a = Analyzer::new(vec!["t.pcap".into()], false);
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 104, 502, "awselb/2.0");
+    let b = back_conn(2, 101)
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(102, ToClient, K::Rst);
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+    let (sink, known) = tr.finish();
+    for p in sink.paths {
+        crate::alb::PathSink::path(&mut a, p, &known);
+    }
+    let analysis = a.finish(&known, crate::pipeline::RunStats::default());
+    assert_eq!(analysis.summary.failed, 1);
+    assert_eq!(analysis.requests.len(), 1);
+    let c = &analysis.summary.by_category["target_connect_refused"];
+    assert_eq!((c.count, c.generated_by_lb), (1, 1));
+    let json = serde_json::to_value(&analysis).unwrap();
+    assert_eq!(json["requests"][0]["category"], "target_connect_refused");
+    assert_eq!(json["schema_version"], 1);
+}
+
+#[test]
+fn fin_on_a_reused_connection_without_matching_idle_is_not_a_race() {
+    let mut tr = tracker();
+    let other =
+        back_conn(5, 0)
+            .handshake(0)
+            .ev(5_020, ToClient, K::Fin)
+            .ev(5_021, ToServer, K::Fin);
+    tr.closed(other.record(AppKind::Http, vec![], 1, Some(20)));
+    front_answered(&mut tr, 10_000, 10_040, 502, "awselb/2.0");
+    let b = back_conn(2, 9_000)
+        .handshake(9_000)
+        .ev(10_036, ToClient, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(1, Some(200), back_req(10_001), None)],
+        1,
+        Some(9_801),
+    ));
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetClosedBeforeResponse,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+}
+
+#[test]
+fn client_that_left_before_a_late_answer_is_client_closed() {
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
+        .handshake(98)
+        .ev(1_500, ToServer, K::Fin)
+        .ev(4_010, ToServer, K::Rst);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/x", front_headers())),
+            Some(resp(4_005, 200, "Apache", 2)),
+        )],
+        0,
+        None,
+    ));
+    let b = back_conn(2, 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(0, None, back_req(103), Some(resp(4_000, 200, "Apache", 2))),
+    );
+    let f = one(tr);
+    check(&f, Category::ClientClosed, None, None);
+    assert!(
+        f.evidence[0].contains("refused with RST"),
+        "{:?}",
+        f.evidence
+    );
+}
+
+#[test]
+fn front_end_only_errors_are_inferred_from_timing() {
+    for (answer_ms, status, cat) in [
+        (101, 502, Category::TargetConnectRefused),
+        (10_100, 504, Category::TargetConnectTimeout),
+        (20_100, 504, Category::TargetIdleTimeout),
+        (101, 503, Category::NoTargetAttempt),
+    ] {
+        let mut tr = tracker();
+        front_answered(&mut tr, 100, answer_ms, status, "awselb/2.0");
+        let f = one(tr);
+        check(&f, cat, Some(status), Some(GeneratedBy::Lb));
+        assert!(
+            f.evidence
+                .iter()
+                .any(|e| e.contains("inferred from the front end only")),
+            "{:?}",
+            f.evidence
+        );
+        if cat == Category::TargetIdleTimeout {
+            assert!(f.fix.as_deref().unwrap().contains("(20 s)"), "{:?}", f.fix);
+        }
+    }
+}
+
+#[test]
+fn truncated_responses_still_give_their_status() {
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    let mut ex = exch(0, None, Some(get(100, "/x", front_headers())), None);
+    ex.response_error = Some(ResponseError {
+        kind: ResponseErrorKind::Gap,
+        first_byte: t(110),
+        first_pos: p(9),
+        offset: 0,
+        bytes: 146,
+        excerpt: "HTTP/1.1 200 OK\\r\\nServer: Apache\\r\\nDate: Thu, 11 De".into(),
+        reason: "gap".into(),
+    });
+    tr.closed(c.record(AppKind::Http, vec![ex], 0, None));
+    let b = back_conn(2, 101).handshake(101);
+    let mut bx = exch(0, None, None, None);
+    bx.response_error = Some(ResponseError {
+        kind: ResponseErrorKind::Gap,
+        first_byte: t(109),
+        first_pos: p(8),
+        offset: 0,
+        bytes: 146,
+        excerpt: "HTTP/1.1 200 OK\\r\\nServer: Apache\\r\\nDate: Thu, 11 De".into(),
+        reason: "gap".into(),
+    });
+    tr.closed(b.record(AppKind::Http, vec![bx], 0, None));
+    let f = one(tr);
+    check(&f, Category::Ok, Some(200), Some(GeneratedBy::Target));
+    assert_eq!(f.pairing, crate::alb::PairingMethod::TimeOrder);
+}
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn kind(k: u8) -> K {
+        match k % 7 {
+            0 => K::Syn {
+                retransmission: k > 100,
+            },
+            1 => K::SynAck {
+                retransmission: k > 100,
+            },
+            2 => K::Fin,
+            3 => K::Rst,
+            4 => icmp_host_unreachable(ep(ALB, 1), ep(TARGET, 80)),
+            5 => K::Gap {
+                offset: u64::from(k),
+                len: 10,
+            },
+            _ => K::Retransmission { len: 5 },
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Any mix of events, times (including absurd ones) and statuses is diagnosed without
+        /// panicking, and every request is counted once.
+        #[test]
+        fn never_panics(
+            evs in proptest::collection::vec((any::<i64>(), any::<bool>(), any::<u8>()), 0..12),
+            times in proptest::collection::vec(-1_000_000_000i64..1_000_000_000, 4),
+            status in 100u16..1000,
+            idle in proptest::option::of(any::<i64>()),
+            index in 0u32..3,
+            excerpt in "[ -~]{0,70}",
+        ) {
+            let mut tr = tracker();
+            let mut b = back_conn(2, times[0]);
+            for (ms, to_server, k) in &evs {
+                let ms = ms / 1_000_000_000;
+                b = b.ev(ms, if *to_server { ToServer } else { ToClient }, kind(*k));
+            }
+            let mut ex = exch(index, idle.map(|i| i / 1_000_000), back_req(times[1]), None);
+            if status % 3 == 0 {
+                ex.response = Some(resp(times[2], status, "x", u64::from(status)));
+            } else if status % 3 == 1 {
+                ex.response_error = Some(ResponseError {
+                    kind: ResponseErrorKind::Gap,
+                    first_byte: t(times[2]),
+                    first_pos: p(3),
+                    offset: 0,
+                    bytes: 1,
+                    excerpt: excerpt.clone(),
+                    reason: String::new(),
+                });
+            }
+            tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
+            front_answered(&mut tr, times[3], times[3].saturating_add(5), status, "awselb/2.0");
+            let (sink, known) = tr.finish();
+            let mut a = Analyzer::new(vec!["t.pcap".into()], true);
+            let n = sink.paths.len();
+            for path in sink.paths {
+                crate::alb::PathSink::path(&mut a, path, &known);
+            }
+            let analysis = a.finish(&known, crate::pipeline::RunStats::default());
+            prop_assert_eq!(analysis.requests.len(), n);
+            let mut out = Vec::new();
+            crate::report::write_text(&analysis, &crate::report::TextOptions::default(), &mut out)
+                .unwrap();
+        }
+    }
+}
