@@ -1,21 +1,26 @@
 //! Fuzz entry points, shared by the cargo-fuzz targets in `fuzz/fuzz_targets/` and by
 //! `tests/robust_fuzz_corpus.rs` (which replays the committed corpora with plain `cargo test`).
 //!
+//! It sits above every layer (it drives them all) and is `#[doc(hidden)]`: not part of the API.
+//!
 //! Each function takes arbitrary bytes, drives one layer (or the whole pipeline) with them and
 //! asserts the invariants that must hold on *any* input. A panic here is a bug: either in the
 //! layer (no input may make it panic) or in the invariant.
 
 use crate::accesslog::{explain, parse_line, LogReader, LogRecord};
+use crate::alb::AlbConfig;
 use crate::capture::{CaptureReader, LinkType, PacketPos, PacketRef, Timestamp};
 use crate::decode::{
     supported_link_types, Decoded, Decoder, MirrorSession, TcpFlags, TcpSegment, Transport,
 };
+use crate::diagnose::analyze_capture;
 use crate::flow::{
     CloseReason, ConnId, ConnKey, ConnSummary, Dir, DirStats, Endpoint, FlowConfig, FlowEvent,
     FlowSink, FlowTracker,
 };
 use crate::pipeline::{run_app, Clock, PipelineConfig};
 use crate::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange, ProtocolTracker};
+use crate::report::{write_json, write_ndjson, write_text, TextOptions};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -290,11 +295,12 @@ impl StreamChecker {
     }
 }
 
-/// Reads the bytes as a capture file and runs the whole pipeline (capture -> decode -> flow ->
-/// protocol) with a sink that checks each connection is closed exactly once.
+/// Reads the bytes as a capture file and runs the whole pipeline twice: capture -> decode ->
+/// flow -> protocol with a sink that checks each connection is closed exactly once, then the
+/// full analysis (ALB pairing and diagnosis) rendered as text, JSON and NDJSON.
 pub fn pipeline(data: &[u8]) {
-    let input = Box::new(std::io::Cursor::new(data.to_vec()));
-    let Ok(mut reader) = CaptureReader::from_reader("fuzz", input) else {
+    let open = || CaptureReader::from_reader("fuzz", Box::new(std::io::Cursor::new(data.to_vec())));
+    let Ok(mut reader) = open() else {
         return;
     };
     let mut sink = CountingApp::default();
@@ -304,6 +310,27 @@ pub fn pipeline(data: &[u8]) {
     assert_eq!(stats.inputs.len(), 1);
     assert_eq!(stats.inputs[0].packets, stats.packets);
     assert!(stats.problems.len() <= 1);
+
+    let Ok(mut reader) = open() else {
+        panic!("the capture opened once but not twice");
+    };
+    let analysis = analyze_capture(
+        &mut reader,
+        &PipelineConfig::default(),
+        AlbConfig::default(),
+        true,
+    );
+    assert_eq!(analysis.stats.packets, stats.packets);
+    assert_eq!(analysis.stats.problems, stats.problems);
+    let mut text = Vec::new();
+    assert!(write_text(&analysis, &TextOptions::default(), &mut text).is_ok());
+    let mut json = Vec::new();
+    assert!(write_json(&analysis, &mut json).is_ok());
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&json).is_ok(),
+        "invalid JSON report"
+    );
+    assert!(write_ndjson(&analysis, &mut std::io::sink()).is_ok());
 }
 
 /// An [`AppSink`] that counts what it is handed.

@@ -1,9 +1,12 @@
 //! Damaged captures: samples cut at many offsets (around every sampled record boundary and at
 //! random places) and with random bytes flipped (fixed seed). Every run must finish without a
 //! panic; a cut run must still report every connection that ended before the cut, exactly as
-//! the full run does; and the damage must be reported with file, packet number and byte offset.
+//! the full run does (and, in the analysis, every request whose connections all ended before
+//! it); and the damage must be reported with file, packet number and byte offset.
 
+use albscope::alb::AlbConfig;
 use albscope::capture::{CaptureError, CaptureReader, Timestamp};
+use albscope::diagnose::{analyze_capture, Analysis, Finding};
 use albscope::flow::{CloseReason, ConnId, ConnSummary, FlowEvent, FlowSink};
 use albscope::pipeline::{run_app, run_flows, Clock, PipelineConfig, RunStats};
 use albscope::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange};
@@ -114,6 +117,40 @@ fn app(name: &str, data: &[u8]) -> Option<(AppCount, RunStats)> {
     Some((sink, stats))
 }
 
+fn analysis(name: &str, data: &[u8]) -> Option<Analysis> {
+    let mut reader = open(name, data).ok()?;
+    Some(analyze_capture(
+        &mut reader,
+        &PipelineConfig::default(),
+        AlbConfig::default(),
+        true,
+    ))
+}
+
+/// Whether every connection a finding names (its id's connection, and every connection sharing
+/// its client or target endpoint) ended before `lost_from`.
+fn ended_before(f: &Finding, conns: &[ConnSummary], lost_from: Option<Timestamp>) -> bool {
+    let Some(lost) = lost_from else {
+        return true;
+    };
+    let own: Option<u64> =
+        f.id.get(1..)
+            .and_then(|rest| rest.split('.').next())
+            .and_then(|n| n.parse().ok());
+    let endpoints: Vec<&str> = [&f.client, &f.target]
+        .iter()
+        .filter_map(|e| e.as_deref())
+        .collect();
+    conns
+        .iter()
+        .filter(|c| {
+            Some(c.id.0) == own
+                || endpoints.contains(&c.key.client.to_string().as_str())
+                || endpoints.contains(&c.key.server.to_string().as_str())
+        })
+        .all(|c| c.end < lost)
+}
+
 /// The parts of a summary that must not change when later packets are missing.
 fn essence(s: &ConnSummary) -> String {
     format!(
@@ -159,6 +196,9 @@ fn cut_captures_keep_everything_before_the_cut_and_say_where() {
         let (full, _) = flows(name, &data).expect("full sample");
         assert!(!full.is_empty(), "{name}: no connections");
         let mut checked_conns = 0usize;
+        let mut checked_requests = 0usize;
+        let full_analysis = analysis(name, &data).expect("full sample");
+        assert!(!full_analysis.requests.is_empty(), "{name}: no requests");
         for (ci, cut) in cut_points(&recs, data.len() as u64, si as u64)
             .into_iter()
             .enumerate()
@@ -213,11 +253,26 @@ fn cut_captures_keep_everything_before_the_cut_and_say_where() {
                 assert!(reasons_ok, "{name} cut at {cut}: {:?}", same.close_reason);
                 checked_conns += 1;
             }
-            // The whole pipeline runs to the end on the same cut (every third cut: time).
+            // The whole analysis runs to the end on the same cut (every third cut: time), and
+            // every request whose connections all ended before the first lost packet is still
+            // reported.
             if ci % 3 == 0 {
                 let (counts, app_stats) = app(name, cut_data).expect("opens");
                 assert_eq!(counts.connections, app_stats.flow.connections);
                 assert_eq!(app_stats.problems, stats.problems);
+                let cut_analysis = analysis(name, cut_data).expect("opens");
+                assert_eq!(cut_analysis.stats.problems, stats.problems);
+                for f in &full_analysis.requests {
+                    if !ended_before(f, &full, lost_from) {
+                        continue;
+                    }
+                    let same = cut_analysis.requests.iter().find(|g| g.id == f.id);
+                    let same = same.unwrap_or_else(|| {
+                        panic!("{name} cut at {cut}: request {} ({}) lost", f.id, f.request)
+                    });
+                    assert_eq!((&same.time, &same.request), (&f.time, &f.request));
+                    checked_requests += 1;
+                }
             }
         }
         assert!(
@@ -256,6 +311,9 @@ fn flipped_bytes_never_panic_and_damage_is_located() {
             };
             assert_eq!(counts.connections, stats.flow.connections);
             assert!(stats.problems.len() <= 1);
+            // The full analysis finishes too, and reports the same damage.
+            let a = analysis(name, &bad).expect("opened once already");
+            assert_eq!(a.stats.problems, stats.problems);
             if let Some(msg) = stats.problems.first() {
                 // Damage is reported at or after the record holding the first flipped byte.
                 let flipped_rec = recs.iter().find(|r| r.end > first).map_or(0, |r| r.number);
