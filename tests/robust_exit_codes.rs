@@ -97,3 +97,21 @@ fn one_good_and_one_damaged_input_is_partial() {
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(err.contains("bad.txt"), "{err}");
 }
+
+#[test]
+fn analyze_on_a_cut_file_is_partial_and_reports_the_damage() {
+    let full = sample("healthy.pcap");
+    let path = scratch("cut-analyze.pcap");
+    // Cut in the middle of the file: somewhere inside a record (or, rarely, right at one).
+    std::fs::write(&path, &full[..full.len() / 2 + 3]).expect("write");
+    let p = path.to_str().expect("utf-8 path");
+    let out = Command::new(env!("CARGO_BIN_EXE_albscope"))
+        .args(["analyze", p])
+        .output()
+        .expect("run albscope");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains(p) && err.contains("at byte offset"), "{err}");
+    assert!(text.contains("damage:"), "{text}");
+}
