@@ -1,13 +1,17 @@
 //! Adversarial traffic against the memory bounds: each scenario is generated packet by packet
 //! (src/synth primitives, VXLAN-mirrored, streamed into the capture reader: the capture is never
-//! held in memory) and run through the pipeline (capture -> decode -> flow -> protocol). The
+//! held in memory) and run through the whole analysis (capture -> decode -> flow -> protocol ->
+//! alb -> diagnose, failed requests kept, ok ones counted). The
 //! peak resident memory the run added is printed against the scenario's stated bound; the bench
 //! exits non-zero when a bound is exceeded or a limit was hit without being counted.
 //!
 //! `cargo bench --bench adversarial` (scale the big ones with ALBSCOPE_ADV_SCALE, default 1.0;
 //! pick scenarios by passing their names as arguments).
 //!
-//! Scenarios and bounds (peak RSS growth over the process's RSS before the run):
+//! Each scenario runs twice, each time in a fresh child process: through the pipeline alone
+//! (capture -> protocol, nothing kept) and through the whole analysis. Scenarios and bounds
+//! (peak RSS growth over the process's RSS before the run; the analysis may use 32 MiB in the
+//! single-connection scenarios, see [`ANALYSIS_SMALL_BOUND`]):
 //! - `syn_scan`: one million half-open connections (SYN only, all within the half-open expiry).
 //!   Bound: [`PER_CONNECTION_BYTES`] per tracked connection (flow + protocol state) times
 //!   `FlowConfig::max_connections` (400 000 by default: about 1 GiB); the connections past the
@@ -24,7 +28,9 @@
 //!   bytes. Bound: 16 MiB (the first bytes are kept, each conflict is counted; the history of
 //!   delivered bytes is capped by `FlowConfig::conflict_window`).
 
+use albscope::alb::AlbConfig;
 use albscope::capture::{CaptureReader, Timestamp};
+use albscope::diagnose::analyze_capture;
 use albscope::pipeline::{run_app, Clock, PipelineConfig, RunStats};
 use albscope::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange};
 use albscope::synth::frame::{ethernet, ip_tcp, mac_for, vxlan, Outer, TcpFlags, TcpSegment};
@@ -37,8 +43,13 @@ use std::time::Instant;
 /// buffered (a half-open connection), in bytes (see `FlowConfig::max_connections`).
 const PER_CONNECTION_BYTES: u64 = 2560;
 
-/// Bound for the single-connection scenarios, in bytes.
+/// Bound for the single-connection scenarios through the pipeline, in bytes.
 const SMALL_BOUND: u64 = 16 << 20;
+
+/// Bound for the single-connection scenarios through the whole analysis, in bytes: the ALB
+/// layer holds every finished exchange for its pairing window (connect timeout + idle timeout +
+/// 30 s = 100 s of capture time; `never_closes` keeps 2 500 exchanges, about 17 MiB).
+const ANALYSIS_SMALL_BOUND: u64 = 32 << 20;
 
 fn main() {
     let scale: f64 = std::env::var("ALBSCOPE_ADV_SCALE")
@@ -80,10 +91,14 @@ fn main() {
     // Each scenario runs in a child process of its own so that memory freed by one (and kept
     // by the allocator) does not hide the growth of the next.
     if let Ok(child) = std::env::var(CHILD_ENV) {
+        let (child, analysis) = match child.split_once(':') {
+            Some((name, mode)) => (name.to_string(), mode == "analysis"),
+            None => (child, false),
+        };
         let ok = scenarios
             .into_iter()
             .find(|(name, _, _)| *name == child)
-            .is_some_and(|(name, script, bound)| run(name, script, bound));
+            .is_some_and(|(name, script, bound)| run(name, script, bound, analysis));
         std::process::exit(if ok { 0 } else { 1 });
     }
     let exe = std::env::current_exe().expect("own executable");
@@ -92,11 +107,13 @@ fn main() {
         if !wanted.is_empty() && !wanted.iter().any(|w| name.contains(w.as_str())) {
             continue;
         }
-        let status = std::process::Command::new(&exe)
-            .env(CHILD_ENV, name)
-            .status()
-            .expect("run scenario");
-        failed |= !status.success();
+        for mode in ["pipeline", "analysis"] {
+            let status = std::process::Command::new(&exe)
+                .env(CHILD_ENV, format!("{name}:{mode}"))
+                .status()
+                .expect("run scenario");
+            failed |= !status.success();
+        }
     }
     if failed {
         eprintln!("adversarial: a scenario went over its memory bound or hid a limit");
@@ -107,23 +124,47 @@ fn main() {
 /// Set in the child process to the name of the scenario it runs.
 const CHILD_ENV: &str = "ALBSCOPE_ADV_SCENARIO";
 
-/// Runs one scenario; false when over its bound or a hit limit went uncounted.
-fn run(name: &str, script: Box<dyn Script>, bound: u64) -> bool {
+/// Runs one scenario through the pipeline (`analysis` false: capture -> protocol, the sink
+/// drops everything) or the whole analysis; false when over its bound or a hit limit went
+/// uncounted.
+fn run(name: &str, script: Box<dyn Script>, bound: u64, analysis: bool) -> bool {
+    let bound = if analysis && bound == SMALL_BOUND {
+        ANALYSIS_SMALL_BOUND
+    } else {
+        bound
+    };
     let reader = Generator::new(script);
     reset_peak_rss();
     let before = status_kib("VmRSS:") * 1024;
     let started = Instant::now();
     let mut capture =
         CaptureReader::from_reader(name, Box::new(reader)).expect("generated capture opens");
-    let mut sink = Counting::default();
-    let stats = run_app(&mut capture, &PipelineConfig::default(), &mut sink);
+    let (stats, requests) = if analysis {
+        let a = analyze_capture(
+            &mut capture,
+            &PipelineConfig::default(),
+            AlbConfig::default(),
+            false,
+        );
+        let requests = format!(
+            "{} requests ({} failed)",
+            a.summary.requests,
+            a.requests.len()
+        );
+        (a.stats, requests)
+    } else {
+        let stats = run_app(&mut capture, &PipelineConfig::default(), &mut Drop);
+        (stats, "not run".to_string())
+    };
+    let stats = &stats;
+    let name = &format!("{name}{}", if analysis { " (analysis)" } else { "" });
     let secs = started.elapsed().as_secs_f64();
     let peak = status_kib("VmHWM:") * 1024;
     let grown = peak.saturating_sub(before);
-    let (limit_ok, limits) = limits_reported(name, &stats);
+    let (limit_ok, limits) = limits_reported(name, stats);
     let ok = grown <= bound && limit_ok;
     println!(
-        "{name:22} {:>9} packets {:>8.1} MB in {secs:6.1} s  peak RSS +{:7.1} MiB (bound {:7.1} MiB) {}",
+        "{name:33} {:>9} packets {:>8.1} MB in {secs:6.1} s  peak RSS +{:7.1} MiB (bound {:7.1} MiB) {}",
         stats.packets,
         stats.captured_bytes as f64 / 1e6,
         grown as f64 / 1048576.0,
@@ -131,8 +172,9 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64) -> bool {
         if ok { "ok" } else { "OVER/UNREPORTED" }
     );
     println!(
-        "{:22} flow: {} conns, peak open {}, evicted {}, expired {}, conflicts {}, gaps {}; \
-         protocol: {} requests, {} exchanges, {} dropped requests, {} response errors; {limits}",
+        "{:33} flow: {} conns, peak open {}, evicted {}, expired {}, conflicts {}, gaps {}; \
+         protocol: {} requests, {} dropped requests, {} response errors; analysis: {requests}; \
+         {limits}",
         "",
         stats.flow.connections,
         stats.flow.peak_open,
@@ -141,7 +183,6 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64) -> bool {
         stats.flow.conflicts,
         stats.flow.gaps,
         stats.protocol.requests,
-        sink.exchanges + stats.protocol.unfinished_exchanges,
         stats.protocol.requests_dropped,
         stats.protocol.response_errors,
     );
@@ -150,7 +191,7 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64) -> bool {
 
 /// Whether the limit a scenario is built to hit shows in the run's counters.
 fn limits_reported(name: &str, s: &RunStats) -> (bool, String) {
-    match name {
+    match name.split(' ').next().unwrap_or(name) {
         "syn_scan" => {
             let table = max_connections();
             let over = s.flow.connections.saturating_sub(table);
@@ -179,28 +220,21 @@ fn limits_reported(name: &str, s: &RunStats) -> (bool, String) {
     }
 }
 
+/// An [`AppSink`] that drops everything.
+struct Drop;
+
+impl AppSink for Drop {
+    fn exchange(&mut self, _: &ConnContext, _: HttpExchange) {}
+    fn closed(&mut self, _: ConnectionRecord) {}
+}
+
+impl Clock for Drop {
+    fn tick(&mut self, _: Timestamp) {}
+}
+
 /// The default connection table size.
 fn max_connections() -> u64 {
     PipelineConfig::default().flow.max_connections as u64
-}
-
-#[derive(Default)]
-struct Counting {
-    exchanges: u64,
-    connections: u64,
-}
-
-impl AppSink for Counting {
-    fn exchange(&mut self, _: &ConnContext, _: HttpExchange) {
-        self.exchanges += 1;
-    }
-    fn closed(&mut self, _: ConnectionRecord) {
-        self.connections += 1;
-    }
-}
-
-impl Clock for Counting {
-    fn tick(&mut self, _: Timestamp) {}
 }
 
 /// Produces frames (timestamp in ns, VXLAN-wrapped Ethernet frame) a few at a time.
