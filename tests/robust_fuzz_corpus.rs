@@ -1,6 +1,7 @@
 //! Replays every committed fuzz input (fuzz/corpus/<target>/*, crash reproducers included)
 //! through the same `albscope::fuzzing` functions the cargo-fuzz targets call, plus every
-//! samples/*.pcap through the capture and pipeline targets, so plain `cargo test` checks them.
+//! samples/*.pcap and samples/real/*.pcap through the capture and pipeline targets (and the
+//! access logs through the log target), so plain `cargo test` checks them.
 
 use std::path::{Path, PathBuf};
 
@@ -21,13 +22,25 @@ fn corpus(target: &str) -> Vec<PathBuf> {
     files
 }
 
-fn samples() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root().join("samples"))
-        .expect("samples/")
+/// Files with extension `ext` in `samples/<sub>` for each `sub` (sorted).
+fn files_in(subs: &[&str], ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = subs
+        .iter()
+        .flat_map(|sub| {
+            std::fs::read_dir(root().join("samples").join(sub))
+                .into_iter()
+                .flatten()
+        })
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
         .collect();
     files.sort();
+    files
+}
+
+/// samples/*.pcap (synthetic) and samples/real/*.pcap (recorded).
+fn samples() -> Vec<PathBuf> {
+    let files = files_in(&["", "real"], "pcap");
     assert!(files.len() >= 10, "samples/*.pcap missing");
     files
 }
@@ -71,6 +84,10 @@ fn tls_stream_corpus() {
 #[test]
 fn access_log_corpus() {
     replay(&corpus("access_log"), albscope::fuzzing::access_log);
+    replay(
+        &files_in(&["access-logs", "real"], "log"),
+        albscope::fuzzing::access_log,
+    );
 }
 
 #[test]
