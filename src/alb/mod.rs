@@ -39,6 +39,10 @@ const MAX_SAMPLES: usize = 64;
 const LATE_HORIZON: Duration = Duration(3_700_000_000_000);
 /// Most back-end legs waiting for a late front end.
 const MAX_LATE: usize = 20_000;
+/// Most addresses remembered for weak node detection.
+const MAX_ADDRESSES: usize = 100_000;
+/// No new weak node candidates past this many nodes.
+const MAX_WEAK_NODES: usize = 10_000;
 /// Most evidence strings kept per detected node.
 const MAX_NODE_EVIDENCE: usize = 4;
 
@@ -517,6 +521,10 @@ impl Knowledge {
     fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: String) {
         let session = key.session.to_string();
         let n = self.node_mut(ip);
+        if !n.strong {
+            // Weak guesses are moot once there is real evidence.
+            n.evidence.clear();
+        }
         n.strong = true;
         n.sessions.insert(session);
         push_evidence(n, evidence);
@@ -541,13 +549,17 @@ impl Knowledge {
     /// Learns from a connection's existence: an address that both accepts connections and opens
     /// connections to others is a (weak) ALB candidate.
     fn learn_conn(&mut self, key: &ConnKey) {
-        self.servers_seen.insert(key.server.ip);
-        self.clients_seen.insert(key.client.ip);
+        if self.servers_seen.len() < MAX_ADDRESSES {
+            self.servers_seen.insert(key.server.ip);
+        }
+        if self.clients_seen.len() < MAX_ADDRESSES {
+            self.clients_seen.insert(key.client.ip);
+        }
         for ip in [key.server.ip, key.client.ip] {
             if self.servers_seen.contains(&ip)
                 && self.clients_seen.contains(&ip)
                 && !self.nodes.contains_key(&ip)
-                && self.servers_seen.len() < 100_000
+                && self.nodes.len() < MAX_WEAK_NODES
             {
                 let n = self.node_mut(ip);
                 push_evidence(
@@ -629,6 +641,7 @@ impl Knowledge {
             });
         if !(syn_after_synack || refused || retried)
             || self.nodes.contains_key(&rec.tcp.key.client.ip)
+            || self.nodes.len() >= MAX_WEAK_NODES
         {
             return;
         }
@@ -705,7 +718,8 @@ pub trait PathSink {
 /// A leg waiting for its partner.
 #[derive(Debug)]
 struct Pending {
-    leg: Leg,
+    /// Boxed: legs are large and the pending list is partitioned on every clock tick.
+    leg: Box<Leg>,
     time: Timestamp,
 }
 
@@ -717,6 +731,8 @@ pub struct AlbTracker<S: PathSink> {
     /// [`LATE_HORIZON`], at most [`MAX_LATE`]) because a long-lived TLS client connection
     /// reports its requests (bursts) only when it closes.
     late: Vec<Pending>,
+    /// Time of the oldest pending leg (skips the partition when nothing is old enough).
+    oldest_pending: Option<Timestamp>,
     closed: HashMap<ConnId, (Timestamp, Arc<ClosedConn>)>,
     now: Timestamp,
     sink: S,
@@ -729,6 +745,7 @@ impl<S: PathSink> AlbTracker<S> {
             known: Knowledge::new(config),
             pending: Vec::new(),
             late: Vec::new(),
+            oldest_pending: None,
             closed: HashMap::new(),
             now: Timestamp::default(),
             sink,
@@ -753,18 +770,34 @@ impl<S: PathSink> AlbTracker<S> {
 
     fn add(&mut self, leg: Leg) {
         let time = leg.time();
-        self.pending.push(Pending { leg, time });
+        if self.oldest_pending.map_or(true, |o| time < o) {
+            self.oldest_pending = Some(time);
+        }
+        self.pending.push(Pending {
+            leg: Box::new(leg),
+            time,
+        });
     }
 
     /// Pairs and emits legs older than the window (all of them when `cutoff` is `None`).
     fn flush(&mut self, cutoff: Option<Timestamp>) {
         let window_extra = Duration::from_millis(2_000);
+        let nothing_due = match (cutoff, self.oldest_pending) {
+            (Some(c), Some(o)) => o.plus(window_extra) >= c,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if nothing_due && self.late.is_empty() {
+            return;
+        }
         let (ready, keep): (Vec<Pending>, Vec<Pending>) = match cutoff {
             None => (std::mem::take(&mut self.pending), Vec::new()),
+            Some(_) if nothing_due => (Vec::new(), std::mem::take(&mut self.pending)),
             Some(c) => std::mem::take(&mut self.pending)
                 .into_iter()
                 .partition(|p| p.time.plus(window_extra) < c),
         };
+        self.oldest_pending = keep.iter().map(|p| p.time).min();
         self.pending = keep;
 
         // Held back-end legs: the expired ones are emitted unpaired; those overlapping the
@@ -788,9 +821,9 @@ impl<S: PathSink> AlbTracker<S> {
                         && p.time <= b.plus(Duration::from_millis(5_000))
                 });
                 if cutoff.is_none() || in_span {
-                    pulled.push(p.leg);
+                    pulled.push(*p.leg);
                 } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
-                    expired.push(p.leg);
+                    expired.push(*p.leg);
                 } else {
                     self.late.push(p);
                 }
@@ -805,7 +838,7 @@ impl<S: PathSink> AlbTracker<S> {
         if ready.is_empty() && pulled.is_empty() {
             return;
         }
-        let mut legs: Vec<Leg> = ready.into_iter().map(|p| p.leg).collect();
+        let mut legs: Vec<Leg> = ready.into_iter().map(|p| *p.leg).collect();
         legs.extend(pulled);
         for leg in &mut legs {
             if leg.record.is_none() {
@@ -843,7 +876,10 @@ impl<S: PathSink> AlbTracker<S> {
                     ..
                 } if hold => {
                     let time = leg.time();
-                    self.late.push(Pending { leg, time });
+                    self.late.push(Pending {
+                        leg: Box::new(leg),
+                        time,
+                    });
                 }
                 path => self.sink.path(path, &self.known),
             }

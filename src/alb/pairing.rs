@@ -10,6 +10,8 @@ use std::net::IpAddr;
 
 /// How far a back-end request may appear to precede its front-end request (capture jitter).
 const TOLERANCE: Duration = Duration(5_000_000);
+/// Most candidates gathered for one back-end request (enough to report an ambiguity).
+const MAX_AMBIGUOUS: usize = 8;
 /// How long after the front-end request the ALB may open or reuse a back-end connection when
 /// pairing by time order.
 const TIME_ORDER_MAX: Duration = Duration(2_000_000_000);
@@ -77,16 +79,31 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
 
     let mut fronts = fronts;
     fronts.sort_by_key(|f| f.time);
-    // Index of clear-text front-end requests by (node, method, target), in time order.
-    let mut by_request: HashMap<(IpAddr, String, String), Vec<usize>> = HashMap::new();
+    // Indexes of clear-text front-end requests, in time order: by (node, method, target,
+    // client address), and by (node, method, target) for back-end requests without a usable
+    // X-Forwarded-For.
+    type ByRequest = HashMap<(IpAddr, String, String), Vec<usize>>;
+    type ByClient = HashMap<(IpAddr, String, String, IpAddr), Vec<usize>>;
+    let mut by_request: ByRequest = HashMap::new();
+    let mut by_client: ByClient = HashMap::new();
     for (i, f) in fronts.iter().enumerate() {
         if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
             by_request
                 .entry((f.node, r.method.clone(), r.target.clone()))
                 .or_default()
                 .push(i);
+            by_client
+                .entry((
+                    f.node,
+                    r.method.clone(),
+                    r.target.clone(),
+                    f.leg.conn.key.client.ip,
+                ))
+                .or_default()
+                .push(i);
         }
     }
+    let max = Duration(known.config.connect_timeout.0.saturating_add(5_000_000_000));
 
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
@@ -94,13 +111,25 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
             continue;
         };
-        let Some(list) = by_request.get(&(b.node, req.method.clone(), req.target.clone())) else {
-            continue;
+        let client: Option<IpAddr> = header(&req.headers, "x-forwarded-for")
+            .and_then(|x| x.rsplit(',').next())
+            .and_then(|c| c.trim().parse().ok());
+        let list = match client {
+            Some(c) => by_client.get(&(b.node, req.method.clone(), req.target.clone(), c)),
+            None => by_request.get(&(b.node, req.method.clone(), req.target.clone())),
         };
-        let max = Duration(known.config.connect_timeout.0.saturating_add(5_000_000_000));
+        let Some(list) = list else { continue };
+        let earliest = Timestamp(b.time.0.saturating_sub(max.0.saturating_add(TOLERANCE.0)));
+        let start = list.partition_point(|i| fronts.get(*i).is_some_and(|f| f.time < earliest));
         let pool: Vec<usize> = list
             .iter()
+            .skip(start)
             .copied()
+            .take_while(|i| {
+                fronts
+                    .get(*i)
+                    .is_some_and(|f| f.time <= b.time.plus(TOLERANCE))
+            })
             .filter(|i| {
                 fronts.get(*i).is_some_and(|f| {
                     !f.used
@@ -109,6 +138,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                         && consistent(&f.leg, &b.leg)
                 })
             })
+            .take(MAX_AMBIGUOUS)
             .collect();
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
@@ -160,6 +190,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                 })
             })
             .map(|(i, _)| i)
+            .take(MAX_AMBIGUOUS)
             .collect();
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
@@ -362,9 +393,13 @@ fn ambiguity(fronts: &[Side], pool: &[usize], how: &str) -> String {
         .filter_map(|i| fronts.get(*i))
         .map(|f| format!("{} at {}", f.leg.conn.key.client, f.time.to_rfc3339()))
         .collect();
+    let count = if pool.len() >= MAX_AMBIGUOUS {
+        format!("at least {MAX_AMBIGUOUS}")
+    } else {
+        pool.len().to_string()
+    };
     format!(
-        "ambiguous pairing: {} front-end requests match by {how} ({}); paired with the first",
-        pool.len(),
+        "ambiguous pairing: {count} front-end requests match by {how} ({}); paired with the first",
         list.join(", ")
     )
 }

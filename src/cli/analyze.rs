@@ -1,9 +1,13 @@
 //! `albscope analyze`: explain every failed request of one or more captures.
 
 use super::{CliError, EXIT_FINDINGS, EXIT_OK, EXIT_PARTIAL};
+use albscope::accesslog::LogReader;
 use albscope::alb::AlbConfig;
 use albscope::capture::{CaptureReader, Duration};
-use albscope::diagnose::{analyze_capture, Analysis, Category, Finding, GeneratedBy};
+use albscope::diagnose::logjoin::{JoinOptions, LogIndex};
+use albscope::diagnose::{
+    analyze_capture, analyze_capture_with_log, Analysis, Category, Finding, GeneratedBy,
+};
 use albscope::pipeline::PipelineConfig;
 use albscope::report::{render, Format, TextOptions};
 use clap::{Args, ValueEnum};
@@ -21,6 +25,10 @@ pub enum FormatArg {
     Json,
     /// One JSON request per line, then a summary line.
     Ndjson,
+    /// Markdown for a ticket (GitHub, GitLab, Jira).
+    Markdown,
+    /// One self-contained HTML file with a sequence diagram per failure (use with -o).
+    Html,
 }
 
 /// Options shared by `analyze` and `check`: what the ALB looks like and how to read captures.
@@ -108,6 +116,10 @@ pub struct AnalyzeArgs {
     /// Write the report to FILE instead of stdout.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// ALB access logs to join to the captured requests (files, .gz, folders; repeatable):
+    /// each request shows its log line beside the capture's view, and where they disagree.
+    #[arg(long = "access-log", value_name = "FILE", num_args = 1..)]
+    pub access_log: Vec<PathBuf>,
     /// ALB and capture options.
     #[command(flatten)]
     pub options: AnalysisOptions,
@@ -168,6 +180,12 @@ pub fn run_analysis(
     ))
 }
 
+/// Reads the access logs into an index for the join.
+pub fn read_access_logs(files: &[PathBuf]) -> Result<LogIndex, CliError> {
+    LogIndex::from_reader(LogReader::new(files), JoinOptions::default())
+        .map_err(|e| CliError::Unreadable(format!("access log {e}")))
+}
+
 /// Runs `albscope analyze`.
 pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
     let fail_on = args
@@ -176,11 +194,27 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
         .filter(|s| !s.trim().is_empty())
         .map(|s| FailOn::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let analysis = run_analysis(&args.inputs, &args.options, args.all)?;
+    let analysis = if args.access_log.is_empty() {
+        run_analysis(&args.inputs, &args.options, args.all)?
+    } else {
+        let log = read_access_logs(&args.access_log)?;
+        let alb = args.options.alb_config()?;
+        let mut reader =
+            CaptureReader::open(&args.inputs).map_err(|e| CliError::Unreadable(e.to_string()))?;
+        analyze_capture_with_log(
+            &mut reader,
+            &args.options.pipeline_config(),
+            alb,
+            args.all,
+            Some(log),
+        )
+    };
     let format = match args.format {
         FormatArg::Text => Format::Text,
         FormatArg::Json => Format::Json,
         FormatArg::Ndjson => Format::Ndjson,
+        FormatArg::Markdown => Format::Markdown,
+        FormatArg::Html => Format::Html,
     };
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let text = TextOptions {

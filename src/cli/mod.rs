@@ -33,6 +33,8 @@ Examples:
   albscope analyze capture.pcap                 explain every failed request
   albscope analyze --all --format json a.pcap   every request, as JSON
   albscope flows capture.pcapng.gz              list TCP connections like a network engineer
+  albscope analyze --format html -o report.html a.pcap   one self-contained file for a ticket
+  albscope extract a.pcap --failed -d slices/   one small pcap per failed request
 ";
 
 /// albscope explains AWS Application Load Balancer 502 and 504 errors from packet captures

@@ -321,13 +321,30 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         (None, Some(b)) => format!("b{}.{}", b.conn.id.0, b.index()),
         (None, None) => "x".into(),
     };
+    // Seen only from the back end: the node and the listener port it names in
+    // X-Forwarded-Port, the client from the last X-Forwarded-For entry.
     let alb = front
         .map(|f| f.conn.key.server.to_string())
-        .or(back.map(|b| b.conn.key.client.ip.to_string()));
+        .or(back.map(|b| {
+            let node = path.node.unwrap_or(b.conn.key.client.ip);
+            match b
+                .request_header("x-forwarded-port")
+                .and_then(|p| p.trim().parse::<u16>().ok())
+            {
+                Some(port) => crate::flow::Endpoint { ip: node, port }.to_string(),
+                None => node.to_string(),
+            }
+        }));
+    let client_ip = front.map(|f| f.conn.key.client.ip.to_string()).or(back
+        .and_then(|b| b.request_header("x-forwarded-for"))
+        .and_then(|x| x.rsplit(',').next())
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty()));
     Finding {
         id,
         time: start.to_rfc3339(),
         client: front.map(|f| f.conn.key.client.to_string()),
+        client_ip,
         alb,
         target: back.map(|b| b.conn.key.server.to_string()),
         method: req.map(|r| r.method.clone()),
@@ -349,6 +366,7 @@ pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Find
         fix,
         notes,
         pairing: path.pairing,
+        logged: None,
         target_server: detail.server.clone(),
     }
 }

@@ -8,6 +8,8 @@
 
 mod classify;
 mod fix;
+pub mod logjoin;
+pub mod metrics;
 mod timeline;
 
 pub use classify::diagnose;
@@ -203,7 +205,10 @@ pub struct Finding {
     pub time: String,
     /// Client `ip:port` (null when the front end was not captured).
     pub client: Option<String>,
-    /// ALB `ip:port` the client connected to (or the node's address:port on the back end).
+    /// Client address, also when only the back end was captured (last X-Forwarded-For entry).
+    pub client_ip: Option<String>,
+    /// ALB `ip:port` the client connected to (from the back end only: the node's address and
+    /// the listener port named in X-Forwarded-Port).
     pub alb: Option<String>,
     /// Target `ip:port`, null when no back-end attempt was seen.
     pub target: Option<String>,
@@ -245,6 +250,9 @@ pub struct Finding {
     pub pairing: PairingMethod,
     /// Server header of the target, when known.
     pub target_server: Option<String>,
+    /// The access-log entry joined to this request (only with `--access-log`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logged: Option<logjoin::LoggedEntry>,
 }
 
 /// Counts for one category.
@@ -410,6 +418,14 @@ pub struct Analysis {
     pub other_connections: u64,
     /// What each layer counted, and input damage.
     pub stats: RunStats,
+    /// The access-log join (only with `--access-log`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_log_join: Option<logjoin::LogJoinSummary>,
+    /// CloudWatch counterparts, per-target and connection-reuse views (over all requests).
+    pub metrics: metrics::Metrics,
+    /// Connections of each kept request, by request id (for `extract` and diagrams).
+    #[serde(skip)]
+    pub connections: IndexMap<String, metrics::RequestConns>,
 }
 
 /// The [`PathSink`] that diagnoses requests as they come and builds the [`Analysis`].
@@ -419,6 +435,8 @@ pub struct Analyzer {
     requests: Vec<Finding>,
     summary: Summary,
     health: HealthSummary,
+    log: Option<logjoin::LogIndex>,
+    metrics: metrics::Collector,
 }
 
 impl Analyzer {
@@ -431,7 +449,15 @@ impl Analyzer {
             requests: Vec::new(),
             summary: Summary::default(),
             health: HealthSummary::default(),
+            log: None,
+            metrics: metrics::Collector::default(),
         }
+    }
+
+    /// Joins each request to its entry in this access log as it is diagnosed.
+    pub fn with_access_log(mut self, index: logjoin::LogIndex) -> Self {
+        self.log = Some(index);
+        self
     }
 
     fn count(&mut self, f: &Finding) {
@@ -519,7 +545,10 @@ impl Analyzer {
                 _ => 0.0,
             },
         };
+        let access_log_join = self.log.map(|l| l.finish(stats.first_ts, stats.last_ts));
+        let (metrics, connections) = self.metrics.finish();
         Analysis {
+            access_log_join,
             schema_version: SCHEMA_VERSION,
             inputs: self.files,
             vantage: known.vantage(),
@@ -542,14 +571,20 @@ impl Analyzer {
             includes_ok: self.keep_ok,
             other_connections: known.other_connections,
             stats,
+            metrics,
+            connections,
         }
     }
 }
 
 impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
-        let finding = diagnose(&path, known, &self.files);
+        let mut finding = diagnose(&path, known, &self.files);
+        if let Some(log) = &mut self.log {
+            finding.logged = log.join(&finding);
+        }
         self.count(&finding);
+        self.metrics.observe(&path, &finding, self.keep_ok);
         if finding.category.is_failure() || self.keep_ok {
             self.requests.push(finding);
         }
@@ -616,7 +651,21 @@ pub fn analyze_capture(
     alb: crate::alb::AlbConfig,
     keep_ok: bool,
 ) -> Analysis {
-    let analyzer = Analyzer::new(reader.file_names(), keep_ok);
+    analyze_capture_with_log(reader, pipeline, alb, keep_ok, None)
+}
+
+/// [`analyze_capture`], joining each request to its entry in `log` when given.
+pub fn analyze_capture_with_log(
+    reader: &mut crate::capture::CaptureReader,
+    pipeline: &crate::pipeline::PipelineConfig,
+    alb: crate::alb::AlbConfig,
+    keep_ok: bool,
+    log: Option<logjoin::LogIndex>,
+) -> Analysis {
+    let mut analyzer = Analyzer::new(reader.file_names(), keep_ok);
+    if let Some(log) = log {
+        analyzer = analyzer.with_access_log(log);
+    }
     let mut tracker = crate::alb::AlbTracker::new(alb, analyzer);
     let stats = crate::pipeline::run_app(reader, pipeline, &mut tracker);
     let (analyzer, known) = tracker.finish();

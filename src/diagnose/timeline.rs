@@ -19,6 +19,14 @@ struct Raw {
     pos: Option<PacketPos>,
 }
 
+/// Time order; at equal times packet order, events without a packet of their own after.
+fn order(r: &Raw) -> (Timestamp, u16, u64) {
+    match r.pos {
+        Some(p) => (r.ts, p.file, p.number),
+        None => (r.ts, u16::MAX, u64::MAX),
+    }
+}
+
 fn direction(side: Side, dir: Dir) -> &'static str {
     match (side, dir) {
         (Side::Front, Dir::ToServer) => "client->alb",
@@ -49,7 +57,7 @@ pub(super) fn build_timeline(
     if let Some(b) = &path.back {
         leg_events(b, Side::Back, &mut raw);
     }
-    raw.sort_by_key(|r| r.ts);
+    raw.sort_by_key(order);
     raw.into_iter()
         .map(|r| TimelineEvent {
             time: r.ts.to_rfc3339(),
@@ -277,7 +285,7 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
             push(&mut evs, e.ts, e.dir, text, Some(e.pos));
         }
     }
-    evs.sort_by_key(|r| r.ts);
+    evs.sort_by_key(order);
     let total = evs.len();
     evs.truncate(MAX_EVENTS_PER_LEG);
     if total > MAX_EVENTS_PER_LEG {

@@ -19,8 +19,10 @@
 //!   `statuses`}}, `failures` [{`time`, `node`, `target`, `path`, `problem`, `packet`}]}.
 //!   Health checks are never counted as client requests.
 //! - `requests`: the failed requests (and ok ones with `--all`) in time order, each:
-//!   - `id` (stable: "f<front connection>.<exchange index>" or "b<back connection>.<index>"),
-//!     `time` (request start, RFC 3339), `client` "ip:port" | null, `alb` "ip:port" | null,
+//!   - `id` (stable: `f<front connection>.<exchange index>` or `b<back connection>.<index>`),
+//!     `time` (request start, RFC 3339), `client` "ip:port" | null (front end not captured),
+//!     `client_ip` (also from X-Forwarded-For when only the back end was captured), `alb`
+//!     "ip:port" (back end only: node address and the X-Forwarded-Port listener port) | null,
 //!     `target` "ip:port" | null, `method`, `path`, `host` (null when not readable),
 //!     `request` (for display: "GET /x  (Host: h)" or why it cannot be shown);
 //!   - `status` (u16 | null), `status_inferred` (true when the front end was not captured and
@@ -36,8 +38,37 @@
 //!     "back"), `direction` ("client->alb" | "alb->client" | "alb->target" | "target->alb"),
 //!     `event`, `packet` ("#12" or "file.pcap#12" | null)}];
 //!   - `evidence` [strings naming packets, timers, bytes], `fix` (string | null), `notes`
-//!     [ambiguities, missing legs], `pairing` ("headers" | "time_order" | "unpaired").
+//!     [ambiguities, missing legs], `pairing` ("headers" | "time_order" | "unpaired");
+//!   - `logged` (only with `--access-log`, absent when no log entry joined): the joined log
+//!     line {`source` "file:line", `joined_by` ("trace_id" | "client_time" | "target_time"),
+//!     `time`,
+//!     `request_creation_time` (RFC 3339 | null), `client`, `target` (null for `-`),
+//!     `request_processing_time`, `target_processing_time`, `response_processing_time`
+//!     (seconds, -1 as logged), `elb_status_code`, `target_status_code` ("-" when none),
+//!     `request`, `trace_id`, `error_reason`, `disagreements` [one sentence per field where the
+//!     log and the capture's `access_log` view differ; empty when they agree]}.
 //! - `stats`: the pipeline's run statistics (inputs, packets, per-layer counters, `problems`).
+//! - `metrics` (over every request, ok ones included, for the window in `capture`):
+//!   - `method`: how latency percentiles are computed (streaming log-bucket histogram, within
+//!     1 % of exact; max exact);
+//!   - `cloudwatch`: {`RequestCount`, `HTTPCode_ELB_502_Count`, `HTTPCode_ELB_504_Count`,
+//!     `HTTPCode_ELB_5XX_Count`, `HTTPCode_Target_2XX_Count` .. `_5XX_Count`,
+//!     `TargetConnectionErrorCount`, `TargetTLSNegotiationErrorCount`, `TargetResponseTime`
+//!     {`count`, `p50_s`, `p90_s`, `p99_s`, `max_s`, `mean_s`} (null when nothing measured),
+//!     `elb_codes_inferred` (ELB codes inferred from the back end)};
+//!   - `by_target`: {"ip:port" or "-": {`requests`, `failed`, `by_category`, `latency`, `fresh`
+//!     and `reused` (the same four fields for requests on a connection opened for them / on a
+//!     kept-alive one)}};
+//!   - `by_connection`: {"fresh" | "reused" | "none": {`requests`, `failed`, `by_category`,
+//!     `latency`}}.
+//! - `access_log_join` (only with `--access-log`): {`files`, `entries`, `malformed_lines`,
+//!   `requests` (captured client requests offered), `joined`, `joined_by_trace_id`,
+//!   `joined_by_client_time`, `joined_by_target_time`, `with_disagreements`, `disagreeing_requests` [request ids, ok
+//!   ones included], `requests_without_entry`,
+//!   `entries_without_request` (inside the capture's time span), `entries_outside_capture`,
+//!   `unlogged_requests` [{`id`, `time`, `client`, `request`, `status`, `category`}] and
+//!   `uncaptured_entries` [{`source`, `time`, `client`, `request`, `elb_status_code`,
+//!   `trace_id`}] (each at most 20)}.
 //!
 //! # NDJSON (`--format ndjson`)
 //! One request object per line (the same objects as `requests` above, with `"record":

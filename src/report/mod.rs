@@ -1,10 +1,19 @@
-//! Report layer: renders an [`Analysis`] as text, JSON or NDJSON. Every renderer reads the same
-//! model and never re-analyses (Markdown/HTML renderers are to be added here the same way).
+//! Report layer: renders an [`Analysis`] as text, JSON, NDJSON, Markdown or HTML. Every
+//! renderer reads the same model and never re-analyses. [`slice`] writes the packets of chosen
+//! requests back out as small captures (`albscope extract`).
 
+pub mod html;
 mod json;
+mod logjoin;
+pub mod markdown;
+pub mod slice;
 mod text;
+pub mod views;
 
+pub use html::write_html;
 pub use json::{write_json, write_ndjson};
+pub use logjoin::{join_summary_lines, logged_lines};
+pub use markdown::write_markdown;
 pub use text::{write_text, TextOptions};
 
 use crate::diagnose::Analysis;
@@ -19,6 +28,10 @@ pub enum Format {
     Json,
     /// One JSON request per line, then a summary line.
     Ndjson,
+    /// Markdown for a ticket.
+    Markdown,
+    /// One self-contained HTML file with sequence diagrams.
+    Html,
 }
 
 /// Renders `analysis` in `format` to `out`.
@@ -32,6 +45,8 @@ pub fn render(
         Format::Text => write_text(analysis, text, out),
         Format::Json => write_json(analysis, out),
         Format::Ndjson => write_ndjson(analysis, out),
+        Format::Markdown => write_markdown(analysis, out),
+        Format::Html => write_html(analysis, out),
     }
 }
 

@@ -130,3 +130,278 @@ fn json_and_ndjson_carry_the_contract_fields() {
     assert_eq!(lines[2]["record"], "summary");
     assert!(lines[2].get("requests").is_none());
 }
+
+fn analyze(tr: AlbTracker<Collect>, keep_ok: bool) -> crate::diagnose::Analysis {
+    let (sink, known) = tr.finish();
+    let mut a = Analyzer::new(vec!["t.pcap".into()], keep_ok);
+    for p in sink.paths {
+        a.path(p, &known);
+    }
+    a.finish(&known, crate::pipeline::RunStats::default())
+}
+
+fn alb_tracker() -> AlbTracker<Collect> {
+    AlbTracker::new(
+        AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            ..AlbConfig::default()
+        },
+        Collect::default(),
+    )
+}
+
+fn front(tr: &mut AlbTracker<Collect>, id: u64, port: u16, req: i64, resp_ms: i64, status: u16) {
+    let c = Conn::new(id, ep(CLIENT, port), ep(ALB, 80), req - 2).handshake(req - 2);
+    tr.exchange(
+        &c.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(req, "/x", front_headers())),
+            Some(resp(resp_ms, status, "awselb/2.0", 10)),
+        ),
+    );
+}
+
+/// A connect timeout (SYN + 3 retransmissions, 504 after 10 s) and an idle timeout (504 after
+/// 60 s), analysed.
+fn timeouts() -> crate::diagnose::Analysis {
+    let mut tr = alb_tracker();
+    front(&mut tr, 1, 40000, 100, 10_101, 504);
+    let syn = |r| K::Syn { retransmission: r };
+    let b = Conn::new(2, ep(ALB, 50002), ep(TARGET, 80), 101)
+        .ev(101, ToServer, syn(false))
+        .ev(1_101, ToServer, syn(true))
+        .ev(3_101, ToServer, syn(true))
+        .ev(7_101, ToServer, syn(true));
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+    front(&mut tr, 3, 40001, 200_000, 260_004, 504);
+    let b = Conn::new(4, ep(ALB, 50004), ep(TARGET, 80), 200_001)
+        .handshake(200_001)
+        .ev(260_003, ToServer, K::Fin)
+        .ev(270_003, ToServer, K::Rst);
+    let ex = exch(
+        0,
+        None,
+        Some(get(200_003, "/x", back_headers(CLIENT))),
+        Some(resp(270_002, 200, "Apache", 5)),
+    );
+    tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
+    analyze(tr, false)
+}
+
+fn render_to_string(a: &crate::diagnose::Analysis, f: Format) -> String {
+    let mut out = Vec::new();
+    render(a, f, &TextOptions::default(), &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn metrics_count_every_request_including_ok_ones() {
+    let a = sample(false);
+    let cw = &a.metrics.cloudwatch;
+    assert_eq!(cw.request_count, 2);
+    assert_eq!((cw.elb_502, cw.elb_5xx, cw.target_2xx), (1, 1, 1));
+    assert_eq!(cw.target_response_time.count, 1, "the ok request's latency");
+    let t = &a.metrics.by_target["172.31.6.52:80"];
+    assert_eq!((t.fresh.requests, t.fresh.failed), (1, 0));
+    assert_eq!((t.reused.requests, t.reused.failed), (1, 1));
+    assert_eq!(
+        a.metrics.by_connection["reused"].by_category["keepalive_race"],
+        1
+    );
+    let c = &a.connections["f3.0"];
+    let back = c.back.as_ref().unwrap();
+    assert!(back.reused);
+    assert!((back.idle_before_s.unwrap() - 8.991).abs() < 1e-6);
+    let t = timeouts();
+    let cw = &t.metrics.cloudwatch;
+    assert_eq!((cw.elb_504, cw.target_connection_errors), (2, 1));
+    for f in [
+        Format::Text,
+        Format::Json,
+        Format::Ndjson,
+        Format::Markdown,
+        Format::Html,
+    ] {
+        let s = render_to_string(&a, f);
+        for k in [
+            "HTTPCode_ELB_502_Count",
+            "HTTPCode_ELB_504_Count",
+            "HTTPCode_ELB_5XX_Count",
+            "HTTPCode_Target_5XX_Count",
+            "HTTPCode_Target_2XX_Count",
+            "TargetConnectionErrorCount",
+            "TargetTLSNegotiationErrorCount",
+            "RequestCount",
+            "TargetResponseTime",
+        ] {
+            assert!(s.contains(k), "{f:?} lacks {k}");
+        }
+        assert!(s.contains("reused"), "{f:?} lacks the reuse view");
+    }
+}
+
+#[test]
+fn markdown_has_summary_table_headings_and_fenced_timelines() {
+    let a = sample(true);
+    let md = render_to_string(&a, Format::Markdown);
+    if std::env::var_os("SHOW").is_some() {
+        println!("{md}");
+    }
+    assert!(md.starts_with("# albscope report: t.pcap\n"));
+    assert!(
+        md.contains("| Requests | 2 client requests: 1 ok, 1 failed |"),
+        "{md}"
+    );
+    assert!(md.contains("## Failed requests (1)"));
+    assert!(
+        md.contains("### 1. 502 from the ALB: keep-alive race"),
+        "{md}"
+    );
+    assert!(md.contains("```text\n"));
+    assert!(md.contains("FIN from target"));
+    assert!(md.contains("1 ok requests are summarised"));
+    // Only the failure gets a section.
+    assert_eq!(md.matches("\n### ").count(), 1);
+}
+
+#[test]
+fn markdown_escapes_capture_text() {
+    assert_eq!(
+        markdown::md_escape("a|b <img src=x> *y* `z` _e_ a_b"),
+        "a\\|b &lt;img src=x&gt; \\*y\\* \\`z\\` \\_e\\_ a_b"
+    );
+    let mut a = sample(false);
+    a.requests[0].timeline[0].event = "```\n# injected".into();
+    a.requests[0].path = Some("/x|`y`\n## h".into());
+    let md = render_to_string(&a, Format::Markdown);
+    assert!(!md.contains("\n## h"), "{md}");
+    assert!(!md.contains("\n# injected"), "{md}");
+    assert!(
+        md.contains("````text"),
+        "fence longer than any backtick run: {md}"
+    );
+}
+
+fn hostile(mut a: crate::diagnose::Analysis) -> crate::diagnose::Analysis {
+    let evil = "\"><script>alert(1)</script><img src=x onerror=alert(2)>";
+    let f = &mut a.requests[0];
+    f.path = Some(format!("/{evil}"));
+    f.host = Some(evil.into());
+    f.headline = evil.into();
+    f.evidence.push(evil.into());
+    f.target_server = Some(evil.into());
+    f.fix = Some(evil.into());
+    f.notes.push(evil.into());
+    f.id = evil.into();
+    for e in &mut f.timeline {
+        e.event = format!("GET {evil}");
+        e.packet = Some(evil.into());
+    }
+    a.inputs = vec![evil.into()];
+    a.alb_nodes[0].evidence = vec![evil.into()];
+    a.targets[0].server = Some(evil.into());
+    a.stats.problems.push(evil.into());
+    a
+}
+
+#[test]
+fn html_escapes_every_capture_derived_string() {
+    let a = hostile(sample(false));
+    let html = render_to_string(&a, Format::Html);
+    let lower = html.to_ascii_lowercase();
+    assert!(!lower.contains("<script"), "script injected");
+    assert!(!lower.contains("<img"), "img injected");
+    assert!(!html.contains("alert(1)</script>"), "raw capture text");
+    assert!(!html.contains("\"><script"), "attribute breakout");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(
+        html.contains("default-src 'none'"),
+        "CSP forbids scripts and fetches"
+    );
+    // Markdown: raw text only inside code spans and fenced blocks (shown literally).
+    let md = render_to_string(&a, Format::Markdown);
+    let mut prose = String::new();
+    let mut fenced = false;
+    for line in md.lines() {
+        if line.starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if !fenced {
+            let mut in_code = false;
+            for c in line.chars() {
+                if c == '`' {
+                    in_code = !in_code;
+                } else if !in_code {
+                    prose.push(c);
+                }
+            }
+            prose.push('\n');
+        }
+    }
+    assert!(!prose.to_ascii_lowercase().contains("<script"), "{prose}");
+    assert!(!prose.to_ascii_lowercase().contains("<img"), "{prose}");
+}
+
+#[test]
+fn html_is_self_contained_with_a_diagram_per_failure() {
+    let a = timeouts();
+    if std::env::var_os("SHOW").is_some() {
+        println!("{}", render_to_string(&a, Format::Text));
+    }
+    let html = render_to_string(&a, Format::Html);
+    if let Some(p) = std::env::var_os("HTML_OUT") {
+        std::fs::write(p, &html).unwrap();
+    }
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for bad in [
+        "http://", "https://", "<script", "<link", "@import", "url(http",
+    ] {
+        let n = html.matches(bad).count();
+        // The only URL is the SVG namespace identifier (not fetched).
+        let allowed = if bad == "http://" {
+            html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+        } else {
+            0
+        };
+        assert_eq!(n, allowed, "{bad} found");
+    }
+    assert_eq!(html.matches("<svg class=\"seq\"").count(), 2);
+    for lane in [
+        "client 13.239.55.82:40000",
+        "ALB node 172.31.1.158:80",
+        "target 172.31.6.52:80",
+    ] {
+        assert!(html.contains(lane), "lane {lane}");
+    }
+    assert!(html.contains("10 s connect timeout"), "connect timer named");
+    assert!(html.contains("60.0 s idle timeout"), "idle timer named");
+    assert!(html.contains("SYN retransmission #3"));
+    // Keep-alive race: the idle before the request on the reused connection is shown.
+    let html = render_to_string(&sample(false), Format::Html);
+    assert!(
+        html.contains("9.0 s keep-alive idle"),
+        "keep-alive idle labelled"
+    );
+}
+
+#[test]
+fn html_caps_diagrams_and_says_how_many_more() {
+    let mut a = sample(false);
+    let f = a.requests[0].clone();
+    a.requests = (0..html::MAX_DIAGRAMS + 7)
+        .map(|i| {
+            let mut g = f.clone();
+            g.id = format!("f{i}.0");
+            g
+        })
+        .collect();
+    let html = render_to_string(&a, Format::Html);
+    assert_eq!(
+        html.matches("<svg class=\"seq\"").count(),
+        html::MAX_DIAGRAMS
+    );
+    assert!(html.contains("7 more are listed in the table above only"));
+}

@@ -1,6 +1,7 @@
 //! The human-readable report: summary, ALB nodes and targets, then each failed request with its
 //! headline, evidence, fix, access-log view and timeline.
 
+use super::views::{self, category_meaning};
 use crate::diagnose::{Analysis, Category, Finding, GeneratedBy};
 use std::io::{self, Write};
 
@@ -31,28 +32,6 @@ impl Style {
     }
     fn dim(&self, s: &str) -> String {
         self.wrap("2", s)
-    }
-}
-
-fn category_meaning(c: Category) -> &'static str {
-    match c {
-        Category::TargetConnectRefused => "target refused the connection (RST to SYN)",
-        Category::TargetUnreachableIcmp => "target unreachable (ICMP)",
-        Category::TargetClosedBeforeResponse => "target closed/reset before answering",
-        Category::KeepaliveRace => "target's keep-alive timeout raced the ALB",
-        Category::MalformedResponse => "target's response is not valid HTTP",
-        Category::ResponseHeaderTooLarge => "target's response headers over 32 KB",
-        Category::TargetTlsHandshakeFailed => "back-end TLS handshake failed",
-        Category::DeregistrationAbort => "ALB aborted a request (deregistration delay)",
-        Category::TargetConnectTimeout => "ALB could not connect within 10 s",
-        Category::TargetTlsHandshakeTimeout => "back-end TLS handshake took over 10 s",
-        Category::TargetIdleTimeout => "target slower than the ALB idle timeout",
-        Category::IncompleteBody => "response shorter than its Content-Length",
-        Category::TargetGeneratedError => "the target's own 5xx, relayed",
-        Category::ClientClosed => "client gave up first (ALB logs 460)",
-        Category::NoTargetAttempt => "ALB answered without trying a target",
-        Category::Ok => "answered normally",
-        Category::Undetermined => "cause not visible in the capture",
     }
 }
 
@@ -209,6 +188,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     if !failing_targets.is_empty() {
         writeln!(out, "  by target: {}", failing_targets.join("; "))?;
     }
+    write_metrics(out, &st, a)?;
     let h = &a.health_checks;
     if h.checks > 0 {
         writeln!(
@@ -247,6 +227,16 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         }
     }
 
+    if let Some(j) = &a.access_log_join {
+        writeln!(out)?;
+        for (i, line) in super::join_summary_lines(j).iter().enumerate() {
+            if i == 0 {
+                writeln!(out, "{}", st.bold(line))?;
+            } else {
+                writeln!(out, "  {line}")?;
+            }
+        }
+    }
     let shown: Vec<&Finding> = a.requests.iter().collect();
     if shown.is_empty() {
         writeln!(out)?;
@@ -274,6 +264,69 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     Ok(())
 }
 
+/// CloudWatch counterparts, the per-target view and the connection-reuse view.
+fn write_metrics(out: &mut dyn Write, st: &Style, a: &Analysis) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        st.bold(&format!(
+            "CloudWatch counterparts for the capture window {}",
+            crate::diagnose::metrics::window(&a.capture)
+        ))
+    )?;
+    table(
+        out,
+        &views::CW_HEAD,
+        &views::cloudwatch_rows(a),
+        "  ",
+        &[false, true, false],
+    )?;
+    if !a.metrics.by_target.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", st.bold("By target"))?;
+        table(
+            out,
+            &views::TARGET_HEAD,
+            &views::target_rows(a),
+            "  ",
+            &[false, true, true, false, true, true],
+        )?;
+        let lat = views::target_latency_rows(a);
+        if !lat.is_empty() {
+            writeln!(out)?;
+            table(
+                out,
+                &views::TARGET_LAT_HEAD,
+                &lat,
+                "  ",
+                &[false, false, false, false],
+            )?;
+        }
+    }
+    if !a.metrics.by_connection.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}",
+            st.bold("By back-end connection reuse (keep-alive problems show here first)")
+        )?;
+        table(
+            out,
+            &views::REUSE_HEAD,
+            &views::reuse_rows(a),
+            "  ",
+            &[false, true, true, false, false],
+        )?;
+    }
+    writeln!(
+        out,
+        "  {}",
+        st.dim(&format!("latency: {}", a.metrics.method))
+    )?;
+    Ok(())
+}
+
 fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::Result<()> {
     writeln!(out)?;
     let head = format!("[{n}] {}", f.headline);
@@ -288,7 +341,11 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
     writeln!(
         out,
         "    path:      client {} -> ALB {} -> target {}",
-        f.client.as_deref().unwrap_or("(not captured)"),
+        match (&f.client, &f.client_ip) {
+            (Some(c), _) => c.clone(),
+            (None, Some(ip)) => format!("{ip} (from X-Forwarded-For; front end not captured)"),
+            (None, None) => "(not captured)".to_string(),
+        },
         f.alb.as_deref().unwrap_or("?"),
         f.target.as_deref().unwrap_or("(none)")
     )?;
@@ -352,6 +409,17 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
              -1 = never happened, ? = not in the capture)"
         )
     )?;
+    if let Some(l) = &f.logged {
+        for (i, line) in super::logged_lines(l).iter().enumerate() {
+            if i == 0 {
+                writeln!(out, "    logged:     {line}")?;
+            } else if line.starts_with("disagrees:") {
+                writeln!(out, "      {}", st.red(line))?;
+            } else {
+                writeln!(out, "      {line}")?;
+            }
+        }
+    }
     for note in &f.notes {
         writeln!(out, "    note:      {note}")?;
     }

@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use super::accesslog::LogLine;
 use super::frame::{self, Framing, Outer};
 use super::http::{self, ServerKind};
 use super::pcap::{ByteOrder, Nanos, PcapNgWriter, PcapWriter, TsResolution};
@@ -374,6 +375,11 @@ pub struct World {
     pub targets: Vec<Target>,
     /// Ground truth, one entry per client request.
     pub expected: Vec<Expected>,
+    /// The access-log entries the ALB writes, one per client request, in request order (plus
+    /// any added with [`World::log_uncaptured`]).
+    pub access_log: Vec<LogLine>,
+    log_rng: SplitMix64,
+    cur_log: Option<LogLine>,
     rng: SplitMix64,
     pkts: Vec<Pkt>,
     flows: Vec<FlowMeta>,
@@ -387,11 +393,15 @@ impl World {
     /// An empty world.
     pub fn new(cfg: WorldCfg) -> Self {
         let rng = SplitMix64::new(cfg.seed);
+        let log_rng = SplitMix64::new(cfg.seed ^ 0x5eed_1065);
         World {
             cfg,
             nodes: Vec::new(),
             targets: Vec::new(),
             expected: Vec::new(),
+            access_log: Vec::new(),
+            log_rng,
+            cur_log: None,
             rng,
             pkts: Vec::new(),
             flows: Vec::new(),
@@ -647,7 +657,115 @@ impl World {
     }
 
     fn trace_id(&mut self, t: Nanos) -> String {
-        format!("Root=1-{:08x}-{}", t / SEC, self.rng.hex(24))
+        let id = format!("Root=1-{:08x}-{}", t / SEC, self.rng.hex(24));
+        if let Some(c) = self.cur_log.as_mut() {
+            c.trace_id = id.clone();
+        }
+        id
+    }
+
+    /// Starts the log entry of the request on front connection `f` (first byte at `t`,
+    /// complete at `received`).
+    fn begin_log(&mut self, f: usize, t: Nanos, received: Nanos, req: &Req, bytes: usize) {
+        let Some(fc) = self.front.get(f) else {
+            return;
+        };
+        let tls = fc.tls;
+        let client = fc.conn.a.addr;
+        let (scheme, kind) = if tls {
+            ("https", "https")
+        } else {
+            ("http", "http")
+        };
+        let trace_id = format!("Root=1-{:08x}-{}", t / SEC, self.log_rng.hex(24));
+        let conn_trace_id = format!("TID_{}", self.log_rng.hex(32));
+        self.cur_log = Some(LogLine {
+            kind,
+            time: t,
+            client,
+            target: None,
+            received,
+            dispatched: None,
+            response: None,
+            relayed: None,
+            elb_status: None,
+            target_status: None,
+            received_bytes: bytes,
+            sent_bytes: 0,
+            request: format!(
+                "{} {scheme}://{}:{}{} HTTP/1.1",
+                req.method, req.host, self.cfg.listener_port, req.path
+            ),
+            user_agent: req
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+                .map_or_else(|| "-".to_string(), |(_, v)| v.clone()),
+            trace_id,
+            domain: tls.then(|| "shop.example.com".to_string()),
+            created: t,
+            conn_trace_id,
+        });
+    }
+
+    fn log_mut(&mut self) -> Option<&mut LogLine> {
+        self.cur_log.as_mut()
+    }
+
+    /// Adds the log entry of an ok request that the capture does not hold (it went through an
+    /// ALB node whose ENI is not mirrored): `GET path` from `client` at `t`, answered 200 by
+    /// `target` 12 ms later.
+    pub fn log_uncaptured(&mut self, client: SocketAddr, t: Nanos, path: &str, target: usize) {
+        let req = Req::get(path);
+        let trace_id = format!("Root=1-{:08x}-{}", t / SEC, self.log_rng.hex(24));
+        let conn_trace_id = format!("TID_{}", self.log_rng.hex(32));
+        let received = t + 300 * US;
+        let dispatched = received + ALB_DELAY;
+        let response = dispatched + 12 * MS;
+        let relayed = response + ALB_DELAY;
+        self.access_log.push(LogLine {
+            kind: "http",
+            time: relayed,
+            client,
+            target: self.targets.get(target).map(|t| t.addr),
+            received,
+            dispatched: Some(dispatched),
+            response: Some(response),
+            relayed: Some(relayed),
+            elb_status: Some(200),
+            target_status: Some(200),
+            received_bytes: 140 + path.len(),
+            sent_bytes: 612,
+            request: format!(
+                "GET http://{}:{}{path} HTTP/1.1",
+                req.host, self.cfg.listener_port
+            ),
+            user_agent: "curl/8.11.1".into(),
+            trace_id,
+            domain: None,
+            created: t,
+            conn_trace_id,
+        });
+    }
+
+    /// Removes the `n`-th access-log entry (request order): ALB access logging is best effort,
+    /// a line can be missing.
+    pub fn drop_log_line(&mut self, n: usize) {
+        if n < self.access_log.len() {
+            self.access_log.remove(n);
+        }
+    }
+
+    /// The access log as the ALB delivers it: one line per entry, ordered by `time`.
+    pub fn access_log_text(&self) -> String {
+        let mut lines: Vec<&LogLine> = self.access_log.iter().collect();
+        lines.sort_by_key(|l| l.time);
+        let mut out = String::new();
+        for l in lines {
+            out.push_str(&l.format());
+            out.push('\n');
+        }
+        out
     }
 
     fn backend_request(&mut self, req: &Req, client_ip: IpAddr, t: Nanos) -> Vec<u8> {
@@ -730,6 +848,14 @@ impl World {
             .front
             .get(f)
             .map_or_else(String::new, |fc| fc.conn.a.addr.to_string());
+        if let Some(mut l) = self.cur_log.take() {
+            l.elb_status = match category {
+                "client_closed" => Some(460),
+                "incomplete_body" => l.target_status,
+                _ => status,
+            };
+            self.access_log.push(l);
+        }
         self.expected.push(Expected {
             client,
             category,
@@ -740,6 +866,10 @@ impl World {
 
     fn alb_error(&mut self, f: usize, t: Nanos, status: u16, category: &'static str) -> Nanos {
         let resp = http::alb_error_response(status, t);
+        if let Some(l) = self.log_mut() {
+            l.time = t;
+            l.sent_bytes = resp.len();
+        }
         let end = self.front_send(f, t, false, &resp);
         self.record(f, category, Some(status), Some("lb"));
         end
@@ -807,10 +937,21 @@ impl World {
             tr = self.front_send(f, c + FRONT_RTT, true, &req.body);
         }
         let t1 = tr + ALB_DELAY;
+        let client_bytes = front_bytes.len()
+            + if req.expect_continue {
+                req.body.len()
+            } else {
+                0
+            };
+        self.begin_log(f, t, tr, req, client_bytes);
         if let Outcome::NoTarget(status) = outcome {
             return self.alb_error(f, t1, status, "no_target_attempt");
         }
         let back_req = self.backend_request(req, client_ip, t1);
+        let target_addr = self.targets.get(target).map(|tg| tg.addr);
+        if let Some(l) = self.log_mut() {
+            l.target = target_addr;
+        }
         let head = req.method == "HEAD";
         // Back-end connection.
         let fresh_needed = matches!(
@@ -962,6 +1103,9 @@ impl World {
             }
         };
         let back_wire = wire(self, &back_req);
+        if let Some(l) = self.log_mut() {
+            l.dispatched = Some(ready);
+        }
         let Some(bc) = self.back.get_mut(b) else {
             return t1;
         };
@@ -992,6 +1136,13 @@ impl World {
                     .send(&mut self.pkts, tresp, false, &to_alb, &SendOpts::default());
                 bc.last = got;
                 bc.busy_until = got;
+                if let Some(l) = self.log_mut() {
+                    l.response = Some(tresp);
+                    l.relayed = Some(got + ALB_DELAY);
+                    l.time = got + ALB_DELAY;
+                    l.target_status = Some(r.status);
+                    l.sent_bytes = to_client.len();
+                }
                 done = self.front_send(f, got + ALB_DELAY, false, &to_client);
                 let cat = if r.status >= 500 {
                     "target_generated_error"
@@ -1031,6 +1182,9 @@ impl World {
                     .send(&mut self.pkts, tr, false, &bytes, &SendOpts::default());
                 bc.conn.close(&mut self.pkts, tr + 100 * US, true);
                 bc.open = false;
+                if let Some(l) = self.log_mut() {
+                    l.response = Some(tr);
+                }
                 done = self.alb_error(f, tr + ALB_DELAY, 502, "malformed_response");
             }
             Outcome::HeaderTooLarge => {
@@ -1053,6 +1207,9 @@ impl World {
                     .send(&mut self.pkts, tr, false, &msg, &SendOpts::default());
                 bc.conn.rst(&mut self.pkts, end + 50 * US, true, true);
                 bc.open = false;
+                if let Some(l) = self.log_mut() {
+                    l.response = Some(tr);
+                }
                 done = self.alb_error(f, end + ALB_DELAY, 502, "response_header_too_large");
             }
             Outcome::DeregAbort(after) => {
@@ -1114,8 +1271,16 @@ impl World {
                 let got = bc
                     .conn
                     .send(&mut self.pkts, tr, false, &to_alb, &SendOpts::default());
+                let client_len = to_client.len();
                 let fe = self.front_send(f, got + ALB_DELAY, false, &to_client);
                 let ti = got + idle;
+                if let Some(l) = self.log_mut() {
+                    l.response = Some(tr);
+                    l.relayed = Some(got + ALB_DELAY);
+                    l.time = ti;
+                    l.target_status = Some(200);
+                    l.sent_bytes = client_len;
+                }
                 if let Some(bc) = self.back.get_mut(b) {
                     bc.conn.close(&mut self.pkts, ti, true);
                     bc.open = false;
@@ -1129,6 +1294,11 @@ impl World {
             }
             Outcome::ClientCloses(after) => {
                 let tc = tr + after;
+                if let Some(l) = self.log_mut() {
+                    // The ALB logs 460 when it sees the client go; the target's later answer
+                    // is not in the entry.
+                    l.time = tc;
+                }
                 if let Some(fc) = self.front.get_mut(f) {
                     fc.conn.close(&mut self.pkts, tc, true);
                     fc.open = false;

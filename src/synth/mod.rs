@@ -15,6 +15,7 @@
 //! - raw packets: `tcp::TcpConn` + `frame::Framing::frame` + `pcap::PcapWriter`/`PcapNgWriter`
 //!   for link-type variety (Ethernet, VLAN, SLL, SLL2, raw IP, BSD NULL; VXLAN or GENEVE).
 
+pub mod accesslog;
 pub mod alb;
 pub mod bulk;
 pub mod frame;

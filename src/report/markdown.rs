@@ -1,0 +1,487 @@
+//! Markdown report for a ticket (GitHub / GitLab / Jira with Markdown): a summary table, the
+//! CloudWatch counterparts, the per-target and connection-reuse views, then one section per
+//! failed request with its key facts, evidence, fix and a fenced timeline block.
+//!
+//! Every capture-derived string is escaped: table cells and prose backslash-escape Markdown
+//! punctuation and HTML brackets; timeline blocks use a fence longer than any backtick run.
+
+use super::views::{self, category_meaning};
+use crate::diagnose::{Analysis, Category, Finding, GeneratedBy};
+use std::io::{self, Write};
+
+/// Most failed requests written in full (the rest are counted).
+pub const MAX_DETAILED: usize = 200;
+
+/// Escapes text for Markdown prose and table cells (one line, no raw HTML, no emphasis).
+pub fn md_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 8);
+    let chars: Vec<char> = s.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '\\' | '`' | '*' | '[' | ']' | '#' | '|' | '!' | '~' | '{' | '}' => {
+                o.push('\\');
+                o.push(c);
+            }
+            '_' => {
+                // Intraword underscores never emphasise (CommonMark); escape the others.
+                let word = |j: Option<usize>| {
+                    j.and_then(|j| chars.get(j))
+                        .is_some_and(|c| c.is_alphanumeric())
+                };
+                if !(word(i.checked_sub(1)) && word(i.checked_add(1))) {
+                    o.push('\\');
+                }
+                o.push('_');
+            }
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '&' => o.push_str("&amp;"),
+            '\n' | '\r' | '\t' => o.push(' '),
+            c if c.is_control() => o.push_str(&c.escape_unicode().to_string()),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Inline code span for `s`, with backticks made harmless.
+fn code(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
+        .collect();
+    if clean.contains('`') {
+        // A code span cannot hold a backtick safely in every renderer; escape as prose.
+        md_escape(&clean)
+    } else {
+        format!("`{clean}`")
+    }
+}
+
+fn table<const N: usize>(
+    out: &mut dyn Write,
+    head: &[&str; N],
+    rows: &[[String; N]],
+) -> io::Result<()> {
+    let h: Vec<String> = head.iter().map(|c| md_escape(c)).collect();
+    writeln!(out, "| {} |", h.join(" | "))?;
+    writeln!(out, "|{}", "---|".repeat(N))?;
+    for r in rows {
+        let cells: Vec<String> = r.iter().map(|c| md_escape(c)).collect();
+        writeln!(out, "| {} |", cells.join(" | "))?;
+    }
+    Ok(())
+}
+
+fn fence_for(body: &str) -> String {
+    let mut longest = 0usize;
+    let mut run = 0usize;
+    for c in body.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// Writes the Markdown report.
+pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+    let names: Vec<String> = a.inputs.iter().map(|i| md_escape(i)).collect();
+    writeln!(out, "# albscope report: {}", names.join(", "))?;
+    writeln!(out)?;
+    let s = &a.summary;
+    let mut facts: Vec<[String; 2]> = vec![
+        [
+            "Requests".into(),
+            format!(
+                "{} client requests: {} ok, {} failed",
+                s.requests, s.ok, s.failed
+            ),
+        ],
+        [
+            "Capture".into(),
+            format!(
+                "{}, {} packets",
+                crate::diagnose::metrics::window(&a.capture),
+                a.stats.packets
+            ),
+        ],
+        ["Vantage".into(), a.vantage.describe().into()],
+        [
+            "Latency".into(),
+            format!(
+                "target response time p50/p90/p99/max over all {} requests with a target \
+                 response: {}",
+                a.metrics.cloudwatch.target_response_time.count,
+                views::latency_cell(&a.metrics.cloudwatch.target_response_time)
+            ),
+        ],
+    ];
+    let nodes: Vec<String> = a
+        .alb_nodes
+        .iter()
+        .map(|n| {
+            let ports: Vec<String> = n.listener_ports.iter().map(u16::to_string).collect();
+            format!(
+                "{} (listener {}; {} front-end, {} back-end connections)",
+                n.ip,
+                if ports.is_empty() {
+                    "?".into()
+                } else {
+                    ports.join(", ")
+                },
+                n.front_connections,
+                n.back_connections
+            )
+        })
+        .collect();
+    facts.push([
+        "ALB nodes".into(),
+        if nodes.is_empty() {
+            "none recognised".into()
+        } else {
+            nodes.join("; ")
+        },
+    ]);
+    let targets: Vec<String> = a
+        .targets
+        .iter()
+        .map(|t| {
+            let mut x = t.target.clone();
+            let mut f = Vec::new();
+            if let Some(s) = &t.server {
+                f.push(format!("Server: {s}"));
+            }
+            if let Some(k) = t.keepalive_timeout_s {
+                f.push(format!("keep-alive {k:.1} s"));
+            }
+            if !f.is_empty() {
+                x.push_str(&format!(" ({})", f.join(", ")));
+            }
+            x
+        })
+        .collect();
+    facts.push([
+        "Targets".into(),
+        if targets.is_empty() {
+            "none seen".into()
+        } else {
+            targets.join("; ")
+        },
+    ]);
+    facts.push([
+        "Timers".into(),
+        format!(
+            "ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
+            a.timers.idle_timeout_s, a.timers.idle_timeout_source, a.timers.connect_timeout_s
+        ),
+    ]);
+    for p in &a.stats.problems {
+        facts.push(["Damage".into(), format!("{p} (analysed up to the damage)")]);
+    }
+    table(out, &["", "summary"], &facts)?;
+
+    if !s.by_category.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## Requests by category")?;
+        writeln!(out)?;
+        let rows: Vec<[String; 5]> = s
+            .by_category
+            .iter()
+            .map(|(name, c)| {
+                let statuses: Vec<String> = c
+                    .statuses
+                    .iter()
+                    .map(|(k, v)| format!("{k} x{v}"))
+                    .collect();
+                let mut by = Vec::new();
+                if c.generated_by_lb > 0 {
+                    by.push(format!("ALB {}", c.generated_by_lb));
+                }
+                if c.generated_by_target > 0 {
+                    by.push(format!("target {}", c.generated_by_target));
+                }
+                [
+                    name.clone(),
+                    Category::from_name(name)
+                        .map(category_meaning)
+                        .unwrap_or_default()
+                        .into(),
+                    c.count.to_string(),
+                    statuses.join(", "),
+                    if by.is_empty() {
+                        "-".into()
+                    } else {
+                        by.join(", ")
+                    },
+                ]
+            })
+            .collect();
+        table(
+            out,
+            &["category", "meaning", "count", "status", "generated by"],
+            &rows,
+        )?;
+    }
+
+    writeln!(out)?;
+    writeln!(out, "## CloudWatch counterparts")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "What CloudWatch (`AWS/ApplicationELB`) should show for the capture window {}.",
+        md_escape(&crate::diagnose::metrics::window(&a.capture))
+    )?;
+    writeln!(out)?;
+    table(out, &views::CW_HEAD, &views::cloudwatch_rows(a))?;
+    if !a.metrics.by_target.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## By target")?;
+        writeln!(out)?;
+        table(out, &views::TARGET_HEAD, &views::target_rows(a))?;
+        let lat = views::target_latency_rows(a);
+        if !lat.is_empty() {
+            writeln!(out)?;
+            table(out, &views::TARGET_LAT_HEAD, &lat)?;
+        }
+    }
+    if !a.metrics.by_connection.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "## By back-end connection reuse")?;
+        writeln!(out)?;
+        writeln!(
+            out,
+            "Keep-alive problems show here first: failures on reused connections."
+        )?;
+        writeln!(out)?;
+        table(out, &views::REUSE_HEAD, &views::reuse_rows(a))?;
+    }
+    writeln!(out)?;
+    writeln!(out, "Latency: {}.", md_escape(&a.metrics.method))?;
+
+    let h = &a.health_checks;
+    if h.checks > 0 {
+        writeln!(out)?;
+        writeln!(out, "## Health checks (not client requests)")?;
+        writeln!(out)?;
+        let rows: Vec<[String; 4]> = h
+            .by_target
+            .iter()
+            .map(|(t, c)| {
+                let st: Vec<String> = c
+                    .statuses
+                    .iter()
+                    .map(|(k, v)| format!("{k} x{v}"))
+                    .collect();
+                [
+                    t.clone(),
+                    c.checks.to_string(),
+                    c.failed.to_string(),
+                    st.join(", "),
+                ]
+            })
+            .collect();
+        table(out, &["target", "checks", "failed", "statuses"], &rows)?;
+    }
+
+    if let Some(j) = &a.access_log_join {
+        writeln!(out)?;
+        writeln!(out, "## Access log")?;
+        writeln!(out)?;
+        for line in super::join_summary_lines(j) {
+            let depth = line.len() - line.trim_start().len();
+            writeln!(
+                out,
+                "{}- {}",
+                " ".repeat(depth),
+                md_escape(line.trim_start())
+            )?;
+        }
+    }
+
+    let failed: Vec<&Finding> = a
+        .requests
+        .iter()
+        .filter(|f| f.category.is_failure())
+        .collect();
+    writeln!(out)?;
+    if failed.is_empty() {
+        writeln!(out, "No failed requests.")?;
+        return Ok(());
+    }
+    writeln!(out, "## Failed requests ({})", failed.len())?;
+    writeln!(out)?;
+    let rows: Vec<[String; 7]> = failed
+        .iter()
+        .take(super::html::MAX_TABLE_ROWS)
+        .enumerate()
+        .map(|(i, f)| {
+            [
+                (i + 1).to_string(),
+                f.time.get(11..).unwrap_or(&f.time).to_string(),
+                f.id.clone(),
+                f.category.name().into(),
+                status_text(f),
+                request_text(f),
+                f.target.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "#",
+            "time (UTC)",
+            "id",
+            "category",
+            "status",
+            "request",
+            "target",
+        ],
+        &rows,
+    )?;
+    if failed.len() > super::html::MAX_TABLE_ROWS {
+        writeln!(
+            out,
+            "\n{} more failed requests not listed (use `--format json`).",
+            failed.len() - super::html::MAX_TABLE_ROWS
+        )?;
+    }
+    for (i, f) in failed.iter().take(MAX_DETAILED).enumerate() {
+        write_finding(out, i + 1, f)?;
+    }
+    if failed.len() > MAX_DETAILED {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} more failed requests are listed in the table above but not detailed here \
+             (use `--format json` for all of them).",
+            failed.len() - MAX_DETAILED
+        )?;
+    }
+    if a.includes_ok && s.ok > 0 {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{} ok requests are summarised in the tables above, not listed one by one.",
+            s.ok
+        )?;
+    }
+    Ok(())
+}
+
+fn status_text(f: &Finding) -> String {
+    let st = f
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "none".into());
+    let inf = if f.status_inferred { " (inferred)" } else { "" };
+    let by = match f.generated_by {
+        Some(GeneratedBy::Lb) => " by ALB",
+        Some(GeneratedBy::Target) => " by target",
+        None => "",
+    };
+    format!("{st}{inf}{by}")
+}
+
+fn request_text(f: &Finding) -> String {
+    match (&f.method, &f.path) {
+        (Some(m), Some(p)) => format!("{m} {p}"),
+        _ => "(TLS, opaque)".into(),
+    }
+}
+
+fn write_finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
+    writeln!(out)?;
+    writeln!(out, "### {n}. {}", md_escape(&f.headline))?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "- **Category:** {} ({})",
+        code(f.category.name()),
+        category_meaning(f.category)
+    )?;
+    writeln!(out, "- **Status:** {}", md_escape(&status_text(f)))?;
+    writeln!(
+        out,
+        "- **Request:** {}{} at {} (id {})",
+        code(&request_text(f)),
+        f.host
+            .as_ref()
+            .map(|h| format!(", Host {}", code(h)))
+            .unwrap_or_default(),
+        md_escape(&f.time),
+        code(&f.id)
+    )?;
+    writeln!(
+        out,
+        "- **Path:** client {} → ALB {} → target {}",
+        md_escape(f.client.as_deref().unwrap_or("(not captured)")),
+        md_escape(f.alb.as_deref().unwrap_or("?")),
+        md_escape(f.target.as_deref().unwrap_or("(none)"))
+    )?;
+    if let Some(t) = &f.trace_id {
+        writeln!(out, "- **Trace id:** {}", code(t))?;
+    }
+    if let Some(s) = &f.target_server {
+        writeln!(out, "- **Target Server header:** {}", code(s))?;
+    }
+    writeln!(
+        out,
+        "- **Access log:** {} (request/target/response processing time, elb_status_code, \
+         target_status_code)",
+        code(&views::access_log_line(f))
+    )?;
+    if let Some(l) = &f.logged {
+        for (i, line) in super::logged_lines(l).iter().enumerate() {
+            let prefix = if i == 0 { "- **Logged:** " } else { "  - " };
+            writeln!(out, "{prefix}{}", md_escape(line))?;
+        }
+    }
+    if let Some(fix) = &f.fix {
+        writeln!(out, "- **Fix:** {}", md_escape(fix))?;
+    }
+    if !f.evidence.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Evidence:")?;
+        writeln!(out)?;
+        for e in &f.evidence {
+            writeln!(out, "- {}", md_escape(e))?;
+        }
+    }
+    if !f.notes.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "Notes:")?;
+        writeln!(out)?;
+        for e in &f.notes {
+            writeln!(out, "- {}", md_escape(e))?;
+        }
+    }
+    if !f.timeline.is_empty() {
+        let mut body = String::new();
+        for e in &f.timeline {
+            let dir = e.direction.replace("->", " -> ").replace("alb", "ALB");
+            body.push_str(&format!(
+                "{:>12}  {:<15}  {}{}\n",
+                format!("{:+.3} ms", e.rel_ms),
+                dir,
+                e.event.replace(['\n', '\r'], " "),
+                e.packet
+                    .as_ref()
+                    .map(|p| format!("  [{p}]"))
+                    .unwrap_or_default()
+            ));
+        }
+        let fence = fence_for(&body);
+        writeln!(out)?;
+        writeln!(out, "Timeline (from the request's first byte):")?;
+        writeln!(out)?;
+        writeln!(out, "{fence}text")?;
+        write!(out, "{body}")?;
+        writeln!(out, "{fence}")?;
+    }
+    Ok(())
+}

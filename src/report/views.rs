@@ -1,0 +1,245 @@
+//! Tables every renderer shows the same way (CloudWatch counterparts, per-target and
+//! connection-reuse views), as plain rows of strings; each format only lays them out.
+
+use crate::diagnose::metrics::{GroupStats, Latency};
+use crate::diagnose::{Analysis, Category};
+
+/// Renders seconds for a report cell: `850 µs`, `12.3 ms`, `60.000 s`, `-` when unknown.
+pub fn dur(v: Option<f64>) -> String {
+    match v {
+        None => "-".into(),
+        Some(x) if x < 0.001 => format!("{:.0} µs", x * 1e6),
+        Some(x) if x < 1.0 => format!("{:.1} ms", x * 1e3),
+        Some(x) => format!("{x:.3} s"),
+    }
+}
+
+/// `p50 / p90 / p99 / max` in one cell.
+pub fn latency_cell(l: &Latency) -> String {
+    if l.count == 0 {
+        return "-".into();
+    }
+    format!(
+        "{} / {} / {} / {}",
+        dur(l.p50_s),
+        dur(l.p90_s),
+        dur(l.p99_s),
+        dur(l.max_s)
+    )
+}
+
+/// Header of the CloudWatch table.
+pub const CW_HEAD: [&str; 3] = ["CloudWatch metric", "value", "from the capture"];
+
+/// Rows of the CloudWatch table: metric name, value, what it counts here.
+pub fn cloudwatch_rows(a: &Analysis) -> Vec<[String; 3]> {
+    let c = &a.metrics.cloudwatch;
+    let inferred = if c.elb_codes_inferred > 0 {
+        format!(
+            " ({} inferred: front end not captured)",
+            c.elb_codes_inferred
+        )
+    } else {
+        String::new()
+    };
+    let rt = &c.target_response_time;
+    let n = |v: u64| v.to_string();
+    vec![
+        [
+            "RequestCount".into(),
+            n(c.request_count),
+            "client requests (health checks excluded)".into(),
+        ],
+        [
+            "HTTPCode_ELB_502_Count".into(),
+            n(c.elb_502),
+            "502s the ALB generated".into(),
+        ],
+        [
+            "HTTPCode_ELB_504_Count".into(),
+            n(c.elb_504),
+            "504s the ALB generated".into(),
+        ],
+        [
+            "HTTPCode_ELB_5XX_Count".into(),
+            n(c.elb_5xx),
+            format!("5xx the ALB generated{inferred}"),
+        ],
+        [
+            "HTTPCode_Target_2XX_Count".into(),
+            n(c.target_2xx),
+            "2xx sent by targets".into(),
+        ],
+        [
+            "HTTPCode_Target_3XX_Count".into(),
+            n(c.target_3xx),
+            "3xx sent by targets".into(),
+        ],
+        [
+            "HTTPCode_Target_4XX_Count".into(),
+            n(c.target_4xx),
+            "4xx sent by targets".into(),
+        ],
+        [
+            "HTTPCode_Target_5XX_Count".into(),
+            n(c.target_5xx),
+            "5xx sent by targets (relayed)".into(),
+        ],
+        [
+            "TargetConnectionErrorCount".into(),
+            n(c.target_connection_errors),
+            "back-end connects refused, unreachable or timed out".into(),
+        ],
+        [
+            "TargetTLSNegotiationErrorCount".into(),
+            n(c.target_tls_errors),
+            "back-end TLS handshakes failed or timed out".into(),
+        ],
+        [
+            "TargetResponseTime p50/p90/p99/max".into(),
+            latency_cell(rt),
+            format!("request sent → response headers, {} requests", rt.count),
+        ],
+    ]
+}
+
+/// Header of the per-target table.
+pub const TARGET_HEAD: [&str; 6] = [
+    "target",
+    "requests",
+    "failed",
+    "failures by category",
+    "fresh conn: req/failed",
+    "reused conn: req/failed",
+];
+
+fn cats(g: &GroupStats) -> String {
+    if g.by_category.is_empty() {
+        return "-".into();
+    }
+    g.by_category
+        .iter()
+        .map(|(k, v)| format!("{k} x{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows of the per-target table (with a latency column appended by [`target_latency_rows`]).
+pub fn target_rows(a: &Analysis) -> Vec<[String; 6]> {
+    a.metrics
+        .by_target
+        .iter()
+        .map(|(k, t)| {
+            [
+                if k == "-" {
+                    "(no back-end attempt)".into()
+                } else {
+                    k.clone()
+                },
+                t.all.requests.to_string(),
+                t.all.failed.to_string(),
+                cats(&t.all),
+                format!("{}/{}", t.fresh.requests, t.fresh.failed),
+                format!("{}/{}", t.reused.requests, t.reused.failed),
+            ]
+        })
+        .collect()
+}
+
+/// Header of the per-target latency table.
+pub const TARGET_LAT_HEAD: [&str; 4] = [
+    "target",
+    "response time p50/p90/p99/max",
+    "fresh conn",
+    "reused conn",
+];
+
+/// Per-target latency rows (all, fresh, reused).
+pub fn target_latency_rows(a: &Analysis) -> Vec<[String; 4]> {
+    a.metrics
+        .by_target
+        .iter()
+        .filter(|(k, _)| k.as_str() != "-")
+        .map(|(k, t)| {
+            [
+                k.clone(),
+                latency_cell(&t.all.latency),
+                latency_cell(&t.fresh.latency),
+                latency_cell(&t.reused.latency),
+            ]
+        })
+        .collect()
+}
+
+/// Header of the connection-reuse table.
+pub const REUSE_HEAD: [&str; 5] = [
+    "back-end connection",
+    "requests",
+    "failed",
+    "failures by category",
+    "response time p50/p90/p99/max",
+];
+
+/// Rows of the connection-reuse table.
+pub fn reuse_rows(a: &Analysis) -> Vec<[String; 5]> {
+    a.metrics
+        .by_connection
+        .iter()
+        .map(|(k, g)| {
+            [
+                match k.as_str() {
+                    "fresh" => "fresh (opened for the request)".into(),
+                    "reused" => "reused (kept alive)".into(),
+                    _ => "none seen".into(),
+                },
+                g.requests.to_string(),
+                g.failed.to_string(),
+                cats(g),
+                latency_cell(&g.latency),
+            ]
+        })
+        .collect()
+}
+
+/// A short meaning of each category, for summary tables.
+pub fn category_meaning(c: Category) -> &'static str {
+    match c {
+        Category::TargetConnectRefused => "target refused the connection (RST to SYN)",
+        Category::TargetUnreachableIcmp => "target unreachable (ICMP)",
+        Category::TargetClosedBeforeResponse => "target closed/reset before answering",
+        Category::KeepaliveRace => "target's keep-alive timeout raced the ALB",
+        Category::MalformedResponse => "target's response is not valid HTTP",
+        Category::ResponseHeaderTooLarge => "target's response headers over 32 KB",
+        Category::TargetTlsHandshakeFailed => "back-end TLS handshake failed",
+        Category::DeregistrationAbort => "ALB aborted a request (deregistration delay)",
+        Category::TargetConnectTimeout => "ALB could not connect within 10 s",
+        Category::TargetTlsHandshakeTimeout => "back-end TLS handshake took over 10 s",
+        Category::TargetIdleTimeout => "target slower than the ALB idle timeout",
+        Category::IncompleteBody => "response shorter than its Content-Length",
+        Category::TargetGeneratedError => "the target's own 5xx, relayed",
+        Category::ClientClosed => "client gave up first (ALB logs 460)",
+        Category::NoTargetAttempt => "ALB answered without trying a target",
+        Category::Ok => "answered normally",
+        Category::Undetermined => "cause not visible in the capture",
+    }
+}
+
+/// The access-log fields of a finding as the log line would show them.
+pub fn access_log_line(f: &crate::diagnose::Finding) -> String {
+    let s = |v: Option<f64>| match v {
+        None => "?".to_string(),
+        Some(x) if x < 0.0 => "-1".into(),
+        Some(x) => format!("{x:.3}"),
+    };
+    let al = &f.access_log;
+    format!(
+        "{} {} {} {} {}",
+        s(al.request_processing_time),
+        s(al.target_processing_time),
+        s(al.response_processing_time),
+        al.elb_status_code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "-".into()),
+        al.target_status_code
+    )
+}
