@@ -14,6 +14,8 @@ pub mod capture;
 pub mod decode;
 pub mod diagnose;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod pipeline;
 pub mod protocol;
 pub mod report;

@@ -173,7 +173,9 @@ struct Conn {
 pub struct ProtocolTracker {
     config: ProtocolConfig,
     stats: ProtocolStats,
-    conns: HashMap<ConnId, Conn>,
+    /// Boxed: a table of a million half-open connections then holds pointers, not 184-byte
+    /// entries doubled by the hash table's growth.
+    conns: HashMap<ConnId, Box<Conn>>,
     req_events: Vec<ReqEvent>,
     resp_events: Vec<RespEvent>,
     kinds: Vec<ReqKind>,
@@ -222,7 +224,7 @@ impl ProtocolTracker {
 
     fn handle_in(
         &mut self,
-        conns: &mut HashMap<ConnId, Conn>,
+        conns: &mut HashMap<ConnId, Box<Conn>>,
         conn: ConnId,
         event: FlowEvent<'_>,
         sink: &mut dyn AppSink,
@@ -232,7 +234,7 @@ impl ProtocolTracker {
                 self.stats.connections += 1;
                 conns.insert(
                     conn,
-                    Conn {
+                    Box::new(Conn {
                         ctx: ConnContext {
                             id: conn,
                             key,
@@ -247,7 +249,7 @@ impl ProtocolTracker {
                         probed: 0,
                         http: None,
                         tls: None,
-                    },
+                    }),
                 );
             }
             FlowEvent::Data {
