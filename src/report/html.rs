@@ -8,7 +8,7 @@
 
 use super::views::{self, category_meaning};
 use crate::diagnose::metrics::RequestConns;
-use crate::diagnose::{Analysis, Category, Finding, GeneratedBy, TimelineEvent};
+use crate::diagnose::{Analysis, Category, Finding, TimelineEvent};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -328,27 +328,6 @@ fn health(h: &mut String, a: &Analysis) {
     );
 }
 
-fn status_text(f: &Finding) -> String {
-    let st = f
-        .status
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "none".into());
-    let inf = if f.status_inferred { " (inferred)" } else { "" };
-    let by = match f.generated_by {
-        Some(GeneratedBy::Lb) => " by ALB",
-        Some(GeneratedBy::Target) => " by target",
-        None => "",
-    };
-    format!("{st}{inf}{by}")
-}
-
-fn request_text(f: &Finding) -> String {
-    match (&f.method, &f.path) {
-        (Some(m), Some(p)) => format!("{m} {p}"),
-        _ => "(TLS, opaque)".into(),
-    }
-}
-
 fn failures(h: &mut String, a: &Analysis) {
     let failed: Vec<&Finding> = a
         .requests
@@ -379,8 +358,8 @@ fn failures(h: &mut String, a: &Analysis) {
             esc(f.time.get(11..).unwrap_or(&f.time)),
             esc(&f.id),
             esc(f.category.name()),
-            esc(&status_text(f)),
-            esc(&request_text(f)),
+            esc(&views::status_text(f)),
+            esc(&views::request_text(f)),
             esc(f.client.as_deref().unwrap_or("-")),
             esc(f.target.as_deref().unwrap_or("-"))
         );
@@ -432,12 +411,12 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
             esc(category_meaning(f.category))
         ),
     );
-    kv("status", esc(&status_text(f)));
+    kv("status", esc(&views::status_text(f)));
     kv(
         "request",
         format!(
             "<code>{}</code>{} at {} (id <code>{}</code>)",
-            esc(&request_text(f)),
+            esc(&views::request_text(f)),
             f.host
                 .as_ref()
                 .map(|x| format!(", Host <code>{}</code>", esc(x)))

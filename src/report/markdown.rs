@@ -6,7 +6,7 @@
 //! punctuation and HTML brackets; timeline blocks use a fence longer than any backtick run.
 
 use super::views::{self, category_meaning};
-use crate::diagnose::{Analysis, Finding, GeneratedBy};
+use crate::diagnose::{Analysis, Finding};
 use std::io::{self, Write};
 
 /// Most failed requests written in full (the rest are counted).
@@ -289,8 +289,8 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
                 f.time.get(11..).unwrap_or(&f.time).to_string(),
                 f.id.clone(),
                 f.category.name().into(),
-                status_text(f),
-                request_text(f),
+                views::status_text(f),
+                views::request_text(f),
                 f.target.clone().unwrap_or_else(|| "-".into()),
             ]
         })
@@ -338,27 +338,6 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn status_text(f: &Finding) -> String {
-    let st = f
-        .status
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "none".into());
-    let inf = if f.status_inferred { " (inferred)" } else { "" };
-    let by = match f.generated_by {
-        Some(GeneratedBy::Lb) => " by ALB",
-        Some(GeneratedBy::Target) => " by target",
-        None => "",
-    };
-    format!("{st}{inf}{by}")
-}
-
-fn request_text(f: &Finding) -> String {
-    match (&f.method, &f.path) {
-        (Some(m), Some(p)) => format!("{m} {p}"),
-        _ => "(TLS, opaque)".into(),
-    }
-}
-
 fn write_finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "### {n}. {}", md_escape(&f.headline))?;
@@ -369,11 +348,11 @@ fn write_finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
         code(f.category.name()),
         category_meaning(f.category)
     )?;
-    writeln!(out, "- **Status:** {}", md_escape(&status_text(f)))?;
+    writeln!(out, "- **Status:** {}", md_escape(&views::status_text(f)))?;
     writeln!(
         out,
         "- **Request:** {}{} at {} (id {})",
-        code(&request_text(f)),
+        code(&views::request_text(f)),
         f.host
             .as_ref()
             .map(|h| format!(", Host {}", code(h)))

@@ -283,3 +283,26 @@ pub fn access_log_line(f: &crate::diagnose::Finding) -> String {
         al.target_status_code
     )
 }
+
+/// What the client got, for tables: "502 by ALB", "504 (inferred) by ALB", "none".
+pub fn status_text(f: &crate::diagnose::Finding) -> String {
+    let st = f
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "none".into());
+    let inf = if f.status_inferred { " (inferred)" } else { "" };
+    let by = match f.generated_by {
+        Some(crate::diagnose::GeneratedBy::Lb) => " by ALB",
+        Some(crate::diagnose::GeneratedBy::Target) => " by target",
+        None => "",
+    };
+    format!("{st}{inf}{by}")
+}
+
+/// The request for tables: "GET /x", or "(TLS, opaque)" when the request could not be read.
+pub fn request_text(f: &crate::diagnose::Finding) -> String {
+    match (&f.method, &f.path) {
+        (Some(m), Some(p)) => format!("{m} {p}"),
+        _ => "(TLS, opaque)".into(),
+    }
+}
