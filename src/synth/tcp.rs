@@ -160,23 +160,11 @@ impl TcpConn {
 
     /// A sends SYN (first transmission).
     pub fn syn(&mut self, out: &mut Vec<Pkt>, t: Nanos) {
-        let isn = self.a.isn;
-        let ip = self.build(
-            true,
-            isn,
-            TcpFlags {
-                syn: true,
-                ..Default::default()
-            },
-            &[],
-            Some(1460),
-        );
-        self.a.next_seq = isn.wrapping_add(1);
-        self.last_syn = ip.clone();
-        self.push(out, t, true, ip);
+        self.syn_retransmit(out, t);
+        self.a.next_seq = self.a.isn.wrapping_add(1);
     }
 
-    /// A retransmits its SYN (same ISN, new IP id).
+    /// A (re)transmits its SYN (same ISN, new IP id).
     pub fn syn_retransmit(&mut self, out: &mut Vec<Pkt>, t: Nanos) {
         let isn = self.a.isn;
         let ip = self.build(
