@@ -155,3 +155,56 @@ fn check_compares_with_expected_and_blesses() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+#[test]
+fn limits_cap_the_listed_requests_but_not_the_counts() {
+    // mixed.pcap has five failed requests, the last of them a keepalive_race.
+    let out = albscope(&[
+        "analyze",
+        "samples/mixed.pcap",
+        "--format",
+        "json",
+        "--max-requests",
+        "1",
+        "--fail-on",
+        "keepalive_race",
+    ]);
+    // --fail-on reads the counts, so a request past the limit still fails the run.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(doc["requests"].as_array().map(Vec::len), Some(1));
+    assert_eq!(doc["requests_not_kept"], 4);
+    assert_eq!(doc["summary"]["failed"], 5);
+    assert_eq!(doc["pairing"]["budget_bytes"], 256u64 << 20);
+
+    let out = albscope(&["analyze", "samples/mixed.pcap", "--max-requests", "2"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "note:      3 more requests are counted above but not listed (--max-requests)"
+        ),
+        "{text}"
+    );
+
+    // A pairing budget too small for one request pairs early, says so, and still pairs.
+    let out = albscope(&[
+        "analyze",
+        "samples/mixed.pcap",
+        "--format",
+        "json",
+        "--pairing-memory",
+        "0",
+    ]);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        doc["pairing"]["legs_paired_early"].as_u64() > Some(0),
+        "{doc}"
+    );
+    let out = albscope(&["analyze", "samples/mixed.pcap", "--pairing-memory", "0"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("--pairing-memory) was full"), "{text}");
+
+    let out = albscope(&["analyze", "samples/mixed.pcap", "--max-connections", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-connections"));
+}

@@ -54,7 +54,10 @@ fn pending_legs_stay_within_the_window() {
     let mut reader = CaptureReader::open(&[&path]).expect("open");
     let files = reader.file_names();
     let mut probe = Probe {
-        inner: AlbTracker::new(config, Analyzer::new(files, false)),
+        inner: AlbTracker::new(
+            config,
+            Analyzer::new(files, albscope::diagnose::Keep::new(false)),
+        ),
         max_pending: 0,
         ticks: 0,
     };

@@ -33,7 +33,7 @@ fn analyze(name: &str, text: &str) -> Analysis {
         &mut cap,
         &PipelineConfig::default(),
         AlbConfig::default(),
-        true,
+        albscope::diagnose::Keep::new(true),
         Some(index),
     )
 }

@@ -9,6 +9,7 @@
 //! requests in flight inside that window, not with the length of the capture.
 
 mod pairing;
+mod size;
 
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::{Encap, MirrorSession};
@@ -19,7 +20,8 @@ use crate::protocol::{
 };
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -39,6 +41,8 @@ const MAX_SAMPLES: usize = 64;
 const LATE_HORIZON: Duration = Duration(3_700_000_000_000);
 /// Most back-end legs waiting for a late front end.
 const MAX_LATE: usize = 20_000;
+/// Default budget for held legs and connection records ([`AlbConfig::max_pending_bytes`]).
+pub const DEFAULT_MAX_PENDING_BYTES: usize = 256 << 20;
 /// Most addresses remembered for weak node detection.
 const MAX_ADDRESSES: usize = 100_000;
 /// No new weak node candidates past this many nodes.
@@ -59,6 +63,10 @@ pub struct AlbConfig {
     pub idle_timeout: Option<Duration>,
     /// Back-end connect timeout (10 s on AWS).
     pub connect_timeout: Duration,
+    /// Most bytes (estimated) that legs waiting to be paired, and the connection records they
+    /// need, may hold. Past it the oldest legs are paired before their window closes (counted in
+    /// [`Knowledge::legs_paired_early`]).
+    pub max_pending_bytes: usize,
 }
 
 impl Default for AlbConfig {
@@ -69,6 +77,7 @@ impl Default for AlbConfig {
             target_ports: Vec::new(),
             idle_timeout: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_pending_bytes: DEFAULT_MAX_PENDING_BYTES,
         }
     }
 }
@@ -369,6 +378,14 @@ pub struct Knowledge {
     pub other_connections: u64,
     /// Health checks seen.
     pub health_checks: u64,
+    /// Legs paired before their window closed because the held legs went over
+    /// [`AlbConfig::max_pending_bytes`]: their partner may have come later and been missed.
+    pub legs_paired_early: u64,
+    /// Unpaired back-end legs given up before [`LATE_HORIZON`] because more than [`MAX_LATE`]
+    /// were waiting for a late (TLS) front end.
+    pub late_legs_dropped: u64,
+    /// Most bytes (estimated) held for pairing at any time.
+    pub peak_pending_bytes: u64,
 }
 
 impl Knowledge {
@@ -718,35 +735,76 @@ pub trait PathSink {
 /// A leg waiting for its partner.
 #[derive(Debug)]
 struct Pending {
-    /// Boxed: legs are large and the pending list is partitioned on every clock tick.
-    leg: Box<Leg>,
+    /// When the leg's request started (the queue's order).
     time: Timestamp,
+    /// Arrival order (ties between equal times).
+    seq: u64,
+    /// Estimated heap bytes the leg holds.
+    bytes: usize,
+    /// Boxed: legs are large and move through the queue.
+    leg: Box<Leg>,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+
+impl Eq for Pending {}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending {
+    /// Reversed: the oldest leg is the greatest, so it is on top of a [`BinaryHeap`].
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// A closed connection's record, kept while legs of its finished exchanges wait to be paired.
+struct ClosedEntry {
+    end: Timestamp,
+    record: Arc<ClosedConn>,
+    bytes: usize,
 }
 
 /// Classifies connections, pairs legs and hands [`RequestPath`]s to a [`PathSink`].
 pub struct AlbTracker<S: PathSink> {
     known: Knowledge,
-    pending: Vec<Pending>,
+    /// Legs waiting for their window to pass, oldest on top.
+    pending: BinaryHeap<Pending>,
     /// Back-end legs left unpaired while the capture shows front ends: held longer (up to
     /// [`LATE_HORIZON`], at most [`MAX_LATE`]) because a long-lived TLS client connection
     /// reports its requests (bursts) only when it closes.
     late: Vec<Pending>,
-    /// Time of the oldest pending leg (skips the partition when nothing is old enough).
-    oldest_pending: Option<Timestamp>,
-    closed: HashMap<ConnId, (Timestamp, Arc<ClosedConn>)>,
+    /// Records of closed connections whose finished exchanges may still be pending (the legs
+    /// of finished exchanges are handed over before the connection closes).
+    closed: HashMap<ConnId, ClosedEntry>,
+    /// Estimated bytes held in `pending`, `late` and `closed`.
+    held_bytes: usize,
+    next_seq: u64,
     now: Timestamp,
     sink: S,
 }
+
+/// How far past its window a leg waits (absorbs the ordering slack of the capture clock).
+const WINDOW_SLACK: Duration = Duration(2_000_000_000);
 
 impl<S: PathSink> AlbTracker<S> {
     /// A tracker with the given settings, feeding `sink`.
     pub fn new(config: AlbConfig, sink: S) -> Self {
         AlbTracker {
             known: Knowledge::new(config),
-            pending: Vec::new(),
+            pending: BinaryHeap::new(),
             late: Vec::new(),
-            oldest_pending: None,
             closed: HashMap::new(),
+            held_bytes: 0,
+            next_seq: 0,
             now: Timestamp::default(),
             sink,
         }
@@ -762,43 +820,88 @@ impl<S: PathSink> AlbTracker<S> {
         self.pending.len() + self.late.len()
     }
 
+    /// Estimated bytes currently held for pairing (for memory tests).
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
     /// Pairs and emits everything still pending; returns the sink and what was learned.
     pub fn finish(mut self) -> (S, Knowledge) {
         self.flush(None);
         (self.sink, self.known)
     }
 
-    fn add(&mut self, leg: Leg) {
-        let time = leg.time();
-        if self.oldest_pending.map_or(true, |o| time < o) {
-            self.oldest_pending = Some(time);
-        }
+    /// Queues `leg`; `extra_bytes` is what it holds beyond itself (a record it brings).
+    fn add(&mut self, leg: Leg, extra_bytes: usize) {
+        let bytes = size::leg(&leg) + extra_bytes;
+        self.hold(bytes);
+        self.next_seq += 1;
         self.pending.push(Pending {
+            time: leg.time(),
+            seq: self.next_seq,
+            bytes,
             leg: Box::new(leg),
-            time,
         });
+        self.shed_over_budget();
     }
 
-    /// Pairs and emits legs older than the window (all of them when `cutoff` is `None`).
-    fn flush(&mut self, cutoff: Option<Timestamp>) {
-        let window_extra = Duration::from_millis(2_000);
-        let nothing_due = match (cutoff, self.oldest_pending) {
-            (Some(c), Some(o)) => o.plus(window_extra) >= c,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
-        if nothing_due && self.late.is_empty() {
+    fn hold(&mut self, bytes: usize) {
+        self.held_bytes = self.held_bytes.saturating_add(bytes);
+        self.known.peak_pending_bytes = self.known.peak_pending_bytes.max(self.held_bytes as u64);
+    }
+
+    fn release(&mut self, bytes: usize) {
+        self.held_bytes = self.held_bytes.saturating_sub(bytes);
+    }
+
+    /// Over budget: moves the oldest legs to `ready`, down to 7/8 of the budget so that they
+    /// go in batches (a leg's partner is most often in the same batch).
+    fn take_oldest_over_budget(&mut self, ready: &mut Vec<Leg>) {
+        let budget = self.known.config.max_pending_bytes;
+        let target = budget - budget / 8;
+        while self.held_bytes > target {
+            let Some(leg) = self.pop_pending() else { break };
+            ready.push(leg);
+            self.known.legs_paired_early += 1;
+        }
+    }
+
+    /// Pairs the oldest legs now when the held ones are over budget (between clock ticks, e.g.
+    /// when every connection still open closes at the end of the capture).
+    fn shed_over_budget(&mut self) {
+        if self.held_bytes <= self.known.config.max_pending_bytes || self.pending.is_empty() {
             return;
         }
-        let (ready, keep): (Vec<Pending>, Vec<Pending>) = match cutoff {
-            None => (std::mem::take(&mut self.pending), Vec::new()),
-            Some(_) if nothing_due => (Vec::new(), std::mem::take(&mut self.pending)),
-            Some(c) => std::mem::take(&mut self.pending)
-                .into_iter()
-                .partition(|p| p.time.plus(window_extra) < c),
-        };
-        self.oldest_pending = keep.iter().map(|p| p.time).min();
-        self.pending = keep;
+        let mut ready = Vec::new();
+        self.take_oldest_over_budget(&mut ready);
+        self.pair_and_emit(ready, Vec::new(), true);
+        self.prune_closed();
+    }
+
+    fn pop_pending(&mut self) -> Option<Leg> {
+        let p = self.pending.pop()?;
+        self.release(p.bytes);
+        Some(*p.leg)
+    }
+
+    /// Pairs and emits legs older than the window (all of them when `cutoff` is `None`), and
+    /// the oldest ones beyond the memory budget.
+    fn flush(&mut self, cutoff: Option<Timestamp>) {
+        let budget = self.known.config.max_pending_bytes;
+        let due = |p: &Pending| cutoff.map_or(true, |c| p.time.plus(WINDOW_SLACK) < c);
+        let nothing_due = !self.pending.peek().is_some_and(due);
+        if nothing_due && self.late.is_empty() && self.held_bytes <= budget {
+            return;
+        }
+        let mut ready: Vec<Leg> = Vec::new();
+        while self.pending.peek().is_some_and(due) {
+            if let Some(leg) = self.pop_pending() {
+                ready.push(leg);
+            }
+        }
+        if self.held_bytes > budget {
+            self.take_oldest_over_budget(&mut ready);
+        }
 
         // Held back-end legs: the expired ones are emitted unpaired; those overlapping the
         // ready legs in time get another chance (all of them at the end).
@@ -806,13 +909,14 @@ impl<S: PathSink> AlbTracker<S> {
         let mut pulled: Vec<Leg> = Vec::new();
         if !self.late.is_empty() {
             let held = std::mem::take(&mut self.late);
-            let span = ready.iter().map(|p| p.time).fold(
-                None,
-                |acc: Option<(Timestamp, Timestamp)>, t| match acc {
-                    None => Some((t, t)),
-                    Some((a, b)) => Some((a.min(t), b.max(t))),
-                },
-            );
+            let span =
+                ready
+                    .iter()
+                    .map(Leg::time)
+                    .fold(None, |acc: Option<(Timestamp, Timestamp)>, t| match acc {
+                        None => Some((t, t)),
+                        Some((a, b)) => Some((a.min(t), b.max(t))),
+                    });
             let horizon = cutoff.map(|c| Timestamp(c.0.saturating_sub(LATE_HORIZON.0)));
             let overflow = held.len().saturating_sub(MAX_LATE);
             for (i, p) in held.into_iter().enumerate() {
@@ -821,8 +925,13 @@ impl<S: PathSink> AlbTracker<S> {
                         && p.time <= b.plus(Duration::from_millis(5_000))
                 });
                 if cutoff.is_none() || in_span {
+                    self.release(p.bytes);
                     pulled.push(*p.leg);
                 } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
+                    if i < overflow && horizon.is_some_and(|h| p.time >= h) {
+                        self.known.late_legs_dropped += 1;
+                    }
+                    self.release(p.bytes);
                     expired.push(*p.leg);
                 } else {
                     self.late.push(p);
@@ -835,15 +944,36 @@ impl<S: PathSink> AlbTracker<S> {
                 self.sink.path(path, &self.known);
             }
         }
-        if ready.is_empty() && pulled.is_empty() {
-            return;
+        if !ready.is_empty() || !pulled.is_empty() {
+            self.pair_and_emit(ready, pulled, cutoff.is_some());
         }
-        let mut legs: Vec<Leg> = ready.into_iter().map(|p| *p.leg).collect();
+        self.prune_closed();
+    }
+
+    /// Drops the records no pending leg can need: a record is needed only by pending legs of
+    /// its connection, which started before it ended.
+    fn prune_closed(&mut self) {
+        let oldest = self.pending.peek().map(|p| p.time);
+        let mut released = 0;
+        self.closed.retain(|_, e| {
+            let keep = oldest.is_some_and(|t| e.end >= t);
+            if !keep {
+                released += e.bytes;
+            }
+            keep
+        });
+        self.release(released);
+    }
+
+    /// Pairs `ready` legs (and `pulled` held back-end legs) and emits the paths and health
+    /// checks; with `hold`, unpaired back-end legs wait in `late` for a late front end.
+    fn pair_and_emit(&mut self, ready: Vec<Leg>, pulled: Vec<Leg>, hold: bool) {
+        let mut legs = ready;
         legs.extend(pulled);
         for leg in &mut legs {
             if leg.record.is_none() {
-                if let Some((_, rec)) = self.closed.get(&leg.conn.id) {
-                    leg.record = Some(rec.clone());
+                if let Some(e) = self.closed.get(&leg.conn.id) {
+                    leg.record = Some(e.record.clone());
                 }
             }
         }
@@ -867,7 +997,7 @@ impl<S: PathSink> AlbTracker<S> {
         }
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
-        let hold = cutoff.is_some() && self.known.front_legs > 0;
+        let hold = hold && self.known.front_legs > 0;
         for path in out.paths {
             match path {
                 RequestPath {
@@ -875,20 +1005,19 @@ impl<S: PathSink> AlbTracker<S> {
                     back: Some(leg),
                     ..
                 } if hold => {
-                    let time = leg.time();
+                    let bytes =
+                        size::leg(&leg) + leg.record.as_deref().map_or(0, size::closed_conn);
+                    self.hold(bytes);
+                    self.next_seq += 1;
                     self.late.push(Pending {
+                        time: leg.time(),
+                        seq: self.next_seq,
+                        bytes,
                         leg: Box::new(leg),
-                        time,
                     });
                 }
                 path => self.sink.path(path, &self.known),
             }
-        }
-        if let Some(c) = cutoff {
-            let horizon = Timestamp(c.0.saturating_sub(self.known.config.window().0));
-            self.closed.retain(|_, (t, _)| *t >= horizon);
-        } else {
-            self.closed.clear();
         }
     }
 }
@@ -918,7 +1047,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             record: None,
             finished: true,
         };
-        self.add(leg);
+        self.add(leg, 0);
     }
 
     fn closed(&mut self, record: ConnectionRecord) {
@@ -967,8 +1096,26 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             finished_exchanges,
         });
         let no_exchanges = finished_exchanges == 0 && unfinished.is_empty();
+        // The record's bytes are charged once: to the entry kept for the legs of finished
+        // exchanges when there were some, else to the first leg that carries it.
+        let mut record_bytes = size::closed_conn(&shared);
+        if finished_exchanges > 0 {
+            self.hold(record_bytes);
+            if let Some(old) = self.closed.insert(
+                info.id,
+                ClosedEntry {
+                    end,
+                    record: shared.clone(),
+                    bytes: record_bytes,
+                },
+            ) {
+                self.release(old.bytes);
+            }
+            record_bytes = 0;
+        }
+        let mut legs: Vec<Leg> = Vec::new();
         for ex in unfinished {
-            self.add(Leg {
+            legs.push(Leg {
                 conn: info.clone(),
                 exchange: Some(ex),
                 burst: None,
@@ -978,7 +1125,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
         }
         if !bursts.is_empty() {
             for b in bursts {
-                self.add(Leg {
+                legs.push(Leg {
                     conn: info.clone(),
                     exchange: None,
                     burst: Some(b),
@@ -989,15 +1136,17 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
         } else if no_exchanges {
             // A connection that carried no request: a failed attempt (refused, unreachable,
             // timed out, TLS failure) or an idle connection.
-            self.add(Leg {
-                conn: info.clone(),
+            legs.push(Leg {
+                conn: info,
                 exchange: None,
                 burst: None,
-                record: Some(shared.clone()),
+                record: Some(shared),
                 finished: false,
             });
         }
-        self.closed.insert(info.id, (end, shared));
+        for leg in legs {
+            self.add(leg, std::mem::take(&mut record_bytes));
+        }
     }
 }
 

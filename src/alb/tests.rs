@@ -368,3 +368,72 @@ fn held_back_end_legs_expire_unpaired() {
     assert_eq!(tr.sink.paths.len(), 2);
     assert!(tr.sink.paths.iter().any(|p| p.front.is_none()));
 }
+
+/// A front-end exchange and its back-end exchange for request `i` (1 ms apart).
+fn front_and_back(tr: &mut AlbTracker<Collect>, i: u64) {
+    let ms = 1_000 + i as i64 * 2;
+    let port = 10_000 + i as u16;
+    front(tr, i * 2, port, ms, ms + 1, 200);
+    let b = Conn::new(i * 2 + 1, ep(ALB, port), ep(TARGET, 80), ms).handshake(ms);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(ms, "/x", back_headers(CLIENT))),
+            Some(resp(ms + 1, 200, "Apache", 10)),
+        ),
+    );
+}
+
+#[test]
+fn legs_over_the_memory_budget_are_paired_early_and_counted() {
+    let config = AlbConfig {
+        max_pending_bytes: 64 << 10,
+        ..AlbConfig::default()
+    };
+    let mut tr = AlbTracker::new(config, Collect::default());
+    let mut peak_held = 0;
+    for i in 0..400 {
+        front_and_back(&mut tr, i);
+        tr.tick(t(1_000 + i as i64 * 2));
+        peak_held = peak_held.max(tr.held_bytes());
+    }
+    // The budget holds after every tick.
+    assert!(peak_held <= 64 << 10, "held {peak_held} bytes");
+    let (sink, known) = tr.finish();
+    assert!(known.legs_paired_early > 0);
+    assert!(known.peak_pending_bytes >= 64 << 10);
+    // Early batches are large enough that nearly every pair still finds its partner.
+    assert_eq!(
+        sink.paths.len(),
+        400 + sink.paths.iter().filter(|p| p.front.is_none()).count()
+    );
+    let paired = sink
+        .paths
+        .iter()
+        .filter(|p| p.front.is_some() && p.back.is_some())
+        .count();
+    assert!(paired >= 390, "only {paired} of 400 paired");
+}
+
+#[test]
+fn within_budget_nothing_is_paired_early_and_all_is_released() {
+    let mut tr = tracker();
+    for i in 0..50 {
+        front_and_back(&mut tr, i);
+    }
+    assert!(tr.held_bytes() > 0);
+    // A minute past the window: everything is paired and nothing stays held.
+    tr.tick(t(1_000
+        + AlbConfig::default().window().0 / 1_000_000
+        + 60_000));
+    assert_eq!(tr.pending_len(), 0);
+    assert_eq!(tr.held_bytes(), 0);
+    let (sink, known) = tr.finish();
+    assert_eq!(known.legs_paired_early, 0);
+    assert!(sink
+        .paths
+        .iter()
+        .all(|p| p.front.is_some() && p.back.is_some()));
+}

@@ -6,7 +6,7 @@ use albscope::alb::AlbConfig;
 use albscope::capture::{CaptureReader, Duration};
 use albscope::diagnose::logjoin::{JoinOptions, LogIndex};
 use albscope::diagnose::{
-    analyze_capture, analyze_capture_with_log, Analysis, Category, Finding, GeneratedBy,
+    analyze_capture_with_log, Analysis, Category, Keep, DEFAULT_MAX_KEPT_REQUESTS,
 };
 use albscope::pipeline::PipelineConfig;
 use albscope::report::{render, Format, TextOptions};
@@ -52,6 +52,27 @@ pub struct AnalysisOptions {
     /// An extra UDP port carrying VXLAN (besides 4789; repeatable).
     #[arg(long = "vxlan-port", value_name = "P")]
     pub vxlan_port: Vec<u16>,
+    /// State limits (each one hit is counted and shown in the report's notes).
+    #[command(flatten)]
+    pub limits: LimitOptions,
+}
+
+/// State limits that bound memory on hostile or huge captures.
+#[derive(Args, Debug, Clone)]
+#[command(next_help_heading = "Limits (memory bounds; hitting one is reported)")]
+pub struct LimitOptions {
+    /// Most TCP connections tracked at once (about 2.5 KiB each); past it the least recently
+    /// active one is closed out and counted as evicted.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 400_000)]
+    pub max_connections: usize,
+    /// Memory (MiB, estimated) for requests waiting to be paired with their other leg; past
+    /// it the oldest are paired early and counted.
+    #[arg(long = "pairing-memory", value_name = "MIB", default_value_t = 256)]
+    pub pairing_memory_mib: usize,
+    /// Most requests reported in full (evidence, timeline); later ones are counted in the
+    /// summary only. 0 lists none.
+    #[arg(long = "max-requests", value_name = "N", default_value_t = DEFAULT_MAX_KEPT_REQUESTS)]
+    pub max_requests: usize,
 }
 
 impl AnalysisOptions {
@@ -75,21 +96,36 @@ impl AnalysisOptions {
                 .map(|v| secs("idle-timeout", v, 4000.0))
                 .transpose()?,
             connect_timeout: secs("connect-timeout", self.connect_timeout, 600.0)?,
+            max_pending_bytes: self.limits.pairing_memory_mib.saturating_mul(1 << 20),
         })
     }
 
+    /// Which requests to keep in full (`keep_ok`: ok ones too).
+    pub fn keep(&self, keep_ok: bool) -> Keep {
+        Keep {
+            ok: keep_ok,
+            max_requests: self.limits.max_requests,
+        }
+    }
+
     /// The pipeline configuration these options describe.
-    pub fn pipeline_config(&self) -> PipelineConfig {
+    pub fn pipeline_config(&self) -> Result<PipelineConfig, CliError> {
+        if self.limits.max_connections == 0 {
+            return Err(CliError::Usage(
+                "--max-connections must be at least 1".into(),
+            ));
+        }
         let mut p = PipelineConfig {
             progress: true,
             ..PipelineConfig::default()
         };
+        p.flow.max_connections = self.limits.max_connections;
         for port in &self.vxlan_port {
             if !p.decode.vxlan_ports.contains(port) {
                 p.decode.vxlan_ports.push(*port);
             }
         }
-        p
+        Ok(p)
     }
 }
 
@@ -153,12 +189,17 @@ impl FailOn {
         }
     }
 
-    fn matches(&self, f: &Finding) -> bool {
-        let is5xx = f.status.is_some_and(|s| (500..600).contains(&s));
+    /// True when some request of `a` matches, read from the counts (which cover every
+    /// request, also those past `--max-requests`).
+    pub fn matches(&self, a: &Analysis) -> bool {
+        let by_category = &a.summary.by_category;
         match self {
-            FailOn::Category(c) => f.category == *c,
-            FailOn::Lb5xx => is5xx && f.generated_by == Some(GeneratedBy::Lb),
-            FailOn::Any5xx => is5xx,
+            FailOn::Category(c) => by_category.get(c.name()).is_some_and(|n| n.count > 0),
+            FailOn::Lb5xx => a.metrics.cloudwatch.elb_5xx > 0,
+            FailOn::Any5xx => by_category
+                .values()
+                .flat_map(|c| c.statuses.iter())
+                .any(|(status, n)| *n > 0 && status.starts_with('5') && status.len() == 3),
         }
     }
 }
@@ -169,14 +210,26 @@ pub fn run_analysis(
     options: &AnalysisOptions,
     keep_ok: bool,
 ) -> Result<Analysis, CliError> {
+    run_analysis_with_log(inputs, options, keep_ok, None)
+}
+
+/// [`run_analysis`], joining the requests to `log` when given.
+pub fn run_analysis_with_log(
+    inputs: &[PathBuf],
+    options: &AnalysisOptions,
+    keep_ok: bool,
+    log: Option<LogIndex>,
+) -> Result<Analysis, CliError> {
     let alb = options.alb_config()?;
+    let pipeline = options.pipeline_config()?;
     let mut reader =
         CaptureReader::open(inputs).map_err(|e| CliError::Unreadable(e.to_string()))?;
-    Ok(analyze_capture(
+    Ok(analyze_capture_with_log(
         &mut reader,
-        &options.pipeline_config(),
+        &pipeline,
         alb,
-        keep_ok,
+        options.keep(keep_ok),
+        log,
     ))
 }
 
@@ -194,21 +247,12 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
         .filter(|s| !s.trim().is_empty())
         .map(|s| FailOn::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let analysis = if args.access_log.is_empty() {
-        run_analysis(&args.inputs, &args.options, args.all)?
+    let log = if args.access_log.is_empty() {
+        None
     } else {
-        let log = read_access_logs(&args.access_log)?;
-        let alb = args.options.alb_config()?;
-        let mut reader =
-            CaptureReader::open(&args.inputs).map_err(|e| CliError::Unreadable(e.to_string()))?;
-        analyze_capture_with_log(
-            &mut reader,
-            &args.options.pipeline_config(),
-            alb,
-            args.all,
-            Some(log),
-        )
+        Some(read_access_logs(&args.access_log)?)
     };
+    let analysis = run_analysis_with_log(&args.inputs, &args.options, args.all, log)?;
     let format = match args.format {
         FormatArg::Text => Format::Text,
         FormatArg::Json => Format::Json,
@@ -235,10 +279,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
             w.flush()?;
         }
     }
-    let matched = analysis
-        .requests
-        .iter()
-        .any(|f| fail_on.iter().any(|c| c.matches(f)));
+    let matched = fail_on.iter().any(|c| c.matches(&analysis));
     for p in &analysis.stats.problems {
         eprintln!("albscope: damaged input: {p}");
     }

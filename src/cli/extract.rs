@@ -86,7 +86,7 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
     }
     let mut reader =
         CaptureReader::open(&args.inputs).map_err(|e| CliError::Unreadable(e.to_string()))?;
-    let results = write_slices(&mut reader, &args.options.pipeline_config().decode, &specs)?;
+    let results = write_slices(&mut reader, &args.options.pipeline_config()?.decode, &specs)?;
     for (r, ips) in results.iter().zip(&hints) {
         let alb: Vec<String> = ips.iter().map(|ip| format!("--alb-ip {ip}")).collect();
         println!(

@@ -73,6 +73,11 @@ pub struct FlowsArgs {
     /// Do not show a progress line on stderr.
     #[arg(long)]
     pub no_progress: bool,
+    /// Most TCP connections tracked at once (about 2.5 KiB each); past it the least recently
+    /// active one is closed out and counted as evicted.
+    #[arg(long = "max-connections", value_name = "N", default_value_t = 400_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
 }
 
 /// Per-direction counters as printed.
@@ -201,11 +206,12 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
             decode.geneve_ports.push(*p);
         }
     }
-    let config = PipelineConfig {
+    let mut config = PipelineConfig {
         decode,
         progress: !args.no_progress,
         ..PipelineConfig::default()
     };
+    config.flow.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let stats = if args.format == FlowsFormat::Ndjson {

@@ -294,7 +294,8 @@ pub fn response_time(f: &Finding) -> Option<f64> {
 }
 
 impl Collector {
-    /// Counts one diagnosed request; keeps its connections when `keep` (or it failed).
+    /// Counts one diagnosed request; keeps its connections when `keep` (the request is kept in
+    /// full).
     pub fn observe(&mut self, path: &RequestPath, f: &Finding, keep: bool) {
         let cw = &mut self.cw;
         cw.request_count += 1;
@@ -342,7 +343,7 @@ impl Collector {
             _ => {}
         }
         self.conns.entry(reuse.to_string()).or_default().add(f, rt);
-        if keep || f.category.is_failure() {
+        if keep {
             self.kept.insert(
                 f.id.clone(),
                 RequestConns {

@@ -27,6 +27,29 @@ use std::fmt;
 pub const SCHEMA_VERSION: u32 = 1;
 /// Most failed health checks kept in full.
 const MAX_HEALTH_FAILURES: usize = 50;
+/// Default for [`Keep::max_requests`].
+pub const DEFAULT_MAX_KEPT_REQUESTS: usize = 10_000;
+
+/// Which requests an analysis keeps in full (with evidence, timeline and connections); every
+/// request is counted either way.
+#[derive(Copy, Clone, Debug)]
+pub struct Keep {
+    /// Keep ok requests too, not only failed ones (`--all`).
+    pub ok: bool,
+    /// Most requests kept in full (memory grows with them); later ones are only counted (in
+    /// [`Analysis::requests_not_kept`]). 0 keeps none.
+    pub max_requests: usize,
+}
+
+impl Keep {
+    /// Failed requests, up to [`DEFAULT_MAX_KEPT_REQUESTS`]; ok ones too when `ok`.
+    pub fn new(ok: bool) -> Self {
+        Keep {
+            ok,
+            max_requests: DEFAULT_MAX_KEPT_REQUESTS,
+        }
+    }
+}
 
 /// Failure category (DOMAIN.md taxonomy; names serialised verbatim).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -414,6 +437,11 @@ pub struct Analysis {
     pub requests: Vec<Finding>,
     /// True when ok requests are included in `requests`.
     pub includes_ok: bool,
+    /// Requests that would have been listed in `requests` but were only counted, because
+    /// [`Keep::max_requests`] were already kept.
+    pub requests_not_kept: u64,
+    /// Limits of the ALB layer that the run hit.
+    pub pairing: PairingStats,
     /// Connections that were neither front nor back end.
     pub other_connections: u64,
     /// What each layer counted, and input damage.
@@ -428,10 +456,26 @@ pub struct Analysis {
     pub connections: IndexMap<String, metrics::RequestConns>,
 }
 
+/// How the ALB layer's pairing went against its memory budget.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PairingStats {
+    /// The budget for legs waiting to be paired (`AlbConfig::max_pending_bytes`).
+    pub budget_bytes: u64,
+    /// Most bytes (estimated) held at once.
+    pub peak_bytes: u64,
+    /// Legs paired before their window closed because the budget was reached (their partner
+    /// may have been missed: such requests can show a missing leg).
+    pub legs_paired_early: u64,
+    /// Unpaired back-end legs given up early because too many waited for a late front end.
+    pub late_legs_dropped: u64,
+}
+
 /// The [`PathSink`] that diagnoses requests as they come and builds the [`Analysis`].
 pub struct Analyzer {
     files: Vec<String>,
     keep_ok: bool,
+    max_kept: usize,
+    not_kept: u64,
     requests: Vec<Finding>,
     summary: Summary,
     health: HealthSummary,
@@ -440,12 +484,14 @@ pub struct Analyzer {
 }
 
 impl Analyzer {
-    /// An analyzer; `files` names the inputs (for packet references), `keep_ok` keeps ok
-    /// requests in full.
-    pub fn new(files: Vec<String>, keep_ok: bool) -> Self {
+    /// An analyzer; `files` names the inputs (for packet references), `keep` says which
+    /// requests are kept in full.
+    pub fn new(files: Vec<String>, keep: Keep) -> Self {
         Analyzer {
             files,
-            keep_ok,
+            keep_ok: keep.ok,
+            max_kept: keep.max_requests,
+            not_kept: 0,
             requests: Vec::new(),
             summary: Summary::default(),
             health: HealthSummary::default(),
@@ -569,6 +615,13 @@ impl Analyzer {
             health_checks: self.health,
             requests: self.requests,
             includes_ok: self.keep_ok,
+            requests_not_kept: self.not_kept,
+            pairing: PairingStats {
+                budget_bytes: known.config.max_pending_bytes as u64,
+                peak_bytes: known.peak_pending_bytes,
+                legs_paired_early: known.legs_paired_early,
+                late_legs_dropped: known.late_legs_dropped,
+            },
             other_connections: known.other_connections,
             stats,
             metrics,
@@ -582,7 +635,11 @@ impl PathSink for Analyzer {
         // The timeline is written only for the requests kept (counting, the metrics and the
         // access-log join do not read it).
         let mut finding = classify::diagnose_untimed(&path, known, &self.files);
-        let keep = finding.category.is_failure() || self.keep_ok;
+        let wanted = finding.category.is_failure() || self.keep_ok;
+        let keep = wanted && self.requests.len() < self.max_kept;
+        if wanted && !keep {
+            self.not_kept += 1;
+        }
         if keep {
             finding.timeline = classify::timeline(&path, &self.files);
         }
@@ -590,7 +647,7 @@ impl PathSink for Analyzer {
             finding.logged = log.join(&finding);
         }
         self.count(&finding);
-        self.metrics.observe(&path, &finding, self.keep_ok);
+        self.metrics.observe(&path, &finding, keep);
         if keep {
             self.requests.push(finding);
         }
@@ -657,18 +714,19 @@ pub fn analyze_capture(
     alb: crate::alb::AlbConfig,
     keep_ok: bool,
 ) -> Analysis {
-    analyze_capture_with_log(reader, pipeline, alb, keep_ok, None)
+    analyze_capture_with_log(reader, pipeline, alb, Keep::new(keep_ok), None)
 }
 
-/// [`analyze_capture`], joining each request to its entry in `log` when given.
+/// [`analyze_capture`] with a choice of requests kept, joining each request to its entry in
+/// `log` when given.
 pub fn analyze_capture_with_log(
     reader: &mut crate::capture::CaptureReader,
     pipeline: &crate::pipeline::PipelineConfig,
     alb: crate::alb::AlbConfig,
-    keep_ok: bool,
+    keep: Keep,
     log: Option<logjoin::LogIndex>,
 ) -> Analysis {
-    let mut analyzer = Analyzer::new(reader.file_names(), keep_ok);
+    let mut analyzer = Analyzer::new(reader.file_names(), keep);
     if let Some(log) = log {
         analyzer = analyzer.with_access_log(log);
     }

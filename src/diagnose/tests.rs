@@ -589,7 +589,7 @@ fn no_target_attempt_and_ok() {
 
 #[test]
 fn analyzer_counts_and_keeps_failures_only() {
-    let mut a = Analyzer::new(vec!["t.pcap".into()], false);
+    let mut a = Analyzer::new(vec!["t.pcap".into()], Keep::new(false));
     let mut tr = tracker();
     front_answered(&mut tr, 100, 104, 502, "awselb/2.0");
     let b = back_conn(2, 101)
@@ -792,7 +792,7 @@ mod prop {
             tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
             front_answered(&mut tr, times[3], times[3].saturating_add(5), status, "awselb/2.0");
             let (sink, known) = tr.finish();
-            let mut a = Analyzer::new(vec!["t.pcap".into()], true);
+            let mut a = Analyzer::new(vec!["t.pcap".into()], Keep::new(true));
             let n = sink.paths.len();
             for path in sink.paths {
                 crate::alb::PathSink::path(&mut a, path, &known);

@@ -230,6 +230,9 @@ fn summary(h: &mut String, a: &Analysis) {
             ),
         );
     }
+    for n in views::limit_notes(a) {
+        row("Note", format!("<span class=\"warn\">{}</span>", esc(&n)));
+    }
     h.push_str("</table>\n");
     if !s.by_category.is_empty() {
         h.push_str("<h3>Requests by category</h3>");

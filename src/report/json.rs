@@ -47,6 +47,11 @@
 //!     (seconds, -1 as logged), `elb_status_code`, `target_status_code` ("-" when none),
 //!     `request`, `trace_id`, `error_reason`, `disagreements` [one sentence per field where the
 //!     log and the capture's `access_log` view differ; empty when they agree]}.
+//! - `requests_not_kept`: requests (failed ones, or all with `--all`) past `--max-requests`:
+//!   counted in `summary` and `metrics`, not listed in `requests`.
+//! - `pairing`: the ALB layer against its memory budget (`--pairing-memory`): {`budget_bytes`,
+//!   `peak_bytes` (estimated; 0 in expected reports), `legs_paired_early` (paired before their
+//!   window closed because the budget was reached), `late_legs_dropped`}.
 //! - `stats`: the pipeline's run statistics (inputs, packets, per-layer counters, `problems`).
 //! - `metrics` (over every request, ok ones included, for the window in `capture`):
 //!   - `method`: how latency percentiles are computed (streaming log-bucket histogram, within

@@ -182,6 +182,9 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     for p in &a.stats.problems {
         facts.push(["Damage".into(), format!("{p} (analysed up to the damage)")]);
     }
+    for n in views::limit_notes(a) {
+        facts.push(["Note".into(), n]);
+    }
     table(out, &["", "summary"], &facts)?;
 
     if !s.by_category.is_empty() {

@@ -1,7 +1,7 @@
 use super::*;
 use crate::alb::testutil::*;
 use crate::alb::{AlbConfig, AlbTracker, PathSink};
-use crate::diagnose::Analyzer;
+use crate::diagnose::{Analyzer, Keep};
 use crate::flow::Dir::{ToClient, ToServer};
 use crate::flow::TcpEventKind as K;
 use crate::protocol::{AppKind, AppSink};
@@ -49,7 +49,7 @@ fn sample(keep_ok: bool) -> crate::diagnose::Analysis {
         Some(1_010),
     ));
     let (sink, known) = tr.finish();
-    let mut a = Analyzer::new(vec!["t.pcap".into()], keep_ok);
+    let mut a = Analyzer::new(vec!["t.pcap".into()], Keep::new(keep_ok));
     for p in sink.paths {
         a.path(p, &known);
     }
@@ -133,7 +133,7 @@ fn json_and_ndjson_carry_the_contract_fields() {
 
 fn analyze(tr: AlbTracker<Collect>, keep_ok: bool) -> crate::diagnose::Analysis {
     let (sink, known) = tr.finish();
-    let mut a = Analyzer::new(vec!["t.pcap".into()], keep_ok);
+    let mut a = Analyzer::new(vec!["t.pcap".into()], Keep::new(keep_ok));
     for p in sink.paths {
         a.path(p, &known);
     }

@@ -64,6 +64,9 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     for p in &a.stats.problems {
         writeln!(out, "damage:    {p} (analysed up to the damage)")?;
     }
+    for n in views::limit_notes(a) {
+        writeln!(out, "note:      {n}")?;
+    }
     if a.alb_nodes.is_empty() {
         writeln!(
             out,
@@ -218,14 +221,6 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         for (i, f) in shown.iter().enumerate() {
             write_request(out, &st, i + 1, f)?;
         }
-    }
-    if a.stats.decode.truncated > 0 || a.stats.flow.evicted > 0 {
-        writeln!(out)?;
-        writeln!(
-            out,
-            "note: {} truncated frames, {} connections evicted",
-            a.stats.decode.truncated, a.stats.flow.evicted
-        )?;
     }
     Ok(())
 }

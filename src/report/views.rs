@@ -306,3 +306,135 @@ pub fn request_text(f: &crate::diagnose::Finding) -> String {
         _ => "(TLS, opaque)".into(),
     }
 }
+
+/// What the analysis could not see or had to cut short (input damage aside), one sentence each:
+/// every counter of lost, unreadable or limited input that is not zero.
+pub fn limit_notes(a: &Analysis) -> Vec<String> {
+    let d = &a.stats.decode;
+    let f = &a.stats.flow;
+    let p = &a.stats.protocol;
+    let g = &a.pairing;
+    let mut out = Vec::new();
+    let mut note = |n: u64, text: String| {
+        if n > 0 {
+            out.push(text);
+        }
+    };
+    note(
+        d.truncated,
+        format!(
+            "{} frames cut short by the snap length or the mirror (payload past the cut is missing)",
+            d.truncated
+        ),
+    );
+    note(
+        d.malformed,
+        format!(
+            "{} frames could not be decoded and were skipped",
+            d.malformed
+        ),
+    );
+    let types: Vec<String> = d.unknown_link_types.iter().map(u32::to_string).collect();
+    note(
+        d.unknown_link,
+        format!(
+            "{} frames of a link type albscope does not read ({})",
+            d.unknown_link,
+            types.join(", ")
+        ),
+    );
+    note(
+        d.bad_tunnel,
+        format!(
+            "{} mirror tunnel packets could not be unwrapped",
+            d.bad_tunnel
+        ),
+    );
+    let fragments = d.fragments_dropped + d.reassembly_evicted;
+    note(
+        fragments,
+        format!(
+            "{fragments} IP fragments dropped (datagram incomplete, or over the reassembly limit)"
+        ),
+    );
+    note(
+        d.bad_checksum,
+        format!(
+            "{} TCP segments with a bad checksum (kept: mirrored and offloaded packets often carry one)",
+            d.bad_checksum
+        ),
+    );
+    note(
+        f.evicted,
+        format!(
+            "{} connections closed out early because the connection table was full (--max-connections)",
+            f.evicted
+        ),
+    );
+    note(
+        f.gaps,
+        format!(
+            "{} gaps in TCP streams ({} bytes never captured)",
+            f.gaps, f.gap_bytes
+        ),
+    );
+    note(
+        f.conflicts,
+        format!(
+            "{} retransmitted bytes differed from the first copy (the first was kept)",
+            f.conflicts
+        ),
+    );
+    note(
+        p.requests_dropped,
+        format!(
+            "{} requests could not be read (bytes missing, not HTTP, or headers over the ALB's 64 KB)",
+            p.requests_dropped
+        ),
+    );
+    note(
+        p.orphan_responses,
+        format!(
+            "{} responses answered no request seen in the capture",
+            p.orphan_responses
+        ),
+    );
+    note(
+        p.queue_overflows,
+        format!(
+            "{} pipelined requests not followed (too many outstanding on one connection)",
+            p.queue_overflows
+        ),
+    );
+    note(
+        p.tls_errors,
+        format!(
+            "{} TLS records or handshake messages could not be read",
+            p.tls_errors
+        ),
+    );
+    note(
+        g.legs_paired_early,
+        format!(
+            "{} request legs were paired before their window closed because the pairing memory \
+             ({} MiB, --pairing-memory) was full: some front/back pairs may be missed",
+            g.legs_paired_early,
+            g.budget_bytes >> 20
+        ),
+    );
+    note(
+        g.late_legs_dropped,
+        format!(
+            "{} back-end legs stopped waiting for a late TLS front end (too many were waiting)",
+            g.late_legs_dropped
+        ),
+    );
+    note(
+        a.requests_not_kept,
+        format!(
+            "{} more requests are counted above but not listed (--max-requests)",
+            a.requests_not_kept
+        ),
+    );
+    out
+}

@@ -1,0 +1,93 @@
+//! Estimates of the heap a held leg or connection record costs, for the pairing memory budget
+//! ([`super::AlbConfig::max_pending_bytes`]). They count the structs and every owned string and
+//! list (by length, plus a word of allocator overhead each), so they err on the high side.
+
+use super::{ClosedConn, Leg};
+use crate::protocol::{Header, HttpExchange, TlsInfo};
+use std::mem::size_of;
+
+/// Allocator bookkeeping charged per heap allocation.
+const PER_ALLOCATION: usize = 16;
+
+fn string(s: &str) -> usize {
+    if s.is_empty() {
+        0
+    } else {
+        s.len() + PER_ALLOCATION
+    }
+}
+
+fn headers(h: &[Header]) -> usize {
+    if h.is_empty() {
+        return 0;
+    }
+    std::mem::size_of_val(h)
+        + PER_ALLOCATION
+        + h.iter().map(|(n, v)| string(n) + string(v)).sum::<usize>()
+}
+
+fn exchange(ex: &HttpExchange) -> usize {
+    let mut n = 0;
+    if let Some(r) = &ex.request {
+        n += string(&r.method) + string(&r.target) + headers(&r.headers);
+    }
+    if let Some(r) = &ex.response {
+        n += string(&r.reason) + headers(&r.headers);
+    }
+    if let Some(e) = &ex.response_error {
+        n += string(&e.excerpt) + string(&e.reason);
+    }
+    n
+}
+
+fn tls(t: &TlsInfo) -> usize {
+    let list = |v: &[String]| -> usize {
+        if v.is_empty() {
+            0
+        } else {
+            std::mem::size_of_val(v) + PER_ALLOCATION + v.iter().map(|s| string(s)).sum::<usize>()
+        }
+    };
+    let mut n = size_of::<TlsInfo>();
+    if let Some(c) = &t.client_hello {
+        n += string(&c.legacy_version)
+            + list(&c.supported_versions)
+            + list(&c.ciphers)
+            + c.sni.as_deref().map_or(0, string)
+            + list(&c.alpn);
+    }
+    if let Some(s) = &t.server_hello {
+        n += string(&s.version) + string(&s.cipher) + s.alpn.as_deref().map_or(0, string);
+    }
+    n += t
+        .alerts
+        .iter()
+        .map(|a| std::mem::size_of_val(a) + string(&a.level) + string(&a.description))
+        .sum::<usize>();
+    n + t.bursts.capacity() * size_of::<crate::protocol::TlsBurst>()
+}
+
+/// Heap bytes a connection record costs (its shared box, events, strings and TLS facts).
+pub(super) fn closed_conn(c: &ClosedConn) -> usize {
+    // The Arc's two counters, then the record.
+    2 * size_of::<usize>()
+        + size_of::<ClosedConn>()
+        + PER_ALLOCATION
+        + c.tcp.events.capacity() * size_of::<crate::flow::TcpEvent>()
+        + PER_ALLOCATION
+        + c.tcp.state.capacity()
+        + PER_ALLOCATION
+        + c.tcp.history.capacity()
+        + PER_ALLOCATION
+        + c.tls.as_ref().map_or(0, tls)
+        + c.unknown_excerpt.as_deref().map_or(0, string)
+}
+
+/// Heap bytes a held leg costs (its box and its slot in the queue), not counting a connection
+/// record it shares.
+pub(super) fn leg(l: &Leg) -> usize {
+    size_of::<Leg>()
+        + PER_ALLOCATION
+        + size_of::<super::Pending>()
+        + l.exchange.as_ref().map_or(0, exchange)
+}
