@@ -75,8 +75,13 @@ fn main() {
                 false,
             );
             format!(
-                "{} requests, {} failed",
-                analysis.summary.requests, analysis.summary.failed
+                "{} requests, {} failed; pairing peak {:.1} MiB estimated of {} MiB, {} legs \
+                 paired early",
+                analysis.summary.requests,
+                analysis.summary.failed,
+                analysis.pairing.peak_bytes as f64 / 1048576.0,
+                analysis.pairing.budget_bytes >> 20,
+                analysis.pairing.legs_paired_early
             )
         },
     );
