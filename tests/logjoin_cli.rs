@@ -111,3 +111,28 @@ fn without_access_log_the_output_is_unchanged_and_a_missing_log_is_an_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no-such.log"), "{err}");
 }
+
+#[test]
+fn check_takes_access_logs_too() {
+    let dir = std::env::temp_dir().join(format!("albscope-logcheck-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let expected = dir.join("mixed.txt");
+    let expected = expected.to_str().expect("utf-8 path");
+    let with_log = [
+        "check",
+        "samples/mixed.pcap",
+        "--access-log",
+        "samples/access-logs/mixed.log",
+        "--expected",
+        expected,
+    ];
+    let mut bless = with_log.to_vec();
+    bless.push("--bless");
+    assert_eq!(albscope(&bless).status.code(), Some(0));
+    let text = std::fs::read_to_string(expected).expect("blessed");
+    assert!(text.contains("Access log: 110 entries"), "{text}");
+    assert_eq!(albscope(&with_log).status.code(), Some(0));
+    // Without the log the text report lacks the join: a difference.
+    let out = albscope(&["check", "samples/mixed.pcap", "--expected", expected]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}

@@ -2,7 +2,7 @@
 //! (JSON: the failed requests' category/status/generated_by, request by request; text: the
 //! whole default report), exiting 1 on a difference. `--bless` (re)writes the expected file.
 
-use super::analyze::{run_analysis, AnalysisOptions};
+use super::analyze::{read_access_logs, run_analysis_with_log, AnalysisOptions};
 use super::{CliError, EXIT_FINDINGS, EXIT_OK};
 use albscope::report::expected_report;
 use clap::Args;
@@ -24,6 +24,10 @@ pub struct CheckArgs {
     /// Write the expected file from this analysis instead of comparing.
     #[arg(long)]
     pub bless: bool,
+    /// ALB access logs to join (as `analyze --access-log`): the expected report then holds
+    /// the joined log lines and where they disagree with the capture.
+    #[arg(long = "access-log", value_name = "FILE", num_args = 1..)]
+    pub access_log: Vec<PathBuf>,
     /// ALB and capture options.
     #[command(flatten)]
     pub options: AnalysisOptions,
@@ -113,7 +117,12 @@ pub fn diff_text(expected: &str, actual: &str) -> Vec<String> {
 
 /// Runs `albscope check`.
 pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
-    let analysis = run_analysis(&args.inputs, &args.options, false)?;
+    let log = if args.access_log.is_empty() {
+        None
+    } else {
+        Some(read_access_logs(&args.access_log)?)
+    };
+    let analysis = run_analysis_with_log(&args.inputs, &args.options, false, log)?;
     let json = is_json(&args.expected);
     let actual = expected_report(&analysis, json)?;
     if args.bless {
