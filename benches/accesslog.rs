@@ -5,6 +5,7 @@
 //! `cargo bench --bench accesslog` (optionally `-- LINES` to change the line count).
 
 use albscope::accesslog::{explain_with, ExplainOptions, LogReader, LogRecord};
+use albscope::diagnose::logjoin::{JoinOptions, LogIndex};
 use std::collections::BTreeMap;
 use std::io::{BufWriter, Write};
 use std::time::Instant;
@@ -159,6 +160,16 @@ fn main() -> std::io::Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     let stats = reader.stats().clone();
+
+    // The join's index (analyze --access-log) holds every entry: its memory per entry.
+    reset_peak_rss();
+    let before = status_kib("VmRSS:");
+    let start = Instant::now();
+    let index = LogIndex::from_reader(LogReader::new(&[&path]), JoinOptions::default());
+    let index_secs = start.elapsed().as_secs_f64();
+    let grown = status_kib("VmHWM:").saturating_sub(before) * 1024;
+    let indexed = index.as_ref().map_or(0, LogIndex::len);
+    drop(index);
     let _ = std::fs::remove_file(&path);
     println!(
         "parse+explain: {} entries ({} malformed) in {secs:.2} s = {:.0} lines/s, {:.1} MB/s",
@@ -166,6 +177,13 @@ fn main() -> std::io::Result<()> {
         malformed,
         stats.lines as f64 / secs,
         size as f64 / 1e6 / secs
+    );
+    println!(
+        "join index: {indexed} entries in {index_secs:.2} s, peak RSS +{:.1} MiB = {:.0} bytes per \
+         entry (limit --max-log-entries, default {})",
+        grown as f64 / 1048576.0,
+        grown as f64 / indexed.max(1) as f64,
+        albscope::diagnose::logjoin::DEFAULT_MAX_LOG_ENTRIES
     );
     for (cat, n) in by_category {
         println!("  {cat:<32} {n:>8}");
@@ -175,4 +193,22 @@ fn main() -> std::io::Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// A field of /proc/self/status in KiB (0 when unavailable).
+fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Resets the kernel's peak-RSS mark for this process (Linux: write 5 to clear_refs).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

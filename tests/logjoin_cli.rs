@@ -136,3 +136,24 @@ fn check_takes_access_logs_too() {
     let out = albscope(&["check", "samples/mixed.pcap", "--expected", expected]);
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
+
+#[test]
+fn a_full_log_index_is_reported() {
+    let out = albscope(&[
+        "analyze",
+        "samples/mixed.pcap",
+        "--access-log",
+        "samples/access-logs/mixed.log",
+        "--max-log-entries",
+        "10",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "100 log entries were read after the index was full (--max-log-entries) and not joined"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("Access log: 110 entries"), "{text}");
+}

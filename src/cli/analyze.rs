@@ -3,8 +3,8 @@
 use super::{CliError, EXIT_FINDINGS, EXIT_OK, EXIT_PARTIAL};
 use albscope::accesslog::LogReader;
 use albscope::alb::AlbConfig;
-use albscope::capture::{CaptureReader, Duration};
-use albscope::diagnose::logjoin::{JoinOptions, LogIndex};
+use albscope::capture::{CaptureReader, Duration, Timestamp};
+use albscope::diagnose::logjoin::{JoinOptions, LogIndex, DEFAULT_MAX_LOG_ENTRIES};
 use albscope::diagnose::{
     analyze_capture_with_log, Analysis, Category, Keep, DEFAULT_MAX_KEPT_REQUESTS,
 };
@@ -73,6 +73,10 @@ pub struct LimitOptions {
     /// summary only. 0 lists none.
     #[arg(long = "max-requests", value_name = "N", default_value_t = DEFAULT_MAX_KEPT_REQUESTS)]
     pub max_requests: usize,
+    /// With --access-log: most log entries indexed for the join (about 2 KB each); entries
+    /// more than an hour outside the capture's span are skipped before they count.
+    #[arg(long = "max-log-entries", value_name = "N", default_value_t = DEFAULT_MAX_LOG_ENTRIES)]
+    pub max_log_entries: usize,
 }
 
 impl AnalysisOptions {
@@ -233,10 +237,37 @@ pub fn run_analysis_with_log(
     ))
 }
 
-/// Reads the access logs into an index for the join.
-pub fn read_access_logs(files: &[PathBuf]) -> Result<LogIndex, CliError> {
-    LogIndex::from_reader(LogReader::new(files), JoinOptions::default())
+/// Reads the access logs into an index for the join of `inputs` (whose time span, when they
+/// are files, is read first so that only entries near it are indexed).
+pub fn read_access_logs(
+    files: &[PathBuf],
+    inputs: &[PathBuf],
+    options: &AnalysisOptions,
+) -> Result<LogIndex, CliError> {
+    let opts = JoinOptions {
+        max_entries: options.limits.max_log_entries,
+        capture_span: capture_span(inputs),
+        ..JoinOptions::default()
+    };
+    LogIndex::from_reader(LogReader::new(files), opts)
         .map_err(|e| CliError::Unreadable(format!("access log {e}")))
+}
+
+/// First and last packet times of capture files (a quick pass through the capture layer only);
+/// `None` for stdin, unreadable inputs or no packets.
+fn capture_span(inputs: &[PathBuf]) -> Option<(Timestamp, Timestamp)> {
+    if inputs.iter().any(|p| p.as_os_str() == "-") {
+        return None;
+    }
+    let mut reader = CaptureReader::open(inputs).ok()?;
+    let mut span: Option<(Timestamp, Timestamp)> = None;
+    while let Some(p) = reader.next_packet() {
+        span = Some(match span {
+            None => (p.ts, p.ts),
+            Some((a, b)) => (a.min(p.ts), b.max(p.ts)),
+        });
+    }
+    span
 }
 
 /// Runs `albscope analyze`.
@@ -250,7 +281,11 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
     let log = if args.access_log.is_empty() {
         None
     } else {
-        Some(read_access_logs(&args.access_log)?)
+        Some(read_access_logs(
+            &args.access_log,
+            &args.inputs,
+            &args.options,
+        )?)
     };
     let analysis = run_analysis_with_log(&args.inputs, &args.options, args.all, log)?;
     let format = match args.format {

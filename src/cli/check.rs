@@ -120,7 +120,11 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
     let log = if args.access_log.is_empty() {
         None
     } else {
-        Some(read_access_logs(&args.access_log)?)
+        Some(read_access_logs(
+            &args.access_log,
+            &args.inputs,
+            &args.options,
+        )?)
     };
     let analysis = run_analysis_with_log(&args.inputs, &args.options, false, log)?;
     let json = is_json(&args.expected);

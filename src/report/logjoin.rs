@@ -81,6 +81,13 @@ pub fn join_summary_lines(s: &LogJoinSummary) -> Vec<String> {
             }
         ));
     }
+    if s.entries_not_indexed > 0 {
+        out.push(format!(
+            "{} log entries were read after the index was full (--max-log-entries) and not \
+             joined: requests they belong to show as without entry",
+            s.entries_not_indexed
+        ));
+    }
     out.push(format!(
         "captured requests with no log entry: {}{}",
         s.requests_without_entry,
