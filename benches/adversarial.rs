@@ -22,6 +22,11 @@
 //!   (`AlbConfig::max_pending_bytes`, 256 MiB) times [`PAIRING_OVERHEAD`] and the requests kept
 //!   in full (`Keep::max_requests`, 10 000) times [`KEPT_REQUEST_BYTES`]; the budget and the
 //!   kept-request limit must both be hit and counted.
+//! - `target_scan`: one ALB node (named with `alb_ips`) sending SYNs to a million distinct
+//!   targets, each through its own VXLAN session. Bound as `syn_scan` (analysis included): the
+//!   per-target and per-session state of the ALB layer and the per-target tables of the
+//!   diagnosis are capped (10 000 targets tracked, 64 sessions per node, 1 000 target rows)
+//!   and the overflow counted.
 //! - `long_header_line`: a one-million-byte request line without CRLF. Bound: 16 MiB (the
 //!   request parser gives up at `ProtocolConfig::max_request_header_bytes`, counted in
 //!   `requests_dropped`).
@@ -81,6 +86,11 @@ fn main() {
         (
             "syn_scan",
             Box::new(SynScan::new(n(1e6))),
+            n(1e6).min(max_connections()) * PER_CONNECTION_BYTES,
+        ),
+        (
+            "target_scan",
+            Box::new(TargetScan::new(n(1e6))),
             n(1e6).min(max_connections()) * PER_CONNECTION_BYTES,
         ),
         (
@@ -146,6 +156,11 @@ const CHILD_ENV: &str = "ALBSCOPE_ADV_SCENARIO";
 fn run(name: &str, script: Box<dyn Script>, bound: u64, analysis: bool) -> bool {
     let alb = AlbConfig {
         target_ports: if name == "syn_scan" { vec![80] } else { vec![] },
+        alb_ips: if name == "target_scan" {
+            vec![SCANNING_NODE.into()]
+        } else {
+            vec![]
+        },
         ..AlbConfig::default()
     };
     let mut alb = alb;
@@ -181,20 +196,29 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64, analysis: bool) -> bool 
         let a = analyze_capture_with_log(&mut capture, &PipelineConfig::default(), alb, keep, None);
         let requests = format!(
             "{} requests ({} failed, {} kept in full, {} not kept); pairing: peak {:.1} MiB \
-             estimated of {:.0} MiB, {} legs paired early",
+             estimated of {:.0} MiB, {} legs paired early; over limits: {} target connections, \
+             {} sessions, {} target rows",
             a.summary.requests,
             a.summary.failed,
             a.requests.len(),
             a.requests_not_kept,
-            a.pairing.peak_bytes as f64 / 1048576.0,
-            a.pairing.budget_bytes as f64 / 1048576.0,
-            a.pairing.legs_paired_early,
+            a.alb_limits.pairing_peak_bytes as f64 / 1048576.0,
+            a.alb_limits.pairing_budget_bytes as f64 / 1048576.0,
+            a.alb_limits.legs_paired_early,
+            a.alb_limits.targets_over_limit,
+            a.alb_limits.sessions_over_limit,
+            a.summary.by_target.len(),
         );
-        // The SYN scan must hit both analysis limits and count them.
-        let ok = name != "syn_scan"
-            || (a.pairing.legs_paired_early > 0
+        // The scans must hit the analysis limits and count them.
+        let scan = name == "syn_scan" || name == "target_scan";
+        let ok = !scan
+            || (a.alb_limits.legs_paired_early > 0
                 && a.requests_not_kept > 0
-                && a.summary.requests == a.requests.len() as u64 + a.requests_not_kept);
+                && a.summary.requests == a.requests.len() as u64 + a.requests_not_kept
+                && (name != "target_scan"
+                    || (a.alb_limits.targets_over_limit > 0
+                        && a.alb_limits.sessions_over_limit > 0
+                        && a.summary.by_target.len() <= albscope::diagnose::MAX_TARGET_ROWS + 1)));
         (a.stats, requests, ok)
     } else {
         let stats = run_app(&mut capture, &PipelineConfig::default(), &mut Drop);
@@ -236,7 +260,7 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64, analysis: bool) -> bool 
 /// Whether the limit a scenario is built to hit shows in the run's counters.
 fn limits_reported(name: &str, s: &RunStats) -> (bool, String) {
     match name.split(' ').next().unwrap_or(name) {
-        "syn_scan" => {
+        "syn_scan" | "target_scan" => {
             let table = max_connections();
             let over = s.flow.connections.saturating_sub(table);
             (
@@ -350,6 +374,8 @@ struct Conv {
     server: SocketAddr,
     seq: [u32; 2],
     ip_id: u16,
+    /// VXLAN network identifier of the mirror session.
+    vni: u32,
 }
 
 impl Conv {
@@ -359,6 +385,7 @@ impl Conv {
             server,
             seq: [1000, 50_000],
             ip_id: 1,
+            vni: 7,
         }
     }
 
@@ -389,7 +416,7 @@ impl Conv {
                 dst_mac: [2, 0, 0, 0, 0, 2],
                 src: Ipv4Addr::new(10, 0, 0, 100),
                 dst: Ipv4Addr::new(10, 0, 9, 9),
-                vni: 7,
+                vni: self.vni,
                 src_port: 50_000,
                 ip_id: self.ip_id,
             },
@@ -471,6 +498,45 @@ impl Script for SynScan {
             ..TcpFlags::default()
         };
         out.push_back((T0 + self.i as i64 * 1000, c.send(0, syn, b"")));
+        self.i += 1;
+        true
+    }
+}
+
+/// (f) One ALB node's SYNs to `n` distinct targets (each its own address and port, each
+/// mirrored through its own VXLAN session), 1 µs apart; nobody answers.
+struct TargetScan {
+    n: u64,
+    i: u64,
+}
+
+impl TargetScan {
+    fn new(n: u64) -> Self {
+        TargetScan { n, i: 0 }
+    }
+}
+
+/// The ALB node of [`TargetScan`].
+const SCANNING_NODE: [u8; 4] = [10, 0, 1, 20];
+
+impl Script for TargetScan {
+    fn step(&mut self, out: &mut VecDeque<(i64, Vec<u8>)>) -> bool {
+        if self.i >= self.n {
+            return false;
+        }
+        let i = self.i;
+        let target = SocketAddr::from((
+            [10, 2 + (i >> 16) as u8, (i >> 8) as u8, i as u8],
+            1024 + (i % 50_000) as u16,
+        ));
+        let node = SocketAddr::from((SCANNING_NODE, 1024 + (i % 60_000) as u16));
+        let mut c = Conv::new(node, target);
+        c.vni = (i % (1 << 24)) as u32;
+        let syn = TcpFlags {
+            syn: true,
+            ..TcpFlags::default()
+        };
+        out.push_back((T0 + i as i64 * 1000, c.send(0, syn, b"")));
         self.i += 1;
         true
     }

@@ -79,9 +79,9 @@ fn main() {
                  paired early",
                 analysis.summary.requests,
                 analysis.summary.failed,
-                analysis.pairing.peak_bytes as f64 / 1048576.0,
-                analysis.pairing.budget_bytes >> 20,
-                analysis.pairing.legs_paired_early
+                analysis.alb_limits.pairing_peak_bytes as f64 / 1048576.0,
+                analysis.alb_limits.pairing_budget_bytes >> 20,
+                analysis.alb_limits.legs_paired_early
             )
         },
     );

@@ -340,7 +340,7 @@ pub fn pipeline(data: &[u8]) {
         analysis.requests.len() as u64 + analysis.requests_not_kept,
         "every request is listed or counted as not kept"
     );
-    assert!(analysis.pairing.peak_bytes > 0 || analysis.summary.requests == 0);
+    assert!(analysis.alb_limits.pairing_peak_bytes > 0 || analysis.summary.requests == 0);
     assert_eq!(analysis.stats.packets, stats.packets);
     assert_eq!(analysis.stats.problems, stats.problems);
     let mut text = Vec::new();

@@ -175,7 +175,7 @@ fn limits_cap_the_listed_requests_but_not_the_counts() {
     assert_eq!(doc["requests"].as_array().map(Vec::len), Some(1));
     assert_eq!(doc["requests_not_kept"], 4);
     assert_eq!(doc["summary"]["failed"], 5);
-    assert_eq!(doc["pairing"]["budget_bytes"], 256u64 << 20);
+    assert_eq!(doc["alb_limits"]["pairing_budget_bytes"], 256u64 << 20);
 
     let out = albscope(&["analyze", "samples/mixed.pcap", "--max-requests", "2"]);
     let text = String::from_utf8_lossy(&out.stdout);
@@ -197,7 +197,7 @@ fn limits_cap_the_listed_requests_but_not_the_counts() {
     ]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(
-        doc["pairing"]["legs_paired_early"].as_u64() > Some(0),
+        doc["alb_limits"]["legs_paired_early"].as_u64() > Some(0),
         "{doc}"
     );
     let out = albscope(&["analyze", "samples/mixed.pcap", "--pairing-memory", "0"]);

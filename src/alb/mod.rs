@@ -45,8 +45,15 @@ const MAX_LATE: usize = 20_000;
 pub const DEFAULT_MAX_PENDING_BYTES: usize = 256 << 20;
 /// Most addresses remembered for weak node detection.
 const MAX_ADDRESSES: usize = 100_000;
-/// No new weak node candidates past this many nodes.
+/// No new weak node candidates past this many nodes, and connections of further nodes are not
+/// counted per node.
 const MAX_WEAK_NODES: usize = 10_000;
+/// Most targets tracked individually (server banner, keep-alive samples, health checks).
+pub const MAX_TARGETS: usize = 10_000;
+/// Most mirror sessions listed per node.
+const MAX_NODE_SESSIONS: usize = 64;
+/// Most mirror sessions remembered as belonging to a strong node.
+const MAX_SESSION_NODES: usize = 100_000;
 /// Most evidence strings kept per detected node.
 const MAX_NODE_EVIDENCE: usize = 4;
 
@@ -386,6 +393,15 @@ pub struct Knowledge {
     pub late_legs_dropped: u64,
     /// Most bytes (estimated) held for pairing at any time.
     pub peak_pending_bytes: u64,
+    /// Connections not counted per node because [`MAX_WEAK_NODES`] nodes were known.
+    pub nodes_over_limit: u64,
+    /// Connections to targets not tracked individually because [`MAX_TARGETS`] were known.
+    pub targets_over_limit: u64,
+    /// Connections through mirror sessions not listed for a node past [`MAX_NODE_SESSIONS`],
+    /// or sessions not remembered past [`MAX_SESSION_NODES`].
+    pub sessions_over_limit: u64,
+    /// Ports of the tracked targets (classification asks for them per connection).
+    target_ports: BTreeSet<u16>,
 }
 
 impl Knowledge {
@@ -402,6 +418,28 @@ impl Knowledge {
             push_evidence(n, "given with --alb-ip".into());
         }
         k
+    }
+
+    /// The tracked target `ep`, added when fewer than [`MAX_TARGETS`] are tracked (else counted
+    /// in `targets_over_limit`).
+    fn target_mut(&mut self, ep: Endpoint) -> Option<&mut TargetInfo> {
+        if !self.targets.contains_key(&ep) {
+            if self.targets.len() >= MAX_TARGETS {
+                self.targets_over_limit += 1;
+                return None;
+            }
+            self.target_ports.insert(ep.port);
+        }
+        Some(self.targets.entry(ep).or_default())
+    }
+
+    /// Lists `session` for node `n` (at most [`MAX_NODE_SESSIONS`], the rest counted).
+    fn add_session(n: &mut NodeInfo, session: &MirrorSession, over: &mut u64) {
+        if n.sessions.len() < MAX_NODE_SESSIONS {
+            n.sessions.insert(session.to_string());
+        } else if !n.sessions.contains(&session.to_string()) {
+            *over += 1;
+        }
     }
 
     fn node_mut(&mut self, ip: IpAddr) -> &mut NodeInfo {
@@ -494,7 +532,7 @@ impl Knowledge {
         // Another address of a known node's ENI (same mirror session), e.g. its IPv6 address.
         if let Some(node) = self.session_nodes.get(&key.session) {
             let neither = !self.is_alb(key.client.ip) && !self.is_alb(key.server.ip);
-            let target_port = self.targets.keys().any(|t| t.port == key.server.port);
+            let target_port = self.target_ports.contains(&key.server.port);
             let listener = self
                 .nodes
                 .get(node)
@@ -536,17 +574,22 @@ impl Knowledge {
     }
 
     fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: String) {
-        let session = key.session.to_string();
+        let mut over = 0;
         let n = self.node_mut(ip);
         if !n.strong {
             // Weak guesses are moot once there is real evidence.
             n.evidence.clear();
         }
         n.strong = true;
-        n.sessions.insert(session);
+        Self::add_session(n, &key.session, &mut over);
         push_evidence(n, evidence);
-        if key.session.encap != Encap::None {
-            self.session_nodes.entry(key.session).or_insert(ip);
+        self.sessions_over_limit += over;
+        if key.session.encap != Encap::None && !self.session_nodes.contains_key(&key.session) {
+            if self.session_nodes.len() < MAX_SESSION_NODES {
+                self.session_nodes.insert(key.session, ip);
+            } else {
+                self.sessions_over_limit += 1;
+            }
         }
     }
 
@@ -612,10 +655,9 @@ impl Knowledge {
             // The target (server of a back-end connection) closed it after idling.
             (Dir::ToClient, true, false) => {
                 if matches!(fin.kind, TcpEventKind::Fin) {
-                    push_sample(
-                        &mut self.targets.entry(key.server).or_default().idle_closes,
-                        idle,
-                    );
+                    if let Some(t) = self.target_mut(key.server) {
+                        push_sample(&mut t.idle_closes, idle);
+                    }
                 }
             }
             // The ALB closed an idle connection (back end as client, or front end as server).
@@ -683,7 +725,9 @@ impl Knowledge {
         if !self.is_alb(key.client.ip) {
             return;
         }
-        let t = self.targets.entry(key.server).or_default();
+        let Some(t) = self.target_mut(key.server) else {
+            return;
+        };
         if let Some(s) = header(&resp.headers, "server") {
             t.server = Some(s.to_string());
         }
@@ -979,15 +1023,11 @@ impl<S: PathSink> AlbTracker<S> {
         }
         let out = pairing::pair(legs, &self.known);
         for hc in out.health_checks {
-            if let Some(t) = self.known.targets.get_mut(&hc.target) {
+            if let Some(t) = self.known.target_mut(hc.target) {
                 t.health_checks += 1;
                 if !hc.ok {
                     t.health_check_failures += 1;
                 }
-            } else {
-                let t = self.known.targets.entry(hc.target).or_default();
-                t.health_checks = 1;
-                t.health_check_failures = u64::from(!hc.ok);
             }
             if let Some(n) = self.known.nodes.get_mut(&hc.node) {
                 n.health_checks += 1;
@@ -1154,20 +1194,26 @@ impl<S: PathSink> AlbTracker<S> {
     fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>, unanswered: bool) {
         let role = self.known.classify(key, agent, unanswered);
         let node = self.known.node_of(key, role);
-        match role {
-            ConnRole::FrontEnd => {
-                let n = self.known.node_mut(node);
+        if role == ConnRole::Other {
+            self.known.other_connections += 1;
+            return;
+        }
+        if !self.known.nodes.contains_key(&node) && self.known.nodes.len() >= MAX_WEAK_NODES {
+            self.known.nodes_over_limit += 1;
+        } else {
+            let mut over = 0;
+            let n = self.known.node_mut(node);
+            if role == ConnRole::FrontEnd {
                 n.front_connections += 1;
                 n.listener_ports.insert(key.server.port);
-                n.sessions.insert(key.session.to_string());
-            }
-            ConnRole::BackEnd | ConnRole::HealthCheck => {
-                let n = self.known.node_mut(node);
+            } else {
                 n.back_connections += 1;
-                n.sessions.insert(key.session.to_string());
-                self.known.targets.entry(key.server).or_default();
             }
-            ConnRole::Other => self.known.other_connections += 1,
+            Knowledge::add_session(n, &key.session, &mut over);
+            self.known.sessions_over_limit += over;
+        }
+        if role != ConnRole::FrontEnd {
+            self.known.target_mut(key.server);
         }
     }
 }

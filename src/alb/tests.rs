@@ -437,3 +437,45 @@ fn within_budget_nothing_is_paired_early_and_all_is_released() {
         .iter()
         .all(|p| p.front.is_some() && p.back.is_some()));
 }
+
+#[test]
+fn targets_and_sessions_past_their_limits_are_counted_not_kept() {
+    let config = AlbConfig {
+        alb_ips: vec![ALB.parse().unwrap()],
+        ..AlbConfig::default()
+    };
+    let mut tr = AlbTracker::new(config, Collect::default());
+    let extra = 5;
+    for i in 0..(MAX_TARGETS + extra) as u64 {
+        let target = std::net::Ipv4Addr::from(0x0a02_0000 + i as u32).to_string();
+        let mut c = Conn::new(i, ep(ALB, 1024 + (i % 60_000) as u16), ep(&target, 80), 100).ev(
+            100,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        );
+        c.s.key.session = MirrorSession {
+            encap: Encap::Vxlan,
+            vni: Some(i as u32),
+            outer_src: None,
+        };
+        tr.closed(c.record(AppKind::Empty, vec![], 0, None));
+    }
+    let known = tr.knowledge();
+    assert_eq!(known.targets.len(), MAX_TARGETS);
+    assert_eq!(known.targets_over_limit, extra as u64);
+    let node = &known.nodes[&ALB.parse::<IpAddr>().unwrap()];
+    assert_eq!(node.sessions.len(), MAX_NODE_SESSIONS);
+    assert_eq!(node.back_connections, (MAX_TARGETS + extra) as u64);
+    assert_eq!(
+        known.sessions_over_limit,
+        (MAX_TARGETS + extra - MAX_NODE_SESSIONS) as u64
+    );
+    let (sink, _) = tr.finish();
+    assert_eq!(
+        sink.paths.len(),
+        MAX_TARGETS + extra,
+        "every attempt still reported"
+    );
+}

@@ -332,10 +332,8 @@ impl Collector {
             Some(b) if b.index() > 0 => "reused",
             Some(_) => "fresh",
         };
-        let t = self
-            .targets
-            .entry(f.target.clone().unwrap_or_else(|| "-".into()))
-            .or_default();
+        let row = super::target_row(&self.targets, f.target.as_deref().unwrap_or("-"));
+        let t = self.targets.entry(row).or_default();
         t.all.add(f, rt);
         match reuse {
             "fresh" => t.fresh.add(f, rt),

@@ -27,6 +27,21 @@ use std::fmt;
 pub const SCHEMA_VERSION: u32 = 1;
 /// Most failed health checks kept in full.
 const MAX_HEALTH_FAILURES: usize = 50;
+/// Most targets given a row of their own in the per-target counts and metrics; the rest share
+/// the row [`OTHER_TARGETS`].
+pub const MAX_TARGET_ROWS: usize = 1_000;
+/// The row of the targets past [`MAX_TARGET_ROWS`].
+pub const OTHER_TARGETS: &str = "(other targets)";
+
+/// The row `target` counts in, in a per-target table that may already hold `rows`.
+pub fn target_row<V>(rows: &IndexMap<String, V>, target: &str) -> String {
+    if rows.len() < MAX_TARGET_ROWS || rows.contains_key(target) {
+        target.to_string()
+    } else {
+        OTHER_TARGETS.to_string()
+    }
+}
+
 /// Default for [`Keep::max_requests`].
 pub const DEFAULT_MAX_KEPT_REQUESTS: usize = 10_000;
 
@@ -440,8 +455,8 @@ pub struct Analysis {
     /// Requests that would have been listed in `requests` but were only counted, because
     /// [`Keep::max_requests`] were already kept.
     pub requests_not_kept: u64,
-    /// Limits of the ALB layer that the run hit.
-    pub pairing: PairingStats,
+    /// The ALB layer against its limits.
+    pub alb_limits: AlbLimits,
     /// Connections that were neither front nor back end.
     pub other_connections: u64,
     /// What each layer counted, and input damage.
@@ -456,18 +471,25 @@ pub struct Analysis {
     pub connections: IndexMap<String, metrics::RequestConns>,
 }
 
-/// How the ALB layer's pairing went against its memory budget.
+/// How the ALB layer fared against its limits (pairing memory, nodes, targets, sessions).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct PairingStats {
+pub struct AlbLimits {
     /// The budget for legs waiting to be paired (`AlbConfig::max_pending_bytes`).
-    pub budget_bytes: u64,
+    pub pairing_budget_bytes: u64,
     /// Most bytes (estimated) held at once.
-    pub peak_bytes: u64,
+    pub pairing_peak_bytes: u64,
     /// Legs paired before their window closed because the budget was reached (their partner
     /// may have been missed: such requests can show a missing leg).
     pub legs_paired_early: u64,
     /// Unpaired back-end legs given up early because too many waited for a late front end.
     pub late_legs_dropped: u64,
+    /// Connections not counted per ALB node because too many nodes were known.
+    pub nodes_over_limit: u64,
+    /// Connections to targets not tracked one by one because too many targets were known.
+    pub targets_over_limit: u64,
+    /// Connections (and strong-node sightings) through mirror sessions not listed for their
+    /// node (over 64 per node) or not remembered (over 100 000).
+    pub sessions_over_limit: u64,
 }
 
 /// The [`PathSink`] that diagnoses requests as they come and builds the [`Analysis`].
@@ -529,10 +551,8 @@ impl Analyzer {
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into());
         *c.statuses.entry(st).or_default() += 1;
-        let t = s
-            .by_target
-            .entry(f.target.clone().unwrap_or_else(|| "-".into()))
-            .or_default();
+        let row = target_row(&s.by_target, f.target.as_deref().unwrap_or("-"));
+        let t = s.by_target.entry(row).or_default();
         t.requests += 1;
         if f.category.is_failure() {
             t.failed += 1;
@@ -616,11 +636,14 @@ impl Analyzer {
             requests: self.requests,
             includes_ok: self.keep_ok,
             requests_not_kept: self.not_kept,
-            pairing: PairingStats {
-                budget_bytes: known.config.max_pending_bytes as u64,
-                peak_bytes: known.peak_pending_bytes,
+            alb_limits: AlbLimits {
+                pairing_budget_bytes: known.config.max_pending_bytes as u64,
+                pairing_peak_bytes: known.peak_pending_bytes,
                 legs_paired_early: known.legs_paired_early,
                 late_legs_dropped: known.late_legs_dropped,
+                nodes_over_limit: known.nodes_over_limit,
+                targets_over_limit: known.targets_over_limit,
+                sessions_over_limit: known.sessions_over_limit,
             },
             other_connections: known.other_connections,
             stats,
@@ -656,7 +679,8 @@ impl PathSink for Analyzer {
     fn health_check(&mut self, check: HealthCheck, _known: &Knowledge) {
         let h = &mut self.health;
         h.checks += 1;
-        let t = h.by_target.entry(check.target.to_string()).or_default();
+        let row = target_row(&h.by_target, &check.target.to_string());
+        let t = h.by_target.entry(row).or_default();
         t.checks += 1;
         let st = check
             .status

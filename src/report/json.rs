@@ -49,9 +49,13 @@
 //!     log and the capture's `access_log` view differ; empty when they agree]}.
 //! - `requests_not_kept`: requests (failed ones, or all with `--all`) past `--max-requests`:
 //!   counted in `summary` and `metrics`, not listed in `requests`.
-//! - `pairing`: the ALB layer against its memory budget (`--pairing-memory`): {`budget_bytes`,
-//!   `peak_bytes` (estimated; 0 in expected reports), `legs_paired_early` (paired before their
-//!   window closed because the budget was reached), `late_legs_dropped`}.
+//! - `alb_limits`: the ALB layer against its limits: {`pairing_budget_bytes`
+//!   (`--pairing-memory`), `pairing_peak_bytes` (estimated; 0 in expected reports),
+//!   `legs_paired_early` (paired before their window closed because the budget was reached),
+//!   `late_legs_dropped`, `nodes_over_limit`, `targets_over_limit` (connections of nodes and
+//!   targets past 10 000 known, not counted one by one), `sessions_over_limit`}. Per-target
+//!   tables (`summary.by_target`, `metrics.by_target`, `health_checks.by_target`) give the
+//!   first 1 000 targets a row each and the rest share `"(other targets)"`.
 //! - `stats`: the pipeline's run statistics (inputs, packets, per-layer counters, `problems`).
 //! - `metrics` (over every request, ok ones included, for the window in `capture`):
 //!   - `method`: how latency percentiles are computed (streaming log-bucket histogram, within

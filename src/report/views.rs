@@ -313,7 +313,7 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
     let d = &a.stats.decode;
     let f = &a.stats.flow;
     let p = &a.stats.protocol;
-    let g = &a.pairing;
+    let g = &a.alb_limits;
     let mut out = Vec::new();
     let mut note = |n: u64, text: String| {
         if n > 0 {
@@ -419,7 +419,7 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             "{} request legs were paired before their window closed because the pairing memory \
              ({} MiB, --pairing-memory) was full: some front/back pairs may be missed",
             g.legs_paired_early,
-            g.budget_bytes >> 20
+            g.pairing_budget_bytes >> 20
         ),
     );
     note(
@@ -427,6 +427,37 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
         format!(
             "{} back-end legs stopped waiting for a late TLS front end (too many were waiting)",
             g.late_legs_dropped
+        ),
+    );
+    note(
+        g.nodes_over_limit,
+        format!(
+            "{} connections of ALB nodes past the first 10 000 were not counted per node",
+            g.nodes_over_limit
+        ),
+    );
+    note(
+        g.targets_over_limit,
+        format!(
+            "{} connections went to targets past the first 10 000, not tracked one by one",
+            g.targets_over_limit
+        ),
+    );
+    note(
+        g.sessions_over_limit,
+        format!(
+            "{} connections came through mirror sessions not listed for their node (over 64)",
+            g.sessions_over_limit
+        ),
+    );
+    let others = a.summary.by_target.get(crate::diagnose::OTHER_TARGETS);
+    note(
+        others.map_or(0, |t| t.requests),
+        format!(
+            "{} requests to targets past the first {} share the row \"{}\"",
+            others.map_or(0, |t| t.requests),
+            crate::diagnose::MAX_TARGET_ROWS,
+            crate::diagnose::OTHER_TARGETS
         ),
     );
     note(
