@@ -4,6 +4,9 @@
 //!
 //! `cargo bench --bench accesslog` (optionally `-- LINES` to change the line count).
 
+#[path = "support/rss.rs"]
+mod rss;
+
 use albscope::accesslog::{explain_with, ExplainOptions, LogReader, LogRecord};
 use albscope::diagnose::logjoin::{JoinOptions, LogIndex};
 use std::collections::BTreeMap;
@@ -162,12 +165,12 @@ fn main() -> std::io::Result<()> {
     let stats = reader.stats().clone();
 
     // The join's index (analyze --access-log) holds every entry: its memory per entry.
-    reset_peak_rss();
-    let before = status_kib("VmRSS:");
+    rss::reset_peak();
+    let before = rss::current_bytes();
     let start = Instant::now();
     let index = LogIndex::from_reader(LogReader::new(&[&path]), JoinOptions::default());
     let index_secs = start.elapsed().as_secs_f64();
-    let grown = status_kib("VmHWM:").saturating_sub(before) * 1024;
+    let grown = rss::peak_bytes().saturating_sub(before);
     let indexed = index.as_ref().map_or(0, LogIndex::len);
     drop(index);
     let _ = std::fs::remove_file(&path);
@@ -193,22 +196,4 @@ fn main() -> std::io::Result<()> {
         std::process::exit(1);
     }
     Ok(())
-}
-
-/// A field of /proc/self/status in KiB (0 when unavailable).
-fn status_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
-/// Resets the kernel's peak-RSS mark for this process (Linux: write 5 to clear_refs).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

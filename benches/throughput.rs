@@ -7,6 +7,9 @@
 //! by name, comma-separated (`capture,decode,flows,analyze`; default all), e.g. to count one
 //! stage's instructions under `perf stat`.
 
+#[path = "support/rss.rs"]
+mod rss;
+
 use albscope::capture::CaptureReader;
 use albscope::decode::{DecodeConfig, Decoder};
 use albscope::flow::{ConnId, FlowEvent, FlowSink};
@@ -105,12 +108,12 @@ impl FlowSink for CountingSink {
 
 /// Runs `work` once, printing wall time, MB/s of capture and the peak resident memory it reached.
 fn measure(name: &str, capture_bytes: u64, work: &mut dyn FnMut() -> String) {
-    reset_peak_rss();
-    let before = current_rss_kib();
+    rss::reset_peak();
+    let before = rss::current_bytes() / 1024;
     let start = Instant::now();
     let detail = work();
     let secs = start.elapsed().as_secs_f64();
-    let peak = peak_rss_kib();
+    let peak = rss::peak_bytes() / 1024;
     println!(
         "{name}: {secs:.2} s, {:.0} MB/s, peak RSS {:.1} MiB (baseline {:.1} MiB) — {detail}",
         capture_bytes as f64 / 1e6 / secs,
@@ -141,28 +144,4 @@ fn bench_capture(megabytes: u64, connections: usize) -> PathBuf {
         );
     }
     path
-}
-
-fn status_field_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
-fn peak_rss_kib() -> u64 {
-    status_field_kib("VmHWM:")
-}
-
-fn current_rss_kib() -> u64 {
-    status_field_kib("VmRSS:")
-}
-
-/// Resets the kernel's peak-RSS mark for this process (Linux: write 5 to clear_refs).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }

@@ -237,6 +237,18 @@ pub fn run_analysis_with_log(
     ))
 }
 
+/// The index of `files` for the join of `inputs` ([`read_access_logs`]), `None` without logs.
+pub fn access_log_index(
+    files: &[PathBuf],
+    inputs: &[PathBuf],
+    options: &AnalysisOptions,
+) -> Result<Option<LogIndex>, CliError> {
+    if files.is_empty() {
+        return Ok(None);
+    }
+    read_access_logs(files, inputs, options).map(Some)
+}
+
 /// Reads the access logs into an index for the join of `inputs` (whose time span, when they
 /// are files, is read first so that only entries near it are indexed).
 pub fn read_access_logs(
@@ -278,15 +290,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
         .filter(|s| !s.trim().is_empty())
         .map(|s| FailOn::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let log = if args.access_log.is_empty() {
-        None
-    } else {
-        Some(read_access_logs(
-            &args.access_log,
-            &args.inputs,
-            &args.options,
-        )?)
-    };
+    let log = access_log_index(&args.access_log, &args.inputs, &args.options)?;
     let analysis = run_analysis_with_log(&args.inputs, &args.options, args.all, log)?;
     let format = match args.format {
         FormatArg::Text => Format::Text,

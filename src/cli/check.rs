@@ -2,7 +2,7 @@
 //! (JSON: the failed requests' category/status/generated_by, request by request; text: the
 //! whole default report), exiting 1 on a difference. `--bless` (re)writes the expected file.
 
-use super::analyze::{read_access_logs, run_analysis_with_log, AnalysisOptions};
+use super::analyze::{access_log_index, run_analysis_with_log, AnalysisOptions};
 use super::{CliError, EXIT_FINDINGS, EXIT_OK};
 use albscope::report::expected_report;
 use clap::Args;
@@ -117,15 +117,7 @@ pub fn diff_text(expected: &str, actual: &str) -> Vec<String> {
 
 /// Runs `albscope check`.
 pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
-    let log = if args.access_log.is_empty() {
-        None
-    } else {
-        Some(read_access_logs(
-            &args.access_log,
-            &args.inputs,
-            &args.options,
-        )?)
-    };
+    let log = access_log_index(&args.access_log, &args.inputs, &args.options)?;
     let analysis = run_analysis_with_log(&args.inputs, &args.options, false, log)?;
     let json = is_json(&args.expected);
     let actual = expected_report(&analysis, json)?;
