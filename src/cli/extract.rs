@@ -51,8 +51,16 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
                 .take(10)
                 .map(|f| f.id.as_str())
                 .collect();
+            let past_limit = if analysis.requests_not_kept > 0 {
+                format!(
+                    "; {} requests were past --max-requests {}: raise it to reach them",
+                    analysis.requests_not_kept, args.options.limits.max_requests
+                )
+            } else {
+                String::new()
+            };
             return Err(CliError::Usage(format!(
-                "no request with id '{id}' in the capture (ids look like: {})",
+                "no request with id '{id}' in the capture (ids look like: {}){past_limit}",
                 if known.is_empty() {
                     "none found".to_string()
                 } else {
@@ -82,6 +90,13 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
         }
         if specs.is_empty() {
             eprintln!("albscope: no failed requests in the capture; nothing written");
+        }
+        if analysis.requests_not_kept > 0 {
+            eprintln!(
+                "albscope: only the first {} failed requests are extracted; {} more were past \
+                 --max-requests",
+                args.options.limits.max_requests, analysis.requests_not_kept
+            );
         }
     }
     let mut reader =
