@@ -16,6 +16,65 @@ const MAX_AMBIGUOUS: usize = 8;
 /// pairing by time order.
 const TIME_ORDER_MAX: Duration = Duration(2_000_000_000);
 
+/// Front-end indexes of one request key, in time order, and how many leading ones are known
+/// to be used (pairing mostly consumes them in order, so lookups start past them).
+#[derive(Default)]
+struct Candidates {
+    list: Vec<usize>,
+    head: usize,
+}
+
+impl Candidates {
+    /// Advances past the leading used fronts; the position of the first one that may be free.
+    fn unused_head(&mut self, fronts: &[Side]) -> usize {
+        while self
+            .list
+            .get(self.head)
+            .and_then(|i| fronts.get(*i))
+            .is_some_and(|f| f.used)
+        {
+            self.head += 1;
+        }
+        self.head
+    }
+}
+
+/// For each index, the next index at or after it not yet taken (a disjoint-set forest with path
+/// halving): skipping taken entries costs amortised almost nothing.
+struct NextUnused {
+    next: Vec<usize>,
+}
+
+impl NextUnused {
+    fn new(len: usize) -> Self {
+        NextUnused {
+            next: (0..=len).collect(),
+        }
+    }
+
+    /// Marks `i` taken.
+    fn take(&mut self, i: usize) {
+        if let Some(n) = self.next.get_mut(i) {
+            *n = i + 1;
+        }
+    }
+
+    /// The first index at or after `i` not taken (the length when none).
+    fn find(&mut self, mut i: usize) -> usize {
+        let last = self.next.len().saturating_sub(1);
+        i = i.min(last);
+        loop {
+            let n = self.next[i];
+            if n == i {
+                return i;
+            }
+            let nn = self.next[n];
+            self.next[i] = nn;
+            i = nn;
+        }
+    }
+}
+
 /// What one pairing pass produced.
 #[derive(Default)]
 pub(super) struct PairOutput {
@@ -82,8 +141,8 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     // Indexes of clear-text front-end requests, in time order: by (node, method, target,
     // client address), and by (node, method, target) for back-end requests without a usable
     // X-Forwarded-For.
-    type ByRequest = HashMap<(IpAddr, String, String), Vec<usize>>;
-    type ByClient = HashMap<(IpAddr, String, String, IpAddr), Vec<usize>>;
+    type ByRequest = HashMap<(IpAddr, String, String), Candidates>;
+    type ByClient = HashMap<(IpAddr, String, String, IpAddr), Candidates>;
     let mut by_request: ByRequest = HashMap::new();
     let mut by_client: ByClient = HashMap::new();
     for (i, f) in fronts.iter().enumerate() {
@@ -91,6 +150,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             by_request
                 .entry((f.node, r.method.clone(), r.target.clone()))
                 .or_default()
+                .list
                 .push(i);
             by_client
                 .entry((
@@ -100,6 +160,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                     f.leg.conn.key.client.ip,
                 ))
                 .or_default()
+                .list
                 .push(i);
         }
     }
@@ -114,13 +175,19 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         let client: Option<IpAddr> = header(&req.headers, "x-forwarded-for")
             .and_then(|x| x.rsplit(',').next())
             .and_then(|c| c.trim().parse().ok());
-        let list = match client {
-            Some(c) => by_client.get(&(b.node, req.method.clone(), req.target.clone(), c)),
-            None => by_request.get(&(b.node, req.method.clone(), req.target.clone())),
+        let candidates = match client {
+            Some(c) => by_client.get_mut(&(b.node, req.method.clone(), req.target.clone(), c)),
+            None => by_request.get_mut(&(b.node, req.method.clone(), req.target.clone())),
         };
-        let Some(list) = list else { continue };
+        let Some(candidates) = candidates else {
+            continue;
+        };
+        let head = candidates.unused_head(&fronts);
+        let list = &candidates.list;
         let earliest = Timestamp(b.time.0.saturating_sub(max.0.saturating_add(TOLERANCE.0)));
-        let start = list.partition_point(|i| fronts.get(*i).is_some_and(|f| f.time < earliest));
+        let start = list
+            .partition_point(|i| fronts.get(*i).is_some_and(|f| f.time < earliest))
+            .max(head);
         let pool: Vec<usize> = list
             .iter()
             .skip(start)
@@ -159,6 +226,14 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     }
 
     // Phase 2: time order for attempts without a request, opaque TLS, or opaque front ends.
+    // Used fronts are skipped through `unused` (next unused index at or after each one), so
+    // that a busy window is not scanned again for every back-end leg.
+    let mut unused = NextUnused::new(fronts.len());
+    for (i, f) in fronts.iter().enumerate() {
+        if f.used {
+            unused.take(i);
+        }
+    }
     for bi in 0..backs.len() {
         let Some(b) = backs.get(bi) else { continue };
         if b.used {
@@ -173,25 +248,28 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         let b_outcome = outcome_time(&b.leg);
         let earliest = Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0));
         let first = fronts.partition_point(|f| f.time < earliest);
-        let pool: Vec<usize> = fronts
-            .iter()
-            .enumerate()
-            .skip(first)
-            .take_while(|(_, f)| f.time <= b.time.plus(TOLERANCE))
-            .filter(|(_, f)| !f.used && f.node == b.node)
-            // An HTTP back-end request that matched no HTTP front end can only belong to an
-            // opaque (TLS) front-end request.
-            .filter(|(_, f)| !b_http || f.leg.exchange.is_none())
-            // The ALB answers the client after the back-end outcome, not before the attempt.
-            .filter(|(_, f)| {
-                answer_time(&f.leg).map_or(true, |a| {
+        let mut pool: Vec<usize> = Vec::new();
+        let mut i = unused.find(first);
+        while let Some(f) = fronts.get(i) {
+            if f.time > b.time.plus(TOLERANCE) || pool.len() >= MAX_AMBIGUOUS {
+                break;
+            }
+            let candidate = !f.used
+                && f.node == b.node
+                // An HTTP back-end request that matched no HTTP front end can only belong to
+                // an opaque (TLS) front-end request.
+                && (!b_http || f.leg.exchange.is_none())
+                // The ALB answers the client after the back-end outcome, not before the
+                // attempt.
+                && answer_time(&f.leg).map_or(true, |a| {
                     a.plus(TOLERANCE) >= b.time
                         && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
-                })
-            })
-            .map(|(i, _)| i)
-            .take(MAX_AMBIGUOUS)
-            .collect();
+                });
+            if candidate {
+                pool.push(i);
+            }
+            i = unused.find(i + 1);
+        }
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
@@ -200,6 +278,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         if let Some(f) = fronts.get_mut(fi) {
             f.used = true;
         }
+        unused.take(fi);
         if let Some(b) = backs.get_mut(bi) {
             b.used = true;
         }

@@ -479,3 +479,90 @@ fn targets_and_sessions_past_their_limits_are_counted_not_kept() {
         "every attempt still reported"
     );
 }
+
+/// `n` TLS front-end requests (each its own connection) and their clear-text back-end
+/// requests, one every `gap_us` µs: all pair by time order.
+fn tls_fronts_and_http_backs(tr: &mut AlbTracker<Collect>, n: u64, gap_us: i64) {
+    for i in 0..n {
+        let us = 100_000 + i as i64 * gap_us;
+        let ms = us / 1000;
+        let port = 1024 + (i % 60_000) as u16;
+        let c = Conn::new(i * 2, ep(CLIENT, port), ep(ALB, 443), ms).handshake(ms);
+        let mut rec = c.record(AppKind::Tls, vec![], 0, None);
+        let mut req = burst(ToServer, ms, 300);
+        req.first = t(0).plus(Duration(us * 1000));
+        req.last = req.first;
+        let mut answer = burst(ToClient, ms + 30, 900);
+        answer.first = t(0).plus(Duration((us + 30_000) * 1000));
+        answer.last = answer.first;
+        rec.tls = Some(TlsInfo {
+            bursts: vec![req, answer],
+            ..TlsInfo::default()
+        });
+        tr.closed(rec);
+        let b = Conn::new(i * 2 + 1, ep(ALB, port), ep(TARGET, 80), ms).handshake(ms);
+        let mut r = get(ms, "/x", back_headers(CLIENT));
+        r.first_byte = t(0).plus(Duration((us + 1_000) * 1000));
+        tr.exchange(
+            &b.ctx(false),
+            exch(0, None, Some(r), Some(resp(ms + 25, 200, "Apache", 10))),
+        );
+        if i % 4096 == 0 {
+            tr.tick(t(ms));
+        }
+    }
+}
+
+/// Pairing skips the fronts already used instead of rescanning them for every back-end leg
+/// (this took 13 s in a debug build, 44 s at twice the requests, before it did).
+#[test]
+fn time_order_pairing_stays_linear_at_high_request_rates() {
+    // 20 000 TLS requests 20 µs apart, all inside one 2 s time-order window.
+    let mut tr = AlbTracker::new(
+        AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            ..AlbConfig::default()
+        },
+        Collect::default(),
+    );
+    let n = 20_000;
+    tls_fronts_and_http_backs(&mut tr, n, 20);
+    let (sink, _) = tr.finish();
+    let paired = sink
+        .paths
+        .iter()
+        .filter(|p| p.front.is_some() && p.back.is_some())
+        .count();
+    assert_eq!(paired as u64, n);
+}
+
+#[test]
+fn header_pairing_stays_linear_when_every_request_looks_the_same() {
+    // 20 000 identical GET /x from one client, 20 µs apart, each on its own connections.
+    let mut tr = tracker();
+    let n = 20_000u64;
+    for i in 0..n {
+        let at = |us: i64| t(0).plus(Duration((100_000 + i as i64 * 20 + us) * 1000));
+        let ms = (100_000 + i as i64 * 20) / 1000;
+        let port = 1024 + (i % 60_000) as u16;
+        let c = Conn::new(i * 2, ep(CLIENT, port), ep(ALB, 80), ms).handshake(ms);
+        let mut req = get(ms, "/x", front_headers());
+        req.first_byte = at(0);
+        let mut answer = resp(ms, 200, "Apache", 10);
+        answer.first_byte = at(30_000);
+        tr.exchange(&c.ctx(false), exch(0, None, Some(req), Some(answer)));
+        let b = Conn::new(i * 2 + 1, ep(ALB, port), ep(TARGET, 80), ms).handshake(ms);
+        let mut r = get(ms, "/x", back_headers(CLIENT));
+        r.first_byte = at(1_000);
+        let mut answer = resp(ms, 200, "Apache", 10);
+        answer.first_byte = at(25_000);
+        tr.exchange(&b.ctx(false), exch(0, None, Some(r), Some(answer)));
+    }
+    let (sink, _) = tr.finish();
+    let paired = sink
+        .paths
+        .iter()
+        .filter(|p| p.front.is_some() && p.back.is_some())
+        .count();
+    assert_eq!(paired as u64, n);
+}
