@@ -46,11 +46,12 @@ Connection object fields:
 /// Output format of `albscope flows`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum FlowsFormat {
-    /// Aligned table for people.
+    /// Aligned table for people, in start order (every connection is held until the end).
     Table,
-    /// One JSON array.
+    /// One JSON array, in start order (every connection is held until the end).
     Json,
-    /// One JSON object per line, streamed as connections close.
+    /// One JSON object per line, streamed as connections close (memory stays flat: use it
+    /// for big captures).
     Ndjson,
 }
 
