@@ -420,12 +420,11 @@ impl Knowledge {
         k
     }
 
-    /// The tracked target `ep`, added when fewer than [`MAX_TARGETS`] are tracked (else counted
-    /// in `targets_over_limit`).
+    /// The tracked target `ep`, added when fewer than [`MAX_TARGETS`] are tracked (`None`
+    /// past that).
     fn target_mut(&mut self, ep: Endpoint) -> Option<&mut TargetInfo> {
         if !self.targets.contains_key(&ep) {
             if self.targets.len() >= MAX_TARGETS {
-                self.targets_over_limit += 1;
                 return None;
             }
             self.target_ports.insert(ep.port);
@@ -435,9 +434,10 @@ impl Knowledge {
 
     /// Lists `session` for node `n` (at most [`MAX_NODE_SESSIONS`], the rest counted).
     fn add_session(n: &mut NodeInfo, session: &MirrorSession, over: &mut u64) {
+        let session = session.to_string();
         if n.sessions.len() < MAX_NODE_SESSIONS {
-            n.sessions.insert(session.to_string());
-        } else if !n.sessions.contains(&session.to_string()) {
+            n.sessions.insert(session);
+        } else if !n.sessions.contains(&session) {
             *over += 1;
         }
     }
@@ -1212,8 +1212,8 @@ impl<S: PathSink> AlbTracker<S> {
             Knowledge::add_session(n, &key.session, &mut over);
             self.known.sessions_over_limit += over;
         }
-        if role != ConnRole::FrontEnd {
-            self.known.target_mut(key.server);
+        if role != ConnRole::FrontEnd && self.known.target_mut(key.server).is_none() {
+            self.known.targets_over_limit += 1;
         }
     }
 }
