@@ -7,6 +7,25 @@ fn tracker() -> AlbTracker<Collect> {
     AlbTracker::new(AlbConfig::default(), Collect::default())
 }
 
+/// Paths with both legs.
+fn paired(sink: &Collect) -> usize {
+    sink.paths
+        .iter()
+        .filter(|p| p.front.is_some() && p.back.is_some())
+        .count()
+}
+
+/// A tracker told the ALB node's address (`--alb-ip`).
+fn tracker_naming_alb() -> AlbTracker<Collect> {
+    AlbTracker::new(
+        AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            ..AlbConfig::default()
+        },
+        Collect::default(),
+    )
+}
+
 /// A front-end exchange (client port `cport`) that got `status` from `server`.
 fn front(
     tr: &mut AlbTracker<Collect>,
@@ -227,13 +246,7 @@ fn tls_bursts_make_exchanges_without_close_notify() {
 
 #[test]
 fn opaque_front_end_pairs_by_time_order() {
-    let mut tr = AlbTracker::new(
-        AlbConfig {
-            alb_ips: vec![ALB.parse().unwrap()],
-            ..AlbConfig::default()
-        },
-        Collect::default(),
-    );
+    let mut tr = tracker_naming_alb();
     let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 443), 90).handshake(90);
     let mut rec = c.record(AppKind::Tls, vec![], 0, None);
     rec.tls = Some(TlsInfo {
@@ -296,13 +309,7 @@ fn an_earlier_answered_request_is_not_paired_with_a_later_back_end_request() {
 
 #[test]
 fn back_end_legs_wait_for_a_long_lived_tls_front_end() {
-    let mut tr = AlbTracker::new(
-        AlbConfig {
-            alb_ips: vec![ALB.parse().unwrap()],
-            ..AlbConfig::default()
-        },
-        Collect::default(),
-    );
+    let mut tr = tracker_naming_alb();
     // Some clear-text traffic shows the capture holds front ends.
     front(&mut tr, 9, 39000, 50, 60, 200);
     let b = Conn::new(9_2, ep(ALB, 50009), ep(TARGET, 80), 51).handshake(51);
@@ -409,11 +416,7 @@ fn legs_over_the_memory_budget_are_paired_early_and_counted() {
         sink.paths.len(),
         400 + sink.paths.iter().filter(|p| p.front.is_none()).count()
     );
-    let paired = sink
-        .paths
-        .iter()
-        .filter(|p| p.front.is_some() && p.back.is_some())
-        .count();
+    let paired = paired(&sink);
     assert!(paired >= 390, "only {paired} of 400 paired");
 }
 
@@ -440,11 +443,7 @@ fn within_budget_nothing_is_paired_early_and_all_is_released() {
 
 #[test]
 fn targets_and_sessions_past_their_limits_are_counted_not_kept() {
-    let config = AlbConfig {
-        alb_ips: vec![ALB.parse().unwrap()],
-        ..AlbConfig::default()
-    };
-    let mut tr = AlbTracker::new(config, Collect::default());
+    let mut tr = tracker_naming_alb();
     let extra = 5;
     for i in 0..(MAX_TARGETS + extra) as u64 {
         let target = std::net::Ipv4Addr::from(0x0a02_0000 + i as u32).to_string();
@@ -518,21 +517,11 @@ fn tls_fronts_and_http_backs(tr: &mut AlbTracker<Collect>, n: u64, gap_us: i64) 
 #[test]
 fn time_order_pairing_stays_linear_at_high_request_rates() {
     // 20 000 TLS requests 20 µs apart, all inside one 2 s time-order window.
-    let mut tr = AlbTracker::new(
-        AlbConfig {
-            alb_ips: vec![ALB.parse().unwrap()],
-            ..AlbConfig::default()
-        },
-        Collect::default(),
-    );
+    let mut tr = tracker_naming_alb();
     let n = 20_000;
     tls_fronts_and_http_backs(&mut tr, n, 20);
     let (sink, _) = tr.finish();
-    let paired = sink
-        .paths
-        .iter()
-        .filter(|p| p.front.is_some() && p.back.is_some())
-        .count();
+    let paired = paired(&sink);
     assert_eq!(paired as u64, n);
 }
 
@@ -559,10 +548,6 @@ fn header_pairing_stays_linear_when_every_request_looks_the_same() {
         tr.exchange(&b.ctx(false), exch(0, None, Some(r), Some(answer)));
     }
     let (sink, _) = tr.finish();
-    let paired = sink
-        .paths
-        .iter()
-        .filter(|p| p.front.is_some() && p.back.is_some())
-        .count();
+    let paired = paired(&sink);
     assert_eq!(paired as u64, n);
 }
