@@ -186,23 +186,20 @@ fn limits_cap_the_listed_requests_but_not_the_counts() {
         "{text}"
     );
 
-    // A pairing budget too small for one request pairs early, says so, and still pairs.
+    // The pairing budget is set in MiB, at least 1 (0 would pair every leg alone).
     let out = albscope(&[
         "analyze",
         "samples/mixed.pcap",
         "--format",
         "json",
         "--pairing-memory",
-        "0",
+        "8",
     ]);
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert!(
-        doc["alb_limits"]["legs_paired_early"].as_u64() > Some(0),
-        "{doc}"
-    );
+    assert_eq!(doc["alb_limits"]["pairing_budget_bytes"], 8u64 << 20);
+    assert_eq!(doc["alb_limits"]["legs_paired_early"], 0);
     let out = albscope(&["analyze", "samples/mixed.pcap", "--pairing-memory", "0"]);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("--pairing-memory) was full"), "{text}");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 
     let out = albscope(&["analyze", "samples/mixed.pcap", "--max-connections", "0"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");

@@ -503,3 +503,32 @@ fn slices_across_link_types_are_pcapng_readable_by_tshark() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn every_format_notes_the_limits_a_run_hit() {
+    let mut a = analyze(Path::new("samples/mixed.pcap"), false);
+    a.alb_limits.legs_paired_early = 7;
+    a.alb_limits.targets_over_limit = 3;
+    a.requests_not_kept = 2;
+    a.stats.flow.conflicts = 5;
+    let wanted = [
+        "7 request legs were paired before their window closed",
+        "3 connections went to targets past the first 10 000",
+        "2 more requests are counted above but not listed (--max-requests)",
+        "5 retransmitted bytes differed from the first copy",
+    ];
+    let mut text = Vec::new();
+    albscope::report::write_text(&a, &Default::default(), &mut text).expect("text");
+    let text = String::from_utf8(text).expect("utf-8");
+    let mut md = Vec::new();
+    write_markdown(&a, &mut md).expect("markdown");
+    let md = String::from_utf8(md).expect("utf-8");
+    let mut html = Vec::new();
+    albscope::report::write_html(&a, &mut html).expect("html");
+    let html = String::from_utf8(html).expect("utf-8");
+    for w in wanted {
+        assert!(text.contains(&format!("note:      {w}")), "text lacks {w}");
+        assert!(md.contains(&format!("| Note | {w}")), "markdown lacks {w}");
+        assert!(html.contains(w), "html lacks {w}");
+    }
+}

@@ -67,8 +67,9 @@ pub struct LimitOptions {
     pub max_connections: usize,
     /// Memory (MiB, estimated) for requests waiting to be paired with their other leg; past
     /// it the oldest are paired early and counted.
-    #[arg(long = "pairing-memory", value_name = "MIB", default_value_t = 256)]
-    pub pairing_memory_mib: usize,
+    #[arg(long = "pairing-memory", value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub pairing_memory_mib: u64,
     /// Most requests reported in full (evidence, timeline); later ones are counted in the
     /// summary only. 0 lists none.
     #[arg(long = "max-requests", value_name = "N", default_value_t = DEFAULT_MAX_KEPT_REQUESTS)]
@@ -100,7 +101,8 @@ impl AnalysisOptions {
                 .map(|v| secs("idle-timeout", v, 4000.0))
                 .transpose()?,
             connect_timeout: secs("connect-timeout", self.connect_timeout, 600.0)?,
-            max_pending_bytes: self.limits.pairing_memory_mib.saturating_mul(1 << 20),
+            max_pending_bytes: usize::try_from(self.limits.pairing_memory_mib << 20)
+                .unwrap_or(usize::MAX),
         })
     }
 
