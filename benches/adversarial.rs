@@ -88,12 +88,12 @@ fn main() {
     let scenarios: Vec<(&str, Box<dyn Script>, u64)> = vec![
         (
             "syn_scan",
-            Box::new(SynScan::new(n(1e6))),
+            Box::new(SynFlood::new(n(1e6), syn_scan)),
             n(1e6).min(max_connections()) * PER_CONNECTION_BYTES,
         ),
         (
             "target_scan",
-            Box::new(TargetScan::new(n(1e6))),
+            Box::new(SynFlood::new(n(1e6), target_scan)),
             n(1e6).min(max_connections()) * PER_CONNECTION_BYTES,
         ),
         (
@@ -482,24 +482,29 @@ fn client(i: u64) -> SocketAddr {
     ))
 }
 
-/// (a) One SYN each from `n` distinct client ports, 1 µs apart; nobody answers.
-struct SynScan {
+/// One SYN each for `n` connections, 1 µs apart; nobody answers. `conv` makes connection i's
+/// conversation:
+/// (a) [`syn_scan`]: from `n` distinct client ports to one server;
+/// (f) [`target_scan`]: from one ALB node to `n` distinct targets (each its own address and
+/// port, each mirrored through its own VXLAN session).
+struct SynFlood {
     n: u64,
     i: u64,
+    conv: fn(u64) -> Conv,
 }
 
-impl SynScan {
-    fn new(n: u64) -> Self {
-        SynScan { n, i: 0 }
+impl SynFlood {
+    fn new(n: u64, conv: fn(u64) -> Conv) -> Self {
+        SynFlood { n, i: 0, conv }
     }
 }
 
-impl Script for SynScan {
+impl Script for SynFlood {
     fn step(&mut self, out: &mut VecDeque<(i64, Vec<u8>)>) -> bool {
         if self.i >= self.n {
             return false;
         }
-        let mut c = Conv::new(client(self.i), server());
+        let mut c = (self.conv)(self.i);
         let syn = TcpFlags {
             syn: true,
             ..TcpFlags::default()
@@ -510,43 +515,22 @@ impl Script for SynScan {
     }
 }
 
-/// (f) One ALB node's SYNs to `n` distinct targets (each its own address and port, each
-/// mirrored through its own VXLAN session), 1 µs apart; nobody answers.
-struct TargetScan {
-    n: u64,
-    i: u64,
+fn syn_scan(i: u64) -> Conv {
+    Conv::new(client(i), server())
 }
 
-impl TargetScan {
-    fn new(n: u64) -> Self {
-        TargetScan { n, i: 0 }
-    }
-}
-
-/// The ALB node of [`TargetScan`].
+/// The ALB node of [`target_scan`].
 const SCANNING_NODE: [u8; 4] = [10, 0, 1, 20];
 
-impl Script for TargetScan {
-    fn step(&mut self, out: &mut VecDeque<(i64, Vec<u8>)>) -> bool {
-        if self.i >= self.n {
-            return false;
-        }
-        let i = self.i;
-        let target = SocketAddr::from((
-            [10, 2 + (i >> 16) as u8, (i >> 8) as u8, i as u8],
-            1024 + (i % 50_000) as u16,
-        ));
-        let node = SocketAddr::from((SCANNING_NODE, 1024 + (i % 60_000) as u16));
-        let mut c = Conv::new(node, target);
-        c.vni = (i % (1 << 24)) as u32;
-        let syn = TcpFlags {
-            syn: true,
-            ..TcpFlags::default()
-        };
-        out.push_back((T0 + i as i64 * 1000, c.send(0, syn, b"")));
-        self.i += 1;
-        true
-    }
+fn target_scan(i: u64) -> Conv {
+    let target = SocketAddr::from((
+        [10, 2 + (i >> 16) as u8, (i >> 8) as u8, i as u8],
+        1024 + (i % 50_000) as u16,
+    ));
+    let node = SocketAddr::from((SCANNING_NODE, 1024 + (i % 60_000) as u16));
+    let mut c = Conv::new(node, target);
+    c.vni = (i % (1 << 24)) as u32;
+    c
 }
 
 /// (b) `len` bytes of request line with no CRLF, in full-size segments.

@@ -877,16 +877,22 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Queues `leg`; `extra_bytes` is what it holds beyond itself (a record it brings).
     fn add(&mut self, leg: Leg, extra_bytes: usize) {
+        let entry = self.held(leg, extra_bytes);
+        self.pending.push(entry);
+        self.shed_over_budget();
+    }
+
+    /// `leg` as a queue entry, its bytes (plus `extra_bytes` it brings) counted as held.
+    fn held(&mut self, leg: Leg, extra_bytes: usize) -> Pending {
         let bytes = size::leg(&leg) + extra_bytes;
         self.hold(bytes);
         self.next_seq += 1;
-        self.pending.push(Pending {
+        Pending {
             time: leg.time(),
             seq: self.next_seq,
             bytes,
             leg: Box::new(leg),
-        });
-        self.shed_over_budget();
+        }
     }
 
     fn hold(&mut self, bytes: usize) {
@@ -1045,16 +1051,9 @@ impl<S: PathSink> AlbTracker<S> {
                     back: Some(leg),
                     ..
                 } if hold => {
-                    let bytes =
-                        size::leg(&leg) + leg.record.as_deref().map_or(0, size::closed_conn);
-                    self.hold(bytes);
-                    self.next_seq += 1;
-                    self.late.push(Pending {
-                        time: leg.time(),
-                        seq: self.next_seq,
-                        bytes,
-                        leg: Box::new(leg),
-                    });
+                    let record = leg.record.as_deref().map_or(0, size::closed_conn);
+                    let entry = self.held(leg, record);
+                    self.late.push(entry);
                 }
                 path => self.sink.path(path, &self.known),
             }

@@ -253,7 +253,7 @@ pub fn access_log_index(
 
 /// Reads the access logs into an index for the join of `inputs` (whose time span, when they
 /// are files, is read first so that only entries near it are indexed).
-pub fn read_access_logs(
+fn read_access_logs(
     files: &[PathBuf],
     inputs: &[PathBuf],
     options: &AnalysisOptions,
