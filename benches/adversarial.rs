@@ -1,5 +1,5 @@
 //! Adversarial traffic against the memory bounds: each scenario is generated packet by packet
-//! (src/synth primitives, VXLAN-mirrored, streamed into the capture reader: the capture is never
+//! (albscope-synth primitives, VXLAN-mirrored, streamed into the capture reader: the capture is never
 //! held in memory) and run through the whole analysis (capture -> decode -> flow -> protocol ->
 //! alb -> diagnose, failed requests kept, ok ones counted). The
 //! peak resident memory the run added is printed against the scenario's stated bound; the bench
@@ -47,7 +47,7 @@ use albscope::capture::{CaptureReader, Timestamp};
 use albscope::diagnose::{analyze_capture_with_log, Keep};
 use albscope::pipeline::{run_app, Clock, PipelineConfig, RunStats};
 use albscope::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange};
-use albscope::synth::frame::{ethernet, ip_tcp, mac_for, vxlan, Outer, TcpFlags, TcpSegment};
+use albscope_synth::frame::{ethernet, ip_tcp, mac_for, vxlan, Outer, TcpFlags, TcpSegment};
 use std::collections::VecDeque;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -132,7 +132,7 @@ fn bench_capture(megabytes: u64, connections: usize) -> PathBuf {
         let file = std::fs::File::create(&tmp).expect("create bench capture");
         let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
         let start = Instant::now();
-        albscope::synth::bulk::write_http_load(&mut w, megabytes * 1_000_000, connections, 42)
+        albscope_synth::bulk::write_http_load(&mut w, megabytes * 1_000_000, connections, 42)
             .expect("write bench capture");
         std::io::Write::flush(&mut w).expect("flush bench capture");
         drop(w);

@@ -1,4 +1,4 @@
-//! cargo-fuzz target; the body is `albscope::fuzzing::access_log` (replayed by tests/robust_fuzz_corpus.rs).
+//! cargo-fuzz target; the body is `albscope_testkit::fuzzing::access_log` (replayed by tests/robust_fuzz_corpus.rs).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|d: &[u8]| albscope::fuzzing::access_log(d));
+libfuzzer_sys::fuzz_target!(|d: &[u8]| albscope_testkit::fuzzing::access_log(d));

@@ -1,4 +1,4 @@
-//! cargo-fuzz target; the body is `albscope::fuzzing::capture_reader` (replayed by tests/robust_fuzz_corpus.rs).
+//! cargo-fuzz target; the body is `albscope_testkit::fuzzing::capture_reader` (replayed by tests/robust_fuzz_corpus.rs).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|d: &[u8]| albscope::fuzzing::capture_reader(d));
+libfuzzer_sys::fuzz_target!(|d: &[u8]| albscope_testkit::fuzzing::capture_reader(d));

@@ -1,4 +1,4 @@
-//! cargo-fuzz target; the body is `albscope::fuzzing::decode_packet` (replayed by tests/robust_fuzz_corpus.rs).
+//! cargo-fuzz target; the body is `albscope_testkit::fuzzing::decode_packet` (replayed by tests/robust_fuzz_corpus.rs).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|d: &[u8]| albscope::fuzzing::decode_packet(d));
+libfuzzer_sys::fuzz_target!(|d: &[u8]| albscope_testkit::fuzzing::decode_packet(d));

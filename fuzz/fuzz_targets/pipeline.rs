@@ -1,4 +1,4 @@
-//! cargo-fuzz target; the body is `albscope::fuzzing::pipeline` (replayed by tests/robust_fuzz_corpus.rs).
+//! cargo-fuzz target; the body is `albscope_testkit::fuzzing::pipeline` (replayed by tests/robust_fuzz_corpus.rs).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|d: &[u8]| albscope::fuzzing::pipeline(d));
+libfuzzer_sys::fuzz_target!(|d: &[u8]| albscope_testkit::fuzzing::pipeline(d));

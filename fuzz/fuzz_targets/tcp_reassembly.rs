@@ -1,4 +1,4 @@
-//! cargo-fuzz target; the body is `albscope::fuzzing::tcp_reassembly` (replayed by tests/robust_fuzz_corpus.rs).
+//! cargo-fuzz target; the body is `albscope_testkit::fuzzing::tcp_reassembly` (replayed by tests/robust_fuzz_corpus.rs).
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|d: &[u8]| albscope::fuzzing::tcp_reassembly(d));
+libfuzzer_sys::fuzz_target!(|d: &[u8]| albscope_testkit::fuzzing::tcp_reassembly(d));

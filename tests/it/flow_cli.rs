@@ -1,8 +1,6 @@
 //! `albscope flows` end to end on a capture built by hand: formats, states, exit codes.
 
-mod flow_support;
-
-use flow_support::build_capture;
+use albscope_testkit::flow_capture::build_capture;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 

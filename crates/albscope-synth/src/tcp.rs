@@ -408,7 +408,7 @@ impl TcpConn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::frame::sa4;
+    use crate::frame::sa4;
     use etherparse::{SlicedPacket, TransportSlice};
 
     fn tcp_of(p: &Pkt) -> (u32, u32, bool, bool, bool, bool, usize) {

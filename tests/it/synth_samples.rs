@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use albscope::synth::scenarios::all;
+use albscope_synth::scenarios::all;
 
 fn sample_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

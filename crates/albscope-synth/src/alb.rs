@@ -1612,7 +1612,7 @@ fn flow_key(a: IpAddr, b: IpAddr, ip: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::frame::sa4;
+    use crate::frame::sa4;
     use etherparse::{SlicedPacket, TransportSlice};
     use pcap_parser::{PcapBlockOwned, PcapError};
 

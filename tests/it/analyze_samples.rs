@@ -7,7 +7,7 @@ use albscope::capture::CaptureReader;
 use albscope::diagnose::{analyze_capture, Analysis};
 use albscope::pipeline::PipelineConfig;
 use albscope::report::{expected_report, write_json, write_text, TextOptions};
-use albscope::synth::scenarios;
+use albscope_synth::scenarios;
 use std::path::{Path, PathBuf};
 
 fn analyze(path: &Path, keep_ok: bool) -> Analysis {

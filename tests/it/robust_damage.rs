@@ -10,7 +10,7 @@ use albscope::diagnose::{analyze_capture, Analysis, Finding};
 use albscope::flow::{CloseReason, ConnId, ConnSummary, FlowEvent, FlowSink};
 use albscope::pipeline::{run_app, run_flows, Clock, PipelineConfig, RunStats};
 use albscope::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange};
-use albscope::synth::rng::SplitMix64;
+use albscope_synth::rng::SplitMix64;
 use std::path::PathBuf;
 
 /// Samples cut and flipped most thoroughly; every other classic-pcap sample (synthetic and

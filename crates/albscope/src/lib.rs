@@ -2,8 +2,9 @@
 //!
 //! Data flows one way through the layers, each a module with its own error type and no knowledge
 //! of the ones after it: [`capture`] -> [`decode`] -> [`flow`] -> [`protocol`] -> [`alb`] ->
-//! [`diagnose`] -> [`report`]. [`pipeline`] drives the first four; [`synth`] builds sample
-//! captures; [`accesslog`] reads ALB access logs. See ARCHITECTURE.md.
+//! [`diagnose`] -> [`report`]. [`pipeline`] drives the first four; [`accesslog`] reads ALB
+//! access logs. The sample builder (`albscope-synth`) and test support (`albscope-testkit`) are
+//! crates of their own, used by neither this library nor the binary. See ARCHITECTURE.md.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -14,9 +15,6 @@ pub mod capture;
 pub mod decode;
 pub mod diagnose;
 pub mod flow;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod pipeline;
 pub mod protocol;
 pub mod report;
-pub mod synth;

@@ -7,20 +7,20 @@
 //! asserts the invariants that must hold on *any* input. A panic here is a bug: either in the
 //! layer (no input may make it panic) or in the invariant.
 
-use crate::accesslog::{explain, parse_line, LogReader, LogRecord};
-use crate::alb::AlbConfig;
-use crate::capture::{CaptureReader, LinkType, PacketPos, PacketRef, Timestamp};
-use crate::decode::{
+use albscope::accesslog::{explain, parse_line, LogReader, LogRecord};
+use albscope::alb::AlbConfig;
+use albscope::capture::{CaptureReader, LinkType, PacketPos, PacketRef, Timestamp};
+use albscope::decode::{
     supported_link_types, Decoded, Decoder, MirrorSession, TcpFlags, TcpSegment, Transport,
 };
-use crate::diagnose::{analyze_capture_with_log, Keep};
-use crate::flow::{
+use albscope::diagnose::{analyze_capture_with_log, Keep};
+use albscope::flow::{
     CloseReason, ConnId, ConnKey, ConnSummary, Dir, DirStats, Endpoint, FlowConfig, FlowEvent,
     FlowSink, FlowTracker,
 };
-use crate::pipeline::{run_app, Clock, PipelineConfig};
-use crate::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange, ProtocolTracker};
-use crate::report::{write_json, write_ndjson, write_text, TextOptions};
+use albscope::pipeline::{run_app, Clock, PipelineConfig};
+use albscope::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange, ProtocolTracker};
+use albscope::report::{write_json, write_ndjson, write_text, TextOptions};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};

@@ -1,5 +1,5 @@
 //! Named sample scenarios with ground truth: one per failure category plus realistic mixes and
-//! vantage-point variants. `examples/gen_samples.rs` writes them to `samples/<name>.pcap`.
+//! vantage-point variants. `examples/gen_samples.rs` (in this crate) writes them to `samples/<name>.pcap`.
 
 use std::net::IpAddr;
 

@@ -67,8 +67,11 @@ pub fn transcript(t: &str) -> Vec<Step> {
 /// What the tracker reported.
 #[derive(Default)]
 pub struct Collected {
+    /// Every exchange, in the order reported.
     pub exchanges: Vec<HttpExchange>,
+    /// The connection context of each exchange.
     pub contexts: Vec<ConnContext>,
+    /// Every connection record, in the order closed.
     pub records: Vec<ConnectionRecord>,
 }
 
@@ -90,10 +93,12 @@ impl Collected {
     }
 }
 
+/// A timestamp `ms` milliseconds after a fixed epoch.
 pub fn ts(ms: i64) -> Timestamp {
     Timestamp(1_700_000_000_000_000_000 + ms * 1_000_000)
 }
 
+/// The connection key every stream of these tests uses.
 pub fn key() -> ConnKey {
     ConnKey {
         session: MirrorSession::DIRECT,

@@ -44,7 +44,7 @@ fn pending_legs_stay_within_the_window() {
     let path = std::env::temp_dir().join(format!("albscope-stream-{}.pcap", std::process::id()));
     let file = std::fs::File::create(&path).expect("create");
     // One keep-alive client at a time: about three minutes of traffic.
-    albscope::synth::bulk::write_http_load(file, 30_000_000, 1, 7).expect("write load");
+    albscope_synth::bulk::write_http_load(file, 30_000_000, 1, 7).expect("write load");
     let config = AlbConfig {
         // A short window (1 + 1 + 30 s) so that the capture spans several of them.
         idle_timeout: Some(Duration::from_millis(1_000)),

@@ -1,12 +1,10 @@
 //! HTTP/1.x behaviour of the protocol layer, driven by transcripts of flow events.
 
-mod protocol_support;
-
 use albscope::capture::Duration;
 use albscope::flow::Dir;
 use albscope::protocol::{header, AppKind, ProtocolConfig, ResponseErrorKind};
+use albscope_testkit::protocol_events::*;
 use proptest::prelude::*;
-use protocol_support::*;
 
 const GET: &str = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
 

@@ -1,12 +1,10 @@
 //! Arbitrary and HTTP/TLS-like byte streams in both directions: never a panic, state always
 //! freed, and results independent of how the streams are cut into segments.
 
-mod protocol_support;
-
 use albscope::flow::Dir;
 use albscope::protocol::ProtocolConfig;
+use albscope_testkit::protocol_events::*;
 use proptest::prelude::*;
-use protocol_support::*;
 
 const FRAGMENTS: &[&[u8]] = &[
     b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",

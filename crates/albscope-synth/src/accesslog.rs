@@ -59,7 +59,7 @@ pub struct LogLine {
 }
 
 fn rfc3339(t: Nanos, digits: usize) -> String {
-    let ts = crate::capture::Timestamp(i64::try_from(t).unwrap_or(i64::MAX)).to_rfc3339();
+    let ts = albscope::capture::Timestamp(i64::try_from(t).unwrap_or(i64::MAX)).to_rfc3339();
     // `YYYY-MM-DDTHH:MM:SS.uuuuuuZ`: keep `digits` fraction digits, pad with zeros (the ALB
     // writes request_creation_time with millisecond precision).
     match ts.split_once('.') {

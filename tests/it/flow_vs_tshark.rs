@@ -16,8 +16,7 @@ fn tshark_present() -> bool {
         .unwrap_or(false)
 }
 
-mod flow_support;
-use flow_support::build_capture;
+use albscope_testkit::flow_capture::build_capture;
 
 /// Per connection (endpoints as "ip:port" sorted pair, occurrence index): frames and bytes from
 /// the lower endpoint to the higher and back.

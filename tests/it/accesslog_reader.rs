@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-const SEED: &str = include_str!("../samples/access-logs/seed-article.log");
+const SEED: &str = include_str!("../../samples/access-logs/seed-article.log");
 
 fn scratch(name: &str) -> PathBuf {
     let dir =

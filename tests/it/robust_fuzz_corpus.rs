@@ -1,5 +1,5 @@
 //! Replays every committed fuzz input (fuzz/corpus/<target>/*, crash reproducers included)
-//! through the same `albscope::fuzzing` functions the cargo-fuzz targets call, plus every
+//! through the same `albscope_testkit::fuzzing` functions the cargo-fuzz targets call, plus every
 //! samples/*.pcap and samples/real/*.pcap through the capture and pipeline targets (and the
 //! access logs through the log target), so plain `cargo test` checks them.
 
@@ -62,54 +62,66 @@ fn shown(p: &Path) -> String {
 
 #[test]
 fn capture_reader_corpus_and_samples() {
-    replay(&corpus("capture_reader"), albscope::fuzzing::capture_reader);
-    replay(&samples(), albscope::fuzzing::capture_reader);
+    replay(
+        &corpus("capture_reader"),
+        albscope_testkit::fuzzing::capture_reader,
+    );
+    replay(&samples(), albscope_testkit::fuzzing::capture_reader);
 }
 
 #[test]
 fn decode_packet_corpus() {
-    replay(&corpus("decode_packet"), albscope::fuzzing::decode_packet);
+    replay(
+        &corpus("decode_packet"),
+        albscope_testkit::fuzzing::decode_packet,
+    );
 }
 
 #[test]
 fn http_stream_corpus() {
-    replay(&corpus("http_stream"), albscope::fuzzing::http_stream);
+    replay(
+        &corpus("http_stream"),
+        albscope_testkit::fuzzing::http_stream,
+    );
 }
 
 #[test]
 fn tls_stream_corpus() {
-    replay(&corpus("tls_stream"), albscope::fuzzing::tls_stream);
+    replay(&corpus("tls_stream"), albscope_testkit::fuzzing::tls_stream);
 }
 
 #[test]
 fn access_log_corpus() {
-    replay(&corpus("access_log"), albscope::fuzzing::access_log);
+    replay(&corpus("access_log"), albscope_testkit::fuzzing::access_log);
     replay(
         &files_in(&["access-logs", "real"], "log"),
-        albscope::fuzzing::access_log,
+        albscope_testkit::fuzzing::access_log,
     );
 }
 
 #[test]
 fn tcp_reassembly_corpus() {
-    replay(&corpus("tcp_reassembly"), albscope::fuzzing::tcp_reassembly);
+    replay(
+        &corpus("tcp_reassembly"),
+        albscope_testkit::fuzzing::tcp_reassembly,
+    );
 }
 
 #[test]
 fn pipeline_corpus_and_samples() {
-    replay(&corpus("pipeline"), albscope::fuzzing::pipeline);
-    replay(&samples(), albscope::fuzzing::pipeline);
+    replay(&corpus("pipeline"), albscope_testkit::fuzzing::pipeline);
+    replay(&samples(), albscope_testkit::fuzzing::pipeline);
 }
 
 /// The invariant checks of the TCP target are live: a few thousand pseudo-random segment
 /// sequences (deterministic) go through it, so a broken invariant fails here too.
 #[test]
 fn tcp_reassembly_random_inputs() {
-    let mut rng = albscope::synth::rng::SplitMix64::new(7);
+    let mut rng = albscope_synth::rng::SplitMix64::new(7);
     for _ in 0..3000 {
         let len = rng.range(0, 400) as usize;
         let mut buf = vec![0u8; len];
         rng.fill(&mut buf);
-        albscope::fuzzing::tcp_reassembly(&buf);
+        albscope_testkit::fuzzing::tcp_reassembly(&buf);
     }
 }

@@ -996,7 +996,12 @@ fn dash_reads_standard_input() {
     use std::process::{Command, Stdio};
     let (bytes, _) = pcap(true, false, 1, 65535, &three_packets());
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "stdin_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "capture_reader::stdin_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("ALBSCOPE_STDIN_CHILD", "1")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

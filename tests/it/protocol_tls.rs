@@ -1,10 +1,8 @@
 //! TLS behaviour of the protocol layer, from hand-assembled records.
 
-mod protocol_support;
-
 use albscope::flow::Dir;
 use albscope::protocol::{AppKind, ProtocolConfig};
-use protocol_support::*;
+use albscope_testkit::protocol_events::*;
 
 fn u16b(v: usize) -> [u8; 2] {
     (v as u16).to_be_bytes()
@@ -338,8 +336,8 @@ fn mid_stream_application_data_is_tls() {
 /// front end: the tracker must see the handshake and one request/response pair of bursts.
 #[test]
 fn synth_tls13_conversation() {
-    use albscope::synth::rng::SplitMix64;
-    use albscope::synth::tls as st;
+    use albscope_synth::rng::SplitMix64;
+    use albscope_synth::tls as st;
     let mut r = SplitMix64::new(7);
     let ciphers = [0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f];
     let out = run(&[

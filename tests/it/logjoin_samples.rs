@@ -9,7 +9,7 @@ use albscope::capture::CaptureReader;
 use albscope::diagnose::logjoin::{JoinMethod, JoinOptions, LogIndex};
 use albscope::diagnose::{analyze_capture_with_log, Analysis, Category};
 use albscope::pipeline::PipelineConfig;
-use albscope::synth::scenarios::all;
+use albscope_synth::scenarios::all;
 use std::io::Cursor;
 use std::path::PathBuf;
 

@@ -6,8 +6,8 @@ use albscope::capture::{CaptureReader, Timestamp};
 use albscope::flow::{ConnId, ConnSummary, Dir, FlowEvent, FlowSink, TcpEventKind};
 use albscope::pipeline::{run_app, run_flows, Clock, PipelineConfig, RunStats};
 use albscope::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange, ResponseErrorKind};
-use albscope::synth::frame::{ethernet, ip_tcp, mac_for, sa4, TcpFlags, TcpSegment};
-use albscope::synth::pcap::PcapWriter;
+use albscope_synth::frame::{ethernet, ip_tcp, mac_for, sa4, TcpFlags, TcpSegment};
+use albscope_synth::pcap::PcapWriter;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

@@ -1,0 +1,28 @@
+//! Integration tests, compiled as one test binary (faster to build and link than one binary per
+//! file). Each module is one area; they run the library and the real `albscope` binary on
+//! `samples/` and on captures the builder (`albscope-synth`) writes.
+
+mod accesslog_parse;
+mod accesslog_reader;
+mod accesslog_seed;
+mod analyze_cli;
+mod analyze_real;
+mod analyze_samples;
+mod analyze_streaming;
+mod capture_reader;
+mod decode_layers;
+mod decode_proptest;
+mod flow_cli;
+mod flow_vs_tshark;
+mod logjoin_cli;
+mod logjoin_samples;
+mod protocol_http;
+mod protocol_robustness;
+mod protocol_tls;
+mod report_html;
+mod report_samples;
+mod robust_damage;
+mod robust_exit_codes;
+mod robust_fuzz_corpus;
+mod robust_limits;
+mod synth_samples;
