@@ -8,6 +8,7 @@ use crate::flow::TcpEventKind as K;
 use crate::protocol::{
     AppKind, AppSink, ClientHelloInfo, ResponseError, ResponseErrorKind, TlsAlertInfo, TlsInfo,
 };
+use crate::taxonomy::{Category, GeneratedBy};
 
 type Tr = AlbTracker<Collect>;
 
