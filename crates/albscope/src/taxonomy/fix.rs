@@ -36,20 +36,31 @@ const fn secs(s: i64) -> Duration {
     Duration(s * 1_000_000_000)
 }
 
-/// Node.js (also Express, Next.js).
-const NODE: usize = 0;
-/// Apache httpd.
-const APACHE: usize = 1;
-/// gunicorn.
-const GUNICORN: usize = 2;
-/// uvicorn.
-const UVICORN: usize = 3;
-/// nginx.
-const NGINX: usize = 4;
-/// IIS.
-const IIS: usize = 5;
+/// A common target server whose keep-alive default is known (DOMAIN.md's list, in its order).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TargetServer {
+    /// Node.js (also Express, Next.js).
+    NodeJs,
+    /// Apache httpd.
+    Apache,
+    /// gunicorn.
+    Gunicorn,
+    /// uvicorn.
+    Uvicorn,
+    /// nginx.
+    Nginx,
+    /// Microsoft IIS.
+    Iis,
+}
 
-/// The keep-alive defaults of common target servers, in DOMAIN.md's order.
+impl TargetServer {
+    /// The server's keep-alive default and setting.
+    pub fn keepalive(self) -> &'static ServerKeepAlive {
+        &SERVER_KEEPALIVE[self as usize]
+    }
+}
+
+/// The keep-alive defaults of common target servers, indexed by [`TargetServer`].
 pub const SERVER_KEEPALIVE: [ServerKeepAlive; 6] = [
     ServerKeepAlive {
         name: "Node.js",
@@ -102,29 +113,26 @@ pub fn racing_knobs() -> String {
 }
 
 /// The server named by a target's `Server` / `X-Powered-By` headers, if it is one of
-/// [`SERVER_KEEPALIVE`].
-pub fn recognise(
-    server: Option<&str>,
-    powered_by: Option<&str>,
-) -> Option<&'static ServerKeepAlive> {
+/// [`TargetServer`].
+pub fn recognise(server: Option<&str>, powered_by: Option<&str>) -> Option<TargetServer> {
     let s = server.unwrap_or("").to_ascii_lowercase();
     let p = powered_by.unwrap_or("").to_ascii_lowercase();
-    let i = if p.contains("express") || p.contains("next.js") || s.contains("node") {
-        NODE
+    let kind = if p.contains("express") || p.contains("next.js") || s.contains("node") {
+        TargetServer::NodeJs
     } else if s.contains("gunicorn") {
-        GUNICORN
+        TargetServer::Gunicorn
     } else if s.contains("uvicorn") {
-        UVICORN
+        TargetServer::Uvicorn
     } else if s.contains("apache") {
-        APACHE
+        TargetServer::Apache
     } else if s.contains("nginx") {
-        NGINX
+        TargetServer::Nginx
     } else if s.contains("microsoft-iis") || p.contains("asp.net") {
-        IIS
+        TargetServer::Iis
     } else {
         return None;
     };
-    SERVER_KEEPALIVE.get(i)
+    Some(kind)
 }
 
 /// Facts about one request a fix line may quote (filled by the diagnosis).
@@ -153,7 +161,7 @@ pub struct FixFacts {
 /// The keep-alive advice for the target's server, with the numbers filled in; `None` when the
 /// server is not recognised.
 pub fn keepalive_hint(d: &FixFacts) -> Option<String> {
-    let k = recognise(d.server.as_deref(), d.powered_by.as_deref())?;
+    let k = recognise(d.server.as_deref(), d.powered_by.as_deref())?.keepalive();
     let want = (d.idle_s + KEEPALIVE_MARGIN_S as f64).round().max(1.0) as u64;
     let setting = k
         .setting
@@ -305,6 +313,16 @@ mod tests {
             assert!(h.contains(want), "{s}: {h}");
         }
         assert!(keepalive_hint(&facts("Jetty", None)).is_none());
+    }
+
+    #[test]
+    fn table_is_indexed_by_server() {
+        assert_eq!(TargetServer::NodeJs.keepalive().name, "Node.js");
+        assert_eq!(TargetServer::Iis.keepalive().name, "IIS");
+        assert_eq!(
+            TargetServer::Gunicorn.keepalive().default_keepalive,
+            Duration(2_000_000_000)
+        );
     }
 
     #[test]

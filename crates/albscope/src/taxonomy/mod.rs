@@ -10,7 +10,7 @@
 mod fix;
 
 pub use fix::{
-    fix_text, keepalive_hint, racing_knobs, recognise, FixFacts, ServerKeepAlive,
+    fix_text, keepalive_hint, racing_knobs, recognise, FixFacts, ServerKeepAlive, TargetServer,
     DEFAULT_IDLE_TIMEOUT, KEEPALIVE_MARGIN_S, SERVER_KEEPALIVE,
 };
 
