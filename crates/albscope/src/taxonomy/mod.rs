@@ -143,7 +143,7 @@ impl fmt::Display for Category {
 }
 
 /// Who produced the status the client got.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GeneratedBy {
     /// The load balancer itself.
