@@ -148,7 +148,7 @@ fn main() -> std::io::Result<()> {
             LogRecord::Entry { entry, .. } => {
                 if entry.is_error() {
                     *by_category
-                        .entry(explain_with(&entry, &opts).category)
+                        .entry(explain_with(&entry, &opts).category.name())
                         .or_default() += 1;
                 }
             }

@@ -5,11 +5,10 @@ use albscope::accesslog::LogReader;
 use albscope::alb::AlbConfig;
 use albscope::capture::{CaptureReader, Duration, Timestamp};
 use albscope::diagnose::logjoin::{JoinOptions, LogIndex, DEFAULT_MAX_LOG_ENTRIES};
-use albscope::diagnose::{
-    analyze_capture_with_log, Analysis, Category, Keep, DEFAULT_MAX_KEPT_REQUESTS,
-};
+use albscope::diagnose::{analyze_capture_with_log, Analysis, Keep, DEFAULT_MAX_KEPT_REQUESTS};
 use albscope::pipeline::PipelineConfig;
 use albscope::report::{render, Format, TextOptions};
+use albscope::taxonomy::Category;
 use clap::{Args, ValueEnum};
 use std::io::{IsTerminal, Write};
 use std::net::IpAddr;

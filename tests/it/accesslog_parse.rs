@@ -2,6 +2,7 @@
 
 use albscope::accesslog::{explain, explain_with, parse_line, ExplainOptions};
 use albscope::capture::Duration;
+use albscope::taxonomy::{Category, Confidence, GeneratedBy};
 use proptest::prelude::*;
 
 /// The 33 fields of a current log line, as tokens (quoted ones with their quotes).
@@ -175,7 +176,7 @@ fn crlf_line_endings_are_tolerated() {
     assert_eq!(parse_line(&line).unwrap().field_count, 33);
 }
 
-fn cat(line: &str) -> (&'static str, &'static str) {
+fn cat(line: &str) -> (Category, Confidence) {
     let x = explain(&parse_line(line).unwrap());
     (x.category, x.confidence)
 }
@@ -184,10 +185,10 @@ fn cat(line: &str) -> (&'static str, &'static str) {
 fn keepalive_race_hint_when_closed_right_after_dispatch() {
     // 0.001 -1 -1 502 -, 20 ms after the request arrived.
     let x = explain(&parse_line(&with(&[])).unwrap());
-    assert_eq!(x.category, "target_closed_before_response");
-    assert!(x.also_possible.contains(&"keepalive_race"));
+    assert_eq!(x.category, Category::TargetClosedBeforeResponse);
+    assert!(x.also_possible.contains(&Category::KeepaliveRace));
     assert!(x.reasons.iter().any(|r| r.contains("keep-alive")));
-    assert_eq!(x.generated_by, Some("lb"));
+    assert_eq!(x.generated_by, Some(GeneratedBy::Lb));
 }
 
 #[test]
@@ -196,26 +197,26 @@ fn idle_timeout_option_is_honoured() {
     let line = with(&[(8, "504"), (1, "2025-12-12T10:00:40.480000Z")]);
     let e = parse_line(&line).unwrap();
     let default = explain(&e);
-    assert_eq!(default.category, "target_idle_timeout");
-    assert_eq!(default.confidence, "possible");
+    assert_eq!(default.category, Category::TargetIdleTimeout);
+    assert_eq!(default.confidence, Confidence::Possible);
     let opts = ExplainOptions {
         idle_timeout: Duration(30_000_000_000),
     };
-    assert_eq!(explain_with(&e, &opts).confidence, "likely");
+    assert_eq!(explain_with(&e, &opts).confidence, Confidence::Likely);
 }
 
 #[test]
 fn status_codes_the_alb_generates_itself() {
     assert_eq!(
         cat(&with(&[(8, "460"), (5, "-1")])),
-        ("client_closed", "certain")
+        (Category::ClientClosed, Confidence::Certain)
     );
     assert_eq!(
         cat(&with(&[(8, "503"), (4, "-"), (5, "-1"), (25, r#""-""#)])),
-        ("no_target_attempt", "certain")
+        (Category::NoTargetAttempt, Confidence::Certain)
     );
     let xff = explain(&parse_line(&with(&[(8, "463"), (4, "-"), (5, "-1")])).unwrap());
-    assert_eq!(xff.category, "no_target_attempt");
+    assert_eq!(xff.category, Category::NoTargetAttempt);
     assert!(xff.reasons.iter().any(|r| r.contains("X-Forwarded-For")));
     let fixed = explain(
         &parse_line(&with(&[
@@ -249,11 +250,11 @@ fn relayed_target_errors_of_any_status() {
         explain(&parse_line(&with(&[(8, "500"), (9, "500"), (6, "0.200"), (7, "0.000")])).unwrap());
     assert_eq!(
         (x.category, x.generated_by),
-        ("target_generated_error", Some("target"))
+        (Category::TargetGeneratedError, Some(GeneratedBy::Target))
     );
     let x =
         explain(&parse_line(&with(&[(8, "404"), (9, "404"), (6, "0.002"), (7, "0.000")])).unwrap());
-    assert_eq!(x.category, "target_generated_error");
+    assert_eq!(x.category, Category::TargetGeneratedError);
 }
 
 #[test]
@@ -266,9 +267,15 @@ fn error_reason_drives_lambda_auth_and_waf_entries() {
         (24, r#""LambdaInvalidResponse""#),
         (25, r#""-""#),
     ]);
-    assert_eq!(cat(&lambda), ("malformed_response", "certain"));
+    assert_eq!(
+        cat(&lambda),
+        (Category::MalformedResponse, Confidence::Certain)
+    );
     let throttled = with(&[(4, "-"), (8, "503"), (24, r#""LambdaThrottling""#)]);
-    assert_eq!(cat(&throttled), ("no_target_attempt", "certain"));
+    assert_eq!(
+        cat(&throttled),
+        (Category::NoTargetAttempt, Confidence::Certain)
+    );
     let idp = explain(
         &parse_line(&with(&[
             (4, "-"),
@@ -278,7 +285,7 @@ fn error_reason_drives_lambda_auth_and_waf_entries() {
         ]))
         .unwrap(),
     );
-    assert_eq!(idp.category, "no_target_attempt");
+    assert_eq!(idp.category, Category::NoTargetAttempt);
     assert!(idp.reasons.iter().any(|r| r.contains("identity provider")));
     let waf = with(&[
         (4, "-"),
@@ -286,7 +293,7 @@ fn error_reason_drives_lambda_auth_and_waf_entries() {
         (5, "-1"),
         (24, r#""WAFConnectionTimeout""#),
     ]);
-    assert_eq!(cat(&waf).0, "no_target_attempt");
+    assert_eq!(cat(&waf).0, Category::NoTargetAttempt);
 }
 
 #[test]
@@ -294,15 +301,18 @@ fn connect_failures_without_dispatch() {
     // -1 -1 -1 502 after 3 s: ICMP host unreachable fits better than RST; both named.
     let slow =
         explain(&parse_line(&with(&[(5, "-1"), (1, "2025-12-12T10:00:13.480000Z")])).unwrap());
-    assert_eq!(slow.category, "target_unreachable_icmp");
-    assert_eq!(slow.confidence, "possible");
-    assert!(slow.also_possible.contains(&"target_connect_refused"));
+    assert_eq!(slow.category, Category::TargetUnreachableIcmp);
+    assert_eq!(slow.confidence, Confidence::Possible);
+    assert!(slow.also_possible.contains(&Category::TargetConnectRefused));
     assert!(slow
         .also_possible
-        .contains(&"target_closed_before_response"));
+        .contains(&Category::TargetClosedBeforeResponse));
     // -1 -1 -1 504 after the idle timeout: idle timeout, not connect timeout.
     let idle = with(&[(5, "-1"), (8, "504"), (1, "2025-12-12T10:01:10.490000Z")]);
-    assert_eq!(cat(&idle), ("target_idle_timeout", "likely"));
+    assert_eq!(
+        cat(&idle),
+        (Category::TargetIdleTimeout, Confidence::Likely)
+    );
     // -1 -1 -1 504 after 10 s to port 443: TLS handshake timeout named as alternative.
     let tls = explain(
         &parse_line(&with(&[
@@ -313,15 +323,20 @@ fn connect_failures_without_dispatch() {
         ]))
         .unwrap(),
     );
-    assert_eq!(tls.category, "target_connect_timeout");
-    assert!(tls.also_possible.contains(&"target_tls_handshake_timeout"));
+    assert_eq!(tls.category, Category::TargetConnectTimeout);
+    assert!(tls
+        .also_possible
+        .contains(&Category::TargetTlsHandshakeTimeout));
 }
 
 #[test]
 fn success_entries_are_ok() {
     let x =
         explain(&parse_line(&with(&[(8, "200"), (9, "200"), (6, "0.010"), (7, "0.000")])).unwrap());
-    assert_eq!((x.category, x.generated_by), ("ok", Some("target")));
+    assert_eq!(
+        (x.category, x.generated_by),
+        (Category::Ok, Some(GeneratedBy::Target))
+    );
     let redirect = explain(
         &parse_line(&with(&[
             (8, "301"),
@@ -333,7 +348,7 @@ fn success_entries_are_ok() {
     );
     assert_eq!(
         (redirect.category, redirect.generated_by),
-        ("ok", Some("lb"))
+        (Category::Ok, Some(GeneratedBy::Lb))
     );
 }
 

@@ -1,6 +1,7 @@
 //! The streaming reader (files, gzip, folders, malformed lines) and `albscope explain-log`.
 
 use albscope::accesslog::{LogReader, LogRecord};
+use albscope::taxonomy::Category;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::io::Write;
@@ -191,9 +192,12 @@ fn cli_json_is_one_valid_document() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let entries = v["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 8);
-    assert_eq!(entries[5]["category"], "deregistration_abort");
+    assert_eq!(entries[5]["category"], Category::DeregistrationAbort.name());
     assert_eq!(entries[5]["line"], 6);
-    assert_eq!(v["summary"]["by_category"]["target_connect_timeout"], 2);
+    assert_eq!(
+        v["summary"]["by_category"][Category::TargetConnectTimeout.name()],
+        2
+    );
 }
 
 #[test]
@@ -207,7 +211,7 @@ fn cli_ndjson_from_stdin_single_line() {
         .collect();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["record"], "entry");
-    assert_eq!(rows[0]["category"], "target_connect_timeout");
+    assert_eq!(rows[0]["category"], Category::TargetConnectTimeout.name());
     assert_eq!(rows[0]["file"], "-");
     assert_eq!(rows[1]["record"], "summary");
 }

@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+use albscope::taxonomy::Category;
+
 fn albscope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_albscope"))
         .args(args)
@@ -70,9 +72,9 @@ fn ndjson_is_one_request_per_line_then_a_summary() {
         Some(reqs.len() as u64)
     );
     assert!(reqs.iter().all(|r| r["record"] == "request"));
-    assert!(reqs
-        .iter()
-        .any(|r| r["category"] == "target_connect_refused" && r["generated_by"] == "lb"));
+    assert!(reqs.iter().any(
+        |r| r["category"] == Category::TargetConnectRefused.name() && r["generated_by"] == "lb"
+    ));
 }
 
 #[test]
@@ -95,7 +97,10 @@ fn output_file_and_options() {
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&o).expect("read")).expect("json");
     assert_eq!(v["timers"]["idle_timeout_source"], "config");
-    assert_eq!(v["requests"][0]["category"], "target_idle_timeout");
+    assert_eq!(
+        v["requests"][0]["category"],
+        Category::TargetIdleTimeout.name()
+    );
     let out = albscope(&["analyze", "samples/healthy.pcap", "--idle-timeout", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }

@@ -7,6 +7,7 @@ use albscope::alb::AlbConfig;
 use albscope::capture::{CaptureReader, Duration};
 use albscope::diagnose::{analyze_capture, Analysis};
 use albscope::pipeline::PipelineConfig;
+use albscope::taxonomy::{Category, GeneratedBy};
 use std::path::Path;
 
 fn analyze(file: &str) -> Option<Analysis> {
@@ -28,172 +29,172 @@ fn analyze(file: &str) -> Option<Analysis> {
 }
 
 /// `(client port or 0 when the front end is not captured, category, status, generated_by)`.
-type Want = (u16, &'static str, Option<u16>, Option<&'static str>);
+type Want = (u16, Category, Option<u16>, Option<GeneratedBy>);
 
-const LB: Option<&str> = Some("lb");
-const TG: Option<&str> = Some("target");
+const LB: Option<GeneratedBy> = Some(GeneratedBy::Lb);
+const TG: Option<GeneratedBy> = Some(GeneratedBy::Target);
 
 fn truth() -> Vec<(&'static str, Vec<Want>)> {
     vec![
         (
             "ok_keepalive.pcap",
             vec![
-                (40001, "ok", Some(200), TG),
-                (40001, "ok", Some(200), TG),
-                (40002, "ok", Some(200), TG),
-                (40003, "ok", Some(200), TG),
-                (40004, "ok", Some(200), TG),
+                (40001, Category::Ok, Some(200), TG),
+                (40001, Category::Ok, Some(200), TG),
+                (40002, Category::Ok, Some(200), TG),
+                (40003, Category::Ok, Some(200), TG),
+                (40004, Category::Ok, Some(200), TG),
             ],
         ),
         (
             "ok_keepalive.target.pcap",
-            vec![(0, "ok", Some(200), TG); 5],
+            vec![(0, Category::Ok, Some(200), TG); 5],
         ),
         (
             "keepalive_race.pcap",
             vec![
-                (40011, "ok", Some(200), TG),
-                (40012, "keepalive_race", Some(502), LB),
-                (40013, "ok", Some(200), TG),
-                (40014, "ok", Some(200), TG),
-                (40015, "ok", Some(200), TG),
+                (40011, Category::Ok, Some(200), TG),
+                (40012, Category::KeepaliveRace, Some(502), LB),
+                (40013, Category::Ok, Some(200), TG),
+                (40014, Category::Ok, Some(200), TG),
+                (40015, Category::Ok, Some(200), TG),
             ],
         ),
         (
             "keepalive_race.target.pcap",
             vec![
-                (0, "ok", Some(200), TG),
-                (0, "keepalive_race", Some(502), LB),
-                (0, "ok", Some(200), TG),
-                (0, "ok", Some(200), TG),
-                (0, "ok", Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::KeepaliveRace, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
             ],
         ),
         (
             "closed_fin.pcap",
             vec![
-                (40021, "ok", Some(200), TG),
-                (40022, "target_closed_before_response", Some(502), LB),
+                (40021, Category::Ok, Some(200), TG),
+                (40022, Category::TargetClosedBeforeResponse, Some(502), LB),
             ],
         ),
         (
             "closed_rst.pcap",
             vec![
-                (40031, "ok", Some(200), TG),
-                (40032, "target_closed_before_response", Some(502), LB),
+                (40031, Category::Ok, Some(200), TG),
+                (40032, Category::TargetClosedBeforeResponse, Some(502), LB),
             ],
         ),
         (
             "malformed_response.pcap",
             vec![
-                (40041, "ok", Some(200), TG),
-                (40042, "malformed_response", Some(502), LB),
+                (40041, Category::Ok, Some(200), TG),
+                (40042, Category::MalformedResponse, Some(502), LB),
             ],
         ),
         (
             "header_too_large.pcap",
-            vec![(40051, "response_header_too_large", Some(502), LB)],
+            vec![(40051, Category::ResponseHeaderTooLarge, Some(502), LB)],
         ),
         (
             "idle_timeout.pcap",
             vec![
-                (40061, "ok", Some(200), TG),
-                (40062, "target_idle_timeout", Some(504), LB),
+                (40061, Category::Ok, Some(200), TG),
+                (40062, Category::TargetIdleTimeout, Some(504), LB),
             ],
         ),
         (
             "idle_timeout.target.pcap",
             vec![
-                (0, "ok", Some(200), TG),
-                (0, "target_idle_timeout", Some(504), LB),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetIdleTimeout, Some(504), LB),
             ],
         ),
         (
             "incomplete_body.pcap",
-            vec![(40071, "incomplete_body", None, LB)],
+            vec![(40071, Category::IncompleteBody, None, LB)],
         ),
         (
             "target_5xx.pcap",
             vec![
-                (40081, "target_generated_error", Some(500), TG),
-                (40082, "target_generated_error", Some(502), TG),
-                (40083, "ok", Some(200), TG),
+                (40081, Category::TargetGeneratedError, Some(500), TG),
+                (40082, Category::TargetGeneratedError, Some(502), TG),
+                (40083, Category::Ok, Some(200), TG),
             ],
         ),
         (
             "connect_refused.pcap",
             vec![
-                (40091, "target_connect_refused", Some(502), LB),
-                (40092, "target_connect_refused", Some(502), LB),
+                (40091, Category::TargetConnectRefused, Some(502), LB),
+                (40092, Category::TargetConnectRefused, Some(502), LB),
             ],
         ),
         (
             "unreachable_icmp.pcap",
             vec![
-                (40101, "target_unreachable_icmp", Some(502), LB),
-                (40102, "target_unreachable_icmp", Some(502), LB),
+                (40101, Category::TargetUnreachableIcmp, Some(502), LB),
+                (40102, Category::TargetUnreachableIcmp, Some(502), LB),
             ],
         ),
         (
             "connect_timeout.pcap",
-            vec![(40111, "target_connect_timeout", Some(504), LB)],
+            vec![(40111, Category::TargetConnectTimeout, Some(504), LB)],
         ),
         (
             "connect_timeout_return_path.pcap",
-            vec![(40121, "target_connect_timeout", Some(504), LB)],
+            vec![(40121, Category::TargetConnectTimeout, Some(504), LB)],
         ),
         (
             "connect_timeout_return_path.target.pcap",
-            vec![(0, "target_connect_timeout", Some(504), LB)],
+            vec![(0, Category::TargetConnectTimeout, Some(504), LB)],
         ),
         (
             "tls_handshake_failed.pcap",
             vec![
-                (40131, "target_tls_handshake_failed", Some(502), LB),
-                (40132, "target_tls_handshake_failed", Some(502), LB),
+                (40131, Category::TargetTlsHandshakeFailed, Some(502), LB),
+                (40132, Category::TargetTlsHandshakeFailed, Some(502), LB),
             ],
         ),
         (
             "tls_handshake_timeout.pcap",
-            vec![(40141, "target_tls_handshake_timeout", Some(504), LB)],
+            vec![(40141, Category::TargetTlsHandshakeTimeout, Some(504), LB)],
         ),
         (
             "no_target_attempt.pcap",
             vec![
-                (40161, "no_target_attempt", Some(503), LB),
-                (40162, "no_target_attempt", Some(503), LB),
+                (40161, Category::NoTargetAttempt, Some(503), LB),
+                (40162, Category::NoTargetAttempt, Some(503), LB),
             ],
         ),
         (
             "client_closed.pcap",
-            vec![(40171, "client_closed", None, None)],
+            vec![(40171, Category::ClientClosed, None, None)],
         ),
         (
             "deregistration_abort.pcap",
-            vec![(40181, "deregistration_abort", Some(502), LB)],
+            vec![(40181, Category::DeregistrationAbort, Some(502), LB)],
         ),
         (
             "mixed_two_nodes.pcap",
             vec![
-                (40201, "ok", Some(200), TG),
-                (40241, "ok", Some(200), TG),
-                (40241, "target_generated_error", Some(500), TG),
-                (40241, "ok", Some(200), TG),
-                (40202, "target_generated_error", Some(500), TG),
-                (40203, "target_closed_before_response", Some(502), LB),
-                (40242, "ok", Some(200), TG),
-                (40204, "ok", Some(200), TG),
-                (40205, "malformed_response", Some(502), LB),
-                (40206, "target_idle_timeout", Some(504), LB),
-                (40243, "ok", Some(200), TG),
-                (40207, "ok", Some(200), TG),
-                (40221, "ok", Some(200), TG),
-                (40222, "ok", Some(200), TG),
-                (40223, "target_closed_before_response", Some(502), LB),
-                (40224, "response_header_too_large", Some(502), LB),
-                (40225, "incomplete_body", None, LB),
-                (40226, "ok", Some(200), TG),
-                (40227, "ok", Some(200), TG),
+                (40201, Category::Ok, Some(200), TG),
+                (40241, Category::Ok, Some(200), TG),
+                (40241, Category::TargetGeneratedError, Some(500), TG),
+                (40241, Category::Ok, Some(200), TG),
+                (40202, Category::TargetGeneratedError, Some(500), TG),
+                (40203, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (40242, Category::Ok, Some(200), TG),
+                (40204, Category::Ok, Some(200), TG),
+                (40205, Category::MalformedResponse, Some(502), LB),
+                (40206, Category::TargetIdleTimeout, Some(504), LB),
+                (40243, Category::Ok, Some(200), TG),
+                (40207, Category::Ok, Some(200), TG),
+                (40221, Category::Ok, Some(200), TG),
+                (40222, Category::Ok, Some(200), TG),
+                (40223, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (40224, Category::ResponseHeaderTooLarge, Some(502), LB),
+                (40225, Category::IncompleteBody, None, LB),
+                (40226, Category::Ok, Some(200), TG),
+                (40227, Category::Ok, Some(200), TG),
             ],
         ),
     ]
@@ -209,11 +210,8 @@ fn real_recordings_match_their_ground_truth() {
             continue;
         };
         checked += 1;
-        let mut want: Vec<(u16, String, Option<u16>, Option<String>)> = want
-            .into_iter()
-            .map(|(p, c, s, g)| (p, c.to_string(), s, g.map(str::to_string)))
-            .collect();
-        let mut got: Vec<(u16, String, Option<u16>, Option<String>)> = a
+        let mut want = want;
+        let mut got: Vec<Want> = a
             .requests
             .iter()
             .map(|r| {
@@ -223,12 +221,7 @@ fn real_recordings_match_their_ground_truth() {
                     .and_then(|c| c.rsplit(':').next())
                     .and_then(|p| p.parse().ok())
                     .unwrap_or(0);
-                (
-                    port,
-                    r.category.name().to_string(),
-                    r.status,
-                    r.generated_by.map(|g| g.to_string()),
-                )
+                (port, r.category, r.status, r.generated_by)
             })
             .collect();
         want.sort();

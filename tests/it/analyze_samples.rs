@@ -7,6 +7,7 @@ use albscope::capture::CaptureReader;
 use albscope::diagnose::{analyze_capture, Analysis};
 use albscope::pipeline::PipelineConfig;
 use albscope::report::{expected_report, write_json, write_text, TextOptions};
+use albscope::taxonomy::{Category, GeneratedBy};
 use albscope_synth::scenarios;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +31,7 @@ fn tmp_file(name: &str, bytes: &[u8]) -> PathBuf {
 
 /// (client, category, status, generated_by) with the client's port dropped when the front end
 /// was not captured (the back end only knows the client's address).
-type Row = (String, String, String, String);
+type Row = (String, Category, String, Option<GeneratedBy>);
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|x| x.to_string()).unwrap_or_else(|| "-".into())
@@ -53,14 +54,7 @@ fn every_scenario_matches_its_ground_truth() {
         };
         let mut want: Vec<Row> = truth
             .iter()
-            .map(|e| {
-                (
-                    key(&e.client),
-                    e.category.to_string(),
-                    opt(e.status),
-                    opt(e.generated_by),
-                )
-            })
+            .map(|e| (key(&e.client), e.category, opt(e.status), e.generated_by))
             .collect();
         let mut got: Vec<Row> = a
             .requests
@@ -68,9 +62,9 @@ fn every_scenario_matches_its_ground_truth() {
             .map(|r| {
                 (
                     key(r.client.as_deref().unwrap_or("?")),
-                    r.category.name().to_string(),
+                    r.category,
                     opt(r.status),
-                    opt(r.generated_by),
+                    r.generated_by,
                 )
             })
             .collect();
@@ -159,5 +153,5 @@ fn text_report_never_colours_and_json_has_schema_version() {
     write_json(&a, &mut json).expect("json");
     let v: serde_json::Value = serde_json::from_slice(&json).expect("parse");
     assert_eq!(v["schema_version"], 1);
-    assert_eq!(v["requests"][0]["category"], "keepalive_race");
+    assert_eq!(v["requests"][0]["category"], Category::KeepaliveRace.name());
 }

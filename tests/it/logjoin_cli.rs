@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+use albscope::taxonomy::Category;
+
 fn albscope(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_albscope"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -63,7 +65,7 @@ fn json_and_ndjson_carry_the_join() {
     assert!(j["entries"].as_u64().unwrap_or(0) > 100, "{j}");
     assert_eq!(j["joined"], 3, "{j}");
     let r = &v["requests"][0];
-    assert_eq!(r["category"], "client_closed");
+    assert_eq!(r["category"], Category::ClientClosed.name());
     assert_eq!(r["logged"]["joined_by"], "trace_id");
     assert_eq!(r["logged"]["elb_status_code"], 460);
     assert_eq!(

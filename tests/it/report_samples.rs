@@ -6,10 +6,11 @@
 use albscope::alb::AlbConfig;
 use albscope::capture::CaptureReader;
 use albscope::diagnose::metrics::response_time;
-use albscope::diagnose::{analyze_capture, Analysis, Category, GeneratedBy};
+use albscope::diagnose::{analyze_capture, Analysis};
 use albscope::pipeline::PipelineConfig;
 use albscope::report::slice::{alb_addresses, safe_name, write_slices, SliceSpec};
 use albscope::report::write_markdown;
+use albscope::taxonomy::{Category, GeneratedBy};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

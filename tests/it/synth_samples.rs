@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use albscope::taxonomy::{Category, GeneratedBy};
 use albscope_synth::scenarios::all;
 
 fn sample_path(name: &str) -> PathBuf {
@@ -58,7 +59,6 @@ fn every_scenario_has_ground_truth_and_sane_size() {
         );
         for e in &truth {
             assert!(e.client.contains(':'), "{}: client {:?}", s.name, e.client);
-            assert!(matches!(e.generated_by, None | Some("lb") | Some("target")));
         }
     }
 }
@@ -172,7 +172,12 @@ fn ground_truth_matches_what_the_client_received() {
                 .find(|p| p.starts_with(prefix.as_bytes()))
                 .unwrap_or_else(|| panic!("{}: no {status} to {}", s.name, e.client));
             let from_alb = String::from_utf8_lossy(hit).contains("Server: awselb/2.0\r\n");
-            assert_eq!(from_alb, e.generated_by == Some("lb"), "{}: {e:?}", s.name);
+            assert_eq!(
+                from_alb,
+                e.generated_by == Some(GeneratedBy::Lb),
+                "{}: {e:?}",
+                s.name
+            );
         }
         // Exactly one complete response per request: per (client, status), the responses the
         // client got match the ground truth (an incomplete body's 200 headers count as extra).
@@ -184,7 +189,7 @@ fn ground_truth_matches_what_the_client_received() {
                 .count();
             let incomplete = truth
                 .iter()
-                .filter(|x| x.client == e.client && x.category == "incomplete_body")
+                .filter(|x| x.client == e.client && x.category == Category::IncompleteBody)
                 .count();
             let prefix = format!("HTTP/1.1 {status} ");
             let got = rows

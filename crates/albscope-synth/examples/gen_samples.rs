@@ -4,6 +4,8 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use albscope::taxonomy::{Category, GeneratedBy};
+
 fn main() -> std::io::Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples");
     std::fs::create_dir_all(dir.join("access-logs"))?;
@@ -33,11 +35,11 @@ fn main() -> std::io::Result<()> {
         println!("{:>8} bytes  {}", bytes.len(), path.display());
         let log = dir.join("access-logs").join(format!("{}.log", s.name));
         std::fs::write(&log, s.access_log())?;
-        let ok = truth.iter().filter(|e| e.category == "ok").count();
+        let ok = truth.iter().filter(|e| e.category == Category::Ok).count();
         let mut bad = String::new();
-        for e in truth.iter().filter(|e| e.category != "ok") {
+        for e in truth.iter().filter(|e| e.category != Category::Ok) {
             let status = e.status.map_or("-".to_string(), |s| s.to_string());
-            let by = e.generated_by.unwrap_or("-");
+            let by = e.generated_by.map_or("-", GeneratedBy::name);
             let _ = write!(bad, " {} {} by {} ({});", e.category, status, by, e.client);
         }
         let _ = writeln!(

@@ -6,6 +6,8 @@
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use albscope::taxonomy::{Category, GeneratedBy};
+
 use super::accesslog::LogLine;
 use super::frame::{self, Framing, Outer};
 use super::http::{self, ServerKind};
@@ -270,13 +272,13 @@ pub struct Expected {
     /// The client's `ip:port` of the front-end connection (`[v6]:port` for IPv6). From a
     /// target-ENI capture only the IP is observable (last `X-Forwarded-For` entry).
     pub client: String,
-    /// Failure category (DOMAIN.md names).
-    pub category: &'static str,
+    /// Failure category.
+    pub category: Category,
     /// Complete status the client received (None: no response, e.g. client_closed, or a
     /// bare FIN after an incomplete body).
     pub status: Option<u16>,
-    /// Who generated the answer: "lb" or "target" (None when nobody answered).
-    pub generated_by: Option<&'static str>,
+    /// Who generated the answer (None when nobody answered).
+    pub generated_by: Option<GeneratedBy>,
 }
 
 /// Which leg a connection belongs to.
@@ -840,9 +842,9 @@ impl World {
     fn record(
         &mut self,
         f: usize,
-        category: &'static str,
+        category: Category,
         status: Option<u16>,
-        by: Option<&'static str>,
+        by: Option<GeneratedBy>,
     ) {
         let client = self
             .front
@@ -850,8 +852,8 @@ impl World {
             .map_or_else(String::new, |fc| fc.conn.a.addr.to_string());
         if let Some(mut l) = self.cur_log.take() {
             l.elb_status = match category {
-                "client_closed" => Some(460),
-                "incomplete_body" => l.target_status,
+                Category::ClientClosed => Some(460),
+                Category::IncompleteBody => l.target_status,
                 _ => status,
             };
             self.access_log.push(l);
@@ -864,14 +866,14 @@ impl World {
         });
     }
 
-    fn alb_error(&mut self, f: usize, t: Nanos, status: u16, category: &'static str) -> Nanos {
+    fn alb_error(&mut self, f: usize, t: Nanos, status: u16, category: Category) -> Nanos {
         let resp = http::alb_error_response(status, t);
         if let Some(l) = self.log_mut() {
             l.time = t;
             l.sent_bytes = resp.len();
         }
         let end = self.front_send(f, t, false, &resp);
-        self.record(f, category, Some(status), Some("lb"));
+        self.record(f, category, Some(status), Some(GeneratedBy::Lb));
         end
     }
 
@@ -945,7 +947,7 @@ impl World {
             };
         self.begin_log(f, t, tr, req, client_bytes);
         if let Outcome::NoTarget(status) = outcome {
-            return self.alb_error(f, t1, status, "no_target_attempt");
+            return self.alb_error(f, t1, status, Category::NoTargetAttempt);
         }
         let back_req = self.backend_request(req, client_ip, t1);
         let target_addr = self.targets.get(target).map(|tg| tg.addr);
@@ -979,7 +981,7 @@ impl World {
                         f,
                         t1 + BACK_RTT / 2 + ALB_DELAY,
                         502,
-                        "target_connect_refused",
+                        Category::TargetConnectRefused,
                     );
                 }
                 Outcome::Unreachable(code) => {
@@ -994,7 +996,7 @@ impl World {
                         f,
                         t1 + BACK_RTT / 2 + ALB_DELAY,
                         502,
-                        "target_unreachable_icmp",
+                        Category::TargetUnreachableIcmp,
                     );
                 }
                 Outcome::ConnectTimeout { syn_acks } => {
@@ -1020,7 +1022,12 @@ impl World {
                         }
                         bc.open = false;
                     }
-                    return self.alb_error(f, t1 + CONNECT_TIMEOUT, 504, "target_connect_timeout");
+                    return self.alb_error(
+                        f,
+                        t1 + CONNECT_TIMEOUT,
+                        504,
+                        Category::TargetConnectTimeout,
+                    );
                 }
                 Outcome::TlsFailed(kind) => {
                     let ch = tls::client_hello(&mut self.rng, None, &tls::ELB_POLICY_CIPHERS);
@@ -1061,7 +1068,7 @@ impl World {
                             f,
                             tt + BACK_RTT / 2 + ALB_DELAY,
                             502,
-                            "target_tls_handshake_failed",
+                            Category::TargetTlsHandshakeFailed,
                         );
                     }
                     return t1;
@@ -1085,7 +1092,7 @@ impl World {
                         f,
                         t1 + TLS_HANDSHAKE_TIMEOUT,
                         504,
-                        "target_tls_handshake_timeout",
+                        Category::TargetTlsHandshakeTimeout,
                     );
                 }
                 _ => {}
@@ -1145,11 +1152,11 @@ impl World {
                 }
                 done = self.front_send(f, got + ALB_DELAY, false, &to_client);
                 let cat = if r.status >= 500 {
-                    "target_generated_error"
+                    Category::TargetGeneratedError
                 } else {
-                    "ok"
+                    Category::Ok
                 };
-                self.record(f, cat, Some(r.status), Some("target"));
+                self.record(f, cat, Some(r.status), Some(GeneratedBy::Target));
             }
             Outcome::ClosedBeforeResponse { after, rst } => {
                 let tc = sent + after;
@@ -1163,7 +1170,7 @@ impl World {
                     f,
                     tc + BACK_RTT / 2 + ALB_DELAY,
                     502,
-                    "target_closed_before_response",
+                    Category::TargetClosedBeforeResponse,
                 );
             }
             Outcome::KeepaliveRace => {
@@ -1174,7 +1181,12 @@ impl World {
                 bc.conn
                     .rst(&mut self.pkts, sent + BACK_RTT / 2, false, false);
                 bc.open = false;
-                done = self.alb_error(f, sent + BACK_RTT / 2 + ALB_DELAY, 502, "keepalive_race");
+                done = self.alb_error(
+                    f,
+                    sent + BACK_RTT / 2 + ALB_DELAY,
+                    502,
+                    Category::KeepaliveRace,
+                );
             }
             Outcome::Malformed(bytes) => {
                 let tr = sent + 5 * MS;
@@ -1185,7 +1197,7 @@ impl World {
                 if let Some(l) = self.log_mut() {
                     l.response = Some(tr);
                 }
-                done = self.alb_error(f, tr + ALB_DELAY, 502, "malformed_response");
+                done = self.alb_error(f, tr + ALB_DELAY, 502, Category::MalformedResponse);
             }
             Outcome::HeaderTooLarge => {
                 let tr = sent + 6 * MS;
@@ -1210,7 +1222,7 @@ impl World {
                 if let Some(l) = self.log_mut() {
                     l.response = Some(tr);
                 }
-                done = self.alb_error(f, end + ALB_DELAY, 502, "response_header_too_large");
+                done = self.alb_error(f, end + ALB_DELAY, 502, Category::ResponseHeaderTooLarge);
             }
             Outcome::DeregAbort(after) => {
                 let ta = sent + after;
@@ -1218,7 +1230,7 @@ impl World {
                 bc.conn.ack(&mut self.pkts, ta + BACK_RTT / 2, false);
                 bc.conn.rst(&mut self.pkts, ta + MS, true, true);
                 bc.open = false;
-                done = self.alb_error(f, ta + ALB_DELAY, 502, "deregistration_abort");
+                done = self.alb_error(f, ta + ALB_DELAY, 502, Category::DeregistrationAbort);
             }
             Outcome::IdleTimeout { late_reply } => {
                 let ti = sent + idle;
@@ -1246,7 +1258,7 @@ impl World {
                 if let Some(bc) = self.back.get_mut(b) {
                     bc.open = false;
                 }
-                done = self.alb_error(f, ti, 504, "target_idle_timeout");
+                done = self.alb_error(f, ti, 504, Category::TargetIdleTimeout);
             }
             Outcome::IncompleteBody { declared, sent: n } => {
                 let tr = sent + 10 * MS;
@@ -1289,7 +1301,7 @@ impl World {
                     fc.conn.close(&mut self.pkts, ti.max(fe) + 100 * US, false);
                     fc.open = false;
                 }
-                self.record(f, "incomplete_body", None, Some("lb"));
+                self.record(f, Category::IncompleteBody, None, Some(GeneratedBy::Lb));
                 done = ti;
             }
             Outcome::ClientCloses(after) => {
@@ -1315,7 +1327,7 @@ impl World {
                     .send(&mut self.pkts, tresp, false, &to_alb, &SendOpts::default());
                 bc.last = got;
                 bc.busy_until = got;
-                self.record(f, "client_closed", None, None);
+                self.record(f, Category::ClientClosed, None, None);
                 done = tc + FRONT_RTT;
             }
             Outcome::Refused
@@ -1823,7 +1835,11 @@ mod tests {
         let e = &w.expected[0];
         assert_eq!(
             (e.category, e.status, e.generated_by),
-            ("target_idle_timeout", Some(504), Some("lb"))
+            (
+                Category::TargetIdleTimeout,
+                Some(504),
+                Some(GeneratedBy::Lb)
+            )
         );
     }
 

@@ -3,6 +3,7 @@
 
 use super::pcap::Nanos;
 use super::tcp::SEC;
+use albscope::taxonomy::TargetServer;
 
 /// The kind of server software on a target: decides its headers and keep-alive timeout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,13 +19,15 @@ pub enum ServerKind {
 }
 
 impl ServerKind {
-    /// The server's default idle keep-alive timeout.
+    /// The server's default idle keep-alive timeout (the taxonomy's table).
     pub fn keepalive(self) -> Nanos {
-        match self {
-            ServerKind::Apache | ServerKind::Express => 5 * SEC,
-            ServerKind::Gunicorn => 2 * SEC,
-            ServerKind::Nginx => 75 * SEC,
-        }
+        let server = match self {
+            ServerKind::Apache => TargetServer::Apache,
+            ServerKind::Express => TargetServer::NodeJs,
+            ServerKind::Gunicorn => TargetServer::Gunicorn,
+            ServerKind::Nginx => TargetServer::Nginx,
+        };
+        server.keepalive().default_keepalive.0.unsigned_abs()
     }
 
     /// Identity headers the server puts on every response.

@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use albscope::taxonomy::Category;
+
 use super::alb::{
     Expected, Outcome, Req, Resp, Target, TlsFail, Vantage, World, WorldCfg, Wrap, EPOCH,
 };
@@ -59,21 +61,21 @@ pub fn all() -> Vec<Scenario> {
     }
     vec![
         s!("healthy", healthy, "Healthy traffic: keep-alive reuse on both legs, health checks, POST with Expect: 100-continue, chunked response, HEAD, 304, target idle closes (Apache 5 s)"),
-        s!("target_connect_refused", connect_refused, "ALB SYN to a target port that is not listening is answered by RST-ACK; ALB 502 (awselb/2.0) to the client"),
-        s!("target_unreachable_icmp", unreachable_icmp, "ALB SYN answered by ICMP host unreachable (IPv4 target) and ICMPv6 address unreachable (IPv6 target); two 502s"),
-        s!("target_closed_before_response", closed_before_response, "Request dispatched, target FINs (one case) and RSTs (other case) before any response byte; 502s"),
-        s!("keepalive_race", keepalive_race, "Node.js/Express target with 5 s keep-alive: its idle closes after 5 s are visible, then a request on a reused connection crosses the target's FIN; 502"),
-        s!("malformed_response", malformed_response, "Target answers a PHP fatal-error text with no status line; 502"),
-        s!("response_header_too_large", header_too_large, "Target answers a ~37 KB header block (40 Set-Cookie headers); ALB resets the back end, 502"),
-        s!("target_tls_handshake_failed", tls_handshake_failed, "HTTPS target: ALB ClientHello (ELBSecurityPolicy ciphers) answered by handshake_failure alert, by RST, by FIN; three 502s"),
-        s!("deregistration_abort", deregistration_abort, "Request dispatched to a target being deregistered (delay 30 s), target silent, ALB closes the back end FIN+RST after 30 s; 502"),
-        s!("target_connect_timeout", connect_timeout, "ALB SYN at 0 s with retransmissions at 1, 3, 7 s unanswered; 504 at 10 s"),
-        s!("target_tls_handshake_timeout", tls_handshake_timeout, "HTTPS target accepts TCP but never answers the ClientHello; ALB gives up after 10 s; 504"),
-        s!("target_idle_timeout", idle_timeout, "Target silent for the 60 s idle timeout: ALB FIN to the target, 504 to the client; the target's late reply 10 s later draws an RST"),
-        s!("incomplete_body", incomplete_body, "Target declares Content-Length 5000 and sends 1200 bytes; ALB streams them, then closes both sides after the 60 s idle timeout (bare FIN, no 504)"),
-        s!("target_generated_error", target_generated_error, "Targets' own errors relayed: Apache 504 (as in the seed article), Express 503, gunicorn 500"),
-        s!("client_closed", client_closed, "Client gives up 2 s into a slow request (FIN); target answers 4 s later on the back end (ALB logs 460)"),
-        s!("no_target_attempt", no_target_attempt, "ALB answers 503 with no back-end attempt (no healthy target)"),
+        s!(Category::TargetConnectRefused.name(), connect_refused, "ALB SYN to a target port that is not listening is answered by RST-ACK; ALB 502 (awselb/2.0) to the client"),
+        s!(Category::TargetUnreachableIcmp.name(), unreachable_icmp, "ALB SYN answered by ICMP host unreachable (IPv4 target) and ICMPv6 address unreachable (IPv6 target); two 502s"),
+        s!(Category::TargetClosedBeforeResponse.name(), closed_before_response, "Request dispatched, target FINs (one case) and RSTs (other case) before any response byte; 502s"),
+        s!(Category::KeepaliveRace.name(), keepalive_race, "Node.js/Express target with 5 s keep-alive: its idle closes after 5 s are visible, then a request on a reused connection crosses the target's FIN; 502"),
+        s!(Category::MalformedResponse.name(), malformed_response, "Target answers a PHP fatal-error text with no status line; 502"),
+        s!(Category::ResponseHeaderTooLarge.name(), header_too_large, "Target answers a ~37 KB header block (40 Set-Cookie headers); ALB resets the back end, 502"),
+        s!(Category::TargetTlsHandshakeFailed.name(), tls_handshake_failed, "HTTPS target: ALB ClientHello (ELBSecurityPolicy ciphers) answered by handshake_failure alert, by RST, by FIN; three 502s"),
+        s!(Category::DeregistrationAbort.name(), deregistration_abort, "Request dispatched to a target being deregistered (delay 30 s), target silent, ALB closes the back end FIN+RST after 30 s; 502"),
+        s!(Category::TargetConnectTimeout.name(), connect_timeout, "ALB SYN at 0 s with retransmissions at 1, 3, 7 s unanswered; 504 at 10 s"),
+        s!(Category::TargetTlsHandshakeTimeout.name(), tls_handshake_timeout, "HTTPS target accepts TCP but never answers the ClientHello; ALB gives up after 10 s; 504"),
+        s!(Category::TargetIdleTimeout.name(), idle_timeout, "Target silent for the 60 s idle timeout: ALB FIN to the target, 504 to the client; the target's late reply 10 s later draws an RST"),
+        s!(Category::IncompleteBody.name(), incomplete_body, "Target declares Content-Length 5000 and sends 1200 bytes; ALB streams them, then closes both sides after the 60 s idle timeout (bare FIN, no 504)"),
+        s!(Category::TargetGeneratedError.name(), target_generated_error, "Targets' own errors relayed: Apache 504 (as in the seed article), Express 503, gunicorn 500"),
+        s!(Category::ClientClosed.name(), client_closed, "Client gives up 2 s into a slow request (FIN); target answers 4 s later on the back end (ALB logs 460)"),
+        s!(Category::NoTargetAttempt.name(), no_target_attempt, "ALB answers 503 with no back-end attempt (no healthy target)"),
         s!("mixed", mixed, "About 100 requests from 6 clients to 2 targets with health checks; among them a keep-alive race, a refused connect, a target 500, an idle timeout and a client close"),
         s!("tls-frontend", tls_frontend, "HTTPS listener (443): TLS 1.3 handshakes and opaque records on the front end, plain HTTP on the back end; one target close-before-response, one target 500"),
         s!("multi-node", multi_node, "Two ALB nodes (10.0.1.25 VNI 1001, 10.0.3.140 VNI 1002) mirrored into one capture, health checks from both; one failure on each node"),
@@ -1008,33 +1010,19 @@ mod tests {
 
     #[test]
     fn every_category_has_a_sample_with_that_truth() {
-        let cats = [
-            "target_connect_refused",
-            "target_unreachable_icmp",
-            "target_closed_before_response",
-            "keepalive_race",
-            "malformed_response",
-            "response_header_too_large",
-            "target_tls_handshake_failed",
-            "deregistration_abort",
-            "target_connect_timeout",
-            "target_tls_handshake_timeout",
-            "target_idle_timeout",
-            "incomplete_body",
-            "target_generated_error",
-            "client_closed",
-            "no_target_attempt",
-        ];
         let all = all();
-        for c in cats {
+        let failures = Category::ALL
+            .into_iter()
+            .filter(|c| !matches!(c, Category::Ok | Category::Undetermined));
+        for c in failures {
             let s = all
                 .iter()
-                .find(|s| s.name == c)
+                .find(|s| s.name == c.name())
                 .expect("sample for category");
             let exp = s.expected();
             assert!(exp.iter().any(|e| e.category == c), "{c}: {exp:?}");
             assert!(
-                exp.iter().any(|e| e.category == "ok"),
+                exp.iter().any(|e| e.category == Category::Ok),
                 "{c} has healthy requests around"
             );
         }

@@ -10,45 +10,10 @@
 
 use super::LogEntry;
 use crate::capture::Duration;
+use crate::taxonomy::{
+    racing_knobs, Category, Confidence, GeneratedBy, DEFAULT_IDLE_TIMEOUT, KEEPALIVE_MARGIN_S,
+};
 use serde::Serialize;
-
-/// Failure category names of DOMAIN.md, verbatim.
-pub mod category {
-    /// The ALB's SYN was answered by RST.
-    pub const TARGET_CONNECT_REFUSED: &str = "target_connect_refused";
-    /// The ALB's SYN was answered by ICMP destination unreachable.
-    pub const TARGET_UNREACHABLE_ICMP: &str = "target_unreachable_icmp";
-    /// The target closed the connection after the request, before any response byte.
-    pub const TARGET_CLOSED_BEFORE_RESPONSE: &str = "target_closed_before_response";
-    /// The request raced the target's keep-alive close on a reused connection.
-    pub const KEEPALIVE_RACE: &str = "keepalive_race";
-    /// The target's bytes were not a valid HTTP response.
-    pub const MALFORMED_RESPONSE: &str = "malformed_response";
-    /// The response header block was over 32 KB.
-    pub const RESPONSE_HEADER_TOO_LARGE: &str = "response_header_too_large";
-    /// The back-end TLS handshake failed.
-    pub const TARGET_TLS_HANDSHAKE_FAILED: &str = "target_tls_handshake_failed";
-    /// The deregistration delay ran out while the target still held the request.
-    pub const DEREGISTRATION_ABORT: &str = "deregistration_abort";
-    /// No SYN-ACK within 10 s.
-    pub const TARGET_CONNECT_TIMEOUT: &str = "target_connect_timeout";
-    /// The back-end TLS handshake did not complete within 10 s.
-    pub const TARGET_TLS_HANDSHAKE_TIMEOUT: &str = "target_tls_handshake_timeout";
-    /// No response before the idle timeout.
-    pub const TARGET_IDLE_TIMEOUT: &str = "target_idle_timeout";
-    /// Content-Length larger than the body that followed.
-    pub const INCOMPLETE_BODY: &str = "incomplete_body";
-    /// The target's own error, relayed.
-    pub const TARGET_GENERATED_ERROR: &str = "target_generated_error";
-    /// The client closed before the ALB answered (logged 460).
-    pub const CLIENT_CLOSED: &str = "client_closed";
-    /// The ALB answered an error without trying a target.
-    pub const NO_TARGET_ATTEMPT: &str = "no_target_attempt";
-    /// Not an error.
-    pub const OK: &str = "ok";
-}
-
-use category as c;
 
 /// Settings the fields cannot tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,7 +25,7 @@ pub struct ExplainOptions {
 impl Default for ExplainOptions {
     fn default() -> Self {
         ExplainOptions {
-            idle_timeout: Duration(60_000_000_000),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
         }
     }
 }
@@ -68,17 +33,17 @@ impl Default for ExplainOptions {
 /// What one access-log entry says about its request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Explanation {
-    /// A DOMAIN.md taxonomy name (see [`category`]).
-    pub category: &'static str,
-    /// `certain`, `likely` or `possible`: how far the log fields alone support the category.
-    pub confidence: &'static str,
+    /// The failure category (`ok` for a non-error); serialised by its name.
+    pub category: Category,
+    /// How far the log fields alone support the category.
+    pub confidence: Confidence,
     /// `lb` when the ALB produced the status the client got, `target` when it relayed the
     /// target's; `None` for a non-error.
-    pub generated_by: Option<&'static str>,
+    pub generated_by: Option<GeneratedBy>,
     /// The evidence, one sentence each, naming the fields and values it rests on.
     pub reasons: Vec<String>,
     /// Other categories the same fields fit (a capture tells them apart).
-    pub also_possible: Vec<&'static str>,
+    pub also_possible: Vec<Category>,
     /// What to change or check.
     pub fix: String,
 }
@@ -109,7 +74,7 @@ struct Builder {
 }
 
 impl Builder {
-    fn new(category: &'static str, confidence: &'static str, by: Option<&'static str>) -> Self {
+    fn new(category: Category, confidence: Confidence, by: Option<GeneratedBy>) -> Self {
         Builder {
             x: Explanation {
                 category,
@@ -125,7 +90,7 @@ impl Builder {
         self.x.reasons.push(r.into());
         self
     }
-    fn also(mut self, cats: &[&'static str]) -> Self {
+    fn also(mut self, cats: &[Category]) -> Self {
         self.x.also_possible.extend_from_slice(cats);
         self
     }
@@ -150,7 +115,12 @@ pub fn explain_with(e: &LogEntry, opts: &ExplainOptions) -> Explanation {
     );
 
     if elb == 460 {
-        let mut b = Builder::new(c::CLIENT_CLOSED, "certain", Some("lb")).reason(
+        let mut b = Builder::new(
+            Category::ClientClosed,
+            Confidence::Certain,
+            Some(GeneratedBy::Lb),
+        )
+        .reason(
             "elb_status_code 460: the client closed its connection before the ALB could answer; \
              the client received no response",
         );
@@ -174,12 +144,16 @@ pub fn explain_with(e: &LogEntry, opts: &ExplainOptions) -> Explanation {
 
     if let Some(t) = tgt {
         if t == elb {
-            let mut b =
-                Builder::new(c::TARGET_GENERATED_ERROR, "certain", Some("target")).reason(format!(
-                    "elb_status_code = target_status_code = {elb}: the target answered {elb} \
+            let mut b = Builder::new(
+                Category::TargetGeneratedError,
+                Confidence::Certain,
+                Some(GeneratedBy::Target),
+            )
+            .reason(format!(
+                "elb_status_code = target_status_code = {elb}: the target answered {elb} \
                      itself and the ALB relayed it (CloudWatch HTTPCode_Target_{}XX_Count)",
-                    elb / 100
-                ));
+                elb / 100
+            ));
             if let Some(tp) = e.target_processing_time {
                 b = b.reason(format!("the target answered after {}", secs(tp)));
             }
@@ -206,17 +180,17 @@ pub fn explain_with(e: &LogEntry, opts: &ExplainOptions) -> Explanation {
              line and still answered {elb} itself"
         );
         return match elb {
-            502 => Builder::new(c::MALFORMED_RESPONSE, "possible", Some("lb"))
+            502 => Builder::new(Category::MalformedResponse, Confidence::Possible, Some(GeneratedBy::Lb))
                 .reason(base)
                 .reason("the rest of the response was not acceptable: invalid headers, or a header block over 32 KB")
-                .also(&[c::RESPONSE_HEADER_TOO_LARGE])
+                .also(&[Category::ResponseHeaderTooLarge])
                 .fix("Capture the target's response (tcpdump on the target) and check its headers: valid HTTP/1.1 syntax, total header size under 32 KB."),
-            504 => Builder::new(c::INCOMPLETE_BODY, "possible", Some("lb"))
+            504 => Builder::new(Category::IncompleteBody, Confidence::Possible, Some(GeneratedBy::Lb))
                 .reason(base)
                 .reason("a 504 after response headers means the ALB waited for the rest of the response: usually a Content-Length larger than the body sent")
-                .also(&[c::TARGET_IDLE_TIMEOUT])
+                .also(&[Category::TargetIdleTimeout])
                 .fix("Make the target send exactly Content-Length bytes (or use chunked encoding) and finish the response before the idle timeout."),
-            _ => Builder::new(c::NO_TARGET_ATTEMPT, "possible", Some("lb"))
+            _ => Builder::new(Category::NoTargetAttempt, Confidence::Possible, Some(GeneratedBy::Lb))
                 .reason(base)
                 .fix("Compare the target's response with the ALB limits and listener rules for this path."),
         };
@@ -224,7 +198,7 @@ pub fn explain_with(e: &LogEntry, opts: &ExplainOptions) -> Explanation {
 
     if elb == 502 || elb == 504 {
         if e.target.is_none() {
-            return Builder::new(c::NO_TARGET_ATTEMPT, "likely", Some("lb"))
+            return Builder::new(Category::NoTargetAttempt, Confidence::Likely, Some(GeneratedBy::Lb))
                 .reason(format!(
                     "elb_status_code {elb} with target:port '-': no target was chosen (incomplete \
                      request from the client, or a Lambda target without an error_reason)"
@@ -240,11 +214,11 @@ pub fn explain_with(e: &LogEntry, opts: &ExplainOptions) -> Explanation {
 
 fn explain_ok(e: &LogEntry) -> Explanation {
     let by = match (e.elb_status_code, e.target_status_code) {
-        (Some(_), Some(_)) => Some("target"),
-        (Some(_), None) => Some("lb"),
+        (Some(_), Some(_)) => Some(GeneratedBy::Target),
+        (Some(_), None) => Some(GeneratedBy::Lb),
         _ => None,
     };
-    let mut b = Builder::new(c::OK, "certain", by);
+    let mut b = Builder::new(Category::Ok, Confidence::Certain, by);
     b = b.reason(match e.target_status_code {
         Some(t) => format!(
             "elb_status_code {} relayed from the target's {t}",
@@ -301,11 +275,11 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
             if elb == 504 {
                 if at_connect_timeout || elapsed.is_none() {
                     let conf = if at_connect_timeout {
-                        "likely"
+                        Confidence::Likely
                     } else {
-                        "possible"
+                        Confidence::Possible
                     };
-                    let mut b = Builder::new(c::TARGET_CONNECT_TIMEOUT, conf, Some("lb"))
+                    let mut b = Builder::new(Category::TargetConnectTimeout, conf, Some(GeneratedBy::Lb))
                         .reason(ts)
                         .reason(never)
                         .reason(format!(
@@ -314,7 +288,7 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
                     if tls_port {
                         b = b
                             .reason(format!("target port {} suggests an HTTPS target group, where a TLS handshake that stalls for 10 s ends the same way", e.target.as_ref().and_then(|t| t.port).unwrap_or(0)))
-                            .also(&[c::TARGET_TLS_HANDSHAKE_TIMEOUT]);
+                            .also(&[Category::TargetTlsHandshakeTimeout]);
                     }
                     return b.fix(
                         "Nothing answered the ALB's connection attempt: check the security group \
@@ -325,20 +299,20 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
                     );
                 }
                 if at_idle {
-                    return Builder::new(c::TARGET_IDLE_TIMEOUT, "likely", Some("lb"))
+                    return Builder::new(Category::TargetIdleTimeout, Confidence::Likely, Some(GeneratedBy::Lb))
                         .reason(ts)
                         .reason(never)
                         .reason(format!("{el_text}, the idle timeout: AWS logs -1 processing times when the target does not respond before the idle timeout"))
                         .fix(fix_idle);
                 }
-                return Builder::new(c::TARGET_CONNECT_TIMEOUT, "possible", Some("lb"))
+                return Builder::new(Category::TargetConnectTimeout, Confidence::Possible, Some(GeneratedBy::Lb))
                     .reason(ts)
                     .reason(never)
                     .reason(format!(
                         "{el_text}: neither the 10 s connect timeout nor the {} idle timeout (pass --idle-timeout if yours differs)",
                         secs(idle)
                     ))
-                    .also(&[c::TARGET_IDLE_TIMEOUT])
+                    .also(&[Category::TargetIdleTimeout])
                     .fix("Check connectivity from the ALB subnets to the target port (security groups, network ACLs, routing, host firewall), and the ALB idle timeout setting.");
             }
             // 502 without dispatch: the connection or the TLS handshake was rejected.
@@ -349,7 +323,7 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
                 el_text.clone()
             };
             if tls_port {
-                return Builder::new(c::TARGET_TLS_HANDSHAKE_FAILED, "possible", Some("lb"))
+                return Builder::new(Category::TargetTlsHandshakeFailed, Confidence::Possible, Some(GeneratedBy::Lb))
                     .reason(ts)
                     .reason(never)
                     .reason(held)
@@ -361,15 +335,21 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
                         Some(cipher) => format!("ssl_cipher {cipher} / {} is the client-side TLS; the back-end handshake uses the ALB's own policy, which the target must accept", e.ssl_protocol.as_deref().unwrap_or("-")),
                         None => "the client connection is plain HTTP; the back-end TLS is independent of it".to_string(),
                     })
-                    .also(&[c::TARGET_CONNECT_REFUSED, c::TARGET_UNREACHABLE_ICMP])
+                    .also(&[Category::TargetConnectRefused, Category::TargetUnreachableIcmp])
                     .fix("Check the TLS versions and cipher suites the target accepts against the ALB's back-end policy (usually a cipher mismatch: the target sends RST right after the ClientHello); ssldump or a capture on the target shows it. CloudWatch TargetTLSNegotiationErrorCount counts these; TargetConnectionErrorCount counts refused connections.");
             }
             let (cat, alt) = if quick || elapsed.is_none() {
-                (c::TARGET_CONNECT_REFUSED, c::TARGET_UNREACHABLE_ICMP)
+                (
+                    Category::TargetConnectRefused,
+                    Category::TargetUnreachableIcmp,
+                )
             } else {
-                (c::TARGET_UNREACHABLE_ICMP, c::TARGET_CONNECT_REFUSED)
+                (
+                    Category::TargetUnreachableIcmp,
+                    Category::TargetConnectRefused,
+                )
             };
-            let mut b = Builder::new(cat, "possible", Some("lb"))
+            let mut b = Builder::new(cat, Confidence::Possible, Some(GeneratedBy::Lb))
                 .reason(ts)
                 .reason(never)
                 .reason(held)
@@ -378,7 +358,7 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
                 b = b.reason("a delay of a second or more before the 502 fits an ICMP host unreachable (sent after address resolution on the target's subnet fails) better than a RST");
             }
             b = b.reason("AWS also logs -1 processing times when the target closes a connection before the request could be sent on it");
-            b.also(&[alt, c::TARGET_CLOSED_BEFORE_RESPONSE]).fix(format!(
+            b.also(&[alt, Category::TargetClosedBeforeResponse]).fix(format!(
                 "Check that the application listens on {target} (ss -anp | grep <port>; did it crash?), \
                  that it is not shedding connections under load, and that the ALB subnets can reach the \
                  target and port (routing, firewall appliance, host firewall). CloudWatch \
@@ -393,8 +373,12 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
                 secs(rpt)
             );
             if elb == 504 {
-                let conf = if at_idle { "likely" } else { "possible" };
-                let mut b = Builder::new(c::TARGET_IDLE_TIMEOUT, conf, Some("lb"))
+                let conf = if at_idle {
+                    Confidence::Likely
+                } else {
+                    Confidence::Possible
+                };
+                let mut b = Builder::new(Category::TargetIdleTimeout, conf, Some(GeneratedBy::Lb))
                     .reason(ts)
                     .reason(sent);
                 b = if at_idle {
@@ -413,7 +397,7 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
             let waited = elapsed.map(|d| Duration(d.0.saturating_sub(rpt.0)));
             if waited.is_some_and(|w| w.0 >= SEC) && !at_idle {
                 let w = waited.unwrap_or_default();
-                return Builder::new(c::DEREGISTRATION_ABORT, "possible", Some("lb"))
+                return Builder::new(Category::DeregistrationAbort, Confidence::Possible, Some(GeneratedBy::Lb))
                     .reason(ts)
                     .reason(sent)
                     .reason(format!(
@@ -422,12 +406,16 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
                         secs(idle)
                     ))
                     .reason("when the target was being deregistered, the ALB aborts its in-flight requests once the deregistration delay runs out; otherwise the target itself closed the connection mid-request (crash, worker timeout)")
-                    .also(&[c::TARGET_CLOSED_BEFORE_RESPONSE])
+                    .also(&[Category::TargetClosedBeforeResponse])
                     .fix("If the target was deregistered (Auto Scaling, deployment) at that time, raise the target group's deregistration delay above the longest request time. Otherwise check the target for a crash or a worker timeout (gunicorn --timeout, PHP max_execution_time) around that time.");
             }
-            let mut b = Builder::new(c::TARGET_CLOSED_BEFORE_RESPONSE, "likely", Some("lb"))
-                .reason(ts)
-                .reason(sent);
+            let mut b = Builder::new(
+                Category::TargetClosedBeforeResponse,
+                Confidence::Likely,
+                Some(GeneratedBy::Lb),
+            )
+            .reason(ts)
+            .reason(sent);
             match waited {
                 Some(w) => {
                     b = b
@@ -436,14 +424,15 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
                             secs(w)
                         ))
                         .reason("so soon after dispatch, this is the keep-alive race: the ALB reused an idle connection just as the target's keep-alive timer closed it (FIN or RST)")
-                        .also(&[c::KEEPALIVE_RACE]);
+                        .also(&[Category::KeepaliveRace]);
                 }
                 None => b = b.reason(el_text),
             }
             b.fix(format!(
-                "Set the target's keep-alive timeout a few seconds above the ALB idle timeout (e.g. {} s for {}): Node.js keepAliveTimeout (and headersTimeout), Apache KeepAliveTimeout, gunicorn --keep-alive, uvicorn --timeout-keep-alive. Also check the target's logs for crashes at that time.",
-                idle.0 / SEC + 5,
-                secs(idle)
+                "Set the target's keep-alive timeout a few seconds above the ALB idle timeout (e.g. {} s for {}): {}. Also check the target's logs for crashes at that time.",
+                idle.0 / SEC + KEEPALIVE_MARGIN_S as i64,
+                secs(idle),
+                racing_knobs()
             ))
         }
         // Response headers began (target_processing_time set) but no target status logged.
@@ -453,25 +442,29 @@ fn explain_lb_5xx(e: &LogEntry, elb: u16, opts: &ExplainOptions, times: String) 
                 secs(tpt)
             );
             if elb == 502 {
-                return Builder::new(c::MALFORMED_RESPONSE, "likely", Some("lb"))
+                return Builder::new(Category::MalformedResponse, Confidence::Likely, Some(GeneratedBy::Lb))
                     .reason(ts)
                     .reason(got)
                     .reason("the target's bytes were not a valid HTTP response, or its header block exceeded 32 KB; the log cannot tell which")
-                    .also(&[c::RESPONSE_HEADER_TOO_LARGE])
+                    .also(&[Category::ResponseHeaderTooLarge])
                     .fix("Capture the target's raw response (tcpdump on the target, or curl -v straight to the target) and check the status line and headers: valid HTTP/1.1 syntax and under 32 KB of headers in total.");
             }
-            Builder::new(c::INCOMPLETE_BODY, "possible", Some("lb"))
+            Builder::new(Category::IncompleteBody, Confidence::Possible, Some(GeneratedBy::Lb))
                 .reason(ts)
                 .reason(got)
                 .reason(format!("{el_text}: the ALB waited for the rest of the response"))
-                .also(&[c::TARGET_IDLE_TIMEOUT])
+                .also(&[Category::TargetIdleTimeout])
                 .fix("Make the target send exactly Content-Length bytes (or use chunked encoding) and finish the response before the idle timeout.")
         }
         // request -1 but response time set: not a documented combination.
-        (None, None, Some(_)) => Builder::new(c::NO_TARGET_ATTEMPT, "possible", Some("lb"))
-            .reason(ts)
-            .reason(times)
-            .fix("Unusual combination of processing times; check the target's health and logs."),
+        (None, None, Some(_)) => Builder::new(
+            Category::NoTargetAttempt,
+            Confidence::Possible,
+            Some(GeneratedBy::Lb),
+        )
+        .reason(ts)
+        .reason(times)
+        .fix("Unusual combination of processing times; check the target's health and logs."),
     }
 }
 
@@ -482,22 +475,22 @@ fn explain_error_reason(e: &LogEntry, elb: u16) -> Option<Explanation> {
     let x = if let Some(rest) = er.strip_prefix("Lambda") {
         let lambda = "the target is a Lambda function";
         match rest {
-            "InvalidResponse" => Builder::new(c::MALFORMED_RESPONSE, "certain", Some("lb"))
+            "InvalidResponse" => Builder::new(Category::MalformedResponse, Confidence::Certain, Some(GeneratedBy::Lb))
                 .reason(format!("{said}: the function's response is malformed or misses required fields"))
                 .reason(lambda)
                 .fix("Return the ALB response shape from the function: statusCode, statusDescription, headers (or multiValueHeaders), body, isBase64Encoded."),
-            "ResponseTooLarge" => Builder::new(c::MALFORMED_RESPONSE, "certain", Some("lb"))
+            "ResponseTooLarge" => Builder::new(Category::MalformedResponse, Confidence::Certain, Some(GeneratedBy::Lb))
                 .reason(format!("{said}: the function's response exceeded 1 MB"))
                 .reason(lambda)
                 .fix("Keep Lambda responses behind an ALB under 1 MB (serve large objects from S3)."),
-            "Unhandled" => Builder::new(c::TARGET_GENERATED_ERROR, "certain", Some("lb"))
+            "Unhandled" => Builder::new(Category::TargetGeneratedError, Confidence::Certain, Some(GeneratedBy::Lb))
                 .reason(format!("{said}: the function threw an unhandled exception"))
                 .reason(lambda)
                 .fix("Read the function's CloudWatch Logs for the exception."),
-            "ConnectionTimeout" => Builder::new(c::TARGET_CONNECT_TIMEOUT, "certain", Some("lb"))
+            "ConnectionTimeout" => Builder::new(Category::TargetConnectTimeout, Confidence::Certain, Some(GeneratedBy::Lb))
                 .reason(format!("{said}: an attempt to connect to Lambda timed out"))
                 .fix("A Lambda-side problem (LambdaInternalError): retry, and contact AWS support if it persists."),
-            _ => Builder::new(c::NO_TARGET_ATTEMPT, "certain", Some("lb"))
+            _ => Builder::new(Category::NoTargetAttempt, Confidence::Certain, Some(GeneratedBy::Lb))
                 .reason(format!("{said}: Lambda could not run the function (permissions, throttling, VPC/KMS setup, request too large or not UTF-8, or a Lambda-internal error)"))
                 .reason(lambda)
                 .fix(format!("Fix the condition named by {er} (see the AWS access-log error reason codes); check the function's permissions, concurrency, VPC and KMS settings.")),
@@ -513,7 +506,7 @@ fn explain_error_reason(e: &LogEntry, elb: u16) -> Option<Explanation> {
                 | "AuthMissingHostHeader"
                 | "AuthUserinfoResponseSizeExceeded"
         );
-        Builder::new(c::NO_TARGET_ATTEMPT, "certain", Some("lb"))
+        Builder::new(Category::NoTargetAttempt, Confidence::Certain, Some(GeneratedBy::Lb))
             .reason(format!("{said}: the listener rule's authenticate action failed, the request never reached a target"))
             .reason(if idp {
                 "the identity provider failed or was unreachable (CloudWatch ELBAuthError / ELBAuthUserClaimsSizeExceeded): an availability problem, not the client's"
@@ -526,11 +519,11 @@ fn explain_error_reason(e: &LogEntry, elb: u16) -> Option<Explanation> {
                 "Usually the client's expired or tampered session cookie or a replayed login callback; check the IdP client configuration if it affects many clients."
             })
     } else if er.starts_with("WAF") {
-        Builder::new(c::NO_TARGET_ATTEMPT, "certain", Some("lb"))
+        Builder::new(Category::NoTargetAttempt, Confidence::Certain, Some(GeneratedBy::Lb))
             .reason(format!("{said}: the ALB could not get a verdict from AWS WAF for this request"))
             .fix("Check AWS WAF service health and the web ACL association; consider the ALB attribute waf.fail_open.enabled.")
     } else if er.starts_with("AWSALBTG") || er.starts_with("WeightedTargetGroups") {
-        Builder::new(c::NO_TARGET_ATTEMPT, "certain", Some("lb"))
+        Builder::new(Category::NoTargetAttempt, Confidence::Certain, Some(GeneratedBy::Lb))
             .reason(format!("{said}: routing to weighted target groups failed (e.g. an AWSALBTG cookie that is not valid, such as URL-encoded)"))
             .fix("Make clients send the AWSALBTG stickiness cookie back unmodified.")
     } else {
@@ -548,7 +541,12 @@ fn explain_other_lb_error(e: &LogEntry, elb: u16, times: String) -> Explanation 
     let base = format!(
         "elb_status_code {elb}, target_status_code '-': the ALB answered without a target response"
     );
-    let b = Builder::new(c::NO_TARGET_ATTEMPT, "certain", Some("lb")).reason(base);
+    let b = Builder::new(
+        Category::NoTargetAttempt,
+        Confidence::Certain,
+        Some(GeneratedBy::Lb),
+    )
+    .reason(base);
     if has_action("fixed-response") {
         return b
             .reason(format!("actions_executed {actions}: a listener rule returned a fixed {elb} response by configuration"))

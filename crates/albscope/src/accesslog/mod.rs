@@ -17,7 +17,7 @@ mod explain;
 mod parse;
 mod reader;
 
-pub use explain::{category, explain, explain_with, ExplainOptions, Explanation};
+pub use explain::{explain, explain_with, ExplainOptions, Explanation};
 pub use parse::{parse_line, parse_rfc3339, EXTRA_FIELD_NAMES, FIELD_NAMES, MIN_FIELDS};
 pub use reader::{LinePos, LogReader, LogRecord, MalformedLine, ReaderStats, MAX_LINE_BYTES};
 

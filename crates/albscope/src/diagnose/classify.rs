@@ -1,12 +1,12 @@
 //! The taxonomy rules: one [`RequestPath`] in, one [`Finding`] out.
 
-use super::fix::fix_for;
 use super::timeline::build_timeline;
-use super::{packet_ref, round3, AccessLogView, Category, Finding, GeneratedBy};
+use super::{packet_ref, round3, AccessLogView, Finding};
 use crate::alb::{Knowledge, Leg, RequestPath, Vantage, TLS_HANDSHAKE_TIMEOUT};
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{Dir, TcpEvent, TcpEventKind};
 use crate::protocol::{header, HttpResponse, ResponseErrorKind};
+use crate::taxonomy::{fix_text, Category, FixFacts, GeneratedBy};
 
 /// How close the target's close must be to the request to call it a keep-alive race.
 const RACE_WINDOW: Duration = Duration(100_000_000);
@@ -24,30 +24,7 @@ pub(super) struct BackVerdict {
     /// Headline clause.
     pub what: String,
     /// Facts for the fix line.
-    pub detail: FixDetail,
-}
-
-/// Facts a fix line may quote.
-#[derive(Default, Clone)]
-pub(super) struct FixDetail {
-    /// Target `ip:port`.
-    pub target: Option<String>,
-    /// Target port.
-    pub port: Option<u16>,
-    /// Target Server header.
-    pub server: Option<String>,
-    /// Target X-Powered-By header.
-    pub powered_by: Option<String>,
-    /// ALB idle timeout, seconds.
-    pub idle_s: f64,
-    /// Keep-alive timeout seen for the target, seconds.
-    pub keepalive_s: Option<f64>,
-    /// Extra words (ICMP text, TLS offer, byte counts).
-    pub extra: Option<String>,
-    /// Connect timeout from the target's vantage (SYN-ACK sent, SYN retransmitted).
-    pub return_path_blocked: bool,
-    /// Trace id.
-    pub trace_id: Option<String>,
+    pub detail: FixFacts,
 }
 
 struct Ctx<'a> {
@@ -184,16 +161,16 @@ pub(super) fn diagnose_untimed(path: &RequestPath, known: &Knowledge, files: &[S
             let seen_idle = (c == Category::TargetIdleTimeout)
                 .then(|| front_elapsed(f))
                 .flatten();
-            let detail = FixDetail {
+            let detail = FixFacts {
                 idle_s: seen_idle.unwrap_or(idle).as_secs_f64().round(),
-                ..FixDetail::default()
+                ..FixFacts::default()
             };
             (c, w, detail, None, None)
         }
         (None, None) => (
             Category::Undetermined,
             "nothing captured".to_string(),
-            FixDetail::default(),
+            FixFacts::default(),
             None,
             None,
         ),
@@ -313,7 +290,7 @@ pub(super) fn diagnose_untimed(path: &RequestPath, known: &Knowledge, files: &[S
     let first = front.or(back);
     let start = first.map(|l| l.time()).unwrap_or_default();
     let headline = headline(status, status_inferred, generated_by, &what, category);
-    let fix = fix_for(category, &detail);
+    let fix = fix_text(category, &detail);
     let request_line = match req {
         Some(r) => format!(
             "{} {}{}",
@@ -696,7 +673,7 @@ fn front_only_inference(
 fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
     let target_ep = b.conn.key.server;
     let tinfo = ctx.known.targets.get(&target_ep);
-    let mut detail = FixDetail {
+    let mut detail = FixFacts {
         target: Some(target_ep.to_string()),
         port: Some(target_ep.port),
         server: b
@@ -712,7 +689,7 @@ fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             .known
             .target_keepalive(&target_ep)
             .map(|d| round3(d.as_secs_f64())),
-        ..FixDetail::default()
+        ..FixFacts::default()
     };
     let mut ev: Vec<String> = Vec::new();
     let evs = events(b);
@@ -1059,7 +1036,7 @@ fn analyze_response(
     r: &HttpResponse,
     ctx: &Ctx,
     mut ev: Vec<String>,
-    mut detail: FixDetail,
+    mut detail: FixFacts,
 ) -> BackVerdict {
     let server = header(&r.headers, "server");
     ev.push(format!(
@@ -1134,7 +1111,7 @@ fn analyze_response(
 }
 
 /// A back-end connection that carried no request: connect and TLS failures.
-fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixDetail) -> BackVerdict {
+fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackVerdict {
     let evs = events(b);
     let target = b.conn.key.server;
     let mut ev = Vec::new();

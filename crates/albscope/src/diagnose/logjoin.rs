@@ -29,9 +29,10 @@
 //! packets), but 1 million entries cost about 1.5 GB: give `--access-log` the log files of the
 //! capture's time span, not a month of them.
 
-use super::{Category, Finding};
+use super::Finding;
 use crate::accesslog::{parse_rfc3339, HostPort, LogEntry};
 use crate::capture::{Duration, Timestamp};
+use crate::taxonomy::Category;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -665,7 +666,7 @@ mod tests {
             status: Some(504),
             status_inferred: false,
             front_encrypted: false,
-            generated_by: Some(super::super::GeneratedBy::Lb),
+            generated_by: Some(crate::taxonomy::GeneratedBy::Lb),
             category: Category::TargetIdleTimeout,
             headline: String::new(),
             trace_id: trace.map(str::to_string),

@@ -7,11 +7,12 @@
 //! within 1 % of the exact nearest-rank value; `max` is exact. Memory is a few hundred buckets per
 //! histogram whatever the capture size.
 
-use super::{CaptureSpan, Category, Finding, GeneratedBy};
+use super::{CaptureSpan, Finding};
 use crate::alb::{Leg, RequestPath};
 use crate::capture::Timestamp;
 use crate::decode::MirrorSession;
 use crate::flow::Endpoint;
+use crate::taxonomy::{Category, GeneratedBy};
 use indexmap::IndexMap;
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -7,7 +7,6 @@
 //! asked, `keep_ok`). Health checks are counted apart and never mixed with client requests.
 
 mod classify;
-mod fix;
 pub mod logjoin;
 pub mod metrics;
 mod timeline;
@@ -19,9 +18,9 @@ use crate::alb::{
 };
 use crate::capture::{PacketPos, Timestamp};
 use crate::pipeline::RunStats;
+use crate::taxonomy::{Category, GeneratedBy};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
 /// Version of the JSON document; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -63,127 +62,6 @@ impl Keep {
             ok,
             max_requests: DEFAULT_MAX_KEPT_REQUESTS,
         }
-    }
-}
-
-/// Failure category (DOMAIN.md taxonomy; names serialised verbatim).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// ALB's SYN answered by RST.
-    TargetConnectRefused,
-    /// ALB's SYN answered by ICMP destination unreachable.
-    TargetUnreachableIcmp,
-    /// Request sent, then FIN or RST from the target before any response byte.
-    TargetClosedBeforeResponse,
-    /// The target's keep-alive timer closed a reused idle connection as the request went out.
-    KeepaliveRace,
-    /// The target's bytes are not a valid HTTP response.
-    MalformedResponse,
-    /// Response header block over 32 KB.
-    ResponseHeaderTooLarge,
-    /// Back-end TLS handshake answered by RST, FIN or an alert.
-    TargetTlsHandshakeFailed,
-    /// The ALB closed the back end while the target was silent, before the idle timeout.
-    DeregistrationAbort,
-    /// SYN and retransmissions unanswered for 10 s.
-    TargetConnectTimeout,
-    /// Back-end TLS handshake not complete within 10 s.
-    TargetTlsHandshakeTimeout,
-    /// No response before the ALB idle timeout.
-    TargetIdleTimeout,
-    /// Content-Length larger than the body that followed.
-    IncompleteBody,
-    /// The target's own 5xx, relayed.
-    TargetGeneratedError,
-    /// The client closed before the ALB answered (ALB logs 460).
-    ClientClosed,
-    /// The ALB answered an error without any back-end attempt in the capture.
-    NoTargetAttempt,
-    /// A non-error response, relayed normally.
-    Ok,
-    /// Not one of the above: the capture does not show enough (said why in the evidence).
-    Undetermined,
-}
-
-impl Category {
-    /// Every category, in report order.
-    pub const ALL: [Category; 17] = [
-        Category::TargetConnectRefused,
-        Category::TargetUnreachableIcmp,
-        Category::TargetClosedBeforeResponse,
-        Category::KeepaliveRace,
-        Category::MalformedResponse,
-        Category::ResponseHeaderTooLarge,
-        Category::TargetTlsHandshakeFailed,
-        Category::DeregistrationAbort,
-        Category::TargetConnectTimeout,
-        Category::TargetTlsHandshakeTimeout,
-        Category::TargetIdleTimeout,
-        Category::IncompleteBody,
-        Category::TargetGeneratedError,
-        Category::ClientClosed,
-        Category::NoTargetAttempt,
-        Category::Undetermined,
-        Category::Ok,
-    ];
-
-    /// The category's name as used in JSON and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Category::TargetConnectRefused => "target_connect_refused",
-            Category::TargetUnreachableIcmp => "target_unreachable_icmp",
-            Category::TargetClosedBeforeResponse => "target_closed_before_response",
-            Category::KeepaliveRace => "keepalive_race",
-            Category::MalformedResponse => "malformed_response",
-            Category::ResponseHeaderTooLarge => "response_header_too_large",
-            Category::TargetTlsHandshakeFailed => "target_tls_handshake_failed",
-            Category::DeregistrationAbort => "deregistration_abort",
-            Category::TargetConnectTimeout => "target_connect_timeout",
-            Category::TargetTlsHandshakeTimeout => "target_tls_handshake_timeout",
-            Category::TargetIdleTimeout => "target_idle_timeout",
-            Category::IncompleteBody => "incomplete_body",
-            Category::TargetGeneratedError => "target_generated_error",
-            Category::ClientClosed => "client_closed",
-            Category::NoTargetAttempt => "no_target_attempt",
-            Category::Ok => "ok",
-            Category::Undetermined => "undetermined",
-        }
-    }
-
-    /// Parses a category name.
-    pub fn from_name(s: &str) -> Option<Category> {
-        Category::ALL.iter().copied().find(|c| c.name() == s)
-    }
-
-    /// True for every category but `ok`.
-    pub fn is_failure(self) -> bool {
-        self != Category::Ok
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Who produced the status the client got.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GeneratedBy {
-    /// The load balancer itself.
-    Lb,
-    /// The target (relayed by the ALB).
-    Target,
-}
-
-impl fmt::Display for GeneratedBy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            GeneratedBy::Lb => "lb",
-            GeneratedBy::Target => "target",
-        })
     }
 }
 

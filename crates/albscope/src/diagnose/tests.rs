@@ -8,6 +8,7 @@ use crate::flow::TcpEventKind as K;
 use crate::protocol::{
     AppKind, AppSink, ClientHelloInfo, ResponseError, ResponseErrorKind, TlsAlertInfo, TlsInfo,
 };
+use crate::taxonomy::{Category, GeneratedBy};
 
 type Tr = AlbTracker<Collect>;
 
@@ -609,10 +610,13 @@ fn analyzer_counts_and_keeps_failures_only() {
     let analysis = a.finish(&known, crate::pipeline::RunStats::default());
     assert_eq!(analysis.summary.failed, 1);
     assert_eq!(analysis.requests.len(), 1);
-    let c = &analysis.summary.by_category["target_connect_refused"];
+    let c = &analysis.summary.by_category[Category::TargetConnectRefused.name()];
     assert_eq!((c.count, c.generated_by_lb), (1, 1));
     let json = serde_json::to_value(&analysis).unwrap();
-    assert_eq!(json["requests"][0]["category"], "target_connect_refused");
+    assert_eq!(
+        json["requests"][0]["category"],
+        Category::TargetConnectRefused.name()
+    );
     assert_eq!(json["schema_version"], 1);
 }
 

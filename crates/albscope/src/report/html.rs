@@ -6,9 +6,10 @@
 //!
 //! Every capture-derived string goes through [`esc`] (text and attribute context alike).
 
-use super::views::{self, category_meaning};
+use super::views;
 use crate::diagnose::metrics::RequestConns;
-use crate::diagnose::{Analysis, Category, Finding, TimelineEvent};
+use crate::diagnose::{Analysis, Finding, TimelineEvent};
+use crate::taxonomy::Category;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
@@ -411,7 +412,7 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
         format!(
             "<span class=\"cat\">{}</span> {}",
             esc(f.category.name()),
-            esc(category_meaning(f.category))
+            esc(f.category.meaning())
         ),
     );
     kv("status", esc(&views::status_text(f)));

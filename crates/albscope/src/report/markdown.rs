@@ -5,7 +5,7 @@
 //! Every capture-derived string is escaped: table cells and prose backslash-escape Markdown
 //! punctuation and HTML brackets; timeline blocks use a fence longer than any backtick run.
 
-use super::views::{self, category_meaning};
+use super::views;
 use crate::diagnose::{Analysis, Finding};
 use std::io::{self, Write};
 
@@ -349,7 +349,7 @@ fn write_finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
         out,
         "- **Category:** {} ({})",
         code(f.category.name()),
-        category_meaning(f.category)
+        f.category.meaning()
     )?;
     writeln!(out, "- **Status:** {}", md_escape(&views::status_text(f)))?;
     writeln!(

@@ -5,6 +5,7 @@ use crate::diagnose::{Analyzer, Keep};
 use crate::flow::Dir::{ToClient, ToServer};
 use crate::flow::TcpEventKind as K;
 use crate::protocol::{AppKind, AppSink};
+use crate::taxonomy::Category;
 
 /// A keep-alive race and an ok request, analysed.
 fn sample(keep_ok: bool) -> crate::diagnose::Analysis {
@@ -115,7 +116,7 @@ fn json_and_ndjson_carry_the_contract_fields() {
             assert!(r.get(k).is_some(), "missing {k} in {r}");
         }
     }
-    assert_eq!(reqs[1]["category"], "keepalive_race");
+    assert_eq!(reqs[1]["category"], Category::KeepaliveRace.name());
     assert_eq!(reqs[1]["generated_by"], "lb");
     assert_eq!(reqs[1]["access_log"]["target_status_code"], "-");
     let mut out = Vec::new();
@@ -207,7 +208,7 @@ fn metrics_count_every_request_including_ok_ones() {
     assert_eq!((t.fresh.requests, t.fresh.failed), (1, 0));
     assert_eq!((t.reused.requests, t.reused.failed), (1, 1));
     assert_eq!(
-        a.metrics.by_connection["reused"].by_category["keepalive_race"],
+        a.metrics.by_connection["reused"].by_category[Category::KeepaliveRace.name()],
         1
     );
     let c = &a.connections["f3.0"];

@@ -2,7 +2,8 @@
 //! headline, evidence, fix, access-log view and timeline.
 
 use super::views;
-use crate::diagnose::{Analysis, Category, Finding, GeneratedBy};
+use crate::diagnose::{Analysis, Finding};
+use crate::taxonomy::{Category, GeneratedBy};
 use std::io::{self, Write};
 
 /// Text rendering options.

@@ -2,7 +2,8 @@
 //! connection-reuse views), as plain rows of strings; each format only lays them out.
 
 use crate::diagnose::metrics::{GroupStats, Latency};
-use crate::diagnose::{Analysis, Category};
+use crate::diagnose::Analysis;
+use crate::taxonomy::Category;
 
 /// Renders seconds for a report cell: `850 µs`, `12.3 ms`, `60.000 s`, `-` when unknown.
 pub fn dur(v: Option<f64>) -> String {
@@ -226,7 +227,7 @@ pub fn category_rows(a: &Analysis) -> Vec<[String; 5]> {
             [
                 name.clone(),
                 Category::from_name(name)
-                    .map(category_meaning)
+                    .map(Category::meaning)
                     .unwrap_or_default()
                     .into(),
                 c.count.to_string(),
@@ -239,29 +240,6 @@ pub fn category_rows(a: &Analysis) -> Vec<[String; 5]> {
             ]
         })
         .collect()
-}
-
-/// A short meaning of each category, for summary tables.
-pub fn category_meaning(c: Category) -> &'static str {
-    match c {
-        Category::TargetConnectRefused => "target refused the connection (RST to SYN)",
-        Category::TargetUnreachableIcmp => "target unreachable (ICMP)",
-        Category::TargetClosedBeforeResponse => "target closed/reset before answering",
-        Category::KeepaliveRace => "target's keep-alive timeout raced the ALB",
-        Category::MalformedResponse => "target's response is not valid HTTP",
-        Category::ResponseHeaderTooLarge => "target's response headers over 32 KB",
-        Category::TargetTlsHandshakeFailed => "back-end TLS handshake failed",
-        Category::DeregistrationAbort => "ALB aborted a request (deregistration delay)",
-        Category::TargetConnectTimeout => "ALB could not connect within 10 s",
-        Category::TargetTlsHandshakeTimeout => "back-end TLS handshake took over 10 s",
-        Category::TargetIdleTimeout => "target slower than the ALB idle timeout",
-        Category::IncompleteBody => "response shorter than its Content-Length",
-        Category::TargetGeneratedError => "the target's own 5xx, relayed",
-        Category::ClientClosed => "client gave up first (ALB logs 460)",
-        Category::NoTargetAttempt => "ALB answered without trying a target",
-        Category::Ok => "answered normally",
-        Category::Undetermined => "cause not visible in the capture",
-    }
 }
 
 /// The access-log fields of a finding as the log line would show them.
@@ -292,8 +270,8 @@ pub fn status_text(f: &crate::diagnose::Finding) -> String {
         .unwrap_or_else(|| "none".into());
     let inf = if f.status_inferred { " (inferred)" } else { "" };
     let by = match f.generated_by {
-        Some(crate::diagnose::GeneratedBy::Lb) => " by ALB",
-        Some(crate::diagnose::GeneratedBy::Target) => " by target",
+        Some(crate::taxonomy::GeneratedBy::Lb) => " by ALB",
+        Some(crate::taxonomy::GeneratedBy::Target) => " by target",
         None => "",
     };
     format!("{st}{inf}{by}")
