@@ -39,8 +39,10 @@ pub(super) struct DirState {
     /// Zeek's state of the sending endpoint.
     pub(super) state: EpState,
     recent: [(Sig, Timestamp); RECENT],
-    recent_len: usize,
-    recent_next: usize,
+    /// Signatures kept in `recent`, and the slot the next one goes to (both at most [`RECENT`]:
+    /// one byte each keeps the state of a connection small).
+    recent_len: u8,
+    recent_next: u8,
     /// Which history letters this direction already recorded.
     pub(super) marks: HistoryMarks,
 }
@@ -215,18 +217,22 @@ pub(super) fn update_conn(
         } else {
             config.duplicate_window_no_id.0
         };
-        let is_dup = side.recent.iter().take(side.recent_len).any(|(s, t)| {
-            let close_in_time = ts.0.saturating_sub(t.0).abs() <= window;
-            close_in_time
-                && s.seq == sig.seq
-                && s.len == sig.len
-                && s.flags == sig.flags
-                && match (s.ip_id, sig.ip_id) {
-                    (Some(a), Some(b)) => a == b,
-                    (None, None) => s.ack == sig.ack && s.window == sig.window,
-                    _ => false,
-                }
-        });
+        let is_dup = side
+            .recent
+            .iter()
+            .take(usize::from(side.recent_len))
+            .any(|(s, t)| {
+                let close_in_time = ts.0.saturating_sub(t.0).abs() <= window;
+                close_in_time
+                    && s.seq == sig.seq
+                    && s.len == sig.len
+                    && s.flags == sig.flags
+                    && match (s.ip_id, sig.ip_id) {
+                        (Some(a), Some(b)) => a == b,
+                        (None, None) => s.ack == sig.ack && s.window == sig.window,
+                        _ => false,
+                    }
+            });
         side.stats.frame_bytes += packet.orig_len as u64;
         if is_dup {
             side.stats.duplicates = side.stats.duplicates.saturating_add(1);
@@ -235,11 +241,11 @@ pub(super) fn update_conn(
             conn.last_pos = pos;
             return;
         }
-        if let Some(slot) = side.recent.get_mut(side.recent_next) {
+        if let Some(slot) = side.recent.get_mut(usize::from(side.recent_next)) {
             *slot = (sig, ts);
         }
-        side.recent_next = (side.recent_next + 1) % RECENT;
-        side.recent_len = (side.recent_len + 1).min(RECENT);
+        side.recent_next = (side.recent_next + 1) % RECENT as u8;
+        side.recent_len = (side.recent_len + 1).min(RECENT as u8);
         side.stats.packets += 1;
         side.stats.wire_bytes += decoded.ip_len as u64;
     }
