@@ -3,6 +3,7 @@
 //! holes, FIN and RST. The connection table that owns these states is in `tracker.rs`.
 
 use super::reassembly::{Chunk, Reassembler};
+use super::tracker::{Timers, TupleKey, TupleKeyOrd, LRU_GRANULARITY_NS};
 use super::zeek::{EpState, HistoryLetter, HistoryMarks};
 use super::{
     ConnId, ConnKey, Dir, DirStats, Endpoint, FlowConfig, FlowEvent, FlowSink, FlowStats, TcpEvent,
@@ -180,8 +181,48 @@ pub(super) fn push_event(conn: &mut Conn, max_events: usize, event: TcpEvent) {
     }
 }
 
+/// Applies a segment to its connection and keeps the table's timer sets in step (here, not in
+/// `tracker.rs`, so that `update_conn` is compiled into it: one call per packet, as before the
+/// split).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn apply_segment(
+    conn: &mut Conn,
+    tkey: TupleKey,
+    timers: Timers<'_>,
+    config: &FlowConfig,
+    stats: &mut FlowStats,
+    packet: &PacketRef<'_>,
+    decoded: &Decoded<'_>,
+    seg: &TcpSegment<'_>,
+    sink: &mut dyn FlowSink,
+) {
+    let ord: TupleKeyOrd = tkey.into();
+    let old_activity = conn.activity;
+    let was_half_open = conn.half_open;
+    let was_closing = conn.closing;
+
+    update_conn(conn, config, stats, packet, decoded, seg, sink);
+
+    if conn.end.0.saturating_sub(old_activity) >= LRU_GRANULARITY_NS {
+        conn.activity = conn.end.0;
+        timers.lru.remove(&(old_activity, conn.id.0, ord));
+        timers.lru.insert((conn.activity, conn.id.0, ord));
+    }
+    if was_half_open && (!conn.half_open || conn.activity != old_activity) {
+        timers.half_open.remove(&(old_activity, conn.id.0, ord));
+    }
+    if conn.half_open && (!was_half_open || conn.activity != old_activity) {
+        timers.half_open.insert((conn.activity, conn.id.0, ord));
+    }
+    if was_closing.is_none() {
+        if let Some(deadline) = conn.closing {
+            timers.closing.insert((deadline, conn.id.0, ord));
+        }
+    }
+}
+
 /// Applies one segment to its connection.
-pub(super) fn update_conn(
+fn update_conn(
     conn: &mut Conn,
     config: &FlowConfig,
     stats: &mut FlowStats,

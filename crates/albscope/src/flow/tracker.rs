@@ -18,7 +18,7 @@
 //! reuse); how one segment changes a connection is in `segment.rs`, the Zeek-style state and
 //! history in `zeek.rs`.
 
-use super::segment::{dir_of, drain, push_event, update_conn, Conn};
+use super::segment::{apply_segment, dir_of, drain, push_event, Conn};
 use super::zeek::conn_state;
 use super::{
     CloseReason, ConnId, ConnKey, ConnSummary, Dir, Endpoint, FlowEvent, FlowSink, TcpEvent,
@@ -126,7 +126,7 @@ pub struct FlowStats {
 
 /// A 4-tuple in one session, endpoints sorted so both directions find it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-struct TupleKey {
+pub(super) struct TupleKey {
     session: MirrorSession,
     lo: Endpoint,
     hi: Endpoint,
@@ -186,7 +186,7 @@ pub struct FlowTracker {
 
 /// [`TupleKey`] with an order, for the timer sets.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct TupleKeyOrd(MirrorSession, Endpoint, Endpoint);
+pub(super) struct TupleKeyOrd(MirrorSession, Endpoint, Endpoint);
 
 impl From<TupleKey> for TupleKeyOrd {
     fn from(k: TupleKey) -> Self {
@@ -206,7 +206,7 @@ impl From<TupleKeyOrd> for TupleKey {
 
 /// The timer sets are re-keyed at most this often per connection (capture time), so a bulk
 /// transfer does not pay two tree updates per packet.
-const LRU_GRANULARITY_NS: i64 = 100_000_000;
+pub(super) const LRU_GRANULARITY_NS: i64 = 100_000_000;
 
 /// How often (capture time) idle and half-open connections are looked for.
 const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
@@ -510,10 +510,10 @@ impl FlowTracker {
 }
 
 /// The tracker's timer sets, borrowed apart from the connection table.
-struct Timers<'a> {
-    lru: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
-    half_open: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
-    closing: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+pub(super) struct Timers<'a> {
+    pub(super) lru: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+    pub(super) half_open: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+    pub(super) closing: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
 }
 
 /// Is a pure SYN from `src` with sequence number `seq` a new connection on this 4-tuple (a new
@@ -524,44 +524,6 @@ fn is_port_reuse(conn: &Conn, src: Endpoint, seq: u32) -> bool {
         (Some(isn), _) => isn != seq,
         (None, Some(base)) => base != seq.wrapping_add(1),
         (None, None) => false,
-    }
-}
-
-/// Applies a segment to its connection and keeps the timer sets in step.
-#[allow(clippy::too_many_arguments)]
-fn apply_segment(
-    conn: &mut Conn,
-    tkey: TupleKey,
-    timers: Timers<'_>,
-    config: &FlowConfig,
-    stats: &mut FlowStats,
-    packet: &PacketRef<'_>,
-    decoded: &Decoded<'_>,
-    seg: &TcpSegment<'_>,
-    sink: &mut dyn FlowSink,
-) {
-    let ord: TupleKeyOrd = tkey.into();
-    let old_activity = conn.activity;
-    let was_half_open = conn.half_open;
-    let was_closing = conn.closing;
-
-    update_conn(conn, config, stats, packet, decoded, seg, sink);
-
-    if conn.end.0.saturating_sub(old_activity) >= LRU_GRANULARITY_NS {
-        conn.activity = conn.end.0;
-        timers.lru.remove(&(old_activity, conn.id.0, ord));
-        timers.lru.insert((conn.activity, conn.id.0, ord));
-    }
-    if was_half_open && (!conn.half_open || conn.activity != old_activity) {
-        timers.half_open.remove(&(old_activity, conn.id.0, ord));
-    }
-    if conn.half_open && (!was_half_open || conn.activity != old_activity) {
-        timers.half_open.insert((conn.activity, conn.id.0, ord));
-    }
-    if was_closing.is_none() {
-        if let Some(deadline) = conn.closing {
-            timers.closing.insert((deadline, conn.id.0, ord));
-        }
     }
 }
 
