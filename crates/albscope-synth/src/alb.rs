@@ -13,7 +13,7 @@ use super::frame::{self, Framing, Outer};
 use super::http::{self, ServerKind};
 use super::pcap::{ByteOrder, Nanos, PcapNgWriter, PcapWriter, TsResolution};
 use super::rng::{mix, SplitMix64};
-use super::tcp::{Pkt, SendOpts, Side, TcpConn, MS, SEC, US};
+use super::tcp::{Peer, Pkt, SendOpts, TcpConn, MS, SEC, US};
 use super::tls;
 
 /// Scenario clock origin: 2025-12-11T16:42:57Z (the seed article's first 502).
@@ -463,10 +463,11 @@ impl World {
         }
     }
 
-    fn side(&mut self, addr: SocketAddr) -> Side {
+    /// A new endpoint at `addr` with a random ISN and IP id.
+    fn peer(&mut self, addr: SocketAddr) -> Peer {
         let isn = self.rng.next_u64() as u32;
         let id = self.rng.next_u64() as u16;
-        Side::new(addr, isn, id)
+        Peer::new(addr, isn, id)
     }
 
     /// Opens a client connection from `client_ip` to node `node` at `t` (TCP handshake, plus the
@@ -480,8 +481,8 @@ impl World {
         let v6 = client_ip.is_ipv6();
         let alb = SocketAddr::new(self.node_addr(node, v6), self.cfg.listener_port);
         let tag = self.flow(Leg::Front, node, usize::MAX, client_ip);
-        let a = self.side(SocketAddr::new(client_ip, port));
-        let mut b = self.side(alb);
+        let a = self.peer(SocketAddr::new(client_ip, port));
+        let mut b = self.peer(alb);
         b.ttl = 255;
         let mut conn = TcpConn::new(a, b, FRONT_RTT, tag);
         let mut t = conn.handshake(&mut self.pkts, t);
@@ -592,9 +593,9 @@ impl World {
         }
         let src = SocketAddr::new(self.node_addr(node, taddr.is_ipv6()), port);
         let tag = self.flow(Leg::Back, node, target, client_ip);
-        let mut a = self.side(src);
+        let mut a = self.peer(src);
         a.ttl = 255;
-        let b = self.side(taddr);
+        let b = self.peer(taddr);
         let conn = TcpConn::new(a, b, BACK_RTT, tag);
         self.back.push(BackConn {
             conn,

@@ -9,7 +9,7 @@ use super::alb::{Encoder, Wrap, EPOCH};
 use super::http;
 use super::pcap::{ByteOrder, LinkType, Nanos, PcapWriter, TsResolution};
 use super::rng::SplitMix64;
-use super::tcp::{Pkt, SendOpts, Side, TcpConn, MS, US};
+use super::tcp::{Peer, Pkt, SendOpts, TcpConn, MS, US};
 
 /// Length of one generation round; every exchange of a round ends inside it.
 const ROUND: Nanos = 100 * MS;
@@ -46,9 +46,10 @@ struct Gen {
 }
 
 impl Gen {
-    fn side(&mut self, addr: SocketAddr) -> Side {
+    /// A new endpoint at `addr` with a random ISN and IP id.
+    fn peer(&mut self, addr: SocketAddr) -> Peer {
         let isn = self.rng.next_u64() as u32;
-        Side::new(addr, isn, self.rng.next_u64() as u16)
+        Peer::new(addr, isn, self.rng.next_u64() as u16)
     }
 
     fn tag(&self, node: usize) -> u32 {
@@ -80,13 +81,13 @@ impl Gen {
         let (tip, tport) = TARGETS[target];
         let cp = self.port();
         let bp = self.port();
-        let a = self.side(SocketAddr::new(IpAddr::V4(client), cp));
-        let b = self.side(SocketAddr::new(IpAddr::from(nip), 80));
+        let a = self.peer(SocketAddr::new(IpAddr::V4(client), cp));
+        let b = self.peer(SocketAddr::new(IpAddr::from(nip), 80));
         // tags encode the node: tag % NODES.len() == node
         self.next_tag += 1;
         let mut front = TcpConn::new(a, b, 1200 * US, self.tag(node));
-        let a = self.side(SocketAddr::new(IpAddr::from(nip), bp));
-        let b = self.side(SocketAddr::new(IpAddr::from(tip), tport));
+        let a = self.peer(SocketAddr::new(IpAddr::from(nip), bp));
+        let b = self.peer(SocketAddr::new(IpAddr::from(tip), tport));
         self.next_tag += 1;
         let mut back = TcpConn::new(a, b, 400 * US, self.tag(node));
         let tf = front.handshake(out, t);

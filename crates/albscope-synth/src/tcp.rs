@@ -31,9 +31,10 @@ pub struct Pkt {
     pub only_at_b: bool,
 }
 
-/// One endpoint of a connection.
+/// One endpoint (peer) of a connection: its address and the state its packets are sent with
+/// (sequence numbers, IP id, window, TTL).
 #[derive(Clone, Debug)]
-pub struct Side {
+pub struct Peer {
     /// Address and port.
     pub addr: SocketAddr,
     /// Initial sequence number.
@@ -48,10 +49,10 @@ pub struct Side {
     pub ttl: u8,
 }
 
-impl Side {
+impl Peer {
     /// An endpoint with the given ISN and first IP id.
     pub fn new(addr: SocketAddr, isn: u32, ip_id: u16) -> Self {
-        Side {
+        Peer {
             addr,
             isn,
             next_seq: isn,
@@ -81,9 +82,9 @@ pub struct SendOpts {
 #[derive(Clone, Debug)]
 pub struct TcpConn {
     /// Initiator.
-    pub a: Side,
+    pub a: Peer,
     /// Responder.
-    pub b: Side,
+    pub b: Peer,
     /// Maximum segment size for data.
     pub mss: usize,
     /// Round-trip time between the two sides.
@@ -100,7 +101,7 @@ pub struct TcpConn {
 
 impl TcpConn {
     /// A new (not yet connected) connection.
-    pub fn new(a: Side, b: Side, rtt: Nanos, tag: u32) -> Self {
+    pub fn new(a: Peer, b: Peer, rtt: Nanos, tag: u32) -> Self {
         TcpConn {
             a,
             b,
@@ -113,7 +114,8 @@ impl TcpConn {
         }
     }
 
-    fn side(&mut self, from_a: bool) -> (&mut Side, &Side) {
+    /// The sender (A when `from_a`) and its peer.
+    fn peers(&mut self, from_a: bool) -> (&mut Peer, &Peer) {
         if from_a {
             (&mut self.a, &self.b)
         } else {
@@ -130,7 +132,7 @@ impl TcpConn {
         payload: &[u8],
         mss: Option<u16>,
     ) -> Vec<u8> {
-        let (me, peer) = self.side(from_a);
+        let (me, peer) = self.peers(from_a);
         let id = me.ip_id;
         me.ip_id = me.ip_id.wrapping_add(1);
         ip_tcp(&TcpSegment {
@@ -290,7 +292,7 @@ impl TcpConn {
                 ..Default::default()
             };
             let ip = self.build(from_a, seq, flags, chunk, None);
-            let (me, _) = self.side(from_a);
+            let (me, _) = self.peers(from_a);
             me.next_seq = me.next_seq.wrapping_add(chunk.len() as u32);
             let ts = t + i as Nanos * self.seg_gap;
             last = ts;
@@ -353,7 +355,7 @@ impl TcpConn {
             &[],
             None,
         );
-        let (me, _) = self.side(from_a);
+        let (me, _) = self.peers(from_a);
         me.next_seq = me.next_seq.wrapping_add(1);
         self.push(out, t, from_a, ip);
     }
@@ -388,7 +390,7 @@ impl TcpConn {
         } else {
             self.b.next_seq
         };
-        let (me, _) = self.side(from_a);
+        let (me, _) = self.peers(from_a);
         me.window = 0;
         let ip = self.build(
             from_a,
@@ -429,8 +431,8 @@ mod tests {
 
     fn conn() -> TcpConn {
         TcpConn::new(
-            Side::new(sa4([10, 0, 0, 1], 40000), 1000, 1),
-            Side::new(sa4([10, 0, 0, 2], 80), 5000, 1),
+            Peer::new(sa4([10, 0, 0, 1], 40000), 1000, 1),
+            Peer::new(sa4([10, 0, 0, 2], 80), 5000, 1),
             MS,
             0,
         )

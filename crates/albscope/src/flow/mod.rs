@@ -6,7 +6,9 @@
 //! timeline of the connection ([`FlowEvent::Close`]). Closed connections are freed at once.
 
 mod reassembly;
+mod segment;
 mod tracker;
+mod zeek;
 
 pub use tracker::{FlowConfig, FlowStats, FlowTracker};
 

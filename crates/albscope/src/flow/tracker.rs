@@ -1,5 +1,5 @@
 //! The connection tracker: finds the connection of each TCP segment, follows its handshake and
-//! teardown, feeds each direction's [`Reassembler`], and hands events to the sink.
+//! teardown, feeds each direction's reassembler, and hands events to the sink.
 //!
 //! Lifetime of a connection:
 //! - created by its first packet (SYN sender = originator; else SYN-ACK receiver; else a guess:
@@ -13,16 +13,22 @@
 //!   [`FlowTracker::finish`].
 //!
 //! All timers run on packet timestamps, never the wall clock.
+//!
+//! This file holds the connection table and its timers (eviction, expiry, close grace, port
+//! reuse); how one segment changes a connection is in `segment.rs`, the Zeek-style state and
+//! history in `zeek.rs`.
 
-use super::reassembly::{Chunk, Reassembler};
+use super::segment::{apply_segment, dir_of, drain, push_event, Conn};
+use super::zeek::conn_state;
 use super::{
-    CloseReason, ConnId, ConnKey, ConnSummary, Dir, DirStats, Endpoint, FlowEvent, FlowSink,
-    TcpEvent, TcpEventKind,
+    CloseReason, ConnId, ConnKey, ConnSummary, Dir, Endpoint, FlowEvent, FlowSink, TcpEvent,
+    TcpEventKind,
 };
-use crate::capture::{Duration, PacketPos, PacketRef, Timestamp};
+use crate::capture::{Duration, PacketRef, Timestamp};
 use crate::decode::{Decoded, IcmpError, MirrorSession, TcpSegment, Transport};
 use serde::Serialize;
 use std::collections::BTreeSet;
+
 /// The connection table is looked up for every packet: foldhash (seeded per process, so crafted
 /// tuples cannot aim at one bucket) hashes the key several times faster than SipHash.
 type HashMap<K, V> = foldhash::HashMap<K, V>;
@@ -120,7 +126,7 @@ pub struct FlowStats {
 
 /// A 4-tuple in one session, endpoints sorted so both directions find it.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-struct TupleKey {
+pub(super) struct TupleKey {
     session: MirrorSession,
     lo: Endpoint,
     hi: Endpoint,
@@ -159,122 +165,6 @@ impl TupleKey {
         TupleKey { session, lo, hi }
     }
 }
-
-/// Zeek's per-endpoint TCP state.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-enum EpState {
-    Inactive,
-    SynSent,
-    SynAckSent,
-    Partial,
-    Established,
-    Closed,
-    Reset,
-}
-
-/// Signature of a recent packet, for duplicate detection.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-struct Sig {
-    seq: u32,
-    ack: u32,
-    len: u32,
-    flags: u8,
-    window: u16,
-    ip_id: Option<u16>,
-}
-
-const RECENT: usize = 4;
-
-/// One direction of a connection.
-struct Side {
-    stats: DirStats,
-    /// Sequence number of stream offset 0 (ISN + 1, or the first seq seen without a SYN).
-    base: Option<u32>,
-    /// ISN of the SYN (or SYN-ACK) this side sent.
-    syn_isn: Option<u32>,
-    reasm: Reassembler,
-    /// FIN seen at this stream offset (with its time and packet), delivered or not.
-    fin: Option<(u64, Timestamp, PacketPos)>,
-    fin_delivered: bool,
-    state: EpState,
-    recent: [(Sig, Timestamp); RECENT],
-    recent_len: usize,
-    recent_next: usize,
-    /// Last sequence number recorded in history for the s/h, f and r letters.
-    last_letter_seq: [Option<u32>; 3],
-    /// Counts for the exponentially recorded letters C, G, T, W.
-    counts: [u64; 4],
-    /// Once-only letters already recorded: A, D, I, Q.
-    once: [bool; 4],
-}
-
-impl Side {
-    fn new(history_cap: usize) -> Self {
-        let empty = Sig {
-            seq: 0,
-            ack: 0,
-            len: 0,
-            flags: 0,
-            window: 0,
-            ip_id: None,
-        };
-        Side {
-            stats: DirStats::default(),
-            base: None,
-            syn_isn: None,
-            reasm: Reassembler::new(history_cap),
-            fin: None,
-            fin_delivered: false,
-            state: EpState::Inactive,
-            recent: [(empty, Timestamp(0)); RECENT],
-            recent_len: 0,
-            recent_next: 0,
-            last_letter_seq: [None; 3],
-            counts: [0; 4],
-            once: [false; 4],
-        }
-    }
-
-    /// Stream offset of sequence number `seq` (`None` before the base is known). Unwraps
-    /// around `next` so sequence wraparound is seamless; may be negative (before the stream).
-    fn offset_of(&self, seq: u32) -> Option<i64> {
-        let base = self.base?;
-        let next = self.reasm.next();
-        let rel = seq.wrapping_sub(base);
-        let delta = rel.wrapping_sub(next as u32) as i32 as i64;
-        Some(next as i64 + delta)
-    }
-
-    /// Highest offset worth flushing to at close: seen bytes and the FIN.
-    fn flush_limit(&self) -> u64 {
-        let fin = self.fin.map(|(o, _, _)| o).unwrap_or(0);
-        self.reasm.high().max(fin)
-    }
-}
-
-/// A tracked connection.
-struct Conn {
-    id: ConnId,
-    key: ConnKey,
-    start: Timestamp,
-    end: Timestamp,
-    first_pos: PacketPos,
-    last_pos: PacketPos,
-    saw_syn: bool,
-    sides: [Side; 2],
-    history: String,
-    events: Vec<TcpEvent>,
-    events_dropped: u32,
-    /// Key of this connection in the timer sets: its last activity, refreshed only when it is
-    /// [`LRU_GRANULARITY_NS`] behind `end` (sweeps check `end` before closing anything).
-    activity: i64,
-    /// In the half-open set (handshake not completed).
-    half_open: bool,
-    /// Deadline of the close grace, once a RST or both FINs were seen.
-    closing: Option<i64>,
-    rst_seen: bool,
-}
-
 /// Tracks TCP connections and reassembles their streams.
 #[derive(Default)]
 pub struct FlowTracker {
@@ -296,7 +186,7 @@ pub struct FlowTracker {
 
 /// [`TupleKey`] with an order, for the timer sets.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct TupleKeyOrd(MirrorSession, Endpoint, Endpoint);
+pub(super) struct TupleKeyOrd(MirrorSession, Endpoint, Endpoint);
 
 impl From<TupleKey> for TupleKeyOrd {
     fn from(k: TupleKey) -> Self {
@@ -316,23 +206,10 @@ impl From<TupleKeyOrd> for TupleKey {
 
 /// The timer sets are re-keyed at most this often per connection (capture time), so a bulk
 /// transfer does not pay two tree updates per packet.
-const LRU_GRANULARITY_NS: i64 = 100_000_000;
-
-/// Largest hole inferred from an ACK or a FIN beyond the bytes seen (a TCP window's worth);
-/// a leap further than this is taken as a bogus number and ignored.
-const MAX_INFERRED_GAP: u64 = 1 << 26;
+pub(super) const LRU_GRANULARITY_NS: i64 = 100_000_000;
 
 /// How often (capture time) idle and half-open connections are looked for.
 const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
-
-fn flag_bits(seg: &TcpSegment<'_>) -> u8 {
-    let f = seg.flags;
-    (f.syn as u8)
-        | (f.ack as u8) << 1
-        | (f.fin as u8) << 2
-        | (f.rst as u8) << 3
-        | (f.psh as u8) << 4
-}
 
 impl FlowTracker {
     /// A tracker with the given limits.
@@ -552,23 +429,7 @@ impl FlowTracker {
             .config
             .conflict_window
             .min(self.config.max_buffered_bytes);
-        let conn = Conn {
-            id,
-            key,
-            start: packet.ts,
-            end: packet.ts,
-            first_pos: packet.pos,
-            last_pos: packet.pos,
-            saw_syn,
-            sides: [Side::new(cap), Side::new(cap)],
-            history: String::new(),
-            events: Vec::new(),
-            events_dropped: 0,
-            activity: packet.ts.0,
-            half_open: false,
-            closing: None,
-            rst_seen: false,
-        };
+        let conn = Conn::new(id, key, packet, saw_syn, cap);
         self.lru.insert((conn.activity, id.0, tkey.into()));
         self.stats.connections += 1;
         sink.on_flow_event(
@@ -649,10 +510,10 @@ impl FlowTracker {
 }
 
 /// The tracker's timer sets, borrowed apart from the connection table.
-struct Timers<'a> {
-    lru: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
-    half_open: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
-    closing: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+pub(super) struct Timers<'a> {
+    pub(super) lru: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+    pub(super) half_open: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+    pub(super) closing: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
 }
 
 /// Is a pure SYN from `src` with sequence number `seq` a new connection on this 4-tuple (a new
@@ -666,53 +527,6 @@ fn is_port_reuse(conn: &Conn, src: Endpoint, seq: u32) -> bool {
     }
 }
 
-/// Applies a segment to its connection and keeps the timer sets in step.
-#[allow(clippy::too_many_arguments)]
-fn apply_segment(
-    conn: &mut Conn,
-    tkey: TupleKey,
-    timers: Timers<'_>,
-    config: &FlowConfig,
-    stats: &mut FlowStats,
-    packet: &PacketRef<'_>,
-    decoded: &Decoded<'_>,
-    seg: &TcpSegment<'_>,
-    sink: &mut dyn FlowSink,
-) {
-    let ord: TupleKeyOrd = tkey.into();
-    let old_activity = conn.activity;
-    let was_half_open = conn.half_open;
-    let was_closing = conn.closing;
-
-    update_conn(conn, config, stats, packet, decoded, seg, sink);
-
-    if conn.end.0.saturating_sub(old_activity) >= LRU_GRANULARITY_NS {
-        conn.activity = conn.end.0;
-        timers.lru.remove(&(old_activity, conn.id.0, ord));
-        timers.lru.insert((conn.activity, conn.id.0, ord));
-    }
-    if was_half_open && (!conn.half_open || conn.activity != old_activity) {
-        timers.half_open.remove(&(old_activity, conn.id.0, ord));
-    }
-    if conn.half_open && (!was_half_open || conn.activity != old_activity) {
-        timers.half_open.insert((conn.activity, conn.id.0, ord));
-    }
-    if was_closing.is_none() {
-        if let Some(deadline) = conn.closing {
-            timers.closing.insert((deadline, conn.id.0, ord));
-        }
-    }
-}
-
-/// Which direction a packet from `src` travels in.
-fn dir_of(conn: &Conn, src: Endpoint) -> Dir {
-    if src == conn.key.client {
-        Dir::ToServer
-    } else {
-        Dir::ToClient
-    }
-}
-
 /// Guess for a mid-stream connection: is `src_port` the responder's port?
 fn is_server_port(src_port: u16, dst_port: u16) -> bool {
     let src_known = src_port < 1024;
@@ -721,520 +535,6 @@ fn is_server_port(src_port: u16, dst_port: u16) -> bool {
         return src_known;
     }
     src_port < dst_port
-}
-
-fn push_event(conn: &mut Conn, max_events: usize, event: TcpEvent) {
-    let len = conn.events.len();
-    if len < max_events {
-        if len == conn.events.capacity() {
-            // Grow 2, 4, 8 ... (not from 4): most connections record one or two events, and a
-            // SYN scan is a million connections of one event each.
-            conn.events.reserve_exact(len.max(2).min(max_events - len));
-        }
-        conn.events.push(event);
-    } else {
-        conn.events_dropped = conn.events_dropped.saturating_add(1);
-    }
-}
-
-/// Letter in the connection's direction: upper case for the originator.
-fn letter(dir: Dir, c: char) -> char {
-    match dir {
-        Dir::ToServer => c.to_ascii_uppercase(),
-        Dir::ToClient => c.to_ascii_lowercase(),
-    }
-}
-
-/// Records a letter that Zeek records once per direction (a, d, i, q).
-fn letter_once(conn: &mut Conn, dir: Dir, slot: usize, c: char) {
-    let side = &mut conn.sides[dir.index()];
-    if let Some(done) = side.once.get_mut(slot) {
-        if !*done {
-            *done = true;
-            conn.history.push(letter(dir, c));
-        }
-    }
-}
-
-/// Records a letter Zeek records again each time its count reaches a power of 10 (c, g, t, w).
-fn letter_counted(conn: &mut Conn, dir: Dir, slot: usize, c: char) {
-    let side = &mut conn.sides[dir.index()];
-    if let Some(n) = side.counts.get_mut(slot) {
-        *n += 1;
-        let mut p = 1u64;
-        while p < *n {
-            p = p.saturating_mul(10);
-        }
-        if p == *n {
-            conn.history.push(letter(dir, c));
-        }
-    }
-}
-
-/// Records a letter Zeek repeats only for a new sequence number (s/h, f, r).
-fn letter_seq(conn: &mut Conn, dir: Dir, slot: usize, c: char, seq: u32) {
-    let side = &mut conn.sides[dir.index()];
-    if let Some(last) = side.last_letter_seq.get_mut(slot) {
-        if *last != Some(seq) {
-            *last = Some(seq);
-            conn.history.push(letter(dir, c));
-        }
-    }
-}
-
-/// Applies one segment to its connection.
-fn update_conn(
-    conn: &mut Conn,
-    config: &FlowConfig,
-    stats: &mut FlowStats,
-    packet: &PacketRef<'_>,
-    decoded: &Decoded<'_>,
-    seg: &TcpSegment<'_>,
-    sink: &mut dyn FlowSink,
-) {
-    let src = Endpoint {
-        ip: decoded.src,
-        port: seg.src_port,
-    };
-    let dir = dir_of(conn, src);
-    let di = dir.index();
-    let ts = packet.ts;
-    let pos = packet.pos;
-    let payload: &[u8] = &seg.payload;
-    let wire_len = (payload.len() as u64).saturating_add(seg.missing_payload as u64);
-
-    // Duplicate: the same packet mirrored twice.
-    let sig = Sig {
-        seq: seg.seq,
-        ack: seg.ack,
-        len: wire_len.min(u32::MAX as u64) as u32,
-        flags: flag_bits(seg),
-        window: seg.window,
-        ip_id: decoded.ip_id.filter(|id| *id != 0),
-    };
-    {
-        let side = &mut conn.sides[di];
-        let window = if sig.ip_id.is_some() {
-            config.duplicate_window.0
-        } else {
-            config.duplicate_window_no_id.0
-        };
-        let is_dup = side.recent.iter().take(side.recent_len).any(|(s, t)| {
-            let close_in_time = ts.0.saturating_sub(t.0).abs() <= window;
-            close_in_time
-                && s.seq == sig.seq
-                && s.len == sig.len
-                && s.flags == sig.flags
-                && match (s.ip_id, sig.ip_id) {
-                    (Some(a), Some(b)) => a == b,
-                    (None, None) => s.ack == sig.ack && s.window == sig.window,
-                    _ => false,
-                }
-        });
-        side.stats.frame_bytes += packet.orig_len as u64;
-        if is_dup {
-            side.stats.duplicates = side.stats.duplicates.saturating_add(1);
-            stats.duplicates += 1;
-            conn.end = conn.end.max(ts);
-            conn.last_pos = pos;
-            return;
-        }
-        if let Some(slot) = side.recent.get_mut(side.recent_next) {
-            *slot = (sig, ts);
-        }
-        side.recent_next = (side.recent_next + 1) % RECENT;
-        side.recent_len = (side.recent_len + 1).min(RECENT);
-        side.stats.packets += 1;
-        side.stats.wire_bytes += decoded.ip_len as u64;
-    }
-    conn.end = conn.end.max(ts);
-    conn.last_pos = pos;
-
-    let flags = seg.flags;
-    if seg.checksum_ok == Some(false) {
-        letter_counted(conn, dir, 0, 'c');
-    }
-    if flags.syn && (flags.fin || flags.rst) {
-        letter_once(conn, dir, 3, 'q');
-    }
-    if flags.fin && flags.rst {
-        letter_once(conn, dir, 2, 'i');
-    }
-
-    // Handshake.
-    if flags.syn {
-        let side = &mut conn.sides[di];
-        let retransmission = side.syn_isn == Some(seg.seq);
-        if side.syn_isn.is_none() {
-            side.syn_isn = Some(seg.seq);
-        }
-        if side.base.is_none() {
-            side.base = Some(seg.seq.wrapping_add(1));
-        }
-        let kind = if flags.ack {
-            TcpEventKind::SynAck { retransmission }
-        } else {
-            TcpEventKind::Syn { retransmission }
-        };
-        push_event(conn, config.max_events, TcpEvent { ts, pos, dir, kind });
-        letter_seq(conn, dir, 0, if flags.ack { 'h' } else { 's' }, seg.seq);
-        let (me, peer) = states(conn, dir);
-        if !flags.ack {
-            if *me == EpState::Inactive {
-                *me = EpState::SynSent;
-            }
-        } else if matches!(
-            *me,
-            EpState::Inactive | EpState::Partial | EpState::SynAckSent
-        ) {
-            if matches!(
-                *peer,
-                EpState::SynSent | EpState::SynAckSent | EpState::Established
-            ) {
-                *me = EpState::Established;
-                *peer = EpState::Established;
-            } else {
-                *me = EpState::SynAckSent;
-            }
-        }
-        if !flags.rst && !flags.fin && conn.closing.is_none() {
-            conn.half_open = true;
-        }
-    } else if !flags.rst {
-        let side = &mut conn.sides[di];
-        if side.base.is_none() {
-            side.base = Some(seg.seq);
-        }
-        let (me, peer) = states(conn, dir);
-        if *me == EpState::Inactive {
-            *me = EpState::Partial;
-        }
-        if flags.ack && *me == EpState::SynSent && *peer == EpState::Established {
-            *me = EpState::Established;
-        }
-        // The originator ACKs the SYN-ACK (or any non-SYN packet follows a SYN-ACK): done.
-        if flags.ack && (dir == Dir::ToServer || conn.sides[0].syn_isn.is_none()) {
-            conn.half_open = false;
-        }
-        if !conn.saw_syn && conn.sides[0].syn_isn.is_none() && conn.sides[1].syn_isn.is_none() {
-            conn.half_open = false;
-        }
-    }
-
-    // Payload.
-    if wire_len > 0 {
-        letter_once(conn, dir, 1, 'd');
-        let off = conn.sides[di].offset_of(seg.seq.wrapping_add(flags.syn as u32));
-        if let Some(off) = off {
-            // Bytes before the stream start are dropped.
-            let skip = if off < 0 { off.unsigned_abs() } else { 0 };
-            let start = off.max(0) as u64;
-            let data = payload
-                .get(skip.min(payload.len() as u64) as usize..)
-                .unwrap_or(&[]);
-            let missing = (seg.missing_payload as u64)
-                .saturating_sub(skip.saturating_sub(payload.len() as u64));
-            if seg.missing_payload > 0 {
-                stats.truncated_segments += 1;
-            }
-            let ins = conn.sides[di].reasm.insert(start, data, missing);
-            if ins.new_bytes == 0 && ins.old_bytes > 0 && missing == 0 {
-                conn.sides[di].stats.retransmissions =
-                    conn.sides[di].stats.retransmissions.saturating_add(1);
-                stats.retransmissions += 1;
-                letter_counted(conn, dir, 2, 't');
-                push_event(
-                    conn,
-                    config.max_events,
-                    TcpEvent {
-                        ts,
-                        pos,
-                        dir,
-                        kind: TcpEventKind::Retransmission {
-                            len: data.len() as u32,
-                        },
-                    },
-                );
-            }
-            if let Some(offset) = ins.conflict {
-                stats.conflicts += 1;
-                push_event(
-                    conn,
-                    config.max_events,
-                    TcpEvent {
-                        ts,
-                        pos,
-                        dir,
-                        kind: TcpEventKind::Conflict { offset },
-                    },
-                );
-            }
-            if let Some(range) = ins.direct.clone() {
-                if let Some(bytes) = data.get(range) {
-                    conn.sides[di].stats.payload_bytes += bytes.len() as u64;
-                    sink.on_flow_event(
-                        conn.id,
-                        FlowEvent::Data {
-                            dir,
-                            ts,
-                            pos,
-                            offset: ins.direct_offset,
-                            bytes,
-                        },
-                    );
-                }
-            }
-            let next = conn.sides[di].reasm.next();
-            drain(conn, config, stats, dir, next, ts, pos, sink);
-            // Buffer cap: give up on the first hole until under the cap.
-            while conn.sides[di].reasm.buffered() > config.max_buffered_bytes {
-                let limit = conn.sides[di].reasm.first_pending().unwrap_or(next);
-                drain(conn, config, stats, dir, limit, ts, pos, sink);
-            }
-        }
-    } else if flags.ack && !flags.syn && !flags.fin && !flags.rst {
-        letter_once(conn, dir, 0, 'a');
-    }
-    if seg.window == 0 && !flags.rst && !flags.syn {
-        letter_counted(conn, dir, 3, 'w');
-    }
-
-    // ACK: bytes the peer acknowledges were sent; a hole below them will never fill.
-    if flags.ack {
-        let peer = dir.reverse();
-        let ps = &conn.sides[peer.index()];
-        if let Some(acked) = ps.offset_of(seg.ack) {
-            let next = ps.reasm.next() as i64;
-            // A FIN takes one sequence number: do not count it as a byte.
-            let fin_cap = ps.fin.map(|(o, _, _)| o as i64).unwrap_or(i64::MAX);
-            let limit = acked.min(fin_cap);
-            if limit > next && limit - next <= MAX_INFERRED_GAP as i64 {
-                conn.sides[peer.index()].reasm.acknowledge(limit as u64);
-                drain(conn, config, stats, peer, limit as u64, ts, pos, sink);
-            } else if acked > 0 {
-                conn.sides[peer.index()]
-                    .reasm
-                    .acknowledge(acked.min(next).max(0) as u64);
-            }
-        }
-    }
-
-    // FIN.
-    if flags.fin {
-        letter_seq(conn, dir, 1, 'f', seg.seq);
-        push_event(
-            conn,
-            config.max_events,
-            TcpEvent {
-                ts,
-                pos,
-                dir,
-                kind: TcpEventKind::Fin,
-            },
-        );
-        let seq = seg.seq.wrapping_add(flags.syn as u32);
-        let fin_off = conn.sides[di]
-            .offset_of(seq)
-            .map(|o| (o.max(0) as u64).saturating_add(wire_len));
-        let side = &mut conn.sides[di];
-        if side.fin.is_none() {
-            side.fin = Some((fin_off.unwrap_or(0), ts, pos));
-        }
-        if side.state != EpState::Reset {
-            side.state = EpState::Closed;
-        }
-        // Every byte before the FIN was sent: a hole before it is a gap now (data reordered
-        // behind its own FIN is rare; waiting for the peer's ACK could hold the FIN for ever).
-        let next = side.reasm.next();
-        let limit = match side.fin {
-            Some((o, _, _)) if o > next && o - next <= MAX_INFERRED_GAP => o,
-            _ => next,
-        };
-        drain(conn, config, stats, dir, limit, ts, pos, sink);
-    }
-
-    // RST: flush both directions (holes become gaps), then report it.
-    if flags.rst {
-        letter_seq(conn, dir, 2, 'r', seg.seq);
-        push_event(
-            conn,
-            config.max_events,
-            TcpEvent {
-                ts,
-                pos,
-                dir,
-                kind: TcpEventKind::Rst,
-            },
-        );
-        conn.sides[di].state = EpState::Reset;
-        for d in [dir, dir.reverse()] {
-            let limit = conn.sides[d.index()].reasm.high();
-            drain(conn, config, stats, d, limit, ts, pos, sink);
-        }
-        sink.on_flow_event(conn.id, FlowEvent::Rst { dir, ts, pos });
-        conn.rst_seen = true;
-    }
-
-    let both_fins = conn.sides[0].fin.is_some() && conn.sides[1].fin.is_some();
-    if conn.closing.is_none() && (conn.rst_seen || both_fins) {
-        conn.closing = Some(ts.0.saturating_add(config.close_grace.0));
-        conn.half_open = false;
-        for side in &mut conn.sides {
-            side.reasm.release_history();
-        }
-    }
-}
-
-/// The endpoint states of `dir`'s sender and of its peer.
-fn states(conn: &mut Conn, dir: Dir) -> (&mut EpState, &mut EpState) {
-    let [a, b] = &mut conn.sides;
-    match dir {
-        Dir::ToServer => (&mut a.state, &mut b.state),
-        Dir::ToClient => (&mut b.state, &mut a.state),
-    }
-}
-
-/// Hands out everything of `dir`'s stream below `limit` (data, and gaps for holes), then the
-/// FIN once every byte before it is out.
-#[allow(clippy::too_many_arguments)]
-fn drain(
-    conn: &mut Conn,
-    config: &FlowConfig,
-    stats: &mut FlowStats,
-    dir: Dir,
-    limit: u64,
-    ts: Timestamp,
-    pos: PacketPos,
-    sink: &mut dyn FlowSink,
-) {
-    let di = dir.index();
-    while let Some(chunk) = conn.sides[di].reasm.pop(limit) {
-        match chunk {
-            Chunk::Data { offset, bytes } => {
-                conn.sides[di].stats.payload_bytes += bytes.len() as u64;
-                sink.on_flow_event(
-                    conn.id,
-                    FlowEvent::Data {
-                        dir,
-                        ts,
-                        pos,
-                        offset,
-                        bytes: &bytes,
-                    },
-                );
-            }
-            Chunk::Gap { offset, len } => {
-                let side = &mut conn.sides[di];
-                side.stats.gaps = side.stats.gaps.saturating_add(1);
-                side.stats.gap_bytes += len;
-                stats.gaps += 1;
-                stats.gap_bytes += len;
-                letter_counted(conn, dir, 1, 'g');
-                push_event(
-                    conn,
-                    config.max_events,
-                    TcpEvent {
-                        ts,
-                        pos,
-                        dir,
-                        kind: TcpEventKind::Gap { offset, len },
-                    },
-                );
-                sink.on_flow_event(
-                    conn.id,
-                    FlowEvent::Gap {
-                        dir,
-                        ts,
-                        offset,
-                        len,
-                    },
-                );
-            }
-        }
-    }
-    let side = &mut conn.sides[di];
-    if let Some((fin_off, fin_ts, fin_pos)) = side.fin {
-        if !side.fin_delivered && side.reasm.next() >= fin_off {
-            side.fin_delivered = true;
-            sink.on_flow_event(
-                conn.id,
-                FlowEvent::Fin {
-                    dir,
-                    ts: fin_ts,
-                    pos: fin_pos,
-                },
-            );
-        }
-    }
-}
-
-/// Zeek's `conn_state` from the two endpoint states (base/protocols/conn/main.zeek).
-fn conn_state(conn: &Conn) -> &'static str {
-    use EpState::*;
-    let os = conn.sides[0].state;
-    let rs = conn.sides[1].state;
-    let o_inactive = matches!(os, Inactive | Partial);
-    let r_inactive = matches!(rs, Inactive | Partial);
-    let no_bytes = conn.sides[0].stats.payload_bytes == 0
-        && conn.sides[0].stats.gap_bytes == 0
-        && conn.sides[1].stats.payload_bytes == 0
-        && conn.sides[1].stats.gap_bytes == 0;
-    if rs == Reset {
-        if matches!(os, SynSent | SynAckSent) || (os == Reset && no_bytes) {
-            "REJ"
-        } else if o_inactive {
-            "RSTRH"
-        } else {
-            "RSTR"
-        }
-    } else if os == Reset {
-        if r_inactive {
-            if rstos0_history(&conn.history) {
-                "RSTOS0"
-            } else {
-                "OTH"
-            }
-        } else {
-            "RSTO"
-        }
-    } else if rs == Closed && os == Closed {
-        "SF"
-    } else if os == Closed {
-        if r_inactive {
-            "SH"
-        } else {
-            "S2"
-        }
-    } else if rs == Closed {
-        if o_inactive {
-            "SHR"
-        } else {
-            "S3"
-        }
-    } else if os == SynSent && rs == Inactive {
-        "S0"
-    } else if os == Established && rs == Established {
-        "S1"
-    } else {
-        "OTH"
-    }
-}
-
-/// Zeek's `/\^?S[^HAFGIQ]*R.*/` on the history.
-fn rstos0_history(h: &str) -> bool {
-    let h = h.strip_prefix('^').unwrap_or(h);
-    let Some(rest) = h.strip_prefix('S') else {
-        return false;
-    };
-    for c in rest.chars() {
-        if c == 'R' {
-            return true;
-        }
-        if "HAFGIQ".contains(c) {
-            return false;
-        }
-    }
-    false
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Tracker tests: packets built by hand, events recorded by a test sink.
 
 use super::*;
-use crate::capture::LinkType;
+use crate::capture::{LinkType, PacketPos};
 use crate::decode::{Encap, TcpFlags};
 use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};

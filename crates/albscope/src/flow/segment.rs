@@ -1,0 +1,617 @@
+//! A tracked connection's state, and how one TCP segment updates it: duplicates, the handshake,
+//! sequence numbers and payload (handed to the direction's [`Reassembler`]), ACKs that reveal
+//! holes, FIN and RST. The connection table that owns these states is in `tracker.rs`.
+
+use super::reassembly::{Chunk, Reassembler};
+use super::tracker::{Timers, TupleKey, TupleKeyOrd, LRU_GRANULARITY_NS};
+use super::zeek::{EpState, HistoryLetter, HistoryMarks};
+use super::{
+    ConnId, ConnKey, Dir, DirStats, Endpoint, FlowConfig, FlowEvent, FlowSink, FlowStats, TcpEvent,
+    TcpEventKind,
+};
+use crate::capture::{PacketPos, PacketRef, Timestamp};
+use crate::decode::{Decoded, TcpSegment};
+
+/// Signature of a recent packet, for duplicate detection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Sig {
+    seq: u32,
+    ack: u32,
+    len: u32,
+    flags: u8,
+    window: u16,
+    ip_id: Option<u16>,
+}
+
+/// Recent packets remembered per direction for duplicate detection.
+const RECENT: usize = 4;
+
+/// The state of one direction of a connection (the packets one endpoint sends).
+pub(super) struct DirState {
+    pub(super) stats: DirStats,
+    /// Sequence number of stream offset 0 (ISN + 1, or the first seq seen without a SYN).
+    pub(super) base: Option<u32>,
+    /// ISN of the SYN (or SYN-ACK) this side sent.
+    pub(super) syn_isn: Option<u32>,
+    pub(super) reasm: Reassembler,
+    /// FIN seen at this stream offset (with its time and packet), delivered or not.
+    fin: Option<(u64, Timestamp, PacketPos)>,
+    fin_delivered: bool,
+    /// Zeek's state of the sending endpoint.
+    pub(super) state: EpState,
+    recent: [(Sig, Timestamp); RECENT],
+    /// Signatures kept in `recent`, and the slot the next one goes to (both at most [`RECENT`]:
+    /// one byte each keeps the state of a connection small).
+    recent_len: u8,
+    recent_next: u8,
+    /// Which history letters this direction already recorded.
+    pub(super) marks: HistoryMarks,
+}
+
+impl DirState {
+    fn new(history_cap: usize) -> Self {
+        let empty = Sig {
+            seq: 0,
+            ack: 0,
+            len: 0,
+            flags: 0,
+            window: 0,
+            ip_id: None,
+        };
+        DirState {
+            stats: DirStats::default(),
+            base: None,
+            syn_isn: None,
+            reasm: Reassembler::new(history_cap),
+            fin: None,
+            fin_delivered: false,
+            state: EpState::Inactive,
+            recent: [(empty, Timestamp(0)); RECENT],
+            recent_len: 0,
+            recent_next: 0,
+            marks: HistoryMarks::default(),
+        }
+    }
+
+    /// Stream offset of sequence number `seq` (`None` before the base is known). Unwraps
+    /// around `next` so sequence wraparound is seamless; may be negative (before the stream).
+    fn offset_of(&self, seq: u32) -> Option<i64> {
+        let base = self.base?;
+        let next = self.reasm.next();
+        let rel = seq.wrapping_sub(base);
+        let delta = rel.wrapping_sub(next as u32) as i32 as i64;
+        Some(next as i64 + delta)
+    }
+
+    /// Highest offset worth flushing to at close: seen bytes and the FIN.
+    pub(super) fn flush_limit(&self) -> u64 {
+        let fin = self.fin.map(|(o, _, _)| o).unwrap_or(0);
+        self.reasm.high().max(fin)
+    }
+}
+
+/// A tracked connection.
+pub(super) struct Conn {
+    pub(super) id: ConnId,
+    pub(super) key: ConnKey,
+    pub(super) start: Timestamp,
+    pub(super) end: Timestamp,
+    pub(super) first_pos: PacketPos,
+    pub(super) last_pos: PacketPos,
+    pub(super) saw_syn: bool,
+    /// Per direction, indexed by [`Dir::index`].
+    pub(super) sides: [DirState; 2],
+    /// Zeek-style history letters.
+    pub(super) history: String,
+    pub(super) events: Vec<TcpEvent>,
+    pub(super) events_dropped: u32,
+    /// Key of this connection in the timer sets: its last activity, refreshed only when it is
+    /// `LRU_GRANULARITY_NS` behind `end` (sweeps check `end` before closing anything).
+    pub(super) activity: i64,
+    /// In the half-open set (handshake not completed).
+    pub(super) half_open: bool,
+    /// Deadline of the close grace, once a RST or both FINs were seen.
+    pub(super) closing: Option<i64>,
+    rst_seen: bool,
+}
+
+impl Conn {
+    /// A connection opened by `packet`; `history_cap` bytes of delivered history are kept per
+    /// direction for conflict detection.
+    pub(super) fn new(
+        id: ConnId,
+        key: ConnKey,
+        packet: &PacketRef<'_>,
+        saw_syn: bool,
+        history_cap: usize,
+    ) -> Self {
+        Conn {
+            id,
+            key,
+            start: packet.ts,
+            end: packet.ts,
+            first_pos: packet.pos,
+            last_pos: packet.pos,
+            saw_syn,
+            sides: [DirState::new(history_cap), DirState::new(history_cap)],
+            history: String::new(),
+            events: Vec::new(),
+            events_dropped: 0,
+            activity: packet.ts.0,
+            half_open: false,
+            closing: None,
+            rst_seen: false,
+        }
+    }
+}
+
+/// Largest hole inferred from an ACK or a FIN beyond the bytes seen (a TCP window's worth);
+/// a leap further than this is taken as a bogus number and ignored.
+const MAX_INFERRED_GAP: u64 = 1 << 26;
+
+fn flag_bits(seg: &TcpSegment<'_>) -> u8 {
+    let f = seg.flags;
+    (f.syn as u8)
+        | (f.ack as u8) << 1
+        | (f.fin as u8) << 2
+        | (f.rst as u8) << 3
+        | (f.psh as u8) << 4
+}
+
+/// Which direction a packet from `src` travels in.
+pub(super) fn dir_of(conn: &Conn, src: Endpoint) -> Dir {
+    if src == conn.key.client {
+        Dir::ToServer
+    } else {
+        Dir::ToClient
+    }
+}
+
+pub(super) fn push_event(conn: &mut Conn, max_events: usize, event: TcpEvent) {
+    let len = conn.events.len();
+    if len < max_events {
+        if len == conn.events.capacity() {
+            // Grow 2, 4, 8 ... (not from 4): most connections record one or two events, and a
+            // SYN scan is a million connections of one event each.
+            conn.events.reserve_exact(len.max(2).min(max_events - len));
+        }
+        conn.events.push(event);
+    } else {
+        conn.events_dropped = conn.events_dropped.saturating_add(1);
+    }
+}
+
+/// Applies a segment to its connection and keeps the table's timer sets in step (here, not in
+/// `tracker.rs`, so that `update_conn` is compiled into it: one call per packet, as before the
+/// split).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn apply_segment(
+    conn: &mut Conn,
+    tkey: TupleKey,
+    timers: Timers<'_>,
+    config: &FlowConfig,
+    stats: &mut FlowStats,
+    packet: &PacketRef<'_>,
+    decoded: &Decoded<'_>,
+    seg: &TcpSegment<'_>,
+    sink: &mut dyn FlowSink,
+) {
+    let ord: TupleKeyOrd = tkey.into();
+    let old_activity = conn.activity;
+    let was_half_open = conn.half_open;
+    let was_closing = conn.closing;
+
+    update_conn(conn, config, stats, packet, decoded, seg, sink);
+
+    if conn.end.0.saturating_sub(old_activity) >= LRU_GRANULARITY_NS {
+        conn.activity = conn.end.0;
+        timers.lru.remove(&(old_activity, conn.id.0, ord));
+        timers.lru.insert((conn.activity, conn.id.0, ord));
+    }
+    if was_half_open && (!conn.half_open || conn.activity != old_activity) {
+        timers.half_open.remove(&(old_activity, conn.id.0, ord));
+    }
+    if conn.half_open && (!was_half_open || conn.activity != old_activity) {
+        timers.half_open.insert((conn.activity, conn.id.0, ord));
+    }
+    if was_closing.is_none() {
+        if let Some(deadline) = conn.closing {
+            timers.closing.insert((deadline, conn.id.0, ord));
+        }
+    }
+}
+
+/// Applies one segment to its connection.
+fn update_conn(
+    conn: &mut Conn,
+    config: &FlowConfig,
+    stats: &mut FlowStats,
+    packet: &PacketRef<'_>,
+    decoded: &Decoded<'_>,
+    seg: &TcpSegment<'_>,
+    sink: &mut dyn FlowSink,
+) {
+    let src = Endpoint {
+        ip: decoded.src,
+        port: seg.src_port,
+    };
+    let dir = dir_of(conn, src);
+    let di = dir.index();
+    let ts = packet.ts;
+    let pos = packet.pos;
+    let payload: &[u8] = &seg.payload;
+    let wire_len = (payload.len() as u64).saturating_add(seg.missing_payload as u64);
+
+    // Duplicate: the same packet mirrored twice.
+    let sig = Sig {
+        seq: seg.seq,
+        ack: seg.ack,
+        len: wire_len.min(u32::MAX as u64) as u32,
+        flags: flag_bits(seg),
+        window: seg.window,
+        ip_id: decoded.ip_id.filter(|id| *id != 0),
+    };
+    {
+        let side = &mut conn.sides[di];
+        let window = if sig.ip_id.is_some() {
+            config.duplicate_window.0
+        } else {
+            config.duplicate_window_no_id.0
+        };
+        let is_dup = side
+            .recent
+            .iter()
+            .take(usize::from(side.recent_len))
+            .any(|(s, t)| {
+                let close_in_time = ts.0.saturating_sub(t.0).abs() <= window;
+                close_in_time
+                    && s.seq == sig.seq
+                    && s.len == sig.len
+                    && s.flags == sig.flags
+                    && match (s.ip_id, sig.ip_id) {
+                        (Some(a), Some(b)) => a == b,
+                        (None, None) => s.ack == sig.ack && s.window == sig.window,
+                        _ => false,
+                    }
+            });
+        side.stats.frame_bytes += packet.orig_len as u64;
+        if is_dup {
+            side.stats.duplicates = side.stats.duplicates.saturating_add(1);
+            stats.duplicates += 1;
+            conn.end = conn.end.max(ts);
+            conn.last_pos = pos;
+            return;
+        }
+        if let Some(slot) = side.recent.get_mut(usize::from(side.recent_next)) {
+            *slot = (sig, ts);
+        }
+        side.recent_next = (side.recent_next + 1) % RECENT as u8;
+        side.recent_len = (side.recent_len + 1).min(RECENT as u8);
+        side.stats.packets += 1;
+        side.stats.wire_bytes += decoded.ip_len as u64;
+    }
+    conn.end = conn.end.max(ts);
+    conn.last_pos = pos;
+
+    let flags = seg.flags;
+    if seg.checksum_ok == Some(false) {
+        conn.record(dir, HistoryLetter::BadChecksum);
+    }
+    if flags.syn && (flags.fin || flags.rst) {
+        conn.record(dir, HistoryLetter::MultiFlag);
+    }
+    if flags.fin && flags.rst {
+        conn.record(dir, HistoryLetter::Inconsistent);
+    }
+
+    // Handshake.
+    if flags.syn {
+        let side = &mut conn.sides[di];
+        let retransmission = side.syn_isn == Some(seg.seq);
+        if side.syn_isn.is_none() {
+            side.syn_isn = Some(seg.seq);
+        }
+        if side.base.is_none() {
+            side.base = Some(seg.seq.wrapping_add(1));
+        }
+        let kind = if flags.ack {
+            TcpEventKind::SynAck { retransmission }
+        } else {
+            TcpEventKind::Syn { retransmission }
+        };
+        push_event(conn, config.max_events, TcpEvent { ts, pos, dir, kind });
+        let letter = if flags.ack {
+            HistoryLetter::SynAck { seq: seg.seq }
+        } else {
+            HistoryLetter::Syn { seq: seg.seq }
+        };
+        conn.record(dir, letter);
+        let (me, peer) = states(conn, dir);
+        if !flags.ack {
+            if *me == EpState::Inactive {
+                *me = EpState::SynSent;
+            }
+        } else if matches!(
+            *me,
+            EpState::Inactive | EpState::Partial | EpState::SynAckSent
+        ) {
+            if matches!(
+                *peer,
+                EpState::SynSent | EpState::SynAckSent | EpState::Established
+            ) {
+                *me = EpState::Established;
+                *peer = EpState::Established;
+            } else {
+                *me = EpState::SynAckSent;
+            }
+        }
+        if !flags.rst && !flags.fin && conn.closing.is_none() {
+            conn.half_open = true;
+        }
+    } else if !flags.rst {
+        let side = &mut conn.sides[di];
+        if side.base.is_none() {
+            side.base = Some(seg.seq);
+        }
+        let (me, peer) = states(conn, dir);
+        if *me == EpState::Inactive {
+            *me = EpState::Partial;
+        }
+        if flags.ack && *me == EpState::SynSent && *peer == EpState::Established {
+            *me = EpState::Established;
+        }
+        // The originator ACKs the SYN-ACK (or any non-SYN packet follows a SYN-ACK): done.
+        if flags.ack && (dir == Dir::ToServer || conn.sides[0].syn_isn.is_none()) {
+            conn.half_open = false;
+        }
+        if !conn.saw_syn && conn.sides[0].syn_isn.is_none() && conn.sides[1].syn_isn.is_none() {
+            conn.half_open = false;
+        }
+    }
+
+    // Payload.
+    if wire_len > 0 {
+        conn.record(dir, HistoryLetter::Data);
+        let off = conn.sides[di].offset_of(seg.seq.wrapping_add(flags.syn as u32));
+        if let Some(off) = off {
+            // Bytes before the stream start are dropped.
+            let skip = if off < 0 { off.unsigned_abs() } else { 0 };
+            let start = off.max(0) as u64;
+            let data = payload
+                .get(skip.min(payload.len() as u64) as usize..)
+                .unwrap_or(&[]);
+            let missing = (seg.missing_payload as u64)
+                .saturating_sub(skip.saturating_sub(payload.len() as u64));
+            if seg.missing_payload > 0 {
+                stats.truncated_segments += 1;
+            }
+            let ins = conn.sides[di].reasm.insert(start, data, missing);
+            if ins.new_bytes == 0 && ins.old_bytes > 0 && missing == 0 {
+                conn.sides[di].stats.retransmissions =
+                    conn.sides[di].stats.retransmissions.saturating_add(1);
+                stats.retransmissions += 1;
+                conn.record(dir, HistoryLetter::Retransmission);
+                push_event(
+                    conn,
+                    config.max_events,
+                    TcpEvent {
+                        ts,
+                        pos,
+                        dir,
+                        kind: TcpEventKind::Retransmission {
+                            len: data.len() as u32,
+                        },
+                    },
+                );
+            }
+            if let Some(offset) = ins.conflict {
+                stats.conflicts += 1;
+                push_event(
+                    conn,
+                    config.max_events,
+                    TcpEvent {
+                        ts,
+                        pos,
+                        dir,
+                        kind: TcpEventKind::Conflict { offset },
+                    },
+                );
+            }
+            if let Some(range) = ins.direct.clone() {
+                if let Some(bytes) = data.get(range) {
+                    conn.sides[di].stats.payload_bytes += bytes.len() as u64;
+                    sink.on_flow_event(
+                        conn.id,
+                        FlowEvent::Data {
+                            dir,
+                            ts,
+                            pos,
+                            offset: ins.direct_offset,
+                            bytes,
+                        },
+                    );
+                }
+            }
+            let next = conn.sides[di].reasm.next();
+            drain(conn, config, stats, dir, next, ts, pos, sink);
+            // Buffer cap: give up on the first hole until under the cap.
+            while conn.sides[di].reasm.buffered() > config.max_buffered_bytes {
+                let limit = conn.sides[di].reasm.first_pending().unwrap_or(next);
+                drain(conn, config, stats, dir, limit, ts, pos, sink);
+            }
+        }
+    } else if flags.ack && !flags.syn && !flags.fin && !flags.rst {
+        conn.record(dir, HistoryLetter::Ack);
+    }
+    if seg.window == 0 && !flags.rst && !flags.syn {
+        conn.record(dir, HistoryLetter::ZeroWindow);
+    }
+
+    // ACK: bytes the peer acknowledges were sent; a hole below them will never fill.
+    if flags.ack {
+        let peer = dir.reverse();
+        let ps = &conn.sides[peer.index()];
+        if let Some(acked) = ps.offset_of(seg.ack) {
+            let next = ps.reasm.next() as i64;
+            // A FIN takes one sequence number: do not count it as a byte.
+            let fin_cap = ps.fin.map(|(o, _, _)| o as i64).unwrap_or(i64::MAX);
+            let limit = acked.min(fin_cap);
+            if limit > next && limit - next <= MAX_INFERRED_GAP as i64 {
+                conn.sides[peer.index()].reasm.acknowledge(limit as u64);
+                drain(conn, config, stats, peer, limit as u64, ts, pos, sink);
+            } else if acked > 0 {
+                conn.sides[peer.index()]
+                    .reasm
+                    .acknowledge(acked.min(next).max(0) as u64);
+            }
+        }
+    }
+
+    // FIN.
+    if flags.fin {
+        conn.record(dir, HistoryLetter::Fin { seq: seg.seq });
+        push_event(
+            conn,
+            config.max_events,
+            TcpEvent {
+                ts,
+                pos,
+                dir,
+                kind: TcpEventKind::Fin,
+            },
+        );
+        let seq = seg.seq.wrapping_add(flags.syn as u32);
+        let fin_off = conn.sides[di]
+            .offset_of(seq)
+            .map(|o| (o.max(0) as u64).saturating_add(wire_len));
+        let side = &mut conn.sides[di];
+        if side.fin.is_none() {
+            side.fin = Some((fin_off.unwrap_or(0), ts, pos));
+        }
+        if side.state != EpState::Reset {
+            side.state = EpState::Closed;
+        }
+        // Every byte before the FIN was sent: a hole before it is a gap now (data reordered
+        // behind its own FIN is rare; waiting for the peer's ACK could hold the FIN for ever).
+        let next = side.reasm.next();
+        let limit = match side.fin {
+            Some((o, _, _)) if o > next && o - next <= MAX_INFERRED_GAP => o,
+            _ => next,
+        };
+        drain(conn, config, stats, dir, limit, ts, pos, sink);
+    }
+
+    // RST: flush both directions (holes become gaps), then report it.
+    if flags.rst {
+        conn.record(dir, HistoryLetter::Rst { seq: seg.seq });
+        push_event(
+            conn,
+            config.max_events,
+            TcpEvent {
+                ts,
+                pos,
+                dir,
+                kind: TcpEventKind::Rst,
+            },
+        );
+        conn.sides[di].state = EpState::Reset;
+        for d in [dir, dir.reverse()] {
+            let limit = conn.sides[d.index()].reasm.high();
+            drain(conn, config, stats, d, limit, ts, pos, sink);
+        }
+        sink.on_flow_event(conn.id, FlowEvent::Rst { dir, ts, pos });
+        conn.rst_seen = true;
+    }
+
+    let both_fins = conn.sides[0].fin.is_some() && conn.sides[1].fin.is_some();
+    if conn.closing.is_none() && (conn.rst_seen || both_fins) {
+        conn.closing = Some(ts.0.saturating_add(config.close_grace.0));
+        conn.half_open = false;
+        for side in &mut conn.sides {
+            side.reasm.release_history();
+        }
+    }
+}
+
+/// The endpoint states of `dir`'s sender and of its peer.
+fn states(conn: &mut Conn, dir: Dir) -> (&mut EpState, &mut EpState) {
+    let [a, b] = &mut conn.sides;
+    match dir {
+        Dir::ToServer => (&mut a.state, &mut b.state),
+        Dir::ToClient => (&mut b.state, &mut a.state),
+    }
+}
+
+/// Hands out everything of `dir`'s stream below `limit` (data, and gaps for holes), then the
+/// FIN once every byte before it is out.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn drain(
+    conn: &mut Conn,
+    config: &FlowConfig,
+    stats: &mut FlowStats,
+    dir: Dir,
+    limit: u64,
+    ts: Timestamp,
+    pos: PacketPos,
+    sink: &mut dyn FlowSink,
+) {
+    let di = dir.index();
+    while let Some(chunk) = conn.sides[di].reasm.pop(limit) {
+        match chunk {
+            Chunk::Data { offset, bytes } => {
+                conn.sides[di].stats.payload_bytes += bytes.len() as u64;
+                sink.on_flow_event(
+                    conn.id,
+                    FlowEvent::Data {
+                        dir,
+                        ts,
+                        pos,
+                        offset,
+                        bytes: &bytes,
+                    },
+                );
+            }
+            Chunk::Gap { offset, len } => {
+                let side = &mut conn.sides[di];
+                side.stats.gaps = side.stats.gaps.saturating_add(1);
+                side.stats.gap_bytes += len;
+                stats.gaps += 1;
+                stats.gap_bytes += len;
+                conn.record(dir, HistoryLetter::Gap);
+                push_event(
+                    conn,
+                    config.max_events,
+                    TcpEvent {
+                        ts,
+                        pos,
+                        dir,
+                        kind: TcpEventKind::Gap { offset, len },
+                    },
+                );
+                sink.on_flow_event(
+                    conn.id,
+                    FlowEvent::Gap {
+                        dir,
+                        ts,
+                        offset,
+                        len,
+                    },
+                );
+            }
+        }
+    }
+    let side = &mut conn.sides[di];
+    if let Some((fin_off, fin_ts, fin_pos)) = side.fin {
+        if !side.fin_delivered && side.reasm.next() >= fin_off {
+            side.fin_delivered = true;
+            sink.on_flow_event(
+                conn.id,
+                FlowEvent::Fin {
+                    dir,
+                    ts: fin_ts,
+                    pos: fin_pos,
+                },
+            );
+        }
+    }
+}

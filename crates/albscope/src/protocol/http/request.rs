@@ -1,0 +1,285 @@
+//! The request parser (client-to-server stream): request heads, bodies, resynchronisation on the
+//! next request line after an unreadable request.
+
+use super::body::{body_gap, feed_body, Body, ChunkedDecoder, GapResult};
+use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadStep};
+use super::resync::{match_method, Match, Resync};
+use super::{MsgStart, Seg};
+use crate::capture::Timestamp;
+use crate::protocol::HttpRequest;
+
+/// What the request parser found.
+#[derive(Debug)]
+pub(crate) enum ReqEvent {
+    /// A request header block was read.
+    Head(Box<HttpRequest>),
+    /// Body bytes of the current request (including bytes lost in a gap).
+    Body(u64),
+    /// The current request is complete.
+    Done(Timestamp),
+    /// A request could not be read (gap in its header block, invalid, too large).
+    Dropped,
+}
+
+#[derive(Debug)]
+enum ReqState {
+    Idle,
+    Head,
+    Body(Body),
+    Resync(Resync),
+    /// No longer HTTP (tunnel or upgrade) or given up.
+    Stopped,
+}
+
+/// Incremental parser for the client-to-server stream.
+#[derive(Debug)]
+pub(crate) struct RequestParser {
+    state: ReqState,
+    head: HeadBuf,
+    start: Option<MsgStart>,
+    max_header_bytes: usize,
+    max_headers: usize,
+}
+
+impl RequestParser {
+    /// A parser with the given caps.
+    pub fn new(max_header_bytes: usize, max_headers: usize) -> Self {
+        RequestParser {
+            state: ReqState::Idle,
+            head: HeadBuf::default(),
+            start: None,
+            max_header_bytes,
+            max_headers,
+        }
+    }
+
+    /// A parser for a stream that did not start with a request: it looks for the next line
+    /// that starts with a method (`skip_first_line`: not at the very first byte).
+    pub fn resyncing(max_header_bytes: usize, max_headers: usize, skip_first_line: bool) -> Self {
+        let mut p = RequestParser::new(max_header_bytes, max_headers);
+        p.resync(skip_first_line);
+        p
+    }
+
+    /// Stops parsing (the stream is no longer HTTP).
+    pub fn stop(&mut self) {
+        self.state = ReqState::Stopped;
+        self.head.clear();
+    }
+
+    fn resync(&mut self, skipping: bool) {
+        self.head.clear();
+        self.state = ReqState::Resync(Resync::new(skipping));
+    }
+
+    /// Feeds a segment.
+    pub fn feed(&mut self, seg: Seg<'_>, out: &mut Vec<ReqEvent>) {
+        let mut i = 0;
+        while i < seg.bytes.len() {
+            let rest = seg.bytes.get(i..).unwrap_or(&[]);
+            match &mut self.state {
+                ReqState::Stopped => return,
+                ReqState::Idle => {
+                    let skip = rest
+                        .iter()
+                        .take_while(|&&b| b == b'\r' || b == b'\n')
+                        .count();
+                    i += skip;
+                    if i < seg.bytes.len() {
+                        self.start = Some(MsgStart {
+                            ts: seg.ts,
+                            pos: seg.pos,
+                            offset: seg.offset.saturating_add(i as u64),
+                        });
+                        self.head.clear();
+                        self.state = ReqState::Head;
+                    }
+                }
+                ReqState::Head => match self.head.push(rest, self.max_header_bytes) {
+                    HeadStep::More => i = seg.bytes.len(),
+                    HeadStep::TooLarge { .. } => {
+                        out.push(ReqEvent::Dropped);
+                        self.stop();
+                        return;
+                    }
+                    HeadStep::Done { used } => {
+                        i += used;
+                        self.head_done(seg.ts, out);
+                    }
+                },
+                ReqState::Body(body) => {
+                    let (used, done, err) = feed_body(body, rest);
+                    i += used.0;
+                    if used.1 > 0 {
+                        out.push(ReqEvent::Body(used.1));
+                    }
+                    if err.is_some() {
+                        out.push(ReqEvent::Dropped);
+                        self.resync(true);
+                    } else if done {
+                        out.push(ReqEvent::Done(seg.ts));
+                        self.state = ReqState::Idle;
+                    }
+                }
+                ReqState::Resync(r) => {
+                    let (next, found) = r.scan(&seg, i, match_method);
+                    i = next;
+                    if let Some((prefix, start)) = found {
+                        self.start = Some(start);
+                        self.head.clear();
+                        self.state = ReqState::Head;
+                        if let HeadStep::Done { .. } =
+                            self.head.push(&prefix, self.max_header_bytes)
+                        {
+                            self.head_done(seg.ts, out);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn head_done(&mut self, ts: Timestamp, out: &mut Vec<ReqEvent>) {
+        let Some(start) = self.start else {
+            self.resync(false);
+            return;
+        };
+        let header_bytes = self.head.buf.len();
+        match parse_request_head(&self.head.buf, self.max_headers) {
+            Err(_) => {
+                out.push(ReqEvent::Dropped);
+                self.resync(false);
+            }
+            Ok(h) => {
+                let (content_length, body) = match (h.chunked, h.content_length) {
+                    (true, _) => (None, Some(Body::Chunked(ChunkedDecoder::new()))),
+                    (false, Ok(Some(n))) if n > 0 => (Some(n), Some(Body::Length(n))),
+                    (false, Ok(n)) => (n, None),
+                    (false, Err(_)) => (None, None),
+                };
+                let upgrade = h.method.eq_ignore_ascii_case("CONNECT");
+                let req = HttpRequest {
+                    first_byte: start.ts,
+                    first_pos: start.pos,
+                    headers_done: Some(ts),
+                    complete: None,
+                    method: h.method,
+                    target: h.target,
+                    version: h.version,
+                    headers: h.headers,
+                    header_bytes,
+                    content_length,
+                    chunked: h.chunked,
+                    body_bytes: 0,
+                };
+                out.push(ReqEvent::Head(Box::new(req)));
+                self.head.clear();
+                match body {
+                    Some(b) => self.state = ReqState::Body(b),
+                    None => {
+                        out.push(ReqEvent::Done(ts));
+                        self.state = if upgrade {
+                            ReqState::Stopped
+                        } else {
+                            ReqState::Idle
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// The request whose header block was still incomplete when the stream ended, built from
+    /// its request line (no headers, `headers_done` unset); `None` when no request was begun or
+    /// the line is not a request line.
+    pub fn partial_request(&self) -> Option<HttpRequest> {
+        if !matches!(self.state, ReqState::Head) {
+            return None;
+        }
+        let start = self.start?;
+        let line_end = self
+            .head
+            .buf
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(self.head.buf.len());
+        let line = self.head.buf.get(..line_end)?;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if match_method(line) != Match::Yes {
+            return None;
+        }
+        let mut parts = line.splitn(3, |&b| b == b' ');
+        let method = String::from_utf8_lossy(parts.next()?).into_owned();
+        let target = String::from_utf8_lossy(parts.next().unwrap_or(&[])).into_owned();
+        let version = match parts.next() {
+            Some(b"HTTP/1.0") => 0,
+            _ => 1,
+        };
+        Some(HttpRequest {
+            first_byte: start.ts,
+            first_pos: start.pos,
+            headers_done: None,
+            complete: None,
+            method,
+            target,
+            version,
+            headers: Vec::new(),
+            header_bytes: self.head.buf.len(),
+            content_length: None,
+            chunked: false,
+            body_bytes: 0,
+        })
+    }
+
+    /// `len` bytes at the current position are missing. The bytes after the gap are checked
+    /// for a request line at once (a gap usually ends at a packet boundary).
+    pub fn gap(&mut self, ts: Timestamp, len: u64, out: &mut Vec<ReqEvent>) {
+        match &mut self.state {
+            ReqState::Stopped => {}
+            ReqState::Idle | ReqState::Resync(_) => self.resync(false),
+            ReqState::Head => {
+                out.push(ReqEvent::Dropped);
+                self.resync(false);
+            }
+            ReqState::Body(body) => match body_gap(body, len) {
+                GapResult::Inside => out.push(ReqEvent::Body(len)),
+                GapResult::Finished(n) => {
+                    out.push(ReqEvent::Body(n));
+                    out.push(ReqEvent::Done(ts));
+                    if n < len {
+                        self.resync(false);
+                    } else {
+                        self.state = ReqState::Idle;
+                    }
+                }
+                GapResult::Lost => {
+                    out.push(ReqEvent::Dropped);
+                    self.resync(false);
+                }
+            },
+        }
+    }
+}
+
+/// Parses a complete request header block.
+fn parse_request_head(block: &[u8], max_headers: usize) -> Result<Head, String> {
+    let mut slots = header_slots(block);
+    let mut req = httparse::Request::new(&mut slots);
+    match req.parse(block) {
+        Ok(httparse::Status::Complete(_)) => {
+            let (content_length, chunked) = framing(req.headers);
+            Ok(Head {
+                method: req.method.unwrap_or("").to_string(),
+                target: req.path.unwrap_or("").to_string(),
+                status: 0,
+                reason: String::new(),
+                version: req.version.unwrap_or(1),
+                headers: collect_headers(req.headers, max_headers),
+                content_length,
+                chunked,
+            })
+        }
+        Ok(httparse::Status::Partial) => Err("incomplete header block".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}

@@ -1,0 +1,433 @@
+//! The response parser (server-to-client stream): interim responses, whether a body follows
+//! (by the request answered and the status), bodies, unreadable responses (with an excerpt) and
+//! resynchronisation on the next status line.
+
+use super::body::{body_gap, feed_body, Body, ChunkedDecoder, GapResult};
+use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadStep};
+use super::resync::{match_literal, match_response_line, Match, Resync};
+use super::{MsgStart, Seg};
+use crate::capture::{PacketPos, Timestamp};
+use crate::protocol::{escape_bytes, HttpResponse, ResponseError, ResponseErrorKind};
+
+/// Interim responses remembered per final response.
+const MAX_INTERIM: usize = 16;
+/// Excerpt length for errors.
+const EXCERPT_LEN: usize = 64;
+
+/// What kind of request a response answers (decides whether it has a body).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum ReqKind {
+    /// HEAD: no body in the response.
+    Head,
+    /// CONNECT: a 2xx starts a tunnel.
+    Connect,
+    /// Anything else.
+    Other,
+}
+
+/// What the response parser found.
+#[derive(Debug)]
+pub(crate) enum RespEvent {
+    /// A final response (or an unreadable one) begins: it answers the oldest open request.
+    Start,
+    /// The response is complete.
+    Complete(Box<HttpResponse>),
+    /// The stream ended with the response body short.
+    Partial(Box<HttpResponse>),
+    /// The response could not be read; the partial response when its head had been read.
+    Error(Box<ResponseError>, Option<Box<HttpResponse>>),
+}
+
+#[derive(Debug)]
+enum RespState {
+    Idle,
+    Head,
+    Body(Body, Box<HttpResponse>),
+    Resync(Resync),
+    /// Unreadable: collecting the excerpt and counting bytes until the stream ends.
+    Failed(Box<ResponseError>, Vec<u8>),
+    /// No longer parsed (tunnel, stream finished, after an error).
+    Stopped,
+}
+
+/// Incremental parser for the server-to-client stream.
+#[derive(Debug)]
+pub(crate) struct ResponseParser {
+    state: RespState,
+    head: HeadBuf,
+    start: Option<MsgStart>,
+    interim: Vec<u16>,
+    /// Bytes received for the current response.
+    bytes: u64,
+    max_header_bytes: usize,
+    max_headers: usize,
+}
+
+impl ResponseParser {
+    /// A parser with the given caps.
+    pub fn new(max_header_bytes: usize, max_headers: usize) -> Self {
+        ResponseParser {
+            state: RespState::Idle,
+            head: HeadBuf::default(),
+            start: None,
+            interim: Vec::new(),
+            bytes: 0,
+            max_header_bytes,
+            max_headers,
+        }
+    }
+
+    /// A parser for a stream that did not start with a response: it looks for "HTTP/1.".
+    pub fn resyncing(max_header_bytes: usize, max_headers: usize) -> Self {
+        let mut p = ResponseParser::new(max_header_bytes, max_headers);
+        p.state = RespState::Resync(Resync::anywhere());
+        p
+    }
+
+    fn begin(&mut self, start: MsgStart) {
+        self.start = Some(start);
+        self.head.clear();
+        self.bytes = 0;
+        self.state = RespState::Head;
+    }
+
+    fn fail(&mut self, kind: ResponseErrorKind, offset: u64, reason: String) {
+        let start = self.start.unwrap_or(MsgStart {
+            ts: Timestamp(0),
+            pos: PacketPos::default(),
+            offset,
+        });
+        let excerpt: Vec<u8> = self.head.buf.iter().take(EXCERPT_LEN).copied().collect();
+        let err = ResponseError {
+            kind,
+            first_byte: start.ts,
+            first_pos: start.pos,
+            offset,
+            bytes: self.bytes,
+            excerpt: String::new(),
+            reason,
+        };
+        self.head.clear();
+        self.state = RespState::Failed(Box::new(err), excerpt);
+    }
+
+    /// Feeds a segment. `pending` lists the kinds of the open requests (oldest first) that
+    /// responses will answer.
+    pub fn feed(&mut self, seg: Seg<'_>, pending: &[ReqKind], out: &mut Vec<RespEvent>) {
+        let mut used_requests = 0usize;
+        let mut i = 0;
+        while i < seg.bytes.len() {
+            let rest = seg.bytes.get(i..).unwrap_or(&[]);
+            match &mut self.state {
+                RespState::Stopped => return,
+                RespState::Idle => {
+                    let skip = rest
+                        .iter()
+                        .take_while(|&&b| b == b'\r' || b == b'\n')
+                        .count();
+                    i += skip;
+                    if i < seg.bytes.len() {
+                        self.begin(MsgStart {
+                            ts: seg.ts,
+                            pos: seg.pos,
+                            offset: seg.offset.saturating_add(i as u64),
+                        });
+                    }
+                }
+                RespState::Head => {
+                    let step = self.head.push(rest, self.max_header_bytes);
+                    let used = match step {
+                        HeadStep::More => rest.len(),
+                        HeadStep::Done { used } | HeadStep::TooLarge { used } => used,
+                    };
+                    self.bytes = self.bytes.saturating_add(used as u64);
+                    i += used;
+                    let start_off = self.start.map(|s| s.offset).unwrap_or(seg.offset);
+                    if match_literal(&self.head.buf, b"HTTP/") == Match::No {
+                        out.push(RespEvent::Start);
+                        self.fail(
+                            ResponseErrorKind::Malformed,
+                            start_off,
+                            "response does not start with \"HTTP/\"".to_string(),
+                        );
+                        continue;
+                    }
+                    match step {
+                        HeadStep::More => {}
+                        HeadStep::TooLarge { .. } => {
+                            out.push(RespEvent::Start);
+                            let cap = self.max_header_bytes;
+                            self.fail(
+                                ResponseErrorKind::HeaderTooLarge,
+                                start_off,
+                                format!("response header block larger than {cap} bytes"),
+                            );
+                        }
+                        HeadStep::Done { .. } => {
+                            self.head_done(seg.ts, pending, &mut used_requests, out);
+                        }
+                    }
+                }
+                RespState::Body(body, _) => {
+                    let (used, done, err) = feed_body(body, rest);
+                    i += used.0;
+                    self.bytes = self.bytes.saturating_add(used.0 as u64);
+                    if let RespState::Body(_, resp) = &mut self.state {
+                        resp.body_bytes = resp.body_bytes.saturating_add(used.1);
+                    }
+                    if let Some(e) = err {
+                        let off = seg.offset.saturating_add(i as u64);
+                        self.body_error(ResponseErrorKind::Malformed, off, e.to_string(), out);
+                    } else if done {
+                        self.complete(seg.ts, out);
+                    }
+                }
+                RespState::Resync(r) => {
+                    let (next, found) = r.scan(&seg, i, match_response_line);
+                    i = next;
+                    if let Some((prefix, start)) = found {
+                        self.begin(start);
+                        // The prefix never contains a complete header block.
+                        let _ = self.head.push(&prefix, self.max_header_bytes);
+                        self.bytes = prefix.len() as u64;
+                    }
+                }
+                RespState::Failed(err, excerpt) => {
+                    let room = EXCERPT_LEN.saturating_sub(excerpt.len());
+                    excerpt.extend_from_slice(rest.get(..room.min(rest.len())).unwrap_or(&[]));
+                    err.bytes = err.bytes.saturating_add(rest.len() as u64);
+                    i = seg.bytes.len();
+                }
+            }
+        }
+    }
+
+    fn body_error(
+        &mut self,
+        kind: ResponseErrorKind,
+        offset: u64,
+        reason: String,
+        out: &mut Vec<RespEvent>,
+    ) {
+        let state = std::mem::replace(&mut self.state, RespState::Stopped);
+        if let RespState::Body(_, resp) = state {
+            let err = ResponseError {
+                kind,
+                first_byte: resp.first_byte,
+                first_pos: resp.first_pos,
+                offset,
+                bytes: self.bytes,
+                excerpt: String::new(),
+                reason,
+            };
+            out.push(RespEvent::Error(Box::new(err), Some(resp)));
+        }
+        self.state = RespState::Resync(Resync::anywhere());
+    }
+
+    fn complete(&mut self, ts: Timestamp, out: &mut Vec<RespEvent>) {
+        let state = std::mem::replace(&mut self.state, RespState::Idle);
+        if let RespState::Body(_, mut resp) = state {
+            resp.complete = Some(ts);
+            out.push(RespEvent::Complete(resp));
+        }
+    }
+
+    fn head_done(
+        &mut self,
+        ts: Timestamp,
+        pending: &[ReqKind],
+        used_requests: &mut usize,
+        out: &mut Vec<RespEvent>,
+    ) {
+        let start = self.start.unwrap_or(MsgStart {
+            ts,
+            pos: PacketPos::default(),
+            offset: 0,
+        });
+        let header_bytes = self.head.buf.len();
+        let h = match parse_response_head(&self.head.buf, self.max_headers) {
+            Ok(h) => h,
+            Err(e) => {
+                out.push(RespEvent::Start);
+                self.fail(ResponseErrorKind::Malformed, start.offset, e);
+                return;
+            }
+        };
+        if (100..200).contains(&h.status) && h.status != 101 {
+            self.head.clear();
+            if self.interim.len() < MAX_INTERIM {
+                self.interim.push(h.status);
+            }
+            self.state = RespState::Idle;
+            return;
+        }
+        let kind = pending
+            .get(*used_requests)
+            .copied()
+            .unwrap_or(ReqKind::Other);
+        *used_requests += 1;
+        out.push(RespEvent::Start);
+        let content_length = match h.content_length {
+            Ok(cl) => cl,
+            Err(e) if !h.chunked => {
+                self.fail(ResponseErrorKind::Malformed, start.offset, e.to_string());
+                return;
+            }
+            Err(_) => None,
+        };
+        self.head.clear();
+        let tunnel =
+            h.status == 101 || (kind == ReqKind::Connect && (200..300).contains(&h.status));
+        let no_body = tunnel || kind == ReqKind::Head || h.status == 204 || h.status == 304;
+        let resp = Box::new(HttpResponse {
+            first_byte: start.ts,
+            first_pos: start.pos,
+            headers_done: ts,
+            complete: None,
+            status: h.status,
+            reason: h.reason,
+            version: h.version,
+            headers: h.headers,
+            header_bytes,
+            content_length,
+            chunked: h.chunked,
+            body_bytes: 0,
+            interim: std::mem::take(&mut self.interim),
+        });
+        let body = if no_body {
+            None
+        } else if h.chunked {
+            Some(Body::Chunked(ChunkedDecoder::new()))
+        } else if let Some(n) = content_length {
+            (n > 0).then_some(Body::Length(n))
+        } else {
+            Some(Body::UntilClose)
+        };
+        match body {
+            Some(b) => self.state = RespState::Body(b, resp),
+            None => {
+                let mut resp = resp;
+                resp.complete = Some(ts);
+                out.push(RespEvent::Complete(resp));
+                self.state = if tunnel {
+                    RespState::Stopped
+                } else {
+                    RespState::Idle
+                };
+            }
+        }
+    }
+
+    /// `len` bytes at stream offset `offset` are missing.
+    pub fn gap(&mut self, ts: Timestamp, offset: u64, len: u64, out: &mut Vec<RespEvent>) {
+        match &mut self.state {
+            RespState::Stopped => {}
+            RespState::Failed(err, _) => err.bytes = err.bytes.saturating_add(len),
+            RespState::Resync(_) => self.state = RespState::Resync(Resync::anywhere()),
+            RespState::Idle | RespState::Head => {
+                if matches!(self.state, RespState::Idle) {
+                    self.start = Some(MsgStart {
+                        ts,
+                        pos: PacketPos::default(),
+                        offset,
+                    });
+                    self.bytes = 0;
+                }
+                let start = self.start.unwrap_or(MsgStart {
+                    ts,
+                    pos: PacketPos::default(),
+                    offset,
+                });
+                let err = ResponseError {
+                    kind: ResponseErrorKind::Gap,
+                    first_byte: start.ts,
+                    first_pos: start.pos,
+                    offset,
+                    bytes: self.bytes.saturating_add(len),
+                    excerpt: escape_bytes(
+                        self.head.buf.get(..EXCERPT_LEN).unwrap_or(&self.head.buf),
+                    ),
+                    reason: format!(
+                        "{len} bytes of the response header block are missing from the capture"
+                    ),
+                };
+                out.push(RespEvent::Start);
+                out.push(RespEvent::Error(Box::new(err), None));
+                self.head.clear();
+                self.state = RespState::Resync(Resync::anywhere());
+            }
+            RespState::Body(body, resp) => {
+                self.bytes = self.bytes.saturating_add(len);
+                match body_gap(body, len) {
+                    GapResult::Inside => resp.body_bytes = resp.body_bytes.saturating_add(len),
+                    GapResult::Finished(n) => {
+                        resp.body_bytes = resp.body_bytes.saturating_add(n);
+                        self.complete(ts, out);
+                        if n < len {
+                            self.state = RespState::Resync(Resync::anywhere());
+                        }
+                    }
+                    GapResult::Lost => self.body_error(
+                        ResponseErrorKind::Gap,
+                        offset,
+                        format!(
+                            "{len} bytes of the chunked body are missing; its framing was lost"
+                        ),
+                        out,
+                    ),
+                }
+            }
+        }
+    }
+
+    /// The stream ended (FIN, RST or close) at `ts`.
+    pub fn finish(&mut self, ts: Timestamp, out: &mut Vec<RespEvent>) {
+        let state = std::mem::replace(&mut self.state, RespState::Stopped);
+        match state {
+            RespState::Body(Body::UntilClose, mut resp) => {
+                resp.complete = Some(ts);
+                out.push(RespEvent::Complete(resp));
+            }
+            RespState::Body(_, resp) => out.push(RespEvent::Partial(resp)),
+            RespState::Head => {
+                let off = self.start.map(|s| s.offset).unwrap_or(0);
+                let reason = match parse_response_head(&self.head.buf, self.max_headers) {
+                    Err(e) if e != "incomplete header block" => e,
+                    _ => "the connection ended inside the response header block".to_string(),
+                };
+                out.push(RespEvent::Start);
+                self.fail(ResponseErrorKind::Malformed, off, reason);
+                self.finish(ts, out);
+            }
+            RespState::Failed(mut err, excerpt) => {
+                err.excerpt = escape_bytes(&excerpt);
+                out.push(RespEvent::Error(err, None));
+            }
+            RespState::Idle | RespState::Resync(_) | RespState::Stopped => {}
+        }
+    }
+}
+
+/// Parses a complete response header block.
+fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, String> {
+    let mut slots = header_slots(block);
+    let mut resp = httparse::Response::new(&mut slots);
+    match resp.parse(block) {
+        Ok(httparse::Status::Complete(_)) => {
+            let (content_length, chunked) = framing(resp.headers);
+            Ok(Head {
+                method: String::new(),
+                target: String::new(),
+                status: resp.code.unwrap_or(0),
+                reason: resp.reason.unwrap_or("").to_string(),
+                version: resp.version.unwrap_or(1),
+                headers: collect_headers(resp.headers, max_headers),
+                content_length,
+                chunked,
+            })
+        }
+        Ok(httparse::Status::Partial) => Err("incomplete header block".to_string()),
+        Err(e) => Err(format!("invalid HTTP response: {e}")),
+    }
+}
