@@ -1,6 +1,7 @@
 //! A tracked connection's state, and how one TCP segment updates it: duplicates, the handshake,
 //! sequence numbers and payload (handed to the direction's [`Reassembler`]), ACKs that reveal
-//! holes, FIN and RST. The connection table that owns these states is in `tracker.rs`.
+//! holes, FIN and RST; then the table's timer sets are brought in step with the connection.
+//! The connection table that owns these states, and its timers, is in `tracker.rs`.
 
 use super::reassembly::{Chunk, Reassembler};
 use super::tracker::{Timers, TupleKey, TupleKeyOrd, LRU_GRANULARITY_NS};
