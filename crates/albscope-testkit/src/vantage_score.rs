@@ -12,7 +12,8 @@
 //!   or some evidence line says "inferred";
 //! - **undetermined**: the cut says `undetermined` (the original did not);
 //! - **wrong**: another category that is not `undetermined` (also an ok request that the cut
-//!   calls a failure);
+//!   calls a failure); counted again as **sure** (`wrong_confident`, `WRONG!` in the details)
+//!   when nothing in the cut's request says inferred: a confident wrong answer;
 //! - **extra**: no request of the original matches (e.g. counted twice, a health check taken
 //!   for a client request).
 //!
@@ -91,6 +92,8 @@ pub struct Req {
     pub status: Option<u64>,
     /// `category`.
     pub category: String,
+    /// `front_encrypted`: the client spoke TLS to the ALB.
+    pub front_encrypted: bool,
     /// Something about the request is marked inferred (see the module documentation).
     pub inferred: bool,
 }
@@ -121,6 +124,7 @@ impl Req {
             path: s("path"),
             status: v.get("status").and_then(Value::as_u64),
             category: s("category").unwrap_or_else(|| "?".to_string()),
+            front_encrypted: v.get("front_encrypted").and_then(Value::as_bool) == Some(true),
             inferred: flagged || said,
         }
     }
@@ -183,7 +187,7 @@ pub fn verdict(truth: &Req, cut: &Req) -> Verdict {
 }
 
 /// Counts for one cut (or a sum of cuts).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Score {
     /// Failed requests in the original (the truth).
     pub failed: u64,
@@ -195,6 +199,8 @@ pub struct Score {
     pub undetermined: u64,
     /// Cut requests in a wrong category (incl. ok requests called failures).
     pub wrong: u64,
+    /// Those of `wrong` that nothing marks inferred: confident wrong answers, the worst outcome.
+    pub wrong_confident: u64,
     /// Failed requests of the original no cut request matches.
     pub missed: u64,
     /// Cut requests matching no request of the original.
@@ -205,6 +211,8 @@ pub struct Score {
     pub ok_missed: u64,
     /// One line per wrong / undetermined / missed / extra request.
     pub details: Vec<String>,
+    /// The failed requests of the original that were missed.
+    pub missed_requests: Vec<Req>,
 }
 
 impl Score {
@@ -215,6 +223,7 @@ impl Score {
         self.inferred += other.inferred;
         self.undetermined += other.undetermined;
         self.wrong += other.wrong;
+        self.wrong_confident += other.wrong_confident;
         self.missed += other.missed;
         self.extra += other.extra;
         self.ok += other.ok;
@@ -291,13 +300,18 @@ pub fn score(original: &Value, cut: &Value) -> Score {
             Verdict::Proved => s.proved += 1,
             Verdict::Inferred => s.inferred += 1,
             Verdict::Undetermined => s.undetermined += 1,
-            Verdict::Wrong => s.wrong += 1,
+            Verdict::Wrong => {
+                s.wrong += 1;
+                if !c.inferred {
+                    s.wrong_confident += 1;
+                }
+            }
         }
         if matches!(v, Verdict::Wrong | Verdict::Undetermined) {
-            let tag = if v == Verdict::Wrong {
-                "wrong  "
-            } else {
-                "undet  "
+            let tag = match v {
+                Verdict::Wrong if !c.inferred => "WRONG! ",
+                Verdict::Wrong => "wrong  ",
+                _ => "undet  ",
             };
             s.details
                 .push(format!("{tag} {}  (truth: {})", c.short(), t.short()));
@@ -307,6 +321,7 @@ pub fn score(original: &Value, cut: &Value) -> Score {
         if t.failed() {
             s.missed += 1;
             s.details.push(format!("missed  {}", t.short()));
+            s.missed_requests.push(t.clone());
         } else {
             s.ok_missed += 1;
         }
@@ -325,63 +340,75 @@ pub struct Row {
     pub detected: String,
     /// The counts.
     pub score: Score,
+    /// Where the packets of the sample went (the same on its three rows).
+    pub cut: crate::vantage::CutStats,
+}
+
+/// Column titles of [`format_table`] after sample, cut and detected vantage.
+const COLUMNS: [&str; 10] = [
+    "failed",
+    "proved",
+    "inferred",
+    "undet",
+    "wrong",
+    "(sure!)",
+    "missed",
+    "extra",
+    "| ok",
+    "ok missed",
+];
+
+/// The numbers of a score in [`COLUMNS`] order.
+fn columns(s: &Score) -> [u64; 10] {
+    [
+        s.failed,
+        s.proved,
+        s.inferred,
+        s.undetermined,
+        s.wrong,
+        s.wrong_confident,
+        s.missed,
+        s.extra,
+        s.ok,
+        s.ok_missed,
+    ]
+}
+
+/// One line of the table.
+fn table_line(out: &mut String, name: &str, vantage: &str, detected: &str, cells: &[String]) {
+    let _ = write!(out, "{name:<46} {vantage:<5} {detected:<15}");
+    for (cell, title) in cells.iter().zip(COLUMNS) {
+        let _ = write!(out, " {cell:>w$}", w = title.len().max(5));
+    }
+    out.push('\n');
 }
 
 /// The table, one line per row, then per-vantage totals, then the detail lines.
 pub fn format_table(rows: &[Row]) -> String {
     let mut out = String::new();
-    let header = format!(
-        "{:<44} {:<5} {:<15} {:>6} {:>6} {:>8} {:>5} {:>5} {:>6} {:>5} | {:>4} {:>9}\n",
-        "sample",
-        "cut",
-        "detected",
-        "failed",
-        "proved",
-        "inferred",
-        "undet",
-        "wrong",
-        "missed",
-        "extra",
-        "ok",
-        "ok missed"
-    );
-    let line = |out: &mut String, name: &str, vantage: &str, detected: &str, s: &Score| {
-        let _ = writeln!(
-            out,
-            "{:<44} {:<5} {:<15} {:>6} {:>6} {:>8} {:>5} {:>5} {:>6} {:>5} | {:>4} {:>9}",
-            name,
-            vantage,
-            detected,
-            s.failed,
-            s.proved,
-            s.inferred,
-            s.undetermined,
-            s.wrong,
-            s.missed,
-            s.extra,
-            s.ok,
-            s.ok_missed
-        );
-    };
-    out.push_str(&header);
+    let titles: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+    let numbers = |s: &Score| -> Vec<String> { columns(s).iter().map(u64::to_string).collect() };
+    table_line(&mut out, "sample", "cut", "detected", &titles);
     for r in rows {
-        line(&mut out, &r.sample, &r.vantage, &r.detected, &r.score);
+        table_line(
+            &mut out,
+            &r.sample,
+            &r.vantage,
+            &r.detected,
+            &numbers(&r.score),
+        );
     }
     out.push('\n');
-    out.push_str(&header);
+    table_line(&mut out, "", "cut", "", &titles);
     for v in ["both", "back", "front"] {
-        let mut total = Score::default();
-        let mut n = 0;
-        for r in rows.iter().filter(|r| r.vantage == v) {
-            total.add(&r.score);
-            n += 1;
-        }
-        line(&mut out, &format!("TOTAL over {n} samples"), v, "", &total);
+        let n = rows.iter().filter(|r| r.vantage == v).count();
+        let name = format!("TOTAL over {n} samples");
+        table_line(&mut out, &name, v, "", &numbers(&total(rows, v)));
     }
     out.push('\n');
     for r in rows {
         for d in &r.score.details {
-            let _ = writeln!(out, "{:<44} {:<5} {d}", r.sample, r.vantage);
+            let _ = writeln!(out, "{:<46} {:<5} {d}", r.sample, r.vantage);
         }
     }
     out
@@ -426,6 +453,7 @@ pub fn score_sample(
         vantage: "both".to_string(),
         detected: vantage_of(&original),
         score: score(&original, &original),
+        cut: cut.stats.clone(),
     }];
     for (vantage, bytes) in [("back", &cut.back_end), ("front", &cut.front_end)] {
         let analysis = analyze_json(name, bytes, idle_timeout_ms);
@@ -434,6 +462,7 @@ pub fn score_sample(
             vantage: vantage.to_string(),
             detected: vantage_of(&analysis),
             score: score(&original, &analysis),
+            cut: cut.stats.clone(),
         });
     }
     Ok(Some(rows))
