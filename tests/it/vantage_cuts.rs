@@ -3,7 +3,7 @@
 //! (`albscope_testkit::vantage_score`). `cargo test -p albscope-cli --test it vantage_cuts --
 //! --nocapture` prints the table.
 
-use albscope_testkit::vantage_score::{format_table, score_sample, Row};
+use albscope_testkit::vantage_score::{format_table, score_recording, score_sample, Row};
 use std::sync::OnceLock;
 
 /// Every both-legs capture in `samples/` (default timers) and `samples/real/` (idle timeout 5 s,
@@ -20,14 +20,26 @@ fn scoreboard() -> &'static Vec<Row> {
                 .filter(|p| !p.to_string_lossy().ends_with(".target.pcap"))
                 .collect();
             files.sort();
-            for path in files {
-                let bytes = std::fs::read(&path).expect("read sample");
+            for path in &files {
+                let bytes = std::fs::read(path).expect("read sample");
                 let name = path.to_string_lossy().to_string();
                 match score_sample(&name, &bytes, idle) {
                     Ok(Some(r)) => rows.extend(r),
                     Ok(None) => {}
                     Err(e) => panic!("{e}"),
                 }
+            }
+            // the real back-end recordings next to the back-end cuts of the same events
+            for path in &files {
+                let target = path.with_extension("target.pcap");
+                let Ok(recording) = std::fs::read(&target) else {
+                    continue;
+                };
+                let bytes = std::fs::read(path).expect("read sample");
+                let name = target.to_string_lossy().to_string();
+                let row = score_recording(&name, &bytes, &recording, idle, "rec-b")
+                    .unwrap_or_else(|e| panic!("{e}"));
+                rows.push(row);
             }
         }
         rows
@@ -102,6 +114,42 @@ fn every_packet_goes_to_exactly_one_cut() {
             r.sample
         );
         assert!(c.back > 0 && c.front > 0, "{}: {c:?}", r.sample);
+    }
+}
+
+/// The cut is realistic: where a real back-end recording of the same events exists
+/// (`samples/real/X.target.pcap`, taken with tcpdump on the target), the back-end cut of the
+/// mirror capture scores the same.
+#[test]
+fn back_end_cut_scores_like_a_real_target_recording() {
+    let counts = |r: &Row| {
+        let s = &r.score;
+        [
+            s.proved,
+            s.inferred,
+            s.undetermined,
+            s.wrong,
+            s.missed,
+            s.extra,
+            s.ok,
+            s.ok_missed,
+        ]
+    };
+    let recordings: Vec<&Row> = rows_of("rec-b").collect();
+    assert!(recordings.len() >= 4, "samples/real has 4 .target.pcap");
+    for rec in recordings {
+        let mirror = rec.sample.replace(".target.pcap", ".pcap");
+        let cut = rows_of("back")
+            .find(|r| r.sample == mirror)
+            .unwrap_or_else(|| panic!("no back-end cut of {mirror}"));
+        assert_eq!(cut.detected, rec.detected, "{mirror}");
+        assert_eq!(
+            counts(cut),
+            counts(rec),
+            "{mirror}: back-end cut {:?} vs recording {:?}",
+            cut.score.details,
+            rec.score.details
+        );
     }
 }
 

@@ -334,7 +334,8 @@ pub fn score(original: &Value, cut: &Value) -> Score {
 pub struct Row {
     /// The sample file.
     pub sample: String,
-    /// `both` (the original against itself), `back` or `front`.
+    /// `both` (the original against itself), `back` or `front` (its cuts), or the label of a
+    /// real recording ([`score_recording`]).
     pub vantage: String,
     /// What the cut's analysis calls its vantage (JSON `vantage`).
     pub detected: String,
@@ -400,7 +401,13 @@ pub fn format_table(rows: &[Row]) -> String {
     }
     out.push('\n');
     table_line(&mut out, "", "cut", "", &titles);
-    for v in ["both", "back", "front"] {
+    let mut vantages: Vec<&str> = vec!["both", "back", "front"];
+    for r in rows {
+        if !vantages.contains(&r.vantage.as_str()) {
+            vantages.push(&r.vantage);
+        }
+    }
+    for v in vantages {
         let n = rows.iter().filter(|r| r.vantage == v).count();
         let name = format!("TOTAL over {n} samples");
         table_line(&mut out, &name, v, "", &numbers(&total(rows, v)));
@@ -466,4 +473,30 @@ pub fn score_sample(
         });
     }
     Ok(Some(rows))
+}
+
+/// The row of a capture recorded from one vantage (e.g. `samples/real/X.target.pcap`, taken on
+/// a target's own interface), scored against the both-legs capture `original` of the same
+/// events; `vantage` labels the row. Puts a real single-vantage recording next to the cuts.
+pub fn score_recording(
+    name: &str,
+    original: &[u8],
+    recording: &[u8],
+    idle_timeout_ms: Option<i64>,
+    vantage: &str,
+) -> Result<Row, String> {
+    let truth = analyze_json(name, original, idle_timeout_ms);
+    let seen = analyze_json(name, recording, idle_timeout_ms);
+    for v in [&truth, &seen] {
+        if let Some(e) = v.get("error") {
+            return Err(format!("{name}: {e}"));
+        }
+    }
+    Ok(Row {
+        sample: name.to_string(),
+        vantage: vantage.to_string(),
+        detected: vantage_of(&seen),
+        score: score(&truth, &seen),
+        cut: crate::vantage::CutStats::default(),
+    })
 }
