@@ -10,10 +10,12 @@
 //! Packets are copied byte for byte: same file format (classic pcap or pcapng, same byte order
 //! and time resolution), same link type, same mirror encapsulation (VXLAN, GENEVE or none). A
 //! packet is recognised with the library's own decoder ([`albscope::decode::Decoder`]), so a cut
-//! sees exactly the inner packets the analysis sees.
+//! sees exactly the inner packets the analysis sees. Caveat: the outer headers are kept too, so
+//! a cut of an ALB-mirrored capture still names the node as the mirror session's source (`vxlan
+//! vni 1001 from 10.0.1.25`), which a real client-side or target-side mirror would not.
 //!
 //! Everything else is noise and goes into **both** copies: non-IP frames, UDP, ICMP that quotes
-//! no TCP, TCP between two addresses of which neither is an ALB node, frames the decoder cannot
+//! no TCP, TCP where neither end is an ALB node or a target, frames the decoder cannot
 //! read. (A real capture from either side would see such noise too.) IP fragments other than
 //! the last of a datagram count as noise as well: the decoder only names the datagram when it
 //! completes. No sample has fragments.
@@ -262,12 +264,14 @@ fn read_u32(data: &[u8], at: usize, big_endian: bool) -> Option<u32> {
     })
 }
 
+/// pcapng Section Header Block type (the same in either byte order).
 const SHB_MAGIC: u32 = 0x0A0D_0D0A;
+/// pcapng's obsolete Packet Block type (pcap-parser hands it over as an unknown block).
 const OBSOLETE_PACKET_BLOCK: u32 = 2;
 
-/// Cuts `capture` (classic pcap or pcapng bytes) into its back-end-only and front-end-only
-/// copies, given the ALB nodes and targets of its both-legs analysis. A damaged tail (a record cut short)
-/// ends the copies at the last whole record.
+/// Cuts `capture` (classic pcap or pcapng bytes, not gzip-compressed) into its back-end-only
+/// and front-end-only copies, given the ALB nodes and targets of its both-legs analysis. A
+/// damaged tail (a record cut short) ends the copies at the last whole record.
 pub fn cut_capture(capture: &[u8], alb: &AlbEndpoints) -> Result<Cut, CutError> {
     let magic = read_u32(capture, 0, false).ok_or_else(|| CutError("empty input".into()))?;
     let mut cutter = Cutter::new(alb);
