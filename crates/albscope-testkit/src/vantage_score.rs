@@ -26,6 +26,17 @@ use std::fmt::Write as _;
 /// Analyses capture bytes in-process like `albscope analyze --all --format json` (with
 /// `--idle-timeout` when `idle_timeout_ms` is given) and returns the JSON document.
 pub fn analyze_json(name: &str, capture: &[u8], idle_timeout_ms: Option<i64>) -> Value {
+    analyze_json_told(name, capture, idle_timeout_ms, None)
+}
+
+/// [`analyze_json`], told the ALB nodes' addresses and listener ports when `alb` is given (like
+/// `--alb-ip` and `--listener-port`).
+pub fn analyze_json_told(
+    name: &str,
+    capture: &[u8],
+    idle_timeout_ms: Option<i64>,
+    alb: Option<&crate::vantage::AlbEndpoints>,
+) -> Value {
     use albscope::alb::AlbConfig;
     use albscope::capture::{CaptureReader, Duration};
     use albscope::diagnose::analyze_capture;
@@ -36,10 +47,21 @@ pub fn analyze_json(name: &str, capture: &[u8], idle_timeout_ms: Option<i64>) ->
         Ok(r) => r,
         Err(e) => return serde_json::json!({ "error": e.to_string() }),
     };
-    let config = AlbConfig {
+    let mut config = AlbConfig {
         idle_timeout: idle_timeout_ms.map(Duration::from_millis),
         ..AlbConfig::default()
     };
+    if let Some(alb) = alb {
+        config.alb_ips = alb.nodes.iter().map(|n| n.ip).collect();
+        let mut ports: Vec<u16> = alb
+            .nodes
+            .iter()
+            .flat_map(|n| n.listener_ports.clone())
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        config.listener_ports = ports;
+    }
     let analysis = analyze_capture(&mut reader, &PipelineConfig::default(), config, true);
     let mut out = Vec::new();
     if let Err(e) = albscope::report::write_json(&analysis, &mut out) {
@@ -334,8 +356,8 @@ pub fn score(original: &Value, cut: &Value) -> Score {
 pub struct Row {
     /// The sample file.
     pub sample: String,
-    /// `both` (the original against itself), `back` or `front` (its cuts), or the label of a
-    /// real recording ([`score_recording`]).
+    /// `both` (the original against itself), `back` or `front` (its cuts), `back+` or `front+`
+    /// (a cut told the ALB nodes), or the label of a real recording ([`score_recording`]).
     pub vantage: String,
     /// What the cut's analysis calls its vantage (JSON `vantage`).
     pub detected: String,
@@ -401,7 +423,7 @@ pub fn format_table(rows: &[Row]) -> String {
     }
     out.push('\n');
     table_line(&mut out, "", "cut", "", &titles);
-    let mut vantages: Vec<&str> = vec!["both", "back", "front"];
+    let mut vantages: Vec<&str> = vec!["both", "back", "front", "back+", "front+"];
     for r in rows {
         if !vantages.contains(&r.vantage.as_str()) {
             vantages.push(&r.vantage);
@@ -439,8 +461,10 @@ pub fn vantage_of(analysis: &Value) -> String {
         .to_string()
 }
 
-/// The three rows of one capture (the original against itself, its back-end-only and its
-/// front-end-only cut), or `None` when its analysis does not say `both_legs`.
+/// The rows of one capture: the original against itself (`both`), its back-end-only (`back`)
+/// and front-end-only (`front`) cut; and for a cut whose analysis does not recognise its
+/// vantage, the same cut analysed when told the ALB nodes (`back+`, `front+`). `None` when the
+/// capture's analysis does not say `both_legs`.
 pub fn score_sample(
     name: &str,
     capture: &[u8],
@@ -462,15 +486,30 @@ pub fn score_sample(
         score: score(&original, &original),
         cut: cut.stats.clone(),
     }];
-    for (vantage, bytes) in [("back", &cut.back_end), ("front", &cut.front_end)] {
+    for (vantage, bytes, want) in [
+        ("back", &cut.back_end, "back_end_only"),
+        ("front", &cut.front_end, "front_end_only"),
+    ] {
         let analysis = analyze_json(name, bytes, idle_timeout_ms);
+        let detected = vantage_of(&analysis);
         rows.push(Row {
             sample: name.to_string(),
             vantage: vantage.to_string(),
-            detected: vantage_of(&analysis),
+            detected: detected.clone(),
             score: score(&original, &analysis),
             cut: cut.stats.clone(),
         });
+        if detected != want {
+            // not recognised alone: what it says when told the ALB (--alb-ip, --listener-port)
+            let told = analyze_json_told(name, bytes, idle_timeout_ms, Some(&alb));
+            rows.push(Row {
+                sample: name.to_string(),
+                vantage: format!("{vantage}+"),
+                detected: vantage_of(&told),
+                score: score(&original, &told),
+                cut: cut.stats.clone(),
+            });
+        }
     }
     Ok(Some(rows))
 }
