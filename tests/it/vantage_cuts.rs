@@ -164,6 +164,22 @@ fn no_cut_counts_a_request_twice() {
     }
 }
 
+/// Health checks live on the back end only: the back-end cut counts all of the original's, the
+/// front-end cut none (and none became a client request: `extra` is 0).
+#[test]
+fn health_checks_stay_on_the_back_end() {
+    for both in rows_of("both") {
+        for r in scoreboard().iter().filter(|r| r.sample == both.sample) {
+            let want = match r.vantage.as_str() {
+                "back" | "back+" => both.health_checks,
+                "front" | "front+" => 0,
+                _ => continue,
+            };
+            assert_eq!(r.health_checks, want, "{} {}", r.sample, r.vantage);
+        }
+    }
+}
+
 #[test]
 fn back_end_cut_is_never_confidently_wrong() {
     let (n, l) = problems("back", |r| r.score.wrong_confident);

@@ -365,6 +365,16 @@ pub struct Row {
     pub score: Score,
     /// Where the packets of the sample went (the same on its three rows).
     pub cut: crate::vantage::CutStats,
+    /// Health checks the analysis counted (JSON `health_checks.checks`).
+    pub health_checks: u64,
+}
+
+/// JSON `health_checks.checks` of an analysis (0 when missing).
+pub fn health_checks_of(analysis: &Value) -> u64 {
+    analysis
+        .pointer("/health_checks/checks")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
 }
 
 /// Column titles of [`format_table`] after sample, cut and detected vantage.
@@ -485,6 +495,7 @@ pub fn score_sample(
         detected: vantage_of(&original),
         score: score(&original, &original),
         cut: cut.stats.clone(),
+        health_checks: health_checks_of(&original),
     }];
     for (vantage, bytes, want) in [
         ("back", &cut.back_end, "back_end_only"),
@@ -498,6 +509,7 @@ pub fn score_sample(
             detected: detected.clone(),
             score: score(&original, &analysis),
             cut: cut.stats.clone(),
+            health_checks: health_checks_of(&analysis),
         });
         if detected != want {
             // not recognised alone: what it says when told the ALB (--alb-ip, --listener-port)
@@ -508,6 +520,7 @@ pub fn score_sample(
                 detected: vantage_of(&told),
                 score: score(&original, &told),
                 cut: cut.stats.clone(),
+                health_checks: health_checks_of(&told),
             });
         }
     }
@@ -537,5 +550,6 @@ pub fn score_recording(
         detected: vantage_of(&seen),
         score: score(&truth, &seen),
         cut: crate::vantage::CutStats::default(),
+        health_checks: health_checks_of(&seen),
     })
 }
