@@ -26,3 +26,4 @@ mod robust_exit_codes;
 mod robust_fuzz_corpus;
 mod robust_limits;
 mod synth_samples;
+mod vantage_cuts;

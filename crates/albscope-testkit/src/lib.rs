@@ -8,3 +8,5 @@
 pub mod flow_capture;
 pub mod fuzzing;
 pub mod protocol_events;
+pub mod vantage;
+pub mod vantage_score;

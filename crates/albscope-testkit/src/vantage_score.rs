@@ -1,0 +1,555 @@
+//! The vantage scoreboard: how right the analysis of a back-end-only or front-end-only cut of a
+//! both-legs capture ([`crate::vantage`]) is, taking the both-legs analysis as the truth.
+//!
+//! Everything is read from the analyses' JSON documents (`serde_json::Value`), which is the
+//! stable interface; only [`analyze_json`] touches the library's Rust types.
+//!
+//! Each request of a cut is matched to one request of the original: by `trace_id` when both
+//! carry the same one; else by `client` (ip:port) within 1 s; else by `target` (ip:port) within
+//! 1 s, preferring the same method and path, nearest in time. Then it is
+//! - **proved**: same category, nothing marked inferred;
+//! - **inferred**: same category, but `status_inferred` (or any other `*_inferred` flag) is true,
+//!   or some evidence line says "inferred";
+//! - **undetermined**: the cut says `undetermined` (the original did not);
+//! - **wrong**: another category that is not `undetermined` (also an ok request that the cut
+//!   calls a failure); counted again as **sure** (`wrong_confident`, `WRONG!` in the details)
+//!   when nothing in the cut's request says inferred: a confident wrong answer;
+//! - **extra**: no request of the original matches (e.g. counted twice, a health check taken
+//!   for a client request).
+//!
+//! A failed request of the original that no cut request matches is **missed**. Ok requests of the
+//! original matched as ok are counted apart (`ok`), unmatched ones as `ok_missed`.
+
+use serde_json::Value;
+use std::fmt::Write as _;
+
+/// Analyses capture bytes in-process like `albscope analyze --all --format json` (with
+/// `--idle-timeout` when `idle_timeout_ms` is given) and returns the JSON document.
+pub fn analyze_json(name: &str, capture: &[u8], idle_timeout_ms: Option<i64>) -> Value {
+    analyze_json_told(name, capture, idle_timeout_ms, None)
+}
+
+/// [`analyze_json`], told the ALB nodes' addresses and listener ports when `alb` is given (like
+/// `--alb-ip` and `--listener-port`).
+pub fn analyze_json_told(
+    name: &str,
+    capture: &[u8],
+    idle_timeout_ms: Option<i64>,
+    alb: Option<&crate::vantage::AlbEndpoints>,
+) -> Value {
+    use albscope::alb::AlbConfig;
+    use albscope::capture::{CaptureReader, Duration};
+    use albscope::diagnose::analyze_capture;
+    use albscope::pipeline::PipelineConfig;
+
+    let reader = CaptureReader::from_reader(name, Box::new(std::io::Cursor::new(capture.to_vec())));
+    let mut reader = match reader {
+        Ok(r) => r,
+        Err(e) => return serde_json::json!({ "error": e.to_string() }),
+    };
+    let mut config = AlbConfig {
+        idle_timeout: idle_timeout_ms.map(Duration::from_millis),
+        ..AlbConfig::default()
+    };
+    if let Some(alb) = alb {
+        config.alb_ips = alb.nodes.iter().map(|n| n.ip).collect();
+        let mut ports: Vec<u16> = alb
+            .nodes
+            .iter()
+            .flat_map(|n| n.listener_ports.clone())
+            .collect();
+        ports.sort_unstable();
+        ports.dedup();
+        config.listener_ports = ports;
+    }
+    let analysis = analyze_capture(&mut reader, &PipelineConfig::default(), config, true);
+    let mut out = Vec::new();
+    if let Err(e) = albscope::report::write_json(&analysis, &mut out) {
+        return serde_json::json!({ "error": e.to_string() });
+    }
+    serde_json::from_slice(&out).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() }))
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 UTC time like `2025-12-11T16:43:13.180000Z`.
+pub fn parse_time(s: &str) -> Option<f64> {
+    let s = s.strip_suffix('Z')?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let mut t = time.splitn(3, ':');
+    let (h, min) = (
+        t.next()?.parse::<i64>().ok()?,
+        t.next()?.parse::<i64>().ok()?,
+    );
+    let sec: f64 = t.next()?.parse().ok()?;
+    // days from civil (Howard Hinnant)
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3_600 + min * 60) as f64 + sec)
+}
+
+/// The fields of one JSON request the scoreboard uses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Req {
+    /// `id`.
+    pub id: String,
+    /// `time` in epoch seconds.
+    pub time: Option<f64>,
+    /// `client` (ip:port), when the front end was seen.
+    pub client: Option<String>,
+    /// `target` (ip:port), when the back end was seen.
+    pub target: Option<String>,
+    /// `trace_id`.
+    pub trace_id: Option<String>,
+    /// `method`.
+    pub method: Option<String>,
+    /// `path`.
+    pub path: Option<String>,
+    /// `status` (None when the client got no status).
+    pub status: Option<u64>,
+    /// `category`.
+    pub category: String,
+    /// `front_encrypted`: the client spoke TLS to the ALB.
+    pub front_encrypted: bool,
+    /// Something about the request is marked inferred (see the module documentation).
+    pub inferred: bool,
+}
+
+impl Req {
+    /// Reads one element of the JSON `requests` array.
+    pub fn from_json(v: &Value) -> Req {
+        let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        let flagged = v.as_object().is_some_and(|m| {
+            m.iter()
+                .any(|(k, val)| k.ends_with("inferred") && val.as_bool() == Some(true))
+        });
+        let said = v
+            .get("evidence")
+            .and_then(Value::as_array)
+            .is_some_and(|ev| {
+                ev.iter()
+                    .filter_map(Value::as_str)
+                    .any(|e| e.to_ascii_lowercase().contains("inferred"))
+            });
+        Req {
+            id: s("id").unwrap_or_default(),
+            time: s("time").as_deref().and_then(parse_time),
+            client: s("client"),
+            target: s("target"),
+            trace_id: s("trace_id"),
+            method: s("method"),
+            path: s("path"),
+            status: v.get("status").and_then(Value::as_u64),
+            category: s("category").unwrap_or_else(|| "?".to_string()),
+            front_encrypted: v.get("front_encrypted").and_then(Value::as_bool) == Some(true),
+            inferred: flagged || said,
+        }
+    }
+
+    /// Not `ok`.
+    pub fn failed(&self) -> bool {
+        self.category != "ok"
+    }
+
+    fn short(&self) -> String {
+        let who = self
+            .client
+            .clone()
+            .or_else(|| self.target.clone().map(|t| format!("-> {t}")))
+            .unwrap_or_default();
+        let what = match (&self.method, &self.path) {
+            (Some(m), Some(p)) => format!(" {m} {p}"),
+            _ => String::new(),
+        };
+        let status = self.status.map_or("-".to_string(), |s| s.to_string());
+        format!("{} {who}{what} {status} {}", self.id, self.category)
+    }
+}
+
+/// The requests of an analysis' JSON document.
+pub fn requests(analysis: &Value) -> Vec<Req> {
+    analysis
+        .get("requests")
+        .and_then(Value::as_array)
+        .map(|rs| rs.iter().map(Req::from_json).collect())
+        .unwrap_or_default()
+}
+
+/// The verdict on one matched request of a cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Same category, nothing inferred.
+    Proved,
+    /// Same category, something marked inferred.
+    Inferred,
+    /// The cut says `undetermined`.
+    Undetermined,
+    /// Another category.
+    Wrong,
+}
+
+/// The verdict on `cut` given the original's `truth`.
+pub fn verdict(truth: &Req, cut: &Req) -> Verdict {
+    if cut.category == truth.category {
+        if cut.inferred {
+            Verdict::Inferred
+        } else {
+            Verdict::Proved
+        }
+    } else if cut.category == "undetermined" {
+        Verdict::Undetermined
+    } else {
+        Verdict::Wrong
+    }
+}
+
+/// Counts for one cut (or a sum of cuts).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Score {
+    /// Failed requests in the original (the truth).
+    pub failed: u64,
+    /// Cut requests judged proved (original failed).
+    pub proved: u64,
+    /// Cut requests judged inferred (original failed).
+    pub inferred: u64,
+    /// Cut requests judged undetermined.
+    pub undetermined: u64,
+    /// Cut requests in a wrong category (incl. ok requests called failures).
+    pub wrong: u64,
+    /// Those of `wrong` that nothing marks inferred: confident wrong answers, the worst outcome.
+    pub wrong_confident: u64,
+    /// Failed requests of the original no cut request matches.
+    pub missed: u64,
+    /// Cut requests matching no request of the original.
+    pub extra: u64,
+    /// Ok requests of the original found ok in the cut.
+    pub ok: u64,
+    /// Ok requests of the original no cut request matches.
+    pub ok_missed: u64,
+    /// One line per wrong / undetermined / missed / extra request.
+    pub details: Vec<String>,
+    /// The failed requests of the original that were missed.
+    pub missed_requests: Vec<Req>,
+}
+
+impl Score {
+    /// Adds `other`'s counts (not its details).
+    pub fn add(&mut self, other: &Score) {
+        self.failed += other.failed;
+        self.proved += other.proved;
+        self.inferred += other.inferred;
+        self.undetermined += other.undetermined;
+        self.wrong += other.wrong;
+        self.wrong_confident += other.wrong_confident;
+        self.missed += other.missed;
+        self.extra += other.extra;
+        self.ok += other.ok;
+        self.ok_missed += other.ok_missed;
+    }
+}
+
+/// How far apart in time two requests may be and still match.
+const MATCH_WINDOW_S: f64 = 1.0;
+
+fn close(a: &Req, b: &Req) -> Option<f64> {
+    let d = (a.time? - b.time?).abs();
+    (d <= MATCH_WINDOW_S).then_some(d)
+}
+
+/// The index of the original request `c` matches, among the unmatched ones.
+fn find_match(truth: &[Req], taken: &[bool], c: &Req) -> Option<usize> {
+    let free = || truth.iter().enumerate().filter(|(i, _)| !taken[*i]);
+    if let Some(tid) = &c.trace_id {
+        if let Some((i, _)) = free().find(|(_, t)| t.trace_id.as_ref() == Some(tid)) {
+            return Some(i);
+        }
+    }
+    let nearest = |key: &dyn Fn(&Req) -> bool| -> Option<usize> {
+        free()
+            .filter(|(_, t)| key(t))
+            .filter_map(|(i, t)| {
+                let same_request = t.method == c.method && t.path == c.path;
+                close(t, c).map(|d| (i, !same_request, d))
+            })
+            .min_by(|a, b| {
+                (a.1, a.2)
+                    .partial_cmp(&(b.1, b.2))
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            })
+            .map(|(i, _, _)| i)
+    };
+    if let Some(client) = &c.client {
+        if let Some(i) = nearest(&|t: &Req| t.client.as_ref() == Some(client)) {
+            return Some(i);
+        }
+    }
+    if let Some(target) = &c.target {
+        if let Some(i) = nearest(&|t: &Req| t.target.as_ref() == Some(target)) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// Scores the analysis `cut` of one cut against the analysis `original` of the whole capture.
+pub fn score(original: &Value, cut: &Value) -> Score {
+    let truth = requests(original);
+    let cut_reqs = requests(cut);
+    let mut taken = vec![false; truth.len()];
+    let mut s = Score {
+        failed: truth.iter().filter(|r| r.failed()).count() as u64,
+        ..Score::default()
+    };
+    for c in &cut_reqs {
+        let Some(i) = find_match(&truth, &taken, c) else {
+            s.extra += 1;
+            s.details.push(format!("extra   {}", c.short()));
+            continue;
+        };
+        taken[i] = true;
+        let t = &truth[i];
+        let v = verdict(t, c);
+        if !t.failed() && v != Verdict::Wrong && v != Verdict::Undetermined {
+            s.ok += 1;
+            continue;
+        }
+        match v {
+            Verdict::Proved => s.proved += 1,
+            Verdict::Inferred => s.inferred += 1,
+            Verdict::Undetermined => s.undetermined += 1,
+            Verdict::Wrong => {
+                s.wrong += 1;
+                if !c.inferred {
+                    s.wrong_confident += 1;
+                }
+            }
+        }
+        if matches!(v, Verdict::Wrong | Verdict::Undetermined) {
+            let tag = match v {
+                Verdict::Wrong if !c.inferred => "WRONG! ",
+                Verdict::Wrong => "wrong  ",
+                _ => "undet  ",
+            };
+            s.details
+                .push(format!("{tag} {}  (truth: {})", c.short(), t.short()));
+        }
+    }
+    for (t, _) in truth.iter().zip(&taken).filter(|(_, taken)| !**taken) {
+        if t.failed() {
+            s.missed += 1;
+            s.details.push(format!("missed  {}", t.short()));
+            s.missed_requests.push(t.clone());
+        } else {
+            s.ok_missed += 1;
+        }
+    }
+    s
+}
+
+/// One row of the table: a sample, a vantage and its score.
+#[derive(Clone, Debug)]
+pub struct Row {
+    /// The sample file.
+    pub sample: String,
+    /// `both` (the original against itself), `back` or `front` (its cuts), `back+` or `front+`
+    /// (a cut told the ALB nodes), or the label of a real recording ([`score_recording`]).
+    pub vantage: String,
+    /// What the cut's analysis calls its vantage (JSON `vantage`).
+    pub detected: String,
+    /// The counts.
+    pub score: Score,
+    /// Where the packets of the sample went (the same on its three rows).
+    pub cut: crate::vantage::CutStats,
+    /// Health checks the analysis counted (JSON `health_checks.checks`).
+    pub health_checks: u64,
+}
+
+/// JSON `health_checks.checks` of an analysis (0 when missing).
+pub fn health_checks_of(analysis: &Value) -> u64 {
+    analysis
+        .pointer("/health_checks/checks")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+/// Column titles of [`format_table`] after sample, cut and detected vantage.
+const COLUMNS: [&str; 10] = [
+    "failed",
+    "proved",
+    "inferred",
+    "undet",
+    "wrong",
+    "(sure!)",
+    "missed",
+    "extra",
+    "| ok",
+    "ok missed",
+];
+
+/// The numbers of a score in [`COLUMNS`] order.
+fn columns(s: &Score) -> [u64; 10] {
+    [
+        s.failed,
+        s.proved,
+        s.inferred,
+        s.undetermined,
+        s.wrong,
+        s.wrong_confident,
+        s.missed,
+        s.extra,
+        s.ok,
+        s.ok_missed,
+    ]
+}
+
+/// One line of the table.
+fn table_line(out: &mut String, name: &str, vantage: &str, detected: &str, cells: &[String]) {
+    let _ = write!(out, "{name:<46} {vantage:<5} {detected:<15}");
+    for (cell, title) in cells.iter().zip(COLUMNS) {
+        let _ = write!(out, " {cell:>w$}", w = title.len().max(5));
+    }
+    out.push('\n');
+}
+
+/// The table, one line per row, then per-vantage totals, then the detail lines.
+pub fn format_table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let titles: Vec<String> = COLUMNS.iter().map(|c| c.to_string()).collect();
+    let numbers = |s: &Score| -> Vec<String> { columns(s).iter().map(u64::to_string).collect() };
+    table_line(&mut out, "sample", "cut", "detected", &titles);
+    for r in rows {
+        table_line(
+            &mut out,
+            &r.sample,
+            &r.vantage,
+            &r.detected,
+            &numbers(&r.score),
+        );
+    }
+    out.push('\n');
+    table_line(&mut out, "", "cut", "", &titles);
+    let mut vantages: Vec<&str> = vec!["both", "back", "front", "back+", "front+"];
+    for r in rows {
+        if !vantages.contains(&r.vantage.as_str()) {
+            vantages.push(&r.vantage);
+        }
+    }
+    for v in vantages {
+        let n = rows.iter().filter(|r| r.vantage == v).count();
+        let name = format!("TOTAL over {n} samples");
+        table_line(&mut out, &name, v, "", &numbers(&total(rows, v)));
+    }
+    out.push('\n');
+    for r in rows {
+        for d in &r.score.details {
+            let _ = writeln!(out, "{:<46} {:<5} {d}", r.sample, r.vantage);
+        }
+    }
+    out
+}
+
+/// Totals of the rows of one vantage (`both`, `back` or `front`).
+pub fn total(rows: &[Row], vantage: &str) -> Score {
+    let mut t = Score::default();
+    for r in rows.iter().filter(|r| r.vantage == vantage) {
+        t.add(&r.score);
+    }
+    t
+}
+
+/// JSON `vantage` of an analysis (`?` when missing).
+pub fn vantage_of(analysis: &Value) -> String {
+    analysis
+        .get("vantage")
+        .and_then(Value::as_str)
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// The rows of one capture: the original against itself (`both`), its back-end-only (`back`)
+/// and front-end-only (`front`) cut; and for a cut whose analysis does not recognise its
+/// vantage, the same cut analysed when told the ALB nodes (`back+`, `front+`). `None` when the
+/// capture's analysis does not say `both_legs`.
+pub fn score_sample(
+    name: &str,
+    capture: &[u8],
+    idle_timeout_ms: Option<i64>,
+) -> Result<Option<Vec<Row>>, String> {
+    let original = analyze_json(name, capture, idle_timeout_ms);
+    if let Some(e) = original.get("error") {
+        return Err(format!("{name}: {e}"));
+    }
+    if vantage_of(&original) != "both_legs" {
+        return Ok(None);
+    }
+    let alb = crate::vantage::AlbEndpoints::from_analysis_json(&original);
+    let cut = crate::vantage::cut_capture(capture, &alb).map_err(|e| format!("{name}: {e}"))?;
+    let mut rows = vec![Row {
+        sample: name.to_string(),
+        vantage: "both".to_string(),
+        detected: vantage_of(&original),
+        score: score(&original, &original),
+        cut: cut.stats.clone(),
+        health_checks: health_checks_of(&original),
+    }];
+    for (vantage, bytes, want) in [
+        ("back", &cut.back_end, "back_end_only"),
+        ("front", &cut.front_end, "front_end_only"),
+    ] {
+        let analysis = analyze_json(name, bytes, idle_timeout_ms);
+        let detected = vantage_of(&analysis);
+        rows.push(Row {
+            sample: name.to_string(),
+            vantage: vantage.to_string(),
+            detected: detected.clone(),
+            score: score(&original, &analysis),
+            cut: cut.stats.clone(),
+            health_checks: health_checks_of(&analysis),
+        });
+        if detected != want {
+            // not recognised alone: what it says when told the ALB (--alb-ip, --listener-port)
+            let told = analyze_json_told(name, bytes, idle_timeout_ms, Some(&alb));
+            rows.push(Row {
+                sample: name.to_string(),
+                vantage: format!("{vantage}+"),
+                detected: vantage_of(&told),
+                score: score(&original, &told),
+                cut: cut.stats.clone(),
+                health_checks: health_checks_of(&told),
+            });
+        }
+    }
+    Ok(Some(rows))
+}
+
+/// The row of a capture recorded from one vantage (e.g. `samples/real/X.target.pcap`, taken on
+/// a target's own interface), scored against the both-legs capture `original` of the same
+/// events; `vantage` labels the row. Puts a real single-vantage recording next to the cuts.
+pub fn score_recording(
+    name: &str,
+    original: &[u8],
+    recording: &[u8],
+    idle_timeout_ms: Option<i64>,
+    vantage: &str,
+) -> Result<Row, String> {
+    let truth = analyze_json(name, original, idle_timeout_ms);
+    let seen = analyze_json(name, recording, idle_timeout_ms);
+    for v in [&truth, &seen] {
+        if let Some(e) = v.get("error") {
+            return Err(format!("{name}: {e}"));
+        }
+    }
+    Ok(Row {
+        sample: name.to_string(),
+        vantage: vantage.to_string(),
+        detected: vantage_of(&seen),
+        score: score(&truth, &seen),
+        cut: crate::vantage::CutStats::default(),
+        health_checks: health_checks_of(&seen),
+    })
+}
