@@ -45,11 +45,11 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
             analysis = run_analysis(&args.inputs, &args.options, true)?;
         }
         let Some(conns) = analysis.connections.get(id) else {
-            let known: Vec<&str> = analysis
+            let known: Vec<String> = analysis
                 .requests
                 .iter()
                 .take(10)
-                .map(|f| f.id.as_str())
+                .map(|f| f.id.to_string())
                 .collect();
             let past_limit = if analysis.requests_not_kept > 0 {
                 format!(
@@ -82,8 +82,9 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
         for f in analysis.requests.iter().filter(|f| f.category.is_failure()) {
-            if let Some(conns) = analysis.connections.get(&f.id) {
-                let name = format!("{}-{}.pcap", safe_name(&f.id), f.category.name());
+            let id = f.id.to_string();
+            if let Some(conns) = analysis.connections.get(&id) {
+                let name = format!("{}-{}.pcap", safe_name(&id), f.category.name());
                 hints.push(alb_addresses(conns));
                 specs.push(SliceSpec::of_request(dir.join(name), conns));
             }

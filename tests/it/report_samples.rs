@@ -78,8 +78,7 @@ fn metrics_agree_with_the_per_request_results() {
                 .filter(|f| {
                     f.access_log
                         .target_status_code
-                        .parse::<u16>()
-                        .is_ok_and(|s| s / 100 == class)
+                        .is_some_and(|s| s / 100 == class)
                 })
                 .count() as u64
         };
@@ -234,8 +233,12 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
             .iter()
             .map(|f| {
                 SliceSpec::of_request(
-                    dir.join(format!("{stem}-{}-{}.pcap", safe_name(&f.id), f.category)),
-                    &a.connections[&f.id],
+                    dir.join(format!(
+                        "{stem}-{}-{}.pcap",
+                        safe_name(&f.id.to_string()),
+                        f.category
+                    )),
+                    &a.connections[&f.id.to_string()],
                 )
             })
             .collect();
@@ -260,7 +263,7 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
                 // A slice may lack what identified the ALB node (e.g. a refused connect seen
                 // from the target's ENI): name the node, as `extract` tells the user to.
                 let cfg = AlbConfig {
-                    alb_ips: alb_addresses(&a.connections[&f.id]),
+                    alb_ips: alb_addresses(&a.connections[&f.id.to_string()]),
                     ..AlbConfig::default()
                 };
                 let mut r = CaptureReader::open(&[&res.path]).unwrap();
@@ -279,10 +282,10 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
                     f.id,
                     f.category,
                     f.status,
-                    f.time,
+                    f.time.to_rfc3339(),
                     b.requests
                         .iter()
-                        .map(|g| (g.id.clone(), g.category, g.status, g.time.clone()))
+                        .map(|g| (g.id.to_string(), g.category, g.status, g.time.to_rfc3339()))
                         .collect::<Vec<_>>()
                 ));
             }
@@ -338,7 +341,13 @@ fn extract_cli_writes_one_slice_per_failed_request_of_mixed() {
     let f = &a.requests[0];
     let one = dir.join("one.pcap");
     let out = Command::new(env!("CARGO_BIN_EXE_albscope"))
-        .args(["extract", "samples/mixed.pcap", "--request", &f.id, "-w"])
+        .args([
+            "extract",
+            "samples/mixed.pcap",
+            "--request",
+            &f.id.to_string(),
+            "-w",
+        ])
         .arg(&one)
         .output()
         .unwrap();

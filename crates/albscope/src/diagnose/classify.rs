@@ -1,8 +1,9 @@
 //! The taxonomy rules: one [`RequestPath`] in, one [`Finding`] out.
 
 use super::fix::fix_for;
+use super::model::{AccessLogView, AlbAddr, LegKind, RequestId, RequestSeen, Step};
 use super::timeline::build_timeline;
-use super::{packet_ref, round3, AccessLogView, Category, Finding, GeneratedBy};
+use super::{packet_ref, round3, Category, Finding, GeneratedBy};
 use crate::alb::{Knowledge, Leg, RequestPath, Vantage, TLS_HANDSHAKE_TIMEOUT};
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{Dir, TcpEvent, TcpEventKind};
@@ -125,19 +126,13 @@ fn back_times(b: &Leg) -> (Option<Timestamp>, Option<(Timestamp, PacketPos)>) {
 /// Diagnoses one request path.
 pub fn diagnose(path: &RequestPath, known: &Knowledge, files: &[String]) -> Finding {
     let mut finding = diagnose_untimed(path, known, files);
-    finding.timeline = timeline(path, files);
+    finding.timeline = timeline(path);
     finding
 }
 
 /// The events of both legs of a request on one clock (the [`Finding::timeline`]).
-pub(super) fn timeline(path: &RequestPath, files: &[String]) -> Vec<super::TimelineEvent> {
-    let start = path
-        .front
-        .as_ref()
-        .or(path.back.as_ref())
-        .map(|l| l.time())
-        .unwrap_or_default();
-    build_timeline(path, files, start)
+pub(super) fn timeline(path: &RequestPath) -> Vec<super::TimelineEvent> {
+    build_timeline(path)
 }
 
 /// [`diagnose`] without the timeline, the costliest part to write: a request that is only
@@ -314,63 +309,70 @@ pub(super) fn diagnose_untimed(path: &RequestPath, known: &Knowledge, files: &[S
     let start = first.map(|l| l.time()).unwrap_or_default();
     let headline = headline(status, status_inferred, generated_by, &what, category);
     let fix = fix_for(category, &detail);
-    let request_line = match req {
-        Some(r) => format!(
-            "{} {}{}",
-            r.method,
-            r.target,
-            header(&r.headers, "host")
-                .map(|h| format!("  (Host: {h})"))
-                .unwrap_or_default()
-        ),
-        None if front.is_some_and(|f| f.burst.is_some()) => {
-            let bytes = front
+    let request_seen = match req {
+        Some(r) => RequestSeen::Http {
+            method: r.method.clone(),
+            target: r.target.clone(),
+            host: header(&r.headers, "host").map(str::to_string),
+        },
+        None if front.is_some_and(|f| f.burst.is_some()) => RequestSeen::Encrypted {
+            bytes: front
                 .and_then(|f| f.burst.as_ref())
-                .map_or(0, |b| b.request.bytes);
-            format!("(encrypted: a TLS request of {bytes} bytes)")
-        }
+                .map_or(0, |b| b.request.bytes),
+        },
         None if back.is_some_and(|b| b.exchange.is_none() && b.burst.is_none()) => {
-            "(none sent: the back-end connection failed first)".to_string()
+            RequestSeen::NoneSent
         }
-        None => "(not readable in the capture)".to_string(),
+        None => RequestSeen::NotReadable,
     };
     let id = match (front, back) {
-        (Some(f), _) => format!("f{}.{}", f.conn.id.0, f.index()),
-        (None, Some(b)) => format!("b{}.{}", b.conn.id.0, b.index()),
-        (None, None) => "x".into(),
+        (Some(f), _) => RequestId {
+            leg: Some(LegKind::Front),
+            conn: f.conn.id.0,
+            index: f.index(),
+        },
+        (None, Some(b)) => RequestId {
+            leg: Some(LegKind::Back),
+            conn: b.conn.id.0,
+            index: b.index(),
+        },
+        (None, None) => RequestId {
+            leg: None,
+            conn: 0,
+            index: 0,
+        },
     };
     // Seen only from the back end: the node and the listener port it names in
     // X-Forwarded-Port, the client from the last X-Forwarded-For entry.
     let alb = front
-        .map(|f| f.conn.key.server.to_string())
+        .map(|f| AlbAddr::Endpoint(f.conn.key.server))
         .or(back.map(|b| {
             let node = path.node.unwrap_or(b.conn.key.client.ip);
             match b
                 .request_header("x-forwarded-port")
                 .and_then(|p| p.trim().parse::<u16>().ok())
             {
-                Some(port) => crate::flow::Endpoint { ip: node, port }.to_string(),
-                None => node.to_string(),
+                Some(port) => AlbAddr::Endpoint(crate::flow::Endpoint { ip: node, port }),
+                None => AlbAddr::Node(node),
             }
         }));
-    let client_ip = front.map(|f| f.conn.key.client.ip.to_string()).or(back
+    let client_ip = front.map(|f| f.conn.key.client.ip).or(back
         .and_then(|b| b.request_header("x-forwarded-for"))
         .and_then(|x| x.rsplit(',').next())
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty()));
+        .and_then(|c| c.trim().parse().ok()));
     Finding {
         id,
-        time: start.to_rfc3339(),
-        client: front.map(|f| f.conn.key.client.to_string()),
+        time: start,
+        client: front.map(|f| f.conn.key.client),
         client_ip,
         alb,
-        target: back.map(|b| b.conn.key.server.to_string()),
+        target: back.map(|b| b.conn.key.server),
         method: req.map(|r| r.method.clone()),
         path: req.map(|r| r.target.clone()),
         host: req
             .and_then(|r| header(&r.headers, "host"))
             .map(str::to_string),
-        request: request_line,
+        request: request_seen,
         status,
         status_inferred,
         front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
@@ -1474,12 +1476,12 @@ fn access_log(
     };
     let back_known = back.is_some() || ctx.known.vantage() == Vantage::BothLegs;
     let relayed = target_status.is_some();
-    let secs_between = |a: Timestamp, b: Timestamp| Some(round3(b.since(a).as_secs_f64().max(0.0)));
+    let secs_between = |a: Timestamp, b: Timestamp| Step::Took(Duration(b.since(a).0.max(0)));
     let request_processing_time = match (f_recv, b_sent) {
         (Some(f), Some(b)) => secs_between(f, b),
-        (None, Some(_)) => None,
-        (_, None) if back_known => Some(-1.0),
-        _ => None,
+        (None, Some(_)) => Step::NotCaptured,
+        (_, None) if back_known => Step::Never,
+        _ => Step::NotCaptured,
     };
     // Bytes the ALB could not use still end the target's processing (the seed's malformed
     // response logs `0.000 11.083 -1 502 -`).
@@ -1497,15 +1499,15 @@ fn access_log(
         (Some(s), Some(r)) if relayed || bad_reply.is_some() || category == Category::Ok => {
             secs_between(s, r)
         }
-        (Some(_), _) => Some(-1.0),
-        (None, _) if back_known => Some(-1.0),
-        _ => None,
+        (Some(_), _) => Step::Never,
+        (None, _) if back_known => Step::Never,
+        _ => Step::NotCaptured,
     };
     let response_processing_time = match (b_resp, f_resp) {
         (Some(r), Some(f)) if relayed || category == Category::Ok => secs_between(r, f),
-        (Some(_), None) if relayed && front.is_none() => None,
-        _ if back_known || front.is_some() => Some(-1.0),
-        _ => None,
+        (Some(_), None) if relayed && front.is_none() => Step::NotCaptured,
+        _ if back_known || front.is_some() => Step::Never,
+        _ => Step::NotCaptured,
     };
     let elb_status_code = if category == Category::ClientClosed {
         Some(460)
@@ -1513,17 +1515,12 @@ fn access_log(
         status
     };
     AccessLogView {
-        request_creation_time: front
-            .map(|f| f.time())
-            .or(back.map(|b| b.time()))
-            .map(Timestamp::to_rfc3339),
+        request_creation_time: front.map(|f| f.time()).or(back.map(|b| b.time())),
         request_processing_time,
         target_processing_time,
         response_processing_time,
         elb_status_code,
-        target_status_code: target_status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into()),
+        target_status_code: target_status,
         trace_id: trace_id.clone(),
     }
 }

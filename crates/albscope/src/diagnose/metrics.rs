@@ -290,7 +290,7 @@ pub struct Collector {
 
 /// The target response time of a finding (seconds), when the target answered.
 pub fn response_time(f: &Finding) -> Option<f64> {
-    f.access_log.target_processing_time.filter(|x| *x >= 0.0)
+    f.access_log.target_processing_time.secs()
 }
 
 impl Collector {
@@ -307,7 +307,7 @@ impl Collector {
                 cw.elb_codes_inferred += u64::from(f.status_inferred);
             }
         }
-        match f.access_log.target_status_code.parse::<u16>().ok() {
+        match f.access_log.target_status_code {
             Some(200..=299) => cw.target_2xx += 1,
             Some(300..=399) => cw.target_3xx += 1,
             Some(400..=499) => cw.target_4xx += 1,
@@ -332,7 +332,8 @@ impl Collector {
             Some(b) if b.index() > 0 => "reused",
             Some(_) => "fresh",
         };
-        let row = super::target_row(&self.targets, f.target.as_deref().unwrap_or("-"));
+        let target = f.target.map_or("-".to_string(), |t| t.to_string());
+        let row = super::target_row(&self.targets, &target);
         let t = self.targets.entry(row).or_default();
         t.all.add(f, rt);
         match reuse {
@@ -343,7 +344,7 @@ impl Collector {
         self.conns.entry(reuse.to_string()).or_default().add(f, rt);
         if keep {
             self.kept.insert(
-                f.id.clone(),
+                f.id.to_string(),
                 RequestConns {
                     front: path.front.as_ref().map(ConnRef::of),
                     back: path.back.as_ref().map(ConnRef::of),

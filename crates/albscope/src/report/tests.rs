@@ -273,7 +273,12 @@ fn markdown_escapes_capture_text() {
         "a\\|b &lt;img src=x&gt; \\*y\\* \\`z\\` \\_e\\_ a_b"
     );
     let mut a = sample(false);
-    a.requests[0].timeline[0].event = "```\n# injected".into();
+    a.requests[0].timeline[0].kind = crate::diagnose::EventKind::Request {
+        method: "GET".into(),
+        target: "```\n# injected".into(),
+        host: None,
+        incomplete: false,
+    };
     a.requests[0].path = Some("/x|`y`\n## h".into());
     let md = render_to_string(&a, Format::Markdown);
     assert!(!md.contains("\n## h"), "{md}");
@@ -294,12 +299,16 @@ fn hostile(mut a: crate::diagnose::Analysis) -> crate::diagnose::Analysis {
     f.target_server = Some(evil.into());
     f.fix = Some(evil.into());
     f.notes.push(evil.into());
-    f.id = evil.into();
     for e in &mut f.timeline {
-        e.event = format!("GET {evil}");
-        e.packet = Some(evil.into());
+        e.kind = crate::diagnose::EventKind::Request {
+            method: "GET".into(),
+            target: evil.into(),
+            host: Some(evil.into()),
+            incomplete: false,
+        };
     }
-    a.inputs = vec![evil.into()];
+    // Two inputs: packets are named by file.
+    a.inputs = vec![evil.into(), evil.into()];
     a.alb_nodes[0].evidence = vec![evil.into()];
     a.targets[0].server = Some(evil.into());
     a.stats.problems.push(evil.into());
@@ -394,7 +403,7 @@ fn html_caps_diagrams_and_says_how_many_more() {
     a.requests = (0..html::MAX_DIAGRAMS + 7)
         .map(|i| {
             let mut g = f.clone();
-            g.id = format!("f{i}.0");
+            g.id.conn = i as u64;
             g
         })
         .collect();
