@@ -148,7 +148,13 @@ fn every_sample_joins_its_log() {
                 if f.category == Category::ClientClosed {
                     assert!(!l.disagreements.is_empty(), "{}: {}", s.name, f.id);
                 } else if s.name == "mirror-truncated"
-                    && f.evidence.iter().any(|e| e.contains("not readable"))
+                    && f.evidence.iter().any(|e| {
+                        matches!(
+                            e,
+                            albscope::diagnose::Evidence::RequestNotReadable { .. }
+                                | albscope::diagnose::Evidence::OpaqueRequestSent { .. }
+                        )
+                    })
                 {
                     // The truncated mirror lost the back-end request: the capture's view says
                     // it was never sent (-1), the log knows better.

@@ -249,7 +249,12 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
             assert!(res.packets > 0, "{}: empty slice for {}", p.display(), f.id);
             // A request the ALB layer paired by time order among several candidates may pair
             // with another of them once the others are gone: same category and status then.
-            let ambiguous = f.notes.iter().any(|n| n.starts_with("ambiguous pairing"));
+            let ambiguous = f.notes.iter().any(|n| {
+                matches!(
+                    n,
+                    albscope::diagnose::Note::Pairing(albscope::alb::PairingNote::Ambiguous { .. })
+                )
+            });
             let same = |b: &Analysis| {
                 b.requests.iter().any(|g| {
                     g.category == f.category

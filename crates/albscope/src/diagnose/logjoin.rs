@@ -684,7 +684,9 @@ mod tests {
             front_encrypted: false,
             generated_by: Some(super::super::GeneratedBy::Lb),
             category: Category::TargetIdleTimeout,
-            headline: String::new(),
+            cause: crate::diagnose::Cause::IdleTimeout {
+                idle: Duration::from_millis(60_000),
+            },
             trace_id: trace.map(str::to_string),
             access_log: AccessLogView {
                 request_creation_time: Some(ts("2025-12-11T16:42:58.020700Z")),

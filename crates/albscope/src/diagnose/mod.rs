@@ -7,12 +7,14 @@
 //! asked, `keep_ok`). Health checks are counted apart and never mixed with client requests.
 
 mod classify;
+pub mod evidence;
 mod fix;
 pub mod logjoin;
 pub mod metrics;
 pub mod model;
 mod timeline;
 
+pub use evidence::{At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse};
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
     TimelineEvent,
@@ -232,8 +234,8 @@ pub struct Finding {
     pub generated_by: Option<GeneratedBy>,
     /// Failure category.
     pub category: Category,
-    /// One sentence for a human.
-    pub headline: String,
+    /// What happened (the headline's clause).
+    pub cause: Cause,
     /// X-Amzn-Trace-Id.
     pub trace_id: Option<String>,
     /// What the ALB access log would show.
@@ -241,11 +243,11 @@ pub struct Finding {
     /// Events of both legs on one clock.
     pub timeline: Vec<TimelineEvent>,
     /// Facts naming packets, timers and bytes.
-    pub evidence: Vec<String>,
+    pub evidence: Vec<Evidence>,
     /// One-line fix.
     pub fix: Option<String>,
     /// Ambiguities, missing legs.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// How the legs were matched.
     pub pairing: PairingMethod,
     /// Server header of the target, when known.
@@ -618,7 +620,7 @@ impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
         // The timeline is written only for the requests kept (counting, the metrics and the
         // access-log join do not read it).
-        let mut finding = classify::diagnose_untimed(&path, known, &self.files);
+        let mut finding = classify::diagnose_untimed(&path, known);
         let wanted = finding.category.is_failure() || self.keep_ok;
         let keep = wanted && self.requests.len() < self.max_kept;
         if wanted && !keep {

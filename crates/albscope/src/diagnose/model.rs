@@ -158,8 +158,8 @@ pub enum EventKind {
     },
     /// A response that is not valid HTTP, with its first bytes.
     MalformedResponse {
-        /// The leading bytes, escaped.
-        excerpt: String,
+        /// The leading bytes, raw.
+        excerpt: Vec<u8>,
     },
     /// A response header block over the limit.
     HeaderTooLarge {

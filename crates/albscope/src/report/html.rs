@@ -402,7 +402,7 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
     let _ = write!(
         h,
         "<section class=\"req\" id=\"req-{n}\"><h3><span class=\"head\">{n}. {}</span></h3>",
-        esc(&f.headline)
+        esc(&words::headline(f))
     );
     h.push_str("<div class=\"kv\">");
     let mut kv = |k: &str, v: String| {
@@ -442,7 +442,7 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
     if !f.evidence.is_empty() {
         h.push_str("<b>Evidence</b><ul>");
         for e in &f.evidence {
-            let _ = write!(h, "<li>{}</li>", esc(e));
+            let _ = write!(h, "<li>{}</li>", esc(&words::evidence(&a.inputs, e)));
         }
         h.push_str("</ul>");
     }
@@ -480,7 +480,7 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
         let _ = write!(h, "<div class=\"fix\"><b>Fix:</b> {}</div>", esc(fix));
     }
     for note in &f.notes {
-        let _ = write!(h, "<p class=\"note\">Note: {}</p>", esc(note));
+        let _ = write!(h, "<p class=\"note\">Note: {}</p>", esc(&words::note(note)));
     }
     if !f.timeline.is_empty() {
         h.push_str("<details><summary>Timeline (packets)</summary>");
@@ -753,6 +753,9 @@ fn brackets(a: &Analysis, f: &Finding, ev: &[Drawn], ys: &[f64]) -> Vec<Bracket>
     out
 }
 
+/// Which events start a timer.
+type EventTest = fn(&EventKind) -> bool;
+
 /// Direction named in the title of a drawn-only event the capture does not show (the ALB's
 /// give-up when only the target's side was captured).
 const INFERRED: &str = "inferred";
@@ -771,7 +774,7 @@ fn drawn_events<'a>(a: &Analysis, f: &'a Finding) -> Vec<Drawn<'a>> {
             text: words::event(&e.kind),
         })
         .collect();
-    let timer: Option<(fn(&EventKind) -> bool, f64, &str)> = match f.category {
+    let timer: Option<(EventTest, f64, &str)> = match f.category {
         Category::TargetConnectTimeout => Some((
             |k| matches!(k, EventKind::Syn { .. }),
             a.timers.connect_timeout_s,

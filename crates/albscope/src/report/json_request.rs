@@ -118,7 +118,7 @@ impl<'a> RequestOut<'a> {
             front_encrypted: f.front_encrypted,
             generated_by: f.generated_by,
             category: f.category,
-            headline: f.headline.clone(),
+            headline: words::headline(f),
             trace_id: &f.trace_id,
             access_log: AccessLogOut::of(&f.access_log),
             timeline: f
@@ -126,9 +126,13 @@ impl<'a> RequestOut<'a> {
                 .iter()
                 .map(|e| EventOut::of(e, f, files))
                 .collect(),
-            evidence: f.evidence.clone(),
+            evidence: f
+                .evidence
+                .iter()
+                .map(|e| words::evidence(files, e))
+                .collect(),
             fix: &f.fix,
-            notes: f.notes.clone(),
+            notes: f.notes.iter().map(words::note).collect(),
             pairing: f.pairing,
             target_server: &f.target_server,
             logged: &f.logged,

@@ -344,7 +344,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
 
 fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -> io::Result<()> {
     writeln!(out)?;
-    writeln!(out, "### {n}. {}", md_escape(&f.headline))?;
+    writeln!(out, "### {n}. {}", md_escape(&words::headline(f)))?;
     writeln!(out)?;
     writeln!(
         out,
@@ -395,7 +395,7 @@ fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -
         writeln!(out, "Evidence:")?;
         writeln!(out)?;
         for e in &f.evidence {
-            writeln!(out, "- {}", md_escape(e))?;
+            writeln!(out, "- {}", md_escape(&words::evidence(files, e)))?;
         }
     }
     if !f.notes.is_empty() {
@@ -403,7 +403,7 @@ fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -
         writeln!(out, "Notes:")?;
         writeln!(out)?;
         for e in &f.notes {
-            writeln!(out, "- {}", md_escape(e))?;
+            writeln!(out, "- {}", md_escape(&words::note(e)))?;
         }
     }
     if !f.timeline.is_empty() {

@@ -294,11 +294,22 @@ fn hostile(mut a: crate::diagnose::Analysis) -> crate::diagnose::Analysis {
     let f = &mut a.requests[0];
     f.path = Some(format!("/{evil}"));
     f.host = Some(evil.into());
-    f.headline = evil.into();
-    f.evidence.push(evil.into());
+    f.cause = crate::diagnose::Cause::TargetOwnError {
+        server: Some(evil.into()),
+    };
+    f.evidence.push(crate::diagnose::Evidence::TargetServer {
+        server: evil.into(),
+    });
     f.target_server = Some(evil.into());
     f.fix = Some(evil.into());
-    f.notes.push(evil.into());
+    f.evidence.push(crate::diagnose::Evidence::TlsAlert {
+        level: evil.into(),
+        description: evil.into(),
+        at: crate::diagnose::At {
+            time: f.time,
+            packet: crate::capture::PacketPos::default(),
+        },
+    });
     for e in &mut f.timeline {
         e.kind = crate::diagnose::EventKind::Request {
             method: "GET".into(),

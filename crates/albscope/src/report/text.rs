@@ -289,7 +289,7 @@ fn write_request(
     f: &Finding,
 ) -> io::Result<()> {
     writeln!(out)?;
-    let head = format!("[{n}] {}", f.headline);
+    let head = format!("[{n}] {}", words::headline(f));
     let head = if f.category.is_failure() {
         st.red(&head)
     } else {
@@ -342,7 +342,7 @@ fn write_request(
     if !f.evidence.is_empty() {
         writeln!(out, "    evidence:")?;
         for e in &f.evidence {
-            writeln!(out, "      - {e}")?;
+            writeln!(out, "      - {}", words::evidence(files, e))?;
         }
     }
     if let Some(fix) = &f.fix {
@@ -370,7 +370,7 @@ fn write_request(
         }
     }
     for note in &f.notes {
-        writeln!(out, "    note:      {note}")?;
+        writeln!(out, "    note:      {}", words::note(note))?;
     }
     if !f.timeline.is_empty() {
         writeln!(out, "    timeline:")?;

@@ -2,6 +2,12 @@
 //! events, directions, the request, the path line, access-log steps, evidence, notes and the
 //! headline). Each renderer lays these out; none writes them itself.
 
+mod cause;
+mod evidence;
+
+pub use cause::{cause, headline, note, pairing_note};
+pub use evidence::{at, close, evidence, response_error_reason};
+
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::diagnose::model::{
     AccessLogView, Direction, EventKind, Party, RequestSeen, Step, TimelineEvent,
@@ -115,7 +121,10 @@ pub fn event(k: &EventKind) -> String {
             format!("(body never completed: {body_bytes} bytes{declared})")
         }
         EventKind::MalformedResponse { excerpt } => {
-            format!("malformed response: \"{excerpt}\"")
+            format!(
+                "malformed response: \"{}\"",
+                crate::protocol::escape_bytes(excerpt)
+            )
         }
         EventKind::HeaderTooLarge { bytes } => {
             format!("response header block over the limit ({bytes} bytes)")
