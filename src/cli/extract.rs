@@ -40,11 +40,14 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
     let mut specs = Vec::new();
     let mut hints = Vec::new();
     if let Some(id) = &args.request {
-        if !analysis.connections.contains_key(id) {
+        let key = id.parse::<albscope::diagnose::RequestId>().ok();
+        let found =
+            |a: &albscope::diagnose::Analysis| key.is_some_and(|k| a.connections.contains_key(&k));
+        if !found(&analysis) {
             // Not a failed request: look again with ok requests kept.
             analysis = run_analysis(&args.inputs, &args.options, true)?;
         }
-        let Some(conns) = analysis.connections.get(id) else {
+        let Some(conns) = key.and_then(|k| analysis.connections.get(&k)) else {
             let known: Vec<String> = analysis
                 .requests
                 .iter()
@@ -83,7 +86,7 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
             .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
         for f in analysis.requests.iter().filter(|f| f.category.is_failure()) {
             let id = f.id.to_string();
-            if let Some(conns) = analysis.connections.get(&id) {
+            if let Some(conns) = analysis.connections.get(&f.id) {
                 let name = format!("{}-{}.pcap", safe_name(&id), f.category.name());
                 hints.push(alb_addresses(conns));
                 specs.push(SliceSpec::of_request(dir.join(name), conns));

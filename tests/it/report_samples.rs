@@ -238,7 +238,7 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
                         safe_name(&f.id.to_string()),
                         f.category
                     )),
-                    &a.connections[&f.id.to_string()],
+                    &a.connections[&f.id],
                 )
             })
             .collect();
@@ -268,7 +268,7 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
                 // A slice may lack what identified the ALB node (e.g. a refused connect seen
                 // from the target's ENI): name the node, as `extract` tells the user to.
                 let cfg = AlbConfig {
-                    alb_ips: alb_addresses(&a.connections[&f.id.to_string()]),
+                    alb_ips: alb_addresses(&a.connections[&f.id]),
                     ..AlbConfig::default()
                 };
                 let mut r = CaptureReader::open(&[&res.path]).unwrap();

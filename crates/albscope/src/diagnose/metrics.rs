@@ -7,7 +7,7 @@
 //! within 1 % of the exact nearest-rank value; `max` is exact. Memory is a few hundred buckets per
 //! histogram whatever the capture size.
 
-use super::{CaptureSpan, Category, Finding, GeneratedBy};
+use super::{CaptureSpan, Category, Finding, GeneratedBy, RequestId};
 use crate::alb::{Leg, RequestPath};
 use crate::capture::Timestamp;
 use crate::decode::MirrorSession;
@@ -285,7 +285,7 @@ pub struct Collector {
     response_time: Histogram,
     targets: IndexMap<String, TargetAcc>,
     conns: IndexMap<String, GroupAcc>,
-    kept: IndexMap<String, RequestConns>,
+    kept: IndexMap<RequestId, RequestConns>,
 }
 
 /// The target response time of a finding (seconds), when the target answered.
@@ -344,7 +344,7 @@ impl Collector {
         self.conns.entry(reuse.to_string()).or_default().add(f, rt);
         if keep {
             self.kept.insert(
-                f.id.to_string(),
+                f.id,
                 RequestConns {
                     front: path.front.as_ref().map(ConnRef::of),
                     back: path.back.as_ref().map(ConnRef::of),
@@ -354,7 +354,7 @@ impl Collector {
     }
 
     /// The metrics, and the connections of the kept requests by request id.
-    pub fn finish(mut self) -> (Metrics, IndexMap<String, RequestConns>) {
+    pub fn finish(mut self) -> (Metrics, IndexMap<RequestId, RequestConns>) {
         self.cw.target_response_time = self.response_time.summary();
         self.targets.sort_keys();
         let order = |k: &str| match k {

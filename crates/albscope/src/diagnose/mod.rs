@@ -430,7 +430,7 @@ pub struct Analysis {
     /// CloudWatch counterparts, per-target and connection-reuse views (over all requests).
     pub metrics: metrics::Metrics,
     /// Connections of each kept request, by request id (for `extract` and diagrams).
-    pub connections: IndexMap<String, metrics::RequestConns>,
+    pub connections: IndexMap<RequestId, metrics::RequestConns>,
 }
 
 /// How the ALB layer fared against its limits (pairing memory, nodes, targets, sessions).

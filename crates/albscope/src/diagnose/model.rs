@@ -41,6 +41,25 @@ impl fmt::Display for RequestId {
     }
 }
 
+impl std::str::FromStr for RequestId {
+    type Err = ();
+
+    /// Parses a displayed id: `f3.0`, `b7.1` (`x` is not a request anyone can name).
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let leg = match s.get(..1) {
+            Some("f") => LegKind::Front,
+            Some("b") => LegKind::Back,
+            _ => return Err(()),
+        };
+        let (conn, index) = s.get(1..).and_then(|r| r.split_once('.')).ok_or(())?;
+        Ok(RequestId {
+            leg: Some(leg),
+            conn: conn.parse().map_err(|_| ())?,
+            index: index.parse().map_err(|_| ())?,
+        })
+    }
+}
+
 impl Ord for RequestId {
     /// The order of the displayed ids (`b` before `f`, then as text), so that reports keep
     /// their order.

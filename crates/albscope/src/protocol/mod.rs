@@ -414,3 +414,43 @@ fn crlf_pieces(bytes: &[u8]) -> Vec<&[u8]> {
     out.push(rest);
     out
 }
+
+#[cfg(test)]
+mod status_line_tests {
+    use super::*;
+
+    fn err(raw: &[u8]) -> ResponseError {
+        let mut e = ResponseError {
+            kind: ResponseErrorKind::Gap,
+            first_byte: Timestamp(0),
+            first_pos: PacketPos::default(),
+            offset: 0,
+            bytes: 0,
+            excerpt: Vec::new(),
+            reason: ResponseErrorReason::EndedInHead,
+            status: None,
+            server_at: None,
+        };
+        e.set_excerpt(raw.to_vec());
+        e
+    }
+
+    #[test]
+    fn reads_status_and_complete_server_lines_only() {
+        let e = err(b"HTTP/1.1 503 Busy\r\nServer:  Apache \r\nDate: x");
+        assert_eq!(
+            (e.status, e.server().as_deref()),
+            (Some(503), Some("Apache"))
+        );
+        // The last piece may be cut: a Server line without its CRLF does not count.
+        let e = err(b"HTTP/1.1 200 OK\r\nServer: Apa");
+        assert_eq!((e.status, e.server()), (Some(200), None));
+        let e = err(b"HTTP/1.0 99 x\r\n");
+        assert_eq!(e.status, None);
+        let e = err(b"\x00HTTP/1.1 200 OK\r\n");
+        assert_eq!(e.status, None);
+        // Non-printable bytes of the value are kept escaped.
+        let e = err(b"HTTP/1.1 502 x\r\nserver: a\x01b\r\n");
+        assert_eq!(e.server().as_deref(), Some("a\\x01b"));
+    }
+}

@@ -210,7 +210,7 @@ fn metrics_count_every_request_including_ok_ones() {
         a.metrics.by_connection["reused"].by_category["keepalive_race"],
         1
     );
-    let c = &a.connections["f3.0"];
+    let c = &a.connections[&"f3.0".parse::<crate::diagnose::RequestId>().unwrap()];
     let back = c.back.as_ref().unwrap();
     assert!(back.reused);
     assert!((back.idle_before_s.unwrap() - 8.991).abs() < 1e-6);

@@ -265,3 +265,71 @@ pub fn access_log_line(al: &AccessLogView) -> String {
         status_or_dash(al.target_status_code)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Duration;
+
+    #[test]
+    fn events_read_as_before() {
+        let k = EventKind::Request {
+            method: "GET".into(),
+            target: "/x".into(),
+            host: Some("h".into()),
+            incomplete: true,
+        };
+        assert_eq!(event(&k), "GET /x (Host: h) [request incomplete]");
+        assert_eq!(event_without_host(&k), "GET /x");
+        assert_eq!(
+            event(&EventKind::Syn {
+                retransmission: Some(2)
+            }),
+            "SYN retransmission #2"
+        );
+        assert_eq!(event(&EventKind::Fin { from: Party::Alb }), "FIN from ALB");
+        assert_eq!(
+            event(&EventKind::MalformedResponse {
+                excerpt: b"GARBAGE\x00\r\n".to_vec()
+            }),
+            "malformed response: \"GARBAGE\\x00\\r\\n\""
+        );
+        assert_eq!(
+            direction_label(Direction::TargetToAlb, " -> "),
+            "target -> ALB"
+        );
+        assert_eq!(direction(Direction::AlbToClient), "alb->client");
+    }
+
+    #[test]
+    fn steps_and_durations() {
+        let al = AccessLogView {
+            request_creation_time: None,
+            request_processing_time: Step::Took(Duration(1_500_000)),
+            target_processing_time: Step::Never,
+            response_processing_time: Step::NotCaptured,
+            elb_status_code: Some(502),
+            target_status_code: None,
+            trace_id: None,
+        };
+        assert_eq!(access_log_line(&al), "0.002 -1 ? 502 -");
+        assert_eq!(
+            step(Step::NotCaptured, "? (leg not captured)"),
+            "? (leg not captured)"
+        );
+        assert_eq!(secs(Duration(60_000_000_000)), "60 s");
+        assert_eq!(secs(Duration(12_340_000)), "12.3 ms");
+        assert_eq!(secs(Duration(5_002_000_000)), "5.002 s");
+    }
+
+    #[test]
+    fn request_ids_read_and_order_as_their_text() {
+        let f: crate::diagnose::RequestId = "f3.0".parse().unwrap();
+        assert_eq!(f.to_string(), "f3.0");
+        let b: crate::diagnose::RequestId = "b12.1".parse().unwrap();
+        assert!(b < f, "b before f, as the text sorts");
+        assert!("f10.0".parse::<crate::diagnose::RequestId>().unwrap() < f);
+        assert!("x".parse::<crate::diagnose::RequestId>().is_err());
+        assert!("f3".parse::<crate::diagnose::RequestId>().is_err());
+    }
+}
