@@ -61,10 +61,14 @@ impl std::str::FromStr for RequestId {
 }
 
 impl Ord for RequestId {
-    /// The order of the displayed ids (`b` before `f`, then as text), so that reports keep
-    /// their order.
+    /// Back-end ids (`b`) before front-end ones (`f`), then by connection and index.
     fn cmp(&self, other: &Self) -> Ordering {
-        self.to_string().cmp(&other.to_string())
+        let leg = |l: Option<LegKind>| match l {
+            Some(LegKind::Back) => 0,
+            Some(LegKind::Front) => 1,
+            None => 2,
+        };
+        (leg(self.leg), self.conn, self.index).cmp(&(leg(other.leg), other.conn, other.index))
     }
 }
 

@@ -323,12 +323,12 @@ mod tests {
     }
 
     #[test]
-    fn request_ids_read_and_order_as_their_text() {
+    fn request_ids_read_back_and_order_by_value() {
         let f: crate::diagnose::RequestId = "f3.0".parse().unwrap();
         assert_eq!(f.to_string(), "f3.0");
         let b: crate::diagnose::RequestId = "b12.1".parse().unwrap();
-        assert!(b < f, "b before f, as the text sorts");
-        assert!("f10.0".parse::<crate::diagnose::RequestId>().unwrap() < f);
+        assert!(b < f, "back-end ids first");
+        assert!(f < "f10.0".parse::<crate::diagnose::RequestId>().unwrap());
         assert!("x".parse::<crate::diagnose::RequestId>().is_err());
         assert!("f3".parse::<crate::diagnose::RequestId>().is_err());
     }
