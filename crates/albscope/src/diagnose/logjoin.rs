@@ -587,32 +587,37 @@ fn disagreements(
         ),
     ];
     for (name, log, cap) in times {
+        // `None`: the step never happened (the log's -1).
         let cap = match cap {
             Step::NotCaptured => continue,
-            Step::Never => -1.0,
-            Step::Took(_) => cap.secs().unwrap_or(0.0),
+            Step::Never => None,
+            Step::Took(_) => cap.secs(),
         };
-        if cap < 0.0 && (f.target.is_none() || cap_target.is_some()) {
+        if cap.is_none() && (f.target.is_none() || cap_target.is_some()) {
             // No back end in the capture, or a target answer whose request or timing the
             // capture lost (truncated mirror): its -1 only says nothing was seen there.
             continue;
         }
-        let log = secs_or_minus1(log);
-        match (log < 0.0, cap < 0.0) {
-            (true, false) => out.push(format!(
+        let log = log
+            .map(|d| super::round3(d.as_secs_f64()))
+            .filter(|x| *x >= 0.0);
+        match (log, cap) {
+            (None, Some(cap)) => out.push(format!(
                 "{name}: the log says -1 (step never happened), the capture shows it took {} s",
                 fmt_secs(cap)
             )),
-            (false, true) => out.push(format!(
+            (Some(log), None) => out.push(format!(
                 "{name}: the log says {} s, the capture shows the step never happened",
                 fmt_secs(log)
             )),
-            (false, false) if (log - cap).abs() > opts.processing_tolerance_s => out.push(format!(
-                "{name}: the log says {} s, the capture {} s (more than {} s apart)",
-                fmt_secs(log),
-                fmt_secs(cap),
-                opts.processing_tolerance_s
-            )),
+            (Some(log), Some(cap)) if (log - cap).abs() > opts.processing_tolerance_s => {
+                out.push(format!(
+                    "{name}: the log says {} s, the capture {} s (more than {} s apart)",
+                    fmt_secs(log),
+                    fmt_secs(cap),
+                    opts.processing_tolerance_s
+                ))
+            }
             _ => {}
         }
     }
