@@ -514,13 +514,6 @@ enum Kind {
 }
 
 fn kind(e: &EventKind) -> Kind {
-    let response = |s: u16| {
-        if (100..=999).contains(&s) {
-            Kind::Response(s)
-        } else {
-            Kind::Other
-        }
-    };
     match e {
         EventKind::Syn { .. } | EventKind::SynAck { .. } => Kind::Syn,
         EventKind::Fin { .. } => Kind::Fin,
@@ -530,13 +523,18 @@ fn kind(e: &EventKind) -> Kind {
         | EventKind::ClientHello { .. }
         | EventKind::ServerHello { .. }
         | EventKind::TlsAlert { .. } => Kind::Tls,
-        EventKind::Response { status, .. } | EventKind::Interim { status } => response(*status),
-        EventKind::Request { method, .. }
-            if !method.is_empty() && method.bytes().all(|b| b.is_ascii_uppercase()) =>
-        {
-            Kind::Request
+        EventKind::Response { status, .. } | EventKind::Interim { status } => {
+            Kind::Response(*status)
         }
-        _ => Kind::Other,
+        EventKind::Request { .. } => Kind::Request,
+        EventKind::BodyIncomplete { .. }
+        | EventKind::MalformedResponse { .. }
+        | EventKind::HeaderTooLarge { .. }
+        | EventKind::ResponseMissing
+        | EventKind::Retransmission { .. }
+        | EventKind::Gap { .. }
+        | EventKind::Conflict { .. }
+        | EventKind::MoreEvents { .. } => Kind::Other,
     }
 }
 
