@@ -40,16 +40,19 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
     let mut specs = Vec::new();
     let mut hints = Vec::new();
     if let Some(id) = &args.request {
-        if !analysis.connections.contains_key(id) {
+        let key = id.parse::<albscope::diagnose::RequestId>().ok();
+        let found =
+            |a: &albscope::diagnose::Analysis| key.is_some_and(|k| a.connections.contains_key(&k));
+        if !found(&analysis) {
             // Not a failed request: look again with ok requests kept.
             analysis = run_analysis(&args.inputs, &args.options, true)?;
         }
-        let Some(conns) = analysis.connections.get(id) else {
-            let known: Vec<&str> = analysis
+        let Some(conns) = key.and_then(|k| analysis.connections.get(&k)) else {
+            let known: Vec<String> = analysis
                 .requests
                 .iter()
                 .take(10)
-                .map(|f| f.id.as_str())
+                .map(|f| f.id.to_string())
                 .collect();
             let past_limit = if analysis.requests_not_kept > 0 {
                 format!(
@@ -82,8 +85,9 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
         std::fs::create_dir_all(&dir)
             .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
         for f in analysis.requests.iter().filter(|f| f.category.is_failure()) {
+            let id = f.id.to_string();
             if let Some(conns) = analysis.connections.get(&f.id) {
-                let name = format!("{}-{}.pcap", safe_name(&f.id), f.category.name());
+                let name = format!("{}-{}.pcap", safe_name(&id), f.category.name());
                 hints.push(alb_addresses(conns));
                 specs.push(SliceSpec::of_request(dir.join(name), conns));
             }

@@ -215,12 +215,7 @@ fn real_recordings_match_their_ground_truth() {
             .requests
             .iter()
             .map(|r| {
-                let port = r
-                    .client
-                    .as_deref()
-                    .and_then(|c| c.rsplit(':').next())
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0);
+                let port = r.client.map_or(0, |c| c.port);
                 (port, r.category, r.status, r.generated_by)
             })
             .collect();

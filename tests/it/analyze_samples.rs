@@ -61,7 +61,7 @@ fn every_scenario_matches_its_ground_truth() {
             .iter()
             .map(|r| {
                 (
-                    key(r.client.as_deref().unwrap_or("?")),
+                    key(&r.client.map_or("?".to_string(), |c| c.to_string())),
                     r.category,
                     opt(r.status),
                     r.generated_by,

@@ -79,8 +79,7 @@ fn metrics_agree_with_the_per_request_results() {
                 .filter(|f| {
                     f.access_log
                         .target_status_code
-                        .parse::<u16>()
-                        .is_ok_and(|s| s / 100 == class)
+                        .is_some_and(|s| s / 100 == class)
                 })
                 .count() as u64
         };
@@ -235,7 +234,11 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
             .iter()
             .map(|f| {
                 SliceSpec::of_request(
-                    dir.join(format!("{stem}-{}-{}.pcap", safe_name(&f.id), f.category)),
+                    dir.join(format!(
+                        "{stem}-{}-{}.pcap",
+                        safe_name(&f.id.to_string()),
+                        f.category
+                    )),
                     &a.connections[&f.id],
                 )
             })
@@ -247,7 +250,12 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
             assert!(res.packets > 0, "{}: empty slice for {}", p.display(), f.id);
             // A request the ALB layer paired by time order among several candidates may pair
             // with another of them once the others are gone: same category and status then.
-            let ambiguous = f.notes.iter().any(|n| n.starts_with("ambiguous pairing"));
+            let ambiguous = f.notes.iter().any(|n| {
+                matches!(
+                    n,
+                    albscope::diagnose::Note::Pairing(albscope::alb::PairingNote::Ambiguous { .. })
+                )
+            });
             let same = |b: &Analysis| {
                 b.requests.iter().any(|g| {
                     g.category == f.category
@@ -280,10 +288,10 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
                     f.id,
                     f.category,
                     f.status,
-                    f.time,
+                    f.time.to_rfc3339(),
                     b.requests
                         .iter()
-                        .map(|g| (g.id.clone(), g.category, g.status, g.time.clone()))
+                        .map(|g| (g.id.to_string(), g.category, g.status, g.time.to_rfc3339()))
                         .collect::<Vec<_>>()
                 ));
             }
@@ -339,7 +347,13 @@ fn extract_cli_writes_one_slice_per_failed_request_of_mixed() {
     let f = &a.requests[0];
     let one = dir.join("one.pcap");
     let out = Command::new(env!("CARGO_BIN_EXE_albscope"))
-        .args(["extract", "samples/mixed.pcap", "--request", &f.id, "-w"])
+        .args([
+            "extract",
+            "samples/mixed.pcap",
+            "--request",
+            &f.id.to_string(),
+            "-w",
+        ])
         .arg(&one)
         .output()
         .unwrap();

@@ -169,20 +169,15 @@ fn ended_before(f: &Finding, conns: &[ConnSummary], lost_from: Option<Timestamp>
     let Some(lost) = lost_from else {
         return true;
     };
-    let own: Option<u64> =
-        f.id.get(1..)
-            .and_then(|rest| rest.split('.').next())
-            .and_then(|n| n.parse().ok());
-    let endpoints: Vec<&str> = [&f.client, &f.target]
-        .iter()
-        .filter_map(|e| e.as_deref())
-        .collect();
+    let own = Some(f.id.conn);
+    let endpoints: Vec<albscope::flow::Endpoint> =
+        [f.client, f.target].iter().filter_map(|e| *e).collect();
     conns
         .iter()
         .filter(|c| {
             Some(c.id.0) == own
-                || endpoints.contains(&c.key.client.to_string().as_str())
-                || endpoints.contains(&c.key.server.to_string().as_str())
+                || endpoints.contains(&c.key.client)
+                || endpoints.contains(&c.key.server)
         })
         .all(|c| last_seen(c) < lost)
 }
@@ -315,7 +310,10 @@ fn cut_captures_keep_everything_before_the_cut_and_say_where() {
                     }
                     let same = cut_analysis.requests.iter().find(|g| g.id == f.id);
                     let same = same.unwrap_or_else(|| {
-                        panic!("{name} cut at {cut}: request {} ({}) lost", f.id, f.request)
+                        panic!(
+                            "{name} cut at {cut}: request {} ({:?}) lost",
+                            f.id, f.request
+                        )
                     });
                     assert_eq!((&same.time, &same.request), (&f.time, &f.request));
                     checked_requests += 1;

@@ -278,7 +278,40 @@ pub struct RequestPath {
     /// How the legs were matched.
     pub pairing: PairingMethod,
     /// Ambiguities and reasons a leg is missing.
-    pub notes: Vec<String>,
+    pub notes: Vec<PairingNote>,
+}
+
+/// What the legs were matched by, when several front ends matched a back end.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PairingBasis {
+    /// Method, path, Host and X-Forwarded-For.
+    Headers,
+    /// Time order.
+    TimeOrder,
+}
+
+/// Why a request's pairing is uncertain, or why a leg is missing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PairingNote {
+    /// Several front-end requests matched; paired with the first.
+    Ambiguous {
+        /// How many matched.
+        count: usize,
+        /// `count` is the most looked at: at least that many matched.
+        at_least: bool,
+        /// What they matched by.
+        by: PairingBasis,
+        /// The first few: client and request time.
+        candidates: Vec<(Endpoint, Timestamp)>,
+    },
+    /// A front end without a back-end attempt, the back end being captured.
+    NoBackEndAttempt,
+    /// A front end, the back end not being captured.
+    BackEndNotCaptured,
+    /// A back end no front-end request matched, the front end being captured.
+    NoFrontEndMatch,
+    /// A back end, the front end not being captured (what the client got is inferred).
+    FrontEndNotCaptured,
 }
 
 /// One health check (or a failed health-check connection) from an ALB node to a target.

@@ -1,6 +1,8 @@
 //! Pairing of front-end and back-end legs within one ALB node (DOMAIN.md "Pairing").
 
-use super::{ConnRole, HealthCheck, Knowledge, Leg, PairingMethod, RequestPath};
+use super::{
+    ConnRole, HealthCheck, Knowledge, Leg, PairingBasis, PairingMethod, PairingNote, RequestPath,
+};
 use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
 use crate::flow::{Dir, TcpEventKind};
@@ -134,7 +136,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     let front_seen = known.front_legs + out.front_legs > 0;
     let back_seen =
         known.back_legs + out.back_legs + known.health_checks > 0 || !out.health_checks.is_empty();
-    let mut pairs: Vec<(usize, usize, PairingMethod, Vec<String>)> = Vec::new();
+    let mut pairs: Vec<(usize, usize, PairingMethod, Vec<PairingNote>)> = Vec::new();
 
     let mut fronts = fronts;
     fronts.sort_by_key(|f| f.time);
@@ -210,11 +212,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
-            notes.push(ambiguity(
-                &fronts,
-                &pool,
-                "method, path, Host and X-Forwarded-For",
-            ));
+            notes.push(ambiguity(&fronts, &pool, PairingBasis::Headers));
         }
         if let Some(f) = fronts.get_mut(fi) {
             f.used = true;
@@ -273,7 +271,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
-            notes.push(ambiguity(&fronts, &pool, "time order"));
+            notes.push(ambiguity(&fronts, &pool, PairingBasis::TimeOrder));
         }
         if let Some(f) = fronts.get_mut(fi) {
             f.used = true;
@@ -302,16 +300,16 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     }
     for f in fronts.into_iter().flatten() {
         let note = if back_seen {
-            "no back-end attempt for this request was found in the capture"
+            PairingNote::NoBackEndAttempt
         } else {
-            "the back end is not in the capture"
+            PairingNote::BackEndNotCaptured
         };
         out.paths.push(RequestPath {
             node: Some(f.node),
             front: Some(f.leg),
             back: None,
             pairing: PairingMethod::Unpaired,
-            notes: vec![note.to_string()],
+            notes: vec![note],
         });
     }
     for b in backs.into_iter().flatten() {
@@ -326,16 +324,16 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             continue;
         }
         let note = if front_seen {
-            "no front-end request matched (method, path, Host, X-Forwarded-For, time)"
+            PairingNote::NoFrontEndMatch
         } else {
-            "the front end is not in the capture; what the client got is inferred"
+            PairingNote::FrontEndNotCaptured
         };
         out.paths.push(RequestPath {
             node: Some(b.node),
             front: None,
             back: Some(b.leg),
             pairing: PairingMethod::Unpaired,
-            notes: vec![note.to_string()],
+            notes: vec![note],
         });
     }
     out.paths
@@ -465,22 +463,20 @@ fn outcome_time(back: &Leg) -> Option<Timestamp> {
         .next()
 }
 
-fn ambiguity(fronts: &[Side], pool: &[usize], how: &str) -> String {
-    let list: Vec<String> = pool
+fn ambiguity(fronts: &[Side], pool: &[usize], by: PairingBasis) -> PairingNote {
+    let candidates = pool
         .iter()
         .take(4)
         .filter_map(|i| fronts.get(*i))
-        .map(|f| format!("{} at {}", f.leg.conn.key.client, f.time.to_rfc3339()))
+        .map(|f| (f.leg.conn.key.client, f.time))
         .collect();
-    let count = if pool.len() >= MAX_AMBIGUOUS {
-        format!("at least {MAX_AMBIGUOUS}")
-    } else {
-        pool.len().to_string()
-    };
-    format!(
-        "ambiguous pairing: {count} front-end requests match by {how} ({}); paired with the first",
-        list.join(", ")
-    )
+    let at_least = pool.len() >= MAX_AMBIGUOUS;
+    PairingNote::Ambiguous {
+        count: if at_least { MAX_AMBIGUOUS } else { pool.len() },
+        at_least,
+        by,
+        candidates,
+    }
 }
 
 /// Builds a health-check record from a health-check leg (or a bare failed attempt).

@@ -17,6 +17,14 @@ fn string(s: &str) -> usize {
     }
 }
 
+fn bytes(b: &[u8]) -> usize {
+    if b.is_empty() {
+        0
+    } else {
+        b.len() + PER_ALLOCATION
+    }
+}
+
 fn headers(h: &[Header]) -> usize {
     if h.is_empty() {
         return 0;
@@ -35,7 +43,7 @@ fn exchange(ex: &HttpExchange) -> usize {
         n += string(&r.reason) + headers(&r.headers);
     }
     if let Some(e) = &ex.response_error {
-        n += string(&e.excerpt) + string(&e.reason);
+        n += bytes(&e.excerpt);
     }
     n
 }

@@ -133,7 +133,7 @@ fn back_end_only_vantage_keeps_requests_with_note() {
     assert_eq!(known.vantage(), Vantage::BackEndOnly);
     assert_eq!(sink.paths.len(), 1);
     assert!(sink.paths[0].front.is_none());
-    assert!(sink.paths[0].notes[0].contains("front end is not in the capture"));
+    assert_eq!(sink.paths[0].notes[0], PairingNote::FrontEndNotCaptured);
 }
 
 #[test]
@@ -159,7 +159,10 @@ fn ambiguity_is_reported() {
         .paths
         .iter()
         .all(|p| p.back.is_some() && p.front.is_some()));
-    assert!(sink.paths[0].notes[0].contains("ambiguous"));
+    assert!(matches!(
+        sink.paths[0].notes[0],
+        PairingNote::Ambiguous { .. }
+    ));
 }
 
 #[test]

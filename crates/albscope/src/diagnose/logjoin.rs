@@ -29,8 +29,8 @@
 //! packets), but 1 million entries cost about 1.5 GB: give `--access-log` the log files of the
 //! capture's time span, not a month of them.
 
-use super::Finding;
-use crate::accesslog::{parse_rfc3339, HostPort, LogEntry};
+use super::{Finding, Step};
+use crate::accesslog::{HostPort, LogEntry};
 use crate::capture::{Duration, Timestamp};
 use crate::taxonomy::Category;
 use serde::{Deserialize, Serialize};
@@ -250,11 +250,6 @@ pub fn trace_root(v: &str) -> Option<String> {
     (!root.is_empty() && root != "-").then(|| root.to_string())
 }
 
-fn endpoint_key(s: &str) -> Option<(IpAddr, u16)> {
-    let hp = HostPort::parse(s).ok()?;
-    Some((hp.ip.parse().ok()?, hp.port?))
-}
-
 fn secs_or_minus1(d: Option<Duration>) -> f64 {
     d.map_or(-1.0, |d| super::round3(d.as_secs_f64()))
 }
@@ -366,12 +361,12 @@ impl LogIndex {
     /// Finds, marks used and describes the log entry of `f`; counts the request either way.
     pub fn join(&mut self, f: &Finding) -> Option<LoggedEntry> {
         self.summary.requests += 1;
+        // At the microsecond, as access logs write times.
         let start = f
             .access_log
             .request_creation_time
-            .as_deref()
-            .or(Some(f.time.as_str()))
-            .and_then(|t| parse_rfc3339(t).ok());
+            .or(Some(f.time))
+            .map(|t| Timestamp(t.0 - t.0.rem_euclid(1_000)));
         let root = f
             .trace_id
             .as_deref()
@@ -395,7 +390,7 @@ impl LogIndex {
             }
         }
         if found.is_none() {
-            if let (Some(key), Some(_)) = (f.client.as_deref().and_then(endpoint_key), start) {
+            if let (Some(key), Some(_)) = (f.client.map(|c| (c.ip, c.port)), start) {
                 if let Some(list) = self.by_client.get(&key) {
                     let tol = self.opts.time_tolerance.0.saturating_abs();
                     found = list
@@ -417,13 +412,10 @@ impl LogIndex {
             }
         }
         if found.is_none() && f.client.is_none() {
-            if let (Some(key), Some(_)) = (f.target.as_deref().and_then(endpoint_key), start) {
+            if let (Some(key), Some(_)) = (f.target.map(|t| (t.ip, t.port)), start) {
                 let win = Duration::from_millis(TARGET_TIME_WINDOW_MS).0;
                 if let Some(list) = self.by_target.get(&key) {
-                    let ip = f
-                        .client_ip
-                        .as_deref()
-                        .and_then(|c| c.parse::<IpAddr>().ok());
+                    let ip = f.client_ip;
                     let mut hits = list.iter().copied().filter(|i| {
                         self.entries.get(*i as usize).is_some_and(|e| {
                             !e.used
@@ -440,10 +432,12 @@ impl LogIndex {
             self.summary.requests_without_entry += 1;
             if self.summary.unlogged_requests.len() < MAX_UNJOINED_LISTED {
                 self.summary.unlogged_requests.push(UnloggedRequest {
-                    id: f.id.clone(),
-                    time: f.time.clone(),
-                    client: f.client.clone(),
-                    request: f.request.clone(),
+                    id: f.id.to_string(),
+                    time: f.time.to_rfc3339(),
+                    client: f.client.map(|c| c.to_string()),
+                    // TODO(merge): the typed `UnloggedRequest` holds the request value; until
+                    // then its display text comes from the report layer's one writer.
+                    request: crate::report::words::request_seen(&f.request),
                     status: f.status,
                     category: f.category,
                 });
@@ -464,7 +458,7 @@ impl LogIndex {
         if !disagreements.is_empty() {
             self.summary.with_disagreements += 1;
             if self.summary.disagreeing_requests.len() < MAX_UNJOINED_LISTED {
-                self.summary.disagreeing_requests.push(f.id.clone());
+                self.summary.disagreeing_requests.push(f.id.to_string());
             }
         }
         Some(LoggedEntry {
@@ -555,9 +549,9 @@ fn disagreements(
             ));
         }
     }
-    let cap_target: Option<u16> = al.target_status_code.parse().ok();
+    let cap_target: Option<u16> = al.target_status_code;
     let log_target = e.target_status_code;
-    if cap_target != log_target && (al.target_status_code != "-" || f.target.is_some()) {
+    if cap_target != log_target && (cap_target.is_some() || f.target.is_some()) {
         let log_s = log_target.map_or_else(|| "-".to_string(), |s| s.to_string());
         let msg = match (log_target, cap_target, f.category) {
             (Some(s), None, Category::TargetIdleTimeout) => format!(
@@ -571,7 +565,7 @@ fn disagreements(
             ),
             _ => format!(
                 "target_status_code: the log says {log_s}, the capture shows {}",
-                al.target_status_code
+                cap_target.map_or_else(|| "-".to_string(), |s| s.to_string())
             ),
         };
         out.push(msg);
@@ -594,28 +588,37 @@ fn disagreements(
         ),
     ];
     for (name, log, cap) in times {
-        let Some(cap) = cap else { continue };
-        if cap < 0.0 && (f.target.is_none() || cap_target.is_some()) {
+        // `None`: the step never happened (the log's -1).
+        let cap = match cap {
+            Step::NotCaptured => continue,
+            Step::Never => None,
+            Step::Took(_) => cap.secs(),
+        };
+        if cap.is_none() && (f.target.is_none() || cap_target.is_some()) {
             // No back end in the capture, or a target answer whose request or timing the
             // capture lost (truncated mirror): its -1 only says nothing was seen there.
             continue;
         }
-        let log = secs_or_minus1(log);
-        match (log < 0.0, cap < 0.0) {
-            (true, false) => out.push(format!(
+        let log = log
+            .map(|d| super::round3(d.as_secs_f64()))
+            .filter(|x| *x >= 0.0);
+        match (log, cap) {
+            (None, Some(cap)) => out.push(format!(
                 "{name}: the log says -1 (step never happened), the capture shows it took {} s",
                 fmt_secs(cap)
             )),
-            (false, true) => out.push(format!(
+            (Some(log), None) => out.push(format!(
                 "{name}: the log says {} s, the capture shows the step never happened",
                 fmt_secs(log)
             )),
-            (false, false) if (log - cap).abs() > opts.processing_tolerance_s => out.push(format!(
-                "{name}: the log says {} s, the capture {} s (more than {} s apart)",
-                fmt_secs(log),
-                fmt_secs(cap),
-                opts.processing_tolerance_s
-            )),
+            (Some(log), Some(cap)) if (log - cap).abs() > opts.processing_tolerance_s => {
+                out.push(format!(
+                    "{name}: the log says {} s, the capture {} s (more than {} s apart)",
+                    fmt_secs(log),
+                    fmt_secs(cap),
+                    opts.processing_tolerance_s
+                ))
+            }
             _ => {}
         }
     }
@@ -632,10 +635,8 @@ fn disagreements(
             }
         }
     }
-    if let (Some(ft), Some(lt)) = (f.target.as_deref(), e.target.as_ref()) {
-        if endpoint_key(ft).is_some_and(|k| {
-            lt.ip.parse::<IpAddr>().ok() != Some(k.0) || lt.port.is_some_and(|p| p != k.1)
-        }) {
+    if let (Some(ft), Some(lt)) = (f.target, e.target.as_ref()) {
+        if lt.ip.parse::<IpAddr>().ok() != Some(ft.ip) || lt.port.is_some_and(|p| p != ft.port) {
             out.push(format!("target: the log says {lt}, the capture shows {ft}"));
         }
     }
@@ -645,38 +646,61 @@ fn disagreements(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::accesslog::parse_line;
+    use crate::accesslog::{parse_line, parse_rfc3339};
     use crate::alb::PairingMethod;
-    use crate::diagnose::AccessLogView;
+    use crate::diagnose::{AccessLogView, AlbAddr, LegKind, RequestId, RequestSeen};
+    use crate::flow::Endpoint;
+
+    fn ts(s: &str) -> Timestamp {
+        parse_rfc3339(s).expect("time")
+    }
+
+    fn ep(s: &str) -> Endpoint {
+        let (ip, port) = s.rsplit_once(':').expect("ip:port");
+        Endpoint {
+            ip: ip.parse().expect("ip"),
+            port: port.parse().expect("port"),
+        }
+    }
 
     const LINE: &str = "http 2025-12-11T16:43:58.020850Z app/alb-demo/1fa8b17e4c17e7c7 13.239.55.82:40007 10.0.2.15:80 0.000 -1 -1 504 - 180 277 \"GET http://h:80/delay.php HTTP/1.1\" \"curl/8.11.1\" - - arn:aws:elasticloadbalancing:ap-southeast-2:592752082067:targetgroup/alb-demo/e1419229e570d841 \"Root=1-693af492-4b991651684c4e2c5a1036e6\" \"-\" \"-\" 0 2025-12-11T16:42:58.020000Z \"forward\" \"-\" \"-\" \"10.0.2.15:80\" \"-\" \"-\" \"-\" TID_0123456789abcdef0123456789abcdef \"-\" \"-\" \"-\"";
 
     fn finding(trace: Option<&str>) -> Finding {
         Finding {
-            id: "f2.0".into(),
-            time: "2025-12-11T16:42:58.020700Z".into(),
-            client: Some("13.239.55.82:40007".into()),
-            client_ip: Some("13.239.55.82".into()),
-            alb: Some("10.0.1.25:80".into()),
-            target: Some("10.0.2.15:80".into()),
+            id: RequestId {
+                leg: Some(LegKind::Front),
+                conn: 2,
+                index: 0,
+            },
+            time: ts("2025-12-11T16:42:58.020700Z"),
+            client: Some(ep("13.239.55.82:40007")),
+            client_ip: "13.239.55.82".parse().ok(),
+            alb: Some(AlbAddr::Endpoint(ep("10.0.1.25:80"))),
+            target: Some(ep("10.0.2.15:80")),
             method: Some("GET".into()),
             path: Some("/delay.php".into()),
             host: None,
-            request: "GET /delay.php".into(),
+            request: RequestSeen::Http {
+                method: "GET".into(),
+                target: "/delay.php".into(),
+                host: None,
+            },
             status: Some(504),
             status_inferred: false,
             front_encrypted: false,
             generated_by: Some(crate::taxonomy::GeneratedBy::Lb),
             category: Category::TargetIdleTimeout,
-            headline: String::new(),
+            cause: crate::diagnose::Cause::IdleTimeout {
+                idle: Duration::from_millis(60_000),
+            },
             trace_id: trace.map(str::to_string),
             access_log: AccessLogView {
-                request_creation_time: Some("2025-12-11T16:42:58.020700Z".into()),
-                request_processing_time: Some(0.0),
-                target_processing_time: Some(-1.0),
-                response_processing_time: Some(-1.0),
+                request_creation_time: Some(ts("2025-12-11T16:42:58.020700Z")),
+                request_processing_time: Step::Took(Duration(0)),
+                target_processing_time: Step::Never,
+                response_processing_time: Step::Never,
                 elb_status_code: Some(504),
-                target_status_code: "-".into(),
+                target_status_code: None,
                 trace_id: trace.map(str::to_string),
             },
             timeline: Vec::new(),
@@ -725,7 +749,7 @@ mod tests {
         assert_eq!(l.joined_by, JoinMethod::ClientTime);
         let mut idx = index(LINE);
         let mut far = finding(None);
-        far.access_log.request_creation_time = Some("2025-12-11T16:43:00.100000Z".into());
+        far.access_log.request_creation_time = Some(ts("2025-12-11T16:43:00.100000Z"));
         assert!(idx.join(&far).is_none());
         // A different trace id is another request even from the same client at the same time.
         let mut idx = index(LINE);
@@ -760,7 +784,7 @@ mod tests {
         f.client = None;
         let mut idx = index(LINE);
         let mut other_ip = f.clone();
-        other_ip.client_ip = Some("10.9.9.9".into());
+        other_ip.client_ip = "10.9.9.9".parse().ok();
         assert!(
             idx.join(&other_ip).is_none(),
             "X-Forwarded-For names another client"

@@ -7,7 +7,7 @@
 //! within 1 % of the exact nearest-rank value; `max` is exact. Memory is a few hundred buckets per
 //! histogram whatever the capture size.
 
-use super::{CaptureSpan, Finding};
+use super::{CaptureSpan, Finding, RequestId};
 use crate::alb::{Leg, RequestPath};
 use crate::capture::Timestamp;
 use crate::decode::MirrorSession;
@@ -286,12 +286,12 @@ pub struct Collector {
     response_time: Histogram,
     targets: IndexMap<String, TargetAcc>,
     conns: IndexMap<String, GroupAcc>,
-    kept: IndexMap<String, RequestConns>,
+    kept: IndexMap<RequestId, RequestConns>,
 }
 
 /// The target response time of a finding (seconds), when the target answered.
 pub fn response_time(f: &Finding) -> Option<f64> {
-    f.access_log.target_processing_time.filter(|x| *x >= 0.0)
+    f.access_log.target_processing_time.secs()
 }
 
 impl Collector {
@@ -308,7 +308,7 @@ impl Collector {
                 cw.elb_codes_inferred += u64::from(f.status_inferred);
             }
         }
-        match f.access_log.target_status_code.parse::<u16>().ok() {
+        match f.access_log.target_status_code {
             Some(200..=299) => cw.target_2xx += 1,
             Some(300..=399) => cw.target_3xx += 1,
             Some(400..=499) => cw.target_4xx += 1,
@@ -333,7 +333,8 @@ impl Collector {
             Some(b) if b.index() > 0 => "reused",
             Some(_) => "fresh",
         };
-        let row = super::target_row(&self.targets, f.target.as_deref().unwrap_or("-"));
+        let target = f.target.map_or("-".to_string(), |t| t.to_string());
+        let row = super::target_row(&self.targets, &target);
         let t = self.targets.entry(row).or_default();
         t.all.add(f, rt);
         match reuse {
@@ -344,7 +345,7 @@ impl Collector {
         self.conns.entry(reuse.to_string()).or_default().add(f, rt);
         if keep {
             self.kept.insert(
-                f.id.clone(),
+                f.id,
                 RequestConns {
                     front: path.front.as_ref().map(ConnRef::of),
                     back: path.back.as_ref().map(ConnRef::of),
@@ -354,7 +355,7 @@ impl Collector {
     }
 
     /// The metrics, and the connections of the kept requests by request id.
-    pub fn finish(mut self) -> (Metrics, IndexMap<String, RequestConns>) {
+    pub fn finish(mut self) -> (Metrics, IndexMap<RequestId, RequestConns>) {
         self.cw.target_response_time = self.response_time.summary();
         self.targets.sort_keys();
         let order = |k: &str| match k {

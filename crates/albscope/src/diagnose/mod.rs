@@ -7,9 +7,17 @@
 //! asked, `keep_ok`). Health checks are counted apart and never mixed with client requests.
 
 mod classify;
+pub mod evidence;
 pub mod logjoin;
 pub mod metrics;
+pub mod model;
 mod timeline;
+
+pub use evidence::{At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse};
+pub use model::{
+    AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
+    TimelineEvent,
+};
 
 pub use classify::diagnose;
 
@@ -17,10 +25,12 @@ use crate::alb::{
     HealthCheck, Knowledge, PairingMethod, PathSink, RequestPath, TimerSource, Vantage,
 };
 use crate::capture::{PacketPos, Timestamp};
+use crate::flow::Endpoint;
 use crate::pipeline::RunStats;
 use crate::taxonomy::{Category, GeneratedBy};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
 
 /// Version of the JSON document; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -65,78 +75,32 @@ impl Keep {
     }
 }
 
-/// The fields an ALB access-log line would carry for this request. Times in seconds; `-1` when
-/// the step never happened, `None` (null) when the leg that would show it was not captured.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct AccessLogView {
-    /// When the ALB received the request (RFC 3339).
-    pub request_creation_time: Option<String>,
-    /// Receiving the request -> sending it to the target.
-    pub request_processing_time: Option<f64>,
-    /// Sending it -> receiving the response headers.
-    pub target_processing_time: Option<f64>,
-    /// Receiving the response headers -> sending the response to the client.
-    pub response_processing_time: Option<f64>,
-    /// Status the ALB sent (460 when the client closed first).
-    pub elb_status_code: Option<u16>,
-    /// Status the target sent, `-` when none.
-    pub target_status_code: String,
-    /// X-Amzn-Trace-Id the ALB sent to the target.
-    pub trace_id: Option<String>,
-}
-
-/// Which leg an event belongs to.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    /// Client <-> ALB.
-    Front,
-    /// ALB <-> target.
-    Back,
-}
-
-/// One event of a request's timeline.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TimelineEvent {
-    /// Absolute time, RFC 3339 UTC.
-    pub time: String,
-    /// Milliseconds from the request's first byte.
-    pub rel_ms: f64,
-    /// Front or back end.
-    pub side: Side,
-    /// `client->alb`, `alb->client`, `alb->target` or `target->alb`.
-    pub direction: String,
-    /// What happened, e.g. `SYN retransmission #2`, `GET /x`, `FIN from ALB`.
-    pub event: String,
-    /// Where: `#12` or `file.pcap#12`.
-    pub packet: Option<String>,
-}
-
-/// One diagnosed client request (the JSON request object).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One diagnosed client request (values only: the report layer writes its sentences and its
+/// JSON object, `report::json_request`).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     /// Stable id: `f<front conn>.<index>` or `b<back conn>.<index>`.
-    pub id: String,
-    /// When the request started (RFC 3339).
-    pub time: String,
-    /// Client `ip:port` (null when the front end was not captured).
-    pub client: Option<String>,
+    pub id: RequestId,
+    /// When the request started.
+    pub time: Timestamp,
+    /// Client endpoint (none when the front end was not captured).
+    pub client: Option<Endpoint>,
     /// Client address, also when only the back end was captured (last X-Forwarded-For entry).
-    pub client_ip: Option<String>,
-    /// ALB `ip:port` the client connected to (from the back end only: the node's address and
+    pub client_ip: Option<IpAddr>,
+    /// ALB endpoint the client connected to (from the back end only: the node's address and
     /// the listener port named in X-Forwarded-Port).
-    pub alb: Option<String>,
-    /// Target `ip:port`, null when no back-end attempt was seen.
-    pub target: Option<String>,
+    pub alb: Option<AlbAddr>,
+    /// Target endpoint, none when no back-end attempt was seen.
+    pub target: Option<Endpoint>,
     /// HTTP method (null when opaque).
     pub method: Option<String>,
     /// Request target (null when opaque).
     pub path: Option<String>,
     /// Host header.
     pub host: Option<String>,
-    /// The request for display: `GET /x  (Host: h)`, or why it cannot be shown (encrypted,
-    /// never sent, not readable).
-    pub request: String,
+    /// The request as captured, or why it cannot be shown (encrypted, never sent, not
+    /// readable).
+    pub request: RequestSeen,
     /// Status the client got (or inferred, see `status_inferred`); null when none.
     pub status: Option<u16>,
     /// True when `status` was inferred from the back end because the front end was not seen
@@ -148,8 +112,8 @@ pub struct Finding {
     pub generated_by: Option<GeneratedBy>,
     /// Failure category.
     pub category: Category,
-    /// One sentence for a human.
-    pub headline: String,
+    /// What happened (the headline's clause).
+    pub cause: Cause,
     /// X-Amzn-Trace-Id.
     pub trace_id: Option<String>,
     /// What the ALB access log would show.
@@ -157,17 +121,16 @@ pub struct Finding {
     /// Events of both legs on one clock.
     pub timeline: Vec<TimelineEvent>,
     /// Facts naming packets, timers and bytes.
-    pub evidence: Vec<String>,
+    pub evidence: Vec<Evidence>,
     /// One-line fix.
     pub fix: Option<String>,
     /// Ambiguities, missing legs.
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
     /// How the legs were matched.
     pub pairing: PairingMethod,
     /// Server header of the target, when known.
     pub target_server: Option<String>,
     /// The access-log entry joined to this request (only with `--access-log`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logged: Option<logjoin::LoggedEntry>,
 }
 
@@ -305,8 +268,9 @@ pub struct CaptureSpan {
     pub duration_s: f64,
 }
 
-/// The whole analysis: what every renderer shows.
-#[derive(Clone, Debug, Serialize)]
+/// The whole analysis: what every renderer shows (its JSON document is written by the report
+/// layer).
+#[derive(Clone, Debug)]
 pub struct Analysis {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -340,13 +304,11 @@ pub struct Analysis {
     /// What each layer counted, and input damage.
     pub stats: RunStats,
     /// The access-log join (only with `--access-log`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_log_join: Option<logjoin::LogJoinSummary>,
     /// CloudWatch counterparts, per-target and connection-reuse views (over all requests).
     pub metrics: metrics::Metrics,
     /// Connections of each kept request, by request id (for `extract` and diagrams).
-    #[serde(skip)]
-    pub connections: IndexMap<String, metrics::RequestConns>,
+    pub connections: IndexMap<RequestId, metrics::RequestConns>,
 }
 
 /// How the ALB layer fared against its limits (pairing memory, nodes, targets, sessions).
@@ -429,7 +391,8 @@ impl Analyzer {
             .map(|s| s.to_string())
             .unwrap_or_else(|| "-".into());
         *c.statuses.entry(st).or_default() += 1;
-        let row = target_row(&s.by_target, f.target.as_deref().unwrap_or("-"));
+        let target = f.target.map_or("-".to_string(), |t| t.to_string());
+        let row = target_row(&s.by_target, &target);
         let t = s.by_target.entry(row).or_default();
         t.requests += 1;
         if f.category.is_failure() {
@@ -535,14 +498,14 @@ impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
         // The timeline is written only for the requests kept (counting, the metrics and the
         // access-log join do not read it).
-        let mut finding = classify::diagnose_untimed(&path, known, &self.files);
+        let mut finding = classify::diagnose_untimed(&path, known);
         let wanted = finding.category.is_failure() || self.keep_ok;
         let keep = wanted && self.requests.len() < self.max_kept;
         if wanted && !keep {
             self.not_kept += 1;
         }
         if keep {
-            finding.timeline = classify::timeline(&path, &self.files);
+            finding.timeline = classify::timeline(&path);
         }
         if let Some(log) = &mut self.log {
             finding.logged = log.join(&finding);

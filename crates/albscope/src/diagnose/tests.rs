@@ -23,11 +23,44 @@ fn tracker() -> Tr {
 /// Runs the pairing and diagnoses every path.
 fn diagnose_all(tr: Tr) -> Vec<Finding> {
     let (sink, known) = tr.finish();
-    let files = vec!["t.pcap".to_string()];
-    sink.paths
+    sink.paths.iter().map(|p| diagnose(p, &known)).collect()
+}
+
+/// The headline as the reports write it.
+fn headline(f: &Finding) -> String {
+    crate::report::words::headline(f)
+}
+
+/// The evidence as the reports write it.
+fn ev(f: &Finding) -> Vec<String> {
+    let files = ["t.pcap".to_string()];
+    f.evidence
         .iter()
-        .map(|p| diagnose(p, &known, &files))
+        .map(|e| crate::report::words::evidence(&files, e))
         .collect()
+}
+
+/// A response error whose first bytes are `raw`.
+fn resp_error(
+    kind: ResponseErrorKind,
+    at_ms: i64,
+    pos: u64,
+    bytes: u64,
+    raw: &[u8],
+) -> ResponseError {
+    let mut e = ResponseError {
+        kind,
+        first_byte: t(at_ms),
+        first_pos: p(pos),
+        offset: 0,
+        bytes,
+        excerpt: Vec::new(),
+        reason: crate::protocol::ResponseErrorReason::NotHttp,
+        status: None,
+        server_at: None,
+    };
+    e.set_excerpt(raw.to_vec());
+    e
 }
 
 fn one(tr: Tr) -> Finding {
@@ -85,16 +118,19 @@ fn connect_refused() {
         Some(502),
         Some(GeneratedBy::Lb),
     );
-    assert!(f.headline.starts_with("502 from the ALB"), "{}", f.headline);
-    assert_eq!(f.access_log.request_processing_time, Some(-1.0));
-    assert_eq!(f.access_log.target_status_code, "-");
-    assert!(f.timeline.iter().any(|e| e.event == "RST from target"));
-    assert!(f.fix.as_deref().unwrap().contains("port 80"));
     assert!(
-        f.evidence.iter().any(|e| e.contains("#")),
-        "{:?}",
-        f.evidence
+        headline(&f).starts_with("502 from the ALB"),
+        "{}",
+        headline(&f)
     );
+    assert_eq!(f.access_log.request_processing_time, super::Step::Never);
+    assert_eq!(f.access_log.target_status_code, None);
+    assert!(f
+        .timeline
+        .iter()
+        .any(|e| crate::report::words::event(&e.kind) == "RST from target"));
+    assert!(f.fix.as_deref().unwrap().contains("port 80"));
+    assert!(ev(&f).iter().any(|e| e.contains("#")), "{:?}", f.evidence);
 }
 
 #[test]
@@ -122,11 +158,13 @@ fn unreachable_icmp() {
         Some(502),
         Some(GeneratedBy::Lb),
     );
-    assert!(f.headline.contains("type 3 code 1"), "{}", f.headline);
-    assert!(f
-        .timeline
-        .iter()
-        .any(|e| e.event.contains("host unreachable (type 3 code 1)")));
+    assert!(headline(&f).contains("type 3 code 1"), "{}", headline(&f));
+    assert!(
+        f.timeline
+            .iter()
+            .any(|e| crate::report::words::event(&e.kind)
+                .contains("host unreachable (type 3 code 1)"))
+    );
 }
 
 #[test]
@@ -147,8 +185,8 @@ fn closed_before_response_new_connection() {
         Some(502),
         Some(GeneratedBy::Lb),
     );
-    assert!(f.headline.contains("reset"), "{}", f.headline);
-    assert_eq!(f.access_log.target_processing_time, Some(-1.0));
+    assert!(headline(&f).contains("reset"), "{}", headline(&f));
+    assert_eq!(f.access_log.target_processing_time, super::Step::Never);
     assert!(f.access_log.trace_id.is_some());
 }
 
@@ -181,12 +219,12 @@ fn keepalive_race_on_reused_connection() {
         Some(GeneratedBy::Lb),
     );
     assert!(
-        f.evidence.iter().any(|e| e.contains("idle 5 s")),
+        ev(&f).iter().any(|e| e.contains("idle 5 s")),
         "{:?}",
         f.evidence
     );
     assert!(
-        f.evidence.iter().any(|e| e.contains("after 5 s")),
+        ev(&f).iter().any(|e| e.contains("after 5 s")),
         "{:?}",
         f.evidence
     );
@@ -205,21 +243,13 @@ fn malformed_and_header_too_large() {
         let mut tr = tracker();
         front_answered(&mut tr, 100, 120, 502, "awselb/2.0");
         let mut ex = exch(0, None, back_req(103), None);
-        ex.response_error = Some(ResponseError {
-            kind,
-            first_byte: t(110),
-            first_pos: p(7),
-            offset: 0,
-            bytes: 40_000,
-            excerpt: "GARBAGE\\x00\\r\\n".into(),
-            reason: "invalid status line".into(),
-        });
+        ex.response_error = Some(resp_error(kind, 110, 7, 40_000, b"GARBAGE\x00\r\n"));
         let b = back_conn(2, 101).handshake(101).ev(115, ToServer, K::Fin);
         tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
         let f = one(tr);
         check(&f, cat, Some(502), Some(GeneratedBy::Lb));
         if cat == Category::MalformedResponse {
-            assert!(f.evidence.iter().any(|e| e.contains("GARBAGE\\x00")));
+            assert!(ev(&f).iter().any(|e| e.contains("GARBAGE\\x00")));
         }
     }
 }
@@ -284,7 +314,7 @@ fn tls_handshake_failed_and_timeout() {
         Some(502),
         Some(GeneratedBy::Lb),
     );
-    assert!(f.headline.contains("handshake_failure"));
+    assert!(headline(&f).contains("handshake_failure"));
 
     let mut tr = tracker();
     front_answered(&mut tr, 100, 10_104, 504, "awselb/2.0");
@@ -342,7 +372,7 @@ fn connect_timeout_and_blocked_return_path() {
     assert!(f
         .timeline
         .iter()
-        .any(|e| e.event == "SYN retransmission #3"));
+        .any(|e| crate::report::words::event(&e.kind) == "SYN retransmission #3"));
 
     // Back end only, seen from the target: SYN-ACKs sent, SYN retransmitted.
     let mut tr = tracker();
@@ -404,10 +434,10 @@ fn idle_timeout_with_late_reply() {
         Some(504),
         Some(GeneratedBy::Lb),
     );
-    assert_eq!(f.access_log.target_status_code, "-");
-    assert_eq!(f.access_log.target_processing_time, Some(-1.0));
+    assert_eq!(f.access_log.target_status_code, None);
+    assert_eq!(f.access_log.target_processing_time, super::Step::Never);
     assert!(
-        f.evidence.iter().any(|e| e.contains("late reply")),
+        ev(&f).iter().any(|e| e.contains("late reply")),
         "{:?}",
         f.evidence
     );
@@ -456,7 +486,7 @@ fn deregistration_abort() {
         Some(502),
         Some(GeneratedBy::Lb),
     );
-    assert_eq!(f.access_log.request_processing_time, Some(0.003));
+    assert_eq!(f.access_log.request_processing_time.secs(), Some(0.003));
 }
 
 #[test]
@@ -519,10 +549,10 @@ fn target_generated_error_names_server() {
         Some(503),
         Some(GeneratedBy::Target),
     );
-    assert!(f.headline.contains("Apache/2.4.58"));
-    assert_eq!(f.access_log.target_status_code, "503");
-    assert_eq!(f.access_log.target_processing_time, Some(0.017));
-    assert_eq!(f.access_log.response_processing_time, Some(0.001));
+    assert!(headline(&f).contains("Apache/2.4.58"));
+    assert_eq!(f.access_log.target_status_code, Some(503));
+    assert_eq!(f.access_log.target_processing_time.secs(), Some(0.017));
+    assert_eq!(f.access_log.response_processing_time.secs(), Some(0.001));
 }
 
 #[test]
@@ -612,7 +642,9 @@ fn analyzer_counts_and_keeps_failures_only() {
     assert_eq!(analysis.requests.len(), 1);
     let c = &analysis.summary.by_category[Category::TargetConnectRefused.name()];
     assert_eq!((c.count, c.generated_by_lb), (1, 1));
-    let json = serde_json::to_value(&analysis).unwrap();
+    let mut buf = Vec::new();
+    crate::report::write_json(&analysis, &mut buf).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&buf).unwrap();
     assert_eq!(
         json["requests"][0]["category"],
         Category::TargetConnectRefused.name()
@@ -673,11 +705,7 @@ fn client_that_left_before_a_late_answer_is_client_closed() {
     );
     let f = one(tr);
     check(&f, Category::ClientClosed, None, None);
-    assert!(
-        f.evidence[0].contains("refused with RST"),
-        "{:?}",
-        f.evidence
-    );
+    assert!(ev(&f)[0].contains("refused with RST"), "{:?}", f.evidence);
 }
 
 #[test]
@@ -693,7 +721,7 @@ fn front_end_only_errors_are_inferred_from_timing() {
         let f = one(tr);
         check(&f, cat, Some(status), Some(GeneratedBy::Lb));
         assert!(
-            f.evidence
+            ev(&f)
                 .iter()
                 .any(|e| e.contains("inferred from the front end only")),
             "{:?}",
@@ -710,27 +738,23 @@ fn truncated_responses_still_give_their_status() {
     let mut tr = tracker();
     let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
     let mut ex = exch(0, None, Some(get(100, "/x", front_headers())), None);
-    ex.response_error = Some(ResponseError {
-        kind: ResponseErrorKind::Gap,
-        first_byte: t(110),
-        first_pos: p(9),
-        offset: 0,
-        bytes: 146,
-        excerpt: "HTTP/1.1 200 OK\\r\\nServer: Apache\\r\\nDate: Thu, 11 De".into(),
-        reason: "gap".into(),
-    });
+    ex.response_error = Some(resp_error(
+        ResponseErrorKind::Gap,
+        110,
+        9,
+        146,
+        b"HTTP/1.1 200 OK\r\nServer: Apache\r\nDate: Thu, 11 De",
+    ));
     tr.closed(c.record(AppKind::Http, vec![ex], 0, None));
     let b = back_conn(2, 101).handshake(101);
     let mut bx = exch(0, None, None, None);
-    bx.response_error = Some(ResponseError {
-        kind: ResponseErrorKind::Gap,
-        first_byte: t(109),
-        first_pos: p(8),
-        offset: 0,
-        bytes: 146,
-        excerpt: "HTTP/1.1 200 OK\\r\\nServer: Apache\\r\\nDate: Thu, 11 De".into(),
-        reason: "gap".into(),
-    });
+    bx.response_error = Some(resp_error(
+        ResponseErrorKind::Gap,
+        109,
+        8,
+        146,
+        b"HTTP/1.1 200 OK\r\nServer: Apache\r\nDate: Thu, 11 De",
+    ));
     tr.closed(b.record(AppKind::Http, vec![bx], 0, None));
     let f = one(tr);
     check(&f, Category::Ok, Some(200), Some(GeneratedBy::Target));
@@ -783,15 +807,13 @@ mod prop {
             if status % 3 == 0 {
                 ex.response = Some(resp(times[2], status, "x", u64::from(status)));
             } else if status % 3 == 1 {
-                ex.response_error = Some(ResponseError {
-                    kind: ResponseErrorKind::Gap,
-                    first_byte: t(times[2]),
-                    first_pos: p(3),
-                    offset: 0,
-                    bytes: 1,
-                    excerpt: excerpt.clone(),
-                    reason: String::new(),
-                });
+                ex.response_error = Some(resp_error(
+                    ResponseErrorKind::Gap,
+                    times[2],
+                    3,
+                    1,
+                    excerpt.as_bytes(),
+                ));
             }
             tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
             front_answered(&mut tr, times[3], times[3].saturating_add(5), status, "awselb/2.0");

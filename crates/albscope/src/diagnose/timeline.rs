@@ -1,6 +1,6 @@
 //! The per-request timeline: events of both legs on one clock.
 
-use super::{packet_ref, round3, Side, TimelineEvent};
+use super::model::{Direction, EventKind, LegKind, Party, TimelineEvent};
 use crate::alb::{Leg, RequestPath};
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{Dir, TcpEventKind};
@@ -13,9 +13,9 @@ const TAIL: Duration = Duration(15_000_000_000);
 
 struct Raw {
     ts: Timestamp,
-    side: Side,
+    side: LegKind,
     dir: Dir,
-    text: String,
+    kind: EventKind,
     pos: Option<PacketPos>,
 }
 
@@ -27,76 +27,70 @@ fn order(r: &Raw) -> (Timestamp, u16, u64) {
     }
 }
 
-fn direction(side: Side, dir: Dir) -> &'static str {
+fn direction(side: LegKind, dir: Dir) -> Direction {
     match (side, dir) {
-        (Side::Front, Dir::ToServer) => "client->alb",
-        (Side::Front, Dir::ToClient) => "alb->client",
-        (Side::Back, Dir::ToServer) => "alb->target",
-        (Side::Back, Dir::ToClient) => "target->alb",
+        (LegKind::Front, Dir::ToServer) => Direction::ClientToAlb,
+        (LegKind::Front, Dir::ToClient) => Direction::AlbToClient,
+        (LegKind::Back, Dir::ToServer) => Direction::AlbToTarget,
+        (LegKind::Back, Dir::ToClient) => Direction::TargetToAlb,
     }
 }
 
-fn sender(side: Side, dir: Dir) -> &'static str {
+fn sender(side: LegKind, dir: Dir) -> Party {
     match (side, dir) {
-        (Side::Front, Dir::ToServer) => "client",
-        (Side::Back, Dir::ToClient) => "target",
-        _ => "ALB",
+        (LegKind::Front, Dir::ToServer) => Party::Client,
+        (LegKind::Back, Dir::ToClient) => Party::Target,
+        _ => Party::Alb,
     }
 }
 
-/// Builds the merged timeline of a request; `start` is time zero.
-pub(super) fn build_timeline(
-    path: &RequestPath,
-    files: &[String],
-    start: Timestamp,
-) -> Vec<TimelineEvent> {
+/// Builds the merged timeline of a request.
+pub(super) fn build_timeline(path: &RequestPath) -> Vec<TimelineEvent> {
     let mut raw = Vec::new();
     if let Some(f) = &path.front {
-        leg_events(f, Side::Front, &mut raw);
+        leg_events(f, LegKind::Front, &mut raw);
     }
     if let Some(b) = &path.back {
-        leg_events(b, Side::Back, &mut raw);
+        leg_events(b, LegKind::Back, &mut raw);
     }
     raw.sort_by_key(order);
     raw.into_iter()
         .map(|r| TimelineEvent {
-            time: r.ts.to_rfc3339(),
-            rel_ms: round3(r.ts.since(start).as_secs_f64() * 1000.0),
+            time: r.ts,
             side: r.side,
-            direction: direction(r.side, r.dir).to_string(),
-            event: r.text,
-            packet: r.pos.map(|p| packet_ref(files, p)),
+            direction: direction(r.side, r.dir),
+            kind: r.kind,
+            packet: r.pos,
         })
         .collect()
 }
 
-fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
+fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
     let mut evs: Vec<Raw> = Vec::new();
     let t0 = leg.time();
     let mut last = t0;
-    let push = |evs: &mut Vec<Raw>, ts: Timestamp, dir: Dir, text: String, pos| {
+    let push = |evs: &mut Vec<Raw>, ts: Timestamp, dir: Dir, kind: EventKind, pos| {
         evs.push(Raw {
             ts,
             side,
             dir,
-            text,
+            kind,
             pos,
         });
     };
     if let Some(ex) = &leg.exchange {
         if let Some(r) = &ex.request {
-            let mut text = format!("{} {}", r.method, r.target);
-            if let Some(h) = header(&r.headers, "host") {
-                text.push_str(&format!(" (Host: {h})"));
-            }
-            if r.complete.is_none() {
-                text.push_str(" [request incomplete]");
-            }
+            let kind = EventKind::Request {
+                method: r.method.clone(),
+                target: r.target.clone(),
+                host: header(&r.headers, "host").map(str::to_string),
+                incomplete: r.complete.is_none(),
+            };
             push(
                 &mut evs,
                 r.first_byte,
                 Dir::ToServer,
-                text,
+                kind,
                 Some(r.first_pos),
             );
             last = last.max(r.complete.unwrap_or(r.first_byte));
@@ -107,56 +101,54 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
                     &mut evs,
                     r.first_byte,
                     Dir::ToClient,
-                    format!("{s} (interim)"),
+                    EventKind::Interim { status: *s },
                     None,
                 );
             }
-            let mut text = format!("{} {}", r.status, r.reason);
-            if let Some(s) = header(&r.headers, "server") {
-                text.push_str(&format!(" (Server: {s})"));
-            }
+            let kind = EventKind::Response {
+                status: r.status,
+                reason: r.reason.clone(),
+                server: header(&r.headers, "server").map(str::to_string),
+            };
             push(
                 &mut evs,
                 r.first_byte,
                 Dir::ToClient,
-                text,
+                kind,
                 Some(r.first_pos),
             );
             match r.complete {
                 Some(c) => last = last.max(c),
                 None => {
                     last = last.max(r.headers_done);
-                    let declared = r
-                        .content_length
-                        .map(|c| format!(" of {c} declared"))
-                        .unwrap_or_default();
                     push(
                         &mut evs,
                         r.headers_done,
                         Dir::ToClient,
-                        format!("(body never completed: {} bytes{declared})", r.body_bytes),
+                        EventKind::BodyIncomplete {
+                            body_bytes: r.body_bytes,
+                            declared: r.content_length,
+                        },
                         None,
                     );
                 }
             }
         }
         if let Some(e) = &ex.response_error {
-            let text = match e.kind {
-                crate::protocol::ResponseErrorKind::Malformed => {
-                    format!("malformed response: \"{}\"", e.excerpt)
-                }
+            let kind = match e.kind {
+                crate::protocol::ResponseErrorKind::Malformed => EventKind::MalformedResponse {
+                    excerpt: e.excerpt.clone(),
+                },
                 crate::protocol::ResponseErrorKind::HeaderTooLarge => {
-                    format!("response header block over the limit ({} bytes)", e.bytes)
+                    EventKind::HeaderTooLarge { bytes: e.bytes }
                 }
-                crate::protocol::ResponseErrorKind::Gap => {
-                    "response bytes missing from the capture".to_string()
-                }
+                crate::protocol::ResponseErrorKind::Gap => EventKind::ResponseMissing,
             };
             push(
                 &mut evs,
                 e.first_byte,
                 Dir::ToClient,
-                text,
+                kind,
                 Some(e.first_pos),
             );
             last = last.max(e.first_byte);
@@ -167,7 +159,9 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
             &mut evs,
             b.request.first,
             Dir::ToServer,
-            format!("TLS application data, {} bytes", b.request.bytes),
+            EventKind::TlsData {
+                bytes: b.request.bytes,
+            },
             Some(b.request.first_pos),
         );
         last = last.max(b.request.last);
@@ -176,7 +170,7 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
                 &mut evs,
                 r.first,
                 Dir::ToClient,
-                format!("TLS application data, {} bytes", r.bytes),
+                EventKind::TlsData { bytes: r.bytes },
                 Some(r.first_pos),
             );
             last = last.max(r.last);
@@ -203,22 +197,19 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
             if let Some(tls) = &rec.tls {
                 if let Some(ch) = &tls.client_hello {
                     let versions = if ch.supported_versions.is_empty() {
-                        ch.legacy_version.clone()
+                        vec![ch.legacy_version.clone()]
                     } else {
-                        ch.supported_versions.join("/")
+                        ch.supported_versions.clone()
                     };
                     push(
                         &mut evs,
                         ch.ts,
                         Dir::ToServer,
-                        format!(
-                            "TLS ClientHello ({versions}, {} cipher suites{})",
-                            ch.ciphers.len(),
-                            ch.sni
-                                .as_ref()
-                                .map(|s| format!(", SNI {s}"))
-                                .unwrap_or_default()
-                        ),
+                        EventKind::ClientHello {
+                            versions,
+                            ciphers: ch.ciphers.len(),
+                            sni: ch.sni.clone(),
+                        },
                         Some(ch.pos),
                     );
                 }
@@ -227,7 +218,10 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
                         &mut evs,
                         sh.ts,
                         Dir::ToClient,
-                        format!("TLS ServerHello ({}, {})", sh.version, sh.cipher),
+                        EventKind::ServerHello {
+                            version: sh.version.clone(),
+                            cipher: sh.cipher.clone(),
+                        },
                         Some(sh.pos),
                     );
                 }
@@ -236,7 +230,10 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
                         &mut evs,
                         a.ts,
                         a.dir,
-                        format!("TLS alert {} {}", a.level, a.description),
+                        EventKind::TlsAlert {
+                            level: a.level.clone(),
+                            description: a.description.clone(),
+                        },
                         Some(a.pos),
                     );
                 }
@@ -248,41 +245,34 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
             if e.ts < from || e.ts > to {
                 continue;
             }
-            let who = sender(side, e.dir);
-            let text = match &e.kind {
-                TcpEventKind::Syn { retransmission } => {
-                    if *retransmission {
+            let from = sender(side, e.dir);
+            let kind = match &e.kind {
+                TcpEventKind::Syn { retransmission } => EventKind::Syn {
+                    retransmission: retransmission.then(|| {
                         syn += 1;
-                        format!("SYN retransmission #{syn}")
-                    } else {
-                        "SYN".to_string()
-                    }
-                }
-                TcpEventKind::SynAck { retransmission } => {
-                    if *retransmission {
+                        syn
+                    }),
+                },
+                TcpEventKind::SynAck { retransmission } => EventKind::SynAck {
+                    retransmission: retransmission.then(|| {
                         synack += 1;
-                        format!("SYN-ACK retransmission #{synack}")
-                    } else {
-                        "SYN-ACK".to_string()
-                    }
-                }
-                TcpEventKind::Fin => format!("FIN from {who}"),
-                TcpEventKind::Rst => format!("RST from {who}"),
-                TcpEventKind::Icmp(i) => format!(
-                    "ICMP {} (type {} code {})",
-                    i.description, i.icmp_type, i.code
-                ),
+                        synack
+                    }),
+                },
+                TcpEventKind::Fin => EventKind::Fin { from },
+                TcpEventKind::Rst => EventKind::Rst { from },
+                TcpEventKind::Icmp(i) => EventKind::Icmp {
+                    description: i.description.clone(),
+                    icmp_type: i.icmp_type,
+                    code: i.code,
+                },
                 TcpEventKind::Retransmission { len } => {
-                    format!("retransmission from {who} ({len} bytes)")
+                    EventKind::Retransmission { from, len: *len }
                 }
-                TcpEventKind::Gap { len, .. } => {
-                    format!("gap {len} bytes (missing from the capture)")
-                }
-                TcpEventKind::Conflict { offset } => {
-                    format!("retransmission with different bytes at offset {offset}")
-                }
+                TcpEventKind::Gap { len, .. } => EventKind::Gap { len: *len },
+                TcpEventKind::Conflict { offset } => EventKind::Conflict { offset: *offset },
             };
-            push(&mut evs, e.ts, e.dir, text, Some(e.pos));
+            push(&mut evs, e.ts, e.dir, kind, Some(e.pos));
         }
     }
     evs.sort_by_key(order);
@@ -295,7 +285,9 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
                 &mut evs,
                 ts,
                 dir,
-                format!("... {} more events not shown", total - MAX_EVENTS_PER_LEG),
+                EventKind::MoreEvents {
+                    count: total - MAX_EVENTS_PER_LEG,
+                },
                 None,
             );
         }

@@ -125,10 +125,74 @@ pub struct ResponseError {
     pub offset: u64,
     /// Bytes received for this response so far.
     pub bytes: u64,
-    /// The first bytes of the response, escaped for display (at most 64).
-    pub excerpt: String,
-    /// Parser's explanation.
-    pub reason: String,
+    /// The first bytes of the response, raw (at most 64).
+    pub excerpt: Vec<u8>,
+    /// Why it could not be read.
+    pub reason: ResponseErrorReason,
+    /// The status, when those bytes start with a readable HTTP/1.x status line.
+    pub status: Option<u16>,
+    /// Where the Server header's value sits in `excerpt` (start, end), when one of the
+    /// complete header lines there holds it: see [`ResponseError::server`].
+    pub server_at: Option<(u8, u8)>,
+}
+
+impl ResponseError {
+    /// Keeps `excerpt` as the response's first bytes and reads the status line (and Server
+    /// header) at its start.
+    pub fn set_excerpt(&mut self, excerpt: Vec<u8>) {
+        (self.status, self.server_at) = status_line(&excerpt);
+        self.excerpt = excerpt;
+    }
+
+    /// The Server header readable in the excerpt (escaped as by [`escape_bytes`], trimmed).
+    pub fn server(&self) -> Option<String> {
+        let (a, b) = self.server_at?;
+        let value = self.excerpt.get(usize::from(a)..usize::from(b))?;
+        Some(escape_bytes(value).trim().to_string())
+    }
+}
+
+/// Serialises a value as its Display text.
+fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// Why a response could not be read, as the parser found it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseErrorReason {
+    /// The bytes do not start with `HTTP/`.
+    NotHttp,
+    /// The header block grew past this many bytes.
+    HeaderBlockTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The header block ended before it was complete.
+    IncompleteHead,
+    /// The header block is not valid HTTP.
+    InvalidHead {
+        /// What the parser found wrong.
+        #[serde(serialize_with = "display")]
+        parser: httparse::Error,
+    },
+    /// The connection ended inside the header block.
+    EndedInHead,
+    /// The body's framing (Content-Length or chunks) is invalid.
+    BadFraming {
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// Bytes of the header block are missing from the capture.
+    HeadBytesMissing {
+        /// Missing bytes.
+        len: u64,
+    },
+    /// Bytes of a chunked body are missing, so its framing was lost.
+    ChunkedFramingLost {
+        /// Missing bytes.
+        len: u64,
+    },
 }
 
 /// One request and what came back for it, on one connection.
@@ -293,4 +357,100 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// The status (and Server header) readable at the start of a response that could not be
+/// parsed whole: a `HTTP/1.x NNN` line, and the complete header lines after it (the last
+/// piece may be cut).
+fn status_line(head: &[u8]) -> (Option<u16>, Option<(u8, u8)>) {
+    let pieces = crlf_pieces(head);
+    let mut lines = pieces.into_iter();
+    let Some(rest) = lines.next().and_then(|l| l.strip_prefix(b"HTTP/1.")) else {
+        return (None, None);
+    };
+    let status = rest
+        .get(2..5)
+        .filter(|c| c.iter().all(u8::is_ascii_digit))
+        .and_then(|c| std::str::from_utf8(c).ok())
+        .and_then(|c| c.parse::<u16>().ok())
+        .filter(|s| (100..=999).contains(s));
+    let Some(status) = status else {
+        return (None, None);
+    };
+    // Each piece's start in `head`.
+    let mut start = pieces_start(head);
+    let parts: Vec<&[u8]> = lines.collect();
+    let complete = parts.len().saturating_sub(1);
+    let server = parts.iter().take(complete).find_map(|l| {
+        let at = start.next()?;
+        let colon = l.iter().position(|b| *b == b':')?;
+        let name = escape_bytes(l.get(..colon)?);
+        let from = u8::try_from(at + colon + 1).ok()?;
+        let to = u8::try_from(at + l.len()).ok()?;
+        name.trim()
+            .eq_ignore_ascii_case("server")
+            .then_some((from, to))
+    });
+    (Some(status), server)
+}
+
+/// Where each piece after the first (of [`crlf_pieces`]) starts in `bytes`.
+fn pieces_start(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    bytes
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| *w == b"\r\n")
+        .map(|(i, _)| i + 2)
+}
+
+/// The pieces of `bytes` between CRLFs (the last one after the last CRLF).
+fn crlf_pieces(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while let Some(i) = rest.windows(2).position(|w| w == b"\r\n") {
+        out.push(rest.get(..i).unwrap_or(&[]));
+        rest = rest.get(i + 2..).unwrap_or(&[]);
+    }
+    out.push(rest);
+    out
+}
+
+#[cfg(test)]
+mod status_line_tests {
+    use super::*;
+
+    fn err(raw: &[u8]) -> ResponseError {
+        let mut e = ResponseError {
+            kind: ResponseErrorKind::Gap,
+            first_byte: Timestamp(0),
+            first_pos: PacketPos::default(),
+            offset: 0,
+            bytes: 0,
+            excerpt: Vec::new(),
+            reason: ResponseErrorReason::EndedInHead,
+            status: None,
+            server_at: None,
+        };
+        e.set_excerpt(raw.to_vec());
+        e
+    }
+
+    #[test]
+    fn reads_status_and_complete_server_lines_only() {
+        let e = err(b"HTTP/1.1 503 Busy\r\nServer:  Apache \r\nDate: x");
+        assert_eq!(
+            (e.status, e.server().as_deref()),
+            (Some(503), Some("Apache"))
+        );
+        // The last piece may be cut: a Server line without its CRLF does not count.
+        let e = err(b"HTTP/1.1 200 OK\r\nServer: Apa");
+        assert_eq!((e.status, e.server()), (Some(200), None));
+        let e = err(b"HTTP/1.0 99 x\r\n");
+        assert_eq!(e.status, None);
+        let e = err(b"\x00HTTP/1.1 200 OK\r\n");
+        assert_eq!(e.status, None);
+        // Non-printable bytes of the value are kept escaped.
+        let e = err(b"HTTP/1.1 502 x\r\nserver: a\x01b\r\n");
+        assert_eq!(e.server().as_deref(), Some("a\\x01b"));
+    }
 }

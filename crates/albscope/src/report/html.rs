@@ -7,8 +7,10 @@
 //! Every capture-derived string goes through [`esc`] (text and attribute context alike).
 
 use super::views;
+use super::words;
+use crate::capture::PacketPos;
 use crate::diagnose::metrics::RequestConns;
-use crate::diagnose::{Analysis, Finding, TimelineEvent};
+use crate::diagnose::{Analysis, Direction, EventKind, Finding};
 use crate::taxonomy::Category;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -359,13 +361,13 @@ fn failures(h: &mut String, a: &Analysis) {
             "<tr><td class=\"n\">{link}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td>\
              <td><span class=\"cat\">{}</span></td><td>{}</td><td class=\"mono\">{}</td>\
              <td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
-            esc(f.time.get(11..).unwrap_or(&f.time)),
-            esc(&f.id),
+            esc(&words::time_of_day(f.time)),
+            esc(&f.id.to_string()),
             esc(f.category.name()),
             esc(&views::status_text(f)),
             esc(&views::request_text(f)),
-            esc(f.client.as_deref().unwrap_or("-")),
-            esc(f.target.as_deref().unwrap_or("-"))
+            esc(&f.client.map_or("-".to_string(), |c| c.to_string())),
+            esc(&f.target.map_or("-".to_string(), |t| t.to_string()))
         );
     }
     h.push_str("</table>\n");
@@ -401,7 +403,7 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
     let _ = write!(
         h,
         "<section class=\"req\" id=\"req-{n}\"><h3><span class=\"head\">{n}. {}</span></h3>",
-        esc(&f.headline)
+        esc(&words::headline(f))
     );
     h.push_str("<div class=\"kv\">");
     let mut kv = |k: &str, v: String| {
@@ -425,19 +427,11 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
                 .as_ref()
                 .map(|x| format!(", Host <code>{}</code>", esc(x)))
                 .unwrap_or_default(),
-            esc(&f.time),
-            esc(&f.id)
+            esc(&words::time(f.time)),
+            esc(&f.id.to_string())
         ),
     );
-    kv(
-        "path",
-        esc(&format!(
-            "client {} → ALB {} → target {}",
-            f.client.as_deref().unwrap_or("(not captured)"),
-            f.alb.as_deref().unwrap_or("?"),
-            f.target.as_deref().unwrap_or("(none)")
-        )),
-    );
+    kv("path", esc(&words::path_line(f, " → ", false)));
     if let Some(t) = &f.trace_id {
         kv("trace id", format!("<code>{}</code>", esc(t)));
     }
@@ -449,16 +443,12 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
     if !f.evidence.is_empty() {
         h.push_str("<b>Evidence</b><ul>");
         for e in &f.evidence {
-            let _ = write!(h, "<li>{}</li>", esc(e));
+            let _ = write!(h, "<li>{}</li>", esc(&words::evidence(&a.inputs, e)));
         }
         h.push_str("</ul>");
     }
     let al = &f.access_log;
-    let secs = |v: Option<f64>| match v {
-        None => "? (leg not captured)".to_string(),
-        Some(x) if x < 0.0 => "-1".into(),
-        Some(x) => format!("{x:.3}"),
-    };
+    let secs = |v| words::step(v, "? (leg not captured)");
     h.push_str("<b>Access-log view</b> (what the ALB would log)");
     table(
         h,
@@ -474,10 +464,8 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
             secs(al.request_processing_time),
             secs(al.target_processing_time),
             secs(al.response_processing_time),
-            al.elb_status_code
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "-".into()),
-            al.target_status_code.clone(),
+            words::status_or_dash(al.elb_status_code),
+            words::status_or_dash(al.target_status_code),
             al.trace_id.clone().unwrap_or_else(|| "-".into()),
         ]],
         &[true, true, true, true, true, false],
@@ -493,22 +481,14 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
         let _ = write!(h, "<div class=\"fix\"><b>Fix:</b> {}</div>", esc(fix));
     }
     for note in &f.notes {
-        let _ = write!(h, "<p class=\"note\">Note: {}</p>", esc(note));
+        let _ = write!(h, "<p class=\"note\">Note: {}</p>", esc(&words::note(note)));
     }
     if !f.timeline.is_empty() {
         h.push_str("<details><summary>Timeline (packets)</summary>");
         let rows: Vec<[String; 5]> = f
             .timeline
             .iter()
-            .map(|e| {
-                [
-                    format!("{:+.3} ms", e.rel_ms),
-                    e.time.get(11..).unwrap_or(&e.time).to_string(),
-                    e.direction.replace("->", " → ").replace("alb", "ALB"),
-                    e.event.clone(),
-                    e.packet.clone().unwrap_or_default(),
-                ]
-            })
+            .map(|e| words::timeline_row(e, f.time, &a.inputs, " → "))
             .collect();
         table(
             h,
@@ -534,34 +514,63 @@ enum Kind {
     Other,
 }
 
-fn kind(e: &TimelineEvent) -> Kind {
-    let t = e.event.as_str();
-    if t.starts_with("SYN") {
-        Kind::Syn
-    } else if t.starts_with("FIN") {
-        Kind::Fin
-    } else if t.starts_with("RST") {
-        Kind::Rst
-    } else if t.starts_with("ICMP") {
-        Kind::Icmp
-    } else if t.starts_with("TLS") {
-        Kind::Tls
-    } else if let Some(code) = t
-        .get(..3)
-        .filter(|c| c.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|c| c.parse::<u16>().ok())
-        .filter(|_| !matches!(t.as_bytes().get(3), Some(b) if *b != b' '))
-    {
-        Kind::Response(code)
-    } else if t
-        .split(' ')
-        .next()
-        .is_some_and(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_uppercase()))
-        && (e.direction == "client->alb" || e.direction == "alb->target")
-    {
-        Kind::Request
-    } else {
-        Kind::Other
+fn kind(e: &EventKind) -> Kind {
+    match e {
+        EventKind::Syn { .. } | EventKind::SynAck { .. } => Kind::Syn,
+        EventKind::Fin { .. } => Kind::Fin,
+        EventKind::Rst { .. } => Kind::Rst,
+        EventKind::Icmp { .. } => Kind::Icmp,
+        EventKind::TlsData { .. }
+        | EventKind::ClientHello { .. }
+        | EventKind::ServerHello { .. }
+        | EventKind::TlsAlert { .. } => Kind::Tls,
+        EventKind::Response { status, .. } | EventKind::Interim { status } => {
+            Kind::Response(*status)
+        }
+        EventKind::Request { .. } => Kind::Request,
+        EventKind::BodyIncomplete { .. }
+        | EventKind::MalformedResponse { .. }
+        | EventKind::HeaderTooLarge { .. }
+        | EventKind::ResponseMissing
+        | EventKind::Retransmission { .. }
+        | EventKind::Gap { .. }
+        | EventKind::Conflict { .. }
+        | EventKind::MoreEvents { .. } => Kind::Other,
+    }
+}
+
+/// True for the events drawn dashed: repeats of something sent before.
+fn is_repeat(e: &EventKind) -> bool {
+    matches!(
+        e,
+        EventKind::Syn {
+            retransmission: Some(_)
+        } | EventKind::SynAck {
+            retransmission: Some(_)
+        } | EventKind::Retransmission { .. }
+            | EventKind::Conflict { .. }
+    )
+}
+
+/// An event as the diagram draws it: one of the finding's timeline, or the ALB's give-up
+/// drawn where the capture ends before it.
+struct Drawn<'a> {
+    /// Milliseconds from the request's first byte.
+    rel_ms: f64,
+    /// The finding's event; none for the inferred give-up.
+    event: Option<&'a crate::diagnose::TimelineEvent>,
+    /// What it draws as.
+    kind: Kind,
+    /// Its text.
+    text: String,
+}
+
+impl Drawn<'_> {
+    fn dir(&self) -> Option<Direction> {
+        self.event.map(|e| e.direction)
+    }
+    fn packet(&self) -> Option<PacketPos> {
+        self.event.and_then(|e| e.packet)
     }
 }
 
@@ -590,13 +599,12 @@ const LANES: [f64; 3] = [210.0, 500.0, 790.0];
 const WIDTH: f64 = 1180.0;
 const TOP: f64 = 70.0;
 
-fn lanes_of(dir: &str) -> Option<(usize, usize)> {
-    match dir {
-        "client->alb" => Some((0, 1)),
-        "alb->client" => Some((1, 0)),
-        "alb->target" => Some((1, 2)),
-        "target->alb" => Some((2, 1)),
-        _ => None,
+fn lanes_of(dir: Option<Direction>) -> Option<(usize, usize)> {
+    match dir? {
+        Direction::ClientToAlb => Some((0, 1)),
+        Direction::AlbToClient => Some((1, 0)),
+        Direction::AlbToTarget => Some((1, 2)),
+        Direction::TargetToAlb => Some((2, 1)),
     }
 }
 
@@ -630,25 +638,36 @@ fn near(x: f64, target: f64) -> bool {
 }
 
 /// Finds the timer spans worth naming on the diagram.
-fn brackets(a: &Analysis, f: &Finding, ev: &[TimelineEvent], ys: &[f64]) -> Vec<Bracket> {
+fn brackets(a: &Analysis, f: &Finding, ev: &[Drawn], ys: &[f64]) -> Vec<Bracket> {
     let y = |i: usize| ys.get(i).copied().unwrap_or(TOP);
     let mut out = Vec::new();
-    let alb_gives_up = |e: &TimelineEvent| {
-        let k = kind(e);
-        if e.direction == INFERRED {
-            return true;
+    let alb_gives_up = |e: &Drawn| {
+        let k = e.kind;
+        match e.dir() {
+            None => true,
+            Some(Direction::AlbToTarget) => matches!(k, Kind::Fin | Kind::Rst),
+            Some(Direction::AlbToClient) => {
+                matches!(k, Kind::Response(c) if c >= 500) || matches!(k, Kind::Fin | Kind::Rst)
+            }
+            Some(_) => false,
         }
-        (e.direction == "alb->target" && matches!(k, Kind::Fin | Kind::Rst))
-            || (e.direction == "alb->client"
-                && (matches!(k, Kind::Response(c) if c >= 500)
-                    || matches!(k, Kind::Fin | Kind::Rst)))
+    };
+    let to_target = |e: &Drawn, what: fn(&EventKind) -> bool| {
+        e.event
+            .is_some_and(|t| t.direction == Direction::AlbToTarget && what(&t.kind))
     };
     // Connect timeout: first SYN to the target -> the ALB giving up.
     let connect = a.timers.connect_timeout_s;
-    if let Some(i) = ev
-        .iter()
-        .position(|e| e.direction == "alb->target" && e.event == "SYN")
-    {
+    if let Some(i) = ev.iter().position(|e| {
+        to_target(e, |k| {
+            matches!(
+                k,
+                EventKind::Syn {
+                    retransmission: None
+                }
+            )
+        })
+    }) {
         if let Some(j) = (i + 1..ev.len()).find(|&j| ev.get(j).is_some_and(alb_gives_up)) {
             let dt = (ev[j].rel_ms - ev[i].rel_ms) / 1000.0;
             if near(dt, connect) {
@@ -664,7 +683,7 @@ fn brackets(a: &Analysis, f: &Finding, ev: &[TimelineEvent], ys: &[f64]) -> Vec<
     // TLS handshake timeout: ClientHello -> the ALB giving up.
     if let Some(i) = ev
         .iter()
-        .position(|e| e.direction == "alb->target" && e.event.starts_with("TLS ClientHello"))
+        .position(|e| to_target(e, |k| matches!(k, EventKind::ClientHello { .. })))
     {
         if let Some(j) = (i + 1..ev.len()).find(|&j| ev.get(j).is_some_and(alb_gives_up)) {
             let dt = (ev[j].rel_ms - ev[i].rel_ms) / 1000.0;
@@ -684,7 +703,7 @@ fn brackets(a: &Analysis, f: &Finding, ev: &[TimelineEvent], ys: &[f64]) -> Vec<
         let start = (0..j).rev().find(|&i| {
             ev.get(i).is_some_and(|e| {
                 matches!(
-                    kind(e),
+                    e.kind,
                     Kind::Request | Kind::Response(_) | Kind::Other | Kind::Tls
                 )
             })
@@ -712,11 +731,12 @@ fn brackets(a: &Analysis, f: &Finding, ev: &[TimelineEvent], ys: &[f64]) -> Vec<
     if f.category == Category::ClientClosed {
         let req = ev
             .iter()
-            .position(|e| e.direction == "client->alb" && kind(e) != Kind::Syn);
+            .position(|e| e.dir() == Some(Direction::ClientToAlb) && e.kind != Kind::Syn);
         if let Some(i) = req {
             if let Some(j) = (i + 1..ev.len()).find(|&j| {
                 ev.get(j).is_some_and(|e| {
-                    e.direction == "client->alb" && matches!(kind(e), Kind::Fin | Kind::Rst)
+                    e.dir() == Some(Direction::ClientToAlb)
+                        && matches!(e.kind, Kind::Fin | Kind::Rst)
                 })
             }) {
                 let dt = (ev[j].rel_ms - ev[i].rel_ms) / 1000.0;
@@ -732,19 +752,35 @@ fn brackets(a: &Analysis, f: &Finding, ev: &[TimelineEvent], ys: &[f64]) -> Vec<
     out
 }
 
-/// The SVG sequence diagram of one request.
-/// Direction of a drawn-only event the capture does not show (the ALB's give-up when only the
-/// target's side was captured).
+/// Which events start a timer.
+type EventTest = fn(&EventKind) -> bool;
+
+/// Direction named in the title of a drawn-only event the capture does not show (the ALB's
+/// give-up when only the target's side was captured).
 const INFERRED: &str = "inferred";
 
+/// The SVG sequence diagram of one request.
 /// The timeline to draw: the finding's, plus the ALB's give-up at its timer when the capture
 /// ends before it (e.g. a connect timeout seen from the target's ENI).
-fn drawn_events(a: &Analysis, f: &Finding) -> Vec<TimelineEvent> {
-    let mut ev = f.timeline.clone();
-    let timer = match f.category {
-        Category::TargetConnectTimeout => Some(("SYN", a.timers.connect_timeout_s, "connect")),
+fn drawn_events<'a>(a: &Analysis, f: &'a Finding) -> Vec<Drawn<'a>> {
+    let mut ev: Vec<Drawn> = f
+        .timeline
+        .iter()
+        .map(|e| Drawn {
+            rel_ms: words::rel_ms(e.time, f.time),
+            event: Some(e),
+            kind: kind(&e.kind),
+            text: words::event(&e.kind),
+        })
+        .collect();
+    let timer: Option<(EventTest, f64, &str)> = match f.category {
+        Category::TargetConnectTimeout => Some((
+            |k| matches!(k, EventKind::Syn { .. }),
+            a.timers.connect_timeout_s,
+            "connect",
+        )),
         Category::TargetTlsHandshakeTimeout => Some((
-            "TLS ClientHello",
+            |k| matches!(k, EventKind::ClientHello { .. }),
             crate::alb::TLS_HANDSHAKE_TIMEOUT.as_secs_f64(),
             "TLS handshake",
         )),
@@ -753,22 +789,20 @@ fn drawn_events(a: &Analysis, f: &Finding) -> Vec<TimelineEvent> {
     let Some((start, secs, what)) = timer else {
         return ev;
     };
-    let Some(first) = ev
-        .iter()
-        .find(|e| e.direction == "alb->target" && e.event.starts_with(start))
-    else {
+    let Some(first) = ev.iter().find(|e| {
+        e.event
+            .is_some_and(|t| t.direction == Direction::AlbToTarget && start(&t.kind))
+    }) else {
         return ev;
     };
     let at = first.rel_ms + secs * 1000.0;
     let last = ev.iter().map(|e| e.rel_ms).fold(f64::MIN, f64::max);
     if last < at - 500.0 {
-        ev.push(TimelineEvent {
-            time: String::new(),
+        ev.push(Drawn {
             rel_ms: at,
-            side: crate::diagnose::Side::Back,
-            direction: INFERRED.into(),
-            event: format!("ALB gives up ({what} timeout; not in the capture)"),
-            packet: None,
+            event: None,
+            kind: Kind::Other,
+            text: format!("ALB gives up ({what} timeout; not in the capture)"),
         });
     }
     ev
@@ -810,7 +844,7 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
         s,
         "<svg class=\"seq\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {WIDTH} {height:.0}\" \
          width=\"{WIDTH}\" height=\"{height:.0}\" role=\"img\" aria-label=\"sequence diagram of request {}\">",
-        esc(&f.id)
+        esc(&f.id.to_string())
     );
     s.push_str("<defs>");
     for c in COLORS.iter().chain(std::iter::once(&COLORS_OTHER)) {
@@ -826,11 +860,17 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
     let client_seen = f.client.is_some();
     let names = [
         if client_seen {
-            format!("client {}", f.client.as_deref().unwrap_or(""))
+            format!(
+                "client {}",
+                f.client.map_or(String::new(), |c| c.to_string())
+            )
         } else {
             "client (not captured)".into()
         },
-        format!("ALB node {}", f.alb.as_deref().unwrap_or("?")),
+        format!(
+            "ALB node {}",
+            f.alb.map_or("?".to_string(), |a| a.to_string())
+        ),
         match &f.target {
             Some(t) => format!("target {t}"),
             None if a.vantage == crate::alb::Vantage::FrontEndOnly => {
@@ -907,7 +947,7 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
     // Events.
     for (i, e) in ev.iter().enumerate() {
         let yy = ys.get(i).copied().unwrap_or(TOP);
-        let k = kind(e);
+        let k = e.kind;
         let c = color(k);
         let id = c.trim_start_matches('#');
         let _ = write!(
@@ -916,17 +956,18 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
             yy + 3.5,
             esc(&rel(e.rel_ms))
         );
+        let packet = e.packet().map(|p| words::packet(&a.inputs, p));
         let title = format!(
             "{} {} {}{}",
-            e.time,
-            e.direction,
-            e.event,
-            e.packet
+            e.event.map_or(String::new(), |t| words::time(t.time)),
+            e.dir().map_or(INFERRED, words::direction),
+            e.text,
+            packet
                 .as_ref()
                 .map(|p| format!(" (packet {p})"))
                 .unwrap_or_default()
         );
-        match lanes_of(&e.direction) {
+        match lanes_of(e.dir()) {
             Some((from, to)) => {
                 let x1 = LANES[from];
                 let x2 = LANES[to];
@@ -935,23 +976,23 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
                 } else {
                     (x1 - 3.0, x2 + 3.0)
                 };
-                let dash =
-                    if matches!(k, Kind::Syn | Kind::Other) && e.event.contains("retransmission") {
-                        " stroke-dasharray=\"5 3\""
-                    } else {
-                        ""
-                    };
+                let dash = if e.event.is_some_and(|t| is_repeat(&t.kind)) {
+                    " stroke-dasharray=\"5 3\""
+                } else {
+                    ""
+                };
                 let width = if matches!(k, Kind::Request | Kind::Response(_)) {
                     2.2
                 } else {
                     1.6
                 };
                 // The Host header is in the facts above; keep arrow labels short.
-                let text = match e.event.find(" (Host: ") {
-                    Some(i) if k == Kind::Request => e.event.get(..i).unwrap_or(&e.event),
-                    _ => e.event.as_str(),
+                let text = match e.event {
+                    Some(t) if k == Kind::Request => words::event_without_host(&t.kind),
+                    _ => e.text.clone(),
                 };
-                let label = match &e.packet {
+                let text = text.as_str();
+                let label = match &packet {
                     Some(p) => format!("{} {}", truncate(text, 34), p),
                     None => truncate(text, 46),
                 };
@@ -975,7 +1016,7 @@ fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
                     LANES[1],
                     LANES[1] + 8.0,
                     yy + 4.0,
-                    esc(&truncate(&e.event, 50))
+                    esc(&truncate(&e.text, 50))
                 );
             }
         }

@@ -6,6 +6,7 @@
 //! punctuation and HTML brackets; timeline blocks use a fence longer than any backtick run.
 
 use super::views;
+use super::words;
 use crate::diagnose::{Analysis, Finding};
 use std::io::{self, Write};
 
@@ -289,12 +290,12 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         .map(|(i, f)| {
             [
                 (i + 1).to_string(),
-                f.time.get(11..).unwrap_or(&f.time).to_string(),
-                f.id.clone(),
+                words::time_of_day(f.time),
+                f.id.to_string(),
                 f.category.name().into(),
                 views::status_text(f),
                 views::request_text(f),
-                f.target.clone().unwrap_or_else(|| "-".into()),
+                f.target.map_or("-".to_string(), |t| t.to_string()),
             ]
         })
         .collect();
@@ -319,7 +320,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     for (i, f) in failed.iter().take(MAX_DETAILED).enumerate() {
-        write_finding(out, i + 1, f)?;
+        write_finding(out, &a.inputs, i + 1, f)?;
     }
     if failed.len() > MAX_DETAILED {
         writeln!(out)?;
@@ -341,9 +342,9 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn write_finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
+fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -> io::Result<()> {
     writeln!(out)?;
-    writeln!(out, "### {n}. {}", md_escape(&f.headline))?;
+    writeln!(out, "### {n}. {}", md_escape(&words::headline(f)))?;
     writeln!(out)?;
     writeln!(
         out,
@@ -360,15 +361,13 @@ fn write_finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
             .as_ref()
             .map(|h| format!(", Host {}", code(h)))
             .unwrap_or_default(),
-        md_escape(&f.time),
-        code(&f.id)
+        md_escape(&words::time(f.time)),
+        code(&f.id.to_string())
     )?;
     writeln!(
         out,
-        "- **Path:** client {} → ALB {} → target {}",
-        md_escape(f.client.as_deref().unwrap_or("(not captured)")),
-        md_escape(f.alb.as_deref().unwrap_or("?")),
-        md_escape(f.target.as_deref().unwrap_or("(none)"))
+        "- **Path:** {}",
+        md_escape(&words::path_line(f, " → ", false))
     )?;
     if let Some(t) = &f.trace_id {
         writeln!(out, "- **Trace id:** {}", code(t))?;
@@ -396,7 +395,7 @@ fn write_finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
         writeln!(out, "Evidence:")?;
         writeln!(out)?;
         for e in &f.evidence {
-            writeln!(out, "- {}", md_escape(e))?;
+            writeln!(out, "- {}", md_escape(&words::evidence(files, e)))?;
         }
     }
     if !f.notes.is_empty() {
@@ -404,22 +403,23 @@ fn write_finding(out: &mut dyn Write, n: usize, f: &Finding) -> io::Result<()> {
         writeln!(out, "Notes:")?;
         writeln!(out)?;
         for e in &f.notes {
-            writeln!(out, "- {}", md_escape(e))?;
+            writeln!(out, "- {}", md_escape(&words::note(e)))?;
         }
     }
     if !f.timeline.is_empty() {
         let mut body = String::new();
         for e in &f.timeline {
-            let dir = e.direction.replace("->", " -> ").replace("alb", "ALB");
+            let [rel, _, dir, event, packet] = words::timeline_row(e, f.time, files, " -> ");
             body.push_str(&format!(
                 "{:>12}  {:<15}  {}{}\n",
-                format!("{:+.3} ms", e.rel_ms),
+                rel,
                 dir,
-                e.event.replace(['\n', '\r'], " "),
-                e.packet
-                    .as_ref()
-                    .map(|p| format!("  [{p}]"))
-                    .unwrap_or_default()
+                event.replace(['\n', '\r'], " "),
+                if packet.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{packet}]")
+                }
             ));
         }
         let fence = fence_for(&body);

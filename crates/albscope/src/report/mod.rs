@@ -4,11 +4,13 @@
 
 pub mod html;
 mod json;
+pub mod json_request;
 mod logjoin;
 pub mod markdown;
 pub mod slice;
 mod text;
 pub mod views;
+pub mod words;
 
 pub use html::write_html;
 pub use json::{write_json, write_ndjson};

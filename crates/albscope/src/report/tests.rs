@@ -211,7 +211,7 @@ fn metrics_count_every_request_including_ok_ones() {
         a.metrics.by_connection["reused"].by_category[Category::KeepaliveRace.name()],
         1
     );
-    let c = &a.connections["f3.0"];
+    let c = &a.connections[&"f3.0".parse::<crate::diagnose::RequestId>().unwrap()];
     let back = c.back.as_ref().unwrap();
     assert!(back.reused);
     assert!((back.idle_before_s.unwrap() - 8.991).abs() < 1e-6);
@@ -274,7 +274,12 @@ fn markdown_escapes_capture_text() {
         "a\\|b &lt;img src=x&gt; \\*y\\* \\`z\\` \\_e\\_ a_b"
     );
     let mut a = sample(false);
-    a.requests[0].timeline[0].event = "```\n# injected".into();
+    a.requests[0].timeline[0].kind = crate::diagnose::EventKind::Request {
+        method: "GET".into(),
+        target: "```\n# injected".into(),
+        host: None,
+        incomplete: false,
+    };
     a.requests[0].path = Some("/x|`y`\n## h".into());
     let md = render_to_string(&a, Format::Markdown);
     assert!(!md.contains("\n## h"), "{md}");
@@ -290,17 +295,32 @@ fn hostile(mut a: crate::diagnose::Analysis) -> crate::diagnose::Analysis {
     let f = &mut a.requests[0];
     f.path = Some(format!("/{evil}"));
     f.host = Some(evil.into());
-    f.headline = evil.into();
-    f.evidence.push(evil.into());
+    f.cause = crate::diagnose::Cause::TargetOwnError {
+        server: Some(evil.into()),
+    };
+    f.evidence.push(crate::diagnose::Evidence::TargetServer {
+        server: evil.into(),
+    });
     f.target_server = Some(evil.into());
     f.fix = Some(evil.into());
-    f.notes.push(evil.into());
-    f.id = evil.into();
+    f.evidence.push(crate::diagnose::Evidence::TlsAlert {
+        level: evil.into(),
+        description: evil.into(),
+        at: crate::diagnose::At {
+            time: f.time,
+            packet: crate::capture::PacketPos::default(),
+        },
+    });
     for e in &mut f.timeline {
-        e.event = format!("GET {evil}");
-        e.packet = Some(evil.into());
+        e.kind = crate::diagnose::EventKind::Request {
+            method: "GET".into(),
+            target: evil.into(),
+            host: Some(evil.into()),
+            incomplete: false,
+        };
     }
-    a.inputs = vec![evil.into()];
+    // Two inputs: packets are named by file.
+    a.inputs = vec![evil.into(), evil.into()];
     a.alb_nodes[0].evidence = vec![evil.into()];
     a.targets[0].server = Some(evil.into());
     a.stats.problems.push(evil.into());
@@ -395,7 +415,7 @@ fn html_caps_diagrams_and_says_how_many_more() {
     a.requests = (0..html::MAX_DIAGRAMS + 7)
         .map(|i| {
             let mut g = f.clone();
-            g.id = format!("f{i}.0");
+            g.id.conn = i as u64;
             g
         })
         .collect();

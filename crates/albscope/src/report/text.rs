@@ -2,6 +2,7 @@
 //! headline, evidence, fix, access-log view and timeline.
 
 use super::views;
+use super::words;
 use crate::diagnose::{Analysis, Finding};
 use crate::taxonomy::{Category, GeneratedBy};
 use std::io::{self, Write};
@@ -33,14 +34,6 @@ impl Style {
     }
     fn dim(&self, s: &str) -> String {
         self.wrap("2", s)
-    }
-}
-
-fn opt_secs(v: Option<f64>) -> String {
-    match v {
-        None => "?".into(),
-        Some(x) if x < 0.0 => "-1".into(),
-        Some(x) => format!("{x:.3}"),
     }
 }
 
@@ -220,7 +213,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         };
         writeln!(out, "{}", st.bold(title))?;
         for (i, f) in shown.iter().enumerate() {
-            write_request(out, &st, i + 1, f)?;
+            write_request(out, &st, &a.inputs, i + 1, f)?;
         }
     }
     Ok(())
@@ -289,28 +282,29 @@ fn write_metrics(out: &mut dyn Write, st: &Style, a: &Analysis) -> io::Result<()
     Ok(())
 }
 
-fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::Result<()> {
+fn write_request(
+    out: &mut dyn Write,
+    st: &Style,
+    files: &[String],
+    n: usize,
+    f: &Finding,
+) -> io::Result<()> {
     writeln!(out)?;
-    let head = format!("[{n}] {}", f.headline);
+    let head = format!("[{n}] {}", words::headline(f));
     let head = if f.category.is_failure() {
         st.red(&head)
     } else {
         st.bold(&head)
     };
     writeln!(out, "{head}")?;
-    let req = &f.request;
-    writeln!(out, "    request:   {req}  at {}  [{}]", f.time, f.id)?;
     writeln!(
         out,
-        "    path:      client {} -> ALB {} -> target {}",
-        match (&f.client, &f.client_ip) {
-            (Some(c), _) => c.clone(),
-            (None, Some(ip)) => format!("{ip} (from X-Forwarded-For; front end not captured)"),
-            (None, None) => "(not captured)".to_string(),
-        },
-        f.alb.as_deref().unwrap_or("?"),
-        f.target.as_deref().unwrap_or("(none)")
+        "    request:   {}  at {}  [{}]",
+        words::request_seen(&f.request),
+        words::time(f.time),
+        f.id
     )?;
+    writeln!(out, "    path:      {}", words::path_line(f, " -> ", true))?;
     let who = match f.generated_by {
         Some(GeneratedBy::Lb) => "the ALB generated it",
         Some(GeneratedBy::Target) => "the target generated it (relayed by the ALB)",
@@ -349,7 +343,7 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
     if !f.evidence.is_empty() {
         writeln!(out, "    evidence:")?;
         for e in &f.evidence {
-            writeln!(out, "      - {e}")?;
+            writeln!(out, "      - {}", words::evidence(files, e))?;
         }
     }
     if let Some(fix) = &f.fix {
@@ -358,14 +352,8 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
     let al = &f.access_log;
     writeln!(
         out,
-        "    access log: {} {} {} {} {}   {}",
-        opt_secs(al.request_processing_time),
-        opt_secs(al.target_processing_time),
-        opt_secs(al.response_processing_time),
-        al.elb_status_code
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into()),
-        al.target_status_code,
+        "    access log: {}   {}",
+        words::access_log_line(al),
         st.dim(
             "(request/target/response processing time, elb_status_code, target_status_code; \
              -1 = never happened, ? = not in the capture)"
@@ -383,22 +371,14 @@ fn write_request(out: &mut dyn Write, st: &Style, n: usize, f: &Finding) -> io::
         }
     }
     for note in &f.notes {
-        writeln!(out, "    note:      {note}")?;
+        writeln!(out, "    note:      {}", words::note(note))?;
     }
     if !f.timeline.is_empty() {
         writeln!(out, "    timeline:")?;
         let rows: Vec<[String; 5]> = f
             .timeline
             .iter()
-            .map(|e| {
-                [
-                    format!("{:+.3} ms", e.rel_ms),
-                    e.time.get(11..).unwrap_or(&e.time).to_string(),
-                    e.direction.replace("->", " -> ").replace("alb", "ALB"),
-                    e.event.clone(),
-                    e.packet.clone().unwrap_or_default(),
-                ]
-            })
+            .map(|e| words::timeline_row(e, f.time, files, " -> "))
             .collect();
         table(
             out,

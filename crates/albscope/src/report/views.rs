@@ -244,22 +244,7 @@ pub fn category_rows(a: &Analysis) -> Vec<[String; 5]> {
 
 /// The access-log fields of a finding as the log line would show them.
 pub fn access_log_line(f: &crate::diagnose::Finding) -> String {
-    let s = |v: Option<f64>| match v {
-        None => "?".to_string(),
-        Some(x) if x < 0.0 => "-1".into(),
-        Some(x) => format!("{x:.3}"),
-    };
-    let al = &f.access_log;
-    format!(
-        "{} {} {} {} {}",
-        s(al.request_processing_time),
-        s(al.target_processing_time),
-        s(al.response_processing_time),
-        al.elb_status_code
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "-".into()),
-        al.target_status_code
-    )
+    super::words::access_log_line(&f.access_log)
 }
 
 /// What the client got, for tables: "502 by ALB", "504 (inferred) by ALB", "none".

@@ -7,7 +7,7 @@ use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadSte
 use super::resync::{match_literal, match_response_line, Match, Resync};
 use super::{MsgStart, Seg};
 use crate::capture::{PacketPos, Timestamp};
-use crate::protocol::{escape_bytes, HttpResponse, ResponseError, ResponseErrorKind};
+use crate::protocol::{HttpResponse, ResponseError, ResponseErrorKind, ResponseErrorReason};
 
 /// Interim responses remembered per final response.
 const MAX_INTERIM: usize = 16;
@@ -91,7 +91,7 @@ impl ResponseParser {
         self.state = RespState::Head;
     }
 
-    fn fail(&mut self, kind: ResponseErrorKind, offset: u64, reason: String) {
+    fn fail(&mut self, kind: ResponseErrorKind, offset: u64, reason: ResponseErrorReason) {
         let start = self.start.unwrap_or(MsgStart {
             ts: Timestamp(0),
             pos: PacketPos::default(),
@@ -104,8 +104,10 @@ impl ResponseParser {
             first_pos: start.pos,
             offset,
             bytes: self.bytes,
-            excerpt: String::new(),
+            excerpt: Vec::new(),
             reason,
+            status: None,
+            server_at: None,
         };
         self.head.clear();
         self.state = RespState::Failed(Box::new(err), excerpt);
@@ -148,7 +150,7 @@ impl ResponseParser {
                         self.fail(
                             ResponseErrorKind::Malformed,
                             start_off,
-                            "response does not start with \"HTTP/\"".to_string(),
+                            ResponseErrorReason::NotHttp,
                         );
                         continue;
                     }
@@ -160,7 +162,7 @@ impl ResponseParser {
                             self.fail(
                                 ResponseErrorKind::HeaderTooLarge,
                                 start_off,
-                                format!("response header block larger than {cap} bytes"),
+                                ResponseErrorReason::HeaderBlockTooLarge { limit: cap },
                             );
                         }
                         HeadStep::Done { .. } => {
@@ -177,7 +179,8 @@ impl ResponseParser {
                     }
                     if let Some(e) = err {
                         let off = seg.offset.saturating_add(i as u64);
-                        self.body_error(ResponseErrorKind::Malformed, off, e.to_string(), out);
+                        let reason = ResponseErrorReason::BadFraming { what: e };
+                        self.body_error(ResponseErrorKind::Malformed, off, reason, out);
                     } else if done {
                         self.complete(seg.ts, out);
                     }
@@ -206,7 +209,7 @@ impl ResponseParser {
         &mut self,
         kind: ResponseErrorKind,
         offset: u64,
-        reason: String,
+        reason: ResponseErrorReason,
         out: &mut Vec<RespEvent>,
     ) {
         let state = std::mem::replace(&mut self.state, RespState::Stopped);
@@ -217,8 +220,10 @@ impl ResponseParser {
                 first_pos: resp.first_pos,
                 offset,
                 bytes: self.bytes,
-                excerpt: String::new(),
+                excerpt: Vec::new(),
                 reason,
+                status: None,
+                server_at: None,
             };
             out.push(RespEvent::Error(Box::new(err), Some(resp)));
         }
@@ -271,7 +276,8 @@ impl ResponseParser {
         let content_length = match h.content_length {
             Ok(cl) => cl,
             Err(e) if !h.chunked => {
-                self.fail(ResponseErrorKind::Malformed, start.offset, e.to_string());
+                let reason = ResponseErrorReason::BadFraming { what: e };
+                self.fail(ResponseErrorKind::Malformed, start.offset, reason);
                 return;
             }
             Err(_) => None,
@@ -339,19 +345,19 @@ impl ResponseParser {
                     pos: PacketPos::default(),
                     offset,
                 });
-                let err = ResponseError {
+                let excerpt = self.head.buf.get(..EXCERPT_LEN).unwrap_or(&self.head.buf);
+                let mut err = ResponseError {
                     kind: ResponseErrorKind::Gap,
                     first_byte: start.ts,
                     first_pos: start.pos,
                     offset,
                     bytes: self.bytes.saturating_add(len),
-                    excerpt: escape_bytes(
-                        self.head.buf.get(..EXCERPT_LEN).unwrap_or(&self.head.buf),
-                    ),
-                    reason: format!(
-                        "{len} bytes of the response header block are missing from the capture"
-                    ),
+                    excerpt: Vec::new(),
+                    reason: ResponseErrorReason::HeadBytesMissing { len },
+                    status: None,
+                    server_at: None,
                 };
+                err.set_excerpt(excerpt.to_vec());
                 out.push(RespEvent::Start);
                 out.push(RespEvent::Error(Box::new(err), None));
                 self.head.clear();
@@ -371,9 +377,7 @@ impl ResponseParser {
                     GapResult::Lost => self.body_error(
                         ResponseErrorKind::Gap,
                         offset,
-                        format!(
-                            "{len} bytes of the chunked body are missing; its framing was lost"
-                        ),
+                        ResponseErrorReason::ChunkedFramingLost { len },
                         out,
                     ),
                 }
@@ -393,15 +397,15 @@ impl ResponseParser {
             RespState::Head => {
                 let off = self.start.map(|s| s.offset).unwrap_or(0);
                 let reason = match parse_response_head(&self.head.buf, self.max_headers) {
-                    Err(e) if e != "incomplete header block" => e,
-                    _ => "the connection ended inside the response header block".to_string(),
+                    Err(e) if e != ResponseErrorReason::IncompleteHead => e,
+                    _ => ResponseErrorReason::EndedInHead,
                 };
                 out.push(RespEvent::Start);
                 self.fail(ResponseErrorKind::Malformed, off, reason);
                 self.finish(ts, out);
             }
             RespState::Failed(mut err, excerpt) => {
-                err.excerpt = escape_bytes(&excerpt);
+                err.set_excerpt(excerpt);
                 out.push(RespEvent::Error(err, None));
             }
             RespState::Idle | RespState::Resync(_) | RespState::Stopped => {}
@@ -410,7 +414,7 @@ impl ResponseParser {
 }
 
 /// Parses a complete response header block.
-fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, String> {
+fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, ResponseErrorReason> {
     let mut slots = header_slots(block);
     let mut resp = httparse::Response::new(&mut slots);
     match resp.parse(block) {
@@ -427,7 +431,7 @@ fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, String>
                 chunked,
             })
         }
-        Ok(httparse::Status::Partial) => Err("incomplete header block".to_string()),
-        Err(e) => Err(format!("invalid HTTP response: {e}")),
+        Ok(httparse::Status::Partial) => Err(ResponseErrorReason::IncompleteHead),
+        Err(e) => Err(ResponseErrorReason::InvalidHead { parser: e }),
     }
 }

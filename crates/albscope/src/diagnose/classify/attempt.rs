@@ -1,0 +1,272 @@
+//! The back-end verdict of a connection that carried no request: connect and TLS failures.
+
+use super::{at, close_of, events, is_close, BackVerdict, Ctx, FixFacts};
+use crate::alb::{Leg, TLS_HANDSHAKE_TIMEOUT};
+use crate::diagnose::evidence::{Cause, Evidence, Icmp};
+use crate::diagnose::model::Party;
+use crate::flow::{Dir, TcpEvent, TcpEventKind};
+use crate::taxonomy::Category;
+
+/// A back-end connection that carried no request: connect and TLS failures.
+pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackVerdict {
+    let evs = events(b);
+    let target = b.conn.key.server;
+    let mut ev = Vec::new();
+    let v = |category, what, ev, expected, detail| BackVerdict {
+        category,
+        evidence: ev,
+        target_status: None,
+        expected_status: expected,
+        what,
+        detail,
+    };
+    let syns: Vec<&TcpEvent> = evs
+        .iter()
+        .filter(|e| e.dir == Dir::ToServer && matches!(e.kind, TcpEventKind::Syn { .. }))
+        .collect();
+    let first_synack = evs
+        .iter()
+        .find(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::SynAck { .. }));
+    if let Some(s) = syns.first() {
+        ev.push(Evidence::Connect {
+            target,
+            at: at(s.ts, s.pos),
+        });
+    }
+    if let Some((e, icmp)) = evs.iter().find_map(|e| match &e.kind {
+        TcpEventKind::Icmp(i) => Some((e, i)),
+        _ => None,
+    }) {
+        let icmp = Icmp {
+            description: icmp.description.clone(),
+            icmp_type: icmp.icmp_type,
+            code: icmp.code,
+        };
+        ev.push(Evidence::IcmpAnswer {
+            icmp: icmp.clone(),
+            at: at(e.ts, e.pos),
+        });
+        detail.extra = Some(format!(
+            "ICMP {} (type {} code {})",
+            icmp.description, icmp.icmp_type, icmp.code
+        ));
+        return v(
+            Category::TargetUnreachableIcmp,
+            Cause::Unreachable { icmp },
+            ev,
+            Some(502),
+            detail,
+        );
+    }
+    let target_rst = evs
+        .iter()
+        .find(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Rst));
+    if first_synack.is_none() {
+        if let Some(r) = target_rst {
+            ev.push(Evidence::Refused {
+                at: at(r.ts, r.pos),
+                after_syn: syns.first().map(|s| r.ts.since(s.ts)),
+                port: target.port,
+            });
+            return v(
+                Category::TargetConnectRefused,
+                Cause::Refused,
+                ev,
+                Some(502),
+                detail,
+            );
+        }
+        if let (Some(first), Some(last)) = (syns.first(), syns.last()) {
+            let retx = syns.len().saturating_sub(1);
+            let end = b.record.as_ref().map(|r| r.tcp.end).unwrap_or(last.ts);
+            ev.push(Evidence::SynRetransmissions {
+                count: retx,
+                last: at(last.ts, last.pos),
+                span: last.ts.since(first.ts),
+            });
+            ev.push(Evidence::ConnectTimeout {
+                timeout: ctx.known.config.connect_timeout,
+                seen: end.since(first.ts),
+            });
+            return v(
+                Category::TargetConnectTimeout,
+                Cause::ConnectTimeout {
+                    timeout: ctx.known.config.connect_timeout,
+                },
+                ev,
+                Some(504),
+                detail,
+            );
+        }
+    }
+    if let Some(sa) = first_synack {
+        let retx_after = syns.iter().filter(|s| s.ts > sa.ts).count();
+        if retx_after > 0 {
+            ev.push(Evidence::SynAckLost {
+                at: at(sa.ts, sa.pos),
+                retransmissions: retx_after,
+            });
+            detail.return_path_blocked = true;
+            return v(
+                Category::TargetConnectTimeout,
+                Cause::ReturnPathBlocked,
+                ev,
+                Some(504),
+                detail,
+            );
+        }
+    }
+    let tls = b.record.as_ref().and_then(|r| r.tls.as_ref());
+    if b.conn.tls || tls.is_some() {
+        if let Some(ch) = tls.and_then(|t| t.client_hello.as_ref()) {
+            let versions = if ch.supported_versions.is_empty() {
+                vec![ch.legacy_version.clone()]
+            } else {
+                ch.supported_versions.clone()
+            };
+            ev.push(Evidence::ClientHelloOffer {
+                at: at(ch.ts, ch.pos),
+                versions,
+                ciphers: ch.ciphers.iter().take(6).cloned().collect(),
+                more_ciphers: ch.ciphers.len().saturating_sub(6),
+            });
+        }
+        detail.extra = tls.and_then(|t| t.client_hello.as_ref()).map(|ch| {
+            let versions = if ch.supported_versions.is_empty() {
+                ch.legacy_version.clone()
+            } else {
+                ch.supported_versions.join(", ")
+            };
+            format!(
+                "{versions} with {} cipher suites, listed in the evidence",
+                ch.ciphers.len()
+            )
+        });
+        let established = tls.is_some_and(|t| t.established.is_some());
+        if !established {
+            let start = tls
+                .and_then(|t| t.client_hello.as_ref())
+                .map(|c| c.ts)
+                .unwrap_or(b.conn.opened);
+            if let Some(a) = tls.and_then(|t| t.alerts.iter().find(|a| a.dir == Dir::ToClient)) {
+                ev.push(Evidence::TlsAlert {
+                    level: a.level.clone(),
+                    description: a.description.clone(),
+                    at: at(a.ts, a.pos),
+                });
+                return v(
+                    Category::TargetTlsHandshakeFailed,
+                    Cause::TlsFailed {
+                        alert: Some(a.description.clone()),
+                    },
+                    ev,
+                    Some(502),
+                    detail,
+                );
+            }
+            let tclose = evs
+                .iter()
+                .find(|e| e.dir == Dir::ToClient && is_close(e) && e.ts >= start);
+            let aclose = evs
+                .iter()
+                .find(|e| e.dir == Dir::ToServer && is_close(e) && e.ts >= start);
+            match (tclose, aclose) {
+                (Some(t), a) if a.map_or(true, |a| t.ts <= a.ts) => {
+                    ev.push(Evidence::HandshakeRefused {
+                        close: close_of(t),
+                        at: at(t.ts, t.pos),
+                        after: t.ts.since(start),
+                    });
+                    return v(
+                        Category::TargetTlsHandshakeFailed,
+                        Cause::TlsFailed { alert: None },
+                        ev,
+                        Some(502),
+                        detail,
+                    );
+                }
+                (_, Some(a)) => {
+                    let el = a.ts.since(start);
+                    ev.push(Evidence::HandshakeAbandoned {
+                        close: close_of(a),
+                        at: at(a.ts, a.pos),
+                        after: el,
+                        timeout: TLS_HANDSHAKE_TIMEOUT,
+                    });
+                    let near = el.as_secs_f64() >= TLS_HANDSHAKE_TIMEOUT.as_secs_f64() - 1.0;
+                    return v(
+                        if near {
+                            Category::TargetTlsHandshakeTimeout
+                        } else {
+                            Category::TargetTlsHandshakeFailed
+                        },
+                        if near {
+                            Cause::TlsTimeout
+                        } else {
+                            Cause::TlsFailed { alert: None }
+                        },
+                        ev,
+                        Some(if near { 504 } else { 502 }),
+                        detail,
+                    );
+                }
+                _ => {}
+            }
+        }
+    }
+    let sent = b
+        .record
+        .as_ref()
+        .and_then(|r| r.tcp.dirs.first())
+        .map_or(0, |d| d.payload_bytes.saturating_add(d.gap_bytes));
+    let target_close = evs.iter().find(|e| e.dir == Dir::ToClient && is_close(e));
+    if let (true, Some(c)) = (sent > 0, target_close) {
+        ev.push(Evidence::OpaqueRequestSent {
+            bytes: sent,
+            target,
+        });
+        ev.push(Evidence::TargetClosedFirst {
+            close: close_of(c),
+            at: at(c.ts, c.pos),
+        });
+        return v(
+            Category::TargetClosedBeforeResponse,
+            Cause::TargetClosedBeforeAnswer {
+                reset: matches!(c.kind, TcpEventKind::Rst),
+            },
+            ev,
+            Some(502),
+            detail,
+        );
+    }
+    if let Some(c) = evs.iter().find(|e| is_close(e)) {
+        let by = if c.dir == Dir::ToServer {
+            Party::Alb
+        } else {
+            Party::Target
+        };
+        ev.push(Evidence::NoRequestClosed {
+            by,
+            close: close_of(c),
+            at: at(c.ts, c.pos),
+        });
+        if c.dir == Dir::ToClient {
+            return v(
+                Category::TargetClosedBeforeResponse,
+                Cause::ClosedNewConnection,
+                ev,
+                Some(502),
+                detail,
+            );
+        }
+    } else {
+        ev.push(Evidence::NoRequest);
+    }
+    v(
+        Category::Undetermined,
+        Cause::NoRequestOnConnection,
+        ev,
+        None,
+        detail,
+    )
+}

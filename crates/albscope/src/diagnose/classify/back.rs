@@ -1,0 +1,378 @@
+//! The back-end verdict of a request that was sent: what came back, or who closed first.
+
+use super::attempt::analyze_attempt;
+use super::{
+    at, back_times, close_of, events, fix_secs, is_close, BackVerdict, Ctx, FixFacts,
+    RACE_LOOKBACK, RACE_WINDOW,
+};
+use crate::alb::Leg;
+use crate::capture::{Duration, Timestamp};
+use crate::diagnose::evidence::{Cause, Evidence, Reuse};
+use crate::diagnose::model::Party;
+use crate::diagnose::round3;
+use crate::flow::{Dir, TcpEvent, TcpEventKind};
+use crate::protocol::{escape_bytes, header, HttpResponse, ResponseErrorKind};
+use crate::taxonomy::Category;
+
+/// Applies the back-end rules of the taxonomy.
+pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
+    let target_ep = b.conn.key.server;
+    let tinfo = ctx.known.targets.get(&target_ep);
+    let mut detail = FixFacts {
+        target: Some(target_ep.to_string()),
+        port: Some(target_ep.port),
+        server: b
+            .response_header("server")
+            .map(str::to_string)
+            .or(tinfo.and_then(|t| t.server.clone())),
+        powered_by: b
+            .response_header("x-powered-by")
+            .map(str::to_string)
+            .or(tinfo.and_then(|t| t.powered_by.clone())),
+        idle_s: ctx.idle.as_secs_f64(),
+        keepalive_s: ctx
+            .known
+            .target_keepalive(&target_ep)
+            .map(|d| round3(d.as_secs_f64())),
+        ..FixFacts::default()
+    };
+    let mut ev: Vec<Evidence> = Vec::new();
+    let evs = events(b);
+    let (req_t, resp) = back_times(b);
+    let v = |category, what, ev, target_status, expected, detail| BackVerdict {
+        category,
+        evidence: ev,
+        target_status,
+        expected_status: expected,
+        what,
+        detail,
+    };
+
+    // A response to a request whose bytes are not readable in the capture (truncation, loss):
+    // the request went out just before it.
+    let unreadable_request = req_t.is_none()
+        && b.exchange
+            .as_ref()
+            .is_some_and(|e| e.response.is_some() || e.response_error.is_some());
+    let req_t = if unreadable_request {
+        Some(b.time())
+    } else {
+        req_t
+    };
+    let Some(req_t) = req_t else {
+        return analyze_attempt(b, ctx, detail);
+    };
+    if unreadable_request {
+        ev.push(Evidence::RequestNotReadable { target: target_ep });
+    }
+    let req_pos = if unreadable_request {
+        None
+    } else {
+        b.first_pos()
+    };
+    if let Some(p) = req_pos {
+        let request = b
+            .exchange
+            .as_ref()
+            .and_then(|e| e.request.as_ref())
+            .map(|r| (r.method.clone(), r.target.clone()));
+        let reuse = (b.index() > 0).then(|| Reuse {
+            number: b.index() + 1,
+            idle_before: b.exchange.as_ref().and_then(|e| e.idle_before),
+        });
+        ev.push(Evidence::RequestSent {
+            request,
+            target: target_ep,
+            at: at(req_t, p),
+            reuse,
+        });
+    }
+    let resp_t = resp.map(|r| r.0);
+    let before_resp = |e: &&TcpEvent| resp_t.map_or(true, |r| e.ts <= r);
+    let lookback = Timestamp(req_t.0.saturating_sub(RACE_LOOKBACK.0)).max(b.conn.opened);
+    let target_close = evs
+        .iter()
+        .filter(|e| e.dir == Dir::ToClient && is_close(e) && e.ts >= lookback)
+        .find(before_resp);
+    let alb_close = evs
+        .iter()
+        .filter(|e| e.dir == Dir::ToServer && is_close(e) && e.ts >= req_t)
+        .find(before_resp);
+
+    // The target closed before answering (or raced the request).
+    if let Some(tc) = target_close {
+        if alb_close.map_or(true, |ac| tc.ts <= ac.ts) {
+            ev.push(Evidence::TargetClosedNearRequest {
+                close: close_of(tc),
+                at: at(tc.ts, tc.pos),
+                since_request: tc.ts.since(req_t),
+            });
+            let idle_before = b.exchange.as_ref().and_then(|e| e.idle_before);
+            let near = tc.ts.since(req_t).0.unsigned_abs() <= RACE_WINDOW.0.unsigned_abs();
+            // The idle gap before the request equals the target's keep-alive timeout (read
+            // from its other idle closes), or, when that is unknown, the close met the request
+            // after a real idle period.
+            let ka_match = match (idle_before, detail.keepalive_s) {
+                (Some(i), Some(k)) => (i.as_secs_f64() - k).abs() <= (0.05 * k).max(0.25),
+                (Some(i), None) => near && i.as_secs_f64() >= 1.0,
+                _ => false,
+            };
+            if b.index() > 0 && ka_match {
+                if let Some(k) = detail.keepalive_s {
+                    ev.push(Evidence::KeepaliveMatches {
+                        keepalive: Duration::from_secs_f64(k),
+                    });
+                } else if let Some(i) = idle_before {
+                    detail.keepalive_s = Some(round3(i.as_secs_f64()));
+                }
+                if let Some(s) = &detail.server {
+                    ev.push(Evidence::TargetServer { server: s.clone() });
+                }
+                return v(
+                    Category::KeepaliveRace,
+                    Cause::KeepaliveRace,
+                    ev,
+                    None,
+                    Some(502),
+                    detail,
+                );
+            }
+            return v(
+                Category::TargetClosedBeforeResponse,
+                Cause::TargetClosedBeforeAnswer {
+                    reset: matches!(tc.kind, TcpEventKind::Rst),
+                },
+                ev,
+                None,
+                Some(502),
+                detail,
+            );
+        }
+    }
+
+    // The ALB gave up first: idle timeout, or deregistration delay.
+    if let Some(ac) = alb_close {
+        let elapsed = ac.ts.since(req_t);
+        ev.push(Evidence::AlbClosedSilentTarget {
+            close: close_of(ac),
+            at: at(ac.ts, ac.pos),
+            elapsed,
+        });
+        if let Some((rt, rp)) = resp {
+            let status = b
+                .exchange
+                .as_ref()
+                .and_then(|e| e.response.as_ref())
+                .map(|r| (r.status, r.reason.clone()));
+            let alb_rst = evs
+                .iter()
+                .find(|e| {
+                    e.dir == Dir::ToServer && matches!(e.kind, TcpEventKind::Rst) && e.ts >= rt
+                })
+                .map(|e| e.pos);
+            ev.push(Evidence::LateReply {
+                status,
+                after: rt.since(req_t),
+                packet: rp,
+                alb_rst,
+            });
+        }
+        let idle = ctx.idle;
+        let near_idle = (elapsed.as_secs_f64() - idle.as_secs_f64()).abs()
+            <= (0.02 * idle.as_secs_f64()).max(1.0);
+        if near_idle || elapsed > idle {
+            ev.push(Evidence::MatchesIdleTimeout { elapsed, idle });
+            return v(
+                Category::TargetIdleTimeout,
+                Cause::IdleTimeout { idle },
+                ev,
+                None,
+                Some(504),
+                detail,
+            );
+        }
+        ev.push(Evidence::ShorterThanIdleTimeout { elapsed, idle });
+        detail.extra = Some(fix_secs(elapsed));
+        return v(
+            Category::DeregistrationAbort,
+            Cause::DeregistrationAbort,
+            ev,
+            None,
+            Some(502),
+            detail,
+        );
+    }
+
+    // Bytes came back that are not a usable response.
+    if let Some(err) = b.exchange.as_ref().and_then(|e| e.response_error.as_ref()) {
+        match err.kind {
+            ResponseErrorKind::Malformed => {
+                ev.push(Evidence::NotHttp {
+                    at: at(err.first_byte, err.first_pos),
+                    excerpt: err.excerpt.clone(),
+                    reason: err.reason.clone(),
+                });
+                detail.extra = Some(escape_bytes(&err.excerpt));
+                return v(
+                    Category::MalformedResponse,
+                    Cause::NotHttp,
+                    ev,
+                    None,
+                    Some(502),
+                    detail,
+                );
+            }
+            ResponseErrorKind::HeaderTooLarge => {
+                ev.push(Evidence::HeaderBlockTooLarge {
+                    at: at(err.first_byte, err.first_pos),
+                    bytes: err.bytes,
+                });
+                detail.extra = Some(err.bytes.to_string());
+                return v(
+                    Category::ResponseHeaderTooLarge,
+                    Cause::HeadersTooLarge,
+                    ev,
+                    None,
+                    Some(502),
+                    detail,
+                );
+            }
+            ResponseErrorKind::Gap => {
+                let Some(status) = err.status else {
+                    ev.push(Evidence::ResponseUnreadable {
+                        packet: err.first_pos,
+                    });
+                    return v(
+                        Category::Undetermined,
+                        Cause::ResponseNotCaptured,
+                        ev,
+                        None,
+                        None,
+                        detail,
+                    );
+                };
+                let server = err.server();
+                ev.push(Evidence::PartialAnswer {
+                    status,
+                    at: at(err.first_byte, err.first_pos),
+                    server: server.clone(),
+                });
+                if status >= 500 {
+                    return v(
+                        Category::TargetGeneratedError,
+                        Cause::TargetOwnError { server },
+                        ev,
+                        Some(status),
+                        Some(status),
+                        detail,
+                    );
+                }
+                return v(
+                    Category::Ok,
+                    Cause::RelayedNormally,
+                    ev,
+                    Some(status),
+                    Some(status),
+                    detail,
+                );
+            }
+        }
+    }
+
+    if let Some(r) = b.exchange.as_ref().and_then(|e| e.response.as_ref()) {
+        return analyze_response(b, r, ev, detail);
+    }
+    if let Some(bx) = &b.burst {
+        if let Some(r) = &bx.response {
+            ev.push(Evidence::TlsAnswer {
+                bytes: r.bytes,
+                at: at(r.first, r.first_pos),
+            });
+            return v(Category::Ok, Cause::TlsAnswer, ev, None, None, detail);
+        }
+    }
+    ev.push(Evidence::NoResponse {
+        until: b.record.as_ref().map(|r| r.tcp.end),
+    });
+    v(
+        Category::Undetermined,
+        Cause::NoResponseInCapture,
+        ev,
+        None,
+        None,
+        detail,
+    )
+}
+
+/// The verdict of a readable response from the target.
+fn analyze_response(
+    b: &Leg,
+    r: &HttpResponse,
+    mut ev: Vec<Evidence>,
+    mut detail: FixFacts,
+) -> BackVerdict {
+    let server = header(&r.headers, "server");
+    ev.push(Evidence::Answered {
+        by: Party::Target,
+        status: r.status,
+        reason: r.reason.clone(),
+        at: at(r.first_byte, r.first_pos),
+        server: server.map(str::to_string),
+    });
+    let short = r.complete.is_none() && r.content_length.is_some_and(|cl| cl > r.body_bytes);
+    if short {
+        let cl = r.content_length.unwrap_or(0);
+        ev.push(Evidence::ShortBody {
+            declared: cl,
+            body: r.body_bytes,
+        });
+        if let Some(c) = events(b)
+            .iter()
+            .find(|e| is_close(e) && e.ts >= r.headers_done)
+        {
+            let by = if c.dir == Dir::ToServer {
+                Party::Alb
+            } else {
+                Party::Target
+            };
+            ev.push(Evidence::ClosedAfterHeaders {
+                by,
+                close: close_of(c),
+                at: at(c.ts, c.pos),
+                after: c.ts.since(r.headers_done),
+            });
+        }
+        detail.extra = Some(format!("{cl} declared, {} sent", r.body_bytes));
+        return BackVerdict {
+            category: Category::IncompleteBody,
+            evidence: ev,
+            target_status: Some(r.status),
+            expected_status: Some(r.status),
+            what: Cause::IncompleteBody {
+                body: r.body_bytes,
+                declared: cl,
+            },
+            detail,
+        };
+    }
+    if r.status >= 500 {
+        return BackVerdict {
+            category: Category::TargetGeneratedError,
+            evidence: ev,
+            target_status: Some(r.status),
+            expected_status: Some(r.status),
+            what: Cause::TargetOwnError {
+                server: server.map(str::to_string),
+            },
+            detail,
+        };
+    }
+    BackVerdict {
+        category: Category::Ok,
+        evidence: ev,
+        target_status: Some(r.status),
+        expected_status: Some(r.status),
+        what: Cause::RelayedNormally,
+        detail,
+    }
+}

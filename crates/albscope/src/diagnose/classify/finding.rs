@@ -1,0 +1,266 @@
+//! Reconciling the front and back verdicts, and building the [`Finding`].
+
+use super::access_log::access_log;
+use super::back::analyze_back;
+use super::front::{analyze_front_only, client_closed_at, front_answer_missing, front_elapsed};
+use super::{Ctx, FixFacts};
+use crate::alb::{Knowledge, RequestPath};
+use crate::diagnose::evidence::{Cause, Evidence, Note};
+use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
+use crate::diagnose::timeline::build_timeline;
+use crate::diagnose::{Finding, TimelineEvent};
+use crate::protocol::header;
+use crate::taxonomy::fix_text;
+use crate::taxonomy::{Category, GeneratedBy};
+
+/// Diagnoses one request path.
+pub fn diagnose(path: &RequestPath, known: &Knowledge) -> Finding {
+    let mut finding = diagnose_untimed(path, known);
+    finding.timeline = timeline(path);
+    finding
+}
+
+/// The events of both legs of a request on one clock (the [`Finding::timeline`]).
+pub(in crate::diagnose) fn timeline(path: &RequestPath) -> Vec<TimelineEvent> {
+    build_timeline(path)
+}
+
+/// [`diagnose`] without the timeline, the costliest part to write: a request that is only
+/// counted does not need it.
+pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledge) -> Finding {
+    let (idle, _) = known.idle_timeout();
+    let ctx = Ctx { known, idle };
+    let front = path.front.as_ref();
+    let back = path.back.as_ref();
+    let mut notes: Vec<Note> = path.notes.iter().cloned().map(Note::Pairing).collect();
+
+    let back_verdict = back.map(|b| analyze_back(b, &ctx));
+    let front_resp = front
+        .and_then(|f| f.exchange.as_ref())
+        .and_then(|e| e.response.as_ref());
+    // A response that could not be parsed whole may still start with a readable status line.
+    let front_partial = front
+        .and_then(|f| f.exchange.as_ref())
+        .and_then(|e| e.response_error.as_ref())
+        .filter(|e| e.status.is_some());
+    let front_status = front_resp
+        .map(|r| r.status)
+        .or(front_partial.and_then(|p| p.status));
+    let partial_server = front_partial.and_then(|p| p.server());
+    let front_server = front_resp
+        .and_then(|r| header(&r.headers, "server"))
+        .or(partial_server.as_deref());
+    let front_is_lb = front_server.is_some_and(|s| s.starts_with("awselb"));
+    let client_closed = front.and_then(client_closed_at);
+
+    let mut evidence: Vec<Evidence> = Vec::new();
+    let (mut category, what, mut detail, target_status, expected) = match (&back_verdict, front) {
+        (Some(v), _) => {
+            evidence.extend(v.evidence.iter().cloned());
+            (
+                v.category,
+                v.what.clone(),
+                v.detail.clone(),
+                v.target_status,
+                v.expected_status,
+            )
+        }
+        (None, Some(f)) => {
+            let (c, w, ev) = analyze_front_only(f, &ctx, front_status, front_is_lb);
+            evidence.extend(ev);
+            let seen_idle = (c == Category::TargetIdleTimeout)
+                .then(|| front_elapsed(f))
+                .flatten();
+            let detail = FixFacts {
+                idle_s: seen_idle.unwrap_or(idle).as_secs_f64().round(),
+                ..FixFacts::default()
+            };
+            (c, w, detail, None, None)
+        }
+        (None, None) => (
+            Category::Undetermined,
+            Cause::NothingCaptured,
+            FixFacts::default(),
+            None,
+            None,
+        ),
+    };
+    let mut what = what;
+
+    // The client closing first overrides what the back end shows: the ALB never answered.
+    let mut front_status = front_status;
+    if let Some(ev) = client_closed {
+        category = Category::ClientClosed;
+        what = Cause::ClientClosedFirst;
+        evidence.insert(0, ev);
+        front_status = None;
+    }
+
+    // The status the client got: what the front end shows, else inferred from the back end.
+    let (status, status_inferred) = match (front_status, front, category) {
+        (Some(s), _, _) => (Some(s), false),
+        (None, _, Category::ClientClosed) => (None, false),
+        // The client's answer is not in the capture although the client did not leave: what
+        // the back end shows is what it got.
+        (None, Some(f), _) if f.exchange.is_some() && !front_answer_missing(f) => (None, false),
+        (None, _, _) => (expected, expected.is_some()),
+    };
+
+    // The target answered normally but the client got the ALB's own error: the capture does
+    // not show why (say so rather than call it ok).
+    if category == Category::Ok && front_is_lb && front_status.is_some_and(|s| s >= 500) {
+        category = Category::Undetermined;
+        what = Cause::AlbErrorAfterTargetAnswer { target_status };
+        evidence.push(Evidence::AlbReplacedResponse);
+    }
+
+    // Idle timeout vs deregistration: the ALB's own answer decides when it was captured.
+    if let Some(s) = front_status {
+        if category == Category::DeregistrationAbort && s == 504 {
+            category = Category::TargetIdleTimeout;
+            what = Cause::IdleTimeoutByStatus { idle };
+        } else if category == Category::TargetIdleTimeout && s == 502 {
+            category = Category::DeregistrationAbort;
+            what = Cause::DeregistrationAbort;
+        }
+    }
+    let expected = match category {
+        Category::TargetIdleTimeout => Some(504),
+        Category::DeregistrationAbort => Some(502),
+        _ => expected,
+    };
+    if let (Some(s), Some(e)) = (front_status, expected) {
+        if s != e && category != Category::Ok && category != Category::TargetGeneratedError {
+            notes.push(Note::UnusualStatus { got: s, usual: e });
+        }
+    }
+
+    let (status, status_inferred) = if category == Category::IncompleteBody {
+        if let Some(s) = front_status.or(expected) {
+            evidence.push(Evidence::ClientGotPartialBody { status: s });
+        }
+        (None, false)
+    } else {
+        (status, status_inferred)
+    };
+    let generated_by = match category {
+        Category::IncompleteBody => Some(GeneratedBy::Lb),
+        Category::ClientClosed => None,
+        Category::Ok | Category::TargetGeneratedError => {
+            if front_is_lb {
+                Some(GeneratedBy::Lb)
+            } else if status.is_some() || target_status.is_some() {
+                Some(GeneratedBy::Target)
+            } else {
+                None
+            }
+        }
+        Category::Undetermined => match (status, front_is_lb) {
+            (Some(_), true) => Some(GeneratedBy::Lb),
+            _ => None,
+        },
+        _ => status.map(|_| GeneratedBy::Lb),
+    };
+
+    let trace_id = back
+        .and_then(|b| b.request_header("x-amzn-trace-id"))
+        .or(front.and_then(|f| f.request_header("x-amzn-trace-id")))
+        .map(str::to_string);
+    detail.trace_id = trace_id.clone();
+    if detail.server.is_none() {
+        detail.server = back
+            .and_then(|b| b.response_header("server"))
+            .or(if front_is_lb { None } else { front_server })
+            .map(str::to_string);
+    }
+    let access_log = access_log(path, &ctx, category, status, target_status, &trace_id);
+    let req = front
+        .and_then(|f| f.exchange.as_ref())
+        .and_then(|e| e.request.as_ref())
+        .or(back
+            .and_then(|b| b.exchange.as_ref())
+            .and_then(|e| e.request.as_ref()));
+    let first = front.or(back);
+    let start = first.map(|l| l.time()).unwrap_or_default();
+    let fix = fix_text(category, &detail);
+    let request_seen = match req {
+        Some(r) => RequestSeen::Http {
+            method: r.method.clone(),
+            target: r.target.clone(),
+            host: header(&r.headers, "host").map(str::to_string),
+        },
+        None if front.is_some_and(|f| f.burst.is_some()) => RequestSeen::Encrypted {
+            bytes: front
+                .and_then(|f| f.burst.as_ref())
+                .map_or(0, |b| b.request.bytes),
+        },
+        None if back.is_some_and(|b| b.exchange.is_none() && b.burst.is_none()) => {
+            RequestSeen::NoneSent
+        }
+        None => RequestSeen::NotReadable,
+    };
+    let id = match (front, back) {
+        (Some(f), _) => RequestId {
+            leg: Some(LegKind::Front),
+            conn: f.conn.id.0,
+            index: f.index(),
+        },
+        (None, Some(b)) => RequestId {
+            leg: Some(LegKind::Back),
+            conn: b.conn.id.0,
+            index: b.index(),
+        },
+        (None, None) => RequestId {
+            leg: None,
+            conn: 0,
+            index: 0,
+        },
+    };
+    // Seen only from the back end: the node and the listener port it names in
+    // X-Forwarded-Port, the client from the last X-Forwarded-For entry.
+    let alb = front
+        .map(|f| AlbAddr::Endpoint(f.conn.key.server))
+        .or(back.map(|b| {
+            let node = path.node.unwrap_or(b.conn.key.client.ip);
+            match b
+                .request_header("x-forwarded-port")
+                .and_then(|p| p.trim().parse::<u16>().ok())
+            {
+                Some(port) => AlbAddr::Endpoint(crate::flow::Endpoint { ip: node, port }),
+                None => AlbAddr::Node(node),
+            }
+        }));
+    let client_ip = front.map(|f| f.conn.key.client.ip).or(back
+        .and_then(|b| b.request_header("x-forwarded-for"))
+        .and_then(|x| x.rsplit(',').next())
+        .and_then(|c| c.trim().parse().ok()));
+    Finding {
+        id,
+        time: start,
+        client: front.map(|f| f.conn.key.client),
+        client_ip,
+        alb,
+        target: back.map(|b| b.conn.key.server),
+        method: req.map(|r| r.method.clone()),
+        path: req.map(|r| r.target.clone()),
+        host: req
+            .and_then(|r| header(&r.headers, "host"))
+            .map(str::to_string),
+        request: request_seen,
+        status,
+        status_inferred,
+        front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
+        generated_by,
+        category,
+        cause: what,
+        trace_id,
+        access_log,
+        timeline: Vec::new(),
+        evidence,
+        fix,
+        notes,
+        pairing: path.pairing,
+        logged: None,
+        target_server: detail.server.clone(),
+    }
+}

@@ -1,0 +1,108 @@
+//! The taxonomy rules: one [`RequestPath`] in, one [`Finding`] out.
+//!
+//! - [`back`]: the back-end verdict (a request sent, and what came back);
+//! - [`attempt`]: the back-end verdict of a connection that carried no request (connect and
+//!   TLS failures);
+//! - [`front`]: the client giving up, and the verdict when only the front end is captured;
+//! - [`finding`]: reconciling the front and back verdicts and building the finding;
+//! - [`access_log`]: the access-log view.
+
+mod access_log;
+mod attempt;
+mod back;
+mod finding;
+mod front;
+
+pub use finding::diagnose;
+pub(super) use finding::{diagnose_untimed, timeline};
+
+use super::evidence::{At, Cause, Close, Evidence};
+use crate::alb::{Knowledge, Leg};
+use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::flow::{TcpEvent, TcpEventKind};
+use crate::taxonomy::{Category, FixFacts};
+
+/// How close the target's close must be to the request to call it a keep-alive race.
+const RACE_WINDOW: Duration = Duration(100_000_000);
+/// How far before the request a target FIN may come and still count as racing it.
+const RACE_LOOKBACK: Duration = Duration(1_000_000_000);
+
+/// What the back-end leg shows.
+pub(super) struct BackVerdict {
+    pub category: Category,
+    pub evidence: Vec<Evidence>,
+    /// The target's relayed status, when it answered in time.
+    pub target_status: Option<u16>,
+    /// What the client should have got.
+    pub expected_status: Option<u16>,
+    /// Headline clause.
+    pub what: Cause,
+    /// Facts for the fix line.
+    pub detail: FixFacts,
+}
+
+/// What the rules read besides the legs.
+struct Ctx<'a> {
+    known: &'a Knowledge,
+    idle: Duration,
+}
+
+/// A packet and its time.
+fn at(ts: Timestamp, packet: PacketPos) -> At {
+    At { time: ts, packet }
+}
+
+/// A duration as the fix line quotes it (`FixFacts::extra`): `60 s` when whole, `12.3 ms`
+/// under a second, else `5.002 s`.
+fn fix_secs(d: Duration) -> String {
+    if d.0 % 1_000_000_000 == 0 {
+        format!("{} s", d.0 / 1_000_000_000)
+    } else if d.0.unsigned_abs() < 1_000_000_000 {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.3} s", d.as_secs_f64())
+    }
+}
+
+fn events(leg: &Leg) -> &[TcpEvent] {
+    leg.record
+        .as_ref()
+        .map(|r| r.tcp.events.as_slice())
+        .unwrap_or(&[])
+}
+
+fn is_close(e: &TcpEvent) -> bool {
+    matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst)
+}
+
+/// The close an event is (call on a FIN or RST).
+fn close_of(e: &TcpEvent) -> Close {
+    if matches!(e.kind, TcpEventKind::Rst) {
+        Close::Rst
+    } else {
+        Close::Fin
+    }
+}
+
+/// The request time and first response-byte time of a back-end leg.
+fn back_times(b: &Leg) -> (Option<Timestamp>, Option<(Timestamp, PacketPos)>) {
+    if let Some(ex) = &b.exchange {
+        let req = ex.request.as_ref().map(|r| r.first_byte);
+        let resp = ex
+            .response
+            .as_ref()
+            .map(|r| (r.first_byte, r.first_pos))
+            .or(ex
+                .response_error
+                .as_ref()
+                .map(|e| (e.first_byte, e.first_pos)));
+        return (req, resp);
+    }
+    if let Some(bx) = &b.burst {
+        return (
+            Some(bx.request.first),
+            bx.response.as_ref().map(|r| (r.first, r.first_pos)),
+        );
+    }
+    (None, None)
+}

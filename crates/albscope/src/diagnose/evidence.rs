@@ -1,0 +1,496 @@
+//! What a finding says, as values: the facts behind it ([`Evidence`]), its cause ([`Cause`])
+//! and its notes ([`Note`]). The report layer writes them as sentences.
+
+use super::model::Party;
+use crate::alb::PairingNote;
+use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::flow::Endpoint;
+use crate::protocol::ResponseErrorReason;
+use std::net::IpAddr;
+
+/// A packet and its time.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct At {
+    /// When.
+    pub time: Timestamp,
+    /// Which packet.
+    pub packet: PacketPos,
+}
+
+/// How a TCP connection was closed.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Close {
+    /// FIN.
+    Fin,
+    /// RST.
+    Rst,
+}
+
+/// An ICMP error as the capture shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Icmp {
+    /// Its description, e.g. `host unreachable`.
+    pub description: String,
+    /// ICMP type.
+    pub icmp_type: u8,
+    /// ICMP code.
+    pub code: u8,
+}
+
+/// A request sent on a kept-alive connection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Reuse {
+    /// The request's 1-based number on the connection.
+    pub number: u32,
+    /// How long the connection was idle before it.
+    pub idle_before: Option<Duration>,
+}
+
+/// What a front-end-only inference concludes from the ALB's status and timing.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Inference {
+    /// A 504 after the connect timeout: the ALB could not connect.
+    ConnectTimeout {
+        /// The ALB's connect timeout.
+        connect: Duration,
+    },
+    /// A 504 after this long: the target did not answer within the idle timeout.
+    IdleTimeout {
+        /// Request to answer.
+        elapsed: Duration,
+    },
+    /// An immediate 502: most often a refused connection.
+    Refused,
+    /// A 502 after this long: the target closed (or the ALB aborted).
+    Closed {
+        /// Request to answer.
+        elapsed: Duration,
+    },
+    /// A 503: no healthy target.
+    NoHealthyTarget,
+}
+
+/// One fact behind a finding, naming packets, timers and bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Evidence {
+    /// The ALB's request to the target is not readable (bytes missing).
+    RequestNotReadable {
+        /// The target.
+        target: Endpoint,
+    },
+    /// The ALB sent the request to the target.
+    RequestSent {
+        /// Method and request target; none for TLS application data.
+        request: Option<(String, String)>,
+        /// The target.
+        target: Endpoint,
+        /// Where.
+        at: At,
+        /// On a reused connection.
+        reuse: Option<Reuse>,
+    },
+    /// The target closed before any response byte, `since_request` after (negative: before)
+    /// the request.
+    TargetClosedNearRequest {
+        /// How.
+        close: Close,
+        /// Where.
+        at: At,
+        /// Close time minus request time.
+        since_request: Duration,
+    },
+    /// The target's keep-alive timeout (seen on its other connections) matches the idle gap.
+    KeepaliveMatches {
+        /// The keep-alive timeout.
+        keepalive: Duration,
+    },
+    /// The target's Server header.
+    TargetServer {
+        /// Its value.
+        server: String,
+    },
+    /// The target sent nothing; the ALB closed `elapsed` after sending the request.
+    AlbClosedSilentTarget {
+        /// How.
+        close: Close,
+        /// Where.
+        at: At,
+        /// Request to close.
+        elapsed: Duration,
+    },
+    /// The target's reply came after the ALB had given up.
+    LateReply {
+        /// Its status and reason, when readable.
+        status: Option<(u16, String)>,
+        /// Request to reply.
+        after: Duration,
+        /// The reply's first packet.
+        packet: PacketPos,
+        /// The ALB's RST answering it.
+        alb_rst: Option<PacketPos>,
+    },
+    /// The time the ALB took matches its idle timeout.
+    MatchesIdleTimeout {
+        /// Request to the ALB's close.
+        elapsed: Duration,
+        /// The idle timeout.
+        idle: Duration,
+    },
+    /// The ALB closed before its idle timeout: it aborted (deregistration delay).
+    ShorterThanIdleTimeout {
+        /// Request to the ALB's close.
+        elapsed: Duration,
+        /// The idle timeout.
+        idle: Duration,
+    },
+    /// The target's reply is not valid HTTP.
+    NotHttp {
+        /// Where it starts.
+        at: At,
+        /// Its first bytes, raw.
+        excerpt: Vec<u8>,
+        /// Why it is not valid.
+        reason: ResponseErrorReason,
+    },
+    /// The target's header block grew past the limit.
+    HeaderBlockTooLarge {
+        /// Where it starts.
+        at: At,
+        /// Bytes received.
+        bytes: u64,
+    },
+    /// The target answered a status; the rest of the response is missing from the capture.
+    PartialAnswer {
+        /// The status.
+        status: u16,
+        /// Where.
+        at: At,
+        /// Its Server header.
+        server: Option<String>,
+    },
+    /// Part of the response is missing from the capture.
+    ResponseUnreadable {
+        /// Its first packet.
+        packet: PacketPos,
+    },
+    /// The target answered with TLS application data.
+    TlsAnswer {
+        /// Bytes.
+        bytes: u64,
+        /// Where.
+        at: At,
+    },
+    /// No response and no close up to the end of the connection in the capture (`None`: the
+    /// connection did not close in it).
+    NoResponse {
+        /// The end of the connection in the capture.
+        until: Option<Timestamp>,
+    },
+    /// A response: who answered, with what.
+    Answered {
+        /// Who answered (the target, or the ALB on the front end).
+        by: Party,
+        /// Status.
+        status: u16,
+        /// Reason phrase.
+        reason: String,
+        /// Where.
+        at: At,
+        /// Server header.
+        server: Option<String>,
+    },
+    /// The body stopped short of its Content-Length.
+    ShortBody {
+        /// Content-Length.
+        declared: u64,
+        /// Body bytes that followed.
+        body: u64,
+    },
+    /// The connection was closed after the response headers.
+    ClosedAfterHeaders {
+        /// Who closed.
+        by: Party,
+        /// How.
+        close: Close,
+        /// Where.
+        at: At,
+        /// Headers to close.
+        after: Duration,
+    },
+    /// The ALB opened a connection to the target.
+    Connect {
+        /// The target.
+        target: Endpoint,
+        /// The SYN.
+        at: At,
+    },
+    /// The SYN was answered by ICMP.
+    IcmpAnswer {
+        /// The ICMP error.
+        icmp: Icmp,
+        /// Where.
+        at: At,
+    },
+    /// The target answered the SYN with RST.
+    Refused {
+        /// Where.
+        at: At,
+        /// SYN to RST.
+        after_syn: Option<Duration>,
+        /// The target port.
+        port: u16,
+    },
+    /// SYN retransmissions without any answer.
+    SynRetransmissions {
+        /// How many.
+        count: usize,
+        /// The last one.
+        last: At,
+        /// First SYN to the last.
+        span: Duration,
+    },
+    /// The ALB gives up after its connect timeout.
+    ConnectTimeout {
+        /// The connect timeout.
+        timeout: Duration,
+        /// How long the attempt is seen.
+        seen: Duration,
+    },
+    /// The target's SYN-ACK never reached the ALB (it retransmitted its SYN).
+    SynAckLost {
+        /// The SYN-ACK.
+        at: At,
+        /// SYN retransmissions after it.
+        retransmissions: usize,
+    },
+    /// The ALB's TLS ClientHello and what it offered.
+    ClientHelloOffer {
+        /// Where.
+        at: At,
+        /// Versions offered (supported_versions, else the legacy version).
+        versions: Vec<String>,
+        /// The first cipher suites offered (at most 6).
+        ciphers: Vec<String>,
+        /// How many more were offered.
+        more_ciphers: usize,
+    },
+    /// The target answered with a TLS alert.
+    TlsAlert {
+        /// Level.
+        level: String,
+        /// Description.
+        description: String,
+        /// Where.
+        at: At,
+    },
+    /// The target closed during the TLS handshake.
+    HandshakeRefused {
+        /// How.
+        close: Close,
+        /// Where.
+        at: At,
+        /// ClientHello to close.
+        after: Duration,
+    },
+    /// The handshake did not complete and the ALB closed.
+    HandshakeAbandoned {
+        /// How.
+        close: Close,
+        /// Where.
+        at: At,
+        /// ClientHello to close.
+        after: Duration,
+        /// The ALB's TLS handshake timeout.
+        timeout: Duration,
+    },
+    /// The ALB sent bytes that are not readable as a request.
+    OpaqueRequestSent {
+        /// Bytes.
+        bytes: u64,
+        /// The target.
+        target: Endpoint,
+    },
+    /// The target closed before any response byte.
+    TargetClosedFirst {
+        /// How.
+        close: Close,
+        /// Where.
+        at: At,
+    },
+    /// The connection carried no request; someone closed it.
+    NoRequestClosed {
+        /// Who closed.
+        by: Party,
+        /// How.
+        close: Close,
+        /// Where.
+        at: At,
+    },
+    /// The connection carried no request.
+    NoRequest,
+    /// The client closed before any answer from the ALB.
+    ClientGaveUp {
+        /// How.
+        close: Close,
+        /// Where.
+        at: At,
+        /// Request to close.
+        after: Duration,
+        /// An answer that came later (how much later) and the client's RST refusing it.
+        late_answer: Option<(Duration, PacketPos)>,
+    },
+    /// The Server header is not the ALB's: a target's error.
+    ServerNotAlb,
+    /// No back-end attempt from the node around the request is in the capture.
+    NoBackEndAttempt {
+        /// The ALB node.
+        node: IpAddr,
+        /// Around when.
+        time: Timestamp,
+    },
+    /// The back end is not in this capture.
+    BackEndNotCaptured,
+    /// The ALB answered with encrypted bytes no back-end request matched.
+    EncryptedAnswer {
+        /// Bytes.
+        bytes: u64,
+    },
+    /// No response to this request is in the capture.
+    NoResponseCaptured,
+    /// The ALB answered this long after receiving the request.
+    AnsweredAfter {
+        /// Request to answer.
+        elapsed: Duration,
+    },
+    /// What the front end alone suggests (an inference, said so).
+    Inferred(Inference),
+    /// The ALB replaced a normal target response with its own error.
+    AlbReplacedResponse,
+    /// The client got the target's headers and part of the body, then the connection closed.
+    ClientGotPartialBody {
+        /// The status of those headers.
+        status: u16,
+    },
+}
+
+/// What happened to a request: the clause of its headline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cause {
+    /// The client closed before the ALB answered.
+    ClientClosedFirst,
+    /// Neither leg was captured.
+    NothingCaptured,
+    /// The target answered normally, but the ALB sent its own error.
+    AlbErrorAfterTargetAnswer {
+        /// The target's status.
+        target_status: Option<u16>,
+    },
+    /// Idle timeout, when the ALB's 504 decided it over a deregistration abort.
+    IdleTimeoutByStatus {
+        /// The idle timeout.
+        idle: Duration,
+    },
+    /// The target did not answer within the idle timeout.
+    IdleTimeout {
+        /// The idle timeout.
+        idle: Duration,
+    },
+    /// The ALB aborted the request (deregistration delay ran out).
+    DeregistrationAbort,
+    /// A non-error answer.
+    AnsweredNormally,
+    /// The target's own error, relayed.
+    TargetOwnError {
+        /// Its Server header, when known.
+        server: Option<String>,
+    },
+    /// The ALB answered without any back-end attempt.
+    NoTargetAttempt,
+    /// The ALB's error, with the back end not captured.
+    AlbErrorBackEndNotCaptured,
+    /// An encrypted answer no back-end request matched.
+    EncryptedAnswerUnmatched,
+    /// No answer to the client in the capture.
+    NoAnswerCaptured,
+    /// Inferred: the ALB could not connect within its connect timeout.
+    InferredConnectTimeout {
+        /// The connect timeout.
+        connect: Duration,
+    },
+    /// Inferred: the target did not answer within the idle timeout (about `elapsed`).
+    InferredIdleTimeout {
+        /// Request to answer.
+        elapsed: Duration,
+    },
+    /// Inferred: the ALB could not use the target at once.
+    InferredRefused,
+    /// Inferred: the target closed before answering.
+    InferredClosed,
+    /// Inferred: no healthy target (503).
+    InferredNoHealthyTarget,
+    /// Keep-alive race.
+    KeepaliveRace,
+    /// The target closed (or reset) before answering.
+    TargetClosedBeforeAnswer {
+        /// RST rather than FIN.
+        reset: bool,
+    },
+    /// The target's response is not valid HTTP.
+    NotHttp,
+    /// The target's response headers exceed 32 KB.
+    HeadersTooLarge,
+    /// Relayed normally.
+    RelayedNormally,
+    /// The response is not fully in the capture.
+    ResponseNotCaptured,
+    /// The target answered over TLS (status not visible).
+    TlsAnswer,
+    /// No response within the capture.
+    NoResponseInCapture,
+    /// The body stopped short of its Content-Length.
+    IncompleteBody {
+        /// Body bytes.
+        body: u64,
+        /// Content-Length.
+        declared: u64,
+    },
+    /// The target was unreachable (ICMP).
+    Unreachable {
+        /// The ICMP error.
+        icmp: Icmp,
+    },
+    /// The target refused the connection.
+    Refused,
+    /// The ALB could not connect within its connect timeout.
+    ConnectTimeout {
+        /// The connect timeout.
+        timeout: Duration,
+    },
+    /// The target's SYN-ACKs do not get back to the ALB.
+    ReturnPathBlocked,
+    /// The TLS handshake with the target failed (with this alert).
+    TlsFailed {
+        /// The alert's description.
+        alert: Option<String>,
+    },
+    /// The TLS handshake did not complete within 10 s.
+    TlsTimeout,
+    /// The target closed the new connection before the request could be sent.
+    ClosedNewConnection,
+    /// The back-end connection carried no request.
+    NoRequestOnConnection,
+}
+
+/// An ambiguity or a missing leg, said alongside a finding.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Note {
+    /// From pairing the legs.
+    Pairing(PairingNote),
+    /// The client got another status than this category usually gives.
+    UnusualStatus {
+        /// What the client got.
+        got: u16,
+        /// What the category usually gives.
+        usual: u16,
+    },
+}

@@ -1,0 +1,155 @@
+//! The JSON request object (schema v1, see [`super::json`]): a borrowed view of a [`Finding`]
+//! whose sentences come from [`super::words`].
+
+use super::words;
+use crate::alb::PairingMethod;
+use crate::diagnose::logjoin::LoggedEntry;
+use crate::diagnose::{AccessLogView, Finding, LegKind, Step, TimelineEvent};
+use crate::taxonomy::{Category, GeneratedBy};
+use serde::{Serialize, Serializer};
+
+/// One request object, fields in schema order.
+#[derive(Serialize)]
+pub struct RequestOut<'a> {
+    id: String,
+    time: String,
+    client: Option<String>,
+    client_ip: Option<String>,
+    alb: Option<String>,
+    target: Option<String>,
+    method: &'a Option<String>,
+    path: &'a Option<String>,
+    host: &'a Option<String>,
+    request: String,
+    status: Option<u16>,
+    status_inferred: bool,
+    front_encrypted: bool,
+    generated_by: Option<GeneratedBy>,
+    category: Category,
+    headline: String,
+    trace_id: &'a Option<String>,
+    access_log: AccessLogOut<'a>,
+    timeline: Vec<EventOut>,
+    evidence: Vec<String>,
+    fix: &'a Option<String>,
+    notes: Vec<String>,
+    pairing: PairingMethod,
+    target_server: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logged: &'a Option<LoggedEntry>,
+}
+
+/// The `access_log` object.
+#[derive(Serialize)]
+struct AccessLogOut<'a> {
+    request_creation_time: Option<String>,
+    request_processing_time: Option<f64>,
+    target_processing_time: Option<f64>,
+    response_processing_time: Option<f64>,
+    elb_status_code: Option<u16>,
+    target_status_code: String,
+    trace_id: &'a Option<String>,
+}
+
+/// A step in seconds: -1 when it never happened, null when not captured.
+fn step_json(s: Step) -> Option<f64> {
+    match s {
+        Step::NotCaptured => None,
+        Step::Never => Some(-1.0),
+        Step::Took(_) => s.secs(),
+    }
+}
+
+impl<'a> AccessLogOut<'a> {
+    fn of(al: &'a AccessLogView) -> Self {
+        AccessLogOut {
+            request_creation_time: al.request_creation_time.map(words::time),
+            request_processing_time: step_json(al.request_processing_time),
+            target_processing_time: step_json(al.target_processing_time),
+            response_processing_time: step_json(al.response_processing_time),
+            elb_status_code: al.elb_status_code,
+            target_status_code: words::status_or_dash(al.target_status_code),
+            trace_id: &al.trace_id,
+        }
+    }
+}
+
+/// One timeline event object.
+#[derive(Serialize)]
+struct EventOut {
+    time: String,
+    rel_ms: f64,
+    side: LegKind,
+    direction: &'static str,
+    event: String,
+    packet: Option<String>,
+}
+
+impl EventOut {
+    fn of(e: &TimelineEvent, f: &Finding, files: &[String]) -> Self {
+        EventOut {
+            time: words::time(e.time),
+            rel_ms: words::rel_ms(e.time, f.time),
+            side: e.side,
+            direction: words::direction(e.direction),
+            event: words::event(&e.kind),
+            packet: e.packet.map(|p| words::packet(files, p)),
+        }
+    }
+}
+
+impl<'a> RequestOut<'a> {
+    /// The request object of `f`; `files` are the analysis inputs (for packet references).
+    pub fn new(f: &'a Finding, files: &[String]) -> Self {
+        RequestOut {
+            id: f.id.to_string(),
+            time: words::time(f.time),
+            client: f.client.map(|c| c.to_string()),
+            client_ip: f.client_ip.map(|c| c.to_string()),
+            alb: f.alb.map(|a| a.to_string()),
+            target: f.target.map(|t| t.to_string()),
+            method: &f.method,
+            path: &f.path,
+            host: &f.host,
+            request: words::request_seen(&f.request),
+            status: f.status,
+            status_inferred: f.status_inferred,
+            front_encrypted: f.front_encrypted,
+            generated_by: f.generated_by,
+            category: f.category,
+            headline: words::headline(f),
+            trace_id: &f.trace_id,
+            access_log: AccessLogOut::of(&f.access_log),
+            timeline: f
+                .timeline
+                .iter()
+                .map(|e| EventOut::of(e, f, files))
+                .collect(),
+            evidence: f
+                .evidence
+                .iter()
+                .map(|e| words::evidence(files, e))
+                .collect(),
+            fix: &f.fix,
+            notes: f.notes.iter().map(words::note).collect(),
+            pairing: f.pairing,
+            target_server: &f.target_server,
+            logged: &f.logged,
+        }
+    }
+}
+
+/// The document's `requests` array: the findings with the input names their packet
+/// references need.
+pub struct RequestsOut<'a> {
+    /// The findings.
+    pub requests: &'a [Finding],
+    /// The analysis inputs.
+    pub files: &'a [String],
+}
+
+impl Serialize for RequestsOut<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.requests.iter().map(|f| RequestOut::new(f, self.files)))
+    }
+}

@@ -1,0 +1,183 @@
+//! The headline of a finding (its cause, status and category) and its notes.
+
+use super::{secs, time};
+use crate::alb::{PairingBasis, PairingNote};
+use crate::diagnose::{Cause, Finding, Note};
+use crate::taxonomy::{Category, GeneratedBy};
+
+/// What happened, as the headline's clause.
+pub fn cause(c: &Cause) -> String {
+    let server = |s: &Option<String>| {
+        s.as_ref()
+            .map(|s| format!(" (Server: {s})"))
+            .unwrap_or_default()
+    };
+    match c {
+        Cause::ClientClosedFirst => {
+            "the client closed its connection before the ALB answered".into()
+        }
+        Cause::NothingCaptured => "nothing captured".into(),
+        Cause::AlbErrorAfterTargetAnswer { target_status } => format!(
+            "the target answered {} but the ALB sent its own error",
+            target_status.map_or("?".to_string(), |s| s.to_string())
+        ),
+        Cause::IdleTimeoutByStatus { idle } => format!(
+            "the target did not answer before the ALB idle timeout ({})",
+            secs(*idle)
+        ),
+        Cause::IdleTimeout { idle } => format!(
+            "the target did not answer within the ALB idle timeout ({})",
+            secs(*idle)
+        ),
+        Cause::DeregistrationAbort => "the ALB aborted the request while the target was still \
+                                       working (deregistration delay ran out)"
+            .into(),
+        Cause::AnsweredNormally => "answered normally".into(),
+        Cause::TargetOwnError { server: s } => {
+            format!("the target's own error, relayed by the ALB{}", server(s))
+        }
+        Cause::NoTargetAttempt => "the ALB answered without any back-end attempt (no healthy \
+                                   target, or a listener rule's fixed response)"
+            .into(),
+        Cause::AlbErrorBackEndNotCaptured => {
+            "the ALB's error; capture the back end (target ENIs) to see why".into()
+        }
+        Cause::EncryptedAnswerUnmatched => {
+            "an encrypted answer without a matching back-end request".into()
+        }
+        Cause::NoAnswerCaptured => "no answer to the client in the capture".into(),
+        Cause::InferredConnectTimeout { connect } => format!(
+            "the ALB could not connect to the target within {:.0} s",
+            connect.as_secs_f64()
+        ),
+        Cause::InferredIdleTimeout { elapsed } => format!(
+            "the target did not answer within the ALB idle timeout ({:.0} s)",
+            elapsed.as_secs_f64()
+        ),
+        Cause::InferredRefused => {
+            "the ALB could not use the target at once (most likely: connection refused)".into()
+        }
+        Cause::InferredClosed => {
+            "the target closed the connection before answering (most likely)".into()
+        }
+        Cause::InferredNoHealthyTarget => "the ALB had no healthy target (503)".into(),
+        Cause::KeepaliveRace => "keep-alive race: the target closed the idle reused connection \
+                                 just as the ALB sent the request on it"
+            .into(),
+        Cause::TargetClosedBeforeAnswer { reset } => format!(
+            "the target {} the connection before answering",
+            if *reset { "reset" } else { "closed" }
+        ),
+        Cause::NotHttp => "the target's response is not valid HTTP".into(),
+        Cause::HeadersTooLarge => "the target's response headers exceed 32 KB".into(),
+        Cause::RelayedNormally => "relayed normally".into(),
+        Cause::ResponseNotCaptured => "the response is not fully in the capture".into(),
+        Cause::TlsAnswer => "the target answered (TLS: status not visible)".into(),
+        Cause::NoResponseInCapture => "the request got no response within the capture".into(),
+        Cause::IncompleteBody { body, declared } => format!(
+            "the target's response body stopped short of its Content-Length ({body} of \
+             {declared} bytes)"
+        ),
+        Cause::Unreachable { icmp } => format!(
+            "the target was unreachable: ICMP {} (type {} code {})",
+            icmp.description, icmp.icmp_type, icmp.code
+        ),
+        Cause::Refused => "the target refused the connection (SYN answered by RST)".into(),
+        Cause::ConnectTimeout { timeout } => format!(
+            "the ALB could not connect to the target within {}",
+            secs(*timeout)
+        ),
+        Cause::ReturnPathBlocked => "the ALB could not complete the connection: the target's \
+                                     SYN-ACKs do not get back to it"
+            .into(),
+        Cause::TlsFailed { alert } => format!(
+            "the TLS handshake with the target failed{}",
+            alert
+                .as_ref()
+                .map(|a| format!(" ({a})"))
+                .unwrap_or_default()
+        ),
+        Cause::TlsTimeout => {
+            "the TLS handshake with the target did not complete within 10 s".into()
+        }
+        Cause::ClosedNewConnection => {
+            "the target closed the new connection before the request could be sent".into()
+        }
+        Cause::NoRequestOnConnection => "the back-end connection carried no request".into(),
+    }
+}
+
+/// One sentence for a human: `502 from the ALB: the target refused ... (category)`.
+pub fn headline(f: &Finding) -> String {
+    let who = match f.generated_by {
+        Some(GeneratedBy::Lb) => " from the ALB",
+        Some(GeneratedBy::Target) => " from the target",
+        None => "",
+    };
+    let what = cause(&f.cause);
+    let cat = f.category;
+    match f.status {
+        Some(s) => {
+            let inf = if f.status_inferred { " (inferred)" } else { "" };
+            format!("{s}{inf}{who}: {what} ({cat})")
+        }
+        None if cat == Category::ClientClosed => {
+            format!("no response (ALB logs 460): {what} ({cat})")
+        }
+        None if cat == Category::IncompleteBody => {
+            format!("response cut off{who}: {what} ({cat})")
+        }
+        None => format!("no status seen: {what} ({cat})"),
+    }
+}
+
+/// A note from pairing the legs.
+pub fn pairing_note(n: &PairingNote) -> String {
+    match n {
+        PairingNote::Ambiguous {
+            count,
+            at_least,
+            by,
+            candidates,
+        } => {
+            let list: Vec<String> = candidates
+                .iter()
+                .map(|(c, t)| format!("{c} at {}", time(*t)))
+                .collect();
+            let count = if *at_least {
+                format!("at least {count}")
+            } else {
+                count.to_string()
+            };
+            let how = match by {
+                PairingBasis::Headers => "method, path, Host and X-Forwarded-For",
+                PairingBasis::TimeOrder => "time order",
+            };
+            format!(
+                "ambiguous pairing: {count} front-end requests match by {how} ({}); paired with \
+                 the first",
+                list.join(", ")
+            )
+        }
+        PairingNote::NoBackEndAttempt => {
+            "no back-end attempt for this request was found in the capture".into()
+        }
+        PairingNote::BackEndNotCaptured => "the back end is not in the capture".into(),
+        PairingNote::NoFrontEndMatch => {
+            "no front-end request matched (method, path, Host, X-Forwarded-For, time)".into()
+        }
+        PairingNote::FrontEndNotCaptured => {
+            "the front end is not in the capture; what the client got is inferred".into()
+        }
+    }
+}
+
+/// A finding's note as a sentence.
+pub fn note(n: &Note) -> String {
+    match n {
+        Note::Pairing(p) => pairing_note(p),
+        Note::UnusualStatus { got, usual } => {
+            format!("the client got {got} where this category usually gives {usual}")
+        }
+    }
+}

@@ -1,0 +1,409 @@
+//! The sentences of a finding's evidence.
+
+use super::{ms, packet, party, secs, time};
+use crate::diagnose::{At, Close, Evidence, Inference};
+use crate::protocol::{escape_bytes, ResponseErrorReason};
+
+/// `FIN` or `RST`.
+pub fn close(c: Close) -> &'static str {
+    match c {
+        Close::Fin => "FIN",
+        Close::Rst => "RST",
+    }
+}
+
+/// `packet #12 at 2025-12-11T16:42:57.298415Z`.
+pub fn at(files: &[String], a: At) -> String {
+    format!("packet {} at {}", packet(files, a.packet), time(a.time))
+}
+
+/// Why a response could not be read, as the parser says it.
+pub fn response_error_reason(r: &ResponseErrorReason) -> String {
+    match r {
+        ResponseErrorReason::NotHttp => "response does not start with \"HTTP/\"".to_string(),
+        ResponseErrorReason::HeaderBlockTooLarge { limit } => {
+            format!("response header block larger than {limit} bytes")
+        }
+        ResponseErrorReason::IncompleteHead => "incomplete header block".to_string(),
+        ResponseErrorReason::InvalidHead { parser } => format!("invalid HTTP response: {parser}"),
+        ResponseErrorReason::EndedInHead => {
+            "the connection ended inside the response header block".to_string()
+        }
+        ResponseErrorReason::BadFraming { what } => what.to_string(),
+        ResponseErrorReason::HeadBytesMissing { len } => {
+            format!("{len} bytes of the response header block are missing from the capture")
+        }
+        ResponseErrorReason::ChunkedFramingLost { len } => {
+            format!("{len} bytes of the chunked body are missing; its framing was lost")
+        }
+    }
+}
+
+/// The caveat every front-end-only inference starts with.
+const CAVEAT: &str = "inferred from the front end only (the back end is not in this capture)";
+
+fn inference(i: &Inference) -> String {
+    match i {
+        Inference::ConnectTimeout { connect } => format!(
+            "{CAVEAT}: a 504 after the {:.0} s connect timeout means the ALB could not connect \
+             to the target (a TLS handshake timeout looks the same)",
+            connect.as_secs_f64()
+        ),
+        Inference::IdleTimeout { elapsed } => format!(
+            "{CAVEAT}: a 504 {} after the request means the target did not answer within the \
+             ALB idle timeout, which is then about {:.0} s",
+            secs(*elapsed),
+            elapsed.as_secs_f64()
+        ),
+        Inference::Refused => format!(
+            "{CAVEAT}: an immediate 502 most often means the target refused the connection; an \
+             ICMP unreachable, a TLS handshake failure or a target closing the connection look \
+             the same from here"
+        ),
+        Inference::Closed { elapsed } => format!(
+            "{CAVEAT}: a 502 {} after the request means the target closed the connection (or \
+             the ALB aborted it) before answering",
+            secs(*elapsed)
+        ),
+        Inference::NoHealthyTarget => {
+            format!("{CAVEAT}: the ALB's 503 means it had no healthy target to send the request to")
+        }
+    }
+}
+
+fn with_server(server: &Option<String>) -> String {
+    server
+        .as_ref()
+        .map(|s| format!(" with Server: {s}"))
+        .unwrap_or_default()
+}
+
+/// One fact of the evidence as a sentence; `files` name the packets.
+pub fn evidence(files: &[String], e: &Evidence) -> String {
+    let at = |a: &At| at(files, *a);
+    match e {
+        Evidence::RequestNotReadable { target } => {
+            format!("the ALB's request to {target} is not readable in the capture (bytes missing)")
+        }
+        Evidence::RequestSent {
+            request,
+            target,
+            at: a,
+            reuse,
+        } => {
+            let what = match request {
+                Some((m, t)) => format!("{m} {t}"),
+                None => "the request (TLS application data)".into(),
+            };
+            let reuse = match reuse {
+                Some(r) => format!(
+                    " on a reused connection (request #{} on it{})",
+                    r.number,
+                    r.idle_before
+                        .map(|d| format!(", idle {} before", secs(d)))
+                        .unwrap_or_default()
+                ),
+                None => String::new(),
+            };
+            format!("the ALB sent {what} to {target} ({}){reuse}", at(a))
+        }
+        Evidence::TargetClosedNearRequest {
+            close: c,
+            at: a,
+            since_request,
+        } => {
+            let gap = if since_request.0 >= 0 {
+                format!("{} after the request", ms(*since_request))
+            } else {
+                format!(
+                    "{} before the request arrived",
+                    ms(crate::capture::Duration(since_request.0.saturating_neg()))
+                )
+            };
+            format!(
+                "the target sent {} ({}), {gap}, before any response byte",
+                close(*c),
+                at(a)
+            )
+        }
+        Evidence::KeepaliveMatches { keepalive } => format!(
+            "the target closes idle keep-alive connections after {} (seen on its other \
+             connections): the idle gap matches, so its keep-alive timer fired just as the ALB \
+             reused the connection",
+            secs(*keepalive)
+        ),
+        Evidence::TargetServer { server } => format!("the target identifies as Server: {server}"),
+        Evidence::AlbClosedSilentTarget {
+            close: c,
+            at: a,
+            elapsed,
+        } => format!(
+            "the target sent no response; the ALB closed the connection with {} ({}) {} after \
+             sending the request",
+            close(*c),
+            at(a),
+            secs(*elapsed)
+        ),
+        Evidence::LateReply {
+            status,
+            after,
+            packet: p,
+            alb_rst,
+        } => format!(
+            "the target's late reply{} came {} after the request ({}){}",
+            status
+                .as_ref()
+                .map(|(s, r)| format!(" (HTTP {s} {r})"))
+                .unwrap_or_default(),
+            secs(*after),
+            packet(files, *p),
+            alb_rst
+                .map(|r| format!(
+                    " and drew a RST from the ALB ({}); the target may log it as a success",
+                    packet(files, r)
+                ))
+                .unwrap_or_default()
+        ),
+        Evidence::MatchesIdleTimeout { elapsed, idle } => format!(
+            "{} matches the ALB idle timeout ({})",
+            secs(*elapsed),
+            secs(*idle)
+        ),
+        Evidence::ShorterThanIdleTimeout { elapsed, idle } => format!(
+            "{} is shorter than the ALB idle timeout ({}): the ALB aborted the request itself, \
+             as when the target's deregistration delay runs out (if the ALB's idle timeout is \
+             really {:.0} s, this is target_idle_timeout: say so with --idle-timeout)",
+            secs(*elapsed),
+            secs(*idle),
+            elapsed.as_secs_f64()
+        ),
+        Evidence::NotHttp {
+            at: a,
+            excerpt,
+            reason,
+        } => format!(
+            "the target's reply ({}) is not valid HTTP: \"{}\" ({})",
+            at(a),
+            escape_bytes(excerpt),
+            response_error_reason(reason)
+        ),
+        Evidence::HeaderBlockTooLarge { at: a, bytes } => format!(
+            "the target's response header block ({}) grew past {bytes} bytes without ending; \
+             the ALB's limit is 32 KB",
+            at(a)
+        ),
+        Evidence::PartialAnswer {
+            status,
+            at: a,
+            server,
+        } => format!(
+            "the target answered {status} ({}){}; the rest of the response is missing from the \
+             capture",
+            at(a),
+            with_server(server)
+        ),
+        Evidence::ResponseUnreadable { packet: p } => format!(
+            "part of the target's response ({}) is missing from the capture, so it could not \
+             be read",
+            packet(files, *p)
+        ),
+        Evidence::TlsAnswer { bytes, at: a } => format!(
+            "the target answered with {bytes} bytes of TLS application data ({})",
+            at(a)
+        ),
+        Evidence::NoResponse { until } => match until {
+            Some(e) => format!(
+                "no response and no close by either side up to {} (the end of this connection \
+                 in the capture)",
+                time(*e)
+            ),
+            None => "no response in the capture and the connection did not close in it".into(),
+        },
+        Evidence::Answered {
+            by,
+            status,
+            reason,
+            at: a,
+            server,
+        } => format!(
+            "the {} answered {status} {reason} ({}){}",
+            party(*by),
+            at(a),
+            with_server(server)
+        ),
+        Evidence::ShortBody { declared, body } => {
+            format!("it declared Content-Length: {declared} but only {body} body bytes followed")
+        }
+        Evidence::ClosedAfterHeaders {
+            by,
+            close: c,
+            at: a,
+            after,
+        } => format!(
+            "the {} closed the connection with {} ({}) {} after the headers",
+            party(*by),
+            close(*c),
+            at(a),
+            secs(*after)
+        ),
+        Evidence::Connect { target, at: a } => {
+            format!("the ALB opened a connection to {target}: SYN ({})", at(a))
+        }
+        Evidence::IcmpAnswer { icmp, at: a } => format!(
+            "the SYN was answered by ICMP {} (type {} code {}) ({})",
+            icmp.description,
+            icmp.icmp_type,
+            icmp.code,
+            at(a)
+        ),
+        Evidence::Refused {
+            at: a,
+            after_syn,
+            port,
+        } => format!(
+            "the target answered the SYN with RST ({}){}: nothing listens on port {port}, or \
+             the target is refusing connections",
+            at(a),
+            after_syn
+                .map(|d| format!(" {} after the SYN", ms(d)))
+                .unwrap_or_default()
+        ),
+        Evidence::SynRetransmissions { count, last, span } => format!(
+            "{count} SYN retransmission(s) up to {} ({}), {} after the first; no SYN-ACK, RST \
+             or ICMP came back",
+            time(last.time),
+            packet(files, last.packet),
+            secs(*span)
+        ),
+        Evidence::ConnectTimeout { timeout, seen } => format!(
+            "the ALB gives up after its connect timeout ({}); attempt seen for {}",
+            secs(*timeout),
+            secs(*seen)
+        ),
+        Evidence::SynAckLost {
+            at: a,
+            retransmissions,
+        } => format!(
+            "the target answered SYN-ACK ({}) but the ALB retransmitted its SYN {retransmissions} \
+             more time(s): the SYN-ACK never reached the ALB, so the return path is blocked",
+            at(a)
+        ),
+        Evidence::ClientHelloOffer {
+            at: a,
+            versions,
+            ciphers,
+            more_ciphers,
+        } => format!(
+            "the ALB's TLS ClientHello ({}) offered {}; ciphers {}{}",
+            at(a),
+            versions.join(", "),
+            ciphers.join(", "),
+            if *more_ciphers > 0 {
+                format!(" and {more_ciphers} more")
+            } else {
+                String::new()
+            }
+        ),
+        Evidence::TlsAlert {
+            level,
+            description,
+            at: a,
+        } => format!(
+            "the target answered with TLS alert {level} {description} ({})",
+            at(a)
+        ),
+        Evidence::HandshakeRefused {
+            close: c,
+            at: a,
+            after,
+        } => format!(
+            "the target answered with {} ({}) {} after the ClientHello, before the handshake \
+             completed (typically no shared TLS version or cipher)",
+            close(*c),
+            at(a),
+            ms(*after)
+        ),
+        Evidence::HandshakeAbandoned {
+            close: c,
+            at: a,
+            after,
+            timeout,
+        } => format!(
+            "the handshake did not complete; the ALB closed with {} ({}) {} after the \
+             ClientHello (its TLS handshake timeout is {})",
+            close(*c),
+            at(a),
+            secs(*after),
+            secs(*timeout)
+        ),
+        Evidence::OpaqueRequestSent { bytes, target } => format!(
+            "the ALB sent {bytes} bytes to {target} (the request; not readable in the capture)"
+        ),
+        Evidence::TargetClosedFirst { close: c, at: a } => format!(
+            "the target sent {} ({}) before any response byte",
+            close(*c),
+            at(a)
+        ),
+        Evidence::NoRequestClosed {
+            by,
+            close: c,
+            at: a,
+        } => format!(
+            "the connection carried no request; the {} closed it with {} ({})",
+            party(*by),
+            close(*c),
+            at(a)
+        ),
+        Evidence::NoRequest => "the connection carried no request".into(),
+        Evidence::ClientGaveUp {
+            close: c,
+            at: a,
+            after,
+            late_answer,
+        } => {
+            let mut text = format!(
+                "the client sent {} ({}) {} after its request, before any answer from the ALB",
+                close(*c),
+                at(a),
+                secs(*after)
+            );
+            if let Some((later, rst)) = late_answer {
+                text.push_str(&format!(
+                    "; the answer that came {} later was refused with RST ({})",
+                    secs(*later),
+                    packet(files, *rst)
+                ));
+            }
+            text
+        }
+        Evidence::ServerNotAlb => {
+            "the Server header is not the ALB's (awselb/2.0): a target's error".into()
+        }
+        Evidence::NoBackEndAttempt { node, time: t } => format!(
+            "no back-end connection attempt from ALB node {node} around {} is in the capture",
+            time(*t)
+        ),
+        Evidence::BackEndNotCaptured => {
+            "the back end is not in this capture, so the cause cannot be seen".into()
+        }
+        Evidence::EncryptedAnswer { bytes } => format!(
+            "the ALB answered with {bytes} encrypted bytes; no back-end request matched this \
+             one, so its status cannot be seen"
+        ),
+        Evidence::NoResponseCaptured => "no response to this request is in the capture".into(),
+        Evidence::AnsweredAfter { elapsed } => format!(
+            "the ALB answered {} after receiving the request",
+            secs(*elapsed)
+        ),
+        Evidence::Inferred(i) => inference(i),
+        Evidence::AlbReplacedResponse => {
+            "the ALB replaced a normal target response with its own error; the capture does not \
+             show why (a limit the parser did not see?)"
+                .into()
+        }
+        Evidence::ClientGotPartialBody { status } => format!(
+            "the client got the target's {status} headers and part of the body, then the \
+             connection was closed: no complete response"
+        ),
+    }
+}

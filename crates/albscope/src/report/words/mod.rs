@@ -1,0 +1,335 @@
+//! Sentences, written once: every text the formats show for a finding's typed values (timeline
+//! events, directions, the request, the path line, access-log steps, evidence, notes and the
+//! headline). Each renderer lays these out; none writes them itself.
+
+mod cause;
+mod evidence;
+
+pub use cause::{cause, headline, note, pairing_note};
+pub use evidence::{at, close, evidence, response_error_reason};
+
+use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::diagnose::model::{
+    AccessLogView, Direction, EventKind, Party, RequestSeen, Step, TimelineEvent,
+};
+use crate::diagnose::{packet_ref, round3, Finding};
+
+/// A duration for people: `60 s` when whole, `12.3 ms` under a second, else `5.002 s`.
+pub fn secs(d: Duration) -> String {
+    if d.0 % 1_000_000_000 == 0 {
+        format!("{} s", d.0 / 1_000_000_000)
+    } else if d.0.unsigned_abs() < 1_000_000_000 {
+        ms(d)
+    } else {
+        format!("{:.3} s", d.as_secs_f64())
+    }
+}
+
+/// A duration in milliseconds, one decimal: `12.3 ms`.
+pub fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// A time as RFC 3339 UTC with microseconds.
+pub fn time(t: Timestamp) -> String {
+    t.to_rfc3339()
+}
+
+/// The time of day of an RFC 3339 time (`16:42:57.298415Z`), for timeline tables.
+pub fn time_of_day(t: Timestamp) -> String {
+    let s = t.to_rfc3339();
+    s.get(11..).map(str::to_string).unwrap_or(s)
+}
+
+/// Milliseconds from `start` to `t`, rounded to the microsecond (timeline `rel_ms`).
+pub fn rel_ms(t: Timestamp, start: Timestamp) -> f64 {
+    round3(t.since(start).as_secs_f64() * 1000.0)
+}
+
+/// Where a packet is: `#12`, or `file.pcap#12` when there are several inputs.
+pub fn packet(files: &[String], pos: PacketPos) -> String {
+    packet_ref(files, pos)
+}
+
+/// The direction as in JSON: `client->alb`, `alb->client`, `alb->target`, `target->alb`.
+pub fn direction(d: Direction) -> &'static str {
+    match d {
+        Direction::ClientToAlb => "client->alb",
+        Direction::AlbToClient => "alb->client",
+        Direction::AlbToTarget => "alb->target",
+        Direction::TargetToAlb => "target->alb",
+    }
+}
+
+/// The direction for people, with `arrow` between the ends: `client -> ALB`.
+pub fn direction_label(d: Direction, arrow: &str) -> String {
+    let (a, b) = match d {
+        Direction::ClientToAlb => ("client", "ALB"),
+        Direction::AlbToClient => ("ALB", "client"),
+        Direction::AlbToTarget => ("ALB", "target"),
+        Direction::TargetToAlb => ("target", "ALB"),
+    };
+    format!("{a}{arrow}{b}")
+}
+
+/// Who sent something, as an event names it: `client`, `ALB`, `target`.
+pub fn party(p: Party) -> &'static str {
+    match p {
+        Party::Client => "client",
+        Party::Alb => "ALB",
+        Party::Target => "target",
+    }
+}
+
+/// What a timeline event says: `GET /x (Host: h)`, `SYN retransmission #2`, `FIN from ALB`.
+pub fn event(k: &EventKind) -> String {
+    match k {
+        EventKind::Request {
+            method,
+            target,
+            host,
+            incomplete,
+        } => {
+            let mut text = format!("{method} {target}");
+            if let Some(h) = host {
+                text.push_str(&format!(" (Host: {h})"));
+            }
+            if *incomplete {
+                text.push_str(" [request incomplete]");
+            }
+            text
+        }
+        EventKind::Interim { status } => format!("{status} (interim)"),
+        EventKind::Response {
+            status,
+            reason,
+            server,
+        } => {
+            let mut text = format!("{status} {reason}");
+            if let Some(s) = server {
+                text.push_str(&format!(" (Server: {s})"));
+            }
+            text
+        }
+        EventKind::BodyIncomplete {
+            body_bytes,
+            declared,
+        } => {
+            let declared = declared
+                .map(|c| format!(" of {c} declared"))
+                .unwrap_or_default();
+            format!("(body never completed: {body_bytes} bytes{declared})")
+        }
+        EventKind::MalformedResponse { excerpt } => {
+            format!(
+                "malformed response: \"{}\"",
+                crate::protocol::escape_bytes(excerpt)
+            )
+        }
+        EventKind::HeaderTooLarge { bytes } => {
+            format!("response header block over the limit ({bytes} bytes)")
+        }
+        EventKind::ResponseMissing => "response bytes missing from the capture".to_string(),
+        EventKind::TlsData { bytes } => format!("TLS application data, {bytes} bytes"),
+        EventKind::ClientHello {
+            versions,
+            ciphers,
+            sni,
+        } => format!(
+            "TLS ClientHello ({}, {ciphers} cipher suites{})",
+            versions.join("/"),
+            sni.as_ref()
+                .map(|s| format!(", SNI {s}"))
+                .unwrap_or_default()
+        ),
+        EventKind::ServerHello { version, cipher } => {
+            format!("TLS ServerHello ({version}, {cipher})")
+        }
+        EventKind::TlsAlert { level, description } => format!("TLS alert {level} {description}"),
+        EventKind::Syn { retransmission } => match retransmission {
+            Some(n) => format!("SYN retransmission #{n}"),
+            None => "SYN".to_string(),
+        },
+        EventKind::SynAck { retransmission } => match retransmission {
+            Some(n) => format!("SYN-ACK retransmission #{n}"),
+            None => "SYN-ACK".to_string(),
+        },
+        EventKind::Fin { from } => format!("FIN from {}", party(*from)),
+        EventKind::Rst { from } => format!("RST from {}", party(*from)),
+        EventKind::Icmp {
+            description,
+            icmp_type,
+            code,
+        } => format!("ICMP {description} (type {icmp_type} code {code})"),
+        EventKind::Retransmission { from, len } => {
+            format!("retransmission from {} ({len} bytes)", party(*from))
+        }
+        EventKind::Gap { len } => format!("gap {len} bytes (missing from the capture)"),
+        EventKind::Conflict { offset } => {
+            format!("retransmission with different bytes at offset {offset}")
+        }
+        EventKind::MoreEvents { count } => format!("... {count} more events not shown"),
+    }
+}
+
+/// An event's text without the request's Host header (for short arrow labels): `GET /x`.
+pub fn event_without_host(k: &EventKind) -> String {
+    match k {
+        EventKind::Request {
+            method,
+            target,
+            host: Some(_),
+            ..
+        } => format!("{method} {target}"),
+        _ => event(k),
+    }
+}
+
+/// One timeline row's cells: rel (`+1.500 ms`), time of day, direction (`arrow` between the
+/// ends), event, packet.
+pub fn timeline_row(
+    e: &TimelineEvent,
+    start: Timestamp,
+    files: &[String],
+    arrow: &str,
+) -> [String; 5] {
+    [
+        format!("{:+.3} ms", rel_ms(e.time, start)),
+        time_of_day(e.time),
+        direction_label(e.direction, arrow),
+        event(&e.kind),
+        e.packet.map(|p| packet(files, p)).unwrap_or_default(),
+    ]
+}
+
+/// The request for display: `GET /x  (Host: h)`, or why it cannot be shown.
+pub fn request_seen(r: &RequestSeen) -> String {
+    match r {
+        RequestSeen::Http {
+            method,
+            target,
+            host,
+        } => format!(
+            "{method} {target}{}",
+            host.as_ref()
+                .map(|h| format!("  (Host: {h})"))
+                .unwrap_or_default()
+        ),
+        RequestSeen::Encrypted { bytes } => format!("(encrypted: a TLS request of {bytes} bytes)"),
+        RequestSeen::NoneSent => "(none sent: the back-end connection failed first)".to_string(),
+        RequestSeen::NotReadable => "(not readable in the capture)".to_string(),
+    }
+}
+
+/// The path line: `client C{arrow}ALB A{arrow}target T`. `xff` names a client known only from
+/// X-Forwarded-For (the text report does; the others write `(not captured)`).
+pub fn path_line(f: &Finding, arrow: &str, xff: bool) -> String {
+    let client = match (&f.client, &f.client_ip) {
+        (Some(c), _) => c.to_string(),
+        (None, Some(ip)) if xff => {
+            format!("{ip} (from X-Forwarded-For; front end not captured)")
+        }
+        _ => "(not captured)".to_string(),
+    };
+    format!(
+        "client {client}{arrow}ALB {}{arrow}target {}",
+        f.alb.map_or("?".to_string(), |a| a.to_string()),
+        f.target.map_or("(none)".to_string(), |t| t.to_string())
+    )
+}
+
+/// A processing-time step as the log line writes it: `0.003`, `-1`, or `missing` when the leg
+/// was not captured.
+pub fn step(s: Step, missing: &str) -> String {
+    match s {
+        Step::NotCaptured => missing.to_string(),
+        Step::Never => "-1".into(),
+        Step::Took(_) => format!("{:.3}", s.secs().unwrap_or(0.0)),
+    }
+}
+
+/// A status code, `-` when none.
+pub fn status_or_dash(s: Option<u16>) -> String {
+    s.map(|c| c.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// The access-log fields as the log line would show them (`?` for a leg not captured):
+/// `0.000 -1 -1 502 -`.
+pub fn access_log_line(al: &AccessLogView) -> String {
+    format!(
+        "{} {} {} {} {}",
+        step(al.request_processing_time, "?"),
+        step(al.target_processing_time, "?"),
+        step(al.response_processing_time, "?"),
+        status_or_dash(al.elb_status_code),
+        status_or_dash(al.target_status_code)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Duration;
+
+    #[test]
+    fn events_read_as_before() {
+        let k = EventKind::Request {
+            method: "GET".into(),
+            target: "/x".into(),
+            host: Some("h".into()),
+            incomplete: true,
+        };
+        assert_eq!(event(&k), "GET /x (Host: h) [request incomplete]");
+        assert_eq!(event_without_host(&k), "GET /x");
+        assert_eq!(
+            event(&EventKind::Syn {
+                retransmission: Some(2)
+            }),
+            "SYN retransmission #2"
+        );
+        assert_eq!(event(&EventKind::Fin { from: Party::Alb }), "FIN from ALB");
+        assert_eq!(
+            event(&EventKind::MalformedResponse {
+                excerpt: b"GARBAGE\x00\r\n".to_vec()
+            }),
+            "malformed response: \"GARBAGE\\x00\\r\\n\""
+        );
+        assert_eq!(
+            direction_label(Direction::TargetToAlb, " -> "),
+            "target -> ALB"
+        );
+        assert_eq!(direction(Direction::AlbToClient), "alb->client");
+    }
+
+    #[test]
+    fn steps_and_durations() {
+        let al = AccessLogView {
+            request_creation_time: None,
+            request_processing_time: Step::Took(Duration(1_500_000)),
+            target_processing_time: Step::Never,
+            response_processing_time: Step::NotCaptured,
+            elb_status_code: Some(502),
+            target_status_code: None,
+            trace_id: None,
+        };
+        assert_eq!(access_log_line(&al), "0.002 -1 ? 502 -");
+        assert_eq!(
+            step(Step::NotCaptured, "? (leg not captured)"),
+            "? (leg not captured)"
+        );
+        assert_eq!(secs(Duration(60_000_000_000)), "60 s");
+        assert_eq!(secs(Duration(12_340_000)), "12.3 ms");
+        assert_eq!(secs(Duration(5_002_000_000)), "5.002 s");
+    }
+
+    #[test]
+    fn request_ids_read_back_and_order_by_value() {
+        let f: crate::diagnose::RequestId = "f3.0".parse().unwrap();
+        assert_eq!(f.to_string(), "f3.0");
+        let b: crate::diagnose::RequestId = "b12.1".parse().unwrap();
+        assert!(b < f, "back-end ids first");
+        assert!(f < "f10.0".parse::<crate::diagnose::RequestId>().unwrap());
+        assert!("x".parse::<crate::diagnose::RequestId>().is_err());
+        assert!("f3".parse::<crate::diagnose::RequestId>().is_err());
+    }
+}
