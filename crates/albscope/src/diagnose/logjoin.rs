@@ -140,7 +140,7 @@ pub struct LoggedEntry {
 }
 
 /// A captured request that no log entry joined.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UnloggedRequest {
     /// The request's id.
     pub id: String,
@@ -157,7 +157,7 @@ pub struct UnloggedRequest {
 }
 
 /// A log entry that joined no captured request.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UncapturedEntry {
     /// `file:line`.
     pub source: String,
@@ -174,7 +174,7 @@ pub struct UncapturedEntry {
 }
 
 /// The summary of the join (the `access_log_join` block of the analysis).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct LogJoinSummary {
     /// Log files read.
     pub files: Vec<String>,

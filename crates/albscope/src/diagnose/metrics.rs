@@ -13,7 +13,6 @@ use crate::capture::Timestamp;
 use crate::decode::MirrorSession;
 use crate::flow::Endpoint;
 use indexmap::IndexMap;
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Bucket growth factor of the latency histogram.
@@ -98,7 +97,7 @@ impl Histogram {
 }
 
 /// Latency percentiles (seconds), `null` when nothing was measured.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Latency {
     /// Values measured.
     pub count: u64,
@@ -116,47 +115,36 @@ pub struct Latency {
 
 /// What CloudWatch (namespace `AWS/ApplicationELB`) would show for the capture window, derived
 /// from the requests in the capture. Health checks are excluded, as CloudWatch excludes them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CloudWatch {
     /// Client requests seen (CloudWatch leaves out requests rejected before a target was chosen).
-    #[serde(rename = "RequestCount")]
     pub request_count: u64,
     /// 502s the ALB generated.
-    #[serde(rename = "HTTPCode_ELB_502_Count")]
     pub elb_502: u64,
     /// 504s the ALB generated.
-    #[serde(rename = "HTTPCode_ELB_504_Count")]
     pub elb_504: u64,
     /// 5xx the ALB generated.
-    #[serde(rename = "HTTPCode_ELB_5XX_Count")]
     pub elb_5xx: u64,
     /// 2xx the targets sent.
-    #[serde(rename = "HTTPCode_Target_2XX_Count")]
     pub target_2xx: u64,
     /// 3xx the targets sent.
-    #[serde(rename = "HTTPCode_Target_3XX_Count")]
     pub target_3xx: u64,
     /// 4xx the targets sent.
-    #[serde(rename = "HTTPCode_Target_4XX_Count")]
     pub target_4xx: u64,
     /// 5xx the targets sent.
-    #[serde(rename = "HTTPCode_Target_5XX_Count")]
     pub target_5xx: u64,
     /// Back-end connections not established (refused, unreachable, timed out).
-    #[serde(rename = "TargetConnectionErrorCount")]
     pub target_connection_errors: u64,
     /// Back-end TLS handshakes that failed or timed out.
-    #[serde(rename = "TargetTLSNegotiationErrorCount")]
     pub target_tls_errors: u64,
     /// Request sent -> response headers received, over every request with a target response.
-    #[serde(rename = "TargetResponseTime")]
     pub target_response_time: Latency,
     /// Of the ELB codes above, how many were inferred from the back end (front end not captured).
     pub elb_codes_inferred: u64,
 }
 
 /// Requests, failures and latency of one group (a target, or fresh/reused connections).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct GroupStats {
     /// Client requests.
     pub requests: u64,
@@ -169,10 +157,9 @@ pub struct GroupStats {
 }
 
 /// One target: totals, and split by back-end connection reuse.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TargetStats {
     /// All requests to this target.
-    #[serde(flatten)]
     pub all: GroupStats,
     /// Requests sent on a connection opened for them.
     pub fresh: GroupStats,
@@ -181,7 +168,7 @@ pub struct TargetStats {
 }
 
 /// The metrics section of an analysis.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metrics {
     /// How latency percentiles are computed.
     pub method: String,

@@ -294,7 +294,7 @@ pub struct Finding {
 }
 
 /// Counts for one category.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CategoryCount {
     /// Requests.
     pub count: u64,
@@ -307,7 +307,7 @@ pub struct CategoryCount {
 }
 
 /// Counts for one target.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TargetCount {
     /// Client requests sent to it.
     pub requests: u64,
@@ -318,7 +318,7 @@ pub struct TargetCount {
 }
 
 /// The summary counts.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
     /// Client requests.
     pub requests: u64,
@@ -333,7 +333,7 @@ pub struct Summary {
 }
 
 /// Health-check counts for one target.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct HealthTarget {
     /// Checks.
     pub checks: u64,
@@ -344,7 +344,7 @@ pub struct HealthTarget {
 }
 
 /// A failed health check.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct HealthFailure {
     /// When.
     pub time: String,
@@ -361,7 +361,7 @@ pub struct HealthFailure {
 }
 
 /// Health checks, reported apart from client requests.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct HealthSummary {
     /// Checks seen.
     pub checks: u64,
@@ -374,7 +374,7 @@ pub struct HealthSummary {
 }
 
 /// A detected ALB node.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NodeReport {
     /// Private address.
     pub ip: String,
@@ -393,7 +393,7 @@ pub struct NodeReport {
 }
 
 /// A target and what is known of it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TargetReport {
     /// `ip:port`.
     pub target: String,
@@ -406,7 +406,7 @@ pub struct TargetReport {
 }
 
 /// The ALB timers used.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Timers {
     /// Idle timeout, seconds.
     pub idle_timeout_s: f64,
@@ -417,7 +417,7 @@ pub struct Timers {
 }
 
 /// Capture span.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CaptureSpan {
     /// First packet (RFC 3339).
     pub first: Option<String>,
@@ -428,7 +428,7 @@ pub struct CaptureSpan {
 }
 
 /// The whole analysis: what every renderer shows.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct Analysis {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -462,17 +462,15 @@ pub struct Analysis {
     /// What each layer counted, and input damage.
     pub stats: RunStats,
     /// The access-log join (only with `--access-log`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub access_log_join: Option<logjoin::LogJoinSummary>,
     /// CloudWatch counterparts, per-target and connection-reuse views (over all requests).
     pub metrics: metrics::Metrics,
     /// Connections of each kept request, by request id (for `extract` and diagrams).
-    #[serde(skip)]
     pub connections: IndexMap<String, metrics::RequestConns>,
 }
 
 /// How the ALB layer fared against its limits (pairing memory, nodes, targets, sessions).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AlbLimits {
     /// The budget for legs waiting to be paired (`AlbConfig::max_pending_bytes`).
     pub pairing_budget_bytes: u64,

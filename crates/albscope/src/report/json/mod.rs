@@ -84,17 +84,23 @@
 //! One request object per line (the same objects as `requests` above, with `"record":
 //! "request"`), then one final line with everything else and `"record": "summary"`.
 
+mod document;
+mod stats;
+
 use crate::diagnose::Analysis;
+use document::DocumentOut;
 use serde_json::Value;
 use std::io::{self, Write};
 
 /// Writes the analysis as one pretty-printed JSON document.
 pub fn write_json(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, analysis).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &DocumentOut::new(analysis))
+        .map_err(io::Error::other)?;
     writeln!(out)
 }
 
-/// Writes one request per line, then a summary line.
+/// Writes one request per line, then a summary line (each line's keys sorted, as a
+/// [`Value`] writes them).
 pub fn write_ndjson(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     for r in &analysis.requests {
         let mut v = serde_json::to_value(r).map_err(io::Error::other)?;
@@ -102,7 +108,7 @@ pub fn write_ndjson(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> 
         serde_json::to_writer(&mut *out, &v).map_err(io::Error::other)?;
         writeln!(out)?;
     }
-    let mut v = serde_json::to_value(analysis).map_err(io::Error::other)?;
+    let mut v = serde_json::to_value(DocumentOut::new(analysis)).map_err(io::Error::other)?;
     if let Value::Object(m) = &mut v {
         m.remove("requests");
     }
