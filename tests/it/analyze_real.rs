@@ -258,10 +258,11 @@ fn mixed_two_nodes_shows_both_nodes_and_health_checks_apart() {
     let t2 = a
         .targets
         .iter()
-        .find(|t| t.target == "10.99.1.12:8080")
+        .find(|t| t.target.to_string() == "10.99.1.12:8080")
         .expect("target t2");
     let ka = t2
-        .keepalive_timeout_s
-        .expect("keep-alive read from idle closes");
+        .keepalive_timeout
+        .expect("keep-alive read from idle closes")
+        .as_secs_f64();
     assert!((ka - 2.0).abs() < 0.3, "{ka}");
 }

@@ -7,7 +7,7 @@
 //! within 1 % of the exact nearest-rank value; `max` is exact. Memory is a few hundred buckets per
 //! histogram whatever the capture size.
 
-use super::{CaptureSpan, Category, Finding, GeneratedBy};
+use super::{Category, Finding, GeneratedBy};
 use crate::alb::{Leg, RequestPath};
 use crate::capture::Timestamp;
 use crate::decode::MirrorSession;
@@ -379,13 +379,6 @@ impl Collector {
 }
 
 /// The capture window a [`Metrics`] covers, as one line (`first .. last (N s)`).
-pub fn window(c: &CaptureSpan) -> String {
-    match (&c.first, &c.last) {
-        (Some(a), Some(b)) => format!("{a} .. {b} ({:.3} s)", c.duration_s),
-        _ => "no packets".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

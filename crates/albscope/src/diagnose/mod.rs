@@ -17,7 +17,8 @@ pub use classify::diagnose;
 use crate::alb::{
     HealthCheck, Knowledge, PairingMethod, PathSink, RequestPath, TimerSource, Vantage,
 };
-use crate::capture::{PacketPos, Timestamp};
+use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::flow::Endpoint;
 use crate::pipeline::RunStats;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -395,36 +396,36 @@ pub struct NodeReport {
 /// A target and what is known of it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TargetReport {
-    /// `ip:port`.
-    pub target: String,
+    /// Its address.
+    pub target: Endpoint,
     /// Its Server header.
     pub server: Option<String>,
     /// Its X-Powered-By header.
     pub powered_by: Option<String>,
-    /// Its keep-alive timeout, read from its own idle closes (seconds).
-    pub keepalive_timeout_s: Option<f64>,
+    /// Its keep-alive timeout, read from its own idle closes.
+    pub keepalive_timeout: Option<Duration>,
 }
 
 /// The ALB timers used.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Timers {
-    /// Idle timeout, seconds.
-    pub idle_timeout_s: f64,
-    /// `default`, `config` or `inferred`.
-    pub idle_timeout_source: String,
-    /// Connect timeout, seconds.
-    pub connect_timeout_s: f64,
+    /// Idle timeout.
+    pub idle_timeout: Duration,
+    /// Where the idle timeout came from.
+    pub idle_timeout_source: TimerSource,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
 }
 
 /// Capture span.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CaptureSpan {
-    /// First packet (RFC 3339).
-    pub first: Option<String>,
+    /// First packet.
+    pub first: Option<Timestamp>,
     /// Last packet.
-    pub last: Option<String>,
-    /// Seconds between them.
-    pub duration_s: f64,
+    pub last: Option<Timestamp>,
+    /// Time between them (zero without packets).
+    pub duration: Duration,
 }
 
 /// The whole analysis: what every renderer shows.
@@ -594,19 +595,20 @@ impl Analyzer {
             .targets
             .iter()
             .map(|(ep, t)| TargetReport {
-                target: ep.to_string(),
+                target: *ep,
                 server: t.server.clone(),
                 powered_by: t.powered_by.clone(),
-                keepalive_timeout_s: t.keepalive_timeout().map(|d| round3(d.as_secs_f64())),
+                keepalive_timeout: t.keepalive_timeout(),
             })
             .collect();
-        targets.sort_by(|a, b| a.target.cmp(&b.target));
+        // In the order of their `ip:port` text, as reports have always listed them.
+        targets.sort_by_cached_key(|t| t.target.to_string());
         let capture = CaptureSpan {
-            first: stats.first_ts.map(Timestamp::to_rfc3339),
-            last: stats.last_ts.map(Timestamp::to_rfc3339),
-            duration_s: match (stats.first_ts, stats.last_ts) {
-                (Some(a), Some(b)) => round3(b.since(a).as_secs_f64()),
-                _ => 0.0,
+            first: stats.first_ts,
+            last: stats.last_ts,
+            duration: match (stats.first_ts, stats.last_ts) {
+                (Some(a), Some(b)) => b.since(a),
+                _ => Duration(0),
             },
         };
         let access_log_join = self.log.map(|l| l.finish(stats.first_ts, stats.last_ts));
@@ -619,14 +621,9 @@ impl Analyzer {
             alb_nodes,
             targets,
             timers: Timers {
-                idle_timeout_s: round3(idle.as_secs_f64()),
-                idle_timeout_source: match src {
-                    TimerSource::Default => "default",
-                    TimerSource::Config => "config",
-                    TimerSource::Inferred => "inferred",
-                }
-                .into(),
-                connect_timeout_s: round3(known.config.connect_timeout.as_secs_f64()),
+                idle_timeout: idle,
+                idle_timeout_source: src,
+                connect_timeout: known.config.connect_timeout,
             },
             capture,
             summary: self.summary,

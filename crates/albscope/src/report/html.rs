@@ -143,7 +143,7 @@ fn summary(h: &mut String, a: &Analysis) {
         "Capture",
         esc(&format!(
             "{}, {} packets, inputs: {}",
-            crate::diagnose::metrics::window(&a.capture),
+            views::capture_window(&a.capture),
             a.stats.packets,
             a.inputs.join(", ")
         )),
@@ -196,11 +196,11 @@ fn summary(h: &mut String, a: &Analysis) {
             if let Some(s) = &t.powered_by {
                 f.push(format!("X-Powered-By: {s}"));
             }
-            if let Some(k) = t.keepalive_timeout_s {
+            if let Some(k) = t.keepalive_timeout.map(views::secs) {
                 f.push(format!("closes idle keep-alive connections after {k:.1} s"));
             }
             esc(&if f.is_empty() {
-                t.target.clone()
+                t.target.to_string()
             } else {
                 format!("{} ({})", t.target, f.join("; "))
             })
@@ -214,13 +214,7 @@ fn summary(h: &mut String, a: &Analysis) {
             targets.join("<br>")
         },
     );
-    row(
-        "Timers",
-        esc(&format!(
-            "ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
-            a.timers.idle_timeout_s, a.timers.idle_timeout_source, a.timers.connect_timeout_s
-        )),
-    );
+    row("Timers", esc(&views::timers_line(&a.timers)));
     for p in &a.stats.problems {
         row(
             "Damage",
@@ -251,7 +245,7 @@ fn metrics(h: &mut String, a: &Analysis) {
         h,
         "<h2>CloudWatch counterparts</h2><p>What CloudWatch (<code>AWS/ApplicationELB</code>) \
          should show for the capture window {}.</p>",
-        esc(&crate::diagnose::metrics::window(&a.capture))
+        esc(&views::capture_window(&a.capture))
     );
     table(
         h,
@@ -643,7 +637,7 @@ fn brackets(a: &Analysis, f: &Finding, ev: &[TimelineEvent], ys: &[f64]) -> Vec<
                     || matches!(k, Kind::Fin | Kind::Rst)))
     };
     // Connect timeout: first SYN to the target -> the ALB giving up.
-    let connect = a.timers.connect_timeout_s;
+    let connect = views::secs(a.timers.connect_timeout);
     if let Some(i) = ev
         .iter()
         .position(|e| e.direction == "alb->target" && e.event == "SYN")
@@ -678,7 +672,7 @@ fn brackets(a: &Analysis, f: &Finding, ev: &[TimelineEvent], ys: &[f64]) -> Vec<
         }
     }
     // Idle timeout / deregistration: last data sent or received -> the ALB giving up.
-    let idle = a.timers.idle_timeout_s;
+    let idle = views::secs(a.timers.idle_timeout);
     if let Some(j) = ev.iter().position(alb_gives_up) {
         let start = (0..j).rev().find(|&i| {
             ev.get(i).is_some_and(|e| {
@@ -741,7 +735,9 @@ const INFERRED: &str = "inferred";
 fn drawn_events(a: &Analysis, f: &Finding) -> Vec<TimelineEvent> {
     let mut ev = f.timeline.clone();
     let timer = match f.category {
-        Category::TargetConnectTimeout => Some(("SYN", a.timers.connect_timeout_s, "connect")),
+        Category::TargetConnectTimeout => {
+            Some(("SYN", views::secs(a.timers.connect_timeout), "connect"))
+        }
         Category::TargetTlsHandshakeTimeout => Some((
             "TLS ClientHello",
             crate::alb::TLS_HANDSHAKE_TIMEOUT.as_secs_f64(),

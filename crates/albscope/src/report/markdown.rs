@@ -105,7 +105,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             "Capture".into(),
             format!(
                 "{}, {} packets",
-                crate::diagnose::metrics::window(&a.capture),
+                views::capture_window(&a.capture),
                 a.stats.packets
             ),
         ],
@@ -150,12 +150,12 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         .targets
         .iter()
         .map(|t| {
-            let mut x = t.target.clone();
+            let mut x = t.target.to_string();
             let mut f = Vec::new();
             if let Some(s) = &t.server {
                 f.push(format!("Server: {s}"));
             }
-            if let Some(k) = t.keepalive_timeout_s {
+            if let Some(k) = t.keepalive_timeout.map(views::secs) {
                 f.push(format!("keep-alive {k:.1} s"));
             }
             if !f.is_empty() {
@@ -172,13 +172,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             targets.join("; ")
         },
     ]);
-    facts.push([
-        "Timers".into(),
-        format!(
-            "ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
-            a.timers.idle_timeout_s, a.timers.idle_timeout_source, a.timers.connect_timeout_s
-        ),
-    ]);
+    facts.push(["Timers".into(), views::timers_line(&a.timers)]);
     for p in &a.stats.problems {
         facts.push(["Damage".into(), format!("{p} (analysed up to the damage)")]);
     }
@@ -201,7 +195,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "What CloudWatch (`AWS/ApplicationELB`) should show for the capture window {}.",
-        md_escape(&crate::diagnose::metrics::window(&a.capture))
+        md_escape(&views::capture_window(&a.capture))
     )?;
     writeln!(out)?;
     table(out, &views::CW_HEAD, &views::cloudwatch_rows(a))?;

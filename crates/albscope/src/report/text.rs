@@ -2,6 +2,7 @@
 //! headline, evidence, fix, access-log view and timeline.
 
 use super::views;
+use crate::alb::TimerSource;
 use crate::diagnose::{Analysis, Category, Finding, GeneratedBy};
 use std::io::{self, Write};
 
@@ -51,11 +52,14 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         "{}",
         st.bold(&format!("albscope: {}", a.inputs.join(", ")))
     )?;
-    if let (Some(f), Some(l)) = (&a.capture.first, &a.capture.last) {
+    if let (Some(f), Some(l)) = (a.capture.first, a.capture.last) {
         writeln!(
             out,
-            "capture:   {f} .. {l} ({:.3} s, {} packets)",
-            a.capture.duration_s, a.stats.packets
+            "capture:   {} .. {} ({:.3} s, {} packets)",
+            f.to_rfc3339(),
+            l.to_rfc3339(),
+            views::secs(a.capture.duration),
+            a.stats.packets
         )?;
     } else {
         writeln!(out, "capture:   no packets")?;
@@ -100,7 +104,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         if let Some(s) = &t.powered_by {
             facts.push(format!("X-Powered-By: {s}"));
         }
-        if let Some(k) = t.keepalive_timeout_s {
+        if let Some(k) = t.keepalive_timeout.map(views::secs) {
             let k = if k.fract() == 0.0 {
                 format!("{k:.0}")
             } else {
@@ -122,13 +126,13 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     writeln!(
         out,
         "timers:    ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
-        a.timers.idle_timeout_s,
-        match a.timers.idle_timeout_source.as_str() {
-            "config" => "given",
-            "inferred" => "inferred from the ALB's own idle closes",
-            _ => "AWS default; set --idle-timeout if yours differs",
+        views::secs(a.timers.idle_timeout),
+        match a.timers.idle_timeout_source {
+            TimerSource::Config => "given",
+            TimerSource::Inferred => "inferred from the ALB's own idle closes",
+            TimerSource::Default => "AWS default; set --idle-timeout if yours differs",
         },
-        a.timers.connect_timeout_s
+        views::secs(a.timers.connect_timeout)
     )?;
 
     // Summary table.
@@ -233,7 +237,7 @@ fn write_metrics(out: &mut dyn Write, st: &Style, a: &Analysis) -> io::Result<()
         "{}",
         st.bold(&format!(
             "CloudWatch counterparts for the capture window {}",
-            crate::diagnose::metrics::window(&a.capture)
+            views::capture_window(&a.capture)
         ))
     )?;
     table(

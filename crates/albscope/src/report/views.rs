@@ -1,8 +1,47 @@
 //! Tables every renderer shows the same way (CloudWatch counterparts, per-target and
 //! connection-reuse views), as plain rows of strings; each format only lays them out.
 
+use crate::alb::TimerSource;
+use crate::capture::Duration;
 use crate::diagnose::metrics::{GroupStats, Latency};
-use crate::diagnose::{Analysis, Category};
+use crate::diagnose::{round3, Analysis, CaptureSpan, Category, Timers};
+
+/// Seconds of `d` rounded to milliseconds, as every report shows a timer or span.
+pub fn secs(d: Duration) -> f64 {
+    round3(d.as_secs_f64())
+}
+
+/// The capture window: `first .. last (18.432 s)`, or `no packets`.
+pub fn capture_window(c: &CaptureSpan) -> String {
+    match (c.first, c.last) {
+        (Some(a), Some(b)) => format!(
+            "{} .. {} ({:.3} s)",
+            a.to_rfc3339(),
+            b.to_rfc3339(),
+            secs(c.duration)
+        ),
+        _ => "no packets".into(),
+    }
+}
+
+/// A timer source's name (as JSON writes it): `default`, `config` or `inferred`.
+pub fn timer_source_name(s: TimerSource) -> &'static str {
+    match s {
+        TimerSource::Default => "default",
+        TimerSource::Config => "config",
+        TimerSource::Inferred => "inferred",
+    }
+}
+
+/// `ALB idle timeout 60 s (default), connect timeout 10 s`.
+pub fn timers_line(t: &Timers) -> String {
+    format!(
+        "ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
+        secs(t.idle_timeout),
+        timer_source_name(t.idle_timeout_source),
+        secs(t.connect_timeout)
+    )
+}
 
 /// Renders seconds for a report cell: `850 µs`, `12.3 ms`, `60.000 s`, `-` when unknown.
 pub fn dur(v: Option<f64>) -> String {

@@ -3,14 +3,23 @@
 
 use super::stats::RunStatsOut;
 use crate::alb::Vantage;
+use crate::capture::Timestamp;
 use crate::diagnose::logjoin::{LogJoinSummary, UncapturedEntry, UnloggedRequest};
 use crate::diagnose::metrics::{CloudWatch, GroupStats, Latency, Metrics, TargetStats};
 use crate::diagnose::{
     AlbLimits, Analysis, CaptureSpan, CategoryCount, Finding, HealthFailure, HealthSummary,
     HealthTarget, NodeReport, Summary, TargetCount, TargetReport, Timers,
 };
+use crate::flow::Endpoint;
+use crate::report::views::{secs, timer_source_name};
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Serialize, Serializer};
+use std::fmt::Display;
+
+/// Writes a value by its `Display` form (`ip:port`, an address).
+fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
 
 /// The whole document (`--format json`; NDJSON's summary line without `requests`).
 #[derive(Serialize)]
@@ -20,8 +29,8 @@ pub(super) struct DocumentOut<'a> {
     vantage: &'static str,
     alb_nodes: Vec<NodeOut<'a>>,
     targets: Vec<TargetOut<'a>>,
-    timers: TimersOut<'a>,
-    capture: CaptureOut<'a>,
+    timers: TimersOut,
+    capture: CaptureOut,
     summary: SummaryOut<'a>,
     health_checks: HealthOut<'a>,
     requests: &'a [Finding],
@@ -99,7 +108,8 @@ impl<'a> NodeOut<'a> {
 /// One of `targets`.
 #[derive(Serialize)]
 struct TargetOut<'a> {
-    target: &'a str,
+    #[serde(serialize_with = "display")]
+    target: Endpoint,
     server: Option<&'a str>,
     powered_by: Option<&'a str>,
     keepalive_timeout_s: Option<f64>,
@@ -108,46 +118,46 @@ struct TargetOut<'a> {
 impl<'a> TargetOut<'a> {
     fn new(t: &'a TargetReport) -> Self {
         TargetOut {
-            target: &t.target,
+            target: t.target,
             server: t.server.as_deref(),
             powered_by: t.powered_by.as_deref(),
-            keepalive_timeout_s: t.keepalive_timeout_s,
+            keepalive_timeout_s: t.keepalive_timeout.map(secs),
         }
     }
 }
 
 /// `timers`.
 #[derive(Serialize)]
-struct TimersOut<'a> {
+struct TimersOut {
     idle_timeout_s: f64,
-    idle_timeout_source: &'a str,
+    idle_timeout_source: &'static str,
     connect_timeout_s: f64,
 }
 
-impl<'a> TimersOut<'a> {
-    fn new(t: &'a Timers) -> Self {
+impl TimersOut {
+    fn new(t: &Timers) -> Self {
         TimersOut {
-            idle_timeout_s: t.idle_timeout_s,
-            idle_timeout_source: &t.idle_timeout_source,
-            connect_timeout_s: t.connect_timeout_s,
+            idle_timeout_s: secs(t.idle_timeout),
+            idle_timeout_source: timer_source_name(t.idle_timeout_source),
+            connect_timeout_s: secs(t.connect_timeout),
         }
     }
 }
 
 /// `capture`.
 #[derive(Serialize)]
-struct CaptureOut<'a> {
-    first: Option<&'a str>,
-    last: Option<&'a str>,
+struct CaptureOut {
+    first: Option<String>,
+    last: Option<String>,
     duration_s: f64,
 }
 
-impl<'a> CaptureOut<'a> {
-    fn new(c: &'a CaptureSpan) -> Self {
+impl CaptureOut {
+    fn new(c: &CaptureSpan) -> Self {
         CaptureOut {
-            first: c.first.as_deref(),
-            last: c.last.as_deref(),
-            duration_s: c.duration_s,
+            first: c.first.map(Timestamp::to_rfc3339),
+            last: c.last.map(Timestamp::to_rfc3339),
+            duration_s: secs(c.duration),
         }
     }
 }
