@@ -54,7 +54,7 @@ pub const MAX_TARGETS: usize = 10_000;
 const MAX_NODE_SESSIONS: usize = 64;
 /// Most mirror sessions remembered as belonging to a strong node.
 const MAX_SESSION_NODES: usize = 100_000;
-/// Most evidence strings kept per detected node.
+/// Most pieces of evidence kept per detected node.
 const MAX_NODE_EVIDENCE: usize = 4;
 
 /// What the user told us about the ALB, and its timers.
@@ -302,13 +302,31 @@ pub struct HealthCheck {
     pub pos: Option<PacketPos>,
 }
 
+/// Why an address is believed to be an ALB node.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NodeEvidence {
+    /// Given with `--alb-ip`.
+    Configured,
+    /// It sends health checks (User-Agent: ELB-HealthChecker).
+    SendsHealthChecks,
+    /// It sends requests carrying X-Amzn-Trace-Id and X-Forwarded-For.
+    SendsAlbHeaders,
+    /// It answers clients with `Server: awselb/2.0`.
+    AnswersAsAwselb,
+    /// It accepts connections and opens connections to others (weak).
+    AcceptsAndOpens,
+    /// It opened a connection that never got going, and nothing else in the capture is
+    /// recognised as an ALB node (weak).
+    OpenedFailedConnect,
+}
+
 /// A detected ALB node.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct NodeInfo {
     /// Its private address.
     pub ip: Option<IpAddr>,
-    /// Why it is believed to be an ALB node.
-    pub evidence: Vec<String>,
+    /// Why it is believed to be an ALB node (at most four reasons, in the order found).
+    pub evidence: Vec<NodeEvidence>,
     /// Listener ports clients connected to.
     pub listener_ports: BTreeSet<u16>,
     /// Front-end connections seen.
@@ -415,7 +433,7 @@ impl Knowledge {
             let n = k.node_mut(*ip);
             n.configured = true;
             n.strong = true;
-            push_evidence(n, "given with --alb-ip".into());
+            push_evidence(n, NodeEvidence::Configured);
         }
         k
     }
@@ -560,20 +578,20 @@ impl Knowledge {
         let reason = if header(&req.headers, "user-agent")
             .is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT))
         {
-            Some("sends health checks (User-Agent: ELB-HealthChecker)")
+            Some(NodeEvidence::SendsHealthChecks)
         } else if header(&req.headers, "x-amzn-trace-id").is_some()
             && header(&req.headers, "x-forwarded-for").is_some()
         {
-            Some("sends requests carrying X-Amzn-Trace-Id and X-Forwarded-For")
+            Some(NodeEvidence::SendsAlbHeaders)
         } else {
             None
         };
         if let Some(reason) = reason {
-            self.strong_node(key, key.client.ip, reason.to_string());
+            self.strong_node(key, key.client.ip, reason);
         }
     }
 
-    fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: String) {
+    fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: NodeEvidence) {
         let mut over = 0;
         let n = self.node_mut(ip);
         if !n.strong {
@@ -622,10 +640,7 @@ impl Knowledge {
                 && self.nodes.len() < MAX_WEAK_NODES
             {
                 let n = self.node_mut(ip);
-                push_evidence(
-                    n,
-                    "accepts connections and opens connections to others".into(),
-                );
+                push_evidence(n, NodeEvidence::AcceptsAndOpens);
             }
         }
     }
@@ -705,22 +720,13 @@ impl Knowledge {
             return;
         }
         let n = self.node_mut(rec.tcp.key.client.ip);
-        push_evidence(
-            n,
-            "opened a connection that never got going (assumed to be the ALB because nothing \
-             else in the capture is recognised as one; name it with --alb-ip)"
-                .into(),
-        );
+        push_evidence(n, NodeEvidence::OpenedFailedConnect);
     }
 
     fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
         let Some(resp) = &ex.response else { return };
         if header(&resp.headers, "server").is_some_and(|s| s.starts_with("awselb")) {
-            self.strong_node(
-                key,
-                key.server.ip,
-                "answers clients with Server: awselb/2.0".into(),
-            );
+            self.strong_node(key, key.server.ip, NodeEvidence::AnswersAsAwselb);
         }
         if !self.is_alb(key.client.ip) {
             return;
@@ -746,9 +752,9 @@ pub fn unanswered(tcp: &ConnSummary) -> bool {
             .any(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
 }
 
-fn push_evidence(n: &mut NodeInfo, s: String) {
-    if n.evidence.len() < MAX_NODE_EVIDENCE && !n.evidence.contains(&s) {
-        n.evidence.push(s);
+fn push_evidence(n: &mut NodeInfo, e: NodeEvidence) {
+    if n.evidence.len() < MAX_NODE_EVIDENCE && !n.evidence.contains(&e) {
+        n.evidence.push(e);
     }
 }
 

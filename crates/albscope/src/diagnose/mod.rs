@@ -15,7 +15,8 @@ mod timeline;
 pub use classify::diagnose;
 
 use crate::alb::{
-    HealthCheck, Knowledge, PairingMethod, PathSink, RequestPath, TimerSource, Vantage,
+    HealthCheck, Knowledge, NodeEvidence, PairingMethod, PathSink, RequestPath, TimerSource,
+    Vantage,
 };
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::Endpoint;
@@ -23,6 +24,7 @@ use crate::pipeline::RunStats;
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::net::IpAddr;
 
 /// Version of the JSON document; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -378,9 +380,9 @@ pub struct HealthSummary {
 #[derive(Clone, Debug, PartialEq)]
 pub struct NodeReport {
     /// Private address.
-    pub ip: String,
+    pub ip: IpAddr,
     /// Why it is believed to be one.
-    pub evidence: Vec<String>,
+    pub evidence: Vec<NodeEvidence>,
     /// Listener ports.
     pub listener_ports: Vec<u16>,
     /// Front-end connections.
@@ -581,7 +583,7 @@ impl Analyzer {
             .into_iter()
             .filter_map(|n| {
                 Some(NodeReport {
-                    ip: n.ip?.to_string(),
+                    ip: n.ip?,
                     evidence: n.evidence.clone(),
                     listener_ports: n.listener_ports.iter().copied().collect(),
                     front_connections: n.front_connections,

@@ -173,7 +173,9 @@ fn summary(h: &mut String, a: &Analysis) {
                 n.front_connections,
                 n.back_connections,
                 n.health_checks,
-                n.evidence.first().map(String::as_str).unwrap_or("")
+                n.evidence
+                    .first()
+                    .map_or("", |e| views::node_evidence_text(*e))
             ))
         })
         .collect();

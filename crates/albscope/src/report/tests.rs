@@ -300,7 +300,6 @@ fn hostile(mut a: crate::diagnose::Analysis) -> crate::diagnose::Analysis {
         e.packet = Some(evil.into());
     }
     a.inputs = vec![evil.into()];
-    a.alb_nodes[0].evidence = vec![evil.into()];
     a.targets[0].server = Some(evil.into());
     a.stats.problems.push(evil.into());
     a

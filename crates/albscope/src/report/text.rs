@@ -93,6 +93,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             n.health_checks
         )?;
         for e in &n.evidence {
+            let e = views::node_evidence_text(*e);
             writeln!(out, "           {}", st.dim(&format!("why: {e}")))?;
         }
     }

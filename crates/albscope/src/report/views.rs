@@ -1,7 +1,7 @@
 //! Tables every renderer shows the same way (CloudWatch counterparts, per-target and
 //! connection-reuse views), as plain rows of strings; each format only lays them out.
 
-use crate::alb::TimerSource;
+use crate::alb::{NodeEvidence, TimerSource};
 use crate::capture::Duration;
 use crate::diagnose::metrics::{GroupStats, Latency};
 use crate::diagnose::{round3, Analysis, CaptureSpan, Category, Timers};
@@ -30,6 +30,23 @@ pub fn timer_source_name(s: TimerSource) -> &'static str {
         TimerSource::Default => "default",
         TimerSource::Config => "config",
         TimerSource::Inferred => "inferred",
+    }
+}
+
+/// Why an address is taken for an ALB node, in words.
+pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
+    match e {
+        NodeEvidence::Configured => "given with --alb-ip",
+        NodeEvidence::SendsHealthChecks => "sends health checks (User-Agent: ELB-HealthChecker)",
+        NodeEvidence::SendsAlbHeaders => {
+            "sends requests carrying X-Amzn-Trace-Id and X-Forwarded-For"
+        }
+        NodeEvidence::AnswersAsAwselb => "answers clients with Server: awselb/2.0",
+        NodeEvidence::AcceptsAndOpens => "accepts connections and opens connections to others",
+        NodeEvidence::OpenedFailedConnect => {
+            "opened a connection that never got going (assumed to be the ALB because nothing \
+             else in the capture is recognised as one; name it with --alb-ip)"
+        }
     }
 }
 

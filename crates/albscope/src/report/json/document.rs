@@ -11,10 +11,11 @@ use crate::diagnose::{
     HealthTarget, NodeReport, Summary, TargetCount, TargetReport, Timers,
 };
 use crate::flow::Endpoint;
-use crate::report::views::{secs, timer_source_name};
+use crate::report::views::{node_evidence_text, secs, timer_source_name};
 use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
 use std::fmt::Display;
+use std::net::IpAddr;
 
 /// Writes a value by its `Display` form (`ip:port`, an address).
 fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -82,8 +83,9 @@ fn vantage_name(v: Vantage) -> &'static str {
 /// One of `alb_nodes`.
 #[derive(Serialize)]
 struct NodeOut<'a> {
-    ip: &'a str,
-    evidence: &'a [String],
+    #[serde(serialize_with = "display")]
+    ip: IpAddr,
+    evidence: Vec<&'static str>,
     listener_ports: &'a [u16],
     front_connections: u64,
     back_connections: u64,
@@ -94,8 +96,8 @@ struct NodeOut<'a> {
 impl<'a> NodeOut<'a> {
     fn new(n: &'a NodeReport) -> Self {
         NodeOut {
-            ip: &n.ip,
-            evidence: &n.evidence,
+            ip: n.ip,
+            evidence: n.evidence.iter().map(|e| node_evidence_text(*e)).collect(),
             listener_ports: &n.listener_ports,
             front_connections: n.front_connections,
             back_connections: n.back_connections,
