@@ -281,8 +281,40 @@ pub struct RequestPath {
     pub notes: Vec<String>,
 }
 
+/// How a connection that carried no answer ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// Its connection record is not in the capture.
+    Unknown,
+    /// An ICMP error came back.
+    Icmp(crate::decode::IcmpError),
+    /// The SYN was answered by RST (connection refused).
+    Refused,
+    /// The SYN was never answered (connection timed out).
+    SynUnanswered,
+    /// The TLS handshake did not complete.
+    TlsIncomplete,
+    /// The connection closed without a response.
+    Closed,
+}
+
+/// Why a health check failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthProblem {
+    /// The target answered a status that is not 2xx or 3xx.
+    Status(u16),
+    /// No answer came; `unmatched_attempt` when it was a bare connection attempt that matched
+    /// no client request (and was therefore taken for a health check).
+    NoAnswer {
+        /// How the connection ended.
+        how: NoAnswer,
+        /// True for a bare connection attempt matching no client request.
+        unmatched_attempt: bool,
+    },
+}
+
 /// One health check (or a failed health-check connection) from an ALB node to a target.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct HealthCheck {
     /// ALB node.
     pub node: IpAddr,
@@ -297,7 +329,7 @@ pub struct HealthCheck {
     /// Whether it succeeded (a 2xx/3xx answer).
     pub ok: bool,
     /// What went wrong, when it failed.
-    pub problem: Option<String>,
+    pub problem: Option<HealthProblem>,
     /// The packet where it starts.
     pub pos: Option<PacketPos>,
 }

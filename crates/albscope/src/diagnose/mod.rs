@@ -15,8 +15,8 @@ mod timeline;
 pub use classify::diagnose;
 
 use crate::alb::{
-    HealthCheck, Knowledge, NodeEvidence, PairingMethod, PathSink, RequestPath, TimerSource,
-    Vantage,
+    HealthCheck, HealthProblem, Knowledge, NodeEvidence, PairingMethod, PathSink, RequestPath,
+    TimerSource, Vantage,
 };
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::Endpoint;
@@ -350,17 +350,17 @@ pub struct HealthTarget {
 #[derive(Clone, Debug, PartialEq)]
 pub struct HealthFailure {
     /// When.
-    pub time: String,
+    pub time: Timestamp,
     /// ALB node.
-    pub node: String,
+    pub node: IpAddr,
     /// Target.
-    pub target: String,
+    pub target: Endpoint,
     /// Path checked.
     pub path: Option<String>,
-    /// What went wrong.
-    pub problem: String,
-    /// Where.
-    pub packet: Option<String>,
+    /// What went wrong (`None`: failed for no recorded reason).
+    pub problem: Option<HealthProblem>,
+    /// Where it starts.
+    pub packet: Option<PacketPos>,
 }
 
 /// Health checks, reported apart from client requests.
@@ -689,12 +689,12 @@ impl PathSink for Analyzer {
             t.failed += 1;
             if h.failures.len() < MAX_HEALTH_FAILURES {
                 h.failures.push(HealthFailure {
-                    time: check.time.to_rfc3339(),
-                    node: check.node.to_string(),
-                    target: check.target.to_string(),
+                    time: check.time,
+                    node: check.node,
+                    target: check.target,
                     path: check.path,
-                    problem: check.problem.unwrap_or_else(|| "failed".into()),
-                    packet: check.pos.map(|p| packet_ref(&self.files, p)),
+                    problem: check.problem,
+                    packet: check.pos,
                 });
             }
         }

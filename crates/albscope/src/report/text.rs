@@ -188,14 +188,13 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             writeln!(
                 out,
                 "  failed {} {} -> {} {}: {}{}",
-                f.time,
+                f.time.to_rfc3339(),
                 f.node,
                 f.target,
                 f.path.as_deref().unwrap_or(""),
-                f.problem,
+                views::health_problem_text(f.problem.as_ref()),
                 f.packet
-                    .as_ref()
-                    .map(|p| format!(" (packet {p})"))
+                    .map(|p| format!(" (packet {})", crate::diagnose::packet_ref(&a.inputs, p)))
                     .unwrap_or_default()
             )?;
         }

@@ -1,7 +1,7 @@
 //! Tables every renderer shows the same way (CloudWatch counterparts, per-target and
 //! connection-reuse views), as plain rows of strings; each format only lays them out.
 
-use crate::alb::{NodeEvidence, TimerSource};
+use crate::alb::{HealthProblem, NoAnswer, NodeEvidence, TimerSource};
 use crate::capture::Duration;
 use crate::diagnose::metrics::{GroupStats, Latency};
 use crate::diagnose::{round3, Analysis, CaptureSpan, Category, Timers};
@@ -46,6 +46,38 @@ pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
         NodeEvidence::OpenedFailedConnect => {
             "opened a connection that never got going (assumed to be the ALB because nothing \
              else in the capture is recognised as one; name it with --alb-ip)"
+        }
+    }
+}
+
+/// Why a health check failed, in words: `answered 503`, `SYN unanswered (connection timed
+/// out)`, `failed` when no reason was recorded.
+pub fn health_problem_text(p: Option<&HealthProblem>) -> String {
+    let Some(p) = p else {
+        return "failed".into();
+    };
+    match p {
+        HealthProblem::Status(s) => format!("answered {s}"),
+        HealthProblem::NoAnswer {
+            how,
+            unmatched_attempt,
+        } => {
+            let what = match how {
+                NoAnswer::Unknown => "no response".to_string(),
+                NoAnswer::Icmp(e) => format!(
+                    "ICMP {} (type {} code {})",
+                    e.description, e.icmp_type, e.code
+                ),
+                NoAnswer::Refused => "connection refused (SYN answered by RST)".into(),
+                NoAnswer::SynUnanswered => "SYN unanswered (connection timed out)".into(),
+                NoAnswer::TlsIncomplete => "TLS handshake did not complete".into(),
+                NoAnswer::Closed => "connection closed without a response".into(),
+            };
+            if *unmatched_attempt {
+                format!("{what} (no client request matched this connection attempt)")
+            } else {
+                what
+            }
         }
     }
 }

@@ -6,12 +6,13 @@ use crate::alb::Vantage;
 use crate::capture::Timestamp;
 use crate::diagnose::logjoin::{LogJoinSummary, UncapturedEntry, UnloggedRequest};
 use crate::diagnose::metrics::{CloudWatch, GroupStats, Latency, Metrics, TargetStats};
+use crate::diagnose::packet_ref;
 use crate::diagnose::{
     AlbLimits, Analysis, CaptureSpan, CategoryCount, Finding, HealthFailure, HealthSummary,
     HealthTarget, NodeReport, Summary, TargetCount, TargetReport, Timers,
 };
 use crate::flow::Endpoint;
-use crate::report::views::{node_evidence_text, secs, timer_source_name};
+use crate::report::views::{health_problem_text, node_evidence_text, secs, timer_source_name};
 use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
 use std::fmt::Display;
@@ -57,7 +58,7 @@ impl<'a> DocumentOut<'a> {
             timers: TimersOut::new(&a.timers),
             capture: CaptureOut::new(&a.capture),
             summary: SummaryOut::new(&a.summary),
-            health_checks: HealthOut::new(&a.health_checks),
+            health_checks: HealthOut::new(&a.health_checks, &a.inputs),
             requests: &a.requests,
             includes_ok: a.includes_ok,
             requests_not_kept: a.requests_not_kept,
@@ -246,7 +247,7 @@ struct HealthOut<'a> {
 }
 
 impl<'a> HealthOut<'a> {
-    fn new(h: &'a HealthSummary) -> Self {
+    fn new(h: &'a HealthSummary, inputs: &[String]) -> Self {
         HealthOut {
             checks: h.checks,
             failed: h.failed,
@@ -255,7 +256,11 @@ impl<'a> HealthOut<'a> {
                 .iter()
                 .map(|(k, t)| (k.as_str(), HealthTargetOut::new(t)))
                 .collect(),
-            failures: h.failures.iter().map(HealthFailureOut::new).collect(),
+            failures: h
+                .failures
+                .iter()
+                .map(|f| HealthFailureOut::new(f, inputs))
+                .collect(),
         }
     }
 }
@@ -281,23 +286,25 @@ impl<'a> HealthTargetOut<'a> {
 /// One of `health_checks.failures`.
 #[derive(Serialize)]
 struct HealthFailureOut<'a> {
-    time: &'a str,
-    node: &'a str,
-    target: &'a str,
+    time: String,
+    #[serde(serialize_with = "display")]
+    node: IpAddr,
+    #[serde(serialize_with = "display")]
+    target: Endpoint,
     path: Option<&'a str>,
-    problem: &'a str,
-    packet: Option<&'a str>,
+    problem: String,
+    packet: Option<String>,
 }
 
 impl<'a> HealthFailureOut<'a> {
-    fn new(f: &'a HealthFailure) -> Self {
+    fn new(f: &'a HealthFailure, inputs: &[String]) -> Self {
         HealthFailureOut {
-            time: &f.time,
-            node: &f.node,
-            target: &f.target,
+            time: f.time.to_rfc3339(),
+            node: f.node,
+            target: f.target,
             path: f.path.as_deref(),
-            problem: &f.problem,
-            packet: f.packet.as_deref(),
+            problem: health_problem_text(f.problem.as_ref()),
+            packet: f.packet.map(|p| packet_ref(inputs, p)),
         }
     }
 }
