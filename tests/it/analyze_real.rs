@@ -246,7 +246,7 @@ fn mixed_two_nodes_shows_both_nodes_and_health_checks_apart() {
     let Some(a) = analyze("mixed_two_nodes.pcap") else {
         panic!("samples/real/mixed_two_nodes.pcap missing");
     };
-    let mut nodes: Vec<&str> = a.alb_nodes.iter().map(|n| n.ip.as_str()).collect();
+    let mut nodes: Vec<String> = a.alb_nodes.iter().map(|n| n.ip.to_string()).collect();
     nodes.sort();
     assert_eq!(nodes, ["10.99.0.1", "10.99.0.2"]);
     assert!(a.health_checks.checks > 0);

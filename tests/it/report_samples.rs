@@ -133,11 +133,15 @@ fn metrics_agree_with_the_per_request_results() {
             assert_eq!(
                 (m.all.requests, m.all.failed),
                 (s.requests, s.failed),
-                "{name} {t}"
+                "{name} {t:?}"
             );
             let split = m.fresh.requests + m.reused.requests;
-            let want = if t == "-" { 0 } else { m.all.requests };
-            assert_eq!(split, want, "{name} {t}: fresh + reused");
+            let want = if *t == albscope::diagnose::TargetRow::NoTarget {
+                0
+            } else {
+                m.all.requests
+            };
+            assert_eq!(split, want, "{name} {t:?}: fresh + reused");
         }
         let by_conn: u64 = a.metrics.by_connection.values().map(|g| g.requests).sum();
         assert_eq!(by_conn, a.summary.requests, "{name}");

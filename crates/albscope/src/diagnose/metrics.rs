@@ -150,8 +150,8 @@ pub struct GroupStats {
     pub requests: u64,
     /// Of which failed.
     pub failed: u64,
-    /// Failed, by category name.
-    pub by_category: IndexMap<String, u64>,
+    /// Failed, by category.
+    pub by_category: IndexMap<Category, u64>,
     /// Target response time.
     pub latency: Latency,
 }
@@ -167,17 +167,28 @@ pub struct TargetStats {
     pub reused: GroupStats,
 }
 
-/// The metrics section of an analysis.
+/// Whether a request's back-end connection was opened for it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ConnReuse {
+    /// Opened for the request.
+    Fresh,
+    /// Kept alive after an earlier request.
+    Reused,
+    /// No back-end leg seen.
+    NoBackEnd,
+}
+
+/// The metrics section of an analysis. Latency percentiles come from a streaming log-bucket
+/// histogram (2 % buckets): within 1 % of the exact value, max exact; over every request, ok
+/// ones included.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metrics {
-    /// How latency percentiles are computed.
-    pub method: String,
     /// CloudWatch counterparts for the capture window (see `capture` for the window).
     pub cloudwatch: CloudWatch,
-    /// By target `ip:port` (`-` for requests with no back-end attempt).
-    pub by_target: IndexMap<String, TargetStats>,
-    /// By back-end connection: `fresh`, `reused`, `none` (no back-end leg seen).
-    pub by_connection: IndexMap<String, GroupStats>,
+    /// By target (sorted by [`super::sort_target_rows`]).
+    pub by_target: IndexMap<super::TargetRow, TargetStats>,
+    /// By back-end connection: fresh, reused, none seen (in that order).
+    pub by_connection: IndexMap<ConnReuse, GroupStats>,
 }
 
 /// One TCP connection of a request, as `extract` finds it again in the capture.
@@ -230,7 +241,7 @@ pub struct RequestConns {
 struct GroupAcc {
     requests: u64,
     failed: u64,
-    by_category: IndexMap<String, u64>,
+    by_category: IndexMap<Category, u64>,
     latency: Histogram,
 }
 
@@ -239,10 +250,7 @@ impl GroupAcc {
         self.requests += 1;
         if f.category.is_failure() {
             self.failed += 1;
-            *self
-                .by_category
-                .entry(f.category.name().to_string())
-                .or_default() += 1;
+            *self.by_category.entry(f.category).or_default() += 1;
         }
         if let Some(x) = rt {
             self.latency.record(x);
@@ -270,8 +278,8 @@ struct TargetAcc {
 pub struct Collector {
     cw: CloudWatch,
     response_time: Histogram,
-    targets: IndexMap<String, TargetAcc>,
-    conns: IndexMap<String, GroupAcc>,
+    targets: IndexMap<super::TargetRow, TargetAcc>,
+    conns: IndexMap<ConnReuse, GroupAcc>,
     kept: IndexMap<String, RequestConns>,
 }
 
@@ -315,19 +323,19 @@ impl Collector {
             self.response_time.record(x);
         }
         let reuse = match &path.back {
-            None => "none",
-            Some(b) if b.index() > 0 => "reused",
-            Some(_) => "fresh",
+            None => ConnReuse::NoBackEnd,
+            Some(b) if b.index() > 0 => ConnReuse::Reused,
+            Some(_) => ConnReuse::Fresh,
         };
-        let row = super::target_row(&self.targets, f.target.as_deref().unwrap_or("-"));
+        let row = super::target_row(&self.targets, path.back.as_ref().map(|b| b.conn.key.server));
         let t = self.targets.entry(row).or_default();
         t.all.add(f, rt);
         match reuse {
-            "fresh" => t.fresh.add(f, rt),
-            "reused" => t.reused.add(f, rt),
-            _ => {}
+            ConnReuse::Fresh => t.fresh.add(f, rt),
+            ConnReuse::Reused => t.reused.add(f, rt),
+            ConnReuse::NoBackEnd => {}
         }
-        self.conns.entry(reuse.to_string()).or_default().add(f, rt);
+        self.conns.entry(reuse).or_default().add(f, rt);
         if keep {
             self.kept.insert(
                 f.id.clone(),
@@ -342,24 +350,21 @@ impl Collector {
     /// The metrics, and the connections of the kept requests by request id.
     pub fn finish(mut self) -> (Metrics, IndexMap<String, RequestConns>) {
         self.cw.target_response_time = self.response_time.summary();
-        self.targets.sort_keys();
-        let order = |k: &str| match k {
-            "fresh" => 0,
-            "reused" => 1,
-            _ => 2,
+        super::sort_target_rows(&mut self.targets);
+        let order = |k: &ConnReuse| match k {
+            ConnReuse::Fresh => 0,
+            ConnReuse::Reused => 1,
+            ConnReuse::NoBackEnd => 2,
         };
         self.conns.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         let metrics = Metrics {
-            method: "streaming log-bucket histogram (2 % buckets): percentiles within 1 % of \
-                     the exact value, max exact; over every request, ok ones included"
-                .into(),
             cloudwatch: self.cw,
             by_target: self
                 .targets
                 .iter()
                 .map(|(k, t)| {
                     (
-                        k.clone(),
+                        *k,
                         TargetStats {
                             all: t.all.stats(),
                             fresh: t.fresh.stats(),
@@ -368,11 +373,7 @@ impl Collector {
                     )
                 })
                 .collect(),
-            by_connection: self
-                .conns
-                .iter()
-                .map(|(k, g)| (k.clone(), g.stats()))
-                .collect(),
+            by_connection: self.conns.iter().map(|(k, g)| (*k, g.stats())).collect(),
         };
         (metrics, self.kept)
     }

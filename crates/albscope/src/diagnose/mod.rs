@@ -31,18 +31,39 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Most failed health checks kept in full.
 const MAX_HEALTH_FAILURES: usize = 50;
 /// Most targets given a row of their own in the per-target counts and metrics; the rest share
-/// the row [`OTHER_TARGETS`].
+/// the row [`TargetRow::Others`].
 pub const MAX_TARGET_ROWS: usize = 1_000;
-/// The row of the targets past [`MAX_TARGET_ROWS`].
-pub const OTHER_TARGETS: &str = "(other targets)";
 
-/// The row `target` counts in, in a per-target table that may already hold `rows`.
-pub fn target_row<V>(rows: &IndexMap<String, V>, target: &str) -> String {
-    if rows.len() < MAX_TARGET_ROWS || rows.contains_key(target) {
-        target.to_string()
+/// A row of a per-target table.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TargetRow {
+    /// One target.
+    Target(Endpoint),
+    /// Requests without a back-end attempt.
+    NoTarget,
+    /// The targets past [`MAX_TARGET_ROWS`], together.
+    Others,
+}
+
+/// The row a request to `target` (`None`: no back-end attempt) counts in, in a per-target table
+/// that may already hold `rows`.
+pub fn target_row<V>(rows: &IndexMap<TargetRow, V>, target: Option<Endpoint>) -> TargetRow {
+    let row = target.map_or(TargetRow::NoTarget, TargetRow::Target);
+    if rows.len() < MAX_TARGET_ROWS || rows.contains_key(&row) {
+        row
     } else {
-        OTHER_TARGETS.to_string()
+        TargetRow::Others
     }
+}
+
+/// Sorts a per-target table: the other targets, no target, then each target in the order of
+/// its `ip:port` text (the order reports have always listed them in).
+pub fn sort_target_rows<V>(rows: &mut IndexMap<TargetRow, V>) {
+    rows.sort_by_cached_key(|row, _| match row {
+        TargetRow::Others => (0, String::new()),
+        TargetRow::NoTarget => (1, String::new()),
+        TargetRow::Target(ep) => (2, ep.to_string()),
+    });
 }
 
 /// Default for [`Keep::max_requests`].
@@ -305,8 +326,8 @@ pub struct CategoryCount {
     pub generated_by_lb: u64,
     /// Of which the target generated the status.
     pub generated_by_target: u64,
-    /// Statuses seen, as "502": n.
-    pub statuses: IndexMap<String, u64>,
+    /// Statuses seen (`None`: no status), in the order first seen.
+    pub statuses: IndexMap<Option<u16>, u64>,
 }
 
 /// Counts for one target.
@@ -316,8 +337,8 @@ pub struct TargetCount {
     pub requests: u64,
     /// Of which failed.
     pub failed: u64,
-    /// Failed, by category name.
-    pub by_category: IndexMap<String, u64>,
+    /// Failed, by category.
+    pub by_category: IndexMap<Category, u64>,
 }
 
 /// The summary counts.
@@ -329,10 +350,10 @@ pub struct Summary {
     pub ok: u64,
     /// Failed ones.
     pub failed: u64,
-    /// By category name (failures first, in taxonomy order).
-    pub by_category: IndexMap<String, CategoryCount>,
-    /// By target `ip:port` (`-` for requests without a target).
-    pub by_target: IndexMap<String, TargetCount>,
+    /// By category (in [`Category::ALL`] order).
+    pub by_category: IndexMap<Category, CategoryCount>,
+    /// By target (sorted by [`sort_target_rows`]).
+    pub by_target: IndexMap<TargetRow, TargetCount>,
 }
 
 /// Health-check counts for one target.
@@ -342,8 +363,8 @@ pub struct HealthTarget {
     pub checks: u64,
     /// Failed checks.
     pub failed: u64,
-    /// Status codes answered.
-    pub statuses: IndexMap<String, u64>,
+    /// Status codes answered (`None`: no answer), in the order first seen.
+    pub statuses: IndexMap<Option<u16>, u64>,
 }
 
 /// A failed health check.
@@ -370,8 +391,8 @@ pub struct HealthSummary {
     pub checks: u64,
     /// Of which failed.
     pub failed: u64,
-    /// Per target.
-    pub by_target: IndexMap<String, HealthTarget>,
+    /// Per target (sorted by [`sort_target_rows`]).
+    pub by_target: IndexMap<TargetRow, HealthTarget>,
     /// The first failures in full.
     pub failures: Vec<HealthFailure>,
 }
@@ -529,7 +550,7 @@ impl Analyzer {
         self
     }
 
-    fn count(&mut self, f: &Finding) {
+    fn count(&mut self, f: &Finding, target: Option<Endpoint>) {
         let s = &mut self.summary;
         s.requests += 1;
         if f.category.is_failure() {
@@ -537,29 +558,20 @@ impl Analyzer {
         } else {
             s.ok += 1;
         }
-        let c = s
-            .by_category
-            .entry(f.category.name().to_string())
-            .or_default();
+        let c = s.by_category.entry(f.category).or_default();
         c.count += 1;
         match f.generated_by {
             Some(GeneratedBy::Lb) => c.generated_by_lb += 1,
             Some(GeneratedBy::Target) => c.generated_by_target += 1,
             None => {}
         }
-        let st = f
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into());
-        *c.statuses.entry(st).or_default() += 1;
-        let row = target_row(&s.by_target, f.target.as_deref().unwrap_or("-"));
+        *c.statuses.entry(f.status).or_default() += 1;
+        let row = target_row(&s.by_target, target);
         let t = s.by_target.entry(row).or_default();
         t.requests += 1;
         if f.category.is_failure() {
             t.failed += 1;
-            *t.by_category
-                .entry(f.category.name().to_string())
-                .or_default() += 1;
+            *t.by_category.entry(f.category).or_default() += 1;
         }
     }
 
@@ -567,16 +579,12 @@ impl Analyzer {
     pub fn finish(mut self, known: &Knowledge, stats: RunStats) -> Analysis {
         self.requests
             .sort_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)));
-        let order = |k: &str| {
-            Category::from_name(k)
-                .and_then(|c| Category::ALL.iter().position(|x| *x == c))
-                .unwrap_or(usize::MAX)
-        };
+        let order = |c: &Category| Category::ALL.iter().position(|x| x == c);
         self.summary
             .by_category
             .sort_by(|a, _, b, _| order(a).cmp(&order(b)));
-        self.summary.by_target.sort_keys();
-        self.health.by_target.sort_keys();
+        sort_target_rows(&mut self.summary.by_target);
+        sort_target_rows(&mut self.health.by_target);
         let (idle, src) = known.idle_timeout();
         let alb_nodes = known
             .alb_nodes()
@@ -666,7 +674,7 @@ impl PathSink for Analyzer {
         if let Some(log) = &mut self.log {
             finding.logged = log.join(&finding);
         }
-        self.count(&finding);
+        self.count(&finding, path.back.as_ref().map(|b| b.conn.key.server));
         self.metrics.observe(&path, &finding, keep);
         if keep {
             self.requests.push(finding);
@@ -676,14 +684,10 @@ impl PathSink for Analyzer {
     fn health_check(&mut self, check: HealthCheck, _known: &Knowledge) {
         let h = &mut self.health;
         h.checks += 1;
-        let row = target_row(&h.by_target, &check.target.to_string());
+        let row = target_row(&h.by_target, Some(check.target));
         let t = h.by_target.entry(row).or_default();
         t.checks += 1;
-        let st = check
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into());
-        *t.statuses.entry(st).or_default() += 1;
+        *t.statuses.entry(check.status).or_default() += 1;
         if !check.ok {
             h.failed += 1;
             t.failed += 1;

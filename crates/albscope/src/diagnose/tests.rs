@@ -609,7 +609,7 @@ fn analyzer_counts_and_keeps_failures_only() {
     let analysis = a.finish(&known, crate::pipeline::RunStats::default());
     assert_eq!(analysis.summary.failed, 1);
     assert_eq!(analysis.requests.len(), 1);
-    let c = &analysis.summary.by_category["target_connect_refused"];
+    let c = &analysis.summary.by_category[&Category::TargetConnectRefused];
     assert_eq!((c.count, c.generated_by_lb), (1, 1));
     let json = serde_json::to_value(&analysis.requests[0]).unwrap();
     assert_eq!(json["category"], "target_connect_refused");

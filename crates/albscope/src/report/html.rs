@@ -288,7 +288,7 @@ fn metrics(h: &mut String, a: &Analysis) {
     let _ = write!(
         h,
         "<p class=\"note\">Latency: {}.</p>",
-        esc(&a.metrics.method)
+        esc(views::LATENCY_METHOD)
     );
 }
 
@@ -302,27 +302,10 @@ fn health(h: &mut String, a: &Analysis) {
         "<h2>Health checks</h2><p>{} health checks (not client requests), {} failed.</p>",
         hc.checks, hc.failed
     );
-    let rows: Vec<[String; 4]> = hc
-        .by_target
-        .iter()
-        .map(|(t, c)| {
-            let st: Vec<String> = c
-                .statuses
-                .iter()
-                .map(|(k, v)| format!("{k} x{v}"))
-                .collect();
-            [
-                t.clone(),
-                c.checks.to_string(),
-                c.failed.to_string(),
-                st.join(", "),
-            ]
-        })
-        .collect();
     table(
         h,
-        &["target", "checks", "failed", "statuses"],
-        &rows,
+        &views::HEALTH_HEAD,
+        &views::health_rows(a),
         &[false, true, true, false],
     );
 }

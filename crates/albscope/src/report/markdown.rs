@@ -222,31 +222,14 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         table(out, &views::REUSE_HEAD, &views::reuse_rows(a))?;
     }
     writeln!(out)?;
-    writeln!(out, "Latency: {}.", md_escape(&a.metrics.method))?;
+    writeln!(out, "Latency: {}.", md_escape(views::LATENCY_METHOD))?;
 
     let h = &a.health_checks;
     if h.checks > 0 {
         writeln!(out)?;
         writeln!(out, "## Health checks (not client requests)")?;
         writeln!(out)?;
-        let rows: Vec<[String; 4]> = h
-            .by_target
-            .iter()
-            .map(|(t, c)| {
-                let st: Vec<String> = c
-                    .statuses
-                    .iter()
-                    .map(|(k, v)| format!("{k} x{v}"))
-                    .collect();
-                [
-                    t.clone(),
-                    c.checks.to_string(),
-                    c.failed.to_string(),
-                    st.join(", "),
-                ]
-            })
-            .collect();
-        table(out, &["target", "checks", "failed", "statuses"], &rows)?;
+        table(out, &views::HEALTH_HEAD, &views::health_rows(a))?;
     }
 
     if let Some(j) = &a.access_log_join {

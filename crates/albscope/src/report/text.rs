@@ -170,19 +170,8 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             "Health checks (not client requests): {} seen, {} failed",
             h.checks, h.failed
         )?;
-        for (t, c) in &h.by_target {
-            let statuses: Vec<String> = c
-                .statuses
-                .iter()
-                .map(|(k, v)| format!("{k} x{v}"))
-                .collect();
-            writeln!(
-                out,
-                "  {t}: {} checks, {} failed ({})",
-                c.checks,
-                c.failed,
-                statuses.join(", ")
-            )?;
+        for [t, checks, failed, statuses] in views::health_rows(a) {
+            writeln!(out, "  {t}: {checks} checks, {failed} failed ({statuses})")?;
         }
         for f in h.failures.iter().take(10) {
             writeln!(
@@ -287,7 +276,7 @@ fn write_metrics(out: &mut dyn Write, st: &Style, a: &Analysis) -> io::Result<()
     writeln!(
         out,
         "  {}",
-        st.dim(&format!("latency: {}", a.metrics.method))
+        st.dim(&format!("latency: {}", views::LATENCY_METHOD))
     )?;
     Ok(())
 }

@@ -3,8 +3,9 @@
 
 use crate::alb::{HealthProblem, NoAnswer, NodeEvidence, TimerSource};
 use crate::capture::Duration;
-use crate::diagnose::metrics::{GroupStats, Latency};
-use crate::diagnose::{round3, Analysis, CaptureSpan, Category, Timers};
+use crate::diagnose::metrics::{ConnReuse, GroupStats, Latency};
+use crate::diagnose::{round3, Analysis, CaptureSpan, Category, TargetRow, Timers};
+use indexmap::IndexMap;
 
 /// Seconds of `d` rounded to milliseconds, as every report shows a timer or span.
 pub fn secs(d: Duration) -> f64 {
@@ -201,6 +202,68 @@ pub const TARGET_HEAD: [&str; 6] = [
     "reused conn: req/failed",
 ];
 
+/// The row of the targets past [`crate::diagnose::MAX_TARGET_ROWS`], as tables name it.
+pub const OTHER_TARGETS: &str = "(other targets)";
+
+/// A per-target table's row name: `ip:port`, `-` (no back-end attempt) or
+/// [`OTHER_TARGETS`] (as JSON keys write it).
+pub fn target_row_name(row: &TargetRow) -> String {
+    match row {
+        TargetRow::Target(ep) => ep.to_string(),
+        TargetRow::NoTarget => "-".into(),
+        TargetRow::Others => OTHER_TARGETS.into(),
+    }
+}
+
+/// A status for counts tables (and JSON keys): `502`, or `-` for none.
+pub fn status_name(s: Option<u16>) -> String {
+    s.map_or_else(|| "-".into(), |s| s.to_string())
+}
+
+/// Statuses and their counts in one cell: `502 x3, - x1`.
+pub fn statuses_cell(statuses: &IndexMap<Option<u16>, u64>) -> String {
+    statuses
+        .iter()
+        .map(|(k, v)| format!("{} x{v}", status_name(*k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A back-end connection reuse class's name (as JSON keys write it): `fresh`, `reused`,
+/// `none`.
+pub fn reuse_name(r: ConnReuse) -> &'static str {
+    match r {
+        ConnReuse::Fresh => "fresh",
+        ConnReuse::Reused => "reused",
+        ConnReuse::NoBackEnd => "none",
+    }
+}
+
+/// How latency percentiles are computed, for the reports' latency note and JSON
+/// `metrics.method`.
+pub const LATENCY_METHOD: &str = "streaming log-bucket histogram (2 % buckets): percentiles \
+                                  within 1 % of the exact value, max exact; over every \
+                                  request, ok ones included";
+
+/// Header of the health-check table.
+pub const HEALTH_HEAD: [&str; 4] = ["target", "checks", "failed", "statuses"];
+
+/// Rows of the health-check table: target, checks, failed, statuses.
+pub fn health_rows(a: &Analysis) -> Vec<[String; 4]> {
+    a.health_checks
+        .by_target
+        .iter()
+        .map(|(t, c)| {
+            [
+                target_row_name(t),
+                c.checks.to_string(),
+                c.failed.to_string(),
+                statuses_cell(&c.statuses),
+            ]
+        })
+        .collect()
+}
+
 fn cats(g: &GroupStats) -> String {
     if g.by_category.is_empty() {
         return "-".into();
@@ -219,10 +282,10 @@ pub fn target_rows(a: &Analysis) -> Vec<[String; 6]> {
         .iter()
         .map(|(k, t)| {
             [
-                if k == "-" {
+                if *k == TargetRow::NoTarget {
                     "(no back-end attempt)".into()
                 } else {
-                    k.clone()
+                    target_row_name(k)
                 },
                 t.all.requests.to_string(),
                 t.all.failed.to_string(),
@@ -247,10 +310,10 @@ pub fn target_latency_rows(a: &Analysis) -> Vec<[String; 4]> {
     a.metrics
         .by_target
         .iter()
-        .filter(|(k, _)| k.as_str() != "-")
+        .filter(|(k, _)| **k != TargetRow::NoTarget)
         .map(|(k, t)| {
             [
-                k.clone(),
+                target_row_name(k),
                 latency_cell(&t.all.latency),
                 latency_cell(&t.fresh.latency),
                 latency_cell(&t.reused.latency),
@@ -275,10 +338,10 @@ pub fn reuse_rows(a: &Analysis) -> Vec<[String; 5]> {
         .iter()
         .map(|(k, g)| {
             [
-                match k.as_str() {
-                    "fresh" => "fresh (opened for the request)".into(),
-                    "reused" => "reused (kept alive)".into(),
-                    _ => "none seen".into(),
+                match k {
+                    ConnReuse::Fresh => "fresh (opened for the request)".into(),
+                    ConnReuse::Reused => "reused (kept alive)".into(),
+                    ConnReuse::NoBackEnd => "none seen".into(),
                 },
                 g.requests.to_string(),
                 g.failed.to_string(),
@@ -298,12 +361,7 @@ pub fn category_rows(a: &Analysis) -> Vec<[String; 5]> {
     a.summary
         .by_category
         .iter()
-        .map(|(name, c)| {
-            let statuses: Vec<String> = c
-                .statuses
-                .iter()
-                .map(|(k, v)| format!("{k} x{v}"))
-                .collect();
+        .map(|(cat, c)| {
             let mut by = Vec::new();
             if c.generated_by_lb > 0 {
                 by.push(format!("ALB {}", c.generated_by_lb));
@@ -312,13 +370,10 @@ pub fn category_rows(a: &Analysis) -> Vec<[String; 5]> {
                 by.push(format!("target {}", c.generated_by_target));
             }
             [
-                name.clone(),
-                Category::from_name(name)
-                    .map(category_meaning)
-                    .unwrap_or_default()
-                    .into(),
+                cat.name().into(),
+                category_meaning(*cat).into(),
                 c.count.to_string(),
-                statuses.join(", "),
+                statuses_cell(&c.statuses),
                 if by.is_empty() {
                     "-".into()
                 } else {
@@ -538,14 +593,14 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             g.sessions_over_limit
         ),
     );
-    let others = a.summary.by_target.get(crate::diagnose::OTHER_TARGETS);
+    let others = a.summary.by_target.get(&TargetRow::Others);
     note(
         others.map_or(0, |t| t.requests),
         format!(
             "{} requests to targets past the first {} share the row \"{}\"",
             others.map_or(0, |t| t.requests),
             crate::diagnose::MAX_TARGET_ROWS,
-            crate::diagnose::OTHER_TARGETS
+            OTHER_TARGETS
         ),
     );
     note(

@@ -8,11 +8,14 @@ use crate::diagnose::logjoin::{LogJoinSummary, UncapturedEntry, UnloggedRequest}
 use crate::diagnose::metrics::{CloudWatch, GroupStats, Latency, Metrics, TargetStats};
 use crate::diagnose::packet_ref;
 use crate::diagnose::{
-    AlbLimits, Analysis, CaptureSpan, CategoryCount, Finding, HealthFailure, HealthSummary,
-    HealthTarget, NodeReport, Summary, TargetCount, TargetReport, Timers,
+    AlbLimits, Analysis, CaptureSpan, Category, CategoryCount, Finding, HealthFailure,
+    HealthSummary, HealthTarget, NodeReport, Summary, TargetCount, TargetReport, Timers,
 };
 use crate::flow::Endpoint;
-use crate::report::views::{health_problem_text, node_evidence_text, secs, timer_source_name};
+use crate::report::views::{
+    health_problem_text, node_evidence_text, reuse_name, secs, status_name, target_row_name,
+    timer_source_name, LATENCY_METHOD,
+};
 use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
 use std::fmt::Display;
@@ -33,7 +36,7 @@ pub(super) struct DocumentOut<'a> {
     targets: Vec<TargetOut<'a>>,
     timers: TimersOut,
     capture: CaptureOut,
-    summary: SummaryOut<'a>,
+    summary: SummaryOut,
     health_checks: HealthOut<'a>,
     requests: &'a [Finding],
     includes_ok: bool,
@@ -43,7 +46,7 @@ pub(super) struct DocumentOut<'a> {
     stats: RunStatsOut<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     access_log_join: Option<LogJoinOut<'a>>,
-    metrics: MetricsOut<'a>,
+    metrics: MetricsOut,
 }
 
 impl<'a> DocumentOut<'a> {
@@ -167,16 +170,16 @@ impl CaptureOut {
 
 /// `summary`.
 #[derive(Serialize)]
-struct SummaryOut<'a> {
+struct SummaryOut {
     requests: u64,
     ok: u64,
     failed: u64,
-    by_category: IndexMap<&'a str, CategoryCountOut<'a>>,
-    by_target: IndexMap<&'a str, TargetCountOut<'a>>,
+    by_category: IndexMap<&'static str, CategoryCountOut>,
+    by_target: IndexMap<String, TargetCountOut>,
 }
 
-impl<'a> SummaryOut<'a> {
-    fn new(s: &'a Summary) -> Self {
+impl SummaryOut {
+    fn new(s: &Summary) -> Self {
         SummaryOut {
             requests: s.requests,
             ok: s.ok,
@@ -184,12 +187,12 @@ impl<'a> SummaryOut<'a> {
             by_category: s
                 .by_category
                 .iter()
-                .map(|(k, c)| (k.as_str(), CategoryCountOut::new(c)))
+                .map(|(k, c)| (k.name(), CategoryCountOut::new(c)))
                 .collect(),
             by_target: s
                 .by_target
                 .iter()
-                .map(|(k, t)| (k.as_str(), TargetCountOut::new(t)))
+                .map(|(k, t)| (target_row_name(k), TargetCountOut::new(t)))
                 .collect(),
         }
     }
@@ -197,42 +200,48 @@ impl<'a> SummaryOut<'a> {
 
 /// One of `summary.by_category`.
 #[derive(Serialize)]
-struct CategoryCountOut<'a> {
+struct CategoryCountOut {
     count: u64,
     generated_by_lb: u64,
     generated_by_target: u64,
-    statuses: IndexMap<&'a str, u64>,
+    statuses: IndexMap<String, u64>,
 }
 
-impl<'a> CategoryCountOut<'a> {
-    fn new(c: &'a CategoryCount) -> Self {
+impl CategoryCountOut {
+    fn new(c: &CategoryCount) -> Self {
         CategoryCountOut {
             count: c.count,
             generated_by_lb: c.generated_by_lb,
             generated_by_target: c.generated_by_target,
-            statuses: c.statuses.iter().map(|(k, n)| (k.as_str(), *n)).collect(),
+            statuses: statuses(&c.statuses),
         }
     }
 }
 
-/// One of `summary.by_target`.
-#[derive(Serialize)]
-struct TargetCountOut<'a> {
-    requests: u64,
-    failed: u64,
-    by_category: IndexMap<&'a str, u64>,
+/// Statuses and their counts, keyed `"502"` or `"-"`.
+fn statuses(s: &IndexMap<Option<u16>, u64>) -> IndexMap<String, u64> {
+    s.iter().map(|(k, n)| (status_name(*k), *n)).collect()
 }
 
-impl<'a> TargetCountOut<'a> {
-    fn new(t: &'a TargetCount) -> Self {
+/// Counts by category name.
+fn by_category(c: &IndexMap<Category, u64>) -> IndexMap<&'static str, u64> {
+    c.iter().map(|(k, n)| (k.name(), *n)).collect()
+}
+
+/// One of `summary.by_target`.
+#[derive(Serialize)]
+struct TargetCountOut {
+    requests: u64,
+    failed: u64,
+    by_category: IndexMap<&'static str, u64>,
+}
+
+impl TargetCountOut {
+    fn new(t: &TargetCount) -> Self {
         TargetCountOut {
             requests: t.requests,
             failed: t.failed,
-            by_category: t
-                .by_category
-                .iter()
-                .map(|(k, n)| (k.as_str(), *n))
-                .collect(),
+            by_category: by_category(&t.by_category),
         }
     }
 }
@@ -242,7 +251,7 @@ impl<'a> TargetCountOut<'a> {
 struct HealthOut<'a> {
     checks: u64,
     failed: u64,
-    by_target: IndexMap<&'a str, HealthTargetOut<'a>>,
+    by_target: IndexMap<String, HealthTargetOut>,
     failures: Vec<HealthFailureOut<'a>>,
 }
 
@@ -254,7 +263,7 @@ impl<'a> HealthOut<'a> {
             by_target: h
                 .by_target
                 .iter()
-                .map(|(k, t)| (k.as_str(), HealthTargetOut::new(t)))
+                .map(|(k, t)| (target_row_name(k), HealthTargetOut::new(t)))
                 .collect(),
             failures: h
                 .failures
@@ -267,18 +276,18 @@ impl<'a> HealthOut<'a> {
 
 /// One of `health_checks.by_target`.
 #[derive(Serialize)]
-struct HealthTargetOut<'a> {
+struct HealthTargetOut {
     checks: u64,
     failed: u64,
-    statuses: IndexMap<&'a str, u64>,
+    statuses: IndexMap<String, u64>,
 }
 
-impl<'a> HealthTargetOut<'a> {
-    fn new(t: &'a HealthTarget) -> Self {
+impl HealthTargetOut {
+    fn new(t: &HealthTarget) -> Self {
         HealthTargetOut {
             checks: t.checks,
             failed: t.failed,
-            statuses: t.statuses.iter().map(|(k, n)| (k.as_str(), *n)).collect(),
+            statuses: statuses(&t.statuses),
         }
     }
 }
@@ -337,27 +346,27 @@ impl AlbLimitsOut {
 
 /// `metrics`.
 #[derive(Serialize)]
-struct MetricsOut<'a> {
-    method: &'a str,
+struct MetricsOut {
+    method: &'static str,
     cloudwatch: CloudWatchOut,
-    by_target: IndexMap<&'a str, TargetStatsOut<'a>>,
-    by_connection: IndexMap<&'a str, GroupOut<'a>>,
+    by_target: IndexMap<String, TargetStatsOut>,
+    by_connection: IndexMap<&'static str, GroupOut>,
 }
 
-impl<'a> MetricsOut<'a> {
-    fn new(m: &'a Metrics) -> Self {
+impl MetricsOut {
+    fn new(m: &Metrics) -> Self {
         MetricsOut {
-            method: &m.method,
+            method: LATENCY_METHOD,
             cloudwatch: CloudWatchOut::new(&m.cloudwatch),
             by_target: m
                 .by_target
                 .iter()
-                .map(|(k, t)| (k.as_str(), TargetStatsOut::new(t)))
+                .map(|(k, t)| (target_row_name(k), TargetStatsOut::new(t)))
                 .collect(),
             by_connection: m
                 .by_connection
                 .iter()
-                .map(|(k, g)| (k.as_str(), GroupOut::new(g)))
+                .map(|(k, g)| (reuse_name(*k), GroupOut::new(g)))
                 .collect(),
         }
     }
@@ -436,23 +445,19 @@ impl LatencyOut {
 
 /// Requests, failures and latency of one group.
 #[derive(Serialize)]
-struct GroupOut<'a> {
+struct GroupOut {
     requests: u64,
     failed: u64,
-    by_category: IndexMap<&'a str, u64>,
+    by_category: IndexMap<&'static str, u64>,
     latency: LatencyOut,
 }
 
-impl<'a> GroupOut<'a> {
-    fn new(g: &'a GroupStats) -> Self {
+impl GroupOut {
+    fn new(g: &GroupStats) -> Self {
         GroupOut {
             requests: g.requests,
             failed: g.failed,
-            by_category: g
-                .by_category
-                .iter()
-                .map(|(k, n)| (k.as_str(), *n))
-                .collect(),
+            by_category: by_category(&g.by_category),
             latency: LatencyOut::new(&g.latency),
         }
     }
@@ -460,15 +465,15 @@ impl<'a> GroupOut<'a> {
 
 /// One of `metrics.by_target`: the target's group, then its fresh and reused ones.
 #[derive(Serialize)]
-struct TargetStatsOut<'a> {
+struct TargetStatsOut {
     #[serde(flatten)]
-    all: GroupOut<'a>,
-    fresh: GroupOut<'a>,
-    reused: GroupOut<'a>,
+    all: GroupOut,
+    fresh: GroupOut,
+    reused: GroupOut,
 }
 
-impl<'a> TargetStatsOut<'a> {
-    fn new(t: &'a TargetStats) -> Self {
+impl TargetStatsOut {
+    fn new(t: &TargetStats) -> Self {
         TargetStatsOut {
             all: GroupOut::new(&t.all),
             fresh: GroupOut::new(&t.fresh),
