@@ -11,8 +11,8 @@ mod text;
 pub mod views;
 
 pub use html::write_html;
-pub use json::{write_json, write_ndjson};
-pub use logjoin::{join_summary_lines, logged_lines};
+pub use json::{write_json, write_ndjson, LoggedOut};
+pub use logjoin::{disagreement_text, join_summary_lines, logged_lines};
 pub use markdown::write_markdown;
 pub use text::{write_text, TextOptions};
 

@@ -2,6 +2,7 @@
 //! [`super`] is theirs, so renaming a field of the model cannot change the JSON.
 
 use super::stats::RunStatsOut;
+use crate::accesslog::HostPort;
 use crate::alb::Vantage;
 use crate::capture::Timestamp;
 use crate::diagnose::logjoin::{LogJoinSummary, UncapturedEntry, UnloggedRequest};
@@ -22,7 +23,7 @@ use std::fmt::Display;
 use std::net::IpAddr;
 
 /// Writes a value by its `Display` form (`ip:port`, an address).
-fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
 }
 
@@ -558,8 +559,9 @@ impl<'a> UnloggedOut<'a> {
 #[derive(Serialize)]
 struct UncapturedOut<'a> {
     source: &'a str,
-    time: &'a str,
-    client: &'a str,
+    time: String,
+    #[serde(serialize_with = "display")]
+    client: &'a HostPort,
     request: Option<&'a str>,
     elb_status_code: Option<u16>,
     trace_id: Option<&'a str>,
@@ -569,7 +571,7 @@ impl<'a> UncapturedOut<'a> {
     fn new(u: &'a UncapturedEntry) -> Self {
         UncapturedOut {
             source: &u.source,
-            time: &u.time,
+            time: u.time.to_rfc3339(),
             client: &u.client,
             request: u.request.as_deref(),
             elb_status_code: u.elb_status_code,

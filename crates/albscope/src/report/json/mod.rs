@@ -85,7 +85,10 @@
 //! "request"`), then one final line with everything else and `"record": "summary"`.
 
 mod document;
+mod logged;
 mod stats;
+
+pub use logged::LoggedOut;
 
 use crate::diagnose::Analysis;
 use document::DocumentOut;
