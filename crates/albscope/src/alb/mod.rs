@@ -103,8 +103,7 @@ impl AlbConfig {
 }
 
 /// What a connection is, seen from the ALB.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ConnRole {
     /// Client -> ALB.
     FrontEnd,
@@ -117,8 +116,7 @@ pub enum ConnRole {
 }
 
 /// Which legs of the ALB's traffic the capture holds.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Vantage {
     /// Front end and back end (captured on the ALB node's ENIs).
     BothLegs,
@@ -376,7 +374,7 @@ pub struct NodeInfo {
 }
 
 /// What is known about one target (address:port).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct TargetInfo {
     /// Last `Server` header it sent.
     pub server: Option<String>,
@@ -398,8 +396,7 @@ impl TargetInfo {
 }
 
 /// Where a timer value came from.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum TimerSource {
     /// The AWS default.
     Default,
