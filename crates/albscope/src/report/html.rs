@@ -132,13 +132,7 @@ fn summary(h: &mut String, a: &Analysis) {
         let _ = write!(h, "<tr><th>{}</th><td>{v}</td></tr>", esc(k));
     };
     let s = &a.summary;
-    row(
-        "Requests",
-        format!(
-            "{} client requests: {} ok, {} failed",
-            s.requests, s.ok, s.failed
-        ),
-    );
+    row("Requests", views::requests_fact(s));
     row(
         "Capture",
         esc(&format!(
@@ -149,27 +143,15 @@ fn summary(h: &mut String, a: &Analysis) {
         )),
     );
     row("Vantage", esc(a.vantage.describe()));
-    row(
-        "Latency",
-        esc(&format!(
-            "target response time p50/p90/p99/max over all {} requests with a target response: {}",
-            a.metrics.cloudwatch.target_response_time.count,
-            views::latency_cell(&a.metrics.cloudwatch.target_response_time)
-        )),
-    );
+    row("Latency", esc(&views::latency_fact(a)));
     let nodes: Vec<String> = a
         .alb_nodes
         .iter()
         .map(|n| {
-            let ports: Vec<String> = n.listener_ports.iter().map(u16::to_string).collect();
             esc(&format!(
                 "{} (listener {}; {} front-end, {} back-end connections, {} health checks; {})",
                 n.ip,
-                if ports.is_empty() {
-                    "?".into()
-                } else {
-                    ports.join(", ")
-                },
+                views::listener_ports(n),
                 n.front_connections,
                 n.back_connections,
                 n.health_checks,
@@ -191,16 +173,9 @@ fn summary(h: &mut String, a: &Analysis) {
         .targets
         .iter()
         .map(|t| {
-            let mut f = Vec::new();
-            if let Some(s) = &t.server {
-                f.push(format!("Server: {s}"));
-            }
-            if let Some(s) = &t.powered_by {
-                f.push(format!("X-Powered-By: {s}"));
-            }
-            if let Some(k) = t.keepalive_timeout.map(views::secs) {
-                f.push(format!("closes idle keep-alive connections after {k:.1} s"));
-            }
+            let f = views::target_facts(t, |k| {
+                format!("closes idle keep-alive connections after {k:.1} s")
+            });
             esc(&if f.is_empty() {
                 t.target.to_string()
             } else {
@@ -221,8 +196,8 @@ fn summary(h: &mut String, a: &Analysis) {
         row(
             "Damage",
             format!(
-                "<span class=\"warn\">{} (analysed up to the damage)</span>",
-                esc(p)
+                "<span class=\"warn\">{}</span>",
+                esc(&views::damage_text(p))
             ),
         );
     }

@@ -94,13 +94,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     let s = &a.summary;
     let mut facts: Vec<[String; 2]> = vec![
-        [
-            "Requests".into(),
-            format!(
-                "{} client requests: {} ok, {} failed",
-                s.requests, s.ok, s.failed
-            ),
-        ],
+        ["Requests".into(), views::requests_fact(s)],
         [
             "Capture".into(),
             format!(
@@ -110,29 +104,16 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             ),
         ],
         ["Vantage".into(), a.vantage.describe().into()],
-        [
-            "Latency".into(),
-            format!(
-                "target response time p50/p90/p99/max over all {} requests with a target \
-                 response: {}",
-                a.metrics.cloudwatch.target_response_time.count,
-                views::latency_cell(&a.metrics.cloudwatch.target_response_time)
-            ),
-        ],
+        ["Latency".into(), views::latency_fact(a)],
     ];
     let nodes: Vec<String> = a
         .alb_nodes
         .iter()
         .map(|n| {
-            let ports: Vec<String> = n.listener_ports.iter().map(u16::to_string).collect();
             format!(
                 "{} (listener {}; {} front-end, {} back-end connections)",
                 n.ip,
-                if ports.is_empty() {
-                    "?".into()
-                } else {
-                    ports.join(", ")
-                },
+                views::listener_ports(n),
                 n.front_connections,
                 n.back_connections
             )
@@ -174,7 +155,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     ]);
     facts.push(["Timers".into(), views::timers_line(&a.timers)]);
     for p in &a.stats.problems {
-        facts.push(["Damage".into(), format!("{p} (analysed up to the damage)")]);
+        facts.push(["Damage".into(), views::damage_text(p)]);
     }
     for n in views::limit_notes(a) {
         facts.push(["Note".into(), n]);

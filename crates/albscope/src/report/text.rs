@@ -66,7 +66,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     }
     writeln!(out, "vantage:   {}", a.vantage.describe())?;
     for p in &a.stats.problems {
-        writeln!(out, "damage:    {p} (analysed up to the damage)")?;
+        writeln!(out, "damage:    {}", views::damage_text(p))?;
     }
     for n in views::limit_notes(a) {
         writeln!(out, "note:      {n}")?;
@@ -98,21 +98,14 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         }
     }
     for t in &a.targets {
-        let mut facts = Vec::new();
-        if let Some(s) = &t.server {
-            facts.push(format!("Server: {s}"));
-        }
-        if let Some(s) = &t.powered_by {
-            facts.push(format!("X-Powered-By: {s}"));
-        }
-        if let Some(k) = t.keepalive_timeout.map(views::secs) {
+        let facts = views::target_facts(t, |k| {
             let k = if k.fract() == 0.0 {
                 format!("{k:.0}")
             } else {
                 format!("{k:.3}")
             };
-            facts.push(format!("closes idle keep-alive connections after {k} s"));
-        }
+            format!("closes idle keep-alive connections after {k} s")
+        });
         writeln!(
             out,
             "target:    {}{}",

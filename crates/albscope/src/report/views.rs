@@ -4,7 +4,9 @@
 use crate::alb::{HealthProblem, NoAnswer, NodeEvidence, TimerSource};
 use crate::capture::Duration;
 use crate::diagnose::metrics::{ConnReuse, GroupStats, Latency};
-use crate::diagnose::{round3, Analysis, CaptureSpan, Category, TargetRow, Timers};
+use crate::diagnose::{
+    round3, Analysis, CaptureSpan, Category, NodeReport, Summary, TargetReport, TargetRow, Timers,
+};
 use indexmap::IndexMap;
 
 /// Seconds of `d` rounded to milliseconds, as every report shows a timer or span.
@@ -81,6 +83,55 @@ pub fn health_problem_text(p: Option<&HealthProblem>) -> String {
             }
         }
     }
+}
+
+/// `7 client requests: 6 ok, 1 failed`.
+pub fn requests_fact(s: &Summary) -> String {
+    format!(
+        "{} client requests: {} ok, {} failed",
+        s.requests, s.ok, s.failed
+    )
+}
+
+/// The overall target response time percentiles, as one summary fact.
+pub fn latency_fact(a: &Analysis) -> String {
+    let rt = &a.metrics.cloudwatch.target_response_time;
+    format!(
+        "target response time p50/p90/p99/max over all {} requests with a target response: {}",
+        rt.count,
+        latency_cell(rt)
+    )
+}
+
+/// A damaged input's message, with what was done about it.
+pub fn damage_text(problem: &str) -> String {
+    format!("{problem} (analysed up to the damage)")
+}
+
+/// A node's listener ports: `80, 443`, or `?` when none was seen.
+pub fn listener_ports(n: &NodeReport) -> String {
+    if n.listener_ports.is_empty() {
+        "?".into()
+    } else {
+        let ports: Vec<String> = n.listener_ports.iter().map(u16::to_string).collect();
+        ports.join(", ")
+    }
+}
+
+/// What is known of a target: `Server: x`, `X-Powered-By: y`, and its keep-alive timeout (in
+/// seconds, worded by `keepalive`).
+pub fn target_facts(t: &TargetReport, keepalive: impl Fn(f64) -> String) -> Vec<String> {
+    let mut facts = Vec::new();
+    if let Some(s) = &t.server {
+        facts.push(format!("Server: {s}"));
+    }
+    if let Some(s) = &t.powered_by {
+        facts.push(format!("X-Powered-By: {s}"));
+    }
+    if let Some(k) = t.keepalive_timeout.map(secs) {
+        facts.push(keepalive(k));
+    }
+    facts
 }
 
 /// `ALB idle timeout 60 s (default), connect timeout 10 s`.
