@@ -111,10 +111,10 @@ fn metrics_agree_with_the_per_request_results() {
         let rt = &cw.target_response_time;
         assert_eq!(rt.count as usize, rts.len(), "{name}");
         for (q, got) in [
-            (0.5, rt.p50_s),
-            (0.9, rt.p90_s),
-            (0.99, rt.p99_s),
-            (1.0, rt.max_s),
+            (0.5, rt.p50.map(|d| d.as_secs_f64())),
+            (0.9, rt.p90.map(|d| d.as_secs_f64())),
+            (0.99, rt.p99.map(|d| d.as_secs_f64())),
+            (1.0, rt.max.map(|d| d.as_secs_f64())),
         ] {
             match (nearest_rank(&mut rts, q), got) {
                 (None, None) => {}

@@ -9,7 +9,7 @@
 
 use super::{Category, Finding, GeneratedBy};
 use crate::alb::{Leg, RequestPath};
-use crate::capture::Timestamp;
+use crate::capture::{Duration, Timestamp};
 use crate::decode::MirrorSession;
 use crate::flow::Endpoint;
 use indexmap::IndexMap;
@@ -84,33 +84,38 @@ impl Histogram {
 
     /// The summary shown in reports.
     pub fn summary(&self) -> Latency {
-        let r = |v: Option<f64>| v.map(|x| (x * 1e6).round() / 1e6);
+        let r = |v: Option<f64>| v.map(to_micros);
         Latency {
             count: self.count,
-            p50_s: r(self.quantile(0.5)),
-            p90_s: r(self.quantile(0.9)),
-            p99_s: r(self.quantile(0.99)),
-            max_s: r(self.max),
-            mean_s: r((self.count > 0).then(|| self.sum / self.count as f64)),
+            p50: r(self.quantile(0.5)),
+            p90: r(self.quantile(0.9)),
+            p99: r(self.quantile(0.99)),
+            max: r(self.max),
+            mean: r((self.count > 0).then(|| self.sum / self.count as f64)),
         }
     }
 }
 
-/// Latency percentiles (seconds), `null` when nothing was measured.
+/// Seconds rounded to the microsecond.
+fn to_micros(secs: f64) -> Duration {
+    Duration(((secs * 1e6).round() as i64).saturating_mul(1_000))
+}
+
+/// Latency percentiles, rounded to the microsecond; `None` when nothing was measured.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Latency {
     /// Values measured.
     pub count: u64,
     /// Median.
-    pub p50_s: Option<f64>,
+    pub p50: Option<Duration>,
     /// 90th percentile.
-    pub p90_s: Option<f64>,
+    pub p90: Option<Duration>,
     /// 99th percentile.
-    pub p99_s: Option<f64>,
+    pub p99: Option<Duration>,
     /// Largest value (exact).
-    pub max_s: Option<f64>,
+    pub max: Option<Duration>,
     /// Mean.
-    pub mean_s: Option<f64>,
+    pub mean: Option<Duration>,
 }
 
 /// What CloudWatch (namespace `AWS/ApplicationELB`) would show for the capture window, derived
@@ -408,7 +413,7 @@ mod tests {
         let s = h.summary();
         assert_eq!(s.count, 5000);
         let max = vals.iter().copied().fold(0.0, f64::max);
-        assert!((s.max_s.unwrap() - max).abs() < 1e-6);
+        assert!((s.max.unwrap().as_secs_f64() - max).abs() < 1e-6);
         assert!(h.buckets.len() < 1200, "bounded: {}", h.buckets.len());
     }
 
@@ -423,6 +428,6 @@ mod tests {
         h.record(0.0);
         assert_eq!(h.quantile(0.99), Some(0.0));
         h.record(60.0);
-        assert_eq!(h.summary().max_s, Some(60.0));
+        assert_eq!(h.summary().max, Some(Duration::from_millis(60_000)));
     }
 }

@@ -154,6 +154,11 @@ pub fn dur(v: Option<f64>) -> String {
     }
 }
 
+/// Seconds of a latency (whole microseconds, so exactly the microseconds over 10^6).
+pub fn latency_secs(d: Duration) -> f64 {
+    (d.0 / 1_000) as f64 / 1e6
+}
+
 /// `p50 / p90 / p99 / max` in one cell.
 pub fn latency_cell(l: &Latency) -> String {
     if l.count == 0 {
@@ -161,10 +166,10 @@ pub fn latency_cell(l: &Latency) -> String {
     }
     format!(
         "{} / {} / {} / {}",
-        dur(l.p50_s),
-        dur(l.p90_s),
-        dur(l.p99_s),
-        dur(l.max_s)
+        dur(l.p50.map(latency_secs)),
+        dur(l.p90.map(latency_secs)),
+        dur(l.p99.map(latency_secs)),
+        dur(l.max.map(latency_secs))
     )
 }
 

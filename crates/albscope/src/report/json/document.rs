@@ -14,8 +14,8 @@ use crate::diagnose::{
 };
 use crate::flow::Endpoint;
 use crate::report::views::{
-    health_problem_text, node_evidence_text, reuse_name, secs, status_name, target_row_name,
-    timer_source_name, LATENCY_METHOD,
+    health_problem_text, latency_secs, node_evidence_text, reuse_name, secs, status_name,
+    target_row_name, timer_source_name, LATENCY_METHOD,
 };
 use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
@@ -435,11 +435,11 @@ impl LatencyOut {
     fn new(l: &Latency) -> Self {
         LatencyOut {
             count: l.count,
-            p50_s: l.p50_s,
-            p90_s: l.p90_s,
-            p99_s: l.p99_s,
-            max_s: l.max_s,
-            mean_s: l.mean_s,
+            p50_s: l.p50.map(latency_secs),
+            p90_s: l.p90.map(latency_secs),
+            p99_s: l.p99.map(latency_secs),
+            max_s: l.max.map(latency_secs),
+            mean_s: l.mean.map(latency_secs),
         }
     }
 }
