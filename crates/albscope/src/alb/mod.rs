@@ -366,7 +366,7 @@ pub struct NodeInfo {
     /// Health checks sent.
     pub health_checks: u64,
     /// Mirror sessions its traffic came through.
-    pub sessions: BTreeSet<String>,
+    pub sessions: BTreeSet<MirrorSession>,
     /// True when given on the command line.
     pub configured: bool,
     /// True when the evidence is strong (headers, health checks or configuration).
@@ -481,10 +481,9 @@ impl Knowledge {
 
     /// Lists `session` for node `n` (at most [`MAX_NODE_SESSIONS`], the rest counted).
     fn add_session(n: &mut NodeInfo, session: &MirrorSession, over: &mut u64) {
-        let session = session.to_string();
         if n.sessions.len() < MAX_NODE_SESSIONS {
-            n.sessions.insert(session);
-        } else if !n.sessions.contains(&session) {
+            n.sessions.insert(*session);
+        } else if !n.sessions.contains(session) {
             *over += 1;
         }
     }

@@ -19,6 +19,7 @@ use crate::alb::{
     TimerSource, Vantage,
 };
 use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::decode::MirrorSession;
 use crate::flow::Endpoint;
 use crate::pipeline::RunStats;
 use indexmap::IndexMap;
@@ -412,8 +413,8 @@ pub struct NodeReport {
     pub back_connections: u64,
     /// Health checks sent.
     pub health_checks: u64,
-    /// Mirror sessions.
-    pub sessions: Vec<String>,
+    /// Mirror sessions, in the order of their text (`vxlan vni 1001 from 10.0.1.25`).
+    pub sessions: Vec<MirrorSession>,
 }
 
 /// A target and what is known of it.
@@ -597,7 +598,11 @@ impl Analyzer {
                     front_connections: n.front_connections,
                     back_connections: n.back_connections,
                     health_checks: n.health_checks,
-                    sessions: n.sessions.iter().cloned().collect(),
+                    sessions: {
+                        let mut s: Vec<MirrorSession> = n.sessions.iter().copied().collect();
+                        s.sort_by_cached_key(MirrorSession::to_string);
+                        s
+                    },
                 })
             })
             .collect();

@@ -95,7 +95,7 @@ struct NodeOut<'a> {
     front_connections: u64,
     back_connections: u64,
     health_checks: u64,
-    sessions: &'a [String],
+    sessions: Vec<String>,
 }
 
 impl<'a> NodeOut<'a> {
@@ -107,7 +107,7 @@ impl<'a> NodeOut<'a> {
             front_connections: n.front_connections,
             back_connections: n.back_connections,
             health_checks: n.health_checks,
-            sessions: &n.sessions,
+            sessions: n.sessions.iter().map(ToString::to_string).collect(),
         }
     }
 }
