@@ -27,8 +27,6 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
 
-/// Version of the JSON document; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
 /// Most failed health checks kept in full.
 const MAX_HEALTH_FAILURES: usize = 50;
 /// Most targets given a row of their own in the per-target counts and metrics; the rest share
@@ -455,8 +453,6 @@ pub struct CaptureSpan {
 /// The whole analysis: what every renderer shows.
 #[derive(Clone, Debug)]
 pub struct Analysis {
-    /// [`SCHEMA_VERSION`].
-    pub schema_version: u32,
     /// Input files.
     pub inputs: Vec<String>,
     /// Which legs the capture holds.
@@ -630,7 +626,6 @@ impl Analyzer {
         let (metrics, connections) = self.metrics.finish();
         Analysis {
             access_log_join,
-            schema_version: SCHEMA_VERSION,
             inputs: self.files,
             vantage: known.vantage(),
             alb_nodes,

@@ -11,7 +11,7 @@ mod text;
 pub mod views;
 
 pub use html::write_html;
-pub use json::{write_json, write_ndjson, LoggedOut};
+pub use json::{write_json, write_ndjson, LoggedOut, SCHEMA_VERSION};
 pub use logjoin::{disagreement_text, join_summary_lines, logged_lines};
 pub use markdown::write_markdown;
 pub use text::{write_text, TextOptions};

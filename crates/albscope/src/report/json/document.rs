@@ -54,7 +54,7 @@ impl<'a> DocumentOut<'a> {
     /// The document of `a`.
     pub(super) fn new(a: &'a Analysis) -> Self {
         DocumentOut {
-            schema_version: a.schema_version,
+            schema_version: super::SCHEMA_VERSION,
             inputs: &a.inputs,
             vantage: vantage_name(a.vantage),
             alb_nodes: a.alb_nodes.iter().map(NodeOut::new).collect(),

@@ -84,6 +84,9 @@
 //! One request object per line (the same objects as `requests` above, with `"record":
 //! "request"`), then one final line with everything else and `"record": "summary"`.
 
+/// Version of the JSON document; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
 mod document;
 mod logged;
 mod stats;
