@@ -6,6 +6,7 @@
 //!
 //! Every capture-derived string goes through [`esc`] (text and attribute context alike).
 
+use super::header;
 use super::views::{self, category_meaning};
 use crate::diagnose::metrics::RequestConns;
 use crate::diagnose::{Analysis, Category, Finding, TimelineEvent};
@@ -132,18 +133,18 @@ fn summary(h: &mut String, a: &Analysis) {
         let _ = write!(h, "<tr><th>{}</th><td>{v}</td></tr>", esc(k));
     };
     let s = &a.summary;
-    row("Requests", views::requests_fact(s));
+    row("Requests", header::requests_fact(s));
     row(
         "Capture",
         esc(&format!(
             "{}, {} packets, inputs: {}",
-            views::capture_window(&a.capture),
+            header::capture_window(&a.capture),
             a.stats.packets,
             a.inputs.join(", ")
         )),
     );
     row("Vantage", esc(a.vantage.describe()));
-    row("Latency", esc(&views::latency_fact(a)));
+    row("Latency", esc(&header::latency_fact(a)));
     let nodes: Vec<String> = a
         .alb_nodes
         .iter()
@@ -151,13 +152,13 @@ fn summary(h: &mut String, a: &Analysis) {
             esc(&format!(
                 "{} (listener {}; {} front-end, {} back-end connections, {} health checks; {})",
                 n.ip,
-                views::listener_ports(n),
+                header::listener_ports(n),
                 n.front_connections,
                 n.back_connections,
                 n.health_checks,
                 n.evidence
                     .first()
-                    .map_or("", |e| views::node_evidence_text(*e))
+                    .map_or("", |e| header::node_evidence_text(*e))
             ))
         })
         .collect();
@@ -173,7 +174,7 @@ fn summary(h: &mut String, a: &Analysis) {
         .targets
         .iter()
         .map(|t| {
-            let f = views::target_facts(t, |k| {
+            let f = header::target_facts(t, |k| {
                 format!("closes idle keep-alive connections after {k:.1} s")
             });
             esc(&if f.is_empty() {
@@ -191,17 +192,17 @@ fn summary(h: &mut String, a: &Analysis) {
             targets.join("<br>")
         },
     );
-    row("Timers", esc(&views::timers_line(&a.timers)));
+    row("Timers", esc(&header::timers_line(&a.timers)));
     for p in &a.stats.problems {
         row(
             "Damage",
             format!(
                 "<span class=\"warn\">{}</span>",
-                esc(&views::damage_text(p))
+                esc(&header::damage_text(p))
             ),
         );
     }
-    for n in views::limit_notes(a) {
+    for n in header::limit_notes(a) {
         row("Note", format!("<span class=\"warn\">{}</span>", esc(&n)));
     }
     h.push_str("</table>\n");
@@ -222,7 +223,7 @@ fn metrics(h: &mut String, a: &Analysis) {
         h,
         "<h2>CloudWatch counterparts</h2><p>What CloudWatch (<code>AWS/ApplicationELB</code>) \
          should show for the capture window {}.</p>",
-        esc(&views::capture_window(&a.capture))
+        esc(&header::capture_window(&a.capture))
     );
     table(
         h,

@@ -5,6 +5,7 @@
 //! Every capture-derived string is escaped: table cells and prose backslash-escape Markdown
 //! punctuation and HTML brackets; timeline blocks use a fence longer than any backtick run.
 
+use super::header;
 use super::views::{self, category_meaning};
 use crate::diagnose::{Analysis, Finding};
 use std::io::{self, Write};
@@ -94,17 +95,17 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     let s = &a.summary;
     let mut facts: Vec<[String; 2]> = vec![
-        ["Requests".into(), views::requests_fact(s)],
+        ["Requests".into(), header::requests_fact(s)],
         [
             "Capture".into(),
             format!(
                 "{}, {} packets",
-                views::capture_window(&a.capture),
+                header::capture_window(&a.capture),
                 a.stats.packets
             ),
         ],
         ["Vantage".into(), a.vantage.describe().into()],
-        ["Latency".into(), views::latency_fact(a)],
+        ["Latency".into(), header::latency_fact(a)],
     ];
     let nodes: Vec<String> = a
         .alb_nodes
@@ -113,7 +114,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             format!(
                 "{} (listener {}; {} front-end, {} back-end connections)",
                 n.ip,
-                views::listener_ports(n),
+                header::listener_ports(n),
                 n.front_connections,
                 n.back_connections
             )
@@ -153,11 +154,11 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             targets.join("; ")
         },
     ]);
-    facts.push(["Timers".into(), views::timers_line(&a.timers)]);
+    facts.push(["Timers".into(), header::timers_line(&a.timers)]);
     for p in &a.stats.problems {
-        facts.push(["Damage".into(), views::damage_text(p)]);
+        facts.push(["Damage".into(), header::damage_text(p)]);
     }
-    for n in views::limit_notes(a) {
+    for n in header::limit_notes(a) {
         facts.push(["Note".into(), n]);
     }
     table(out, &["", "summary"], &facts)?;
@@ -176,7 +177,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "What CloudWatch (`AWS/ApplicationELB`) should show for the capture window {}.",
-        md_escape(&views::capture_window(&a.capture))
+        md_escape(&header::capture_window(&a.capture))
     )?;
     writeln!(out)?;
     table(out, &views::CW_HEAD, &views::cloudwatch_rows(a))?;

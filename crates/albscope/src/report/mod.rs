@@ -2,6 +2,7 @@
 //! renderer reads the same model and never re-analyses. [`slice`] writes the packets of chosen
 //! requests back out as small captures (`albscope extract`).
 
+pub mod header;
 pub mod html;
 mod json;
 mod logjoin;

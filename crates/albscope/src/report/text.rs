@@ -1,7 +1,7 @@
 //! The human-readable report: summary, ALB nodes and targets, then each failed request with its
 //! headline, evidence, fix, access-log view and timeline.
 
-use super::views;
+use super::{header, views};
 use crate::alb::TimerSource;
 use crate::diagnose::{Analysis, Category, Finding, GeneratedBy};
 use std::io::{self, Write};
@@ -66,9 +66,9 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     }
     writeln!(out, "vantage:   {}", a.vantage.describe())?;
     for p in &a.stats.problems {
-        writeln!(out, "damage:    {}", views::damage_text(p))?;
+        writeln!(out, "damage:    {}", header::damage_text(p))?;
     }
-    for n in views::limit_notes(a) {
+    for n in header::limit_notes(a) {
         writeln!(out, "note:      {n}")?;
     }
     if a.alb_nodes.is_empty() {
@@ -93,12 +93,12 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             n.health_checks
         )?;
         for e in &n.evidence {
-            let e = views::node_evidence_text(*e);
+            let e = header::node_evidence_text(*e);
             writeln!(out, "           {}", st.dim(&format!("why: {e}")))?;
         }
     }
     for t in &a.targets {
-        let facts = views::target_facts(t, |k| {
+        let facts = header::target_facts(t, |k| {
             let k = if k.fract() == 0.0 {
                 format!("{k:.0}")
             } else {
@@ -174,7 +174,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
                 f.node,
                 f.target,
                 f.path.as_deref().unwrap_or(""),
-                views::health_problem_text(f.problem.as_ref()),
+                header::health_problem_text(f.problem.as_ref()),
                 f.packet
                     .map(|p| format!(" (packet {})", crate::diagnose::packet_ref(&a.inputs, p)))
                     .unwrap_or_default()
@@ -219,7 +219,7 @@ fn write_metrics(out: &mut dyn Write, st: &Style, a: &Analysis) -> io::Result<()
         "{}",
         st.bold(&format!(
             "CloudWatch counterparts for the capture window {}",
-            views::capture_window(&a.capture)
+            header::capture_window(&a.capture)
         ))
     )?;
     table(

@@ -13,9 +13,9 @@ use crate::diagnose::{
     HealthSummary, HealthTarget, NodeReport, Summary, TargetCount, TargetReport, Timers,
 };
 use crate::flow::Endpoint;
+use crate::report::header::{health_problem_text, node_evidence_text, timer_source_name};
 use crate::report::views::{
-    health_problem_text, latency_secs, node_evidence_text, reuse_name, secs, status_name,
-    target_row_name, timer_source_name, LATENCY_METHOD,
+    latency_secs, reuse_name, secs, status_name, target_row_name, LATENCY_METHOD,
 };
 use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
