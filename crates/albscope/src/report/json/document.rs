@@ -1,12 +1,11 @@
 //! The JSON document's output types, borrowed from the [`Analysis`]: the schema written in
 //! [`super`] is theirs, so renaming a field of the model cannot change the JSON.
 
+use super::logjoin::LogJoinOut;
+use super::metrics::MetricsOut;
 use super::stats::RunStatsOut;
-use crate::accesslog::HostPort;
 use crate::alb::Vantage;
 use crate::capture::Timestamp;
-use crate::diagnose::logjoin::{LogJoinSummary, UncapturedEntry, UnloggedRequest};
-use crate::diagnose::metrics::{CloudWatch, GroupStats, Latency, Metrics, TargetStats};
 use crate::diagnose::packet_ref;
 use crate::diagnose::{
     AlbLimits, Analysis, CaptureSpan, Category, CategoryCount, Finding, HealthFailure,
@@ -14,9 +13,7 @@ use crate::diagnose::{
 };
 use crate::flow::Endpoint;
 use crate::report::header::{health_problem_text, node_evidence_text, timer_source_name};
-use crate::report::views::{
-    latency_secs, reuse_name, secs, status_name, target_row_name, LATENCY_METHOD,
-};
+use crate::report::views::{secs, status_name, target_row_name};
 use indexmap::IndexMap;
 use serde::{Serialize, Serializer};
 use std::fmt::Display;
@@ -225,7 +222,7 @@ fn statuses(s: &IndexMap<Option<u16>, u64>) -> IndexMap<String, u64> {
 }
 
 /// Counts by category name.
-fn by_category(c: &IndexMap<Category, u64>) -> IndexMap<&'static str, u64> {
+pub(super) fn by_category(c: &IndexMap<Category, u64>) -> IndexMap<&'static str, u64> {
     c.iter().map(|(k, n)| (k.name(), *n)).collect()
 }
 
@@ -341,241 +338,6 @@ impl AlbLimitsOut {
             nodes_over_limit: l.nodes_over_limit,
             targets_over_limit: l.targets_over_limit,
             sessions_over_limit: l.sessions_over_limit,
-        }
-    }
-}
-
-/// `metrics`.
-#[derive(Serialize)]
-struct MetricsOut {
-    method: &'static str,
-    cloudwatch: CloudWatchOut,
-    by_target: IndexMap<String, TargetStatsOut>,
-    by_connection: IndexMap<&'static str, GroupOut>,
-}
-
-impl MetricsOut {
-    fn new(m: &Metrics) -> Self {
-        MetricsOut {
-            method: LATENCY_METHOD,
-            cloudwatch: CloudWatchOut::new(&m.cloudwatch),
-            by_target: m
-                .by_target
-                .iter()
-                .map(|(k, t)| (target_row_name(k), TargetStatsOut::new(t)))
-                .collect(),
-            by_connection: m
-                .by_connection
-                .iter()
-                .map(|(k, g)| (reuse_name(*k), GroupOut::new(g)))
-                .collect(),
-        }
-    }
-}
-
-/// `metrics.cloudwatch`: CloudWatch's metric names.
-#[derive(Serialize)]
-struct CloudWatchOut {
-    #[serde(rename = "RequestCount")]
-    request_count: u64,
-    #[serde(rename = "HTTPCode_ELB_502_Count")]
-    elb_502: u64,
-    #[serde(rename = "HTTPCode_ELB_504_Count")]
-    elb_504: u64,
-    #[serde(rename = "HTTPCode_ELB_5XX_Count")]
-    elb_5xx: u64,
-    #[serde(rename = "HTTPCode_Target_2XX_Count")]
-    target_2xx: u64,
-    #[serde(rename = "HTTPCode_Target_3XX_Count")]
-    target_3xx: u64,
-    #[serde(rename = "HTTPCode_Target_4XX_Count")]
-    target_4xx: u64,
-    #[serde(rename = "HTTPCode_Target_5XX_Count")]
-    target_5xx: u64,
-    #[serde(rename = "TargetConnectionErrorCount")]
-    target_connection_errors: u64,
-    #[serde(rename = "TargetTLSNegotiationErrorCount")]
-    target_tls_errors: u64,
-    #[serde(rename = "TargetResponseTime")]
-    target_response_time: LatencyOut,
-    elb_codes_inferred: u64,
-}
-
-impl CloudWatchOut {
-    fn new(c: &CloudWatch) -> Self {
-        CloudWatchOut {
-            request_count: c.request_count,
-            elb_502: c.elb_502,
-            elb_504: c.elb_504,
-            elb_5xx: c.elb_5xx,
-            target_2xx: c.target_2xx,
-            target_3xx: c.target_3xx,
-            target_4xx: c.target_4xx,
-            target_5xx: c.target_5xx,
-            target_connection_errors: c.target_connection_errors,
-            target_tls_errors: c.target_tls_errors,
-            target_response_time: LatencyOut::new(&c.target_response_time),
-            elb_codes_inferred: c.elb_codes_inferred,
-        }
-    }
-}
-
-/// A latency summary (seconds, null when nothing was measured).
-#[derive(Serialize)]
-struct LatencyOut {
-    count: u64,
-    p50_s: Option<f64>,
-    p90_s: Option<f64>,
-    p99_s: Option<f64>,
-    max_s: Option<f64>,
-    mean_s: Option<f64>,
-}
-
-impl LatencyOut {
-    fn new(l: &Latency) -> Self {
-        LatencyOut {
-            count: l.count,
-            p50_s: l.p50.map(latency_secs),
-            p90_s: l.p90.map(latency_secs),
-            p99_s: l.p99.map(latency_secs),
-            max_s: l.max.map(latency_secs),
-            mean_s: l.mean.map(latency_secs),
-        }
-    }
-}
-
-/// Requests, failures and latency of one group.
-#[derive(Serialize)]
-struct GroupOut {
-    requests: u64,
-    failed: u64,
-    by_category: IndexMap<&'static str, u64>,
-    latency: LatencyOut,
-}
-
-impl GroupOut {
-    fn new(g: &GroupStats) -> Self {
-        GroupOut {
-            requests: g.requests,
-            failed: g.failed,
-            by_category: by_category(&g.by_category),
-            latency: LatencyOut::new(&g.latency),
-        }
-    }
-}
-
-/// One of `metrics.by_target`: the target's group, then its fresh and reused ones.
-#[derive(Serialize)]
-struct TargetStatsOut {
-    #[serde(flatten)]
-    all: GroupOut,
-    fresh: GroupOut,
-    reused: GroupOut,
-}
-
-impl TargetStatsOut {
-    fn new(t: &TargetStats) -> Self {
-        TargetStatsOut {
-            all: GroupOut::new(&t.all),
-            fresh: GroupOut::new(&t.fresh),
-            reused: GroupOut::new(&t.reused),
-        }
-    }
-}
-
-/// `access_log_join`.
-#[derive(Serialize)]
-struct LogJoinOut<'a> {
-    files: &'a [String],
-    entries: u64,
-    malformed_lines: u64,
-    requests: u64,
-    joined: u64,
-    joined_by_trace_id: u64,
-    joined_by_client_time: u64,
-    joined_by_target_time: u64,
-    with_disagreements: u64,
-    disagreeing_requests: &'a [String],
-    requests_without_entry: u64,
-    entries_without_request: u64,
-    entries_outside_capture: u64,
-    entries_not_indexed: u64,
-    unlogged_requests: Vec<UnloggedOut<'a>>,
-    uncaptured_entries: Vec<UncapturedOut<'a>>,
-}
-
-impl<'a> LogJoinOut<'a> {
-    fn new(s: &'a LogJoinSummary) -> Self {
-        LogJoinOut {
-            files: &s.files,
-            entries: s.entries,
-            malformed_lines: s.malformed_lines,
-            requests: s.requests,
-            joined: s.joined,
-            joined_by_trace_id: s.joined_by_trace_id,
-            joined_by_client_time: s.joined_by_client_time,
-            joined_by_target_time: s.joined_by_target_time,
-            with_disagreements: s.with_disagreements,
-            disagreeing_requests: &s.disagreeing_requests,
-            requests_without_entry: s.requests_without_entry,
-            entries_without_request: s.entries_without_request,
-            entries_outside_capture: s.entries_outside_capture,
-            entries_not_indexed: s.entries_not_indexed,
-            unlogged_requests: s.unlogged_requests.iter().map(UnloggedOut::new).collect(),
-            uncaptured_entries: s
-                .uncaptured_entries
-                .iter()
-                .map(UncapturedOut::new)
-                .collect(),
-        }
-    }
-}
-
-/// One of `access_log_join.unlogged_requests`.
-#[derive(Serialize)]
-struct UnloggedOut<'a> {
-    id: &'a str,
-    time: &'a str,
-    client: Option<&'a str>,
-    request: &'a str,
-    status: Option<u16>,
-    category: &'static str,
-}
-
-impl<'a> UnloggedOut<'a> {
-    fn new(u: &'a UnloggedRequest) -> Self {
-        UnloggedOut {
-            id: &u.id,
-            time: &u.time,
-            client: u.client.as_deref(),
-            request: &u.request,
-            status: u.status,
-            category: u.category.name(),
-        }
-    }
-}
-
-/// One of `access_log_join.uncaptured_entries`.
-#[derive(Serialize)]
-struct UncapturedOut<'a> {
-    source: &'a str,
-    time: String,
-    #[serde(serialize_with = "display")]
-    client: &'a HostPort,
-    request: Option<&'a str>,
-    elb_status_code: Option<u16>,
-    trace_id: Option<&'a str>,
-}
-
-impl<'a> UncapturedOut<'a> {
-    fn new(u: &'a UncapturedEntry) -> Self {
-        UncapturedOut {
-            source: &u.source,
-            time: u.time.to_rfc3339(),
-            client: &u.client,
-            request: u.request.as_deref(),
-            elb_status_code: u.elb_status_code,
-            trace_id: u.trace_id.as_deref(),
         }
     }
 }

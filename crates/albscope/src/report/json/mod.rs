@@ -1,5 +1,11 @@
 //! JSON and NDJSON output.
 //!
+//! The document is written through output types borrowed from the [`Analysis`]
+//! ([`document`], [`metrics`], [`logjoin`], [`stats`], [`logged`]): the schema below is
+//! theirs, so renaming a field of the model cannot change the JSON. The model holds typed values
+//! (times, durations, endpoints, enums); these types turn them into the schema's strings and
+//! seconds.
+//!
 //! # JSON document (`--format json`), `schema_version` 1
 //!
 //! Top level object:
@@ -89,6 +95,8 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 mod document;
 mod logged;
+mod logjoin;
+mod metrics;
 mod stats;
 
 pub use logged::LoggedOut;
