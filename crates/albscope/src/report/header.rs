@@ -128,14 +128,25 @@ pub fn target_facts(t: &TargetReport, keepalive: impl Fn(f64) -> String) -> Vec<
     facts
 }
 
-/// `ALB idle timeout 60 s (default), connect timeout 10 s`.
-pub fn timers_line(t: &Timers) -> String {
+/// `ALB idle timeout 60 s (default), connect timeout 10 s`, the idle timeout's source in the words of `source` ([`timer_source_name`] or
+/// [`timer_source_text`]).
+pub fn timers_line(t: &Timers, source: fn(TimerSource) -> &'static str) -> String {
     format!(
         "ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
         secs(t.idle_timeout),
-        timer_source_name(t.idle_timeout_source),
+        source(t.idle_timeout_source),
         secs(t.connect_timeout)
     )
+}
+
+/// Where the idle timeout came from, for a reader: `given`, `inferred from the ALB's own idle
+/// closes`, or the AWS default and how to change it.
+pub fn timer_source_text(s: TimerSource) -> &'static str {
+    match s {
+        TimerSource::Config => "given",
+        TimerSource::Inferred => "inferred from the ALB's own idle closes",
+        TimerSource::Default => "AWS default; set --idle-timeout if yours differs",
+    }
 }
 
 /// What the analysis could not see or had to cut short (input damage aside), one sentence each:

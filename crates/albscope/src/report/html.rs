@@ -192,7 +192,10 @@ fn summary(h: &mut String, a: &Analysis) {
             targets.join("<br>")
         },
     );
-    row("Timers", esc(&header::timers_line(&a.timers)));
+    row(
+        "Timers",
+        esc(&header::timers_line(&a.timers, header::timer_source_name)),
+    );
     for p in &a.stats.problems {
         row(
             "Damage",

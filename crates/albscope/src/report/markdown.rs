@@ -154,7 +154,10 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             targets.join("; ")
         },
     ]);
-    facts.push(["Timers".into(), header::timers_line(&a.timers)]);
+    facts.push([
+        "Timers".into(),
+        header::timers_line(&a.timers, header::timer_source_name),
+    ]);
     for p in &a.stats.problems {
         facts.push(["Damage".into(), header::damage_text(p)]);
     }

@@ -2,7 +2,6 @@
 //! headline, evidence, fix, access-log view and timeline.
 
 use super::{header, views};
-use crate::alb::TimerSource;
 use crate::diagnose::{Analysis, Category, Finding, GeneratedBy};
 use std::io::{self, Write};
 
@@ -119,14 +118,8 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     }
     writeln!(
         out,
-        "timers:    ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
-        views::secs(a.timers.idle_timeout),
-        match a.timers.idle_timeout_source {
-            TimerSource::Config => "given",
-            TimerSource::Inferred => "inferred from the ALB's own idle closes",
-            TimerSource::Default => "AWS default; set --idle-timeout if yours differs",
-        },
-        views::secs(a.timers.connect_timeout)
+        "timers:    {}",
+        header::timers_line(&a.timers, header::timer_source_text)
     )?;
 
     // Summary table.
