@@ -199,12 +199,12 @@ impl FailOn {
     pub fn matches(&self, a: &Analysis) -> bool {
         let by_category = &a.summary.by_category;
         match self {
-            FailOn::Category(c) => by_category.get(c.name()).is_some_and(|n| n.count > 0),
+            FailOn::Category(c) => by_category.get(c).is_some_and(|n| n.count > 0),
             FailOn::Lb5xx => a.metrics.cloudwatch.elb_5xx > 0,
             FailOn::Any5xx => by_category
                 .values()
                 .flat_map(|c| c.statuses.iter())
-                .any(|(status, n)| *n > 0 && status.starts_with('5') && status.len() == 3),
+                .any(|(status, n)| *n > 0 && status.is_some_and(|s| (500..600).contains(&s))),
         }
     }
 }

@@ -234,7 +234,7 @@ fn mixed_two_nodes_shows_both_nodes_and_health_checks_apart() {
     let Some(a) = analyze("mixed_two_nodes.pcap") else {
         panic!("samples/real/mixed_two_nodes.pcap missing");
     };
-    let mut nodes: Vec<&str> = a.alb_nodes.iter().map(|n| n.ip.as_str()).collect();
+    let mut nodes: Vec<String> = a.alb_nodes.iter().map(|n| n.ip.to_string()).collect();
     nodes.sort();
     assert_eq!(nodes, ["10.99.0.1", "10.99.0.2"]);
     assert!(a.health_checks.checks > 0);
@@ -246,10 +246,11 @@ fn mixed_two_nodes_shows_both_nodes_and_health_checks_apart() {
     let t2 = a
         .targets
         .iter()
-        .find(|t| t.target == "10.99.1.12:8080")
+        .find(|t| t.target.to_string() == "10.99.1.12:8080")
         .expect("target t2");
     let ka = t2
-        .keepalive_timeout_s
-        .expect("keep-alive read from idle closes");
+        .keepalive_timeout
+        .expect("keep-alive read from idle closes")
+        .as_secs_f64();
     assert!((ka - 2.0).abs() < 0.3, "{ka}");
 }

@@ -67,7 +67,7 @@ fn pending_legs_stay_within_the_window() {
     let _ = std::fs::remove_file(&path);
 
     let requests = analysis.summary.requests as usize;
-    let span = analysis.capture.duration_s;
+    let span = analysis.capture.duration.as_secs_f64();
     assert!(span > 150.0, "capture spans {span} s");
     assert!(probe.ticks > 3, "{} clock ticks", probe.ticks);
     assert!(requests > 300, "{requests} requests");

@@ -139,10 +139,15 @@ fn every_sample_joins_its_log() {
                     );
                 }
                 if let Some(c) = &f.client {
-                    assert_eq!(l.client, c.to_string(), "{}", s.name);
+                    assert_eq!(l.client.to_string(), c.to_string(), "{}", s.name);
                 }
                 if let Some(t) = &f.target {
-                    assert_eq!(l.target, Some(t.to_string()), "{}", s.name);
+                    assert_eq!(
+                        l.target.as_ref().map(|t| t.to_string()),
+                        Some(t.to_string()),
+                        "{}",
+                        s.name
+                    );
                 }
                 // The synthetic ALB logs what the capture shows, except that it logs a 460
                 // when the client goes (before the target's late answer).
@@ -159,8 +164,12 @@ fn every_sample_joins_its_log() {
                 {
                     // The truncated mirror lost the back-end request: the capture's view says
                     // it was never sent (-1), the log knows better.
-                    assert!(l.disagreements.iter().all(|d| d
-                        .starts_with("request_processing_time: the log says 0.001 s, the capture shows the step never happened")));
+                    assert!(l.disagreements.iter().all(|d| {
+                        albscope::report::disagreement_text(d).starts_with(
+                            "request_processing_time: the log says 0.001 s, the capture shows \
+                             the step never happened",
+                        )
+                    }));
                 } else {
                     assert!(
                         l.disagreements.is_empty(),
@@ -221,7 +230,7 @@ fn disagreements_are_flagged() {
         .expect("client_closed request");
     let l = f.logged.as_ref().expect("joined");
     assert_eq!(l.elb_status_code, Some(460));
-    let d = l.disagreements.join("\n");
+    let d = sentences(l).join("\n");
     assert!(d.contains("target_status_code: the log says -"), "{d}");
     assert!(d.contains("target_processing_time: the log says -1"), "{d}");
     assert_eq!(
@@ -239,7 +248,7 @@ fn disagreements_are_flagged() {
         .iter()
         .find(|f| f.category == Category::TargetIdleTimeout)
         .expect("idle timeout request");
-    let d = f.logged.as_ref().expect("joined").disagreements.join("\n");
+    let d = sentences(f.logged.as_ref().expect("joined")).join("\n");
     assert!(
         d.contains("elb_status_code: the log says 502, the capture shows 504"),
         "{d}"
@@ -259,7 +268,7 @@ fn disagreements_are_flagged() {
         .requests
         .iter()
         .filter_map(|f| f.logged.as_ref())
-        .flat_map(|l| l.disagreements.clone())
+        .flat_map(sentences)
         .collect();
     assert_eq!(all_d.len(), 1, "{all_d:?}");
     assert!(
@@ -274,10 +283,10 @@ fn unjoined_requests_and_entries_are_counted_and_listed() {
     assert_eq!(j.requests_without_entry, 1);
     assert_eq!(j.unlogged_requests.len(), 1);
     assert_eq!(j.entries_without_request, 2);
-    let clients: Vec<&str> = j
+    let clients: Vec<String> = j
         .uncaptured_entries
         .iter()
-        .map(|e| e.client.as_str())
+        .map(|e| e.client.to_string())
         .collect();
     assert_eq!(clients, ["198.51.100.7:51234", "54.206.12.90:61002"]);
     assert!(j
@@ -300,4 +309,12 @@ fn unjoined_requests_and_entries_are_counted_and_listed() {
     let j = a.access_log_join.as_ref().expect("summary");
     assert_eq!(j.malformed_lines, 1);
     assert_eq!(j.joined, j.requests);
+}
+
+/// The disagreements of a joined line, as the reports word them.
+fn sentences(l: &albscope::diagnose::logjoin::LoggedEntry) -> Vec<String> {
+    l.disagreements
+        .iter()
+        .map(albscope::report::disagreement_text)
+        .collect()
 }

@@ -111,10 +111,10 @@ fn metrics_agree_with_the_per_request_results() {
         let rt = &cw.target_response_time;
         assert_eq!(rt.count as usize, rts.len(), "{name}");
         for (q, got) in [
-            (0.5, rt.p50_s),
-            (0.9, rt.p90_s),
-            (0.99, rt.p99_s),
-            (1.0, rt.max_s),
+            (0.5, rt.p50.map(|d| d.as_secs_f64())),
+            (0.9, rt.p90.map(|d| d.as_secs_f64())),
+            (0.99, rt.p99.map(|d| d.as_secs_f64())),
+            (1.0, rt.max.map(|d| d.as_secs_f64())),
         ] {
             match (nearest_rank(&mut rts, q), got) {
                 (None, None) => {}
@@ -133,11 +133,15 @@ fn metrics_agree_with_the_per_request_results() {
             assert_eq!(
                 (m.all.requests, m.all.failed),
                 (s.requests, s.failed),
-                "{name} {t}"
+                "{name} {t:?}"
             );
             let split = m.fresh.requests + m.reused.requests;
-            let want = if t == "-" { 0 } else { m.all.requests };
-            assert_eq!(split, want, "{name} {t}: fresh + reused");
+            let want = if *t == albscope::diagnose::TargetRow::NoTarget {
+                0
+            } else {
+                m.all.requests
+            };
+            assert_eq!(split, want, "{name} {t:?}: fresh + reused");
         }
         let by_conn: u64 = a.metrics.by_connection.values().map(|g| g.requests).sum();
         assert_eq!(by_conn, a.summary.requests, "{name}");

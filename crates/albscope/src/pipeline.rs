@@ -5,7 +5,6 @@ use crate::capture::{CaptureReader, InputSummary, Timestamp};
 use crate::decode::{DecodeConfig, DecodeStats, Decoder};
 use crate::flow::{ConnId, FlowConfig, FlowEvent, FlowSink, FlowStats, FlowTracker};
 use crate::protocol::{AppSink, ProtocolConfig, ProtocolStats, ProtocolTracker};
-use serde::Serialize;
 use std::io::{IsTerminal, Write};
 
 /// Settings of every layer the pipeline drives.
@@ -22,7 +21,7 @@ pub struct PipelineConfig {
 }
 
 /// What a run read and what each layer counted.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct RunStats {
     /// Per input file.
     pub inputs: Vec<InputSummary>,

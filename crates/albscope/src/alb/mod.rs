@@ -54,7 +54,7 @@ pub const MAX_TARGETS: usize = 10_000;
 const MAX_NODE_SESSIONS: usize = 64;
 /// Most mirror sessions remembered as belonging to a strong node.
 const MAX_SESSION_NODES: usize = 100_000;
-/// Most evidence strings kept per detected node.
+/// Most pieces of evidence kept per detected node.
 const MAX_NODE_EVIDENCE: usize = 4;
 
 /// What the user told us about the ALB, and its timers.
@@ -103,8 +103,7 @@ impl AlbConfig {
 }
 
 /// What a connection is, seen from the ALB.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ConnRole {
     /// Client -> ALB.
     FrontEnd,
@@ -117,8 +116,7 @@ pub enum ConnRole {
 }
 
 /// Which legs of the ALB's traffic the capture holds.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Vantage {
     /// Front end and back end (captured on the ALB node's ENIs).
     BothLegs,
@@ -314,8 +312,40 @@ pub enum PairingNote {
     FrontEndNotCaptured,
 }
 
+/// How a connection that carried no answer ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// Its connection record is not in the capture.
+    Unknown,
+    /// An ICMP error came back.
+    Icmp(crate::decode::IcmpError),
+    /// The SYN was answered by RST (connection refused).
+    Refused,
+    /// The SYN was never answered (connection timed out).
+    SynUnanswered,
+    /// The TLS handshake did not complete.
+    TlsIncomplete,
+    /// The connection closed without a response.
+    Closed,
+}
+
+/// Why a health check failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthProblem {
+    /// The target answered a status that is not 2xx or 3xx.
+    Status(u16),
+    /// No answer came; `unmatched_attempt` when it was a bare connection attempt that matched
+    /// no client request (and was therefore taken for a health check).
+    NoAnswer {
+        /// How the connection ended.
+        how: NoAnswer,
+        /// True for a bare connection attempt matching no client request.
+        unmatched_attempt: bool,
+    },
+}
+
 /// One health check (or a failed health-check connection) from an ALB node to a target.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct HealthCheck {
     /// ALB node.
     pub node: IpAddr,
@@ -330,18 +360,36 @@ pub struct HealthCheck {
     /// Whether it succeeded (a 2xx/3xx answer).
     pub ok: bool,
     /// What went wrong, when it failed.
-    pub problem: Option<String>,
+    pub problem: Option<HealthProblem>,
     /// The packet where it starts.
     pub pos: Option<PacketPos>,
 }
 
+/// Why an address is believed to be an ALB node.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NodeEvidence {
+    /// Given with `--alb-ip`.
+    Configured,
+    /// It sends health checks (User-Agent: ELB-HealthChecker).
+    SendsHealthChecks,
+    /// It sends requests carrying X-Amzn-Trace-Id and X-Forwarded-For.
+    SendsAlbHeaders,
+    /// It answers clients with `Server: awselb/2.0`.
+    AnswersAsAwselb,
+    /// It accepts connections and opens connections to others (weak).
+    AcceptsAndOpens,
+    /// It opened a connection that never got going, and nothing else in the capture is
+    /// recognised as an ALB node (weak).
+    OpenedFailedConnect,
+}
+
 /// A detected ALB node.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct NodeInfo {
     /// Its private address.
     pub ip: Option<IpAddr>,
-    /// Why it is believed to be an ALB node.
-    pub evidence: Vec<String>,
+    /// Why it is believed to be an ALB node (at most four reasons, in the order found).
+    pub evidence: Vec<NodeEvidence>,
     /// Listener ports clients connected to.
     pub listener_ports: BTreeSet<u16>,
     /// Front-end connections seen.
@@ -351,7 +399,7 @@ pub struct NodeInfo {
     /// Health checks sent.
     pub health_checks: u64,
     /// Mirror sessions its traffic came through.
-    pub sessions: BTreeSet<String>,
+    pub sessions: BTreeSet<MirrorSession>,
     /// True when given on the command line.
     pub configured: bool,
     /// True when the evidence is strong (headers, health checks or configuration).
@@ -359,7 +407,7 @@ pub struct NodeInfo {
 }
 
 /// What is known about one target (address:port).
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct TargetInfo {
     /// Last `Server` header it sent.
     pub server: Option<String>,
@@ -381,8 +429,7 @@ impl TargetInfo {
 }
 
 /// Where a timer value came from.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum TimerSource {
     /// The AWS default.
     Default,
@@ -448,7 +495,7 @@ impl Knowledge {
             let n = k.node_mut(*ip);
             n.configured = true;
             n.strong = true;
-            push_evidence(n, "given with --alb-ip".into());
+            push_evidence(n, NodeEvidence::Configured);
         }
         k
     }
@@ -467,10 +514,9 @@ impl Knowledge {
 
     /// Lists `session` for node `n` (at most [`MAX_NODE_SESSIONS`], the rest counted).
     fn add_session(n: &mut NodeInfo, session: &MirrorSession, over: &mut u64) {
-        let session = session.to_string();
         if n.sessions.len() < MAX_NODE_SESSIONS {
-            n.sessions.insert(session);
-        } else if !n.sessions.contains(&session) {
+            n.sessions.insert(*session);
+        } else if !n.sessions.contains(session) {
             *over += 1;
         }
     }
@@ -593,20 +639,20 @@ impl Knowledge {
         let reason = if header(&req.headers, "user-agent")
             .is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT))
         {
-            Some("sends health checks (User-Agent: ELB-HealthChecker)")
+            Some(NodeEvidence::SendsHealthChecks)
         } else if header(&req.headers, "x-amzn-trace-id").is_some()
             && header(&req.headers, "x-forwarded-for").is_some()
         {
-            Some("sends requests carrying X-Amzn-Trace-Id and X-Forwarded-For")
+            Some(NodeEvidence::SendsAlbHeaders)
         } else {
             None
         };
         if let Some(reason) = reason {
-            self.strong_node(key, key.client.ip, reason.to_string());
+            self.strong_node(key, key.client.ip, reason);
         }
     }
 
-    fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: String) {
+    fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: NodeEvidence) {
         let mut over = 0;
         let n = self.node_mut(ip);
         if !n.strong {
@@ -655,10 +701,7 @@ impl Knowledge {
                 && self.nodes.len() < MAX_WEAK_NODES
             {
                 let n = self.node_mut(ip);
-                push_evidence(
-                    n,
-                    "accepts connections and opens connections to others".into(),
-                );
+                push_evidence(n, NodeEvidence::AcceptsAndOpens);
             }
         }
     }
@@ -738,22 +781,13 @@ impl Knowledge {
             return;
         }
         let n = self.node_mut(rec.tcp.key.client.ip);
-        push_evidence(
-            n,
-            "opened a connection that never got going (assumed to be the ALB because nothing \
-             else in the capture is recognised as one; name it with --alb-ip)"
-                .into(),
-        );
+        push_evidence(n, NodeEvidence::OpenedFailedConnect);
     }
 
     fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
         let Some(resp) = &ex.response else { return };
         if header(&resp.headers, "server").is_some_and(|s| s.starts_with("awselb")) {
-            self.strong_node(
-                key,
-                key.server.ip,
-                "answers clients with Server: awselb/2.0".into(),
-            );
+            self.strong_node(key, key.server.ip, NodeEvidence::AnswersAsAwselb);
         }
         if !self.is_alb(key.client.ip) {
             return;
@@ -779,9 +813,9 @@ pub fn unanswered(tcp: &ConnSummary) -> bool {
             .any(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
 }
 
-fn push_evidence(n: &mut NodeInfo, s: String) {
-    if n.evidence.len() < MAX_NODE_EVIDENCE && !n.evidence.contains(&s) {
-        n.evidence.push(s);
+fn push_evidence(n: &mut NodeInfo, e: NodeEvidence) {
+    if n.evidence.len() < MAX_NODE_EVIDENCE && !n.evidence.contains(&e) {
+        n.evidence.push(e);
     }
 }
 

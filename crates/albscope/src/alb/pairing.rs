@@ -1,7 +1,8 @@
 //! Pairing of front-end and back-end legs within one ALB node (DOMAIN.md "Pairing").
 
 use super::{
-    ConnRole, HealthCheck, Knowledge, Leg, PairingBasis, PairingMethod, PairingNote, RequestPath,
+    ConnRole, HealthCheck, HealthProblem, Knowledge, Leg, NoAnswer, PairingBasis, PairingMethod,
+    PairingNote, RequestPath,
 };
 use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
@@ -127,7 +128,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                     used: false,
                 });
             }
-            ConnRole::HealthCheck => out.health_checks.push(health_check(&leg, None)),
+            ConnRole::HealthCheck => out.health_checks.push(health_check(&leg, false)),
             ConnRole::Other => {}
         }
     }
@@ -317,10 +318,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
         if front_seen && !has_request {
             // Clients' requests have a front end in this capture; a bare connection attempt
             // that matches none of them was made for a health check.
-            out.health_checks.push(health_check(
-                &b.leg,
-                Some("no client request matched this connection attempt"),
-            ));
+            out.health_checks.push(health_check(&b.leg, true));
             continue;
         }
         let note = if front_seen {
@@ -479,8 +477,9 @@ fn ambiguity(fronts: &[Side], pool: &[usize], by: PairingBasis) -> PairingNote {
     }
 }
 
-/// Builds a health-check record from a health-check leg (or a bare failed attempt).
-fn health_check(leg: &Leg, note: Option<&str>) -> HealthCheck {
+/// Builds a health-check record from a health-check leg (or, `unmatched_attempt`, a bare
+/// connection attempt that matched no client request).
+fn health_check(leg: &Leg, unmatched_attempt: bool) -> HealthCheck {
     let ex = leg.exchange.as_ref();
     let status = ex.and_then(|e| e.response.as_ref()).map(|r| r.status);
     let path = ex
@@ -490,12 +489,11 @@ fn health_check(leg: &Leg, note: Option<&str>) -> HealthCheck {
     let problem = if ok {
         None
     } else if let Some(s) = status {
-        Some(format!("answered {s}"))
+        Some(HealthProblem::Status(s))
     } else {
-        let what = tcp_outcome(leg);
-        Some(match note {
-            Some(n) => format!("{what} ({n})"),
-            None => what,
+        Some(HealthProblem::NoAnswer {
+            how: tcp_outcome(leg),
+            unmatched_attempt,
         })
     };
     HealthCheck {
@@ -510,20 +508,17 @@ fn health_check(leg: &Leg, note: Option<&str>) -> HealthCheck {
     }
 }
 
-/// A few words on how a connection without an answer ended.
-fn tcp_outcome(leg: &Leg) -> String {
+/// How a connection without an answer ended.
+fn tcp_outcome(leg: &Leg) -> NoAnswer {
     let Some(rec) = &leg.record else {
-        return "no response".into();
+        return NoAnswer::Unknown;
     };
     let ev = &rec.tcp.events;
     if let Some(e) = ev.iter().find_map(|e| match &e.kind {
         TcpEventKind::Icmp(i) => Some(i),
         _ => None,
     }) {
-        return format!(
-            "ICMP {} (type {} code {})",
-            e.description, e.icmp_type, e.code
-        );
+        return NoAnswer::Icmp(e.clone());
     }
     let synack = ev
         .iter()
@@ -532,13 +527,13 @@ fn tcp_outcome(leg: &Leg) -> String {
         .iter()
         .any(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Rst));
     if !synack && rst {
-        return "connection refused (SYN answered by RST)".into();
+        return NoAnswer::Refused;
     }
     if !synack {
-        return "SYN unanswered (connection timed out)".into();
+        return NoAnswer::SynUnanswered;
     }
     if leg.conn.tls {
-        return "TLS handshake did not complete".into();
+        return NoAnswer::TlsIncomplete;
     }
-    "connection closed without a response".into()
+    NoAnswer::Closed
 }

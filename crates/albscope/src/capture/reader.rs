@@ -6,7 +6,6 @@ use super::sniff::{self, Magic};
 use super::source::{read_prefix, Counting, Filling, Shared};
 use super::{CaptureError, PacketRef, Timestamp};
 use flate2::read::MultiGzDecoder;
-use serde::Serialize;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{Cursor, Read};
@@ -17,7 +16,7 @@ use std::sync::Arc;
 const SNIFF_LEN: usize = 512;
 
 /// What was read from one input file, for the report's "inputs" section.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct InputSummary {
     /// The path as given (`-` for stdin).
     pub file: String,

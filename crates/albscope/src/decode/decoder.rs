@@ -10,7 +10,6 @@ use etherparse::{
     ether_type, ip_number, EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice,
     TransportSlice,
 };
-use serde::Serialize;
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -53,7 +52,7 @@ impl Default for DecodeConfig {
 ///
 /// Every frame lands in exactly one of `tcp`, `icmp_errors`, `other`, `malformed`,
 /// `unknown_link`, or (for a fragment still waiting for the rest of its datagram) `other`.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct DecodeStats {
     /// Frames handed to the decoder.
     pub frames: u64,

@@ -7,14 +7,13 @@
 //! within 1 % of the exact nearest-rank value; `max` is exact. Memory is a few hundred buckets per
 //! histogram whatever the capture size.
 
-use super::{CaptureSpan, Finding, RequestId};
+use super::{Finding, RequestId};
 use crate::alb::{Leg, RequestPath};
-use crate::capture::Timestamp;
+use crate::capture::{Duration, Timestamp};
 use crate::decode::MirrorSession;
 use crate::flow::Endpoint;
 use crate::taxonomy::{Category, GeneratedBy};
 use indexmap::IndexMap;
-use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// Bucket growth factor of the latency histogram.
@@ -86,94 +85,87 @@ impl Histogram {
 
     /// The summary shown in reports.
     pub fn summary(&self) -> Latency {
-        let r = |v: Option<f64>| v.map(|x| (x * 1e6).round() / 1e6);
+        let r = |v: Option<f64>| v.map(to_micros);
         Latency {
             count: self.count,
-            p50_s: r(self.quantile(0.5)),
-            p90_s: r(self.quantile(0.9)),
-            p99_s: r(self.quantile(0.99)),
-            max_s: r(self.max),
-            mean_s: r((self.count > 0).then(|| self.sum / self.count as f64)),
+            p50: r(self.quantile(0.5)),
+            p90: r(self.quantile(0.9)),
+            p99: r(self.quantile(0.99)),
+            max: r(self.max),
+            mean: r((self.count > 0).then(|| self.sum / self.count as f64)),
         }
     }
 }
 
-/// Latency percentiles (seconds), `null` when nothing was measured.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// Seconds rounded to the microsecond.
+fn to_micros(secs: f64) -> Duration {
+    Duration(((secs * 1e6).round() as i64).saturating_mul(1_000))
+}
+
+/// Latency percentiles, rounded to the microsecond; `None` when nothing was measured.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Latency {
     /// Values measured.
     pub count: u64,
     /// Median.
-    pub p50_s: Option<f64>,
+    pub p50: Option<Duration>,
     /// 90th percentile.
-    pub p90_s: Option<f64>,
+    pub p90: Option<Duration>,
     /// 99th percentile.
-    pub p99_s: Option<f64>,
+    pub p99: Option<Duration>,
     /// Largest value (exact).
-    pub max_s: Option<f64>,
+    pub max: Option<Duration>,
     /// Mean.
-    pub mean_s: Option<f64>,
+    pub mean: Option<Duration>,
 }
 
 /// What CloudWatch (namespace `AWS/ApplicationELB`) would show for the capture window, derived
 /// from the requests in the capture. Health checks are excluded, as CloudWatch excludes them.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CloudWatch {
     /// Client requests seen (CloudWatch leaves out requests rejected before a target was chosen).
-    #[serde(rename = "RequestCount")]
     pub request_count: u64,
     /// 502s the ALB generated.
-    #[serde(rename = "HTTPCode_ELB_502_Count")]
     pub elb_502: u64,
     /// 504s the ALB generated.
-    #[serde(rename = "HTTPCode_ELB_504_Count")]
     pub elb_504: u64,
     /// 5xx the ALB generated.
-    #[serde(rename = "HTTPCode_ELB_5XX_Count")]
     pub elb_5xx: u64,
     /// 2xx the targets sent.
-    #[serde(rename = "HTTPCode_Target_2XX_Count")]
     pub target_2xx: u64,
     /// 3xx the targets sent.
-    #[serde(rename = "HTTPCode_Target_3XX_Count")]
     pub target_3xx: u64,
     /// 4xx the targets sent.
-    #[serde(rename = "HTTPCode_Target_4XX_Count")]
     pub target_4xx: u64,
     /// 5xx the targets sent.
-    #[serde(rename = "HTTPCode_Target_5XX_Count")]
     pub target_5xx: u64,
     /// Back-end connections not established (refused, unreachable, timed out).
-    #[serde(rename = "TargetConnectionErrorCount")]
     pub target_connection_errors: u64,
     /// Back-end TLS handshakes that failed or timed out.
-    #[serde(rename = "TargetTLSNegotiationErrorCount")]
     pub target_tls_errors: u64,
     /// Request sent -> response headers received, over every request with a target response.
-    #[serde(rename = "TargetResponseTime")]
     pub target_response_time: Latency,
     /// Of the ELB codes above, how many were inferred from the back end (front end not captured).
     pub elb_codes_inferred: u64,
 }
 
 /// Requests, failures and latency of one group (a target, or fresh/reused connections).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct GroupStats {
     /// Client requests.
     pub requests: u64,
     /// Of which failed.
     pub failed: u64,
-    /// Failed, by category name.
-    pub by_category: IndexMap<String, u64>,
+    /// Failed, by category.
+    pub by_category: IndexMap<Category, u64>,
     /// Target response time.
     pub latency: Latency,
 }
 
 /// One target: totals, and split by back-end connection reuse.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TargetStats {
     /// All requests to this target.
-    #[serde(flatten)]
     pub all: GroupStats,
     /// Requests sent on a connection opened for them.
     pub fresh: GroupStats,
@@ -181,17 +173,28 @@ pub struct TargetStats {
     pub reused: GroupStats,
 }
 
-/// The metrics section of an analysis.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// Whether a request's back-end connection was opened for it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ConnReuse {
+    /// Opened for the request.
+    Fresh,
+    /// Kept alive after an earlier request.
+    Reused,
+    /// No back-end leg seen.
+    NoBackEnd,
+}
+
+/// The metrics section of an analysis. Latency percentiles come from a streaming log-bucket
+/// histogram (2 % buckets): within 1 % of the exact value, max exact; over every request, ok
+/// ones included.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Metrics {
-    /// How latency percentiles are computed.
-    pub method: String,
     /// CloudWatch counterparts for the capture window (see `capture` for the window).
     pub cloudwatch: CloudWatch,
-    /// By target `ip:port` (`-` for requests with no back-end attempt).
-    pub by_target: IndexMap<String, TargetStats>,
-    /// By back-end connection: `fresh`, `reused`, `none` (no back-end leg seen).
-    pub by_connection: IndexMap<String, GroupStats>,
+    /// By target (sorted by [`super::sort_target_rows`]).
+    pub by_target: IndexMap<super::TargetRow, TargetStats>,
+    /// By back-end connection: fresh, reused, none seen (in that order).
+    pub by_connection: IndexMap<ConnReuse, GroupStats>,
 }
 
 /// One TCP connection of a request, as `extract` finds it again in the capture.
@@ -244,7 +247,7 @@ pub struct RequestConns {
 struct GroupAcc {
     requests: u64,
     failed: u64,
-    by_category: IndexMap<String, u64>,
+    by_category: IndexMap<Category, u64>,
     latency: Histogram,
 }
 
@@ -253,10 +256,7 @@ impl GroupAcc {
         self.requests += 1;
         if f.category.is_failure() {
             self.failed += 1;
-            *self
-                .by_category
-                .entry(f.category.name().to_string())
-                .or_default() += 1;
+            *self.by_category.entry(f.category).or_default() += 1;
         }
         if let Some(x) = rt {
             self.latency.record(x);
@@ -284,8 +284,8 @@ struct TargetAcc {
 pub struct Collector {
     cw: CloudWatch,
     response_time: Histogram,
-    targets: IndexMap<String, TargetAcc>,
-    conns: IndexMap<String, GroupAcc>,
+    targets: IndexMap<super::TargetRow, TargetAcc>,
+    conns: IndexMap<ConnReuse, GroupAcc>,
     kept: IndexMap<RequestId, RequestConns>,
 }
 
@@ -329,20 +329,19 @@ impl Collector {
             self.response_time.record(x);
         }
         let reuse = match &path.back {
-            None => "none",
-            Some(b) if b.index() > 0 => "reused",
-            Some(_) => "fresh",
+            None => ConnReuse::NoBackEnd,
+            Some(b) if b.index() > 0 => ConnReuse::Reused,
+            Some(_) => ConnReuse::Fresh,
         };
-        let target = f.target.map_or("-".to_string(), |t| t.to_string());
-        let row = super::target_row(&self.targets, &target);
+        let row = super::target_row(&self.targets, path.back.as_ref().map(|b| b.conn.key.server));
         let t = self.targets.entry(row).or_default();
         t.all.add(f, rt);
         match reuse {
-            "fresh" => t.fresh.add(f, rt),
-            "reused" => t.reused.add(f, rt),
-            _ => {}
+            ConnReuse::Fresh => t.fresh.add(f, rt),
+            ConnReuse::Reused => t.reused.add(f, rt),
+            ConnReuse::NoBackEnd => {}
         }
-        self.conns.entry(reuse.to_string()).or_default().add(f, rt);
+        self.conns.entry(reuse).or_default().add(f, rt);
         if keep {
             self.kept.insert(
                 f.id,
@@ -357,24 +356,21 @@ impl Collector {
     /// The metrics, and the connections of the kept requests by request id.
     pub fn finish(mut self) -> (Metrics, IndexMap<RequestId, RequestConns>) {
         self.cw.target_response_time = self.response_time.summary();
-        self.targets.sort_keys();
-        let order = |k: &str| match k {
-            "fresh" => 0,
-            "reused" => 1,
-            _ => 2,
+        super::sort_target_rows(&mut self.targets);
+        let order = |k: &ConnReuse| match k {
+            ConnReuse::Fresh => 0,
+            ConnReuse::Reused => 1,
+            ConnReuse::NoBackEnd => 2,
         };
         self.conns.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         let metrics = Metrics {
-            method: "streaming log-bucket histogram (2 % buckets): percentiles within 1 % of \
-                     the exact value, max exact; over every request, ok ones included"
-                .into(),
             cloudwatch: self.cw,
             by_target: self
                 .targets
                 .iter()
                 .map(|(k, t)| {
                     (
-                        k.clone(),
+                        *k,
                         TargetStats {
                             all: t.all.stats(),
                             fresh: t.fresh.stats(),
@@ -383,24 +379,13 @@ impl Collector {
                     )
                 })
                 .collect(),
-            by_connection: self
-                .conns
-                .iter()
-                .map(|(k, g)| (k.clone(), g.stats()))
-                .collect(),
+            by_connection: self.conns.iter().map(|(k, g)| (*k, g.stats())).collect(),
         };
         (metrics, self.kept)
     }
 }
 
 /// The capture window a [`Metrics`] covers, as one line (`first .. last (N s)`).
-pub fn window(c: &CaptureSpan) -> String {
-    match (&c.first, &c.last) {
-        (Some(a), Some(b)) => format!("{a} .. {b} ({:.3} s)", c.duration_s),
-        _ => "no packets".into(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,7 +414,7 @@ mod tests {
         let s = h.summary();
         assert_eq!(s.count, 5000);
         let max = vals.iter().copied().fold(0.0, f64::max);
-        assert!((s.max_s.unwrap() - max).abs() < 1e-6);
+        assert!((s.max.unwrap().as_secs_f64() - max).abs() < 1e-6);
         assert!(h.buckets.len() < 1200, "bounded: {}", h.buckets.len());
     }
 
@@ -444,6 +429,6 @@ mod tests {
         h.record(0.0);
         assert_eq!(h.quantile(0.99), Some(0.0));
         h.record(60.0);
-        assert_eq!(h.summary().max_s, Some(60.0));
+        assert_eq!(h.summary().max, Some(Duration::from_millis(60_000)));
     }
 }

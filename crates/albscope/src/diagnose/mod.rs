@@ -22,33 +22,53 @@ pub use model::{
 pub use classify::diagnose;
 
 use crate::alb::{
-    HealthCheck, Knowledge, PairingMethod, PathSink, RequestPath, TimerSource, Vantage,
+    HealthCheck, HealthProblem, Knowledge, NodeEvidence, PairingMethod, PathSink, RequestPath,
+    TimerSource, Vantage,
 };
-use crate::capture::{PacketPos, Timestamp};
+use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::decode::MirrorSession;
 use crate::flow::Endpoint;
 use crate::pipeline::RunStats;
 use crate::taxonomy::{Category, GeneratedBy};
 use indexmap::IndexMap;
-use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-/// Version of the JSON document; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
 /// Most failed health checks kept in full.
 const MAX_HEALTH_FAILURES: usize = 50;
 /// Most targets given a row of their own in the per-target counts and metrics; the rest share
-/// the row [`OTHER_TARGETS`].
+/// the row [`TargetRow::Others`].
 pub const MAX_TARGET_ROWS: usize = 1_000;
-/// The row of the targets past [`MAX_TARGET_ROWS`].
-pub const OTHER_TARGETS: &str = "(other targets)";
 
-/// The row `target` counts in, in a per-target table that may already hold `rows`.
-pub fn target_row<V>(rows: &IndexMap<String, V>, target: &str) -> String {
-    if rows.len() < MAX_TARGET_ROWS || rows.contains_key(target) {
-        target.to_string()
+/// A row of a per-target table.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TargetRow {
+    /// One target.
+    Target(Endpoint),
+    /// Requests without a back-end attempt.
+    NoTarget,
+    /// The targets past [`MAX_TARGET_ROWS`], together.
+    Others,
+}
+
+/// The row a request to `target` (`None`: no back-end attempt) counts in, in a per-target table
+/// that may already hold `rows`.
+pub fn target_row<V>(rows: &IndexMap<TargetRow, V>, target: Option<Endpoint>) -> TargetRow {
+    let row = target.map_or(TargetRow::NoTarget, TargetRow::Target);
+    if rows.len() < MAX_TARGET_ROWS || rows.contains_key(&row) {
+        row
     } else {
-        OTHER_TARGETS.to_string()
+        TargetRow::Others
     }
+}
+
+/// Sorts a per-target table: the other targets, no target, then each target in the order of
+/// its `ip:port` text (the order reports have always listed them in).
+pub fn sort_target_rows<V>(rows: &mut IndexMap<TargetRow, V>) {
+    rows.sort_by_cached_key(|row, _| match row {
+        TargetRow::Others => (0, String::new()),
+        TargetRow::NoTarget => (1, String::new()),
+        TargetRow::Target(ep) => (2, ep.to_string()),
+    });
 }
 
 /// Default for [`Keep::max_requests`].
@@ -76,7 +96,7 @@ impl Keep {
 }
 
 /// One diagnosed client request (values only: the report layer writes its sentences and its
-/// JSON object, `report::json_request`).
+/// JSON object, `report::json::RequestOut`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     /// Stable id: `f<front conn>.<index>` or `b<back conn>.<index>`.
@@ -135,7 +155,7 @@ pub struct Finding {
 }
 
 /// Counts for one category.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CategoryCount {
     /// Requests.
     pub count: u64,
@@ -143,23 +163,23 @@ pub struct CategoryCount {
     pub generated_by_lb: u64,
     /// Of which the target generated the status.
     pub generated_by_target: u64,
-    /// Statuses seen, as "502": n.
-    pub statuses: IndexMap<String, u64>,
+    /// Statuses seen (`None`: no status), in the order first seen.
+    pub statuses: IndexMap<Option<u16>, u64>,
 }
 
 /// Counts for one target.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TargetCount {
     /// Client requests sent to it.
     pub requests: u64,
     /// Of which failed.
     pub failed: u64,
-    /// Failed, by category name.
-    pub by_category: IndexMap<String, u64>,
+    /// Failed, by category.
+    pub by_category: IndexMap<Category, u64>,
 }
 
 /// The summary counts.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Summary {
     /// Client requests.
     pub requests: u64,
@@ -167,60 +187,60 @@ pub struct Summary {
     pub ok: u64,
     /// Failed ones.
     pub failed: u64,
-    /// By category name (failures first, in taxonomy order).
-    pub by_category: IndexMap<String, CategoryCount>,
-    /// By target `ip:port` (`-` for requests without a target).
-    pub by_target: IndexMap<String, TargetCount>,
+    /// By category (in [`Category::ALL`] order).
+    pub by_category: IndexMap<Category, CategoryCount>,
+    /// By target (sorted by [`sort_target_rows`]).
+    pub by_target: IndexMap<TargetRow, TargetCount>,
 }
 
 /// Health-check counts for one target.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct HealthTarget {
     /// Checks.
     pub checks: u64,
     /// Failed checks.
     pub failed: u64,
-    /// Status codes answered.
-    pub statuses: IndexMap<String, u64>,
+    /// Status codes answered (`None`: no answer), in the order first seen.
+    pub statuses: IndexMap<Option<u16>, u64>,
 }
 
 /// A failed health check.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct HealthFailure {
     /// When.
-    pub time: String,
+    pub time: Timestamp,
     /// ALB node.
-    pub node: String,
+    pub node: IpAddr,
     /// Target.
-    pub target: String,
+    pub target: Endpoint,
     /// Path checked.
     pub path: Option<String>,
-    /// What went wrong.
-    pub problem: String,
-    /// Where.
-    pub packet: Option<String>,
+    /// What went wrong (`None`: failed for no recorded reason).
+    pub problem: Option<HealthProblem>,
+    /// Where it starts.
+    pub packet: Option<PacketPos>,
 }
 
 /// Health checks, reported apart from client requests.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct HealthSummary {
     /// Checks seen.
     pub checks: u64,
     /// Of which failed.
     pub failed: u64,
-    /// Per target.
-    pub by_target: IndexMap<String, HealthTarget>,
+    /// Per target (sorted by [`sort_target_rows`]).
+    pub by_target: IndexMap<TargetRow, HealthTarget>,
     /// The first failures in full.
     pub failures: Vec<HealthFailure>,
 }
 
 /// A detected ALB node.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NodeReport {
     /// Private address.
-    pub ip: String,
+    pub ip: IpAddr,
     /// Why it is believed to be one.
-    pub evidence: Vec<String>,
+    pub evidence: Vec<NodeEvidence>,
     /// Listener ports.
     pub listener_ports: Vec<u16>,
     /// Front-end connections.
@@ -229,51 +249,49 @@ pub struct NodeReport {
     pub back_connections: u64,
     /// Health checks sent.
     pub health_checks: u64,
-    /// Mirror sessions.
-    pub sessions: Vec<String>,
+    /// Mirror sessions, in the order of their text (`vxlan vni 1001 from 10.0.1.25`).
+    pub sessions: Vec<MirrorSession>,
 }
 
 /// A target and what is known of it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TargetReport {
-    /// `ip:port`.
-    pub target: String,
+    /// Its address.
+    pub target: Endpoint,
     /// Its Server header.
     pub server: Option<String>,
     /// Its X-Powered-By header.
     pub powered_by: Option<String>,
-    /// Its keep-alive timeout, read from its own idle closes (seconds).
-    pub keepalive_timeout_s: Option<f64>,
+    /// Its keep-alive timeout, read from its own idle closes.
+    pub keepalive_timeout: Option<Duration>,
 }
 
 /// The ALB timers used.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Timers {
-    /// Idle timeout, seconds.
-    pub idle_timeout_s: f64,
-    /// `default`, `config` or `inferred`.
-    pub idle_timeout_source: String,
-    /// Connect timeout, seconds.
-    pub connect_timeout_s: f64,
+    /// Idle timeout.
+    pub idle_timeout: Duration,
+    /// Where the idle timeout came from.
+    pub idle_timeout_source: TimerSource,
+    /// Connect timeout.
+    pub connect_timeout: Duration,
 }
 
 /// Capture span.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CaptureSpan {
-    /// First packet (RFC 3339).
-    pub first: Option<String>,
+    /// First packet.
+    pub first: Option<Timestamp>,
     /// Last packet.
-    pub last: Option<String>,
-    /// Seconds between them.
-    pub duration_s: f64,
+    pub last: Option<Timestamp>,
+    /// Time between them (zero without packets).
+    pub duration: Duration,
 }
 
 /// The whole analysis: what every renderer shows (its JSON document is written by the report
 /// layer).
 #[derive(Clone, Debug)]
 pub struct Analysis {
-    /// [`SCHEMA_VERSION`].
-    pub schema_version: u32,
     /// Input files.
     pub inputs: Vec<String>,
     /// Which legs the capture holds.
@@ -312,7 +330,7 @@ pub struct Analysis {
 }
 
 /// How the ALB layer fared against its limits (pairing memory, nodes, targets, sessions).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AlbLimits {
     /// The budget for legs waiting to be paired (`AlbConfig::max_pending_bytes`).
     pub pairing_budget_bytes: u64,
@@ -368,7 +386,7 @@ impl Analyzer {
         self
     }
 
-    fn count(&mut self, f: &Finding) {
+    fn count(&mut self, f: &Finding, target: Option<Endpoint>) {
         let s = &mut self.summary;
         s.requests += 1;
         if f.category.is_failure() {
@@ -376,30 +394,20 @@ impl Analyzer {
         } else {
             s.ok += 1;
         }
-        let c = s
-            .by_category
-            .entry(f.category.name().to_string())
-            .or_default();
+        let c = s.by_category.entry(f.category).or_default();
         c.count += 1;
         match f.generated_by {
             Some(GeneratedBy::Lb) => c.generated_by_lb += 1,
             Some(GeneratedBy::Target) => c.generated_by_target += 1,
             None => {}
         }
-        let st = f
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into());
-        *c.statuses.entry(st).or_default() += 1;
-        let target = f.target.map_or("-".to_string(), |t| t.to_string());
-        let row = target_row(&s.by_target, &target);
+        *c.statuses.entry(f.status).or_default() += 1;
+        let row = target_row(&s.by_target, target);
         let t = s.by_target.entry(row).or_default();
         t.requests += 1;
         if f.category.is_failure() {
             t.failed += 1;
-            *t.by_category
-                .entry(f.category.name().to_string())
-                .or_default() += 1;
+            *t.by_category.entry(f.category).or_default() += 1;
         }
     }
 
@@ -407,29 +415,29 @@ impl Analyzer {
     pub fn finish(mut self, known: &Knowledge, stats: RunStats) -> Analysis {
         self.requests
             .sort_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)));
-        let order = |k: &str| {
-            Category::from_name(k)
-                .and_then(|c| Category::ALL.iter().position(|x| *x == c))
-                .unwrap_or(usize::MAX)
-        };
+        let order = |c: &Category| Category::ALL.iter().position(|x| x == c);
         self.summary
             .by_category
             .sort_by(|a, _, b, _| order(a).cmp(&order(b)));
-        self.summary.by_target.sort_keys();
-        self.health.by_target.sort_keys();
+        sort_target_rows(&mut self.summary.by_target);
+        sort_target_rows(&mut self.health.by_target);
         let (idle, src) = known.idle_timeout();
         let alb_nodes = known
             .alb_nodes()
             .into_iter()
             .filter_map(|n| {
                 Some(NodeReport {
-                    ip: n.ip?.to_string(),
+                    ip: n.ip?,
                     evidence: n.evidence.clone(),
                     listener_ports: n.listener_ports.iter().copied().collect(),
                     front_connections: n.front_connections,
                     back_connections: n.back_connections,
                     health_checks: n.health_checks,
-                    sessions: n.sessions.iter().cloned().collect(),
+                    sessions: {
+                        let mut s: Vec<MirrorSession> = n.sessions.iter().copied().collect();
+                        s.sort_by_cached_key(MirrorSession::to_string);
+                        s
+                    },
                 })
             })
             .collect();
@@ -437,39 +445,34 @@ impl Analyzer {
             .targets
             .iter()
             .map(|(ep, t)| TargetReport {
-                target: ep.to_string(),
+                target: *ep,
                 server: t.server.clone(),
                 powered_by: t.powered_by.clone(),
-                keepalive_timeout_s: t.keepalive_timeout().map(|d| round3(d.as_secs_f64())),
+                keepalive_timeout: t.keepalive_timeout(),
             })
             .collect();
-        targets.sort_by(|a, b| a.target.cmp(&b.target));
+        // In the order of their `ip:port` text, as reports have always listed them.
+        targets.sort_by_cached_key(|t| t.target.to_string());
         let capture = CaptureSpan {
-            first: stats.first_ts.map(Timestamp::to_rfc3339),
-            last: stats.last_ts.map(Timestamp::to_rfc3339),
-            duration_s: match (stats.first_ts, stats.last_ts) {
-                (Some(a), Some(b)) => round3(b.since(a).as_secs_f64()),
-                _ => 0.0,
+            first: stats.first_ts,
+            last: stats.last_ts,
+            duration: match (stats.first_ts, stats.last_ts) {
+                (Some(a), Some(b)) => b.since(a),
+                _ => Duration(0),
             },
         };
         let access_log_join = self.log.map(|l| l.finish(stats.first_ts, stats.last_ts));
         let (metrics, connections) = self.metrics.finish();
         Analysis {
             access_log_join,
-            schema_version: SCHEMA_VERSION,
             inputs: self.files,
             vantage: known.vantage(),
             alb_nodes,
             targets,
             timers: Timers {
-                idle_timeout_s: round3(idle.as_secs_f64()),
-                idle_timeout_source: match src {
-                    TimerSource::Default => "default",
-                    TimerSource::Config => "config",
-                    TimerSource::Inferred => "inferred",
-                }
-                .into(),
-                connect_timeout_s: round3(known.config.connect_timeout.as_secs_f64()),
+                idle_timeout: idle,
+                idle_timeout_source: src,
+                connect_timeout: known.config.connect_timeout,
             },
             capture,
             summary: self.summary,
@@ -510,7 +513,7 @@ impl PathSink for Analyzer {
         if let Some(log) = &mut self.log {
             finding.logged = log.join(&finding);
         }
-        self.count(&finding);
+        self.count(&finding, path.back.as_ref().map(|b| b.conn.key.server));
         self.metrics.observe(&path, &finding, keep);
         if keep {
             self.requests.push(finding);
@@ -520,25 +523,21 @@ impl PathSink for Analyzer {
     fn health_check(&mut self, check: HealthCheck, _known: &Knowledge) {
         let h = &mut self.health;
         h.checks += 1;
-        let row = target_row(&h.by_target, &check.target.to_string());
+        let row = target_row(&h.by_target, Some(check.target));
         let t = h.by_target.entry(row).or_default();
         t.checks += 1;
-        let st = check
-            .status
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| "-".into());
-        *t.statuses.entry(st).or_default() += 1;
+        *t.statuses.entry(check.status).or_default() += 1;
         if !check.ok {
             h.failed += 1;
             t.failed += 1;
             if h.failures.len() < MAX_HEALTH_FAILURES {
                 h.failures.push(HealthFailure {
-                    time: check.time.to_rfc3339(),
-                    node: check.node.to_string(),
-                    target: check.target.to_string(),
+                    time: check.time,
+                    node: check.node,
+                    target: check.target,
                     path: check.path,
-                    problem: check.problem.unwrap_or_else(|| "failed".into()),
-                    packet: check.pos.map(|p| packet_ref(&self.files, p)),
+                    problem: check.problem,
+                    packet: check.pos,
                 });
             }
         }

@@ -640,7 +640,7 @@ fn analyzer_counts_and_keeps_failures_only() {
     let analysis = a.finish(&known, crate::pipeline::RunStats::default());
     assert_eq!(analysis.summary.failed, 1);
     assert_eq!(analysis.requests.len(), 1);
-    let c = &analysis.summary.by_category[Category::TargetConnectRefused.name()];
+    let c = &analysis.summary.by_category[&Category::TargetConnectRefused];
     assert_eq!((c.count, c.generated_by_lb), (1, 1));
     let mut buf = Vec::new();
     crate::report::write_json(&analysis, &mut buf).unwrap();

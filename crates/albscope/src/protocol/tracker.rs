@@ -7,7 +7,6 @@ use super::tls::TlsConn;
 use super::{escape_bytes, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange};
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{ConnId, Dir, FlowEvent};
-use serde::Serialize;
 use std::collections::VecDeque;
 /// Looked up for every flow event: foldhash (seeded per process) is several times faster than
 /// SipHash on these small keys.
@@ -35,7 +34,7 @@ impl Default for ProtocolConfig {
 }
 
 /// Counters for the report.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct ProtocolStats {
     /// HTTP requests parsed.
     pub requests: u64,

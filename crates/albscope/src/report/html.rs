@@ -6,6 +6,7 @@
 //!
 //! Every capture-derived string goes through [`esc`] (text and attribute context alike).
 
+use super::header;
 use super::views;
 use super::words;
 use crate::capture::PacketPos;
@@ -135,48 +136,32 @@ fn summary(h: &mut String, a: &Analysis) {
         let _ = write!(h, "<tr><th>{}</th><td>{v}</td></tr>", esc(k));
     };
     let s = &a.summary;
-    row(
-        "Requests",
-        format!(
-            "{} client requests: {} ok, {} failed",
-            s.requests, s.ok, s.failed
-        ),
-    );
+    row("Requests", header::requests_fact(s));
     row(
         "Capture",
         esc(&format!(
             "{}, {} packets, inputs: {}",
-            crate::diagnose::metrics::window(&a.capture),
+            header::capture_window(&a.capture),
             a.stats.packets,
             a.inputs.join(", ")
         )),
     );
     row("Vantage", esc(a.vantage.describe()));
-    row(
-        "Latency",
-        esc(&format!(
-            "target response time p50/p90/p99/max over all {} requests with a target response: {}",
-            a.metrics.cloudwatch.target_response_time.count,
-            views::latency_cell(&a.metrics.cloudwatch.target_response_time)
-        )),
-    );
+    row("Latency", esc(&header::latency_fact(a)));
     let nodes: Vec<String> = a
         .alb_nodes
         .iter()
         .map(|n| {
-            let ports: Vec<String> = n.listener_ports.iter().map(u16::to_string).collect();
             esc(&format!(
                 "{} (listener {}; {} front-end, {} back-end connections, {} health checks; {})",
                 n.ip,
-                if ports.is_empty() {
-                    "?".into()
-                } else {
-                    ports.join(", ")
-                },
+                header::listener_ports(n),
                 n.front_connections,
                 n.back_connections,
                 n.health_checks,
-                n.evidence.first().map(String::as_str).unwrap_or("")
+                n.evidence
+                    .first()
+                    .map_or("", |e| header::node_evidence_text(*e))
             ))
         })
         .collect();
@@ -192,18 +177,11 @@ fn summary(h: &mut String, a: &Analysis) {
         .targets
         .iter()
         .map(|t| {
-            let mut f = Vec::new();
-            if let Some(s) = &t.server {
-                f.push(format!("Server: {s}"));
-            }
-            if let Some(s) = &t.powered_by {
-                f.push(format!("X-Powered-By: {s}"));
-            }
-            if let Some(k) = t.keepalive_timeout_s {
-                f.push(format!("closes idle keep-alive connections after {k:.1} s"));
-            }
+            let f = header::target_facts(t, |k| {
+                format!("closes idle keep-alive connections after {k:.1} s")
+            });
             esc(&if f.is_empty() {
-                t.target.clone()
+                t.target.to_string()
             } else {
                 format!("{} ({})", t.target, f.join("; "))
             })
@@ -219,21 +197,18 @@ fn summary(h: &mut String, a: &Analysis) {
     );
     row(
         "Timers",
-        esc(&format!(
-            "ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
-            a.timers.idle_timeout_s, a.timers.idle_timeout_source, a.timers.connect_timeout_s
-        )),
+        esc(&header::timers_line(&a.timers, header::timer_source_name)),
     );
     for p in &a.stats.problems {
         row(
             "Damage",
             format!(
-                "<span class=\"warn\">{} (analysed up to the damage)</span>",
-                esc(p)
+                "<span class=\"warn\">{}</span>",
+                esc(&header::damage_text(p))
             ),
         );
     }
-    for n in views::limit_notes(a) {
+    for n in header::limit_notes(a) {
         row("Note", format!("<span class=\"warn\">{}</span>", esc(&n)));
     }
     h.push_str("</table>\n");
@@ -254,7 +229,7 @@ fn metrics(h: &mut String, a: &Analysis) {
         h,
         "<h2>CloudWatch counterparts</h2><p>What CloudWatch (<code>AWS/ApplicationELB</code>) \
          should show for the capture window {}.</p>",
-        esc(&crate::diagnose::metrics::window(&a.capture))
+        esc(&header::capture_window(&a.capture))
     );
     table(
         h,
@@ -295,7 +270,7 @@ fn metrics(h: &mut String, a: &Analysis) {
     let _ = write!(
         h,
         "<p class=\"note\">Latency: {}.</p>",
-        esc(&a.metrics.method)
+        esc(views::LATENCY_METHOD)
     );
 }
 
@@ -309,27 +284,10 @@ fn health(h: &mut String, a: &Analysis) {
         "<h2>Health checks</h2><p>{} health checks (not client requests), {} failed.</p>",
         hc.checks, hc.failed
     );
-    let rows: Vec<[String; 4]> = hc
-        .by_target
-        .iter()
-        .map(|(t, c)| {
-            let st: Vec<String> = c
-                .statuses
-                .iter()
-                .map(|(k, v)| format!("{k} x{v}"))
-                .collect();
-            [
-                t.clone(),
-                c.checks.to_string(),
-                c.failed.to_string(),
-                st.join(", "),
-            ]
-        })
-        .collect();
     table(
         h,
-        &["target", "checks", "failed", "statuses"],
-        &rows,
+        &views::HEALTH_HEAD,
+        &views::health_rows(a),
         &[false, true, true, false],
     );
 }
@@ -657,7 +615,7 @@ fn brackets(a: &Analysis, f: &Finding, ev: &[Drawn], ys: &[f64]) -> Vec<Bracket>
             .is_some_and(|t| t.direction == Direction::AlbToTarget && what(&t.kind))
     };
     // Connect timeout: first SYN to the target -> the ALB giving up.
-    let connect = a.timers.connect_timeout_s;
+    let connect = views::secs(a.timers.connect_timeout);
     if let Some(i) = ev.iter().position(|e| {
         to_target(e, |k| {
             matches!(
@@ -698,7 +656,7 @@ fn brackets(a: &Analysis, f: &Finding, ev: &[Drawn], ys: &[f64]) -> Vec<Bracket>
         }
     }
     // Idle timeout / deregistration: last data sent or received -> the ALB giving up.
-    let idle = a.timers.idle_timeout_s;
+    let idle = views::secs(a.timers.idle_timeout);
     if let Some(j) = ev.iter().position(alb_gives_up) {
         let start = (0..j).rev().find(|&i| {
             ev.get(i).is_some_and(|e| {
@@ -776,7 +734,7 @@ fn drawn_events<'a>(a: &Analysis, f: &'a Finding) -> Vec<Drawn<'a>> {
     let timer: Option<(EventTest, f64, &str)> = match f.category {
         Category::TargetConnectTimeout => Some((
             |k| matches!(k, EventKind::Syn { .. }),
-            a.timers.connect_timeout_s,
+            views::secs(a.timers.connect_timeout),
             "connect",
         )),
         Category::TargetTlsHandshakeTimeout => Some((

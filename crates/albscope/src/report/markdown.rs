@@ -5,6 +5,7 @@
 //! Every capture-derived string is escaped: table cells and prose backslash-escape Markdown
 //! punctuation and HTML brackets; timeline blocks use a fence longer than any backtick run.
 
+use super::header;
 use super::views;
 use super::words;
 use crate::diagnose::{Analysis, Finding};
@@ -95,45 +96,26 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     let s = &a.summary;
     let mut facts: Vec<[String; 2]> = vec![
-        [
-            "Requests".into(),
-            format!(
-                "{} client requests: {} ok, {} failed",
-                s.requests, s.ok, s.failed
-            ),
-        ],
+        ["Requests".into(), header::requests_fact(s)],
         [
             "Capture".into(),
             format!(
                 "{}, {} packets",
-                crate::diagnose::metrics::window(&a.capture),
+                header::capture_window(&a.capture),
                 a.stats.packets
             ),
         ],
         ["Vantage".into(), a.vantage.describe().into()],
-        [
-            "Latency".into(),
-            format!(
-                "target response time p50/p90/p99/max over all {} requests with a target \
-                 response: {}",
-                a.metrics.cloudwatch.target_response_time.count,
-                views::latency_cell(&a.metrics.cloudwatch.target_response_time)
-            ),
-        ],
+        ["Latency".into(), header::latency_fact(a)],
     ];
     let nodes: Vec<String> = a
         .alb_nodes
         .iter()
         .map(|n| {
-            let ports: Vec<String> = n.listener_ports.iter().map(u16::to_string).collect();
             format!(
                 "{} (listener {}; {} front-end, {} back-end connections)",
                 n.ip,
-                if ports.is_empty() {
-                    "?".into()
-                } else {
-                    ports.join(", ")
-                },
+                header::listener_ports(n),
                 n.front_connections,
                 n.back_connections
             )
@@ -151,12 +133,12 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         .targets
         .iter()
         .map(|t| {
-            let mut x = t.target.clone();
+            let mut x = t.target.to_string();
             let mut f = Vec::new();
             if let Some(s) = &t.server {
                 f.push(format!("Server: {s}"));
             }
-            if let Some(k) = t.keepalive_timeout_s {
+            if let Some(k) = t.keepalive_timeout.map(views::secs) {
                 f.push(format!("keep-alive {k:.1} s"));
             }
             if !f.is_empty() {
@@ -175,15 +157,12 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     ]);
     facts.push([
         "Timers".into(),
-        format!(
-            "ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
-            a.timers.idle_timeout_s, a.timers.idle_timeout_source, a.timers.connect_timeout_s
-        ),
+        header::timers_line(&a.timers, header::timer_source_name),
     ]);
     for p in &a.stats.problems {
-        facts.push(["Damage".into(), format!("{p} (analysed up to the damage)")]);
+        facts.push(["Damage".into(), header::damage_text(p)]);
     }
-    for n in views::limit_notes(a) {
+    for n in header::limit_notes(a) {
         facts.push(["Note".into(), n]);
     }
     table(out, &["", "summary"], &facts)?;
@@ -202,7 +181,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "What CloudWatch (`AWS/ApplicationELB`) should show for the capture window {}.",
-        md_escape(&crate::diagnose::metrics::window(&a.capture))
+        md_escape(&header::capture_window(&a.capture))
     )?;
     writeln!(out)?;
     table(out, &views::CW_HEAD, &views::cloudwatch_rows(a))?;
@@ -229,31 +208,14 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         table(out, &views::REUSE_HEAD, &views::reuse_rows(a))?;
     }
     writeln!(out)?;
-    writeln!(out, "Latency: {}.", md_escape(&a.metrics.method))?;
+    writeln!(out, "Latency: {}.", md_escape(views::LATENCY_METHOD))?;
 
     let h = &a.health_checks;
     if h.checks > 0 {
         writeln!(out)?;
         writeln!(out, "## Health checks (not client requests)")?;
         writeln!(out)?;
-        let rows: Vec<[String; 4]> = h
-            .by_target
-            .iter()
-            .map(|(t, c)| {
-                let st: Vec<String> = c
-                    .statuses
-                    .iter()
-                    .map(|(k, v)| format!("{k} x{v}"))
-                    .collect();
-                [
-                    t.clone(),
-                    c.checks.to_string(),
-                    c.failed.to_string(),
-                    st.join(", "),
-                ]
-            })
-            .collect();
-        table(out, &["target", "checks", "failed", "statuses"], &rows)?;
+        table(out, &views::HEALTH_HEAD, &views::health_rows(a))?;
     }
 
     if let Some(j) = &a.access_log_join {

@@ -2,9 +2,9 @@
 //! renderer reads the same model and never re-analyses. [`slice`] writes the packets of chosen
 //! requests back out as small captures (`albscope extract`).
 
+pub mod header;
 pub mod html;
 mod json;
-pub mod json_request;
 mod logjoin;
 pub mod markdown;
 pub mod slice;
@@ -13,8 +13,8 @@ pub mod views;
 pub mod words;
 
 pub use html::write_html;
-pub use json::{write_json, write_ndjson};
-pub use logjoin::{join_summary_lines, logged_lines};
+pub use json::{write_json, write_ndjson, LoggedOut, SCHEMA_VERSION};
+pub use logjoin::{disagreement_text, join_summary_lines, logged_lines};
 pub use markdown::write_markdown;
 pub use text::{write_text, TextOptions};
 

@@ -204,11 +204,17 @@ fn metrics_count_every_request_including_ok_ones() {
     assert_eq!(cw.request_count, 2);
     assert_eq!((cw.elb_502, cw.elb_5xx, cw.target_2xx), (1, 1, 1));
     assert_eq!(cw.target_response_time.count, 1, "the ok request's latency");
-    let t = &a.metrics.by_target["172.31.6.52:80"];
+    let ep = "172.31.6.52:80".parse::<std::net::SocketAddr>().unwrap();
+    let row = crate::diagnose::TargetRow::Target(crate::flow::Endpoint {
+        ip: ep.ip(),
+        port: ep.port(),
+    });
+    let t = &a.metrics.by_target[&row];
     assert_eq!((t.fresh.requests, t.fresh.failed), (1, 0));
     assert_eq!((t.reused.requests, t.reused.failed), (1, 1));
     assert_eq!(
-        a.metrics.by_connection["reused"].by_category[Category::KeepaliveRace.name()],
+        a.metrics.by_connection[&crate::diagnose::metrics::ConnReuse::Reused].by_category
+            [&Category::KeepaliveRace],
         1
     );
     let c = &a.connections[&"f3.0".parse::<crate::diagnose::RequestId>().unwrap()];
@@ -319,9 +325,7 @@ fn hostile(mut a: crate::diagnose::Analysis) -> crate::diagnose::Analysis {
             incomplete: false,
         };
     }
-    // Two inputs: packets are named by file.
-    a.inputs = vec![evil.into(), evil.into()];
-    a.alb_nodes[0].evidence = vec![evil.into()];
+    a.inputs = vec![evil.into()];
     a.targets[0].server = Some(evil.into());
     a.stats.problems.push(evil.into());
     a

@@ -1,8 +1,7 @@
 //! The human-readable report: summary, ALB nodes and targets, then each failed request with its
 //! headline, evidence, fix, access-log view and timeline.
 
-use super::views;
-use super::words;
+use super::{header, views, words};
 use crate::diagnose::{Analysis, Finding};
 use crate::taxonomy::{Category, GeneratedBy};
 use std::io::{self, Write};
@@ -45,20 +44,23 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         "{}",
         st.bold(&format!("albscope: {}", a.inputs.join(", ")))
     )?;
-    if let (Some(f), Some(l)) = (&a.capture.first, &a.capture.last) {
+    if let (Some(f), Some(l)) = (a.capture.first, a.capture.last) {
         writeln!(
             out,
-            "capture:   {f} .. {l} ({:.3} s, {} packets)",
-            a.capture.duration_s, a.stats.packets
+            "capture:   {} .. {} ({:.3} s, {} packets)",
+            f.to_rfc3339(),
+            l.to_rfc3339(),
+            views::secs(a.capture.duration),
+            a.stats.packets
         )?;
     } else {
         writeln!(out, "capture:   no packets")?;
     }
     writeln!(out, "vantage:   {}", a.vantage.describe())?;
     for p in &a.stats.problems {
-        writeln!(out, "damage:    {p} (analysed up to the damage)")?;
+        writeln!(out, "damage:    {}", header::damage_text(p))?;
     }
-    for n in views::limit_notes(a) {
+    for n in header::limit_notes(a) {
         writeln!(out, "note:      {n}")?;
     }
     if a.alb_nodes.is_empty() {
@@ -83,25 +85,19 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             n.health_checks
         )?;
         for e in &n.evidence {
+            let e = header::node_evidence_text(*e);
             writeln!(out, "           {}", st.dim(&format!("why: {e}")))?;
         }
     }
     for t in &a.targets {
-        let mut facts = Vec::new();
-        if let Some(s) = &t.server {
-            facts.push(format!("Server: {s}"));
-        }
-        if let Some(s) = &t.powered_by {
-            facts.push(format!("X-Powered-By: {s}"));
-        }
-        if let Some(k) = t.keepalive_timeout_s {
+        let facts = header::target_facts(t, |k| {
             let k = if k.fract() == 0.0 {
                 format!("{k:.0}")
             } else {
                 format!("{k:.3}")
             };
-            facts.push(format!("closes idle keep-alive connections after {k} s"));
-        }
+            format!("closes idle keep-alive connections after {k} s")
+        });
         writeln!(
             out,
             "target:    {}{}",
@@ -115,14 +111,8 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     }
     writeln!(
         out,
-        "timers:    ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
-        a.timers.idle_timeout_s,
-        match a.timers.idle_timeout_source.as_str() {
-            "config" => "given",
-            "inferred" => "inferred from the ALB's own idle closes",
-            _ => "AWS default; set --idle-timeout if yours differs",
-        },
-        a.timers.connect_timeout_s
+        "timers:    {}",
+        header::timers_line(&a.timers, header::timer_source_text)
     )?;
 
     // Summary table.
@@ -159,32 +149,20 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             "Health checks (not client requests): {} seen, {} failed",
             h.checks, h.failed
         )?;
-        for (t, c) in &h.by_target {
-            let statuses: Vec<String> = c
-                .statuses
-                .iter()
-                .map(|(k, v)| format!("{k} x{v}"))
-                .collect();
-            writeln!(
-                out,
-                "  {t}: {} checks, {} failed ({})",
-                c.checks,
-                c.failed,
-                statuses.join(", ")
-            )?;
+        for [t, checks, failed, statuses] in views::health_rows(a) {
+            writeln!(out, "  {t}: {checks} checks, {failed} failed ({statuses})")?;
         }
         for f in h.failures.iter().take(10) {
             writeln!(
                 out,
                 "  failed {} {} -> {} {}: {}{}",
-                f.time,
+                f.time.to_rfc3339(),
                 f.node,
                 f.target,
                 f.path.as_deref().unwrap_or(""),
-                f.problem,
+                header::health_problem_text(f.problem.as_ref()),
                 f.packet
-                    .as_ref()
-                    .map(|p| format!(" (packet {p})"))
+                    .map(|p| format!(" (packet {})", crate::diagnose::packet_ref(&a.inputs, p)))
                     .unwrap_or_default()
             )?;
         }
@@ -227,7 +205,7 @@ fn write_metrics(out: &mut dyn Write, st: &Style, a: &Analysis) -> io::Result<()
         "{}",
         st.bold(&format!(
             "CloudWatch counterparts for the capture window {}",
-            crate::diagnose::metrics::window(&a.capture)
+            header::capture_window(&a.capture)
         ))
     )?;
     table(
@@ -277,7 +255,7 @@ fn write_metrics(out: &mut dyn Write, st: &Style, a: &Analysis) -> io::Result<()
     writeln!(
         out,
         "  {}",
-        st.dim(&format!("latency: {}", a.metrics.method))
+        st.dim(&format!("latency: {}", views::LATENCY_METHOD))
     )?;
     Ok(())
 }

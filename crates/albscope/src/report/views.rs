@@ -1,9 +1,15 @@
 //! Tables every renderer shows the same way (CloudWatch counterparts, per-target and
 //! connection-reuse views), as plain rows of strings; each format only lays them out.
 
-use crate::diagnose::metrics::{GroupStats, Latency};
-use crate::diagnose::Analysis;
-use crate::taxonomy::Category;
+use crate::capture::Duration;
+use crate::diagnose::metrics::{ConnReuse, GroupStats, Latency};
+use crate::diagnose::{round3, Analysis, TargetRow};
+use indexmap::IndexMap;
+
+/// Seconds of `d` rounded to milliseconds, as every report shows a timer or span.
+pub fn secs(d: Duration) -> f64 {
+    round3(d.as_secs_f64())
+}
 
 /// Renders seconds for a report cell: `850 µs`, `12.3 ms`, `60.000 s`, `-` when unknown.
 pub fn dur(v: Option<f64>) -> String {
@@ -15,6 +21,11 @@ pub fn dur(v: Option<f64>) -> String {
     }
 }
 
+/// Seconds of a latency (whole microseconds, so exactly the microseconds over 10^6).
+pub fn latency_secs(d: Duration) -> f64 {
+    (d.0 / 1_000) as f64 / 1e6
+}
+
 /// `p50 / p90 / p99 / max` in one cell.
 pub fn latency_cell(l: &Latency) -> String {
     if l.count == 0 {
@@ -22,10 +33,10 @@ pub fn latency_cell(l: &Latency) -> String {
     }
     format!(
         "{} / {} / {} / {}",
-        dur(l.p50_s),
-        dur(l.p90_s),
-        dur(l.p99_s),
-        dur(l.max_s)
+        dur(l.p50.map(latency_secs)),
+        dur(l.p90.map(latency_secs)),
+        dur(l.p99.map(latency_secs)),
+        dur(l.max.map(latency_secs))
     )
 }
 
@@ -114,6 +125,68 @@ pub const TARGET_HEAD: [&str; 6] = [
     "reused conn: req/failed",
 ];
 
+/// The row of the targets past [`crate::diagnose::MAX_TARGET_ROWS`], as tables name it.
+pub const OTHER_TARGETS: &str = "(other targets)";
+
+/// A per-target table's row name: `ip:port`, `-` (no back-end attempt) or
+/// [`OTHER_TARGETS`] (as JSON keys write it).
+pub fn target_row_name(row: &TargetRow) -> String {
+    match row {
+        TargetRow::Target(ep) => ep.to_string(),
+        TargetRow::NoTarget => "-".into(),
+        TargetRow::Others => OTHER_TARGETS.into(),
+    }
+}
+
+/// A status for counts tables (and JSON keys): `502`, or `-` for none.
+pub fn status_name(s: Option<u16>) -> String {
+    s.map_or_else(|| "-".into(), |s| s.to_string())
+}
+
+/// Statuses and their counts in one cell: `502 x3, - x1`.
+pub fn statuses_cell(statuses: &IndexMap<Option<u16>, u64>) -> String {
+    statuses
+        .iter()
+        .map(|(k, v)| format!("{} x{v}", status_name(*k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A back-end connection reuse class's name (as JSON keys write it): `fresh`, `reused`,
+/// `none`.
+pub fn reuse_name(r: ConnReuse) -> &'static str {
+    match r {
+        ConnReuse::Fresh => "fresh",
+        ConnReuse::Reused => "reused",
+        ConnReuse::NoBackEnd => "none",
+    }
+}
+
+/// How latency percentiles are computed, for the reports' latency note and JSON
+/// `metrics.method`.
+pub const LATENCY_METHOD: &str = "streaming log-bucket histogram (2 % buckets): percentiles \
+                                  within 1 % of the exact value, max exact; over every \
+                                  request, ok ones included";
+
+/// Header of the health-check table.
+pub const HEALTH_HEAD: [&str; 4] = ["target", "checks", "failed", "statuses"];
+
+/// Rows of the health-check table: target, checks, failed, statuses.
+pub fn health_rows(a: &Analysis) -> Vec<[String; 4]> {
+    a.health_checks
+        .by_target
+        .iter()
+        .map(|(t, c)| {
+            [
+                target_row_name(t),
+                c.checks.to_string(),
+                c.failed.to_string(),
+                statuses_cell(&c.statuses),
+            ]
+        })
+        .collect()
+}
+
 fn cats(g: &GroupStats) -> String {
     if g.by_category.is_empty() {
         return "-".into();
@@ -132,10 +205,10 @@ pub fn target_rows(a: &Analysis) -> Vec<[String; 6]> {
         .iter()
         .map(|(k, t)| {
             [
-                if k == "-" {
+                if *k == TargetRow::NoTarget {
                     "(no back-end attempt)".into()
                 } else {
-                    k.clone()
+                    target_row_name(k)
                 },
                 t.all.requests.to_string(),
                 t.all.failed.to_string(),
@@ -160,10 +233,10 @@ pub fn target_latency_rows(a: &Analysis) -> Vec<[String; 4]> {
     a.metrics
         .by_target
         .iter()
-        .filter(|(k, _)| k.as_str() != "-")
+        .filter(|(k, _)| **k != TargetRow::NoTarget)
         .map(|(k, t)| {
             [
-                k.clone(),
+                target_row_name(k),
                 latency_cell(&t.all.latency),
                 latency_cell(&t.fresh.latency),
                 latency_cell(&t.reused.latency),
@@ -188,10 +261,10 @@ pub fn reuse_rows(a: &Analysis) -> Vec<[String; 5]> {
         .iter()
         .map(|(k, g)| {
             [
-                match k.as_str() {
-                    "fresh" => "fresh (opened for the request)".into(),
-                    "reused" => "reused (kept alive)".into(),
-                    _ => "none seen".into(),
+                match k {
+                    ConnReuse::Fresh => "fresh (opened for the request)".into(),
+                    ConnReuse::Reused => "reused (kept alive)".into(),
+                    ConnReuse::NoBackEnd => "none seen".into(),
                 },
                 g.requests.to_string(),
                 g.failed.to_string(),
@@ -211,12 +284,7 @@ pub fn category_rows(a: &Analysis) -> Vec<[String; 5]> {
     a.summary
         .by_category
         .iter()
-        .map(|(name, c)| {
-            let statuses: Vec<String> = c
-                .statuses
-                .iter()
-                .map(|(k, v)| format!("{k} x{v}"))
-                .collect();
+        .map(|(cat, c)| {
             let mut by = Vec::new();
             if c.generated_by_lb > 0 {
                 by.push(format!("ALB {}", c.generated_by_lb));
@@ -225,13 +293,10 @@ pub fn category_rows(a: &Analysis) -> Vec<[String; 5]> {
                 by.push(format!("target {}", c.generated_by_target));
             }
             [
-                name.clone(),
-                Category::from_name(name)
-                    .map(Category::meaning)
-                    .unwrap_or_default()
-                    .into(),
+                cat.name().into(),
+                cat.meaning().into(),
                 c.count.to_string(),
-                statuses.join(", "),
+                statuses_cell(&c.statuses),
                 if by.is_empty() {
                     "-".into()
                 } else {
@@ -268,167 +333,4 @@ pub fn request_text(f: &crate::diagnose::Finding) -> String {
         (Some(m), Some(p)) => format!("{m} {p}"),
         _ => "(TLS, opaque)".into(),
     }
-}
-
-/// What the analysis could not see or had to cut short (input damage aside), one sentence each:
-/// every counter of lost, unreadable or limited input that is not zero.
-pub fn limit_notes(a: &Analysis) -> Vec<String> {
-    let d = &a.stats.decode;
-    let f = &a.stats.flow;
-    let p = &a.stats.protocol;
-    let g = &a.alb_limits;
-    let mut out = Vec::new();
-    let mut note = |n: u64, text: String| {
-        if n > 0 {
-            out.push(text);
-        }
-    };
-    note(
-        d.truncated,
-        format!(
-            "{} frames cut short by the snap length or the mirror (payload past the cut is missing)",
-            d.truncated
-        ),
-    );
-    note(
-        d.malformed,
-        format!(
-            "{} frames could not be decoded and were skipped",
-            d.malformed
-        ),
-    );
-    let types: Vec<String> = d.unknown_link_types.iter().map(u32::to_string).collect();
-    note(
-        d.unknown_link,
-        format!(
-            "{} frames of a link type albscope does not read ({})",
-            d.unknown_link,
-            types.join(", ")
-        ),
-    );
-    note(
-        d.bad_tunnel,
-        format!(
-            "{} mirror tunnel packets could not be unwrapped",
-            d.bad_tunnel
-        ),
-    );
-    let fragments = d.fragments_dropped + d.reassembly_evicted;
-    note(
-        fragments,
-        format!(
-            "{fragments} IP fragments dropped (datagram incomplete, or over the reassembly limit)"
-        ),
-    );
-    note(
-        d.bad_checksum,
-        format!(
-            "{} TCP segments with a bad checksum (kept: mirrored and offloaded packets often carry one)",
-            d.bad_checksum
-        ),
-    );
-    note(
-        f.evicted,
-        format!(
-            "{} connections closed out early because the connection table was full (--max-connections)",
-            f.evicted
-        ),
-    );
-    note(
-        f.gaps,
-        format!(
-            "{} gaps in TCP streams ({} bytes never captured)",
-            f.gaps, f.gap_bytes
-        ),
-    );
-    note(
-        f.conflicts,
-        format!(
-            "{} retransmitted bytes differed from the first copy (the first was kept)",
-            f.conflicts
-        ),
-    );
-    note(
-        p.requests_dropped,
-        format!(
-            "{} requests could not be read (bytes missing, not HTTP, or headers over the ALB's 64 KB)",
-            p.requests_dropped
-        ),
-    );
-    note(
-        p.orphan_responses,
-        format!(
-            "{} responses answered no request seen in the capture",
-            p.orphan_responses
-        ),
-    );
-    note(
-        p.queue_overflows,
-        format!(
-            "{} pipelined requests not followed (too many outstanding on one connection)",
-            p.queue_overflows
-        ),
-    );
-    note(
-        p.tls_errors,
-        format!(
-            "{} TLS records or handshake messages could not be read",
-            p.tls_errors
-        ),
-    );
-    note(
-        g.legs_paired_early,
-        format!(
-            "{} request legs were paired before their window closed because the pairing memory \
-             ({} MiB, --pairing-memory) was full: some front/back pairs may be missed",
-            g.legs_paired_early,
-            g.pairing_budget_bytes >> 20
-        ),
-    );
-    note(
-        g.late_legs_dropped,
-        format!(
-            "{} back-end legs stopped waiting for a late TLS front end (too many were waiting)",
-            g.late_legs_dropped
-        ),
-    );
-    note(
-        g.nodes_over_limit,
-        format!(
-            "{} connections of ALB nodes past the first 10 000 were not counted per node",
-            g.nodes_over_limit
-        ),
-    );
-    note(
-        g.targets_over_limit,
-        format!(
-            "{} connections went to targets past the first 10 000, not tracked one by one",
-            g.targets_over_limit
-        ),
-    );
-    note(
-        g.sessions_over_limit,
-        format!(
-            "{} connections came through mirror sessions not listed for their node (over 64)",
-            g.sessions_over_limit
-        ),
-    );
-    let others = a.summary.by_target.get(crate::diagnose::OTHER_TARGETS);
-    note(
-        others.map_or(0, |t| t.requests),
-        format!(
-            "{} requests to targets past the first {} share the row \"{}\"",
-            others.map_or(0, |t| t.requests),
-            crate::diagnose::MAX_TARGET_ROWS,
-            crate::diagnose::OTHER_TARGETS
-        ),
-    );
-    note(
-        a.requests_not_kept,
-        format!(
-            "{} more requests are counted above but not listed (--max-requests)",
-            a.requests_not_kept
-        ),
-    );
-    out
 }

@@ -1,5 +1,11 @@
 //! JSON and NDJSON output.
 //!
+//! The document is written through output types borrowed from the [`Analysis`]
+//! ([`document`], [`metrics`], [`logjoin`], [`stats`], [`logged`]): the schema below is
+//! theirs, so renaming a field of the model cannot change the JSON. The model holds typed values
+//! (times, durations, endpoints, enums); these types turn them into the schema's strings and
+//! seconds.
+//!
 //! # JSON document (`--format json`), `schema_version` 1
 //!
 //! Top level object:
@@ -84,69 +90,33 @@
 //! One request object per line (the same objects as `requests` above, with `"record":
 //! "request"`), then one final line with everything else and `"record": "summary"`.
 
-use super::json_request::{RequestOut, RequestsOut};
+/// Version of the JSON document; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+mod document;
+mod logged;
+mod logjoin;
+mod metrics;
+mod request;
+mod stats;
+
+pub use logged::LoggedOut;
+
 use crate::diagnose::Analysis;
-use serde::Serialize;
+use document::DocumentOut;
+pub use request::RequestOut;
 use serde_json::Value;
 use std::io::{self, Write};
 
-/// The JSON document: the analysis, fields in schema order.
-#[derive(Serialize)]
-struct DocOut<'a> {
-    schema_version: u32,
-    inputs: &'a Vec<String>,
-    vantage: crate::alb::Vantage,
-    alb_nodes: &'a Vec<crate::diagnose::NodeReport>,
-    targets: &'a Vec<crate::diagnose::TargetReport>,
-    timers: &'a crate::diagnose::Timers,
-    capture: &'a crate::diagnose::CaptureSpan,
-    summary: &'a crate::diagnose::Summary,
-    health_checks: &'a crate::diagnose::HealthSummary,
-    requests: RequestsOut<'a>,
-    includes_ok: bool,
-    requests_not_kept: u64,
-    alb_limits: &'a crate::diagnose::AlbLimits,
-    other_connections: u64,
-    stats: &'a crate::pipeline::RunStats,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    access_log_join: &'a Option<crate::diagnose::logjoin::LogJoinSummary>,
-    metrics: &'a crate::diagnose::metrics::Metrics,
-}
-
-impl<'a> DocOut<'a> {
-    fn of(a: &'a Analysis) -> Self {
-        DocOut {
-            schema_version: a.schema_version,
-            inputs: &a.inputs,
-            vantage: a.vantage,
-            alb_nodes: &a.alb_nodes,
-            targets: &a.targets,
-            timers: &a.timers,
-            capture: &a.capture,
-            summary: &a.summary,
-            health_checks: &a.health_checks,
-            requests: RequestsOut {
-                requests: &a.requests,
-                files: &a.inputs,
-            },
-            includes_ok: a.includes_ok,
-            requests_not_kept: a.requests_not_kept,
-            alb_limits: &a.alb_limits,
-            other_connections: a.other_connections,
-            stats: &a.stats,
-            access_log_join: &a.access_log_join,
-            metrics: &a.metrics,
-        }
-    }
-}
-
 /// Writes the analysis as one pretty-printed JSON document.
 pub fn write_json(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &DocOut::of(analysis)).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &DocumentOut::new(analysis))
+        .map_err(io::Error::other)?;
     writeln!(out)
 }
 
-/// Writes one request per line, then a summary line.
+/// Writes one request per line, then a summary line (each line's keys sorted, as a
+/// [`Value`] writes them).
 pub fn write_ndjson(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     for r in &analysis.requests {
         let mut v =
@@ -155,7 +125,7 @@ pub fn write_ndjson(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> 
         serde_json::to_writer(&mut *out, &v).map_err(io::Error::other)?;
         writeln!(out)?;
     }
-    let mut v = serde_json::to_value(DocOut::of(analysis)).map_err(io::Error::other)?;
+    let mut v = serde_json::to_value(DocumentOut::new(analysis)).map_err(io::Error::other)?;
     if let Value::Object(m) = &mut v {
         m.remove("requests");
     }

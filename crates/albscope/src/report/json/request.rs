@@ -1,10 +1,10 @@
 //! The JSON request object (schema v1, see [`super::json`]): a borrowed view of a [`Finding`]
 //! whose sentences come from [`super::words`].
 
-use super::words;
+use super::LoggedOut;
 use crate::alb::PairingMethod;
-use crate::diagnose::logjoin::LoggedEntry;
 use crate::diagnose::{AccessLogView, Finding, LegKind, Step, TimelineEvent};
+use crate::report::words;
 use crate::taxonomy::{Category, GeneratedBy};
 use serde::{Serialize, Serializer};
 
@@ -36,7 +36,7 @@ pub struct RequestOut<'a> {
     pairing: PairingMethod,
     target_server: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    logged: &'a Option<LoggedEntry>,
+    logged: Option<LoggedOut<'a>>,
 }
 
 /// The `access_log` object.
@@ -134,7 +134,7 @@ impl<'a> RequestOut<'a> {
             notes: f.notes.iter().map(words::note).collect(),
             pairing: f.pairing,
             target_server: &f.target_server,
-            logged: &f.logged,
+            logged: f.logged.as_ref().map(LoggedOut::new),
         }
     }
 }

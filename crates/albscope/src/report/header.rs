@@ -1,0 +1,366 @@
+//! The facts every report states before its tables, written once: the capture window, ALB
+//! nodes and why they are taken for nodes, targets, timers, damage and limit notes, and why
+//! health checks failed.
+
+use super::views::{latency_cell, secs, OTHER_TARGETS};
+use crate::alb::{HealthProblem, NoAnswer, NodeEvidence, TimerSource};
+use crate::diagnose::{
+    Analysis, CaptureSpan, NodeReport, Summary, TargetReport, TargetRow, Timers,
+};
+
+/// The capture window: `first .. last (18.432 s)`, or `no packets`.
+pub fn capture_window(c: &CaptureSpan) -> String {
+    match (c.first, c.last) {
+        (Some(a), Some(b)) => format!(
+            "{} .. {} ({:.3} s)",
+            a.to_rfc3339(),
+            b.to_rfc3339(),
+            secs(c.duration)
+        ),
+        _ => "no packets".into(),
+    }
+}
+
+/// A timer source's name (as JSON writes it): `default`, `config` or `inferred`.
+pub fn timer_source_name(s: TimerSource) -> &'static str {
+    match s {
+        TimerSource::Default => "default",
+        TimerSource::Config => "config",
+        TimerSource::Inferred => "inferred",
+    }
+}
+
+/// Why an address is taken for an ALB node, in words.
+pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
+    match e {
+        NodeEvidence::Configured => "given with --alb-ip",
+        NodeEvidence::SendsHealthChecks => "sends health checks (User-Agent: ELB-HealthChecker)",
+        NodeEvidence::SendsAlbHeaders => {
+            "sends requests carrying X-Amzn-Trace-Id and X-Forwarded-For"
+        }
+        NodeEvidence::AnswersAsAwselb => "answers clients with Server: awselb/2.0",
+        NodeEvidence::AcceptsAndOpens => "accepts connections and opens connections to others",
+        NodeEvidence::OpenedFailedConnect => {
+            "opened a connection that never got going (assumed to be the ALB because nothing \
+             else in the capture is recognised as one; name it with --alb-ip)"
+        }
+    }
+}
+
+/// Why a health check failed, in words: `answered 503`, `SYN unanswered (connection timed
+/// out)`, `failed` when no reason was recorded.
+pub fn health_problem_text(p: Option<&HealthProblem>) -> String {
+    let Some(p) = p else {
+        return "failed".into();
+    };
+    match p {
+        HealthProblem::Status(s) => format!("answered {s}"),
+        HealthProblem::NoAnswer {
+            how,
+            unmatched_attempt,
+        } => {
+            let what = match how {
+                NoAnswer::Unknown => "no response".to_string(),
+                NoAnswer::Icmp(e) => format!(
+                    "ICMP {} (type {} code {})",
+                    e.description, e.icmp_type, e.code
+                ),
+                NoAnswer::Refused => "connection refused (SYN answered by RST)".into(),
+                NoAnswer::SynUnanswered => "SYN unanswered (connection timed out)".into(),
+                NoAnswer::TlsIncomplete => "TLS handshake did not complete".into(),
+                NoAnswer::Closed => "connection closed without a response".into(),
+            };
+            if *unmatched_attempt {
+                format!("{what} (no client request matched this connection attempt)")
+            } else {
+                what
+            }
+        }
+    }
+}
+
+/// `7 client requests: 6 ok, 1 failed`.
+pub fn requests_fact(s: &Summary) -> String {
+    format!(
+        "{} client requests: {} ok, {} failed",
+        s.requests, s.ok, s.failed
+    )
+}
+
+/// The overall target response time percentiles, as one summary fact.
+pub fn latency_fact(a: &Analysis) -> String {
+    let rt = &a.metrics.cloudwatch.target_response_time;
+    format!(
+        "target response time p50/p90/p99/max over all {} requests with a target response: {}",
+        rt.count,
+        latency_cell(rt)
+    )
+}
+
+/// A damaged input's message, with what was done about it.
+pub fn damage_text(problem: &str) -> String {
+    format!("{problem} (analysed up to the damage)")
+}
+
+/// A node's listener ports: `80, 443`, or `?` when none was seen.
+pub fn listener_ports(n: &NodeReport) -> String {
+    if n.listener_ports.is_empty() {
+        "?".into()
+    } else {
+        let ports: Vec<String> = n.listener_ports.iter().map(u16::to_string).collect();
+        ports.join(", ")
+    }
+}
+
+/// What is known of a target: `Server: x`, `X-Powered-By: y`, and its keep-alive timeout (in
+/// seconds, worded by `keepalive`).
+pub fn target_facts(t: &TargetReport, keepalive: impl Fn(f64) -> String) -> Vec<String> {
+    let mut facts = Vec::new();
+    if let Some(s) = &t.server {
+        facts.push(format!("Server: {s}"));
+    }
+    if let Some(s) = &t.powered_by {
+        facts.push(format!("X-Powered-By: {s}"));
+    }
+    if let Some(k) = t.keepalive_timeout.map(secs) {
+        facts.push(keepalive(k));
+    }
+    facts
+}
+
+/// `ALB idle timeout 60 s (default), connect timeout 10 s`, the idle timeout's source in the words of `source` ([`timer_source_name`] or
+/// [`timer_source_text`]).
+pub fn timers_line(t: &Timers, source: fn(TimerSource) -> &'static str) -> String {
+    format!(
+        "ALB idle timeout {:.0} s ({}), connect timeout {:.0} s",
+        secs(t.idle_timeout),
+        source(t.idle_timeout_source),
+        secs(t.connect_timeout)
+    )
+}
+
+/// Where the idle timeout came from, for a reader: `given`, `inferred from the ALB's own idle
+/// closes`, or the AWS default and how to change it.
+pub fn timer_source_text(s: TimerSource) -> &'static str {
+    match s {
+        TimerSource::Config => "given",
+        TimerSource::Inferred => "inferred from the ALB's own idle closes",
+        TimerSource::Default => "AWS default; set --idle-timeout if yours differs",
+    }
+}
+
+/// What the analysis could not see or had to cut short (input damage aside), one sentence each:
+/// every counter of lost, unreadable or limited input that is not zero.
+pub fn limit_notes(a: &Analysis) -> Vec<String> {
+    let d = &a.stats.decode;
+    let f = &a.stats.flow;
+    let p = &a.stats.protocol;
+    let g = &a.alb_limits;
+    let mut out = Vec::new();
+    let mut note = |n: u64, text: String| {
+        if n > 0 {
+            out.push(text);
+        }
+    };
+    note(
+        d.truncated,
+        format!(
+            "{} frames cut short by the snap length or the mirror (payload past the cut is missing)",
+            d.truncated
+        ),
+    );
+    note(
+        d.malformed,
+        format!(
+            "{} frames could not be decoded and were skipped",
+            d.malformed
+        ),
+    );
+    let types: Vec<String> = d.unknown_link_types.iter().map(u32::to_string).collect();
+    note(
+        d.unknown_link,
+        format!(
+            "{} frames of a link type albscope does not read ({})",
+            d.unknown_link,
+            types.join(", ")
+        ),
+    );
+    note(
+        d.bad_tunnel,
+        format!(
+            "{} mirror tunnel packets could not be unwrapped",
+            d.bad_tunnel
+        ),
+    );
+    let fragments = d.fragments_dropped + d.reassembly_evicted;
+    note(
+        fragments,
+        format!(
+            "{fragments} IP fragments dropped (datagram incomplete, or over the reassembly limit)"
+        ),
+    );
+    note(
+        d.bad_checksum,
+        format!(
+            "{} TCP segments with a bad checksum (kept: mirrored and offloaded packets often carry one)",
+            d.bad_checksum
+        ),
+    );
+    note(
+        f.evicted,
+        format!(
+            "{} connections closed out early because the connection table was full (--max-connections)",
+            f.evicted
+        ),
+    );
+    note(
+        f.gaps,
+        format!(
+            "{} gaps in TCP streams ({} bytes never captured)",
+            f.gaps, f.gap_bytes
+        ),
+    );
+    note(
+        f.conflicts,
+        format!(
+            "{} retransmitted bytes differed from the first copy (the first was kept)",
+            f.conflicts
+        ),
+    );
+    note(
+        p.requests_dropped,
+        format!(
+            "{} requests could not be read (bytes missing, not HTTP, or headers over the ALB's 64 KB)",
+            p.requests_dropped
+        ),
+    );
+    note(
+        p.orphan_responses,
+        format!(
+            "{} responses answered no request seen in the capture",
+            p.orphan_responses
+        ),
+    );
+    note(
+        p.queue_overflows,
+        format!(
+            "{} pipelined requests not followed (too many outstanding on one connection)",
+            p.queue_overflows
+        ),
+    );
+    note(
+        p.tls_errors,
+        format!(
+            "{} TLS records or handshake messages could not be read",
+            p.tls_errors
+        ),
+    );
+    note(
+        g.legs_paired_early,
+        format!(
+            "{} request legs were paired before their window closed because the pairing memory \
+             ({} MiB, --pairing-memory) was full: some front/back pairs may be missed",
+            g.legs_paired_early,
+            g.pairing_budget_bytes >> 20
+        ),
+    );
+    note(
+        g.late_legs_dropped,
+        format!(
+            "{} back-end legs stopped waiting for a late TLS front end (too many were waiting)",
+            g.late_legs_dropped
+        ),
+    );
+    note(
+        g.nodes_over_limit,
+        format!(
+            "{} connections of ALB nodes past the first 10 000 were not counted per node",
+            g.nodes_over_limit
+        ),
+    );
+    note(
+        g.targets_over_limit,
+        format!(
+            "{} connections went to targets past the first 10 000, not tracked one by one",
+            g.targets_over_limit
+        ),
+    );
+    note(
+        g.sessions_over_limit,
+        format!(
+            "{} connections came through mirror sessions not listed for their node (over 64)",
+            g.sessions_over_limit
+        ),
+    );
+    let others = a.summary.by_target.get(&TargetRow::Others);
+    note(
+        others.map_or(0, |t| t.requests),
+        format!(
+            "{} requests to targets past the first {} share the row \"{}\"",
+            others.map_or(0, |t| t.requests),
+            crate::diagnose::MAX_TARGET_ROWS,
+            OTHER_TARGETS
+        ),
+    );
+    note(
+        a.requests_not_kept,
+        format!(
+            "{} more requests are counted above but not listed (--max-requests)",
+            a.requests_not_kept
+        ),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_problems_are_worded_as_before() {
+        let no_answer = |how, unmatched_attempt| {
+            health_problem_text(Some(&HealthProblem::NoAnswer {
+                how,
+                unmatched_attempt,
+            }))
+        };
+        assert_eq!(health_problem_text(None), "failed");
+        assert_eq!(
+            health_problem_text(Some(&HealthProblem::Status(503))),
+            "answered 503"
+        );
+        assert_eq!(no_answer(NoAnswer::Unknown, false), "no response");
+        assert_eq!(
+            no_answer(NoAnswer::Refused, false),
+            "connection refused (SYN answered by RST)"
+        );
+        assert_eq!(
+            no_answer(NoAnswer::SynUnanswered, true),
+            "SYN unanswered (connection timed out) (no client request matched this connection \
+             attempt)"
+        );
+        assert_eq!(
+            no_answer(NoAnswer::TlsIncomplete, false),
+            "TLS handshake did not complete"
+        );
+        assert_eq!(
+            no_answer(NoAnswer::Closed, false),
+            "connection closed without a response"
+        );
+        let icmp = crate::decode::IcmpError {
+            v6: false,
+            icmp_type: 3,
+            code: 1,
+            description: "destination unreachable: host unreachable".into(),
+            quoted_src: [10, 0, 1, 25].into(),
+            quoted_dst: [10, 0, 2, 9].into(),
+            quoted_src_port: 40000,
+            quoted_dst_port: 80,
+            quoted_seq: None,
+        };
+        assert_eq!(
+            no_answer(NoAnswer::Icmp(icmp), false),
+            "ICMP destination unreachable: host unreachable (type 3 code 1)"
+        );
+    }
+}

@@ -1,0 +1,348 @@
+//! The JSON document's output types, borrowed from the [`Analysis`]: the schema written in
+//! [`super`] is theirs, so renaming a field of the model cannot change the JSON.
+
+use super::logjoin::LogJoinOut;
+use super::metrics::MetricsOut;
+use super::request::RequestsOut;
+use super::stats::RunStatsOut;
+use crate::alb::Vantage;
+use crate::capture::Timestamp;
+use crate::diagnose::packet_ref;
+use crate::diagnose::{
+    AlbLimits, Analysis, CaptureSpan, CategoryCount, HealthFailure, HealthSummary, HealthTarget,
+    NodeReport, Summary, TargetCount, TargetReport, Timers,
+};
+use crate::flow::Endpoint;
+use crate::report::header::{health_problem_text, node_evidence_text, timer_source_name};
+use crate::report::views::{secs, status_name, target_row_name};
+use crate::taxonomy::Category;
+use indexmap::IndexMap;
+use serde::{Serialize, Serializer};
+use std::fmt::Display;
+use std::net::IpAddr;
+
+/// Writes a value by its `Display` form (`ip:port`, an address).
+pub(super) fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// The whole document (`--format json`; NDJSON's summary line without `requests`).
+#[derive(Serialize)]
+pub(super) struct DocumentOut<'a> {
+    schema_version: u32,
+    inputs: &'a [String],
+    vantage: &'static str,
+    alb_nodes: Vec<NodeOut<'a>>,
+    targets: Vec<TargetOut<'a>>,
+    timers: TimersOut,
+    capture: CaptureOut,
+    summary: SummaryOut,
+    health_checks: HealthOut<'a>,
+    requests: RequestsOut<'a>,
+    includes_ok: bool,
+    requests_not_kept: u64,
+    alb_limits: AlbLimitsOut,
+    other_connections: u64,
+    stats: RunStatsOut<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_log_join: Option<LogJoinOut<'a>>,
+    metrics: MetricsOut,
+}
+
+impl<'a> DocumentOut<'a> {
+    /// The document of `a`.
+    pub(super) fn new(a: &'a Analysis) -> Self {
+        DocumentOut {
+            schema_version: super::SCHEMA_VERSION,
+            inputs: &a.inputs,
+            vantage: vantage_name(a.vantage),
+            alb_nodes: a.alb_nodes.iter().map(NodeOut::new).collect(),
+            targets: a.targets.iter().map(TargetOut::new).collect(),
+            timers: TimersOut::new(&a.timers),
+            capture: CaptureOut::new(&a.capture),
+            summary: SummaryOut::new(&a.summary),
+            health_checks: HealthOut::new(&a.health_checks, &a.inputs),
+            requests: RequestsOut {
+                requests: &a.requests,
+                files: &a.inputs,
+            },
+            includes_ok: a.includes_ok,
+            requests_not_kept: a.requests_not_kept,
+            alb_limits: AlbLimitsOut::new(&a.alb_limits),
+            other_connections: a.other_connections,
+            stats: RunStatsOut::new(&a.stats),
+            access_log_join: a.access_log_join.as_ref().map(LogJoinOut::new),
+            metrics: MetricsOut::new(&a.metrics),
+        }
+    }
+}
+
+/// `vantage` as the schema names it.
+fn vantage_name(v: Vantage) -> &'static str {
+    match v {
+        Vantage::BothLegs => "both_legs",
+        Vantage::BackEndOnly => "back_end_only",
+        Vantage::FrontEndOnly => "front_end_only",
+        Vantage::Unknown => "unknown",
+    }
+}
+
+/// One of `alb_nodes`.
+#[derive(Serialize)]
+struct NodeOut<'a> {
+    #[serde(serialize_with = "display")]
+    ip: IpAddr,
+    evidence: Vec<&'static str>,
+    listener_ports: &'a [u16],
+    front_connections: u64,
+    back_connections: u64,
+    health_checks: u64,
+    sessions: Vec<String>,
+}
+
+impl<'a> NodeOut<'a> {
+    fn new(n: &'a NodeReport) -> Self {
+        NodeOut {
+            ip: n.ip,
+            evidence: n.evidence.iter().map(|e| node_evidence_text(*e)).collect(),
+            listener_ports: &n.listener_ports,
+            front_connections: n.front_connections,
+            back_connections: n.back_connections,
+            health_checks: n.health_checks,
+            sessions: n.sessions.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// One of `targets`.
+#[derive(Serialize)]
+struct TargetOut<'a> {
+    #[serde(serialize_with = "display")]
+    target: Endpoint,
+    server: Option<&'a str>,
+    powered_by: Option<&'a str>,
+    keepalive_timeout_s: Option<f64>,
+}
+
+impl<'a> TargetOut<'a> {
+    fn new(t: &'a TargetReport) -> Self {
+        TargetOut {
+            target: t.target,
+            server: t.server.as_deref(),
+            powered_by: t.powered_by.as_deref(),
+            keepalive_timeout_s: t.keepalive_timeout.map(secs),
+        }
+    }
+}
+
+/// `timers`.
+#[derive(Serialize)]
+struct TimersOut {
+    idle_timeout_s: f64,
+    idle_timeout_source: &'static str,
+    connect_timeout_s: f64,
+}
+
+impl TimersOut {
+    fn new(t: &Timers) -> Self {
+        TimersOut {
+            idle_timeout_s: secs(t.idle_timeout),
+            idle_timeout_source: timer_source_name(t.idle_timeout_source),
+            connect_timeout_s: secs(t.connect_timeout),
+        }
+    }
+}
+
+/// `capture`.
+#[derive(Serialize)]
+struct CaptureOut {
+    first: Option<String>,
+    last: Option<String>,
+    duration_s: f64,
+}
+
+impl CaptureOut {
+    fn new(c: &CaptureSpan) -> Self {
+        CaptureOut {
+            first: c.first.map(Timestamp::to_rfc3339),
+            last: c.last.map(Timestamp::to_rfc3339),
+            duration_s: secs(c.duration),
+        }
+    }
+}
+
+/// `summary`.
+#[derive(Serialize)]
+struct SummaryOut {
+    requests: u64,
+    ok: u64,
+    failed: u64,
+    by_category: IndexMap<&'static str, CategoryCountOut>,
+    by_target: IndexMap<String, TargetCountOut>,
+}
+
+impl SummaryOut {
+    fn new(s: &Summary) -> Self {
+        SummaryOut {
+            requests: s.requests,
+            ok: s.ok,
+            failed: s.failed,
+            by_category: s
+                .by_category
+                .iter()
+                .map(|(k, c)| (k.name(), CategoryCountOut::new(c)))
+                .collect(),
+            by_target: s
+                .by_target
+                .iter()
+                .map(|(k, t)| (target_row_name(k), TargetCountOut::new(t)))
+                .collect(),
+        }
+    }
+}
+
+/// One of `summary.by_category`.
+#[derive(Serialize)]
+struct CategoryCountOut {
+    count: u64,
+    generated_by_lb: u64,
+    generated_by_target: u64,
+    statuses: IndexMap<String, u64>,
+}
+
+impl CategoryCountOut {
+    fn new(c: &CategoryCount) -> Self {
+        CategoryCountOut {
+            count: c.count,
+            generated_by_lb: c.generated_by_lb,
+            generated_by_target: c.generated_by_target,
+            statuses: statuses(&c.statuses),
+        }
+    }
+}
+
+/// Statuses and their counts, keyed `"502"` or `"-"`.
+fn statuses(s: &IndexMap<Option<u16>, u64>) -> IndexMap<String, u64> {
+    s.iter().map(|(k, n)| (status_name(*k), *n)).collect()
+}
+
+/// Counts by category name.
+pub(super) fn by_category(c: &IndexMap<Category, u64>) -> IndexMap<&'static str, u64> {
+    c.iter().map(|(k, n)| (k.name(), *n)).collect()
+}
+
+/// One of `summary.by_target`.
+#[derive(Serialize)]
+struct TargetCountOut {
+    requests: u64,
+    failed: u64,
+    by_category: IndexMap<&'static str, u64>,
+}
+
+impl TargetCountOut {
+    fn new(t: &TargetCount) -> Self {
+        TargetCountOut {
+            requests: t.requests,
+            failed: t.failed,
+            by_category: by_category(&t.by_category),
+        }
+    }
+}
+
+/// `health_checks`.
+#[derive(Serialize)]
+struct HealthOut<'a> {
+    checks: u64,
+    failed: u64,
+    by_target: IndexMap<String, HealthTargetOut>,
+    failures: Vec<HealthFailureOut<'a>>,
+}
+
+impl<'a> HealthOut<'a> {
+    fn new(h: &'a HealthSummary, inputs: &[String]) -> Self {
+        HealthOut {
+            checks: h.checks,
+            failed: h.failed,
+            by_target: h
+                .by_target
+                .iter()
+                .map(|(k, t)| (target_row_name(k), HealthTargetOut::new(t)))
+                .collect(),
+            failures: h
+                .failures
+                .iter()
+                .map(|f| HealthFailureOut::new(f, inputs))
+                .collect(),
+        }
+    }
+}
+
+/// One of `health_checks.by_target`.
+#[derive(Serialize)]
+struct HealthTargetOut {
+    checks: u64,
+    failed: u64,
+    statuses: IndexMap<String, u64>,
+}
+
+impl HealthTargetOut {
+    fn new(t: &HealthTarget) -> Self {
+        HealthTargetOut {
+            checks: t.checks,
+            failed: t.failed,
+            statuses: statuses(&t.statuses),
+        }
+    }
+}
+
+/// One of `health_checks.failures`.
+#[derive(Serialize)]
+struct HealthFailureOut<'a> {
+    time: String,
+    #[serde(serialize_with = "display")]
+    node: IpAddr,
+    #[serde(serialize_with = "display")]
+    target: Endpoint,
+    path: Option<&'a str>,
+    problem: String,
+    packet: Option<String>,
+}
+
+impl<'a> HealthFailureOut<'a> {
+    fn new(f: &'a HealthFailure, inputs: &[String]) -> Self {
+        HealthFailureOut {
+            time: f.time.to_rfc3339(),
+            node: f.node,
+            target: f.target,
+            path: f.path.as_deref(),
+            problem: health_problem_text(f.problem.as_ref()),
+            packet: f.packet.map(|p| packet_ref(inputs, p)),
+        }
+    }
+}
+
+/// `alb_limits`.
+#[derive(Serialize)]
+struct AlbLimitsOut {
+    pairing_budget_bytes: u64,
+    pairing_peak_bytes: u64,
+    legs_paired_early: u64,
+    late_legs_dropped: u64,
+    nodes_over_limit: u64,
+    targets_over_limit: u64,
+    sessions_over_limit: u64,
+}
+
+impl AlbLimitsOut {
+    fn new(l: &AlbLimits) -> Self {
+        AlbLimitsOut {
+            pairing_budget_bytes: l.pairing_budget_bytes,
+            pairing_peak_bytes: l.pairing_peak_bytes,
+            legs_paired_early: l.legs_paired_early,
+            late_legs_dropped: l.late_legs_dropped,
+            nodes_over_limit: l.nodes_over_limit,
+            targets_over_limit: l.targets_over_limit,
+            sessions_over_limit: l.sessions_over_limit,
+        }
+    }
+}
