@@ -145,6 +145,69 @@ pub(crate) struct FileInput {
     pending: Option<Pending>,
     /// Decompressed bytes consumed when the parser was dropped.
     final_bytes: u64,
+    /// Timestamps that ran backwards, were implausible or overflowed.
+    pub(crate) times: TimeGuard,
+}
+
+/// Latest timestamp after which a capture time is implausible: 2100-01-01T00:00:00Z.
+const LATEST_PLAUSIBLE_NS: i64 = 4_102_444_800 * 1_000_000_000;
+/// How far a packet may step back in time within one file before it is noted (1 s: capture
+/// queues reorder a little, clocks do not step back hours).
+const MAX_BACKSTEP_NS: i64 = 1_000_000_000;
+
+/// Keeps one file's timestamps usable: a time that runs backwards by more than a second, lies
+/// outside the plausible range (before 1970, after 2100) or overflowed is replaced by the
+/// file's latest good time (or, before any, the packet is left out), counted, and the first such
+/// packet is described. So no duration computed later is negative or spans decades.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TimeGuard {
+    /// The latest good timestamp of the file.
+    latest: Option<Timestamp>,
+    /// Packets whose time was replaced or that were left out.
+    pub(crate) count: u64,
+    /// Packets left out (bad time, no earlier good time to use instead).
+    pub(crate) dropped: u64,
+    /// The first such packet: number and what was wrong.
+    pub(crate) first: Option<String>,
+}
+
+impl TimeGuard {
+    /// The time to use for packet `number` read as `ts` (`overflow` when it did not fit), or
+    /// `None` when the packet is to be left out.
+    fn vet(&mut self, number: u64, ts: Timestamp, overflow: bool) -> Option<Timestamp> {
+        let problem = if overflow || ts.0 == i64::MAX || ts.0 == i64::MIN {
+            Some("its timestamp overflows".to_string())
+        } else if ts.0 < 0 || ts.0 >= LATEST_PLAUSIBLE_NS {
+            Some(format!(
+                "its timestamp {} is outside any plausible capture time",
+                ts.to_rfc3339()
+            ))
+        } else {
+            match self.latest {
+                Some(l) if l.0.saturating_sub(ts.0) > MAX_BACKSTEP_NS => Some(format!(
+                    "its timestamp runs {} back from the packets before it",
+                    l.since(ts)
+                )),
+                _ => None,
+            }
+        };
+        let Some(problem) = problem else {
+            self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
+            return Some(ts);
+        };
+        self.count += 1;
+        let used = self.latest;
+        if self.first.is_none() {
+            self.first = Some(match used {
+                Some(l) => format!("packet {number}: {problem}; the time {} was used", l.to_rfc3339()),
+                None => format!("packet {number}: {problem}; left out (no earlier time to use)"),
+            });
+        }
+        if used.is_none() {
+            self.dropped += 1;
+        }
+        used
+    }
 }
 
 /// Outcome of trying to get more bytes into the buffer.
@@ -271,6 +334,7 @@ impl FileInput {
                 parsed: 0,
                 pending: None,
                 final_bytes: 0,
+                times: TimeGuard::default(),
             },
             format,
         ))
@@ -316,6 +380,7 @@ impl FileInput {
             parsed: 0,
             pending: None,
             final_bytes: 0,
+            times: TimeGuard::default(),
         })
     }
 
@@ -488,8 +553,12 @@ impl FileInput {
             } else {
                 i64::from(block.ts_usec) * 1000
             };
-            let ts = Timestamp(i64::from(block.ts_sec) * 1_000_000_000 + frac);
+            let raw = Timestamp(i64::from(block.ts_sec) * 1_000_000_000 + frac);
             self.parsed += 1;
+            let Some(ts) = self.times.vet(self.parsed, raw, false) else {
+                parser.it_mut().consume_noshift(record_len);
+                continue;
+            };
             self.pending = Some(Pending {
                 ts,
                 link,
@@ -696,17 +765,23 @@ impl FileInput {
             if let Some(reason) = check_caplen(caplen, iface.snaplen) {
                 return Err(reason);
             }
-            let ts = match units {
-                Some(u) => clamp_ts(
-                    iface.resolution.to_nanos(u) + i128::from(iface.offset_secs) * 1_000_000_000,
-                ),
-                None => *last_ts,
+            let (raw, overflow) = match units {
+                Some(u) => {
+                    let ns = iface.resolution.to_nanos(u)
+                        + i128::from(iface.offset_secs) * 1_000_000_000;
+                    (clamp_ts(ns), ns > i128::from(i64::MAX) || ns < i128::from(i64::MIN))
+                }
+                None => (*last_ts, false),
             };
-            *last_ts = ts;
             let Some(data_start) = offset_in(base, have, captured) else {
                 return Err("packet outside the buffer".into());
             };
             self.parsed += 1;
+            let Some(ts) = self.times.vet(self.parsed, raw, overflow) else {
+                parser.it_mut().consume_noshift(record_len);
+                continue;
+            };
+            *last_ts = ts;
             self.pending = Some(Pending {
                 ts,
                 link: iface.link,

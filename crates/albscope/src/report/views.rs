@@ -343,6 +343,16 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             types.join(", ")
         ),
     );
+    let times: Vec<&str> = a.stats.inputs.iter().filter_map(|i| i.time_note.as_deref()).collect();
+    note(
+        a.stats.time_anomalies,
+        format!(
+            "{} packets with an unusable timestamp (backwards by over 1 s, implausible or \
+             overflowing) got their file's latest good time and are kept out of durations: {}",
+            a.stats.time_anomalies,
+            times.join("; ")
+        ),
+    );
     note(
         d.bad_tunnel,
         format!(
