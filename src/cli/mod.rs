@@ -5,6 +5,7 @@ mod check;
 mod explain_log;
 mod extract;
 mod flows;
+mod io;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -89,7 +90,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => EXIT_USAGE,
             CliError::Unreadable(_) => EXIT_UNREADABLE,
-            CliError::Output(_) => EXIT_UNREADABLE,
+            CliError::Output(_) => EXIT_USAGE,
         }
     }
     /// True when output went to a closed pipe (`albscope ... | head`): not an error.

@@ -199,7 +199,10 @@ impl TimeGuard {
         let used = self.latest;
         if self.first.is_none() {
             self.first = Some(match used {
-                Some(l) => format!("packet {number}: {problem}; the time {} was used", l.to_rfc3339()),
+                Some(l) => format!(
+                    "packet {number}: {problem}; the time {} was used",
+                    l.to_rfc3339()
+                ),
                 None => format!("packet {number}: {problem}; left out (no earlier time to use)"),
             });
         }
@@ -769,7 +772,10 @@ impl FileInput {
                 Some(u) => {
                     let ns = iface.resolution.to_nanos(u)
                         + i128::from(iface.offset_secs) * 1_000_000_000;
-                    (clamp_ts(ns), ns > i128::from(i64::MAX) || ns < i128::from(i64::MIN))
+                    (
+                        clamp_ts(ns),
+                        ns > i128::from(i64::MAX) || ns < i128::from(i64::MIN),
+                    )
                 }
                 None => (*last_ts, false),
             };

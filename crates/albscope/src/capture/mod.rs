@@ -19,7 +19,7 @@ mod source;
 
 pub use error::CaptureError;
 pub use reader::{CaptureReader, InputSummary, STREAM_OPEN_WAIT};
-pub use sniff::looks_like;
+pub use sniff::{looks_like, starts_like_access_log};
 
 use serde::Serialize;
 use std::fmt;

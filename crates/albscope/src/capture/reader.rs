@@ -450,7 +450,12 @@ fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
 /// Decompresses a zstd stream of one or more frames (as `zstd` writes and `cat` joins them).
 struct ZstdFrames {
     /// The current frame's decoder; `None` before the first frame and after the last.
-    decoder: Option<ruzstd::decoding::StreamingDecoder<BufReader<Box<dyn Read + Send>>, ruzstd::decoding::FrameDecoder>>,
+    decoder: Option<
+        ruzstd::decoding::StreamingDecoder<
+            BufReader<Box<dyn Read + Send>>,
+            ruzstd::decoding::FrameDecoder,
+        >,
+    >,
     /// The source between frames.
     source: Option<BufReader<Box<dyn Read + Send>>>,
 }

@@ -100,6 +100,21 @@ pub fn looks_like(prefix: &[u8]) -> String {
     }
 }
 
+/// Whether the first non-blank line of `prefix` starts like an ALB access-log entry. Compressed
+/// data answers true (only reading it can tell).
+pub fn starts_like_access_log(prefix: &[u8]) -> bool {
+    if is_gzip(prefix) {
+        return true;
+    }
+    let Some(text) = as_text(prefix) else {
+        return false;
+    };
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map_or(true, is_alb_access_log)
+}
+
 /// Other compressors people feed us by mistake.
 fn other_compression(prefix: &[u8]) -> Option<&'static str> {
     if prefix.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {

@@ -343,7 +343,12 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             types.join(", ")
         ),
     );
-    let times: Vec<&str> = a.stats.inputs.iter().filter_map(|i| i.time_note.as_deref()).collect();
+    let times: Vec<&str> = a
+        .stats
+        .inputs
+        .iter()
+        .filter_map(|i| i.time_note.as_deref())
+        .collect();
     note(
         a.stats.time_anomalies,
         format!(
