@@ -110,7 +110,12 @@ impl OutputFile {
             .prefix(".albscope-")
             .suffix(".tmp")
             .tempfile_in(&dir)
-            .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", target.display())))?;
+            .map_err(|e| {
+                // tempfile's message names its random file; the OS error is what matters.
+                let text = e.to_string();
+                let os = text.split(" at path ").next().unwrap_or(&text);
+                CliError::Usage(format!("cannot write {}: {os}", target.display()))
+            })?;
         Ok(OutputFile {
             target: target.to_path_buf(),
             temp,

@@ -171,7 +171,20 @@ pub(crate) struct TimeGuard {
     pub(crate) first: Option<String>,
 }
 
+/// Whether a nanosecond time lies in the plausible range (1970 to 2100).
+fn plausible(ns: i128) -> bool {
+    (0..i128::from(LATEST_PLAUSIBLE_NS)).contains(&ns)
+}
+
 impl TimeGuard {
+    /// Counts packet `number` as having an unusable time (`problem`), its time already fixed.
+    fn note(&mut self, number: u64, problem: String) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(format!("packet {number}: {problem}"));
+        }
+    }
+
     /// The time to use for packet `number` read as `ts` (`overflow` when it did not fit), or
     /// `None` when the packet is to be left out.
     fn vet(&mut self, number: u64, ts: Timestamp, overflow: bool) -> Option<Timestamp> {
@@ -768,14 +781,21 @@ impl FileInput {
             if let Some(reason) = check_caplen(caplen, iface.snaplen) {
                 return Err(reason);
             }
+            let mut offset_ignored = false;
             let (raw, overflow) = match units {
                 Some(u) => {
-                    let ns = iface.resolution.to_nanos(u)
-                        + i128::from(iface.offset_secs) * 1_000_000_000;
-                    (
-                        clamp_ts(ns),
-                        ns > i128::from(i64::MAX) || ns < i128::from(i64::MIN),
-                    )
+                    let no_offset = iface.resolution.to_nanos(u);
+                    let ns = no_offset + i128::from(iface.offset_secs) * 1_000_000_000;
+                    if iface.offset_secs != 0 && !plausible(ns) && plausible(no_offset) {
+                        // An absurd if_tsoffset: the times without it are usable.
+                        offset_ignored = true;
+                        (clamp_ts(no_offset), false)
+                    } else {
+                        (
+                            clamp_ts(ns),
+                            ns > i128::from(i64::MAX) || ns < i128::from(i64::MIN),
+                        )
+                    }
                 }
                 None => (*last_ts, false),
             };
@@ -783,6 +803,16 @@ impl FileInput {
                 return Err("packet outside the buffer".into());
             };
             self.parsed += 1;
+            if offset_ignored {
+                self.times.note(
+                    self.parsed,
+                    format!(
+                        "its interface's if_tsoffset {} s puts it outside any plausible capture \
+                         time; the offset was ignored",
+                        iface.offset_secs
+                    ),
+                );
+            }
             let Some(ts) = self.times.vet(self.parsed, raw, overflow) else {
                 parser.it_mut().consume_noshift(record_len);
                 continue;

@@ -255,12 +255,12 @@ impl CaptureReader {
                 time_anomalies: i.file.as_ref().map_or(0, |f| f.times.count),
                 time_note: i.file.as_ref().and_then(|f| {
                     f.times.first.as_ref().map(|first| {
-                        format!(
-                            "{}: {} packet{} with an unusable timestamp (first: {first})",
-                            i.name,
-                            f.times.count,
-                            if f.times.count == 1 { "" } else { "s" }
-                        )
+                        let more = f.times.count.saturating_sub(1);
+                        if more == 0 {
+                            format!("{} {first}", i.name)
+                        } else {
+                            format!("{} {first} (and {more} more in this file)", i.name)
+                        }
                     })
                 }),
             })

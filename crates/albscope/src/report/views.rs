@@ -352,9 +352,10 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
     note(
         a.stats.time_anomalies,
         format!(
-            "{} packets with an unusable timestamp (backwards by over 1 s, implausible or \
-             overflowing) got their file's latest good time and are kept out of durations: {}",
+            "{} packet{} with an unusable timestamp (backwards by over 1 s, implausible or \
+             overflowing), kept out of durations: {}",
             a.stats.time_anomalies,
+            if a.stats.time_anomalies == 1 { "" } else { "s" },
             times.join("; ")
         ),
     );
