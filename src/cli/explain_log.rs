@@ -25,9 +25,11 @@
 //! `files_failed`, `by_category` (object name -> count, largest first), `by_target` (array of
 //! `{ "target", "total", "by_category" }`, largest first; a target of `-` means none chosen).
 //!
-//! Malformed lines go to stderr as `file:line: reason` and are skipped. Exit status: 0 done;
-//! 2 usage; 3 nothing readable (no entry parsed, and an input failed or only malformed lines);
-//! 4 an input could not be opened or broke off mid-way (the rest was explained).
+//! Malformed lines go to stderr as `file:line: reason` and are skipped; a file whose first line
+//! is not an access-log entry (a capture, a README) is named once, with what it looks like, and
+//! skipped. Exit status: 0 done; 2 usage, or a missing or unreadable input; 3 nothing readable
+//! (no input is a log, or no entry parsed and an input failed or only malformed lines); 4 an
+//! input was not a log or broke off mid-way (the rest was explained).
 
 use super::{CliError, EXIT_OK, EXIT_PARTIAL};
 use albscope::accesslog::{

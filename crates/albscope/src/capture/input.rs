@@ -157,7 +157,7 @@ const MAX_BACKSTEP_NS: i64 = 1_000_000_000;
 
 /// Keeps one file's timestamps usable: a time that runs backwards by more than a second, lies
 /// outside the plausible range (before 1970, after 2100) or overflowed is replaced by the
-/// file's latest good time (or, before any, the packet is left out), counted, and the first such
+/// file's latest good time (before any, the packet keeps its own), counted, and the first such
 /// packet is described. So no duration computed later is negative or spans decades.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TimeGuard {
@@ -165,8 +165,6 @@ pub(crate) struct TimeGuard {
     latest: Option<Timestamp>,
     /// Packets whose time was replaced or that were left out.
     pub(crate) count: u64,
-    /// Packets left out (bad time, no earlier good time to use instead).
-    pub(crate) dropped: u64,
     /// The first such packet: number and what was wrong.
     pub(crate) first: Option<String>,
 }
@@ -185,9 +183,8 @@ impl TimeGuard {
         }
     }
 
-    /// The time to use for packet `number` read as `ts` (`overflow` when it did not fit), or
-    /// `None` when the packet is to be left out.
-    fn vet(&mut self, number: u64, ts: Timestamp, overflow: bool) -> Option<Timestamp> {
+    /// The time to use for packet `number` read as `ts` (`overflow` when it did not fit).
+    fn vet(&mut self, number: u64, ts: Timestamp, overflow: bool) -> Timestamp {
         let problem = if overflow || ts.0 == i64::MAX || ts.0 == i64::MIN {
             Some("its timestamp overflows".to_string())
         } else if ts.0 < 0 || ts.0 >= LATEST_PLAUSIBLE_NS {
@@ -206,23 +203,20 @@ impl TimeGuard {
         };
         let Some(problem) = problem else {
             self.latest = Some(self.latest.map_or(ts, |l| l.max(ts)));
-            return Some(ts);
+            return ts;
         };
         self.count += 1;
-        let used = self.latest;
         if self.first.is_none() {
-            self.first = Some(match used {
+            self.first = Some(match self.latest {
                 Some(l) => format!(
                     "packet {number}: {problem}; the time {} was used",
                     l.to_rfc3339()
                 ),
-                None => format!("packet {number}: {problem}; left out (no earlier time to use)"),
+                None => format!("packet {number}: {problem}; kept (no earlier good time to use)"),
             });
         }
-        if used.is_none() {
-            self.dropped += 1;
-        }
-        used
+        // Before any good time there is nothing better: the packet keeps its own.
+        self.latest.unwrap_or(ts)
     }
 }
 
@@ -571,10 +565,7 @@ impl FileInput {
             };
             let raw = Timestamp(i64::from(block.ts_sec) * 1_000_000_000 + frac);
             self.parsed += 1;
-            let Some(ts) = self.times.vet(self.parsed, raw, false) else {
-                parser.it_mut().consume_noshift(record_len);
-                continue;
-            };
+            let ts = self.times.vet(self.parsed, raw, false);
             self.pending = Some(Pending {
                 ts,
                 link,
@@ -689,6 +680,8 @@ impl FileInput {
                 Block::SectionHeader(shb) => {
                     *section_be = shb.big_endian();
                     interfaces.clear();
+                    // A new section is a new capture (`cat a.pcapng b.pcapng`): its own clock.
+                    self.times.latest = None;
                     None
                 }
                 Block::InterfaceDescription(idb) => {
@@ -813,10 +806,7 @@ impl FileInput {
                     ),
                 );
             }
-            let Some(ts) = self.times.vet(self.parsed, raw, overflow) else {
-                parser.it_mut().consume_noshift(record_len);
-                continue;
-            };
+            let ts = self.times.vet(self.parsed, raw, overflow);
             *last_ts = ts;
             self.pending = Some(Pending {
                 ts,
