@@ -4,6 +4,7 @@
 //! FIFO spooled to a temporary file when a command reads its captures twice.
 
 use super::CliError;
+use albscope::capture::STREAM_OPEN_WAIT;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -289,7 +290,7 @@ impl Inputs {
                 let copied = if p.as_os_str() == "-" {
                     io::copy(&mut io::stdin().lock(), spool.as_file_mut())
                 } else {
-                    File::open(p).and_then(|mut f| io::copy(&mut f, spool.as_file_mut()))
+                    open_stream(p).and_then(|mut f| io::copy(&mut f, spool.as_file_mut()))
                 };
                 copied.map_err(|e| CliError::Usage(format!("{name}: {e}")))?;
                 named.push((name, spool.path().to_path_buf()));
@@ -303,4 +304,23 @@ impl Inputs {
             _spools: spools,
         })
     }
+}
+
+/// Opens a FIFO or device, waiting at most [`STREAM_OPEN_WAIT`] for a writer (as the capture
+/// layer does), so that a FIFO nobody writes to is an error instead of a hang.
+fn open_stream(path: &Path) -> io::Result<File> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(File::open(owned));
+    });
+    rx.recv_timeout(STREAM_OPEN_WAIT).unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!(
+                "nothing wrote to it within {} s (a FIFO without a writer?)",
+                STREAM_OPEN_WAIT.as_secs()
+            ),
+        ))
+    })
 }
