@@ -849,6 +849,32 @@ mod tests {
     }
 
     #[test]
+    fn time_guard_keeps_times_monotone_beyond_a_second() {
+        let mut g = TimeGuard::default();
+        let s = |secs: i64| Timestamp(secs * 1_000_000_000);
+        assert_eq!(g.vet(1, s(1_000), false), s(1_000));
+        // Half a second back: normal reordering, kept.
+        assert_eq!(
+            g.vet(2, Timestamp(s(1_000).0 - 500_000_000), false).0,
+            s(1_000).0 - 500_000_000
+        );
+        // Hours back, after 2100, overflowed: the latest good time.
+        assert_eq!(g.vet(3, s(1_000 - 10_800), false), s(1_000));
+        assert_eq!(g.vet(4, s(4_294_967_295), false), s(1_000));
+        assert_eq!(g.vet(5, Timestamp(i64::MAX), true), s(1_000));
+        assert_eq!(g.vet(6, s(1_001), false), s(1_001));
+        assert_eq!(g.count, 3);
+        assert!(g
+            .first
+            .as_deref()
+            .is_some_and(|f| f.starts_with("packet 3: ")));
+        // Before any good time a packet keeps its own.
+        let mut g = TimeGuard::default();
+        assert_eq!(g.vet(1, s(-5), false), s(-5));
+        assert_eq!(g.count, 1);
+    }
+
+    #[test]
     fn captured_length_limits() {
         assert_eq!(check_caplen(1514, 65535), None);
         assert_eq!(check_caplen(262_144, 262_144), None);

@@ -224,4 +224,21 @@ mod tests {
         );
         assert!(describe(b"BZh91AY", false, false).starts_with("bzip2-compressed"));
     }
+
+    #[test]
+    fn zstd_and_access_log_sniffing() {
+        assert!(is_zstd(&[0x28, 0xb5, 0x2f, 0xfd, 0]));
+        assert!(!is_zstd(&[0x1f, 0x8b]));
+        assert_eq!(
+            looks_like(&[0xd4, 0xc3, 0xb2, 0xa1]),
+            "a pcap capture; use `albscope analyze`"
+        );
+        let log = b"\nhttps 2025-12-11T16:42:57.298415Z app/x 1.2.3.4:5 - -1 -1 -1 502";
+        assert!(starts_like_access_log(log));
+        assert!(!starts_like_access_log(
+            b"# albscope\nhttps 2025-12-11T16:42:57Z"
+        ));
+        assert!(!starts_like_access_log(&[0xd4, 0xc3, 0xb2, 0xa1, 0, 0]));
+        assert!(starts_like_access_log(b""));
+    }
 }
