@@ -366,8 +366,18 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
     let blessed = if args.bless {
         Some(OutputFile::create(&args.expected, &read, "--expected")?)
     } else {
-        io::refuse_input_as_output(&args.expected, &paths, "--expected")?;
         None
+    };
+    // The expected file is read before the analysis: a missing one fails at once.
+    let expected = if args.bless {
+        String::new()
+    } else {
+        std::fs::read_to_string(&args.expected).map_err(|e| {
+            CliError::Usage(format!(
+                "cannot read {}: {e} (use --bless to create it)",
+                args.expected.display()
+            ))
+        })?
     };
     read.push(args.expected.clone());
     let sink = Sink::open(args.output.as_deref(), &read, "-o")?;
@@ -384,12 +394,6 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         io::say(format_args!("wrote {}", args.expected.display()))?;
         return Ok(ExitCode::from(EXIT_OK));
     }
-    let expected = std::fs::read_to_string(&args.expected).map_err(|e| {
-        CliError::Usage(format!(
-            "cannot read {}: {e} (use --bless to create it)",
-            args.expected.display()
-        ))
-    })?;
     let names: Vec<String> = paths
         .iter()
         .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
