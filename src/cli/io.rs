@@ -84,12 +84,100 @@ pub fn refuse_input_as_output(
     Ok(())
 }
 
+/// Temporary output files to remove if the program is interrupted (SIGINT, SIGTERM, SIGHUP):
+/// leaked C strings, so that the signal handler only reads pointers and calls `unlink`.
+static PENDING: [std::sync::atomic::AtomicPtr<libc::c_char>; 64] =
+    [const { std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()) }; 64];
+
+/// Removes the pending temporary files, then dies of the signal as if unhandled.
+extern "C" fn on_interrupt(signal: libc::c_int) {
+    for slot in &PENDING {
+        let p = slot.swap(std::ptr::null_mut(), std::sync::atomic::Ordering::SeqCst);
+        if !p.is_null() {
+            // SAFETY: `p` is a NUL-terminated string leaked by `remember`; unlink, signal and
+            // raise are async-signal-safe.
+            unsafe {
+                libc::unlink(p);
+            }
+        }
+    }
+    // SAFETY: restoring the default action and re-raising is async-signal-safe.
+    unsafe {
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
+
+/// Installs [`on_interrupt`] once.
+fn install_interrupt_handler() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: the handler only touches atomics and async-signal-safe calls.
+            unsafe {
+                libc::signal(
+                    signal,
+                    on_interrupt as extern "C" fn(libc::c_int) as *const () as libc::sighandler_t,
+                );
+            }
+        }
+    });
+}
+
+/// Registers `path` for removal on interrupt; returns its slot (none when all are taken).
+fn remember(path: &Path) -> Option<usize> {
+    use std::os::unix::ffi::OsStrExt;
+    install_interrupt_handler();
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let raw = c.into_raw();
+    for (i, slot) in PENDING.iter().enumerate() {
+        if slot
+            .compare_exchange(
+                std::ptr::null_mut(),
+                raw,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            )
+            .is_ok()
+        {
+            return Some(i);
+        }
+    }
+    // SAFETY: `raw` came from `into_raw` above and was not stored.
+    drop(unsafe { std::ffi::CString::from_raw(raw) });
+    None
+}
+
+/// Forgets a slot taken by [`remember`] (the file was renamed into place or removed).
+fn forget(slot: Option<usize>) {
+    let Some(p) = slot.and_then(|i| PENDING.get(i)) else {
+        return;
+    };
+    let raw = p.swap(std::ptr::null_mut(), std::sync::atomic::Ordering::SeqCst);
+    if !raw.is_null() {
+        // SAFETY: `raw` came from `CString::into_raw` in `remember` and is taken once.
+        drop(unsafe { std::ffi::CString::from_raw(raw) });
+    }
+}
+
 /// An output file being written: a temporary file beside the target, renamed over it by
 /// [`OutputFile::commit`]. Dropped without commit (error, interrupt), the temporary file is
 /// removed and any previous file at the target is left as it was.
 pub struct OutputFile {
     target: PathBuf,
     temp: tempfile::NamedTempFile,
+    /// Its registration among the files removed on interrupt.
+    slot: Registered,
+}
+
+/// A temporary file's slot among those removed on interrupt, freed on drop.
+#[derive(Default)]
+struct Registered(Option<usize>);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        forget(self.0.take());
+    }
 }
 
 impl OutputFile {
@@ -117,9 +205,11 @@ impl OutputFile {
                 let os = text.split(" at path ").next().unwrap_or(&text);
                 CliError::Usage(format!("cannot write {}: {os}", target.display()))
             })?;
+        let slot = Registered(remember(temp.path()));
         Ok(OutputFile {
             target: target.to_path_buf(),
             temp,
+            slot,
         })
     }
 
@@ -135,7 +225,8 @@ impl OutputFile {
 
     /// Renames the finished temporary file over the target. The file gets the target's old
     /// permissions, or rw-r--r-- (less the umask's usual bits) when it is new.
-    pub fn commit(self) -> Result<(), CliError> {
+    pub fn commit(mut self) -> Result<(), CliError> {
+        drop(std::mem::take(&mut self.slot));
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -104,7 +104,10 @@ fn an_output_that_is_an_input_is_refused_before_any_work() {
 
 #[test]
 fn a_failed_run_leaves_the_previous_output_as_it_was() {
-    let report = tmp("previous.txt");
+    // Its own folder: other tests write outputs beside theirs at the same time.
+    let dir = tmp("failed-run");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let report = dir.join("previous.txt");
     std::fs::write(&report, "previous report\n").expect("write");
     let junk = tmp("junk.txt");
     std::fs::write(&junk, "not a capture\n").expect("write");
@@ -664,4 +667,49 @@ fn a_fifo_nobody_writes_does_not_hold_back_the_other_inputs() {
     assert!(err.contains("nothing wrote to it within 5 s"), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(v["summary"]["requests"].as_u64().expect("count") > 0);
+}
+
+#[test]
+fn an_interrupted_run_leaves_the_previous_output_and_no_temporary_file() {
+    let dir = tmp("interrupt");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let fifo = dir.join("slow.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
+    let report = dir.join("report.txt");
+    std::fs::write(&report, "previous\n").expect("write");
+    // The FIFO keeps the run waiting (up to 5 s) while the temporary output exists.
+    let child = Command::new(BIN)
+        .args(["analyze", "samples/mixed.pcap", s(&fifo), "-o", s(&report)])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run albscope");
+    let temps = || {
+        std::fs::read_dir(&dir)
+            .expect("list")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".albscope-"))
+            .count()
+    };
+    let start = std::time::Instant::now();
+    while temps() == 0 && start.elapsed().as_secs() < 4 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(temps(), 1, "the output is written to a temporary file");
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("wait");
+    assert!(!out.status.success());
+    assert_eq!(temps(), 0, "the temporary file is removed");
+    assert_eq!(
+        std::fs::read_to_string(&report).expect("read"),
+        "previous\n"
+    );
 }
