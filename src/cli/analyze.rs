@@ -1,5 +1,6 @@
 //! `albscope analyze`: explain every failed request of one or more captures.
 
+use super::io::{Inputs, Sink};
 use super::{CliError, EXIT_FINDINGS, EXIT_OK, EXIT_PARTIAL};
 use albscope::accesslog::LogReader;
 use albscope::alb::AlbConfig;
@@ -9,8 +10,8 @@ use albscope::diagnose::{analyze_capture_with_log, Analysis, Keep, DEFAULT_MAX_K
 use albscope::pipeline::PipelineConfig;
 use albscope::report::{render, Format, TextOptions};
 use albscope::taxonomy::Category;
-use clap::{Args, ValueEnum};
-use std::io::{IsTerminal, Write};
+use clap::{Args, ColorChoice, ValueEnum};
+use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,9 +31,72 @@ pub enum FormatArg {
     Html,
 }
 
-/// Options shared by `analyze` and `check`: what the ALB looks like and how to read captures.
+/// How every command that reads captures is told what to read: the same options everywhere.
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Capture files (pcap or pcapng; plain, gzip or zstd); `-` reads stdin. Several are merged.
+    #[arg(value_name = "CAPTURE", required_unless_present = "read")]
+    pub captures: Vec<PathBuf>,
+    /// Read this capture file, as with tcpdump -r and tshark -r (repeatable; the same as a
+    /// CAPTURE argument).
+    #[arg(short = 'r', long = "read", value_name = "FILE")]
+    pub read: Vec<PathBuf>,
+    /// Also decode this UDP port as VXLAN (repeatable; 4789 always is).
+    #[arg(long = "vxlan-port", value_name = "PORT")]
+    pub vxlan_port: Vec<u16>,
+    /// Also decode this UDP port as GENEVE (repeatable; 6081 always is).
+    #[arg(long = "geneve-port", value_name = "PORT")]
+    pub geneve_port: Vec<u16>,
+    /// Do not show a progress line on stderr.
+    #[arg(long = "no-progress")]
+    pub no_progress: bool,
+}
+
+impl InputArgs {
+    /// Every capture to read: the CAPTURE arguments, then the `-r` ones.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.captures.iter().chain(&self.read).cloned().collect()
+    }
+
+    /// The pipeline configuration for these inputs (ports, progress).
+    pub fn pipeline_config(&self) -> PipelineConfig {
+        let mut p = PipelineConfig {
+            progress: !self.no_progress,
+            ..PipelineConfig::default()
+        };
+        for port in &self.vxlan_port {
+            if !p.decode.vxlan_ports.contains(port) {
+                p.decode.vxlan_ports.push(*port);
+            }
+        }
+        for port in &self.geneve_port {
+            if !p.decode.geneve_ports.contains(port) {
+                p.decode.geneve_ports.push(*port);
+            }
+        }
+        p
+    }
+}
+
+/// ALB access logs to join, for the commands that join them (`analyze`, `check`).
+#[derive(Args, Debug, Clone)]
+pub struct AccessLogArgs {
+    /// ALB access logs to join to the captured requests (files, .gz, folders; repeatable):
+    /// each request shows its log line beside the capture's view, and where they disagree.
+    #[arg(long = "access-log", value_name = "FILE", num_args = 1..)]
+    pub access_log: Vec<PathBuf>,
+    /// With --access-log: most log entries indexed for the join (about 2 KB each); entries
+    /// more than an hour outside the capture's span are skipped before they count.
+    #[arg(long = "max-log-entries", value_name = "N", default_value_t = DEFAULT_MAX_LOG_ENTRIES)]
+    pub max_log_entries: usize,
+}
+
+/// Options shared by `analyze`, `check` and `extract`: what to read and what the ALB looks like.
 #[derive(Args, Debug, Clone)]
 pub struct AnalysisOptions {
+    /// What to read.
+    #[command(flatten)]
+    pub input: InputArgs,
     /// An ALB node's private IP (repeatable); nodes are otherwise detected automatically.
     #[arg(long = "alb-ip", value_name = "IP")]
     pub alb_ip: Vec<IpAddr>,
@@ -42,15 +106,14 @@ pub struct AnalysisOptions {
     /// A target port the ALB connects to (repeatable).
     #[arg(long = "target-port", value_name = "P")]
     pub target_port: Vec<u16>,
-    /// The ALB idle timeout in seconds (default: inferred from the capture, else 60).
-    #[arg(long = "idle-timeout", value_name = "SECS")]
-    pub idle_timeout: Option<f64>,
+    /// The ALB idle timeout in whole seconds, 1-4000 as AWS configures it (default: inferred
+    /// from the capture, else 60).
+    #[arg(long = "idle-timeout", value_name = "SECS",
+          value_parser = clap::value_parser!(u32).range(1..=4000))]
+    pub idle_timeout: Option<u32>,
     /// The ALB's back-end connect timeout in seconds.
     #[arg(long = "connect-timeout", value_name = "SECS", default_value_t = 10.0)]
     pub connect_timeout: f64,
-    /// An extra UDP port carrying VXLAN (besides 4789; repeatable).
-    #[arg(long = "vxlan-port", value_name = "P")]
-    pub vxlan_port: Vec<u16>,
     /// State limits (each one hit is counted and shown in the report's notes).
     #[command(flatten)]
     pub limits: LimitOptions,
@@ -73,10 +136,6 @@ pub struct LimitOptions {
     /// summary only. 0 lists none.
     #[arg(long = "max-requests", value_name = "N", default_value_t = DEFAULT_MAX_KEPT_REQUESTS)]
     pub max_requests: usize,
-    /// With --access-log: most log entries indexed for the join (about 2 KB each); entries
-    /// more than an hour outside the capture's span are skipped before they count.
-    #[arg(long = "max-log-entries", value_name = "N", default_value_t = DEFAULT_MAX_LOG_ENTRIES)]
-    pub max_log_entries: usize,
 }
 
 impl AnalysisOptions {
@@ -97,8 +156,7 @@ impl AnalysisOptions {
             target_ports: self.target_port.clone(),
             idle_timeout: self
                 .idle_timeout
-                .map(|v| secs("idle-timeout", v, 4000.0))
-                .transpose()?,
+                .map(|v| Duration(i64::from(v) * 1_000_000_000)),
             connect_timeout: secs("connect-timeout", self.connect_timeout, 600.0)?,
             max_pending_bytes: usize::try_from(self.limits.pairing_memory_mib << 20)
                 .unwrap_or(usize::MAX),
@@ -120,16 +178,8 @@ impl AnalysisOptions {
                 "--max-connections must be at least 1".into(),
             ));
         }
-        let mut p = PipelineConfig {
-            progress: true,
-            ..PipelineConfig::default()
-        };
+        let mut p = self.input.pipeline_config();
         p.flow.max_connections = self.limits.max_connections;
-        for port in &self.vxlan_port {
-            if !p.decode.vxlan_ports.contains(port) {
-                p.decode.vxlan_ports.push(*port);
-            }
-        }
         Ok(p)
     }
 }
@@ -137,9 +187,6 @@ impl AnalysisOptions {
 /// Arguments of `albscope analyze`.
 #[derive(Args, Debug)]
 pub struct AnalyzeArgs {
-    /// Capture files (pcap, pcapng, optionally .gz); `-` reads stdin. Several are merged.
-    #[arg(required = true, value_name = "CAPTURE")]
-    pub inputs: Vec<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
@@ -154,16 +201,37 @@ pub struct AnalyzeArgs {
         value_delimiter = ','
     )]
     pub fail_on: Vec<String>,
-    /// Write the report to FILE instead of stdout.
+    /// Write the report to FILE instead of stdout (`-`: stdout). The file is written beside
+    /// FILE and renamed into place when complete; it may not be an input.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// ALB access logs to join to the captured requests (files, .gz, folders; repeatable):
-    /// each request shows its log line beside the capture's view, and where they disagree.
-    #[arg(long = "access-log", value_name = "FILE", num_args = 1..)]
-    pub access_log: Vec<PathBuf>,
+    /// Colour the text report: auto (when stdout is a terminal and NO_COLOR is unset, or
+    /// CLICOLOR_FORCE is set), always or never.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+    /// Access logs to join.
+    #[command(flatten)]
+    pub log: AccessLogArgs,
     /// ALB and capture options.
     #[command(flatten)]
     pub options: AnalysisOptions,
+}
+
+/// Whether to colour output going to a terminal (`to_terminal`) under `choice`, `NO_COLOR` and
+/// `CLICOLOR_FORCE`.
+pub fn use_color(choice: ColorChoice, to_terminal: bool) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if set("CLICOLOR_FORCE") {
+                true
+            } else {
+                to_terminal && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty())
+            }
+        }
+    }
 }
 
 /// One `--fail-on` condition.
@@ -211,7 +279,7 @@ impl FailOn {
 
 /// Opens the inputs and runs the analysis.
 pub fn run_analysis(
-    inputs: &[PathBuf],
+    inputs: &Inputs,
     options: &AnalysisOptions,
     keep_ok: bool,
 ) -> Result<Analysis, CliError> {
@@ -220,15 +288,15 @@ pub fn run_analysis(
 
 /// [`run_analysis`], joining the requests to `log` when given.
 pub fn run_analysis_with_log(
-    inputs: &[PathBuf],
+    inputs: &Inputs,
     options: &AnalysisOptions,
     keep_ok: bool,
     log: Option<LogIndex>,
 ) -> Result<Analysis, CliError> {
     let alb = options.alb_config()?;
     let pipeline = options.pipeline_config()?;
-    let mut reader =
-        CaptureReader::open(inputs).map_err(|e| CliError::Unreadable(e.to_string()))?;
+    let mut reader = CaptureReader::open_named(&inputs.named)
+        .map_err(|e| CliError::Unreadable(e.to_string()))?;
     Ok(analyze_capture_with_log(
         &mut reader,
         &pipeline,
@@ -238,41 +306,35 @@ pub fn run_analysis_with_log(
     ))
 }
 
-/// The index of `files` for the join of `inputs` ([`read_access_logs`]), `None` without logs.
+/// The index of the access logs for the join of `inputs` ([`read_access_logs`]), `None`
+/// without logs.
 pub fn access_log_index(
-    files: &[PathBuf],
-    inputs: &[PathBuf],
-    options: &AnalysisOptions,
+    log: &AccessLogArgs,
+    inputs: &Inputs,
 ) -> Result<Option<LogIndex>, CliError> {
-    if files.is_empty() {
+    if log.access_log.is_empty() {
         return Ok(None);
     }
-    read_access_logs(files, inputs, options).map(Some)
+    read_access_logs(log, inputs).map(Some)
 }
 
-/// Reads the access logs into an index for the join of `inputs` (whose time span, when they
-/// are files, is read first so that only entries near it are indexed).
-fn read_access_logs(
-    files: &[PathBuf],
-    inputs: &[PathBuf],
-    options: &AnalysisOptions,
-) -> Result<LogIndex, CliError> {
+/// Reads the access logs into an index for the join of `inputs` (whose time span is read
+/// first so that only entries near it are indexed).
+fn read_access_logs(log: &AccessLogArgs, inputs: &Inputs) -> Result<LogIndex, CliError> {
+    super::io::check_inputs(&log.access_log, true)?;
     let opts = JoinOptions {
-        max_entries: options.limits.max_log_entries,
+        max_entries: log.max_log_entries,
         capture_span: capture_span(inputs),
         ..JoinOptions::default()
     };
-    LogIndex::from_reader(LogReader::new(files), opts)
+    LogIndex::from_reader(LogReader::new(&log.access_log), opts)
         .map_err(|e| CliError::Unreadable(format!("access log {e}")))
 }
 
-/// First and last packet times of capture files (a quick pass through the capture layer only);
-/// `None` for stdin, unreadable inputs or no packets.
-fn capture_span(inputs: &[PathBuf]) -> Option<(Timestamp, Timestamp)> {
-    if inputs.iter().any(|p| p.as_os_str() == "-") {
-        return None;
-    }
-    let mut reader = CaptureReader::open(inputs).ok()?;
+/// First and last packet times of the captures (a quick pass through the capture layer only);
+/// `None` for unreadable inputs or no packets.
+fn capture_span(inputs: &Inputs) -> Option<(Timestamp, Timestamp)> {
+    let mut reader = CaptureReader::open_named(&inputs.named).ok()?;
     let mut span: Option<(Timestamp, Timestamp)> = None;
     while let Some(p) = reader.next_packet() {
         span = Some(match span {
@@ -291,8 +353,16 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
         .filter(|s| !s.trim().is_empty())
         .map(|s| FailOn::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let log = access_log_index(&args.access_log, &args.inputs, &args.options)?;
-    let analysis = run_analysis_with_log(&args.inputs, &args.options, args.all, log)?;
+    // Everything that can fail on the command line fails before the analysis.
+    args.options.alb_config()?;
+    args.options.pipeline_config()?;
+    let paths = args.options.input.paths();
+    let mut read = paths.clone();
+    read.extend(args.log.access_log.iter().cloned());
+    let sink = Sink::open(args.output.as_deref(), &read, "-o")?;
+    let inputs = Inputs::prepare(&paths, !args.log.access_log.is_empty())?;
+    let log = access_log_index(&args.log, &inputs)?;
+    let analysis = run_analysis_with_log(&inputs, &args.options, args.all, log)?;
     let format = match args.format {
         FormatArg::Text => Format::Text,
         FormatArg::Json => Format::Json,
@@ -300,25 +370,11 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
         FormatArg::Markdown => Format::Markdown,
         FormatArg::Html => Format::Html,
     };
-    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    let to_terminal = sink.is_stdout() && std::io::stdout().is_terminal();
     let text = TextOptions {
-        color: to_terminal && std::env::var_os("NO_COLOR").is_none(),
+        color: use_color(args.color, to_terminal),
     };
-    match &args.output {
-        Some(path) => {
-            let file = std::fs::File::create(path)
-                .map_err(|e| CliError::Usage(format!("cannot write {}: {e}", path.display())))?;
-            let mut w = std::io::BufWriter::new(file);
-            render(&analysis, format, &text, &mut w)?;
-            w.flush()?;
-        }
-        None => {
-            let stdout = std::io::stdout();
-            let mut w = std::io::BufWriter::new(stdout.lock());
-            render(&analysis, format, &text, &mut w)?;
-            w.flush()?;
-        }
-    }
+    sink.write_with(|w| render(&analysis, format, &text, w))?;
     let matched = fail_on.iter().any(|c| c.matches(&analysis));
     for p in &analysis.stats.problems {
         eprintln!("albscope: damaged input: {p}");

@@ -25,15 +25,17 @@
 //! `files_failed`, `by_category` (object name -> count, largest first), `by_target` (array of
 //! `{ "target", "total", "by_category" }`, largest first; a target of `-` means none chosen).
 //!
-//! Malformed lines go to stderr as `file:line: reason` and are skipped. Exit status: 0 done;
-//! 2 usage; 3 nothing readable (no entry parsed, and an input failed or only malformed lines);
-//! 4 an input could not be opened or broke off mid-way (the rest was explained).
+//! Malformed lines go to stderr as `file:line: reason` and are skipped; a file whose first line
+//! is not an access-log entry (a capture, a README) is named once, with what it looks like, and
+//! skipped. Exit status: 0 done; 2 usage, or a missing or unreadable input; 3 nothing readable
+//! (no input is a log, or no entry parsed and an input failed or only malformed lines); 4 an
+//! input was not a log or broke off mid-way (the rest was explained).
 
 use super::{CliError, EXIT_OK, EXIT_PARTIAL};
 use albscope::accesslog::{
     explain_with, ExplainOptions, Explanation, LogEntry, LogReader, LogRecord, ReaderStats,
 };
-use albscope::capture::Duration;
+use albscope::capture::{looks_like, starts_like_access_log, Duration};
 use albscope::taxonomy::GeneratedBy;
 use clap::{Args, ValueEnum};
 use indexmap::IndexMap;
@@ -317,12 +319,39 @@ pub fn run(args: ExplainLogArgs) -> Result<ExitCode, CliError> {
         }
         inputs.push(PathBuf::from("-"));
     }
+    // Missing or unreadable inputs are usage errors; files that are not access logs (a
+    // capture, a README) are named once, with what they look like, instead of line by line.
+    super::io::check_inputs(&inputs, true)?;
+    let mut not_logs = 0u64;
+    let mut kept = Vec::with_capacity(inputs.len());
+    for p in inputs {
+        if p.as_os_str() != "-" && p.is_file() {
+            let mut prefix = Vec::new();
+            let read = std::fs::File::open(&p)
+                .and_then(|f| io::Read::read_to_end(&mut io::Read::take(f, 4096), &mut prefix));
+            if read.is_ok() && !starts_like_access_log(&prefix) {
+                eprintln!(
+                    "albscope: {}: not an ALB access log (it looks like {})",
+                    p.display(),
+                    looks_like(&prefix)
+                );
+                not_logs += 1;
+                continue;
+            }
+        }
+        kept.push(p);
+    }
+    if kept.is_empty() {
+        return Err(CliError::Unreadable(
+            "explain-log: no input is an ALB access log".into(),
+        ));
+    }
+    let inputs = kept;
     let opts = ExplainOptions {
         idle_timeout: Duration(i64::from(args.idle_timeout) * 1_000_000_000),
     };
     let mut reader = LogReader::new(&inputs);
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut out = super::io::stdout();
     let mut tally = Tally::default();
     let mut malformed_reported = 0u64;
     let mut first_json = true;
@@ -421,7 +450,7 @@ pub fn run(args: ExplainLogArgs) -> Result<ExitCode, CliError> {
             "explain-log: no input line could be read as an ALB access-log entry".into(),
         ));
     }
-    if stats.files_failed > 0 {
+    if stats.files_failed > 0 || not_logs > 0 {
         return Ok(ExitCode::from(EXIT_PARTIAL));
     }
     Ok(ExitCode::from(EXIT_OK))

@@ -3,6 +3,7 @@
 //! re-analyse to the same finding. Request ids are those of `albscope analyze`.
 
 use super::analyze::{run_analysis, AnalysisOptions};
+use super::io::{self, Inputs, OutputFile};
 use super::{CliError, EXIT_OK, EXIT_PARTIAL};
 use albscope::capture::CaptureReader;
 use albscope::report::slice::{alb_addresses, safe_name, write_slices, SliceSpec};
@@ -14,19 +15,18 @@ use std::process::ExitCode;
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("which").required(true).args(["request", "failed"])))]
 pub struct ExtractArgs {
-    /// Capture files (pcap, pcapng, optionally .gz). Several are merged.
-    #[arg(required = true, value_name = "CAPTURE")]
-    pub inputs: Vec<PathBuf>,
     /// The request to extract, by its id in `albscope analyze` output (e.g. f12.0).
     #[arg(long, value_name = "ID", requires = "write")]
     pub request: Option<String>,
-    /// Output file for `--request`.
+    /// Output file for `--request` (`-`: stdout, e.g. piped into tshark -r -). Written beside
+    /// FILE and renamed into place when complete; it may not be an input.
     #[arg(short = 'w', long = "write", value_name = "FILE")]
     pub write: Option<PathBuf>,
     /// Extract every failed request, one file each, into `--dir`.
     #[arg(long, requires = "dir")]
     pub failed: bool,
-    /// Output directory for `--failed` (created when missing).
+    /// Output directory for `--failed` (created when missing); each file is written under a
+    /// temporary name and renamed when complete, never over an input.
     #[arg(short = 'd', long = "dir", value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// ALB and capture options (the same as for `analyze`, so ids match).
@@ -36,16 +36,39 @@ pub struct ExtractArgs {
 
 /// Runs `albscope extract`.
 pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
-    let mut analysis = run_analysis(&args.inputs, &args.options, false)?;
+    args.options.alb_config()?;
+    args.options.pipeline_config()?;
+    let paths = args.options.input.paths();
+    // `-w` is created (and checked against the inputs) before any work.
+    let to_stdout = args.write.as_ref().is_some_and(|w| w.as_os_str() == "-");
+    let mut single = match &args.write {
+        Some(w) if args.request.is_some() && !to_stdout => {
+            Some(OutputFile::create(w, &paths, "-w")?)
+        }
+        Some(_) if args.request.is_some() => Some(stdout_spool()?),
+        _ => None,
+    };
+    if let Some(dir) = &args.dir {
+        if args.failed {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
+            // Fails early when the folder cannot be written.
+            drop(OutputFile::create(&dir.join("probe"), &paths, "-d")?);
+        }
+    }
+    // Captures are read two or three times: stdin and FIFOs are spooled.
+    let inputs = Inputs::prepare(&paths, true)?;
+    let mut analysis = run_analysis(&inputs, &args.options, false)?;
     let mut specs = Vec::new();
     let mut hints = Vec::new();
+    let mut outputs: Vec<(PathBuf, OutputFile)> = Vec::new();
     if let Some(id) = &args.request {
         let key = id.parse::<albscope::diagnose::RequestId>().ok();
         let found =
             |a: &albscope::diagnose::Analysis| key.is_some_and(|k| a.connections.contains_key(&k));
         if !found(&analysis) {
             // Not a failed request: look again with ok requests kept.
-            analysis = run_analysis(&args.inputs, &args.options, true)?;
+            analysis = run_analysis(&inputs, &args.options, true)?;
         }
         let Some(conns) = key.and_then(|k| analysis.connections.get(&k)) else {
             let known: Vec<String> = analysis
@@ -75,21 +98,26 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
             .write
             .clone()
             .ok_or_else(|| CliError::Usage("--request needs -w FILE".into()))?;
+        let file = single
+            .take()
+            .ok_or_else(|| CliError::Usage("--request needs -w FILE".into()))?;
         hints.push(alb_addresses(conns));
-        specs.push(SliceSpec::of_request(path, conns));
+        specs.push(SliceSpec::of_request(file.temp_path().to_path_buf(), conns));
+        outputs.push((path, file));
     } else {
         let dir = args
             .dir
             .clone()
             .ok_or_else(|| CliError::Usage("--failed needs -d DIR".into()))?;
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| CliError::Usage(format!("cannot create {}: {e}", dir.display())))?;
         for f in analysis.requests.iter().filter(|f| f.category.is_failure()) {
             let id = f.id.to_string();
             if let Some(conns) = analysis.connections.get(&f.id) {
                 let name = format!("{}-{}.pcap", safe_name(&id), f.category.name());
+                let path = dir.join(name);
+                let file = OutputFile::create(&path, &paths, "-d")?;
                 hints.push(alb_addresses(conns));
-                specs.push(SliceSpec::of_request(dir.join(name), conns));
+                specs.push(SliceSpec::of_request(file.temp_path().to_path_buf(), conns));
+                outputs.push((path, file));
             }
         }
         if specs.is_empty() {
@@ -103,14 +131,24 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
             );
         }
     }
-    let mut reader =
-        CaptureReader::open(&args.inputs).map_err(|e| CliError::Unreadable(e.to_string()))?;
+    let mut reader = CaptureReader::open_named(&inputs.named)
+        .map_err(|e| CliError::Unreadable(e.to_string()))?;
     let results = write_slices(&mut reader, &args.options.pipeline_config()?.decode, &specs)?;
-    for (r, ips) in results.iter().zip(&hints) {
+    let mut lines = Vec::new();
+    for ((r, ips), (path, file)) in results.iter().zip(&hints).zip(outputs) {
+        if to_stdout {
+            let mut spooled = std::fs::File::open(file.temp_path())
+                .map_err(|e| CliError::Usage(format!("cannot read back the slice: {e}")))?;
+            let mut out = io::stdout();
+            std::io::copy(&mut spooled, &mut out)?;
+            std::io::Write::flush(&mut out)?;
+        } else {
+            file.commit()?;
+        }
         let alb: Vec<String> = ips.iter().map(|ip| format!("--alb-ip {ip}")).collect();
-        println!(
+        lines.push(format!(
             "{}: {} packets ({}){}; ALB side: {}",
-            r.path.display(),
+            path.display(),
             r.packets,
             r.format,
             if r.capped {
@@ -119,13 +157,22 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
                 ""
             },
             alb.join(" ")
-        );
+        ));
     }
     if !results.is_empty() {
-        println!(
+        lines.push(
             "(a slice holds only its request's connections: when re-analysing one loses what \
              identified the ALB node, e.g. from a target's ENI, pass the --alb-ip shown)"
+                .to_string(),
         );
+    }
+    for line in lines {
+        // With `-w -` the slice is on stdout: what was written goes to stderr.
+        if to_stdout {
+            eprintln!("albscope: {line}");
+        } else {
+            io::say(line)?;
+        }
     }
     for p in &analysis.stats.problems {
         eprintln!("albscope: damaged input: {p}");
@@ -135,4 +182,10 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
     } else {
         EXIT_PARTIAL
     }))
+}
+
+/// A temporary file for a slice going to stdout (written whole, then copied out).
+fn stdout_spool() -> Result<OutputFile, CliError> {
+    let dir = std::env::temp_dir();
+    OutputFile::create(&dir.join("albscope-slice.pcap"), &[], "-w")
 }

@@ -5,15 +5,16 @@
 //! O(connections in the capture). `--format ndjson` streams instead: each connection is written
 //! the moment the tracker closes it (in close order), so memory stays O(open connections).
 
+use super::analyze::InputArgs;
+use super::io::{self, Inputs};
 use super::{CliError, EXIT_OK, EXIT_PARTIAL};
 use albscope::capture::{CaptureReader, PacketPos, Timestamp};
-use albscope::decode::DecodeConfig;
 use albscope::flow::{CloseReason, ConnId, ConnSummary, DirStats, FlowEvent, FlowSink, FlowStats};
-use albscope::pipeline::{run_flows, PipelineConfig};
+use albscope::pipeline::run_flows;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::io::Write;
+
 use std::process::ExitCode;
 
 const FORMAT_HELP: &str = "\
@@ -59,21 +60,12 @@ pub enum FlowsFormat {
 #[derive(Args, Debug)]
 #[command(after_help = FORMAT_HELP)]
 pub struct FlowsArgs {
-    /// Capture files (pcap, pcapng, optionally .gz); `-` reads stdin.
-    #[arg(required = true)]
-    pub captures: Vec<PathBuf>,
+    /// What to read.
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = FlowsFormat::Table)]
     pub format: FlowsFormat,
-    /// Also decode this UDP port as VXLAN (repeatable; 4789 always is).
-    #[arg(long = "vxlan-port", value_name = "PORT")]
-    pub vxlan_ports: Vec<u16>,
-    /// Also decode this UDP port as GENEVE (repeatable; 6081 always is).
-    #[arg(long = "geneve-port", value_name = "PORT")]
-    pub geneve_ports: Vec<u16>,
-    /// Do not show a progress line on stderr.
-    #[arg(long)]
-    pub no_progress: bool,
     /// Most TCP connections tracked at once (about 2.5 KiB each); past it the least recently
     /// active one is closed out and counted as evicted.
     #[arg(long = "max-connections", value_name = "N", default_value_t = 400_000,
@@ -194,27 +186,12 @@ impl<W: Write> FlowSink for Collector<W> {
 
 /// Runs `albscope flows`.
 pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
-    let mut reader =
-        CaptureReader::open(&args.captures).map_err(|e| CliError::Unreadable(e.to_string()))?;
-    let mut decode = DecodeConfig::default();
-    for p in &args.vxlan_ports {
-        if !decode.vxlan_ports.contains(p) {
-            decode.vxlan_ports.push(*p);
-        }
-    }
-    for p in &args.geneve_ports {
-        if !decode.geneve_ports.contains(p) {
-            decode.geneve_ports.push(*p);
-        }
-    }
-    let mut config = PipelineConfig {
-        decode,
-        progress: !args.no_progress,
-        ..PipelineConfig::default()
-    };
+    let inputs = Inputs::prepare(&args.input.paths(), false)?;
+    let mut reader = CaptureReader::open_named(&inputs.named)
+        .map_err(|e| CliError::Unreadable(e.to_string()))?;
+    let mut config = args.input.pipeline_config();
     config.flow.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let mut out = io::stdout();
     let stats = if args.format == FlowsFormat::Ndjson {
         let mut sink = Collector {
             stream: Some(&mut out),

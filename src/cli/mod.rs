@@ -5,6 +5,7 @@ mod check;
 mod explain_log;
 mod extract;
 mod flows;
+mod io;
 
 use clap::{Parser, Subcommand};
 use std::fmt;
@@ -14,7 +15,7 @@ use std::process::ExitCode;
 pub const EXIT_OK: u8 = 0;
 /// Exit status: `--fail-on` matched at least one request, or `check` found a difference.
 pub const EXIT_FINDINGS: u8 = 1;
-/// Exit status: the command line was wrong.
+/// Exit status: the command line was wrong (also a missing input or an output that is one).
 pub const EXIT_USAGE: u8 = 2;
 /// Exit status: no input could be read as a capture.
 pub const EXIT_UNREADABLE: u8 = 3;
@@ -25,14 +26,17 @@ const AFTER_HELP: &str = "\
 Exit status:
   0  done, nothing matched --fail-on
   1  findings: --fail-on matched a request, or `check` found a difference
-  2  usage error
-  3  no input could be read as a capture
+  2  usage error (also: a missing or unreadable input, an output that is an input)
+  3  no input could be read as a capture (explain-log: as an access log)
   4  partial: an input was damaged; everything before the damage was analysed
+
+A closed stdout (`albscope ... | head`) ends any command quietly with exit 0. `-` is stdin for
+inputs and stdout for -o/-w. Outputs are written to a temporary file and renamed into place.
 
 Examples:
   albscope analyze capture.pcap                 explain every failed request
   albscope analyze --all --format json a.pcap   every request, as JSON
-  albscope flows capture.pcapng.gz              list TCP connections like a network engineer
+  albscope flows -r capture.pcapng.zst          list TCP connections like a network engineer
   albscope analyze --format html -o report.html a.pcap   one self-contained file for a ticket
   albscope extract a.pcap --failed -d slices/   one small pcap per failed request
 ";
@@ -89,7 +93,7 @@ impl CliError {
         match self {
             CliError::Usage(_) => EXIT_USAGE,
             CliError::Unreadable(_) => EXIT_UNREADABLE,
-            CliError::Output(_) => EXIT_UNREADABLE,
+            CliError::Output(_) => EXIT_USAGE,
         }
     }
     /// True when output went to a closed pipe (`albscope ... | head`): not an error.

@@ -241,11 +241,15 @@ fn cli_exit_codes() {
     assert!(err.contains("-:1:") && err.contains("-:2:"), "{err}");
     let (code, _, _) = albscope(&["explain-log", "--idle-timeout", "0", &sample()], None);
     assert_eq!(code, 2);
+    // A missing file is a usage error (exit 2) naming the OS error, before any work.
     let (code, out, err) = albscope(&["explain-log", "/nonexistent/x.log", &sample()], None);
-    assert_eq!(code, 4, "{err}");
-    assert!(out.contains("8 explained"));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("No such file or directory") && out.is_empty(),
+        "{err}"
+    );
     let (code, _, _) = albscope(&["explain-log", "/nonexistent/x.log"], None);
-    assert_eq!(code, 3);
+    assert_eq!(code, 2);
     let (code, _, _) = albscope(&["explain-log", "-"], Some(""));
     assert_eq!(code, 0);
 }

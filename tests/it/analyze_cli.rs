@@ -148,7 +148,7 @@ fn check_compares_with_expected_and_blesses() {
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("expected target_closed_before_response") && text.contains("keepalive_race"),
+        text.contains("category: \"target_closed_before_response\" -> \"keepalive_race\""),
         "{text}"
     );
 

@@ -354,13 +354,14 @@ fn sample_pcapng() -> (Vec<u8>, Vec<usize>) {
     let mut ng = Ng::new();
     ng.shb(false)
         .idb(1, 65535, None, None) // Ethernet, µs
-        .idb(101, 0, Some(9), Some(100)) // raw IP, ns, +100 s
+        .idb(101, 0, Some(9), Some(1_700_000_100)) // raw IP, ns, +1 700 000 100 s
         .epb(0, 1_700_000_000_123_456, b"eth frame", 9)
         .unknown(0x4000_0001, b"local use block body")
         .epb(1, 5_000_000_007, b"raw ip", 1500)
         .spb(4, b"spb-data") // captured = min(orig 4, data 8) = 4
         .unknown(4, &[0u8; 8]) // name resolution block, only the end marker
-        .pb(0, 1_700_000_001_000_000, b"old pb");
+        .pb(0, 1_700_000_200_000_000, b"old pb");
+    // A new section has its own clock: its times may be earlier than the first section's.
     ng.shb(true)
         .idb(113, 96, Some(0x80 | 20), None) // Linux SLL, 2^-20 s
         .epb(
@@ -382,9 +383,9 @@ fn pcapng_sections_interfaces_and_block_kinds() {
     assert!(r.problems().is_empty(), "{:?}", r.problems());
     let want: Vec<(i64, u32, &[u8], u32)> = vec![
         (1_700_000_000_123_456_000, 1, b"eth frame", 9),
-        (105_000_000_007, 101, b"raw ip", 1500),
-        (105_000_000_007, 101, b"spb-", 4), // SPB: interface 0 link? see below
-        (1_700_000_001_000_000_000, 1, b"old pb", 6),
+        (1_700_000_105_000_000_007, 101, b"raw ip", 1500),
+        (1_700_000_105_000_000_007, 101, b"spb-", 4), // SPB: interface 0 link? see below
+        (1_700_000_200_000_000_000, 1, b"old pb", 6),
         (3_500_000_000, 113, b"sll frame in a big-endian section", 40),
         (7_345_000_000, 276, b"sll2", 4),
     ];

@@ -79,9 +79,11 @@ fn an_empty_file_is_unreadable() {
 }
 
 #[test]
-fn a_missing_file_is_unreadable_and_a_bad_option_is_usage() {
+fn a_missing_file_and_a_bad_option_are_usage_errors() {
+    // A missing file is a usage error naming the OS error (issue 14), not "unreadable".
     let out = flows(&[scratch("does-not-exist.pcap").to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No such file or directory"));
     let out = flows(&["--format", "yaml", "x.pcap"]);
     assert_eq!(out.status.code(), Some(2));
 }

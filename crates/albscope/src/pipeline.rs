@@ -41,6 +41,9 @@ pub struct RunStats {
     pub protocol: ProtocolStats,
     /// Damage met in the inputs, one message per damaged file (file, packet, offset).
     pub problems: Vec<String>,
+    /// Packets whose timestamp ran backwards by more than a second, was implausible or
+    /// overflowed (see [`InputSummary::time_anomalies`]): kept out of durations. Absent when 0.
+    pub time_anomalies: u64,
 }
 
 /// Something that wants a callback every so often with the capture clock (to age out state).
@@ -132,6 +135,7 @@ fn note_packet(stats: &mut RunStats, ts: Timestamp, len: usize) {
 
 fn finish_stats(stats: &mut RunStats, reader: &CaptureReader) {
     stats.inputs = reader.summaries();
+    stats.time_anomalies = stats.inputs.iter().map(|i| i.time_anomalies).sum();
     stats.problems = reader.problems().iter().map(|p| p.to_string()).collect();
 }
 

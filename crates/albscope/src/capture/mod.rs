@@ -1,4 +1,4 @@
-//! Capture layer: reads pcap and pcapng files (plain or gzip-compressed, several files merged in
+//! Capture layer: reads pcap and pcapng files (plain, gzip- or zstd-compressed, several files merged in
 //! timestamp order, or stdin) and yields one [`PacketRef`] per captured frame.
 //!
 //! Damage is data, not a crash: a file cut mid-record or carrying an absurd length stops *that
@@ -14,11 +14,12 @@
 mod error;
 mod input;
 mod reader;
-mod sniff;
+pub(crate) mod sniff;
 mod source;
 
 pub use error::CaptureError;
-pub use reader::{CaptureReader, InputSummary};
+pub use reader::{CaptureReader, InputSummary, STREAM_OPEN_WAIT};
+pub use sniff::{looks_like, starts_like_access_log};
 
 use serde::Serialize;
 use std::fmt;

@@ -8,7 +8,7 @@ use super::{CaptureError, PacketRef, Timestamp};
 use flate2::read::MultiGzDecoder;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::io::{Cursor, Read};
+use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -29,7 +29,17 @@ pub struct InputSummary {
     pub bytes: u64,
     /// Set when the file stopped early; the message names packet and offset.
     pub damage: Option<String>,
+    /// Packets whose timestamp ran backwards by more than a second, was implausible or
+    /// overflowed: their time was replaced by the file's latest good one (or they were left
+    /// out before any). Absent when 0.
+    pub time_anomalies: u64,
+    /// The first such packet (number, what was wrong, what was done). Absent when none.
+    pub time_note: Option<String>,
 }
+
+/// How long opening a FIFO (or another non-regular input) may wait for a writer before the input
+/// is reported as unreadable and the others are analysed.
+pub const STREAM_OPEN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where an input's bytes come from.
 enum Origin {
@@ -73,6 +83,22 @@ impl CaptureReader {
                     (name, Origin::Stdin)
                 } else {
                     (name, Origin::Path(p.to_path_buf()))
+                }
+            })
+            .collect();
+        Self::open_origins(origins)
+    }
+
+    /// Opens files under other names: each `(name, path)` is read from `path` and called `name`
+    /// in messages and summaries (e.g. stdin spooled to a temporary file, still called `-`).
+    pub fn open_named(inputs: &[(String, PathBuf)]) -> Result<Self, CaptureError> {
+        let origins = inputs
+            .iter()
+            .map(|(name, path)| {
+                if path.as_os_str() == "-" {
+                    (name.clone(), Origin::Stdin)
+                } else {
+                    (name.clone(), Origin::Path(path.clone()))
                 }
             })
             .collect();
@@ -219,6 +245,17 @@ impl CaptureReader {
                 packets: i.file.as_ref().map_or(0, |f| f.yielded()),
                 bytes: i.file.as_ref().map_or(0, |f| f.bytes()),
                 damage: i.damage.clone(),
+                time_anomalies: i.file.as_ref().map_or(0, |f| f.times.count),
+                time_note: i.file.as_ref().and_then(|f| {
+                    f.times.first.as_ref().map(|first| {
+                        let more = f.times.count.saturating_sub(1);
+                        if more == 0 {
+                            format!("{} {first}", i.name)
+                        } else {
+                            format!("{} {first} (and {more} more in this file)", i.name)
+                        }
+                    })
+                }),
             })
             .collect()
     }
@@ -253,7 +290,7 @@ fn open_one(
     };
     let raw: Box<dyn Read + Send> = match origin {
         Origin::Path(path) => {
-            let f = std::fs::File::open(&path).map_err(io_err)?;
+            let f = open_file(&path).map_err(io_err)?;
             let meta = f.metadata().map_err(io_err)?;
             if meta.is_dir() {
                 return Err(io_err(std::io::Error::other("is a directory")));
@@ -274,7 +311,25 @@ fn open_one(
         shared.set_error(e.to_string());
     }
     let gzip = sniff::is_gzip(&prefix);
-    let (prefix, rest): (Vec<u8>, Box<dyn Read + Send>) = if gzip {
+    let zstd = !gzip && sniff::is_zstd(&prefix);
+    let (prefix, rest): (Vec<u8>, Box<dyn Read + Send>) = if zstd {
+        let mut decoder: Box<dyn Read + Send> =
+            Box::new(ZstdFrames::new(Box::new(Cursor::new(prefix).chain(raw))));
+        let (inner, err) = read_prefix(&mut decoder, SNIFF_LEN);
+        match err {
+            Some(e) if inner.is_empty() => {
+                return Err(CaptureError::NotACapture {
+                    file,
+                    looks_like: format!("zstd data that cannot be decompressed ({e})"),
+                })
+            }
+            Some(e) => {
+                shared.set_error(format!("zstd stream: {e}"));
+                (inner, Box::new(std::io::empty()))
+            }
+            None => (inner, decoder),
+        }
+    } else if gzip {
         let mut decoder: Box<dyn Read + Send> =
             Box::new(MultiGzDecoder::new(Cursor::new(prefix).chain(raw)));
         let (inner, err) = read_prefix(&mut decoder, SNIFF_LEN);
@@ -298,7 +353,7 @@ fn open_one(
     if magic == Magic::Other {
         return Err(CaptureError::NotACapture {
             file,
-            looks_like: sniff::describe(&prefix, gzip),
+            looks_like: sniff::describe(&prefix, gzip, zstd),
         });
     }
     let damaged = |reason: String| CaptureError::Damaged {
@@ -325,13 +380,25 @@ fn open_one(
             .and_then(|b| b.try_into().ok())
             .map(u32::from_be_bytes)
     };
-    let label = if gzip { "gzip stream: " } else { "" };
+    let label = if gzip {
+        "gzip stream: "
+    } else if zstd {
+        "zstd stream: "
+    } else {
+        ""
+    };
     let stream: Stream = Filling::new(
         Box::new(Cursor::new(prefix).chain(rest)),
         shared.clone(),
         label,
     );
-    let suffix = if gzip { "+gzip" } else { "" };
+    let suffix = if gzip {
+        "+gzip"
+    } else if zstd {
+        "+zstd"
+    } else {
+        ""
+    };
     let result = match magic {
         Magic::Pcap => {
             if have < sniff::PCAP_HEADER_LEN {
@@ -346,4 +413,75 @@ fn open_one(
             .map(|f| (f, format!("pcapng{suffix}"))),
     };
     result.map_err(|OpenError::Damaged(reason)| damaged(reason))
+}
+
+/// Opens a file for reading. A FIFO or device is opened on another thread and waited on for at
+/// most [`STREAM_OPEN_WAIT`] (opening a FIFO blocks until a writer comes), so that a FIFO nobody
+/// writes to is reported instead of hanging the run.
+fn open_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_file() || meta.is_dir() {
+        return std::fs::File::open(path);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let owned = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(std::fs::File::open(owned));
+    });
+    match rx.recv_timeout(STREAM_OPEN_WAIT) {
+        Ok(result) => result,
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "not a regular file and nothing wrote to it within {} s (a FIFO without a writer?)",
+                STREAM_OPEN_WAIT.as_secs()
+            ),
+        )),
+    }
+}
+
+/// Decompresses a zstd stream of one or more frames (as `zstd` writes and `cat` joins them).
+struct ZstdFrames {
+    /// The current frame's decoder; `None` before the first frame and after the last.
+    decoder: Option<
+        ruzstd::decoding::StreamingDecoder<
+            BufReader<Box<dyn Read + Send>>,
+            ruzstd::decoding::FrameDecoder,
+        >,
+    >,
+    /// The source between frames.
+    source: Option<BufReader<Box<dyn Read + Send>>>,
+}
+
+impl ZstdFrames {
+    fn new(source: Box<dyn Read + Send>) -> Self {
+        ZstdFrames {
+            decoder: None,
+            source: Some(BufReader::new(source)),
+        }
+    }
+}
+
+impl Read for ZstdFrames {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if let Some(decoder) = self.decoder.as_mut() {
+                let n = decoder.read(buf)?;
+                if n > 0 || buf.is_empty() {
+                    return Ok(n);
+                }
+                // This frame is done: the next one, if any bytes follow.
+                self.source = self.decoder.take().map(|d| d.into_inner());
+            }
+            let Some(mut source) = self.source.take() else {
+                return Ok(0);
+            };
+            if source.fill_buf()?.is_empty() {
+                return Ok(0);
+            }
+            let decoder = ruzstd::decoding::StreamingDecoder::new(source)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+            self.decoder = Some(decoder);
+        }
+    }
 }

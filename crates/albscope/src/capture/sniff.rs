@@ -33,9 +33,18 @@ pub(crate) fn is_gzip(prefix: &[u8]) -> bool {
     prefix.starts_with(&[0x1f, 0x8b])
 }
 
+/// Whether the bytes start with the zstd frame magic (28 b5 2f fd).
+pub(crate) fn is_zstd(prefix: &[u8]) -> bool {
+    prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+}
+
 /// A short description of what `prefix` (the first bytes of a file that is not a capture) looks
-/// like, to complete "it looks like ...". `gzip` says the bytes came out of a gzip stream.
-pub(crate) fn describe(prefix: &[u8], gzip: bool) -> String {
+/// like, to complete "it looks like ...". `gzip` (`zstd`) says the bytes came out of a gzip
+/// (zstd) stream.
+pub(crate) fn describe(prefix: &[u8], gzip: bool, zstd: bool) -> String {
+    if zstd {
+        return format!("zstd-compressed {}", describe(prefix, false, false));
+    }
     let gz = if gzip { "gzip-compressed " } else { "" };
     if prefix.is_empty() {
         return if gzip {
@@ -73,6 +82,37 @@ pub(crate) fn describe(prefix: &[u8], gzip: bool) -> String {
     }
     let hex: Vec<String> = prefix.iter().take(4).map(|b| format!("{b:02x}")).collect();
     format!("{gz}unknown binary data (first bytes {})", hex.join(" "))
+}
+
+/// What a file starting with `prefix` looks like, for a command that expected something else
+/// (e.g. `explain-log` given a capture): names captures and compressed data too.
+pub fn looks_like(prefix: &[u8]) -> String {
+    if is_gzip(prefix) {
+        return "gzip-compressed data that is not an access log".to_string();
+    }
+    if is_zstd(prefix) {
+        return "zstd-compressed data (a compressed capture? use `albscope analyze`)".to_string();
+    }
+    match magic(prefix) {
+        Magic::Pcap => "a pcap capture; use `albscope analyze`".to_string(),
+        Magic::PcapNg => "a pcapng capture; use `albscope analyze`".to_string(),
+        Magic::Other => describe(prefix, false, false),
+    }
+}
+
+/// Whether the first non-blank line of `prefix` starts like an ALB access-log entry. Compressed
+/// data answers true (only reading it can tell).
+pub fn starts_like_access_log(prefix: &[u8]) -> bool {
+    if is_gzip(prefix) {
+        return true;
+    }
+    let Some(text) = as_text(prefix) else {
+        return false;
+    };
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map_or(true, is_alb_access_log)
 }
 
 /// Other compressors people feed us by mistake.
@@ -156,32 +196,49 @@ mod tests {
 
     #[test]
     fn describes_non_captures() {
-        assert_eq!(describe(b"", false), "an empty file (0 bytes)");
-        assert!(describe(b"ab", false).contains("too short"));
+        assert_eq!(describe(b"", false, false), "an empty file (0 bytes)");
+        assert!(describe(b"ab", false, false).contains("too short"));
         let log = b"https 2025-12-11T16:42:57.298415Z app/my-alb/50dc6c495c0c9188 1.2.3.4:5 - -1 -1 -1 502";
         assert_eq!(
-            describe(log, false),
+            describe(log, false, false),
             "an ALB access log; use `albscope explain-log`"
         );
         assert_eq!(
-            describe(log, true),
+            describe(log, true, false),
             "a gzip-compressed ALB access log; use `albscope explain-log`"
         );
         assert!(!is_alb_access_log("https not-a-date"));
         assert!(!is_alb_access_log("ftp 2025-12-11T16:42:57Z"));
         assert_eq!(
-            describe(b"<!DOCTYPE html><html>", false),
+            describe(b"<!DOCTYPE html><html>", false, false),
             "an HTML document"
         );
-        assert_eq!(describe(b"  {\"a\": 1}", false), "JSON");
+        assert_eq!(describe(b"  {\"a\": 1}", false, false), "JSON");
         assert_eq!(
-            describe(b"hello world\nsecond", false),
+            describe(b"hello world\nsecond", false, false),
             "plain text (starting \"hello world\")"
         );
         assert_eq!(
-            describe(&[0x4d, 0x5a, 0x90, 0x00, 0x03], false),
+            describe(&[0x4d, 0x5a, 0x90, 0x00, 0x03], false, false),
             "unknown binary data (first bytes 4d 5a 90 00)"
         );
-        assert!(describe(b"BZh91AY", false).starts_with("bzip2-compressed"));
+        assert!(describe(b"BZh91AY", false, false).starts_with("bzip2-compressed"));
+    }
+
+    #[test]
+    fn zstd_and_access_log_sniffing() {
+        assert!(is_zstd(&[0x28, 0xb5, 0x2f, 0xfd, 0]));
+        assert!(!is_zstd(&[0x1f, 0x8b]));
+        assert_eq!(
+            looks_like(&[0xd4, 0xc3, 0xb2, 0xa1]),
+            "a pcap capture; use `albscope analyze`"
+        );
+        let log = b"\nhttps 2025-12-11T16:42:57.298415Z app/x 1.2.3.4:5 - -1 -1 -1 502";
+        assert!(starts_like_access_log(log));
+        assert!(!starts_like_access_log(
+            b"# albscope\nhttps 2025-12-11T16:42:57Z"
+        ));
+        assert!(!starts_like_access_log(&[0xd4, 0xc3, 0xb2, 0xa1, 0, 0]));
+        assert!(starts_like_access_log(b""));
     }
 }

@@ -185,6 +185,22 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             types.join(", ")
         ),
     );
+    let times: Vec<&str> = a
+        .stats
+        .inputs
+        .iter()
+        .filter_map(|i| i.time_note.as_deref())
+        .collect();
+    note(
+        a.stats.time_anomalies,
+        format!(
+            "{} packet{} with an unusable timestamp (backwards by over 1 s, implausible or \
+             overflowing), kept out of durations: {}",
+            a.stats.time_anomalies,
+            if a.stats.time_anomalies == 1 { "" } else { "s" },
+            times.join("; ")
+        ),
+    );
     note(
         d.bad_tunnel,
         format!(

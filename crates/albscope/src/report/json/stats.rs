@@ -21,6 +21,12 @@ pub(super) struct RunStatsOut<'a> {
     flow: FlowOut,
     protocol: ProtocolOut,
     problems: &'a [String],
+    #[serde(skip_serializing_if = "is_zero")]
+    time_anomalies: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl<'a> RunStatsOut<'a> {
@@ -36,6 +42,7 @@ impl<'a> RunStatsOut<'a> {
             flow: FlowOut::new(&s.flow),
             protocol: ProtocolOut::new(&s.protocol),
             problems: &s.problems,
+            time_anomalies: s.time_anomalies,
         }
     }
 }
@@ -48,6 +55,10 @@ struct InputOut<'a> {
     packets: u64,
     bytes: u64,
     damage: Option<&'a str>,
+    #[serde(skip_serializing_if = "is_zero")]
+    time_anomalies: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_note: Option<&'a str>,
 }
 
 impl<'a> InputOut<'a> {
@@ -58,6 +69,8 @@ impl<'a> InputOut<'a> {
             packets: i.packets,
             bytes: i.bytes,
             damage: i.damage.as_deref(),
+            time_anomalies: i.time_anomalies,
+            time_note: i.time_note.as_deref(),
         }
     }
 }
