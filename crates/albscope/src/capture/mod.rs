@@ -16,6 +16,7 @@ mod input;
 mod reader;
 pub(crate) mod sniff;
 mod source;
+mod time_guard;
 
 pub use error::CaptureError;
 pub use reader::{CaptureReader, InputSummary, STREAM_OPEN_WAIT};
