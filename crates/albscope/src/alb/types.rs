@@ -7,7 +7,7 @@ use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
 use crate::flow::{ConnId, ConnKey, ConnSummary, Endpoint};
 use crate::protocol::{header, AppKind, HttpExchange, TlsBurst, TlsInfo};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -221,7 +221,7 @@ impl Leg {
 }
 
 /// How the two legs of a request were matched.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PairingMethod {
     /// Same method, target and Host, client IP = last X-Forwarded-For entry.

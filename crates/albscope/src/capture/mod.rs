@@ -129,8 +129,7 @@ pub struct PacketPos {
 }
 
 /// Link-layer type of a packet, as numbered by the pcap LINKTYPE_ registry.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LinkType(pub u32);
 
 impl LinkType {
