@@ -465,7 +465,7 @@ fn split_at_every(boundary: usize) -> impl FnMut(usize) -> Vec<usize> {
 fn splitting_at_every_boundary_gives_identical_results() {
     let steps = reference_transcript();
     let whole = fingerprint(&run(&steps));
-    assert!(whole.contains("\"status\":304"));
+    assert!(whole.contains("status: 304"));
     for b in 1..120 {
         let got = fingerprint(&run_split(
             &steps,

@@ -29,7 +29,7 @@ struct Candidates {
 
 impl Candidates {
     /// Advances past the leading used fronts; the position of the first one that may be free.
-    fn unused_head(&mut self, fronts: &[Side]) -> usize {
+    fn unused_head(&mut self, fronts: &[ClassifiedLeg]) -> usize {
         while self
             .list
             .get(self.head)
@@ -87,7 +87,9 @@ pub(super) struct PairOutput {
     pub back_legs: u64,
 }
 
-struct Side {
+/// A leg classified as front or back end, with the ALB node it went through, its time, and
+/// whether pairing has used it.
+struct ClassifiedLeg {
     leg: Leg,
     node: IpAddr,
     time: Timestamp,
@@ -98,8 +100,8 @@ struct Side {
 pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
     let mut out = PairOutput::default();
-    let mut fronts: Vec<Side> = Vec::new();
-    let mut backs: Vec<Side> = Vec::new();
+    let mut fronts: Vec<ClassifiedLeg> = Vec::new();
+    let mut backs: Vec<ClassifiedLeg> = Vec::new();
     for leg in legs {
         let agent = leg.request_header("user-agent").map(str::to_string);
         let unanswered = leg
@@ -112,7 +114,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                     continue; // a client connection that carried no request
                 }
                 out.front_legs += 1;
-                fronts.push(Side {
+                fronts.push(ClassifiedLeg {
                     node: known.node_of(&leg.conn.key, ConnRole::FrontEnd),
                     time: leg.time(),
                     leg,
@@ -121,7 +123,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             }
             ConnRole::BackEnd => {
                 out.back_legs += 1;
-                backs.push(Side {
+                backs.push(ClassifiedLeg {
                     node: known.node_of(&leg.conn.key, ConnRole::BackEnd),
                     time: leg.time(),
                     leg,
@@ -285,8 +287,8 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     }
 
     // Emit pairs, then the unpaired legs with the reason.
-    let mut fronts: Vec<Option<Side>> = fronts.into_iter().map(Some).collect();
-    let mut backs: Vec<Option<Side>> = backs.into_iter().map(Some).collect();
+    let mut fronts: Vec<Option<ClassifiedLeg>> = fronts.into_iter().map(Some).collect();
+    let mut backs: Vec<Option<ClassifiedLeg>> = backs.into_iter().map(Some).collect();
     for (fi, bi, method, notes) in pairs {
         let f = fronts.get_mut(fi).and_then(Option::take);
         let b = backs.get_mut(bi).and_then(Option::take);
@@ -342,7 +344,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
 /// Drops a leg seen a second time through another mirror session (the same connection mirrored
 /// on two ENIs, or two captures of one exchange merged): same endpoints, same exchange index,
 /// within a second. Keeps the copy that shows more.
-fn dedupe(sides: Vec<Side>) -> Vec<Side> {
+fn dedupe(sides: Vec<ClassifiedLeg>) -> Vec<ClassifiedLeg> {
     let richness = |l: &Leg| {
         let ex = l.exchange.as_ref();
         u8::from(ex.is_some_and(|e| e.response.is_some())) * 4
@@ -350,7 +352,7 @@ fn dedupe(sides: Vec<Side>) -> Vec<Side> {
             + u8::from(ex.is_some_and(|e| e.request.is_some()))
     };
     let mut seen: HashMap<(Endpoint, Endpoint, u32), Vec<usize>> = HashMap::new();
-    let mut out: Vec<Side> = Vec::with_capacity(sides.len());
+    let mut out: Vec<ClassifiedLeg> = Vec::with_capacity(sides.len());
     for s in sides {
         let key = (s.leg.conn.key.client, s.leg.conn.key.server, s.leg.index());
         let twin = seen.get(&key).and_then(|idxs| {
@@ -461,7 +463,7 @@ fn outcome_time(back: &Leg) -> Option<Timestamp> {
         .next()
 }
 
-fn ambiguity(fronts: &[Side], pool: &[usize], by: PairingBasis) -> PairingNote {
+fn ambiguity(fronts: &[ClassifiedLeg], pool: &[usize], by: PairingBasis) -> PairingNote {
     let candidates = pool
         .iter()
         .take(4)

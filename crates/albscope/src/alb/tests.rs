@@ -1,7 +1,14 @@
+use super::knowledge::MAX_NODE_SESSIONS;
 use super::testutil::*;
+use super::tracker::burst_exchanges;
 use super::*;
+use crate::capture::Duration;
+use crate::decode::{Encap, MirrorSession};
 use crate::flow::Dir::{ToClient, ToServer};
 use crate::flow::TcpEventKind as K;
+use crate::pipeline::Clock;
+use crate::protocol::{AppKind, AppSink, TlsBurst, TlsInfo};
+use std::net::IpAddr;
 
 fn tracker() -> AlbTracker<Collect> {
     AlbTracker::new(AlbConfig::default(), Collect::default())

@@ -16,6 +16,7 @@ mod input;
 mod reader;
 pub(crate) mod sniff;
 mod source;
+mod time_guard;
 
 pub use error::CaptureError;
 pub use reader::{CaptureReader, InputSummary, STREAM_OPEN_WAIT};
@@ -128,8 +129,7 @@ pub struct PacketPos {
 }
 
 /// Link-layer type of a packet, as numbered by the pcap LINKTYPE_ registry.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LinkType(pub u32);
 
 impl LinkType {

@@ -20,8 +20,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 /// Which mirror encapsulation carried a packet.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Encap {
     /// Captured directly on a host (no tunnel).
     None,
@@ -34,7 +33,7 @@ pub enum Encap {
 /// The mirror session an inner packet came from: encapsulation, outer source (the mirrored ENI)
 /// and virtual network id. Two packets of one TCP connection seen through different sessions are
 /// tracked apart (they are different vantage points or duplicates).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MirrorSession {
     /// Encapsulation kind.
     pub encap: Encap,
@@ -72,7 +71,7 @@ impl fmt::Display for MirrorSession {
 }
 
 /// TCP flag bits.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TcpFlags {
     /// SYN.
     pub syn: bool,

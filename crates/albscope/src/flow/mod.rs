@@ -14,7 +14,7 @@ pub use tracker::{FlowConfig, FlowStats, FlowTracker};
 
 use crate::capture::{PacketPos, Timestamp};
 use crate::decode::{IcmpError, MirrorSession};
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -37,15 +37,9 @@ impl fmt::Display for Endpoint {
     }
 }
 
-impl Serialize for Endpoint {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
 /// Identifies one TCP connection: the mirror session it was seen through, the originator
 /// (`client`, the SYN sender, or the best guess when the SYN was not captured) and the responder.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnKey {
     /// Mirror session.
     pub session: MirrorSession,
@@ -157,7 +151,7 @@ pub enum CloseReason {
 }
 
 /// Per-direction counters.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct DirStats {
     /// Packets sent in this direction (duplicates counted once).
     pub packets: u64,
@@ -180,7 +174,7 @@ pub struct DirStats {
 }
 
 /// Everything the flow layer knows about a finished connection.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ConnSummary {
     /// Connection number.
     pub id: ConnId,

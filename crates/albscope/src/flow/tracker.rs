@@ -26,7 +26,6 @@ use super::{
 };
 use crate::capture::{Duration, PacketRef, Timestamp};
 use crate::decode::{Decoded, IcmpError, MirrorSession, TcpSegment, Transport};
-use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// The connection table is looked up for every packet: foldhash (seeded per process, so crafted
@@ -88,7 +87,7 @@ impl Default for FlowConfig {
 }
 
 /// Tracker counters for the report.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct FlowStats {
     /// Connections seen.
     pub connections: u64,

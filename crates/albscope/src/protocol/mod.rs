@@ -21,11 +21,9 @@ pub use tracker::{ProtocolConfig, ProtocolStats, ProtocolTracker};
 
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{ConnId, ConnKey, ConnSummary, Dir};
-use serde::Serialize;
 
 /// What a connection carries.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum AppKind {
     /// No payload in either direction.
     Empty,
@@ -41,7 +39,7 @@ pub enum AppKind {
 pub type Header = (String, String);
 
 /// A parsed HTTP request.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct HttpRequest {
     /// Time of the packet carrying its first byte.
     pub first_byte: Timestamp,
@@ -70,7 +68,7 @@ pub struct HttpRequest {
 }
 
 /// A parsed HTTP response (final, non-1xx).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct HttpResponse {
     /// Time of the packet carrying its first byte.
     pub first_byte: Timestamp,
@@ -101,8 +99,7 @@ pub struct HttpResponse {
 }
 
 /// Why a response could not be read as HTTP.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum ResponseErrorKind {
     /// The bytes are not a valid HTTP/1.x response.
     Malformed,
@@ -113,7 +110,7 @@ pub enum ResponseErrorKind {
 }
 
 /// A response that could not be parsed, with the evidence.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ResponseError {
     /// What is wrong.
     pub kind: ResponseErrorKind,
@@ -152,14 +149,8 @@ impl ResponseError {
     }
 }
 
-/// Serialises a value as its Display text.
-fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
-}
-
 /// Why a response could not be read, as the parser found it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ResponseErrorReason {
     /// The bytes do not start with `HTTP/`.
     NotHttp,
@@ -173,7 +164,6 @@ pub enum ResponseErrorReason {
     /// The header block is not valid HTTP.
     InvalidHead {
         /// What the parser found wrong.
-        #[serde(serialize_with = "display")]
         parser: httparse::Error,
     },
     /// The connection ended inside the header block.
@@ -196,7 +186,7 @@ pub enum ResponseErrorReason {
 }
 
 /// One request and what came back for it, on one connection.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct HttpExchange {
     /// 0-based position of this exchange on its connection (> 0 means a reused connection).
     pub index: u32,
@@ -213,7 +203,7 @@ pub struct HttpExchange {
 }
 
 /// TLS ClientHello facts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ClientHelloInfo {
     /// When.
     pub ts: Timestamp,
@@ -232,7 +222,7 @@ pub struct ClientHelloInfo {
 }
 
 /// TLS ServerHello facts.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ServerHelloInfo {
     /// When.
     pub ts: Timestamp,
@@ -247,7 +237,7 @@ pub struct ServerHelloInfo {
 }
 
 /// A TLS alert.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct TlsAlertInfo {
     /// When.
     pub ts: Timestamp,
@@ -263,7 +253,7 @@ pub struct TlsAlertInfo {
 
 /// A burst of TLS application data in one direction (request/response timing on an opaque
 /// connection: a client burst followed by a server burst is one exchange).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct TlsBurst {
     /// Direction.
     pub dir: Dir,
@@ -278,7 +268,7 @@ pub struct TlsBurst {
 }
 
 /// What the TLS layer of a connection showed.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct TlsInfo {
     /// The client's hello.
     pub client_hello: Option<ClientHelloInfo>,
@@ -295,7 +285,7 @@ pub struct TlsInfo {
 }
 
 /// Where a connection stood at the moment one of its exchanges finished.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ConnContext {
     /// Connection number.
     pub id: ConnId,
@@ -308,7 +298,7 @@ pub struct ConnContext {
 }
 
 /// A finished connection with everything the protocol layer read from it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct ConnectionRecord {
     /// TCP-level summary and timeline.
     pub tcp: ConnSummary,

@@ -1,0 +1,416 @@
+//! [`Knowledge`]: what the ALB layer has learned so far — node detection (strong and weak
+//! evidence), connection classification (front end, back end, health check), targets and timers.
+
+use super::types::{
+    median, AlbConfig, ConnRole, NodeEvidence, NodeInfo, TargetInfo, TimerSource, Vantage,
+    DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
+};
+use crate::capture::Duration;
+use crate::decode::{Encap, MirrorSession};
+use crate::flow::{ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
+use crate::protocol::{header, ConnectionRecord, HttpExchange};
+use indexmap::IndexMap;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+/// Most idle-close samples kept per target and for the ALB.
+const MAX_SAMPLES: usize = 64;
+/// Most addresses remembered for weak node detection.
+const MAX_ADDRESSES: usize = 100_000;
+/// No new weak node candidates past this many nodes, and connections of further nodes are not
+/// counted per node.
+pub(super) const MAX_WEAK_NODES: usize = 10_000;
+/// Most mirror sessions listed per node.
+pub(super) const MAX_NODE_SESSIONS: usize = 64;
+/// Most mirror sessions remembered as belonging to a strong node.
+const MAX_SESSION_NODES: usize = 100_000;
+/// Most pieces of evidence kept per detected node.
+const MAX_NODE_EVIDENCE: usize = 4;
+
+/// Everything learned about the ALB so far: nodes, targets, timers, counts.
+#[derive(Clone, Debug, Default)]
+pub struct Knowledge {
+    /// The configuration.
+    pub config: AlbConfig,
+    /// ALB nodes (strong and weak candidates).
+    pub nodes: IndexMap<IpAddr, NodeInfo>,
+    /// Targets.
+    pub targets: IndexMap<Endpoint, TargetInfo>,
+    /// Idle times (seconds) after which the ALB closed idle connections itself.
+    pub alb_idle_closes: Vec<f64>,
+    /// Mirror sessions (VXLAN/GENEVE) through which a strong node's traffic was seen, and that
+    /// node: lets an address of the same ALB ENI (e.g. its IPv6 address) be attributed to it.
+    session_nodes: HashMap<MirrorSession, IpAddr>,
+    /// Addresses seen accepting connections (for weak node detection).
+    servers_seen: BTreeSet<IpAddr>,
+    /// Addresses seen opening connections to a server in `servers_seen` ... and vice versa.
+    clients_seen: BTreeSet<IpAddr>,
+    /// Legs classified as front end.
+    pub front_legs: u64,
+    /// Legs classified as back end.
+    pub back_legs: u64,
+    /// Connections that were neither front nor back end.
+    pub other_connections: u64,
+    /// Health checks seen.
+    pub health_checks: u64,
+    /// Legs paired before their window closed because the held legs went over
+    /// [`AlbConfig::max_pending_bytes`]: their partner may have come later and been missed.
+    pub legs_paired_early: u64,
+    /// Unpaired back-end legs given up before [`LATE_HORIZON`](super::tracker::LATE_HORIZON)
+    /// because more than [`MAX_LATE`](super::tracker::MAX_LATE) were waiting for a late (TLS)
+    /// front end.
+    pub late_legs_dropped: u64,
+    /// Most bytes (estimated) held for pairing at any time.
+    pub peak_pending_bytes: u64,
+    /// Connections not counted per node because [`MAX_WEAK_NODES`] nodes were known.
+    pub nodes_over_limit: u64,
+    /// Connections to targets not tracked individually because [`MAX_TARGETS`] were known.
+    pub targets_over_limit: u64,
+    /// Connections through mirror sessions not listed for a node past [`MAX_NODE_SESSIONS`],
+    /// or sessions not remembered past [`MAX_SESSION_NODES`].
+    pub sessions_over_limit: u64,
+    /// Ports of the tracked targets (classification asks for them per connection).
+    target_ports: BTreeSet<u16>,
+}
+
+impl Knowledge {
+    /// Knowledge seeded from the configuration.
+    pub fn new(config: AlbConfig) -> Self {
+        let mut k = Knowledge {
+            config: config.clone(),
+            ..Knowledge::default()
+        };
+        for ip in &config.alb_ips {
+            let n = k.node_mut(*ip);
+            n.configured = true;
+            n.strong = true;
+            push_evidence(n, NodeEvidence::Configured);
+        }
+        k
+    }
+
+    /// The tracked target `ep`, added when fewer than [`MAX_TARGETS`] are tracked (`None`
+    /// past that).
+    pub(super) fn target_mut(&mut self, ep: Endpoint) -> Option<&mut TargetInfo> {
+        if !self.targets.contains_key(&ep) {
+            if self.targets.len() >= MAX_TARGETS {
+                return None;
+            }
+            self.target_ports.insert(ep.port);
+        }
+        Some(self.targets.entry(ep).or_default())
+    }
+
+    /// Lists `session` for node `n` (at most [`MAX_NODE_SESSIONS`], the rest counted).
+    pub(super) fn add_session(n: &mut NodeInfo, session: &MirrorSession, over: &mut u64) {
+        if n.sessions.len() < MAX_NODE_SESSIONS {
+            n.sessions.insert(*session);
+        } else if !n.sessions.contains(session) {
+            *over += 1;
+        }
+    }
+
+    pub(super) fn node_mut(&mut self, ip: IpAddr) -> &mut NodeInfo {
+        self.nodes.entry(ip).or_insert_with(|| NodeInfo {
+            ip: Some(ip),
+            ..NodeInfo::default()
+        })
+    }
+
+    /// True when `ip` is an ALB node (strong evidence, or weak evidence and no strong node).
+    pub fn is_alb(&self, ip: IpAddr) -> bool {
+        match self.nodes.get(&ip) {
+            Some(n) if n.strong => true,
+            Some(_) => !self.nodes.values().any(|n| n.strong),
+            None => false,
+        }
+    }
+
+    /// The ALB idle timeout in force and where it came from.
+    pub fn idle_timeout(&self) -> (Duration, TimerSource) {
+        if let Some(d) = self.config.idle_timeout {
+            return (d, TimerSource::Config);
+        }
+        if let Some(m) = median(&self.alb_idle_closes) {
+            let rounded = m.round();
+            // At least two closes that agree with each other.
+            let agreeing = self
+                .alb_idle_closes
+                .iter()
+                .filter(|x| (*x - m).abs() <= 0.05 * m)
+                .count();
+            if agreeing >= 2 && (1.0..=4000.0).contains(&rounded) && (m - rounded).abs() < 0.5 {
+                return (Duration::from_secs_f64(rounded), TimerSource::Inferred);
+            }
+        }
+        (DEFAULT_IDLE_TIMEOUT, TimerSource::Default)
+    }
+
+    /// The keep-alive timeout of a target, when the capture shows it closing idle connections.
+    pub fn target_keepalive(&self, target: &Endpoint) -> Option<Duration> {
+        self.targets.get(target).and_then(|t| t.keepalive_timeout())
+    }
+
+    /// Which legs the capture holds.
+    pub fn vantage(&self) -> Vantage {
+        match (
+            self.front_legs > 0,
+            self.back_legs > 0 || self.health_checks > 0,
+        ) {
+            (true, true) => Vantage::BothLegs,
+            (false, true) => Vantage::BackEndOnly,
+            (true, false) => Vantage::FrontEndOnly,
+            (false, false) => Vantage::Unknown,
+        }
+    }
+
+    /// The nodes that count as ALB nodes (see [`Knowledge::is_alb`]).
+    pub fn alb_nodes(&self) -> Vec<&NodeInfo> {
+        self.nodes
+            .iter()
+            .filter(|(ip, _)| self.is_alb(**ip))
+            .map(|(_, n)| n)
+            .collect()
+    }
+
+    /// Classifies a connection with what is known now. `request_agent` is the User-Agent of a
+    /// request on it, if any; `unanswered` is true when the opener's SYN got no SYN-ACK (only
+    /// the ALB's own connections to targets fail that way).
+    pub fn classify(
+        &self,
+        key: &ConnKey,
+        request_agent: Option<&str>,
+        unanswered: bool,
+    ) -> ConnRole {
+        let cfg = &self.config;
+        let hc = request_agent.is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
+        if self.is_alb(key.client.ip) && !self.is_alb(key.server.ip) {
+            return if hc {
+                ConnRole::HealthCheck
+            } else {
+                ConnRole::BackEnd
+            };
+        }
+        if self.is_alb(key.server.ip) && !self.is_alb(key.client.ip) {
+            return ConnRole::FrontEnd;
+        }
+        if hc {
+            return ConnRole::HealthCheck;
+        }
+        // Another address of a known node's ENI (same mirror session), e.g. its IPv6 address.
+        if let Some(node) = self.session_nodes.get(&key.session) {
+            let neither = !self.is_alb(key.client.ip) && !self.is_alb(key.server.ip);
+            let target_port = self.target_ports.contains(&key.server.port);
+            let listener = self
+                .nodes
+                .get(node)
+                .is_some_and(|n| n.listener_ports.contains(&key.server.port));
+            if neither && target_port && (!listener || unanswered) {
+                return ConnRole::BackEnd;
+            }
+            if neither && listener {
+                return ConnRole::FrontEnd;
+            }
+        }
+        if cfg.listener_ports.contains(&key.server.port) {
+            return ConnRole::FrontEnd;
+        }
+        if cfg.target_ports.contains(&key.server.port) {
+            return ConnRole::BackEnd;
+        }
+        ConnRole::Other
+    }
+
+    /// Learns from a request sent on connection `key`: ALB-inserted headers and health checks
+    /// name the sender as an ALB node.
+    pub(super) fn learn_request(&mut self, key: &ConnKey, ex: &HttpExchange) {
+        let Some(req) = &ex.request else { return };
+        let reason = if header(&req.headers, "user-agent")
+            .is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT))
+        {
+            Some(NodeEvidence::SendsHealthChecks)
+        } else if header(&req.headers, "x-amzn-trace-id").is_some()
+            && header(&req.headers, "x-forwarded-for").is_some()
+        {
+            Some(NodeEvidence::SendsAlbHeaders)
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.strong_node(key, key.client.ip, reason);
+        }
+    }
+
+    fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: NodeEvidence) {
+        let mut over = 0;
+        let n = self.node_mut(ip);
+        if !n.strong {
+            // Weak guesses are moot once there is real evidence.
+            n.evidence.clear();
+        }
+        n.strong = true;
+        Self::add_session(n, &key.session, &mut over);
+        push_evidence(n, evidence);
+        self.sessions_over_limit += over;
+        if key.session.encap != Encap::None && !self.session_nodes.contains_key(&key.session) {
+            if self.session_nodes.len() < MAX_SESSION_NODES {
+                self.session_nodes.insert(key.session, ip);
+            } else {
+                self.sessions_over_limit += 1;
+            }
+        }
+    }
+
+    /// The ALB node a connection belongs to in `role`: the ALB-side address, or the node whose
+    /// mirror session it came through when that address is another one of the node's.
+    pub fn node_of(&self, key: &ConnKey, role: ConnRole) -> IpAddr {
+        let ip = match role {
+            ConnRole::FrontEnd => key.server.ip,
+            _ => key.client.ip,
+        };
+        if self.is_alb(ip) {
+            return ip;
+        }
+        self.session_nodes.get(&key.session).copied().unwrap_or(ip)
+    }
+
+    /// Learns from a connection's existence: an address that both accepts connections and opens
+    /// connections to others is a (weak) ALB candidate.
+    pub(super) fn learn_conn(&mut self, key: &ConnKey) {
+        if self.servers_seen.len() < MAX_ADDRESSES {
+            self.servers_seen.insert(key.server.ip);
+        }
+        if self.clients_seen.len() < MAX_ADDRESSES {
+            self.clients_seen.insert(key.client.ip);
+        }
+        for ip in [key.server.ip, key.client.ip] {
+            if self.servers_seen.contains(&ip)
+                && self.clients_seen.contains(&ip)
+                && !self.nodes.contains_key(&ip)
+                && self.nodes.len() < MAX_WEAK_NODES
+            {
+                let n = self.node_mut(ip);
+                push_evidence(n, NodeEvidence::AcceptsAndOpens);
+            }
+        }
+    }
+
+    /// Learns timers and server facts from a closed connection.
+    pub(super) fn learn_closed(&mut self, rec: &ConnectionRecord) {
+        let key = rec.tcp.key;
+        self.learn_failed_connect(rec);
+        if !rec.unfinished.is_empty() {
+            return;
+        }
+        let Some(last_end) = rec.last_exchange_end else {
+            return;
+        };
+        let first_fin =
+            rec.tcp.events.iter().find(|e| {
+                matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) && e.ts >= last_end
+            });
+        let Some(fin) = first_fin else { return };
+        let idle = fin.ts.since(last_end).as_secs_f64();
+        if idle < 0.5 {
+            return;
+        }
+        let alb_client = self.is_alb(key.client.ip);
+        let alb_server = self.is_alb(key.server.ip);
+        match (fin.dir, alb_client, alb_server) {
+            // The target (server of a back-end connection) closed it after idling.
+            (Dir::ToClient, true, false) => {
+                if matches!(fin.kind, TcpEventKind::Fin) {
+                    if let Some(t) = self.target_mut(key.server) {
+                        push_sample(&mut t.idle_closes, idle);
+                    }
+                }
+            }
+            // The ALB closed an idle connection (back end as client, or front end as server).
+            (Dir::ToServer, true, false) | (Dir::ToClient, false, true) => {
+                push_sample(&mut self.alb_idle_closes, idle);
+            }
+            _ => {}
+        }
+    }
+
+    /// With no ALB traffic recognised otherwise (e.g. a target-ENI capture holding only a
+    /// failing connect), the opener of a connection that never got going is taken for an ALB
+    /// node, weakly: strong evidence anywhere else overrides it.
+    fn learn_failed_connect(&mut self, rec: &ConnectionRecord) {
+        if rec.finished_exchanges > 0 || !rec.unfinished.is_empty() || !rec.tcp.saw_syn {
+            return;
+        }
+        let ev = &rec.tcp.events;
+        let first_synack = ev
+            .iter()
+            .find(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
+            .map(|e| e.ts);
+        let syn_after_synack = first_synack.is_some_and(|sa| {
+            ev.iter()
+                .any(|e| matches!(e.kind, TcpEventKind::Syn { .. }) && e.ts > sa)
+        });
+        let refused = first_synack.is_none()
+            && ev.iter().any(|e| {
+                e.dir == Dir::ToClient
+                    && matches!(e.kind, TcpEventKind::Rst | TcpEventKind::Icmp(_))
+            });
+        let retried = first_synack.is_none()
+            && ev.iter().any(|e| {
+                matches!(
+                    e.kind,
+                    TcpEventKind::Syn {
+                        retransmission: true
+                    }
+                )
+            });
+        if !(syn_after_synack || refused || retried)
+            || self.nodes.contains_key(&rec.tcp.key.client.ip)
+            || self.nodes.len() >= MAX_WEAK_NODES
+        {
+            return;
+        }
+        let n = self.node_mut(rec.tcp.key.client.ip);
+        push_evidence(n, NodeEvidence::OpenedFailedConnect);
+    }
+
+    pub(super) fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
+        let Some(resp) = &ex.response else { return };
+        if header(&resp.headers, "server").is_some_and(|s| s.starts_with("awselb")) {
+            self.strong_node(key, key.server.ip, NodeEvidence::AnswersAsAwselb);
+        }
+        if !self.is_alb(key.client.ip) {
+            return;
+        }
+        let Some(t) = self.target_mut(key.server) else {
+            return;
+        };
+        if let Some(s) = header(&resp.headers, "server") {
+            t.server = Some(s.to_string());
+        }
+        if let Some(s) = header(&resp.headers, "x-powered-by") {
+            t.powered_by = Some(s.to_string());
+        }
+    }
+}
+
+/// True when the connection's opener sent a SYN and no SYN-ACK came back.
+pub fn unanswered(tcp: &ConnSummary) -> bool {
+    tcp.saw_syn
+        && !tcp
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
+}
+
+fn push_evidence(n: &mut NodeInfo, e: NodeEvidence) {
+    if n.evidence.len() < MAX_NODE_EVIDENCE && !n.evidence.contains(&e) {
+        n.evidence.push(e);
+    }
+}
+
+fn push_sample(v: &mut Vec<f64>, x: f64) {
+    if v.len() >= MAX_SAMPLES {
+        v.remove(0);
+    }
+    v.push(x);
+}

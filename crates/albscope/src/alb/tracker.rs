@@ -1,0 +1,513 @@
+//! [`AlbTracker`]: the [`AppSink`] and [`Clock`] the pipeline feeds. It holds not-yet-paired
+//! legs in a time-ordered queue, pairs them once the capture clock has moved past their window
+//! (or the held bytes go over budget) and hands the results to a [`PathSink`].
+
+use super::knowledge::{unanswered, Knowledge, MAX_WEAK_NODES};
+use super::types::{
+    AlbConfig, BurstExchange, ClosedConn, ConnInfo, ConnRole, Leg, PathSink, RequestPath,
+};
+use super::{pairing, size};
+use crate::capture::{Duration, Timestamp};
+use crate::flow::{ConnId, ConnKey, Dir};
+use crate::pipeline::Clock;
+use crate::protocol::{
+    header, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, TlsBurst,
+};
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
+
+/// How long an unpaired back-end leg waits for a late (TLS) front end: the ALB's default client
+/// keep-alive duration (3600 s) plus a margin.
+pub(super) const LATE_HORIZON: Duration = Duration(3_700_000_000_000);
+/// Most back-end legs waiting for a late front end.
+pub(super) const MAX_LATE: usize = 20_000;
+
+/// A leg waiting for its partner.
+#[derive(Debug)]
+pub(super) struct Pending {
+    /// When the leg's request started (the queue's order).
+    time: Timestamp,
+    /// Arrival order (ties between equal times).
+    seq: u64,
+    /// Estimated heap bytes the leg holds.
+    bytes: usize,
+    /// Boxed: legs are large and move through the queue.
+    leg: Box<Leg>,
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time, self.seq) == (other.time, other.seq)
+    }
+}
+
+impl Eq for Pending {}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pending {
+    /// Reversed: the oldest leg is the greatest, so it is on top of a [`BinaryHeap`].
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.time, other.seq).cmp(&(self.time, self.seq))
+    }
+}
+
+/// A closed connection's record, kept while legs of its finished exchanges wait to be paired.
+struct ClosedEntry {
+    end: Timestamp,
+    record: Arc<ClosedConn>,
+    bytes: usize,
+}
+
+/// Classifies connections, pairs legs and hands [`RequestPath`]s to a [`PathSink`].
+pub struct AlbTracker<S: PathSink> {
+    known: Knowledge,
+    /// Legs waiting for their window to pass, oldest on top.
+    pending: BinaryHeap<Pending>,
+    /// Back-end legs left unpaired while the capture shows front ends: held longer (up to
+    /// [`LATE_HORIZON`], at most [`MAX_LATE`]) because a long-lived TLS client connection
+    /// reports its requests (bursts) only when it closes.
+    late: Vec<Pending>,
+    /// Records of closed connections whose finished exchanges may still be pending (the legs
+    /// of finished exchanges are handed over before the connection closes).
+    closed: HashMap<ConnId, ClosedEntry>,
+    /// Estimated bytes held in `pending`, `late` and `closed`.
+    held_bytes: usize,
+    next_seq: u64,
+    now: Timestamp,
+    pub(super) sink: S,
+}
+
+/// How far past its window a leg waits (absorbs the ordering slack of the capture clock).
+const WINDOW_SLACK: Duration = Duration(2_000_000_000);
+
+impl<S: PathSink> AlbTracker<S> {
+    /// A tracker with the given settings, feeding `sink`.
+    pub fn new(config: AlbConfig, sink: S) -> Self {
+        AlbTracker {
+            known: Knowledge::new(config),
+            pending: BinaryHeap::new(),
+            late: Vec::new(),
+            closed: HashMap::new(),
+            held_bytes: 0,
+            next_seq: 0,
+            now: Timestamp::default(),
+            sink,
+        }
+    }
+
+    /// What is known so far.
+    pub fn knowledge(&self) -> &Knowledge {
+        &self.known
+    }
+
+    /// Legs currently waiting to be paired (for memory tests).
+    pub fn pending_len(&self) -> usize {
+        self.pending.len() + self.late.len()
+    }
+
+    /// Estimated bytes currently held for pairing (for memory tests).
+    pub fn held_bytes(&self) -> usize {
+        self.held_bytes
+    }
+
+    /// Pairs and emits everything still pending; returns the sink and what was learned.
+    pub fn finish(mut self) -> (S, Knowledge) {
+        self.flush(None);
+        (self.sink, self.known)
+    }
+
+    /// Queues `leg`; `extra_bytes` is what it holds beyond itself (a record it brings).
+    fn add(&mut self, leg: Leg, extra_bytes: usize) {
+        let entry = self.held(leg, extra_bytes);
+        self.pending.push(entry);
+        self.shed_over_budget();
+    }
+
+    /// `leg` as a queue entry, its bytes (plus `extra_bytes` it brings) counted as held.
+    fn held(&mut self, leg: Leg, extra_bytes: usize) -> Pending {
+        let bytes = size::leg(&leg) + extra_bytes;
+        self.hold(bytes);
+        self.next_seq += 1;
+        Pending {
+            time: leg.time(),
+            seq: self.next_seq,
+            bytes,
+            leg: Box::new(leg),
+        }
+    }
+
+    fn hold(&mut self, bytes: usize) {
+        self.held_bytes = self.held_bytes.saturating_add(bytes);
+        self.known.peak_pending_bytes = self.known.peak_pending_bytes.max(self.held_bytes as u64);
+    }
+
+    fn release(&mut self, bytes: usize) {
+        self.held_bytes = self.held_bytes.saturating_sub(bytes);
+    }
+
+    /// Over budget: moves the oldest legs to `ready`, down to 7/8 of the budget so that they
+    /// go in batches (a leg's partner is most often in the same batch).
+    fn take_oldest_over_budget(&mut self, ready: &mut Vec<Leg>) {
+        let budget = self.known.config.max_pending_bytes;
+        let target = budget - budget / 8;
+        while self.held_bytes > target {
+            let Some(leg) = self.pop_pending() else { break };
+            ready.push(leg);
+            self.known.legs_paired_early += 1;
+        }
+    }
+
+    /// Pairs the oldest legs now when the held ones are over budget (between clock ticks, e.g.
+    /// when every connection still open closes at the end of the capture).
+    fn shed_over_budget(&mut self) {
+        if self.held_bytes <= self.known.config.max_pending_bytes || self.pending.is_empty() {
+            return;
+        }
+        let mut ready = Vec::new();
+        self.take_oldest_over_budget(&mut ready);
+        self.pair_and_emit(ready, Vec::new(), true);
+        self.prune_closed();
+    }
+
+    fn pop_pending(&mut self) -> Option<Leg> {
+        let p = self.pending.pop()?;
+        self.release(p.bytes);
+        Some(*p.leg)
+    }
+
+    /// Pairs and emits legs older than the window (all of them when `cutoff` is `None`), and
+    /// the oldest ones beyond the memory budget.
+    fn flush(&mut self, cutoff: Option<Timestamp>) {
+        let budget = self.known.config.max_pending_bytes;
+        let due = |p: &Pending| cutoff.map_or(true, |c| p.time.plus(WINDOW_SLACK) < c);
+        let nothing_due = !self.pending.peek().is_some_and(due);
+        if nothing_due && self.late.is_empty() && self.held_bytes <= budget {
+            return;
+        }
+        let mut ready: Vec<Leg> = Vec::new();
+        while self.pending.peek().is_some_and(due) {
+            if let Some(leg) = self.pop_pending() {
+                ready.push(leg);
+            }
+        }
+        if self.held_bytes > budget {
+            self.take_oldest_over_budget(&mut ready);
+        }
+
+        // Held back-end legs: the expired ones are emitted unpaired; those overlapping the
+        // ready legs in time get another chance (all of them at the end).
+        let mut expired: Vec<Leg> = Vec::new();
+        let mut pulled: Vec<Leg> = Vec::new();
+        if !self.late.is_empty() {
+            let held = std::mem::take(&mut self.late);
+            let span =
+                ready
+                    .iter()
+                    .map(Leg::time)
+                    .fold(None, |acc: Option<(Timestamp, Timestamp)>, t| match acc {
+                        None => Some((t, t)),
+                        Some((a, b)) => Some((a.min(t), b.max(t))),
+                    });
+            let horizon = cutoff.map(|c| Timestamp(c.0.saturating_sub(LATE_HORIZON.0)));
+            let overflow = held.len().saturating_sub(MAX_LATE);
+            for (i, p) in held.into_iter().enumerate() {
+                let in_span = span.is_some_and(|(a, b)| {
+                    p.time.plus(Duration::from_millis(15_000)) >= a
+                        && p.time <= b.plus(Duration::from_millis(5_000))
+                });
+                if cutoff.is_none() || in_span {
+                    self.release(p.bytes);
+                    pulled.push(*p.leg);
+                } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
+                    if i < overflow && horizon.is_some_and(|h| p.time >= h) {
+                        self.known.late_legs_dropped += 1;
+                    }
+                    self.release(p.bytes);
+                    expired.push(*p.leg);
+                } else {
+                    self.late.push(p);
+                }
+            }
+        }
+        if !expired.is_empty() {
+            let out = pairing::pair(expired, &self.known);
+            for path in out.paths {
+                self.sink.path(path, &self.known);
+            }
+        }
+        if !ready.is_empty() || !pulled.is_empty() {
+            self.pair_and_emit(ready, pulled, cutoff.is_some());
+        }
+        self.prune_closed();
+    }
+
+    /// Drops the records no pending leg can need: a record is needed only by pending legs of
+    /// its connection, which started before it ended.
+    fn prune_closed(&mut self) {
+        let oldest = self.pending.peek().map(|p| p.time);
+        let mut released = 0;
+        self.closed.retain(|_, e| {
+            let keep = oldest.is_some_and(|t| e.end >= t);
+            if !keep {
+                released += e.bytes;
+            }
+            keep
+        });
+        self.release(released);
+    }
+
+    /// Pairs `ready` legs (and `pulled` held back-end legs) and emits the paths and health
+    /// checks; with `hold`, unpaired back-end legs wait in `late` for a late front end.
+    fn pair_and_emit(&mut self, ready: Vec<Leg>, pulled: Vec<Leg>, hold: bool) {
+        let mut legs = ready;
+        legs.extend(pulled);
+        for leg in &mut legs {
+            if leg.record.is_none() {
+                if let Some(e) = self.closed.get(&leg.conn.id) {
+                    leg.record = Some(e.record.clone());
+                }
+            }
+        }
+        let out = pairing::pair(legs, &self.known);
+        for hc in out.health_checks {
+            if let Some(t) = self.known.target_mut(hc.target) {
+                t.health_checks += 1;
+                if !hc.ok {
+                    t.health_check_failures += 1;
+                }
+            }
+            if let Some(n) = self.known.nodes.get_mut(&hc.node) {
+                n.health_checks += 1;
+            }
+            self.known.health_checks += 1;
+            self.sink.health_check(hc, &self.known);
+        }
+        self.known.front_legs += out.front_legs;
+        self.known.back_legs += out.back_legs;
+        let hold = hold && self.known.front_legs > 0;
+        for path in out.paths {
+            match path {
+                RequestPath {
+                    front: None,
+                    back: Some(leg),
+                    ..
+                } if hold => {
+                    let record = leg.record.as_deref().map_or(0, size::closed_conn);
+                    let entry = self.held(leg, record);
+                    self.late.push(entry);
+                }
+                path => self.sink.path(path, &self.known),
+            }
+        }
+    }
+}
+
+impl<S: PathSink> AppSink for AlbTracker<S> {
+    fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
+        self.known.learn_conn(&conn.key);
+        self.known.learn_request(&conn.key, &exchange);
+        self.known.learn_response(&conn.key, &exchange);
+        if exchange.index == 0 {
+            let agent = exchange
+                .request
+                .as_ref()
+                .and_then(|r| header(&r.headers, "user-agent"))
+                .map(str::to_string);
+            self.count_connection(&conn.key, agent.as_deref(), false);
+        }
+        let leg = Leg {
+            conn: ConnInfo {
+                id: conn.id,
+                key: conn.key,
+                opened: conn.opened,
+                tls: conn.tls,
+            },
+            exchange: Some(exchange),
+            burst: None,
+            record: None,
+            finished: true,
+        };
+        self.add(leg, 0);
+    }
+
+    fn closed(&mut self, record: ConnectionRecord) {
+        let key = record.tcp.key;
+        self.known.learn_conn(&key);
+        for ex in &record.unfinished {
+            self.known.learn_request(&key, ex);
+            self.known.learn_response(&key, ex);
+        }
+        self.known.learn_closed(&record);
+        if record.finished_exchanges == 0 {
+            let agent = record
+                .unfinished
+                .iter()
+                .find_map(|e| e.request.as_ref())
+                .and_then(|r| header(&r.headers, "user-agent"))
+                .map(str::to_string);
+            self.count_connection(&key, agent.as_deref(), unanswered(&record.tcp));
+        }
+        let info = ConnInfo {
+            id: record.tcp.id,
+            key,
+            opened: record.tcp.start,
+            tls: record.app == AppKind::Tls || record.tls.is_some(),
+        };
+        let ConnectionRecord {
+            tcp,
+            app,
+            unfinished,
+            finished_exchanges,
+            last_exchange_end,
+            tls,
+            unknown_excerpt,
+        } = record;
+        let end = tcp.end;
+        let bursts = tls
+            .as_ref()
+            .map(|t| burst_exchanges(&t.bursts))
+            .unwrap_or_default();
+        let shared = Arc::new(ClosedConn {
+            tcp,
+            app,
+            tls,
+            unknown_excerpt,
+            last_exchange_end,
+            finished_exchanges,
+        });
+        let no_exchanges = finished_exchanges == 0 && unfinished.is_empty();
+        // The record's bytes are charged once: to the entry kept for the legs of finished
+        // exchanges when there were some, else to the first leg that carries it.
+        let mut record_bytes = size::closed_conn(&shared);
+        if finished_exchanges > 0 {
+            self.hold(record_bytes);
+            if let Some(old) = self.closed.insert(
+                info.id,
+                ClosedEntry {
+                    end,
+                    record: shared.clone(),
+                    bytes: record_bytes,
+                },
+            ) {
+                self.release(old.bytes);
+            }
+            record_bytes = 0;
+        }
+        let mut legs: Vec<Leg> = Vec::new();
+        for ex in unfinished {
+            legs.push(Leg {
+                conn: info.clone(),
+                exchange: Some(ex),
+                burst: None,
+                record: Some(shared.clone()),
+                finished: false,
+            });
+        }
+        if !bursts.is_empty() {
+            for b in bursts {
+                legs.push(Leg {
+                    conn: info.clone(),
+                    exchange: None,
+                    burst: Some(b),
+                    record: Some(shared.clone()),
+                    finished: false,
+                });
+            }
+        } else if no_exchanges {
+            // A connection that carried no request: a failed attempt (refused, unreachable,
+            // timed out, TLS failure) or an idle connection.
+            legs.push(Leg {
+                conn: info,
+                exchange: None,
+                burst: None,
+                record: Some(shared),
+                finished: false,
+            });
+        }
+        for leg in legs {
+            self.add(leg, std::mem::take(&mut record_bytes));
+        }
+    }
+}
+
+impl<S: PathSink> AlbTracker<S> {
+    fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>, unanswered: bool) {
+        let role = self.known.classify(key, agent, unanswered);
+        let node = self.known.node_of(key, role);
+        if role == ConnRole::Other {
+            self.known.other_connections += 1;
+            return;
+        }
+        if !self.known.nodes.contains_key(&node) && self.known.nodes.len() >= MAX_WEAK_NODES {
+            self.known.nodes_over_limit += 1;
+        } else {
+            let mut over = 0;
+            let n = self.known.node_mut(node);
+            if role == ConnRole::FrontEnd {
+                n.front_connections += 1;
+                n.listener_ports.insert(key.server.port);
+            } else {
+                n.back_connections += 1;
+            }
+            Knowledge::add_session(n, &key.session, &mut over);
+            self.known.sessions_over_limit += over;
+        }
+        if role != ConnRole::FrontEnd && self.known.target_mut(key.server).is_none() {
+            self.known.targets_over_limit += 1;
+        }
+    }
+}
+
+impl<S: PathSink> Clock for AlbTracker<S> {
+    fn tick(&mut self, now: Timestamp) {
+        if now > self.now {
+            self.now = now;
+        }
+        let window = self.known.config.window();
+        self.flush(Some(Timestamp(self.now.0.saturating_sub(window.0))));
+    }
+}
+
+/// Splits TLS application-data bursts into client-burst/server-burst exchanges.
+pub(super) fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
+    // A last small client burst answered by nothing or by another small burst is a
+    // close_notify exchange (TLS 1.3 encrypts alerts as application data), not a request.
+    const CLOSE_NOTIFY_MAX: u64 = 40;
+    let mut out: Vec<BurstExchange> = Vec::new();
+    for b in bursts {
+        match b.dir {
+            Dir::ToServer => {
+                let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
+                out.push(BurstExchange {
+                    index,
+                    request: b.clone(),
+                    response: None,
+                });
+            }
+            Dir::ToClient => {
+                if let Some(last) = out.last_mut() {
+                    if last.response.is_none() {
+                        last.response = Some(b.clone());
+                    }
+                }
+            }
+        }
+    }
+    if out.len() > 1
+        && out.last().is_some_and(|l| {
+            l.request.bytes <= CLOSE_NOTIFY_MAX
+                && l.response
+                    .as_ref()
+                    .map_or(true, |r| r.bytes <= CLOSE_NOTIFY_MAX)
+        })
+    {
+        out.pop();
+    }
+    out
+}

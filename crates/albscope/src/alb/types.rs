@@ -1,0 +1,426 @@
+//! The ALB layer's data: configuration and timers, connection roles, request legs and paired
+//! request paths, health checks, what is known about nodes and targets, and the [`PathSink`]
+//! that receives paired requests.
+
+use super::knowledge::Knowledge;
+use crate::capture::{Duration, PacketPos, Timestamp};
+use crate::decode::MirrorSession;
+use crate::flow::{ConnId, ConnKey, ConnSummary, Endpoint};
+use crate::protocol::{header, AppKind, HttpExchange, TlsBurst, TlsInfo};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Default ALB idle timeout (the ALB attribute `idle_timeout.timeout_seconds`).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration(60_000_000_000);
+/// The ALB's back-end TCP connect timeout (fixed by AWS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration(10_000_000_000);
+/// The ALB's back-end TLS handshake timeout (fixed by AWS).
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration(10_000_000_000);
+/// The `User-Agent` of ALB health checks.
+pub const HEALTH_CHECK_AGENT: &str = "ELB-HealthChecker";
+/// Default budget for held legs and connection records ([`AlbConfig::max_pending_bytes`]).
+pub const DEFAULT_MAX_PENDING_BYTES: usize = 256 << 20;
+/// Most targets tracked individually (server banner, keep-alive samples, health checks).
+pub const MAX_TARGETS: usize = 10_000;
+
+/// What the user told us about the ALB, and its timers.
+#[derive(Clone, Debug)]
+pub struct AlbConfig {
+    /// ALB node private addresses given by the user (added to the detected ones).
+    pub alb_ips: Vec<IpAddr>,
+    /// Listener ports (client -> ALB) given by the user.
+    pub listener_ports: Vec<u16>,
+    /// Target ports (ALB -> target) given by the user.
+    pub target_ports: Vec<u16>,
+    /// ALB idle timeout when set by the user; `None` infers it from the capture (default 60 s).
+    pub idle_timeout: Option<Duration>,
+    /// Back-end connect timeout (10 s on AWS).
+    pub connect_timeout: Duration,
+    /// Most bytes (estimated) that legs waiting to be paired, and the connection records they
+    /// need, may hold. Past it the oldest legs are paired before their window closes (counted in
+    /// [`Knowledge::legs_paired_early`]).
+    pub max_pending_bytes: usize,
+}
+
+impl Default for AlbConfig {
+    fn default() -> Self {
+        AlbConfig {
+            alb_ips: Vec::new(),
+            listener_ports: Vec::new(),
+            target_ports: Vec::new(),
+            idle_timeout: None,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_pending_bytes: DEFAULT_MAX_PENDING_BYTES,
+        }
+    }
+}
+
+impl AlbConfig {
+    /// How long an unpaired leg is held: connect timeout + idle timeout + 30 s margin.
+    pub fn window(&self) -> Duration {
+        let idle = self.idle_timeout.unwrap_or(DEFAULT_IDLE_TIMEOUT);
+        Duration(
+            self.connect_timeout
+                .0
+                .saturating_add(idle.0)
+                .saturating_add(30_000_000_000),
+        )
+    }
+}
+
+/// What a connection is, seen from the ALB.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ConnRole {
+    /// Client -> ALB.
+    FrontEnd,
+    /// ALB -> target, carrying client requests.
+    BackEnd,
+    /// ALB -> target, carrying health checks.
+    HealthCheck,
+    /// Neither.
+    Other,
+}
+
+/// Which legs of the ALB's traffic the capture holds.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Vantage {
+    /// Front end and back end (captured on the ALB node's ENIs).
+    BothLegs,
+    /// Back end only (captured on the targets' ENIs): client statuses are inferred.
+    BackEndOnly,
+    /// Front end only (captured on the clients' ENIs).
+    FrontEndOnly,
+    /// No ALB traffic recognised.
+    Unknown,
+}
+
+impl Vantage {
+    /// A sentence for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Vantage::BothLegs => "both legs (front end client->ALB and back end ALB->target)",
+            Vantage::BackEndOnly => "back end only (ALB->target); what the client got is inferred",
+            Vantage::FrontEndOnly => {
+                "front end only (client->ALB); the back end is not in the capture"
+            }
+            Vantage::Unknown => "no ALB traffic recognised",
+        }
+    }
+}
+
+/// Connection-level facts of a closed connection, shared by the legs that came from it.
+#[derive(Clone, Debug)]
+pub struct ClosedConn {
+    /// TCP summary with its event timeline.
+    pub tcp: ConnSummary,
+    /// What it carried.
+    pub app: AppKind,
+    /// TLS facts when TLS.
+    pub tls: Option<TlsInfo>,
+    /// Start of the stream when it was neither HTTP nor TLS.
+    pub unknown_excerpt: Option<String>,
+    /// End of its last finished exchange.
+    pub last_exchange_end: Option<Timestamp>,
+    /// Exchanges reported as finished before the close.
+    pub finished_exchanges: u32,
+}
+
+/// Which connection a leg ran on.
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    /// Connection number.
+    pub id: ConnId,
+    /// Who and where (client = the side that opened it).
+    pub key: ConnKey,
+    /// Its first packet.
+    pub opened: Timestamp,
+    /// Whether it is TLS.
+    pub tls: bool,
+}
+
+/// One request/response exchange seen only as TLS application-data bursts.
+#[derive(Clone, Debug)]
+pub struct BurstExchange {
+    /// 0-based position of this client burst on its connection.
+    pub index: u32,
+    /// The opener's burst (the request).
+    pub request: TlsBurst,
+    /// The answering burst, when one came before the next request.
+    pub response: Option<TlsBurst>,
+}
+
+/// One side (front end or back end) of one request.
+#[derive(Clone, Debug)]
+pub struct Leg {
+    /// The connection.
+    pub conn: ConnInfo,
+    /// The HTTP exchange, when the connection is clear-text HTTP and a request was sent.
+    pub exchange: Option<HttpExchange>,
+    /// The opaque TLS exchange, when the connection is TLS and application data flowed.
+    pub burst: Option<BurstExchange>,
+    /// Connection-level facts, when the connection closed within the pairing window.
+    pub record: Option<Arc<ClosedConn>>,
+    /// True when the exchange finished normally (response complete) before the close.
+    pub finished: bool,
+}
+
+impl Leg {
+    /// When this leg's request started: the request's first byte, the client burst, or (for a
+    /// connection attempt without a request) the connection's first packet.
+    pub fn time(&self) -> Timestamp {
+        if let Some(ex) = &self.exchange {
+            if let Some(r) = &ex.request {
+                return r.first_byte;
+            }
+            if let Some(r) = &ex.response {
+                return r.first_byte;
+            }
+            if let Some(e) = &ex.response_error {
+                return e.first_byte;
+            }
+        }
+        if let Some(b) = &self.burst {
+            return b.request.first;
+        }
+        self.conn.opened
+    }
+
+    /// The packet where this leg's request starts, when known.
+    pub fn first_pos(&self) -> Option<PacketPos> {
+        if let Some(r) = self.exchange.as_ref().and_then(|e| e.request.as_ref()) {
+            return Some(r.first_pos);
+        }
+        if let Some(b) = &self.burst {
+            return Some(b.request.first_pos);
+        }
+        self.record.as_ref().map(|r| r.tcp.first_pos)
+    }
+
+    /// Position of this exchange on its connection (0 for the first, or a bare attempt).
+    pub fn index(&self) -> u32 {
+        self.exchange
+            .as_ref()
+            .map(|e| e.index)
+            .or(self.burst.as_ref().map(|b| b.index))
+            .unwrap_or(0)
+    }
+
+    /// A request header, when the leg carries a parsed request.
+    pub fn request_header(&self, name: &str) -> Option<&str> {
+        let req = self.exchange.as_ref()?.request.as_ref()?;
+        header(&req.headers, name)
+    }
+
+    /// A response header, when the leg carries a parsed response.
+    pub fn response_header(&self, name: &str) -> Option<&str> {
+        let resp = self.exchange.as_ref()?.response.as_ref()?;
+        header(&resp.headers, name)
+    }
+}
+
+/// How the two legs of a request were matched.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairingMethod {
+    /// Same method, target and Host, client IP = last X-Forwarded-For entry.
+    Headers,
+    /// By time order on the ALB node (TLS front end, or no back-end request sent).
+    TimeOrder,
+    /// Only one leg is present.
+    Unpaired,
+}
+
+/// One client request as the ALB handled it: its front-end leg, its back-end leg, or both.
+#[derive(Clone, Debug)]
+pub struct RequestPath {
+    /// The ALB node address.
+    pub node: Option<IpAddr>,
+    /// Client -> ALB leg.
+    pub front: Option<Leg>,
+    /// ALB -> target leg.
+    pub back: Option<Leg>,
+    /// How the legs were matched.
+    pub pairing: PairingMethod,
+    /// Ambiguities and reasons a leg is missing.
+    pub notes: Vec<PairingNote>,
+}
+
+/// What the legs were matched by, when several front ends matched a back end.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum PairingBasis {
+    /// Method, path, Host and X-Forwarded-For.
+    Headers,
+    /// Time order.
+    TimeOrder,
+}
+
+/// Why a request's pairing is uncertain, or why a leg is missing.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PairingNote {
+    /// Several front-end requests matched; paired with the first.
+    Ambiguous {
+        /// How many matched.
+        count: usize,
+        /// `count` is the most looked at: at least that many matched.
+        at_least: bool,
+        /// What they matched by.
+        by: PairingBasis,
+        /// The first few: client and request time.
+        candidates: Vec<(Endpoint, Timestamp)>,
+    },
+    /// A front end without a back-end attempt, the back end being captured.
+    NoBackEndAttempt,
+    /// A front end, the back end not being captured.
+    BackEndNotCaptured,
+    /// A back end no front-end request matched, the front end being captured.
+    NoFrontEndMatch,
+    /// A back end, the front end not being captured (what the client got is inferred).
+    FrontEndNotCaptured,
+}
+
+/// How a connection that carried no answer ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NoAnswer {
+    /// Its connection record is not in the capture.
+    Unknown,
+    /// An ICMP error came back.
+    Icmp(crate::decode::IcmpError),
+    /// The SYN was answered by RST (connection refused).
+    Refused,
+    /// The SYN was never answered (connection timed out).
+    SynUnanswered,
+    /// The TLS handshake did not complete.
+    TlsIncomplete,
+    /// The connection closed without a response.
+    Closed,
+}
+
+/// Why a health check failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthProblem {
+    /// The target answered a status that is not 2xx or 3xx.
+    Status(u16),
+    /// No answer came; `unmatched_attempt` when it was a bare connection attempt that matched
+    /// no client request (and was therefore taken for a health check).
+    NoAnswer {
+        /// How the connection ended.
+        how: NoAnswer,
+        /// True for a bare connection attempt matching no client request.
+        unmatched_attempt: bool,
+    },
+}
+
+/// One health check (or a failed health-check connection) from an ALB node to a target.
+#[derive(Clone, Debug)]
+pub struct HealthCheck {
+    /// ALB node.
+    pub node: IpAddr,
+    /// Target checked.
+    pub target: Endpoint,
+    /// When.
+    pub time: Timestamp,
+    /// Request path, when a request was sent.
+    pub path: Option<String>,
+    /// Status answered.
+    pub status: Option<u16>,
+    /// Whether it succeeded (a 2xx/3xx answer).
+    pub ok: bool,
+    /// What went wrong, when it failed.
+    pub problem: Option<HealthProblem>,
+    /// The packet where it starts.
+    pub pos: Option<PacketPos>,
+}
+
+/// Why an address is believed to be an ALB node.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NodeEvidence {
+    /// Given with `--alb-ip`.
+    Configured,
+    /// It sends health checks (User-Agent: ELB-HealthChecker).
+    SendsHealthChecks,
+    /// It sends requests carrying X-Amzn-Trace-Id and X-Forwarded-For.
+    SendsAlbHeaders,
+    /// It answers clients with `Server: awselb/2.0`.
+    AnswersAsAwselb,
+    /// It accepts connections and opens connections to others (weak).
+    AcceptsAndOpens,
+    /// It opened a connection that never got going, and nothing else in the capture is
+    /// recognised as an ALB node (weak).
+    OpenedFailedConnect,
+}
+
+/// A detected ALB node.
+#[derive(Clone, Debug, Default)]
+pub struct NodeInfo {
+    /// Its private address.
+    pub ip: Option<IpAddr>,
+    /// Why it is believed to be an ALB node (at most four reasons, in the order found).
+    pub evidence: Vec<NodeEvidence>,
+    /// Listener ports clients connected to.
+    pub listener_ports: BTreeSet<u16>,
+    /// Front-end connections seen.
+    pub front_connections: u64,
+    /// Back-end connections seen.
+    pub back_connections: u64,
+    /// Health checks sent.
+    pub health_checks: u64,
+    /// Mirror sessions its traffic came through.
+    pub sessions: BTreeSet<MirrorSession>,
+    /// True when given on the command line.
+    pub configured: bool,
+    /// True when the evidence is strong (headers, health checks or configuration).
+    pub strong: bool,
+}
+
+/// What is known about one target (address:port).
+#[derive(Clone, Debug, Default)]
+pub struct TargetInfo {
+    /// Last `Server` header it sent.
+    pub server: Option<String>,
+    /// Last `X-Powered-By` header it sent.
+    pub powered_by: Option<String>,
+    /// Idle times (seconds) after which it closed kept-alive connections itself.
+    pub idle_closes: Vec<f64>,
+    /// Health checks received.
+    pub health_checks: u64,
+    /// Health checks that failed.
+    pub health_check_failures: u64,
+}
+
+impl TargetInfo {
+    /// The target's keep-alive timeout, read from the idle closes (their median).
+    pub fn keepalive_timeout(&self) -> Option<Duration> {
+        median(&self.idle_closes).map(Duration::from_secs_f64)
+    }
+}
+
+/// Where a timer value came from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TimerSource {
+    /// The AWS default.
+    Default,
+    /// Given by the user.
+    Config,
+    /// Read from the ALB's own idle closes in the capture.
+    Inferred,
+}
+
+/// Receives paired requests and health checks from the [`AlbTracker`](super::AlbTracker).
+pub trait PathSink {
+    /// A request whose legs are paired (or known to be missing).
+    fn path(&mut self, path: RequestPath, known: &Knowledge);
+    /// A health check.
+    fn health_check(&mut self, check: HealthCheck, known: &Knowledge);
+}
+
+/// The median of `v` (the upper one of an even count), `None` when empty.
+pub(super) fn median(v: &[f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let mut s: Vec<f64> = v.to_vec();
+    s.sort_by(|a, b| a.total_cmp(b));
+    s.get(s.len() / 2).copied()
+}
