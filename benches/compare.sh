@@ -17,8 +17,8 @@
 # MB/s against tcpdump's. tshark is timed on a slice (it needs ~0.25 GB of memory per 100 MB).
 #
 # Environment:
-#   ALBSCOPE      albscope binary (default: target/release/albscope, built with `cargo build
-#                 --release` when missing)
+#   ALBSCOPE      albscope binary (default: target/release/albscope, first brought up to date
+#                 with `cargo build --release -p albscope-cli`)
 #   SLICE_MB      tshark slice size in MB (default 200); ICOUNT_MB for --instructions (default 100)
 #   REPEAT        runs per tool, the fastest wall time is kept (default 1)
 #   THREADS       N for `analyze --threads N` (default: nproc); the row is filled only once
@@ -77,9 +77,10 @@ need_pkg() { # command package
 HAVE_CAPINFOS=0; need_pkg capinfos wireshark-common && HAVE_CAPINFOS=1 || true
 HAVE_EDITCAP=0; command -v editcap >/dev/null && HAVE_EDITCAP=1 || true
 
-ALBSCOPE=${ALBSCOPE:-$REPO/target/release/albscope}
-if [ ! -x "$ALBSCOPE" ]; then
-  echo "# building $ALBSCOPE (cargo build --release -p albscope-cli)" >&2
+if [ -z "${ALBSCOPE:-}" ]; then
+  # the release binary of this checkout, rebuilt when stale (a no-op when it is current)
+  ALBSCOPE=${CARGO_TARGET_DIR:-$REPO/target}/release/albscope
+  echo "# cargo build --release -p albscope-cli" >&2
   (cd "$REPO" && cargo build --release -q -p albscope-cli)
 fi
 
@@ -209,7 +210,7 @@ table() {
     if need_pkg tshark tshark; then
       slice "$CAP" "$SLICE_MB" "$WORK/slice.pcap"
       run "tshark -2 http,stat" "$WORK/slice.pcap" tshark -n -q -2 -z http,stat -r "$WORK/slice.pcap"
-      ROWS[-1]=$(echo "${ROWS[-1]}" | sed "s/|slice.pcap|/|$(basename "$CAP") ${SLICE_MB} MB slice|/")
+      ROWS[-1]=$(echo "${ROWS[-1]}" | sed "s/|slice.pcap|/|slice of $(basename "$CAP")|/")
     else
       ROWS+=("tshark -2 http,stat|$(basename "$CAP")|(not installed)|||||||")
     fi
