@@ -96,7 +96,13 @@ if [ -n "${WORK:-}" ]; then mkdir -p "$WORK"; else
 fi
 
 size_of() { stat -c %s "$1"; }
-packets_of() { # file -> packet count
+packets_of() { # file -> packet count (counted once per file)
+  local memo
+  memo="$WORK/packets.$(readlink -f "$1" | md5sum | cut -c1-16)"
+  [ -s "$memo" ] || count_packets "$1" >"$memo"
+  cat "$memo"
+}
+count_packets() {
   if [ "$HAVE_CAPINFOS" = 1 ]; then
     capinfos -c -M -T -r "$1" 2>/dev/null | awk -F'\t' 'NF>1 {print $2; exit}'
   else
@@ -171,7 +177,7 @@ machine() {
 $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo); load $(cut -d' ' -f1-3 /proc/loadavg); \
 $(date -u '+%Y-%m-%d %H:%M UTC')"
   echo "albscope: $ALBSCOPE ($("$ALBSCOPE" --version 2>/dev/null || echo '?'), commit \
-$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+$(git -C "$(dirname "$ALBSCOPE")" rev-parse --short HEAD 2>/dev/null || echo '?'))"
   command -v tcpdump >/dev/null && echo "tcpdump: $(tcpdump --version 2>&1 | head -1)"
   command -v tshark >/dev/null && echo "tshark: $(tshark --version 2>/dev/null | head -1)"
   return 0
