@@ -23,6 +23,8 @@
 #   REPEAT        runs per tool, the fastest wall time is kept (default 1)
 #   THREADS       N for `analyze --threads N` (default: nproc); the row is filled only once
 #                 `albscope analyze --help` lists --threads
+#   ANALYZE_ARGS  extra arguments for every `albscope analyze` run (timed and scale check), e.g.
+#                 "--pairing-memory 8192" to see whether the pairing budget changes the counts
 #   SKIP          comma-separated rows to leave out: analyze,analyze-n,flows,tcpdump,tshark
 #   WORK          scratch directory for slices and JSON (default: a fresh one under /tmp, removed)
 #   AMPLIFY       amplify.py (for --slice); default ../shared/perf/amplify.py beside the repository
@@ -38,6 +40,7 @@ REPEAT=${REPEAT:-1}
 THREADS=${THREADS:-$(nproc)}
 SKIP=${SKIP:-}
 INSTALL=${INSTALL:-1}
+ANALYZE_ARGS=${ANALYZE_ARGS:-}
 
 usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
@@ -190,16 +193,16 @@ table() {
   echo "capture: $CAP ($(size_of "$CAP") bytes, $(packets_of "$CAP") packets)"
   if ! skipped analyze; then
     if [ "$threads_row" = 1 ]; then
-      run "analyze --threads 1" "$CAP" "$ALBSCOPE" analyze --threads 1 --format json -o /dev/null "$CAP"
+      run "analyze --threads 1" "$CAP" "$ALBSCOPE" analyze $ANALYZE_ARGS --threads 1 --format json -o /dev/null "$CAP"
     else
-      run "analyze" "$CAP" "$ALBSCOPE" analyze --format json -o /dev/null "$CAP"
+      run "analyze" "$CAP" "$ALBSCOPE" analyze $ANALYZE_ARGS --format json -o /dev/null "$CAP"
     fi
   fi
   if ! skipped analyze-n; then
     # N threads: filled in automatically once `analyze --threads` exists (issue 11).
     if [ "$threads_row" = 1 ]; then
       run "analyze --threads $THREADS" "$CAP" \
-        "$ALBSCOPE" analyze --threads "$THREADS" --format json -o /dev/null "$CAP"
+        "$ALBSCOPE" analyze $ANALYZE_ARGS --threads "$THREADS" --format json -o /dev/null "$CAP"
     else
       ROWS+=("analyze --threads $THREADS|$(basename "$CAP")|(no --threads option yet)|||||||")
     fi
@@ -227,9 +230,9 @@ table() {
 # --- scale invariance ------------------------------------------------------------------------
 scale_check() {
   echo
-  echo "scale invariance: $(basename "$CAP") should count exactly $COPIES x $(basename "$BASE")"
-  "$ALBSCOPE" analyze --format json -o "$WORK/base.json" "$BASE" || [ $? -le 1 ]
-  "$ALBSCOPE" analyze --format json -o "$WORK/copies.json" "$CAP" || [ $? -le 1 ]
+  echo "scale invariance: $(basename "$CAP") should count exactly $COPIES x $(basename "$BASE")${ANALYZE_ARGS:+ (analyze $ANALYZE_ARGS)}"
+  "$ALBSCOPE" analyze $ANALYZE_ARGS --format json -o "$WORK/base.json" "$BASE" || [ $? -le 1 ]
+  "$ALBSCOPE" analyze $ANALYZE_ARGS --format json -o "$WORK/copies.json" "$CAP" || [ $? -le 1 ]
   python3 - "$WORK/base.json" "$WORK/copies.json" "$COPIES" <<'EOF'
 import json, sys
 
