@@ -136,6 +136,7 @@ slice() {
 # --- measuring -------------------------------------------------------------------------------
 ROWS=()
 TCPDUMP_MBS=""
+TCPDUMP_CPU=""
 # run NAME FILE CMD...: times CMD REPEAT times, keeps the fastest, adds a table row.
 run() {
   local name=$1 file=$2; shift 2
@@ -156,23 +157,28 @@ run() {
     -v u="$user" -v y="$sys" -v r="$rss" 'BEGIN{
       if (w <= 0) w = 0.01; c = u + y; if (c <= 0) c = 0.01;
       printf "%s|%s|%.1f|%s|%.2f|%.2f|%.1f|%.1f|%.3f|%.0f", n, f, s/1e6, p, w, c, s/1e6/w, s/1e6/c, p/1e6/w, r/1024}')")
-  if [ "$name" = tcpdump ]; then TCPDUMP_MBS=$(echo "${ROWS[-1]}" | cut -d'|' -f7); fi
+  if [ "$name" = tcpdump ]; then
+    TCPDUMP_MBS=$(echo "${ROWS[-1]}" | cut -d'|' -f7)
+    TCPDUMP_CPU=$(echo "${ROWS[-1]}" | cut -d'|' -f8)
+  fi
   echo "# $name: done (${wall}s)" >&2
 }
 
 print_table() {
   echo
-  echo "| tool | file | MB | packets | wall s | cpu s | MB/s | MB/s cpu | Mpkt/s | peak RSS MiB | vs tcpdump |"
-  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
-  local r mbs ratio
+  echo "| tool | file | MB | packets | wall s | cpu s | MB/s | MB/s cpu | Mpkt/s | peak RSS MiB | vs tcpdump | vs tcpdump, cpu |"
+  echo "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+  local r
   for r in "${ROWS[@]}"; do
-    mbs=$(echo "$r" | cut -d'|' -f7)
-    ratio=""
-    if [ -n "$TCPDUMP_MBS" ] && [ -n "$mbs" ] && [ "$mbs" != "" ]; then
-      ratio=$(awk -v a="$mbs" -v b="$TCPDUMP_MBS" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.3f", a/b }')
-    fi
-    echo "| ${r//|/ | } | $ratio |"
+    echo "| ${r//|/ | } | $(ratio "$r" 7 "$TCPDUMP_MBS") | $(ratio "$r" 8 "$TCPDUMP_CPU") |"
   done
+}
+
+# ratio ROW FIELD REFERENCE: the row's FIELD over REFERENCE, blank when either is missing
+ratio() {
+  local v
+  v=$(echo "$1" | cut -d'|' -f"$2")
+  awk -v a="$v" -v b="$3" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.3f", a/b }'
 }
 
 machine() {
