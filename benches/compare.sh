@@ -274,6 +274,20 @@ for key in sorted(set(b) | set(g)):
     if want != got:
         bad += 1
         print(f"  MISMATCH {key}: base {b.get(key, 0)} x {n} = {want}, copies {got}")
+if bad and not base.get("requests_not_kept") and not big.get("requests_not_kept"):
+    # Every failed request is listed: say which copy (ALB node address: amplify gives each copy
+    # its own) differs from the base, per category.
+    from collections import Counter, defaultdict
+    def node(r):
+        return (r.get("alb") or "?").rsplit(":", 1)[0]
+    want = Counter(r["category"] for r in base.get("requests", []))
+    per = defaultdict(Counter)
+    for r in big.get("requests", []):
+        per[node(r)][r["category"]] += 1
+    for n in sorted(per):
+        diff = {c: per[n][c] - want[c] for c in sorted(set(per[n]) | set(want)) if per[n][c] != want[c]}
+        if diff:
+            print(f"  listed failures of ALB node {n} differ from the base's: {diff}")
 lim = big.get("alb_limits", {})
 print(f"  {len(set(b) | set(g))} counts compared, {bad} mismatched; base: {b['summary.requests']} "
       f"requests, {b['summary.failed']} failed, {b['health_checks.checks']} health checks; "
