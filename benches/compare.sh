@@ -31,6 +31,7 @@
 #   INSTALL=0     never apt-get install missing tools (by default, as root, tcpdump, tshark,
 #                 wireshark-common (capinfos, editcap), time and valgrind are installed when missing)
 set -euo pipefail
+{ # the whole script is one block, read before it runs: editing the file mid-run is harmless
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
@@ -42,7 +43,7 @@ SKIP=${SKIP:-}
 INSTALL=${INSTALL:-1}
 ANALYZE_ARGS=${ANALYZE_ARGS:-}
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 MODE=table
 BASE=""
@@ -331,3 +332,5 @@ case $MODE in
   scale) machine; scale_check ;;
   instructions) instructions ;;
 esac
+exit
+}
