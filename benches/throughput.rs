@@ -97,18 +97,23 @@ fn main() {
         },
     );
     if wanted("compare") {
-        compare(&path, None);
+        let mut ok = compare(&path, None);
         if let Ok(real) = std::env::var("ALBSCOPE_BENCH_CAPTURE") {
             let base = std::env::var("ALBSCOPE_BENCH_BASE").ok();
             let copies = std::env::var("ALBSCOPE_BENCH_COPIES").ok();
-            compare(Path::new(&real), base.as_deref().zip(copies.as_deref()));
+            ok &= compare(Path::new(&real), base.as_deref().zip(copies.as_deref()));
+        }
+        if !ok {
+            // e.g. the scale-invariance check failed: the results changed, not only the speed
+            eprintln!("benches/compare.sh failed (see above)");
+            std::process::exit(1);
         }
     }
 }
 
 /// Runs `benches/compare.sh` on `capture` (with the scale-invariance check against `scale` =
-/// (base capture, copies) when given), printing its table; a failure is reported, not fatal.
-fn compare(capture: &Path, scale: Option<(&str, &str)>) {
+/// (base capture, copies) when given), printing its table; false when the script failed.
+fn compare(capture: &Path, scale: Option<(&str, &str)>) -> bool {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/compare.sh");
     println!("\nside by side (benches/compare.sh {}):", capture.display());
     let mut command = Command::new("bash");
@@ -117,9 +122,15 @@ fn compare(capture: &Path, scale: Option<(&str, &str)>) {
         command.args(["--scale", base, copies]);
     }
     match command.arg(capture).status() {
-        Ok(status) if status.success() => {}
-        Ok(status) => println!("benches/compare.sh: {status}"),
-        Err(error) => println!("benches/compare.sh could not run: {error}"),
+        Ok(status) if status.success() => true,
+        Ok(status) => {
+            println!("benches/compare.sh: {status}");
+            false
+        }
+        Err(error) => {
+            println!("benches/compare.sh could not run: {error}");
+            false
+        }
     }
 }
 
