@@ -4,8 +4,15 @@
 //!
 //! `cargo bench --bench throughput` (size with ALBSCOPE_BENCH_MB, default 1100; the capture is
 //! kept in target/bench-data/ and rebuilt only when missing). ALBSCOPE_BENCH_STAGES picks stages
-//! by name, comma-separated (`capture,decode,flows,analyze`; default all), e.g. to count one
-//! stage's instructions under `perf stat`.
+//! by name, comma-separated (`capture,decode,flows,analyze,compare`; default all), e.g. to count
+//! one stage's instructions under `perf stat`.
+//!
+//! The `compare` stage runs `benches/compare.sh` on the same capture: the release `albscope`
+//! binary (`analyze` with 1 and N threads, `flows`) side by side with `tcpdump` and tshark's
+//! `http,stat`, with peak RSS and the ratio to tcpdump. ALBSCOPE_BENCH_CAPTURE names a further
+//! capture to compare on (the real-traffic one of `../shared/perf/`); with ALBSCOPE_BENCH_BASE
+//! and ALBSCOPE_BENCH_COPIES (the base it was amplified from, and how many copies) the script
+//! also checks that the copies analyse to exactly that many times the base's counts.
 
 #[path = "support/rss.rs"]
 mod rss;
@@ -15,6 +22,7 @@ use albscope::decode::{DecodeConfig, Decoder};
 use albscope::flow::{ConnId, FlowEvent, FlowSink};
 use albscope::pipeline::{run_flows, PipelineConfig};
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Instant;
 
 fn main() {
@@ -88,6 +96,42 @@ fn main() {
             )
         },
     );
+    if wanted("compare") {
+        let mut ok = compare(&path, None);
+        if let Ok(real) = std::env::var("ALBSCOPE_BENCH_CAPTURE") {
+            let base = std::env::var("ALBSCOPE_BENCH_BASE").ok();
+            let copies = std::env::var("ALBSCOPE_BENCH_COPIES").ok();
+            ok &= compare(Path::new(&real), base.as_deref().zip(copies.as_deref()));
+        }
+        if !ok {
+            // e.g. the scale-invariance check failed: the results changed, not only the speed
+            eprintln!("benches/compare.sh failed (see above)");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Runs `benches/compare.sh` on `capture` (with the scale-invariance check against `scale` =
+/// (base capture, copies) when given), printing its table; false when the script failed.
+fn compare(capture: &Path, scale: Option<(&str, &str)>) -> bool {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/compare.sh");
+    println!("\nside by side (benches/compare.sh {}):", capture.display());
+    let mut command = Command::new("bash");
+    command.arg(&script);
+    if let Some((base, copies)) = scale {
+        command.args(["--scale", base, copies]);
+    }
+    match command.arg(capture).status() {
+        Ok(status) if status.success() => true,
+        Ok(status) => {
+            println!("benches/compare.sh: {status}");
+            false
+        }
+        Err(error) => {
+            println!("benches/compare.sh could not run: {error}");
+            false
+        }
+    }
 }
 
 #[derive(Default)]
