@@ -455,6 +455,7 @@ fn drive_protocol(prefix: &[u8], data: &[u8]) {
                         ts,
                         offset,
                         len,
+                        cause: albscope::flow::GapCause::NotCaptured,
                     },
                     &mut sink,
                 );
@@ -483,6 +484,7 @@ fn drive_protocol(prefix: &[u8], data: &[u8]) {
         events: Vec::new(),
         events_dropped: 0,
         close_reason: CloseReason::Closed,
+        continuation: false,
     };
     t.handle(id, FlowEvent::Close(Box::new(summary)), &mut sink);
     assert_eq!(t.open_connections(), 0);

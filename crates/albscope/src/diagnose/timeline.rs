@@ -278,6 +278,9 @@ fn leg_events(leg: &Leg, side: Side, out: &mut Vec<Raw>) {
                 TcpEventKind::Gap { len, .. } => {
                     format!("gap {len} bytes (missing from the capture)")
                 }
+                TcpEventKind::MemorySkipped { len, .. } => {
+                    format!("{len} bytes skipped (memory limit)")
+                }
                 TcpEventKind::Conflict { offset } => {
                     format!("retransmission with different bytes at offset {offset}")
                 }

@@ -146,6 +146,12 @@ pub struct HttpExchange {
     pub response: Option<HttpResponse>,
     /// Set when response bytes arrived but could not be parsed.
     pub response_error: Option<ResponseError>,
+    /// The header block sent in this direction (`ToServer`: the request's, `ToClient`: the
+    /// response's) was skipped because a memory limit was reached (the buffer budget, or the
+    /// out-of-order cap in front of it): the bytes may be in the capture, so the exchange is
+    /// undetermined for that reason, not "never captured".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub headers_skipped: Option<Dir>,
 }
 
 /// TLS ClientHello facts.

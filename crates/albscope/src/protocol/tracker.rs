@@ -6,7 +6,7 @@ use super::http::{RespEvent, ResponseParser, Seg};
 use super::tls::TlsConn;
 use super::{escape_bytes, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange};
 use crate::capture::{Duration, PacketPos, Timestamp};
-use crate::flow::{ConnId, Dir, FlowEvent};
+use crate::flow::{BufferBudget, ConnId, Dir, FlowEvent, GapCause};
 use serde::Serialize;
 use std::collections::VecDeque;
 /// Looked up for every flow event: foldhash (seeded per process) is several times faster than
@@ -67,6 +67,21 @@ pub struct ProtocolStats {
     pub mid_stream_http: u64,
     /// Events for a connection never opened (ignored).
     pub events_without_open: u64,
+    /// Header blocks (requests and responses) skipped because a memory limit was reached
+    /// (their exchanges carry [`HttpExchange::headers_skipped`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub headers_skipped: u64,
+    /// Bytes of those header blocks that had been buffered when they were skipped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub header_bytes_skipped: u64,
+    /// Bytes of TLS records and handshake messages given up because the buffer budget was
+    /// exhausted.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tls_bytes_skipped: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Bytes held per direction before the application is known.
@@ -166,6 +181,21 @@ struct Conn {
     probed: u64,
     http: Option<Box<HttpConn>>,
     tls: Option<Box<TlsConn>>,
+    /// Bytes charged against the buffer budget for this connection's buffers.
+    charged: usize,
+}
+
+impl Conn {
+    /// Heap held by this connection's buffers (header blocks, held bytes, TLS records).
+    fn memory(&self) -> usize {
+        let held = self.held_bytes[0].saturating_add(self.held_bytes[1]);
+        let http = self
+            .http
+            .as_ref()
+            .map_or(0, |h| h.req.memory().saturating_add(h.resp.memory()));
+        let tls = self.tls.as_ref().map_or(0, |t| t.memory());
+        held.saturating_add(http).saturating_add(tls)
+    }
 }
 
 /// Owns the HTTP/TLS parser state of every open connection.
@@ -179,6 +209,8 @@ pub struct ProtocolTracker {
     req_events: Vec<ReqEvent>,
     resp_events: Vec<RespEvent>,
     kinds: Vec<ReqKind>,
+    /// Buffered bytes of every connection, shared with the flow layer of the run.
+    budget: BufferBudget,
 }
 
 /// TLS record header at the start of a client stream?
@@ -197,8 +229,14 @@ fn match_tls(p: &[u8]) -> Match {
 impl ProtocolTracker {
     /// A tracker with the given limits.
     pub fn new(config: ProtocolConfig) -> Self {
+        ProtocolTracker::with_budget(config, BufferBudget::default())
+    }
+
+    /// A tracker charging its buffers to `budget` (the one the flow layer of the run uses).
+    pub fn with_budget(config: ProtocolConfig, budget: BufferBudget) -> Self {
         ProtocolTracker {
             config,
+            budget,
             ..ProtocolTracker::default()
         }
     }
@@ -249,6 +287,7 @@ impl ProtocolTracker {
                         probed: 0,
                         http: None,
                         tls: None,
+                        charged: 0,
                     }),
                 );
             }
@@ -291,12 +330,16 @@ impl ProtocolTracker {
                 } else {
                     self.data(c, dir, seg, sink);
                 }
+                if c.memory() != c.charged {
+                    self.charge(c, ts, sink);
+                }
             }
             FlowEvent::Gap {
                 dir,
                 ts,
                 offset,
                 len,
+                cause,
             } => {
                 let Some(c) = conns.get_mut(&conn) else {
                     self.stats.events_without_open += 1;
@@ -330,6 +373,9 @@ impl ProtocolTracker {
                     }
                     self.detect(c, true, sink);
                 } else {
+                    if cause == GapCause::MemoryLimit {
+                        self.skip_heads(c, Some(dir), ts, sink);
+                    }
                     self.gap(c, dir, ts, offset, len, sink);
                 }
             }
@@ -365,6 +411,7 @@ impl ProtocolTracker {
                     });
                     return;
                 };
+                self.budget.recharge(c.charged, 0);
                 self.detect(&mut c, true, sink);
                 self.finish_responses(&mut c, summary.end, sink);
                 let app = c.app.unwrap_or(AppKind::Empty);
@@ -388,6 +435,7 @@ impl ProtocolTracker {
                                         request: Some(req),
                                         response: None,
                                         response_error: None,
+                                        headers_skipped: None,
                                     },
                                     claimed: false,
                                 });
@@ -627,6 +675,41 @@ impl ProtocolTracker {
         }
     }
 
+    /// Brings the connection's charge against the buffer budget up to date; when its buffers
+    /// grew by more than the budget has room for, it gives them up (header blocks skipped,
+    /// TLS records given up), counted.
+    fn charge(&mut self, c: &mut Conn, ts: Timestamp, sink: &mut dyn AppSink) {
+        let mut mem = c.memory();
+        if mem > c.charged && !self.budget.fits(mem - c.charged) {
+            self.skip_heads(c, None, ts, sink);
+            if let Some(t) = c.tls.as_mut() {
+                self.stats.tls_bytes_skipped += t.release() as u64;
+            }
+            mem = c.memory();
+        }
+        c.charged = self.budget.recharge(c.charged, mem);
+    }
+
+    /// Skips the header blocks being read in direction `dir` (both when `None`) because a
+    /// memory limit was reached; their exchanges are marked [`HttpExchange::headers_skipped`].
+    fn skip_heads(
+        &mut self,
+        c: &mut Conn,
+        dir: Option<Dir>,
+        ts: Timestamp,
+        sink: &mut dyn AppSink,
+    ) {
+        let Some(h) = c.http.as_mut() else { return };
+        if dir != Some(Dir::ToClient) {
+            h.req.skip_head(&mut self.req_events);
+        }
+        if dir != Some(Dir::ToServer) {
+            let held = h.resp.skip_head(ts, &mut self.resp_events);
+            self.stats.header_bytes_skipped += held as u64;
+        }
+        self.settle(c, sink);
+    }
+
     fn finish_responses(&mut self, c: &mut Conn, ts: Timestamp, sink: &mut dyn AppSink) {
         if let Some(h) = c.http.as_mut() {
             h.resp.finish(ts, &mut self.resp_events);
@@ -686,6 +769,7 @@ impl ProtocolTracker {
                             request: Some(*r),
                             response: None,
                             response_error: None,
+                            headers_skipped: None,
                         },
                         claimed: false,
                     });
@@ -706,6 +790,14 @@ impl ProtocolTracker {
                 ReqEvent::Dropped => {
                     self.stats.requests_dropped += 1;
                     h.req_current = None;
+                }
+                ReqEvent::Skipped(held) => {
+                    self.stats.headers_skipped += 1;
+                    self.stats.header_bytes_skipped += held as u64;
+                    let cur = h.req_current.take();
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.headers_skipped = Some(Dir::ToServer);
+                    }
                 }
             }
         }
@@ -736,6 +828,7 @@ impl ProtocolTracker {
                                 request: None,
                                 response: None,
                                 response_error: None,
+                                headers_skipped: None,
                             },
                             claimed: true,
                         });
@@ -769,6 +862,13 @@ impl ProtocolTracker {
                         h.finished = h.finished.saturating_add(1);
                         self.stats.exchanges += 1;
                         sink.exchange(&c.ctx, slot.ex);
+                    }
+                }
+                RespEvent::Skipped => {
+                    self.stats.headers_skipped += 1;
+                    let cur = h.resp_slot;
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.headers_skipped = Some(Dir::ToClient);
                     }
                 }
                 RespEvent::Partial(resp) => {
