@@ -61,7 +61,7 @@ use std::time::Instant;
 
 /// Stated bound on the flow + protocol state of one tracked connection with no payload
 /// buffered (a half-open connection), in bytes (see `FlowConfig::max_connections`).
-const PER_CONNECTION_BYTES: u64 = 2560;
+const PER_CONNECTION_BYTES: u64 = 3072;
 
 /// Real heap per estimated byte of the ALB layer's pairing budget: the estimate counts the
 /// live legs and records; allocator rounding and fragmentation, and the batch being paired

@@ -862,6 +862,11 @@ impl ProtocolTracker {
                         h.finished = h.finished.saturating_add(1);
                         self.stats.exchanges += 1;
                         sink.exchange(&c.ctx, slot.ex);
+                        if h.queue.is_empty() {
+                            // An idle keep-alive connection holds no queue (its capacity is
+                            // four slots of about 480 bytes once anything was queued).
+                            h.queue = VecDeque::new();
+                        }
                     }
                 }
                 RespEvent::Skipped => {
