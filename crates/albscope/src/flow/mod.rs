@@ -180,10 +180,6 @@ pub struct DirStats {
     pub gap_bytes: u64,
     /// Number of separate gaps never captured.
     pub gaps: u32,
-    /// Payload bytes skipped because a memory limit was reached (they may be in the capture;
-    /// not in `gap_bytes`).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub skipped_bytes: u64,
     /// Retransmitted data segments.
     pub retransmissions: u32,
     /// Duplicated packets (the same segment mirrored twice) ignored.
@@ -225,10 +221,6 @@ pub struct ConnSummary {
     /// again mid-stream; it is not counted again in [`FlowStats::connections`].
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub continuation: bool,
-}
-
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
 
 /// Why bytes of a stream will never be delivered.

@@ -647,10 +647,8 @@ fn drain_with(
                 );
             }
             Chunk::Gap { offset, len } => {
-                let side = &mut conn.sides[di];
                 let memory_limit = cause == GapCause::MemoryLimit;
                 if memory_limit {
-                    side.stats.skipped_bytes += len;
                     stats.memory_skipped_gaps += 1;
                     stats.memory_skipped_bytes += len;
                     if !conn.memory_limited {
@@ -658,6 +656,7 @@ fn drain_with(
                         stats.memory_limited_connections += 1;
                     }
                 } else {
+                    let side = &mut conn.sides[di];
                     side.stats.gaps = side.stats.gaps.saturating_add(1);
                     side.stats.gap_bytes += len;
                     stats.gaps += 1;
