@@ -40,11 +40,12 @@ pub struct FlowConfig {
     /// Most connections tracked at once; past it the least recently active one is closed out
     /// (counted in [`FlowStats::evicted`], its summary marked [`CloseReason::Evicted`]).
     ///
-    /// Memory bound: a tracked connection costs at most about 2.5 KiB of flow + protocol state
-    /// while it buffers no payload (measured: 2.1 KiB per half-open connection in a SYN scan,
-    /// `cargo bench --bench adversarial syn_scan`), plus at most `2 x max_buffered_bytes` of
-    /// out-of-order data and `2 x conflict_window` of history. The default, 400 000, bounds a
-    /// SYN scan or any flood of connections to about 1 GiB.
+    /// Memory bound: a tracked connection costs at most about 3 KiB of flow + protocol state
+    /// while it buffers no payload (measured with `cargo bench --bench adversarial`: 2.1 KiB
+    /// per half-open connection in a SYN scan, 2.5 KiB per idle keep-alive connection, 3.1 KiB
+    /// with an unanswered request queued); its buffers (out-of-order data, history, header
+    /// blocks) come on top, all connections' together within `max_buffer_memory`. The default,
+    /// 400 000, bounds a SYN scan or any flood of connections to about 1.2 GiB.
     pub max_connections: usize,
     /// A connection with no packet for this long is closed out.
     pub idle_expiry: Duration,

@@ -357,6 +357,28 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
         ),
     );
     note(
+        f.memory_skipped_bytes,
+        format!(
+            "{} bytes on {} connections skipped (memory limit: the buffer budget or the \
+             out-of-order cap); they may be in the capture",
+            f.memory_skipped_bytes, f.memory_limited_connections
+        ),
+    );
+    note(
+        p.headers_skipped,
+        format!(
+            "{} header blocks skipped (memory limit): their requests are undetermined",
+            p.headers_skipped
+        ),
+    );
+    note(
+        f.continuations,
+        format!(
+            "{} connections closed out early were seen again and followed on (counted once)",
+            f.continuations
+        ),
+    );
+    note(
         f.conflicts,
         format!(
             "{} retransmitted bytes differed from the first copy (the first was kept)",
