@@ -328,7 +328,7 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             d.bad_tunnel
         ),
     );
-    let fragments = d.fragments_dropped + d.reassembly_evicted;
+    let fragments = d.fragments_dropped + d.reassembly_evicted + d.reassembly_expired;
     note(
         fragments,
         format!(
