@@ -42,6 +42,10 @@
 //!   block, interleaved, never answered nor acknowledged. Bound: [`PER_CONNECTION_BYTES`] per
 //!   connection plus the global buffer budget (`FlowConfig::max_buffer_memory`) times
 //!   [`BUFFER_OVERHEAD`]; past the budget the header bytes must be counted as skipped.
+//! - `headers_small_table`: the same with a table of 50 000 connections (`--max-connections
+//!   50000`): connections are evicted and seen again mid-stream over and over; each must be
+//!   counted once (connections 200 000, evicted at most that, the rest continuations). Bound:
+//!   as `unfinished_headers` for 50 000 connections.
 //! - `idle_keepalive`: 350 000 keep-alive connections with one finished exchange each, idle to
 //!   the end of the capture. Bound: [`PER_CONNECTION_BYTES`] per connection.
 
@@ -129,6 +133,12 @@ fn main() {
                 + (buffer_budget() as f64 * BUFFER_OVERHEAD) as u64,
         ),
         (
+            "headers_small_table",
+            Box::new(UnfinishedHeaders::new(n(200e3))),
+            n(200e3).min(SMALL_TABLE) * PER_CONNECTION_BYTES
+                + (buffer_budget() as f64 * BUFFER_OVERHEAD) as u64,
+        ),
+        (
             "idle_keepalive",
             Box::new(IdleKeepAlive::new(n(350e3))),
             n(350e3).min(max_connections()) * PER_CONNECTION_BYTES,
@@ -206,6 +216,10 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64, analysis: bool) -> bool 
             + (alb.max_pending_bytes as f64 * PAIRING_OVERHEAD) as u64
             + keep.max_requests as u64 * KEPT_REQUEST_BYTES
     };
+    let mut config = PipelineConfig::default();
+    if name == "headers_small_table" {
+        config.flow.max_connections = SMALL_TABLE as usize;
+    }
     let reader = Generator::new(script);
     rss::reset_peak();
     let before = rss::current_bytes();
@@ -213,7 +227,7 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64, analysis: bool) -> bool 
     let mut capture =
         CaptureReader::from_reader(name, Box::new(reader)).expect("generated capture opens");
     let (stats, requests, analysis_ok) = if analysis {
-        let a = analyze_capture_with_log(&mut capture, &PipelineConfig::default(), alb, keep, None);
+        let a = analyze_capture_with_log(&mut capture, &config, alb, keep, None);
         let requests = format!(
             "{} requests ({} failed, {} kept in full, {} not kept); pairing: peak {:.1} MiB \
              estimated of {:.0} MiB, {} legs paired early; over limits: {} target connections, \
@@ -245,7 +259,7 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64, analysis: bool) -> bool 
                         && a.summary.by_target.len() <= albscope::diagnose::MAX_TARGET_ROWS + 1)));
         (a.stats, requests, ok)
     } else {
-        let stats = run_app(&mut capture, &PipelineConfig::default(), &mut Drop);
+        let stats = run_app(&mut capture, &config, &mut Drop);
         (stats, "not run".to_string(), true)
     };
     let stats = &stats;
@@ -326,6 +340,16 @@ fn limits_reported(name: &str, s: &RunStats) -> (bool, String) {
                 ),
             )
         }
+        "headers_small_table" => (
+            // Every connection is evicted and seen again many times: each is counted once.
+            s.flow.evicted <= s.flow.connections
+                && s.flow.peak_open <= SMALL_TABLE
+                && (s.flow.connections <= SMALL_TABLE || s.flow.continuations > 0),
+            format!(
+                "{} connections, {} evicted (each once), {} continuations",
+                s.flow.connections, s.flow.evicted, s.flow.continuations
+            ),
+        ),
         "idle_keepalive" => (
             s.flow.open_at_end == s.flow.connections && s.flow.evicted == 0,
             "every connection reported open at end of capture".into(),
@@ -347,6 +371,9 @@ impl Clock for Drop {
 }
 
 /// The default connection table size.
+/// Connection table size of `headers_small_table` (`--max-connections 50000`).
+const SMALL_TABLE: u64 = 50_000;
+
 /// Real heap per byte of the global buffer budget (allocator rounding of the buffers counted).
 const BUFFER_OVERHEAD: f64 = 1.5;
 
