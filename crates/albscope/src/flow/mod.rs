@@ -176,9 +176,10 @@ pub struct DirStats {
     pub wire_bytes: u64,
     /// Payload bytes delivered in order to the stream.
     pub payload_bytes: u64,
-    /// Payload bytes missing (gaps never captured).
+    /// Payload bytes missing (gaps; those skipped because of a memory limit included: the
+    /// [`TcpEventKind::MemorySkipped`] events tell them apart).
     pub gap_bytes: u64,
-    /// Number of separate gaps never captured.
+    /// Number of separate gaps (including those skipped because of a memory limit).
     pub gaps: u32,
     /// Retransmitted data segments.
     pub retransmissions: u32,

@@ -648,6 +648,9 @@ fn drain_with(
             }
             Chunk::Gap { offset, len } => {
                 let memory_limit = cause == GapCause::MemoryLimit;
+                let side = &mut conn.sides[di];
+                side.stats.gaps = side.stats.gaps.saturating_add(1);
+                side.stats.gap_bytes += len;
                 if memory_limit {
                     stats.memory_skipped_gaps += 1;
                     stats.memory_skipped_bytes += len;
@@ -656,9 +659,6 @@ fn drain_with(
                         stats.memory_limited_connections += 1;
                     }
                 } else {
-                    let side = &mut conn.sides[di];
-                    side.stats.gaps = side.stats.gaps.saturating_add(1);
-                    side.stats.gap_bytes += len;
                     stats.gaps += 1;
                     stats.gap_bytes += len;
                 }
