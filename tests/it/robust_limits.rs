@@ -223,6 +223,8 @@ fn a_full_connection_table_evicts_and_says_so() {
     // again after its eviction is followed on as a continuation, not counted again.
     let continuations = apps.records.iter().filter(|r| r.tcp.continuation).count() as u64;
     assert_eq!(continuations, stats.flow.continuations);
+    assert_eq!(stats.protocol.connections, stats.flow.connections);
+    assert_eq!(stats.protocol.continuations, stats.flow.continuations);
     assert_eq!(
         apps.records.len() as u64,
         stats.flow.connections + stats.flow.continuations

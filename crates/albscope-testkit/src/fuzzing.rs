@@ -398,6 +398,7 @@ fn drive_protocol(prefix: &[u8], data: &[u8]) {
             key,
             ts: Timestamp(0),
             pos,
+            continuation: false,
         },
         &mut sink,
     );

@@ -149,6 +149,7 @@ pub fn run_split(
             key: key(),
             ts: ts(0),
             pos: PacketPos::default(),
+            continuation: false,
         },
         &mut out,
     );

@@ -254,6 +254,8 @@ pub enum FlowEvent<'a> {
         ts: Timestamp,
         /// Which packet.
         pos: PacketPos,
+        /// The rest of a connection evicted earlier (see [`ConnSummary::continuation`]).
+        continuation: bool,
     },
     /// In-order stream bytes starting at stream offset `offset` (0 = first byte after the SYN).
     Data {

@@ -494,6 +494,7 @@ impl FlowTracker {
                 key,
                 ts: packet.ts,
                 pos: packet.pos,
+                continuation,
             },
         );
         self.conns.insert(tkey, Box::new(conn));

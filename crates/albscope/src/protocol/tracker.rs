@@ -67,6 +67,9 @@ pub struct ProtocolStats {
     pub mid_stream_http: u64,
     /// Events for a connection never opened (ignored).
     pub events_without_open: u64,
+    /// Continuations of evicted connections (Open events counted apart from `connections`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub continuations: u64,
     /// Header blocks (requests and responses) skipped because a memory limit was reached
     /// (their exchanges carry [`HttpExchange::headers_skipped`]).
     #[serde(skip_serializing_if = "is_zero")]
@@ -192,6 +195,8 @@ struct Conn {
     tls: Option<Box<TlsConn>>,
     /// Bytes charged against the buffer budget for this connection's buffers.
     charged: usize,
+    /// The rest of a connection evicted earlier: not counted again in the connection counters.
+    continuation: bool,
 }
 
 impl Conn {
@@ -277,8 +282,17 @@ impl ProtocolTracker {
         sink: &mut dyn AppSink,
     ) {
         match event {
-            FlowEvent::Open { key, ts, .. } => {
-                self.stats.connections += 1;
+            FlowEvent::Open {
+                key,
+                ts,
+                continuation,
+                ..
+            } => {
+                if continuation {
+                    self.stats.continuations += 1;
+                } else {
+                    self.stats.connections += 1;
+                }
                 conns.insert(
                     conn,
                     Box::new(Conn {
@@ -297,6 +311,7 @@ impl ProtocolTracker {
                         http: None,
                         tls: None,
                         charged: 0,
+                        continuation,
                     }),
                 );
             }
@@ -523,7 +538,9 @@ impl ProtocolTracker {
         c.app = Some(app);
         match app {
             AppKind::Http => {
-                self.stats.http_connections += 1;
+                if !c.continuation {
+                    self.stats.http_connections += 1;
+                }
                 c.http = Some(Box::new(HttpConn::new(
                     RequestParser::new(
                         self.config.max_request_header_bytes,
@@ -536,12 +553,16 @@ impl ProtocolTracker {
                 )));
             }
             AppKind::Tls => {
-                self.stats.tls_connections += 1;
+                if !c.continuation {
+                    self.stats.tls_connections += 1;
+                }
                 c.ctx.tls = true;
                 c.tls = Some(Box::default());
             }
             AppKind::Unknown => {
-                self.stats.unknown_connections += 1;
+                if !c.continuation {
+                    self.stats.unknown_connections += 1;
+                }
                 // The capture may have begun inside an HTTP message: keep looking for the next
                 // request line / status line for a while (see `settle`).
                 c.http = Some(Box::new(HttpConn::new(
@@ -749,9 +770,11 @@ impl ProtocolTracker {
                 return;
             }
             c.app = Some(AppKind::Http);
-            self.stats.unknown_connections = self.stats.unknown_connections.saturating_sub(1);
-            self.stats.http_connections += 1;
-            self.stats.mid_stream_http += 1;
+            if !c.continuation {
+                self.stats.unknown_connections = self.stats.unknown_connections.saturating_sub(1);
+                self.stats.http_connections += 1;
+                self.stats.mid_stream_http += 1;
+            }
         }
         self.apply_requests(c);
         self.apply_responses(c, sink);
@@ -986,6 +1009,7 @@ mod budget_tests {
             key: key(port),
             ts: Timestamp(0),
             pos: PacketPos::default(),
+            continuation: false,
         };
         t.handle(ConnId(id), ev, k);
     }
