@@ -38,6 +38,16 @@
 //! - `conflicting_overlaps`: every data segment retransmitted half-overlapping with different
 //!   bytes. Bound: 16 MiB (the first bytes are kept, each conflict is counted; the history of
 //!   delivered bytes is capped by `FlowConfig::conflict_window`).
+//! - `unfinished_headers`: 200 000 connections each sending an unfinished 30 KB request header
+//!   block, interleaved, never answered nor acknowledged. Bound: [`PER_CONNECTION_BYTES`] per
+//!   connection plus the global buffer budget (`FlowConfig::max_buffer_memory`) times
+//!   [`BUFFER_OVERHEAD`]; past the budget the header bytes must be counted as skipped.
+//! - `headers_small_table`: the same with a table of 50 000 connections (`--max-connections
+//!   50000`): connections are evicted and seen again mid-stream over and over; each must be
+//!   counted once (connections 200 000, evicted at most that, the rest continuations). Bound:
+//!   as `unfinished_headers` for 50 000 connections.
+//! - `idle_keepalive`: 350 000 keep-alive connections with one finished exchange each, idle to
+//!   the end of the capture. Bound: [`PER_CONNECTION_BYTES`] per connection.
 
 #[path = "support/rss.rs"]
 mod rss;
@@ -55,7 +65,7 @@ use std::time::Instant;
 
 /// Stated bound on the flow + protocol state of one tracked connection with no payload
 /// buffered (a half-open connection), in bytes (see `FlowConfig::max_connections`).
-const PER_CONNECTION_BYTES: u64 = 2560;
+const PER_CONNECTION_BYTES: u64 = 3072;
 
 /// Real heap per estimated byte of the ALB layer's pairing budget: the estimate counts the
 /// live legs and records; allocator rounding and fragmentation, and the batch being paired
@@ -115,6 +125,23 @@ fn main() {
             "conflicting_overlaps",
             Box::new(Overlaps::new(n(100e3))),
             SMALL_BOUND,
+        ),
+        (
+            "unfinished_headers",
+            Box::new(UnfinishedHeaders::new(n(200e3))),
+            n(200e3).min(max_connections()) * PER_CONNECTION_BYTES
+                + (buffer_budget() as f64 * BUFFER_OVERHEAD) as u64,
+        ),
+        (
+            "headers_small_table",
+            Box::new(UnfinishedHeaders::new(n(200e3))),
+            n(200e3).min(SMALL_TABLE) * PER_CONNECTION_BYTES
+                + (buffer_budget() as f64 * BUFFER_OVERHEAD) as u64,
+        ),
+        (
+            "idle_keepalive",
+            Box::new(IdleKeepAlive::new(n(350e3))),
+            n(350e3).min(max_connections()) * PER_CONNECTION_BYTES,
         ),
     ];
     // Each scenario runs in a child process of its own so that memory freed by one (and kept
@@ -189,6 +216,10 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64, analysis: bool) -> bool 
             + (alb.max_pending_bytes as f64 * PAIRING_OVERHEAD) as u64
             + keep.max_requests as u64 * KEPT_REQUEST_BYTES
     };
+    let mut config = PipelineConfig::default();
+    if name == "headers_small_table" {
+        config.flow.max_connections = SMALL_TABLE as usize;
+    }
     let reader = Generator::new(script);
     rss::reset_peak();
     let before = rss::current_bytes();
@@ -196,7 +227,7 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64, analysis: bool) -> bool 
     let mut capture =
         CaptureReader::from_reader(name, Box::new(reader)).expect("generated capture opens");
     let (stats, requests, analysis_ok) = if analysis {
-        let a = analyze_capture_with_log(&mut capture, &PipelineConfig::default(), alb, keep, None);
+        let a = analyze_capture_with_log(&mut capture, &config, alb, keep, None);
         let requests = format!(
             "{} requests ({} failed, {} kept in full, {} not kept); pairing: peak {:.1} MiB \
              estimated of {:.0} MiB, {} legs paired early; over limits: {} target connections, \
@@ -228,7 +259,7 @@ fn run(name: &str, script: Box<dyn Script>, bound: u64, analysis: bool) -> bool 
                         && a.summary.by_target.len() <= albscope::diagnose::MAX_TARGET_ROWS + 1)));
         (a.stats, requests, ok)
     } else {
-        let stats = run_app(&mut capture, &PipelineConfig::default(), &mut Drop);
+        let stats = run_app(&mut capture, &config, &mut Drop);
         (stats, "not run".to_string(), true)
     };
     let stats = &stats;
@@ -291,6 +322,38 @@ fn limits_reported(name: &str, s: &RunStats) -> (bool, String) {
             s.flow.conflicts >= 1,
             "conflicting retransmissions counted".into(),
         ),
+        "unfinished_headers" => {
+            // Past the buffer budget, header blocks are skipped and counted (at full scale the
+            // 30 KB blocks of 200 000 connections are 6 GB, far over the budget).
+            let over = s.protocol.header_bytes_skipped > 0 || s.flow.memory_skipped_bytes > 0;
+            let full = std::env::var("ALBSCOPE_ADV_SCALE")
+                .ok()
+                .and_then(|v| v.parse::<f64>().ok())
+                .map_or(true, |x| x >= 1.0);
+            (
+                over || !full,
+                format!(
+                    "{} header bytes of {} requests skipped (memory limit); flow: {} bytes skipped",
+                    s.protocol.header_bytes_skipped,
+                    s.protocol.headers_skipped,
+                    s.flow.memory_skipped_bytes
+                ),
+            )
+        }
+        "headers_small_table" => (
+            // Every connection is evicted and seen again many times: each is counted once.
+            s.flow.evicted <= s.flow.connections
+                && s.flow.peak_open <= SMALL_TABLE
+                && (s.flow.connections <= SMALL_TABLE || s.flow.continuations > 0),
+            format!(
+                "{} connections, {} evicted (each once), {} continuations",
+                s.flow.connections, s.flow.evicted, s.flow.continuations
+            ),
+        ),
+        "idle_keepalive" => (
+            s.flow.open_at_end == s.flow.connections && s.flow.evicted == 0,
+            "every connection reported open at end of capture".into(),
+        ),
         _ => (true, String::new()),
     }
 }
@@ -308,6 +371,16 @@ impl Clock for Drop {
 }
 
 /// The default connection table size.
+/// Connection table size of `headers_small_table` (`--max-connections 50000`).
+const SMALL_TABLE: u64 = 50_000;
+
+/// Real heap per byte of the global buffer budget (allocator rounding of the buffers counted).
+const BUFFER_OVERHEAD: f64 = 1.5;
+
+fn buffer_budget() -> u64 {
+    PipelineConfig::default().flow.max_buffer_memory as u64
+}
+
 fn max_connections() -> u64 {
     PipelineConfig::default().flow.max_connections as u64
 }
@@ -713,6 +786,93 @@ impl Script for Overlaps {
         out.push_back((self.t + 100_000, f));
         self.conv.seq[0] = seq.wrapping_add(1500);
         out.push_back((self.t + 200_000, self.conv.send(1, ACK, b"")));
+        true
+    }
+}
+
+/// (f) `n` connections, each sending an unfinished 30 KB request header block, 1400 bytes at a
+/// time, interleaved (every connection's first segment, then every second one ...); the server
+/// never answers nor acknowledges.
+struct UnfinishedHeaders {
+    n: u64,
+    i: u64,
+    round: u32,
+    t: i64,
+}
+
+/// Segments of each unfinished header block (22 x 1400 bytes: about 30 KB).
+const HEADER_ROUNDS: u32 = 22;
+
+impl UnfinishedHeaders {
+    fn new(n: u64) -> Self {
+        UnfinishedHeaders {
+            n,
+            i: 0,
+            round: 0,
+            t: T0,
+        }
+    }
+}
+
+impl Script for UnfinishedHeaders {
+    fn step(&mut self, out: &mut VecDeque<(i64, Vec<u8>)>) -> bool {
+        if self.round > HEADER_ROUNDS {
+            return false;
+        }
+        let mut c = Conv::new(client(self.i), server());
+        if self.round == 0 {
+            c.handshake(self.t, out);
+        } else {
+            let r = self.round - 1;
+            c.seq = [1001 + r * 1400, 50_001];
+            let mut seg = vec![b'a'; 1400];
+            if r == 0 {
+                let start = b"GET / HTTP/1.1\r\nHost: x\r\nX-Fill: ";
+                seg[..start.len()].copy_from_slice(start);
+            }
+            out.push_back((self.t, c.send(0, PSH, &seg)));
+        }
+        self.t += if self.round == 0 { 300_000 } else { 1_000 };
+        self.i += 1;
+        if self.i == self.n {
+            self.i = 0;
+            self.round += 1;
+        }
+        true
+    }
+}
+
+/// (g) `n` keep-alive connections, each with one finished exchange, then idle to the end.
+struct IdleKeepAlive {
+    n: u64,
+    i: u64,
+    t: i64,
+}
+
+impl IdleKeepAlive {
+    fn new(n: u64) -> Self {
+        IdleKeepAlive { n, i: 0, t: T0 }
+    }
+}
+
+impl Script for IdleKeepAlive {
+    fn step(&mut self, out: &mut VecDeque<(i64, Vec<u8>)>) -> bool {
+        if self.i >= self.n {
+            return false;
+        }
+        let mut c = Conv::new(client(self.i), server());
+        c.handshake(self.t, out);
+        out.push_back((
+            self.t + 300_000,
+            c.send(0, PSH, b"GET /item HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ));
+        out.push_back((
+            self.t + 600_000,
+            c.send(1, PSH, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"),
+        ));
+        out.push_back((self.t + 700_000, c.send(0, ACK, b"")));
+        self.i += 1;
+        self.t += 1_000_000;
         true
     }
 }

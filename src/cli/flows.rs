@@ -130,6 +130,9 @@ struct FlowOut<'a> {
     first_packet: PosOut,
     events: &'a [albscope::flow::TcpEvent],
     events_dropped: u32,
+    /// Seen again after the connection table closed it out early (counted once).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    continuation: bool,
 }
 
 fn to_out(s: &ConnSummary) -> FlowOut<'_> {
@@ -152,6 +155,7 @@ fn to_out(s: &ConnSummary) -> FlowOut<'_> {
         first_packet: PosOut { file, number },
         events: &s.events,
         events_dropped: s.events_dropped,
+        continuation: s.continuation,
     }
 }
 

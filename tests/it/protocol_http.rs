@@ -518,6 +518,7 @@ fn interleaved_connections_keep_separate_state() {
                 key: key(),
                 ts: ts(0),
                 pos,
+                continuation: false,
             },
             &mut out,
         );

@@ -219,12 +219,22 @@ fn a_full_connection_table_evicts_and_says_so() {
     assert!(stats.flow.evicted > 0, "{:?}", stats.flow);
     assert!(stats.flow.peak_open <= 2, "{:?}", stats.flow);
     assert_eq!(full.flow.evicted, 0);
-    // Every connection is still handed downstream, the evicted ones marked as such.
-    assert_eq!(apps.records.len() as u64, stats.flow.connections);
+    // Every connection is still handed downstream, the evicted ones marked as such; one seen
+    // again after its eviction is followed on as a continuation, not counted again.
+    let continuations = apps.records.iter().filter(|r| r.tcp.continuation).count() as u64;
+    assert_eq!(continuations, stats.flow.continuations);
+    assert_eq!(stats.protocol.connections, stats.flow.connections);
+    assert_eq!(stats.protocol.continuations, stats.flow.continuations);
+    assert_eq!(
+        apps.records.len() as u64,
+        stats.flow.connections + stats.flow.continuations
+    );
+    assert!(stats.flow.connections <= full.flow.connections);
     let evicted = apps
         .records
         .iter()
         .filter(|r| r.tcp.close_reason == albscope::flow::CloseReason::Evicted)
+        .filter(|r| !r.tcp.continuation)
         .count() as u64;
     assert_eq!(evicted, stats.flow.evicted);
 }

@@ -127,6 +127,7 @@ fn summary(end_ms: i64) -> ConnSummary {
         events: Vec::new(),
         events_dropped: 0,
         close_reason: CloseReason::Closed,
+        continuation: false,
     }
 }
 
@@ -148,6 +149,7 @@ pub fn run_split(
             key: key(),
             ts: ts(0),
             pos: PacketPos::default(),
+            continuation: false,
         },
         &mut out,
     );
@@ -217,6 +219,7 @@ pub fn run_split(
                         ts: ts(*ms),
                         offset: offsets[dir.index()],
                         len: *len,
+                        cause: albscope::flow::GapCause::NotCaptured,
                     },
                     &mut out,
                 );

@@ -3,7 +3,7 @@
 
 use crate::capture::{CaptureReader, InputSummary, Timestamp};
 use crate::decode::{DecodeConfig, DecodeStats, Decoder};
-use crate::flow::{ConnId, FlowConfig, FlowEvent, FlowSink, FlowStats, FlowTracker};
+use crate::flow::{BufferBudget, ConnId, FlowConfig, FlowEvent, FlowSink, FlowStats, FlowTracker};
 use crate::protocol::{AppSink, ProtocolConfig, ProtocolStats, ProtocolTracker};
 use std::io::{IsTerminal, Write};
 
@@ -85,9 +85,11 @@ pub fn run_app<S: AppSink + Clock>(
     sink: &mut S,
 ) -> RunStats {
     let mut decoder = Decoder::new(config.decode.clone());
-    let mut tracker = FlowTracker::new(config.flow.clone());
+    // One buffer budget for the flow and protocol layers together.
+    let budget = BufferBudget::new(config.flow.max_buffer_memory);
+    let mut tracker = FlowTracker::with_budget(config.flow.clone(), budget.clone());
     let mut adapter = ProtocolAdapter {
-        protocol: ProtocolTracker::new(config.protocol.clone()),
+        protocol: ProtocolTracker::with_budget(config.protocol.clone(), budget),
         sink,
     };
     let mut stats = RunStats::default();

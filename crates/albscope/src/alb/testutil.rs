@@ -68,6 +68,7 @@ impl Conn {
                 events: Vec::new(),
                 events_dropped: 0,
                 close_reason: CloseReason::Closed,
+                continuation: false,
             },
             next_pos: id.wrapping_mul(1000),
         }
@@ -238,6 +239,7 @@ pub fn exch(
         request: req,
         response: resp,
         response_error: None,
+        headers_skipped: None,
     }
 }
 

@@ -5,7 +5,7 @@ use super::defrag::{FragKey, FragOutcome, Reassembler};
 use super::link::{self, Link, NetInput};
 use super::{icmp, tunnel};
 use super::{Decoded, Encap, MirrorSession, TcpFlags, TcpSegment, Transport};
-use crate::capture::PacketRef;
+use crate::capture::{Duration, PacketRef};
 use etherparse::{
     ether_type, ip_number, EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice,
     TransportSlice,
@@ -33,6 +33,9 @@ pub struct DecodeConfig {
     pub max_fragment_datagrams: usize,
     /// Most bytes buffered for IP reassembly (default 16 MiB); the oldest is dropped beyond.
     pub max_fragment_bytes: usize,
+    /// A datagram still incomplete this long (capture time) after its first fragment is
+    /// dropped (default 30 s, as Linux's `ipfrag_time`).
+    pub fragment_timeout: Duration,
 }
 
 impl Default for DecodeConfig {
@@ -44,6 +47,7 @@ impl Default for DecodeConfig {
             max_tunnel_depth: 4,
             max_fragment_datagrams: 1024,
             max_fragment_bytes: 16 << 20,
+            fragment_timeout: Duration::from_millis(30_000),
         }
     }
 }
@@ -88,6 +92,9 @@ pub struct DecodeStats {
     pub fragments_dropped: u64,
     /// Pending datagrams dropped because the reassembly caps were reached.
     pub reassembly_evicted: u64,
+    /// Pending datagrams dropped because they were still incomplete after
+    /// [`DecodeConfig::fragment_timeout`].
+    pub reassembly_expired: u64,
 }
 
 /// Decodes frames; holds IP fragment reassembly state and counters.
@@ -120,7 +127,11 @@ struct IpInfo {
 impl Decoder {
     /// A decoder with the given settings.
     pub fn new(config: DecodeConfig) -> Self {
-        let defrag = Reassembler::new(config.max_fragment_datagrams, config.max_fragment_bytes);
+        let defrag = Reassembler::new(
+            config.max_fragment_datagrams,
+            config.max_fragment_bytes,
+            config.fragment_timeout.0,
+        );
         Decoder {
             config,
             stats: DecodeStats::default(),
@@ -143,6 +154,7 @@ impl Decoder {
     /// link type, malformed headers).
     pub fn decode<'a>(&mut self, packet: &PacketRef<'a>) -> Option<Decoded<'a>> {
         self.stats.frames += 1;
+        self.defrag.set_now(packet.ts.0);
         let cut = usize::try_from(packet.orig_len)
             .unwrap_or(usize::MAX)
             .saturating_sub(packet.data.len());
@@ -171,6 +183,7 @@ impl Decoder {
             self.stats.truncated += 1;
         }
         self.stats.reassembly_evicted = self.defrag.evicted;
+        self.stats.reassembly_expired = self.defrag.expired;
         result
     }
 

@@ -2,7 +2,9 @@
 //!
 //! etherparse's `IpDefragPool` has no limits (its docs say so), so this keeps its own table of
 //! pending datagrams with a cap on their number and on the bytes they buffer; when over either
-//! cap the oldest pending datagram is dropped.
+//! cap the oldest pending datagram is dropped. A datagram still incomplete after a timeout
+//! (capture time) is dropped too, so that fragments whose companions never come do not hold
+//! memory until the caps push them out.
 
 use super::MirrorSession;
 use etherparse::defrag::IpDefragBuf;
@@ -32,6 +34,8 @@ struct Pending {
     bytes: usize,
     /// Creation order, for dropping the oldest.
     serial: u64,
+    /// Capture time of its first fragment (ns).
+    started: i64,
 }
 
 /// What adding a fragment produced.
@@ -57,11 +61,18 @@ pub(crate) struct Reassembler {
     max_bytes: usize,
     /// Datagrams dropped because a cap was reached.
     pub evicted: u64,
+    /// Datagrams dropped because they were still incomplete after the timeout.
+    pub expired: u64,
+    /// Capture time of the latest fragment (ns).
+    now: i64,
+    /// A datagram incomplete for longer than this (ns) is dropped.
+    timeout: i64,
 }
 
 impl Reassembler {
-    /// A table holding at most `max_datagrams` pending datagrams and `max_bytes` buffered bytes.
-    pub fn new(max_datagrams: usize, max_bytes: usize) -> Self {
+    /// A table holding at most `max_datagrams` pending datagrams and `max_bytes` buffered bytes,
+    /// each for at most `timeout_ns` of capture time.
+    pub fn new(max_datagrams: usize, max_bytes: usize, timeout_ns: i64) -> Self {
         Reassembler {
             pending: HashMap::new(),
             order: VecDeque::new(),
@@ -70,6 +81,29 @@ impl Reassembler {
             max_datagrams: max_datagrams.max(1),
             max_bytes,
             evicted: 0,
+            expired: 0,
+            now: i64::MIN,
+            timeout: timeout_ns,
+        }
+    }
+
+    /// Capture time of the fragment about to be added: datagrams begun more than the timeout
+    /// before it are dropped (oldest first, as they are in creation order).
+    pub fn set_now(&mut self, now: i64) {
+        self.now = self.now.max(now);
+        let before = self.now.saturating_sub(self.timeout);
+        while let Some(&(serial, key)) = self.order.front() {
+            match self.pending.get(&key) {
+                Some(p) if p.serial == serial => {
+                    if p.started >= before {
+                        break;
+                    }
+                    self.remove(&key);
+                    self.expired += 1;
+                }
+                _ => {}
+            }
+            self.order.pop_front();
         }
     }
 
@@ -105,6 +139,7 @@ impl Reassembler {
                     buf: IpDefragBuf::new(IpNumber(key.protocol), Vec::new(), Vec::new()),
                     bytes: 0,
                     serial,
+                    started: self.now,
                 },
             );
             self.order.push_back((serial, key));
@@ -186,8 +221,29 @@ mod tests {
     }
 
     #[test]
+    fn incomplete_datagram_expires_after_the_timeout() {
+        let mut r = Reassembler::new(8, 1 << 20, 30);
+        r.set_now(0);
+        assert!(matches!(
+            r.add(key(1), off(0), true, &[1; 8]),
+            FragOutcome::Pending
+        ));
+        r.set_now(20);
+        assert!(matches!(
+            r.add(key(2), off(0), true, &[2; 8]),
+            FragOutcome::Pending
+        ));
+        r.set_now(31);
+        assert_eq!((r.pending(), r.expired), (1, 1), "the first one expired");
+        assert_eq!(r.buffered_bytes(), 8);
+        r.set_now(51);
+        assert_eq!((r.pending(), r.expired, r.buffered_bytes()), (0, 2, 0));
+        assert_eq!(r.evicted, 0);
+    }
+
+    #[test]
     fn reassembles_out_of_order() {
-        let mut r = Reassembler::new(8, 1 << 20);
+        let mut r = Reassembler::new(8, 1 << 20, i64::MAX);
         assert!(matches!(
             r.add(key(1), off(8), false, &[2; 4]),
             FragOutcome::Pending
@@ -202,7 +258,7 @@ mod tests {
 
     #[test]
     fn datagram_cap_drops_oldest() {
-        let mut r = Reassembler::new(2, 1 << 20);
+        let mut r = Reassembler::new(2, 1 << 20, i64::MAX);
         for id in 0..3 {
             assert!(matches!(
                 r.add(key(id), off(0), true, &[0; 8]),
@@ -225,7 +281,7 @@ mod tests {
 
     #[test]
     fn byte_cap_drops_oldest() {
-        let mut r = Reassembler::new(100, 20);
+        let mut r = Reassembler::new(100, 20, i64::MAX);
         assert!(matches!(
             r.add(key(1), off(0), true, &[0; 16]),
             FragOutcome::Pending
@@ -241,7 +297,7 @@ mod tests {
 
     #[test]
     fn conflicting_fragment_is_invalid() {
-        let mut r = Reassembler::new(8, 1 << 20);
+        let mut r = Reassembler::new(8, 1 << 20, i64::MAX);
         assert!(matches!(
             r.add(key(1), off(0), true, &[0; 7]),
             FragOutcome::Invalid

@@ -260,6 +260,11 @@ pub enum EventKind {
         /// Missing bytes.
         len: u64,
     },
+    /// Bytes that were in the capture but skipped because the buffer memory limit was reached.
+    MemorySkipped {
+        /// Skipped bytes.
+        len: u64,
+    },
     /// A retransmission whose bytes differ from the first copy.
     Conflict {
         /// Stream offset.

@@ -270,6 +270,7 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
                     EventKind::Retransmission { from, len: *len }
                 }
                 TcpEventKind::Gap { len, .. } => EventKind::Gap { len: *len },
+                TcpEventKind::MemorySkipped { len, .. } => EventKind::MemorySkipped { len: *len },
                 TcpEventKind::Conflict { offset } => EventKind::Conflict { offset: *offset },
             };
             push(&mut evs, e.ts, e.dir, kind, Some(e.pos));

@@ -5,11 +5,13 @@
 //! ([`FlowEvent::Gap`], never a stall), FIN/RST, and finally a [`ConnSummary`] with the TCP-level
 //! timeline of the connection ([`FlowEvent::Close`]). Closed connections are freed at once.
 
+mod budget;
 mod reassembly;
 mod segment;
 mod tracker;
 mod zeek;
 
+pub use budget::BufferBudget;
 pub use tracker::{FlowConfig, FlowStats, FlowTracker};
 
 use crate::capture::{PacketPos, Timestamp};
@@ -113,6 +115,15 @@ pub enum TcpEventKind {
         /// Hole size in bytes.
         len: u64,
     },
+    /// Bytes skipped because a memory limit was reached: the out-of-order data waiting behind
+    /// the hole hit the per-direction cap or the global buffer budget. They may be in the
+    /// capture (unlike a [`TcpEventKind::Gap`]).
+    MemorySkipped {
+        /// Stream offset where the skipped bytes start.
+        offset: u64,
+        /// Bytes skipped.
+        len: u64,
+    },
     /// A retransmitted segment carried bytes that differ from those first seen (first kept).
     Conflict {
         /// Stream offset of the first differing byte.
@@ -159,9 +170,10 @@ pub struct DirStats {
     pub wire_bytes: u64,
     /// Payload bytes delivered in order to the stream.
     pub payload_bytes: u64,
-    /// Payload bytes missing (gaps).
+    /// Payload bytes missing (gaps; those skipped because of a memory limit included: the
+    /// [`TcpEventKind::MemorySkipped`] events tell them apart).
     pub gap_bytes: u64,
-    /// Number of separate gaps.
+    /// Number of separate gaps (including those skipped because of a memory limit).
     pub gaps: u32,
     /// Retransmitted data segments.
     pub retransmissions: u32,
@@ -200,6 +212,21 @@ pub struct ConnSummary {
     pub events_dropped: u32,
     /// Why tracking stopped.
     pub close_reason: CloseReason,
+    /// The connection was closed out early (evicted) before and this is the rest of it, seen
+    /// again mid-stream; it is not counted again in [`FlowStats::connections`].
+    pub continuation: bool,
+}
+
+/// Why bytes of a stream will never be delivered.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GapCause {
+    /// The bytes are not in the capture (loss, truncation, ACKed but never seen).
+    NotCaptured,
+    /// The bytes may be in the capture but were skipped: the data buffered behind the hole hit
+    /// the per-direction cap ([`FlowConfig::max_buffered_bytes`]) or the global buffer budget
+    /// ([`FlowConfig::max_buffer_memory`]).
+    MemoryLimit,
 }
 
 impl ConnSummary {
@@ -220,6 +247,8 @@ pub enum FlowEvent<'a> {
         ts: Timestamp,
         /// Which packet.
         pos: PacketPos,
+        /// The rest of a connection evicted earlier (see [`ConnSummary::continuation`]).
+        continuation: bool,
     },
     /// In-order stream bytes starting at stream offset `offset` (0 = first byte after the SYN).
     Data {
@@ -244,6 +273,8 @@ pub enum FlowEvent<'a> {
         offset: u64,
         /// Hole size.
         len: u64,
+        /// Never captured, or skipped by a memory limit.
+        cause: GapCause,
     },
     /// A FIN, delivered after all the bytes before it.
     Fin {

@@ -115,6 +115,18 @@ impl Reassembler {
             .saturating_add(self.pending.len().saturating_mul(PIECE_COST))
     }
 
+    /// Heap held for this direction: [`Reassembler::buffered`] plus the history's capacity.
+    pub fn memory(&self) -> usize {
+        self.buffered().saturating_add(self.history.capacity())
+    }
+
+    /// Stops keeping delivered bytes (no more conflict checks for this direction); frees the
+    /// history. Used when the buffer budget is exhausted.
+    pub fn disable_history(&mut self) {
+        self.history_cap = 0;
+        self.history = VecDeque::new();
+    }
+
     /// Stream offset of the first buffered piece (the end of the first hole), if any.
     pub fn first_pending(&self) -> Option<u64> {
         self.pending.keys().next().copied()
@@ -372,6 +384,20 @@ mod tests {
             }
         }
         s
+    }
+
+    #[test]
+    fn memory_counts_pieces_and_history() {
+        let mut r = Reassembler::new(16);
+        let mut out = Vec::new();
+        feed(&mut r, 0, b"abc", &mut out);
+        assert_eq!(r.memory(), 16, "history grown once to its cap");
+        feed(&mut r, 10, b"xyz", &mut out);
+        assert_eq!(r.memory(), 16 + 3 + PIECE_COST);
+        r.disable_history();
+        assert_eq!(r.memory(), 3 + PIECE_COST);
+        feed(&mut r, 3, b"defghij", &mut out);
+        assert_eq!(r.memory(), 0, "no history kept once disabled");
     }
 
     #[test]

@@ -3,12 +3,13 @@
 //! holes, FIN and RST; then the table's timer sets are brought in step with the connection.
 //! The connection table that owns these states, and its timers, is in `tracker.rs`.
 
+use super::budget::BufferBudget;
 use super::reassembly::{Chunk, Reassembler};
 use super::tracker::{Timers, TupleKey, TupleKeyOrd, LRU_GRANULARITY_NS};
 use super::zeek::{EpState, HistoryLetter, HistoryMarks};
 use super::{
-    ConnId, ConnKey, Dir, DirStats, Endpoint, FlowConfig, FlowEvent, FlowSink, FlowStats, TcpEvent,
-    TcpEventKind,
+    ConnId, ConnKey, Dir, DirStats, Endpoint, FlowConfig, FlowEvent, FlowSink, FlowStats, GapCause,
+    TcpEvent, TcpEventKind,
 };
 use crate::capture::{PacketPos, PacketRef, Timestamp};
 use crate::decode::{Decoded, TcpSegment};
@@ -114,6 +115,12 @@ pub(super) struct Conn {
     /// Deadline of the close grace, once a RST or both FINs were seen.
     pub(super) closing: Option<i64>,
     rst_seen: bool,
+    /// Bytes this connection's buffers are charged against the global [`BufferBudget`].
+    pub(super) charged: usize,
+    /// Bytes were skipped on this connection because of a memory limit (counted once).
+    memory_limited: bool,
+    /// Rest of a connection evicted earlier (see [`super::ConnSummary::continuation`]).
+    pub(super) continuation: bool,
 }
 
 impl Conn {
@@ -142,7 +149,18 @@ impl Conn {
             half_open: false,
             closing: None,
             rst_seen: false,
+            charged: 0,
+            memory_limited: false,
+            continuation: false,
         }
+    }
+
+    /// Heap held by the buffers of both directions.
+    pub(super) fn memory(&self) -> usize {
+        self.sides[0]
+            .reasm
+            .memory()
+            .saturating_add(self.sides[1].reasm.memory())
     }
 }
 
@@ -192,6 +210,7 @@ pub(super) fn apply_segment(
     timers: Timers<'_>,
     config: &FlowConfig,
     stats: &mut FlowStats,
+    budget: &BufferBudget,
     packet: &PacketRef<'_>,
     decoded: &Decoded<'_>,
     seg: &TcpSegment<'_>,
@@ -203,6 +222,9 @@ pub(super) fn apply_segment(
     let was_closing = conn.closing;
 
     update_conn(conn, config, stats, packet, decoded, seg, sink);
+    if conn.memory() != conn.charged {
+        charge_memory(conn, budget, config, stats, packet.ts, packet.pos, sink);
+    }
 
     if conn.end.0.saturating_sub(old_activity) >= LRU_GRANULARITY_NS {
         conn.activity = conn.end.0;
@@ -438,7 +460,8 @@ fn update_conn(
             // Buffer cap: give up on the first hole until under the cap.
             while conn.sides[di].reasm.buffered() > config.max_buffered_bytes {
                 let limit = conn.sides[di].reasm.first_pending().unwrap_or(next);
-                drain(conn, config, stats, dir, limit, ts, pos, sink);
+                let cause = GapCause::MemoryLimit;
+                drain_with(conn, config, stats, dir, limit, ts, pos, sink, cause);
             }
         }
     } else if flags.ack && !flags.syn && !flags.fin && !flags.rst {
@@ -543,8 +566,42 @@ fn states(conn: &mut Conn, dir: Dir) -> (&mut EpState, &mut EpState) {
     }
 }
 
-/// Hands out everything of `dir`'s stream below `limit` (data, and gaps for holes), then the
-/// FIN once every byte before it is out.
+/// Brings the connection's charge against the global budget up to date. When its buffers grew
+/// by more than the budget has room for, the connection gives them up: the delivered-bytes
+/// history of both directions (no more conflict checks on it), then the holes in front of its
+/// out-of-order data, declared gaps skipped by the memory limit (the data is delivered).
+pub(super) fn charge_memory(
+    conn: &mut Conn,
+    budget: &BufferBudget,
+    config: &FlowConfig,
+    stats: &mut FlowStats,
+    ts: Timestamp,
+    pos: PacketPos,
+    sink: &mut dyn FlowSink,
+) {
+    let mut mem = conn.memory();
+    if mem > conn.charged && !budget.fits(mem - conn.charged) {
+        for side in &mut conn.sides {
+            side.reasm.disable_history();
+        }
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            let di = dir.index();
+            while let Some(limit) = conn.sides[di].reasm.first_pending() {
+                let before = conn.sides[di].reasm.next();
+                let cause = GapCause::MemoryLimit;
+                drain_with(conn, config, stats, dir, limit, ts, pos, sink, cause);
+                if conn.sides[di].reasm.next() == before {
+                    break;
+                }
+            }
+        }
+        mem = conn.memory();
+    }
+    conn.charged = budget.recharge(conn.charged, mem);
+}
+
+/// Hands out everything of `dir`'s stream below `limit` (data, and gaps for holes never
+/// captured), then the FIN once every byte before it is out.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn drain(
     conn: &mut Conn,
@@ -555,6 +612,23 @@ pub(super) fn drain(
     ts: Timestamp,
     pos: PacketPos,
     sink: &mut dyn FlowSink,
+) {
+    let cause = GapCause::NotCaptured;
+    drain_with(conn, config, stats, dir, limit, ts, pos, sink, cause);
+}
+
+/// [`drain`], its holes declared gaps for `cause`.
+#[allow(clippy::too_many_arguments)]
+fn drain_with(
+    conn: &mut Conn,
+    config: &FlowConfig,
+    stats: &mut FlowStats,
+    dir: Dir,
+    limit: u64,
+    ts: Timestamp,
+    pos: PacketPos,
+    sink: &mut dyn FlowSink,
+    cause: GapCause,
 ) {
     let di = dir.index();
     while let Some(chunk) = conn.sides[di].reasm.pop(limit) {
@@ -573,11 +647,21 @@ pub(super) fn drain(
                 );
             }
             Chunk::Gap { offset, len } => {
+                let memory_limit = cause == GapCause::MemoryLimit;
                 let side = &mut conn.sides[di];
                 side.stats.gaps = side.stats.gaps.saturating_add(1);
                 side.stats.gap_bytes += len;
-                stats.gaps += 1;
-                stats.gap_bytes += len;
+                if memory_limit {
+                    stats.memory_skipped_gaps += 1;
+                    stats.memory_skipped_bytes += len;
+                    if !conn.memory_limited {
+                        conn.memory_limited = true;
+                        stats.memory_limited_connections += 1;
+                    }
+                } else {
+                    stats.gaps += 1;
+                    stats.gap_bytes += len;
+                }
                 conn.record(dir, HistoryLetter::Gap);
                 push_event(
                     conn,
@@ -586,7 +670,11 @@ pub(super) fn drain(
                         ts,
                         pos,
                         dir,
-                        kind: TcpEventKind::Gap { offset, len },
+                        kind: if memory_limit {
+                            TcpEventKind::MemorySkipped { offset, len }
+                        } else {
+                            TcpEventKind::Gap { offset, len }
+                        },
                     },
                 );
                 sink.on_flow_event(
@@ -596,6 +684,7 @@ pub(super) fn drain(
                         ts,
                         offset,
                         len,
+                        cause,
                     },
                 );
             }

@@ -18,6 +18,7 @@
 //! reuse); how one segment changes a connection is in `segment.rs`, the Zeek-style state and
 //! history in `zeek.rs`.
 
+use super::budget::BufferBudget;
 use super::segment::{apply_segment, dir_of, drain, push_event, Conn};
 use super::zeek::conn_state;
 use super::{
@@ -38,11 +39,12 @@ pub struct FlowConfig {
     /// Most connections tracked at once; past it the least recently active one is closed out
     /// (counted in [`FlowStats::evicted`], its summary marked [`CloseReason::Evicted`]).
     ///
-    /// Memory bound: a tracked connection costs at most about 2.5 KiB of flow + protocol state
-    /// while it buffers no payload (measured: 2.1 KiB per half-open connection in a SYN scan,
-    /// `cargo bench --bench adversarial syn_scan`), plus at most `2 x max_buffered_bytes` of
-    /// out-of-order data and `2 x conflict_window` of history. The default, 400 000, bounds a
-    /// SYN scan or any flood of connections to about 1 GiB.
+    /// Memory bound: a tracked connection costs at most about 3 KiB of flow + protocol state
+    /// while it buffers no payload (measured with `cargo bench --bench adversarial`: 2.1 KiB
+    /// per half-open connection in a SYN scan, 2.5 KiB per idle keep-alive connection, 3.1 KiB
+    /// with an unanswered request queued); its buffers (out-of-order data, history, header
+    /// blocks) come on top, all connections' together within `max_buffer_memory`. The default,
+    /// 400 000, bounds a SYN scan or any flood of connections to about 1.2 GiB.
     pub max_connections: usize,
     /// A connection with no packet for this long is closed out.
     pub idle_expiry: Duration,
@@ -68,6 +70,14 @@ pub struct FlowConfig {
     /// Delivered bytes kept per direction (until the peer ACKs them) to notice retransmissions
     /// carrying different bytes (conflicts).
     pub conflict_window: usize,
+    /// Global buffer budget: most bytes held in buffers by all connections together (flow:
+    /// out-of-order data and history; protocol: header blocks, bytes held before the
+    /// application is known, TLS records). Past it, the connection whose buffer would grow
+    /// gives it up, counted as skipped (memory limit); see [`BufferBudget`].
+    pub max_buffer_memory: usize,
+    /// Most evicted connections remembered so that one seen again mid-stream is counted once
+    /// (as a continuation, [`crate::flow::ConnSummary::continuation`]); 8 bytes each.
+    pub max_evicted_remembered: usize,
 }
 
 impl Default for FlowConfig {
@@ -82,6 +92,8 @@ impl Default for FlowConfig {
             duplicate_window: Duration::from_millis(50),
             duplicate_window_no_id: Duration(20_000),
             conflict_window: 16 << 10,
+            max_buffer_memory: BufferBudget::DEFAULT_LIMIT,
+            max_evicted_remembered: 1 << 20,
         }
     }
 }
@@ -121,6 +133,15 @@ pub struct FlowStats {
     pub closed: u64,
     /// Connections still open when the capture ended.
     pub open_at_end: u64,
+    /// Gaps declared because a memory limit was reached (not in `gaps`).
+    pub memory_skipped_gaps: u64,
+    /// Bytes skipped in those gaps: they may be in the capture (not in `gap_bytes`).
+    pub memory_skipped_bytes: u64,
+    /// Connections that had bytes skipped because of a memory limit.
+    pub memory_limited_connections: u64,
+    /// Evicted connections seen again mid-stream, followed on as continuations (not counted
+    /// again in `connections` nor `evicted`).
+    pub continuations: u64,
 }
 
 /// A 4-tuple in one session, endpoints sorted so both directions find it.
@@ -181,6 +202,11 @@ pub struct FlowTracker {
     next_id: u64,
     now: i64,
     last_sweep: i64,
+    /// Buffered bytes of every connection, shared with the protocol layer of the run.
+    budget: BufferBudget,
+    /// Hashes of the 4-tuples of evicted connections (see
+    /// [`FlowConfig::max_evicted_remembered`]).
+    evicted_keys: foldhash::HashSet<u64>,
 }
 
 /// [`TupleKey`] with an order, for the timer sets.
@@ -213,10 +239,23 @@ const SWEEP_INTERVAL_NS: i64 = 1_000_000_000;
 impl FlowTracker {
     /// A tracker with the given limits.
     pub fn new(config: FlowConfig) -> Self {
+        let budget = BufferBudget::new(config.max_buffer_memory);
+        FlowTracker::with_budget(config, budget)
+    }
+
+    /// A tracker charging its buffers to `budget` (shared with the protocol layer);
+    /// `config.max_buffer_memory` is not used.
+    pub fn with_budget(config: FlowConfig, budget: BufferBudget) -> Self {
         FlowTracker {
             config,
+            budget,
             ..FlowTracker::default()
         }
+    }
+
+    /// The buffer budget this tracker charges.
+    pub fn budget(&self) -> &BufferBudget {
+        &self.budget
     }
 
     /// Counters so far.
@@ -387,6 +426,7 @@ impl FlowTracker {
                     timers,
                     &self.config,
                     &mut self.stats,
+                    &self.budget,
                     packet,
                     decoded,
                     seg,
@@ -403,8 +443,7 @@ impl FlowTracker {
             // The least recently active: re-key lagging entries until the first is exact.
             while let Some(&(_, _, k)) = self.lru.first() {
                 if !self.refresh(k.into(), i64::MIN) {
-                    self.stats.evicted += 1;
-                    self.close(k.into(), CloseReason::Evicted, sink);
+                    self.evict(k.into(), sink);
                     break;
                 }
             }
@@ -417,6 +456,10 @@ impl FlowTracker {
         } else {
             (src, dst, false)
         };
+        // The rest of a connection evicted earlier (not a new SYN): counted once.
+        let continuation = !pure_syn
+            && !self.evicted_keys.is_empty()
+            && self.evicted_keys.remove(&hash_key(&tkey));
         let id = ConnId(self.next_id);
         self.next_id += 1;
         let key = ConnKey {
@@ -428,15 +471,21 @@ impl FlowTracker {
             .config
             .conflict_window
             .min(self.config.max_buffered_bytes);
-        let conn = Conn::new(id, key, packet, saw_syn, cap);
+        let mut conn = Conn::new(id, key, packet, saw_syn, cap);
+        conn.continuation = continuation;
         self.lru.insert((conn.activity, id.0, tkey.into()));
-        self.stats.connections += 1;
+        if continuation {
+            self.stats.continuations += 1;
+        } else {
+            self.stats.connections += 1;
+        }
         sink.on_flow_event(
             id,
             FlowEvent::Open {
                 key,
                 ts: packet.ts,
                 pos: packet.pos,
+                continuation,
             },
         );
         self.conns.insert(tkey, Box::new(conn));
@@ -454,12 +503,30 @@ impl FlowTracker {
             timers,
             &self.config,
             &mut self.stats,
+            &self.budget,
             packet,
             decoded,
             seg,
             sink,
         );
         self.stats.peak_open = self.stats.peak_open.max(self.conns.len() as u64);
+    }
+
+    /// Closes out a connection because the table is full. It is counted once: its 4-tuple is
+    /// remembered so that its next packet continues it rather than counting a new one.
+    fn evict(&mut self, tkey: TupleKey, sink: &mut dyn FlowSink) {
+        let continuation = self.conns.get(&tkey).is_some_and(|c| c.continuation);
+        if !continuation {
+            self.stats.evicted += 1;
+        }
+        if self.config.max_evicted_remembered > 0 {
+            if self.evicted_keys.len() >= self.config.max_evicted_remembered {
+                // Bounded: forget them all (later continuations count as new connections).
+                self.evicted_keys = foldhash::HashSet::default();
+            }
+            self.evicted_keys.insert(hash_key(&tkey));
+        }
+        self.close(tkey, CloseReason::Evicted, sink);
     }
 
     /// Flushes and hands a connection's summary downstream, then forgets it.
@@ -476,6 +543,8 @@ impl FlowTracker {
         if let Some(d) = conn.closing {
             self.closing.remove(&(d, conn.id.0, ord));
         }
+        self.budget.recharge(conn.charged, 0);
+        conn.charged = 0;
         let (ts, pos) = (Timestamp(self.now.max(conn.end.0)), conn.last_pos);
         for dir in [Dir::ToServer, Dir::ToClient] {
             let limit = conn.sides[dir.index()].flush_limit();
@@ -503,6 +572,7 @@ impl FlowTracker {
             events: conn.events,
             events_dropped: conn.events_dropped,
             close_reason: reason,
+            continuation: conn.continuation,
         };
         sink.on_flow_event(summary.id, FlowEvent::Close(Box::new(summary)));
     }
@@ -524,6 +594,13 @@ fn is_port_reuse(conn: &Conn, src: Endpoint, seq: u32) -> bool {
         (None, Some(base)) => base != seq.wrapping_add(1),
         (None, None) => false,
     }
+}
+
+/// A 64-bit hash of a 4-tuple key, to remember evicted connections in 8 bytes each.
+fn hash_key(tkey: &TupleKey) -> u64 {
+    use std::hash::BuildHasher;
+    // Fixed seed: the set is private to the run and only ever compared with itself.
+    foldhash::fast::FixedState::with_seed(0x616c_6273).hash_one(tkey)
 }
 
 /// Guess for a mid-stream connection: is `src_port` the responder's port?

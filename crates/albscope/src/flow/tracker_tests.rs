@@ -1008,3 +1008,75 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn buffer_cap_gap_is_counted_as_memory_skipped() {
+    let mut n = Net::new(FlowConfig {
+        max_buffered_bytes: 7 + 3 + 2 * 64 + 60,
+        ..FlowConfig::default()
+    });
+    n.handshake(0);
+    n.send(p(false, "PA", 5011, 1001, b"0123456", 3));
+    n.send(p(false, "PA", 5018, 1001, b"789", 4));
+    n.send(p(false, "PA", 5021, 1001, b"X", 5));
+    n.finish();
+    let st = n.tracker.stats();
+    assert_eq!((st.gaps, st.gap_bytes), (0, 0), "not a gap never captured");
+    assert_eq!((st.memory_skipped_gaps, st.memory_skipped_bytes), (1, 10));
+    assert_eq!(st.memory_limited_connections, 1);
+    let s = n.rec.close_of(0);
+    assert_eq!(s.dirs[1].gap_bytes, 10, "per direction, every hole counts");
+    assert!(s
+        .events
+        .iter()
+        .any(|e| e.kind == TcpEventKind::MemorySkipped { offset: 0, len: 10 }));
+    assert_eq!(n.tracker.budget().used(), 0, "nothing charged after close");
+}
+
+#[test]
+fn budget_exhausted_skips_out_of_order_data_and_history() {
+    let mut n = Net::new(FlowConfig {
+        // One piece (7 bytes + 64) fits; a second one does not.
+        max_buffer_memory: 100,
+        conflict_window: 16,
+        ..FlowConfig::default()
+    });
+    n.handshake(0);
+    n.send(p(false, "PA", 5011, 1001, b"0123456", 3));
+    assert!(n.rec.gaps(0).is_empty());
+    assert_eq!(n.tracker.budget().used(), 7 + 64);
+    n.send(p(false, "PA", 5018, 1001, b"789", 4));
+    assert_eq!(n.rec.gaps(0), vec![(Dir::ToClient, 0, 10)]);
+    assert_eq!(n.rec.text(0, Dir::ToClient), b"0123456789");
+    assert_eq!(n.tracker.stats().memory_skipped_bytes, 10);
+    assert_eq!(n.tracker.stats().gap_bytes, 0);
+    // The history was given up too: nothing is charged for this connection any more.
+    assert_eq!(n.tracker.budget().used(), 0);
+    n.finish();
+    assert_eq!(n.tracker.budget().used(), 0);
+}
+
+#[test]
+fn evicted_connection_seen_again_is_counted_once() {
+    let mut n = Net::new(FlowConfig {
+        max_connections: 1,
+        ..FlowConfig::default()
+    });
+    n.handshake(0);
+    let mut ms = 10;
+    for _ in 0..3 {
+        for port in [40000u16, 40001] {
+            n.client = (1, port);
+            n.send(p(true, "PA", 1001 + ms as u32, 5001, b"x", ms));
+            ms += 1;
+        }
+    }
+    n.finish();
+    let st = n.tracker.stats();
+    assert_eq!(st.connections, 2, "two real connections");
+    assert_eq!(st.evicted, 2, "each evicted connection counted once");
+    assert_eq!(st.continuations, 4);
+    let closes = n.rec.closes();
+    assert_eq!(closes.len(), 6);
+    assert_eq!(closes.iter().filter(|s| s.continuation).count(), 4);
+}

@@ -178,6 +178,12 @@ pub enum ResponseErrorReason {
         /// Missing bytes.
         len: u64,
     },
+    /// The header block was skipped after this many bytes: the buffer memory limit was reached
+    /// (the bytes may be in the capture).
+    HeadSkipped {
+        /// Bytes held when it was skipped.
+        held: usize,
+    },
     /// Bytes of a chunked body are missing, so its framing was lost.
     ChunkedFramingLost {
         /// Missing bytes.
@@ -200,6 +206,11 @@ pub struct HttpExchange {
     pub response: Option<HttpResponse>,
     /// Set when response bytes arrived but could not be parsed.
     pub response_error: Option<ResponseError>,
+    /// The header block sent in this direction (`ToServer`: the request's, `ToClient`: the
+    /// response's) was skipped because a memory limit was reached (the buffer budget, or the
+    /// out-of-order cap in front of it): the bytes may be in the capture, so the exchange is
+    /// undetermined for that reason, not "never captured".
+    pub headers_skipped: Option<Dir>,
 }
 
 /// TLS ClientHello facts.

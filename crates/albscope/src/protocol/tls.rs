@@ -221,6 +221,33 @@ impl TlsConn {
         }
     }
 
+    /// Heap held by the record and handshake buffers of both directions.
+    pub fn memory(&self) -> usize {
+        self.dirs
+            .iter()
+            .map(|st| st.hs_buf.capacity() + st.rec.as_ref().map_or(0, |r| r.data.capacity()))
+            .sum()
+    }
+
+    /// Gives up the records and handshake messages being collected (buffer budget exhausted):
+    /// they are skipped as after a gap inside them; returns the bytes freed.
+    pub fn release(&mut self) -> usize {
+        let freed = self.memory();
+        for st in &mut self.dirs {
+            if let Some(rec) = &mut st.rec {
+                if rec.keep {
+                    rec.keep = false;
+                    rec.data = Vec::new();
+                    if rec.typ == HANDSHAKE {
+                        st.hello_done = true;
+                    }
+                }
+            }
+            st.hs_buf = Vec::new();
+        }
+        freed
+    }
+
     /// `len` bytes of direction `dir` are missing.
     pub fn gap(&mut self, dir: Dir, len: u64) {
         let Some(st) = self.dirs.get_mut(dir.index()) else {

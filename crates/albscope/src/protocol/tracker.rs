@@ -6,7 +6,7 @@ use super::http::{RespEvent, ResponseParser, Seg};
 use super::tls::TlsConn;
 use super::{escape_bytes, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange};
 use crate::capture::{Duration, PacketPos, Timestamp};
-use crate::flow::{ConnId, Dir, FlowEvent};
+use crate::flow::{BufferBudget, ConnId, Dir, FlowEvent, GapCause};
 use std::collections::VecDeque;
 /// Looked up for every flow event: foldhash (seeded per process) is several times faster than
 /// SipHash on these small keys.
@@ -66,6 +66,16 @@ pub struct ProtocolStats {
     pub mid_stream_http: u64,
     /// Events for a connection never opened (ignored).
     pub events_without_open: u64,
+    /// Continuations of evicted connections (Open events counted apart from `connections`).
+    pub continuations: u64,
+    /// Header blocks (requests and responses) skipped because a memory limit was reached
+    /// (their exchanges carry [`HttpExchange::headers_skipped`]).
+    pub headers_skipped: u64,
+    /// Bytes of those header blocks that had been buffered when they were skipped.
+    pub header_bytes_skipped: u64,
+    /// Bytes of TLS records and handshake messages given up because the buffer budget was
+    /// exhausted.
+    pub tls_bytes_skipped: u64,
 }
 
 /// Bytes held per direction before the application is known.
@@ -152,6 +162,15 @@ impl HttpConn {
     }
 }
 
+/// Queues an exchange; the first takes one slot (about 480 bytes), not the four a `VecDeque`
+/// grows to at once: most connections have one exchange outstanding at a time.
+fn push_slot(queue: &mut VecDeque<Slot>, slot: Slot) {
+    if queue.capacity() == 0 {
+        queue.reserve_exact(1);
+    }
+    queue.push_back(slot);
+}
+
 /// State of one connection.
 #[derive(Debug)]
 struct Conn {
@@ -165,6 +184,23 @@ struct Conn {
     probed: u64,
     http: Option<Box<HttpConn>>,
     tls: Option<Box<TlsConn>>,
+    /// Bytes charged against the buffer budget for this connection's buffers.
+    charged: usize,
+    /// The rest of a connection evicted earlier: not counted again in the connection counters.
+    continuation: bool,
+}
+
+impl Conn {
+    /// Heap held by this connection's buffers (header blocks, held bytes, TLS records).
+    fn memory(&self) -> usize {
+        let held = self.held_bytes[0].saturating_add(self.held_bytes[1]);
+        let http = self
+            .http
+            .as_ref()
+            .map_or(0, |h| h.req.memory().saturating_add(h.resp.memory()));
+        let tls = self.tls.as_ref().map_or(0, |t| t.memory());
+        held.saturating_add(http).saturating_add(tls)
+    }
 }
 
 /// Owns the HTTP/TLS parser state of every open connection.
@@ -178,6 +214,8 @@ pub struct ProtocolTracker {
     req_events: Vec<ReqEvent>,
     resp_events: Vec<RespEvent>,
     kinds: Vec<ReqKind>,
+    /// Buffered bytes of every connection, shared with the flow layer of the run.
+    budget: BufferBudget,
 }
 
 /// TLS record header at the start of a client stream?
@@ -196,8 +234,14 @@ fn match_tls(p: &[u8]) -> Match {
 impl ProtocolTracker {
     /// A tracker with the given limits.
     pub fn new(config: ProtocolConfig) -> Self {
+        ProtocolTracker::with_budget(config, BufferBudget::default())
+    }
+
+    /// A tracker charging its buffers to `budget` (the one the flow layer of the run uses).
+    pub fn with_budget(config: ProtocolConfig, budget: BufferBudget) -> Self {
         ProtocolTracker {
             config,
+            budget,
             ..ProtocolTracker::default()
         }
     }
@@ -229,8 +273,17 @@ impl ProtocolTracker {
         sink: &mut dyn AppSink,
     ) {
         match event {
-            FlowEvent::Open { key, ts, .. } => {
-                self.stats.connections += 1;
+            FlowEvent::Open {
+                key,
+                ts,
+                continuation,
+                ..
+            } => {
+                if continuation {
+                    self.stats.continuations += 1;
+                } else {
+                    self.stats.connections += 1;
+                }
                 conns.insert(
                     conn,
                     Box::new(Conn {
@@ -248,6 +301,8 @@ impl ProtocolTracker {
                         probed: 0,
                         http: None,
                         tls: None,
+                        charged: 0,
+                        continuation,
                     }),
                 );
             }
@@ -290,12 +345,16 @@ impl ProtocolTracker {
                 } else {
                     self.data(c, dir, seg, sink);
                 }
+                if c.memory() != c.charged {
+                    self.charge(c, ts, sink);
+                }
             }
             FlowEvent::Gap {
                 dir,
                 ts,
                 offset,
                 len,
+                cause,
             } => {
                 let Some(c) = conns.get_mut(&conn) else {
                     self.stats.events_without_open += 1;
@@ -329,6 +388,9 @@ impl ProtocolTracker {
                     }
                     self.detect(c, true, sink);
                 } else {
+                    if cause == GapCause::MemoryLimit {
+                        self.skip_heads(c, Some(dir), ts, sink);
+                    }
                     self.gap(c, dir, ts, offset, len, sink);
                 }
             }
@@ -364,6 +426,7 @@ impl ProtocolTracker {
                     });
                     return;
                 };
+                self.budget.recharge(c.charged, 0);
                 self.detect(&mut c, true, sink);
                 self.finish_responses(&mut c, summary.end, sink);
                 let app = c.app.unwrap_or(AppKind::Empty);
@@ -380,16 +443,20 @@ impl ProtocolTracker {
                             if h.queue.len() < MAX_QUEUE {
                                 let index = h.next_index;
                                 let idle_before = h.idle_before(index, req.first_byte);
-                                h.queue.push_back(Slot {
-                                    ex: HttpExchange {
-                                        index,
-                                        idle_before,
-                                        request: Some(req),
-                                        response: None,
-                                        response_error: None,
+                                push_slot(
+                                    &mut h.queue,
+                                    Slot {
+                                        ex: HttpExchange {
+                                            index,
+                                            idle_before,
+                                            request: Some(req),
+                                            response: None,
+                                            response_error: None,
+                                            headers_skipped: None,
+                                        },
+                                        claimed: false,
                                     },
-                                    claimed: false,
-                                });
+                                );
                             }
                         }
                         let unfinished: Vec<HttpExchange> =
@@ -462,7 +529,9 @@ impl ProtocolTracker {
         c.app = Some(app);
         match app {
             AppKind::Http => {
-                self.stats.http_connections += 1;
+                if !c.continuation {
+                    self.stats.http_connections += 1;
+                }
                 c.http = Some(Box::new(HttpConn::new(
                     RequestParser::new(
                         self.config.max_request_header_bytes,
@@ -475,12 +544,16 @@ impl ProtocolTracker {
                 )));
             }
             AppKind::Tls => {
-                self.stats.tls_connections += 1;
+                if !c.continuation {
+                    self.stats.tls_connections += 1;
+                }
                 c.ctx.tls = true;
                 c.tls = Some(Box::default());
             }
             AppKind::Unknown => {
-                self.stats.unknown_connections += 1;
+                if !c.continuation {
+                    self.stats.unknown_connections += 1;
+                }
                 // The capture may have begun inside an HTTP message: keep looking for the next
                 // request line / status line for a while (see `settle`).
                 c.http = Some(Box::new(HttpConn::new(
@@ -626,6 +699,41 @@ impl ProtocolTracker {
         }
     }
 
+    /// Brings the connection's charge against the buffer budget up to date; when its buffers
+    /// grew by more than the budget has room for, it gives them up (header blocks skipped,
+    /// TLS records given up), counted.
+    fn charge(&mut self, c: &mut Conn, ts: Timestamp, sink: &mut dyn AppSink) {
+        let mut mem = c.memory();
+        if mem > c.charged && !self.budget.fits(mem - c.charged) {
+            self.skip_heads(c, None, ts, sink);
+            if let Some(t) = c.tls.as_mut() {
+                self.stats.tls_bytes_skipped += t.release() as u64;
+            }
+            mem = c.memory();
+        }
+        c.charged = self.budget.recharge(c.charged, mem);
+    }
+
+    /// Skips the header blocks being read in direction `dir` (both when `None`) because a
+    /// memory limit was reached; their exchanges are marked [`HttpExchange::headers_skipped`].
+    fn skip_heads(
+        &mut self,
+        c: &mut Conn,
+        dir: Option<Dir>,
+        ts: Timestamp,
+        sink: &mut dyn AppSink,
+    ) {
+        let Some(h) = c.http.as_mut() else { return };
+        if dir != Some(Dir::ToClient) {
+            h.req.skip_head(&mut self.req_events);
+        }
+        if dir != Some(Dir::ToServer) {
+            let held = h.resp.skip_head(ts, &mut self.resp_events);
+            self.stats.header_bytes_skipped += held as u64;
+        }
+        self.settle(c, sink);
+    }
+
     fn finish_responses(&mut self, c: &mut Conn, ts: Timestamp, sink: &mut dyn AppSink) {
         if let Some(h) = c.http.as_mut() {
             h.resp.finish(ts, &mut self.resp_events);
@@ -653,9 +761,11 @@ impl ProtocolTracker {
                 return;
             }
             c.app = Some(AppKind::Http);
-            self.stats.unknown_connections = self.stats.unknown_connections.saturating_sub(1);
-            self.stats.http_connections += 1;
-            self.stats.mid_stream_http += 1;
+            if !c.continuation {
+                self.stats.unknown_connections = self.stats.unknown_connections.saturating_sub(1);
+                self.stats.http_connections += 1;
+                self.stats.mid_stream_http += 1;
+            }
         }
         self.apply_requests(c);
         self.apply_responses(c, sink);
@@ -678,16 +788,20 @@ impl ProtocolTracker {
                     let index = h.next_index;
                     h.next_index = h.next_index.saturating_add(1);
                     let idle_before = h.idle_before(index, r.first_byte);
-                    h.queue.push_back(Slot {
-                        ex: HttpExchange {
-                            index,
-                            idle_before,
-                            request: Some(*r),
-                            response: None,
-                            response_error: None,
+                    push_slot(
+                        &mut h.queue,
+                        Slot {
+                            ex: HttpExchange {
+                                index,
+                                idle_before,
+                                request: Some(*r),
+                                response: None,
+                                response_error: None,
+                                headers_skipped: None,
+                            },
+                            claimed: false,
                         },
-                        claimed: false,
-                    });
+                    );
                     h.req_current = Some(index);
                 }
                 ReqEvent::Body(n) => {
@@ -705,6 +819,14 @@ impl ProtocolTracker {
                 ReqEvent::Dropped => {
                     self.stats.requests_dropped += 1;
                     h.req_current = None;
+                }
+                ReqEvent::Skipped(held) => {
+                    self.stats.headers_skipped += 1;
+                    self.stats.header_bytes_skipped += held as u64;
+                    let cur = h.req_current.take();
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.headers_skipped = Some(Dir::ToServer);
+                    }
                 }
             }
         }
@@ -728,16 +850,20 @@ impl ProtocolTracker {
                         self.stats.orphan_responses += 1;
                         let index = h.next_index;
                         h.next_index = h.next_index.saturating_add(1);
-                        h.queue.push_back(Slot {
-                            ex: HttpExchange {
-                                index,
-                                idle_before: None,
-                                request: None,
-                                response: None,
-                                response_error: None,
+                        push_slot(
+                            &mut h.queue,
+                            Slot {
+                                ex: HttpExchange {
+                                    index,
+                                    idle_before: None,
+                                    request: None,
+                                    response: None,
+                                    response_error: None,
+                                    headers_skipped: None,
+                                },
+                                claimed: true,
                             },
-                            claimed: true,
-                        });
+                        );
                         h.resp_slot = Some(index);
                     }
                 }
@@ -768,6 +894,18 @@ impl ProtocolTracker {
                         h.finished = h.finished.saturating_add(1);
                         self.stats.exchanges += 1;
                         sink.exchange(&c.ctx, slot.ex);
+                        if h.queue.is_empty() {
+                            // An idle keep-alive connection holds no queue (its capacity is
+                            // four slots of about 480 bytes once anything was queued).
+                            h.queue = VecDeque::new();
+                        }
+                    }
+                }
+                RespEvent::Skipped => {
+                    self.stats.headers_skipped += 1;
+                    let cur = h.resp_slot;
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.headers_skipped = Some(Dir::ToClient);
                     }
                 }
                 RespEvent::Partial(resp) => {
@@ -788,5 +926,159 @@ impl ProtocolTracker {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+    use crate::capture::PacketPos;
+    use crate::decode::MirrorSession;
+    use crate::flow::{CloseReason, ConnKey, ConnSummary, Endpoint};
+    use crate::protocol::ConnectionRecord;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    #[derive(Default)]
+    struct Keep {
+        exchanges: Vec<HttpExchange>,
+        closed: Vec<ConnectionRecord>,
+    }
+
+    impl AppSink for Keep {
+        fn exchange(&mut self, _: &ConnContext, ex: HttpExchange) {
+            self.exchanges.push(ex);
+        }
+        fn closed(&mut self, record: ConnectionRecord) {
+            self.closed.push(record);
+        }
+    }
+
+    fn key(port: u16) -> ConnKey {
+        let ep = |a: u8, port| Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, a)),
+            port,
+        };
+        ConnKey {
+            session: MirrorSession::DIRECT,
+            client: ep(1, port),
+            server: ep(2, 80),
+        }
+    }
+
+    fn data(t: &mut ProtocolTracker, id: u64, dir: Dir, offset: u64, bytes: &[u8], k: &mut Keep) {
+        let ev = FlowEvent::Data {
+            dir,
+            ts: Timestamp(offset as i64),
+            pos: PacketPos::default(),
+            offset,
+            bytes,
+        };
+        t.handle(ConnId(id), ev, k);
+    }
+
+    fn close(t: &mut ProtocolTracker, id: u64, port: u16, k: &mut Keep) {
+        let summary = ConnSummary {
+            id: ConnId(id),
+            key: key(port),
+            start: Timestamp(0),
+            end: Timestamp(1),
+            first_pos: PacketPos::default(),
+            saw_syn: true,
+            dirs: Default::default(),
+            state: "S1".into(),
+            history: String::new(),
+            events: Vec::new(),
+            events_dropped: 0,
+            close_reason: CloseReason::EndOfCapture,
+            continuation: false,
+        };
+        t.handle(ConnId(id), FlowEvent::Close(Box::new(summary)), k);
+    }
+
+    fn open(t: &mut ProtocolTracker, id: u64, port: u16, k: &mut Keep) {
+        let ev = FlowEvent::Open {
+            key: key(port),
+            ts: Timestamp(0),
+            pos: PacketPos::default(),
+            continuation: false,
+        };
+        t.handle(ConnId(id), ev, k);
+    }
+
+    #[test]
+    fn request_header_past_the_budget_is_skipped_and_marked() {
+        let budget = BufferBudget::new(4096);
+        let mut t = ProtocolTracker::with_budget(ProtocolConfig::default(), budget.clone());
+        let mut k = Keep::default();
+        open(&mut t, 0, 40000, &mut k);
+        open(&mut t, 1, 40001, &mut k);
+        let line = b"GET /a HTTP/1.1\r\nX-Fill: ";
+        data(&mut t, 0, Dir::ToServer, 0, line, &mut k);
+        data(&mut t, 1, Dir::ToServer, 0, line, &mut k);
+        let fill = [b'a'; 1500];
+        let mut off = line.len() as u64;
+        for _ in 0..4 {
+            data(&mut t, 0, Dir::ToServer, off, &fill, &mut k);
+            data(&mut t, 1, Dir::ToServer, off, &fill, &mut k);
+            off += fill.len() as u64;
+        }
+        assert!(budget.used() <= budget.limit(), "{}", budget.used());
+        assert!(t.stats().headers_skipped >= 1);
+        assert!(t.stats().header_bytes_skipped > 0);
+        // The rest of the skipped block, its end and a new request are read on.
+        data(
+            &mut t,
+            0,
+            Dir::ToServer,
+            off,
+            b"a\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+            &mut k,
+        );
+        close(&mut t, 0, 40000, &mut k);
+        close(&mut t, 1, 40001, &mut k);
+        assert_eq!(budget.used(), 0);
+        let all: Vec<&HttpExchange> = k.closed.iter().flat_map(|c| c.unfinished.iter()).collect();
+        let skipped: Vec<&&HttpExchange> = all
+            .iter()
+            .filter(|e| e.headers_skipped == Some(Dir::ToServer))
+            .collect();
+        assert!(!skipped.is_empty());
+        for e in skipped {
+            let r = e.request.as_ref().expect("request from its request line");
+            assert_eq!((r.method.as_str(), r.target.as_str()), ("GET", "/a"));
+            assert!(r.headers_done.is_none());
+        }
+    }
+
+    #[test]
+    fn response_header_past_the_budget_is_skipped_and_marked() {
+        let budget = BufferBudget::new(2048);
+        let mut t = ProtocolTracker::with_budget(ProtocolConfig::default(), budget.clone());
+        let mut k = Keep::default();
+        open(&mut t, 0, 40000, &mut k);
+        data(
+            &mut t,
+            0,
+            Dir::ToServer,
+            0,
+            b"GET / HTTP/1.1\r\n\r\n",
+            &mut k,
+        );
+        data(
+            &mut t,
+            0,
+            Dir::ToClient,
+            0,
+            b"HTTP/1.1 200 OK\r\nX: ",
+            &mut k,
+        );
+        data(&mut t, 0, Dir::ToClient, 20, &[b'b'; 3000], &mut k);
+        assert_eq!(t.stats().headers_skipped, 1);
+        close(&mut t, 0, 40000, &mut k);
+        let ex = &k.closed[0].unfinished[0];
+        assert_eq!(ex.headers_skipped, Some(Dir::ToClient));
+        let err = ex.response_error.as_ref().expect("response error");
+        assert_eq!(err.kind, crate::protocol::ResponseErrorKind::Gap);
+        assert_eq!(budget.used(), 0);
     }
 }

@@ -208,7 +208,7 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             d.bad_tunnel
         ),
     );
-    let fragments = d.fragments_dropped + d.reassembly_evicted;
+    let fragments = d.fragments_dropped + d.reassembly_evicted + d.reassembly_expired;
     note(
         fragments,
         format!(
@@ -234,6 +234,28 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
         format!(
             "{} gaps in TCP streams ({} bytes never captured)",
             f.gaps, f.gap_bytes
+        ),
+    );
+    note(
+        f.memory_skipped_bytes,
+        format!(
+            "{} bytes on {} connections skipped (memory limit: the buffer budget or the \
+             out-of-order cap); they may be in the capture",
+            f.memory_skipped_bytes, f.memory_limited_connections
+        ),
+    );
+    note(
+        p.headers_skipped,
+        format!(
+            "{} header blocks skipped (memory limit): their requests are undetermined",
+            p.headers_skipped
+        ),
+    );
+    note(
+        f.continuations,
+        format!(
+            "{} connections closed out early were seen again and followed on (counted once)",
+            f.continuations
         ),
     );
     note(

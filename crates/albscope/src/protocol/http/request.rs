@@ -19,6 +19,9 @@ pub(crate) enum ReqEvent {
     Done(Timestamp),
     /// A request could not be read (gap in its header block, invalid, too large).
     Dropped,
+    /// The header block of the request just reported by `Head` (from its request line only)
+    /// was skipped because a memory limit was reached; this many bytes of it had been held.
+    Skipped(usize),
 }
 
 #[derive(Debug)]
@@ -229,6 +232,31 @@ impl RequestParser {
             chunked: false,
             body_bytes: 0,
         })
+    }
+
+    /// Heap held by the header buffer.
+    pub fn memory(&self) -> usize {
+        self.head.buf.capacity()
+    }
+
+    /// Skips the header block being read (a memory limit was reached): reports the request
+    /// from its request line ([`ReqEvent::Head`], then [`ReqEvent::Skipped`]), frees the buffer
+    /// and looks for the next request line. Nothing happens outside a header block.
+    pub fn skip_head(&mut self, out: &mut Vec<ReqEvent>) {
+        if !matches!(self.state, ReqState::Head) {
+            return;
+        }
+        let held = self.head.buf.len();
+        match self.partial_request() {
+            Some(req) => {
+                out.push(ReqEvent::Head(Box::new(req)));
+                out.push(ReqEvent::Skipped(held));
+            }
+            None => out.push(ReqEvent::Dropped),
+        }
+        self.head.buf = Vec::new();
+        self.head.clear();
+        self.resync(true);
     }
 
     /// `len` bytes at the current position are missing. The bytes after the gap are checked

@@ -36,6 +36,9 @@ pub(crate) enum RespEvent {
     Partial(Box<HttpResponse>),
     /// The response could not be read; the partial response when its head had been read.
     Error(Box<ResponseError>, Option<Box<HttpResponse>>),
+    /// The header block of the response just started was skipped (memory limit); an `Error`
+    /// follows.
+    Skipped,
 }
 
 #[derive(Debug)]
@@ -323,6 +326,47 @@ impl ResponseParser {
                 };
             }
         }
+    }
+
+    /// Heap held by the header buffer and the interim statuses.
+    pub fn memory(&self) -> usize {
+        self.head.buf.capacity()
+    }
+
+    /// Skips the header block being read (a memory limit was reached): reports the response
+    /// as started and unreadable ([`RespEvent::Skipped`], then a [`ResponseErrorKind::Gap`]
+    /// error), frees the buffer and looks for the next status line. Returns the bytes skipped;
+    /// nothing happens outside a header block.
+    pub fn skip_head(&mut self, ts: Timestamp, out: &mut Vec<RespEvent>) -> usize {
+        if !matches!(self.state, RespState::Head) {
+            return 0;
+        }
+        let held = self.head.buf.len();
+        let start = self.start.unwrap_or(MsgStart {
+            ts,
+            pos: PacketPos::default(),
+            offset: 0,
+        });
+        let excerpt = self.head.buf.get(..EXCERPT_LEN).unwrap_or(&self.head.buf);
+        let mut err = ResponseError {
+            kind: ResponseErrorKind::Gap,
+            first_byte: start.ts,
+            first_pos: start.pos,
+            offset: start.offset,
+            bytes: self.bytes,
+            excerpt: Vec::new(),
+            reason: ResponseErrorReason::HeadSkipped { held },
+            status: None,
+            server_at: None,
+        };
+        err.set_excerpt(excerpt.to_vec());
+        out.push(RespEvent::Start);
+        out.push(RespEvent::Skipped);
+        out.push(RespEvent::Error(Box::new(err), None));
+        self.head.buf = Vec::new();
+        self.head.clear();
+        self.state = RespState::Resync(Resync::anywhere());
+        held
     }
 
     /// `len` bytes at stream offset `offset` are missing.

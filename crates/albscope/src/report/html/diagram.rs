@@ -44,6 +44,7 @@ fn kind(e: &EventKind) -> Kind {
         | EventKind::ResponseMissing
         | EventKind::Retransmission { .. }
         | EventKind::Gap { .. }
+        | EventKind::MemorySkipped { .. }
         | EventKind::Conflict { .. }
         | EventKind::MoreEvents { .. } => Kind::Other,
     }

@@ -94,6 +94,8 @@ struct DecodeOut<'a> {
     bad_tunnel: u64,
     fragments_dropped: u64,
     reassembly_evicted: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    reassembly_expired: u64,
 }
 
 impl<'a> DecodeOut<'a> {
@@ -115,6 +117,7 @@ impl<'a> DecodeOut<'a> {
             bad_tunnel: d.bad_tunnel,
             fragments_dropped: d.fragments_dropped,
             reassembly_evicted: d.reassembly_evicted,
+            reassembly_expired: d.reassembly_expired,
         }
     }
 }
@@ -138,6 +141,14 @@ struct FlowOut {
     port_reused: u64,
     closed: u64,
     open_at_end: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    memory_skipped_gaps: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    memory_skipped_bytes: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    memory_limited_connections: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    continuations: u64,
 }
 
 impl FlowOut {
@@ -159,6 +170,10 @@ impl FlowOut {
             port_reused: f.port_reused,
             closed: f.closed,
             open_at_end: f.open_at_end,
+            memory_skipped_gaps: f.memory_skipped_gaps,
+            memory_skipped_bytes: f.memory_skipped_bytes,
+            memory_limited_connections: f.memory_limited_connections,
+            continuations: f.continuations,
         }
     }
 }
@@ -181,6 +196,14 @@ struct ProtocolOut {
     tls_errors: u64,
     mid_stream_http: u64,
     events_without_open: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    continuations: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    headers_skipped: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    header_bytes_skipped: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_bytes_skipped: u64,
 }
 
 impl ProtocolOut {
@@ -201,6 +224,10 @@ impl ProtocolOut {
             tls_errors: p.tls_errors,
             mid_stream_http: p.mid_stream_http,
             events_without_open: p.events_without_open,
+            continuations: p.continuations,
+            headers_skipped: p.headers_skipped,
+            header_bytes_skipped: p.header_bytes_skipped,
+            tls_bytes_skipped: p.tls_bytes_skipped,
         }
     }
 }

@@ -33,6 +33,9 @@ pub fn response_error_reason(r: &ResponseErrorReason) -> String {
         ResponseErrorReason::HeadBytesMissing { len } => {
             format!("{len} bytes of the response header block are missing from the capture")
         }
+        ResponseErrorReason::HeadSkipped { held } => format!(
+            "the response header block was skipped after {held} bytes: memory limit reached"
+        ),
         ResponseErrorReason::ChunkedFramingLost { len } => {
             format!("{len} bytes of the chunked body are missing; its framing was lost")
         }

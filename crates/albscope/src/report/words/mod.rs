@@ -165,6 +165,7 @@ pub fn event(k: &EventKind) -> String {
             format!("retransmission from {} ({len} bytes)", party(*from))
         }
         EventKind::Gap { len } => format!("gap {len} bytes (missing from the capture)"),
+        EventKind::MemorySkipped { len } => format!("{len} bytes skipped (memory limit)"),
         EventKind::Conflict { offset } => {
             format!("retransmission with different bytes at offset {offset}")
         }
