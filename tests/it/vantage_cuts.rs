@@ -208,21 +208,15 @@ fn back_end_cut_is_never_wrong() {
     assert_eq!(n, 0, "back-end-only: wrong categories:\n{l}");
 }
 
+/// Issue 12: where the front end cannot tell, the category is `undetermined` with candidates.
 #[test]
-#[ignore = "issue 12: front-end-only: 30 wrong of 64 failed requests (29 marked inferred, 1 \
-            confident): as target_connect_refused: target_closed_before_response 7, \
-            target_tls_handshake_failed 5, keepalive_race 3, malformed_response 3, \
-            response_header_too_large 3, target_unreachable_icmp 2; as \
-            target_closed_before_response: deregistration_abort 2, target_unreachable_icmp 2; \
-            as target_connect_timeout: target_tls_handshake_timeout 2; as ok: incomplete_body 1"]
 fn front_end_cut_is_never_wrong() {
     let (n, l) = problems("front", |r| r.score.wrong);
     assert_eq!(n, 0, "front-end-only: wrong categories:\n{l}");
 }
 
+/// Issue 12: where the front end cannot tell, the category is `undetermined` with candidates.
 #[test]
-#[ignore = "issue 12: front-end-only: 1 confident wrong answer: samples/real/mixed_two_nodes \
-            client port 40225 (incomplete_body: 100 of 1000 body bytes, then FIN) read as ok"]
 fn front_end_cut_is_never_confidently_wrong() {
     let (n, l) = problems("front", |r| r.score.wrong_confident);
     assert_eq!(
@@ -231,10 +225,8 @@ fn front_end_cut_is_never_confidently_wrong() {
     );
 }
 
+/// Issue 12: where the front end cannot tell, the category is `undetermined` with candidates.
 #[test]
-#[ignore = "issue 12: front-end-only told the ALB (--alb-ip, --listener-port): 2 confident wrong \
-            answers: samples/incomplete_body and samples/real/incomplete_body (100 of 1000 body \
-            bytes, then FIN) read as ok"]
 fn cuts_told_the_alb_are_never_confidently_wrong() {
     for v in ["back+", "front+"] {
         let (n, l) = problems(v, |r| r.score.wrong_confident);
@@ -263,55 +255,22 @@ fn missed_visible(r: &Row) -> u64 {
 const TODAY: &[(&str, &str, u64, u64, u64)] = &[
     ("samples/client_closed.pcap", "back", 1, 0, 0),
     ("samples/client_closed.pcap", "front", 0, 0, 1),
-    ("samples/deregistration_abort.pcap", "front", 1, 0, 0),
     ("samples/incomplete_body.pcap", "front", 0, 0, 1),
-    ("samples/incomplete_body.pcap", "front+", 1, 1, 0),
-    ("samples/keepalive_race.pcap", "front", 1, 0, 0),
-    ("samples/malformed_response.pcap", "front", 1, 0, 0),
     ("samples/mirror-truncated.pcap", "back", 0, 0, 1),
     ("samples/mirror-truncated.pcap", "front", 0, 0, 1),
     ("samples/mixed.pcap", "back", 1, 0, 0),
-    ("samples/mixed.pcap", "front", 1, 0, 0),
-    ("samples/multi-node.pcap", "front", 1, 0, 1),
+    ("samples/multi-node.pcap", "front", 0, 0, 1),
     ("samples/no_target_attempt.pcap", "back", 0, 0, 1),
-    ("samples/response_header_too_large.pcap", "front", 1, 0, 0),
     ("samples/sll2-pcapng.pcap", "front", 0, 0, 1),
-    (
-        "samples/target_closed_before_response.pcap",
-        "front",
-        2,
-        0,
-        0,
-    ),
     ("samples/target_generated_error.pcap", "front", 0, 0, 3),
-    ("samples/target_tls_handshake_failed.pcap", "front", 3, 0, 0),
-    (
-        "samples/target_tls_handshake_timeout.pcap",
-        "front",
-        1,
-        0,
-        0,
-    ),
-    ("samples/target_unreachable_icmp.pcap", "front", 2, 0, 0),
     ("samples/tls-frontend.pcap", "front", 0, 0, 2),
     ("samples/real/client_closed.pcap", "back", 1, 0, 0),
     ("samples/real/client_closed.pcap", "front", 0, 0, 1),
-    ("samples/real/closed_fin.pcap", "front", 1, 0, 0),
-    ("samples/real/closed_rst.pcap", "front", 1, 0, 0),
-    ("samples/real/deregistration_abort.pcap", "front", 1, 0, 0),
-    ("samples/real/header_too_large.pcap", "front", 1, 0, 0),
     ("samples/real/incomplete_body.pcap", "front", 0, 0, 1),
-    ("samples/real/incomplete_body.pcap", "front+", 1, 1, 0),
-    ("samples/real/keepalive_race.pcap", "front", 1, 0, 0),
-    ("samples/real/malformed_response.pcap", "front", 1, 0, 0),
-    ("samples/real/mixed_two_nodes.pcap", "front", 5, 1, 0),
     ("samples/real/no_target_attempt.pcap", "back", 0, 0, 2),
     ("samples/real/target_5xx.pcap", "front", 0, 0, 2),
     ("samples/real/tls_handshake_failed.pcap", "back", 0, 0, 2),
-    ("samples/real/tls_handshake_failed.pcap", "front", 2, 0, 0),
     ("samples/real/tls_handshake_timeout.pcap", "back", 0, 0, 1),
-    ("samples/real/tls_handshake_timeout.pcap", "front", 1, 0, 0),
-    ("samples/real/unreachable_icmp.pcap", "front", 2, 0, 0),
 ];
 
 #[test]

@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod model;
 mod timeline;
 
-pub use evidence::{At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse};
+pub use evidence::{At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse, TellApart};
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
     TimelineEvent,
@@ -132,6 +132,9 @@ pub struct Finding {
     pub generated_by: Option<GeneratedBy>,
     /// Failure category.
     pub category: Category,
+    /// When `category` is `undetermined` because the capture cannot tell: the categories it may
+    /// be, most likely first (empty when the category is proved or nothing suggests one).
+    pub candidates: Vec<Category>,
     /// What happened (the headline's clause).
     pub cause: Cause,
     /// X-Amzn-Trace-Id.

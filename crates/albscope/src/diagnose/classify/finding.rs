@@ -54,6 +54,7 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     let client_closed = front.and_then(client_closed_at);
 
     let mut evidence: Vec<Evidence> = Vec::new();
+    let mut candidates = Vec::new();
     let (mut category, what, mut detail, target_status, expected) = match (&back_verdict, front) {
         (Some(v), _) => {
             evidence.extend(v.evidence.iter().cloned());
@@ -66,16 +67,19 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
             )
         }
         (None, Some(f)) => {
-            let (c, w, ev) = analyze_front_only(f, &ctx, front_status, front_is_lb);
-            evidence.extend(ev);
-            let seen_idle = (c == Category::TargetIdleTimeout)
+            let v = analyze_front_only(f, &ctx, front_status, front_is_lb);
+            evidence.extend(v.evidence);
+            candidates = v.candidates;
+            notes.extend(v.notes);
+            let seen_idle = (v.category == Category::TargetIdleTimeout)
                 .then(|| front_elapsed(f))
                 .flatten();
             let detail = FixFacts {
                 idle_s: seen_idle.unwrap_or(idle).as_secs_f64().round(),
+                extra: v.extra,
                 ..FixFacts::default()
             };
-            (c, w, detail, None, None)
+            (v.category, v.what, detail, None, None)
         }
         (None, None) => (
             Category::Undetermined,
@@ -91,6 +95,7 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     let mut front_status = front_status;
     if let Some(ev) = client_closed {
         category = Category::ClientClosed;
+        candidates.clear();
         what = Cause::ClientClosedFirst;
         evidence.insert(0, ev);
         front_status = None;
@@ -252,6 +257,7 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
         generated_by,
         category,
+        candidates,
         cause: what,
         trace_id,
         access_log,
