@@ -364,6 +364,22 @@ pub struct Analyzer {
     health: HealthSummary,
     log: Option<logjoin::LogIndex>,
     metrics: metrics::Collector,
+    /// Idle timeouts (whole seconds) that requests showed the ALB giving up after.
+    idle_seen: Vec<Duration>,
+}
+
+/// The idle timeout a finding shows the ALB giving up after, when it shows one.
+fn idle_seen(f: &Finding) -> Option<Duration> {
+    if f.category != Category::TargetIdleTimeout {
+        return None;
+    }
+    f.evidence.iter().find_map(|e| match e {
+        Evidence::MatchesIdleTimeout { elapsed, .. }
+        | Evidence::IdleTimeoutByTiming { elapsed, .. } => {
+            Some(Duration::from_secs_f64(elapsed.as_secs_f64().round()))
+        }
+        _ => None,
+    })
 }
 
 impl Analyzer {
@@ -380,6 +396,7 @@ impl Analyzer {
             health: HealthSummary::default(),
             log: None,
             metrics: metrics::Collector::default(),
+            idle_seen: Vec::new(),
         }
     }
 
@@ -390,6 +407,11 @@ impl Analyzer {
     }
 
     fn count(&mut self, f: &Finding, target: Option<Endpoint>) {
+        if let Some(idle) = idle_seen(f) {
+            if self.idle_seen.len() < 1000 {
+                self.idle_seen.push(idle);
+            }
+        }
         let s = &mut self.summary;
         s.requests += 1;
         if f.category.is_failure() {
@@ -424,7 +446,17 @@ impl Analyzer {
             .sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         sort_target_rows(&mut self.summary.by_target);
         sort_target_rows(&mut self.health.by_target);
-        let (idle, src) = known.idle_timeout();
+        let (mut idle, mut src) = known.idle_timeout();
+        // Not given and not seen in idle closes: the one the requests show, when they agree,
+        // so that the header quotes the number the findings do.
+        if src == TimerSource::Default {
+            if let Some(first) = self.idle_seen.first() {
+                if self.idle_seen.iter().all(|d| d == first) {
+                    idle = *first;
+                    src = TimerSource::Inferred;
+                }
+            }
+        }
         let alb_nodes = known
             .alb_nodes()
             .into_iter()

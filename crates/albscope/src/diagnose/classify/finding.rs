@@ -2,9 +2,10 @@
 
 use super::access_log::access_log;
 use super::back::analyze_back;
+use super::front::whole_secs;
 use super::front::{analyze_front_only, client_closed_at, front_answer_missing, front_elapsed};
 use super::{Ctx, FixFacts};
-use crate::alb::{Knowledge, RequestPath};
+use crate::alb::{Knowledge, RequestPath, TimerSource};
 use crate::diagnose::evidence::{Cause, Evidence, Note};
 use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
@@ -123,6 +124,26 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     if let Some(s) = front_status {
         if category == Category::DeregistrationAbort && s == 504 {
             category = Category::TargetIdleTimeout;
+            // The ALB's own close shows the idle timeout in force: unless the user gave it,
+            // the headline, the evidence and the fix all quote that one.
+            let seen = evidence.iter().find_map(|e| match e {
+                Evidence::AlbClosedSilentTarget { elapsed, .. } => Some(*elapsed),
+                _ => None,
+            });
+            let idle = match seen {
+                Some(elapsed) if known.idle_timeout().1 != TimerSource::Config => {
+                    let idle = whole_secs(elapsed);
+                    for e in evidence.iter_mut() {
+                        if matches!(e, Evidence::ShorterThanIdleTimeout { .. }) {
+                            *e = Evidence::MatchesIdleTimeout { elapsed, idle };
+                        }
+                    }
+                    detail.idle_s = idle.as_secs_f64();
+                    detail.extra = None;
+                    idle
+                }
+                _ => idle,
+            };
             what = Cause::IdleTimeoutByStatus { idle };
         } else if category == Category::TargetIdleTimeout && s == 502 {
             category = Category::DeregistrationAbort;

@@ -347,6 +347,6 @@ fn near(a: Duration, b: Duration) -> bool {
 }
 
 /// A timer read from an answer's timing, to the whole second (ALB timers are whole seconds).
-fn whole_secs(d: Duration) -> Duration {
+pub(super) fn whole_secs(d: Duration) -> Duration {
     Duration::from_secs_f64(d.as_secs_f64().round())
 }
