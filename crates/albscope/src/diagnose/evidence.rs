@@ -427,6 +427,8 @@ pub enum Cause {
     EncryptedAnswerUnmatched,
     /// No answer to the client in the capture.
     NoAnswerCaptured,
+    /// Still waiting for its answer when the capture ended (no response, no close).
+    InFlightAtEnd,
     /// The ALB's own error seen from the front end only, which cannot tell which back-end
     /// failure it was (see the finding's candidates).
     FrontEndCannotTell {

@@ -254,7 +254,7 @@ struct GroupAcc {
 impl GroupAcc {
     fn add(&mut self, f: &Finding, rt: Option<f64>) {
         self.requests += 1;
-        if f.category.is_failure() {
+        if f.is_failure() {
             self.failed += 1;
             *self.by_category.entry(f.category).or_default() += 1;
         }

@@ -132,6 +132,9 @@ pub struct Finding {
     pub generated_by: Option<GeneratedBy>,
     /// Failure category.
     pub category: Category,
+    /// Still waiting for its answer when the capture (or a damaged file) ended: counted apart
+    /// (`Summary::in_flight_at_end`), never as failed.
+    pub in_flight_at_end: bool,
     /// When `category` is `undetermined` because the capture cannot tell: the categories it may
     /// be, most likely first (empty when the category is proved or nothing suggests one).
     pub candidates: Vec<Category>,
@@ -190,6 +193,8 @@ pub struct Summary {
     pub ok: u64,
     /// Failed ones.
     pub failed: u64,
+    /// Still waiting for their answer when the capture ended (neither ok nor failed).
+    pub in_flight_at_end: u64,
     /// By category (in [`Category::ALL`] order).
     pub by_category: IndexMap<Category, CategoryCount>,
     /// By target (sorted by [`sort_target_rows`]).
@@ -414,6 +419,10 @@ impl Analyzer {
         }
         let s = &mut self.summary;
         s.requests += 1;
+        if f.in_flight_at_end {
+            s.in_flight_at_end += 1;
+            return;
+        }
         if f.category.is_failure() {
             s.failed += 1;
         } else {
@@ -635,11 +644,18 @@ pub fn analyze_capture_with_log(
     analyzer.finish(&known, stats)
 }
 
+impl Finding {
+    /// A failed request: not `ok`, and not merely still in flight when the capture ended.
+    pub fn is_failure(&self) -> bool {
+        self.category.is_failure() && !self.in_flight_at_end
+    }
+}
+
 impl Analysis {
     /// A copy without the ok requests (the default report when the analysis kept them).
     pub fn failures_only(&self) -> Analysis {
         let mut a = self.clone();
-        a.requests.retain(|r| r.category.is_failure());
+        a.requests.retain(|r| r.is_failure() || r.in_flight_at_end);
         a.includes_ok = false;
         a
     }

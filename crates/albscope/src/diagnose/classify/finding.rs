@@ -199,6 +199,16 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
             .or(if front_is_lb { None } else { front_server })
             .map(str::to_string);
     }
+    // No answer and no close on any captured leg when the capture ended: in flight, not failed.
+    let in_flight_at_end = category == Category::Undetermined
+        && matches!(what, Cause::NoResponseInCapture | Cause::NoAnswerCaptured)
+        && [front, back]
+            .into_iter()
+            .flatten()
+            .all(|l| l.record.as_ref().is_some_and(open_at_end));
+    if in_flight_at_end {
+        what = Cause::InFlightAtEnd;
+    }
     let access_log = access_log(path, &ctx, category, status, target_status, &trace_id);
     let req = front
         .and_then(|f| f.exchange.as_ref())
@@ -278,6 +288,7 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
         generated_by,
         category,
+        in_flight_at_end,
         candidates,
         cause: what,
         trace_id,
@@ -290,4 +301,15 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         logged: None,
         target_server: detail.server.clone(),
     }
+}
+
+/// The capture ended with this connection open and nothing closing it (no FIN, no RST).
+fn open_at_end(rec: &std::sync::Arc<crate::alb::ClosedConn>) -> bool {
+    rec.tcp.close_reason == crate::flow::CloseReason::EndOfCapture
+        && !rec.tcp.events.iter().any(|e| {
+            matches!(
+                e.kind,
+                crate::flow::TcpEventKind::Fin | crate::flow::TcpEventKind::Rst
+            )
+        })
 }

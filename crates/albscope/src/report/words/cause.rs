@@ -46,6 +46,10 @@ pub fn cause(c: &Cause) -> String {
             "an encrypted answer without a matching back-end request".into()
         }
         Cause::NoAnswerCaptured => "no answer to the client in the capture".into(),
+        Cause::InFlightAtEnd => {
+            "still in flight when the capture ended (no answer and no close yet): not a failure"
+                .into()
+        }
         Cause::FrontEndCannotTell { status } => format!(
             "the ALB's own {status}; the front end alone cannot tell which back-end failure"
         ),
