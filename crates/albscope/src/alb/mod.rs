@@ -137,7 +137,10 @@ impl Vantage {
             Vantage::FrontEndOnly => {
                 "front end only (client->ALB); the back end is not in the capture"
             }
-            Vantage::Unknown => "no ALB traffic recognised",
+            Vantage::Unknown => {
+                "unknown: no ALB traffic recognised (no awselb answer, ALB-added headers or \
+                 health checks); name the ALB with --alb-ip and --listener-port"
+            }
         }
     }
 }
@@ -381,6 +384,9 @@ pub enum NodeEvidence {
     /// It opened a connection that never got going, and nothing else in the capture is
     /// recognised as an ALB node (weak).
     OpenedFailedConnect,
+    /// It answers HTTP requests that carry none of the headers an ALB adds, and nothing else
+    /// in the capture is recognised as an ALB node (weak: the front end seen from the clients).
+    AnswersClients,
 }
 
 /// A detected ALB node.
@@ -649,6 +655,14 @@ impl Knowledge {
         };
         if let Some(reason) = reason {
             self.strong_node(key, key.client.ip, reason);
+        } else if ex.response.is_some() {
+            // A client's own request, answered: its server is the ALB when the capture holds
+            // the front end only (weak: any strong node elsewhere overrides it).
+            let ip = key.server.ip;
+            if !self.nodes.contains_key(&ip) && self.nodes.len() < MAX_WEAK_NODES {
+                let n = self.node_mut(ip);
+                push_evidence(n, NodeEvidence::AnswersClients);
+            }
         }
     }
 
