@@ -9,6 +9,7 @@
 //! requests in flight inside that window, not with the length of the capture.
 
 mod pairing;
+pub(crate) use pairing::health_check;
 mod size;
 
 use crate::capture::{Duration, PacketPos, Timestamp};
