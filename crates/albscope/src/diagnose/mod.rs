@@ -599,6 +599,9 @@ impl Analyzer {
             .by_category
             .sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         sort_target_rows(&mut self.summary.by_target);
+        for t in self.summary.by_target.values_mut() {
+            t.by_category.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
+        }
         sort_target_rows(&mut self.health.by_target);
         let (mut idle, mut src) = known.idle_timeout();
         // Not given and not seen in idle closes: the one the requests show, when they agree,
