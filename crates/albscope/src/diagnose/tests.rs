@@ -950,3 +950,30 @@ mod prop {
         }
     }
 }
+
+/// Health checks seen from the targets' side: a steady cadence, with a client attempt in
+/// between left out; irregular attempts are client requests.
+#[test]
+fn health_check_cadence_leaves_client_attempts_out() {
+    let at =
+        |s: &[f64]| -> Vec<Timestamp> { s.iter().map(|x| Timestamp((x * 1e9) as i64)).collect() };
+    assert_eq!(
+        health_check_cadence(&at(&[0.0, 10.0, 20.0, 23.0, 30.0, 40.1])),
+        vec![true, true, true, false, true, true]
+    );
+    assert_eq!(
+        health_check_cadence(&at(&[0.0, 10.0])),
+        vec![false, false],
+        "two are not a cadence"
+    );
+    assert_eq!(
+        health_check_cadence(&at(&[0.0, 1.0, 2.0, 3.0])),
+        vec![false; 4],
+        "faster than any health-check interval"
+    );
+    assert_eq!(
+        health_check_cadence(&at(&[0.0, 7.0, 30.0, 31.0, 90.0])),
+        vec![false; 5],
+        "irregular"
+    );
+}

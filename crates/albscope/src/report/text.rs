@@ -196,6 +196,8 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         writeln!(out)?;
         let title = if a.includes_ok {
             "Requests"
+        } else if a.summary.in_flight_at_end > 0 {
+            "Failed requests, and requests in flight at the end of the capture"
         } else {
             "Failed requests"
         };
