@@ -75,6 +75,8 @@ pub enum TellApart {
     /// A 504 near the connect timeout: the back end shows an unanswered SYN (connect timeout),
     /// an unfinished TLS handshake, or a request without answer (idle timeout).
     GatewayTimeout,
+    /// A 5xx without a Server header: the back end shows whether a target sent it.
+    WhoAnswered,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.
@@ -423,6 +425,12 @@ pub enum Cause {
     NoTargetAttempt,
     /// The ALB's error, with the back end not captured.
     AlbErrorBackEndNotCaptured,
+    /// A 5xx without a Server header seen from the front end only: who generated it is not
+    /// proved (see the finding's candidates).
+    NoServerHeader {
+        /// The status the client got.
+        status: u16,
+    },
     /// An encrypted answer no back-end request matched.
     EncryptedAnswerUnmatched,
     /// No answer to the client in the capture.

@@ -977,3 +977,28 @@ fn health_check_cadence_leaves_client_attempts_out() {
         "irregular"
     );
 }
+
+/// From the front end only, a 5xx without a Server header is most likely the target's, but not
+/// proved: `undetermined`, target_generated_error first among the candidates.
+#[test]
+fn front_end_only_5xx_without_server_header() {
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    let mut r = resp(110, 503, "x", 10);
+    r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("server"));
+    tr.exchange(
+        &c.ctx(false),
+        exch(0, None, Some(get(100, "/x", front_headers())), Some(r)),
+    );
+    let f = one(tr);
+    assert_eq!(f.category, Category::Undetermined);
+    assert_eq!(
+        f.candidates,
+        vec![Category::TargetGeneratedError, Category::NoTargetAttempt]
+    );
+    assert!(
+        headline(&f).contains("without a Server header"),
+        "{}",
+        headline(&f)
+    );
+}

@@ -136,13 +136,40 @@ pub(super) fn analyze_front_only(
             FrontVerdict::of(Category::NoTargetAttempt, Cause::NoTargetAttempt, ev)
         }
         Some(s) if is_lb => front_only_inference(f, ctx, s, ev),
-        Some(_) => {
+        Some(s) => {
+            // No Server header at all: most likely the target's own error (the ALB's carry
+            // awselb/2.0), but the front end cannot prove it.
             ev.push(Evidence::BackEndNotCaptured);
-            FrontVerdict::of(
+            let mut v = FrontVerdict::of(
                 Category::Undetermined,
                 Cause::AlbErrorBackEndNotCaptured,
                 ev,
-            )
+            );
+            if resp.is_some() {
+                v.what = Cause::NoServerHeader { status: s };
+                v.candidates = vec![Category::TargetGeneratedError];
+                v.candidates.extend(match s {
+                    503 => vec![Category::NoTargetAttempt],
+                    504 => vec![
+                        Category::TargetIdleTimeout,
+                        Category::TargetConnectTimeout,
+                        Category::TargetTlsHandshakeTimeout,
+                    ],
+                    502 => vec![
+                        Category::TargetConnectRefused,
+                        Category::TargetClosedBeforeResponse,
+                        Category::KeepaliveRace,
+                        Category::TargetTlsHandshakeFailed,
+                        Category::MalformedResponse,
+                        Category::ResponseHeaderTooLarge,
+                        Category::TargetUnreachableIcmp,
+                        Category::DeregistrationAbort,
+                    ],
+                    _ => vec![],
+                });
+                v.notes = vec![Note::TellApart(TellApart::WhoAnswered)];
+            }
+            v
         }
         None if f.burst.as_ref().is_some_and(|b| b.response.is_some()) => {
             let bytes = f

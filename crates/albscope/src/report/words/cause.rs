@@ -50,6 +50,9 @@ pub fn cause(c: &Cause) -> String {
             "still in flight when the capture ended (no answer and no close yet): not a failure"
                 .into()
         }
+        Cause::NoServerHeader { status } => format!(
+            "a {status} without a Server header; the front end alone cannot prove who generated it"
+        ),
         Cause::FrontEndCannotTell { status } => format!(
             "the ALB's own {status}; the front end alone cannot tell which back-end failure"
         ),
@@ -188,6 +191,11 @@ pub fn tell_apart(t: TellApart) -> &'static str {
             "to tell the candidates apart, capture the targets' ENIs (back end): the connect \
              attempt shows a RST (refused), an ICMP error (unreachable) or a TLS alert, and the \
              back-end connection shows the target's FIN or RST, its bytes or the ALB's own close"
+        }
+        TellApart::WhoAnswered => {
+            "the answer carries no Server header (the ALB's own errors carry Server: \
+             awselb/2.0, so most likely the target's); capture the targets' ENIs (back end) to \
+             see whether a target sent it"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \
