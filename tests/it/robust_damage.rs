@@ -392,3 +392,30 @@ fn parse_location(msg: &str) -> Option<(u64, u64)> {
     let offset: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     Some((packet.parse().ok()?, offset.parse().ok()?))
 }
+
+/// Issue 12: a request still waiting for its answer when the capture (or a damaged file) ends
+/// is in flight, not failed: cut `target_idle_timeout` after the request reached the target
+/// (packet 22, before the ALB's 504), and at a byte inside the next record.
+#[test]
+fn requests_open_at_the_end_are_in_flight_not_failed() {
+    let name = "target_idle_timeout";
+    let data = sample(name);
+    let recs = records(name, &data);
+    let after_request = recs.iter().find(|r| r.number == 22).expect("packet 22");
+    for cut in [after_request.end, after_request.end + 20] {
+        let a = analysis(name, &data[..cut as usize]).expect("cut opens");
+        assert_eq!(a.summary.in_flight_at_end, 1, "cut at {cut}");
+        assert_eq!(a.summary.failed, 0, "cut at {cut}: {:?}", a.summary);
+        let f = a
+            .requests
+            .iter()
+            .find(|f| f.in_flight_at_end)
+            .expect("the in-flight request is listed");
+        assert_eq!(f.path.as_deref(), Some("/delay.php"));
+        assert!(!f.is_failure());
+    }
+    // The whole capture: the same request is a failure (the 504 is in it).
+    let a = analysis(name, &data).expect("sample opens");
+    assert_eq!(a.summary.in_flight_at_end, 0);
+    assert_eq!(a.summary.failed, 1);
+}

@@ -208,21 +208,17 @@ fn back_end_cut_is_never_wrong() {
     assert_eq!(n, 0, "back-end-only: wrong categories:\n{l}");
 }
 
+/// Issue 12: where the front end cannot tell, the category is `undetermined` with its
+/// candidates, never a guess.
 #[test]
-#[ignore = "issue 12: front-end-only: 30 wrong of 64 failed requests (29 marked inferred, 1 \
-            confident): as target_connect_refused: target_closed_before_response 7, \
-            target_tls_handshake_failed 5, keepalive_race 3, malformed_response 3, \
-            response_header_too_large 3, target_unreachable_icmp 2; as \
-            target_closed_before_response: deregistration_abort 2, target_unreachable_icmp 2; \
-            as target_connect_timeout: target_tls_handshake_timeout 2; as ok: incomplete_body 1"]
 fn front_end_cut_is_never_wrong() {
     let (n, l) = problems("front", |r| r.score.wrong);
     assert_eq!(n, 0, "front-end-only: wrong categories:\n{l}");
 }
 
+/// Issue 12: what the front end proves (a body cut short, the idle timeout outside the connect
+/// and TLS window) is never stated wrongly.
 #[test]
-#[ignore = "issue 12: front-end-only: 1 confident wrong answer: samples/real/mixed_two_nodes \
-            client port 40225 (incomplete_body: 100 of 1000 body bytes, then FIN) read as ok"]
 fn front_end_cut_is_never_confidently_wrong() {
     let (n, l) = problems("front", |r| r.score.wrong_confident);
     assert_eq!(
@@ -231,10 +227,8 @@ fn front_end_cut_is_never_confidently_wrong() {
     );
 }
 
+/// Told the ALB, neither cut states a wrong category as proved.
 #[test]
-#[ignore = "issue 12: front-end-only told the ALB (--alb-ip, --listener-port): 2 confident wrong \
-            answers: samples/incomplete_body and samples/real/incomplete_body (100 of 1000 body \
-            bytes, then FIN) read as ok"]
 fn cuts_told_the_alb_are_never_confidently_wrong() {
     for v in ["back+", "front+"] {
         let (n, l) = problems(v, |r| r.score.wrong_confident);
@@ -262,56 +256,16 @@ fn missed_visible(r: &Row) -> u64 {
 /// brings a new row, fails [`no_cut_is_worse_than_today`].
 const TODAY: &[(&str, &str, u64, u64, u64)] = &[
     ("samples/client_closed.pcap", "back", 1, 0, 0),
-    ("samples/client_closed.pcap", "front", 0, 0, 1),
-    ("samples/deregistration_abort.pcap", "front", 1, 0, 0),
-    ("samples/incomplete_body.pcap", "front", 0, 0, 1),
-    ("samples/incomplete_body.pcap", "front+", 1, 1, 0),
-    ("samples/keepalive_race.pcap", "front", 1, 0, 0),
-    ("samples/malformed_response.pcap", "front", 1, 0, 0),
     ("samples/mirror-truncated.pcap", "back", 0, 0, 1),
     ("samples/mirror-truncated.pcap", "front", 0, 0, 1),
     ("samples/mixed.pcap", "back", 1, 0, 0),
-    ("samples/mixed.pcap", "front", 1, 0, 0),
-    ("samples/multi-node.pcap", "front", 1, 0, 1),
+    ("samples/multi-node.pcap", "front", 0, 0, 1),
     ("samples/no_target_attempt.pcap", "back", 0, 0, 1),
-    ("samples/response_header_too_large.pcap", "front", 1, 0, 0),
-    ("samples/sll2-pcapng.pcap", "front", 0, 0, 1),
-    (
-        "samples/target_closed_before_response.pcap",
-        "front",
-        2,
-        0,
-        0,
-    ),
-    ("samples/target_generated_error.pcap", "front", 0, 0, 3),
-    ("samples/target_tls_handshake_failed.pcap", "front", 3, 0, 0),
-    (
-        "samples/target_tls_handshake_timeout.pcap",
-        "front",
-        1,
-        0,
-        0,
-    ),
-    ("samples/target_unreachable_icmp.pcap", "front", 2, 0, 0),
     ("samples/tls-frontend.pcap", "front", 0, 0, 2),
     ("samples/real/client_closed.pcap", "back", 1, 0, 0),
-    ("samples/real/client_closed.pcap", "front", 0, 0, 1),
-    ("samples/real/closed_fin.pcap", "front", 1, 0, 0),
-    ("samples/real/closed_rst.pcap", "front", 1, 0, 0),
-    ("samples/real/deregistration_abort.pcap", "front", 1, 0, 0),
-    ("samples/real/header_too_large.pcap", "front", 1, 0, 0),
-    ("samples/real/incomplete_body.pcap", "front", 0, 0, 1),
-    ("samples/real/incomplete_body.pcap", "front+", 1, 1, 0),
-    ("samples/real/keepalive_race.pcap", "front", 1, 0, 0),
-    ("samples/real/malformed_response.pcap", "front", 1, 0, 0),
-    ("samples/real/mixed_two_nodes.pcap", "front", 5, 1, 0),
     ("samples/real/no_target_attempt.pcap", "back", 0, 0, 2),
-    ("samples/real/target_5xx.pcap", "front", 0, 0, 2),
     ("samples/real/tls_handshake_failed.pcap", "back", 0, 0, 2),
-    ("samples/real/tls_handshake_failed.pcap", "front", 2, 0, 0),
     ("samples/real/tls_handshake_timeout.pcap", "back", 0, 0, 1),
-    ("samples/real/tls_handshake_timeout.pcap", "front", 1, 0, 0),
-    ("samples/real/unreachable_icmp.pcap", "front", 2, 0, 0),
 ];
 
 #[test]
@@ -354,10 +308,10 @@ fn back_end_cut_misses_no_visible_failed_request() {
 }
 
 #[test]
-#[ignore = "issue 12: front-end-only misses 12 failed requests it could see (plus 2 behind a \
-            TLS front end): no ALB recognised without an awselb answer (target_generated_error \
-            3, real/target_5xx 2, sll2-pcapng 1, client_closed 1+1, incomplete_body 1+1, \
-            mirror-truncated 1), multi-node 1 (503 from a target)"]
+#[ignore = "issue 12: front-end-only misses 2 failed requests it could see (plus 2 behind a \
+            TLS front end): samples/mirror-truncated 1 (no ALB recognised: the truncated answers \
+            do not parse), multi-node 1 (503 from a target, on a second node not recognised \
+            because another node answers as awselb)"]
 fn front_end_cut_misses_no_visible_failed_request() {
     let (n, l) = problems("front", missed_visible);
     assert_eq!(n, 0, "front-end-only: missed failed requests:\n{l}");
@@ -365,11 +319,9 @@ fn front_end_cut_misses_no_visible_failed_request() {
 
 #[test]
 #[ignore = "issue 12: vantage `unknown` (no ALB recognised) for 3 back-end-only cuts \
-            (mirror-truncated, real/tls_handshake_failed, real/tls_handshake_timeout) and 11 \
-            front-end-only cuts, every one without an awselb answer (client_closed, healthy, \
-            incomplete_body, mirror-truncated, sll2-pcapng, target_generated_error, \
-            tls-frontend, real/client_closed, real/incomplete_body, real/ok_keepalive, \
-            real/target_5xx); told the ALB, all 14 are recognised (rows back+ / front+)"]
+            (mirror-truncated, real/tls_handshake_failed, real/tls_handshake_timeout) and 2 \
+            front-end-only cuts (mirror-truncated: truncated answers; tls-frontend: TLS only); \
+            told the ALB, all 5 are recognised (rows back+ / front+)"]
 fn cuts_are_recognised_as_their_vantage() {
     let mut wrong = String::new();
     for (v, want) in [("back", "back_end_only"), ("front", "front_end_only")] {

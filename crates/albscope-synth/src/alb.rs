@@ -1345,6 +1345,32 @@ impl World {
         done
     }
 
+    /// Failed health checks from `node` to `target` every `interval` in `[from, to)`: each a
+    /// new connection whose SYN the target answers with RST (nothing listens on the port).
+    pub fn health_checks_refused(
+        &mut self,
+        node: usize,
+        target: usize,
+        from: Nanos,
+        to: Nanos,
+        interval: Nanos,
+    ) {
+        let Some(tg) = self.targets.get(target) else {
+            return;
+        };
+        let node_ip = self.node_addr(node, tg.addr.is_ipv6());
+        let mut t = from;
+        while t < to {
+            let b = self.new_back(node, target, node_ip);
+            if let Some(bc) = self.back.get_mut(b) {
+                bc.conn.syn(&mut self.pkts, t);
+                bc.conn.refuse(&mut self.pkts, t + BACK_RTT / 2);
+                bc.open = false;
+            }
+            t += interval.max(1);
+        }
+    }
+
     /// Health checks from `node` to `target` every `interval` in `[from, to)`: each on a new
     /// connection, `GET /health` with `User-Agent: ELB-HealthChecker/2.0`, Host = target ip:port.
     pub fn health_checks(

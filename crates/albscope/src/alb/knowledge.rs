@@ -238,6 +238,14 @@ impl Knowledge {
         };
         if let Some(reason) = reason {
             self.strong_node(key, key.client.ip, reason);
+        } else if ex.response.is_some() {
+            // A client's own request, answered: its server is the ALB when the capture holds
+            // the front end only (weak: any strong node elsewhere overrides it).
+            let ip = key.server.ip;
+            if !self.nodes.contains_key(&ip) && self.nodes.len() < MAX_WEAK_NODES {
+                let n = self.node_mut(ip);
+                push_evidence(n, NodeEvidence::AnswersClients);
+            }
         }
     }
 

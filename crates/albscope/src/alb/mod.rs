@@ -16,6 +16,7 @@
 
 mod knowledge;
 mod pairing;
+pub(crate) use pairing::health_check;
 mod size;
 mod tracker;
 mod types;

@@ -481,7 +481,7 @@ fn ambiguity(fronts: &[ClassifiedLeg], pool: &[usize], by: PairingBasis) -> Pair
 
 /// Builds a health-check record from a health-check leg (or, `unmatched_attempt`, a bare
 /// connection attempt that matched no client request).
-fn health_check(leg: &Leg, unmatched_attempt: bool) -> HealthCheck {
+pub(crate) fn health_check(leg: &Leg, unmatched_attempt: bool) -> HealthCheck {
     let ex = leg.exchange.as_ref();
     let status = ex.and_then(|e| e.response.as_ref()).map(|r| r.status);
     let path = ex

@@ -105,7 +105,10 @@ impl Vantage {
             Vantage::FrontEndOnly => {
                 "front end only (client->ALB); the back end is not in the capture"
             }
-            Vantage::Unknown => "no ALB traffic recognised",
+            Vantage::Unknown => {
+                "unknown: no ALB traffic recognised (no awselb answer, ALB-added headers or \
+                 health checks); name the ALB with --alb-ip and --listener-port"
+            }
         }
     }
 }
@@ -349,6 +352,9 @@ pub enum NodeEvidence {
     /// It opened a connection that never got going, and nothing else in the capture is
     /// recognised as an ALB node (weak).
     OpenedFailedConnect,
+    /// It answers HTTP requests that carry none of the headers an ALB adds, and nothing else
+    /// in the capture is recognised as an ALB node (weak: the front end seen from the clients).
+    AnswersClients,
 }
 
 /// A detected ALB node.

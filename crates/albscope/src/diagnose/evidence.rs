@@ -49,25 +49,34 @@ pub struct Reuse {
 /// What a front-end-only inference concludes from the ALB's status and timing.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Inference {
-    /// A 504 after the connect timeout: the ALB could not connect.
-    ConnectTimeout {
+    /// A 504 this long after the request, inside the window where the connect timeout, the TLS
+    /// handshake timeout (and an idle timeout of that length) all give one.
+    GatewayTimeoutAmbiguous {
+        /// Request to answer.
+        elapsed: Duration,
         /// The ALB's connect timeout.
         connect: Duration,
     },
-    /// A 504 after this long: the target did not answer within the idle timeout.
-    IdleTimeout {
-        /// Request to answer.
-        elapsed: Duration,
-    },
-    /// An immediate 502: most often a refused connection.
-    Refused,
-    /// A 502 after this long: the target closed (or the ALB aborted).
-    Closed {
+    /// A 502 this long after the request: the front end cannot tell which back-end failure.
+    BadGatewayAmbiguous {
         /// Request to answer.
         elapsed: Duration,
     },
     /// A 503: no healthy target.
     NoHealthyTarget,
+}
+
+/// What to capture to tell a front-end-only finding's candidates apart.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum TellApart {
+    /// A 502: the back end shows the connect attempt and what the target sent (RST, ICMP,
+    /// FIN, bytes, TLS alert).
+    BadGateway,
+    /// A 504 near the connect timeout: the back end shows an unanswered SYN (connect timeout),
+    /// an unfinished TLS handshake, or a request without answer (idle timeout).
+    GatewayTimeout,
+    /// A 5xx without a Server header: the back end shows whether a target sent it.
+    WhoAnswered,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.
@@ -364,6 +373,14 @@ pub enum Evidence {
     },
     /// What the front end alone suggests (an inference, said so).
     Inferred(Inference),
+    /// A 504 this long after the request, outside the window of the connect and TLS handshake
+    /// timeouts: only the idle timeout gives a 504 then.
+    IdleTimeoutByTiming {
+        /// Request to answer.
+        elapsed: Duration,
+        /// The ALB's connect timeout.
+        connect: Duration,
+    },
     /// The ALB replaced a normal target response with its own error.
     AlbReplacedResponse,
     /// The client got the target's headers and part of the body, then the connection closed.
@@ -408,24 +425,24 @@ pub enum Cause {
     NoTargetAttempt,
     /// The ALB's error, with the back end not captured.
     AlbErrorBackEndNotCaptured,
+    /// A 5xx without a Server header seen from the front end only: who generated it is not
+    /// proved (see the finding's candidates).
+    NoServerHeader {
+        /// The status the client got.
+        status: u16,
+    },
     /// An encrypted answer no back-end request matched.
     EncryptedAnswerUnmatched,
     /// No answer to the client in the capture.
     NoAnswerCaptured,
-    /// Inferred: the ALB could not connect within its connect timeout.
-    InferredConnectTimeout {
-        /// The connect timeout.
-        connect: Duration,
+    /// Still waiting for its answer when the capture ended (no response, no close).
+    InFlightAtEnd,
+    /// The ALB's own error seen from the front end only, which cannot tell which back-end
+    /// failure it was (see the finding's candidates).
+    FrontEndCannotTell {
+        /// The status the client got.
+        status: u16,
     },
-    /// Inferred: the target did not answer within the idle timeout (about `elapsed`).
-    InferredIdleTimeout {
-        /// Request to answer.
-        elapsed: Duration,
-    },
-    /// Inferred: the ALB could not use the target at once.
-    InferredRefused,
-    /// Inferred: the target closed before answering.
-    InferredClosed,
     /// Inferred: no healthy target (503).
     InferredNoHealthyTarget,
     /// Keep-alive race.
@@ -493,4 +510,6 @@ pub enum Note {
         /// What the category usually gives.
         usual: u16,
     },
+    /// What to capture to tell the candidates apart.
+    TellApart(TellApart),
 }

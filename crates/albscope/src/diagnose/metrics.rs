@@ -254,7 +254,7 @@ struct GroupAcc {
 impl GroupAcc {
     fn add(&mut self, f: &Finding, rt: Option<f64>) {
         self.requests += 1;
-        if f.category.is_failure() {
+        if f.is_failure() {
             self.failed += 1;
             *self.by_category.entry(f.category).or_default() += 1;
         }
@@ -263,10 +263,14 @@ impl GroupAcc {
         }
     }
     fn stats(&self) -> GroupStats {
+        // In the taxonomy's order, not the order first seen (which follows processing order).
+        let mut by_category = self.by_category.clone();
+        let order = |c: &Category| Category::ALL.iter().position(|x| x == c);
+        by_category.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         GroupStats {
             requests: self.requests,
             failed: self.failed,
-            by_category: self.by_category.clone(),
+            by_category,
             latency: self.latency.summary(),
         }
     }

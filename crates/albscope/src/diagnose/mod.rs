@@ -13,7 +13,7 @@ pub mod metrics;
 pub mod model;
 mod timeline;
 
-pub use evidence::{At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse};
+pub use evidence::{At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse, TellApart};
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
     TimelineEvent,
@@ -132,6 +132,12 @@ pub struct Finding {
     pub generated_by: Option<GeneratedBy>,
     /// Failure category.
     pub category: Category,
+    /// Still waiting for its answer when the capture (or a damaged file) ended: counted apart
+    /// (`Summary::in_flight_at_end`), never as failed.
+    pub in_flight_at_end: bool,
+    /// When `category` is `undetermined` because the capture cannot tell: the categories it may
+    /// be, most likely first (empty when the category is proved or nothing suggests one).
+    pub candidates: Vec<Category>,
     /// What happened (the headline's clause).
     pub cause: Cause,
     /// X-Amzn-Trace-Id.
@@ -187,6 +193,8 @@ pub struct Summary {
     pub ok: u64,
     /// Failed ones.
     pub failed: u64,
+    /// Still waiting for their answer when the capture ended (neither ok nor failed).
+    pub in_flight_at_end: u64,
     /// By category (in [`Category::ALL`] order).
     pub by_category: IndexMap<Category, CategoryCount>,
     /// By target (sorted by [`sort_target_rows`]).
@@ -361,6 +369,112 @@ pub struct Analyzer {
     health: HealthSummary,
     log: Option<logjoin::LogIndex>,
     metrics: metrics::Collector,
+    /// Idle timeouts (whole seconds) that requests showed the ALB giving up after.
+    idle_seen: Vec<Duration>,
+    /// Back-end connections without a front end that carried no readable request (bare
+    /// connection attempts, single TLS exchanges): health checks when they come at a steady
+    /// cadence per node and target, decided at the end (see [`health_check_cadence`]).
+    held: std::collections::VecDeque<RequestPath>,
+}
+
+/// The health check a held back-end connection was: a bare attempt failed; a TLS exchange
+/// that got an answer passed as far as the capture shows (its status is encrypted).
+fn held_health_check(b: &crate::alb::Leg) -> HealthCheck {
+    let mut check = crate::alb::health_check(b, true);
+    if b.burst.as_ref().is_some_and(|x| x.response.is_some()) {
+        check.ok = true;
+        check.problem = None;
+    }
+    check
+}
+
+/// Most back-end attempts held for the health-check cadence test; past it the oldest is
+/// diagnosed as a client request at once.
+const MAX_HELD: usize = 10_000;
+
+/// A back-end-only connection that may be a health check: no front end, and either a bare
+/// connection attempt or one TLS exchange on a connection of its own (health checks over TLS).
+fn may_be_health_check(path: &RequestPath) -> bool {
+    let Some(b) = path.back.as_ref() else {
+        return false;
+    };
+    if path.front.is_some() || b.exchange.is_some() {
+        return false;
+    }
+    match &b.burst {
+        None => true,
+        Some(_) => {
+            b.index() == 0
+                && b.record
+                    .as_ref()
+                    .and_then(|r| r.tls.as_ref())
+                    .is_some_and(|t| t.bursts.len() <= 2 && t.bursts_dropped == 0)
+        }
+    }
+}
+
+/// Which of these times (sorted) come at a steady cadence: the interval is the median gap
+/// between neighbours, 4 s to 310 s (the health-check interval is 5-300 s); a time joins the
+/// chain when it comes one interval (within 10 %, at least 0.5 s) after the chain's last time,
+/// so that a client attempt in between is left out. Chains of at least three count.
+fn health_check_cadence(times: &[Timestamp]) -> Vec<bool> {
+    let mut fits = vec![false; times.len()];
+    let mut gaps: Vec<f64> = times
+        .windows(2)
+        .filter_map(|w| match w {
+            [a, b] => Some(b.since(*a).as_secs_f64()),
+            _ => None,
+        })
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    let Some(&m) = gaps.get(gaps.len() / 2) else {
+        return fits;
+    };
+    if !(4.0..=310.0).contains(&m) {
+        return fits;
+    }
+    let tol = (0.1 * m).max(0.5);
+    let mut chain: Vec<usize> = Vec::new();
+    let close = |chain: &[usize], fits: &mut Vec<bool>| {
+        if chain.len() >= 3 {
+            for &i in chain {
+                if let Some(f) = fits.get_mut(i) {
+                    *f = true;
+                }
+            }
+        }
+    };
+    for (i, t) in times.iter().enumerate() {
+        let last = chain.last().and_then(|&l| times.get(l));
+        match last {
+            None => chain.push(i),
+            Some(l) => {
+                let gap = t.since(*l).as_secs_f64();
+                if (gap - m).abs() <= tol {
+                    chain.push(i);
+                } else if gap > m + tol {
+                    close(&chain, &mut fits);
+                    chain = vec![i];
+                }
+            }
+        }
+    }
+    close(&chain, &mut fits);
+    fits
+}
+
+/// The idle timeout a finding shows the ALB giving up after, when it shows one.
+fn idle_seen(f: &Finding) -> Option<Duration> {
+    if f.category != Category::TargetIdleTimeout {
+        return None;
+    }
+    f.evidence.iter().find_map(|e| match e {
+        Evidence::MatchesIdleTimeout { elapsed, .. }
+        | Evidence::IdleTimeoutByTiming { elapsed, .. } => {
+            Some(Duration::from_secs_f64(elapsed.as_secs_f64().round()))
+        }
+        _ => None,
+    })
 }
 
 impl Analyzer {
@@ -377,6 +491,8 @@ impl Analyzer {
             health: HealthSummary::default(),
             log: None,
             metrics: metrics::Collector::default(),
+            idle_seen: Vec::new(),
+            held: std::collections::VecDeque::new(),
         }
     }
 
@@ -387,8 +503,17 @@ impl Analyzer {
     }
 
     fn count(&mut self, f: &Finding, target: Option<Endpoint>) {
+        if let Some(idle) = idle_seen(f) {
+            if self.idle_seen.len() < 1000 {
+                self.idle_seen.push(idle);
+            }
+        }
         let s = &mut self.summary;
         s.requests += 1;
+        if f.in_flight_at_end {
+            s.in_flight_at_end += 1;
+            return;
+        }
         if f.category.is_failure() {
             s.failed += 1;
         } else {
@@ -411,8 +536,62 @@ impl Analyzer {
         }
     }
 
+    /// Diagnoses one request path: counts it, and keeps it in full when wanted.
+    fn request(&mut self, path: RequestPath, known: &Knowledge) {
+        // The timeline is written only for the requests kept (counting, the metrics and the
+        // access-log join do not read it).
+        let mut finding = classify::diagnose_untimed(&path, known);
+        let wanted = finding.category.is_failure() || self.keep_ok;
+        let keep = wanted && self.requests.len() < self.max_kept;
+        if wanted && !keep {
+            self.not_kept += 1;
+        }
+        if keep {
+            finding.timeline = classify::timeline(&path);
+        }
+        if let Some(log) = &mut self.log {
+            finding.logged = log.join(&finding);
+        }
+        self.count(&finding, path.back.as_ref().map(|b| b.conn.key.server));
+        self.metrics.observe(&path, &finding, keep);
+        if keep {
+            self.requests.push(finding);
+        }
+    }
+
+    /// The held back-end attempts: those at a steady cadence per node and target are health
+    /// checks (a refused or failed health-check connect, a health check over TLS), the others
+    /// client requests.
+    fn release_held(&mut self, known: &Knowledge) {
+        let mut held: Vec<RequestPath> = std::mem::take(&mut self.held).into();
+        held.sort_by_key(|p| p.back.as_ref().map(|b| b.time()));
+        let mut groups: IndexMap<(Option<IpAddr>, Option<Endpoint>), Vec<RequestPath>> =
+            IndexMap::new();
+        for p in held {
+            let target = p.back.as_ref().map(|b| b.conn.key.server);
+            groups.entry((p.node, target)).or_default().push(p);
+        }
+        for (_, group) in groups {
+            let times: Vec<Timestamp> = group
+                .iter()
+                .filter_map(|p| p.back.as_ref().map(|b| b.time()))
+                .collect();
+            let fits = health_check_cadence(&times);
+            for (p, fit) in group.into_iter().zip(fits) {
+                match p.back.as_ref() {
+                    Some(b) if fit => {
+                        let check = held_health_check(b);
+                        self.health_check(check, known);
+                    }
+                    _ => self.request(p, known),
+                }
+            }
+        }
+    }
+
     /// Builds the analysis from what was gathered, what the ALB layer learned and run stats.
     pub fn finish(mut self, known: &Knowledge, stats: RunStats) -> Analysis {
+        self.release_held(known);
         self.requests
             .sort_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)));
         let order = |c: &Category| Category::ALL.iter().position(|x| x == c);
@@ -420,8 +599,21 @@ impl Analyzer {
             .by_category
             .sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         sort_target_rows(&mut self.summary.by_target);
+        for t in self.summary.by_target.values_mut() {
+            t.by_category.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
+        }
         sort_target_rows(&mut self.health.by_target);
-        let (idle, src) = known.idle_timeout();
+        let (mut idle, mut src) = known.idle_timeout();
+        // Not given and not seen in idle closes: the one the requests show, when they agree,
+        // so that the header quotes the number the findings do.
+        if src == TimerSource::Default {
+            if let Some(first) = self.idle_seen.first() {
+                if self.idle_seen.iter().all(|d| d == first) {
+                    idle = *first;
+                    src = TimerSource::Inferred;
+                }
+            }
+        }
         let alb_nodes = known
             .alb_nodes()
             .into_iter()
@@ -499,25 +691,16 @@ impl Analyzer {
 
 impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
-        // The timeline is written only for the requests kept (counting, the metrics and the
-        // access-log join do not read it).
-        let mut finding = classify::diagnose_untimed(&path, known);
-        let wanted = finding.category.is_failure() || self.keep_ok;
-        let keep = wanted && self.requests.len() < self.max_kept;
-        if wanted && !keep {
-            self.not_kept += 1;
+        if may_be_health_check(&path) {
+            if self.held.len() >= MAX_HELD {
+                if let Some(oldest) = self.held.pop_front() {
+                    self.request(oldest, known);
+                }
+            }
+            self.held.push_back(path);
+            return;
         }
-        if keep {
-            finding.timeline = classify::timeline(&path);
-        }
-        if let Some(log) = &mut self.log {
-            finding.logged = log.join(&finding);
-        }
-        self.count(&finding, path.back.as_ref().map(|b| b.conn.key.server));
-        self.metrics.observe(&path, &finding, keep);
-        if keep {
-            self.requests.push(finding);
-        }
+        self.request(path, known);
     }
 
     fn health_check(&mut self, check: HealthCheck, _known: &Knowledge) {
@@ -600,11 +783,18 @@ pub fn analyze_capture_with_log(
     analyzer.finish(&known, stats)
 }
 
+impl Finding {
+    /// A failed request: not `ok`, and not merely still in flight when the capture ended.
+    pub fn is_failure(&self) -> bool {
+        self.category.is_failure() && !self.in_flight_at_end
+    }
+}
+
 impl Analysis {
     /// A copy without the ok requests (the default report when the analysis kept them).
     pub fn failures_only(&self) -> Analysis {
         let mut a = self.clone();
-        a.requests.retain(|r| r.category.is_failure());
+        a.requests.retain(|r| r.is_failure() || r.in_flight_at_end);
         a.includes_ok = false;
         a
     }

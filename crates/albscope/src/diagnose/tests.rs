@@ -708,29 +708,148 @@ fn client_that_left_before_a_late_answer_is_client_closed() {
     assert!(ev(&f)[0].contains("refused with RST"), "{:?}", f.evidence);
 }
 
+/// Issue 12: from the front end alone, say what timing proves and list the candidates where
+/// several back-end failures give the same answer.
 #[test]
-fn front_end_only_errors_are_inferred_from_timing() {
-    for (answer_ms, status, cat) in [
-        (101, 502, Category::TargetConnectRefused),
-        (10_100, 504, Category::TargetConnectTimeout),
-        (20_100, 504, Category::TargetIdleTimeout),
-        (101, 503, Category::NoTargetAttempt),
+fn front_end_only_says_what_it_cannot_tell() {
+    use Category::*;
+    for (answer_ms, status, cat, candidates) in [
+        (
+            101,
+            502,
+            Undetermined,
+            vec![
+                TargetConnectRefused,
+                TargetClosedBeforeResponse,
+                KeepaliveRace,
+                TargetTlsHandshakeFailed,
+                MalformedResponse,
+                ResponseHeaderTooLarge,
+                TargetUnreachableIcmp,
+            ],
+        ),
+        (
+            3_100,
+            502,
+            Undetermined,
+            vec![
+                TargetClosedBeforeResponse,
+                DeregistrationAbort,
+                TargetUnreachableIcmp,
+                MalformedResponse,
+                ResponseHeaderTooLarge,
+                TargetTlsHandshakeFailed,
+            ],
+        ),
+        (
+            10_100,
+            504,
+            Undetermined,
+            vec![
+                TargetConnectTimeout,
+                TargetTlsHandshakeTimeout,
+                TargetIdleTimeout,
+            ],
+        ),
+        (
+            15_100,
+            504,
+            Undetermined,
+            vec![TargetTlsHandshakeTimeout, TargetIdleTimeout],
+        ),
+        (20_100, 504, TargetIdleTimeout, vec![]),
+        (5_100, 504, TargetIdleTimeout, vec![]),
+        (101, 503, NoTargetAttempt, vec![]),
     ] {
         let mut tr = tracker();
         front_answered(&mut tr, 100, answer_ms, status, "awselb/2.0");
         let f = one(tr);
         check(&f, cat, Some(status), Some(GeneratedBy::Lb));
-        assert!(
-            ev(&f)
-                .iter()
-                .any(|e| e.contains("inferred from the front end only")),
-            "{:?}",
-            f.evidence
-        );
-        if cat == Category::TargetIdleTimeout {
-            assert!(f.fix.as_deref().unwrap().contains("(20 s)"), "{:?}", f.fix);
+        assert_eq!(f.candidates, candidates, "{answer_ms} ms {status}");
+        let said_inferred = ev(&f)
+            .iter()
+            .any(|e| e.contains("inferred from the front end only"));
+        // What the timing proves is not said to be inferred.
+        assert_eq!(said_inferred, cat != TargetIdleTimeout, "{:?}", ev(&f));
+        if cat == Undetermined {
+            let h = headline(&f);
+            assert!(h.contains("may be target_"), "{h}");
+            assert!(
+                f.notes.iter().any(|n| matches!(n, Note::TellApart(_))),
+                "{:?}",
+                f.notes
+            );
+        }
+        if cat == TargetIdleTimeout {
+            // One number: the headline, the evidence and the fix agree.
+            let secs = format!("({} s)", (answer_ms - 100) / 1000);
+            assert!(headline(&f).contains(&secs), "{}", headline(&f));
+            assert!(f.fix.as_deref().unwrap().contains(&secs), "{:?}", f.fix);
         }
     }
+}
+
+/// A body cut short by the ALB's FIN, seen from the front end only, is `incomplete_body`
+/// (proved: the client got the headers, part of the body and a bare FIN).
+#[test]
+fn front_end_only_incomplete_body() {
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
+        .handshake(98)
+        .ev(60_200, ToClient, K::Fin);
+    let mut fr = resp(120, 200, "Apache", 1000);
+    fr.complete = None;
+    fr.body_bytes = 100;
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/x", front_headers())),
+            Some(fr),
+        )],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    check(&f, Category::IncompleteBody, None, Some(GeneratedBy::Lb));
+    assert!(f.candidates.is_empty());
+    assert!(f
+        .fix
+        .as_deref()
+        .unwrap()
+        .contains("1000 declared, 100 sent"));
+}
+
+/// The back end shows the ALB giving up after 5 s and the client got a 504: without
+/// `--idle-timeout` the headline, the evidence and the fix all say 5 s.
+#[test]
+fn idle_timeout_quoted_once() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 5_104, 504, "awselb/2.0");
+    let b = back_conn(2, 101).handshake(101).ev(5_103, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(102), None)],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetIdleTimeout,
+        Some(504),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(headline(&f).contains("(5 s)"), "{}", headline(&f));
+    assert!(f.fix.as_deref().unwrap().contains("(5 s)"), "{:?}", f.fix);
+    assert!(
+        ev(&f)
+            .iter()
+            .any(|e| e.contains("matches the ALB idle timeout (5 s)")),
+        "{:?}",
+        ev(&f)
+    );
 }
 
 #[test]
@@ -830,4 +949,56 @@ mod prop {
                 .unwrap();
         }
     }
+}
+
+/// Health checks seen from the targets' side: a steady cadence, with a client attempt in
+/// between left out; irregular attempts are client requests.
+#[test]
+fn health_check_cadence_leaves_client_attempts_out() {
+    let at =
+        |s: &[f64]| -> Vec<Timestamp> { s.iter().map(|x| Timestamp((x * 1e9) as i64)).collect() };
+    assert_eq!(
+        health_check_cadence(&at(&[0.0, 10.0, 20.0, 23.0, 30.0, 40.1])),
+        vec![true, true, true, false, true, true]
+    );
+    assert_eq!(
+        health_check_cadence(&at(&[0.0, 10.0])),
+        vec![false, false],
+        "two are not a cadence"
+    );
+    assert_eq!(
+        health_check_cadence(&at(&[0.0, 1.0, 2.0, 3.0])),
+        vec![false; 4],
+        "faster than any health-check interval"
+    );
+    assert_eq!(
+        health_check_cadence(&at(&[0.0, 7.0, 30.0, 31.0, 90.0])),
+        vec![false; 5],
+        "irregular"
+    );
+}
+
+/// From the front end only, a 5xx without a Server header is most likely the target's, but not
+/// proved: `undetermined`, target_generated_error first among the candidates.
+#[test]
+fn front_end_only_5xx_without_server_header() {
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    let mut r = resp(110, 503, "x", 10);
+    r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("server"));
+    tr.exchange(
+        &c.ctx(false),
+        exch(0, None, Some(get(100, "/x", front_headers())), Some(r)),
+    );
+    let f = one(tr);
+    assert_eq!(f.category, Category::Undetermined);
+    assert_eq!(
+        f.candidates,
+        vec![Category::TargetGeneratedError, Category::NoTargetAttempt]
+    );
+    assert!(
+        headline(&f).contains("without a Server header"),
+        "{}",
+        headline(&f)
+    );
 }

@@ -40,6 +40,11 @@ pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
         }
         NodeEvidence::AnswersAsAwselb => "answers clients with Server: awselb/2.0",
         NodeEvidence::AcceptsAndOpens => "accepts connections and opens connections to others",
+        NodeEvidence::AnswersClients => {
+            "answers HTTP requests that carry none of the headers an ALB adds (assumed to be \
+             the ALB because nothing else in the capture is recognised as one; name it with \
+             --alb-ip)"
+        }
         NodeEvidence::OpenedFailedConnect => {
             "opened a connection that never got going (assumed to be the ALB because nothing \
              else in the capture is recognised as one; name it with --alb-ip)"

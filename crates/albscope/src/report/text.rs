@@ -122,8 +122,18 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         out,
         "{}",
         st.bold(&format!(
-            "Summary: {} client requests, {} ok, {} failed",
-            s.requests, s.ok, s.failed
+            "Summary: {} client requests, {} ok, {} failed{}",
+            s.requests,
+            s.ok,
+            s.failed,
+            if s.in_flight_at_end > 0 {
+                format!(
+                    ", {} in flight at end of capture (not failures)",
+                    s.in_flight_at_end
+                )
+            } else {
+                String::new()
+            }
         ))
     )?;
     if !s.by_category.is_empty() {
@@ -186,6 +196,8 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         writeln!(out)?;
         let title = if a.includes_ok {
             "Requests"
+        } else if a.summary.in_flight_at_end > 0 {
+            "Failed requests, and requests in flight at the end of the capture"
         } else {
             "Failed requests"
         };

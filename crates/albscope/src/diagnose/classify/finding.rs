@@ -2,9 +2,10 @@
 
 use super::access_log::access_log;
 use super::back::analyze_back;
+use super::front::whole_secs;
 use super::front::{analyze_front_only, client_closed_at, front_answer_missing, front_elapsed};
 use super::{Ctx, FixFacts};
-use crate::alb::{Knowledge, RequestPath};
+use crate::alb::{Knowledge, RequestPath, TimerSource};
 use crate::diagnose::evidence::{Cause, Evidence, Note};
 use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
@@ -54,6 +55,7 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     let client_closed = front.and_then(client_closed_at);
 
     let mut evidence: Vec<Evidence> = Vec::new();
+    let mut candidates = Vec::new();
     let (mut category, what, mut detail, target_status, expected) = match (&back_verdict, front) {
         (Some(v), _) => {
             evidence.extend(v.evidence.iter().cloned());
@@ -66,16 +68,19 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
             )
         }
         (None, Some(f)) => {
-            let (c, w, ev) = analyze_front_only(f, &ctx, front_status, front_is_lb);
-            evidence.extend(ev);
-            let seen_idle = (c == Category::TargetIdleTimeout)
+            let v = analyze_front_only(f, &ctx, front_status, front_is_lb);
+            evidence.extend(v.evidence);
+            candidates = v.candidates;
+            notes.extend(v.notes);
+            let seen_idle = (v.category == Category::TargetIdleTimeout)
                 .then(|| front_elapsed(f))
                 .flatten();
             let detail = FixFacts {
                 idle_s: seen_idle.unwrap_or(idle).as_secs_f64().round(),
+                extra: v.extra,
                 ..FixFacts::default()
             };
-            (c, w, detail, None, None)
+            (v.category, v.what, detail, None, None)
         }
         (None, None) => (
             Category::Undetermined,
@@ -91,6 +96,7 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     let mut front_status = front_status;
     if let Some(ev) = client_closed {
         category = Category::ClientClosed;
+        candidates.clear();
         what = Cause::ClientClosedFirst;
         evidence.insert(0, ev);
         front_status = None;
@@ -118,6 +124,26 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     if let Some(s) = front_status {
         if category == Category::DeregistrationAbort && s == 504 {
             category = Category::TargetIdleTimeout;
+            // The ALB's own close shows the idle timeout in force: unless the user gave it,
+            // the headline, the evidence and the fix all quote that one.
+            let seen = evidence.iter().find_map(|e| match e {
+                Evidence::AlbClosedSilentTarget { elapsed, .. } => Some(*elapsed),
+                _ => None,
+            });
+            let idle = match seen {
+                Some(elapsed) if known.idle_timeout().1 != TimerSource::Config => {
+                    let idle = whole_secs(elapsed);
+                    for e in evidence.iter_mut() {
+                        if matches!(e, Evidence::ShorterThanIdleTimeout { .. }) {
+                            *e = Evidence::MatchesIdleTimeout { elapsed, idle };
+                        }
+                    }
+                    detail.idle_s = idle.as_secs_f64();
+                    detail.extra = None;
+                    idle
+                }
+                _ => idle,
+            };
             what = Cause::IdleTimeoutByStatus { idle };
         } else if category == Category::TargetIdleTimeout && s == 502 {
             category = Category::DeregistrationAbort;
@@ -172,6 +198,16 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
             .and_then(|b| b.response_header("server"))
             .or(if front_is_lb { None } else { front_server })
             .map(str::to_string);
+    }
+    // No answer and no close on any captured leg when the capture ended: in flight, not failed.
+    let in_flight_at_end = category == Category::Undetermined
+        && matches!(what, Cause::NoResponseInCapture | Cause::NoAnswerCaptured)
+        && [front, back]
+            .into_iter()
+            .flatten()
+            .all(|l| l.record.as_ref().is_some_and(open_at_end));
+    if in_flight_at_end {
+        what = Cause::InFlightAtEnd;
     }
     let access_log = access_log(path, &ctx, category, status, target_status, &trace_id);
     let req = front
@@ -252,6 +288,8 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
         generated_by,
         category,
+        in_flight_at_end,
+        candidates,
         cause: what,
         trace_id,
         access_log,
@@ -263,4 +301,15 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         logged: None,
         target_server: detail.server.clone(),
     }
+}
+
+/// The capture ended with this connection open and nothing closing it (no FIN, no RST).
+fn open_at_end(rec: &std::sync::Arc<crate::alb::ClosedConn>) -> bool {
+    rec.tcp.close_reason == crate::flow::CloseReason::EndOfCapture
+        && !rec.tcp.events.iter().any(|e| {
+            matches!(
+                e.kind,
+                crate::flow::TcpEventKind::Fin | crate::flow::TcpEventKind::Rst
+            )
+        })
 }

@@ -45,6 +45,8 @@ fn finding(trace: Option<&str>) -> Finding {
         front_encrypted: false,
         generated_by: Some(crate::taxonomy::GeneratedBy::Lb),
         category: Category::TargetIdleTimeout,
+        in_flight_at_end: false,
+        candidates: Vec::new(),
         cause: crate::diagnose::Cause::IdleTimeout {
             idle: Duration::from_millis(60_000),
         },

@@ -177,6 +177,7 @@ struct SummaryOut {
     requests: u64,
     ok: u64,
     failed: u64,
+    in_flight_at_end: u64,
     by_category: IndexMap<&'static str, CategoryCountOut>,
     by_target: IndexMap<String, TargetCountOut>,
 }
@@ -187,6 +188,7 @@ impl SummaryOut {
             requests: s.requests,
             ok: s.ok,
             failed: s.failed,
+            in_flight_at_end: s.in_flight_at_end,
             by_category: s
                 .by_category
                 .iter()

@@ -18,7 +18,8 @@
 //! - `timers`: {`idle_timeout_s`, `idle_timeout_source` ("default" | "config" | "inferred"),
 //!   `connect_timeout_s`}.
 //! - `capture`: {`first`, `last` (RFC 3339 UTC), `duration_s`}.
-//! - `summary`: {`requests`, `ok`, `failed`, `by_category` {category: {`count`,
+//! - `summary`: {`requests`, `ok`, `failed`, `in_flight_at_end` (requests still waiting for
+//!   their answer when the capture ended: neither ok nor failed), `by_category` {category: {`count`,
 //!   `generated_by_lb`, `generated_by_target`, `statuses` {"502": n, "-": n}}}, `by_target`
 //!   {"ip:port" or "-": {`requests`, `failed`, `by_category` {category: n}}}}.
 //! - `health_checks`: {`checks`, `failed`, `by_target` {"ip:port": {`checks`, `failed`,
@@ -34,7 +35,9 @@
 //!   - `status` (u16 | null), `status_inferred` (true when the front end was not captured and
 //!     the status is what the ALB would have sent), `front_encrypted` (the client's request
 //!     was opaque TLS), `generated_by` ("lb" | "target" | null),
-//!     `category` (DOMAIN.md names verbatim, plus "undetermined"), `headline`;
+//!     `category` (DOMAIN.md names verbatim, plus "undetermined"), `candidates` (with
+//!     "undetermined" from a capture that cannot tell: the categories it may be, most likely
+//!     first; `[]` otherwise), `headline`;
 //!   - `trace_id` (X-Amzn-Trace-Id | null), `target_server` (Server header | null);
 //!   - `access_log`: {`request_creation_time`, `request_processing_time`,
 //!     `target_processing_time`, `response_processing_time` (seconds; -1 when the step never

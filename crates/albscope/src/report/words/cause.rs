@@ -2,7 +2,7 @@
 
 use super::{secs, time};
 use crate::alb::{PairingBasis, PairingNote};
-use crate::diagnose::{Cause, Finding, Note};
+use crate::diagnose::{Cause, Finding, Note, TellApart};
 use crate::taxonomy::{Category, GeneratedBy};
 
 /// What happened, as the headline's clause.
@@ -46,20 +46,16 @@ pub fn cause(c: &Cause) -> String {
             "an encrypted answer without a matching back-end request".into()
         }
         Cause::NoAnswerCaptured => "no answer to the client in the capture".into(),
-        Cause::InferredConnectTimeout { connect } => format!(
-            "the ALB could not connect to the target within {:.0} s",
-            connect.as_secs_f64()
-        ),
-        Cause::InferredIdleTimeout { elapsed } => format!(
-            "the target did not answer within the ALB idle timeout ({:.0} s)",
-            elapsed.as_secs_f64()
-        ),
-        Cause::InferredRefused => {
-            "the ALB could not use the target at once (most likely: connection refused)".into()
+        Cause::InFlightAtEnd => {
+            "still in flight when the capture ended (no answer and no close yet): not a failure"
+                .into()
         }
-        Cause::InferredClosed => {
-            "the target closed the connection before answering (most likely)".into()
-        }
+        Cause::NoServerHeader { status } => format!(
+            "a {status} without a Server header; the front end alone cannot prove who generated it"
+        ),
+        Cause::FrontEndCannotTell { status } => format!(
+            "the ALB's own {status}; the front end alone cannot tell which back-end failure"
+        ),
         Cause::InferredNoHealthyTarget => "the ALB had no healthy target (503)".into(),
         Cause::KeepaliveRace => "keep-alive race: the target closed the idle reused connection \
                                  just as the ALB sent the request on it"
@@ -115,16 +111,21 @@ pub fn headline(f: &Finding) -> String {
         None => "",
     };
     let what = cause(&f.cause);
-    let cat = f.category;
+    let cat = if f.candidates.is_empty() {
+        f.category.to_string()
+    } else {
+        let list: Vec<&str> = f.candidates.iter().map(|c| c.name()).collect();
+        format!("{}: may be {}", f.category, list.join(", "))
+    };
     match f.status {
         Some(s) => {
             let inf = if f.status_inferred { " (inferred)" } else { "" };
             format!("{s}{inf}{who}: {what} ({cat})")
         }
-        None if cat == Category::ClientClosed => {
+        None if f.category == Category::ClientClosed => {
             format!("no response (ALB logs 460): {what} ({cat})")
         }
-        None if cat == Category::IncompleteBody => {
+        None if f.category == Category::IncompleteBody => {
             format!("response cut off{who}: {what} ({cat})")
         }
         None => format!("no status seen: {what} ({cat})"),
@@ -178,6 +179,28 @@ pub fn note(n: &Note) -> String {
         Note::Pairing(p) => pairing_note(p),
         Note::UnusualStatus { got, usual } => {
             format!("the client got {got} where this category usually gives {usual}")
+        }
+        Note::TellApart(t) => tell_apart(*t).into(),
+    }
+}
+
+/// What to capture to tell a front-end-only finding's candidates apart.
+pub fn tell_apart(t: TellApart) -> &'static str {
+    match t {
+        TellApart::BadGateway => {
+            "to tell the candidates apart, capture the targets' ENIs (back end): the connect \
+             attempt shows a RST (refused), an ICMP error (unreachable) or a TLS alert, and the \
+             back-end connection shows the target's FIN or RST, its bytes or the ALB's own close"
+        }
+        TellApart::WhoAnswered => {
+            "the answer carries no Server header (the ALB's own errors carry Server: \
+             awselb/2.0, so most likely the target's); capture the targets' ENIs (back end) to \
+             see whether a target sent it"
+        }
+        TellApart::GatewayTimeout => {
+            "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \
+             SYN is a connect timeout, an unfinished TLS handshake a TLS handshake timeout, a \
+             request without answer the idle timeout"
         }
     }
 }

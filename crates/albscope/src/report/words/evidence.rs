@@ -47,25 +47,19 @@ const CAVEAT: &str = "inferred from the front end only (the back end is not in t
 
 fn inference(i: &Inference) -> String {
     match i {
-        Inference::ConnectTimeout { connect } => format!(
-            "{CAVEAT}: a 504 after the {:.0} s connect timeout means the ALB could not connect \
-             to the target (a TLS handshake timeout looks the same)",
+        Inference::GatewayTimeoutAmbiguous { elapsed, connect } => format!(
+            "{CAVEAT}: a 504 {} after the request falls where the {:.0} s connect timeout, a \
+             TLS handshake timeout (up to {:.0} s more) and an idle timeout of that length all \
+             end; the front end cannot tell them apart",
+            secs(*elapsed),
+            connect.as_secs_f64(),
             connect.as_secs_f64()
         ),
-        Inference::IdleTimeout { elapsed } => format!(
-            "{CAVEAT}: a 504 {} after the request means the target did not answer within the \
-             ALB idle timeout, which is then about {:.0} s",
-            secs(*elapsed),
-            elapsed.as_secs_f64()
-        ),
-        Inference::Refused => format!(
-            "{CAVEAT}: an immediate 502 most often means the target refused the connection; an \
-             ICMP unreachable, a TLS handshake failure or a target closing the connection look \
-             the same from here"
-        ),
-        Inference::Closed { elapsed } => format!(
-            "{CAVEAT}: a 502 {} after the request means the target closed the connection (or \
-             the ALB aborted it) before answering",
+        Inference::BadGatewayAmbiguous { elapsed } => format!(
+            "{CAVEAT}: a 502 {} after the request is what a refused connect, an ICMP \
+             unreachable, a target closing or resetting the connection (also a keep-alive race), \
+             a failed TLS handshake, a malformed or too-large response and a deregistration \
+             abort all look like from here; the front end cannot tell them apart",
             secs(*elapsed)
         ),
         Inference::NoHealthyTarget => {
@@ -399,6 +393,16 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             secs(*elapsed)
         ),
         Evidence::Inferred(i) => inference(i),
+        Evidence::IdleTimeoutByTiming { elapsed, connect } => format!(
+            "a 504 {} after the request: the connect and TLS handshake timeouts ({:.0} s each) \
+             give a 504 only {:.1} to {:.0} s after it, so this is the ALB idle timeout (about \
+             {:.0} s)",
+            secs(*elapsed),
+            connect.as_secs_f64(),
+            connect.as_secs_f64() - 0.5,
+            2.0 * connect.as_secs_f64(),
+            elapsed.as_secs_f64()
+        ),
         Evidence::AlbReplacedResponse => {
             "the ALB replaced a normal target response with its own error; the capture does not \
              show why (a limit the parser did not see?)"
