@@ -123,10 +123,16 @@ pub struct AnalysisOptions {
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Limits (memory bounds; hitting one is reported)")]
 pub struct LimitOptions {
-    /// Most TCP connections tracked at once (about 2.5 KiB each); past it the least recently
-    /// active one is closed out and counted as evicted.
+    /// Most TCP connections tracked at once (about 3 KiB each); past it the least recently
+    /// active one is closed out and counted as evicted (once, also when it is seen again).
     #[arg(long = "max-connections", value_name = "N", default_value_t = 400_000)]
     pub max_connections: usize,
+    /// Memory (MiB) for bytes all connections buffer together (out-of-order data, header
+    /// blocks being read, TLS records); past it the connection whose buffer would grow gives it
+    /// up, counted as skipped (memory limit), and its request is undetermined.
+    #[arg(long = "max-buffer-memory", value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub max_buffer_memory_mib: u64,
     /// Memory (MiB, estimated) for requests waiting to be paired with their other leg; past
     /// it the oldest are paired early and counted.
     #[arg(long = "pairing-memory", value_name = "MIB", default_value_t = 256,
@@ -180,6 +186,8 @@ impl AnalysisOptions {
         }
         let mut p = self.input.pipeline_config();
         p.flow.max_connections = self.limits.max_connections;
+        p.flow.max_buffer_memory =
+            usize::try_from(self.limits.max_buffer_memory_mib << 20).unwrap_or(usize::MAX);
         Ok(p)
     }
 }

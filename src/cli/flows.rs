@@ -66,11 +66,16 @@ pub struct FlowsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FlowsFormat::Table)]
     pub format: FlowsFormat,
-    /// Most TCP connections tracked at once (about 2.5 KiB each); past it the least recently
-    /// active one is closed out and counted as evicted.
+    /// Most TCP connections tracked at once (about 3 KiB each); past it the least recently
+    /// active one is closed out and counted as evicted (once, also when it is seen again).
     #[arg(long = "max-connections", value_name = "N", default_value_t = 400_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
+    /// Memory (MiB) for bytes all connections buffer together (out-of-order data); past it
+    /// the connection whose buffer would grow gives it up, counted as skipped (memory limit).
+    #[arg(long = "max-buffer-memory", value_name = "MIB", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub max_buffer_memory_mib: u64,
 }
 
 /// Per-direction counters as printed.
@@ -195,6 +200,8 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
         .map_err(|e| CliError::Unreadable(e.to_string()))?;
     let mut config = args.input.pipeline_config();
     config.flow.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
+    config.flow.max_buffer_memory =
+        usize::try_from(args.max_buffer_memory_mib << 20).unwrap_or(usize::MAX);
     let mut out = io::stdout();
     let stats = if args.format == FlowsFormat::Ndjson {
         let mut sink = Collector {

@@ -1,7 +1,7 @@
 //! What a finding says, as values: the facts behind it ([`Evidence`]), its cause ([`Cause`])
 //! and its notes ([`Note`]). The report layer writes them as sentences.
 
-use super::model::Party;
+use super::model::{LegKind, Party};
 use crate::alb::PairingNote;
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::Endpoint;
@@ -383,6 +383,14 @@ pub enum Evidence {
     },
     /// The ALB replaced a normal target response with its own error.
     AlbReplacedResponse,
+    /// A header block was skipped because the buffer memory limit was reached: it may be in
+    /// the capture, but it was not read.
+    HeadersSkipped {
+        /// The response's header block (else the request's).
+        response: bool,
+        /// On which leg.
+        leg: LegKind,
+    },
     /// The client got the target's headers and part of the body, then the connection closed.
     ClientGotPartialBody {
         /// The status of those headers.
@@ -397,6 +405,8 @@ pub enum Cause {
     ClientClosedFirst,
     /// Neither leg was captured.
     NothingCaptured,
+    /// A header block of the request or response was skipped for the buffer memory limit.
+    HeadersSkipped,
     /// The target answered normally, but the ALB sent its own error.
     AlbErrorAfterTargetAnswer {
         /// The target's status.

@@ -619,6 +619,24 @@ fn no_target_attempt_and_ok() {
 }
 
 #[test]
+fn header_block_skipped_for_memory_is_undetermined() {
+    let mut tr = tracker();
+    let b = back_conn(2, 101).handshake(101);
+    let mut ex = exch(0, None, back_req(103), Some(resp(120, 200, "Apache", 10)));
+    ex.headers_skipped = Some(crate::flow::Dir::ToClient);
+    tr.exchange(&b.ctx(false), ex);
+    let f = one(tr);
+    assert_eq!(f.category, Category::Undetermined, "{}", headline(&f));
+    assert!(
+        ev(&f)
+            .iter()
+            .any(|e| e.contains("response header block on the back end was skipped")),
+        "{:?}",
+        ev(&f)
+    );
+}
+
+#[test]
 fn analyzer_counts_and_keeps_failures_only() {
     let mut a = Analyzer::new(vec!["t.pcap".into()], Keep::new(false));
     let mut tr = tracker();

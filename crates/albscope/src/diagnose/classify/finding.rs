@@ -10,6 +10,7 @@ use crate::diagnose::evidence::{Cause, Evidence, Note};
 use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
 use crate::diagnose::{Finding, TimelineEvent};
+use crate::flow::Dir;
 use crate::protocol::header;
 use crate::taxonomy::fix_text;
 use crate::taxonomy::{Category, GeneratedBy};
@@ -118,6 +119,20 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         category = Category::Undetermined;
         what = Cause::AlbErrorAfterTargetAnswer { target_status };
         evidence.push(Evidence::AlbReplacedResponse);
+    }
+
+    // A header block skipped for the buffer memory limit was in the capture but not read: no
+    // category can be proved from what was read.
+    let skipped = [(front, LegKind::Front), (back, LegKind::Back)]
+        .into_iter()
+        .find_map(|(leg, kind)| Some((leg?.exchange.as_ref()?.headers_skipped?, kind)));
+    if let Some((dir, leg)) = skipped {
+        category = Category::Undetermined;
+        what = Cause::HeadersSkipped;
+        evidence.push(Evidence::HeadersSkipped {
+            response: dir == Dir::ToClient,
+            leg,
+        });
     }
 
     // Idle timeout vs deregistration: the ALB's own answer decides when it was captured.

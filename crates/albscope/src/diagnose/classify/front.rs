@@ -32,7 +32,10 @@ pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
     // Bytes from the ALB missing from the capture before the close: the answer may be there.
     if events(front).iter().any(|e| {
         e.dir == Dir::ToClient
-            && matches!(e.kind, TcpEventKind::Gap { .. })
+            && matches!(
+                e.kind,
+                TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
+            )
             && e.ts >= t0
             && e.ts <= close.ts
     }) {
@@ -229,9 +232,14 @@ fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict>
 /// may have been in them).
 pub(super) fn front_answer_missing(f: &Leg) -> bool {
     let t0 = f.time();
-    events(f)
-        .iter()
-        .any(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Gap { .. }) && e.ts >= t0)
+    events(f).iter().any(|e| {
+        e.dir == Dir::ToClient
+            && matches!(
+                e.kind,
+                TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
+            )
+            && e.ts >= t0
+    })
 }
 
 /// Time from the ALB receiving the request to its answer, on a front-end leg.

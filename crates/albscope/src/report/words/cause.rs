@@ -17,6 +17,9 @@ pub fn cause(c: &Cause) -> String {
             "the client closed its connection before the ALB answered".into()
         }
         Cause::NothingCaptured => "nothing captured".into(),
+        Cause::HeadersSkipped => {
+            "a header block was not read (memory limit): the capture cannot be judged".into()
+        }
         Cause::AlbErrorAfterTargetAnswer { target_status } => format!(
             "the target answered {} but the ALB sent its own error",
             target_status.map_or("?".to_string(), |s| s.to_string())

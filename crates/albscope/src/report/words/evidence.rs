@@ -1,7 +1,7 @@
 //! The sentences of a finding's evidence.
 
 use super::{ms, packet, party, secs, time};
-use crate::diagnose::{At, Close, Evidence, Inference};
+use crate::diagnose::{At, Close, Evidence, Inference, LegKind};
 use crate::protocol::{escape_bytes, ResponseErrorReason};
 
 /// `FIN` or `RST`.
@@ -402,6 +402,15 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             connect.as_secs_f64() - 0.5,
             2.0 * connect.as_secs_f64(),
             elapsed.as_secs_f64()
+        ),
+        Evidence::HeadersSkipped { response, leg } => format!(
+            "the {} header block on the {} was skipped: the buffer memory limit \
+             (--max-buffer-memory) was reached, so it was not read (it may be in the capture)",
+            if *response { "response" } else { "request" },
+            match leg {
+                LegKind::Front => "front end",
+                LegKind::Back => "back end",
+            }
         ),
         Evidence::AlbReplacedResponse => {
             "the ALB replaced a normal target response with its own error; the capture does not \
