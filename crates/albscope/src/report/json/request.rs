@@ -1,4 +1,4 @@
-//! The JSON request object (schema v1, see [`super::json`]): a borrowed view of a [`Finding`]
+//! The JSON request object (schema v2, see [`super::json`]): a borrowed view of a [`Finding`]
 //! whose sentences come from [`super::words`].
 
 use super::LoggedOut;
@@ -47,7 +47,7 @@ struct AccessLogOut<'a> {
     target_processing_time: Option<f64>,
     response_processing_time: Option<f64>,
     elb_status_code: Option<u16>,
-    target_status_code: String,
+    target_status_code: Option<u16>,
     trace_id: &'a Option<String>,
 }
 
@@ -68,7 +68,7 @@ impl<'a> AccessLogOut<'a> {
             target_processing_time: step_json(al.target_processing_time),
             response_processing_time: step_json(al.response_processing_time),
             elb_status_code: al.elb_status_code,
-            target_status_code: words::status_or_dash(al.target_status_code),
+            target_status_code: al.target_status_code,
             trace_id: &al.trace_id,
         }
     }

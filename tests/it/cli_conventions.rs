@@ -1,0 +1,156 @@
+//! The conventions every command follows (issue 14): `null` for every absent value in JSON and
+//! NDJSON, `check` naming a schema change, timeline durations in their largest unit, `--all` in
+//! every format, Community ID flow hashes, captures on stdin refused by `explain-log`.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+fn albscope(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_albscope"))
+        .args(args)
+        .output()
+        .expect("run albscope")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("albscope-conv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+fn samples(ext: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("samples")
+        .expect("samples")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().to_string_lossy().into_owned())
+        .filter(|p| p.ends_with(ext))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Every scalar string that stands for "nothing" (`"-"`, `""`), with its path.
+fn absent_strings(v: &Value, path: &str, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s == "-" || s.is_empty() => out.push(format!("{path} = {s:?}")),
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                absent_strings(x, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(o) => {
+            for (k, x) in o {
+                absent_strings(x, &format!("{path}.{k}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn json_docs(out: &Output) -> Vec<Value> {
+    let text = String::from_utf8_lossy(&out.stdout);
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) => vec![v],
+        Err(_) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("an NDJSON line"))
+            .collect(),
+    }
+}
+
+fn assert_no_absent_strings(args: &[&str]) {
+    let out = albscope(args);
+    assert!(out.status.code().unwrap_or(9) <= 1, "{args:?}: {out:?}");
+    let mut found = Vec::new();
+    for doc in json_docs(&out) {
+        absent_strings(&doc, "", &mut found);
+    }
+    assert!(found.is_empty(), "{args:?}: {found:#?}");
+}
+
+#[test]
+fn absent_values_are_null_in_every_json_output() {
+    for pcap in samples(".pcap") {
+        for format in ["json", "ndjson"] {
+            assert_no_absent_strings(&["analyze", &pcap, "--all", "--format", format]);
+            assert_no_absent_strings(&["flows", &pcap, "--format", format]);
+        }
+        let name = pcap
+            .trim_start_matches("samples/")
+            .trim_end_matches(".pcap");
+        let log = format!("samples/access-logs/{name}.log");
+        if std::path::Path::new(&log).exists() {
+            assert_no_absent_strings(&[
+                "analyze",
+                &pcap,
+                "--all",
+                "--access-log",
+                &log,
+                "--format",
+                "json",
+            ]);
+        }
+    }
+    for log in std::fs::read_dir("samples/access-logs").expect("logs") {
+        let log = log.expect("entry").path().to_string_lossy().into_owned();
+        for format in ["json", "ndjson"] {
+            assert_no_absent_strings(&["explain-log", &log, "--all", "--format", format]);
+        }
+    }
+    // The statuses the target never sent are null, not "-".
+    let out = albscope(&[
+        "analyze",
+        "samples/target_connect_refused.pcap",
+        "--format",
+        "json",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["schema_version"], 2);
+    let r = &v["requests"][0];
+    assert!(r["access_log"]["target_status_code"].is_null(), "{r}");
+    assert_eq!(r["access_log"]["elb_status_code"], 502, "{r}");
+}
+
+#[test]
+fn check_names_a_schema_version_change_once() {
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string("samples/mixed.expected.json").expect("expected"),
+    )
+    .expect("json");
+    let mut old = expected.clone();
+    old["schema_version"] = Value::from(1);
+    // A version-1 file also differs in shape: it would otherwise list one line per request.
+    if let Some(reqs) = old["requests"].as_array_mut() {
+        for r in reqs {
+            r["access_log"]["target_status_code"] = Value::from("-");
+        }
+    }
+    let path = tmp("mixed.v1.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&old).expect("json")).expect("write");
+    let out = albscope(&[
+        "check",
+        "samples/mixed.pcap",
+        "--expected",
+        path.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("1 difference from"), "{text}");
+    assert!(
+        text.contains("the expected file has 1, this albscope writes 2"),
+        "{text}"
+    );
+    assert!(text.contains("--bless"), "{text}");
+    let out = albscope(&[
+        "check",
+        "samples/mixed.pcap",
+        "--expected",
+        path.to_str().expect("utf-8"),
+        "--format",
+        "junit",
+    ]);
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(xml.matches("<testcase").count(), 1, "{xml}");
+    assert!(xml.contains("schema_version"), "{xml}");
+}
