@@ -154,3 +154,49 @@ fn check_names_a_schema_version_change_once() {
     assert_eq!(xml.matches("<testcase").count(), 1, "{xml}");
     assert!(xml.contains("schema_version"), "{xml}");
 }
+
+#[test]
+fn timeline_offsets_use_the_largest_fitting_unit() {
+    let text =
+        String::from_utf8_lossy(&albscope(&["analyze", "samples/target_idle_timeout.pcap"]).stdout)
+            .into_owned();
+    assert!(text.contains("+60.000 s"), "{text}");
+    assert!(text.contains("+0 µs"), "{text}");
+    assert!(!text.contains("60000."), "{text}");
+    let md = String::from_utf8_lossy(
+        &albscope(&[
+            "analyze",
+            "samples/target_connect_timeout.pcap",
+            "--format",
+            "markdown",
+        ])
+        .stdout,
+    )
+    .into_owned();
+    assert!(md.contains("+1.000 s"), "{md}");
+    assert!(md.contains("+150 µs"), "{md}");
+    let html = String::from_utf8_lossy(
+        &albscope(&[
+            "analyze",
+            "samples/target_idle_timeout.pcap",
+            "--format",
+            "html",
+        ])
+        .stdout,
+    )
+    .into_owned();
+    assert!(html.contains("+60.000 s"), "html timeline");
+    assert!(!html.contains("60000.000 ms"), "html timeline");
+    // JSON keeps the number of milliseconds.
+    let v: serde_json::Value = serde_json::from_slice(
+        &albscope(&[
+            "analyze",
+            "samples/target_idle_timeout.pcap",
+            "--format",
+            "json",
+        ])
+        .stdout,
+    )
+    .expect("json");
+    assert!(v["requests"][0]["timeline"][1]["rel_ms"].is_number());
+}
