@@ -200,3 +200,56 @@ fn timeline_offsets_use_the_largest_fitting_unit() {
     .expect("json");
     assert!(v["requests"][0]["timeline"][1]["rel_ms"].is_number());
 }
+
+#[test]
+fn all_lists_ok_requests_in_every_format() {
+    let run = |format: &str, all: bool| {
+        let mut args = vec!["analyze", "samples/mixed.pcap", "--format", format];
+        if all {
+            args.push("--all");
+        }
+        let out = albscope(&args);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let v: Value = serde_json::from_str(&run("json", true)).expect("json");
+    let ok_ids: Vec<String> = v["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|r| r["category"] == "ok")
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect();
+    let ok = v["summary"]["ok"].as_u64().expect("ok count");
+    assert!(ok > 0 && ok_ids.len() as u64 == ok, "{ok} {ok_ids:?}");
+    let md = run("markdown", true);
+    assert!(md.contains(&format!("## Ok requests ({ok})")), "{md}");
+    let html = run("html", true);
+    assert!(
+        html.contains(&format!("<h2>Ok requests ({ok})</h2>")),
+        "html"
+    );
+    let text = run("text", true);
+    for id in &ok_ids {
+        assert!(md.contains(&format!("| {id} |")), "markdown lacks {id}");
+        assert!(html.contains(&format!("<td>{id}</td>")), "html lacks {id}");
+        assert!(text.contains(id.as_str()), "text lacks {id}");
+    }
+    // After the failed requests, and only with --all.
+    assert!(md.find("## Failed requests") < md.find("## Ok requests"));
+    assert!(html.find("<h2>Failed requests") < html.find("<h2>Ok requests"));
+    assert!(!run("markdown", false).contains("Ok requests"));
+    assert!(!run("html", false).contains("Ok requests"));
+    // A capture with no failure still lists its ok requests.
+    let out = albscope(&[
+        "analyze",
+        "samples/healthy.pcap",
+        "--all",
+        "--format",
+        "markdown",
+    ]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        md.contains("No failed requests.") && md.contains("## Ok requests ("),
+        "{md}"
+    );
+}
