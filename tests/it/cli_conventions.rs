@@ -253,3 +253,75 @@ fn all_lists_ok_requests_in_every_format() {
         "{md}"
     );
 }
+
+/// The distinct Community IDs tshark computes for the TCP packets of `pcap` (None when tshark
+/// or its `communityid` post-dissector is not available).
+fn tshark_community_ids(pcap: &str) -> Option<std::collections::BTreeSet<String>> {
+    let out = Command::new("tshark")
+        .args(["-r", pcap, "--enable-protocol", "communityid"])
+        .args([
+            "-Y",
+            "tcp && !icmp && !icmpv6",
+            "-T",
+            "fields",
+            "-e",
+            "communityid",
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+#[test]
+fn community_ids_match_tshark_and_name_each_leg() {
+    let mut compared = 0;
+    for pcap in samples(".pcap") {
+        let flows: Vec<Value> =
+            serde_json::from_slice(&albscope(&["flows", &pcap, "--format", "json"]).stdout)
+                .expect("flows json");
+        let ours: std::collections::BTreeSet<String> = flows
+            .iter()
+            .map(|c| {
+                c["community_id"]
+                    .as_str()
+                    .expect("community_id")
+                    .to_string()
+            })
+            .collect();
+        assert!(
+            ours.iter().all(|c| c.starts_with("1:") && c.len() == 30),
+            "{ours:?}"
+        );
+        if let Some(theirs) = tshark_community_ids(&pcap) {
+            assert_eq!(ours, theirs, "{pcap}");
+            compared += 1;
+        }
+        // Each request names its captured legs' connections, and only those.
+        let v: Value = serde_json::from_slice(
+            &albscope(&["analyze", &pcap, "--all", "--format", "json"]).stdout,
+        )
+        .expect("json");
+        for r in v["requests"].as_array().expect("requests") {
+            let front = &r["community_id"];
+            let back = &r["back_community_id"];
+            assert_eq!(front.is_null(), r["client"].is_null(), "{pcap} {r}");
+            assert_eq!(back.is_null(), r["target"].is_null(), "{pcap} {r}");
+            for c in [front, back].into_iter().filter_map(Value::as_str) {
+                assert!(ours.contains(c), "{pcap}: {c} is no connection of flows");
+            }
+        }
+    }
+    if compared == 0 {
+        eprintln!("skipped the tshark comparison: tshark without communityid");
+    }
+}

@@ -5,11 +5,13 @@
 //! ([`FlowEvent::Gap`], never a stall), FIN/RST, and finally a [`ConnSummary`] with the TCP-level
 //! timeline of the connection ([`FlowEvent::Close`]). Closed connections are freed at once.
 
+mod community_id;
 mod reassembly;
 mod segment;
 mod tracker;
 mod zeek;
 
+pub use community_id::{community_id, community_id_seeded};
 pub use tracker::{FlowConfig, FlowStats, FlowTracker};
 
 use crate::capture::{PacketPos, Timestamp};

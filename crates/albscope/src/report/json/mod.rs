@@ -21,6 +21,11 @@
 //! - `requests[].logged.target_status_code`: the same (was `"502"` / `"-"` as logged).
 //! - `schema_version` is 2.
 //!
+//! Added in 2 (compatible): `requests[].community_id` and `requests[].back_community_id`, and
+//! `community_id` on every `flows` connection: the Community ID v1 flow hash (seed 0; `1:` +
+//! base64 of a SHA-1 over the ordered TCP 4-tuple) that Zeek, Suricata, Arkime, Elastic and
+//! Wireshark write, to find the same connection in their logs.
+//!
 //! `explain-log` and `flows` have no version field; their one change of the same kind:
 //! `explain-log`'s `summary.by_target[].target` is `null` for entries with no target (was
 //! `"-"`), and its `entries[].fix` is `null` for `ok` entries (was `""`).
@@ -46,7 +51,10 @@
 //!     `time` (request start, RFC 3339), `client` "ip:port" | null (front end not captured),
 //!     `client_ip` (also from X-Forwarded-For when only the back end was captured), `alb`
 //!     "ip:port" (back end only: node address and the X-Forwarded-Port listener port) | null,
-//!     `target` "ip:port" | null, `method`, `path`, `host` (null when not readable),
+//!     `target` "ip:port" | null, `community_id` (Community ID v1 of the client's connection,
+//!     null when the front end was not captured), `back_community_id` (of the ALB's connection
+//!     to the target, null when no back-end attempt was captured), `method`, `path`, `host`
+//!     (null when not readable),
 //!     `request` (for display: "GET /x  (Host: h)" or why it cannot be shown);
 //!   - `status` (u16 | null), `status_inferred` (true when the front end was not captured and
 //!     the status is what the ALB would have sent), `front_encrypted` (the client's request
