@@ -316,6 +316,17 @@ fn write_text_summary(out: &mut impl Write, s: &SummaryRecord) -> io::Result<()>
     Ok(())
 }
 
+/// What stdin looks like when its first bytes are plainly not an access log (a capture, other
+/// binary data, text of another kind), judged like a file's: the bytes are only peeked at (left
+/// in stdin's buffer for the log reader). Too little to judge (under 64 bytes without a line
+/// end, e.g. a line still being typed) counts as a log.
+fn stdin_not_a_log() -> Option<String> {
+    let mut lock = io::stdin().lock();
+    let prefix = io::BufRead::fill_buf(&mut lock).ok()?;
+    let judged = prefix.len() >= 64 || prefix.contains(&b'\n');
+    (judged && !starts_like_access_log(prefix)).then(|| looks_like(prefix))
+}
+
 /// Runs `albscope explain-log`.
 pub fn run(args: ExplainLogArgs) -> Result<ExitCode, CliError> {
     let mut inputs = args.inputs.clone();
@@ -333,19 +344,25 @@ pub fn run(args: ExplainLogArgs) -> Result<ExitCode, CliError> {
     let mut not_logs = 0u64;
     let mut kept = Vec::with_capacity(inputs.len());
     for p in inputs {
-        if p.as_os_str() != "-" && p.is_file() {
+        let not_log = if p.as_os_str() == "-" {
+            stdin_not_a_log()
+        } else if p.is_file() {
             let mut prefix = Vec::new();
             let read = std::fs::File::open(&p)
                 .and_then(|f| io::Read::read_to_end(&mut io::Read::take(f, 4096), &mut prefix));
-            if read.is_ok() && !starts_like_access_log(&prefix) {
-                eprintln!(
-                    "albscope: {}: not an ALB access log (it looks like {})",
-                    p.display(),
-                    looks_like(&prefix)
-                );
-                not_logs += 1;
-                continue;
-            }
+            (read.is_ok() && !starts_like_access_log(&prefix)).then(|| looks_like(&prefix))
+        } else {
+            None
+        };
+        if let Some(looks) = not_log {
+            let name = if p.as_os_str() == "-" {
+                "stdin".to_string()
+            } else {
+                p.display().to_string()
+            };
+            eprintln!("albscope: {name}: not an ALB access log (it looks like {looks})");
+            not_logs += 1;
+            continue;
         }
         kept.push(p);
     }

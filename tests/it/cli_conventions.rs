@@ -325,3 +325,84 @@ fn community_ids_match_tshark_and_name_each_leg() {
         eprintln!("skipped the tshark comparison: tshark without communityid");
     }
 }
+
+#[test]
+fn a_capture_on_stdin_is_refused_by_explain_log_like_a_file() {
+    let pcap = std::fs::read("samples/mixed.pcap").expect("sample");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_albscope"))
+        .arg("explain-log")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run albscope");
+    let mut stdin = child.stdin.take().expect("stdin");
+    // The reader may stop early: a broken pipe here is fine.
+    let writer = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut stdin, &pcap);
+    });
+    let out = child.wait_with_output().expect("wait");
+    let _ = writer.join();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("stdin: not an ALB access log"), "{err}");
+    assert!(err.contains("looks like a pcap capture"), "{err}");
+    assert!(!err.contains("skipped"), "no line-by-line messages: {err}");
+    // A log on stdin is still read.
+    let out = Command::new(env!("CARGO_BIN_EXE_albscope"))
+        .arg("explain-log")
+        .stdin(std::fs::File::open("samples/access-logs/mixed.log").expect("log"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Summary:"));
+}
+
+#[test]
+fn the_stdin_spool_is_removed_on_interrupt() {
+    let dir = tmp("spool");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    // With an access log the capture is read twice, so stdin is spooled to a temporary file;
+    // stdin kept open keeps the run copying while the spool exists.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_albscope"))
+        .args([
+            "analyze",
+            "-",
+            "--access-log",
+            "samples/access-logs/mixed.log",
+        ])
+        .env("TMPDIR", &dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run albscope");
+    let mut stdin = child.stdin.take().expect("stdin");
+    std::io::Write::write_all(&mut stdin, &[0u8; 4096]).expect("write");
+    let spools = || {
+        std::fs::read_dir(&dir)
+            .expect("list")
+            .filter_map(Result::ok)
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("albscope-input-")
+            })
+            .count()
+    };
+    let start = std::time::Instant::now();
+    while spools() == 0 && start.elapsed().as_secs() < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(spools(), 1, "stdin is spooled to a temporary file");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    drop(stdin);
+    assert!(!status.success());
+    assert_eq!(spools(), 0, "the spool is removed");
+}
