@@ -268,8 +268,8 @@ fn markdown_has_summary_table_headings_and_fenced_timelines() {
     );
     assert!(md.contains("```text\n"));
     assert!(md.contains("FIN from target"));
-    assert!(md.contains("1 ok requests are summarised"));
-    // Only the failure gets a section.
+    // With --all the ok request is a row of the compact list; only the failure gets a section.
+    assert!(md.contains("## Ok requests (1)"), "{md}");
     assert_eq!(md.matches("\n### ").count(), 1);
 }
 
