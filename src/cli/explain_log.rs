@@ -316,15 +316,16 @@ fn write_text_summary(out: &mut impl Write, s: &SummaryRecord) -> io::Result<()>
     Ok(())
 }
 
-/// What stdin looks like when its first bytes are plainly not an access log (a capture, other
-/// binary data, text of another kind), judged like a file's: the bytes are only peeked at (left
-/// in stdin's buffer for the log reader). Too little to judge (under 64 bytes without a line
-/// end, e.g. a line still being typed) counts as a log.
+/// What stdin looks like when its first bytes are binary and not an access log (a capture,
+/// compressed data other than gzip), judged as a file's are: the bytes are only peeked at (left
+/// in stdin's buffer for the log reader). Text that is not a log (a pasted line gone wrong) is
+/// left to the reader, which names each malformed line.
 fn stdin_not_a_log() -> Option<String> {
     let mut lock = io::stdin().lock();
     let prefix = io::BufRead::fill_buf(&mut lock).ok()?;
-    let judged = prefix.len() >= 64 || prefix.contains(&b'\n');
-    (judged && !starts_like_access_log(prefix)).then(|| looks_like(prefix))
+    let binary =
+        prefix.contains(&0) || std::str::from_utf8(prefix).is_err_and(|e| e.error_len().is_some());
+    (binary && !starts_like_access_log(prefix)).then(|| looks_like(prefix))
 }
 
 /// Runs `albscope explain-log`.
