@@ -177,6 +177,27 @@ fn label(r: &Value) -> String {
     )
 }
 
+/// One difference when the expected document was written with another `schema_version` than
+/// the actual one (field by field they would differ everywhere): says which versions and how
+/// to re-create the file.
+pub fn schema_mismatch(expected: &Value, actual: &Value) -> Option<Difference> {
+    let (e, a) = (expected.get("schema_version"), actual.get("schema_version"));
+    if e == a {
+        return None;
+    }
+    let version = |v: Option<&Value>| v.map_or("none".to_string(), Value::to_string);
+    Some(Difference {
+        case: "report".into(),
+        what: format!(
+            "schema_version: the expected file has {}, this albscope writes {}; not compared \
+             field by field (the JSON changed shape, see the README's JSON section); re-create \
+             it with --bless and review the diff",
+            version(e),
+            version(a)
+        ),
+    })
+}
+
 /// Compares two JSON analyses: requests by id, field by field, then the rest of the report.
 pub fn diff_requests(expected: &Value, actual: &Value) -> Vec<Difference> {
     let e = requests_by_id(expected);
@@ -406,13 +427,17 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
         })?;
         let a: Value = serde_json::from_str(&actual)
             .map_err(|e| CliError::Usage(format!("internal: analysis is not JSON: {e}")))?;
-        let mut cases: Vec<String> = requests_by_id(&e).into_keys().collect();
-        for id in requests_by_id(&a).into_keys() {
-            if !cases.contains(&id) {
-                cases.push(id);
+        if let Some(d) = schema_mismatch(&e, &a) {
+            (vec![d], Vec::new())
+        } else {
+            let mut cases: Vec<String> = requests_by_id(&e).into_keys().collect();
+            for id in requests_by_id(&a).into_keys() {
+                if !cases.contains(&id) {
+                    cases.push(id);
+                }
             }
+            (diff_requests(&e, &a), cases)
         }
-        (diff_requests(&e, &a), cases)
     } else {
         (diff_text(&expected, &actual), Vec::new())
     };

@@ -19,11 +19,12 @@
 //! (seconds, null for `-1`), `trace_id`, `target_group_arn`, `error_reason`, `classification`,
 //! `classification_reason`, then the explanation: `category` (DOMAIN.md taxonomy name),
 //! `confidence` (`certain` | `likely` | `possible`), `generated_by` (`lb` | `target` | null),
-//! `reasons` (strings), `also_possible` (category names), `fix` (string).
+//! `reasons` (strings), `also_possible` (category names), `fix` (string; null for `ok`).
 //!
 //! SUMMARY fields: `files`, `lines`, `entries`, `explained` (entries written), `malformed`,
 //! `files_failed`, `by_category` (object name -> count, largest first), `by_target` (array of
-//! `{ "target", "total", "by_category" }`, largest first; a target of `-` means none chosen).
+//! `{ "target", "total", "by_category" }`, largest first; a `target` of null means none
+//! was chosen, `(other)` pools targets past the first 10 000). Absent values are always null.
 //!
 //! Malformed lines go to stderr as `file:line: reason` and are skipped; a file whose first line
 //! is not an access-log entry (a capture, a README) is named once, with what it looks like, and
@@ -108,9 +109,12 @@ struct EntryRecord<'a> {
     explanation: &'a Explanation,
 }
 
+/// The tally's key for entries without a target (`-` in the log; null in JSON).
+const NO_TARGET: &str = "-";
+
 #[derive(Serialize)]
 struct TargetSummary {
-    target: String,
+    target: Option<String>,
     total: u64,
     by_category: IndexMap<&'static str, u64>,
 }
@@ -144,7 +148,7 @@ impl Tally {
             .target
             .as_ref()
             .map(|t| t.to_string())
-            .unwrap_or_else(|| "-".to_string());
+            .unwrap_or_else(|| NO_TARGET.to_string());
         if !self.by_target.contains_key(&key) && self.by_target.len() >= MAX_TARGETS {
             key = "(other)".to_string();
         }
@@ -162,16 +166,20 @@ impl Tally {
             v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
             v.into_iter().collect::<IndexMap<_, _>>()
         };
-        let mut by_target: Vec<TargetSummary> = self
+        let mut targets: Vec<(&String, u64, &BTreeMap<&'static str, u64>)> = self
             .by_target
             .iter()
-            .map(|(t, m)| TargetSummary {
-                target: t.clone(),
-                total: m.values().sum(),
+            .map(|(t, m)| (t, m.values().sum(), m))
+            .collect();
+        targets.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let by_target = targets
+            .into_iter()
+            .map(|(t, total, m)| TargetSummary {
+                target: (t != NO_TARGET).then(|| t.clone()),
+                total,
                 by_category: sorted(m),
             })
             .collect();
-        by_target.sort_by(|a, b| b.total.cmp(&a.total).then(a.target.cmp(&b.target)));
         SummaryRecord {
             record,
             files: stats.files_opened,
@@ -300,12 +308,24 @@ fn write_text_summary(out: &mut impl Write, s: &SummaryRecord) -> io::Result<()>
         writeln!(
             out,
             "  {:<32} {:>8}  {}",
-            t.target,
+            t.target.as_deref().unwrap_or(NO_TARGET),
             t.total,
             parts.join(", ")
         )?;
     }
     Ok(())
+}
+
+/// What stdin looks like when its first bytes are binary and not an access log (a capture,
+/// compressed data other than gzip), judged as a file's are: the bytes are only peeked at (left
+/// in stdin's buffer for the log reader). Text that is not a log (a pasted line gone wrong) is
+/// left to the reader, which names each malformed line.
+fn stdin_not_a_log() -> Option<String> {
+    let mut lock = io::stdin().lock();
+    let prefix = io::BufRead::fill_buf(&mut lock).ok()?;
+    let binary =
+        prefix.contains(&0) || std::str::from_utf8(prefix).is_err_and(|e| e.error_len().is_some());
+    (binary && !starts_like_access_log(prefix)).then(|| looks_like(prefix))
 }
 
 /// Runs `albscope explain-log`.
@@ -325,19 +345,25 @@ pub fn run(args: ExplainLogArgs) -> Result<ExitCode, CliError> {
     let mut not_logs = 0u64;
     let mut kept = Vec::with_capacity(inputs.len());
     for p in inputs {
-        if p.as_os_str() != "-" && p.is_file() {
+        let not_log = if p.as_os_str() == "-" {
+            stdin_not_a_log()
+        } else if p.is_file() {
             let mut prefix = Vec::new();
             let read = std::fs::File::open(&p)
                 .and_then(|f| io::Read::read_to_end(&mut io::Read::take(f, 4096), &mut prefix));
-            if read.is_ok() && !starts_like_access_log(&prefix) {
-                eprintln!(
-                    "albscope: {}: not an ALB access log (it looks like {})",
-                    p.display(),
-                    looks_like(&prefix)
-                );
-                not_logs += 1;
-                continue;
-            }
+            (read.is_ok() && !starts_like_access_log(&prefix)).then(|| looks_like(&prefix))
+        } else {
+            None
+        };
+        if let Some(looks) = not_log {
+            let name = if p.as_os_str() == "-" {
+                "stdin".to_string()
+            } else {
+                p.display().to_string()
+            };
+            eprintln!("albscope: {name}: not an ALB access log (it looks like {looks})");
+            not_logs += 1;
+            continue;
         }
         kept.push(p);
     }

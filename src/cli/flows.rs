@@ -31,6 +31,8 @@ Connection object fields:
   session         mirror session: \"direct\", \"vxlan vni 7 from 10.0.0.5\", \"geneve ...\"
   originator      ip:port of the SYN sender (a guess when saw_syn is false)
   responder       ip:port of the other endpoint
+  community_id    Community ID v1 of the TCP 4-tuple (seed 0), as Zeek, Suricata, Arkime,
+                  Elastic and Wireshark write it: search their logs for it
   saw_syn         whether the originator's SYN was captured
   state           Zeek conn_state (S0 S1 SF REJ S2 S3 RSTO RSTR RSTOS0 RSTRH SH SHR OTH)
   history         Zeek history letters (originator upper case, responder lower case)
@@ -126,6 +128,7 @@ struct FlowOut<'a> {
     session: String,
     originator: String,
     responder: String,
+    community_id: String,
     saw_syn: bool,
     state: &'a str,
     history: &'a str,
@@ -151,6 +154,7 @@ fn to_out(s: &ConnSummary) -> FlowOut<'_> {
         session: s.key.session.to_string(),
         originator: s.key.client.to_string(),
         responder: s.key.server.to_string(),
+        community_id: s.key.community_id(),
         saw_syn: s.saw_syn,
         state: &s.state,
         history: &s.history,

@@ -360,8 +360,16 @@ pub fn check_inputs(paths: &[PathBuf], folders_ok: bool) -> Result<Vec<bool>, Cl
 pub struct Inputs {
     /// `(name as given, path to read)`.
     pub named: Vec<(String, PathBuf)>,
-    /// Temporary copies of streams, removed on drop.
-    _spools: Vec<tempfile::NamedTempFile>,
+    /// Temporary copies of streams, removed on drop (and on interrupt).
+    _spools: Vec<Spool>,
+}
+
+/// A temporary copy of a stream input, registered among the files removed on interrupt from
+/// the moment it is created (copying a large stdin takes a while).
+struct Spool {
+    /// Dropped first: the registration goes before the file.
+    _slot: Registered,
+    _file: tempfile::NamedTempFile,
 }
 
 impl Inputs {
@@ -378,6 +386,7 @@ impl Inputs {
                     .prefix("albscope-input-")
                     .tempfile()
                     .map_err(|e| CliError::Usage(format!("cannot spool {name}: {e}")))?;
+                let slot = Registered(remember(spool.path()));
                 let copied = if p.as_os_str() == "-" {
                     io::copy(&mut io::stdin().lock(), spool.as_file_mut())
                 } else {
@@ -385,7 +394,10 @@ impl Inputs {
                 };
                 copied.map_err(|e| CliError::Usage(format!("{name}: {e}")))?;
                 named.push((name, spool.path().to_path_buf()));
-                spools.push(spool);
+                spools.push(Spool {
+                    _slot: slot,
+                    _file: spool,
+                });
             } else {
                 named.push((name, p.clone()));
             }

@@ -161,7 +161,7 @@ fn text_report_never_colours_and_json_has_schema_version() {
     let mut json = Vec::new();
     write_json(&a, &mut json).expect("json");
     let v: serde_json::Value = serde_json::from_slice(&json).expect("parse");
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     assert_eq!(v["requests"][0]["category"], Category::KeepaliveRace.name());
 }
 

@@ -10,6 +10,7 @@ mod analyze_real;
 mod analyze_samples;
 mod analyze_streaming;
 mod capture_reader;
+mod cli_conventions;
 mod cli_io;
 mod decode_layers;
 mod decode_proptest;

@@ -44,8 +44,18 @@ pub struct Explanation {
     pub reasons: Vec<String>,
     /// Other categories the same fields fit (a capture tells them apart).
     pub also_possible: Vec<Category>,
-    /// What to change or check.
+    /// What to change or check (empty when nothing is to be fixed; `null` in JSON then).
+    #[serde(serialize_with = "empty_as_null")]
     pub fix: String,
+}
+
+/// Writes an empty string as `null` (absent values are `null` in every JSON output).
+fn empty_as_null<S: serde::Serializer>(s: &str, ser: S) -> Result<S::Ok, S::Error> {
+    if s.is_empty() {
+        ser.serialize_none()
+    } else {
+        ser.serialize_str(s)
+    }
 }
 
 const SEC: i64 = 1_000_000_000;

@@ -112,6 +112,9 @@ pub struct Finding {
     pub alb: Option<AlbAddr>,
     /// Target endpoint, none when no back-end attempt was seen.
     pub target: Option<Endpoint>,
+    /// The ALB node's end of the back-end connection (its address and ephemeral port), none
+    /// when no back-end attempt was seen; with `target`, the back connection's 4-tuple.
+    pub back_alb: Option<Endpoint>,
     /// HTTP method (null when opaque).
     pub method: Option<String>,
     /// Request target (null when opaque).

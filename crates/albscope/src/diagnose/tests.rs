@@ -667,7 +667,7 @@ fn analyzer_counts_and_keeps_failures_only() {
         json["requests"][0]["category"],
         Category::TargetConnectRefused.name()
     );
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
 }
 
 #[test]

@@ -6,12 +6,14 @@
 //! timeline of the connection ([`FlowEvent::Close`]). Closed connections are freed at once.
 
 mod budget;
+mod community_id;
 mod reassembly;
 mod segment;
 mod tracker;
 mod zeek;
 
 pub use budget::BufferBudget;
+pub use community_id::{community_id, community_id_seeded};
 pub use tracker::{FlowConfig, FlowStats, FlowTracker};
 
 use crate::capture::{PacketPos, Timestamp};

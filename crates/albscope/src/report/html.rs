@@ -303,6 +303,7 @@ fn failures(h: &mut String, a: &Analysis) {
         .collect();
     if failed.is_empty() {
         h.push_str("<h2>Failed requests</h2><p>No failed requests.</p>");
+        ok_requests(h, a);
         return;
     }
     let _ = write!(h, "<h2>Failed requests ({})</h2>", failed.len());
@@ -339,14 +340,6 @@ fn failures(h: &mut String, a: &Analysis) {
             failed.len() - MAX_TABLE_ROWS
         );
     }
-    if a.includes_ok && a.summary.ok > 0 {
-        let _ = write!(
-            h,
-            "<p class=\"note\">{} ok requests are summarised in the tables above (counts and \
-             latency percentiles), not drawn one by one.</p>",
-            a.summary.ok
-        );
-    }
     for (i, f) in failed.iter().take(MAX_DIAGRAMS).enumerate() {
         finding(h, a, i + 1, f);
     }
@@ -356,6 +349,26 @@ fn failures(h: &mut String, a: &Analysis) {
             "<p class=\"warn\">Diagrams are drawn for the first {MAX_DIAGRAMS} failed requests; \
              {} more are listed in the table above only.</p>",
             failed.len() - MAX_DIAGRAMS
+        );
+    }
+    ok_requests(h, a);
+}
+
+/// With `--all`: the ok requests, one compact table row each (no diagrams), after the failed
+/// ones.
+fn ok_requests(h: &mut String, a: &Analysis) {
+    if !a.includes_ok || a.summary.ok == 0 {
+        return;
+    }
+    let (rows, rest) = views::ok_rows(a, MAX_TABLE_ROWS);
+    let _ = write!(h, "<h2>Ok requests ({})</h2>", a.summary.ok);
+    if !rows.is_empty() {
+        table(h, &views::OK_HEAD, &rows, &[false; 6]);
+    }
+    if rest > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"warn\">{rest} more ok requests not listed (use --format json).</p>"
         );
     }
 }

@@ -241,7 +241,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     if failed.is_empty() {
         writeln!(out, "No failed requests.")?;
-        return Ok(());
+        return write_ok_requests(out, a);
     }
     writeln!(out, "## Failed requests ({})", failed.len())?;
     writeln!(out)?;
@@ -293,12 +293,25 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             failed.len() - MAX_DETAILED
         )?;
     }
-    if a.includes_ok && s.ok > 0 {
-        writeln!(out)?;
+    write_ok_requests(out, a)
+}
+
+/// With `--all`: the ok requests, one compact table row each, after the failed ones.
+fn write_ok_requests(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+    if !a.includes_ok || a.summary.ok == 0 {
+        return Ok(());
+    }
+    let (rows, rest) = views::ok_rows(a, super::html::MAX_TABLE_ROWS);
+    writeln!(out)?;
+    writeln!(out, "## Ok requests ({})", a.summary.ok)?;
+    writeln!(out)?;
+    if !rows.is_empty() {
+        table(out, &views::OK_HEAD, &rows)?;
+    }
+    if rest > 0 {
         writeln!(
             out,
-            "{} ok requests are summarised in the tables above, not listed one by one.",
-            s.ok
+            "\n{rest} more ok requests not listed (use `--format json`)."
         )?;
     }
     Ok(())

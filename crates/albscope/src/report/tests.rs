@@ -91,7 +91,7 @@ fn json_and_ndjson_carry_the_contract_fields() {
     let mut out = Vec::new();
     write_json(&a, &mut out).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["schema_version"], 2);
     let reqs = v["requests"].as_array().unwrap();
     assert_eq!(reqs.len(), 2);
     for r in reqs {
@@ -118,7 +118,7 @@ fn json_and_ndjson_carry_the_contract_fields() {
     }
     assert_eq!(reqs[1]["category"], Category::KeepaliveRace.name());
     assert_eq!(reqs[1]["generated_by"], "lb");
-    assert_eq!(reqs[1]["access_log"]["target_status_code"], "-");
+    assert!(reqs[1]["access_log"]["target_status_code"].is_null());
     let mut out = Vec::new();
     write_ndjson(&a, &mut out).unwrap();
     let lines: Vec<serde_json::Value> = String::from_utf8(out)
@@ -268,8 +268,8 @@ fn markdown_has_summary_table_headings_and_fenced_timelines() {
     );
     assert!(md.contains("```text\n"));
     assert!(md.contains("FIN from target"));
-    assert!(md.contains("1 ok requests are summarised"));
-    // Only the failure gets a section.
+    // With --all the ok request is a row of the compact list; only the failure gets a section.
+    assert!(md.contains("## Ok requests (1)"), "{md}");
     assert_eq!(md.matches("\n### ").count(), 1);
 }
 

@@ -334,3 +334,30 @@ pub fn request_text(f: &crate::diagnose::Finding) -> String {
         _ => "(TLS, opaque)".into(),
     }
 }
+
+/// Header of the ok-requests list (`--all`), shown compactly after the failed requests.
+pub const OK_HEAD: [&str; 6] = ["time (UTC)", "id", "status", "request", "client", "target"];
+
+/// The ok requests of the analysis (kept with `--all`), one compact row each, at most `max`;
+/// and how many ok requests are counted in the summary but not listed (past `max` or past
+/// `--max-requests`).
+pub fn ok_rows(a: &Analysis, max: usize) -> (Vec<[String; 6]>, u64) {
+    let rows: Vec<[String; 6]> = a
+        .requests
+        .iter()
+        .filter(|f| !f.category.is_failure())
+        .take(max)
+        .map(|f| {
+            [
+                super::words::time_of_day(f.time),
+                f.id.to_string(),
+                status_text(f),
+                request_text(f),
+                f.client.map_or_else(|| "-".into(), |c| c.to_string()),
+                f.target.map_or_else(|| "-".into(), |t| t.to_string()),
+            ]
+        })
+        .collect();
+    let rest = a.summary.ok.saturating_sub(rows.len() as u64);
+    (rows, rest)
+}

@@ -292,6 +292,7 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         client_ip,
         alb,
         target: back.map(|b| b.conn.key.server),
+        back_alb: back.map(|b| b.conn.key.client),
         method: req.map(|r| r.method.clone()),
         path: req.map(|r| r.target.clone()),
         host: req

@@ -32,6 +32,7 @@ fn finding(trace: Option<&str>) -> Finding {
         client_ip: "13.239.55.82".parse().ok(),
         alb: Some(AlbAddr::Endpoint(ep("10.0.1.25:80"))),
         target: Some(ep("10.0.2.15:80")),
+        back_alb: Some(ep("10.0.1.25:31000")),
         method: Some("GET".into()),
         path: Some("/delay.php".into()),
         host: None,

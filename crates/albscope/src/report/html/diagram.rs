@@ -562,9 +562,5 @@ pub(super) fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -
 }
 
 fn rel(ms: f64) -> String {
-    if ms.abs() >= 1000.0 {
-        format!("{:+.3} s", ms / 1000.0)
-    } else {
-        format!("{ms:+.1} ms")
-    }
+    words::rel(crate::capture::Duration::from_secs_f64(ms / 1000.0))
 }

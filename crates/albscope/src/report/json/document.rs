@@ -223,7 +223,7 @@ impl CategoryCountOut {
     }
 }
 
-/// Statuses and their counts, keyed `"502"` or `"-"`.
+/// Statuses and their counts, keyed `"502"` or `"-"` (no status sent: a key cannot be null).
 fn statuses(s: &IndexMap<Option<u16>, u64>) -> IndexMap<String, u64> {
     s.iter().map(|(k, n)| (status_name(*k), *n)).collect()
 }

@@ -20,7 +20,7 @@ pub struct LoggedOut<'a> {
     target_processing_time: f64,
     response_processing_time: f64,
     elb_status_code: Option<u16>,
-    target_status_code: String,
+    target_status_code: Option<u16>,
     request: Option<&'a str>,
     trace_id: Option<&'a str>,
     error_reason: Option<&'a str>,
@@ -41,9 +41,7 @@ impl<'a> LoggedOut<'a> {
             target_processing_time: secs_or_minus1(l.target_processing_time),
             response_processing_time: secs_or_minus1(l.response_processing_time),
             elb_status_code: l.elb_status_code,
-            target_status_code: l
-                .target_status_code
-                .map_or_else(|| "-".to_string(), |s| s.to_string()),
+            target_status_code: l.target_status_code,
             request: l.request.as_deref(),
             trace_id: l.trace_id.as_deref(),
             error_reason: l.error_reason.as_deref(),

@@ -6,10 +6,32 @@
 //! (times, durations, endpoints, enums); these types turn them into the schema's strings and
 //! seconds.
 //!
-//! # JSON document (`--format json`), `schema_version` 1
+//! # JSON document (`--format json`), `schema_version` 2
+//!
+//! Absent values are `null`, in every command's JSON and NDJSON (`analyze`, `check`'s
+//! expected files, `explain-log`, `flows`): a value that is not known, not captured or did not
+//! happen is never `"-"` or `""`. Object keys must be strings, so the tables keyed by a value
+//! spell "none" as a documented key: `"-"` in `statuses` (no status sent) and in `by_target`
+//! (no target chosen), `"none"` in `metrics.by_connection`, `"(other targets)"` for targets
+//! past the table's limit.
+//!
+//! Changes from `schema_version` 1 (the only incompatible ones; everything else is as it was):
+//! - `requests[].access_log.target_status_code`: a number (`502`), or `null` when the target
+//!   sent no status; it was a string (`"502"`, or `"-"` for none), unlike `elb_status_code`.
+//! - `requests[].logged.target_status_code`: the same (was `"502"` / `"-"` as logged).
+//! - `schema_version` is 2.
+//!
+//! Added in 2 (compatible): `requests[].community_id` and `requests[].back_community_id`, and
+//! `community_id` on every `flows` connection: the Community ID v1 flow hash (seed 0; `1:` +
+//! base64 of a SHA-1 over the ordered TCP 4-tuple) that Zeek, Suricata, Arkime, Elastic and
+//! Wireshark write, to find the same connection in their logs.
+//!
+//! `explain-log` and `flows` have no version field; their one change of the same kind:
+//! `explain-log`'s `summary.by_target[].target` is `null` for entries with no target (was
+//! `"-"`), and its `entries[].fix` is `null` for `ok` entries (was `""`).
 //!
 //! Top level object:
-//! - `schema_version` (1), `inputs` [file names], `vantage` ("both_legs" | "back_end_only" |
+//! - `schema_version` (2), `inputs` [file names], `vantage` ("both_legs" | "back_end_only" |
 //!   "front_end_only" | "unknown"), `includes_ok` (true with `--all`), `other_connections`.
 //! - `alb_nodes`: [{`ip`, `evidence` [strings], `listener_ports` [u16], `front_connections`,
 //!   `back_connections`, `health_checks`, `sessions` [strings]}].
@@ -20,8 +42,9 @@
 //! - `capture`: {`first`, `last` (RFC 3339 UTC), `duration_s`}.
 //! - `summary`: {`requests`, `ok`, `failed`, `in_flight_at_end` (requests still waiting for
 //!   their answer when the capture ended: neither ok nor failed), `by_category` {category: {`count`,
-//!   `generated_by_lb`, `generated_by_target`, `statuses` {"502": n, "-": n}}}, `by_target`
-//!   {"ip:port" or "-": {`requests`, `failed`, `by_category` {category: n}}}}.
+//!   `generated_by_lb`, `generated_by_target`, `statuses` {"502": n, "-": n} (`"-"`: no
+//!   status sent)}}, `by_target` {"ip:port" or "-" (no target chosen): {`requests`, `failed`,
+//!   `by_category` {category: n}}}}.
 //! - `health_checks`: {`checks`, `failed`, `by_target` {"ip:port": {`checks`, `failed`,
 //!   `statuses`}}, `failures` [{`time`, `node`, `target`, `path`, `problem`, `packet`}]}.
 //!   Health checks are never counted as client requests.
@@ -30,7 +53,10 @@
 //!     `time` (request start, RFC 3339), `client` "ip:port" | null (front end not captured),
 //!     `client_ip` (also from X-Forwarded-For when only the back end was captured), `alb`
 //!     "ip:port" (back end only: node address and the X-Forwarded-Port listener port) | null,
-//!     `target` "ip:port" | null, `method`, `path`, `host` (null when not readable),
+//!     `target` "ip:port" | null, `community_id` (Community ID v1 of the client's connection,
+//!     null when the front end was not captured), `back_community_id` (of the ALB's connection
+//!     to the target, null when no back-end attempt was captured), `method`, `path`, `host`
+//!     (null when not readable),
 //!     `request` (for display: "GET /x  (Host: h)" or why it cannot be shown);
 //!   - `status` (u16 | null), `status_inferred` (true when the front end was not captured and
 //!     the status is what the ALB would have sent), `front_encrypted` (the client's request
@@ -42,7 +68,7 @@
 //!   - `access_log`: {`request_creation_time`, `request_processing_time`,
 //!     `target_processing_time`, `response_processing_time` (seconds; -1 when the step never
 //!     happened; null when the leg that would show it was not captured), `elb_status_code`
-//!     (460 when the client closed first), `target_status_code` ("-" when none), `trace_id`};
+//!     (460 when the client closed first), `target_status_code` (null when none), `trace_id`};
 //!   - `timeline`: [{`time`, `rel_ms` (from the request's first byte), `side` ("front" |
 //!     "back"), `direction` ("client->alb" | "alb->client" | "alb->target" | "target->alb"),
 //!     `event`, `packet` ("#12" or "file.pcap#12" | null)}];
@@ -53,7 +79,7 @@
 //!     `time`,
 //!     `request_creation_time` (RFC 3339 | null), `client`, `target` (null for `-`),
 //!     `request_processing_time`, `target_processing_time`, `response_processing_time`
-//!     (seconds, -1 as logged), `elb_status_code`, `target_status_code` ("-" when none),
+//!     (seconds, -1 as logged), `elb_status_code`, `target_status_code` (null for `-`),
 //!     `request`, `trace_id`, `error_reason`, `disagreements` [one sentence per field where the
 //!     log and the capture's `access_log` view differ; empty when they agree]}.
 //! - `requests_not_kept`: requests (failed ones, or all with `--all`) past `--max-requests`:
@@ -94,7 +120,7 @@
 //! "request"`), then one final line with everything else and `"record": "summary"`.
 
 /// Version of the JSON document; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 mod document;
 mod logged;

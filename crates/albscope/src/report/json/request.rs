@@ -1,9 +1,11 @@
-//! The JSON request object (schema v1, see [`super::json`]): a borrowed view of a [`Finding`]
+//! The JSON request object (schema v2, see [`super::json`]): a borrowed view of a [`Finding`]
 //! whose sentences come from [`super::words`].
 
 use super::LoggedOut;
 use crate::alb::PairingMethod;
+use crate::diagnose::model::AlbAddr;
 use crate::diagnose::{AccessLogView, Finding, LegKind, Step, TimelineEvent};
+use crate::flow::community_id;
 use crate::report::words;
 use crate::taxonomy::{Category, GeneratedBy};
 use serde::{Serialize, Serializer};
@@ -17,6 +19,8 @@ pub struct RequestOut<'a> {
     client_ip: Option<String>,
     alb: Option<String>,
     target: Option<String>,
+    community_id: Option<String>,
+    back_community_id: Option<String>,
     method: &'a Option<String>,
     path: &'a Option<String>,
     host: &'a Option<String>,
@@ -48,7 +52,7 @@ struct AccessLogOut<'a> {
     target_processing_time: Option<f64>,
     response_processing_time: Option<f64>,
     elb_status_code: Option<u16>,
-    target_status_code: String,
+    target_status_code: Option<u16>,
     trace_id: &'a Option<String>,
 }
 
@@ -69,7 +73,7 @@ impl<'a> AccessLogOut<'a> {
             target_processing_time: step_json(al.target_processing_time),
             response_processing_time: step_json(al.response_processing_time),
             elb_status_code: al.elb_status_code,
-            target_status_code: words::status_or_dash(al.target_status_code),
+            target_status_code: al.target_status_code,
             trace_id: &al.trace_id,
         }
     }
@@ -109,6 +113,11 @@ impl<'a> RequestOut<'a> {
             client_ip: f.client_ip.map(|c| c.to_string()),
             alb: f.alb.map(|a| a.to_string()),
             target: f.target.map(|t| t.to_string()),
+            community_id: front_community_id(f),
+            back_community_id: f
+                .back_alb
+                .zip(f.target)
+                .map(|(alb, target)| community_id(alb, target)),
             method: &f.method,
             path: &f.path,
             host: &f.host,
@@ -138,6 +147,15 @@ impl<'a> RequestOut<'a> {
             target_server: &f.target_server,
             logged: f.logged.as_ref().map(LoggedOut::new),
         }
+    }
+}
+
+/// The Community ID of the client's connection, when the front end was captured (only then
+/// is `alb` the connection's own endpoint rather than the node and X-Forwarded-Port).
+fn front_community_id(f: &Finding) -> Option<String> {
+    match (f.client, f.alb) {
+        (Some(client), Some(AlbAddr::Endpoint(alb))) => Some(community_id(client, alb)),
+        _ => None,
     }
 }
 

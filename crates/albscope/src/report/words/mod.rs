@@ -30,6 +30,21 @@ pub fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
+/// An offset on a timeline in its largest fitting unit, signed, rounded to the microsecond:
+/// `+60.000 s` (a second or more), `+12.345 ms` (a millisecond or more), `+150 µs`.
+pub fn rel(d: Duration) -> String {
+    let sign = if d.0 < 0 { '-' } else { '+' };
+    let us = (d.0.unsigned_abs() + 500) / 1000;
+    if us >= 1_000_000 {
+        let ms = (us + 500) / 1000;
+        format!("{sign}{}.{:03} s", ms / 1000, ms % 1000)
+    } else if us >= 1000 {
+        format!("{sign}{}.{:03} ms", us / 1000, us % 1000)
+    } else {
+        format!("{sign}{us} µs")
+    }
+}
+
 /// A time as RFC 3339 UTC with microseconds.
 pub fn time(t: Timestamp) -> String {
     t.to_rfc3339()
@@ -186,7 +201,7 @@ pub fn event_without_host(k: &EventKind) -> String {
     }
 }
 
-/// One timeline row's cells: rel (`+1.500 ms`), time of day, direction (`arrow` between the
+/// One timeline row's cells: rel ([`rel`]: `+1.500 ms`), time of day, direction (`arrow` between the
 /// ends), event, packet.
 pub fn timeline_row(
     e: &TimelineEvent,
@@ -195,7 +210,7 @@ pub fn timeline_row(
     arrow: &str,
 ) -> [String; 5] {
     [
-        format!("{:+.3} ms", rel_ms(e.time, start)),
+        rel(e.time.since(start)),
         time_of_day(e.time),
         direction_label(e.direction, arrow),
         event(&e.kind),
@@ -320,6 +335,14 @@ mod tests {
         );
         assert_eq!(secs(Duration(60_000_000_000)), "60 s");
         assert_eq!(secs(Duration(12_340_000)), "12.3 ms");
+        assert_eq!(rel(Duration(60_000_150_000)), "+60.000 s");
+        assert_eq!(rel(Duration(59_999_600_000)), "+60.000 s");
+        assert_eq!(rel(Duration(12_345_000)), "+12.345 ms");
+        assert_eq!(rel(Duration(999_999_600)), "+1.000 s");
+        assert_eq!(rel(Duration(150_000)), "+150 µs");
+        assert_eq!(rel(Duration(999_600)), "+1.000 ms");
+        assert_eq!(rel(Duration(0)), "+0 µs");
+        assert_eq!(rel(Duration(-2_500_000)), "-2.500 ms");
         assert_eq!(secs(Duration(5_002_000_000)), "5.002 s");
     }
 
