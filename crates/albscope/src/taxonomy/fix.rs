@@ -150,12 +150,40 @@ pub struct FixFacts {
     pub idle_s: f64,
     /// Keep-alive timeout seen for the target, seconds.
     pub keepalive_s: Option<f64>,
-    /// Extra words (ICMP text, TLS offer, byte counts).
-    pub extra: Option<String>,
+    /// A category-specific fact the fix line quotes.
+    pub extra: Option<FixExtra>,
     /// Connect timeout from the target's vantage (SYN-ACK sent, SYN retransmitted).
     pub return_path_blocked: bool,
     /// Trace id.
     pub trace_id: Option<String>,
+}
+
+/// A category-specific fact a fix line quotes, as values (the template words it).
+#[derive(Clone, Debug, PartialEq)]
+pub enum FixExtra {
+    /// The ICMP error that answered the ALB's SYN.
+    Icmp {
+        /// What the ICMP type and code mean.
+        description: String,
+        /// ICMP type.
+        icmp_type: u8,
+        /// ICMP code.
+        code: u8,
+    },
+    /// What the ALB's ClientHello offered.
+    TlsOffer {
+        /// The TLS versions offered, as named in the evidence.
+        versions: String,
+        /// How many cipher suites.
+        ciphers: usize,
+    },
+    /// A body shorter than its Content-Length.
+    BodyShort {
+        /// Bytes declared.
+        declared: u64,
+        /// Bytes sent.
+        sent: u64,
+    },
 }
 
 /// The keep-alive advice for the target's server, with the numbers filled in; `None` when the
@@ -211,7 +239,14 @@ pub fn fix_text(category: Category, d: &FixFacts) -> Option<String> {
         Category::TargetUnreachableIcmp => format!(
             "make {target} reachable from the ALB subnets: check routes, network ACLs, and the \
              target's firewall ({})",
-            d.extra.clone().unwrap_or_else(|| "ICMP unreachable".into())
+            match &d.extra {
+                Some(FixExtra::Icmp {
+                    description,
+                    icmp_type,
+                    code,
+                }) => format!("ICMP {description} (type {icmp_type} code {code})"),
+                _ => "ICMP unreachable".into(),
+            }
         ),
         Category::TargetClosedBeforeResponse => format!(
             "find why the target drops connections mid-request (crash, worker restart, \
@@ -229,9 +264,12 @@ pub fn fix_text(category: Category, d: &FixFacts) -> Option<String> {
         ),
         Category::TargetTlsHandshakeFailed => format!(
             "let the target's TLS listener accept a version and cipher the ALB offers ({})",
-            d.extra
-                .clone()
-                .unwrap_or_else(|| "see the ClientHello".into())
+            match &d.extra {
+                Some(FixExtra::TlsOffer { versions, ciphers }) => {
+                    format!("{versions} with {ciphers} cipher suites, listed in the evidence")
+                }
+                _ => "see the ClientHello".into(),
+            }
         ),
         Category::DeregistrationAbort => "raise the target group's deregistration delay above \
              the longest request time, or stop sending long requests to targets being \
@@ -258,7 +296,12 @@ pub fn fix_text(category: Category, d: &FixFacts) -> Option<String> {
         ),
         Category::IncompleteBody => format!(
             "fix the target's Content-Length: it must match the body sent ({})",
-            d.extra.clone().unwrap_or_default()
+            match &d.extra {
+                Some(FixExtra::BodyShort { declared, sent }) => {
+                    format!("{declared} declared, {sent} sent")
+                }
+                _ => String::new(),
+            }
         ),
         Category::TargetGeneratedError => format!(
             "the error came from the target{}: look in the application's logs{trace}",

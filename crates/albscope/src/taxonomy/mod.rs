@@ -10,8 +10,8 @@
 mod fix;
 
 pub use fix::{
-    fix_text, keepalive_hint, racing_knobs, recognise, FixFacts, ServerKeepAlive, TargetServer,
-    DEFAULT_IDLE_TIMEOUT, KEEPALIVE_MARGIN_S, SERVER_KEEPALIVE,
+    fix_text, keepalive_hint, racing_knobs, recognise, FixExtra, FixFacts, ServerKeepAlive,
+    TargetServer, DEFAULT_IDLE_TIMEOUT, KEEPALIVE_MARGIN_S, SERVER_KEEPALIVE,
 };
 
 use serde::{Deserialize, Serialize};

@@ -5,7 +5,7 @@ use crate::alb::{Leg, TLS_HANDSHAKE_TIMEOUT};
 use crate::diagnose::evidence::{Cause, Evidence, Icmp};
 use crate::diagnose::model::Party;
 use crate::flow::{Dir, TcpEvent, TcpEventKind};
-use crate::taxonomy::Category;
+use crate::taxonomy::{Category, FixExtra};
 
 /// A back-end connection that carried no request: connect and TLS failures.
 pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackVerdict {
@@ -46,10 +46,11 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
             icmp: icmp.clone(),
             at: at(e.ts, e.pos),
         });
-        detail.extra = Some(format!(
-            "ICMP {} (type {} code {})",
-            icmp.description, icmp.icmp_type, icmp.code
-        ));
+        detail.extra = Some(FixExtra::Icmp {
+            description: icmp.description.clone(),
+            icmp_type: icmp.icmp_type,
+            code: icmp.code,
+        });
         return v(
             Category::TargetUnreachableIcmp,
             Cause::Unreachable { icmp },
@@ -137,10 +138,10 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
             } else {
                 ch.supported_versions.join(", ")
             };
-            format!(
-                "{versions} with {} cipher suites, listed in the evidence",
-                ch.ciphers.len()
-            )
+            FixExtra::TlsOffer {
+                versions,
+                ciphers: ch.ciphers.len(),
+            }
         });
         let established = tls.is_some_and(|t| t.established.is_some());
         if !established {

@@ -2,8 +2,8 @@
 
 use super::attempt::analyze_attempt;
 use super::{
-    at, back_times, close_of, events, fix_secs, is_close, BackVerdict, Ctx, FixFacts,
-    RACE_LOOKBACK, RACE_WINDOW,
+    at, back_times, close_of, events, is_close, BackVerdict, Ctx, FixFacts, RACE_LOOKBACK,
+    RACE_WINDOW,
 };
 use crate::alb::Leg;
 use crate::capture::{Duration, Timestamp};
@@ -11,8 +11,8 @@ use crate::diagnose::evidence::{Cause, Evidence, Reuse};
 use crate::diagnose::model::Party;
 use crate::diagnose::round3;
 use crate::flow::{Dir, TcpEvent, TcpEventKind};
-use crate::protocol::{escape_bytes, header, HttpResponse, ResponseErrorKind};
-use crate::taxonomy::Category;
+use crate::protocol::{header, HttpResponse, ResponseErrorKind};
+use crate::taxonomy::{Category, FixExtra};
 
 /// Applies the back-end rules of the taxonomy.
 pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
@@ -192,7 +192,6 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             );
         }
         ev.push(Evidence::ShorterThanIdleTimeout { elapsed, idle });
-        detail.extra = Some(fix_secs(elapsed));
         return v(
             Category::DeregistrationAbort,
             Cause::DeregistrationAbort,
@@ -212,7 +211,6 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                     excerpt: err.excerpt.clone(),
                     reason: err.reason.clone(),
                 });
-                detail.extra = Some(escape_bytes(&err.excerpt));
                 return v(
                     Category::MalformedResponse,
                     Cause::NotHttp,
@@ -227,7 +225,6 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                     at: at(err.first_byte, err.first_pos),
                     bytes: err.bytes,
                 });
-                detail.extra = Some(err.bytes.to_string());
                 return v(
                     Category::ResponseHeaderTooLarge,
                     Cause::HeadersTooLarge,
@@ -342,7 +339,10 @@ fn analyze_response(
                 after: c.ts.since(r.headers_done),
             });
         }
-        detail.extra = Some(format!("{cl} declared, {} sent", r.body_bytes));
+        detail.extra = Some(FixExtra::BodyShort {
+            declared: cl,
+            sent: r.body_bytes,
+        });
         return BackVerdict {
             category: Category::IncompleteBody,
             evidence: ev,

@@ -7,7 +7,7 @@ use crate::diagnose::evidence::{Cause, Evidence, Inference, Note, TellApart};
 use crate::diagnose::model::Party;
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::header;
-use crate::taxonomy::Category;
+use crate::taxonomy::{Category, FixExtra};
 
 /// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
 pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
@@ -80,7 +80,7 @@ pub(super) struct FrontVerdict {
     /// What to capture to tell the candidates apart.
     pub notes: Vec<Note>,
     /// For the fix line (`FixFacts::extra`).
-    pub extra: Option<String>,
+    pub extra: Option<FixExtra>,
 }
 
 impl FrontVerdict {
@@ -224,7 +224,10 @@ fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict>
         },
         ev,
     );
-    v.extra = Some(format!("{declared} declared, {} sent", r.body_bytes));
+    v.extra = Some(FixExtra::BodyShort {
+        declared,
+        sent: r.body_bytes,
+    });
     Some(v)
 }
 

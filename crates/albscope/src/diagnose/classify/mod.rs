@@ -52,18 +52,6 @@ fn at(ts: Timestamp, packet: PacketPos) -> At {
     At { time: ts, packet }
 }
 
-/// A duration as the fix line quotes it (`FixFacts::extra`): `60 s` when whole, `12.3 ms`
-/// under a second, else `5.002 s`.
-fn fix_secs(d: Duration) -> String {
-    if d.0 % 1_000_000_000 == 0 {
-        format!("{} s", d.0 / 1_000_000_000)
-    } else if d.0.unsigned_abs() < 1_000_000_000 {
-        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-    } else {
-        format!("{:.3} s", d.as_secs_f64())
-    }
-}
-
 fn events(leg: &Leg) -> &[TcpEvent] {
     leg.record
         .as_ref()
