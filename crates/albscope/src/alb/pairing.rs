@@ -1,8 +1,8 @@
 //! Pairing of front-end and back-end legs within one ALB node (DOMAIN.md "Pairing").
 
 use super::{
-    ConnRole, HealthCheck, HealthProblem, Knowledge, Leg, NoAnswer, PairingBasis, PairingMethod,
-    PairingNote, RequestPath,
+    AlbConfig, ConnRole, HealthCheck, HealthProblem, Knowledge, Leg, NoAnswer, PairingBasis,
+    PairingMethod, PairingNote, RequestPath,
 };
 use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
@@ -18,6 +18,24 @@ const MAX_AMBIGUOUS: usize = 8;
 /// How long after the front-end request the ALB may open or reuse a back-end connection when
 /// pairing by time order.
 const TIME_ORDER_MAX: Duration = Duration(2_000_000_000);
+
+/// How long after a front-end request a back-end request may start and still be paired with it
+/// by headers: the connect timeout plus a margin.
+fn header_reach(config: &AlbConfig) -> Duration {
+    Duration(config.connect_timeout.0.saturating_add(5_000_000_000))
+}
+
+/// How long after a front-end request a back-end leg may start and still be paired with it, by
+/// any method: a front-end leg left unpaired may find its partner among back-end legs that start
+/// up to this long after it.
+pub(super) fn back_end_reach(config: &AlbConfig) -> Duration {
+    Duration(
+        header_reach(config)
+            .0
+            .max(TIME_ORDER_MAX.0)
+            .saturating_add(TOLERANCE.0),
+    )
+}
 
 /// Front-end indexes of one request key, in time order, and how many leading ones are known
 /// to be used (pairing mostly consumes them in order, so lookups start past them).
@@ -169,7 +187,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                 .push(i);
         }
     }
-    let max = Duration(known.config.connect_timeout.0.saturating_add(5_000_000_000));
+    let max = header_reach(&known.config);
 
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
