@@ -81,6 +81,8 @@ pub struct AlbTracker<S: PathSink> {
     waiting_bytes: usize,
     /// Every queued leg that started before this time has been through pairing.
     paired_through: Timestamp,
+    /// A back-end connection has been seen (front-end legs wait for a partner only then).
+    back_end_seen: bool,
     /// Records of closed connections whose finished exchanges may still be pending (the legs
     /// of finished exchanges are handed over before the connection closes).
     closed: HashMap<ConnId, ClosedEntry>,
@@ -104,6 +106,7 @@ impl<S: PathSink> AlbTracker<S> {
             waiting: Vec::new(),
             waiting_bytes: 0,
             paired_through: Timestamp::default(),
+            back_end_seen: false,
             closed: HashMap::new(),
             held_bytes: 0,
             next_seq: 0,
@@ -331,7 +334,7 @@ impl<S: PathSink> AlbTracker<S> {
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
         let hold_backs = hold && self.known.front_legs > 0;
-        let hold_fronts = hold && self.known.back_legs > 0;
+        let hold_fronts = hold && (self.back_end_seen || self.known.back_legs > 0);
         let waiting_budget = self.known.config.max_pending_bytes / 4;
         for path in out.paths {
             if path.front.is_none() && hold_backs {
@@ -497,6 +500,7 @@ impl<S: PathSink> AlbTracker<S> {
     fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>, unanswered: bool) {
         let role = self.known.classify(key, agent, unanswered);
         let node = self.known.node_of(key, role);
+        self.back_end_seen |= role == ConnRole::BackEnd;
         if role == ConnRole::Other {
             self.known.other_connections += 1;
             return;
