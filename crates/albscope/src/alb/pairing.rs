@@ -101,6 +101,9 @@ impl NextUnused {
 pub(super) struct PairOutput {
     pub paths: Vec<RequestPath>,
     pub health_checks: Vec<HealthCheck>,
+    /// Back-end legs not decided yet (see [`pair`]'s `settled`): to be paired again with the
+    /// next batch.
+    pub deferred: Vec<Leg>,
     pub front_legs: u64,
     pub back_legs: u64,
 }
@@ -114,8 +117,16 @@ struct ClassifiedLeg {
     used: bool,
 }
 
-/// Classifies and pairs a batch of legs.
-pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
+/// Classifies and pairs a batch of legs. `settled` is `None` for a final pass; otherwise every
+/// leg that started before it is in this batch or was in an earlier one, and legs that start
+/// later may follow in the next batch: a back-end leg that could take a clear-text front-end
+/// request by time order while a later back-end request may still claim it by its headers is
+/// then `deferred`, so that header pairing goes first as in a single pass.
+pub(super) fn pair(
+    mut legs: Vec<Leg>,
+    known: &Knowledge,
+    settled: Option<Timestamp>,
+) -> PairOutput {
     legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
     let mut out = PairOutput::default();
     let mut fronts: Vec<ClassifiedLeg> = Vec::new();
@@ -247,6 +258,15 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     // Phase 2: time order for attempts without a request, opaque TLS, or opaque front ends.
     // Used fronts are skipped through `unused` (next unused index at or after each one), so
     // that a busy window is not scanned again for every back-end leg.
+    // A clear-text front-end request that a back-end request starting at or after `settled`
+    // could still claim by headers.
+    let claimable = |f: &ClassifiedLeg| {
+        settled.is_some_and(|s| {
+            f.leg.exchange.as_ref().is_some_and(|e| e.request.is_some())
+                && f.time.plus(max).plus(TOLERANCE) >= s
+        })
+    };
+    let mut deferred = vec![false; backs.len()];
     let mut unused = NextUnused::new(fronts.len());
     for (i, f) in fronts.iter().enumerate() {
         if f.used {
@@ -290,6 +310,13 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             i = unused.find(i + 1);
         }
         let Some(&fi) = pool.first() else { continue };
+        if fronts.get(fi).is_some_and(|f| claimable(f)) {
+            // The earliest candidate may still go to a later back-end request by headers.
+            if let Some(d) = deferred.get_mut(bi) {
+                *d = true;
+            }
+            continue;
+        }
         let mut notes = Vec::new();
         if pool.len() > 1 {
             notes.push(ambiguity(&fronts, &pool, PairingBasis::TimeOrder));
@@ -333,7 +360,12 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             notes: vec![note],
         });
     }
-    for b in backs.into_iter().flatten() {
+    for (b, deferred) in backs.into_iter().zip(deferred) {
+        let Some(b) = b else { continue };
+        if deferred {
+            out.deferred.push(b.leg);
+            continue;
+        }
         let has_request = b.leg.exchange.is_some() || b.leg.burst.is_some();
         if front_seen && !has_request {
             // Clients' requests have a front end in this capture; a bare connection attempt

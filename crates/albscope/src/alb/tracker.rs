@@ -185,7 +185,9 @@ impl<S: PathSink> AlbTracker<S> {
         }
         let mut ready = Vec::new();
         self.take_oldest_over_budget(&mut ready);
-        self.pair_and_emit(ready, Vec::new(), true);
+        let cutoff = Timestamp(self.now.0.saturating_sub(self.known.config.window().0));
+        let pulled = self.take_late(&ready, false, Some(cutoff), false);
+        self.pair_and_emit(ready, pulled, true);
         self.prune_closed();
     }
 
@@ -231,57 +233,74 @@ impl<S: PathSink> AlbTracker<S> {
             self.take_oldest_over_budget(&mut ready);
         }
 
-        // Held back-end legs: the expired ones are emitted unpaired; those overlapping the
-        // ready legs in time get another chance (all of them at the end).
-        let mut expired: Vec<Leg> = Vec::new();
-        let mut pulled: Vec<Leg> = Vec::new();
-        if !self.late.is_empty() {
-            let held = std::mem::take(&mut self.late);
-            let span =
-                ready
-                    .iter()
-                    .map(Leg::time)
-                    .fold(None, |acc: Option<(Timestamp, Timestamp)>, t| match acc {
-                        None => Some((t, t)),
-                        Some((a, b)) => Some((a.min(t), b.max(t))),
-                    });
-            let horizon = cutoff.map(|c| Timestamp(c.0.saturating_sub(LATE_HORIZON.0)));
-            let overflow = held.len().saturating_sub(MAX_LATE);
-            for (i, p) in held.into_iter().enumerate() {
-                let in_span = span.is_some_and(|(a, b)| {
-                    p.time.plus(Duration::from_millis(15_000)) >= a
-                        && p.time <= b.plus(Duration::from_millis(5_000))
-                });
-                if cutoff.is_none() || in_span {
-                    self.release(p.bytes);
-                    pulled.push(*p.leg);
-                } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
-                    if i < overflow && horizon.is_some_and(|h| p.time >= h) {
-                        self.known.late_legs_dropped += 1;
-                    }
-                    self.release(p.bytes);
-                    expired.push(*p.leg);
-                } else {
-                    self.late.push(p);
-                }
-            }
-        }
-        if !expired.is_empty() {
-            let out = pairing::pair(expired, &self.known);
-            for path in out.paths {
-                self.sink.path(path, &self.known);
-            }
-        }
-        // Waiting front-end legs join every batch (`pair_and_emit` takes them); without one,
-        // they are paired on their own once they can meet no new back-end leg.
         let waiting_due = self
             .waiting
             .iter()
             .any(|p| cutoff.is_none() || self.front_expired(p.time));
+        let pulled = self.take_late(&ready, waiting_due, cutoff, cutoff.is_none());
+        // Waiting front-end legs join every batch (`pair_and_emit` takes them); without one,
+        // they are paired on their own once they can meet no new back-end leg.
         if !ready.is_empty() || !pulled.is_empty() || waiting_due {
             self.pair_and_emit(ready, pulled, cutoff.is_some());
         }
         self.prune_closed();
+    }
+
+    /// Takes the held back-end legs that get another chance with a batch of `ready` legs (and
+    /// the waiting front-end legs, `with_waiting`): those overlapping them in time, or all of
+    /// them when `all`. The ones expired at `cutoff` are emitted unpaired.
+    fn take_late(
+        &mut self,
+        ready: &[Leg],
+        with_waiting: bool,
+        cutoff: Option<Timestamp>,
+        all: bool,
+    ) -> Vec<Leg> {
+        let mut expired: Vec<Leg> = Vec::new();
+        let mut pulled: Vec<Leg> = Vec::new();
+        if self.late.is_empty() {
+            return pulled;
+        }
+        let held = std::mem::take(&mut self.late);
+        let waiting = self
+            .waiting
+            .iter()
+            .map(|p| p.time)
+            .filter(|_| with_waiting || !ready.is_empty());
+        let span = ready.iter().map(Leg::time).chain(waiting).fold(
+            None,
+            |acc: Option<(Timestamp, Timestamp)>, t| match acc {
+                None => Some((t, t)),
+                Some((a, b)) => Some((a.min(t), b.max(t))),
+            },
+        );
+        let horizon = cutoff.map(|c| Timestamp(c.0.saturating_sub(LATE_HORIZON.0)));
+        let overflow = held.len().saturating_sub(MAX_LATE);
+        for (i, p) in held.into_iter().enumerate() {
+            let in_span = span.is_some_and(|(a, b)| {
+                p.time.plus(Duration::from_millis(15_000)) >= a
+                    && p.time <= b.plus(Duration::from_millis(5_000))
+            });
+            if all || in_span {
+                self.release(p.bytes);
+                pulled.push(*p.leg);
+            } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
+                if i < overflow && horizon.is_some_and(|h| p.time >= h) {
+                    self.known.late_legs_dropped += 1;
+                }
+                self.release(p.bytes);
+                expired.push(*p.leg);
+            } else {
+                self.late.push(p);
+            }
+        }
+        if !expired.is_empty() {
+            let out = pairing::pair(expired, &self.known, None);
+            for path in out.paths {
+                self.sink.path(path, &self.known);
+            }
+        }
+        pulled
     }
 
     /// Drops the records no pending leg can need: a record is needed only by pending legs of
@@ -317,7 +336,8 @@ impl<S: PathSink> AlbTracker<S> {
                 }
             }
         }
-        let out = pairing::pair(legs, &self.known);
+        let settled = hold.then_some(self.paired_through);
+        let out = pairing::pair(legs, &self.known, settled);
         for hc in out.health_checks {
             if let Some(t) = self.known.target_mut(hc.target) {
                 t.health_checks += 1;
@@ -333,6 +353,11 @@ impl<S: PathSink> AlbTracker<S> {
         }
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
+        for leg in out.deferred {
+            let record = leg.record.as_deref().map_or(0, size::closed_conn);
+            let entry = self.held(leg, record);
+            self.late.push(entry);
+        }
         let hold_backs = hold && self.known.front_legs > 0;
         let hold_fronts = hold && (self.back_end_seen || self.known.back_legs > 0);
         let waiting_budget = self.known.config.max_pending_bytes / 4;
