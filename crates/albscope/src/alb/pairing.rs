@@ -310,7 +310,7 @@ pub(super) fn pair(
             i = unused.find(i + 1);
         }
         let Some(&fi) = pool.first() else { continue };
-        if fronts.get(fi).is_some_and(|f| claimable(f)) {
+        if fronts.get(fi).is_some_and(&claimable) {
             // The earliest candidate may still go to a later back-end request by headers.
             if let Some(d) = deferred.get_mut(bi) {
                 *d = true;
