@@ -663,3 +663,29 @@ fn a_front_end_leg_without_partner_is_reported_once_its_reach_has_passed() {
     assert!(lone.back.is_none());
     assert_eq!(lone.notes, vec![PairingNote::NoBackEndAttempt]);
 }
+
+#[test]
+fn a_flush_between_legs_leaves_header_pairing_first() {
+    // A refused attempt (a health check or another request's), then a request whose back-end
+    // request the flush cuts off: the request pairs by headers as in one pass, and the attempt
+    // is not paired with it by time order.
+    let mut tr = tracker();
+    let refused = Conn::new(9, ep(ALB, 50001), ep(TARGET, 80), 1_000)
+        .ev(
+            1_000,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(1_000, ToClient, K::Rst);
+    tr.closed(refused.record(AppKind::Empty, vec![], 0, None));
+    relayed(&mut tr, ALB, CLIENT, 1, 1_001);
+    tick_between_legs(&mut tr, 1_001);
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 1, "{:#?}", sink.paths);
+    assert_eq!(sink.paths[0].pairing, PairingMethod::Headers);
+    assert_eq!(paired(&sink), 1);
+    assert_eq!(sink.checks.len(), 1);
+    assert!(!sink.checks[0].ok);
+}
