@@ -7,7 +7,11 @@
 //! not-yet-paired request legs (see [`AlbConfig::window`]): when the capture clock has moved past
 //! a leg by more than the window, the leg is paired (or declared unpaired, with a note) and handed
 //! to a [`PathSink`] as a [`RequestPath`]. Memory therefore grows with the number of requests in
-//! flight inside that window, not with the length of the capture.
+//! flight inside that window, not with the length of the capture. Legs are paired in batches
+//! (at clock ticks, or when over the memory budget); a batch boundary must not change the
+//! result: a front-end leg left unpaired waits for the next batches while a back-end leg that
+//! could pair with it may not have been through pairing, and a time-order pairing whose front
+//! end a later back-end request may still claim by headers is deferred.
 //!
 //! Files: `types` (configuration, roles, legs, request paths, health checks, node and target
 //! facts, [`PathSink`]), `knowledge` ([`Knowledge`]: node detection, classification, timers),

@@ -1,8 +1,8 @@
 //! Pairing of front-end and back-end legs within one ALB node (DOMAIN.md "Pairing").
 
 use super::{
-    ConnRole, HealthCheck, HealthProblem, Knowledge, Leg, NoAnswer, PairingBasis, PairingMethod,
-    PairingNote, RequestPath,
+    AlbConfig, ConnRole, HealthCheck, HealthProblem, Knowledge, Leg, NoAnswer, PairingBasis,
+    PairingMethod, PairingNote, RequestPath,
 };
 use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
@@ -18,6 +18,24 @@ const MAX_AMBIGUOUS: usize = 8;
 /// How long after the front-end request the ALB may open or reuse a back-end connection when
 /// pairing by time order.
 const TIME_ORDER_MAX: Duration = Duration(2_000_000_000);
+
+/// How long after a front-end request a back-end request may start and still be paired with it
+/// by headers: the connect timeout plus a margin.
+fn header_reach(config: &AlbConfig) -> Duration {
+    Duration(config.connect_timeout.0.saturating_add(5_000_000_000))
+}
+
+/// How long after a front-end request a back-end leg may start and still be paired with it, by
+/// any method: a front-end leg left unpaired may find its partner among back-end legs that start
+/// up to this long after it.
+pub(super) fn back_end_reach(config: &AlbConfig) -> Duration {
+    Duration(
+        header_reach(config)
+            .0
+            .max(TIME_ORDER_MAX.0)
+            .saturating_add(TOLERANCE.0),
+    )
+}
 
 /// Front-end indexes of one request key, in time order, and how many leading ones are known
 /// to be used (pairing mostly consumes them in order, so lookups start past them).
@@ -83,6 +101,9 @@ impl NextUnused {
 pub(super) struct PairOutput {
     pub paths: Vec<RequestPath>,
     pub health_checks: Vec<HealthCheck>,
+    /// Back-end legs not decided yet (see [`pair`]'s `settled`): to be paired again with the
+    /// next batch.
+    pub deferred: Vec<Leg>,
     pub front_legs: u64,
     pub back_legs: u64,
 }
@@ -96,8 +117,16 @@ struct ClassifiedLeg {
     used: bool,
 }
 
-/// Classifies and pairs a batch of legs.
-pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
+/// Classifies and pairs a batch of legs. `settled` is `None` for a final pass; otherwise every
+/// leg that started before it is in this batch or was in an earlier one, and legs that start
+/// later may follow in the next batch: a back-end leg that could take a clear-text front-end
+/// request by time order while a later back-end request may still claim it by its headers is
+/// then `deferred`, so that header pairing goes first as in a single pass.
+pub(super) fn pair(
+    mut legs: Vec<Leg>,
+    known: &Knowledge,
+    settled: Option<Timestamp>,
+) -> PairOutput {
     legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
     let mut out = PairOutput::default();
     let mut fronts: Vec<ClassifiedLeg> = Vec::new();
@@ -169,7 +198,7 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
                 .push(i);
         }
     }
-    let max = Duration(known.config.connect_timeout.0.saturating_add(5_000_000_000));
+    let max = header_reach(&known.config);
 
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
@@ -229,6 +258,15 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
     // Phase 2: time order for attempts without a request, opaque TLS, or opaque front ends.
     // Used fronts are skipped through `unused` (next unused index at or after each one), so
     // that a busy window is not scanned again for every back-end leg.
+    // A clear-text front-end request that a back-end request starting at or after `settled`
+    // could still claim by headers.
+    let claimable = |f: &ClassifiedLeg| {
+        settled.is_some_and(|s| {
+            f.leg.exchange.as_ref().is_some_and(|e| e.request.is_some())
+                && f.time.plus(max).plus(TOLERANCE) >= s
+        })
+    };
+    let mut deferred = vec![false; backs.len()];
     let mut unused = NextUnused::new(fronts.len());
     for (i, f) in fronts.iter().enumerate() {
         if f.used {
@@ -272,6 +310,13 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             i = unused.find(i + 1);
         }
         let Some(&fi) = pool.first() else { continue };
+        if fronts.get(fi).is_some_and(&claimable) {
+            // The earliest candidate may still go to a later back-end request by headers.
+            if let Some(d) = deferred.get_mut(bi) {
+                *d = true;
+            }
+            continue;
+        }
         let mut notes = Vec::new();
         if pool.len() > 1 {
             notes.push(ambiguity(&fronts, &pool, PairingBasis::TimeOrder));
@@ -315,7 +360,12 @@ pub(super) fn pair(mut legs: Vec<Leg>, known: &Knowledge) -> PairOutput {
             notes: vec![note],
         });
     }
-    for b in backs.into_iter().flatten() {
+    for (b, deferred) in backs.into_iter().zip(deferred) {
+        let Some(b) = b else { continue };
+        if deferred {
+            out.deferred.push(b.leg);
+            continue;
+        }
         let has_request = b.leg.exchange.is_some() || b.leg.burst.is_some();
         if front_seen && !has_request {
             // Clients' requests have a front end in this capture; a bare connection attempt

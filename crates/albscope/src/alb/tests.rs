@@ -561,3 +561,131 @@ fn header_pairing_stays_linear_when_every_request_looks_the_same() {
     let paired = paired(&sink);
     assert_eq!(paired as u64, n);
 }
+
+/// A front-end exchange at `req_ms` on node `alb` relayed as a back-end exchange 3 ms later
+/// (connection ids `id` and `id + 1`).
+fn relayed(tr: &mut AlbTracker<Collect>, alb: &str, client: &str, id: u64, req_ms: i64) {
+    let f = Conn::new(id, ep(client, 40000), ep(alb, 80), req_ms - 2).handshake(req_ms - 2);
+    tr.exchange(
+        &f.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(req_ms, "/api/flaky", front_headers())),
+            Some(resp(req_ms + 30, 200, "Apache", 10)),
+        ),
+    );
+    let b = Conn::new(id + 1, ep(alb, 50000), ep(TARGET, 80), req_ms + 1).handshake(req_ms + 1);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(req_ms + 3, "/api/flaky", back_headers(client))),
+            Some(resp(req_ms + 20, 200, "Apache", 10)),
+        ),
+    );
+}
+
+/// The window flush that a clock tick triggers pairs the legs that started more than the
+/// window (100 s) plus 2 s of slack before it: this tick's cut falls between the front-end leg
+/// (at `req_ms`) and its back-end leg (3 ms later).
+fn tick_between_legs(tr: &mut AlbTracker<Collect>, req_ms: i64) {
+    tr.tick(t(req_ms + 102_001));
+}
+
+#[test]
+fn a_flush_between_front_and_back_leg_still_pairs_them() {
+    // Regression (scale invariance, issue 11): the front-end leg was paired alone and reported
+    // as `no_target_attempt`, its back-end leg in the next batch as a second request.
+    let mut tr = tracker();
+    relayed(&mut tr, ALB, CLIENT, 1, 1_000);
+    tick_between_legs(&mut tr, 1_000);
+    assert!(
+        tr.sink.paths.is_empty(),
+        "the front-end leg waits for its partner"
+    );
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 1, "{:#?}", sink.paths);
+    assert_eq!(paired(&sink), 1);
+    assert_eq!(sink.paths[0].pairing, PairingMethod::Headers);
+}
+
+#[test]
+fn two_time_shifted_copies_count_twice_one_copy() {
+    // Two copies of one node's traffic (the second on its own node and client addresses, later
+    // in time, as amplify.py makes them): the clock ticks fall at different places within each
+    // copy, and each must still count exactly one request per exchange.
+    let mut tr = tracker();
+    relayed(&mut tr, ALB, CLIENT, 1, 1_000);
+    relayed(&mut tr, ALB, CLIENT, 3, 1_500);
+    tr.tick(t(60_000));
+    let copy = 100_000;
+    relayed(&mut tr, "172.32.1.158", "13.240.55.82", 5, copy + 1_000);
+    // A tick during the second copy cuts through the first one.
+    tick_between_legs(&mut tr, 1_000);
+    relayed(&mut tr, "172.32.1.158", "13.240.55.82", 7, copy + 1_500);
+    tick_between_legs(&mut tr, copy + 1_500);
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 4, "{:#?}", sink.paths);
+    assert_eq!(paired(&sink), 4);
+}
+
+#[test]
+fn a_front_end_leg_without_partner_is_reported_once_its_reach_has_passed() {
+    let mut tr = tracker();
+    relayed(&mut tr, ALB, CLIENT, 1, 1_000);
+    let lone = Conn::new(3, ep(CLIENT, 40001), ep(ALB, 80), 1_998).handshake(1_998);
+    tr.exchange(
+        &lone.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(2_000, "/lone", front_headers())),
+            Some(resp(2_010, 503, "awselb/2.0", 10)),
+        ),
+    );
+    tr.tick(t(110_000));
+    // Both legs of the first request and the lone front end are due; the lone one waits while
+    // a back-end leg starting up to 15 s after it may still be queued.
+    assert_eq!(tr.sink.paths.len(), 1);
+    assert_eq!(tr.pending_len(), 1);
+    tr.tick(t(2_000 + 102_000 + 15_006));
+    assert_eq!(
+        tr.sink.paths.len(),
+        2,
+        "reported before the end of the capture"
+    );
+    assert_eq!(tr.pending_len(), 0);
+    assert_eq!(tr.held_bytes(), 0);
+    let (sink, _) = tr.finish();
+    let lone = &sink.paths[1];
+    assert!(lone.back.is_none());
+    assert_eq!(lone.notes, vec![PairingNote::NoBackEndAttempt]);
+}
+
+#[test]
+fn a_flush_between_legs_leaves_header_pairing_first() {
+    // A refused attempt (a health check or another request's), then a request whose back-end
+    // request the flush cuts off: the request pairs by headers as in one pass, and the attempt
+    // is not paired with it by time order.
+    let mut tr = tracker();
+    let refused = Conn::new(9, ep(ALB, 50001), ep(TARGET, 80), 1_000)
+        .ev(
+            1_000,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(1_000, ToClient, K::Rst);
+    tr.closed(refused.record(AppKind::Empty, vec![], 0, None));
+    relayed(&mut tr, ALB, CLIENT, 1, 1_001);
+    tick_between_legs(&mut tr, 1_001);
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 1, "{:#?}", sink.paths);
+    assert_eq!(sink.paths[0].pairing, PairingMethod::Headers);
+    assert_eq!(paired(&sink), 1);
+    assert_eq!(sink.checks.len(), 1);
+    assert!(!sink.checks[0].ok);
+}

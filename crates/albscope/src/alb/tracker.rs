@@ -3,9 +3,7 @@
 //! (or the held bytes go over budget) and hands the results to a [`PathSink`].
 
 use super::knowledge::{unanswered, Knowledge, MAX_WEAK_NODES};
-use super::types::{
-    AlbConfig, BurstExchange, ClosedConn, ConnInfo, ConnRole, Leg, PathSink, RequestPath,
-};
+use super::types::{AlbConfig, BurstExchange, ClosedConn, ConnInfo, ConnRole, Leg, PathSink};
 use super::{pairing, size};
 use crate::capture::{Duration, Timestamp};
 use crate::flow::{ConnId, ConnKey, Dir};
@@ -73,10 +71,22 @@ pub struct AlbTracker<S: PathSink> {
     /// [`LATE_HORIZON`], at most [`MAX_LATE`]) because a long-lived TLS client connection
     /// reports its requests (bursts) only when it closes.
     late: Vec<Pending>,
+    /// Front-end legs a batch left unpaired while a back-end leg that could pair with them
+    /// (one starting up to [`pairing::back_end_reach`] after them) may not have been through
+    /// pairing yet: they join the next batches until that reach is behind
+    /// [`AlbTracker::paired_through`]. Without this, a batch boundary falling between a
+    /// request's front-end leg and its back-end leg would report one request twice.
+    waiting: Vec<Pending>,
+    /// Estimated bytes held in `waiting` (at most a quarter of the budget).
+    waiting_bytes: usize,
+    /// Every queued leg that started before this time has been through pairing.
+    paired_through: Timestamp,
+    /// A back-end connection has been seen (front-end legs wait for a partner only then).
+    back_end_seen: bool,
     /// Records of closed connections whose finished exchanges may still be pending (the legs
     /// of finished exchanges are handed over before the connection closes).
     closed: HashMap<ConnId, ClosedEntry>,
-    /// Estimated bytes held in `pending`, `late` and `closed`.
+    /// Estimated bytes held in `pending`, `late`, `waiting` and `closed`.
     held_bytes: usize,
     next_seq: u64,
     now: Timestamp,
@@ -93,6 +103,10 @@ impl<S: PathSink> AlbTracker<S> {
             known: Knowledge::new(config),
             pending: BinaryHeap::new(),
             late: Vec::new(),
+            waiting: Vec::new(),
+            waiting_bytes: 0,
+            paired_through: Timestamp::default(),
+            back_end_seen: false,
             closed: HashMap::new(),
             held_bytes: 0,
             next_seq: 0,
@@ -108,7 +122,7 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Legs currently waiting to be paired (for memory tests).
     pub fn pending_len(&self) -> usize {
-        self.pending.len() + self.late.len()
+        self.pending.len() + self.late.len() + self.waiting.len()
     }
 
     /// Estimated bytes currently held for pairing (for memory tests).
@@ -171,14 +185,24 @@ impl<S: PathSink> AlbTracker<S> {
         }
         let mut ready = Vec::new();
         self.take_oldest_over_budget(&mut ready);
-        self.pair_and_emit(ready, Vec::new(), true);
+        let cutoff = Timestamp(self.now.0.saturating_sub(self.known.config.window().0));
+        let pulled = self.take_late(&ready, false, Some(cutoff), false);
+        self.pair_and_emit(ready, pulled, true);
         self.prune_closed();
     }
 
     fn pop_pending(&mut self) -> Option<Leg> {
         let p = self.pending.pop()?;
         self.release(p.bytes);
+        // The queue is in time order: every leg that started before this one is out of it.
+        self.paired_through = self.paired_through.max(p.time);
         Some(*p.leg)
+    }
+
+    /// True when a waiting front-end leg that started at `time` can no longer meet a back-end
+    /// leg that has not been through pairing.
+    fn front_expired(&self, time: Timestamp) -> bool {
+        time.plus(pairing::back_end_reach(&self.known.config)) < self.paired_through
     }
 
     /// Pairs and emits legs older than the window (all of them when `cutoff` is `None`), and
@@ -187,7 +211,11 @@ impl<S: PathSink> AlbTracker<S> {
         let budget = self.known.config.max_pending_bytes;
         let due = |p: &Pending| cutoff.map_or(true, |c| p.time.plus(WINDOW_SLACK) < c);
         let nothing_due = !self.pending.peek().is_some_and(due);
-        if nothing_due && self.late.is_empty() && self.held_bytes <= budget {
+        if nothing_due
+            && self.late.is_empty()
+            && self.waiting.is_empty()
+            && self.held_bytes <= budget
+        {
             return;
         }
         let mut ready: Vec<Leg> = Vec::new();
@@ -196,55 +224,83 @@ impl<S: PathSink> AlbTracker<S> {
                 ready.push(leg);
             }
         }
+        if let Some(c) = cutoff {
+            // Every leg due at this cutoff has been popped, even when none was.
+            let due_before = Timestamp(c.0.saturating_sub(WINDOW_SLACK.0));
+            self.paired_through = self.paired_through.max(due_before);
+        }
         if self.held_bytes > budget {
             self.take_oldest_over_budget(&mut ready);
         }
 
-        // Held back-end legs: the expired ones are emitted unpaired; those overlapping the
-        // ready legs in time get another chance (all of them at the end).
+        let waiting_due = self
+            .waiting
+            .iter()
+            .any(|p| cutoff.is_none() || self.front_expired(p.time));
+        let pulled = self.take_late(&ready, waiting_due, cutoff, cutoff.is_none());
+        // Waiting front-end legs join every batch (`pair_and_emit` takes them); without one,
+        // they are paired on their own once they can meet no new back-end leg.
+        if !ready.is_empty() || !pulled.is_empty() || waiting_due {
+            self.pair_and_emit(ready, pulled, cutoff.is_some());
+        }
+        self.prune_closed();
+    }
+
+    /// Takes the held back-end legs that get another chance with a batch of `ready` legs (and
+    /// the waiting front-end legs, `with_waiting`): those overlapping them in time, or all of
+    /// them when `all`. The ones expired at `cutoff` are emitted unpaired.
+    fn take_late(
+        &mut self,
+        ready: &[Leg],
+        with_waiting: bool,
+        cutoff: Option<Timestamp>,
+        all: bool,
+    ) -> Vec<Leg> {
         let mut expired: Vec<Leg> = Vec::new();
         let mut pulled: Vec<Leg> = Vec::new();
-        if !self.late.is_empty() {
-            let held = std::mem::take(&mut self.late);
-            let span =
-                ready
-                    .iter()
-                    .map(Leg::time)
-                    .fold(None, |acc: Option<(Timestamp, Timestamp)>, t| match acc {
-                        None => Some((t, t)),
-                        Some((a, b)) => Some((a.min(t), b.max(t))),
-                    });
-            let horizon = cutoff.map(|c| Timestamp(c.0.saturating_sub(LATE_HORIZON.0)));
-            let overflow = held.len().saturating_sub(MAX_LATE);
-            for (i, p) in held.into_iter().enumerate() {
-                let in_span = span.is_some_and(|(a, b)| {
-                    p.time.plus(Duration::from_millis(15_000)) >= a
-                        && p.time <= b.plus(Duration::from_millis(5_000))
-                });
-                if cutoff.is_none() || in_span {
-                    self.release(p.bytes);
-                    pulled.push(*p.leg);
-                } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
-                    if i < overflow && horizon.is_some_and(|h| p.time >= h) {
-                        self.known.late_legs_dropped += 1;
-                    }
-                    self.release(p.bytes);
-                    expired.push(*p.leg);
-                } else {
-                    self.late.push(p);
+        if self.late.is_empty() {
+            return pulled;
+        }
+        let held = std::mem::take(&mut self.late);
+        let waiting = self
+            .waiting
+            .iter()
+            .map(|p| p.time)
+            .filter(|_| with_waiting || !ready.is_empty());
+        let span = ready.iter().map(Leg::time).chain(waiting).fold(
+            None,
+            |acc: Option<(Timestamp, Timestamp)>, t| match acc {
+                None => Some((t, t)),
+                Some((a, b)) => Some((a.min(t), b.max(t))),
+            },
+        );
+        let horizon = cutoff.map(|c| Timestamp(c.0.saturating_sub(LATE_HORIZON.0)));
+        let overflow = held.len().saturating_sub(MAX_LATE);
+        for (i, p) in held.into_iter().enumerate() {
+            let in_span = span.is_some_and(|(a, b)| {
+                p.time.plus(Duration::from_millis(15_000)) >= a
+                    && p.time <= b.plus(Duration::from_millis(5_000))
+            });
+            if all || in_span {
+                self.release(p.bytes);
+                pulled.push(*p.leg);
+            } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
+                if i < overflow && horizon.is_some_and(|h| p.time >= h) {
+                    self.known.late_legs_dropped += 1;
                 }
+                self.release(p.bytes);
+                expired.push(*p.leg);
+            } else {
+                self.late.push(p);
             }
         }
         if !expired.is_empty() {
-            let out = pairing::pair(expired, &self.known);
+            let out = pairing::pair(expired, &self.known, None);
             for path in out.paths {
                 self.sink.path(path, &self.known);
             }
         }
-        if !ready.is_empty() || !pulled.is_empty() {
-            self.pair_and_emit(ready, pulled, cutoff.is_some());
-        }
-        self.prune_closed();
+        pulled
     }
 
     /// Drops the records no pending leg can need: a record is needed only by pending legs of
@@ -262,11 +318,17 @@ impl<S: PathSink> AlbTracker<S> {
         self.release(released);
     }
 
-    /// Pairs `ready` legs (and `pulled` held back-end legs) and emits the paths and health
-    /// checks; with `hold`, unpaired back-end legs wait in `late` for a late front end.
+    /// Pairs `ready` legs (with `pulled` held back-end legs and the waiting front-end legs) and
+    /// emits the paths and health checks; with `hold`, unpaired back-end legs wait in `late` for
+    /// a late front end, and unpaired front-end legs in `waiting` for a back-end leg that may be
+    /// in the next batch.
     fn pair_and_emit(&mut self, ready: Vec<Leg>, pulled: Vec<Leg>, hold: bool) {
         let mut legs = ready;
         legs.extend(pulled);
+        let waiting = std::mem::take(&mut self.waiting);
+        self.release(self.waiting_bytes);
+        self.waiting_bytes = 0;
+        legs.extend(waiting.into_iter().map(|p| *p.leg));
         for leg in &mut legs {
             if leg.record.is_none() {
                 if let Some(e) = self.closed.get(&leg.conn.id) {
@@ -274,7 +336,8 @@ impl<S: PathSink> AlbTracker<S> {
                 }
             }
         }
-        let out = pairing::pair(legs, &self.known);
+        let settled = hold.then_some(self.paired_through);
+        let out = pairing::pair(legs, &self.known, settled);
         for hc in out.health_checks {
             if let Some(t) = self.known.target_mut(hc.target) {
                 t.health_checks += 1;
@@ -290,20 +353,42 @@ impl<S: PathSink> AlbTracker<S> {
         }
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
-        let hold = hold && self.known.front_legs > 0;
+        for leg in out.deferred {
+            let record = leg.record.as_deref().map_or(0, size::closed_conn);
+            let entry = self.held(leg, record);
+            self.late.push(entry);
+        }
+        let hold_backs = hold && self.known.front_legs > 0;
+        let hold_fronts = hold && (self.back_end_seen || self.known.back_legs > 0);
+        let waiting_budget = self.known.config.max_pending_bytes / 4;
         for path in out.paths {
-            match path {
-                RequestPath {
-                    front: None,
-                    back: Some(leg),
-                    ..
-                } if hold => {
+            if path.front.is_none() && hold_backs {
+                if let Some(leg) = path.back {
                     let record = leg.record.as_deref().map_or(0, size::closed_conn);
                     let entry = self.held(leg, record);
                     self.late.push(entry);
+                    continue;
                 }
-                path => self.sink.path(path, &self.known),
             }
+            if path.back.is_none() && hold_fronts {
+                if let Some(leg) = path
+                    .front
+                    .as_ref()
+                    .filter(|f| !self.front_expired(f.time()))
+                {
+                    let record = leg.record.as_deref().map_or(0, size::closed_conn);
+                    let bytes = size::leg(leg).saturating_add(record);
+                    if self.waiting_bytes.saturating_add(bytes) <= waiting_budget {
+                        if let Some(leg) = path.front {
+                            let entry = self.held(leg, record);
+                            self.waiting_bytes += entry.bytes;
+                            self.waiting.push(entry);
+                        }
+                        continue;
+                    }
+                }
+            }
+            self.sink.path(path, &self.known);
         }
     }
 }
@@ -440,6 +525,7 @@ impl<S: PathSink> AlbTracker<S> {
     fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>, unanswered: bool) {
         let role = self.known.classify(key, agent, unanswered);
         let node = self.known.node_of(key, role);
+        self.back_end_seen |= role == ConnRole::BackEnd;
         if role == ConnRole::Other {
             self.known.other_connections += 1;
             return;
