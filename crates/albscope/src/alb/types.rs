@@ -96,23 +96,6 @@ pub enum Vantage {
     Unknown,
 }
 
-impl Vantage {
-    /// A sentence for reports.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Vantage::BothLegs => "both legs (front end client->ALB and back end ALB->target)",
-            Vantage::BackEndOnly => "back end only (ALB->target); what the client got is inferred",
-            Vantage::FrontEndOnly => {
-                "front end only (client->ALB); the back end is not in the capture"
-            }
-            Vantage::Unknown => {
-                "unknown: no ALB traffic recognised (no awselb answer, ALB-added headers or \
-                 health checks); name the ALB with --alb-ip and --listener-port"
-            }
-        }
-    }
-}
-
 /// Connection-level facts of a closed connection, shared by the legs that came from it.
 #[derive(Clone, Debug)]
 pub struct ClosedConn {

@@ -355,6 +355,20 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
     out
 }
 
+/// The vantage point in words (the header's `vantage` line).
+pub fn vantage_text(v: crate::alb::Vantage) -> &'static str {
+    use crate::alb::Vantage;
+    match v {
+        Vantage::BothLegs => "both legs (front end client->ALB and back end ALB->target)",
+        Vantage::BackEndOnly => "back end only (ALB->target); what the client got is inferred",
+        Vantage::FrontEndOnly => "front end only (client->ALB); the back end is not in the capture",
+        Vantage::Unknown => {
+            "unknown: no ALB traffic recognised (no awselb answer, ALB-added headers or \
+             health checks); name the ALB with --alb-ip and --listener-port"
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

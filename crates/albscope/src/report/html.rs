@@ -149,7 +149,7 @@ fn summary(h: &mut String, a: &Analysis) {
             a.inputs.join(", ")
         )),
     );
-    row("Vantage", esc(a.vantage.describe()));
+    row("Vantage", esc(header::vantage_text(a.vantage)));
     row("Latency", esc(&header::latency_fact(a)));
     let nodes: Vec<String> = a
         .alb_nodes

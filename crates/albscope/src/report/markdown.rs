@@ -105,7 +105,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
                 a.stats.packets
             ),
         ],
-        ["Vantage".into(), a.vantage.describe().into()],
+        ["Vantage".into(), header::vantage_text(a.vantage).into()],
         ["Latency".into(), header::latency_fact(a)],
     ];
     let nodes: Vec<String> = a

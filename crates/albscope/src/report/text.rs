@@ -56,7 +56,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     } else {
         writeln!(out, "capture:   no packets")?;
     }
-    writeln!(out, "vantage:   {}", a.vantage.describe())?;
+    writeln!(out, "vantage:   {}", header::vantage_text(a.vantage))?;
     for p in &a.stats.problems {
         writeln!(out, "damage:    {}", header::damage_text(p))?;
     }
