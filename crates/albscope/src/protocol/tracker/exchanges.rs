@@ -1,0 +1,220 @@
+//! The HTTP side of a connection's protocol state: header blocks skipped for the memory limit,
+//! and settling parsed requests and responses into exchanges, oldest first.
+
+use super::*;
+
+impl ProtocolTracker {
+    /// Skips the header blocks being read in direction `dir` (both when `None`) because a
+    /// memory limit was reached; their exchanges are marked [`HttpExchange::headers_skipped`].
+    pub(super) fn skip_heads(
+        &mut self,
+        c: &mut Conn,
+        dir: Option<Dir>,
+        ts: Timestamp,
+        sink: &mut dyn AppSink,
+    ) {
+        let Some(h) = c.http.as_mut() else { return };
+        if dir != Some(Dir::ToClient) {
+            h.req.skip_head(&mut self.req_events);
+        }
+        if dir != Some(Dir::ToServer) {
+            let held = h.resp.skip_head(ts, &mut self.resp_events);
+            self.stats.header_bytes_skipped += held as u64;
+        }
+        self.settle(c, sink);
+    }
+
+    pub(super) fn finish_responses(&mut self, c: &mut Conn, ts: Timestamp, sink: &mut dyn AppSink) {
+        if let Some(h) = c.http.as_mut() {
+            h.resp.finish(ts, &mut self.resp_events);
+            self.settle(c, sink);
+        }
+    }
+
+    /// Applies what the HTTP parsers found. On a connection not (yet) known as HTTP, only a
+    /// request header block or a response makes it HTTP; anything else is discarded.
+    pub(super) fn settle(&mut self, c: &mut Conn, sink: &mut dyn AppSink) {
+        if c.app == Some(AppKind::Unknown) {
+            let found = self
+                .req_events
+                .iter()
+                .any(|e| matches!(e, ReqEvent::Head(_)))
+                || self.resp_events.iter().any(|e| {
+                    matches!(
+                        e,
+                        RespEvent::Start | RespEvent::Complete(_) | RespEvent::Partial(_)
+                    )
+                });
+            if !found {
+                self.req_events.clear();
+                self.resp_events.clear();
+                return;
+            }
+            c.app = Some(AppKind::Http);
+            if !c.continuation {
+                self.stats.unknown_connections = self.stats.unknown_connections.saturating_sub(1);
+                self.stats.http_connections += 1;
+                self.stats.mid_stream_http += 1;
+            }
+        }
+        self.apply_requests(c);
+        self.apply_responses(c, sink);
+    }
+
+    pub(super) fn apply_requests(&mut self, c: &mut Conn) {
+        let Some(h) = c.http.as_mut() else {
+            self.req_events.clear();
+            return;
+        };
+        for ev in self.req_events.drain(..) {
+            match ev {
+                ReqEvent::Head(r) => {
+                    self.stats.requests += 1;
+                    if h.queue.len() >= MAX_QUEUE {
+                        self.stats.queue_overflows += 1;
+                        h.req_current = None;
+                        continue;
+                    }
+                    let index = h.next_index;
+                    h.next_index = h.next_index.saturating_add(1);
+                    let idle_before = h.idle_before(index, r.first_byte);
+                    push_slot(
+                        &mut h.queue,
+                        Slot {
+                            ex: HttpExchange {
+                                index,
+                                idle_before,
+                                request: Some(*r),
+                                response: None,
+                                response_error: None,
+                                headers_skipped: None,
+                            },
+                            claimed: false,
+                        },
+                    );
+                    h.req_current = Some(index);
+                }
+                ReqEvent::Body(n) => {
+                    let cur = h.req_current;
+                    if let Some(req) = h.slot(cur).and_then(|s| s.ex.request.as_mut()) {
+                        req.body_bytes = req.body_bytes.saturating_add(n);
+                    }
+                }
+                ReqEvent::Done(ts) => {
+                    let cur = h.req_current.take();
+                    if let Some(req) = h.slot(cur).and_then(|s| s.ex.request.as_mut()) {
+                        req.complete = Some(ts);
+                    }
+                }
+                ReqEvent::Dropped => {
+                    self.stats.requests_dropped += 1;
+                    h.req_current = None;
+                }
+                ReqEvent::Skipped(held) => {
+                    self.stats.headers_skipped += 1;
+                    self.stats.header_bytes_skipped += held as u64;
+                    let cur = h.req_current.take();
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.headers_skipped = Some(Dir::ToServer);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) fn apply_responses(&mut self, c: &mut Conn, sink: &mut dyn AppSink) {
+        let Some(h) = c.http.as_mut() else {
+            self.resp_events.clear();
+            return;
+        };
+        for ev in self.resp_events.drain(..) {
+            match ev {
+                RespEvent::Start => {
+                    if let Some(s) = h.queue.iter_mut().find(|s| !s.claimed) {
+                        s.claimed = true;
+                        h.resp_slot = Some(s.ex.index);
+                    } else if h.queue.len() >= MAX_QUEUE {
+                        self.stats.queue_overflows += 1;
+                        h.resp_slot = None;
+                    } else {
+                        self.stats.orphan_responses += 1;
+                        let index = h.next_index;
+                        h.next_index = h.next_index.saturating_add(1);
+                        push_slot(
+                            &mut h.queue,
+                            Slot {
+                                ex: HttpExchange {
+                                    index,
+                                    idle_before: None,
+                                    request: None,
+                                    response: None,
+                                    response_error: None,
+                                    headers_skipped: None,
+                                },
+                                claimed: true,
+                            },
+                        );
+                        h.resp_slot = Some(index);
+                    }
+                }
+                RespEvent::Complete(resp) => {
+                    self.stats.responses += 1;
+                    if resp.status == 101 {
+                        h.req.stop();
+                    }
+                    let Some(index) = h.resp_slot.take() else {
+                        continue;
+                    };
+                    let Some(at) = h.queue.iter().position(|s| s.ex.index == index) else {
+                        continue;
+                    };
+                    if let Some(mut slot) = h.queue.remove(at) {
+                        h.last_end = resp.complete.or(Some(resp.headers_done));
+                        if resp.status == 101
+                            || (slot
+                                .ex
+                                .request
+                                .as_ref()
+                                .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"))
+                                && (200..300).contains(&resp.status))
+                        {
+                            h.req.stop();
+                        }
+                        slot.ex.response = Some(*resp);
+                        h.finished = h.finished.saturating_add(1);
+                        self.stats.exchanges += 1;
+                        sink.exchange(&c.ctx, slot.ex);
+                        if h.queue.is_empty() {
+                            // An idle keep-alive connection holds no queue (its capacity is
+                            // four slots of about 480 bytes once anything was queued).
+                            h.queue = VecDeque::new();
+                        }
+                    }
+                }
+                RespEvent::Skipped => {
+                    self.stats.headers_skipped += 1;
+                    let cur = h.resp_slot;
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.headers_skipped = Some(Dir::ToClient);
+                    }
+                }
+                RespEvent::Partial(resp) => {
+                    let cur = h.resp_slot;
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.response = Some(*resp);
+                    }
+                }
+                RespEvent::Error(err, partial) => {
+                    self.stats.response_errors += 1;
+                    let cur = h.resp_slot.take();
+                    if let Some(s) = h.slot(cur) {
+                        s.ex.response_error = Some(*err);
+                        if let Some(p) = partial {
+                            s.ex.response = Some(*p);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

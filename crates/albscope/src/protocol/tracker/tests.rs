@@ -1,0 +1,152 @@
+//! Tests of the protocol tracker against the buffer budget.
+
+use super::*;
+use crate::capture::PacketPos;
+use crate::decode::MirrorSession;
+use crate::flow::{CloseReason, ConnKey, ConnSummary, Endpoint};
+use crate::protocol::ConnectionRecord;
+use std::net::{IpAddr, Ipv4Addr};
+
+#[derive(Default)]
+struct Keep {
+    exchanges: Vec<HttpExchange>,
+    closed: Vec<ConnectionRecord>,
+}
+
+impl AppSink for Keep {
+    fn exchange(&mut self, _: &ConnContext, ex: HttpExchange) {
+        self.exchanges.push(ex);
+    }
+    fn closed(&mut self, record: ConnectionRecord) {
+        self.closed.push(record);
+    }
+}
+
+fn key(port: u16) -> ConnKey {
+    let ep = |a: u8, port| Endpoint {
+        ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, a)),
+        port,
+    };
+    ConnKey {
+        session: MirrorSession::DIRECT,
+        client: ep(1, port),
+        server: ep(2, 80),
+    }
+}
+
+fn data(t: &mut ProtocolTracker, id: u64, dir: Dir, offset: u64, bytes: &[u8], k: &mut Keep) {
+    let ev = FlowEvent::Data {
+        dir,
+        ts: Timestamp(offset as i64),
+        pos: PacketPos::default(),
+        offset,
+        bytes,
+    };
+    t.handle(ConnId(id), ev, k);
+}
+
+fn close(t: &mut ProtocolTracker, id: u64, port: u16, k: &mut Keep) {
+    let summary = ConnSummary {
+        id: ConnId(id),
+        key: key(port),
+        start: Timestamp(0),
+        end: Timestamp(1),
+        first_pos: PacketPos::default(),
+        saw_syn: true,
+        dirs: Default::default(),
+        state: "S1".into(),
+        history: String::new(),
+        events: Vec::new(),
+        events_dropped: 0,
+        close_reason: CloseReason::EndOfCapture,
+        continuation: false,
+    };
+    t.handle(ConnId(id), FlowEvent::Close(Box::new(summary)), k);
+}
+
+fn open(t: &mut ProtocolTracker, id: u64, port: u16, k: &mut Keep) {
+    let ev = FlowEvent::Open {
+        key: key(port),
+        ts: Timestamp(0),
+        pos: PacketPos::default(),
+        continuation: false,
+    };
+    t.handle(ConnId(id), ev, k);
+}
+
+#[test]
+fn request_header_past_the_budget_is_skipped_and_marked() {
+    let budget = BufferBudget::new(4096);
+    let mut t = ProtocolTracker::with_budget(ProtocolConfig::default(), budget.clone());
+    let mut k = Keep::default();
+    open(&mut t, 0, 40000, &mut k);
+    open(&mut t, 1, 40001, &mut k);
+    let line = b"GET /a HTTP/1.1\r\nX-Fill: ";
+    data(&mut t, 0, Dir::ToServer, 0, line, &mut k);
+    data(&mut t, 1, Dir::ToServer, 0, line, &mut k);
+    let fill = [b'a'; 1500];
+    let mut off = line.len() as u64;
+    for _ in 0..4 {
+        data(&mut t, 0, Dir::ToServer, off, &fill, &mut k);
+        data(&mut t, 1, Dir::ToServer, off, &fill, &mut k);
+        off += fill.len() as u64;
+    }
+    assert!(budget.used() <= budget.limit(), "{}", budget.used());
+    assert!(t.stats().headers_skipped >= 1);
+    assert!(t.stats().header_bytes_skipped > 0);
+    // The rest of the skipped block, its end and a new request are read on.
+    data(
+        &mut t,
+        0,
+        Dir::ToServer,
+        off,
+        b"a\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
+        &mut k,
+    );
+    close(&mut t, 0, 40000, &mut k);
+    close(&mut t, 1, 40001, &mut k);
+    assert_eq!(budget.used(), 0);
+    let all: Vec<&HttpExchange> = k.closed.iter().flat_map(|c| c.unfinished.iter()).collect();
+    let skipped: Vec<&&HttpExchange> = all
+        .iter()
+        .filter(|e| e.headers_skipped == Some(Dir::ToServer))
+        .collect();
+    assert!(!skipped.is_empty());
+    for e in skipped {
+        let r = e.request.as_ref().expect("request from its request line");
+        assert_eq!((r.method.as_str(), r.target.as_str()), ("GET", "/a"));
+        assert!(r.headers_done.is_none());
+    }
+}
+
+#[test]
+fn response_header_past_the_budget_is_skipped_and_marked() {
+    let budget = BufferBudget::new(2048);
+    let mut t = ProtocolTracker::with_budget(ProtocolConfig::default(), budget.clone());
+    let mut k = Keep::default();
+    open(&mut t, 0, 40000, &mut k);
+    data(
+        &mut t,
+        0,
+        Dir::ToServer,
+        0,
+        b"GET / HTTP/1.1\r\n\r\n",
+        &mut k,
+    );
+    data(
+        &mut t,
+        0,
+        Dir::ToClient,
+        0,
+        b"HTTP/1.1 200 OK\r\nX: ",
+        &mut k,
+    );
+    data(&mut t, 0, Dir::ToClient, 20, &[b'b'; 3000], &mut k);
+    assert_eq!(t.stats().headers_skipped, 1);
+    close(&mut t, 0, 40000, &mut k);
+    let ex = &k.closed[0].unfinished[0];
+    assert_eq!(ex.headers_skipped, Some(Dir::ToClient));
+    let err = ex.response_error.as_ref().expect("response error");
+    assert_eq!(err.kind, crate::protocol::ResponseErrorKind::Gap);
+    assert_eq!(budget.used(), 0);
+}
