@@ -162,12 +162,22 @@ fn forget(slot: Option<usize>) {
 
 /// An output file being written: a temporary file beside the target, renamed over it by
 /// [`OutputFile::commit`]. Dropped without commit (error, interrupt), the temporary file is
-/// removed and any previous file at the target is left as it was.
+/// removed and any previous file at the target is left as it was. A target that exists and is
+/// not a regular file (`/dev/null`, a FIFO, a terminal) is written directly: renaming over a
+/// device would replace it.
 pub struct OutputFile {
     target: PathBuf,
-    temp: tempfile::NamedTempFile,
+    dest: Dest,
     /// Its registration among the files removed on interrupt.
     slot: Registered,
+}
+
+/// Where an [`OutputFile`]'s bytes go until it is complete.
+enum Dest {
+    /// A temporary file beside the target, renamed over it when complete.
+    Temp(tempfile::NamedTempFile),
+    /// The target itself: a device, FIFO or socket, written as it is.
+    Direct(File),
 }
 
 /// A temporary file's slot among those removed on interrupt, freed on drop.
@@ -191,6 +201,19 @@ impl OutputFile {
                 target.display()
             )));
         }
+        if let Ok(meta) = std::fs::metadata(target) {
+            if !meta.is_file() {
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(target)
+                    .map_err(|e| write_error(target, e))?;
+                return Ok(OutputFile {
+                    target: target.to_path_buf(),
+                    dest: Dest::Direct(file),
+                    slot: Registered::default(),
+                });
+            }
+        }
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -208,36 +231,48 @@ impl OutputFile {
         let slot = Registered(remember(temp.path()));
         Ok(OutputFile {
             target: target.to_path_buf(),
-            temp,
+            dest: Dest::Temp(temp),
             slot,
         })
     }
 
-    /// The temporary file's path (for writers that open paths themselves).
+    /// The path being written (the temporary file, or a device target itself), for writers
+    /// that open paths themselves.
     pub fn temp_path(&self) -> &Path {
-        self.temp.path()
+        match &self.dest {
+            Dest::Temp(t) => t.path(),
+            Dest::Direct(_) => &self.target,
+        }
     }
 
-    /// The temporary file to write to.
+    /// The file to write to.
     pub fn file(&mut self) -> &mut File {
-        self.temp.as_file_mut()
+        match &mut self.dest {
+            Dest::Temp(t) => t.as_file_mut(),
+            Dest::Direct(f) => f,
+        }
     }
 
     /// Renames the finished temporary file over the target. The file gets the target's old
     /// permissions, or rw-r--r-- (less the umask's usual bits) when it is new.
     pub fn commit(mut self) -> Result<(), CliError> {
         drop(std::mem::take(&mut self.slot));
+        let temp = match self.dest {
+            Dest::Direct(mut f) => {
+                return f.flush().map_err(|e| write_error(&self.target, e));
+            }
+            Dest::Temp(t) => t,
+        };
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&self.target)
                 .map(|m| m.permissions().mode() & 0o7777)
                 .unwrap_or(0o644);
-            let _ =
-                std::fs::set_permissions(self.temp.path(), std::fs::Permissions::from_mode(mode));
+            let _ = std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(mode));
         }
         let target = self.target.clone();
-        self.temp.persist(&target).map_err(|e| {
+        temp.persist(&target).map_err(|e| {
             CliError::Usage(format!("cannot write {}: {}", target.display(), e.error))
         })?;
         Ok(())

@@ -713,3 +713,38 @@ fn an_interrupted_run_leaves_the_previous_output_and_no_temporary_file() {
         "previous\n"
     );
 }
+
+#[test]
+fn an_output_that_is_a_fifo_or_device_is_written_in_place_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let fifo = tmp("report-out.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo")
+        .success());
+    let reader_path = fifo.clone();
+    let reader = std::thread::spawn(move || std::fs::read(&reader_path).expect("read fifo"));
+    let out = albscope(&[
+        "analyze",
+        "samples/keepalive_race.pcap",
+        "--format",
+        "json",
+        "-o",
+        s(&fifo),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got = reader.join().expect("reader");
+    assert!(String::from_utf8_lossy(&got).contains("\"schema_version\""));
+    let meta = std::fs::metadata(&fifo).expect("fifo still there");
+    assert!(
+        meta.file_type().is_fifo(),
+        "the FIFO was replaced by a file"
+    );
+    // /dev/null is a device: it must stay one (renaming over it would replace it).
+    let out = albscope(&["analyze", "samples/keepalive_race.pcap", "-o", "/dev/null"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let null = std::fs::metadata("/dev/null").expect("/dev/null");
+    assert!(null.file_type().is_char_device(), "/dev/null was replaced");
+}
