@@ -134,6 +134,33 @@ pub struct ResponseError {
 }
 
 impl ResponseError {
+    /// An error of `kind` for the response that started at `first_byte`/`first_pos`, found at
+    /// stream `offset` after `bytes`, with its leading bytes `excerpt` (their status line, and
+    /// Server header, read at once).
+    pub fn new(
+        kind: ResponseErrorKind,
+        first_byte: Timestamp,
+        first_pos: PacketPos,
+        offset: u64,
+        bytes: u64,
+        reason: ResponseErrorReason,
+        excerpt: Vec<u8>,
+    ) -> Self {
+        let mut err = ResponseError {
+            kind,
+            first_byte,
+            first_pos,
+            offset,
+            bytes,
+            excerpt: Vec::new(),
+            reason,
+            status: None,
+            server_at: None,
+        };
+        err.set_excerpt(excerpt);
+        err
+    }
+
     /// Keeps `excerpt` as the response's first bytes and reads the status line (and Server
     /// header) at its start.
     pub fn set_excerpt(&mut self, excerpt: Vec<u8>) {

@@ -101,17 +101,15 @@ impl ResponseParser {
             offset,
         });
         let excerpt: Vec<u8> = self.head.buf.iter().take(EXCERPT_LEN).copied().collect();
-        let err = ResponseError {
+        let err = ResponseError::new(
             kind,
-            first_byte: start.ts,
-            first_pos: start.pos,
+            start.ts,
+            start.pos,
             offset,
-            bytes: self.bytes,
-            excerpt: Vec::new(),
+            self.bytes,
             reason,
-            status: None,
-            server_at: None,
-        };
+            Vec::new(),
+        );
         self.head.clear();
         self.state = RespState::Failed(Box::new(err), excerpt);
     }
@@ -217,17 +215,15 @@ impl ResponseParser {
     ) {
         let state = std::mem::replace(&mut self.state, RespState::Stopped);
         if let RespState::Body(_, resp) = state {
-            let err = ResponseError {
+            let err = ResponseError::new(
                 kind,
-                first_byte: resp.first_byte,
-                first_pos: resp.first_pos,
+                resp.first_byte,
+                resp.first_pos,
                 offset,
-                bytes: self.bytes,
-                excerpt: Vec::new(),
+                self.bytes,
                 reason,
-                status: None,
-                server_at: None,
-            };
+                Vec::new(),
+            );
             out.push(RespEvent::Error(Box::new(err), Some(resp)));
         }
         self.state = RespState::Resync(Resync::anywhere());
@@ -348,18 +344,15 @@ impl ResponseParser {
             offset: 0,
         });
         let excerpt = self.head.buf.get(..EXCERPT_LEN).unwrap_or(&self.head.buf);
-        let mut err = ResponseError {
-            kind: ResponseErrorKind::Gap,
-            first_byte: start.ts,
-            first_pos: start.pos,
-            offset: start.offset,
-            bytes: self.bytes,
-            excerpt: Vec::new(),
-            reason: ResponseErrorReason::HeadSkipped { held },
-            status: None,
-            server_at: None,
-        };
-        err.set_excerpt(excerpt.to_vec());
+        let err = ResponseError::new(
+            ResponseErrorKind::Gap,
+            start.ts,
+            start.pos,
+            start.offset,
+            self.bytes,
+            ResponseErrorReason::HeadSkipped { held },
+            excerpt.to_vec(),
+        );
         out.push(RespEvent::Start);
         out.push(RespEvent::Skipped);
         out.push(RespEvent::Error(Box::new(err), None));
@@ -390,18 +383,15 @@ impl ResponseParser {
                     offset,
                 });
                 let excerpt = self.head.buf.get(..EXCERPT_LEN).unwrap_or(&self.head.buf);
-                let mut err = ResponseError {
-                    kind: ResponseErrorKind::Gap,
-                    first_byte: start.ts,
-                    first_pos: start.pos,
+                let err = ResponseError::new(
+                    ResponseErrorKind::Gap,
+                    start.ts,
+                    start.pos,
                     offset,
-                    bytes: self.bytes.saturating_add(len),
-                    excerpt: Vec::new(),
-                    reason: ResponseErrorReason::HeadBytesMissing { len },
-                    status: None,
-                    server_at: None,
-                };
-                err.set_excerpt(excerpt.to_vec());
+                    self.bytes.saturating_add(len),
+                    ResponseErrorReason::HeadBytesMissing { len },
+                    excerpt.to_vec(),
+                );
                 out.push(RespEvent::Start);
                 out.push(RespEvent::Error(Box::new(err), None));
                 self.head.clear();
