@@ -144,7 +144,7 @@ mod tests {
             s.record(Timestamp(i * 100_000_000), Category::Ok);
         }
         assert!(s.bins().count() <= MAX_BINS);
-        assert_eq!(s.width_ns(), 1_000_000_000);
+        assert_eq!(s.width_ns(), 500_000_000);
         let total: u64 = s.bins().map(|(_, b)| b.requests).sum();
         assert_eq!(total, 10_002);
         let minutes = s.regrouped(60_000_000_000);
