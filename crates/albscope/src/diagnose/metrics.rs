@@ -65,11 +65,7 @@ impl Histogram {
     /// 1 µs share the bucket with lower bound 0.
     pub fn buckets(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
         self.buckets.iter().map(|(&i, &n)| {
-            let lo = if i < 0 {
-                0.0
-            } else {
-                FLOOR_S * GROWTH.powi(i)
-            };
+            let lo = if i < 0 { 0.0 } else { FLOOR_S * GROWTH.powi(i) };
             (lo, n)
         })
     }

@@ -61,21 +61,12 @@ impl Bin {
 }
 
 /// Requests and failures per time bin.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TimeSeries {
     /// Index into [`WIDTHS_NS`] of the current bin width.
     width: usize,
     /// Bin start (ns since the epoch, a multiple of the width) -> counts.
     bins: BTreeMap<i64, Bin>,
-}
-
-impl Default for TimeSeries {
-    fn default() -> Self {
-        TimeSeries {
-            width: 0,
-            bins: BTreeMap::new(),
-        }
-    }
 }
 
 impl TimeSeries {
