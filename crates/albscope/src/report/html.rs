@@ -528,7 +528,7 @@ fn finding(h: &mut String, a: &Analysis, n: usize, anchor: &str, f: &Finding) {
         kv("target Server", format!("<code>{}</code>", esc(s)));
     }
     h.push_str("</div>");
-    h.push_str(&diagram(a, f, a.connections.get(&f.id)));
+    h.push_str(&diagram(a, f, a.connections.get(&f.id), anchor));
     if !f.evidence.is_empty() {
         h.push_str("<b>Evidence</b><ul>");
         for e in &f.evidence {

@@ -384,7 +384,9 @@ fn html_is_self_contained_with_a_diagram_per_failure() {
     }
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(html.matches("<script").count(), 1, "only the filter script");
-    for bad in ["http://", "https://", "<link", "@import", "url(http", "src="] {
+    for bad in [
+        "http://", "https://", "<link", "@import", "url(http", "src=",
+    ] {
         let n = html.matches(bad).count();
         // The only URL is the SVG namespace identifier (not fetched).
         let allowed = if bad == "http://" {

@@ -416,8 +416,14 @@ fn race_pair(f: &Finding, ev: &[Drawn]) -> Option<(usize, usize)> {
     (close.abs_diff(req) == 1).then_some((req.min(close), req.max(close)))
 }
 
-/// The SVG sequence diagram of one request.
-pub(super) fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -> String {
+/// The SVG sequence diagram of one request; `uid` keeps its arrowhead ids apart from the other
+/// diagrams' on the page.
+pub(super) fn diagram(
+    a: &Analysis,
+    f: &Finding,
+    conns: Option<&RequestConns>,
+    uid: &str,
+) -> String {
     let mut s = String::new();
     let ka = keep_alive(a, f, conns);
     let drawn = drawn_events(a, f, ka.as_ref());
@@ -458,12 +464,13 @@ pub(super) fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -
          width=\"{WIDTH}\" height=\"{height:.0}\" role=\"img\" aria-label=\"sequence diagram of request {}\">",
         esc(&f.id.to_string())
     );
+    let uid = esc(uid);
     s.push_str("<defs>");
     for c in palette::KIND_COLORS {
         let id = c.trim_start_matches('#');
         let _ = write!(
             s,
-            "<marker id=\"ah{id}\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" \
+            "<marker id=\"ah{id}-{uid}\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" markerWidth=\"8\" \
              markerHeight=\"8\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"{c}\"/></marker>"
         );
     }
@@ -633,7 +640,7 @@ pub(super) fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -
                 let (lx, ly, anchor) = match race {
                     Some((r0, _)) if r0 == i => (sx + 6.0 * (x2 - x1).signum(), sy - 5.0, "start"),
                     Some((_, r1)) if r1 == i => (ex + 6.0 * (x2 - x1).signum(), ey + 14.0, "end"),
-                    _ => ((x1 + x2) / 2.0, (sy + ey) / 2.0 - 5.0, "middle"),
+                    _ => ((x1 + x2) / 2.0, sy.min(ey) - 4.0, "middle"),
                 };
                 let anchor = if anchor != "middle" && x2 < x1 {
                     if anchor == "start" {
@@ -647,7 +654,7 @@ pub(super) fn diagram(a: &Analysis, f: &Finding, conns: Option<&RequestConns>) -
                 let _ = write!(
                     s,
                     "<g><title>{}</title><line x1=\"{sx:.0}\" y1=\"{sy:.1}\" x2=\"{ex:.0}\" y2=\"{ey:.1}\" \
-                     stroke=\"{c}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#ah{id})\"/>\
+                     stroke=\"{c}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#ah{id}-{uid})\"/>\
                      <text x=\"{lx:.0}\" y=\"{ly:.1}\" text-anchor=\"{anchor}\" font-size=\"11\" fill=\"{c}\">{}</text></g>",
                     esc(&title),
                     esc(&label)

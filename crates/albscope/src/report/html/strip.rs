@@ -167,10 +167,15 @@ pub(super) fn strip(h: &mut String, a: &Analysis, failed: &[&Finding], anchors: 
     for i in (0..=n).step_by(step) {
         let x = LEFT + bw * i as f64;
         let t = Timestamp(start.saturating_add(w.saturating_mul(i as i64)));
+        let anchor = if x > W - RIGHT - 30.0 {
+            "end"
+        } else {
+            "middle"
+        };
         let _ = write!(
             h,
             "<line x1=\"{x:.1}\" y1=\"{axis_y:.0}\" x2=\"{x:.1}\" y2=\"{:.0}\" stroke=\"#9ca3af\"/>\
-             <text x=\"{x:.1}\" y=\"{:.0}\" text-anchor=\"middle\" font-size=\"11\" fill=\"#374151\">{}</text>",
+             <text x=\"{x:.1}\" y=\"{:.0}\" text-anchor=\"{anchor}\" font-size=\"11\" fill=\"#374151\">{}</text>",
             axis_y + 5.0,
             axis_y + 18.0,
             esc(&clock(t, w))
