@@ -351,6 +351,48 @@ fn browse(bin: &str, profile: &Path, work: &Path, shots: Option<&Path>, name: &s
             "{name}: the filter script did not run"
         );
     }
+    // The filter: a query selects one category; the other failures are hidden.
+    if name == "mixed" {
+        let (dom_f, log_f) = run_chromium(
+            bin,
+            profile,
+            &["--dump-dom".into()],
+            &format!("{url}?cat=keepalive_race"),
+        );
+        assert!(
+            !log_f.contains("CONSOLE"),
+            "{name}: console when filtering:\n{log_f}"
+        );
+        // The opening tags of the failure sections: (category, hidden).
+        let sections: Vec<(bool, bool)> = dom_f
+            .match_indices("<section class=\"req\"")
+            .filter_map(|(i, _)| dom_f[i..].find('>').map(|e| &dom_f[i..i + e]))
+            .map(|tag| {
+                (
+                    tag.contains("data-cat=\"keepalive_race\""),
+                    tag.contains(" hidden"),
+                )
+            })
+            .collect();
+        assert_eq!(sections.len(), drawn, "{name}: sections");
+        assert!(
+            sections.iter().any(|(race, _)| *race) && sections.iter().any(|(race, _)| !race),
+            "{name}: the sample mixes categories"
+        );
+        for (race, hidden) in &sections {
+            assert_eq!(
+                *race, !hidden,
+                "{name}: ?cat=keepalive_race shows exactly the races"
+            );
+        }
+        let races = sections.iter().filter(|(r, _)| *r).count();
+        assert!(
+            dom_f.contains(&format!(
+                "failures shown: <span id=\"shown\">{races}</span>"
+            )),
+            "{name}: the filter counts what it shows"
+        );
+    }
     // The verdict block, when the page has one, comes before the time strip.
     if let Some(v) = dom
         .find("class=\"verdict\"")

@@ -16,14 +16,16 @@ use std::fmt::Write as _;
 const MAX_INDEX_LINKS: usize = 60;
 
 /// The filter script: shows the filter bar, hides table rows and failure sections whose
-/// category or target do not match, applies a filter from index links, and clears it when a
-/// permalink points at a hidden failure.
+/// category or target do not match, applies a filter from index links or from the page's query
+/// (`report.html?cat=keepalive_race&target=10.0.2.37:8080`), and clears it when a permalink
+/// points at a hidden failure.
 pub(super) const SCRIPT: &str = r#"(function(){var f=document.getElementById('filters');if(!f)return;f.hidden=false;
 var c=f.elements.cat,t=f.elements.target,n=document.getElementById('shown');
 function apply(){var k=0,all=document.querySelectorAll('[data-cat]');for(var i=0;i<all.length;i++){var e=all[i],ok=(!c.value||e.getAttribute('data-cat')===c.value)&&(!t.value||e.getAttribute('data-target')===t.value);e.hidden=!ok;if(ok&&e.tagName==='SECTION')k++;}n.textContent=k;}
 c.onchange=t.onchange=apply;f.onreset=function(){setTimeout(apply,0);};
 document.addEventListener('click',function(ev){var a=ev.target.closest&&ev.target.closest('a[data-fcat],a[data-ftarget]');if(!a)return;c.value=a.getAttribute('data-fcat')||'';t.value=a.getAttribute('data-ftarget')||'';apply();});
 function reveal(){var e=location.hash&&document.getElementById(location.hash.slice(1));if(e&&e.hidden){c.value='';t.value='';apply();e.scrollIntoView();}}
+var q=new URLSearchParams(location.search);if(q.get('cat'))c.value=q.get('cat');if(q.get('target'))t.value=q.get('target');apply();
 window.addEventListener('hashchange',reveal);reveal();})();"#;
 
 /// The Content-Security-Policy: no fetch of any kind, inline styles, and only [`SCRIPT`] (by

@@ -12,7 +12,13 @@ use crate::taxonomy::Category;
 use std::fmt::Write as _;
 
 /// Most bins drawn.
-const TARGET_BINS: i64 = 60;
+const TARGET_BINS: i64 = 80;
+/// The bin widths the strip chooses from (seconds); one is used when it is a multiple of the
+/// width the series holds.
+const DISPLAY_WIDTHS_S: [f64; 21] = [
+    0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0,
+    3600.0, 7200.0, 21600.0, 43200.0, 86400.0, 604800.0,
+];
 const W: f64 = 1120.0;
 const LEFT: f64 = 70.0;
 const RIGHT: f64 = 16.0;
@@ -21,10 +27,11 @@ const FAIL_H: f64 = 70.0;
 
 /// The display bin width for a window of `span_ns`, no finer than the series holds.
 fn bin_width(span_ns: i64, finest: i64) -> i64 {
-    WIDTHS_NS
+    DISPLAY_WIDTHS_S
         .iter()
-        .copied()
-        .filter(|w| *w >= finest)
+        .map(|s| (s * 1e9).round() as i64)
+        .chain(WIDTHS_NS)
+        .filter(|w| *w >= finest && w % finest.max(1) == 0)
         .find(|w| span_ns / w <= TARGET_BINS)
         .unwrap_or(finest)
 }
@@ -162,11 +169,20 @@ pub(super) fn strip(h: &mut String, a: &Analysis, failed: &[&Finding], anchors: 
             h.push_str("</a>");
         }
     }
-    // The clock axis: about eight labels, on bin boundaries.
-    let step = (n as f64 / 8.0).ceil().max(1.0) as usize;
-    for i in (0..=n).step_by(step) {
-        let x = LEFT + bw * i as f64;
-        let t = Timestamp(start.saturating_add(w.saturating_mul(i as i64)));
+    // The clock axis: about eight labels, at round wall-clock times.
+    let span = w.saturating_mul(n as i64);
+    let tick = DISPLAY_WIDTHS_S
+        .iter()
+        .map(|s| (s * 1e9).round() as i64)
+        .chain(WIDTHS_NS)
+        .find(|t| *t >= span / 8 && t % w == 0)
+        .unwrap_or(span.max(1));
+    let mut t = start.div_euclid(tick) * tick;
+    if t < start {
+        t = t.saturating_add(tick);
+    }
+    while t <= start.saturating_add(span) {
+        let x = LEFT + (t - start) as f64 / w as f64 * bw;
         let anchor = if x > W - RIGHT - 30.0 {
             "end"
         } else {
@@ -178,8 +194,9 @@ pub(super) fn strip(h: &mut String, a: &Analysis, failed: &[&Finding], anchors: 
              <text x=\"{x:.1}\" y=\"{:.0}\" text-anchor=\"{anchor}\" font-size=\"11\" fill=\"#374151\">{}</text>",
             axis_y + 5.0,
             axis_y + 18.0,
-            esc(&clock(t, w))
+            esc(&clock(Timestamp(t), tick))
         );
+        t = t.saturating_add(tick);
     }
     let _ = write!(
         h,
@@ -212,7 +229,14 @@ pub(super) fn strip(h: &mut String, a: &Analysis, failed: &[&Finding], anchors: 
             esc(c.name())
         );
     }
-    h.push_str("<span class=\"note\">Grey: every client request (ok ones included). Click a coloured bar to jump to the first failure in it.</span></figcaption></figure>\n");
+    let _ =
+        writeln!(
+        h,
+        "<span class=\"note\">Grey: every client request (ok ones included). Each request sits \
+         at its arrival; CloudWatch counts it when it ends (a timeout up to {} later). Click a \
+         coloured bar to jump to the first failure in it.</span></figcaption></figure>",
+        esc(&width_words(a.timers.idle_timeout.0.max(a.timers.connect_timeout.0)))
+    );
 }
 
 #[cfg(test)]
@@ -222,9 +246,12 @@ mod tests {
     #[test]
     fn bin_width_follows_the_capture_length() {
         assert_eq!(bin_width(18_000_000_000, 100_000_000), 500_000_000);
+        assert_eq!(bin_width(124_000_000_000, 100_000_000), 2_000_000_000);
         assert_eq!(bin_width(3_600_000_000_000, 100_000_000), 60_000_000_000);
         assert_eq!(bin_width(1_000_000, 100_000_000), 100_000_000);
         assert_eq!(bin_width(18_000_000_000, 1_000_000_000), 1_000_000_000);
+        // Held at 2 s: 5 s is not a multiple, 10 s is.
+        assert_eq!(bin_width(600_000_000_000, 2_000_000_000), 10_000_000_000);
     }
 
     #[test]
