@@ -94,7 +94,7 @@ nav.index{display:grid;grid-template-columns:1fr 1fr;gap:4px 24px;font-size:13px
 .legend{border:1px solid var(--bd);border-radius:6px;padding:8px 12px;margin:12px 0;font-size:13px} .legend .keys{display:flex;flex-wrap:wrap;gap:2px 18px;list-style:none;padding:0;margin:6px 0}
 .legend svg{vertical-align:middle;margin-right:6px} .band{display:inline-block;width:30px;height:10px;background:#fef3c7;margin-right:6px;vertical-align:middle}
 a.perma{font-weight:400;font-size:13px;margin-left:8px;color:var(--mut);text-decoration:none}
-@media print{.filters,nav.toc{display:none} .req{break-inside:avoid} a{color:inherit;text-decoration:none} [hidden]{display:block!important}}
+@media print{.filters,nav.toc{display:none!important} .req{break-inside:avoid} a{color:inherit;text-decoration:none} tr[hidden]{display:table-row!important} section[hidden]{display:block!important}}
 "#;
 
 /// Writes the HTML report.
