@@ -759,8 +759,10 @@ fn keep_alive_bracket(
         y0 + 16.0,
         esc(&secs_words(k.idle_s))
     );
+    // The timers compared only where the target's close is the failure.
+    let closed = racing || f.category == Category::TargetClosedBeforeResponse;
     let compare = match k.target_s {
-        Some(t) if t < alb_idle => Some((
+        Some(t) if closed && t < alb_idle => Some((
             t,
             format!(
                 "target keep-alive {} < ALB idle {}",
