@@ -109,7 +109,7 @@ fn timed_lane(v: crate::alb::Vantage, dir: Direction) -> usize {
 
 /// Vertical space for a gap: a compressed (log) scale, so 10 ms and 60 s both stay readable.
 fn gap_px(gap_ms: f64) -> f64 {
-    2.0 * SLANT + 8.0 + 26.0 * (1.0 + gap_ms.max(0.0)).log10()
+    2.0 * SLANT + 14.0 + 26.0 * (1.0 + gap_ms.max(0.0)).log10()
 }
 
 fn fmt_gap(ms: f64) -> String {
