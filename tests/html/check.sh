@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's chromium for the headless HTML-report check (tests/report_html.rs), then runs
+# Installs Debian's chromium for the headless HTML-report check (tests/it/report_html.rs), then runs
 # that test. Called from .ci/run; without root or network it only says what is missing, and the
 # test skips itself with a clear message when chromium is absent.
 set -uo pipefail
@@ -9,9 +9,9 @@ if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     echo "== installing chromium (HTML report check)"
     { apt-get update -qq >/dev/null && apt-get install -y -qq chromium >/dev/null; } \
-      || echo "warning: apt-get install chromium failed; tests/report_html.rs will skip"
+      || echo "warning: apt-get install chromium failed; tests/it/report_html.rs will skip"
   else
-    echo "warning: chromium missing and not root; tests/report_html.rs will skip"
+    echo "warning: chromium missing and not root; tests/it/report_html.rs will skip"
   fi
 fi
-cargo test --test report_html -- --nocapture
+cargo test --test it report_html -- --nocapture

@@ -1,17 +1,35 @@
-//! Renders every sample's HTML report and opens it in headless Chromium: no console errors or
-//! CSP violations, the DOM holds one SVG sequence diagram per failed request with the three lane
-//! labels (and the named timers where the sample has them), and the screenshot is not blank.
-//! Skipped, with a message, when `chromium` is not installed (`tests/html/check.sh` installs it).
-//! `ALBSCOPE_HTML_SHOTS=DIR` keeps the screenshots for a person to look at.
+//! The HTML report. Without a browser, for every sample: every internal link (`href="#x"`) has
+//! its `id`, ids are unique, the time strip, the legend, the failure index and one permalinked
+//! section per failure are there, and nothing is fetched. In headless Chromium, for a subset of
+//! samples: no console errors or CSP violations with script on (the filter bar appears, so the
+//! CSP's script hash matches), every failure still listed with script off, the verdict block
+//! first when the page has one, and the screenshot is not blank. Skipped, with a message, when
+//! `chromium` is not installed (`tests/html/check.sh` installs it). `ALBSCOPE_HTML_SHOTS=DIR`
+//! keeps the screenshots for a person to look at; `tests/html/screenshots.sh` regenerates the
+//! ones committed under `samples/screenshots/`.
 
 use albscope::alb::AlbConfig;
 use albscope::capture::CaptureReader;
-use albscope::diagnose::analyze_capture;
+use albscope::diagnose::{analyze_capture, Analysis};
 use albscope::pipeline::PipelineConfig;
+use albscope::report::html::MAX_DIAGRAMS;
 use albscope::report::write_html;
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The samples rendered in the browser (two browser starts each, so a subset keeps the test
+/// fast): the two with committed screenshots, a page without failures, a long timer, each
+/// one-leg vantage. Every sample gets the static checks.
+const BROWSER_SUBSET: [&str; 6] = [
+    "mixed",
+    "keepalive_race",
+    "healthy",
+    "target_connect_timeout",
+    "backend-vantage",
+    "frontend-vantage",
+];
 
 fn chromium() -> Option<&'static str> {
     ["chromium", "chromium-browser"].into_iter().find(|c| {
@@ -24,12 +42,13 @@ fn chromium() -> Option<&'static str> {
 
 fn run_chromium(bin: &str, profile: &Path, extra: &[String], url: &str) -> (String, String) {
     let out = Command::new("timeout")
-        .arg("120")
+        .arg("60")
         .arg(bin)
         .args([
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--disable-quic",
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
@@ -123,6 +142,114 @@ fn png_colours(path: &Path) -> usize {
     colours.len()
 }
 
+/// Every sample with its display name (`real-…` for the recorded ones).
+fn samples() -> Vec<(String, PathBuf)> {
+    let mut samples: Vec<PathBuf> = ["samples", "samples/real"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+        .collect();
+    samples.sort();
+    assert!(!samples.is_empty());
+    samples
+        .into_iter()
+        .map(|p| {
+            let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+            let name = if p.starts_with("samples/real") {
+                format!("real-{stem}")
+            } else {
+                stem
+            };
+            (name, p)
+        })
+        .collect()
+}
+
+fn render(p: &Path) -> (Analysis, String) {
+    let mut r = CaptureReader::open(&[p]).unwrap();
+    let a = analyze_capture(
+        &mut r,
+        &PipelineConfig::default(),
+        AlbConfig::default(),
+        false,
+    );
+    let mut out = Vec::new();
+    write_html(&a, &mut out).unwrap();
+    (a, String::from_utf8(out).expect("utf-8"))
+}
+
+/// The values of `attr="…"` in `html`.
+fn attr_values<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
+    let key = format!(" {attr}=\"");
+    html.match_indices(&key)
+        .filter_map(|(i, _)| {
+            let rest = html.get(i + key.len()..)?;
+            rest.find('"').and_then(|e| rest.get(..e))
+        })
+        .collect()
+}
+
+fn failed_count(a: &Analysis) -> usize {
+    a.requests
+        .iter()
+        .filter(|f| f.category.is_failure())
+        .count()
+}
+
+/// What every page must hold, checked on the HTML text.
+fn check_static(name: &str, a: &Analysis, html: &str) {
+    let ids = attr_values(html, "id");
+    let mut seen = HashSet::new();
+    for id in &ids {
+        assert!(seen.insert(*id), "{name}: id {id} used twice");
+    }
+    for href in attr_values(html, "href") {
+        let Some(target) = href.strip_prefix('#') else {
+            panic!("{name}: link to outside the page: {href}");
+        };
+        assert!(
+            seen.contains(target),
+            "{name}: href=\"#{target}\" has no id"
+        );
+    }
+    for bad in ["src=\"http", "<link", "@import", "url(http"] {
+        assert!(!html.contains(bad), "{name}: fetches something ({bad})");
+    }
+    if a.summary.requests > 0 {
+        assert!(html.contains("<svg class=\"strip\""), "{name}: time strip");
+    }
+    let failed = failed_count(a);
+    let sections = html.matches("<section class=\"req\" id=\"req-").count();
+    assert_eq!(
+        sections,
+        failed.min(MAX_DIAGRAMS),
+        "{name}: one section per failure"
+    );
+    if failed > 0 {
+        for id in ["legend", "filters", "failures"] {
+            assert!(seen.contains(id), "{name}: #{id} missing");
+        }
+        assert!(
+            html.contains("as Wireshark shows it"),
+            "{name}: packet numbers explained"
+        );
+        // Each failure's permalink derives from its request id.
+        let f = a.requests.iter().find(|f| f.category.is_failure()).unwrap();
+        let id = format!("req-{}", f.id.to_string().replace('.', "-"));
+        assert!(seen.contains(id.as_str()), "{name}: permalink {id}");
+    }
+}
+
+#[test]
+fn html_report_links_resolve_in_every_sample() {
+    for (name, p) in samples() {
+        let (a, html) = render(&p);
+        check_static(&name, &a, &html);
+    }
+}
+
 #[test]
 fn html_reports_render_in_headless_chromium() {
     let Some(bin) = chromium() else {
@@ -135,110 +262,195 @@ fn html_reports_render_in_headless_chromium() {
     let work = std::env::temp_dir().join(format!("albscope-html-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     let shots = std::env::var_os("ALBSCOPE_HTML_SHOTS").map(PathBuf::from);
-    let mut samples: Vec<PathBuf> = ["samples", "samples/real"]
-        .iter()
-        .filter_map(|d| std::fs::read_dir(d).ok())
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+    let chosen: Vec<(String, PathBuf)> = samples()
+        .into_iter()
+        .filter(|(n, _)| BROWSER_SUBSET.contains(&n.as_str()))
         .collect();
-    samples.sort();
-    assert!(!samples.is_empty());
-    // A blank page, for the screenshot comparison.
-    let blank = work.join("blank.html");
-    std::fs::write(&blank, "<!DOCTYPE html><html><body></body></html>").unwrap();
-    let profile = work.join("profile");
-    let blank_png = work.join("blank.png");
-    run_chromium(
-        bin,
-        &profile,
-        &[
-            format!("--screenshot={}", blank_png.display()),
-            "--window-size=1280,2000".into(),
-        ],
-        &format!("file://{}", blank.display()),
+    assert_eq!(
+        chosen.len(),
+        BROWSER_SUBSET.len(),
+        "browser subset: {chosen:?}"
     );
-    assert!(png_colours(&blank_png) <= 2, "blank page renders blank");
-    for p in &samples {
-        let stem = p.file_stem().unwrap().to_string_lossy().to_string();
-        let stem = if p.starts_with("samples/real") {
-            format!("real-{stem}")
-        } else {
-            stem
-        };
-        let mut r = CaptureReader::open(&[p]).unwrap();
-        let a = analyze_capture(
-            &mut r,
-            &PipelineConfig::default(),
-            AlbConfig::default(),
-            false,
+    // Two workers: each page is one browser start with script on, one with script off.
+    let jobs = std::sync::Mutex::new(chosen.into_iter());
+    std::thread::scope(|s| {
+        for worker in 0..2 {
+            let (jobs, work, shots) = (&jobs, &work, &shots);
+            s.spawn(move || {
+                let profile = work.join(format!("profile-{worker}"));
+                loop {
+                    let Some((name, p)) = jobs.lock().unwrap().next() else {
+                        break;
+                    };
+                    browse(bin, &profile, work, shots.as_deref(), &name, &p);
+                }
+            });
+        }
+    });
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// Renders one sample's page with script on and off and checks both.
+fn browse(bin: &str, profile: &Path, work: &Path, shots: Option<&Path>, name: &str, p: &Path) {
+    let (a, html) = render(p);
+    let html_path = work.join(format!("{name}.html"));
+    std::fs::write(&html_path, &html).unwrap();
+    let url = format!("file://{}", html_path.display());
+    let png = shots
+        .map(|d| {
+            std::fs::create_dir_all(d).unwrap();
+            d.join(format!("{name}.png"))
+        })
+        .unwrap_or_else(|| work.join(format!("{name}.png")));
+    // Script on: the screenshot is written, the DOM printed, console messages logged.
+    let (dom, log) = run_chromium(
+        bin,
+        profile,
+        &[
+            format!("--screenshot={}", png.display()),
+            "--dump-dom".into(),
+            "--window-size=1280,1600".into(),
+        ],
+        &url,
+    );
+    for bad in [
+        "CONSOLE",
+        "Uncaught",
+        "Refused to",
+        "Content Security Policy",
+    ] {
+        assert!(
+            !log.contains(bad),
+            "{name}: browser console reported a problem ({bad}):\n{log}"
         );
-        let html_path = work.join(format!("{stem}.html"));
-        let mut out = Vec::new();
-        write_html(&a, &mut out).unwrap();
-        std::fs::write(&html_path, &out).unwrap();
-        let url = format!("file://{}", html_path.display());
-        let png = shots
-            .as_ref()
-            .map(|d| {
-                std::fs::create_dir_all(d).unwrap();
-                d.join(format!("{stem}.png"))
-            })
-            .unwrap_or_else(|| work.join(format!("{stem}.png")));
-        // One run: the screenshot is written, the DOM printed, console messages logged.
-        let (dom, log) = run_chromium(
+    }
+    let colours = png_colours(&png);
+    assert!(
+        colours > 8,
+        "{name}: screenshot looks blank ({colours} colours)"
+    );
+    let failed = failed_count(&a);
+    let drawn = failed.min(MAX_DIAGRAMS);
+    assert_eq!(
+        dom.matches("<svg class=\"seq\"").count(),
+        drawn,
+        "{name}: one diagram per failed request"
+    );
+    if a.summary.requests > 0 {
+        assert!(dom.contains("<svg class=\"strip\""), "{name}: time strip");
+    }
+    if drawn > 0 {
+        for lane in ["ALB node", "target"] {
+            assert!(dom.contains(lane), "{name}: lane label {lane}");
+        }
+        assert!(dom.contains(">client "), "{name}: client lane label");
+        assert!(dom.contains("id=\"legend\""), "{name}: legend");
+        // The script ran (the CSP allowed it by its hash) and showed the filter bar.
+        assert!(
+            dom.contains("<form id=\"filters\" class=\"filters\">"),
+            "{name}: the filter script did not run"
+        );
+    }
+    // The filter: a query selects one category; the other failures are hidden.
+    if name == "mixed" {
+        let (dom_f, log_f) = run_chromium(
             bin,
-            &profile,
-            &[
-                format!("--screenshot={}", png.display()),
-                "--dump-dom".into(),
-                "--window-size=1280,2000".into(),
-            ],
-            &url,
+            profile,
+            &["--dump-dom".into()],
+            &format!("{url}?cat=keepalive_race"),
         );
-        for bad in [
-            "CONSOLE",
-            "Uncaught",
-            "Refused to",
-            "Content Security Policy",
-        ] {
-            assert!(
-                !log.contains(bad),
-                "{stem}: browser console reported a problem ({bad}):\n{log}"
+        assert!(
+            !log_f.contains("CONSOLE"),
+            "{name}: console when filtering:\n{log_f}"
+        );
+        // The opening tags of the failure sections: (category, hidden).
+        let sections: Vec<(bool, bool)> = dom_f
+            .match_indices("<section class=\"req\"")
+            .filter_map(|(i, _)| dom_f[i..].find('>').map(|e| &dom_f[i..i + e]))
+            .map(|tag| {
+                (
+                    tag.contains("data-cat=\"keepalive_race\""),
+                    tag.contains(" hidden"),
+                )
+            })
+            .collect();
+        assert_eq!(sections.len(), drawn, "{name}: sections");
+        assert!(
+            sections.iter().any(|(race, _)| *race) && sections.iter().any(|(race, _)| !race),
+            "{name}: the sample mixes categories"
+        );
+        for (race, hidden) in &sections {
+            assert_eq!(
+                *race, !hidden,
+                "{name}: ?cat=keepalive_race shows exactly the races"
             );
         }
-        let colours = png_colours(&png);
+        let races = sections.iter().filter(|(r, _)| *r).count();
         assert!(
-            colours > 8,
-            "{stem}: screenshot looks blank ({colours} colours)"
+            dom_f.contains(&format!(
+                "failures shown: <span id=\"shown\">{races}</span>"
+            )),
+            "{name}: the filter counts what it shows"
         );
-        let failed = a
-            .requests
-            .iter()
-            .filter(|f| f.category.is_failure())
-            .count();
-        let drawn = failed.min(albscope::report::html::MAX_DIAGRAMS);
-        assert_eq!(
-            dom.matches("<svg class=\"seq\"").count(),
-            drawn,
-            "{stem}: one diagram per failed request"
-        );
-        if drawn > 0 {
-            for lane in ["ALB node", "target"] {
-                assert!(dom.contains(lane), "{stem}: lane label {lane}");
-            }
-            assert!(dom.contains(">client "), "{stem}: client lane label");
-        }
-        let timer = match stem.as_str() {
-            "target_connect_timeout" => Some("10 s connect timeout"),
-            "target_idle_timeout" => Some("60.0 s idle timeout"),
-            "target_tls_handshake_timeout" => Some("10 s TLS handshake timeout"),
-            "keepalive_race" => Some("s keep-alive idle"),
-            _ => None,
-        };
-        if let Some(t) = timer {
-            assert!(dom.contains(t), "{stem}: gap label '{t}' missing");
+    }
+    // The verdict block, when the page has one, comes before the time strip.
+    if let Some(v) = dom
+        .find("class=\"verdict\"")
+        .or_else(|| dom.find("id=\"verdict\""))
+    {
+        let strip = dom.find("<svg class=\"strip\"").unwrap_or(usize::MAX);
+        assert!(v < strip, "{name}: the verdict comes first");
+    }
+    let timer = match name {
+        "target_connect_timeout" => Some("10 s connect timeout"),
+        "keepalive_race" => Some("target keep-alive 5 s &lt; ALB idle 60 s"),
+        _ => None,
+    };
+    if let Some(t) = timer {
+        assert!(dom.contains(t), "{name}: label '{t}' missing");
+    }
+    if name == "keepalive_race" {
+        for t in ["crossed in flight", "previous response ended", "packet #50"] {
+            assert!(dom.contains(t), "{name}: '{t}' missing");
         }
     }
-    let _ = std::fs::remove_dir_all(&work);
+    if drawn == 0 {
+        return;
+    }
+    // Script off: every failure still listed and drawn, the filter bar stays hidden. (Chromium's
+    // --blink-settings=scriptEnabled=false also stops --dump-dom, so a copy of the page whose
+    // CSP allows no script stands for a browser with script disabled.)
+    let csp = "script-src 'sha256-";
+    let at = html.find(csp).expect("CSP names the script hash");
+    let end = html[at + csp.len()..].find('\'').unwrap() + at + csp.len() + 1;
+    let off = format!("{}script-src 'none'{}", &html[..at], &html[end..]);
+    let off_path = work.join(format!("{name}-noscript.html"));
+    std::fs::write(&off_path, off).unwrap();
+    let (dom_off, log_off) = run_chromium(
+        bin,
+        profile,
+        &["--dump-dom".into()],
+        &format!("file://{}", off_path.display()),
+    );
+    let log_off: String = log_off
+        .lines()
+        .filter(|l| {
+            !l.contains(
+                "violates the following Content Security Policy directive 'script-src 'none''",
+            )
+        })
+        .collect();
+    assert!(
+        !log_off.contains("CONSOLE"),
+        "{name}: console without script:\n{log_off}"
+    );
+    assert_eq!(
+        dom_off.matches("<section class=\"req\"").count(),
+        drawn,
+        "{name}: failures listed without script"
+    );
+    assert!(
+        dom_off.contains("<form id=\"filters\" class=\"filters\" hidden"),
+        "{name}: the filter bar is hidden without script"
+    );
 }

@@ -61,6 +61,15 @@ impl Histogram {
         self.count
     }
 
+    /// The buckets, smallest values first: (lower bound in seconds, values). Values below
+    /// 1 µs share the bucket with lower bound 0.
+    pub fn buckets(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        self.buckets.iter().map(|(&i, &n)| {
+            let lo = if i < 0 { 0.0 } else { FLOOR_S * GROWTH.powi(i) };
+            (lo, n)
+        })
+    }
+
     /// The nearest-rank `q` quantile (0 < q <= 1), within 1 % of the exact value.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         if self.count == 0 {
@@ -160,6 +169,8 @@ pub struct GroupStats {
     pub by_category: IndexMap<Category, u64>,
     /// Target response time.
     pub latency: Latency,
+    /// Target response time, the distribution (for the report's per-target picture).
+    pub histogram: Histogram,
 }
 
 /// One target: totals, and split by back-end connection reuse.
@@ -195,6 +206,8 @@ pub struct Metrics {
     pub by_target: IndexMap<super::TargetRow, TargetStats>,
     /// By back-end connection: fresh, reused, none seen (in that order).
     pub by_connection: IndexMap<ConnReuse, GroupStats>,
+    /// Requests and failures over time (the report's time strip).
+    pub series: super::series::TimeSeries,
 }
 
 /// One TCP connection of a request, as `extract` finds it again in the capture.
@@ -272,6 +285,7 @@ impl GroupAcc {
             failed: self.failed,
             by_category,
             latency: self.latency.summary(),
+            histogram: self.latency.clone(),
         }
     }
 }
@@ -291,6 +305,7 @@ pub struct Collector {
     targets: IndexMap<super::TargetRow, TargetAcc>,
     conns: IndexMap<ConnReuse, GroupAcc>,
     kept: IndexMap<RequestId, RequestConns>,
+    series: super::series::TimeSeries,
 }
 
 /// The target response time of a finding (seconds), when the target answered.
@@ -302,6 +317,7 @@ impl Collector {
     /// Counts one diagnosed request; keeps its connections when `keep` (the request is kept in
     /// full).
     pub fn observe(&mut self, path: &RequestPath, f: &Finding, keep: bool) {
+        self.series.record(f.time, f.category);
         let cw = &mut self.cw;
         cw.request_count += 1;
         if f.generated_by == Some(GeneratedBy::Lb) {
@@ -384,6 +400,7 @@ impl Collector {
                 })
                 .collect(),
             by_connection: self.conns.iter().map(|(k, g)| (*k, g.stats())).collect(),
+            series: self.series,
         };
         (metrics, self.kept)
     }

@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod logjoin;
 pub mod metrics;
 pub mod model;
+pub mod series;
 mod timeline;
 
 pub use evidence::{At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse, TellApart};

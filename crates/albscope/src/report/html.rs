@@ -1,12 +1,15 @@
-//! Self-contained HTML report for a ticket attachment: inline CSS and SVG, no script, no
-//! network fetch (a Content-Security-Policy forbids both). Summary, CloudWatch counterparts,
-//! per-target and connection-reuse views, a table of failed requests, then for each failure (up
-//! to [`MAX_DIAGRAMS`]) a three-lane sequence diagram (client, ALB node, target) on a compressed
-//! time axis with the timers that matter labelled, the evidence, the access-log view and the fix.
+//! Self-contained HTML report for a ticket attachment: inline CSS, SVG and one small inline
+//! script, no network fetch (a Content-Security-Policy forbids any, and lets only that script
+//! run, by its hash). The time strip (when requests failed), the summary, the failed requests
+//! (an index by category and target, a filter bar, a table, then for each failure, up to
+//! [`MAX_DIAGRAMS`], a permalinked section with a three-lane sequence diagram, the evidence, the
+//! access-log view and the fix), then the reference tables: CloudWatch counterparts, per-target
+//! view with the response-time distribution, connection reuse, health checks.
 //!
 //! Every capture-derived string goes through [`esc`] (text and attribute context alike). This file
-//! writes the page (header, summary and tables, failures list); `diagram` draws the sequence
-//! diagrams.
+//! writes the page; `diagram` draws the sequence diagrams, `strip` the time strip, `latency` the
+//! response-time distribution, `legend` the colour legend, `nav` anchors, index and filters,
+//! `palette` the colours. Everything stays readable without script and in print.
 
 use super::header;
 use super::views;
@@ -16,6 +19,11 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 mod diagram;
+mod latency;
+mod legend;
+mod nav;
+mod palette;
+mod strip;
 
 use diagram::diagram;
 
@@ -23,6 +31,11 @@ use diagram::diagram;
 pub const MAX_DIAGRAMS: usize = 200;
 /// Most rows in the failed-requests table.
 pub const MAX_TABLE_ROWS: usize = 5_000;
+
+/// The page's one inline script (the failure filters), for tests that check it is the only one.
+pub fn nav_script() -> &'static str {
+    nav::SCRIPT
+}
 
 /// Escapes text for HTML element content and quoted attribute values (also inside SVG).
 pub fn esc(s: &str) -> String {
@@ -71,6 +84,17 @@ svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,s
 details{margin:6px 0} summary{cursor:pointer;color:#374151}
 .warn{background:#fef3c7;border-left:4px solid #d97706;padding:6px 10px}
 a{color:#1d4ed8}
+[hidden]{display:none!important}
+nav.toc{margin:4px 0 14px;font-size:13px} nav.toc a{margin-right:12px}
+figure{margin:8px 0 14px} figure svg{display:block;max-width:100%;height:auto;border:1px solid #e5e7eb;border-radius:6px;background:#fff}
+figcaption{font-size:12.5px;margin-top:4px}
+.key{margin-right:12px;white-space:nowrap;text-decoration:none;color:var(--fg)} .key i{display:inline-block;width:11px;height:11px;margin-right:4px;vertical-align:-1px;border-radius:2px}
+nav.index{display:grid;grid-template-columns:1fr 1fr;gap:4px 24px;font-size:13px;margin:6px 0 10px} nav.index ul{margin:4px 0;padding-left:18px}
+.filters{background:var(--bg2);border:1px solid var(--bd);border-radius:6px;padding:6px 10px;margin:8px 0;font-size:13px}
+.legend{border:1px solid var(--bd);border-radius:6px;padding:8px 12px;margin:12px 0;font-size:13px} .legend .keys{display:flex;flex-wrap:wrap;gap:2px 18px;list-style:none;padding:0;margin:6px 0}
+.legend svg{vertical-align:middle;margin-right:6px} .band{display:inline-block;width:30px;height:10px;background:#fef3c7;margin-right:6px;vertical-align:middle}
+a.perma{font-weight:400;font-size:13px;margin-left:8px;color:var(--mut);text-decoration:none}
+@media print{.filters,nav.toc{display:none!important} .req{break-inside:avoid} a{color:inherit;text-decoration:none} tr[hidden]{display:table-row!important} section[hidden]{display:block!important}}
 "#;
 
 /// Writes the HTML report.
@@ -80,10 +104,10 @@ pub fn write_html(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; \
-         style-src 'unsafe-inline'; img-src data:\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{}</title><style>{CSS}</style></head><body><main>\n",
+        nav::csp(),
         esc(&title)
     );
     let _ = write!(h, "<h1>{}</h1>", esc(&title));
@@ -97,7 +121,24 @@ pub fn write_html(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         s.failed,
         esc(env!("CARGO_PKG_VERSION"))
     );
+    contents(&mut h, a);
+    let failed: Vec<&Finding> = a
+        .requests
+        .iter()
+        .filter(|f| f.category.is_failure())
+        .collect();
+    let listed = &failed[..failed.len().min(MAX_TABLE_ROWS)];
+    let anchors = nav::request_anchors(listed);
+    if a.metrics.series.bins().next().is_some() {
+        h.push_str("<section id=\"when\"><h2>When</h2>");
+        strip::strip(&mut h, a, listed, &anchors);
+        h.push_str("</section>\n");
+    }
+    h.push_str("<section id=\"summary\">");
     summary(&mut h, a);
+    h.push_str("</section>\n<section id=\"failures\">");
+    failures(&mut h, a, listed, &anchors);
+    h.push_str("</section>\n<section id=\"reference\">");
     metrics(&mut h, a);
     health(&mut h, a);
     if let Some(j) = &a.access_log_join {
@@ -107,12 +148,47 @@ pub fn write_html(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         }
         h.push_str("</ul>");
     }
-    failures(&mut h, a);
-    h.push_str("</main></body></html>\n");
+    h.push_str("</section>\n");
+    ok_requests(&mut h, a);
+    let _ = writeln!(h, "</main><script>{}</script></body></html>", nav::SCRIPT);
     out.write_all(h.as_bytes())
 }
 
+/// The page's contents line: links to the sections that exist.
+fn contents(h: &mut String, a: &Analysis) {
+    let failed = a.requests.iter().any(|f| f.category.is_failure());
+    h.push_str("<nav class=\"toc\" aria-label=\"contents\">");
+    if a.metrics.series.bins().next().is_some() {
+        h.push_str("<a href=\"#when\">When</a>");
+    }
+    h.push_str("<a href=\"#summary\">Summary</a>");
+    let _ = write!(
+        h,
+        "<a href=\"#failures\">Failed requests ({})</a>",
+        a.summary.failed
+    );
+    if failed {
+        h.push_str("<a href=\"#legend\">Reading the diagrams</a>");
+    }
+    h.push_str("<a href=\"#reference\">CloudWatch</a>");
+    if !a.metrics.by_target.is_empty() {
+        h.push_str("<a href=\"#targets\">By target</a>");
+    }
+    h.push_str("</nav>\n");
+}
+
 fn table<const N: usize>(h: &mut String, head: &[&str; N], rows: &[[String; N]], num: &[bool; N]) {
+    let rows: Vec<[String; N]> = rows.iter().map(|r| r.clone().map(|c| esc(&c))).collect();
+    table_html(h, head, &rows, num);
+}
+
+/// A table whose cells are HTML already (escaped by the caller).
+fn table_html<const N: usize>(
+    h: &mut String,
+    head: &[&str; N],
+    rows: &[[String; N]],
+    num: &[bool; N],
+) {
     h.push_str("<table><tr>");
     for c in head {
         let _ = write!(h, "<th>{}</th>", esc(c));
@@ -126,7 +202,7 @@ fn table<const N: usize>(h: &mut String, head: &[&str; N], rows: &[[String; N]],
             } else {
                 ""
             };
-            let _ = write!(h, "<td{cls}>{}</td>", esc(c));
+            let _ = write!(h, "<td{cls}>{c}</td>");
         }
         h.push_str("</tr>\n");
     }
@@ -217,8 +293,24 @@ fn summary(h: &mut String, a: &Analysis) {
     h.push_str("</table>\n");
     if !s.by_category.is_empty() {
         h.push_str("<h3>Requests by category</h3>");
-        let rows = views::category_rows(a);
-        table(
+        let rows: Vec<[String; 5]> = views::category_rows(a)
+            .into_iter()
+            .zip(s.by_category.keys())
+            .map(|(r, c)| {
+                let mut r = r.map(|x| esc(&x));
+                if c.is_failure() {
+                    r[0] = format!(
+                        "<a href=\"#{}\" data-fcat=\"{}\"><span class=\"cat\" style=\"border-left:6px solid {}\">{}</span></a>",
+                        nav::category_id(*c),
+                        esc(c.name()),
+                        palette::category(*c),
+                        r[0]
+                    );
+                }
+                r
+            })
+            .collect();
+        table_html(
             h,
             &views::CATEGORY_HEAD,
             &rows,
@@ -241,13 +333,25 @@ fn metrics(h: &mut String, a: &Analysis) {
         &[false, true, false],
     );
     if !a.metrics.by_target.is_empty() {
-        h.push_str("<h2>By target</h2>");
-        table(
+        h.push_str("<h2 id=\"targets\">By target</h2>");
+        let rows: Vec<[String; 6]> = views::target_rows(a)
+            .into_iter()
+            .zip(a.metrics.by_target.iter())
+            .map(|(r, (k, t))| {
+                let mut r = r.map(|x| esc(&x));
+                if let Some(id) = nav::target_row_id(k).filter(|_| t.all.failed > 0) {
+                    r[0] = format!("<a href=\"#{id}\">{}</a>", r[0]);
+                }
+                r
+            })
+            .collect();
+        table_html(
             h,
             &views::TARGET_HEAD,
-            &views::target_rows(a),
+            &rows,
             &[false, true, true, false, true, true],
         );
+        latency::distribution(h, a);
         let lat = views::target_latency_rows(a);
         if !lat.is_empty() {
             table(
@@ -295,36 +399,37 @@ fn health(h: &mut String, a: &Analysis) {
     );
 }
 
-fn failures(h: &mut String, a: &Analysis) {
-    let failed: Vec<&Finding> = a
-        .requests
-        .iter()
-        .filter(|f| f.category.is_failure())
-        .collect();
-    if failed.is_empty() {
+/// The failed requests: the index and filter bar, the table (rows past [`MAX_DIAGRAMS`] carry
+/// their failure's anchor), the legend, then one section per failure. `listed` are the failures
+/// in the table, `anchors` their permalinks.
+fn failures(h: &mut String, a: &Analysis, listed: &[&Finding], anchors: &[String]) {
+    let total = a.summary.failed.max(listed.len() as u64);
+    if listed.is_empty() {
         h.push_str("<h2>Failed requests</h2><p>No failed requests.</p>");
-        ok_requests(h, a);
         return;
     }
-    let _ = write!(h, "<h2>Failed requests ({})</h2>", failed.len());
+    let _ = write!(h, "<h2>Failed requests ({total})</h2>");
+    nav::index(h, a, listed, anchors);
     h.push_str(
-        "<table><tr><th>#</th><th>time (UTC)</th><th>id</th><th>category</th><th>status</th>\
+        "<table class=\"failed\"><tr><th>#</th><th>time (UTC)</th><th>id</th><th>category</th><th>status</th>\
          <th>request</th><th>client</th><th>target</th></tr>\n",
     );
-    for (i, f) in failed.iter().take(MAX_TABLE_ROWS).enumerate() {
+    for (i, (f, anchor)) in listed.iter().zip(anchors).enumerate() {
         let n = i + 1;
-        let link = if i < MAX_DIAGRAMS {
-            format!("<a href=\"#req-{n}\">{n}</a>")
+        let (row_id, link) = if i < MAX_DIAGRAMS {
+            (String::new(), format!("<a href=\"#{anchor}\">{n}</a>"))
         } else {
-            n.to_string()
+            (format!(" id=\"{anchor}\""), n.to_string())
         };
         let _ = writeln!(
             h,
-            "<tr><td class=\"n\">{link}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td>\
-             <td><span class=\"cat\">{}</span></td><td>{}</td><td class=\"mono\">{}</td>\
+            "<tr{row_id}{}><td class=\"n\">{link}</td><td class=\"mono\">{}</td><td class=\"mono\">{}</td>\
+             <td><span class=\"cat\" style=\"border-left:6px solid {}\">{}</span></td><td>{}</td><td class=\"mono\">{}</td>\
              <td class=\"mono\">{}</td><td class=\"mono\">{}</td></tr>",
+            nav::data_attrs(f),
             esc(&words::time_of_day(f.time)),
             esc(&f.id.to_string()),
+            palette::category(f.category),
             esc(f.category.name()),
             esc(&views::status_text(f)),
             esc(&views::request_text(f)),
@@ -333,25 +438,30 @@ fn failures(h: &mut String, a: &Analysis) {
         );
     }
     h.push_str("</table>\n");
-    if failed.len() > MAX_TABLE_ROWS {
+    let all_failed = a
+        .requests
+        .iter()
+        .filter(|f| f.category.is_failure())
+        .count();
+    if all_failed > listed.len() {
         let _ = write!(
             h,
             "<p class=\"warn\">{} more failed requests not listed (use --format json).</p>",
-            failed.len() - MAX_TABLE_ROWS
+            all_failed - listed.len()
         );
     }
-    for (i, f) in failed.iter().take(MAX_DIAGRAMS).enumerate() {
-        finding(h, a, i + 1, f);
+    legend::page_legend(h);
+    for (i, (f, anchor)) in listed.iter().zip(anchors).take(MAX_DIAGRAMS).enumerate() {
+        finding(h, a, i + 1, anchor, f);
     }
-    if failed.len() > MAX_DIAGRAMS {
+    if listed.len() > MAX_DIAGRAMS {
         let _ = write!(
             h,
             "<p class=\"warn\">Diagrams are drawn for the first {MAX_DIAGRAMS} failed requests; \
              {} more are listed in the table above only.</p>",
-            failed.len() - MAX_DIAGRAMS
+            listed.len() - MAX_DIAGRAMS
         );
     }
-    ok_requests(h, a);
 }
 
 /// With `--all`: the ok requests, one compact table row each (no diagrams), after the failed
@@ -373,11 +483,14 @@ fn ok_requests(h: &mut String, a: &Analysis) {
     }
 }
 
-fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
+fn finding(h: &mut String, a: &Analysis, n: usize, anchor: &str, f: &Finding) {
     let _ = write!(
         h,
-        "<section class=\"req\" id=\"req-{n}\"><h3><span class=\"head\">{n}. {}</span></h3>",
-        esc(&words::headline(f))
+        "<section class=\"req\" id=\"{anchor}\"{}><h3><span class=\"head\">{n}. {}</span>\
+         <a class=\"perma\" href=\"#{anchor}\" title=\"permalink to this failure\">#{}</a></h3>",
+        nav::data_attrs(f),
+        esc(&words::headline(f)),
+        esc(&f.id.to_string())
     );
     h.push_str("<div class=\"kv\">");
     let mut kv = |k: &str, v: String| {
@@ -386,7 +499,9 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
     kv(
         "category",
         format!(
-            "<span class=\"cat\">{}</span> {}",
+            "<a href=\"#{}\"><span class=\"cat\" style=\"border-left:6px solid {}\">{}</span></a> {}",
+            nav::category_id(f.category),
+            palette::category(f.category),
             esc(f.category.name()),
             esc(f.category.meaning())
         ),
@@ -413,7 +528,7 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
         kv("target Server", format!("<code>{}</code>", esc(s)));
     }
     h.push_str("</div>");
-    h.push_str(&diagram(a, f, a.connections.get(&f.id)));
+    h.push_str(&diagram(a, f, a.connections.get(&f.id), anchor));
     if !f.evidence.is_empty() {
         h.push_str("<b>Evidence</b><ul>");
         for e in &f.evidence {
