@@ -12,6 +12,7 @@ pub mod logjoin;
 pub mod metrics;
 pub mod model;
 mod timeline;
+pub mod verdict;
 
 pub use evidence::{At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse, TellApart};
 pub use model::{
