@@ -1,9 +1,10 @@
 //! The verdict: what happened and what to do, as typed values built once from an [`Analysis`]
 //! for the first sentences of every report (`report/words/verdict.rs` words it).
 //!
-//! Failures are grouped by (category, target) from the summary's per-target counts (complete
-//! even when `--max-requests` kept only some findings), largest first; the first
-//! [`MAX_GROUPS`] are named and the rest counted. A target whose observed keep-alive timeout is
+//! Failures are grouped by category from the summary's per-target counts (complete even when
+//! `--max-requests` kept only some findings), largest first, each with its targets (largest
+//! first); the first [`MAX_GROUPS`] groups and [`MAX_TARGETS`] targets of each are named and
+//! the rest counted. A target whose observed keep-alive timeout is
 //! below the ALB idle timeout is a risk (a keep-alive race waiting to happen) even when nothing
 //! failed.
 
@@ -14,6 +15,8 @@ use crate::taxonomy::{recognise, Category, TargetServer, KEEPALIVE_MARGIN_S};
 
 /// Most failure groups the verdict names (the rest are counted).
 pub const MAX_GROUPS: usize = 3;
+/// Most targets named per failure group (the rest are counted).
+pub const MAX_TARGETS: usize = 2;
 /// Most keep-alive risks the verdict names (the rest are counted).
 pub const MAX_RISKS: usize = 2;
 
@@ -26,6 +29,9 @@ pub struct Verdict {
     pub failed: u64,
     /// Still waiting for an answer when the capture ended (neither ok nor failed).
     pub in_flight_at_end: u64,
+    /// False when the capture cannot show back ends (front end only, or no ALB recognised):
+    /// a failure without a target seen then says nothing about a target attempt.
+    pub back_end_captured: bool,
     /// The largest failure groups, largest first.
     pub groups: Vec<FailureGroup>,
     /// Failure groups not named, and their failures.
@@ -39,20 +45,24 @@ pub struct Verdict {
     pub other_risks: usize,
 }
 
-/// Failures of one category on one target (or with no target).
+/// Failures of one category.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FailureGroup {
     /// The category (`undetermined` stays undetermined).
     pub category: Category,
     /// Failures.
     pub count: u64,
-    /// Where: a target, no back-end attempt, or the targets past the table limit.
-    pub target: TargetRow,
+    /// Where, most failures first: a target, no back-end attempt, or the targets past the
+    /// table limit; with the failures of the category there.
+    pub targets: Vec<(TargetRow, u64)>,
+    /// Targets not named.
+    pub other_targets: usize,
     /// For `undetermined`: the categories the kept findings of this group may be, most often
     /// named first.
     pub candidates: Vec<Category>,
-    /// For keep-alive categories: the target's keep-alive facts.
-    pub keepalive: Option<KeepAliveFacts>,
+    /// For keep-alive categories: the keep-alive facts of the named targets where they are
+    /// known (a server recognised or a keep-alive timeout observed).
+    pub keepalive: Vec<KeepAliveFacts>,
 }
 
 /// A target's keep-alive facts against the ALB idle timeout, and the value to set.
@@ -110,36 +120,57 @@ impl Verdict {
                 if !category.is_failure() || count == 0 {
                     continue;
                 }
-                let keepalive = match row {
-                    TargetRow::Target(ep) if keepalive_category(category) => {
-                        Some(keepalive_facts(a, *ep))
+                let g = match groups.iter_mut().find(|g| g.category == category) {
+                    Some(g) => g,
+                    None => {
+                        groups.push(FailureGroup {
+                            category,
+                            count: 0,
+                            targets: Vec::new(),
+                            other_targets: 0,
+                            candidates: Vec::new(),
+                            keepalive: Vec::new(),
+                        });
+                        let Some(g) = groups.last_mut() else { continue };
+                        g
                     }
-                    _ => None,
                 };
-                groups.push(FailureGroup {
-                    category,
-                    count,
-                    target: *row,
-                    candidates: Vec::new(),
-                    keepalive,
-                });
+                g.count += count;
+                g.targets.push((*row, count));
             }
         }
-        // Largest first; ties in the taxonomy's order, then the summary's target order.
+        // Largest first; ties in the taxonomy's order (targets: in the summary's order).
         let order = |c: Category| Category::ALL.iter().position(|x| *x == c);
         groups.sort_by(|x, y| {
             y.count
                 .cmp(&x.count)
                 .then(order(x.category).cmp(&order(y.category)))
         });
+        for g in &mut groups {
+            g.targets.sort_by(|x, y| y.1.cmp(&x.1));
+            g.other_targets = g.targets.len().saturating_sub(MAX_TARGETS);
+            g.targets.truncate(MAX_TARGETS);
+            if keepalive_category(g.category) {
+                g.keepalive = g
+                    .targets
+                    .iter()
+                    .filter_map(|(row, _)| match row {
+                        TargetRow::Target(ep) => Some(keepalive_facts(a, *ep)),
+                        _ => None,
+                    })
+                    .filter(|k| k.server.is_some() || k.observed.is_some())
+                    .collect();
+            }
+        }
         let named = groups.len().min(MAX_GROUPS);
         let rest = groups.split_off(named);
         for g in &mut groups {
             if g.category == Category::Undetermined {
-                g.candidates = candidates(a, g.target);
+                g.candidates = candidates(a);
             }
         }
-        let raced: Vec<Endpoint> = s
+        // Targets whose keep-alive is already spoken of: a race counted, or facts named.
+        let mut raced: Vec<Endpoint> = s
             .by_target
             .iter()
             .filter(|(_, t)| t.by_category.contains_key(&Category::KeepaliveRace))
@@ -148,6 +179,13 @@ impl Verdict {
                 _ => None,
             })
             .collect();
+        raced.extend(
+            groups
+                .iter()
+                .flat_map(|g| &g.keepalive)
+                .filter(|k| k.races())
+                .map(|k| k.target),
+        );
         let mut risks: Vec<KeepAliveFacts> = a
             .targets
             .iter()
@@ -161,6 +199,10 @@ impl Verdict {
             requests: s.requests,
             failed: s.failed,
             in_flight_at_end: s.in_flight_at_end,
+            back_end_captured: matches!(
+                a.vantage,
+                crate::alb::Vantage::BothLegs | crate::alb::Vantage::BackEndOnly
+            ),
             groups,
             other_groups: rest.len(),
             other_failures: rest.iter().map(|g| g.count).sum(),
@@ -170,23 +212,15 @@ impl Verdict {
     }
 }
 
-/// The candidates of the kept undetermined findings on `row`, most often named first (ties
-/// in the taxonomy's order).
-fn candidates(a: &Analysis, row: TargetRow) -> Vec<Category> {
+/// The candidates of the kept undetermined findings, most often named first (ties in the
+/// taxonomy's order).
+fn candidates(a: &Analysis) -> Vec<Category> {
     let mut n: Vec<(Category, usize)> = Vec::new();
     for f in a
         .requests
         .iter()
         .filter(|f| f.category == Category::Undetermined && f.is_failure())
     {
-        let on_row = match row {
-            TargetRow::Target(ep) => f.target == Some(ep),
-            TargetRow::NoTarget => f.target.is_none(),
-            TargetRow::Others => true,
-        };
-        if !on_row {
-            continue;
-        }
         for c in &f.candidates {
             match n.iter_mut().find(|(x, _)| x == c) {
                 Some((_, k)) => *k += 1,

@@ -16,6 +16,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 mod diagram;
+mod periods;
+mod verdict;
 
 use diagram::diagram;
 
@@ -87,6 +89,7 @@ pub fn write_html(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         esc(&title)
     );
     let _ = write!(h, "<h1>{}</h1>", esc(&title));
+    h.push_str(&verdict::verdict_block(a));
     let s = &a.summary;
     let _ = writeln!(
         h,
@@ -240,6 +243,7 @@ fn metrics(h: &mut String, a: &Analysis) {
         &views::cloudwatch_rows(a),
         &[false, true, false],
     );
+    periods::periods(h, a);
     if !a.metrics.by_target.is_empty() {
         h.push_str("<h2>By target</h2>");
         table(
@@ -452,7 +456,8 @@ fn finding(h: &mut String, a: &Analysis, n: usize, f: &Finding) {
         h.push_str("</ul>");
     }
     if let Some(fix) = &f.fix {
-        let _ = write!(h, "<div class=\"fix\"><b>Fix:</b> {}</div>", esc(fix));
+        let fix = verdict::rich(&words::spans(fix));
+        let _ = write!(h, "<div class=\"fix\"><b>Fix:</b> {fix}</div>");
     }
     for note in &f.notes {
         let _ = write!(h, "<p class=\"note\">Note: {}</p>", esc(&words::note(note)));

@@ -128,6 +128,7 @@ mod logjoin;
 mod metrics;
 mod request;
 mod stats;
+mod verdict;
 
 pub use logged::LoggedOut;
 

@@ -1,7 +1,6 @@
 //! The verdict in words (the first sentences of every report), and rich text: prose with code
 //! spans, which text writes plainly, Markdown as code spans and HTML as `<code>`.
 
-use super::secs;
 use crate::capture::Duration;
 use crate::diagnose::verdict::{FailureGroup, KeepAliveFacts, Verdict};
 use crate::diagnose::TargetRow;
@@ -68,18 +67,52 @@ pub fn spans(s: &str) -> Rich {
     r
 }
 
-/// `5 s`, `5.5 s`: a timer in seconds.
+/// `5 s`, `2.2 s`: a timer in seconds, to the tenth.
 fn timer(d: Duration) -> String {
-    secs(Duration((d.0 + 500_000) / 1_000_000 * 1_000_000))
+    let tenths = (d.0 + 50_000_000).div_euclid(100_000_000);
+    if tenths % 10 == 0 {
+        format!("{} s", tenths / 10)
+    } else {
+        format!("{:.1} s", tenths as f64 / 10.0)
+    }
 }
 
-/// Where a group's failures happened: `on 10.0.2.37:8080`.
-fn where_(r: &mut Rich, row: TargetRow) {
-    match row {
-        TargetRow::Target(ep) => r.text(format!(" on {ep}")),
-        TargetRow::NoTarget => r.text(" with no target attempt"),
-        TargetRow::Others => r.text(" on other targets"),
-    };
+/// Where a group's failures happened: ` on 10.0.2.37:8080 and 10.0.2.15:80`, ` with no
+/// target attempt`, or nothing when the capture cannot show targets.
+fn where_(r: &mut Rich, g: &FailureGroup, back_end_captured: bool) {
+    let mut names: Vec<String> = g
+        .targets
+        .iter()
+        .filter_map(|(row, _)| match row {
+            TargetRow::Target(ep) => Some(ep.to_string()),
+            TargetRow::NoTarget if back_end_captured => Some("no target attempt".into()),
+            TargetRow::NoTarget => None,
+            TargetRow::Others => Some("other targets".into()),
+        })
+        .collect();
+    if g.other_targets > 0 {
+        names.push(format!(
+            "{} other {}",
+            g.other_targets,
+            if g.other_targets == 1 {
+                "target"
+            } else {
+                "targets"
+            }
+        ));
+    }
+    match names.as_slice() {
+        [] => {}
+        [only] if only == "no target attempt" => {
+            r.text(" with no target attempt");
+        }
+        [only] => {
+            r.text(format!(" on {only}"));
+        }
+        [init @ .., last] => {
+            r.text(format!(" on {} and {last}", init.join(", ")));
+        }
+    }
 }
 
 /// `Node.js, keep-alive 5 s < ALB idle timeout 60 s: set keepAliveTimeout to 65 s`.
@@ -102,27 +135,44 @@ fn keepalive(r: &mut Rich, k: &KeepAliveFacts) {
         )),
         None => r.text(format!("ALB idle timeout {}", timer(k.idle_timeout))),
     };
+    set(r, k);
+}
+
+/// `: set keepAliveTimeout to 65 s`.
+fn set(r: &mut Rich, k: &KeepAliveFacts) {
     r.text(": set ");
-    match ka {
-        Some(ka) => r.code(ka.option),
+    match k.server {
+        Some(s) => r.code(s.keepalive().option),
         None => r.text("the target's keep-alive timeout"),
     };
     r.text(format!(" to {}", timer(k.wanted)));
 }
 
-fn group(r: &mut Rich, g: &FailureGroup) {
+/// The keep-alive facts of a group, each prefixed by its target when there are several.
+fn keepalives<'a>(r: &mut Rich, ks: impl Iterator<Item = &'a KeepAliveFacts>, several: bool) {
+    for (i, k) in ks.enumerate() {
+        if i > 0 {
+            r.text("; ");
+        }
+        if several {
+            r.text(format!("{}: ", k.target));
+        }
+        keepalive(r, k);
+    }
+}
+
+fn group(r: &mut Rich, g: &FailureGroup, back_end_captured: bool) {
     r.text(format!("{} ", g.count));
     r.code(g.category.name());
-    where_(r, g.target);
+    where_(r, g, back_end_captured);
     r.text(" (");
-    match (&g.keepalive, g.category) {
-        (Some(k), Category::KeepaliveRace) => keepalive(r, k),
-        (Some(k), _) if k.races() => {
-            r.text(format!("{}; ", g.category.meaning()));
-            keepalive(r, k);
+    let several = g.targets.len() > 1;
+    match g.category {
+        Category::KeepaliveRace if !g.keepalive.is_empty() => {
+            keepalives(r, g.keepalive.iter(), several)
         }
-        (_, Category::Undetermined) => {
-            r.text("undetermined: the capture cannot tell");
+        Category::Undetermined => {
+            r.text(Category::Undetermined.meaning());
             if !g.candidates.is_empty() {
                 r.text("; may be ");
                 for (i, c) in g.candidates.iter().take(3).enumerate() {
@@ -133,8 +183,12 @@ fn group(r: &mut Rich, g: &FailureGroup) {
                 }
             }
         }
-        _ => {
-            r.text(g.category.meaning());
+        c => {
+            r.text(c.meaning());
+            if g.keepalive.iter().any(KeepAliveFacts::races) {
+                r.text("; ");
+                keepalives(r, g.keepalive.iter().filter(|k| k.races()), several);
+            }
         }
     }
     r.text(")");
@@ -174,7 +228,7 @@ pub fn verdict(v: &Verdict) -> Rich {
             if i > 0 {
                 r.text(", ");
             }
-            group(&mut r, g);
+            group(&mut r, g, v.back_end_captured);
         }
         if v.other_groups > 0 {
             r.text(format!(
@@ -200,38 +254,32 @@ pub fn verdict(v: &Verdict) -> Rich {
         r.text(" Risk: ");
         for (i, k) in v.risks.iter().enumerate() {
             if i > 0 {
-                r.text("; ");
+                r.text(" and ");
             }
-            r.text(format!("{}", k.target));
+            r.text(format!("{} (", k.target));
             if let Some(s) = k.server {
-                r.text(format!(" ({})", s.keepalive().name));
+                r.text(format!("{}, ", s.keepalive().name));
             }
             r.text(format!(
-                " closes idle keep-alive connections after {}, before the ALB idle timeout of \
-                 {}: a ",
-                k.observed.map_or_else(|| "?".into(), timer),
-                timer(k.idle_timeout)
+                "keep-alive {}",
+                k.observed.map_or_else(|| "?".into(), timer)
             ));
-            r.code(Category::KeepaliveRace.name());
-            r.text(" waiting to happen; set ");
-            match k.server {
-                Some(s) => r.code(s.keepalive().option),
-                None => r.text("its keep-alive timeout"),
-            };
-            r.text(format!(" to {}", timer(k.wanted)));
+            set(&mut r, k);
+            r.text(")");
         }
         if v.other_risks > 0 {
-            r.text(format!(
-                "; and {} more {} like it",
-                v.other_risks,
-                if v.other_risks == 1 {
-                    "target"
-                } else {
-                    "targets"
-                }
-            ));
+            r.text(format!(" and {} more", v.other_risks));
         }
-        r.text(".");
+        let one = v.risks.len() == 1 && v.other_risks == 0;
+        r.text(format!(
+            " {} idle keep-alive connections before the ALB idle timeout ({}): a ",
+            if one { "closes" } else { "close" },
+            v.risks
+                .first()
+                .map_or_else(String::new, |k| timer(k.idle_timeout))
+        ));
+        r.code(Category::KeepaliveRace.name());
+        r.text(" waiting to happen.");
     }
     r
 }
@@ -267,6 +315,7 @@ mod tests {
             requests: 109,
             failed: groups.iter().map(|g| g.count).sum(),
             in_flight_at_end: 0,
+            back_end_captured: true,
             groups,
             other_groups: 0,
             other_failures: 0,
@@ -280,16 +329,18 @@ mod tests {
         let race = FailureGroup {
             category: Category::KeepaliveRace,
             count: 1,
-            target: TargetRow::Target(ep([10, 0, 2, 37], 8080)),
+            targets: vec![(TargetRow::Target(ep([10, 0, 2, 37], 8080)), 1)],
+            other_targets: 0,
             candidates: vec![],
-            keepalive: Some(ka(Some(TargetServer::NodeJs), Some(5))),
+            keepalive: vec![ka(Some(TargetServer::NodeJs), Some(5))],
         };
         let refused = FailureGroup {
             category: Category::TargetConnectRefused,
             count: 1,
-            target: TargetRow::Target(ep([10, 0, 2, 88], 80)),
+            targets: vec![(TargetRow::Target(ep([10, 0, 2, 88], 80)), 1)],
+            other_targets: 0,
             candidates: vec![],
-            keepalive: None,
+            keepalive: vec![],
         };
         let r = verdict(&v(vec![race, refused]));
         assert_eq!(
@@ -308,12 +359,13 @@ mod tests {
         let g = FailureGroup {
             category: Category::Undetermined,
             count: 3,
-            target: TargetRow::NoTarget,
+            targets: vec![(TargetRow::NoTarget, 3)],
+            other_targets: 0,
             candidates: vec![
                 Category::KeepaliveRace,
                 Category::TargetClosedBeforeResponse,
             ],
-            keepalive: None,
+            keepalive: vec![],
         };
         let mut x = v(vec![g]);
         x.other_groups = 2;
@@ -321,8 +373,8 @@ mod tests {
         let t = verdict(&x).plain();
         assert!(
             t.contains(
-                "3 undetermined with no target attempt (undetermined: the capture cannot \
-                 tell; may be keepalive_race or target_closed_before_response)"
+                "3 undetermined with no target attempt (cause not visible in the capture; \
+                 may be keepalive_race or target_closed_before_response)"
             ),
             "{t}"
         );
@@ -336,9 +388,9 @@ mod tests {
         let t = verdict(&x).plain();
         assert_eq!(
             t,
-            "All 109 requests were answered normally. Risk: 10.0.2.37:8080 (gunicorn) closes \
-             idle keep-alive connections after 2 s, before the ALB idle timeout of 60 s: a \
-             keepalive_race waiting to happen; set --keep-alive to 65 s."
+            "All 109 requests were answered normally. Risk: 10.0.2.37:8080 (gunicorn, \
+             keep-alive 2 s: set --keep-alive to 65 s) closes idle keep-alive connections \
+             before the ALB idle timeout (60 s): a keepalive_race waiting to happen."
         );
     }
 
