@@ -241,7 +241,7 @@ fn write_metrics(out: &mut dyn Write, st: &Style, a: &Analysis) -> io::Result<()
     table(out, &views::PERIOD_HEAD, &periods, "  ", &right)?;
     writeln!(out, "  {}", st.dim(views::PERIOD_COLUMNS))?;
     for n in views::period_notes(a, not_listed) {
-        writeln!(out, "  note: {n}")?;
+        writeln!(out, "  note: {}", words::spans(&n).plain())?;
     }
     if !a.metrics.by_target.is_empty() {
         writeln!(out)?;

@@ -248,13 +248,14 @@ pub fn period_notes(a: &Analysis, not_listed: usize) -> Vec<String> {
     v
 }
 
-/// Why a CloudWatch metric is not fully counted from this capture's vantage, one sentence each.
+/// Why a CloudWatch metric is not fully counted from this capture's vantage, one sentence each
+/// (the metric's name marked as code with backticks).
 pub fn uncounted_notes(a: &Analysis) -> Vec<String> {
     uncounted(a.vantage)
         .into_iter()
         .map(|u| match u {
             Uncounted::BackEndNotCaptured(m) => format!(
-                "{}: the back end is not in the capture, so {}",
+                "`{}`: the back end is not in the capture, so {}",
                 m.name(),
                 match m {
                     CwMetric::TargetCodes => {
@@ -266,7 +267,7 @@ pub fn uncounted_notes(a: &Analysis) -> Vec<String> {
                 }
             ),
             Uncounted::FrontEndNotCaptured(m) => format!(
-                "{}: the front end is not in the capture, so {}",
+                "`{}`: the front end is not in the capture, so {}",
                 m.name(),
                 match m {
                     CwMetric::ElbCodes => {
