@@ -306,7 +306,7 @@ fn render(a: &Analysis, lim: Limits, max: Option<usize>, out: &mut dyn Write) ->
     table(out, &views::CW_HEAD, &views::cloudwatch_rows(a))?;
     let (periods, not_listed) = views::period_rows(a);
     writeln!(out)?;
-    writeln!(out, "### CloudWatch per minute")?;
+    writeln!(out, "## CloudWatch per minute")?;
     writeln!(out)?;
     writeln!(
         out,
