@@ -1,9 +1,12 @@
-//! Markdown report for a ticket (GitHub / GitLab / Jira with Markdown): a summary table, the
-//! CloudWatch counterparts, the per-target and connection-reuse views, then one section per
-//! failed request with its key facts, evidence, fix and a fenced timeline block.
+//! Markdown report for a ticket (GitHub / GitLab / Jira with Markdown): the verdict, a summary
+//! table, the CloudWatch counterparts (whole window and per minute), the per-target and
+//! connection-reuse views, then one section per failed request with its key facts, evidence,
+//! fix and a fenced timeline block. Under `--max-bytes` (default [`DEFAULT_MAX_BYTES`]) a longer
+//! report details only the first failed requests of each category and counts the rest.
 //!
 //! Every capture-derived string is escaped: table cells and prose backslash-escape Markdown
 //! punctuation and HTML brackets; timeline blocks use a fence longer than any backtick run.
+//! Code (fix commands, settings, category names) is written as code spans from rich text.
 
 use super::header;
 use super::views;

@@ -1,5 +1,6 @@
-//! The human-readable report: summary, ALB nodes and targets, then each failed request with its
-//! headline, evidence, fix, access-log view and timeline.
+//! The human-readable report: the verdict, summary, ALB nodes and targets, the CloudWatch
+//! counterparts (whole window and per minute), then each failed request with its headline,
+//! evidence, fix, access-log view and timeline.
 
 use super::{header, views, words};
 use crate::diagnose::{Analysis, Finding};
