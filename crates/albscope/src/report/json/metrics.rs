@@ -54,6 +54,8 @@ struct CloudWatchOut {
     request_count: u64,
     #[serde(rename = "HTTPCode_ELB_502_Count")]
     elb_502: u64,
+    #[serde(rename = "HTTPCode_ELB_503_Count")]
+    elb_503: u64,
     #[serde(rename = "HTTPCode_ELB_504_Count")]
     elb_504: u64,
     #[serde(rename = "HTTPCode_ELB_5XX_Count")]
@@ -70,8 +72,6 @@ struct CloudWatchOut {
     target_connection_errors: u64,
     #[serde(rename = "TargetTLSNegotiationErrorCount")]
     target_tls_errors: u64,
-    #[serde(rename = "HTTPCode_ELB_503_Count")]
-    elb_503: u64,
     #[serde(rename = "TargetResponseTime")]
     target_response_time: LatencyOut,
     elb_codes_inferred: u64,

@@ -39,8 +39,8 @@
 //! - `verdict`: what the reports say first. {`text` (the verdict's sentences, as the text
 //!   report writes them), `requests`, `failed`, `in_flight_at_end`, `groups` [the largest
 //!   failure groups by category, largest first, at most 3: {`category` (`undetermined` stays
-//!   undetermined), `count`, `targets` [{`target` ("ip:port", "-" for no target attempt or
-//!   back end not captured, "(other targets)"), `count`}] (largest first, at most 2),
+//!   undetermined), `count`, `targets` [{`target` ("ip:port", "(other targets)", null for
+//!   no target attempt or back end not captured), `count`}] (largest first, at most 2),
 //!   `other_targets`, `candidates` [for `undetermined`: what it may be, most often named
 //!   first], `keepalive` [keep-alive facts of the named targets for `keepalive_race` and
 //!   `target_closed_before_response`, as in `risks`]}], `other_groups`, `other_failures` (the

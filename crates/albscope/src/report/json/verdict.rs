@@ -1,7 +1,7 @@
 //! The `verdict` object of the JSON document.
 
 use crate::diagnose::verdict::{FailureGroup, KeepAliveFacts, Verdict};
-use crate::diagnose::Analysis;
+use crate::diagnose::{Analysis, TargetRow};
 use crate::report::views::{secs, target_row_name};
 use crate::report::words;
 use serde::Serialize;
@@ -51,7 +51,7 @@ struct GroupOut {
 /// A target of a group and its failures there.
 #[derive(Serialize)]
 struct TargetCountOut {
-    target: String,
+    target: Option<String>,
     count: u64,
 }
 
@@ -64,7 +64,10 @@ impl GroupOut {
                 .targets
                 .iter()
                 .map(|(row, count)| TargetCountOut {
-                    target: target_row_name(row),
+                    target: match row {
+                        TargetRow::NoTarget => None,
+                        _ => Some(target_row_name(row)),
+                    },
                     count: *count,
                 })
                 .collect(),
