@@ -595,6 +595,21 @@ mod tests {
     }
 
     #[test]
+    fn each_vantage_names_what_it_cannot_count() {
+        use crate::alb::Vantage;
+        assert!(uncounted(Vantage::BothLegs).is_empty());
+        let front = uncounted(Vantage::FrontEndOnly);
+        assert!(front.contains(&Uncounted::BackEndNotCaptured(CwMetric::TargetCodes)));
+        let back = uncounted(Vantage::BackEndOnly);
+        assert!(back.contains(&Uncounted::FrontEndNotCaptured(CwMetric::ElbCodes)));
+        assert_eq!(
+            uncounted(Vantage::Unknown),
+            vec![Uncounted::NoAlbRecognised]
+        );
+        assert_eq!(CwMetric::TargetCodes.name(), "HTTPCode_Target_*_Count");
+    }
+
+    #[test]
     fn histogram_ignores_nonsense_and_handles_zero() {
         let mut h = Histogram::default();
         assert_eq!(h.quantile(0.5), None);

@@ -147,7 +147,7 @@ impl Verdict {
                 .then(order(x.category).cmp(&order(y.category)))
         });
         for g in &mut groups {
-            g.targets.sort_by(|x, y| y.1.cmp(&x.1));
+            g.targets.sort_by_key(|t| std::cmp::Reverse(t.1));
             g.other_targets = g.targets.len().saturating_sub(MAX_TARGETS);
             g.targets.truncate(MAX_TARGETS);
             if keepalive_category(g.category) {
