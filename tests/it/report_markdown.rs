@@ -28,10 +28,10 @@ fn analyze(path: &Path) -> Analysis {
     )
 }
 
+/// A file in cargo's scratch directory for integration tests (under `target/`), so nothing is
+/// left in the system's temporary directory.
 fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("albscope-it-md-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
 /// The capture of [`build_many_failures`] with 400 failures, built once per test run.
@@ -77,7 +77,10 @@ fn build_many_failures(n: usize) -> PathBuf {
         t = end.max(t) + 450 * MS;
     }
     w.finish(t + SEC);
-    std::fs::write(&path, w.to_pcap()).unwrap();
+    // Written aside and renamed: another test process may be reading the same path.
+    let part = tmp(&format!("many-{n}.{}.part", std::process::id()));
+    std::fs::write(&part, w.to_pcap()).unwrap();
+    std::fs::rename(&part, &path).unwrap();
     path
 }
 
