@@ -8,7 +8,8 @@ use albscope::capture::{CaptureReader, Duration, Timestamp};
 use albscope::diagnose::logjoin::{JoinOptions, LogIndex, DEFAULT_MAX_LOG_ENTRIES};
 use albscope::diagnose::{analyze_capture_with_log, Analysis, Keep, DEFAULT_MAX_KEPT_REQUESTS};
 use albscope::pipeline::PipelineConfig;
-use albscope::report::{render, Format, TextOptions};
+use albscope::report::markdown::DEFAULT_MAX_BYTES;
+use albscope::report::{render, write_markdown_with, Format, MarkdownOptions, TextOptions};
 use albscope::taxonomy::Category;
 use clap::{Args, ColorChoice, ValueEnum};
 use std::io::IsTerminal;
@@ -217,6 +218,12 @@ pub struct AnalyzeArgs {
     /// CLICOLOR_FORCE is set), always or never.
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+    /// Markdown only: keep the report under N bytes (default 60000, under a GitHub comment's
+    /// 65,536 characters) by listing the first failed requests of each category in full and
+    /// counting the rest, which the report says; 0: no limit. The other formats are never
+    /// cut (--max-requests bounds them); giving --max-bytes with another format is an error.
+    #[arg(long = "max-bytes", value_name = "N")]
+    pub max_bytes: Option<usize>,
     /// Access logs to join.
     #[command(flatten)]
     pub log: AccessLogArgs,
@@ -362,6 +369,11 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
         .map(|s| FailOn::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
     // Everything that can fail on the command line fails before the analysis.
+    if args.max_bytes.is_some() && !matches!(args.format, FormatArg::Markdown) {
+        return Err(CliError::Usage(
+            "--max-bytes applies to --format markdown only".into(),
+        ));
+    }
     args.options.alb_config()?;
     args.options.pipeline_config()?;
     let paths = args.options.input.paths();
@@ -382,7 +394,13 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
     let text = TextOptions {
         color: use_color(args.color, to_terminal),
     };
-    sink.write_with(|w| render(&analysis, format, &text, w))?;
+    let markdown = MarkdownOptions {
+        max_bytes: Some(args.max_bytes.unwrap_or(DEFAULT_MAX_BYTES)),
+    };
+    sink.write_with(|w| match format {
+        Format::Markdown => write_markdown_with(&analysis, &markdown, w),
+        _ => render(&analysis, format, &text, w),
+    })?;
     let matched = fail_on.iter().any(|c| c.matches(&analysis));
     for p in &analysis.stats.problems {
         eprintln!("albscope: damaged input: {p}");

@@ -22,6 +22,7 @@ mod protocol_http;
 mod protocol_robustness;
 mod protocol_tls;
 mod report_html;
+mod report_markdown;
 mod report_samples;
 mod robust_damage;
 mod robust_exit_codes;

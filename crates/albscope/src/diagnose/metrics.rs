@@ -136,6 +136,8 @@ pub struct CloudWatch {
     pub request_count: u64,
     /// 502s the ALB generated.
     pub elb_502: u64,
+    /// 503s the ALB generated (no healthy target, no target attempt).
+    pub elb_503: u64,
     /// 504s the ALB generated.
     pub elb_504: u64,
     /// 5xx the ALB generated.
@@ -208,6 +210,154 @@ pub struct Metrics {
     pub by_connection: IndexMap<ConnReuse, GroupStats>,
     /// Requests and failures over time (the report's time strip).
     pub series: super::series::TimeSeries,
+    /// The CloudWatch counterparts per 60 s period aligned to the wall-clock minute, as
+    /// CloudWatch publishes them: only periods with a request, in time order, at most
+    /// [`MAX_PERIODS`] (the rest are counted in `periods_not_listed`).
+    pub periods: Vec<CwPeriod>,
+    /// Requests in periods past the first [`MAX_PERIODS`] (counted in the whole-window sums
+    /// only).
+    pub requests_past_periods: u64,
+}
+
+/// Most one-minute periods kept (a week of minutes).
+pub const MAX_PERIODS: usize = 7 * 24 * 60;
+
+/// CloudWatch's period for ALB metrics, in seconds.
+pub const PERIOD_SECS: i64 = 60;
+
+/// The counts CloudWatch publishes, for one period or the whole window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CwCounts {
+    /// `RequestCount`.
+    pub request_count: u64,
+    /// `HTTPCode_ELB_502_Count`.
+    pub elb_502: u64,
+    /// `HTTPCode_ELB_503_Count`.
+    pub elb_503: u64,
+    /// `HTTPCode_ELB_504_Count`.
+    pub elb_504: u64,
+    /// `HTTPCode_ELB_5XX_Count`.
+    pub elb_5xx: u64,
+    /// `HTTPCode_Target_2XX_Count`.
+    pub target_2xx: u64,
+    /// `HTTPCode_Target_3XX_Count`.
+    pub target_3xx: u64,
+    /// `HTTPCode_Target_4XX_Count`.
+    pub target_4xx: u64,
+    /// `HTTPCode_Target_5XX_Count`.
+    pub target_5xx: u64,
+    /// `TargetConnectionErrorCount`.
+    pub target_connection_errors: u64,
+    /// `TargetTLSNegotiationErrorCount`.
+    pub target_tls_errors: u64,
+    /// Of the ELB codes, how many were inferred from the back end (front end not captured).
+    pub elb_codes_inferred: u64,
+}
+
+impl CwCounts {
+    /// Counts one diagnosed client request.
+    pub fn add(&mut self, f: &Finding) {
+        self.request_count += 1;
+        if f.generated_by == Some(GeneratedBy::Lb) {
+            if let Some(s) = f.status.filter(|s| (500..600).contains(s)) {
+                self.elb_5xx += 1;
+                self.elb_502 += u64::from(s == 502);
+                self.elb_503 += u64::from(s == 503);
+                self.elb_504 += u64::from(s == 504);
+                self.elb_codes_inferred += u64::from(f.status_inferred);
+            }
+        }
+        match f.access_log.target_status_code {
+            Some(200..=299) => self.target_2xx += 1,
+            Some(300..=399) => self.target_3xx += 1,
+            Some(400..=499) => self.target_4xx += 1,
+            Some(500..=599) => self.target_5xx += 1,
+            _ => {}
+        }
+        match f.category {
+            Category::TargetConnectRefused
+            | Category::TargetUnreachableIcmp
+            | Category::TargetConnectTimeout => self.target_connection_errors += 1,
+            Category::TargetTlsHandshakeFailed | Category::TargetTlsHandshakeTimeout => {
+                self.target_tls_errors += 1
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One CloudWatch period: the minute `[start, start + 60 s)` on the capture's clock (UTC).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CwPeriod {
+    /// Start of the minute.
+    pub start: Timestamp,
+    /// The counts of the requests that arrived in it.
+    pub counts: CwCounts,
+    /// `TargetResponseTime` Average over the period's requests with a target response.
+    pub target_response_time_avg: Option<Duration>,
+}
+
+/// A CloudWatch metric the capture cannot count from its vantage.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CwMetric {
+    /// `RequestCount`.
+    RequestCount,
+    /// `HTTPCode_ELB_*` (502, 503, 504, 5XX).
+    ElbCodes,
+    /// `HTTPCode_Target_*_Count`.
+    TargetCodes,
+    /// `TargetConnectionErrorCount`.
+    TargetConnectionErrors,
+    /// `TargetTLSNegotiationErrorCount`.
+    TargetTlsErrors,
+    /// `TargetResponseTime`.
+    TargetResponseTime,
+}
+
+impl CwMetric {
+    /// The metric's CloudWatch name (a family written with `*`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CwMetric::RequestCount => "RequestCount",
+            CwMetric::ElbCodes => "HTTPCode_ELB_*_Count",
+            CwMetric::TargetCodes => "HTTPCode_Target_*_Count",
+            CwMetric::TargetConnectionErrors => "TargetConnectionErrorCount",
+            CwMetric::TargetTlsErrors => "TargetTLSNegotiationErrorCount",
+            CwMetric::TargetResponseTime => "TargetResponseTime",
+        }
+    }
+}
+
+/// Why a metric is not fully counted from a vantage.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Uncounted {
+    /// Only the front end was captured: what targets sent is counted only where the ALB
+    /// relayed it, and back-end connection failures only where the diagnosis is certain.
+    BackEndNotCaptured(CwMetric),
+    /// Only the back end was captured: what the ALB sent clients is inferred, and requests
+    /// the ALB answered without trying a target are missing.
+    FrontEndNotCaptured(CwMetric),
+    /// No ALB traffic recognised: none of the counts can be trusted.
+    NoAlbRecognised,
+}
+
+/// The metrics a capture from `vantage` cannot count fully.
+pub fn uncounted(vantage: crate::alb::Vantage) -> Vec<Uncounted> {
+    use crate::alb::Vantage;
+    match vantage {
+        Vantage::BothLegs => Vec::new(),
+        Vantage::FrontEndOnly => vec![
+            Uncounted::BackEndNotCaptured(CwMetric::TargetCodes),
+            Uncounted::BackEndNotCaptured(CwMetric::TargetConnectionErrors),
+            Uncounted::BackEndNotCaptured(CwMetric::TargetTlsErrors),
+            Uncounted::BackEndNotCaptured(CwMetric::TargetResponseTime),
+        ],
+        Vantage::BackEndOnly => vec![
+            Uncounted::FrontEndNotCaptured(CwMetric::RequestCount),
+            Uncounted::FrontEndNotCaptured(CwMetric::ElbCodes),
+        ],
+        Vantage::Unknown => vec![Uncounted::NoAlbRecognised],
+    }
 }
 
 /// One TCP connection of a request, as `extract` finds it again in the capture.
@@ -306,6 +456,16 @@ pub struct Collector {
     conns: IndexMap<ConnReuse, GroupAcc>,
     kept: IndexMap<RequestId, RequestConns>,
     series: super::series::TimeSeries,
+    total: CwCounts,
+    periods: BTreeMap<i64, PeriodAcc>,
+    requests_past_periods: u64,
+}
+
+#[derive(Default)]
+struct PeriodAcc {
+    counts: CwCounts,
+    rt_sum: f64,
+    rt_count: u64,
 }
 
 /// The target response time of a finding (seconds), when the target answered.
@@ -318,35 +478,21 @@ impl Collector {
     /// full).
     pub fn observe(&mut self, path: &RequestPath, f: &Finding, keep: bool) {
         self.series.record(f.time, f.category);
-        let cw = &mut self.cw;
-        cw.request_count += 1;
-        if f.generated_by == Some(GeneratedBy::Lb) {
-            if let Some(s) = f.status.filter(|s| (500..600).contains(s)) {
-                cw.elb_5xx += 1;
-                cw.elb_502 += u64::from(s == 502);
-                cw.elb_504 += u64::from(s == 504);
-                cw.elb_codes_inferred += u64::from(f.status_inferred);
-            }
-        }
-        match f.access_log.target_status_code {
-            Some(200..=299) => cw.target_2xx += 1,
-            Some(300..=399) => cw.target_3xx += 1,
-            Some(400..=499) => cw.target_4xx += 1,
-            Some(500..=599) => cw.target_5xx += 1,
-            _ => {}
-        }
-        match f.category {
-            Category::TargetConnectRefused
-            | Category::TargetUnreachableIcmp
-            | Category::TargetConnectTimeout => cw.target_connection_errors += 1,
-            Category::TargetTlsHandshakeFailed | Category::TargetTlsHandshakeTimeout => {
-                cw.target_tls_errors += 1
-            }
-            _ => {}
-        }
+        self.total.add(f);
+        let minute = f.time.0.div_euclid(PERIOD_SECS * 1_000_000_000);
         let rt = response_time(f);
         if let Some(x) = rt {
             self.response_time.record(x);
+        }
+        if self.periods.len() < MAX_PERIODS || self.periods.contains_key(&minute) {
+            let p = self.periods.entry(minute).or_default();
+            p.counts.add(f);
+            if let Some(x) = rt {
+                p.rt_sum += x;
+                p.rt_count += 1;
+            }
+        } else {
+            self.requests_past_periods += 1;
         }
         let reuse = match &path.back {
             None => ConnReuse::NoBackEnd,
@@ -375,7 +521,31 @@ impl Collector {
 
     /// The metrics, and the connections of the kept requests by request id.
     pub fn finish(mut self) -> (Metrics, IndexMap<RequestId, RequestConns>) {
-        self.cw.target_response_time = self.response_time.summary();
+        let t = &self.total;
+        self.cw = CloudWatch {
+            request_count: t.request_count,
+            elb_502: t.elb_502,
+            elb_503: t.elb_503,
+            elb_504: t.elb_504,
+            elb_5xx: t.elb_5xx,
+            target_2xx: t.target_2xx,
+            target_3xx: t.target_3xx,
+            target_4xx: t.target_4xx,
+            target_5xx: t.target_5xx,
+            target_connection_errors: t.target_connection_errors,
+            target_tls_errors: t.target_tls_errors,
+            target_response_time: self.response_time.summary(),
+            elb_codes_inferred: t.elb_codes_inferred,
+        };
+        let periods = std::mem::take(&mut self.periods)
+            .into_iter()
+            .map(|(minute, p)| CwPeriod {
+                start: Timestamp(minute.saturating_mul(PERIOD_SECS * 1_000_000_000)),
+                counts: p.counts,
+                target_response_time_avg: (p.rt_count > 0)
+                    .then(|| to_micros(p.rt_sum / p.rt_count as f64)),
+            })
+            .collect();
         super::sort_target_rows(&mut self.targets);
         let order = |k: &ConnReuse| match k {
             ConnReuse::Fresh => 0,
@@ -401,6 +571,8 @@ impl Collector {
                 .collect(),
             by_connection: self.conns.iter().map(|(k, g)| (*k, g.stats())).collect(),
             series: self.series,
+            periods,
+            requests_past_periods: self.requests_past_periods,
         };
         (metrics, self.kept)
     }
@@ -437,6 +609,21 @@ mod tests {
         let max = vals.iter().copied().fold(0.0, f64::max);
         assert!((s.max.unwrap().as_secs_f64() - max).abs() < 1e-6);
         assert!(h.buckets.len() < 1200, "bounded: {}", h.buckets.len());
+    }
+
+    #[test]
+    fn each_vantage_names_what_it_cannot_count() {
+        use crate::alb::Vantage;
+        assert!(uncounted(Vantage::BothLegs).is_empty());
+        let front = uncounted(Vantage::FrontEndOnly);
+        assert!(front.contains(&Uncounted::BackEndNotCaptured(CwMetric::TargetCodes)));
+        let back = uncounted(Vantage::BackEndOnly);
+        assert!(back.contains(&Uncounted::FrontEndNotCaptured(CwMetric::ElbCodes)));
+        assert_eq!(
+            uncounted(Vantage::Unknown),
+            vec![Uncounted::NoAlbRecognised]
+        );
+        assert_eq!(CwMetric::TargetCodes.name(), "HTTPCode_Target_*_Count");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod model;
 pub mod series;
 mod timeline;
+pub mod verdict;
 
 pub use evidence::{At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse, TellApart};
 pub use model::{

@@ -24,6 +24,8 @@ mod legend;
 mod nav;
 mod palette;
 mod strip;
+mod periods;
+mod verdict;
 
 use diagram::diagram;
 
@@ -111,6 +113,7 @@ pub fn write_html(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         esc(&title)
     );
     let _ = write!(h, "<h1>{}</h1>", esc(&title));
+    h.push_str(&verdict::verdict_block(a));
     let s = &a.summary;
     let _ = writeln!(
         h,
@@ -332,6 +335,7 @@ fn metrics(h: &mut String, a: &Analysis) {
         &views::cloudwatch_rows(a),
         &[false, true, false],
     );
+    periods::periods(h, a);
     if !a.metrics.by_target.is_empty() {
         h.push_str("<h2 id=\"targets\">By target</h2>");
         let rows: Vec<[String; 6]> = views::target_rows(a)
@@ -567,7 +571,8 @@ fn finding(h: &mut String, a: &Analysis, n: usize, anchor: &str, f: &Finding) {
         h.push_str("</ul>");
     }
     if let Some(fix) = &f.fix {
-        let _ = write!(h, "<div class=\"fix\"><b>Fix:</b> {}</div>", esc(fix));
+        let fix = verdict::rich(&words::spans(fix));
+        let _ = write!(h, "<div class=\"fix\"><b>Fix:</b> {fix}</div>");
     }
     for note in &f.notes {
         let _ = write!(h, "<p class=\"note\">Note: {}</p>", esc(&words::note(note)));

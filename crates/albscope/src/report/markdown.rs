@@ -1,18 +1,62 @@
-//! Markdown report for a ticket (GitHub / GitLab / Jira with Markdown): a summary table, the
-//! CloudWatch counterparts, the per-target and connection-reuse views, then one section per
-//! failed request with its key facts, evidence, fix and a fenced timeline block.
+//! Markdown report for a ticket (GitHub / GitLab / Jira with Markdown): the verdict, a summary
+//! table, the CloudWatch counterparts (whole window and per minute), the per-target and
+//! connection-reuse views, then one section per failed request with its key facts, evidence,
+//! fix and a fenced timeline block. Under `--max-bytes` (default [`DEFAULT_MAX_BYTES`]) a longer
+//! report details only the first failed requests of each category and counts the rest.
 //!
 //! Every capture-derived string is escaped: table cells and prose backslash-escape Markdown
 //! punctuation and HTML brackets; timeline blocks use a fence longer than any backtick run.
+//! Code (fix commands, settings, category names) is written as code spans from rich text.
 
 use super::header;
 use super::views;
 use super::words;
 use crate::diagnose::{Analysis, Finding};
+use crate::taxonomy::Category;
+use indexmap::IndexMap;
 use std::io::{self, Write};
 
 /// Most failed requests written in full (the rest are counted).
 pub const MAX_DETAILED: usize = 200;
+
+/// The default `--max-bytes` of the Markdown report: under a GitHub comment's 65,536
+/// characters with room to spare.
+pub const DEFAULT_MAX_BYTES: usize = 60_000;
+
+/// Markdown rendering options.
+#[derive(Clone, Debug)]
+pub struct MarkdownOptions {
+    /// Keep the document under this many bytes (`None`: no limit) by listing the first failed
+    /// requests of each category in full and counting the rest.
+    pub max_bytes: Option<usize>,
+}
+
+impl Default for MarkdownOptions {
+    fn default() -> Self {
+        MarkdownOptions {
+            max_bytes: Some(DEFAULT_MAX_BYTES),
+        }
+    }
+}
+
+/// How much of the failures a rendering lists.
+#[derive(Copy, Clone, Debug)]
+struct Limits {
+    /// Most failed requests listed per category (`None`: all).
+    per_category: Option<usize>,
+    /// Most ok requests listed (`--all`).
+    ok_rows: usize,
+}
+
+/// Rich text as Markdown: prose escaped, code as code spans.
+pub fn md_rich(r: &words::Rich) -> String {
+    r.0.iter()
+        .map(|p| match p {
+            words::Piece::Text(t) => md_escape(t),
+            words::Piece::Code(c) => code(c),
+        })
+        .collect()
+}
 
 /// Escapes text for Markdown prose and table cells (one line, no raw HTML, no emphasis).
 pub fn md_escape(s: &str) -> String {
@@ -89,10 +133,88 @@ fn fence_for(body: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-/// Writes the Markdown report.
+/// Writes the Markdown report under the default size limit ([`DEFAULT_MAX_BYTES`]).
 pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+    write_markdown_with(a, &MarkdownOptions::default(), out)
+}
+
+/// Writes the Markdown report. With `max_bytes`, a report that would be longer lists only the
+/// first failed requests of each category (as many as fit), counts the rest and says so;
+/// when even the summary does not fit, it is cut at a line and says so.
+pub fn write_markdown_with(
+    a: &Analysis,
+    opts: &MarkdownOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let all = Limits {
+        per_category: None,
+        ok_rows: super::html::MAX_TABLE_ROWS,
+    };
+    let Some(max) = opts.max_bytes.filter(|m| *m > 0) else {
+        return render(a, all, None, out);
+    };
+    let mut buf = Vec::new();
+    render(a, all, None, &mut buf)?;
+    if buf.len() <= max {
+        return out.write_all(&buf);
+    }
+    for k in [100, 50, 20, 10, 5, 3, 2, 1, 0] {
+        buf.clear();
+        let lim = Limits {
+            per_category: Some(k),
+            ok_rows: k,
+        };
+        render(a, lim, Some(max), &mut buf)?;
+        if buf.len() <= max {
+            return out.write_all(&buf);
+        }
+    }
+    // Even the summary is too long (thousands of targets): cut at a line.
+    let note = format!(
+        "\n**Cut here to stay under {max} bytes** (`--max-bytes`); `--format json` has \
+         everything.\n"
+    );
+    let room = max.saturating_sub(note.len());
+    let cut = buf
+        .get(..room)
+        .and_then(|b| b.iter().rposition(|&c| c == b'\n'))
+        .map_or(0, |i| i + 1);
+    out.write_all(buf.get(..cut).unwrap_or_default())?;
+    out.write_all(note.as_bytes())
+}
+
+/// The first `k` failed requests of each category, in their order; and per category how many
+/// are left out.
+fn first_of_each<'a>(
+    failed: &[&'a Finding],
+    k: Option<usize>,
+) -> (Vec<&'a Finding>, IndexMap<Category, usize>) {
+    let Some(k) = k else {
+        return (failed.to_vec(), IndexMap::new());
+    };
+    let mut seen: IndexMap<Category, usize> = IndexMap::new();
+    let mut left: IndexMap<Category, usize> = IndexMap::new();
+    let mut keep = Vec::new();
+    for f in failed {
+        let n = seen.entry(f.category).or_default();
+        if *n < k {
+            *n += 1;
+            keep.push(*f);
+        } else {
+            *left.entry(f.category).or_default() += 1;
+        }
+    }
+    let order = |c: &Category| Category::ALL.iter().position(|x| x == c);
+    left.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
+    (keep, left)
+}
+
+fn render(a: &Analysis, lim: Limits, max: Option<usize>, out: &mut dyn Write) -> io::Result<()> {
     let names: Vec<String> = a.inputs.iter().map(|i| md_escape(i)).collect();
     writeln!(out, "# albscope report: {}", names.join(", "))?;
+    writeln!(out)?;
+    let verdict = words::verdict(&crate::diagnose::verdict::Verdict::of(a));
+    writeln!(out, "**Verdict:** {}", md_rich(&verdict))?;
     writeln!(out)?;
     let s = &a.summary;
     let mut facts: Vec<[String; 2]> = vec![
@@ -185,6 +307,24 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(out)?;
     table(out, &views::CW_HEAD, &views::cloudwatch_rows(a))?;
+    let (periods, not_listed) = views::period_rows(a);
+    writeln!(out)?;
+    writeln!(out, "## CloudWatch per minute")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Periods with requests, aligned to the minute as CloudWatch publishes them; {}.",
+        md_escape(views::PERIOD_COLUMNS)
+    )?;
+    writeln!(out)?;
+    table(out, &views::PERIOD_HEAD, &periods)?;
+    let notes = views::period_notes(a, not_listed);
+    if !notes.is_empty() {
+        writeln!(out)?;
+        for n in notes {
+            writeln!(out, "- {}", md_rich(&words::spans(&n)))?;
+        }
+    }
     if !a.metrics.by_target.is_empty() {
         writeln!(out)?;
         writeln!(out, "## By target")?;
@@ -233,18 +373,44 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         }
     }
 
-    let failed: Vec<&Finding> = a
+    let all_failed: Vec<&Finding> = a
         .requests
         .iter()
         .filter(|f| f.category.is_failure())
         .collect();
     writeln!(out)?;
-    if failed.is_empty() {
+    if all_failed.is_empty() {
         writeln!(out, "No failed requests.")?;
-        return write_ok_requests(out, a);
+        return write_ok_requests(out, a, lim);
     }
-    writeln!(out, "## Failed requests ({})", failed.len())?;
+    writeln!(out, "## Failed requests ({})", all_failed.len())?;
     writeln!(out)?;
+    let (failed, left) = first_of_each(&all_failed, lim.per_category);
+    if let (Some(k), Some(max)) = (lim.per_category, max) {
+        let left: Vec<String> = left
+            .iter()
+            .map(|(c, n)| format!("{} {n}", code(c.name())))
+            .collect();
+        writeln!(
+            out,
+            "To stay under {max} bytes (a GitHub comment holds 65,536 characters; \
+             `--max-bytes`), this lists {} and counts the other {}: {}. `--format json` (or \
+             `--max-bytes 0`) lists them all.",
+            if k == 0 {
+                "no failed request".to_string()
+            } else if k == 1 {
+                "the first failed request of each category".to_string()
+            } else {
+                format!("the first {k} failed requests of each category")
+            },
+            all_failed.len() - failed.len(),
+            left.join(", ")
+        )?;
+        writeln!(out)?;
+    }
+    if failed.is_empty() {
+        return write_ok_requests(out, a, lim);
+    }
     let rows: Vec<[String; 7]> = failed
         .iter()
         .take(super::html::MAX_TABLE_ROWS)
@@ -293,15 +459,15 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
             failed.len() - MAX_DETAILED
         )?;
     }
-    write_ok_requests(out, a)
+    write_ok_requests(out, a, lim)
 }
 
 /// With `--all`: the ok requests, one compact table row each, after the failed ones.
-fn write_ok_requests(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
+fn write_ok_requests(out: &mut dyn Write, a: &Analysis, lim: Limits) -> io::Result<()> {
     if !a.includes_ok || a.summary.ok == 0 {
         return Ok(());
     }
-    let (rows, rest) = views::ok_rows(a, super::html::MAX_TABLE_ROWS);
+    let (rows, rest) = views::ok_rows(a, lim.ok_rows);
     writeln!(out)?;
     writeln!(out, "## Ok requests ({})", a.summary.ok)?;
     writeln!(out)?;
@@ -363,7 +529,7 @@ fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -
         }
     }
     if let Some(fix) = &f.fix {
-        writeln!(out, "- **Fix:** {}", md_escape(fix))?;
+        writeln!(out, "- **Fix:** {}", md_rich(&words::spans(fix)))?;
     }
     if !f.evidence.is_empty() {
         writeln!(out)?;

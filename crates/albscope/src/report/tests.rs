@@ -437,3 +437,131 @@ fn html_caps_diagrams_and_says_how_many_more() {
     );
     assert!(html.contains("7 more are listed in the table above only"));
 }
+
+#[test]
+fn the_verdict_is_the_first_thing_every_format_says() {
+    let a = sample(false);
+    let v = crate::diagnose::verdict::Verdict::of(&a);
+    assert_eq!((v.requests, v.failed, v.groups.len()), (2, 1, 1));
+    assert_eq!(v.groups[0].category, Category::KeepaliveRace);
+    let plain = words::verdict(&v).plain();
+    assert!(
+        plain.starts_with("1 of 2 requests failed: 1 keepalive_race on 172.31.6.52:80"),
+        "{plain}"
+    );
+    let text = render_to_string(&a, Format::Text);
+    assert_eq!(
+        text.lines().nth(1),
+        Some(format!("verdict:   {plain}").as_str())
+    );
+    let md = render_to_string(&a, Format::Markdown);
+    assert!(
+        md.lines().nth(2).is_some_and(
+            |l| l.starts_with("**Verdict:** 1 of 2 requests failed: 1 `keepalive_race`")
+        ),
+        "{md}"
+    );
+    let html = render_to_string(&a, Format::Html);
+    let body = html.split("<body>").nth(1).unwrap_or_default();
+    assert!(body.find("id=\"verdict\"") < body.find("<h2>"), "{html}");
+    let json: serde_json::Value =
+        serde_json::from_str(&render_to_string(&a, Format::Json)).unwrap();
+    assert_eq!(json["verdict"]["text"], plain.as_str());
+}
+
+#[test]
+fn cloudwatch_periods_split_at_the_wall_clock_minute() {
+    let mut tr = alb_tracker();
+    front(&mut tr, 1, 40000, 59_000, 59_010, 502);
+    front(&mut tr, 3, 40001, 59_900, 59_910, 503);
+    front(&mut tr, 5, 40002, 61_000, 61_010, 502);
+    let a = analyze(tr, false);
+    let p = &a.metrics.periods;
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!(p[0].start.0 % 60_000_000_000, 0, "aligned to the minute");
+    assert_eq!(p[1].start.0 - p[0].start.0, 60_000_000_000);
+    assert_eq!(
+        (
+            p[0].counts.request_count,
+            p[0].counts.elb_502,
+            p[0].counts.elb_503
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!((p[1].counts.request_count, p[1].counts.elb_502), (1, 1));
+    assert_eq!(a.metrics.cloudwatch.elb_503, 1);
+    let (rows, rest) = views::period_rows(&a);
+    assert_eq!(
+        (rows.len(), rest),
+        (3, 0),
+        "two minutes and the whole window"
+    );
+    assert_eq!(rows[2][0], "whole window");
+    assert_eq!(rows[2][1], "3");
+    // Front end only: the notes say what cannot be counted.
+    let notes = views::period_notes(&a, 0);
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.starts_with("`HTTPCode_Target_*_Count`")),
+        "{notes:?}"
+    );
+    for f in [Format::Text, Format::Markdown, Format::Html] {
+        let s = render_to_string(&a, f);
+        assert!(s.contains("CloudWatch per minute"), "{f:?}");
+        assert!(s.contains("whole window"), "{f:?}");
+        assert!(s.contains("HTTPCode_Target_*_Count"), "{f:?}");
+    }
+}
+
+#[test]
+fn markdown_stays_under_max_bytes_listing_the_first_of_each_category() {
+    let mut a = timeouts();
+    let first = a.requests.clone();
+    for i in 0..300 {
+        for f in &first {
+            let mut f = f.clone();
+            f.id = format!("f{}.0", 1000 + i).parse().unwrap();
+            a.requests.push(f);
+        }
+    }
+    let full = render_to_string(&a, Format::Markdown);
+    let opts = markdown::MarkdownOptions {
+        max_bytes: Some(20_000),
+    };
+    let mut out = Vec::new();
+    markdown::write_markdown_with(&a, &opts, &mut out).unwrap();
+    let md = String::from_utf8(out).unwrap();
+    assert!(full.len() > 30_000, "{}", full.len());
+    assert!(md.len() <= 20_000, "{}", md.len());
+    assert!(md.contains("To stay under 20000 bytes"), "{md}");
+    assert!(md.contains("failed requests of each category and counts the other"));
+    for c in ["target_connect_timeout", "target_idle_timeout"] {
+        assert!(md.contains(&format!("- **Category:** `{c}`")), "{c}");
+    }
+    // The default limit leaves a small report alone.
+    assert_eq!(render_to_string(&timeouts(), Format::Markdown), {
+        let mut out = Vec::new();
+        markdown::write_markdown_with(
+            &timeouts(),
+            &markdown::MarkdownOptions { max_bytes: None },
+            &mut out,
+        )
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    });
+}
+
+#[test]
+fn fix_code_spans_stay_escaped_when_the_capture_supplies_backticks() {
+    let mut a = sample(false);
+    a.requests[0].fix = Some("run `<img src=x onerror=alert(1)>` then `a|b` and `x".into());
+    let md = render_to_string(&a, Format::Markdown);
+    assert!(!md.contains("<img"), "{md}");
+    let html = render_to_string(&a, Format::Html);
+    assert!(!html.contains("<img src=x"), "{html}");
+    assert!(
+        html.contains("<code>a|b</code>") || html.contains("`x"),
+        "{html}"
+    );
+}

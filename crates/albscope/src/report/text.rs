@@ -1,5 +1,6 @@
-//! The human-readable report: summary, ALB nodes and targets, then each failed request with its
-//! headline, evidence, fix, access-log view and timeline.
+//! The human-readable report: the verdict, summary, ALB nodes and targets, the CloudWatch
+//! counterparts (whole window and per minute), then each failed request with its headline,
+//! evidence, fix, access-log view and timeline.
 
 use super::{header, views, words};
 use crate::diagnose::{Analysis, Finding};
@@ -44,6 +45,8 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         "{}",
         st.bold(&format!("albscope: {}", a.inputs.join(", ")))
     )?;
+    let verdict = words::verdict(&crate::diagnose::verdict::Verdict::of(a));
+    writeln!(out, "verdict:   {}", st.bold(&verdict.plain()))?;
     if let (Some(f), Some(l)) = (a.capture.first, a.capture.last) {
         writeln!(
             out,
@@ -227,6 +230,20 @@ fn write_metrics(out: &mut dyn Write, st: &Style, a: &Analysis) -> io::Result<()
         "  ",
         &[false, true, false],
     )?;
+    let (periods, not_listed) = views::period_rows(a);
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{}",
+        st.bold("CloudWatch per minute (periods with requests, as CloudWatch publishes them)")
+    )?;
+    let mut right = [true; 13];
+    right[0] = false;
+    table(out, &views::PERIOD_HEAD, &periods, "  ", &right)?;
+    writeln!(out, "  {}", st.dim(views::PERIOD_COLUMNS))?;
+    for n in views::period_notes(a, not_listed) {
+        writeln!(out, "  note: {}", words::spans(&n).plain())?;
+    }
     if !a.metrics.by_target.is_empty() {
         writeln!(out)?;
         writeln!(out, "{}", st.bold("By target"))?;

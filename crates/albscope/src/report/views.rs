@@ -2,7 +2,9 @@
 //! connection-reuse views), as plain rows of strings; each format only lays them out.
 
 use crate::capture::Duration;
-use crate::diagnose::metrics::{ConnReuse, GroupStats, Latency};
+use crate::diagnose::metrics::{
+    uncounted, ConnReuse, CwCounts, CwMetric, CwPeriod, GroupStats, Latency, Uncounted,
+};
 use crate::diagnose::{round3, Analysis, TargetRow};
 use indexmap::IndexMap;
 
@@ -68,6 +70,11 @@ pub fn cloudwatch_rows(a: &Analysis) -> Vec<[String; 3]> {
             "502s the ALB generated".into(),
         ],
         [
+            "HTTPCode_ELB_503_Count".into(),
+            n(c.elb_503),
+            "503s the ALB generated".into(),
+        ],
+        [
             "HTTPCode_ELB_504_Count".into(),
             n(c.elb_504),
             "504s the ALB generated".into(),
@@ -113,6 +120,168 @@ pub fn cloudwatch_rows(a: &Analysis) -> Vec<[String; 3]> {
             format!("request sent → response headers, {} requests", rt.count),
         ],
     ]
+}
+
+/// Most one-minute periods the text, Markdown and HTML tables list (JSON lists them all).
+pub const MAX_PERIOD_ROWS: usize = 60;
+
+/// Header of the per-minute CloudWatch table (the metric of each column in
+/// [`PERIOD_COLUMNS`]).
+pub const PERIOD_HEAD: [&str; 13] = [
+    "minute (UTC)",
+    "requests",
+    "ELB 502",
+    "ELB 503",
+    "ELB 504",
+    "ELB 5XX",
+    "target 2XX",
+    "target 3XX",
+    "target 4XX",
+    "target 5XX",
+    "conn errors",
+    "TLS errors",
+    "resp. time avg",
+];
+
+/// What the per-minute table's columns are, in CloudWatch's names.
+pub const PERIOD_COLUMNS: &str = "columns: RequestCount, HTTPCode_ELB_502/503/504/5XX_Count, \
+                    HTTPCode_Target_2XX..5XX_Count, TargetConnectionErrorCount, \
+                    TargetTLSNegotiationErrorCount, TargetResponseTime (Average); \
+                    each request counts in the minute it arrived";
+
+fn period_cells(label: String, c: &CwCounts, avg: Option<Duration>) -> [String; 13] {
+    let n = |v: u64| v.to_string();
+    [
+        label,
+        n(c.request_count),
+        n(c.elb_502),
+        n(c.elb_503),
+        n(c.elb_504),
+        n(c.elb_5xx),
+        n(c.target_2xx),
+        n(c.target_3xx),
+        n(c.target_4xx),
+        n(c.target_5xx),
+        n(c.target_connection_errors),
+        n(c.target_tls_errors),
+        dur(avg.map(latency_secs)),
+    ]
+}
+
+/// A period's start as the table shows it: `2024-03-05 14:02`.
+pub fn minute_label(p: &CwPeriod) -> String {
+    let t = p.start.to_rfc3339();
+    t.get(..16).unwrap_or(&t).replace('T', " ")
+}
+
+/// Rows of the per-minute CloudWatch table: the periods with traffic (past
+/// [`MAX_PERIOD_ROWS`], those with an error first, in time order), then the whole window; and
+/// how many periods with traffic are not listed.
+pub fn period_rows(a: &Analysis) -> (Vec<[String; 13]>, usize) {
+    let m = &a.metrics;
+    let errors = |p: &&CwPeriod| {
+        let c = &p.counts;
+        c.elb_5xx + c.target_5xx + c.target_connection_errors + c.target_tls_errors > 0
+    };
+    let mut shown: Vec<&CwPeriod> = if m.periods.len() > MAX_PERIOD_ROWS {
+        m.periods
+            .iter()
+            .filter(errors)
+            .take(MAX_PERIOD_ROWS)
+            .collect()
+    } else {
+        m.periods.iter().collect()
+    };
+    if shown.len() < MAX_PERIOD_ROWS.min(m.periods.len()) {
+        // Fill with periods without errors, keeping time order.
+        let room = MAX_PERIOD_ROWS - shown.len();
+        shown.extend(m.periods.iter().filter(|p| !errors(p)).take(room));
+        shown.sort_by_key(|p| p.start);
+    }
+    let rest = m.periods.len().saturating_sub(shown.len());
+    let mut rows: Vec<[String; 13]> = shown
+        .iter()
+        .map(|p| period_cells(minute_label(p), &p.counts, p.target_response_time_avg))
+        .collect();
+    let c = &m.cloudwatch;
+    let total = CwCounts {
+        request_count: c.request_count,
+        elb_502: c.elb_502,
+        elb_503: c.elb_503,
+        elb_504: c.elb_504,
+        elb_5xx: c.elb_5xx,
+        target_2xx: c.target_2xx,
+        target_3xx: c.target_3xx,
+        target_4xx: c.target_4xx,
+        target_5xx: c.target_5xx,
+        target_connection_errors: c.target_connection_errors,
+        target_tls_errors: c.target_tls_errors,
+        elb_codes_inferred: c.elb_codes_inferred,
+    };
+    rows.push(period_cells(
+        "whole window".into(),
+        &total,
+        c.target_response_time.mean,
+    ));
+    (rows, rest)
+}
+
+/// The notes under the per-minute table: periods not listed, and why a CloudWatch metric is
+/// not fully counted from this capture's vantage; one sentence each.
+pub fn period_notes(a: &Analysis, not_listed: usize) -> Vec<String> {
+    let mut v = Vec::new();
+    if not_listed > 0 {
+        v.push(format!(
+            "{not_listed} more minutes with requests are not listed here (the ones with errors \
+             come first; JSON `metrics.periods` has them all)"
+        ));
+    }
+    if a.metrics.requests_past_periods > 0 {
+        v.push(format!(
+            "{} requests arrived after the first {} minutes with requests: they count in the \
+             whole window only",
+            a.metrics.requests_past_periods,
+            crate::diagnose::metrics::MAX_PERIODS
+        ));
+    }
+    v.extend(uncounted_notes(a));
+    v
+}
+
+/// Why a CloudWatch metric is not fully counted from this capture's vantage, one sentence each
+/// (the metric's name marked as code with backticks).
+pub fn uncounted_notes(a: &Analysis) -> Vec<String> {
+    uncounted(a.vantage)
+        .into_iter()
+        .map(|u| match u {
+            Uncounted::BackEndNotCaptured(m) => format!(
+                "`{}`: the back end is not in the capture, so {}",
+                m.name(),
+                match m {
+                    CwMetric::TargetCodes => {
+                        "a target's answer is counted only where the capture shows it came \
+                    from the target"
+                    }
+                    CwMetric::TargetResponseTime => "it is not measured",
+                    _ => "it is counted only where the front end proves the cause",
+                }
+            ),
+            Uncounted::FrontEndNotCaptured(m) => format!(
+                "`{}`: the front end is not in the capture, so {}",
+                m.name(),
+                match m {
+                    CwMetric::ElbCodes => {
+                        "the codes are inferred from the back end, and answers the ALB gave \
+                    without trying a target (503s) are missing"
+                    }
+                    _ => "requests the ALB answered without trying a target are missing",
+                }
+            ),
+            Uncounted::NoAlbRecognised => {
+                "no ALB traffic was recognised, so none of these counts can be trusted".into()
+            }
+        })
+        .collect()
 }
 
 /// Header of the per-target table.

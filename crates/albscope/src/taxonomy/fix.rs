@@ -19,6 +19,8 @@ pub struct ServerKeepAlive {
     pub default_keepalive: Duration,
     /// The server and its setting in a list of knobs, e.g. `Apache KeepAliveTimeout`.
     pub knob: &'static str,
+    /// The setting's own name, e.g. `keepAliveTimeout`, `--keep-alive`.
+    pub option: &'static str,
     /// The setting with the wanted value filled in: `{s}` seconds, `{ms}` milliseconds,
     /// `{ms2}` milliseconds one second longer.
     pub setting: &'static str,
@@ -66,30 +68,35 @@ pub const SERVER_KEEPALIVE: [ServerKeepAlive; 6] = [
         name: "Node.js",
         default_keepalive: secs(5),
         knob: "Node.js keepAliveTimeout (and headersTimeout)",
+        option: "keepAliveTimeout",
         setting: "server.keepAliveTimeout = {ms} and server.headersTimeout = {ms2}",
     },
     ServerKeepAlive {
         name: "Apache httpd",
         default_keepalive: secs(5),
         knob: "Apache KeepAliveTimeout",
+        option: "KeepAliveTimeout",
         setting: "KeepAliveTimeout {s}",
     },
     ServerKeepAlive {
         name: "gunicorn",
         default_keepalive: secs(2),
         knob: "gunicorn --keep-alive",
+        option: "--keep-alive",
         setting: "--keep-alive {s}",
     },
     ServerKeepAlive {
         name: "uvicorn",
         default_keepalive: secs(5),
         knob: "uvicorn --timeout-keep-alive",
+        option: "--timeout-keep-alive",
         setting: "--timeout-keep-alive {s}",
     },
     ServerKeepAlive {
         name: "nginx",
         default_keepalive: secs(75),
         knob: "nginx keepalive_timeout",
+        option: "keepalive_timeout",
         setting: "keepalive_timeout {s}s (the default 75 s is already above 60 s: check it was \
                   lowered)",
     },
@@ -97,6 +104,7 @@ pub const SERVER_KEEPALIVE: [ServerKeepAlive; 6] = [
         name: "IIS",
         default_keepalive: secs(120),
         knob: "IIS connectionTimeout",
+        option: "connectionTimeout",
         setting: "the site's connectionTimeout to {s} s (default 120 s)",
     },
 ];

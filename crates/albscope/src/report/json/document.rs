@@ -32,6 +32,7 @@ pub(super) struct DocumentOut<'a> {
     schema_version: u32,
     inputs: &'a [String],
     vantage: &'static str,
+    verdict: super::verdict::VerdictOut,
     alb_nodes: Vec<NodeOut<'a>>,
     targets: Vec<TargetOut<'a>>,
     timers: TimersOut,
@@ -56,6 +57,7 @@ impl<'a> DocumentOut<'a> {
             schema_version: super::SCHEMA_VERSION,
             inputs: &a.inputs,
             vantage: vantage_name(a.vantage),
+            verdict: super::verdict::VerdictOut::new(a),
             alb_nodes: a.alb_nodes.iter().map(NodeOut::new).collect(),
             targets: a.targets.iter().map(TargetOut::new).collect(),
             timers: TimersOut::new(&a.timers),
@@ -72,7 +74,7 @@ impl<'a> DocumentOut<'a> {
             other_connections: a.other_connections,
             stats: RunStatsOut::new(&a.stats),
             access_log_join: a.access_log_join.as_ref().map(LogJoinOut::new),
-            metrics: MetricsOut::new(&a.metrics),
+            metrics: MetricsOut::new(&a.metrics, a.vantage),
         }
     }
 }

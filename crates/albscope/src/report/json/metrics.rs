@@ -1,7 +1,11 @@
 //! The `metrics` block of the JSON document.
 
 use super::document::by_category;
-use crate::diagnose::metrics::{CloudWatch, GroupStats, Latency, Metrics, TargetStats};
+use crate::alb::Vantage;
+use crate::diagnose::metrics::{
+    uncounted, CloudWatch, CwPeriod, GroupStats, Latency, Metrics, TargetStats, Uncounted,
+    PERIOD_SECS,
+};
 use crate::report::views::{latency_secs, reuse_name, target_row_name, LATENCY_METHOD};
 use indexmap::IndexMap;
 use serde::Serialize;
@@ -13,10 +17,13 @@ pub(super) struct MetricsOut {
     cloudwatch: CloudWatchOut,
     by_target: IndexMap<String, TargetStatsOut>,
     by_connection: IndexMap<&'static str, GroupOut>,
+    periods: Vec<PeriodOut>,
+    requests_past_periods: u64,
+    uncounted: Vec<UncountedOut>,
 }
 
 impl MetricsOut {
-    pub(super) fn new(m: &Metrics) -> Self {
+    pub(super) fn new(m: &Metrics, vantage: Vantage) -> Self {
         MetricsOut {
             method: LATENCY_METHOD,
             cloudwatch: CloudWatchOut::new(&m.cloudwatch),
@@ -30,6 +37,12 @@ impl MetricsOut {
                 .iter()
                 .map(|(k, g)| (reuse_name(*k), GroupOut::new(g)))
                 .collect(),
+            periods: m.periods.iter().map(PeriodOut::new).collect(),
+            requests_past_periods: m.requests_past_periods,
+            uncounted: uncounted(vantage)
+                .into_iter()
+                .map(UncountedOut::new)
+                .collect(),
         }
     }
 }
@@ -41,6 +54,8 @@ struct CloudWatchOut {
     request_count: u64,
     #[serde(rename = "HTTPCode_ELB_502_Count")]
     elb_502: u64,
+    #[serde(rename = "HTTPCode_ELB_503_Count")]
+    elb_503: u64,
     #[serde(rename = "HTTPCode_ELB_504_Count")]
     elb_504: u64,
     #[serde(rename = "HTTPCode_ELB_5XX_Count")]
@@ -68,6 +83,7 @@ impl CloudWatchOut {
             request_count: c.request_count,
             elb_502: c.elb_502,
             elb_504: c.elb_504,
+            elb_503: c.elb_503,
             elb_5xx: c.elb_5xx,
             target_2xx: c.target_2xx,
             target_3xx: c.target_3xx,
@@ -77,6 +93,87 @@ impl CloudWatchOut {
             target_tls_errors: c.target_tls_errors,
             target_response_time: LatencyOut::new(&c.target_response_time),
             elb_codes_inferred: c.elb_codes_inferred,
+        }
+    }
+}
+
+/// One of `metrics.periods`: CloudWatch's names, for one minute.
+#[derive(Serialize)]
+struct PeriodOut {
+    start: String,
+    period_s: i64,
+    #[serde(rename = "RequestCount")]
+    request_count: u64,
+    #[serde(rename = "HTTPCode_ELB_502_Count")]
+    elb_502: u64,
+    #[serde(rename = "HTTPCode_ELB_503_Count")]
+    elb_503: u64,
+    #[serde(rename = "HTTPCode_ELB_504_Count")]
+    elb_504: u64,
+    #[serde(rename = "HTTPCode_ELB_5XX_Count")]
+    elb_5xx: u64,
+    #[serde(rename = "HTTPCode_Target_2XX_Count")]
+    target_2xx: u64,
+    #[serde(rename = "HTTPCode_Target_3XX_Count")]
+    target_3xx: u64,
+    #[serde(rename = "HTTPCode_Target_4XX_Count")]
+    target_4xx: u64,
+    #[serde(rename = "HTTPCode_Target_5XX_Count")]
+    target_5xx: u64,
+    #[serde(rename = "TargetConnectionErrorCount")]
+    target_connection_errors: u64,
+    #[serde(rename = "TargetTLSNegotiationErrorCount")]
+    target_tls_errors: u64,
+    #[serde(rename = "TargetResponseTime_avg_s")]
+    target_response_time_avg_s: Option<f64>,
+    elb_codes_inferred: u64,
+}
+
+impl PeriodOut {
+    fn new(p: &CwPeriod) -> Self {
+        let c = &p.counts;
+        PeriodOut {
+            start: p.start.to_rfc3339(),
+            period_s: PERIOD_SECS,
+            request_count: c.request_count,
+            elb_502: c.elb_502,
+            elb_503: c.elb_503,
+            elb_504: c.elb_504,
+            elb_5xx: c.elb_5xx,
+            target_2xx: c.target_2xx,
+            target_3xx: c.target_3xx,
+            target_4xx: c.target_4xx,
+            target_5xx: c.target_5xx,
+            target_connection_errors: c.target_connection_errors,
+            target_tls_errors: c.target_tls_errors,
+            target_response_time_avg_s: p.target_response_time_avg.map(latency_secs),
+            elb_codes_inferred: c.elb_codes_inferred,
+        }
+    }
+}
+
+/// One of `metrics.uncounted`: a metric this vantage cannot count fully, and why.
+#[derive(Serialize)]
+struct UncountedOut {
+    metric: Option<&'static str>,
+    reason: &'static str,
+}
+
+impl UncountedOut {
+    fn new(u: Uncounted) -> Self {
+        match u {
+            Uncounted::BackEndNotCaptured(m) => UncountedOut {
+                metric: Some(m.name()),
+                reason: "back_end_not_captured",
+            },
+            Uncounted::FrontEndNotCaptured(m) => UncountedOut {
+                metric: Some(m.name()),
+                reason: "front_end_not_captured",
+            },
+            Uncounted::NoAlbRecognised => UncountedOut {
+                metric: None,
+                reason: "no_alb_recognised",
+            },
         }
     }
 }

@@ -30,9 +30,26 @@
 //! `explain-log`'s `summary.by_target[].target` is `null` for entries with no target (was
 //! `"-"`), and its `entries[].fix` is `null` for `ok` entries (was `""`).
 //!
+//! Added in 2 (compatible, issue 15): `verdict`; `metrics.cloudwatch.HTTPCode_ELB_503_Count`;
+//! `metrics.periods`, `metrics.requests_past_periods` and `metrics.uncounted`.
+//!
 //! Top level object:
 //! - `schema_version` (2), `inputs` [file names], `vantage` ("both_legs" | "back_end_only" |
 //!   "front_end_only" | "unknown"), `includes_ok` (true with `--all`), `other_connections`.
+//! - `verdict`: what the reports say first. {`text` (the verdict's sentences, as the text
+//!   report writes them), `requests`, `failed`, `in_flight_at_end`, `groups` [the largest
+//!   failure groups by category, largest first, at most 3: {`category` (`undetermined` stays
+//!   undetermined), `count`, `targets` [{`target` ("ip:port", "(other targets)", null for
+//!   no target attempt or back end not captured), `count`}] (largest first, at most 2),
+//!   `other_targets`, `candidates` [for `undetermined`: what it may be, most often named
+//!   first], `keepalive` [keep-alive facts of the named targets for `keepalive_race` and
+//!   `target_closed_before_response`, as in `risks`]}], `other_groups`, `other_failures` (the
+//!   groups not named and their failures), `risks` [targets whose observed keep-alive timeout
+//!   is below the ALB idle timeout and that had no keep-alive race counted or named, at most
+//!   2: {`target`, `server` ("Node.js", "Apache httpd", ... | null when not recognised),
+//!   `observed_s` (its idle closes' median | null), `idle_timeout_s`, `races` (observed <
+//!   idle timeout), `setting` (the server's setting, e.g. "keepAliveTimeout" | null),
+//!   `wanted_s` (idle timeout + 5 s)}], `other_risks`}.
 //! - `alb_nodes`: [{`ip`, `evidence` [strings], `listener_ports` [u16], `front_connections`,
 //!   `back_connections`, `health_checks`, `sessions` [strings]}].
 //! - `targets`: [{`target` "ip:port", `server`, `powered_by`, `keepalive_timeout_s`}] (null
@@ -95,8 +112,9 @@
 //! - `metrics` (over every request, ok ones included, for the window in `capture`):
 //!   - `method`: how latency percentiles are computed (streaming log-bucket histogram, within
 //!     1 % of exact; max exact);
-//!   - `cloudwatch`: {`RequestCount`, `HTTPCode_ELB_502_Count`, `HTTPCode_ELB_504_Count`,
-//!     `HTTPCode_ELB_5XX_Count`, `HTTPCode_Target_2XX_Count` .. `_5XX_Count`,
+//!   - `cloudwatch`: {`RequestCount`, `HTTPCode_ELB_502_Count`, `HTTPCode_ELB_503_Count`,
+//!     `HTTPCode_ELB_504_Count`, `HTTPCode_ELB_5XX_Count`, `HTTPCode_Target_2XX_Count` ..
+//!     `_5XX_Count`,
 //!     `TargetConnectionErrorCount`, `TargetTLSNegotiationErrorCount`, `TargetResponseTime`
 //!     {`count`, `p50_s`, `p90_s`, `p99_s`, `max_s`, `mean_s`} (null when nothing measured),
 //!     `elb_codes_inferred` (ELB codes inferred from the back end)};
@@ -104,7 +122,19 @@
 //!     and `reused` (the same four fields for requests on a connection opened for them / on a
 //!     kept-alive one)}};
 //!   - `by_connection`: {"fresh" | "reused" | "none": {`requests`, `failed`, `by_category`,
-//!     `latency`}}.
+//!     `latency`}};
+//!   - `periods`: [the same counts per 60 s period aligned to the wall-clock minute, as
+//!     CloudWatch publishes them, only periods with a request, in time order: {`start` (RFC
+//!     3339, second 00), `period_s` (60), `RequestCount`, `HTTPCode_ELB_502_Count`,
+//!     `HTTPCode_ELB_503_Count`, `HTTPCode_ELB_504_Count`, `HTTPCode_ELB_5XX_Count`,
+//!     `HTTPCode_Target_2XX_Count` .. `_5XX_Count`, `TargetConnectionErrorCount`,
+//!     `TargetTLSNegotiationErrorCount`, `TargetResponseTime_avg_s` (null when none),
+//!     `elb_codes_inferred`}]; a request counts in the minute it arrived; at most 10 080
+//!     periods (a week);
+//!   - `requests_past_periods`: requests in periods past that limit (in the sums only);
+//!   - `uncounted`: [{`metric` (a CloudWatch name, `*` for a family | null), `reason`
+//!     ("back_end_not_captured" | "front_end_not_captured" | "no_alb_recognised")}]: what
+//!     this vantage cannot count fully (empty with both legs).
 //! - `access_log_join` (only with `--access-log`): {`files`, `entries`, `malformed_lines`,
 //!   `requests` (captured client requests offered), `joined`, `joined_by_trace_id`,
 //!   `joined_by_client_time`, `joined_by_target_time`, `with_disagreements`, `disagreeing_requests` [request ids, ok
@@ -128,6 +158,7 @@ mod logjoin;
 mod metrics;
 mod request;
 mod stats;
+mod verdict;
 
 pub use logged::LoggedOut;
 

@@ -4,9 +4,11 @@
 
 mod cause;
 mod evidence;
+mod verdict;
 
 pub use cause::{cause, headline, note, pairing_note};
 pub use evidence::{at, close, evidence, response_error_reason};
+pub use verdict::{spans, verdict, Piece, Rich};
 
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::diagnose::model::{

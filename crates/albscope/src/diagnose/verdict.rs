@@ -1,0 +1,234 @@
+//! The verdict: what happened and what to do, as typed values built once from an [`Analysis`]
+//! for the first sentences of every report (`report/words/verdict.rs` words it).
+//!
+//! Failures are grouped by category from the summary's per-target counts (complete even when
+//! `--max-requests` kept only some findings), largest first, each with its targets (largest
+//! first); the first [`MAX_GROUPS`] groups and [`MAX_TARGETS`] targets of each are named and
+//! the rest counted. A target whose observed keep-alive timeout is
+//! below the ALB idle timeout is a risk (a keep-alive race waiting to happen) even when nothing
+//! failed.
+
+use super::{Analysis, TargetRow};
+use crate::capture::Duration;
+use crate::flow::Endpoint;
+use crate::taxonomy::{recognise, Category, TargetServer, KEEPALIVE_MARGIN_S};
+
+/// Most failure groups the verdict names (the rest are counted).
+pub const MAX_GROUPS: usize = 3;
+/// Most targets named per failure group (the rest are counted).
+pub const MAX_TARGETS: usize = 2;
+/// Most keep-alive risks the verdict names (the rest are counted).
+pub const MAX_RISKS: usize = 2;
+
+/// The verdict of an analysis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// Client requests seen.
+    pub requests: u64,
+    /// Of which failed.
+    pub failed: u64,
+    /// Still waiting for an answer when the capture ended (neither ok nor failed).
+    pub in_flight_at_end: u64,
+    /// False when the capture cannot show back ends (front end only, or no ALB recognised):
+    /// a failure without a target seen then says nothing about a target attempt.
+    pub back_end_captured: bool,
+    /// The largest failure groups, largest first.
+    pub groups: Vec<FailureGroup>,
+    /// Failure groups not named, and their failures.
+    pub other_groups: usize,
+    /// Failures in the groups not named.
+    pub other_failures: u64,
+    /// Targets that close idle keep-alive connections before the ALB does and had no
+    /// keep-alive race counted against them.
+    pub risks: Vec<KeepAliveFacts>,
+    /// Risks not named.
+    pub other_risks: usize,
+}
+
+/// Failures of one category.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FailureGroup {
+    /// The category (`undetermined` stays undetermined).
+    pub category: Category,
+    /// Failures.
+    pub count: u64,
+    /// Where, most failures first: a target, no back-end attempt, or the targets past the
+    /// table limit; with the failures of the category there.
+    pub targets: Vec<(TargetRow, u64)>,
+    /// Targets not named.
+    pub other_targets: usize,
+    /// For `undetermined`: the categories the kept findings of this group may be, most often
+    /// named first.
+    pub candidates: Vec<Category>,
+    /// For keep-alive categories: the keep-alive facts of the named targets where they are
+    /// known (a server recognised or a keep-alive timeout observed).
+    pub keepalive: Vec<KeepAliveFacts>,
+}
+
+/// A target's keep-alive facts against the ALB idle timeout, and the value to set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeepAliveFacts {
+    /// The target.
+    pub target: Endpoint,
+    /// Its server, when recognised from `Server` / `X-Powered-By`.
+    pub server: Option<TargetServer>,
+    /// Its keep-alive timeout as observed (its idle closes), when seen.
+    pub observed: Option<Duration>,
+    /// The ALB idle timeout in force.
+    pub idle_timeout: Duration,
+    /// The keep-alive timeout to set: the idle timeout plus [`KEEPALIVE_MARGIN_S`], whole
+    /// seconds.
+    pub wanted: Duration,
+}
+
+impl KeepAliveFacts {
+    /// True when the observed keep-alive timeout is below the ALB idle timeout.
+    pub fn races(&self) -> bool {
+        self.observed.is_some_and(|k| k < self.idle_timeout)
+    }
+}
+
+/// Keep-alive facts of `target` in `a`.
+fn keepalive_facts(a: &Analysis, target: Endpoint) -> KeepAliveFacts {
+    let t = a.targets.iter().find(|t| t.target == target);
+    let idle = a.timers.idle_timeout;
+    let wanted_s = (idle.as_secs_f64().round() as i64).saturating_add(KEEPALIVE_MARGIN_S as i64);
+    KeepAliveFacts {
+        target,
+        server: t.and_then(|t| recognise(t.server.as_deref(), t.powered_by.as_deref())),
+        observed: t.and_then(|t| t.keepalive_timeout),
+        idle_timeout: idle,
+        wanted: Duration(wanted_s.saturating_mul(1_000_000_000)),
+    }
+}
+
+/// Categories whose fix is the target's keep-alive timeout.
+fn keepalive_category(c: Category) -> bool {
+    matches!(
+        c,
+        Category::KeepaliveRace | Category::TargetClosedBeforeResponse
+    )
+}
+
+impl Verdict {
+    /// Builds the verdict of `a`.
+    pub fn of(a: &Analysis) -> Verdict {
+        let s = &a.summary;
+        let mut groups: Vec<FailureGroup> = Vec::new();
+        for (row, t) in &s.by_target {
+            for (&category, &count) in &t.by_category {
+                if !category.is_failure() || count == 0 {
+                    continue;
+                }
+                let g = match groups.iter_mut().find(|g| g.category == category) {
+                    Some(g) => g,
+                    None => {
+                        groups.push(FailureGroup {
+                            category,
+                            count: 0,
+                            targets: Vec::new(),
+                            other_targets: 0,
+                            candidates: Vec::new(),
+                            keepalive: Vec::new(),
+                        });
+                        let Some(g) = groups.last_mut() else { continue };
+                        g
+                    }
+                };
+                g.count += count;
+                g.targets.push((*row, count));
+            }
+        }
+        // Largest first; ties in the taxonomy's order (targets: in the summary's order).
+        let order = |c: Category| Category::ALL.iter().position(|x| *x == c);
+        groups.sort_by(|x, y| {
+            y.count
+                .cmp(&x.count)
+                .then(order(x.category).cmp(&order(y.category)))
+        });
+        for g in &mut groups {
+            g.targets.sort_by_key(|t| std::cmp::Reverse(t.1));
+            g.other_targets = g.targets.len().saturating_sub(MAX_TARGETS);
+            g.targets.truncate(MAX_TARGETS);
+            if keepalive_category(g.category) {
+                g.keepalive = g
+                    .targets
+                    .iter()
+                    .filter_map(|(row, _)| match row {
+                        TargetRow::Target(ep) => Some(keepalive_facts(a, *ep)),
+                        _ => None,
+                    })
+                    .filter(|k| k.server.is_some() || k.observed.is_some())
+                    .collect();
+            }
+        }
+        let named = groups.len().min(MAX_GROUPS);
+        let rest = groups.split_off(named);
+        for g in &mut groups {
+            if g.category == Category::Undetermined {
+                g.candidates = candidates(a);
+            }
+        }
+        // Targets whose keep-alive is already spoken of: a race counted, or facts named.
+        let mut raced: Vec<Endpoint> = s
+            .by_target
+            .iter()
+            .filter(|(_, t)| t.by_category.contains_key(&Category::KeepaliveRace))
+            .filter_map(|(row, _)| match row {
+                TargetRow::Target(ep) => Some(*ep),
+                _ => None,
+            })
+            .collect();
+        raced.extend(
+            groups
+                .iter()
+                .flat_map(|g| &g.keepalive)
+                .filter(|k| k.races())
+                .map(|k| k.target),
+        );
+        let mut risks: Vec<KeepAliveFacts> = a
+            .targets
+            .iter()
+            .filter(|t| !raced.contains(&t.target))
+            .map(|t| keepalive_facts(a, t.target))
+            .filter(KeepAliveFacts::races)
+            .collect();
+        let other_risks = risks.len().saturating_sub(MAX_RISKS);
+        risks.truncate(MAX_RISKS);
+        Verdict {
+            requests: s.requests,
+            failed: s.failed,
+            in_flight_at_end: s.in_flight_at_end,
+            back_end_captured: matches!(
+                a.vantage,
+                crate::alb::Vantage::BothLegs | crate::alb::Vantage::BackEndOnly
+            ),
+            groups,
+            other_groups: rest.len(),
+            other_failures: rest.iter().map(|g| g.count).sum(),
+            risks,
+            other_risks,
+        }
+    }
+}
+
+/// The candidates of the kept undetermined findings, most often named first (ties in the
+/// taxonomy's order).
+fn candidates(a: &Analysis) -> Vec<Category> {
+    let mut n: Vec<(Category, usize)> = Vec::new();
+    for f in a
+        .requests
+        .iter()
+        .filter(|f| f.category == Category::Undetermined && f.is_failure())
+    {
+        for c in &f.candidates {
+            match n.iter_mut().find(|(x, _)| x == c) {
+                Some((_, k)) => *k += 1,
+                None => n.push((*c, 1)),
+            }
+        }
+    }
+    let order = |c: Category| Category::ALL.iter().position(|x| *x == c);
+    n.sort_by(|x, y| y.1.cmp(&x.1).then(order(x.0).cmp(&order(y.0))));
+    n.into_iter().map(|(c, _)| c).collect()
+}

@@ -1,0 +1,105 @@
+//! The `verdict` object of the JSON document.
+
+use crate::diagnose::verdict::{FailureGroup, KeepAliveFacts, Verdict};
+use crate::diagnose::{Analysis, TargetRow};
+use crate::report::views::{secs, target_row_name};
+use crate::report::words;
+use serde::Serialize;
+
+/// `verdict`.
+#[derive(Serialize)]
+pub(super) struct VerdictOut {
+    text: String,
+    requests: u64,
+    failed: u64,
+    in_flight_at_end: u64,
+    groups: Vec<GroupOut>,
+    other_groups: usize,
+    other_failures: u64,
+    risks: Vec<KeepAliveOut>,
+    other_risks: usize,
+}
+
+impl VerdictOut {
+    pub(super) fn new(a: &Analysis) -> Self {
+        let v = Verdict::of(a);
+        VerdictOut {
+            text: words::verdict(&v).plain(),
+            requests: v.requests,
+            failed: v.failed,
+            in_flight_at_end: v.in_flight_at_end,
+            groups: v.groups.iter().map(GroupOut::new).collect(),
+            other_groups: v.other_groups,
+            other_failures: v.other_failures,
+            risks: v.risks.iter().map(KeepAliveOut::new).collect(),
+            other_risks: v.other_risks,
+        }
+    }
+}
+
+/// One of `verdict.groups`.
+#[derive(Serialize)]
+struct GroupOut {
+    category: &'static str,
+    count: u64,
+    targets: Vec<TargetCountOut>,
+    other_targets: usize,
+    candidates: Vec<&'static str>,
+    keepalive: Vec<KeepAliveOut>,
+}
+
+/// A target of a group and its failures there.
+#[derive(Serialize)]
+struct TargetCountOut {
+    target: Option<String>,
+    count: u64,
+}
+
+impl GroupOut {
+    fn new(g: &FailureGroup) -> Self {
+        GroupOut {
+            category: g.category.name(),
+            count: g.count,
+            targets: g
+                .targets
+                .iter()
+                .map(|(row, count)| TargetCountOut {
+                    target: match row {
+                        TargetRow::NoTarget => None,
+                        _ => Some(target_row_name(row)),
+                    },
+                    count: *count,
+                })
+                .collect(),
+            other_targets: g.other_targets,
+            candidates: g.candidates.iter().map(|c| c.name()).collect(),
+            keepalive: g.keepalive.iter().map(KeepAliveOut::new).collect(),
+        }
+    }
+}
+
+/// A target's keep-alive facts.
+#[derive(Serialize)]
+struct KeepAliveOut {
+    target: String,
+    server: Option<&'static str>,
+    observed_s: Option<f64>,
+    idle_timeout_s: f64,
+    races: bool,
+    setting: Option<&'static str>,
+    wanted_s: f64,
+}
+
+impl KeepAliveOut {
+    fn new(k: &KeepAliveFacts) -> Self {
+        KeepAliveOut {
+            target: k.target.to_string(),
+            server: k.server.map(|s| s.keepalive().name),
+            observed_s: k.observed.map(secs),
+            idle_timeout_s: secs(k.idle_timeout),
+            races: k.races(),
+            setting: k.server.map(|s| s.keepalive().option),
+            wanted_s: secs(k.wanted),
+        }
+    }
+}

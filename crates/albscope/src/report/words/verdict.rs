@@ -1,0 +1,411 @@
+//! The verdict in words (the first sentences of every report), and rich text: prose with code
+//! spans, which text writes plainly, Markdown as code spans and HTML as `<code>`.
+
+use crate::capture::Duration;
+use crate::diagnose::verdict::{FailureGroup, KeepAliveFacts, Verdict};
+use crate::diagnose::TargetRow;
+use crate::taxonomy::Category;
+
+/// A piece of rich text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    /// Prose.
+    Text(String),
+    /// Code: a command, a setting, a category name.
+    Code(String),
+}
+
+/// Rich text: prose and code spans in order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rich(pub Vec<Piece>);
+
+impl Rich {
+    fn text(&mut self, s: impl Into<String>) -> &mut Self {
+        let s = s.into();
+        match self.0.last_mut() {
+            Some(Piece::Text(t)) => t.push_str(&s),
+            _ => self.0.push(Piece::Text(s)),
+        }
+        self
+    }
+
+    fn code(&mut self, s: impl Into<String>) -> &mut Self {
+        self.0.push(Piece::Code(s.into()));
+        self
+    }
+
+    /// The plain text (code written as it is, without marks).
+    pub fn plain(&self) -> String {
+        self.0
+            .iter()
+            .map(|p| match p {
+                Piece::Text(s) | Piece::Code(s) => s.as_str(),
+            })
+            .collect()
+    }
+}
+
+/// Splits a sentence that marks code with backticks (as the fix templates do) into rich text;
+/// an unpaired backtick stays prose.
+pub fn spans(s: &str) -> Rich {
+    let mut r = Rich::default();
+    let parts: Vec<&str> = s.split('`').collect();
+    // An even number of backticks gives an odd number of parts: code is every second part.
+    let paired = parts.len() % 2 == 1;
+    for (i, p) in parts.iter().enumerate() {
+        if paired && i % 2 == 1 && !p.is_empty() {
+            r.code(*p);
+        } else if paired {
+            r.text(*p);
+        } else {
+            if i > 0 {
+                r.text("`");
+            }
+            r.text(*p);
+        }
+    }
+    r
+}
+
+/// `5 s`, `2.2 s`: a timer in seconds, to the tenth.
+fn timer(d: Duration) -> String {
+    let tenths = (d.0 + 50_000_000).div_euclid(100_000_000);
+    if tenths % 10 == 0 {
+        format!("{} s", tenths / 10)
+    } else {
+        format!("{:.1} s", tenths as f64 / 10.0)
+    }
+}
+
+/// Where a group's failures happened: ` on 10.0.2.37:8080 and 10.0.2.15:80`, ` with no
+/// target attempt`, or nothing when the capture cannot show targets.
+fn where_(r: &mut Rich, g: &FailureGroup, back_end_captured: bool) {
+    let mut names: Vec<String> = g
+        .targets
+        .iter()
+        .filter_map(|(row, _)| match row {
+            TargetRow::Target(ep) => Some(ep.to_string()),
+            TargetRow::NoTarget if back_end_captured => Some("no target attempt".into()),
+            TargetRow::NoTarget => None,
+            TargetRow::Others => Some("other targets".into()),
+        })
+        .collect();
+    if g.other_targets > 0 {
+        names.push(format!(
+            "{} other {}",
+            g.other_targets,
+            if g.other_targets == 1 {
+                "target"
+            } else {
+                "targets"
+            }
+        ));
+    }
+    match names.as_slice() {
+        [] => {}
+        [only] if only == "no target attempt" => {
+            r.text(" with no target attempt");
+        }
+        [only] => {
+            r.text(format!(" on {only}"));
+        }
+        [init @ .., last] => {
+            r.text(format!(" on {} and {last}", init.join(", ")));
+        }
+    }
+}
+
+/// `Node.js, keep-alive 5 s < ALB idle timeout 60 s: set keepAliveTimeout to 65 s`.
+fn keepalive(r: &mut Rich, k: &KeepAliveFacts) {
+    let ka = k.server.map(|s| s.keepalive());
+    if let Some(ka) = ka {
+        r.text(ka.name);
+        r.text(", ");
+    }
+    match k.observed {
+        Some(o) if o < k.idle_timeout => r.text(format!(
+            "keep-alive {} < ALB idle timeout {}",
+            timer(o),
+            timer(k.idle_timeout)
+        )),
+        Some(o) => r.text(format!(
+            "keep-alive {}, ALB idle timeout {}",
+            timer(o),
+            timer(k.idle_timeout)
+        )),
+        None => r.text(format!("ALB idle timeout {}", timer(k.idle_timeout))),
+    };
+    set(r, k);
+}
+
+/// `: set keepAliveTimeout to 65 s`.
+fn set(r: &mut Rich, k: &KeepAliveFacts) {
+    r.text(": set ");
+    match k.server {
+        Some(s) => r.code(s.keepalive().option),
+        None => r.text("the target's keep-alive timeout"),
+    };
+    r.text(format!(" to {}", timer(k.wanted)));
+}
+
+/// The keep-alive facts of a group, each prefixed by its target when there are several.
+fn keepalives<'a>(r: &mut Rich, ks: impl Iterator<Item = &'a KeepAliveFacts>, several: bool) {
+    for (i, k) in ks.enumerate() {
+        if i > 0 {
+            r.text("; ");
+        }
+        if several {
+            r.text(format!("{}: ", k.target));
+        }
+        keepalive(r, k);
+    }
+}
+
+fn group(r: &mut Rich, g: &FailureGroup, back_end_captured: bool) {
+    r.text(format!("{} ", g.count));
+    r.code(g.category.name());
+    where_(r, g, back_end_captured);
+    r.text(" (");
+    let several = g.targets.len() > 1;
+    match g.category {
+        Category::KeepaliveRace if !g.keepalive.is_empty() => {
+            keepalives(r, g.keepalive.iter(), several)
+        }
+        Category::Undetermined => {
+            r.text(Category::Undetermined.meaning());
+            if !g.candidates.is_empty() {
+                r.text("; may be ");
+                for (i, c) in g.candidates.iter().take(3).enumerate() {
+                    if i > 0 {
+                        r.text(" or ");
+                    }
+                    r.code(c.name());
+                }
+            }
+        }
+        c => {
+            r.text(c.meaning());
+            if g.keepalive.iter().any(KeepAliveFacts::races) {
+                r.text("; ");
+                keepalives(r, g.keepalive.iter().filter(|k| k.races()), several);
+            }
+        }
+    }
+    r.text(")");
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The verdict's sentences: what failed, where and what to set; then the keep-alive risks.
+pub fn verdict(v: &Verdict) -> Rich {
+    let mut r = Rich::default();
+    if v.requests == 0 {
+        r.text("No client requests were recognised in the capture.");
+    } else if v.failed == 0 {
+        if v.in_flight_at_end > 0 {
+            r.text(format!(
+                "None of the {} failed ({} still in flight when the capture ended).",
+                plural(v.requests, "request", "requests"),
+                v.in_flight_at_end
+            ));
+        } else if v.requests == 1 {
+            r.text("The one request was answered normally.");
+        } else {
+            r.text(format!(
+                "All {} requests were answered normally.",
+                v.requests
+            ));
+        }
+    } else {
+        r.text(format!(
+            "{} of {} failed: ",
+            v.failed,
+            plural(v.requests, "request", "requests")
+        ));
+        for (i, g) in v.groups.iter().enumerate() {
+            if i > 0 {
+                r.text(", ");
+            }
+            group(&mut r, g, v.back_end_captured);
+        }
+        if v.other_groups > 0 {
+            r.text(format!(
+                ", and {} more in {} other {}",
+                v.other_failures,
+                v.other_groups,
+                if v.other_groups == 1 {
+                    "group"
+                } else {
+                    "groups"
+                }
+            ));
+        }
+        if v.in_flight_at_end > 0 {
+            r.text(format!(
+                "; {} still in flight when the capture ended",
+                v.in_flight_at_end
+            ));
+        }
+        r.text(".");
+    }
+    if !v.risks.is_empty() {
+        r.text(" Risk: ");
+        for (i, k) in v.risks.iter().enumerate() {
+            if i > 0 {
+                r.text(" and ");
+            }
+            r.text(format!("{} (", k.target));
+            if let Some(s) = k.server {
+                r.text(format!("{}, ", s.keepalive().name));
+            }
+            r.text(format!(
+                "keep-alive {}",
+                k.observed.map_or_else(|| "?".into(), timer)
+            ));
+            set(&mut r, k);
+            r.text(")");
+        }
+        if v.other_risks > 0 {
+            r.text(format!(" and {} more", v.other_risks));
+        }
+        let one = v.risks.len() == 1 && v.other_risks == 0;
+        r.text(format!(
+            " {} idle keep-alive connections before the ALB idle timeout ({}): a ",
+            if one { "closes" } else { "close" },
+            v.risks
+                .first()
+                .map_or_else(String::new, |k| timer(k.idle_timeout))
+        ));
+        r.code(Category::KeepaliveRace.name());
+        r.text(" waiting to happen.");
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taxonomy::TargetServer;
+
+    fn ep(ip: [u8; 4], port: u16) -> crate::flow::Endpoint {
+        crate::flow::Endpoint {
+            ip: ip.into(),
+            port,
+        }
+    }
+
+    fn s(secs: i64) -> Duration {
+        Duration(secs * 1_000_000_000)
+    }
+
+    fn ka(server: Option<TargetServer>, observed: Option<i64>) -> KeepAliveFacts {
+        KeepAliveFacts {
+            target: ep([10, 0, 2, 37], 8080),
+            server,
+            observed: observed.map(s),
+            idle_timeout: s(60),
+            wanted: s(65),
+        }
+    }
+
+    fn v(groups: Vec<FailureGroup>) -> Verdict {
+        Verdict {
+            requests: 109,
+            failed: groups.iter().map(|g| g.count).sum(),
+            in_flight_at_end: 0,
+            back_end_captured: true,
+            groups,
+            other_groups: 0,
+            other_failures: 0,
+            risks: Vec::new(),
+            other_risks: 0,
+        }
+    }
+
+    #[test]
+    fn the_issue_example_reads_as_asked() {
+        let race = FailureGroup {
+            category: Category::KeepaliveRace,
+            count: 1,
+            targets: vec![(TargetRow::Target(ep([10, 0, 2, 37], 8080)), 1)],
+            other_targets: 0,
+            candidates: vec![],
+            keepalive: vec![ka(Some(TargetServer::NodeJs), Some(5))],
+        };
+        let refused = FailureGroup {
+            category: Category::TargetConnectRefused,
+            count: 1,
+            targets: vec![(TargetRow::Target(ep([10, 0, 2, 88], 80)), 1)],
+            other_targets: 0,
+            candidates: vec![],
+            keepalive: vec![],
+        };
+        let r = verdict(&v(vec![race, refused]));
+        assert_eq!(
+            r.plain(),
+            "2 of 109 requests failed: 1 keepalive_race on 10.0.2.37:8080 (Node.js, keep-alive \
+             5 s < ALB idle timeout 60 s: set keepAliveTimeout to 65 s), 1 \
+             target_connect_refused on 10.0.2.88:80 (target refused the connection (RST to \
+             SYN))."
+        );
+        assert!(r.0.contains(&Piece::Code("keepAliveTimeout".into())));
+        assert!(r.0.contains(&Piece::Code("keepalive_race".into())));
+    }
+
+    #[test]
+    fn undetermined_is_never_a_confident_category() {
+        let g = FailureGroup {
+            category: Category::Undetermined,
+            count: 3,
+            targets: vec![(TargetRow::NoTarget, 3)],
+            other_targets: 0,
+            candidates: vec![
+                Category::KeepaliveRace,
+                Category::TargetClosedBeforeResponse,
+            ],
+            keepalive: vec![],
+        };
+        let mut x = v(vec![g]);
+        x.other_groups = 2;
+        x.other_failures = 5;
+        let t = verdict(&x).plain();
+        assert!(
+            t.contains(
+                "3 undetermined with no target attempt (cause not visible in the capture; \
+                 may be keepalive_race or target_closed_before_response)"
+            ),
+            "{t}"
+        );
+        assert!(t.contains(", and 5 more in 2 other groups."), "{t}");
+    }
+
+    #[test]
+    fn a_visible_risk_is_named_before_anything_failed() {
+        let mut x = v(vec![]);
+        x.risks = vec![ka(Some(TargetServer::Gunicorn), Some(2))];
+        let t = verdict(&x).plain();
+        assert_eq!(
+            t,
+            "All 109 requests were answered normally. Risk: 10.0.2.37:8080 (gunicorn, \
+             keep-alive 2 s: set --keep-alive to 65 s) closes idle keep-alive connections \
+             before the ALB idle timeout (60 s): a keepalive_race waiting to happen."
+        );
+    }
+
+    #[test]
+    fn backticks_become_code_spans() {
+        let r = spans("listen on 80 (`ss -ltnp | grep :80`: did it crash?)");
+        assert_eq!(
+            r.0,
+            vec![
+                Piece::Text("listen on 80 (".into()),
+                Piece::Code("ss -ltnp | grep :80".into()),
+                Piece::Text(": did it crash?)".into()),
+            ]
+        );
+        assert_eq!(spans("a ` b").0, vec![Piece::Text("a ` b".into())]);
+        assert_eq!(spans("plain").plain(), "plain");
+    }
+}
