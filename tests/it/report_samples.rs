@@ -450,6 +450,8 @@ fn slices_keep_exactly_the_packets_of_the_chosen_connections() {
                     server: c.2,
                     start: Timestamp(c.3.first().unwrap().0),
                     end: Some(Timestamp(c.3.last().unwrap().0)),
+                    first_packet: Default::default(),
+                    last_packet: None,
                     reused: false,
                     idle_before_s: None,
                 })
@@ -500,6 +502,8 @@ fn slices_across_link_types_are_pcapng_readable_by_tshark() {
                 server: c.2,
                 start: Timestamp(c.3.first().unwrap().0),
                 end: Some(Timestamp(c.3.last().unwrap().0)),
+                first_packet: Default::default(),
+                last_packet: None,
                 reused: false,
                 idle_before_s: None,
             })

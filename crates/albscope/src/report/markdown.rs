@@ -283,6 +283,7 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     }
     for (i, f) in failed.iter().take(MAX_DETAILED).enumerate() {
         write_finding(out, &a.inputs, i + 1, f)?;
+        write_wireshark(out, a, f)?;
     }
     if failed.len() > MAX_DETAILED {
         writeln!(out)?;
@@ -315,6 +316,23 @@ fn write_ok_requests(out: &mut dyn Write, a: &Analysis) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The failure's Wireshark display filter and `extract` command, as a short list after it.
+fn write_wireshark(out: &mut dyn Write, a: &Analysis, f: &Finding) -> io::Result<()> {
+    let Some(ws) = super::wireshark::for_request(a, f) else {
+        return Ok(());
+    };
+    writeln!(out)?;
+    for ff in &ws.filters {
+        let file = if ws.filters.len() == 1 {
+            String::new()
+        } else {
+            format!(" (in {})", code(super::wireshark::file_name(a, ff.file)))
+        };
+        writeln!(out, "- **Wireshark filter{file}:** {}", code(&ff.filter))?;
+    }
+    writeln!(out, "- **Extract:** {}", code(&ws.extract))
 }
 
 fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -> io::Result<()> {

@@ -10,6 +10,7 @@ pub mod markdown;
 pub mod slice;
 mod text;
 pub mod views;
+pub mod wireshark;
 pub mod words;
 
 pub use html::write_html;
