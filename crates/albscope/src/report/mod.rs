@@ -7,6 +7,7 @@ pub mod html;
 mod json;
 mod logjoin;
 pub mod markdown;
+pub mod pcapng;
 pub mod slice;
 mod text;
 pub mod views;
