@@ -456,6 +456,8 @@ fn slices_keep_exactly_the_packets_of_the_chosen_connections() {
                     idle_before_s: None,
                 })
                 .collect(),
+            pcapng: false,
+            comments: Vec::new(),
         };
         let mut r = CaptureReader::open(&[&p]).unwrap();
         let res = write_slices(&mut r, &Default::default(), std::slice::from_ref(&spec)).unwrap();
@@ -508,6 +510,8 @@ fn slices_across_link_types_are_pcapng_readable_by_tshark() {
                 idle_before_s: None,
             })
             .collect(),
+        pcapng: false,
+        comments: Vec::new(),
     };
     let mut r = CaptureReader::open(&[a, b]).unwrap();
     let res = write_slices(&mut r, &Default::default(), std::slice::from_ref(&spec)).unwrap();
