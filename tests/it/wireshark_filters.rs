@@ -261,3 +261,76 @@ fn each_failure_filter_selects_exactly_its_packets_in_tshark() {
         wrong.join("\n")
     );
 }
+
+/// The `extract` command a report prints writes the failure's packets as pcapng whose
+/// comments carry the evidence; the slice re-analyses to the same failure, and tshark reads it
+/// with as many packets as the report's display filter selects in the original capture.
+#[test]
+fn the_reported_extract_command_writes_a_commented_pcapng() {
+    let bin = env!("CARGO_BIN_EXE_albscope");
+    let out = Command::new(bin)
+        .args([
+            "analyze",
+            "samples/keepalive_race.pcap",
+            "--format",
+            "json",
+            "--no-progress",
+        ])
+        .output()
+        .expect("run albscope");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let req = &doc["requests"][0];
+    assert_eq!(req["category"], "keepalive_race");
+    let cmd = req["extract_command"].as_str().expect("extract_command");
+    let filter = req["wireshark_filter"].as_str().expect("wireshark_filter");
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    assert_eq!(words.get(..2), Some(&["albscope", "extract"][..]), "{cmd}");
+    let dest = std::env::temp_dir().join(format!("albscope-ws-{}.pcapng", std::process::id()));
+    let mut args: Vec<String> = words[1..].iter().map(|w| w.to_string()).collect();
+    let w = args.iter().position(|a| a == "-w").expect("-w");
+    args[w + 1] = dest.display().to_string();
+    let run = Command::new(bin)
+        .args(&args)
+        .arg("--no-progress")
+        .output()
+        .expect("run extract");
+    assert!(run.status.success(), "{run:?}");
+    let bytes = std::fs::read(&dest).expect("slice written");
+    assert_eq!(
+        bytes.get(..4),
+        Some(&[0x0a, 0x0d, 0x0d, 0x0a][..]),
+        "pcapng"
+    );
+    // The slice re-analyses to the same failure.
+    let again = Command::new(bin)
+        .args(["analyze", "--format", "json", "--no-progress"])
+        .arg(&dest)
+        .output()
+        .expect("re-analyse");
+    let doc2: serde_json::Value = serde_json::from_slice(&again.stdout).expect("json");
+    assert_eq!(doc2["requests"][0]["category"], "keepalive_race");
+    if tshark_present() {
+        let fields = Command::new("tshark")
+            .arg("-r")
+            .arg(&dest)
+            .args(["-T", "fields", "-e", "frame.comment"])
+            .stderr(Stdio::null())
+            .output()
+            .expect("tshark");
+        let text = String::from_utf8_lossy(&fields.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("keepalive_race") && l.contains("the target sent FIN")),
+            "{text}"
+        );
+        let selected = selected(Path::new("samples/keepalive_race.pcap"), filter);
+        assert_eq!(
+            lines.len(),
+            selected.len(),
+            "slice = what the filter selects"
+        );
+    }
+    let _ = std::fs::remove_file(&dest);
+}
