@@ -16,7 +16,7 @@ fn own_read(bytes: &[u8]) -> Vec<(u32, i64, usize, u32, Vec<u8>)> {
 }
 
 /// The comments per packet, as pcap-parser reads them.
-fn comments(bytes: &[u8]) -> Vec<Vec<String>> {
+fn comments_of(bytes: &[u8]) -> Vec<Vec<String>> {
     let mut r = pcap_parser::create_reader(1 << 18, bytes).unwrap();
     let mut out = Vec::new();
     loop {
@@ -99,7 +99,7 @@ fn round_trips_through_the_own_reader_and_pcap_parser() {
         assert_eq!(*orig, data[i].len() as u32 + 4);
         assert_eq!(bytes, &data[i]);
     }
-    assert_eq!(comments(&out), cm);
+    assert_eq!(comments_of(&out), cm);
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn long_comments_are_cut_at_a_character_boundary() {
     let mut out = Vec::new();
     write_pcapng(&mut out, &packets(&data, &cm), 65535).unwrap();
     assert_eq!(own_read(&out).len(), 1);
-    assert_eq!(comments(&out)[0][0].len(), cut);
+    assert_eq!(comments_of(&out)[0][0].len(), cut);
 }
 
 #[test]
@@ -163,4 +163,53 @@ fn tshark_reads_the_comments() {
     let lines: Vec<&str> = text.lines().collect();
     let want: Vec<String> = cm.iter().map(|c| c.join("|")).collect();
     assert_eq!(lines, want);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Any packets with any comments read back unchanged (own reader: bytes, times, lengths,
+    /// link types; pcap-parser: comments).
+    #[test]
+    fn any_packets_round_trip(
+        pkts in proptest::collection::vec(
+            (
+                // Plausible times (the reader's time guard repairs others).
+                946_684_800_000_000_000i64..4_000_000_000_000_000_000,
+                proptest::sample::select(vec![1u32, 101, 113, 276]),
+                proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+                0u32..64,
+                proptest::collection::vec("[a-z é#:()]{0,40}", 0..3),
+            ),
+            0..12,
+        )
+    ) {
+        let mut pkts = pkts;
+        // In time order, as the reader's time guard expects.
+        pkts.sort_by_key(|p| p.0);
+        let data: Vec<Vec<u8>> = pkts.iter().map(|p| p.2.clone()).collect();
+        let comments: Vec<Vec<String>> = pkts.iter().map(|p| p.4.clone()).collect();
+        let ng: Vec<NgPacket<'_>> = pkts
+            .iter()
+            .zip(&data)
+            .zip(&comments)
+            .map(|((p, d), c)| NgPacket {
+                ts: Timestamp(p.0),
+                link: LinkType(p.1),
+                orig_len: d.len() as u32 + p.3,
+                data: d,
+                comments: c,
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_pcapng(&mut out, &ng, 262_144).unwrap();
+        let back = own_read(&out);
+        proptest::prop_assert_eq!(back.len(), pkts.len());
+        for (b, p) in back.iter().zip(&pkts) {
+            proptest::prop_assert_eq!(b.0, p.1);
+            proptest::prop_assert_eq!(b.1, p.0);
+            proptest::prop_assert_eq!(&b.4, &p.2);
+            proptest::prop_assert_eq!(b.3, p.2.len() as u32 + p.3);
+        }
+        proptest::prop_assert_eq!(comments_of(&out), comments);
+    }
 }
