@@ -131,18 +131,17 @@ fn selected(capture: &Path, filter: &str) -> Vec<u64> {
         .collect()
 }
 
-/// Every packet of `cap` in order, as (ts, link, orig_len, data); `None` when the reader's
-/// numbering has gaps (the concatenation would shift frame numbers).
-fn packets(
-    cap: &Path,
-) -> Option<
-    Vec<(
-        albscope::capture::Timestamp,
-        albscope::capture::LinkType,
-        u32,
-        Vec<u8>,
-    )>,
-> {
+/// One packet as read: time, link type, length on the wire, bytes.
+type Raw = (
+    albscope::capture::Timestamp,
+    albscope::capture::LinkType,
+    u32,
+    Vec<u8>,
+);
+
+/// Every packet of `cap` in order; `None` when the reader's numbering has gaps (the
+/// concatenation would shift frame numbers).
+fn packets(cap: &Path) -> Option<Vec<Raw>> {
     let mut r = CaptureReader::open(&[cap]).ok()?;
     let mut v = Vec::new();
     while let Some(p) = r.next_packet() {
