@@ -146,6 +146,51 @@ pub struct LimitOptions {
 }
 
 impl AnalysisOptions {
+    /// The options, as argument words, that another run over the same inputs must repeat to
+    /// find the same requests under the same ids (those not at their defaults).
+    pub fn rerun_args(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        let mut put = |flag: &str, value: String| {
+            v.push(flag.to_string());
+            v.push(value);
+        };
+        for p in &self.input.vxlan_port {
+            put("--vxlan-port", p.to_string());
+        }
+        for p in &self.input.geneve_port {
+            put("--geneve-port", p.to_string());
+        }
+        for ip in &self.alb_ip {
+            put("--alb-ip", ip.to_string());
+        }
+        for p in &self.listener_port {
+            put("--listener-port", p.to_string());
+        }
+        for p in &self.target_port {
+            put("--target-port", p.to_string());
+        }
+        if let Some(s) = self.idle_timeout {
+            put("--idle-timeout", s.to_string());
+        }
+        if self.connect_timeout != 10.0 {
+            put("--connect-timeout", self.connect_timeout.to_string());
+        }
+        let l = &self.limits;
+        if l.max_connections != 400_000 {
+            put("--max-connections", l.max_connections.to_string());
+        }
+        if l.max_buffer_memory_mib != 256 {
+            put("--max-buffer-memory", l.max_buffer_memory_mib.to_string());
+        }
+        if l.pairing_memory_mib != 256 {
+            put("--pairing-memory", l.pairing_memory_mib.to_string());
+        }
+        if l.max_requests != DEFAULT_MAX_KEPT_REQUESTS {
+            put("--max-requests", l.max_requests.to_string());
+        }
+        v
+    }
+
     /// The ALB configuration these options describe.
     pub fn alb_config(&self) -> Result<AlbConfig, CliError> {
         let secs = |name: &str, v: f64, max: f64| {
@@ -312,13 +357,10 @@ pub fn run_analysis_with_log(
     let pipeline = options.pipeline_config()?;
     let mut reader = CaptureReader::open_named(&inputs.named)
         .map_err(|e| CliError::Unreadable(e.to_string()))?;
-    Ok(analyze_capture_with_log(
-        &mut reader,
-        &pipeline,
-        alb,
-        options.keep(keep_ok),
-        log,
-    ))
+    let mut analysis =
+        analyze_capture_with_log(&mut reader, &pipeline, alb, options.keep(keep_ok), log);
+    analysis.rerun_options = options.rerun_args();
+    Ok(analysis)
 }
 
 /// The index of the access logs for the join of `inputs` ([`read_access_logs`]), `None`

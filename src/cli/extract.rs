@@ -1,13 +1,15 @@
 //! `albscope extract`: writes the packets of one request (`--request ID -w FILE`) or of every
 //! failed request (`--failed -d DIR`, one `<id>-<category>.pcap` each) to small captures that
-//! re-analyse to the same finding. Request ids are those of `albscope analyze`.
+//! re-analyse to the same finding. Request ids are those of `albscope analyze`. With
+//! `--format pcapng` the slices are pcapng whose packet comments carry albscope's evidence.
 
 use super::analyze::{run_analysis, AnalysisOptions};
 use super::io::{self, Inputs, OutputFile};
 use super::{CliError, EXIT_OK, EXIT_PARTIAL};
 use albscope::capture::CaptureReader;
 use albscope::report::slice::{alb_addresses, safe_name, write_slices, SliceSpec};
-use clap::{ArgGroup, Args};
+use albscope::report::wireshark::packet_comments;
+use clap::{ArgGroup, Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,9 +31,43 @@ pub struct ExtractArgs {
     /// temporary name and renamed when complete, never over an input.
     #[arg(short = 'd', long = "dir", value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Output format: `pcap` (classic pcap, or pcapng when the packets have several link
+    /// types) or `pcapng` (always pcapng, with albscope's evidence as packet comments).
+    #[arg(long = "format", value_enum, default_value_t = SliceFormat::Pcap)]
+    pub format: SliceFormat,
     /// ALB and capture options (the same as for `analyze`, so ids match).
     #[command(flatten)]
     pub options: AnalysisOptions,
+}
+
+/// The file format of `extract`'s slices.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SliceFormat {
+    /// Classic pcap (pcapng when the packets have several link types).
+    Pcap,
+    /// pcapng with packet comments carrying albscope's evidence.
+    Pcapng,
+}
+
+/// The slice of request `id` (whose connections are `conns`) in `format`.
+fn slice_spec(
+    analysis: &albscope::diagnose::Analysis,
+    id: albscope::diagnose::RequestId,
+    path: PathBuf,
+    conns: &albscope::diagnose::metrics::RequestConns,
+    format: SliceFormat,
+) -> SliceSpec {
+    let spec = SliceSpec::of_request(path, conns);
+    if format == SliceFormat::Pcap {
+        return spec;
+    }
+    let comments = analysis
+        .requests
+        .iter()
+        .find(|f| f.id == id)
+        .map(|f| packet_comments(analysis, f))
+        .unwrap_or_default();
+    spec.as_pcapng(comments)
 }
 
 /// Runs `albscope extract`.
@@ -70,7 +106,8 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
             // Not a failed request: look again with ok requests kept.
             analysis = run_analysis(&inputs, &args.options, true)?;
         }
-        let Some(conns) = key.and_then(|k| analysis.connections.get(&k)) else {
+        let Some((key, conns)) = key.and_then(|k| analysis.connections.get(&k).map(|c| (k, c)))
+        else {
             let known: Vec<String> = analysis
                 .requests
                 .iter()
@@ -102,7 +139,13 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
             .take()
             .ok_or_else(|| CliError::Usage("--request needs -w FILE".into()))?;
         hints.push(alb_addresses(conns));
-        specs.push(SliceSpec::of_request(file.temp_path().to_path_buf(), conns));
+        specs.push(slice_spec(
+            &analysis,
+            key,
+            file.temp_path().to_path_buf(),
+            conns,
+            args.format,
+        ));
         outputs.push((path, file));
     } else {
         let dir = args
@@ -112,11 +155,21 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
         for f in analysis.requests.iter().filter(|f| f.category.is_failure()) {
             let id = f.id.to_string();
             if let Some(conns) = analysis.connections.get(&f.id) {
-                let name = format!("{}-{}.pcap", safe_name(&id), f.category.name());
+                let ext = match args.format {
+                    SliceFormat::Pcap => "pcap",
+                    SliceFormat::Pcapng => "pcapng",
+                };
+                let name = format!("{}-{}.{ext}", safe_name(&id), f.category.name());
                 let path = dir.join(name);
                 let file = OutputFile::create(&path, &paths, "-d")?;
                 hints.push(alb_addresses(conns));
-                specs.push(SliceSpec::of_request(file.temp_path().to_path_buf(), conns));
+                specs.push(slice_spec(
+                    &analysis,
+                    f.id,
+                    file.temp_path().to_path_buf(),
+                    conns,
+                    args.format,
+                ));
                 outputs.push((path, file));
             }
         }

@@ -30,3 +30,4 @@ mod robust_fuzz_corpus;
 mod robust_limits;
 mod synth_samples;
 mod vantage_cuts;
+mod wireshark_filters;

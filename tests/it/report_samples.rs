@@ -450,10 +450,14 @@ fn slices_keep_exactly_the_packets_of_the_chosen_connections() {
                     server: c.2,
                     start: Timestamp(c.3.first().unwrap().0),
                     end: Some(Timestamp(c.3.last().unwrap().0)),
+                    first_packet: Default::default(),
+                    last_packet: None,
                     reused: false,
                     idle_before_s: None,
                 })
                 .collect(),
+            pcapng: false,
+            comments: Vec::new(),
         };
         let mut r = CaptureReader::open(&[&p]).unwrap();
         let res = write_slices(&mut r, &Default::default(), std::slice::from_ref(&spec)).unwrap();
@@ -500,10 +504,14 @@ fn slices_across_link_types_are_pcapng_readable_by_tshark() {
                 server: c.2,
                 start: Timestamp(c.3.first().unwrap().0),
                 end: Some(Timestamp(c.3.last().unwrap().0)),
+                first_packet: Default::default(),
+                last_packet: None,
                 reused: false,
                 idle_before_s: None,
             })
             .collect(),
+        pcapng: false,
+        comments: Vec::new(),
     };
     let mut r = CaptureReader::open(&[a, b]).unwrap();
     let res = write_slices(&mut r, &Default::default(), std::slice::from_ref(&spec)).unwrap();

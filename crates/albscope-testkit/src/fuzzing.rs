@@ -479,6 +479,7 @@ fn drive_protocol(prefix: &[u8], data: &[u8]) {
         start: Timestamp(0),
         end: Timestamp(now + 1),
         first_pos: pos,
+        last_pos: pos,
         saw_syn: true,
         dirs: [DirStats::default(); 2],
         state: String::new(),

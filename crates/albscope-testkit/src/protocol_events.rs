@@ -120,6 +120,7 @@ fn summary(end_ms: i64) -> ConnSummary {
         start: ts(0),
         end: ts(end_ms),
         first_pos: PacketPos::default(),
+        last_pos: PacketPos::default(),
         saw_syn: true,
         dirs: [DirStats::default(); 2],
         state: "SF".to_string(),

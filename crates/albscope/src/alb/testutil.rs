@@ -61,6 +61,7 @@ impl Conn {
                 start: t(ms),
                 end: t(ms),
                 first_pos: p(id.wrapping_mul(1000)),
+                last_pos: p(id.wrapping_mul(1000)),
                 saw_syn: true,
                 dirs: [DirStats::default(); 2],
                 state: "SF".into(),
@@ -113,6 +114,7 @@ impl Conn {
             id: self.s.id,
             key: self.s.key,
             opened: self.s.start,
+            opened_pos: self.s.first_pos,
             tls,
         }
     }

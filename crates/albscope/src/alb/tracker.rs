@@ -411,6 +411,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 id: conn.id,
                 key: conn.key,
                 opened: conn.opened,
+                opened_pos: conn.opened_pos,
                 tls: conn.tls,
             },
             exchange: Some(exchange),
@@ -442,6 +443,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             id: record.tcp.id,
             key,
             opened: record.tcp.start,
+            opened_pos: record.tcp.first_pos,
             tls: record.app == AppKind::Tls || record.tls.is_some(),
         };
         let ConnectionRecord {

@@ -122,6 +122,8 @@ pub struct ConnInfo {
     pub key: ConnKey,
     /// Its first packet.
     pub opened: Timestamp,
+    /// Its first packet's position.
+    pub opened_pos: PacketPos,
     /// Whether it is TLS.
     pub tls: bool,
 }

@@ -398,6 +398,64 @@ pub enum Evidence {
     },
 }
 
+impl Evidence {
+    /// The packets this fact cites (none for facts about timing or configuration alone).
+    pub fn packets(&self) -> Vec<PacketPos> {
+        match self {
+            Evidence::RequestSent { at, .. }
+            | Evidence::TargetClosedNearRequest { at, .. }
+            | Evidence::AlbClosedSilentTarget { at, .. }
+            | Evidence::NotHttp { at, .. }
+            | Evidence::HeaderBlockTooLarge { at, .. }
+            | Evidence::PartialAnswer { at, .. }
+            | Evidence::TlsAnswer { at, .. }
+            | Evidence::Answered { at, .. }
+            | Evidence::ClosedAfterHeaders { at, .. }
+            | Evidence::Connect { at, .. }
+            | Evidence::IcmpAnswer { at, .. }
+            | Evidence::Refused { at, .. }
+            | Evidence::SynAckLost { at, .. }
+            | Evidence::ClientHelloOffer { at, .. }
+            | Evidence::TlsAlert { at, .. }
+            | Evidence::HandshakeRefused { at, .. }
+            | Evidence::HandshakeAbandoned { at, .. }
+            | Evidence::TargetClosedFirst { at, .. }
+            | Evidence::NoRequestClosed { at, .. } => vec![at.packet],
+            Evidence::SynRetransmissions { last, .. } => vec![last.packet],
+            Evidence::LateReply {
+                packet, alb_rst, ..
+            } => std::iter::once(*packet).chain(*alb_rst).collect(),
+            Evidence::ResponseUnreadable { packet } => vec![*packet],
+            Evidence::ClientGaveUp {
+                at, late_answer, ..
+            } => std::iter::once(at.packet)
+                .chain(late_answer.map(|(_, p)| p))
+                .collect(),
+            Evidence::RequestNotReadable { .. }
+            | Evidence::KeepaliveMatches { .. }
+            | Evidence::TargetServer { .. }
+            | Evidence::MatchesIdleTimeout { .. }
+            | Evidence::ShorterThanIdleTimeout { .. }
+            | Evidence::NoResponse { .. }
+            | Evidence::ShortBody { .. }
+            | Evidence::ConnectTimeout { .. }
+            | Evidence::OpaqueRequestSent { .. }
+            | Evidence::NoRequest
+            | Evidence::ServerNotAlb
+            | Evidence::NoBackEndAttempt { .. }
+            | Evidence::BackEndNotCaptured
+            | Evidence::EncryptedAnswer { .. }
+            | Evidence::NoResponseCaptured
+            | Evidence::AnsweredAfter { .. }
+            | Evidence::Inferred(_)
+            | Evidence::IdleTimeoutByTiming { .. }
+            | Evidence::AlbReplacedResponse
+            | Evidence::HeadersSkipped { .. }
+            | Evidence::ClientGotPartialBody { .. } => Vec::new(),
+        }
+    }
+}
+
 /// What happened to a request: the clause of its headline.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cause {

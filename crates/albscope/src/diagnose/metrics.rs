@@ -9,7 +9,7 @@
 
 use super::{Finding, RequestId};
 use crate::alb::{Leg, RequestPath};
-use crate::capture::{Duration, Timestamp};
+use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
 use crate::flow::Endpoint;
 use crate::taxonomy::{Category, GeneratedBy};
@@ -373,6 +373,11 @@ pub struct ConnRef {
     pub start: Timestamp,
     /// Last packet, when the connection was seen to end within the analysis window.
     pub end: Option<Timestamp>,
+    /// Its first packet's position.
+    pub first_packet: PacketPos,
+    /// Its last packet's position (TCP segment or matched ICMP error), when it was seen to end
+    /// within the analysis window.
+    pub last_packet: Option<PacketPos>,
     /// True when an earlier request used this connection.
     pub reused: bool,
     /// Idle time before this request on a reused connection (seconds).
@@ -391,6 +396,14 @@ impl ConnRef {
                 .as_ref()
                 .map_or(leg.conn.opened, |r| r.tcp.start.min(leg.conn.opened)),
             end: leg.record.as_ref().map(|r| r.tcp.end),
+            first_packet: leg.record.as_ref().map_or(leg.conn.opened_pos, |r| {
+                if r.tcp.start < leg.conn.opened {
+                    r.tcp.first_pos
+                } else {
+                    leg.conn.opened_pos
+                }
+            }),
+            last_packet: leg.record.as_ref().map(|r| r.tcp.last_pos),
             reused: leg.index() > 0,
             idle_before_s: ex.and_then(|e| e.idle_before).map(|d| d.as_secs_f64()),
         }

@@ -340,6 +340,10 @@ pub struct Analysis {
     pub metrics: metrics::Metrics,
     /// Connections of each kept request, by request id (for `extract` and diagrams).
     pub connections: IndexMap<RequestId, metrics::RequestConns>,
+    /// Command-line options (as argument words) that another run over the same inputs must
+    /// repeat to find the same requests under the same ids (e.g. for the `extract` command a
+    /// report suggests); set by the caller, empty when the defaults were used.
+    pub rerun_options: Vec<String>,
 }
 
 /// How the ALB layer fared against its limits (pairing memory, nodes, targets, sessions).
@@ -690,6 +694,7 @@ impl Analyzer {
             stats,
             metrics,
             connections,
+            rerun_options: Vec::new(),
         }
     }
 }

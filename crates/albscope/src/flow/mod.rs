@@ -200,6 +200,9 @@ pub struct ConnSummary {
     pub end: Timestamp,
     /// First packet's position.
     pub first_pos: PacketPos,
+    /// Last packet's position: its last TCP segment or, when later, the last ICMP error matched
+    /// to it (for naming the connection's packets, e.g. in a display filter).
+    pub last_pos: PacketPos,
     /// Whether the originator's SYN was captured (when not, `client`/`server` are a guess).
     pub saw_syn: bool,
     /// Counters, indexed by [`Dir::index`].

@@ -100,6 +100,8 @@ pub(super) struct Conn {
     pub(super) end: Timestamp,
     pub(super) first_pos: PacketPos,
     pub(super) last_pos: PacketPos,
+    /// The last matched ICMP error's position, when one came.
+    pub(super) last_icmp_pos: Option<PacketPos>,
     pub(super) saw_syn: bool,
     /// Per direction, indexed by [`Dir::index`].
     pub(super) sides: [DirState; 2],
@@ -140,6 +142,7 @@ impl Conn {
             end: packet.ts,
             first_pos: packet.pos,
             last_pos: packet.pos,
+            last_icmp_pos: None,
             saw_syn,
             sides: [DirState::new(history_cap), DirState::new(history_cap)],
             history: String::new(),

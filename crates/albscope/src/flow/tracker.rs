@@ -376,6 +376,7 @@ impl FlowTracker {
             return;
         };
         self.stats.matched_icmp += 1;
+        conn.last_icmp_pos = Some(packet.pos);
         let dir = if src == conn.key.client {
             Dir::ToServer
         } else {
@@ -565,6 +566,10 @@ impl FlowTracker {
             start: conn.start,
             end: conn.end,
             first_pos: conn.first_pos,
+            last_pos: match conn.last_icmp_pos {
+                Some(icmp) if icmp > conn.last_pos => icmp,
+                _ => conn.last_pos,
+            },
             saw_syn: conn.saw_syn,
             dirs: [conn.sides[0].stats, conn.sides[1].stats],
             state: conn_state(&conn).to_string(),

@@ -331,6 +331,8 @@ pub struct ConnContext {
     pub key: ConnKey,
     /// Time of its first packet (the SYN when captured).
     pub opened: Timestamp,
+    /// Its first packet.
+    pub opened_pos: PacketPos,
     /// Whether its payload is TLS.
     pub tls: bool,
 }

@@ -276,6 +276,7 @@ impl ProtocolTracker {
             FlowEvent::Open {
                 key,
                 ts,
+                pos,
                 continuation,
                 ..
             } => {
@@ -291,6 +292,7 @@ impl ProtocolTracker {
                             id: conn,
                             key,
                             opened: ts,
+                            opened_pos: pos,
                             tls: false,
                         },
                         app: None,

@@ -531,6 +531,20 @@ fn finding(h: &mut String, a: &Analysis, n: usize, anchor: &str, f: &Finding) {
     if let Some(s) = &f.target_server {
         kv("target Server", format!("<code>{}</code>", esc(s)));
     }
+    if let Some(ws) = super::wireshark::for_request(a, f) {
+        for ff in &ws.filters {
+            let key = if ws.filters.len() == 1 {
+                "Wireshark filter".to_string()
+            } else {
+                format!(
+                    "Wireshark filter ({})",
+                    super::wireshark::file_name(a, ff.file)
+                )
+            };
+            kv(&key, format!("<code>{}</code>", esc(&ff.filter)));
+        }
+        kv("extract", format!("<code>{}</code>", esc(&ws.extract)));
+    }
     h.push_str("</div>");
     h.push_str(&diagram(a, f, a.connections.get(&f.id), anchor));
     if !f.evidence.is_empty() {

@@ -449,6 +449,7 @@ fn render(a: &Analysis, lim: Limits, max: Option<usize>, out: &mut dyn Write) ->
     }
     for (i, f) in failed.iter().take(MAX_DETAILED).enumerate() {
         write_finding(out, &a.inputs, i + 1, f)?;
+        write_wireshark(out, a, f)?;
     }
     if failed.len() > MAX_DETAILED {
         writeln!(out)?;
@@ -481,6 +482,23 @@ fn write_ok_requests(out: &mut dyn Write, a: &Analysis, lim: Limits) -> io::Resu
         )?;
     }
     Ok(())
+}
+
+/// The failure's Wireshark display filter and `extract` command, as a short list after it.
+fn write_wireshark(out: &mut dyn Write, a: &Analysis, f: &Finding) -> io::Result<()> {
+    let Some(ws) = super::wireshark::for_request(a, f) else {
+        return Ok(());
+    };
+    writeln!(out)?;
+    for ff in &ws.filters {
+        let file = if ws.filters.len() == 1 {
+            String::new()
+        } else {
+            format!(" (in {})", code(super::wireshark::file_name(a, ff.file)))
+        };
+        writeln!(out, "- **Wireshark filter{file}:** {}", code(&ff.filter))?;
+    }
+    writeln!(out, "- **Extract:** {}", code(&ws.extract))
 }
 
 fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -> io::Result<()> {

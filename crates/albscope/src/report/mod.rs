@@ -7,9 +7,11 @@ pub mod html;
 mod json;
 mod logjoin;
 pub mod markdown;
+pub mod pcapng;
 pub mod slice;
 mod text;
 pub mod views;
+pub mod wireshark;
 pub mod words;
 
 pub use html::write_html;

@@ -4,15 +4,17 @@
 //!
 //! Output is classic pcap with nanosecond timestamps when a slice's packets share one link
 //! type, and pcapng (one interface per link type, nanosecond resolution) when they do not:
-//! classic pcap has a single link type per file. Packets are buffered per slice only while the
+//! classic pcap has a single link type per file. A slice asked for as pcapng is always pcapng,
+//! with the packet comments it was given (albscope's evidence) on their packets. Packets are buffered per slice only while the
 //! capture clock is inside that slice's connections; a slice is written and freed as soon as the
 //! clock has passed its last connection, so memory grows with the requests in flight, not with
 //! the capture.
 
-use crate::capture::{CaptureReader, LinkType, Timestamp};
+use crate::capture::{CaptureReader, LinkType, PacketPos, Timestamp};
 use crate::decode::{DecodeConfig, Decoder, Transport};
 use crate::diagnose::metrics::{ConnRef, RequestConns};
 use crate::flow::Endpoint;
+use crate::report::pcapng::{write_pcapng, NgPacket};
 use std::io::{self, Write};
 use std::path::PathBuf;
 
@@ -28,6 +30,10 @@ pub struct SliceSpec {
     pub path: PathBuf,
     /// Connections (front and back end of one request, usually).
     pub conns: Vec<ConnRef>,
+    /// Write pcapng even when one link type would allow classic pcap.
+    pub pcapng: bool,
+    /// Packet comments for pcapng, by the packet's position in the input.
+    pub comments: Vec<(PacketPos, String)>,
 }
 
 impl SliceSpec {
@@ -41,7 +47,16 @@ impl SliceSpec {
                 .chain(conns.back.iter())
                 .cloned()
                 .collect(),
+            pcapng: false,
+            comments: Vec::new(),
         }
+    }
+
+    /// The same slice as pcapng with these packet comments.
+    pub fn as_pcapng(mut self, comments: Vec<(PacketPos, String)>) -> SliceSpec {
+        self.pcapng = true;
+        self.comments = comments;
+        self
     }
 
     fn end(&self) -> Option<Timestamp> {
@@ -64,9 +79,12 @@ pub struct SliceResult {
     pub format: &'static str,
     /// True when [`MAX_PACKETS`] cut the slice short.
     pub capped: bool,
+    /// Where each packet written was in the input, in order.
+    pub positions: Vec<PacketPos>,
 }
 
 struct Packet {
+    pos: PacketPos,
     ts: Timestamp,
     link: LinkType,
     orig_len: u32,
@@ -195,6 +213,7 @@ pub fn write_slices(
                     continue;
                 }
                 a.packets.push(Packet {
+                    pos: p.pos,
                     ts,
                     link: p.link,
                     orig_len: p.orig_len,
@@ -234,7 +253,11 @@ fn finish(specs: &[SliceSpec], a: Active, results: &mut [Option<SliceResult>]) -
         )
     })?;
     let mut w = io::BufWriter::new(file);
-    let format = write_capture(&mut w, &a.packets)?;
+    let format = if spec.pcapng {
+        write_commented(&mut w, &a.packets, &spec.comments)?
+    } else {
+        write_capture(&mut w, &a.packets)?
+    };
     w.flush()?;
     if let Some(r) = results.get_mut(a.spec) {
         *r = Some(SliceResult {
@@ -242,6 +265,7 @@ fn finish(specs: &[SliceSpec], a: Active, results: &mut [Option<SliceResult>]) -
             packets: a.packets.len() as u64,
             format,
             capped: a.capped,
+            positions: a.packets.iter().map(|p| p.pos).collect(),
         });
     }
     Ok(())
@@ -298,47 +322,34 @@ fn write_capture(w: &mut dyn Write, packets: &[Packet]) -> io::Result<&'static s
         }
         return Ok("pcap");
     }
-    // pcapng: section header, one interface per link type (if_tsresol = 9: nanoseconds).
-    let block = |w: &mut dyn Write, kind: u32, body: &[u8]| -> io::Result<()> {
-        let pad = (4 - body.len() % 4) % 4;
-        let len = u32::try_from(12 + body.len() + pad).unwrap_or(u32::MAX);
-        w.write_all(&kind.to_le_bytes())?;
-        w.write_all(&len.to_le_bytes())?;
-        w.write_all(body)?;
-        w.write_all(&[0u8; 3][..pad])?;
-        w.write_all(&len.to_le_bytes())
-    };
-    let mut shb = Vec::new();
-    shb.extend_from_slice(&0x1a2b_3c4du32.to_le_bytes());
-    shb.extend_from_slice(&1u16.to_le_bytes());
-    shb.extend_from_slice(&0u16.to_le_bytes());
-    shb.extend_from_slice(&(-1i64).to_le_bytes());
-    block(w, 0x0a0d_0d0a, &shb)?;
-    for l in &links {
-        let mut idb = Vec::new();
-        idb.extend_from_slice(&u16::try_from(l.0).unwrap_or(0).to_le_bytes());
-        idb.extend_from_slice(&0u16.to_le_bytes());
-        idb.extend_from_slice(&snap.to_le_bytes());
-        // if_tsresol (9) = 9, then opt_endofopt.
-        idb.extend_from_slice(&9u16.to_le_bytes());
-        idb.extend_from_slice(&1u16.to_le_bytes());
-        idb.extend_from_slice(&[9, 0, 0, 0]);
-        idb.extend_from_slice(&[0, 0, 0, 0]);
-        block(w, 1, &idb)?;
+    write_commented(w, packets, &[])
+}
+
+/// Writes `packets` as pcapng, each with the comments given for its input position.
+fn write_commented(
+    w: &mut dyn Write,
+    packets: &[Packet],
+    comments: &[(PacketPos, String)],
+) -> io::Result<&'static str> {
+    let mut by_pos: std::collections::HashMap<PacketPos, Vec<String>> =
+        std::collections::HashMap::new();
+    for (pos, c) in comments {
+        let list = by_pos.entry(*pos).or_default();
+        if !list.contains(c) {
+            list.push(c.clone());
+        }
     }
-    for p in packets {
-        let iface = links.iter().position(|l| *l == p.link).unwrap_or(0);
-        let ts = u64::try_from(p.ts.0).unwrap_or(0);
-        let cap = caplen(p);
-        let mut epb = Vec::with_capacity(20 + p.data.len());
-        epb.extend_from_slice(&u32::try_from(iface).unwrap_or(0).to_le_bytes());
-        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-        epb.extend_from_slice(&(ts as u32).to_le_bytes());
-        epb.extend_from_slice(&cap.to_le_bytes());
-        epb.extend_from_slice(&p.orig_len.max(cap).to_le_bytes());
-        epb.extend_from_slice(&p.data);
-        block(w, 6, &epb)?;
-    }
+    let ng: Vec<NgPacket<'_>> = packets
+        .iter()
+        .map(|p| NgPacket {
+            ts: p.ts,
+            link: p.link,
+            orig_len: p.orig_len,
+            data: &p.data,
+            comments: by_pos.get(&p.pos).map_or(&[], Vec::as_slice),
+        })
+        .collect();
+    write_pcapng(w, &ng, snaplen(packets))?;
     Ok("pcapng")
 }
 
@@ -385,6 +396,7 @@ mod tests {
 
     fn pk(ts: i64, link: u32, data: &[u8]) -> Packet {
         Packet {
+            pos: PacketPos::default(),
             ts: Timestamp(ts),
             link: LinkType(link),
             orig_len: data.len() as u32 + 10,

@@ -207,9 +207,26 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         writeln!(out, "{}", st.bold(title))?;
         for (i, f) in shown.iter().enumerate() {
             write_request(out, &st, &a.inputs, i + 1, f)?;
+            write_wireshark(out, a, f)?;
         }
     }
     Ok(())
+}
+
+/// The request's Wireshark display filter and `extract` command (failures only).
+fn write_wireshark(out: &mut dyn Write, a: &Analysis, f: &Finding) -> io::Result<()> {
+    let Some(ws) = super::wireshark::for_request(a, f) else {
+        return Ok(());
+    };
+    for ff in &ws.filters {
+        if ws.filters.len() == 1 {
+            writeln!(out, "    wireshark: {}", ff.filter)?;
+        } else {
+            let name = super::wireshark::file_name(a, ff.file);
+            writeln!(out, "    wireshark: in {name}: {}", ff.filter)?;
+        }
+    }
+    writeln!(out, "    extract:   {}", ws.extract)
 }
 
 /// CloudWatch counterparts, the per-target view and the connection-reuse view.

@@ -52,6 +52,7 @@ fn close(t: &mut ProtocolTracker, id: u64, port: u16, k: &mut Keep) {
         start: Timestamp(0),
         end: Timestamp(1),
         first_pos: PacketPos::default(),
+        last_pos: PacketPos::default(),
         saw_syn: true,
         dirs: Default::default(),
         state: "S1".into(),

@@ -64,10 +64,7 @@ impl<'a> DocumentOut<'a> {
             capture: CaptureOut::new(&a.capture),
             summary: SummaryOut::new(&a.summary),
             health_checks: HealthOut::new(&a.health_checks, &a.inputs),
-            requests: RequestsOut {
-                requests: &a.requests,
-                files: &a.inputs,
-            },
+            requests: RequestsOut { analysis: a },
             includes_ok: a.includes_ok,
             requests_not_kept: a.requests_not_kept,
             alb_limits: AlbLimitsOut::new(&a.alb_limits),

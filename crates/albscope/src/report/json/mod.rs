@@ -24,7 +24,13 @@
 //! Added in 2 (compatible): `requests[].community_id` and `requests[].back_community_id`, and
 //! `community_id` on every `flows` connection: the Community ID v1 flow hash (seed 0; `1:` +
 //! base64 of a SHA-1 over the ordered TCP 4-tuple) that Zeek, Suricata, Arkime, Elastic and
-//! Wireshark write, to find the same connection in their logs.
+//! Wireshark write, to find the same connection in their logs. Also added (compatible), on
+//! failed requests: `wireshark_filter` (the Wireshark display filter that selects exactly the
+//! packets `extract` writes for the request: per connection the VXLAN/GENEVE VNI, inner
+//! addresses, ports and frame-number range; null when the packets lie in several inputs or the
+//! request is not a failure), `wireshark_filters` [{`file`, `filter`}] (one per input holding
+//! its packets; `[]` when none) and `extract_command` (the `albscope extract --format pcapng`
+//! command line that writes them; null when not a failure).
 //!
 //! `explain-log` and `flows` have no version field; their one change of the same kind:
 //! `explain-log`'s `summary.by_target[].target` is `null` for entries with no target (was
@@ -179,8 +185,7 @@ pub fn write_json(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
 /// [`Value`] writes them).
 pub fn write_ndjson(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     for r in &analysis.requests {
-        let mut v =
-            serde_json::to_value(RequestOut::new(r, &analysis.inputs)).map_err(io::Error::other)?;
+        let mut v = serde_json::to_value(RequestOut::new(r, analysis)).map_err(io::Error::other)?;
         tag(&mut v, "request");
         serde_json::to_writer(&mut *out, &v).map_err(io::Error::other)?;
         writeln!(out)?;

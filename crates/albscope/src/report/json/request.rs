@@ -4,8 +4,9 @@
 use super::LoggedOut;
 use crate::alb::PairingMethod;
 use crate::diagnose::model::AlbAddr;
-use crate::diagnose::{AccessLogView, Finding, LegKind, Step, TimelineEvent};
+use crate::diagnose::{AccessLogView, Analysis, Finding, LegKind, Step, TimelineEvent};
 use crate::flow::community_id;
+use crate::report::wireshark;
 use crate::report::words;
 use crate::taxonomy::{Category, GeneratedBy};
 use serde::{Serialize, Serializer};
@@ -42,6 +43,16 @@ pub struct RequestOut<'a> {
     target_server: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     logged: Option<LoggedOut<'a>>,
+    wireshark_filter: Option<String>,
+    wireshark_filters: Vec<FileFilterOut>,
+    extract_command: Option<String>,
+}
+
+/// One entry of `wireshark_filters`.
+#[derive(Serialize)]
+struct FileFilterOut {
+    file: String,
+    filter: String,
 }
 
 /// The `access_log` object.
@@ -104,8 +115,11 @@ impl EventOut {
 }
 
 impl<'a> RequestOut<'a> {
-    /// The request object of `f`; `files` are the analysis inputs (for packet references).
-    pub fn new(f: &'a Finding, files: &[String]) -> Self {
+    /// The request object of `f`, one of `a`'s requests (whose inputs its packet references
+    /// name).
+    pub fn new(f: &'a Finding, a: &Analysis) -> Self {
+        let files = &a.inputs;
+        let ws = wireshark::for_request(a, f);
         RequestOut {
             id: f.id.to_string(),
             time: words::time(f.time),
@@ -146,6 +160,21 @@ impl<'a> RequestOut<'a> {
             pairing: f.pairing,
             target_server: &f.target_server,
             logged: f.logged.as_ref().map(LoggedOut::new),
+            wireshark_filter: ws
+                .as_ref()
+                .filter(|w| w.filters.len() == 1)
+                .and_then(|w| w.filters.first())
+                .map(|x| x.filter.clone()),
+            wireshark_filters: ws.as_ref().map_or_else(Vec::new, |w| {
+                w.filters
+                    .iter()
+                    .map(|x| FileFilterOut {
+                        file: wireshark::file_name(a, x.file).to_string(),
+                        filter: x.filter.clone(),
+                    })
+                    .collect()
+            }),
+            extract_command: ws.map(|w| w.extract),
         }
     }
 }
@@ -162,14 +191,17 @@ fn front_community_id(f: &Finding) -> Option<String> {
 /// The document's `requests` array: the findings with the input names their packet
 /// references need.
 pub struct RequestsOut<'a> {
-    /// The findings.
-    pub requests: &'a [Finding],
-    /// The analysis inputs.
-    pub files: &'a [String],
+    /// The analysis whose requests these are.
+    pub analysis: &'a Analysis,
 }
 
 impl Serialize for RequestsOut<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.requests.iter().map(|f| RequestOut::new(f, self.files)))
+        s.collect_seq(
+            self.analysis
+                .requests
+                .iter()
+                .map(|f| RequestOut::new(f, self.analysis)),
+        )
     }
 }
