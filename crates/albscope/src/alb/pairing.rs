@@ -137,7 +137,11 @@ pub(super) fn pair(
             .record
             .as_ref()
             .is_some_and(|r| super::unanswered(&r.tcp));
-        match known.classify(&leg.conn.key, agent.as_deref(), unanswered) {
+        let role = match known.classify(&leg.conn.key, agent.as_deref(), unanswered) {
+            ConnRole::BackEnd if known.health_check_by_cadence(&leg) => ConnRole::HealthCheck,
+            role => role,
+        };
+        match role {
             ConnRole::FrontEnd => {
                 if leg.exchange.is_none() && leg.burst.is_none() {
                     continue; // a client connection that carried no request
@@ -537,7 +541,12 @@ pub(crate) fn health_check(leg: &Leg, unmatched_attempt: bool) -> HealthCheck {
     let path = ex
         .and_then(|e| e.request.as_ref())
         .map(|r| r.target.clone());
-    let ok = status.is_some_and(|s| (200..400).contains(&s));
+    // Over TLS the status is not visible: an answer to the check's request is taken for a
+    // pass (a failing target answers too, so this counts answers, not proved passes).
+    let tls_answered = status.is_none()
+        && ex.is_none()
+        && leg.burst.as_ref().is_some_and(|b| b.response.is_some());
+    let ok = status.is_some_and(|s| (200..400).contains(&s)) || tls_answered;
     let problem = if ok {
         None
     } else if let Some(s) = status {

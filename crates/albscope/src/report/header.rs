@@ -45,6 +45,11 @@ pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
              the ALB because nothing else in the capture is recognised as one; name it with \
              --alb-ip)"
         }
+        NodeEvidence::HealthCheckCadence => {
+            "opens short connections to a target at a steady interval, like health checks \
+             (assumed to be the ALB because nothing else in the capture is recognised as one; \
+             name it with --alb-ip)"
+        }
         NodeEvidence::OpenedFailedConnect => {
             "opened a connection that never got going (assumed to be the ALB because nothing \
              else in the capture is recognised as one; name it with --alb-ip)"
