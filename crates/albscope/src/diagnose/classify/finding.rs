@@ -6,7 +6,7 @@ use super::front::whole_secs;
 use super::front::{analyze_front_only, client_closed_at, front_answer_missing, front_elapsed};
 use super::{Ctx, FixFacts};
 use crate::alb::{Knowledge, RequestPath, TimerSource};
-use crate::diagnose::evidence::{Cause, Evidence, Note};
+use crate::diagnose::evidence::{Cause, Evidence, Note, TellApart};
 use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
 use crate::diagnose::{Finding, TimelineEvent};
@@ -92,6 +92,18 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         ),
     };
     let mut what = what;
+    let mut expected = expected;
+
+    // Seen from the back end alone, the ALB closing the connection before any answer and before
+    // the idle timeout is the client going away (460) as much as the deregistration delay
+    // running out: only the front end tells them apart.
+    if front.is_none() && category == Category::DeregistrationAbort {
+        category = Category::Undetermined;
+        candidates = vec![Category::ClientClosed, Category::DeregistrationAbort];
+        what = Cause::AlbClosedBeforeAnswer;
+        notes.push(Note::TellApart(TellApart::ClientOrAlbClose));
+        expected = None;
+    }
 
     // The client closing first overrides what the back end shows: the ALB never answered.
     let mut front_status = front_status;
@@ -240,9 +252,10 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
             target: r.target.clone(),
             host: header(&r.headers, "host").map(str::to_string),
         },
-        None if front.is_some_and(|f| f.burst.is_some()) => RequestSeen::Encrypted {
+        None if front.or(back).is_some_and(|l| l.burst.is_some()) => RequestSeen::Encrypted {
             bytes: front
-                .and_then(|f| f.burst.as_ref())
+                .or(back)
+                .and_then(|l| l.burst.as_ref())
                 .map_or(0, |b| b.request.bytes),
         },
         None if back.is_some_and(|b| b.exchange.is_none() && b.burst.is_none()) => {
