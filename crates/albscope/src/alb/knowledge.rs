@@ -353,7 +353,8 @@ impl Knowledge {
             return;
         }
         let key = rec.tcp.key;
-        self.cadence.record(key.client.ip, key.server, rec.tcp.start);
+        self.cadence
+            .record(key.client.ip, key.server, rec.tcp.start);
         if !self.nodes.contains_key(&key.client.ip)
             && self.nodes.len() < MAX_WEAK_NODES
             && self
@@ -377,7 +378,9 @@ impl Knowledge {
         };
         let key = leg.conn.key;
         health_check_shaped(&rec.tcp, rec.tls.as_ref(), rec.finished_exchanges as usize)
-            && self.cadence.on_cadence(key.client.ip, key.server, rec.tcp.start)
+            && self
+                .cadence
+                .on_cadence(key.client.ip, key.server, rec.tcp.start)
     }
 
     /// With no ALB traffic recognised otherwise (e.g. a target-ENI capture holding only a

@@ -100,6 +100,16 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     if front.is_none() && category == Category::DeregistrationAbort {
         category = Category::Undetermined;
         candidates = vec![Category::ClientClosed, Category::DeregistrationAbort];
+        // With the idle timeout not known (AWS default assumed), a close a whole number of
+        // seconds after the request may be a shorter idle timeout (1 to 4000 s).
+        let elapsed = evidence.iter().find_map(|e| match e {
+            Evidence::AlbClosedSilentTarget { elapsed, .. } => Some(elapsed.as_secs_f64()),
+            _ => None,
+        });
+        let whole = elapsed.is_some_and(|e| e >= 0.98 && (e - e.round()).abs() <= 0.05);
+        if whole && known.idle_timeout().1 == TimerSource::Default {
+            candidates.insert(0, Category::TargetIdleTimeout);
+        }
         what = Cause::AlbClosedBeforeAnswer;
         notes.push(Note::TellApart(TellApart::ClientOrAlbClose));
         expected = None;
@@ -236,6 +246,12 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     if in_flight_at_end {
         what = Cause::InFlightAtEnd;
     }
+    // An encrypted (TLS) answer from the target that the ALB relayed: the status the client
+    // got is the target's (the ALB relays it unchanged).
+    let target_status = match (target_status, &what, status, front_is_lb) {
+        (None, Cause::TlsAnswer, Some(s), false) if !status_inferred => Some(s),
+        _ => target_status,
+    };
     let access_log = access_log(path, &ctx, category, status, target_status, &trace_id);
     let req = front
         .and_then(|f| f.exchange.as_ref())

@@ -74,8 +74,8 @@ pub fn cause(c: &Cause) -> String {
         Cause::TlsAnswer => "the target answered (TLS: status not visible)".into(),
         Cause::NoResponseInCapture => "the request got no response within the capture".into(),
         Cause::AlbClosedBeforeAnswer => "the ALB closed the back-end connection before any \
-                                         answer and before the idle timeout: the client went \
-                                         away, or the deregistration delay ran out"
+                                         answer and before the idle timeout in force: the \
+                                         client went away, or the deregistration delay ran out"
             .into(),
         Cause::IncompleteBody { body, declared } => format!(
             "the target's response body stopped short of its Content-Length ({body} of \
@@ -207,7 +207,8 @@ pub fn tell_apart(t: TellApart) -> &'static str {
         TellApart::ClientOrAlbClose => {
             "to tell the candidates apart, capture the front end (the clients' or the ALB's \
              ENIs): a client FIN or RST before the ALB's close is client_closed (460), a 502 \
-             from the ALB is deregistration_abort"
+             from the ALB is deregistration_abort, a 504 the idle timeout (or give \
+             --idle-timeout)"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \
