@@ -117,16 +117,42 @@ impl HealthCadence {
             .iter()
             .map(|x| (x - t).abs())
             .filter(|d| (MIN_INTERVAL..=MAX_INTERVAL).contains(d))
-            .any(|d| chain_len(&s, t, d) >= MIN_CHAIN)
+            .any(|d| {
+                let (n, prev, next) = chain(&s, t, d);
+                n >= MIN_CHAIN && !closer_one(&s, t, d, prev, next)
+            })
     }
 }
 
+/// Steps of a chain may be off by this much: 2 % of the interval, at least 20 ms.
+fn tolerance(d: f64) -> f64 {
+    (0.02 * d).max(0.02)
+}
+
+/// True when another start lies nearer than `t` to where the chain (through `t`'s neighbours
+/// `prev` and `next` on it) puts the connection: two connections at one point of the grid, and
+/// the other one is the health check (e.g. a client request's failed TLS handshake close to a
+/// check).
+fn closer_one(starts: &[f64], t: f64, d: f64, prev: Option<f64>, next: Option<f64>) -> bool {
+    let expected = match (prev, next) {
+        (Some(p), Some(n)) => (p + n) / 2.0,
+        (Some(p), None) => p + d,
+        (None, Some(n)) => n - d,
+        (None, None) => t,
+    };
+    let off = (t - expected).abs();
+    starts
+        .iter()
+        .any(|u| *u != t && (u - t).abs() <= tolerance(d) && (u - expected).abs() < off)
+}
+
 /// How many of the sorted `starts` lie on a chain through `t` with steps of `d` (each step
-/// within 5 % of `d`, at least 20 ms).
-fn chain_len(starts: &[f64], t: f64, d: f64) -> usize {
-    let tol = (0.05 * d).max(0.02);
+/// within [`tolerance`]), and `t`'s neighbours on it (before, after).
+fn chain(starts: &[f64], t: f64, d: f64) -> (usize, Option<f64>, Option<f64>) {
+    let tol = tolerance(d);
     let mut n = 1;
-    for step in [d, -d] {
+    let mut neighbours = [None, None];
+    for (k, step) in [d, -d].into_iter().enumerate() {
         let mut cur = t;
         for _ in 0..starts.len() {
             let want = cur + step;
@@ -137,7 +163,12 @@ fn chain_len(starts: &[f64], t: f64, d: f64) -> usize {
                 .filter_map(|j| starts.get(j).copied())
                 .min_by(|a, b| (a - want).abs().total_cmp(&(b - want).abs()));
             match best {
-                Some(x) if (x - want).abs() <= tol => {
+                Some(x) if (x - want).abs() <= tol && x != cur => {
+                    if cur == t {
+                        if let Some(slot) = neighbours.get_mut(k) {
+                            *slot = Some(x);
+                        }
+                    }
                     n += 1;
                     cur = x;
                 }
@@ -145,7 +176,8 @@ fn chain_len(starts: &[f64], t: f64, d: f64) -> usize {
             }
         }
     }
-    n
+    let [after, before] = neighbours;
+    (n, before, after)
 }
 
 #[cfg(test)]
@@ -176,6 +208,17 @@ mod tests {
         assert!(!c.on_cadence(node, ep(), ts(113.9)));
         let other = IpAddr::from([10, 0, 1, 26]);
         assert!(!c.on_cadence(other, ep(), ts(110.001)));
+    }
+
+    #[test]
+    fn of_two_connections_at_one_point_of_the_grid_the_nearer_is_the_check() {
+        let node = IpAddr::from([10, 0, 1, 25]);
+        let mut c = HealthCadence::default();
+        for s in [10.0, 40.001, 70.002, 100.0, 69.7] {
+            c.record(node, ep(), ts(s));
+        }
+        assert!(c.on_cadence(node, ep(), ts(70.002)));
+        assert!(!c.on_cadence(node, ep(), ts(69.7)));
     }
 
     #[test]
