@@ -174,6 +174,60 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             vec![(40181, Category::DeregistrationAbort, Some(502), LB)],
         ),
         (
+            "tls_backend.pcap",
+            vec![
+                (40301, Category::Ok, Some(200), TG),
+                (40302, Category::Ok, Some(200), TG),
+                (40303, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (40304, Category::Ok, Some(200), TG),
+                (40305, Category::TargetIdleTimeout, Some(504), LB),
+                (40306, Category::ClientClosed, None, None),
+                (40307, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // TLS only: statuses are not visible; 40306 (client gone) reads as the idle
+            // timeout because HAProxy closes the back end only at its timeout (README).
+            "tls_backend.target.pcap",
+            vec![
+                (0, Category::Ok, None, None),
+                (0, Category::Ok, None, None),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::Ok, None, None),
+                (0, Category::TargetIdleTimeout, Some(504), LB),
+                (0, Category::TargetIdleTimeout, Some(504), LB),
+                (0, Category::Ok, None, None),
+            ],
+        ),
+        (
+            "tls_backend_alert.pcap",
+            vec![
+                (40311, Category::TargetTlsHandshakeFailed, Some(502), LB),
+                (40312, Category::TargetTlsHandshakeFailed, Some(502), LB),
+            ],
+        ),
+        (
+            "tls_backend_alert.target.pcap",
+            vec![(0, Category::TargetTlsHandshakeFailed, Some(502), LB); 2],
+        ),
+        (
+            "tls_backend_silent.pcap",
+            vec![(40321, Category::TargetTlsHandshakeTimeout, Some(504), LB)],
+        ),
+        (
+            "tls_backend_silent.target.pcap",
+            vec![(0, Category::TargetTlsHandshakeTimeout, Some(504), LB)],
+        ),
+        (
+            "hc_refused.pcap",
+            vec![
+                (40331, Category::Ok, Some(200), TG),
+                (40332, Category::Ok, Some(200), TG),
+            ],
+        ),
+        // The target's side holds only refused health checks: no client request.
+        ("hc_refused.target.pcap", vec![]),
+        (
             "mixed_two_nodes.pcap",
             vec![
                 (40201, Category::Ok, Some(200), TG),
@@ -227,6 +281,26 @@ fn real_recordings_match_their_ground_truth() {
     }
     assert!(checked > 0);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Health checks seen from the targets' side are never client requests: over TLS (answered,
+/// or failing with an alert) and refused connects, told apart by their steady interval.
+#[test]
+fn health_checks_from_the_targets_side_are_counted_apart() {
+    for (file, checks, failed) in [
+        ("tls_backend.target.pcap", 7, 0),
+        ("tls_backend_alert.target.pcap", 4, 4),
+        ("hc_refused.target.pcap", 8, 8),
+    ] {
+        let Some(a) = analyze(file) else {
+            panic!("samples/real/{file} missing");
+        };
+        assert_eq!(
+            (a.health_checks.checks, a.health_checks.failed),
+            (checks, failed),
+            "{file}"
+        );
+    }
 }
 
 #[test]

@@ -127,6 +127,10 @@ fn every_packet_goes_to_exactly_one_cut() {
     }
 }
 
+/// Recordings of one target where the mirror capture holds several: hc_refused.target.pcap is
+/// target 1 (its refused health checks) while the clients were served by target 2.
+const PARTIAL_RECORDINGS: &[&str] = &["samples/real/hc_refused.target.pcap"];
+
 /// The cut is realistic: where a real back-end recording of the same events exists
 /// (`samples/real/X.target.pcap`, taken with tcpdump on the target), the back-end cut of the
 /// mirror capture scores the same.
@@ -146,8 +150,11 @@ fn back_end_cut_scores_like_a_real_target_recording() {
         ]
     };
     let recordings: Vec<&Row> = rows_of("rec-b").collect();
-    assert!(recordings.len() >= 4, "samples/real has 4 .target.pcap");
+    assert!(recordings.len() >= 8, "samples/real has 8 .target.pcap");
     for rec in recordings {
+        if PARTIAL_RECORDINGS.contains(&rec.sample.as_str()) {
+            continue;
+        }
         let mirror = rec.sample.replace(".target.pcap", ".pcap");
         let cut = rows_of("back")
             .find(|r| r.sample == mirror)
@@ -200,9 +207,11 @@ fn back_end_cut_is_never_confidently_wrong() {
 }
 
 #[test]
-#[ignore = "issue 12: back-end-only: 3 wrong of 64 failed requests, all client_closed read as \
-            ok (status marked inferred): samples/client_closed, samples/mixed, \
-            samples/real/client_closed"]
+#[ignore = "issue 12: back-end-only: 4 wrong of 70 failed requests, all client_closed: 3 read \
+            as ok (status marked inferred: the proxy relayed the target's late 200 on a back \
+            end it kept open) in samples/client_closed, samples/mixed, samples/real/client_closed; \
+            1 read as target_idle_timeout (HAProxy closed the back end at its timeout) in \
+            samples/real/tls_backend"]
 fn back_end_cut_is_never_wrong() {
     let (n, l) = problems("back", |r| r.score.wrong);
     assert_eq!(n, 0, "back-end-only: wrong categories:\n{l}");
@@ -264,8 +273,10 @@ const TODAY: &[(&str, &str, u64, u64, u64)] = &[
     ("samples/tls-frontend.pcap", "front", 0, 0, 2),
     ("samples/real/client_closed.pcap", "back", 1, 0, 0),
     ("samples/real/no_target_attempt.pcap", "back", 0, 0, 2),
-    ("samples/real/tls_handshake_failed.pcap", "back", 0, 0, 2),
-    ("samples/real/tls_handshake_timeout.pcap", "back", 0, 0, 1),
+    // HAProxy keeps the back end waiting after the client left (an ALB closes it): from the
+    // back end the request reads as the idle timeout
+    ("samples/real/tls_backend.pcap", "back", 1, 0, 0),
+    ("samples/real/tls_backend.target.pcap", "rec-b", 1, 0, 0),
 ];
 
 #[test]
@@ -298,10 +309,9 @@ fn no_cut_is_worse_than_today() {
 }
 
 #[test]
-#[ignore = "issue 12: back-end-only misses 4 failed requests it could see: \
-            samples/mirror-truncated 1 (no ALB recognised in the truncated back end), \
-            samples/real/tls_handshake_failed 2 and tls_handshake_timeout 1 (TLS-only back end: \
-            no ALB recognised); the 3 no_target_attempt never reach a target"]
+#[ignore = "issue 12: back-end-only misses 1 failed request it could see: \
+            samples/mirror-truncated (no ALB recognised in the truncated back end); the 3 \
+            no_target_attempt never reach a target"]
 fn back_end_cut_misses_no_visible_failed_request() {
     let (n, l) = problems("back", missed_visible);
     assert_eq!(n, 0, "back-end-only: missed failed requests:\n{l}");
@@ -318,10 +328,9 @@ fn front_end_cut_misses_no_visible_failed_request() {
 }
 
 #[test]
-#[ignore = "issue 12: vantage `unknown` (no ALB recognised) for 3 back-end-only cuts \
-            (mirror-truncated, real/tls_handshake_failed, real/tls_handshake_timeout) and 2 \
-            front-end-only cuts (mirror-truncated: truncated answers; tls-frontend: TLS only); \
-            told the ALB, all 5 are recognised (rows back+ / front+)"]
+#[ignore = "issue 12: vantage `unknown` (no ALB recognised) for 1 back-end-only cut \
+            (mirror-truncated) and 2 front-end-only cuts (mirror-truncated: truncated answers; \
+            tls-frontend: TLS only); told the ALB, all 3 are recognised (rows back+ / front+)"]
 fn cuts_are_recognised_as_their_vantage() {
     let mut wrong = String::new();
     for (v, want) in [("back", "back_end_only"), ("front", "front_end_only")] {

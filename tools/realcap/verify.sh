@@ -65,6 +65,18 @@ mixed_two_nodes.pcap|http.response.code == 502 && $AWS|eq|4
 mixed_two_nodes.pcap|http.response.code == 504 && $AWS|eq|1
 mixed_two_nodes.pcap|http.response.code == 500 && http.server contains "nginx"|eq|3
 mixed_two_nodes.pcap|tcp.srcport == 80 && tcp.dstport == 40225 && tcp.flags.fin == 1|eq|1
+tls_backend.pcap|tcp.dstport == 40303 && http.response.code == 502 && $AWS|eq|1
+tls_backend.pcap|tcp.dstport == 40305 && http.response.code == 504 && $AWS|eq|1
+tls_backend.pcap|ip.src == 10.99.1.11 && tcp.srcport == 8443 && tcp.flags.reset == 1|eq|1
+tls_backend.target.pcap|http|eq|0
+tls_backend.target.pcap|tls.handshake.type == 1|ge|11
+tls_backend_alert.pcap|(tcp.dstport == 40311 or tcp.dstport == 40312) && http.response.code == 502 && $AWS|eq|2
+tls_backend_alert.target.pcap|tls.alert_message.desc == 70|ge|6
+tls_backend_silent.target.pcap|tls.handshake.type == 1|eq|1
+tls_backend_silent.target.pcap|tls.handshake.type == 2|eq|0
+hc_refused.pcap|http.response.code == 200 && (tcp.dstport == 40331 or tcp.dstport == 40332)|eq|2
+hc_refused.target.pcap|tcp.srcport == 8081 && tcp.flags.reset == 1|ge|8
+hc_refused.target.pcap|http|eq|0
 EOF
 )
 

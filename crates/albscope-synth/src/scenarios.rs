@@ -78,6 +78,7 @@ pub fn all() -> Vec<Scenario> {
         s!(Category::NoTargetAttempt.name(), no_target_attempt, "ALB answers 503 with no back-end attempt (no healthy target)"),
         s!("mixed", mixed, "About 100 requests from 6 clients to 2 targets with health checks; among them a keep-alive race, a refused connect, a target 500, an idle timeout and a client close"),
         s!("tls-frontend", tls_frontend, "HTTPS listener (443): TLS 1.3 handshakes and opaque records on the front end, plain HTTP on the back end; one target close-before-response, one target 500"),
+        s!("tls-backend", tls_backend, "HTTPS target group (TLS-only back end, status never visible): TLS health checks every 5 s and health checks refused on a closed target port every 5 s; ok requests on a kept-alive TLS connection, a target reset before any answer, the idle timeout (60 s), a deregistration abort (20 s)"),
         s!("multi-node", multi_node, "Two ALB nodes (10.0.1.25 VNI 1001, 10.0.3.140 VNI 1002) mirrored into one capture, health checks from both; one failure on each node"),
         s!("backend-vantage", backend_vantage, "Target ENIs mirrored (back end only): ok, refused, connect timeout with SYN-ACKs sent but SYNs retransmitted (blocked return path), idle timeout with late reply, keep-alive race, target 502"),
         s!("frontend-vantage", frontend_vantage, "Client ENIs mirrored (front end only, clients in the VPC): ok, ALB 502, ALB 504 after the idle timeout (20 s), target 500"),
@@ -424,6 +425,53 @@ fn tls_handshake_failed() -> World {
     );
     ok(&mut w, g, e + 500 * MS, "/", 0, &mut r);
     w.finish(t + 10 * SEC);
+    w
+}
+
+fn tls_backend() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 36,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(136);
+    let t = t0();
+    let s = tls_target(&mut w);
+    // nothing listens on this target's port: its health checks are refused
+    let closed = w.add_target(Target::new(sa4([10, 0, 2, 51], 443), ServerKind::Nginx));
+    w.health_checks(n, s, t, t + 100 * SEC, 5 * SEC);
+    w.health_checks_refused(n, closed, t + 1300 * MS, t + 100 * SEC, 5 * SEC);
+    let f = w.open(ip(CLIENTS[0]), n, t + 700 * MS);
+    let mut e = ok(&mut w, f, t + 702 * MS, "/", s, &mut r);
+    e = ok(&mut w, f, e + 300 * MS, "/api/cart", s, &mut r);
+    e = w.request(
+        f,
+        e + 400 * MS,
+        &Req::get("/api/pay"),
+        s,
+        Outcome::ClosedBeforeResponse {
+            after: 3 * MS,
+            rst: true,
+        },
+    );
+    let g = w.open(ip(CLIENTS[1]), n, e + 2 * SEC);
+    e = ok(&mut w, g, e + 2 * SEC + 2 * MS, "/account", s, &mut r);
+    e = w.request(
+        g,
+        e + 700 * MS,
+        &Req::get("/export.csv"),
+        s,
+        Outcome::IdleTimeout { late_reply: None },
+    );
+    let h = w.open(ip(CLIENTS[2]), n, e + SEC);
+    e = ok(&mut w, h, e + SEC + 2 * MS, "/", s, &mut r);
+    w.request(
+        h,
+        e + 400 * MS,
+        &Req::get("/long-poll"),
+        s,
+        Outcome::DeregAbort(20 * SEC),
+    );
+    w.finish(t + 100 * SEC);
     w
 }
 

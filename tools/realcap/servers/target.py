@@ -15,9 +15,13 @@ except in mode `sick`; `GET /ok...` is always answered 200 (keep-alive); `/m/<mo
   short_body   headers with Content-Length 1000, 100 body bytes, then stalls --delay s and closes
   status       answers --status (e.g. 500 / 502) with its own Server header
   sick         like healthy, but the health check gets 503
+
+With --tls CERT KEY every connection is TLS (an HTTPS target): the same modes, over TLS, no
+session tickets (so the only server records after the handshake are responses).
 """
 import argparse
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -73,6 +77,13 @@ def handle(sock, peer):
     buf = b""
     served = 0
     try:
+        if A.tls_ctx is not None:
+            sock.settimeout(30)
+            try:
+                sock = A.tls_ctx.wrap_socket(sock, server_side=True)
+            except (ssl.SSLError, OSError) as e:
+                log(peer, "tls handshake failed", e)
+                return
         while True:
             # keep-alive idle timer: closes the connection with FIN when nothing arrives.
             sock.settimeout(A.ka if served else 30)
@@ -147,7 +158,13 @@ def main():
     p.add_argument("--status", type=int, default=500)
     p.add_argument("--server", default="realcap-target/1.0")
     p.add_argument("--name", default="target")
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     A = p.parse_args()
+    A.tls_ctx = None
+    if A.tls:
+        A.tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        A.tls_ctx.load_cert_chain(A.tls[0], A.tls[1])
+        A.tls_ctx.num_tickets = 0
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((A.bind, A.port))

@@ -1,8 +1,9 @@
 //! [`Knowledge`]: what the ALB layer has learned so far — node detection (strong and weak
 //! evidence), connection classification (front end, back end, health check), targets and timers.
 
+use super::cadence::{health_check_shaped, HealthCadence};
 use super::types::{
-    median, AlbConfig, ConnRole, NodeEvidence, NodeInfo, TargetInfo, TimerSource, Vantage,
+    median, AlbConfig, ConnRole, Leg, NodeEvidence, NodeInfo, TargetInfo, TimerSource, Vantage,
     DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
 };
 use crate::capture::Duration;
@@ -71,6 +72,8 @@ pub struct Knowledge {
     pub sessions_over_limit: u64,
     /// Ports of the tracked targets (classification asks for them per connection).
     target_ports: BTreeSet<u16>,
+    /// Health-check-shaped connections without a readable request, per (node, target).
+    pub cadence: HealthCadence,
 }
 
 impl Knowledge {
@@ -307,6 +310,7 @@ impl Knowledge {
     pub(super) fn learn_closed(&mut self, rec: &ConnectionRecord) {
         let key = rec.tcp.key;
         self.learn_failed_connect(rec);
+        self.learn_cadence(rec);
         if !rec.unfinished.is_empty() {
             return;
         }
@@ -341,9 +345,47 @@ impl Knowledge {
         }
     }
 
+    /// Remembers a health-check-shaped connection that carried no readable request; once it is
+    /// on a steady interval, its opener is a (weak) ALB node candidate.
+    fn learn_cadence(&mut self, rec: &ConnectionRecord) {
+        let exchanges = rec.finished_exchanges as usize + rec.unfinished.len();
+        if !health_check_shaped(&rec.tcp, rec.tls.as_ref(), exchanges) {
+            return;
+        }
+        let key = rec.tcp.key;
+        self.cadence
+            .record(key.client.ip, key.server, rec.tcp.start);
+        if !self.nodes.contains_key(&key.client.ip)
+            && self.nodes.len() < MAX_WEAK_NODES
+            && self
+                .cadence
+                .on_cadence(key.client.ip, key.server, rec.tcp.start)
+        {
+            let n = self.node_mut(key.client.ip);
+            push_evidence(n, NodeEvidence::HealthCheckCadence);
+        }
+    }
+
+    /// True when a back-end leg that carries no readable request is a health check by its
+    /// behaviour: a health-check-shaped connection on a steady interval from its node to its
+    /// target (HTTPS target groups, failed or refused health-check connects).
+    pub fn health_check_by_cadence(&self, leg: &Leg) -> bool {
+        if leg.exchange.is_some() {
+            return false;
+        }
+        let Some(rec) = &leg.record else {
+            return false;
+        };
+        let key = leg.conn.key;
+        health_check_shaped(&rec.tcp, rec.tls.as_ref(), rec.finished_exchanges as usize)
+            && self
+                .cadence
+                .on_cadence(key.client.ip, key.server, rec.tcp.start)
+    }
+
     /// With no ALB traffic recognised otherwise (e.g. a target-ENI capture holding only a
-    /// failing connect), the opener of a connection that never got going is taken for an ALB
-    /// node, weakly: strong evidence anywhere else overrides it.
+    /// failing connect or TLS handshake), the opener of a connection that never got going is
+    /// taken for an ALB node, weakly: strong evidence anywhere else overrides it.
     fn learn_failed_connect(&mut self, rec: &ConnectionRecord) {
         if rec.finished_exchanges > 0 || !rec.unfinished.is_empty() || !rec.tcp.saw_syn {
             return;
@@ -371,7 +413,12 @@ impl Knowledge {
                     }
                 )
             });
-        if !(syn_after_synack || refused || retried)
+        // The opener's TLS ClientHello got no session (alert, close, reset or no answer).
+        let tls_failed = rec
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.client_hello.is_some() && t.established.is_none());
+        if !(syn_after_synack || refused || retried || tls_failed)
             || self.nodes.contains_key(&rec.tcp.key.client.ip)
             || self.nodes.len() >= MAX_WEAK_NODES
         {

@@ -16,8 +16,10 @@
 //! Files: `types` (configuration, roles, legs, request paths, health checks, node and target
 //! facts, [`PathSink`]), `knowledge` ([`Knowledge`]: node detection, classification, timers),
 //! `tracker` ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
-//! back-end legs), `size` (byte estimates for the held-bytes budget).
+//! back-end legs), `size` (byte estimates for the held-bytes budget), `cadence` (health checks
+//! recognised by their shape and steady interval where no request can be read).
 
+mod cadence;
 mod knowledge;
 mod pairing;
 pub(crate) use pairing::health_check;
@@ -25,6 +27,7 @@ mod size;
 mod tracker;
 mod types;
 
+pub use cadence::{health_check_shaped, HealthCadence};
 pub use knowledge::*;
 pub use tracker::*;
 pub use types::*;

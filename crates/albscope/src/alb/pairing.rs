@@ -115,6 +115,9 @@ struct ClassifiedLeg {
     node: IpAddr,
     time: Timestamp,
     used: bool,
+    /// A bare connection attempt on a health-check cadence: a health check unless a client
+    /// request needs it (a client's failed attempt can fall on the cadence too).
+    cadence_check: bool,
 }
 
 /// Classifies and pairs a batch of legs. `settled` is `None` for a final pass; otherwise every
@@ -137,7 +140,21 @@ pub(super) fn pair(
             .record
             .as_ref()
             .is_some_and(|r| super::unanswered(&r.tcp));
-        match known.classify(&leg.conn.key, agent.as_deref(), unanswered) {
+        let bare = leg.exchange.is_none() && leg.burst.is_none();
+        let mut cadence_check = false;
+        let role = match known.classify(&leg.conn.key, agent.as_deref(), unanswered) {
+            ConnRole::BackEnd if known.health_check_by_cadence(&leg) => {
+                if bare {
+                    // Paired last, after every other back-end leg; a health check if unused.
+                    cadence_check = true;
+                    ConnRole::BackEnd
+                } else {
+                    ConnRole::HealthCheck
+                }
+            }
+            role => role,
+        };
+        match role {
             ConnRole::FrontEnd => {
                 if leg.exchange.is_none() && leg.burst.is_none() {
                     continue; // a client connection that carried no request
@@ -148,15 +165,17 @@ pub(super) fn pair(
                     time: leg.time(),
                     leg,
                     used: false,
+                    cadence_check: false,
                 });
             }
             ConnRole::BackEnd => {
-                out.back_legs += 1;
+                out.back_legs += u64::from(!cadence_check);
                 backs.push(ClassifiedLeg {
                     node: known.node_of(&leg.conn.key, ConnRole::BackEnd),
                     time: leg.time(),
                     leg,
                     used: false,
+                    cadence_check,
                 });
             }
             ConnRole::HealthCheck => out.health_checks.push(health_check(&leg, false)),
@@ -273,7 +292,13 @@ pub(super) fn pair(
             unused.take(i);
         }
     }
-    for bi in 0..backs.len() {
+    // Connection attempts on a health-check cadence go last, so that they take only a client
+    // request no other back-end leg explains.
+    let order: Vec<usize> = (0..backs.len())
+        .filter(|&i| backs.get(i).is_some_and(|b| !b.cadence_check))
+        .chain((0..backs.len()).filter(|&i| backs.get(i).is_some_and(|b| b.cadence_check)))
+        .collect();
+    for bi in order {
         let Some(b) = backs.get(bi) else { continue };
         if b.used {
             continue;
@@ -364,6 +389,10 @@ pub(super) fn pair(
         let Some(b) = b else { continue };
         if deferred {
             out.deferred.push(b.leg);
+            continue;
+        }
+        if b.cadence_check {
+            out.health_checks.push(health_check(&b.leg, false));
             continue;
         }
         let has_request = b.leg.exchange.is_some() || b.leg.burst.is_some();
@@ -537,7 +566,12 @@ pub(crate) fn health_check(leg: &Leg, unmatched_attempt: bool) -> HealthCheck {
     let path = ex
         .and_then(|e| e.request.as_ref())
         .map(|r| r.target.clone());
-    let ok = status.is_some_and(|s| (200..400).contains(&s));
+    // Over TLS the status is not visible: an answer to the check's request is taken for a
+    // pass (a failing target answers too, so this counts answers, not proved passes).
+    let tls_answered = status.is_none()
+        && ex.is_none()
+        && leg.burst.as_ref().is_some_and(|b| b.response.is_some());
+    let ok = status.is_some_and(|s| (200..400).contains(&s)) || tls_answered;
     let problem = if ok {
         None
     } else if let Some(s) = status {

@@ -337,6 +337,9 @@ pub enum NodeEvidence {
     /// It opened a connection that never got going, and nothing else in the capture is
     /// recognised as an ALB node (weak).
     OpenedFailedConnect,
+    /// It opens short connections to a target at a steady interval (a health-check cadence),
+    /// and nothing else in the capture is recognised as an ALB node (weak).
+    HealthCheckCadence,
     /// It answers HTTP requests that carry none of the headers an ALB adds, and nothing else
     /// in the capture is recognised as an ALB node (weak: the front end seen from the clients).
     AnswersClients,

@@ -77,6 +77,9 @@ pub enum TellApart {
     GatewayTimeout,
     /// A 5xx without a Server header: the back end shows whether a target sent it.
     WhoAnswered,
+    /// The ALB closed the back-end connection before any answer (back end only): the front end
+    /// shows whether the client left first (460) or the ALB answered 502 (deregistration).
+    ClientOrAlbClose,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.
@@ -532,6 +535,9 @@ pub enum Cause {
     TlsAnswer,
     /// No response within the capture.
     NoResponseInCapture,
+    /// The ALB closed the back-end connection before any answer and before the idle timeout
+    /// (back end only: the client leaving or the deregistration delay).
+    AlbClosedBeforeAnswer,
     /// The body stopped short of its Content-Length.
     IncompleteBody {
         /// Body bytes.

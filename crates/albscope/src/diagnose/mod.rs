@@ -200,6 +200,9 @@ pub struct Summary {
     pub failed: u64,
     /// Still waiting for their answer when the capture ended (neither ok nor failed).
     pub in_flight_at_end: u64,
+    /// Requests seen only as TLS application data (inferred from TLS records, no readable
+    /// request on any leg).
+    pub inferred_from_tls: u64,
     /// By category (in [`Category::ALL`] order).
     pub by_category: IndexMap<Category, CategoryCount>,
     /// By target (sorted by [`sort_target_rows`]).
@@ -519,6 +522,9 @@ impl Analyzer {
         }
         let s = &mut self.summary;
         s.requests += 1;
+        if matches!(f.request, RequestSeen::Encrypted { .. }) {
+            s.inferred_from_tls += 1;
+        }
         if f.in_flight_at_end {
             s.in_flight_at_end += 1;
             return;

@@ -466,6 +466,37 @@ fn idle_timeout_back_end_only_is_inferred() {
     assert!(f.client.is_none());
 }
 
+/// Issue 12: from the back end alone, the ALB closing before any answer and before the idle
+/// timeout is the client leaving as much as the deregistration delay: undetermined, with what
+/// to capture; a close a whole number of seconds after the request may be a shorter idle
+/// timeout when the timeout is not known.
+#[test]
+fn alb_close_back_end_only_is_undetermined() {
+    for (close_ms, idle_candidate) in [(26_103, true), (2_603, false)] {
+        let mut tr = tracker();
+        let b = back_conn(2, 101)
+            .handshake(101)
+            .ev(close_ms, ToServer, K::Fin);
+        tr.closed(b.record(
+            AppKind::Http,
+            vec![exch(0, None, back_req(103), None)],
+            0,
+            None,
+        ));
+        let f = one(tr);
+        check(&f, Category::Undetermined, None, None);
+        let mut want = vec![Category::ClientClosed, Category::DeregistrationAbort];
+        if idle_candidate {
+            want.insert(0, Category::TargetIdleTimeout);
+        }
+        assert_eq!(f.candidates, want, "{close_ms}");
+        assert!(f
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::TellApart(TellApart::ClientOrAlbClose))));
+    }
+}
+
 #[test]
 fn deregistration_abort() {
     let mut tr = tracker();

@@ -45,6 +45,11 @@ pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
              the ALB because nothing else in the capture is recognised as one; name it with \
              --alb-ip)"
         }
+        NodeEvidence::HealthCheckCadence => {
+            "opens short connections to a target at a steady interval, like health checks \
+             (assumed to be the ALB because nothing else in the capture is recognised as one; \
+             name it with --alb-ip)"
+        }
         NodeEvidence::OpenedFailedConnect => {
             "opened a connection that never got going (assumed to be the ALB because nothing \
              else in the capture is recognised as one; name it with --alb-ip)"
@@ -87,9 +92,22 @@ pub fn health_problem_text(p: Option<&HealthProblem>) -> String {
 /// `7 client requests: 6 ok, 1 failed`.
 pub fn requests_fact(s: &Summary) -> String {
     format!(
-        "{} client requests: {} ok, {} failed",
-        s.requests, s.ok, s.failed
+        "{} client requests{}: {} ok, {} failed",
+        s.requests,
+        tls_inferred_text(s.inferred_from_tls),
+        s.ok,
+        s.failed
     )
+}
+
+/// ` (3 inferred from TLS records)` when some requests were seen only as TLS application
+/// data, else nothing.
+pub fn tls_inferred_text(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(" ({n} inferred from TLS records)")
+    }
 }
 
 /// The overall target response time percentiles, as one summary fact.

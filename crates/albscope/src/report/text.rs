@@ -3,7 +3,7 @@
 //! evidence, fix, access-log view and timeline.
 
 use super::{header, views, words};
-use crate::diagnose::{Analysis, Finding};
+use crate::diagnose::{Analysis, Cause, Finding};
 use crate::taxonomy::{Category, GeneratedBy};
 use std::io::{self, Write};
 
@@ -125,8 +125,9 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         out,
         "{}",
         st.bold(&format!(
-            "Summary: {} client requests, {} ok, {} failed{}",
+            "Summary: {} client requests{}, {} ok, {} failed{}",
             s.requests,
+            header::tls_inferred_text(s.inferred_from_tls),
             s.ok,
             s.failed,
             if s.in_flight_at_end > 0 {
@@ -357,6 +358,9 @@ fn write_request(
         }
         (None, Category::ClientClosed) => {
             "none: the client had gone (the ALB logs 460)".to_string()
+        }
+        (None, _) if matches!(f.cause, Cause::TlsAnswer) => {
+            "not visible: the target's answer is encrypted (TLS)".to_string()
         }
         (None, _) => format!("none seen - {who}"),
     };

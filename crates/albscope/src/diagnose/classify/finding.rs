@@ -6,7 +6,7 @@ use super::front::whole_secs;
 use super::front::{analyze_front_only, client_closed_at, front_answer_missing, front_elapsed};
 use super::{Ctx, FixFacts};
 use crate::alb::{Knowledge, RequestPath, TimerSource};
-use crate::diagnose::evidence::{Cause, Evidence, Note};
+use crate::diagnose::evidence::{Cause, Evidence, Note, TellApart};
 use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
 use crate::diagnose::{Finding, TimelineEvent};
@@ -92,6 +92,28 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         ),
     };
     let mut what = what;
+    let mut expected = expected;
+
+    // Seen from the back end alone, the ALB closing the connection before any answer and before
+    // the idle timeout is the client going away (460) as much as the deregistration delay
+    // running out: only the front end tells them apart.
+    if front.is_none() && category == Category::DeregistrationAbort {
+        category = Category::Undetermined;
+        candidates = vec![Category::ClientClosed, Category::DeregistrationAbort];
+        // With the idle timeout not known (AWS default assumed), a close a whole number of
+        // seconds after the request may be a shorter idle timeout (1 to 4000 s).
+        let elapsed = evidence.iter().find_map(|e| match e {
+            Evidence::AlbClosedSilentTarget { elapsed, .. } => Some(elapsed.as_secs_f64()),
+            _ => None,
+        });
+        let whole = elapsed.is_some_and(|e| e >= 0.98 && (e - e.round()).abs() <= 0.05);
+        if whole && known.idle_timeout().1 == TimerSource::Default {
+            candidates.insert(0, Category::TargetIdleTimeout);
+        }
+        what = Cause::AlbClosedBeforeAnswer;
+        notes.push(Note::TellApart(TellApart::ClientOrAlbClose));
+        expected = None;
+    }
 
     // The client closing first overrides what the back end shows: the ALB never answered.
     let mut front_status = front_status;
@@ -224,6 +246,12 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     if in_flight_at_end {
         what = Cause::InFlightAtEnd;
     }
+    // An encrypted (TLS) answer from the target that the ALB relayed: the status the client
+    // got is the target's (the ALB relays it unchanged).
+    let target_status = match (target_status, &what, status, front_is_lb) {
+        (None, Cause::TlsAnswer, Some(s), false) if !status_inferred => Some(s),
+        _ => target_status,
+    };
     let access_log = access_log(path, &ctx, category, status, target_status, &trace_id);
     let req = front
         .and_then(|f| f.exchange.as_ref())
@@ -240,9 +268,10 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
             target: r.target.clone(),
             host: header(&r.headers, "host").map(str::to_string),
         },
-        None if front.is_some_and(|f| f.burst.is_some()) => RequestSeen::Encrypted {
+        None if front.or(back).is_some_and(|l| l.burst.is_some()) => RequestSeen::Encrypted {
             bytes: front
-                .and_then(|f| f.burst.as_ref())
+                .or(back)
+                .and_then(|l| l.burst.as_ref())
                 .map_or(0, |b| b.request.bytes),
         },
         None if back.is_some_and(|b| b.exchange.is_none() && b.burst.is_none()) => {

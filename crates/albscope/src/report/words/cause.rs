@@ -73,6 +73,10 @@ pub fn cause(c: &Cause) -> String {
         Cause::ResponseNotCaptured => "the response is not fully in the capture".into(),
         Cause::TlsAnswer => "the target answered (TLS: status not visible)".into(),
         Cause::NoResponseInCapture => "the request got no response within the capture".into(),
+        Cause::AlbClosedBeforeAnswer => "the ALB closed the back-end connection before any \
+                                         answer and before the idle timeout in force: the \
+                                         client went away, or the deregistration delay ran out"
+            .into(),
         Cause::IncompleteBody { body, declared } => format!(
             "the target's response body stopped short of its Content-Length ({body} of \
              {declared} bytes)"
@@ -199,6 +203,12 @@ pub fn tell_apart(t: TellApart) -> &'static str {
             "the answer carries no Server header (the ALB's own errors carry Server: \
              awselb/2.0, so most likely the target's); capture the targets' ENIs (back end) to \
              see whether a target sent it"
+        }
+        TellApart::ClientOrAlbClose => {
+            "to tell the candidates apart, capture the front end (the clients' or the ALB's \
+             ENIs): a client FIN or RST before the ALB's close is client_closed (460), a 502 \
+             from the ALB is deregistration_abort, a 504 the idle timeout (or give \
+             --idle-timeout)"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \

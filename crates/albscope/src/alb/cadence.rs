@@ -1,0 +1,233 @@
+//! Health checks recognised by behaviour. An ALB node checks each target on a steady interval
+//! with a short connection: one small request and its answer, then a close (or a connect that
+//! fails: refused, unreachable, TLS handshake refused or unanswered). Where no request can be
+//! read (HTTPS target groups, failed connects) such a connection is taken for a health check
+//! when it lies on a chain of at least [`MIN_CHAIN`] such connections from the same node to the
+//! same target, one interval apart ([`HealthCadence::on_cadence`]).
+
+use super::tracker::burst_exchanges;
+use crate::capture::{Duration, Timestamp};
+use crate::flow::{ConnSummary, Endpoint, TcpEventKind};
+use crate::protocol::TlsInfo;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+
+/// Health-check-shaped connection starts kept per (node, target).
+const MAX_STARTS: usize = 256;
+/// Most (node, target) pairs tracked.
+const MAX_PAIRS: usize = 4096;
+/// Connections on one interval that make a cadence.
+pub(super) const MIN_CHAIN: usize = 4;
+/// Shortest interval taken for a health-check cadence.
+const MIN_INTERVAL: f64 = 0.5;
+/// Longest interval (the ALB's longest health-check interval is 300 s).
+const MAX_INTERVAL: f64 = 310.0;
+/// Largest request (TLS application data, bytes) of a health check.
+const MAX_REQUEST: u64 = 2048;
+/// A health check's connection closes this soon after its answer.
+const CLOSE_AFTER: Duration = Duration(2_000_000_000);
+/// A health check's connection lives at most this long (the 10 s connect and TLS handshake
+/// timeouts, plus a margin).
+const MAX_LIFETIME: Duration = Duration(15_000_000_000);
+/// Neighbours on each side whose distance is tried as the interval.
+const NEIGHBOURS: usize = 3;
+
+/// True when a connection has the shape of a health check that carried no readable request:
+/// opened by a SYN, no clear-text HTTP exchange (`http_exchanges`), closed within
+/// [`MAX_LIFETIME`]; and either it never got going (refused, unreachable, SYN unanswered, no
+/// TLS session) or it carried one small TLS request whose answer was followed by a close within
+/// [`CLOSE_AFTER`].
+pub fn health_check_shaped(
+    tcp: &ConnSummary,
+    tls: Option<&TlsInfo>,
+    http_exchanges: usize,
+) -> bool {
+    if !tcp.saw_syn || http_exchanges > 0 || tcp.end.since(tcp.start) > MAX_LIFETIME {
+        return false;
+    }
+    let closes = |after: Timestamp| {
+        tcp.events.iter().find(|e| {
+            matches!(
+                e.kind,
+                TcpEventKind::Fin | TcpEventKind::Rst | TcpEventKind::Icmp(_)
+            ) && e.ts >= after
+        })
+    };
+    let established = tls.and_then(|t| t.established).is_some();
+    // Request/answer pairs of TLS application data (a final close_notify is not one).
+    let exchanges = tls.map(|t| burst_exchanges(&t.bursts)).unwrap_or_default();
+    if !established || exchanges.is_empty() {
+        // Never got going: it must have ended (a close, an ICMP error, or an unanswered SYN).
+        let syn_only = !tcp
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, TcpEventKind::SynAck { .. }));
+        return syn_only || closes(tcp.start).is_some();
+    }
+    let [only] = exchanges.as_slice() else {
+        return false;
+    };
+    let Some(answer) = &only.response else {
+        return false;
+    };
+    only.request.bytes <= MAX_REQUEST
+        && closes(answer.last).is_some_and(|c| c.ts.since(answer.last) <= CLOSE_AFTER)
+}
+
+/// Starts of health-check-shaped connections per (node, target), and the chains they form.
+#[derive(Clone, Debug, Default)]
+pub struct HealthCadence {
+    starts: HashMap<(IpAddr, Endpoint), VecDeque<Timestamp>>,
+    /// Connections not remembered because [`MAX_PAIRS`] pairs were tracked.
+    pub pairs_over_limit: u64,
+}
+
+impl HealthCadence {
+    /// Remembers a health-check-shaped connection from `node` to `target` opened at `start`.
+    pub fn record(&mut self, node: IpAddr, target: Endpoint, start: Timestamp) {
+        if !self.starts.contains_key(&(node, target)) && self.starts.len() >= MAX_PAIRS {
+            self.pairs_over_limit += 1;
+            return;
+        }
+        let list = self.starts.entry((node, target)).or_default();
+        if list.len() >= MAX_STARTS {
+            list.pop_front();
+        }
+        list.push_back(start);
+    }
+
+    /// True when the shaped connection opened at `start` from `node` to `target` is one of at
+    /// least [`MIN_CHAIN`] remembered ones spaced by one steady interval.
+    pub fn on_cadence(&self, node: IpAddr, target: Endpoint, start: Timestamp) -> bool {
+        let Some(list) = self.starts.get(&(node, target)) else {
+            return false;
+        };
+        if list.len() < MIN_CHAIN {
+            return false;
+        }
+        let mut s: Vec<f64> = list.iter().map(|t| t.as_secs_f64()).collect();
+        s.sort_by(f64::total_cmp);
+        s.dedup();
+        let t = start.as_secs_f64();
+        let at = s.partition_point(|x| *x < t);
+        let lo = at.saturating_sub(NEIGHBOURS);
+        let hi = (at + NEIGHBOURS + 1).min(s.len());
+        s.get(lo..hi)
+            .unwrap_or(&[])
+            .iter()
+            .map(|x| (x - t).abs())
+            .filter(|d| (MIN_INTERVAL..=MAX_INTERVAL).contains(d))
+            .any(|d| {
+                let (n, prev, next) = chain(&s, t, d);
+                n >= MIN_CHAIN && !closer_one(&s, t, d, prev, next)
+            })
+    }
+}
+
+/// Steps of a chain may be off by this much: 2 % of the interval, at least 20 ms.
+fn tolerance(d: f64) -> f64 {
+    (0.02 * d).max(0.02)
+}
+
+/// True when another start lies nearer than `t` to where the chain (through `t`'s neighbours
+/// `prev` and `next` on it) puts the connection: two connections at one point of the grid, and
+/// the other one is the health check (e.g. a client request's failed TLS handshake close to a
+/// check).
+fn closer_one(starts: &[f64], t: f64, d: f64, prev: Option<f64>, next: Option<f64>) -> bool {
+    let expected = match (prev, next) {
+        (Some(p), Some(n)) => (p + n) / 2.0,
+        (Some(p), None) => p + d,
+        (None, Some(n)) => n - d,
+        (None, None) => t,
+    };
+    let off = (t - expected).abs();
+    starts
+        .iter()
+        .any(|u| *u != t && (u - t).abs() <= tolerance(d) && (u - expected).abs() < off)
+}
+
+/// How many of the sorted `starts` lie on a chain through `t` with steps of `d` (each step
+/// within [`tolerance`]), and `t`'s neighbours on it (before, after).
+fn chain(starts: &[f64], t: f64, d: f64) -> (usize, Option<f64>, Option<f64>) {
+    let tol = tolerance(d);
+    let mut n = 1;
+    let mut neighbours = [None, None];
+    for (k, step) in [d, -d].into_iter().enumerate() {
+        let mut cur = t;
+        for _ in 0..starts.len() {
+            let want = cur + step;
+            let i = starts.partition_point(|x| *x < want);
+            let best = [i.checked_sub(1), Some(i)]
+                .into_iter()
+                .flatten()
+                .filter_map(|j| starts.get(j).copied())
+                .min_by(|a, b| (a - want).abs().total_cmp(&(b - want).abs()));
+            match best {
+                Some(x) if (x - want).abs() <= tol && x != cur => {
+                    if cur == t {
+                        if let Some(slot) = neighbours.get_mut(k) {
+                            *slot = Some(x);
+                        }
+                    }
+                    n += 1;
+                    cur = x;
+                }
+                _ => break,
+            }
+        }
+    }
+    let [after, before] = neighbours;
+    (n, before, after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep() -> Endpoint {
+        Endpoint {
+            ip: IpAddr::from([10, 0, 2, 15]),
+            port: 443,
+        }
+    }
+
+    fn ts(s: f64) -> Timestamp {
+        Timestamp((s * 1e9) as i64)
+    }
+
+    #[test]
+    fn a_steady_interval_is_a_cadence_and_stray_connections_are_not_on_it() {
+        let node = IpAddr::from([10, 0, 1, 25]);
+        let mut c = HealthCadence::default();
+        for s in [100.0, 105.002, 110.001, 115.003, 120.0, 107.3, 113.9] {
+            c.record(node, ep(), ts(s));
+        }
+        assert!(c.on_cadence(node, ep(), ts(110.001)));
+        assert!(c.on_cadence(node, ep(), ts(100.0)));
+        assert!(!c.on_cadence(node, ep(), ts(107.3)));
+        assert!(!c.on_cadence(node, ep(), ts(113.9)));
+        let other = IpAddr::from([10, 0, 1, 26]);
+        assert!(!c.on_cadence(other, ep(), ts(110.001)));
+    }
+
+    #[test]
+    fn of_two_connections_at_one_point_of_the_grid_the_nearer_is_the_check() {
+        let node = IpAddr::from([10, 0, 1, 25]);
+        let mut c = HealthCadence::default();
+        for s in [10.0, 40.001, 70.002, 100.0, 69.7] {
+            c.record(node, ep(), ts(s));
+        }
+        assert!(c.on_cadence(node, ep(), ts(70.002)));
+        assert!(!c.on_cadence(node, ep(), ts(69.7)));
+    }
+
+    #[test]
+    fn three_connections_are_not_enough() {
+        let node = IpAddr::from([10, 0, 1, 25]);
+        let mut c = HealthCadence::default();
+        for s in [1.0, 2.0, 3.0] {
+            c.record(node, ep(), ts(s));
+        }
+        assert!(!c.on_cadence(node, ep(), ts(2.0)));
+    }
+}
