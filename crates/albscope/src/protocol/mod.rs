@@ -13,10 +13,12 @@
 //! detection from the first bytes, the queue of exchanges waiting for their responses, and the
 //! hand-over to the [`AppSink`]. Results never depend on how the streams were cut into packets.
 
+mod decrypt;
 mod http;
 mod tls;
 mod tracker;
 
+pub use decrypt::{Alpn, DecryptInfo, DecryptStatus, KeyLog, KeyLogProblem, KeyLogProblemKind};
 pub use tracker::{ProtocolConfig, ProtocolStats, ProtocolTracker};
 
 use crate::capture::{Duration, PacketPos, Timestamp};
