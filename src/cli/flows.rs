@@ -202,7 +202,8 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
     let inputs = Inputs::prepare(&args.input.paths(), false)?;
     let mut reader = CaptureReader::open_named(&inputs.named)
         .map_err(|e| CliError::Unreadable(e.to_string()))?;
-    let mut config = args.input.pipeline_config();
+    args.input.warn_key_log()?;
+    let mut config = args.input.pipeline_config()?;
     config.flow.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     config.flow.max_buffer_memory =
         usize::try_from(args.max_buffer_memory_mib << 20).unwrap_or(usize::MAX);

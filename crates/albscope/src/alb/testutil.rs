@@ -114,6 +114,7 @@ impl Conn {
             key: self.s.key,
             opened: self.s.start,
             tls,
+            decrypted: false,
         }
     }
 
@@ -133,6 +134,7 @@ impl Conn {
             last_exchange_end: last_end_ms.map(t),
             tls: None,
             unknown_excerpt: None,
+            decryption: None,
         }
     }
 }

@@ -412,6 +412,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 key: conn.key,
                 opened: conn.opened,
                 tls: conn.tls,
+                decrypted: conn.decrypted,
             },
             exchange: Some(exchange),
             burst: None,
@@ -443,6 +444,10 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             key,
             opened: record.tcp.start,
             tls: record.app == AppKind::Tls || record.tls.is_some(),
+            decrypted: record
+                .decryption
+                .as_ref()
+                .is_some_and(|d| d.plaintext_bytes > 0),
         };
         let ConnectionRecord {
             tcp,
@@ -452,6 +457,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             last_exchange_end,
             tls,
             unknown_excerpt,
+            decryption,
         } = record;
         let end = tcp.end;
         let bursts = tls
@@ -465,6 +471,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             unknown_excerpt,
             last_exchange_end,
             finished_exchanges,
+            decryption,
         });
         let no_exchanges = finished_exchanges == 0 && unfinished.is_empty();
         // The record's bytes are charged once: to the entry kept for the legs of finished

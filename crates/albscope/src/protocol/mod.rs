@@ -335,6 +335,8 @@ pub struct ConnContext {
     pub opened: Timestamp,
     /// Whether its payload is TLS.
     pub tls: bool,
+    /// Whether its exchanges were read from decrypted TLS records (`--tls-keylog`).
+    pub decrypted: bool,
 }
 
 /// A finished connection with everything the protocol layer read from it.
@@ -355,6 +357,8 @@ pub struct ConnectionRecord {
     pub tls: Option<TlsInfo>,
     /// Bytes at the start of a stream that were neither HTTP nor TLS, escaped (at most 64).
     pub unknown_excerpt: Option<String>,
+    /// What decryption did, on a TLS connection when a key log was given.
+    pub decryption: Option<DecryptInfo>,
 }
 
 /// Receives exchanges and finished connections from the [`ProtocolTracker`].

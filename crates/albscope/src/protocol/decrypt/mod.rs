@@ -7,7 +7,7 @@ mod cipher;
 mod keylog;
 mod stream;
 
-pub use keylog::{KeyLog, KeyLogProblem, KeyLogProblemKind, SessionSecrets};
+pub use keylog::{KeyLog, KeyLogProblem, KeyLogProblemKind};
 pub(crate) use stream::{Decryptor, Plain};
 
 use crate::capture::PacketPos;

@@ -663,11 +663,6 @@ impl Decryptor {
             .collect();
         self.info
     }
-
-    /// Whether any application data came out.
-    pub fn produced(&self) -> bool {
-        self.info.plaintext_bytes > 0
-    }
 }
 
 /// Tries the sequence numbers a record found after a gap may have: the explicit nonce (TLS
