@@ -179,10 +179,16 @@ scenario() {
             "https://$ALB/ok/after"
         capture_stop
         cat "$skeys" >>"$keys"
-        # Drop two data packets from the middle of each leg's response.
-        local drop
-        drop=$(tshark -r "$WORK/$name.full.pcap" -Y "tcp.len > 1000 && tcp.srcport == 443" \
-            -T fields -e frame.number 2>/dev/null | awk '{a[NR]=$1} END {n=int(NR/2); print a[n-20]" "a[n-19]" "a[n+20]" "a[n+21]}')
+        # Cut two data packets out of the middle of the response to the client (a gap inside
+        # a record), and fourteen (about 20 KB: across record headers) out of the target's.
+        local drop front back
+        front=$(tshark -r "$WORK/$name.full.pcap" -T fields -e frame.number \
+            -Y "tcp.len > 1000 && tcp.srcport == 443 && tcp.dstport == 41031" 2>/dev/null |
+            awk '{a[NR]=$1} END {n=int(NR/2); print a[n]" "a[n+1]}')
+        back=$(tshark -r "$WORK/$name.full.pcap" -T fields -e frame.number \
+            -Y "tcp.len > 1000 && tcp.srcport == 443 && tcp.dstport != 41031" 2>/dev/null |
+            awk '{a[NR]=$1} END {n=int(NR/2); s=""; for (i = n; i < n + 14; i++) s=s" "a[i]; print s}')
+        drop="$front $back"
         log "dropping frames $drop"
         # shellcheck disable=SC2086
         editcap "$WORK/$name.full.pcap" "$pcap" $drop

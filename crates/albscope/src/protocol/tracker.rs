@@ -1,7 +1,7 @@
 //! Per-connection protocol state: detects the application, feeds the HTTP or TLS parsers, pairs
 //! requests with responses and reports exchanges and connections to the [`AppSink`].
 
-use super::decrypt::{Decryptor, KeyLog, Plain};
+use super::decrypt::{DecryptStatus, Decryptor, KeyLog, Plain};
 use super::http::{match_literal, match_method, Match, ReqEvent, ReqKind, RequestParser};
 use super::http::{RespEvent, ResponseParser, Seg};
 use super::tls::TlsConn;
@@ -83,11 +83,24 @@ pub struct ProtocolStats {
     pub tls_bytes_skipped: u64,
     /// TLS connections decrypted with the key log.
     pub tls_decrypted: u64,
-    /// TLS connections left opaque although a key log was given (no keys for the session,
-    /// hellos not captured, unsupported suite, keys that did not work).
-    pub tls_not_decrypted: u64,
-    /// TLS records that did not authenticate with the keys found.
+    /// TLS connections left opaque because the key log has no line for their session.
+    pub tls_keys_missing: u64,
+    /// TLS connections left opaque because their hellos were not captured.
+    pub tls_handshake_missing: u64,
+    /// TLS connections whose handshake never chose a session (no ServerHello).
+    pub tls_not_established: u64,
+    /// TLS connections left opaque because their cipher suite is not decrypted (e.g. CBC).
+    pub tls_unsupported_cipher: u64,
+    /// TLS connections whose keys were found but opened no record.
+    pub tls_decrypt_failed: u64,
+    /// TLS records that did not authenticate with the keys found (wrong key, tag mismatch).
     pub tls_decrypt_failures: u64,
+    /// TLS records lost in capture gaps on decrypted connections.
+    pub tls_records_lost: u64,
+    /// Record streams found again after a gap broke their framing.
+    pub tls_resyncs: u64,
+    /// Directions of decrypted connections whose records were not found again after a gap.
+    pub tls_unsynced: u64,
 }
 
 /// Bytes held per direction before the application is known.
@@ -499,12 +512,19 @@ impl ProtocolTracker {
                 self.stats.unfinished_exchanges += unfinished.len() as u64;
                 let decryption = c.decrypt.take().map(|d| {
                     let info = d.finish();
-                    self.stats.tls_decrypt_failures += info.failures;
-                    if info.decrypted() {
-                        self.stats.tls_decrypted += 1;
-                    } else {
-                        self.stats.tls_not_decrypted += 1;
-                    }
+                    let st = &mut self.stats;
+                    st.tls_decrypt_failures += info.failures;
+                    st.tls_records_lost += info.lost_records;
+                    st.tls_resyncs += info.resyncs;
+                    st.tls_unsynced += info.unsynced.len() as u64;
+                    *match info.status {
+                        DecryptStatus::Decrypted => &mut st.tls_decrypted,
+                        DecryptStatus::KeysMissing => &mut st.tls_keys_missing,
+                        DecryptStatus::HandshakeMissing => &mut st.tls_handshake_missing,
+                        DecryptStatus::NotEstablished => &mut st.tls_not_established,
+                        DecryptStatus::UnsupportedCipher => &mut st.tls_unsupported_cipher,
+                        DecryptStatus::Failed => &mut st.tls_decrypt_failed,
+                    } += 1;
                     info
                 });
                 let tls = c.tls.take().map(|t| {

@@ -266,6 +266,17 @@ impl RecordCipher {
         Some((make(ck, civ)?, make(sk, siv)?))
     }
 
+    /// Bytes a record body carries beyond its plaintext (explicit nonce, tag, TLS 1.3 inner
+    /// content type; padding is not counted).
+    pub(crate) fn overhead(&self) -> u64 {
+        let nonce = if self.explicit_nonce {
+            EXPLICIT_NONCE_LEN
+        } else {
+            0
+        };
+        (TAG_LEN + nonce + usize::from(self.tls13)) as u64
+    }
+
     /// The keys after a TLS 1.3 KeyUpdate (RFC 8446 7.2), sequence number 0.
     pub(crate) fn updated(&self) -> Option<RecordCipher> {
         let next = expand_label(self.hash, &self.secret, "traffic upd", self.hash.len())?;

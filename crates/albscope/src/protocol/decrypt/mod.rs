@@ -49,6 +49,8 @@ pub enum DecryptStatus {
     /// looked up.
     #[default]
     HandshakeMissing,
+    /// The server never chose a session (no ServerHello: the handshake failed or was cut).
+    NotEstablished,
     /// The negotiated cipher suite is not one albscope decrypts (e.g. CBC).
     UnsupportedCipher,
     /// Keys were found but no record opened with them (wrong key, damaged records).

@@ -118,6 +118,8 @@ struct DirDec {
     resync: Option<Vec<u8>>,
     /// Records lost at most in that gap (bounds the sequence numbers tried).
     resync_span: u64,
+    /// Stream bytes lost since the end of the last record read (gap and bytes skipped).
+    desync_bytes: u64,
 }
 
 impl DirDec {
@@ -257,6 +259,10 @@ impl Decryptor {
         };
         if let Some(buf) = &mut st.resync {
             // Still searching: what was kept cannot be contiguous with what follows.
+            st.desync_bytes = st
+                .desync_bytes
+                .saturating_add(buf.len() as u64)
+                .saturating_add(len);
             buf.clear();
             st.resync_span = st.resync_span.saturating_add(len / 22 + 1);
             self.info.lost_bytes = self.info.lost_bytes.saturating_add(len);
@@ -288,10 +294,9 @@ impl Decryptor {
         st.body = Vec::new();
         st.resync = Some(Vec::new());
         st.resync_span = lost / 22 + 1;
+        st.desync_bytes = lost;
         self.info.lost_bytes = self.info.lost_bytes.saturating_add(lost);
-        if st.cipher.is_some() || st.next.is_some() {
-            out.push(Plain::Gap { dir, ts, len: lost });
-        }
+        let _ = (ts, out);
     }
 
     /// Searches the bytes after a gap for a record that opens; goes on from there.
@@ -347,6 +352,7 @@ impl Decryptor {
             None => start,
         };
         self.info.lost_bytes = self.info.lost_bytes.saturating_add(skipped as u64);
+        st.desync_bytes = st.desync_bytes.saturating_add(skipped as u64);
         match found {
             None => {
                 buf.drain(..start.min(buf.len()));
@@ -354,6 +360,7 @@ impl Decryptor {
                     let cut = buf.len() - RESYNC_WINDOW;
                     buf.drain(..cut);
                     self.info.lost_bytes = self.info.lost_bytes.saturating_add(cut as u64);
+                    st.desync_bytes = st.desync_bytes.saturating_add(cut as u64);
                 }
                 st.resync = Some(buf);
             }
@@ -361,10 +368,23 @@ impl Decryptor {
                 let rest = buf.get(at + 5 + len..).unwrap_or(&[]).to_vec();
                 self.info.resyncs += 1;
                 if let Some(c) = st.cipher.as_mut() {
+                    // The records between: their count from the sequence numbers, their
+                    // plaintext from the bytes lost less each record's header and overhead.
                     let lost = seq.saturating_sub(c.seq);
                     self.info.lost_records = self.info.lost_records.saturating_add(lost);
+                    let plain = st
+                        .desync_bytes
+                        .saturating_sub(lost.saturating_mul(5 + c.overhead()));
                     c.seq = seq.saturating_add(1);
+                    if plain > 0 && (st.app_stage || !self.tls13) {
+                        out.push(Plain::Gap {
+                            dir,
+                            ts,
+                            len: plain,
+                        });
+                    }
                 }
+                st.desync_bytes = 0;
                 self.opened(dir, ts, pos, &hdr, opened, out);
                 self.feed(dir, ts, pos, &rest, keys, out);
             }
@@ -387,7 +407,7 @@ impl Decryptor {
                 out.push(Plain::Gap {
                     dir,
                     ts,
-                    len: len.saturating_sub(TAG_LEN as u64 + 1),
+                    len: len.saturating_sub(c.overhead()),
                 });
             }
         }
@@ -653,6 +673,9 @@ impl Decryptor {
     pub fn finish(mut self) -> DecryptInfo {
         if self.keys_found && self.info.records == 0 && self.info.failures > 0 {
             self.info.status = DecryptStatus::Failed;
+        }
+        if self.info.cipher.is_none() && self.client_random.is_some() {
+            self.info.status = DecryptStatus::NotEstablished;
         }
         self.info.unsynced = self
             .dirs
