@@ -229,6 +229,12 @@ impl CaptureReader {
             .packet_ref(u16::try_from(i).unwrap_or(u16::MAX))
     }
 
+    /// Whether TLS key logs from Decryption Secrets Blocks wait to be taken (those before the
+    /// first packet are read when the inputs open).
+    pub fn has_tls_key_logs(&self) -> bool {
+        self.key_logs_waiting
+    }
+
     /// TLS key logs (NSS key log text) from pcapng Decryption Secrets Blocks read since the
     /// last call, each with the name of the input that carried it. Blocks are read as the
     /// packets around them are, so call this before each [`CaptureReader::next_packet`].

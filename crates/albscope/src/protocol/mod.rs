@@ -18,7 +18,10 @@ mod http;
 mod tls;
 mod tracker;
 
-pub use decrypt::{Alpn, DecryptInfo, DecryptStatus, KeyLog, KeyLogProblem, KeyLogProblemKind};
+pub use decrypt::{
+    tls_cipher_name, tls_version_name, Alpn, DecryptInfo, DecryptStatus, KeyLog, KeyLogProblem,
+    KeyLogProblemKind,
+};
 pub use tracker::{ProtocolConfig, ProtocolStats, ProtocolTracker};
 
 use crate::capture::{Duration, PacketPos, Timestamp};

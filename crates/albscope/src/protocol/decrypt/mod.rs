@@ -14,6 +14,16 @@ use crate::capture::PacketPos;
 use crate::flow::Dir;
 use serde::Serialize;
 
+/// A TLS version's name ("TLSv1.3"; hex when unknown).
+pub fn tls_version_name(v: u16) -> String {
+    super::tls::version_name(v)
+}
+
+/// A cipher suite's IANA name (hex when unknown).
+pub fn tls_cipher_name(id: u16) -> String {
+    super::tls::cipher_name(id)
+}
+
 /// The application protocol negotiated with ALPN.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
