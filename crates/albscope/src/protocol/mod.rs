@@ -13,7 +13,7 @@
 //! detection from the first bytes, the queue of exchanges waiting for their responses, and the
 //! hand-over to the [`AppSink`]. Results never depend on how the streams were cut into packets.
 
-mod decrypt;
+pub mod decrypt;
 mod http;
 mod tls;
 mod tracker;

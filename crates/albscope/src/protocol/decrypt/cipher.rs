@@ -165,6 +165,16 @@ impl Aead {
         })
     }
 
+    /// Encrypts `buf` in place, appending the tag (test support: building records).
+    fn seal(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>) -> bool {
+        let nonce = Nonce::from_slice(nonce);
+        match self {
+            Aead::Aes128(a) => a.encrypt_in_place(nonce, aad, buf).is_ok(),
+            Aead::Aes256(a) => a.encrypt_in_place(nonce, aad, buf).is_ok(),
+            Aead::ChaCha(a) => a.encrypt_in_place(nonce, aad, buf).is_ok(),
+        }
+    }
+
     /// Decrypts `buf` (ciphertext and tag) in place; false when the tag does not verify.
     fn open(&self, nonce: &[u8; 12], aad: &[u8], buf: &mut Vec<u8>) -> bool {
         let nonce = Nonce::from_slice(nonce);
@@ -331,6 +341,42 @@ impl RecordCipher {
                 plaintext: buf,
             })
         }
+    }
+
+    /// Builds the record carrying `plaintext` of `content_type` under the next sequence number
+    /// (test support: the inverse of [`RecordCipher::open_at`]); `None` for a plaintext too
+    /// long for one record.
+    pub(crate) fn seal_next(&mut self, content_type: u8, plaintext: &[u8]) -> Option<Vec<u8>> {
+        let seq = self.seq;
+        let mut nonce = self.iv;
+        let overhead = usize::try_from(self.overhead()).ok()?;
+        let body_len = u16::try_from(plaintext.len() + overhead).ok()?;
+        let outer = if self.tls13 { 23 } else { content_type };
+        let header = [outer, 3, 3, (body_len >> 8) as u8, body_len as u8];
+        let mut buf = plaintext.to_vec();
+        let mut record = header.to_vec();
+        let aad = if self.tls13 {
+            buf.push(content_type);
+            xor_seq(&mut nonce, seq);
+            header.to_vec()
+        } else {
+            if self.explicit_nonce {
+                nonce.get_mut(4..)?.copy_from_slice(&seq.to_be_bytes());
+                record.extend_from_slice(&seq.to_be_bytes());
+            } else {
+                xor_seq(&mut nonce, seq);
+            }
+            let mut aad = seq.to_be_bytes().to_vec();
+            aad.extend_from_slice(&[content_type, 3, 3]);
+            aad.extend_from_slice(&u16::try_from(plaintext.len()).ok()?.to_be_bytes());
+            aad
+        };
+        if !self.aead.seal(&nonce, &aad, &mut buf) {
+            return None;
+        }
+        record.extend_from_slice(&buf);
+        self.seq += 1;
+        Some(record)
     }
 
     /// The explicit nonce of a TLS 1.2 GCM record, read as a number (OpenSSL and most stacks

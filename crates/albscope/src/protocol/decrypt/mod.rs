@@ -6,6 +6,8 @@
 mod cipher;
 mod keylog;
 mod stream;
+#[doc(hidden)]
+pub mod testing;
 
 pub use keylog::{KeyLog, KeyLogProblem, KeyLogProblemKind};
 pub(crate) use stream::{Decryptor, Plain};
