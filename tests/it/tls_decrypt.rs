@@ -365,3 +365,44 @@ fn tshark_and_albscope_agree_on_decrypted_requests_and_statuses() {
     }
     assert_eq!(checked, 4);
 }
+
+/// Text and JSON reports of each sample analysed with its keys (`--idle-timeout 5`), against
+/// `samples/tls/<name>.expected.txt` / `.expected.json` (`ALBSCOPE_BLESS=1` rewrites them).
+#[test]
+fn sample_reports_match_golden_files() {
+    use albscope::alb::AlbConfig;
+    use albscope::capture::{CaptureReader, Duration};
+    use albscope::diagnose::analyze_capture;
+    use albscope::pipeline::PipelineConfig;
+    use albscope::report::expected_report;
+    let bless = std::env::var_os("ALBSCOPE_BLESS").is_some();
+    let mut problems = Vec::new();
+    for (pcap, keys) in SAMPLES {
+        let mut config = PipelineConfig::default();
+        if !keys.is_empty() {
+            let mut log = KeyLog::default();
+            log.add_text(keys, &std::fs::read(dir().join(keys)).expect("keys"));
+            config.protocol.keys = std::sync::Arc::new(log);
+        }
+        let mut reader = CaptureReader::open(&[dir().join(pcap)]).expect("sample");
+        let alb = AlbConfig {
+            idle_timeout: Some(Duration::from_millis(5_000)),
+            ..AlbConfig::default()
+        };
+        let a = analyze_capture(&mut reader, &config, alb, true);
+        let stem = pcap.split('.').next().unwrap_or(pcap);
+        for (ext, json) in [("expected.txt", false), ("expected.json", true)] {
+            let body = expected_report(&a, json).expect("report");
+            let path = dir().join(format!("{stem}.{ext}"));
+            if bless {
+                std::fs::write(&path, &body).expect("write golden");
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(body.as_str()) {
+                problems.push(format!(
+                    "{} differs (ALBSCOPE_BLESS=1 rewrites it)",
+                    path.display()
+                ));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
