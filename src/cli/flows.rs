@@ -248,7 +248,7 @@ impl<W: Write> FlowSink for Collector<W> {
 impl<W: Write> AppSink for Collector<W> {
     fn exchange(&mut self, _conn: &ConnContext, _exchange: HttpExchange) {}
     fn closed(&mut self, record: ConnectionRecord) {
-        self.emit((record.tcp, record.decryption));
+        self.emit((record.tcp, record.decryption.map(|d| *d)));
     }
 }
 

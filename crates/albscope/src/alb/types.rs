@@ -112,7 +112,7 @@ pub struct ClosedConn {
     /// Exchanges reported as finished before the close.
     pub finished_exchanges: u32,
     /// What decryption did (TLS, with a key log).
-    pub decryption: Option<DecryptInfo>,
+    pub decryption: Option<Box<DecryptInfo>>,
 }
 
 /// Which connection a leg ran on.

@@ -360,8 +360,9 @@ pub struct ConnectionRecord {
     pub tls: Option<TlsInfo>,
     /// Bytes at the start of a stream that were neither HTTP nor TLS, escaped (at most 64).
     pub unknown_excerpt: Option<String>,
-    /// What decryption did, on a TLS connection when a key log was given.
-    pub decryption: Option<DecryptInfo>,
+    /// What decryption did, on a TLS connection when a key log was given (boxed: most
+    /// connections have none).
+    pub decryption: Option<Box<DecryptInfo>>,
 }
 
 /// Receives exchanges and finished connections from the [`ProtocolTracker`].

@@ -525,7 +525,7 @@ impl ProtocolTracker {
                         DecryptStatus::UnsupportedCipher => &mut st.tls_unsupported_cipher,
                         DecryptStatus::Failed => &mut st.tls_decrypt_failed,
                     } += 1;
-                    info
+                    Box::new(info)
                 });
                 let tls = c.tls.take().map(|t| {
                     self.stats.tls_errors += t.errors;
