@@ -193,6 +193,25 @@ scenario() {
         # shellcheck disable=SC2086
         editcap "$WORK/$name.full.pcap" "$pcap" $drop
         ;;
+    bench)
+        # Throughput capture (kept out of samples/): 10 clients x 60 requests of 100 KB over
+        # TLS 1.3 on both legs. Written to $WORK/bench.pcap and bench.keys only.
+        bg target python3 -u "$HERE/servers/tls_target.py" --bind $TGT --port 443 \
+            --cert "$WORK/tgt.crt" --key "$WORK/tgt.key" --keylog "$skeys"
+        haproxy_start "    server t1 $TGT:443 ssl verify none"
+        sleep 1; capture_start "$pcap"
+        local i cpids=()
+        for i in $(seq 1 10); do
+            nsx env SSLKEYLOGFILE="$keys" curl -sk -o /dev/null --interface $CLIENT \
+                --http1.1 "https://$ALB/big/100000/[1-60]" &
+            cpids+=("$!")
+        done
+        wait "${cpids[@]}" || true
+        capture_stop
+        cat "$skeys" >>"$keys"
+        log "bench: $(stat -c %s "$pcap") bytes in $pcap"
+        return 0
+        ;;
     *) log "unknown scenario $name"; return 1 ;;
     esac
     cp "$pcap" "$OUT/$name.pcap"
