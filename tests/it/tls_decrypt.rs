@@ -252,12 +252,12 @@ fn malformed_key_log_lines_are_reported_with_file_and_line() {
     assert_eq!(decrypted, 3);
 }
 
+/// Requests (client port, server port, uri) and responses (client port, server port, status).
+type Rows = (Vec<(u16, u16, String)>, Vec<(u16, u16, u16)>);
+
 /// (client port, server port, uri or status) rows of every decrypted HTTP request and response,
 /// as tshark reads them; `None` when tshark is not installed.
-fn tshark_rows(
-    pcap: &Path,
-    keys: &Path,
-) -> Option<(Vec<(u16, u16, String)>, Vec<(u16, u16, u16)>)> {
+fn tshark_rows(pcap: &Path, keys: &Path) -> Option<Rows> {
     let out = Command::new("tshark")
         .arg("-r")
         .arg(pcap)
@@ -293,13 +293,13 @@ fn tshark_rows(
 }
 
 /// The same rows from albscope's decrypted exchanges (library pipeline, every leg).
-fn albscope_rows(pcap: &Path, keys: &Path) -> (Vec<(u16, u16, String)>, Vec<(u16, u16, u16)>) {
+fn albscope_rows(pcap: &Path, keys: &Path) -> Rows {
     use albscope::capture::{CaptureReader, Timestamp};
     use albscope::pipeline::{run_app, Clock, PipelineConfig};
     use albscope::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange};
     #[derive(Default)]
-    struct Rows(Vec<(u16, u16, String)>, Vec<(u16, u16, u16)>);
-    impl Rows {
+    struct Collect(Vec<(u16, u16, String)>, Vec<(u16, u16, u16)>);
+    impl Collect {
         fn add(&mut self, c: u16, s: u16, ex: &HttpExchange) {
             if let Some(r) = &ex.request {
                 self.0.push((c, s, r.target.clone()));
@@ -309,7 +309,7 @@ fn albscope_rows(pcap: &Path, keys: &Path) -> (Vec<(u16, u16, String)>, Vec<(u16
             }
         }
     }
-    impl AppSink for Rows {
+    impl AppSink for Collect {
         fn exchange(&mut self, conn: &ConnContext, ex: HttpExchange) {
             if conn.decrypted {
                 self.add(conn.key.client.port, conn.key.server.port, &ex);
@@ -323,7 +323,7 @@ fn albscope_rows(pcap: &Path, keys: &Path) -> (Vec<(u16, u16, String)>, Vec<(u16
             }
         }
     }
-    impl Clock for Rows {
+    impl Clock for Collect {
         fn tick(&mut self, _: Timestamp) {}
     }
     let mut log = KeyLog::default();
@@ -331,7 +331,7 @@ fn albscope_rows(pcap: &Path, keys: &Path) -> (Vec<(u16, u16, String)>, Vec<(u16
     let mut config = PipelineConfig::default();
     config.protocol.keys = std::sync::Arc::new(log);
     let mut reader = CaptureReader::open(&[pcap]).unwrap();
-    let mut rows = Rows::default();
+    let mut rows = Collect::default();
     run_app(&mut reader, &config, &mut rows);
     (rows.0, rows.1)
 }

@@ -376,59 +376,6 @@ pub fn vantage_text(v: crate::alb::Vantage) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn health_problems_are_worded_as_before() {
-        let no_answer = |how, unmatched_attempt| {
-            health_problem_text(Some(&HealthProblem::NoAnswer {
-                how,
-                unmatched_attempt,
-            }))
-        };
-        assert_eq!(health_problem_text(None), "failed");
-        assert_eq!(
-            health_problem_text(Some(&HealthProblem::Status(503))),
-            "answered 503"
-        );
-        assert_eq!(no_answer(NoAnswer::Unknown, false), "no response");
-        assert_eq!(
-            no_answer(NoAnswer::Refused, false),
-            "connection refused (SYN answered by RST)"
-        );
-        assert_eq!(
-            no_answer(NoAnswer::SynUnanswered, true),
-            "SYN unanswered (connection timed out) (no client request matched this connection \
-             attempt)"
-        );
-        assert_eq!(
-            no_answer(NoAnswer::TlsIncomplete, false),
-            "TLS handshake did not complete"
-        );
-        assert_eq!(
-            no_answer(NoAnswer::Closed, false),
-            "connection closed without a response"
-        );
-        let icmp = crate::decode::IcmpError {
-            v6: false,
-            icmp_type: 3,
-            code: 1,
-            description: "destination unreachable: host unreachable".into(),
-            quoted_src: [10, 0, 1, 25].into(),
-            quoted_dst: [10, 0, 2, 9].into(),
-            quoted_src_port: 40000,
-            quoted_dst_port: 80,
-            quoted_seq: None,
-        };
-        assert_eq!(
-            no_answer(NoAnswer::Icmp(icmp), false),
-            "ICMP destination unreachable: host unreachable (type 3 code 1)"
-        );
-    }
-}
-
 /// The header note on TLS decryption with a key log: how many connections were decrypted, why
 /// the others stayed opaque, and what was lost.
 fn decryption_note(p: &crate::protocol::ProtocolStats) -> String {
@@ -483,4 +430,57 @@ fn decryption_note(p: &crate::protocol::ProtocolStats) -> String {
         ));
     }
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn health_problems_are_worded_as_before() {
+        let no_answer = |how, unmatched_attempt| {
+            health_problem_text(Some(&HealthProblem::NoAnswer {
+                how,
+                unmatched_attempt,
+            }))
+        };
+        assert_eq!(health_problem_text(None), "failed");
+        assert_eq!(
+            health_problem_text(Some(&HealthProblem::Status(503))),
+            "answered 503"
+        );
+        assert_eq!(no_answer(NoAnswer::Unknown, false), "no response");
+        assert_eq!(
+            no_answer(NoAnswer::Refused, false),
+            "connection refused (SYN answered by RST)"
+        );
+        assert_eq!(
+            no_answer(NoAnswer::SynUnanswered, true),
+            "SYN unanswered (connection timed out) (no client request matched this connection \
+             attempt)"
+        );
+        assert_eq!(
+            no_answer(NoAnswer::TlsIncomplete, false),
+            "TLS handshake did not complete"
+        );
+        assert_eq!(
+            no_answer(NoAnswer::Closed, false),
+            "connection closed without a response"
+        );
+        let icmp = crate::decode::IcmpError {
+            v6: false,
+            icmp_type: 3,
+            code: 1,
+            description: "destination unreachable: host unreachable".into(),
+            quoted_src: [10, 0, 1, 25].into(),
+            quoted_dst: [10, 0, 2, 9].into(),
+            quoted_src_port: 40000,
+            quoted_dst_port: 80,
+            quoted_seq: None,
+        };
+        assert_eq!(
+            no_answer(NoAnswer::Icmp(icmp), false),
+            "ICMP destination unreachable: host unreachable (type 3 code 1)"
+        );
+    }
 }

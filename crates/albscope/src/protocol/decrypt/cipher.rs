@@ -70,7 +70,7 @@ impl Suite {
                 (Aes256Gcm, Sha384, false)
             }
             // ChaCha20-Poly1305 (RFC 7905).
-            0xcca8 | 0xcca9 | 0xccaa => (ChaCha20Poly1305, Sha256, false),
+            0xcca8..=0xccaa => (ChaCha20Poly1305, Sha256, false),
             _ => return None,
         };
         Some(Suite {

@@ -332,7 +332,7 @@ impl Decryptor {
                 break None;
             };
             let len = u16::from_be_bytes([hi, lo]) as usize;
-            if len > MAX_RECORD || len < TAG_LEN + 1 {
+            if !(TAG_LEN + 1..=MAX_RECORD).contains(&len) {
                 start = at + 1;
                 continue;
             }
