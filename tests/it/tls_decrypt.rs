@@ -101,6 +101,33 @@ fn a_gap_across_record_headers_resynchronises_at_the_next_record() {
 }
 
 #[test]
+fn a_gap_of_more_records_than_are_tried_leaves_the_rest_opaque_and_says_so() {
+    // Records of 16 plaintext bytes: a 6000-byte gap loses more records than the sequence
+    // numbers tried after it; the search gives up after a bounded number of headers.
+    let s = session(0x1301, 3, 12_000, 16);
+    let mut cuts = Vec::new();
+    for (i, (_, bytes)) in s.pieces.iter().enumerate() {
+        if i == s.pieces.len() - 3 {
+            cuts.extend([
+                Cut::Segments(300),
+                Cut::Gap(6000),
+                Cut::Segments(bytes.len()),
+            ]);
+        } else {
+            cuts.push(Cut::Segments(bytes.len()));
+        }
+    }
+    let d = drive(&s, &s.keys, &cuts);
+    let info = d.record.and_then(|r| r.decryption).expect("info");
+    assert_eq!(
+        info.unsynced,
+        vec![albscope::flow::Dir::ToClient],
+        "{info:?}"
+    );
+    assert_eq!(d.statuses.first(), Some(&200));
+}
+
+#[test]
 fn wrong_or_missing_keys_leave_the_connection_opaque_and_say_why() {
     for suite in SUITES {
         let s = session(suite, 2, 100, 200);

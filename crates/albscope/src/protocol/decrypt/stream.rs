@@ -24,7 +24,10 @@ const MAX_HELLO: usize = 64 * 1024;
 /// Bytes kept while searching for a record header after a gap.
 const RESYNC_WINDOW: usize = 2 * (MAX_RECORD + 5);
 /// Sequence numbers tried after a gap (beyond the explicit-nonce guess).
-const MAX_SEQ_TRIES: u64 = 256;
+const MAX_SEQ_TRIES: u64 = 64;
+/// Plausible record headers tried after a gap before the direction is given up as opaque
+/// (bounds the work a hopeless search can cost: candidates x sequence numbers x one record).
+const MAX_RESYNC_CANDIDATES: u32 = 16;
 
 const CCS: u8 = 20;
 const ALERT: u8 = 21;
@@ -120,6 +123,10 @@ struct DirDec {
     resync_span: u64,
     /// Stream bytes lost since the end of the last record read (gap and bytes skipped).
     desync_bytes: u64,
+    /// Record headers tried in vain since the gap.
+    failed_candidates: u32,
+    /// Given up after a gap: the rest of the direction is opaque.
+    dead: bool,
 }
 
 impl DirDec {
@@ -179,6 +186,9 @@ impl Decryptor {
         out: &mut Vec<Plain>,
     ) {
         let d = dir.index();
+        if self.dirs.get(d).is_some_and(|s| s.dead) {
+            return;
+        }
         if self.dirs.get(d).is_some_and(|s| s.resync.is_some()) {
             self.resync_feed(dir, ts, pos, bytes, keys, out);
             return;
@@ -257,6 +267,9 @@ impl Decryptor {
         let Some(st) = self.dirs.get_mut(dir.index()) else {
             return;
         };
+        if st.dead {
+            return;
+        }
         if let Some(buf) = &mut st.resync {
             // Still searching: what was kept cannot be contiguous with what follows.
             st.desync_bytes = st
@@ -345,7 +358,13 @@ impl Decryptor {
             if let Some((seq, opened)) = try_seqs(st, &hdr, body) {
                 break Some((at, len, hdr, seq, opened));
             }
+            // Perhaps a record beyond the sequence numbers tried: look further next time.
+            st.failed_candidates += 1;
+            st.resync_span = st.resync_span.saturating_add(1);
             start = at + 1;
+            if st.failed_candidates >= MAX_RESYNC_CANDIDATES {
+                break None;
+            }
         };
         let skipped = match &found {
             Some((at, ..)) => *at,
@@ -353,6 +372,12 @@ impl Decryptor {
         };
         self.info.lost_bytes = self.info.lost_bytes.saturating_add(skipped as u64);
         st.desync_bytes = st.desync_bytes.saturating_add(skipped as u64);
+        if found.is_none() && st.failed_candidates >= MAX_RESYNC_CANDIDATES {
+            // Given up: the rest of this direction stays opaque (reported as unsynced).
+            st.dead = true;
+            st.resync = Some(Vec::new());
+            return;
+        }
         match found {
             None => {
                 buf.drain(..start.min(buf.len()));
@@ -367,6 +392,7 @@ impl Decryptor {
             Some((at, len, hdr, seq, opened)) => {
                 let rest = buf.get(at + 5 + len..).unwrap_or(&[]).to_vec();
                 self.info.resyncs += 1;
+                st.failed_candidates = 0;
                 if let Some(c) = st.cipher.as_mut() {
                     // The records between: their count from the sequence numbers, their
                     // plaintext from the bytes lost less each record's header and overhead.
