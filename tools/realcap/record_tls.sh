@@ -99,7 +99,7 @@ CFG
 }
 
 capture_start() { # file
-    bg tcpdump tcpdump -i lo -U -s 0 -w "$1" tcp
+    bg tcpdump tcpdump -i lo -U -B 262144 -s 0 -w "$1" tcp
     sleep 1
 }
 
@@ -194,14 +194,14 @@ scenario() {
         editcap "$WORK/$name.full.pcap" "$pcap" $drop
         ;;
     bench)
-        # Throughput capture (kept out of samples/): 10 clients x 60 requests of 100 KB over
+        # Throughput capture (kept out of samples/): 4 clients x 60 requests of 100 KB over
         # TLS 1.3 on both legs. Written to $WORK/bench.pcap and bench.keys only.
         bg target python3 -u "$HERE/servers/tls_target.py" --bind $TGT --port 443 \
             --cert "$WORK/tgt.crt" --key "$WORK/tgt.key" --keylog "$skeys"
         haproxy_start "    server t1 $TGT:443 ssl verify none"
         sleep 1; capture_start "$pcap"
         local i cpids=()
-        for i in $(seq 1 10); do
+        for i in $(seq 1 4); do
             nsx env SSLKEYLOGFILE="$keys" curl -sk -o /dev/null --interface $CLIENT \
                 --http1.1 "https://$ALB/big/100000/[1-60]" &
             cpids+=("$!")
