@@ -3,7 +3,9 @@
 //! against tshark (`-o tls.keylog_file:`) when it is installed.
 
 use albscope::protocol::{DecryptStatus, KeyLog};
-use albscope_testkit::tls_sessions::{drive, tls_streams, Cut, TlsStreams, SUITES};
+use albscope_testkit::tls_sessions::{
+    drive, tls_streams, tls_streams_with, Cut, TlsStreams, SUITES,
+};
 use std::path::Path;
 use std::process::Command;
 
@@ -45,6 +47,18 @@ fn every_suite_decrypts_whatever_the_segmentation() {
             assert_eq!(info.status, DecryptStatus::Decrypted);
             assert_eq!(info.failures, 0);
         }
+    }
+}
+
+#[test]
+fn tls13_key_updates_are_followed() {
+    for suite in [0x1301, 0x1302, 0x1303] {
+        let s = tls_streams_with(suite, 5, &exchanges(3, 300), 128, true).expect("suite");
+        let d = drive(&s, &s.keys, &[Cut::Segments(50)]);
+        assert_eq!(d.statuses, vec![200, 503, 200], "suite {suite:#06x}");
+        let info = d.record.and_then(|r| r.decryption).expect("info");
+        assert_eq!(info.key_updates, 6, "suite {suite:#06x}");
+        assert_eq!(info.failures, 0);
     }
 }
 

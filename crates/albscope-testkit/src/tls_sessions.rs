@@ -47,6 +47,18 @@ pub fn tls_streams(
     exchanges: &[(Vec<u8>, Vec<u8>)],
     record: usize,
 ) -> Option<TlsStreams> {
+    tls_streams_with(suite, seed, exchanges, record, false)
+}
+
+/// [`tls_streams`]; with `key_update`, TLS 1.3 sides send a KeyUpdate after each exchange and
+/// go on with the next keys.
+pub fn tls_streams_with(
+    suite: u16,
+    seed: u8,
+    exchanges: &[(Vec<u8>, Vec<u8>)],
+    record: usize,
+    key_update: bool,
+) -> Option<TlsStreams> {
     let s = Session::new(suite, seed)?;
     let (mut hc, mut hs) = s.handshake_sealers()?;
     let ccs = vec![20, 3, 3, 0, 1, 1];
@@ -63,8 +75,14 @@ pub fn tls_streams(
         pieces.push((Dir::ToServer, client));
         let (mut ac, mut as_) = s.application_sealers()?;
         for (req, resp) in exchanges {
-            pieces.push((Dir::ToServer, records(&mut ac, req, record)));
-            pieces.push((Dir::ToClient, records(&mut as_, resp, record)));
+            let mut c = records(&mut ac, req, record);
+            let mut s = records(&mut as_, resp, record);
+            if key_update {
+                c.extend(ac.key_update()?);
+                s.extend(as_.key_update()?);
+            }
+            pieces.push((Dir::ToServer, c));
+            pieces.push((Dir::ToClient, s));
         }
     } else {
         let mut server = s.server_hello();

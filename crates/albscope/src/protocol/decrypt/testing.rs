@@ -15,6 +15,15 @@ impl Sealer {
     pub fn seal(&mut self, content_type: u8, plaintext: &[u8]) -> Option<Vec<u8>> {
         self.cipher.seal_next(content_type, plaintext)
     }
+
+    /// Sends a TLS 1.3 KeyUpdate and switches to the next keys (RFC 8446 7.2): the record
+    /// carrying the message, under the current keys; `None` when not TLS 1.3.
+    pub fn key_update(&mut self) -> Option<Vec<u8>> {
+        let next = self.cipher.updated()?;
+        let record = self.cipher.seal_next(22, &[24, 0, 0, 1, 0])?;
+        self.cipher = next;
+        Some(record)
+    }
 }
 
 /// A TLS session with fixed randoms and secrets: its hellos, its key log and its sealers.
