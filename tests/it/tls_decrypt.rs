@@ -51,6 +51,24 @@ fn every_suite_decrypts_whatever_the_segmentation() {
 }
 
 #[test]
+fn http2_inside_tls_is_left_to_its_parser_not_read_as_http1() {
+    // The HTTP/2 connection preface: no HTTP/2 parser here yet, so the connection keeps its
+    // opaque view (bursts) rather than losing its requests to the HTTP/1.x parser.
+    let ex = vec![(
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
+        b"\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
+    )];
+    let s = tls_streams(0x1301, 9, &ex, 100).expect("suite");
+    let d = drive(&s, &s.keys, &[]);
+    assert_eq!(d.decrypted_exchanges, 0);
+    let r = d.record.expect("closed");
+    let info = r.decryption.expect("info");
+    assert_eq!(info.status, DecryptStatus::Decrypted);
+    assert!(!info.parsed);
+    assert!(r.unfinished.is_empty());
+}
+
+#[test]
 fn tls13_key_updates_are_followed() {
     for suite in [0x1301, 0x1302, 0x1303] {
         let s = tls_streams_with(suite, 5, &exchanges(3, 300), 128, true).expect("suite");

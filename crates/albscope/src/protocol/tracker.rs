@@ -217,6 +217,8 @@ struct Conn {
     decrypt: Option<Box<Decryptor>>,
     /// Plaintext bytes handed to the parsers so far, per direction (their stream offsets).
     plain_offset: [u64; 2],
+    /// The protocol inside decrypted TLS, once its first bytes were seen.
+    inner: Option<plaintext::Inner>,
 }
 
 impl Conn {
@@ -346,6 +348,7 @@ impl ProtocolTracker {
                         continuation,
                         decrypt: None,
                         plain_offset: [0, 0],
+                        inner: None,
                     }),
                 );
             }

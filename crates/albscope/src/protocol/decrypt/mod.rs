@@ -84,6 +84,9 @@ pub struct DecryptInfo {
     pub records: u64,
     /// Application data bytes decrypted.
     pub plaintext_bytes: u64,
+    /// The application data went to a parser (HTTP/1.x); false for a protocol albscope does
+    /// not parse yet (HTTP/2): the connection is then reported as opaque bursts.
+    pub parsed: bool,
     /// Records that did not authenticate (wrong key, tag mismatch, sequence lost).
     pub failures: u64,
     /// The first of those: direction and packet.

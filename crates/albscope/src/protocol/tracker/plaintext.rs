@@ -7,7 +7,7 @@ use crate::protocol::decrypt::Alpn;
 
 /// The protocol inside a decrypted TLS connection.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(super) enum Inner {
+pub(crate) enum Inner {
     /// HTTP/1.x: the clear-text parsers.
     Http1,
     /// HTTP/2 (ALPN `h2` or the connection preface): no parser here yet, counted.
@@ -42,21 +42,29 @@ impl ProtocolTracker {
                     pos,
                     bytes,
                 } => {
-                    if c.http.is_none() && !c.ctx.decrypted {
-                        let alpn = c.decrypt.as_ref().and_then(|d| d.info.alpn.clone());
+                    let inner = *c.inner.get_or_insert_with(|| {
+                        let alpn = c.decrypt.as_ref().and_then(|d| d.info.alpn.as_ref());
+                        inner_protocol(alpn, &bytes)
+                    });
+                    if inner != Inner::Http1 {
+                        // HTTP/2: no parser here yet; the connection stays opaque bursts.
+                        continue;
+                    }
+                    if c.http.is_none() {
                         c.ctx.decrypted = true;
-                        if inner_protocol(alpn.as_ref(), &bytes) == Inner::Http1 {
-                            c.http = Some(Box::new(HttpConn::new(
-                                RequestParser::new(
-                                    self.config.max_request_header_bytes,
-                                    self.config.max_headers,
-                                ),
-                                ResponseParser::new(
-                                    self.config.max_response_header_bytes,
-                                    self.config.max_headers,
-                                ),
-                            )));
+                        if let Some(d) = c.decrypt.as_mut() {
+                            d.info.parsed = true;
                         }
+                        c.http = Some(Box::new(HttpConn::new(
+                            RequestParser::new(
+                                self.config.max_request_header_bytes,
+                                self.config.max_headers,
+                            ),
+                            ResponseParser::new(
+                                self.config.max_response_header_bytes,
+                                self.config.max_headers,
+                            ),
+                        )));
                     }
                     let d = dir.index();
                     let offset = c.plain_offset.get(d).copied().unwrap_or(0);
