@@ -8,6 +8,7 @@ use albscope::capture::{CaptureReader, Duration, Timestamp};
 use albscope::diagnose::logjoin::{JoinOptions, LogIndex, DEFAULT_MAX_LOG_ENTRIES};
 use albscope::diagnose::{analyze_capture_with_log, Analysis, Keep, DEFAULT_MAX_KEPT_REQUESTS};
 use albscope::pipeline::PipelineConfig;
+use albscope::protocol::{KeyLog, KeyLogProblem};
 use albscope::report::markdown::DEFAULT_MAX_BYTES;
 use albscope::report::{render, write_markdown_with, Format, MarkdownOptions, TextOptions};
 use albscope::taxonomy::Category;
@@ -51,6 +52,10 @@ pub struct InputArgs {
     /// Do not show a progress line on stderr.
     #[arg(long = "no-progress")]
     pub no_progress: bool,
+    /// Decrypt TLS with this key log (NSS key log format, as SSLKEYLOGFILE writes it;
+    /// repeatable). Keys in a pcapng Decryption Secrets Block are read without it.
+    #[arg(long = "tls-keylog", value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
 }
 
 impl InputArgs {
@@ -59,12 +64,33 @@ impl InputArgs {
         self.captures.iter().chain(&self.read).cloned().collect()
     }
 
-    /// The pipeline configuration for these inputs (ports, progress).
-    pub fn pipeline_config(&self) -> PipelineConfig {
+    /// The TLS key logs given with `--tls-keylog`, and their malformed lines.
+    pub fn key_log(&self) -> Result<(KeyLog, Vec<KeyLogProblem>), CliError> {
+        let mut log = KeyLog::default();
+        let mut problems = Vec::new();
+        for path in &self.tls_keylog {
+            let text = std::fs::read(path).map_err(|e| {
+                CliError::Unreadable(format!("--tls-keylog {}: {e}", path.display()))
+            })?;
+            problems.extend(log.add_text(&path.display().to_string(), &text));
+        }
+        Ok((log, problems))
+    }
+
+    /// Reads the key logs and warns on stderr about their malformed lines (once per command).
+    pub fn warn_key_log(&self) -> Result<(), CliError> {
+        let (_, problems) = self.key_log()?;
+        warn_key_log_problems(&problems);
+        Ok(())
+    }
+
+    /// The pipeline configuration for these inputs (ports, progress, TLS keys).
+    pub fn pipeline_config(&self) -> Result<PipelineConfig, CliError> {
         let mut p = PipelineConfig {
             progress: !self.no_progress,
             ..PipelineConfig::default()
         };
+        p.protocol.keys = std::sync::Arc::new(self.key_log()?.0);
         for port in &self.vxlan_port {
             if !p.decode.vxlan_ports.contains(port) {
                 p.decode.vxlan_ports.push(*port);
@@ -75,7 +101,14 @@ impl InputArgs {
                 p.decode.geneve_ports.push(*port);
             }
         }
-        p
+        Ok(p)
+    }
+}
+
+/// Writes malformed key log lines (file:line) to stderr as warnings.
+pub fn warn_key_log_problems(problems: &[KeyLogProblem]) {
+    for p in problems {
+        eprintln!("albscope: warning: {p}");
     }
 }
 
@@ -230,7 +263,7 @@ impl AnalysisOptions {
                 "--max-connections must be at least 1".into(),
             ));
         }
-        let mut p = self.input.pipeline_config();
+        let mut p = self.input.pipeline_config()?;
         p.flow.max_connections = self.limits.max_connections;
         p.flow.max_buffer_memory =
             usize::try_from(self.limits.max_buffer_memory_mib << 20).unwrap_or(usize::MAX);
@@ -418,6 +451,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
     }
     args.options.alb_config()?;
     args.options.pipeline_config()?;
+    args.options.input.warn_key_log()?;
     let paths = args.options.input.paths();
     let mut read = paths.clone();
     read.extend(args.log.access_log.iter().cloned());
@@ -444,6 +478,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
         _ => render(&analysis, format, &text, w),
     })?;
     let matched = fail_on.iter().any(|c| c.matches(&analysis));
+    warn_key_log_problems(&analysis.stats.key_log_problems);
     for p in &analysis.stats.problems {
         eprintln!("albscope: damaged input: {p}");
     }

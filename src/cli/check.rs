@@ -381,6 +381,7 @@ fn write_text(out: &mut dyn Write, expected: &Path, diffs: &[Difference]) -> std
 pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
     args.options.alb_config()?;
     args.options.pipeline_config()?;
+    args.options.input.warn_key_log()?;
     let paths = args.options.input.paths();
     let mut read = paths.clone();
     read.extend(args.log.access_log.iter().cloned());

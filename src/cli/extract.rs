@@ -74,6 +74,7 @@ fn slice_spec(
 pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
     args.options.alb_config()?;
     args.options.pipeline_config()?;
+    args.options.input.warn_key_log()?;
     let paths = args.options.input.paths();
     // `-w` is created (and checked against the inputs) before any work.
     let to_stdout = args.write.as_ref().is_some_and(|w| w.as_os_str() == "-");

@@ -9,8 +9,13 @@ use super::analyze::InputArgs;
 use super::io::{self, Inputs};
 use super::{CliError, EXIT_OK, EXIT_PARTIAL};
 use albscope::capture::{CaptureReader, PacketPos, Timestamp};
+use albscope::flow::Dir;
 use albscope::flow::{CloseReason, ConnId, ConnSummary, DirStats, FlowEvent, FlowSink, FlowStats};
-use albscope::pipeline::run_flows;
+use albscope::pipeline::{run_app, run_flows, Clock, PipelineConfig, RunStats};
+use albscope::protocol::{
+    tls_cipher_name, tls_version_name, Alpn, AppSink, ConnContext, ConnectionRecord, DecryptInfo,
+    DecryptStatus, HttpExchange,
+};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::io::Write;
@@ -44,7 +49,12 @@ Connection object fields:
   close_reason    closed, expired, evicted, end_of_capture, port_reused
   first_packet    {file, number}: input file index and 1-based frame number
   events          TCP events (SYN, SYN-ACK, FIN, RST, ICMP, retransmission, gap, conflict)
-  events_dropped  events not listed because of the per-connection cap";
+  events_dropped  events not listed because of the per-connection cap
+  tls             only with TLS keys (--tls-keylog, or a pcapng carrying them), on TLS
+                  connections: decrypted (bool), status (decrypted, keys_missing,
+                  handshake_missing, not_established, unsupported_cipher, failed), version,
+                  cipher, alpn, records, plaintext_bytes, failures, lost_records, lost_bytes,
+                  resyncs, unsynced (directions left opaque after a gap)";
 
 /// Output format of `albscope flows`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -141,9 +151,55 @@ struct FlowOut<'a> {
     /// Seen again after the connection table closed it out early (counted once).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     continuation: bool,
+    /// Decryption outcome (with TLS keys, on TLS connections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls: Option<DecryptOut>,
 }
 
-fn to_out(s: &ConnSummary) -> FlowOut<'_> {
+/// A connection's decryption outcome as printed.
+#[derive(Serialize)]
+struct DecryptOut {
+    decrypted: bool,
+    status: DecryptStatus,
+    version: Option<String>,
+    cipher: Option<String>,
+    alpn: Option<Alpn>,
+    records: u64,
+    plaintext_bytes: u64,
+    failures: u64,
+    lost_records: u64,
+    lost_bytes: u64,
+    resyncs: u64,
+    unsynced: Vec<&'static str>,
+}
+
+impl DecryptOut {
+    fn new(d: &DecryptInfo) -> Self {
+        DecryptOut {
+            decrypted: d.decrypted(),
+            status: d.status,
+            version: d.version.map(tls_version_name),
+            cipher: d.cipher.map(tls_cipher_name),
+            alpn: d.alpn.clone(),
+            records: d.records,
+            plaintext_bytes: d.plaintext_bytes,
+            failures: d.failures,
+            lost_records: d.lost_records,
+            lost_bytes: d.lost_bytes,
+            resyncs: d.resyncs,
+            unsynced: d
+                .unsynced
+                .iter()
+                .map(|d| match d {
+                    Dir::ToServer => "orig",
+                    Dir::ToClient => "resp",
+                })
+                .collect(),
+        }
+    }
+}
+
+fn to_out((s, tls): &(ConnSummary, Option<DecryptInfo>)) -> FlowOut<'_> {
     let PacketPos { file, number, .. } = s.first_pos;
     FlowOut {
         id: s.id,
@@ -165,13 +221,17 @@ fn to_out(s: &ConnSummary) -> FlowOut<'_> {
         events: &s.events,
         events_dropped: s.events_dropped,
         continuation: s.continuation,
+        tls: tls.as_ref().map(DecryptOut::new),
     }
 }
+
+/// A closed connection with its decryption outcome (when keys were given).
+type Closed = (ConnSummary, Option<DecryptInfo>);
 
 /// Collects summaries (table, json) or streams them (ndjson).
 struct Collector<W: Write> {
     stream: Option<W>,
-    summaries: Vec<ConnSummary>,
+    summaries: Vec<Closed>,
     error: Option<std::io::Error>,
 }
 
@@ -180,19 +240,37 @@ impl<W: Write> FlowSink for Collector<W> {
         let FlowEvent::Close(summary) = event else {
             return;
         };
+        self.emit((*summary, None));
+    }
+}
+
+/// With TLS keys the protocol layer runs too (to decrypt): connections come closed from it.
+impl<W: Write> AppSink for Collector<W> {
+    fn exchange(&mut self, _conn: &ConnContext, _exchange: HttpExchange) {}
+    fn closed(&mut self, record: ConnectionRecord) {
+        self.emit((record.tcp, record.decryption.map(|d| *d)));
+    }
+}
+
+impl<W: Write> Clock for Collector<W> {
+    fn tick(&mut self, _now: Timestamp) {}
+}
+
+impl<W: Write> Collector<W> {
+    fn emit(&mut self, closed: Closed) {
         match &mut self.stream {
             Some(out) => {
                 if self.error.is_some() {
                     return;
                 }
-                let res = serde_json::to_writer(&mut *out, &to_out(&summary))
+                let res = serde_json::to_writer(&mut *out, &to_out(&closed))
                     .map_err(std::io::Error::from)
                     .and_then(|_| out.write_all(b"\n"));
                 if let Err(e) = res {
                     self.error = Some(e);
                 }
             }
-            None => self.summaries.push(*summary),
+            None => self.summaries.push(closed),
         }
     }
 }
@@ -202,10 +280,14 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
     let inputs = Inputs::prepare(&args.input.paths(), false)?;
     let mut reader = CaptureReader::open_named(&inputs.named)
         .map_err(|e| CliError::Unreadable(e.to_string()))?;
-    let mut config = args.input.pipeline_config();
+    args.input.warn_key_log()?;
+    let mut config = args.input.pipeline_config()?;
     config.flow.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     config.flow.max_buffer_memory =
         usize::try_from(args.max_buffer_memory_mib << 20).unwrap_or(usize::MAX);
+    // With TLS keys (given, or at the start of a pcapng) the protocol layer decrypts; else
+    // only the flow layer runs.
+    let decrypt = !config.protocol.keys.is_empty() || reader.has_tls_key_logs();
     let mut out = io::stdout();
     let stats = if args.format == FlowsFormat::Ndjson {
         let mut sink = Collector {
@@ -213,7 +295,7 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
             summaries: Vec::new(),
             error: None,
         };
-        let stats = run_flows(&mut reader, &config, &mut sink);
+        let stats = run_with(decrypt, &mut reader, &config, &mut sink);
         if let Some(e) = sink.error {
             return Err(CliError::Output(e));
         }
@@ -224,9 +306,9 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
             summaries: Vec::new(),
             error: None,
         };
-        let stats = run_flows(&mut reader, &config, &mut sink);
+        let stats = run_with(decrypt, &mut reader, &config, &mut sink);
         let mut flows = sink.summaries;
-        flows.sort_by_key(|s| (s.start, s.id));
+        flows.sort_by_key(|(s, _)| (s.start, s.id));
         if args.format == FlowsFormat::Json {
             let all: Vec<FlowOut<'_>> = flows.iter().map(to_out).collect();
             serde_json::to_writer_pretty(&mut out, &all).map_err(std::io::Error::from)?;
@@ -253,12 +335,34 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
     }))
 }
 
+/// The table's word for a decryption outcome.
+fn decrypt_word(s: DecryptStatus) -> &'static str {
+    match s {
+        DecryptStatus::Decrypted => "decrypted",
+        DecryptStatus::KeysMissing => "opaque(no-keys)",
+        DecryptStatus::HandshakeMissing => "opaque(no-hello)",
+        DecryptStatus::NotEstablished => "no-session",
+        DecryptStatus::UnsupportedCipher => "opaque(cipher)",
+        DecryptStatus::Failed => "opaque(keys-failed)",
+    }
+}
+
+/// Runs the flow layer, or with `decrypt` the protocol layer too.
+fn run_with<W: Write>(
+    decrypt: bool,
+    reader: &mut CaptureReader,
+    config: &PipelineConfig,
+    sink: &mut Collector<W>,
+) -> RunStats {
+    if decrypt {
+        run_app(reader, config, sink)
+    } else {
+        run_flows(reader, config, sink)
+    }
+}
+
 /// Writes the aligned table.
-fn write_table(
-    out: &mut impl Write,
-    flows: &[ConnSummary],
-    stats: &FlowStats,
-) -> std::io::Result<()> {
+fn write_table(out: &mut impl Write, flows: &[Closed], stats: &FlowStats) -> std::io::Result<()> {
     let header = [
         "start (UTC)",
         "duration",
@@ -273,7 +377,7 @@ fn write_table(
     ];
     let rows: Vec<[String; 10]> = flows
         .iter()
-        .map(|s| {
+        .map(|(s, tls)| {
             let (o, r) = (&s.dirs[0], &s.dirs[1]);
             let guess = if s.saw_syn { "" } else { "?" };
             [
@@ -290,7 +394,11 @@ fn write_table(
                 format!("{}/{}", o.frame_bytes, r.frame_bytes),
                 (o.gaps as u64 + r.gaps as u64).to_string(),
                 s.state.clone(),
-                s.history.clone(),
+                match tls {
+                    // With TLS keys: the decryption outcome after the history.
+                    Some(d) => format!("{}  tls:{}", s.history, decrypt_word(d.status)),
+                    None => s.history.clone(),
+                },
             ]
         })
         .collect();
@@ -324,7 +432,7 @@ fn write_table(
     for row in &rows {
         line(out, row)?;
     }
-    let saw_guess = flows.iter().any(|s| !s.saw_syn);
+    let saw_guess = flows.iter().any(|(s, _)| !s.saw_syn);
     writeln!(
         out,
         "{} connection{}; packets and bytes count captured frames (duplicates included){}",

@@ -29,5 +29,6 @@ mod robust_exit_codes;
 mod robust_fuzz_corpus;
 mod robust_limits;
 mod synth_samples;
+mod tls_decrypt;
 mod vantage_cuts;
 mod wireshark_filters;

@@ -97,7 +97,7 @@ proptest! {
 
     #[test]
     fn small_caps_never_panic(steps in proptest::collection::vec(step(), 0..30)) {
-        let cfg = ProtocolConfig { max_response_header_bytes: 16, max_request_header_bytes: 16, max_headers: 1 };
+        let cfg = ProtocolConfig { max_response_header_bytes: 16, max_request_header_bytes: 16, max_headers: 1, ..ProtocolConfig::default() };
         let out = run_split(&timed(steps), cfg, |n| vec![1; n]);
         prop_assert_eq!(out.records.len(), 1);
     }

@@ -91,6 +91,14 @@ fn tls_stream_corpus() {
 }
 
 #[test]
+fn tls_decrypt_corpus() {
+    replay(
+        &corpus("tls_decrypt"),
+        albscope_testkit::fuzzing::tls_decrypt,
+    );
+}
+
+#[test]
 fn access_log_corpus() {
     replay(&corpus("access_log"), albscope_testkit::fuzzing::access_log);
     replay(

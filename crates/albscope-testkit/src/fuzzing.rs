@@ -95,6 +95,45 @@ pub fn tls_stream(data: &[u8]) {
     drive_protocol(&[0x16, 0x03, 0x01], data);
 }
 
+/// Drives the TLS decryptor with a whole session of real protected records (suite, record
+/// size and the response's length chosen by the first bytes), cut into segments, gaps and
+/// flipped bytes as the rest of the bytes say. Undamaged, the exchange must come out decrypted.
+pub fn tls_decrypt(data: &[u8]) {
+    use crate::tls_sessions::{drive, tls_streams, Cut, SUITES};
+    let (head, script) = data.split_at(data.len().min(3));
+    let pick = |i: usize| head.get(i).copied().unwrap_or(0);
+    let suite = SUITES[usize::from(pick(0)) % SUITES.len()];
+    let record = 16 + usize::from(pick(1)) * 8;
+    let body = usize::from(pick(2)) * 7;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {body}\r\n\r\n{}",
+        "b".repeat(body)
+    );
+    let exchanges = [(
+        b"GET /f HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        response.into_bytes(),
+    )];
+    let Some(streams) = tls_streams(suite, pick(0), &exchanges, record) else {
+        return;
+    };
+    let cuts: Vec<Cut> = script
+        .iter()
+        .map(|b| match b & 3 {
+            0 | 1 => Cut::Segments(usize::from(b >> 2) * 11 + 1),
+            2 => Cut::Gap(usize::from(b >> 2) * 9 + 1),
+            _ => Cut::Flip,
+        })
+        .collect();
+    let driven = drive(&streams, &streams.keys, &cuts);
+    let record = driven.record.as_ref();
+    assert!(record.is_some(), "the connection closed");
+    let damaged = cuts.iter().any(|c| !matches!(c, Cut::Segments(_)));
+    if !damaged {
+        assert_eq!(driven.statuses, vec![200], "{suite:#06x}");
+        assert_eq!(driven.decrypted_exchanges, 1);
+    }
+}
+
 /// Fuzzes the access-log parser, the explanation, and the streaming reader (gzip detection and
 /// line splitting included) with arbitrary bytes.
 pub fn access_log(data: &[u8]) {

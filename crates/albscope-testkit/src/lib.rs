@@ -8,5 +8,6 @@
 pub mod flow_capture;
 pub mod fuzzing;
 pub mod protocol_events;
+pub mod tls_sessions;
 pub mod vantage;
 pub mod vantage_score;

@@ -4,7 +4,9 @@
 use crate::capture::{CaptureReader, InputSummary, Timestamp};
 use crate::decode::{DecodeConfig, DecodeStats, Decoder};
 use crate::flow::{BufferBudget, ConnId, FlowConfig, FlowEvent, FlowSink, FlowStats, FlowTracker};
-use crate::protocol::{AppSink, ProtocolConfig, ProtocolStats, ProtocolTracker};
+use crate::protocol::{
+    AppSink, KeyLog, KeyLogProblem, ProtocolConfig, ProtocolStats, ProtocolTracker,
+};
 use std::io::{IsTerminal, Write};
 
 /// Settings of every layer the pipeline drives.
@@ -44,6 +46,10 @@ pub struct RunStats {
     /// Packets whose timestamp ran backwards by more than a second, was implausible or
     /// overflowed (see [`InputSummary::time_anomalies`]): kept out of durations. Absent when 0.
     pub time_anomalies: u64,
+    /// TLS key logs read from pcapng Decryption Secrets Blocks.
+    pub capture_key_logs: u64,
+    /// Malformed lines of those key logs (file and line).
+    pub key_log_problems: Vec<KeyLogProblem>,
 }
 
 /// Something that wants a callback every so often with the capture clock (to age out state).
@@ -94,7 +100,19 @@ pub fn run_app<S: AppSink + Clock>(
     };
     let mut stats = RunStats::default();
     let mut progress = Progress::new(config.progress, reader.total_bytes());
-    while let Some(packet) = reader.next_packet() {
+    loop {
+        // Keys a pcapng file carries (Decryption Secrets Blocks), before the packets after them.
+        for (name, text) in reader.take_tls_key_logs() {
+            let mut log = KeyLog::default();
+            stats
+                .key_log_problems
+                .extend(log.add_text(&format!("{name} (decryption secrets)"), &text));
+            stats.capture_key_logs += 1;
+            adapter.protocol.add_keys(&log);
+        }
+        let Some(packet) = reader.next_packet() else {
+            break;
+        };
         note_packet(&mut stats, packet.ts, packet.data.len());
         if let Some(decoded) = decoder.decode(&packet) {
             tracker.process(&packet, &decoded, &mut adapter);

@@ -88,6 +88,9 @@ pub(super) fn closed_conn(c: &ClosedConn) -> usize {
         + c.tcp.history.capacity()
         + PER_ALLOCATION
         + c.tls.as_ref().map_or(0, tls)
+        + c.decryption.as_ref().map_or(0, |d| {
+            size_of::<crate::protocol::DecryptInfo>() + PER_ALLOCATION + d.unsynced.capacity()
+        })
         + c.unknown_excerpt.as_deref().map_or(0, string)
 }
 

@@ -116,6 +116,7 @@ impl Conn {
             opened: self.s.start,
             opened_pos: self.s.first_pos,
             tls,
+            decrypted: false,
         }
     }
 
@@ -135,6 +136,7 @@ impl Conn {
             last_exchange_end: last_end_ms.map(t),
             tls: None,
             unknown_excerpt: None,
+            decryption: None,
         }
     }
 }

@@ -413,6 +413,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 opened: conn.opened,
                 opened_pos: conn.opened_pos,
                 tls: conn.tls,
+                decrypted: conn.decrypted,
             },
             exchange: Some(exchange),
             burst: None,
@@ -445,6 +446,10 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             opened: record.tcp.start,
             opened_pos: record.tcp.first_pos,
             tls: record.app == AppKind::Tls || record.tls.is_some(),
+            decrypted: record
+                .decryption
+                .as_ref()
+                .is_some_and(|d| d.plaintext_bytes > 0),
         };
         let ConnectionRecord {
             tcp,
@@ -454,6 +459,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             last_exchange_end,
             tls,
             unknown_excerpt,
+            decryption,
         } = record;
         let end = tcp.end;
         let bursts = tls
@@ -467,6 +473,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             unknown_excerpt,
             last_exchange_end,
             finished_exchanges,
+            decryption,
         });
         let no_exchanges = finished_exchanges == 0 && unfinished.is_empty();
         // The record's bytes are charged once: to the entry kept for the legs of finished

@@ -6,7 +6,7 @@ use super::knowledge::Knowledge;
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
 use crate::flow::{ConnId, ConnKey, ConnSummary, Endpoint};
-use crate::protocol::{header, AppKind, HttpExchange, TlsBurst, TlsInfo};
+use crate::protocol::{header, AppKind, DecryptInfo, HttpExchange, TlsBurst, TlsInfo};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -111,6 +111,8 @@ pub struct ClosedConn {
     pub last_exchange_end: Option<Timestamp>,
     /// Exchanges reported as finished before the close.
     pub finished_exchanges: u32,
+    /// What decryption did (TLS, with a key log).
+    pub decryption: Option<Box<DecryptInfo>>,
 }
 
 /// Which connection a leg ran on.
@@ -126,6 +128,8 @@ pub struct ConnInfo {
     pub opened_pos: PacketPos,
     /// Whether it is TLS.
     pub tls: bool,
+    /// Whether its exchanges came from decrypted TLS records.
+    pub decrypted: bool,
 }
 
 /// One request/response exchange seen only as TLS application-data bursts.

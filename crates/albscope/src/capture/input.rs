@@ -10,6 +10,7 @@
 use super::source::{Filling, Shared};
 use super::time_guard::{clamp_ts, plausible, TimeGuard};
 use super::{CaptureError, LinkType, PacketPos, PacketRef, Timestamp};
+use pcap_parser::pcapng::SecretsType;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{Block, LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 use std::io::Read;
@@ -148,6 +149,8 @@ pub(crate) struct FileInput {
     final_bytes: u64,
     /// Timestamps that ran backwards, were implausible or overflowed.
     pub(crate) times: TimeGuard,
+    /// TLS key logs from Decryption Secrets Blocks met and not yet taken.
+    pub(crate) tls_key_logs: Vec<Vec<u8>>,
 }
 
 /// Outcome of trying to get more bytes into the buffer.
@@ -270,6 +273,7 @@ impl FileInput {
                 pending: None,
                 final_bytes: 0,
                 times: TimeGuard::default(),
+                tls_key_logs: Vec::new(),
             },
             format,
         ))
@@ -316,6 +320,7 @@ impl FileInput {
             pending: None,
             final_bytes: 0,
             times: TimeGuard::default(),
+            tls_key_logs: Vec::new(),
         })
     }
 
@@ -634,6 +639,14 @@ impl FileInput {
                         resolution: Resolution::from_tsresol(tsresol),
                         offset_secs,
                     });
+                    None
+                }
+                Block::DecryptionSecrets(dsb) => {
+                    if dsb.secrets_type == SecretsType::TlsKeyLog {
+                        let len = (dsb.secrets_len as usize).min(dsb.data.len());
+                        self.tls_key_logs
+                            .push(dsb.data.get(..len).unwrap_or(&[]).to_vec());
+                    }
                     None
                 }
                 Block::EnhancedPacket(epb) => {

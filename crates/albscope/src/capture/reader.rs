@@ -68,6 +68,8 @@ pub struct CaptureReader {
     heap: BinaryHeap<Reverse<(Timestamp, usize)>>,
     last: Option<usize>,
     problems: Vec<CaptureError>,
+    /// Some input holds TLS key logs not yet taken.
+    key_logs_waiting: bool,
 }
 
 impl CaptureReader {
@@ -128,6 +130,7 @@ impl CaptureReader {
             heap: BinaryHeap::new(),
             last: None,
             problems: Vec::new(),
+            key_logs_waiting: false,
         };
         let mut first_error = None;
         let mut any_open = false;
@@ -192,7 +195,9 @@ impl CaptureReader {
         if !file.is_open() {
             return;
         }
-        match file.advance() {
+        let result = file.advance();
+        self.key_logs_waiting |= !file.tls_key_logs.is_empty();
+        match result {
             Ok(true) => {
                 if let Some(p) = file.pending() {
                     self.heap.push(Reverse((p.ts, i)));
@@ -222,6 +227,31 @@ impl CaptureReader {
             .file
             .as_ref()?
             .packet_ref(u16::try_from(i).unwrap_or(u16::MAX))
+    }
+
+    /// Whether TLS key logs from Decryption Secrets Blocks wait to be taken (those before the
+    /// first packet are read when the inputs open).
+    pub fn has_tls_key_logs(&self) -> bool {
+        self.key_logs_waiting
+    }
+
+    /// TLS key logs (NSS key log text) from pcapng Decryption Secrets Blocks read since the
+    /// last call, each with the name of the input that carried it. Blocks are read as the
+    /// packets around them are, so call this before each [`CaptureReader::next_packet`].
+    pub fn take_tls_key_logs(&mut self) -> Vec<(String, Vec<u8>)> {
+        if !self.key_logs_waiting {
+            return Vec::new();
+        }
+        self.key_logs_waiting = false;
+        let mut out = Vec::new();
+        for input in &mut self.inputs {
+            if let Some(file) = input.file.as_mut() {
+                for text in file.tls_key_logs.drain(..) {
+                    out.push((input.name.clone(), text));
+                }
+            }
+        }
+        out
     }
 
     /// Names of the input files, indexed by [`super::PacketPos::file`].

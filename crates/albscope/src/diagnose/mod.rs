@@ -97,6 +97,22 @@ impl Keep {
     }
 }
 
+/// Which legs of a request were read from decrypted TLS (`--tls-keylog`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct DecryptedLegs {
+    /// The client's connection to the ALB.
+    pub front: bool,
+    /// The ALB's connection to the target.
+    pub back: bool,
+}
+
+impl DecryptedLegs {
+    /// Either leg.
+    pub fn any(self) -> bool {
+        self.front || self.back
+    }
+}
+
 /// One diagnosed client request (values only: the report layer writes its sentences and its
 /// JSON object, `report::json::RequestOut`).
 #[derive(Clone, Debug, PartialEq)]
@@ -133,6 +149,8 @@ pub struct Finding {
     pub status_inferred: bool,
     /// True when the client's request was TLS (opaque) on the front end.
     pub front_encrypted: bool,
+    /// Which legs' requests and responses were read from decrypted TLS records.
+    pub decrypted: DecryptedLegs,
     /// Who produced the status.
     pub generated_by: Option<GeneratedBy>,
     /// Failure category.

@@ -13,10 +13,15 @@
 //! detection from the first bytes, the queue of exchanges waiting for their responses, and the
 //! hand-over to the [`AppSink`]. Results never depend on how the streams were cut into packets.
 
+pub mod decrypt;
 mod http;
 mod tls;
 mod tracker;
 
+pub use decrypt::{
+    tls_cipher_name, tls_version_name, Alpn, DecryptInfo, DecryptStatus, KeyLog, KeyLogProblem,
+    KeyLogProblemKind,
+};
 pub use tracker::{ProtocolConfig, ProtocolStats, ProtocolTracker};
 
 use crate::capture::{Duration, PacketPos, Timestamp};
@@ -335,6 +340,8 @@ pub struct ConnContext {
     pub opened_pos: PacketPos,
     /// Whether its payload is TLS.
     pub tls: bool,
+    /// Whether its exchanges were read from decrypted TLS records (`--tls-keylog`).
+    pub decrypted: bool,
 }
 
 /// A finished connection with everything the protocol layer read from it.
@@ -355,6 +362,9 @@ pub struct ConnectionRecord {
     pub tls: Option<TlsInfo>,
     /// Bytes at the start of a stream that were neither HTTP nor TLS, escaped (at most 64).
     pub unknown_excerpt: Option<String>,
+    /// What decryption did, on a TLS connection when a key log was given (boxed: most
+    /// connections have none).
+    pub decryption: Option<Box<DecryptInfo>>,
 }
 
 /// Receives exchanges and finished connections from the [`ProtocolTracker`].

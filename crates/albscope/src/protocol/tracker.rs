@@ -1,6 +1,7 @@
 //! Per-connection protocol state: detects the application, feeds the HTTP or TLS parsers, pairs
 //! requests with responses and reports exchanges and connections to the [`AppSink`].
 
+use super::decrypt::{DecryptStatus, Decryptor, KeyLog, Plain};
 use super::http::{match_literal, match_method, Match, ReqEvent, ReqKind, RequestParser};
 use super::http::{RespEvent, ResponseParser, Seg};
 use super::tls::TlsConn;
@@ -8,6 +9,7 @@ use super::{escape_bytes, AppKind, AppSink, ConnContext, ConnectionRecord, HttpE
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{BufferBudget, ConnId, Dir, FlowEvent, GapCause};
 use std::collections::VecDeque;
+use std::sync::Arc;
 /// Looked up for every flow event: foldhash (seeded per process) is several times faster than
 /// SipHash on these small keys.
 type HashMap<K, V> = foldhash::HashMap<K, V>;
@@ -21,6 +23,8 @@ pub struct ProtocolConfig {
     pub max_request_header_bytes: usize,
     /// Most headers kept per message.
     pub max_headers: usize,
+    /// TLS session secrets (`--tls-keylog`): connections whose session is in it are decrypted.
+    pub keys: Arc<KeyLog>,
 }
 
 impl Default for ProtocolConfig {
@@ -29,6 +33,7 @@ impl Default for ProtocolConfig {
             max_response_header_bytes: 32 * 1024,
             max_request_header_bytes: 64 * 1024,
             max_headers: 128,
+            keys: Arc::default(),
         }
     }
 }
@@ -76,6 +81,26 @@ pub struct ProtocolStats {
     /// Bytes of TLS records and handshake messages given up because the buffer budget was
     /// exhausted.
     pub tls_bytes_skipped: u64,
+    /// TLS connections decrypted with the key log.
+    pub tls_decrypted: u64,
+    /// TLS connections left opaque because the key log has no line for their session.
+    pub tls_keys_missing: u64,
+    /// TLS connections left opaque because their hellos were not captured.
+    pub tls_handshake_missing: u64,
+    /// TLS connections whose handshake never chose a session (no ServerHello).
+    pub tls_not_established: u64,
+    /// TLS connections left opaque because their cipher suite is not decrypted (e.g. CBC).
+    pub tls_unsupported_cipher: u64,
+    /// TLS connections whose keys were found but opened no record.
+    pub tls_decrypt_failed: u64,
+    /// TLS records that did not authenticate with the keys found (wrong key, tag mismatch).
+    pub tls_decrypt_failures: u64,
+    /// TLS records lost in capture gaps on decrypted connections.
+    pub tls_records_lost: u64,
+    /// Record streams found again after a gap broke their framing.
+    pub tls_resyncs: u64,
+    /// Directions of decrypted connections whose records were not found again after a gap.
+    pub tls_unsynced: u64,
 }
 
 /// Bytes held per direction before the application is known.
@@ -188,6 +213,12 @@ struct Conn {
     charged: usize,
     /// The rest of a connection evicted earlier: not counted again in the connection counters.
     continuation: bool,
+    /// Decryption state, on a TLS connection when a key log was given.
+    decrypt: Option<Box<Decryptor>>,
+    /// Plaintext bytes handed to the parsers so far, per direction (their stream offsets).
+    plain_offset: [u64; 2],
+    /// The protocol inside decrypted TLS, once its first bytes were seen.
+    inner: Option<plaintext::Inner>,
 }
 
 impl Conn {
@@ -199,7 +230,10 @@ impl Conn {
             .as_ref()
             .map_or(0, |h| h.req.memory().saturating_add(h.resp.memory()));
         let tls = self.tls.as_ref().map_or(0, |t| t.memory());
-        held.saturating_add(http).saturating_add(tls)
+        let dec = self.decrypt.as_ref().map_or(0, |d| d.memory());
+        held.saturating_add(http)
+            .saturating_add(tls)
+            .saturating_add(dec)
     }
 }
 
@@ -216,6 +250,8 @@ pub struct ProtocolTracker {
     kinds: Vec<ReqKind>,
     /// Buffered bytes of every connection, shared with the flow layer of the run.
     budget: BufferBudget,
+    /// Decrypted pieces of the event being handled.
+    plain: Vec<Plain>,
 }
 
 /// TLS record header at the start of a client stream?
@@ -244,6 +280,12 @@ impl ProtocolTracker {
             budget,
             ..ProtocolTracker::default()
         }
+    }
+
+    /// Adds TLS session secrets (e.g. from a pcapng Decryption Secrets Block met in the
+    /// capture): connections whose hellos come later can use them.
+    pub fn add_keys(&mut self, keys: &KeyLog) {
+        Arc::make_mut(&mut self.config.keys).merge(keys);
     }
 
     /// Counters so far.
@@ -294,6 +336,7 @@ impl ProtocolTracker {
                             opened: ts,
                             opened_pos: pos,
                             tls: false,
+                            decrypted: false,
                         },
                         app: None,
                         held: Vec::new(),
@@ -305,6 +348,9 @@ impl ProtocolTracker {
                         tls: None,
                         charged: 0,
                         continuation,
+                        decrypt: None,
+                        plain_offset: [0, 0],
+                        inner: None,
                     }),
                 );
             }
@@ -425,6 +471,7 @@ impl ProtocolTracker {
                         last_exchange_end: None,
                         tls: None,
                         unknown_excerpt: None,
+                        decryption: None,
                     });
                     return;
                 };
@@ -432,7 +479,7 @@ impl ProtocolTracker {
                 self.detect(&mut c, true, sink);
                 self.finish_responses(&mut c, summary.end, sink);
                 let app = c.app.unwrap_or(AppKind::Empty);
-                let http = if app == AppKind::Http {
+                let http = if app == AppKind::Http || c.ctx.decrypted {
                     c.http.take()
                 } else {
                     None
@@ -468,9 +515,32 @@ impl ProtocolTracker {
                     None => (Vec::new(), 0, None),
                 };
                 self.stats.unfinished_exchanges += unfinished.len() as u64;
+                let decryption = c.decrypt.take().map(|d| {
+                    let info = d.finish();
+                    let st = &mut self.stats;
+                    st.tls_decrypt_failures += info.failures;
+                    st.tls_records_lost += info.lost_records;
+                    st.tls_resyncs += info.resyncs;
+                    st.tls_unsynced += info.unsynced.len() as u64;
+                    *match info.status {
+                        DecryptStatus::Decrypted => &mut st.tls_decrypted,
+                        DecryptStatus::KeysMissing => &mut st.tls_keys_missing,
+                        DecryptStatus::HandshakeMissing => &mut st.tls_handshake_missing,
+                        DecryptStatus::NotEstablished => &mut st.tls_not_established,
+                        DecryptStatus::UnsupportedCipher => &mut st.tls_unsupported_cipher,
+                        DecryptStatus::Failed => &mut st.tls_decrypt_failed,
+                    } += 1;
+                    Box::new(info)
+                });
                 let tls = c.tls.take().map(|t| {
                     self.stats.tls_errors += t.errors;
-                    t.info
+                    let mut info = t.info;
+                    if c.ctx.decrypted {
+                        // The exchanges were read: the opaque bursts would count them twice.
+                        info.bursts.clear();
+                        info.bursts_dropped = 0;
+                    }
+                    info
                 });
                 let unknown_excerpt = (app == AppKind::Unknown || !c.unknown.is_empty())
                     .then(|| escape_bytes(&c.unknown));
@@ -482,6 +552,7 @@ impl ProtocolTracker {
                     last_exchange_end: last_end,
                     tls,
                     unknown_excerpt,
+                    decryption,
                 });
             }
         }
@@ -551,6 +622,9 @@ impl ProtocolTracker {
                 }
                 c.ctx.tls = true;
                 c.tls = Some(Box::default());
+                if !self.config.keys.is_empty() {
+                    c.decrypt = Some(Box::default());
+                }
             }
             AppKind::Unknown => {
                 if !c.continuation {
@@ -641,36 +715,48 @@ impl ProtocolTracker {
     /// Hands bytes to the parsers of the connection's application.
     fn feed(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
         match c.app {
-            Some(AppKind::Http) | Some(AppKind::Unknown) => {
-                let Some(h) = c.http.as_mut() else { return };
-                match dir {
-                    Dir::ToServer => {
-                        h.req.feed(seg, &mut self.req_events);
-                        self.settle(c, sink);
-                    }
-                    Dir::ToClient => {
-                        self.kinds.clear();
-                        self.kinds
-                            .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| {
-                                match s.ex.request.as_ref().map(|r| r.method.as_str()) {
-                                    Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
-                                    Some(m) if m.eq_ignore_ascii_case("CONNECT") => {
-                                        ReqKind::Connect
-                                    }
-                                    _ => ReqKind::Other,
-                                }
-                            }));
-                        h.resp.feed(seg, &self.kinds, &mut self.resp_events);
-                        self.settle(c, sink);
-                    }
-                }
-            }
+            Some(AppKind::Http) | Some(AppKind::Unknown) => self.feed_http(c, dir, seg, sink),
             Some(AppKind::Tls) => {
                 if let Some(t) = c.tls.as_mut() {
                     t.feed(dir, seg);
                 }
+                if let Some(d) = c.decrypt.as_mut() {
+                    d.feed(
+                        dir,
+                        seg.ts,
+                        seg.pos,
+                        seg.bytes,
+                        &self.config.keys,
+                        &mut self.plain,
+                    );
+                    self.plaintext(c, sink);
+                }
             }
             Some(AppKind::Empty) | None => {}
+        }
+    }
+
+    /// Hands bytes of an HTTP/1.x stream (clear text, or decrypted) to the HTTP parsers.
+    fn feed_http(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
+        let Some(h) = c.http.as_mut() else { return };
+        match dir {
+            Dir::ToServer => {
+                h.req.feed(seg, &mut self.req_events);
+                self.settle(c, sink);
+            }
+            Dir::ToClient => {
+                self.kinds.clear();
+                self.kinds
+                    .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| {
+                        match s.ex.request.as_ref().map(|r| r.method.as_str()) {
+                            Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
+                            Some(m) if m.eq_ignore_ascii_case("CONNECT") => ReqKind::Connect,
+                            _ => ReqKind::Other,
+                        }
+                    }));
+                h.resp.feed(seg, &self.kinds, &mut self.resp_events);
+                self.settle(c, sink);
+            }
         }
     }
 
@@ -685,20 +771,37 @@ impl ProtocolTracker {
     ) {
         match c.app {
             Some(AppKind::Http) | Some(AppKind::Unknown) => {
-                let Some(h) = c.http.as_mut() else { return };
-                match dir {
-                    Dir::ToServer => h.req.gap(ts, len, &mut self.req_events),
-                    Dir::ToClient => h.resp.gap(ts, offset, len, &mut self.resp_events),
-                }
-                self.settle(c, sink);
+                self.gap_http(c, dir, ts, offset, len, sink)
             }
             Some(AppKind::Tls) => {
                 if let Some(t) = c.tls.as_mut() {
                     t.gap(dir, len);
                 }
+                if let Some(d) = c.decrypt.as_mut() {
+                    d.gap(dir, ts, len, &mut self.plain);
+                    self.plaintext(c, sink);
+                }
             }
             _ => {}
         }
+    }
+
+    /// Missing bytes of an HTTP/1.x stream (clear text, or decrypted).
+    fn gap_http(
+        &mut self,
+        c: &mut Conn,
+        dir: Dir,
+        ts: Timestamp,
+        offset: u64,
+        len: u64,
+        sink: &mut dyn AppSink,
+    ) {
+        let Some(h) = c.http.as_mut() else { return };
+        match dir {
+            Dir::ToServer => h.req.gap(ts, len, &mut self.req_events),
+            Dir::ToClient => h.resp.gap(ts, offset, len, &mut self.resp_events),
+        }
+        self.settle(c, sink);
     }
 
     /// Brings the connection's charge against the buffer budget up to date; when its buffers
@@ -711,6 +814,9 @@ impl ProtocolTracker {
             if let Some(t) = c.tls.as_mut() {
                 self.stats.tls_bytes_skipped += t.release() as u64;
             }
+            if let Some(d) = c.decrypt.as_mut() {
+                self.stats.tls_bytes_skipped += d.release() as u64;
+            }
             mem = c.memory();
         }
         c.charged = self.budget.recharge(c.charged, mem);
@@ -718,5 +824,6 @@ impl ProtocolTracker {
 }
 
 mod exchanges;
+mod plaintext;
 #[cfg(test)]
 mod tests;

@@ -309,6 +309,13 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             p.queue_overflows
         ),
     );
+    let decrypt_seen = p.tls_decrypted
+        + p.tls_keys_missing
+        + p.tls_handshake_missing
+        + p.tls_not_established
+        + p.tls_unsupported_cipher
+        + p.tls_decrypt_failed;
+    note(decrypt_seen, decryption_note(p));
     note(
         p.tls_errors,
         format!(
@@ -385,6 +392,62 @@ pub fn vantage_text(v: crate::alb::Vantage) -> &'static str {
              health checks); name the ALB with --alb-ip and --listener-port"
         }
     }
+}
+
+/// The header note on TLS decryption with a key log: how many connections were decrypted, why
+/// the others stayed opaque, and what was lost.
+fn decryption_note(p: &crate::protocol::ProtocolStats) -> String {
+    let mut parts = vec![format!(
+        "TLS decryption with the key log: {} connection{} decrypted",
+        p.tls_decrypted,
+        if p.tls_decrypted == 1 { "" } else { "s" }
+    )];
+    let opaque = [
+        (
+            p.tls_keys_missing,
+            "opaque: no key log line for their session",
+        ),
+        (
+            p.tls_handshake_missing,
+            "opaque: their hellos were not captured",
+        ),
+        (
+            p.tls_not_established,
+            "with no ServerHello (handshake not completed)",
+        ),
+        (
+            p.tls_unsupported_cipher,
+            "opaque: cipher suite not decrypted (only AEAD suites are)",
+        ),
+        (
+            p.tls_decrypt_failed,
+            "opaque: their keys opened no record (wrong key?)",
+        ),
+    ];
+    for (n, why) in opaque {
+        if n > 0 {
+            parts.push(format!("{n} {why}"));
+        }
+    }
+    if p.tls_decrypt_failures > 0 {
+        parts.push(format!(
+            "{} records failed to authenticate",
+            p.tls_decrypt_failures
+        ));
+    }
+    if p.tls_records_lost > 0 || p.tls_resyncs > 0 {
+        parts.push(format!(
+            "{} records lost in capture gaps, record stream found again {} times",
+            p.tls_records_lost, p.tls_resyncs
+        ));
+    }
+    if p.tls_unsynced > 0 {
+        parts.push(format!(
+            "{} directions opaque after a gap (no record found again)",
+            p.tls_unsynced
+        ));
+    }
+    parts.join("; ")
 }
 
 #[cfg(test)]

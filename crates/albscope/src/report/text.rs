@@ -330,6 +330,9 @@ fn write_request(
         f.id
     )?;
     writeln!(out, "    path:      {}", words::path_line(f, " -> ", true))?;
+    if let Some(legs) = words::decrypted_legs(f.decrypted) {
+        writeln!(out, "    decrypted: {legs}")?;
+    }
     let who = match f.generated_by {
         Some(GeneratedBy::Lb) => "the ALB generated it",
         Some(GeneratedBy::Target) => "the target generated it (relayed by the ALB)",

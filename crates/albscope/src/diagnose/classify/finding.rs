@@ -9,7 +9,7 @@ use crate::alb::{Knowledge, RequestPath, TimerSource};
 use crate::diagnose::evidence::{Cause, Evidence, Note, TellApart};
 use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
-use crate::diagnose::{Finding, TimelineEvent};
+use crate::diagnose::{DecryptedLegs, Finding, TimelineEvent};
 use crate::flow::Dir;
 use crate::protocol::header;
 use crate::taxonomy::fix_text;
@@ -330,7 +330,12 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         request: request_seen,
         status,
         status_inferred,
-        front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
+        front_encrypted: front
+            .is_some_and(|f| f.burst.is_some() || (f.conn.tls && !f.conn.decrypted)),
+        decrypted: DecryptedLegs {
+            front: front.is_some_and(|f| f.conn.decrypted),
+            back: back.is_some_and(|b| b.conn.decrypted),
+        },
         generated_by,
         category,
         in_flight_at_end,

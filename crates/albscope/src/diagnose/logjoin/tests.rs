@@ -44,6 +44,7 @@ fn finding(trace: Option<&str>) -> Finding {
         status: Some(504),
         status_inferred: false,
         front_encrypted: false,
+        decrypted: Default::default(),
         generated_by: Some(crate::taxonomy::GeneratedBy::Lb),
         category: Category::TargetIdleTimeout,
         in_flight_at_end: false,

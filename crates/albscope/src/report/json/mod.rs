@@ -83,7 +83,9 @@
 //!     `request` (for display: "GET /x  (Host: h)" or why it cannot be shown);
 //!   - `status` (u16 | null), `status_inferred` (true when the front end was not captured and
 //!     the status is what the ALB would have sent), `front_encrypted` (the client's request
-//!     was opaque TLS), `generated_by` ("lb" | "target" | null),
+//!     was opaque TLS), `decrypted` (only when some leg was read from decrypted TLS with
+//!     `--tls-keylog`: its legs, `["front"]`, `["back"]` or `["front", "back"]`),
+//!     `generated_by` ("lb" | "target" | null),
 //!     `category` (DOMAIN.md names verbatim, plus "undetermined"), `candidates` (with
 //!     "undetermined" from a capture that cannot tell: the categories it may be, most likely
 //!     first; `[]` otherwise), `headline`;

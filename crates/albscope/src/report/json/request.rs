@@ -29,6 +29,9 @@ pub struct RequestOut<'a> {
     status: Option<u16>,
     status_inferred: bool,
     front_encrypted: bool,
+    /// The legs read from decrypted TLS ("front", "back"); absent when none was.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    decrypted: Vec<&'static str>,
     generated_by: Option<GeneratedBy>,
     category: Category,
     candidates: &'a [Category],
@@ -139,6 +142,10 @@ impl<'a> RequestOut<'a> {
             status: f.status,
             status_inferred: f.status_inferred,
             front_encrypted: f.front_encrypted,
+            decrypted: [(f.decrypted.front, "front"), (f.decrypted.back, "back")]
+                .into_iter()
+                .filter_map(|(on, leg)| on.then_some(leg))
+                .collect(),
             generated_by: f.generated_by,
             category: f.category,
             candidates: &f.candidates,

@@ -204,6 +204,26 @@ struct ProtocolOut {
     header_bytes_skipped: u64,
     #[serde(skip_serializing_if = "is_zero")]
     tls_bytes_skipped: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_decrypted: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_keys_missing: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_handshake_missing: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_not_established: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_unsupported_cipher: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_decrypt_failed: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_decrypt_failures: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_records_lost: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_resyncs: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    tls_unsynced: u64,
 }
 
 impl ProtocolOut {
@@ -228,6 +248,16 @@ impl ProtocolOut {
             headers_skipped: p.headers_skipped,
             header_bytes_skipped: p.header_bytes_skipped,
             tls_bytes_skipped: p.tls_bytes_skipped,
+            tls_decrypted: p.tls_decrypted,
+            tls_keys_missing: p.tls_keys_missing,
+            tls_handshake_missing: p.tls_handshake_missing,
+            tls_not_established: p.tls_not_established,
+            tls_unsupported_cipher: p.tls_unsupported_cipher,
+            tls_decrypt_failed: p.tls_decrypt_failed,
+            tls_decrypt_failures: p.tls_decrypt_failures,
+            tls_records_lost: p.tls_records_lost,
+            tls_resyncs: p.tls_resyncs,
+            tls_unsynced: p.tls_unsynced,
         }
     }
 }

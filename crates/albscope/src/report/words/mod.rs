@@ -239,6 +239,17 @@ pub fn request_seen(r: &RequestSeen) -> String {
     }
 }
 
+/// Which legs were read from decrypted TLS, for the request's `decrypted:` line; `None` when
+/// none was.
+pub fn decrypted_legs(legs: crate::diagnose::DecryptedLegs) -> Option<&'static str> {
+    match (legs.front, legs.back) {
+        (true, true) => Some("both legs read from TLS decrypted with the key log"),
+        (true, false) => Some("the client's leg read from TLS decrypted with the key log"),
+        (false, true) => Some("the target's leg read from TLS decrypted with the key log"),
+        (false, false) => None,
+    }
+}
+
 /// The path line: `client C{arrow}ALB A{arrow}target T`. `xff` names a client known only from
 /// X-Forwarded-For (the text report does; the others write `(not captured)`).
 pub fn path_line(f: &Finding, arrow: &str, xff: bool) -> String {
