@@ -240,6 +240,7 @@ pub fn exch(
         response: resp,
         response_error: None,
         headers_skipped: None,
+        h2: None,
     }
 }
 
