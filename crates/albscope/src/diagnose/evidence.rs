@@ -5,7 +5,7 @@ use super::model::{LegKind, Party};
 use crate::alb::PairingNote;
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::Endpoint;
-use crate::protocol::ResponseErrorReason;
+use crate::protocol::{H2ErrorCode, ResponseErrorReason};
 use std::net::IpAddr;
 
 /// A packet and its time.
@@ -106,6 +106,29 @@ pub enum Evidence {
         /// Where.
         at: At,
         /// Close time minus request time.
+        since_request: Duration,
+    },
+    /// HTTP/2: the target reset the request's stream (`RST_STREAM`) before any response.
+    StreamReset {
+        /// Its error code.
+        code: H2ErrorCode,
+        /// Where.
+        at: At,
+        /// Reset time minus request time.
+        since_request: Duration,
+    },
+    /// HTTP/2: the target's `GOAWAY` names a last stream id below the request's stream: the
+    /// stream was refused unprocessed.
+    GoawayRefusedStream {
+        /// The request's stream id.
+        stream: u32,
+        /// The GOAWAY's last stream id.
+        last_stream_id: u32,
+        /// Its error code.
+        code: H2ErrorCode,
+        /// Where.
+        at: At,
+        /// GOAWAY time minus request time (negative: the ALB opened the stream after it).
         since_request: Duration,
     },
     /// The target's keep-alive timeout (seen on its other connections) matches the idle gap.
@@ -457,6 +480,13 @@ pub enum Cause {
     InferredNoHealthyTarget,
     /// Keep-alive race.
     KeepaliveRace,
+    /// HTTP/2: the target reset the stream before answering.
+    StreamReset {
+        /// The RST_STREAM error code.
+        code: H2ErrorCode,
+    },
+    /// HTTP/2: the target's GOAWAY refused the stream the ALB had just opened.
+    GoawayRace,
     /// The target closed (or reset) before answering.
     TargetClosedBeforeAnswer {
         /// RST rather than FIN.
