@@ -18,13 +18,16 @@ OUT=${REALCAP_OUT:-$REPO/samples/real}
 WORK=${REALCAP_WORK:-/tmp/realcap}
 IDLE=5          # HAProxy timeout server/client = the "ALB idle timeout" (albscope --idle-timeout 5)
 VNI=4242        # mirror session's VXLAN network id
-NS_ALL="rc-client rc-alb rc-alb2 rc-vpc rc-tgt1 rc-tgt2 rc-mirror"
+# Namespace names start with $NSP (REALCAP_NS_PREFIX, default rc-): recordings running at the
+# same time use different prefixes.
+NSP=${REALCAP_NS_PREFIX:-rc-}
+NS_ALL="${NSP}client ${NSP}alb ${NSP}alb2 ${NSP}vpc ${NSP}tgt1 ${NSP}tgt2 ${NSP}mirror"
 PIDS=()
 
 ALL_SCENARIOS="ok_keepalive keepalive_race closed_fin closed_rst malformed_response
 header_too_large idle_timeout incomplete_body target_5xx connect_refused unreachable_icmp
 connect_timeout connect_timeout_return_path tls_handshake_failed tls_handshake_timeout
-no_target_attempt client_closed deregistration_abort mixed_two_nodes"
+no_target_attempt client_closed deregistration_abort mixed_two_nodes h2c_streams grpc_status"
 
 log() { echo "[realcap $(date +%T)] $*" >&2; }
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -94,39 +97,39 @@ setup_net() {
         # IPv4 only: no router solicitations / MLD reports in the captures
         nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     done
-    # rc-vpc is the "VPC router": it alone forwards, and only between these private subnets.
-    nsx rc-vpc sysctl -qw net.ipv4.ip_forward=1
-    veth rc-vpc vc 10.99.2.254/24 rc-client eth0 10.99.2.10/24
-    nsx rc-vpc ip link add bra mtu 9001 type bridge
-    nsx rc-vpc ip addr add 10.99.0.254/24 dev bra
-    nsx rc-vpc ip link set bra up
-    veth rc-vpc va1 "" rc-alb eth0 10.99.0.1/24 9001
-    nsx rc-vpc ip link set va1 master bra
+    # ${NSP}vpc is the "VPC router": it alone forwards, and only between these private subnets.
+    nsx ${NSP}vpc sysctl -qw net.ipv4.ip_forward=1
+    veth ${NSP}vpc vc 10.99.2.254/24 ${NSP}client eth0 10.99.2.10/24
+    nsx ${NSP}vpc ip link add bra mtu 9001 type bridge
+    nsx ${NSP}vpc ip addr add 10.99.0.254/24 dev bra
+    nsx ${NSP}vpc ip link set bra up
+    veth ${NSP}vpc va1 "" ${NSP}alb eth0 10.99.0.1/24 9001
+    nsx ${NSP}vpc ip link set va1 master bra
     if [ "${ALB2:-0}" = 1 ]; then
-        veth rc-vpc va2 "" rc-alb2 eth0 10.99.0.2/24 9001
-        nsx rc-vpc ip link set va2 master bra
-        nsx rc-alb2 ip route add 10.99.0.0/16 via 10.99.0.254
+        veth ${NSP}vpc va2 "" ${NSP}alb2 eth0 10.99.0.2/24 9001
+        nsx ${NSP}vpc ip link set va2 master bra
+        nsx ${NSP}alb2 ip route add 10.99.0.0/16 via 10.99.0.254
     fi
-    veth rc-vpc vm 10.99.9.254/24 rc-mirror eth0 10.99.9.2/24 9001
-    nsx rc-vpc ip link add br0 type bridge
-    nsx rc-vpc ip addr add 10.99.1.254/24 dev br0
-    nsx rc-vpc ip link set br0 up
-    veth rc-vpc vt1 "" rc-tgt1 eth0 10.99.1.11/24
-    veth rc-vpc vt2 "" rc-tgt2 eth0 10.99.1.12/24
-    nsx rc-vpc ip link set vt1 master br0
-    nsx rc-vpc ip link set vt2 master br0
-    nsx rc-client ip route add 10.99.0.0/16 via 10.99.2.254
-    nsx rc-alb ip route add 10.99.0.0/16 via 10.99.0.254
-    nsx rc-mirror ip route add 10.99.0.0/16 via 10.99.9.254
-    nsx rc-tgt1 ip route add 10.99.0.0/16 via 10.99.1.254
-    nsx rc-tgt2 ip route add 10.99.0.0/16 via 10.99.1.254
+    veth ${NSP}vpc vm 10.99.9.254/24 ${NSP}mirror eth0 10.99.9.2/24 9001
+    nsx ${NSP}vpc ip link add br0 type bridge
+    nsx ${NSP}vpc ip addr add 10.99.1.254/24 dev br0
+    nsx ${NSP}vpc ip link set br0 up
+    veth ${NSP}vpc vt1 "" ${NSP}tgt1 eth0 10.99.1.11/24
+    veth ${NSP}vpc vt2 "" ${NSP}tgt2 eth0 10.99.1.12/24
+    nsx ${NSP}vpc ip link set vt1 master br0
+    nsx ${NSP}vpc ip link set vt2 master br0
+    nsx ${NSP}client ip route add 10.99.0.0/16 via 10.99.2.254
+    nsx ${NSP}alb ip route add 10.99.0.0/16 via 10.99.0.254
+    nsx ${NSP}mirror ip route add 10.99.0.0/16 via 10.99.9.254
+    nsx ${NSP}tgt1 ip route add 10.99.0.0/16 via 10.99.1.254
+    nsx ${NSP}tgt2 ip route add 10.99.0.0/16 via 10.99.1.254
 
-    mirror_node rc-alb 10.99.0.1 "$VNI"
-    if [ "${ALB2:-0}" = 1 ]; then mirror_node rc-alb2 10.99.0.2 $((VNI + 1)); fi
+    mirror_node ${NSP}alb 10.99.0.1 "$VNI"
+    if [ "${ALB2:-0}" = 1 ]; then mirror_node ${NSP}alb2 10.99.0.2 $((VNI + 1)); fi
     # The mirror target has no VXLAN listener: drop silently instead of ICMP port unreachable.
-    nsx rc-mirror nft add table inet rc
-    nsx rc-mirror nft add chain inet rc in '{ type filter hook input priority 0; }'
-    nsx rc-mirror nft add rule inet rc in udp dport 4789 drop
+    nsx ${NSP}mirror nft add table inet rc
+    nsx ${NSP}mirror nft add chain inet rc in '{ type filter hook input priority 0; }'
+    nsx ${NSP}mirror nft add rule inet rc in udp dport 4789 drop
 }
 
 # ---------------------------------------------------------------- helpers
@@ -200,6 +203,7 @@ frontend alb
     http-request set-header X-Forwarded-Proto http if !{ ssl_fc }
     http-request set-header X-Forwarded-Port %[dst_port]
     http-request set-header X-Amzn-Trace-Id Root=%[unique-id]
+${EXTRA_FRONTEND:-}
     default_backend tg
 
 backend tg
@@ -208,6 +212,7 @@ backend tg
     http-check send meth GET uri /health ver HTTP/1.1 hdr Host 10.99.1.11:8080 hdr User-Agent ELB-HealthChecker/2.0
     http-check expect status 200
 $SERVERS
+${EXTRA_BACKENDS:-}
 EOF
 }
 
@@ -215,7 +220,7 @@ client() { # local_port url [curl args...]: one request, result line into the sc
     local port=$1 url=$2; shift 2
     local res rc t0
     t0=$(date +%T.%N | cut -c1-12)
-    res=$(nsx rc-client curl -sk -o /dev/null --local-port "$port" --max-time 30 \
+    res=$(nsx ${NSP}client curl -sk -o /dev/null --local-port "$port" --max-time 30 \
         -w '%{http_code} time_total=%{time_total}s size=%{size_download}' "$@" "$url" 2>&1) \
         && rc=0 || rc=$?
     echo "$t0 client 10.99.2.10:$port $url -> $res curl_exit=$rc" \
@@ -226,7 +231,7 @@ client_multi() { # local_port url url...: several requests on one front-end conn
     local port=$1; shift
     local res t0
     t0=$(date +%T.%N | cut -c1-12)
-    res=$(nsx rc-client curl -sk --local-port "$port" --max-time 30 \
+    res=$(nsx ${NSP}client curl -sk --local-port "$port" --max-time 30 \
         -w '%{http_code} ' -o /dev/null -o /dev/null -o /dev/null "$@" 2>&1) || true
     echo "$t0 client 10.99.2.10:$port $* -> $res" \
         | tee -a "$WORK/client.log" >&2
@@ -238,7 +243,7 @@ client_multi() { # local_port url url...: several requests on one front-end conn
 SRV_CHECK="check inter 3s fall 3 rise 2"
 
 sc_ok_keepalive_setup() {
-    target rc-tgt1 tgt1 --mode healthy --ka 60 --server "nginx/1.24.0"
+    target ${NSP}tgt1 tgt1 --mode healthy --ka 60 --server "nginx/1.24.0"
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
     TARGET_VANTAGE=1
 }
@@ -257,10 +262,10 @@ sc_keepalive_race_setup() {
     # gunicorn-like keep-alive of 2 s, shorter than the proxy's idle timeout. To widen the race
     # window (no netem in this kernel) the target's FIN is delayed by dropping its first copy
     # (the kernel retransmits it ~200-400 ms later), like a FIN still in flight.
-    target rc-tgt1 tgt1 --mode ka_short --ka 2 --server "gunicorn"
-    nsx rc-tgt1 nft add table inet rc
-    nsx rc-tgt1 nft add chain inet rc out '{ type filter hook output priority 0; }'
-    nsx rc-tgt1 nft add rule inet rc out tcp sport 8080 'tcp flags & fin == fin' ct mark 0 ct mark set 1 drop
+    target ${NSP}tgt1 tgt1 --mode ka_short --ka 2 --server "gunicorn"
+    nsx ${NSP}tgt1 nft add table inet rc
+    nsx ${NSP}tgt1 nft add chain inet rc out '{ type filter hook output priority 0; }'
+    nsx ${NSP}tgt1 nft add rule inet rc out tcp sport 8080 'tcp flags & fin == fin' ct mark 0 ct mark set 1 drop
     SERVERS="    server t1 10.99.1.11:8080"
     TARGET_VANTAGE=1
 }
@@ -278,7 +283,7 @@ sc_keepalive_race_drive() {
 }
 
 sc_closed_fin_setup() {
-    target rc-tgt1 tgt1 --mode close_fin --server "realcap-target/1.0"
+    target ${NSP}tgt1 tgt1 --mode close_fin --server "realcap-target/1.0"
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
 }
 sc_closed_fin_drive() {
@@ -289,7 +294,7 @@ sc_closed_fin_drive() {
 }
 
 sc_closed_rst_setup() {
-    target rc-tgt1 tgt1 --mode close_rst --server "realcap-target/1.0"
+    target ${NSP}tgt1 tgt1 --mode close_rst --server "realcap-target/1.0"
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
 }
 sc_closed_rst_drive() {
@@ -300,7 +305,7 @@ sc_closed_rst_drive() {
 }
 
 sc_malformed_response_setup() {
-    target rc-tgt1 tgt1 --mode garbage
+    target ${NSP}tgt1 tgt1 --mode garbage
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
 }
 sc_malformed_response_drive() {
@@ -311,7 +316,7 @@ sc_malformed_response_drive() {
 }
 
 sc_header_too_large_setup() {
-    target rc-tgt1 tgt1 --mode bigheader
+    target ${NSP}tgt1 tgt1 --mode bigheader
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
 }
 sc_header_too_large_drive() {
@@ -320,7 +325,7 @@ sc_header_too_large_drive() {
 }
 
 sc_idle_timeout_setup() {
-    target rc-tgt1 tgt1 --mode slow --delay 8 --server "Apache/2.4.58 (Ubuntu)"
+    target ${NSP}tgt1 tgt1 --mode slow --delay 8 --server "Apache/2.4.58 (Ubuntu)"
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
     TARGET_VANTAGE=1
 }
@@ -332,7 +337,7 @@ sc_idle_timeout_drive() {
 }
 
 sc_incomplete_body_setup() {
-    target rc-tgt1 tgt1 --mode short_body --delay 12
+    target ${NSP}tgt1 tgt1 --mode short_body --delay 12
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
 }
 sc_incomplete_body_drive() {
@@ -341,8 +346,8 @@ sc_incomplete_body_drive() {
 }
 
 sc_target_5xx_setup() {
-    target rc-tgt1 tgt1 --mode status --status 500 --server "Apache/2.4.58 (Ubuntu)"
-    target rc-tgt2 tgt2 --mode status --status 502 --server "Werkzeug/3.0.1 Python/3.12.3"
+    target ${NSP}tgt1 tgt1 --mode status --status 500 --server "Apache/2.4.58 (Ubuntu)"
+    target ${NSP}tgt2 tgt2 --mode status --status 502 --server "Werkzeug/3.0.1 Python/3.12.3"
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK
     server t2 10.99.1.12:8080 $SRV_CHECK"
 }
@@ -356,7 +361,7 @@ sc_target_5xx_drive() {
 }
 
 sc_connect_refused_setup() {
-    target rc-tgt1 tgt1 --mode healthy --port 8080
+    target ${NSP}tgt1 tgt1 --mode healthy --port 8080
     SERVERS="    server t1 10.99.1.11:8081"   # nothing listens on 8081
     ERR503=502
 }
@@ -368,10 +373,10 @@ sc_connect_refused_drive() {
 }
 
 sc_unreachable_icmp_setup() {
-    target rc-tgt2 tgt2 --mode healthy
-    nsx rc-tgt2 nft add table inet rc
-    nsx rc-tgt2 nft add chain inet rc in '{ type filter hook input priority 0; }'
-    nsx rc-tgt2 nft add rule inet rc in tcp dport 8080 reject with icmp type host-unreachable
+    target ${NSP}tgt2 tgt2 --mode healthy
+    nsx ${NSP}tgt2 nft add table inet rc
+    nsx ${NSP}tgt2 nft add chain inet rc in '{ type filter hook input priority 0; }'
+    nsx ${NSP}tgt2 nft add rule inet rc in tcp dport 8080 reject with icmp type host-unreachable
     SERVERS="    server t2 10.99.1.12:8080"
     ERR503=502
 }
@@ -383,10 +388,10 @@ sc_unreachable_icmp_drive() {
 }
 
 sc_connect_timeout_setup() {
-    target rc-tgt1 tgt1 --mode healthy
-    nsx rc-tgt1 nft add table inet rc
-    nsx rc-tgt1 nft add chain inet rc in '{ type filter hook input priority 0; }'
-    nsx rc-tgt1 nft add rule inet rc in tcp dport 8080 'tcp flags & (syn|ack) == syn' drop
+    target ${NSP}tgt1 tgt1 --mode healthy
+    nsx ${NSP}tgt1 nft add table inet rc
+    nsx ${NSP}tgt1 nft add chain inet rc in '{ type filter hook input priority 0; }'
+    nsx ${NSP}tgt1 nft add rule inet rc in tcp dport 8080 'tcp flags & (syn|ack) == syn' drop
     SERVERS="    server t1 10.99.1.11:8080"
     ERR503=504
 }
@@ -398,10 +403,10 @@ sc_connect_timeout_drive() {
 sc_connect_timeout_return_path_setup() {
     # The target answers SYN-ACK but the "security group" on the way back drops it
     # (dropped in the VPC router, after the target's ENI).
-    target rc-tgt1 tgt1 --mode healthy
-    nsx rc-vpc nft add table inet rc
-    nsx rc-vpc nft add chain inet rc fw '{ type filter hook forward priority 0; }'
-    nsx rc-vpc nft add rule inet rc fw ip saddr 10.99.1.11 tcp sport 8080 'tcp flags & (syn|ack) == syn|ack' drop
+    target ${NSP}tgt1 tgt1 --mode healthy
+    nsx ${NSP}vpc nft add table inet rc
+    nsx ${NSP}vpc nft add chain inet rc fw '{ type filter hook forward priority 0; }'
+    nsx ${NSP}vpc nft add rule inet rc fw ip saddr 10.99.1.11 tcp sport 8080 'tcp flags & (syn|ack) == syn|ack' drop
     SERVERS="    server t1 10.99.1.11:8080"
     ERR503=504
     TARGET_VANTAGE=1
@@ -414,7 +419,7 @@ sc_connect_timeout_return_path_drive() {
 sc_tls_handshake_failed_setup() {
     tls_cert
     # The target accepts TLS 1.3 only; the proxy offers at most TLS 1.2.
-    bg tgt1-tls rc-tgt1 openssl s_server -accept 8443 -cert "$WORK/tgt.crt" -key "$WORK/tgt.key" \
+    bg tgt1-tls ${NSP}tgt1 openssl s_server -accept 8443 -cert "$WORK/tgt.crt" -key "$WORK/tgt.key" \
         -tls1_3 -www
     SERVERS="    server t1 10.99.1.11:8443 ssl verify none ssl-max-ver TLSv1.2 ciphers ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA"
     ERR503=502
@@ -427,7 +432,7 @@ sc_tls_handshake_failed_drive() {
 }
 
 sc_tls_handshake_timeout_setup() {
-    bg tgt1-silent rc-tgt1 python3 -u "$HERE/servers/silent.py" --port 8443 --hold 30
+    bg tgt1-silent ${NSP}tgt1 python3 -u "$HERE/servers/silent.py" --port 8443 --hold 30
     SERVERS="    server t1 10.99.1.11:8443 ssl verify none"
     ERR503=504
 }
@@ -437,7 +442,7 @@ sc_tls_handshake_timeout_drive() {
 }
 
 sc_no_target_attempt_setup() {
-    target rc-tgt1 tgt1 --mode sick
+    target ${NSP}tgt1 tgt1 --mode sick
     SERVERS="    server t1 10.99.1.11:8080 check inter 1s fall 2 rise 2"
 }
 sc_no_target_attempt_drive() {
@@ -449,7 +454,7 @@ sc_no_target_attempt_drive() {
 }
 
 sc_client_closed_setup() {
-    target rc-tgt1 tgt1 --mode slow --delay 4
+    target ${NSP}tgt1 tgt1 --mode slow --delay 4
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
 }
 sc_client_closed_drive() {
@@ -461,7 +466,7 @@ sc_deregistration_abort_setup() {
     # The target is slow; while the request waits, the target is put into maintenance
     # ("deregistered") and its sessions are shut down through HAProxy's runtime API, so the
     # proxy itself closes the back-end connection before the idle timeout.
-    target rc-tgt1 tgt1 --mode slow --delay 8
+    target ${NSP}tgt1 tgt1 --mode slow --delay 8
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
 }
 haproxy_cmd() {
@@ -488,8 +493,8 @@ sc_mixed_two_nodes_net() { ALB2=1; }
 sc_mixed_two_nodes_setup() {
     # Two ALB nodes (10.99.0.1 mirrored with VNI 4242, 10.99.0.2 with VNI 4243), two targets,
     # three concurrent clients; each request picks the target's behaviour with /m/<mode>/.
-    target rc-tgt1 tgt1 --mode healthy --ka 60 --status 500 --delay 8 --server "nginx/1.24.0"
-    target rc-tgt2 tgt2 --mode healthy --ka 2 --status 503 --delay 8 --server "gunicorn"
+    target ${NSP}tgt1 tgt1 --mode healthy --ka 60 --status 500 --delay 8 --server "nginx/1.24.0"
+    target ${NSP}tgt2 tgt2 --mode healthy --ka 2 --status 503 --delay 8 --server "gunicorn"
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK
     server t2 10.99.1.12:8080 $SRV_CHECK"
 }
@@ -528,6 +533,49 @@ sc_mixed_two_nodes_drive() {
     sleep 1
 }
 
+sc_h2c_streams_setup() {
+    # HTTP/2 to the target (h2c, prior knowledge: `proto h2`), a real Node.js http2 server.
+    # Front end: curl with HTTP/2 prior knowledge, concurrent streams on one connection.
+    bg tgt1 ${NSP}tgt1 node "$HERE/servers/h2c_target.js" 10.99.1.11 8080
+    SERVERS="    server t1 10.99.1.11:8080 proto h2"
+    TARGET_VANTAGE=1
+}
+h2_client() { # local_port path...: concurrent HTTP/2 streams on one front-end connection
+    local port=$1; shift
+    local res t0
+    t0=$(date +%T.%N | cut -c1-12)
+    res=$(nsx ${NSP}client timeout 30 node "$HERE/servers/h2_client.js" 10.99.0.1 80 "$port" "$@" 2>&1) \
+        || true
+    echo "$t0 client 10.99.2.10:$port (h2c) $* -> $res" | tee -a "$WORK/client.log" >&2
+}
+sc_h2c_streams_drive() {
+    h2_client 40301 /ok/1 /ok/2 /ok/3 /big
+    sleep 0.5
+    h2_client 40302 /reset
+    sleep 0.5
+    h2_client 40303 /goaway
+    sleep 0.5
+    h2_client 40304 /ok/after
+    sleep 1
+}
+
+sc_grpc_status_setup() {
+    # A real gRPC server (Python grpcio) behind HAProxy over h2c; /pkg.Down/* goes to a
+    # back end whose server refuses connections, so the proxy answers with its own 503.
+    bg tgt1 ${NSP}tgt1 python3 -u "$HERE/servers/grpc_target.py" 10.99.1.11 8080
+    SERVERS="    server t1 10.99.1.11:8080 proto h2"
+    EXTRA_FRONTEND="    use_backend tg_down if { path_beg /pkg.Down/ }"
+    EXTRA_BACKENDS="backend tg_down
+    server t2 10.99.1.12:8081 proto h2"
+    TARGET_VANTAGE=1
+}
+sc_grpc_status_drive() {
+    sleep 1
+    nsx ${NSP}client python3 -u "$HERE/servers/grpc_client.py" 10.99.0.1:80 \
+        2>&1 | tee -a "$WORK/client.log" >&2
+    sleep 1
+}
+
 # ---------------------------------------------------------------- recording
 record() {
     local sc=$1
@@ -536,7 +584,7 @@ record() {
     rm -rf "$WORK/run" && mkdir -p "$WORK" && : >"$WORK/client.log"
     rm -f "$WORK"/haproxy*.out
     tls_cert
-    SERVERS="" ERR503=503 TARGET_VANTAGE=0 ALB2=0
+    SERVERS="" ERR503=503 TARGET_VANTAGE=0 ALB2=0 EXTRA_FRONTEND="" EXTRA_BACKENDS=""
     declare -F "sc_${sc}_net" >/dev/null && "sc_${sc}_net"
     setup_net
     "sc_${sc}_setup"
@@ -544,13 +592,13 @@ record() {
     if [ "${ALB2:-0}" = 1 ]; then write_haproxy_cfg 10.99.0.2 haproxy2; fi
     local pcap="$OUT/$sc.pcap" tpcap="$OUT/$sc.target.pcap"
     rm -f "$pcap" "$tpcap"
-    bg tcpdump-mirror rc-mirror tcpdump -i eth0 -s 0 -U -n -w "$WORK/mirror.pcap" udp port 4789
+    bg tcpdump-mirror ${NSP}mirror tcpdump -i eth0 -s 0 -U -n -w "$WORK/mirror.pcap" udp port 4789
     if [ "$TARGET_VANTAGE" = 1 ]; then
-        bg tcpdump-target rc-tgt1 tcpdump -i eth0 -s 0 -U -n -w "$WORK/target.pcap" tcp or icmp
+        bg tcpdump-target ${NSP}tgt1 tcpdump -i eth0 -s 0 -U -n -w "$WORK/target.pcap" tcp or icmp
     fi
     sleep 1
-    bg haproxy rc-alb haproxy -db -f "$WORK/haproxy.cfg"
-    if [ "${ALB2:-0}" = 1 ]; then bg haproxy2 rc-alb2 haproxy -db -f "$WORK/haproxy2.cfg"; fi
+    bg haproxy ${NSP}alb haproxy -db -f "$WORK/haproxy.cfg"
+    if [ "${ALB2:-0}" = 1 ]; then bg haproxy2 ${NSP}alb2 haproxy -db -f "$WORK/haproxy2.cfg"; fi
     sleep 1.5
     "sc_${sc}_drive"
     sleep 0.5

@@ -131,6 +131,13 @@ pub enum Evidence {
         /// GOAWAY time minus request time (negative: the ALB opened the stream after it).
         since_request: Duration,
     },
+    /// gRPC: the target answered the call with a server-error status (in its trailers).
+    TargetGrpcError {
+        /// The gRPC status code.
+        status: u32,
+        /// `grpc-message`.
+        message: Option<String>,
+    },
     /// The target's keep-alive timeout (seen on its other connections) matches the idle gap.
     KeepaliveMatches {
         /// The keep-alive timeout.

@@ -398,6 +398,32 @@ fn analyze_response(
             detail,
         };
     }
+    // gRPC: a server-side error status (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+    // UNAVAILABLE, DATA_LOSS: the ones gRPC gateways map to 5xx) is the target's own error
+    // even under HTTP 200.
+    let grpc = b
+        .exchange
+        .as_ref()
+        .and_then(crate::protocol::grpc_outcome)
+        .filter(|g| g.from_http.is_none());
+    if let Some((status, g)) = grpc.and_then(|g| Some((g.status?, g))) {
+        if r.status < 500 && matches!(status, 2 | 4 | 12 | 13 | 14 | 15) {
+            ev.push(Evidence::TargetGrpcError {
+                status,
+                message: g.message,
+            });
+            return BackVerdict {
+                category: Category::TargetGeneratedError,
+                evidence: ev,
+                target_status: Some(r.status),
+                expected_status: Some(r.status),
+                what: Cause::TargetOwnError {
+                    server: server.map(str::to_string),
+                },
+                detail,
+            };
+        }
+    }
     if r.status >= 500 {
         return BackVerdict {
             category: Category::TargetGeneratedError,

@@ -156,6 +156,11 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
                 at(a)
             )
         }
+        Evidence::TargetGrpcError { status, message } => format!(
+            "the target answered the gRPC call with {} (an error of the server, under HTTP \
+             status 200)",
+            super::grpc_status_text(*status, message.as_deref(), None)
+        ),
         Evidence::KeepaliveMatches { keepalive } => format!(
             "the target closes idle keep-alive connections after {} (seen on its other \
              connections): the idle gap matches, so its keep-alive timer fired just as the ALB \
