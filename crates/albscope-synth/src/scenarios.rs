@@ -1105,11 +1105,13 @@ fn h2c_streams() -> World {
     c.extend(req(5, "POST", "/inventory.v1.Stock/Reserve", true, false));
     c.extend(h2::data(5, &grpc_msg, true));
     t = w.raw_send(&mut f, t + 2 * MS, true, &c);
+    let c135 = t;
     let mut c = req(1, "GET", "/api/items", false, true);
     c.extend(req(3, "GET", "/api/export", false, true));
     c.extend(req(5, "POST", "/inventory.v1.Stock/Reserve", true, true));
     c.extend(h2::data(5, &grpc_msg, true));
     t = w.raw_send(&mut b, t + 300 * US, true, &c);
+    let d135 = t;
     // Target: stream 1 answered, stream 3's 80 KB body stops at the 65 535-byte window.
     let body3 = vec![b'x'; 80 * 1024];
     let mut s = with_id(resp("200", "nginx/1.25.3"), 1);
@@ -1117,6 +1119,7 @@ fn h2c_streams() -> World {
     s.extend(with_id(resp("200", "nginx/1.25.3"), 3));
     s.extend(h2::data(3, body3.get(..65_535).unwrap_or(&[]), false));
     t = w.raw_send(&mut b, t + 4 * MS, false, &s);
+    let r13 = t;
     // The gRPC call fails: headers, then trailers with grpc-status 13.
     let mut s = h2::headers(
         5,
@@ -1132,6 +1135,7 @@ fn h2c_streams() -> World {
         ],
     ));
     t = w.raw_send(&mut b, t + 3 * MS, false, &s);
+    let r5 = t;
     // The ALB relays 1 and 5, opens the windows, and the rest of stream 3 follows.
     let mut a = with_id(resp("200", "nginx/1.25.3"), 1);
     a.extend(h2::data(1, b"[1,2,3]", true));
@@ -1149,6 +1153,7 @@ fn h2c_streams() -> World {
         ],
     ));
     t = w.raw_send(&mut f, t + 300 * US, false, &a);
+    let a15 = t;
     let mut wu = h2::window_update(3, 1 << 20);
     wu.extend(h2::window_update(0, 1 << 20));
     t = w.raw_send(&mut b, t + 40 * MS, true, &wu);
@@ -1161,6 +1166,7 @@ fn h2c_streams() -> World {
     let mut a = with_id(resp("200", "nginx/1.25.3"), 3);
     a.extend(h2::data(3, &body3, true));
     t = w.raw_send(&mut f, t + 300 * US, false, &a);
+    let a3 = t;
     // Stream 7: the target resets it; the ALB answers 502.
     t = w.raw_send(
         &mut f,
@@ -1168,12 +1174,14 @@ fn h2c_streams() -> World {
         true,
         &req(7, "GET", "/api/orders/42", false, false),
     );
+    let c7 = t;
     t = w.raw_send(
         &mut b,
         t + 300 * US,
         true,
         &req(7, "GET", "/api/orders/42", false, true),
     );
+    let d7 = t;
     t = w.raw_send(&mut b, t + 25 * MS, false, &h2::rst(7, 2));
     let mut a = with_id(resp("502", "awselb/2.0"), 7);
     a.extend(h2::data(
@@ -1182,6 +1190,7 @@ fn h2c_streams() -> World {
         true,
     ));
     t = w.raw_send(&mut f, t + 300 * US, false, &a);
+    let a7 = t;
     // Stream 9 after 3 s idle: the target's GOAWAY (last stream 7) crosses it; 502.
     t = w.raw_send(
         &mut f,
@@ -1189,12 +1198,14 @@ fn h2c_streams() -> World {
         true,
         &req(9, "GET", "/api/cart", false, false),
     );
+    let c9 = t;
     t = w.raw_send(
         &mut b,
         t + 300 * US,
         true,
         &req(9, "GET", "/api/cart", false, true),
     );
+    let d9 = t;
     t = w.raw_send(&mut b, t + 150 * US, false, &h2::goaway(7, 0));
     let mut a = with_id(resp("502", "awselb/2.0"), 9);
     a.extend(h2::data(
@@ -1203,8 +1214,80 @@ fn h2c_streams() -> World {
         true,
     ));
     t = w.raw_send(&mut f, t + 400 * US, false, &a);
+    let a9 = t;
     t = w.raw_close(&mut b, t + MS, false);
     w.raw_close(&mut f, t + 2 * SEC, true);
+    // The access log: one line per request (h2c has no log type of its own: `http`).
+    let target_addr = w.targets.get(tgt).map(|x| x.addr);
+    let rows: [(
+        u32,
+        &str,
+        &str,
+        Nanos,
+        Nanos,
+        Option<Nanos>,
+        Nanos,
+        u16,
+        Option<u16>,
+    ); 5] = [
+        (
+            1,
+            "GET",
+            "/api/items",
+            c135,
+            d135,
+            Some(r13),
+            a15,
+            200,
+            Some(200),
+        ),
+        (
+            3,
+            "GET",
+            "/api/export",
+            c135,
+            d135,
+            Some(r13),
+            a3,
+            200,
+            Some(200),
+        ),
+        (
+            5,
+            "POST",
+            "/inventory.v1.Stock/Reserve",
+            c135,
+            d135,
+            Some(r5),
+            a15,
+            200,
+            Some(200),
+        ),
+        (7, "GET", "/api/orders/42", c7, d7, None, a7, 502, None),
+        (9, "GET", "/api/cart", c9, d9, None, a9, 502, None),
+    ];
+    for (id, method, path, created, dispatched, response, relayed, elb, target_status) in rows {
+        w.access_log.push(super::accesslog::LogLine {
+            kind: "http",
+            time: relayed,
+            client,
+            target: target_addr,
+            received: created,
+            dispatched: Some(dispatched),
+            response,
+            relayed: response.map(|_| relayed),
+            elb_status: Some(elb),
+            target_status,
+            received_bytes: 120 + path.len(),
+            sent_bytes: if id == 3 { 82_000 } else { 160 },
+            request: format!("{method} http://api.example.com:80{path} HTTP/2.0"),
+            user_agent: "grpc-go/1.64.0".into(),
+            trace_id: trace(id),
+            domain: None,
+            created,
+            conn_trace_id: format!("TID_{:032x}", 0x5eed_0000 + id),
+        });
+    }
     let e = |category, status, by| Expected {
         client: cs.clone(),
         category,
