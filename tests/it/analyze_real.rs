@@ -226,10 +226,10 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         (
             "grpc_status.pcap",
             vec![
-                (41980, Category::Ok, Some(200), TG),
-                (41980, Category::Ok, Some(200), TG),
-                (41980, Category::TargetGeneratedError, Some(200), TG),
-                (41980, Category::TargetConnectRefused, Some(503), LB),
+                (60880, Category::Ok, Some(200), TG),
+                (60880, Category::Ok, Some(200), TG),
+                (60880, Category::TargetGeneratedError, Some(200), TG),
+                (60880, Category::TargetConnectRefused, Some(502), LB),
             ],
         ),
         (
@@ -238,6 +238,7 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
                 (0, Category::Ok, Some(200), TG),
                 (0, Category::Ok, Some(200), TG),
                 (0, Category::TargetGeneratedError, Some(200), TG),
+                (0, Category::TargetConnectRefused, Some(502), LB),
             ],
         ),
     ]

@@ -561,12 +561,14 @@ sc_h2c_streams_drive() {
 
 sc_grpc_status_setup() {
     # A real gRPC server (Python grpcio) behind HAProxy over h2c; /pkg.Down/* goes to a
-    # back end whose server refuses connections, so the proxy answers with its own 503.
+    # back end on a port of the same target where nothing listens (refused, visible in the
+    # target's capture too), so the proxy answers with its own 503.
     bg tgt1 ${NSP}tgt1 python3 -u "$HERE/servers/grpc_target.py" 10.99.1.11 8080
     SERVERS="    server t1 10.99.1.11:8080 proto h2"
     EXTRA_FRONTEND="    use_backend tg_down if { path_beg /pkg.Down/ }"
+    ERR503=502   # a refused connect is HAProxy's 503, an ALB's 502
     EXTRA_BACKENDS="backend tg_down
-    server t2 10.99.1.12:8081 proto h2"
+    server t2 10.99.1.11:8081 proto h2"
     TARGET_VANTAGE=1
 }
 sc_grpc_status_drive() {

@@ -121,6 +121,8 @@ const EXCERPT_LEN: usize = 64;
 const MAX_PROBE_BYTES: u64 = 256 * 1024;
 /// Events held per connection before the application is known.
 const MAX_HELD: usize = 64;
+/// Server bytes held while waiting for the client's preface after an HTTP/2 SETTINGS frame.
+const MAX_SETTINGS_WAIT: usize = 4096;
 /// Outstanding exchanges tracked per connection.
 const MAX_QUEUE: usize = 256;
 
@@ -568,9 +570,20 @@ impl ProtocolTracker {
             Match::Maybe => client.len() >= 4,
             Match::No => false,
         };
-        // A server that sent its SETTINGS before the client's preface arrived: wait for the
-        // client's bytes.
-        if client.is_empty() && first == Dir::ToClient && !force && looks_like_settings(&prefix) {
+        // A server that sent its SETTINGS before the client's preface arrived (gRPC servers
+        // do, at once on accept): wait for the client's bytes, for a while.
+        let server_held = c
+            .held_bytes
+            .get(Dir::ToClient.index())
+            .copied()
+            .unwrap_or(0);
+        if client.is_empty()
+            && first == Dir::ToClient
+            && looks_like_settings(&prefix)
+            && server_held < MAX_SETTINGS_WAIT
+            && c.held.len() < MAX_HELD
+            && !c.held.iter().any(|h| matches!(h, Held::Gap { .. }))
+        {
             return;
         }
         let app = match first {
