@@ -1005,31 +1005,6 @@ fn sll2_pcapng() -> World {
     w
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_category_has_a_sample_with_that_truth() {
-        let all = all();
-        let failures = Category::ALL
-            .into_iter()
-            .filter(|c| !matches!(c, Category::Ok | Category::Undetermined));
-        for c in failures {
-            let s = all
-                .iter()
-                .find(|s| s.name == c.name())
-                .expect("sample for category");
-            let exp = s.expected();
-            assert!(exp.iter().any(|e| e.category == c), "{c}: {exp:?}");
-            assert!(
-                exp.iter().any(|e| e.category == Category::Ok),
-                "{c} has healthy requests around"
-            );
-        }
-    }
-}
-
 /// HTTP/2 (h2c) on both legs; see the scenario list.
 fn h2c_streams() -> World {
     use super::alb::Expected;
@@ -1219,17 +1194,19 @@ fn h2c_streams() -> World {
     w.raw_close(&mut f, t + 2 * SEC, true);
     // The access log: one line per request (h2c has no log type of its own: `http`).
     let target_addr = w.targets.get(tgt).map(|x| x.addr);
-    let rows: [(
+    /// Stream, method, path, created, dispatched, response, relayed, ELB and target status.
+    type Row<'a> = (
         u32,
-        &str,
-        &str,
+        &'a str,
+        &'a str,
         Nanos,
         Nanos,
         Option<Nanos>,
         Nanos,
         u16,
         Option<u16>,
-    ); 5] = [
+    );
+    let rows: [Row<'_>; 5] = [
         (
             1,
             "GET",
@@ -1302,4 +1279,29 @@ fn h2c_streams() -> World {
         e(Category::KeepaliveRace, 502, GeneratedBy::Lb),
     ]);
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_category_has_a_sample_with_that_truth() {
+        let all = all();
+        let failures = Category::ALL
+            .into_iter()
+            .filter(|c| !matches!(c, Category::Ok | Category::Undetermined));
+        for c in failures {
+            let s = all
+                .iter()
+                .find(|s| s.name == c.name())
+                .expect("sample for category");
+            let exp = s.expected();
+            assert!(exp.iter().any(|e| e.category == c), "{c}: {exp:?}");
+            assert!(
+                exp.iter().any(|e| e.category == Category::Ok),
+                "{c} has healthy requests around"
+            );
+        }
+    }
 }
