@@ -251,6 +251,50 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
                 (40227, Category::Ok, Some(200), TG),
             ],
         ),
+        // HTTP/2 back end (h2c): HAProxy answers the client's stream with RST_STREAM
+        // (REFUSED_STREAM) where an ALB sends 502, so the front end shows no status.
+        (
+            "h2c_streams.pcap",
+            vec![
+                (40301, Category::Ok, Some(200), TG),
+                (40301, Category::Ok, Some(200), TG),
+                (40301, Category::Ok, Some(200), TG),
+                (40301, Category::Ok, Some(200), TG),
+                (40304, Category::Ok, Some(200), TG),
+                (40302, Category::TargetClosedBeforeResponse, None, None),
+                (40303, Category::KeepaliveRace, None, None),
+            ],
+        ),
+        (
+            "h2c_streams.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::KeepaliveRace, Some(502), LB),
+            ],
+        ),
+        (
+            "grpc_status.pcap",
+            vec![
+                (60880, Category::Ok, Some(200), TG),
+                (60880, Category::Ok, Some(200), TG),
+                (60880, Category::TargetGeneratedError, Some(200), TG),
+                (60880, Category::TargetConnectRefused, Some(502), LB),
+            ],
+        ),
+        (
+            "grpc_status.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetGeneratedError, Some(200), TG),
+                (0, Category::TargetConnectRefused, Some(502), LB),
+            ],
+        ),
     ]
 }
 

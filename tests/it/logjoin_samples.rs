@@ -133,7 +133,8 @@ fn every_sample_joins_its_log() {
                 // The right line: same request target and, where the capture shows it, client.
                 if let (Some(p), Some(r)) = (&f.path, &l.request) {
                     assert!(
-                        r.contains(&format!("{p} HTTP/1.1")),
+                        r.contains(&format!("{p} HTTP/1.1"))
+                            || r.contains(&format!("{p} HTTP/2.0")),
                         "{}: {r} vs {p}",
                         s.name
                     );

@@ -16,6 +16,7 @@ mod decode_layers;
 mod decode_proptest;
 mod flow_cli;
 mod flow_vs_tshark;
+mod h2_vs_tshark;
 mod logjoin_cli;
 mod logjoin_samples;
 mod protocol_http;

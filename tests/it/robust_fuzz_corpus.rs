@@ -86,6 +86,14 @@ fn http_stream_corpus() {
 }
 
 #[test]
+fn http2_frames_corpus() {
+    replay(
+        &corpus("http2_frames"),
+        albscope_testkit::fuzzing::http2_frames,
+    );
+}
+
+#[test]
 fn tls_stream_corpus() {
     replay(&corpus("tls_stream"), albscope_testkit::fuzzing::tls_stream);
 }

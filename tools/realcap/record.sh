@@ -19,7 +19,9 @@ OUT=${REALCAP_OUT:-$REPO/samples/real}
 WORK=${REALCAP_WORK:-/tmp/realcap}
 IDLE=5          # HAProxy timeout server/client = the "ALB idle timeout" (albscope --idle-timeout 5)
 VNI=4242        # mirror session's VXLAN network id
-NSP=${REALCAP_NS_PREFIX:-rc-}   # namespace name prefix
+# Namespace names start with $NSP (REALCAP_NS_PREFIX, default rc-): recordings running at the
+# same time use different prefixes.
+NSP=${REALCAP_NS_PREFIX:-rc-}
 NS_ALL="${NSP}client ${NSP}alb ${NSP}alb2 ${NSP}vpc ${NSP}tgt1 ${NSP}tgt2 ${NSP}mirror"
 PIDS=()
 
@@ -27,7 +29,7 @@ ALL_SCENARIOS="ok_keepalive keepalive_race closed_fin closed_rst malformed_respo
 header_too_large idle_timeout incomplete_body target_5xx connect_refused unreachable_icmp
 connect_timeout connect_timeout_return_path tls_handshake_failed tls_handshake_timeout
 no_target_attempt client_closed deregistration_abort mixed_two_nodes tls_backend
-tls_backend_alert tls_backend_silent hc_refused"
+tls_backend_alert tls_backend_silent hc_refused h2c_streams grpc_status"
 
 log() { echo "[realcap $(date +%T)] $*" >&2; }
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
@@ -97,7 +99,7 @@ setup_net() {
         # IPv4 only: no router solicitations / MLD reports in the captures
         nsx "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     done
-    # the vpc namespace is the "VPC router": it alone forwards, and only between these private subnets.
+    # ${NSP}vpc is the "VPC router": it alone forwards, and only between these private subnets.
     nsx ${NSP}vpc sysctl -qw net.ipv4.ip_forward=1
     veth ${NSP}vpc vc 10.99.2.254/24 ${NSP}client eth0 10.99.2.10/24
     nsx ${NSP}vpc ip link add bra mtu 9001 type bridge
@@ -203,6 +205,7 @@ frontend alb
     http-request set-header X-Forwarded-Proto http if !{ ssl_fc }
     http-request set-header X-Forwarded-Port %[dst_port]
     http-request set-header X-Amzn-Trace-Id Root=%[unique-id]
+${EXTRA_FRONTEND:-}
     default_backend tg
 
 backend tg
@@ -211,6 +214,7 @@ backend tg
     http-check send meth GET uri /health ver HTTP/1.1 hdr Host 10.99.1.11:8080 hdr User-Agent ELB-HealthChecker/2.0
     http-check expect status 200
 $SERVERS
+${EXTRA_BACKENDS:-}
 EOF
 }
 
@@ -610,6 +614,51 @@ sc_mixed_two_nodes_drive() {
     sleep 1
 }
 
+sc_h2c_streams_setup() {
+    # HTTP/2 to the target (h2c, prior knowledge: `proto h2`), a real Node.js http2 server.
+    # Front end: curl with HTTP/2 prior knowledge, concurrent streams on one connection.
+    bg tgt1 ${NSP}tgt1 node "$HERE/servers/h2c_target.js" 10.99.1.11 8080
+    SERVERS="    server t1 10.99.1.11:8080 proto h2"
+    TARGET_VANTAGE=1
+}
+h2_client() { # local_port path...: concurrent HTTP/2 streams on one front-end connection
+    local port=$1; shift
+    local res t0
+    t0=$(date +%T.%N | cut -c1-12)
+    res=$(nsx ${NSP}client timeout 30 node "$HERE/servers/h2_client.js" 10.99.0.1 80 "$port" "$@" 2>&1) \
+        || true
+    echo "$t0 client 10.99.2.10:$port (h2c) $* -> $res" | tee -a "$WORK/client.log" >&2
+}
+sc_h2c_streams_drive() {
+    h2_client 40301 /ok/1 /ok/2 /ok/3 /big
+    sleep 0.5
+    h2_client 40302 /reset
+    sleep 0.5
+    h2_client 40303 /goaway
+    sleep 0.5
+    h2_client 40304 /ok/after
+    sleep 1
+}
+
+sc_grpc_status_setup() {
+    # A real gRPC server (Python grpcio) behind HAProxy over h2c; /pkg.Down/* goes to a
+    # back end on a port of the same target where nothing listens (refused, visible in the
+    # target's capture too), so the proxy answers with its own 503.
+    bg tgt1 ${NSP}tgt1 python3 -u "$HERE/servers/grpc_target.py" 10.99.1.11 8080
+    SERVERS="    server t1 10.99.1.11:8080 proto h2"
+    EXTRA_FRONTEND="    use_backend tg_down if { path_beg /pkg.Down/ }"
+    ERR503=502   # a refused connect is HAProxy's 503, an ALB's 502
+    EXTRA_BACKENDS="backend tg_down
+    server t2 10.99.1.11:8081 proto h2"
+    TARGET_VANTAGE=1
+}
+sc_grpc_status_drive() {
+    sleep 1
+    nsx ${NSP}client python3 -u "$HERE/servers/grpc_client.py" 10.99.0.1:80 \
+        2>&1 | tee -a "$WORK/client.log" >&2
+    sleep 1
+}
+
 # ---------------------------------------------------------------- recording
 record() {
     local sc=$1
@@ -618,7 +667,7 @@ record() {
     rm -rf "$WORK/run" && mkdir -p "$WORK" && : >"$WORK/client.log"
     rm -f "$WORK"/haproxy*.out
     tls_cert
-    SERVERS="" ERR503=503 TARGET_VANTAGE=0 ALB2=0
+    SERVERS="" ERR503=503 TARGET_VANTAGE=0 ALB2=0 EXTRA_FRONTEND="" EXTRA_BACKENDS=""
     declare -F "sc_${sc}_net" >/dev/null && "sc_${sc}_net"
     setup_net
     "sc_${sc}_setup"

@@ -470,6 +470,58 @@ impl World {
         Peer::new(addr, isn, id)
     }
 
+    /// A front-end TCP connection from `client` to node `node`'s listener, handshake done at
+    /// `t`, for a caller that writes the application bytes itself (HTTP/2: see [`super::h2`]).
+    /// Returns the connection and the time the handshake completed.
+    pub fn raw_front(&mut self, client: SocketAddr, node: usize, t: Nanos) -> (TcpConn, Nanos) {
+        let alb = SocketAddr::new(
+            self.node_addr(node, client.is_ipv6()),
+            self.cfg.listener_port,
+        );
+        let tag = self.flow(Leg::Front, node, usize::MAX, client.ip());
+        let a = self.peer(client);
+        let mut b = self.peer(alb);
+        b.ttl = 255;
+        let mut conn = TcpConn::new(a, b, FRONT_RTT, tag);
+        let t = conn.handshake(&mut self.pkts, t);
+        (conn, t)
+    }
+
+    /// A back-end TCP connection from node `node` (source port `port`) to target `target`,
+    /// handshake done at `t`, for a caller that writes the application bytes itself.
+    pub fn raw_back(
+        &mut self,
+        node: usize,
+        target: usize,
+        port: u16,
+        client_ip: IpAddr,
+        t: Nanos,
+    ) -> (TcpConn, Nanos) {
+        let taddr = self
+            .targets
+            .get(target)
+            .map(|x| x.addr)
+            .unwrap_or_else(|| SocketAddr::from(([10, 0, 2, 15], 80)));
+        let src = SocketAddr::new(self.node_addr(node, taddr.is_ipv6()), port);
+        let tag = self.flow(Leg::Back, node, target, client_ip);
+        let a = self.peer(src);
+        let b = self.peer(taddr);
+        let mut conn = TcpConn::new(a, b, BACK_RTT, tag);
+        let t = conn.handshake(&mut self.pkts, t);
+        (conn, t)
+    }
+
+    /// Sends `data` on a raw connection (from its `a` side when `from_a`); returns the time of
+    /// the last segment.
+    pub fn raw_send(&mut self, conn: &mut TcpConn, t: Nanos, from_a: bool, data: &[u8]) -> Nanos {
+        conn.send(&mut self.pkts, t, from_a, data, &SendOpts::default())
+    }
+
+    /// Closes a raw connection (FIN from the `a` side when `from_a`, then the other).
+    pub fn raw_close(&mut self, conn: &mut TcpConn, t: Nanos, from_a: bool) -> Nanos {
+        conn.close(&mut self.pkts, t, from_a)
+    }
+
     /// Opens a client connection from `client_ip` to node `node` at `t` (TCP handshake, plus the
     /// TLS handshake on an HTTPS listener). Returns the front connection id.
     pub fn open(&mut self, client_ip: IpAddr, node: usize, t: Nanos) -> usize {

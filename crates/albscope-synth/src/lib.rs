@@ -19,6 +19,7 @@ pub mod accesslog;
 pub mod alb;
 pub mod bulk;
 pub mod frame;
+pub mod h2;
 pub mod http;
 pub mod pcap;
 pub mod rng;

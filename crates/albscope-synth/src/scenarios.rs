@@ -12,7 +12,7 @@ use super::frame::{sa4, Framing};
 use super::http::ServerKind;
 use super::pcap::Nanos;
 use super::rng::SplitMix64;
-use super::tcp::{MS, SEC};
+use super::tcp::{MS, SEC, US};
 
 /// One sample scenario.
 #[derive(Clone, Copy)]
@@ -85,6 +85,7 @@ pub fn all() -> Vec<Scenario> {
         s!("linux-sll", linux_sll, "Plain capture on the ALB side with tcpdump -i any (Linux SLL, no VXLAN): ok and a refused connect"),
         s!("geneve", geneve, "GENEVE (UDP 6081, inner IP packet, as Gateway Load Balancer sends it) instead of VXLAN: ok traffic and a refused connect"),
         s!("sll2-pcapng", sll2_pcapng, "pcapng file (nanosecond if_tsresol) with Linux SLL2 frames, no tunnel (tcpdump -i any on the ALB side): ok traffic and a target 500"),
+        s!("h2c_streams", h2c_streams, "HTTP/2 with prior knowledge (h2c) on both legs, one connection each: concurrent streams (one 80 KB response stalled on the 64 KB window until WINDOW_UPDATE), a gRPC call failing with grpc-status 13 in its trailers, RST_STREAM INTERNAL_ERROR from the target (502), and a stream refused by the target's GOAWAY (HTTP/2 keep-alive race, 502)"),
         s!("mirror-truncated", mirror_truncated, "VXLAN mirror session truncating inner frames to 200 bytes (inner IP length larger than the bytes present), every 3rd full-size data segment missing, every 25th packet duplicated; ok traffic (one 12 KB response) and one 502"),
     ]
 }
@@ -1049,6 +1050,282 @@ fn sll2_pcapng() -> World {
     );
     ok(&mut w, g, e + 100 * MS, "/", 0, &mut r);
     w.finish(t + 10 * SEC);
+    w
+}
+
+/// HTTP/2 (h2c) on both legs; see the scenario list.
+fn h2c_streams() -> World {
+    use super::alb::Expected;
+    use super::h2;
+    use albscope::taxonomy::GeneratedBy;
+    use std::net::SocketAddr;
+    let (mut w, n) = base(WorldCfg {
+        seed: 41,
+        ..Default::default()
+    });
+    let tgt = w.add_target(Target::new(sa4([10, 0, 2, 61], 8080), ServerKind::Nginx));
+    let client_ip = ip(CLIENTS[3]);
+    let client = SocketAddr::new(client_ip, 51_200);
+    let cs = client.to_string();
+    let t = t0();
+    let (mut f, t) = w.raw_front(client, n, t);
+    let (mut b, _) = w.raw_back(n, tgt, 33_418, client_ip, t + 200 * US);
+    let trace = |i: u32| format!("Root=1-65f00a{i:02x}-0123456789abcdef01234567");
+    let req = |id: u32, method: &str, path: &str, grpc: bool, back: bool| {
+        let mut hs: Vec<(String, String)> = vec![
+            (":method".into(), method.into()),
+            (":scheme".into(), "http".into()),
+            (":path".into(), path.into()),
+            (":authority".into(), "api.example.com".into()),
+            ("user-agent".into(), "grpc-go/1.64.0".into()),
+        ];
+        if grpc {
+            hs.push(("content-type".into(), "application/grpc".into()));
+            hs.push(("te".into(), "trailers".into()));
+        }
+        if back {
+            hs.push(("x-forwarded-for".into(), client_ip.to_string()));
+            hs.push(("x-forwarded-proto".into(), "http".into()));
+            hs.push(("x-forwarded-port".into(), "80".into()));
+            hs.push(("x-amzn-trace-id".into(), trace(id)));
+        }
+        let refs: Vec<(&str, &str)> = hs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        h2::headers(id, !grpc, &refs)
+    };
+    let resp = |status: &str, server: &str| {
+        h2::headers(
+            0,
+            false,
+            &[
+                (":status", status),
+                ("server", server),
+                ("content-type", "text/plain"),
+            ],
+        )
+    };
+    let with_id = |mut frame: Vec<u8>, id: u32| {
+        if let Some(s) = frame.get_mut(5..9) {
+            s.copy_from_slice(&id.to_be_bytes());
+        }
+        frame
+    };
+    let grpc_msg = [0u8, 0, 0, 0, 3, 0x0a, 0x01, 0x2a];
+    // Prefaces and settings on both legs.
+    let mut c = h2::PREFACE.to_vec();
+    c.extend(h2::settings(&[(4, 1 << 20)]));
+    c.extend(h2::window_update(0, 1 << 20));
+    let mut t = w.raw_send(&mut f, t + 100 * US, true, &c);
+    let mut c = h2::PREFACE.to_vec();
+    c.extend(h2::settings(&[(4, 65_535)]));
+    t = w.raw_send(&mut b, t + 100 * US, true, &c);
+    let mut sv = h2::settings(&[(3, 128)]);
+    sv.extend(h2::settings_ack());
+    t = w.raw_send(&mut b, t + 200 * US, false, &sv);
+    t = w.raw_send(&mut f, t + 100 * US, false, &sv);
+    // Streams 1 and 3 at once; 5 a gRPC call.
+    let mut c = req(1, "GET", "/api/items", false, false);
+    c.extend(req(3, "GET", "/api/export", false, false));
+    c.extend(req(5, "POST", "/inventory.v1.Stock/Reserve", true, false));
+    c.extend(h2::data(5, &grpc_msg, true));
+    t = w.raw_send(&mut f, t + 2 * MS, true, &c);
+    let c135 = t;
+    let mut c = req(1, "GET", "/api/items", false, true);
+    c.extend(req(3, "GET", "/api/export", false, true));
+    c.extend(req(5, "POST", "/inventory.v1.Stock/Reserve", true, true));
+    c.extend(h2::data(5, &grpc_msg, true));
+    t = w.raw_send(&mut b, t + 300 * US, true, &c);
+    let d135 = t;
+    // Target: stream 1 answered, stream 3's 80 KB body stops at the 65 535-byte window.
+    let body3 = vec![b'x'; 80 * 1024];
+    let mut s = with_id(resp("200", "nginx/1.25.3"), 1);
+    s.extend(h2::data(1, b"[1,2,3]", true));
+    s.extend(with_id(resp("200", "nginx/1.25.3"), 3));
+    s.extend(h2::data(3, body3.get(..65_535).unwrap_or(&[]), false));
+    t = w.raw_send(&mut b, t + 4 * MS, false, &s);
+    let r13 = t;
+    // The gRPC call fails: headers, then trailers with grpc-status 13.
+    let mut s = h2::headers(
+        5,
+        false,
+        &[(":status", "200"), ("content-type", "application/grpc")],
+    );
+    s.extend(h2::headers(
+        5,
+        true,
+        &[
+            ("grpc-status", "13"),
+            ("grpc-message", "stock%20service%20unavailable"),
+        ],
+    ));
+    t = w.raw_send(&mut b, t + 3 * MS, false, &s);
+    let r5 = t;
+    // The ALB relays 1 and 5, opens the windows, and the rest of stream 3 follows.
+    let mut a = with_id(resp("200", "nginx/1.25.3"), 1);
+    a.extend(h2::data(1, b"[1,2,3]", true));
+    a.extend(h2::headers(
+        5,
+        false,
+        &[(":status", "200"), ("content-type", "application/grpc")],
+    ));
+    a.extend(h2::headers(
+        5,
+        true,
+        &[
+            ("grpc-status", "13"),
+            ("grpc-message", "stock%20service%20unavailable"),
+        ],
+    ));
+    t = w.raw_send(&mut f, t + 300 * US, false, &a);
+    let a15 = t;
+    let mut wu = h2::window_update(3, 1 << 20);
+    wu.extend(h2::window_update(0, 1 << 20));
+    t = w.raw_send(&mut b, t + 40 * MS, true, &wu);
+    t = w.raw_send(
+        &mut b,
+        t + 300 * US,
+        false,
+        &h2::data(3, body3.get(65_535..).unwrap_or(&[]), true),
+    );
+    let mut a = with_id(resp("200", "nginx/1.25.3"), 3);
+    a.extend(h2::data(3, &body3, true));
+    t = w.raw_send(&mut f, t + 300 * US, false, &a);
+    let a3 = t;
+    // Stream 7: the target resets it; the ALB answers 502.
+    t = w.raw_send(
+        &mut f,
+        t + 300 * MS,
+        true,
+        &req(7, "GET", "/api/orders/42", false, false),
+    );
+    let c7 = t;
+    t = w.raw_send(
+        &mut b,
+        t + 300 * US,
+        true,
+        &req(7, "GET", "/api/orders/42", false, true),
+    );
+    let d7 = t;
+    t = w.raw_send(&mut b, t + 25 * MS, false, &h2::rst(7, 2));
+    let mut a = with_id(resp("502", "awselb/2.0"), 7);
+    a.extend(h2::data(
+        7,
+        b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+        true,
+    ));
+    t = w.raw_send(&mut f, t + 300 * US, false, &a);
+    let a7 = t;
+    // Stream 9 after 3 s idle: the target's GOAWAY (last stream 7) crosses it; 502.
+    t = w.raw_send(
+        &mut f,
+        t + 3 * SEC,
+        true,
+        &req(9, "GET", "/api/cart", false, false),
+    );
+    let c9 = t;
+    t = w.raw_send(
+        &mut b,
+        t + 300 * US,
+        true,
+        &req(9, "GET", "/api/cart", false, true),
+    );
+    let d9 = t;
+    t = w.raw_send(&mut b, t + 150 * US, false, &h2::goaway(7, 0));
+    let mut a = with_id(resp("502", "awselb/2.0"), 9);
+    a.extend(h2::data(
+        9,
+        b"<html><body><h1>502 Bad Gateway</h1></body></html>",
+        true,
+    ));
+    t = w.raw_send(&mut f, t + 400 * US, false, &a);
+    let a9 = t;
+    t = w.raw_close(&mut b, t + MS, false);
+    w.raw_close(&mut f, t + 2 * SEC, true);
+    // The access log: one line per request (h2c has no log type of its own: `http`).
+    let target_addr = w.targets.get(tgt).map(|x| x.addr);
+    /// Stream, method, path, created, dispatched, response, relayed, ELB and target status.
+    type Row<'a> = (
+        u32,
+        &'a str,
+        &'a str,
+        Nanos,
+        Nanos,
+        Option<Nanos>,
+        Nanos,
+        u16,
+        Option<u16>,
+    );
+    let rows: [Row<'_>; 5] = [
+        (
+            1,
+            "GET",
+            "/api/items",
+            c135,
+            d135,
+            Some(r13),
+            a15,
+            200,
+            Some(200),
+        ),
+        (
+            3,
+            "GET",
+            "/api/export",
+            c135,
+            d135,
+            Some(r13),
+            a3,
+            200,
+            Some(200),
+        ),
+        (
+            5,
+            "POST",
+            "/inventory.v1.Stock/Reserve",
+            c135,
+            d135,
+            Some(r5),
+            a15,
+            200,
+            Some(200),
+        ),
+        (7, "GET", "/api/orders/42", c7, d7, None, a7, 502, None),
+        (9, "GET", "/api/cart", c9, d9, None, a9, 502, None),
+    ];
+    for (id, method, path, created, dispatched, response, relayed, elb, target_status) in rows {
+        w.access_log.push(super::accesslog::LogLine {
+            kind: "http",
+            time: relayed,
+            client,
+            target: target_addr,
+            received: created,
+            dispatched: Some(dispatched),
+            response,
+            relayed: response.map(|_| relayed),
+            elb_status: Some(elb),
+            target_status,
+            received_bytes: 120 + path.len(),
+            sent_bytes: if id == 3 { 82_000 } else { 160 },
+            request: format!("{method} http://api.example.com:80{path} HTTP/2.0"),
+            user_agent: "grpc-go/1.64.0".into(),
+            trace_id: trace(id),
+            domain: None,
+            created,
+            conn_trace_id: format!("TID_{:032x}", 0x5eed_0000 + id),
+        });
+    }
+    let e = |category, status, by| Expected {
+        client: cs.clone(),
+        category,
+        status: Some(status),
+        generated_by: Some(by),
+    };
+    w.expected.extend([
+        e(Category::Ok, 200, GeneratedBy::Target),
+        e(Category::Ok, 200, GeneratedBy::Target),
+        e(Category::TargetGeneratedError, 200, GeneratedBy::Target),
+        e(Category::TargetClosedBeforeResponse, 502, GeneratedBy::Lb),
+        e(Category::KeepaliveRace, 502, GeneratedBy::Lb),
+    ]);
     w
 }
 

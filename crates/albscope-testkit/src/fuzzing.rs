@@ -89,6 +89,31 @@ pub fn http_stream(data: &[u8]) {
     }
 }
 
+/// The HTTP/2 client connection preface.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Feeds arbitrary bytes to the HTTP/2 parser of the protocol tracker, after the client
+/// preface. First byte odd: the rest is cut into both directions (with gaps, FIN and RST);
+/// even: the rest is the client's frames whole, then the same bytes as the server's (so that
+/// frames and HPACK blocks the fuzzer builds reach both sides' decoders unsplit).
+pub fn http2_frames(data: &[u8]) {
+    match data.split_first() {
+        Some((b, rest)) if b & 1 == 1 => drive_protocol(H2_PREFACE, rest),
+        Some((_, rest)) => {
+            let mut script = Vec::with_capacity(rest.len() * 2 + 64);
+            for (dir, chunk) in [(0u8, rest), (1u8, rest)] {
+                for piece in chunk.chunks(32) {
+                    // Control byte: a data piece of `piece.len()` bytes in direction `dir`.
+                    script.push(dir | (((piece.len() - 1) as u8) << 3));
+                    script.extend_from_slice(piece);
+                }
+            }
+            drive_protocol(H2_PREFACE, &script);
+        }
+        None => {}
+    }
+}
+
 /// Feeds arbitrary bytes, split into both directions (with gaps, FIN and RST), to the protocol
 /// tracker after a TLS handshake record header, so the TLS reader sees them.
 pub fn tls_stream(data: &[u8]) {

@@ -476,8 +476,8 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
     if f.method != b.method || f.target != b.target {
         return false;
     }
-    let fh = header(&f.headers, "host").map(str::to_ascii_lowercase);
-    let bh = header(&b.headers, "host").map(str::to_ascii_lowercase);
+    let fh = header(&f.headers, "host").map(host_key);
+    let bh = header(&b.headers, "host").map(host_key);
     if fh.is_some() && bh.is_some() && fh != bh {
         return false;
     }
@@ -489,6 +489,16 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
         }
     }
     true
+}
+
+/// A Host value for comparison: lower case, without a default port (`:80`, `:443`), which
+/// HTTP/2 clients often put in `:authority` and proxies drop.
+fn host_key(h: &str) -> String {
+    let h = h.trim().to_ascii_lowercase();
+    match h.strip_suffix(":80").or_else(|| h.strip_suffix(":443")) {
+        Some(bare) => bare.to_string(),
+        None => h,
+    }
 }
 
 /// The front end's answer (if any) came after the back-end request went out, and when both

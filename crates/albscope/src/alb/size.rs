@@ -45,6 +45,12 @@ fn exchange(ex: &HttpExchange) -> usize {
     if let Some(e) = &ex.response_error {
         n += bytes(&e.excerpt);
     }
+    if let Some(h) = &ex.h2 {
+        n += size_of::<crate::protocol::H2Stream>()
+            + PER_ALLOCATION
+            + headers(&h.trailers)
+            + std::mem::size_of_val(h.stalls.as_slice());
+    }
     n
 }
 

@@ -244,6 +244,7 @@ pub fn exch(
         response: resp,
         response_error: None,
         headers_skipped: None,
+        h2: None,
     }
 }
 

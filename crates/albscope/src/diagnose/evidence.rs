@@ -5,7 +5,7 @@ use super::model::{LegKind, Party};
 use crate::alb::PairingNote;
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::Endpoint;
-use crate::protocol::ResponseErrorReason;
+use crate::protocol::{H2ErrorCode, ResponseErrorReason};
 use std::net::IpAddr;
 
 /// A packet and its time.
@@ -110,6 +110,36 @@ pub enum Evidence {
         at: At,
         /// Close time minus request time.
         since_request: Duration,
+    },
+    /// HTTP/2: the target reset the request's stream (`RST_STREAM`) before any response.
+    StreamReset {
+        /// Its error code.
+        code: H2ErrorCode,
+        /// Where.
+        at: At,
+        /// Reset time minus request time.
+        since_request: Duration,
+    },
+    /// HTTP/2: the target's `GOAWAY` names a last stream id below the request's stream: the
+    /// stream was refused unprocessed.
+    GoawayRefusedStream {
+        /// The request's stream id.
+        stream: u32,
+        /// The GOAWAY's last stream id.
+        last_stream_id: u32,
+        /// Its error code.
+        code: H2ErrorCode,
+        /// Where.
+        at: At,
+        /// GOAWAY time minus request time (negative: the ALB opened the stream after it).
+        since_request: Duration,
+    },
+    /// gRPC: the target answered the call with a server-error status (in its trailers).
+    TargetGrpcError {
+        /// The gRPC status code.
+        status: u32,
+        /// `grpc-message`.
+        message: Option<String>,
     },
     /// The target's keep-alive timeout (seen on its other connections) matches the idle gap.
     KeepaliveMatches {
@@ -423,6 +453,8 @@ impl Evidence {
             | Evidence::HandshakeRefused { at, .. }
             | Evidence::HandshakeAbandoned { at, .. }
             | Evidence::TargetClosedFirst { at, .. }
+            | Evidence::StreamReset { at, .. }
+            | Evidence::GoawayRefusedStream { at, .. }
             | Evidence::NoRequestClosed { at, .. } => vec![at.packet],
             Evidence::SynRetransmissions { last, .. } => vec![last.packet],
             Evidence::LateReply {
@@ -454,6 +486,7 @@ impl Evidence {
             | Evidence::IdleTimeoutByTiming { .. }
             | Evidence::AlbReplacedResponse
             | Evidence::HeadersSkipped { .. }
+            | Evidence::TargetGrpcError { .. }
             | Evidence::ClientGotPartialBody { .. } => Vec::new(),
         }
     }
@@ -518,6 +551,13 @@ pub enum Cause {
     InferredNoHealthyTarget,
     /// Keep-alive race.
     KeepaliveRace,
+    /// HTTP/2: the target reset the stream before answering.
+    StreamReset {
+        /// The RST_STREAM error code.
+        code: H2ErrorCode,
+    },
+    /// HTTP/2: the target's GOAWAY refused the stream the ALB had just opened.
+    GoawayRace,
     /// The target closed (or reset) before answering.
     TargetClosedBeforeAnswer {
         /// RST rather than FIN.

@@ -179,6 +179,9 @@ pub struct Finding {
     pub pairing: PairingMethod,
     /// Server header of the target, when known.
     pub target_server: Option<String>,
+    /// For a gRPC request, the gRPC status the client sees (from the answer it got, or, when
+    /// the ALB answered with an HTTP error, the status gRPC clients derive from it).
+    pub grpc: Option<crate::protocol::GrpcOutcome>,
     /// The access-log entry joined to this request (only with `--access-log`).
     pub logged: Option<logjoin::LoggedEntry>,
 }

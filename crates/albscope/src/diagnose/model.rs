@@ -270,6 +270,34 @@ pub enum EventKind {
         /// Stream offset.
         offset: u64,
     },
+    /// HTTP/2: a stream reset (`RST_STREAM`) with its error code.
+    StreamReset {
+        /// The error code (see [`crate::protocol::H2ErrorCode`]).
+        code: u32,
+    },
+    /// HTTP/2: a `GOAWAY` refusing this stream (its id is above `last_stream_id`).
+    GoAway {
+        /// The last stream id the sender processes.
+        last_stream_id: u32,
+        /// The error code.
+        code: u32,
+    },
+    /// HTTP/2: the flow-control window ran out while data was pending.
+    FlowStall {
+        /// The connection's window (`true`) or the stream's.
+        connection: bool,
+        /// How long until a WINDOW_UPDATE reopened it, when one did.
+        resumed_after: Option<Duration>,
+    },
+    /// The gRPC status of the call.
+    Grpc {
+        /// The gRPC status code.
+        status: u32,
+        /// `grpc-message`.
+        message: Option<String>,
+        /// Derived from this HTTP status (no `grpc-status` was sent).
+        from_http: Option<u16>,
+    },
     /// More events of the leg not shown.
     MoreEvents {
         /// How many.

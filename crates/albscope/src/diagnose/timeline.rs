@@ -65,6 +65,35 @@ pub(super) fn build_timeline(path: &RequestPath) -> Vec<TimelineEvent> {
         .collect()
 }
 
+/// The HTTP/2 events of a stream: its reset, the GOAWAY that refused it, flow-control stalls.
+fn h2_events(
+    h2: &crate::protocol::H2Stream,
+    push: &mut dyn FnMut(Timestamp, Dir, EventKind, Option<PacketPos>),
+) {
+    if let Some(r) = &h2.reset {
+        push(
+            r.ts,
+            r.dir,
+            EventKind::StreamReset { code: r.code.0 },
+            Some(r.pos),
+        );
+    }
+    if let Some(g) = &h2.refused_by {
+        let kind = EventKind::GoAway {
+            last_stream_id: g.last_stream_id,
+            code: g.code.0,
+        };
+        push(g.ts, g.dir, kind, Some(g.pos));
+    }
+    for st in &h2.stalls {
+        let kind = EventKind::FlowStall {
+            connection: st.scope == crate::protocol::WindowScope::Connection,
+            resumed_after: st.resumed.map(|r| r.since(st.ts)),
+        };
+        push(st.ts, st.dir, kind, Some(st.pos));
+    }
+}
+
 fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
     let mut evs: Vec<Raw> = Vec::new();
     let t0 = leg.time();
@@ -152,6 +181,23 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
                 Some(e.first_pos),
             );
             last = last.max(e.first_byte);
+        }
+        if let Some(h2) = &ex.h2 {
+            h2_events(h2, &mut |ts, dir, kind, pos| {
+                last = last.max(ts);
+                push(&mut evs, ts, dir, kind, pos);
+            });
+        }
+        if let Some(g) = crate::protocol::grpc_outcome(ex) {
+            if let (Some(status), Some(r)) = (g.status, &ex.response) {
+                let ts = r.complete.unwrap_or(r.headers_done);
+                let kind = EventKind::Grpc {
+                    status,
+                    message: g.message,
+                    from_http: g.from_http,
+                };
+                push(&mut evs, ts, Dir::ToClient, kind, None);
+            }
         }
     }
     if let Some(b) = &leg.burst {

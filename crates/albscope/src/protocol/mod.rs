@@ -1,5 +1,5 @@
 //! Protocol layer: reads the reassembled streams of each connection as HTTP/1.x (`httparse`) or
-//! TLS (`tls-parser`) and turns them into request/response exchanges and handshake facts.
+//! TLS (`tls-parser`) or HTTP/2 (frames, `loona-hpack`) and turns them into request/response exchanges and handshake facts.
 //!
 //! [`ProtocolTracker`] is a [`crate::flow::FlowSink`] adapter: it owns per-connection parser state
 //! and reports to an [`AppSink`] each exchange as soon as it is finished
@@ -9,18 +9,24 @@
 //! Inside: `http` holds the pure incremental HTTP/1.x parsers (request side and response side;
 //! only the header block being read is buffered, bodies are counted by Content-Length, by an
 //! incremental chunked decoder, or until the stream ends), `tls` the record reader (hellos,
-//! alerts, application-data bursts) and `tracker` the per-connection state: application
+//! alerts, application-data bursts), `http2` the HTTP/2 frame reader, HPACK and streams (one
+//! exchange per stream; selected by the client preface) and `tracker` the per-connection state: application
 //! detection from the first bytes, the queue of exchanges waiting for their responses, and the
 //! hand-over to the [`AppSink`]. Results never depend on how the streams were cut into packets.
 
 pub mod decrypt;
 mod http;
+mod http2;
 mod tls;
 mod tracker;
 
 pub use decrypt::{
     tls_cipher_name, tls_version_name, Alpn, DecryptInfo, DecryptStatus, KeyLog, KeyLogProblem,
     KeyLogProblemKind,
+};
+pub use http2::{
+    grpc_code_name, grpc_outcome, grpc_status_for_http, GrpcOutcome, H2ErrorCode, H2GoAway,
+    H2Reset, H2Stall, H2Stream, WindowScope,
 };
 pub use tracker::{ProtocolConfig, ProtocolStats, ProtocolTracker};
 
@@ -32,7 +38,8 @@ use crate::flow::{ConnId, ConnKey, ConnSummary, Dir};
 pub enum AppKind {
     /// No payload in either direction.
     Empty,
-    /// HTTP/1.x in clear text.
+    /// HTTP in clear text: HTTP/1.x, or HTTP/2 when the client stream began with the HTTP/2
+    /// preface (its exchanges then carry [`HttpExchange::h2`]).
     Http,
     /// TLS (opaque after the handshake).
     Tls,
@@ -58,9 +65,10 @@ pub struct HttpRequest {
     pub method: String,
     /// Request target as sent (path and query, or absolute form).
     pub target: String,
-    /// Minor version (0 or 1).
+    /// Minor version (0 or 1) of HTTP/1.x; 2 for HTTP/2.
     pub version: u8,
-    /// Headers in order (capped by [`ProtocolConfig::max_headers`]).
+    /// Headers in order (capped by [`ProtocolConfig::max_headers`]); for HTTP/2 the regular
+    /// headers, with `:authority` first as `host` when no Host header was sent.
     pub headers: Vec<Header>,
     /// Size of the header block in bytes.
     pub header_bytes: usize,
@@ -85,9 +93,9 @@ pub struct HttpResponse {
     pub complete: Option<Timestamp>,
     /// Status code.
     pub status: u16,
-    /// Reason phrase.
+    /// Reason phrase (empty for HTTP/2).
     pub reason: String,
-    /// Minor version.
+    /// Minor version of HTTP/1.x; 2 for HTTP/2.
     pub version: u8,
     /// Headers in order (capped).
     pub headers: Vec<Header>,
@@ -243,6 +251,8 @@ pub struct HttpExchange {
     /// out-of-order cap in front of it): the bytes may be in the capture, so the exchange is
     /// undetermined for that reason, not "never captured".
     pub headers_skipped: Option<Dir>,
+    /// The HTTP/2 stream of this exchange (`None` for HTTP/1.x).
+    pub h2: Option<Box<H2Stream>>,
 }
 
 /// TLS ClientHello facts.

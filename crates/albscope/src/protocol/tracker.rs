@@ -4,6 +4,7 @@
 use super::decrypt::{DecryptStatus, Decryptor, KeyLog, Plain};
 use super::http::{match_literal, match_method, Match, ReqEvent, ReqKind, RequestParser};
 use super::http::{RespEvent, ResponseParser, Seg};
+use super::http2::{match_preface, H2Conn, H2Counters};
 use super::tls::TlsConn;
 use super::{escape_bytes, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange};
 use crate::capture::{Duration, PacketPos, Timestamp};
@@ -101,6 +102,40 @@ pub struct ProtocolStats {
     pub tls_resyncs: u64,
     /// Directions of decrypted connections whose records were not found again after a gap.
     pub tls_unsynced: u64,
+    /// HTTP/2 connections (client preface seen); also counted in `http_connections`.
+    pub h2_connections: u64,
+    /// HTTP/2 frames read.
+    pub h2_frames: u64,
+    /// HTTP/2 frames whose payload was not kept (over the header-block cap, gap, memory).
+    pub h2_frames_skipped: u64,
+    /// HTTP/2 header blocks that could not be decoded (HPACK state lost or invalid).
+    pub h2_undecodable_blocks: u64,
+    /// HTTP/2 directions whose frame boundaries were lost (a gap between frames).
+    pub h2_lost_directions: u64,
+    /// HTTP/2 streams not followed because too many were open on one connection.
+    pub h2_streams_over_cap: u64,
+    /// HTTP/2 RST_STREAM frames.
+    pub h2_resets: u64,
+    /// HTTP/2 GOAWAY frames.
+    pub h2_goaways: u64,
+    /// HTTP/2 flow-control stalls.
+    pub h2_stalls: u64,
+}
+
+impl ProtocolStats {
+    /// Adds what an HTTP/2 connection counted.
+    fn add_h2(&mut self, c: &H2Counters) {
+        self.h2_frames += c.frames;
+        self.h2_frames_skipped += c.frames_skipped;
+        self.h2_undecodable_blocks += c.undecodable_blocks;
+        self.h2_lost_directions += c.lost_directions;
+        self.h2_streams_over_cap += c.streams_over_cap;
+        self.h2_resets += c.resets;
+        self.h2_goaways += c.goaways;
+        self.h2_stalls += c.stalls;
+        self.headers_skipped += c.blocks_skipped_memory;
+        self.header_bytes_skipped += c.bytes_released;
+    }
 }
 
 /// Bytes held per direction before the application is known.
@@ -111,6 +146,8 @@ const EXCERPT_LEN: usize = 64;
 const MAX_PROBE_BYTES: u64 = 256 * 1024;
 /// Events held per connection before the application is known.
 const MAX_HELD: usize = 64;
+/// Server bytes held while waiting for the client's preface after an HTTP/2 SETTINGS frame.
+const MAX_SETTINGS_WAIT: usize = 4096;
 /// Outstanding exchanges tracked per connection.
 const MAX_QUEUE: usize = 256;
 
@@ -208,6 +245,8 @@ struct Conn {
     /// Bytes searched for HTTP on an unknown connection.
     probed: u64,
     http: Option<Box<HttpConn>>,
+    /// HTTP/2 state, when the client stream began with the preface (then `http` is `None`).
+    h2: Option<Box<H2Conn>>,
     tls: Option<Box<TlsConn>>,
     /// Bytes charged against the buffer budget for this connection's buffers.
     charged: usize,
@@ -231,9 +270,11 @@ impl Conn {
             .map_or(0, |h| h.req.memory().saturating_add(h.resp.memory()));
         let tls = self.tls.as_ref().map_or(0, |t| t.memory());
         let dec = self.decrypt.as_ref().map_or(0, |d| d.memory());
+        let h2 = self.h2.as_ref().map_or(0, |h| h.memory());
         held.saturating_add(http)
             .saturating_add(tls)
             .saturating_add(dec)
+            .saturating_add(h2)
     }
 }
 
@@ -345,6 +386,7 @@ impl ProtocolTracker {
                         unknown: Vec::new(),
                         probed: 0,
                         http: None,
+                        h2: None,
                         tls: None,
                         charged: 0,
                         continuation,
@@ -484,35 +526,48 @@ impl ProtocolTracker {
                 } else {
                     None
                 };
-                let (unfinished, finished, last_end) = match http {
-                    Some(h) => {
-                        let mut h = *h;
-                        if let Some(req) = h.req.partial_request() {
-                            // A request cut short by the end of the connection.
-                            if h.queue.len() < MAX_QUEUE {
-                                let index = h.next_index;
-                                let idle_before = h.idle_before(index, req.first_byte);
-                                push_slot(
-                                    &mut h.queue,
-                                    Slot {
-                                        ex: HttpExchange {
-                                            index,
-                                            idle_before,
-                                            request: Some(req),
-                                            response: None,
-                                            response_error: None,
-                                            headers_skipped: None,
-                                        },
-                                        claimed: false,
-                                    },
-                                );
-                            }
-                        }
-                        let unfinished: Vec<HttpExchange> =
-                            h.queue.into_iter().map(|s| s.ex).collect();
-                        (unfinished, h.finished, h.last_end)
+                let h2 = if app == AppKind::Http {
+                    c.h2.take()
+                } else {
+                    None
+                };
+                let (unfinished, finished, last_end) = match (http, h2) {
+                    (_, Some(mut h2)) => {
+                        self.stats.add_h2(&h2.counters);
+                        let unfinished = h2.take_unfinished();
+                        (unfinished, h2.finished, h2.last_end)
                     }
-                    None => (Vec::new(), 0, None),
+                    (http, None) => match http {
+                        Some(h) => {
+                            let mut h = *h;
+                            if let Some(req) = h.req.partial_request() {
+                                // A request cut short by the end of the connection.
+                                if h.queue.len() < MAX_QUEUE {
+                                    let index = h.next_index;
+                                    let idle_before = h.idle_before(index, req.first_byte);
+                                    push_slot(
+                                        &mut h.queue,
+                                        Slot {
+                                            ex: HttpExchange {
+                                                index,
+                                                idle_before,
+                                                request: Some(req),
+                                                response: None,
+                                                response_error: None,
+                                                headers_skipped: None,
+                                                h2: None,
+                                            },
+                                            claimed: false,
+                                        },
+                                    );
+                                }
+                            }
+                            let unfinished: Vec<HttpExchange> =
+                                h.queue.into_iter().map(|s| s.ex).collect();
+                            (unfinished, h.finished, h.last_end)
+                        }
+                        None => (Vec::new(), 0, None),
+                    },
                 };
                 self.stats.unfinished_exchanges += unfinished.len() as u64;
                 let decryption = c.decrypt.take().map(|d| {
@@ -578,7 +633,33 @@ impl ProtocolTracker {
                 _ => {}
             }
         }
+        // The HTTP/2 client preface, whichever direction spoke first.
+        let client = client_prefix(&c.held);
+        let h2 = match match_preface(&client) {
+            Match::Yes => true,
+            Match::Maybe if !client.is_empty() && !force => return,
+            // Cut short by a gap or the end: "PRI " is no HTTP/1.x method.
+            Match::Maybe => client.len() >= 4,
+            Match::No => false,
+        };
+        // A server that sent its SETTINGS before the client's preface arrived (gRPC servers
+        // do, at once on accept): wait for the client's bytes, for a while.
+        let server_held = c
+            .held_bytes
+            .get(Dir::ToClient.index())
+            .copied()
+            .unwrap_or(0);
+        if client.is_empty()
+            && first == Dir::ToClient
+            && looks_like_settings(&prefix)
+            && server_held < MAX_SETTINGS_WAIT
+            && c.held.len() < MAX_HELD
+            && !c.held.iter().any(|h| matches!(h, Held::Gap { .. }))
+        {
+            return;
+        }
         let app = match first {
+            _ if h2 => Some(AppKind::Http),
             Dir::ToServer => match (match_tls(&prefix), match_method(&prefix)) {
                 (Match::Yes, _) => Some(AppKind::Tls),
                 (_, Match::Yes) => Some(AppKind::Http),
@@ -601,6 +682,17 @@ impl ProtocolTracker {
         };
         c.app = Some(app);
         match app {
+            AppKind::Http if h2 => {
+                if !c.continuation {
+                    self.stats.http_connections += 1;
+                    self.stats.h2_connections += 1;
+                }
+                c.h2 = Some(Box::new(H2Conn::new(
+                    self.config.max_request_header_bytes,
+                    self.config.max_response_header_bytes,
+                    self.config.max_headers,
+                )));
+            }
             AppKind::Http => {
                 if !c.continuation {
                     self.stats.http_connections += 1;
@@ -714,6 +806,11 @@ impl ProtocolTracker {
 
     /// Hands bytes to the parsers of the connection's application.
     fn feed(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
+        if let Some(h2) = c.h2.as_mut() {
+            h2.feed(dir, seg);
+            Self::hand_over_h2(c, &mut self.stats, sink);
+            return;
+        }
         match c.app {
             Some(AppKind::Http) | Some(AppKind::Unknown) => self.feed_http(c, dir, seg, sink),
             Some(AppKind::Tls) => {
@@ -769,6 +866,11 @@ impl ProtocolTracker {
         len: u64,
         sink: &mut dyn AppSink,
     ) {
+        if let Some(h2) = c.h2.as_mut() {
+            h2.gap(dir, ts, len);
+            Self::hand_over_h2(c, &mut self.stats, sink);
+            return;
+        }
         match c.app {
             Some(AppKind::Http) | Some(AppKind::Unknown) => {
                 self.gap_http(c, dir, ts, offset, len, sink)
@@ -817,9 +919,51 @@ impl ProtocolTracker {
             if let Some(d) = c.decrypt.as_mut() {
                 self.stats.tls_bytes_skipped += d.release() as u64;
             }
+            if let Some(h2) = c.h2.as_mut() {
+                h2.release();
+                Self::hand_over_h2(c, &mut self.stats, sink);
+            }
             mem = c.memory();
         }
         c.charged = self.budget.recharge(c.charged, mem);
+    }
+}
+
+/// Does a server stream start with an HTTP/2 SETTINGS frame header (stream 0, no flags or ACK)?
+fn looks_like_settings(p: &[u8]) -> bool {
+    matches!(p, [_, _, _, 4, 0 | 1, 0, 0, 0, 0, ..])
+}
+
+/// The first bytes the client sent (up to [`DETECT_BYTES`]), from the held data.
+fn client_prefix(held: &[Held]) -> Vec<u8> {
+    let mut prefix: Vec<u8> = Vec::with_capacity(DETECT_BYTES);
+    for h in held {
+        match h {
+            Held::Data { dir, bytes, .. } if *dir == Dir::ToServer => {
+                let room = DETECT_BYTES.saturating_sub(prefix.len());
+                prefix.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or(&[]));
+            }
+            Held::Gap { dir, .. } if *dir == Dir::ToServer => break,
+            _ => {}
+        }
+    }
+    prefix
+}
+
+impl ProtocolTracker {
+    /// Reports the HTTP/2 exchanges that finished.
+    fn hand_over_h2(c: &mut Conn, stats: &mut ProtocolStats, sink: &mut dyn AppSink) {
+        let Some(h2) = c.h2.as_mut() else { return };
+        for ex in h2.take_finished() {
+            if ex.request.is_some() {
+                stats.requests += 1;
+            }
+            if ex.response.is_some() {
+                stats.responses += 1;
+            }
+            stats.exchanges += 1;
+            sink.exchange(&c.ctx, ex);
+        }
     }
 }
 

@@ -368,6 +368,13 @@ fn write_request(
         (None, _) => format!("none seen - {who}"),
     };
     writeln!(out, "    status:    {status}")?;
+    if let Some(g) = &f.grpc {
+        let grpc = match g.status {
+            Some(s) => words::grpc_status_text(s, g.message.as_deref(), g.from_http),
+            None => "gRPC call, no gRPC status in the capture".to_string(),
+        };
+        writeln!(out, "    grpc:      {grpc}")?;
+    }
     if let Some(t) = &f.trace_id {
         writeln!(out, "    trace id:  {t}")?;
     }

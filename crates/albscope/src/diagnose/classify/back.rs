@@ -87,6 +87,49 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             reuse,
         });
     }
+    // HTTP/2: the target reset the stream, or refused it with GOAWAY, before any response.
+    let h2 = b
+        .exchange
+        .as_ref()
+        .filter(|e| e.response.is_none() && e.response_error.is_none())
+        .and_then(|e| e.h2.as_deref());
+    if let Some(h2) = h2 {
+        if let Some(r) = h2.reset.filter(|r| r.dir == Dir::ToClient) {
+            ev.push(Evidence::StreamReset {
+                code: r.code,
+                at: at(r.ts, r.pos),
+                since_request: r.ts.since(req_t),
+            });
+            return v(
+                Category::TargetClosedBeforeResponse,
+                Cause::StreamReset { code: r.code },
+                ev,
+                None,
+                Some(502),
+                detail,
+            );
+        }
+        if let Some(g) = h2.refused_by.filter(|g| g.dir == Dir::ToClient) {
+            ev.push(Evidence::GoawayRefusedStream {
+                stream: h2.id,
+                last_stream_id: g.last_stream_id,
+                code: g.code,
+                at: at(g.ts, g.pos),
+                since_request: g.ts.since(req_t),
+            });
+            if let Some(s) = &detail.server {
+                ev.push(Evidence::TargetServer { server: s.clone() });
+            }
+            return v(
+                Category::KeepaliveRace,
+                Cause::GoawayRace,
+                ev,
+                None,
+                Some(502),
+                detail,
+            );
+        }
+    }
     let resp_t = resp.map(|r| r.0);
     let before_resp = |e: &&TcpEvent| resp_t.map_or(true, |r| e.ts <= r);
     let lookback = Timestamp(req_t.0.saturating_sub(RACE_LOOKBACK.0)).max(b.conn.opened);
@@ -354,6 +397,32 @@ fn analyze_response(
             },
             detail,
         };
+    }
+    // gRPC: a server-side error status (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
+    // UNAVAILABLE, DATA_LOSS: the ones gRPC gateways map to 5xx) is the target's own error
+    // even under HTTP 200.
+    let grpc = b
+        .exchange
+        .as_ref()
+        .and_then(crate::protocol::grpc_outcome)
+        .filter(|g| g.from_http.is_none());
+    if let Some((status, g)) = grpc.and_then(|g| Some((g.status?, g))) {
+        if r.status < 500 && matches!(status, 2 | 4 | 12 | 13 | 14 | 15) {
+            ev.push(Evidence::TargetGrpcError {
+                status,
+                message: g.message,
+            });
+            return BackVerdict {
+                category: Category::TargetGeneratedError,
+                evidence: ev,
+                target_status: Some(r.status),
+                expected_status: Some(r.status),
+                what: Cause::TargetOwnError {
+                    server: server.map(str::to_string),
+                },
+                detail,
+            };
+        }
     }
     if r.status >= 500 {
         return BackVerdict {

@@ -314,6 +314,7 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         .and_then(|b| b.request_header("x-forwarded-for"))
         .and_then(|x| x.rsplit(',').next())
         .and_then(|c| c.trim().parse().ok()));
+    let grpc = grpc_seen(front, back, status, generated_by);
     Finding {
         id,
         time: start,
@@ -350,6 +351,41 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         pairing: path.pairing,
         logged: None,
         target_server: detail.server.clone(),
+        grpc,
+    }
+}
+
+/// The gRPC status the client sees: from the front end's answer when captured; else, for the
+/// ALB's own HTTP error to a gRPC request, the status clients derive from it; else the target's.
+fn grpc_seen(
+    front: Option<&crate::alb::Leg>,
+    back: Option<&crate::alb::Leg>,
+    status: Option<u16>,
+    generated_by: Option<GeneratedBy>,
+) -> Option<crate::protocol::GrpcOutcome> {
+    use crate::protocol::{grpc_outcome, grpc_status_for_http, GrpcOutcome};
+    let front_ex = front.and_then(|f| f.exchange.as_ref());
+    if let Some(g) = front_ex.and_then(grpc_outcome) {
+        return Some(g);
+    }
+    let back_ex = back.and_then(|b| b.exchange.as_ref());
+    let is_grpc = [front_ex, back_ex].into_iter().flatten().any(|e| {
+        e.request
+            .as_ref()
+            .and_then(|r| header(&r.headers, "content-type"))
+            .is_some_and(|c| {
+                c.trim()
+                    .to_ascii_lowercase()
+                    .starts_with("application/grpc")
+            })
+    });
+    match (status, generated_by) {
+        (Some(s), Some(GeneratedBy::Lb)) if is_grpc => Some(GrpcOutcome {
+            status: Some(grpc_status_for_http(s)),
+            message: None,
+            from_http: Some(s),
+        }),
+        _ => back_ex.and_then(grpc_outcome),
     }
 }
 

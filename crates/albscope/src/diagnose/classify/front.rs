@@ -121,6 +121,27 @@ pub(super) fn analyze_front_only(
     if let Some(v) = front_incomplete_body(f, ev.clone()) {
         return v;
     }
+    // gRPC: a server-error grpc-status relayed under HTTP 200 is the target's (the ALB's own
+    // answers are HTTP errors from awselb).
+    let grpc = f
+        .exchange
+        .as_ref()
+        .and_then(crate::protocol::grpc_outcome)
+        .filter(|g| g.from_http.is_none())
+        .and_then(|g| Some((g.status?, g.message)));
+    if let Some((code, message)) = grpc {
+        if !is_lb && status.is_some_and(|s| s < 500) && matches!(code, 2 | 4 | 12 | 13 | 14 | 15) {
+            ev.push(Evidence::TargetGrpcError {
+                status: code,
+                message,
+            });
+            return FrontVerdict::of(
+                Category::TargetGeneratedError,
+                Cause::TargetOwnError { server: None },
+                ev,
+            );
+        }
+    }
     match status {
         Some(s) if s < 500 => FrontVerdict::of(Category::Ok, Cause::AnsweredNormally, ev),
         Some(_) if !is_lb && resp.is_some_and(|r| header(&r.headers, "server").is_some()) => {

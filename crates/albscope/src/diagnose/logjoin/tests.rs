@@ -68,6 +68,7 @@ fn finding(trace: Option<&str>) -> Finding {
         notes: Vec::new(),
         pairing: PairingMethod::Headers,
         target_server: None,
+        grpc: None,
         logged: None,
     }
 }

@@ -151,3 +151,59 @@ fn response_header_past_the_budget_is_skipped_and_marked() {
     assert_eq!(err.kind, crate::protocol::ResponseErrorKind::Gap);
     assert_eq!(budget.used(), 0);
 }
+
+/// An HTTP/2 frame.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend([kind, flags]);
+    f.extend(stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+#[test]
+fn http2_is_detected_by_the_preface_even_after_the_server_settings() {
+    let mut t = ProtocolTracker::default();
+    let mut k = Keep::default();
+    open(&mut t, 0, 40000, &mut k);
+    // The server's SETTINGS arrive first; the client's preface comes in two pieces.
+    let settings = h2_frame(4, 0, 0, &[]);
+    data(&mut t, 0, Dir::ToClient, 0, &settings, &mut k);
+    let mut c = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // :method GET, :path /, :scheme http (static table), END_STREAM | END_HEADERS.
+    c.extend(h2_frame(1, 0x5, 1, &[0x82, 0x84, 0x86]));
+    data(&mut t, 0, Dir::ToServer, 0, &c[..10], &mut k);
+    data(&mut t, 0, Dir::ToServer, 10, &c[10..], &mut k);
+    // :status 200, END_STREAM | END_HEADERS.
+    let s = h2_frame(1, 0x5, 1, &[0x88]);
+    data(&mut t, 0, Dir::ToClient, settings.len() as u64, &s, &mut k);
+    assert_eq!(t.stats().h2_connections, 1);
+    assert_eq!(k.exchanges.len(), 1);
+    let ex = &k.exchanges[0];
+    assert_eq!(ex.request.as_ref().map(|r| r.method.as_str()), Some("GET"));
+    assert_eq!(ex.response.as_ref().map(|r| r.status), Some(200));
+    assert_eq!(ex.h2.as_ref().map(|h| h.id), Some(1));
+    close(&mut t, 0, 40000, &mut k);
+    assert_eq!(k.closed[0].finished_exchanges, 1);
+    assert!(t.stats().h2_frames >= 3);
+}
+
+#[test]
+fn http2_buffers_count_against_the_budget() {
+    let budget = BufferBudget::new(4096);
+    let mut t = ProtocolTracker::with_budget(ProtocolConfig::default(), budget.clone());
+    let mut k = Keep::default();
+    open(&mut t, 0, 40000, &mut k);
+    let mut c = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // A HEADERS frame announcing 10 000 bytes, fed in pieces: its payload is buffered.
+    c.extend(h2_frame(1, 0x5, 1, &[0u8; 10_000]));
+    let mut off = 0u64;
+    for piece in c.chunks(1000) {
+        data(&mut t, 0, Dir::ToServer, off, piece, &mut k);
+        off += piece.len() as u64;
+        assert!(budget.used() <= budget.limit(), "{}", budget.used());
+    }
+    close(&mut t, 0, 40000, &mut k);
+    assert_eq!(budget.used(), 0);
+    assert!(t.stats().h2_frames_skipped >= 1 || t.stats().headers_skipped >= 1);
+}

@@ -34,7 +34,11 @@ fn kind(e: &EventKind) -> Kind {
         | EventKind::Gap { .. }
         | EventKind::MemorySkipped { .. }
         | EventKind::Conflict { .. }
-        | EventKind::MoreEvents { .. } => Kind::Other,
+        | EventKind::MoreEvents { .. }
+        | EventKind::StreamReset { .. }
+        | EventKind::GoAway { .. }
+        | EventKind::FlowStall { .. }
+        | EventKind::Grpc { .. } => Kind::Other,
     }
 }
 

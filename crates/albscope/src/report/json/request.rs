@@ -46,6 +46,18 @@ pub struct RequestOut<'a> {
     target_server: &'a Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     logged: Option<LoggedOut<'a>>,
+    /// gRPC requests only: the status code the client sees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc_status: Option<u32>,
+    /// Its name (`UNAVAILABLE`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc_status_name: Option<&'static str>,
+    /// `grpc-message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc_message: Option<&'a str>,
+    /// The HTTP status the gRPC status was derived from (no `grpc-status` was sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc_status_from_http: Option<u16>,
     wireshark_filter: Option<String>,
     wireshark_filters: Vec<FileFilterOut>,
     extract_command: Option<String>,
@@ -182,6 +194,14 @@ impl<'a> RequestOut<'a> {
                     .collect()
             }),
             extract_command: ws.map(|w| w.extract),
+            grpc_status: f.grpc.as_ref().and_then(|g| g.status),
+            grpc_status_name: f
+                .grpc
+                .as_ref()
+                .and_then(|g| g.status)
+                .and_then(crate::protocol::grpc_code_name),
+            grpc_message: f.grpc.as_ref().and_then(|g| g.message.as_deref()),
+            grpc_status_from_http: f.grpc.as_ref().and_then(|g| g.from_http),
         }
     }
 }

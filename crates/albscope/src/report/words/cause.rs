@@ -63,6 +63,13 @@ pub fn cause(c: &Cause) -> String {
         Cause::KeepaliveRace => "keep-alive race: the target closed the idle reused connection \
                                  just as the ALB sent the request on it"
             .into(),
+        Cause::StreamReset { code } => format!(
+            "the target reset the HTTP/2 stream (RST_STREAM {}) before answering",
+            super::h2_code(code.0)
+        ),
+        Cause::GoawayRace => "HTTP/2 keep-alive race: the target's GOAWAY refused the stream the \
+                              ALB had just opened on the reused connection"
+            .into(),
         Cause::TargetClosedBeforeAnswer { reset } => format!(
             "the target {} the connection before answering",
             if *reset { "reset" } else { "closed" }

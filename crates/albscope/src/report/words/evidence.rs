@@ -123,6 +123,44 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
                 at(a)
             )
         }
+        Evidence::StreamReset {
+            code,
+            at: a,
+            since_request,
+        } => format!(
+            "the target reset the HTTP/2 stream with RST_STREAM {} ({}), {} after the request, \
+             before any response",
+            super::h2_code(code.0),
+            at(a),
+            ms(*since_request)
+        ),
+        Evidence::GoawayRefusedStream {
+            stream,
+            last_stream_id,
+            code,
+            at: a,
+            since_request,
+        } => {
+            let when = if since_request.0 >= 0 {
+                format!("{} after the request", ms(*since_request))
+            } else {
+                format!(
+                    "{} before the ALB opened the stream",
+                    ms(crate::capture::Duration(since_request.0.saturating_neg()))
+                )
+            };
+            format!(
+                "the target sent GOAWAY ({}) with last stream {last_stream_id}, {when}: stream \
+                 {stream} was refused unprocessed ({})",
+                super::h2_code(code.0),
+                at(a)
+            )
+        }
+        Evidence::TargetGrpcError { status, message } => format!(
+            "the target answered the gRPC call with {} (an error of the server, under HTTP \
+             status 200)",
+            super::grpc_status_text(*status, message.as_deref(), None)
+        ),
         Evidence::KeepaliveMatches { keepalive } => format!(
             "the target closes idle keep-alive connections after {} (seen on its other \
              connections): the idle gap matches, so its keep-alive timer fired just as the ALB \

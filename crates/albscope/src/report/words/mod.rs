@@ -187,6 +187,53 @@ pub fn event(k: &EventKind) -> String {
             format!("retransmission with different bytes at offset {offset}")
         }
         EventKind::MoreEvents { count } => format!("... {count} more events not shown"),
+        EventKind::StreamReset { code } => format!("HTTP/2 RST_STREAM {}", h2_code(*code)),
+        EventKind::GoAway {
+            last_stream_id,
+            code,
+        } => format!(
+            "HTTP/2 GOAWAY (last stream {last_stream_id}, {}): this stream refused",
+            h2_code(*code)
+        ),
+        EventKind::FlowStall {
+            connection,
+            resumed_after,
+        } => format!(
+            "HTTP/2 flow-control stall: {} window exhausted with data pending{}",
+            if *connection { "connection" } else { "stream" },
+            match resumed_after {
+                Some(d) => format!(", reopened {} later", ms(*d)),
+                None => ", never reopened".to_string(),
+            }
+        ),
+        EventKind::Grpc {
+            status,
+            message,
+            from_http,
+        } => grpc_status_text(*status, message.as_deref(), *from_http),
+    }
+}
+
+/// An HTTP/2 error code: `INTERNAL_ERROR (0x2)`.
+pub fn h2_code(code: u32) -> String {
+    match crate::protocol::H2ErrorCode(code).name() {
+        Some(n) => format!("{n} (0x{code:x})"),
+        None => format!("error code 0x{code:x}"),
+    }
+}
+
+/// A gRPC status as the client sees it: `gRPC status 14 UNAVAILABLE: "..."`, and, when derived
+/// from an HTTP error, which one.
+pub fn grpc_status_text(status: u32, message: Option<&str>, from_http: Option<u16>) -> String {
+    let name = crate::protocol::grpc_code_name(status).unwrap_or("unregistered");
+    let message = message
+        .map(|m| format!(": \"{}\"", m.escape_debug()))
+        .unwrap_or_default();
+    match from_http {
+        Some(h) => format!(
+            "gRPC status {status} {name} (no grpc-status: the client maps HTTP {h} to it){message}"
+        ),
+        None => format!("gRPC status {status} {name}{message}"),
     }
 }
 
