@@ -60,6 +60,10 @@ pub struct Node {
     pub ip6: Ipv6Addr,
     /// VNI of the mirror session on this node's ENI.
     pub vni: u32,
+    /// The IPv4 address clients reach the node at when it is not `ip` (an internet-facing
+    /// ALB's public address, translated by the internet gateway; a proxy's client-facing
+    /// interface). See [`World::set_front_addr`].
+    pub front_ip: Option<Ipv4Addr>,
 }
 
 /// A registered target.
@@ -430,10 +434,19 @@ impl World {
             ip: Ipv4Addr::from(ip),
             ip6,
             vni,
+            front_ip: None,
         });
         let p = 10_000 + (self.rng.next_u64() % 20_000) as u16;
         self.next_back_port.push(p);
         self.nodes.len() - 1
+    }
+
+    /// Clients reach node `node` at `ip` (IPv4) instead of its own address; its connections to
+    /// targets keep its own address.
+    pub fn set_front_addr(&mut self, node: usize, ip: [u8; 4]) {
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.front_ip = Some(Ipv4Addr::from(ip));
+        }
     }
 
     /// Adds a target; returns its index. Its VNI (target vantage) is 200 + index unless set.
@@ -479,7 +492,16 @@ impl World {
             .wrapping_add(1 + (self.rng.next_u64() % 40) as u16)
             .max(32_768);
         let v6 = client_ip.is_ipv6();
-        let alb = SocketAddr::new(self.node_addr(node, v6), self.cfg.listener_port);
+        let front_ip = self
+            .nodes
+            .get(node)
+            .and_then(|n| n.front_ip)
+            .filter(|_| !v6)
+            .map(IpAddr::V4);
+        let alb = SocketAddr::new(
+            front_ip.unwrap_or_else(|| self.node_addr(node, v6)),
+            self.cfg.listener_port,
+        );
         let tag = self.flow(Leg::Front, node, usize::MAX, client_ip);
         let a = self.peer(SocketAddr::new(client_ip, port));
         let mut b = self.peer(alb);
@@ -1457,6 +1479,12 @@ impl World {
 
     /// Writes the capture into `w`.
     pub fn write_pcap<W: Write>(&self, w: W) -> io::Result<()> {
+        self.write_pcap_as(w, self.cfg.vantage, 0)
+    }
+
+    /// Writes the capture as seen from `vantage`, its clock `ahead` nanoseconds ahead of the
+    /// world's (negative: behind), as a capture on another machine would be.
+    pub fn write_pcap_as<W: Write>(&self, w: W, vantage: Vantage, ahead: i64) -> io::Result<()> {
         let link = match self.cfg.wrap {
             Wrap::Plain(f) => f.link_type(),
             _ => super::pcap::LinkType::Ethernet,
@@ -1497,7 +1525,7 @@ impl World {
             let Some(meta) = self.flows.get(p.tag as usize) else {
                 continue;
             };
-            let Some((src, vni)) = self.vantage_of(p, meta) else {
+            let Some((src, vni)) = self.vantage_of(vantage, p, meta) else {
                 continue;
             };
             let full_mss = p.ip.len() >= 1448 + 40;
@@ -1513,14 +1541,15 @@ impl World {
             }
             seen += 1;
             let frame = enc.encode(p, src, vni);
-            put(p.t, &frame)?;
+            let t = p.t.saturating_add_signed(ahead);
+            put(t, &frame)?;
             if self
                 .cfg
                 .mirror_duplicate_every
                 .is_some_and(|n| n > 0 && seen % n == 0)
             {
                 let again = enc.encode(p, src, vni);
-                put(p.t, &again)?;
+                put(t, &again)?;
             }
         }
         match pw {
@@ -1529,8 +1558,8 @@ impl World {
         }
     }
 
-    fn vantage_of(&self, p: &Pkt, m: &FlowMeta) -> Option<(Ipv4Addr, u32)> {
-        match (self.cfg.vantage, m.leg) {
+    fn vantage_of(&self, vantage: Vantage, p: &Pkt, m: &FlowMeta) -> Option<(Ipv4Addr, u32)> {
+        match (vantage, m.leg) {
             (Vantage::AlbNode, _) => {
                 if p.only_at_b && m.leg == Leg::Back {
                     return None;

@@ -1,6 +1,7 @@
 //! [`Knowledge`]: what the ALB layer has learned so far — node detection (strong and weak
 //! evidence), connection classification (front end, back end, health check), targets and timers.
 
+use super::linking::Linking;
 use super::types::{
     median, AlbConfig, ConnRole, NodeEvidence, NodeInfo, TargetInfo, TimerSource, Vantage,
     DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
@@ -71,6 +72,9 @@ pub struct Knowledge {
     pub sessions_over_limit: u64,
     /// Ports of the tracked targets (classification asks for them per connection).
     target_ports: BTreeSet<u16>,
+    /// Front-end addresses linked to nodes seen under another address, and the clock offsets
+    /// between files that the linked requests show.
+    pub links: Linking,
 }
 
 impl Knowledge {
@@ -194,6 +198,10 @@ impl Knowledge {
         if self.is_alb(key.server.ip) && !self.is_alb(key.client.ip) {
             return ConnRole::FrontEnd;
         }
+        // The address clients reach a node at, linked to it by the back end's headers.
+        if self.links.node_for(key.server.ip).is_some() && !self.is_alb(key.client.ip) {
+            return ConnRole::FrontEnd;
+        }
         if hc {
             return ConnRole::HealthCheck;
         }
@@ -236,6 +244,11 @@ impl Knowledge {
         } else {
             None
         };
+        if reason == Some(NodeEvidence::SendsAlbHeaders) {
+            self.links.observe_back(key, ex);
+        } else if reason.is_none() && header(&req.headers, "x-amzn-trace-id").is_none() {
+            self.links.observe_front(key, ex);
+        }
         if let Some(reason) = reason {
             self.strong_node(key, key.client.ip, reason);
         } else if ex.response.is_some() {
@@ -276,6 +289,11 @@ impl Knowledge {
             ConnRole::FrontEnd => key.server.ip,
             _ => key.client.ip,
         };
+        if role == ConnRole::FrontEnd {
+            if let Some(node) = self.links.node_for(ip) {
+                return node;
+            }
+        }
         if self.is_alb(ip) {
             return ip;
         }

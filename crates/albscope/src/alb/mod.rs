@@ -15,10 +15,13 @@
 //!
 //! Files: `types` (configuration, roles, legs, request paths, health checks, node and target
 //! facts, [`PathSink`]), `knowledge` ([`Knowledge`]: node detection, classification, timers),
-//! `tracker` ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
+//! `linking` (a node's front-end address linked to its back-end address, clock offsets
+//! between files), `tracker` ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
 //! back-end legs), `size` (byte estimates for the held-bytes budget).
 
 mod knowledge;
+mod linking;
+pub use linking::{ClockEstimate, FileOffset, Linking, NodeLink, OffsetSource, MIN_LINK_REQUESTS};
 mod pairing;
 pub(crate) use pairing::health_check;
 mod size;

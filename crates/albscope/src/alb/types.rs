@@ -42,6 +42,9 @@ pub struct AlbConfig {
     /// need, may hold. Past it the oldest legs are paired before their window closes (counted in
     /// [`Knowledge::legs_paired_early`]).
     pub max_pending_bytes: usize,
+    /// Offsets already applied to input files' timestamps by the capture reader (given with
+    /// `--time-offset`, or estimated in an earlier pass); the report states them.
+    pub clock_offsets: Vec<super::FileOffset>,
 }
 
 impl Default for AlbConfig {
@@ -53,6 +56,7 @@ impl Default for AlbConfig {
             idle_timeout: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_pending_bytes: DEFAULT_MAX_PENDING_BYTES,
+            clock_offsets: Vec::new(),
         }
     }
 }

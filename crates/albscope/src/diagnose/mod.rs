@@ -22,8 +22,8 @@ pub use model::{
 pub use classify::diagnose;
 
 use crate::alb::{
-    HealthCheck, HealthProblem, Knowledge, NodeEvidence, PairingMethod, PathSink, RequestPath,
-    TimerSource, Vantage,
+    HealthCheck, HealthProblem, Knowledge, NodeEvidence, NodeLink, OffsetSource, PairingMethod,
+    PathSink, RequestPath, TimerSource, Vantage,
 };
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
@@ -262,6 +262,37 @@ pub struct NodeReport {
     pub health_checks: u64,
     /// Mirror sessions, in the order of their text (`vxlan vni 1001 from 10.0.1.25`).
     pub sessions: Vec<MirrorSession>,
+    /// Other addresses its clients reach it at (a public address, a proxy's client-facing
+    /// interface), linked to it from the traffic.
+    pub front_addresses: Vec<LinkedAddress>,
+}
+
+/// An address clients reach a node at, linked to the node by its back-end requests'
+/// `X-Forwarded-For` (client), `X-Forwarded-Port` (listener), method, URI and Host, each
+/// shortly after a front-end request to that address.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkedAddress {
+    /// The address.
+    pub ip: IpAddr,
+    /// Back-end requests that agree with a front-end request to it.
+    pub requests: usize,
+}
+
+/// One input file's clock against another's, as estimated or given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClockOffset {
+    /// The file.
+    pub file: String,
+    /// How far its clock is ahead (negative: behind) of the reference.
+    pub ahead: Duration,
+    /// The file it is measured against (`None` when given with `--time-offset`).
+    pub reference: Option<String>,
+    /// Linked requests the estimate rests on (0 when given).
+    pub requests: usize,
+    /// True when the file's timestamps were corrected by `ahead` before the analysis.
+    pub applied: bool,
+    /// What the linked requests still show after the correction (0 when nothing is left).
+    pub residual: Duration,
 }
 
 /// A target and what is known of it.
@@ -315,6 +346,8 @@ pub struct Analysis {
     pub timers: Timers,
     /// Capture span.
     pub capture: CaptureSpan,
+    /// Input files whose clocks disagree with another's (several files only).
+    pub clock_offsets: Vec<ClockOffset>,
     /// Counts.
     pub summary: Summary,
     /// Health checks.
@@ -360,6 +393,67 @@ pub struct AlbLimits {
     /// node (over 64 per node) or not remembered (over 100 000).
     pub sessions_over_limit: u64,
 }
+
+/// Each input file's clock offset: the one applied before the analysis (given or estimated in
+/// an earlier pass) plus what the linked requests still show, or what they show when nothing
+/// was applied.
+fn clock_offsets(known: &Knowledge, files: &[String]) -> Vec<ClockOffset> {
+    let name = |i: u16| {
+        files
+            .get(usize::from(i))
+            .cloned()
+            .unwrap_or_else(|| format!("file {i}"))
+    };
+    let mut out: Vec<ClockOffset> = Vec::new();
+    let estimates = known.links.clocks();
+    for applied in &known.config.clock_offsets {
+        let residual = estimates
+            .iter()
+            .find(|e| e.file == applied.file)
+            .map_or(0, |e| e.ahead.0);
+        let (reference, requests) = match applied.source {
+            OffsetSource::Given => (None, 0),
+            OffsetSource::Estimated {
+                reference,
+                requests,
+            } => (Some(name(reference)), requests),
+        };
+        let residual = if residual.unsigned_abs() < CLOCK_REPORT_MIN.0.unsigned_abs() {
+            0
+        } else {
+            residual
+        };
+        out.push(ClockOffset {
+            file: name(applied.file),
+            ahead: applied.ahead,
+            reference,
+            requests,
+            applied: true,
+            residual: Duration(residual),
+        });
+    }
+    for e in estimates {
+        if known.config.clock_offsets.iter().any(|a| a.file == e.file) {
+            continue;
+        }
+        // Within the pairing tolerance the files agree: nothing to report.
+        if e.ahead.0.unsigned_abs() < CLOCK_REPORT_MIN.0.unsigned_abs() {
+            continue;
+        }
+        out.push(ClockOffset {
+            file: name(e.file),
+            ahead: e.ahead,
+            reference: Some(name(e.reference)),
+            requests: e.requests,
+            applied: false,
+            residual: Duration(0),
+        });
+    }
+    out
+}
+
+/// Smallest clock difference between files worth reporting (the pairing tolerance).
+pub const CLOCK_REPORT_MIN: Duration = Duration(2_000_000);
 
 /// The [`PathSink`] that diagnoses requests as they come and builds the [`Analysis`].
 pub struct Analyzer {
@@ -617,15 +711,37 @@ impl Analyzer {
                 }
             }
         }
+        let linked: Vec<&NodeLink> = known.links.links().collect();
         let alb_nodes = known
             .alb_nodes()
             .into_iter()
+            .filter(|n| !n.ip.is_some_and(|ip| known.links.node_for(ip).is_some()))
             .filter_map(|n| {
+                let ip = n.ip?;
+                let fronts: Vec<&NodeLink> =
+                    linked.iter().copied().filter(|l| l.node == ip).collect();
+                // Connections counted under a front-end address before it was linked.
+                let (mut front_connections, mut listener_ports) =
+                    (n.front_connections, n.listener_ports.clone());
+                for l in &fronts {
+                    if let Some(f) = known.nodes.get(&l.front) {
+                        front_connections += f.front_connections;
+                        listener_ports.extend(f.listener_ports.iter().copied());
+                    }
+                    listener_ports.extend(l.listener_ports.iter().copied());
+                }
                 Some(NodeReport {
-                    ip: n.ip?,
+                    ip,
+                    front_addresses: fronts
+                        .iter()
+                        .map(|l| LinkedAddress {
+                            ip: l.front,
+                            requests: l.requests,
+                        })
+                        .collect(),
                     evidence: n.evidence.clone(),
-                    listener_ports: n.listener_ports.iter().copied().collect(),
-                    front_connections: n.front_connections,
+                    listener_ports: listener_ports.into_iter().collect(),
+                    front_connections,
                     back_connections: n.back_connections,
                     health_checks: n.health_checks,
                     sessions: {
@@ -656,6 +772,7 @@ impl Analyzer {
                 _ => Duration(0),
             },
         };
+        let clock_offsets = clock_offsets(known, &self.files);
         let access_log_join = self.log.map(|l| l.finish(stats.first_ts, stats.last_ts));
         let (metrics, connections) = self.metrics.finish();
         Analysis {
@@ -670,6 +787,7 @@ impl Analyzer {
                 connect_timeout: known.config.connect_timeout,
             },
             capture,
+            clock_offsets,
             summary: self.summary,
             health_checks: self.health,
             requests: self.requests,

@@ -112,8 +112,13 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         .alb_nodes
         .iter()
         .map(|n| {
+            let also: String = n
+                .front_addresses
+                .iter()
+                .map(|l| format!("; also {}", header::linked_address_text(l)))
+                .collect();
             format!(
-                "{} (listener {}; {} front-end, {} back-end connections)",
+                "{} (listener {}; {} front-end, {} back-end connections{also})",
                 n.ip,
                 header::listener_ports(n),
                 n.front_connections,
@@ -159,6 +164,9 @@ pub fn write_markdown(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
         "Timers".into(),
         header::timers_line(&a.timers, header::timer_source_name),
     ]);
+    for c in &a.clock_offsets {
+        facts.push(["Clock".into(), header::clock_offset_text(c)]);
+    }
     for p in &a.stats.problems {
         facts.push(["Damage".into(), header::damage_text(p)]);
     }
