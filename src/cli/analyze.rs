@@ -6,7 +6,7 @@ use albscope::accesslog::LogReader;
 use albscope::alb::{AlbConfig, FileOffset, OffsetSource};
 use albscope::capture::{CaptureReader, Duration, Timestamp};
 use albscope::diagnose::logjoin::{JoinOptions, LogIndex, DEFAULT_MAX_LOG_ENTRIES};
-use albscope::diagnose::{analyze_capture_with_log, Analysis, Keep, DEFAULT_MAX_KEPT_REQUESTS};
+use albscope::diagnose::{analyze_files, Analysis, Keep, DEFAULT_MAX_KEPT_REQUESTS};
 use albscope::pipeline::PipelineConfig;
 use albscope::report::{render, Format, TextOptions};
 use albscope::taxonomy::Category;
@@ -369,55 +369,10 @@ pub fn run_analysis_with_log(
     let pipeline = options.pipeline_config()?;
     let names: Vec<String> = inputs.named.iter().map(|(n, _)| n.clone()).collect();
     alb.clock_offsets = options.time_offsets(&names)?;
-    let open = |alb: &AlbConfig| -> Result<CaptureReader, CliError> {
-        let mut reader = CaptureReader::open_named(&inputs.named)
-            .map_err(|e| CliError::Unreadable(e.to_string()))?;
-        for o in &alb.clock_offsets {
-            reader.set_clock_offset(usize::from(o.file), o.ahead);
-        }
-        Ok(reader)
-    };
-    let analyze = |alb: AlbConfig, log: Option<LogIndex>| -> Result<Analysis, CliError> {
-        let mut reader = open(&alb)?;
-        Ok(analyze_capture_with_log(
-            &mut reader,
-            &pipeline,
-            alb,
-            options.keep(keep_ok),
-            log,
-        ))
-    };
-    // Several files may disagree on time: a first pass estimates their offsets from linked
-    // requests; when they disagree, a second pass reads every file again with the offsets
-    // applied (stdin and FIFOs among several inputs were spooled to be read again). Without an
-    // access log and with agreeing clocks, the first pass is the analysis.
-    let estimate = names.len() > 1 && alb.clock_offsets.len() + 1 < names.len();
-    if !estimate {
-        return analyze(alb, log);
-    }
-    let first = analyze(alb.clone(), None)?;
-    let estimated: Vec<FileOffset> = first
-        .clock_offsets
-        .iter()
-        .filter(|c| !c.applied && c.requests > 0)
-        .filter_map(|c| {
-            let file = names.iter().position(|n| *n == c.file)?;
-            let reference = names.iter().position(|n| Some(n) == c.reference.as_ref())?;
-            Some(FileOffset {
-                file: u16::try_from(file).ok()?,
-                ahead: c.ahead,
-                source: OffsetSource::Estimated {
-                    reference: u16::try_from(reference).ok()?,
-                    requests: c.requests,
-                },
-            })
-        })
-        .collect();
-    if estimated.is_empty() && log.is_none() {
-        return Ok(first);
-    }
-    alb.clock_offsets.extend(estimated);
-    analyze(alb, log)
+    // Several files may disagree on time: see `analyze_files` (stdin and FIFOs among several
+    // inputs were spooled so that they can be read twice).
+    analyze_files(&inputs.named, &pipeline, alb, || options.keep(keep_ok), log)
+        .map_err(|e| CliError::Unreadable(e.to_string()))
 }
 
 /// The index of the access logs for the join of `inputs` ([`read_access_logs`]), `None`

@@ -1057,31 +1057,6 @@ fn sll2_pcapng() -> World {
     w
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_category_has_a_sample_with_that_truth() {
-        let all = all();
-        let failures = Category::ALL
-            .into_iter()
-            .filter(|c| !matches!(c, Category::Ok | Category::Undetermined));
-        for c in failures {
-            let s = all
-                .iter()
-                .find(|s| s.name == c.name())
-                .expect("sample for category");
-            let exp = s.expected();
-            assert!(exp.iter().any(|e| e.category == c), "{c}: {exp:?}");
-            assert!(
-                exp.iter().any(|e| e.category == Category::Ok),
-                "{c} has healthy requests around"
-            );
-        }
-    }
-}
-
 /// A node whose clients reach it at another address (`front`), recorded with `wrap`: a few
 /// clients with ok requests, a refused connect, a target 500 and a close before the response.
 fn two_address_world(seed: u64, front: [u8; 4], wrap: Wrap) -> World {
@@ -1133,4 +1108,29 @@ fn proxy_two_interfaces() -> World {
 
 fn split_addrs() -> World {
     two_address_world(35, [52, 94, 133, 131], Wrap::Plain(Framing::Ethernet))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_category_has_a_sample_with_that_truth() {
+        let all = all();
+        let failures = Category::ALL
+            .into_iter()
+            .filter(|c| !matches!(c, Category::Ok | Category::Undetermined));
+        for c in failures {
+            let s = all
+                .iter()
+                .find(|s| s.name == c.name())
+                .expect("sample for category");
+            let exp = s.expected();
+            assert!(exp.iter().any(|e| e.category == c), "{c}: {exp:?}");
+            assert!(
+                exp.iter().any(|e| e.category == Category::Ok),
+                "{c} has healthy requests around"
+            );
+        }
+    }
 }

@@ -130,6 +130,23 @@ impl Knowledge {
         }
     }
 
+    /// Whether the capture has shown front-end and back-end traffic of node `node` (the
+    /// front end also under the addresses linked to it): a missing leg of one of its requests
+    /// is only missing from the ALB's traffic when that node's side of it is captured.
+    pub fn legs_seen(&self, node: IpAddr) -> (bool, bool) {
+        let info = self.nodes.get(&node);
+        let linked_front = self.links.links().any(|l| {
+            l.node == node
+                && self
+                    .nodes
+                    .get(&l.front)
+                    .is_some_and(|n| n.front_connections > 0)
+        });
+        let front = linked_front || info.is_some_and(|n| n.front_connections > 0);
+        let back = info.is_some_and(|n| n.back_connections > 0 || n.health_checks > 0);
+        (front, back)
+    }
+
     /// The ALB idle timeout in force and where it came from.
     pub fn idle_timeout(&self) -> (Duration, TimerSource) {
         if let Some(d) = self.config.idle_timeout {

@@ -8,7 +8,7 @@ use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::header;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// How far a back-end request may appear to precede its front-end request (capture jitter).
@@ -346,8 +346,19 @@ pub(super) fn pair(
             notes,
         });
     }
+    // A node whose back end the capture never shows (e.g. seen under another address that
+    // could not be linked): its front-end requests are not known to lack a back-end attempt,
+    // and its back-end legs are not known to lack a front end.
+    let mut back_nodes: HashSet<IpAddr> = out
+        .paths
+        .iter()
+        .filter(|p| p.back.is_some())
+        .filter_map(|p| p.node)
+        .collect();
+    back_nodes.extend(backs.iter().flatten().map(|b| b.node));
+    let node_back_seen = |node: IpAddr| known.legs_seen(node).1 || back_nodes.contains(&node);
     for f in fronts.into_iter().flatten() {
-        let note = if back_seen {
+        let note = if back_seen && node_back_seen(f.node) {
             PairingNote::NoBackEndAttempt
         } else {
             PairingNote::BackEndNotCaptured
@@ -360,6 +371,13 @@ pub(super) fn pair(
             notes: vec![note],
         });
     }
+    // Nodes with a front-end leg in this batch (paired or not).
+    let front_nodes: HashSet<IpAddr> = out
+        .paths
+        .iter()
+        .filter(|p| p.front.is_some())
+        .filter_map(|p| p.node)
+        .collect();
     for (b, deferred) in backs.into_iter().zip(deferred) {
         let Some(b) = b else { continue };
         if deferred {
@@ -367,6 +385,7 @@ pub(super) fn pair(
             continue;
         }
         let has_request = b.leg.exchange.is_some() || b.leg.burst.is_some();
+        let front_seen = front_seen && (known.legs_seen(b.node).0 || front_nodes.contains(&b.node));
         if front_seen && !has_request {
             // Clients' requests have a front end in this capture; a bare connection attempt
             // that matches none of them was made for a health check.

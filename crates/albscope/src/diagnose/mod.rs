@@ -7,6 +7,8 @@
 //! asked, `keep_ok`). Health checks are counted apart and never mixed with client requests.
 
 mod classify;
+mod clock;
+pub use clock::{analyze_files, clock_offsets, CLOCK_REPORT_MIN};
 pub mod evidence;
 pub mod logjoin;
 pub mod metrics;
@@ -22,8 +24,8 @@ pub use model::{
 pub use classify::diagnose;
 
 use crate::alb::{
-    HealthCheck, HealthProblem, Knowledge, NodeEvidence, NodeLink, OffsetSource, PairingMethod,
-    PathSink, RequestPath, TimerSource, Vantage,
+    HealthCheck, HealthProblem, Knowledge, NodeEvidence, NodeLink, PairingMethod, PathSink,
+    RequestPath, TimerSource, Vantage,
 };
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
@@ -393,67 +395,6 @@ pub struct AlbLimits {
     /// node (over 64 per node) or not remembered (over 100 000).
     pub sessions_over_limit: u64,
 }
-
-/// Each input file's clock offset: the one applied before the analysis (given or estimated in
-/// an earlier pass) plus what the linked requests still show, or what they show when nothing
-/// was applied.
-fn clock_offsets(known: &Knowledge, files: &[String]) -> Vec<ClockOffset> {
-    let name = |i: u16| {
-        files
-            .get(usize::from(i))
-            .cloned()
-            .unwrap_or_else(|| format!("file {i}"))
-    };
-    let mut out: Vec<ClockOffset> = Vec::new();
-    let estimates = known.links.clocks();
-    for applied in &known.config.clock_offsets {
-        let residual = estimates
-            .iter()
-            .find(|e| e.file == applied.file)
-            .map_or(0, |e| e.ahead.0);
-        let (reference, requests) = match applied.source {
-            OffsetSource::Given => (None, 0),
-            OffsetSource::Estimated {
-                reference,
-                requests,
-            } => (Some(name(reference)), requests),
-        };
-        let residual = if residual.unsigned_abs() < CLOCK_REPORT_MIN.0.unsigned_abs() {
-            0
-        } else {
-            residual
-        };
-        out.push(ClockOffset {
-            file: name(applied.file),
-            ahead: applied.ahead,
-            reference,
-            requests,
-            applied: true,
-            residual: Duration(residual),
-        });
-    }
-    for e in estimates {
-        if known.config.clock_offsets.iter().any(|a| a.file == e.file) {
-            continue;
-        }
-        // Within the pairing tolerance the files agree: nothing to report.
-        if e.ahead.0.unsigned_abs() < CLOCK_REPORT_MIN.0.unsigned_abs() {
-            continue;
-        }
-        out.push(ClockOffset {
-            file: name(e.file),
-            ahead: e.ahead,
-            reference: Some(name(e.reference)),
-            requests: e.requests,
-            applied: false,
-            residual: Duration(0),
-        });
-    }
-    out
-}
-
-/// Smallest clock difference between files worth reporting (the pairing tolerance).
-pub const CLOCK_REPORT_MIN: Duration = Duration(2_000_000);
 
 /// The [`PathSink`] that diagnoses requests as they come and builds the [`Analysis`].
 pub struct Analyzer {

@@ -5,7 +5,7 @@ use super::back::analyze_back;
 use super::front::whole_secs;
 use super::front::{analyze_front_only, client_closed_at, front_answer_missing, front_elapsed};
 use super::{Ctx, FixFacts};
-use crate::alb::{Knowledge, RequestPath, TimerSource};
+use crate::alb::{Knowledge, PairingNote, RequestPath, TimerSource};
 use crate::diagnose::evidence::{Cause, Evidence, Note};
 use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
@@ -69,7 +69,8 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
             )
         }
         (None, Some(f)) => {
-            let v = analyze_front_only(f, &ctx, front_status, front_is_lb);
+            let node_back_seen = !path.notes.contains(&PairingNote::BackEndNotCaptured);
+            let v = analyze_front_only(f, &ctx, front_status, front_is_lb, node_back_seen);
             evidence.extend(v.evidence);
             candidates = v.candidates;
             notes.extend(v.notes);
