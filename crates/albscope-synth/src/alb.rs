@@ -318,6 +318,9 @@ struct FrontConn {
     last: Nanos,
     busy_until: Nanos,
     open: bool,
+    /// HTTP/2: the data each side sends `(time, from client, bytes)`, sent in time order when
+    /// the connection closes (concurrent streams interleave on one byte stream).
+    streams: Option<Vec<(Nanos, bool, usize)>>,
 }
 
 /// Settings of a world.
@@ -347,6 +350,8 @@ pub struct WorldCfg {
     pub mirror_duplicate_every: Option<usize>,
     /// PRNG seed.
     pub seed: u64,
+    /// ALPN protocols the clients offer on an HTTPS listener (none: no ALPN extension).
+    pub alpn: &'static [&'static str],
 }
 
 impl Default for WorldCfg {
@@ -364,6 +369,7 @@ impl Default for WorldCfg {
             mirror_drop_every: None,
             mirror_duplicate_every: None,
             seed: 1,
+            alpn: &[],
         }
     }
 }
@@ -510,10 +516,11 @@ impl World {
         let mut t = conn.handshake(&mut self.pkts, t);
         let tls = self.cfg.tls_frontend;
         if tls {
-            let ch = tls::client_hello(
+            let ch = tls::client_hello_alpn(
                 &mut self.rng,
                 Some("shop.example.com"),
                 &tls::ELB_POLICY_CIPHERS,
+                self.cfg.alpn,
             );
             conn.send(
                 &mut self.pkts,
@@ -534,6 +541,7 @@ impl World {
             t += FRONT_RTT + 600 * US;
             conn.send(&mut self.pkts, t, true, &cf, &SendOpts::default());
         }
+        let h2 = tls && self.cfg.alpn.first() == Some(&"h2");
         self.front.push(FrontConn {
             conn,
             node,
@@ -541,6 +549,7 @@ impl World {
             last: t,
             busy_until: t,
             open: true,
+            streams: h2.then(Vec::new),
         });
         self.front.len() - 1
     }
@@ -549,6 +558,12 @@ impl World {
         let Some(fc) = self.front.get_mut(f) else {
             return t;
         };
+        if let Some(streams) = fc.streams.as_mut() {
+            // HTTP/2 frames (about the size of the HTTP/1.1 message), sent at close.
+            streams.push((t, from_client, plain.len().div_ceil(2) + 9));
+            fc.last = fc.last.max(t);
+            return t;
+        }
         let data = if fc.tls {
             tls::app_data(&mut self.rng, plain.len())
         } else {
@@ -570,11 +585,46 @@ impl World {
 
     /// The client closes its connection at `t` (ALB answers FIN).
     pub fn close_front(&mut self, f: usize, t: Nanos) {
+        self.flush_streams(f);
         if let Some(fc) = self.front.get_mut(f) {
             if fc.open {
                 fc.conn.close(&mut self.pkts, t, true);
                 fc.open = false;
             }
+        }
+    }
+
+    /// Sends an HTTP/2 connection's frames in time order, one TLS burst per run of one side.
+    fn flush_streams(&mut self, f: usize) {
+        let Some(mut streams) = self.front.get_mut(f).and_then(|fc| fc.streams.take()) else {
+            return;
+        };
+        streams.sort_by_key(|s| s.0);
+        let mut runs: Vec<(Nanos, bool, usize)> = Vec::new();
+        for (t, from_client, n) in streams {
+            match runs.last_mut() {
+                Some(last) if last.1 == from_client && t <= last.0 + MS => last.2 += n,
+                _ => runs.push((t, from_client, n)),
+            }
+        }
+        let mut at = 0;
+        for (t, from_client, n) in runs {
+            let data = tls::app_data(&mut self.rng, n);
+            let Some(fc) = self.front.get_mut(f) else {
+                return;
+            };
+            let start = t.max(at);
+            at = fc.conn.send(
+                &mut self.pkts,
+                start,
+                from_client,
+                &data,
+                &SendOpts::default(),
+            );
+            fc.last = fc.last.max(at);
+        }
+        if let Some(fc) = self.front.get_mut(f) {
+            fc.streams = Some(Vec::new());
         }
     }
 
@@ -1460,6 +1510,9 @@ impl World {
     /// 1.5 s after their last activity when that is before `t_end`.
     pub fn finish(&mut self, t_end: Nanos) {
         self.expire(t_end);
+        for f in 0..self.front.len() {
+            self.flush_streams(f);
+        }
         for fc in self.front.iter_mut() {
             if fc.open && fc.last + 1500 * MS < t_end {
                 fc.conn.close(&mut self.pkts, fc.last + 1500 * MS, true);

@@ -16,12 +16,15 @@
 //! Files: `types` (configuration, roles, legs, request paths, health checks, node and target
 //! facts, [`PathSink`]), `knowledge` ([`Knowledge`]: node detection, classification, timers),
 //! `linking` (a node's front-end address linked to its back-end address, clock offsets
-//! between files), `tracker` ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
+//! between files), `multiplex` (back-end requests of HTTP/2 front-end connections), `tracker`
+//! ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
 //! back-end legs), `size` (byte estimates for the held-bytes budget).
 
 mod knowledge;
 mod linking;
+mod multiplex;
 pub use linking::{ClockEstimate, FileOffset, Linking, NodeLink, OffsetSource, MIN_LINK_REQUESTS};
+pub use multiplex::Http2Evidence;
 mod pairing;
 pub(crate) use pairing::health_check;
 mod size;

@@ -1,5 +1,6 @@
 //! Pairing of front-end and back-end legs within one ALB node (DOMAIN.md "Pairing").
 
+use super::multiplex;
 use super::{
     AlbConfig, ConnRole, HealthCheck, HealthProblem, Knowledge, Leg, NoAnswer, PairingBasis,
     PairingMethod, PairingNote, RequestPath,
@@ -255,6 +256,77 @@ pub(super) fn pair(
         pairs.push((fi, bi, PairingMethod::Headers, notes));
     }
 
+    let mut unused_skip: Vec<usize> = Vec::new();
+    // Phase 1b: back-end requests of HTTP/2 front-end connections (see `multiplex`).
+    let mux = multiplex::Http2Fronts::new(fronts.iter().map(|f| (&f.leg, f.node)));
+    let mut mux_pairs: Vec<(usize, usize)> = Vec::new();
+    let mut attributed: Vec<multiplex::Attribution> = Vec::new();
+    if !mux.is_empty() {
+        for (bi, b) in backs.iter().enumerate() {
+            if b.used
+                || b.leg
+                    .exchange
+                    .as_ref()
+                    .and_then(|e| e.request.as_ref())
+                    .is_none()
+            {
+                continue;
+            }
+            if let Some(ci) = mux.choose(&b.leg, b.node) {
+                mux_pairs.push((ci, bi));
+                attributed.push(multiplex::Attribution {
+                    conn: ci,
+                    start: b.time,
+                    end: outcome_time(&b.leg),
+                });
+            }
+        }
+    }
+    let h2 = mux.decide(&attributed);
+    let mut h2_conns: HashMap<crate::flow::ConnId, (Endpoint, multiplex::Http2Evidence)> =
+        HashMap::new();
+    let mut h2_paths: Vec<(usize, Endpoint, multiplex::Http2Evidence)> = Vec::new();
+    for (ci, bi) in mux_pairs {
+        let (Some(e), Some((conn, client))) = (h2.get(&ci), mux.conn(ci)) else {
+            continue;
+        };
+        h2_conns.insert(conn, (client, *e));
+        if let Some(b) = backs.get_mut(bi) {
+            b.used = true;
+        }
+        h2_paths.push((bi, client, *e));
+    }
+    // A bare back-end attempt while one HTTP/2 connection of its node is open, to a target no
+    // health check is seen to: a client request of that connection.
+    if !h2.is_empty() {
+        for (bi, b) in backs.iter_mut().enumerate() {
+            let bare = b.leg.exchange.is_none() && b.leg.burst.is_none();
+            let checked = known
+                .targets
+                .get(&b.leg.conn.key.server)
+                .is_some_and(|t| t.health_checks > 0);
+            if b.used || !bare || checked {
+                continue;
+            }
+            let Some(ci) = mux.only_open(&h2, b.node, b.time) else {
+                continue;
+            };
+            let (Some(e), Some((conn, client))) = (h2.get(&ci), mux.conn(ci)) else {
+                continue;
+            };
+            h2_conns.insert(conn, (client, *e));
+            b.used = true;
+            h2_paths.push((bi, client, *e));
+        }
+    }
+    // The bursts of an HTTP/2 connection are not requests: its back-end requests stand for them.
+    for (i, f) in fronts.iter_mut().enumerate() {
+        if f.leg.burst.is_some() && h2_conns.contains_key(&f.leg.conn.id) {
+            f.used = true;
+            unused_skip.push(i);
+        }
+    }
+
     // Phase 2: time order for attempts without a request, opaque TLS, or opaque front ends.
     // Used fronts are skipped through `unused` (next unused index at or after each one), so
     // that a busy window is not scanned again for every back-end leg.
@@ -268,6 +340,9 @@ pub(super) fn pair(
     };
     let mut deferred = vec![false; backs.len()];
     let mut unused = NextUnused::new(fronts.len());
+    for i in unused_skip {
+        unused.take(i);
+    }
     for (i, f) in fronts.iter().enumerate() {
         if f.used {
             unused.take(i);
@@ -332,8 +407,23 @@ pub(super) fn pair(
     }
 
     // Emit pairs, then the unpaired legs with the reason.
-    let mut fronts: Vec<Option<ClassifiedLeg>> = fronts.into_iter().map(Some).collect();
+    let mut fronts: Vec<Option<ClassifiedLeg>> = fronts
+        .into_iter()
+        .map(|f| (!(f.leg.burst.is_some() && h2_conns.contains_key(&f.leg.conn.id))).then_some(f))
+        .collect();
     let mut backs: Vec<Option<ClassifiedLeg>> = backs.into_iter().map(Some).collect();
+    for (bi, client, evidence) in h2_paths {
+        let Some(b) = backs.get_mut(bi).and_then(Option::take) else {
+            continue;
+        };
+        out.paths.push(RequestPath {
+            node: Some(b.node),
+            front: None,
+            back: Some(b.leg),
+            pairing: PairingMethod::Http2Connection,
+            notes: vec![PairingNote::Http2Stream { client, evidence }],
+        });
+    }
     for (fi, bi, method, notes) in pairs {
         let f = fronts.get_mut(fi).and_then(Option::take);
         let b = backs.get_mut(bi).and_then(Option::take);

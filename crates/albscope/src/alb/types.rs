@@ -218,6 +218,9 @@ pub enum PairingMethod {
     Headers,
     /// By time order on the ALB node (TLS front end, or no back-end request sent).
     TimeOrder,
+    /// To the HTTP/2 front-end connection of its X-Forwarded-For client open at the time
+    /// (the front end's streams are opaque; see `alb::multiplex`).
+    Http2Connection,
     /// Only one leg is present.
     Unpaired,
 }
@@ -268,6 +271,14 @@ pub enum PairingNote {
     NoFrontEndMatch,
     /// A back end, the front end not being captured (what the client got is inferred).
     FrontEndNotCaptured,
+    /// A back-end request sent for a stream of an HTTP/2 front-end connection (encrypted, its
+    /// streams not visible): what the client got is inferred from the back end.
+    Http2Stream {
+        /// The client's end of that connection.
+        client: Endpoint,
+        /// How the connection is known to carry HTTP/2.
+        evidence: super::Http2Evidence,
+    },
 }
 
 /// How a connection that carried no answer ended.

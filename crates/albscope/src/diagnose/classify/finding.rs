@@ -282,6 +282,10 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
                 None => AlbAddr::Node(node),
             }
         }));
+    let http2_client = path.notes.iter().find_map(|n| match n {
+        PairingNote::Http2Stream { client, .. } => Some(*client),
+        _ => None,
+    });
     let client_ip = front.map(|f| f.conn.key.client.ip).or(back
         .and_then(|b| b.request_header("x-forwarded-for"))
         .and_then(|x| x.rsplit(',').next())
@@ -289,7 +293,8 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     Finding {
         id,
         time: start,
-        client: front.map(|f| f.conn.key.client),
+        // A stream of an HTTP/2 front-end connection: that connection's client.
+        client: front.map(|f| f.conn.key.client).or(http2_client),
         client_ip,
         alb,
         target: back.map(|b| b.conn.key.server),
@@ -302,7 +307,8 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         request: request_seen,
         status,
         status_inferred,
-        front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls),
+        front_encrypted: front.is_some_and(|f| f.burst.is_some() || f.conn.tls)
+            || http2_client.is_some(),
         generated_by,
         category,
         in_flight_at_end,
