@@ -191,3 +191,81 @@ fn time_offset_errors_name_the_file() {
         "{text}"
     );
 }
+
+/// `samples/real/two_interfaces/` (tools/realcap/record_addrs.sh): HAProxy with a client-facing
+/// (10.98.2.1) and a target-facing (10.98.1.1) address, recorded by a tcpdump on the client and
+/// one on the target, the target file's clock 0.85 s behind: every request once, right, with
+/// its client port; each file alone never confidently wrong; the Markdown report as recorded in
+/// `expected.md`.
+#[test]
+fn real_two_interfaces_recording() {
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/real/two_interfaces");
+    if !d.exists() {
+        return;
+    }
+    let files = ["client-side.pcap", "target-side.pcap"];
+    let run = |files: &[&str]| {
+        let named: Vec<(String, PathBuf)> = files
+            .iter()
+            .map(|f| (format!("samples/real/two_interfaces/{f}"), d.join(f)))
+            .collect();
+        let alb = AlbConfig {
+            idle_timeout: Some(albscope::capture::Duration::from_millis(5_000)),
+            ..AlbConfig::default()
+        };
+        analyze_files(
+            &named,
+            &PipelineConfig::default(),
+            alb,
+            || Keep::new(true),
+            None,
+        )
+        .expect("analyse recording")
+    };
+    let a = run(&files);
+    let got: Vec<(u16, Category, Option<u16>)> = a
+        .requests
+        .iter()
+        .map(|r| (r.client.map_or(0, |c| c.port), r.category, r.status))
+        .collect();
+    let want = vec![
+        (41001, Category::Ok, Some(200)),
+        (41001, Category::Ok, Some(200)),
+        (41001, Category::Ok, Some(200)),
+        (41002, Category::Ok, Some(200)),
+        (41003, Category::TargetConnectRefused, Some(502)),
+        (41004, Category::TargetGeneratedError, Some(500)),
+        (41005, Category::TargetClosedBeforeResponse, Some(502)),
+        (41006, Category::Ok, Some(200)),
+    ];
+    assert_eq!(got, want);
+    let c = a.clock_offsets.first().expect("clock offset");
+    assert!((c.ahead.0 + 850_000_000).abs() < 5_000_000, "{c:?}");
+    for f in files {
+        let one = run(&[f]);
+        assert_eq!(one.requests.len(), want.len(), "{f}");
+        for r in &one.requests {
+            let fits = want.iter().any(|(port, cat, status)| {
+                r.client.map_or(true, |c| c.port == *port)
+                    && r.status == *status
+                    && (r.category == *cat
+                        || (r.category == Category::Undetermined && r.candidates.contains(cat)))
+            });
+            assert!(fits, "{f}: {:?} {:?} {:?}", r.client, r.category, r.status);
+        }
+    }
+    let mut out = Vec::new();
+    albscope::report::write_markdown(&a.failures_only(), &mut out).expect("markdown");
+    let md = String::from_utf8(out).expect("utf-8");
+    let golden = d.join("expected.md");
+    if bless() {
+        std::fs::write(&golden, &md).expect("write golden");
+    } else {
+        assert_eq!(
+            std::fs::read_to_string(&golden).ok().as_deref(),
+            Some(&md[..]),
+            "{} differs (ALBSCOPE_BLESS=1 rewrites it)",
+            golden.display()
+        );
+    }
+}

@@ -267,6 +267,8 @@ const TODAY: &[(&str, &str, u64, u64, u64)] = &[
     ("samples/no_target_attempt.pcap", "back", 0, 0, 1),
     ("samples/tls-frontend.pcap", "front", 0, 0, 2),
     ("samples/real/client_closed.pcap", "back", 1, 0, 0),
+    ("samples/real/http2_frontend.pcap", "front", 0, 0, 3),
+    ("samples/real/http2_frontend.pcap", "front+", 0, 0, 2),
     ("samples/real/no_target_attempt.pcap", "back", 0, 0, 2),
     ("samples/real/tls_handshake_failed.pcap", "back", 0, 0, 2),
     ("samples/real/tls_handshake_timeout.pcap", "back", 0, 0, 1),
