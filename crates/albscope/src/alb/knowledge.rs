@@ -147,6 +147,20 @@ impl Knowledge {
         (front, back)
     }
 
+    /// Decides the links between front-end and back-end addresses from what was seen so far
+    /// (see [`Linking::refresh`]).
+    pub(super) fn refresh_links(&mut self) {
+        let nodes = &self.nodes;
+        self.links.refresh(|ip| {
+            nodes.get(&ip).is_some_and(|n| {
+                n.back_connections > 0
+                    || n.health_checks > 0
+                    || n.evidence.contains(&NodeEvidence::SendsAlbHeaders)
+                    || n.evidence.contains(&NodeEvidence::SendsHealthChecks)
+            })
+        });
+    }
+
     /// The ALB idle timeout in force and where it came from.
     pub fn idle_timeout(&self) -> (Duration, TimerSource) {
         if let Some(d) = self.config.idle_timeout {

@@ -258,8 +258,10 @@ impl Linking {
     }
 
     /// Decides links and clock offsets from the evidence gathered so far (cheap when nothing
-    /// new came).
-    pub(super) fn refresh(&mut self) {
+    /// new came). `own_back_end` is true for an address seen sending back-end traffic itself
+    /// (a node in its own right, e.g. another ALB node a client also used): never linked as
+    /// another node's front-end address.
+    pub(super) fn refresh(&mut self, own_back_end: impl Fn(IpAddr) -> bool) {
         if !self.dirty {
             return;
         }
@@ -276,7 +278,12 @@ impl Linking {
             let Some(a) = agreement(per_back) else {
                 continue;
             };
-            if a.support < MIN_LINK_REQUESTS {
+            // Enough requests, and most of the requests that had a candidate agree (chance
+            // agreements among many unrelated requests are a small share).
+            if a.support < MIN_LINK_REQUESTS
+                || a.support.saturating_mul(2) < per_back.len()
+                || own_back_end(key.front)
+            {
                 continue;
             }
             let e = best.entry((key.front, key.node)).or_default();

@@ -212,3 +212,59 @@ fn h2_offer(rec: &ClosedConn) -> Option<Option<Http2Evidence>> {
         Some(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(shown: Option<Http2Evidence>, bursts: usize) -> Http2Fronts {
+        let client: Endpoint = Endpoint {
+            ip: "198.51.100.7".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            port: 40000,
+        };
+        Http2Fronts {
+            conns: vec![Candidate {
+                conn: ConnId(1),
+                node: IpAddr::from([10, 0, 1, 25]),
+                client,
+                listener_port: 443,
+                opened: Timestamp(0),
+                closed: Some(Timestamp(10_000_000_000)),
+                shown,
+                bursts,
+            }],
+            by_client: HashMap::new(),
+        }
+    }
+
+    fn req(start_ms: i64, end_ms: i64) -> Attribution {
+        Attribution {
+            conn: 0,
+            start: Timestamp(start_ms * 1_000_000),
+            end: Some(Timestamp(end_ms * 1_000_000)),
+        }
+    }
+
+    #[test]
+    fn hidden_selection_needs_concurrent_requests() {
+        let one_at_a_time = [req(0, 10), req(20, 30)];
+        assert!(conn(None, 2).decide(&one_at_a_time).is_empty());
+        let overlapping = [req(0, 10), req(1, 12)];
+        assert_eq!(
+            conn(None, 2).decide(&overlapping).get(&0),
+            Some(&Http2Evidence::Concurrent)
+        );
+        // More requests than client bursts: several requests per burst.
+        let many = [req(0, 10), req(20, 30), req(40, 50)];
+        assert!(conn(None, 1).decide(&many).contains_key(&0));
+    }
+
+    #[test]
+    fn a_shown_selection_is_enough() {
+        let one = [req(0, 10)];
+        assert_eq!(
+            conn(Some(Http2Evidence::Selected), 1).decide(&one).get(&0),
+            Some(&Http2Evidence::Selected)
+        );
+    }
+}
