@@ -369,10 +369,17 @@ pub fn run_analysis_with_log(
     let pipeline = options.pipeline_config()?;
     let names: Vec<String> = inputs.named.iter().map(|(n, _)| n.clone()).collect();
     alb.clock_offsets = options.time_offsets(&names)?;
-    // Several files may disagree on time: see `analyze_files` (stdin and FIFOs among several
-    // inputs were spooled so that they can be read twice).
-    analyze_files(&inputs.named, &pipeline, alb, || options.keep(keep_ok), log)
-        .map_err(|e| CliError::Unreadable(e.to_string()))
+    // Several files may disagree on time: see `analyze_files` (a stream among them that was
+    // not copied to a file cannot be read twice: its offset is then reported, not applied).
+    analyze_files(
+        &inputs.named,
+        inputs.rereadable,
+        &pipeline,
+        alb,
+        || options.keep(keep_ok),
+        log,
+    )
+    .map_err(|e| CliError::Unreadable(e.to_string()))
 }
 
 /// The index of the access logs for the join of `inputs` ([`read_access_logs`]), `None`
@@ -431,8 +438,7 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
     let mut read = paths.clone();
     read.extend(args.log.access_log.iter().cloned());
     let sink = Sink::open(args.output.as_deref(), &read, "-o")?;
-    // Several inputs may be read twice (clock offsets): streams among them are spooled.
-    let inputs = Inputs::prepare(&paths, !args.log.access_log.is_empty() || paths.len() > 1)?;
+    let inputs = Inputs::prepare(&paths, !args.log.access_log.is_empty())?;
     let log = access_log_index(&args.log, &inputs)?;
     let analysis = run_analysis_with_log(&inputs, &args.options, args.all, log)?;
     let format = match args.format {

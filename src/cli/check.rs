@@ -402,7 +402,7 @@ pub fn run(args: CheckArgs) -> Result<ExitCode, CliError> {
     };
     read.push(args.expected.clone());
     let sink = Sink::open(args.output.as_deref(), &read, "-o")?;
-    let inputs = Inputs::prepare(&paths, !args.log.access_log.is_empty() || paths.len() > 1)?;
+    let inputs = Inputs::prepare(&paths, !args.log.access_log.is_empty())?;
     let log = access_log_index(&args.log, &inputs)?;
     let analysis = run_analysis_with_log(&inputs, &args.options, false, log)?;
     let json = is_json(&args.expected);

@@ -32,6 +32,7 @@ fn analyze(name: &str, files: &[&str], keep_ok: bool) -> Analysis {
     let keep = || Keep::new(keep_ok);
     analyze_files(
         &named,
+        true,
         &PipelineConfig::default(),
         AlbConfig::default(),
         keep,
@@ -215,6 +216,7 @@ fn real_two_interfaces_recording() {
         };
         analyze_files(
             &named,
+            true,
             &PipelineConfig::default(),
             alb,
             || Keep::new(true),

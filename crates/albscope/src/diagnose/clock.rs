@@ -8,8 +8,9 @@
 //! linked requests of a whole pass, so a disagreeing set of files is read twice (the cost:
 //! one more read and analysis of every file; files that agree within [`CLOCK_REPORT_MIN`] are
 //! read once when no access log is joined). A stream (stdin, a FIFO) cannot be read again:
-//! callers spool it to a file first (the CLI does for several inputs); a caller that cannot
-//! gets the estimate reported, not applied.
+//! with one among the inputs (`rereadable` false) the estimate is reported, not applied (the
+//! report says to give `--time-offset`); the CLI copies streams to temporary files only where
+//! it reads them twice anyway (with `--access-log`).
 
 use super::logjoin::LogIndex;
 use super::{analyze_capture_with_log, Analysis, ClockOffset, Keep};
@@ -20,9 +21,11 @@ use std::path::PathBuf;
 
 /// Analyses the files `named` (`(name, path)`, as [`CaptureReader::open_named`]) together,
 /// their clocks corrected by `alb.clock_offsets` (given) and, for files without one, by the
-/// offsets the linked requests of a first pass show. `keep` is called for each pass.
+/// offsets the linked requests of a first pass show (only when `rereadable`: every input can be
+/// opened again). `keep` is called for each pass.
 pub fn analyze_files(
     named: &[(String, PathBuf)],
+    rereadable: bool,
     pipeline: &PipelineConfig,
     mut alb: AlbConfig,
     keep: impl Fn() -> Keep,
@@ -42,7 +45,7 @@ pub fn analyze_files(
             log,
         ))
     };
-    let estimate = names.len() > 1 && alb.clock_offsets.len() + 1 < names.len();
+    let estimate = rereadable && names.len() > 1 && alb.clock_offsets.len() + 1 < names.len();
     if !estimate {
         return analyze(alb, log);
     }

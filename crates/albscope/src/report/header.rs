@@ -395,7 +395,7 @@ pub fn clock_offset_text(c: &ClockOffset) -> String {
     let done = if c.applied {
         "its timestamps were corrected before the analysis"
     } else {
-        "not corrected: give --time-offset FILE=SECONDS, or read the files from disk rather than stdin"
+        "not corrected: give --time-offset FILE=SECONDS, or give the files as files rather than stdin or a FIFO"
     };
     let left = if c.residual.0 == 0 {
         String::new()
