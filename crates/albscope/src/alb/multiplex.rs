@@ -41,7 +41,8 @@ struct Candidate {
     conn: ConnId,
     node: IpAddr,
     client: Endpoint,
-    listener_port: u16,
+    /// The ALB's end of the connection (its address as the client saw it, listener port).
+    server: Endpoint,
     opened: Timestamp,
     closed: Option<Timestamp>,
     /// `Some` when the handshake alone shows HTTP/2; `None` when h2 was offered among others.
@@ -95,7 +96,7 @@ impl Http2Fronts {
                 conn: leg.conn.id,
                 node,
                 client: leg.conn.key.client,
-                listener_port: leg.conn.key.server.port,
+                server: leg.conn.key.server,
                 opened: leg.conn.opened,
                 closed: Some(rec.tcp.end),
                 shown: offer,
@@ -130,7 +131,7 @@ impl Http2Fronts {
             .copied()
             .filter(|i| {
                 self.conns.get(*i).is_some_and(|c| {
-                    port.map_or(true, |p| p == c.listener_port)
+                    port.map_or(true, |p| p == c.server.port)
                         && c.opened <= t.plus(SLACK)
                         && c.closed.map_or(true, |e| t <= e.plus(SLACK))
                 })
@@ -185,9 +186,9 @@ impl Http2Fronts {
         open.next().is_none().then_some(first)
     }
 
-    /// The connection id and client of connection index `i`.
-    pub(super) fn conn(&self, i: usize) -> Option<(ConnId, Endpoint)> {
-        self.conns.get(i).map(|c| (c.conn, c.client))
+    /// The connection id, client and ALB ends of connection index `i`.
+    pub(super) fn conn(&self, i: usize) -> Option<(ConnId, Endpoint, Endpoint)> {
+        self.conns.get(i).map(|c| (c.conn, c.client, c.server))
     }
 }
 
@@ -227,7 +228,10 @@ mod tests {
                 conn: ConnId(1),
                 node: IpAddr::from([10, 0, 1, 25]),
                 client,
-                listener_port: 443,
+                server: Endpoint {
+                    ip: IpAddr::from([10, 0, 1, 25]),
+                    port: 443,
+                },
                 opened: Timestamp(0),
                 closed: Some(Timestamp(10_000_000_000)),
                 shown,

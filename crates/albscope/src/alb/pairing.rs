@@ -283,18 +283,25 @@ pub(super) fn pair(
         }
     }
     let h2 = mux.decide(&attributed);
-    let mut h2_conns: HashMap<crate::flow::ConnId, (Endpoint, multiplex::Http2Evidence)> =
-        HashMap::new();
-    let mut h2_paths: Vec<(usize, Endpoint, multiplex::Http2Evidence)> = Vec::new();
+    let mut h2_conns: HashMap<crate::flow::ConnId, multiplex::Http2Evidence> = HashMap::new();
+    let mut h2_paths: Vec<(usize, PairingNote)> = Vec::new();
     for (ci, bi) in mux_pairs {
-        let (Some(e), Some((conn, client))) = (h2.get(&ci), mux.conn(ci)) else {
+        let (Some(e), Some((conn, client, alb))) = (h2.get(&ci), mux.conn(ci)) else {
             continue;
         };
-        h2_conns.insert(conn, (client, *e));
+        h2_conns.insert(conn, *e);
         if let Some(b) = backs.get_mut(bi) {
             b.used = true;
         }
-        h2_paths.push((bi, client, *e));
+        let evidence = *e;
+        h2_paths.push((
+            bi,
+            PairingNote::Http2Stream {
+                client,
+                alb,
+                evidence,
+            },
+        ));
     }
     // A bare back-end attempt while one HTTP/2 connection of its node is open, to a target no
     // health check is seen to: a client request of that connection.
@@ -311,12 +318,20 @@ pub(super) fn pair(
             let Some(ci) = mux.only_open(&h2, b.node, b.time) else {
                 continue;
             };
-            let (Some(e), Some((conn, client))) = (h2.get(&ci), mux.conn(ci)) else {
+            let (Some(e), Some((conn, client, alb))) = (h2.get(&ci), mux.conn(ci)) else {
                 continue;
             };
-            h2_conns.insert(conn, (client, *e));
+            h2_conns.insert(conn, *e);
             b.used = true;
-            h2_paths.push((bi, client, *e));
+            let evidence = *e;
+            h2_paths.push((
+                bi,
+                PairingNote::Http2Stream {
+                    client,
+                    alb,
+                    evidence,
+                },
+            ));
         }
     }
     // The bursts of an HTTP/2 connection are not requests: its back-end requests stand for them.
@@ -412,7 +427,7 @@ pub(super) fn pair(
         .map(|f| (!(f.leg.burst.is_some() && h2_conns.contains_key(&f.leg.conn.id))).then_some(f))
         .collect();
     let mut backs: Vec<Option<ClassifiedLeg>> = backs.into_iter().map(Some).collect();
-    for (bi, client, evidence) in h2_paths {
+    for (bi, note) in h2_paths {
         let Some(b) = backs.get_mut(bi).and_then(Option::take) else {
             continue;
         };
@@ -421,7 +436,7 @@ pub(super) fn pair(
             front: None,
             back: Some(b.leg),
             pairing: PairingMethod::Http2Connection,
-            notes: vec![PairingNote::Http2Stream { client, evidence }],
+            notes: vec![note],
         });
     }
     for (fi, bi, method, notes) in pairs {

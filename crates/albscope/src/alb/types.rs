@@ -276,6 +276,8 @@ pub enum PairingNote {
     Http2Stream {
         /// The client's end of that connection.
         client: Endpoint,
+        /// The ALB's end of it (the address the client reached, the listener port).
+        alb: Endpoint,
         /// How the connection is known to carry HTTP/2.
         evidence: super::Http2Evidence,
     },

@@ -270,8 +270,14 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     };
     // Seen only from the back end: the node and the listener port it names in
     // X-Forwarded-Port, the client from the last X-Forwarded-For entry.
+    let http2 = path.notes.iter().find_map(|n| match n {
+        PairingNote::Http2Stream { client, alb, .. } => Some((*client, *alb)),
+        _ => None,
+    });
+    let http2_client = http2.map(|(c, _)| c);
     let alb = front
         .map(|f| AlbAddr::Endpoint(f.conn.key.server))
+        .or(http2.map(|(_, alb)| AlbAddr::Endpoint(alb)))
         .or(back.map(|b| {
             let node = path.node.unwrap_or(b.conn.key.client.ip);
             match b
@@ -282,10 +288,6 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
                 None => AlbAddr::Node(node),
             }
         }));
-    let http2_client = path.notes.iter().find_map(|n| match n {
-        PairingNote::Http2Stream { client, .. } => Some(*client),
-        _ => None,
-    });
     let client_ip = front.map(|f| f.conn.key.client.ip).or(back
         .and_then(|b| b.request_header("x-forwarded-for"))
         .and_then(|x| x.rsplit(',').next())

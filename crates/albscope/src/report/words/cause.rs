@@ -173,7 +173,9 @@ pub fn pairing_note(n: &PairingNote) -> String {
         PairingNote::FrontEndNotCaptured => {
             "the front end is not in the capture; what the client got is inferred".into()
         }
-        PairingNote::Http2Stream { client, evidence } => {
+        PairingNote::Http2Stream {
+            client, evidence, ..
+        } => {
             let how = match evidence {
                 Http2Evidence::Selected => "its ServerHello selected h2",
                 Http2Evidence::OnlyOffered => "its ClientHello offered h2 only",
