@@ -3,10 +3,10 @@
 use super::io::{Inputs, Sink};
 use super::{CliError, EXIT_FINDINGS, EXIT_OK, EXIT_PARTIAL};
 use albscope::accesslog::LogReader;
-use albscope::alb::AlbConfig;
+use albscope::alb::{AlbConfig, FileOffset, OffsetSource};
 use albscope::capture::{CaptureReader, Duration, Timestamp};
 use albscope::diagnose::logjoin::{JoinOptions, LogIndex, DEFAULT_MAX_LOG_ENTRIES};
-use albscope::diagnose::{analyze_capture_with_log, Analysis, Keep, DEFAULT_MAX_KEPT_REQUESTS};
+use albscope::diagnose::{analyze_files, Analysis, Keep, DEFAULT_MAX_KEPT_REQUESTS};
 use albscope::pipeline::PipelineConfig;
 use albscope::protocol::{KeyLog, KeyLogProblem};
 use albscope::report::markdown::DEFAULT_MAX_BYTES;
@@ -148,6 +148,11 @@ pub struct AnalysisOptions {
     /// The ALB's back-end connect timeout in seconds.
     #[arg(long = "connect-timeout", value_name = "SECS", default_value_t = 10.0)]
     pub connect_timeout: f64,
+    /// The clock of input FILE is SECONDS ahead of the others' (negative: behind); its
+    /// timestamps are corrected before the files are merged (repeatable, one per file). Without
+    /// it, offsets between several files are estimated from requests seen on both legs.
+    #[arg(long = "time-offset", value_name = "FILE=SECONDS")]
+    pub time_offset: Vec<String>,
     /// State limits (each one hit is counted and shown in the report's notes).
     #[command(flatten)]
     pub limits: LimitOptions,
@@ -245,7 +250,66 @@ impl AnalysisOptions {
             connect_timeout: secs("connect-timeout", self.connect_timeout, 600.0)?,
             max_pending_bytes: usize::try_from(self.limits.pairing_memory_mib << 20)
                 .unwrap_or(usize::MAX),
+            clock_offsets: Vec::new(),
         })
+    }
+
+    /// The `--time-offset` values against the input files `names` (as given): each FILE must
+    /// name one input, by its path as given or by a file name only one input has.
+    pub fn time_offsets(&self, names: &[String]) -> Result<Vec<FileOffset>, CliError> {
+        let mut out: Vec<FileOffset> = Vec::new();
+        for spec in &self.time_offset {
+            let Some((file, secs)) = spec.rsplit_once('=') else {
+                return Err(CliError::Usage(format!(
+                    "--time-offset {spec}: expected FILE=SECONDS"
+                )));
+            };
+            let secs: f64 = match secs.trim().parse() {
+                Ok(v) if f64::is_finite(v) && f64::abs(v) <= 86_400.0 => v,
+                _ => {
+                    return Err(CliError::Usage(format!(
+                        "--time-offset {spec}: the offset of {file} must be a number of seconds \
+                         between -86400 and 86400"
+                    )))
+                }
+            };
+            let exact: Vec<usize> = (0..names.len()).filter(|i| names[*i] == file).collect();
+            let by_name: Vec<usize> = (0..names.len())
+                .filter(|i| {
+                    std::path::Path::new(&names[*i])
+                        .file_name()
+                        .is_some_and(|n| n == file)
+                })
+                .collect();
+            let index = match (exact.as_slice(), by_name.as_slice()) {
+                ([i, ..], _) | ([], [i]) => *i,
+                ([], []) => {
+                    return Err(CliError::Usage(format!(
+                        "--time-offset {spec}: {file} is not one of the input files ({})",
+                        names.join(", ")
+                    )))
+                }
+                ([], _) => {
+                    return Err(CliError::Usage(format!(
+                        "--time-offset {spec}: several input files are called {file}; give its \
+                         path as on the command line"
+                    )))
+                }
+            };
+            let file = u16::try_from(index).unwrap_or(u16::MAX);
+            if out.iter().any(|o| o.file == file) {
+                return Err(CliError::Usage(format!(
+                    "--time-offset {spec}: {} has an offset already",
+                    names[index]
+                )));
+            }
+            out.push(FileOffset {
+                file,
+                ahead: Duration::from_secs_f64(secs),
+                source: OffsetSource::Given,
+            });
+        }
+        Ok(out)
     }
 
     /// Which requests to keep in full (`keep_ok`: ok ones too).
@@ -386,12 +450,21 @@ pub fn run_analysis_with_log(
     keep_ok: bool,
     log: Option<LogIndex>,
 ) -> Result<Analysis, CliError> {
-    let alb = options.alb_config()?;
+    let mut alb = options.alb_config()?;
     let pipeline = options.pipeline_config()?;
-    let mut reader = CaptureReader::open_named(&inputs.named)
-        .map_err(|e| CliError::Unreadable(e.to_string()))?;
-    let mut analysis =
-        analyze_capture_with_log(&mut reader, &pipeline, alb, options.keep(keep_ok), log);
+    let names: Vec<String> = inputs.named.iter().map(|(n, _)| n.clone()).collect();
+    alb.clock_offsets = options.time_offsets(&names)?;
+    // Several files may disagree on time: see `analyze_files` (a stream among them that was
+    // not copied to a file cannot be read twice: its offset is then reported, not applied).
+    let mut analysis = analyze_files(
+        &inputs.named,
+        inputs.rereadable,
+        &pipeline,
+        alb,
+        || options.keep(keep_ok),
+        log,
+    )
+    .map_err(|e| CliError::Unreadable(e.to_string()))?;
     analysis.rerun_options = options.rerun_args();
     Ok(analysis)
 }
@@ -453,6 +526,8 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
     args.options.pipeline_config()?;
     args.options.input.warn_key_log()?;
     let paths = args.options.input.paths();
+    let given: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    args.options.time_offsets(&given)?;
     let mut read = paths.clone();
     read.extend(args.log.access_log.iter().cloned());
     let sink = Sink::open(args.output.as_deref(), &read, "-o")?;

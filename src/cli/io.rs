@@ -395,6 +395,8 @@ pub fn check_inputs(paths: &[PathBuf], folders_ok: bool) -> Result<Vec<bool>, Cl
 pub struct Inputs {
     /// `(name as given, path to read)`.
     pub named: Vec<(String, PathBuf)>,
+    /// True when every input can be read again (files, and streams copied to temporary files).
+    pub rereadable: bool,
     /// Temporary copies of streams, removed on drop (and on interrupt).
     _spools: Vec<Spool>,
 }
@@ -409,14 +411,24 @@ struct Spool {
 
 impl Inputs {
     /// Checks `paths` ([`check_inputs`]); with `several_passes`, copies stdin and FIFOs to
-    /// temporary files so that they can be read again.
+    /// temporary files so that they can be read again, and stdin among several inputs always
+    /// (their clock offsets may need a second pass).
     pub fn prepare(paths: &[PathBuf], several_passes: bool) -> Result<Self, CliError> {
         let streams = check_inputs(paths, false)?;
         let mut named = Vec::with_capacity(paths.len());
         let mut spools = Vec::new();
+        // Stdin among several inputs is copied too: their clocks may need a second pass
+        // (FIFOs are not: one nobody writes to must not hold the others back).
+        let spool = |p: &PathBuf, stream: bool| {
+            stream && (several_passes || (p.as_os_str() == "-" && paths.len() > 1))
+        };
+        let rereadable = paths
+            .iter()
+            .zip(&streams)
+            .all(|(p, stream)| !stream || spool(p, *stream));
         for (p, stream) in paths.iter().zip(streams) {
             let name = p.display().to_string();
-            if stream && several_passes {
+            if spool(p, stream) {
                 let mut spool = tempfile::Builder::new()
                     .prefix("albscope-input-")
                     .tempfile()
@@ -439,6 +451,7 @@ impl Inputs {
         }
         Ok(Inputs {
             named,
+            rereadable,
             _spools: spools,
         })
     }

@@ -37,6 +37,22 @@ const TG: Option<GeneratedBy> = Some(GeneratedBy::Target);
 fn truth() -> Vec<(&'static str, Vec<Want>)> {
     vec![
         (
+            // tools/realcap/record_addrs.sh: HTTP/2 over TLS 1.3 (ALPN h2 hidden), concurrent
+            // streams on two client connections; the client port is the connection's.
+            "http2_frontend.pcap",
+            vec![
+                (41101, Category::TargetConnectRefused, Some(502), LB),
+                (41101, Category::Ok, Some(200), TG),
+                (41101, Category::Ok, Some(200), TG),
+                (41101, Category::TargetGeneratedError, Some(500), TG),
+                (41101, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (41101, Category::Ok, Some(200), TG),
+                (41102, Category::Ok, Some(200), TG),
+                (41102, Category::Ok, Some(200), TG),
+                (41102, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
             "ok_keepalive.pcap",
             vec![
                 (40001, Category::Ok, Some(200), TG),

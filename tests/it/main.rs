@@ -19,6 +19,7 @@ mod flow_vs_tshark;
 mod h2_vs_tshark;
 mod logjoin_cli;
 mod logjoin_samples;
+mod multi_file_samples;
 mod protocol_http;
 mod protocol_robustness;
 mod protocol_tls;

@@ -211,7 +211,15 @@ fn tshark_count(path: &Path) -> Option<usize> {
 ///   the node's IPv6 address to it through the mirror session only when it already knows a
 ///   target on that port from other traffic (`Knowledge::classify`); the slice has none, so the
 ///   attempt is taken for a front-end connection (listener and target port are both 80).
-const KNOWN_SLICE_LIMITS: &[(&str, &str)] = &[("target_unreachable_icmp", "/v6")];
+/// - The failures of `proxy-two-interfaces`: a node seen under two addresses is linked on
+///   several requests (`albscope::alb::MIN_LINK_REQUESTS`); a slice holds one, so its legs stay
+///   apart (the front end `undetermined` with the truth among its candidates, the back end
+///   diagnosed alone).
+const KNOWN_SLICE_LIMITS: &[(&str, &str)] = &[
+    ("target_unreachable_icmp", "/v6"),
+    ("proxy-two-interfaces", "/old"),
+    ("proxy-two-interfaces", "/api/pay"),
+];
 
 #[test]
 fn every_failed_request_slice_reanalyses_to_the_same_finding() {

@@ -158,6 +158,7 @@ fn ground_truth_matches_what_the_client_received() {
     let skip = [
         "backend-vantage",
         "tls-frontend",
+        "http2-frontend",
         "mirror-truncated",
         "h2c_streams",
     ];

@@ -53,6 +53,39 @@ fn main() -> std::io::Result<()> {
             bad.trim_end_matches(';')
         );
     }
+    readme.push_str(
+        "\nRecorded as several files (one per machine, each with its own clock; analyse the \
+         files of a directory together: `albscope analyze samples/<dir>/*.pcap`):\n\n",
+    );
+    for m in albscope_synth::scenarios::multi_file() {
+        let sub = dir.join(m.name);
+        std::fs::create_dir_all(&sub)?;
+        let mut sizes = Vec::new();
+        for (file, bytes) in m.build_files() {
+            let path = sub.join(file);
+            std::fs::write(&path, &bytes)?;
+            println!("{:>8} bytes  {}", bytes.len(), path.display());
+            sizes.push(format!("`{file}` {} KB", bytes.len().div_ceil(1024)));
+        }
+        let truth = m.expected();
+        let ok = truth.iter().filter(|e| e.category == Category::Ok).count();
+        let mut bad = String::new();
+        for e in truth.iter().filter(|e| e.category != Category::Ok) {
+            let status = e.status.map_or("-".to_string(), |s| s.to_string());
+            let by = e.generated_by.map_or("-", GeneratedBy::name);
+            let _ = write!(bad, " {} {} by {} ({});", e.category, status, by, e.client);
+        }
+        let _ = writeln!(
+            readme,
+            "- `{}/` ({}): {}. Truth: {} ok{}{}",
+            m.name,
+            sizes.join(", "),
+            m.description,
+            ok,
+            if bad.is_empty() { "" } else { ";" },
+            bad.trim_end_matches(';')
+        );
+    }
     std::fs::write(dir.join("README.md"), readme)?;
     Ok(())
 }

@@ -60,6 +60,10 @@ pub struct Node {
     pub ip6: Ipv6Addr,
     /// VNI of the mirror session on this node's ENI.
     pub vni: u32,
+    /// The IPv4 address clients reach the node at when it is not `ip` (an internet-facing
+    /// ALB's public address, translated by the internet gateway; a proxy's client-facing
+    /// interface). See [`World::set_front_addr`].
+    pub front_ip: Option<Ipv4Addr>,
 }
 
 /// A registered target.
@@ -314,6 +318,9 @@ struct FrontConn {
     last: Nanos,
     busy_until: Nanos,
     open: bool,
+    /// HTTP/2: the data each side sends `(time, from client, bytes)`, sent in time order when
+    /// the connection closes (concurrent streams interleave on one byte stream).
+    streams: Option<Vec<(Nanos, bool, usize)>>,
 }
 
 /// Settings of a world.
@@ -343,6 +350,8 @@ pub struct WorldCfg {
     pub mirror_duplicate_every: Option<usize>,
     /// PRNG seed.
     pub seed: u64,
+    /// ALPN protocols the clients offer on an HTTPS listener (none: no ALPN extension).
+    pub alpn: &'static [&'static str],
 }
 
 impl Default for WorldCfg {
@@ -360,6 +369,7 @@ impl Default for WorldCfg {
             mirror_drop_every: None,
             mirror_duplicate_every: None,
             seed: 1,
+            alpn: &[],
         }
     }
 }
@@ -430,10 +440,19 @@ impl World {
             ip: Ipv4Addr::from(ip),
             ip6,
             vni,
+            front_ip: None,
         });
         let p = 10_000 + (self.rng.next_u64() % 20_000) as u16;
         self.next_back_port.push(p);
         self.nodes.len() - 1
+    }
+
+    /// Clients reach node `node` at `ip` (IPv4) instead of its own address; its connections to
+    /// targets keep its own address.
+    pub fn set_front_addr(&mut self, node: usize, ip: [u8; 4]) {
+        if let Some(n) = self.nodes.get_mut(node) {
+            n.front_ip = Some(Ipv4Addr::from(ip));
+        }
     }
 
     /// Adds a target; returns its index. Its VNI (target vantage) is 200 + index unless set.
@@ -531,7 +550,16 @@ impl World {
             .wrapping_add(1 + (self.rng.next_u64() % 40) as u16)
             .max(32_768);
         let v6 = client_ip.is_ipv6();
-        let alb = SocketAddr::new(self.node_addr(node, v6), self.cfg.listener_port);
+        let front_ip = self
+            .nodes
+            .get(node)
+            .and_then(|n| n.front_ip)
+            .filter(|_| !v6)
+            .map(IpAddr::V4);
+        let alb = SocketAddr::new(
+            front_ip.unwrap_or_else(|| self.node_addr(node, v6)),
+            self.cfg.listener_port,
+        );
         let tag = self.flow(Leg::Front, node, usize::MAX, client_ip);
         let a = self.peer(SocketAddr::new(client_ip, port));
         let mut b = self.peer(alb);
@@ -540,10 +568,11 @@ impl World {
         let mut t = conn.handshake(&mut self.pkts, t);
         let tls = self.cfg.tls_frontend;
         if tls {
-            let ch = tls::client_hello(
+            let ch = tls::client_hello_alpn(
                 &mut self.rng,
                 Some("shop.example.com"),
                 &tls::ELB_POLICY_CIPHERS,
+                self.cfg.alpn,
             );
             conn.send(
                 &mut self.pkts,
@@ -564,6 +593,7 @@ impl World {
             t += FRONT_RTT + 600 * US;
             conn.send(&mut self.pkts, t, true, &cf, &SendOpts::default());
         }
+        let h2 = tls && self.cfg.alpn.first() == Some(&"h2");
         self.front.push(FrontConn {
             conn,
             node,
@@ -571,6 +601,7 @@ impl World {
             last: t,
             busy_until: t,
             open: true,
+            streams: h2.then(Vec::new),
         });
         self.front.len() - 1
     }
@@ -579,6 +610,12 @@ impl World {
         let Some(fc) = self.front.get_mut(f) else {
             return t;
         };
+        if let Some(streams) = fc.streams.as_mut() {
+            // HTTP/2 frames (about the size of the HTTP/1.1 message), sent at close.
+            streams.push((t, from_client, plain.len().div_ceil(2) + 9));
+            fc.last = fc.last.max(t);
+            return t;
+        }
         let data = if fc.tls {
             tls::app_data(&mut self.rng, plain.len())
         } else {
@@ -600,11 +637,46 @@ impl World {
 
     /// The client closes its connection at `t` (ALB answers FIN).
     pub fn close_front(&mut self, f: usize, t: Nanos) {
+        self.flush_streams(f);
         if let Some(fc) = self.front.get_mut(f) {
             if fc.open {
                 fc.conn.close(&mut self.pkts, t, true);
                 fc.open = false;
             }
+        }
+    }
+
+    /// Sends an HTTP/2 connection's frames in time order, one TLS burst per run of one side.
+    fn flush_streams(&mut self, f: usize) {
+        let Some(mut streams) = self.front.get_mut(f).and_then(|fc| fc.streams.take()) else {
+            return;
+        };
+        streams.sort_by_key(|s| s.0);
+        let mut runs: Vec<(Nanos, bool, usize)> = Vec::new();
+        for (t, from_client, n) in streams {
+            match runs.last_mut() {
+                Some(last) if last.1 == from_client && t <= last.0 + MS => last.2 += n,
+                _ => runs.push((t, from_client, n)),
+            }
+        }
+        let mut at = 0;
+        for (t, from_client, n) in runs {
+            let data = tls::app_data(&mut self.rng, n);
+            let Some(fc) = self.front.get_mut(f) else {
+                return;
+            };
+            let start = t.max(at);
+            at = fc.conn.send(
+                &mut self.pkts,
+                start,
+                from_client,
+                &data,
+                &SendOpts::default(),
+            );
+            fc.last = fc.last.max(at);
+        }
+        if let Some(fc) = self.front.get_mut(f) {
+            fc.streams = Some(Vec::new());
         }
     }
 
@@ -1490,6 +1562,9 @@ impl World {
     /// 1.5 s after their last activity when that is before `t_end`.
     pub fn finish(&mut self, t_end: Nanos) {
         self.expire(t_end);
+        for f in 0..self.front.len() {
+            self.flush_streams(f);
+        }
         for fc in self.front.iter_mut() {
             if fc.open && fc.last + 1500 * MS < t_end {
                 fc.conn.close(&mut self.pkts, fc.last + 1500 * MS, true);
@@ -1509,6 +1584,12 @@ impl World {
 
     /// Writes the capture into `w`.
     pub fn write_pcap<W: Write>(&self, w: W) -> io::Result<()> {
+        self.write_pcap_as(w, self.cfg.vantage, 0)
+    }
+
+    /// Writes the capture as seen from `vantage`, its clock `ahead` nanoseconds ahead of the
+    /// world's (negative: behind), as a capture on another machine would be.
+    pub fn write_pcap_as<W: Write>(&self, w: W, vantage: Vantage, ahead: i64) -> io::Result<()> {
         let link = match self.cfg.wrap {
             Wrap::Plain(f) => f.link_type(),
             _ => super::pcap::LinkType::Ethernet,
@@ -1549,7 +1630,7 @@ impl World {
             let Some(meta) = self.flows.get(p.tag as usize) else {
                 continue;
             };
-            let Some((src, vni)) = self.vantage_of(p, meta) else {
+            let Some((src, vni)) = self.vantage_of(vantage, p, meta) else {
                 continue;
             };
             let full_mss = p.ip.len() >= 1448 + 40;
@@ -1565,14 +1646,15 @@ impl World {
             }
             seen += 1;
             let frame = enc.encode(p, src, vni);
-            put(p.t, &frame)?;
+            let t = p.t.saturating_add_signed(ahead);
+            put(t, &frame)?;
             if self
                 .cfg
                 .mirror_duplicate_every
                 .is_some_and(|n| n > 0 && seen % n == 0)
             {
                 let again = enc.encode(p, src, vni);
-                put(p.t, &again)?;
+                put(t, &again)?;
             }
         }
         match pw {
@@ -1581,8 +1663,8 @@ impl World {
         }
     }
 
-    fn vantage_of(&self, p: &Pkt, m: &FlowMeta) -> Option<(Ipv4Addr, u32)> {
-        match (self.cfg.vantage, m.leg) {
+    fn vantage_of(&self, vantage: Vantage, p: &Pkt, m: &FlowMeta) -> Option<(Ipv4Addr, u32)> {
+        match (vantage, m.leg) {
             (Vantage::AlbNode, _) => {
                 if p.only_at_b && m.leg == Leg::Back {
                     return None;

@@ -48,6 +48,58 @@ impl Scenario {
     }
 }
 
+/// A sample recorded as several files, one per machine, each with its own clock.
+#[derive(Clone, Copy)]
+pub struct MultiFileScenario {
+    /// Directory under `samples/` that holds the files and the golden reports.
+    pub name: &'static str,
+    /// What the sample shows.
+    pub description: &'static str,
+    /// Each file: its name, the vantage it was recorded from, and how far its clock is ahead
+    /// of the world's (nanoseconds; negative: behind).
+    pub files: &'static [(&'static str, Vantage, i64)],
+    world: fn() -> World,
+}
+
+impl MultiFileScenario {
+    /// Each file's name and capture bytes, in the order of [`MultiFileScenario::files`].
+    pub fn build_files(&self) -> Vec<(&'static str, Vec<u8>)> {
+        let w = (self.world)();
+        self.files
+            .iter()
+            .map(|(name, vantage, ahead)| {
+                let mut out = Vec::new();
+                if w.write_pcap_as(&mut out, *vantage, *ahead).is_err() {
+                    out.clear();
+                }
+                (*name, out)
+            })
+            .collect()
+    }
+
+    /// Ground truth: one entry per client request, in request order.
+    pub fn expected(&self) -> Vec<Expected> {
+        (self.world)().expected
+    }
+}
+
+/// The samples recorded as several files (`samples/<name>/<file>`).
+pub fn multi_file() -> Vec<MultiFileScenario> {
+    vec![MultiFileScenario {
+        name: "split-addrs",
+        description: "An internet-facing ALB node recorded twice: tcpdump on the clients' side \
+            (the node at its public address 52.94.133.131) and on the targets' side (the node's \
+            private address 10.0.1.25), the target machine's clock 1.35 s behind; ok traffic, a \
+            refused connect (ALB 502, no back-end request), a target 500 and a close before \
+            the response",
+        files: &[
+            ("client-side.pcap", Vantage::Client, 0),
+            ("target-side.pcap", Vantage::Target, -1_350_000_000),
+        ],
+        world: split_addrs,
+    }]
+}
+
 /// Every scenario, in a fixed order.
 pub fn all() -> Vec<Scenario> {
     macro_rules! s {
@@ -86,6 +138,8 @@ pub fn all() -> Vec<Scenario> {
         s!("geneve", geneve, "GENEVE (UDP 6081, inner IP packet, as Gateway Load Balancer sends it) instead of VXLAN: ok traffic and a refused connect"),
         s!("sll2-pcapng", sll2_pcapng, "pcapng file (nanosecond if_tsresol) with Linux SLL2 frames, no tunnel (tcpdump -i any on the ALB side): ok traffic and a target 500"),
         s!("h2c_streams", h2c_streams, "HTTP/2 with prior knowledge (h2c) on both legs, one connection each: concurrent streams (one 80 KB response stalled on the 64 KB window until WINDOW_UPDATE), a gRPC call failing with grpc-status 13 in its trailers, RST_STREAM INTERNAL_ERROR from the target (502), and a stream refused by the target's GOAWAY (HTTP/2 keep-alive race, 502)"),
+        s!("proxy-two-interfaces", proxy_two_interfaces, "tcpdump -i any on a proxy acting as an ALB node with a client-facing interface (10.0.0.10) and a target-facing one (10.0.1.25): ok traffic, a refused connect (502 with no back-end request) and a target 500; the node is linked from the back end's X-Forwarded-For"),
+        s!("http2-frontend", http2_frontend, "HTTPS listener (443) whose clients speak HTTP/2 (ClientHello ALPN h2, http/1.1; TLS 1.3 hides the selection): one connection carries 8 concurrent streams, among them a target 500, a refused connect and a target reset; a second client's HTTP/2 connection 3 more; plain HTTP on the back end"),
         s!("mirror-truncated", mirror_truncated, "VXLAN mirror session truncating inner frames to 200 bytes (inner IP length larger than the bytes present), every 3rd full-size data segment missing, every 25th packet duplicated; ok traffic (one 12 KB response) and one 502"),
     ]
 }
@@ -1327,6 +1381,115 @@ fn h2c_streams() -> World {
         e(Category::KeepaliveRace, 502, GeneratedBy::Lb),
     ]);
     w
+}
+
+/// A node whose clients reach it at another address (`front`), recorded with `wrap`: a few
+/// clients with ok requests, a refused connect, a target 500 and a close before the response.
+fn two_address_world(seed: u64, front: [u8; 4], wrap: Wrap) -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed,
+        wrap,
+        ..Default::default()
+    });
+    w.set_front_addr(n, front);
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let mut r = SplitMix64::new(seed + 100);
+    let t = t0();
+    w.health_checks(n, 0, t + SEC, t + 25 * SEC, 10 * SEC);
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    let mut e = ok(&mut w, f, t + 2 * MS, "/", 0, &mut r);
+    e = ok(&mut w, f, e + 150 * MS, "/products", 0, &mut r);
+    e = ok(&mut w, f, e + 120 * MS, "/api/cart", 1, &mut r);
+    let g = w.open(ip(CLIENTS[1]), n, e + 200 * MS);
+    e = ok(&mut w, g, e + 203 * MS, "/", 0, &mut r);
+    e = w.request(g, e + 250 * MS, &Req::get("/old"), 2, Outcome::Refused);
+    e = ok(&mut w, g, e + 300 * MS, "/api/items", 1, &mut r);
+    let h = w.open(ip(CLIENTS[2]), n, e + 100 * MS);
+    e = ok(&mut w, h, e + 103 * MS, "/", 0, &mut r);
+    e = w.request(
+        h,
+        e + 200 * MS,
+        &Req::get("/account"),
+        0,
+        Outcome::Respond(Resp::new(500, b"<h1>Internal Server Error</h1>")),
+    );
+    e = w.request(
+        h,
+        e + 200 * MS,
+        &Req::get("/api/pay"),
+        1,
+        Outcome::ClosedBeforeResponse {
+            after: 15 * MS,
+            rst: true,
+        },
+    );
+    ok(&mut w, f, e + 400 * MS, "/products", 0, &mut r);
+    w.finish(t + 25 * SEC);
+    w
+}
+
+fn http2_frontend() -> World {
+    let cfg = WorldCfg {
+        seed: 36,
+        listener_port: 443,
+        tls_frontend: true,
+        alpn: &["h2", "http/1.1"],
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let t = t0();
+    w.health_checks(n, 0, t + SEC, t + 20 * SEC, 10 * SEC);
+    // Each stream answered after the ones sent before it (an HTTP/2 connection is one byte
+    // stream per direction: the builder sends in time order).
+    let stream_ok = |w: &mut World, f: usize, t: Nanos, p: &str, target: usize, d: Nanos| {
+        let body = format!("<html><body>{p}</body></html>").repeat(8);
+        let r = Resp::new(200, body.as_bytes()).delay(d);
+        w.request(f, t, &Req::get(p), target, Outcome::Respond(r))
+    };
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    // A page load: the browser sends its streams 1 ms apart, before the first answer.
+    let paths = ["/", "/app.js", "/style.css", "/api/cart", "/api/user"];
+    let mut e = t;
+    for (i, p) in paths.iter().enumerate() {
+        let d = (10 + 4 * i as Nanos) * MS;
+        e = stream_ok(&mut w, f, t + 5 * MS + i as Nanos * MS, p, i % 2, d);
+    }
+    let t1 = e + 300 * MS;
+    stream_ok(&mut w, f, t1, "/api/items", 0, 5 * MS);
+    w.request(
+        f,
+        t1 + MS,
+        &Req::get("/api/orders"),
+        0,
+        Outcome::Respond(Resp::new(500, b"<h1>Internal Server Error</h1>").delay(20 * MS)),
+    );
+    e = w.request(
+        f,
+        t1 + 2 * MS,
+        &Req::get("/api/pay"),
+        1,
+        Outcome::ClosedBeforeResponse {
+            after: 40 * MS,
+            rst: true,
+        },
+    );
+    w.request(f, e + 400 * MS, &Req::get("/legacy"), 2, Outcome::Refused);
+    let g = w.open(ip(CLIENTS[1]), n, t + 2 * SEC);
+    for (i, p) in ["/", "/app.js", "/api/items"].iter().enumerate() {
+        let d = (8 + 5 * i as Nanos) * MS;
+        stream_ok(&mut w, g, t + 2 * SEC + 5 * MS + i as Nanos * MS, p, 0, d);
+    }
+    w.finish(t + 20 * SEC);
+    w
+}
+
+fn proxy_two_interfaces() -> World {
+    two_address_world(34, [10, 0, 0, 10], Wrap::Plain(Framing::LinuxSll))
+}
+
+fn split_addrs() -> World {
+    two_address_world(35, [52, 94, 133, 131], Wrap::Plain(Framing::Ethernet))
 }
 
 #[cfg(test)]

@@ -39,6 +39,17 @@ fn bytes(rng: &mut SplitMix64, n: usize) -> Vec<u8> {
 
 /// A ClientHello record offering TLS 1.3 and 1.2 with `ciphers` (SNI when `sni` is given).
 pub fn client_hello(rng: &mut SplitMix64, sni: Option<&str>, ciphers: &[u16]) -> Vec<u8> {
+    client_hello_alpn(rng, sni, ciphers, &[])
+}
+
+/// A ClientHello like [`client_hello`] offering the ALPN protocols `alpn` (none: no ALPN
+/// extension).
+pub fn client_hello_alpn(
+    rng: &mut SplitMix64,
+    sni: Option<&str>,
+    ciphers: &[u16],
+    alpn: &[&str],
+) -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(&0x0303u16.to_be_bytes());
     b.extend_from_slice(&bytes(rng, 32));
@@ -57,6 +68,16 @@ pub fn client_hello(rng: &mut SplitMix64, sni: Option<&str>, ciphers: &[u16]) ->
         d.extend_from_slice(&(name.len() as u16).to_be_bytes());
         d.extend_from_slice(name.as_bytes());
         ext(&mut e, 0x0000, &d);
+    }
+    if !alpn.is_empty() {
+        let mut list = Vec::new();
+        for p in alpn {
+            list.push(p.len() as u8);
+            list.extend_from_slice(p.as_bytes());
+        }
+        let mut d = (list.len() as u16).to_be_bytes().to_vec();
+        d.extend_from_slice(&list);
+        ext(&mut e, 0x0010, &d);
     }
     ext(&mut e, 0x000b, &[1, 0]);
     ext(&mut e, 0x000a, &[0, 6, 0x00, 0x1d, 0x00, 0x17, 0x00, 0x18]);

@@ -40,17 +40,17 @@ pub struct AlbNode {
 }
 
 impl AlbNode {
-    /// The nodes listed in an analysis' JSON (`alb_nodes[].ip` and `.listener_ports`); nodes
-    /// whose address does not parse are left out.
+    /// The nodes listed in an analysis' JSON (`alb_nodes[].ip` and `.listener_ports`), and
+    /// each node's `front_addresses` as nodes with its listener ports; addresses that do not
+    /// parse are left out.
     pub fn from_analysis_json(analysis: &Value) -> Vec<AlbNode> {
         let Some(nodes) = analysis.get("alb_nodes").and_then(Value::as_array) else {
             return Vec::new();
         };
         nodes
             .iter()
-            .filter_map(|n| {
-                let ip = n.get("ip")?.as_str()?.parse().ok()?;
-                let listener_ports = n
+            .flat_map(|n| {
+                let listener_ports: Vec<u16> = n
                     .get("listener_ports")
                     .and_then(Value::as_array)
                     .map(|ports| {
@@ -61,7 +61,22 @@ impl AlbNode {
                             .collect()
                     })
                     .unwrap_or_default();
-                Some(AlbNode { ip, listener_ports })
+                // The node's own address, then the addresses its clients reach it at
+                // (`front_addresses`: a public address, a proxy's client-facing interface).
+                let own = n.get("ip").into_iter();
+                let fronts = n
+                    .get("front_addresses")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|f| f.get("ip"));
+                own.chain(fronts)
+                    .filter_map(|ip| ip.as_str()?.parse().ok())
+                    .map(|ip| AlbNode {
+                        ip,
+                        listener_ports: listener_ports.clone(),
+                    })
+                    .collect::<Vec<_>>()
             })
             .collect()
     }

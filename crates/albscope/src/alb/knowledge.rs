@@ -2,6 +2,7 @@
 //! evidence), connection classification (front end, back end, health check), targets and timers.
 
 use super::cadence::{health_check_shaped, HealthCadence};
+use super::linking::Linking;
 use super::types::{
     median, AlbConfig, ConnRole, Leg, NodeEvidence, NodeInfo, TargetInfo, TimerSource, Vantage,
     DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
@@ -74,6 +75,9 @@ pub struct Knowledge {
     target_ports: BTreeSet<u16>,
     /// Health-check-shaped connections without a readable request, per (node, target).
     pub cadence: HealthCadence,
+    /// Front-end addresses linked to nodes seen under another address, and the clock offsets
+    /// between files that the linked requests show.
+    pub links: Linking,
 }
 
 impl Knowledge {
@@ -127,6 +131,37 @@ impl Knowledge {
             Some(_) => !self.nodes.values().any(|n| n.strong),
             None => false,
         }
+    }
+
+    /// Whether the capture has shown front-end and back-end traffic of node `node` (the
+    /// front end also under the addresses linked to it): a missing leg of one of its requests
+    /// is only missing from the ALB's traffic when that node's side of it is captured.
+    pub fn legs_seen(&self, node: IpAddr) -> (bool, bool) {
+        let info = self.nodes.get(&node);
+        let linked_front = self.links.links().any(|l| {
+            l.node == node
+                && self
+                    .nodes
+                    .get(&l.front)
+                    .is_some_and(|n| n.front_connections > 0)
+        });
+        let front = linked_front || info.is_some_and(|n| n.front_connections > 0);
+        let back = info.is_some_and(|n| n.back_connections > 0 || n.health_checks > 0);
+        (front, back)
+    }
+
+    /// Decides the links between front-end and back-end addresses from what was seen so far
+    /// (see [`Linking::refresh`]).
+    pub(super) fn refresh_links(&mut self) {
+        let nodes = &self.nodes;
+        self.links.refresh(|ip| {
+            nodes.get(&ip).is_some_and(|n| {
+                n.back_connections > 0
+                    || n.health_checks > 0
+                    || n.evidence.contains(&NodeEvidence::SendsAlbHeaders)
+                    || n.evidence.contains(&NodeEvidence::SendsHealthChecks)
+            })
+        });
     }
 
     /// The ALB idle timeout in force and where it came from.
@@ -197,6 +232,10 @@ impl Knowledge {
         if self.is_alb(key.server.ip) && !self.is_alb(key.client.ip) {
             return ConnRole::FrontEnd;
         }
+        // The address clients reach a node at, linked to it by the back end's headers.
+        if self.links.node_for(key.server.ip).is_some() && !self.is_alb(key.client.ip) {
+            return ConnRole::FrontEnd;
+        }
         if hc {
             return ConnRole::HealthCheck;
         }
@@ -239,6 +278,11 @@ impl Knowledge {
         } else {
             None
         };
+        if reason == Some(NodeEvidence::SendsAlbHeaders) {
+            self.links.observe_back(key, ex);
+        } else if reason.is_none() && header(&req.headers, "x-amzn-trace-id").is_none() {
+            self.links.observe_front(key, ex);
+        }
         if let Some(reason) = reason {
             self.strong_node(key, key.client.ip, reason);
         } else if ex.response.is_some() {
@@ -279,6 +323,11 @@ impl Knowledge {
             ConnRole::FrontEnd => key.server.ip,
             _ => key.client.ip,
         };
+        if role == ConnRole::FrontEnd {
+            if let Some(node) = self.links.node_for(ip) {
+                return node;
+            }
+        }
         if self.is_alb(ip) {
             return ip;
         }

@@ -15,12 +15,18 @@
 //!
 //! Files: `types` (configuration, roles, legs, request paths, health checks, node and target
 //! facts, [`PathSink`]), `knowledge` ([`Knowledge`]: node detection, classification, timers),
-//! `tracker` ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
+//! `linking` (a node's front-end address linked to its back-end address, clock offsets
+//! between files), `multiplex` (back-end requests of HTTP/2 front-end connections), `tracker`
+//! ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
 //! back-end legs), `size` (byte estimates for the held-bytes budget), `cadence` (health checks
 //! recognised by their shape and steady interval where no request can be read).
 
 mod cadence;
 mod knowledge;
+mod linking;
+mod multiplex;
+pub use linking::{ClockEstimate, FileOffset, Linking, NodeLink, OffsetSource, MIN_LINK_REQUESTS};
+pub use multiplex::Http2Evidence;
 mod pairing;
 pub(crate) use pairing::health_check;
 mod size;

@@ -1,5 +1,6 @@
 //! Pairing of front-end and back-end legs within one ALB node (DOMAIN.md "Pairing").
 
+use super::multiplex;
 use super::{
     AlbConfig, ConnRole, HealthCheck, HealthProblem, Knowledge, Leg, NoAnswer, PairingBasis,
     PairingMethod, PairingNote, RequestPath,
@@ -8,7 +9,7 @@ use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::header;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// How far a back-end request may appear to precede its front-end request (capture jitter).
@@ -274,6 +275,92 @@ pub(super) fn pair(
         pairs.push((fi, bi, PairingMethod::Headers, notes));
     }
 
+    let mut unused_skip: Vec<usize> = Vec::new();
+    // Phase 1b: back-end requests of HTTP/2 front-end connections (see `multiplex`).
+    let mux = multiplex::Http2Fronts::new(fronts.iter().map(|f| (&f.leg, f.node)));
+    let mut mux_pairs: Vec<(usize, usize)> = Vec::new();
+    let mut attributed: Vec<multiplex::Attribution> = Vec::new();
+    if !mux.is_empty() {
+        for (bi, b) in backs.iter().enumerate() {
+            if b.used
+                || b.leg
+                    .exchange
+                    .as_ref()
+                    .and_then(|e| e.request.as_ref())
+                    .is_none()
+            {
+                continue;
+            }
+            if let Some(ci) = mux.choose(&b.leg, b.node) {
+                mux_pairs.push((ci, bi));
+                attributed.push(multiplex::Attribution {
+                    conn: ci,
+                    start: b.time,
+                    end: outcome_time(&b.leg),
+                });
+            }
+        }
+    }
+    let h2 = mux.decide(&attributed);
+    let mut h2_conns: HashMap<crate::flow::ConnId, multiplex::Http2Evidence> = HashMap::new();
+    let mut h2_paths: Vec<(usize, PairingNote)> = Vec::new();
+    for (ci, bi) in mux_pairs {
+        let (Some(e), Some((conn, client, alb))) = (h2.get(&ci), mux.conn(ci)) else {
+            continue;
+        };
+        h2_conns.insert(conn, *e);
+        if let Some(b) = backs.get_mut(bi) {
+            b.used = true;
+        }
+        let evidence = *e;
+        h2_paths.push((
+            bi,
+            PairingNote::Http2Stream {
+                client,
+                alb,
+                evidence,
+            },
+        ));
+    }
+    // A bare back-end attempt while one HTTP/2 connection of its node is open, to a target no
+    // health check is seen to: a client request of that connection.
+    if !h2.is_empty() {
+        for (bi, b) in backs.iter_mut().enumerate() {
+            let bare = b.leg.exchange.is_none() && b.leg.burst.is_none();
+            let checked = known
+                .targets
+                .get(&b.leg.conn.key.server)
+                .is_some_and(|t| t.health_checks > 0);
+            if b.used || !bare || checked {
+                continue;
+            }
+            let Some(ci) = mux.only_open(&h2, b.node, b.time) else {
+                continue;
+            };
+            let (Some(e), Some((conn, client, alb))) = (h2.get(&ci), mux.conn(ci)) else {
+                continue;
+            };
+            h2_conns.insert(conn, *e);
+            b.used = true;
+            let evidence = *e;
+            h2_paths.push((
+                bi,
+                PairingNote::Http2Stream {
+                    client,
+                    alb,
+                    evidence,
+                },
+            ));
+        }
+    }
+    // The bursts of an HTTP/2 connection are not requests: its back-end requests stand for them.
+    for (i, f) in fronts.iter_mut().enumerate() {
+        if f.leg.burst.is_some() && h2_conns.contains_key(&f.leg.conn.id) {
+            f.used = true;
+            unused_skip.push(i);
+        }
+    }
+
     // Phase 2: time order for attempts without a request, opaque TLS, or opaque front ends.
     // Used fronts are skipped through `unused` (next unused index at or after each one), so
     // that a busy window is not scanned again for every back-end leg.
@@ -287,6 +374,9 @@ pub(super) fn pair(
     };
     let mut deferred = vec![false; backs.len()];
     let mut unused = NextUnused::new(fronts.len());
+    for i in unused_skip {
+        unused.take(i);
+    }
     for (i, f) in fronts.iter().enumerate() {
         if f.used {
             unused.take(i);
@@ -357,8 +447,23 @@ pub(super) fn pair(
     }
 
     // Emit pairs, then the unpaired legs with the reason.
-    let mut fronts: Vec<Option<ClassifiedLeg>> = fronts.into_iter().map(Some).collect();
+    let mut fronts: Vec<Option<ClassifiedLeg>> = fronts
+        .into_iter()
+        .map(|f| (!(f.leg.burst.is_some() && h2_conns.contains_key(&f.leg.conn.id))).then_some(f))
+        .collect();
     let mut backs: Vec<Option<ClassifiedLeg>> = backs.into_iter().map(Some).collect();
+    for (bi, note) in h2_paths {
+        let Some(b) = backs.get_mut(bi).and_then(Option::take) else {
+            continue;
+        };
+        out.paths.push(RequestPath {
+            node: Some(b.node),
+            front: None,
+            back: Some(b.leg),
+            pairing: PairingMethod::Http2Connection,
+            notes: vec![note],
+        });
+    }
     for (fi, bi, method, notes) in pairs {
         let f = fronts.get_mut(fi).and_then(Option::take);
         let b = backs.get_mut(bi).and_then(Option::take);
@@ -371,8 +476,19 @@ pub(super) fn pair(
             notes,
         });
     }
+    // A node whose back end the capture never shows (e.g. seen under another address that
+    // could not be linked): its front-end requests are not known to lack a back-end attempt,
+    // and its back-end legs are not known to lack a front end.
+    let mut back_nodes: HashSet<IpAddr> = out
+        .paths
+        .iter()
+        .filter(|p| p.back.is_some())
+        .filter_map(|p| p.node)
+        .collect();
+    back_nodes.extend(backs.iter().flatten().map(|b| b.node));
+    let node_back_seen = |node: IpAddr| known.legs_seen(node).1 || back_nodes.contains(&node);
     for f in fronts.into_iter().flatten() {
-        let note = if back_seen {
+        let note = if back_seen && node_back_seen(f.node) {
             PairingNote::NoBackEndAttempt
         } else {
             PairingNote::BackEndNotCaptured
@@ -385,6 +501,13 @@ pub(super) fn pair(
             notes: vec![note],
         });
     }
+    // Nodes with a front-end leg in this batch (paired or not).
+    let front_nodes: HashSet<IpAddr> = out
+        .paths
+        .iter()
+        .filter(|p| p.front.is_some())
+        .filter_map(|p| p.node)
+        .collect();
     for (b, deferred) in backs.into_iter().zip(deferred) {
         let Some(b) = b else { continue };
         if deferred {
@@ -396,6 +519,7 @@ pub(super) fn pair(
             continue;
         }
         let has_request = b.leg.exchange.is_some() || b.leg.burst.is_some();
+        let front_seen = front_seen && (known.legs_seen(b.node).0 || front_nodes.contains(&b.node));
         if front_seen && !has_request {
             // Clients' requests have a front end in this capture; a bare connection attempt
             // that matches none of them was made for a health check.

@@ -295,6 +295,7 @@ impl<S: PathSink> AlbTracker<S> {
             }
         }
         if !expired.is_empty() {
+            self.known.refresh_links();
             let out = pairing::pair(expired, &self.known, None);
             for path in out.paths {
                 self.sink.path(path, &self.known);
@@ -337,6 +338,7 @@ impl<S: PathSink> AlbTracker<S> {
             }
         }
         let settled = hold.then_some(self.paired_through);
+        self.known.refresh_links();
         let out = pairing::pair(legs, &self.known, settled);
         for hc in out.health_checks {
             if let Some(t) = self.known.target_mut(hc.target) {

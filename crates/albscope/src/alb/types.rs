@@ -42,6 +42,9 @@ pub struct AlbConfig {
     /// need, may hold. Past it the oldest legs are paired before their window closes (counted in
     /// [`Knowledge::legs_paired_early`]).
     pub max_pending_bytes: usize,
+    /// Offsets already applied to input files' timestamps by the capture reader (given with
+    /// `--time-offset`, or estimated in an earlier pass); the report states them.
+    pub clock_offsets: Vec<super::FileOffset>,
 }
 
 impl Default for AlbConfig {
@@ -53,6 +56,7 @@ impl Default for AlbConfig {
             idle_timeout: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_pending_bytes: DEFAULT_MAX_PENDING_BYTES,
+            clock_offsets: Vec::new(),
         }
     }
 }
@@ -220,6 +224,9 @@ pub enum PairingMethod {
     Headers,
     /// By time order on the ALB node (TLS front end, or no back-end request sent).
     TimeOrder,
+    /// To the HTTP/2 front-end connection of its X-Forwarded-For client open at the time
+    /// (the front end's streams are opaque; see `alb::multiplex`).
+    Http2Connection,
     /// Only one leg is present.
     Unpaired,
 }
@@ -270,6 +277,16 @@ pub enum PairingNote {
     NoFrontEndMatch,
     /// A back end, the front end not being captured (what the client got is inferred).
     FrontEndNotCaptured,
+    /// A back-end request sent for a stream of an HTTP/2 front-end connection (encrypted, its
+    /// streams not visible): what the client got is inferred from the back end.
+    Http2Stream {
+        /// The client's end of that connection.
+        client: Endpoint,
+        /// The ALB's end of it (the address the client reached, the listener port).
+        alb: Endpoint,
+        /// How the connection is known to carry HTTP/2.
+        evidence: super::Http2Evidence,
+    },
 }
 
 /// How a connection that carried no answer ended.

@@ -4,13 +4,18 @@
 use super::input::{FileInput, OpenError, Stream, INITIAL_BUFFER};
 use super::sniff::{self, Magic};
 use super::source::{read_prefix, Counting, Filling, Shared};
-use super::{CaptureError, PacketRef, Timestamp};
+use super::{CaptureError, Duration, PacketRef, Timestamp};
 use flate2::read::MultiGzDecoder;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// `ts` corrected for a clock `ahead` of the others.
+fn shift(ts: Timestamp, ahead: Duration) -> Timestamp {
+    Timestamp(ts.0.saturating_sub(ahead.0))
+}
 
 /// Bytes looked at to recognise a file.
 const SNIFF_LEN: usize = 512;
@@ -56,6 +61,9 @@ struct Input {
     shared: Arc<Shared>,
     file: Option<FileInput>,
     damage: Option<String>,
+    /// How far this input's clock is ahead of the others': subtracted from its timestamps
+    /// before the merge (see [`CaptureReader::set_clock_offset`]).
+    ahead: Duration,
 }
 
 /// Reads one or more capture files and yields their packets merged in timestamp order.
@@ -143,6 +151,7 @@ impl CaptureReader {
                 shared: shared.clone(),
                 file: None,
                 damage: None,
+                ahead: Duration(0),
             };
             let opened = if index > usize::from(u16::MAX) {
                 Err(CaptureError::Io {
@@ -200,7 +209,7 @@ impl CaptureReader {
         match result {
             Ok(true) => {
                 if let Some(p) = file.pending() {
-                    self.heap.push(Reverse((p.ts, i)));
+                    self.heap.push(Reverse((shift(p.ts, input.ahead), i)));
                 }
             }
             Ok(false) => file.close(),
@@ -220,13 +229,41 @@ impl CaptureReader {
             }
             self.advance(i);
         }
-        let Reverse((_, i)) = self.heap.pop()?;
+        let Reverse((ts, i)) = self.heap.pop()?;
         self.last = Some(i);
-        self.inputs
+        let mut p = self
+            .inputs
             .get(i)?
             .file
             .as_ref()?
-            .packet_ref(u16::try_from(i).unwrap_or(u16::MAX))
+            .packet_ref(u16::try_from(i).unwrap_or(u16::MAX))?;
+        p.ts = ts;
+        Some(p)
+    }
+
+    /// Corrects input `file`'s clock: it is `ahead` of the others' (negative: behind), so
+    /// `ahead` is subtracted from each of its timestamps before the inputs are merged. Every
+    /// later layer (ordering, timers, pairing, the report) then sees the corrected time; the
+    /// packet positions ([`super::PacketPos`]) still name the packets in the file as recorded.
+    /// Call before reading the first packet; an unknown `file` is ignored.
+    pub fn set_clock_offset(&mut self, file: usize, ahead: Duration) {
+        let Some(input) = self.inputs.get_mut(file) else {
+            return;
+        };
+        input.ahead = ahead;
+        // Re-queue the packets already parsed at open with their corrected times.
+        let heap = std::mem::take(&mut self.heap);
+        for Reverse((_, i)) in heap {
+            if let Some(p) = self
+                .inputs
+                .get(i)
+                .and_then(|x| x.file.as_ref())
+                .and_then(FileInput::pending)
+            {
+                let ahead = self.inputs.get(i).map_or(Duration(0), |x| x.ahead);
+                self.heap.push(Reverse((shift(p.ts, ahead), i)));
+            }
+        }
     }
 
     /// Whether TLS key logs from Decryption Secrets Blocks wait to be taken (those before the

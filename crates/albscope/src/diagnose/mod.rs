@@ -7,6 +7,8 @@
 //! asked, `keep_ok`). Health checks are counted apart and never mixed with client requests.
 
 mod classify;
+mod clock;
+pub use clock::{analyze_files, clock_offsets, CLOCK_REPORT_MIN};
 pub mod evidence;
 pub mod logjoin;
 pub mod metrics;
@@ -24,8 +26,8 @@ pub use model::{
 pub use classify::diagnose;
 
 use crate::alb::{
-    HealthCheck, HealthProblem, Knowledge, NodeEvidence, PairingMethod, PathSink, RequestPath,
-    TimerSource, Vantage,
+    HealthCheck, HealthProblem, Knowledge, NodeEvidence, NodeLink, PairingMethod, PathSink,
+    RequestPath, TimerSource, Vantage,
 };
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
@@ -288,6 +290,37 @@ pub struct NodeReport {
     pub health_checks: u64,
     /// Mirror sessions, in the order of their text (`vxlan vni 1001 from 10.0.1.25`).
     pub sessions: Vec<MirrorSession>,
+    /// Other addresses its clients reach it at (a public address, a proxy's client-facing
+    /// interface), linked to it from the traffic.
+    pub front_addresses: Vec<LinkedAddress>,
+}
+
+/// An address clients reach a node at, linked to the node by its back-end requests'
+/// `X-Forwarded-For` (client), `X-Forwarded-Port` (listener), method, URI and Host, each
+/// shortly after a front-end request to that address.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkedAddress {
+    /// The address.
+    pub ip: IpAddr,
+    /// Back-end requests that agree with a front-end request to it.
+    pub requests: usize,
+}
+
+/// One input file's clock against another's, as estimated or given.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClockOffset {
+    /// The file.
+    pub file: String,
+    /// How far its clock is ahead (negative: behind) of the reference.
+    pub ahead: Duration,
+    /// The file it is measured against (`None` when given with `--time-offset`).
+    pub reference: Option<String>,
+    /// Linked requests the estimate rests on (0 when given).
+    pub requests: usize,
+    /// True when the file's timestamps were corrected by `ahead` before the analysis.
+    pub applied: bool,
+    /// What the linked requests still show after the correction (0 when nothing is left).
+    pub residual: Duration,
 }
 
 /// A target and what is known of it.
@@ -341,6 +374,8 @@ pub struct Analysis {
     pub timers: Timers,
     /// Capture span.
     pub capture: CaptureSpan,
+    /// Input files whose clocks disagree with another's (several files only).
+    pub clock_offsets: Vec<ClockOffset>,
     /// Counts.
     pub summary: Summary,
     /// Health checks.
@@ -650,15 +685,37 @@ impl Analyzer {
                 }
             }
         }
+        let linked: Vec<&NodeLink> = known.links.links().collect();
         let alb_nodes = known
             .alb_nodes()
             .into_iter()
+            .filter(|n| !n.ip.is_some_and(|ip| known.links.node_for(ip).is_some()))
             .filter_map(|n| {
+                let ip = n.ip?;
+                let fronts: Vec<&NodeLink> =
+                    linked.iter().copied().filter(|l| l.node == ip).collect();
+                // Connections counted under a front-end address before it was linked.
+                let (mut front_connections, mut listener_ports) =
+                    (n.front_connections, n.listener_ports.clone());
+                for l in &fronts {
+                    if let Some(f) = known.nodes.get(&l.front) {
+                        front_connections += f.front_connections;
+                        listener_ports.extend(f.listener_ports.iter().copied());
+                    }
+                    listener_ports.extend(l.listener_ports.iter().copied());
+                }
                 Some(NodeReport {
-                    ip: n.ip?,
+                    ip,
+                    front_addresses: fronts
+                        .iter()
+                        .map(|l| LinkedAddress {
+                            ip: l.front,
+                            requests: l.requests,
+                        })
+                        .collect(),
                     evidence: n.evidence.clone(),
-                    listener_ports: n.listener_ports.iter().copied().collect(),
-                    front_connections: n.front_connections,
+                    listener_ports: listener_ports.into_iter().collect(),
+                    front_connections,
                     back_connections: n.back_connections,
                     health_checks: n.health_checks,
                     sessions: {
@@ -689,6 +746,7 @@ impl Analyzer {
                 _ => Duration(0),
             },
         };
+        let clock_offsets = clock_offsets(known, &self.files);
         let access_log_join = self.log.map(|l| l.finish(stats.first_ts, stats.last_ts));
         let (metrics, connections) = self.metrics.finish();
         Analysis {
@@ -703,6 +761,7 @@ impl Analyzer {
                 connect_timeout: known.config.connect_timeout,
             },
             capture,
+            clock_offsets,
             summary: self.summary,
             health_checks: self.health,
             requests: self.requests,

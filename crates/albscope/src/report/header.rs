@@ -5,7 +5,8 @@
 use super::views::{latency_cell, secs, OTHER_TARGETS};
 use crate::alb::{HealthProblem, NoAnswer, NodeEvidence, TimerSource};
 use crate::diagnose::{
-    Analysis, CaptureSpan, NodeReport, Summary, TargetReport, TargetRow, Timers,
+    Analysis, CaptureSpan, ClockOffset, LinkedAddress, NodeReport, Summary, TargetReport,
+    TargetRow, Timers,
 };
 
 /// The capture window: `first .. last (18.432 s)`, or `no packets`.
@@ -448,6 +449,48 @@ fn decryption_note(p: &crate::protocol::ProtocolStats) -> String {
         ));
     }
     parts.join("; ")
+}
+
+/// How a node's other address was linked to it: `52.94.133.131, the address its clients reach
+/// it at (linked on 9 requests: ...)`.
+pub fn linked_address_text(l: &LinkedAddress) -> String {
+    format!(
+        "{}, the address its clients reach it at (linked on {} requests: each back-end request's \
+         last X-Forwarded-For entry, X-Forwarded-Port, method, URI and Host match a front-end \
+         request to it, at one consistent time difference)",
+        l.ip, l.requests
+    )
+}
+
+/// A file's clock against another's: `target-side.pcap is 1.350 s behind client-side.pcap
+/// (estimated from 9 linked requests; its timestamps were corrected)`.
+pub fn clock_offset_text(c: &ClockOffset) -> String {
+    let secs = c.ahead.0 as f64 / 1e9;
+    let way = if secs < 0.0 { "behind" } else { "ahead of" };
+    let against = c.reference.as_deref().unwrap_or("the other inputs");
+    let how = if c.requests > 0 {
+        format!("estimated from {} linked requests", c.requests)
+    } else {
+        "given with --time-offset".to_string()
+    };
+    let done = if c.applied {
+        "its timestamps were corrected before the analysis"
+    } else {
+        "not corrected: give --time-offset FILE=SECONDS, or give the files as files rather than stdin or a FIFO"
+    };
+    let left = if c.residual.0 == 0 {
+        String::new()
+    } else {
+        format!(
+            "; linked requests still show {:+.3} s after it",
+            c.residual.0 as f64 / 1e9
+        )
+    };
+    format!(
+        "{} is {:.3} s {way} {against} ({how}; {done}{left})",
+        c.file,
+        secs.abs()
+    )
 }
 
 #[cfg(test)]

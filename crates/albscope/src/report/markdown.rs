@@ -234,8 +234,13 @@ fn render(a: &Analysis, lim: Limits, max: Option<usize>, out: &mut dyn Write) ->
         .alb_nodes
         .iter()
         .map(|n| {
+            let also: String = n
+                .front_addresses
+                .iter()
+                .map(|l| format!("; also {}", header::linked_address_text(l)))
+                .collect();
             format!(
-                "{} (listener {}; {} front-end, {} back-end connections)",
+                "{} (listener {}; {} front-end, {} back-end connections{also})",
                 n.ip,
                 header::listener_ports(n),
                 n.front_connections,
@@ -281,6 +286,9 @@ fn render(a: &Analysis, lim: Limits, max: Option<usize>, out: &mut dyn Write) ->
         "Timers".into(),
         header::timers_line(&a.timers, header::timer_source_name),
     ]);
+    for c in &a.clock_offsets {
+        facts.push(["Clock".into(), header::clock_offset_text(c)]);
+    }
     for p in &a.stats.problems {
         facts.push(["Damage".into(), header::damage_text(p)]);
     }

@@ -91,6 +91,13 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             let e = header::node_evidence_text(*e);
             writeln!(out, "           {}", st.dim(&format!("why: {e}")))?;
         }
+        for l in &n.front_addresses {
+            let l = header::linked_address_text(l);
+            writeln!(out, "           {}", st.dim(&format!("also: {l}")))?;
+        }
+    }
+    for c in &a.clock_offsets {
+        writeln!(out, "clock:     {}", header::clock_offset_text(c))?;
     }
     for t in &a.targets {
         let facts = header::target_facts(t, |k| {

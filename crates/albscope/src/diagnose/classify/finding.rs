@@ -5,7 +5,7 @@ use super::back::analyze_back;
 use super::front::whole_secs;
 use super::front::{analyze_front_only, client_closed_at, front_answer_missing, front_elapsed};
 use super::{Ctx, FixFacts};
-use crate::alb::{Knowledge, RequestPath, TimerSource};
+use crate::alb::{Knowledge, PairingNote, RequestPath, TimerSource};
 use crate::diagnose::evidence::{Cause, Evidence, Note, TellApart};
 use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
@@ -69,7 +69,8 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
             )
         }
         (None, Some(f)) => {
-            let v = analyze_front_only(f, &ctx, front_status, front_is_lb);
+            let node_back_seen = !path.notes.contains(&PairingNote::BackEndNotCaptured);
+            let v = analyze_front_only(f, &ctx, front_status, front_is_lb, node_back_seen);
             evidence.extend(v.evidence);
             candidates = v.candidates;
             notes.extend(v.notes);
@@ -298,8 +299,14 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     };
     // Seen only from the back end: the node and the listener port it names in
     // X-Forwarded-Port, the client from the last X-Forwarded-For entry.
+    let http2 = path.notes.iter().find_map(|n| match n {
+        PairingNote::Http2Stream { client, alb, .. } => Some((*client, *alb)),
+        _ => None,
+    });
+    let http2_client = http2.map(|(c, _)| c);
     let alb = front
         .map(|f| AlbAddr::Endpoint(f.conn.key.server))
+        .or(http2.map(|(_, alb)| AlbAddr::Endpoint(alb)))
         .or(back.map(|b| {
             let node = path.node.unwrap_or(b.conn.key.client.ip);
             match b
@@ -318,7 +325,8 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
     Finding {
         id,
         time: start,
-        client: front.map(|f| f.conn.key.client),
+        // A stream of an HTTP/2 front-end connection: that connection's client.
+        client: front.map(|f| f.conn.key.client).or(http2_client),
         client_ip,
         alb,
         target: back.map(|b| b.conn.key.server),
@@ -332,7 +340,8 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         status,
         status_inferred,
         front_encrypted: front
-            .is_some_and(|f| f.burst.is_some() || (f.conn.tls && !f.conn.decrypted)),
+            .is_some_and(|f| f.burst.is_some() || (f.conn.tls && !f.conn.decrypted))
+            || http2_client.is_some(),
         decrypted: DecryptedLegs {
             front: front.is_some_and(|f| f.conn.decrypted),
             back: back.is_some_and(|b| b.conn.decrypted),

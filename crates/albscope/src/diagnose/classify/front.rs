@@ -96,17 +96,21 @@ impl FrontVerdict {
     }
 }
 
-/// The verdict when the back end of this request is not in the capture.
+/// The verdict when the back end of this request is not in the capture. `node_back_seen` is
+/// false when pairing found the back end of this request's node not captured (its node seen
+/// under an address no back-end traffic was linked to).
 pub(super) fn analyze_front_only(
     f: &Leg,
     ctx: &Ctx,
     status: Option<u16>,
     is_lb: bool,
+    node_back_seen: bool,
 ) -> FrontVerdict {
-    let back_visible = matches!(
-        ctx.known.vantage(),
-        Vantage::BothLegs | Vantage::BackEndOnly
-    );
+    let back_visible = node_back_seen
+        && matches!(
+            ctx.known.vantage(),
+            Vantage::BothLegs | Vantage::BackEndOnly
+        );
     let mut ev = Vec::new();
     let resp = f.exchange.as_ref().and_then(|e| e.response.as_ref());
     if let Some(r) = resp {

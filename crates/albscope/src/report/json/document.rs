@@ -37,6 +37,8 @@ pub(super) struct DocumentOut<'a> {
     targets: Vec<TargetOut<'a>>,
     timers: TimersOut,
     capture: CaptureOut,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    clock_offsets: Vec<ClockOut<'a>>,
     summary: SummaryOut,
     health_checks: HealthOut<'a>,
     requests: RequestsOut<'a>,
@@ -62,6 +64,7 @@ impl<'a> DocumentOut<'a> {
             targets: a.targets.iter().map(TargetOut::new).collect(),
             timers: TimersOut::new(&a.timers),
             capture: CaptureOut::new(&a.capture),
+            clock_offsets: a.clock_offsets.iter().map(ClockOut::new).collect(),
             summary: SummaryOut::new(&a.summary),
             health_checks: HealthOut::new(&a.health_checks, &a.inputs),
             requests: RequestsOut { analysis: a },
@@ -97,6 +100,40 @@ struct NodeOut<'a> {
     back_connections: u64,
     health_checks: u64,
     sessions: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    front_addresses: Vec<LinkedOut>,
+}
+
+/// One of a node's `front_addresses`: another address its clients reach it at.
+#[derive(Serialize)]
+struct LinkedOut {
+    #[serde(serialize_with = "display")]
+    ip: IpAddr,
+    linked_requests: usize,
+}
+
+/// One of `clock_offsets`: an input file's clock against another's.
+#[derive(Serialize)]
+struct ClockOut<'a> {
+    file: &'a str,
+    ahead_s: f64,
+    reference: Option<&'a str>,
+    linked_requests: usize,
+    applied: bool,
+    residual_s: f64,
+}
+
+impl<'a> ClockOut<'a> {
+    fn new(c: &'a crate::diagnose::ClockOffset) -> Self {
+        ClockOut {
+            file: &c.file,
+            ahead_s: crate::diagnose::round3(c.ahead.0 as f64 / 1e9),
+            reference: c.reference.as_deref(),
+            linked_requests: c.requests,
+            applied: c.applied,
+            residual_s: crate::diagnose::round3(c.residual.0 as f64 / 1e9),
+        }
+    }
 }
 
 impl<'a> NodeOut<'a> {
@@ -109,6 +146,14 @@ impl<'a> NodeOut<'a> {
             back_connections: n.back_connections,
             health_checks: n.health_checks,
             sessions: n.sessions.iter().map(ToString::to_string).collect(),
+            front_addresses: n
+                .front_addresses
+                .iter()
+                .map(|l| LinkedOut {
+                    ip: l.ip,
+                    linked_requests: l.requests,
+                })
+                .collect(),
         }
     }
 }

@@ -57,7 +57,13 @@
 //!   idle timeout), `setting` (the server's setting, e.g. "keepAliveTimeout" | null),
 //!   `wanted_s` (idle timeout + 5 s)}], `other_risks`}.
 //! - `alb_nodes`: [{`ip`, `evidence` [strings], `listener_ports` [u16], `front_connections`,
-//!   `back_connections`, `health_checks`, `sessions` [strings]}].
+//!   `back_connections`, `health_checks`, `sessions` [strings], `front_addresses` (only when
+//!   some: other addresses its clients reach it at, linked from the traffic) [{`ip`,
+//!   `linked_requests`}]}].
+//! - `clock_offsets` (only with several input files whose clocks disagree): [{`file`,
+//!   `ahead_s` (its clock ahead of `reference`; negative: behind), `reference` (file, null when
+//!   given with `--time-offset`), `linked_requests` (0 when given), `applied` (timestamps
+//!   corrected before the analysis), `residual_s` (what linked requests still show after it)}].
 //! - `targets`: [{`target` "ip:port", `server`, `powered_by`, `keepalive_timeout_s`}] (null
 //!   when unknown).
 //! - `timers`: {`idle_timeout_s`, `idle_timeout_source` ("default" | "config" | "inferred"),
@@ -98,7 +104,9 @@
 //!     "back"), `direction` ("client->alb" | "alb->client" | "alb->target" | "target->alb"),
 //!     `event`, `packet` ("#12" or "file.pcap#12" | null)}];
 //!   - `evidence` [strings naming packets, timers, bytes], `fix` (string | null), `notes`
-//!     [ambiguities, missing legs], `pairing` ("headers" | "time_order" | "unpaired");
+//!     [ambiguities, missing legs], `pairing` ("headers" | "time_order" | "http2_connection"
+//!     (a stream of an HTTP/2 front-end connection: `client` is that connection's) |
+//!     "unpaired");
 //!   - `logged` (only with `--access-log`, absent when no log entry joined): the joined log
 //!     line {`source` "file:line", `joined_by` ("trace_id" | "client_time" | "target_time"),
 //!     `time`,

@@ -1,7 +1,7 @@
 //! The headline of a finding (its cause, status and category) and its notes.
 
 use super::{secs, time};
-use crate::alb::{PairingBasis, PairingNote};
+use crate::alb::{Http2Evidence, PairingBasis, PairingNote};
 use crate::diagnose::{Cause, Finding, Note, TellApart};
 use crate::taxonomy::{Category, GeneratedBy};
 
@@ -183,6 +183,24 @@ pub fn pairing_note(n: &PairingNote) -> String {
         }
         PairingNote::FrontEndNotCaptured => {
             "the front end is not in the capture; what the client got is inferred".into()
+        }
+        PairingNote::Http2Stream {
+            client, evidence, ..
+        } => {
+            let how = match evidence {
+                Http2Evidence::Selected => "its ServerHello selected h2",
+                Http2Evidence::OnlyOffered => "its ClientHello offered h2 only",
+                Http2Evidence::Concurrent => {
+                    "its ClientHello offered h2 and the back end shows its requests in flight \
+                     at once"
+                }
+            };
+            format!(
+                "one stream of the HTTP/2 connection from client {client} ({how}); its streams \
+                 are encrypted, so this request is the back end's (its last X-Forwarded-For \
+                 entry and X-Forwarded-Port name that connection, open at the time) and what \
+                 the client got is inferred"
+            )
         }
     }
 }

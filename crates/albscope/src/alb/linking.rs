@@ -1,0 +1,573 @@
+//! Linking the two addresses of one ALB node (or proxy) from the traffic itself, and the clock
+//! offsets between input files that the linked requests reveal.
+//!
+//! The front end and the back end of one node can appear under different addresses: a
+//! client-side capture reaches an internet-facing ALB at its public address (translated by the
+//! internet gateway) while a mirror of the targets' ENIs shows the node's private address; a
+//! proxy has a client-facing and a target-facing interface. A back-end request names its
+//! front-end request: its last `X-Forwarded-For` entry is the client, `X-Forwarded-Port` and
+//! `X-Forwarded-Proto` the listener, and method, URI and Host are the client's. [`Linking`]
+//! matches such requests across addresses (up to [`MAX_SKEW`] apart, since files recorded on
+//! different machines disagree on time), and links a front-end address to a node once at least
+//! [`MIN_LINK_REQUESTS`] back-end requests agree on one time difference (within [`AGREE`]).
+//! Pairing then treats the linked front-end address as the node's (see
+//! [`Knowledge::classify`](super::Knowledge::classify) and
+//! [`Knowledge::node_of`](super::Knowledge::node_of)).
+//!
+//! When the two legs of linked requests come from different files, the agreed time difference
+//! is that pair of files' clock offset (NTP-style: the mean of the request's and the response's
+//! differences, so the ALB's forwarding delays cancel; the request's difference alone when a
+//! leg has no response).
+
+use crate::capture::{Duration, Timestamp};
+use crate::flow::ConnKey;
+use crate::protocol::{header, HttpExchange};
+use indexmap::IndexMap;
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
+
+/// Fewest back-end requests that must agree before two addresses are linked.
+pub const MIN_LINK_REQUESTS: usize = 3;
+/// How far apart (either way) the legs of one request may appear when linking: files recorded
+/// on different machines disagree on time by milliseconds to seconds.
+pub const MAX_SKEW: Duration = Duration(30_000_000_000);
+/// Time differences of linked requests within this of each other agree.
+pub const AGREE: Duration = Duration(5_000_000);
+/// Most recent front-end and back-end requests remembered for matching (each).
+const MAX_RECENT: usize = 2048;
+/// Most candidate front-end requests remembered per back-end request.
+const MAX_CANDIDATES: usize = 8;
+/// Most back-end requests remembered per link candidate.
+const MAX_SAMPLES: usize = 256;
+/// Most link candidates (address and file combinations) remembered.
+const MAX_KEYS: usize = 1024;
+
+/// A request as a client sent it to an address that is not a known node.
+#[derive(Clone, Debug)]
+struct FrontSeen {
+    server: IpAddr,
+    port: u16,
+    client: IpAddr,
+    request: RequestId,
+    file: u16,
+    times: Times,
+}
+
+/// A request a node sent to a target, with the ALB's headers.
+#[derive(Clone, Debug)]
+struct BackSeen {
+    id: u64,
+    node: IpAddr,
+    client: IpAddr,
+    forwarded_port: Option<u16>,
+    request: RequestId,
+    file: u16,
+    times: Times,
+}
+
+/// What identifies a request on both legs: method, URI and Host (lower case).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct RequestId {
+    method: String,
+    target: String,
+    host: Option<String>,
+}
+
+/// When a leg's request started and its response's first byte came.
+#[derive(Copy, Clone, Debug)]
+struct Times {
+    request: Timestamp,
+    response: Option<Timestamp>,
+}
+
+/// A candidate link: the front-end address, the node, and the files of the front and back legs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+struct LinkKey {
+    front: IpAddr,
+    node: IpAddr,
+    front_file: u16,
+    back_file: u16,
+}
+
+/// A front-end address linked to a node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeLink {
+    /// The address clients reached (public address, client-facing interface).
+    pub front: IpAddr,
+    /// The node's address as its targets see it.
+    pub node: IpAddr,
+    /// Back-end requests whose headers and timing agree with a front-end request on `front`.
+    pub requests: usize,
+    /// Listener ports named by `X-Forwarded-Port` on the linked requests.
+    pub listener_ports: BTreeSet<u16>,
+}
+
+/// The clock offset of one input file against another, read from linked requests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClockEstimate {
+    /// The file whose clock is off (index into the input files).
+    pub file: u16,
+    /// The file it is measured against.
+    pub reference: u16,
+    /// How far `file`'s clock is ahead of `reference`'s (negative: behind).
+    pub ahead: Duration,
+    /// Linked requests the estimate rests on.
+    pub requests: usize,
+}
+
+/// An offset applied to one input file's timestamps before the files were merged.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FileOffset {
+    /// The input file (index into the input files).
+    pub file: u16,
+    /// How far the file's clock was ahead (subtracted from its timestamps; negative: behind).
+    pub ahead: Duration,
+    /// Where the value came from.
+    pub source: OffsetSource,
+}
+
+/// Where a file's clock offset came from.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum OffsetSource {
+    /// Given with `--time-offset`.
+    Given,
+    /// Estimated from linked requests against another file.
+    Estimated {
+        /// The file it was measured against.
+        reference: u16,
+        /// Linked requests the estimate rests on.
+        requests: usize,
+    },
+}
+
+/// Link evidence gathered while the capture is read, and the links and clock offsets decided
+/// from it.
+#[derive(Clone, Debug, Default)]
+pub struct Linking {
+    fronts: Recent<FrontSeen>,
+    backs: Recent<BackSeen>,
+    next_id: u64,
+    /// Per candidate link, per back-end request: the time differences of its candidate
+    /// front-end requests (nanoseconds).
+    samples: HashMap<LinkKey, IndexMap<u64, Vec<i64>>>,
+    /// Listener ports named on matched back-end requests, per (front, node).
+    ports: HashMap<(IpAddr, IpAddr), BTreeSet<u16>>,
+    /// New evidence since the last [`Linking::refresh`].
+    dirty: bool,
+    /// Decided links, by front-end address.
+    links: IndexMap<IpAddr, NodeLink>,
+    /// Decided clock estimates (one per file off the reference).
+    clocks: Vec<ClockEstimate>,
+}
+
+impl Linking {
+    /// The node linked to front-end address `ip`, when linked.
+    pub fn node_for(&self, ip: IpAddr) -> Option<IpAddr> {
+        self.links.get(&ip).map(|l| l.node)
+    }
+
+    /// Every decided link, in the order decided.
+    pub fn links(&self) -> impl Iterator<Item = &NodeLink> {
+        self.links.values()
+    }
+
+    /// The clock estimates decided so far (files whose clocks disagree with another's).
+    pub fn clocks(&self) -> &[ClockEstimate] {
+        &self.clocks
+    }
+
+    /// Notes a request a client sent to `key.server`, an address not known as a node.
+    pub(super) fn observe_front(&mut self, key: &ConnKey, ex: &HttpExchange) {
+        let Some((request, times, file)) = request_of(ex) else {
+            return;
+        };
+        let seen = FrontSeen {
+            server: key.server.ip,
+            port: key.server.port,
+            client: key.client.ip,
+            request,
+            file,
+            times,
+        };
+        let index = (seen.client, seen.request.clone());
+        let matches: Vec<(u64, LinkKey, i64, Option<u16>)> = self
+            .backs
+            .get(&index)
+            .filter_map(|b| matched(&seen, b).map(|(k, d)| (b.id, k, d, b.forwarded_port)))
+            .collect();
+        for (id, k, d, port) in matches {
+            self.add_sample(k, id, d, port);
+        }
+        self.fronts.push(index, seen);
+    }
+
+    /// Notes a request node `key.client` sent to a target with the ALB's headers.
+    pub(super) fn observe_back(&mut self, key: &ConnKey, ex: &HttpExchange) {
+        let Some(req) = &ex.request else { return };
+        let Some(client) = header(&req.headers, "x-forwarded-for")
+            .and_then(|x| x.rsplit(',').next())
+            .and_then(|c| c.trim().parse::<IpAddr>().ok())
+        else {
+            return;
+        };
+        let Some((request, times, file)) = request_of(ex) else {
+            return;
+        };
+        self.next_id += 1;
+        let seen = BackSeen {
+            id: self.next_id,
+            node: key.client.ip,
+            client,
+            forwarded_port: header(&req.headers, "x-forwarded-port")
+                .and_then(|p| p.trim().parse().ok()),
+            request,
+            file,
+            times,
+        };
+        let index = (seen.client, seen.request.clone());
+        let matches: Vec<(LinkKey, i64)> = self
+            .fronts
+            .get(&index)
+            .filter_map(|f| matched(f, &seen))
+            .collect();
+        for (k, d) in matches {
+            self.add_sample(k, seen.id, d, seen.forwarded_port);
+        }
+        self.backs.push(index, seen);
+    }
+
+    fn add_sample(&mut self, key: LinkKey, back: u64, delta: i64, port: Option<u16>) {
+        if !self.samples.contains_key(&key) && self.samples.len() >= MAX_KEYS {
+            return;
+        }
+        let per_back = self.samples.entry(key).or_default();
+        if !per_back.contains_key(&back) && per_back.len() >= MAX_SAMPLES {
+            return;
+        }
+        let deltas = per_back.entry(back).or_default();
+        if deltas.len() < MAX_CANDIDATES {
+            deltas.push(delta);
+        }
+        if let Some(p) = port {
+            self.ports
+                .entry((key.front, key.node))
+                .or_default()
+                .insert(p);
+        }
+        self.dirty = true;
+    }
+
+    /// Decides links and clock offsets from the evidence gathered so far (cheap when nothing
+    /// new came). `own_back_end` is true for an address seen sending back-end traffic itself
+    /// (a node in its own right, e.g. another ALB node a client also used): never linked as
+    /// another node's front-end address.
+    pub(super) fn refresh(&mut self, own_back_end: impl Fn(IpAddr) -> bool) {
+        if !self.dirty {
+            return;
+        }
+        self.dirty = false;
+        // Per (front, node): the best-supported agreement over its file combinations.
+        let mut best: IndexMap<(IpAddr, IpAddr), usize> = IndexMap::new();
+        let mut offsets: Vec<(LinkKey, Agreement)> = Vec::new();
+        let mut keys: Vec<&LinkKey> = self.samples.keys().collect();
+        keys.sort_by_key(|k| (k.front, k.node, k.front_file, k.back_file));
+        for key in keys {
+            let Some(per_back) = self.samples.get(key) else {
+                continue;
+            };
+            let Some(a) = agreement(per_back) else {
+                continue;
+            };
+            // Enough requests, and most of the requests that had a candidate agree (chance
+            // agreements among many unrelated requests are a small share).
+            if a.support < MIN_LINK_REQUESTS
+                || a.support.saturating_mul(2) < per_back.len()
+                || own_back_end(key.front)
+            {
+                continue;
+            }
+            let e = best.entry((key.front, key.node)).or_default();
+            *e = (*e).max(a.support);
+            if key.front_file != key.back_file {
+                offsets.push((*key, a));
+            }
+        }
+        // A front-end address goes to the node with the most agreeing requests.
+        let mut links: IndexMap<IpAddr, NodeLink> = IndexMap::new();
+        for ((front, node), support) in best {
+            if front == node {
+                continue;
+            }
+            let better = links.get(&front).map_or(true, |l| support > l.requests);
+            if better {
+                links.insert(
+                    front,
+                    NodeLink {
+                        front,
+                        node,
+                        requests: support,
+                        listener_ports: self.ports.get(&(front, node)).cloned().unwrap_or_default(),
+                    },
+                );
+            }
+        }
+        self.links = links;
+        self.clocks = clock_estimates(&offsets);
+    }
+}
+
+/// The method, URI, Host, times and file of an exchange's request.
+fn request_of(ex: &HttpExchange) -> Option<(RequestId, Times, u16)> {
+    let req = ex.request.as_ref()?;
+    let id = RequestId {
+        method: req.method.clone(),
+        target: req.target.clone(),
+        host: header(&req.headers, "host").map(str::to_ascii_lowercase),
+    };
+    let times = Times {
+        request: req.first_byte,
+        response: ex.response.as_ref().map(|r| r.first_byte),
+    };
+    Some((id, times, req.first_pos.file))
+}
+
+/// The most recent requests (at most [`MAX_RECENT`]), indexed by client and request.
+#[derive(Clone, Debug)]
+struct Recent<T> {
+    by: HashMap<(IpAddr, RequestId), VecDeque<T>>,
+    order: VecDeque<(IpAddr, RequestId)>,
+}
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Recent {
+            by: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Recent<T> {
+    fn get(&self, index: &(IpAddr, RequestId)) -> impl Iterator<Item = &T> {
+        self.by.get(index).into_iter().flatten()
+    }
+
+    fn push(&mut self, index: (IpAddr, RequestId), x: T) {
+        if self.order.len() >= MAX_RECENT {
+            if let Some(old) = self.order.pop_front() {
+                if let Some(q) = self.by.get_mut(&old) {
+                    q.pop_front();
+                    if q.is_empty() {
+                        self.by.remove(&old);
+                    }
+                }
+            }
+        }
+        self.by.entry(index.clone()).or_default().push_back(x);
+        self.order.push_back(index);
+    }
+}
+
+/// When the back-end request `b` may be the front-end request `f` forwarded: the link it
+/// supports and the time difference (the back file's clock minus the front file's).
+fn matched(f: &FrontSeen, b: &BackSeen) -> Option<(LinkKey, i64)> {
+    if f.client != b.client
+        || f.request != b.request
+        || f.server == b.node
+        || b.forwarded_port.is_some_and(|p| p != f.port)
+    {
+        return None;
+    }
+    let req = b.times.request.since(f.times.request).0;
+    if req.unsigned_abs() > MAX_SKEW.0.unsigned_abs() {
+        return None;
+    }
+    // NTP-style: the request goes front -> back, the response back -> front; the mean of the
+    // two differences is the clock offset with the forwarding delays cancelled.
+    let delta = match (b.times.response, f.times.response) {
+        (Some(br), Some(fr)) => {
+            let resp = br.since(fr).0;
+            // The front end answered before the request reached the target: not this request
+            // (or the front end's answer is the ALB's own, without the target's).
+            if resp > req {
+                return None;
+            }
+            req / 2 + resp / 2
+        }
+        _ => req,
+    };
+    Some((
+        LinkKey {
+            front: f.server,
+            node: b.node,
+            front_file: f.file,
+            back_file: b.file,
+        },
+        delta,
+    ))
+}
+
+/// The largest set of back-end requests whose candidate time differences agree (within
+/// [`AGREE`]), and their median difference.
+#[derive(Copy, Clone, Debug)]
+struct Agreement {
+    support: usize,
+    median: i64,
+}
+
+fn agreement(per_back: &IndexMap<u64, Vec<i64>>) -> Option<Agreement> {
+    let mut all: Vec<(i64, u64)> = per_back
+        .iter()
+        .flat_map(|(id, ds)| ds.iter().map(move |d| (*d, *id)))
+        .collect();
+    all.sort_unstable();
+    let width = AGREE.0.saturating_mul(2);
+    let mut best: Option<(usize, u64, usize, usize)> = None; // support, |center|, start, end
+    let mut end = 0;
+    for start in 0..all.len() {
+        let Some(&(lo, _)) = all.get(start) else {
+            continue;
+        };
+        end = end.max(start);
+        while all
+            .get(end)
+            .is_some_and(|(d, _)| d.saturating_sub(lo) <= width)
+        {
+            end += 1;
+        }
+        let Some(window) = all.get(start..end) else {
+            continue;
+        };
+        let ids: BTreeSet<u64> = window.iter().map(|(_, id)| *id).collect();
+        let center = lo.saturating_add(AGREE.0).unsigned_abs();
+        let better = best.map_or(true, |(s, c, _, _)| {
+            ids.len() > s || (ids.len() == s && center < c)
+        });
+        if better {
+            best = Some((ids.len(), center, start, end));
+        }
+    }
+    let (support, _, start, end) = best?;
+    // One difference per back-end request (its first in the window), then their median.
+    let mut chosen: Vec<i64> = Vec::new();
+    let mut ids = BTreeSet::new();
+    for (d, id) in all.get(start..end)? {
+        if ids.insert(*id) {
+            chosen.push(*d);
+        }
+    }
+    chosen.sort_unstable();
+    let median = *chosen.get(chosen.len() / 2)?;
+    Some(Agreement { support, median })
+}
+
+/// Clock estimates per file from agreements between files: each file is measured against the
+/// lowest-numbered file it is connected to (directly or through one other file).
+fn clock_estimates(pairs: &[(LinkKey, Agreement)]) -> Vec<ClockEstimate> {
+    // Best agreement per unordered file pair: offset of `b` against `a` (a < b).
+    let mut by_pair: IndexMap<(u16, u16), Agreement> = IndexMap::new();
+    for (k, a) in pairs {
+        let (pair, ag) = if k.front_file < k.back_file {
+            ((k.front_file, k.back_file), *a)
+        } else {
+            (
+                (k.back_file, k.front_file),
+                Agreement {
+                    support: a.support,
+                    median: a.median.saturating_neg(),
+                },
+            )
+        };
+        let e = by_pair.entry(pair).or_insert(ag);
+        if ag.support > e.support {
+            *e = ag;
+        }
+    }
+    let mut files: Vec<u16> = by_pair.keys().flat_map(|(a, b)| [*a, *b]).collect();
+    files.sort_unstable();
+    files.dedup();
+    // Breadth-first from the lowest file of each component.
+    let mut offset: HashMap<u16, (u16, i64, usize)> = HashMap::new();
+    for root in files.iter().copied() {
+        if offset.contains_key(&root) {
+            continue;
+        }
+        offset.insert(root, (root, 0, usize::MAX));
+        let mut queue = VecDeque::from([root]);
+        while let Some(f) = queue.pop_front() {
+            let Some(&(_, base, base_n)) = offset.get(&f) else {
+                continue;
+            };
+            for ((a, b), ag) in &by_pair {
+                let (next, d) = if *a == f {
+                    (*b, ag.median)
+                } else if *b == f {
+                    (*a, ag.median.saturating_neg())
+                } else {
+                    continue;
+                };
+                if offset.contains_key(&next) {
+                    continue;
+                }
+                offset.insert(next, (root, base.saturating_add(d), base_n.min(ag.support)));
+                queue.push_back(next);
+            }
+        }
+    }
+    let mut out: Vec<ClockEstimate> = offset
+        .into_iter()
+        .filter(|(f, (root, _, _))| f != root)
+        .map(|(file, (reference, ahead, requests))| ClockEstimate {
+            file,
+            reference,
+            ahead: Duration(ahead),
+            requests,
+        })
+        .collect();
+    out.sort_by_key(|c| c.file);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ag(samples: &[&[i64]]) -> Option<Agreement> {
+        let mut m = IndexMap::new();
+        for (i, s) in samples.iter().enumerate() {
+            m.insert(i as u64, s.to_vec());
+        }
+        agreement(&m)
+    }
+
+    #[test]
+    fn agreement_finds_the_common_difference_despite_outliers() {
+        let a = ag(&[
+            &[1_500_000_000, 9_000_000_000],
+            &[1_501_000_000],
+            &[-4_000_000_000, 1_499_000_000],
+            &[7_000_000_000],
+        ])
+        .unwrap();
+        assert_eq!(a.support, 3);
+        assert_eq!(a.median, 1_500_000_000);
+    }
+
+    #[test]
+    fn clock_estimates_chain_through_files() {
+        let k = |f, b| LinkKey {
+            front: "1.1.1.1".parse().unwrap(),
+            node: "10.0.0.1".parse().unwrap(),
+            front_file: f,
+            back_file: b,
+        };
+        let a = |m| Agreement {
+            support: 5,
+            median: m,
+        };
+        let c = clock_estimates(&[(k(0, 1), a(100)), (k(2, 1), a(30))]);
+        assert_eq!(c.len(), 2);
+        assert_eq!((c[0].file, c[0].ahead), (1, Duration(100)));
+        assert_eq!((c[1].file, c[1].ahead), (2, Duration(70)));
+    }
+}

@@ -1,0 +1,274 @@
+//! HTTP/2 front ends without keys: one TLS client connection carries many concurrent streams,
+//! so its application-data bursts are not requests. The back end is clear text: each back-end
+//! request is one client request, and it belongs to the front-end TLS connection of its
+//! `X-Forwarded-For` client (last entry) that is open at that moment on the listener port its
+//! `X-Forwarded-Port` names. Pairing ([`super::pairing`]) asks [`Http2Fronts::choose`] for that
+//! connection, reports each such request once with the connection's client ip:port, and drops
+//! the connection's bursts instead of counting one request per burst.
+//!
+//! A connection counts as HTTP/2 when its handshake shows it: the ServerHello selected `h2`
+//! (TLS 1.2), or the ClientHello offered `h2` alone. When the client offered `h2` among others
+//! and the selection is hidden (TLS 1.3 sends it encrypted), the connection counts as HTTP/2
+//! only when the back end shows two of its requests in flight at once, or more requests than
+//! the connection had client bursts (HTTP/1.1 sends one request at a time, each a burst).
+
+use super::types::{ClosedConn, Leg};
+use crate::capture::{Duration, Timestamp};
+use crate::flow::{ConnId, Endpoint};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// How far a back-end request may appear outside its front-end connection's lifetime.
+const SLACK: Duration = Duration(5_000_000);
+
+/// What the handshake showed about HTTP/2 on a front-end connection.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Http2Evidence {
+    /// The ServerHello selected `h2`.
+    Selected,
+    /// The ClientHello offered `h2` and nothing else.
+    OnlyOffered,
+    /// The ClientHello offered `h2` among others and the selection was not visible; the back
+    /// end showed concurrent requests (or more requests than client bursts) on it.
+    Concurrent,
+}
+
+/// One front-end TLS connection that may carry HTTP/2.
+#[derive(Clone, Debug)]
+struct Candidate {
+    conn: ConnId,
+    node: IpAddr,
+    client: Endpoint,
+    /// The ALB's end of the connection (its address as the client saw it, listener port).
+    server: Endpoint,
+    opened: Timestamp,
+    closed: Option<Timestamp>,
+    /// `Some` when the handshake alone shows HTTP/2; `None` when h2 was offered among others.
+    shown: Option<Http2Evidence>,
+    bursts: usize,
+}
+
+/// The front-end TLS connections of a pairing batch that offered HTTP/2.
+#[derive(Debug, Default)]
+pub(super) struct Http2Fronts {
+    conns: Vec<Candidate>,
+    by_client: HashMap<(IpAddr, IpAddr), Vec<usize>>,
+}
+
+/// A back-end request given to an HTTP/2 front-end connection.
+#[derive(Clone, Debug)]
+pub(super) struct Attribution {
+    /// Index into [`Http2Fronts`]'s connections.
+    pub conn: usize,
+    /// The back-end request's start and its response's first byte (or outcome).
+    pub start: Timestamp,
+    /// When its response started, if it did.
+    pub end: Option<Timestamp>,
+}
+
+impl Http2Fronts {
+    /// Gathers the TLS front-end legs (with their node) whose handshake offered `h2`.
+    pub(super) fn new<'a>(fronts: impl Iterator<Item = (&'a Leg, IpAddr)>) -> Self {
+        let mut out = Http2Fronts::default();
+        let mut index: HashMap<ConnId, usize> = HashMap::new();
+        for (leg, node) in fronts {
+            if leg.burst.is_none() {
+                continue;
+            }
+            let Some(rec) = leg.record.as_deref() else {
+                continue;
+            };
+            let Some(offer) = h2_offer(rec) else { continue };
+            if let Some(&i) = index.get(&leg.conn.id) {
+                if let Some(c) = out.conns.get_mut(i) {
+                    c.bursts += 1;
+                }
+                continue;
+            }
+            index.insert(leg.conn.id, out.conns.len());
+            out.by_client
+                .entry((node, leg.conn.key.client.ip))
+                .or_default()
+                .push(out.conns.len());
+            out.conns.push(Candidate {
+                conn: leg.conn.id,
+                node,
+                client: leg.conn.key.client,
+                server: leg.conn.key.server,
+                opened: leg.conn.opened,
+                closed: Some(rec.tcp.end),
+                shown: offer,
+                bursts: 1,
+            });
+        }
+        out
+    }
+
+    /// True when no connection offered HTTP/2.
+    pub(super) fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// The connection a back-end request `back` (through node `node`) was sent for: the one
+    /// of its X-Forwarded-For client, on the X-Forwarded-Port listener port, open at the time;
+    /// among several, one whose handshake shows HTTP/2, then the latest opened.
+    pub(super) fn choose(&self, back: &Leg, node: IpAddr) -> Option<usize> {
+        let client: IpAddr = back
+            .request_header("x-forwarded-for")?
+            .rsplit(',')
+            .next()?
+            .trim()
+            .parse()
+            .ok()?;
+        let port: Option<u16> = back
+            .request_header("x-forwarded-port")
+            .and_then(|p| p.trim().parse().ok());
+        let t = back.time();
+        let list = self.by_client.get(&(node, client))?;
+        list.iter()
+            .copied()
+            .filter(|i| {
+                self.conns.get(*i).is_some_and(|c| {
+                    port.map_or(true, |p| p == c.server.port)
+                        && c.opened <= t.plus(SLACK)
+                        && c.closed.map_or(true, |e| t <= e.plus(SLACK))
+                })
+            })
+            .max_by_key(|i| self.conns.get(*i).map(|c| (c.shown.is_some(), c.opened)))
+    }
+
+    /// Which connections carry HTTP/2, given the back-end requests attributed to each: those
+    /// whose handshake shows it, and those that offered it whose requests overlap in time or
+    /// outnumber their client bursts. Returns the evidence per connection index.
+    pub(super) fn decide(&self, attributed: &[Attribution]) -> HashMap<usize, Http2Evidence> {
+        let mut per_conn: HashMap<usize, Vec<(Timestamp, Option<Timestamp>)>> = HashMap::new();
+        for a in attributed {
+            per_conn.entry(a.conn).or_default().push((a.start, a.end));
+        }
+        let mut out = HashMap::new();
+        for (i, mut reqs) in per_conn {
+            let Some(c) = self.conns.get(i) else { continue };
+            if let Some(e) = c.shown {
+                out.insert(i, e);
+                continue;
+            }
+            reqs.sort_by_key(|r| r.0);
+            let overlap = reqs
+                .windows(2)
+                .any(|w| matches!(w, [(_, Some(end)), (next, _)] if next < end));
+            if overlap || reqs.len() > c.bursts {
+                out.insert(i, Http2Evidence::Concurrent);
+            }
+        }
+        out
+    }
+
+    /// The one HTTP/2 connection (among `h2`) of node `node` open at `t`, for a back-end
+    /// connection attempt that carried no request (refused, unreachable, timed out): the ALB
+    /// opens one for a client request or a health check, and no health check is seen to its
+    /// target. `None` when none or several are open.
+    pub(super) fn only_open(
+        &self,
+        h2: &HashMap<usize, Http2Evidence>,
+        node: IpAddr,
+        t: Timestamp,
+    ) -> Option<usize> {
+        let mut open = h2.keys().copied().filter(|i| {
+            self.conns.get(*i).is_some_and(|c| {
+                c.node == node
+                    && c.opened <= t.plus(SLACK)
+                    && c.closed.map_or(true, |e| t <= e.plus(SLACK))
+            })
+        });
+        let first = open.next()?;
+        open.next().is_none().then_some(first)
+    }
+
+    /// The connection id, client and ALB ends of connection index `i`.
+    pub(super) fn conn(&self, i: usize) -> Option<(ConnId, Endpoint, Endpoint)> {
+        self.conns.get(i).map(|c| (c.conn, c.client, c.server))
+    }
+}
+
+/// What the handshake shows about HTTP/2: `Some(Some(e))` shown, `Some(None)` offered among
+/// others with the selection hidden, `None` not offered (or another protocol selected).
+fn h2_offer(rec: &ClosedConn) -> Option<Option<Http2Evidence>> {
+    let tls = rec.tls.as_ref()?;
+    let offered = tls.client_hello.as_ref().map(|c| &c.alpn);
+    let selected = tls.server_hello.as_ref().and_then(|s| s.alpn.as_deref());
+    match selected {
+        Some("h2") => return Some(Some(Http2Evidence::Selected)),
+        Some(_) => return None,
+        None => {}
+    }
+    let offered = offered?;
+    if !offered.iter().any(|p| p == "h2") {
+        return None;
+    }
+    if offered.iter().all(|p| p == "h2") {
+        Some(Some(Http2Evidence::OnlyOffered))
+    } else {
+        Some(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn(shown: Option<Http2Evidence>, bursts: usize) -> Http2Fronts {
+        let client: Endpoint = Endpoint {
+            ip: "198.51.100.7".parse().unwrap_or(IpAddr::from([0, 0, 0, 0])),
+            port: 40000,
+        };
+        Http2Fronts {
+            conns: vec![Candidate {
+                conn: ConnId(1),
+                node: IpAddr::from([10, 0, 1, 25]),
+                client,
+                server: Endpoint {
+                    ip: IpAddr::from([10, 0, 1, 25]),
+                    port: 443,
+                },
+                opened: Timestamp(0),
+                closed: Some(Timestamp(10_000_000_000)),
+                shown,
+                bursts,
+            }],
+            by_client: HashMap::new(),
+        }
+    }
+
+    fn req(start_ms: i64, end_ms: i64) -> Attribution {
+        Attribution {
+            conn: 0,
+            start: Timestamp(start_ms * 1_000_000),
+            end: Some(Timestamp(end_ms * 1_000_000)),
+        }
+    }
+
+    #[test]
+    fn hidden_selection_needs_concurrent_requests() {
+        let one_at_a_time = [req(0, 10), req(20, 30)];
+        assert!(conn(None, 2).decide(&one_at_a_time).is_empty());
+        let overlapping = [req(0, 10), req(1, 12)];
+        assert_eq!(
+            conn(None, 2).decide(&overlapping).get(&0),
+            Some(&Http2Evidence::Concurrent)
+        );
+        // More requests than client bursts: several requests per burst.
+        let many = [req(0, 10), req(20, 30), req(40, 50)];
+        assert!(conn(None, 1).decide(&many).contains_key(&0));
+    }
+
+    #[test]
+    fn a_shown_selection_is_enough() {
+        let one = [req(0, 10)];
+        assert_eq!(
+            conn(Some(Http2Evidence::Selected), 1).decide(&one).get(&0),
+            Some(&Http2Evidence::Selected)
+        );
+    }
+}

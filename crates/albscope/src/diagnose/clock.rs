@@ -1,0 +1,136 @@
+//! Clock offsets between input files: what the analysis reports about them
+//! ([`clock_offsets`]), and the two-pass analysis of several files that estimates and applies
+//! them ([`analyze_files`]).
+//!
+//! Where the offset is applied: in the capture reader, to each packet's timestamp of the file
+//! before the files are merged ([`CaptureReader::set_clock_offset`]), so that ordering, flow
+//! and protocol timing, the ALB timers and pairing all see one clock. The estimate needs the
+//! linked requests of a whole pass, so a disagreeing set of files is read twice (the cost:
+//! one more read and analysis of every file; files that agree within [`CLOCK_REPORT_MIN`] are
+//! read once when no access log is joined). A stream (stdin, a FIFO) cannot be read again:
+//! with one among the inputs (`rereadable` false) the estimate is reported, not applied (the
+//! report says to give `--time-offset`); the CLI copies streams to temporary files only where
+//! it reads them twice anyway (with `--access-log`).
+
+use super::logjoin::LogIndex;
+use super::{analyze_capture_with_log, Analysis, ClockOffset, Keep};
+use crate::alb::{AlbConfig, FileOffset, Knowledge, OffsetSource};
+use crate::capture::{CaptureError, CaptureReader, Duration};
+use crate::pipeline::PipelineConfig;
+use std::path::PathBuf;
+
+/// Analyses the files `named` (`(name, path)`, as [`CaptureReader::open_named`]) together,
+/// their clocks corrected by `alb.clock_offsets` (given) and, for files without one, by the
+/// offsets the linked requests of a first pass show (only when `rereadable`: every input can be
+/// opened again). `keep` is called for each pass.
+pub fn analyze_files(
+    named: &[(String, PathBuf)],
+    rereadable: bool,
+    pipeline: &PipelineConfig,
+    mut alb: AlbConfig,
+    keep: impl Fn() -> Keep,
+    log: Option<LogIndex>,
+) -> Result<Analysis, CaptureError> {
+    let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
+    let analyze = |alb: AlbConfig, log: Option<LogIndex>| -> Result<Analysis, CaptureError> {
+        let mut reader = CaptureReader::open_named(named)?;
+        for o in &alb.clock_offsets {
+            reader.set_clock_offset(usize::from(o.file), o.ahead);
+        }
+        Ok(analyze_capture_with_log(
+            &mut reader,
+            pipeline,
+            alb,
+            keep(),
+            log,
+        ))
+    };
+    let estimate = rereadable && names.len() > 1 && alb.clock_offsets.len() + 1 < names.len();
+    if !estimate {
+        return analyze(alb, log);
+    }
+    let first = analyze(alb.clone(), None)?;
+    let estimated: Vec<FileOffset> = first
+        .clock_offsets
+        .iter()
+        .filter(|c| !c.applied && c.requests > 0)
+        .filter_map(|c| {
+            let file = names.iter().position(|n| *n == c.file)?;
+            let reference = names.iter().position(|n| Some(n) == c.reference.as_ref())?;
+            Some(FileOffset {
+                file: u16::try_from(file).ok()?,
+                ahead: c.ahead,
+                source: OffsetSource::Estimated {
+                    reference: u16::try_from(reference).ok()?,
+                    requests: c.requests,
+                },
+            })
+        })
+        .collect();
+    if estimated.is_empty() && log.is_none() {
+        return Ok(first);
+    }
+    alb.clock_offsets.extend(estimated);
+    analyze(alb, log)
+}
+
+/// Each input file's clock offset: the one applied before the analysis (given or estimated in
+/// an earlier pass) plus what the linked requests still show, or what they show when nothing
+/// was applied.
+pub fn clock_offsets(known: &Knowledge, files: &[String]) -> Vec<ClockOffset> {
+    let name = |i: u16| {
+        files
+            .get(usize::from(i))
+            .cloned()
+            .unwrap_or_else(|| format!("file {i}"))
+    };
+    let mut out: Vec<ClockOffset> = Vec::new();
+    let estimates = known.links.clocks();
+    for applied in &known.config.clock_offsets {
+        let residual = estimates
+            .iter()
+            .find(|e| e.file == applied.file)
+            .map_or(0, |e| e.ahead.0);
+        let (reference, requests) = match applied.source {
+            OffsetSource::Given => (None, 0),
+            OffsetSource::Estimated {
+                reference,
+                requests,
+            } => (Some(name(reference)), requests),
+        };
+        let residual = if residual.unsigned_abs() < CLOCK_REPORT_MIN.0.unsigned_abs() {
+            0
+        } else {
+            residual
+        };
+        out.push(ClockOffset {
+            file: name(applied.file),
+            ahead: applied.ahead,
+            reference,
+            requests,
+            applied: true,
+            residual: Duration(residual),
+        });
+    }
+    for e in estimates {
+        if known.config.clock_offsets.iter().any(|a| a.file == e.file) {
+            continue;
+        }
+        // Within the pairing tolerance the files agree: nothing to report.
+        if e.ahead.0.unsigned_abs() < CLOCK_REPORT_MIN.0.unsigned_abs() {
+            continue;
+        }
+        out.push(ClockOffset {
+            file: name(e.file),
+            ahead: e.ahead,
+            reference: Some(name(e.reference)),
+            requests: e.requests,
+            applied: false,
+            residual: Duration(0),
+        });
+    }
+    out
+}
+
+/// Smallest clock difference between files worth reporting (the pairing tolerance).
+pub const CLOCK_REPORT_MIN: Duration = Duration(2_000_000);
