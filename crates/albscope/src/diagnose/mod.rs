@@ -543,7 +543,13 @@ impl Analyzer {
     fn request(&mut self, path: RequestPath, known: &Knowledge) {
         // The timeline is written only for the requests kept (counting, the metrics and the
         // access-log join do not read it).
-        let mut finding = classify::diagnose_untimed(&path, known);
+        // The verdict first; the words a report quotes only for the findings kept in full
+        // (or all of them when an access log is joined: the join reads them).
+        let room = self.requests.len() < self.max_kept;
+        let (keep_ok, all_words) = (self.keep_ok, self.log.is_some());
+        let mut finding = classify::diagnose_verdict(&path, known, |c| {
+            all_words || (room && (c.is_failure() || keep_ok))
+        });
         let wanted = finding.category.is_failure() || self.keep_ok;
         let keep = wanted && self.requests.len() < self.max_kept;
         if wanted && !keep {
