@@ -132,12 +132,12 @@ pub(super) fn pair(
     let mut fronts: Vec<ClassifiedLeg> = Vec::new();
     let mut backs: Vec<ClassifiedLeg> = Vec::new();
     for leg in legs {
-        let agent = leg.request_header("user-agent").map(str::to_string);
         let unanswered = leg
             .record
             .as_ref()
             .is_some_and(|r| super::unanswered(&r.tcp));
-        match known.classify(&leg.conn.key, agent.as_deref(), unanswered) {
+        let role = known.classify(&leg.conn.key, leg.request_header("user-agent"), unanswered);
+        match role {
             ConnRole::FrontEnd => {
                 if leg.exchange.is_none() && leg.burst.is_none() {
                     continue; // a client connection that carried no request
@@ -199,6 +199,7 @@ pub(super) fn pair(
         }
     }
     let max = header_reach(&known.config);
+    let mut deferred = vec![false; backs.len()];
 
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
@@ -206,6 +207,14 @@ pub(super) fn pair(
         let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
             continue;
         };
+        if settled.is_some_and(|s| b.time.plus(TOLERANCE) >= s) {
+            // A front end starting up to TOLERANCE after it may be in the next batch: its
+            // candidates (and the ambiguity they make) are known only there.
+            if let Some(d) = deferred.get_mut(bi) {
+                *d = true;
+            }
+            continue;
+        }
         let client: Option<IpAddr> = header(&req.headers, "x-forwarded-for")
             .and_then(|x| x.rsplit(',').next())
             .and_then(|c| c.trim().parse().ok());
@@ -266,7 +275,6 @@ pub(super) fn pair(
                 && f.time.plus(max).plus(TOLERANCE) >= s
         })
     };
-    let mut deferred = vec![false; backs.len()];
     let mut unused = NextUnused::new(fronts.len());
     for (i, f) in fronts.iter().enumerate() {
         if f.used {
@@ -275,7 +283,7 @@ pub(super) fn pair(
     }
     for bi in 0..backs.len() {
         let Some(b) = backs.get(bi) else { continue };
-        if b.used {
+        if b.used || deferred.get(bi).copied().unwrap_or(false) {
             continue;
         }
         let b_http = b

@@ -3,7 +3,7 @@
 //! list (by length, plus a word of allocator overhead each), so they err on the high side.
 
 use super::{ClosedConn, Leg};
-use crate::protocol::{Header, HttpExchange, TlsInfo};
+use crate::protocol::{Headers, HttpExchange, TlsInfo};
 use std::mem::size_of;
 
 /// Allocator bookkeeping charged per heap allocation.
@@ -25,13 +25,11 @@ fn bytes(b: &[u8]) -> usize {
     }
 }
 
-fn headers(h: &[Header]) -> usize {
-    if h.is_empty() {
-        return 0;
+fn headers(h: &Headers) -> usize {
+    match h.heap_bytes() {
+        0 => 0,
+        n => n + 2 * PER_ALLOCATION,
     }
-    std::mem::size_of_val(h)
-        + PER_ALLOCATION
-        + h.iter().map(|(n, v)| string(n) + string(v)).sum::<usize>()
 }
 
 fn exchange(ex: &HttpExchange) -> usize {

@@ -466,6 +466,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             last_exchange_end,
             finished_exchanges,
         });
+        self.sink.closed(&shared);
         let no_exchanges = finished_exchanges == 0 && unfinished.is_empty();
         // The record's bytes are charged once: to the entry kept for the legs of finished
         // exchanges when there were some, else to the first leg that carries it.
@@ -552,11 +553,21 @@ impl<S: PathSink> AlbTracker<S> {
 
 impl<S: PathSink> Clock for AlbTracker<S> {
     fn tick(&mut self, now: Timestamp) {
+        self.tick_in_flight(now, Some(Timestamp::default()));
+    }
+
+    /// Pairs what has all arrived: the legs older than the window, and (eager pairing) those
+    /// that started before everything still in flight, where every leg that can still come
+    /// starts later ([`ProtocolTracker::pending_since`](crate::protocol::ProtocolTracker::pending_since)).
+    /// Pairing batches never change the result, so pairing earlier only frees the legs sooner.
+    fn tick_in_flight(&mut self, now: Timestamp, pending_since: Option<Timestamp>) {
         if now > self.now {
             self.now = now;
         }
         let window = self.known.config.window();
-        self.flush(Some(Timestamp(self.now.0.saturating_sub(window.0))));
+        let windowed = Timestamp(self.now.0.saturating_sub(window.0));
+        let arrived = pending_since.map_or(self.now, |p| p.min(self.now));
+        self.flush(Some(windowed.max(arrived)));
     }
 }
 

@@ -13,10 +13,12 @@
 //! detection from the first bytes, the queue of exchanges waiting for their responses, and the
 //! hand-over to the [`AppSink`]. Results never depend on how the streams were cut into packets.
 
+mod headers;
 mod http;
 mod tls;
 mod tracker;
 
+pub use headers::{Headers, Known};
 pub use tracker::{ProtocolConfig, ProtocolStats, ProtocolTracker};
 
 use crate::capture::{Duration, PacketPos, Timestamp};
@@ -35,7 +37,8 @@ pub enum AppKind {
     Unknown,
 }
 
-/// One header, name as sent, value decoded lossily as UTF-8.
+/// One header as an owned (name, value) pair: a way to build [`Headers`] by hand
+/// (`Headers::from(vec![...])`); parsed messages hold [`Headers`].
 pub type Header = (String, String);
 
 /// A parsed HTTP request.
@@ -55,8 +58,9 @@ pub struct HttpRequest {
     pub target: String,
     /// Minor version (0 or 1).
     pub version: u8,
-    /// Headers in order (capped by [`ProtocolConfig::max_headers`]).
-    pub headers: Vec<Header>,
+    /// Headers in order (capped by [`ProtocolConfig::max_headers`]); look one up with
+    /// [`header`] or [`Headers::known`].
+    pub headers: Headers,
     /// Size of the header block in bytes.
     pub header_bytes: usize,
     /// Declared Content-Length.
@@ -84,8 +88,8 @@ pub struct HttpResponse {
     pub reason: String,
     /// Minor version.
     pub version: u8,
-    /// Headers in order (capped).
-    pub headers: Vec<Header>,
+    /// Headers in order (capped); look one up with [`header`] or [`Headers::known`].
+    pub headers: Headers,
     /// Size of the header block in bytes.
     pub header_bytes: usize,
     /// Declared Content-Length.
@@ -363,12 +367,10 @@ pub trait AppSink {
     fn closed(&mut self, record: ConnectionRecord);
 }
 
-/// Looks up a header by case-insensitive name.
-pub fn header<'h>(headers: &'h [Header], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+/// Looks up a header by case-insensitive name (the first one of that name): an index for the
+/// [`Known`] headers, a scan for others.
+pub fn header<'h>(headers: &'h Headers, name: &str) -> Option<&'h str> {
+    headers.get(name)
 }
 
 /// Escapes bytes for display: printable ASCII as is, `\r` `\n` `\t` as such, others as `\xNN`.
