@@ -7,7 +7,7 @@ use super::{
 use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
 use crate::flow::{Dir, TcpEventKind};
-use crate::protocol::header;
+use crate::protocol::Known;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -175,24 +175,19 @@ pub(super) fn pair(
     // Indexes of clear-text front-end requests, in time order: by (node, method, target,
     // client address), and by (node, method, target) for back-end requests without a usable
     // X-Forwarded-For.
-    type ByRequest = HashMap<(IpAddr, String, String), Candidates>;
-    type ByClient = HashMap<(IpAddr, String, String, IpAddr), Candidates>;
+    // Keyed by a hash of method and target (no copies of them): requests whose hashes collide
+    // share a list, and every candidate is checked by `header_match` (method, target) and its
+    // node.
+    type ByRequest = HashMap<(IpAddr, u64), Candidates>;
+    type ByClient = HashMap<(IpAddr, u64, IpAddr), Candidates>;
     let mut by_request: ByRequest = HashMap::new();
     let mut by_client: ByClient = HashMap::new();
     for (i, f) in fronts.iter().enumerate() {
         if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
-            by_request
-                .entry((f.node, r.method.clone(), r.target.clone()))
-                .or_default()
-                .list
-                .push(i);
+            let line = request_hash(&r.method, &r.target);
+            by_request.entry((f.node, line)).or_default().list.push(i);
             by_client
-                .entry((
-                    f.node,
-                    r.method.clone(),
-                    r.target.clone(),
-                    f.leg.conn.key.client.ip,
-                ))
+                .entry((f.node, line, f.leg.conn.key.client.ip))
                 .or_default()
                 .list
                 .push(i);
@@ -215,12 +210,15 @@ pub(super) fn pair(
             }
             continue;
         }
-        let client: Option<IpAddr> = header(&req.headers, "x-forwarded-for")
+        let client: Option<IpAddr> = req
+            .headers
+            .known(Known::XForwardedFor)
             .and_then(|x| x.rsplit(',').next())
             .and_then(|c| c.trim().parse().ok());
+        let line = request_hash(&req.method, &req.target);
         let candidates = match client {
-            Some(c) => by_client.get_mut(&(b.node, req.method.clone(), req.target.clone(), c)),
-            None => by_request.get_mut(&(b.node, req.method.clone(), req.target.clone())),
+            Some(c) => by_client.get_mut(&(b.node, line, c)),
+            None => by_request.get_mut(&(b.node, line)),
         };
         let Some(candidates) = candidates else {
             continue;
@@ -243,6 +241,7 @@ pub(super) fn pair(
             .filter(|i| {
                 fronts.get(*i).is_some_and(|f| {
                     !f.used
+                        && f.node == b.node
                         && in_range(f.time, b.time, max)
                         && header_match(&f.leg, &b.leg)
                         && consistent(&f.leg, &b.leg)
@@ -438,6 +437,16 @@ fn dedupe(sides: Vec<ClassifiedLeg>) -> Vec<ClassifiedLeg> {
     out
 }
 
+/// A hash of a request's method and target (FNV-1a: deterministic, no allocation).
+fn request_hash(method: &str, target: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in method.bytes().chain([b' ']).chain(target.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// `front` starts no later than `back` (within the tolerance) and at most `max` before it.
 fn in_range(front: Timestamp, back: Timestamp, max: Duration) -> bool {
     front <= back.plus(TOLERANCE)
@@ -455,19 +464,47 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
     if f.method != b.method || f.target != b.target {
         return false;
     }
-    let fh = header(&f.headers, "host").map(str::to_ascii_lowercase);
-    let bh = header(&b.headers, "host").map(str::to_ascii_lowercase);
-    if fh.is_some() && bh.is_some() && fh != bh {
-        return false;
+    let fh = f.headers.known(Known::Host);
+    let bh = b.headers.known(Known::Host);
+    if let (Some(fh), Some(bh)) = (fh, bh) {
+        if !fh.eq_ignore_ascii_case(bh) {
+            return false;
+        }
     }
-    if let Some(xff) = header(&b.headers, "x-forwarded-for") {
+    if let Some(xff) = b.headers.known(Known::XForwardedFor) {
         let last = xff.rsplit(',').next().unwrap_or("").trim();
-        let client = front.conn.key.client.ip.to_string();
-        if !last.is_empty() && last != client {
+        if !last.is_empty() && !is_written_as(front.conn.key.client.ip, last) {
             return false;
         }
     }
     true
+}
+
+/// True when `ip` is written exactly `text` (its canonical form), without allocating.
+fn is_written_as(ip: IpAddr, text: &str) -> bool {
+    use std::fmt::Write;
+    /// The longest IPv6 text is 45 bytes.
+    struct Buf {
+        bytes: [u8; 64],
+        len: usize,
+    }
+    impl Write for Buf {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = self.len + s.len();
+            let dst = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+            dst.copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+    let mut buf = Buf {
+        bytes: [0; 64],
+        len: 0,
+    };
+    if write!(buf, "{ip}").is_err() {
+        return ip.to_string() == text;
+    }
+    buf.bytes.get(..buf.len) == Some(text.as_bytes())
 }
 
 /// The front end's answer (if any) came after the back-end request went out, and when both
@@ -483,7 +520,10 @@ fn consistent(front: &Leg, back: &Leg) -> bool {
     ) else {
         return true;
     };
-    let lb = header(&fr.headers, "server").is_some_and(|s| s.starts_with("awselb"));
+    let lb = fr
+        .headers
+        .known(Known::Server)
+        .is_some_and(|s| s.starts_with("awselb"));
     (fr.status == br.status && fr.first_byte.plus(TOLERANCE) >= br.first_byte) || lb
 }
 

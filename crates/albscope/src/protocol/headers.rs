@@ -86,10 +86,26 @@ impl Known {
     }
 }
 
+/// The index in [`KNOWN_NAMES`] of `name` (any case): by its length first, then at most
+/// three comparisons.
 fn known_index(name: &str) -> Option<usize> {
-    KNOWN_NAMES
-        .iter()
-        .position(|k| k.len() == name.len() && k.eq_ignore_ascii_case(name))
+    let same_length: &[usize] = match name.len() {
+        4 => &[0],
+        6 => &[5],
+        10 => &[7, 10, 11],
+        11 => &[13],
+        12 => &[6, 12],
+        14 => &[8],
+        15 => &[1, 4],
+        16 => &[2],
+        17 => &[3, 9],
+        _ => &[],
+    };
+    same_length.iter().copied().find(|&i| {
+        KNOWN_NAMES
+            .get(i)
+            .is_some_and(|k| k.eq_ignore_ascii_case(name))
+    })
 }
 
 /// Where one header sits in [`Headers::text`]: name `start..name_end`, value
@@ -280,6 +296,16 @@ mod tests {
         assert_eq!(h.len(), 4);
         let names: Vec<&str> = h.iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["Host", "X-Custom", "host", "SERVER"]);
+    }
+
+    #[test]
+    fn every_known_name_is_found_by_length() {
+        for (i, name) in KNOWN_NAMES.iter().enumerate() {
+            assert_eq!(known_index(name), Some(i), "{name}");
+            assert_eq!(known_index(&name.to_ascii_uppercase()), Some(i), "{name}");
+            assert_eq!(Known::from_name(name).map(Known::name), Some(*name));
+        }
+        assert_eq!(known_index("x-request-id"), None);
     }
 
     #[test]
