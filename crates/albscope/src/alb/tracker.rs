@@ -90,8 +90,13 @@ pub struct AlbTracker<S: PathSink> {
     held_bytes: usize,
     next_seq: u64,
     now: Timestamp,
+    /// The next pairing batch waits for a cutoff at or past this.
+    next_flush: Timestamp,
     pub(super) sink: S,
 }
+
+/// Least capture time between two pairing batches.
+const EAGER_STEP: Duration = Duration(1_000_000_000);
 
 /// How far past its window a leg waits (absorbs the ordering slack of the capture clock).
 const WINDOW_SLACK: Duration = Duration(2_000_000_000);
@@ -111,6 +116,7 @@ impl<S: PathSink> AlbTracker<S> {
             held_bytes: 0,
             next_seq: 0,
             now: Timestamp::default(),
+            next_flush: Timestamp::default(),
             sink,
         }
     }
@@ -567,7 +573,14 @@ impl<S: PathSink> Clock for AlbTracker<S> {
         let window = self.known.config.window();
         let windowed = Timestamp(self.now.0.saturating_sub(window.0));
         let arrived = pending_since.map_or(self.now, |p| p.min(self.now));
-        self.flush(Some(windowed.max(arrived)));
+        let cutoff = windowed.max(arrived);
+        // Batches at least EAGER_STEP apart: legs left unpaired (waiting front ends, held back
+        // ends) join every batch, so batches much smaller than their reach repeat that work.
+        if cutoff < self.next_flush {
+            return;
+        }
+        self.next_flush = cutoff.plus(EAGER_STEP);
+        self.flush(Some(cutoff));
     }
 }
 
