@@ -477,11 +477,15 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
         // The record's bytes are charged once: to the entry kept for the legs of finished
         // exchanges when there were some, else to the first leg that carries it.
         let mut record_bytes = size::closed_conn(&shared);
-        // Kept only while a queued leg may need it (the test `prune_closed` applies): with
+        // Kept only while a held leg may need it (the test `prune_closed` applies): with
         // eager pairing the legs of an idle keep-alive connection are long paired when it
         // closes, and a close storm (the end of the capture) would otherwise hold every
         // record, over the budget, until the next batch.
-        let needed = self.pending.peek().is_some_and(|p| p.time <= end);
+        // Legs held unpaired (`waiting`, `late`) may need it at the next batch too: then it is
+        // kept until that batch, as before eager pairing.
+        let needed = self.pending.peek().is_some_and(|p| p.time <= end)
+            || !self.waiting.is_empty()
+            || !self.late.is_empty();
         if finished_exchanges > 0 && needed {
             self.hold(record_bytes);
             if let Some(old) = self.closed.insert(
