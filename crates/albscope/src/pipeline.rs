@@ -56,6 +56,14 @@ pub struct RunStats {
 pub trait Clock {
     /// Called with the timestamp of the latest packet, at most once per few thousand packets.
     fn tick(&mut self, now: Timestamp);
+
+    /// [`Clock::tick`], also saying that everything still to come starts at or after
+    /// `pending_since` (the oldest start of what is in flight; `None`: nothing is, so only
+    /// what starts after `now`). A sink that waits for a time window may stop waiting there.
+    fn tick_in_flight(&mut self, now: Timestamp, pending_since: Option<Timestamp>) {
+        let _ = pending_since;
+        self.tick(now);
+    }
 }
 
 /// Runs capture -> decode -> flow, handing flow events to `sink`.
@@ -118,7 +126,8 @@ pub fn run_app<S: AppSink + Clock>(
             tracker.process(&packet, &decoded, &mut adapter);
         }
         if stats.packets % 4096 == 0 {
-            adapter.sink.tick(packet.ts);
+            let pending = adapter.protocol.pending_since();
+            adapter.sink.tick_in_flight(packet.ts, pending);
         }
         progress.update(stats.packets, reader.bytes_consumed());
     }

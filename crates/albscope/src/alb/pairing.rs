@@ -8,7 +8,7 @@ use super::{
 use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
 use crate::flow::{Dir, TcpEventKind};
-use crate::protocol::header;
+use crate::protocol::Known;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
@@ -136,14 +136,14 @@ pub(super) fn pair(
     let mut fronts: Vec<ClassifiedLeg> = Vec::new();
     let mut backs: Vec<ClassifiedLeg> = Vec::new();
     for leg in legs {
-        let agent = leg.request_header("user-agent").map(str::to_string);
         let unanswered = leg
             .record
             .as_ref()
             .is_some_and(|r| super::unanswered(&r.tcp));
         let bare = leg.exchange.is_none() && leg.burst.is_none();
         let mut cadence_check = false;
-        let role = match known.classify(&leg.conn.key, agent.as_deref(), unanswered) {
+        let role = match known.classify(&leg.conn.key, leg.request_header("user-agent"), unanswered)
+        {
             ConnRole::BackEnd if known.health_check_by_cadence(&leg) => {
                 if bare {
                     // Paired last, after every other back-end leg; a health check if unused.
@@ -195,30 +195,26 @@ pub(super) fn pair(
     // Indexes of clear-text front-end requests, in time order: by (node, method, target,
     // client address), and by (node, method, target) for back-end requests without a usable
     // X-Forwarded-For.
-    type ByRequest = HashMap<(IpAddr, String, String), Candidates>;
-    type ByClient = HashMap<(IpAddr, String, String, IpAddr), Candidates>;
+    // Keyed by a hash of method and target (no copies of them): requests whose hashes collide
+    // share a list, and every candidate is checked by `header_match` (method, target) and its
+    // node.
+    type ByRequest = HashMap<(IpAddr, u64), Candidates>;
+    type ByClient = HashMap<(IpAddr, u64, IpAddr), Candidates>;
     let mut by_request: ByRequest = HashMap::new();
     let mut by_client: ByClient = HashMap::new();
     for (i, f) in fronts.iter().enumerate() {
         if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
-            by_request
-                .entry((f.node, r.method.clone(), r.target.clone()))
-                .or_default()
-                .list
-                .push(i);
+            let line = request_hash(&r.method, &r.target);
+            by_request.entry((f.node, line)).or_default().list.push(i);
             by_client
-                .entry((
-                    f.node,
-                    r.method.clone(),
-                    r.target.clone(),
-                    f.leg.conn.key.client.ip,
-                ))
+                .entry((f.node, line, f.leg.conn.key.client.ip))
                 .or_default()
                 .list
                 .push(i);
         }
     }
     let max = header_reach(&known.config);
+    let mut deferred = vec![false; backs.len()];
 
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
@@ -226,12 +222,23 @@ pub(super) fn pair(
         let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
             continue;
         };
-        let client: Option<IpAddr> = header(&req.headers, "x-forwarded-for")
+        if settled.is_some_and(|s| b.time.plus(TOLERANCE) >= s) {
+            // A front end starting up to TOLERANCE after it may be in the next batch: its
+            // candidates (and the ambiguity they make) are known only there.
+            if let Some(d) = deferred.get_mut(bi) {
+                *d = true;
+            }
+            continue;
+        }
+        let client: Option<IpAddr> = req
+            .headers
+            .known(Known::XForwardedFor)
             .and_then(|x| x.rsplit(',').next())
             .and_then(|c| c.trim().parse().ok());
+        let line = request_hash(&req.method, &req.target);
         let candidates = match client {
-            Some(c) => by_client.get_mut(&(b.node, req.method.clone(), req.target.clone(), c)),
-            None => by_request.get_mut(&(b.node, req.method.clone(), req.target.clone())),
+            Some(c) => by_client.get_mut(&(b.node, line, c)),
+            None => by_request.get_mut(&(b.node, line)),
         };
         let Some(candidates) = candidates else {
             continue;
@@ -254,6 +261,7 @@ pub(super) fn pair(
             .filter(|i| {
                 fronts.get(*i).is_some_and(|f| {
                     !f.used
+                        && f.node == b.node
                         && in_range(f.time, b.time, max)
                         && header_match(&f.leg, &b.leg)
                         && consistent(&f.leg, &b.leg)
@@ -372,7 +380,6 @@ pub(super) fn pair(
                 && f.time.plus(max).plus(TOLERANCE) >= s
         })
     };
-    let mut deferred = vec![false; backs.len()];
     let mut unused = NextUnused::new(fronts.len());
     for i in unused_skip {
         unused.take(i);
@@ -390,7 +397,7 @@ pub(super) fn pair(
         .collect();
     for bi in order {
         let Some(b) = backs.get(bi) else { continue };
-        if b.used {
+        if b.used || deferred.get(bi).copied().unwrap_or(false) {
             continue;
         }
         let b_http = b
@@ -583,6 +590,16 @@ fn dedupe(sides: Vec<ClassifiedLeg>) -> Vec<ClassifiedLeg> {
     out
 }
 
+/// A hash of a request's method and target (FNV-1a: deterministic, no allocation).
+fn request_hash(method: &str, target: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in method.bytes().chain([b' ']).chain(target.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
 /// `front` starts no later than `back` (within the tolerance) and at most `max` before it.
 fn in_range(front: Timestamp, back: Timestamp, max: Duration) -> bool {
     front <= back.plus(TOLERANCE)
@@ -600,29 +617,56 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
     if f.method != b.method || f.target != b.target {
         return false;
     }
-    let fh = header(&f.headers, "host").map(host_key);
-    let bh = header(&b.headers, "host").map(host_key);
-    if fh.is_some() && bh.is_some() && fh != bh {
-        return false;
+    let fh = f.headers.known(Known::Host).map(host_key);
+    let bh = b.headers.known(Known::Host).map(host_key);
+    if let (Some(fh), Some(bh)) = (fh, bh) {
+        if !fh.eq_ignore_ascii_case(bh) {
+            return false;
+        }
     }
-    if let Some(xff) = header(&b.headers, "x-forwarded-for") {
+    if let Some(xff) = b.headers.known(Known::XForwardedFor) {
         let last = xff.rsplit(',').next().unwrap_or("").trim();
-        let client = front.conn.key.client.ip.to_string();
-        if !last.is_empty() && last != client {
+        if !last.is_empty() && !is_written_as(front.conn.key.client.ip, last) {
             return false;
         }
     }
     true
 }
 
-/// A Host value for comparison: lower case, without a default port (`:80`, `:443`), which
-/// HTTP/2 clients often put in `:authority` and proxies drop.
-fn host_key(h: &str) -> String {
-    let h = h.trim().to_ascii_lowercase();
-    match h.strip_suffix(":80").or_else(|| h.strip_suffix(":443")) {
-        Some(bare) => bare.to_string(),
-        None => h,
+/// A Host value for comparison: without a default port (`:80`, `:443`), which HTTP/2 clients
+/// often put in `:authority` and proxies drop (compare case-insensitively).
+fn host_key(h: &str) -> &str {
+    let h = h.trim();
+    h.strip_suffix(":80")
+        .or_else(|| h.strip_suffix(":443"))
+        .unwrap_or(h)
+}
+
+/// True when `ip` is written exactly `text` (its canonical form), without allocating.
+fn is_written_as(ip: IpAddr, text: &str) -> bool {
+    use std::fmt::Write;
+    /// The longest IPv6 text is 45 bytes.
+    struct Buf {
+        bytes: [u8; 64],
+        len: usize,
     }
+    impl Write for Buf {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = self.len + s.len();
+            let dst = self.bytes.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+            dst.copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+    let mut buf = Buf {
+        bytes: [0; 64],
+        len: 0,
+    };
+    if write!(buf, "{ip}").is_err() {
+        return ip.to_string() == text;
+    }
+    buf.bytes.get(..buf.len) == Some(text.as_bytes())
 }
 
 /// The front end's answer (if any) came after the back-end request went out, and when both
@@ -638,7 +682,10 @@ fn consistent(front: &Leg, back: &Leg) -> bool {
     ) else {
         return true;
     };
-    let lb = header(&fr.headers, "server").is_some_and(|s| s.starts_with("awselb"));
+    let lb = fr
+        .headers
+        .known(Known::Server)
+        .is_some_and(|s| s.starts_with("awselb"));
     (fr.status == br.status && fr.first_byte.plus(TOLERANCE) >= br.first_byte) || lb
 }
 

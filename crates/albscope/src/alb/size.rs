@@ -3,7 +3,7 @@
 //! list (by length, plus a word of allocator overhead each), so they err on the high side.
 
 use super::{ClosedConn, Leg};
-use crate::protocol::{Header, HttpExchange, TlsInfo};
+use crate::protocol::{Headers, HttpExchange, TlsInfo};
 use std::mem::size_of;
 
 /// Allocator bookkeeping charged per heap allocation.
@@ -25,7 +25,15 @@ fn bytes(b: &[u8]) -> usize {
     }
 }
 
-fn headers(h: &[Header]) -> usize {
+fn headers(h: &Headers) -> usize {
+    match h.heap_bytes() {
+        0 => 0,
+        n => n + 2 * PER_ALLOCATION,
+    }
+}
+
+/// Heap bytes of a plain list of header pairs (HTTP/2 trailers).
+fn pairs(h: &[(String, String)]) -> usize {
     if h.is_empty() {
         return 0;
     }
@@ -48,7 +56,7 @@ fn exchange(ex: &HttpExchange) -> usize {
     if let Some(h) = &ex.h2 {
         n += size_of::<crate::protocol::H2Stream>()
             + PER_ALLOCATION
-            + headers(&h.trailers)
+            + pairs(&h.trailers)
             + std::mem::size_of_val(h.stalls.as_slice());
     }
     n

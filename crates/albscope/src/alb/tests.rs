@@ -689,3 +689,28 @@ fn a_flush_between_legs_leaves_header_pairing_first() {
     assert_eq!(sink.checks.len(), 1);
     assert!(!sink.checks[0].ok);
 }
+
+#[test]
+fn eager_pairing_pairs_what_has_arrived_without_waiting_for_the_window() {
+    // Nothing is in flight 3 s after the request: the tick pairs it (no 100 s wait), and the
+    // connections' records, when they close later, are not held for legs long paired.
+    let mut tr = tracker();
+    relayed(&mut tr, ALB, CLIENT, 1, 1_000);
+    tr.tick_in_flight(t(4_000), None);
+    assert_eq!(tr.sink.paths.len(), 1, "paired at the tick");
+    assert_eq!(paired(&tr.sink), 1);
+    assert_eq!(tr.pending_len(), 0);
+    let f = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 998).handshake(998);
+    tr.closed(f.record(AppKind::Http, Vec::new(), 1, Some(1_030)));
+    assert_eq!(tr.held_bytes(), 0, "no record held for paired legs");
+    // Something still in flight since before the request holds it back.
+    let mut tr = tracker();
+    relayed(&mut tr, ALB, CLIENT, 1, 1_000);
+    tr.tick_in_flight(t(4_000), Some(t(500)));
+    assert!(
+        tr.sink.paths.is_empty(),
+        "a leg starting at 500 ms may still come"
+    );
+    let (sink, _) = tr.finish();
+    assert_eq!(paired(&sink), 1);
+}

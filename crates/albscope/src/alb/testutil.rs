@@ -6,7 +6,7 @@ use crate::decode::{IcmpError, MirrorSession};
 use crate::flow::{CloseReason, ConnId, ConnKey, ConnSummary, DirStats, Endpoint, TcpEvent};
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::{
-    AppKind, ConnContext, ConnectionRecord, Header, HttpExchange, HttpRequest, HttpResponse,
+    AppKind, ConnContext, ConnectionRecord, Headers, HttpExchange, HttpRequest, HttpResponse,
 };
 
 /// The client of the samples.
@@ -157,14 +157,12 @@ pub fn icmp_host_unreachable(from: Endpoint, to: Endpoint) -> TcpEventKind {
 }
 
 /// Headers from pairs.
-pub fn hdrs(list: &[(&str, &str)]) -> Vec<Header> {
-    list.iter()
-        .map(|(n, v)| (n.to_string(), v.to_string()))
-        .collect()
+pub fn hdrs(list: &[(&str, &str)]) -> Headers {
+    Headers::from_pairs(list.iter().copied())
 }
 
 /// A GET request for `target` at `ms`, complete at once.
-pub fn get(ms: i64, target: &str, headers: Vec<Header>) -> HttpRequest {
+pub fn get(ms: i64, target: &str, headers: Headers) -> HttpRequest {
     HttpRequest {
         first_byte: t(ms),
         first_pos: p((ms as u64).wrapping_add(1)),
@@ -182,12 +180,12 @@ pub fn get(ms: i64, target: &str, headers: Vec<Header>) -> HttpRequest {
 }
 
 /// Front-end request headers.
-pub fn front_headers() -> Vec<Header> {
+pub fn front_headers() -> Headers {
     hdrs(&[("Host", "alb.example.com"), ("User-Agent", "curl/8.11.1")])
 }
 
 /// Back-end request headers as the ALB sends them for `client`.
-pub fn back_headers(client: &str) -> Vec<Header> {
+pub fn back_headers(client: &str) -> Headers {
     hdrs(&[
         ("Host", "alb.example.com"),
         ("X-Forwarded-For", client),

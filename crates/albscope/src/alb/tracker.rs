@@ -90,8 +90,13 @@ pub struct AlbTracker<S: PathSink> {
     held_bytes: usize,
     next_seq: u64,
     now: Timestamp,
+    /// The next pairing batch waits for a cutoff at or past this.
+    next_flush: Timestamp,
     pub(super) sink: S,
 }
+
+/// Least capture time between two pairing batches.
+const EAGER_STEP: Duration = Duration(1_000_000_000);
 
 /// How far past its window a leg waits (absorbs the ordering slack of the capture clock).
 const WINDOW_SLACK: Duration = Duration(2_000_000_000);
@@ -111,6 +116,7 @@ impl<S: PathSink> AlbTracker<S> {
             held_bytes: 0,
             next_seq: 0,
             now: Timestamp::default(),
+            next_flush: Timestamp::default(),
             sink,
         }
     }
@@ -477,11 +483,21 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             finished_exchanges,
             decryption,
         });
+        self.sink.closed(&shared);
         let no_exchanges = finished_exchanges == 0 && unfinished.is_empty();
         // The record's bytes are charged once: to the entry kept for the legs of finished
         // exchanges when there were some, else to the first leg that carries it.
         let mut record_bytes = size::closed_conn(&shared);
-        if finished_exchanges > 0 {
+        // Kept only while a held leg may need it (the test `prune_closed` applies): with
+        // eager pairing the legs of an idle keep-alive connection are long paired when it
+        // closes, and a close storm (the end of the capture) would otherwise hold every
+        // record, over the budget, until the next batch.
+        // Legs held unpaired (`waiting`, `late`) may need it at the next batch too: then it is
+        // kept until that batch, as before eager pairing.
+        let needed = self.pending.peek().is_some_and(|p| p.time <= end)
+            || !self.waiting.is_empty()
+            || !self.late.is_empty();
+        if finished_exchanges > 0 && needed {
             self.hold(record_bytes);
             if let Some(old) = self.closed.insert(
                 info.id,
@@ -563,11 +579,28 @@ impl<S: PathSink> AlbTracker<S> {
 
 impl<S: PathSink> Clock for AlbTracker<S> {
     fn tick(&mut self, now: Timestamp) {
+        self.tick_in_flight(now, Some(Timestamp::default()));
+    }
+
+    /// Pairs what has all arrived: the legs older than the window, and (eager pairing) those
+    /// that started before everything still in flight, where every leg that can still come
+    /// starts later ([`ProtocolTracker::pending_since`](crate::protocol::ProtocolTracker::pending_since)).
+    /// Pairing batches never change the result, so pairing earlier only frees the legs sooner.
+    fn tick_in_flight(&mut self, now: Timestamp, pending_since: Option<Timestamp>) {
         if now > self.now {
             self.now = now;
         }
         let window = self.known.config.window();
-        self.flush(Some(Timestamp(self.now.0.saturating_sub(window.0))));
+        let windowed = Timestamp(self.now.0.saturating_sub(window.0));
+        let arrived = pending_since.map_or(self.now, |p| p.min(self.now));
+        let cutoff = windowed.max(arrived);
+        // Batches at least EAGER_STEP apart: legs left unpaired (waiting front ends, held back
+        // ends) join every batch, so batches much smaller than their reach repeat that work.
+        if cutoff < self.next_flush {
+            return;
+        }
+        self.next_flush = cutoff.plus(EAGER_STEP);
+        self.flush(Some(cutoff));
     }
 }
 

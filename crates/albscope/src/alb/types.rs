@@ -428,6 +428,11 @@ pub trait PathSink {
     fn path(&mut self, path: RequestPath, known: &Knowledge);
     /// A health check.
     fn health_check(&mut self, check: HealthCheck, known: &Knowledge);
+    /// A connection closed (its record, for paths handed over before it closed: a leg is
+    /// paired as soon as its partner is settled, so it may come without its record).
+    fn closed(&mut self, record: &Arc<ClosedConn>) {
+        let _ = record;
+    }
 }
 
 /// The median of `v` (the upper one of an even count), `None` when empty.

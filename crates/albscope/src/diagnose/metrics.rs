@@ -532,6 +532,16 @@ impl Collector {
         }
     }
 
+    /// Records again the connections of kept request `id` (its path got connection records).
+    pub fn refresh_conns(&mut self, path: &RequestPath, id: RequestId) {
+        if let Some(c) = self.kept.get_mut(&id) {
+            *c = RequestConns {
+                front: path.front.as_ref().map(ConnRef::of),
+                back: path.back.as_ref().map(ConnRef::of),
+            };
+        }
+    }
+
     /// The metrics, and the connections of the kept requests by request id.
     pub fn finish(mut self) -> (Metrics, IndexMap<RequestId, RequestConns>) {
         let t = &self.total;

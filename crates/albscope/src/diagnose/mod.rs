@@ -26,16 +26,18 @@ pub use model::{
 pub use classify::diagnose;
 
 use crate::alb::{
-    HealthCheck, HealthProblem, Knowledge, NodeEvidence, NodeLink, PairingMethod, PathSink,
-    RequestPath, TimerSource, Vantage,
+    ClosedConn, HealthCheck, HealthProblem, Knowledge, NodeEvidence, NodeLink, PairingMethod,
+    PathSink, RequestPath, TimerSource, Vantage,
 };
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
-use crate::flow::Endpoint;
+use crate::flow::{ConnId, Endpoint};
 use crate::pipeline::RunStats;
 use crate::taxonomy::{Category, GeneratedBy};
 use indexmap::IndexMap;
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Most failed health checks kept in full.
 const MAX_HEALTH_FAILURES: usize = 50;
@@ -443,6 +445,11 @@ pub struct Analyzer {
     /// connection attempts, single TLS exchanges): health checks when they come at a steady
     /// cadence per node and target, decided at the end (see [`health_check_cadence`]).
     held: std::collections::VecDeque<RequestPath>,
+    /// Kept findings whose timeline waits for a connection record (a leg paired before its
+    /// connection closed): the path, and the finding's index in `requests`.
+    awaiting: Vec<Option<(RequestPath, usize)>>,
+    /// Connection id -> entries of `awaiting` with a leg on that connection.
+    awaiting_by_conn: HashMap<ConnId, Vec<usize>>,
 }
 
 /// The health check a held back-end connection was: a bare attempt failed; a TLS exchange
@@ -561,6 +568,8 @@ impl Analyzer {
             metrics: metrics::Collector::default(),
             idle_seen: Vec::new(),
             held: std::collections::VecDeque::new(),
+            awaiting: Vec::new(),
+            awaiting_by_conn: HashMap::new(),
         }
     }
 
@@ -611,13 +620,26 @@ impl Analyzer {
     fn request(&mut self, path: RequestPath, known: &Knowledge) {
         // The timeline is written only for the requests kept (counting, the metrics and the
         // access-log join do not read it).
-        let mut finding = classify::diagnose_untimed(&path, known);
+        // The verdict first; the words a report quotes only for the findings kept in full
+        // (or all of them when an access log is joined: the join reads them).
+        let room = self.requests.len() < self.max_kept;
+        let (keep_ok, all_words) = (self.keep_ok, self.log.is_some());
+        let mut finding = classify::diagnose_verdict(&path, known, |c| {
+            all_words || (room && (c.is_failure() || keep_ok))
+        });
         let wanted = finding.category.is_failure() || self.keep_ok;
         let keep = wanted && self.requests.len() < self.max_kept;
         if wanted && !keep {
             self.not_kept += 1;
         }
-        if keep {
+        let lacks_record = |p: &RequestPath| {
+            [&p.front, &p.back]
+                .into_iter()
+                .flatten()
+                .any(|l| l.record.is_none())
+        };
+        let awaits = keep && lacks_record(&path);
+        if keep && !awaits {
             finding.timeline = classify::timeline(&path);
         }
         if let Some(log) = &mut self.log {
@@ -626,7 +648,54 @@ impl Analyzer {
         self.count(&finding, path.back.as_ref().map(|b| b.conn.key.server));
         self.metrics.observe(&path, &finding, keep);
         if keep {
+            if awaits {
+                let entry = self.awaiting.len();
+                for leg in [&path.front, &path.back].into_iter().flatten() {
+                    if leg.record.is_none() {
+                        let list = self.awaiting_by_conn.entry(leg.conn.id).or_default();
+                        if !list.contains(&entry) {
+                            list.push(entry);
+                        }
+                    }
+                }
+                self.awaiting.push(Some((path, self.requests.len())));
+            }
             self.requests.push(finding);
+        }
+    }
+
+    /// Writes the timeline of an awaiting kept finding (with the records that came) and
+    /// refreshes its connections in the metrics.
+    fn write_timeline(&mut self, entry: usize) {
+        let Some((path, index)) = self.awaiting.get_mut(entry).and_then(Option::take) else {
+            return;
+        };
+        if let Some(f) = self.requests.get_mut(index) {
+            f.timeline = classify::timeline(&path);
+            self.metrics.refresh_conns(&path, f.id);
+        }
+    }
+
+    /// The connection of `record` closed: the kept findings waiting for it get it, and their
+    /// timelines once no leg lacks one.
+    fn connection_closed(&mut self, record: &Arc<ClosedConn>) {
+        let Some(entries) = self.awaiting_by_conn.remove(&record.tcp.id) else {
+            return;
+        };
+        for entry in entries {
+            let Some(Some((path, _))) = self.awaiting.get_mut(entry) else {
+                continue;
+            };
+            let mut complete = true;
+            for leg in [&mut path.front, &mut path.back].into_iter().flatten() {
+                if leg.record.is_none() && leg.conn.id == record.tcp.id {
+                    leg.record = Some(record.clone());
+                }
+                complete &= leg.record.is_some();
+            }
+            if complete {
+                self.write_timeline(entry);
+            }
         }
     }
 
@@ -663,6 +732,11 @@ impl Analyzer {
     /// Builds the analysis from what was gathered, what the ALB layer learned and run stats.
     pub fn finish(mut self, known: &Knowledge, stats: RunStats) -> Analysis {
         self.release_held(known);
+        // Connections still open at the end of the capture were closed (with their records)
+        // before this; whatever still waits has its timeline from what came.
+        for entry in 0..self.awaiting.len() {
+            self.write_timeline(entry);
+        }
         self.requests
             .sort_by(|a, b| a.time.cmp(&b.time).then(a.id.cmp(&b.id)));
         let order = |c: &Category| Category::ALL.iter().position(|x| x == c);
@@ -674,6 +748,7 @@ impl Analyzer {
             t.by_category.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         }
         sort_target_rows(&mut self.health.by_target);
+        sort_health_failures(&mut self.health.failures);
         let (mut idle, mut src) = known.idle_timeout();
         // Not given and not seen in idle closes: the one the requests show, when they agree,
         // so that the header quotes the number the findings do.
@@ -799,6 +874,10 @@ impl PathSink for Analyzer {
         self.request(path, known);
     }
 
+    fn closed(&mut self, record: &Arc<ClosedConn>) {
+        self.connection_closed(record);
+    }
+
     fn health_check(&mut self, check: HealthCheck, _known: &Knowledge) {
         let h = &mut self.health;
         h.checks += 1;
@@ -809,18 +888,30 @@ impl PathSink for Analyzer {
         if !check.ok {
             h.failed += 1;
             t.failed += 1;
-            if h.failures.len() < MAX_HEALTH_FAILURES {
-                h.failures.push(HealthFailure {
-                    time: check.time,
-                    node: check.node,
-                    target: check.target,
-                    path: check.path,
-                    problem: check.problem,
-                    packet: check.pos,
-                });
+            // The earliest failures by time (not by the order pairing hands them over, which
+            // follows its batches): kept sorted, at most twice the limit between trims.
+            h.failures.push(HealthFailure {
+                time: check.time,
+                node: check.node,
+                target: check.target,
+                path: check.path,
+                problem: check.problem,
+                packet: check.pos,
+            });
+            if h.failures.len() >= 2 * MAX_HEALTH_FAILURES {
+                sort_health_failures(&mut h.failures);
             }
         }
     }
+}
+
+/// Sorts health-check failures by time (then packet, node, target) and keeps the first
+/// [`MAX_HEALTH_FAILURES`].
+fn sort_health_failures(list: &mut Vec<HealthFailure>) {
+    list.sort_by(|a, b| {
+        (a.time, a.packet, a.node, a.target).cmp(&(b.time, b.packet, b.node, b.target))
+    });
+    list.truncate(MAX_HEALTH_FAILURES);
 }
 
 /// `#12` for a single input, `name#12` when there are several.

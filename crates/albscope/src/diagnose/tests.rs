@@ -1034,7 +1034,7 @@ fn front_end_only_5xx_without_server_header() {
     let mut tr = tracker();
     let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
     let mut r = resp(110, 503, "x", 10);
-    r.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("server"));
+    r.headers.retain(|k, _| !k.eq_ignore_ascii_case("server"));
     tr.exchange(
         &c.ctx(false),
         exch(0, None, Some(get(100, "/x", front_headers())), Some(r)),

@@ -15,6 +15,7 @@
 //! hand-over to the [`AppSink`]. Results never depend on how the streams were cut into packets.
 
 pub mod decrypt;
+mod headers;
 mod http;
 mod http2;
 mod tls;
@@ -24,6 +25,7 @@ pub use decrypt::{
     tls_cipher_name, tls_version_name, Alpn, DecryptInfo, DecryptStatus, KeyLog, KeyLogProblem,
     KeyLogProblemKind,
 };
+pub use headers::{Headers, Known};
 pub use http2::{
     grpc_code_name, grpc_outcome, grpc_status_for_http, GrpcOutcome, H2ErrorCode, H2GoAway,
     H2Reset, H2Stall, H2Stream, WindowScope,
@@ -47,7 +49,8 @@ pub enum AppKind {
     Unknown,
 }
 
-/// One header, name as sent, value decoded lossily as UTF-8.
+/// One header as an owned (name, value) pair: a way to build [`Headers`] by hand
+/// (`Headers::from(vec![...])`); parsed messages hold [`Headers`].
 pub type Header = (String, String);
 
 /// A parsed HTTP request.
@@ -68,8 +71,9 @@ pub struct HttpRequest {
     /// Minor version (0 or 1) of HTTP/1.x; 2 for HTTP/2.
     pub version: u8,
     /// Headers in order (capped by [`ProtocolConfig::max_headers`]); for HTTP/2 the regular
-    /// headers, with `:authority` first as `host` when no Host header was sent.
-    pub headers: Vec<Header>,
+    /// headers, with `:authority` first as `host` when no Host header was sent; look one up
+    /// with [`header`] or [`Headers::known`].
+    pub headers: Headers,
     /// Size of the header block in bytes.
     pub header_bytes: usize,
     /// Declared Content-Length.
@@ -97,8 +101,8 @@ pub struct HttpResponse {
     pub reason: String,
     /// Minor version of HTTP/1.x; 2 for HTTP/2.
     pub version: u8,
-    /// Headers in order (capped).
-    pub headers: Vec<Header>,
+    /// Headers in order (capped); look one up with [`header`] or [`Headers::known`].
+    pub headers: Headers,
     /// Size of the header block in bytes.
     pub header_bytes: usize,
     /// Declared Content-Length.
@@ -385,8 +389,15 @@ pub trait AppSink {
     fn closed(&mut self, record: ConnectionRecord);
 }
 
-/// Looks up a header by case-insensitive name.
-pub fn header<'h>(headers: &'h [Header], name: &str) -> Option<&'h str> {
+/// Looks up a header by case-insensitive name (the first one of that name): an index for the
+/// [`Known`] headers, a scan for others.
+pub fn header<'h>(headers: &'h Headers, name: &str) -> Option<&'h str> {
+    headers.get(name)
+}
+
+/// The first value of header `name` (case-insensitive) in a plain list of pairs (HTTP/2
+/// pseudo-headers and trailers, which are kept as decoded).
+pub fn pair_header<'h>(headers: &'h [Header], name: &str) -> Option<&'h str> {
     headers
         .iter()
         .find(|(n, _)| n.eq_ignore_ascii_case(name))

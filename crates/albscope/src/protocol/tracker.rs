@@ -224,6 +224,15 @@ impl HttpConn {
     }
 }
 
+/// When an exchange starts, as the ALB layer orders legs: its request, else its response.
+fn exchange_start(ex: &HttpExchange) -> Option<Timestamp> {
+    ex.request
+        .as_ref()
+        .map(|r| r.first_byte)
+        .or(ex.response.as_ref().map(|r| r.first_byte))
+        .or(ex.response_error.as_ref().map(|e| e.first_byte))
+}
+
 /// Queues an exchange; the first takes one slot (about 480 bytes), not the four a `VecDeque`
 /// grows to at once: most connections have one exchange outstanding at a time.
 fn push_slot(queue: &mut VecDeque<Slot>, slot: Slot) {
@@ -261,6 +270,28 @@ struct Conn {
 }
 
 impl Conn {
+    /// The earliest start time of an exchange or attempt this connection may still report:
+    /// the connection's opening while it has finished no exchange (its first request, a TLS
+    /// burst or the bare attempt are reported later, from that time on), else the oldest
+    /// exchange waiting for its response and the messages being read. `None`: nothing pending
+    /// (a later request starts after the packets already seen).
+    fn pending_since(&self) -> Option<Timestamp> {
+        match &self.http {
+            Some(h) if h.finished > 0 => {
+                let queued = h.queue.iter().filter_map(|s| exchange_start(&s.ex)).min();
+                [
+                    queued,
+                    h.req.in_progress_since(),
+                    h.resp.in_progress_since(),
+                ]
+                .into_iter()
+                .flatten()
+                .min()
+            }
+            _ => Some(self.ctx.opened),
+        }
+    }
+
     /// Heap held by this connection's buffers (header blocks, held bytes, TLS records).
     fn memory(&self) -> usize {
         let held = self.held_bytes[0].saturating_add(self.held_bytes[1]);
@@ -337,6 +368,15 @@ impl ProtocolTracker {
     /// Connections currently tracked.
     pub fn open_connections(&self) -> usize {
         self.conns.len()
+    }
+
+    /// The earliest start time of anything an open connection may still report (an exchange
+    /// in flight, a request or response being read, a connection that has reported nothing
+    /// yet); `None` when nothing is pending. Every exchange reported later starts at or after
+    /// it (or after the packets already seen): the ALB layer pairs up to it without waiting
+    /// for its time window.
+    pub fn pending_since(&self) -> Option<Timestamp> {
+        self.conns.values().filter_map(|c| c.pending_since()).min()
     }
 
     /// Handles one flow event, reporting finished exchanges and connections to `sink`.

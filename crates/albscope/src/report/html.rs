@@ -23,8 +23,8 @@ mod latency;
 mod legend;
 mod nav;
 mod palette;
-mod strip;
 mod periods;
+mod strip;
 mod verdict;
 
 use diagram::diagram;

@@ -29,7 +29,19 @@ pub(in crate::diagnose) fn timeline(path: &RequestPath) -> Vec<TimelineEvent> {
 
 /// [`diagnose`] without the timeline, the costliest part to write: a request that is only
 /// counted does not need it.
-pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledge) -> Finding {
+fn diagnose_untimed(path: &RequestPath, known: &Knowledge) -> Finding {
+    diagnose_verdict(path, known, |_| true)
+}
+
+/// The verdict first, the words later: category, status, who generated it, timings and
+/// evidence for every request, and only when `wants_words(category)` says the finding is kept
+/// the values a report quotes (request line, Host, trace id, target server, fix). A finding
+/// built without them is fit for counting only (summary, metrics), not for a report.
+pub(in crate::diagnose) fn diagnose_verdict(
+    path: &RequestPath,
+    known: &Knowledge,
+    wants_words: impl FnOnce(Category) -> bool,
+) -> Finding {
     let (idle, _) = known.idle_timeout();
     let ctx = Ctx { known, idle };
     let front = path.front.as_ref();
@@ -57,13 +69,13 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
 
     let mut evidence: Vec<Evidence> = Vec::new();
     let mut candidates = Vec::new();
-    let (mut category, what, mut detail, target_status, expected) = match (&back_verdict, front) {
+    let (mut category, what, mut detail, target_status, expected) = match (back_verdict, front) {
         (Some(v), _) => {
-            evidence.extend(v.evidence.iter().cloned());
+            evidence = v.evidence;
             (
                 v.category,
-                v.what.clone(),
-                v.detail.clone(),
+                v.what,
+                v.detail,
                 v.target_status,
                 v.expected_status,
             )
@@ -226,12 +238,14 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         _ => status.map(|_| GeneratedBy::Lb),
     };
 
+    let words = wants_words(category);
     let trace_id = back
         .and_then(|b| b.request_header("x-amzn-trace-id"))
         .or(front.and_then(|f| f.request_header("x-amzn-trace-id")))
+        .filter(|_| words)
         .map(str::to_string);
     detail.trace_id = trace_id.clone();
-    if detail.server.is_none() {
+    if words && detail.server.is_none() {
         detail.server = back
             .and_then(|b| b.response_header("server"))
             .or(if front_is_lb { None } else { front_server })
@@ -262,8 +276,15 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
             .and_then(|e| e.request.as_ref()));
     let first = front.or(back);
     let start = first.map(|l| l.time()).unwrap_or_default();
-    let fix = fix_text(category, &detail);
+    let fix = if words {
+        fix_text(category, &detail)
+    } else {
+        None
+    };
     let request_seen = match req {
+        // The request line is text: written only for findings kept in full (the summary
+        // counts encrypted and absent requests of every finding, so those stay typed).
+        Some(_) if !words => RequestSeen::NotReadable,
         Some(r) => RequestSeen::Http {
             method: r.method.clone(),
             target: r.target.clone(),
@@ -331,9 +352,10 @@ pub(in crate::diagnose) fn diagnose_untimed(path: &RequestPath, known: &Knowledg
         alb,
         target: back.map(|b| b.conn.key.server),
         back_alb: back.map(|b| b.conn.key.client),
-        method: req.map(|r| r.method.clone()),
-        path: req.map(|r| r.target.clone()),
+        method: req.filter(|_| words).map(|r| r.method.clone()),
+        path: req.filter(|_| words).map(|r| r.target.clone()),
         host: req
+            .filter(|_| words)
             .and_then(|r| header(&r.headers, "host"))
             .map(str::to_string),
         request: request_seen,

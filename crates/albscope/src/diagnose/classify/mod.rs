@@ -14,7 +14,7 @@ mod finding;
 mod front;
 
 pub use finding::diagnose;
-pub(super) use finding::{diagnose_untimed, timeline};
+pub(super) use finding::{diagnose_verdict, timeline};
 
 use super::evidence::{At, Cause, Close, Evidence};
 use crate::alb::{Knowledge, Leg};

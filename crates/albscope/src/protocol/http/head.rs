@@ -1,7 +1,7 @@
 //! Header blocks: collecting one up to its terminating empty line within the size cap, and
 //! reading from its headers what the parsers need (headers kept up to a count cap, framing).
 
-use crate::protocol::Header;
+use crate::protocol::Headers;
 
 /// A header buffer larger than this is freed rather than kept for the next message.
 const RETAINED_HEAD_CAPACITY: usize = 8 * 1024;
@@ -29,22 +29,14 @@ pub(super) struct Head {
     pub(super) status: u16,
     pub(super) reason: String,
     pub(super) version: u8,
-    pub(super) headers: Vec<Header>,
+    pub(super) headers: Headers,
     pub(super) content_length: Result<Option<u64>, &'static str>,
     pub(super) chunked: bool,
 }
 
 /// The first `max` headers, as names and (lossily decoded) values.
-pub(super) fn collect_headers(raw: &[httparse::Header<'_>], max: usize) -> Vec<Header> {
-    raw.iter()
-        .take(max)
-        .map(|h| {
-            (
-                h.name.to_string(),
-                String::from_utf8_lossy(h.value).into_owned(),
-            )
-        })
-        .collect()
+pub(super) fn collect_headers(raw: &[httparse::Header<'_>], max: usize) -> Headers {
+    Headers::from_raw(raw, max)
 }
 
 /// Content-Length (all values must agree) and chunked-ness from raw headers.
@@ -88,10 +80,27 @@ pub(super) fn framing(raw: &[httparse::Header<'_>]) -> (Result<Option<u64>, &'st
     (cl, chunked)
 }
 
-/// Room for every header of `block` (one per line at most) for `httparse`.
-pub(super) fn header_slots(block: &[u8]) -> Vec<httparse::Header<'static>> {
-    let lines = block.iter().filter(|&&b| b == b'\n').count();
-    vec![httparse::EMPTY_HEADER; lines.max(1)]
+/// Header slots on the stack: enough for most messages (more lines take a heap vector).
+pub(super) const STACK_SLOTS: usize = 64;
+
+/// Room for every header of `block` (one per line at most) for `httparse`: `stack` when it is
+/// large enough, else `heap`, grown to fit.
+pub(super) fn header_slots<'s, 'b>(
+    block: &[u8],
+    stack: &'s mut [httparse::Header<'b>; STACK_SLOTS],
+    heap: &'s mut Vec<httparse::Header<'b>>,
+) -> &'s mut [httparse::Header<'b>] {
+    let lines = memchr_count(block).max(1);
+    if lines <= STACK_SLOTS {
+        &mut stack[..lines]
+    } else {
+        heap.resize(lines, httparse::EMPTY_HEADER);
+        heap.as_mut_slice()
+    }
+}
+
+fn memchr_count(block: &[u8]) -> usize {
+    block.iter().filter(|&&b| b == b'\n').count()
 }
 
 /// Accumulates a header block until its terminating empty line.

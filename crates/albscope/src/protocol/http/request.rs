@@ -2,7 +2,7 @@
 //! next request line after an unreadable request.
 
 use super::body::{body_gap, feed_body, Body, ChunkedDecoder, GapResult};
-use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadStep};
+use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadStep, STACK_SLOTS};
 use super::resync::{match_method, Match, Resync};
 use super::{MsgStart, Seg};
 use crate::capture::Timestamp;
@@ -53,6 +53,14 @@ impl RequestParser {
             start: None,
             max_header_bytes,
             max_headers,
+        }
+    }
+
+    /// When the request being read started, while one is (head or body not yet complete).
+    pub fn in_progress_since(&self) -> Option<Timestamp> {
+        match self.state {
+            ReqState::Head | ReqState::Body(_) => self.start.map(|s| s.ts),
+            ReqState::Idle | ReqState::Resync(_) | ReqState::Stopped => None,
         }
     }
 
@@ -226,7 +234,7 @@ impl RequestParser {
             method,
             target,
             version,
-            headers: Vec::new(),
+            headers: crate::protocol::Headers::new(),
             header_bytes: self.head.buf.len(),
             content_length: None,
             chunked: false,
@@ -291,8 +299,10 @@ impl RequestParser {
 
 /// Parses a complete request header block.
 fn parse_request_head(block: &[u8], max_headers: usize) -> Result<Head, String> {
-    let mut slots = header_slots(block);
-    let mut req = httparse::Request::new(&mut slots);
+    let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
+    let mut heap = Vec::new();
+    let slots = header_slots(block, &mut stack, &mut heap);
+    let mut req = httparse::Request::new(slots);
     match req.parse(block) {
         Ok(httparse::Status::Complete(_)) => {
             let (content_length, chunked) = framing(req.headers);

@@ -3,7 +3,7 @@
 //! resynchronisation on the next status line.
 
 use super::body::{body_gap, feed_body, Body, ChunkedDecoder, GapResult};
-use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadStep};
+use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadStep, STACK_SLOTS};
 use super::resync::{match_literal, match_response_line, Match, Resync};
 use super::{MsgStart, Seg};
 use crate::capture::{PacketPos, Timestamp};
@@ -67,6 +67,18 @@ pub(crate) struct ResponseParser {
 }
 
 impl ResponseParser {
+    /// When the response being read started, while one is (or while the stream is being
+    /// searched or counted after an unreadable one: a report of it may still come).
+    pub fn in_progress_since(&self) -> Option<Timestamp> {
+        match self.state {
+            RespState::Head
+            | RespState::Body(..)
+            | RespState::Resync(_)
+            | RespState::Failed(..) => self.start.map(|s| s.ts),
+            RespState::Idle | RespState::Stopped => None,
+        }
+    }
+
     /// A parser with the given caps.
     pub fn new(max_header_bytes: usize, max_headers: usize) -> Self {
         ResponseParser {
@@ -449,8 +461,10 @@ impl ResponseParser {
 
 /// Parses a complete response header block.
 fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, ResponseErrorReason> {
-    let mut slots = header_slots(block);
-    let mut resp = httparse::Response::new(&mut slots);
+    let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
+    let mut heap = Vec::new();
+    let slots = header_slots(block, &mut stack, &mut heap);
+    let mut resp = httparse::Response::new(slots);
     match resp.parse(block) {
         Ok(httparse::Status::Complete(_)) => {
             let (content_length, chunked) = framing(resp.headers);

@@ -10,8 +10,8 @@ use crate::capture::Timestamp;
 use crate::flow::Dir;
 use crate::protocol::http::Seg;
 use crate::protocol::{
-    header, HttpExchange, HttpRequest, HttpResponse, ResponseError, ResponseErrorKind,
-    ResponseErrorReason,
+    header, pair_header, Headers, HttpExchange, HttpRequest, HttpResponse, ResponseError,
+    ResponseErrorKind, ResponseErrorReason,
 };
 
 /// Streams tracked at once per connection (more are counted, not followed).
@@ -474,10 +474,11 @@ impl H2Conn {
             .unwrap_or_default();
         let mut headers = block.headers;
         if let Some(a) = authority {
-            if header(&headers, "host").is_none() {
+            if pair_header(&headers, "host").is_none() {
                 headers.insert(0, ("host".to_string(), a));
             }
         }
+        let headers: Headers = headers.into();
         let content_length = header(&headers, "content-length").and_then(|v| v.trim().parse().ok());
         s.ex.request = Some(HttpRequest {
             first_byte: at.ts,
@@ -529,8 +530,8 @@ impl H2Conn {
             .into_iter()
             .filter_map(|(_, v)| v.parse().ok())
             .collect();
-        let content_length =
-            header(&block.headers, "content-length").and_then(|v| v.trim().parse().ok());
+        let headers: Headers = block.headers.into();
+        let content_length = header(&headers, "content-length").and_then(|v| v.trim().parse().ok());
         s.ex.response = Some(HttpResponse {
             first_byte: at.ts,
             first_pos: at.pos,
@@ -539,7 +540,7 @@ impl H2Conn {
             status,
             reason: String::new(),
             version: 2,
-            headers: block.headers,
+            headers,
             header_bytes,
             content_length,
             chunked: false,

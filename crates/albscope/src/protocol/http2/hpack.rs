@@ -23,7 +23,7 @@ pub(crate) struct Block {
 impl Block {
     /// A pseudo-header's value.
     pub fn pseudo(&self, name: &str) -> Option<&str> {
-        crate::protocol::header(&self.pseudo, name)
+        crate::protocol::pair_header(&self.pseudo, name)
     }
 }
 
