@@ -17,6 +17,7 @@ mod decode_proptest;
 mod flow_cli;
 mod flow_vs_tshark;
 mod h2_vs_tshark;
+mod health_cadence;
 mod logjoin_cli;
 mod logjoin_samples;
 mod multi_file_samples;
