@@ -80,6 +80,9 @@ pub enum TellApart {
     /// The ALB closed the back-end connection before any answer (back end only): the front end
     /// shows whether the client left first (460) or the ALB answered 502 (deregistration).
     ClientOrAlbClose,
+    /// The ALB closed the back-end connection at the idle timeout (back end only): a client
+    /// that gave up earlier looks the same from there; the front end shows which.
+    IdleOrClientClosed,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.

@@ -128,6 +128,12 @@ pub(in crate::diagnose) fn diagnose_verdict(
         expected = None;
     }
 
+    // Seen from the back end alone, the ALB giving up at the idle timeout is also what a
+    // request looks like whose client left earlier (the ALB may wait for the target anyway).
+    if front.is_none() && category == Category::TargetIdleTimeout {
+        notes.push(Note::TellApart(TellApart::IdleOrClientClosed));
+    }
+
     // The client closing first overrides what the back end shows: the ALB never answered.
     let mut front_status = front_status;
     if let Some(ev) = client_closed {

@@ -235,6 +235,12 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              from the ALB is deregistration_abort, a 504 the idle timeout (or give \
              --idle-timeout)"
         }
+        TellApart::IdleOrClientClosed => {
+            "seen from the back end alone: the ALB may keep waiting for the target after its \
+             client has gone, so a client that gave up earlier (client_closed, 460: it got \
+             nothing) looks the same here; capture the front end (the clients' or the ALB's \
+             ENIs) to see whether the client closed before the ALB's 504"
+        }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \
              SYN is a connect timeout, an unfinished TLS handshake a TLS handshake timeout, a \
