@@ -102,7 +102,8 @@ pub struct ProtocolStats {
     pub tls_resyncs: u64,
     /// Directions of decrypted connections whose records were not found again after a gap.
     pub tls_unsynced: u64,
-    /// HTTP/2 connections (client preface seen); also counted in `http_connections`.
+    /// HTTP/2 connections: clear-text ones (client preface seen, also counted in
+    /// `http_connections`) and decrypted TLS ones whose inner protocol is HTTP/2.
     pub h2_connections: u64,
     /// HTTP/2 frames read.
     pub h2_frames: u64,
@@ -245,7 +246,8 @@ struct Conn {
     /// Bytes searched for HTTP on an unknown connection.
     probed: u64,
     http: Option<Box<HttpConn>>,
-    /// HTTP/2 state, when the client stream began with the preface (then `http` is `None`).
+    /// HTTP/2 state, when the client stream began with the preface, or the decrypted stream of
+    /// a TLS connection is HTTP/2 (then `http` is `None`).
     h2: Option<Box<H2Conn>>,
     tls: Option<Box<TlsConn>>,
     /// Bytes charged against the buffer budget for this connection's buffers.
@@ -526,7 +528,7 @@ impl ProtocolTracker {
                 } else {
                     None
                 };
-                let h2 = if app == AppKind::Http {
+                let h2 = if app == AppKind::Http || c.ctx.decrypted {
                     c.h2.take()
                 } else {
                     None
@@ -806,7 +808,8 @@ impl ProtocolTracker {
 
     /// Hands bytes to the parsers of the connection's application.
     fn feed(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
-        if let Some(h2) = c.h2.as_mut() {
+        // On TLS, `h2` parses the decrypted bytes (see `plaintext`), not these.
+        if let (Some(h2), false) = (c.h2.as_mut(), c.app == Some(AppKind::Tls)) {
             h2.feed(dir, seg);
             Self::hand_over_h2(c, &mut self.stats, sink);
             return;
@@ -866,7 +869,7 @@ impl ProtocolTracker {
         len: u64,
         sink: &mut dyn AppSink,
     ) {
-        if let Some(h2) = c.h2.as_mut() {
+        if let (Some(h2), false) = (c.h2.as_mut(), c.app == Some(AppKind::Tls)) {
             h2.gap(dir, ts, len);
             Self::hand_over_h2(c, &mut self.stats, sink);
             return;

@@ -1,6 +1,7 @@
 //! Decrypted TLS application data: chooses the parser of the inner protocol (by ALPN, then by
 //! the first bytes, as for a clear-text stream) and feeds it the plaintext as a stream of its
-//! own, with its own offsets, through the same entry points as clear-text bytes.
+//! own, with its own offsets, through the same entry points as clear-text bytes (the HTTP/1.x
+//! parsers, or the HTTP/2 parser as on an `h2c` connection).
 
 use super::*;
 use crate::protocol::decrypt::Alpn;
@@ -10,7 +11,7 @@ use crate::protocol::decrypt::Alpn;
 pub(crate) enum Inner {
     /// HTTP/1.x: the clear-text parsers.
     Http1,
-    /// HTTP/2 (ALPN `h2` or the connection preface): no parser here yet, counted.
+    /// HTTP/2 (ALPN `h2` or the connection preface): the HTTP/2 parser.
     Http2,
 }
 
@@ -46,25 +47,35 @@ impl ProtocolTracker {
                         let alpn = c.decrypt.as_ref().and_then(|d| d.info.alpn.as_ref());
                         inner_protocol(alpn, &bytes)
                     });
-                    if inner != Inner::Http1 {
-                        // HTTP/2: no parser here yet; the connection stays opaque bursts.
-                        continue;
-                    }
-                    if c.http.is_none() {
+                    if c.http.is_none() && c.h2.is_none() {
                         c.ctx.decrypted = true;
                         if let Some(d) = c.decrypt.as_mut() {
                             d.info.parsed = true;
                         }
-                        c.http = Some(Box::new(HttpConn::new(
-                            RequestParser::new(
-                                self.config.max_request_header_bytes,
-                                self.config.max_headers,
-                            ),
-                            ResponseParser::new(
-                                self.config.max_response_header_bytes,
-                                self.config.max_headers,
-                            ),
-                        )));
+                        match inner {
+                            Inner::Http1 => {
+                                c.http = Some(Box::new(HttpConn::new(
+                                    RequestParser::new(
+                                        self.config.max_request_header_bytes,
+                                        self.config.max_headers,
+                                    ),
+                                    ResponseParser::new(
+                                        self.config.max_response_header_bytes,
+                                        self.config.max_headers,
+                                    ),
+                                )));
+                            }
+                            Inner::Http2 => {
+                                if !c.continuation {
+                                    self.stats.h2_connections += 1;
+                                }
+                                c.h2 = Some(Box::new(H2Conn::new(
+                                    self.config.max_request_header_bytes,
+                                    self.config.max_response_header_bytes,
+                                    self.config.max_headers,
+                                )));
+                            }
+                        }
                     }
                     let d = dir.index();
                     let offset = c.plain_offset.get(d).copied().unwrap_or(0);
@@ -77,7 +88,7 @@ impl ProtocolTracker {
                         offset,
                         bytes: &bytes,
                     };
-                    self.feed_http(c, dir, seg, sink);
+                    self.feed_inner(c, dir, seg, sink);
                 }
                 Plain::Gap { dir, ts, len } => {
                     let d = dir.index();
@@ -86,12 +97,27 @@ impl ProtocolTracker {
                         *o = o.saturating_add(len);
                     }
                     if len > 0 {
-                        self.gap_http(c, dir, ts, offset, len, sink);
+                        if let Some(h2) = c.h2.as_mut() {
+                            h2.gap(dir, ts, len);
+                            Self::hand_over_h2(c, &mut self.stats, sink);
+                        } else {
+                            self.gap_http(c, dir, ts, offset, len, sink);
+                        }
                     }
                 }
             }
         }
         // Keep the scratch buffer's allocation.
         self.plain = pieces;
+    }
+
+    /// Decrypted bytes to the inner parser: HTTP/2 when the connection speaks it, else HTTP/1.x.
+    fn feed_inner(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
+        if let Some(h2) = c.h2.as_mut() {
+            h2.feed(dir, seg);
+            Self::hand_over_h2(c, &mut self.stats, sink);
+        } else {
+            self.feed_http(c, dir, seg, sink);
+        }
     }
 }
