@@ -50,22 +50,54 @@ fn every_suite_decrypts_whatever_the_segmentation() {
     }
 }
 
+/// An HTTP/2 frame.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend([kind, flags]);
+    f.extend(stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An HTTP/2 connection (client bytes, server bytes) in two rounds: streams 1 and 3 opened at
+/// once (GET / and GET /index.html, HPACK static entries), stream 1 answered 200 with a body,
+/// then stream 3 answered 500 in the next round.
+fn h2_rounds() -> Vec<(Vec<u8>, Vec<u8>)> {
+    const END_STREAM: u8 = 0x1;
+    const END_HEADERS: u8 = 0x4;
+    let mut c1 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    c1.extend(h2_frame(4, 0, 0, &[]));
+    c1.extend(h2_frame(1, END_STREAM | END_HEADERS, 1, &[0x82, 0x84, 0x86]));
+    c1.extend(h2_frame(1, END_STREAM | END_HEADERS, 3, &[0x82, 0x85, 0x86]));
+    let mut s1 = h2_frame(4, 0, 0, &[]);
+    s1.extend(h2_frame(4, 0x1, 0, &[]));
+    s1.extend(h2_frame(1, END_HEADERS, 1, &[0x88]));
+    s1.extend(h2_frame(0, END_STREAM, 1, &[b'z'; 300]));
+    let c2 = h2_frame(4, 0x1, 0, &[]);
+    let s2 = h2_frame(1, END_STREAM | END_HEADERS, 3, &[0x8e]);
+    vec![(c1, s1), (c2, s2)]
+}
+
 #[test]
-fn http2_inside_tls_is_left_to_its_parser_not_read_as_http1() {
-    // The HTTP/2 connection preface: no HTTP/2 parser here yet, so the connection keeps its
-    // opaque view (bursts) rather than losing its requests to the HTTP/1.x parser.
-    let ex = vec![(
-        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
-        b"\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
-    )];
-    let s = tls_streams(0x1301, 9, &ex, 100).expect("suite");
-    let d = drive(&s, &s.keys, &[]);
-    assert_eq!(d.decrypted_exchanges, 0);
-    let r = d.record.expect("closed");
-    let info = r.decryption.expect("info");
-    assert_eq!(info.status, DecryptStatus::Decrypted);
-    assert!(!info.parsed);
-    assert!(r.unfinished.is_empty());
+fn http2_inside_tls13_is_parsed_one_exchange_per_stream_whatever_the_segmentation() {
+    // The inner protocol is found by the preface (these sessions negotiate no ALPN).
+    for suite in [0x1301, 0x1303] {
+        for record in [5, 64, 16_000] {
+            for seg in [1, 7, 100, usize::MAX] {
+                let s = tls_streams(suite, 9, &h2_rounds(), record).expect("suite");
+                let d = drive(&s, &s.keys, &[Cut::Segments(seg)]);
+                let at = format!("suite {suite:#06x} record {record} seg {seg}");
+                assert_eq!(d.statuses, vec![200, 500], "{at}");
+                assert_eq!(d.decrypted_exchanges, 2, "{at}");
+                let r = d.record.expect("closed");
+                assert!(r.unfinished.is_empty(), "{at}");
+                let info = r.decryption.expect("info");
+                assert_eq!(info.status, DecryptStatus::Decrypted, "{at}");
+                assert!(info.parsed, "{at}");
+                assert_eq!(info.failures, 0, "{at}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -260,6 +260,8 @@ struct Conn {
     plain_offset: [u64; 2],
     /// The protocol inside decrypted TLS, once its first bytes were seen.
     inner: Option<plaintext::Inner>,
+    /// Decrypted pieces held until the inner protocol is known.
+    undecided: Vec<Plain>,
 }
 
 impl Conn {
@@ -273,7 +275,9 @@ impl Conn {
         let tls = self.tls.as_ref().map_or(0, |t| t.memory());
         let dec = self.decrypt.as_ref().map_or(0, |d| d.memory());
         let h2 = self.h2.as_ref().map_or(0, |h| h.memory());
+        let undecided = self.undecided_bytes();
         held.saturating_add(http)
+            .saturating_add(undecided)
             .saturating_add(tls)
             .saturating_add(dec)
             .saturating_add(h2)
@@ -395,6 +399,7 @@ impl ProtocolTracker {
                         decrypt: None,
                         plain_offset: [0, 0],
                         inner: None,
+                        undecided: Vec::new(),
                     }),
                 );
             }
@@ -492,6 +497,7 @@ impl ProtocolTracker {
                     return;
                 };
                 self.detect(c, true, sink);
+                self.decide_inner(c, true, sink);
                 if dir == Dir::ToClient {
                     self.finish_responses(c, ts, sink);
                 }
@@ -502,6 +508,7 @@ impl ProtocolTracker {
                     return;
                 };
                 self.detect(c, true, sink);
+                self.decide_inner(c, true, sink);
                 self.finish_responses(c, ts, sink);
             }
             FlowEvent::Close(summary) => {
@@ -521,6 +528,7 @@ impl ProtocolTracker {
                 };
                 self.budget.recharge(c.charged, 0);
                 self.detect(&mut c, true, sink);
+                self.decide_inner(&mut c, true, sink);
                 self.finish_responses(&mut c, summary.end, sink);
                 let app = c.app.unwrap_or(AppKind::Empty);
                 let http = if app == AppKind::Http || c.ctx.decrypted {
