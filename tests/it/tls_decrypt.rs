@@ -230,6 +230,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("https_backend.pcap", "https_backend.keys"),
     ("tls_gap.pcap", "tls_gap.keys"),
     ("tls13_dsb.pcapng", ""),
+    ("tls13_h2.pcap", "tls13_h2.keys"),
 ];
 
 fn albscope(args: &[&str]) -> std::process::Output {
@@ -283,7 +284,16 @@ fn samples_are_decrypted_and_the_failing_request_is_diagnosed() {
         }
         let p = &a["stats"]["protocol"];
         assert_eq!(p["tls_decrypted"], p["tls_connections"], "{pcap}");
-        if *pcap != "tls_gap.pcap" {
+        if *pcap == "tls13_h2.pcap" {
+            // HTTP/2 front end: the target resets one stream's request (HAProxy refuses the
+            // stream), and answers another with garbage (the ALB's 502, read from the stream).
+            assert!(reqs
+                .iter()
+                .any(|r| r["category"] == "target_closed_before_response"));
+            assert!(reqs
+                .iter()
+                .any(|r| r["category"] == "malformed_response" && r["status"] == 502));
+        } else if *pcap != "tls_gap.pcap" {
             // The target resets one request; the ALB's 502 is read from the decrypted leg.
             assert!(
                 reqs.iter().any(|r| r["category"] == "target_closed_before_response"
@@ -304,6 +314,39 @@ fn without_keys_the_samples_stay_opaque_and_wrong_keys_say_so() {
         .all(|r| r["decrypted"].is_null()));
     let a = analyze_json("tls13_h1.pcap", "tls12_h1.keys");
     assert_eq!(a["stats"]["protocol"]["tls_keys_missing"], 3);
+}
+
+#[test]
+fn http2_streams_in_tls_pair_with_the_back_end_requests_found_without_keys() {
+    // Without keys the clear-text back end shows every request; with keys each front-end
+    // HTTP/2 stream pairs with its back-end HTTP/1.1 request by headers: the same requests,
+    // none counted twice, the same categories.
+    let rows = |a: &serde_json::Value| {
+        let mut v: Vec<(String, String)> = a["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(|r| {
+                let path = r["path"].as_str().unwrap_or_default().to_string();
+                (path, r["category"].as_str().unwrap_or_default().to_string())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let without = analyze_json("tls13_h2.pcap", "");
+    let with = analyze_json("tls13_h2.pcap", "tls13_h2.keys");
+    assert_eq!(rows(&without).len(), 5);
+    assert_eq!(rows(&with), rows(&without));
+    for r in with["requests"].as_array().expect("requests") {
+        assert_eq!(r["pairing"], "headers", "{r}");
+        assert_eq!(r["decrypted"], serde_json::json!(["front"]), "{r}");
+    }
+    assert!(without["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .all(|r| r["decrypted"].is_null()));
 }
 
 #[test]
@@ -383,6 +426,43 @@ fn tshark_rows(pcap: &Path, keys: &Path) -> Option<Rows> {
     Some((reqs, resps))
 }
 
+/// The same rows for HTTP/2 inside TLS: `:path` of every HEADERS frame from the client and
+/// `:status` of every HEADERS frame from the server (several streams' frames share a packet:
+/// tshark lists their fields comma-separated); `None` when tshark is not installed.
+fn tshark_h2_rows(pcap: &Path, keys: &Path) -> Option<Rows> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .arg("-o")
+        .arg(format!("tls.keylog_file:{}", keys.display()))
+        .args(["-Y", "tls && http2.type==1", "-T", "fields"])
+        .args(["-e", "tcp.srcport", "-e", "tcp.dstport"])
+        .args(["-e", "http2.headers.path", "-e", "http2.headers.status"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mut reqs = Vec::new();
+    let mut resps = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let port = |i: usize| f.get(i).and_then(|p| p.parse::<u16>().ok()).unwrap_or(0);
+        let list = |i: usize| {
+            f.get(i)
+                .map(|v| v.split(',').filter(|x| !x.is_empty()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        for path in list(2) {
+            reqs.push((port(0), port(1), path.to_string()));
+        }
+        for code in list(3) {
+            resps.push((port(1), port(0), code.parse().unwrap_or(0)));
+        }
+    }
+    Some((reqs, resps))
+}
+
 /// The same rows from albscope's decrypted exchanges (library pipeline, every leg).
 fn albscope_rows(pcap: &Path, keys: &Path) -> Rows {
     use albscope::capture::{CaptureReader, Timestamp};
@@ -436,6 +516,12 @@ fn tshark_and_albscope_agree_on_decrypted_requests_and_statuses() {
             eprintln!("tshark not installed: skipped");
             return;
         };
+        let Some((h2_req, h2_resp)) = tshark_h2_rows(&p, &k) else {
+            eprintln!("tshark not installed: skipped");
+            return;
+        };
+        t_req.extend(h2_req);
+        t_resp.extend(h2_resp);
         let (mut a_req, mut a_resp) = albscope_rows(&p, &k);
         for v in [&mut t_req, &mut a_req] {
             v.sort();
@@ -454,7 +540,7 @@ fn tshark_and_albscope_agree_on_decrypted_requests_and_statuses() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 4);
+    assert_eq!(checked, 5);
 }
 
 /// Text and JSON reports of each sample analysed with its keys (`--idle-timeout 5`), against
