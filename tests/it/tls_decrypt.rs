@@ -67,8 +67,18 @@ fn h2_rounds() -> Vec<(Vec<u8>, Vec<u8>)> {
     const END_HEADERS: u8 = 0x4;
     let mut c1 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
     c1.extend(h2_frame(4, 0, 0, &[]));
-    c1.extend(h2_frame(1, END_STREAM | END_HEADERS, 1, &[0x82, 0x84, 0x86]));
-    c1.extend(h2_frame(1, END_STREAM | END_HEADERS, 3, &[0x82, 0x85, 0x86]));
+    c1.extend(h2_frame(
+        1,
+        END_STREAM | END_HEADERS,
+        1,
+        &[0x82, 0x84, 0x86],
+    ));
+    c1.extend(h2_frame(
+        1,
+        END_STREAM | END_HEADERS,
+        3,
+        &[0x82, 0x85, 0x86],
+    ));
     let mut s1 = h2_frame(4, 0, 0, &[]);
     s1.extend(h2_frame(4, 0x1, 0, &[]));
     s1.extend(h2_frame(1, END_HEADERS, 1, &[0x88]));
