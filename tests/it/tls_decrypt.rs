@@ -111,6 +111,22 @@ fn http2_inside_tls13_is_parsed_one_exchange_per_stream_whatever_the_segmentatio
 }
 
 #[test]
+fn http2_inside_tls_survives_a_lost_record() {
+    // The server's first application record (SETTINGS, SETTINGS ACK, stream 1's HEADERS) is
+    // lost in a gap: both streams still come out as exchanges, stream 1 without its status.
+    let s = tls_streams(0x1301, 9, &h2_rounds(), 64).expect("suite");
+    let mut cuts = vec![Cut::Segments(usize::MAX); 4];
+    cuts.extend([Cut::Segments(30), Cut::Gap(40), Cut::Segments(usize::MAX)]);
+    let d = drive(&s, &s.keys, &cuts);
+    assert_eq!(d.statuses.len(), 2, "{:?}", d.statuses);
+    assert_eq!(d.statuses.first(), Some(&0), "{:?}", d.statuses);
+    let info = d.record.expect("closed").decryption.expect("info");
+    assert!(info.parsed);
+    assert_eq!(info.failures, 0);
+    assert_eq!(info.lost_records, 1);
+}
+
+#[test]
 fn tls13_key_updates_are_followed() {
     for suite in [0x1301, 0x1302, 0x1303] {
         let s = tls_streams_with(suite, 5, &exchanges(3, 300), 128, true).expect("suite");
