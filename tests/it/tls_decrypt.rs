@@ -50,22 +50,80 @@ fn every_suite_decrypts_whatever_the_segmentation() {
     }
 }
 
+/// An HTTP/2 frame.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut f = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    f.extend([kind, flags]);
+    f.extend(stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// An HTTP/2 connection (client bytes, server bytes) in two rounds: streams 1 and 3 opened at
+/// once (GET / and GET /index.html, HPACK static entries), stream 1 answered 200 with a body,
+/// then stream 3 answered 500 in the next round.
+fn h2_rounds() -> Vec<(Vec<u8>, Vec<u8>)> {
+    const END_STREAM: u8 = 0x1;
+    const END_HEADERS: u8 = 0x4;
+    let mut c1 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    c1.extend(h2_frame(4, 0, 0, &[]));
+    c1.extend(h2_frame(
+        1,
+        END_STREAM | END_HEADERS,
+        1,
+        &[0x82, 0x84, 0x86],
+    ));
+    c1.extend(h2_frame(
+        1,
+        END_STREAM | END_HEADERS,
+        3,
+        &[0x82, 0x85, 0x86],
+    ));
+    let mut s1 = h2_frame(4, 0, 0, &[]);
+    s1.extend(h2_frame(4, 0x1, 0, &[]));
+    s1.extend(h2_frame(1, END_HEADERS, 1, &[0x88]));
+    s1.extend(h2_frame(0, END_STREAM, 1, &[b'z'; 300]));
+    let c2 = h2_frame(4, 0x1, 0, &[]);
+    let s2 = h2_frame(1, END_STREAM | END_HEADERS, 3, &[0x8e]);
+    vec![(c1, s1), (c2, s2)]
+}
+
 #[test]
-fn http2_inside_tls_is_left_to_its_parser_not_read_as_http1() {
-    // The HTTP/2 connection preface: no HTTP/2 parser here yet, so the connection keeps its
-    // opaque view (bursts) rather than losing its requests to the HTTP/1.x parser.
-    let ex = vec![(
-        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
-        b"\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec(),
-    )];
-    let s = tls_streams(0x1301, 9, &ex, 100).expect("suite");
-    let d = drive(&s, &s.keys, &[]);
-    assert_eq!(d.decrypted_exchanges, 0);
-    let r = d.record.expect("closed");
-    let info = r.decryption.expect("info");
-    assert_eq!(info.status, DecryptStatus::Decrypted);
-    assert!(!info.parsed);
-    assert!(r.unfinished.is_empty());
+fn http2_inside_tls13_is_parsed_one_exchange_per_stream_whatever_the_segmentation() {
+    // The inner protocol is found by the preface (these sessions negotiate no ALPN).
+    for suite in [0x1301, 0x1303] {
+        for record in [5, 64, 16_000] {
+            for seg in [1, 7, 100, usize::MAX] {
+                let s = tls_streams(suite, 9, &h2_rounds(), record).expect("suite");
+                let d = drive(&s, &s.keys, &[Cut::Segments(seg)]);
+                let at = format!("suite {suite:#06x} record {record} seg {seg}");
+                assert_eq!(d.statuses, vec![200, 500], "{at}");
+                assert_eq!(d.decrypted_exchanges, 2, "{at}");
+                let r = d.record.expect("closed");
+                assert!(r.unfinished.is_empty(), "{at}");
+                let info = r.decryption.expect("info");
+                assert_eq!(info.status, DecryptStatus::Decrypted, "{at}");
+                assert!(info.parsed, "{at}");
+                assert_eq!(info.failures, 0, "{at}");
+            }
+        }
+    }
+}
+
+#[test]
+fn http2_inside_tls_survives_a_lost_record() {
+    // The server's first application record (SETTINGS, SETTINGS ACK, stream 1's HEADERS) is
+    // lost in a gap: both streams still come out as exchanges, stream 1 without its status.
+    let s = tls_streams(0x1301, 9, &h2_rounds(), 64).expect("suite");
+    let mut cuts = vec![Cut::Segments(usize::MAX); 4];
+    cuts.extend([Cut::Segments(30), Cut::Gap(40), Cut::Segments(usize::MAX)]);
+    let d = drive(&s, &s.keys, &cuts);
+    assert_eq!(d.statuses.len(), 2, "{:?}", d.statuses);
+    assert_eq!(d.statuses.first(), Some(&0), "{:?}", d.statuses);
+    let info = d.record.expect("closed").decryption.expect("info");
+    assert!(info.parsed);
+    assert_eq!(info.failures, 0);
+    assert_eq!(info.lost_records, 1);
 }
 
 #[test]
@@ -198,6 +256,7 @@ const SAMPLES: &[(&str, &str)] = &[
     ("https_backend.pcap", "https_backend.keys"),
     ("tls_gap.pcap", "tls_gap.keys"),
     ("tls13_dsb.pcapng", ""),
+    ("tls13_h2.pcap", "tls13_h2.keys"),
 ];
 
 fn albscope(args: &[&str]) -> std::process::Output {
@@ -251,7 +310,16 @@ fn samples_are_decrypted_and_the_failing_request_is_diagnosed() {
         }
         let p = &a["stats"]["protocol"];
         assert_eq!(p["tls_decrypted"], p["tls_connections"], "{pcap}");
-        if *pcap != "tls_gap.pcap" {
+        if *pcap == "tls13_h2.pcap" {
+            // HTTP/2 front end: the target resets one stream's request (HAProxy refuses the
+            // stream), and answers another with garbage (the ALB's 502, read from the stream).
+            assert!(reqs
+                .iter()
+                .any(|r| r["category"] == "target_closed_before_response"));
+            assert!(reqs
+                .iter()
+                .any(|r| r["category"] == "malformed_response" && r["status"] == 502));
+        } else if *pcap != "tls_gap.pcap" {
             // The target resets one request; the ALB's 502 is read from the decrypted leg.
             assert!(
                 reqs.iter().any(|r| r["category"] == "target_closed_before_response"
@@ -272,6 +340,39 @@ fn without_keys_the_samples_stay_opaque_and_wrong_keys_say_so() {
         .all(|r| r["decrypted"].is_null()));
     let a = analyze_json("tls13_h1.pcap", "tls12_h1.keys");
     assert_eq!(a["stats"]["protocol"]["tls_keys_missing"], 3);
+}
+
+#[test]
+fn http2_streams_in_tls_pair_with_the_back_end_requests_found_without_keys() {
+    // Without keys the clear-text back end shows every request; with keys each front-end
+    // HTTP/2 stream pairs with its back-end HTTP/1.1 request by headers: the same requests,
+    // none counted twice, the same categories.
+    let rows = |a: &serde_json::Value| {
+        let mut v: Vec<(String, String)> = a["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(|r| {
+                let path = r["path"].as_str().unwrap_or_default().to_string();
+                (path, r["category"].as_str().unwrap_or_default().to_string())
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let without = analyze_json("tls13_h2.pcap", "");
+    let with = analyze_json("tls13_h2.pcap", "tls13_h2.keys");
+    assert_eq!(rows(&without).len(), 5);
+    assert_eq!(rows(&with), rows(&without));
+    for r in with["requests"].as_array().expect("requests") {
+        assert_eq!(r["pairing"], "headers", "{r}");
+        assert_eq!(r["decrypted"], serde_json::json!(["front"]), "{r}");
+    }
+    assert!(without["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .all(|r| r["decrypted"].is_null()));
 }
 
 #[test]
@@ -351,6 +452,43 @@ fn tshark_rows(pcap: &Path, keys: &Path) -> Option<Rows> {
     Some((reqs, resps))
 }
 
+/// The same rows for HTTP/2 inside TLS: `:path` of every HEADERS frame from the client and
+/// `:status` of every HEADERS frame from the server (several streams' frames share a packet:
+/// tshark lists their fields comma-separated); `None` when tshark is not installed.
+fn tshark_h2_rows(pcap: &Path, keys: &Path) -> Option<Rows> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .arg("-o")
+        .arg(format!("tls.keylog_file:{}", keys.display()))
+        .args(["-Y", "tls && http2.type==1", "-T", "fields"])
+        .args(["-e", "tcp.srcport", "-e", "tcp.dstport"])
+        .args(["-e", "http2.headers.path", "-e", "http2.headers.status"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let mut reqs = Vec::new();
+    let mut resps = Vec::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let port = |i: usize| f.get(i).and_then(|p| p.parse::<u16>().ok()).unwrap_or(0);
+        let list = |i: usize| {
+            f.get(i)
+                .map(|v| v.split(',').filter(|x| !x.is_empty()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        for path in list(2) {
+            reqs.push((port(0), port(1), path.to_string()));
+        }
+        for code in list(3) {
+            resps.push((port(1), port(0), code.parse().unwrap_or(0)));
+        }
+    }
+    Some((reqs, resps))
+}
+
 /// The same rows from albscope's decrypted exchanges (library pipeline, every leg).
 fn albscope_rows(pcap: &Path, keys: &Path) -> Rows {
     use albscope::capture::{CaptureReader, Timestamp};
@@ -404,6 +542,12 @@ fn tshark_and_albscope_agree_on_decrypted_requests_and_statuses() {
             eprintln!("tshark not installed: skipped");
             return;
         };
+        let Some((h2_req, h2_resp)) = tshark_h2_rows(&p, &k) else {
+            eprintln!("tshark not installed: skipped");
+            return;
+        };
+        t_req.extend(h2_req);
+        t_resp.extend(h2_resp);
         let (mut a_req, mut a_resp) = albscope_rows(&p, &k);
         for v in [&mut t_req, &mut a_req] {
             v.sort();
@@ -422,7 +566,7 @@ fn tshark_and_albscope_agree_on_decrypted_requests_and_statuses() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 4);
+    assert_eq!(checked, 5);
 }
 
 /// Text and JSON reports of each sample analysed with its keys (`--idle-timeout 5`), against

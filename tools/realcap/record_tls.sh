@@ -20,7 +20,9 @@ ALB=10.98.0.1
 CLIENT=10.98.2.10
 TGT=10.98.1.11
 PIDS=()
-ALL="tls13_h1 tls12_h1 https_backend tls_gap"
+ALL="tls13_h1 tls12_h1 https_backend tls_gap tls13_h2"
+# Extra options of the HTTPS listener's bind line (e.g. "alpn h2,http/1.1").
+BIND_OPTS=""
 
 log() { echo "[tlscap $(date +%T)] $*" >&2; }
 nsx() { ip netns exec "$NS" "$@"; }
@@ -84,7 +86,7 @@ defaults
     errorfile 503 $HERE/haproxy/503.http
     errorfile 504 $HERE/haproxy/504.http
 frontend alb
-    bind $ALB:443 ssl crt $WORK/alb.pem
+    bind $ALB:443 ssl crt $WORK/alb.pem $BIND_OPTS
     option forwardfor
     http-request set-header X-Forwarded-Proto https
     http-request set-header X-Forwarded-Port %[dst_port]
@@ -192,6 +194,21 @@ scenario() {
         log "dropping frames $drop"
         # shellcheck disable=SC2086
         editcap "$WORK/$name.full.pcap" "$pcap" $drop
+        ;;
+    tls13_h2)
+        # HTTP/2 front end (ALPN h2 on a TLS 1.3 listener), clear-text HTTP/1.1 target: one
+        # curl connection carrying five concurrent streams; the target resets one after
+        # reading the request (HAProxy 2.6 answers REFUSED_STREAM on that stream) and answers
+        # another with a malformed response (HAProxy answers 502).
+        bg target python3 -u "$HERE/servers/tls_target.py" --bind $TGT --port 8080
+        BIND_OPTS="alpn h2,http/1.1"
+        haproxy_start "    server t1 $TGT:8080"
+        BIND_OPTS=""
+        sleep 1; capture_start "$pcap"
+        ccurl "$keys" --tlsv1.3 --http2 --parallel --parallel-max 8 --local-port 41041 \
+            "https://$ALB/ok/h2a" "https://$ALB/ok/h2b" "https://$ALB/reset/h2c" \
+            "https://$ALB/bad/h2d" "https://$ALB/ok/h2e"
+        capture_stop
         ;;
     bench)
         # Throughput capture (kept out of samples/): 4 clients x 60 requests of 100 KB over

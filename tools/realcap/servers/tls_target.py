@@ -7,6 +7,7 @@ back-end leg of a capture can be decrypted. One thread per connection, keep-aliv
   GET /ok...        200, small body
   GET /big/<n>...   200 with an n-byte body
   GET /reset...     reads the request, then resets the connection (SO_LINGER 0): no response
+  GET /bad...       answers with a malformed status line (the proxy answers 502)
 """
 import argparse
 import socket
@@ -30,6 +31,10 @@ def serve(conn):
             path = parts[1] if len(parts) > 1 else "/"
             if path.startswith("/reset"):
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+                return
+            if path.startswith("/bad"):
+                conn.sendall(b"HTTP/1.1 OOPS\r\nnot a header line\r\n\r\n")
                 conn.close()
                 return
             if path.startswith("/big/"):

@@ -102,7 +102,8 @@ pub struct ProtocolStats {
     pub tls_resyncs: u64,
     /// Directions of decrypted connections whose records were not found again after a gap.
     pub tls_unsynced: u64,
-    /// HTTP/2 connections (client preface seen); also counted in `http_connections`.
+    /// HTTP/2 connections: clear-text ones (client preface seen, also counted in
+    /// `http_connections`) and decrypted TLS ones whose inner protocol is HTTP/2.
     pub h2_connections: u64,
     /// HTTP/2 frames read.
     pub h2_frames: u64,
@@ -254,7 +255,8 @@ struct Conn {
     /// Bytes searched for HTTP on an unknown connection.
     probed: u64,
     http: Option<Box<HttpConn>>,
-    /// HTTP/2 state, when the client stream began with the preface (then `http` is `None`).
+    /// HTTP/2 state, when the client stream began with the preface, or the decrypted stream of
+    /// a TLS connection is HTTP/2 (then `http` is `None`).
     h2: Option<Box<H2Conn>>,
     tls: Option<Box<TlsConn>>,
     /// Bytes charged against the buffer budget for this connection's buffers.
@@ -267,6 +269,8 @@ struct Conn {
     plain_offset: [u64; 2],
     /// The protocol inside decrypted TLS, once its first bytes were seen.
     inner: Option<plaintext::Inner>,
+    /// Decrypted pieces held until the inner protocol is known.
+    undecided: Vec<Plain>,
 }
 
 impl Conn {
@@ -302,7 +306,9 @@ impl Conn {
         let tls = self.tls.as_ref().map_or(0, |t| t.memory());
         let dec = self.decrypt.as_ref().map_or(0, |d| d.memory());
         let h2 = self.h2.as_ref().map_or(0, |h| h.memory());
+        let undecided = self.undecided_bytes();
         held.saturating_add(http)
+            .saturating_add(undecided)
             .saturating_add(tls)
             .saturating_add(dec)
             .saturating_add(h2)
@@ -433,6 +439,7 @@ impl ProtocolTracker {
                         decrypt: None,
                         plain_offset: [0, 0],
                         inner: None,
+                        undecided: Vec::new(),
                     }),
                 );
             }
@@ -530,6 +537,7 @@ impl ProtocolTracker {
                     return;
                 };
                 self.detect(c, true, sink);
+                self.decide_inner(c, true, sink);
                 if dir == Dir::ToClient {
                     self.finish_responses(c, ts, sink);
                 }
@@ -540,6 +548,7 @@ impl ProtocolTracker {
                     return;
                 };
                 self.detect(c, true, sink);
+                self.decide_inner(c, true, sink);
                 self.finish_responses(c, ts, sink);
             }
             FlowEvent::Close(summary) => {
@@ -559,6 +568,7 @@ impl ProtocolTracker {
                 };
                 self.budget.recharge(c.charged, 0);
                 self.detect(&mut c, true, sink);
+                self.decide_inner(&mut c, true, sink);
                 self.finish_responses(&mut c, summary.end, sink);
                 let app = c.app.unwrap_or(AppKind::Empty);
                 let http = if app == AppKind::Http || c.ctx.decrypted {
@@ -566,7 +576,7 @@ impl ProtocolTracker {
                 } else {
                     None
                 };
-                let h2 = if app == AppKind::Http {
+                let h2 = if app == AppKind::Http || c.ctx.decrypted {
                     c.h2.take()
                 } else {
                     None
@@ -846,7 +856,8 @@ impl ProtocolTracker {
 
     /// Hands bytes to the parsers of the connection's application.
     fn feed(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
-        if let Some(h2) = c.h2.as_mut() {
+        // On TLS, `h2` parses the decrypted bytes (see `plaintext`), not these.
+        if let (Some(h2), false) = (c.h2.as_mut(), c.app == Some(AppKind::Tls)) {
             h2.feed(dir, seg);
             Self::hand_over_h2(c, &mut self.stats, sink);
             return;
@@ -906,7 +917,7 @@ impl ProtocolTracker {
         len: u64,
         sink: &mut dyn AppSink,
     ) {
-        if let Some(h2) = c.h2.as_mut() {
+        if let (Some(h2), false) = (c.h2.as_mut(), c.app == Some(AppKind::Tls)) {
             h2.gap(dir, ts, len);
             Self::hand_over_h2(c, &mut self.stats, sink);
             return;

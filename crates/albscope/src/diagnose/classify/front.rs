@@ -12,13 +12,19 @@ use crate::taxonomy::{Category, FixExtra};
 /// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
 pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
     let ex = front.exchange.as_ref();
-    // When the ALB's answer started.
+    // When the ALB's answer started: its response, or (HTTP/2) its RST_STREAM of the stream.
     let answer = ex
         .and_then(|e| {
             e.response
                 .as_ref()
                 .map(|r| r.first_byte)
                 .or(e.response_error.as_ref().map(|r| r.first_byte))
+                .or(e
+                    .h2
+                    .as_ref()
+                    .and_then(|h| h.reset)
+                    .filter(|r| r.dir == Dir::ToClient)
+                    .map(|r| r.ts))
         })
         .or(front
             .burst

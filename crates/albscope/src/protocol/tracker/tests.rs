@@ -207,3 +207,46 @@ fn http2_buffers_count_against_the_budget() {
     assert_eq!(budget.used(), 0);
     assert!(t.stats().h2_frames_skipped >= 1 || t.stats().headers_skipped >= 1);
 }
+
+#[test]
+fn the_inner_protocol_of_decrypted_tls_waits_for_the_clients_first_bytes() {
+    use super::plaintext::{inner_protocol, Inner};
+    use crate::protocol::decrypt::Alpn;
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    let settings = h2_frame(4, 0, 0, &[]);
+    // ALPN decides at once, whatever the bytes.
+    assert_eq!(
+        inner_protocol(Some(&Alpn::H2), b"GET /", b"", false),
+        Some(Inner::Http2)
+    );
+    assert_eq!(
+        inner_protocol(Some(&Alpn::Http1), preface, b"", false),
+        Some(Inner::Http1)
+    );
+    // Without ALPN: the whole preface, or bytes that cannot start it.
+    assert_eq!(
+        inner_protocol(None, preface, b"", false),
+        Some(Inner::Http2)
+    );
+    assert_eq!(
+        inner_protocol(None, b"GET / HTTP/1.1", b"", false),
+        Some(Inner::Http1)
+    );
+    // A preface split over small records: wait; forced (a gap, the end), "PRI " is HTTP/2.
+    assert_eq!(inner_protocol(None, b"PRI *", b"", false), None);
+    assert_eq!(
+        inner_protocol(None, b"PRI *", b"", true),
+        Some(Inner::Http2)
+    );
+    assert_eq!(inner_protocol(None, b"P", b"", true), Some(Inner::Http1));
+    // The server spoke first: wait for the client; forced, its SETTINGS mean HTTP/2.
+    assert_eq!(inner_protocol(None, b"", &settings, false), None);
+    assert_eq!(
+        inner_protocol(None, b"", &settings, true),
+        Some(Inner::Http2)
+    );
+    assert_eq!(
+        inner_protocol(None, b"", b"HTTP/1.1 200", true),
+        Some(Inner::Http1)
+    );
+}
