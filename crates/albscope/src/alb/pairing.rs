@@ -142,8 +142,11 @@ pub(super) fn pair(
             .is_some_and(|r| super::unanswered(&r.tcp));
         let bare = leg.exchange.is_none() && leg.burst.is_none();
         let mut cadence_check = false;
-        let role = match known.classify(&leg.conn.key, leg.request_header("user-agent"), unanswered)
-        {
+        let role = match known.classify(
+            &leg.conn.key,
+            leg.request_known(Known::UserAgent),
+            unanswered,
+        ) {
             ConnRole::BackEnd if known.health_check_by_cadence(&leg) => {
                 if bare {
                     // Paired last, after every other back-end leg; a health check if unused.
