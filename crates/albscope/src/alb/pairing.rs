@@ -126,11 +126,17 @@ struct ClassifiedLeg {
 /// later may follow in the next batch: a back-end leg that could take a clear-text front-end
 /// request by time order while a later back-end request may still claim it by its headers is
 /// then `deferred`, so that header pairing goes first as in a single pass.
-pub(super) fn pair(legs: Vec<Leg>, known: &Knowledge, settled: Option<Timestamp>) -> PairOutput {
+pub(super) fn pair(
+    mut legs: Vec<Leg>,
+    known: &Knowledge,
+    settled: Option<Timestamp>,
+) -> PairOutput {
     let mut out = PairOutput::default();
     let mut fronts: Vec<ClassifiedLeg> = Vec::new();
     let mut backs: Vec<ClassifiedLeg> = Vec::new();
-    for leg in sorted_by_key(legs, |l| (l.time(), l.conn.id, l.index())) {
+    // Stable; the small keys are sorted and each leg is swapped into place once (legs are large).
+    legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
+    for leg in legs {
         let unanswered = leg
             .record
             .as_ref()
@@ -544,22 +550,9 @@ pub(super) fn pair(legs: Vec<Leg>, known: &Knowledge, settled: Option<Timestamp>
             notes: vec![note],
         });
     }
-    out.paths = sorted_by_key(std::mem::take(&mut out.paths), |p| {
-        p.front.as_ref().or(p.back.as_ref()).map(|l| l.time())
-    })
-    .collect();
+    out.paths
+        .sort_by_cached_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
     out
-}
-
-/// `items` in a stable order by `key`: the small keys are sorted (ties by position), and each
-/// item is moved once into place, not at every step of the sort (legs are large).
-fn sorted_by_key<T, K: Ord>(items: Vec<T>, key: impl Fn(&T) -> K) -> impl Iterator<Item = T> {
-    let mut order: Vec<(K, usize)> = items.iter().enumerate().map(|(i, t)| (key(t), i)).collect();
-    order.sort_unstable();
-    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(move |(_, i)| slots.get_mut(i).and_then(Option::take))
 }
 
 /// Drops a leg seen a second time through another mirror session (the same connection mirrored
@@ -814,18 +807,4 @@ fn tcp_outcome(leg: &Leg) -> NoAnswer {
         return NoAnswer::TlsIncomplete;
     }
     NoAnswer::Closed
-}
-
-#[cfg(test)]
-mod sort_tests {
-    use super::sorted_by_key;
-
-    #[test]
-    fn sorted_by_key_is_stable_and_moves_every_item() {
-        let items = vec![(3, 'a'), (1, 'b'), (3, 'c'), (0, 'd'), (1, 'e'), (3, 'f')];
-        let mut expected = items.clone();
-        expected.sort_by_key(|x| x.0);
-        let got: Vec<(i32, char)> = sorted_by_key(items, |x| x.0).collect();
-        assert_eq!(got, expected);
-    }
 }
