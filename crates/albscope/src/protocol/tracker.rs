@@ -267,9 +267,6 @@ struct Conn {
     plain_offset: [u64; 2],
     /// The protocol inside decrypted TLS, once its first bytes were seen.
     inner: Option<plaintext::Inner>,
-    /// [`Conn::pending_since`] as of the last event handled (the state changes only there):
-    /// the watermark reads this, not every connection's queue.
-    pending: Option<Timestamp>,
 }
 
 impl Conn {
@@ -379,13 +376,7 @@ impl ProtocolTracker {
     /// it (or after the packets already seen): the ALB layer pairs up to it without waiting
     /// for its time window.
     pub fn pending_since(&self) -> Option<Timestamp> {
-        let pending = self.conns.values().filter_map(|c| c.pending).min();
-        debug_assert_eq!(
-            pending,
-            self.conns.values().filter_map(|c| c.pending_since()).min(),
-            "a connection's cached watermark is stale"
-        );
-        pending
+        self.conns.values().filter_map(|c| c.pending_since()).min()
     }
 
     /// Handles one flow event, reporting finished exchanges and connections to `sink`.
@@ -442,7 +433,6 @@ impl ProtocolTracker {
                         decrypt: None,
                         plain_offset: [0, 0],
                         inner: None,
-                        pending: Some(ts),
                     }),
                 );
             }
@@ -488,7 +478,6 @@ impl ProtocolTracker {
                 if c.memory() != c.charged {
                     self.charge(c, ts, sink);
                 }
-                c.pending = c.pending_since();
             }
             FlowEvent::Gap {
                 dir,
@@ -534,7 +523,6 @@ impl ProtocolTracker {
                     }
                     self.gap(c, dir, ts, offset, len, sink);
                 }
-                c.pending = c.pending_since();
             }
             FlowEvent::Fin { dir, ts, .. } => {
                 let Some(c) = conns.get_mut(&conn) else {
@@ -545,7 +533,6 @@ impl ProtocolTracker {
                 if dir == Dir::ToClient {
                     self.finish_responses(c, ts, sink);
                 }
-                c.pending = c.pending_since();
             }
             FlowEvent::Rst { ts, .. } => {
                 let Some(c) = conns.get_mut(&conn) else {
@@ -554,7 +541,6 @@ impl ProtocolTracker {
                 };
                 self.detect(c, true, sink);
                 self.finish_responses(c, ts, sink);
-                c.pending = c.pending_since();
             }
             FlowEvent::Close(summary) => {
                 let Some(mut c) = conns.remove(&conn) else {
