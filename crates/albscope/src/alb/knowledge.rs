@@ -10,7 +10,7 @@ use super::types::{
 use crate::capture::Duration;
 use crate::decode::{Encap, MirrorSession};
 use crate::flow::{ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
-use crate::protocol::{header, ConnectionRecord, HttpExchange};
+use crate::protocol::{ConnectionRecord, HttpExchange, Known};
 use indexmap::IndexMap;
 use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -267,12 +267,14 @@ impl Knowledge {
     /// name the sender as an ALB node.
     pub(super) fn learn_request(&mut self, key: &ConnKey, ex: &HttpExchange) {
         let Some(req) = &ex.request else { return };
-        let reason = if header(&req.headers, "user-agent")
+        let reason = if req
+            .headers
+            .known(Known::UserAgent)
             .is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT))
         {
             Some(NodeEvidence::SendsHealthChecks)
-        } else if header(&req.headers, "x-amzn-trace-id").is_some()
-            && header(&req.headers, "x-forwarded-for").is_some()
+        } else if req.headers.known(Known::XAmznTraceId).is_some()
+            && req.headers.known(Known::XForwardedFor).is_some()
         {
             Some(NodeEvidence::SendsAlbHeaders)
         } else {
@@ -280,7 +282,7 @@ impl Knowledge {
         };
         if reason == Some(NodeEvidence::SendsAlbHeaders) {
             self.links.observe_back(key, ex);
-        } else if reason.is_none() && header(&req.headers, "x-amzn-trace-id").is_none() {
+        } else if reason.is_none() && req.headers.known(Known::XAmznTraceId).is_none() {
             self.links.observe_front(key, ex);
         }
         if let Some(reason) = reason {
@@ -479,7 +481,11 @@ impl Knowledge {
 
     pub(super) fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
         let Some(resp) = &ex.response else { return };
-        if header(&resp.headers, "server").is_some_and(|s| s.starts_with("awselb")) {
+        if resp
+            .headers
+            .known(Known::Server)
+            .is_some_and(|s| s.starts_with("awselb"))
+        {
             self.strong_node(key, key.server.ip, NodeEvidence::AnswersAsAwselb);
         }
         if !self.is_alb(key.client.ip) {
@@ -488,10 +494,10 @@ impl Knowledge {
         let Some(t) = self.target_mut(key.server) else {
             return;
         };
-        if let Some(s) = header(&resp.headers, "server") {
+        if let Some(s) = resp.headers.known(Known::Server) {
             t.server = Some(s.to_string());
         }
-        if let Some(s) = header(&resp.headers, "x-powered-by") {
+        if let Some(s) = resp.headers.known(Known::XPoweredBy) {
             t.powered_by = Some(s.to_string());
         }
     }

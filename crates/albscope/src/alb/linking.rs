@@ -21,7 +21,7 @@
 
 use crate::capture::{Duration, Timestamp};
 use crate::flow::ConnKey;
-use crate::protocol::{header, HttpExchange};
+use crate::protocol::{HttpExchange, Known};
 use indexmap::IndexMap;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
@@ -204,7 +204,9 @@ impl Linking {
     /// Notes a request node `key.client` sent to a target with the ALB's headers.
     pub(super) fn observe_back(&mut self, key: &ConnKey, ex: &HttpExchange) {
         let Some(req) = &ex.request else { return };
-        let Some(client) = header(&req.headers, "x-forwarded-for")
+        let Some(client) = req
+            .headers
+            .known(Known::XForwardedFor)
             .and_then(|x| x.rsplit(',').next())
             .and_then(|c| c.trim().parse::<IpAddr>().ok())
         else {
@@ -218,7 +220,9 @@ impl Linking {
             id: self.next_id,
             node: key.client.ip,
             client,
-            forwarded_port: header(&req.headers, "x-forwarded-port")
+            forwarded_port: req
+                .headers
+                .known(Known::XForwardedPort)
                 .and_then(|p| p.trim().parse().ok()),
             request,
             file,
@@ -322,7 +326,7 @@ fn request_of(ex: &HttpExchange) -> Option<(RequestId, Times, u16)> {
     let id = RequestId {
         method: req.method.clone(),
         target: req.target.clone(),
-        host: header(&req.headers, "host").map(str::to_ascii_lowercase),
+        host: req.headers.known(Known::Host).map(str::to_ascii_lowercase),
     };
     let times = Times {
         request: req.first_byte,

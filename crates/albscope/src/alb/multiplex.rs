@@ -15,6 +15,7 @@
 use super::types::{ClosedConn, Leg};
 use crate::capture::{Duration, Timestamp};
 use crate::flow::{ConnId, Endpoint};
+use crate::protocol::Known;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -116,14 +117,14 @@ impl Http2Fronts {
     /// among several, one whose handshake shows HTTP/2, then the latest opened.
     pub(super) fn choose(&self, back: &Leg, node: IpAddr) -> Option<usize> {
         let client: IpAddr = back
-            .request_header("x-forwarded-for")?
+            .request_known(Known::XForwardedFor)?
             .rsplit(',')
             .next()?
             .trim()
             .parse()
             .ok()?;
         let port: Option<u16> = back
-            .request_header("x-forwarded-port")
+            .request_known(Known::XForwardedPort)
             .and_then(|p| p.trim().parse().ok());
         let t = back.time();
         let list = self.by_client.get(&(node, client))?;

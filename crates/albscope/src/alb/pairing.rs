@@ -131,10 +131,11 @@ pub(super) fn pair(
     known: &Knowledge,
     settled: Option<Timestamp>,
 ) -> PairOutput {
-    legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
     let mut out = PairOutput::default();
     let mut fronts: Vec<ClassifiedLeg> = Vec::new();
     let mut backs: Vec<ClassifiedLeg> = Vec::new();
+    // Stable; the small keys are sorted and each leg is swapped into place once (legs are large).
+    legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
     for leg in legs {
         let unanswered = leg
             .record
@@ -142,8 +143,11 @@ pub(super) fn pair(
             .is_some_and(|r| super::unanswered(&r.tcp));
         let bare = leg.exchange.is_none() && leg.burst.is_none();
         let mut cadence_check = false;
-        let role = match known.classify(&leg.conn.key, leg.request_header("user-agent"), unanswered)
-        {
+        let role = match known.classify(
+            &leg.conn.key,
+            leg.request_known(Known::UserAgent),
+            unanswered,
+        ) {
             ConnRole::BackEnd if known.health_check_by_cadence(&leg) => {
                 if bare {
                     // Paired last, after every other back-end leg; a health check if unused.
@@ -547,7 +551,7 @@ pub(super) fn pair(
         });
     }
     out.paths
-        .sort_by_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
+        .sort_by_cached_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
     out
 }
 

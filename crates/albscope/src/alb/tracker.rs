@@ -9,7 +9,7 @@ use crate::capture::{Duration, Timestamp};
 use crate::flow::{ConnId, ConnKey, Dir};
 use crate::pipeline::Clock;
 use crate::protocol::{
-    header, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, TlsBurst,
+    AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, Known, TlsBurst,
 };
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
@@ -410,7 +410,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             let agent = exchange
                 .request
                 .as_ref()
-                .and_then(|r| header(&r.headers, "user-agent"))
+                .and_then(|r| r.headers.known(Known::UserAgent))
                 .map(str::to_string);
             self.count_connection(&conn.key, agent.as_deref(), false);
         }
@@ -444,7 +444,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .unfinished
                 .iter()
                 .find_map(|e| e.request.as_ref())
-                .and_then(|r| header(&r.headers, "user-agent"))
+                .and_then(|r| r.headers.known(Known::UserAgent))
                 .map(str::to_string);
             self.count_connection(&key, agent.as_deref(), unanswered(&record.tcp));
         }

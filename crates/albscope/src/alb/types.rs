@@ -6,7 +6,7 @@ use super::knowledge::Knowledge;
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
 use crate::flow::{ConnId, ConnKey, ConnSummary, Endpoint};
-use crate::protocol::{header, AppKind, DecryptInfo, HttpExchange, TlsBurst, TlsInfo};
+use crate::protocol::{header, AppKind, DecryptInfo, HttpExchange, Known, TlsBurst, TlsInfo};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -213,6 +213,20 @@ impl Leg {
     pub fn response_header(&self, name: &str) -> Option<&str> {
         let resp = self.exchange.as_ref()?.response.as_ref()?;
         header(&resp.headers, name)
+    }
+
+    /// A known request header (an index, no name matching), when the leg carries a parsed
+    /// request.
+    pub fn request_known(&self, k: Known) -> Option<&str> {
+        let req = self.exchange.as_ref()?.request.as_ref()?;
+        req.headers.known(k)
+    }
+
+    /// A known response header (an index, no name matching), when the leg carries a parsed
+    /// response.
+    pub fn response_known(&self, k: Known) -> Option<&str> {
+        let resp = self.exchange.as_ref()?.response.as_ref()?;
+        resp.headers.known(k)
     }
 }
 

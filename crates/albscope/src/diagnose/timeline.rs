@@ -4,7 +4,7 @@ use super::model::{Direction, EventKind, LegKind, Party, TimelineEvent};
 use crate::alb::{Leg, RequestPath};
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{Dir, TcpEventKind};
-use crate::protocol::header;
+use crate::protocol::Known;
 
 /// Most events shown per leg.
 const MAX_EVENTS_PER_LEG: usize = 40;
@@ -112,7 +112,7 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
             let kind = EventKind::Request {
                 method: r.method.clone(),
                 target: r.target.clone(),
-                host: header(&r.headers, "host").map(str::to_string),
+                host: r.headers.known(Known::Host).map(str::to_string),
                 incomplete: r.complete.is_none(),
             };
             push(
@@ -137,7 +137,7 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
             let kind = EventKind::Response {
                 status: r.status,
                 reason: r.reason.clone(),
-                server: header(&r.headers, "server").map(str::to_string),
+                server: r.headers.known(Known::Server).map(str::to_string),
             };
             push(
                 &mut evs,

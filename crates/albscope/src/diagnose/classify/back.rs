@@ -11,7 +11,7 @@ use crate::diagnose::evidence::{Cause, Evidence, Reuse};
 use crate::diagnose::model::Party;
 use crate::diagnose::round3;
 use crate::flow::{Dir, TcpEvent, TcpEventKind};
-use crate::protocol::{header, HttpResponse, ResponseErrorKind};
+use crate::protocol::{HttpResponse, Known, ResponseErrorKind};
 use crate::taxonomy::{Category, FixExtra};
 
 /// Applies the back-end rules of the taxonomy.
@@ -22,11 +22,11 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
         target: Some(target_ep.to_string()),
         port: Some(target_ep.port),
         server: b
-            .response_header("server")
+            .response_known(Known::Server)
             .map(str::to_string)
             .or(tinfo.and_then(|t| t.server.clone())),
         powered_by: b
-            .response_header("x-powered-by")
+            .response_known(Known::XPoweredBy)
             .map(str::to_string)
             .or(tinfo.and_then(|t| t.powered_by.clone())),
         idle_s: ctx.idle.as_secs_f64(),
@@ -351,7 +351,7 @@ fn analyze_response(
     mut ev: Vec<Evidence>,
     mut detail: FixFacts,
 ) -> BackVerdict {
-    let server = header(&r.headers, "server");
+    let server = r.headers.known(Known::Server);
     ev.push(Evidence::Answered {
         by: Party::Target,
         status: r.status,

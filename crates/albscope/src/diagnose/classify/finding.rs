@@ -11,7 +11,7 @@ use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
 use crate::diagnose::{DecryptedLegs, Finding, TimelineEvent};
 use crate::flow::Dir;
-use crate::protocol::header;
+use crate::protocol::Known;
 use crate::taxonomy::fix_text;
 use crate::taxonomy::{Category, GeneratedBy};
 
@@ -62,7 +62,7 @@ pub(in crate::diagnose) fn diagnose_verdict(
         .or(front_partial.and_then(|p| p.status));
     let partial_server = front_partial.and_then(|p| p.server());
     let front_server = front_resp
-        .and_then(|r| header(&r.headers, "server"))
+        .and_then(|r| r.headers.known(Known::Server))
         .or(partial_server.as_deref());
     let front_is_lb = front_server.is_some_and(|s| s.starts_with("awselb"));
     let client_closed = front.and_then(client_closed_at);
@@ -246,14 +246,14 @@ pub(in crate::diagnose) fn diagnose_verdict(
 
     let words = wants_words(category);
     let trace_id = back
-        .and_then(|b| b.request_header("x-amzn-trace-id"))
-        .or(front.and_then(|f| f.request_header("x-amzn-trace-id")))
+        .and_then(|b| b.request_known(Known::XAmznTraceId))
+        .or(front.and_then(|f| f.request_known(Known::XAmznTraceId)))
         .filter(|_| words)
         .map(str::to_string);
     detail.trace_id = trace_id.clone();
     if words && detail.server.is_none() {
         detail.server = back
-            .and_then(|b| b.response_header("server"))
+            .and_then(|b| b.response_known(Known::Server))
             .or(if front_is_lb { None } else { front_server })
             .map(str::to_string);
     }
@@ -294,7 +294,7 @@ pub(in crate::diagnose) fn diagnose_verdict(
         Some(r) => RequestSeen::Http {
             method: r.method.clone(),
             target: r.target.clone(),
-            host: header(&r.headers, "host").map(str::to_string),
+            host: r.headers.known(Known::Host).map(str::to_string),
         },
         None if front.or(back).is_some_and(|l| l.burst.is_some()) => RequestSeen::Encrypted {
             bytes: front
@@ -337,7 +337,7 @@ pub(in crate::diagnose) fn diagnose_verdict(
         .or(back.map(|b| {
             let node = path.node.unwrap_or(b.conn.key.client.ip);
             match b
-                .request_header("x-forwarded-port")
+                .request_known(Known::XForwardedPort)
                 .and_then(|p| p.trim().parse::<u16>().ok())
             {
                 Some(port) => AlbAddr::Endpoint(crate::flow::Endpoint { ip: node, port }),
@@ -345,7 +345,7 @@ pub(in crate::diagnose) fn diagnose_verdict(
             }
         }));
     let client_ip = front.map(|f| f.conn.key.client.ip).or(back
-        .and_then(|b| b.request_header("x-forwarded-for"))
+        .and_then(|b| b.request_known(Known::XForwardedFor))
         .and_then(|x| x.rsplit(',').next())
         .and_then(|c| c.trim().parse().ok()));
     let grpc = grpc_seen(front, back, status, generated_by);
@@ -362,7 +362,7 @@ pub(in crate::diagnose) fn diagnose_verdict(
         path: req.filter(|_| words).map(|r| r.target.clone()),
         host: req
             .filter(|_| words)
-            .and_then(|r| header(&r.headers, "host"))
+            .and_then(|r| r.headers.known(Known::Host))
             .map(str::to_string),
         request: request_seen,
         status,
@@ -409,7 +409,7 @@ fn grpc_seen(
     let is_grpc = [front_ex, back_ex].into_iter().flatten().any(|e| {
         e.request
             .as_ref()
-            .and_then(|r| header(&r.headers, "content-type"))
+            .and_then(|r| r.headers.known(Known::ContentType))
             .is_some_and(|c| {
                 c.trim()
                     .to_ascii_lowercase()

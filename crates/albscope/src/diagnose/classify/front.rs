@@ -6,7 +6,7 @@ use crate::capture::Duration;
 use crate::diagnose::evidence::{Cause, Evidence, Inference, Note, TellApart};
 use crate::diagnose::model::Party;
 use crate::flow::{Dir, TcpEventKind};
-use crate::protocol::header;
+use crate::protocol::Known;
 use crate::taxonomy::{Category, FixExtra};
 
 /// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
@@ -125,7 +125,7 @@ pub(super) fn analyze_front_only(
             status: r.status,
             reason: r.reason.clone(),
             at: at(r.first_byte, r.first_pos),
-            server: header(&r.headers, "server").map(str::to_string),
+            server: r.headers.known(Known::Server).map(str::to_string),
         });
     }
     if let Some(v) = front_incomplete_body(f, ev.clone()) {
@@ -154,7 +154,7 @@ pub(super) fn analyze_front_only(
     }
     match status {
         Some(s) if s < 500 => FrontVerdict::of(Category::Ok, Cause::AnsweredNormally, ev),
-        Some(_) if !is_lb && resp.is_some_and(|r| header(&r.headers, "server").is_some()) => {
+        Some(_) if !is_lb && resp.is_some_and(|r| r.headers.known(Known::Server).is_some()) => {
             ev.push(Evidence::ServerNotAlb);
             FrontVerdict::of(
                 Category::TargetGeneratedError,

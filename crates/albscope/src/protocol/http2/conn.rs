@@ -10,7 +10,7 @@ use crate::capture::Timestamp;
 use crate::flow::Dir;
 use crate::protocol::http::Seg;
 use crate::protocol::{
-    header, pair_header, Headers, HttpExchange, HttpRequest, HttpResponse, ResponseError,
+    pair_header, Headers, HttpExchange, HttpRequest, HttpResponse, Known, ResponseError,
     ResponseErrorKind, ResponseErrorReason,
 };
 
@@ -479,7 +479,9 @@ impl H2Conn {
             }
         }
         let headers: Headers = headers.into();
-        let content_length = header(&headers, "content-length").and_then(|v| v.trim().parse().ok());
+        let content_length = headers
+            .known(Known::ContentLength)
+            .and_then(|v| v.trim().parse().ok());
         s.ex.request = Some(HttpRequest {
             first_byte: at.ts,
             first_pos: at.pos,
@@ -531,7 +533,9 @@ impl H2Conn {
             .filter_map(|(_, v)| v.parse().ok())
             .collect();
         let headers: Headers = block.headers.into();
-        let content_length = header(&headers, "content-length").and_then(|v| v.trim().parse().ok());
+        let content_length = headers
+            .known(Known::ContentLength)
+            .and_then(|v| v.trim().parse().ok());
         s.ex.response = Some(HttpResponse {
             first_byte: at.ts,
             first_pos: at.pos,

@@ -2,7 +2,7 @@
 //! when the response is an HTTP error without gRPC status (an ALB or proxy answering itself),
 //! the status gRPC clients derive from the HTTP status.
 
-use crate::protocol::{header, pair_header, HttpExchange};
+use crate::protocol::{pair_header, HttpExchange, Known};
 
 /// What a gRPC call ended with.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,11 +29,11 @@ fn is_grpc(ex: &HttpExchange) -> bool {
     grpc(
         ex.request
             .as_ref()
-            .and_then(|r| header(&r.headers, "content-type")),
+            .and_then(|r| r.headers.known(Known::ContentType)),
     ) || grpc(
         ex.response
             .as_ref()
-            .and_then(|r| header(&r.headers, "content-type")),
+            .and_then(|r| r.headers.known(Known::ContentType)),
     )
 }
 
@@ -44,7 +44,7 @@ pub fn grpc_outcome(ex: &HttpExchange) -> Option<GrpcOutcome> {
     }
     let resp = ex.response.as_ref()?;
     let trailers = ex.h2.as_ref().map(|h| h.trailers.as_slice()).unwrap_or(&[]);
-    let lookup = |name: &str| pair_header(trailers, name).or_else(|| header(&resp.headers, name));
+    let lookup = |name: &str| pair_header(trailers, name).or_else(|| resp.headers.get(name));
     let status = lookup("grpc-status").and_then(|s| s.trim().parse::<u32>().ok());
     let message = lookup("grpc-message").map(percent_decode);
     if status.is_some() {
