@@ -67,10 +67,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         writeln!(out, "note:      {n}")?;
     }
     if a.alb_nodes.is_empty() {
-        writeln!(
-            out,
-            "ALB nodes: none recognised (name them with --alb-ip, or --listener-port/--target-port)"
-        )?;
+        writeln!(out, "ALB nodes: {}", header::NO_NODES)?;
     }
     for n in &a.alb_nodes {
         let ports: Vec<String> = n.listener_ports.iter().map(u16::to_string).collect();
@@ -100,24 +97,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         writeln!(out, "clock:     {}", header::clock_offset_text(c))?;
     }
     for t in &a.targets {
-        let facts = header::target_facts(t, |k| {
-            let k = if k.fract() == 0.0 {
-                format!("{k:.0}")
-            } else {
-                format!("{k:.3}")
-            };
-            format!("closes idle keep-alive connections after {k} s")
-        });
-        writeln!(
-            out,
-            "target:    {}{}",
-            t.target,
-            if facts.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", facts.join("; "))
-            }
-        )?;
+        writeln!(out, "target:    {}", header::target_fact(t))?;
     }
     writeln!(
         out,
@@ -137,14 +117,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             header::tls_inferred_text(s.inferred_from_tls),
             s.ok,
             s.failed,
-            if s.in_flight_at_end > 0 {
-                format!(
-                    ", {} in flight at end of capture (not failures)",
-                    s.in_flight_at_end
-                )
-            } else {
-                String::new()
-            }
+            header::in_flight_text(s.in_flight_at_end)
         ))
     )?;
     if !s.by_category.is_empty() {
@@ -376,11 +349,7 @@ fn write_request(
     };
     writeln!(out, "    status:    {status}")?;
     if let Some(g) = &f.grpc {
-        let grpc = match g.status {
-            Some(s) => words::grpc_status_text(s, g.message.as_deref(), g.from_http),
-            None => "gRPC call, no gRPC status in the capture".to_string(),
-        };
-        writeln!(out, "    grpc:      {grpc}")?;
+        writeln!(out, "    grpc:      {}", words::grpc_line(g))?;
     }
     if let Some(t) = &f.trace_id {
         writeln!(out, "    trace id:  {t}")?;
