@@ -446,7 +446,10 @@ fn finding(h: &mut String, a: &Analysis, n: usize, anchor: &str, f: &Finding) {
             esc(f.category.meaning())
         ),
     );
-    kv("status", esc(&views::status_text(f)));
+    kv("status", esc(&views::status_sentence(f)));
+    if let Some(legs) = words::decrypted_legs(f.decrypted) {
+        kv("decrypted", esc(legs));
+    }
     if let Some(g) = &f.grpc {
         kv("gRPC", esc(&words::grpc_line(g)));
     }
@@ -495,7 +498,11 @@ fn finding(h: &mut String, a: &Analysis, n: usize, anchor: &str, f: &Finding) {
     }
     let al = &f.access_log;
     let secs = |v| words::step(v, "? (leg not captured)");
-    h.push_str("<b>Access-log view</b> (what the ALB would log)");
+    let _ = write!(
+        h,
+        "<b>Access-log view</b> (what the ALB would log; {})",
+        esc(views::ACCESS_LOG_COLUMNS)
+    );
     table(
         h,
         &[

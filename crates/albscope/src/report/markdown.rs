@@ -445,7 +445,14 @@ fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -
         code(f.category.name()),
         f.category.meaning()
     )?;
-    writeln!(out, "- **Status:** {}", md_escape(&views::status_text(f)))?;
+    writeln!(
+        out,
+        "- **Status:** {}",
+        md_escape(&views::status_sentence(f))
+    )?;
+    if let Some(legs) = words::decrypted_legs(f.decrypted) {
+        writeln!(out, "- **Decrypted:** {legs}")?;
+    }
     if let Some(g) = &f.grpc {
         writeln!(out, "- **gRPC:** {}", md_escape(&words::grpc_line(g)))?;
     }
@@ -473,9 +480,9 @@ fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -
     }
     writeln!(
         out,
-        "- **Access log:** {} (request/target/response processing time, elb_status_code, \
-         target_status_code)",
-        code(&views::access_log_line(f))
+        "- **Access log:** {} ({})",
+        code(&views::access_log_line(f)),
+        md_escape(views::ACCESS_LOG_COLUMNS)
     )?;
     if let Some(l) = &f.logged {
         for (i, line) in super::logged_lines(l).iter().enumerate() {

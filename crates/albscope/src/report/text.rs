@@ -3,8 +3,7 @@
 //! evidence, fix, access-log view and timeline.
 
 use super::{header, views, words};
-use crate::diagnose::{Analysis, Cause, Finding};
-use crate::taxonomy::{Category, GeneratedBy};
+use crate::diagnose::{Analysis, Finding};
 use std::io::{self, Write};
 
 /// Text rendering options.
@@ -313,46 +312,16 @@ fn write_request(
     if let Some(legs) = words::decrypted_legs(f.decrypted) {
         writeln!(out, "    decrypted: {legs}")?;
     }
-    let who = match f.generated_by {
-        Some(GeneratedBy::Lb) => "the ALB generated it",
-        Some(GeneratedBy::Target) => "the target generated it (relayed by the ALB)",
-        None => "nobody answered",
-    };
-    let status = match (f.status, f.category) {
-        (Some(s), _) => format!(
-            "{s}{} - {who}",
-            match (f.status_inferred, &f.client) {
-                (true, Some(_)) if f.front_encrypted => {
-                    " (inferred from the back end: the front end is encrypted)"
-                }
-                (true, Some(_)) => {
-                    " (inferred from the back end: the answer to the client is not in the capture)"
-                }
-                (true, None) => {
-                    " (inferred from the back end: the front end is not in the capture)"
-                }
-                _ => "",
-            }
-        ),
-        (None, Category::IncompleteBody) => {
-            "no complete response: the client got headers and part of the body, then the ALB \
-             closed the connection"
-                .to_string()
-        }
-        (None, Category::ClientClosed) => {
-            "none: the client had gone (the ALB logs 460)".to_string()
-        }
-        (None, _) if matches!(f.cause, Cause::TlsAnswer) => {
-            "not visible: the target's answer is encrypted (TLS)".to_string()
-        }
-        (None, _) => format!("none seen - {who}"),
-    };
+    let status = views::status_sentence(f);
     writeln!(out, "    status:    {status}")?;
     if let Some(g) = &f.grpc {
         writeln!(out, "    grpc:      {}", words::grpc_line(g))?;
     }
     if let Some(t) = &f.trace_id {
         writeln!(out, "    trace id:  {t}")?;
+    }
+    if let Some(s) = &f.target_server {
+        writeln!(out, "    server:    {s} (the target's Server header)")?;
     }
     if !f.evidence.is_empty() {
         writeln!(out, "    evidence:")?;
@@ -368,10 +337,7 @@ fn write_request(
         out,
         "    access log: {}   {}",
         words::access_log_line(al),
-        st.dim(
-            "(request/target/response processing time, elb_status_code, target_status_code; \
-             -1 = never happened, ? = not in the capture)"
-        )
+        st.dim(&format!("({})", views::ACCESS_LOG_COLUMNS))
     )?;
     if let Some(l) = &f.logged {
         for (i, line) in super::logged_lines(l).iter().enumerate() {
