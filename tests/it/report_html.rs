@@ -1,7 +1,10 @@
 //! The HTML report. Without a browser, for every sample: every internal link (`href="#x"`) has
 //! its `id`, ids are unique, the time strip, the legend, the failure index and one permalinked
-//! section per failure are there, and nothing is fetched. In headless Chromium, for a subset of
-//! samples: no console errors or CSP violations with script on (the filter bar appears, so the
+//! section per failure are there, and nothing is fetched. In ONE headless Chromium, every page
+//! (every sample, the TLS samples with their key logs, the multi-file samples) in an iframe, with
+//! script and without: no console message or CSP violation from any page, every failure listed,
+//! the verdict there, the filter bar shown only with script. In headless Chromium, for a subset of
+//! samples, in depth: no console errors or CSP violations with script on (the filter bar appears, so the
 //! CSP's script hash matches), every failure still listed with script off, the verdict block
 //! first when the page has one, and the screenshot is not blank. Skipped, with a message, when
 //! `chromium` is not installed (`tests/html/check.sh` installs it). `ALBSCOPE_HTML_SHOTS=DIR`
@@ -453,4 +456,211 @@ fn browse(bin: &str, profile: &Path, work: &Path, shots: Option<&Path>, name: &s
         dom_off.contains("<form id=\"filters\" class=\"filters\" hidden"),
         "{name}: the filter bar is hidden without script"
     );
+}
+
+/// One page for the one-browser test: its name and the `albscope analyze` arguments.
+fn every_page() -> Vec<(String, Vec<String>)> {
+    let mut pages: Vec<(String, Vec<String>)> = samples()
+        .into_iter()
+        .map(|(name, p)| (name, vec![p.display().to_string()]))
+        .collect();
+    // TLS samples, with their key logs (the pcapng carries its own).
+    let mut tls: Vec<PathBuf> = std::fs::read_dir("samples/tls")
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    tls.sort();
+    for p in tls {
+        if !p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+            continue;
+        }
+        let stem = p.file_stem().unwrap().to_string_lossy().to_string();
+        let mut args = vec![p.display().to_string()];
+        let keys = p.with_extension("keys");
+        if keys.exists() {
+            args.extend(["--tls-keylog".into(), keys.display().to_string()]);
+        }
+        pages.push((format!("tls-{stem}"), args));
+    }
+    // Multi-file samples: every capture of a directory together.
+    for dir in ["samples/split-addrs", "samples/real/two_interfaces"] {
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "pcap"))
+                    .map(|p| p.display().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        if files.len() > 1 {
+            let name = dir.trim_start_matches("samples/").replace('/', "-");
+            pages.push((name, files));
+        }
+    }
+    pages
+}
+
+/// The page's HTML as the CLI writes it.
+fn render_cli(args: &[String]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_albscope"))
+        .arg("analyze")
+        .args(args)
+        .args(["--format", "html"])
+        .output()
+        .expect("run albscope");
+    assert!(
+        out.status.code().is_some_and(|c| c <= 2),
+        "albscope {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// The page with a CSP that allows no script: a browser with script disabled.
+fn without_script(html: &str) -> String {
+    let csp = "script-src 'sha256-";
+    let at = html.find(csp).expect("CSP names the script hash");
+    let end = html[at + csp.len()..].find('\'').unwrap() + at + csp.len() + 1;
+    format!("{}script-src 'none'{}", &html[..at], &html[end..])
+}
+
+/// The top page: every report in an iframe; once all have loaded, its script reads each
+/// frame's DOM (file pages may read each other with `--allow-file-access-from-files`) and
+/// writes one line per frame for `--dump-dom`.
+const TOP_SCRIPT: &str = r#"<script>
+window.addEventListener('load', () => {
+  const out = document.getElementById('out');
+  for (const f of document.querySelectorAll('iframe')) {
+    let r;
+    try {
+      const d = f.contentDocument;
+      const fm = d.getElementById('filters');
+      r = [d.querySelectorAll('section.req').length,
+           fm ? (fm.hidden ? 'hidden' : 'shown') : 'none',
+           d.querySelector('.verdict, #verdict') ? 'verdict' : 'no-verdict'].join(' ');
+    } catch (e) { r = 'error ' + e; }
+    const p = document.createElement('p');
+    p.className = 'res';
+    p.textContent = f.getAttribute('src') + ' ' + r + ';';
+    out.appendChild(p);
+  }
+});
+</script>"#;
+
+#[test]
+fn html_reports_of_every_sample_load_in_one_browser() {
+    let Some(bin) = chromium() else {
+        eprintln!(
+            "SKIPPED: chromium is not installed (tests/html/check.sh installs it); the HTML \
+             reports were not rendered in a browser"
+        );
+        return;
+    };
+    let work = std::env::temp_dir().join(format!("albscope-html-all-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    // Render every page (two at a time): (name, failure sections in the page).
+    let pages = every_page();
+    let jobs = std::sync::Mutex::new(pages.iter());
+    let rendered = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (jobs, rendered, work) = (&jobs, &rendered, &work);
+            s.spawn(move || loop {
+                let Some((name, args)) = jobs.lock().unwrap().next() else {
+                    break;
+                };
+                let html = render_cli(args);
+                let sections = html.matches("<section class=\"req\"").count();
+                std::fs::write(work.join(format!("{name}.html")), &html).unwrap();
+                std::fs::write(
+                    work.join(format!("{name}-noscript.html")),
+                    without_script(&html),
+                )
+                .unwrap();
+                rendered.lock().unwrap().push((name.clone(), sections));
+            });
+        }
+    });
+    let mut rendered = rendered.into_inner().unwrap();
+    rendered.sort();
+    let mut top = String::from("<!doctype html><html><body><div id=\"out\"></div>\n");
+    for (name, _) in &rendered {
+        top.push_str(&format!(
+            "<iframe src=\"{name}.html\"></iframe><iframe src=\"{name}-noscript.html\"></iframe>\n"
+        ));
+    }
+    top.push_str(TOP_SCRIPT);
+    top.push_str("</body></html>\n");
+    let top_path = work.join("top.html");
+    std::fs::write(&top_path, top).unwrap();
+    let (dom, log) = run_chromium(
+        bin,
+        &work.join("profile"),
+        &["--dump-dom".into(), "--allow-file-access-from-files".into()],
+        &format!("file://{}", top_path.display()),
+    );
+    // Console messages and CSP violations, by page: none, but the blocked script of a page
+    // that stands for a browser with script off.
+    let mut problems = Vec::new();
+    for line in log.lines() {
+        if ![
+            "CONSOLE",
+            "Uncaught",
+            "Refused to",
+            "Content Security Policy",
+        ]
+        .iter()
+        .any(|b| line.contains(b))
+        {
+            continue;
+        }
+        let source = line
+            .rsplit_once("source: ")
+            .map_or("?", |(_, s)| s)
+            .rsplit('/')
+            .next()
+            .unwrap_or("?");
+        let expected = source.contains("-noscript.html")
+            && line.contains(
+                "violates the following Content Security Policy directive 'script-src 'none''",
+            );
+        if !expected {
+            problems.push(format!("{source}: {line}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "browser console reported problems:\n{}",
+        problems.join("\n")
+    );
+    // Every frame loaded; script ran where allowed; every failure listed with and without it.
+    for (name, sections) in &rendered {
+        for (page, script) in [
+            (format!("{name}.html"), true),
+            (format!("{name}-noscript.html"), false),
+        ] {
+            let at = dom
+                .find(&format!(">{page} "))
+                .unwrap_or_else(|| panic!("{page}: no result from the browser"));
+            let line = &dom[at + 1..];
+            let line = &line[..line.find(';').unwrap_or(line.len())];
+            let fields: Vec<&str> = line.split(' ').collect();
+            assert_eq!(fields.len(), 4, "{page}: {line}");
+            assert_eq!(
+                fields[1],
+                sections.to_string(),
+                "{page}: failures listed ({line})"
+            );
+            assert_eq!(fields[3], "verdict", "{page}: the verdict ({line})");
+            if *sections > 0 {
+                let want = if script { "shown" } else { "hidden" };
+                assert_eq!(fields[2], want, "{page}: filter bar ({line})");
+            }
+        }
+    }
+    eprintln!(
+        "{} reports loaded in one browser, with script and without",
+        rendered.len()
+    );
+    let _ = std::fs::remove_dir_all(&work);
 }

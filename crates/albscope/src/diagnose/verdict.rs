@@ -63,6 +63,11 @@ pub struct FailureGroup {
     /// For keep-alive categories: the keep-alive facts of the named targets where they are
     /// known (a server recognised or a keep-alive timeout observed).
     pub keepalive: Vec<KeepAliveFacts>,
+    /// For `target_generated_error`: the gRPC status codes the target answered with under a
+    /// non-5xx HTTP status (trailers), in the kept findings of this group, most often first.
+    pub grpc_errors: Vec<u32>,
+    /// True when every kept finding of this group is such a gRPC error (none an HTTP 5xx).
+    pub grpc_only: bool,
 }
 
 /// A target's keep-alive facts against the ALB idle timeout, and the value to set.
@@ -102,6 +107,39 @@ fn keepalive_facts(a: &Analysis, target: Endpoint) -> KeepAliveFacts {
     }
 }
 
+/// The gRPC status a finding failed by when its HTTP status is not an error: the target's
+/// non-OK gRPC status from its trailers (not one derived from an HTTP status).
+fn grpc_error(f: &super::Finding) -> Option<u32> {
+    let g = f.grpc.as_ref()?;
+    let http_error = f.status.is_some_and(|s| s >= 500);
+    match g.status {
+        Some(s) if s != 0 && g.from_http.is_none() && !http_error => Some(s),
+        _ => None,
+    }
+}
+
+/// The gRPC error codes of the kept findings of `category`, most often first (ties by code),
+/// and whether every one of those findings is such a gRPC error.
+fn grpc_errors(a: &Analysis, category: Category) -> (Vec<u32>, bool) {
+    let mut counts: Vec<(u32, u64)> = Vec::new();
+    let mut all = true;
+    let mut any = false;
+    for f in a.requests.iter().filter(|f| f.category == category) {
+        any = true;
+        match grpc_error(f) {
+            Some(code) => match counts.iter_mut().find(|c| c.0 == code) {
+                Some(c) => c.1 += 1,
+                None => counts.push((code, 1)),
+            },
+            None => all = false,
+        }
+    }
+    counts.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+    let codes: Vec<u32> = counts.into_iter().map(|c| c.0).collect();
+    let only = any && all && !codes.is_empty();
+    (codes, only)
+}
+
 /// Categories whose fix is the target's keep-alive timeout.
 fn keepalive_category(c: Category) -> bool {
     matches!(
@@ -130,6 +168,8 @@ impl Verdict {
                             other_targets: 0,
                             candidates: Vec::new(),
                             keepalive: Vec::new(),
+                            grpc_errors: Vec::new(),
+                            grpc_only: false,
                         });
                         let Some(g) = groups.last_mut() else { continue };
                         g
@@ -160,6 +200,11 @@ impl Verdict {
                     })
                     .filter(|k| k.server.is_some() || k.observed.is_some())
                     .collect();
+            }
+        }
+        for g in &mut groups {
+            if g.category == Category::TargetGeneratedError {
+                (g.grpc_errors, g.grpc_only) = grpc_errors(a, g.category);
             }
         }
         let named = groups.len().min(MAX_GROUPS);

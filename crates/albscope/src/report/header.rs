@@ -451,6 +451,124 @@ fn decryption_note(p: &crate::protocol::ProtocolStats) -> String {
     parts.join("; ")
 }
 
+/// One fact of the Markdown and HTML header tables: its row label, its sentence, and whether it
+/// warns (damage, limits).
+#[derive(Clone, Debug)]
+pub struct Fact {
+    /// The row label: `Requests`, `ALB node`, `Clock`, ...
+    pub label: &'static str,
+    /// The sentence.
+    pub text: String,
+    /// A warning (input damage or a limit note).
+    pub warn: bool,
+}
+
+/// A target's keep-alive timeout in words: `closes idle keep-alive connections after 5 s`.
+pub fn keepalive_text(k: f64) -> String {
+    let k = if k.fract() == 0.0 {
+        format!("{k:.0}")
+    } else {
+        format!("{k:.3}")
+    };
+    format!("closes idle keep-alive connections after {k} s")
+}
+
+/// A node's one-line description for a fact table: address, listener ports, connections, health
+/// checks, why it is taken for a node and the addresses linked to it.
+pub fn node_fact(n: &NodeReport) -> String {
+    let mut parts = vec![format!(
+        "{} (listener {}; {} front-end, {} back-end connections, {} health checks)",
+        n.ip,
+        listener_ports(n),
+        n.front_connections,
+        n.back_connections,
+        n.health_checks
+    )];
+    parts.extend(
+        n.evidence
+            .iter()
+            .map(|e| format!("why: {}", node_evidence_text(*e))),
+    );
+    parts.extend(
+        n.front_addresses
+            .iter()
+            .map(|l| format!("also: {}", linked_address_text(l))),
+    );
+    parts.join("; ")
+}
+
+/// A target with what is known of it: `10.0.2.37:8080 (Server: x; closes idle ...)`.
+pub fn target_fact(t: &TargetReport) -> String {
+    let f = target_facts(t, keepalive_text);
+    if f.is_empty() {
+        t.target.to_string()
+    } else {
+        format!("{} ({})", t.target, f.join("; "))
+    }
+}
+
+/// `7 client requests: 6 ok, 1 failed`, with the requests still in flight at the end.
+pub fn requests_line(s: &Summary) -> String {
+    format!("{}{}", requests_fact(s), in_flight_text(s.in_flight_at_end))
+}
+
+/// `, 2 in flight at end of capture (not failures)` when some were, else nothing.
+pub fn in_flight_text(n: u64) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!(", {n} in flight at end of capture (not failures)")
+    }
+}
+
+/// The header facts the Markdown and HTML reports tabulate, in order: requests, capture,
+/// vantage, latency, ALB nodes, clock offsets, targets, timers, damage and limit notes (the text
+/// report states the same facts line by line).
+pub fn facts(a: &Analysis) -> Vec<Fact> {
+    let mut out = Vec::new();
+    let mut fact = |label, text: String, warn| out.push(Fact { label, text, warn });
+    fact("Requests", requests_line(&a.summary), false);
+    fact(
+        "Capture",
+        format!(
+            "{}, {} packets, inputs: {}",
+            capture_window(&a.capture),
+            a.stats.packets,
+            a.inputs.join(", ")
+        ),
+        false,
+    );
+    fact("Vantage", vantage_text(a.vantage).into(), false);
+    fact("Latency", latency_fact(a), false);
+    if a.alb_nodes.is_empty() {
+        fact("ALB nodes", NO_NODES.into(), false);
+    }
+    for n in &a.alb_nodes {
+        fact("ALB node", node_fact(n), false);
+    }
+    for c in &a.clock_offsets {
+        fact("Clock", clock_offset_text(c), false);
+    }
+    if a.targets.is_empty() {
+        fact("Targets", "none seen".into(), false);
+    }
+    for t in &a.targets {
+        fact("Target", target_fact(t), false);
+    }
+    fact("Timers", timers_line(&a.timers, timer_source_text), false);
+    for p in &a.stats.problems {
+        fact("Damage", damage_text(p), true);
+    }
+    for n in limit_notes(a) {
+        fact("Note", n, true);
+    }
+    out
+}
+
+/// What the header says when no ALB node was recognised.
+pub const NO_NODES: &str =
+    "none recognised (name them with --alb-ip, or --listener-port/--target-port)";
+
 /// How a node's other address was linked to it: `52.94.133.131, the address its clients reach
 /// it at (linked on 9 requests: ...)`.
 pub fn linked_address_text(l: &LinkedAddress) -> String {

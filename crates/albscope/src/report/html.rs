@@ -217,83 +217,19 @@ fn summary(h: &mut String, a: &Analysis) {
     let mut row = |k: &str, v: String| {
         let _ = write!(h, "<tr><th>{}</th><td>{v}</td></tr>", esc(k));
     };
-    let s = &a.summary;
-    row("Requests", header::requests_fact(s));
-    row(
-        "Capture",
-        esc(&format!(
-            "{}, {} packets, inputs: {}",
-            header::capture_window(&a.capture),
-            a.stats.packets,
-            a.inputs.join(", ")
-        )),
-    );
-    row("Vantage", esc(header::vantage_text(a.vantage)));
-    row("Latency", esc(&header::latency_fact(a)));
-    let nodes: Vec<String> = a
-        .alb_nodes
-        .iter()
-        .map(|n| {
-            esc(&format!(
-                "{} (listener {}; {} front-end, {} back-end connections, {} health checks; {})",
-                n.ip,
-                header::listener_ports(n),
-                n.front_connections,
-                n.back_connections,
-                n.health_checks,
-                n.evidence
-                    .first()
-                    .map_or("", |e| header::node_evidence_text(*e))
-            ))
-        })
-        .collect();
-    row(
-        "ALB nodes",
-        if nodes.is_empty() {
-            "none recognised (name them with --alb-ip)".into()
-        } else {
-            nodes.join("<br>")
-        },
-    );
-    let targets: Vec<String> = a
-        .targets
-        .iter()
-        .map(|t| {
-            let f = header::target_facts(t, |k| {
-                format!("closes idle keep-alive connections after {k:.1} s")
-            });
-            esc(&if f.is_empty() {
-                t.target.to_string()
-            } else {
-                format!("{} ({})", t.target, f.join("; "))
-            })
-        })
-        .collect();
-    row(
-        "Targets",
-        if targets.is_empty() {
-            "none seen".into()
-        } else {
-            targets.join("<br>")
-        },
-    );
-    row(
-        "Timers",
-        esc(&header::timers_line(&a.timers, header::timer_source_name)),
-    );
-    for p in &a.stats.problems {
+    for f in header::facts(a) {
+        let text = esc(&f.text);
         row(
-            "Damage",
-            format!(
-                "<span class=\"warn\">{}</span>",
-                esc(&header::damage_text(p))
-            ),
+            f.label,
+            if f.warn {
+                format!("<span class=\"warn\">{text}</span>")
+            } else {
+                text
+            },
         );
     }
-    for n in header::limit_notes(a) {
-        row("Note", format!("<span class=\"warn\">{}</span>", esc(&n)));
-    }
     h.push_str("</table>\n");
+    let s = &a.summary;
     if !s.by_category.is_empty() {
         h.push_str("<h3>Requests by category</h3>");
         let rows: Vec<[String; 5]> = views::category_rows(a)
@@ -510,7 +446,13 @@ fn finding(h: &mut String, a: &Analysis, n: usize, anchor: &str, f: &Finding) {
             esc(f.category.meaning())
         ),
     );
-    kv("status", esc(&views::status_text(f)));
+    kv("status", esc(&views::status_sentence(f)));
+    if let Some(legs) = words::decrypted_legs(f.decrypted) {
+        kv("decrypted", esc(legs));
+    }
+    if let Some(g) = &f.grpc {
+        kv("gRPC", esc(&words::grpc_line(g)));
+    }
     kv(
         "request",
         format!(
@@ -556,7 +498,11 @@ fn finding(h: &mut String, a: &Analysis, n: usize, anchor: &str, f: &Finding) {
     }
     let al = &f.access_log;
     let secs = |v| words::step(v, "? (leg not captured)");
-    h.push_str("<b>Access-log view</b> (what the ALB would log)");
+    let _ = write!(
+        h,
+        "<b>Access-log view</b> (what the ALB would log; {})",
+        esc(views::ACCESS_LOG_COLUMNS)
+    );
     table(
         h,
         &[

@@ -217,84 +217,10 @@ fn render(a: &Analysis, lim: Limits, max: Option<usize>, out: &mut dyn Write) ->
     writeln!(out, "**Verdict:** {}", md_rich(&verdict))?;
     writeln!(out)?;
     let s = &a.summary;
-    let mut facts: Vec<[String; 2]> = vec![
-        ["Requests".into(), header::requests_fact(s)],
-        [
-            "Capture".into(),
-            format!(
-                "{}, {} packets",
-                header::capture_window(&a.capture),
-                a.stats.packets
-            ),
-        ],
-        ["Vantage".into(), header::vantage_text(a.vantage).into()],
-        ["Latency".into(), header::latency_fact(a)],
-    ];
-    let nodes: Vec<String> = a
-        .alb_nodes
-        .iter()
-        .map(|n| {
-            let also: String = n
-                .front_addresses
-                .iter()
-                .map(|l| format!("; also {}", header::linked_address_text(l)))
-                .collect();
-            format!(
-                "{} (listener {}; {} front-end, {} back-end connections{also})",
-                n.ip,
-                header::listener_ports(n),
-                n.front_connections,
-                n.back_connections
-            )
-        })
+    let facts: Vec<[String; 2]> = header::facts(a)
+        .into_iter()
+        .map(|f| [f.label.to_string(), f.text])
         .collect();
-    facts.push([
-        "ALB nodes".into(),
-        if nodes.is_empty() {
-            "none recognised".into()
-        } else {
-            nodes.join("; ")
-        },
-    ]);
-    let targets: Vec<String> = a
-        .targets
-        .iter()
-        .map(|t| {
-            let mut x = t.target.to_string();
-            let mut f = Vec::new();
-            if let Some(s) = &t.server {
-                f.push(format!("Server: {s}"));
-            }
-            if let Some(k) = t.keepalive_timeout.map(views::secs) {
-                f.push(format!("keep-alive {k:.1} s"));
-            }
-            if !f.is_empty() {
-                x.push_str(&format!(" ({})", f.join(", ")));
-            }
-            x
-        })
-        .collect();
-    facts.push([
-        "Targets".into(),
-        if targets.is_empty() {
-            "none seen".into()
-        } else {
-            targets.join("; ")
-        },
-    ]);
-    facts.push([
-        "Timers".into(),
-        header::timers_line(&a.timers, header::timer_source_name),
-    ]);
-    for c in &a.clock_offsets {
-        facts.push(["Clock".into(), header::clock_offset_text(c)]);
-    }
-    for p in &a.stats.problems {
-        facts.push(["Damage".into(), header::damage_text(p)]);
-    }
-    for n in header::limit_notes(a) {
-        facts.push(["Note".into(), n]);
-    }
     table(out, &["", "summary"], &facts)?;
 
     if !s.by_category.is_empty() {
@@ -519,7 +445,17 @@ fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -
         code(f.category.name()),
         f.category.meaning()
     )?;
-    writeln!(out, "- **Status:** {}", md_escape(&views::status_text(f)))?;
+    writeln!(
+        out,
+        "- **Status:** {}",
+        md_escape(&views::status_sentence(f))
+    )?;
+    if let Some(legs) = words::decrypted_legs(f.decrypted) {
+        writeln!(out, "- **Decrypted:** {legs}")?;
+    }
+    if let Some(g) = &f.grpc {
+        writeln!(out, "- **gRPC:** {}", md_escape(&words::grpc_line(g)))?;
+    }
     writeln!(
         out,
         "- **Request:** {}{} at {} (id {})",
@@ -544,9 +480,9 @@ fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -
     }
     writeln!(
         out,
-        "- **Access log:** {} (request/target/response processing time, elb_status_code, \
-         target_status_code)",
-        code(&views::access_log_line(f))
+        "- **Access log:** {} ({})",
+        code(&views::access_log_line(f)),
+        md_escape(views::ACCESS_LOG_COLUMNS)
     )?;
     if let Some(l) = &f.logged {
         for (i, line) in super::logged_lines(l).iter().enumerate() {

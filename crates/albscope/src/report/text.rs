@@ -3,8 +3,7 @@
 //! evidence, fix, access-log view and timeline.
 
 use super::{header, views, words};
-use crate::diagnose::{Analysis, Cause, Finding};
-use crate::taxonomy::{Category, GeneratedBy};
+use crate::diagnose::{Analysis, Finding};
 use std::io::{self, Write};
 
 /// Text rendering options.
@@ -67,10 +66,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         writeln!(out, "note:      {n}")?;
     }
     if a.alb_nodes.is_empty() {
-        writeln!(
-            out,
-            "ALB nodes: none recognised (name them with --alb-ip, or --listener-port/--target-port)"
-        )?;
+        writeln!(out, "ALB nodes: {}", header::NO_NODES)?;
     }
     for n in &a.alb_nodes {
         let ports: Vec<String> = n.listener_ports.iter().map(u16::to_string).collect();
@@ -100,24 +96,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         writeln!(out, "clock:     {}", header::clock_offset_text(c))?;
     }
     for t in &a.targets {
-        let facts = header::target_facts(t, |k| {
-            let k = if k.fract() == 0.0 {
-                format!("{k:.0}")
-            } else {
-                format!("{k:.3}")
-            };
-            format!("closes idle keep-alive connections after {k} s")
-        });
-        writeln!(
-            out,
-            "target:    {}{}",
-            t.target,
-            if facts.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", facts.join("; "))
-            }
-        )?;
+        writeln!(out, "target:    {}", header::target_fact(t))?;
     }
     writeln!(
         out,
@@ -137,14 +116,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             header::tls_inferred_text(s.inferred_from_tls),
             s.ok,
             s.failed,
-            if s.in_flight_at_end > 0 {
-                format!(
-                    ", {} in flight at end of capture (not failures)",
-                    s.in_flight_at_end
-                )
-            } else {
-                String::new()
-            }
+            header::in_flight_text(s.in_flight_at_end)
         ))
     )?;
     if !s.by_category.is_empty() {
@@ -340,50 +312,16 @@ fn write_request(
     if let Some(legs) = words::decrypted_legs(f.decrypted) {
         writeln!(out, "    decrypted: {legs}")?;
     }
-    let who = match f.generated_by {
-        Some(GeneratedBy::Lb) => "the ALB generated it",
-        Some(GeneratedBy::Target) => "the target generated it (relayed by the ALB)",
-        None => "nobody answered",
-    };
-    let status = match (f.status, f.category) {
-        (Some(s), _) => format!(
-            "{s}{} - {who}",
-            match (f.status_inferred, &f.client) {
-                (true, Some(_)) if f.front_encrypted => {
-                    " (inferred from the back end: the front end is encrypted)"
-                }
-                (true, Some(_)) => {
-                    " (inferred from the back end: the answer to the client is not in the capture)"
-                }
-                (true, None) => {
-                    " (inferred from the back end: the front end is not in the capture)"
-                }
-                _ => "",
-            }
-        ),
-        (None, Category::IncompleteBody) => {
-            "no complete response: the client got headers and part of the body, then the ALB \
-             closed the connection"
-                .to_string()
-        }
-        (None, Category::ClientClosed) => {
-            "none: the client had gone (the ALB logs 460)".to_string()
-        }
-        (None, _) if matches!(f.cause, Cause::TlsAnswer) => {
-            "not visible: the target's answer is encrypted (TLS)".to_string()
-        }
-        (None, _) => format!("none seen - {who}"),
-    };
+    let status = views::status_sentence(f);
     writeln!(out, "    status:    {status}")?;
     if let Some(g) = &f.grpc {
-        let grpc = match g.status {
-            Some(s) => words::grpc_status_text(s, g.message.as_deref(), g.from_http),
-            None => "gRPC call, no gRPC status in the capture".to_string(),
-        };
-        writeln!(out, "    grpc:      {grpc}")?;
+        writeln!(out, "    grpc:      {}", words::grpc_line(g))?;
     }
     if let Some(t) = &f.trace_id {
         writeln!(out, "    trace id:  {t}")?;
+    }
+    if let Some(s) = &f.target_server {
+        writeln!(out, "    server:    {s} (the target's Server header)")?;
     }
     if !f.evidence.is_empty() {
         writeln!(out, "    evidence:")?;
@@ -399,10 +337,7 @@ fn write_request(
         out,
         "    access log: {}   {}",
         words::access_log_line(al),
-        st.dim(
-            "(request/target/response processing time, elb_status_code, target_status_code; \
-             -1 = never happened, ? = not in the capture)"
-        )
+        st.dim(&format!("({})", views::ACCESS_LOG_COLUMNS))
     )?;
     if let Some(l) = &f.logged {
         for (i, line) in super::logged_lines(l).iter().enumerate() {

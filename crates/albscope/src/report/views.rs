@@ -496,6 +496,51 @@ pub fn status_text(f: &crate::diagnose::Finding) -> String {
     format!("{st}{inf}{by}")
 }
 
+/// A failure's status in a sentence: the code and who generated it, how it was inferred when
+/// not seen, or why there is none.
+pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
+    use crate::diagnose::Cause;
+    use crate::taxonomy::{Category, GeneratedBy};
+    let who = match f.generated_by {
+        Some(GeneratedBy::Lb) => "the ALB generated it",
+        Some(GeneratedBy::Target) => "the target generated it (relayed by the ALB)",
+        None => "nobody answered",
+    };
+    match (f.status, f.category) {
+        (Some(s), _) => format!(
+            "{s}{} - {who}",
+            match (f.status_inferred, &f.client) {
+                (true, Some(_)) if f.front_encrypted => {
+                    " (inferred from the back end: the front end is encrypted)"
+                }
+                (true, Some(_)) => {
+                    " (inferred from the back end: the answer to the client is not in the capture)"
+                }
+                (true, None) => {
+                    " (inferred from the back end: the front end is not in the capture)"
+                }
+                _ => "",
+            }
+        ),
+        (None, Category::IncompleteBody) => {
+            "no complete response: the client got headers and part of the body, then the ALB \
+             closed the connection"
+                .to_string()
+        }
+        (None, Category::ClientClosed) => {
+            "none: the client had gone (the ALB logs 460)".to_string()
+        }
+        (None, _) if matches!(f.cause, Cause::TlsAnswer) => {
+            "not visible: the target's answer is encrypted (TLS)".to_string()
+        }
+        (None, _) => format!("none seen - {who}"),
+    }
+}
+
+/// What the access-log view's columns are, and what `-1` and `?` mean.
+pub const ACCESS_LOG_COLUMNS: &str = "request/target/response processing time, elb_status_code, \
+     target_status_code; -1 = never happened, ? = not in the capture";
+
 /// The request for tables: "GET /x", or "(TLS, opaque)" when the request could not be read.
 pub fn request_text(f: &crate::diagnose::Finding) -> String {
     match (&f.method, &f.path) {

@@ -222,6 +222,15 @@ pub fn h2_code(code: u32) -> String {
     }
 }
 
+/// A gRPC call's outcome for a failure's `grpc` line: its status in words, or that the capture
+/// holds no gRPC status.
+pub fn grpc_line(g: &crate::protocol::GrpcOutcome) -> String {
+    match g.status {
+        Some(s) => grpc_status_text(s, g.message.as_deref(), g.from_http),
+        None => "gRPC call, no gRPC status in the capture".to_string(),
+    }
+}
+
 /// A gRPC status as the client sees it: `gRPC status 14 UNAVAILABLE: "..."`, and, when derived
 /// from an HTTP error, which one.
 pub fn grpc_status_text(status: u32, message: Option<&str>, from_http: Option<u16>) -> String {

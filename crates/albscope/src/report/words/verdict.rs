@@ -183,6 +183,9 @@ fn group(r: &mut Rich, g: &FailureGroup, back_end_captured: bool) {
                 }
             }
         }
+        Category::TargetGeneratedError if !g.grpc_errors.is_empty() => {
+            r.text(grpc_errors_text(g));
+        }
         c => {
             r.text(c.meaning());
             if g.keepalive.iter().any(KeepAliveFacts::races) {
@@ -192,6 +195,25 @@ fn group(r: &mut Rich, g: &FailureGroup, back_end_captured: bool) {
         }
     }
     r.text(")");
+}
+
+/// A target's gRPC errors in a verdict: `the target's gRPC error INTERNAL (13), relayed`, or
+/// `the target's own 5xx or gRPC error ...` when some of the group were HTTP errors.
+fn grpc_errors_text(g: &FailureGroup) -> String {
+    let codes: Vec<String> = g
+        .grpc_errors
+        .iter()
+        .map(|&c| match crate::protocol::grpc_code_name(c) {
+            Some(n) => format!("{n} ({c})"),
+            None => format!("code {c}"),
+        })
+        .collect();
+    format!(
+        "the target's {}gRPC error{} {}, relayed",
+        if g.grpc_only { "" } else { "own 5xx or " },
+        if codes.len() == 1 { "" } else { "s" },
+        codes.join(", ")
+    )
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -333,6 +355,8 @@ mod tests {
             other_targets: 0,
             candidates: vec![],
             keepalive: vec![ka(Some(TargetServer::NodeJs), Some(5))],
+            grpc_errors: vec![],
+            grpc_only: false,
         };
         let refused = FailureGroup {
             category: Category::TargetConnectRefused,
@@ -341,6 +365,8 @@ mod tests {
             other_targets: 0,
             candidates: vec![],
             keepalive: vec![],
+            grpc_errors: vec![],
+            grpc_only: false,
         };
         let r = verdict(&v(vec![race, refused]));
         assert_eq!(
@@ -366,6 +392,8 @@ mod tests {
                 Category::TargetClosedBeforeResponse,
             ],
             keepalive: vec![],
+            grpc_errors: vec![],
+            grpc_only: false,
         };
         let mut x = v(vec![g]);
         x.other_groups = 2;
@@ -407,5 +435,29 @@ mod tests {
         );
         assert_eq!(spans("a ` b").0, vec![Piece::Text("a ` b".into())]);
         assert_eq!(spans("plain").plain(), "plain");
+    }
+
+    #[test]
+    fn a_grpc_error_under_http_200_is_worded_as_one() {
+        let g = |only| FailureGroup {
+            category: Category::TargetGeneratedError,
+            count: 1,
+            targets: vec![(TargetRow::Target(ep([10, 0, 2, 37], 8080)), 1)],
+            other_targets: 0,
+            candidates: vec![],
+            keepalive: vec![],
+            grpc_errors: vec![13],
+            grpc_only: only,
+        };
+        let r = verdict(&v(vec![g(true)])).plain();
+        assert!(
+            r.contains("(the target's gRPC error INTERNAL (13), relayed)"),
+            "{r}"
+        );
+        let r = verdict(&v(vec![g(false)])).plain();
+        assert!(
+            r.contains("the target's own 5xx or gRPC error INTERNAL (13)"),
+            "{r}"
+        );
     }
 }
