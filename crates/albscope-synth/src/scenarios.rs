@@ -85,33 +85,37 @@ impl MultiFileScenario {
 
 /// The samples recorded as several files (`samples/<name>/<file>`).
 pub fn multi_file() -> Vec<MultiFileScenario> {
-    vec![MultiFileScenario {
-        name: "split-addrs",
-        description: "An internet-facing ALB node recorded twice: tcpdump on the clients' side \
+    vec![
+        MultiFileScenario {
+            name: "split-addrs",
+            description:
+                "An internet-facing ALB node recorded twice: tcpdump on the clients' side \
             (the node at its public address 52.94.133.131) and on the targets' side (the node's \
             private address 10.0.1.25), the target machine's clock 1.35 s behind; ok traffic, a \
             refused connect (ALB 502, no back-end request), a target 500 and a close before \
             the response",
-        files: &[
-            ("client-side.pcap", Vantage::Client, 0),
-            ("target-side.pcap", Vantage::Target, -1_350_000_000),
-        ],
-        world: split_addrs,
-    },
-    MultiFileScenario {
-        name: "https-split-addrs",
-        description: "An internet-facing HTTPS ALB node recorded twice: tcpdump on the clients' \
+            files: &[
+                ("client-side.pcap", Vantage::Client, 0),
+                ("target-side.pcap", Vantage::Target, -1_350_000_000),
+            ],
+            world: split_addrs,
+        },
+        MultiFileScenario {
+            name: "https-split-addrs",
+            description:
+                "An internet-facing HTTPS ALB node recorded twice: tcpdump on the clients' \
             side (TLS to the node's public address 52.94.133.132, port 443, no keys) and on the \
             targets' side (the node's private address, clear-text HTTP with X-Forwarded-For, \
             -Port 443 and -Proto https), the target machine's clock 0.8 s behind; ok traffic, a \
             refused connect (ALB 502, no back-end request), a target 500 and a close before \
             the response",
-        files: &[
-            ("client-side.pcap", Vantage::Client, 0),
-            ("target-side.pcap", Vantage::Target, -800_000_000),
-        ],
-        world: https_split_addrs,
-    }]
+            files: &[
+                ("client-side.pcap", Vantage::Client, 0),
+                ("target-side.pcap", Vantage::Target, -800_000_000),
+            ],
+            world: https_split_addrs,
+        },
+    ]
 }
 
 /// Every scenario, in a fixed order.
