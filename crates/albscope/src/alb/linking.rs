@@ -638,7 +638,10 @@ mod tests {
             ("X-Forwarded-For", CLIENT),
             ("X-Forwarded-Proto", proto),
             ("X-Forwarded-Port", port),
-            ("X-Amzn-Trace-Id", "Root=1-693af491-5a6814f5635754d41bcc7a78"),
+            (
+                "X-Amzn-Trace-Id",
+                "Root=1-693af491-5a6814f5635754d41bcc7a78",
+            ),
         ]);
         let mut req = get(ms, &format!("/p{ms}"), h);
         req.first_pos.file = file;
@@ -676,7 +679,11 @@ mod tests {
         let c = l.clocks().first().expect("clock estimate");
         assert_eq!((c.file, c.reference, c.requests), (1, 0, 4));
         // NTP-style: the request's and the response's differences averaged (-799 and -800 ms).
-        assert!((c.ahead.0 + 800_000_000).abs() <= 1_000_000, "{:?}", c.ahead);
+        assert!(
+            (c.ahead.0 + 800_000_000).abs() <= 1_000_000,
+            "{:?}",
+            c.ahead
+        );
     }
 
     #[test]
