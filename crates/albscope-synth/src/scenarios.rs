@@ -85,19 +85,37 @@ impl MultiFileScenario {
 
 /// The samples recorded as several files (`samples/<name>/<file>`).
 pub fn multi_file() -> Vec<MultiFileScenario> {
-    vec![MultiFileScenario {
-        name: "split-addrs",
-        description: "An internet-facing ALB node recorded twice: tcpdump on the clients' side \
+    vec![
+        MultiFileScenario {
+            name: "split-addrs",
+            description:
+                "An internet-facing ALB node recorded twice: tcpdump on the clients' side \
             (the node at its public address 52.94.133.131) and on the targets' side (the node's \
             private address 10.0.1.25), the target machine's clock 1.35 s behind; ok traffic, a \
             refused connect (ALB 502, no back-end request), a target 500 and a close before \
             the response",
-        files: &[
-            ("client-side.pcap", Vantage::Client, 0),
-            ("target-side.pcap", Vantage::Target, -1_350_000_000),
-        ],
-        world: split_addrs,
-    }]
+            files: &[
+                ("client-side.pcap", Vantage::Client, 0),
+                ("target-side.pcap", Vantage::Target, -1_350_000_000),
+            ],
+            world: split_addrs,
+        },
+        MultiFileScenario {
+            name: "https-split-addrs",
+            description:
+                "An internet-facing HTTPS ALB node recorded twice: tcpdump on the clients' \
+            side (TLS to the node's public address 52.94.133.132, port 443, no keys) and on the \
+            targets' side (the node's private address, clear-text HTTP with X-Forwarded-For, \
+            -Port 443 and -Proto https), the target machine's clock 0.8 s behind; ok traffic, a \
+            refused connect (ALB 502, no back-end request), a target 500 and a close before \
+            the response",
+            files: &[
+                ("client-side.pcap", Vantage::Client, 0),
+                ("target-side.pcap", Vantage::Target, -800_000_000),
+            ],
+            world: https_split_addrs,
+        },
+    ]
 }
 
 /// Every scenario, in a fixed order.
@@ -1386,26 +1404,37 @@ fn h2c_streams() -> World {
 /// A node whose clients reach it at another address (`front`), recorded with `wrap`: a few
 /// clients with ok requests, a refused connect, a target 500 and a close before the response.
 fn two_address_world(seed: u64, front: [u8; 4], wrap: Wrap) -> World {
-    let (mut w, n) = base(WorldCfg {
-        seed,
-        wrap,
-        ..Default::default()
-    });
+    two_address_world_cfg(
+        front,
+        WorldCfg {
+            seed,
+            wrap,
+            ..Default::default()
+        },
+    )
+}
+
+/// [`two_address_world`] with any world configuration (e.g. an HTTPS listener).
+fn two_address_world_cfg(front: [u8; 4], cfg: WorldCfg) -> World {
+    let seed = cfg.seed;
+    // A TLS client sends its first request after the handshake.
+    let hs = if cfg.tls_frontend { 5 * MS } else { 0 };
+    let (mut w, n) = base(cfg);
     w.set_front_addr(n, front);
     w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
     let mut r = SplitMix64::new(seed + 100);
     let t = t0();
     w.health_checks(n, 0, t + SEC, t + 25 * SEC, 10 * SEC);
     let f = w.open(ip(CLIENTS[0]), n, t);
-    let mut e = ok(&mut w, f, t + 2 * MS, "/", 0, &mut r);
+    let mut e = ok(&mut w, f, t + hs + 2 * MS, "/", 0, &mut r);
     e = ok(&mut w, f, e + 150 * MS, "/products", 0, &mut r);
     e = ok(&mut w, f, e + 120 * MS, "/api/cart", 1, &mut r);
     let g = w.open(ip(CLIENTS[1]), n, e + 200 * MS);
-    e = ok(&mut w, g, e + 203 * MS, "/", 0, &mut r);
+    e = ok(&mut w, g, e + hs + 203 * MS, "/", 0, &mut r);
     e = w.request(g, e + 250 * MS, &Req::get("/old"), 2, Outcome::Refused);
     e = ok(&mut w, g, e + 300 * MS, "/api/items", 1, &mut r);
     let h = w.open(ip(CLIENTS[2]), n, e + 100 * MS);
-    e = ok(&mut w, h, e + 103 * MS, "/", 0, &mut r);
+    e = ok(&mut w, h, e + hs + 103 * MS, "/", 0, &mut r);
     e = w.request(
         h,
         e + 200 * MS,
@@ -1482,6 +1511,19 @@ fn http2_frontend() -> World {
     }
     w.finish(t + 20 * SEC);
     w
+}
+
+fn https_split_addrs() -> World {
+    two_address_world_cfg(
+        [52, 94, 133, 132],
+        WorldCfg {
+            seed: 37,
+            listener_port: 443,
+            tls_frontend: true,
+            alpn: &["http/1.1"],
+            ..Default::default()
+        },
+    )
 }
 
 fn proxy_two_interfaces() -> World {

@@ -4,8 +4,8 @@
 use super::cadence::{health_check_shaped, HealthCadence};
 use super::linking::Linking;
 use super::types::{
-    median, AlbConfig, ConnRole, Leg, NodeEvidence, NodeInfo, TargetInfo, TimerSource, Vantage,
-    DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
+    median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, TargetInfo,
+    TimerSource, Vantage, DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
 };
 use crate::capture::Duration;
 use crate::decode::{Encap, MirrorSession};
@@ -334,6 +334,25 @@ impl Knowledge {
             return ip;
         }
         self.session_nodes.get(&key.session).copied().unwrap_or(ip)
+    }
+
+    /// Learns from the client application-data bursts of a TLS connection (known at its
+    /// close): evidence for linking its server address to a node (see
+    /// [`Linking::observe_tls_front`]). Connections a node opened are back-end ones: skipped.
+    pub(super) fn learn_tls_front(&mut self, key: &ConnKey, bursts: &[BurstExchange]) {
+        if bursts.is_empty() || self.is_alb(key.client.ip) {
+            return;
+        }
+        self.links.observe_tls_front(
+            key,
+            bursts.iter().map(|b| {
+                (
+                    b.request.first,
+                    b.response.as_ref().map(|r| r.first),
+                    b.request.first_pos.file,
+                )
+            }),
+        );
     }
 
     /// Learns from a connection's existence: an address that both accepts connections and opens

@@ -14,6 +14,11 @@
 //! [`Knowledge::classify`](super::Knowledge::classify) and
 //! [`Knowledge::node_of`](super::Knowledge::node_of)).
 //!
+//! An HTTPS front end without keys shows no request, only application-data bursts: a back-end
+//! request with `X-Forwarded-Proto: https` whose `X-Forwarded-Port` is a TLS connection's
+//! server port is matched, by timing alone, with the client bursts on that client's TLS
+//! connections ([`Linking::observe_tls_front`]); the same agreement rule then decides.
+//!
 //! When the two legs of linked requests come from different files, the agreed time difference
 //! is that pair of files' clock offset (NTP-style: the mean of the request's and the response's
 //! differences, so the ALB's forwarding delays cancel; the request's difference alone when a
@@ -73,6 +78,19 @@ struct RequestId {
     host: Option<String>,
 }
 
+impl RequestId {
+    /// The identity of every TLS client burst: the request inside is not readable, so bursts
+    /// are matched by client, listener port and timing alone (no clear-text request has an
+    /// empty method).
+    fn opaque() -> Self {
+        RequestId {
+            method: String::new(),
+            target: String::new(),
+            host: None,
+        }
+    }
+}
+
 /// When a leg's request started and its response's first byte came.
 #[derive(Copy, Clone, Debug)]
 struct Times {
@@ -87,6 +105,8 @@ struct LinkKey {
     node: IpAddr,
     front_file: u16,
     back_file: u16,
+    /// Evidence from TLS client bursts (timing alone), not clear-text requests.
+    tls: bool,
 }
 
 /// A front-end address linked to a node.
@@ -100,6 +120,9 @@ pub struct NodeLink {
     pub requests: usize,
     /// Listener ports named by `X-Forwarded-Port` on the linked requests.
     pub listener_ports: BTreeSet<u16>,
+    /// True when the link rests on TLS client bursts (HTTPS front end without keys: matched
+    /// by client, listener port and timing), not on clear-text requests.
+    pub tls_timing: bool,
 }
 
 /// The clock offset of one input file against another, read from linked requests.
@@ -146,6 +169,10 @@ pub enum OffsetSource {
 pub struct Linking {
     fronts: Recent<FrontSeen>,
     backs: Recent<BackSeen>,
+    /// Client application-data bursts on TLS connections (request [`RequestId::opaque`]).
+    tls_fronts: Recent<FrontSeen>,
+    /// Back-end requests forwarded from an HTTPS listener (request [`RequestId::opaque`]).
+    https_backs: Recent<BackSeen>,
     next_id: u64,
     /// Per candidate link, per back-end request: the time differences of its candidate
     /// front-end requests (nanoseconds).
@@ -229,15 +256,56 @@ impl Linking {
             times,
         };
         let index = (seen.client, seen.request.clone());
-        let matches: Vec<(LinkKey, i64)> = self
+        let mut matches: Vec<(LinkKey, i64)> = self
             .fronts
             .get(&index)
             .filter_map(|f| matched(f, &seen))
             .collect();
+        let https = header(&req.headers, "x-forwarded-proto")
+            .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
+        if https && seen.forwarded_port.is_some() {
+            let opaque = (seen.client, RequestId::opaque());
+            matches.extend(
+                self.tls_fronts
+                    .get(&opaque)
+                    .filter_map(|f| matched_tls(f, &seen)),
+            );
+            self.https_backs.push(opaque, seen.clone());
+        }
         for (k, d) in matches {
             self.add_sample(k, seen.id, d, seen.forwarded_port);
         }
         self.backs.push(index, seen);
+    }
+
+    /// Notes the client application-data bursts of a TLS connection `key` to an address not
+    /// known as a node: each burst's start, its answer's start (if any) and its input file.
+    /// Called when the connection's bursts are known (at its close).
+    pub(super) fn observe_tls_front(
+        &mut self,
+        key: &ConnKey,
+        bursts: impl Iterator<Item = (Timestamp, Option<Timestamp>, u16)>,
+    ) {
+        let index = (key.client.ip, RequestId::opaque());
+        for (request, response, file) in bursts {
+            let seen = FrontSeen {
+                server: key.server.ip,
+                port: key.server.port,
+                client: key.client.ip,
+                request: RequestId::opaque(),
+                file,
+                times: Times { request, response },
+            };
+            let matches: Vec<(u64, LinkKey, i64, Option<u16>)> = self
+                .https_backs
+                .get(&index)
+                .filter_map(|b| matched_tls(&seen, b).map(|(k, d)| (b.id, k, d, b.forwarded_port)))
+                .collect();
+            for (id, k, d, port) in matches {
+                self.add_sample(k, id, d, port);
+            }
+            self.tls_fronts.push(index.clone(), seen);
+        }
     }
 
     fn add_sample(&mut self, key: LinkKey, back: u64, delta: i64, port: Option<u16>) {
@@ -271,10 +339,10 @@ impl Linking {
         }
         self.dirty = false;
         // Per (front, node): the best-supported agreement over its file combinations.
-        let mut best: IndexMap<(IpAddr, IpAddr), usize> = IndexMap::new();
+        let mut best: IndexMap<(IpAddr, IpAddr), (usize, bool)> = IndexMap::new();
         let mut offsets: Vec<(LinkKey, Agreement)> = Vec::new();
         let mut keys: Vec<&LinkKey> = self.samples.keys().collect();
-        keys.sort_by_key(|k| (k.front, k.node, k.front_file, k.back_file));
+        keys.sort_by_key(|k| (k.front, k.node, k.tls, k.front_file, k.back_file));
         for key in keys {
             let Some(per_back) = self.samples.get(key) else {
                 continue;
@@ -290,15 +358,18 @@ impl Linking {
             {
                 continue;
             }
+            // Clear-text evidence (sorted first) wins ties: it names the request.
             let e = best.entry((key.front, key.node)).or_default();
-            *e = (*e).max(a.support);
+            if a.support > e.0 {
+                *e = (a.support, key.tls);
+            }
             if key.front_file != key.back_file {
                 offsets.push((*key, a));
             }
         }
         // A front-end address goes to the node with the most agreeing requests.
         let mut links: IndexMap<IpAddr, NodeLink> = IndexMap::new();
-        for ((front, node), support) in best {
+        for ((front, node), (support, tls_timing)) in best {
             if front == node {
                 continue;
             }
@@ -311,6 +382,7 @@ impl Linking {
                         node,
                         requests: support,
                         listener_ports: self.ports.get(&(front, node)).cloned().unwrap_or_default(),
+                        tls_timing,
                     },
                 );
             }
@@ -375,11 +447,26 @@ impl<T> Recent<T> {
 /// When the back-end request `b` may be the front-end request `f` forwarded: the link it
 /// supports and the time difference (the back file's clock minus the front file's).
 fn matched(f: &FrontSeen, b: &BackSeen) -> Option<(LinkKey, i64)> {
-    if f.client != b.client
-        || f.request != b.request
-        || f.server == b.node
-        || b.forwarded_port.is_some_and(|p| p != f.port)
-    {
+    if f.request != b.request {
+        return None;
+    }
+    timing(f, b, false)
+}
+
+/// When the HTTPS back-end request `b` may be the request inside the TLS client burst `f`:
+/// same client, and the listener port it names is the TLS connection's server port (the
+/// request is not readable, so timing decides).
+fn matched_tls(f: &FrontSeen, b: &BackSeen) -> Option<(LinkKey, i64)> {
+    if b.forwarded_port != Some(f.port) {
+        return None;
+    }
+    timing(f, b, true)
+}
+
+/// The link a front-end and a back-end request of the same client support, and their time
+/// difference, when their addresses, listener port and timing allow it.
+fn timing(f: &FrontSeen, b: &BackSeen, tls: bool) -> Option<(LinkKey, i64)> {
+    if f.client != b.client || f.server == b.node || b.forwarded_port.is_some_and(|p| p != f.port) {
         return None;
     }
     let req = b.times.request.since(f.times.request).0;
@@ -406,6 +493,7 @@ fn matched(f: &FrontSeen, b: &BackSeen) -> Option<(LinkKey, i64)> {
             node: b.node,
             front_file: f.file,
             back_file: b.file,
+            tls,
         },
         delta,
     ))
@@ -534,7 +622,129 @@ fn clock_estimates(pairs: &[(LinkKey, Agreement)]) -> Vec<ClockEstimate> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testutil::{exch, get, hdrs, resp, t, Conn, CLIENT};
     use super::*;
+    use crate::flow::Endpoint;
+
+    const PUBLIC: &str = "52.94.133.132";
+    const NODE: &str = "10.0.1.25";
+
+    fn ep(ip: &str, port: u16) -> Endpoint {
+        super::super::testutil::ep(ip, port)
+    }
+
+    /// A back-end request from the node for `CLIENT` at `ms` (in file `file`), answered 5 ms
+    /// later, forwarded from listener `port` with `proto`.
+    fn back(l: &mut Linking, ms: i64, file: u16, port: &str, proto: &str) {
+        let key = Conn::new(1, ep(NODE, 15300), ep("10.0.2.15", 80), 0).s.key;
+        let h = hdrs(&[
+            ("Host", "alb.example.com"),
+            ("X-Forwarded-For", CLIENT),
+            ("X-Forwarded-Proto", proto),
+            ("X-Forwarded-Port", port),
+            (
+                "X-Amzn-Trace-Id",
+                "Root=1-693af491-5a6814f5635754d41bcc7a78",
+            ),
+        ]);
+        let mut req = get(ms, &format!("/p{ms}"), h);
+        req.first_pos.file = file;
+        let mut r = resp(ms + 5, 200, "Apache", 10);
+        r.first_pos.file = file;
+        l.observe_back(&key, &exch(0, None, Some(req), Some(r)));
+    }
+
+    /// The client's TLS connection to the public address: bursts at `ms` (answered 6 ms later).
+    fn tls_front(l: &mut Linking, bursts: &[i64]) {
+        let key = Conn::new(2, ep(CLIENT, 40000), ep(PUBLIC, 443), 0).s.key;
+        l.observe_tls_front(&key, bursts.iter().map(|ms| (t(*ms), Some(t(ms + 6)), 0)));
+    }
+
+    fn public() -> IpAddr {
+        PUBLIC.parse().unwrap()
+    }
+
+    #[test]
+    fn https_back_end_requests_link_the_tls_front_address_by_timing() {
+        let mut l = Linking::default();
+        // The target-side file's clock is 800 ms behind: each back-end request appears 799 ms
+        // before the burst it carries (1 ms forwarding delay).
+        for ms in [1_000, 1_500, 2_300, 4_000] {
+            back(&mut l, ms - 799, 1, "443", "https");
+        }
+        tls_front(&mut l, &[1_000, 1_500, 2_300, 4_000]);
+        l.refresh(|_| false);
+        let link = l.links().next().expect("linked");
+        assert_eq!(link.node, NODE.parse::<IpAddr>().unwrap());
+        assert_eq!(link.front, public());
+        assert_eq!(link.requests, 4);
+        assert!(link.tls_timing);
+        assert_eq!(link.listener_ports, BTreeSet::from([443]));
+        let c = l.clocks().first().expect("clock estimate");
+        assert_eq!((c.file, c.reference, c.requests), (1, 0, 4));
+        // NTP-style: the request's and the response's differences averaged (-799 and -800 ms).
+        assert!(
+            (c.ahead.0 + 800_000_000).abs() <= 1_000_000,
+            "{:?}",
+            c.ahead
+        );
+    }
+
+    #[test]
+    fn bursts_seen_after_the_back_end_requests_and_before_link_the_same() {
+        let mut a = Linking::default();
+        tls_front(&mut a, &[1_000, 1_500, 2_300]);
+        for ms in [1_001, 1_501, 2_301] {
+            back(&mut a, ms, 0, "443", "https");
+        }
+        a.refresh(|_| false);
+        assert_eq!(a.node_for(public()), NODE.parse().ok());
+        assert!(a.clocks().is_empty());
+    }
+
+    #[test]
+    fn no_tls_link_without_https_on_the_listener_port() {
+        for (port, proto) in [("443", "http"), ("8443", "https"), ("", "https")] {
+            let mut l = Linking::default();
+            for ms in [1_001, 1_501, 2_301] {
+                back(&mut l, ms, 0, port, proto);
+            }
+            tls_front(&mut l, &[1_000, 1_500, 2_300]);
+            l.refresh(|_| false);
+            assert_eq!(l.node_for(public()), None, "{port} {proto}");
+        }
+    }
+
+    #[test]
+    fn no_tls_link_on_too_few_or_inconsistent_requests() {
+        // Two agreeing requests are not enough.
+        let mut l = Linking::default();
+        tls_front(&mut l, &[1_000, 1_500]);
+        for ms in [1_001, 1_501] {
+            back(&mut l, ms, 0, "443", "https");
+        }
+        l.refresh(|_| false);
+        assert_eq!(l.node_for(public()), None);
+        // Back-end requests at no consistent time after any burst.
+        let mut l = Linking::default();
+        tls_front(&mut l, &[1_000, 9_000, 20_000]);
+        for ms in [1_100, 9_450, 20_900, 30_700] {
+            back(&mut l, ms, 0, "443", "https");
+        }
+        l.refresh(|_| false);
+        assert_eq!(l.node_for(public()), None);
+    }
+
+    #[test]
+    fn a_node_in_its_own_right_is_never_linked_by_tls_timing() {
+        let mut l = Linking::default();
+        tls_front(&mut l, &[1_000, 1_500, 2_300]);
+        for ms in [1_001, 1_501, 2_301] {
+            back(&mut l, ms, 0, "443", "https");
+        }
+        l.refresh(|ip| ip == public());
+        assert_eq!(l.node_for(public()), None);
+    }
 
     fn ag(samples: &[&[i64]]) -> Option<Agreement> {
         let mut m = IndexMap::new();
@@ -564,6 +774,7 @@ mod tests {
             node: "10.0.0.1".parse().unwrap(),
             front_file: f,
             back_file: b,
+            tls: false,
         };
         let a = |m| Agreement {
             support: 5,

@@ -439,6 +439,15 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             self.known.learn_response(&key, ex);
         }
         self.known.learn_closed(&record);
+        let bursts = record
+            .tls
+            .as_ref()
+            .map(|t| burst_exchanges(&t.bursts))
+            .unwrap_or_default();
+        if !bursts.is_empty() {
+            self.known.learn_tls_front(&key, &bursts);
+            self.known.refresh_links();
+        }
         if record.finished_exchanges == 0 {
             let agent = record
                 .unfinished
@@ -470,10 +479,6 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             decryption,
         } = record;
         let end = tcp.end;
-        let bursts = tls
-            .as_ref()
-            .map(|t| burst_exchanges(&t.bursts))
-            .unwrap_or_default();
         let shared = Arc::new(ClosedConn {
             tcp,
             app,

@@ -306,6 +306,10 @@ pub struct LinkedAddress {
     pub ip: IpAddr,
     /// Back-end requests that agree with a front-end request to it.
     pub requests: usize,
+    /// True when the front end is TLS without keys: each back-end request (`X-Forwarded-Proto:
+    /// https`) agreed in timing with a client application-data burst on a TLS connection of
+    /// its client to that address and listener port.
+    pub tls_timing: bool,
 }
 
 /// One input file's clock against another's, as estimated or given.
@@ -786,6 +790,7 @@ impl Analyzer {
                         .map(|l| LinkedAddress {
                             ip: l.front,
                             requests: l.requests,
+                            tls_timing: l.tls_timing,
                         })
                         .collect(),
                     evidence: n.evidence.clone(),

@@ -572,6 +572,16 @@ pub const NO_NODES: &str =
 /// How a node's other address was linked to it: `52.94.133.131, the address its clients reach
 /// it at (linked on 9 requests: ...)`.
 pub fn linked_address_text(l: &LinkedAddress) -> String {
+    if l.tls_timing {
+        return format!(
+            "{}, the address its clients reach it at (linked on {} requests: each back-end \
+             request's last X-Forwarded-For entry is a client with a TLS connection to it on the \
+             X-Forwarded-Port listener (X-Forwarded-Proto https), whose application-data burst \
+             came at one consistent time difference before it; the requests inside TLS are not \
+             readable)",
+            l.ip, l.requests
+        );
+    }
     format!(
         "{}, the address its clients reach it at (linked on {} requests: each back-end request's \
          last X-Forwarded-For entry, X-Forwarded-Port, method, URI and Host match a front-end \

@@ -110,6 +110,9 @@ struct LinkedOut {
     #[serde(serialize_with = "display")]
     ip: IpAddr,
     linked_requests: usize,
+    /// Only when true: linked by TLS burst timing (HTTPS front end without keys).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_timing: bool,
 }
 
 /// One of `clock_offsets`: an input file's clock against another's.
@@ -152,6 +155,7 @@ impl<'a> NodeOut<'a> {
                 .map(|l| LinkedOut {
                     ip: l.ip,
                     linked_requests: l.requests,
+                    tls_timing: l.tls_timing,
                 })
                 .collect(),
         }

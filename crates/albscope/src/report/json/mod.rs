@@ -59,7 +59,8 @@
 //! - `alb_nodes`: [{`ip`, `evidence` [strings], `listener_ports` [u16], `front_connections`,
 //!   `back_connections`, `health_checks`, `sessions` [strings], `front_addresses` (only when
 //!   some: other addresses its clients reach it at, linked from the traffic) [{`ip`,
-//!   `linked_requests`}]}].
+//!   `linked_requests`, `tls_timing` (only when true: linked by the timing of TLS client bursts,
+//!   the front end being HTTPS without keys)}]}].
 //! - `clock_offsets` (only with several input files whose clocks disagree): [{`file`,
 //!   `ahead_s` (its clock ahead of `reference`; negative: behind), `reference` (file, null when
 //!   given with `--time-offset`), `linked_requests` (0 when given), `applied` (timestamps
