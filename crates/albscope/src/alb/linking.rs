@@ -261,7 +261,9 @@ impl Linking {
             .get(&index)
             .filter_map(|f| matched(f, &seen))
             .collect();
-        let https = header(&req.headers, "x-forwarded-proto")
+        let https = req
+            .headers
+            .known(Known::XForwardedProto)
             .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
         if https && seen.forwarded_port.is_some() {
             let opaque = (seen.client, RequestId::opaque());
