@@ -425,7 +425,7 @@ impl FailOn {
         let by_category = &a.summary.by_category;
         match self {
             FailOn::Category(c) => by_category.get(c).is_some_and(|n| n.count > 0),
-            FailOn::Lb5xx => a.metrics.cloudwatch.elb_5xx > 0,
+            FailOn::Lb5xx => a.metrics.cloudwatch.counts.elb_5xx > 0,
             FailOn::Any5xx => by_category
                 .values()
                 .flat_map(|c| c.statuses.iter())

@@ -304,7 +304,7 @@ fn cloudwatch_periods_are_wall_clock_minutes_that_add_up() {
         sum.target_5xx += c.target_5xx;
         sum.target_connection_errors += c.target_connection_errors;
     }
-    let cw = &m.cloudwatch;
+    let cw = &m.cloudwatch.counts;
     assert_eq!(sum.request_count, cw.request_count);
     assert_eq!(sum.elb_502, cw.elb_502);
     assert_eq!(sum.elb_503, cw.elb_503);

@@ -57,7 +57,7 @@ fn metrics_agree_with_the_per_request_results() {
     for p in samples() {
         let a = analyze(&p, true);
         let name = p.display();
-        let cw = &a.metrics.cloudwatch;
+        let cw = &a.metrics.cloudwatch.counts;
         let reqs = &a.requests;
         total_requests += reqs.len();
         assert_eq!(cw.request_count as usize, reqs.len(), "{name}");
@@ -108,7 +108,7 @@ fn metrics_agree_with_the_per_request_results() {
             "{name}"
         );
         let mut rts: Vec<f64> = reqs.iter().filter_map(response_time).collect();
-        let rt = &cw.target_response_time;
+        let rt = &a.metrics.cloudwatch.target_response_time;
         assert_eq!(rt.count as usize, rts.len(), "{name}");
         for (q, got) in [
             (0.5, rt.p50.map(|d| d.as_secs_f64())),

@@ -15,8 +15,7 @@ use albscope::decode::{
 };
 use albscope::diagnose::{analyze_capture_with_log, Keep};
 use albscope::flow::{
-    CloseReason, ConnId, ConnKey, ConnSummary, Dir, DirStats, Endpoint, FlowConfig, FlowEvent,
-    FlowSink, FlowTracker,
+    ConnId, ConnKey, Dir, Endpoint, FlowConfig, FlowEvent, FlowSink, FlowTracker,
 };
 use albscope::pipeline::{run_app, Clock, PipelineConfig};
 use albscope::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange, ProtocolTracker};
@@ -537,22 +536,7 @@ fn drive_protocol(prefix: &[u8], data: &[u8]) {
             }
         }
     }
-    let summary = ConnSummary {
-        id,
-        key,
-        start: Timestamp(0),
-        end: Timestamp(now + 1),
-        first_pos: pos,
-        last_pos: pos,
-        saw_syn: true,
-        dirs: [DirStats::default(); 2],
-        state: String::new(),
-        history: String::new(),
-        events: Vec::new(),
-        events_dropped: 0,
-        close_reason: CloseReason::Closed,
-        continuation: false,
-    };
+    let summary = crate::tls_sessions::closed_summary(id, key, Timestamp(now + 1), pos);
     t.handle(id, FlowEvent::Close(Box::new(summary)), &mut sink);
     assert_eq!(t.open_connections(), 0);
     assert_eq!(sink.closed, 1);

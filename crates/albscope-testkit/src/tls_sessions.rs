@@ -242,11 +242,19 @@ pub fn drive(streams: &TlsStreams, keys: &KeyLog, cuts: &[Cut]) -> Driven {
             }
         }
     }
-    let summary = ConnSummary {
+    let summary = closed_summary(id, key, Timestamp(now + 1), pos);
+    t.handle(id, FlowEvent::Close(Box::new(summary)), &mut sink);
+    sink
+}
+
+/// The summary of a connection, opened by a SYN at time 0, that closes normally at `end`,
+/// every packet at `pos` (test streams fed straight to the protocol tracker).
+pub fn closed_summary(id: ConnId, key: ConnKey, end: Timestamp, pos: PacketPos) -> ConnSummary {
+    ConnSummary {
         id,
         key,
         start: Timestamp(0),
-        end: Timestamp(now + 1),
+        end,
         first_pos: pos,
         last_pos: pos,
         saw_syn: true,
@@ -257,7 +265,5 @@ pub fn drive(streams: &TlsStreams, keys: &KeyLog, cuts: &[Cut]) -> Driven {
         events_dropped: 0,
         close_reason: CloseReason::Closed,
         continuation: false,
-    };
-    t.handle(id, FlowEvent::Close(Box::new(summary)), &mut sink);
-    sink
+    }
 }

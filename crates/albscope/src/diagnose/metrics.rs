@@ -132,32 +132,10 @@ pub struct Latency {
 /// from the requests in the capture. Health checks are excluded, as CloudWatch excludes them.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CloudWatch {
-    /// Client requests seen (CloudWatch leaves out requests rejected before a target was chosen).
-    pub request_count: u64,
-    /// 502s the ALB generated.
-    pub elb_502: u64,
-    /// 503s the ALB generated (no healthy target, no target attempt).
-    pub elb_503: u64,
-    /// 504s the ALB generated.
-    pub elb_504: u64,
-    /// 5xx the ALB generated.
-    pub elb_5xx: u64,
-    /// 2xx the targets sent.
-    pub target_2xx: u64,
-    /// 3xx the targets sent.
-    pub target_3xx: u64,
-    /// 4xx the targets sent.
-    pub target_4xx: u64,
-    /// 5xx the targets sent.
-    pub target_5xx: u64,
-    /// Back-end connections not established (refused, unreachable, timed out).
-    pub target_connection_errors: u64,
-    /// Back-end TLS handshakes that failed or timed out.
-    pub target_tls_errors: u64,
+    /// The counts, over the whole window.
+    pub counts: CwCounts,
     /// Request sent -> response headers received, over every request with a target response.
     pub target_response_time: Latency,
-    /// Of the ELB codes above, how many were inferred from the back end (front end not captured).
-    pub elb_codes_inferred: u64,
 }
 
 /// Requests, failures and latency of one group (a target, or fresh/reused connections).
@@ -463,7 +441,6 @@ struct TargetAcc {
 /// Accumulates [`Metrics`] (and kept requests' connections) one request at a time.
 #[derive(Default)]
 pub struct Collector {
-    cw: CloudWatch,
     response_time: Histogram,
     targets: IndexMap<super::TargetRow, TargetAcc>,
     conns: IndexMap<ConnReuse, GroupAcc>,
@@ -549,22 +526,6 @@ impl Collector {
 
     /// The metrics, and the connections of the kept requests by request id.
     pub fn finish(mut self) -> (Metrics, IndexMap<RequestId, RequestConns>) {
-        let t = &self.total;
-        self.cw = CloudWatch {
-            request_count: t.request_count,
-            elb_502: t.elb_502,
-            elb_503: t.elb_503,
-            elb_504: t.elb_504,
-            elb_5xx: t.elb_5xx,
-            target_2xx: t.target_2xx,
-            target_3xx: t.target_3xx,
-            target_4xx: t.target_4xx,
-            target_5xx: t.target_5xx,
-            target_connection_errors: t.target_connection_errors,
-            target_tls_errors: t.target_tls_errors,
-            target_response_time: self.response_time.summary(),
-            elb_codes_inferred: t.elb_codes_inferred,
-        };
         let periods = std::mem::take(&mut self.periods)
             .into_iter()
             .map(|(minute, p)| CwPeriod {
@@ -582,7 +543,10 @@ impl Collector {
         };
         self.conns.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         let metrics = Metrics {
-            cloudwatch: self.cw,
+            cloudwatch: CloudWatch {
+                counts: std::mem::take(&mut self.total),
+                target_response_time: self.response_time.summary(),
+            },
             by_target: self
                 .targets
                 .iter()

@@ -200,10 +200,11 @@ fn render_to_string(a: &crate::diagnose::Analysis, f: Format) -> String {
 #[test]
 fn metrics_count_every_request_including_ok_ones() {
     let a = sample(false);
-    let cw = &a.metrics.cloudwatch;
+    let cw = &a.metrics.cloudwatch.counts;
     assert_eq!(cw.request_count, 2);
     assert_eq!((cw.elb_502, cw.elb_5xx, cw.target_2xx), (1, 1, 1));
-    assert_eq!(cw.target_response_time.count, 1, "the ok request's latency");
+    let rt = &a.metrics.cloudwatch.target_response_time;
+    assert_eq!(rt.count, 1, "the ok request's latency");
     let ep = "172.31.6.52:80".parse::<std::net::SocketAddr>().unwrap();
     let row = crate::diagnose::TargetRow::Target(crate::flow::Endpoint {
         ip: ep.ip(),
@@ -222,7 +223,7 @@ fn metrics_count_every_request_including_ok_ones() {
     assert!(back.reused);
     assert!((back.idle_before_s.unwrap() - 8.991).abs() < 1e-6);
     let t = timeouts();
-    let cw = &t.metrics.cloudwatch;
+    let cw = &t.metrics.cloudwatch.counts;
     assert_eq!((cw.elb_504, cw.target_connection_errors), (2, 1));
     for f in [
         Format::Text,
@@ -489,7 +490,7 @@ fn cloudwatch_periods_split_at_the_wall_clock_minute() {
         (2, 1, 1)
     );
     assert_eq!((p[1].counts.request_count, p[1].counts.elb_502), (1, 1));
-    assert_eq!(a.metrics.cloudwatch.elb_503, 1);
+    assert_eq!(a.metrics.cloudwatch.counts.elb_503, 1);
     let (rows, rest) = views::period_rows(&a);
     assert_eq!(
         (rows.len(), rest),

@@ -47,7 +47,7 @@ pub const CW_HEAD: [&str; 3] = ["CloudWatch metric", "value", "from the capture"
 
 /// Rows of the CloudWatch table: metric name, value, what it counts here.
 pub fn cloudwatch_rows(a: &Analysis) -> Vec<[String; 3]> {
-    let c = &a.metrics.cloudwatch;
+    let c = &a.metrics.cloudwatch.counts;
     let inferred = if c.elb_codes_inferred > 0 {
         format!(
             " ({} inferred: front end not captured)",
@@ -56,7 +56,7 @@ pub fn cloudwatch_rows(a: &Analysis) -> Vec<[String; 3]> {
     } else {
         String::new()
     };
-    let rt = &c.target_response_time;
+    let rt = &a.metrics.cloudwatch.target_response_time;
     let n = |v: u64| v.to_string();
     vec![
         [
@@ -204,23 +204,9 @@ pub fn period_rows(a: &Analysis) -> (Vec<[String; 13]>, usize) {
         .map(|p| period_cells(minute_label(p), &p.counts, p.target_response_time_avg))
         .collect();
     let c = &m.cloudwatch;
-    let total = CwCounts {
-        request_count: c.request_count,
-        elb_502: c.elb_502,
-        elb_503: c.elb_503,
-        elb_504: c.elb_504,
-        elb_5xx: c.elb_5xx,
-        target_2xx: c.target_2xx,
-        target_3xx: c.target_3xx,
-        target_4xx: c.target_4xx,
-        target_5xx: c.target_5xx,
-        target_connection_errors: c.target_connection_errors,
-        target_tls_errors: c.target_tls_errors,
-        elb_codes_inferred: c.elb_codes_inferred,
-    };
     rows.push(period_cells(
         "whole window".into(),
-        &total,
+        &c.counts,
         c.target_response_time.mean,
     ));
     (rows, rest)

@@ -3,8 +3,8 @@
 use super::document::by_category;
 use crate::alb::Vantage;
 use crate::diagnose::metrics::{
-    uncounted, CloudWatch, CwPeriod, GroupStats, Latency, Metrics, TargetStats, Uncounted,
-    PERIOD_SECS,
+    uncounted, CloudWatch, CwCounts, CwPeriod, GroupStats, Latency, Metrics, TargetStats,
+    Uncounted, PERIOD_SECS,
 };
 use crate::report::views::{latency_secs, reuse_name, target_row_name, LATENCY_METHOD};
 use indexmap::IndexMap;
@@ -47,9 +47,10 @@ impl MetricsOut {
     }
 }
 
-/// `metrics.cloudwatch`: CloudWatch's metric names.
+/// The counts under CloudWatch's metric names, shared by `metrics.cloudwatch` and each of
+/// `metrics.periods` (flattened into both, in this order).
 #[derive(Serialize)]
-struct CloudWatchOut {
+struct CountsOut {
     #[serde(rename = "RequestCount")]
     request_count: u64,
     #[serde(rename = "HTTPCode_ELB_502_Count")]
@@ -72,6 +73,31 @@ struct CloudWatchOut {
     target_connection_errors: u64,
     #[serde(rename = "TargetTLSNegotiationErrorCount")]
     target_tls_errors: u64,
+}
+
+impl CountsOut {
+    fn new(c: &CwCounts) -> Self {
+        CountsOut {
+            request_count: c.request_count,
+            elb_502: c.elb_502,
+            elb_503: c.elb_503,
+            elb_504: c.elb_504,
+            elb_5xx: c.elb_5xx,
+            target_2xx: c.target_2xx,
+            target_3xx: c.target_3xx,
+            target_4xx: c.target_4xx,
+            target_5xx: c.target_5xx,
+            target_connection_errors: c.target_connection_errors,
+            target_tls_errors: c.target_tls_errors,
+        }
+    }
+}
+
+/// `metrics.cloudwatch`: CloudWatch's metric names.
+#[derive(Serialize)]
+struct CloudWatchOut {
+    #[serde(flatten)]
+    counts: CountsOut,
     #[serde(rename = "TargetResponseTime")]
     target_response_time: LatencyOut,
     elb_codes_inferred: u64,
@@ -80,19 +106,9 @@ struct CloudWatchOut {
 impl CloudWatchOut {
     fn new(c: &CloudWatch) -> Self {
         CloudWatchOut {
-            request_count: c.request_count,
-            elb_502: c.elb_502,
-            elb_504: c.elb_504,
-            elb_503: c.elb_503,
-            elb_5xx: c.elb_5xx,
-            target_2xx: c.target_2xx,
-            target_3xx: c.target_3xx,
-            target_4xx: c.target_4xx,
-            target_5xx: c.target_5xx,
-            target_connection_errors: c.target_connection_errors,
-            target_tls_errors: c.target_tls_errors,
+            counts: CountsOut::new(&c.counts),
             target_response_time: LatencyOut::new(&c.target_response_time),
-            elb_codes_inferred: c.elb_codes_inferred,
+            elb_codes_inferred: c.counts.elb_codes_inferred,
         }
     }
 }
@@ -102,28 +118,8 @@ impl CloudWatchOut {
 struct PeriodOut {
     start: String,
     period_s: i64,
-    #[serde(rename = "RequestCount")]
-    request_count: u64,
-    #[serde(rename = "HTTPCode_ELB_502_Count")]
-    elb_502: u64,
-    #[serde(rename = "HTTPCode_ELB_503_Count")]
-    elb_503: u64,
-    #[serde(rename = "HTTPCode_ELB_504_Count")]
-    elb_504: u64,
-    #[serde(rename = "HTTPCode_ELB_5XX_Count")]
-    elb_5xx: u64,
-    #[serde(rename = "HTTPCode_Target_2XX_Count")]
-    target_2xx: u64,
-    #[serde(rename = "HTTPCode_Target_3XX_Count")]
-    target_3xx: u64,
-    #[serde(rename = "HTTPCode_Target_4XX_Count")]
-    target_4xx: u64,
-    #[serde(rename = "HTTPCode_Target_5XX_Count")]
-    target_5xx: u64,
-    #[serde(rename = "TargetConnectionErrorCount")]
-    target_connection_errors: u64,
-    #[serde(rename = "TargetTLSNegotiationErrorCount")]
-    target_tls_errors: u64,
+    #[serde(flatten)]
+    counts: CountsOut,
     #[serde(rename = "TargetResponseTime_avg_s")]
     target_response_time_avg_s: Option<f64>,
     elb_codes_inferred: u64,
@@ -131,23 +127,12 @@ struct PeriodOut {
 
 impl PeriodOut {
     fn new(p: &CwPeriod) -> Self {
-        let c = &p.counts;
         PeriodOut {
             start: p.start.to_rfc3339(),
             period_s: PERIOD_SECS,
-            request_count: c.request_count,
-            elb_502: c.elb_502,
-            elb_503: c.elb_503,
-            elb_504: c.elb_504,
-            elb_5xx: c.elb_5xx,
-            target_2xx: c.target_2xx,
-            target_3xx: c.target_3xx,
-            target_4xx: c.target_4xx,
-            target_5xx: c.target_5xx,
-            target_connection_errors: c.target_connection_errors,
-            target_tls_errors: c.target_tls_errors,
+            counts: CountsOut::new(&p.counts),
             target_response_time_avg_s: p.target_response_time_avg.map(latency_secs),
-            elb_codes_inferred: c.elb_codes_inferred,
+            elb_codes_inferred: p.counts.elb_codes_inferred,
         }
     }
 }
