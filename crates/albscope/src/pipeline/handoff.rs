@@ -15,10 +15,10 @@ use crate::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 /// Sink calls per batch handed over (one channel send per batch, not per call).
-pub(super) const BATCH_CALLS: usize = 256;
+pub(super) const BATCH_CALLS: usize = 64;
 
 /// Batches the queue holds before the worker waits for the sink.
-pub(super) const QUEUE_BATCHES: usize = 8;
+pub(super) const QUEUE_BATCHES: usize = 4;
 
 /// One recorded call to the sink.
 pub(super) enum Call {
