@@ -153,7 +153,9 @@ pub struct AnalysisOptions {
     /// it, offsets between several files are estimated from requests seen on both legs.
     #[arg(long = "time-offset", value_name = "FILE=SECONDS")]
     pub time_offset: Vec<String>,
-    /// Threads to analyse with (default: all cores). Any number gives the same report.
+    /// Threads to analyse with (default: all cores): with 2 or more, reading and parsing run
+    /// on one, pairing and diagnosis on another (more than 2 use 2 today). Any number gives
+    /// the same report.
     #[arg(long = "threads", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
