@@ -21,8 +21,9 @@
 #                 with `cargo build --release -p albscope-cli`)
 #   SLICE_MB      tshark slice size in MB (default 200); ICOUNT_MB for --instructions (default 100)
 #   REPEAT        runs per tool, the fastest wall time is kept (default 1)
-#   THREADS       N for `analyze --threads N` (default: nproc); the row is filled only once
-#                 `albscope analyze --help` lists --threads
+#   THREADS       N for the `analyze --threads N` row (default: nproc; the 1-thread row runs
+#                 `--threads 1`); --instructions also counts that run per thread (its busiest
+#                 thread bounds the wall time on idle cores)
 #   ANALYZE_ARGS  extra arguments for every `albscope analyze` run (timed and scale check), e.g.
 #                 "--pairing-memory 8192" to see whether the pairing budget changes the counts
 #   SKIP          comma-separated rows to leave out: analyze,analyze-n,flows,tcpdump,tshark
@@ -310,17 +311,39 @@ instructions() {
   echo
   echo "| command | instructions (Ir) | per byte | per packet | vs flows |"
   echo "|---|--:|--:|--:|--:|"
-  local flows_ir="" name ir
-  for name in flows analyze; do
-    local args=(flows --format ndjson)
-    [ "$name" = analyze ] && args=(analyze --format json -o /dev/null)
-    valgrind --tool=callgrind --dump-instr=no --callgrind-out-file="$WORK/callgrind.$name" \
+  local flows_ir="" name ir threads_arg=() names=(flows analyze)
+  if "$ALBSCOPE" analyze --help 2>/dev/null | grep -q -- '--threads'; then
+    threads_arg=(--threads 1)
+    names+=(analyze-n)
+  fi
+  for name in "${names[@]}"; do
+    local args=(flows --format ndjson) label="albscope $name" vg=()
+    [ "$name" = analyze ] && args=(analyze "${threads_arg[@]}" --format json -o /dev/null)
+    if [ "$name" = analyze-n ]; then
+      args=(analyze --threads "$THREADS" --format json -o /dev/null)
+      vg=(--separate-threads=yes)
+    fi
+    valgrind --tool=callgrind --dump-instr=no "${vg[@]}" --callgrind-out-file="$WORK/callgrind.$name" \
       "$ALBSCOPE" "${args[@]}" "$WORK/islice.pcap" >/dev/null 2>"$WORK/vg.$name" || true
-    ir=$(grep -m1 -E '^(summary|totals):' "$WORK/callgrind.$name" | awk '{print $2}')
+    if [ "$name" = analyze-n ]; then
+      # One file per thread: the row shows the busiest thread, the note the sum.
+      local per all=0 most=0
+      for f in "$WORK/callgrind.$name"-*; do
+        per=$(grep -m1 -E '^(summary|totals):' "$f" | awk '{print $2}')
+        [ -n "$per" ] || continue
+        all=$((all + per)); [ "$per" -gt "$most" ] && most=$per
+      done
+      ir=$most
+      label="albscope analyze --threads $THREADS, busiest thread (all threads: $(awk -v a="$all" 'BEGIN{printf "%.3f G", a/1e9}'))"
+    else
+      ir=$(grep -m1 -E '^(summary|totals):' "$WORK/callgrind.$name" | awk '{print $2}')
+    fi
     [ "$name" = flows ] && flows_ir=$ir
-    awk -v n="albscope $name" -v i="$ir" -v s="$size" -v p="$pk" -v f="$flows_ir" 'BEGIN{
+    awk -v n="$label" -v i="$ir" -v s="$size" -v p="$pk" -v f="$flows_ir" 'BEGIN{
       printf "| %s | %.3f G | %.1f | %.0f | %.2f |\n", n, i/1e9, i/s, i/p, i/f }'
-    if [ -n "${KEEP_CALLGRIND:-}" ]; then cp "$WORK/callgrind.$name" "$KEEP_CALLGRIND.$name"; fi
+    if [ -n "${KEEP_CALLGRIND:-}" ]; then
+      for f in "$WORK/callgrind.$name"*; do cp "$f" "$KEEP_CALLGRIND.${f##*/callgrind.}"; done
+    fi
   done
   echo
   echo "(callgrind_annotate --inclusive=yes <file> | head -60 shows where; KEEP_CALLGRIND=PREFIX keeps the files)"

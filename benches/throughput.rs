@@ -4,8 +4,9 @@
 //!
 //! `cargo bench --bench throughput` (size with ALBSCOPE_BENCH_MB, default 1100; the capture is
 //! kept in target/bench-data/ and rebuilt only when missing). ALBSCOPE_BENCH_STAGES picks stages
-//! by name, comma-separated (`capture,decode,flows,analyze,compare`; default all), e.g. to count
-//! one stage's instructions under `perf stat`.
+//! by name, comma-separated (`capture,decode,flows,analyze,analyze-n,compare`; default all;
+//! `analyze-n` is `analyze` with as many threads as cores), e.g. to count one stage's
+//! instructions under `perf stat`.
 //!
 //! The `compare` stage runs `benches/compare.sh` on the same capture: the release `albscope`
 //! binary (`analyze` with 1 and N threads, `flows`) side by side with `tcpdump` and tshark's
@@ -74,28 +75,14 @@ fn main() {
             stats.packets, sink.closed, sink.bytes
         )
     });
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     measure(
         "analyze",
         "analyze (whole pipeline + diagnosis)",
-        &mut || {
-            let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
-            let analysis = albscope::diagnose::analyze_capture(
-                &mut reader,
-                &PipelineConfig::default(),
-                albscope::alb::AlbConfig::default(),
-                false,
-            );
-            format!(
-                "{} requests, {} failed; pairing peak {:.1} MiB estimated of {} MiB, {} legs \
-                 paired early",
-                analysis.summary.requests,
-                analysis.summary.failed,
-                analysis.alb_limits.pairing_peak_bytes as f64 / 1048576.0,
-                analysis.alb_limits.pairing_budget_bytes >> 20,
-                analysis.alb_limits.legs_paired_early
-            )
-        },
+        &mut || analyze_stage(&path, 1),
     );
+    let name = format!("analyze, {threads} threads (--threads)");
+    measure("analyze-n", &name, &mut || analyze_stage(&path, threads));
     if wanted("compare") {
         let mut ok = compare(&path, None);
         if let Ok(real) = std::env::var("ALBSCOPE_BENCH_CAPTURE") {
@@ -109,6 +96,30 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// The whole analysis of `path` with `threads` threads, summarised.
+fn analyze_stage(path: &Path, threads: usize) -> String {
+    let mut reader = CaptureReader::open(&[path]).expect("bench capture opens");
+    let config = PipelineConfig {
+        threads,
+        ..PipelineConfig::default()
+    };
+    let analysis = albscope::diagnose::analyze_capture(
+        &mut reader,
+        &config,
+        albscope::alb::AlbConfig::default(),
+        false,
+    );
+    format!(
+        "{} requests, {} failed; pairing peak {:.1} MiB estimated of {} MiB, {} legs \
+         paired early",
+        analysis.summary.requests,
+        analysis.summary.failed,
+        analysis.alb_limits.pairing_peak_bytes as f64 / 1048576.0,
+        analysis.alb_limits.pairing_budget_bytes >> 20,
+        analysis.alb_limits.legs_paired_early
+    )
 }
 
 /// Runs `benches/compare.sh` on `capture` (with the scale-invariance check against `scale` =

@@ -153,6 +153,12 @@ pub struct AnalysisOptions {
     /// it, offsets between several files are estimated from requests seen on both legs.
     #[arg(long = "time-offset", value_name = "FILE=SECONDS")]
     pub time_offset: Vec<String>,
+    /// Threads to analyse with (default: all cores): with 2 or more, reading and parsing run
+    /// on one, pairing and diagnosis on another (more than 2 use 2 today). Any number gives
+    /// the same report.
+    #[arg(long = "threads", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
     /// State limits (each one hit is counted and shown in the report's notes).
     #[command(flatten)]
     pub limits: LimitOptions,
@@ -331,6 +337,10 @@ impl AnalysisOptions {
         p.flow.max_connections = self.limits.max_connections;
         p.flow.max_buffer_memory =
             usize::try_from(self.limits.max_buffer_memory_mib << 20).unwrap_or(usize::MAX);
+        p.threads = match self.threads {
+            Some(n) => n as usize,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
         Ok(p)
     }
 }

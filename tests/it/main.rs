@@ -32,6 +32,7 @@ mod robust_exit_codes;
 mod robust_fuzz_corpus;
 mod robust_limits;
 mod synth_samples;
+mod threads;
 mod tls_decrypt;
 mod vantage_cuts;
 mod wireshark_filters;

@@ -1,5 +1,11 @@
 //! Drives a capture through the layers: capture -> decode -> flow -> protocol, handing the
 //! results to a caller-supplied sink. Knows nothing of what the sink does with them.
+//!
+//! With [`PipelineConfig::threads`] above 1, [`run_app`] reads, decodes, tracks and parses on a
+//! worker thread and hands the sink's calls over in batches (`handoff`): the sink runs on the
+//! calling thread and sees exactly the calls, in exactly the order, of a one-thread run.
+
+mod handoff;
 
 use crate::capture::{CaptureReader, InputSummary, Timestamp};
 use crate::decode::{DecodeConfig, DecodeStats, Decoder};
@@ -20,6 +26,10 @@ pub struct PipelineConfig {
     pub protocol: ProtocolConfig,
     /// Show progress on stderr (only takes effect when stderr is a terminal).
     pub progress: bool,
+    /// Threads for [`run_app`]: 0 or 1 runs everything on the calling thread; 2 or more runs
+    /// capture -> protocol on a second thread, the sink on the calling thread (the result is
+    /// the same for every value).
+    pub threads: usize,
 }
 
 /// What a run read and what each layer counted.
@@ -92,8 +102,22 @@ pub fn run_flows(
 }
 
 /// Runs capture -> decode -> flow -> protocol, handing exchanges and closed connections to
-/// `sink` and the capture clock to `clock`.
+/// `sink` and the capture clock to `clock`. With `config.threads` above 1 the layers run on a
+/// second thread while `sink` runs on this one; `sink` sees the same calls in the same order.
 pub fn run_app<S: AppSink + Clock>(
+    reader: &mut CaptureReader,
+    config: &PipelineConfig,
+    sink: &mut S,
+) -> RunStats {
+    if config.threads > 1 {
+        handoff::run_app_handed_off(reader, config, sink)
+    } else {
+        drive_app(reader, config, sink)
+    }
+}
+
+/// [`run_app`] on the calling thread.
+fn drive_app<S: AppSink + Clock>(
     reader: &mut CaptureReader,
     config: &PipelineConfig,
     sink: &mut S,
