@@ -507,9 +507,48 @@ pub fn target_fact(t: &TargetReport) -> String {
     }
 }
 
-/// `7 client requests: 6 ok, 1 failed`, with the requests still in flight at the end.
+/// `7 client requests: 6 ok, 1 failed`, with the requests still in flight at the end and those
+/// whose outcome is not visible.
 pub fn requests_line(s: &Summary) -> String {
-    format!("{}{}", requests_fact(s), in_flight_text(s.in_flight_at_end))
+    format!(
+        "{}{}{}",
+        requests_fact(s),
+        in_flight_text(s.in_flight_at_end),
+        not_visible_text(s)
+    )
+}
+
+/// `, 10 outcome not visible (encrypted front end: neither ok nor failed)` and, for HTTP/2
+/// connections, `; 14 more exchanges on 2 HTTP/2 connections (requests cannot be counted from
+/// TLS records)`; nothing when every outcome is visible.
+pub fn not_visible_text(s: &Summary) -> String {
+    let mut out = String::new();
+    if s.outcome_not_visible > 0 {
+        out.push_str(&format!(
+            ", {} outcome not visible (encrypted front end: neither ok nor failed)",
+            s.outcome_not_visible
+        ));
+    }
+    let e = &s.encrypted_front;
+    if e.http2_exchanges > 0 {
+        out.push_str(&format!(
+            "; {} {} on {} HTTP/2 {} whose outcome is not visible (requests cannot be counted \
+             from TLS records)",
+            e.http2_exchanges,
+            if e.http2_exchanges == 1 {
+                "exchange"
+            } else {
+                "exchanges"
+            },
+            e.http2_connections,
+            if e.http2_connections == 1 {
+                "connection"
+            } else {
+                "connections"
+            }
+        ));
+    }
+    out
 }
 
 /// `, 2 in flight at end of capture (not failures)` when some were, else nothing.

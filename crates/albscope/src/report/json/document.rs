@@ -219,6 +219,54 @@ impl CaptureOut {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `summary.encrypted_front`.
+#[derive(Serialize)]
+struct EncryptedFrontOut {
+    connections: u64,
+    http2_connections: u64,
+    exchanges: u64,
+    http2_exchanges: u64,
+    list: Vec<OpaqueConnectionOut>,
+}
+
+impl EncryptedFrontOut {
+    fn new(e: &crate::diagnose::EncryptedFront) -> Self {
+        EncryptedFrontOut {
+            connections: e.connections,
+            http2_connections: e.http2_connections,
+            exchanges: e.exchanges,
+            http2_exchanges: e.http2_exchanges,
+            list: e
+                .list
+                .iter()
+                .map(|c| OpaqueConnectionOut {
+                    client: c.client.to_string(),
+                    alb: c.alb.to_string(),
+                    http2: c.http2,
+                    exchanges: c.exchanges,
+                    first: c.first.to_rfc3339(),
+                    last: c.last.to_rfc3339(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One of `summary.encrypted_front.list`.
+#[derive(Serialize)]
+struct OpaqueConnectionOut {
+    client: String,
+    alb: String,
+    http2: bool,
+    exchanges: u64,
+    first: String,
+    last: String,
+}
+
 /// `summary`.
 #[derive(Serialize)]
 struct SummaryOut {
@@ -226,6 +274,12 @@ struct SummaryOut {
     ok: u64,
     failed: u64,
     in_flight_at_end: u64,
+    /// Only when some: requests whose outcome is not visible (encrypted front end alone).
+    #[serde(skip_serializing_if = "is_zero")]
+    outcome_not_visible: u64,
+    /// Only when some exchange's outcome is not visible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypted_front: Option<EncryptedFrontOut>,
     by_category: IndexMap<&'static str, CategoryCountOut>,
     by_target: IndexMap<String, TargetCountOut>,
 }
@@ -237,6 +291,9 @@ impl SummaryOut {
             ok: s.ok,
             failed: s.failed,
             in_flight_at_end: s.in_flight_at_end,
+            outcome_not_visible: s.outcome_not_visible,
+            encrypted_front: (s.encrypted_front.exchanges > 0)
+                .then(|| EncryptedFrontOut::new(&s.encrypted_front)),
             by_category: s
                 .by_category
                 .iter()

@@ -220,24 +220,66 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// `The front end is encrypted: 3 connections, 10 exchanges whose outcome is not visible.`
+/// with what to capture, when some exchanges' outcome is not visible.
+fn encrypted(r: &mut Rich, v: &Verdict) {
+    let e = &v.encrypted;
+    if e.exchanges == 0 {
+        return;
+    }
+    if !r.0.is_empty() {
+        r.text(" ");
+    }
+    r.text(format!(
+        "The front end is encrypted: {}, {} whose outcome is not visible",
+        plural(e.connections, "connection", "connections"),
+        plural(e.exchanges, "exchange", "exchanges")
+    ));
+    if e.http2_connections > 0 {
+        r.text(format!(
+            " (HTTP/2 on {}: its requests cannot be counted from TLS records)",
+            if e.http2_connections == e.connections && e.connections > 1 {
+                "all of them".to_string()
+            } else if e.http2_connections == e.connections {
+                "it".to_string()
+            } else {
+                plural(e.http2_connections, "connection", "connections")
+            }
+        ));
+    }
+    r.text(". To see them: capture the targets' side (the ALB's back-end connections) or give \
+            the clients' TLS keys with ");
+    r.code("--tls-keylog");
+    r.text(".");
+}
+
 /// The verdict's sentences: what failed, where and what to set; then the keep-alive risks.
 pub fn verdict(v: &Verdict) -> Rich {
     let mut r = Rich::default();
-    if v.requests == 0 {
+    let visible = v.requests.saturating_sub(v.outcome_not_visible);
+    if v.requests == 0 && v.encrypted.exchanges == 0 {
         r.text("No client requests were recognised in the capture.");
+    } else if v.failed == 0 && visible == 0 {
+        // Nothing but exchanges whose outcome is not visible: the sentence below says it.
     } else if v.failed == 0 {
+        let of_visible = if v.outcome_not_visible > 0 {
+            " whose outcome is visible"
+        } else {
+            ""
+        };
         if v.in_flight_at_end > 0 {
             r.text(format!(
-                "None of the {} failed ({} still in flight when the capture ended).",
-                plural(v.requests, "request", "requests"),
+                "None of the {}{of_visible} failed ({} still in flight when the capture ended).",
+                plural(visible, "request", "requests"),
                 v.in_flight_at_end
             ));
-        } else if v.requests == 1 {
-            r.text("The one request was answered normally.");
+        } else if visible == 1 {
+            r.text(format!(
+                "The one request{of_visible} was answered normally."
+            ));
         } else {
             r.text(format!(
-                "All {} requests were answered normally.",
-                v.requests
+                "All {visible} requests{of_visible} were answered normally."
             ));
         }
     } else {
@@ -270,8 +312,15 @@ pub fn verdict(v: &Verdict) -> Rich {
                 v.in_flight_at_end
             ));
         }
+        if v.outcome_not_visible > 0 {
+            r.text(format!(
+                "; the outcome of {} is not visible",
+                v.outcome_not_visible
+            ));
+        }
         r.text(".");
     }
+    encrypted(&mut r, v);
     if !v.risks.is_empty() {
         r.text(" Risk: ");
         for (i, k) in v.risks.iter().enumerate() {
@@ -337,6 +386,8 @@ mod tests {
             requests: 109,
             failed: groups.iter().map(|g| g.count).sum(),
             in_flight_at_end: 0,
+            outcome_not_visible: 0,
+            encrypted: Default::default(),
             back_end_captured: true,
             groups,
             other_groups: 0,
