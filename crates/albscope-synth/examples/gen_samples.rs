@@ -54,6 +54,34 @@ fn main() -> std::io::Result<()> {
         );
     }
     readme.push_str(
+        "\nFront-end-only captures of an HTTPS listener without keys (`encrypted-front/`, \
+         analyse with `--listener-port 443`; goldens `<name>.expected.{txt,json,md,html}`):\n\n",
+    );
+    std::fs::create_dir_all(dir.join("encrypted-front"))?;
+    for s in albscope_synth::scenarios::encrypted_front() {
+        let (bytes, truth) = s.build_with_truth();
+        let path = dir.join("encrypted-front").join(format!("{}.pcap", s.name));
+        std::fs::write(&path, &bytes)?;
+        println!("{:>8} bytes  {}", bytes.len(), path.display());
+        let ok = truth.iter().filter(|e| e.category == Category::Ok).count();
+        let mut bad = String::new();
+        for e in truth.iter().filter(|e| e.category != Category::Ok) {
+            let status = e.status.map_or("-".to_string(), |s| s.to_string());
+            let by = e.generated_by.map_or("-", GeneratedBy::name);
+            let _ = write!(bad, " {} {} by {} ({});", e.category, status, by, e.client);
+        }
+        let _ = writeln!(
+            readme,
+            "- `encrypted-front/{}.pcap` ({} KB): {}. Truth: {} ok{}{}",
+            s.name,
+            bytes.len().div_ceil(1024),
+            s.description,
+            ok,
+            if bad.is_empty() { "" } else { ";" },
+            bad.trim_end_matches(';')
+        );
+    }
+    readme.push_str(
         "\nRecorded as several files (one per machine, each with its own clock; analyse the \
          files of a directory together: `albscope analyze samples/<dir>/*.pcap`):\n\n",
     );

@@ -17,9 +17,7 @@ pub mod series;
 mod timeline;
 pub mod verdict;
 
-pub use evidence::{
-    AlbTimer, At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse, TellApart,
-};
+pub use evidence::{AlbTimer, At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse, TellApart};
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
     TimelineEvent,
@@ -617,7 +615,11 @@ fn count_opaque(e: &mut EncryptedFront, f: &Finding) {
     let (Some(client), Some(AlbAddr::Endpoint(alb))) = (f.client, f.alb) else {
         return;
     };
-    if let Some(c) = e.list.iter_mut().find(|c| c.client == client && c.alb == alb) {
+    if let Some(c) = e
+        .list
+        .iter_mut()
+        .find(|c| c.client == client && c.alb == alb)
+    {
         c.exchanges += 1;
         c.first = c.first.min(f.time);
         c.last = c.last.max(f.time);

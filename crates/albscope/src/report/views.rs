@@ -519,6 +519,16 @@ pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
         (None, _) if matches!(f.cause, Cause::TlsAnswer) => {
             "not visible: the target's answer is encrypted (TLS)".to_string()
         }
+        (None, _)
+            if matches!(
+                f.cause,
+                Cause::OutcomeNotVisible
+                    | Cause::EncryptedMaybeAlbError
+                    | Cause::EncryptedAnswerUnmatched
+            ) =>
+        {
+            "not visible: the ALB's answer to the client is encrypted (TLS)".to_string()
+        }
         (None, _) => format!("none seen - {who}"),
     }
 }

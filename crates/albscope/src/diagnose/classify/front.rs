@@ -437,10 +437,7 @@ fn encrypted_front_only(f: &Leg, ctx: &Ctx, mut ev: Vec<Evidence>) -> FrontVerdi
         bytes: resp.bytes,
         elapsed,
     });
-    let http2 = f
-        .record
-        .as_deref()
-        .is_some_and(crate::alb::front_http2);
+    let http2 = f.record.as_deref().is_some_and(crate::alb::front_http2);
     let maybe = |mut ev: Vec<Evidence>, inference, candidates| {
         ev.push(Evidence::Inferred(inference));
         FrontVerdict {
@@ -483,9 +480,7 @@ fn encrypted_front_only(f: &Leg, ctx: &Ctx, mut ev: Vec<Evidence>) -> FrontVerdi
         }
         // The ALB closing the connection right after a short answer, before the client
         // closes or sends more.
-        let first_close = events(f)
-            .iter()
-            .find(|e| is_close(e) && e.ts >= resp.last);
+        let first_close = events(f).iter().find(|e| is_close(e) && e.ts >= resp.last);
         let client_spoke = |until: crate::capture::Timestamp| {
             f.record
                 .as_ref()

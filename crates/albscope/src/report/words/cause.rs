@@ -142,6 +142,7 @@ pub fn headline(f: &Finding) -> String {
             let inf = if f.status_inferred { " (inferred)" } else { "" };
             format!("{s}{inf}{who}: {what} ({cat})")
         }
+        None if f.outcome_not_visible => what,
         None if f.category == Category::ClientClosed => {
             format!("no response (ALB logs 460): {what} ({cat})")
         }

@@ -450,8 +450,8 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
         ),
         Evidence::NoResponseCaptured => "no response to this request is in the capture".into(),
         Evidence::EncryptedOutcomeHidden { bytes, elapsed } => format!(
-            "the ALB answered with {bytes} encrypted bytes {} after the request; the status is \
-             encrypted and the back end is not in this capture, so the outcome is not visible",
+            "the ALB answered with {bytes} encrypted bytes {} after the request; its status is \
+             encrypted and the back end is not in this capture",
             secs(*elapsed)
         ),
         Evidence::AlbClosedAfterAnswer {

@@ -247,8 +247,10 @@ fn encrypted(r: &mut Rich, v: &Verdict) {
             }
         ));
     }
-    r.text(". To see them: capture the targets' side (the ALB's back-end connections) or give \
-            the clients' TLS keys with ");
+    r.text(
+        ". To see them: capture the targets' side (the ALB's back-end connections) or give \
+            the clients' TLS keys with ",
+    );
     r.code("--tls-keylog");
     r.text(".");
 }
