@@ -79,8 +79,9 @@ fn reports_match_golden_files() {
 }
 
 /// Truth: 3 ok, a target 500 and a refused connect (ALB 502) behind TLS, an idle timeout (the
-/// ALB's 504 60 s after the request) and a client that gave up. The front end proves the client
-/// giving up, suggests the idle timeout by timing, and cannot see the other five.
+/// ALB's 504 60 s after the request), a client that gave up, and a client whose handshake the
+/// ALB refused. The front end proves the client giving up and the refused handshake, suggests
+/// the idle timeout by timing, and cannot see the other five.
 #[test]
 fn the_headline_is_honest() {
     let v = json(
@@ -97,6 +98,13 @@ fn the_headline_is_honest() {
     assert_eq!(s["encrypted_front"]["http2_connections"], 0);
     assert_eq!(s["by_category"]["client_closed"]["count"], 1);
     assert_eq!(s["by_category"]["undetermined"]["count"], 1);
+    // The refused handshake: no request, reported apart with the ALB's alert.
+    assert_eq!(s["client_tls_failures"]["count"], 1);
+    assert_eq!(
+        s["client_tls_failures"]["first"][0]["alert"],
+        "handshake_failure"
+    );
+    assert_eq!(s["client_tls_failures"]["first"][0]["alert_from"], "lb");
     let text = v["verdict"]["text"].as_str().unwrap_or_default();
     assert!(
         text.contains("the outcome of 5 is not visible")

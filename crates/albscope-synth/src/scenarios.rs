@@ -126,7 +126,9 @@ pub fn encrypted_front() -> Vec<Scenario> {
         description: "HTTPS listener (443, HTTP/1.1 offered by ALPN, TLS 1.3) seen from the \
             clients' ENIs only, without keys: ok requests, a target 500 and a refused connect \
             (ALB 502) whose statuses are encrypted, a target silent past the 60 s idle timeout \
-            (the ALB's 504 at the timer), and a client giving up after 2 s before any answer",
+            (the ALB's 504 at the timer), a client giving up after 2 s before any answer, and a \
+            client offering only legacy ciphers whose handshake the ALB refuses with a \
+            handshake_failure alert",
         world: https_frontend_only,
     }]
 }
@@ -1567,6 +1569,7 @@ fn https_frontend_only() -> World {
         1,
         Outcome::ClientCloses(2 * SEC),
     );
+    w.open_tls_refused(ip(CLIENTS[3]), n, t + 3 * SEC);
     w.finish(t + 70 * SEC);
     w
 }

@@ -240,11 +240,19 @@ pub struct Summary {
     pub outcome_not_visible: u64,
     /// The encrypted front-end exchanges whose outcome is not visible, by connection.
     pub encrypted_front: EncryptedFront,
+    /// Client TLS handshakes with the ALB that failed (no request was made; CloudWatch
+    /// `ClientTLSNegotiationErrorCount`).
+    pub client_tls_failures: u64,
+    /// The first [`MAX_CLIENT_TLS_FAILURES`] of them by time.
+    pub client_tls_failure_list: Vec<crate::alb::ClientTlsFailure>,
     /// By category (in [`Category::ALL`] order).
     pub by_category: IndexMap<Category, CategoryCount>,
     /// By target (sorted by [`sort_target_rows`]).
     pub by_target: IndexMap<TargetRow, TargetCount>,
 }
+
+/// Most failed client TLS handshakes kept in full (the rest are counted).
+pub const MAX_CLIENT_TLS_FAILURES: usize = 10;
 
 /// Most connections [`EncryptedFront::connections`] lists (the rest are counted).
 pub const MAX_OPAQUE_CONNECTIONS: usize = 1000;
@@ -987,6 +995,17 @@ impl PathSink for Analyzer {
 
     fn closed(&mut self, record: &Arc<ClosedConn>) {
         self.connection_closed(record);
+    }
+
+    fn client_tls_failure(&mut self, failure: crate::alb::ClientTlsFailure) {
+        let s = &mut self.summary;
+        s.client_tls_failures += 1;
+        let list = &mut s.client_tls_failure_list;
+        let at = list.partition_point(|f| f.time <= failure.time);
+        if at < MAX_CLIENT_TLS_FAILURES {
+            list.insert(at, failure);
+            list.truncate(MAX_CLIENT_TLS_FAILURES);
+        }
     }
 
     fn health_check(&mut self, check: HealthCheck, _known: &Knowledge) {

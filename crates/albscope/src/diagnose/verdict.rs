@@ -34,6 +34,10 @@ pub struct Verdict {
     pub outcome_not_visible: u64,
     /// The encrypted front end's connections and exchanges whose outcome is not visible.
     pub encrypted: EncryptedCounts,
+    /// Client TLS handshakes with the ALB that failed (no request was made).
+    pub client_tls_failures: u64,
+    /// The alerts of the first of them (description, sent by the ALB), each once.
+    pub client_tls_alerts: Vec<(bool, String)>,
     /// False when the capture cannot show back ends (front end only, or no ALB recognised):
     /// a failure without a target seen then says nothing about a target attempt.
     pub back_end_captured: bool,
@@ -265,6 +269,20 @@ impl Verdict {
                 connections: s.encrypted_front.connections,
                 http2_connections: s.encrypted_front.http2_connections,
                 exchanges: s.encrypted_front.exchanges,
+            },
+            client_tls_failures: s.client_tls_failures,
+            client_tls_alerts: {
+                let mut v: Vec<(bool, String)> = Vec::new();
+                for a in s
+                    .client_tls_failure_list
+                    .iter()
+                    .filter_map(|f| f.alert.clone())
+                {
+                    if !v.contains(&a) {
+                        v.push(a);
+                    }
+                }
+                v
             },
             back_end_captured: matches!(
                 a.vantage,

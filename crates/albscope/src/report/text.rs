@@ -120,6 +120,12 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             header::not_visible_text(s)
         ))
     )?;
+    if let Some(t) = header::client_tls_fact(s) {
+        writeln!(out, "{t}")?;
+        for f in &s.client_tls_failure_list {
+            writeln!(out, "  {}", header::client_tls_failure_text(&a.inputs, f))?;
+        }
+    }
     if !s.by_category.is_empty() {
         let rows: Vec<[String; 4]> = views::category_rows(a)
             .into_iter()

@@ -223,6 +223,25 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// `summary.client_tls_failures`.
+#[derive(Serialize)]
+struct ClientTlsOut {
+    count: u64,
+    first: Vec<ClientTlsFailureOut>,
+}
+
+/// One of `summary.client_tls_failures.first`.
+#[derive(Serialize)]
+struct ClientTlsFailureOut {
+    time: String,
+    client: String,
+    alb: String,
+    alert: Option<String>,
+    alert_from: Option<&'static str>,
+    offered: Vec<String>,
+    selected: Option<String>,
+}
+
 /// `summary.encrypted_front`.
 #[derive(Serialize)]
 struct EncryptedFrontOut {
@@ -280,6 +299,9 @@ struct SummaryOut {
     /// Only when some exchange's outcome is not visible.
     #[serde(skip_serializing_if = "Option::is_none")]
     encrypted_front: Option<EncryptedFrontOut>,
+    /// Only when some: client TLS handshakes with the ALB that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_tls_failures: Option<ClientTlsOut>,
     by_category: IndexMap<&'static str, CategoryCountOut>,
     by_target: IndexMap<String, TargetCountOut>,
 }
@@ -294,6 +316,22 @@ impl SummaryOut {
             outcome_not_visible: s.outcome_not_visible,
             encrypted_front: (s.encrypted_front.exchanges > 0)
                 .then(|| EncryptedFrontOut::new(&s.encrypted_front)),
+            client_tls_failures: (s.client_tls_failures > 0).then(|| ClientTlsOut {
+                count: s.client_tls_failures,
+                first: s
+                    .client_tls_failure_list
+                    .iter()
+                    .map(|f| ClientTlsFailureOut {
+                        time: f.time.to_rfc3339(),
+                        client: f.client.to_string(),
+                        alb: f.alb.to_string(),
+                        alert: f.alert.as_ref().map(|a| a.1.clone()),
+                        alert_from: f.alert.as_ref().map(|a| if a.0 { "lb" } else { "client" }),
+                        offered: f.offered.clone(),
+                        selected: f.selected.clone(),
+                    })
+                    .collect(),
+            }),
             by_category: s
                 .by_category
                 .iter()

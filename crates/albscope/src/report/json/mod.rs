@@ -78,7 +78,10 @@
 //!   `encrypted_front` (only when some exchange's outcome is not visible: {`connections`,
 //!   `http2_connections`, `exchanges`, `http2_exchanges` (HTTP/2 exchanges are not requests
 //!   and are counted here only), `list` [the first 1000 connections: {`client`, `alb`,
-//!   `http2`, `exchanges`, `first`, `last`}]}), `by_category` {category: {`count`,
+//!   `http2`, `exchanges`, `first`, `last`}]}), `client_tls_failures` (only when some: client
+//!   TLS handshakes with the ALB that failed, no request made: {`count`, `first` [the first
+//!   10 by time: {`time`, `client`, `alb`, `alert` (description | null), `alert_from` ("lb" |
+//!   "client" | null), `offered` [versions], `selected` (version | null)}]}), `by_category` {category: {`count`,
 //!   `generated_by_lb`, `generated_by_target`, `statuses` {"502": n, "-": n} (`"-"`: no
 //!   status sent)}}, `by_target` {"ip:port" or "-" (no target chosen): {`requests`, `failed`,
 //!   `by_category` {category: n}}}}.

@@ -255,6 +255,38 @@ fn encrypted(r: &mut Rich, v: &Verdict) {
     r.text(".");
 }
 
+/// `2 client TLS handshakes failed (the ALB's alert handshake_failure): no request was made; ...`
+fn client_tls(r: &mut Rich, v: &Verdict) {
+    let n = v.client_tls_failures;
+    if n == 0 {
+        return;
+    }
+    if !r.0.is_empty() {
+        r.text(" ");
+    }
+    r.text(format!(
+        "{} failed",
+        plural(n, "client TLS handshake", "client TLS handshakes")
+    ));
+    if !v.client_tls_alerts.is_empty() {
+        let alerts: Vec<String> = v
+            .client_tls_alerts
+            .iter()
+            .map(|(alb, d)| {
+                format!(
+                    "{} alert {d}",
+                    if *alb { "the ALB's" } else { "the client's" }
+                )
+            })
+            .collect();
+        r.text(format!(" ({})", alerts.join(", ")));
+    }
+    r.text(
+        ": no request was made; compare the clients' TLS versions and ciphers with the \
+            listener's security policy.",
+    );
+}
+
 /// The verdict's sentences: what failed, where and what to set; then the keep-alive risks.
 pub fn verdict(v: &Verdict) -> Rich {
     let mut r = Rich::default();
@@ -323,6 +355,7 @@ pub fn verdict(v: &Verdict) -> Rich {
         r.text(".");
     }
     encrypted(&mut r, v);
+    client_tls(&mut r, v);
     if !v.risks.is_empty() {
         r.text(" Risk: ");
         for (i, k) in v.risks.iter().enumerate() {
@@ -390,6 +423,8 @@ mod tests {
             in_flight_at_end: 0,
             outcome_not_visible: 0,
             encrypted: Default::default(),
+            client_tls_failures: 0,
+            client_tls_alerts: Vec::new(),
             back_end_captured: true,
             groups,
             other_groups: 0,
