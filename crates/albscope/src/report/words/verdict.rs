@@ -237,7 +237,7 @@ fn encrypted(r: &mut Rich, v: &Verdict) {
     ));
     if e.http2_connections > 0 {
         r.text(format!(
-            " (HTTP/2 on {}: its requests cannot be counted from TLS records)",
+            " (HTTP/2 on {}: requests cannot be counted from TLS records)",
             if e.http2_connections == e.connections && e.connections > 1 {
                 "all of them".to_string()
             } else if e.http2_connections == e.connections {
@@ -547,5 +547,54 @@ mod tests {
             r.contains("the target's own 5xx or gRPC error INTERNAL (13)"),
             "{r}"
         );
+    }
+
+    #[test]
+    fn an_encrypted_front_end_alone_is_not_a_failure() {
+        let mut x = v(vec![]);
+        x.requests = 10;
+        x.outcome_not_visible = 10;
+        x.back_end_captured = false;
+        x.encrypted = crate::diagnose::verdict::EncryptedCounts {
+            connections: 3,
+            http2_connections: 0,
+            exchanges: 10,
+        };
+        let t = verdict(&x).plain();
+        assert!(
+            t.starts_with(
+                "The front end is encrypted: 3 connections, 10 exchanges whose outcome is not \
+                 visible. To see them: capture the targets' side"
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("failed") && !t.contains("normally"), "{t}");
+        // Some visible: the ok ones are said to be the visible ones.
+        x.requests = 12;
+        let t = verdict(&x).plain();
+        assert!(
+            t.starts_with("All 2 requests whose outcome is visible were answered normally."),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn http2_exchanges_are_not_requests() {
+        let mut x = v(vec![]);
+        x.requests = 0;
+        x.encrypted = crate::diagnose::verdict::EncryptedCounts {
+            connections: 2,
+            http2_connections: 2,
+            exchanges: 14,
+        };
+        let t = verdict(&x).plain();
+        assert!(
+            t.starts_with(
+                "The front end is encrypted: 2 connections, 14 exchanges whose outcome is not \
+                 visible (HTTP/2 on all of them: requests cannot be counted from TLS records)."
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("No client requests"), "{t}");
     }
 }
