@@ -54,20 +54,33 @@ fn committed_files_match_builder() {
     assert!(stale.is_empty(), "rerun with ALBSCOPE_BLESS=1: {stale:?}");
 }
 
+/// The samples with goldens and the options they are analysed with: the builder's, and the
+/// real recording (`tools/realcap/record_tls.sh front_only`, HAProxy's 5 s server timeout).
+fn golden_samples() -> Vec<(String, Vec<&'static str>)> {
+    let mut v: Vec<(String, Vec<&'static str>)> = encrypted_front()
+        .iter()
+        .map(|s| (s.name.to_string(), vec![]))
+        .collect();
+    v.push(("real_front_only".to_string(), vec!["--idle-timeout", "5"]));
+    v
+}
+
 #[test]
 fn reports_match_golden_files() {
     let mut problems = Vec::new();
-    for s in encrypted_front() {
-        let file = format!("samples/encrypted-front/{}.pcap", s.name);
+    for (name, extra) in golden_samples() {
+        let file = format!("samples/encrypted-front/{name}.pcap");
         for (format, ext) in [
             ("text", "txt"),
             ("json", "json"),
             ("markdown", "md"),
             ("html", "html"),
         ] {
-            let out = analyze(&file, &["--format", format]);
+            let mut args = vec!["--format", format];
+            args.extend_from_slice(&extra);
+            let out = analyze(&file, &args);
             assert_eq!(out.status.code(), Some(0), "{file} {format}");
-            let path = dir().join(format!("{}.expected.{ext}", s.name));
+            let path = dir().join(format!("{name}.expected.{ext}"));
             if bless() {
                 std::fs::write(&path, &out.stdout).expect("write golden");
             } else if std::fs::read(&path).ok().as_deref() != Some(&out.stdout[..]) {
@@ -76,6 +89,44 @@ fn reports_match_golden_files() {
         }
     }
     assert!(problems.is_empty(), "differ from golden: {problems:?}");
+}
+
+/// The real recording without its keys, scored against the same recording decrypted with them
+/// (`albscope_testkit::vantage_score`): every failed request is stated as not visible, said
+/// undetermined with the right candidate, or proved; none is missed or wrong, none counted
+/// twice.
+#[test]
+fn real_recording_without_keys_is_never_wrong() {
+    use albscope_testkit::vantage_score::score;
+    let file = "samples/encrypted-front/real_front_only.pcap";
+    let keys = "samples/encrypted-front/real_front_only.keys";
+    let truth = json(
+        file,
+        &["--all", "--idle-timeout", "5", "--tls-keylog", keys],
+    );
+    let seen = json(file, &["--all", "--idle-timeout", "5"]);
+    assert_eq!(truth["summary"]["requests"], 10, "{}", truth["summary"]);
+    assert_eq!(truth["summary"]["failed"], 5, "{}", truth["summary"]);
+    let s = score(&truth, &seen);
+    assert_eq!(
+        (s.wrong, s.missed, s.extra, s.ok_missed),
+        (0, 0, 0, 0),
+        "{:?}",
+        s.details
+    );
+    // client_closed proved; the 504 undetermined (may be the idle timeout); the target's two
+    // 500s and HAProxy's 502 not visible
+    assert_eq!(
+        (s.proved, s.undetermined, s.not_visible),
+        (1, 1, 3),
+        "{:?}",
+        s.details
+    );
+    assert_eq!(seen["summary"]["client_tls_failures"]["count"], 1);
+    assert_eq!(
+        seen["summary"]["client_tls_failures"]["first"][0]["alert"],
+        "protocol_version"
+    );
 }
 
 /// Truth: 3 ok, a target 500 and a refused connect (ALB 502) behind TLS, an idle timeout (the

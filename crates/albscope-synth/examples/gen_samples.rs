@@ -82,6 +82,17 @@ fn main() -> std::io::Result<()> {
         );
     }
     readme.push_str(
+        "- `encrypted-front/real_front_only.pcap` (22 KB, real: `tools/realcap/record_tls.sh \
+         front_only`, analyse with `--idle-timeout 5`; the clients' key log is \
+         `real_front_only.keys`): HAProxy terminating TLS 1.3 (ALPN h2,http/1.1) recorded on \
+         port 443 only: curl HTTP/1.1 requests answered 200, the target's 500, a target reset \
+         (HAProxy's 502), a target silent past the 5 s server timeout (HAProxy's 504), a client \
+         giving up after 2 s, an HTTP/2 connection with four concurrent streams (one a 500), \
+         and a client offering only TLS 1.1 (protocol_version alert). Truth (decrypted): 5 ok; \
+         target_generated_error 500 x2, 502 (front end alone: undetermined), 504 \
+         target_idle_timeout, client_closed\n",
+    );
+    readme.push_str(
         "\nRecorded as several files (one per machine, each with its own clock; analyse the \
          files of a directory together: `albscope analyze samples/<dir>/*.pcap`):\n\n",
     );
