@@ -355,7 +355,9 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub all: bool,
     /// Exit 1 when a request matches: category names (comma-separated), `lb-5xx` (a 5xx the
-    /// ALB generated) or `any-5xx`.
+    /// ALB generated) or `any-5xx`. Requests still in flight at the end of the capture and
+    /// those whose outcome is not visible (an encrypted front end without keys or back end)
+    /// are neither ok nor failed and match nothing, `undetermined` included.
     #[arg(
         long = "fail-on",
         value_name = "CATS|lb-5xx|any-5xx",

@@ -153,7 +153,11 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
             .dir
             .clone()
             .ok_or_else(|| CliError::Usage("--failed needs -d DIR".into()))?;
-        for f in analysis.requests.iter().filter(|f| f.category.is_failure()) {
+        for f in analysis
+            .requests
+            .iter()
+            .filter(|f| f.category.is_failure() && !f.outcome_not_visible)
+        {
             let id = f.id.to_string();
             if let Some(conns) = analysis.connections.get(&f.id) {
                 let ext = match args.format {

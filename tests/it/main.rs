@@ -14,6 +14,7 @@ mod cli_conventions;
 mod cli_io;
 mod decode_layers;
 mod decode_proptest;
+mod encrypted_front;
 mod flow_cli;
 mod flow_vs_tshark;
 mod h2_vs_tshark;

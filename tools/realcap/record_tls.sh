@@ -210,6 +210,32 @@ scenario() {
             "https://$ALB/bad/h2d" "https://$ALB/ok/h2e"
         capture_stop
         ;;
+    front_only)
+        # An HTTPS listener (ALPN h2,http/1.1, TLS 1.3) recorded from the clients' side only
+        # (tcpdump of port 443: no back end), with the clients' key log beside it: HTTP/1.1
+        # requests answered 200, the target's 500, a target reset (HAProxy's 502), a target
+        # silent past the 5 s server timeout (HAProxy's 504), a client giving up after 2 s,
+        # an HTTP/2 connection with four concurrent streams (one the target's 500), and a
+        # client offering only TLS 1.1 (the listener's handshake alert).
+        bg target python3 -u "$HERE/servers/tls_target.py" --bind $TGT --port 8080
+        BIND_OPTS="alpn h2,http/1.1"
+        haproxy_start "    server t1 $TGT:8080"
+        BIND_OPTS=""
+        sleep 1
+        bg tcpdump tcpdump -i lo -U -B 262144 -s 0 -w "$pcap" tcp port 443
+        sleep 1
+        ccurl "$keys" --tlsv1.3 --http1.1 --local-port 41201 \
+            "https://$ALB/ok/1" "https://$ALB/err/1" "https://$ALB/ok/2"
+        ccurl "$keys" --tlsv1.3 --http1.1 --local-port 41202 "https://$ALB/reset/1"
+        ccurl "$keys" --tlsv1.3 --http1.1 --local-port 41203 "https://$ALB/slow/1"
+        ccurl "$keys" --tlsv1.3 --http1.1 --local-port 41204 --max-time 2 "https://$ALB/slow/2"
+        ccurl "$keys" --tlsv1.3 --http2 --parallel --parallel-max 8 --local-port 41205 \
+            "https://$ALB/ok/h2a" "https://$ALB/ok/h2b" "https://$ALB/err/h2c" \
+            "https://$ALB/ok/h2d"
+        ccurl "$keys" --tls-max 1.1 --ciphers 'DEFAULT:@SECLEVEL=0' --http1.1 \
+            --local-port 41206 "https://$ALB/ok/old"
+        capture_stop
+        ;;
     bench)
         # Throughput capture (kept out of samples/): 4 clients x 60 requests of 100 KB over
         # TLS 1.3 on both legs. Written to $WORK/bench.pcap and bench.keys only.

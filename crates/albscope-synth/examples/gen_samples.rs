@@ -54,6 +54,45 @@ fn main() -> std::io::Result<()> {
         );
     }
     readme.push_str(
+        "\nFront-end-only captures of an HTTPS listener without keys (`encrypted-front/`, \
+         analyse with `--listener-port 443`; goldens `<name>.expected.{txt,json,md,html}`):\n\n",
+    );
+    std::fs::create_dir_all(dir.join("encrypted-front"))?;
+    for s in albscope_synth::scenarios::encrypted_front() {
+        let (bytes, truth) = s.build_with_truth();
+        let path = dir.join("encrypted-front").join(format!("{}.pcap", s.name));
+        std::fs::write(&path, &bytes)?;
+        println!("{:>8} bytes  {}", bytes.len(), path.display());
+        let ok = truth.iter().filter(|e| e.category == Category::Ok).count();
+        let mut bad = String::new();
+        for e in truth.iter().filter(|e| e.category != Category::Ok) {
+            let status = e.status.map_or("-".to_string(), |s| s.to_string());
+            let by = e.generated_by.map_or("-", GeneratedBy::name);
+            let _ = write!(bad, " {} {} by {} ({});", e.category, status, by, e.client);
+        }
+        let _ = writeln!(
+            readme,
+            "- `encrypted-front/{}.pcap` ({} KB): {}. Truth: {} ok{}{}",
+            s.name,
+            bytes.len().div_ceil(1024),
+            s.description,
+            ok,
+            if bad.is_empty() { "" } else { ";" },
+            bad.trim_end_matches(';')
+        );
+    }
+    readme.push_str(
+        "- `encrypted-front/real_front_only.pcap` (22 KB, real: `tools/realcap/record_tls.sh \
+         front_only`, analyse with `--idle-timeout 5`; the clients' key log is \
+         `real_front_only.keys`): HAProxy terminating TLS 1.3 (ALPN h2,http/1.1) recorded on \
+         port 443 only: curl HTTP/1.1 requests answered 200, the target's 500, a target reset \
+         (HAProxy's 502), a target silent past the 5 s server timeout (HAProxy's 504), a client \
+         giving up after 2 s, an HTTP/2 connection with four concurrent streams (one a 500), \
+         and a client offering only TLS 1.1 (protocol_version alert). Truth (decrypted): 5 ok; \
+         target_generated_error 500 x2, 502 (front end alone: undetermined), 504 \
+         target_idle_timeout, client_closed\n",
+    );
+    readme.push_str(
         "\nRecorded as several files (one per machine, each with its own clock; analyse the \
          files of a directory together: `albscope analyze samples/<dir>/*.pcap`):\n\n",
     );

@@ -606,6 +606,53 @@ impl World {
         self.front.len() - 1
     }
 
+    /// A client whose TLS handshake the ALB refuses (its ClientHello offers only legacy
+    /// ciphers the listener's security policy does not allow): the ALB answers with a fatal
+    /// `handshake_failure` alert and closes the connection. No request is made.
+    pub fn open_tls_refused(&mut self, client_ip: IpAddr, node: usize, t: Nanos) {
+        const LEGACY_CIPHERS: [u16; 3] = [0x000a, 0x0005, 0x0004];
+        let port = self.next_client_port;
+        self.next_client_port = self
+            .next_client_port
+            .wrapping_add(1 + (self.rng.next_u64() % 40) as u16)
+            .max(32_768);
+        let alb = SocketAddr::new(
+            self.node_addr(node, client_ip.is_ipv6()),
+            self.cfg.listener_port,
+        );
+        let tag = self.flow(Leg::Front, node, usize::MAX, client_ip);
+        let a = self.peer(SocketAddr::new(client_ip, port));
+        let mut b = self.peer(alb);
+        b.ttl = 255;
+        let mut conn = TcpConn::new(a, b, FRONT_RTT, tag);
+        let t = conn.handshake(&mut self.pkts, t);
+        let ch = tls::client_hello_alpn(
+            &mut self.rng,
+            Some("shop.example.com"),
+            &LEGACY_CIPHERS,
+            self.cfg.alpn,
+        );
+        conn.send(
+            &mut self.pkts,
+            t + 100 * US,
+            true,
+            &ch,
+            &SendOpts::default(),
+        );
+        let ta = t + FRONT_RTT / 2 + 300 * US;
+        conn.send(
+            &mut self.pkts,
+            ta,
+            false,
+            &tls::alert_handshake_failure(),
+            &SendOpts {
+                no_ack: true,
+                ..Default::default()
+            },
+        );
+        conn.close(&mut self.pkts, ta + 30 * US, false);
+    }
+
     fn front_send(&mut self, f: usize, t: Nanos, from_client: bool, plain: &[u8]) -> Nanos {
         let Some(fc) = self.front.get_mut(f) else {
             return t;

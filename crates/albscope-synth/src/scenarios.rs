@@ -118,6 +118,21 @@ pub fn multi_file() -> Vec<MultiFileScenario> {
     ]
 }
 
+/// Front-end-only captures of an HTTPS listener without keys (`samples/encrypted-front/`,
+/// analysed with `--listener-port 443`): what the front end proves and what it cannot show.
+pub fn encrypted_front() -> Vec<Scenario> {
+    vec![Scenario {
+        name: "https-frontend-only",
+        description: "HTTPS listener (443, HTTP/1.1 offered by ALPN, TLS 1.3) seen from the \
+            clients' ENIs only, without keys: ok requests, a target 500 and a refused connect \
+            (ALB 502) whose statuses are encrypted, a target silent past the 60 s idle timeout \
+            (the ALB's 504 at the timer), a client giving up after 2 s before any answer, and a \
+            client offering only legacy ciphers whose handshake the ALB refuses with a \
+            handshake_failure alert",
+        world: https_frontend_only,
+    }]
+}
+
 /// Every scenario, in a fixed order.
 pub fn all() -> Vec<Scenario> {
     macro_rules! s {
@@ -1510,6 +1525,52 @@ fn http2_frontend() -> World {
         stream_ok(&mut w, g, t + 2 * SEC + 5 * MS + i as Nanos * MS, p, 0, d);
     }
     w.finish(t + 20 * SEC);
+    w
+}
+
+fn https_frontend_only() -> World {
+    let cfg = WorldCfg {
+        seed: 38,
+        listener_port: 443,
+        tls_frontend: true,
+        alpn: &["http/1.1"],
+        vantage: Vantage::Client,
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let mut r = SplitMix64::new(138);
+    let t = t0();
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    let mut e = ok(&mut w, f, t + 5 * MS, "/", 0, &mut r);
+    e = ok(&mut w, f, e + 200 * MS, "/api/cart", 1, &mut r);
+    e = w.request(
+        f,
+        e + 300 * MS,
+        &Req::get("/account"),
+        0,
+        Outcome::Respond(Resp::new(500, b"<h1>Internal Server Error</h1>")),
+    );
+    ok(&mut w, f, e + 300 * MS, "/products", 0, &mut r);
+    let g = w.open(ip(CLIENTS[1]), n, t + SEC);
+    e = w.request(g, t + SEC + 5 * MS, &Req::get("/old"), 2, Outcome::Refused);
+    w.request(
+        g,
+        e + 400 * MS,
+        &Req::get("/reports/slow"),
+        0,
+        Outcome::IdleTimeout { late_reply: None },
+    );
+    let h = w.open(ip(CLIENTS[2]), n, t + 2 * SEC);
+    w.request(
+        h,
+        t + 2 * SEC + 5 * MS,
+        &Req::get("/export"),
+        1,
+        Outcome::ClientCloses(2 * SEC),
+    );
+    w.open_tls_refused(ip(CLIENTS[3]), n, t + 3 * SEC);
+    w.finish(t + 70 * SEC);
     w
 }
 

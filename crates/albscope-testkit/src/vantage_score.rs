@@ -11,6 +11,11 @@
 //! - **inferred**: same category, but `status_inferred` (or any other `*_inferred` flag) is true,
 //!   or some evidence line says "inferred";
 //! - **undetermined**: the cut says `undetermined` (the original did not);
+//! - **not visible**: the cut states the outcome is not visible (`outcome_not_visible`: an
+//!   encrypted front end without keys and without the back end), or counts the request's
+//!   encrypted connection among those whose exchanges' outcome is not visible
+//!   (`summary.encrypted_front.list`: HTTP/2, whose exchanges are not requests): honest, not
+//!   missed; ok requests of the original stated so are counted apart (`ok_not_visible`);
 //! - **wrong**: another category that is not `undetermined` (also an ok request that the cut
 //!   calls a failure); counted again as **sure** (`wrong_confident`, `WRONG!` in the details)
 //!   when nothing in the cut's request says inferred: a confident wrong answer;
@@ -118,6 +123,8 @@ pub struct Req {
     pub front_encrypted: bool,
     /// Something about the request is marked inferred (see the module documentation).
     pub inferred: bool,
+    /// `outcome_not_visible`: the cut states the outcome cannot be seen.
+    pub not_visible: bool,
 }
 
 impl Req {
@@ -148,6 +155,7 @@ impl Req {
             category: s("category").unwrap_or_else(|| "?".to_string()),
             front_encrypted: v.get("front_encrypted").and_then(Value::as_bool) == Some(true),
             inferred: flagged || said,
+            not_visible: v.get("outcome_not_visible").and_then(Value::as_bool) == Some(true),
         }
     }
 
@@ -189,13 +197,17 @@ pub enum Verdict {
     Inferred,
     /// The cut says `undetermined`.
     Undetermined,
+    /// The cut states the outcome is not visible.
+    NotVisible,
     /// Another category.
     Wrong,
 }
 
 /// The verdict on `cut` given the original's `truth`.
 pub fn verdict(truth: &Req, cut: &Req) -> Verdict {
-    if cut.category == truth.category {
+    if cut.not_visible {
+        Verdict::NotVisible
+    } else if cut.category == truth.category {
         if cut.inferred {
             Verdict::Inferred
         } else {
@@ -219,6 +231,8 @@ pub struct Score {
     pub inferred: u64,
     /// Cut requests judged undetermined.
     pub undetermined: u64,
+    /// Failed requests of the original the cut states as not visible.
+    pub not_visible: u64,
     /// Cut requests in a wrong category (incl. ok requests called failures).
     pub wrong: u64,
     /// Those of `wrong` that nothing marks inferred: confident wrong answers, the worst outcome.
@@ -231,6 +245,8 @@ pub struct Score {
     pub ok: u64,
     /// Ok requests of the original no cut request matches.
     pub ok_missed: u64,
+    /// Ok requests of the original the cut states as not visible.
+    pub ok_not_visible: u64,
     /// One line per wrong / undetermined / missed / extra request.
     pub details: Vec<String>,
     /// The failed requests of the original that were missed.
@@ -244,6 +260,8 @@ impl Score {
         self.proved += other.proved;
         self.inferred += other.inferred;
         self.undetermined += other.undetermined;
+        self.not_visible += other.not_visible;
+        self.ok_not_visible += other.ok_not_visible;
         self.wrong += other.wrong;
         self.wrong_confident += other.wrong_confident;
         self.missed += other.missed;
@@ -259,6 +277,43 @@ const MATCH_WINDOW_S: f64 = 1.0;
 fn close(a: &Req, b: &Req) -> Option<f64> {
     let d = (a.time? - b.time?).abs();
     (d <= MATCH_WINDOW_S).then_some(d)
+}
+
+/// One connection of the cut's `summary.encrypted_front.list`: client, first and last exchange.
+struct OpaqueConn {
+    client: String,
+    first: f64,
+    last: f64,
+}
+
+/// The cut's encrypted front-end connections whose exchanges' outcome is not visible.
+fn opaque_connections(cut: &Value) -> Vec<OpaqueConn> {
+    cut.pointer("/summary/encrypted_front/list")
+        .and_then(Value::as_array)
+        .map(|l| {
+            l.iter()
+                .filter_map(|c| {
+                    let s = |k: &str| c.get(k).and_then(Value::as_str);
+                    Some(OpaqueConn {
+                        client: s("client")?.to_string(),
+                        first: parse_time(s("first")?)?,
+                        last: parse_time(s("last")?)?,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// True when the cut counts `t`'s client connection among those whose exchanges' outcome is
+/// not visible, around `t`'s time.
+fn stated_not_visible(opaque: &[OpaqueConn], t: &Req) -> bool {
+    let (Some(client), Some(time)) = (&t.client, t.time) else {
+        return false;
+    };
+    opaque.iter().any(|c| {
+        &c.client == client && time >= c.first - MATCH_WINDOW_S && time <= c.last + MATCH_WINDOW_S
+    })
 }
 
 /// The index of the original request `c` matches, among the unmatched ones.
@@ -314,6 +369,16 @@ pub fn score(original: &Value, cut: &Value) -> Score {
         taken[i] = true;
         let t = &truth[i];
         let v = verdict(t, c);
+        if v == Verdict::NotVisible {
+            if t.failed() {
+                s.not_visible += 1;
+                s.details
+                    .push(format!("n/vis   {}  (truth: {})", c.short(), t.short()));
+            } else {
+                s.ok_not_visible += 1;
+            }
+            continue;
+        }
         if !t.failed() && v != Verdict::Wrong && v != Verdict::Undetermined {
             s.ok += 1;
             continue;
@@ -322,6 +387,7 @@ pub fn score(original: &Value, cut: &Value) -> Score {
             Verdict::Proved => s.proved += 1,
             Verdict::Inferred => s.inferred += 1,
             Verdict::Undetermined => s.undetermined += 1,
+            Verdict::NotVisible => {}
             Verdict::Wrong => {
                 s.wrong += 1;
                 if !c.inferred {
@@ -339,7 +405,18 @@ pub fn score(original: &Value, cut: &Value) -> Score {
                 .push(format!("{tag} {}  (truth: {})", c.short(), t.short()));
         }
     }
+    let opaque = opaque_connections(cut);
     for (t, _) in truth.iter().zip(&taken).filter(|(_, taken)| !**taken) {
+        if stated_not_visible(&opaque, t) {
+            if t.failed() {
+                s.not_visible += 1;
+                s.details
+                    .push(format!("n/vis   {} (its connection)", t.short()));
+            } else {
+                s.ok_not_visible += 1;
+            }
+            continue;
+        }
         if t.failed() {
             s.missed += 1;
             s.details.push(format!("missed  {}", t.short()));
@@ -378,31 +455,35 @@ pub fn health_checks_of(analysis: &Value) -> u64 {
 }
 
 /// Column titles of [`format_table`] after sample, cut and detected vantage.
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 12] = [
     "failed",
     "proved",
     "inferred",
     "undet",
+    "not vis",
     "wrong",
     "(sure!)",
     "missed",
     "extra",
     "| ok",
+    "ok n/vis",
     "ok missed",
 ];
 
 /// The numbers of a score in [`COLUMNS`] order.
-fn columns(s: &Score) -> [u64; 10] {
+fn columns(s: &Score) -> [u64; 12] {
     [
         s.failed,
         s.proved,
         s.inferred,
         s.undetermined,
+        s.not_visible,
         s.wrong,
         s.wrong_confident,
         s.missed,
         s.extra,
         s.ok,
+        s.ok_not_visible,
         s.ok_missed,
     ]
 }

@@ -8,12 +8,15 @@ back-end leg of a capture can be decrypted. One thread per connection, keep-aliv
   GET /big/<n>...   200 with an n-byte body
   GET /reset...     reads the request, then resets the connection (SO_LINGER 0): no response
   GET /bad...       answers with a malformed status line (the proxy answers 502)
+  GET /err...       500, small body (the target's own error)
+  GET /slow...      answers 200 after 8 s (past a 5 s proxy timeout)
 """
 import argparse
 import socket
 import ssl
 import struct
 import threading
+import time
 
 
 def serve(conn):
@@ -37,6 +40,11 @@ def serve(conn):
                 conn.sendall(b"HTTP/1.1 OOPS\r\nnot a header line\r\n\r\n")
                 conn.close()
                 return
+            status = b"200 OK"
+            if path.startswith("/err"):
+                status = b"500 Internal Server Error"
+            if path.startswith("/slow"):
+                time.sleep(8)
             if path.startswith("/big/"):
                 try:
                     n = int(path.split("/")[2])
@@ -46,7 +54,7 @@ def serve(conn):
             else:
                 body = b"ok " + path.encode() + b"\n"
             resp = (
-                b"HTTP/1.1 200 OK\r\nServer: tls-target/1.0\r\nContent-Type: text/plain\r\n"
+                b"HTTP/1.1 " + status + b"\r\nServer: tls-target/1.0\r\nContent-Type: text/plain\r\n"
                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
             )
             conn.sendall(resp)

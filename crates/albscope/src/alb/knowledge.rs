@@ -488,7 +488,14 @@ impl Knowledge {
             .tls
             .as_ref()
             .is_some_and(|t| t.client_hello.is_some() && t.established.is_none());
+        // A connection to a known node's listener is a client's, whatever became of it.
+        let server = rec.tcp.key.server;
+        let node = self.nodes.get(&server.ip);
+        let to_listener = (self.config.alb_ips.contains(&server.ip) || node.is_some())
+            && (self.config.listener_ports.contains(&server.port)
+                || node.is_some_and(|n| n.listener_ports.contains(&server.port)));
         if !(syn_after_synack || refused || retried || tls_failed)
+            || to_listener
             || self.nodes.contains_key(&rec.tcp.key.client.ip)
             || self.nodes.len() >= MAX_WEAK_NODES
         {

@@ -26,7 +26,7 @@ mod knowledge;
 mod linking;
 mod multiplex;
 pub use linking::{ClockEstimate, FileOffset, Linking, NodeLink, OffsetSource, MIN_LINK_REQUESTS};
-pub use multiplex::Http2Evidence;
+pub use multiplex::{front_http2, Http2Evidence};
 mod pairing;
 pub(crate) use pairing::health_check;
 mod size;

@@ -193,6 +193,15 @@ impl Http2Fronts {
     }
 }
 
+/// True when a front-end TLS connection carries HTTP/2 as far as its handshake shows without
+/// the back end: the ServerHello selected `h2`, or (selection hidden or not captured) the
+/// ClientHello offered `h2`, which an ALB HTTPS listener always selects when offered. Its
+/// application-data exchanges are then not requests (one connection carries many concurrent
+/// streams).
+pub fn front_http2(rec: &ClosedConn) -> bool {
+    h2_offer(rec).is_some()
+}
+
 /// What the handshake shows about HTTP/2: `Some(Some(e))` shown, `Some(None)` offered among
 /// others with the selection hidden, `None` not offered (or another protocol selected).
 fn h2_offer(rec: &ClosedConn) -> Option<Option<Http2Evidence>> {

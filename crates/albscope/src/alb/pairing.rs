@@ -107,6 +107,8 @@ pub(super) struct PairOutput {
     pub deferred: Vec<Leg>,
     pub front_legs: u64,
     pub back_legs: u64,
+    /// Client connections whose TLS handshake with the ALB failed (no request).
+    pub client_tls_failures: Vec<super::ClientTlsFailure>,
 }
 
 /// A leg classified as front or back end, with the ALB node it went through, its time, and
@@ -162,7 +164,10 @@ pub(super) fn pair(
         match role {
             ConnRole::FrontEnd => {
                 if leg.exchange.is_none() && leg.burst.is_none() {
-                    continue; // a client connection that carried no request
+                    // a client connection that carried no request: a failed TLS handshake is
+                    // reported apart
+                    out.client_tls_failures.extend(client_tls_failure(&leg));
+                    continue;
                 }
                 out.front_legs += 1;
                 fronts.push(ClassifiedLeg {
@@ -553,6 +558,46 @@ pub(super) fn pair(
     out.paths
         .sort_by_cached_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
     out
+}
+
+/// The failed TLS handshake of a client connection that carried no request: an alert, or the
+/// ALB closing (FIN or RST) before the handshake completed; `None` when it completed, the
+/// client left without an alert, or the capture ended first.
+fn client_tls_failure(leg: &Leg) -> Option<super::ClientTlsFailure> {
+    let rec = leg.record.as_deref()?;
+    let tls = rec.tls.as_ref()?;
+    let hello = tls.client_hello.as_ref()?;
+    if tls.established.is_some() || !tls.bursts.is_empty() {
+        return None;
+    }
+    let alert = tls
+        .alerts
+        .iter()
+        .find(|a| a.level != "warning")
+        .map(|a| (a.dir == Dir::ToClient, a.description.clone()));
+    let alb_closed = rec
+        .tcp
+        .events
+        .iter()
+        .find(|e| matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) && e.ts >= hello.ts);
+    let alb_closed = alb_closed.is_some_and(|e| e.dir == Dir::ToClient);
+    if alert.is_none() && !alb_closed {
+        return None;
+    }
+    let offered = if hello.supported_versions.is_empty() {
+        vec![hello.legacy_version.clone()]
+    } else {
+        hello.supported_versions.clone()
+    };
+    Some(super::ClientTlsFailure {
+        time: hello.ts,
+        pos: hello.pos,
+        client: leg.conn.key.client,
+        alb: leg.conn.key.server,
+        alert,
+        offered,
+        selected: tls.server_hello.as_ref().map(|s| s.version.clone()),
+    })
 }
 
 /// Drops a leg seen a second time through another mirror session (the same connection mirrored

@@ -303,6 +303,9 @@ impl<S: PathSink> AlbTracker<S> {
         if !expired.is_empty() {
             self.known.refresh_links();
             let out = pairing::pair(expired, &self.known, None);
+            for f in out.client_tls_failures {
+                self.sink.client_tls_failure(f);
+            }
             for path in out.paths {
                 self.sink.path(path, &self.known);
             }
@@ -358,6 +361,9 @@ impl<S: PathSink> AlbTracker<S> {
             }
             self.known.health_checks += 1;
             self.sink.health_check(hc, &self.known);
+        }
+        for f in out.client_tls_failures {
+            self.sink.client_tls_failure(f);
         }
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;

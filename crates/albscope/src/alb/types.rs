@@ -136,6 +136,27 @@ pub struct ConnInfo {
     pub decrypted: bool,
 }
 
+/// A client's TLS handshake with the ALB that failed: an alert from either side, or the ALB
+/// closing or resetting the connection before the handshake completed. No request was made
+/// (CloudWatch counts it in `ClientTLSNegotiationErrorCount`, the access log has no line).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClientTlsFailure {
+    /// The ClientHello.
+    pub time: Timestamp,
+    /// Where it starts (the ClientHello's packet).
+    pub pos: PacketPos,
+    /// The client.
+    pub client: Endpoint,
+    /// The ALB's end (listener).
+    pub alb: Endpoint,
+    /// The first alert: sent by the ALB (else the client), its description.
+    pub alert: Option<(bool, String)>,
+    /// The versions the client offered (supported_versions, else the legacy version).
+    pub offered: Vec<String>,
+    /// The version the ALB selected, when its ServerHello came.
+    pub selected: Option<String>,
+}
+
 /// One request/response exchange seen only as TLS application-data bursts.
 #[derive(Clone, Debug)]
 pub struct BurstExchange {
@@ -440,6 +461,10 @@ pub enum TimerSource {
 pub trait PathSink {
     /// A request whose legs are paired (or known to be missing).
     fn path(&mut self, path: RequestPath, known: &Knowledge);
+    /// A client's TLS handshake with the ALB that failed (no request was made).
+    fn client_tls_failure(&mut self, failure: ClientTlsFailure) {
+        let _ = failure;
+    }
     /// A health check.
     fn health_check(&mut self, check: HealthCheck, known: &Knowledge);
     /// A connection closed (its record, for paths handed over before it closed: a leg is

@@ -64,6 +64,31 @@ pub enum Inference {
     },
     /// A 503: no healthy target.
     NoHealthyTarget,
+    /// An encrypted answer this long after the request, where an ALB timer ends (the idle
+    /// timeout, or the connect and TLS handshake timeouts): possibly the ALB's 504.
+    EncryptedAnswerAtTimer {
+        /// Request to answer.
+        elapsed: Duration,
+        /// The timer it matches.
+        timer: AlbTimer,
+        /// That timer's length.
+        length: Duration,
+    },
+    /// A short encrypted answer, then the ALB closed the client's connection: possibly the
+    /// ALB's own error page.
+    ShortAnswerThenClose {
+        /// Bytes of the answer.
+        bytes: u64,
+    },
+}
+
+/// An ALB timer a front-end answer's timing can match.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AlbTimer {
+    /// The idle timeout (a 504 when the target stays silent).
+    Idle,
+    /// The back-end connect timeout, or a TLS handshake timeout after a connect (a 504).
+    ConnectOrHandshake,
 }
 
 /// What to capture to tell a front-end-only finding's candidates apart.
@@ -83,6 +108,8 @@ pub enum TellApart {
     /// The ALB closed the back-end connection at the idle timeout (back end only): a client
     /// that gave up earlier looks the same from there; the front end shows which.
     IdleOrClientClosed,
+    /// An encrypted front end alone: the back end (or the client's TLS keys) shows the status.
+    EncryptedFront,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.
@@ -402,6 +429,23 @@ pub enum Evidence {
     },
     /// No response to this request is in the capture.
     NoResponseCaptured,
+    /// The ALB answered with encrypted bytes, and neither the status nor the back end is in
+    /// the capture: the outcome is not visible.
+    EncryptedOutcomeHidden {
+        /// Bytes of the answer.
+        bytes: u64,
+        /// Request to answer.
+        elapsed: Duration,
+    },
+    /// The ALB closed the client's connection this long after its (encrypted) answer.
+    AlbClosedAfterAnswer {
+        /// FIN or RST.
+        close: Close,
+        /// Where.
+        at: At,
+        /// Answer to close.
+        after: Duration,
+    },
     /// The ALB answered this long after receiving the request.
     AnsweredAfter {
         /// Request to answer.
@@ -458,7 +502,8 @@ impl Evidence {
             | Evidence::TargetClosedFirst { at, .. }
             | Evidence::StreamReset { at, .. }
             | Evidence::GoawayRefusedStream { at, .. }
-            | Evidence::NoRequestClosed { at, .. } => vec![at.packet],
+            | Evidence::NoRequestClosed { at, .. }
+            | Evidence::AlbClosedAfterAnswer { at, .. } => vec![at.packet],
             Evidence::SynRetransmissions { last, .. } => vec![last.packet],
             Evidence::LateReply {
                 packet, alb_rst, ..
@@ -484,6 +529,7 @@ impl Evidence {
             | Evidence::BackEndNotCaptured
             | Evidence::EncryptedAnswer { .. }
             | Evidence::NoResponseCaptured
+            | Evidence::EncryptedOutcomeHidden { .. }
             | Evidence::AnsweredAfter { .. }
             | Evidence::Inferred(_)
             | Evidence::IdleTimeoutByTiming { .. }
@@ -542,6 +588,12 @@ pub enum Cause {
     EncryptedAnswerUnmatched,
     /// No answer to the client in the capture.
     NoAnswerCaptured,
+    /// Encrypted front end only: the answer's status is encrypted and the back end is not in
+    /// the capture, so whether it failed is not visible (counted apart, neither ok nor failed).
+    OutcomeNotVisible,
+    /// Encrypted front end only: an answer at an ALB timer, or a short answer the ALB closed
+    /// the connection after: possibly the ALB's own error (see the finding's candidates).
+    EncryptedMaybeAlbError,
     /// Still waiting for its answer when the capture ended (no response, no close).
     InFlightAtEnd,
     /// The ALB's own error seen from the front end only, which cannot tell which back-end

@@ -472,7 +472,13 @@ impl Collector {
     /// Counts one diagnosed request; keeps its connections when `keep` (the request is kept in
     /// full).
     pub fn observe(&mut self, path: &RequestPath, f: &Finding, keep: bool) {
-        self.series.record(f.time, f.category);
+        // A request whose outcome is not visible is not a failure.
+        let category = if f.outcome_not_visible {
+            Category::Ok
+        } else {
+            f.category
+        };
+        self.series.record(f.time, category);
         self.total.add(f);
         let minute = f.time.0.div_euclid(PERIOD_SECS * 1_000_000_000);
         let rt = response_time(f);

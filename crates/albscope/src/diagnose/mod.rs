@@ -17,7 +17,7 @@ pub mod series;
 mod timeline;
 pub mod verdict;
 
-pub use evidence::{At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse, TellApart};
+pub use evidence::{AlbTimer, At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse, TellApart};
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
     TimelineEvent,
@@ -162,6 +162,13 @@ pub struct Finding {
     /// Still waiting for its answer when the capture (or a damaged file) ended: counted apart
     /// (`Summary::in_flight_at_end`), never as failed.
     pub in_flight_at_end: bool,
+    /// Encrypted front end alone: the answer's status is encrypted and the back end is not in
+    /// the capture, and nothing the front end shows suggests a failure. Counted apart
+    /// (`Summary::outcome_not_visible`), never as failed nor as ok.
+    pub outcome_not_visible: bool,
+    /// The front-end connection carries HTTP/2 as its TLS handshake shows (see
+    /// [`crate::alb::front_http2`]): its encrypted exchanges are not requests.
+    pub front_http2: bool,
     /// When `category` is `undetermined` because the capture cannot tell: the categories it may
     /// be, most likely first (empty when the category is proved or nothing suggests one).
     pub candidates: Vec<Category>,
@@ -228,10 +235,61 @@ pub struct Summary {
     /// Requests seen only as TLS application data (inferred from TLS records, no readable
     /// request on any leg).
     pub inferred_from_tls: u64,
+    /// Requests (among `requests`) whose outcome is not visible: an encrypted front end alone,
+    /// nothing proving a failure. Neither ok nor failed.
+    pub outcome_not_visible: u64,
+    /// The encrypted front-end exchanges whose outcome is not visible, by connection.
+    pub encrypted_front: EncryptedFront,
+    /// Client TLS handshakes with the ALB that failed (no request was made; CloudWatch
+    /// `ClientTLSNegotiationErrorCount`).
+    pub client_tls_failures: u64,
+    /// The first [`MAX_CLIENT_TLS_FAILURES`] of them by time.
+    pub client_tls_failure_list: Vec<crate::alb::ClientTlsFailure>,
     /// By category (in [`Category::ALL`] order).
     pub by_category: IndexMap<Category, CategoryCount>,
     /// By target (sorted by [`sort_target_rows`]).
     pub by_target: IndexMap<TargetRow, TargetCount>,
+}
+
+/// Most failed client TLS handshakes kept in full (the rest are counted).
+pub const MAX_CLIENT_TLS_FAILURES: usize = 10;
+
+/// Most connections [`EncryptedFront::connections`] lists (the rest are counted).
+pub const MAX_OPAQUE_CONNECTIONS: usize = 1000;
+
+/// The encrypted front end seen without keys and without the back end: what can be counted.
+/// HTTP/1.1 over TLS carries one request per exchange (each also a request of the summary);
+/// HTTP/2 carries many concurrent requests per connection, so its exchanges are not requests
+/// and are counted here only.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EncryptedFront {
+    /// Connections with an exchange whose outcome is not visible.
+    pub connections: u64,
+    /// Of which HTTP/2 (requests cannot be counted from their TLS records).
+    pub http2_connections: u64,
+    /// Exchanges (a client burst and the ALB's answer) whose outcome is not visible.
+    pub exchanges: u64,
+    /// Of which on HTTP/2 connections (not counted as requests).
+    pub http2_exchanges: u64,
+    /// The first [`MAX_OPAQUE_CONNECTIONS`] of those connections, in the order first seen.
+    pub list: Vec<OpaqueConnection>,
+}
+
+/// One encrypted front-end connection with exchanges whose outcome is not visible.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OpaqueConnection {
+    /// The client.
+    pub client: Endpoint,
+    /// The ALB's end (node address as the client saw it, listener port).
+    pub alb: Endpoint,
+    /// HTTP/2 (as the handshake shows).
+    pub http2: bool,
+    /// Its exchanges whose outcome is not visible.
+    pub exchanges: u64,
+    /// The first such exchange's start.
+    pub first: Timestamp,
+    /// The last such exchange's start.
+    pub last: Timestamp,
 }
 
 /// Health-check counts for one target.
@@ -556,6 +614,45 @@ fn idle_seen(f: &Finding) -> Option<Duration> {
     })
 }
 
+/// Counts an exchange whose outcome is not visible with its connection.
+fn count_opaque(e: &mut EncryptedFront, f: &Finding) {
+    e.exchanges += 1;
+    if f.front_http2 {
+        e.http2_exchanges += 1;
+    }
+    let (Some(client), Some(AlbAddr::Endpoint(alb))) = (f.client, f.alb) else {
+        return;
+    };
+    if let Some(c) = e
+        .list
+        .iter_mut()
+        .find(|c| c.client == client && c.alb == alb)
+    {
+        c.exchanges += 1;
+        c.first = c.first.min(f.time);
+        c.last = c.last.max(f.time);
+        return;
+    }
+    // Past the list's limit a connection is counted at its first exchange.
+    if e.list.len() >= MAX_OPAQUE_CONNECTIONS && f.id.index > 0 {
+        return;
+    }
+    e.connections += 1;
+    if f.front_http2 {
+        e.http2_connections += 1;
+    }
+    if e.list.len() < MAX_OPAQUE_CONNECTIONS {
+        e.list.push(OpaqueConnection {
+            client,
+            alb,
+            http2: f.front_http2,
+            exchanges: 1,
+            first: f.time,
+            last: f.time,
+        });
+    }
+}
+
 impl Analyzer {
     /// An analyzer; `files` names the inputs (for packet references), `keep` says which
     /// requests are kept in full.
@@ -590,9 +687,20 @@ impl Analyzer {
             }
         }
         let s = &mut self.summary;
+        if f.outcome_not_visible {
+            count_opaque(&mut s.encrypted_front, f);
+            if f.front_http2 {
+                // An HTTP/2 exchange is not a request: counted with its connection only.
+                return;
+            }
+        }
         s.requests += 1;
         if matches!(f.request, RequestSeen::Encrypted { .. }) {
             s.inferred_from_tls += 1;
+        }
+        if f.outcome_not_visible {
+            s.outcome_not_visible += 1;
+            return;
         }
         if f.in_flight_at_end {
             s.in_flight_at_end += 1;
@@ -631,7 +739,11 @@ impl Analyzer {
         let mut finding = classify::diagnose_verdict(&path, known, |c| {
             all_words || (room && (c.is_failure() || keep_ok))
         });
-        let wanted = finding.category.is_failure() || self.keep_ok;
+        // An HTTP/2 exchange whose outcome is not visible is not a request: counted with its
+        // connection, never listed.
+        let exchange_only = finding.outcome_not_visible && finding.front_http2;
+        let wanted = !exchange_only && (finding.category.is_failure() || self.keep_ok);
+        let wanted = wanted && (finding.is_failure() || finding.in_flight_at_end || self.keep_ok);
         let keep = wanted && self.requests.len() < self.max_kept;
         if wanted && !keep {
             self.not_kept += 1;
@@ -650,7 +762,9 @@ impl Analyzer {
             finding.logged = log.join(&finding);
         }
         self.count(&finding, path.back.as_ref().map(|b| b.conn.key.server));
-        self.metrics.observe(&path, &finding, keep);
+        if !exchange_only {
+            self.metrics.observe(&path, &finding, keep);
+        }
         if keep {
             if awaits {
                 let entry = self.awaiting.len();
@@ -883,6 +997,17 @@ impl PathSink for Analyzer {
         self.connection_closed(record);
     }
 
+    fn client_tls_failure(&mut self, failure: crate::alb::ClientTlsFailure) {
+        let s = &mut self.summary;
+        s.client_tls_failures += 1;
+        let list = &mut s.client_tls_failure_list;
+        let at = list.partition_point(|f| f.time <= failure.time);
+        if at < MAX_CLIENT_TLS_FAILURES {
+            list.insert(at, failure);
+            list.truncate(MAX_CLIENT_TLS_FAILURES);
+        }
+    }
+
     fn health_check(&mut self, check: HealthCheck, _known: &Knowledge) {
         let h = &mut self.health;
         h.checks += 1;
@@ -976,9 +1101,10 @@ pub fn analyze_capture_with_log(
 }
 
 impl Finding {
-    /// A failed request: not `ok`, and not merely still in flight when the capture ended.
+    /// A failed request: not `ok`, not merely still in flight when the capture ended, and not
+    /// one whose outcome is not visible.
     pub fn is_failure(&self) -> bool {
-        self.category.is_failure() && !self.in_flight_at_end
+        self.category.is_failure() && !self.in_flight_at_end && !self.outcome_not_visible
     }
 }
 

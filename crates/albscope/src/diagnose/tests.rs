@@ -3,6 +3,7 @@
 use super::*;
 use crate::alb::testutil::*;
 use crate::alb::{AlbConfig, AlbTracker};
+use crate::flow::Dir;
 use crate::flow::Dir::{ToClient, ToServer};
 use crate::flow::TcpEventKind as K;
 use crate::protocol::{
@@ -1050,4 +1051,92 @@ fn front_end_only_5xx_without_server_header() {
         "{}",
         headline(&f)
     );
+}
+
+/// An HTTPS front end captured alone (`--alb-ip`, `--listener-port 443`): one TLS connection
+/// whose ClientHello offers `alpn`, with one exchange: the client's 120-byte record at 100 ms,
+/// the ALB's `answer` bytes `after` ms later; `close` the first FIN (time, direction).
+fn encrypted_front(alpn: &[&str], answer: u64, after: i64, close: (i64, Dir)) -> Finding {
+    use crate::protocol::{ServerHelloInfo, TlsBurst};
+    let config = AlbConfig {
+        alb_ips: vec![ALB.parse().unwrap()],
+        listener_ports: vec![443],
+        ..AlbConfig::default()
+    };
+    let mut tr: Tr = AlbTracker::new(config, Collect::default());
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 443), 90)
+        .handshake(90)
+        .ev(close.0, close.1, K::Fin)
+        .ev(close.0 + 1, close.1.reverse(), K::Fin);
+    let mut rec = c.record(AppKind::Tls, vec![], 0, None);
+    let burst = |dir, ms: i64, bytes| TlsBurst {
+        dir,
+        first: t(ms),
+        first_pos: p(ms as u64),
+        last: t(ms),
+        bytes,
+    };
+    rec.tls = Some(TlsInfo {
+        client_hello: Some(ClientHelloInfo {
+            ts: t(92),
+            pos: p(3),
+            legacy_version: "TLSv1.2".into(),
+            supported_versions: vec!["TLSv1.3".into()],
+            ciphers: vec!["TLS_AES_128_GCM_SHA256".into()],
+            sni: None,
+            alpn: alpn.iter().map(|a| a.to_string()).collect(),
+        }),
+        server_hello: Some(ServerHelloInfo {
+            ts: t(93),
+            pos: p(4),
+            version: "TLSv1.3".into(),
+            cipher: "TLS_AES_128_GCM_SHA256".into(),
+            alpn: None,
+        }),
+        established: Some(t(95)),
+        bursts: vec![
+            burst(ToServer, 100, 120),
+            burst(ToClient, 100 + after, answer),
+        ],
+        ..TlsInfo::default()
+    });
+    tr.closed(rec);
+    one(tr)
+}
+
+#[test]
+fn encrypted_front_alone_outcome_not_visible() {
+    // An ordinary answer, the client closing later: not visible, neither ok nor failed.
+    let f = encrypted_front(&["http/1.1"], 620, 5, (3_000, ToServer));
+    assert!(
+        f.outcome_not_visible && !f.is_failure() && !f.front_http2,
+        "{f:#?}"
+    );
+    assert_eq!(f.category, Category::Undetermined);
+    assert!(
+        headline(&f).starts_with("outcome not visible"),
+        "{}",
+        headline(&f)
+    );
+    // The clients offer h2: an ALB selects it, the exchange is not a request.
+    let f = encrypted_front(&["h2", "http/1.1"], 620, 5, (3_000, ToServer));
+    assert!(f.outcome_not_visible && f.front_http2, "{f:#?}");
+}
+
+#[test]
+fn encrypted_front_alone_keeps_what_it_suggests() {
+    // An answer at the idle timeout (60 s): possibly the ALB's 504.
+    let f = encrypted_front(&["http/1.1"], 300, 60_000, (62_000, ToServer));
+    assert!(!f.outcome_not_visible && f.is_failure(), "{f:#?}");
+    assert_eq!(f.candidates, vec![Category::TargetIdleTimeout]);
+    // A short answer, then the ALB's FIN within a second: possibly its error page.
+    let f = encrypted_front(&["http/1.1"], 300, 2, (400, ToClient));
+    assert!(!f.outcome_not_visible && f.is_failure(), "{f:#?}");
+    assert_eq!(f.candidates.first(), Some(&Category::TargetConnectRefused));
+    // A long answer before the ALB's close is not suggested as an error.
+    let f = encrypted_front(&["http/1.1"], 9_000, 2, (400, ToClient));
+    assert!(f.outcome_not_visible, "{f:#?}");
+    // On HTTP/2 the timing of one exchange says nothing of a request.
+    let f = encrypted_front(&["h2"], 300, 60_000, (62_000, ToServer));
+    assert!(f.outcome_not_visible && f.front_http2, "{f:#?}");
 }

@@ -29,6 +29,15 @@ pub struct Verdict {
     pub failed: u64,
     /// Still waiting for an answer when the capture ended (neither ok nor failed).
     pub in_flight_at_end: u64,
+    /// Requests whose outcome is not visible (encrypted front end alone; neither ok nor
+    /// failed).
+    pub outcome_not_visible: u64,
+    /// The encrypted front end's connections and exchanges whose outcome is not visible.
+    pub encrypted: EncryptedCounts,
+    /// Client TLS handshakes with the ALB that failed (no request was made).
+    pub client_tls_failures: u64,
+    /// The alerts of the first of them (description, sent by the ALB), each once.
+    pub client_tls_alerts: Vec<(bool, String)>,
     /// False when the capture cannot show back ends (front end only, or no ALB recognised):
     /// a failure without a target seen then says nothing about a target attempt.
     pub back_end_captured: bool,
@@ -43,6 +52,17 @@ pub struct Verdict {
     pub risks: Vec<KeepAliveFacts>,
     /// Risks not named.
     pub other_risks: usize,
+}
+
+/// The encrypted front end seen without keys and without the back end, in a verdict.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct EncryptedCounts {
+    /// Connections with exchanges whose outcome is not visible.
+    pub connections: u64,
+    /// Of which HTTP/2 (requests cannot be counted from TLS records).
+    pub http2_connections: u64,
+    /// Exchanges whose outcome is not visible.
+    pub exchanges: u64,
 }
 
 /// Failures of one category.
@@ -244,6 +264,26 @@ impl Verdict {
             requests: s.requests,
             failed: s.failed,
             in_flight_at_end: s.in_flight_at_end,
+            outcome_not_visible: s.outcome_not_visible,
+            encrypted: EncryptedCounts {
+                connections: s.encrypted_front.connections,
+                http2_connections: s.encrypted_front.http2_connections,
+                exchanges: s.encrypted_front.exchanges,
+            },
+            client_tls_failures: s.client_tls_failures,
+            client_tls_alerts: {
+                let mut v: Vec<(bool, String)> = Vec::new();
+                for a in s
+                    .client_tls_failure_list
+                    .iter()
+                    .filter_map(|f| f.alert.clone())
+                {
+                    if !v.contains(&a) {
+                        v.push(a);
+                    }
+                }
+                v
+            },
             back_end_captured: matches!(
                 a.vantage,
                 crate::alb::Vantage::BothLegs | crate::alb::Vantage::BackEndOnly

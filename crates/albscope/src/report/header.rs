@@ -507,9 +507,89 @@ pub fn target_fact(t: &TargetReport) -> String {
     }
 }
 
-/// `7 client requests: 6 ok, 1 failed`, with the requests still in flight at the end.
+/// `7 client requests: 6 ok, 1 failed`, with the requests still in flight at the end and those
+/// whose outcome is not visible.
 pub fn requests_line(s: &Summary) -> String {
-    format!("{}{}", requests_fact(s), in_flight_text(s.in_flight_at_end))
+    format!(
+        "{}{}{}",
+        requests_fact(s),
+        in_flight_text(s.in_flight_at_end),
+        not_visible_text(s)
+    )
+}
+
+/// `2 client TLS handshakes with the ALB failed (no request was made; CloudWatch
+/// ClientTLSNegotiationErrorCount)`, when some did.
+pub fn client_tls_fact(s: &Summary) -> Option<String> {
+    let n = s.client_tls_failures;
+    (n > 0).then(|| {
+        format!(
+            "{n} client TLS {} with the ALB failed (no request was made; CloudWatch \
+             ClientTLSNegotiationErrorCount){}",
+            if n == 1 { "handshake" } else { "handshakes" },
+            if n as usize > s.client_tls_failure_list.len() {
+                format!(", the first {} by time:", s.client_tls_failure_list.len())
+            } else {
+                String::new()
+            }
+        )
+    })
+}
+
+/// One failed client TLS handshake: `2025-12-11T16:42:57.3Z 13.211.35.216:40000 -> 10.0.1.25:443:
+/// the ALB's alert handshake_failure (the client offered TLSv1.0) (packet #5)`.
+pub fn client_tls_failure_text(files: &[String], f: &crate::alb::ClientTlsFailure) -> String {
+    let what = match &f.alert {
+        Some((true, d)) => format!("the ALB's alert {d}"),
+        Some((false, d)) => format!("the client's alert {d}"),
+        None => "the ALB closed the connection before the handshake completed".to_string(),
+    };
+    let selected = f
+        .selected
+        .as_ref()
+        .map(|v| format!(", the ALB selected {v}"))
+        .unwrap_or_default();
+    format!(
+        "{} {} -> {}: {what} (the client offered {}{selected}; packet {})",
+        f.time.to_rfc3339(),
+        f.client,
+        f.alb,
+        f.offered.join("/"),
+        crate::diagnose::packet_ref(files, f.pos)
+    )
+}
+
+/// `, 10 outcome not visible (encrypted front end: neither ok nor failed)` and, for HTTP/2
+/// connections, `; 14 more exchanges on 2 HTTP/2 connections (requests cannot be counted from
+/// TLS records)`; nothing when every outcome is visible.
+pub fn not_visible_text(s: &Summary) -> String {
+    let mut out = String::new();
+    if s.outcome_not_visible > 0 {
+        out.push_str(&format!(
+            ", {} outcome not visible (encrypted front end: neither ok nor failed)",
+            s.outcome_not_visible
+        ));
+    }
+    let e = &s.encrypted_front;
+    if e.http2_exchanges > 0 {
+        out.push_str(&format!(
+            "; {} {} on {} HTTP/2 {} whose outcome is not visible (requests cannot be counted \
+             from TLS records)",
+            e.http2_exchanges,
+            if e.http2_exchanges == 1 {
+                "exchange"
+            } else {
+                "exchanges"
+            },
+            e.http2_connections,
+            if e.http2_connections == 1 {
+                "connection"
+            } else {
+                "connections"
+            }
+        ));
+    }
+    out
 }
 
 /// `, 2 in flight at end of capture (not failures)` when some were, else nothing.
@@ -528,6 +608,12 @@ pub fn facts(a: &Analysis) -> Vec<Fact> {
     let mut out = Vec::new();
     let mut fact = |label, text: String, warn| out.push(Fact { label, text, warn });
     fact("Requests", requests_line(&a.summary), false);
+    if let Some(t) = client_tls_fact(&a.summary) {
+        fact("Client TLS", t, true);
+    }
+    for f in &a.summary.client_tls_failure_list {
+        fact("Client TLS", client_tls_failure_text(&a.inputs, f), true);
+    }
     fact(
         "Capture",
         format!(

@@ -128,7 +128,7 @@ pub fn write_html(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     let failed: Vec<&Finding> = a
         .requests
         .iter()
-        .filter(|f| f.category.is_failure())
+        .filter(|f| f.category.is_failure() && !f.outcome_not_visible)
         .collect();
     let listed = &failed[..failed.len().min(MAX_TABLE_ROWS)];
     let anchors = nav::request_anchors(listed);
@@ -159,7 +159,10 @@ pub fn write_html(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
 
 /// The page's contents line: links to the sections that exist.
 fn contents(h: &mut String, a: &Analysis) {
-    let failed = a.requests.iter().any(|f| f.category.is_failure());
+    let failed = a
+        .requests
+        .iter()
+        .any(|f| f.category.is_failure() && !f.outcome_not_visible);
     h.push_str("<nav class=\"toc\" aria-label=\"contents\">");
     if a.metrics.series.bins().next().is_some() {
         h.push_str("<a href=\"#when\">When</a>");
@@ -381,7 +384,7 @@ fn failures(h: &mut String, a: &Analysis, listed: &[&Finding], anchors: &[String
     let all_failed = a
         .requests
         .iter()
-        .filter(|f| f.category.is_failure())
+        .filter(|f| f.category.is_failure() && !f.outcome_not_visible)
         .count();
     if all_failed > listed.len() {
         let _ = write!(

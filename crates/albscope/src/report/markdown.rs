@@ -310,7 +310,7 @@ fn render(a: &Analysis, lim: Limits, max: Option<usize>, out: &mut dyn Write) ->
     let all_failed: Vec<&Finding> = a
         .requests
         .iter()
-        .filter(|f| f.category.is_failure())
+        .filter(|f| f.category.is_failure() && !f.outcome_not_visible)
         .collect();
     writeln!(out)?;
     if all_failed.is_empty() {

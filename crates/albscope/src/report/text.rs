@@ -111,14 +111,21 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         out,
         "{}",
         st.bold(&format!(
-            "Summary: {} client requests{}, {} ok, {} failed{}",
+            "Summary: {} client requests{}, {} ok, {} failed{}{}",
             s.requests,
             header::tls_inferred_text(s.inferred_from_tls),
             s.ok,
             s.failed,
-            header::in_flight_text(s.in_flight_at_end)
+            header::in_flight_text(s.in_flight_at_end),
+            header::not_visible_text(s)
         ))
     )?;
+    if let Some(t) = header::client_tls_fact(s) {
+        writeln!(out, "{t}")?;
+        for f in &s.client_tls_failure_list {
+            writeln!(out, "  {}", header::client_tls_failure_text(&a.inputs, f))?;
+        }
+    }
     if !s.by_category.is_empty() {
         let rows: Vec<[String; 4]> = views::category_rows(a)
             .into_iter()
@@ -295,7 +302,7 @@ fn write_request(
 ) -> io::Result<()> {
     writeln!(out)?;
     let head = format!("[{n}] {}", words::headline(f));
-    let head = if f.category.is_failure() {
+    let head = if f.category.is_failure() && !f.outcome_not_visible {
         st.red(&head)
     } else {
         st.bold(&head)

@@ -231,6 +231,29 @@ pub fn period_notes(a: &Analysis, not_listed: usize) -> Vec<String> {
         ));
     }
     v.extend(uncounted_notes(a));
+    v.extend(not_visible_notes(a));
+    v
+}
+
+/// What an encrypted front end seen alone leaves out of the CloudWatch counterparts.
+fn not_visible_notes(a: &Analysis) -> Vec<String> {
+    let s = &a.summary;
+    let e = &s.encrypted_front;
+    let mut v = Vec::new();
+    if e.http2_exchanges > 0 {
+        v.push(format!(
+            "`RequestCount`: the {} exchanges on {} HTTP/2 connections are not counted (the \
+             requests they carry cannot be counted from TLS records)",
+            e.http2_exchanges, e.http2_connections
+        ));
+    }
+    if s.outcome_not_visible > 0 {
+        v.push(format!(
+            "`HTTPCode_*`: the status of {} requests is encrypted (outcome not visible), so \
+             they are in no code count",
+            s.outcome_not_visible
+        ));
+    }
     v
 }
 
@@ -518,6 +541,16 @@ pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
         }
         (None, _) if matches!(f.cause, Cause::TlsAnswer) => {
             "not visible: the target's answer is encrypted (TLS)".to_string()
+        }
+        (None, _)
+            if matches!(
+                f.cause,
+                Cause::OutcomeNotVisible
+                    | Cause::EncryptedMaybeAlbError
+                    | Cause::EncryptedAnswerUnmatched
+            ) =>
+        {
+            "not visible: the ALB's answer to the client is encrypted (TLS)".to_string()
         }
         (None, _) => format!("none seen - {who}"),
     }

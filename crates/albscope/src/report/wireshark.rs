@@ -37,7 +37,7 @@ pub struct ForWireshark {
 
 /// The filter and extract command of a reported failure, when its connections are known.
 pub fn for_request(a: &Analysis, f: &Finding) -> Option<ForWireshark> {
-    if !f.category.is_failure() {
+    if !f.category.is_failure() || f.outcome_not_visible {
         return None;
     }
     let conns = a.connections.get(&f.id)?;

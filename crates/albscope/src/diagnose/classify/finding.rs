@@ -69,6 +69,7 @@ pub(in crate::diagnose) fn diagnose_verdict(
 
     let mut evidence: Vec<Evidence> = Vec::new();
     let mut candidates = Vec::new();
+    let mut not_visible = false;
     let (mut category, what, mut detail, target_status, expected) = match (back_verdict, front) {
         (Some(v), _) => {
             evidence = v.evidence;
@@ -86,6 +87,7 @@ pub(in crate::diagnose) fn diagnose_verdict(
             evidence.extend(v.evidence);
             candidates = v.candidates;
             notes.extend(v.notes);
+            not_visible = v.not_visible;
             let seen_idle = (v.category == Category::TargetIdleTimeout)
                 .then(|| front_elapsed(f))
                 .flatten();
@@ -267,6 +269,15 @@ pub(in crate::diagnose) fn diagnose_verdict(
     if in_flight_at_end {
         what = Cause::InFlightAtEnd;
     }
+    // Encrypted front end alone, and nothing above proved or suggested an outcome.
+    let outcome_not_visible = not_visible
+        && !in_flight_at_end
+        && category == Category::Undetermined
+        && what == Cause::OutcomeNotVisible;
+    let front_http2 = back.is_none()
+        && front.is_some_and(|f| {
+            f.burst.is_some() && f.record.as_deref().is_some_and(crate::alb::front_http2)
+        });
     // An encrypted (TLS) answer from the target that the ALB relayed: the status the client
     // got is the target's (the ALB relays it unchanged).
     let target_status = match (target_status, &what, status, front_is_lb) {
@@ -377,6 +388,8 @@ pub(in crate::diagnose) fn diagnose_verdict(
         generated_by,
         category,
         in_flight_at_end,
+        outcome_not_visible,
+        front_http2,
         candidates,
         cause: what,
         trace_id,

@@ -3,7 +3,7 @@
 use super::{at, close_of, events, is_close, Ctx};
 use crate::alb::{Leg, TimerSource, Vantage};
 use crate::capture::Duration;
-use crate::diagnose::evidence::{Cause, Evidence, Inference, Note, TellApart};
+use crate::diagnose::evidence::{AlbTimer, Cause, Evidence, Inference, Note, TellApart};
 use crate::diagnose::model::Party;
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::Known;
@@ -87,6 +87,8 @@ pub(super) struct FrontVerdict {
     pub notes: Vec<Note>,
     /// For the fix line (`FixFacts::extra`).
     pub extra: Option<FixExtra>,
+    /// Encrypted front end alone and nothing suggests a failure: the outcome is not visible.
+    pub not_visible: bool,
 }
 
 impl FrontVerdict {
@@ -98,6 +100,7 @@ impl FrontVerdict {
             candidates: Vec::new(),
             notes: Vec::new(),
             extra: None,
+            not_visible: false,
         }
     }
 }
@@ -204,6 +207,9 @@ pub(super) fn analyze_front_only(
                 v.notes = vec![Note::TellApart(TellApart::WhoAnswered)];
             }
             v
+        }
+        None if !back_visible && f.burst.as_ref().is_some_and(|b| b.response.is_some()) => {
+            encrypted_front_only(f, ctx, ev)
         }
         None if f.burst.as_ref().is_some_and(|b| b.response.is_some()) => {
             let bytes = f
@@ -312,6 +318,7 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
             candidates,
             notes: vec![Note::TellApart(tell)],
             extra: None,
+            not_visible: false,
         }
     };
     match status {
@@ -351,29 +358,7 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
             )
         }
         502 => {
-            // Immediate: a refused or reset connect, a race on a reused connection, a failed
-            // TLS handshake, a bad response; later: a target closing while it works, the
-            // deregistration delay running out, ICMP after the target's ARP timed out.
-            let candidates = if elapsed.as_secs_f64() < 1.0 {
-                vec![
-                    Category::TargetConnectRefused,
-                    Category::TargetClosedBeforeResponse,
-                    Category::KeepaliveRace,
-                    Category::TargetTlsHandshakeFailed,
-                    Category::MalformedResponse,
-                    Category::ResponseHeaderTooLarge,
-                    Category::TargetUnreachableIcmp,
-                ]
-            } else {
-                vec![
-                    Category::TargetClosedBeforeResponse,
-                    Category::DeregistrationAbort,
-                    Category::TargetUnreachableIcmp,
-                    Category::MalformedResponse,
-                    Category::ResponseHeaderTooLarge,
-                    Category::TargetTlsHandshakeFailed,
-                ]
-            };
+            let candidates = bad_gateway_candidates(elapsed);
             undetermined(
                 ev,
                 Inference::BadGatewayAmbiguous { elapsed },
@@ -398,6 +383,136 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
             )
         }
     }
+}
+
+/// The back-end failures a 502 this long after the request may be, most likely first.
+/// Immediate: a refused or reset connect, a race on a reused connection, a failed TLS
+/// handshake, a bad response; later: a target closing while it works, the deregistration delay
+/// running out, ICMP after the target's ARP timed out.
+fn bad_gateway_candidates(elapsed: Duration) -> Vec<Category> {
+    if elapsed.as_secs_f64() < 1.0 {
+        vec![
+            Category::TargetConnectRefused,
+            Category::TargetClosedBeforeResponse,
+            Category::KeepaliveRace,
+            Category::TargetTlsHandshakeFailed,
+            Category::MalformedResponse,
+            Category::ResponseHeaderTooLarge,
+            Category::TargetUnreachableIcmp,
+        ]
+    } else {
+        vec![
+            Category::TargetClosedBeforeResponse,
+            Category::DeregistrationAbort,
+            Category::TargetUnreachableIcmp,
+            Category::MalformedResponse,
+            Category::ResponseHeaderTooLarge,
+            Category::TargetTlsHandshakeFailed,
+        ]
+    }
+}
+
+/// Largest encrypted answer (bytes of TLS records) that may be an ALB error page: its 502 or
+/// 504 page is about 300 bytes of HTTP/1.1 (headers and a 122-byte body) plus record overhead.
+const SHORT_ANSWER: u64 = 512;
+/// How soon after its answer the ALB's close must come to suggest an error page.
+const CLOSE_AFTER_ANSWER: Duration = Duration(1_000_000_000);
+
+/// An encrypted exchange with an answer, seen from the front end alone (no keys, no back end):
+/// the outcome is not visible, unless what the front end shows suggests the ALB's own error
+/// (an HTTP/1.1 answer at an ALB timer, or a short answer right before the ALB closes the
+/// connection): then `undetermined` with its candidates. On HTTP/2 the exchanges are streams
+/// interleaved, so their timing says nothing of one request.
+fn encrypted_front_only(f: &Leg, ctx: &Ctx, mut ev: Vec<Evidence>) -> FrontVerdict {
+    let Some((req, resp)) = f
+        .burst
+        .as_ref()
+        .and_then(|b| Some((&b.request, b.response.as_ref()?)))
+    else {
+        ev.push(Evidence::NoResponseCaptured);
+        return FrontVerdict::of(Category::Undetermined, Cause::NoAnswerCaptured, ev);
+    };
+    let elapsed = resp.first.since(req.last);
+    ev.push(Evidence::EncryptedOutcomeHidden {
+        bytes: resp.bytes,
+        elapsed,
+    });
+    let http2 = f.record.as_deref().is_some_and(crate::alb::front_http2);
+    let maybe = |mut ev: Vec<Evidence>, inference, candidates| {
+        ev.push(Evidence::Inferred(inference));
+        FrontVerdict {
+            category: Category::Undetermined,
+            what: Cause::EncryptedMaybeAlbError,
+            evidence: ev,
+            candidates,
+            notes: vec![Note::TellApart(TellApart::EncryptedFront)],
+            extra: None,
+            not_visible: false,
+        }
+    };
+    if !http2 {
+        let (idle, _) = ctx.known.idle_timeout();
+        let connect = ctx.known.config.connect_timeout;
+        if near(elapsed, idle) {
+            return maybe(
+                ev,
+                Inference::EncryptedAnswerAtTimer {
+                    elapsed,
+                    timer: AlbTimer::Idle,
+                    length: idle,
+                },
+                vec![Category::TargetIdleTimeout],
+            );
+        }
+        if near(elapsed, connect) {
+            return maybe(
+                ev,
+                Inference::EncryptedAnswerAtTimer {
+                    elapsed,
+                    timer: AlbTimer::ConnectOrHandshake,
+                    length: connect,
+                },
+                vec![
+                    Category::TargetConnectTimeout,
+                    Category::TargetTlsHandshakeTimeout,
+                ],
+            );
+        }
+        // The ALB closing the connection right after a short answer, before the client
+        // closes or sends more.
+        let first_close = events(f).iter().find(|e| is_close(e) && e.ts >= resp.last);
+        let client_spoke = |until: crate::capture::Timestamp| {
+            f.record
+                .as_ref()
+                .and_then(|r| r.tls.as_ref())
+                .is_some_and(|t| {
+                    t.bursts
+                        .iter()
+                        .any(|b| b.dir == Dir::ToServer && b.first > resp.last && b.first <= until)
+                })
+        };
+        let close = first_close.filter(|e| {
+            e.dir == Dir::ToClient
+                && e.ts.since(resp.last) <= CLOSE_AFTER_ANSWER
+                && !client_spoke(e.ts)
+        });
+        if let (Some(c), true) = (close, resp.bytes <= SHORT_ANSWER) {
+            ev.push(Evidence::AlbClosedAfterAnswer {
+                close: close_of(c),
+                at: at(c.ts, c.pos),
+                after: c.ts.since(resp.last),
+            });
+            return maybe(
+                ev,
+                Inference::ShortAnswerThenClose { bytes: resp.bytes },
+                bad_gateway_candidates(elapsed),
+            );
+        }
+    }
+    let mut v = FrontVerdict::of(Category::Undetermined, Cause::OutcomeNotVisible, ev);
+    v.notes = vec![Note::TellApart(TellApart::EncryptedFront)];
+    v.not_visible = true;
+    v
 }
 
 /// Half a second: how far an answer may be from a timer and still be that timer.

@@ -48,6 +48,8 @@ fn finding(trace: Option<&str>) -> Finding {
         generated_by: Some(crate::taxonomy::GeneratedBy::Lb),
         category: Category::TargetIdleTimeout,
         in_flight_at_end: false,
+        outcome_not_visible: false,
+        front_http2: false,
         candidates: Vec::new(),
         cause: crate::diagnose::Cause::IdleTimeout {
             idle: Duration::from_millis(60_000),

@@ -219,6 +219,73 @@ impl CaptureOut {
     }
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `summary.client_tls_failures`.
+#[derive(Serialize)]
+struct ClientTlsOut {
+    count: u64,
+    first: Vec<ClientTlsFailureOut>,
+}
+
+/// One of `summary.client_tls_failures.first`.
+#[derive(Serialize)]
+struct ClientTlsFailureOut {
+    time: String,
+    client: String,
+    alb: String,
+    alert: Option<String>,
+    alert_from: Option<&'static str>,
+    offered: Vec<String>,
+    selected: Option<String>,
+}
+
+/// `summary.encrypted_front`.
+#[derive(Serialize)]
+struct EncryptedFrontOut {
+    connections: u64,
+    http2_connections: u64,
+    exchanges: u64,
+    http2_exchanges: u64,
+    list: Vec<OpaqueConnectionOut>,
+}
+
+impl EncryptedFrontOut {
+    fn new(e: &crate::diagnose::EncryptedFront) -> Self {
+        EncryptedFrontOut {
+            connections: e.connections,
+            http2_connections: e.http2_connections,
+            exchanges: e.exchanges,
+            http2_exchanges: e.http2_exchanges,
+            list: e
+                .list
+                .iter()
+                .map(|c| OpaqueConnectionOut {
+                    client: c.client.to_string(),
+                    alb: c.alb.to_string(),
+                    http2: c.http2,
+                    exchanges: c.exchanges,
+                    first: c.first.to_rfc3339(),
+                    last: c.last.to_rfc3339(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// One of `summary.encrypted_front.list`.
+#[derive(Serialize)]
+struct OpaqueConnectionOut {
+    client: String,
+    alb: String,
+    http2: bool,
+    exchanges: u64,
+    first: String,
+    last: String,
+}
+
 /// `summary`.
 #[derive(Serialize)]
 struct SummaryOut {
@@ -226,6 +293,15 @@ struct SummaryOut {
     ok: u64,
     failed: u64,
     in_flight_at_end: u64,
+    /// Only when some: requests whose outcome is not visible (encrypted front end alone).
+    #[serde(skip_serializing_if = "is_zero")]
+    outcome_not_visible: u64,
+    /// Only when some exchange's outcome is not visible.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encrypted_front: Option<EncryptedFrontOut>,
+    /// Only when some: client TLS handshakes with the ALB that failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_tls_failures: Option<ClientTlsOut>,
     by_category: IndexMap<&'static str, CategoryCountOut>,
     by_target: IndexMap<String, TargetCountOut>,
 }
@@ -237,6 +313,25 @@ impl SummaryOut {
             ok: s.ok,
             failed: s.failed,
             in_flight_at_end: s.in_flight_at_end,
+            outcome_not_visible: s.outcome_not_visible,
+            encrypted_front: (s.encrypted_front.exchanges > 0)
+                .then(|| EncryptedFrontOut::new(&s.encrypted_front)),
+            client_tls_failures: (s.client_tls_failures > 0).then(|| ClientTlsOut {
+                count: s.client_tls_failures,
+                first: s
+                    .client_tls_failure_list
+                    .iter()
+                    .map(|f| ClientTlsFailureOut {
+                        time: f.time.to_rfc3339(),
+                        client: f.client.to_string(),
+                        alb: f.alb.to_string(),
+                        alert: f.alert.as_ref().map(|a| a.1.clone()),
+                        alert_from: f.alert.as_ref().map(|a| if a.0 { "lb" } else { "client" }),
+                        offered: f.offered.clone(),
+                        selected: f.selected.clone(),
+                    })
+                    .collect(),
+            }),
             by_category: s
                 .by_category
                 .iter()

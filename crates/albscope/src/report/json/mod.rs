@@ -43,7 +43,8 @@
 //! - `schema_version` (2), `inputs` [file names], `vantage` ("both_legs" | "back_end_only" |
 //!   "front_end_only" | "unknown"), `includes_ok` (true with `--all`), `other_connections`.
 //! - `verdict`: what the reports say first. {`text` (the verdict's sentences, as the text
-//!   report writes them), `requests`, `failed`, `in_flight_at_end`, `groups` [the largest
+//!   report writes them), `requests`, `failed`, `in_flight_at_end`, `outcome_not_visible`
+//!   (only when some: as in `summary`), `groups` [the largest
 //!   failure groups by category, largest first, at most 3: {`category` (`undetermined` stays
 //!   undetermined), `count`, `targets` [{`target` ("ip:port", "(other targets)", null for
 //!   no target attempt or back end not captured), `count`}] (largest first, at most 2),
@@ -71,7 +72,16 @@
 //!   `connect_timeout_s`}.
 //! - `capture`: {`first`, `last` (RFC 3339 UTC), `duration_s`}.
 //! - `summary`: {`requests`, `ok`, `failed`, `in_flight_at_end` (requests still waiting for
-//!   their answer when the capture ended: neither ok nor failed), `by_category` {category: {`count`,
+//!   their answer when the capture ended: neither ok nor failed), `outcome_not_visible` (only
+//!   when some: requests whose answer is encrypted with the back end not captured, and nothing
+//!   the front end shows suggests a failure: neither ok nor failed, in no category),
+//!   `encrypted_front` (only when some exchange's outcome is not visible: {`connections`,
+//!   `http2_connections`, `exchanges`, `http2_exchanges` (HTTP/2 exchanges are not requests
+//!   and are counted here only), `list` [the first 1000 connections: {`client`, `alb`,
+//!   `http2`, `exchanges`, `first`, `last`}]}), `client_tls_failures` (only when some: client
+//!   TLS handshakes with the ALB that failed, no request made: {`count`, `first` [the first
+//!   10 by time: {`time`, `client`, `alb`, `alert` (description | null), `alert_from` ("lb" |
+//!   "client" | null), `offered` [versions], `selected` (version | null)}]}), `by_category` {category: {`count`,
 //!   `generated_by_lb`, `generated_by_target`, `statuses` {"502": n, "-": n} (`"-"`: no
 //!   status sent)}}, `by_target` {"ip:port" or "-" (no target chosen): {`requests`, `failed`,
 //!   `by_category` {category: n}}}}.
@@ -90,7 +100,7 @@
 //!     `request` (for display: "GET /x  (Host: h)" or why it cannot be shown);
 //!   - `status` (u16 | null), `status_inferred` (true when the front end was not captured and
 //!     the status is what the ALB would have sent), `front_encrypted` (the client's request
-//!     was opaque TLS), `decrypted` (only when some leg was read from decrypted TLS with
+//!     was opaque TLS), `outcome_not_visible` (only when true: see `summary`), `decrypted` (only when some leg was read from decrypted TLS with
 //!     `--tls-keylog`: its legs, `["front"]`, `["back"]` or `["front", "back"]`),
 //!     `generated_by` ("lb" | "target" | null),
 //!     `category` (DOMAIN.md names verbatim, plus "undetermined"), `candidates` (with

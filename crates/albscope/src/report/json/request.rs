@@ -29,6 +29,10 @@ pub struct RequestOut<'a> {
     status: Option<u16>,
     status_inferred: bool,
     front_encrypted: bool,
+    /// Only when true: the answer is encrypted and the back end is not in the capture, so
+    /// whether it failed is not visible (neither ok nor failed).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    outcome_not_visible: bool,
     /// The legs read from decrypted TLS ("front", "back"); absent when none was.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     decrypted: Vec<&'static str>,
@@ -154,6 +158,7 @@ impl<'a> RequestOut<'a> {
             status: f.status,
             status_inferred: f.status_inferred,
             front_encrypted: f.front_encrypted,
+            outcome_not_visible: f.outcome_not_visible,
             decrypted: [(f.decrypted.front, "front"), (f.decrypted.back, "back")]
                 .into_iter()
                 .filter_map(|(on, leg)| on.then_some(leg))

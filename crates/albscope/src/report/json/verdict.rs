@@ -13,6 +13,9 @@ pub(super) struct VerdictOut {
     requests: u64,
     failed: u64,
     in_flight_at_end: u64,
+    /// Only when some: requests whose outcome is not visible.
+    #[serde(skip_serializing_if = "is_zero")]
+    outcome_not_visible: u64,
     groups: Vec<GroupOut>,
     other_groups: usize,
     other_failures: u64,
@@ -28,6 +31,7 @@ impl VerdictOut {
             requests: v.requests,
             failed: v.failed,
             in_flight_at_end: v.in_flight_at_end,
+            outcome_not_visible: v.outcome_not_visible,
             groups: v.groups.iter().map(GroupOut::new).collect(),
             other_groups: v.other_groups,
             other_failures: v.other_failures,
@@ -35,6 +39,10 @@ impl VerdictOut {
             other_risks: v.other_risks,
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One of `verdict.groups`.

@@ -49,6 +49,12 @@ pub fn cause(c: &Cause) -> String {
             "an encrypted answer without a matching back-end request".into()
         }
         Cause::NoAnswerCaptured => "no answer to the client in the capture".into(),
+        Cause::OutcomeNotVisible => "outcome not visible: the answer is encrypted and the back \
+                                     end is not in the capture (neither ok nor failed)"
+            .into(),
+        Cause::EncryptedMaybeAlbError => "an encrypted answer that may be the ALB's own error; \
+                                          the front end alone cannot tell"
+            .into(),
         Cause::InFlightAtEnd => {
             "still in flight when the capture ended (no answer and no close yet): not a failure"
                 .into()
@@ -136,6 +142,7 @@ pub fn headline(f: &Finding) -> String {
             let inf = if f.status_inferred { " (inferred)" } else { "" };
             format!("{s}{inf}{who}: {what} ({cat})")
         }
+        None if f.outcome_not_visible => what,
         None if f.category == Category::ClientClosed => {
             format!("no response (ALB logs 460): {what} ({cat})")
         }
@@ -240,6 +247,10 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              client has gone, so a client that gave up earlier (client_closed, 460: it got \
              nothing) looks the same here; capture the front end (the clients' or the ALB's \
              ENIs) to see whether the client closed before the ALB's 504"
+        }
+        TellApart::EncryptedFront => {
+            "the front end is encrypted: capture the targets' side (the ALB's back-end \
+             connections) or give the clients' TLS keys with --tls-keylog to see the status"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \

@@ -1,7 +1,7 @@
 //! The sentences of a finding's evidence.
 
 use super::{ms, packet, party, secs, time};
-use crate::diagnose::{At, Close, Evidence, Inference, LegKind};
+use crate::diagnose::{AlbTimer, At, Close, Evidence, Inference, LegKind};
 use crate::protocol::{escape_bytes, ResponseErrorReason};
 
 /// `FIN` or `RST`.
@@ -65,6 +65,29 @@ fn inference(i: &Inference) -> String {
         Inference::NoHealthyTarget => {
             format!("{CAVEAT}: the ALB's 503 means it had no healthy target to send the request to")
         }
+        Inference::EncryptedAnswerAtTimer {
+            elapsed,
+            timer,
+            length,
+        } => {
+            let what = match timer {
+                AlbTimer::Idle => "the ALB idle timeout",
+                AlbTimer::ConnectOrHandshake => {
+                    "the ALB's connect timeout (or a TLS handshake timeout after a connect)"
+                }
+            };
+            format!(
+                "{CAVEAT}: the encrypted answer came {} after the request, where {what} ({}) \
+                 ends: possibly the ALB's 504; a target that answered just then looks the same",
+                secs(*elapsed),
+                secs(*length)
+            )
+        }
+        Inference::ShortAnswerThenClose { bytes } => format!(
+            "{CAVEAT}: a short encrypted answer ({bytes} bytes) and then the ALB's close is what \
+             an ALB error page looks like (a 502 or 504); a short normal answer on a connection \
+             the ALB closes looks the same"
+        ),
     }
 }
 
@@ -426,6 +449,21 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
              one, so its status cannot be seen"
         ),
         Evidence::NoResponseCaptured => "no response to this request is in the capture".into(),
+        Evidence::EncryptedOutcomeHidden { bytes, elapsed } => format!(
+            "the ALB answered with {bytes} encrypted bytes {} after the request; its status is \
+             encrypted and the back end is not in this capture",
+            secs(*elapsed)
+        ),
+        Evidence::AlbClosedAfterAnswer {
+            close: c,
+            at: a,
+            after,
+        } => format!(
+            "the ALB closed the client's connection with {} ({}) {} after its answer",
+            close(*c),
+            at(a),
+            secs(*after)
+        ),
         Evidence::AnsweredAfter { elapsed } => format!(
             "the ALB answered {} after receiving the request",
             secs(*elapsed)

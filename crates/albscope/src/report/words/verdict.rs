@@ -220,24 +220,100 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// `The front end is encrypted: 3 connections, 10 exchanges whose outcome is not visible.`
+/// with what to capture, when some exchanges' outcome is not visible.
+fn encrypted(r: &mut Rich, v: &Verdict) {
+    let e = &v.encrypted;
+    if e.exchanges == 0 {
+        return;
+    }
+    if !r.0.is_empty() {
+        r.text(" ");
+    }
+    r.text(format!(
+        "The front end is encrypted: {}, {} whose outcome is not visible",
+        plural(e.connections, "connection", "connections"),
+        plural(e.exchanges, "exchange", "exchanges")
+    ));
+    if e.http2_connections > 0 {
+        r.text(format!(
+            " (HTTP/2 on {}: requests cannot be counted from TLS records)",
+            if e.http2_connections == e.connections && e.connections > 1 {
+                "all of them".to_string()
+            } else if e.http2_connections == e.connections {
+                "it".to_string()
+            } else {
+                plural(e.http2_connections, "connection", "connections")
+            }
+        ));
+    }
+    r.text(
+        ". To see them: capture the targets' side (the ALB's back-end connections) or give \
+            the clients' TLS keys with ",
+    );
+    r.code("--tls-keylog");
+    r.text(".");
+}
+
+/// `2 client TLS handshakes failed (the ALB's alert handshake_failure): no request was made; ...`
+fn client_tls(r: &mut Rich, v: &Verdict) {
+    let n = v.client_tls_failures;
+    if n == 0 {
+        return;
+    }
+    if !r.0.is_empty() {
+        r.text(" ");
+    }
+    r.text(format!(
+        "{} failed",
+        plural(n, "client TLS handshake", "client TLS handshakes")
+    ));
+    if !v.client_tls_alerts.is_empty() {
+        let alerts: Vec<String> = v
+            .client_tls_alerts
+            .iter()
+            .map(|(alb, d)| {
+                format!(
+                    "{} alert {d}",
+                    if *alb { "the ALB's" } else { "the client's" }
+                )
+            })
+            .collect();
+        r.text(format!(" ({})", alerts.join(", ")));
+    }
+    r.text(
+        ": no request was made; compare the clients' TLS versions and ciphers with the \
+            listener's security policy.",
+    );
+}
+
 /// The verdict's sentences: what failed, where and what to set; then the keep-alive risks.
 pub fn verdict(v: &Verdict) -> Rich {
     let mut r = Rich::default();
-    if v.requests == 0 {
+    let visible = v.requests.saturating_sub(v.outcome_not_visible);
+    if v.requests == 0 && v.encrypted.exchanges == 0 {
         r.text("No client requests were recognised in the capture.");
+    } else if v.failed == 0 && visible == 0 {
+        // Nothing but exchanges whose outcome is not visible: the sentence below says it.
     } else if v.failed == 0 {
+        let of_visible = if v.outcome_not_visible > 0 {
+            " whose outcome is visible"
+        } else {
+            ""
+        };
         if v.in_flight_at_end > 0 {
             r.text(format!(
-                "None of the {} failed ({} still in flight when the capture ended).",
-                plural(v.requests, "request", "requests"),
+                "None of the {}{of_visible} failed ({} still in flight when the capture ended).",
+                plural(visible, "request", "requests"),
                 v.in_flight_at_end
             ));
-        } else if v.requests == 1 {
-            r.text("The one request was answered normally.");
+        } else if visible == 1 {
+            r.text(format!(
+                "The one request{of_visible} was answered normally."
+            ));
         } else {
             r.text(format!(
-                "All {} requests were answered normally.",
-                v.requests
+                "All {visible} requests{of_visible} were answered normally."
             ));
         }
     } else {
@@ -270,8 +346,16 @@ pub fn verdict(v: &Verdict) -> Rich {
                 v.in_flight_at_end
             ));
         }
+        if v.outcome_not_visible > 0 {
+            r.text(format!(
+                "; the outcome of {} is not visible",
+                v.outcome_not_visible
+            ));
+        }
         r.text(".");
     }
+    encrypted(&mut r, v);
+    client_tls(&mut r, v);
     if !v.risks.is_empty() {
         r.text(" Risk: ");
         for (i, k) in v.risks.iter().enumerate() {
@@ -337,6 +421,10 @@ mod tests {
             requests: 109,
             failed: groups.iter().map(|g| g.count).sum(),
             in_flight_at_end: 0,
+            outcome_not_visible: 0,
+            encrypted: Default::default(),
+            client_tls_failures: 0,
+            client_tls_alerts: Vec::new(),
             back_end_captured: true,
             groups,
             other_groups: 0,
@@ -459,5 +547,54 @@ mod tests {
             r.contains("the target's own 5xx or gRPC error INTERNAL (13)"),
             "{r}"
         );
+    }
+
+    #[test]
+    fn an_encrypted_front_end_alone_is_not_a_failure() {
+        let mut x = v(vec![]);
+        x.requests = 10;
+        x.outcome_not_visible = 10;
+        x.back_end_captured = false;
+        x.encrypted = crate::diagnose::verdict::EncryptedCounts {
+            connections: 3,
+            http2_connections: 0,
+            exchanges: 10,
+        };
+        let t = verdict(&x).plain();
+        assert!(
+            t.starts_with(
+                "The front end is encrypted: 3 connections, 10 exchanges whose outcome is not \
+                 visible. To see them: capture the targets' side"
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("failed") && !t.contains("normally"), "{t}");
+        // Some visible: the ok ones are said to be the visible ones.
+        x.requests = 12;
+        let t = verdict(&x).plain();
+        assert!(
+            t.starts_with("All 2 requests whose outcome is visible were answered normally."),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn http2_exchanges_are_not_requests() {
+        let mut x = v(vec![]);
+        x.requests = 0;
+        x.encrypted = crate::diagnose::verdict::EncryptedCounts {
+            connections: 2,
+            http2_connections: 2,
+            exchanges: 14,
+        };
+        let t = verdict(&x).plain();
+        assert!(
+            t.starts_with(
+                "The front end is encrypted: 2 connections, 14 exchanges whose outcome is not \
+                 visible (HTTP/2 on all of them: requests cannot be counted from TLS records)."
+            ),
+            "{t}"
+        );
+        assert!(!t.contains("No client requests"), "{t}");
     }
 }
