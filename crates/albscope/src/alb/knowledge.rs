@@ -29,6 +29,16 @@ const MAX_SESSION_NODES: usize = 100_000;
 /// Most pieces of evidence kept per detected node.
 const MAX_NODE_EVIDENCE: usize = 4;
 
+/// Connections accepted by one address, counted while its role was not known.
+#[derive(Clone, Debug, Default)]
+struct ServerConns {
+    connections: u64,
+    ports: BTreeSet<u16>,
+}
+
+/// Most ports remembered per address in [`ServerConns`].
+const MAX_SERVER_PORTS: usize = 16;
+
 /// Everything learned about the ALB so far: nodes, targets, timers, counts.
 #[derive(Clone, Debug, Default)]
 pub struct Knowledge {
@@ -51,8 +61,13 @@ pub struct Knowledge {
     pub front_legs: u64,
     /// Legs classified as back end.
     pub back_legs: u64,
-    /// Connections that were neither front nor back end.
+    /// Connections that were neither front nor back end when they were classified (some may
+    /// belong to a front-end address linked later: see [`Knowledge::unlinked_other_connections`]).
     pub other_connections: u64,
+    /// Connections classified as neither front nor back end, per server address: those to an
+    /// address linked to a node later (its front end seen under another address) count as the
+    /// node's front-end connections once it is linked ([`Knowledge::front_connections`]).
+    unclassified: HashMap<IpAddr, ServerConns>,
     /// Health checks seen.
     pub health_checks: u64,
     /// Legs paired before their window closed because the held legs went over
@@ -138,16 +153,60 @@ impl Knowledge {
     /// is only missing from the ALB's traffic when that node's side of it is captured.
     pub fn legs_seen(&self, node: IpAddr) -> (bool, bool) {
         let info = self.nodes.get(&node);
-        let linked_front = self.links.links().any(|l| {
-            l.node == node
-                && self
-                    .nodes
-                    .get(&l.front)
-                    .is_some_and(|n| n.front_connections > 0)
-        });
-        let front = linked_front || info.is_some_and(|n| n.front_connections > 0);
+        let front = self.front_connections(node).0 > 0;
         let back = info.is_some_and(|n| n.back_connections > 0 || n.health_checks > 0);
         (front, back)
+    }
+
+    /// Node `node`'s front-end connections and listener ports, its linked front-end addresses'
+    /// included: also the connections to such an address counted before the link was decided
+    /// (as another node's, or as neither front nor back end), so the count is what a capture
+    /// of the same traffic under one address gives.
+    pub fn front_connections(&self, node: IpAddr) -> (u64, BTreeSet<u16>) {
+        let (mut count, mut ports) = self
+            .nodes
+            .get(&node)
+            .map(|n| (n.front_connections, n.listener_ports.clone()))
+            .unwrap_or_default();
+        for l in self.links.links().filter(|l| l.node == node) {
+            if let Some(f) = self.nodes.get(&l.front) {
+                count += f.front_connections;
+                ports.extend(f.listener_ports.iter().copied());
+            }
+            if let Some(u) = self.unclassified.get(&l.front) {
+                count += u.connections;
+                ports.extend(u.ports.iter().copied());
+            }
+            ports.extend(l.listener_ports.iter().copied());
+        }
+        (count, ports)
+    }
+
+    /// Connections that are neither front nor back end, without those to an address linked
+    /// to a node since they were counted (they are that node's front-end connections).
+    pub fn unlinked_other_connections(&self) -> u64 {
+        let linked: u64 = self
+            .links
+            .links()
+            .filter_map(|l| self.unclassified.get(&l.front))
+            .map(|u| u.connections)
+            .sum();
+        self.other_connections.saturating_sub(linked)
+    }
+
+    /// Counts a connection classified as neither front nor back end, under its server address.
+    pub(super) fn count_other(&mut self, key: &ConnKey) {
+        self.other_connections += 1;
+        if !self.unclassified.contains_key(&key.server.ip)
+            && self.unclassified.len() >= MAX_ADDRESSES
+        {
+            return;
+        }
+        let u = self.unclassified.entry(key.server.ip).or_default();
+        u.connections += 1;
+        if u.ports.len() < MAX_SERVER_PORTS {
+            u.ports.insert(key.server.port);
+        }
     }
 
     /// Decides the links between front-end and back-end addresses from what was seen so far

@@ -773,16 +773,8 @@ impl Analyzer {
                 let ip = n.ip?;
                 let fronts: Vec<&NodeLink> =
                     linked.iter().copied().filter(|l| l.node == ip).collect();
-                // Connections counted under a front-end address before it was linked.
-                let (mut front_connections, mut listener_ports) =
-                    (n.front_connections, n.listener_ports.clone());
-                for l in &fronts {
-                    if let Some(f) = known.nodes.get(&l.front) {
-                        front_connections += f.front_connections;
-                        listener_ports.extend(f.listener_ports.iter().copied());
-                    }
-                    listener_ports.extend(l.listener_ports.iter().copied());
-                }
+                // Connections counted under a front-end address before it was linked too.
+                let (front_connections, listener_ports) = known.front_connections(ip);
                 Some(NodeReport {
                     ip,
                     front_addresses: fronts
@@ -856,7 +848,7 @@ impl Analyzer {
                 targets_over_limit: known.targets_over_limit,
                 sessions_over_limit: known.sessions_over_limit,
             },
-            other_connections: known.other_connections,
+            other_connections: known.unlinked_other_connections(),
             stats,
             metrics,
             connections,
