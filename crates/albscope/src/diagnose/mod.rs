@@ -442,6 +442,8 @@ pub struct Analyzer {
     summary: Summary,
     health: HealthSummary,
     log: Option<logjoin::LogIndex>,
+    /// Measures the access log's clock (a pass before the join).
+    log_probe: Option<logjoin::clock::LogClockProbe>,
     metrics: metrics::Collector,
     /// Idle timeouts (whole seconds) that requests showed the ALB giving up after.
     idle_seen: Vec<Duration>,
@@ -569,6 +571,7 @@ impl Analyzer {
             summary: Summary::default(),
             health: HealthSummary::default(),
             log: None,
+            log_probe: None,
             metrics: metrics::Collector::default(),
             idle_seen: Vec::new(),
             held: std::collections::VecDeque::new(),
@@ -625,9 +628,10 @@ impl Analyzer {
         // The timeline is written only for the requests kept (counting, the metrics and the
         // access-log join do not read it).
         // The verdict first; the words a report quotes only for the findings kept in full
-        // (or all of them when an access log is joined: the join reads them).
+        // (or all of them when an access log is joined or its clock measured: both read them).
         let room = self.requests.len() < self.max_kept;
-        let (keep_ok, all_words) = (self.keep_ok, self.log.is_some());
+        let all_words = self.log.is_some() || self.log_probe.is_some();
+        let keep_ok = self.keep_ok;
         let mut finding = classify::diagnose_verdict(&path, known, |c| {
             all_words || (room && (c.is_failure() || keep_ok))
         });
@@ -648,6 +652,25 @@ impl Analyzer {
         }
         if let Some(log) = &mut self.log {
             finding.logged = log.join(&finding);
+        }
+        if let Some(probe) = &mut self.log_probe {
+            let trace = finding
+                .trace_id
+                .as_deref()
+                .or(finding.access_log.trace_id.as_deref());
+            let start = finding
+                .access_log
+                .request_creation_time
+                .unwrap_or(finding.time);
+            // The file of the leg the start was read from (the front end when captured).
+            let file = path
+                .front
+                .as_ref()
+                .or(path.back.as_ref())
+                .and_then(crate::alb::Leg::first_pos);
+            if let (Some(trace), Some(pos)) = (trace, file) {
+                probe.observe(trace, start, pos.file);
+            }
         }
         self.count(&finding, path.back.as_ref().map(|b| b.conn.key.server));
         self.metrics.observe(&path, &finding, keep);
@@ -957,14 +980,29 @@ pub fn analyze_capture_with_log(
     keep: Keep,
     log: Option<logjoin::LogIndex>,
 ) -> Analysis {
+    analyze_capture_probing(reader, pipeline, alb, keep, log, None).0
+}
+
+/// [`analyze_capture_with_log`] that also measures the access log's clock with `probe` (see
+/// [`logjoin::clock`]), returned with its samples.
+pub fn analyze_capture_probing(
+    reader: &mut crate::capture::CaptureReader,
+    pipeline: &crate::pipeline::PipelineConfig,
+    alb: crate::alb::AlbConfig,
+    keep: Keep,
+    log: Option<logjoin::LogIndex>,
+    probe: Option<logjoin::clock::LogClockProbe>,
+) -> (Analysis, Option<logjoin::clock::LogClockProbe>) {
     let mut analyzer = Analyzer::new(reader.file_names(), keep);
     if let Some(log) = log {
         analyzer = analyzer.with_access_log(log);
     }
+    analyzer.log_probe = probe;
     let mut tracker = crate::alb::AlbTracker::new(alb, analyzer);
     let stats = crate::pipeline::run_app(reader, pipeline, &mut tracker);
-    let (analyzer, known) = tracker.finish();
-    analyzer.finish(&known, stats)
+    let (mut analyzer, known) = tracker.finish();
+    let probe = analyzer.log_probe.take();
+    (analyzer.finish(&known, stats), probe)
 }
 
 impl Finding {

@@ -157,7 +157,9 @@
 //!   `joined_by_client_time`, `joined_by_target_time`, `with_disagreements`, `disagreeing_requests` [request ids, ok
 //!   ones included], `requests_without_entry`,
 //!   `entries_without_request` (inside the capture's time span), `entries_outside_capture`,
-//!   `entries_not_indexed` (read past `--max-log-entries`),
+//!   `entries_not_indexed` (read past `--max-log-entries`), `log_clock` (only when the log's
+//!   clock disagreed with the capture's and its times were corrected before the join:
+//!   {`ahead_s` (log minus capture; negative: behind), `requests` (trace-id joins measured)}),
 //!   `unlogged_requests` [{`id`, `time`, `client`, `request`, `status`, `category`}] and
 //!   `uncaptured_entries` [{`source`, `time`, `client`, `request`, `elb_status_code`,
 //!   `trace_id`}] (each at most 20)}.
