@@ -4,8 +4,8 @@
 use super::cadence::{health_check_shaped, HealthCadence};
 use super::linking::Linking;
 use super::types::{
-    median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, TargetInfo,
-    TimerSource, Vantage, DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
+    median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, RequestPath,
+    TargetInfo, TimerSource, Vantage, DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
 };
 use crate::capture::Duration;
 use crate::decode::{Encap, MirrorSession};
@@ -497,7 +497,10 @@ impl Knowledge {
 
     /// True when a back-end leg that carries no readable request is a health check by its
     /// behaviour: a health-check-shaped connection on a steady interval from its node to its
-    /// target (HTTPS target groups, failed or refused health-check connects).
+    /// target (HTTPS target groups, failed or refused health-check connects). The one rule for
+    /// health checks by cadence: pairing asks it with what is known so far, and once the capture
+    /// has ended (every connection recorded) it decides the back-end-only legs held for it
+    /// ([`Knowledge::may_be_cadence_check`]).
     pub fn health_check_by_cadence(&self, leg: &Leg) -> bool {
         if leg.exchange.is_some() {
             return false;
@@ -510,6 +513,30 @@ impl Knowledge {
             && self
                 .cadence
                 .on_cadence(key.client.ip, key.server, rec.tcp.start)
+    }
+
+    /// True when a path paired without a front end may still turn out a health check by
+    /// cadence once more of the capture is known: a back-end leg without a readable request,
+    /// either a bare connection attempt or one TLS exchange on a connection of its own (health
+    /// checks over TLS). Such paths wait for the end of the capture, where
+    /// [`Knowledge::health_check_by_cadence`] decides them.
+    pub fn may_be_cadence_check(path: &RequestPath) -> bool {
+        let Some(b) = path.back.as_ref() else {
+            return false;
+        };
+        if path.front.is_some() || b.exchange.is_some() {
+            return false;
+        }
+        match &b.burst {
+            None => true,
+            Some(_) => {
+                b.index() == 0
+                    && b.record
+                        .as_ref()
+                        .and_then(|r| r.tls.as_ref())
+                        .is_some_and(|t| t.bursts.len() <= 2 && t.bursts_dropped == 0)
+            }
+        }
     }
 
     /// With no ALB traffic recognised otherwise (e.g. a target-ENI capture holding only a

@@ -448,8 +448,9 @@ pub struct Analyzer {
     /// Idle timeouts (whole seconds) that requests showed the ALB giving up after.
     idle_seen: Vec<Duration>,
     /// Back-end connections without a front end that carried no readable request (bare
-    /// connection attempts, single TLS exchanges): health checks when they come at a steady
-    /// cadence per node and target, decided at the end (see [`health_check_cadence`]).
+    /// connection attempts, single TLS exchanges): health checks when the ALB layer finds them
+    /// on a health-check cadence, decided at the end of the capture (see
+    /// [`Knowledge::may_be_cadence_check`]).
     held: std::collections::VecDeque<RequestPath>,
     /// Kept findings whose timeline waits for a connection record (a leg paired before its
     /// connection closed): the path, and the finding's index in `requests`.
@@ -472,77 +473,6 @@ fn held_health_check(b: &crate::alb::Leg) -> HealthCheck {
 /// Most back-end attempts held for the health-check cadence test; past it the oldest is
 /// diagnosed as a client request at once.
 const MAX_HELD: usize = 10_000;
-
-/// A back-end-only connection that may be a health check: no front end, and either a bare
-/// connection attempt or one TLS exchange on a connection of its own (health checks over TLS).
-fn may_be_health_check(path: &RequestPath) -> bool {
-    let Some(b) = path.back.as_ref() else {
-        return false;
-    };
-    if path.front.is_some() || b.exchange.is_some() {
-        return false;
-    }
-    match &b.burst {
-        None => true,
-        Some(_) => {
-            b.index() == 0
-                && b.record
-                    .as_ref()
-                    .and_then(|r| r.tls.as_ref())
-                    .is_some_and(|t| t.bursts.len() <= 2 && t.bursts_dropped == 0)
-        }
-    }
-}
-
-/// Which of these times (sorted) come at a steady cadence: the interval is the median gap
-/// between neighbours, 4 s to 310 s (the health-check interval is 5-300 s); a time joins the
-/// chain when it comes one interval (within 10 %, at least 0.5 s) after the chain's last time,
-/// so that a client attempt in between is left out. Chains of at least three count.
-fn health_check_cadence(times: &[Timestamp]) -> Vec<bool> {
-    let mut fits = vec![false; times.len()];
-    let mut gaps: Vec<f64> = times
-        .windows(2)
-        .filter_map(|w| match w {
-            [a, b] => Some(b.since(*a).as_secs_f64()),
-            _ => None,
-        })
-        .collect();
-    gaps.sort_by(f64::total_cmp);
-    let Some(&m) = gaps.get(gaps.len() / 2) else {
-        return fits;
-    };
-    if !(4.0..=310.0).contains(&m) {
-        return fits;
-    }
-    let tol = (0.1 * m).max(0.5);
-    let mut chain: Vec<usize> = Vec::new();
-    let close = |chain: &[usize], fits: &mut Vec<bool>| {
-        if chain.len() >= 3 {
-            for &i in chain {
-                if let Some(f) = fits.get_mut(i) {
-                    *f = true;
-                }
-            }
-        }
-    };
-    for (i, t) in times.iter().enumerate() {
-        let last = chain.last().and_then(|&l| times.get(l));
-        match last {
-            None => chain.push(i),
-            Some(l) => {
-                let gap = t.since(*l).as_secs_f64();
-                if (gap - m).abs() <= tol {
-                    chain.push(i);
-                } else if gap > m + tol {
-                    close(&chain, &mut fits);
-                    chain = vec![i];
-                }
-            }
-        }
-    }
-    close(&chain, &mut fits);
-    fits
-}
 
 /// The idle timeout a finding shows the ALB giving up after, when it shows one.
 fn idle_seen(f: &Finding) -> Option<Duration> {
@@ -726,32 +656,20 @@ impl Analyzer {
         }
     }
 
-    /// The held back-end attempts: those at a steady cadence per node and target are health
+    /// The held back-end attempts, now that every connection is known: those the ALB layer
+    /// finds on a health-check cadence ([`Knowledge::health_check_by_cadence`]) are health
     /// checks (a refused or failed health-check connect, a health check over TLS), the others
     /// client requests.
     fn release_held(&mut self, known: &Knowledge) {
         let mut held: Vec<RequestPath> = std::mem::take(&mut self.held).into();
         held.sort_by_key(|p| p.back.as_ref().map(|b| b.time()));
-        let mut groups: IndexMap<(Option<IpAddr>, Option<Endpoint>), Vec<RequestPath>> =
-            IndexMap::new();
         for p in held {
-            let target = p.back.as_ref().map(|b| b.conn.key.server);
-            groups.entry((p.node, target)).or_default().push(p);
-        }
-        for (_, group) in groups {
-            let times: Vec<Timestamp> = group
-                .iter()
-                .filter_map(|p| p.back.as_ref().map(|b| b.time()))
-                .collect();
-            let fits = health_check_cadence(&times);
-            for (p, fit) in group.into_iter().zip(fits) {
-                match p.back.as_ref() {
-                    Some(b) if fit => {
-                        let check = held_health_check(b);
-                        self.health_check(check, known);
-                    }
-                    _ => self.request(p, known),
+            match p.back.as_ref() {
+                Some(b) if known.health_check_by_cadence(b) => {
+                    let check = held_health_check(b);
+                    self.health_check(check, known);
                 }
+                _ => self.request(p, known),
             }
         }
     }
@@ -882,7 +800,7 @@ impl Analyzer {
 
 impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
-        if may_be_health_check(&path) {
+        if Knowledge::may_be_cadence_check(&path) {
             if self.held.len() >= MAX_HELD {
                 if let Some(oldest) = self.held.pop_front() {
                     self.request(oldest, known);
