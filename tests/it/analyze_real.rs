@@ -388,3 +388,35 @@ fn mixed_two_nodes_shows_both_nodes_and_health_checks_apart() {
         .as_secs_f64();
     assert!((ka - 2.0).abs() < 0.3, "{ka}");
 }
+
+/// The JSON verdict names the gRPC errors of a group as the text, Markdown and HTML verdicts
+/// do (`grpc_status.pcap`: the target's INTERNAL (13) under HTTP 200); groups without gRPC
+/// errors have no `grpc` field.
+#[test]
+fn json_verdict_names_grpc_errors_per_group() {
+    for file in ["grpc_status.pcap", "grpc_status.target.pcap"] {
+        let Some(a) = analyze(file) else { continue };
+        let mut out = Vec::new();
+        albscope::report::write_json(&a.failures_only(), &mut out).expect("json");
+        let doc: serde_json::Value = serde_json::from_slice(&out).expect("parse");
+        assert_eq!(doc["schema_version"], 2);
+        let groups = doc["verdict"]["groups"].as_array().expect("groups");
+        for g in groups {
+            if g["category"] == "target_generated_error" {
+                assert_eq!(
+                    g["grpc"],
+                    serde_json::json!({"errors": [{"code": 13, "name": "INTERNAL"}], "only": true}),
+                    "{file}"
+                );
+            } else {
+                assert!(g.get("grpc").is_none(), "{file}: {g}");
+            }
+        }
+        assert!(
+            groups
+                .iter()
+                .any(|g| g["category"] == "target_generated_error"),
+            "{file}"
+        );
+    }
+}

@@ -37,7 +37,8 @@
 //! `"-"`), and its `entries[].fix` is `null` for `ok` entries (was `""`).
 //!
 //! Added in 2 (compatible, issue 15): `verdict`; `metrics.cloudwatch.HTTPCode_ELB_503_Count`;
-//! `metrics.periods`, `metrics.requests_past_periods` and `metrics.uncounted`.
+//! `metrics.periods`, `metrics.requests_past_periods` and `metrics.uncounted`. Later
+//! (compatible, issue 12): `verdict.groups[].grpc`, `access_log_join.log_clock`.
 //!
 //! Top level object:
 //! - `schema_version` (2), `inputs` [file names], `vantage` ("both_legs" | "back_end_only" |
@@ -49,7 +50,11 @@
 //!   no target attempt or back end not captured), `count`}] (largest first, at most 2),
 //!   `other_targets`, `candidates` [for `undetermined`: what it may be, most often named
 //!   first], `keepalive` [keep-alive facts of the named targets for `keepalive_race` and
-//!   `target_closed_before_response`, as in `risks`]}], `other_groups`, `other_failures` (the
+//!   `target_closed_before_response`, as in `risks`], `grpc` (only for a group with gRPC
+//!   errors, as the verdict's text names them: {`errors` [{`code` (gRPC status code), `name`
+//!   ("INTERNAL", ... | null)}] (the target's non-OK `grpc-status` under a non-5xx HTTP status,
+//!   most often first), `only` (every failure of the group is one, none an HTTP 5xx)})}],
+//!   `other_groups`, `other_failures` (the
 //!   groups not named and their failures), `risks` [targets whose observed keep-alive timeout
 //!   is below the ALB idle timeout and that had no keep-alive race counted or named, at most
 //!   2: {`target`, `server` ("Node.js", "Apache httpd", ... | null when not recognised),
