@@ -420,3 +420,41 @@ fn json_verdict_names_grpc_errors_per_group() {
         );
     }
 }
+
+/// HAProxy (as the ALB) answers a client's HTTP/2 stream it cannot serve with RST_STREAM
+/// REFUSED_STREAM: that is an answer (the stream refused unprocessed, safe to retry), worded
+/// from the typed error code, never "nobody answered"; where the back end shows the target got
+/// the request (it reset its own stream with INTERNAL_ERROR), the retry caveat says so, and
+/// not where the target's GOAWAY refused the stream unprocessed.
+#[test]
+fn a_refused_http2_stream_is_an_answer() {
+    let Some(a) = analyze("h2c_streams.pcap") else {
+        return;
+    };
+    let failed: Vec<_> = a.requests.iter().filter(|f| f.is_failure()).collect();
+    assert_eq!(failed.len(), 2);
+    for f in &failed {
+        let r = f.client_stream_reset.expect("a stream reset to the client");
+        assert_eq!(r.code, 7, "REFUSED_STREAM");
+        let s = albscope::report::views::status_sentence(f);
+        assert!(!s.contains("nobody answered"), "{s}");
+        assert!(s.contains("refused the HTTP/2 stream"), "{s}");
+        assert!(s.contains("REFUSED_STREAM (0x7)"), "{s}");
+        let caveat = s.contains("the target had received the request");
+        match f.category {
+            Category::TargetClosedBeforeResponse => assert!(r.target_received && caveat, "{s}"),
+            Category::KeepaliveRace => assert!(!r.target_received && !caveat, "{s}"),
+            c => panic!("unexpected {c}"),
+        }
+    }
+    let mut out = Vec::new();
+    albscope::report::write_json(&a.failures_only(), &mut out).expect("json");
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("parse");
+    let resets: Vec<&serde_json::Value> = doc["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|r| &r["client_stream_reset"]["name"])
+        .collect();
+    assert_eq!(resets, vec!["REFUSED_STREAM", "REFUSED_STREAM"]);
+}

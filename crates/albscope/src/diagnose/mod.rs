@@ -183,11 +183,25 @@ pub struct Finding {
     pub pairing: PairingMethod,
     /// Server header of the target, when known.
     pub target_server: Option<String>,
+    /// HTTP/2 front end: the `RST_STREAM` the ALB ended the client's stream with instead of a
+    /// status (e.g. `REFUSED_STREAM`: refused unprocessed, safe to retry).
+    pub client_stream_reset: Option<ClientStreamReset>,
     /// For a gRPC request, the gRPC status the client sees (from the answer it got, or, when
     /// the ALB answered with an HTTP error, the status gRPC clients derive from it).
     pub grpc: Option<crate::protocol::GrpcOutcome>,
     /// The access-log entry joined to this request (only with `--access-log`).
     pub logged: Option<logjoin::LoggedEntry>,
+}
+
+/// The `RST_STREAM` an HTTP/2 client got from the ALB instead of a status.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ClientStreamReset {
+    /// Its error code (see [`crate::protocol::H2ErrorCode`]).
+    pub code: u32,
+    /// The back end shows the target received the request and did not refuse it unprocessed
+    /// (no `GOAWAY` or `REFUSED_STREAM` of its own for it): a retry repeats it there, whatever
+    /// the code says.
+    pub target_received: bool,
 }
 
 /// Counts for one category.

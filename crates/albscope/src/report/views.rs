@@ -519,7 +519,10 @@ pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
         (None, _) if matches!(f.cause, Cause::TlsAnswer) => {
             "not visible: the target's answer is encrypted (TLS)".to_string()
         }
-        (None, _) => format!("none seen - {who}"),
+        (None, _) => match &f.client_stream_reset {
+            Some(r) => super::words::client_stream_reset(r),
+            None => format!("none seen - {who}"),
+        },
     }
 }
 

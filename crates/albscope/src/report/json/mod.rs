@@ -38,7 +38,8 @@
 //!
 //! Added in 2 (compatible, issue 15): `verdict`; `metrics.cloudwatch.HTTPCode_ELB_503_Count`;
 //! `metrics.periods`, `metrics.requests_past_periods` and `metrics.uncounted`. Later
-//! (compatible, issue 12): `verdict.groups[].grpc`, `access_log_join.log_clock`.
+//! (compatible, issue 12): `verdict.groups[].grpc`, `access_log_join.log_clock`,
+//! `requests[].client_stream_reset`.
 //!
 //! Top level object:
 //! - `schema_version` (2), `inputs` [file names], `vantage` ("both_legs" | "back_end_only" |
@@ -102,6 +103,9 @@
 //!     "undetermined" from a capture that cannot tell: the categories it may be, most likely
 //!     first; `[]` otherwise), `headline`;
 //!   - `trace_id` (X-Amzn-Trace-Id | null), `target_server` (Server header | null);
+//!   - `client_stream_reset` (only for an HTTP/2 client whose stream the ALB reset instead of
+//!     answering with a status): {`code`, `name` ("REFUSED_STREAM", ... | null),
+//!     `target_received` (the back end shows the target got the request)};
 //!   - `access_log`: {`request_creation_time`, `request_processing_time`,
 //!     `target_processing_time`, `response_processing_time` (seconds; -1 when the step never
 //!     happened; null when the leg that would show it was not captured), `elb_status_code`
