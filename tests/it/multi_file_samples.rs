@@ -206,6 +206,9 @@ fn analyze_with_log(name: &str, files: &[&str], given: &[(u16, i64)]) -> Analysi
     .expect("analyse sample files")
 }
 
+/// Files in order, offsets given (file, ns ahead), the log's clock against the first file's.
+type Run<'a> = (&'a [&'a str], &'a [(u16, i64)], i64);
+
 #[test]
 fn the_access_log_is_joined_on_the_capture_clock_whatever_file_comes_first() {
     // The analysis runs on the first file's clock. With the skewed target-side file first, the
@@ -216,7 +219,7 @@ fn the_access_log_is_joined_on_the_capture_clock_whatever_file_comes_first() {
     for s in multi_file() {
         let (skewed, _, ahead) = *s.files.iter().find(|f| f.2 != 0).expect("a skewed file");
         let (other, _, _) = *s.files.iter().find(|f| f.2 == 0).expect("a true file");
-        let runs: [(&[&str], &[(u16, i64)], i64); 4] = [
+        let runs: [Run; 4] = [
             (&[other, skewed], &[], 0),
             (&[skewed, other], &[], -ahead),
             (&[other, skewed], &[(1, ahead)], 0),
