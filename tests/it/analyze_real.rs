@@ -388,3 +388,73 @@ fn mixed_two_nodes_shows_both_nodes_and_health_checks_apart() {
         .as_secs_f64();
     assert!((ka - 2.0).abs() < 0.3, "{ka}");
 }
+
+/// The JSON verdict names the gRPC errors of a group as the text, Markdown and HTML verdicts
+/// do (`grpc_status.pcap`: the target's INTERNAL (13) under HTTP 200); groups without gRPC
+/// errors have no `grpc` field.
+#[test]
+fn json_verdict_names_grpc_errors_per_group() {
+    for file in ["grpc_status.pcap", "grpc_status.target.pcap"] {
+        let Some(a) = analyze(file) else { continue };
+        let mut out = Vec::new();
+        albscope::report::write_json(&a.failures_only(), &mut out).expect("json");
+        let doc: serde_json::Value = serde_json::from_slice(&out).expect("parse");
+        assert_eq!(doc["schema_version"], 2);
+        let groups = doc["verdict"]["groups"].as_array().expect("groups");
+        for g in groups {
+            if g["category"] == "target_generated_error" {
+                assert_eq!(
+                    g["grpc"],
+                    serde_json::json!({"errors": [{"code": 13, "name": "INTERNAL"}], "only": true}),
+                    "{file}"
+                );
+            } else {
+                assert!(g.get("grpc").is_none(), "{file}: {g}");
+            }
+        }
+        assert!(
+            groups
+                .iter()
+                .any(|g| g["category"] == "target_generated_error"),
+            "{file}"
+        );
+    }
+}
+
+/// HAProxy (as the ALB) answers a client's HTTP/2 stream it cannot serve with RST_STREAM
+/// REFUSED_STREAM: that is an answer (the stream refused unprocessed, safe to retry), worded
+/// from the typed error code, never "nobody answered"; where the back end shows the target got
+/// the request (it reset its own stream with INTERNAL_ERROR), the retry caveat says so, and
+/// not where the target's GOAWAY refused the stream unprocessed.
+#[test]
+fn a_refused_http2_stream_is_an_answer() {
+    let Some(a) = analyze("h2c_streams.pcap") else {
+        return;
+    };
+    let failed: Vec<_> = a.requests.iter().filter(|f| f.is_failure()).collect();
+    assert_eq!(failed.len(), 2);
+    for f in &failed {
+        let r = f.client_stream_reset.expect("a stream reset to the client");
+        assert_eq!(r.code, 7, "REFUSED_STREAM");
+        let s = albscope::report::views::status_sentence(f);
+        assert!(!s.contains("nobody answered"), "{s}");
+        assert!(s.contains("refused the HTTP/2 stream"), "{s}");
+        assert!(s.contains("REFUSED_STREAM (0x7)"), "{s}");
+        let caveat = s.contains("the target had received the request");
+        match f.category {
+            Category::TargetClosedBeforeResponse => assert!(r.target_received && caveat, "{s}"),
+            Category::KeepaliveRace => assert!(!r.target_received && !caveat, "{s}"),
+            c => panic!("unexpected {c}"),
+        }
+    }
+    let mut out = Vec::new();
+    albscope::report::write_json(&a.failures_only(), &mut out).expect("json");
+    let doc: serde_json::Value = serde_json::from_slice(&out).expect("parse");
+    let resets: Vec<&serde_json::Value> = doc["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|r| &r["client_stream_reset"]["name"])
+        .collect();
+    assert_eq!(resets, vec!["REFUSED_STREAM", "REFUSED_STREAM"]);
+}

@@ -4,7 +4,9 @@
 //! applied), each file alone is never confidently wrong, and the reports match their goldens
 //! (`samples/<name>/expected.txt`, `.json`; `ALBSCOPE_BLESS=1` rewrites files and goldens).
 
-use albscope::alb::{AlbConfig, Vantage};
+use albscope::accesslog::LogReader;
+use albscope::alb::{AlbConfig, FileOffset, OffsetSource, Vantage};
+use albscope::diagnose::logjoin::{JoinOptions, LogIndex};
 use albscope::diagnose::{analyze_files, Analysis, Keep};
 use albscope::pipeline::PipelineConfig;
 use albscope::report::expected_report;
@@ -56,6 +58,12 @@ fn committed_files_match_builder() {
             if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
                 stale.push(path.display().to_string());
             }
+        }
+        let log = dir(s.name).join("access.log");
+        if bless() {
+            std::fs::write(&log, s.access_log()).expect("write access log");
+        } else if std::fs::read_to_string(&log).ok() != Some(s.access_log()) {
+            stale.push(log.display().to_string());
         }
     }
     assert!(stale.is_empty(), "rerun with ALBSCOPE_BLESS=1: {stale:?}");
@@ -162,6 +170,83 @@ fn reports_match_golden_files() {
         }
     }
     assert!(problems.is_empty(), "differ from golden: {problems:?}");
+}
+
+/// The files of `name` analysed together in the order `files`, with the offsets `given`
+/// (`--time-offset`), joined to the sample's access log (on the world's clock, as AWS's).
+fn analyze_with_log(name: &str, files: &[&str], given: &[(u16, i64)]) -> Analysis {
+    let named: Vec<(String, PathBuf)> = files
+        .iter()
+        .map(|f| (format!("samples/{name}/{f}"), dir(name).join(f)))
+        .collect();
+    let log = LogIndex::from_reader(
+        LogReader::new(&[dir(name).join("access.log")]),
+        JoinOptions::default(),
+    )
+    .expect("log reads");
+    let alb = AlbConfig {
+        clock_offsets: given
+            .iter()
+            .map(|(file, ns)| FileOffset {
+                file: *file,
+                ahead: albscope::capture::Duration(*ns),
+                source: OffsetSource::Given,
+            })
+            .collect(),
+        ..AlbConfig::default()
+    };
+    analyze_files(
+        &named,
+        true,
+        &PipelineConfig::default(),
+        alb,
+        || Keep::new(true),
+        Some(log),
+    )
+    .expect("analyse sample files")
+}
+
+/// Files in order, offsets given (file, ns ahead), the log's clock against the first file's.
+type Run<'a> = (&'a [&'a str], &'a [(u16, i64)], i64);
+
+#[test]
+fn the_access_log_is_joined_on_the_capture_clock_whatever_file_comes_first() {
+    // The analysis runs on the first file's clock. With the skewed target-side file first, the
+    // client-side file and the log (both on the true clock) are 1.35 s ahead of it: the log's
+    // times must be moved onto the capture's clock before the time-window joins (the refused
+    // connect has no trace id: it joins by client + time, 1 s tolerance), whether the file
+    // offset is estimated or given.
+    for s in multi_file() {
+        let (skewed, _, ahead) = *s.files.iter().find(|f| f.2 != 0).expect("a skewed file");
+        let (other, _, _) = *s.files.iter().find(|f| f.2 == 0).expect("a true file");
+        let runs: [Run; 4] = [
+            (&[other, skewed], &[], 0),
+            (&[skewed, other], &[], -ahead),
+            (&[other, skewed], &[(1, ahead)], 0),
+            (&[skewed, other], &[(1, -ahead)], -ahead),
+        ];
+        for (files, given, log_ahead) in runs {
+            let a = analyze_with_log(s.name, files, given);
+            let j = a.access_log_join.as_ref().expect("joined");
+            let what = format!("{} {files:?} {given:?}", s.name);
+            assert_eq!(j.requests, s.expected().len() as u64, "{what}");
+            assert_eq!(j.joined, j.requests, "{what}: every request joined");
+            assert_eq!(
+                j.with_disagreements, 0,
+                "{what}: {:?}",
+                j.disagreeing_requests
+            );
+            assert_eq!(j.entries_without_request, 0, "{what}");
+            match j.log_clock {
+                None => assert_eq!(log_ahead, 0, "{what}: log clock not measured"),
+                Some(c) => assert!(
+                    (c.ahead.0 - log_ahead).abs() < 5_000_000,
+                    "{what}: log clock {:?}, true {log_ahead}",
+                    c.ahead
+                ),
+            }
+        }
+    }
 }
 
 #[test]

@@ -94,7 +94,8 @@ fn main() -> std::io::Result<()> {
     );
     readme.push_str(
         "\nRecorded as several files (one per machine, each with its own clock; analyse the \
-         files of a directory together: `albscope analyze samples/<dir>/*.pcap`):\n\n",
+         files of a directory together: `albscope analyze samples/<dir>/*.pcap`; `<dir>/access.log` is \
+         the ALB's access log, on the true clock):\n\n",
     );
     for m in albscope_synth::scenarios::multi_file() {
         let sub = dir.join(m.name);
@@ -106,6 +107,7 @@ fn main() -> std::io::Result<()> {
             println!("{:>8} bytes  {}", bytes.len(), path.display());
             sizes.push(format!("`{file}` {} KB", bytes.len().div_ceil(1024)));
         }
+        std::fs::write(sub.join("access.log"), m.access_log())?;
         let truth = m.expected();
         let ok = truth.iter().filter(|e| e.category == Category::Ok).count();
         let mut bad = String::new();

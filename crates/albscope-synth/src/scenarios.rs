@@ -81,6 +81,11 @@ impl MultiFileScenario {
     pub fn expected(&self) -> Vec<Expected> {
         (self.world)().expected
     }
+
+    /// The access log the ALB would have written (on the world's clock, as AWS's is).
+    pub fn access_log(&self) -> String {
+        (self.world)().access_log_text()
+    }
 }
 
 /// The samples recorded as several files (`samples/<name>/<file>`).

@@ -4,8 +4,8 @@
 use super::cadence::{health_check_shaped, HealthCadence};
 use super::linking::Linking;
 use super::types::{
-    median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, TargetInfo,
-    TimerSource, Vantage, DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
+    median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, RequestPath,
+    TargetInfo, TimerSource, Vantage, DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
 };
 use crate::capture::Duration;
 use crate::decode::{Encap, MirrorSession};
@@ -29,6 +29,16 @@ const MAX_SESSION_NODES: usize = 100_000;
 /// Most pieces of evidence kept per detected node.
 const MAX_NODE_EVIDENCE: usize = 4;
 
+/// Connections accepted by one address, counted while its role was not known.
+#[derive(Clone, Debug, Default)]
+struct ServerConns {
+    connections: u64,
+    ports: BTreeSet<u16>,
+}
+
+/// Most ports remembered per address in [`ServerConns`].
+const MAX_SERVER_PORTS: usize = 16;
+
 /// Everything learned about the ALB so far: nodes, targets, timers, counts.
 #[derive(Clone, Debug, Default)]
 pub struct Knowledge {
@@ -51,8 +61,13 @@ pub struct Knowledge {
     pub front_legs: u64,
     /// Legs classified as back end.
     pub back_legs: u64,
-    /// Connections that were neither front nor back end.
+    /// Connections that were neither front nor back end when they were classified (some may
+    /// belong to a front-end address linked later: see [`Knowledge::unlinked_other_connections`]).
     pub other_connections: u64,
+    /// Connections classified as neither front nor back end, per server address: those to an
+    /// address linked to a node later (its front end seen under another address) count as the
+    /// node's front-end connections once it is linked ([`Knowledge::front_connections`]).
+    unclassified: HashMap<IpAddr, ServerConns>,
     /// Health checks seen.
     pub health_checks: u64,
     /// Legs paired before their window closed because the held legs went over
@@ -138,16 +153,60 @@ impl Knowledge {
     /// is only missing from the ALB's traffic when that node's side of it is captured.
     pub fn legs_seen(&self, node: IpAddr) -> (bool, bool) {
         let info = self.nodes.get(&node);
-        let linked_front = self.links.links().any(|l| {
-            l.node == node
-                && self
-                    .nodes
-                    .get(&l.front)
-                    .is_some_and(|n| n.front_connections > 0)
-        });
-        let front = linked_front || info.is_some_and(|n| n.front_connections > 0);
+        let front = self.front_connections(node).0 > 0;
         let back = info.is_some_and(|n| n.back_connections > 0 || n.health_checks > 0);
         (front, back)
+    }
+
+    /// Node `node`'s front-end connections and listener ports, its linked front-end addresses'
+    /// included: also the connections to such an address counted before the link was decided
+    /// (as another node's, or as neither front nor back end), so the count is what a capture
+    /// of the same traffic under one address gives.
+    pub fn front_connections(&self, node: IpAddr) -> (u64, BTreeSet<u16>) {
+        let (mut count, mut ports) = self
+            .nodes
+            .get(&node)
+            .map(|n| (n.front_connections, n.listener_ports.clone()))
+            .unwrap_or_default();
+        for l in self.links.links().filter(|l| l.node == node) {
+            if let Some(f) = self.nodes.get(&l.front) {
+                count += f.front_connections;
+                ports.extend(f.listener_ports.iter().copied());
+            }
+            if let Some(u) = self.unclassified.get(&l.front) {
+                count += u.connections;
+                ports.extend(u.ports.iter().copied());
+            }
+            ports.extend(l.listener_ports.iter().copied());
+        }
+        (count, ports)
+    }
+
+    /// Connections that are neither front nor back end, without those to an address linked
+    /// to a node since they were counted (they are that node's front-end connections).
+    pub fn unlinked_other_connections(&self) -> u64 {
+        let linked: u64 = self
+            .links
+            .links()
+            .filter_map(|l| self.unclassified.get(&l.front))
+            .map(|u| u.connections)
+            .sum();
+        self.other_connections.saturating_sub(linked)
+    }
+
+    /// Counts a connection classified as neither front nor back end, under its server address.
+    pub(super) fn count_other(&mut self, key: &ConnKey) {
+        self.other_connections += 1;
+        if !self.unclassified.contains_key(&key.server.ip)
+            && self.unclassified.len() >= MAX_ADDRESSES
+        {
+            return;
+        }
+        let u = self.unclassified.entry(key.server.ip).or_default();
+        u.connections += 1;
+        if u.ports.len() < MAX_SERVER_PORTS {
+            u.ports.insert(key.server.port);
+        }
     }
 
     /// Decides the links between front-end and back-end addresses from what was seen so far
@@ -438,7 +497,10 @@ impl Knowledge {
 
     /// True when a back-end leg that carries no readable request is a health check by its
     /// behaviour: a health-check-shaped connection on a steady interval from its node to its
-    /// target (HTTPS target groups, failed or refused health-check connects).
+    /// target (HTTPS target groups, failed or refused health-check connects). The one rule for
+    /// health checks by cadence: pairing asks it with what is known so far, and once the capture
+    /// has ended (every connection recorded) it decides the back-end-only legs held for it
+    /// ([`Knowledge::may_be_cadence_check`]).
     pub fn health_check_by_cadence(&self, leg: &Leg) -> bool {
         if leg.exchange.is_some() {
             return false;
@@ -451,6 +513,30 @@ impl Knowledge {
             && self
                 .cadence
                 .on_cadence(key.client.ip, key.server, rec.tcp.start)
+    }
+
+    /// True when a path paired without a front end may still turn out a health check by
+    /// cadence once more of the capture is known: a back-end leg without a readable request,
+    /// either a bare connection attempt or one TLS exchange on a connection of its own (health
+    /// checks over TLS). Such paths wait for the end of the capture, where
+    /// [`Knowledge::health_check_by_cadence`] decides them.
+    pub fn may_be_cadence_check(path: &RequestPath) -> bool {
+        let Some(b) = path.back.as_ref() else {
+            return false;
+        };
+        if path.front.is_some() || b.exchange.is_some() {
+            return false;
+        }
+        match &b.burst {
+            None => true,
+            Some(_) => {
+                b.index() == 0
+                    && b.record
+                        .as_ref()
+                        .and_then(|r| r.tls.as_ref())
+                        .is_some_and(|t| t.bursts.len() <= 2 && t.bursts_dropped == 0)
+            }
+        }
     }
 
     /// With no ALB traffic recognised otherwise (e.g. a target-ENI capture holding only a

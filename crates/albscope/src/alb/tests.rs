@@ -714,3 +714,65 @@ fn eager_pairing_pairs_what_has_arrived_without_waiting_for_the_window() {
     let (sink, _) = tr.finish();
     assert_eq!(paired(&sink), 1);
 }
+
+/// A health check from the ALB node at `ms` (names the node strongly).
+fn health_check(tr: &mut AlbTracker<Collect>, id: u64, ms: i64) {
+    let h = Conn::new(id, ep(ALB, 50002), ep(TARGET, 80), ms).handshake(ms);
+    tr.exchange(
+        &h.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(
+                ms + 2,
+                "/health",
+                hdrs(&[("User-Agent", "ELB-HealthChecker/2.0")]),
+            )),
+            Some(resp(ms + 3, 200, "Apache", 2)),
+        ),
+    );
+}
+
+#[test]
+fn connections_to_a_front_address_before_its_link_count_for_the_node() {
+    // The node (known from a health check) is reached by its clients at another address; the
+    // link is decided only after three agreeing requests, by then every front-end connection
+    // has been classified: each must still count as the node's, as under one address.
+    const PUBLIC: &str = "52.94.133.131";
+    let mut tr = tracker();
+    health_check(&mut tr, 1, 10);
+    for i in 0..4u16 {
+        let ms = 1_000 * i64::from(i) + 100;
+        let id = 10 + 2 * u64::from(i);
+        let path = format!("/p{i}");
+        let f = Conn::new(id, ep(CLIENT, 40000 + i), ep(PUBLIC, 80), ms - 2).handshake(ms - 2);
+        tr.exchange(
+            &f.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(ms, &path, front_headers())),
+                Some(resp(ms + 30, 200, "Apache", 10)),
+            ),
+        );
+        let b = Conn::new(id + 1, ep(ALB, 50000 + i), ep(TARGET, 80), ms + 1).handshake(ms + 1);
+        tr.exchange(
+            &b.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(ms + 3, &path, back_headers(CLIENT))),
+                Some(resp(ms + 20, 200, "Apache", 10)),
+            ),
+        );
+    }
+    let (sink, known) = tr.finish();
+    let node: IpAddr = ALB.parse().unwrap();
+    assert_eq!(known.links.node_for(PUBLIC.parse().unwrap()), Some(node));
+    assert_eq!(paired(&sink), 4, "{:#?}", sink.paths);
+    let (front, ports) = known.front_connections(node);
+    assert_eq!(front, 4);
+    assert_eq!(ports.into_iter().collect::<Vec<_>>(), vec![80]);
+    assert_eq!(known.unlinked_other_connections(), 0);
+    assert_eq!(known.legs_seen(node), (true, true));
+}

@@ -565,7 +565,7 @@ impl<S: PathSink> AlbTracker<S> {
         let node = self.known.node_of(key, role);
         self.back_end_seen |= role == ConnRole::BackEnd;
         if role == ConnRole::Other {
-            self.known.other_connections += 1;
+            self.known.count_other(key);
             return;
         }
         if !self.known.nodes.contains_key(&node) && self.known.nodes.len() >= MAX_WEAK_NODES {

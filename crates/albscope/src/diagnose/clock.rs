@@ -7,13 +7,16 @@
 //! and protocol timing, the ALB timers and pairing all see one clock. The estimate needs the
 //! linked requests of a whole pass, so a disagreeing set of files is read twice (the cost:
 //! one more read and analysis of every file; files that agree within [`CLOCK_REPORT_MIN`] are
-//! read once when no access log is joined). A stream (stdin, a FIFO) cannot be read again:
+//! read once when no access log is joined). With an access log, several files are always read
+//! twice: the first pass also measures the log's clock against the corrected capture clock
+//! ([`LogClockProbe`]), which the joining pass then applies to the log's times. A stream (stdin, a FIFO) cannot be read again:
 //! with one among the inputs (`rereadable` false) the estimate is reported, not applied (the
 //! report says to give `--time-offset`); the CLI copies streams to temporary files only where
 //! it reads them twice anyway (with `--access-log`).
 
+use super::logjoin::clock::LogClockProbe;
 use super::logjoin::LogIndex;
-use super::{analyze_capture_with_log, Analysis, ClockOffset, Keep};
+use super::{analyze_capture_probing, Analysis, ClockOffset, Keep};
 use crate::alb::{AlbConfig, FileOffset, Knowledge, OffsetSource};
 use crate::capture::{CaptureError, CaptureReader, Duration};
 use crate::pipeline::PipelineConfig;
@@ -32,24 +35,34 @@ pub fn analyze_files(
     log: Option<LogIndex>,
 ) -> Result<Analysis, CaptureError> {
     let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
-    let analyze = |alb: AlbConfig, log: Option<LogIndex>| -> Result<Analysis, CaptureError> {
+    let analyze = |alb: AlbConfig,
+                   log: Option<LogIndex>,
+                   probe: Option<LogClockProbe>|
+     -> Result<(Analysis, Option<LogClockProbe>), CaptureError> {
         let mut reader = CaptureReader::open_named(named)?;
         for o in &alb.clock_offsets {
             reader.set_clock_offset(usize::from(o.file), o.ahead);
         }
-        Ok(analyze_capture_with_log(
+        Ok(analyze_capture_probing(
             &mut reader,
             pipeline,
             alb,
             keep(),
             log,
+            probe,
         ))
     };
     let estimate = rereadable && names.len() > 1 && alb.clock_offsets.len() + 1 < names.len();
-    if !estimate {
-        return analyze(alb, log);
+    // With an access log, several files are read twice also when every offset is given: the
+    // log's clock is measured against theirs first.
+    let probe_log = rereadable && names.len() > 1 && log.is_some();
+    if !estimate && !probe_log {
+        return Ok(analyze(alb, log, None)?.0);
     }
-    let first = analyze(alb.clone(), None)?;
+    // The first pass also measures the access log's clock, so that the joining pass compares
+    // its times on the capture's clock from its first request on.
+    let probe = log.as_ref().map(LogClockProbe::new);
+    let (first, probe) = analyze(alb.clone(), None, probe)?;
     let estimated: Vec<FileOffset> = first
         .clock_offsets
         .iter()
@@ -70,8 +83,21 @@ pub fn analyze_files(
     if estimated.is_empty() && log.is_none() {
         return Ok(first);
     }
+    let mut log = log;
+    if let (Some(log), Some(probe)) = (&mut log, probe) {
+        // The joining pass takes the estimated offsets off their files' timestamps too.
+        let later = |file: u16| {
+            estimated
+                .iter()
+                .find(|o| o.file == file)
+                .map_or(Duration(0), |o| o.ahead)
+        };
+        if let Some(offset) = probe.offset(later) {
+            log.set_clock_offset(offset);
+        }
+    }
     alb.clock_offsets.extend(estimated);
-    analyze(alb, log)
+    Ok(analyze(alb, log, None)?.0)
 }
 
 /// Each input file's clock offset: the one applied before the analysis (given or estimated in

@@ -190,11 +190,25 @@ pub struct Finding {
     pub pairing: PairingMethod,
     /// Server header of the target, when known.
     pub target_server: Option<String>,
+    /// HTTP/2 front end: the `RST_STREAM` the ALB ended the client's stream with instead of a
+    /// status (e.g. `REFUSED_STREAM`: refused unprocessed, safe to retry).
+    pub client_stream_reset: Option<ClientStreamReset>,
     /// For a gRPC request, the gRPC status the client sees (from the answer it got, or, when
     /// the ALB answered with an HTTP error, the status gRPC clients derive from it).
     pub grpc: Option<crate::protocol::GrpcOutcome>,
     /// The access-log entry joined to this request (only with `--access-log`).
     pub logged: Option<logjoin::LoggedEntry>,
+}
+
+/// The `RST_STREAM` an HTTP/2 client got from the ALB instead of a status.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ClientStreamReset {
+    /// Its error code (see [`crate::protocol::H2ErrorCode`]).
+    pub code: u32,
+    /// The back end shows the target received the request and did not refuse it unprocessed
+    /// (no `GOAWAY` or `REFUSED_STREAM` of its own for it): a retry repeats it there, whatever
+    /// the code says.
+    pub target_received: bool,
 }
 
 /// Counts for one category.
@@ -500,12 +514,15 @@ pub struct Analyzer {
     summary: Summary,
     health: HealthSummary,
     log: Option<logjoin::LogIndex>,
+    /// Measures the access log's clock (a pass before the join).
+    log_probe: Option<logjoin::clock::LogClockProbe>,
     metrics: metrics::Collector,
     /// Idle timeouts (whole seconds) that requests showed the ALB giving up after.
     idle_seen: Vec<Duration>,
     /// Back-end connections without a front end that carried no readable request (bare
-    /// connection attempts, single TLS exchanges): health checks when they come at a steady
-    /// cadence per node and target, decided at the end (see [`health_check_cadence`]).
+    /// connection attempts, single TLS exchanges): health checks when the ALB layer finds them
+    /// on a health-check cadence, decided at the end of the capture (see
+    /// [`Knowledge::may_be_cadence_check`]).
     held: std::collections::VecDeque<RequestPath>,
     /// Kept findings whose timeline waits for a connection record (a leg paired before its
     /// connection closed): the path, and the finding's index in `requests`.
@@ -528,77 +545,6 @@ fn held_health_check(b: &crate::alb::Leg) -> HealthCheck {
 /// Most back-end attempts held for the health-check cadence test; past it the oldest is
 /// diagnosed as a client request at once.
 const MAX_HELD: usize = 10_000;
-
-/// A back-end-only connection that may be a health check: no front end, and either a bare
-/// connection attempt or one TLS exchange on a connection of its own (health checks over TLS).
-fn may_be_health_check(path: &RequestPath) -> bool {
-    let Some(b) = path.back.as_ref() else {
-        return false;
-    };
-    if path.front.is_some() || b.exchange.is_some() {
-        return false;
-    }
-    match &b.burst {
-        None => true,
-        Some(_) => {
-            b.index() == 0
-                && b.record
-                    .as_ref()
-                    .and_then(|r| r.tls.as_ref())
-                    .is_some_and(|t| t.bursts.len() <= 2 && t.bursts_dropped == 0)
-        }
-    }
-}
-
-/// Which of these times (sorted) come at a steady cadence: the interval is the median gap
-/// between neighbours, 4 s to 310 s (the health-check interval is 5-300 s); a time joins the
-/// chain when it comes one interval (within 10 %, at least 0.5 s) after the chain's last time,
-/// so that a client attempt in between is left out. Chains of at least three count.
-fn health_check_cadence(times: &[Timestamp]) -> Vec<bool> {
-    let mut fits = vec![false; times.len()];
-    let mut gaps: Vec<f64> = times
-        .windows(2)
-        .filter_map(|w| match w {
-            [a, b] => Some(b.since(*a).as_secs_f64()),
-            _ => None,
-        })
-        .collect();
-    gaps.sort_by(f64::total_cmp);
-    let Some(&m) = gaps.get(gaps.len() / 2) else {
-        return fits;
-    };
-    if !(4.0..=310.0).contains(&m) {
-        return fits;
-    }
-    let tol = (0.1 * m).max(0.5);
-    let mut chain: Vec<usize> = Vec::new();
-    let close = |chain: &[usize], fits: &mut Vec<bool>| {
-        if chain.len() >= 3 {
-            for &i in chain {
-                if let Some(f) = fits.get_mut(i) {
-                    *f = true;
-                }
-            }
-        }
-    };
-    for (i, t) in times.iter().enumerate() {
-        let last = chain.last().and_then(|&l| times.get(l));
-        match last {
-            None => chain.push(i),
-            Some(l) => {
-                let gap = t.since(*l).as_secs_f64();
-                if (gap - m).abs() <= tol {
-                    chain.push(i);
-                } else if gap > m + tol {
-                    close(&chain, &mut fits);
-                    chain = vec![i];
-                }
-            }
-        }
-    }
-    close(&chain, &mut fits);
-    fits
-}
 
 /// The idle timeout a finding shows the ALB giving up after, when it shows one.
 fn idle_seen(f: &Finding) -> Option<Duration> {
@@ -666,6 +612,7 @@ impl Analyzer {
             summary: Summary::default(),
             health: HealthSummary::default(),
             log: None,
+            log_probe: None,
             metrics: metrics::Collector::default(),
             idle_seen: Vec::new(),
             held: std::collections::VecDeque::new(),
@@ -733,9 +680,10 @@ impl Analyzer {
         // The timeline is written only for the requests kept (counting, the metrics and the
         // access-log join do not read it).
         // The verdict first; the words a report quotes only for the findings kept in full
-        // (or all of them when an access log is joined: the join reads them).
+        // (or all of them when an access log is joined or its clock measured: both read them).
         let room = self.requests.len() < self.max_kept;
-        let (keep_ok, all_words) = (self.keep_ok, self.log.is_some());
+        let all_words = self.log.is_some() || self.log_probe.is_some();
+        let keep_ok = self.keep_ok;
         let mut finding = classify::diagnose_verdict(&path, known, |c| {
             all_words || (room && (c.is_failure() || keep_ok))
         });
@@ -760,6 +708,25 @@ impl Analyzer {
         }
         if let Some(log) = &mut self.log {
             finding.logged = log.join(&finding);
+        }
+        if let Some(probe) = &mut self.log_probe {
+            let trace = finding
+                .trace_id
+                .as_deref()
+                .or(finding.access_log.trace_id.as_deref());
+            let start = finding
+                .access_log
+                .request_creation_time
+                .unwrap_or(finding.time);
+            // The file of the leg the start was read from (the front end when captured).
+            let file = path
+                .front
+                .as_ref()
+                .or(path.back.as_ref())
+                .and_then(crate::alb::Leg::first_pos);
+            if let (Some(trace), Some(pos)) = (trace, file) {
+                probe.observe(trace, start, pos.file);
+            }
         }
         self.count(&finding, path.back.as_ref().map(|b| b.conn.key.server));
         if !exchange_only {
@@ -817,32 +784,20 @@ impl Analyzer {
         }
     }
 
-    /// The held back-end attempts: those at a steady cadence per node and target are health
+    /// The held back-end attempts, now that every connection is known: those the ALB layer
+    /// finds on a health-check cadence ([`Knowledge::health_check_by_cadence`]) are health
     /// checks (a refused or failed health-check connect, a health check over TLS), the others
     /// client requests.
     fn release_held(&mut self, known: &Knowledge) {
         let mut held: Vec<RequestPath> = std::mem::take(&mut self.held).into();
         held.sort_by_key(|p| p.back.as_ref().map(|b| b.time()));
-        let mut groups: IndexMap<(Option<IpAddr>, Option<Endpoint>), Vec<RequestPath>> =
-            IndexMap::new();
         for p in held {
-            let target = p.back.as_ref().map(|b| b.conn.key.server);
-            groups.entry((p.node, target)).or_default().push(p);
-        }
-        for (_, group) in groups {
-            let times: Vec<Timestamp> = group
-                .iter()
-                .filter_map(|p| p.back.as_ref().map(|b| b.time()))
-                .collect();
-            let fits = health_check_cadence(&times);
-            for (p, fit) in group.into_iter().zip(fits) {
-                match p.back.as_ref() {
-                    Some(b) if fit => {
-                        let check = held_health_check(b);
-                        self.health_check(check, known);
-                    }
-                    _ => self.request(p, known),
+            match p.back.as_ref() {
+                Some(b) if known.health_check_by_cadence(b) => {
+                    let check = held_health_check(b);
+                    self.health_check(check, known);
                 }
+                _ => self.request(p, known),
             }
         }
     }
@@ -887,16 +842,8 @@ impl Analyzer {
                 let ip = n.ip?;
                 let fronts: Vec<&NodeLink> =
                     linked.iter().copied().filter(|l| l.node == ip).collect();
-                // Connections counted under a front-end address before it was linked.
-                let (mut front_connections, mut listener_ports) =
-                    (n.front_connections, n.listener_ports.clone());
-                for l in &fronts {
-                    if let Some(f) = known.nodes.get(&l.front) {
-                        front_connections += f.front_connections;
-                        listener_ports.extend(f.listener_ports.iter().copied());
-                    }
-                    listener_ports.extend(l.listener_ports.iter().copied());
-                }
+                // Connections counted under a front-end address before it was linked too.
+                let (front_connections, listener_ports) = known.front_connections(ip);
                 Some(NodeReport {
                     ip,
                     front_addresses: fronts
@@ -970,7 +917,7 @@ impl Analyzer {
                 targets_over_limit: known.targets_over_limit,
                 sessions_over_limit: known.sessions_over_limit,
             },
-            other_connections: known.other_connections,
+            other_connections: known.unlinked_other_connections(),
             stats,
             metrics,
             connections,
@@ -981,7 +928,7 @@ impl Analyzer {
 
 impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
-        if may_be_health_check(&path) {
+        if Knowledge::may_be_cadence_check(&path) {
             if self.held.len() >= MAX_HELD {
                 if let Some(oldest) = self.held.pop_front() {
                     self.request(oldest, known);
@@ -1090,14 +1037,29 @@ pub fn analyze_capture_with_log(
     keep: Keep,
     log: Option<logjoin::LogIndex>,
 ) -> Analysis {
+    analyze_capture_probing(reader, pipeline, alb, keep, log, None).0
+}
+
+/// [`analyze_capture_with_log`] that also measures the access log's clock with `probe` (see
+/// [`logjoin::clock`]), returned with its samples.
+pub fn analyze_capture_probing(
+    reader: &mut crate::capture::CaptureReader,
+    pipeline: &crate::pipeline::PipelineConfig,
+    alb: crate::alb::AlbConfig,
+    keep: Keep,
+    log: Option<logjoin::LogIndex>,
+    probe: Option<logjoin::clock::LogClockProbe>,
+) -> (Analysis, Option<logjoin::clock::LogClockProbe>) {
     let mut analyzer = Analyzer::new(reader.file_names(), keep);
     if let Some(log) = log {
         analyzer = analyzer.with_access_log(log);
     }
+    analyzer.log_probe = probe;
     let mut tracker = crate::alb::AlbTracker::new(alb, analyzer);
     let stats = crate::pipeline::run_app(reader, pipeline, &mut tracker);
-    let (analyzer, known) = tracker.finish();
-    analyzer.finish(&known, stats)
+    let (mut analyzer, known) = tracker.finish();
+    let probe = analyzer.log_probe.take();
+    (analyzer.finish(&known, stats), probe)
 }
 
 impl Finding {

@@ -1001,31 +1001,57 @@ mod prop {
     }
 }
 
-/// Health checks seen from the targets' side: a steady cadence, with a client attempt in
-/// between left out; irregular attempts are client requests.
+/// Refused connects from the node to a target at `secs` (back end only), the capture clock
+/// ticking after each so that the early ones are paired before the cadence shows: the
+/// analysis of them.
+fn refused_attempts(secs: &[f64]) -> Analysis {
+    let analyzer = Analyzer::new(vec!["t.pcap".into()], Keep::new(true));
+    let config = AlbConfig {
+        alb_ips: vec![ALB.parse().unwrap()],
+        ..AlbConfig::default()
+    };
+    let mut tr = AlbTracker::new(config, analyzer);
+    for (i, s) in secs.iter().enumerate() {
+        let ms = (s * 1000.0) as i64;
+        let id = i as u64 + 1;
+        let b = Conn::new(id, ep(ALB, 50000 + i as u16), ep(TARGET, 80), ms)
+            .ev(
+                ms,
+                ToServer,
+                K::Syn {
+                    retransmission: false,
+                },
+            )
+            .ev(ms + 1, ToClient, K::Rst);
+        tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+        crate::pipeline::Clock::tick_in_flight(&mut tr, t(ms + 1), None);
+    }
+    let (analyzer, known) = tr.finish();
+    analyzer.finish(&known, crate::pipeline::RunStats::default())
+}
+
+/// Health checks seen from the targets' side are recognised by one rule (the ALB layer's
+/// cadence), also for the attempts paired before the cadence showed: a chain is never split
+/// into client requests and health checks; irregular attempts are client requests.
 #[test]
-fn health_check_cadence_leaves_client_attempts_out() {
-    let at =
-        |s: &[f64]| -> Vec<Timestamp> { s.iter().map(|x| Timestamp((x * 1e9) as i64)).collect() };
-    assert_eq!(
-        health_check_cadence(&at(&[0.0, 10.0, 20.0, 23.0, 30.0, 40.1])),
-        vec![true, true, true, false, true, true]
-    );
-    assert_eq!(
-        health_check_cadence(&at(&[0.0, 10.0])),
-        vec![false, false],
-        "two are not a cadence"
-    );
-    assert_eq!(
-        health_check_cadence(&at(&[0.0, 1.0, 2.0, 3.0])),
-        vec![false; 4],
-        "faster than any health-check interval"
-    );
-    assert_eq!(
-        health_check_cadence(&at(&[0.0, 7.0, 30.0, 31.0, 90.0])),
-        vec![false; 5],
-        "irregular"
-    );
+fn a_health_check_cadence_is_one_rule_for_the_whole_chain() {
+    // A 1 s interval: the attempts paired after the fourth were health checks at pairing time,
+    // the first ones (held to the end) were judged by a second rule (4-310 s) as requests.
+    let a = refused_attempts(&[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+    assert_eq!(a.health_checks.checks, 6, "{:?}", a.requests);
+    assert!(a.requests.is_empty());
+    // A steady 10 s cadence with a client's attempt in between: only that one is a request.
+    let a = refused_attempts(&[0.0, 10.0, 20.0, 23.0, 30.0, 40.1]);
+    assert_eq!(a.health_checks.checks, 5);
+    assert_eq!(a.requests.len(), 1);
+    assert_eq!(a.requests[0].time, t(23_000));
+    assert_eq!(a.requests[0].category, Category::TargetConnectRefused);
+    // Irregular, or too few: client requests.
+    for secs in [&[0.0, 7.0, 30.0, 31.0, 90.0][..], &[0.0, 10.0][..]] {
+        let a = refused_attempts(secs);
+        assert_eq!(a.health_checks.checks, 0, "{secs:?}");
+        assert_eq!(a.requests.len(), secs.len(), "{secs:?}");
+    }
 }
 
 /// From the front end only, a 5xx without a Server header is most likely the target's, but not

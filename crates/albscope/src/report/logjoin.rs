@@ -168,6 +168,16 @@ pub fn join_summary_lines(s: &LogJoinSummary) -> Vec<String> {
         },
         s.with_disagreements
     )];
+    if let Some(c) = s.log_clock {
+        let secs = c.ahead.0 as f64 / 1e9;
+        out.push(format!(
+            "log clock: {:.3} s {} the capture's (measured on {} requests joined by trace id); \
+             the log's times were compared on the capture's clock",
+            secs.abs(),
+            if secs < 0.0 { "behind" } else { "ahead of" },
+            c.requests
+        ));
+    }
     if !s.disagreeing_requests.is_empty() {
         let more = s
             .with_disagreements

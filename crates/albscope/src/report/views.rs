@@ -552,7 +552,10 @@ pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
         {
             "not visible: the ALB's answer to the client is encrypted (TLS)".to_string()
         }
-        (None, _) => format!("none seen - {who}"),
+        (None, _) => match &f.client_stream_reset {
+            Some(r) => super::words::client_stream_reset(r),
+            None => format!("none seen - {who}"),
+        },
     }
 }
 

@@ -9,9 +9,9 @@ use crate::alb::{Knowledge, PairingNote, RequestPath, TimerSource};
 use crate::diagnose::evidence::{Cause, Evidence, Note, TellApart};
 use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
-use crate::diagnose::{DecryptedLegs, Finding, TimelineEvent};
+use crate::diagnose::{ClientStreamReset, DecryptedLegs, Finding, TimelineEvent};
 use crate::flow::Dir;
-use crate::protocol::Known;
+use crate::protocol::{H2ErrorCode, Known};
 use crate::taxonomy::fix_text;
 use crate::taxonomy::{Category, GeneratedBy};
 
@@ -360,6 +360,17 @@ pub(in crate::diagnose) fn diagnose_verdict(
         .and_then(|x| x.rsplit(',').next())
         .and_then(|c| c.trim().parse().ok()));
     let grpc = grpc_seen(front, back, status, generated_by);
+    // The client's answer was its stream reset by the ALB, not a status.
+    let client_stream_reset = front
+        .filter(|_| status.is_none())
+        .and_then(|f| f.exchange.as_ref())
+        .and_then(|e| e.h2.as_ref())
+        .and_then(|h| h.reset)
+        .filter(|r| r.dir == Dir::ToClient)
+        .map(|r| ClientStreamReset {
+            code: r.code.0,
+            target_received: back.is_some_and(target_received),
+        });
     Finding {
         id,
         time: start,
@@ -402,7 +413,24 @@ pub(in crate::diagnose) fn diagnose_verdict(
         logged: None,
         target_server: detail.server.clone(),
         grpc,
+        client_stream_reset,
     }
+}
+
+/// True when back-end leg `b` sent its request and the target did not refuse it unprocessed
+/// (a `GOAWAY` below its stream, or its own `REFUSED_STREAM`).
+fn target_received(b: &crate::alb::Leg) -> bool {
+    let Some(ex) = b.exchange.as_ref().filter(|e| e.request.is_some()) else {
+        return false;
+    };
+    let Some(h2) = ex.h2.as_ref() else {
+        return true;
+    };
+    let goaway = h2.refused_by.is_some_and(|g| g.dir == Dir::ToClient);
+    let refused = h2
+        .reset
+        .is_some_and(|r| r.dir == Dir::ToClient && r.code == H2ErrorCode::REFUSED_STREAM);
+    !(goaway || refused)
 }
 
 /// The gRPC status the client sees: from the front end's answer when captured; else, for the

@@ -26,6 +26,8 @@ pub struct LogIndex {
     /// Entries skipped past `max_entries`.
     pub(super) not_indexed: u64,
     pub(super) summary: LogJoinSummary,
+    /// The log's clock against the capture's.
+    pub(super) clock: super::clock::LogClock,
 }
 
 impl LogIndex {
@@ -42,6 +44,7 @@ impl LogIndex {
             skipped_outside: 0,
             not_indexed: 0,
             summary: LogJoinSummary::default(),
+            clock: super::clock::LogClock::default(),
         }
     }
 
@@ -126,6 +129,12 @@ impl LogIndex {
         self.entries.is_empty()
     }
 
+    /// Uses the log's clock offset measured in an earlier pass (against this pass's clock).
+    pub fn set_clock_offset(&mut self, offset: super::clock::LogClockOffset) {
+        self.clock.set_prior(offset);
+    }
+
+    /// Entry `i`'s `request_creation_time` as logged.
     pub(super) fn created(&self, i: u32) -> Option<Timestamp> {
         self.entries
             .get(i as usize)

@@ -26,9 +26,11 @@ impl LogIndex {
             .as_deref()
             .or(f.access_log.trace_id.as_deref())
             .and_then(trace_root);
+        // Log times moved onto the capture's clock.
+        let correction = self.clock.correction();
         let gap = |idx: &LogIndex, i: u32| -> i64 {
             match (idx.created(i), start) {
-                (Some(c), Some(s)) => c.since(s).0.saturating_abs(),
+                (Some(c), Some(s)) => c.since(s).0.saturating_sub(correction.0).saturating_abs(),
                 _ => i64::MAX,
             }
         };
@@ -96,11 +98,17 @@ impl LogIndex {
             }
             return None;
         };
+        if method == JoinMethod::TraceId {
+            if let (Some(c), Some(s)) = (self.created(i), start) {
+                self.clock.observe(c.since(s));
+            }
+        }
         let opts = self.opts;
+        let correction = self.clock.correction();
         let ix = self.entries.get_mut(i as usize)?;
         ix.used = true;
         let e = &ix.entry;
-        let disagreements = disagreements(f, e, method, start, &opts);
+        let disagreements = disagreements(f, e, method, start, correction, &opts);
         self.summary.joined += 1;
         match method {
             JoinMethod::TraceId => self.summary.joined_by_trace_id += 1,
@@ -133,12 +141,14 @@ impl LogIndex {
     }
 }
 
-/// The ways log entry `e` and the capture's view of `f` disagree.
+/// The ways log entry `e` and the capture's view of `f` disagree (`correction`: the log's
+/// clock offset, taken off its times).
 fn disagreements(
     f: &Finding,
     e: &LogEntry,
     method: JoinMethod,
     start: Option<Timestamp>,
+    correction: Duration,
     opts: &JoinOptions,
 ) -> Vec<Disagreement> {
     let mut out = Vec::new();
@@ -210,7 +220,8 @@ fn disagreements(
     }
     if method == JoinMethod::TraceId {
         if let (Some(c), Some(s)) = (e.request_creation_time, start) {
-            let d = c.since(s);
+            // Beyond the log's clock offset (reported once in the summary).
+            let d = Duration(c.since(s).0.saturating_sub(correction.0));
             if d.0.saturating_abs() > opts.time_tolerance.0.saturating_abs() {
                 out.push(Disagreement::CreationTime {
                     log_minus_capture: d,

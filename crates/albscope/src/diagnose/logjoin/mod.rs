@@ -16,6 +16,9 @@
 //!    for the same target (and client IP, when `X-Forwarded-For` named it) created within
 //!    [`TARGET_TIME_WINDOW_MS`]; none when several qualify.
 //!
+//! Times are compared on one clock: the log's offset against the capture's, measured on the
+//! trace-id joins ([`clock`]), is taken off the log's times first.
+//!
 //! Each log entry joins at most one request. Joins are made in the order requests are
 //! finalised, so a request without trace id could take the log line of a neighbour on the same
 //! client connection (within the tolerance) whose own request comes later and whose log line
@@ -29,6 +32,7 @@
 //! packets), but 1 million entries cost about 1.5 GB: give `--access-log` the log files of the
 //! capture's time span, not a month of them.
 
+pub mod clock;
 mod index;
 mod join;
 mod summary;
@@ -271,6 +275,10 @@ pub struct LogJoinSummary {
     /// Entries read past [`JoinOptions::max_entries`] (`--max-log-entries`) and not indexed:
     /// requests they would have explained show as without entry.
     pub entries_not_indexed: u64,
+    /// How far the log's clock is ahead of the capture's, measured on trace-id joins, when it
+    /// was far enough to be taken off the log's times before they were compared with the
+    /// capture's ([`clock::LOG_CLOCK_MIN`]).
+    pub log_clock: Option<clock::LogClockOffset>,
     /// The first captured requests without entry (at most [`MAX_UNJOINED_LISTED`]).
     pub unlogged_requests: Vec<UnloggedRequest>,
     /// The first entries without captured request, in log order (at most

@@ -9,19 +9,23 @@ impl LogIndex {
     /// (widened by the time tolerance) are counted apart: the capture could not hold them.
     pub fn finish(mut self, first: Option<Timestamp>, last: Option<Timestamp>) -> LogJoinSummary {
         let tol = self.opts.time_tolerance;
+        let correction = self.clock.correction();
+        let on_capture_clock = |t: Timestamp| Timestamp(t.0.saturating_sub(correction.0));
         let mut s = std::mem::take(&mut self.summary);
         s.files = self.files;
         s.entries = self.entries.len() as u64 + self.skipped_outside + self.not_indexed;
         s.entries_outside_capture = self.skipped_outside;
         s.entries_not_indexed = self.not_indexed;
         s.malformed_lines = self.malformed;
+        s.log_clock = self.clock.offset().filter(|_| correction.0 != 0);
         for ix in self.entries.iter().filter(|e| !e.used) {
             let e = &ix.entry;
-            let t = e.request_creation_time.unwrap_or(e.time);
+            let t = on_capture_clock(e.request_creation_time.unwrap_or(e.time));
+            let logged = on_capture_clock(e.time);
             let inside = match (first, last) {
                 (Some(a), Some(b)) => {
                     t >= a.plus(Duration(tol.0.saturating_neg())) && t <= b.plus(tol)
-                        || e.time >= a && e.time <= b
+                        || logged >= a && logged <= b
                 }
                 _ => false,
             };
@@ -33,7 +37,7 @@ impl LogIndex {
             if s.uncaptured_entries.len() < MAX_UNJOINED_LISTED {
                 s.uncaptured_entries.push(UncapturedEntry {
                     source: ix.source.clone(),
-                    time: t,
+                    time: e.request_creation_time.unwrap_or(e.time),
                     client: e.client.clone(),
                     request: e.request.clone(),
                     elb_status_code: e.elb_status_code,

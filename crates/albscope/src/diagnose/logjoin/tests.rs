@@ -71,6 +71,7 @@ fn finding(trace: Option<&str>) -> Finding {
         pairing: PairingMethod::Headers,
         target_server: None,
         grpc: None,
+        client_stream_reset: None,
         logged: None,
     }
 }

@@ -36,6 +36,10 @@ use super::HttpExchange;
 pub struct H2ErrorCode(pub u32);
 
 impl H2ErrorCode {
+    /// `REFUSED_STREAM` (0x7): the stream was closed before any processing; the request can be
+    /// retried safely (RFC 9113 section 8.7).
+    pub const REFUSED_STREAM: H2ErrorCode = H2ErrorCode(7);
+
     /// The registered name (`NO_ERROR`, `PROTOCOL_ERROR`, ... `HTTP_1_1_REQUIRED`), or `None`
     /// for an unregistered code.
     pub fn name(self) -> Option<&'static str> {

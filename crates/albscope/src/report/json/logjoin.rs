@@ -22,6 +22,9 @@ pub(super) struct LogJoinOut<'a> {
     entries_without_request: u64,
     entries_outside_capture: u64,
     entries_not_indexed: u64,
+    /// Only when the log's clock was corrected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_clock: Option<LogClockOut>,
     unlogged_requests: Vec<UnloggedOut>,
     uncaptured_entries: Vec<UncapturedOut<'a>>,
 }
@@ -47,6 +50,10 @@ impl<'a> LogJoinOut<'a> {
             entries_without_request: s.entries_without_request,
             entries_outside_capture: s.entries_outside_capture,
             entries_not_indexed: s.entries_not_indexed,
+            log_clock: s.log_clock.map(|c| LogClockOut {
+                ahead_s: crate::diagnose::round3(c.ahead.0 as f64 / 1e9),
+                requests: c.requests,
+            }),
             unlogged_requests: s.unlogged_requests.iter().map(UnloggedOut::new).collect(),
             uncaptured_entries: s
                 .uncaptured_entries
@@ -55,6 +62,13 @@ impl<'a> LogJoinOut<'a> {
                 .collect(),
         }
     }
+}
+
+/// `access_log_join.log_clock`: the log's clock against the capture's.
+#[derive(Serialize)]
+struct LogClockOut {
+    ahead_s: f64,
+    requests: usize,
 }
 
 /// One of `access_log_join.unlogged_requests`.

@@ -37,7 +37,9 @@
 //! `"-"`), and its `entries[].fix` is `null` for `ok` entries (was `""`).
 //!
 //! Added in 2 (compatible, issue 15): `verdict`; `metrics.cloudwatch.HTTPCode_ELB_503_Count`;
-//! `metrics.periods`, `metrics.requests_past_periods` and `metrics.uncounted`.
+//! `metrics.periods`, `metrics.requests_past_periods` and `metrics.uncounted`. Later
+//! (compatible, issue 12): `verdict.groups[].grpc`, `access_log_join.log_clock`,
+//! `requests[].client_stream_reset`.
 //!
 //! Top level object:
 //! - `schema_version` (2), `inputs` [file names], `vantage` ("both_legs" | "back_end_only" |
@@ -50,7 +52,11 @@
 //!   no target attempt or back end not captured), `count`}] (largest first, at most 2),
 //!   `other_targets`, `candidates` [for `undetermined`: what it may be, most often named
 //!   first], `keepalive` [keep-alive facts of the named targets for `keepalive_race` and
-//!   `target_closed_before_response`, as in `risks`]}], `other_groups`, `other_failures` (the
+//!   `target_closed_before_response`, as in `risks`], `grpc` (only for a group with gRPC
+//!   errors, as the verdict's text names them: {`errors` [{`code` (gRPC status code), `name`
+//!   ("INTERNAL", ... | null)}] (the target's non-OK `grpc-status` under a non-5xx HTTP status,
+//!   most often first), `only` (every failure of the group is one, none an HTTP 5xx)})}],
+//!   `other_groups`, `other_failures` (the
 //!   groups not named and their failures), `risks` [targets whose observed keep-alive timeout
 //!   is below the ALB idle timeout and that had no keep-alive race counted or named, at most
 //!   2: {`target`, `server` ("Node.js", "Apache httpd", ... | null when not recognised),
@@ -107,6 +113,9 @@
 //!     "undetermined" from a capture that cannot tell: the categories it may be, most likely
 //!     first; `[]` otherwise), `headline`;
 //!   - `trace_id` (X-Amzn-Trace-Id | null), `target_server` (Server header | null);
+//!   - `client_stream_reset` (only for an HTTP/2 client whose stream the ALB reset instead of
+//!     answering with a status): {`code`, `name` ("REFUSED_STREAM", ... | null),
+//!     `target_received` (the back end shows the target got the request)};
 //!   - `access_log`: {`request_creation_time`, `request_processing_time`,
 //!     `target_processing_time`, `response_processing_time` (seconds; -1 when the step never
 //!     happened; null when the leg that would show it was not captured), `elb_status_code`
@@ -167,7 +176,9 @@
 //!   `joined_by_client_time`, `joined_by_target_time`, `with_disagreements`, `disagreeing_requests` [request ids, ok
 //!   ones included], `requests_without_entry`,
 //!   `entries_without_request` (inside the capture's time span), `entries_outside_capture`,
-//!   `entries_not_indexed` (read past `--max-log-entries`),
+//!   `entries_not_indexed` (read past `--max-log-entries`), `log_clock` (only when the log's
+//!   clock disagreed with the capture's and its times were corrected before the join:
+//!   {`ahead_s` (log minus capture; negative: behind), `requests` (trace-id joins measured)}),
 //!   `unlogged_requests` [{`id`, `time`, `client`, `request`, `status`, `category`}] and
 //!   `uncaptured_entries` [{`source`, `time`, `client`, `request`, `elb_status_code`,
 //!   `trace_id`}] (each at most 20)}.

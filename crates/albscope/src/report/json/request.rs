@@ -62,9 +62,20 @@ pub struct RequestOut<'a> {
     /// The HTTP status the gRPC status was derived from (no `grpc-status` was sent).
     #[serde(skip_serializing_if = "Option::is_none")]
     grpc_status_from_http: Option<u16>,
+    /// HTTP/2 front end: the `RST_STREAM` the client got from the ALB instead of a status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_stream_reset: Option<StreamResetOut>,
     wireshark_filter: Option<String>,
     wireshark_filters: Vec<FileFilterOut>,
     extract_command: Option<String>,
+}
+
+/// `client_stream_reset`: the error code, its name, and whether the target had the request.
+#[derive(Serialize)]
+struct StreamResetOut {
+    code: u32,
+    name: Option<&'static str>,
+    target_received: bool,
 }
 
 /// One entry of `wireshark_filters`.
@@ -207,6 +218,11 @@ impl<'a> RequestOut<'a> {
                 .and_then(crate::protocol::grpc_code_name),
             grpc_message: f.grpc.as_ref().and_then(|g| g.message.as_deref()),
             grpc_status_from_http: f.grpc.as_ref().and_then(|g| g.from_http),
+            client_stream_reset: f.client_stream_reset.map(|r| StreamResetOut {
+                code: r.code,
+                name: crate::protocol::H2ErrorCode(r.code).name(),
+                target_received: r.target_received,
+            }),
         }
     }
 }

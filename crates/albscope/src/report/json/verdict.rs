@@ -54,6 +54,24 @@ struct GroupOut {
     other_targets: usize,
     candidates: Vec<&'static str>,
     keepalive: Vec<KeepAliveOut>,
+    /// Only for a group with gRPC errors (the verdict names them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grpc: Option<GrpcErrorsOut>,
+}
+
+/// `verdict.groups[].grpc`: the gRPC status codes the target answered with under a non-5xx HTTP
+/// status, most often first, and whether every failure of the group is one.
+#[derive(Serialize)]
+struct GrpcErrorsOut {
+    errors: Vec<GrpcCodeOut>,
+    only: bool,
+}
+
+/// One gRPC status code and its name (`null` for a code gRPC does not define).
+#[derive(Serialize)]
+struct GrpcCodeOut {
+    code: u32,
+    name: Option<&'static str>,
 }
 
 /// A target of a group and its failures there.
@@ -82,6 +100,17 @@ impl GroupOut {
             other_targets: g.other_targets,
             candidates: g.candidates.iter().map(|c| c.name()).collect(),
             keepalive: g.keepalive.iter().map(KeepAliveOut::new).collect(),
+            grpc: (!g.grpc_errors.is_empty()).then(|| GrpcErrorsOut {
+                errors: g
+                    .grpc_errors
+                    .iter()
+                    .map(|&code| GrpcCodeOut {
+                        code,
+                        name: crate::protocol::grpc_code_name(code),
+                    })
+                    .collect(),
+                only: g.grpc_only,
+            }),
         }
     }
 }

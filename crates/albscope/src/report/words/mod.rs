@@ -222,6 +222,28 @@ pub fn h2_code(code: u32) -> String {
     }
 }
 
+/// What a client got when the ALB reset its HTTP/2 stream instead of answering with a status:
+/// a `REFUSED_STREAM` is an answer (the stream was refused before any processing, so HTTP/2
+/// clients retry it; unless the back end shows the target got the request); another code ended
+/// the stream without one.
+pub fn client_stream_reset(r: &crate::diagnose::ClientStreamReset) -> String {
+    let code = h2_code(r.code);
+    if crate::protocol::H2ErrorCode(r.code) != crate::protocol::H2ErrorCode::REFUSED_STREAM {
+        return format!(
+            "none - the ALB reset the HTTP/2 stream (RST_STREAM {code}) without a response"
+        );
+    }
+    format!(
+        "none - the ALB refused the HTTP/2 stream (RST_STREAM {code}): an answer saying it was \
+         not processed, which clients may retry safely{}",
+        if r.target_received {
+            " (but the target had received the request: a retry repeats it there)"
+        } else {
+            ""
+        }
+    )
+}
+
 /// A gRPC call's outcome for a failure's `grpc` line: its status in words, or that the capture
 /// holds no gRPC status.
 pub fn grpc_line(g: &crate::protocol::GrpcOutcome) -> String {
@@ -355,6 +377,33 @@ pub fn access_log_line(al: &AccessLogView) -> String {
 mod tests {
     use super::*;
     use crate::capture::Duration;
+
+    #[test]
+    fn a_stream_reset_to_the_client_is_worded_from_its_code() {
+        use crate::diagnose::ClientStreamReset;
+        let refused = |target_received| ClientStreamReset {
+            code: 7,
+            target_received,
+        };
+        let s = client_stream_reset(&refused(false));
+        assert!(
+            s.starts_with("none - the ALB refused the HTTP/2 stream"),
+            "{s}"
+        );
+        assert!(
+            s.contains("retry safely") && !s.contains("target had"),
+            "{s}"
+        );
+        assert!(client_stream_reset(&refused(true)).contains("the target had received"));
+        let cancel = client_stream_reset(&ClientStreamReset {
+            code: 8,
+            target_received: true,
+        });
+        assert_eq!(
+            cancel,
+            "none - the ALB reset the HTTP/2 stream (RST_STREAM CANCEL (0x8)) without a response"
+        );
+    }
 
     #[test]
     fn events_read_as_before() {
