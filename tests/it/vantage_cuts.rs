@@ -144,6 +144,7 @@ fn back_end_cut_scores_like_a_real_target_recording() {
             s.undetermined,
             s.wrong,
             s.missed,
+            s.hidden,
             s.extra,
             s.ok,
             s.ok_missed,
@@ -206,12 +207,10 @@ fn back_end_cut_is_never_confidently_wrong() {
     );
 }
 
+/// Issue 12: from the back end alone, an ALB close at the idle timeout is the idle timeout or a
+/// client that left while the ALB waited (undetermined); a client that left while the ALB took
+/// the target's whole answer is not visible there (`hidden`, its status marked inferred).
 #[test]
-#[ignore = "issue 12: back-end-only: 4 wrong of 70 failed requests, all client_closed: 3 read \
-            as ok (status marked inferred: the proxy relayed the target's late 200 on a back \
-            end it kept open) in samples/client_closed, samples/mixed, samples/real/client_closed; \
-            1 read as target_idle_timeout (HAProxy closed the back end at its timeout) in \
-            samples/real/tls_backend"]
 fn back_end_cut_is_never_wrong() {
     let (n, l) = problems("back", |r| r.score.wrong);
     assert_eq!(n, 0, "back-end-only: wrong categories:\n{l}");
@@ -245,44 +244,20 @@ fn cuts_told_the_alb_are_never_confidently_wrong() {
     }
 }
 
-/// Missed failed requests that the cut could have seen: not those that never reached the
-/// back end (`no_target_attempt`) in a back-end cut, not those with an encrypted front end in a
-/// front-end cut.
+/// Missed failed requests that the cut could have seen: the scorer counts those it cannot
+/// (never reached the back end, behind an encrypted front end: `vantage_score::not_visible`)
+/// apart, as `hidden`.
 fn missed_visible(r: &Row) -> u64 {
-    r.score
-        .missed_requests
-        .iter()
-        .filter(|m| match r.vantage.as_str() {
-            "back" => m.category != "no_target_attempt",
-            "front" => !m.front_encrypted,
-            _ => true,
-        })
-        .count() as u64
+    r.score.missed
 }
 
 /// Today's shortfalls per cut: `(sample, cut, wrong, of them stated as proved, missed)`; every
 /// other cut has none. A fix lowers a number here (edit the table); a change that raises one, or
 /// brings a new row, fails [`no_cut_is_worse_than_today`].
 const TODAY: &[(&str, &str, u64, u64, u64)] = &[
-    ("samples/client_closed.pcap", "back", 1, 0, 0),
     ("samples/mirror-truncated.pcap", "back", 0, 0, 1),
     ("samples/mirror-truncated.pcap", "front", 0, 0, 1),
-    // HTTP/2 over TLS seen from the clients alone: the streams and their statuses are
-    // encrypted, so the back-end failures cannot show (each is stated as not visible).
-    ("samples/http2-frontend.pcap", "front", 0, 0, 3),
-    ("samples/http2-frontend.pcap", "front+", 0, 0, 1),
-    ("samples/mixed.pcap", "back", 1, 0, 0),
     ("samples/multi-node.pcap", "front", 0, 0, 1),
-    ("samples/no_target_attempt.pcap", "back", 0, 0, 1),
-    ("samples/tls-frontend.pcap", "front", 0, 0, 2),
-    ("samples/real/client_closed.pcap", "back", 1, 0, 0),
-    ("samples/real/http2_frontend.pcap", "front", 0, 0, 3),
-    ("samples/real/http2_frontend.pcap", "front+", 0, 0, 2),
-    ("samples/real/no_target_attempt.pcap", "back", 0, 0, 2),
-    // HAProxy keeps the back end waiting after the client left (an ALB closes it): from the
-    // back end the request reads as the idle timeout
-    ("samples/real/tls_backend.pcap", "back", 1, 0, 0),
-    ("samples/real/tls_backend.target.pcap", "rec-b", 1, 0, 0),
 ];
 
 #[test]

@@ -19,6 +19,15 @@
 //!
 //! A failed request of the original that no cut request matches is **missed**. Ok requests of the
 //! original matched as ok are counted apart (`ok`), unmatched ones as `ok_missed`.
+//!
+//! **Not visible** (`hidden`) instead of missed or wrong: a failure that happened only on the
+//! leg the cut lacks, so no capture from that vantage can hold it ([`not_visible`]):
+//! - back end only: a request the ALB answered without trying a target (`no_target_attempt`:
+//!   nothing of it reaches a target), and a client that left (`client_closed`) while the ALB
+//!   took the target's whole answer anyway (the back end is a complete, normal exchange; the
+//!   cut may call it ok only with its status marked inferred, else it is wrong);
+//! - front end only: a failure behind an encrypted front end (TLS without keys: the client's
+//!   requests and the ALB's answers are not readable).
 
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -118,6 +127,8 @@ pub struct Req {
     pub front_encrypted: bool,
     /// Something about the request is marked inferred (see the module documentation).
     pub inferred: bool,
+    /// The target's answer reached the ALB (`access_log.target_status_code` is a status).
+    pub target_answered: bool,
 }
 
 impl Req {
@@ -148,6 +159,9 @@ impl Req {
             category: s("category").unwrap_or_else(|| "?".to_string()),
             front_encrypted: v.get("front_encrypted").and_then(Value::as_bool) == Some(true),
             inferred: flagged || said,
+            target_answered: v
+                .pointer("/access_log/target_status_code")
+                .is_some_and(Value::is_u64),
         }
     }
 
@@ -208,6 +222,49 @@ pub fn verdict(truth: &Req, cut: &Req) -> Verdict {
     }
 }
 
+/// Which legs a cut holds: decides which failures it cannot see ([`not_visible`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// Both legs (the original).
+    Both,
+    /// The back end only (ALB <-> targets).
+    Back,
+    /// The front end only (clients <-> ALB).
+    Front,
+}
+
+impl Seen {
+    /// The legs a row's vantage label holds (`back`, `back+`, `rec-b`: back end; `front`,
+    /// `front+`: front end; anything else both).
+    pub fn of_label(label: &str) -> Seen {
+        if label.starts_with("back") || label.starts_with("rec-b") {
+            Seen::Back
+        } else if label.starts_with("front") {
+            Seen::Front
+        } else {
+            Seen::Both
+        }
+    }
+}
+
+/// True when the original's failed request `truth` happened only on a leg a capture from
+/// `seen` lacks (see the module documentation): not counted as missed. `cut` is the cut's
+/// matching request, when there is one: it must then say only what the leg shows (`ok`, its
+/// status marked inferred).
+pub fn not_visible(seen: Seen, truth: &Req, cut: Option<&Req>) -> bool {
+    match (seen, cut) {
+        (Seen::Back, None) => truth.category == "no_target_attempt" && truth.target.is_none(),
+        (Seen::Back, Some(c)) => {
+            truth.category == "client_closed"
+                && truth.target_answered
+                && c.category == "ok"
+                && c.inferred
+        }
+        (Seen::Front, None) => truth.front_encrypted,
+        _ => false,
+    }
+}
+
 /// Counts for one cut (or a sum of cuts).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Score {
@@ -223,8 +280,11 @@ pub struct Score {
     pub wrong: u64,
     /// Those of `wrong` that nothing marks inferred: confident wrong answers, the worst outcome.
     pub wrong_confident: u64,
-    /// Failed requests of the original no cut request matches.
+    /// Failed requests of the original no cut request matches, that the cut could have seen.
     pub missed: u64,
+    /// Failed requests of the original that happened only on the leg the cut lacks
+    /// ([`not_visible`]): neither missed nor wrong.
+    pub hidden: u64,
     /// Cut requests matching no request of the original.
     pub extra: u64,
     /// Ok requests of the original found ok in the cut.
@@ -247,6 +307,7 @@ impl Score {
         self.wrong += other.wrong;
         self.wrong_confident += other.wrong_confident;
         self.missed += other.missed;
+        self.hidden += other.hidden;
         self.extra += other.extra;
         self.ok += other.ok;
         self.ok_missed += other.ok_missed;
@@ -296,8 +357,15 @@ fn find_match(truth: &[Req], taken: &[bool], c: &Req) -> Option<usize> {
     None
 }
 
-/// Scores the analysis `cut` of one cut against the analysis `original` of the whole capture.
+/// Scores the analysis `cut` of one cut against the analysis `original` of the whole capture,
+/// as a capture holding both legs.
 pub fn score(original: &Value, cut: &Value) -> Score {
+    score_seen(original, cut, Seen::Both)
+}
+
+/// Scores the analysis `cut` of a capture holding the legs `seen` against the analysis
+/// `original` of the whole capture.
+pub fn score_seen(original: &Value, cut: &Value, seen: Seen) -> Score {
     let truth = requests(original);
     let cut_reqs = requests(cut);
     let mut taken = vec![false; truth.len()];
@@ -313,6 +381,15 @@ pub fn score(original: &Value, cut: &Value) -> Score {
         };
         taken[i] = true;
         let t = &truth[i];
+        if t.failed() && not_visible(seen, t, Some(c)) {
+            s.hidden += 1;
+            s.details.push(format!(
+                "hidden  {}  (truth: {}; not visible from this vantage)",
+                c.short(),
+                t.short()
+            ));
+            continue;
+        }
         let v = verdict(t, c);
         if !t.failed() && v != Verdict::Wrong && v != Verdict::Undetermined {
             s.ok += 1;
@@ -340,7 +417,13 @@ pub fn score(original: &Value, cut: &Value) -> Score {
         }
     }
     for (t, _) in truth.iter().zip(&taken).filter(|(_, taken)| !**taken) {
-        if t.failed() {
+        if t.failed() && not_visible(seen, t, None) {
+            s.hidden += 1;
+            s.details.push(format!(
+                "hidden  {}  (not visible from this vantage)",
+                t.short()
+            ));
+        } else if t.failed() {
             s.missed += 1;
             s.details.push(format!("missed  {}", t.short()));
             s.missed_requests.push(t.clone());
@@ -378,7 +461,7 @@ pub fn health_checks_of(analysis: &Value) -> u64 {
 }
 
 /// Column titles of [`format_table`] after sample, cut and detected vantage.
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 11] = [
     "failed",
     "proved",
     "inferred",
@@ -386,13 +469,14 @@ const COLUMNS: [&str; 10] = [
     "wrong",
     "(sure!)",
     "missed",
+    "hidden",
     "extra",
     "| ok",
     "ok missed",
 ];
 
 /// The numbers of a score in [`COLUMNS`] order.
-fn columns(s: &Score) -> [u64; 10] {
+fn columns(s: &Score) -> [u64; 11] {
     [
         s.failed,
         s.proved,
@@ -401,6 +485,7 @@ fn columns(s: &Score) -> [u64; 10] {
         s.wrong,
         s.wrong_confident,
         s.missed,
+        s.hidden,
         s.extra,
         s.ok,
         s.ok_missed,
@@ -507,7 +592,7 @@ pub fn score_sample(
             sample: name.to_string(),
             vantage: vantage.to_string(),
             detected: detected.clone(),
-            score: score(&original, &analysis),
+            score: score_seen(&original, &analysis, Seen::of_label(vantage)),
             cut: cut.stats.clone(),
             health_checks: health_checks_of(&analysis),
         });
@@ -518,7 +603,7 @@ pub fn score_sample(
                 sample: name.to_string(),
                 vantage: format!("{vantage}+"),
                 detected: vantage_of(&told),
-                score: score(&original, &told),
+                score: score_seen(&original, &told, Seen::of_label(vantage)),
                 cut: cut.stats.clone(),
                 health_checks: health_checks_of(&told),
             });
@@ -548,7 +633,7 @@ pub fn score_recording(
         sample: name.to_string(),
         vantage: vantage.to_string(),
         detected: vantage_of(&seen),
-        score: score(&truth, &seen),
+        score: score_seen(&truth, &seen, Seen::of_label(vantage)),
         cut: crate::vantage::CutStats::default(),
         health_checks: health_checks_of(&seen),
     })

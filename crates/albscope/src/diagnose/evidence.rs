@@ -581,6 +581,12 @@ pub enum Cause {
     /// The ALB closed the back-end connection before any answer and before the idle timeout
     /// (back end only: the client leaving or the deregistration delay).
     AlbClosedBeforeAnswer,
+    /// The ALB closed the back-end connection at (or after) the idle timeout before any answer
+    /// (back end only: the idle timeout, or a client that left earlier while the ALB waited).
+    AlbClosedAtIdleTimeout {
+        /// The idle timeout in force.
+        idle: Duration,
+    },
     /// The body stopped short of its Content-Length.
     IncompleteBody {
         /// Body bytes.

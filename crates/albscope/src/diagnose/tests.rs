@@ -443,27 +443,43 @@ fn idle_timeout_with_late_reply() {
     );
 }
 
+/// Issue 12: from the back end alone, the ALB closing a silent request at the idle timeout is
+/// the idle timeout (504) or a client that left earlier while the ALB kept waiting (460: a
+/// proxy may wait for the target after its client has gone): undetermined, the idle timeout
+/// first, with what to capture; the same whether the timer is the default or given.
 #[test]
-fn idle_timeout_back_end_only_is_inferred() {
-    let mut tr = tracker();
-    let b = back_conn(2, 101)
-        .handshake(101)
-        .ev(60_103, ToServer, K::Fin);
-    tr.closed(b.record(
-        AppKind::Http,
-        vec![exch(0, None, back_req(103), None)],
-        0,
-        None,
-    ));
-    let f = one(tr);
-    check(
-        &f,
-        Category::TargetIdleTimeout,
-        Some(504),
-        Some(GeneratedBy::Lb),
-    );
-    assert!(f.status_inferred);
-    assert!(f.client.is_none());
+fn idle_close_back_end_only_is_undetermined() {
+    for (idle, close_ms) in [(None, 60_103), (Some(5_000), 5_103)] {
+        let config = AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            idle_timeout: idle.map(crate::capture::Duration::from_millis),
+            ..AlbConfig::default()
+        };
+        let mut tr = AlbTracker::new(config, Collect::default());
+        let b = back_conn(2, 101)
+            .handshake(101)
+            .ev(close_ms, ToServer, K::Fin);
+        tr.closed(b.record(
+            AppKind::Http,
+            vec![exch(0, None, back_req(103), None)],
+            0,
+            None,
+        ));
+        let f = one(tr);
+        check(&f, Category::Undetermined, None, None);
+        assert_eq!(
+            f.candidates,
+            vec![Category::TargetIdleTimeout, Category::ClientClosed],
+            "{idle:?}"
+        );
+        assert!(!f.status_inferred);
+        assert!(f.client.is_none());
+        assert!(matches!(f.cause, Cause::AlbClosedAtIdleTimeout { .. }));
+        assert!(f
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::TellApart(TellApart::IdleOrClientClosed))));
+    }
 }
 
 /// Issue 12: from the back end alone, the ALB closing before any answer and before the idle

@@ -519,6 +519,11 @@ pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
         (None, _) if matches!(f.cause, Cause::TlsAnswer) => {
             "not visible: the target's answer is encrypted (TLS)".to_string()
         }
+        // Seen from the back end alone, the answer to the client is not in the capture:
+        // nothing says nobody answered.
+        (None, Category::Undetermined) if f.client.is_none() && f.target.is_some() => {
+            "not seen: the front end is not in the capture".to_string()
+        }
         (None, _) => format!("none seen - {who}"),
     }
 }
