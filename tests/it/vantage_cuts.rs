@@ -257,7 +257,6 @@ fn missed_visible(r: &Row) -> u64 {
 const TODAY: &[(&str, &str, u64, u64, u64)] = &[
     ("samples/mirror-truncated.pcap", "back", 0, 0, 1),
     ("samples/mirror-truncated.pcap", "front", 0, 0, 1),
-    ("samples/multi-node.pcap", "front", 0, 0, 1),
 ];
 
 #[test]

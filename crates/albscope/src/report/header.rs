@@ -46,6 +46,10 @@ pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
              the ALB because nothing else in the capture is recognised as one; name it with \
              --alb-ip)"
         }
+        NodeEvidence::ServesSameSite => {
+            "answers the same Host on the same listener port as a recognised ALB node (another \
+             node of the same load balancer)"
+        }
         NodeEvidence::HealthCheckCadence => {
             "opens short connections to a target at a steady interval, like health checks \
              (assumed to be the ALB because nothing else in the capture is recognised as one; \
