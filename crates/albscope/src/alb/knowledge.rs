@@ -291,9 +291,16 @@ impl Knowledge {
         } else if reason.is_none() && req.headers.known(Known::XAmznTraceId).is_none() {
             self.links.observe_front(key, ex);
         }
+        // An answer whose status line is readable counts, even when the rest of it is not
+        // (a truncating mirror cuts it short).
+        let answered = ex.response.is_some()
+            || ex
+                .response_error
+                .as_ref()
+                .is_some_and(|e| e.status.is_some());
         if let Some(reason) = reason {
             self.strong_node(key, key.client.ip, reason);
-        } else if ex.response.is_some() {
+        } else if answered {
             if let Some(host) = req.headers.known(Known::Host) {
                 self.learn_site(key, host);
             }
@@ -579,7 +586,18 @@ impl Knowledge {
     }
 
     pub(super) fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
-        let Some(resp) = &ex.response else { return };
+        // The Server header of an answer cut short still names it when its line is whole.
+        let partial_awselb = ex
+            .response_error
+            .as_ref()
+            .and_then(|e| e.server())
+            .is_some_and(|s| s.starts_with("awselb"));
+        let Some(resp) = &ex.response else {
+            if partial_awselb {
+                self.strong_node(key, key.server.ip, NodeEvidence::AnswersAsAwselb);
+            }
+            return;
+        };
         if resp
             .headers
             .known(Known::Server)

@@ -1067,3 +1067,48 @@ fn front_end_only_5xx_without_server_header() {
         headline(&f)
     );
 }
+
+/// Issue 12: a front-end capture whose answers a truncating mirror cut short: the readable
+/// status lines and Server headers still recognise the node (`awselb/2.0`) and time the ALB's
+/// 502 (undetermined with its candidates, not "back end not captured" alone).
+#[test]
+fn truncated_front_end_answers_still_recognise_the_node() {
+    let mut tr = AlbTracker::new(AlbConfig::default(), Collect::default());
+    for (id, port, status_line) in [
+        (
+            1,
+            40000,
+            &b"HTTP/1.1 200 OK\r\nServer: Apache\r\nContent-Length: 4000\r\nCon"[..],
+        ),
+        (
+            2,
+            40001,
+            &b"HTTP/1.1 502 Bad Gateway\r\nServer: awselb/2.0\r\nDate: Thu, 11 D"[..],
+        ),
+    ] {
+        let at = 1_000 * id as i64;
+        let c = Conn::new(id, ep(CLIENT, port), ep(ALB, 80), at - 2).handshake(at - 2);
+        let mut ex = exch(0, None, Some(get(at, "/x", front_headers())), None);
+        ex.response_error = Some(resp_error(
+            ResponseErrorKind::Gap,
+            at + 20,
+            id * 10,
+            4_000,
+            status_line,
+        ));
+        tr.exchange(&c.ctx(false), ex);
+    }
+    let (sink, known) = tr.finish();
+    assert!(known.is_alb(ALB.parse().unwrap()));
+    assert_eq!(known.vantage(), crate::alb::Vantage::FrontEndOnly);
+    let all: Vec<Finding> = sink.paths.iter().map(|p| diagnose(p, &known)).collect();
+    assert_eq!(all.len(), 2);
+    let bad = all.iter().find(|f| f.status == Some(502)).expect("the 502");
+    check(
+        bad,
+        Category::Undetermined,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(bad.candidates.contains(&Category::TargetConnectRefused));
+}

@@ -290,8 +290,16 @@ pub(super) fn front_elapsed(f: &Leg) -> Option<Duration> {
 /// candidates, most likely first, and what to capture to tell them apart.
 fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) -> FrontVerdict {
     let req = f.exchange.as_ref().and_then(|e| e.request.as_ref());
-    let resp = f.exchange.as_ref().and_then(|e| e.response.as_ref());
-    let (Some(req), Some(resp)) = (req, resp) else {
+    // When the answer started: its status line is enough (a truncating mirror may cut the
+    // rest of it).
+    let answered = f.exchange.as_ref().and_then(|e| {
+        e.response.as_ref().map(|r| r.first_byte).or(e
+            .response_error
+            .as_ref()
+            .filter(|r| r.status.is_some())
+            .map(|r| r.first_byte))
+    });
+    let (Some(req), Some(answered)) = (req, answered) else {
         ev.push(Evidence::BackEndNotCaptured);
         return FrontVerdict::of(
             Category::Undetermined,
@@ -300,7 +308,7 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
         );
     };
     let received = req.complete.or(req.headers_done).unwrap_or(req.first_byte);
-    let elapsed = resp.first_byte.since(received);
+    let elapsed = answered.since(received);
     let connect = ctx.known.config.connect_timeout;
     ev.push(Evidence::AnsweredAfter { elapsed });
     let undetermined = |mut ev: Vec<Evidence>, inf, candidates, tell| {
