@@ -314,6 +314,19 @@ impl Knowledge {
         }
     }
 
+    /// Learns from a request head cut short after the forwarding headers a proxy adds: its
+    /// sender is a (weak) ALB node candidate ([`NodeEvidence::ForwardsCutShort`]).
+    pub(super) fn learn_forwarded_cut_short(&mut self, key: &ConnKey) {
+        let ip = key.client.ip;
+        if !self.nodes.contains_key(&ip) && self.nodes.len() >= MAX_WEAK_NODES {
+            return;
+        }
+        let n = self.node_mut(ip);
+        if !n.strong {
+            push_evidence(n, NodeEvidence::ForwardsCutShort);
+        }
+    }
+
     /// Remembers that `key.server` answered a client's request for `host`; when that makes it
     /// share a site with a strongly recognised node, it is another node of that load balancer
     /// (and when it is such a node, so are the addresses sharing its sites).

@@ -785,3 +785,41 @@ fn second_node_is_recognised_by_the_site_it_serves() {
     let (_, known) = tr.finish();
     assert!(!known.is_alb(TARGET.parse().unwrap()));
 }
+
+/// Issue 12: a back-end capture from a truncating mirror: the node's request heads are cut
+/// before X-Amzn-Trace-Id, but their whole X-Forwarded-* lines name it a (weak) node; strong
+/// evidence elsewhere overrides the guess.
+#[test]
+fn forwarded_heads_cut_short_name_a_weak_node() {
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101).handshake(101);
+    let mut tr = tracker();
+    tr.forwarded_head_cut_short(&b.ctx(false));
+    let (_, known) = tr.finish();
+    let alb: IpAddr = ALB.parse().unwrap();
+    assert!(known.is_alb(alb));
+    assert_eq!(
+        known.nodes[&alb].evidence,
+        vec![NodeEvidence::ForwardsCutShort]
+    );
+    assert!(!known.nodes[&alb].strong);
+    // a node proved by its health checks elsewhere wins
+    let mut tr = tracker();
+    tr.forwarded_head_cut_short(&b.ctx(false));
+    let hc = Conn::new(3, ep("10.0.1.77", 50001), ep(TARGET, 80), 200).handshake(200);
+    tr.exchange(
+        &hc.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(
+                202,
+                "/health",
+                hdrs(&[("User-Agent", "ELB-HealthChecker/2.0")]),
+            )),
+            Some(resp(205, 200, "Apache", 2)),
+        ),
+    );
+    let (_, known) = tr.finish();
+    assert!(!known.is_alb(alb));
+    assert!(known.is_alb("10.0.1.77".parse().unwrap()));
+}

@@ -46,6 +46,11 @@ pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
              the ALB because nothing else in the capture is recognised as one; name it with \
              --alb-ip)"
         }
+        NodeEvidence::ForwardsCutShort => {
+            "sends requests carrying X-Forwarded-For and X-Forwarded-Proto/-Port in heads the \
+             capture cut short (assumed to be the ALB because nothing else in the capture is \
+             recognised as one; name it with --alb-ip)"
+        }
         NodeEvidence::ServesSameSite => {
             "answers the same Host on the same listener port as a recognised ALB node (another \
              node of the same load balancer)"
