@@ -386,6 +386,13 @@ pub enum Evidence {
     },
     /// The Server header is not the ALB's: a target's error.
     ServerNotAlb,
+    /// The answer carries a header the ALB never writes on its own answers (they carry only
+    /// Server, Date, Content-Type, Content-Length, Connection and the response headers an ALB
+    /// can be set to add): a target's answer, relayed.
+    RelayedHeader {
+        /// The header's name as it came.
+        name: String,
+    },
     /// No back-end attempt from the node around the request is in the capture.
     NoBackEndAttempt {
         /// The ALB node.
@@ -480,6 +487,7 @@ impl Evidence {
             | Evidence::OpaqueRequestSent { .. }
             | Evidence::NoRequest
             | Evidence::ServerNotAlb
+            | Evidence::RelayedHeader { .. }
             | Evidence::NoBackEndAttempt { .. }
             | Evidence::BackEndNotCaptured
             | Evidence::EncryptedAnswer { .. }

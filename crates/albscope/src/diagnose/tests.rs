@@ -1112,3 +1112,55 @@ fn truncated_front_end_answers_still_recognise_the_node() {
     );
     assert!(bad.candidates.contains(&Category::TargetConnectRefused));
 }
+
+/// Issue 12, front end only: a 5xx without a Server header that carries a header the ALB never
+/// writes on its own answers (X-Powered-By, Set-Cookie, ...) was relayed from a target
+/// (proved); one carrying only what an ALB's own answer may carry (incl. the security headers
+/// its header modification adds, with its Server header turned off) stays undetermined.
+#[test]
+fn front_only_relayed_header_proves_the_target() {
+    for (extra, want) in [
+        (
+            Some(("X-Powered-By", "Express")),
+            Category::TargetGeneratedError,
+        ),
+        (Some(("set-cookie", "a=b")), Category::TargetGeneratedError),
+        (
+            Some(("Strict-Transport-Security", "max-age=3600")),
+            Category::Undetermined,
+        ),
+        (None, Category::Undetermined),
+    ] {
+        let mut tr = AlbTracker::new(AlbConfig::default(), Collect::default());
+        let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+        let mut r = resp(130, 503, "x", 10);
+        let mut list = vec![
+            ("Date", "Thu, 11 Dec 2025 16:42:58 GMT"),
+            ("Content-Type", "text/html"),
+            ("Content-Length", "10"),
+        ];
+        list.extend(extra);
+        r.headers = hdrs(&list);
+        // a second client's answer from the ALB itself names the node
+        tr.exchange(
+            &c.ctx(false),
+            exch(0, None, Some(get(100, "/x", front_headers())), Some(r)),
+        );
+        let c2 = Conn::new(2, ep(CLIENT, 40001), ep(ALB, 80), 298).handshake(298);
+        tr.exchange(
+            &c2.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(300, "/y", front_headers())),
+                Some(resp(330, 200, "Apache", 10)),
+            ),
+        );
+        let all = diagnose_all(tr);
+        let f = all.iter().find(|f| f.status == Some(503)).expect("the 503");
+        assert_eq!(f.category, want, "{extra:?}");
+        if want == Category::TargetGeneratedError {
+            assert_eq!(f.generated_by, Some(GeneratedBy::Target));
+        }
+    }
+}

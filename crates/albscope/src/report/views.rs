@@ -490,6 +490,7 @@ pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
     let who = match f.generated_by {
         Some(GeneratedBy::Lb) => "the ALB generated it",
         Some(GeneratedBy::Target) => "the target generated it (relayed by the ALB)",
+        None if f.status.is_some() => "who generated it is not proved by the capture",
         None => "nobody answered",
     };
     match (f.status, f.category) {

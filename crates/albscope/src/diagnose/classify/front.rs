@@ -162,6 +162,17 @@ pub(super) fn analyze_front_only(
                 ev,
             )
         }
+        Some(_) if !is_lb && resp.and_then(|r| relayed_header(&r.headers)).is_some() => {
+            let name = resp
+                .and_then(|r| relayed_header(&r.headers))
+                .unwrap_or_default();
+            ev.push(Evidence::RelayedHeader { name });
+            FrontVerdict::of(
+                Category::TargetGeneratedError,
+                Cause::TargetOwnError { server: None },
+                ev,
+            )
+        }
         Some(_) if back_visible => {
             ev.push(Evidence::NoBackEndAttempt {
                 node: f.conn.key.server.ip,
@@ -219,6 +230,44 @@ pub(super) fn analyze_front_only(
             FrontVerdict::of(Category::Undetermined, Cause::NoAnswerCaptured, ev)
         }
     }
+}
+
+/// Headers an ALB may write on an answer it generates itself: the five of its error pages
+/// (Server, Date, Content-Type, Content-Length, Connection), the keep-alive and framing ones,
+/// and the response headers its header modification can add (security and CORS headers);
+/// the Server header may also be turned off.
+const ALB_OWN_HEADERS: &[&str] = &[
+    "server",
+    "date",
+    "content-type",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "strict-transport-security",
+    "content-security-policy",
+    "x-content-type-options",
+    "x-frame-options",
+    "access-control-allow-origin",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-allow-credentials",
+    "access-control-expose-headers",
+    "access-control-max-age",
+];
+
+/// The first header of an answer that an ALB never writes on its own answers (see
+/// [`ALB_OWN_HEADERS`]): present, it proves the answer came from a target.
+fn relayed_header(headers: &crate::protocol::Headers) -> Option<String> {
+    headers
+        .iter()
+        .map(|(name, _)| name)
+        .find(|name| {
+            !ALB_OWN_HEADERS
+                .iter()
+                .any(|own| own.eq_ignore_ascii_case(name.trim()))
+        })
+        .map(|name| name.trim().to_string())
 }
 
 /// The response headers and part of the body reached the client, then the ALB closed the
