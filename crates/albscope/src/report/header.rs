@@ -395,7 +395,11 @@ pub fn vantage_text(v: crate::alb::Vantage) -> &'static str {
     use crate::alb::Vantage;
     match v {
         Vantage::BothLegs => "both legs (front end client->ALB and back end ALB->target)",
-        Vantage::BackEndOnly => "back end only (ALB->target); what the client got is inferred",
+        Vantage::BackEndOnly => {
+            "back end only (ALB->target); what the client got is inferred, and a client that \
+             left before its answer (ALB logs 460) is not visible when the ALB took the \
+             target's answer anyway"
+        }
         Vantage::FrontEndOnly => "front end only (client->ALB); the back end is not in the capture",
         Vantage::Unknown => {
             "unknown: no ALB traffic recognised (no awselb answer, ALB-added headers or \
