@@ -638,3 +638,68 @@ pub fn score_recording(
         health_checks: health_checks_of(&seen),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(requests: Vec<Value>) -> Value {
+        json!({ "vantage": "both_legs", "requests": requests })
+    }
+
+    /// The original's requests: a 503 the ALB answered without a target, a client that left
+    /// while the ALB took the target's 200, a failure behind an encrypted front end.
+    fn original() -> Value {
+        doc(vec![
+            json!({"id": "f0.0", "time": "2025-12-11T16:42:57.000000Z",
+                   "client": "1.2.3.4:40000", "category": "no_target_attempt", "status": 503}),
+            json!({"id": "f1.0", "time": "2025-12-11T16:42:58.000000Z",
+                   "client": "1.2.3.4:40001", "target": "10.0.2.15:80",
+                   "trace_id": "Root=1-a", "category": "client_closed",
+                   "access_log": {"target_status_code": 200}}),
+            json!({"id": "f2.0", "time": "2025-12-11T16:42:59.000000Z",
+                   "client": "1.2.3.4:40002", "target": "10.0.2.15:80",
+                   "category": "target_generated_error", "status": 500,
+                   "front_encrypted": true}),
+        ])
+    }
+
+    fn back_cut(status_inferred: bool) -> Value {
+        doc(vec![json!({
+            "id": "b0.0", "time": "2025-12-11T16:42:58.000100Z", "target": "10.0.2.15:80",
+            "trace_id": "Root=1-a", "category": "ok", "status": 200,
+            "status_inferred": status_inferred
+        })])
+    }
+
+    #[test]
+    fn failures_on_the_missing_leg_are_hidden_not_missed() {
+        let s = score_seen(&original(), &back_cut(true), Seen::Back);
+        // the 503 and the client that left are not visible; the encrypted-front failure is
+        assert_eq!((s.hidden, s.missed, s.wrong), (2, 1, 0), "{:?}", s.details);
+        let s = score_seen(&original(), &doc(vec![]), Seen::Front);
+        assert_eq!((s.hidden, s.missed), (1, 2), "{:?}", s.details);
+        let s = score_seen(&original(), &doc(vec![]), Seen::Both);
+        assert_eq!((s.hidden, s.missed), (0, 3));
+    }
+
+    #[test]
+    fn a_client_that_left_read_as_a_proved_ok_is_wrong() {
+        let s = score_seen(&original(), &back_cut(false), Seen::Back);
+        assert_eq!(
+            (s.hidden, s.wrong, s.wrong_confident),
+            (1, 1, 1),
+            "{:?}",
+            s.details
+        );
+    }
+
+    #[test]
+    fn labels_name_the_legs() {
+        assert_eq!(Seen::of_label("back+"), Seen::Back);
+        assert_eq!(Seen::of_label("rec-b"), Seen::Back);
+        assert_eq!(Seen::of_label("front"), Seen::Front);
+        assert_eq!(Seen::of_label("both"), Seen::Both);
+    }
+}
