@@ -314,11 +314,13 @@ impl Knowledge {
         }
     }
 
-    /// Learns from a request head cut short after the forwarding headers a proxy adds: its
+    /// Learns from a request head cut short after the forwarding headers an ALB adds: its
     /// sender is a (weak) ALB node candidate ([`NodeEvidence::ForwardsCutShort`]).
     pub(super) fn learn_forwarded_cut_short(&mut self, key: &ConnKey) {
         let ip = key.client.ip;
-        if !self.nodes.contains_key(&ip) && self.nodes.len() >= MAX_WEAK_NODES {
+        // Sent to an address taken for a node: a proxy in front of the ALB, not a node.
+        let to_node = self.nodes.contains_key(&key.server.ip);
+        if to_node || (!self.nodes.contains_key(&ip) && self.nodes.len() >= MAX_WEAK_NODES) {
             return;
         }
         let n = self.node_mut(ip);

@@ -382,8 +382,8 @@ pub enum NodeEvidence {
     /// recognised by strong evidence: another node of the same load balancer (clients reach
     /// the nodes by DNS round robin).
     ServesSameSite,
-    /// Its requests carry the forwarding headers a proxy adds (X-Forwarded-For with
-    /// X-Forwarded-Proto or -Port) in heads the capture cut short (a truncating mirror: the
+    /// Its requests carry the forwarding headers an ALB adds (X-Forwarded-For, -Proto and
+    /// -Port) in heads the capture cut short (a truncating mirror: the
     /// rest, X-Amzn-Trace-Id included, is missing), and nothing else in the capture is
     /// recognised as an ALB node (weak).
     ForwardsCutShort,

@@ -388,9 +388,9 @@ pub trait AppSink {
     /// A connection finished.
     fn closed(&mut self, record: ConnectionRecord);
     /// A request head on `conn` was cut short by bytes missing from the capture after whole
-    /// lines carrying the forwarding headers a proxy adds (`X-Forwarded-For` with
-    /// `X-Forwarded-Proto` or `-Port`): its opener forwards clients' requests, although the
-    /// request itself cannot be read. Nothing by default.
+    /// lines carrying the forwarding headers an ALB adds (`X-Forwarded-For`, `-Proto` and
+    /// `-Port`): its opener forwards clients' requests, although the request itself cannot be
+    /// read. Nothing by default.
     fn forwarded_head_cut_short(&mut self, conn: &ConnContext) {
         let _ = conn;
     }

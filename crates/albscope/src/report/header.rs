@@ -47,7 +47,7 @@ pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
              --alb-ip)"
         }
         NodeEvidence::ForwardsCutShort => {
-            "sends requests carrying X-Forwarded-For and X-Forwarded-Proto/-Port in heads the \
+            "sends requests carrying X-Forwarded-For, -Proto and -Port in heads the \
              capture cut short (assumed to be the ALB because nothing else in the capture is \
              recognised as one; name it with --alb-ip)"
         }

@@ -20,9 +20,10 @@ pub(crate) enum ReqEvent {
     /// A request could not be read (gap in its header block, invalid, too large).
     Dropped,
     /// The header block being read was cut short by bytes missing from the capture (reported
-    /// before its `Dropped`) after a request line and whole header lines carrying the
-    /// forwarding headers a proxy adds: `X-Forwarded-For` with `X-Forwarded-Proto` or
-    /// `X-Forwarded-Port` (what an ALB node's request still shows when a mirror truncates it).
+    /// before its `Dropped`) after a request line and whole header lines carrying the three
+    /// forwarding headers an ALB adds: `X-Forwarded-For`, `X-Forwarded-Proto` and
+    /// `X-Forwarded-Port` (what an ALB node's request still shows when a mirror truncates it,
+    /// the X-Amzn-Trace-Id after them lost).
     ForwardedCutShort,
     /// The header block of the request just reported by `Head` (from its request line only)
     /// was skipped because a memory limit was reached; this many bytes of it had been held.
@@ -206,7 +207,7 @@ impl RequestParser {
     }
 
     /// True when the header block read so far starts with a request line and its whole lines
-    /// (those ended by a line feed) carry `X-Forwarded-For` and `X-Forwarded-Proto` or
+    /// (those ended by a line feed) carry `X-Forwarded-For`, `X-Forwarded-Proto` and
     /// `X-Forwarded-Port` (see [`ReqEvent::ForwardedCutShort`]).
     fn forwarded_head_so_far(&self) -> bool {
         let buf = &self.head.buf;
@@ -228,12 +229,13 @@ impl RequestParser {
                 && line[..name.len()].eq_ignore_ascii_case(name)
                 && line[name.len()] == b':'
         };
-        let (mut xff, mut proto_or_port) = (false, false);
+        let (mut xff, mut proto, mut port) = (false, false, false);
         for line in lines.take(whole) {
             xff |= named(line, b"x-forwarded-for");
-            proto_or_port |= named(line, b"x-forwarded-proto") || named(line, b"x-forwarded-port");
+            proto |= named(line, b"x-forwarded-proto");
+            port |= named(line, b"x-forwarded-port");
         }
-        xff && proto_or_port
+        xff && proto && port
     }
 
     /// The request whose header block was still incomplete when the stream ended, built from

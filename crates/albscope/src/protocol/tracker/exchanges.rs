@@ -64,7 +64,7 @@ impl ProtocolTracker {
     }
 
     /// Applies the request parser's events; true when one was a head cut short after the
-    /// forwarding headers a proxy adds ([`ReqEvent::ForwardedCutShort`]).
+    /// forwarding headers an ALB adds ([`ReqEvent::ForwardedCutShort`]).
     pub(super) fn apply_requests(&mut self, c: &mut Conn) -> bool {
         let Some(h) = c.http.as_mut() else {
             self.req_events.clear();
