@@ -10,7 +10,11 @@
 //! The rule: a confident wrong answer is the worst outcome. What holds today is asserted; what
 //! issue 12 ("right from every vantage, honest where the capture cannot tell") must fix is an
 //! `#[ignore]`d gate whose message holds today's counts (`-- --ignored` runs them), and
-//! [`no_cut_is_worse_than_today`] stops any cut from getting worse meanwhile.
+//! [`no_cut_is_worse_than_today`] stops any cut from getting worse meanwhile. A failure that
+//! happens only on the leg a cut lacks (a 503 that never reached a target, seen from the back
+//! end; a client that left while the ALB took the target's answer; a failure behind a TLS
+//! front end, seen from the clients) is counted apart as `hidden`, neither missed nor wrong
+//! (`albscope_testkit::vantage_score::not_visible`).
 
 use albscope_testkit::vantage_score::{format_table, score_recording, score_sample, Row};
 use std::sync::OnceLock;
