@@ -200,6 +200,9 @@ impl AppSink for Calls {
     fn closed(&mut self, record: ConnectionRecord) {
         self.0.push(format!("closed {record:?}"));
     }
+    fn forwarded_head_cut_short(&mut self, conn: &ConnContext) {
+        self.0.push(format!("forwarded head cut short {conn:?}"));
+    }
 }
 
 impl Clock for Calls {
@@ -213,7 +216,11 @@ impl Clock for Calls {
 
 #[test]
 fn the_sink_sees_the_same_calls_in_the_same_order() {
-    for p in ["samples/mixed.pcap", "samples/real/keepalive_race.pcap"] {
+    for p in [
+        "samples/mixed.pcap",
+        "samples/real/keepalive_race.pcap",
+        "samples/mirror-truncated.pcap",
+    ] {
         let path = root().join(p);
         let run = |threads: usize| {
             let mut reader = CaptureReader::open(&[&path]).expect("open sample");

@@ -24,6 +24,15 @@
 //!
 //! A failed request of the original that no cut request matches is **missed**. Ok requests of the
 //! original matched as ok are counted apart (`ok`), unmatched ones as `ok_missed`.
+//!
+//! **Not visible** (`hidden`) instead of missed or wrong: a failure that happened only on the
+//! leg the cut lacks, so no capture from that vantage can hold it ([`not_visible`]):
+//! - back end only: a request the ALB answered without trying a target (`no_target_attempt`:
+//!   nothing of it reaches a target), and a client that left (`client_closed`) while the ALB
+//!   took the target's whole answer anyway (the back end is a complete, normal exchange; the
+//!   cut may call it ok only with its status marked inferred, else it is wrong);
+//! - front end only: a failure behind an encrypted front end (TLS without keys: the client's
+//!   requests and the ALB's answers are not readable).
 
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -125,6 +134,8 @@ pub struct Req {
     pub inferred: bool,
     /// `outcome_not_visible`: the cut states the outcome cannot be seen.
     pub not_visible: bool,
+    /// The target's answer reached the ALB (`access_log.target_status_code` is a status).
+    pub target_answered: bool,
 }
 
 impl Req {
@@ -156,6 +167,9 @@ impl Req {
             front_encrypted: v.get("front_encrypted").and_then(Value::as_bool) == Some(true),
             inferred: flagged || said,
             not_visible: v.get("outcome_not_visible").and_then(Value::as_bool) == Some(true),
+            target_answered: v
+                .pointer("/access_log/target_status_code")
+                .is_some_and(Value::is_u64),
         }
     }
 
@@ -220,6 +234,49 @@ pub fn verdict(truth: &Req, cut: &Req) -> Verdict {
     }
 }
 
+/// Which legs a cut holds: decides which failures it cannot see ([`not_visible`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// Both legs (the original).
+    Both,
+    /// The back end only (ALB <-> targets).
+    Back,
+    /// The front end only (clients <-> ALB).
+    Front,
+}
+
+impl Seen {
+    /// The legs a row's vantage label holds (`back`, `back+`, `rec-b`: back end; `front`,
+    /// `front+`: front end; anything else both).
+    pub fn of_label(label: &str) -> Seen {
+        if label.starts_with("back") || label.starts_with("rec-b") {
+            Seen::Back
+        } else if label.starts_with("front") {
+            Seen::Front
+        } else {
+            Seen::Both
+        }
+    }
+}
+
+/// True when the original's failed request `truth` happened only on a leg a capture from
+/// `seen` lacks (see the module documentation): not counted as missed. `cut` is the cut's
+/// matching request, when there is one: it must then say only what the leg shows (`ok`, its
+/// status marked inferred).
+pub fn not_visible(seen: Seen, truth: &Req, cut: Option<&Req>) -> bool {
+    match (seen, cut) {
+        (Seen::Back, None) => truth.category == "no_target_attempt" && truth.target.is_none(),
+        (Seen::Back, Some(c)) => {
+            truth.category == "client_closed"
+                && truth.target_answered
+                && c.category == "ok"
+                && c.inferred
+        }
+        (Seen::Front, None) => truth.front_encrypted,
+        _ => false,
+    }
+}
+
 /// Counts for one cut (or a sum of cuts).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Score {
@@ -237,8 +294,11 @@ pub struct Score {
     pub wrong: u64,
     /// Those of `wrong` that nothing marks inferred: confident wrong answers, the worst outcome.
     pub wrong_confident: u64,
-    /// Failed requests of the original no cut request matches.
+    /// Failed requests of the original no cut request matches, that the cut could have seen.
     pub missed: u64,
+    /// Failed requests of the original that happened only on the leg the cut lacks
+    /// ([`not_visible`]): neither missed nor wrong.
+    pub hidden: u64,
     /// Cut requests matching no request of the original.
     pub extra: u64,
     /// Ok requests of the original found ok in the cut.
@@ -265,6 +325,7 @@ impl Score {
         self.wrong += other.wrong;
         self.wrong_confident += other.wrong_confident;
         self.missed += other.missed;
+        self.hidden += other.hidden;
         self.extra += other.extra;
         self.ok += other.ok;
         self.ok_missed += other.ok_missed;
@@ -351,8 +412,15 @@ fn find_match(truth: &[Req], taken: &[bool], c: &Req) -> Option<usize> {
     None
 }
 
-/// Scores the analysis `cut` of one cut against the analysis `original` of the whole capture.
+/// Scores the analysis `cut` of one cut against the analysis `original` of the whole capture,
+/// as a capture holding both legs.
 pub fn score(original: &Value, cut: &Value) -> Score {
+    score_seen(original, cut, Seen::Both)
+}
+
+/// Scores the analysis `cut` of a capture holding the legs `seen` against the analysis
+/// `original` of the whole capture.
+pub fn score_seen(original: &Value, cut: &Value, seen: Seen) -> Score {
     let truth = requests(original);
     let cut_reqs = requests(cut);
     let mut taken = vec![false; truth.len()];
@@ -368,6 +436,15 @@ pub fn score(original: &Value, cut: &Value) -> Score {
         };
         taken[i] = true;
         let t = &truth[i];
+        if t.failed() && not_visible(seen, t, Some(c)) {
+            s.hidden += 1;
+            s.details.push(format!(
+                "hidden  {}  (truth: {}; not visible from this vantage)",
+                c.short(),
+                t.short()
+            ));
+            continue;
+        }
         let v = verdict(t, c);
         if v == Verdict::NotVisible {
             if t.failed() {
@@ -417,7 +494,13 @@ pub fn score(original: &Value, cut: &Value) -> Score {
             }
             continue;
         }
-        if t.failed() {
+        if t.failed() && not_visible(seen, t, None) {
+            s.hidden += 1;
+            s.details.push(format!(
+                "hidden  {}  (not visible from this vantage)",
+                t.short()
+            ));
+        } else if t.failed() {
             s.missed += 1;
             s.details.push(format!("missed  {}", t.short()));
             s.missed_requests.push(t.clone());
@@ -455,7 +538,7 @@ pub fn health_checks_of(analysis: &Value) -> u64 {
 }
 
 /// Column titles of [`format_table`] after sample, cut and detected vantage.
-const COLUMNS: [&str; 12] = [
+const COLUMNS: [&str; 13] = [
     "failed",
     "proved",
     "inferred",
@@ -464,6 +547,7 @@ const COLUMNS: [&str; 12] = [
     "wrong",
     "(sure!)",
     "missed",
+    "hidden",
     "extra",
     "| ok",
     "ok n/vis",
@@ -471,7 +555,7 @@ const COLUMNS: [&str; 12] = [
 ];
 
 /// The numbers of a score in [`COLUMNS`] order.
-fn columns(s: &Score) -> [u64; 12] {
+fn columns(s: &Score) -> [u64; 13] {
     [
         s.failed,
         s.proved,
@@ -481,6 +565,7 @@ fn columns(s: &Score) -> [u64; 12] {
         s.wrong,
         s.wrong_confident,
         s.missed,
+        s.hidden,
         s.extra,
         s.ok,
         s.ok_not_visible,
@@ -588,7 +673,7 @@ pub fn score_sample(
             sample: name.to_string(),
             vantage: vantage.to_string(),
             detected: detected.clone(),
-            score: score(&original, &analysis),
+            score: score_seen(&original, &analysis, Seen::of_label(vantage)),
             cut: cut.stats.clone(),
             health_checks: health_checks_of(&analysis),
         });
@@ -599,7 +684,7 @@ pub fn score_sample(
                 sample: name.to_string(),
                 vantage: format!("{vantage}+"),
                 detected: vantage_of(&told),
-                score: score(&original, &told),
+                score: score_seen(&original, &told, Seen::of_label(vantage)),
                 cut: cut.stats.clone(),
                 health_checks: health_checks_of(&told),
             });
@@ -629,8 +714,73 @@ pub fn score_recording(
         sample: name.to_string(),
         vantage: vantage.to_string(),
         detected: vantage_of(&seen),
-        score: score(&truth, &seen),
+        score: score_seen(&truth, &seen, Seen::of_label(vantage)),
         cut: crate::vantage::CutStats::default(),
         health_checks: health_checks_of(&seen),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc(requests: Vec<Value>) -> Value {
+        json!({ "vantage": "both_legs", "requests": requests })
+    }
+
+    /// The original's requests: a 503 the ALB answered without a target, a client that left
+    /// while the ALB took the target's 200, a failure behind an encrypted front end.
+    fn original() -> Value {
+        doc(vec![
+            json!({"id": "f0.0", "time": "2025-12-11T16:42:57.000000Z",
+                   "client": "1.2.3.4:40000", "category": "no_target_attempt", "status": 503}),
+            json!({"id": "f1.0", "time": "2025-12-11T16:42:58.000000Z",
+                   "client": "1.2.3.4:40001", "target": "10.0.2.15:80",
+                   "trace_id": "Root=1-a", "category": "client_closed",
+                   "access_log": {"target_status_code": 200}}),
+            json!({"id": "f2.0", "time": "2025-12-11T16:42:59.000000Z",
+                   "client": "1.2.3.4:40002", "target": "10.0.2.15:80",
+                   "category": "target_generated_error", "status": 500,
+                   "front_encrypted": true}),
+        ])
+    }
+
+    fn back_cut(status_inferred: bool) -> Value {
+        doc(vec![json!({
+            "id": "b0.0", "time": "2025-12-11T16:42:58.000100Z", "target": "10.0.2.15:80",
+            "trace_id": "Root=1-a", "category": "ok", "status": 200,
+            "status_inferred": status_inferred
+        })])
+    }
+
+    #[test]
+    fn failures_on_the_missing_leg_are_hidden_not_missed() {
+        let s = score_seen(&original(), &back_cut(true), Seen::Back);
+        // the 503 and the client that left are not visible; the encrypted-front failure is
+        assert_eq!((s.hidden, s.missed, s.wrong), (2, 1, 0), "{:?}", s.details);
+        let s = score_seen(&original(), &doc(vec![]), Seen::Front);
+        assert_eq!((s.hidden, s.missed), (1, 2), "{:?}", s.details);
+        let s = score_seen(&original(), &doc(vec![]), Seen::Both);
+        assert_eq!((s.hidden, s.missed), (0, 3));
+    }
+
+    #[test]
+    fn a_client_that_left_read_as_a_proved_ok_is_wrong() {
+        let s = score_seen(&original(), &back_cut(false), Seen::Back);
+        assert_eq!(
+            (s.hidden, s.wrong, s.wrong_confident),
+            (1, 1, 1),
+            "{:?}",
+            s.details
+        );
+    }
+
+    #[test]
+    fn labels_name_the_legs() {
+        assert_eq!(Seen::of_label("back+"), Seen::Back);
+        assert_eq!(Seen::of_label("rec-b"), Seen::Back);
+        assert_eq!(Seen::of_label("front"), Seen::Front);
+        assert_eq!(Seen::of_label("both"), Seen::Both);
+    }
 }

@@ -28,6 +28,8 @@ pub(super) const MAX_NODE_SESSIONS: usize = 64;
 const MAX_SESSION_NODES: usize = 100_000;
 /// Most pieces of evidence kept per detected node.
 const MAX_NODE_EVIDENCE: usize = 4;
+/// Most sites (Host, listener port) remembered per address that answers clients.
+const MAX_SITES_PER_ADDRESS: usize = 8;
 
 /// Connections accepted by one address, counted while its role was not known.
 #[derive(Clone, Debug, Default)]
@@ -57,6 +59,10 @@ pub struct Knowledge {
     servers_seen: BTreeSet<IpAddr>,
     /// Addresses seen opening connections to a server in `servers_seen` ... and vice versa.
     clients_seen: BTreeSet<IpAddr>,
+    /// The sites (Host without port, lower case; server port) each address answered client
+    /// requests for (requests without the headers an ALB adds): an address serving a site a
+    /// strongly recognised node serves is another node of the same load balancer.
+    sites: HashMap<IpAddr, Vec<(String, u16)>>,
     /// Legs classified as front end.
     pub front_legs: u64,
     /// Legs classified as back end.
@@ -344,9 +350,19 @@ impl Knowledge {
         } else if reason.is_none() && req.headers.known(Known::XAmznTraceId).is_none() {
             self.links.observe_front(key, ex);
         }
+        // An answer whose status line is readable counts, even when the rest of it is not
+        // (a truncating mirror cuts it short).
+        let answered = ex.response.is_some()
+            || ex
+                .response_error
+                .as_ref()
+                .is_some_and(|e| e.status.is_some());
         if let Some(reason) = reason {
             self.strong_node(key, key.client.ip, reason);
-        } else if ex.response.is_some() {
+        } else if answered {
+            if let Some(host) = req.headers.known(Known::Host) {
+                self.learn_site(key, host);
+            }
             // A client's own request, answered: its server is the ALB when the capture holds
             // the front end only (weak: any strong node elsewhere overrides it).
             let ip = key.server.ip;
@@ -357,9 +373,92 @@ impl Knowledge {
         }
     }
 
+    /// Learns from a request head cut short after the forwarding headers an ALB adds: its
+    /// sender is a (weak) ALB node candidate ([`NodeEvidence::ForwardsCutShort`]).
+    pub(super) fn learn_forwarded_cut_short(&mut self, key: &ConnKey) {
+        let ip = key.client.ip;
+        // Sent to an address taken for a node: a proxy in front of the ALB, not a node.
+        let to_node = self.nodes.contains_key(&key.server.ip);
+        if to_node || (!self.nodes.contains_key(&ip) && self.nodes.len() >= MAX_WEAK_NODES) {
+            return;
+        }
+        let n = self.node_mut(ip);
+        if !n.strong {
+            push_evidence(n, NodeEvidence::ForwardsCutShort);
+        }
+    }
+
+    /// Remembers that `key.server` answered a client's request for `host`; when that makes it
+    /// share a site with a strongly recognised node, it is another node of that load balancer
+    /// (and when it is such a node, so are the addresses sharing its sites).
+    fn learn_site(&mut self, key: &ConnKey, host: &str) {
+        let host = host.trim();
+        let name = match host.rsplit_once(':') {
+            // `name:port` (an IPv6 literal keeps its brackets)
+            Some((n, p)) if !n.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => n,
+            _ => host,
+        };
+        let site = (name.to_ascii_lowercase(), key.server.port);
+        let ip = key.server.ip;
+        if site.0.is_empty() || (!self.sites.contains_key(&ip) && self.sites.len() >= MAX_ADDRESSES)
+        {
+            return;
+        }
+        let known = self.sites.entry(ip).or_default();
+        if known.contains(&site) || known.len() >= MAX_SITES_PER_ADDRESS {
+            return;
+        }
+        known.push(site);
+        self.link_same_site(ip);
+    }
+
+    /// True when addresses `a` and `b` answered clients for a common site.
+    fn share_site(&self, a: IpAddr, b: IpAddr) -> bool {
+        match (self.sites.get(&a), self.sites.get(&b)) {
+            (Some(x), Some(y)) => x.iter().any(|s| y.contains(s)),
+            _ => false,
+        }
+    }
+
+    /// Makes the addresses that share a site with a strongly recognised node strong nodes
+    /// ([`NodeEvidence::ServesSameSite`]): `ip` itself when it shares one with a strong node,
+    /// and, when `ip` is strong, every weak candidate sharing one with it. Never a known target
+    /// (the ALB forwards the client's Host to it).
+    fn link_same_site(&mut self, ip: IpAddr) {
+        let is_target = |k: &Self, a: IpAddr| k.targets.keys().any(|t| t.ip == a);
+        let strong = |k: &Self, a: IpAddr| k.nodes.get(&a).is_some_and(|n| n.strong);
+        let mut promote: Vec<IpAddr> = Vec::new();
+        if strong(self, ip) {
+            promote.extend(
+                self.sites
+                    .keys()
+                    .copied()
+                    .filter(|a| *a != ip && !strong(self, *a) && self.share_site(ip, *a)),
+            );
+        } else if self
+            .nodes
+            .iter()
+            .any(|(a, n)| n.strong && self.share_site(ip, *a))
+        {
+            promote.push(ip);
+        }
+        for a in promote {
+            if is_target(self, a)
+                || (!self.nodes.contains_key(&a) && self.nodes.len() >= MAX_WEAK_NODES)
+            {
+                continue;
+            }
+            let n = self.node_mut(a);
+            n.evidence.clear();
+            n.strong = true;
+            push_evidence(n, NodeEvidence::ServesSameSite);
+        }
+    }
+
     fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: NodeEvidence) {
         let mut over = 0;
         let n = self.node_mut(ip);
+        let newly = !n.strong;
         if !n.strong {
             // Weak guesses are moot once there is real evidence.
             n.evidence.clear();
@@ -368,6 +467,9 @@ impl Knowledge {
         Self::add_session(n, &key.session, &mut over);
         push_evidence(n, evidence);
         self.sessions_over_limit += over;
+        if newly {
+            self.link_same_site(ip);
+        }
         if key.session.encap != Encap::None && !self.session_nodes.contains_key(&key.session) {
             if self.session_nodes.len() < MAX_SESSION_NODES {
                 self.session_nodes.insert(key.session, ip);
@@ -592,7 +694,18 @@ impl Knowledge {
     }
 
     pub(super) fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
-        let Some(resp) = &ex.response else { return };
+        // The Server header of an answer cut short still names it when its line is whole.
+        let partial_awselb = ex
+            .response_error
+            .as_ref()
+            .and_then(|e| e.server())
+            .is_some_and(|s| s.starts_with("awselb"));
+        let Some(resp) = &ex.response else {
+            if partial_awselb {
+                self.strong_node(key, key.server.ip, NodeEvidence::AnswersAsAwselb);
+            }
+            return;
+        };
         if resp
             .headers
             .known(Known::Server)

@@ -776,3 +776,112 @@ fn connections_to_a_front_address_before_its_link_count_for_the_node() {
     assert_eq!(known.unlinked_other_connections(), 0);
     assert_eq!(known.legs_seen(node), (true, true));
 }
+
+/// A client-side capture of two ALB nodes (DNS round robin): one answers an error as
+/// `awselb/2.0` (strong), the other only relays targets' answers. Node recognition is per
+/// address: the second serves the same Host on the same listener port, so it is a node of the
+/// same load balancer; a server of another site, or a target the Host was forwarded to, is not.
+#[test]
+fn second_node_is_recognised_by_the_site_it_serves() {
+    const NODE2: &str = "10.0.3.140";
+    const OTHER: &str = "10.0.9.9";
+    let served = |tr: &mut AlbTracker<Collect>, id: u64, server: &str, host: &str, status: u16| {
+        let c = Conn::new(
+            id,
+            ep(CLIENT, 40000 + id as u16),
+            ep(server, 80),
+            100 * id as i64,
+        )
+        .handshake(100 * id as i64);
+        let answer = if status >= 500 && server == ALB {
+            "awselb/2.0"
+        } else {
+            "Apache"
+        };
+        tr.exchange(
+            &c.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(100 * id as i64 + 2, "/x", hdrs(&[("Host", host)]))),
+                Some(resp(100 * id as i64 + 5, status, answer, 10)),
+            ),
+        );
+    };
+    for first_node2 in [true, false] {
+        let mut tr = tracker();
+        // the order of learning does not matter
+        if first_node2 {
+            served(&mut tr, 1, NODE2, "Shop.Example.com:80", 503);
+        }
+        served(&mut tr, 2, ALB, "shop.example.com", 502);
+        if !first_node2 {
+            served(&mut tr, 1, NODE2, "shop.example.com", 503);
+        }
+        served(&mut tr, 3, OTHER, "intranet.example.com", 200);
+        let (sink, known) = tr.finish();
+        assert!(known.is_alb(ALB.parse().unwrap()));
+        assert!(known.is_alb(NODE2.parse().unwrap()), "{first_node2}");
+        assert_eq!(
+            known.nodes[&NODE2.parse::<IpAddr>().unwrap()].evidence,
+            vec![NodeEvidence::ServesSameSite]
+        );
+        assert!(!known.is_alb(OTHER.parse().unwrap()));
+        // both nodes' requests are client requests, the other site's is not
+        assert_eq!(sink.paths.len(), 2, "{first_node2}");
+    }
+    // A target receives the client's Host from the ALB: never taken for a node by it.
+    let mut tr = tracker();
+    served(&mut tr, 2, ALB, "shop.example.com", 502);
+    let b = Conn::new(5, ep(ALB, 50000), ep(TARGET, 80), 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(103, "/x", back_headers(CLIENT))),
+            Some(resp(120, 200, "Apache", 10)),
+        ),
+    );
+    served(&mut tr, 6, TARGET, "shop.example.com", 200);
+    let (_, known) = tr.finish();
+    assert!(!known.is_alb(TARGET.parse().unwrap()));
+}
+
+/// Issue 12: a back-end capture from a truncating mirror: the node's request heads are cut
+/// before X-Amzn-Trace-Id, but their whole X-Forwarded-* lines name it a (weak) node; strong
+/// evidence elsewhere overrides the guess.
+#[test]
+fn forwarded_heads_cut_short_name_a_weak_node() {
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101).handshake(101);
+    let mut tr = tracker();
+    tr.forwarded_head_cut_short(&b.ctx(false));
+    let (_, known) = tr.finish();
+    let alb: IpAddr = ALB.parse().unwrap();
+    assert!(known.is_alb(alb));
+    assert_eq!(
+        known.nodes[&alb].evidence,
+        vec![NodeEvidence::ForwardsCutShort]
+    );
+    assert!(!known.nodes[&alb].strong);
+    // a node proved by its health checks elsewhere wins
+    let mut tr = tracker();
+    tr.forwarded_head_cut_short(&b.ctx(false));
+    let hc = Conn::new(3, ep("10.0.1.77", 50001), ep(TARGET, 80), 200).handshake(200);
+    tr.exchange(
+        &hc.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(
+                202,
+                "/health",
+                hdrs(&[("User-Agent", "ELB-HealthChecker/2.0")]),
+            )),
+            Some(resp(205, 200, "Apache", 2)),
+        ),
+    );
+    let (_, known) = tr.finish();
+    assert!(!known.is_alb(alb));
+    assert!(known.is_alb("10.0.1.77".parse().unwrap()));
+}

@@ -437,6 +437,11 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
         self.add(leg, 0);
     }
 
+    fn forwarded_head_cut_short(&mut self, conn: &ConnContext) {
+        self.known.learn_conn(&conn.key);
+        self.known.learn_forwarded_cut_short(&conn.key);
+    }
+
     fn closed(&mut self, record: ConnectionRecord) {
         let key = record.tcp.key;
         self.known.learn_conn(&key);

@@ -399,6 +399,15 @@ pub enum NodeEvidence {
     /// It answers HTTP requests that carry none of the headers an ALB adds, and nothing else
     /// in the capture is recognised as an ALB node (weak: the front end seen from the clients).
     AnswersClients,
+    /// It answers clients' requests for the same Host on the same listener port as a node
+    /// recognised by strong evidence: another node of the same load balancer (clients reach
+    /// the nodes by DNS round robin).
+    ServesSameSite,
+    /// Its requests carry the forwarding headers an ALB adds (X-Forwarded-For, -Proto and
+    /// -Port) in heads the capture cut short (a truncating mirror: the
+    /// rest, X-Amzn-Trace-Id included, is missing), and nothing else in the capture is
+    /// recognised as an ALB node (weak).
+    ForwardsCutShort,
 }
 
 /// A detected ALB node.

@@ -413,6 +413,13 @@ pub enum Evidence {
     },
     /// The Server header is not the ALB's: a target's error.
     ServerNotAlb,
+    /// The answer carries a header the ALB never writes on its own answers (they carry only
+    /// Server, Date, Content-Type, Content-Length, Connection and the response headers an ALB
+    /// can be set to add): a target's answer, relayed.
+    RelayedHeader {
+        /// The header's name as it came.
+        name: String,
+    },
     /// No back-end attempt from the node around the request is in the capture.
     NoBackEndAttempt {
         /// The ALB node.
@@ -525,6 +532,7 @@ impl Evidence {
             | Evidence::OpaqueRequestSent { .. }
             | Evidence::NoRequest
             | Evidence::ServerNotAlb
+            | Evidence::RelayedHeader { .. }
             | Evidence::NoBackEndAttempt { .. }
             | Evidence::BackEndNotCaptured
             | Evidence::EncryptedAnswer { .. }
@@ -633,6 +641,12 @@ pub enum Cause {
     /// The ALB closed the back-end connection before any answer and before the idle timeout
     /// (back end only: the client leaving or the deregistration delay).
     AlbClosedBeforeAnswer,
+    /// The ALB closed the back-end connection at (or after) the idle timeout before any answer
+    /// (back end only: the idle timeout, or a client that left earlier while the ALB waited).
+    AlbClosedAtIdleTimeout {
+        /// The idle timeout in force.
+        idle: Duration,
+    },
     /// The body stopped short of its Content-Length.
     IncompleteBody {
         /// Body bytes.

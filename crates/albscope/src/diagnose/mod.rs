@@ -546,9 +546,12 @@ fn held_health_check(b: &crate::alb::Leg) -> HealthCheck {
 /// diagnosed as a client request at once.
 const MAX_HELD: usize = 10_000;
 
-/// The idle timeout a finding shows the ALB giving up after, when it shows one.
+/// The idle timeout a finding shows the ALB giving up after, when it shows one (also when,
+/// seen from the back end alone, the client may have left before: the close still shows the
+/// timer).
 fn idle_seen(f: &Finding) -> Option<Duration> {
-    if f.category != Category::TargetIdleTimeout {
+    let at_idle = matches!(f.cause, Cause::AlbClosedAtIdleTimeout { .. });
+    if f.category != Category::TargetIdleTimeout && !at_idle {
         return None;
     }
     f.evidence.iter().find_map(|e| match e {

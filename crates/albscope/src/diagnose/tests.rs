@@ -444,27 +444,43 @@ fn idle_timeout_with_late_reply() {
     );
 }
 
+/// Issue 12: from the back end alone, the ALB closing a silent request at the idle timeout is
+/// the idle timeout (504) or a client that left earlier while the ALB kept waiting (460: a
+/// proxy may wait for the target after its client has gone): undetermined, the idle timeout
+/// first, with what to capture; the same whether the timer is the default or given.
 #[test]
-fn idle_timeout_back_end_only_is_inferred() {
-    let mut tr = tracker();
-    let b = back_conn(2, 101)
-        .handshake(101)
-        .ev(60_103, ToServer, K::Fin);
-    tr.closed(b.record(
-        AppKind::Http,
-        vec![exch(0, None, back_req(103), None)],
-        0,
-        None,
-    ));
-    let f = one(tr);
-    check(
-        &f,
-        Category::TargetIdleTimeout,
-        Some(504),
-        Some(GeneratedBy::Lb),
-    );
-    assert!(f.status_inferred);
-    assert!(f.client.is_none());
+fn idle_close_back_end_only_is_undetermined() {
+    for (idle, close_ms) in [(None, 60_103), (Some(5_000), 5_103)] {
+        let config = AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            idle_timeout: idle.map(crate::capture::Duration::from_millis),
+            ..AlbConfig::default()
+        };
+        let mut tr = AlbTracker::new(config, Collect::default());
+        let b = back_conn(2, 101)
+            .handshake(101)
+            .ev(close_ms, ToServer, K::Fin);
+        tr.closed(b.record(
+            AppKind::Http,
+            vec![exch(0, None, back_req(103), None)],
+            0,
+            None,
+        ));
+        let f = one(tr);
+        check(&f, Category::Undetermined, None, None);
+        assert_eq!(
+            f.candidates,
+            vec![Category::TargetIdleTimeout, Category::ClientClosed],
+            "{idle:?}"
+        );
+        assert!(!f.status_inferred);
+        assert!(f.client.is_none());
+        assert!(matches!(f.cause, Cause::AlbClosedAtIdleTimeout { .. }));
+        assert!(f
+            .notes
+            .iter()
+            .any(|n| matches!(n, Note::TellApart(TellApart::IdleOrClientClosed))));
+    }
 }
 
 /// Issue 12: from the back end alone, the ALB closing before any answer and before the idle
@@ -1165,4 +1181,101 @@ fn encrypted_front_alone_keeps_what_it_suggests() {
     // On HTTP/2 the timing of one exchange says nothing of a request.
     let f = encrypted_front(&["h2"], 300, 60_000, (62_000, ToServer));
     assert!(f.outcome_not_visible && f.front_http2, "{f:#?}");
+}
+
+/// Issue 12: a front-end capture whose answers a truncating mirror cut short: the readable
+/// status lines and Server headers still recognise the node (`awselb/2.0`) and time the ALB's
+/// 502 (undetermined with its candidates, not "back end not captured" alone).
+#[test]
+fn truncated_front_end_answers_still_recognise_the_node() {
+    let mut tr = AlbTracker::new(AlbConfig::default(), Collect::default());
+    for (id, port, status_line) in [
+        (
+            1,
+            40000,
+            &b"HTTP/1.1 200 OK\r\nServer: Apache\r\nContent-Length: 4000\r\nCon"[..],
+        ),
+        (
+            2,
+            40001,
+            &b"HTTP/1.1 502 Bad Gateway\r\nServer: awselb/2.0\r\nDate: Thu, 11 D"[..],
+        ),
+    ] {
+        let at = 1_000 * id as i64;
+        let c = Conn::new(id, ep(CLIENT, port), ep(ALB, 80), at - 2).handshake(at - 2);
+        let mut ex = exch(0, None, Some(get(at, "/x", front_headers())), None);
+        ex.response_error = Some(resp_error(
+            ResponseErrorKind::Gap,
+            at + 20,
+            id * 10,
+            4_000,
+            status_line,
+        ));
+        tr.exchange(&c.ctx(false), ex);
+    }
+    let (sink, known) = tr.finish();
+    assert!(known.is_alb(ALB.parse().unwrap()));
+    assert_eq!(known.vantage(), crate::alb::Vantage::FrontEndOnly);
+    let all: Vec<Finding> = sink.paths.iter().map(|p| diagnose(p, &known)).collect();
+    assert_eq!(all.len(), 2);
+    let bad = all.iter().find(|f| f.status == Some(502)).expect("the 502");
+    check(
+        bad,
+        Category::Undetermined,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+    assert!(bad.candidates.contains(&Category::TargetConnectRefused));
+}
+
+/// Issue 12, front end only: a 5xx without a Server header that carries a header the ALB never
+/// writes on its own answers (X-Powered-By, Set-Cookie, ...) was relayed from a target
+/// (proved); one carrying only what an ALB's own answer may carry (incl. the security headers
+/// its header modification adds, with its Server header turned off) stays undetermined.
+#[test]
+fn front_only_relayed_header_proves_the_target() {
+    for (extra, want) in [
+        (
+            Some(("X-Powered-By", "Express")),
+            Category::TargetGeneratedError,
+        ),
+        (Some(("set-cookie", "a=b")), Category::TargetGeneratedError),
+        (
+            Some(("Strict-Transport-Security", "max-age=3600")),
+            Category::Undetermined,
+        ),
+        (None, Category::Undetermined),
+    ] {
+        let mut tr = AlbTracker::new(AlbConfig::default(), Collect::default());
+        let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+        let mut r = resp(130, 503, "x", 10);
+        let mut list = vec![
+            ("Date", "Thu, 11 Dec 2025 16:42:58 GMT"),
+            ("Content-Type", "text/html"),
+            ("Content-Length", "10"),
+        ];
+        list.extend(extra);
+        r.headers = hdrs(&list);
+        // a second client's answer from the ALB itself names the node
+        tr.exchange(
+            &c.ctx(false),
+            exch(0, None, Some(get(100, "/x", front_headers())), Some(r)),
+        );
+        let c2 = Conn::new(2, ep(CLIENT, 40001), ep(ALB, 80), 298).handshake(298);
+        tr.exchange(
+            &c2.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(300, "/y", front_headers())),
+                Some(resp(330, 200, "Apache", 10)),
+            ),
+        );
+        let all = diagnose_all(tr);
+        let f = all.iter().find(|f| f.status == Some(503)).expect("the 503");
+        assert_eq!(f.category, want, "{extra:?}");
+        if want == Category::TargetGeneratedError {
+            assert_eq!(f.generated_by, Some(GeneratedBy::Target));
+        }
+    }
 }

@@ -26,6 +26,8 @@ pub(super) enum Call {
     Exchange(ConnContext, HttpExchange),
     /// [`AppSink::closed`].
     Closed(ConnectionRecord),
+    /// [`AppSink::forwarded_head_cut_short`].
+    ForwardedHeadCutShort(ConnContext),
     /// [`Clock::tick`].
     Tick(Timestamp),
     /// [`Clock::tick_in_flight`].
@@ -38,6 +40,7 @@ impl Call {
         match self {
             Call::Exchange(conn, exchange) => sink.exchange(&conn, exchange),
             Call::Closed(record) => sink.closed(record),
+            Call::ForwardedHeadCutShort(conn) => sink.forwarded_head_cut_short(&conn),
             Call::Tick(now) => sink.tick(now),
             Call::TickInFlight(now, pending) => sink.tick_in_flight(now, pending),
         }
@@ -170,6 +173,12 @@ impl AppSink for Recorder {
 
     fn closed(&mut self, record: ConnectionRecord) {
         self.record(Call::Closed(record));
+    }
+
+    // Every sink method must be recorded here: one left to its default body would run on the
+    // worker and never reach the real sink.
+    fn forwarded_head_cut_short(&mut self, conn: &ConnContext) {
+        self.record(Call::ForwardedHeadCutShort(conn.clone()));
     }
 }
 

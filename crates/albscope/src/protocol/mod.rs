@@ -387,6 +387,13 @@ pub trait AppSink {
     fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange);
     /// A connection finished.
     fn closed(&mut self, record: ConnectionRecord);
+    /// A request head on `conn` was cut short by bytes missing from the capture after whole
+    /// lines carrying the forwarding headers an ALB adds (`X-Forwarded-For`, `-Proto` and
+    /// `-Port`): its opener forwards clients' requests, although the request itself cannot be
+    /// read. Nothing by default.
+    fn forwarded_head_cut_short(&mut self, conn: &ConnContext) {
+        let _ = conn;
+    }
 }
 
 /// Looks up a header by case-insensitive name (the first one of that name): an index for the

@@ -46,6 +46,15 @@ pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
              the ALB because nothing else in the capture is recognised as one; name it with \
              --alb-ip)"
         }
+        NodeEvidence::ForwardsCutShort => {
+            "sends requests carrying X-Forwarded-For, -Proto and -Port in heads the \
+             capture cut short (assumed to be the ALB because nothing else in the capture is \
+             recognised as one; name it with --alb-ip)"
+        }
+        NodeEvidence::ServesSameSite => {
+            "answers the same Host on the same listener port as a recognised ALB node (another \
+             node of the same load balancer)"
+        }
         NodeEvidence::HealthCheckCadence => {
             "opens short connections to a target at a steady interval, like health checks \
              (assumed to be the ALB because nothing else in the capture is recognised as one; \
@@ -386,7 +395,11 @@ pub fn vantage_text(v: crate::alb::Vantage) -> &'static str {
     use crate::alb::Vantage;
     match v {
         Vantage::BothLegs => "both legs (front end client->ALB and back end ALB->target)",
-        Vantage::BackEndOnly => "back end only (ALB->target); what the client got is inferred",
+        Vantage::BackEndOnly => {
+            "back end only (ALB->target); what the client got is inferred, and a client that \
+             left before its answer (ALB logs 460) is not visible when the ALB took the \
+             target's answer anyway"
+        }
         Vantage::FrontEndOnly => "front end only (client->ALB); the back end is not in the capture",
         Vantage::Unknown => {
             "unknown: no ALB traffic recognised (no awselb answer, ALB-added headers or \

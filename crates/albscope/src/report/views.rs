@@ -513,6 +513,7 @@ pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
     let who = match f.generated_by {
         Some(GeneratedBy::Lb) => "the ALB generated it",
         Some(GeneratedBy::Target) => "the target generated it (relayed by the ALB)",
+        None if f.status.is_some() => "who generated it is not proved by the capture",
         None => "nobody answered",
     };
     match (f.status, f.category) {
@@ -551,6 +552,11 @@ pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
             ) =>
         {
             "not visible: the ALB's answer to the client is encrypted (TLS)".to_string()
+        }
+        // Seen from the back end alone, the answer to the client is not in the capture:
+        // nothing says nobody answered.
+        (None, Category::Undetermined) if f.client.is_none() && f.target.is_some() => {
+            "not seen: the front end is not in the capture".to_string()
         }
         (None, _) => match &f.client_stream_reset {
             Some(r) => super::words::client_stream_reset(r),

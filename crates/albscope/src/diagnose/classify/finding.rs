@@ -131,9 +131,16 @@ pub(in crate::diagnose) fn diagnose_verdict(
     }
 
     // Seen from the back end alone, the ALB giving up at the idle timeout is also what a
-    // request looks like whose client left earlier (the ALB may wait for the target anyway).
+    // request looks like whose client left earlier: a proxy may keep waiting for the target
+    // after its client has gone (HAProxy does, until its server timeout), and the back end
+    // carries nothing of the client. Whether the timer was given or read from the capture,
+    // the close at it proves the timer, not that the client was still waiting.
     if front.is_none() && category == Category::TargetIdleTimeout {
+        category = Category::Undetermined;
+        candidates = vec![Category::TargetIdleTimeout, Category::ClientClosed];
+        what = Cause::AlbClosedAtIdleTimeout { idle };
         notes.push(Note::TellApart(TellApart::IdleOrClientClosed));
+        expected = None;
     }
 
     // The client closing first overrides what the back end shows: the ALB never answered.

@@ -165,6 +165,17 @@ pub(super) fn analyze_front_only(
                 ev,
             )
         }
+        Some(_) if !is_lb && resp.and_then(|r| relayed_header(&r.headers)).is_some() => {
+            let name = resp
+                .and_then(|r| relayed_header(&r.headers))
+                .unwrap_or_default();
+            ev.push(Evidence::RelayedHeader { name });
+            FrontVerdict::of(
+                Category::TargetGeneratedError,
+                Cause::TargetOwnError { server: None },
+                ev,
+            )
+        }
         Some(_) if back_visible => {
             ev.push(Evidence::NoBackEndAttempt {
                 node: f.conn.key.server.ip,
@@ -225,6 +236,44 @@ pub(super) fn analyze_front_only(
             FrontVerdict::of(Category::Undetermined, Cause::NoAnswerCaptured, ev)
         }
     }
+}
+
+/// Headers an ALB may write on an answer it generates itself: the five of its error pages
+/// (Server, Date, Content-Type, Content-Length, Connection), the keep-alive and framing ones,
+/// and the response headers its header modification can add (security and CORS headers);
+/// the Server header may also be turned off.
+const ALB_OWN_HEADERS: &[&str] = &[
+    "server",
+    "date",
+    "content-type",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "strict-transport-security",
+    "content-security-policy",
+    "x-content-type-options",
+    "x-frame-options",
+    "access-control-allow-origin",
+    "access-control-allow-methods",
+    "access-control-allow-headers",
+    "access-control-allow-credentials",
+    "access-control-expose-headers",
+    "access-control-max-age",
+];
+
+/// The first header of an answer that an ALB never writes on its own answers (see
+/// [`ALB_OWN_HEADERS`]): present, it proves the answer came from a target.
+fn relayed_header(headers: &crate::protocol::Headers) -> Option<String> {
+    headers
+        .iter()
+        .map(|(name, _)| name)
+        .find(|name| {
+            !ALB_OWN_HEADERS
+                .iter()
+                .any(|own| own.eq_ignore_ascii_case(name.trim()))
+        })
+        .map(|name| name.trim().to_string())
 }
 
 /// The response headers and part of the body reached the client, then the ALB closed the
@@ -296,8 +345,16 @@ pub(super) fn front_elapsed(f: &Leg) -> Option<Duration> {
 /// candidates, most likely first, and what to capture to tell them apart.
 fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) -> FrontVerdict {
     let req = f.exchange.as_ref().and_then(|e| e.request.as_ref());
-    let resp = f.exchange.as_ref().and_then(|e| e.response.as_ref());
-    let (Some(req), Some(resp)) = (req, resp) else {
+    // When the answer started: its status line is enough (a truncating mirror may cut the
+    // rest of it).
+    let answered = f.exchange.as_ref().and_then(|e| {
+        e.response.as_ref().map(|r| r.first_byte).or(e
+            .response_error
+            .as_ref()
+            .filter(|r| r.status.is_some())
+            .map(|r| r.first_byte))
+    });
+    let (Some(req), Some(answered)) = (req, answered) else {
         ev.push(Evidence::BackEndNotCaptured);
         return FrontVerdict::of(
             Category::Undetermined,
@@ -306,7 +363,7 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
         );
     };
     let received = req.complete.or(req.headers_done).unwrap_or(req.first_byte);
-    let elapsed = resp.first_byte.since(received);
+    let elapsed = answered.since(received);
     let connect = ctx.known.config.connect_timeout;
     ev.push(Evidence::AnsweredAfter { elapsed });
     let undetermined = |mut ev: Vec<Evidence>, inf, candidates, tell| {

@@ -19,6 +19,12 @@ pub(crate) enum ReqEvent {
     Done(Timestamp),
     /// A request could not be read (gap in its header block, invalid, too large).
     Dropped,
+    /// The header block being read was cut short by bytes missing from the capture (reported
+    /// before its `Dropped`) after a request line and whole header lines carrying the three
+    /// forwarding headers an ALB adds: `X-Forwarded-For`, `X-Forwarded-Proto` and
+    /// `X-Forwarded-Port` (what an ALB node's request still shows when a mirror truncates it,
+    /// the X-Amzn-Trace-Id after them lost).
+    ForwardedCutShort,
     /// The header block of the request just reported by `Head` (from its request line only)
     /// was skipped because a memory limit was reached; this many bytes of it had been held.
     Skipped(usize),
@@ -200,6 +206,38 @@ impl RequestParser {
         }
     }
 
+    /// True when the header block read so far starts with a request line and its whole lines
+    /// (those ended by a line feed) carry `X-Forwarded-For`, `X-Forwarded-Proto` and
+    /// `X-Forwarded-Port` (see [`ReqEvent::ForwardedCutShort`]).
+    fn forwarded_head_so_far(&self) -> bool {
+        let buf = &self.head.buf;
+        let mut lines = buf.split(|&b| b == b'\n');
+        let Some(first) = lines.next() else {
+            return false;
+        };
+        if match_method(first.strip_suffix(b"\r").unwrap_or(first)) != Match::Yes {
+            return false;
+        }
+        // The last piece has no line feed after it: cut short, not a whole line.
+        let whole = buf
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            .saturating_sub(1);
+        let named = |line: &[u8], name: &[u8]| {
+            line.len() > name.len()
+                && line[..name.len()].eq_ignore_ascii_case(name)
+                && line[name.len()] == b':'
+        };
+        let (mut xff, mut proto, mut port) = (false, false, false);
+        for line in lines.take(whole) {
+            xff |= named(line, b"x-forwarded-for");
+            proto |= named(line, b"x-forwarded-proto");
+            port |= named(line, b"x-forwarded-port");
+        }
+        xff && proto && port
+    }
+
     /// The request whose header block was still incomplete when the stream ended, built from
     /// its request line (no headers, `headers_done` unset); `None` when no request was begun or
     /// the line is not a request line.
@@ -274,6 +312,9 @@ impl RequestParser {
             ReqState::Stopped => {}
             ReqState::Idle | ReqState::Resync(_) => self.resync(false),
             ReqState::Head => {
+                if self.forwarded_head_so_far() {
+                    out.push(ReqEvent::ForwardedCutShort);
+                }
                 out.push(ReqEvent::Dropped);
                 self.resync(false);
             }

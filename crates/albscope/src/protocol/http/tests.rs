@@ -153,3 +153,44 @@ fn headers_are_capped_but_parsed() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+/// Issue 12: a request head cut short by missing bytes (a truncating mirror) is reported as
+/// forwarded when its whole lines carry X-Forwarded-For, -Proto and -Port (the three an ALB
+/// adds); a line cut in the middle does not count, nor do other headers, nor a head that is not
+/// a request.
+#[test]
+fn cut_short_head_with_forwarding_headers_is_reported() {
+    let cases: [(&[u8], bool); 6] = [
+        (
+            b"GET / HTTP/1.1\r\nX-Forwarded-For: 13.211.35.216\r\nX-Forwarded-Proto: http\r\nx-forwarded-port: 80\r\nHost: alb-de",
+            true,
+        ),
+        (
+            b"GET / HTTP/1.1\r\nX-Forwarded-Port: 443\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\n",
+            true,
+        ),
+        // a proxy in front of the ALB (X-Forwarded-Port missing) is not taken for a node
+        (
+            b"GET / HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: http\r\n",
+            false,
+        ),
+        // the -Proto line is cut in the middle
+        (b"GET / HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Pro", false),
+        (b"GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 1.2.3.4\r\nUser-Ag", false),
+        (b"hello there\r\nX-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Port: 80\r\n", false),
+    ];
+    for (head, want) in cases {
+        let mut p = RequestParser::new(65_536, 128);
+        let mut out = Vec::new();
+        p.feed(seg(head), &mut out);
+        p.gap(Timestamp(8), 100, &mut out);
+        let reported = out.iter().any(|e| matches!(e, ReqEvent::ForwardedCutShort));
+        assert_eq!(reported, want, "{}", String::from_utf8_lossy(head));
+        if want {
+            assert!(matches!(
+                out.as_slice(),
+                [ReqEvent::ForwardedCutShort, ReqEvent::Dropped]
+            ));
+        }
+    }
+}

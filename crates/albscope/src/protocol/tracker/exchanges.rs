@@ -38,7 +38,7 @@ impl ProtocolTracker {
             let found = self
                 .req_events
                 .iter()
-                .any(|e| matches!(e, ReqEvent::Head(_)))
+                .any(|e| matches!(e, ReqEvent::Head(_) | ReqEvent::ForwardedCutShort))
                 || self.resp_events.iter().any(|e| {
                     matches!(
                         e,
@@ -57,17 +57,23 @@ impl ProtocolTracker {
                 self.stats.mid_stream_http += 1;
             }
         }
-        self.apply_requests(c);
+        if self.apply_requests(c) {
+            sink.forwarded_head_cut_short(&c.ctx);
+        }
         self.apply_responses(c, sink);
     }
 
-    pub(super) fn apply_requests(&mut self, c: &mut Conn) {
+    /// Applies the request parser's events; true when one was a head cut short after the
+    /// forwarding headers an ALB adds ([`ReqEvent::ForwardedCutShort`]).
+    pub(super) fn apply_requests(&mut self, c: &mut Conn) -> bool {
         let Some(h) = c.http.as_mut() else {
             self.req_events.clear();
-            return;
+            return false;
         };
+        let mut forwarded_cut_short = false;
         for ev in self.req_events.drain(..) {
             match ev {
+                ReqEvent::ForwardedCutShort => forwarded_cut_short = true,
                 ReqEvent::Head(r) => {
                     self.stats.requests += 1;
                     if h.queue.len() >= MAX_QUEUE {
@@ -121,6 +127,7 @@ impl ProtocolTracker {
                 }
             }
         }
+        forwarded_cut_short
     }
 
     pub(super) fn apply_responses(&mut self, c: &mut Conn, sink: &mut dyn AppSink) {

@@ -90,6 +90,12 @@ pub fn cause(c: &Cause) -> String {
                                          answer and before the idle timeout in force: the \
                                          client went away, or the deregistration delay ran out"
             .into(),
+        Cause::AlbClosedAtIdleTimeout { idle } => format!(
+            "the ALB closed the back-end connection at the idle timeout ({}) before any \
+             answer: the target too slow (504), or a client that had already left (460) while \
+             the ALB waited",
+            secs(*idle)
+        ),
         Cause::IncompleteBody { body, declared } => format!(
             "the target's response body stopped short of its Content-Length ({body} of \
              {declared} bytes)"

@@ -437,6 +437,11 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
         Evidence::ServerNotAlb => {
             "the Server header is not the ALB's (awselb/2.0): a target's error".into()
         }
+        Evidence::RelayedHeader { name } => format!(
+            "the answer carries {name}, a header the ALB's own answers never carry (they hold \
+             only Server, Date, Content-Type, Content-Length, Connection and the security and \
+             CORS headers an ALB can be set to add): a target's error, relayed"
+        ),
         Evidence::NoBackEndAttempt { node, time: t } => format!(
             "no back-end connection attempt from ALB node {node} around {} is in the capture",
             time(*t)
