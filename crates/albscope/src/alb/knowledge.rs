@@ -424,12 +424,12 @@ impl Knowledge {
         }
         let key = rec.tcp.key;
         self.cadence
-            .record(key.client.ip, key.server, rec.tcp.start);
+            .record(key.client.ip, key.client.port, key.server, rec.tcp.start);
         if !self.nodes.contains_key(&key.client.ip)
             && self.nodes.len() < MAX_WEAK_NODES
             && self
                 .cadence
-                .on_cadence(key.client.ip, key.server, rec.tcp.start)
+                .on_cadence(key.client.ip, key.client.port, key.server, rec.tcp.start)
         {
             let n = self.node_mut(key.client.ip);
             push_evidence(n, NodeEvidence::HealthCheckCadence);
@@ -450,7 +450,7 @@ impl Knowledge {
         health_check_shaped(&rec.tcp, rec.tls.as_ref(), rec.finished_exchanges as usize)
             && self
                 .cadence
-                .on_cadence(key.client.ip, key.server, rec.tcp.start)
+                .on_cadence(key.client.ip, key.client.port, key.server, rec.tcp.start)
     }
 
     /// With no ALB traffic recognised otherwise (e.g. a target-ENI capture holding only a

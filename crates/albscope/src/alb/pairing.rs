@@ -422,8 +422,9 @@ pub(super) fn pair(
             let candidate = !f.used
                 && f.node == b.node
                 // An HTTP back-end request that matched no HTTP front end can only belong to
-                // an opaque (TLS) front-end request.
-                && (!b_http || f.leg.exchange.is_none())
+                // an opaque (TLS) front-end request, or to one whose request the capture lost
+                // (mirror loss or truncation: an exchange without a readable request).
+                && (!b_http || f.leg.exchange.as_ref().map_or(true, |e| e.request.is_none()))
                 // The ALB answers the client after the back-end outcome, not before the
                 // attempt.
                 && answer_time(&f.leg).map_or(true, |a| {
@@ -529,11 +530,14 @@ pub(super) fn pair(
             out.health_checks.push(health_check(&b.leg, false));
             continue;
         }
-        let has_request = b.leg.exchange.is_some() || b.leg.burst.is_some();
+        // A request the capture lost (mirror loss or truncation) is no evidence of a client.
+        let has_request =
+            b.leg.exchange.as_ref().is_some_and(|e| e.request.is_some()) || b.leg.burst.is_some();
         let front_seen = front_seen && (known.legs_seen(b.node).0 || front_nodes.contains(&b.node));
         if front_seen && !has_request {
-            // Clients' requests have a front end in this capture; a bare connection attempt
-            // that matches none of them was made for a health check.
+            // Clients' requests have a front end in this capture; a bare connection attempt,
+            // or an exchange whose request is not readable, that matches none of them was made
+            // for a health check.
             out.health_checks.push(health_check(&b.leg, true));
             continue;
         }

@@ -83,6 +83,10 @@ pub enum TellApart {
     /// The ALB closed the back-end connection at the idle timeout (back end only): a client
     /// that gave up earlier looks the same from there; the front end shows which.
     IdleOrClientClosed,
+    /// An ALB 502/504 whose node's back end is captured but shows no attempt for it: the
+    /// mirror lost the attempt; the mirror's drops and truncation, and which ENIs it covers,
+    /// say where.
+    AttemptNotCaptured,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.
