@@ -384,6 +384,11 @@ pub(super) fn pair(
                 && f.time.plus(max).plus(TOLERANCE) >= s
         })
     };
+    // Front ends whose request the capture lost, in time order: their time is when the loss
+    // showed (often the ALB's ACK or answer), up to [`LOST_REACH`] after the back-end request.
+    let lost_fronts: Vec<usize> = (0..fronts.len())
+        .filter(|&i| fronts.get(i).is_some_and(|f| lost_request(&f.leg)))
+        .collect();
     let mut unused = NextUnused::new(fronts.len());
     for i in unused_skip {
         unused.take(i);
@@ -435,6 +440,32 @@ pub(super) fn pair(
                 pool.push(i);
             }
             i = unused.find(i + 1);
+        }
+        if pool.is_empty() {
+            let from =
+                lost_fronts.partition_point(|&i| fronts.get(i).is_some_and(|f| f.time < earliest));
+            pool.extend(
+                lost_fronts
+                    .iter()
+                    .skip(from)
+                    .copied()
+                    .take_while(|&i| {
+                        fronts
+                            .get(i)
+                            .is_some_and(|f| f.time <= b.time.plus(LOST_REACH))
+                    })
+                    .filter(|&i| {
+                        fronts.get(i).is_some_and(|f| {
+                            !f.used
+                                && f.node == b.node
+                                && answer_time(&f.leg).map_or(true, |a| {
+                                    a.plus(TOLERANCE) >= b.time
+                                        && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
+                                })
+                        })
+                    })
+                    .take(MAX_AMBIGUOUS),
+            );
         }
         let Some(&fi) = pool.first() else { continue };
         if fronts.get(fi).is_some_and(&claimable) {
@@ -557,6 +588,17 @@ pub(super) fn pair(
     out.paths
         .sort_by_cached_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
     out
+}
+
+/// How long after a back-end request a front-end leg whose request the capture lost may show
+/// that loss: the ALB's (delayed) ACK of the lost bytes, or its answer.
+const LOST_REACH: Duration = Duration(500_000_000);
+
+/// A front-end leg whose request bytes the capture lost (mirror loss or truncation).
+fn lost_request(leg: &Leg) -> bool {
+    leg.exchange
+        .as_ref()
+        .is_some_and(|e| e.request.is_none() && e.request_lost_at.is_some())
 }
 
 /// Drops a leg seen a second time through another mirror session (the same connection mirrored

@@ -19,6 +19,10 @@ pub(crate) enum ReqEvent {
     Done(Timestamp),
     /// A request could not be read (gap in its header block, invalid, too large).
     Dropped,
+    /// Bytes of a request were lost from the capture (a gap while no request was being read,
+    /// or inside a header block): a request was under way from this time (its first captured
+    /// byte, else the gap).
+    Lost(Timestamp),
     /// The header block of the request just reported by `Head` (from its request line only)
     /// was skipped because a memory limit was reached; this many bytes of it had been held.
     Skipped(usize),
@@ -272,9 +276,15 @@ impl RequestParser {
     pub fn gap(&mut self, ts: Timestamp, len: u64, out: &mut Vec<ReqEvent>) {
         match &mut self.state {
             ReqState::Stopped => {}
-            ReqState::Idle | ReqState::Resync(_) => self.resync(false),
+            ReqState::Idle => {
+                // Client bytes lost between requests: the start of a request.
+                out.push(ReqEvent::Lost(ts));
+                self.resync(false);
+            }
+            ReqState::Resync(_) => self.resync(false),
             ReqState::Head => {
                 out.push(ReqEvent::Dropped);
+                out.push(ReqEvent::Lost(self.start.map_or(ts, |s| s.ts)));
                 self.resync(false);
             }
             ReqState::Body(body) => match body_gap(body, len) {

@@ -85,6 +85,7 @@ impl ProtocolTracker {
                                 index,
                                 idle_before,
                                 request: Some(*r),
+                                request_lost_at: None,
                                 response: None,
                                 response_error: None,
                                 headers_skipped: None,
@@ -109,6 +110,34 @@ impl ProtocolTracker {
                 }
                 ReqEvent::Dropped => {
                     self.stats.requests_dropped += 1;
+                    h.req_current = None;
+                }
+                ReqEvent::Lost(ts) => {
+                    // The request stands in the queue without its head, so that its response
+                    // (or the close) is its outcome, at its own time.
+                    if h.queue.len() >= MAX_QUEUE {
+                        self.stats.queue_overflows += 1;
+                        continue;
+                    }
+                    let index = h.next_index;
+                    h.next_index = h.next_index.saturating_add(1);
+                    let idle_before = h.idle_before(index, ts);
+                    push_slot(
+                        &mut h.queue,
+                        Slot {
+                            ex: HttpExchange {
+                                index,
+                                idle_before,
+                                request: None,
+                                request_lost_at: Some(ts),
+                                response: None,
+                                response_error: None,
+                                headers_skipped: None,
+                                h2: None,
+                            },
+                            claimed: false,
+                        },
+                    );
                     h.req_current = None;
                 }
                 ReqEvent::Skipped(held) => {
@@ -148,6 +177,7 @@ impl ProtocolTracker {
                                     index,
                                     idle_before: None,
                                     request: None,
+                                    request_lost_at: None,
                                     response: None,
                                     response_error: None,
                                     headers_skipped: None,
