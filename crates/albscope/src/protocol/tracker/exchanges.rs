@@ -70,6 +70,16 @@ impl ProtocolTracker {
             match ev {
                 ReqEvent::Head(r) => {
                     self.stats.requests += 1;
+                    // A lost request that nothing answered before this one was read: the
+                    // client waits for an answer before its next request (the ALB never
+                    // pipelines), so the lost bytes were not a request of their own.
+                    while h.queue.back().is_some_and(|s| {
+                        !s.claimed && s.ex.request.is_none() && s.ex.request_lost_at.is_some()
+                    }) {
+                        if let Some(s) = h.queue.pop_back() {
+                            h.next_index = s.ex.index;
+                        }
+                    }
                     if h.queue.len() >= MAX_QUEUE {
                         self.stats.queue_overflows += 1;
                         h.req_current = None;
