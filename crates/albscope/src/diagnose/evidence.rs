@@ -377,6 +377,9 @@ pub enum Evidence {
     },
     /// The connection carried no request.
     NoRequest,
+    /// The connection was open before the capture started (no SYN seen): what went over it
+    /// before is not in the capture.
+    OpenedBeforeCapture,
     /// The client closed before any answer from the ALB.
     ClientGaveUp {
         /// How.
@@ -483,6 +486,7 @@ impl Evidence {
             | Evidence::ConnectTimeout { .. }
             | Evidence::OpaqueRequestSent { .. }
             | Evidence::NoRequest
+            | Evidence::OpenedBeforeCapture
             | Evidence::ServerNotAlb
             | Evidence::NoBackEndAttempt { .. }
             | Evidence::BackEndNotCaptured
