@@ -134,6 +134,7 @@ pub(super) fn pair(
     let mut out = PairOutput::default();
     let mut fronts: Vec<ClassifiedLeg> = Vec::new();
     let mut backs: Vec<ClassifiedLeg> = Vec::new();
+    let mut checks: Vec<ClassifiedLeg> = Vec::new();
     // Stable; the small keys are sorted and each leg is swapped into place once (legs are large).
     legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
     for leg in legs {
@@ -183,12 +184,21 @@ pub(super) fn pair(
                     cadence_check,
                 });
             }
-            ConnRole::HealthCheck => out.health_checks.push(health_check(&leg, false)),
+            ConnRole::HealthCheck => checks.push(ClassifiedLeg {
+                node: known.node_of(&leg.conn.key, ConnRole::BackEnd),
+                time: leg.time(),
+                leg,
+                used: false,
+                cadence_check: false,
+            }),
             ConnRole::Other => {}
         }
     }
     let fronts = dedupe(fronts);
     let mut backs = dedupe(backs);
+    // A health check mirrored on two ENIs is one check.
+    out.health_checks
+        .extend(dedupe(checks).iter().map(|c| health_check(&c.leg, false)));
     let front_seen = known.front_legs + out.front_legs > 0;
     let back_seen =
         known.back_legs + out.back_legs + known.health_checks > 0 || !out.health_checks.is_empty();
