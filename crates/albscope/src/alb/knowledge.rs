@@ -7,7 +7,7 @@ use super::types::{
     median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, TargetInfo,
     TimerSource, Vantage, DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
 };
-use crate::capture::Duration;
+use crate::capture::{Duration, Timestamp};
 use crate::decode::{Encap, MirrorSession};
 use crate::flow::{ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::protocol::{ConnectionRecord, HttpExchange, Known};
@@ -32,6 +32,8 @@ const MAX_NODE_EVIDENCE: usize = 4;
 /// Everything learned about the ALB so far: nodes, targets, timers, counts.
 #[derive(Clone, Debug, Default)]
 pub struct Knowledge {
+    /// The latest capture time the ALB layer was told of (at the end: the capture's end).
+    pub seen_until: Timestamp,
     /// The configuration.
     pub config: AlbConfig,
     /// ALB nodes (strong and weak candidates).

@@ -443,6 +443,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
 
     fn closed(&mut self, record: ConnectionRecord) {
         let key = record.tcp.key;
+        self.known.seen_until = self.known.seen_until.max(record.tcp.end);
         self.known.learn_conn(&key);
         for ex in &record.unfinished {
             self.known.learn_request(&key, ex);
@@ -638,6 +639,7 @@ impl<S: PathSink> Clock for AlbTracker<S> {
     fn tick_in_flight(&mut self, now: Timestamp, pending_since: Option<Timestamp>) {
         if now > self.now {
             self.now = now;
+            self.known.seen_until = now;
         }
         let window = self.known.config.window();
         let windowed = Timestamp(self.now.0.saturating_sub(window.0));

@@ -109,13 +109,16 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
                 last: at(last.ts, last.pos),
                 span: last.ts.since(first.ts),
             });
-            // The capture ended before the connect timeout could run out: still connecting.
+            // The capture ended long before the connect timeout could run out (under half of
+            // it: the SYN and its first retransmissions unanswered prove little yet): still
+            // connecting, in flight.
             let open_at_end = b
                 .record
                 .as_ref()
                 .is_some_and(|r| r.tcp.close_reason == CloseReason::EndOfCapture);
             let timeout = ctx.known.config.connect_timeout;
-            if open_at_end && end.since(first.ts).0 < timeout.0.saturating_sub(500_000_000) {
+            let captured = ctx.known.seen_until.max(end).since(first.ts);
+            if open_at_end && captured.0 < timeout.0 / 2 {
                 ev.push(Evidence::NoResponse { until: Some(end) });
                 return v(
                     Category::Undetermined,
