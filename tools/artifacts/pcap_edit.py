@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""pcap transformer for exploration. usage: tx.py IN OUT op[,op...]
+"""Edits a classic pcap record by record. usage: pcap_edit.py IN OUT "op;op..." (packet numbers from 1)
 ops: drop:1,5,7  dup  dupd:DELTA_US  swap:i:j  from:N  until:N  tsback:N:US"""
 import struct,sys
 def read(p):
