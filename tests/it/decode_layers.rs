@@ -501,6 +501,28 @@ fn truncated_capture_reports_missing_payload() {
 }
 
 #[test]
+fn a_snap_length_inside_the_headers_is_counted_apart() {
+    // tcpdump -s 96 on a mirror target: the cut falls inside the inner TCP header.
+    let inner = eth(&[], 0x0800, &ipv4_tcp(1234, &[b'z'; 500]));
+    let frame = vxlan_frame([172, 31, 0, 4], 4789, 9, &inner);
+    let p = PacketRef {
+        orig_len: frame.len() as u32,
+        ..pkt(LinkType::ETHERNET, &frame[..96])
+    };
+    let mut dec = Decoder::default();
+    let _ = dec.decode(&p);
+    let s = dec.stats();
+    assert_eq!((s.truncated, s.malformed, s.header_cut), (1, 1, 1));
+    // Cut in the payload: truncated, not cut in the headers.
+    let p = PacketRef {
+        orig_len: frame.len() as u32,
+        ..pkt(LinkType::ETHERNET, &frame[..200])
+    };
+    assert!(dec.decode(&p).is_some());
+    assert_eq!((dec.stats().truncated, dec.stats().header_cut), (2, 1));
+}
+
+#[test]
 fn mirror_truncation_inside_complete_vxlan_frame() {
     // The mirror session cut the inner packet; the outer frame is whole.
     let inner_ip = ipv4_tcp(1234, &[b'z'; 500]);

@@ -99,6 +99,8 @@ fn albscope_conversations(capture: &Path) -> Table {
     );
     let flows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json output");
     let mut table = Table::new();
+    let mut per_session: std::collections::HashMap<(String, String, String), usize> =
+        std::collections::HashMap::new();
     for f in flows.as_array().expect("array") {
         // tshark writes IPv6 endpoints without brackets.
         let unbracket = |s: &str| s.replace(['[', ']'], "");
@@ -116,11 +118,20 @@ fn albscope_conversations(capture: &Path) -> Table {
         } else {
             [dir("orig"), dir("resp")]
         };
-        let mut n = 0;
-        while table.contains_key(&(lo.clone(), hi.clone(), n)) {
-            n += 1;
+        // tshark counts one connection mirrored in two sessions (two ENIs) as one
+        // conversation; albscope keeps one per session: the n-th of a 4-tuple in each session
+        // add up.
+        let session = f["session"].as_str().unwrap_or("").to_string();
+        let n = per_session
+            .entry((lo.clone(), hi.clone(), session))
+            .or_insert(0);
+        let key = (lo, hi, *n);
+        *n += 1;
+        let entry = table.entry(key).or_insert([(0, 0); 2]);
+        for (e, p) in entry.iter_mut().zip(pair) {
+            e.0 += p.0;
+            e.1 += p.1;
         }
-        table.insert((lo, hi, n), pair);
     }
     table
 }

@@ -9,6 +9,7 @@ mod analyze_cli;
 mod analyze_real;
 mod analyze_samples;
 mod analyze_streaming;
+mod artifacts;
 mod capture_reader;
 mod cli_conventions;
 mod cli_io;

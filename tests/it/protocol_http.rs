@@ -367,6 +367,30 @@ fn gap_in_response_headers_resynchronises() {
 }
 
 #[test]
+fn a_request_the_mirror_lost_is_answered_at_its_own_time() {
+    // The second request's segment was not mirrored (a gap between requests), the third was
+    // cut inside its header block by the snap length; each is answered before the next.
+    let out = run(&[
+        c(0, GET),
+        s(1, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        Step::Gap(3, Dir::ToServer, 80),
+        s(4, "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"),
+        c(6, "GET /cut HT"),
+        Step::Gap(6, Dir::ToServer, 60),
+        s(7, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+    ]);
+    assert_eq!(out.exchanges.len(), 3);
+    let lost = &out.exchanges[1];
+    assert!(lost.request.is_none());
+    assert_eq!(lost.request_lost_at, Some(ts(3)));
+    assert_eq!(lost.response.as_ref().map(|r| r.status), Some(502));
+    let cut = &out.exchanges[2];
+    assert_eq!(cut.request_lost_at, Some(ts(6)));
+    assert_eq!(cut.index, 2);
+    assert!(out.record().unfinished.is_empty());
+}
+
+#[test]
 fn gap_in_request_headers_drops_request() {
     let out = run(&[
         c(0, "GET /lost HTTP/1.1\r\nHo"),

@@ -77,35 +77,46 @@ pub fn health_check_shaped(
 /// Starts of health-check-shaped connections per (node, target), and the chains they form.
 #[derive(Clone, Debug, Default)]
 pub struct HealthCadence {
-    starts: HashMap<(IpAddr, Endpoint), VecDeque<Timestamp>>,
+    /// Start and the node's source port of each connection.
+    starts: HashMap<(IpAddr, Endpoint), VecDeque<(Timestamp, u16)>>,
     /// Connections not remembered because [`MAX_PAIRS`] pairs were tracked.
     pub pairs_over_limit: u64,
 }
 
 impl HealthCadence {
-    /// Remembers a health-check-shaped connection from `node` to `target` opened at `start`.
-    pub fn record(&mut self, node: IpAddr, target: Endpoint, start: Timestamp) {
+    /// Remembers a health-check-shaped connection from `node` (source `port`) to `target`
+    /// opened at `start`. The same connection seen again (mirrored on two ENIs, or in two
+    /// merged captures: same ports, within [`TWIN`]) is remembered once.
+    pub fn record(&mut self, node: IpAddr, port: u16, target: Endpoint, start: Timestamp) {
         if !self.starts.contains_key(&(node, target)) && self.starts.len() >= MAX_PAIRS {
             self.pairs_over_limit += 1;
             return;
         }
         let list = self.starts.entry((node, target)).or_default();
+        if list.iter().any(|&(t, p)| is_twin(t, p, start, port)) {
+            return;
+        }
         if list.len() >= MAX_STARTS {
             list.pop_front();
         }
-        list.push_back(start);
+        list.push_back((start, port));
     }
 
-    /// True when the shaped connection opened at `start` from `node` to `target` is one of at
-    /// least [`MIN_CHAIN`] remembered ones spaced by one steady interval.
-    pub fn on_cadence(&self, node: IpAddr, target: Endpoint, start: Timestamp) -> bool {
+    /// True when the shaped connection opened at `start` from `node` (source `port`) to
+    /// `target` is one of at least [`MIN_CHAIN`] remembered ones spaced by one steady interval.
+    pub fn on_cadence(&self, node: IpAddr, port: u16, target: Endpoint, start: Timestamp) -> bool {
         let Some(list) = self.starts.get(&(node, target)) else {
             return false;
         };
         if list.len() < MIN_CHAIN {
             return false;
         }
-        let mut s: Vec<f64> = list.iter().map(|t| t.as_secs_f64()).collect();
+        // A second copy of a remembered connection stands where the first one does.
+        let start = list
+            .iter()
+            .find(|&&(t, p)| is_twin(t, p, start, port))
+            .map_or(start, |&(t, _)| t);
+        let mut s: Vec<f64> = list.iter().map(|(t, _)| t.as_secs_f64()).collect();
         s.sort_by(f64::total_cmp);
         s.dedup();
         let t = start.as_secs_f64();
@@ -122,6 +133,15 @@ impl HealthCadence {
                 n >= MIN_CHAIN && !closer_one(&s, t, d, prev, next)
             })
     }
+}
+
+/// Two starts of one 4-tuple this close are one connection seen twice (a TCP port is not
+/// reused that fast: TIME_WAIT lasts longer).
+const TWIN: Duration = Duration(1_000_000_000);
+
+/// True when the connection from `port` at `t` is the one from `q` at `u`, seen again.
+fn is_twin(t: Timestamp, port: u16, u: Timestamp, q: u16) -> bool {
+    port == q && t.since(u).0.unsigned_abs() <= TWIN.0.unsigned_abs()
 }
 
 /// Steps of a chain may be off by this much: 2 % of the interval, at least 20 ms.
@@ -195,19 +215,43 @@ mod tests {
         Timestamp((s * 1e9) as i64)
     }
 
+    /// A distinct source port per connection start.
+    fn port(s: f64) -> u16 {
+        1024 + ((s * 1000.0) as u64 % 60_000) as u16
+    }
+
+    #[test]
+    fn a_connection_seen_twice_is_one_start_on_the_cadence() {
+        // Mirrored on the node's ENI and on the target's: each check 40 µs apart under the
+        // same ports.
+        let node = IpAddr::from([10, 0, 1, 25]);
+        let mut c = HealthCadence::default();
+        for s in [3.0, 6.0, 9.0, 12.0] {
+            c.record(node, port(s), ep(), ts(s));
+            c.record(node, port(s), ep(), ts(s + 0.000_04));
+        }
+        assert_eq!(c.starts.get(&(node, ep())).map(VecDeque::len), Some(4));
+        for s in [3.0, 6.0, 9.0, 12.0] {
+            assert!(c.on_cadence(node, port(s), ep(), ts(s)));
+            assert!(c.on_cadence(node, port(s), ep(), ts(s + 0.000_04)));
+        }
+        // Another connection at the same moment is not a copy.
+        assert!(!c.on_cadence(node, 9, ep(), ts(9.000_04)));
+    }
+
     #[test]
     fn a_steady_interval_is_a_cadence_and_stray_connections_are_not_on_it() {
         let node = IpAddr::from([10, 0, 1, 25]);
         let mut c = HealthCadence::default();
         for s in [100.0, 105.002, 110.001, 115.003, 120.0, 107.3, 113.9] {
-            c.record(node, ep(), ts(s));
+            c.record(node, port(s), ep(), ts(s));
         }
-        assert!(c.on_cadence(node, ep(), ts(110.001)));
-        assert!(c.on_cadence(node, ep(), ts(100.0)));
-        assert!(!c.on_cadence(node, ep(), ts(107.3)));
-        assert!(!c.on_cadence(node, ep(), ts(113.9)));
+        assert!(c.on_cadence(node, port(110.001), ep(), ts(110.001)));
+        assert!(c.on_cadence(node, port(100.0), ep(), ts(100.0)));
+        assert!(!c.on_cadence(node, port(107.3), ep(), ts(107.3)));
+        assert!(!c.on_cadence(node, port(113.9), ep(), ts(113.9)));
         let other = IpAddr::from([10, 0, 1, 26]);
-        assert!(!c.on_cadence(other, ep(), ts(110.001)));
+        assert!(!c.on_cadence(other, port(110.001), ep(), ts(110.001)));
     }
 
     #[test]
@@ -215,10 +259,10 @@ mod tests {
         let node = IpAddr::from([10, 0, 1, 25]);
         let mut c = HealthCadence::default();
         for s in [10.0, 40.001, 70.002, 100.0, 69.7] {
-            c.record(node, ep(), ts(s));
+            c.record(node, port(s), ep(), ts(s));
         }
-        assert!(c.on_cadence(node, ep(), ts(70.002)));
-        assert!(!c.on_cadence(node, ep(), ts(69.7)));
+        assert!(c.on_cadence(node, port(70.002), ep(), ts(70.002)));
+        assert!(!c.on_cadence(node, port(69.7), ep(), ts(69.7)));
     }
 
     #[test]
@@ -226,8 +270,8 @@ mod tests {
         let node = IpAddr::from([10, 0, 1, 25]);
         let mut c = HealthCadence::default();
         for s in [1.0, 2.0, 3.0] {
-            c.record(node, ep(), ts(s));
+            c.record(node, port(s), ep(), ts(s));
         }
-        assert!(!c.on_cadence(node, ep(), ts(2.0)));
+        assert!(!c.on_cadence(node, port(2.0), ep(), ts(2.0)));
     }
 }

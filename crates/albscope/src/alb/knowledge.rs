@@ -7,7 +7,7 @@ use super::types::{
     median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, RequestPath,
     TargetInfo, TimerSource, Vantage, DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
 };
-use crate::capture::Duration;
+use crate::capture::{Duration, Timestamp};
 use crate::decode::{Encap, MirrorSession};
 use crate::flow::{ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::protocol::{ConnectionRecord, HttpExchange, Known};
@@ -44,6 +44,8 @@ const MAX_SERVER_PORTS: usize = 16;
 /// Everything learned about the ALB so far: nodes, targets, timers, counts.
 #[derive(Clone, Debug, Default)]
 pub struct Knowledge {
+    /// The latest capture time the ALB layer was told of (at the end: the capture's end).
+    pub seen_until: Timestamp,
     /// The configuration.
     pub config: AlbConfig,
     /// ALB nodes (strong and weak candidates).
@@ -585,12 +587,12 @@ impl Knowledge {
         }
         let key = rec.tcp.key;
         self.cadence
-            .record(key.client.ip, key.server, rec.tcp.start);
+            .record(key.client.ip, key.client.port, key.server, rec.tcp.start);
         if !self.nodes.contains_key(&key.client.ip)
             && self.nodes.len() < MAX_WEAK_NODES
             && self
                 .cadence
-                .on_cadence(key.client.ip, key.server, rec.tcp.start)
+                .on_cadence(key.client.ip, key.client.port, key.server, rec.tcp.start)
         {
             let n = self.node_mut(key.client.ip);
             push_evidence(n, NodeEvidence::HealthCheckCadence);
@@ -614,7 +616,7 @@ impl Knowledge {
         health_check_shaped(&rec.tcp, rec.tls.as_ref(), rec.finished_exchanges as usize)
             && self
                 .cadence
-                .on_cadence(key.client.ip, key.server, rec.tcp.start)
+                .on_cadence(key.client.ip, key.client.port, key.server, rec.tcp.start)
     }
 
     /// True when a path paired without a front end may still turn out a health check by

@@ -136,6 +136,7 @@ pub(super) fn pair(
     let mut out = PairOutput::default();
     let mut fronts: Vec<ClassifiedLeg> = Vec::new();
     let mut backs: Vec<ClassifiedLeg> = Vec::new();
+    let mut checks: Vec<ClassifiedLeg> = Vec::new();
     // Stable; the small keys are sorted and each leg is swapped into place once (legs are large).
     legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
     for leg in legs {
@@ -188,12 +189,21 @@ pub(super) fn pair(
                     cadence_check,
                 });
             }
-            ConnRole::HealthCheck => out.health_checks.push(health_check(&leg, false)),
+            ConnRole::HealthCheck => checks.push(ClassifiedLeg {
+                node: known.node_of(&leg.conn.key, ConnRole::BackEnd),
+                time: leg.time(),
+                leg,
+                used: false,
+                cadence_check: false,
+            }),
             ConnRole::Other => {}
         }
     }
     let fronts = dedupe(fronts);
     let mut backs = dedupe(backs);
+    // A health check mirrored on two ENIs is one check.
+    out.health_checks
+        .extend(dedupe(checks).iter().map(|c| health_check(&c.leg, false)));
     let front_seen = known.front_legs + out.front_legs > 0;
     let back_seen =
         known.back_legs + out.back_legs + known.health_checks > 0 || !out.health_checks.is_empty();
@@ -389,6 +399,11 @@ pub(super) fn pair(
                 && f.time.plus(max).plus(TOLERANCE) >= s
         })
     };
+    // Front ends whose request the capture lost, in time order: their time is when the loss
+    // showed (often the ALB's ACK or answer), up to [`LOST_REACH`] after the back-end request.
+    let lost_fronts: Vec<usize> = (0..fronts.len())
+        .filter(|&i| fronts.get(i).is_some_and(|f| lost_request(&f.leg)))
+        .collect();
     let mut unused = NextUnused::new(fronts.len());
     for i in unused_skip {
         unused.take(i);
@@ -427,8 +442,9 @@ pub(super) fn pair(
             let candidate = !f.used
                 && f.node == b.node
                 // An HTTP back-end request that matched no HTTP front end can only belong to
-                // an opaque (TLS) front-end request.
-                && (!b_http || f.leg.exchange.is_none())
+                // an opaque (TLS) front-end request, or to one whose request the capture lost
+                // (mirror loss or truncation: an exchange without a readable request).
+                && (!b_http || f.leg.exchange.as_ref().map_or(true, |e| e.request.is_none()))
                 // The ALB answers the client after the back-end outcome, not before the
                 // attempt.
                 && answer_time(&f.leg).map_or(true, |a| {
@@ -439,6 +455,32 @@ pub(super) fn pair(
                 pool.push(i);
             }
             i = unused.find(i + 1);
+        }
+        if pool.is_empty() {
+            let from =
+                lost_fronts.partition_point(|&i| fronts.get(i).is_some_and(|f| f.time < earliest));
+            pool.extend(
+                lost_fronts
+                    .iter()
+                    .skip(from)
+                    .copied()
+                    .take_while(|&i| {
+                        fronts
+                            .get(i)
+                            .is_some_and(|f| f.time <= b.time.plus(LOST_REACH))
+                    })
+                    .filter(|&i| {
+                        fronts.get(i).is_some_and(|f| {
+                            !f.used
+                                && f.node == b.node
+                                && answer_time(&f.leg).map_or(true, |a| {
+                                    a.plus(TOLERANCE) >= b.time
+                                        && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
+                                })
+                        })
+                    })
+                    .take(MAX_AMBIGUOUS),
+            );
         }
         let Some(&fi) = pool.first() else { continue };
         if fronts.get(fi).is_some_and(&claimable) {
@@ -534,11 +576,14 @@ pub(super) fn pair(
             out.health_checks.push(health_check(&b.leg, false));
             continue;
         }
-        let has_request = b.leg.exchange.is_some() || b.leg.burst.is_some();
+        // A request the capture lost (mirror loss or truncation) is no evidence of a client.
+        let has_request =
+            b.leg.exchange.as_ref().is_some_and(|e| e.request.is_some()) || b.leg.burst.is_some();
         let front_seen = front_seen && (known.legs_seen(b.node).0 || front_nodes.contains(&b.node));
         if front_seen && !has_request {
-            // Clients' requests have a front end in this capture; a bare connection attempt
-            // that matches none of them was made for a health check.
+            // Clients' requests have a front end in this capture; a bare connection attempt,
+            // or an exchange whose request is not readable, that matches none of them was made
+            // for a health check.
             out.health_checks.push(health_check(&b.leg, true));
             continue;
         }
@@ -598,6 +643,17 @@ fn client_tls_failure(leg: &Leg) -> Option<super::ClientTlsFailure> {
         offered,
         selected: tls.server_hello.as_ref().map(|s| s.version.clone()),
     })
+}
+
+/// How long after a back-end request a front-end leg whose request the capture lost may show
+/// that loss: the ALB's (delayed) ACK of the lost bytes, or its answer.
+const LOST_REACH: Duration = Duration(500_000_000);
+
+/// A front-end leg whose request bytes the capture lost (mirror loss or truncation).
+fn lost_request(leg: &Leg) -> bool {
+    leg.exchange
+        .as_ref()
+        .is_some_and(|e| e.request.is_none() && e.request_lost_at.is_some())
 }
 
 /// Drops a leg seen a second time through another mirror session (the same connection mirrored

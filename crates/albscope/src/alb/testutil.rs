@@ -239,6 +239,7 @@ pub fn exch(
         index,
         idle_before: idle_ms.map(Duration::from_millis),
         request: req,
+        request_lost_at: None,
         response: resp,
         response_error: None,
         headers_skipped: None,

@@ -6,7 +6,8 @@ use super::knowledge::{unanswered, Knowledge, MAX_WEAK_NODES};
 use super::types::{AlbConfig, BurstExchange, ClosedConn, ConnInfo, ConnRole, Leg, PathSink};
 use super::{pairing, size};
 use crate::capture::{Duration, Timestamp};
-use crate::flow::{ConnId, ConnKey, Dir};
+use crate::decode::MirrorSession;
+use crate::flow::{ConnId, ConnKey, Dir, Endpoint};
 use crate::pipeline::Clock;
 use crate::protocol::{
     AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, Known, TlsBurst,
@@ -92,8 +93,16 @@ pub struct AlbTracker<S: PathSink> {
     now: Timestamp,
     /// The next pairing batch waits for a cutoff at or past this.
     next_flush: Timestamp,
+    /// Connections counted lately, by 4-tuple: when each opened and in which mirror session,
+    /// so that one connection mirrored on two ENIs is counted once.
+    counted: HashMap<(Endpoint, Endpoint), (Timestamp, MirrorSession)>,
     pub(super) sink: S,
 }
+
+/// Two connections of one 4-tuple in two mirror sessions opened this close are one.
+const TWIN_WINDOW: Duration = Duration(1_000_000_000);
+/// Connections remembered in [`AlbTracker::counted`] before the old ones are forgotten.
+const MAX_COUNTED: usize = 8192;
 
 /// Least capture time between two pairing batches.
 const EAGER_STEP: Duration = Duration(1_000_000_000);
@@ -117,6 +126,7 @@ impl<S: PathSink> AlbTracker<S> {
             next_seq: 0,
             now: Timestamp::default(),
             next_flush: Timestamp::default(),
+            counted: HashMap::new(),
             sink,
         }
     }
@@ -418,7 +428,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .as_ref()
                 .and_then(|r| r.headers.known(Known::UserAgent))
                 .map(str::to_string);
-            self.count_connection(&conn.key, agent.as_deref(), false);
+            self.count_connection(&conn.key, conn.opened, agent.as_deref(), false);
         }
         let leg = Leg {
             conn: ConnInfo {
@@ -444,6 +454,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
 
     fn closed(&mut self, record: ConnectionRecord) {
         let key = record.tcp.key;
+        self.known.seen_until = self.known.seen_until.max(record.tcp.end);
         self.known.learn_conn(&key);
         for ex in &record.unfinished {
             self.known.learn_request(&key, ex);
@@ -466,7 +477,12 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .find_map(|e| e.request.as_ref())
                 .and_then(|r| r.headers.known(Known::UserAgent))
                 .map(str::to_string);
-            self.count_connection(&key, agent.as_deref(), unanswered(&record.tcp));
+            self.count_connection(
+                &key,
+                record.tcp.start,
+                agent.as_deref(),
+                unanswered(&record.tcp),
+            );
         }
         let info = ConnInfo {
             id: record.tcp.id,
@@ -565,7 +581,36 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
 }
 
 impl<S: PathSink> AlbTracker<S> {
-    fn count_connection(&mut self, key: &ConnKey, agent: Option<&str>, unanswered: bool) {
+    /// True when this connection was counted already through another mirror session (the
+    /// same 4-tuple opened within [`TWIN_WINDOW`]: mirrored on two ENIs, or two captures).
+    fn counted_twice(&mut self, key: &ConnKey, opened: Timestamp) -> bool {
+        let tuple = (key.client, key.server);
+        if let Some((t, session)) = self.counted.get(&tuple) {
+            if *session != key.session && t.since(opened).0.unsigned_abs() <= TWIN_WINDOW.0 as u64 {
+                return true;
+            }
+        }
+        if self.counted.len() >= MAX_COUNTED {
+            let horizon = Timestamp(opened.0.saturating_sub(TWIN_WINDOW.0));
+            self.counted.retain(|_, (t, _)| *t >= horizon);
+            if self.counted.len() >= MAX_COUNTED {
+                self.counted.clear();
+            }
+        }
+        self.counted.insert(tuple, (opened, key.session));
+        false
+    }
+
+    fn count_connection(
+        &mut self,
+        key: &ConnKey,
+        opened: Timestamp,
+        agent: Option<&str>,
+        unanswered: bool,
+    ) {
+        if self.counted_twice(key, opened) {
+            return;
+        }
         let role = self.known.classify(key, agent, unanswered);
         let node = self.known.node_of(key, role);
         self.back_end_seen |= role == ConnRole::BackEnd;
@@ -605,6 +650,7 @@ impl<S: PathSink> Clock for AlbTracker<S> {
     fn tick_in_flight(&mut self, now: Timestamp, pending_since: Option<Timestamp>) {
         if now > self.now {
             self.now = now;
+            self.known.seen_until = now;
         }
         let window = self.known.config.window();
         let windowed = Timestamp(self.now.0.saturating_sub(window.0));

@@ -191,6 +191,9 @@ impl Leg {
             if let Some(r) = &ex.request {
                 return r.first_byte;
             }
+            if let Some(t) = ex.request_lost_at {
+                return t;
+            }
             if let Some(r) = &ex.response {
                 return r.first_byte;
             }

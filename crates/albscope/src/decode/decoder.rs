@@ -68,6 +68,9 @@ pub struct DecodeStats {
     pub other: u64,
     /// Frames whose headers were cut or malformed, so nothing could be decoded.
     pub malformed: u64,
+    /// Of `malformed`, the frames cut short by the snap length or the mirror session's packet
+    /// length inside their own headers (the snap length is too small to read anything).
+    pub header_cut: u64,
     /// Frames of a link type the decoder does not know.
     pub unknown_link: u64,
     /// Frames truncated by the capture (caplen < wire length) or by the mirror session (inner
@@ -159,6 +162,7 @@ impl Decoder {
             .unwrap_or(usize::MAX)
             .saturating_sub(packet.data.len());
         self.frame_truncated = cut > 0;
+        let malformed_before = self.stats.malformed;
         let result = match link::peel(packet.link, packet.data) {
             Link::Net(input) => self.decode_net(input, MirrorSession::DIRECT, 0, cut),
             Link::NotIp => {
@@ -181,6 +185,9 @@ impl Decoder {
         };
         if self.frame_truncated {
             self.stats.truncated += 1;
+            if self.stats.malformed > malformed_before {
+                self.stats.header_cut += 1;
+            }
         }
         self.stats.reassembly_evicted = self.defrag.evicted;
         self.stats.reassembly_expired = self.defrag.expired;

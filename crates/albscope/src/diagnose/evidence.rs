@@ -110,6 +110,10 @@ pub enum TellApart {
     IdleOrClientClosed,
     /// An encrypted front end alone: the back end (or the client's TLS keys) shows the status.
     EncryptedFront,
+    /// An ALB 502/504 whose node's back end is captured but shows no attempt for it: the
+    /// mirror lost the attempt; the mirror's drops and truncation, and which ENIs it covers,
+    /// say where.
+    AttemptNotCaptured,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.
@@ -400,6 +404,9 @@ pub enum Evidence {
     },
     /// The connection carried no request.
     NoRequest,
+    /// The connection was open before the capture started (no SYN seen): what went over it
+    /// before is not in the capture.
+    OpenedBeforeCapture,
     /// The client closed before any answer from the ALB.
     ClientGaveUp {
         /// How.
@@ -531,6 +538,7 @@ impl Evidence {
             | Evidence::ConnectTimeout { .. }
             | Evidence::OpaqueRequestSent { .. }
             | Evidence::NoRequest
+            | Evidence::OpenedBeforeCapture
             | Evidence::ServerNotAlb
             | Evidence::RelayedHeader { .. }
             | Evidence::NoBackEndAttempt { .. }

@@ -395,6 +395,31 @@ fn update_conn(
         }
     }
 
+    // ACK first: it acknowledges bytes the peer sent before this segment, so a hole below
+    // them (never to fill) comes before this segment's own payload.
+    if flags.ack {
+        let peer = dir.reverse();
+        let ps = &conn.sides[peer.index()];
+        if let Some(acked) = ps.offset_of(seg.ack) {
+            let next = ps.reasm.next() as i64;
+            // A FIN takes one sequence number: do not count it as a byte. An ACK exactly one
+            // past the last byte seen, from a peer whose FIN the capture lacks, acknowledges
+            // that FIN (lost by the mirror), not a lost byte: were it a byte, the data after it
+            // leaves a hole that a later ACK or the close still declares.
+            let fin_cap = ps.fin.map(|(o, _, _)| o as i64).unwrap_or(i64::MAX);
+            let lost_fin = ps.fin.is_none() && acked == next + 1 && ps.reasm.high() == next as u64;
+            let limit = if lost_fin { next } else { acked.min(fin_cap) };
+            if limit > next && limit - next <= MAX_INFERRED_GAP as i64 {
+                conn.sides[peer.index()].reasm.acknowledge(limit as u64);
+                drain(conn, config, stats, peer, limit as u64, ts, pos, sink);
+            } else if acked > 0 {
+                conn.sides[peer.index()]
+                    .reasm
+                    .acknowledge(acked.min(next).max(0) as u64);
+            }
+        }
+    }
+
     // Payload.
     if wire_len > 0 {
         conn.record(dir, HistoryLetter::Data);
@@ -472,26 +497,6 @@ fn update_conn(
     }
     if seg.window == 0 && !flags.rst && !flags.syn {
         conn.record(dir, HistoryLetter::ZeroWindow);
-    }
-
-    // ACK: bytes the peer acknowledges were sent; a hole below them will never fill.
-    if flags.ack {
-        let peer = dir.reverse();
-        let ps = &conn.sides[peer.index()];
-        if let Some(acked) = ps.offset_of(seg.ack) {
-            let next = ps.reasm.next() as i64;
-            // A FIN takes one sequence number: do not count it as a byte.
-            let fin_cap = ps.fin.map(|(o, _, _)| o as i64).unwrap_or(i64::MAX);
-            let limit = acked.min(fin_cap);
-            if limit > next && limit - next <= MAX_INFERRED_GAP as i64 {
-                conn.sides[peer.index()].reasm.acknowledge(limit as u64);
-                drain(conn, config, stats, peer, limit as u64, ts, pos, sink);
-            } else if acked > 0 {
-                conn.sides[peer.index()]
-                    .reasm
-                    .acknowledge(acked.min(next).max(0) as u64);
-            }
-        }
     }
 
     // FIN.

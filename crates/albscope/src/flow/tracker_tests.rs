@@ -505,6 +505,29 @@ fn tail_loss_without_fin_is_declared_when_acked() {
 }
 
 #[test]
+fn an_ack_one_past_the_data_is_a_lost_fin_not_a_lost_byte() {
+    let mut n = net();
+    n.handshake(0);
+    n.send(p(false, "PA", 5001, 1001, b"aaaa", 3));
+    // The server's FIN (sequence 5005) was not mirrored; the client ACKs it.
+    n.send(p(true, "A", 1001, 5006, b"", 4));
+    assert!(n.rec.gaps(0).is_empty(), "a FIN is no byte of the stream");
+    n.send(p(true, "FA", 1001, 5006, b"", 5));
+    n.finish();
+    assert!(n.rec.gaps(0).is_empty());
+    assert_eq!(n.rec.text(0, Dir::ToClient), b"aaaa");
+    // Were it a lost byte, the data after it still shows the hole.
+    let mut n = net();
+    n.handshake(0);
+    n.send(p(false, "PA", 5001, 1001, b"aaaa", 3));
+    n.send(p(true, "A", 1001, 5006, b"", 4));
+    n.send(p(false, "PA", 5006, 1001, b"cc", 5));
+    n.send(p(true, "A", 1001, 5008, b"", 6));
+    assert_eq!(n.rec.gaps(0), vec![(Dir::ToClient, 4, 1)]);
+    assert_eq!(n.rec.text(0, Dir::ToClient), b"aaaacc");
+}
+
+#[test]
 fn data_behind_a_hole_waits_and_is_flushed_at_close() {
     let mut n = net();
     n.handshake(0);

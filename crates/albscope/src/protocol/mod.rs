@@ -246,6 +246,10 @@ pub struct HttpExchange {
     pub idle_before: Option<Duration>,
     /// The request (`None` when the stream started mid-request or the request was unparseable).
     pub request: Option<HttpRequest>,
+    /// When a request whose bytes the capture lost (a gap where it starts or inside its
+    /// header block: mirror loss or truncation) was under way: its first captured byte, else
+    /// the gap. Only with `request` `None`; it stands for the request's time.
+    pub request_lost_at: Option<Timestamp>,
     /// The response, when one was parsed.
     pub response: Option<HttpResponse>,
     /// Set when response bytes arrived but could not be parsed.

@@ -230,6 +230,7 @@ fn exchange_start(ex: &HttpExchange) -> Option<Timestamp> {
     ex.request
         .as_ref()
         .map(|r| r.first_byte)
+        .or(ex.request_lost_at)
         .or(ex.response.as_ref().map(|r| r.first_byte))
         .or(ex.response_error.as_ref().map(|e| e.first_byte))
 }
@@ -602,6 +603,7 @@ impl ProtocolTracker {
                                                 index,
                                                 idle_before,
                                                 request: Some(req),
+                                                request_lost_at: None,
                                                 response: None,
                                                 response_error: None,
                                                 headers_skipped: None,

@@ -209,6 +209,15 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             d.malformed
         ),
     );
+    note(
+        d.header_cut,
+        format!(
+            "{} frames were cut inside their own headers (the snap length or the mirror \
+             session's packet length is too small): capture whole frames (tcpdump -s 0) or at \
+             least 256 bytes of each (VXLAN and the inner headers take up to 150)",
+            d.header_cut
+        ),
+    );
     let types: Vec<String> = d.unknown_link_types.iter().map(u32::to_string).collect();
     note(
         d.unknown_link,

@@ -4,7 +4,7 @@ use super::{at, close_of, events, is_close, BackVerdict, Ctx, FixFacts};
 use crate::alb::{Leg, TLS_HANDSHAKE_TIMEOUT};
 use crate::diagnose::evidence::{Cause, Evidence, Icmp};
 use crate::diagnose::model::Party;
-use crate::flow::{Dir, TcpEvent, TcpEventKind};
+use crate::flow::{CloseReason, Dir, TcpEvent, TcpEventKind};
 use crate::taxonomy::{Category, FixExtra};
 
 /// A back-end connection that carried no request: connect and TLS failures.
@@ -62,6 +62,30 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
     let target_rst = evs
         .iter()
         .find(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Rst));
+    // Opened before the capture started: a close is no answer to a connect, and the request
+    // may have gone out before the first packet captured.
+    let before_capture = syns.is_empty() && first_synack.is_none();
+    if before_capture {
+        ev.push(Evidence::OpenedBeforeCapture);
+        if let Some(c) = evs.iter().find(|e| is_close(e)) {
+            ev.push(Evidence::NoRequestClosed {
+                by: if c.dir == Dir::ToServer {
+                    Party::Alb
+                } else {
+                    Party::Target
+                },
+                close: close_of(c),
+                at: at(c.ts, c.pos),
+            });
+        }
+        return v(
+            Category::Undetermined,
+            Cause::NoRequestOnConnection,
+            ev,
+            None,
+            detail,
+        );
+    }
     if first_synack.is_none() {
         if let Some(r) = target_rst {
             ev.push(Evidence::Refused {
@@ -85,6 +109,25 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
                 last: at(last.ts, last.pos),
                 span: last.ts.since(first.ts),
             });
+            // The capture ended long before the connect timeout could run out (under half of
+            // it: the SYN and its first retransmissions unanswered prove little yet): still
+            // connecting, in flight.
+            let open_at_end = b
+                .record
+                .as_ref()
+                .is_some_and(|r| r.tcp.close_reason == CloseReason::EndOfCapture);
+            let timeout = ctx.known.config.connect_timeout;
+            let captured = ctx.known.seen_until.max(end).since(first.ts);
+            if open_at_end && captured.0 < timeout.0 / 2 {
+                ev.push(Evidence::NoResponse { until: Some(end) });
+                return v(
+                    Category::Undetermined,
+                    Cause::NoResponseInCapture,
+                    ev,
+                    None,
+                    detail,
+                );
+            }
             ev.push(Evidence::ConnectTimeout {
                 timeout: ctx.known.config.connect_timeout,
                 seen: end.since(first.ts),

@@ -176,6 +176,23 @@ pub(super) fn analyze_front_only(
                 ev,
             )
         }
+        // A 502 or 504 the ALB generated comes only after it tried a target: with this node's
+        // back end in the capture and no attempt found, the mirror lost it (dropped or
+        // truncated packets, an unmirrored ENI). What the front end shows still holds.
+        Some(s) if back_visible && is_lb && matches!(s, 502 | 504) => {
+            let mut v = front_only_inference(f, ctx, s, ev);
+            let missing = Evidence::NoBackEndAttempt {
+                node: f.conn.key.server.ip,
+                time: f.time(),
+            };
+            v.evidence.retain(|e| *e != Evidence::BackEndNotCaptured);
+            v.evidence.insert(v.evidence.len().min(1), missing);
+            if v.category == Category::Undetermined {
+                v.candidates.push(Category::NoTargetAttempt);
+            }
+            v.notes = vec![Note::TellApart(TellApart::AttemptNotCaptured)];
+            v
+        }
         Some(_) if back_visible => {
             ev.push(Evidence::NoBackEndAttempt {
                 node: f.conn.key.server.ip,

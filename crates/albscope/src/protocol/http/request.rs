@@ -25,6 +25,10 @@ pub(crate) enum ReqEvent {
     /// `X-Forwarded-Port` (what an ALB node's request still shows when a mirror truncates it,
     /// the X-Amzn-Trace-Id after them lost).
     ForwardedCutShort,
+    /// Bytes of a request were lost from the capture (a gap while no request was being read,
+    /// or inside a header block): a request was under way from this time (its first captured
+    /// byte, else the gap).
+    Lost(Timestamp),
     /// The header block of the request just reported by `Head` (from its request line only)
     /// was skipped because a memory limit was reached; this many bytes of it had been held.
     Skipped(usize),
@@ -310,12 +314,18 @@ impl RequestParser {
     pub fn gap(&mut self, ts: Timestamp, len: u64, out: &mut Vec<ReqEvent>) {
         match &mut self.state {
             ReqState::Stopped => {}
-            ReqState::Idle | ReqState::Resync(_) => self.resync(false),
+            ReqState::Idle => {
+                // Client bytes lost between requests: the start of a request.
+                out.push(ReqEvent::Lost(ts));
+                self.resync(false);
+            }
+            ReqState::Resync(_) => self.resync(false),
             ReqState::Head => {
                 if self.forwarded_head_so_far() {
                     out.push(ReqEvent::ForwardedCutShort);
                 }
                 out.push(ReqEvent::Dropped);
+                out.push(ReqEvent::Lost(self.start.map_or(ts, |s| s.ts)));
                 self.resync(false);
             }
             ReqState::Body(body) => match body_gap(body, len) {

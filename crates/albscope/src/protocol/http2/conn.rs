@@ -438,6 +438,7 @@ impl H2Conn {
                 index,
                 idle_before,
                 request: None,
+                request_lost_at: None,
                 response: None,
                 response_error: None,
                 headers_skipped: None,

@@ -76,6 +76,16 @@ impl ProtocolTracker {
                 ReqEvent::ForwardedCutShort => forwarded_cut_short = true,
                 ReqEvent::Head(r) => {
                     self.stats.requests += 1;
+                    // A lost request that nothing answered before this one was read: the
+                    // client waits for an answer before its next request (the ALB never
+                    // pipelines), so the lost bytes were not a request of their own.
+                    while h.queue.back().is_some_and(|s| {
+                        !s.claimed && s.ex.request.is_none() && s.ex.request_lost_at.is_some()
+                    }) {
+                        if let Some(s) = h.queue.pop_back() {
+                            h.next_index = s.ex.index;
+                        }
+                    }
                     if h.queue.len() >= MAX_QUEUE {
                         self.stats.queue_overflows += 1;
                         h.req_current = None;
@@ -91,6 +101,7 @@ impl ProtocolTracker {
                                 index,
                                 idle_before,
                                 request: Some(*r),
+                                request_lost_at: None,
                                 response: None,
                                 response_error: None,
                                 headers_skipped: None,
@@ -115,6 +126,34 @@ impl ProtocolTracker {
                 }
                 ReqEvent::Dropped => {
                     self.stats.requests_dropped += 1;
+                    h.req_current = None;
+                }
+                ReqEvent::Lost(ts) => {
+                    // The request stands in the queue without its head, so that its response
+                    // (or the close) is its outcome, at its own time.
+                    if h.queue.len() >= MAX_QUEUE {
+                        self.stats.queue_overflows += 1;
+                        continue;
+                    }
+                    let index = h.next_index;
+                    h.next_index = h.next_index.saturating_add(1);
+                    let idle_before = h.idle_before(index, ts);
+                    push_slot(
+                        &mut h.queue,
+                        Slot {
+                            ex: HttpExchange {
+                                index,
+                                idle_before,
+                                request: None,
+                                request_lost_at: Some(ts),
+                                response: None,
+                                response_error: None,
+                                headers_skipped: None,
+                                h2: None,
+                            },
+                            claimed: false,
+                        },
+                    );
                     h.req_current = None;
                 }
                 ReqEvent::Skipped(held) => {
@@ -155,6 +194,7 @@ impl ProtocolTracker {
                                     index,
                                     idle_before: None,
                                     request: None,
+                                    request_lost_at: None,
                                     response: None,
                                     response_error: None,
                                     headers_skipped: None,

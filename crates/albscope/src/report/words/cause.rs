@@ -258,6 +258,12 @@ pub fn tell_apart(t: TellApart) -> &'static str {
             "the front end is encrypted: capture the targets' side (the ALB's back-end \
              connections) or give the clients' TLS keys with --tls-keylog to see the status"
         }
+        TellApart::AttemptNotCaptured => {
+            "the ALB answers 502 or 504 only after trying a target, yet this node's back end, \
+             in the capture for other requests, shows no attempt for this one: the mirror lost \
+             it (dropped or truncated packets: see the capture notes), or its target's traffic \
+             is not mirrored; the candidates follow from the front end's timing"
+        }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \
              SYN is a connect timeout, an unfinished TLS handshake a TLS handshake timeout, a \

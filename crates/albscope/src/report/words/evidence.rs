@@ -413,6 +413,10 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             at(a)
         ),
         Evidence::NoRequest => "the connection carried no request".into(),
+        Evidence::OpenedBeforeCapture => "the connection was open before the capture started \
+                                          (no SYN in it): what it carried before is not in the \
+                                          capture"
+            .into(),
         Evidence::ClientGaveUp {
             close: c,
             at: a,

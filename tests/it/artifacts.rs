@@ -1,0 +1,199 @@
+//! Capture artifacts that real mirroring setups carry: packets the mirror dropped, every packet
+//! mirrored twice, a snap length that cuts payload or headers, a capture that starts or ends
+//! mid-connection. The captures in `samples/artifacts/` are derived from the real recordings in
+//! `samples/real/` by `tools/artifacts/derive.sh` (small deterministic edits, listed in
+//! `samples/artifacts/README.md`); analysed with `--idle-timeout 5` like their sources. Each
+//! must give its source's answer where the capture still shows it, and say undetermined or in
+//! flight where it does not: never a request counted twice, never a confident wrong category.
+//! Golden Markdown reports sit beside them (`ALBSCOPE_BLESS=1` rewrites them).
+
+use albscope::alb::AlbConfig;
+use albscope::capture::{CaptureReader, Duration};
+use albscope::diagnose::{analyze_capture, Analysis};
+use albscope::pipeline::PipelineConfig;
+use albscope::report::write_markdown;
+use albscope::taxonomy::Category;
+use std::path::Path;
+
+const DIR: &str = "samples/artifacts";
+
+fn analyze(file: &str) -> Analysis {
+    let path = Path::new(DIR).join(file);
+    let mut reader = CaptureReader::open(&[&path]).expect("open sample");
+    let config = AlbConfig {
+        idle_timeout: Some(Duration::from_millis(5_000)),
+        ..AlbConfig::default()
+    };
+    analyze_capture(&mut reader, &PipelineConfig::default(), config, true)
+}
+
+/// One request: the client port (0 when the front end is not captured), the category, and
+/// (for `undetermined`) a category its candidates must include.
+type Want = (u16, Category, Option<Category>);
+
+/// What each sample must give: its requests, health checks, requests in flight at the end.
+fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
+    use Category::*;
+    vec![
+        (
+            // keepalive_race.pcap with five packets not mirrored: two front-end requests (they
+            // still pair by time with their back-end requests), the back-end request of the
+            // race (the 502 is the ALB's, so a target was tried: undetermined, not
+            // no_target_attempt), and two FINs (their ACKs are no lost bytes).
+            "mirror_loss.pcap",
+            vec![
+                (40011, Ok, None),
+                (40012, Undetermined, Some(KeepaliveRace)),
+                (40013, Ok, None),
+                (40014, Ok, None),
+                (40015, Ok, None),
+            ],
+            0,
+            0,
+        ),
+        (
+            // closed_rst.pcap without a health check's request segment: an unmatched back-end
+            // exchange whose request was lost is a health check, not a client request.
+            "hc_request_lost.pcap",
+            vec![(40031, Ok, None), (40032, TargetClosedBeforeResponse, None)],
+            1,
+            0,
+        ),
+        (
+            // tls_backend.pcap with the targets' ENIs mirrored too: every back-end packet
+            // twice; TLS health checks stay on their cadence, no request counted twice.
+            "double_mirror_tls.pcap",
+            vec![
+                (40301, Ok, None),
+                (40302, Ok, None),
+                (40303, TargetClosedBeforeResponse, None),
+                (40304, Ok, None),
+                (40305, TargetIdleTimeout, None),
+                (40306, ClientClosed, None),
+                (40307, Ok, None),
+            ],
+            7,
+            0,
+        ),
+        (
+            // closed_fin.pcap at snap length 128: 12 payload bytes of each inner segment.
+            "snaplen128.pcap",
+            vec![(40021, Ok, None), (40022, TargetClosedBeforeResponse, None)],
+            1,
+            0,
+        ),
+        // closed_rst.pcap at snap length 96: cut inside the inner TCP header, nothing to read
+        // (the report says so and what snap length to use).
+        ("snaplen96.pcap", vec![], 0, 0),
+        (
+            // keepalive_race.pcap cut 0.3 ms into the first request, the ALB's SYN just sent.
+            "ends_mid_connect.pcap",
+            vec![(40011, Undetermined, None)],
+            0,
+            1,
+        ),
+        (
+            // keepalive_race.pcap from the target's RST of the race on: that back-end
+            // connection was opened before the capture, its request not captured.
+            "starts_mid_connection.pcap",
+            vec![
+                (40012, Undetermined, None),
+                (40013, Ok, None),
+                (40014, Ok, None),
+                (40015, Ok, None),
+            ],
+            0,
+            0,
+        ),
+    ]
+}
+
+#[test]
+fn artifact_samples_keep_their_ground_truth() {
+    let mut failures = Vec::new();
+    for (file, want, checks, in_flight) in truth() {
+        let a = analyze(file);
+        let mut got: Vec<(u16, Category)> = a
+            .requests
+            .iter()
+            .map(|r| (r.client.map_or(0, |c| c.port), r.category))
+            .collect();
+        let mut expected: Vec<(u16, Category)> = want.iter().map(|w| (w.0, w.1)).collect();
+        got.sort();
+        expected.sort();
+        if got != expected {
+            failures.push(format!("{file}:\n  want {expected:?}\n  got  {got:?}"));
+        }
+        for (port, _, candidate) in &want {
+            let Some(c) = candidate else { continue };
+            let has = a
+                .requests
+                .iter()
+                .filter(|r| r.client.map_or(0, |e| e.port) == *port)
+                .any(|r| r.candidates.contains(c));
+            if !has {
+                failures.push(format!("{file}: {port} lacks candidate {}", c.name()));
+            }
+        }
+        if a.health_checks.checks != checks {
+            failures.push(format!(
+                "{file}: {} health checks, want {checks}",
+                a.health_checks.checks
+            ));
+        }
+        if a.summary.in_flight_at_end != in_flight {
+            failures.push(format!(
+                "{file}: {} in flight at end, want {in_flight}",
+                a.summary.in_flight_at_end
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_snap_length_inside_the_headers_is_said() {
+    let a = analyze("snaplen96.pcap");
+    assert!(a.stats.decode.header_cut > 0);
+    assert_eq!(a.stats.decode.header_cut, a.stats.decode.frames);
+}
+
+#[test]
+fn artifact_markdown_reports_match_golden_files() {
+    let bless = std::env::var_os("ALBSCOPE_BLESS").is_some();
+    let mut diffs = Vec::new();
+    for (file, ..) in truth() {
+        let a = analyze(file);
+        let mut out = Vec::new();
+        write_markdown(&a, &mut out).expect("render");
+        let md = String::from_utf8(out).expect("utf-8");
+        let golden = Path::new(DIR).join(file).with_extension("expected.md");
+        if bless {
+            std::fs::write(&golden, &md).expect("write golden");
+            continue;
+        }
+        match std::fs::read_to_string(&golden) {
+            Ok(g) if g == md => {}
+            Ok(g) => {
+                let line = g
+                    .lines()
+                    .zip(md.lines())
+                    .position(|(x, y)| x != y)
+                    .unwrap_or(g.lines().count().min(md.lines().count()));
+                diffs.push(format!(
+                    "{}: differs at line {} (expected {:?}, got {:?})",
+                    golden.display(),
+                    line + 1,
+                    g.lines().nth(line),
+                    md.lines().nth(line)
+                ));
+            }
+            Err(e) => diffs.push(format!("{}: {e}", golden.display())),
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "Markdown reports differ (ALBSCOPE_BLESS=1 rewrites them):\n{}",
+        diffs.join("\n")
+    );
+}

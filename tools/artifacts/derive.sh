@@ -1,0 +1,25 @@
+#!/bin/bash
+# Derives samples/artifacts/*.pcap from the real recordings in samples/real/ with small
+# deterministic edits (what each one is: samples/artifacts/README.md). Needs python3 and
+# editcap (Wireshark). Run from the repository root.
+set -euo pipefail
+R=samples/real
+A=samples/artifacts
+T=tools/artifacts
+mkdir -p "$A"
+# Mirror loss: the first request of 40011, the ALB's FIN to 40011, the back-end request of
+# /race, the first request of 40013 and the target's FIN on be 41990 were not mirrored.
+python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/mirror_loss.pcap 'drop:4,15,21,31,56'
+# Mirror loss: a health check's request segment.
+python3 $T/pcap_edit.py $R/closed_rst.pcap $A/hc_request_lost.pcap 'drop:3'
+# The targets' ENIs mirrored too (VNI 4300, outer source = the target, 30 µs later): every
+# back-end packet twice, TLS back end with TLS health checks.
+python3 $T/mirror_twice.py $R/tls_backend.pcap $A/double_mirror_tls.pcap 10.99.1.11,10.99.1.12 4300 30
+# tcpdump -s 128 on the mirror target: 12 bytes of each inner TCP payload left.
+editcap -s 128 $R/closed_fin.pcap $A/snaplen128.pcap
+# tcpdump -s 96: cut inside the inner TCP header.
+editcap -s 96 $R/closed_rst.pcap $A/snaplen96.pcap
+# The capture ends 0.3 ms into the first request: the ALB's SYN to the target just sent.
+python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/ends_mid_connect.pcap 'until:5'
+# The capture starts at the target's RST on a kept-alive back-end connection.
+python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/starts_mid_connection.pcap 'from:22'
