@@ -125,13 +125,13 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
             last = last.max(r.complete.unwrap_or(r.first_byte));
         }
         if let Some(r) = &ex.response {
-            for s in &r.interim {
+            for i in &r.interim {
                 push(
                     &mut evs,
-                    r.first_byte,
+                    i.at,
                     Dir::ToClient,
-                    EventKind::Interim { status: *s },
-                    None,
+                    EventKind::Interim { status: i.status },
+                    Some(i.pos),
                 );
             }
             let kind = EventKind::Response {
