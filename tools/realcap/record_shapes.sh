@@ -21,8 +21,8 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/sh-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-SHAPES="ws_upgrade http10_close expect_upload bodyless pipelined sse_stream ka_servers
-target_errors"
+SHAPES="ws_upgrade ws_idle http10_close expect_upload bodyless chunked_cut pipelined sse_stream
+ka_servers node_race target_errors"
 
 shapes() { # ns name args...: start servers/shapes_target.py
     local ns=$1 name=$2; shift 2
@@ -103,6 +103,52 @@ sc_ws_upgrade_drive() {
         /ws/live 20 >>"$WORK/client.log" 2>&1 &
     echo "$(date +%T.%N | cut -c1-12) client 10.99.2.10:40504 ws /ws/live (still open at the end)" >>"$WORK/client.log"
     sleep 3
+}
+
+sc_ws_idle_setup() {
+    shapes "${NSP}tgt1" tgt1 --ka 60 --ws-seconds 30 --server "realcap-shapes/1.0"
+    SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
+    TARGET_VANTAGE=1
+}
+sc_ws_idle_drive() {
+    # a WebSocket nobody speaks on: the proxy closes it at its idle (tunnel) timeout, 5 s
+    shapes_client ws 40581 10.99.0.1 /wsquiet/idle 9
+    client 40582 http://10.99.0.1/ok/after
+    sleep 1
+}
+
+sc_chunked_cut_setup() {
+    shapes "${NSP}tgt1" tgt1 --ka 60 --server "realcap-shapes/1.0"
+    SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
+    TARGET_VANTAGE=1
+}
+sc_chunked_cut_drive() {
+    client 40591 http://10.99.0.1/ok/before
+    sleep 0.3
+    client 40592 http://10.99.0.1/chunkcut/report   # the target FINs before the last chunk
+    sleep 0.3
+    client 40593 http://10.99.0.1/ok/after
+    sleep 1
+}
+
+sc_node_race_setup() {
+    # A plain Node.js http server (keepAliveTimeout 5 s; it closes idle sockets after about
+    # 6 s) raced by a request on a reused connection. As in record.sh keepalive_race, the
+    # target's first FIN is dropped (retransmitted ~0.2 s later) to widen the race window.
+    bg tgt1-node "${NSP}tgt1" node "$HERE/servers/node_target.js" 0.0.0.0 8080
+    nsx "${NSP}tgt1" nft add table inet rc
+    nsx "${NSP}tgt1" nft add chain inet rc out '{ type filter hook output priority 0; }'
+    nsx "${NSP}tgt1" nft add rule inet rc out tcp sport 8080 'tcp flags & fin == fin' ct mark 0 ct mark set 1 drop
+    SERVERS="    server t1 10.99.1.11:8080"
+    TARGET_VANTAGE=1
+}
+sc_node_race_drive() {
+    client 40601 http://10.99.0.1/ok/first
+    sleep 6.12
+    client 40602 http://10.99.0.1/race     # reused after ~6.1 s idle: Node has just closed it
+    sleep 0.5
+    client 40603 http://10.99.0.1/ok/after
+    sleep 7
 }
 
 sc_http10_close_setup() {

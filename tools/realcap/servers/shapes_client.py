@@ -2,7 +2,8 @@
 """Clients for the shapes curl cannot make (realcap `record_shapes.sh`), from a fixed local port.
 
   shapes_client.py ws LOCAL_PORT HOST PATH SECONDS      WebSocket upgrade, a masked text frame
-                                                       every 0.7 s, reads until the server closes
+                                                       every 0.7 s (none when PATH has "quiet"),
+                                                       reads until the server closes
   shapes_client.py pipeline LOCAL_PORT HOST PATH...     all requests written at once on one
                                                        connection (HTTP/1.1 pipelining), then
                                                        reads every response
@@ -42,6 +43,7 @@ def ws(local_port, host, path, seconds):
     got = b""
     end = time.time() + seconds
     sent = 0
+    quiet = "quiet" in path
     while time.time() < end:
         try:
             data = s.recv(65536)
@@ -50,6 +52,8 @@ def ws(local_port, host, path, seconds):
             got += data
         except (socket.timeout, TimeoutError):
             pass
+        if quiet:
+            continue
         if b"\r\n\r\n" in got and time.time() > end - seconds + 0.7 * (sent + 1):
             s.sendall(masked(b"message %d from client" % sent))
             sent += 1

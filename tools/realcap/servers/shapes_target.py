@@ -17,6 +17,8 @@ asks for. Keep-alive unless the path says otherwise; idle kept-alive connections
   /notmodified...  304 with Content-Length 5000 and an ETag, no body
   /upload...       reads the body; sends `100 Continue` first when the request expects it;
                    then 201 with the byte count
+  /wsquiet...      WebSocket: 101, then silence for --ws-seconds (an idle tunnel), then FIN
+  /chunkcut...     200 chunked: two chunks, then FIN without the last chunk (body cut short)
   /sse...          text/event-stream, chunked, one event every 0.5 s for --sse-seconds
   /status/<code>   that status with an HTML error page and this server's Server header
 """
@@ -134,6 +136,29 @@ def handle(sock, peer):
                 served += 1
                 continue
             buf, _ = read_body(sock, buf, clen)
+            if path.startswith(b"/wsquiet"):
+                key = hdrs.get(b"sec-websocket-key", b"")
+                accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+                sock.sendall(
+                    b"HTTP/1.1 101 Switching Protocols\r\nServer: %s\r\nUpgrade: websocket\r\n"
+                    b"Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n"
+                    % (A.server.encode(), accept)
+                )
+                sock.settimeout(A.ws_seconds)
+                try:
+                    sock.recv(65536)
+                except (socket.timeout, TimeoutError):
+                    pass
+                return
+            if path.startswith(b"/chunkcut"):
+                sock.sendall(
+                    b"HTTP/1.1 200 OK\r\nServer: %s\r\nContent-Type: text/plain\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n" % A.server.encode()
+                )
+                for chunk in (b"first chunk\n", b"second chunk, then the target dies\n"):
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    time.sleep(0.05)
+                return
             if path.startswith(b"/ws"):
                 websocket(sock, hdrs, buf)
                 return

@@ -244,10 +244,11 @@ pub enum Evidence {
         /// Server header.
         server: Option<String>,
     },
-    /// The body stopped short of its Content-Length.
+    /// The body stopped short of its Content-Length, or (no length declared) a chunked body
+    /// ended without its last chunk.
     ShortBody {
-        /// Content-Length.
-        declared: u64,
+        /// Content-Length; `None` for a chunked body.
+        declared: Option<u64>,
         /// Body bytes that followed.
         body: u64,
     },
@@ -581,12 +582,12 @@ pub enum Cause {
     /// The ALB closed the back-end connection before any answer and before the idle timeout
     /// (back end only: the client leaving or the deregistration delay).
     AlbClosedBeforeAnswer,
-    /// The body stopped short of its Content-Length.
+    /// The body stopped short of its Content-Length (or of its last chunk).
     IncompleteBody {
         /// Body bytes.
         body: u64,
-        /// Content-Length.
-        declared: u64,
+        /// Content-Length; `None` for a chunked body cut before its last chunk.
+        declared: Option<u64>,
     },
     /// The target was unreachable (ICMP).
     Unreachable {

@@ -84,9 +84,19 @@ pub fn cause(c: &Cause) -> String {
                                          answer and before the idle timeout in force: the \
                                          client went away, or the deregistration delay ran out"
             .into(),
-        Cause::IncompleteBody { body, declared } => format!(
+        Cause::IncompleteBody {
+            body,
+            declared: Some(declared),
+        } => format!(
             "the target's response body stopped short of its Content-Length ({body} of \
              {declared} bytes)"
+        ),
+        Cause::IncompleteBody {
+            body,
+            declared: None,
+        } => format!(
+            "the target's chunked response body was cut off before its last chunk ({body} \
+             bytes)"
         ),
         Cause::Unreachable { icmp } => format!(
             "the target was unreachable: ICMP {} (type {} code {})",
