@@ -173,7 +173,7 @@ sc_expect_upload_setup() {
     shapes "${NSP}tgt1" tgt1 --ka 60 --server "realcap-shapes/1.0"
     SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
     TARGET_VANTAGE=1
-    head -c 112500 /dev/urandom | base64 -w 0 >"$WORK/upload.bin"
+    head -c 30000 /dev/urandom | base64 -w 0 >"$WORK/upload.bin"
 }
 sc_expect_upload_drive() {
     client 40521 http://10.99.0.1/upload/big -H 'Expect: 100-continue' -H 'Content-Type: application/octet-stream' --data-binary "@$WORK/upload.bin"
