@@ -21,7 +21,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/sh-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-SHAPES="ws_upgrade ws_idle http10_close expect_upload bodyless chunked_cut pipelined sse_stream
+SHAPES="ws_upgrade ws_idle http10_close expect_upload bodyless chunked_cut chunked_stall pipelined sse_stream
 ka_servers node_race target_errors"
 
 shapes() { # ns name args...: start servers/shapes_target.py
@@ -128,6 +128,21 @@ sc_chunked_cut_drive() {
     client 40592 http://10.99.0.1/chunkcut/report   # the target FINs before the last chunk
     sleep 0.3
     client 40593 http://10.99.0.1/ok/after
+    sleep 1
+}
+
+sc_chunked_stall_setup() {
+    shapes "${NSP}tgt1" tgt1 --ka 60 --ws-seconds 8 --server "realcap-shapes/1.0"
+    SERVERS="    server t1 10.99.1.11:8080 $SRV_CHECK"
+    TARGET_VANTAGE=1
+}
+sc_chunked_stall_drive() {
+    sleep 3   # the first health checks pass
+    client 40611 http://10.99.0.1/ok/before
+    sleep 0.3
+    client 40612 http://10.99.0.1/chunkstall/export   # one chunk, then silence past the 5 s idle timeout
+    sleep 0.3
+    client 40613 http://10.99.0.1/ok/after
     sleep 1
 }
 

@@ -19,6 +19,7 @@ asks for. Keep-alive unless the path says otherwise; idle kept-alive connections
                    then 201 with the byte count
   /wsquiet...      WebSocket: 101, then silence for --ws-seconds (an idle tunnel), then FIN
   /chunkcut...     200 chunked: two chunks, then FIN without the last chunk (body cut short)
+  /chunkstall...   200 chunked: one chunk, then silence for --ws-seconds, then FIN
   /sse...          text/event-stream, chunked, one event every 0.5 s for --sse-seconds
   /status/<code>   that status with an HTML error page and this server's Server header
 """
@@ -158,6 +159,14 @@ def handle(sock, peer):
                 for chunk in (b"first chunk\n", b"second chunk, then the target dies\n"):
                     sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                     time.sleep(0.05)
+                return
+            if path.startswith(b"/chunkstall"):
+                sock.sendall(
+                    b"HTTP/1.1 200 OK\r\nServer: %s\r\nContent-Type: text/plain\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n12\r\nfirst part, then \n\r\n"
+                    % A.server.encode()
+                )
+                time.sleep(A.ws_seconds)
                 return
             if path.startswith(b"/ws"):
                 websocket(sock, hdrs, buf)

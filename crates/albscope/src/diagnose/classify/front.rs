@@ -224,7 +224,7 @@ pub(super) fn analyze_front_only(
 /// The response headers and part of the body reached the client, then the ALB closed the
 /// connection (a bare FIN or RST) before the Content-Length was reached, with no bytes missing
 /// from the capture: what the client sees of an `incomplete_body`.
-fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
+pub(super) fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
     let r = f.exchange.as_ref()?.response.as_ref()?;
     // A Content-Length not reached, or a chunked body without its last chunk.
     let declared = match r.content_length {
