@@ -375,6 +375,62 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             ],
         ),
         (
+            // one chunk, then the target stalls past the idle timeout: the proxy cuts the body
+            "chunked_stall.pcap",
+            vec![
+                (40611, Category::Ok, Some(200), TG),
+                (40612, Category::IncompleteBody, None, LB),
+                (40613, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // the target's side alone cannot tell the proxy's cut from a client leaving
+            "chunked_stall.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Undetermined, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // HTTP/1.0 clients, close-delimited bodies (the FIN ends them), Connection: close
+            "http10_close.pcap",
+            vec![
+                (40511, Category::Ok, Some(200), TG),
+                (40512, Category::Ok, Some(200), TG),
+                (40513, Category::Ok, Some(200), TG),
+                (40514, Category::Ok, Some(200), TG),
+                (40515, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "http10_close.target.pcap",
+            vec![(0, Category::Ok, Some(200), TG); 5],
+        ),
+        (
+            // HEAD, 204, 304 with Content-Length, chunked with trailers, 200 on one connection
+            "bodyless.pcap",
+            vec![
+                (40531, Category::Ok, Some(200), TG),
+                (40531, Category::Ok, Some(204), TG),
+                (40531, Category::Ok, Some(304), TG),
+                (40531, Category::Ok, Some(200), TG),
+                (40531, Category::Ok, Some(200), TG),
+                (40532, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "bodyless.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(204), TG),
+                (0, Category::Ok, Some(304), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
             // 40552: an event stream still open when the capture ends (answered, not failed)
             "sse_stream.pcap",
             vec![

@@ -83,6 +83,10 @@ pub enum TellApart {
     /// The ALB closed the back-end connection at the idle timeout (back end only): a client
     /// that gave up earlier looks the same from there; the front end shows which.
     IdleOrClientClosed,
+    /// The ALB closed the back-end connection in the middle of a response body (back end
+    /// only): its idle timeout cutting a stalled stream, or the client gone; the front end
+    /// shows which.
+    CutOrClientLeft,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.

@@ -140,10 +140,12 @@ pub(in crate::diagnose) fn diagnose_verdict(
             Evidence::ClosedAfterHeaders { by, .. } => Some(*by == Party::Alb),
             _ => None,
         }) == Some(true);
-    if alb_cut_chunked && front.map_or(true, |f| front_incomplete_body(f, Vec::new()).is_none()) {
+    let cut_unproved =
+        alb_cut_chunked && front.map_or(true, |f| front_incomplete_body(f, Vec::new()).is_none());
+    if cut_unproved {
         category = Category::Undetermined;
         candidates = vec![Category::IncompleteBody, Category::ClientClosed];
-        notes.push(Note::TellApart(TellApart::IdleOrClientClosed));
+        notes.push(Note::TellApart(TellApart::CutOrClientLeft));
     }
 
     // Seen from the back end alone, the ALB giving up at the idle timeout is also what a
@@ -257,6 +259,8 @@ pub(in crate::diagnose) fn diagnose_verdict(
         }
         Category::Undetermined => match (status, front_is_lb) {
             (Some(_), true) => Some(GeneratedBy::Lb),
+            // the target's headers went out before the body was cut
+            (Some(_), false) if cut_unproved => Some(GeneratedBy::Target),
             _ => None,
         },
         _ => status.map(|_| GeneratedBy::Lb),

@@ -251,6 +251,13 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              nothing) looks the same here; capture the front end (the clients' or the ALB's \
              ENIs) to see whether the client closed before the ALB's 504"
         }
+        TellApart::CutOrClientLeft => {
+            "seen from the back end alone: the ALB closes the target's connection in the \
+             middle of a response body when its idle timeout cuts a stalled stream (the client \
+             gets a body cut short: incomplete_body) and also when the client has gone \
+             (client_closed); capture the front end (the clients' or the ALB's ENIs) to see \
+             whether the ALB closed the client's connection first"
+        }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \
              SYN is a connect timeout, an unfinished TLS handshake a TLS handshake timeout, a \
