@@ -306,6 +306,192 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
                 (60880, Category::TargetConnectRefused, Some(502), LB),
             ],
         ),
+        // tools/realcap/record_shapes.sh: the less common HTTP shapes.
+        (
+            // 40502: a WebSocket the target ends after 6 s (its close is not a keep-alive
+            // timer); 40504: one still open when the capture ends.
+            "ws_upgrade.pcap",
+            vec![
+                (40501, Category::Ok, Some(200), TG),
+                (40502, Category::Ok, Some(101), TG),
+                (40503, Category::Ok, Some(200), TG),
+                (40504, Category::Ok, Some(101), TG),
+            ],
+        ),
+        (
+            "ws_upgrade.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(101), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(101), TG),
+            ],
+        ),
+        (
+            // a silent WebSocket the proxy closes at its idle timeout: the 101 was the answer
+            "ws_idle.pcap",
+            vec![
+                (40581, Category::Ok, Some(101), TG),
+                (40582, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "ws_idle.target.pcap",
+            vec![
+                (0, Category::Ok, Some(101), TG),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // Expect: 100-continue uploads: the 100 is interim, the 201 final
+            "expect_upload.pcap",
+            vec![
+                (40521, Category::Ok, Some(201), TG),
+                (40522, Category::Ok, Some(201), TG),
+                (40523, Category::Ok, Some(201), TG),
+                (40524, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "expect_upload.target.pcap",
+            vec![
+                (0, Category::Ok, Some(201), TG),
+                (0, Category::Ok, Some(201), TG),
+                (0, Category::Ok, Some(201), TG),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // the target FINs in the middle of a chunked body: the client got a cut body
+            "chunked_cut.pcap",
+            vec![
+                (40591, Category::Ok, Some(200), TG),
+                (40592, Category::IncompleteBody, None, LB),
+                (40593, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "chunked_cut.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::IncompleteBody, None, LB),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // one chunk, then the target stalls past the idle timeout: the proxy cuts the body
+            "chunked_stall.pcap",
+            vec![
+                (40611, Category::Ok, Some(200), TG),
+                (40612, Category::IncompleteBody, None, LB),
+                (40613, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // the target's side alone cannot tell the proxy's cut from a client leaving
+            "chunked_stall.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Undetermined, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // HTTP/1.0 clients, close-delimited bodies (the FIN ends them), Connection: close
+            "http10_close.pcap",
+            vec![
+                (40511, Category::Ok, Some(200), TG),
+                (40512, Category::Ok, Some(200), TG),
+                (40513, Category::Ok, Some(200), TG),
+                (40514, Category::Ok, Some(200), TG),
+                (40515, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "http10_close.target.pcap",
+            vec![(0, Category::Ok, Some(200), TG); 5],
+        ),
+        (
+            // HEAD, 204, 304 with Content-Length, chunked with trailers, 200 on one connection
+            "bodyless.pcap",
+            vec![
+                (40531, Category::Ok, Some(200), TG),
+                (40531, Category::Ok, Some(204), TG),
+                (40531, Category::Ok, Some(304), TG),
+                (40531, Category::Ok, Some(200), TG),
+                (40531, Category::Ok, Some(200), TG),
+                (40532, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "bodyless.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(204), TG),
+                (0, Category::Ok, Some(304), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // 40552: an event stream still open when the capture ends (answered, not failed)
+            "sse_stream.pcap",
+            vec![
+                (40551, Category::Ok, Some(200), TG),
+                (40552, Category::Ok, Some(200), TG),
+                (40553, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "sse_stream.target.pcap",
+            vec![(0, Category::Ok, Some(200), TG); 3],
+        ),
+        (
+            // a plain Node.js http server raced after about 6 s idle
+            "node_race.pcap",
+            vec![
+                (40601, Category::Ok, Some(200), TG),
+                (40602, Category::KeepaliveRace, Some(502), LB),
+                (40603, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "node_race.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::KeepaliveRace, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // nginx's own 502/503/504 pages and a Node.js 503 (its path rewritten by the
+            // proxy) against the proxy's 502 (refused) and 504 (idle timeout)
+            "target_errors.pcap",
+            vec![
+                (40571, Category::TargetGeneratedError, Some(502), TG),
+                (40572, Category::TargetGeneratedError, Some(503), TG),
+                (40573, Category::TargetGeneratedError, Some(504), TG),
+                (40574, Category::TargetGeneratedError, Some(503), TG),
+                (40575, Category::TargetConnectRefused, Some(502), LB),
+                (40576, Category::TargetIdleTimeout, Some(504), LB),
+                (40577, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // target 10.99.1.11 (nginx) only: the Node.js target is not on it
+            "target_errors.target.pcap",
+            vec![
+                (0, Category::TargetGeneratedError, Some(502), TG),
+                (0, Category::TargetGeneratedError, Some(503), TG),
+                (0, Category::TargetGeneratedError, Some(504), TG),
+                (0, Category::TargetConnectRefused, Some(502), LB),
+                // the ALB's close at the idle timeout, seen from the back end alone: the idle
+                // timeout or a client that left while the ALB waited (undetermined)
+                (0, Category::Undetermined, None, None),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
         (
             "grpc_status.target.pcap",
             vec![

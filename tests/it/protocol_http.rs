@@ -199,8 +199,13 @@ fn continue_then_200() {
     assert_eq!(out.exchanges.len(), 1);
     let resp = out.exchanges[0].response.as_ref().unwrap();
     assert_eq!(resp.status, 200);
-    assert_eq!(resp.interim, vec![100]);
+    assert_eq!(
+        resp.interim.iter().map(|i| i.status).collect::<Vec<_>>(),
+        vec![100]
+    );
     assert_eq!(resp.first_byte, ts(3));
+    // the interim response keeps its own time (not the final response's)
+    assert_eq!(resp.interim[0].at, ts(1));
     assert_eq!(
         out.exchanges[0].request.as_ref().unwrap().complete,
         Some(ts(2))

@@ -140,8 +140,12 @@ fn every_packet_goes_to_exactly_one_cut() {
 }
 
 /// Recordings of one target where the mirror capture holds several: hc_refused.target.pcap is
-/// target 1 (its refused health checks) while the clients were served by target 2.
-const PARTIAL_RECORDINGS: &[&str] = &["samples/real/hc_refused.target.pcap"];
+/// target 1 (its refused health checks) while the clients were served by target 2;
+/// target_errors.target.pcap is target 1 (nginx) while one request went to target 2 (Node.js).
+const PARTIAL_RECORDINGS: &[&str] = &[
+    "samples/real/hc_refused.target.pcap",
+    "samples/real/target_errors.target.pcap",
+];
 
 /// The cut is realistic: where a real back-end recording of the same events exists
 /// (`samples/real/X.target.pcap`, taken with tcpdump on the target), the back-end cut of the
@@ -274,6 +278,8 @@ const TODAY: &[(&str, &str, u64, u64, u64)] = &[
     ("samples/tls/https_backend.pcap", "back+", 0, 0, 1),
     // the request no back-end request matched (f0.0) has no back end to cut
     ("samples/tls/tls13_h1.pcap", "back", 0, 0, 1),
+    // recorded on target 1 only: the request served by target 2 is not in it
+    ("samples/real/target_errors.target.pcap", "rec-b", 0, 0, 1),
 ];
 
 /// An encrypted front end seen alone (told the ALB): every failed request behind it is stated

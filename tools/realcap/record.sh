@@ -720,4 +720,5 @@ main() {
     for s in "${list[@]}"; do record "$s"; done
 }
 
-main "$@"
+# Sourced by a sibling script (record_shapes.sh) for its helpers: do not run.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main "$@"; fi

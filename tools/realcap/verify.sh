@@ -77,6 +77,30 @@ tls_backend_silent.target.pcap|tls.handshake.type == 2|eq|0
 hc_refused.pcap|http.response.code == 200 && (tcp.dstport == 40331 or tcp.dstport == 40332)|eq|2
 hc_refused.target.pcap|tcp.srcport == 8081 && tcp.flags.reset == 1|ge|8
 hc_refused.target.pcap|http|eq|0
+ws_upgrade.pcap|http.response.code == 101|eq|4
+ws_upgrade.pcap|websocket|ge|10
+ws_upgrade.target.pcap|http.response.code == 101|eq|2
+ws_idle.pcap|http.response.code == 101|eq|2
+ws_idle.pcap|websocket|eq|0
+expect_upload.pcap|http.response.code == 100|eq|4
+expect_upload.pcap|http.response.code == 201|eq|6
+chunked_cut.pcap|ip.src == 10.99.1.11 && tcp.payload contains "then the target dies"|eq|1
+chunked_cut.pcap|ip.src == 10.99.1.11 && tcp.payload contains "\x0d\x0a0\x0d\x0a"|eq|0
+chunked_stall.pcap|ip.src == 10.99.1.11 && tcp.payload contains "first part, then"|eq|1
+chunked_stall.pcap|tcp.srcport == 80 && tcp.dstport == 40612 && tcp.flags.fin == 1|eq|1
+http10_close.pcap|http.response.version == "HTTP/1.0"|ge|2
+http10_close.pcap|ip.src == 10.99.1.11 && tcp.payload contains "Content-Length"|ge|3
+bodyless.pcap|http.request.method == "HEAD"|eq|2
+bodyless.pcap|http.response.code == 304|eq|2
+bodyless.pcap|http.response.code == 204|eq|2
+sse_stream.pcap|tcp.payload contains "text/event-stream"|eq|2
+sse_stream.pcap|tcp.flags.fin == 1 && (tcp.port == 40552)|eq|0
+node_race.pcap|tcp.dstport == 40602 && http.response.code == 502 && $AWS|eq|1
+node_race.pcap|ip.src == 10.99.1.11 && tcp.flags.reset == 1|eq|1
+target_errors.pcap|http.server contains "nginx" && http.response.code >= 502|eq|6
+target_errors.pcap|http.response.code == 502 && $AWS|eq|1
+target_errors.pcap|http.response.code == 504 && $AWS|eq|1
+target_errors.pcap|ip.src == 10.99.1.12 && http.response.code == 503|eq|1
 EOF
 )
 

@@ -562,12 +562,13 @@ impl Knowledge {
         let alb_client = self.is_alb(key.client.ip);
         let alb_server = self.is_alb(key.server.ip);
         match (fin.dir, alb_client, alb_server) {
-            // The target (server of a back-end connection) closed it after idling.
-            (Dir::ToClient, true, false) => {
-                if matches!(fin.kind, TcpEventKind::Fin) {
-                    if let Some(t) = self.target_mut(key.server) {
-                        push_sample(&mut t.idle_closes, idle);
-                    }
+            // The target (server of a back-end connection) closed it after idling. A tunnel's
+            // close (a WebSocket session ending) is the application's, not a keep-alive timer.
+            (Dir::ToClient, true, false)
+                if matches!(fin.kind, TcpEventKind::Fin) && rec.tunnel_since.is_none() =>
+            {
+                if let Some(t) = self.target_mut(key.server) {
+                    push_sample(&mut t.idle_closes, idle);
                 }
             }
             // The ALB closed an idle connection (back end as client, or front end as server).

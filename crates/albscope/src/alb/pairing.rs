@@ -442,9 +442,12 @@ pub(super) fn pair(
             let candidate = !f.used
                 && f.node == b.node
                 // An HTTP back-end request that matched no HTTP front end can only belong to
-                // an opaque (TLS) front-end request, or to one whose request the capture lost
-                // (mirror loss or truncation: an exchange without a readable request).
-                && (!b_http || f.leg.exchange.as_ref().map_or(true, |e| e.request.is_none()))
+                // an opaque (TLS) front-end request, to one whose request the capture lost
+                // (mirror loss or truncation: an exchange without a readable request), or to one
+                // whose path or Host the ALB rewrote (a rule's transform) on the way.
+                && (!b_http
+                    || f.leg.exchange.as_ref().map_or(true, |e| e.request.is_none())
+                    || rewritten(&f.leg, &b.leg, max))
                 // The ALB answers the client after the back-end outcome, not before the
                 // attempt.
                 && answer_time(&f.leg).map_or(true, |a| {
@@ -709,6 +712,26 @@ fn request_hash(method: &str, target: &str) -> u64 {
 fn in_range(front: Timestamp, back: Timestamp, max: Duration) -> bool {
     front <= back.plus(TOLERANCE)
         && back.since(front) <= Duration(max.0.saturating_add(TOLERANCE.0))
+}
+
+/// A back-end request the front-end request became with its path or Host rewritten (ALB
+/// listener rules can transform both): same method, the client is the last X-Forwarded-For
+/// entry, sent within `max` after it, and the answers agree ([`consistent`]).
+fn rewritten(front: &Leg, back: &Leg, max: Duration) -> bool {
+    let (Some(f), Some(b)) = (
+        front.exchange.as_ref().and_then(|e| e.request.as_ref()),
+        back.exchange.as_ref().and_then(|e| e.request.as_ref()),
+    ) else {
+        return false;
+    };
+    let client = b
+        .headers
+        .known(Known::XForwardedFor)
+        .map(|x| x.rsplit(',').next().unwrap_or("").trim());
+    f.method == b.method
+        && client.is_some_and(|c| is_written_as(front.conn.key.client.ip, c))
+        && in_range(front.time(), back.time(), max)
+        && consistent(front, back)
 }
 
 /// Same method, target and Host; client IP is the last X-Forwarded-For entry.

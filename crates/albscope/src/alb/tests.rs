@@ -83,6 +83,28 @@ fn pairs_by_headers() {
     assert_eq!(known.vantage(), Vantage::BothLegs);
 }
 
+/// A request whose path the ALB rewrote on the way (a listener rule's transform) is one
+/// request: paired by its X-Forwarded-For client and time, never counted twice.
+#[test]
+fn a_rewritten_request_pairs_with_its_front_end() {
+    let mut tr = tracker();
+    front(&mut tr, 1, 40000, 100, 130, 503);
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101).handshake(101);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(103, "/rewritten/x", back_headers(CLIENT))),
+            Some(resp(120, 503, "node", 10)),
+        ),
+    );
+    let (sink, _) = tr.finish();
+    assert_eq!(sink.paths.len(), 1, "{:?}", sink.paths);
+    assert_eq!(paired(&sink), 1);
+    assert_eq!(sink.paths[0].pairing, PairingMethod::TimeOrder);
+}
+
 #[test]
 fn refused_attempt_pairs_by_time_order() {
     let mut tr = tracker();
@@ -228,6 +250,31 @@ fn target_keepalive_is_inferred_from_idle_closes() {
             .as_deref(),
         Some("Apache")
     );
+}
+
+/// A WebSocket session the target ends (FIN after its last frame) is the application's close,
+/// not the target's keep-alive timer.
+#[test]
+fn a_tunnel_close_is_not_a_keepalive_timer() {
+    let mut tr = tracker();
+    front(&mut tr, 1, 40000, 100, 130, 101);
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 101)
+        .handshake(101)
+        .ev(6_400, ToClient, K::Fin)
+        .ev(6_401, ToServer, K::Fin);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(103, "/ws", back_headers(CLIENT))),
+            Some(resp(120, 101, "ws-app", 0)),
+        ),
+    );
+    let mut rec = b.record(AppKind::Http, vec![], 1, Some(120));
+    rec.tunnel_since = Some(t(120));
+    tr.closed(rec);
+    assert_eq!(tr.knowledge().target_keepalive(&ep(TARGET, 80)), None);
 }
 
 fn burst(dir: crate::flow::Dir, ms: i64, bytes: u64) -> TlsBurst {

@@ -501,6 +501,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             unfinished,
             finished_exchanges,
             last_exchange_end,
+            tunnel_since: _,
             tls,
             unknown_excerpt,
             decryption,

@@ -114,6 +114,10 @@ pub enum TellApart {
     /// mirror lost the attempt; the mirror's drops and truncation, and which ENIs it covers,
     /// say where.
     AttemptNotCaptured,
+    /// The ALB closed the back-end connection in the middle of a response body (back end
+    /// only): its idle timeout cutting a stalled stream, or the client gone; the front end
+    /// shows which.
+    CutOrClientLeft,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.
@@ -275,10 +279,11 @@ pub enum Evidence {
         /// Server header.
         server: Option<String>,
     },
-    /// The body stopped short of its Content-Length.
+    /// The body stopped short of its Content-Length, or (no length declared) a chunked body
+    /// ended without its last chunk.
     ShortBody {
-        /// Content-Length.
-        declared: u64,
+        /// Content-Length; `None` for a chunked body.
+        declared: Option<u64>,
         /// Body bytes that followed.
         body: u64,
     },
@@ -655,12 +660,12 @@ pub enum Cause {
         /// The idle timeout in force.
         idle: Duration,
     },
-    /// The body stopped short of its Content-Length.
+    /// The body stopped short of its Content-Length (or of its last chunk).
     IncompleteBody {
         /// Body bytes.
         body: u64,
-        /// Content-Length.
-        declared: u64,
+        /// Content-Length; `None` for a chunked body cut before its last chunk.
+        declared: Option<u64>,
     },
     /// The target was unreachable (ICMP).
     Unreachable {

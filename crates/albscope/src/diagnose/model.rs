@@ -178,6 +178,9 @@ pub enum EventKind {
         body_bytes: u64,
         /// Content-Length declared.
         declared: Option<u64>,
+        /// The body was still arriving when the capture ended (the connection was open and
+        /// not closing): a stream in flight, not one cut short.
+        open_at_end: bool,
     },
     /// A response that is not valid HTTP, with its first bytes.
     MalformedResponse {

@@ -1279,3 +1279,149 @@ fn front_only_relayed_header_proves_the_target() {
         }
     }
 }
+
+/// A chunked response (no Content-Length) that the target's FIN ends before its last chunk:
+/// the client got a body cut short, `incomplete_body`, from both legs and from the front end.
+#[test]
+fn chunked_body_cut_by_the_target_is_incomplete_body() {
+    let cut = |ms| {
+        let mut r = resp(ms, 200, "app", 0);
+        r.content_length = None;
+        r.chunked = true;
+        r.complete = None;
+        r.body_bytes = 47;
+        r
+    };
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
+        .handshake(98)
+        .ev(260, ToClient, K::Fin);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/x", front_headers())),
+            Some(cut(122)),
+        )],
+        0,
+        None,
+    ));
+    let b = back_conn(2, 101).handshake(101).ev(250, ToClient, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), Some(cut(120)))],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    check(&f, Category::IncompleteBody, None, Some(GeneratedBy::Lb));
+    assert!(f.fix.as_deref().unwrap().contains("chunked"), "{:?}", f.fix);
+
+    // the front end alone proves it too (the ALB's bare FIN after part of the body)
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
+        .handshake(98)
+        .ev(260, ToClient, K::Fin);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/x", front_headers())),
+            Some(cut(122)),
+        )],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    check(&f, Category::IncompleteBody, None, Some(GeneratedBy::Lb));
+}
+
+/// An event stream still open when the capture ends (no close after its headers) is not a
+/// body cut short.
+#[test]
+fn chunked_stream_open_at_the_end_of_the_capture_is_not_cut() {
+    let mut tr = tracker();
+    let open = |ms| {
+        let mut r = resp(ms, 200, "app", 0);
+        r.content_length = None;
+        r.chunked = true;
+        r.complete = None;
+        r.body_bytes = 441;
+        r
+    };
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/sse", front_headers())),
+            Some(open(122)),
+        )],
+        0,
+        None,
+    ));
+    let b = back_conn(2, 101).handshake(101);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), Some(open(120)))],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    assert_ne!(f.category, Category::IncompleteBody);
+}
+
+/// A chunked body the ALB closed on the back end mid-stream: the ALB's idle timeout cutting a
+/// stalled stream, or the ALB closing because its client left. The front end tells them apart
+/// (the ALB's bare FIN to the client proves the cut); from the back end alone it is
+/// `undetermined` between the two.
+#[test]
+fn chunked_body_closed_by_the_alb_needs_the_front_end() {
+    let stalled = |ms| {
+        let mut r = resp(ms, 200, "app", 0);
+        r.content_length = None;
+        r.chunked = true;
+        r.complete = None;
+        r.body_bytes = 18;
+        r
+    };
+    let back = |tr: &mut Tr| {
+        let b = back_conn(2, 101).handshake(101).ev(5_130, ToServer, K::Fin);
+        tr.closed(b.record(
+            AppKind::Http,
+            vec![exch(0, None, back_req(103), Some(stalled(120)))],
+            0,
+            None,
+        ));
+    };
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
+        .handshake(98)
+        .ev(5_131, ToClient, K::Fin);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/x", front_headers())),
+            Some(stalled(122)),
+        )],
+        0,
+        None,
+    ));
+    back(&mut tr);
+    let f = one(tr);
+    check(&f, Category::IncompleteBody, None, Some(GeneratedBy::Lb));
+
+    let mut tr = tracker();
+    back(&mut tr);
+    let f = one(tr);
+    assert_eq!(f.category, Category::Undetermined);
+    assert_eq!(
+        f.candidates,
+        vec![Category::IncompleteBody, Category::ClientClosed]
+    );
+}

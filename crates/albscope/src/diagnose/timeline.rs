@@ -3,7 +3,7 @@
 use super::model::{Direction, EventKind, LegKind, Party, TimelineEvent};
 use crate::alb::{Leg, RequestPath};
 use crate::capture::{Duration, PacketPos, Timestamp};
-use crate::flow::{Dir, TcpEventKind};
+use crate::flow::{CloseReason, Dir, TcpEventKind};
 use crate::protocol::Known;
 
 /// Most events shown per leg.
@@ -125,13 +125,13 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
             last = last.max(r.complete.unwrap_or(r.first_byte));
         }
         if let Some(r) = &ex.response {
-            for s in &r.interim {
+            for i in &r.interim {
                 push(
                     &mut evs,
-                    r.first_byte,
+                    i.at,
                     Dir::ToClient,
-                    EventKind::Interim { status: *s },
-                    None,
+                    EventKind::Interim { status: i.status },
+                    Some(i.pos),
                 );
             }
             let kind = EventKind::Response {
@@ -150,13 +150,24 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
                 Some(c) => last = last.max(c),
                 None => {
                     last = last.max(r.headers_done);
+                    // Still open at the end of the capture, with no FIN or RST after the
+                    // headers: the body was in flight, shown at the capture's last packet.
+                    let open_end = leg.record.as_ref().and_then(|rec| {
+                        let open = rec.tcp.close_reason == CloseReason::EndOfCapture
+                            && !rec.tcp.events.iter().any(|e| {
+                                e.ts >= r.headers_done
+                                    && matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst)
+                            });
+                        open.then_some(rec.tcp.end.max(r.headers_done))
+                    });
                     push(
                         &mut evs,
-                        r.headers_done,
+                        open_end.unwrap_or(r.headers_done),
                         Dir::ToClient,
                         EventKind::BodyIncomplete {
                             body_bytes: r.body_bytes,
                             declared: r.content_length,
+                            open_at_end: open_end.is_some(),
                         },
                         None,
                     );

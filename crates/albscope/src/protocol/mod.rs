@@ -111,8 +111,20 @@ pub struct HttpResponse {
     pub chunked: bool,
     /// Body bytes received.
     pub body_bytes: u64,
-    /// Interim 1xx statuses that came before it (e.g. 100 Continue).
-    pub interim: Vec<u16>,
+    /// Interim 1xx responses that came before it (e.g. 100 Continue), in order.
+    pub interim: Vec<Interim>,
+}
+
+/// An interim (1xx) response: its status and where it was seen (a `100 Continue` comes long
+/// before the final response of a large upload).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Interim {
+    /// The 1xx status.
+    pub status: u16,
+    /// Time of the packet carrying its first byte.
+    pub at: Timestamp,
+    /// That packet.
+    pub pos: PacketPos,
 }
 
 /// Why a response could not be read as HTTP.
@@ -376,6 +388,10 @@ pub struct ConnectionRecord {
     pub finished_exchanges: u32,
     /// Time the last finished exchange ended (for idle-before-close measurements).
     pub last_exchange_end: Option<Timestamp>,
+    /// When the connection became a tunnel (`101 Switching Protocols` to a WebSocket or
+    /// another protocol, a CONNECT answered 2xx); `last_exchange_end` is then the time of the
+    /// tunnel's last bytes, and a close is the tunnel's end, not a keep-alive timer.
+    pub tunnel_since: Option<Timestamp>,
     /// TLS facts, when the connection is TLS.
     pub tls: Option<TlsInfo>,
     /// Bytes at the start of a stream that were neither HTTP nor TLS, escaped (at most 64).

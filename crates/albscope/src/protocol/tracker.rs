@@ -187,6 +187,9 @@ struct HttpConn {
     next_index: u32,
     finished: u32,
     last_end: Option<Timestamp>,
+    /// When the connection stopped being HTTP (a `101 Switching Protocols`, a CONNECT
+    /// answered 2xx): from then on it carries the tunnel's bytes.
+    tunnel_since: Option<Timestamp>,
     req_current: Option<u32>,
     resp_slot: Option<u32>,
 }
@@ -200,6 +203,7 @@ impl HttpConn {
             next_index: 0,
             finished: 0,
             last_end: None,
+            tunnel_since: None,
             req_current: None,
             resp_slot: None,
         }
@@ -561,6 +565,7 @@ impl ProtocolTracker {
                         unfinished: Vec::new(),
                         finished_exchanges: 0,
                         last_exchange_end: None,
+                        tunnel_since: None,
                         tls: None,
                         unknown_excerpt: None,
                         decryption: None,
@@ -582,11 +587,11 @@ impl ProtocolTracker {
                 } else {
                     None
                 };
-                let (unfinished, finished, last_end) = match (http, h2) {
+                let (unfinished, finished, last_end, tunnel_since) = match (http, h2) {
                     (_, Some(mut h2)) => {
                         self.stats.add_h2(&h2.counters);
                         let unfinished = h2.take_unfinished();
-                        (unfinished, h2.finished, h2.last_end)
+                        (unfinished, h2.finished, h2.last_end, None)
                     }
                     (http, None) => match http {
                         Some(h) => {
@@ -616,9 +621,9 @@ impl ProtocolTracker {
                             }
                             let unfinished: Vec<HttpExchange> =
                                 h.queue.into_iter().map(|s| s.ex).collect();
-                            (unfinished, h.finished, h.last_end)
+                            (unfinished, h.finished, h.last_end, h.tunnel_since)
                         }
-                        None => (Vec::new(), 0, None),
+                        None => (Vec::new(), 0, None, None),
                     },
                 };
                 self.stats.unfinished_exchanges += unfinished.len() as u64;
@@ -657,6 +662,7 @@ impl ProtocolTracker {
                     unfinished,
                     finished_exchanges: finished,
                     last_exchange_end: last_end,
+                    tunnel_since,
                     tls,
                     unknown_excerpt,
                     decryption,
@@ -889,6 +895,12 @@ impl ProtocolTracker {
     /// Hands bytes of an HTTP/1.x stream (clear text, or decrypted) to the HTTP parsers.
     fn feed_http(&mut self, c: &mut Conn, dir: Dir, seg: Seg<'_>, sink: &mut dyn AppSink) {
         let Some(h) = c.http.as_mut() else { return };
+        if h.tunnel_since.is_some() {
+            // Tunnel bytes (WebSocket frames ...) keep the connection busy: its idle time
+            // before a close runs from the last of them, not from the upgrade's response.
+            h.last_end = Some(seg.ts);
+            return;
+        }
         match dir {
             Dir::ToServer => {
                 h.req.feed(seg, &mut self.req_events);

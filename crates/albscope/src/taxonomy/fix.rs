@@ -185,10 +185,10 @@ pub enum FixExtra {
         /// How many cipher suites.
         ciphers: usize,
     },
-    /// A body shorter than its Content-Length.
+    /// A body shorter than its Content-Length (or a chunked body without its last chunk).
     BodyShort {
-        /// Bytes declared.
-        declared: u64,
+        /// Bytes declared; `None` for a chunked body.
+        declared: Option<u64>,
         /// Bytes sent.
         sent: u64,
     },
@@ -302,15 +302,24 @@ pub fn fix_text(category: Category, d: &FixFacts) -> Option<String> {
             "make the request finish within the ALB idle timeout ({idle}) or raise the ALB's \
              idle timeout (idle_timeout.timeout_seconds) above the longest request{trace}"
         ),
-        Category::IncompleteBody => format!(
-            "fix the target's Content-Length: it must match the body sent ({})",
-            match &d.extra {
-                Some(FixExtra::BodyShort { declared, sent }) => {
-                    format!("{declared} declared, {sent} sent")
-                }
-                _ => String::new(),
-            }
-        ),
+        Category::IncompleteBody => match &d.extra {
+            Some(FixExtra::BodyShort {
+                declared: None,
+                sent,
+            }) => format!(
+                "the target closed the connection in the middle of its chunked response ({sent} \
+                 body bytes sent, no last chunk): look in the application's logs for a crash or \
+                 a timeout while it was sending{trace}"
+            ),
+            Some(FixExtra::BodyShort {
+                declared: Some(declared),
+                sent,
+            }) => format!(
+                "fix the target's Content-Length: it must match the body sent ({declared} \
+                 declared, {sent} sent)"
+            ),
+            _ => "fix the target's Content-Length: it must match the body sent ()".to_string(),
+        },
         Category::TargetGeneratedError => format!(
             "the error came from the target{}: look in the application's logs{trace}",
             d.server

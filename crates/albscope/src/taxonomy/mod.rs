@@ -126,7 +126,9 @@ impl Category {
             Category::TargetConnectTimeout => "ALB could not connect within 10 s",
             Category::TargetTlsHandshakeTimeout => "back-end TLS handshake took over 10 s",
             Category::TargetIdleTimeout => "target slower than the ALB idle timeout",
-            Category::IncompleteBody => "response shorter than its Content-Length",
+            Category::IncompleteBody => {
+                "response body cut short, before its Content-Length or last chunk"
+            }
             Category::TargetGeneratedError => "the target's own 5xx, relayed",
             Category::ClientClosed => "client gave up first (ALB logs 460)",
             Category::NoTargetAttempt => "ALB answered without trying a target",

@@ -360,8 +360,17 @@ fn analyze_response(
         server: server.map(str::to_string),
     });
     let short = r.complete.is_none() && r.content_length.is_some_and(|cl| cl > r.body_bytes);
-    if short {
-        let cl = r.content_length.unwrap_or(0);
+    // A chunked body that a close ended before its last chunk: cut short as surely as a
+    // Content-Length not reached (a stream still open when the capture ends is not). The
+    // target's close proves it; the ALB's may also be its client leaving (see `finding`).
+    let chunked_cut = r.complete.is_none()
+        && r.chunked
+        && r.content_length.is_none()
+        && events(b)
+            .iter()
+            .any(|e| is_close(e) && e.ts >= r.headers_done);
+    if short || chunked_cut {
+        let cl = r.content_length.filter(|_| short);
         ev.push(Evidence::ShortBody {
             declared: cl,
             body: r.body_bytes,

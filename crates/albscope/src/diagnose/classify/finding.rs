@@ -3,11 +3,14 @@
 use super::access_log::access_log;
 use super::back::analyze_back;
 use super::front::whole_secs;
-use super::front::{analyze_front_only, client_closed_at, front_answer_missing, front_elapsed};
+use super::front::{
+    analyze_front_only, client_closed_at, front_answer_missing, front_elapsed,
+    front_incomplete_body,
+};
 use super::{Ctx, FixFacts};
 use crate::alb::{Knowledge, PairingNote, RequestPath, TimerSource};
 use crate::diagnose::evidence::{Cause, Evidence, Note, TellApart};
-use crate::diagnose::model::{AlbAddr, LegKind, RequestId, RequestSeen};
+use crate::diagnose::model::{AlbAddr, LegKind, Party, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
 use crate::diagnose::{ClientStreamReset, DecryptedLegs, Finding, TimelineEvent};
 use crate::flow::Dir;
@@ -130,6 +133,23 @@ pub(in crate::diagnose) fn diagnose_verdict(
         expected = None;
     }
 
+    // A chunked body the ALB itself cut on the back end (its idle timeout while the target
+    // stalled mid-stream) looks the same as the ALB closing because the client left: proved
+    // only where the front end shows the ALB closing the client's connection first.
+    let alb_cut_chunked = category == Category::IncompleteBody
+        && matches!(what, Cause::IncompleteBody { declared: None, .. })
+        && evidence.iter().find_map(|e| match e {
+            Evidence::ClosedAfterHeaders { by, .. } => Some(*by == Party::Alb),
+            _ => None,
+        }) == Some(true);
+    let cut_unproved =
+        alb_cut_chunked && front.map_or(true, |f| front_incomplete_body(f, Vec::new()).is_none());
+    if cut_unproved {
+        category = Category::Undetermined;
+        candidates = vec![Category::IncompleteBody, Category::ClientClosed];
+        notes.push(Note::TellApart(TellApart::CutOrClientLeft));
+    }
+
     // Seen from the back end alone, the ALB giving up at the idle timeout is also what a
     // request looks like whose client left earlier: a proxy may keep waiting for the target
     // after its client has gone (HAProxy does, until its server timeout), and the back end
@@ -248,6 +268,8 @@ pub(in crate::diagnose) fn diagnose_verdict(
         }
         Category::Undetermined => match (status, front_is_lb) {
             (Some(_), true) => Some(GeneratedBy::Lb),
+            // the target's headers went out before the body was cut
+            (Some(_), false) if cut_unproved => Some(GeneratedBy::Target),
             _ => None,
         },
         _ => status.map(|_| GeneratedBy::Lb),

@@ -296,10 +296,16 @@ fn relayed_header(headers: &crate::protocol::Headers) -> Option<String> {
 /// The response headers and part of the body reached the client, then the ALB closed the
 /// connection (a bare FIN or RST) before the Content-Length was reached, with no bytes missing
 /// from the capture: what the client sees of an `incomplete_body`.
-fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
+pub(super) fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
     let r = f.exchange.as_ref()?.response.as_ref()?;
-    let declared = r.content_length?;
-    if r.complete.is_some() || declared <= r.body_bytes || front_answer_missing(f) {
+    // A Content-Length not reached, or a chunked body without its last chunk.
+    let declared = match r.content_length {
+        Some(cl) if cl > r.body_bytes => Some(cl),
+        Some(_) => return None,
+        None if r.chunked => None,
+        None => return None,
+    };
+    if r.complete.is_some() || front_answer_missing(f) {
         return None;
     }
     let close = events(f)

@@ -7,7 +7,9 @@ use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadSte
 use super::resync::{match_literal, match_response_line, Match, Resync};
 use super::{MsgStart, Seg};
 use crate::capture::{PacketPos, Timestamp};
-use crate::protocol::{HttpResponse, ResponseError, ResponseErrorKind, ResponseErrorReason};
+use crate::protocol::{
+    HttpResponse, Interim, ResponseError, ResponseErrorKind, ResponseErrorReason,
+};
 
 /// Interim responses remembered per final response.
 const MAX_INTERIM: usize = 16;
@@ -59,7 +61,7 @@ pub(crate) struct ResponseParser {
     state: RespState,
     head: HeadBuf,
     start: Option<MsgStart>,
-    interim: Vec<u16>,
+    interim: Vec<Interim>,
     /// Bytes received for the current response.
     bytes: u64,
     max_header_bytes: usize,
@@ -273,7 +275,11 @@ impl ResponseParser {
         if (100..200).contains(&h.status) && h.status != 101 {
             self.head.clear();
             if self.interim.len() < MAX_INTERIM {
-                self.interim.push(h.status);
+                self.interim.push(Interim {
+                    status: h.status,
+                    at: start.ts,
+                    pos: start.pos,
+                });
             }
             self.state = RespState::Idle;
             return;

@@ -10,7 +10,7 @@ use crate::capture::Timestamp;
 use crate::flow::Dir;
 use crate::protocol::http::Seg;
 use crate::protocol::{
-    pair_header, Headers, HttpExchange, HttpRequest, HttpResponse, Known, ResponseError,
+    pair_header, Headers, HttpExchange, HttpRequest, HttpResponse, Interim, Known, ResponseError,
     ResponseErrorKind, ResponseErrorReason,
 };
 
@@ -56,6 +56,8 @@ struct Stream {
     h2: H2Stream,
     req_head: bool,
     resp_final: bool,
+    /// Interim (1xx) responses before the final one.
+    interim: Vec<Interim>,
     /// Send windows per direction of data.
     win: [i64; 2],
     /// Index in `h2.stalls` of an open stall per direction.
@@ -451,6 +453,7 @@ impl H2Conn {
             },
             req_head: false,
             resp_final: false,
+            interim: Vec::new(),
             win: o,
             stalled: [None, None],
         });
@@ -515,24 +518,18 @@ impl H2Conn {
             return;
         };
         if (100..200).contains(&status) {
-            if let Some(r) = s.ex.response.as_mut() {
-                if r.interim.len() < MAX_INTERIM {
-                    r.interim.push(status);
-                }
-            } else {
-                // Remembered on the final response when it comes.
-                if s.h2.trailers.len() < MAX_INTERIM {
-                    s.h2.trailers
-                        .push((":interim".to_string(), status.to_string()));
-                }
+            // Remembered on the final response when it comes.
+            if s.interim.len() < MAX_INTERIM {
+                s.interim.push(Interim {
+                    status,
+                    at: at.ts,
+                    pos: at.pos,
+                });
             }
             return;
         }
         s.resp_final = true;
-        let interim: Vec<u16> = std::mem::take(&mut s.h2.trailers)
-            .into_iter()
-            .filter_map(|(_, v)| v.parse().ok())
-            .collect();
+        let interim = std::mem::take(&mut s.interim);
         let headers: Headers = block.headers.into();
         let content_length = headers
             .known(Known::ContentLength)

@@ -228,6 +228,7 @@ impl ProtocolTracker {
                                 && (200..300).contains(&resp.status))
                         {
                             h.req.stop();
+                            h.tunnel_since = h.last_end;
                         }
                         slot.ex.response = Some(*resp);
                         h.finished = h.finished.saturating_add(1);

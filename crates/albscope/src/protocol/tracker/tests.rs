@@ -250,3 +250,47 @@ fn the_inner_protocol_of_decrypted_tls_waits_for_the_clients_first_bytes() {
         Some(Inner::Http1)
     );
 }
+
+/// After `101 Switching Protocols` the connection is a tunnel: its frames are no requests or
+/// responses, and its idle time before the close runs from the last of them.
+#[test]
+fn an_upgraded_connection_is_a_tunnel_up_to_its_last_bytes() {
+    let mut t = ProtocolTracker::with_budget(ProtocolConfig::default(), BufferBudget::new(1 << 20));
+    let mut k = Keep::default();
+    open(&mut t, 0, 40000, &mut k);
+    let req = b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    data(&mut t, 0, Dir::ToServer, 0, req, &mut k);
+    let resp =
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    data(&mut t, 0, Dir::ToClient, 0, resp, &mut k);
+    // a masked client frame and a server frame that happen to look like HTTP
+    let off = req.len() as u64;
+    data(
+        &mut t,
+        0,
+        Dir::ToServer,
+        off,
+        b"\x81\x85abcdGET / HTTP/1.1\r\n\r\n",
+        &mut k,
+    );
+    let soff = resp.len() as u64;
+    data(
+        &mut t,
+        0,
+        Dir::ToClient,
+        soff + 500,
+        b"HTTP/1.1 200 OK\r\n\r\n",
+        &mut k,
+    );
+    close(&mut t, 0, 40000, &mut k);
+    assert_eq!(k.exchanges.len(), 1);
+    assert_eq!(
+        k.exchanges[0].response.as_ref().map(|r| r.status),
+        Some(101)
+    );
+    let rec = &k.closed[0];
+    assert!(rec.unfinished.is_empty(), "{:?}", rec.unfinished);
+    assert_eq!(rec.tunnel_since, Some(Timestamp(0)));
+    assert_eq!(rec.last_exchange_end, Some(Timestamp(soff as i64 + 500)));
+    assert_eq!(t.stats().response_errors, 0);
+}

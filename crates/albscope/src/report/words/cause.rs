@@ -96,9 +96,19 @@ pub fn cause(c: &Cause) -> String {
              the ALB waited",
             secs(*idle)
         ),
-        Cause::IncompleteBody { body, declared } => format!(
+        Cause::IncompleteBody {
+            body,
+            declared: Some(declared),
+        } => format!(
             "the target's response body stopped short of its Content-Length ({body} of \
              {declared} bytes)"
+        ),
+        Cause::IncompleteBody {
+            body,
+            declared: None,
+        } => format!(
+            "the target's chunked response body was cut off before its last chunk ({body} \
+             bytes)"
         ),
         Cause::Unreachable { icmp } => format!(
             "the target was unreachable: ICMP {} (type {} code {})",
@@ -263,6 +273,13 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              in the capture for other requests, shows no attempt for this one: the mirror lost \
              it (dropped or truncated packets: see the capture notes), or its target's traffic \
              is not mirrored; the candidates follow from the front end's timing"
+        }
+        TellApart::CutOrClientLeft => {
+            "seen from the back end alone: the ALB closes the target's connection in the \
+             middle of a response body when its idle timeout cuts a stalled stream (the client \
+             gets a body cut short: incomplete_body) and also when the client has gone \
+             (client_closed); capture the front end (the clients' or the ALB's ENIs) to see \
+             whether the ALB closed the client's connection first"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \

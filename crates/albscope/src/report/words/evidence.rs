@@ -289,9 +289,18 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             at(a),
             with_server(server)
         ),
-        Evidence::ShortBody { declared, body } => {
+        Evidence::ShortBody {
+            declared: Some(declared),
+            body,
+        } => {
             format!("it declared Content-Length: {declared} but only {body} body bytes followed")
         }
+        Evidence::ShortBody {
+            declared: None,
+            body,
+        } => format!(
+            "its chunked body ended without the last (zero-size) chunk, after {body} body bytes"
+        ),
         Evidence::ClosedAfterHeaders {
             by,
             close: c,

@@ -131,6 +131,17 @@ pub fn event(k: &EventKind) -> String {
         EventKind::BodyIncomplete {
             body_bytes,
             declared,
+            open_at_end: true,
+        } => format!(
+            "(body still arriving when the capture ended: {body_bytes} bytes so far{})",
+            declared
+                .map(|c| format!(" of {c} declared"))
+                .unwrap_or_default()
+        ),
+        EventKind::BodyIncomplete {
+            body_bytes,
+            declared,
+            open_at_end: false,
         } => {
             let declared = declared
                 .map(|c| format!(" of {c} declared"))
