@@ -9,7 +9,7 @@ use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::Known;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// How far a back-end request may appear to precede its front-end request (capture jitter).
@@ -132,33 +132,15 @@ pub(super) fn pair(
     settled: Option<Timestamp>,
 ) -> PairOutput {
     let mut out = PairOutput::default();
-    let mut fronts: Vec<ClassifiedLeg> = Vec::new();
-    let mut backs: Vec<ClassifiedLeg> = Vec::new();
     // Stable; the small keys are sorted and each leg is swapped into place once (legs are large).
     legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
-    for leg in legs {
-        let unanswered = leg
-            .record
-            .as_ref()
-            .is_some_and(|r| super::unanswered(&r.tcp));
-        let bare = leg.exchange.is_none() && leg.burst.is_none();
-        let mut cadence_check = false;
-        let role = match known.classify(
-            &leg.conn.key,
-            leg.request_known(Known::UserAgent),
-            unanswered,
-        ) {
-            ConnRole::BackEnd if known.health_check_by_cadence(&leg) => {
-                if bare {
-                    // Paired last, after every other back-end leg; a health check if unused.
-                    cadence_check = true;
-                    ConnRole::BackEnd
-                } else {
-                    ConnRole::HealthCheck
-                }
-            }
-            role => role,
-        };
+    // Roles first, so that the front and back lists are allocated once at their size (legs are
+    // large: growing a vector of them copies every one).
+    let roles: Vec<(ConnRole, bool)> = legs.iter().map(|leg| role_of(leg, known)).collect();
+    let count = |wanted: ConnRole| roles.iter().filter(|(r, _)| *r == wanted).count();
+    let mut fronts: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::FrontEnd));
+    let mut backs: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::BackEnd));
+    for (leg, (role, cadence_check)) in legs.into_iter().zip(roles) {
         match role {
             ConnRole::FrontEnd => {
                 if leg.exchange.is_none() && leg.burst.is_none() {
@@ -187,8 +169,9 @@ pub(super) fn pair(
             ConnRole::Other => {}
         }
     }
-    let fronts = dedupe(fronts);
-    let mut backs = dedupe(backs);
+    dedupe(&mut fronts);
+    dedupe(&mut backs);
+    let fronts = fronts;
     let front_seen = known.front_legs + out.front_legs > 0;
     let back_seen =
         known.back_legs + out.back_legs + known.health_checks > 0 || !out.health_checks.is_empty();
@@ -204,8 +187,9 @@ pub(super) fn pair(
     // node.
     type ByRequest = HashMap<(IpAddr, u64), Candidates>;
     type ByClient = HashMap<(IpAddr, u64, IpAddr), Candidates>;
-    let mut by_request: ByRequest = HashMap::new();
-    let mut by_client: ByClient = HashMap::new();
+    let mut by_request: ByRequest =
+        ByRequest::with_capacity_and_hasher(fronts.len(), <_>::default());
+    let mut by_client: ByClient = ByClient::with_capacity_and_hasher(fronts.len(), <_>::default());
     for (i, f) in fronts.iter().enumerate() {
         if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
             let line = request_hash(&r.method, &r.target);
@@ -314,7 +298,7 @@ pub(super) fn pair(
         }
     }
     let h2 = mux.decide(&attributed);
-    let mut h2_conns: HashMap<crate::flow::ConnId, multiplex::Http2Evidence> = HashMap::new();
+    let mut h2_conns: HashMap<crate::flow::ConnId, multiplex::Http2Evidence> = HashMap::default();
     let mut h2_paths: Vec<(usize, PairingNote)> = Vec::new();
     for (ci, bi) in mux_pairs {
         let (Some(e), Some((conn, client, alb))) = (h2.get(&ci), mux.conn(ci)) else {
@@ -463,6 +447,7 @@ pub(super) fn pair(
         .map(|f| (!(f.leg.burst.is_some() && h2_conns.contains_key(&f.leg.conn.id))).then_some(f))
         .collect();
     let mut backs: Vec<Option<ClassifiedLeg>> = backs.into_iter().map(Some).collect();
+    out.paths.reserve(fronts.len() + backs.len());
     for (bi, note) in h2_paths {
         let Some(b) = backs.get_mut(bi).and_then(Option::take) else {
             continue;
@@ -558,20 +543,27 @@ pub(super) fn pair(
 /// Drops a leg seen a second time through another mirror session (the same connection mirrored
 /// on two ENIs, or two captures of one exchange merged): same endpoints, same exchange index,
 /// within a second. Keeps the copy that shows more.
-fn dedupe(sides: Vec<ClassifiedLeg>) -> Vec<ClassifiedLeg> {
+///
+/// In place: a kept leg stays where it is (a richer twin takes its place), the dropped ones are
+/// removed at the end, so no leg moves unless a twin was found.
+fn dedupe(sides: &mut Vec<ClassifiedLeg>) {
     let richness = |l: &Leg| {
         let ex = l.exchange.as_ref();
         u8::from(ex.is_some_and(|e| e.response.is_some())) * 4
             + u8::from(l.record.is_some()) * 2
             + u8::from(ex.is_some_and(|e| e.request.is_some()))
     };
-    let mut seen: HashMap<(Endpoint, Endpoint, u32), Vec<usize>> = HashMap::new();
-    let mut out: Vec<ClassifiedLeg> = Vec::with_capacity(sides.len());
-    for s in sides {
+    // Per key, the kept legs' positions in the order kept: the first one inline (nearly every
+    // key has one), the others beside it.
+    let mut seen: HashMap<(Endpoint, Endpoint, u32), (usize, Vec<usize>)> =
+        HashMap::with_capacity_and_hasher(sides.len(), <_>::default());
+    let mut dropped = vec![false; sides.len()];
+    for si in 0..sides.len() {
+        let Some(s) = sides.get(si) else { break };
         let key = (s.leg.conn.key.client, s.leg.conn.key.server, s.leg.index());
-        let twin = seen.get(&key).and_then(|idxs| {
-            idxs.iter().copied().find(|i| {
-                out.get(*i).is_some_and(|o| {
+        let twin = seen.get(&key).and_then(|(first, more)| {
+            std::iter::once(first).chain(more).copied().find(|i| {
+                sides.get(*i).is_some_and(|o| {
                     o.leg.conn.key.session != s.leg.conn.key.session
                         && o.time.since(s.time).0.unsigned_abs() <= 1_000_000_000
                 })
@@ -579,19 +571,52 @@ fn dedupe(sides: Vec<ClassifiedLeg>) -> Vec<ClassifiedLeg> {
         });
         match twin {
             Some(i) => {
-                if let Some(o) = out.get_mut(i) {
-                    if richness(&s.leg) > richness(&o.leg) {
-                        *o = s;
-                    }
+                let richer = sides
+                    .get(i)
+                    .is_some_and(|o| richness(&s.leg) > richness(&o.leg));
+                if richer {
+                    sides.swap(i, si);
+                }
+                if let Some(d) = dropped.get_mut(si) {
+                    *d = true;
                 }
             }
-            None => {
-                seen.entry(key).or_default().push(out.len());
-                out.push(s);
-            }
+            None => match seen.entry(key) {
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().1.push(si),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert((si, Vec::new()));
+                }
+            },
         }
     }
-    out
+    if dropped.contains(&true) {
+        let mut flags = dropped.into_iter();
+        sides.retain(|_| !flags.next().unwrap_or(false));
+    }
+}
+
+/// A leg's role in pairing, and whether it is a bare connection attempt on a health-check
+/// cadence (paired last, after every other back-end leg; a health check if unused).
+fn role_of(leg: &Leg, known: &Knowledge) -> (ConnRole, bool) {
+    let unanswered = leg
+        .record
+        .as_ref()
+        .is_some_and(|r| super::unanswered(&r.tcp));
+    let bare = leg.exchange.is_none() && leg.burst.is_none();
+    match known.classify(
+        &leg.conn.key,
+        leg.request_known(Known::UserAgent),
+        unanswered,
+    ) {
+        ConnRole::BackEnd if known.health_check_by_cadence(leg) => {
+            if bare {
+                (ConnRole::BackEnd, true)
+            } else {
+                (ConnRole::HealthCheck, false)
+            }
+        }
+        role => (role, false),
+    }
 }
 
 /// A hash of a request's method and target (FNV-1a: deterministic, no allocation).
