@@ -34,9 +34,9 @@ pub(super) struct Head {
     pub(super) chunked: bool,
 }
 
-/// The first `max` headers, as names and (lossily decoded) values.
-pub(super) fn collect_headers(raw: &[httparse::Header<'_>], max: usize) -> Headers {
-    Headers::from_raw(raw, max)
+/// The first `max` headers httparse read from `block`, as names and (lossily decoded) values.
+pub(super) fn collect_headers(block: &[u8], raw: &[httparse::Header<'_>], max: usize) -> Headers {
+    Headers::from_raw_in(block, raw, max)
 }
 
 /// Content-Length (all values must agree) and chunked-ness from raw headers.
