@@ -238,11 +238,18 @@ impl Reassembler {
         if self.history_cap == 0 {
             return;
         }
-        // Grow once to the cap rather than doubling (each doubling copies the history).
+        // Grow once to the capacity kept across acknowledgements (a small burst, e.g. a
+        // request, then needs no new buffer for the next one), else once to the cap, rather than
+        // doubling (each doubling copies the history).
         let want = (self.history.len() + bytes.len()).min(self.history_cap);
         if want > self.history.capacity() {
+            let to = if want <= HISTORY_KEEP_CAPACITY {
+                HISTORY_KEEP_CAPACITY.min(self.history_cap)
+            } else {
+                self.history_cap
+            };
             self.history
-                .reserve_exact(self.history_cap.saturating_sub(self.history.len()));
+                .reserve_exact(to.saturating_sub(self.history.len()));
         }
         if bytes.len() >= self.history_cap {
             self.history.clear();
