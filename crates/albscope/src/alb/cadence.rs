@@ -9,7 +9,7 @@ use super::tracker::burst_exchanges;
 use crate::capture::{Duration, Timestamp};
 use crate::flow::{ConnSummary, Endpoint, TcpEventKind};
 use crate::protocol::TlsInfo;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 /// Health-check-shaped connection starts kept per (node, target).
@@ -77,9 +77,55 @@ pub fn health_check_shaped(
 /// Starts of health-check-shaped connections per (node, target), and the chains they form.
 #[derive(Clone, Debug, Default)]
 pub struct HealthCadence {
-    starts: HashMap<(IpAddr, Endpoint), VecDeque<Timestamp>>,
+    starts: foldhash::HashMap<(IpAddr, Endpoint), Starts>,
     /// Connections not remembered because [`MAX_PAIRS`] pairs were tracked.
     pub pairs_over_limit: u64,
+}
+
+/// One (node, target)'s remembered starts: in arrival order (the oldest is forgotten first),
+/// and as distinct seconds in ascending order (where chains are looked for), kept sorted as
+/// starts come and go rather than sorted again for every question.
+#[derive(Clone, Debug, Default)]
+struct Starts {
+    order: VecDeque<Timestamp>,
+    /// The distinct values of `order` in seconds, ascending.
+    secs: Vec<f64>,
+    /// How many starts of `order` have each value of `secs`.
+    counts: Vec<u32>,
+}
+
+impl Starts {
+    fn push(&mut self, start: Timestamp) {
+        if self.order.len() >= MAX_STARTS {
+            if let Some(old) = self.order.pop_front() {
+                self.forget(old.as_secs_f64());
+            }
+        }
+        self.order.push_back(start);
+        let x = start.as_secs_f64();
+        let i = self.secs.partition_point(|v| *v < x);
+        match self.counts.get_mut(i) {
+            Some(c) if self.secs.get(i) == Some(&x) => *c += 1,
+            _ => {
+                self.secs.insert(i, x);
+                self.counts.insert(i, 1);
+            }
+        }
+    }
+
+    fn forget(&mut self, x: f64) {
+        let i = self.secs.partition_point(|v| *v < x);
+        if self.secs.get(i) != Some(&x) {
+            return;
+        }
+        if let Some(c) = self.counts.get_mut(i) {
+            *c -= 1;
+            if *c == 0 {
+                self.secs.remove(i);
+                self.counts.remove(i);
+            }
+        }
+    }
 }
 
 impl HealthCadence {
@@ -89,11 +135,7 @@ impl HealthCadence {
             self.pairs_over_limit += 1;
             return;
         }
-        let list = self.starts.entry((node, target)).or_default();
-        if list.len() >= MAX_STARTS {
-            list.pop_front();
-        }
-        list.push_back(start);
+        self.starts.entry((node, target)).or_default().push(start);
     }
 
     /// True when the shaped connection opened at `start` from `node` to `target` is one of at
@@ -102,12 +144,10 @@ impl HealthCadence {
         let Some(list) = self.starts.get(&(node, target)) else {
             return false;
         };
-        if list.len() < MIN_CHAIN {
+        if list.order.len() < MIN_CHAIN {
             return false;
         }
-        let mut s: Vec<f64> = list.iter().map(|t| t.as_secs_f64()).collect();
-        s.sort_by(f64::total_cmp);
-        s.dedup();
+        let s = list.secs.as_slice();
         let t = start.as_secs_f64();
         let at = s.partition_point(|x| *x < t);
         let lo = at.saturating_sub(NEIGHBOURS);
@@ -118,8 +158,8 @@ impl HealthCadence {
             .map(|x| (x - t).abs())
             .filter(|d| (MIN_INTERVAL..=MAX_INTERVAL).contains(d))
             .any(|d| {
-                let (n, prev, next) = chain(&s, t, d);
-                n >= MIN_CHAIN && !closer_one(&s, t, d, prev, next)
+                let (n, prev, next) = chain(s, t, d);
+                n >= MIN_CHAIN && !closer_one(s, t, d, prev, next)
             })
     }
 }
@@ -193,6 +233,20 @@ mod tests {
 
     fn ts(s: f64) -> Timestamp {
         Timestamp((s * 1e9) as i64)
+    }
+
+    #[test]
+    fn kept_sorted_starts_equal_the_sorted_distinct_remembered_ones() {
+        let mut st = Starts::default();
+        // Out of order, repeats, and more than MAX_STARTS so the oldest are forgotten.
+        for i in 0..(MAX_STARTS as i64 * 3) {
+            st.push(Timestamp((i * 7919) % 1000 * 1_000_000));
+            let mut want: Vec<f64> = st.order.iter().map(|t| t.as_secs_f64()).collect();
+            want.sort_by(f64::total_cmp);
+            want.dedup();
+            assert_eq!(st.secs, want, "after {i}");
+            assert_eq!(st.counts.iter().sum::<u32>() as usize, st.order.len());
+        }
     }
 
     #[test]
