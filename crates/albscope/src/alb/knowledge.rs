@@ -12,7 +12,7 @@ use crate::decode::{Encap, MirrorSession};
 use crate::flow::{ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::protocol::{ConnectionRecord, HttpExchange, Known};
 use indexmap::IndexMap;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// Most idle-close samples kept per target and for the ALB.
@@ -42,7 +42,7 @@ pub struct Knowledge {
     pub alb_idle_closes: Vec<f64>,
     /// Mirror sessions (VXLAN/GENEVE) through which a strong node's traffic was seen, and that
     /// node: lets an address of the same ALB ENI (e.g. its IPv6 address) be attributed to it.
-    session_nodes: HashMap<MirrorSession, IpAddr>,
+    session_nodes: foldhash::HashMap<MirrorSession, IpAddr>,
     /// Addresses seen accepting connections (for weak node detection).
     servers_seen: BTreeSet<IpAddr>,
     /// Addresses seen opening connections to a server in `servers_seen` ... and vice versa.

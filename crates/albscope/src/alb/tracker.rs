@@ -12,7 +12,7 @@ use crate::protocol::{
     AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, Known, TlsBurst,
 };
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 /// How long an unpaired back-end leg waits for a late (TLS) front end: the ALB's default client
@@ -85,7 +85,7 @@ pub struct AlbTracker<S: PathSink> {
     back_end_seen: bool,
     /// Records of closed connections whose finished exchanges may still be pending (the legs
     /// of finished exchanges are handed over before the connection closes).
-    closed: HashMap<ConnId, ClosedEntry>,
+    closed: foldhash::HashMap<ConnId, ClosedEntry>,
     /// Estimated bytes held in `pending`, `late`, `waiting` and `closed`.
     held_bytes: usize,
     next_seq: u64,
@@ -112,7 +112,7 @@ impl<S: PathSink> AlbTracker<S> {
             waiting_bytes: 0,
             paired_through: Timestamp::default(),
             back_end_seen: false,
-            closed: HashMap::new(),
+            closed: foldhash::HashMap::default(),
             held_bytes: 0,
             next_seq: 0,
             now: Timestamp::default(),
