@@ -223,15 +223,12 @@ impl Decoder {
     /// result is the same; anything else (`None`) goes through [`Decoder::slice`].
     fn fast_slice(input: NetInput<'_>) -> Option<(LaxNetSlice<'_>, TransportSlice<'_>)> {
         let ip = match input {
-            NetInput::Ethernet(b) => match b {
-                [_, _, _, _, _, _, _, _, _, _, _, _, 0x08, 0x00, rest @ ..] => rest,
-                _ => return None,
-            },
+            NetInput::Ethernet([_, _, _, _, _, _, _, _, _, _, _, _, 0x08, 0x00, rest @ ..]) => rest,
             NetInput::EtherType(et, b) if et == ether_type::IPV4 => b,
             NetInput::Ip(b) => b,
             _ => return None,
         };
-        if ip.first().is_none_or(|b| b >> 4 != 4) {
+        if !ip.first().is_some_and(|b| b >> 4 == 4) {
             return None;
         }
         let (ip, None) = LaxIpSlice::from_slice(ip).ok()? else {
