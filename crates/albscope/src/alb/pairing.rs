@@ -674,6 +674,9 @@ fn host_key(h: &str) -> &str {
 /// True when `ip` is written exactly `text` (its canonical form), without allocating.
 fn is_written_as(ip: IpAddr, text: &str) -> bool {
     use std::fmt::Write;
+    if let IpAddr::V4(v4) = ip {
+        return v4_written_as(v4.octets(), text);
+    }
     /// The longest IPv6 text is 45 bytes.
     struct Buf {
         bytes: [u8; 64],
@@ -696,6 +699,31 @@ fn is_written_as(ip: IpAddr, text: &str) -> bool {
         return ip.to_string() == text;
     }
     buf.bytes.get(..buf.len) == Some(text.as_bytes())
+}
+
+/// `is_written_as` for IPv4 without the formatting machinery: `text` is the four octets in
+/// decimal without leading zeros, joined by dots (as `Ipv4Addr` displays).
+fn v4_written_as(octets: [u8; 4], text: &str) -> bool {
+    let mut rest = text.as_bytes();
+    for (i, o) in octets.into_iter().enumerate() {
+        if i > 0 {
+            match rest.split_first() {
+                Some((b'.', r)) => rest = r,
+                _ => return false,
+            }
+        }
+        let digits = [b'0' + o / 100, b'0' + o / 10 % 10, b'0' + o % 10];
+        let skip = match o {
+            100.. => 0,
+            10..=99 => 1,
+            _ => 2,
+        };
+        match rest.strip_prefix(digits.get(skip..).unwrap_or(&[])) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// The front end's answer (if any) came after the back-end request went out, and when both
@@ -832,4 +860,41 @@ fn tcp_outcome(leg: &Leg) -> NoAnswer {
         return NoAnswer::TlsIncomplete;
     }
     NoAnswer::Closed
+}
+
+#[cfg(test)]
+mod written_as_tests {
+    use super::is_written_as;
+    use std::net::IpAddr;
+
+    #[test]
+    fn ipv4_text_matches_its_display_only() {
+        for ip in [
+            "0.0.0.0",
+            "10.0.0.1",
+            "192.168.100.9",
+            "255.255.255.255",
+            "1.20.3.40",
+        ] {
+            let a: IpAddr = ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+            assert!(is_written_as(a, &a.to_string()), "{ip}");
+            for other in [
+                "010.0.0.1",
+                "10.0.0.1.",
+                "10.0.0",
+                "",
+                " 10.0.0.1",
+                "10.0.0.10",
+            ] {
+                assert_eq!(
+                    is_written_as(a, other),
+                    a.to_string() == other,
+                    "{ip} {other}"
+                );
+            }
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap_or(IpAddr::from([0u16; 8]));
+        assert!(is_written_as(v6, "2001:db8::1"));
+        assert!(!is_written_as(v6, "2001:DB8::1"));
+    }
 }
