@@ -1,7 +1,9 @@
-//! The capture reader must not allocate per packet in the steady state: this test binary counts
-//! heap allocations with a wrapping global allocator while draining a large in-memory capture.
+//! The capture reader and the decoder must not allocate per packet in the steady state: this test
+//! binary counts heap allocations with a wrapping global allocator while draining a large
+//! in-memory capture, and while decoding mirrored (VXLAN) TCP frames.
 
-use albscope::capture::CaptureReader;
+use albscope::capture::{CaptureReader, LinkType, PacketPos, PacketRef, Timestamp};
+use albscope::decode::{Decoder, Transport};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -102,5 +104,84 @@ fn no_allocation_per_packet() {
     assert!(
         ng_allocs < 20,
         "pcapng: {ng_allocs} allocations for 20000 packets"
+    );
+}
+
+/// An IPv4 header (no options) of `total` bytes carrying `proto`, checksum left zero (the
+/// decoder does not check IP header checksums).
+fn ipv4(total: usize, proto: u8, src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
+    let mut h = vec![0x45, 0];
+    h.extend((total as u16).to_be_bytes());
+    h.extend([0, 1, 0x40, 0, 64, proto, 0, 0]);
+    h.extend(src);
+    h.extend(dst);
+    h
+}
+
+/// Ethernet / IPv4 / UDP 4789 / VXLAN / Ethernet / IPv4 / TCP with `payload`.
+fn vxlan_tcp(seq: u32, payload: &[u8]) -> Vec<u8> {
+    let mut tcp = Vec::new();
+    tcp.extend(40_000u16.to_be_bytes());
+    tcp.extend(80u16.to_be_bytes());
+    tcp.extend(seq.to_be_bytes());
+    tcp.extend(1u32.to_be_bytes());
+    tcp.extend([0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0]);
+    tcp.extend(payload);
+    let mut inner = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+    inner.extend(ipv4(20 + tcp.len(), 6, [10, 0, 0, 1], [10, 0, 0, 2]));
+    inner.extend(tcp);
+    let mut vxlan = vec![0x08, 0, 0, 0, 0, 0, 7, 0];
+    vxlan.extend(inner);
+    let mut udp = Vec::new();
+    udp.extend(50_000u16.to_be_bytes());
+    udp.extend(4789u16.to_be_bytes());
+    udp.extend(((8 + vxlan.len()) as u16).to_be_bytes());
+    udp.extend([0, 0]);
+    udp.extend(vxlan);
+    let mut frame = vec![2, 0, 0, 0, 0, 3, 2, 0, 0, 0, 0, 4, 0x08, 0x00];
+    frame.extend(ipv4(20 + udp.len(), 17, [10, 9, 0, 1], [10, 9, 0, 2]));
+    frame.extend(udp);
+    frame
+}
+
+#[test]
+fn no_allocation_per_decoded_packet() {
+    let frames: Vec<Vec<u8>> = (0..2_000u32)
+        .map(|i| vxlan_tcp(i * 100, &vec![b'x'; (i % 1400) as usize]))
+        .collect();
+    let mut decoder = Decoder::default();
+    let mut tcp = 0u64;
+    let mut decode_all = |decoder: &mut Decoder| {
+        for (i, data) in frames.iter().enumerate() {
+            let packet = PacketRef {
+                pos: PacketPos {
+                    file: 0,
+                    number: i as u64 + 1,
+                    offset: 0,
+                },
+                ts: Timestamp(1_700_000_000_000_000_000 + i as i64),
+                link: LinkType(1),
+                orig_len: data.len() as u32,
+                data,
+            };
+            if let Some(d) = decoder.decode(&packet) {
+                if let Transport::Tcp(seg) = &d.transport {
+                    tcp += 1;
+                    assert_eq!(seg.payload.len(), i % 1400);
+                }
+            }
+        }
+    };
+    decode_all(&mut decoder);
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for _ in 0..10 {
+        decode_all(&mut decoder);
+    }
+    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(tcp, 11 * 2_000);
+    assert_eq!(decoder.stats().vxlan, 11 * 2_000);
+    assert!(
+        allocs < 5,
+        "{allocs} allocations decoding 20000 VXLAN TCP frames"
     );
 }

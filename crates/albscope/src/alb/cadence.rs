@@ -9,7 +9,7 @@ use super::tracker::burst_exchanges;
 use crate::capture::{Duration, Timestamp};
 use crate::flow::{ConnSummary, Endpoint, TcpEventKind};
 use crate::protocol::TlsInfo;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 /// Health-check-shaped connection starts kept per (node, target).
@@ -77,10 +77,70 @@ pub fn health_check_shaped(
 /// Starts of health-check-shaped connections per (node, target), and the chains they form.
 #[derive(Clone, Debug, Default)]
 pub struct HealthCadence {
-    /// Start and the node's source port of each connection.
-    starts: HashMap<(IpAddr, Endpoint), VecDeque<(Timestamp, u16)>>,
+    starts: foldhash::HashMap<(IpAddr, Endpoint), Starts>,
     /// Connections not remembered because [`MAX_PAIRS`] pairs were tracked.
     pub pairs_over_limit: u64,
+}
+
+/// One (node, target)'s remembered starts: in arrival order (the oldest is forgotten first),
+/// and as distinct seconds in ascending order (where chains are looked for), kept sorted as
+/// starts come and go rather than sorted again for every question.
+#[derive(Clone, Debug, Default)]
+struct Starts {
+    /// Start and the node's source port of each connection.
+    order: VecDeque<(Timestamp, u16)>,
+    /// The distinct values of `order` in seconds, ascending.
+    secs: Vec<f64>,
+    /// How many starts of `order` have each value of `secs`.
+    counts: Vec<u32>,
+}
+
+impl Starts {
+    /// Remembers the connection from `port` at `start`, unless it is a remembered one seen
+    /// again ([`is_twin`]).
+    fn push(&mut self, start: Timestamp, port: u16) {
+        if self.twin_of(start, port).is_some() {
+            return;
+        }
+        if self.order.len() >= MAX_STARTS {
+            if let Some((old, _)) = self.order.pop_front() {
+                self.forget(old.as_secs_f64());
+            }
+        }
+        self.order.push_back((start, port));
+        let x = start.as_secs_f64();
+        let i = self.secs.partition_point(|v| *v < x);
+        match self.counts.get_mut(i) {
+            Some(c) if self.secs.get(i) == Some(&x) => *c += 1,
+            _ => {
+                self.secs.insert(i, x);
+                self.counts.insert(i, 1);
+            }
+        }
+    }
+
+    /// The start of the remembered connection that the one from `port` at `start` is a second
+    /// copy of.
+    fn twin_of(&self, start: Timestamp, port: u16) -> Option<Timestamp> {
+        self.order
+            .iter()
+            .find(|&&(t, p)| is_twin(t, p, start, port))
+            .map(|&(t, _)| t)
+    }
+
+    fn forget(&mut self, x: f64) {
+        let i = self.secs.partition_point(|v| *v < x);
+        if self.secs.get(i) != Some(&x) {
+            return;
+        }
+        if let Some(c) = self.counts.get_mut(i) {
+            *c -= 1;
+            if *c == 0 {
+                self.secs.remove(i);
+                self.counts.remove(i);
+            }
+        }
+    }
 }
 
 impl HealthCadence {
@@ -92,14 +152,10 @@ impl HealthCadence {
             self.pairs_over_limit += 1;
             return;
         }
-        let list = self.starts.entry((node, target)).or_default();
-        if list.iter().any(|&(t, p)| is_twin(t, p, start, port)) {
-            return;
-        }
-        if list.len() >= MAX_STARTS {
-            list.pop_front();
-        }
-        list.push_back((start, port));
+        self.starts
+            .entry((node, target))
+            .or_default()
+            .push(start, port);
     }
 
     /// True when the shaped connection opened at `start` from `node` (source `port`) to
@@ -108,17 +164,12 @@ impl HealthCadence {
         let Some(list) = self.starts.get(&(node, target)) else {
             return false;
         };
-        if list.len() < MIN_CHAIN {
+        if list.order.len() < MIN_CHAIN {
             return false;
         }
         // A second copy of a remembered connection stands where the first one does.
-        let start = list
-            .iter()
-            .find(|&&(t, p)| is_twin(t, p, start, port))
-            .map_or(start, |&(t, _)| t);
-        let mut s: Vec<f64> = list.iter().map(|(t, _)| t.as_secs_f64()).collect();
-        s.sort_by(f64::total_cmp);
-        s.dedup();
+        let start = list.twin_of(start, port).unwrap_or(start);
+        let s = list.secs.as_slice();
         let t = start.as_secs_f64();
         let at = s.partition_point(|x| *x < t);
         let lo = at.saturating_sub(NEIGHBOURS);
@@ -129,8 +180,8 @@ impl HealthCadence {
             .map(|x| (x - t).abs())
             .filter(|d| (MIN_INTERVAL..=MAX_INTERVAL).contains(d))
             .any(|d| {
-                let (n, prev, next) = chain(&s, t, d);
-                n >= MIN_CHAIN && !closer_one(&s, t, d, prev, next)
+                let (n, prev, next) = chain(s, t, d);
+                n >= MIN_CHAIN && !closer_one(s, t, d, prev, next)
             })
     }
 }
@@ -230,13 +281,28 @@ mod tests {
             c.record(node, port(s), ep(), ts(s));
             c.record(node, port(s), ep(), ts(s + 0.000_04));
         }
-        assert_eq!(c.starts.get(&(node, ep())).map(VecDeque::len), Some(4));
+        assert_eq!(c.starts.get(&(node, ep())).map(|s| s.order.len()), Some(4));
         for s in [3.0, 6.0, 9.0, 12.0] {
             assert!(c.on_cadence(node, port(s), ep(), ts(s)));
             assert!(c.on_cadence(node, port(s), ep(), ts(s + 0.000_04)));
         }
         // Another connection at the same moment is not a copy.
         assert!(!c.on_cadence(node, 9, ep(), ts(9.000_04)));
+    }
+
+    #[test]
+    fn kept_sorted_starts_equal_the_sorted_distinct_remembered_ones() {
+        let mut st = Starts::default();
+        // Out of order, repeats, and more than MAX_STARTS so the oldest are forgotten.
+        for i in 0..(MAX_STARTS as i64 * 3) {
+            // a port of its own each: repeated times are other connections, not copies
+            st.push(Timestamp((i * 7919) % 1000 * 1_000_000), i as u16);
+            let mut want: Vec<f64> = st.order.iter().map(|(t, _)| t.as_secs_f64()).collect();
+            want.sort_by(f64::total_cmp);
+            want.dedup();
+            assert_eq!(st.secs, want, "after {i}");
+            assert_eq!(st.counts.iter().sum::<u32>() as usize, st.order.len());
+        }
     }
 
     #[test]

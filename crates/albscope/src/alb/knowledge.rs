@@ -12,7 +12,7 @@ use crate::decode::{Encap, MirrorSession};
 use crate::flow::{ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::protocol::{ConnectionRecord, HttpExchange, Known};
 use indexmap::IndexMap;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// Most idle-close samples kept per target and for the ALB.
@@ -56,7 +56,7 @@ pub struct Knowledge {
     pub alb_idle_closes: Vec<f64>,
     /// Mirror sessions (VXLAN/GENEVE) through which a strong node's traffic was seen, and that
     /// node: lets an address of the same ALB ENI (e.g. its IPv6 address) be attributed to it.
-    session_nodes: HashMap<MirrorSession, IpAddr>,
+    session_nodes: foldhash::HashMap<MirrorSession, IpAddr>,
     /// Addresses seen accepting connections (for weak node detection).
     servers_seen: BTreeSet<IpAddr>,
     /// Addresses seen opening connections to a server in `servers_seen` ... and vice versa.
@@ -64,7 +64,7 @@ pub struct Knowledge {
     /// The sites (Host without port, lower case; server port) each address answered client
     /// requests for (requests without the headers an ALB adds): an address serving a site a
     /// strongly recognised node serves is another node of the same load balancer.
-    sites: HashMap<IpAddr, Vec<(String, u16)>>,
+    sites: foldhash::HashMap<IpAddr, Vec<(String, u16)>>,
     /// Legs classified as front end.
     pub front_legs: u64,
     /// Legs classified as back end.
@@ -75,7 +75,7 @@ pub struct Knowledge {
     /// Connections classified as neither front nor back end, per server address: those to an
     /// address linked to a node later (its front end seen under another address) count as the
     /// node's front-end connections once it is linked ([`Knowledge::front_connections`]).
-    unclassified: HashMap<IpAddr, ServerConns>,
+    unclassified: foldhash::HashMap<IpAddr, ServerConns>,
     /// Health checks seen.
     pub health_checks: u64,
     /// Legs paired before their window closed because the held legs went over

@@ -30,6 +30,7 @@ use crate::protocol::{HttpExchange, Known};
 use indexmap::IndexMap;
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Fewest back-end requests that must agree before two addresses are linked.
 pub const MIN_LINK_REQUESTS: usize = 3;
@@ -53,7 +54,7 @@ struct FrontSeen {
     server: IpAddr,
     port: u16,
     client: IpAddr,
-    request: RequestId,
+    request: Arc<RequestId>,
     file: u16,
     times: Times,
 }
@@ -65,7 +66,7 @@ struct BackSeen {
     node: IpAddr,
     client: IpAddr,
     forwarded_port: Option<u16>,
-    request: RequestId,
+    request: Arc<RequestId>,
     file: u16,
     times: Times,
 }
@@ -176,9 +177,9 @@ pub struct Linking {
     next_id: u64,
     /// Per candidate link, per back-end request: the time differences of its candidate
     /// front-end requests (nanoseconds).
-    samples: HashMap<LinkKey, IndexMap<u64, Vec<i64>>>,
+    samples: foldhash::HashMap<LinkKey, IndexMap<u64, Vec<i64>>>,
     /// Listener ports named on matched back-end requests, per (front, node).
-    ports: HashMap<(IpAddr, IpAddr), BTreeSet<u16>>,
+    ports: foldhash::HashMap<(IpAddr, IpAddr), BTreeSet<u16>>,
     /// New evidence since the last [`Linking::refresh`].
     dirty: bool,
     /// Decided links, by front-end address.
@@ -266,7 +267,7 @@ impl Linking {
             .known(Known::XForwardedProto)
             .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
         if https && seen.forwarded_port.is_some() {
-            let opaque = (seen.client, RequestId::opaque());
+            let opaque = (seen.client, Arc::new(RequestId::opaque()));
             matches.extend(
                 self.tls_fronts
                     .get(&opaque)
@@ -288,13 +289,13 @@ impl Linking {
         key: &ConnKey,
         bursts: impl Iterator<Item = (Timestamp, Option<Timestamp>, u16)>,
     ) {
-        let index = (key.client.ip, RequestId::opaque());
+        let index = (key.client.ip, Arc::new(RequestId::opaque()));
         for (request, response, file) in bursts {
             let seen = FrontSeen {
                 server: key.server.ip,
                 port: key.server.port,
                 client: key.client.ip,
-                request: RequestId::opaque(),
+                request: index.1.clone(),
                 file,
                 times: Times { request, response },
             };
@@ -395,7 +396,7 @@ impl Linking {
 }
 
 /// The method, URI, Host, times and file of an exchange's request.
-fn request_of(ex: &HttpExchange) -> Option<(RequestId, Times, u16)> {
+fn request_of(ex: &HttpExchange) -> Option<(Arc<RequestId>, Times, u16)> {
     let req = ex.request.as_ref()?;
     let id = RequestId {
         method: req.method.clone(),
@@ -406,31 +407,35 @@ fn request_of(ex: &HttpExchange) -> Option<(RequestId, Times, u16)> {
         request: req.first_byte,
         response: ex.response.as_ref().map(|r| r.first_byte),
     };
-    Some((id, times, req.first_pos.file))
+    Some((Arc::new(id), times, req.first_pos.file))
 }
+
+/// A client and a request: the index of [`Recent`] (the request shared, not copied, between
+/// the index, its order queue and the remembered requests).
+type RecentKey = (IpAddr, Arc<RequestId>);
 
 /// The most recent requests (at most [`MAX_RECENT`]), indexed by client and request.
 #[derive(Clone, Debug)]
 struct Recent<T> {
-    by: HashMap<(IpAddr, RequestId), VecDeque<T>>,
-    order: VecDeque<(IpAddr, RequestId)>,
+    by: foldhash::HashMap<RecentKey, VecDeque<T>>,
+    order: VecDeque<RecentKey>,
 }
 
 impl<T> Default for Recent<T> {
     fn default() -> Self {
         Recent {
-            by: HashMap::new(),
+            by: foldhash::HashMap::default(),
             order: VecDeque::new(),
         }
     }
 }
 
 impl<T> Recent<T> {
-    fn get(&self, index: &(IpAddr, RequestId)) -> impl Iterator<Item = &T> {
+    fn get(&self, index: &RecentKey) -> impl Iterator<Item = &T> {
         self.by.get(index).into_iter().flatten()
     }
 
-    fn push(&mut self, index: (IpAddr, RequestId), x: T) {
+    fn push(&mut self, index: RecentKey, x: T) {
         if self.order.len() >= MAX_RECENT {
             if let Some(old) = self.order.pop_front() {
                 if let Some(q) = self.by.get_mut(&old) {

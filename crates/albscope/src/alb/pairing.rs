@@ -9,7 +9,7 @@ use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::Known;
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// How far a back-end request may appear to precede its front-end request (capture jitter).
@@ -134,34 +134,16 @@ pub(super) fn pair(
     settled: Option<Timestamp>,
 ) -> PairOutput {
     let mut out = PairOutput::default();
-    let mut fronts: Vec<ClassifiedLeg> = Vec::new();
-    let mut backs: Vec<ClassifiedLeg> = Vec::new();
-    let mut checks: Vec<ClassifiedLeg> = Vec::new();
     // Stable; the small keys are sorted and each leg is swapped into place once (legs are large).
     legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
-    for leg in legs {
-        let unanswered = leg
-            .record
-            .as_ref()
-            .is_some_and(|r| super::unanswered(&r.tcp));
-        let bare = leg.exchange.is_none() && leg.burst.is_none();
-        let mut cadence_check = false;
-        let role = match known.classify(
-            &leg.conn.key,
-            leg.request_known(Known::UserAgent),
-            unanswered,
-        ) {
-            ConnRole::BackEnd if known.health_check_by_cadence(&leg) => {
-                if bare {
-                    // Paired last, after every other back-end leg; a health check if unused.
-                    cadence_check = true;
-                    ConnRole::BackEnd
-                } else {
-                    ConnRole::HealthCheck
-                }
-            }
-            role => role,
-        };
+    // Roles first, so that the front and back lists are allocated once at their size (legs are
+    // large: growing a vector of them copies every one).
+    let roles: Vec<(ConnRole, bool)> = legs.iter().map(|leg| role_of(leg, known)).collect();
+    let count = |wanted: ConnRole| roles.iter().filter(|(r, _)| *r == wanted).count();
+    let mut fronts: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::FrontEnd));
+    let mut backs: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::BackEnd));
+    let mut checks: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::HealthCheck));
+    for (leg, (role, cadence_check)) in legs.into_iter().zip(roles) {
         match role {
             ConnRole::FrontEnd => {
                 if leg.exchange.is_none() && leg.burst.is_none() {
@@ -199,11 +181,13 @@ pub(super) fn pair(
             ConnRole::Other => {}
         }
     }
-    let fronts = dedupe(fronts);
-    let mut backs = dedupe(backs);
+    dedupe(&mut fronts);
+    dedupe(&mut backs);
+    let fronts = fronts;
     // A health check mirrored on two ENIs is one check.
+    dedupe(&mut checks);
     out.health_checks
-        .extend(dedupe(checks).iter().map(|c| health_check(&c.leg, false)));
+        .extend(checks.iter().map(|c| health_check(&c.leg, false)));
     let front_seen = known.front_legs + out.front_legs > 0;
     let back_seen =
         known.back_legs + out.back_legs + known.health_checks > 0 || !out.health_checks.is_empty();
@@ -219,8 +203,9 @@ pub(super) fn pair(
     // node.
     type ByRequest = HashMap<(IpAddr, u64), Candidates>;
     type ByClient = HashMap<(IpAddr, u64, IpAddr), Candidates>;
-    let mut by_request: ByRequest = HashMap::new();
-    let mut by_client: ByClient = HashMap::new();
+    let mut by_request: ByRequest =
+        ByRequest::with_capacity_and_hasher(fronts.len(), <_>::default());
+    let mut by_client: ByClient = ByClient::with_capacity_and_hasher(fronts.len(), <_>::default());
     for (i, f) in fronts.iter().enumerate() {
         if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
             let line = request_hash(&r.method, &r.target);
@@ -329,7 +314,7 @@ pub(super) fn pair(
         }
     }
     let h2 = mux.decide(&attributed);
-    let mut h2_conns: HashMap<crate::flow::ConnId, multiplex::Http2Evidence> = HashMap::new();
+    let mut h2_conns: HashMap<crate::flow::ConnId, multiplex::Http2Evidence> = HashMap::default();
     let mut h2_paths: Vec<(usize, PairingNote)> = Vec::new();
     for (ci, bi) in mux_pairs {
         let (Some(e), Some((conn, client, alb))) = (h2.get(&ci), mux.conn(ci)) else {
@@ -513,6 +498,7 @@ pub(super) fn pair(
         .map(|f| (!(f.leg.burst.is_some() && h2_conns.contains_key(&f.leg.conn.id))).then_some(f))
         .collect();
     let mut backs: Vec<Option<ClassifiedLeg>> = backs.into_iter().map(Some).collect();
+    out.paths.reserve(fronts.len() + backs.len());
     for (bi, note) in h2_paths {
         let Some(b) = backs.get_mut(bi).and_then(Option::take) else {
             continue;
@@ -662,20 +648,27 @@ fn lost_request(leg: &Leg) -> bool {
 /// Drops a leg seen a second time through another mirror session (the same connection mirrored
 /// on two ENIs, or two captures of one exchange merged): same endpoints, same exchange index,
 /// within a second. Keeps the copy that shows more.
-fn dedupe(sides: Vec<ClassifiedLeg>) -> Vec<ClassifiedLeg> {
+///
+/// In place: a kept leg stays where it is (a richer twin takes its place), the dropped ones are
+/// removed at the end, so no leg moves unless a twin was found.
+fn dedupe(sides: &mut Vec<ClassifiedLeg>) {
     let richness = |l: &Leg| {
         let ex = l.exchange.as_ref();
         u8::from(ex.is_some_and(|e| e.response.is_some())) * 4
             + u8::from(l.record.is_some()) * 2
             + u8::from(ex.is_some_and(|e| e.request.is_some()))
     };
-    let mut seen: HashMap<(Endpoint, Endpoint, u32), Vec<usize>> = HashMap::new();
-    let mut out: Vec<ClassifiedLeg> = Vec::with_capacity(sides.len());
-    for s in sides {
+    // Per key, the kept legs' positions in the order kept: the first one inline (nearly every
+    // key has one), the others beside it.
+    let mut seen: HashMap<(Endpoint, Endpoint, u32), (usize, Vec<usize>)> =
+        HashMap::with_capacity_and_hasher(sides.len(), <_>::default());
+    let mut dropped = vec![false; sides.len()];
+    for si in 0..sides.len() {
+        let Some(s) = sides.get(si) else { break };
         let key = (s.leg.conn.key.client, s.leg.conn.key.server, s.leg.index());
-        let twin = seen.get(&key).and_then(|idxs| {
-            idxs.iter().copied().find(|i| {
-                out.get(*i).is_some_and(|o| {
+        let twin = seen.get(&key).and_then(|(first, more)| {
+            std::iter::once(first).chain(more).copied().find(|i| {
+                sides.get(*i).is_some_and(|o| {
                     o.leg.conn.key.session != s.leg.conn.key.session
                         && o.time.since(s.time).0.unsigned_abs() <= 1_000_000_000
                 })
@@ -683,19 +676,52 @@ fn dedupe(sides: Vec<ClassifiedLeg>) -> Vec<ClassifiedLeg> {
         });
         match twin {
             Some(i) => {
-                if let Some(o) = out.get_mut(i) {
-                    if richness(&s.leg) > richness(&o.leg) {
-                        *o = s;
-                    }
+                let richer = sides
+                    .get(i)
+                    .is_some_and(|o| richness(&s.leg) > richness(&o.leg));
+                if richer {
+                    sides.swap(i, si);
+                }
+                if let Some(d) = dropped.get_mut(si) {
+                    *d = true;
                 }
             }
-            None => {
-                seen.entry(key).or_default().push(out.len());
-                out.push(s);
-            }
+            None => match seen.entry(key) {
+                std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().1.push(si),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert((si, Vec::new()));
+                }
+            },
         }
     }
-    out
+    if dropped.contains(&true) {
+        let mut flags = dropped.into_iter();
+        sides.retain(|_| !flags.next().unwrap_or(false));
+    }
+}
+
+/// A leg's role in pairing, and whether it is a bare connection attempt on a health-check
+/// cadence (paired last, after every other back-end leg; a health check if unused).
+fn role_of(leg: &Leg, known: &Knowledge) -> (ConnRole, bool) {
+    let unanswered = leg
+        .record
+        .as_ref()
+        .is_some_and(|r| super::unanswered(&r.tcp));
+    let bare = leg.exchange.is_none() && leg.burst.is_none();
+    match known.classify(
+        &leg.conn.key,
+        leg.request_known(Known::UserAgent),
+        unanswered,
+    ) {
+        ConnRole::BackEnd if known.health_check_by_cadence(leg) => {
+            if bare {
+                (ConnRole::BackEnd, true)
+            } else {
+                (ConnRole::HealthCheck, false)
+            }
+        }
+        role => (role, false),
+    }
 }
 
 /// A hash of a request's method and target (FNV-1a: deterministic, no allocation).
@@ -773,6 +799,9 @@ fn host_key(h: &str) -> &str {
 /// True when `ip` is written exactly `text` (its canonical form), without allocating.
 fn is_written_as(ip: IpAddr, text: &str) -> bool {
     use std::fmt::Write;
+    if let IpAddr::V4(v4) = ip {
+        return v4_written_as(v4.octets(), text);
+    }
     /// The longest IPv6 text is 45 bytes.
     struct Buf {
         bytes: [u8; 64],
@@ -795,6 +824,31 @@ fn is_written_as(ip: IpAddr, text: &str) -> bool {
         return ip.to_string() == text;
     }
     buf.bytes.get(..buf.len) == Some(text.as_bytes())
+}
+
+/// `is_written_as` for IPv4 without the formatting machinery: `text` is the four octets in
+/// decimal without leading zeros, joined by dots (as `Ipv4Addr` displays).
+fn v4_written_as(octets: [u8; 4], text: &str) -> bool {
+    let mut rest = text.as_bytes();
+    for (i, o) in octets.into_iter().enumerate() {
+        if i > 0 {
+            match rest.split_first() {
+                Some((b'.', r)) => rest = r,
+                _ => return false,
+            }
+        }
+        let digits = [b'0' + o / 100, b'0' + o / 10 % 10, b'0' + o % 10];
+        let skip = match o {
+            100.. => 0,
+            10..=99 => 1,
+            _ => 2,
+        };
+        match rest.strip_prefix(digits.get(skip..).unwrap_or(&[])) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// The front end's answer (if any) came after the back-end request went out, and when both
@@ -931,4 +985,41 @@ fn tcp_outcome(leg: &Leg) -> NoAnswer {
         return NoAnswer::TlsIncomplete;
     }
     NoAnswer::Closed
+}
+
+#[cfg(test)]
+mod written_as_tests {
+    use super::is_written_as;
+    use std::net::IpAddr;
+
+    #[test]
+    fn ipv4_text_matches_its_display_only() {
+        for ip in [
+            "0.0.0.0",
+            "10.0.0.1",
+            "192.168.100.9",
+            "255.255.255.255",
+            "1.20.3.40",
+        ] {
+            let a: IpAddr = ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+            assert!(is_written_as(a, &a.to_string()), "{ip}");
+            for other in [
+                "010.0.0.1",
+                "10.0.0.1.",
+                "10.0.0",
+                "",
+                " 10.0.0.1",
+                "10.0.0.10",
+            ] {
+                assert_eq!(
+                    is_written_as(a, other),
+                    a.to_string() == other,
+                    "{ip} {other}"
+                );
+            }
+        }
+        let v6: IpAddr = "2001:db8::1".parse().unwrap_or(IpAddr::from([0u16; 8]));
+        assert!(is_written_as(v6, "2001:db8::1"));
+        assert!(!is_written_as(v6, "2001:DB8::1"));
+    }
 }

@@ -13,7 +13,7 @@ use crate::protocol::{
     AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, Known, TlsBurst,
 };
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::sync::Arc;
 
 /// How long an unpaired back-end leg waits for a late (TLS) front end: the ALB's default client
@@ -86,7 +86,7 @@ pub struct AlbTracker<S: PathSink> {
     back_end_seen: bool,
     /// Records of closed connections whose finished exchanges may still be pending (the legs
     /// of finished exchanges are handed over before the connection closes).
-    closed: HashMap<ConnId, ClosedEntry>,
+    closed: foldhash::HashMap<ConnId, ClosedEntry>,
     /// Estimated bytes held in `pending`, `late`, `waiting` and `closed`.
     held_bytes: usize,
     next_seq: u64,
@@ -95,7 +95,7 @@ pub struct AlbTracker<S: PathSink> {
     next_flush: Timestamp,
     /// Connections counted lately, by 4-tuple: when each opened and in which mirror session,
     /// so that one connection mirrored on two ENIs is counted once.
-    counted: HashMap<(Endpoint, Endpoint), (Timestamp, MirrorSession)>,
+    counted: foldhash::HashMap<(Endpoint, Endpoint), (Timestamp, MirrorSession)>,
     pub(super) sink: S,
 }
 
@@ -121,12 +121,12 @@ impl<S: PathSink> AlbTracker<S> {
             waiting_bytes: 0,
             paired_through: Timestamp::default(),
             back_end_seen: false,
-            closed: HashMap::new(),
+            closed: foldhash::HashMap::default(),
             held_bytes: 0,
             next_seq: 0,
             now: Timestamp::default(),
             next_flush: Timestamp::default(),
-            counted: HashMap::new(),
+            counted: foldhash::HashMap::default(),
             sink,
         }
     }

@@ -7,8 +7,8 @@ use super::{icmp, tunnel};
 use super::{Decoded, Encap, MirrorSession, TcpFlags, TcpSegment, Transport};
 use crate::capture::{Duration, PacketRef};
 use etherparse::{
-    ether_type, ip_number, EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice,
-    TransportSlice,
+    ether_type, ip_number, EtherType, LaxIpSlice, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket,
+    TcpSlice, TransportSlice, UdpSlice,
 };
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -222,6 +222,37 @@ impl Decoder {
         Some(sliced)
     }
 
+    /// The common case without etherparse's whole-packet slicing (which moves a large
+    /// `LaxSlicedPacket` through every layer): an IPv4 packet, plain or in an Ethernet frame
+    /// without VLAN tags, complete, not fragmented, carrying a TCP or UDP header that parses.
+    /// It calls the same etherparse functions the full slicing calls for these layers
+    /// (`LaxIpSlice::from_slice`, `TcpSlice::from_slice`, `UdpSlice::from_slice_lax`), so the
+    /// result is the same; anything else (`None`) goes through [`Decoder::slice`].
+    fn fast_slice(input: NetInput<'_>) -> Option<(LaxNetSlice<'_>, TransportSlice<'_>)> {
+        let ip = match input {
+            NetInput::Ethernet([_, _, _, _, _, _, _, _, _, _, _, _, 0x08, 0x00, rest @ ..]) => rest,
+            NetInput::EtherType(et, b) if et == ether_type::IPV4 => b,
+            NetInput::Ip(b) => b,
+            _ => return None,
+        };
+        if !ip.first().is_some_and(|b| b >> 4 == 4) {
+            return None;
+        }
+        let (ip, None) = LaxIpSlice::from_slice(ip).ok()? else {
+            return None;
+        };
+        let payload = ip.payload();
+        if payload.fragmented {
+            return None;
+        }
+        let transport = match payload.ip_number {
+            ip_number::TCP => TransportSlice::Tcp(TcpSlice::from_slice(payload.payload).ok()?),
+            ip_number::UDP => TransportSlice::Udp(UdpSlice::from_slice_lax(payload.payload).ok()?),
+            _ => return None,
+        };
+        Some((LaxNetSlice::from(ip), transport))
+    }
+
     /// Decodes what follows the link layer; counts the frame's class.
     fn decode_net<'a>(
         &mut self,
@@ -230,11 +261,21 @@ impl Decoder {
         depth: u8,
         cut: usize,
     ) -> Option<Decoded<'a>> {
-        let Some(sliced) = Self::slice(input) else {
-            self.stats.malformed += 1;
-            return None;
+        let (net, transport) = match Self::fast_slice(input) {
+            Some((net, transport)) => (Some(net), Some(transport)),
+            None => {
+                let Some(sliced) = Self::slice(input) else {
+                    self.stats.malformed += 1;
+                    return None;
+                };
+                if sliced.net.is_none() {
+                    self.count_not_ip(&sliced);
+                    return None;
+                }
+                (sliced.net, sliced.transport)
+            }
         };
-        let (info, payload) = match &sliced.net {
+        let (info, payload) = match &net {
             Some(LaxNetSlice::Ipv4(ip)) => {
                 let h = ip.header();
                 let hdr = h.slice();
@@ -287,23 +328,7 @@ impl Decoder {
                 self.stats.other += 1;
                 return None;
             }
-            None => {
-                // No IP: either a non-IP ether type, or an IP header that did not parse.
-                let ip_expected = sliced.stop_err.is_some()
-                    || matches!(
-                        sliced.link_exts.last().map(|e| match e {
-                            LaxLinkExtSlice::Vlan(v) => v.payload().ether_type,
-                            LaxLinkExtSlice::Macsec(_) => EtherType(0),
-                        }),
-                        Some(ether_type::IPV4 | ether_type::IPV6)
-                    );
-                if ip_expected {
-                    self.stats.malformed += 1;
-                } else {
-                    self.stats.other += 1;
-                }
-                return None;
-            }
+            None => return None,
         };
         let base = |transport| Decoded {
             session,
@@ -315,7 +340,7 @@ impl Decoder {
         };
 
         if payload.fragmented {
-            let (transport, whole_len) = self.fragment(&sliced, &info, session, payload.incomplete);
+            let (transport, whole_len) = self.fragment(&net, &info, session, payload.incomplete);
             let mut d = base(transport);
             if let Some(len) = whole_len {
                 d.ip_len = len;
@@ -323,7 +348,7 @@ impl Decoder {
             return Some(d);
         }
 
-        let transport = match &sliced.transport {
+        let transport = match &transport {
             Some(TransportSlice::Tcp(tcp)) => {
                 let seg = self.tcp_segment(tcp, &info, cut, false, Cow::Borrowed(tcp.payload()));
                 Transport::Tcp(seg)
@@ -394,6 +419,24 @@ impl Decoder {
         Some(base(transport))
     }
 
+    /// Counts a frame whose slicing found no IP: a non-IP ether type, or an IP header that did
+    /// not parse.
+    fn count_not_ip(&mut self, sliced: &LaxSlicedPacket<'_>) {
+        let ip_expected = sliced.stop_err.is_some()
+            || matches!(
+                sliced.link_exts.last().map(|e| match e {
+                    LaxLinkExtSlice::Vlan(v) => v.payload().ether_type,
+                    LaxLinkExtSlice::Macsec(_) => EtherType(0),
+                }),
+                Some(ether_type::IPV4 | ether_type::IPV6)
+            );
+        if ip_expected {
+            self.stats.malformed += 1;
+        } else {
+            self.stats.other += 1;
+        }
+    }
+
     /// Builds a [`TcpSegment`]; `reassembled` segments are complete by construction.
     fn tcp_segment<'a>(
         &mut self,
@@ -448,13 +491,13 @@ impl Decoder {
     /// class.
     fn fragment<'a>(
         &mut self,
-        sliced: &LaxSlicedPacket<'_>,
+        net: &Option<LaxNetSlice<'_>>,
         info: &IpInfo,
         session: MirrorSession,
         incomplete: bool,
     ) -> (Transport<'a>, Option<u32>) {
         self.stats.ip_fragments += 1;
-        let frag = match &sliced.net {
+        let frag = match net {
             Some(LaxNetSlice::Ipv4(ip)) => {
                 let h = ip.header();
                 Some((

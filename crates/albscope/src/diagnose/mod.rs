@@ -35,7 +35,6 @@ use crate::flow::{ConnId, Endpoint};
 use crate::pipeline::RunStats;
 use crate::taxonomy::{Category, GeneratedBy};
 use indexmap::IndexMap;
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -528,7 +527,7 @@ pub struct Analyzer {
     /// connection closed): the path, and the finding's index in `requests`.
     awaiting: Vec<Option<(RequestPath, usize)>>,
     /// Connection id -> entries of `awaiting` with a leg on that connection.
-    awaiting_by_conn: HashMap<ConnId, Vec<usize>>,
+    awaiting_by_conn: foldhash::HashMap<ConnId, Vec<usize>>,
 }
 
 /// The health check a held back-end connection was: a bare attempt failed; a TLS exchange
@@ -620,7 +619,7 @@ impl Analyzer {
             idle_seen: Vec::new(),
             held: std::collections::VecDeque::new(),
             awaiting: Vec::new(),
-            awaiting_by_conn: HashMap::new(),
+            awaiting_by_conn: foldhash::HashMap::default(),
         }
     }
 

@@ -238,11 +238,21 @@ impl Reassembler {
         if self.history_cap == 0 {
             return;
         }
-        // Grow once to the cap rather than doubling (each doubling copies the history).
+        // A small burst (e.g. a request) grows the buffer to a power of two within the capacity
+        // kept across acknowledgements (the next burst of that size needs no new buffer, and an
+        // idle connection holds little); a larger one grows it once to the cap, rather than
+        // doubling (each doubling copies the history).
         let want = (self.history.len() + bytes.len()).min(self.history_cap);
         if want > self.history.capacity() {
+            let to = if want <= HISTORY_KEEP_CAPACITY {
+                want.next_power_of_two()
+                    .min(HISTORY_KEEP_CAPACITY)
+                    .min(self.history_cap)
+            } else {
+                self.history_cap
+            };
             self.history
-                .reserve_exact(self.history_cap.saturating_sub(self.history.len()));
+                .reserve_exact(to.saturating_sub(self.history.len()));
         }
         if bytes.len() >= self.history_cap {
             self.history.clear();
@@ -391,13 +401,21 @@ mod tests {
         let mut r = Reassembler::new(16);
         let mut out = Vec::new();
         feed(&mut r, 0, b"abc", &mut out);
-        assert_eq!(r.memory(), 16, "history grown once to its cap");
+        assert_eq!(r.memory(), 4, "a small burst: the next power of two");
         feed(&mut r, 10, b"xyz", &mut out);
-        assert_eq!(r.memory(), 16 + 3 + PIECE_COST);
+        assert_eq!(r.memory(), 4 + 3 + PIECE_COST);
         r.disable_history();
         assert_eq!(r.memory(), 3 + PIECE_COST);
         feed(&mut r, 3, b"defghij", &mut out);
         assert_eq!(r.memory(), 0, "no history kept once disabled");
+
+        let mut r = Reassembler::new(16 << 10);
+        feed(&mut r, 0, &[b'a'; 3000], &mut out);
+        assert_eq!(
+            r.memory(),
+            16 << 10,
+            "a larger burst: grown once to the cap"
+        );
     }
 
     #[test]

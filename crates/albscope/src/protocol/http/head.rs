@@ -9,13 +9,13 @@ const RETAINED_HEAD_CAPACITY: usize = 8 * 1024;
 /// Finds the end of a header block (index after the empty line) searching from `from`.
 pub(super) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     let mut j = from;
-    while j < buf.len() {
-        if buf.get(j) == Some(&b'\n') {
-            match (buf.get(j + 1), buf.get(j + 2)) {
-                (Some(b'\n'), _) => return Some(j + 2),
-                (Some(b'\r'), Some(b'\n')) => return Some(j + 3),
-                _ => {}
-            }
+    // From one line feed to the next (memchr), not byte by byte.
+    while let Some(k) = buf.get(j..).and_then(|rest| memchr::memchr(b'\n', rest)) {
+        j += k;
+        match (buf.get(j + 1), buf.get(j + 2)) {
+            (Some(b'\n'), _) => return Some(j + 2),
+            (Some(b'\r'), Some(b'\n')) => return Some(j + 3),
+            _ => {}
         }
         j += 1;
     }
@@ -34,9 +34,9 @@ pub(super) struct Head {
     pub(super) chunked: bool,
 }
 
-/// The first `max` headers, as names and (lossily decoded) values.
-pub(super) fn collect_headers(raw: &[httparse::Header<'_>], max: usize) -> Headers {
-    Headers::from_raw(raw, max)
+/// The first `max` headers httparse read from `block`, as names and (lossily decoded) values.
+pub(super) fn collect_headers(block: &[u8], raw: &[httparse::Header<'_>], max: usize) -> Headers {
+    Headers::from_raw_in(block, raw, max)
 }
 
 /// Content-Length (all values must agree) and chunked-ness from raw headers.
@@ -100,7 +100,7 @@ pub(super) fn header_slots<'s, 'b>(
 }
 
 fn memchr_count(block: &[u8]) -> usize {
-    block.iter().filter(|&&b| b == b'\n').count()
+    memchr::memchr_iter(b'\n', block).count()
 }
 
 /// Accumulates a header block until its terminating empty line.
@@ -136,7 +136,20 @@ impl HeadBuf {
         let old = self.buf.len();
         let room = cap.saturating_add(4).saturating_sub(old);
         let take = input.len().min(room);
-        self.buf.extend_from_slice(input.get(..take).unwrap_or(&[]));
+        let input = input.get(..take).unwrap_or(&[]);
+        if old == 0 && self.scan == 0 {
+            // A block starting in this input (the common case): look for its end in place and
+            // copy only the block, not the body bytes after it.
+            if let Some(end) = find_head_end(input, 0) {
+                self.buf.extend_from_slice(input.get(..end).unwrap_or(&[]));
+                return if end > cap {
+                    HeadStep::TooLarge { used: end }
+                } else {
+                    HeadStep::Done { used: end }
+                };
+            }
+        }
+        self.buf.extend_from_slice(input);
         match find_head_end(&self.buf, self.scan) {
             Some(end) => {
                 self.buf.truncate(end);

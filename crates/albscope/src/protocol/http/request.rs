@@ -363,7 +363,7 @@ fn parse_request_head(block: &[u8], max_headers: usize) -> Result<Head, String> 
                 status: 0,
                 reason: String::new(),
                 version: req.version.unwrap_or(1),
-                headers: collect_headers(req.headers, max_headers),
+                headers: collect_headers(block, req.headers, max_headers),
                 content_length,
                 chunked,
             })

@@ -480,7 +480,7 @@ fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, Respons
                 status: resp.code.unwrap_or(0),
                 reason: resp.reason.unwrap_or("").to_string(),
                 version: resp.version.unwrap_or(1),
-                headers: collect_headers(resp.headers, max_headers),
+                headers: collect_headers(block, resp.headers, max_headers),
                 content_length,
                 chunked,
             })
