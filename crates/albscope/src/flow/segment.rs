@@ -322,10 +322,16 @@ fn update_conn(
     }
     conn.end = conn.end.max(ts);
     conn.last_pos = pos;
+    // Holes held past the reorder window are gaps before this packet counts.
+    let mut held = false;
     for side in &mut conn.sides {
         if !side.held.is_empty() {
             side.held.count_packet();
+            held = true;
         }
+    }
+    if held {
+        settle_held(conn, config, stats, ts, false, sink);
     }
 
     let flags = seg.flags;
@@ -568,6 +574,7 @@ fn update_conn(
         conn.rst_seen = true;
     }
 
+    // Holes this packet filled (or that are due) are settled.
     settle_held(conn, config, stats, ts, false, sink);
 
     let both_fins = conn.sides[0].fin.is_some() && conn.sides[1].fin.is_some();
