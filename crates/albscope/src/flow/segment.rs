@@ -331,7 +331,13 @@ fn update_conn(
         }
     }
     if held {
-        settle_held(conn, config, stats, ts, false, sink);
+        // Data from the sender of the ACK follows the bytes it acknowledged (a response
+        // follows its request): the holes below that ACK are due before this data.
+        let mut force = [false; 2];
+        if wire_len > 0 || seg.flags.fin || seg.flags.rst {
+            force[dir.reverse().index()] = true;
+        }
+        settle_held(conn, config, stats, ts, force, sink);
     }
 
     let flags = seg.flags;
@@ -426,10 +432,17 @@ fn update_conn(
             let fin_cap = ps.fin.map(|(o, _, _)| o as i64).unwrap_or(i64::MAX);
             let lost_fin = ps.fin.is_none() && acked == next + 1 && ps.reasm.high() == next as u64;
             let limit = if lost_fin { next } else { acked.min(fin_cap) };
+            // Only a bare ACK waits: data, a FIN or a RST of its sender follows the bytes it
+            // acknowledges, so a hole below them is a gap before it.
+            let bare = wire_len == 0 && !flags.fin && !flags.rst && !flags.syn;
             if limit > next && limit - next <= MAX_INFERRED_GAP as i64 {
                 let side = &mut conn.sides[peer.index()];
                 side.reasm.acknowledge(limit as u64);
-                side.held.hold(limit as u64, ts, pos);
+                if bare {
+                    side.held.hold(limit as u64, ts, pos);
+                } else {
+                    drain(conn, config, stats, peer, limit as u64, ts, pos, sink);
+                }
             } else if acked > 0 {
                 conn.sides[peer.index()]
                     .reasm
@@ -565,7 +578,7 @@ fn update_conn(
             },
         );
         conn.sides[di].state = EpState::Reset;
-        settle_held(conn, config, stats, ts, true, sink);
+        settle_held(conn, config, stats, ts, [true; 2], sink);
         for d in [dir, dir.reverse()] {
             let limit = conn.sides[d.index()].reasm.high();
             drain(conn, config, stats, d, limit, ts, pos, sink);
@@ -575,7 +588,7 @@ fn update_conn(
     }
 
     // Holes this packet filled (or that are due) are settled.
-    settle_held(conn, config, stats, ts, false, sink);
+    settle_held(conn, config, stats, ts, [false; 2], sink);
 
     let both_fins = conn.sides[0].fin.is_some() && conn.sides[1].fin.is_some();
     if conn.closing.is_none() && (conn.rst_seen || both_fins) {
@@ -588,18 +601,20 @@ fn update_conn(
 }
 
 /// Settles the held holes of both directions that are due at `now` (filled, or past the
-/// reorder window; all of them when `force`, at a RST or the close): a hole still missing
-/// data becomes a gap dated at the ACK that revealed it.
+/// reorder window; all of them in a direction `force`d, by [`Dir::index`]: at a RST, the
+/// close, or the peer's next data): a hole still missing data becomes a gap dated at the ACK
+/// that revealed it.
 pub(super) fn settle_held(
     conn: &mut Conn,
     config: &FlowConfig,
     stats: &mut FlowStats,
     now: Timestamp,
-    force: bool,
+    force: [bool; 2],
     sink: &mut dyn FlowSink,
 ) {
     for dir in [Dir::ToServer, Dir::ToClient] {
         let di = dir.index();
+        let force = force[di];
         loop {
             let side = &mut conn.sides[di];
             if side.held.is_empty() {

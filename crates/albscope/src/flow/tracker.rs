@@ -555,7 +555,14 @@ impl FlowTracker {
         self.budget.recharge(conn.charged, 0);
         conn.charged = 0;
         let (ts, pos) = (Timestamp(self.now.max(conn.end.0)), conn.last_pos);
-        settle_held(&mut conn, &self.config, &mut self.stats, ts, true, sink);
+        settle_held(
+            &mut conn,
+            &self.config,
+            &mut self.stats,
+            ts,
+            [true; 2],
+            sink,
+        );
         for dir in [Dir::ToServer, Dir::ToClient] {
             let limit = conn.sides[dir.index()].flush_limit();
             drain(

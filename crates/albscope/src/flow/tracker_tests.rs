@@ -576,31 +576,39 @@ fn ack_before_data_that_never_comes_becomes_a_gap() {
         } else {
             Dir::ToClient
         };
-        // By packets: four more packets of the connection (the ACK sender's own).
+        // By packets: four more packets of the connection (later data of the same sender).
         let mut n = net();
         n.handshake(0);
         n.send(p(from_client, "PA", mine, peer, b"aaaa", 3));
         n.send(p(!from_client, "A", peer, mine + 8, b"", 4));
         for i in 0..3u32 {
-            n.send(p(!from_client, "PA", peer + i, mine + 8, b"x", 4));
+            n.send(p(from_client, "PA", mine + 8 + i, peer, b"c", 4));
             assert!(n.rec.gaps(0).is_empty(), "{i} packets: still held");
         }
-        n.send(p(!from_client, "PA", peer + 3, mine + 8, b"x", 4));
+        n.send(p(from_client, "PA", mine + 11, peer, b"c", 4));
         assert_eq!(
             n.rec.gaps(0),
             vec![(dir, 4, 4)],
             "from client {from_client}"
         );
         // The data after the window is old data (a retransmission), no second gap.
-        n.send(p(from_client, "PA", mine + 4, peer + 4, b"bbbb", 5));
+        n.send(p(from_client, "PA", mine + 4, peer, b"bbbb", 5));
         n.finish();
         assert_eq!(n.rec.gaps(0).len(), 1);
-        assert_eq!(n.rec.text(0, dir), b"aaaa");
+        assert_eq!(n.rec.text(0, dir), b"aaaacccc");
         let gap_ack = n.rec.close_of(0).events.iter().find_map(|e| match e.kind {
             TcpEventKind::Gap { .. } => Some(e.pos.number),
             _ => None,
         });
         assert_eq!(gap_ack, Some(5), "dated at the ACK (packet 5)");
+
+        // At once when the ACK's sender sends data: it follows the bytes it acknowledged.
+        let mut n = net();
+        n.handshake(0);
+        n.send(p(from_client, "PA", mine, peer, b"aaaa", 3));
+        n.send(p(!from_client, "A", peer, mine + 8, b"", 4));
+        n.send(p(!from_client, "PA", peer, mine + 8, b"x", 4));
+        assert_eq!(n.rec.gaps(0), vec![(dir, 4, 4)]);
 
         // By time: the next packet comes 10 ms after the ACK.
         let mut n = net();
