@@ -105,7 +105,30 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             0,
             0,
         ),
+        (
+            // malformed_response.pcap with the ALB's ACK of the target's first response
+            // captured before the response: the response is in-order data, not lost bytes.
+            "ack_before_data.pcap",
+            vec![(40041, Ok, None), (40042, MalformedResponse, None)],
+            2,
+            0,
+        ),
+        (
+            // closed_rst.pcap's back end only, from a health check's response on: that
+            // response's request was sent before the capture started (not a request).
+            "hc_starts_mid_response.pcap",
+            vec![(0, Ok, None), (0, TargetClosedBeforeResponse, None)],
+            0,
+            0,
+        ),
     ]
+}
+
+#[test]
+fn a_response_to_a_request_before_the_capture_is_no_request() {
+    let a = analyze("hc_starts_mid_response.pcap");
+    assert_eq!(a.summary.answered_before_capture, 1);
+    assert_eq!(a.summary.requests, 2);
 }
 
 #[test]

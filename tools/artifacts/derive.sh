@@ -23,3 +23,8 @@ editcap -s 96 $R/closed_rst.pcap $A/snaplen96.pcap
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/ends_mid_connect.pcap 'until:5'
 # The capture starts at the target's RST on a kept-alive back-end connection.
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/starts_mid_connection.pcap 'from:22'
+# The mirror delivered the ALB's ACK of a target's response before the response itself.
+python3 $T/pcap_edit.py $R/malformed_response.pcap $A/ack_before_data.pcap 'swap:16:17'
+# Back end only (the targets' ENIs mirrored), starting at a health check's response: its
+# request was sent before the capture started.
+python3 $T/pcap_edit.py $R/closed_rst.pcap $A/hc_starts_mid_response.pcap 'drop:7,8,9,10,18,19,20,21,22,23,24,25,26,29,30,31,32,33;from:5'

@@ -85,6 +85,9 @@ pub struct Knowledge {
     /// because more than [`MAX_LATE`](super::tracker::MAX_LATE) were waiting for a late (TLS)
     /// front end.
     pub late_legs_dropped: u64,
+    /// Responses left unpaired whose request was sent before the capture started (no request
+    /// on their connection and none lost): no request of this capture, counted apart.
+    pub answered_before_capture: u64,
     /// Most bytes (estimated) held for pairing at any time.
     pub peak_pending_bytes: u64,
     /// Connections not counted per node because [`MAX_WEAK_NODES`] nodes were known.

@@ -107,6 +107,9 @@ pub(super) struct PairOutput {
     pub deferred: Vec<Leg>,
     pub front_legs: u64,
     pub back_legs: u64,
+    /// Unpaired legs that carry only a response: their request was sent before the capture
+    /// started (or was never sent), so they are no request of this capture.
+    pub answered_before_capture: u64,
     /// Client connections whose TLS handshake with the ALB failed (no request).
     pub client_tls_failures: Vec<super::ClientTlsFailure>,
 }
@@ -535,6 +538,10 @@ pub(super) fn pair(
     back_nodes.extend(backs.iter().flatten().map(|b| b.node));
     let node_back_seen = |node: IpAddr| known.legs_seen(node).1 || back_nodes.contains(&node);
     for f in fronts.into_iter().flatten() {
+        if answered_before_capture(&f.leg) {
+            out.answered_before_capture += 1;
+            continue;
+        }
         let note = if back_seen && node_back_seen(f.node) {
             PairingNote::NoBackEndAttempt
         } else {
@@ -563,6 +570,12 @@ pub(super) fn pair(
         }
         if b.cadence_check {
             out.health_checks.push(health_check(&b.leg, false));
+            continue;
+        }
+        if answered_before_capture(&b.leg) {
+            // Neither a client request nor a health check of this capture: its request (on
+            // this leg and, unpaired, on the other) is not in it.
+            out.answered_before_capture += 1;
             continue;
         }
         // A request the capture lost (mirror loss or truncation) is no evidence of a client.
@@ -637,6 +650,19 @@ fn client_tls_failure(leg: &Leg) -> Option<super::ClientTlsFailure> {
 /// How long after a back-end request a front-end leg whose request the capture lost may show
 /// that loss: the ALB's (delayed) ACK of the lost bytes, or its answer.
 const LOST_REACH: Duration = Duration(500_000_000);
+
+/// A leg whose exchange is only a response (or unreadable response bytes): no request on the
+/// connection, and none lost by the capture (a request whose bytes are missing is
+/// `request_lost_at`). Its request was sent before the capture started, or never (a server's
+/// unsolicited answer, e.g. a 408 on an idle connection).
+fn answered_before_capture(leg: &Leg) -> bool {
+    leg.exchange.as_ref().is_some_and(|e| {
+        e.request.is_none()
+            && e.request_lost_at.is_none()
+            && e.h2.is_none()
+            && (e.response.is_some() || e.response_error.is_some())
+    })
+}
 
 /// A front-end leg whose request bytes the capture lost (mirror loss or truncation).
 fn lost_request(leg: &Leg) -> bool {

@@ -377,6 +377,7 @@ impl<S: PathSink> AlbTracker<S> {
         }
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
+        self.known.answered_before_capture += out.answered_before_capture;
         for leg in out.deferred {
             let record = leg.record.as_deref().map_or(0, size::closed_conn);
             let entry = self.held(leg, record);

@@ -245,6 +245,9 @@ pub struct Summary {
     pub failed: u64,
     /// Still waiting for their answer when the capture ended (neither ok nor failed).
     pub in_flight_at_end: u64,
+    /// Responses whose request was sent before the capture started (in flight at its start):
+    /// not among `requests`.
+    pub answered_before_capture: u64,
     /// Requests seen only as TLS application data (inferred from TLS records, no readable
     /// request on any leg).
     pub inferred_from_tls: u64,
@@ -892,6 +895,7 @@ impl Analyzer {
         let clock_offsets = clock_offsets(known, &self.files);
         let access_log_join = self.log.map(|l| l.finish(stats.first_ts, stats.last_ts));
         let (metrics, connections) = self.metrics.finish();
+        self.summary.answered_before_capture = known.answered_before_capture;
         Analysis {
             access_log_join,
             inputs: self.files,

@@ -8,6 +8,7 @@
 mod budget;
 mod community_id;
 mod reassembly;
+mod reorder;
 mod segment;
 mod tracker;
 mod zeek;

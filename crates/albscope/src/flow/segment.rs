@@ -5,6 +5,7 @@
 
 use super::budget::BufferBudget;
 use super::reassembly::{Chunk, Reassembler};
+use super::reorder::HeldHoles;
 use super::tracker::{Timers, TupleKey, TupleKeyOrd, LRU_GRANULARITY_NS};
 use super::zeek::{EpState, HistoryLetter, HistoryMarks};
 use super::{
@@ -48,6 +49,8 @@ pub(super) struct DirState {
     recent_next: u8,
     /// Which history letters this direction already recorded.
     pub(super) marks: HistoryMarks,
+    /// Holes below an ACK of the peer, held for the reorder window before they are gaps.
+    held: HeldHoles,
 }
 
 impl DirState {
@@ -72,6 +75,7 @@ impl DirState {
             recent_len: 0,
             recent_next: 0,
             marks: HistoryMarks::default(),
+            held: HeldHoles::default(),
         }
     }
 
@@ -85,10 +89,10 @@ impl DirState {
         Some(next as i64 + delta)
     }
 
-    /// Highest offset worth flushing to at close: seen bytes and the FIN.
+    /// Highest offset worth flushing to at close: seen bytes, the FIN and held holes.
     pub(super) fn flush_limit(&self) -> u64 {
         let fin = self.fin.map(|(o, _, _)| o).unwrap_or(0);
-        self.reasm.high().max(fin)
+        self.reasm.high().max(fin).max(self.held.high())
     }
 }
 
@@ -318,6 +322,23 @@ fn update_conn(
     }
     conn.end = conn.end.max(ts);
     conn.last_pos = pos;
+    // Holes held past the reorder window are gaps before this packet counts.
+    let mut held = false;
+    for side in &mut conn.sides {
+        if !side.held.is_empty() {
+            side.held.count_packet();
+            held = true;
+        }
+    }
+    if held {
+        // Data from the sender of the ACK follows the bytes it acknowledged (a response
+        // follows its request): the holes below that ACK are due before this data.
+        let mut force = [false; 2];
+        if wire_len > 0 || seg.flags.fin || seg.flags.rst {
+            force[dir.reverse().index()] = true;
+        }
+        settle_held(conn, config, stats, ts, force, sink);
+    }
 
     let flags = seg.flags;
     if seg.checksum_ok == Some(false) {
@@ -395,8 +416,10 @@ fn update_conn(
         }
     }
 
-    // ACK first: it acknowledges bytes the peer sent before this segment, so a hole below
-    // them (never to fill) comes before this segment's own payload.
+    // ACK first: it acknowledges bytes the peer sent before this segment. A hole below them is
+    // held for the reorder window (the mirror may deliver the data after its ACK); data
+    // arriving inside it fills the hole in order, otherwise the hole becomes a gap dated at
+    // this ACK.
     if flags.ack {
         let peer = dir.reverse();
         let ps = &conn.sides[peer.index()];
@@ -409,9 +432,17 @@ fn update_conn(
             let fin_cap = ps.fin.map(|(o, _, _)| o as i64).unwrap_or(i64::MAX);
             let lost_fin = ps.fin.is_none() && acked == next + 1 && ps.reasm.high() == next as u64;
             let limit = if lost_fin { next } else { acked.min(fin_cap) };
+            // Only a bare ACK waits: data, a FIN or a RST of its sender follows the bytes it
+            // acknowledges, so a hole below them is a gap before it.
+            let bare = wire_len == 0 && !flags.fin && !flags.rst && !flags.syn;
             if limit > next && limit - next <= MAX_INFERRED_GAP as i64 {
-                conn.sides[peer.index()].reasm.acknowledge(limit as u64);
-                drain(conn, config, stats, peer, limit as u64, ts, pos, sink);
+                let side = &mut conn.sides[peer.index()];
+                side.reasm.acknowledge(limit as u64);
+                if bare {
+                    side.held.hold(limit as u64, ts, pos);
+                } else {
+                    drain(conn, config, stats, peer, limit as u64, ts, pos, sink);
+                }
             } else if acked > 0 {
                 conn.sides[peer.index()]
                     .reasm
@@ -547,6 +578,7 @@ fn update_conn(
             },
         );
         conn.sides[di].state = EpState::Reset;
+        settle_held(conn, config, stats, ts, [true; 2], sink);
         for d in [dir, dir.reverse()] {
             let limit = conn.sides[d.index()].reasm.high();
             drain(conn, config, stats, d, limit, ts, pos, sink);
@@ -555,12 +587,50 @@ fn update_conn(
         conn.rst_seen = true;
     }
 
+    // Holes this packet filled (or that are due) are settled.
+    settle_held(conn, config, stats, ts, [false; 2], sink);
+
     let both_fins = conn.sides[0].fin.is_some() && conn.sides[1].fin.is_some();
     if conn.closing.is_none() && (conn.rst_seen || both_fins) {
         conn.closing = Some(ts.0.saturating_add(config.close_grace.0));
         conn.half_open = false;
         for side in &mut conn.sides {
             side.reasm.release_history();
+        }
+    }
+}
+
+/// Settles the held holes of both directions that are due at `now` (filled, or past the
+/// reorder window; all of them in a direction `force`d, by [`Dir::index`]: at a RST, the
+/// close, or the peer's next data): a hole still missing data becomes a gap dated at the ACK
+/// that revealed it.
+pub(super) fn settle_held(
+    conn: &mut Conn,
+    config: &FlowConfig,
+    stats: &mut FlowStats,
+    now: Timestamp,
+    force: [bool; 2],
+    sink: &mut dyn FlowSink,
+) {
+    for dir in [Dir::ToServer, Dir::ToClient] {
+        let di = dir.index();
+        let force = force[di];
+        loop {
+            let side = &mut conn.sides[di];
+            if side.held.is_empty() {
+                break;
+            }
+            let next = side.reasm.next();
+            let window = config.reorder_window;
+            let packets = config.reorder_packets;
+            let Some(hole) = side.held.take_due(next, now, window, packets, force) else {
+                break;
+            };
+            if hole.limit > next {
+                drain(
+                    conn, config, stats, dir, hole.limit, hole.ts, hole.pos, sink,
+                );
+            }
         }
     }
 }

@@ -19,7 +19,7 @@
 //! history in `zeek.rs`.
 
 use super::budget::BufferBudget;
-use super::segment::{apply_segment, dir_of, drain, push_event, Conn};
+use super::segment::{apply_segment, dir_of, drain, push_event, settle_held, Conn};
 use super::zeek::conn_state;
 use super::{
     CloseReason, ConnId, ConnKey, ConnSummary, Dir, Endpoint, FlowEvent, FlowSink, TcpEvent,
@@ -78,6 +78,12 @@ pub struct FlowConfig {
     /// Most evicted connections remembered so that one seen again mid-stream is counted once
     /// (as a continuation, [`crate::flow::ConnSummary::continuation`]); 8 bytes each.
     pub max_evicted_remembered: usize,
+    /// A hole below an ACK (bytes acknowledged but not captured) waits this long of capture
+    /// time for its data before it is declared a gap: mirror paths reorder packets, so an ACK
+    /// can arrive before the data it acknowledges.
+    pub reorder_window: Duration,
+    /// ... or this many further packets of the connection, whichever comes first.
+    pub reorder_packets: u8,
 }
 
 impl Default for FlowConfig {
@@ -94,6 +100,8 @@ impl Default for FlowConfig {
             conflict_window: 16 << 10,
             max_buffer_memory: BufferBudget::DEFAULT_LIMIT,
             max_evicted_remembered: 1 << 20,
+            reorder_window: Duration::from_millis(10),
+            reorder_packets: 4,
         }
     }
 }
@@ -547,6 +555,14 @@ impl FlowTracker {
         self.budget.recharge(conn.charged, 0);
         conn.charged = 0;
         let (ts, pos) = (Timestamp(self.now.max(conn.end.0)), conn.last_pos);
+        settle_held(
+            &mut conn,
+            &self.config,
+            &mut self.stats,
+            ts,
+            [true; 2],
+            sink,
+        );
         for dir in [Dir::ToServer, Dir::ToClient] {
             let limit = conn.sides[dir.index()].flush_limit();
             drain(

@@ -455,12 +455,11 @@ fn dropped_segment_acked_later_becomes_gap() {
     n.send(p(false, "PA", 5009, 1001, b"cccc", 5));
     assert_eq!(n.rec.text(0, Dir::ToClient), b"aaaa", "waits for the hole");
     n.send(p(true, "A", 1001, 5013, b"", 6));
+    assert!(n.rec.gaps(0).is_empty(), "held for the reorder window");
+    // Past the window (10 ms after the ACK) the hole is a gap; data after it keeps flowing.
+    n.send(p(false, "PA", 5013, 1001, b"dd", 17));
     assert_eq!(n.rec.gaps(0), vec![(Dir::ToClient, 4, 4)]);
-    let stream = n.rec.stream(0, Dir::ToClient);
-    assert_eq!(stream.len(), 12);
-    assert_eq!(n.rec.text(0, Dir::ToClient), b"aaaacccc");
-    // Data after the gap keeps flowing.
-    n.send(p(false, "PA", 5013, 1001, b"dd", 7));
+    assert_eq!(n.rec.stream(0, Dir::ToClient).len(), 14);
     assert_eq!(n.rec.text(0, Dir::ToClient), b"aaaaccccdd");
     n.finish();
     let s = n.rec.close_of(0);
@@ -499,8 +498,9 @@ fn tail_loss_without_fin_is_declared_when_acked() {
     n.send(p(false, "PA", 5001, 1001, b"aaaa", 3));
     // "bbbb" lost at the tail: only the client's ACK tells.
     n.send(p(true, "A", 1001, 5009, b"", 4));
+    assert!(n.rec.gaps(0).is_empty(), "held for the reorder window");
+    n.send(p(false, "PA", 5009, 1001, b"cc", 15));
     assert_eq!(n.rec.gaps(0), vec![(Dir::ToClient, 4, 4)]);
-    n.send(p(false, "PA", 5009, 1001, b"cc", 5));
     assert_eq!(n.rec.text(0, Dir::ToClient), b"aaaacc");
 }
 
@@ -523,8 +523,111 @@ fn an_ack_one_past_the_data_is_a_lost_fin_not_a_lost_byte() {
     n.send(p(true, "A", 1001, 5006, b"", 4));
     n.send(p(false, "PA", 5006, 1001, b"cc", 5));
     n.send(p(true, "A", 1001, 5008, b"", 6));
+    n.finish();
     assert_eq!(n.rec.gaps(0), vec![(Dir::ToClient, 4, 1)]);
     assert_eq!(n.rec.text(0, Dir::ToClient), b"aaaacc");
+}
+
+/// An ACK captured before the data it acknowledges (the mirror reordered them), in each
+/// direction: the data arriving next is in-order data, no gap, no retransmission.
+#[test]
+fn ack_before_its_data_waits_for_the_data() {
+    for from_client in [true, false] {
+        let (mine, peer) = if from_client {
+            (1001, 5001)
+        } else {
+            (5001, 1001)
+        };
+        let dir = if from_client {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
+        let mut n = net();
+        n.handshake(0);
+        n.send(p(from_client, "PA", mine, peer, b"aaaa", 3));
+        // The peer's ACK of "bbbb" comes first, then "bbbb" 3 µs later, then the rest.
+        n.send(p(!from_client, "A", peer, mine + 8, b"", 4));
+        let mut data = p(from_client, "PA", mine + 4, peer, b"bbbb", 4);
+        data.us = 3;
+        n.send(data);
+        n.send(p(from_client, "PA", mine + 8, peer, b"cc", 5));
+        n.finish();
+        assert!(n.rec.gaps(0).is_empty(), "from client {from_client}");
+        assert_eq!(n.rec.text(0, dir), b"aaaabbbbcc");
+        let s = n.rec.close_of(0);
+        assert_eq!(s.dirs[dir.index()].retransmissions, 0);
+        assert_eq!(s.dirs[dir.index()].gaps, 0);
+    }
+}
+
+/// The same ACK whose data never comes: a gap once the window passed, by packets or by time,
+/// or at the close; dated at the ACK either way.
+#[test]
+fn ack_before_data_that_never_comes_becomes_a_gap() {
+    for from_client in [true, false] {
+        let (mine, peer) = if from_client {
+            (1001, 5001)
+        } else {
+            (5001, 1001)
+        };
+        let dir = if from_client {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        };
+        // By packets: four more packets of the connection (later data of the same sender).
+        let mut n = net();
+        n.handshake(0);
+        n.send(p(from_client, "PA", mine, peer, b"aaaa", 3));
+        n.send(p(!from_client, "A", peer, mine + 8, b"", 4));
+        for i in 0..3u32 {
+            n.send(p(from_client, "PA", mine + 8 + i, peer, b"c", 4));
+            assert!(n.rec.gaps(0).is_empty(), "{i} packets: still held");
+        }
+        n.send(p(from_client, "PA", mine + 11, peer, b"c", 4));
+        assert_eq!(
+            n.rec.gaps(0),
+            vec![(dir, 4, 4)],
+            "from client {from_client}"
+        );
+        // The data after the window is old data (a retransmission), no second gap.
+        n.send(p(from_client, "PA", mine + 4, peer, b"bbbb", 5));
+        n.finish();
+        assert_eq!(n.rec.gaps(0).len(), 1);
+        assert_eq!(n.rec.text(0, dir), b"aaaacccc");
+        let gap_ack = n.rec.close_of(0).events.iter().find_map(|e| match e.kind {
+            TcpEventKind::Gap { .. } => Some(e.pos.number),
+            _ => None,
+        });
+        assert_eq!(gap_ack, Some(5), "dated at the ACK (packet 5)");
+
+        // At once when the ACK's sender sends data: it follows the bytes it acknowledged.
+        let mut n = net();
+        n.handshake(0);
+        n.send(p(from_client, "PA", mine, peer, b"aaaa", 3));
+        n.send(p(!from_client, "A", peer, mine + 8, b"", 4));
+        n.send(p(!from_client, "PA", peer, mine + 8, b"x", 4));
+        assert_eq!(n.rec.gaps(0), vec![(dir, 4, 4)]);
+
+        // By time: the next packet comes 10 ms after the ACK.
+        let mut n = net();
+        n.handshake(0);
+        n.send(p(from_client, "PA", mine, peer, b"aaaa", 3));
+        n.send(p(!from_client, "A", peer, mine + 8, b"", 4));
+        n.send(p(from_client, "PA", mine + 8, peer, b"cc", 14));
+        assert_eq!(n.rec.gaps(0), vec![(dir, 4, 4)]);
+        assert_eq!(n.rec.text(0, dir), b"aaaacc");
+
+        // At the close: nothing else comes.
+        let mut n = net();
+        n.handshake(0);
+        n.send(p(from_client, "PA", mine, peer, b"aaaa", 3));
+        n.send(p(!from_client, "A", peer, mine + 8, b"", 4));
+        assert!(n.rec.gaps(0).is_empty());
+        n.finish();
+        assert_eq!(n.rec.gaps(0), vec![(dir, 4, 4)]);
+    }
 }
 
 #[test]

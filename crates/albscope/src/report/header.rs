@@ -314,11 +314,18 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             p.requests_dropped
         ),
     );
+    // Those whose request the capture does not hold on either leg are noted below.
+    let before = a.summary.answered_before_capture;
+    let orphans = p.orphan_responses.saturating_sub(before);
     note(
-        p.orphan_responses,
+        orphans,
+        format!("{orphans} responses answered no request seen in the capture"),
+    );
+    note(
+        before,
         format!(
-            "{} responses answered no request seen in the capture",
-            p.orphan_responses
+            "{before} responses answered requests sent before the capture started (in flight at \
+             its start): not counted as client requests"
         ),
     );
     note(

@@ -293,6 +293,10 @@ struct SummaryOut {
     ok: u64,
     failed: u64,
     in_flight_at_end: u64,
+    /// Only when some: responses whose request was sent before the capture started (not
+    /// counted as requests).
+    #[serde(skip_serializing_if = "is_zero")]
+    answered_before_capture: u64,
     /// Only when some: requests whose outcome is not visible (encrypted front end alone).
     #[serde(skip_serializing_if = "is_zero")]
     outcome_not_visible: u64,
@@ -313,6 +317,7 @@ impl SummaryOut {
             ok: s.ok,
             failed: s.failed,
             in_flight_at_end: s.in_flight_at_end,
+            answered_before_capture: s.answered_before_capture,
             outcome_not_visible: s.outcome_not_visible,
             encrypted_front: (s.encrypted_front.exchanges > 0)
                 .then(|| EncryptedFrontOut::new(&s.encrypted_front)),

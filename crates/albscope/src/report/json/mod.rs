@@ -78,7 +78,9 @@
 //!   `connect_timeout_s`}.
 //! - `capture`: {`first`, `last` (RFC 3339 UTC), `duration_s`}.
 //! - `summary`: {`requests`, `ok`, `failed`, `in_flight_at_end` (requests still waiting for
-//!   their answer when the capture ended: neither ok nor failed), `outcome_not_visible` (only
+//!   their answer when the capture ended: neither ok nor failed), `answered_before_capture` (only when some:
+//!   responses whose request was sent before the capture started: not requests),
+//!   `outcome_not_visible` (only
 //!   when some: requests whose answer is encrypted with the back end not captured, and nothing
 //!   the front end shows suggests a failure: neither ok nor failed, in no category),
 //!   `encrypted_front` (only when some exchange's outcome is not visible: {`connections`,
