@@ -23,3 +23,11 @@ editcap -s 96 $R/closed_rst.pcap $A/snaplen96.pcap
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/ends_mid_connect.pcap 'until:5'
 # The capture starts at the target's RST on a kept-alive back-end connection.
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/starts_mid_connection.pcap 'from:22'
+# Dual-stack node: clients reach it at an IPv6 address (fd00::99:1), its back end is IPv4
+# (X-Forwarded-For carries the client's IPv6 address), fewer than 3 requests: both requests,
+# and the first alone (until packet 22: the warmup request and its connection's close).
+python3 $T/v6_front.py $R/idle_timeout.pcap $A/dualstack_two.pcap
+one=$(mktemp)
+python3 $T/pcap_edit.py $R/idle_timeout.pcap "$one" 'until:22'
+python3 $T/v6_front.py "$one" $A/dualstack_one.pcap
+rm -f "$one"

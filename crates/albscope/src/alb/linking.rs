@@ -378,8 +378,7 @@ impl Linking {
             // the requests that had a candidate agree (chance agreements among many unrelated
             // requests are a small share).
             let enough = a.support >= MIN_LINK_REQUESTS || self.uncontested_exact(key);
-            if !enough || a.support.saturating_mul(2) < per_back.len() || own_back_end(key.front)
-            {
+            if !enough || a.support.saturating_mul(2) < per_back.len() || own_back_end(key.front) {
                 continue;
             }
             // Clear-text evidence (sorted first) wins ties: it names the request.
@@ -799,6 +798,97 @@ mod tests {
         }
         l.refresh(|ip| ip == public());
         assert_eq!(l.node_for(public()), None);
+    }
+
+    const V6_CLIENT: &str = "fd00::2:10";
+    const V6_FRONT: &str = "fd00::99:1";
+
+    /// A clear-text request `GET path` from `client` to `front:80` at `ms`, and (when `delay`)
+    /// the node's back-end request for it `delay` ms later, with the ALB's headers
+    /// (X-Forwarded-Port `xfp`).
+    fn clear_pair(
+        l: &mut Linking,
+        client: &str,
+        front: &str,
+        ms: i64,
+        path: &str,
+        delay: Option<i64>,
+        xfp: &str,
+    ) {
+        let fkey = Conn::new(3, ep(client, 40061), ep(front, 80), 0).s.key;
+        let freq = get(ms, path, hdrs(&[("Host", "alb.example.com")]));
+        l.observe_front(
+            &fkey,
+            &exch(0, None, Some(freq), Some(resp(ms + 2, 200, "", 10))),
+        );
+        let Some(d) = delay else { return };
+        let bkey = Conn::new(4, ep(NODE, 49578), ep("10.0.2.15", 8080), 0)
+            .s
+            .key;
+        let h = hdrs(&[
+            ("Host", "alb.example.com"),
+            ("X-Forwarded-For", client),
+            ("X-Forwarded-Proto", "http"),
+            ("X-Forwarded-Port", xfp),
+            (
+                "X-Amzn-Trace-Id",
+                "Root=1-693af491-5a6814f5635754d41bcc7a78",
+            ),
+        ]);
+        let breq = get(ms + d, path, h);
+        l.observe_back(
+            &bkey,
+            &exch(
+                0,
+                None,
+                Some(breq),
+                Some(resp(ms + d + 1, 200, "Apache", 10)),
+            ),
+        );
+    }
+
+    fn v6_front() -> IpAddr {
+        V6_FRONT.parse().unwrap()
+    }
+
+    #[test]
+    fn one_exact_uncontested_match_links_a_dual_stack_front_address() {
+        // An IPv6 front end, an IPv4 back end: one request, forwarded 0.2 ms later.
+        let mut l = Linking::default();
+        clear_pair(&mut l, V6_CLIENT, V6_FRONT, 1_000, "/ok", Some(0), "80");
+        l.refresh(|_| false);
+        let link = l.links().next().expect("linked");
+        assert_eq!((link.front, link.requests), (v6_front(), 1));
+        assert_eq!(link.node, NODE.parse::<IpAddr>().unwrap());
+        // One exact match is no clock estimate.
+        assert!(l.clocks().is_empty());
+        // The same for an IPv4 client and front address.
+        let mut l = Linking::default();
+        clear_pair(&mut l, CLIENT, PUBLIC, 1_000, "/ok", Some(1), "80");
+        l.refresh(|_| false);
+        assert_eq!(l.node_for(public()), NODE.parse().ok());
+    }
+
+    #[test]
+    fn an_inexact_or_contested_match_needs_three_requests() {
+        // Wrong X-Forwarded-Port, or forwarded long after: not exact, one request is not enough.
+        for (delay, xfp) in [(0, "8080"), (0, ""), (400, "80")] {
+            let mut l = Linking::default();
+            clear_pair(&mut l, V6_CLIENT, V6_FRONT, 1_000, "/ok", Some(delay), xfp);
+            l.refresh(|_| false);
+            assert_eq!(l.node_for(v6_front()), None, "{delay} {xfp}");
+        }
+        // The same client asked two front-end addresses for the same path: ambiguous.
+        let mut l = Linking::default();
+        clear_pair(&mut l, V6_CLIENT, "fd00::99:2", 999, "/ok", None, "80");
+        clear_pair(&mut l, V6_CLIENT, V6_FRONT, 1_000, "/ok", Some(1), "80");
+        l.refresh(|_| false);
+        assert_eq!(l.node_for(v6_front()), None);
+        // A node in its own right is never linked.
+        let mut l = Linking::default();
+        clear_pair(&mut l, V6_CLIENT, V6_FRONT, 1_000, "/ok", Some(0), "80");
+        l.refresh(|ip| ip == v6_front());
+        assert_eq!(l.node_for(v6_front()), None);
     }
 
     fn ag(samples: &[&[i64]]) -> Option<Agreement> {
