@@ -121,6 +121,22 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             0,
             0,
         ),
+        (
+            // idle_timeout.pcap with an IPv6 front end (client fd00::2:10 -> node fd00::99:1),
+            // IPv4 back end, X-Forwarded-For the client's IPv6 address: two requests, fewer than
+            // an agreement needs, linked on their exact matches (each counted once).
+            "dualstack_two.pcap",
+            vec![(40061, Ok, None), (40062, TargetIdleTimeout, None)],
+            4,
+            0,
+        ),
+        (
+            // The same, its first request alone.
+            "dualstack_one.pcap",
+            vec![(40061, Ok, None)],
+            1,
+            0,
+        ),
     ]
 }
 

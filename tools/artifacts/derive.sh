@@ -28,3 +28,11 @@ python3 $T/pcap_edit.py $R/malformed_response.pcap $A/ack_before_data.pcap 'swap
 # Back end only (the targets' ENIs mirrored), starting at a health check's response: its
 # request was sent before the capture started.
 python3 $T/pcap_edit.py $R/closed_rst.pcap $A/hc_starts_mid_response.pcap 'drop:7,8,9,10,18,19,20,21,22,23,24,25,26,29,30,31,32,33;from:5'
+# Dual-stack node: clients reach it at an IPv6 address (fd00::99:1), its back end is IPv4
+# (X-Forwarded-For carries the client's IPv6 address), fewer than 3 requests: both requests,
+# and the first alone (until packet 22: the warmup request and its connection's close).
+python3 $T/v6_front.py $R/idle_timeout.pcap $A/dualstack_two.pcap
+one=$(mktemp)
+python3 $T/pcap_edit.py $R/idle_timeout.pcap "$one" 'until:22'
+python3 $T/v6_front.py "$one" $A/dualstack_one.pcap
+rm -f "$one"

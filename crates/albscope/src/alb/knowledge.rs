@@ -224,14 +224,15 @@ impl Knowledge {
     /// (see [`Linking::refresh`]).
     pub(super) fn refresh_links(&mut self) {
         let nodes = &self.nodes;
-        self.links.refresh(|ip| {
-            nodes.get(&ip).is_some_and(|n| {
-                n.back_connections > 0
-                    || n.health_checks > 0
-                    || n.evidence.contains(&NodeEvidence::SendsAlbHeaders)
-                    || n.evidence.contains(&NodeEvidence::SendsHealthChecks)
-            })
-        });
+        self.links
+            .refresh(|ip| nodes.get(&ip).is_some_and(sends_back_end_traffic));
+    }
+
+    /// True when `ip` is a node seen sending back-end traffic itself (requests with the ALB's
+    /// headers, health checks, back-end connections): a node in its own right, never another
+    /// node's front-end address.
+    pub(super) fn sends_back_end(&self, ip: IpAddr) -> bool {
+        self.nodes.get(&ip).is_some_and(sends_back_end_traffic)
     }
 
     /// The ALB idle timeout in force and where it came from.
@@ -754,4 +755,12 @@ fn push_sample(v: &mut Vec<f64>, x: f64) {
         v.remove(0);
     }
     v.push(x);
+}
+
+/// True when the node was seen sending back-end traffic (see [`Knowledge::sends_back_end`]).
+fn sends_back_end_traffic(n: &NodeInfo) -> bool {
+    n.back_connections > 0
+        || n.health_checks > 0
+        || n.evidence.contains(&NodeEvidence::SendsAlbHeaders)
+        || n.evidence.contains(&NodeEvidence::SendsHealthChecks)
 }

@@ -9,7 +9,12 @@
 //! `X-Forwarded-Proto` the listener, and method, URI and Host are the client's. [`Linking`]
 //! matches such requests across addresses (up to [`MAX_SKEW`] apart, since files recorded on
 //! different machines disagree on time), and links a front-end address to a node once at least
-//! [`MIN_LINK_REQUESTS`] back-end requests agree on one time difference (within [`AGREE`]).
+//! [`MIN_LINK_REQUESTS`] back-end requests agree on one time difference (within [`AGREE`]), or
+//! on one *exact* match with no competing candidate (see [`exact`]): the last `X-Forwarded-For`
+//! entry is the client, `X-Forwarded-Port` the front connection's server port, method, URI and
+//! Host agree, and the back-end request left at most [`EXACT_DELAY`] after the front-end one,
+//! while no other front-end address has a request matching that back-end request (a dual-stack
+//! node reached at an IPv6 address with one or two requests in the capture).
 //! Pairing then treats the linked front-end address as the node's (see
 //! [`Knowledge::classify`](super::Knowledge::classify) and
 //! [`Knowledge::node_of`](super::Knowledge::node_of)).
@@ -39,6 +44,9 @@ pub const MIN_LINK_REQUESTS: usize = 3;
 pub const MAX_SKEW: Duration = Duration(30_000_000_000);
 /// Time differences of linked requests within this of each other agree.
 pub const AGREE: Duration = Duration(5_000_000);
+/// Longest delay between a front-end request and its back-end request (same clock) for an
+/// exact match: the ALB forwards a request within milliseconds of reading its head.
+pub const EXACT_DELAY: Duration = Duration(50_000_000);
 /// Most recent front-end and back-end requests remembered for matching (each).
 const MAX_RECENT: usize = 2048;
 /// Most candidate front-end requests remembered per back-end request.
@@ -178,6 +186,8 @@ pub struct Linking {
     /// Per candidate link, per back-end request: the time differences of its candidate
     /// front-end requests (nanoseconds).
     samples: foldhash::HashMap<LinkKey, IndexMap<u64, Vec<i64>>>,
+    /// Per candidate link: the back-end requests with an exact match (see [`exact`]).
+    exact: foldhash::HashMap<LinkKey, BTreeSet<u64>>,
     /// Listener ports named on matched back-end requests, per (front, node).
     ports: foldhash::HashMap<(IpAddr, IpAddr), BTreeSet<u16>>,
     /// New evidence since the last [`Linking::refresh`].
@@ -218,13 +228,15 @@ impl Linking {
             times,
         };
         let index = (seen.client, seen.request.clone());
-        let matches: Vec<(u64, LinkKey, i64, Option<u16>)> = self
+        let matches: Vec<(u64, LinkKey, i64, Option<u16>, bool)> = self
             .backs
             .get(&index)
-            .filter_map(|b| matched(&seen, b).map(|(k, d)| (b.id, k, d, b.forwarded_port)))
+            .filter_map(|b| {
+                matched(&seen, b).map(|(k, d)| (b.id, k, d, b.forwarded_port, exact(&seen, b)))
+            })
             .collect();
-        for (id, k, d, port) in matches {
-            self.add_sample(k, id, d, port);
+        for (id, k, d, port, is_exact) in matches {
+            self.add_sample(k, id, d, port, is_exact);
         }
         self.fronts.push(index, seen);
     }
@@ -257,10 +269,10 @@ impl Linking {
             times,
         };
         let index = (seen.client, seen.request.clone());
-        let mut matches: Vec<(LinkKey, i64)> = self
+        let mut matches: Vec<(LinkKey, i64, bool)> = self
             .fronts
             .get(&index)
-            .filter_map(|f| matched(f, &seen))
+            .filter_map(|f| matched(f, &seen).map(|(k, d)| (k, d, exact(f, &seen))))
             .collect();
         let https = req
             .headers
@@ -271,12 +283,12 @@ impl Linking {
             matches.extend(
                 self.tls_fronts
                     .get(&opaque)
-                    .filter_map(|f| matched_tls(f, &seen)),
+                    .filter_map(|f| matched_tls(f, &seen).map(|(k, d)| (k, d, false))),
             );
             self.https_backs.push(opaque, seen.clone());
         }
-        for (k, d) in matches {
-            self.add_sample(k, seen.id, d, seen.forwarded_port);
+        for (k, d, is_exact) in matches {
+            self.add_sample(k, seen.id, d, seen.forwarded_port, is_exact);
         }
         self.backs.push(index, seen);
     }
@@ -305,13 +317,20 @@ impl Linking {
                 .filter_map(|b| matched_tls(&seen, b).map(|(k, d)| (b.id, k, d, b.forwarded_port)))
                 .collect();
             for (id, k, d, port) in matches {
-                self.add_sample(k, id, d, port);
+                self.add_sample(k, id, d, port, false);
             }
             self.tls_fronts.push(index.clone(), seen);
         }
     }
 
-    fn add_sample(&mut self, key: LinkKey, back: u64, delta: i64, port: Option<u16>) {
+    fn add_sample(
+        &mut self,
+        key: LinkKey,
+        back: u64,
+        delta: i64,
+        port: Option<u16>,
+        is_exact: bool,
+    ) {
         if !self.samples.contains_key(&key) && self.samples.len() >= MAX_KEYS {
             return;
         }
@@ -322,6 +341,9 @@ impl Linking {
         let deltas = per_back.entry(back).or_default();
         if deltas.len() < MAX_CANDIDATES {
             deltas.push(delta);
+        }
+        if is_exact {
+            self.exact.entry(key).or_default().insert(back);
         }
         if let Some(p) = port {
             self.ports
@@ -353,12 +375,11 @@ impl Linking {
             let Some(a) = agreement(per_back) else {
                 continue;
             };
-            // Enough requests, and most of the requests that had a candidate agree (chance
-            // agreements among many unrelated requests are a small share).
-            if a.support < MIN_LINK_REQUESTS
-                || a.support.saturating_mul(2) < per_back.len()
-                || own_back_end(key.front)
-            {
+            // Enough requests (or one exact match no other address competes for), and most of
+            // the requests that had a candidate agree (chance agreements among many unrelated
+            // requests are a small share).
+            let enough = a.support >= MIN_LINK_REQUESTS || self.uncontested_exact(key);
+            if !enough || a.support.saturating_mul(2) < per_back.len() || own_back_end(key.front) {
                 continue;
             }
             // Clear-text evidence (sorted first) wins ties: it names the request.
@@ -366,7 +387,8 @@ impl Linking {
             if a.support > e.0 {
                 *e = (a.support, key.tls);
             }
-            if key.front_file != key.back_file {
+            // A clock offset rests on several requests, never on one exact match.
+            if key.front_file != key.back_file && a.support >= MIN_LINK_REQUESTS {
                 offsets.push((*key, a));
             }
         }
@@ -392,6 +414,22 @@ impl Linking {
         }
         self.links = links;
         self.clocks = clock_estimates(&offsets);
+    }
+}
+
+impl Linking {
+    /// True when a back-end request of `key` matched a front-end request on `key.front`
+    /// exactly (see [`exact`]) and no other front-end address has a request matching it.
+    fn uncontested_exact(&self, key: &LinkKey) -> bool {
+        let Some(ids) = self.exact.get(key) else {
+            return false;
+        };
+        ids.iter().any(|id| {
+            !self
+                .samples
+                .iter()
+                .any(|(k, per_back)| k.front != key.front && per_back.contains_key(id))
+        })
     }
 }
 
@@ -458,6 +496,20 @@ fn matched(f: &FrontSeen, b: &BackSeen) -> Option<(LinkKey, i64)> {
         return None;
     }
     timing(f, b, false)
+}
+
+/// True when the back-end request `b` is exactly the front-end request `f` forwarded: same
+/// client (the last `X-Forwarded-For` entry), `X-Forwarded-Port` the front connection's server
+/// port, same method, URI and Host, and `b` left at most [`EXACT_DELAY`] after `f` (no later
+/// than its answer, when the front end was answered).
+fn exact(f: &FrontSeen, b: &BackSeen) -> bool {
+    let delay = b.times.request.since(f.times.request).0;
+    f.request == b.request
+        && f.client == b.client
+        && f.server != b.node
+        && b.forwarded_port == Some(f.port)
+        && (0..=EXACT_DELAY.0).contains(&delay)
+        && f.times.response.map_or(true, |r| b.times.request <= r)
 }
 
 /// When the HTTPS back-end request `b` may be the request inside the TLS client burst `f`:
@@ -751,6 +803,97 @@ mod tests {
         }
         l.refresh(|ip| ip == public());
         assert_eq!(l.node_for(public()), None);
+    }
+
+    const V6_CLIENT: &str = "fd00::2:10";
+    const V6_FRONT: &str = "fd00::99:1";
+
+    /// A clear-text request `GET path` from `client` to `front:80` at `ms`, and (when `delay`)
+    /// the node's back-end request for it `delay` ms later, with the ALB's headers
+    /// (X-Forwarded-Port `xfp`).
+    fn clear_pair(
+        l: &mut Linking,
+        client: &str,
+        front: &str,
+        ms: i64,
+        path: &str,
+        delay: Option<i64>,
+        xfp: &str,
+    ) {
+        let fkey = Conn::new(3, ep(client, 40061), ep(front, 80), 0).s.key;
+        let freq = get(ms, path, hdrs(&[("Host", "alb.example.com")]));
+        l.observe_front(
+            &fkey,
+            &exch(0, None, Some(freq), Some(resp(ms + 2, 200, "", 10))),
+        );
+        let Some(d) = delay else { return };
+        let bkey = Conn::new(4, ep(NODE, 49578), ep("10.0.2.15", 8080), 0)
+            .s
+            .key;
+        let h = hdrs(&[
+            ("Host", "alb.example.com"),
+            ("X-Forwarded-For", client),
+            ("X-Forwarded-Proto", "http"),
+            ("X-Forwarded-Port", xfp),
+            (
+                "X-Amzn-Trace-Id",
+                "Root=1-693af491-5a6814f5635754d41bcc7a78",
+            ),
+        ]);
+        let breq = get(ms + d, path, h);
+        l.observe_back(
+            &bkey,
+            &exch(
+                0,
+                None,
+                Some(breq),
+                Some(resp(ms + d + 1, 200, "Apache", 10)),
+            ),
+        );
+    }
+
+    fn v6_front() -> IpAddr {
+        V6_FRONT.parse().unwrap()
+    }
+
+    #[test]
+    fn one_exact_uncontested_match_links_a_dual_stack_front_address() {
+        // An IPv6 front end, an IPv4 back end: one request, forwarded 0.2 ms later.
+        let mut l = Linking::default();
+        clear_pair(&mut l, V6_CLIENT, V6_FRONT, 1_000, "/ok", Some(0), "80");
+        l.refresh(|_| false);
+        let link = l.links().next().expect("linked");
+        assert_eq!((link.front, link.requests), (v6_front(), 1));
+        assert_eq!(link.node, NODE.parse::<IpAddr>().unwrap());
+        // One exact match is no clock estimate.
+        assert!(l.clocks().is_empty());
+        // The same for an IPv4 client and front address.
+        let mut l = Linking::default();
+        clear_pair(&mut l, CLIENT, PUBLIC, 1_000, "/ok", Some(1), "80");
+        l.refresh(|_| false);
+        assert_eq!(l.node_for(public()), NODE.parse().ok());
+    }
+
+    #[test]
+    fn an_inexact_or_contested_match_needs_three_requests() {
+        // Wrong X-Forwarded-Port, or forwarded long after: not exact, one request is not enough.
+        for (delay, xfp) in [(0, "8080"), (0, ""), (400, "80")] {
+            let mut l = Linking::default();
+            clear_pair(&mut l, V6_CLIENT, V6_FRONT, 1_000, "/ok", Some(delay), xfp);
+            l.refresh(|_| false);
+            assert_eq!(l.node_for(v6_front()), None, "{delay} {xfp}");
+        }
+        // The same client asked two front-end addresses for the same path: ambiguous.
+        let mut l = Linking::default();
+        clear_pair(&mut l, V6_CLIENT, "fd00::99:2", 999, "/ok", None, "80");
+        clear_pair(&mut l, V6_CLIENT, V6_FRONT, 1_000, "/ok", Some(1), "80");
+        l.refresh(|_| false);
+        assert_eq!(l.node_for(v6_front()), None);
+        // A node in its own right is never linked.
+        let mut l = Linking::default();
+        clear_pair(&mut l, V6_CLIENT, V6_FRONT, 1_000, "/ok", Some(0), "80");
+        l.refresh(|ip| ip == v6_front());
+        assert_eq!(l.node_for(v6_front()), None);
     }
 
     fn ag(samples: &[&[i64]]) -> Option<Agreement> {

@@ -290,6 +290,22 @@ pub(super) fn pair(
         pairs.push((fi, bi, PairingMethod::Headers, notes));
     }
 
+    // Phase 1a: one request seen under two addresses, whatever the link count (see
+    // `exact_pairs`).
+    for (fi, bi) in exact_pairs(&fronts, &backs, &deferred, known) {
+        if let Some(f) = fronts.get_mut(fi) {
+            f.used = true;
+            // The request went through the back end's node.
+            if let Some(b) = backs.get(bi) {
+                f.node = b.node;
+            }
+        }
+        if let Some(b) = backs.get_mut(bi) {
+            b.used = true;
+        }
+        pairs.push((fi, bi, PairingMethod::Headers, Vec::new()));
+    }
+
     let mut unused_skip: Vec<usize> = Vec::new();
     // Phase 1b: back-end requests of HTTP/2 front-end connections (see `multiplex`).
     let mux = multiplex::Http2Fronts::new(fronts.iter().map(|f| (&f.leg, f.node)));
@@ -760,6 +776,100 @@ fn request_hash(method: &str, target: &str) -> u64 {
     h
 }
 
+/// Front-end and back-end legs left unpaired on different nodes that are one request seen
+/// under two addresses: the back-end request matches the front-end one exactly (see
+/// [`exact_match`]) and the front end's address is not a node sending back-end traffic of its
+/// own. Such a front-end address is usually linked to the node (then both legs are on one
+/// node already); this pairs them when it is not (too few requests, or a competing address),
+/// so that no request is counted twice. The latest exact front-end request before each
+/// back-end request is taken.
+fn exact_pairs(
+    fronts: &[ClassifiedLeg],
+    backs: &[ClassifiedLeg],
+    deferred: &[bool],
+    known: &Knowledge,
+) -> Vec<(usize, usize)> {
+    let wanted = |b: &ClassifiedLeg| {
+        !b.used
+            && b.leg
+                .exchange
+                .as_ref()
+                .and_then(|e| e.request.as_ref())
+                .is_some_and(|r| r.headers.known(Known::XForwardedPort).is_some())
+    };
+    let mut out = Vec::new();
+    if !backs.iter().any(wanted) {
+        return out;
+    }
+    // Unused clear-text front-end requests on addresses that are not back-end nodes, by client
+    // and request line, in time order.
+    let mut index: HashMap<(IpAddr, u64), Vec<usize>> = HashMap::default();
+    for (i, f) in fronts.iter().enumerate() {
+        if f.used || known.sends_back_end(f.node) {
+            continue;
+        }
+        if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
+            index
+                .entry((f.leg.conn.key.client.ip, request_hash(&r.method, &r.target)))
+                .or_default()
+                .push(i);
+        }
+    }
+    let mut taken: HashSet<usize> = HashSet::default();
+    for (bi, b) in backs.iter().enumerate() {
+        if deferred.get(bi).copied().unwrap_or(true) || !wanted(b) {
+            continue;
+        }
+        let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
+            continue;
+        };
+        let Some(client) = req
+            .headers
+            .known(Known::XForwardedFor)
+            .and_then(|x| x.rsplit(',').next())
+            .and_then(|c| c.trim().parse::<IpAddr>().ok())
+        else {
+            continue;
+        };
+        let Some(list) = index.get(&(client, request_hash(&req.method, &req.target))) else {
+            continue;
+        };
+        let best = list.iter().rev().copied().find(|i| {
+            !taken.contains(i)
+                && fronts.get(*i).is_some_and(|f| {
+                    f.node != b.node && exact_match(&f.leg, &b.leg) && consistent(&f.leg, &b.leg)
+                })
+        });
+        if let Some(fi) = best {
+            taken.insert(fi);
+            out.push((fi, bi));
+        }
+    }
+    out
+}
+
+/// True when the back-end request is exactly the front-end request forwarded: method, URI,
+/// Host and client (the last `X-Forwarded-For` entry) match, `X-Forwarded-Port` is the front
+/// connection's server port, and the back-end request left at most
+/// [`EXACT_DELAY`](super::linking::EXACT_DELAY) after the front-end one.
+fn exact_match(front: &Leg, back: &Leg) -> bool {
+    let (Some(f), Some(b)) = (
+        front.exchange.as_ref().and_then(|e| e.request.as_ref()),
+        back.exchange.as_ref().and_then(|e| e.request.as_ref()),
+    ) else {
+        return false;
+    };
+    let port = b
+        .headers
+        .known(Known::XForwardedPort)
+        .and_then(|p| p.trim().parse::<u16>().ok());
+    let delay = b.first_byte.since(f.first_byte).0;
+    b.headers.known(Known::XForwardedFor).is_some()
+        && port == Some(front.conn.key.server.port)
+        && (0..=super::linking::EXACT_DELAY.0).contains(&delay)
+        && header_match(front, back)
+}
+
 /// `front` starts no later than `back` (within the tolerance) and at most `max` before it.
 fn in_range(front: Timestamp, back: Timestamp, max: Duration) -> bool {
     front <= back.plus(TOLERANCE)
@@ -822,7 +932,8 @@ fn host_key(h: &str) -> &str {
         .unwrap_or(h)
 }
 
-/// True when `ip` is written exactly `text` (its canonical form), without allocating.
+/// True when `text` names `ip`: its canonical form (compared without allocating), or for IPv6
+/// another spelling of the same address (capitals, not compressed).
 fn is_written_as(ip: IpAddr, text: &str) -> bool {
     use std::fmt::Write;
     if let IpAddr::V4(v4) = ip {
@@ -849,7 +960,8 @@ fn is_written_as(ip: IpAddr, text: &str) -> bool {
     if write!(buf, "{ip}").is_err() {
         return ip.to_string() == text;
     }
-    buf.bytes.get(..buf.len) == Some(text.as_bytes())
+    // Not the canonical text (an IPv6 address in capitals or not compressed): the same address.
+    buf.bytes.get(..buf.len) == Some(text.as_bytes()) || text.parse::<IpAddr>() == Ok(ip)
 }
 
 /// `is_written_as` for IPv4 without the formatting machinery: `text` is the four octets in
@@ -1046,6 +1158,9 @@ mod written_as_tests {
         }
         let v6: IpAddr = "2001:db8::1".parse().unwrap_or(IpAddr::from([0u16; 8]));
         assert!(is_written_as(v6, "2001:db8::1"));
-        assert!(!is_written_as(v6, "2001:DB8::1"));
+        // another spelling of the same IPv6 address names it too; another address does not
+        assert!(is_written_as(v6, "2001:DB8::1"));
+        assert!(is_written_as(v6, "2001:0db8:0:0:0:0:0:1"));
+        assert!(!is_written_as(v6, "2001:db8::2"));
     }
 }

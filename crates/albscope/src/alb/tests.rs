@@ -824,6 +824,62 @@ fn connections_to_a_front_address_before_its_link_count_for_the_node() {
     assert_eq!(known.legs_seen(node), (true, true));
 }
 
+#[test]
+fn an_exact_match_pairs_across_addresses_even_when_contested() {
+    // The client asked two addresses for the same path 100 ms apart; the node's one back-end
+    // request matches both by client, method, URI and Host (no link: contested, and fewer than
+    // three requests), but exactly (X-Forwarded-Port, 1 ms after) only the second: one request
+    // with both legs, never counted twice. Both addresses are named with --alb-ip.
+    const V6_A: &str = "fd00::99:1";
+    const V6_B: &str = "fd00::99:2";
+    const V6_CLIENT: &str = "fd00::2:10";
+    let mut tr = AlbTracker::new(
+        AlbConfig {
+            alb_ips: [ALB, V6_A, V6_B]
+                .iter()
+                .filter_map(|a| a.parse().ok())
+                .collect(),
+            ..AlbConfig::default()
+        },
+        Collect::default(),
+    );
+    health_check(&mut tr, 1, 10);
+    for (id, server, ms) in [(10u64, V6_B, 900i64), (11, V6_A, 1_000)] {
+        let f = Conn::new(id, ep(V6_CLIENT, 40000 + id as u16), ep(server, 80), ms - 2)
+            .handshake(ms - 2);
+        tr.exchange(
+            &f.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(ms, "/p", front_headers())),
+                Some(resp(ms + 30, 200, "Apache", 10)),
+            ),
+        );
+    }
+    let b = Conn::new(20, ep(ALB, 50000), ep(TARGET, 80), 1_000).handshake(1_000);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(1_001, "/p", back_headers(V6_CLIENT))),
+            Some(resp(1_020, 200, "Apache", 10)),
+        ),
+    );
+    let (sink, known) = tr.finish();
+    assert_eq!(known.links.node_for(V6_A.parse().unwrap()), None);
+    assert_eq!(sink.paths.len(), 2, "{:#?}", sink.paths);
+    assert_eq!(paired(&sink), 1);
+    let both = sink
+        .paths
+        .iter()
+        .find(|p| p.front.is_some() && p.back.is_some())
+        .and_then(|p| p.front.as_ref())
+        .map(|f| f.conn.key.server.ip);
+    assert_eq!(both, V6_A.parse().ok());
+}
+
 /// A client-side capture of two ALB nodes (DNS round robin): one answers an error as
 /// `awselb/2.0` (strong), the other only relays targets' answers. Node recognition is per
 /// address: the second serves the same Host on the same listener port, so it is a node of the

@@ -697,6 +697,22 @@ pub fn linked_address_text(l: &LinkedAddress) -> String {
             l.ip, l.requests
         );
     }
+    if l.requests < crate::alb::MIN_LINK_REQUESTS {
+        // Fewer requests than an agreement needs: linked on an exact match no other address
+        // competes for.
+        let (n, s) = if l.requests == 1 {
+            ("its ", "")
+        } else {
+            ("each ", "s")
+        };
+        return format!(
+            "{}, the address its clients reach it at (linked on {} request{s}: {n}back-end \
+             request's last X-Forwarded-For entry, X-Forwarded-Port, method, URI and Host match \
+             a front-end request to it exactly, sent milliseconds before, and no other address \
+             has a request matching it)",
+            l.ip, l.requests
+        );
+    }
     format!(
         "{}, the address its clients reach it at (linked on {} requests: each back-end request's \
          last X-Forwarded-For entry, X-Forwarded-Port, method, URI and Host match a front-end \
