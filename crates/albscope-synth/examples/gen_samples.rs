@@ -5,6 +5,32 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use albscope::taxonomy::{Category, GeneratedBy};
+use albscope_synth::alb::Expected;
+
+/// One README line: the file (under `dir`), its size, what it holds and its ground truth.
+fn readme_entry(
+    readme: &mut String,
+    dir: &str,
+    name: &str,
+    bytes: &[u8],
+    description: &str,
+    truth: &[Expected],
+) {
+    let ok = truth.iter().filter(|e| e.category == Category::Ok).count();
+    let mut bad = String::new();
+    for e in truth.iter().filter(|e| e.category != Category::Ok) {
+        let status = e.status.map_or("-".to_string(), |s| s.to_string());
+        let by = e.generated_by.map_or("-", GeneratedBy::name);
+        let _ = write!(bad, " {} {} by {} ({});", e.category, status, by, e.client);
+    }
+    let _ = writeln!(
+        readme,
+        "- `{dir}{name}.pcap` ({} KB): {description}. Truth: {ok} ok{}{}",
+        bytes.len().div_ceil(1024),
+        if bad.is_empty() { "" } else { ";" },
+        bad.trim_end_matches(';')
+    );
+}
 
 fn main() -> std::io::Result<()> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples");
@@ -35,23 +61,7 @@ fn main() -> std::io::Result<()> {
         println!("{:>8} bytes  {}", bytes.len(), path.display());
         let log = dir.join("access-logs").join(format!("{}.log", s.name));
         std::fs::write(&log, s.access_log())?;
-        let ok = truth.iter().filter(|e| e.category == Category::Ok).count();
-        let mut bad = String::new();
-        for e in truth.iter().filter(|e| e.category != Category::Ok) {
-            let status = e.status.map_or("-".to_string(), |s| s.to_string());
-            let by = e.generated_by.map_or("-", GeneratedBy::name);
-            let _ = write!(bad, " {} {} by {} ({});", e.category, status, by, e.client);
-        }
-        let _ = writeln!(
-            readme,
-            "- `{}.pcap` ({} KB): {}. Truth: {} ok{}{}",
-            s.name,
-            bytes.len().div_ceil(1024),
-            s.description,
-            ok,
-            if bad.is_empty() { "" } else { ";" },
-            bad.trim_end_matches(';')
-        );
+        readme_entry(&mut readme, "", s.name, &bytes, s.description, &truth);
     }
     readme.push_str(
         "\nFront-end-only captures of an HTTPS listener without keys (`encrypted-front/`, \
@@ -63,22 +73,13 @@ fn main() -> std::io::Result<()> {
         let path = dir.join("encrypted-front").join(format!("{}.pcap", s.name));
         std::fs::write(&path, &bytes)?;
         println!("{:>8} bytes  {}", bytes.len(), path.display());
-        let ok = truth.iter().filter(|e| e.category == Category::Ok).count();
-        let mut bad = String::new();
-        for e in truth.iter().filter(|e| e.category != Category::Ok) {
-            let status = e.status.map_or("-".to_string(), |s| s.to_string());
-            let by = e.generated_by.map_or("-", GeneratedBy::name);
-            let _ = write!(bad, " {} {} by {} ({});", e.category, status, by, e.client);
-        }
-        let _ = writeln!(
-            readme,
-            "- `encrypted-front/{}.pcap` ({} KB): {}. Truth: {} ok{}{}",
+        readme_entry(
+            &mut readme,
+            "encrypted-front/",
             s.name,
-            bytes.len().div_ceil(1024),
+            &bytes,
             s.description,
-            ok,
-            if bad.is_empty() { "" } else { ";" },
-            bad.trim_end_matches(';')
+            &truth,
         );
     }
     readme.push_str(
