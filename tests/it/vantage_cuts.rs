@@ -354,7 +354,9 @@ fn front_end_cut_misses_no_visible_failed_request() {
 
 #[test]
 #[ignore = "issue 12: vantage `unknown` (no ALB recognised) for 1 back-end-only cut \
-            (tls/https_backend: TLS only) and 7 front-end-only cuts (tls-frontend, \
+            (tls/https_backend: one TLS connection from one address to one HTTPS server, which any \
+            HTTPS client looks like; an opener of 3 private servers on one port is recognised) \
+            and 7 front-end-only cuts (tls-frontend, \
             http2-frontend, real/http2_frontend, tls/https_backend, tls/tls12_h1, tls/tls13_h1, \
             tls/tls13_h2: TLS only, which any HTTPS server looks like); told the ALB, all are \
             recognised (rows back+ / front+)"]
