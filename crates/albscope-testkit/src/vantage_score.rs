@@ -27,8 +27,10 @@
 //!
 //! **Not visible** (`hidden`) instead of missed or wrong: a failure that happened only on the
 //! leg the cut lacks, so no capture from that vantage can hold it ([`not_visible`]):
-//! - back end only: a request the ALB answered without trying a target (`no_target_attempt`:
-//!   nothing of it reaches a target), and a client that left (`client_closed`) while the ALB
+//! - back end only: a request for which the original found no back-end attempt at all (no
+//!   `target`: a 503 the ALB answered without trying one, `no_target_attempt`, or an opaque
+//!   front-end exchange, `undetermined`, that no back-end request matched): nothing of it is
+//!   on the back-end leg, so no back-end capture can hold it; and a client that left (`client_closed`) while the ALB
 //!   took the target's whole answer anyway (the back end is a complete, normal exchange; the
 //!   cut may call it ok only with its status marked inferred, else it is wrong);
 //! - front end only: a failure behind an encrypted front end (TLS without keys: the client's
@@ -265,7 +267,8 @@ impl Seen {
 /// status marked inferred).
 pub fn not_visible(seen: Seen, truth: &Req, cut: Option<&Req>) -> bool {
     match (seen, cut) {
-        (Seen::Back, None) => truth.category == "no_target_attempt" && truth.target.is_none(),
+        // no back-end attempt in the original: nothing of it is on the back-end leg
+        (Seen::Back, None) => truth.target.is_none(),
         (Seen::Back, Some(c)) => {
             truth.category == "client_closed"
                 && truth.target_answered
@@ -774,6 +777,24 @@ mod tests {
             "{:?}",
             s.details
         );
+    }
+
+    #[test]
+    fn a_front_end_exchange_without_back_end_attempt_is_hidden_from_the_back_end() {
+        // an encrypted exchange no back-end request matched: undetermined, no target
+        let truth = doc(vec![json!({
+            "id": "f0.0", "time": "2025-12-11T16:42:57.000000Z", "client": "1.2.3.4:40000",
+            "category": "undetermined", "front_encrypted": true
+        })]);
+        let s = score_seen(&truth, &doc(vec![]), Seen::Back);
+        assert_eq!((s.hidden, s.missed), (1, 0), "{:?}", s.details);
+        // with a target in the original, the back end could have seen it: missed
+        let truth = doc(vec![json!({
+            "id": "f0.0", "time": "2025-12-11T16:42:57.000000Z", "client": "1.2.3.4:40000",
+            "target": "10.0.2.15:443", "category": "undetermined", "front_encrypted": true
+        })]);
+        let s = score_seen(&truth, &doc(vec![]), Seen::Back);
+        assert_eq!((s.hidden, s.missed), (0, 1), "{:?}", s.details);
     }
 
     #[test]

@@ -38,6 +38,10 @@ struct ServerConns {
     ports: BTreeSet<u16>,
 }
 
+/// Private server addresses one private opener must connect to on one port to be a (weak) ALB
+/// candidate ([`NodeEvidence::OpensToSeveralTargets`]).
+pub(super) const SEVERAL_TARGETS: usize = 3;
+
 /// Most ports remembered per address in [`ServerConns`].
 const MAX_SERVER_PORTS: usize = 16;
 
@@ -61,6 +65,9 @@ pub struct Knowledge {
     servers_seen: BTreeSet<IpAddr>,
     /// Addresses seen opening connections to a server in `servers_seen` ... and vice versa.
     clients_seen: BTreeSet<IpAddr>,
+    /// Per private opener and server port, the private server addresses it opened connections
+    /// to (at most [`SEVERAL_TARGETS`] each): an opener of several is a (weak) ALB candidate.
+    opened_to: foldhash::HashMap<(IpAddr, u16), BTreeSet<IpAddr>>,
     /// The sites (Host without port, lower case; server port) each address answered client
     /// requests for (requests without the headers an ALB adds): an address serving a site a
     /// strongly recognised node serves is another node of the same load balancer.
@@ -531,6 +538,7 @@ impl Knowledge {
         if self.clients_seen.len() < MAX_ADDRESSES {
             self.clients_seen.insert(key.client.ip);
         }
+        self.learn_opener(key);
         for ip in [key.server.ip, key.client.ip] {
             if self.servers_seen.contains(&ip)
                 && self.clients_seen.contains(&ip)
@@ -540,6 +548,31 @@ impl Knowledge {
                 let n = self.node_mut(ip);
                 push_evidence(n, NodeEvidence::AcceptsAndOpens);
             }
+        }
+    }
+
+    /// Learns from who opens connections to whom: a private address that opens connections to
+    /// [`SEVERAL_TARGETS`] private servers on the same port is a (weak) ALB candidate (a node
+    /// spreading requests over a target group, e.g. a TLS-only back end without keys). One
+    /// client talking to one or two servers is not: any HTTPS client does that.
+    fn learn_opener(&mut self, key: &ConnKey) {
+        if !is_private(key.client.ip) || !is_private(key.server.ip) {
+            return;
+        }
+        let slot = (key.client.ip, key.server.port);
+        if !self.opened_to.contains_key(&slot) && self.opened_to.len() >= MAX_ADDRESSES {
+            return;
+        }
+        let servers = self.opened_to.entry(slot).or_default();
+        if servers.len() >= SEVERAL_TARGETS || !servers.insert(key.server.ip) {
+            return;
+        }
+        if servers.len() == SEVERAL_TARGETS
+            && !self.nodes.contains_key(&key.client.ip)
+            && self.nodes.len() < MAX_WEAK_NODES
+        {
+            let n = self.node_mut(key.client.ip);
+            push_evidence(n, NodeEvidence::OpensToSeveralTargets);
         }
     }
 
@@ -763,4 +796,13 @@ fn sends_back_end_traffic(n: &NodeInfo) -> bool {
         || n.health_checks > 0
         || n.evidence.contains(&NodeEvidence::SendsAlbHeaders)
         || n.evidence.contains(&NodeEvidence::SendsHealthChecks)
+}
+
+/// True for an address a VPC hands out privately: IPv4 private ranges (RFC 1918) and IPv6
+/// unique local addresses (fc00::/7). Global IPv6 VPC addresses cannot be told apart: false.
+fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private(),
+        IpAddr::V6(v6) => v6.octets()[0] & 0xfe == 0xfc,
+    }
 }

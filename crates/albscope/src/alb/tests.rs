@@ -988,3 +988,49 @@ fn forwarded_heads_cut_short_name_a_weak_node() {
     assert!(!known.is_alb(alb));
     assert!(known.is_alb("10.0.1.77".parse().unwrap()));
 }
+
+/// Issue 12: a private address opening connections to several private servers on one port
+/// (a node spreading requests over a target group, e.g. a TLS-only back end without keys) is a
+/// weak node; one or two servers, a public server, or strong evidence elsewhere are not.
+#[test]
+fn an_opener_of_several_private_targets_is_a_weak_node() {
+    let key = |client: &str, server: &str, port: u16| crate::flow::ConnKey {
+        session: MirrorSession::DIRECT,
+        client: ep(client, 40000),
+        server: ep(server, port),
+    };
+    let opener: IpAddr = "10.0.1.25".parse().unwrap();
+    let mut k = Knowledge::new(AlbConfig::default());
+    // one HTTPS server, connected to again and again: any HTTPS client does that
+    for _ in 0..5 {
+        k.learn_conn(&key("10.0.1.25", "10.0.2.15", 443));
+    }
+    k.learn_conn(&key("10.0.1.25", "10.0.2.16", 443));
+    // a third server, but on another port, and a public one
+    k.learn_conn(&key("10.0.1.25", "10.0.2.17", 8443));
+    k.learn_conn(&key("10.0.1.25", "203.0.113.9", 443));
+    assert!(!k.is_alb(opener));
+    // a third private server on the same port
+    k.learn_conn(&key("10.0.1.25", "10.0.2.17", 443));
+    assert!(k.is_alb(opener));
+    assert_eq!(
+        k.nodes[&opener].evidence,
+        vec![NodeEvidence::OpensToSeveralTargets]
+    );
+    assert!(!k.nodes[&opener].strong);
+    // a public client browsing several servers is not a node
+    let mut k = Knowledge::new(AlbConfig::default());
+    for s in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        k.learn_conn(&key("198.51.100.200", s, 443));
+    }
+    assert!(k.nodes.is_empty());
+    // a node given with --alb-ip wins
+    let mut k = Knowledge::new(AlbConfig {
+        alb_ips: vec!["10.0.1.99".parse().unwrap()],
+        ..AlbConfig::default()
+    });
+    for s in ["10.0.2.15", "10.0.2.16", "10.0.2.17"] {
+        k.learn_conn(&key("10.0.1.25", s, 443));
+    }
+    assert!(!k.is_alb(opener));
+}

@@ -411,6 +411,10 @@ pub enum NodeEvidence {
     /// rest, X-Amzn-Trace-Id included, is missing), and nothing else in the capture is
     /// recognised as an ALB node (weak).
     ForwardsCutShort,
+    /// It opens connections to several private servers on the same port, itself private (a
+    /// node spreading requests over a target group), and nothing else in the capture is
+    /// recognised as an ALB node (weak).
+    OpensToSeveralTargets,
 }
 
 /// A detected ALB node.

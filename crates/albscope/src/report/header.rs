@@ -60,6 +60,11 @@ pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
              (assumed to be the ALB because nothing else in the capture is recognised as one; \
              name it with --alb-ip)"
         }
+        NodeEvidence::OpensToSeveralTargets => {
+            "opens connections to several private servers on the same port, like a node \
+             spreading requests over a target group (assumed to be the ALB because nothing else \
+             in the capture is recognised as one; name it with --alb-ip)"
+        }
         NodeEvidence::OpenedFailedConnect => {
             "opened a connection that never got going (assumed to be the ALB because nothing \
              else in the capture is recognised as one; name it with --alb-ip)"
