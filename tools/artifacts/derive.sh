@@ -36,3 +36,13 @@ one=$(mktemp)
 python3 $T/pcap_edit.py $R/idle_timeout.pcap "$one" 'until:22'
 python3 $T/v6_front.py "$one" $A/dualstack_one.pcap
 rm -f "$one"
+# A TLS-only back end (HTTPS targets, no keys) seen from the targets' side alone, spread over a
+# target group: the back-end cut of samples/tls/https_backend.pcap (one keep-alive TLS
+# connection of the node 10.98.0.1 to 10.98.1.11:443, reset by the target after the fourth
+# request) copied to two more targets, 2 s and 4 s later.
+cut=$(mktemp -d)
+cargo run -q -p albscope-testkit --example vantage_cut -- samples/tls/https_backend.pcap "$cut" >/dev/null
+python3 $T/spread_targets.py "$cut/https_backend.back.pcap" "$cut/t12.pcap" 10.98.1.11 10.98.1.12 41192 1 2
+python3 $T/spread_targets.py "$cut/https_backend.back.pcap" "$cut/t13.pcap" 10.98.1.11 10.98.1.13 41192 2 4
+mergecap -F pcap -w $A/tls_target_group.pcap "$cut/https_backend.back.pcap" "$cut/t12.pcap" "$cut/t13.pcap"
+rm -rf "$cut"
