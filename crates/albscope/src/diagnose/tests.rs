@@ -1292,21 +1292,25 @@ fn chunked_body_cut_by_the_target_is_incomplete_body() {
         r.body_bytes = 47;
         r
     };
-    let mut tr = tracker();
-    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
-        .handshake(98)
-        .ev(260, ToClient, K::Fin);
-    tr.closed(c.record(
-        AppKind::Http,
-        vec![exch(
+    // The client's connection: part of the body relayed, then the ALB's bare FIN.
+    let front = |tr: &mut Tr| {
+        let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
+            .handshake(98)
+            .ev(260, ToClient, K::Fin);
+        tr.closed(c.record(
+            AppKind::Http,
+            vec![exch(
+                0,
+                None,
+                Some(get(100, "/x", front_headers())),
+                Some(cut(122)),
+            )],
             0,
             None,
-            Some(get(100, "/x", front_headers())),
-            Some(cut(122)),
-        )],
-        0,
-        None,
-    ));
+        ));
+    };
+    let mut tr = tracker();
+    front(&mut tr);
     let b = back_conn(2, 101).handshake(101).ev(250, ToClient, K::Fin);
     tr.closed(b.record(
         AppKind::Http,
@@ -1320,20 +1324,7 @@ fn chunked_body_cut_by_the_target_is_incomplete_body() {
 
     // the front end alone proves it too (the ALB's bare FIN after part of the body)
     let mut tr = tracker();
-    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
-        .handshake(98)
-        .ev(260, ToClient, K::Fin);
-    tr.closed(c.record(
-        AppKind::Http,
-        vec![exch(
-            0,
-            None,
-            Some(get(100, "/x", front_headers())),
-            Some(cut(122)),
-        )],
-        0,
-        None,
-    ));
+    front(&mut tr);
     let f = one(tr);
     check(&f, Category::IncompleteBody, None, Some(GeneratedBy::Lb));
 }

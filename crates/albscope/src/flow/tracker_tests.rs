@@ -528,21 +528,21 @@ fn an_ack_one_past_the_data_is_a_lost_fin_not_a_lost_byte() {
     assert_eq!(n.rec.text(0, Dir::ToClient), b"aaaacc");
 }
 
+/// The sequence numbers the sender and its peer start at, and the sender's direction.
+fn sender(from_client: bool) -> (u32, u32, Dir) {
+    if from_client {
+        (1001, 5001, Dir::ToServer)
+    } else {
+        (5001, 1001, Dir::ToClient)
+    }
+}
+
 /// An ACK captured before the data it acknowledges (the mirror reordered them), in each
 /// direction: the data arriving next is in-order data, no gap, no retransmission.
 #[test]
 fn ack_before_its_data_waits_for_the_data() {
     for from_client in [true, false] {
-        let (mine, peer) = if from_client {
-            (1001, 5001)
-        } else {
-            (5001, 1001)
-        };
-        let dir = if from_client {
-            Dir::ToServer
-        } else {
-            Dir::ToClient
-        };
+        let (mine, peer, dir) = sender(from_client);
         let mut n = net();
         n.handshake(0);
         n.send(p(from_client, "PA", mine, peer, b"aaaa", 3));
@@ -566,16 +566,7 @@ fn ack_before_its_data_waits_for_the_data() {
 #[test]
 fn ack_before_data_that_never_comes_becomes_a_gap() {
     for from_client in [true, false] {
-        let (mine, peer) = if from_client {
-            (1001, 5001)
-        } else {
-            (5001, 1001)
-        };
-        let dir = if from_client {
-            Dir::ToServer
-        } else {
-            Dir::ToClient
-        };
+        let (mine, peer, dir) = sender(from_client);
         // By packets: four more packets of the connection (later data of the same sender).
         let mut n = net();
         n.handshake(0);
