@@ -157,10 +157,9 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             let idle_before = b.exchange.as_ref().and_then(|e| e.idle_before);
             let near = tc.ts.since(req_t).0.unsigned_abs() <= RACE_WINDOW.0.unsigned_abs();
             // The idle gap before the request equals the target's keep-alive timeout (read
-            // from its other idle closes), or, when that is unknown, the close met the request
-            // after a real idle period.
-            // The idle gap against the keep-alive timeout the target announces
-            // (`Keep-Alive: timeout=N`), when it does.
+            // from its other idle closes, else the one it announces with `Keep-Alive:
+            // timeout=N`), or, when neither is known, the close met the request after a real
+            // idle period.
             let announced_match = idle_before
                 .zip(announced)
                 .map(|(i, n)| same_timer(i.as_secs_f64(), n.as_secs_f64()));
@@ -203,6 +202,12 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             let at_request = tc.ts.since(req_t).0 <= RACE_WINDOW.0;
             if let Some(why) = idle_unseen(b, tc).filter(|_| at_request) {
                 ev.push(Evidence::IdleNotVisible { why });
+                if let Some(timeout) = announced {
+                    ev.push(Evidence::KeepaliveAnnounced {
+                        timeout,
+                        idle_matches: false,
+                    });
+                }
                 if let Some(s) = &detail.server {
                     ev.push(Evidence::TargetServer { server: s.clone() });
                 }
