@@ -224,3 +224,24 @@ fn health_checks_from_the_targets_side_are_not_client_requests() {
         a.requests
     );
 }
+
+/// A target that answers `Connection: close` and closes 1.5 s later honours its own header: no
+/// keep-alive timeout is read from that close, no race risk named, and the ALB's next request
+/// (on a new connection) is judged on its own.
+#[test]
+fn a_close_after_connection_close_is_no_keepalive_timer() {
+    let a = analyze(Path::new("samples/connection_close.pcap"), false);
+    assert!(
+        a.targets.iter().all(|t| t.keepalive_timeout.is_none()),
+        "{:?}",
+        a.targets
+    );
+    let v = albscope::diagnose::verdict::Verdict::of(&a);
+    assert!(v.risks.is_empty(), "{:?}", v.risks);
+    let cats: Vec<Category> = a.requests.iter().map(|r| r.category).collect();
+    assert_eq!(cats, vec![Category::TargetClosedBeforeResponse]);
+    assert!(a.requests.iter().all(|r| r
+        .evidence
+        .iter()
+        .all(|e| !matches!(e, albscope::diagnose::Evidence::KeepaliveMatches { .. }))));
+}

@@ -106,6 +106,35 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             0,
         ),
         (
+            // keepalive_race.pcap without the target's response to the first request on the
+            // back-end connection the race happens on: the idle gap before the raced request is
+            // not in the capture, so a keep-alive race cannot be told from a close before
+            // answering (the first request, its back-end answer lost, stays undetermined).
+            "race_response_lost.pcap",
+            vec![
+                (40011, Undetermined, None),
+                (40012, Undetermined, Some(KeepaliveRace)),
+                (40013, Ok, None),
+                (40014, Ok, None),
+                (40015, Ok, None),
+            ],
+            0,
+            0,
+        ),
+        (
+            // keepalive_race.pcap from the raced request on: its back-end connection was open
+            // before the capture, so whether it was idle before is not known.
+            "race_starts_mid_connection.pcap",
+            vec![
+                (40012, Undetermined, Some(TargetClosedBeforeResponse)),
+                (40013, Ok, None),
+                (40014, Ok, None),
+                (40015, Ok, None),
+            ],
+            0,
+            0,
+        ),
+        (
             // malformed_response.pcap with the ALB's ACK of the target's first response
             // captured before the response: the response is in-order data, not lost bytes.
             "ack_before_data.pcap",

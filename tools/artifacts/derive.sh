@@ -23,6 +23,11 @@ editcap -s 96 $R/closed_rst.pcap $A/snaplen96.pcap
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/ends_mid_connect.pcap 'until:5'
 # The capture starts at the target's RST on a kept-alive back-end connection.
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/starts_mid_connection.pcap 'from:22'
+# A keep-alive race whose idle period the capture cannot show: the target's response to the
+# first request on the raced back-end connection (be 54716) was not mirrored; and a capture that
+# starts at the raced request (the connection opened before it).
+python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/race_response_lost.pcap 'drop:10'
+python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/race_starts_mid_connection.pcap 'from:20'
 # The mirror delivered the ALB's ACK of a target's response before the response itself.
 python3 $T/pcap_edit.py $R/malformed_response.pcap $A/ack_before_data.pcap 'swap:16:17'
 # Back end only (the targets' ENIs mirrored), starting at a health check's response: its

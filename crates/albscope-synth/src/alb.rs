@@ -173,6 +173,9 @@ pub struct Resp {
     pub chunked: bool,
     /// Target processing time before the response.
     pub delay: Nanos,
+    /// The target answers `Connection: close` (instead of its keep-alive headers) and closes
+    /// the connection this long after the response.
+    pub close_after: Option<Nanos>,
 }
 
 impl Resp {
@@ -184,7 +187,15 @@ impl Resp {
             body: body.to_vec(),
             chunked: false,
             delay: 8 * MS,
+            close_after: None,
         }
+    }
+
+    /// The target answers `Connection: close` and closes the connection `after` the response
+    /// (honouring its own header: no keep-alive timer).
+    pub fn connection_close(mut self, after: Nanos) -> Self {
+        self.close_after = Some(after);
+        self
     }
 
     /// Sets the processing delay.
@@ -993,9 +1004,13 @@ impl World {
             r.body.clone()
         };
         let relayed_headers = h.clone();
-        for (k, v) in &ident {
-            if k == "Connection" || k == "Keep-Alive" {
-                h.push((k.clone(), v.clone()));
+        if r.close_after.is_some() {
+            h.push(("Connection".into(), "close".into()));
+        } else {
+            for (k, v) in &ident {
+                if k == "Connection" || k == "Keep-Alive" {
+                    h.push((k.clone(), v.clone()));
+                }
             }
         }
         let start = format!("HTTP/1.1 {} {}", r.status, http::reason(r.status));
@@ -1315,6 +1330,10 @@ impl World {
                     .send(&mut self.pkts, tresp, false, &to_alb, &SendOpts::default());
                 bc.last = got;
                 bc.busy_until = got;
+                if let Some(after) = r.close_after {
+                    bc.conn.close(&mut self.pkts, got + after, false);
+                    bc.open = false;
+                }
                 if let Some(l) = self.log_mut() {
                     l.response = Some(tresp);
                     l.relayed = Some(got + ALB_DELAY);

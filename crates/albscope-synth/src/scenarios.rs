@@ -178,6 +178,7 @@ pub fn all() -> Vec<Scenario> {
         s!("h2c_streams", h2c_streams, "HTTP/2 with prior knowledge (h2c) on both legs, one connection each: concurrent streams (one 80 KB response stalled on the 64 KB window until WINDOW_UPDATE), a gRPC call failing with grpc-status 13 in its trailers, RST_STREAM INTERNAL_ERROR from the target (502), and a stream refused by the target's GOAWAY (HTTP/2 keep-alive race, 502)"),
         s!("proxy-two-interfaces", proxy_two_interfaces, "tcpdump -i any on a proxy acting as an ALB node with a client-facing interface (10.0.0.10) and a target-facing one (10.0.1.25): ok traffic, a refused connect (502 with no back-end request) and a target 500; the node is linked from the back end's X-Forwarded-For"),
         s!("http2-frontend", http2_frontend, "HTTPS listener (443) whose clients speak HTTP/2 (ClientHello ALPN h2, http/1.1; TLS 1.3 hides the selection): one connection carries 8 concurrent streams, among them a target 500, a refused connect and a target reset; a second client's HTTP/2 connection 3 more; plain HTTP on the back end"),
+        s!("connection_close", connection_close, "Apache target answering `Connection: close` (no keep-alive) and closing the connection 1.5 s after its answer, as its own header said: no keep-alive timer, no race risk; the next requests open new connections: one closed by the target before any response byte (502), one ok"),
         s!("mirror-truncated", mirror_truncated, "VXLAN mirror session truncating inner frames to 200 bytes (inner IP length larger than the bytes present), every 3rd full-size data segment missing, every 25th packet duplicated; ok traffic (one 12 KB response) and one 502"),
     ]
 }
@@ -403,6 +404,39 @@ fn closed_before_response() -> World {
     );
     ok(&mut w, g, e + 400 * MS, "/", 0, &mut r);
     w.finish(t + 12 * SEC);
+    w
+}
+
+fn connection_close() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 33,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(133);
+    let t = t0();
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    let body = page(&mut r, 900);
+    let e = w.request(
+        f,
+        t + 2 * MS,
+        &Req::get("/download/report.csv"),
+        0,
+        Outcome::Respond(Resp::new(200, &body).connection_close(1500 * MS)),
+    );
+    // The ALB's next requests go out on new connections (the old one was closed).
+    let g = w.open(ip(CLIENTS[1]), n, e + 3 * SEC);
+    let e = w.request(
+        g,
+        e + 3 * SEC + 2 * MS,
+        &Req::get("/api/export"),
+        0,
+        Outcome::ClosedBeforeResponse {
+            after: 35 * MS,
+            rst: false,
+        },
+    );
+    ok(&mut w, g, e + SEC, "/", 0, &mut r);
+    w.finish(t + 9 * SEC);
     w
 }
 

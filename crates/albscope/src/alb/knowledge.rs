@@ -267,6 +267,11 @@ impl Knowledge {
         self.targets.get(target).and_then(|t| t.keepalive_timeout())
     }
 
+    /// The keep-alive timeout `target` announces on its responses (`Keep-Alive: timeout=N`).
+    pub fn target_announced_keepalive(&self, target: &Endpoint) -> Option<Duration> {
+        self.targets.get(target).and_then(|t| t.announced_keepalive)
+    }
+
     /// Which legs the capture holds.
     pub fn vantage(&self) -> Vantage {
         match (
@@ -587,6 +592,11 @@ impl Knowledge {
         let Some(last_end) = rec.last_exchange_end else {
             return;
         };
+        // The last response said the connection ends after it (`Connection: close`, HTTP/1.0
+        // without keep-alive): whoever closes it then honours that, whenever; no idle timer.
+        if rec.last_response_closes {
+            return;
+        }
         let first_fin =
             rec.tcp.events.iter().find(|e| {
                 matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) && e.ts >= last_end
@@ -764,6 +774,9 @@ impl Knowledge {
         }
         if let Some(s) = resp.headers.known(Known::XPoweredBy) {
             t.powered_by = Some(s.to_string());
+        }
+        if let Some(k) = resp.announced_keepalive() {
+            t.announced_keepalive = Some(k);
         }
     }
 }

@@ -134,6 +134,7 @@ impl Conn {
             unfinished,
             finished_exchanges: finished,
             last_exchange_end: last_end_ms.map(t),
+            last_response_closes: false,
             tunnel_since: None,
             tls: None,
             unknown_excerpt: None,

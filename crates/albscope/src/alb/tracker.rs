@@ -503,6 +503,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             finished_exchanges,
             last_exchange_end,
             tunnel_since: _,
+            last_response_closes: _,
             tls,
             unknown_excerpt,
             decryption,

@@ -449,6 +449,9 @@ pub struct TargetInfo {
     pub powered_by: Option<String>,
     /// Idle times (seconds) after which it closed kept-alive connections itself.
     pub idle_closes: Vec<f64>,
+    /// The idle keep-alive timeout its last response announcing one gave (`Keep-Alive:
+    /// timeout=N`).
+    pub announced_keepalive: Option<Duration>,
     /// Health checks received.
     pub health_checks: u64,
     /// Health checks that failed.

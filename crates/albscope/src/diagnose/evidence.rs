@@ -118,6 +118,22 @@ pub enum TellApart {
     /// only): its idle timeout cutting a stalled stream, or the client gone; the front end
     /// shows which.
     CutOrClientLeft,
+    /// The target closed a connection the capture does not show idle before the request (its
+    /// previous response lost, or opened before the capture): the idle gap before the request
+    /// against the target's keep-alive timeout tells a keep-alive race from a close before
+    /// answering.
+    IdleBeforeRequest,
+}
+
+/// Why the capture does not show how long a connection was idle before a request.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum IdleUnseen {
+    /// Bytes of the target's previous response on the connection are missing from the capture
+    /// (mirror loss, truncation): when it ended is not known.
+    PreviousResponseLost,
+    /// The connection was open before the capture started (no SYN seen): what it carried
+    /// before, and when, is not in the capture.
+    OpenedBeforeCapture,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.
@@ -183,6 +199,20 @@ pub enum Evidence {
     KeepaliveMatches {
         /// The keep-alive timeout.
         keepalive: Duration,
+    },
+    /// The target's `Keep-Alive: timeout=N` response header (seen on its earlier responses):
+    /// the keep-alive timeout it announces, and whether the idle gap before the request matches
+    /// it.
+    KeepaliveAnnounced {
+        /// The announced timeout.
+        timeout: Duration,
+        /// The idle gap before the request matches it.
+        idle_matches: bool,
+    },
+    /// How long the connection was idle before the request is not in the capture.
+    IdleNotVisible {
+        /// Why.
+        why: IdleUnseen,
     },
     /// The target's Server header.
     TargetServer {
@@ -535,6 +565,8 @@ impl Evidence {
                 .collect(),
             Evidence::RequestNotReadable { .. }
             | Evidence::KeepaliveMatches { .. }
+            | Evidence::KeepaliveAnnounced { .. }
+            | Evidence::IdleNotVisible { .. }
             | Evidence::TargetServer { .. }
             | Evidence::MatchesIdleTimeout { .. }
             | Evidence::ShorterThanIdleTimeout { .. }
@@ -634,6 +666,13 @@ pub enum Cause {
     },
     /// HTTP/2: the target's GOAWAY refused the stream the ALB had just opened.
     GoawayRace,
+    /// The target closed (or reset) a connection as the request arrived on it, and the capture
+    /// does not show how long the connection was idle before: a keep-alive race or a close
+    /// before answering (see the finding's candidates).
+    ClosedAtRequestIdleUnseen {
+        /// RST rather than FIN.
+        reset: bool,
+    },
     /// The target closed (or reset) before answering.
     TargetClosedBeforeAnswer {
         /// RST rather than FIN.

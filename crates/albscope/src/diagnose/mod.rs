@@ -17,7 +17,9 @@ pub mod series;
 mod timeline;
 pub mod verdict;
 
-pub use evidence::{AlbTimer, At, Cause, Close, Evidence, Icmp, Inference, Note, Reuse, TellApart};
+pub use evidence::{
+    AlbTimer, At, Cause, Close, Evidence, Icmp, IdleUnseen, Inference, Note, Reuse, TellApart,
+};
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
     TimelineEvent,

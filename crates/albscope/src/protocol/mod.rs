@@ -18,6 +18,7 @@ pub mod decrypt;
 mod headers;
 mod http;
 mod http2;
+mod keepalive;
 mod tls;
 mod tracker;
 
@@ -392,6 +393,10 @@ pub struct ConnectionRecord {
     /// another protocol, a CONNECT answered 2xx); `last_exchange_end` is then the time of the
     /// tunnel's last bytes, and a close is the tunnel's end, not a keep-alive timer.
     pub tunnel_since: Option<Timestamp>,
+    /// The last finished exchange's response ended the connection by its own headers
+    /// (`Connection: close`, HTTP/1.0 without keep-alive): a close after it honours them and
+    /// is no keep-alive timer.
+    pub last_response_closes: bool,
     /// TLS facts, when the connection is TLS.
     pub tls: Option<TlsInfo>,
     /// Bytes at the start of a stream that were neither HTTP nor TLS, escaped (at most 64).

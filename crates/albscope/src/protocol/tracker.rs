@@ -187,6 +187,8 @@ struct HttpConn {
     next_index: u32,
     finished: u32,
     last_end: Option<Timestamp>,
+    /// The last finished exchange's response ended the connection by its own headers.
+    last_closes: bool,
     /// When the connection stopped being HTTP (a `101 Switching Protocols`, a CONNECT
     /// answered 2xx): from then on it carries the tunnel's bytes.
     tunnel_since: Option<Timestamp>,
@@ -203,6 +205,7 @@ impl HttpConn {
             next_index: 0,
             finished: 0,
             last_end: None,
+            last_closes: false,
             tunnel_since: None,
             req_current: None,
             resp_slot: None,
@@ -565,6 +568,7 @@ impl ProtocolTracker {
                         unfinished: Vec::new(),
                         finished_exchanges: 0,
                         last_exchange_end: None,
+                        last_response_closes: false,
                         tunnel_since: None,
                         tls: None,
                         unknown_excerpt: None,
@@ -587,45 +591,52 @@ impl ProtocolTracker {
                 } else {
                     None
                 };
-                let (unfinished, finished, last_end, tunnel_since) = match (http, h2) {
-                    (_, Some(mut h2)) => {
-                        self.stats.add_h2(&h2.counters);
-                        let unfinished = h2.take_unfinished();
-                        (unfinished, h2.finished, h2.last_end, None)
-                    }
-                    (http, None) => match http {
-                        Some(h) => {
-                            let mut h = *h;
-                            if let Some(req) = h.req.partial_request() {
-                                // A request cut short by the end of the connection.
-                                if h.queue.len() < MAX_QUEUE {
-                                    let index = h.next_index;
-                                    let idle_before = h.idle_before(index, req.first_byte);
-                                    push_slot(
-                                        &mut h.queue,
-                                        Slot {
-                                            ex: HttpExchange {
-                                                index,
-                                                idle_before,
-                                                request: Some(req),
-                                                request_lost_at: None,
-                                                response: None,
-                                                response_error: None,
-                                                headers_skipped: None,
-                                                h2: None,
-                                            },
-                                            claimed: false,
-                                        },
-                                    );
-                                }
-                            }
-                            let unfinished: Vec<HttpExchange> =
-                                h.queue.into_iter().map(|s| s.ex).collect();
-                            (unfinished, h.finished, h.last_end, h.tunnel_since)
+                let (unfinished, finished, last_end, tunnel_since, last_response_closes) =
+                    match (http, h2) {
+                        (_, Some(mut h2)) => {
+                            self.stats.add_h2(&h2.counters);
+                            let unfinished = h2.take_unfinished();
+                            (unfinished, h2.finished, h2.last_end, None, false)
                         }
-                        None => (Vec::new(), 0, None, None),
-                    },
-                };
+                        (http, None) => match http {
+                            Some(h) => {
+                                let mut h = *h;
+                                if let Some(req) = h.req.partial_request() {
+                                    // A request cut short by the end of the connection.
+                                    if h.queue.len() < MAX_QUEUE {
+                                        let index = h.next_index;
+                                        let idle_before = h.idle_before(index, req.first_byte);
+                                        push_slot(
+                                            &mut h.queue,
+                                            Slot {
+                                                ex: HttpExchange {
+                                                    index,
+                                                    idle_before,
+                                                    request: Some(req),
+                                                    request_lost_at: None,
+                                                    response: None,
+                                                    response_error: None,
+                                                    headers_skipped: None,
+                                                    h2: None,
+                                                },
+                                                claimed: false,
+                                            },
+                                        );
+                                    }
+                                }
+                                let unfinished: Vec<HttpExchange> =
+                                    h.queue.into_iter().map(|s| s.ex).collect();
+                                (
+                                    unfinished,
+                                    h.finished,
+                                    h.last_end,
+                                    h.tunnel_since,
+                                    h.last_closes,
+                                )
+                            }
+                            None => (Vec::new(), 0, None, None, false),
+                        },
+                    };
                 self.stats.unfinished_exchanges += unfinished.len() as u64;
                 let decryption = c.decrypt.take().map(|d| {
                     let info = d.finish();
@@ -662,6 +673,7 @@ impl ProtocolTracker {
                     unfinished,
                     finished_exchanges: finished,
                     last_exchange_end: last_end,
+                    last_response_closes,
                     tunnel_since,
                     tls,
                     unknown_excerpt,

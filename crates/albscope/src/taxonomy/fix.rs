@@ -158,6 +158,8 @@ pub struct FixFacts {
     pub idle_s: f64,
     /// Keep-alive timeout seen for the target, seconds.
     pub keepalive_s: Option<f64>,
+    /// Keep-alive timeout the target announces (`Keep-Alive: timeout=N`), seconds.
+    pub announced_keepalive_s: Option<f64>,
     /// A category-specific fact the fix line quotes.
     pub extra: Option<FixExtra>,
     /// Connect timeout from the target's vantage (SYN-ACK sent, SYN retransmitted).
@@ -218,13 +220,20 @@ pub fn keepalive_hint(d: &FixFacts) -> Option<String> {
 pub fn fix_text(category: Category, d: &FixFacts) -> Option<String> {
     let idle = format!("{:.0} s", d.idle_s);
     let target = d.target.clone().unwrap_or_else(|| "the target".into());
+    // The target's own word for its keep-alive timeout, when it is below the idle timeout.
+    let announced = d
+        .announced_keepalive_s
+        .filter(|n| *n < d.idle_s)
+        .map(|n| format!("; the target announces `Keep-Alive: timeout={n}`, below it"))
+        .unwrap_or_default();
     let keepalive = || match keepalive_hint(d) {
-        Some(h) => {
-            format!("set the target's keep-alive timeout above the ALB idle timeout ({idle}): {h}")
-        }
+        Some(h) => format!(
+            "set the target's keep-alive timeout above the ALB idle timeout \
+             ({idle}{announced}): {h}"
+        ),
         None => format!(
             "set the target's keep-alive timeout a few seconds above the ALB idle timeout \
-             ({idle}), e.g. {:.0} s",
+             ({idle}{announced}), e.g. {:.0} s",
             d.idle_s + KEEPALIVE_MARGIN_S as f64
         ),
     };

@@ -19,6 +19,8 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
         expected_status: expected,
         what,
         detail,
+        candidates: Vec::new(),
+        tell_apart: None,
     };
     let syns: Vec<&TcpEvent> = evs
         .iter()

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::alb::Leg;
 use crate::capture::{Duration, Timestamp};
-use crate::diagnose::evidence::{Cause, Evidence, Reuse};
+use crate::diagnose::evidence::{Cause, Evidence, IdleUnseen, Reuse, TellApart};
 use crate::diagnose::model::Party;
 use crate::diagnose::round3;
 use crate::flow::{Dir, TcpEvent, TcpEventKind};
@@ -18,6 +18,7 @@ use crate::taxonomy::{Category, FixExtra};
 pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
     let target_ep = b.conn.key.server;
     let tinfo = ctx.known.targets.get(&target_ep);
+    let announced = ctx.known.target_announced_keepalive(&target_ep);
     let mut detail = FixFacts {
         target: Some(target_ep.to_string()),
         port: Some(target_ep.port),
@@ -34,6 +35,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             .known
             .target_keepalive(&target_ep)
             .map(|d| round3(d.as_secs_f64())),
+        announced_keepalive_s: announced.map(|d| round3(d.as_secs_f64())),
         ..FixFacts::default()
     };
     let mut ev: Vec<Evidence> = Vec::new();
@@ -46,6 +48,8 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
         expected_status: expected,
         what,
         detail,
+        candidates: Vec::new(),
+        tell_apart: None,
     };
 
     // A response to a request whose bytes are not readable in the capture (truncation, loss):
@@ -153,14 +157,26 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             let idle_before = b.exchange.as_ref().and_then(|e| e.idle_before);
             let near = tc.ts.since(req_t).0.unsigned_abs() <= RACE_WINDOW.0.unsigned_abs();
             // The idle gap before the request equals the target's keep-alive timeout (read
-            // from its other idle closes), or, when that is unknown, the close met the request
-            // after a real idle period.
+            // from its other idle closes, else the one it announces with `Keep-Alive:
+            // timeout=N`), or, when neither is known, the close met the request after a real
+            // idle period.
+            let announced_match = idle_before
+                .zip(announced)
+                .map(|(i, n)| same_timer(i.as_secs_f64(), n.as_secs_f64()));
             let ka_match = match (idle_before, detail.keepalive_s) {
-                (Some(i), Some(k)) => (i.as_secs_f64() - k).abs() <= (0.05 * k).max(0.25),
-                (Some(i), None) => near && i.as_secs_f64() >= 1.0,
+                (Some(i), Some(k)) => same_timer(i.as_secs_f64(), k),
+                (Some(i), None) => {
+                    (near && i.as_secs_f64() >= 1.0) || announced_match == Some(true)
+                }
                 _ => false,
             };
             if b.index() > 0 && ka_match {
+                if let (Some(timeout), Some(idle_matches)) = (announced, announced_match) {
+                    ev.push(Evidence::KeepaliveAnnounced {
+                        timeout,
+                        idle_matches,
+                    });
+                }
                 if let Some(k) = detail.keepalive_s {
                     ev.push(Evidence::KeepaliveMatches {
                         keepalive: Duration::from_secs_f64(k),
@@ -179,6 +195,38 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                     Some(502),
                     detail,
                 );
+            }
+            // A close at the request on a connection whose idle period the capture does not
+            // show (its previous response lost, or opened before the capture): a keep-alive
+            // timer firing there looks the same as a close before answering.
+            let at_request = tc.ts.since(req_t).0 <= RACE_WINDOW.0;
+            if let Some(why) = idle_unseen(b, tc).filter(|_| at_request) {
+                ev.push(Evidence::IdleNotVisible { why });
+                if let Some(timeout) = announced {
+                    ev.push(Evidence::KeepaliveAnnounced {
+                        timeout,
+                        idle_matches: false,
+                    });
+                }
+                if let Some(s) = &detail.server {
+                    ev.push(Evidence::TargetServer { server: s.clone() });
+                }
+                let mut verdict = v(
+                    Category::Undetermined,
+                    Cause::ClosedAtRequestIdleUnseen {
+                        reset: matches!(tc.kind, TcpEventKind::Rst),
+                    },
+                    ev,
+                    None,
+                    Some(502),
+                    detail,
+                );
+                verdict.candidates = vec![
+                    Category::KeepaliveRace,
+                    Category::TargetClosedBeforeResponse,
+                ];
+                verdict.tell_apart = Some(TellApart::IdleBeforeRequest);
+                return verdict;
             }
             return v(
                 Category::TargetClosedBeforeResponse,
@@ -344,6 +392,38 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
     )
 }
 
+/// True when an idle gap of `idle` seconds is a keep-alive timer of `timer` seconds firing
+/// (within 5 %, at least 0.25 s).
+fn same_timer(idle: f64, timer: f64) -> bool {
+    (idle - timer).abs() <= (0.05 * timer).max(0.25)
+}
+
+/// Why the capture cannot show how long HTTP/1 leg `b`'s connection was idle before its request,
+/// which the target closed with `close` before any response byte: its previous response lost
+/// (bytes missing from the target's side before the close), or the connection opened before
+/// the capture (its first exchange seen, no SYN). `None` when the idle gap is known, or when
+/// the connection was not idle (a request sent while an earlier one was still answered, an
+/// HTTP/2 stream beside others).
+fn idle_unseen(b: &Leg, close: &TcpEvent) -> Option<IdleUnseen> {
+    let ex = b.exchange.as_ref()?;
+    if ex.h2.is_some() || ex.idle_before.is_some() || ex.request.is_none() {
+        return None;
+    }
+    let tcp = &b.record.as_ref()?.tcp;
+    if ex.index == 0 {
+        return (!tcp.saw_syn).then_some(IdleUnseen::OpenedBeforeCapture);
+    }
+    let lost = tcp.events.iter().any(|e| {
+        e.dir == Dir::ToClient
+            && e.ts <= close.ts
+            && matches!(
+                e.kind,
+                TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
+            )
+    });
+    lost.then_some(IdleUnseen::PreviousResponseLost)
+}
+
 /// The verdict of a readable response from the target.
 fn analyze_response(
     b: &Leg,
@@ -405,6 +485,8 @@ fn analyze_response(
                 declared: cl,
             },
             detail,
+            candidates: Vec::new(),
+            tell_apart: None,
         };
     }
     // gRPC: a server-side error status (UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL,
@@ -430,6 +512,8 @@ fn analyze_response(
                     server: server.map(str::to_string),
                 },
                 detail,
+                candidates: Vec::new(),
+                tell_apart: None,
             };
         }
     }
@@ -443,6 +527,8 @@ fn analyze_response(
                 server: server.map(str::to_string),
             },
             detail,
+            candidates: Vec::new(),
+            tell_apart: None,
         };
     }
     BackVerdict {
@@ -452,5 +538,7 @@ fn analyze_response(
         expected_status: Some(r.status),
         what: Cause::RelayedNormally,
         detail,
+        candidates: Vec::new(),
+        tell_apart: None,
     }
 }

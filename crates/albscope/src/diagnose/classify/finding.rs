@@ -76,6 +76,8 @@ pub(in crate::diagnose) fn diagnose_verdict(
     let (mut category, what, mut detail, target_status, expected) = match (back_verdict, front) {
         (Some(v), _) => {
             evidence = v.evidence;
+            candidates = v.candidates;
+            notes.extend(v.tell_apart.map(Note::TellApart));
             (
                 v.category,
                 v.what,

@@ -16,7 +16,7 @@ mod front;
 pub use finding::diagnose;
 pub(super) use finding::{diagnose_verdict, timeline};
 
-use super::evidence::{At, Cause, Close, Evidence};
+use super::evidence::{At, Cause, Close, Evidence, TellApart};
 use crate::alb::{Knowledge, Leg};
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{TcpEvent, TcpEventKind};
@@ -39,6 +39,10 @@ pub(super) struct BackVerdict {
     pub what: Cause,
     /// Facts for the fix line.
     pub detail: FixFacts,
+    /// When `category` is undetermined: the categories it may be, most likely first.
+    pub candidates: Vec<Category>,
+    /// When `category` is undetermined: what to capture to tell the candidates apart.
+    pub tell_apart: Option<TellApart>,
 }
 
 /// What the rules read besides the legs.
@@ -94,3 +98,6 @@ fn back_times(b: &Leg) -> (Option<Timestamp>, Option<(Timestamp, PacketPos)>) {
     }
     (None, None)
 }
+
+#[cfg(test)]
+mod tests;

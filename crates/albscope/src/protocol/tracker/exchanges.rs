@@ -219,6 +219,7 @@ impl ProtocolTracker {
                     };
                     if let Some(mut slot) = h.queue.remove(at) {
                         h.last_end = resp.complete.or(Some(resp.headers_done));
+                        h.last_closes = resp.closes_connection();
                         if resp.status == 101
                             || (slot
                                 .ex

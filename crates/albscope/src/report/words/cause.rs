@@ -76,6 +76,12 @@ pub fn cause(c: &Cause) -> String {
         Cause::GoawayRace => "HTTP/2 keep-alive race: the target's GOAWAY refused the stream the \
                               ALB had just opened on the reused connection"
             .into(),
+        Cause::ClosedAtRequestIdleUnseen { reset } => format!(
+            "the target {} the connection as the request arrived; the capture does not show \
+             how long the connection was idle before, so a keep-alive race cannot be told from \
+             a close before answering",
+            if *reset { "reset" } else { "closed" }
+        ),
         Cause::TargetClosedBeforeAnswer { reset } => format!(
             "the target {} the connection before answering",
             if *reset { "reset" } else { "closed" }
@@ -280,6 +286,13 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              gets a body cut short: incomplete_body) and also when the client has gone \
              (client_closed); capture the front end (the clients' or the ALB's ENIs) to see \
              whether the ALB closed the client's connection first"
+        }
+        TellApart::IdleBeforeRequest => {
+            "capture the connection whole (from its SYN, without loss): an idle gap before the \
+             request equal to the target's keep-alive timeout (its idle closes on other \
+             connections, a Keep-Alive: timeout=N it announces, or its setting) is \
+             keepalive_race; a short gap, or a close later than the request, is \
+             target_closed_before_response"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \

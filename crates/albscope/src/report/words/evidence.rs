@@ -1,7 +1,7 @@
 //! The sentences of a finding's evidence.
 
 use super::{ms, packet, party, secs, time};
-use crate::diagnose::{AlbTimer, At, Close, Evidence, Inference, LegKind};
+use crate::diagnose::{AlbTimer, At, Close, Evidence, IdleUnseen, Inference, LegKind};
 use crate::protocol::{escape_bytes, ResponseErrorReason};
 
 /// `FIN` or `RST`.
@@ -190,6 +190,32 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
              reused the connection",
             secs(*keepalive)
         ),
+        Evidence::KeepaliveAnnounced {
+            timeout,
+            idle_matches,
+        } => format!(
+            "the target announces Keep-Alive: timeout={} on its responses{}",
+            timeout.as_secs_f64(),
+            if *idle_matches {
+                ": the idle gap before the request matches it, so its keep-alive timer fired \
+                 just as the ALB reused the connection"
+            } else {
+                ""
+            }
+        ),
+        Evidence::IdleNotVisible { why } => match why {
+            IdleUnseen::PreviousResponseLost => "the target's previous response on this \
+                                                 connection is partly missing from the capture \
+                                                 (lost or truncated packets): how long the \
+                                                 connection was idle before the request is not \
+                                                 known"
+                .into(),
+            IdleUnseen::OpenedBeforeCapture => "the connection was open before the capture \
+                                                started (no SYN seen): whether it carried \
+                                                earlier requests, and how long it was idle \
+                                                before this one, is not known"
+                .into(),
+        },
         Evidence::TargetServer { server } => format!("the target identifies as Server: {server}"),
         Evidence::AlbClosedSilentTarget {
             close: c,

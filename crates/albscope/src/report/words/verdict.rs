@@ -77,15 +77,30 @@ fn timer(d: Duration) -> String {
     }
 }
 
+/// What a group's failures without a back-end attempt in the capture are said to be: there was
+/// none (`no_target_attempt`), or (any other category, e.g. an ALB 502 or 504, which come only
+/// after trying a target) the attempt is not in the capture.
+fn no_target_name(g: &FailureGroup) -> &'static str {
+    if g.category == Category::NoTargetAttempt {
+        NO_TARGET_ATTEMPT
+    } else {
+        ATTEMPT_NOT_SEEN
+    }
+}
+
+const NO_TARGET_ATTEMPT: &str = "no target attempt";
+const ATTEMPT_NOT_SEEN: &str = "the target attempt not seen in the capture";
+
 /// Where a group's failures happened: ` on 10.0.2.37:8080 and 10.0.2.15:80`, ` with no
-/// target attempt`, or nothing when the capture cannot show targets.
+/// target attempt`, ` with the target attempt not seen in the capture`, or nothing when the
+/// capture cannot show targets.
 fn where_(r: &mut Rich, g: &FailureGroup, back_end_captured: bool) {
     let mut names: Vec<String> = g
         .targets
         .iter()
         .filter_map(|(row, _)| match row {
             TargetRow::Target(ep) => Some(ep.to_string()),
-            TargetRow::NoTarget if back_end_captured => Some("no target attempt".into()),
+            TargetRow::NoTarget if back_end_captured => Some(no_target_name(g).into()),
             TargetRow::NoTarget => None,
             TargetRow::Others => Some("other targets".into()),
         })
@@ -103,8 +118,8 @@ fn where_(r: &mut Rich, g: &FailureGroup, back_end_captured: bool) {
     }
     match names.as_slice() {
         [] => {}
-        [only] if only == "no target attempt" => {
-            r.text(" with no target attempt");
+        [only] if only == NO_TARGET_ATTEMPT || only == ATTEMPT_NOT_SEEN => {
+            r.text(format!(" with {only}"));
         }
         [only] => {
             r.text(format!(" on {only}"));
@@ -489,12 +504,33 @@ mod tests {
         let t = verdict(&x).plain();
         assert!(
             t.contains(
-                "3 undetermined with no target attempt (cause not visible in the capture; \
-                 may be keepalive_race or target_closed_before_response)"
+                "3 undetermined with the target attempt not seen in the capture (cause not \
+                 visible in the capture; may be keepalive_race or \
+                 target_closed_before_response)"
             ),
             "{t}"
         );
         assert!(t.contains(", and 5 more in 2 other groups."), "{t}");
+    }
+
+    #[test]
+    fn only_no_target_attempt_says_there_was_no_attempt() {
+        let g = FailureGroup {
+            category: Category::NoTargetAttempt,
+            count: 2,
+            targets: vec![(TargetRow::NoTarget, 2)],
+            other_targets: 0,
+            candidates: vec![],
+            keepalive: vec![],
+            grpc_errors: vec![],
+            grpc_only: false,
+        };
+        let t = verdict(&v(vec![g])).plain();
+        assert!(
+            t.contains("2 no_target_attempt with no target attempt ("),
+            "{t}"
+        );
+        assert!(!t.contains("not seen"), "{t}");
     }
 
     #[test]

@@ -1,0 +1,246 @@
+//! Keep-alive rules: a close at the request whose idle period the capture does not show, a
+//! target closing as its own `Connection: close` said, and a `Keep-Alive: timeout=N` it
+//! announces.
+
+use super::diagnose;
+use crate::alb::testutil::*;
+use crate::alb::{AlbConfig, AlbTracker};
+use crate::diagnose::{Evidence, Finding, IdleUnseen, Note, TellApart};
+use crate::flow::Dir::{ToClient, ToServer};
+use crate::flow::TcpEventKind as K;
+use crate::protocol::{AppKind, AppSink};
+use crate::taxonomy::{Category, GeneratedBy};
+
+type Tr = AlbTracker<Collect>;
+
+fn tracker() -> Tr {
+    let config = AlbConfig {
+        alb_ips: vec![ALB.parse().unwrap()],
+        ..AlbConfig::default()
+    };
+    AlbTracker::new(config, Collect::default())
+}
+
+/// The finding of the last request (the earlier exchanges only set the scene).
+fn failed(tr: Tr) -> Finding {
+    let (sink, known) = tr.finish();
+    let all: Vec<Finding> = sink.paths.iter().map(|p| diagnose(p, &known)).collect();
+    let last = all.iter().map(|f| f.time).max();
+    let mut found: Vec<Finding> = all.into_iter().filter(|f| Some(f.time) == last).collect();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    found.remove(0)
+}
+
+/// A front-end connection with a GET at `req` answered 502 by the ALB 3 ms later.
+fn front_502(tr: &mut Tr, id: u64, port: u16, req: i64) {
+    let c = Conn::new(id, ep(CLIENT, port), ep(ALB, 80), req - 2).handshake(req - 2);
+    tr.exchange(
+        &c.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(req, "/x", front_headers())),
+            Some(resp(req + 3, 502, "awselb/2.0", 10)),
+        ),
+    );
+}
+
+fn back_conn(id: u64, ms: i64) -> Conn {
+    Conn::new(id, ep(ALB, 50000 + id as u16), ep(TARGET, 80), ms)
+}
+
+fn back_req(ms: i64) -> Option<crate::protocol::HttpRequest> {
+    Some(get(ms, "/x", back_headers(CLIENT)))
+}
+
+fn undetermined_race(f: &Finding, why: IdleUnseen) {
+    assert_eq!(f.category, Category::Undetermined, "{f:#?}");
+    assert_eq!(
+        f.candidates,
+        vec![
+            Category::KeepaliveRace,
+            Category::TargetClosedBeforeResponse
+        ]
+    );
+    assert!(f
+        .notes
+        .contains(&Note::TellApart(TellApart::IdleBeforeRequest)));
+    assert!(
+        f.evidence.contains(&Evidence::IdleNotVisible { why }),
+        "{:?}",
+        f.evidence
+    );
+}
+
+#[test]
+fn a_close_at_a_reused_request_after_a_lost_response_is_undetermined() {
+    let mut tr = tracker();
+    front_502(&mut tr, 1, 40000, 10_000);
+    // Exchange 0's response was lost (a gap on the target's side); exchange 1 is reset at once.
+    let b = back_conn(2, 1_000)
+        .handshake(1_000)
+        .ev(
+            1_010,
+            ToClient,
+            K::Gap {
+                offset: 0,
+                len: 123,
+            },
+        )
+        .ev(10_001, ToClient, K::Rst);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![
+            exch(0, None, back_req(1_002), None),
+            exch(1, None, back_req(10_001), None),
+        ],
+        0,
+        None,
+    ));
+    let f = failed(tr);
+    undetermined_race(&f, IdleUnseen::PreviousResponseLost);
+    assert_eq!(f.status, Some(502));
+    assert_eq!(f.generated_by, Some(GeneratedBy::Lb));
+    let words = crate::report::words::headline(&f);
+    assert!(words.contains("cannot be told"), "{words}");
+}
+
+#[test]
+fn a_close_at_the_first_request_of_a_connection_opened_before_the_capture_is_undetermined() {
+    let mut tr = tracker();
+    front_502(&mut tr, 1, 40000, 10_000);
+    let mut b = back_conn(2, 10_001).ev(10_002, ToClient, K::Rst);
+    b.s.saw_syn = false;
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(10_001), None)],
+        0,
+        None,
+    ));
+    undetermined_race(&failed(tr), IdleUnseen::OpenedBeforeCapture);
+}
+
+#[test]
+fn a_close_at_a_fresh_or_visibly_busy_connection_stays_target_closed() {
+    // A fresh connection (SYN seen): the target closed before answering.
+    let mut tr = tracker();
+    front_502(&mut tr, 1, 40000, 10_000);
+    let b = back_conn(2, 10_000)
+        .handshake(10_000)
+        .ev(10_002, ToClient, K::Rst);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(10_001), None)],
+        0,
+        None,
+    ));
+    assert_eq!(failed(tr).category, Category::TargetClosedBeforeResponse);
+    // A lost response, but the target closed a second after the request: not a race.
+    let mut tr = tracker();
+    front_502(&mut tr, 1, 40000, 10_000);
+    let b = back_conn(2, 1_000)
+        .handshake(1_000)
+        .ev(
+            1_010,
+            ToClient,
+            K::Gap {
+                offset: 0,
+                len: 123,
+            },
+        )
+        .ev(11_001, ToClient, K::Fin)
+        .ev(11_002, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![
+            exch(0, None, back_req(1_002), None),
+            exch(1, None, back_req(10_001), None),
+        ],
+        0,
+        None,
+    ));
+    assert_eq!(failed(tr).category, Category::TargetClosedBeforeResponse);
+}
+
+/// A back-end connection (id `id`) whose one exchange at `ms` the target answered with
+/// `headers` (a finished exchange: what the target says of its connections is learned).
+fn back_answered(tr: &mut Tr, id: u64, ms: i64, headers: &[(&str, &str)]) -> Conn {
+    let c = back_conn(id, ms - 2).handshake(ms - 2);
+    let mut r = resp(ms + 1, 200, "Express", 10);
+    r.headers = hdrs(headers);
+    tr.exchange(&c.ctx(false), exch(0, None, back_req(ms), Some(r)));
+    c
+}
+
+#[test]
+fn a_target_closing_after_its_own_connection_close_has_no_keepalive_timer() {
+    let mut tr = tracker();
+    let c = back_answered(&mut tr, 3, 100, &[("Connection", "close")]);
+    // The target closes 1.5 s after its answer: it honours its Connection: close (a slow
+    // close), no idle keep-alive timer.
+    let mut rec = c
+        .ev(1_601, ToClient, K::Fin)
+        .ev(1_602, ToServer, K::Fin)
+        .record(AppKind::Http, vec![], 1, Some(101));
+    rec.last_response_closes = true;
+    tr.closed(rec);
+    let (_, known) = tr.finish();
+    assert_eq!(known.target_keepalive(&ep(TARGET, 80)), None);
+    assert!(known.alb_idle_closes.is_empty());
+}
+
+#[test]
+fn a_race_at_the_keepalive_timeout_the_target_announces_says_so() {
+    let mut tr = tracker();
+    let c = back_answered(&mut tr, 3, 100, &[("Keep-Alive", "timeout=5")]);
+    tr.closed(c.record(AppKind::Http, vec![], 1, Some(101)));
+    front_502(&mut tr, 1, 40000, 10_000);
+    // The raced connection: its first answer ended at 5_001, the request 5 s later.
+    let b = back_conn(2, 4_990)
+        .handshake(4_990)
+        .ev(10_001, ToClient, K::Fin)
+        .ev(10_002, ToClient, K::Rst);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(1, Some(5_000), back_req(10_001), None)],
+        1,
+        Some(5_001),
+    ));
+    let f = failed(tr);
+    assert_eq!(f.category, Category::KeepaliveRace, "{f:#?}");
+    assert!(
+        f.evidence.contains(&Evidence::KeepaliveAnnounced {
+            timeout: crate::capture::Duration::from_secs_f64(5.0),
+            idle_matches: true,
+        }),
+        "{:?}",
+        f.evidence
+    );
+    let fix = f.fix.unwrap_or_default();
+    assert!(
+        fix.contains("(60 s; the target announces `Keep-Alive: timeout=5`, below it)"),
+        "{fix}"
+    );
+}
+
+#[test]
+fn no_keepalive_timeout_is_invented_where_none_is_announced() {
+    let mut tr = tracker();
+    front_502(&mut tr, 1, 40000, 10_000);
+    let b = back_conn(2, 4_990)
+        .handshake(4_990)
+        .ev(10_002, ToClient, K::Rst);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(1, Some(5_000), back_req(10_001), None)],
+        1,
+        Some(5_001),
+    ));
+    let f = failed(tr);
+    assert_eq!(f.category, Category::KeepaliveRace, "{f:#?}");
+    assert!(!f
+        .evidence
+        .iter()
+        .any(|e| matches!(e, Evidence::KeepaliveAnnounced { .. })));
+    assert!(!f.fix.unwrap_or_default().contains("announces"));
+}
