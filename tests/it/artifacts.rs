@@ -170,6 +170,38 @@ fn a_response_to_a_request_before_the_capture_is_no_request() {
     assert_eq!(a.summary.requests, 2);
 }
 
+/// The TCP connections tshark lists in `file` (`-z conv,tcp`), `None` without tshark.
+fn tshark_tcp_conversations(file: &str) -> Option<usize> {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(Path::new(DIR).join(file))
+        .args(["-q", "-z", "conv,tcp"])
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some("<->"))
+            .count()
+    })
+}
+
+/// Issue 12: the node recognised only once its third target appears is credited the
+/// connections it opened before: all 3 back-end connections (one per target, what tshark
+/// lists) and all 3 targets.
+#[test]
+fn a_node_recognised_late_is_credited_its_earlier_connections() {
+    let a = analyze("tls_target_group.pcap");
+    let [node] = a.alb_nodes.as_slice() else {
+        panic!("one node: {:?}", a.alb_nodes);
+    };
+    assert_eq!(node.back_connections, 3);
+    assert_eq!(a.targets.len(), 3);
+    if let Some(n) = tshark_tcp_conversations("tls_target_group.pcap") {
+        assert_eq!(node.back_connections, n as u64, "tshark -z conv,tcp");
+    }
+}
+
 #[test]
 fn artifact_samples_keep_their_ground_truth() {
     let mut failures = Vec::new();

@@ -1034,3 +1034,39 @@ fn an_opener_of_several_private_targets_is_a_weak_node() {
     }
     assert!(!k.is_alb(opener));
 }
+
+/// Issue 12: a node recognised only when its third target appears is credited the back-end
+/// connections it opened before (they were counted as neither front nor back end then), and
+/// their servers are its targets, as if it had been recognised from the start.
+#[test]
+fn connections_before_a_weak_opener_is_recognised_are_its_back_end() {
+    let mut tr = tracker();
+    let targets = ["172.31.6.52", "172.31.6.52", "172.31.6.53", "172.31.6.54"];
+    for (i, target) in targets.iter().enumerate() {
+        let ms = 100 + 1000 * i as i64;
+        let c = Conn::new(i as u64, ep(ALB, 40000 + i as u16), ep(target, 443), ms)
+            .handshake(ms)
+            .ev(ms + 50, ToServer, K::Fin);
+        tr.closed(c.record(AppKind::Tls, vec![], 0, None));
+    }
+    let known = tr.knowledge();
+    let alb: IpAddr = ALB.parse().unwrap();
+    assert!(known.is_alb(alb));
+    assert_eq!(known.nodes[&alb].back_connections, 4);
+    assert_eq!(known.targets.len(), 3);
+    assert_eq!(known.other_connections, 0);
+    // strong evidence elsewhere: the opener is no node, its connections stay unclassified
+    let mut tr = tracker_naming_alb();
+    let other = "172.31.9.9";
+    for (i, target) in targets.iter().enumerate() {
+        let ms = 100 + 1000 * i as i64;
+        let c = Conn::new(i as u64, ep(other, 40000 + i as u16), ep(target, 443), ms)
+            .handshake(ms)
+            .ev(ms + 50, ToServer, K::Fin);
+        tr.closed(c.record(AppKind::Tls, vec![], 0, None));
+    }
+    let known = tr.knowledge();
+    assert!(!known.is_alb(other.parse().unwrap()));
+    assert_eq!(known.other_connections, 4);
+    assert!(known.targets.is_empty());
+}
