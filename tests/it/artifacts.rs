@@ -106,6 +106,23 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             0,
         ),
         (
+            // http2_frontend.pcap from inside its HTTP/2-over-TLS client connection (neither
+            // handshake captured): the ALB's answer to streams sent before the capture is no
+            // request, and the client's close_notify is no request the client left (it read
+            // as a confident client_closed, a request counted twice); the streams' back-end
+            // requests are each one request.
+            "h2_tls_starts_mid_stream.pcap",
+            vec![
+                (0, TargetClosedBeforeResponse, None),
+                (0, Ok, None),
+                (41102, Ok, None),
+                (41102, Ok, None),
+                (41102, Ok, None),
+            ],
+            0,
+            0,
+        ),
+        (
             // malformed_response.pcap with the ALB's ACK of the target's first response
             // captured before the response: the response is in-order data, not lost bytes.
             "ack_before_data.pcap",
@@ -168,6 +185,15 @@ fn a_response_to_a_request_before_the_capture_is_no_request() {
     let a = analyze("hc_starts_mid_response.pcap");
     assert_eq!(a.summary.answered_before_capture, 1);
     assert_eq!(a.summary.requests, 2);
+}
+
+/// The same for a TLS connection established before the capture: the ALB's answer on the
+/// HTTP/2 client connection, and the 3 HTTP/1 back-end answers, went to requests sent before.
+#[test]
+fn a_tls_answer_to_a_request_before_the_capture_is_no_request() {
+    let a = analyze("h2_tls_starts_mid_stream.pcap");
+    assert_eq!(a.summary.answered_before_capture, 4);
+    assert_eq!(a.summary.requests, 5);
 }
 
 /// The TCP connections tshark lists in `file` (`-z conv,tcp`), `None` without tshark.

@@ -23,6 +23,10 @@ editcap -s 96 $R/closed_rst.pcap $A/snaplen96.pcap
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/ends_mid_connect.pcap 'until:5'
 # The capture starts at the target's RST on a kept-alive back-end connection.
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/starts_mid_connection.pcap 'from:22'
+# The capture starts inside an HTTP/2-over-TLS client connection (neither handshake captured,
+# records from mid-stream): the ALB's answers to streams sent before it, then the client's
+# close_notify and FIN; its streams' back-end requests are in the capture.
+python3 $T/pcap_edit.py $R/http2_frontend.pcap $A/h2_tls_starts_mid_stream.pcap 'from:45'
 # The mirror delivered the ALB's ACK of a target's response before the response itself.
 python3 $T/pcap_edit.py $R/malformed_response.pcap $A/ack_before_data.pcap 'swap:16:17'
 # Back end only (the targets' ENIs mirrored), starting at a health check's response: its

@@ -1070,3 +1070,59 @@ fn connections_before_a_weak_opener_is_recognised_are_its_back_end() {
     assert_eq!(known.other_connections, 4);
     assert!(known.targets.is_empty());
 }
+
+/// Issue 12: a client's TLS connection established before the capture started (no TCP or TLS
+/// handshake captured, records from mid-stream): its first burst, from the ALB, answers a
+/// request sent before the capture (counted, like a response without a request on HTTP/1),
+/// and its last small burst is the client's close_notify, not a request the client left
+/// (it read as a confident `client_closed`). With the handshakes captured, the same bursts
+/// are left as they were.
+#[test]
+fn a_tls_connection_from_before_the_capture_answers_no_request_of_it() {
+    let run = |opened_before: bool| {
+        let mut tr = tracker_naming_alb();
+        let mut c = Conn::new(1, ep(CLIENT, 41101), ep(ALB, 443), 100);
+        if !opened_before {
+            c = c.handshake(90);
+        }
+        c.s.saw_syn = !opened_before;
+        let c = c.ev(131, ToServer, K::Fin);
+        let mut rec = c.record(AppKind::Tls, vec![], 0, None);
+        rec.tls = Some(TlsInfo {
+            bursts: vec![
+                burst(ToClient, 100, 189),
+                burst(ToServer, 130, 30),
+                burst(ToClient, 132, 19),
+            ],
+            ..TlsInfo::default()
+        });
+        tr.closed(rec);
+        // the back end's answer to the request sent before the capture
+        let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 95).handshake(95);
+        tr.exchange(
+            &b.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(96, "/x", back_headers(CLIENT))),
+                Some(resp(99, 500, "nginx", 10)),
+            ),
+        );
+        tr.finish()
+    };
+    let (sink, known) = run(true);
+    assert_eq!(known.answered_before_capture, 1);
+    assert!(
+        sink.paths
+            .iter()
+            .all(|p| p.front.as_ref().map_or(true, |f| f.burst.is_none())),
+        "{:?}",
+        sink.paths
+    );
+    let (sink, known) = run(false);
+    assert_eq!(known.answered_before_capture, 0);
+    assert!(sink
+        .paths
+        .iter()
+        .any(|p| p.front.as_ref().is_some_and(|f| f.burst.is_some())));
+}
