@@ -54,6 +54,12 @@ const MAX_OPENED_PER_ADDRESS: usize = 64;
 /// candidate ([`NodeEvidence::OpensToSeveralTargets`]).
 pub(super) const SEVERAL_TARGETS: usize = 3;
 
+/// Public client addresses that must open TLS connections to one private address and port for
+/// it to be a (weak) ALB candidate ([`NodeEvidence::AcceptsPublicTlsClients`]): one client is
+/// one browser or script talking to one server; two different public addresses are a service
+/// for the internet.
+pub(super) const SEVERAL_PUBLIC_CLIENTS: usize = 2;
+
 /// Most ports remembered per address in [`ServerConns`].
 const MAX_SERVER_PORTS: usize = 16;
 
@@ -80,6 +86,9 @@ pub struct Knowledge {
     /// Per private opener and server port, the private server addresses it opened connections
     /// to (at most [`SEVERAL_TARGETS`] each): an opener of several is a (weak) ALB candidate.
     opened_to: foldhash::HashMap<(IpAddr, u16), BTreeSet<IpAddr>>,
+    /// Per private server address and port, the public client addresses that opened TLS
+    /// connections to it (at most [`SEVERAL_PUBLIC_CLIENTS`] each).
+    tls_clients: foldhash::HashMap<(IpAddr, u16), BTreeSet<IpAddr>>,
     /// The sites (Host without port, lower case; server port) each address answered client
     /// requests for (requests without the headers an ALB adds): an address serving a site a
     /// strongly recognised node serves is another node of the same load balancer.
@@ -650,6 +659,52 @@ impl Knowledge {
             push_evidence(n, NodeEvidence::OpensToSeveralTargets);
             self.credit_earlier_back_end(key.client.ip);
         }
+    }
+
+    /// Learns from a TLS connection (known at its close): a private address accepting TLS
+    /// connections on one port from [`SEVERAL_PUBLIC_CLIENTS`] public clients is a (weak) ALB
+    /// candidate, the front end of an internet-facing node seen from the clients (no keys:
+    /// nothing of the requests is readable). The targets' side never looks like that: there
+    /// the openers are the ALB's private addresses. Its connections counted before are credited
+    /// to it as front-end connections.
+    pub(super) fn learn_tls_server(&mut self, key: &ConnKey) {
+        if is_private(key.client.ip) || !is_private(key.server.ip) {
+            return;
+        }
+        let slot = (key.server.ip, key.server.port);
+        if !self.tls_clients.contains_key(&slot) && self.tls_clients.len() >= MAX_ADDRESSES {
+            return;
+        }
+        let clients = self.tls_clients.entry(slot).or_default();
+        if clients.len() >= SEVERAL_PUBLIC_CLIENTS || !clients.insert(key.client.ip) {
+            return;
+        }
+        let ip = key.server.ip;
+        if clients.len() < SEVERAL_PUBLIC_CLIENTS
+            || self.nodes.contains_key(&ip)
+            || self.nodes.len() >= MAX_WEAK_NODES
+        {
+            return;
+        }
+        let n = self.node_mut(ip);
+        push_evidence(n, NodeEvidence::AcceptsPublicTlsClients);
+        self.credit_earlier_front_end(ip);
+    }
+
+    /// Credits to `node`, just recognised as a node from the connections it accepts, the
+    /// connections to it counted before as neither front nor back end: they are its front-end
+    /// connections (nothing when it does not count as an ALB node).
+    fn credit_earlier_front_end(&mut self, node: IpAddr) {
+        if !self.is_alb(node) {
+            return;
+        }
+        let Some(u) = self.unclassified.remove(&node) else {
+            return;
+        };
+        self.other_connections = self.other_connections.saturating_sub(u.connections);
+        let n = self.node_mut(node);
+        n.front_connections += u.connections;
+        n.listener_ports.extend(u.ports);
     }
 
     /// Learns timers and server facts from a closed connection.

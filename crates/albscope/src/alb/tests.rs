@@ -1126,3 +1126,52 @@ fn a_tls_connection_from_before_the_capture_answers_no_request_of_it() {
         .iter()
         .any(|p| p.front.as_ref().is_some_and(|f| f.burst.is_some())));
 }
+
+/// Issue 12: a private address accepting TLS connections on one port from several public
+/// clients (an internet-facing node's encrypted front end seen from the clients' side) is a
+/// weak node, credited the connections counted before it was recognised; one public client,
+/// private clients (the targets' side: the ALB is private) or a public server are not.
+#[test]
+fn a_private_tls_server_of_several_public_clients_is_a_weak_node() {
+    let key = |client: &str, server: &str, port: u16| crate::flow::ConnKey {
+        session: MirrorSession::DIRECT,
+        client: ep(client, 40000),
+        server: ep(server, port),
+    };
+    let node: IpAddr = "10.0.1.25".parse().unwrap();
+    let mut k = Knowledge::new(AlbConfig::default());
+    // one public client, again and again; private clients; another port
+    for _ in 0..3 {
+        k.learn_tls_server(&key("198.51.100.7", "10.0.1.25", 443));
+    }
+    k.learn_tls_server(&key("10.0.2.15", "10.0.1.25", 443));
+    k.learn_tls_server(&key("10.0.2.16", "10.0.1.25", 443));
+    k.learn_tls_server(&key("203.0.113.9", "10.0.1.25", 8443));
+    assert!(!k.is_alb(node));
+    k.count_other(&key("198.51.100.7", "10.0.1.25", 443));
+    // a second public client on the same port
+    k.learn_tls_server(&key("203.0.113.9", "10.0.1.25", 443));
+    assert!(k.is_alb(node));
+    assert_eq!(
+        k.nodes[&node].evidence,
+        vec![NodeEvidence::AcceptsPublicTlsClients]
+    );
+    assert!(!k.nodes[&node].strong);
+    assert_eq!(k.nodes[&node].front_connections, 1);
+    assert_eq!(k.other_connections, 0);
+    // a public server of public clients is not
+    let mut k = Knowledge::new(AlbConfig::default());
+    for c in ["198.51.100.7", "203.0.113.9", "192.0.2.1"] {
+        k.learn_tls_server(&key(c, "52.94.133.131", 443));
+    }
+    assert!(k.nodes.is_empty());
+    // a node given with --alb-ip wins
+    let mut k = Knowledge::new(AlbConfig {
+        alb_ips: vec!["10.0.1.99".parse().unwrap()],
+        ..AlbConfig::default()
+    });
+    for c in ["198.51.100.7", "203.0.113.9"] {
+        k.learn_tls_server(&key(c, "10.0.1.25", 443));
+    }
+    assert!(!k.is_alb(node));
+}

@@ -462,6 +462,9 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             self.known.learn_response(&key, ex);
         }
         self.known.learn_closed(&record);
+        if record.app == AppKind::Tls || record.tls.is_some() {
+            self.known.learn_tls_server(&key);
+        }
         let (bursts, answered_before) = record
             .tls
             .as_ref()
