@@ -135,6 +135,23 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             0,
         ),
         (
+            // http2_frontend.pcap from inside its HTTP/2-over-TLS client connection (neither
+            // handshake captured): the ALB's answer to streams sent before the capture is no
+            // request, and the client's close_notify is no request the client left (it read
+            // as a confident client_closed, a request counted twice); the streams' back-end
+            // requests are each one request.
+            "h2_tls_starts_mid_stream.pcap",
+            vec![
+                (0, TargetClosedBeforeResponse, None),
+                (0, Ok, None),
+                (41102, Ok, None),
+                (41102, Ok, None),
+                (41102, Ok, None),
+            ],
+            0,
+            0,
+        ),
+        (
             // malformed_response.pcap with the ALB's ACK of the target's first response
             // captured before the response: the response is in-order data, not lost bytes.
             "ack_before_data.pcap",
@@ -197,6 +214,47 @@ fn a_response_to_a_request_before_the_capture_is_no_request() {
     let a = analyze("hc_starts_mid_response.pcap");
     assert_eq!(a.summary.answered_before_capture, 1);
     assert_eq!(a.summary.requests, 2);
+}
+
+/// The same for a TLS connection established before the capture: the ALB's answer on the
+/// HTTP/2 client connection, and the 3 HTTP/1 back-end answers, went to requests sent before.
+#[test]
+fn a_tls_answer_to_a_request_before_the_capture_is_no_request() {
+    let a = analyze("h2_tls_starts_mid_stream.pcap");
+    assert_eq!(a.summary.answered_before_capture, 4);
+    assert_eq!(a.summary.requests, 5);
+}
+
+/// The TCP connections tshark lists in `file` (`-z conv,tcp`), `None` without tshark.
+fn tshark_tcp_conversations(file: &str) -> Option<usize> {
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(Path::new(DIR).join(file))
+        .args(["-q", "-z", "conv,tcp"])
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.split_whitespace().nth(1) == Some("<->"))
+            .count()
+    })
+}
+
+/// Issue 12: the node recognised only once its third target appears is credited the
+/// connections it opened before: all 3 back-end connections (one per target, what tshark
+/// lists) and all 3 targets.
+#[test]
+fn a_node_recognised_late_is_credited_its_earlier_connections() {
+    let a = analyze("tls_target_group.pcap");
+    let [node] = a.alb_nodes.as_slice() else {
+        panic!("one node: {:?}", a.alb_nodes);
+    };
+    assert_eq!(node.back_connections, 3);
+    assert_eq!(a.targets.len(), 3);
+    if let Some(n) = tshark_tcp_conversations("tls_target_group.pcap") {
+        assert_eq!(node.back_connections, n as u64, "tshark -z conv,tcp");
+    }
 }
 
 #[test]

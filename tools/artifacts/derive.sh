@@ -28,6 +28,10 @@ python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/starts_mid_connection.pcap 'fr
 # starts at the raced request (the connection opened before it).
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/race_response_lost.pcap 'drop:10'
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/race_starts_mid_connection.pcap 'from:20'
+# The capture starts inside an HTTP/2-over-TLS client connection (neither handshake captured,
+# records from mid-stream): the ALB's answers to streams sent before it, then the client's
+# close_notify and FIN; its streams' back-end requests are in the capture.
+python3 $T/pcap_edit.py $R/http2_frontend.pcap $A/h2_tls_starts_mid_stream.pcap 'from:45'
 # The mirror delivered the ALB's ACK of a target's response before the response itself.
 python3 $T/pcap_edit.py $R/malformed_response.pcap $A/ack_before_data.pcap 'swap:16:17'
 # Back end only (the targets' ENIs mirrored), starting at a health check's response: its

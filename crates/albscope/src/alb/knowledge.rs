@@ -38,9 +38,27 @@ struct ServerConns {
     ports: BTreeSet<u16>,
 }
 
+/// Connections one private opener made to one server through one mirror session, counted while
+/// its role was not known.
+#[derive(Clone, Debug)]
+struct OpenedConns {
+    server: Endpoint,
+    session: MirrorSession,
+    connections: u64,
+}
+
+/// Most (server, session) pairs remembered per opener in [`OpenedConns`].
+const MAX_OPENED_PER_ADDRESS: usize = 64;
+
 /// Private server addresses one private opener must connect to on one port to be a (weak) ALB
 /// candidate ([`NodeEvidence::OpensToSeveralTargets`]).
 pub(super) const SEVERAL_TARGETS: usize = 3;
+
+/// Public client addresses that must open TLS connections to one private address and port for
+/// it to be a (weak) ALB candidate ([`NodeEvidence::AcceptsPublicTlsClients`]): one client is
+/// one browser or script talking to one server; two different public addresses are a service
+/// for the internet.
+pub(super) const SEVERAL_PUBLIC_CLIENTS: usize = 2;
 
 /// Most ports remembered per address in [`ServerConns`].
 const MAX_SERVER_PORTS: usize = 16;
@@ -68,6 +86,9 @@ pub struct Knowledge {
     /// Per private opener and server port, the private server addresses it opened connections
     /// to (at most [`SEVERAL_TARGETS`] each): an opener of several is a (weak) ALB candidate.
     opened_to: foldhash::HashMap<(IpAddr, u16), BTreeSet<IpAddr>>,
+    /// Per private server address and port, the public client addresses that opened TLS
+    /// connections to it (at most [`SEVERAL_PUBLIC_CLIENTS`] each).
+    tls_clients: foldhash::HashMap<(IpAddr, u16), BTreeSet<IpAddr>>,
     /// The sites (Host without port, lower case; server port) each address answered client
     /// requests for (requests without the headers an ALB adds): an address serving a site a
     /// strongly recognised node serves is another node of the same load balancer.
@@ -83,6 +104,10 @@ pub struct Knowledge {
     /// address linked to a node later (its front end seen under another address) count as the
     /// node's front-end connections once it is linked ([`Knowledge::front_connections`]).
     unclassified: foldhash::HashMap<IpAddr, ServerConns>,
+    /// Connections between private addresses classified as neither front nor back end, per
+    /// opener: credited to the opener as back-end connections when it is recognised as a node
+    /// later ([`Knowledge::credit_earlier_back_end`]).
+    opened_unclassified: foldhash::HashMap<IpAddr, Vec<OpenedConns>>,
     /// Health checks seen.
     pub health_checks: u64,
     /// Legs paired before their window closed because the held legs went over
@@ -224,6 +249,65 @@ impl Knowledge {
         u.connections += 1;
         if u.ports.len() < MAX_SERVER_PORTS {
             u.ports.insert(key.server.port);
+        }
+        self.remember_opened(key);
+    }
+
+    /// Remembers an unclassified connection between private addresses under its opener (see
+    /// [`Knowledge::credit_earlier_back_end`]).
+    fn remember_opened(&mut self, key: &ConnKey) {
+        if !is_private(key.client.ip) || !is_private(key.server.ip) {
+            return;
+        }
+        let ip = key.client.ip;
+        if !self.opened_unclassified.contains_key(&ip)
+            && self.opened_unclassified.len() >= MAX_ADDRESSES
+        {
+            return;
+        }
+        let list = self.opened_unclassified.entry(ip).or_default();
+        if let Some(o) = list
+            .iter_mut()
+            .find(|o| o.server == key.server && o.session == key.session)
+        {
+            o.connections += 1;
+        } else if list.len() < MAX_OPENED_PER_ADDRESS {
+            list.push(OpenedConns {
+                server: key.server,
+                session: key.session,
+                connections: 1,
+            });
+        }
+    }
+
+    /// Credits to `node`, just recognised as a node from the connections it opens, the
+    /// connections it opened before (counted as neither front nor back end then): they are its
+    /// back-end connections, and their servers its targets, as they would have been had it been
+    /// recognised from the start (like [`Knowledge::front_connections`] for a front-end address
+    /// linked late). Nothing when it does not count as an ALB node (strong evidence elsewhere).
+    fn credit_earlier_back_end(&mut self, node: IpAddr) {
+        if !self.is_alb(node) {
+            return;
+        }
+        let Some(opened) = self.opened_unclassified.remove(&node) else {
+            return;
+        };
+        for o in opened {
+            if self.is_alb(o.server.ip) {
+                continue;
+            }
+            let mut over = 0;
+            let n = self.node_mut(node);
+            n.back_connections += o.connections;
+            Self::add_session(n, &o.session, &mut over);
+            self.sessions_over_limit += over;
+            if self.target_mut(o.server).is_none() {
+                self.targets_over_limit += o.connections;
+            }
+            self.other_connections = self.other_connections.saturating_sub(o.connections);
+            if let Some(u) = self.unclassified.get_mut(&o.server.ip) {
+                u.connections = u.connections.saturating_sub(o.connections);
+            }
         }
     }
 
@@ -578,7 +662,54 @@ impl Knowledge {
         {
             let n = self.node_mut(key.client.ip);
             push_evidence(n, NodeEvidence::OpensToSeveralTargets);
+            self.credit_earlier_back_end(key.client.ip);
         }
+    }
+
+    /// Learns from a TLS connection (known at its close): a private address accepting TLS
+    /// connections on one port from [`SEVERAL_PUBLIC_CLIENTS`] public clients is a (weak) ALB
+    /// candidate, the front end of an internet-facing node seen from the clients (no keys:
+    /// nothing of the requests is readable). The targets' side never looks like that: there
+    /// the openers are the ALB's private addresses. Its connections counted before are credited
+    /// to it as front-end connections.
+    pub(super) fn learn_tls_server(&mut self, key: &ConnKey) {
+        if is_private(key.client.ip) || !is_private(key.server.ip) {
+            return;
+        }
+        let slot = (key.server.ip, key.server.port);
+        if !self.tls_clients.contains_key(&slot) && self.tls_clients.len() >= MAX_ADDRESSES {
+            return;
+        }
+        let clients = self.tls_clients.entry(slot).or_default();
+        if clients.len() >= SEVERAL_PUBLIC_CLIENTS || !clients.insert(key.client.ip) {
+            return;
+        }
+        let ip = key.server.ip;
+        if clients.len() < SEVERAL_PUBLIC_CLIENTS
+            || self.nodes.contains_key(&ip)
+            || self.nodes.len() >= MAX_WEAK_NODES
+        {
+            return;
+        }
+        let n = self.node_mut(ip);
+        push_evidence(n, NodeEvidence::AcceptsPublicTlsClients);
+        self.credit_earlier_front_end(ip);
+    }
+
+    /// Credits to `node`, just recognised as a node from the connections it accepts, the
+    /// connections to it counted before as neither front nor back end: they are its front-end
+    /// connections (nothing when it does not count as an ALB node).
+    fn credit_earlier_front_end(&mut self, node: IpAddr) {
+        if !self.is_alb(node) {
+            return;
+        }
+        let Some(u) = self.unclassified.remove(&node) else {
+            return;
+        };
+        self.other_connections = self.other_connections.saturating_sub(u.connections);
+        let n = self.node_mut(node);
+        n.front_connections += u.connections;
+        n.listener_ports.extend(u.ports);
     }
 
     /// Learns timers and server facts from a closed connection.

@@ -1034,3 +1034,144 @@ fn an_opener_of_several_private_targets_is_a_weak_node() {
     }
     assert!(!k.is_alb(opener));
 }
+
+/// Issue 12: a node recognised only when its third target appears is credited the back-end
+/// connections it opened before (they were counted as neither front nor back end then), and
+/// their servers are its targets, as if it had been recognised from the start.
+#[test]
+fn connections_before_a_weak_opener_is_recognised_are_its_back_end() {
+    let mut tr = tracker();
+    let targets = ["172.31.6.52", "172.31.6.52", "172.31.6.53", "172.31.6.54"];
+    for (i, target) in targets.iter().enumerate() {
+        let ms = 100 + 1000 * i as i64;
+        let c = Conn::new(i as u64, ep(ALB, 40000 + i as u16), ep(target, 443), ms)
+            .handshake(ms)
+            .ev(ms + 50, ToServer, K::Fin);
+        tr.closed(c.record(AppKind::Tls, vec![], 0, None));
+    }
+    let known = tr.knowledge();
+    let alb: IpAddr = ALB.parse().unwrap();
+    assert!(known.is_alb(alb));
+    assert_eq!(known.nodes[&alb].back_connections, 4);
+    assert_eq!(known.targets.len(), 3);
+    assert_eq!(known.other_connections, 0);
+    // strong evidence elsewhere: the opener is no node, its connections stay unclassified
+    let mut tr = tracker_naming_alb();
+    let other = "172.31.9.9";
+    for (i, target) in targets.iter().enumerate() {
+        let ms = 100 + 1000 * i as i64;
+        let c = Conn::new(i as u64, ep(other, 40000 + i as u16), ep(target, 443), ms)
+            .handshake(ms)
+            .ev(ms + 50, ToServer, K::Fin);
+        tr.closed(c.record(AppKind::Tls, vec![], 0, None));
+    }
+    let known = tr.knowledge();
+    assert!(!known.is_alb(other.parse().unwrap()));
+    assert_eq!(known.other_connections, 4);
+    assert!(known.targets.is_empty());
+}
+
+/// Issue 12: a client's TLS connection established before the capture started (no TCP or TLS
+/// handshake captured, records from mid-stream): its first burst, from the ALB, answers a
+/// request sent before the capture (counted, like a response without a request on HTTP/1),
+/// and its last small burst is the client's close_notify, not a request the client left
+/// (it read as a confident `client_closed`). With the handshakes captured, the same bursts
+/// are left as they were.
+#[test]
+fn a_tls_connection_from_before_the_capture_answers_no_request_of_it() {
+    let run = |opened_before: bool| {
+        let mut tr = tracker_naming_alb();
+        let mut c = Conn::new(1, ep(CLIENT, 41101), ep(ALB, 443), 100);
+        if !opened_before {
+            c = c.handshake(90);
+        }
+        c.s.saw_syn = !opened_before;
+        let c = c.ev(131, ToServer, K::Fin);
+        let mut rec = c.record(AppKind::Tls, vec![], 0, None);
+        rec.tls = Some(TlsInfo {
+            bursts: vec![
+                burst(ToClient, 100, 189),
+                burst(ToServer, 130, 30),
+                burst(ToClient, 132, 19),
+            ],
+            ..TlsInfo::default()
+        });
+        tr.closed(rec);
+        // the back end's answer to the request sent before the capture
+        let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 95).handshake(95);
+        tr.exchange(
+            &b.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(96, "/x", back_headers(CLIENT))),
+                Some(resp(99, 500, "nginx", 10)),
+            ),
+        );
+        tr.finish()
+    };
+    let (sink, known) = run(true);
+    assert_eq!(known.answered_before_capture, 1);
+    assert!(
+        sink.paths
+            .iter()
+            .all(|p| p.front.as_ref().map_or(true, |f| f.burst.is_none())),
+        "{:?}",
+        sink.paths
+    );
+    let (sink, known) = run(false);
+    assert_eq!(known.answered_before_capture, 0);
+    assert!(sink
+        .paths
+        .iter()
+        .any(|p| p.front.as_ref().is_some_and(|f| f.burst.is_some())));
+}
+
+/// Issue 12: a private address accepting TLS connections on one port from several public
+/// clients (an internet-facing node's encrypted front end seen from the clients' side) is a
+/// weak node, credited the connections counted before it was recognised; one public client,
+/// private clients (the targets' side: the ALB is private) or a public server are not.
+#[test]
+fn a_private_tls_server_of_several_public_clients_is_a_weak_node() {
+    let key = |client: &str, server: &str, port: u16| crate::flow::ConnKey {
+        session: MirrorSession::DIRECT,
+        client: ep(client, 40000),
+        server: ep(server, port),
+    };
+    let node: IpAddr = "10.0.1.25".parse().unwrap();
+    let mut k = Knowledge::new(AlbConfig::default());
+    // one public client, again and again; private clients; another port
+    for _ in 0..3 {
+        k.learn_tls_server(&key("198.51.100.7", "10.0.1.25", 443));
+    }
+    k.learn_tls_server(&key("10.0.2.15", "10.0.1.25", 443));
+    k.learn_tls_server(&key("10.0.2.16", "10.0.1.25", 443));
+    k.learn_tls_server(&key("203.0.113.9", "10.0.1.25", 8443));
+    assert!(!k.is_alb(node));
+    k.count_other(&key("198.51.100.7", "10.0.1.25", 443));
+    // a second public client on the same port
+    k.learn_tls_server(&key("203.0.113.9", "10.0.1.25", 443));
+    assert!(k.is_alb(node));
+    assert_eq!(
+        k.nodes[&node].evidence,
+        vec![NodeEvidence::AcceptsPublicTlsClients]
+    );
+    assert!(!k.nodes[&node].strong);
+    assert_eq!(k.nodes[&node].front_connections, 1);
+    assert_eq!(k.other_connections, 0);
+    // a public server of public clients is not
+    let mut k = Knowledge::new(AlbConfig::default());
+    for c in ["198.51.100.7", "203.0.113.9", "192.0.2.1"] {
+        k.learn_tls_server(&key(c, "52.94.133.131", 443));
+    }
+    assert!(k.nodes.is_empty());
+    // a node given with --alb-ip wins
+    let mut k = Knowledge::new(AlbConfig {
+        alb_ips: vec!["10.0.1.99".parse().unwrap()],
+        ..AlbConfig::default()
+    });
+    for c in ["198.51.100.7", "203.0.113.9"] {
+        k.learn_tls_server(&key(c, "10.0.1.25", 443));
+    }
+    assert!(!k.is_alb(node));
+}

@@ -7,10 +7,10 @@ use super::types::{AlbConfig, BurstExchange, ClosedConn, ConnInfo, ConnRole, Leg
 use super::{pairing, size};
 use crate::capture::{Duration, Timestamp};
 use crate::decode::MirrorSession;
-use crate::flow::{ConnId, ConnKey, Dir, Endpoint};
+use crate::flow::{ConnId, ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::pipeline::Clock;
 use crate::protocol::{
-    AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, Known, TlsBurst,
+    AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, Known, TlsBurst, TlsInfo,
 };
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -462,11 +462,15 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             self.known.learn_response(&key, ex);
         }
         self.known.learn_closed(&record);
-        let bursts = record
+        if record.app == AppKind::Tls || record.tls.is_some() {
+            self.known.learn_tls_server(&key);
+        }
+        let (bursts, answered_before) = record
             .tls
             .as_ref()
-            .map(|t| burst_exchanges(&t.bursts))
+            .map(|t| tls_exchanges(&record.tcp, t))
             .unwrap_or_default();
+        self.known.answered_before_capture += answered_before;
         if !bursts.is_empty() {
             self.known.learn_tls_front(&key, &bursts);
             self.known.refresh_links();
@@ -669,11 +673,49 @@ impl<S: PathSink> Clock for AlbTracker<S> {
     }
 }
 
-/// Splits TLS application-data bursts into client-burst/server-burst exchanges.
+/// A client burst answered by nothing or by another burst of at most this many bytes, last on
+/// its connection, is a close_notify exchange (TLS 1.3 encrypts alerts as application data).
+const CLOSE_NOTIFY_MAX: u64 = 40;
+
+/// True when `e` is a close_notify exchange (see [`CLOSE_NOTIFY_MAX`]) when it is the last.
+fn close_notify(e: &BurstExchange) -> bool {
+    e.request.bytes <= CLOSE_NOTIFY_MAX
+        && e.response
+            .as_ref()
+            .map_or(true, |r| r.bytes <= CLOSE_NOTIFY_MAX)
+}
+
+/// The request/response exchanges of a TLS connection's application-data bursts
+/// ([`burst_exchanges`]), and how many answers in it went to requests sent before the capture
+/// started (0 or 1). On a connection established before the capture started (neither its TCP
+/// nor its TLS handshake captured: its records start mid-stream), exchanges went over it before the capture,
+/// so a last small exchange is the close_notify that ends it even when it is the only one in
+/// the capture; and a first burst from the server answers a request that is not in the
+/// capture, like a response without a request on an HTTP/1 connection: no exchange, counted.
+/// With the handshake captured, a first server burst is the server's own (a TLS 1.3 session
+/// ticket) and is not counted.
+pub(super) fn tls_exchanges(tcp: &ConnSummary, tls: &TlsInfo) -> (Vec<BurstExchange>, u64) {
+    let mut out = burst_exchanges(&tls.bursts);
+    let handshake_seen = tcp.saw_syn
+        || tcp
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
+        || tls.client_hello.is_some()
+        || tls.server_hello.is_some();
+    if handshake_seen {
+        return (out, 0);
+    }
+    if out.len() == 1 && out.last().is_some_and(close_notify) {
+        out.clear();
+    }
+    let answered_first = tls.bursts.first().is_some_and(|b| b.dir == Dir::ToClient);
+    (out, u64::from(answered_first))
+}
+
+/// Splits TLS application-data bursts into client-burst/server-burst exchanges (a server burst
+/// before any client burst is none of them).
 pub(super) fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
-    // A last small client burst answered by nothing or by another small burst is a
-    // close_notify exchange (TLS 1.3 encrypts alerts as application data), not a request.
-    const CLOSE_NOTIFY_MAX: u64 = 40;
     let mut out: Vec<BurstExchange> = Vec::new();
     for b in bursts {
         match b.dir {
@@ -694,14 +736,7 @@ pub(super) fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
             }
         }
     }
-    if out.len() > 1
-        && out.last().is_some_and(|l| {
-            l.request.bytes <= CLOSE_NOTIFY_MAX
-                && l.response
-                    .as_ref()
-                    .map_or(true, |r| r.bytes <= CLOSE_NOTIFY_MAX)
-        })
-    {
+    if out.len() > 1 && out.last().is_some_and(close_notify) {
         out.pop();
     }
     out

@@ -415,6 +415,10 @@ pub enum NodeEvidence {
     /// node spreading requests over a target group), and nothing else in the capture is
     /// recognised as an ALB node (weak).
     OpensToSeveralTargets,
+    /// Itself private, it accepts TLS connections on one port from several public clients
+    /// (the front end of an internet-facing node seen from the clients' side, encrypted), and
+    /// nothing else in the capture is recognised as an ALB node (weak).
+    AcceptsPublicTlsClients,
 }
 
 /// A detected ALB node.

@@ -65,6 +65,11 @@ pub fn node_evidence_text(e: NodeEvidence) -> &'static str {
              spreading requests over a target group (assumed to be the ALB because nothing else \
              in the capture is recognised as one; name it with --alb-ip)"
         }
+        NodeEvidence::AcceptsPublicTlsClients => {
+            "accepts TLS connections on one port from several public clients, itself private, \
+             like an internet-facing node's front end (assumed to be the ALB because nothing \
+             else in the capture is recognised as one; name it with --alb-ip)"
+        }
         NodeEvidence::OpenedFailedConnect => {
             "opened a connection that never got going (assumed to be the ALB because nothing \
              else in the capture is recognised as one; name it with --alb-ip)"
