@@ -251,8 +251,13 @@ impl Reassembler {
             } else {
                 self.history_cap
             };
-            self.history
-                .reserve_exact(to.saturating_sub(self.history.len()));
+            if self.history.is_empty() {
+                // A fresh buffer: nothing to copy over (a realloc would copy the old one).
+                self.history = VecDeque::with_capacity(to);
+            } else {
+                self.history
+                    .reserve_exact(to.saturating_sub(self.history.len()));
+            }
         }
         if bytes.len() >= self.history_cap {
             self.history.clear();
