@@ -12,19 +12,18 @@ use std::net::IpAddr;
 
 /// Appends the decimal digits of `v`.
 fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    if v < 10 {
+        out.push(b'0' + v as u8);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    while v > 0 && at > 0 {
         at -= 1;
-        if let Some(d) = digits.get_mut(at) {
-            *d = b'0' + (v % 10) as u8;
-        }
+        digits[at] = b'0' + (v % 10) as u8;
         v /= 10;
-        if v == 0 {
-            break;
-        }
     }
-    out.extend_from_slice(digits.get(at..).unwrap_or(&[]));
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Appends `v` in decimal with its sign.
