@@ -5,6 +5,7 @@ mod check;
 mod explain_log;
 mod extract;
 mod flows;
+mod flows_ndjson;
 mod io;
 
 use clap::{Parser, Subcommand};

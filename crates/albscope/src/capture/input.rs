@@ -479,29 +479,58 @@ impl FileInput {
                 }
             }
             let offset = parser.it().consumed() as u64;
-            let base = data.as_ptr() as usize;
-            let (record_len, block) = match parser.it_mut().next() {
-                Ok((len, PcapBlockOwned::Legacy(b))) => (len, b),
-                Ok(_) => return Err("unexpected record".into()),
-                Err(e) => return Err(parse_error_reason("record", &e)),
+            // The whole record is buffered (checked above): a standard record header is read
+            // here as pcap-parser reads it; the modified format (which pcap-parser always reads
+            // little-endian) goes through pcap-parser.
+            let fields = if record_header == 16 {
+                (
+                    read_u32(data, 0, big_endian),
+                    read_u32(data, 4, big_endian),
+                    read_u32(data, 8, big_endian),
+                    read_u32(data, 12, big_endian),
+                )
+            } else {
+                (None, None, None, None)
             };
-            let Some(data_start) = offset_in(base, have, block.data) else {
-                return Err("record outside the buffer".into());
+            let (ts_sec, ts_frac, caplen, origlen, data_start, record_len) = match fields {
+                (Some(sec), Some(frac), Some(caplen), Some(orig)) if need <= have => {
+                    (sec, frac, caplen, orig, record_header, need)
+                }
+                _ => {
+                    let base = data.as_ptr() as usize;
+                    let (record_len, block) = match parser.it_mut().next() {
+                        Ok((len, PcapBlockOwned::Legacy(b))) => (len, b),
+                        Ok(_) => return Err("unexpected record".into()),
+                        Err(e) => return Err(parse_error_reason("record", &e)),
+                    };
+                    let Some(data_start) = offset_in(base, have, block.data) else {
+                        return Err("record outside the buffer".into());
+                    };
+                    let caplen = block.data.len() as u32;
+                    (
+                        block.ts_sec,
+                        block.ts_usec,
+                        caplen,
+                        block.origlen,
+                        data_start,
+                        record_len,
+                    )
+                }
             };
             let frac = if nanos {
-                i64::from(block.ts_usec)
+                i64::from(ts_frac)
             } else {
-                i64::from(block.ts_usec) * 1000
+                i64::from(ts_frac) * 1000
             };
-            let raw = Timestamp(i64::from(block.ts_sec) * 1_000_000_000 + frac);
+            let raw = Timestamp(i64::from(ts_sec) * 1_000_000_000 + frac);
             self.parsed += 1;
             let ts = self.times.vet(self.parsed, raw, false);
             self.pending = Some(Pending {
                 ts,
                 link,
-                orig_len: block.origlen.max(block.caplen),
+                orig_len: origlen.max(caplen),
                 data_start,
-                data_len: block.data.len(),
+                data_len: caplen as usize,
                 record_len,
                 number: self.parsed,
                 offset,

@@ -52,6 +52,43 @@ impl Timestamp {
     }
     /// RFC 3339 UTC rendering with microseconds, e.g. `2025-12-11T16:42:57.298415Z`.
     pub fn to_rfc3339(self) -> String {
+        let mut out = Vec::with_capacity(RFC3339_LEN);
+        self.write_rfc3339(&mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+    /// Appends [`Timestamp::to_rfc3339`]'s text to `out` (without a `String` and the
+    /// formatting machinery for the years 0 to 9999; for writers of many timestamps).
+    pub fn write_rfc3339(self, out: &mut Vec<u8>) {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let nanos = self.0.rem_euclid(1_000_000_000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        if !(0..=9999).contains(&y) {
+            out.extend_from_slice(self.rfc3339_formatted().as_bytes());
+            return;
+        }
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (at..at + width).rev() {
+                if let Some(slot) = b.get_mut(i) {
+                    *slot = b'0' + (v % 10) as u8;
+                }
+                v /= 10;
+            }
+        };
+        let sod = sod as u64;
+        put(0, 4, y as u64);
+        put(5, 2, u64::from(m));
+        put(8, 2, u64::from(d));
+        put(11, 2, sod / 3600);
+        put(14, 2, (sod / 60) % 60);
+        put(17, 2, sod % 60);
+        put(20, 6, nanos as u64 / 1000);
+        out.extend_from_slice(&b);
+    }
+    /// [`Timestamp::to_rfc3339`] through `format!` (any year).
+    fn rfc3339_formatted(self) -> String {
         let secs = self.0.div_euclid(1_000_000_000);
         let nanos = self.0.rem_euclid(1_000_000_000);
         let days = secs.div_euclid(86_400);
@@ -101,6 +138,9 @@ impl fmt::Display for Duration {
         }
     }
 }
+
+/// Length of [`Timestamp::to_rfc3339`]'s text for the years 0 to 9999.
+const RFC3339_LEN: usize = 27;
 
 /// Converts days since 1970-01-01 to a civil (year, month, day) date (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -168,4 +208,34 @@ pub struct PacketRef<'a> {
     pub orig_len: u32,
     /// The captured bytes.
     pub data: &'a [u8],
+}
+
+#[cfg(test)]
+mod rfc3339_tests {
+    use super::Timestamp;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_values_and_extremes() {
+        assert_eq!(
+            Timestamp(1_796_589_211_495_753_123).to_rfc3339(),
+            "2026-12-06T20:33:31.495753Z"
+        );
+        assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(Timestamp(-1).to_rfc3339(), "1969-12-31T23:59:59.999999Z");
+        for ts in [i64::MIN, i64::MAX, 1, 999, -1_000_000_001] {
+            let t = Timestamp(ts);
+            assert_eq!(t.to_rfc3339(), t.rfc3339_formatted());
+        }
+    }
+
+    proptest! {
+        /// The fast writer gives `format!`'s text.
+        #[test]
+        fn fast_writer_matches_format(ts in any::<i64>(), near in -5_000_000_000_000_000_000i64..5_000_000_000_000_000_000i64) {
+            for t in [Timestamp(ts), Timestamp(near)] {
+                prop_assert_eq!(t.to_rfc3339(), t.rfc3339_formatted());
+            }
+        }
+    }
 }

@@ -38,7 +38,28 @@ impl TimeGuard {
     }
 
     /// The time to use for packet `number` read as `ts` (`overflow` when it did not fit).
+    #[inline]
     pub(super) fn vet(&mut self, number: u64, ts: Timestamp, overflow: bool) -> Timestamp {
+        // The common case inline: a plausible time, not far behind the latest.
+        if !overflow && ts.0 >= 0 && ts.0 < LATEST_PLAUSIBLE_NS {
+            match self.latest {
+                Some(l) if l.0.saturating_sub(ts.0) > MAX_BACKSTEP_NS => {}
+                Some(l) => {
+                    self.latest = Some(l.max(ts));
+                    return ts;
+                }
+                None => {
+                    self.latest = Some(ts);
+                    return ts;
+                }
+            }
+        }
+        self.vet_slow(number, ts, overflow)
+    }
+
+    /// [`TimeGuard::vet`] for every case (the rare ones are only reached through here).
+    #[cold]
+    fn vet_slow(&mut self, number: u64, ts: Timestamp, overflow: bool) -> Timestamp {
         let problem = if overflow || ts.0 == i64::MAX || ts.0 == i64::MIN {
             Some("its timestamp overflows".to_string())
         } else if ts.0 < 0 || ts.0 >= LATEST_PLAUSIBLE_NS {

@@ -7,8 +7,8 @@ use super::{icmp, tunnel};
 use super::{Decoded, Encap, MirrorSession, TcpFlags, TcpSegment, Transport};
 use crate::capture::{Duration, PacketRef};
 use etherparse::{
-    ether_type, ip_number, EtherType, LaxIpSlice, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket,
-    TcpSlice, TransportSlice, UdpSlice,
+    ether_type, ip_number, EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice,
+    TransportSlice,
 };
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -113,6 +113,25 @@ impl Default for Decoder {
     fn default() -> Self {
         Decoder::new(DecodeConfig::default())
     }
+}
+
+/// What [`Decoder::fast_ipv4`] sliced: the IP facts and the transport.
+struct FastIpv4<'a> {
+    info: IpInfo,
+    transport: FastTransport<'a>,
+}
+
+/// The transport of a packet on the fast path.
+enum FastTransport<'a> {
+    /// A TCP header (and payload) that parsed.
+    Tcp(TcpSlice<'a>),
+    /// A UDP datagram: destination port and payload.
+    Udp {
+        /// Destination port.
+        dst_port: u16,
+        /// Payload (as far as the UDP length and the captured bytes go).
+        payload: &'a [u8],
+    },
 }
 
 /// IP-level facts of one (inner) packet.
@@ -222,35 +241,152 @@ impl Decoder {
         Some(sliced)
     }
 
-    /// The common case without etherparse's whole-packet slicing (which moves a large
-    /// `LaxSlicedPacket` through every layer): an IPv4 packet, plain or in an Ethernet frame
-    /// without VLAN tags, complete, not fragmented, carrying a TCP or UDP header that parses.
-    /// It calls the same etherparse functions the full slicing calls for these layers
-    /// (`LaxIpSlice::from_slice`, `TcpSlice::from_slice`, `UdpSlice::from_slice_lax`), so the
-    /// result is the same; anything else (`None`) goes through [`Decoder::slice`].
-    fn fast_slice(input: NetInput<'_>) -> Option<(LaxNetSlice<'_>, TransportSlice<'_>)> {
+    /// The common case without etherparse's slicing: an IPv4 packet, plain or in an Ethernet
+    /// frame without VLAN tags, not fragmented, carrying TCP (whose header parses) or UDP (at
+    /// least a UDP header). The IPv4 and UDP lengths are read as etherparse's lax slicing reads
+    /// them (`LaxIpSlice::from_slice`, `UdpSlice::from_slice_lax`: a total length below the
+    /// header or beyond the captured bytes falls back to the captured bytes), and TCP is
+    /// etherparse's `TcpSlice::from_slice`, so the result is the same; anything else (`None`)
+    /// goes through [`Decoder::slice`].
+    fn fast_ipv4(input: NetInput<'_>) -> Option<FastIpv4<'_>> {
         let ip = match input {
             NetInput::Ethernet([_, _, _, _, _, _, _, _, _, _, _, _, 0x08, 0x00, rest @ ..]) => rest,
             NetInput::EtherType(et, b) if et == ether_type::IPV4 => b,
             NetInput::Ip(b) => b,
             _ => return None,
         };
-        if !ip.first().is_some_and(|b| b >> 4 == 4) {
+        let fixed: &[u8; 20] = ip.get(..20)?.try_into().ok()?;
+        if fixed[0] >> 4 != 4 {
             return None;
         }
-        let (ip, None) = LaxIpSlice::from_slice(ip).ok()? else {
+        let header_len = usize::from(fixed[0] & 0x0f) * 4;
+        // More fragments, or a fragment offset: reassembly, on the slow path.
+        if header_len < 20 || ip.len() < header_len || fixed[6] & 0x3f != 0 || fixed[7] != 0 {
             return None;
+        }
+        let total = usize::from(u16::from_be_bytes([fixed[2], fixed[3]]));
+        let declared = total >= header_len;
+        let end = if declared && total <= ip.len() {
+            total
+        } else {
+            ip.len()
         };
-        let payload = ip.payload();
-        if payload.fragmented {
-            return None;
-        }
-        let transport = match payload.ip_number {
-            ip_number::TCP => TransportSlice::Tcp(TcpSlice::from_slice(payload.payload).ok()?),
-            ip_number::UDP => TransportSlice::Udp(UdpSlice::from_slice_lax(payload.payload).ok()?),
+        let payload = ip.get(header_len..end)?;
+        let transport = match fixed[9] {
+            6 => FastTransport::Tcp(TcpSlice::from_slice(payload).ok()?),
+            17 => {
+                let udp: &[u8; 8] = payload.get(..8)?.try_into().ok()?;
+                let len = usize::from(u16::from_be_bytes([udp[4], udp[5]]));
+                let datagram = if len < 8 || len > payload.len() {
+                    payload
+                } else {
+                    payload.get(..len)?
+                };
+                FastTransport::Udp {
+                    dst_port: u16::from_be_bytes([udp[2], udp[3]]),
+                    payload: datagram.get(8..)?,
+                }
+            }
             _ => return None,
         };
-        Some((LaxNetSlice::from(ip), transport))
+        let src: [u8; 4] = fixed[12..16].try_into().ok()?;
+        let dst: [u8; 4] = fixed[16..20].try_into().ok()?;
+        Some(FastIpv4 {
+            info: IpInfo {
+                src: IpAddr::from(src),
+                dst: IpAddr::from(dst),
+                ip_id: Some(u16::from_be_bytes([fixed[4], fixed[5]])),
+                ip_len: if declared {
+                    total as u32
+                } else {
+                    (header_len + payload.len()) as u32
+                },
+                header_len,
+                l4_declared: declared.then(|| total - header_len),
+            },
+            transport,
+        })
+    }
+
+    /// Decodes what [`Decoder::fast_ipv4`] sliced (the same steps as [`Decoder::decode_net`]
+    /// for an unfragmented IPv4 packet carrying TCP or UDP).
+    fn decode_fast<'a>(
+        &mut self,
+        fast: FastIpv4<'a>,
+        session: MirrorSession,
+        depth: u8,
+        cut: usize,
+    ) -> Option<Decoded<'a>> {
+        let info = fast.info;
+        let transport = match fast.transport {
+            FastTransport::Tcp(tcp) => {
+                let seg = self.tcp_segment(&tcp, &info, cut, false, Cow::Borrowed(tcp.payload()));
+                self.stats.tcp += 1;
+                Transport::Tcp(seg)
+            }
+            FastTransport::Udp { dst_port, payload } => {
+                if let Some(inner) = self.tunnel(dst_port, payload, info.src, session, depth, cut) {
+                    return inner;
+                }
+                self.stats.other += 1;
+                Transport::Other
+            }
+        };
+        Some(Decoded {
+            session,
+            src: info.src,
+            dst: info.dst,
+            ip_id: info.ip_id,
+            ip_len: info.ip_len,
+            transport,
+        })
+    }
+
+    /// A UDP datagram to a VXLAN or GENEVE port: the inner packet decoded (`Some`, whatever
+    /// its outcome); `None` when the port is no tunnel's or the tunnel header is invalid
+    /// (counted in `bad_tunnel`) or nested too deep.
+    fn tunnel<'a>(
+        &mut self,
+        port: u16,
+        payload: &'a [u8],
+        outer_src: IpAddr,
+        session: MirrorSession,
+        depth: u8,
+        cut: usize,
+    ) -> Option<Option<Decoded<'a>>> {
+        let encap = if self.config.vxlan_ports.contains(&port) {
+            Encap::Vxlan
+        } else if self.config.geneve_ports.contains(&port) {
+            Encap::Geneve
+        } else {
+            return None;
+        };
+        let parsed = if depth >= self.config.max_tunnel_depth {
+            None
+        } else if encap == Encap::Vxlan {
+            tunnel::vxlan(payload)
+        } else {
+            tunnel::geneve(payload)
+        };
+        let Some(t) = parsed else {
+            self.stats.bad_tunnel += 1;
+            return None;
+        };
+        if encap == Encap::Vxlan {
+            self.stats.vxlan += 1;
+        } else {
+            self.stats.geneve += 1;
+        }
+        let inner_session = if session.encap == Encap::None {
+            MirrorSession {
+                encap,
+                vni: Some(t.vni),
+                outer_src: Some(outer_src),
+            }
+        } else {
+            session
+        };
+        Some(self.decode_net(t.inner, inner_session, depth + 1, cut))
     }
 
     /// Decodes what follows the link layer; counts the frame's class.
@@ -261,20 +397,18 @@ impl Decoder {
         depth: u8,
         cut: usize,
     ) -> Option<Decoded<'a>> {
-        let (net, transport) = match Self::fast_slice(input) {
-            Some((net, transport)) => (Some(net), Some(transport)),
-            None => {
-                let Some(sliced) = Self::slice(input) else {
-                    self.stats.malformed += 1;
-                    return None;
-                };
-                if sliced.net.is_none() {
-                    self.count_not_ip(&sliced);
-                    return None;
-                }
-                (sliced.net, sliced.transport)
-            }
+        if let Some(fast) = Self::fast_ipv4(input) {
+            return self.decode_fast(fast, session, depth, cut);
+        }
+        let Some(sliced) = Self::slice(input) else {
+            self.stats.malformed += 1;
+            return None;
         };
+        if sliced.net.is_none() {
+            self.count_not_ip(&sliced);
+            return None;
+        }
+        let (net, transport) = (sliced.net, sliced.transport);
         let (info, payload) = match &net {
             Some(LaxNetSlice::Ipv4(ip)) => {
                 let h = ip.header();
@@ -354,42 +488,9 @@ impl Decoder {
                 Transport::Tcp(seg)
             }
             Some(TransportSlice::Udp(udp)) => {
-                let port = udp.destination_port();
-                let encap = if self.config.vxlan_ports.contains(&port) {
-                    Some(Encap::Vxlan)
-                } else if self.config.geneve_ports.contains(&port) {
-                    Some(Encap::Geneve)
-                } else {
-                    None
-                };
-                if let Some(encap) = encap {
-                    let parsed = if depth >= self.config.max_tunnel_depth {
-                        None
-                    } else if encap == Encap::Vxlan {
-                        tunnel::vxlan(udp.payload())
-                    } else {
-                        tunnel::geneve(udp.payload())
-                    };
-                    match parsed {
-                        Some(t) => {
-                            if encap == Encap::Vxlan {
-                                self.stats.vxlan += 1;
-                            } else {
-                                self.stats.geneve += 1;
-                            }
-                            let inner_session = if session.encap == Encap::None {
-                                MirrorSession {
-                                    encap,
-                                    vni: Some(t.vni),
-                                    outer_src: Some(info.src),
-                                }
-                            } else {
-                                session
-                            };
-                            return self.decode_net(t.inner, inner_session, depth + 1, cut);
-                        }
-                        None => self.stats.bad_tunnel += 1,
-                    }
+                let (port, payload) = (udp.destination_port(), udp.payload());
+                if let Some(inner) = self.tunnel(port, payload, info.src, session, depth, cut) {
+                    return inner;
                 }
                 Transport::Other
             }
@@ -596,4 +697,76 @@ fn offset_in(outer: &[u8], inner: &[u8]) -> Option<usize> {
 /// one's complement).
 fn checksum_matches(computed: u16, sent: u16) -> bool {
     computed == sent || (computed == 0xffff && sent == 0) || (computed == 0 && sent == 0xffff)
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// An IPv4 packet with the given header fields; the transport's length fields set.
+    fn packet(ihl: u8, total: u16, frag: u16, proto: u8, body: &[u8], l4: u16) -> Vec<u8> {
+        let mut p = vec![0x40 | ihl, 0];
+        p.extend_from_slice(&total.to_be_bytes());
+        p.extend_from_slice(&[0x12, 0x34]);
+        p.extend_from_slice(&frag.to_be_bytes());
+        p.extend_from_slice(&[64, proto, 0, 0, 10, 0, 0, 1, 192, 168, 7, 9]);
+        p.resize(usize::from(ihl.max(5)) * 4, 1);
+        let at = p.len();
+        p.extend_from_slice(body);
+        if proto == 6 && body.len() > 12 {
+            p[at + 12] = (l4 as u8) << 4;
+        }
+        if proto == 17 && body.len() > 5 {
+            p[at + 4..at + 6].copy_from_slice(&l4.to_be_bytes());
+        }
+        p
+    }
+
+    proptest! {
+        /// Slices every packet it takes as etherparse's lax slicing does (the slow path).
+        #[test]
+        fn fast_ipv4_slices_as_etherparse(
+            ihl in prop_oneof![Just(5u8), 0u8..=15],
+            total in prop_oneof![0u16..120, any::<u16>()],
+            frag in prop_oneof![Just(0u16), Just(0x4000u16), any::<u16>()],
+            proto in prop_oneof![Just(6u8), Just(17u8), any::<u8>()],
+            body in proptest::collection::vec(any::<u8>(), 0..100),
+            l4 in prop_oneof![0u16..16, 0u16..120, any::<u16>()],
+        ) {
+            let p = packet(ihl, total, frag, proto, &body, l4);
+            let Some(fast) = Decoder::fast_ipv4(NetInput::Ip(&p)) else {
+                return Ok(());
+            };
+            let sliced = LaxSlicedPacket::from_ip(&p).expect("etherparse slices it too");
+            prop_assert!(sliced.stop_err.is_none());
+            let Some(LaxNetSlice::Ipv4(ip)) = &sliced.net else {
+                panic!("not IPv4 for etherparse");
+            };
+            let h = ip.header();
+            let payload = ip.payload();
+            prop_assert!(!payload.fragmented);
+            let header_len = h.slice().len();
+            let total = usize::from(h.total_len());
+            let declared = total >= header_len;
+            let info = &fast.info;
+            prop_assert_eq!(info.src, IpAddr::from(h.source_addr()));
+            prop_assert_eq!(info.dst, IpAddr::from(h.destination_addr()));
+            prop_assert_eq!(info.ip_id, Some(h.identification()));
+            prop_assert_eq!(info.header_len, header_len);
+            let ip_len = if declared { total } else { header_len + payload.payload.len() };
+            prop_assert_eq!(info.ip_len as usize, ip_len);
+            prop_assert_eq!(info.l4_declared, declared.then(|| total - header_len));
+            match (&fast.transport, &sliced.transport) {
+                (FastTransport::Tcp(a), Some(TransportSlice::Tcp(b))) => {
+                    prop_assert_eq!(a.slice(), b.slice());
+                }
+                (FastTransport::Udp { dst_port, payload }, Some(TransportSlice::Udp(b))) => {
+                    prop_assert_eq!(*dst_port, b.destination_port());
+                    prop_assert_eq!(*payload, b.payload());
+                }
+                _ => panic!("transport differs"),
+            }
+        }
+    }
 }

@@ -89,8 +89,16 @@ impl Reassembler {
 
     /// Capture time of the fragment about to be added: datagrams begun more than the timeout
     /// before it are dropped (oldest first, as they are in creation order).
+    #[inline]
     pub fn set_now(&mut self, now: i64) {
         self.now = self.now.max(now);
+        if !self.order.is_empty() {
+            self.expire();
+        }
+    }
+
+    /// Drops the datagrams begun more than the timeout before `now`.
+    fn expire(&mut self) {
         let before = self.now.saturating_sub(self.timeout);
         while let Some(&(serial, key)) = self.order.front() {
             match self.pending.get(&key) {

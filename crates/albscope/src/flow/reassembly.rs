@@ -251,8 +251,13 @@ impl Reassembler {
             } else {
                 self.history_cap
             };
-            self.history
-                .reserve_exact(to.saturating_sub(self.history.len()));
+            if self.history.is_empty() {
+                // A fresh buffer: nothing to copy over (a realloc would copy the old one).
+                self.history = VecDeque::with_capacity(to);
+            } else {
+                self.history
+                    .reserve_exact(to.saturating_sub(self.history.len()));
+            }
         }
         if bytes.len() >= self.history_cap {
             self.history.clear();
@@ -261,7 +266,9 @@ impl Reassembler {
             return;
         }
         let excess = (self.history.len() + bytes.len()).saturating_sub(self.history_cap);
-        self.history.drain(..excess.min(self.history.len()));
+        if excess > 0 {
+            self.history.drain(..excess.min(self.history.len()));
+        }
         // Extending from a slice iterator copies in bulk (a `copied()` iterator goes byte by
         // byte).
         self.history.extend(bytes);
@@ -273,7 +280,11 @@ impl Reassembler {
         let hist_start = self.next - self.history.len() as u64;
         if offset > hist_start {
             let n = (offset.min(self.next) - hist_start) as usize;
-            self.history.drain(..n.min(self.history.len()));
+            if n >= self.history.len() {
+                self.history.clear();
+            } else {
+                self.history.drain(..n);
+            }
         }
         if self.history.is_empty() && self.history.capacity() > HISTORY_KEEP_CAPACITY {
             // An idle keep-alive connection should not hold its last burst's buffer.

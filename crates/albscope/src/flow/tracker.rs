@@ -164,24 +164,36 @@ impl std::hash::Hash for TupleKey {
     /// Feeds the hasher one buffer (one `write` instead of a dozen small ones: the table lookup
     /// is on every packet's path).
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let mut buf = [0u8; 64];
-        let mut n = 0;
-        let mut put = |bytes: &[u8]| {
-            if let Some(dst) = buf.get_mut(n..n + bytes.len()) {
-                dst.copy_from_slice(bytes);
+        // IPv4 (the common case): three integers; IPv6: one buffer.
+        let vni = self.session.vni.unwrap_or(u32::MAX);
+        let tail = u64::from(vni) << 8 | self.session.encap as u64;
+        match (self.lo.ip, self.hi.ip) {
+            (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => {
+                let ports = u64::from(self.lo.port) << 16 | u64::from(self.hi.port);
+                state.write_u64(u64::from(a.to_bits()) << 32 | u64::from(b.to_bits()));
+                state.write_u64(ports << 32 | u64::from(vni));
+                state.write_u8(self.session.encap as u8);
             }
-            n += bytes.len();
-        };
-        for ep in [self.lo, self.hi] {
-            match ep.ip {
-                std::net::IpAddr::V4(a) => put(&a.octets()),
-                std::net::IpAddr::V6(a) => put(&a.octets()),
+            _ => {
+                let mut buf = [0u8; 64];
+                let mut n = 0;
+                let mut put = |bytes: &[u8]| {
+                    if let Some(dst) = buf.get_mut(n..n + bytes.len()) {
+                        dst.copy_from_slice(bytes);
+                    }
+                    n += bytes.len();
+                };
+                for ep in [self.lo, self.hi] {
+                    match ep.ip {
+                        std::net::IpAddr::V4(a) => put(&a.octets()),
+                        std::net::IpAddr::V6(a) => put(&a.octets()),
+                    }
+                    put(&ep.port.to_be_bytes());
+                }
+                put(&tail.to_le_bytes());
+                state.write(buf.get(..n.min(buf.len())).unwrap_or(&buf));
             }
-            put(&ep.port.to_be_bytes());
         }
-        put(&self.session.vni.unwrap_or(u32::MAX).to_le_bytes());
-        put(&[self.session.encap as u8]);
-        state.write(buf.get(..n.min(buf.len())).unwrap_or(&buf));
         // The mirror's outer source rarely differs between sessions of one 4-tuple; `Eq`
         // still compares it.
     }
