@@ -57,13 +57,29 @@ impl Timestamp {
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60,
-            nanos / 1000
-        )
+        let (hh, mm, ss, us) = (sod / 3600, (sod / 60) % 60, sod % 60, nanos / 1000);
+        if !(0..=9999).contains(&y) {
+            return format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{us:06}Z");
+        }
+        // Digits written by hand (byte-identical to the `format!` above): reports write one
+        // per timeline event, and the formatting machinery cost several times the date math.
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: i64| {
+            for i in (at..at + width).rev() {
+                if let Some(c) = b.get_mut(i) {
+                    *c = b'0' + (v % 10) as u8;
+                }
+                v /= 10;
+            }
+        };
+        put(0, 4, y);
+        put(5, 2, i64::from(m));
+        put(8, 2, i64::from(d));
+        put(11, 2, hh);
+        put(14, 2, mm);
+        put(17, 2, ss);
+        put(20, 6, us);
+        String::from_utf8_lossy(&b).into_owned()
     }
 }
 
@@ -168,4 +184,43 @@ pub struct PacketRef<'a> {
     pub orig_len: u32,
     /// The captured bytes.
     pub data: &'a [u8],
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written digits of [`Timestamp::to_rfc3339`] match the `format!` rendering
+    /// over the whole range of timestamps.
+    #[test]
+    fn rfc3339_matches_format() {
+        let reference = |t: Timestamp| {
+            let secs = t.0.div_euclid(1_000_000_000);
+            let nanos = t.0.rem_euclid(1_000_000_000);
+            let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+            let sod = secs.rem_euclid(86_400);
+            format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+                sod / 3600,
+                (sod / 60) % 60,
+                sod % 60,
+                nanos / 1000
+            )
+        };
+        let mut t: i64 = 1;
+        while t < i64::MAX / 4 {
+            for v in [t, -t, t + 999_999_999, -t - 999_999_999, t / 7 * 3] {
+                assert_eq!(Timestamp(v).to_rfc3339(), reference(Timestamp(v)), "{v}");
+            }
+            t = t / 2 * 3 + 86_399_999_999;
+        }
+        for v in [i64::MIN, i64::MAX] {
+            assert_eq!(Timestamp(v).to_rfc3339(), reference(Timestamp(v)), "{v}");
+        }
+        assert_eq!(
+            Timestamp(1_765_471_377_298_415_000).to_rfc3339(),
+            "2025-12-11T16:42:57.298415Z"
+        );
+        assert_eq!(Timestamp(0).to_rfc3339(), "1970-01-01T00:00:00.000000Z");
+    }
 }
