@@ -249,7 +249,7 @@ fn disagreements_are_flagged() {
         .iter()
         .find(|f| f.category == Category::TargetIdleTimeout)
         .expect("idle timeout request");
-    let d = sentences(f.logged.as_ref().expect("joined")).join("\n");
+    let d = sentences(f.logged.as_deref().expect("joined")).join("\n");
     assert!(
         d.contains("elb_status_code: the log says 502, the capture shows 504"),
         "{d}"
@@ -268,7 +268,7 @@ fn disagreements_are_flagged() {
     let all_d: Vec<String> = a
         .requests
         .iter()
-        .filter_map(|f| f.logged.as_ref())
+        .filter_map(|f| f.logged.as_deref())
         .flat_map(sentences)
         .collect();
     assert_eq!(all_d.len(), 1, "{all_d:?}");

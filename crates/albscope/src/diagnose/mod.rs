@@ -198,7 +198,7 @@ pub struct Finding {
     /// the ALB answered with an HTTP error, the status gRPC clients derive from it).
     pub grpc: Option<crate::protocol::GrpcOutcome>,
     /// The access-log entry joined to this request (only with `--access-log`).
-    pub logged: Option<logjoin::LoggedEntry>,
+    pub logged: Option<Box<logjoin::LoggedEntry>>,
 }
 
 /// The `RST_STREAM` an HTTP/2 client got from the ALB instead of a status.
@@ -529,8 +529,12 @@ pub struct Analyzer {
     /// [`Knowledge::may_be_cadence_check`]).
     held: std::collections::VecDeque<RequestPath>,
     /// Kept findings whose timeline waits for a connection record (a leg paired before its
-    /// connection closed): the path, and the finding's index in `requests`.
-    awaiting: Vec<Option<(RequestPath, usize)>>,
+    /// connection closed), by entry number: the path, and the finding's index in `requests`.
+    /// An entry is removed once its timeline is written (a kept finding holds its path only
+    /// while a connection of it is open).
+    awaiting: std::collections::BTreeMap<usize, (RequestPath, usize)>,
+    /// The next entry number of `awaiting`.
+    next_awaiting: usize,
     /// Connection id -> entries of `awaiting` with a leg on that connection.
     awaiting_by_conn: foldhash::HashMap<ConnId, Vec<usize>>,
 }
@@ -623,7 +627,8 @@ impl Analyzer {
             metrics: metrics::Collector::default(),
             idle_seen: Vec::new(),
             held: std::collections::VecDeque::new(),
-            awaiting: Vec::new(),
+            awaiting: std::collections::BTreeMap::new(),
+            next_awaiting: 0,
             awaiting_by_conn: foldhash::HashMap::default(),
         }
     }
@@ -714,7 +719,7 @@ impl Analyzer {
             finding.timeline = classify::timeline(&path);
         }
         if let Some(log) = &mut self.log {
-            finding.logged = log.join(&finding);
+            finding.logged = log.join(&finding).map(Box::new);
         }
         if let Some(probe) = &mut self.log_probe {
             let trace = finding
@@ -741,7 +746,8 @@ impl Analyzer {
         }
         if keep {
             if awaits {
-                let entry = self.awaiting.len();
+                let entry = self.next_awaiting;
+                self.next_awaiting += 1;
                 for leg in [&path.front, &path.back].into_iter().flatten() {
                     if leg.record.is_none() {
                         let list = self.awaiting_by_conn.entry(leg.conn.id).or_default();
@@ -750,7 +756,15 @@ impl Analyzer {
                         }
                     }
                 }
-                self.awaiting.push(Some((path, self.requests.len())));
+                self.awaiting.insert(entry, (path, self.requests.len()));
+            }
+            // Kept findings are large (~0.6 KB before their heap parts): grow by a quarter
+            // rather than doubling, so the list holds at most a quarter unused.
+            finding.evidence.shrink_to_fit();
+            finding.notes.shrink_to_fit();
+            if self.requests.len() == self.requests.capacity() {
+                self.requests
+                    .reserve_exact((self.requests.len() / 4).max(64));
             }
             self.requests.push(finding);
         }
@@ -759,7 +773,7 @@ impl Analyzer {
     /// Writes the timeline of an awaiting kept finding (with the records that came) and
     /// refreshes its connections in the metrics.
     fn write_timeline(&mut self, entry: usize) {
-        let Some((path, index)) = self.awaiting.get_mut(entry).and_then(Option::take) else {
+        let Some((path, index)) = self.awaiting.remove(&entry) else {
             return;
         };
         if let Some(f) = self.requests.get_mut(index) {
@@ -775,7 +789,7 @@ impl Analyzer {
             return;
         };
         for entry in entries {
-            let Some(Some((path, _))) = self.awaiting.get_mut(entry) else {
+            let Some((path, _)) = self.awaiting.get_mut(&entry) else {
                 continue;
             };
             let mut complete = true;
@@ -814,7 +828,7 @@ impl Analyzer {
         self.release_held(known);
         // Connections still open at the end of the capture were closed (with their records)
         // before this; whatever still waits has its timeline from what came.
-        for entry in 0..self.awaiting.len() {
+        while let Some((&entry, _)) = self.awaiting.first_key_value() {
             self.write_timeline(entry);
         }
         self.requests

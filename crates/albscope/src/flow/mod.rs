@@ -36,9 +36,64 @@ impl fmt::Display for Endpoint {
     /// `10.0.0.1:80` or `[fd00::1]:80`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.ip {
-            IpAddr::V4(a) => write!(f, "{a}:{}", self.port),
+            IpAddr::V4(a) => f.write_str(v4_endpoint(a, self.port).as_str()),
             IpAddr::V6(a) => write!(f, "[{a}]:{}", self.port),
         }
+    }
+}
+
+/// `a.b.c.d:port` written digit by digit into a stack buffer (the same text as
+/// `write!(f, "{a}:{port}")`; reports and flow records write one per connection or event).
+fn v4_endpoint(a: std::net::Ipv4Addr, port: u16) -> DigitBuf {
+    let mut out = DigitBuf::default();
+    for (i, octet) in a.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push(b'.');
+        }
+        out.number(u32::from(octet));
+    }
+    out.push(b':');
+    out.number(u32::from(port));
+    out
+}
+
+/// A short ASCII text built on the stack (at most 21 bytes: `255.255.255.255:65535`).
+#[derive(Default)]
+struct DigitBuf {
+    bytes: [u8; 21],
+    len: usize,
+}
+
+impl DigitBuf {
+    fn push(&mut self, c: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = c;
+            self.len += 1;
+        }
+    }
+
+    /// `v` in decimal, without leading zeros.
+    fn number(&mut self, v: u32) {
+        let mut digits = [0u8; 10];
+        let mut n = 0;
+        let mut v = v;
+        loop {
+            if let Some(d) = digits.get_mut(n) {
+                *d = b'0' + (v % 10) as u8;
+            }
+            n += 1;
+            v /= 10;
+            if v == 0 {
+                break;
+            }
+        }
+        for i in (0..n).rev() {
+            self.push(digits.get(i).copied().unwrap_or(b'0'));
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.bytes.get(..self.len).unwrap_or(&[])).unwrap_or("")
     }
 }
 
@@ -308,4 +363,38 @@ pub enum FlowEvent<'a> {
 pub trait FlowSink {
     /// Called for every event of connection `conn`, in capture order.
     fn on_flow_event(&mut self, conn: ConnId, event: FlowEvent<'_>);
+}
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    /// The hand-written IPv4 endpoint text is `write!("{a}:{port}")`'s.
+    #[test]
+    fn v4_endpoint_matches_format() {
+        for (a, port) in [
+            ([0, 0, 0, 0], 0),
+            ([255, 255, 255, 255], 65535),
+            ([10, 0, 1, 10], 80),
+            ([198, 51, 100, 7], 4789),
+            ([1, 20, 100, 9], 10000),
+        ] {
+            let ip = Ipv4Addr::from(a);
+            let e = Endpoint {
+                ip: IpAddr::V4(ip),
+                port,
+            };
+            assert_eq!(e.to_string(), format!("{ip}:{port}"));
+        }
+        for x in (0..=u32::MAX).step_by(9_999_991) {
+            let ip = Ipv4Addr::from(x);
+            let port = (x % 65_536) as u16;
+            let e = Endpoint {
+                ip: IpAddr::V4(ip),
+                port,
+            };
+            assert_eq!(e.to_string(), format!("{ip}:{port}"));
+        }
+    }
 }

@@ -8,7 +8,7 @@
 //! several inputs gets one filter per file.
 
 use crate::capture::PacketPos;
-use crate::decode::{Encap, MirrorSession};
+use crate::decode::Encap;
 use crate::diagnose::metrics::{ConnRef, RequestConns};
 use crate::diagnose::{Analysis, Finding};
 use crate::report::slice::safe_name;
@@ -69,7 +69,7 @@ pub fn display_filters(conns: &RequestConns) -> Vec<FileFilter> {
         .map(|(file, legs)| FileFilter {
             file,
             filter: if legs.len() == 1 {
-                legs.concat()
+                legs.into_iter().next().unwrap_or_default()
             } else {
                 legs.iter()
                     .map(|l| format!("({l})"))
@@ -108,38 +108,40 @@ fn frame_ranges(c: &ConnRef) -> Vec<(u16, Frames)> {
     }
 }
 
-/// One connection's clause: tunnel VNI, addresses, ports and its frame numbers.
+/// One connection's clause: tunnel VNI, addresses, ports and its frame numbers (written into
+/// one string: a report writes one per kept failure).
 fn leg_clause(c: &ConnRef, frames: &Frames) -> String {
-    let mut parts = Vec::new();
-    if let Some(vni) = vni_field(&c.session) {
-        parts.push(vni);
-    }
-    parts.push(addr_field(c.client.ip));
-    parts.push(addr_field(c.server.ip));
-    parts.push(format!("tcp.port=={}", c.client.port));
-    parts.push(format!("tcp.port=={}", c.server.port));
-    parts.push(match frames {
-        Frames::Between(a, b) if a == b => format!("frame.number=={a}"),
-        Frames::Between(a, b) => format!("frame.number in {{{a}..{b}}}"),
-        Frames::From(a) => format!("frame.number>={a}"),
-        Frames::UpTo(b) => format!("frame.number<={b}"),
-    });
-    parts.join(" && ")
+    use std::fmt::Write;
+    let mut s = String::with_capacity(128);
+    // Writing to a `String` cannot fail.
+    let _ = match (c.session.encap, c.session.vni) {
+        (Encap::Vxlan, Some(v)) => write!(s, "vxlan.vni=={v} && "),
+        (Encap::Geneve, Some(v)) => write!(s, "geneve.vni=={v} && "),
+        _ => Ok(()),
+    };
+    push_addr_field(&mut s, c.client.ip);
+    s.push_str(" && ");
+    push_addr_field(&mut s, c.server.ip);
+    let _ = write!(
+        s,
+        " && tcp.port=={} && tcp.port=={} && ",
+        c.client.port, c.server.port
+    );
+    let _ = match frames {
+        Frames::Between(a, b) if a == b => write!(s, "frame.number=={a}"),
+        Frames::Between(a, b) => write!(s, "frame.number in {{{a}..{b}}}"),
+        Frames::From(a) => write!(s, "frame.number>={a}"),
+        Frames::UpTo(b) => write!(s, "frame.number<={b}"),
+    };
+    s
 }
 
-fn vni_field(s: &MirrorSession) -> Option<String> {
-    match (s.encap, s.vni) {
-        (Encap::Vxlan, Some(v)) => Some(format!("vxlan.vni=={v}")),
-        (Encap::Geneve, Some(v)) => Some(format!("geneve.vni=={v}")),
-        _ => None,
-    }
-}
-
-fn addr_field(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => format!("ip.addr=={v4}"),
-        IpAddr::V6(v6) => format!("ipv6.addr=={v6}"),
-    }
+fn push_addr_field(s: &mut String, ip: IpAddr) {
+    use std::fmt::Write;
+    let _ = match ip {
+        IpAddr::V4(v4) => write!(s, "ip.addr=={v4}"),
+        IpAddr::V6(v6) => write!(s, "ipv6.addr=={v6}"),
+    };
 }
 
 /// The file `extract` is told to write for a request: `<id>-<category>.pcapng`.
@@ -154,37 +156,53 @@ pub fn slice_file_name(f: &Finding) -> String {
 /// The `albscope extract` command line that writes a request's packets (with the options the
 /// analysis was run with, so that the id names the same request).
 pub fn extract_command(a: &Analysis, f: &Finding) -> String {
-    let mut words_out: Vec<String> = vec![
-        "albscope".into(),
-        "extract".into(),
-        "--request".into(),
-        f.id.to_string(),
-        "--format".into(),
-        "pcapng".into(),
-        "-w".into(),
-        slice_file_name(f),
+    let id = f.id.to_string();
+    let file = slice_file_name(f);
+    let fixed = [
+        "albscope",
+        "extract",
+        "--request",
+        id.as_str(),
+        "--format",
+        "pcapng",
+        "-w",
+        file.as_str(),
     ];
-    words_out.extend(a.rerun_options.iter().cloned());
-    words_out.extend(a.inputs.iter().cloned());
-    words_out
-        .iter()
-        .map(|w| shell_word(w))
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(128);
+    let words_out = fixed
+        .into_iter()
+        .chain(a.rerun_options.iter().map(String::as_str))
+        .chain(a.inputs.iter().map(String::as_str));
+    for (i, w) in words_out.enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        push_shell_word(&mut out, w);
+    }
+    out
 }
 
 /// A word as a POSIX shell reads it back: as is when it holds only safe characters, else in
 /// single quotes.
 pub fn shell_word(w: &str) -> String {
+    let mut out = String::with_capacity(w.len() + 2);
+    push_shell_word(&mut out, w);
+    out
+}
+
+/// [`shell_word`] appended to `out`.
+fn push_shell_word(out: &mut String, w: &str) {
     let safe = !w.is_empty()
         && w.chars().all(|c| {
             c.is_ascii_alphanumeric()
                 || matches!(c, '_' | '-' | '.' | '/' | ':' | '=' | ',' | '+' | '@' | '%')
         });
     if safe {
-        w.to_string()
+        out.push_str(w);
     } else {
-        format!("'{}'", w.replace('\'', r"'\''"))
+        out.push('\'');
+        out.push_str(&w.replace('\'', r"'\''"));
+        out.push('\'');
     }
 }
 

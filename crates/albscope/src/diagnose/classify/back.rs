@@ -20,7 +20,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
     let tinfo = ctx.known.targets.get(&target_ep);
     let announced = ctx.known.target_announced_keepalive(&target_ep);
     let mut detail = FixFacts {
-        target: Some(target_ep.to_string()),
+        // `target` (its text) is filled in only for the findings kept, see `diagnose_verdict`.
         port: Some(target_ep.port),
         server: b
             .response_known(Known::Server)

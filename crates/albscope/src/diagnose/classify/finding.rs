@@ -325,6 +325,8 @@ pub(in crate::diagnose) fn diagnose_verdict(
     let first = front.or(back);
     let start = first.map(|l| l.time()).unwrap_or_default();
     let fix = if words {
+        // The target's name for the fix line, written only for the findings kept.
+        detail.target = back.map(|b| b.conn.key.server.to_string());
         fix_text(category, &detail)
     } else {
         None
@@ -484,8 +486,9 @@ fn grpc_seen(
             .and_then(|r| r.headers.known(Known::ContentType))
             .is_some_and(|c| {
                 c.trim()
-                    .to_ascii_lowercase()
-                    .starts_with("application/grpc")
+                    .as_bytes()
+                    .get(..16)
+                    .is_some_and(|p| p.eq_ignore_ascii_case(b"application/grpc"))
             })
     });
     match (status, generated_by) {

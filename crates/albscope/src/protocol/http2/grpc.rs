@@ -19,11 +19,13 @@ pub struct GrpcOutcome {
 /// Is the exchange a gRPC call (content-type `application/grpc`, `application/grpc+proto`, ...)?
 fn is_grpc(ex: &HttpExchange) -> bool {
     let grpc = |v: Option<&str>| {
+        // `application/grpc`, `application/grpc+proto`, `application/grpc;...`, any case,
+        // compared in place (no lowercase copy per request).
         v.is_some_and(|v| {
-            let v = v.trim().to_ascii_lowercase();
-            v == "application/grpc"
-                || v.starts_with("application/grpc+")
-                || v.starts_with("application/grpc;")
+            let v = v.trim().as_bytes();
+            v.get(..16)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"application/grpc"))
+                && matches!(v.get(16), None | Some(b'+' | b';'))
         })
     };
     grpc(

@@ -194,7 +194,7 @@ impl<'a> RequestOut<'a> {
             notes: f.notes.iter().map(words::note).collect(),
             pairing: f.pairing,
             target_server: &f.target_server,
-            logged: f.logged.as_ref().map(LoggedOut::new),
+            logged: f.logged.as_deref().map(LoggedOut::new),
             wireshark_filter: ws
                 .as_ref()
                 .filter(|w| w.filters.len() == 1)

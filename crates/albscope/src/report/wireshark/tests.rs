@@ -1,5 +1,6 @@
 use super::*;
 use crate::capture::Timestamp;
+use crate::decode::MirrorSession;
 use crate::flow::Endpoint;
 
 fn ep(s: &str) -> Endpoint {
