@@ -6,13 +6,13 @@
 //! calling thread and sees exactly the calls, in exactly the order, of a one-thread run.
 
 mod handoff;
+mod shards;
 
 use crate::capture::{CaptureReader, InputSummary, Timestamp};
 use crate::decode::{DecodeConfig, DecodeStats, Decoder};
-use crate::flow::{BufferBudget, ConnId, FlowConfig, FlowEvent, FlowSink, FlowStats, FlowTracker};
-use crate::protocol::{
-    AppSink, KeyLog, KeyLogProblem, ProtocolConfig, ProtocolStats, ProtocolTracker,
-};
+use crate::flow::{FlowConfig, FlowSink, FlowStats, FlowTracker};
+use shards::{Adapter, Merger, Recording, Shard};
+use crate::protocol::{AppSink, KeyLog, KeyLogProblem, ProtocolConfig, ProtocolStats};
 use std::io::{IsTerminal, Write};
 
 /// Settings of every layer the pipeline drives.
@@ -116,22 +116,28 @@ pub fn run_app<S: AppSink + Clock>(
     }
 }
 
-/// [`run_app`] on the calling thread.
+/// [`run_app`] on the calling thread: the connections split into logical shards (`shards`),
+/// their calls merged into the one order a single tracker would make them in.
 fn drive_app<S: AppSink + Clock>(
     reader: &mut CaptureReader,
     config: &PipelineConfig,
     sink: &mut S,
 ) -> RunStats {
     let mut decoder = Decoder::new(config.decode.clone());
-    // One buffer budget for the flow and protocol layers together.
-    let budget = BufferBudget::new(config.flow.max_buffer_memory);
-    let mut tracker = FlowTracker::with_budget(config.flow.clone(), budget.clone());
-    let mut adapter = ProtocolAdapter {
-        protocol: ProtocolTracker::with_budget(config.protocol.clone(), budget),
-        sink,
+    let count = shards::shard_count(&config.flow);
+    let mut run = Shards {
+        shards: (0..count)
+            .map(|_| Shard::new(&config.flow, &config.protocol, count))
+            .collect(),
+        merger: Merger::new(count),
+        recordings: (0..count).map(|_| Recording::default()).collect(),
+        groups: Vec::new(),
     };
     let mut stats = RunStats::default();
     let mut progress = Progress::new(config.progress, reader.total_bytes());
+    // The capture clock of every shard together, and when the next timer of any is due.
+    let mut now = i64::MIN;
+    let mut next_timer = i64::MIN;
     loop {
         // Keys a pcapng file carries (Decryption Secrets Blocks), before the packets after them.
         for (name, text) in reader.take_tls_key_logs() {
@@ -140,38 +146,115 @@ fn drive_app<S: AppSink + Clock>(
                 .key_log_problems
                 .extend(log.add_text(&format!("{name} (decryption secrets)"), &text));
             stats.capture_key_logs += 1;
-            adapter.protocol.add_keys(&log);
+            for shard in &mut run.shards {
+                shard.protocol.add_keys(&log);
+            }
         }
         let Some(packet) = reader.next_packet() else {
             break;
         };
         note_packet(&mut stats, packet.ts, packet.data.len());
         if let Some(decoded) = decoder.decode(&packet) {
-            tracker.process(&packet, &decoded, &mut adapter);
+            now = now.max(packet.ts.0);
+            if now >= next_timer {
+                next_timer = run.run_timers(Timestamp(now), sink);
+            }
+            let shard = shards::shard_of(&decoded, count).and_then(|i| Some((i, run.shards.get_mut(i)?)));
+            if let Some((i, shard)) = shard {
+                let mut out = run.merger.to(i, sink);
+                let mut adapter = Adapter {
+                    protocol: &mut shard.protocol,
+                    out: &mut out,
+                };
+                shard.flow.process(&packet, &decoded, &mut adapter);
+                next_timer = next_timer.min(shard.flow.next_timer());
+            }
         }
         if stats.packets % 4096 == 0 {
-            let pending = adapter.protocol.pending_since();
-            adapter.sink.tick_in_flight(packet.ts, pending);
+            let pending = shards::min_pending(&run.shards);
+            sink.tick_in_flight(packet.ts, pending);
         }
         progress.update(stats.packets, reader.bytes_consumed());
     }
-    tracker.finish(&mut adapter);
+    run.finish(sink);
     progress.done();
     stats.decode = decoder.stats().clone();
-    stats.flow = tracker.stats().clone();
-    stats.protocol = adapter.protocol.stats().clone();
+    for shard in &run.shards {
+        shards::add_flow_stats(&mut stats.flow, shard.flow.stats());
+        shards::add_protocol_stats(&mut stats.protocol, shard.protocol.stats());
+    }
+    stats.flow.peak_open = run.merger.peak_open;
     finish_stats(&mut stats, reader);
     stats
 }
 
-struct ProtocolAdapter<'s, S: AppSink> {
-    protocol: ProtocolTracker,
-    sink: &'s mut S,
+/// Every shard of a run and the merge of their calls.
+struct Shards {
+    shards: Vec<Shard>,
+    merger: Merger,
+    recordings: Vec<Recording>,
+    groups: Vec<shards::Group>,
 }
 
-impl<S: AppSink> FlowSink for ProtocolAdapter<'_, S> {
-    fn on_flow_event(&mut self, conn: ConnId, event: FlowEvent<'_>) {
-        self.protocol.handle(conn, event, self.sink);
+impl Shards {
+    /// Runs the timers due at `now` in every shard, their closes merged into one tracker's
+    /// order; returns when the next timer of any shard is due.
+    fn run_timers<S: AppSink>(&mut self, now: Timestamp, sink: &mut S) -> i64 {
+        let mut next = i64::MAX;
+        for (i, (shard, rec)) in self
+            .shards
+            .iter_mut()
+            .zip(self.recordings.iter_mut())
+            .enumerate()
+        {
+            if shard.flow.next_timer() <= now.0 {
+                let mut adapter = Adapter {
+                    protocol: &mut shard.protocol,
+                    out: rec,
+                };
+                shard.flow.advance(now, &mut adapter);
+                shards::close_groups(
+                    &self.merger,
+                    i,
+                    &rec.0,
+                    shard.flow.timer_closes(),
+                    &mut self.groups,
+                );
+            }
+            next = next.min(shard.flow.next_timer());
+        }
+        if !self.groups.is_empty() {
+            shards::replay_groups(
+                &mut self.merger,
+                &mut self.recordings,
+                &mut self.groups,
+                sink,
+            );
+        }
+        next
+    }
+
+    /// Closes every shard's open connections (end of input), in id order across shards.
+    fn finish<S: AppSink>(&mut self, sink: &mut S) {
+        for (i, (shard, rec)) in self
+            .shards
+            .iter_mut()
+            .zip(self.recordings.iter_mut())
+            .enumerate()
+        {
+            let mut adapter = Adapter {
+                protocol: &mut shard.protocol,
+                out: rec,
+            };
+            shard.flow.finish(&mut adapter);
+            shards::close_groups(&self.merger, i, &rec.0, &[], &mut self.groups);
+        }
+        shards::replay_groups(
+            &mut self.merger,
+            &mut self.recordings,
+            &mut self.groups,
+            sink,
+        );
     }
 }
 
