@@ -6,6 +6,7 @@
 //! calling thread and sees exactly the calls, in exactly the order, of a one-thread run.
 
 mod handoff;
+mod parallel;
 mod shards;
 
 use crate::capture::{CaptureReader, InputSummary, Timestamp};
@@ -109,7 +110,12 @@ pub fn run_app<S: AppSink + Clock>(
     config: &PipelineConfig,
     sink: &mut S,
 ) -> RunStats {
-    if config.threads > 1 {
+    if config.threads > 2 {
+        if let Some(stats) = parallel::run_app_sharded(reader, config, sink, config.threads) {
+            return stats;
+        }
+        drive_app(reader, config, sink)
+    } else if config.threads == 2 {
         handoff::run_app_handed_off(reader, config, sink)
     } else {
         drive_app(reader, config, sink)
@@ -123,8 +129,18 @@ fn drive_app<S: AppSink + Clock>(
     config: &PipelineConfig,
     sink: &mut S,
 ) -> RunStats {
+    drive_app_split(reader, config, sink, shards::shard_count(&config.flow))
+}
+
+/// [`drive_app`] with `count` logical shards.
+fn drive_app_split<S: AppSink + Clock>(
+    reader: &mut CaptureReader,
+    config: &PipelineConfig,
+    sink: &mut S,
+    count: usize,
+) -> RunStats {
+    let count = count.max(1);
     let mut decoder = Decoder::new(config.decode.clone());
-    let count = shards::shard_count(&config.flow);
     let mut run = Shards {
         shards: (0..count)
             .map(|_| Shard::new(&config.flow, &config.protocol, count))
@@ -166,6 +182,8 @@ fn drive_app<S: AppSink + Clock>(
                     protocol: &mut shard.protocol,
                     out: &mut out,
                 };
+                // The shard's clock to every packet's (its timers due now have run).
+                shard.flow.advance(Timestamp(now), &mut adapter);
                 shard.flow.process(&packet, &decoded, &mut adapter);
                 next_timer = next_timer.min(shard.flow.next_timer());
             }
@@ -322,6 +340,74 @@ impl Progress {
     fn done(&mut self) {
         if self.enabled && self.last_draw != self.started {
             let _ = write!(std::io::stderr().lock(), "\r{:70}\r", "");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{ConnContext, ConnectionRecord, HttpExchange};
+    use proptest::prelude::*;
+
+    /// Writes down every call it gets.
+    #[derive(Default)]
+    struct Calls(Vec<String>);
+
+    impl AppSink for Calls {
+        fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
+            self.0.push(format!("exchange {conn:?} {exchange:?}"));
+        }
+        fn closed(&mut self, record: ConnectionRecord) {
+            self.0.push(format!("closed {record:?}"));
+        }
+        fn forwarded_head_cut_short(&mut self, conn: &ConnContext) {
+            self.0.push(format!("cut short {conn:?}"));
+        }
+    }
+
+    impl Clock for Calls {
+        fn tick(&mut self, now: Timestamp) {
+            self.0.push(format!("tick {now:?}"));
+        }
+        fn tick_in_flight(&mut self, now: Timestamp, pending: Option<Timestamp>) {
+            self.0.push(format!("tick {now:?} {pending:?}"));
+        }
+    }
+
+    fn sample(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(name)
+    }
+
+    /// The calls and counters of a run over `name` split into `count` shards.
+    fn calls(name: &str, count: usize) -> (Vec<String>, String) {
+        let path = sample(name);
+        let mut reader = CaptureReader::open(&[&path]).expect("open sample");
+        let mut calls = Calls::default();
+        let stats = drive_app_split(&mut reader, &PipelineConfig::default(), &mut calls, count);
+        (calls.0, format!("{stats:?}"))
+    }
+
+    const SAMPLES: [&str; 4] = [
+        "mixed.pcap",
+        "real/keepalive_race.pcap",
+        "mirror-truncated.pcap",
+        "real/mixed_two_nodes.pcap",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        /// Which shard a connection lands in does not matter while no limit is hit: any
+        /// number of shards gives the sink the calls (and the run the counters) of one shard,
+        /// i.e. of one tracker for every connection.
+        #[test]
+        fn the_split_into_shards_changes_nothing(count in 2usize..40, which in 0usize..4) {
+            let name = SAMPLES[which];
+            let one = calls(name, 1);
+            prop_assert!(one.0.len() > 10, "{}: too few calls", name);
+            let split = calls(name, count);
+            prop_assert!(split == one, "{} differs with {} shards", name, count);
         }
     }
 }
