@@ -12,8 +12,8 @@ mod shards;
 use crate::capture::{CaptureReader, InputSummary, Timestamp};
 use crate::decode::{DecodeConfig, DecodeStats, Decoder};
 use crate::flow::{FlowConfig, FlowSink, FlowStats, FlowTracker};
-use shards::{Adapter, Merger, Recording, Shard};
 use crate::protocol::{AppSink, KeyLog, KeyLogProblem, ProtocolConfig, ProtocolStats};
+use shards::{Adapter, Merger, Recording, Shard};
 use std::io::{IsTerminal, Write};
 
 /// Settings of every layer the pipeline drives.
@@ -175,7 +175,8 @@ fn drive_app_split<S: AppSink + Clock>(
             if now >= next_timer {
                 next_timer = run.run_timers(Timestamp(now), sink);
             }
-            let shard = shards::shard_of(&decoded, count).and_then(|i| Some((i, run.shards.get_mut(i)?)));
+            let shard =
+                shards::shard_of(&decoded, count).and_then(|i| Some((i, run.shards.get_mut(i)?)));
             if let Some((i, shard)) = shard {
                 let mut out = run.merger.to(i, sink);
                 let mut adapter = Adapter {
@@ -376,7 +377,9 @@ mod tests {
     }
 
     fn sample(name: &str) -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples").join(name)
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../samples")
+            .join(name)
     }
 
     /// The calls and counters of a run over `name` split into `count` shards.

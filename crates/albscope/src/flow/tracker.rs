@@ -312,7 +312,9 @@ impl FlowTracker {
     /// does nothing.
     pub fn next_timer(&self) -> i64 {
         let sweep = self.last_sweep.saturating_add(SWEEP_INTERVAL_NS);
-        self.closing.first().map_or(sweep, |(d, _, _)| (*d).min(sweep))
+        self.closing
+            .first()
+            .map_or(sweep, |(d, _, _)| (*d).min(sweep))
     }
 
     /// One key per connection the latest timer run closed, in the order it closed them:

@@ -277,7 +277,6 @@ fn read(
     if !clock.is_empty() || chunks.iter().any(|c| !c.keys.is_empty()) {
         send(clock, chunks);
     }
-    drop(send);
     drop(to_workers);
     progress.done();
     stats.decode = decoder.stats().clone();
@@ -512,7 +511,10 @@ fn merge<S: AppSink + Clock>(from: &[Receiver<ChunkOut>], count: usize, sink: &m
             batch.clear();
             for (w, out) in outs.iter().enumerate() {
                 let Some(c) = cur.get_mut(w) else { continue };
-                while let Some(g) = out.groups.get(*c).filter(|g| (g.pos, g.phase) == (pos, phase))
+                while let Some(g) = out
+                    .groups
+                    .get(*c)
+                    .filter(|g| (g.pos, g.phase) == (pos, phase))
                 {
                     let key = if phase == 0 {
                         (g.kind, g.t, merger.merged_id(usize::from(g.shard), g.local))
@@ -526,7 +528,9 @@ fn merge<S: AppSink + Clock>(from: &[Receiver<ChunkOut>], count: usize, sink: &m
             batch.sort_by_key(|b| b.0);
             for &(_, w, g) in &batch {
                 let Some(out) = outs.get_mut(w) else { continue };
-                let Some(group) = out.groups.get(g) else { continue };
+                let Some(group) = out.groups.get(g) else {
+                    continue;
+                };
                 let (shard, range) = (usize::from(group.shard), group.items.clone());
                 let mut direct = merger.to(shard, sink);
                 for slot in out.items.get_mut(range).into_iter().flatten() {

@@ -66,8 +66,11 @@ pub(super) fn shard_of(decoded: &Decoded<'_>, shards: usize) -> Option<usize> {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     use std::hash::BuildHasher;
     // Fixed seed: the split must be the same in every run.
-    let h = foldhash::fast::FixedState::with_seed(0x7368_6172_6473)
-        .hash_one((lo, hi, decoded.session.vni));
+    let h = foldhash::fast::FixedState::with_seed(0x7368_6172_6473).hash_one((
+        lo,
+        hi,
+        decoded.session.vni,
+    ));
     Some((h % shards.max(1) as u64) as usize)
 }
 
@@ -121,6 +124,8 @@ impl<O: Out> FlowSink for Adapter<'_, O> {
 }
 
 /// A shard's calls kept for the merge.
+// Unboxed like `Call`: the recordings are reused vectors, a box would cost an allocation per call.
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Item {
     /// A sink call (connection ids still the shard's).
     Call(Call),
@@ -136,14 +141,16 @@ pub(super) struct Recording(pub(super) Vec<Item>);
 
 impl AppSink for Recording {
     fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
-        self.0.push(Item::Call(Call::Exchange(conn.clone(), exchange)));
+        self.0
+            .push(Item::Call(Call::Exchange(conn.clone(), exchange)));
     }
     fn closed(&mut self, record: ConnectionRecord) {
         self.0.push(Item::Call(Call::Closed(record)));
     }
     // Every sink method must be recorded here (see `handoff::Recorder`).
     fn forwarded_head_cut_short(&mut self, conn: &ConnContext) {
-        self.0.push(Item::Call(Call::ForwardedHeadCutShort(conn.clone())));
+        self.0
+            .push(Item::Call(Call::ForwardedHeadCutShort(conn.clone())));
     }
 }
 
@@ -365,7 +372,10 @@ pub(super) fn add_flow_stats(total: &mut FlowStats, s: &FlowStats) {
 
 /// The oldest start of anything in flight in any shard (for the clock ticks).
 pub(super) fn min_pending(shards: &[Shard]) -> Option<Timestamp> {
-    shards.iter().filter_map(|s| s.protocol.pending_since()).min()
+    shards
+        .iter()
+        .filter_map(|s| s.protocol.pending_since())
+        .min()
 }
 
 /// Sums the shards' protocol counters (every one is a count).
