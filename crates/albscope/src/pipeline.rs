@@ -183,8 +183,11 @@ fn drive_app_split<S: AppSink + Clock>(
                     protocol: &mut shard.protocol,
                     out: &mut out,
                 };
-                // The shard's clock to every packet's (its timers due now have run).
-                shard.flow.advance(Timestamp(now), &mut adapter);
+                if packet.ts.0 < now {
+                    // The shard's clock to every packet's (its timers due now have run);
+                    // `process` moves it to the packet's own time.
+                    shard.flow.advance(Timestamp(now), &mut adapter);
+                }
                 shard.flow.process(&packet, &decoded, &mut adapter);
                 next_timer = next_timer.min(shard.flow.next_timer());
             }

@@ -26,7 +26,7 @@ use crate::protocol::{
 };
 use std::borrow::Cow;
 use std::ops::Range;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
 
 /// Packets per chunk: the interval of the clock ticks (`tick_in_flight`), so that every tick
@@ -34,7 +34,7 @@ use std::sync::Arc;
 pub(super) const CHUNK_PACKETS: u64 = 4096;
 
 /// Chunks a queue holds before its sender waits.
-const QUEUE_CHUNKS: usize = 4;
+const QUEUE_CHUNKS: usize = 2;
 
 /// No decoded packet at this place (the flow layer never saw it).
 const NOT_DECODED: i64 = i64::MIN;
@@ -140,10 +140,12 @@ pub(super) fn run_app_sharded<S: AppSink + Clock>(
     let workers = threads.saturating_sub(2).clamp(1, count);
     std::thread::scope(|scope| {
         let mut to_workers = Vec::new();
+        let mut spare = Vec::new();
         let mut from_workers = Vec::new();
         let mut handles = Vec::new();
         for w in 0..workers {
             let (in_tx, in_rx) = sync_channel::<WorkChunk>(QUEUE_CHUNKS);
+            let (spare_tx, spare_rx) = channel::<WorkChunk>();
             let (out_tx, out_rx) = sync_channel::<ChunkOut>(QUEUE_CHUNKS);
             let handle = std::thread::Builder::new()
                 .name(format!("albscope-shards-{w}"))
@@ -158,18 +160,19 @@ pub(super) fn run_app_sharded<S: AppSink + Clock>(
                             )
                         })
                         .collect();
-                    work(mine, &in_rx, &out_tx)
+                    work(mine, &in_rx, &out_tx, &spare_tx)
                 })
                 .ok()?;
             handles.push(handle);
             to_workers.push(in_tx);
+            spare.push(spare_rx);
             from_workers.push(out_rx);
         }
         let reader_ref = &mut *reader;
         let read = std::thread::Builder::new()
             .name("albscope-read".into())
             .spawn_scoped(scope, move || {
-                read(reader_ref, config, count, workers, to_workers)
+                read(reader_ref, config, count, workers, to_workers, spare)
             })
             .ok()?;
         let peak_open = merge(&from_workers, count, sink);
@@ -202,20 +205,28 @@ fn read(
     count: usize,
     workers: usize,
     to_workers: Vec<SyncSender<WorkChunk>>,
+    spare: Vec<Receiver<WorkChunk>>,
 ) -> RunStats {
     let mut decoder = Decoder::new(config.decode.clone());
     let mut stats = RunStats::default();
     let mut progress = Progress::new(config.progress, reader.total_bytes());
     let mut now = i64::MIN;
+    // Chunks the workers are done with come back (their buffers' capacity kept).
     let new_chunks = |first: u64| -> (Vec<i64>, Vec<WorkChunk>) {
-        let chunks = (0..workers)
-            .map(|_| WorkChunk {
-                clock: Arc::default(),
-                first,
-                packets: Vec::new(),
-                bytes: Vec::new(),
-                keys: Vec::new(),
-                tick: None,
+        let chunks = spare
+            .iter()
+            .map(|rx| {
+                let mut chunk = rx.try_recv().unwrap_or_else(|_| WorkChunk {
+                    clock: Arc::default(),
+                    first,
+                    packets: Vec::new(),
+                    bytes: Vec::new(),
+                    keys: Vec::new(),
+                    tick: None,
+                });
+                chunk.first = first;
+                chunk.tick = None;
+                chunk
             })
             .collect();
         (Vec::with_capacity(CHUNK_PACKETS as usize), chunks)
@@ -329,11 +340,12 @@ fn work(
     mut mine: Vec<(u16, Shard)>,
     input: &Receiver<WorkChunk>,
     output: &SyncSender<ChunkOut>,
+    spare: &Sender<WorkChunk>,
 ) -> Vec<(FlowStats, ProtocolStats)> {
     // Shard number -> place in `mine`.
     let slot_of = |shard: u16, mine: &[(u16, Shard)]| mine.iter().position(|(s, _)| *s == shard);
     let mut next_timer = i64::MIN;
-    for chunk in input.iter() {
+    for mut chunk in input.iter() {
         let mut out = ChunkOut {
             tick: chunk.tick,
             ..ChunkOut::default()
@@ -378,8 +390,10 @@ fn work(
                 protocol: &mut shard.protocol,
                 out: &mut rec,
             };
-            // The shard's clock to every packet's (its timers due now have run).
-            shard.flow.advance(Timestamp(now), &mut adapter);
+            if p.ts.0 < now {
+                // The shard's clock to every packet's (its timers due now have run).
+                shard.flow.advance(Timestamp(now), &mut adapter);
+            }
             shard.flow.process(&packet, &decoded, &mut adapter);
             next_timer = next_timer.min(shard.flow.next_timer());
             if out.items.len() > start {
@@ -408,6 +422,11 @@ fn work(
         if output.send(out).is_err() {
             break;
         }
+        chunk.packets.clear();
+        chunk.bytes.clear();
+        chunk.keys.clear();
+        // The reader may be done already: then the chunk is simply dropped.
+        let _ = spare.send(chunk);
     }
     // End of capture: every shard closes what is open, in its id order.
     let mut out = ChunkOut::default();
