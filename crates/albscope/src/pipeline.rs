@@ -1,9 +1,11 @@
 //! Drives a capture through the layers: capture -> decode -> flow -> protocol, handing the
 //! results to a caller-supplied sink. Knows nothing of what the sink does with them.
 //!
-//! With [`PipelineConfig::threads`] above 1, [`run_app`] reads, decodes, tracks and parses on a
-//! worker thread and hands the sink's calls over in batches (`handoff`): the sink runs on the
-//! calling thread and sees exactly the calls, in exactly the order, of a one-thread run.
+//! The flow and protocol layers always run as logical shards by connection (`shards`), merged
+//! back into one tracker's call order. With [`PipelineConfig::threads`] 2, [`run_app`] reads,
+//! decodes, tracks and parses on a worker thread and hands the sink's calls over in batches
+//! (`handoff`); with 3 or more the shards run on worker threads (`parallel`). The sink runs on
+//! the calling thread and sees exactly the calls, in exactly the order, of a one-thread run.
 
 mod handoff;
 mod parallel;
@@ -27,9 +29,10 @@ pub struct PipelineConfig {
     pub protocol: ProtocolConfig,
     /// Show progress on stderr (only takes effect when stderr is a terminal).
     pub progress: bool,
-    /// Threads for [`run_app`]: 0 or 1 runs everything on the calling thread; 2 or more runs
-    /// capture -> protocol on a second thread, the sink on the calling thread (the result is
-    /// the same for every value).
+    /// Threads for [`run_app`]: 0 or 1 runs everything on the calling thread; 2 runs
+    /// capture -> protocol on a second thread, the sink on the calling thread; 3 or more run
+    /// capture -> decode on one thread, flow -> protocol split by connection over N-2 (at most
+    /// 16), the sink on the calling thread. The result is the same for every value.
     pub threads: usize,
 }
 
