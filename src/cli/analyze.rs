@@ -153,9 +153,10 @@ pub struct AnalysisOptions {
     /// it, offsets between several files are estimated from requests seen on both legs.
     #[arg(long = "time-offset", value_name = "FILE=SECONDS")]
     pub time_offset: Vec<String>,
-    /// Threads to analyse with (default: all cores): with 2 or more, reading and parsing run
-    /// on one, pairing and diagnosis on another (more than 2 use 2 today). Any number gives
-    /// the same report.
+    /// Threads to analyse with (default: all cores): with 2, reading and parsing run on one,
+    /// pairing and diagnosis on another; with 3 or more, reading on one, parsing split by
+    /// connection over N-2 (at most 16), pairing and diagnosis on one. Any number gives the
+    /// same report.
     #[arg(long = "threads", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
@@ -168,13 +169,15 @@ pub struct AnalysisOptions {
 #[derive(Args, Debug, Clone)]
 #[command(next_help_heading = "Limits (memory bounds; hitting one is reported)")]
 pub struct LimitOptions {
-    /// Most TCP connections tracked at once (about 3 KiB each); past it the least recently
-    /// active one is closed out and counted as evicted (once, also when it is seen again).
+    /// Most TCP connections tracked at once (about 3 KiB each), shared evenly by 16 groups of
+    /// connections (by 4-tuple); past its group's share the group's least recently active one
+    /// is closed out and counted as evicted (once, also when it is seen again).
     #[arg(long = "max-connections", value_name = "N", default_value_t = 400_000)]
     pub max_connections: usize,
     /// Memory (MiB) for bytes all connections buffer together (out-of-order data, header
-    /// blocks being read, TLS records); past it the connection whose buffer would grow gives it
-    /// up, counted as skipped (memory limit), and its request is undetermined.
+    /// blocks being read, TLS records), shared evenly by the 16 groups of connections; past
+    /// its group's share the connection whose buffer would grow gives it up, counted as
+    /// skipped (memory limit), and its request is undetermined.
     #[arg(long = "max-buffer-memory", value_name = "MIB", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub max_buffer_memory_mib: u64,

@@ -1,5 +1,5 @@
 //! `--threads N` never changes a result: every sample (synthetic, recorded, the multi-file
-//! ones, damaged and cap-hitting runs) analysed in process with 1, 2, 3 and 4 threads gives
+//! ones, damaged and cap-hitting runs) analysed in process with 1, 2, 3, 4 and 8 threads gives
 //! byte-identical JSON and text reports (ok requests included, every counter, warning and
 //! limit hit), and the sink of `run_app` sees the same calls in the same order.
 
@@ -12,7 +12,7 @@ use albscope::report::{write_json, write_text, TextOptions};
 use albscope_synth::scenarios::multi_file;
 use std::path::{Path, PathBuf};
 
-const THREADS: [usize; 4] = [1, 2, 3, 4];
+const THREADS: [usize; 5] = [1, 2, 3, 4, 8];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,18 +1,21 @@
 //! Drives a capture through the layers: capture -> decode -> flow -> protocol, handing the
 //! results to a caller-supplied sink. Knows nothing of what the sink does with them.
 //!
-//! With [`PipelineConfig::threads`] above 1, [`run_app`] reads, decodes, tracks and parses on a
-//! worker thread and hands the sink's calls over in batches (`handoff`): the sink runs on the
-//! calling thread and sees exactly the calls, in exactly the order, of a one-thread run.
+//! The flow and protocol layers always run as logical shards by connection (`shards`), merged
+//! back into one tracker's call order. With [`PipelineConfig::threads`] 2, [`run_app`] reads,
+//! decodes, tracks and parses on a worker thread and hands the sink's calls over in batches
+//! (`handoff`); with 3 or more the shards run on worker threads (`parallel`). The sink runs on
+//! the calling thread and sees exactly the calls, in exactly the order, of a one-thread run.
 
 mod handoff;
+mod parallel;
+mod shards;
 
 use crate::capture::{CaptureReader, InputSummary, Timestamp};
 use crate::decode::{DecodeConfig, DecodeStats, Decoder};
-use crate::flow::{BufferBudget, ConnId, FlowConfig, FlowEvent, FlowSink, FlowStats, FlowTracker};
-use crate::protocol::{
-    AppSink, KeyLog, KeyLogProblem, ProtocolConfig, ProtocolStats, ProtocolTracker,
-};
+use crate::flow::{FlowConfig, FlowSink, FlowStats, FlowTracker};
+use crate::protocol::{AppSink, KeyLog, KeyLogProblem, ProtocolConfig, ProtocolStats};
+use shards::{Adapter, Merger, Recording, Shard};
 use std::io::{IsTerminal, Write};
 
 /// Settings of every layer the pipeline drives.
@@ -26,9 +29,10 @@ pub struct PipelineConfig {
     pub protocol: ProtocolConfig,
     /// Show progress on stderr (only takes effect when stderr is a terminal).
     pub progress: bool,
-    /// Threads for [`run_app`]: 0 or 1 runs everything on the calling thread; 2 or more runs
-    /// capture -> protocol on a second thread, the sink on the calling thread (the result is
-    /// the same for every value).
+    /// Threads for [`run_app`]: 0 or 1 runs everything on the calling thread; 2 runs
+    /// capture -> protocol on a second thread, the sink on the calling thread; 3 or more run
+    /// capture -> decode on one thread, flow -> protocol split by connection over N-2 (at most
+    /// 16), the sink on the calling thread. The result is the same for every value.
     pub threads: usize,
 }
 
@@ -109,29 +113,50 @@ pub fn run_app<S: AppSink + Clock>(
     config: &PipelineConfig,
     sink: &mut S,
 ) -> RunStats {
-    if config.threads > 1 {
+    if config.threads > 2 {
+        if let Some(stats) = parallel::run_app_sharded(reader, config, sink, config.threads) {
+            return stats;
+        }
+        drive_app(reader, config, sink)
+    } else if config.threads == 2 {
         handoff::run_app_handed_off(reader, config, sink)
     } else {
         drive_app(reader, config, sink)
     }
 }
 
-/// [`run_app`] on the calling thread.
+/// [`run_app`] on the calling thread: the connections split into logical shards (`shards`),
+/// their calls merged into the one order a single tracker would make them in.
 fn drive_app<S: AppSink + Clock>(
     reader: &mut CaptureReader,
     config: &PipelineConfig,
     sink: &mut S,
 ) -> RunStats {
+    drive_app_split(reader, config, sink, shards::shard_count(&config.flow))
+}
+
+/// [`drive_app`] with `count` logical shards.
+fn drive_app_split<S: AppSink + Clock>(
+    reader: &mut CaptureReader,
+    config: &PipelineConfig,
+    sink: &mut S,
+    count: usize,
+) -> RunStats {
+    let count = count.max(1);
     let mut decoder = Decoder::new(config.decode.clone());
-    // One buffer budget for the flow and protocol layers together.
-    let budget = BufferBudget::new(config.flow.max_buffer_memory);
-    let mut tracker = FlowTracker::with_budget(config.flow.clone(), budget.clone());
-    let mut adapter = ProtocolAdapter {
-        protocol: ProtocolTracker::with_budget(config.protocol.clone(), budget),
-        sink,
+    let mut run = Shards {
+        shards: (0..count)
+            .map(|_| Shard::new(&config.flow, &config.protocol, count))
+            .collect(),
+        merger: Merger::new(count),
+        recordings: (0..count).map(|_| Recording::default()).collect(),
+        groups: Vec::new(),
     };
     let mut stats = RunStats::default();
     let mut progress = Progress::new(config.progress, reader.total_bytes());
+    // The capture clock of every shard together, and when the next timer of any is due.
+    let mut now = i64::MIN;
+    let mut next_timer = i64::MIN;
     loop {
         // Keys a pcapng file carries (Decryption Secrets Blocks), before the packets after them.
         for (name, text) in reader.take_tls_key_logs() {
@@ -140,38 +165,121 @@ fn drive_app<S: AppSink + Clock>(
                 .key_log_problems
                 .extend(log.add_text(&format!("{name} (decryption secrets)"), &text));
             stats.capture_key_logs += 1;
-            adapter.protocol.add_keys(&log);
+            for shard in &mut run.shards {
+                shard.protocol.add_keys(&log);
+            }
         }
         let Some(packet) = reader.next_packet() else {
             break;
         };
         note_packet(&mut stats, packet.ts, packet.data.len());
         if let Some(decoded) = decoder.decode(&packet) {
-            tracker.process(&packet, &decoded, &mut adapter);
+            now = now.max(packet.ts.0);
+            if now >= next_timer {
+                next_timer = run.run_timers(Timestamp(now), sink);
+            }
+            let shard =
+                shards::shard_of(&decoded, count).and_then(|i| Some((i, run.shards.get_mut(i)?)));
+            if let Some((i, shard)) = shard {
+                let mut out = run.merger.to(i, sink);
+                let mut adapter = Adapter {
+                    protocol: &mut shard.protocol,
+                    out: &mut out,
+                };
+                if packet.ts.0 < now {
+                    // The shard's clock to every packet's (its timers due now have run);
+                    // `process` moves it to the packet's own time.
+                    shard.flow.advance(Timestamp(now), &mut adapter);
+                }
+                shard.flow.process(&packet, &decoded, &mut adapter);
+                next_timer = next_timer.min(shard.flow.next_timer());
+            }
         }
         if stats.packets % 4096 == 0 {
-            let pending = adapter.protocol.pending_since();
-            adapter.sink.tick_in_flight(packet.ts, pending);
+            let pending = shards::min_pending(&run.shards);
+            sink.tick_in_flight(packet.ts, pending);
         }
         progress.update(stats.packets, reader.bytes_consumed());
     }
-    tracker.finish(&mut adapter);
+    run.finish(sink);
     progress.done();
     stats.decode = decoder.stats().clone();
-    stats.flow = tracker.stats().clone();
-    stats.protocol = adapter.protocol.stats().clone();
+    for shard in &run.shards {
+        shards::add_flow_stats(&mut stats.flow, shard.flow.stats());
+        shards::add_protocol_stats(&mut stats.protocol, shard.protocol.stats());
+    }
+    stats.flow.peak_open = run.merger.peak_open;
     finish_stats(&mut stats, reader);
     stats
 }
 
-struct ProtocolAdapter<'s, S: AppSink> {
-    protocol: ProtocolTracker,
-    sink: &'s mut S,
+/// Every shard of a run and the merge of their calls.
+struct Shards {
+    shards: Vec<Shard>,
+    merger: Merger,
+    recordings: Vec<Recording>,
+    groups: Vec<shards::Group>,
 }
 
-impl<S: AppSink> FlowSink for ProtocolAdapter<'_, S> {
-    fn on_flow_event(&mut self, conn: ConnId, event: FlowEvent<'_>) {
-        self.protocol.handle(conn, event, self.sink);
+impl Shards {
+    /// Runs the timers due at `now` in every shard, their closes merged into one tracker's
+    /// order; returns when the next timer of any shard is due.
+    fn run_timers<S: AppSink>(&mut self, now: Timestamp, sink: &mut S) -> i64 {
+        let mut next = i64::MAX;
+        for (i, (shard, rec)) in self
+            .shards
+            .iter_mut()
+            .zip(self.recordings.iter_mut())
+            .enumerate()
+        {
+            if shard.flow.next_timer() <= now.0 {
+                let mut adapter = Adapter {
+                    protocol: &mut shard.protocol,
+                    out: rec,
+                };
+                shard.flow.advance(now, &mut adapter);
+                shards::close_groups(
+                    &self.merger,
+                    i,
+                    &rec.0,
+                    shard.flow.timer_closes(),
+                    &mut self.groups,
+                );
+            }
+            next = next.min(shard.flow.next_timer());
+        }
+        if !self.groups.is_empty() {
+            shards::replay_groups(
+                &mut self.merger,
+                &mut self.recordings,
+                &mut self.groups,
+                sink,
+            );
+        }
+        next
+    }
+
+    /// Closes every shard's open connections (end of input), in id order across shards.
+    fn finish<S: AppSink>(&mut self, sink: &mut S) {
+        for (i, (shard, rec)) in self
+            .shards
+            .iter_mut()
+            .zip(self.recordings.iter_mut())
+            .enumerate()
+        {
+            let mut adapter = Adapter {
+                protocol: &mut shard.protocol,
+                out: rec,
+            };
+            shard.flow.finish(&mut adapter);
+            shards::close_groups(&self.merger, i, &rec.0, &[], &mut self.groups);
+        }
+        shards::replay_groups(
+            &mut self.merger,
+            &mut self.recordings,
+            &mut self.groups,
+            sink,
+        );
     }
 }
 
@@ -239,6 +347,76 @@ impl Progress {
     fn done(&mut self) {
         if self.enabled && self.last_draw != self.started {
             let _ = write!(std::io::stderr().lock(), "\r{:70}\r", "");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{ConnContext, ConnectionRecord, HttpExchange};
+    use proptest::prelude::*;
+
+    /// Writes down every call it gets.
+    #[derive(Default)]
+    struct Calls(Vec<String>);
+
+    impl AppSink for Calls {
+        fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
+            self.0.push(format!("exchange {conn:?} {exchange:?}"));
+        }
+        fn closed(&mut self, record: ConnectionRecord) {
+            self.0.push(format!("closed {record:?}"));
+        }
+        fn forwarded_head_cut_short(&mut self, conn: &ConnContext) {
+            self.0.push(format!("cut short {conn:?}"));
+        }
+    }
+
+    impl Clock for Calls {
+        fn tick(&mut self, now: Timestamp) {
+            self.0.push(format!("tick {now:?}"));
+        }
+        fn tick_in_flight(&mut self, now: Timestamp, pending: Option<Timestamp>) {
+            self.0.push(format!("tick {now:?} {pending:?}"));
+        }
+    }
+
+    fn sample(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../samples")
+            .join(name)
+    }
+
+    /// The calls and counters of a run over `name` split into `count` shards.
+    fn calls(name: &str, count: usize) -> (Vec<String>, String) {
+        let path = sample(name);
+        let mut reader = CaptureReader::open(&[&path]).expect("open sample");
+        let mut calls = Calls::default();
+        let stats = drive_app_split(&mut reader, &PipelineConfig::default(), &mut calls, count);
+        (calls.0, format!("{stats:?}"))
+    }
+
+    const SAMPLES: [&str; 4] = [
+        "mixed.pcap",
+        "real/keepalive_race.pcap",
+        "mirror-truncated.pcap",
+        "real/mixed_two_nodes.pcap",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        /// Which shard a connection lands in does not matter while no limit is hit: any
+        /// number of shards gives the sink the calls (and the run the counters) of one shard,
+        /// i.e. of one tracker for every connection.
+        #[test]
+        fn the_split_into_shards_changes_nothing(count in 2usize..40, which in 0usize..4) {
+            let name = SAMPLES[which];
+            let one = calls(name, 1);
+            prop_assert!(one.0.len() > 10, "{}: too few calls", name);
+            let split = calls(name, count);
+            prop_assert!(split == one, "{} differs with {} shards", name, count);
         }
     }
 }

@@ -227,6 +227,9 @@ pub struct FlowTracker {
     /// Hashes of the 4-tuples of evicted connections (see
     /// [`FlowConfig::max_evicted_remembered`]).
     evicted_keys: foldhash::HashSet<u64>,
+    /// Order keys of the connections the latest timer run closed (see
+    /// [`FlowTracker::timer_closes`]).
+    timer_closes: Vec<(u8, i64)>,
 }
 
 /// [`TupleKey`] with an order, for the timer sets.
@@ -306,6 +309,34 @@ impl FlowTracker {
         }
     }
 
+    /// Moves the capture clock to `now` (never back) and runs the timers as a packet at that
+    /// time would, without a packet: for a caller that shows this tracker only some packets
+    /// (one shard of the connections) but the clock of all of them.
+    pub fn advance(&mut self, now: Timestamp, sink: &mut dyn FlowSink) {
+        if now.0 > self.now {
+            self.now = now.0;
+        }
+        self.run_timers(sink);
+    }
+
+    /// The earliest capture time at which a timer runs (a close grace ends, or the next sweep
+    /// for idle and half-open connections is due): [`FlowTracker::advance`] to an earlier time
+    /// does nothing.
+    pub fn next_timer(&self) -> i64 {
+        let sweep = self.last_sweep.saturating_add(SWEEP_INTERVAL_NS);
+        self.closing
+            .first()
+            .map_or(sweep, |(d, _, _)| (*d).min(sweep))
+    }
+
+    /// One key per connection the latest timer run closed, in the order it closed them:
+    /// (0 = close grace ended, 1 = idle, 2 = half-open; then the deadline or last activity).
+    /// With the connection ids this orders the closes of several trackers (shards) run at one
+    /// time as one tracker would have made them.
+    pub fn timer_closes(&self) -> &[(u8, i64)] {
+        &self.timer_closes
+    }
+
     /// Closes every open connection (end of input).
     pub fn finish(&mut self, sink: &mut dyn FlowSink) {
         let mut all: Vec<(i64, u64, TupleKeyOrd)> = self.lru.iter().copied().collect();
@@ -327,10 +358,12 @@ impl FlowTracker {
     /// Closes connections whose grace ended, and (every second of capture time) idle and
     /// half-open ones.
     fn run_timers(&mut self, sink: &mut dyn FlowSink) {
+        self.timer_closes.clear();
         while let Some(&(deadline, _, k)) = self.closing.first() {
             if deadline > self.now {
                 break;
             }
+            self.timer_closes.push((0, deadline));
             self.stats.closed += 1;
             self.close(k.into(), CloseReason::Closed, sink);
         }
@@ -344,6 +377,7 @@ impl FlowTracker {
                 break;
             }
             if !self.refresh(k.into(), idle_before) {
+                self.timer_closes.push((1, t));
                 self.stats.expired += 1;
                 self.close(k.into(), CloseReason::Expired, sink);
             }
@@ -354,6 +388,7 @@ impl FlowTracker {
                 break;
             }
             if !self.refresh(k.into(), half_before) {
+                self.timer_closes.push((2, t));
                 self.stats.expired += 1;
                 self.close(k.into(), CloseReason::Expired, sink);
             }
