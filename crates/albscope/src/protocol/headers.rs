@@ -1,7 +1,8 @@
 //! [`Headers`]: the header lines of one HTTP message in one buffer (names as sent, values decoded
-//! lossily as UTF-8) with their spans, and the headers the analysis reads ([`Known`]) located
-//! once while parsing. Two allocations per message, whatever its header count; a lookup of a
-//! known name is an index, any other name a scan.
+//! lossily as UTF-8) with their spans, the words of its start line (method and target, reason
+//! phrase) in the same buffer, and the headers the analysis reads ([`Known`]) located once while
+//! parsing. Two allocations per message, whatever its header count; a lookup of a known name is
+//! an index, any other name a scan.
 
 use std::fmt;
 
@@ -115,24 +116,44 @@ fn known_index(name: &str) -> Option<usize> {
         .then_some(i)
 }
 
-/// Where one header sits in [`Headers::text`]: name `start..name_end`, value
-/// `name_end..value_end`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-struct Span {
+/// A range of [`Headers::text`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Range {
     start: u32,
-    name_end: u32,
-    value_end: u32,
+    end: u32,
 }
 
+/// Where one header sits in [`Headers::text`]: its name and its value.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+struct Span {
+    name: Range,
+    value: Range,
+}
+
+/// Bytes of index per header line charged by [`Headers::heap_bytes`] (the estimate the pairing
+/// budget uses; it stays as it was when the index took 12 bytes per line).
+const SPAN_CHARGE: usize = 12;
+
 /// The header lines of one message (in order, capped by the parser's header count), with the
-/// first occurrence of each [`Known`] header located.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// first occurrence of each [`Known`] header located, and the words of its start line (the
+/// request line's method and target, or the status line's reason phrase) in the same buffer.
+#[derive(Clone, Default)]
 pub struct Headers {
-    /// Every name and value, one after the other.
+    /// The names, values and start-line words, where the spans say.
     text: String,
     spans: Vec<Span>,
+    /// The start line's two words (method and target; reason phrase and nothing).
+    line: [Range; 2],
+    /// Built by [`Headers::push`] (by hand, HTTP/2, `retain`): the heap estimate is the
+    /// buffers' growth; else the exact sizes of a parsed block's names and values.
+    pushed: bool,
     /// Per [`Known`] header: 1 + the index of its first line, 0 when absent (or past 254).
     known: [u8; KNOWN_NAMES.len()],
+}
+
+/// `n` as a `u32` offset, when it fits.
+fn off(n: usize) -> Option<u32> {
+    u32::try_from(n).ok()
 }
 
 impl Headers {
@@ -150,29 +171,40 @@ impl Headers {
         h
     }
 
-    /// The first `max` headers httparse read from `block`, values decoded lossily. When the
-    /// whole block is valid UTF-8 (nearly always) it is checked once and each value is a slice
-    /// of it, not checked again.
-    pub(crate) fn from_raw_in(block: &[u8], raw: &[httparse::Header<'_>], max: usize) -> Self {
+    /// The first `max` headers httparse read from `block`, values decoded lossily, with the
+    /// start line's words `first` and `second` (method and target, or reason phrase and "").
+    /// When the whole block is valid UTF-8 (nearly always) it is checked once and each value is
+    /// a slice of it, not checked again.
+    pub(crate) fn from_raw_in(
+        block: &[u8],
+        raw: &[httparse::Header<'_>],
+        max: usize,
+        line: (&str, &str),
+    ) -> Self {
         let Ok(text) = std::str::from_utf8(block) else {
-            return Self::from_raw(raw, max);
+            let mut h = Self::from_raw(raw, max);
+            h.set_start_line(line.0, line.1);
+            return h;
         };
         let raw = raw.get(..max.min(raw.len())).unwrap_or(&[]);
         let bytes: usize = raw.iter().map(|h| h.name.len() + h.value.len()).sum();
         let mut h = Headers {
-            text: String::with_capacity(bytes),
+            text: String::with_capacity(bytes + line.0.len() + line.1.len()),
             spans: Vec::with_capacity(raw.len()),
+            line: [Range::default(); 2],
+            pushed: false,
             known: [0; KNOWN_NAMES.len()],
         };
+        h.set_start_line(line.0, line.1);
         for r in raw {
             let within = (r.value.as_ptr() as usize)
                 .checked_sub(block.as_ptr() as usize)
                 .and_then(|off| text.get(off..off.checked_add(r.value.len())?));
             match within {
-                Some(v) => h.push(r.name, v),
+                Some(v) => h.add(r.name, v),
                 None => match std::str::from_utf8(r.value) {
-                    Ok(v) => h.push(r.name, v),
-                    Err(_) => h.push(r.name, &String::from_utf8_lossy(r.value)),
+                    Ok(v) => h.add(r.name, v),
+                    Err(_) => h.add(r.name, &String::from_utf8_lossy(r.value)),
                 },
             }
         }
@@ -186,36 +218,77 @@ impl Headers {
         let mut h = Headers {
             text: String::with_capacity(bytes),
             spans: Vec::with_capacity(raw.len()),
-            known: [0; KNOWN_NAMES.len()],
+            ..Headers::default()
         };
         for r in raw {
             match std::str::from_utf8(r.value) {
-                Ok(v) => h.push(r.name, v),
-                Err(_) => h.push(r.name, &String::from_utf8_lossy(r.value)),
+                Ok(v) => h.add(r.name, v),
+                Err(_) => h.add(r.name, &String::from_utf8_lossy(r.value)),
             }
         }
         h
     }
 
+    /// Appends `s` to the text; its range.
+    fn append(&mut self, s: &str) -> Option<Range> {
+        let start = off(self.text.len())?;
+        let end = off(self.text.len().checked_add(s.len())?)?;
+        self.text.push_str(s);
+        Some(Range { start, end })
+    }
+
+    /// Sets the start line's words: a request's method and target, or a response's reason
+    /// phrase and "" (see [`Headers::start_line`]).
+    pub fn set_start_line(&mut self, first: &str, second: &str) {
+        let mut set = |i: usize, s: &str| {
+            let r = if s.is_empty() {
+                Some(Range::default())
+            } else {
+                self.append(s)
+            };
+            if let (Some(r), Some(slot)) = (r, self.line.get_mut(i)) {
+                *slot = r;
+            }
+        };
+        set(0, first);
+        set(1, second);
+    }
+
+    /// The start line's words: (method, target) of a request, (reason phrase, "") of a
+    /// response; empty when none was set.
+    pub fn start_line(&self) -> (&str, &str) {
+        let [a, b] = &self.line;
+        (self.range(a), self.range(b))
+    }
+
+    fn range(&self, r: &Range) -> &str {
+        self.text
+            .get(r.start as usize..r.end as usize)
+            .unwrap_or("")
+    }
+
     /// Appends one header.
     pub fn push(&mut self, name: &str, value: &str) {
+        self.pushed = true;
+        self.add(name, value);
+    }
+
+    /// Appends one header (the text's room is the caller's business).
+    fn add(&mut self, name: &str, value: &str) {
         let start = self.text.len();
-        self.text.push_str(name);
-        let name_end = self.text.len();
-        self.text.push_str(value);
-        let (Ok(start), Ok(name_end), Ok(value_end)) = (
-            u32::try_from(start),
-            u32::try_from(name_end),
-            u32::try_from(self.text.len()),
-        ) else {
+        let (Some(name_r), Some(value_r)) = (self.append(name), self.append(value)) else {
             self.text.truncate(start);
             return;
         };
+        self.index(name, name_r, value_r);
+    }
+
+    /// Records a header line whose name and value are at `name_r` and `value_r`.
+    fn index(&mut self, name: &str, name_r: Range, value_r: Range) {
         let index = self.spans.len();
         self.spans.push(Span {
-            start,
-            name_end,
-            value_end,
+            name: name_r,
+            value: value_r,
         });
         if let Some(k) = known_index(name) {
             if let (Some(slot), Ok(i)) = (self.known.get_mut(k), u8::try_from(index + 1)) {
@@ -227,15 +300,7 @@ impl Headers {
     }
 
     fn at(&self, s: &Span) -> (&str, &str) {
-        let name = self
-            .text
-            .get(s.start as usize..s.name_end as usize)
-            .unwrap_or("");
-        let value = self
-            .text
-            .get(s.name_end as usize..s.value_end as usize)
-            .unwrap_or("");
-        (name, value)
+        (self.range(&s.name), self.range(&s.value))
     }
 
     /// The value of the first header called `name` (any case).
@@ -277,7 +342,7 @@ impl Headers {
         self.spans.is_empty()
     }
 
-    /// Keeps only the headers for which `keep(name, value)` is true.
+    /// Keeps only the headers for which `keep(name, value)` is true (and the start line).
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
         let old = std::mem::take(self);
         for (n, v) in old.iter() {
@@ -285,13 +350,48 @@ impl Headers {
                 self.push(n, v);
             }
         }
+        let (a, b) = old.start_line();
+        if !a.is_empty() || !b.is_empty() {
+            self.set_start_line(a, b);
+        }
     }
 
-    /// Heap bytes held (capacities, for memory estimates).
+    /// Heap bytes charged for the headers (an estimate for the pairing budget): the names and
+    /// values and 12 bytes of index per line, as their buffers grew when pushed one by one
+    /// (hand-built), else exactly (parsed). The start line is not in it: it is charged as the
+    /// message's own words.
     pub fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.spans.capacity() * std::mem::size_of::<Span>()
+        if !self.pushed {
+            let text: usize = self.iter().map(|(n, v)| n.len() + v.len()).sum();
+            return text + self.spans.len() * SPAN_CHARGE;
+        }
+        // As `String` and `Vec` grow: at least double, at least 8 bytes / 4 entries.
+        let (mut len, mut cap) = (0usize, 0usize);
+        let mut grow = |add: usize| {
+            len += add;
+            if len > cap {
+                cap = len.max(cap * 2).max(8);
+            }
+        };
+        for (n, v) in self.iter() {
+            grow(n.len());
+            grow(v.len());
+        }
+        let spans = match self.spans.len() {
+            0 => 0,
+            n => n.next_power_of_two().max(4),
+        };
+        cap + spans * SPAN_CHARGE
     }
 }
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.start_line() == other.start_line() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -375,8 +475,9 @@ mod tests {
         let mut slots = [httparse::EMPTY_HEADER; 8];
         let mut req = httparse::Request::new(&mut slots);
         assert!(req.parse(block).is_ok_and(|s| s.is_complete()));
-        let fast = Headers::from_raw_in(block, req.headers, 8);
-        assert_eq!(fast, Headers::from_raw(req.headers, 8));
+        let fast = Headers::from_raw_in(block, req.headers, 8, ("GET", "/"));
+        assert!(fast.iter().eq(Headers::from_raw(req.headers, 8).iter()));
+        assert_eq!(fast.start_line(), ("GET", "/"));
         assert_eq!(fast.known(Known::XForwardedFor), Some("10.0.0.1"));
         assert_eq!(fast.known(Known::XAmznTraceId), Some("Root=1"));
         assert_eq!(fast.get("empty"), Some(""));
@@ -385,7 +486,7 @@ mod tests {
             value: b"caf\xe9",
         }];
         assert_eq!(
-            Headers::from_raw_in(block, &other, 8).get("server"),
+            Headers::from_raw_in(block, &other, 8, ("", "")).get("server"),
             Some("caf\u{fffd}")
         );
     }

@@ -910,7 +910,7 @@ impl ProtocolTracker {
                 self.kinds.clear();
                 self.kinds
                     .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| {
-                        match s.ex.request.as_ref().map(|r| r.method.as_str()) {
+                        match s.ex.request.as_ref().map(|r| r.method()) {
                             Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
                             Some(m) if m.eq_ignore_ascii_case("CONNECT") => ReqKind::Connect,
                             _ => ReqKind::Other,

@@ -24,19 +24,22 @@ pub(super) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
 
 /// Result of reading a header block.
 pub(super) struct Head {
-    pub(super) method: String,
-    pub(super) target: String,
     pub(super) status: u16,
-    pub(super) reason: String,
     pub(super) version: u8,
     pub(super) headers: Headers,
     pub(super) content_length: Result<Option<u64>, &'static str>,
     pub(super) chunked: bool,
 }
 
-/// The first `max` headers httparse read from `block`, as names and (lossily decoded) values.
-pub(super) fn collect_headers(block: &[u8], raw: &[httparse::Header<'_>], max: usize) -> Headers {
-    Headers::from_raw_in(block, raw, max)
+/// The first `max` headers httparse read from `block`, as names and (lossily decoded) values,
+/// with the start line's words `line` (method and target, or reason phrase and "").
+pub(super) fn collect_headers(
+    block: &[u8],
+    raw: &[httparse::Header<'_>],
+    max: usize,
+    line: (&str, &str),
+) -> Headers {
+    Headers::from_raw_in(block, raw, max, line)
 }
 
 /// Content-Length (all values must agree) and chunked-ness from raw headers.

@@ -178,14 +178,12 @@ impl RequestParser {
                     (false, Ok(n)) => (n, None),
                     (false, Err(_)) => (None, None),
                 };
-                let upgrade = h.method.eq_ignore_ascii_case("CONNECT");
+                let upgrade = h.headers.start_line().0.eq_ignore_ascii_case("CONNECT");
                 let req = HttpRequest {
                     first_byte: start.ts,
                     first_pos: start.pos,
                     headers_done: Some(ts),
                     complete: None,
-                    method: h.method,
-                    target: h.target,
                     version: h.version,
                     headers: h.headers,
                     header_bytes,
@@ -262,8 +260,10 @@ impl RequestParser {
             return None;
         }
         let mut parts = line.splitn(3, |&b| b == b' ');
-        let method = String::from_utf8_lossy(parts.next()?).into_owned();
-        let target = String::from_utf8_lossy(parts.next().unwrap_or(&[])).into_owned();
+        let method = String::from_utf8_lossy(parts.next()?);
+        let target = String::from_utf8_lossy(parts.next().unwrap_or(&[]));
+        let mut headers = crate::protocol::Headers::new();
+        headers.set_start_line(&method, &target);
         let version = match parts.next() {
             Some(b"HTTP/1.0") => 0,
             _ => 1,
@@ -273,10 +273,8 @@ impl RequestParser {
             first_pos: start.pos,
             headers_done: None,
             complete: None,
-            method,
-            target,
             version,
-            headers: crate::protocol::Headers::new(),
+            headers,
             header_bytes: self.head.buf.len(),
             content_length: None,
             chunked: false,
@@ -357,13 +355,11 @@ fn parse_request_head(block: &[u8], max_headers: usize) -> Result<Head, String> 
     match req.parse(block) {
         Ok(httparse::Status::Complete(_)) => {
             let (content_length, chunked) = framing(req.headers);
+            let line = (req.method.unwrap_or(""), req.path.unwrap_or(""));
             Ok(Head {
-                method: req.method.unwrap_or("").to_string(),
-                target: req.path.unwrap_or("").to_string(),
                 status: 0,
-                reason: String::new(),
                 version: req.version.unwrap_or(1),
-                headers: collect_headers(block, req.headers, max_headers),
+                headers: collect_headers(block, req.headers, max_headers, line),
                 content_length,
                 chunked,
             })

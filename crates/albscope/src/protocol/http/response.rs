@@ -309,7 +309,6 @@ impl ResponseParser {
             headers_done: ts,
             complete: None,
             status: h.status,
-            reason: h.reason,
             version: h.version,
             headers: h.headers,
             header_bytes,
@@ -474,13 +473,11 @@ fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, Respons
     match resp.parse(block) {
         Ok(httparse::Status::Complete(_)) => {
             let (content_length, chunked) = framing(resp.headers);
+            let line = (resp.reason.unwrap_or(""), "");
             Ok(Head {
-                method: String::new(),
-                target: String::new(),
                 status: resp.code.unwrap_or(0),
-                reason: resp.reason.unwrap_or("").to_string(),
                 version: resp.version.unwrap_or(1),
-                headers: collect_headers(block, resp.headers, max_headers),
+                headers: collect_headers(block, resp.headers, max_headers, line),
                 content_length,
                 chunked,
             })

@@ -224,7 +224,7 @@ impl ProtocolTracker {
                                 .ex
                                 .request
                                 .as_ref()
-                                .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"))
+                                .is_some_and(|r| r.method().eq_ignore_ascii_case("CONNECT"))
                                 && (200..300).contains(&resp.status))
                         {
                             h.req.stop();
