@@ -130,10 +130,6 @@ struct Span {
     value: Range,
 }
 
-/// Bytes of index per header line charged by [`Headers::heap_bytes`] (the estimate the pairing
-/// budget uses; it stays as it was when the index took 12 bytes per line).
-const SPAN_CHARGE: usize = 12;
-
 /// The header lines of one message (in order, capped by the parser's header count), with the
 /// first occurrence of each [`Known`] header located, and the words of its start line (the
 /// request line's method and target, or the status line's reason phrase) in the same buffer.
@@ -144,9 +140,6 @@ pub struct Headers {
     spans: Vec<Span>,
     /// The start line's two words (method and target; reason phrase and nothing).
     line: [Range; 2],
-    /// Built by [`Headers::push`] (by hand, HTTP/2, `retain`): the heap estimate is the
-    /// buffers' growth; else the exact sizes of a parsed block's names and values.
-    pushed: bool,
     /// Per [`Known`] header: 1 + the index of its first line, 0 when absent (or past 254).
     known: [u8; KNOWN_NAMES.len()],
 }
@@ -171,47 +164,8 @@ impl Headers {
         h
     }
 
-    /// The first `max` headers httparse read from `block`, values decoded lossily, with the
-    /// start line's words `first` and `second` (method and target, or reason phrase and "").
-    /// When the whole block is valid UTF-8 (nearly always) it is checked once and each value is
-    /// a slice of it, not checked again.
-    pub(crate) fn from_raw_in(
-        block: &[u8],
-        raw: &[httparse::Header<'_>],
-        max: usize,
-        line: (&str, &str),
-    ) -> Self {
-        let Ok(text) = std::str::from_utf8(block) else {
-            let mut h = Self::from_raw(raw, max);
-            h.set_start_line(line.0, line.1);
-            return h;
-        };
-        let raw = raw.get(..max.min(raw.len())).unwrap_or(&[]);
-        let bytes: usize = raw.iter().map(|h| h.name.len() + h.value.len()).sum();
-        let mut h = Headers {
-            text: String::with_capacity(bytes + line.0.len() + line.1.len()),
-            spans: Vec::with_capacity(raw.len()),
-            line: [Range::default(); 2],
-            pushed: false,
-            known: [0; KNOWN_NAMES.len()],
-        };
-        h.set_start_line(line.0, line.1);
-        for r in raw {
-            let within = (r.value.as_ptr() as usize)
-                .checked_sub(block.as_ptr() as usize)
-                .and_then(|off| text.get(off..off.checked_add(r.value.len())?));
-            match within {
-                Some(v) => h.add(r.name, v),
-                None => match std::str::from_utf8(r.value) {
-                    Ok(v) => h.add(r.name, v),
-                    Err(_) => h.add(r.name, &String::from_utf8_lossy(r.value)),
-                },
-            }
-        }
-        h
-    }
-
     /// The first `max` headers httparse read, values decoded lossily.
+    #[cfg(test)]
     pub(crate) fn from_raw(raw: &[httparse::Header<'_>], max: usize) -> Self {
         let raw = raw.get(..max.min(raw.len())).unwrap_or(&[]);
         let bytes: usize = raw.iter().map(|h| h.name.len() + h.value.len()).sum();
@@ -269,7 +223,6 @@ impl Headers {
 
     /// Appends one header.
     pub fn push(&mut self, name: &str, value: &str) {
-        self.pushed = true;
         self.add(name, value);
     }
 
@@ -280,23 +233,13 @@ impl Headers {
             self.text.truncate(start);
             return;
         };
-        self.index(name, name_r, value_r);
-    }
-
-    /// Records a header line whose name and value are at `name_r` and `value_r`.
-    fn index(&mut self, name: &str, name_r: Range, value_r: Range) {
-        let index = self.spans.len();
-        self.spans.push(Span {
-            name: name_r,
-            value: value_r,
-        });
-        if let Some(k) = known_index(name) {
-            if let (Some(slot), Ok(i)) = (self.known.get_mut(k), u8::try_from(index + 1)) {
-                if *slot == 0 && i < u8::MAX {
-                    *slot = i;
-                }
-            }
-        }
+        index_line(
+            &mut self.spans,
+            &mut self.known,
+            known_index(name),
+            name_r,
+            value_r,
+        );
     }
 
     fn at(&self, s: &Span) -> (&str, &str) {
@@ -356,32 +299,105 @@ impl Headers {
         }
     }
 
-    /// Heap bytes charged for the headers (an estimate for the pairing budget): the names and
-    /// values and 12 bytes of index per line, as their buffers grew when pushed one by one
-    /// (hand-built), else exactly (parsed). The start line is not in it: it is charged as the
-    /// message's own words.
+    /// Heap bytes held (capacities, for memory estimates).
     pub fn heap_bytes(&self) -> usize {
-        if !self.pushed {
-            let text: usize = self.iter().map(|(n, v)| n.len() + v.len()).sum();
-            return text + self.spans.len() * SPAN_CHARGE;
-        }
-        // As `String` and `Vec` grow: at least double, at least 8 bytes / 4 entries.
-        let (mut len, mut cap) = (0usize, 0usize);
-        let mut grow = |add: usize| {
-            len += add;
-            if len > cap {
-                cap = len.max(cap * 2).max(8);
+        self.text.capacity() + self.spans.capacity() * std::mem::size_of::<Span>()
+    }
+
+    /// The headers of a parsed header block, `block` itself as their text (no copy) when it is
+    /// valid UTF-8 (nearly always), else its names and values decoded lossily one by one.
+    pub(crate) fn from_block(block: Vec<u8>, index: BlockIndex) -> Self {
+        match String::from_utf8(block) {
+            Ok(text) => Headers {
+                text,
+                spans: index.spans,
+                line: index.line,
+                known: index.known,
+            },
+            Err(e) => {
+                let bytes = e.into_bytes();
+                let part = |r: &Range| {
+                    String::from_utf8_lossy(
+                        bytes.get(r.start as usize..r.end as usize).unwrap_or(&[]),
+                    )
+                };
+                let mut h = Headers::new();
+                for s in &index.spans {
+                    h.push(&part(&s.name), &part(&s.value));
+                }
+                let [a, b] = &index.line;
+                h.set_start_line(&part(a), &part(b));
+                h
             }
-        };
-        for (n, v) in self.iter() {
-            grow(n.len());
-            grow(v.len());
         }
-        let spans = match self.spans.len() {
-            0 => 0,
-            n => n.next_power_of_two().max(4),
-        };
-        cap + spans * SPAN_CHARGE
+    }
+}
+
+/// Records a header line (known header `k`, when it is one) at `name` and `value`.
+fn index_line(
+    spans: &mut Vec<Span>,
+    known: &mut [u8; KNOWN_NAMES.len()],
+    k: Option<usize>,
+    name: Range,
+    value: Range,
+) {
+    let index = spans.len();
+    spans.push(Span { name, value });
+    if let Some(k) = k {
+        if let (Some(slot), Ok(i)) = (known.get_mut(k), u8::try_from(index + 1)) {
+            if *slot == 0 && i < u8::MAX {
+                *slot = i;
+            }
+        }
+    }
+}
+
+/// Where the start-line words and the header lines of a header block sit in it, recorded while
+/// the block is parsed (before its buffer becomes the [`Headers`]' text).
+#[derive(Debug, Default)]
+pub(crate) struct BlockIndex {
+    spans: Vec<Span>,
+    line: [Range; 2],
+    known: [u8; KNOWN_NAMES.len()],
+}
+
+impl BlockIndex {
+    /// An index for the block at `block` with room for `lines` header lines, with its start
+    /// line's words (slices of `block`; one that is not, e.g. httparse's empty reason phrase
+    /// for one it could not read, stays empty).
+    pub(crate) fn new(block: &[u8], lines: usize, line: (&str, &str)) -> Self {
+        BlockIndex {
+            spans: Vec::with_capacity(lines),
+            line: [
+                locate(block, line.0.as_bytes()),
+                locate(block, line.1.as_bytes()),
+            ],
+            known: [0; KNOWN_NAMES.len()],
+        }
+    }
+
+    /// Records the next header line, `name` and `value` being slices of `block`; `k` is what
+    /// [`Known::from_name`] says of the name.
+    pub(crate) fn add(&mut self, block: &[u8], name: &str, value: &[u8], k: Option<Known>) {
+        index_line(
+            &mut self.spans,
+            &mut self.known,
+            k.map(|k| k as usize),
+            locate(block, name.as_bytes()),
+            locate(block, value),
+        );
+    }
+}
+
+/// The range of `part` in `block`, when it is a slice of it (else empty).
+fn locate(block: &[u8], part: &[u8]) -> Range {
+    let start = (part.as_ptr() as usize).wrapping_sub(block.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if end <= block.len() && !part.is_empty() => match (off(start), off(end)) {
+            (Some(start), Some(end)) => Range { start, end },
+            _ => Range::default(),
+        },
+        _ => Range::default(),
     }
 }
 
@@ -469,26 +485,38 @@ mod tests {
         assert_eq!(h.get("host"), None);
     }
 
-    #[test]
-    fn values_sliced_from_a_valid_block_equal_the_checked_ones() {
-        let block = b"GET / HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For: 10.0.0.1\r\nx-amzn-trace-id: Root=1\r\nEmpty:\r\n\r\n";
+    fn parsed(block: &[u8]) -> Headers {
         let mut slots = [httparse::EMPTY_HEADER; 8];
         let mut req = httparse::Request::new(&mut slots);
         assert!(req.parse(block).is_ok_and(|s| s.is_complete()));
-        let fast = Headers::from_raw_in(block, req.headers, 8, ("GET", "/"));
-        assert!(fast.iter().eq(Headers::from_raw(req.headers, 8).iter()));
-        assert_eq!(fast.start_line(), ("GET", "/"));
-        assert_eq!(fast.known(Known::XForwardedFor), Some("10.0.0.1"));
-        assert_eq!(fast.known(Known::XAmznTraceId), Some("Root=1"));
-        assert_eq!(fast.get("empty"), Some(""));
-        let other = [httparse::Header {
-            name: "Server",
-            value: b"caf\xe9",
-        }];
+        let line = (req.method.unwrap_or(""), req.path.unwrap_or(""));
+        let mut index = BlockIndex::new(block, req.headers.len(), line);
+        for r in req.headers.iter() {
+            index.add(block, r.name, r.value, Known::from_name(r.name));
+        }
+        let expected = Headers::from_raw(req.headers, 8);
+        let h = Headers::from_block(block.to_vec(), index);
         assert_eq!(
-            Headers::from_raw_in(block, &other, 8, ("", "")).get("server"),
-            Some("caf\u{fffd}")
+            h.iter().collect::<Vec<_>>(),
+            expected.iter().collect::<Vec<_>>()
         );
+        h
+    }
+
+    #[test]
+    fn headers_of_a_block_are_its_slices() {
+        let block = b"GET /a?b HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For:  10.0.0.1 \r\nx-amzn-trace-id: Root=1\r\nEmpty:\r\n\r\n";
+        let h = parsed(block);
+        assert_eq!(h.start_line(), ("GET", "/a?b"));
+        assert_eq!(h.known(Known::XForwardedFor), Some("10.0.0.1"));
+        assert_eq!(h.known(Known::XAmznTraceId), Some("Root=1"));
+        assert_eq!(h.get("empty"), Some(""));
+        assert_eq!(h.get("HOST"), Some("a.example"));
+        // Not UTF-8: each value decoded lossily.
+        let h = parsed(b"GET /x HTTP/1.1\r\nServer: caf\xe9\r\nHost: h\r\n\r\n");
+        assert_eq!(h.get("server"), Some("caf\u{fffd}"));
+        assert_eq!(h.get("host"), Some("h"));
+        assert_eq!(h.start_line(), ("GET", "/x"));
     }
 
     #[test]

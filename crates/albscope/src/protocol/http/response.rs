@@ -3,12 +3,12 @@
 //! resynchronisation on the next status line.
 
 use super::body::{body_gap, feed_body, Body, ChunkedDecoder, GapResult};
-use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadStep, STACK_SLOTS};
+use super::head::{heap_slots, read_headers, Head, HeadBuf, HeadStep, STACK_SLOTS};
 use super::resync::{match_literal, match_response_line, Match, Resync};
 use super::{MsgStart, Seg};
 use crate::capture::{PacketPos, Timestamp};
 use crate::protocol::{
-    HttpResponse, Interim, ResponseError, ResponseErrorKind, ResponseErrorReason,
+    Headers, HttpResponse, Interim, ResponseError, ResponseErrorKind, ResponseErrorReason,
 };
 
 /// Interim responses remembered per final response.
@@ -299,6 +299,8 @@ impl ResponseParser {
             }
             Err(_) => None,
         };
+        // The block's buffer becomes the headers' text (the parser starts a new one).
+        let headers = Headers::from_block(self.head.take(), h.index);
         self.head.clear();
         let tunnel =
             h.status == 101 || (kind == ReqKind::Connect && (200..300).contains(&h.status));
@@ -310,7 +312,7 @@ impl ResponseParser {
             complete: None,
             status: h.status,
             version: h.version,
-            headers: h.headers,
+            headers,
             header_bytes,
             content_length,
             chunked: h.chunked,
@@ -467,22 +469,40 @@ impl ResponseParser {
 /// Parses a complete response header block.
 fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, ResponseErrorReason> {
     let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
-    let mut heap = Vec::new();
-    let slots = header_slots(block, &mut stack, &mut heap);
+    let parsed = match parse_response_in(block, &mut stack, max_headers) {
+        Err(httparse::Error::TooManyHeaders) => {
+            parse_response_in(block, &mut heap_slots(block), max_headers)
+        }
+        other => other,
+    };
+    match parsed {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err(ResponseErrorReason::IncompleteHead),
+        Err(e) => Err(ResponseErrorReason::InvalidHead { parser: e }),
+    }
+}
+
+/// Parses a response header block with `slots` for its headers (`None`: incomplete).
+fn parse_response_in<'b>(
+    block: &'b [u8],
+    slots: &mut [httparse::Header<'b>],
+    max_headers: usize,
+) -> Result<Option<Head>, httparse::Error> {
     let mut resp = httparse::Response::new(slots);
-    match resp.parse(block) {
-        Ok(httparse::Status::Complete(_)) => {
-            let (content_length, chunked) = framing(resp.headers);
+    match resp.parse(block)? {
+        httparse::Status::Complete(_) => {
             let line = (resp.reason.unwrap_or(""), "");
-            Ok(Head {
+            let (index, content_length, chunked) =
+                read_headers(block, resp.headers, max_headers, line);
+            Ok(Some(Head {
                 status: resp.code.unwrap_or(0),
                 version: resp.version.unwrap_or(1),
-                headers: collect_headers(block, resp.headers, max_headers, line),
+                connect: false,
+                index,
                 content_length,
                 chunked,
-            })
+            }))
         }
-        Ok(httparse::Status::Partial) => Err(ResponseErrorReason::IncompleteHead),
-        Err(e) => Err(ResponseErrorReason::InvalidHead { parser: e }),
+        httparse::Status::Partial => Ok(None),
     }
 }
