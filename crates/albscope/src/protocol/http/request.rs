@@ -12,7 +12,7 @@ use crate::protocol::{Headers, HttpRequest};
 #[derive(Debug)]
 pub(crate) enum ReqEvent {
     /// A request header block was read.
-    Head(Box<HttpRequest>),
+    Head(HttpRequest),
     /// Body bytes of the current request (including bytes lost in a gap).
     Body(u64),
     /// The current request is complete.
@@ -193,7 +193,7 @@ impl RequestParser {
                     chunked: h.chunked,
                     body_bytes: 0,
                 };
-                out.push(ReqEvent::Head(Box::new(req)));
+                out.push(ReqEvent::Head(req));
                 self.head.clear();
                 match body {
                     Some(b) => self.state = ReqState::Body(b),
@@ -299,7 +299,7 @@ impl RequestParser {
         let held = self.head.buf.len();
         match self.partial_request() {
             Some(req) => {
-                out.push(ReqEvent::Head(Box::new(req)));
+                out.push(ReqEvent::Head(req));
                 out.push(ReqEvent::Skipped(held));
             }
             None => out.push(ReqEvent::Dropped),

@@ -33,9 +33,9 @@ pub(crate) enum RespEvent {
     /// A final response (or an unreadable one) begins: it answers the oldest open request.
     Start,
     /// The response is complete.
-    Complete(Box<HttpResponse>),
+    Complete(HttpResponse),
     /// The stream ended with the response body short.
-    Partial(Box<HttpResponse>),
+    Partial(HttpResponse),
     /// The response could not be read; the partial response when its head had been read.
     Error(Box<ResponseError>, Option<Box<HttpResponse>>),
     /// The header block of the response just started was skipped (memory limit); an `Error`
@@ -47,7 +47,7 @@ pub(crate) enum RespEvent {
 enum RespState {
     Idle,
     Head,
-    Body(Body, Box<HttpResponse>),
+    Body(Body, HttpResponse),
     Resync(Resync),
     /// Unreadable: collecting the excerpt and counting bytes until the stream ends.
     Failed(Box<ResponseError>, Vec<u8>),
@@ -238,7 +238,7 @@ impl ResponseParser {
                 reason,
                 Vec::new(),
             );
-            out.push(RespEvent::Error(Box::new(err), Some(resp)));
+            out.push(RespEvent::Error(Box::new(err), Some(Box::new(resp))));
         }
         self.state = RespState::Resync(Resync::anywhere());
     }
@@ -305,7 +305,7 @@ impl ResponseParser {
         let tunnel =
             h.status == 101 || (kind == ReqKind::Connect && (200..300).contains(&h.status));
         let no_body = tunnel || kind == ReqKind::Head || h.status == 204 || h.status == 304;
-        let resp = Box::new(HttpResponse {
+        let resp = HttpResponse {
             first_byte: start.ts,
             first_pos: start.pos,
             headers_done: ts,
@@ -318,7 +318,7 @@ impl ResponseParser {
             chunked: h.chunked,
             body_bytes: 0,
             interim: std::mem::take(&mut self.interim),
-        });
+        };
         let body = if no_body {
             None
         } else if h.chunked {
