@@ -112,8 +112,43 @@ fn known_index(name: &str) -> Option<usize> {
     };
     KNOWN_NAMES
         .get(i)
-        .is_some_and(|k| k.eq_ignore_ascii_case(name))
+        .is_some_and(|k| eq_folded(b, k.as_bytes()))
         .then_some(i)
+}
+
+/// `name` equals `lower` (lower-case letters and dashes, at least 4 bytes) in any case, compared
+/// 8 (or 4) bytes at a time: a letter's byte may differ from it only by the case bit (0x20), a
+/// dash not at all.
+fn eq_folded(name: &[u8], lower: &[u8]) -> bool {
+    fn word8(s: &[u8], i: usize) -> u64 {
+        s.get(i..i + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_le_bytes)
+    }
+    fn word4(s: &[u8], i: usize) -> u64 {
+        s.get(i..i + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+    }
+    // Letters have bit 0x40 set, a dash has not: shifted down, it marks where the case bit may
+    // differ.
+    let same = |w: u64, k: u64| w | ((k >> 1) & 0x2020_2020_2020_2020) == k;
+    let n = lower.len();
+    if name.len() != n || n < 4 {
+        return name.eq_ignore_ascii_case(lower);
+    }
+    if n < 8 {
+        return same(word4(name, 0), word4(lower, 0))
+            && same(word4(name, n - 4), word4(lower, n - 4));
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if !same(word8(name, i), word8(lower, i)) {
+            return false;
+        }
+        i += 8;
+    }
+    same(word8(name, n - 8), word8(lower, n - 8))
 }
 
 /// A range of [`Headers::text`].
@@ -458,6 +493,16 @@ mod tests {
             assert_eq!(Known::from_name(name).map(Known::name), Some(*name));
         }
         assert_eq!(known_index("x-request-id"), None);
+        // Only the case bit of a letter may differ: not a dash's, nor any other bit.
+        assert_eq!(known_index("X-FORWARDED-FOR"), Some(1));
+        assert_eq!(known_index("x\rforwarded-for"), None);
+        assert_eq!(known_index("x-forwarded-fos"), None);
+        assert_eq!(known_index("hosT"), Some(0));
+        assert_eq!(known_index("h0st"), None);
+        assert_eq!(known_index("Server"), Some(5));
+        assert_eq!(known_index("Serve\u{7f}"), None);
+        assert_eq!(known_index("content-lengtH"), Some(8));
+        assert_eq!(known_index("content_length"), None);
     }
 
     #[test]

@@ -7,20 +7,22 @@ use crate::protocol::Known;
 /// A header buffer larger than this is freed rather than kept for the next message.
 const RETAINED_HEAD_CAPACITY: usize = 8 * 1024;
 
-/// Finds the end of a header block (index after the empty line) searching from `from`.
+/// Finds the end of a header block (index after the empty line) searching from `from`: after
+/// the first line feed that is followed by another (`\n\n`) or by `\r\n`.
 pub(super) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut j = from;
-    // From one line feed to the next (memchr), not byte by byte.
-    while let Some(k) = buf.get(j..).and_then(|rest| memchr::memchr(b'\n', rest)) {
-        j += k;
-        match (buf.get(j + 1), buf.get(j + 2)) {
-            (Some(b'\n'), _) => return Some(j + 2),
-            (Some(b'\r'), Some(b'\n')) => return Some(j + 3),
-            _ => {}
-        }
-        j += 1;
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static CRLF_END: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\r\n"));
+    static LF_END: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
+    let rest = buf.get(from..)?;
+    // The usual `\r\n\r\n` in one pass; a bare `\n\n` ends the block only where it comes first.
+    let crlf = CRLF_END.find(rest);
+    let lf_within = rest.get(..crlf.map_or(rest.len(), |j| j + 1))?;
+    match (LF_END.find(lf_within), crlf) {
+        (Some(j), _) => Some(from + j + 2),
+        (None, Some(j)) => Some(from + j + 3),
+        (None, None) => None,
     }
-    None
 }
 
 /// Result of reading a header block.
