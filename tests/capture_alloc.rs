@@ -1,9 +1,15 @@
-//! The capture reader and the decoder must not allocate per packet in the steady state: this test
-//! binary counts heap allocations with a wrapping global allocator while draining a large
-//! in-memory capture, and while decoding mirrored (VXLAN) TCP frames.
+//! The capture reader and the decoder must not allocate per packet in the steady state, and the
+//! protocol layer only a fixed few times per exchange: this test binary counts heap allocations
+//! with a wrapping global allocator while draining a large in-memory capture, while decoding
+//! mirrored (VXLAN) TCP frames, and while parsing keep-alive HTTP exchanges.
 
 use albscope::capture::{CaptureReader, LinkType, PacketPos, PacketRef, Timestamp};
 use albscope::decode::{Decoder, Transport};
+use albscope::flow::{ConnId, Dir, FlowEvent};
+use albscope::protocol::{
+    AppSink, ConnContext, ConnectionRecord, HttpExchange, ProtocolConfig, ProtocolTracker,
+};
+use albscope_testkit::protocol_events::{key, ts};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Cursor;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -183,5 +189,87 @@ fn no_allocation_per_decoded_packet() {
     assert!(
         allocs < 5,
         "{allocs} allocations decoding 20000 VXLAN TCP frames"
+    );
+}
+
+/// Counts what the protocol layer reports, keeping nothing.
+#[derive(Default)]
+struct CountingSink {
+    ok: u64,
+    header_lines: usize,
+}
+
+impl AppSink for CountingSink {
+    fn exchange(&mut self, _conn: &ConnContext, ex: HttpExchange) {
+        if let (Some(req), Some(resp)) = (&ex.request, &ex.response) {
+            if resp.status == 200 && req.method() == "GET" && resp.reason() == "OK" {
+                self.ok += 1;
+                self.header_lines += req.headers.len() + resp.headers.len();
+            }
+        }
+    }
+    fn closed(&mut self, _record: ConnectionRecord) {}
+}
+
+/// Allocations per ok exchange allowed in the protocol layer: the header block's buffer
+/// (which becomes the message's header text) and its index of header lines, for the request
+/// and for the response. A `String` per header, per method or per reason phrase, a box per
+/// message or a queue slot per exchange would each break it.
+const ALLOCATIONS_PER_EXCHANGE: u64 = 4;
+
+#[test]
+fn protocol_layer_allocates_a_fixed_few_times_per_exchange() {
+    const REQ: &[u8] = b"GET /api/items?page=2 HTTP/1.1\r\nHost: alb.example.com\r\nX-Forwarded-For: 198.51.100.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\nX-Amzn-Trace-Id: Root=1-693af491-5a6814f5635754d41bcc7a78\r\nUser-Agent: curl/8.11.1\r\nAccept: */*\r\n\r\n";
+    const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Mon, 07 Dec 2026 03:00:00 GMT\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: keep-alive\r\n\r\n{\"ok\":true}";
+    let mut tracker = ProtocolTracker::new(ProtocolConfig::default());
+    let mut sink = CountingSink::default();
+    let conn = ConnId(1);
+    tracker.handle(
+        conn,
+        FlowEvent::Open {
+            key: key(),
+            ts: ts(0),
+            pos: PacketPos::default(),
+            continuation: false,
+        },
+        &mut sink,
+    );
+    let mut offsets = [0u64; 2];
+    let mut exchange = |tracker: &mut ProtocolTracker, sink: &mut CountingSink, i: u64| {
+        for (dir, bytes) in [(Dir::ToServer, REQ), (Dir::ToClient, RESP)] {
+            let d = dir.index();
+            tracker.handle(
+                conn,
+                FlowEvent::Data {
+                    dir,
+                    ts: ts(i as i64 * 10 + d as i64),
+                    pos: PacketPos {
+                        file: 0,
+                        number: 2 * i + d as u64 + 1,
+                        offset: 0,
+                    },
+                    offset: offsets[d],
+                    bytes,
+                },
+                sink,
+            );
+            offsets[d] += bytes.len() as u64;
+        }
+    };
+    // Warm up: detection, the connection's state and scratch buffers.
+    for i in 0..10 {
+        exchange(&mut tracker, &mut sink, i);
+    }
+    const N: u64 = 1_000;
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    for i in 10..10 + N {
+        exchange(&mut tracker, &mut sink, i);
+    }
+    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    assert_eq!(sink.ok, 10 + N);
+    assert_eq!(sink.header_lines as u64, (10 + N) * 12);
+    assert!(
+        allocs <= ALLOCATIONS_PER_EXCHANGE * N + 4,
+        "{allocs} allocations for {N} keep-alive exchanges (at most {ALLOCATIONS_PER_EXCHANGE} each)"
     );
 }

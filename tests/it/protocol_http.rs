@@ -19,15 +19,15 @@ fn simple_get_200() {
     assert_eq!(ex.index, 0);
     assert!(ex.idle_before.is_none());
     let req = ex.request.as_ref().unwrap();
-    assert_eq!(req.method, "GET");
-    assert_eq!(req.target, "/index.html?q=1");
+    assert_eq!(req.method(), "GET");
+    assert_eq!(req.target(), "/index.html?q=1");
     assert_eq!(req.version, 1);
     assert_eq!(header(&req.headers, "host"), Some("example.com"));
     assert_eq!(req.first_byte, ts(10));
     assert_eq!(req.complete, Some(ts(10)));
     let resp = ex.response.as_ref().unwrap();
     assert_eq!(resp.status, 200);
-    assert_eq!(resp.reason, "OK");
+    assert_eq!(resp.reason(), "OK");
     assert_eq!(resp.content_length, Some(5));
     assert_eq!(resp.body_bytes, 5);
     assert_eq!(resp.first_byte, ts(25));
@@ -86,7 +86,7 @@ fn pipelined_requests_are_answered_in_order() {
     let targets: Vec<&str> = out
         .exchanges
         .iter()
-        .map(|e| e.request.as_ref().unwrap().target.as_str())
+        .map(|e| e.request.as_ref().unwrap().target())
         .collect();
     assert_eq!(targets, vec!["/1", "/2", "/3"]);
     assert_eq!(out.exchanges[1].response.as_ref().unwrap().body_bytes, 0);
@@ -327,7 +327,7 @@ fn request_then_rst_without_response() {
     assert_eq!(rec.unfinished.len(), 1);
     assert!(rec.unfinished[0].response.is_none());
     assert!(rec.unfinished[0].response_error.is_none());
-    assert_eq!(rec.unfinished[0].request.as_ref().unwrap().target, "/a");
+    assert_eq!(rec.unfinished[0].request.as_ref().unwrap().target(), "/a");
 }
 
 #[test]
@@ -404,7 +404,10 @@ fn gap_in_request_headers_drops_request() {
         s(3, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
     ]);
     assert_eq!(out.exchanges.len(), 1);
-    assert_eq!(out.exchanges[0].request.as_ref().unwrap().target, "/found");
+    assert_eq!(
+        out.exchanges[0].request.as_ref().unwrap().target(),
+        "/found"
+    );
 }
 
 #[test]
@@ -587,10 +590,10 @@ fn interleaved_connections_keep_separate_state() {
     }
     assert_eq!(out.exchanges.len(), 2);
     assert_eq!(out.contexts[0].id, ConnId(1));
-    assert_eq!(out.exchanges[0].request.as_ref().unwrap().target, "/one");
+    assert_eq!(out.exchanges[0].request.as_ref().unwrap().target(), "/one");
     assert_eq!(out.exchanges[0].response.as_ref().unwrap().status, 502);
     assert_eq!(out.contexts[1].id, ConnId(2));
-    assert_eq!(out.exchanges[1].request.as_ref().unwrap().target, "/two");
+    assert_eq!(out.exchanges[1].request.as_ref().unwrap().target(), "/two");
     assert_eq!(out.exchanges[1].response.as_ref().unwrap().body_bytes, 3);
     assert_eq!(t.open_connections(), 2);
     assert_eq!(t.stats().requests, 2);
@@ -643,8 +646,8 @@ fn request_cut_short_is_reported_from_its_request_line() {
     assert_eq!(ex.index, 1);
     assert_eq!(ex.idle_before, Some(Duration::from_millis(5000)));
     let req = ex.request.as_ref().unwrap();
-    assert_eq!(req.method, "POST");
-    assert_eq!(req.target, "/submit");
+    assert_eq!(req.method(), "POST");
+    assert_eq!(req.target(), "/submit");
     assert!(req.headers_done.is_none());
 }
 
@@ -657,7 +660,7 @@ fn leading_gap_then_request() {
     ]);
     assert_eq!(out.record().app, AppKind::Http);
     assert_eq!(out.exchanges.len(), 1);
-    assert_eq!(out.exchanges[0].request.as_ref().unwrap().target, "/a");
+    assert_eq!(out.exchanges[0].request.as_ref().unwrap().target(), "/a");
 }
 
 #[test]
@@ -671,7 +674,7 @@ fn gap_then_body_bytes_then_next_request() {
     assert_eq!(out.exchanges.len(), 2);
     let first = out.exchanges[0].request.as_ref().unwrap();
     assert_eq!(first.body_bytes, 5000);
-    assert_eq!(out.exchanges[1].request.as_ref().unwrap().target, "/next");
+    assert_eq!(out.exchanges[1].request.as_ref().unwrap().target(), "/next");
 }
 
 #[test]
@@ -694,7 +697,7 @@ fn capture_starting_mid_message_finds_the_next_one() {
     assert_eq!(out.exchanges.len(), 2);
     assert!(out.exchanges[0].request.is_none());
     assert_eq!(out.exchanges[0].response.as_ref().unwrap().status, 200);
-    assert_eq!(out.exchanges[1].request.as_ref().unwrap().target, "/next");
+    assert_eq!(out.exchanges[1].request.as_ref().unwrap().target(), "/next");
     assert_eq!(out.exchanges[1].response.as_ref().unwrap().status, 404);
 }
 

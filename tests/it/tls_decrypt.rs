@@ -499,7 +499,7 @@ fn albscope_rows(pcap: &Path, keys: &Path) -> Rows {
     impl Collect {
         fn add(&mut self, c: u16, s: u16, ex: &HttpExchange) {
             if let Some(r) = &ex.request {
-                self.0.push((c, s, r.target.clone()));
+                self.0.push((c, s, r.target().to_string()));
             }
             if let Some(r) = &ex.response {
                 self.1.push((c, s, r.status));

@@ -437,8 +437,8 @@ impl Linking {
 fn request_of(ex: &HttpExchange) -> Option<(Arc<RequestId>, Times, u16)> {
     let req = ex.request.as_ref()?;
     let id = RequestId {
-        method: req.method.clone(),
-        target: req.target.clone(),
+        method: req.method().to_string(),
+        target: req.target().to_string(),
         host: req.headers.known(Known::Host).map(str::to_ascii_lowercase),
     };
     let times = Times {

@@ -211,7 +211,7 @@ pub(super) fn pair(
     let mut by_client: ByClient = ByClient::with_capacity_and_hasher(fronts.len(), <_>::default());
     for (i, f) in fronts.iter().enumerate() {
         if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
-            let line = request_hash(&r.method, &r.target);
+            let line = request_hash(r.method(), r.target());
             by_request.entry((f.node, line)).or_default().list.push(i);
             by_client
                 .entry((f.node, line, f.leg.conn.key.client.ip))
@@ -242,7 +242,7 @@ pub(super) fn pair(
             .known(Known::XForwardedFor)
             .and_then(|x| x.rsplit(',').next())
             .and_then(|c| c.trim().parse().ok());
-        let line = request_hash(&req.method, &req.target);
+        let line = request_hash(req.method(), req.target());
         let candidates = match client {
             Some(c) => by_client.get_mut(&(b.node, line, c)),
             None => by_request.get_mut(&(b.node, line)),
@@ -810,7 +810,10 @@ fn exact_pairs(
         }
         if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
             index
-                .entry((f.leg.conn.key.client.ip, request_hash(&r.method, &r.target)))
+                .entry((
+                    f.leg.conn.key.client.ip,
+                    request_hash(r.method(), r.target()),
+                ))
                 .or_default()
                 .push(i);
         }
@@ -831,7 +834,7 @@ fn exact_pairs(
         else {
             continue;
         };
-        let Some(list) = index.get(&(client, request_hash(&req.method, &req.target))) else {
+        let Some(list) = index.get(&(client, request_hash(req.method(), req.target()))) else {
             continue;
         };
         let best = list.iter().rev().copied().find(|i| {
@@ -890,7 +893,7 @@ fn rewritten(front: &Leg, back: &Leg, max: Duration) -> bool {
         .headers
         .known(Known::XForwardedFor)
         .map(|x| x.rsplit(',').next().unwrap_or("").trim());
-    f.method == b.method
+    f.method() == b.method()
         && client.is_some_and(|c| is_written_as(front.conn.key.client.ip, c))
         && in_range(front.time(), back.time(), max)
         && consistent(front, back)
@@ -904,7 +907,7 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
     ) else {
         return false;
     };
-    if f.method != b.method || f.target != b.target {
+    if f.method() != b.method() || f.target() != b.target() {
         return false;
     }
     let fh = f.headers.known(Known::Host).map(host_key);
@@ -1066,7 +1069,7 @@ pub(crate) fn health_check(leg: &Leg, unmatched_attempt: bool) -> HealthCheck {
     let status = ex.and_then(|e| e.response.as_ref()).map(|r| r.status);
     let path = ex
         .and_then(|e| e.request.as_ref())
-        .map(|r| r.target.clone());
+        .map(|r| r.target().to_string());
     // Over TLS the status is not visible: an answer to the check's request is taken for a
     // pass (a failing target answers too, so this counts answers, not proved passes).
     let tls_answered = status.is_none()

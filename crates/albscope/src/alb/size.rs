@@ -45,10 +45,10 @@ fn pairs(h: &[(String, String)]) -> usize {
 fn exchange(ex: &HttpExchange) -> usize {
     let mut n = 0;
     if let Some(r) = &ex.request {
-        n += string(&r.method) + string(&r.target) + headers(&r.headers);
+        n += string(r.method()) + string(r.target()) + headers(&r.headers);
     }
     if let Some(r) = &ex.response {
-        n += string(&r.reason) + headers(&r.headers);
+        n += string(r.reason()) + headers(&r.headers);
     }
     if let Some(e) = &ex.response_error {
         n += bytes(&e.excerpt);

@@ -164,14 +164,13 @@ pub fn hdrs(list: &[(&str, &str)]) -> Headers {
 }
 
 /// A GET request for `target` at `ms`, complete at once.
-pub fn get(ms: i64, target: &str, headers: Headers) -> HttpRequest {
+pub fn get(ms: i64, target: &str, mut headers: Headers) -> HttpRequest {
+    headers.set_start_line("GET", target);
     HttpRequest {
         first_byte: t(ms),
         first_pos: p((ms as u64).wrapping_add(1)),
         headers_done: Some(t(ms)),
         complete: Some(t(ms)),
-        method: "GET".into(),
-        target: target.into(),
         version: 1,
         headers,
         header_bytes: 100,
@@ -209,9 +208,12 @@ pub fn resp(ms: i64, status: u16, server: &str, len: u64) -> HttpResponse {
         headers_done: t(ms),
         complete: Some(t(ms)),
         status,
-        reason: reason(status).into(),
         version: 1,
-        headers: hdrs(&[("Server", server), ("Content-Length", &len.to_string())]),
+        headers: {
+            let mut h = hdrs(&[("Server", server), ("Content-Length", &len.to_string())]);
+            h.set_start_line(reason(status), "");
+            h
+        },
         header_bytes: 120,
         content_length: Some(len),
         chunked: false,

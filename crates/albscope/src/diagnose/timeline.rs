@@ -110,8 +110,8 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
     if let Some(ex) = &leg.exchange {
         if let Some(r) = &ex.request {
             let kind = EventKind::Request {
-                method: r.method.clone(),
-                target: r.target.clone(),
+                method: r.method().to_string(),
+                target: r.target().to_string(),
                 host: r.headers.known(Known::Host).map(str::to_string),
                 incomplete: r.complete.is_none(),
             };
@@ -136,7 +136,7 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
             }
             let kind = EventKind::Response {
                 status: r.status,
-                reason: r.reason.clone(),
+                reason: r.reason().to_string(),
                 server: r.headers.known(Known::Server).map(str::to_string),
             };
             push(

@@ -1,7 +1,8 @@
 //! [`Headers`]: the header lines of one HTTP message in one buffer (names as sent, values decoded
-//! lossily as UTF-8) with their spans, and the headers the analysis reads ([`Known`]) located
-//! once while parsing. Two allocations per message, whatever its header count; a lookup of a
-//! known name is an index, any other name a scan.
+//! lossily as UTF-8) with their spans, the words of its start line (method and target, reason
+//! phrase) in the same buffer, and the headers the analysis reads ([`Known`]) located once while
+//! parsing. Two allocations per message, whatever its header count; a lookup of a known name is
+//! an index, any other name a scan.
 
 use std::fmt;
 
@@ -111,28 +112,76 @@ fn known_index(name: &str) -> Option<usize> {
     };
     KNOWN_NAMES
         .get(i)
-        .is_some_and(|k| k.eq_ignore_ascii_case(name))
+        .is_some_and(|k| eq_folded(b, k.as_bytes()))
         .then_some(i)
 }
 
-/// Where one header sits in [`Headers::text`]: name `start..name_end`, value
-/// `name_end..value_end`.
+/// `name` equals `lower` (lower-case letters and dashes, at least 4 bytes) in any case, compared
+/// 8 (or 4) bytes at a time: a letter's byte may differ from it only by the case bit (0x20), a
+/// dash not at all.
+fn eq_folded(name: &[u8], lower: &[u8]) -> bool {
+    fn word8(s: &[u8], i: usize) -> u64 {
+        s.get(i..i + 8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map_or(0, u64::from_le_bytes)
+    }
+    fn word4(s: &[u8], i: usize) -> u64 {
+        s.get(i..i + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+    }
+    // Letters have bit 0x40 set, a dash has not: shifted down, it marks where the case bit may
+    // differ.
+    let same = |w: u64, k: u64| w | ((k >> 1) & 0x2020_2020_2020_2020) == k;
+    let n = lower.len();
+    if name.len() != n || n < 4 {
+        return name.eq_ignore_ascii_case(lower);
+    }
+    if n < 8 {
+        return same(word4(name, 0), word4(lower, 0))
+            && same(word4(name, n - 4), word4(lower, n - 4));
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if !same(word8(name, i), word8(lower, i)) {
+            return false;
+        }
+        i += 8;
+    }
+    same(word8(name, n - 8), word8(lower, n - 8))
+}
+
+/// A range of [`Headers::text`].
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+struct Range {
+    start: u32,
+    end: u32,
+}
+
+/// Where one header sits in [`Headers::text`]: its name and its value.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct Span {
-    start: u32,
-    name_end: u32,
-    value_end: u32,
+    name: Range,
+    value: Range,
 }
 
 /// The header lines of one message (in order, capped by the parser's header count), with the
-/// first occurrence of each [`Known`] header located.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// first occurrence of each [`Known`] header located, and the words of its start line (the
+/// request line's method and target, or the status line's reason phrase) in the same buffer.
+#[derive(Clone, Default)]
 pub struct Headers {
-    /// Every name and value, one after the other.
+    /// The names, values and start-line words, where the spans say.
     text: String,
     spans: Vec<Span>,
+    /// The start line's two words (method and target; reason phrase and nothing).
+    line: [Range; 2],
     /// Per [`Known`] header: 1 + the index of its first line, 0 when absent (or past 254).
     known: [u8; KNOWN_NAMES.len()],
+}
+
+/// `n` as a `u32` offset, when it fits.
+fn off(n: usize) -> Option<u32> {
+    u32::try_from(n).ok()
 }
 
 impl Headers {
@@ -150,92 +199,86 @@ impl Headers {
         h
     }
 
-    /// The first `max` headers httparse read from `block`, values decoded lossily. When the
-    /// whole block is valid UTF-8 (nearly always) it is checked once and each value is a slice
-    /// of it, not checked again.
-    pub(crate) fn from_raw_in(block: &[u8], raw: &[httparse::Header<'_>], max: usize) -> Self {
-        let Ok(text) = std::str::from_utf8(block) else {
-            return Self::from_raw(raw, max);
-        };
-        let raw = raw.get(..max.min(raw.len())).unwrap_or(&[]);
-        let bytes: usize = raw.iter().map(|h| h.name.len() + h.value.len()).sum();
-        let mut h = Headers {
-            text: String::with_capacity(bytes),
-            spans: Vec::with_capacity(raw.len()),
-            known: [0; KNOWN_NAMES.len()],
-        };
-        for r in raw {
-            let within = (r.value.as_ptr() as usize)
-                .checked_sub(block.as_ptr() as usize)
-                .and_then(|off| text.get(off..off.checked_add(r.value.len())?));
-            match within {
-                Some(v) => h.push(r.name, v),
-                None => match std::str::from_utf8(r.value) {
-                    Ok(v) => h.push(r.name, v),
-                    Err(_) => h.push(r.name, &String::from_utf8_lossy(r.value)),
-                },
-            }
-        }
-        h
-    }
-
     /// The first `max` headers httparse read, values decoded lossily.
+    #[cfg(test)]
     pub(crate) fn from_raw(raw: &[httparse::Header<'_>], max: usize) -> Self {
         let raw = raw.get(..max.min(raw.len())).unwrap_or(&[]);
         let bytes: usize = raw.iter().map(|h| h.name.len() + h.value.len()).sum();
         let mut h = Headers {
             text: String::with_capacity(bytes),
             spans: Vec::with_capacity(raw.len()),
-            known: [0; KNOWN_NAMES.len()],
+            ..Headers::default()
         };
         for r in raw {
             match std::str::from_utf8(r.value) {
-                Ok(v) => h.push(r.name, v),
-                Err(_) => h.push(r.name, &String::from_utf8_lossy(r.value)),
+                Ok(v) => h.add(r.name, v),
+                Err(_) => h.add(r.name, &String::from_utf8_lossy(r.value)),
             }
         }
         h
     }
 
+    /// Appends `s` to the text; its range.
+    fn append(&mut self, s: &str) -> Option<Range> {
+        let start = off(self.text.len())?;
+        let end = off(self.text.len().checked_add(s.len())?)?;
+        self.text.push_str(s);
+        Some(Range { start, end })
+    }
+
+    /// Sets the start line's words: a request's method and target, or a response's reason
+    /// phrase and "" (see [`Headers::start_line`]).
+    pub fn set_start_line(&mut self, first: &str, second: &str) {
+        let mut set = |i: usize, s: &str| {
+            let r = if s.is_empty() {
+                Some(Range::default())
+            } else {
+                self.append(s)
+            };
+            if let (Some(r), Some(slot)) = (r, self.line.get_mut(i)) {
+                *slot = r;
+            }
+        };
+        set(0, first);
+        set(1, second);
+    }
+
+    /// The start line's words: (method, target) of a request, (reason phrase, "") of a
+    /// response; empty when none was set.
+    pub fn start_line(&self) -> (&str, &str) {
+        let [a, b] = &self.line;
+        (self.range(a), self.range(b))
+    }
+
+    fn range(&self, r: &Range) -> &str {
+        self.text
+            .get(r.start as usize..r.end as usize)
+            .unwrap_or("")
+    }
+
     /// Appends one header.
     pub fn push(&mut self, name: &str, value: &str) {
+        self.add(name, value);
+    }
+
+    /// Appends one header (the text's room is the caller's business).
+    fn add(&mut self, name: &str, value: &str) {
         let start = self.text.len();
-        self.text.push_str(name);
-        let name_end = self.text.len();
-        self.text.push_str(value);
-        let (Ok(start), Ok(name_end), Ok(value_end)) = (
-            u32::try_from(start),
-            u32::try_from(name_end),
-            u32::try_from(self.text.len()),
-        ) else {
+        let (Some(name_r), Some(value_r)) = (self.append(name), self.append(value)) else {
             self.text.truncate(start);
             return;
         };
-        let index = self.spans.len();
-        self.spans.push(Span {
-            start,
-            name_end,
-            value_end,
-        });
-        if let Some(k) = known_index(name) {
-            if let (Some(slot), Ok(i)) = (self.known.get_mut(k), u8::try_from(index + 1)) {
-                if *slot == 0 && i < u8::MAX {
-                    *slot = i;
-                }
-            }
-        }
+        index_line(
+            &mut self.spans,
+            &mut self.known,
+            known_index(name),
+            name_r,
+            value_r,
+        );
     }
 
     fn at(&self, s: &Span) -> (&str, &str) {
-        let name = self
-            .text
-            .get(s.start as usize..s.name_end as usize)
-            .unwrap_or("");
-        let value = self
-            .text
-            .get(s.name_end as usize..s.value_end as usize)
-            .unwrap_or("");
-        (name, value)
+        (self.range(&s.name), self.range(&s.value))
     }
 
     /// The value of the first header called `name` (any case).
@@ -277,7 +320,7 @@ impl Headers {
         self.spans.is_empty()
     }
 
-    /// Keeps only the headers for which `keep(name, value)` is true.
+    /// Keeps only the headers for which `keep(name, value)` is true (and the start line).
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
         let old = std::mem::take(self);
         for (n, v) in old.iter() {
@@ -285,13 +328,121 @@ impl Headers {
                 self.push(n, v);
             }
         }
+        let (a, b) = old.start_line();
+        if !a.is_empty() || !b.is_empty() {
+            self.set_start_line(a, b);
+        }
     }
 
     /// Heap bytes held (capacities, for memory estimates).
     pub fn heap_bytes(&self) -> usize {
         self.text.capacity() + self.spans.capacity() * std::mem::size_of::<Span>()
     }
+
+    /// The headers of a parsed header block, `block` itself as their text (no copy) when it is
+    /// valid UTF-8 (nearly always), else its names and values decoded lossily one by one.
+    pub(crate) fn from_block(block: Vec<u8>, index: BlockIndex) -> Self {
+        match String::from_utf8(block) {
+            Ok(text) => Headers {
+                text,
+                spans: index.spans,
+                line: index.line,
+                known: index.known,
+            },
+            Err(e) => {
+                let bytes = e.into_bytes();
+                let part = |r: &Range| {
+                    String::from_utf8_lossy(
+                        bytes.get(r.start as usize..r.end as usize).unwrap_or(&[]),
+                    )
+                };
+                let mut h = Headers::new();
+                for s in &index.spans {
+                    h.push(&part(&s.name), &part(&s.value));
+                }
+                let [a, b] = &index.line;
+                h.set_start_line(&part(a), &part(b));
+                h
+            }
+        }
+    }
 }
+
+/// Records a header line (known header `k`, when it is one) at `name` and `value`.
+fn index_line(
+    spans: &mut Vec<Span>,
+    known: &mut [u8; KNOWN_NAMES.len()],
+    k: Option<usize>,
+    name: Range,
+    value: Range,
+) {
+    let index = spans.len();
+    spans.push(Span { name, value });
+    if let Some(k) = k {
+        if let (Some(slot), Ok(i)) = (known.get_mut(k), u8::try_from(index + 1)) {
+            if *slot == 0 && i < u8::MAX {
+                *slot = i;
+            }
+        }
+    }
+}
+
+/// Where the start-line words and the header lines of a header block sit in it, recorded while
+/// the block is parsed (before its buffer becomes the [`Headers`]' text).
+#[derive(Debug, Default)]
+pub(crate) struct BlockIndex {
+    spans: Vec<Span>,
+    line: [Range; 2],
+    known: [u8; KNOWN_NAMES.len()],
+}
+
+impl BlockIndex {
+    /// An index for the block at `block` with room for `lines` header lines, with its start
+    /// line's words (slices of `block`; one that is not, e.g. httparse's empty reason phrase
+    /// for one it could not read, stays empty).
+    pub(crate) fn new(block: &[u8], lines: usize, line: (&str, &str)) -> Self {
+        BlockIndex {
+            spans: Vec::with_capacity(lines),
+            line: [
+                locate(block, line.0.as_bytes()),
+                locate(block, line.1.as_bytes()),
+            ],
+            known: [0; KNOWN_NAMES.len()],
+        }
+    }
+
+    /// Records the next header line, `name` and `value` being slices of `block`; `k` is what
+    /// [`Known::from_name`] says of the name.
+    pub(crate) fn add(&mut self, block: &[u8], name: &str, value: &[u8], k: Option<Known>) {
+        index_line(
+            &mut self.spans,
+            &mut self.known,
+            k.map(|k| k as usize),
+            locate(block, name.as_bytes()),
+            locate(block, value),
+        );
+    }
+}
+
+/// The range of `part` in `block`, when it is a slice of it (else empty).
+fn locate(block: &[u8], part: &[u8]) -> Range {
+    let start = (part.as_ptr() as usize).wrapping_sub(block.as_ptr() as usize);
+    match start.checked_add(part.len()) {
+        Some(end) if end <= block.len() && !part.is_empty() => match (off(start), off(end)) {
+            (Some(start), Some(end)) => Range { start, end },
+            _ => Range::default(),
+        },
+        _ => Range::default(),
+    }
+}
+
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.start_line() == other.start_line() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -342,6 +493,16 @@ mod tests {
             assert_eq!(Known::from_name(name).map(Known::name), Some(*name));
         }
         assert_eq!(known_index("x-request-id"), None);
+        // Only the case bit of a letter may differ: not a dash's, nor any other bit.
+        assert_eq!(known_index("X-FORWARDED-FOR"), Some(1));
+        assert_eq!(known_index("x\rforwarded-for"), None);
+        assert_eq!(known_index("x-forwarded-fos"), None);
+        assert_eq!(known_index("hosT"), Some(0));
+        assert_eq!(known_index("h0st"), None);
+        assert_eq!(known_index("Server"), Some(5));
+        assert_eq!(known_index("Serve\u{7f}"), None);
+        assert_eq!(known_index("content-lengtH"), Some(8));
+        assert_eq!(known_index("content_length"), None);
     }
 
     #[test]
@@ -369,25 +530,38 @@ mod tests {
         assert_eq!(h.get("host"), None);
     }
 
-    #[test]
-    fn values_sliced_from_a_valid_block_equal_the_checked_ones() {
-        let block = b"GET / HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For: 10.0.0.1\r\nx-amzn-trace-id: Root=1\r\nEmpty:\r\n\r\n";
+    fn parsed(block: &[u8]) -> Headers {
         let mut slots = [httparse::EMPTY_HEADER; 8];
         let mut req = httparse::Request::new(&mut slots);
         assert!(req.parse(block).is_ok_and(|s| s.is_complete()));
-        let fast = Headers::from_raw_in(block, req.headers, 8);
-        assert_eq!(fast, Headers::from_raw(req.headers, 8));
-        assert_eq!(fast.known(Known::XForwardedFor), Some("10.0.0.1"));
-        assert_eq!(fast.known(Known::XAmznTraceId), Some("Root=1"));
-        assert_eq!(fast.get("empty"), Some(""));
-        let other = [httparse::Header {
-            name: "Server",
-            value: b"caf\xe9",
-        }];
+        let line = (req.method.unwrap_or(""), req.path.unwrap_or(""));
+        let mut index = BlockIndex::new(block, req.headers.len(), line);
+        for r in req.headers.iter() {
+            index.add(block, r.name, r.value, Known::from_name(r.name));
+        }
+        let expected = Headers::from_raw(req.headers, 8);
+        let h = Headers::from_block(block.to_vec(), index);
         assert_eq!(
-            Headers::from_raw_in(block, &other, 8).get("server"),
-            Some("caf\u{fffd}")
+            h.iter().collect::<Vec<_>>(),
+            expected.iter().collect::<Vec<_>>()
         );
+        h
+    }
+
+    #[test]
+    fn headers_of_a_block_are_its_slices() {
+        let block = b"GET /a?b HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For:  10.0.0.1 \r\nx-amzn-trace-id: Root=1\r\nEmpty:\r\n\r\n";
+        let h = parsed(block);
+        assert_eq!(h.start_line(), ("GET", "/a?b"));
+        assert_eq!(h.known(Known::XForwardedFor), Some("10.0.0.1"));
+        assert_eq!(h.known(Known::XAmznTraceId), Some("Root=1"));
+        assert_eq!(h.get("empty"), Some(""));
+        assert_eq!(h.get("HOST"), Some("a.example"));
+        // Not UTF-8: each value decoded lossily.
+        let h = parsed(b"GET /x HTTP/1.1\r\nServer: caf\xe9\r\nHost: h\r\n\r\n");
+        assert_eq!(h.get("server"), Some("caf\u{fffd}"));
+        assert_eq!(h.get("host"), Some("h"));
+        assert_eq!(h.start_line(), ("GET", "/x"));
     }
 
     #[test]

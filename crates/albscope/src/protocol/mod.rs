@@ -65,15 +65,13 @@ pub struct HttpRequest {
     pub headers_done: Option<Timestamp>,
     /// When the whole request (with body) was received; `None` if it never was.
     pub complete: Option<Timestamp>,
-    /// Method.
-    pub method: String,
-    /// Request target as sent (path and query, or absolute form).
-    pub target: String,
     /// Minor version (0 or 1) of HTTP/1.x; 2 for HTTP/2.
     pub version: u8,
     /// Headers in order (capped by [`ProtocolConfig::max_headers`]); for HTTP/2 the regular
     /// headers, with `:authority` first as `host` when no Host header was sent; look one up
-    /// with [`header`] or [`Headers::known`].
+    /// with [`header`] or [`Headers::known`]. Their buffer also holds the method and target
+    /// ([`HttpRequest::method`], [`HttpRequest::target`]; set them with
+    /// [`Headers::set_start_line`]).
     pub headers: Headers,
     /// Size of the header block in bytes.
     pub header_bytes: usize,
@@ -98,11 +96,11 @@ pub struct HttpResponse {
     pub complete: Option<Timestamp>,
     /// Status code.
     pub status: u16,
-    /// Reason phrase (empty for HTTP/2).
-    pub reason: String,
     /// Minor version of HTTP/1.x; 2 for HTTP/2.
     pub version: u8,
-    /// Headers in order (capped); look one up with [`header`] or [`Headers::known`].
+    /// Headers in order (capped); look one up with [`header`] or [`Headers::known`]. Their
+    /// buffer also holds the reason phrase ([`HttpResponse::reason`]; set it with
+    /// [`Headers::set_start_line`]).
     pub headers: Headers,
     /// Size of the header block in bytes.
     pub header_bytes: usize,
@@ -114,6 +112,25 @@ pub struct HttpResponse {
     pub body_bytes: u64,
     /// Interim 1xx responses that came before it (e.g. 100 Continue), in order.
     pub interim: Vec<Interim>,
+}
+
+impl HttpRequest {
+    /// Method, as sent.
+    pub fn method(&self) -> &str {
+        self.headers.start_line().0
+    }
+
+    /// Request target as sent (path and query, or absolute form).
+    pub fn target(&self) -> &str {
+        self.headers.start_line().1
+    }
+}
+
+impl HttpResponse {
+    /// Reason phrase (empty for HTTP/2).
+    pub fn reason(&self) -> &str {
+        self.headers.start_line().0
+    }
 }
 
 /// An interim (1xx) response: its status and where it was seen (a `100 Continue` comes long

@@ -242,8 +242,9 @@ fn exchange_start(ex: &HttpExchange) -> Option<Timestamp> {
         .or(ex.response_error.as_ref().map(|e| e.first_byte))
 }
 
-/// Queues an exchange; the first takes one slot (about 480 bytes), not the four a `VecDeque`
-/// grows to at once: most connections have one exchange outstanding at a time.
+/// Queues an exchange; the first takes one slot, not the four a `VecDeque` grows to at once:
+/// most connections have one exchange outstanding at a time. The slot is kept for the
+/// connection's next exchanges (no allocation per exchange on a keep-alive connection).
 fn push_slot(queue: &mut VecDeque<Slot>, slot: Slot) {
     if queue.capacity() == 0 {
         queue.reserve_exact(1);
@@ -922,7 +923,7 @@ impl ProtocolTracker {
                 self.kinds.clear();
                 self.kinds
                     .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| {
-                        match s.ex.request.as_ref().map(|r| r.method.as_str()) {
+                        match s.ex.request.as_ref().map(|r| r.method()) {
                             Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
                             Some(m) if m.eq_ignore_ascii_case("CONNECT") => ReqKind::Connect,
                             _ => ReqKind::Other,

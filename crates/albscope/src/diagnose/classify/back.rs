@@ -79,7 +79,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             .exchange
             .as_ref()
             .and_then(|e| e.request.as_ref())
-            .map(|r| (r.method.clone(), r.target.clone()));
+            .map(|r| (r.method().to_string(), r.target().to_string()));
         let reuse = (b.index() > 0).then(|| Reuse {
             number: b.index() + 1,
             idle_before: b.exchange.as_ref().and_then(|e| e.idle_before),
@@ -254,7 +254,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                 .exchange
                 .as_ref()
                 .and_then(|e| e.response.as_ref())
-                .map(|r| (r.status, r.reason.clone()));
+                .map(|r| (r.status, r.reason().to_string()));
             let alb_rst = evs
                 .iter()
                 .find(|e| {
@@ -435,7 +435,7 @@ fn analyze_response(
     ev.push(Evidence::Answered {
         by: Party::Target,
         status: r.status,
-        reason: r.reason.clone(),
+        reason: r.reason().to_string(),
         at: at(r.first_byte, r.first_pos),
         server: server.map(str::to_string),
     });

@@ -336,8 +336,8 @@ pub(in crate::diagnose) fn diagnose_verdict(
         // counts encrypted and absent requests of every finding, so those stay typed).
         Some(_) if !words => RequestSeen::NotReadable,
         Some(r) => RequestSeen::Http {
-            method: r.method.clone(),
-            target: r.target.clone(),
+            method: r.method().to_string(),
+            target: r.target().to_string(),
             host: r.headers.known(Known::Host).map(str::to_string),
         },
         None if front.or(back).is_some_and(|l| l.burst.is_some()) => RequestSeen::Encrypted {
@@ -413,8 +413,8 @@ pub(in crate::diagnose) fn diagnose_verdict(
         alb,
         target: back.map(|b| b.conn.key.server),
         back_alb: back.map(|b| b.conn.key.client),
-        method: req.filter(|_| words).map(|r| r.method.clone()),
-        path: req.filter(|_| words).map(|r| r.target.clone()),
+        method: req.filter(|_| words).map(|r| r.method().to_string()),
+        path: req.filter(|_| words).map(|r| r.target().to_string()),
         host: req
             .filter(|_| words)
             .and_then(|r| r.headers.known(Known::Host))

@@ -126,7 +126,7 @@ pub(super) fn analyze_front_only(
         ev.push(Evidence::Answered {
             by: Party::Alb,
             status: r.status,
-            reason: r.reason.clone(),
+            reason: r.reason().to_string(),
             at: at(r.first_byte, r.first_pos),
             server: r.headers.known(Known::Server).map(str::to_string),
         });

@@ -1,102 +1,111 @@
 //! Header blocks: collecting one up to its terminating empty line within the size cap, and
 //! reading from its headers what the parsers need (headers kept up to a count cap, framing).
 
-use crate::protocol::Headers;
+use crate::protocol::headers::BlockIndex;
+use crate::protocol::Known;
 
 /// A header buffer larger than this is freed rather than kept for the next message.
 const RETAINED_HEAD_CAPACITY: usize = 8 * 1024;
 
-/// Finds the end of a header block (index after the empty line) searching from `from`.
+/// Finds the end of a header block (index after the empty line) searching from `from`: after
+/// the first line feed that is followed by another (`\n\n`) or by `\r\n`.
 pub(super) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
-    let mut j = from;
-    // From one line feed to the next (memchr), not byte by byte.
-    while let Some(k) = buf.get(j..).and_then(|rest| memchr::memchr(b'\n', rest)) {
-        j += k;
-        match (buf.get(j + 1), buf.get(j + 2)) {
-            (Some(b'\n'), _) => return Some(j + 2),
-            (Some(b'\r'), Some(b'\n')) => return Some(j + 3),
-            _ => {}
-        }
-        j += 1;
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    static CRLF_END: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\r\n"));
+    static LF_END: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\n\n"));
+    let rest = buf.get(from..)?;
+    // The usual `\r\n\r\n` in one pass; a bare `\n\n` ends the block only where it comes first.
+    let crlf = CRLF_END.find(rest);
+    let lf_within = rest.get(..crlf.map_or(rest.len(), |j| j + 1))?;
+    match (LF_END.find(lf_within), crlf) {
+        (Some(j), _) => Some(from + j + 2),
+        (None, Some(j)) => Some(from + j + 3),
+        (None, None) => None,
     }
-    None
 }
 
 /// Result of reading a header block.
 pub(super) struct Head {
-    pub(super) method: String,
-    pub(super) target: String,
     pub(super) status: u16,
-    pub(super) reason: String,
     pub(super) version: u8,
-    pub(super) headers: Headers,
+    /// A CONNECT request.
+    pub(super) connect: bool,
+    /// Where the start line's words and the headers sit in the block.
+    pub(super) index: BlockIndex,
     pub(super) content_length: Result<Option<u64>, &'static str>,
     pub(super) chunked: bool,
 }
 
-/// The first `max` headers httparse read from `block`, as names and (lossily decoded) values.
-pub(super) fn collect_headers(block: &[u8], raw: &[httparse::Header<'_>], max: usize) -> Headers {
-    Headers::from_raw_in(block, raw, max)
-}
-
-/// Content-Length (all values must agree) and chunked-ness from raw headers.
-pub(super) fn framing(raw: &[httparse::Header<'_>]) -> (Result<Option<u64>, &'static str>, bool) {
+/// Reads the headers httparse found in `block` in one pass: the first `max` of them indexed
+/// (with the start line's words `line`), and the framing (Content-Length, all values of which
+/// must agree; chunked-ness) from all of them.
+pub(super) fn read_headers(
+    block: &[u8],
+    raw: &[httparse::Header<'_>],
+    max: usize,
+    line: (&str, &str),
+) -> (BlockIndex, Result<Option<u64>, &'static str>, bool) {
+    let mut index = BlockIndex::new(block, raw.len().min(max), line);
     let mut cl: Result<Option<u64>, &'static str> = Ok(None);
     let mut chunked = false;
-    for h in raw {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            let v = std::str::from_utf8(h.value).unwrap_or("").trim();
-            let mut this: Option<u64> = None;
-            for part in v.split(',') {
-                let p = part.trim();
-                let n = if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
-                    p.parse::<u64>().ok()
-                } else {
-                    None
-                };
-                match (n, this) {
-                    (None, _) => {
-                        cl = Err("invalid Content-Length");
-                    }
-                    (Some(n), Some(t)) if n != t => cl = Err("conflicting Content-Length values"),
-                    (Some(n), _) => this = Some(n),
-                }
-            }
-            if let (Ok(prev), Some(t)) = (cl, this) {
-                match prev {
-                    Some(p) if p != t => cl = Err("conflicting Content-Length values"),
-                    _ => cl = Ok(Some(t)),
-                }
-            }
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            let v = String::from_utf8_lossy(h.value);
-            chunked = v
-                .split(',')
-                .map(str::trim)
-                .rfind(|s| !s.is_empty())
-                .is_some_and(|s| s.eq_ignore_ascii_case("chunked"));
+    for (i, h) in raw.iter().enumerate() {
+        let k = Known::from_name(h.name);
+        match k {
+            Some(Known::ContentLength) => content_length(h.value, &mut cl),
+            Some(Known::TransferEncoding) => chunked = is_chunked(h.value),
+            _ => {}
+        }
+        if i < max {
+            index.add(block, h.name, h.value, k);
         }
     }
-    (cl, chunked)
+    (index, cl, chunked)
 }
 
-/// Header slots on the stack: enough for most messages (more lines take a heap vector).
+/// Folds one Content-Length value into `cl` (all values must agree).
+fn content_length(value: &[u8], cl: &mut Result<Option<u64>, &'static str>) {
+    let v = std::str::from_utf8(value).unwrap_or("").trim();
+    let mut this: Option<u64> = None;
+    for part in v.split(',') {
+        let p = part.trim();
+        let n = if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) {
+            p.parse::<u64>().ok()
+        } else {
+            None
+        };
+        match (n, this) {
+            (None, _) => {
+                *cl = Err("invalid Content-Length");
+            }
+            (Some(n), Some(t)) if n != t => *cl = Err("conflicting Content-Length values"),
+            (Some(n), _) => this = Some(n),
+        }
+    }
+    if let (Ok(prev), Some(t)) = (*cl, this) {
+        match prev {
+            Some(p) if p != t => *cl = Err("conflicting Content-Length values"),
+            _ => *cl = Ok(Some(t)),
+        }
+    }
+}
+
+/// Whether a Transfer-Encoding value ends with `chunked`.
+fn is_chunked(value: &[u8]) -> bool {
+    let v = String::from_utf8_lossy(value);
+    v.split(',')
+        .map(str::trim)
+        .rfind(|s| !s.is_empty())
+        .is_some_and(|s| s.eq_ignore_ascii_case("chunked"))
+}
+
+/// Header slots on the stack: enough for most messages (a block with more headers is parsed
+/// again with [`heap_slots`]).
 pub(super) const STACK_SLOTS: usize = 64;
 
-/// Room for every header of `block` (one per line at most) for `httparse`: `stack` when it is
-/// large enough, else `heap`, grown to fit.
-pub(super) fn header_slots<'s, 'b>(
-    block: &[u8],
-    stack: &'s mut [httparse::Header<'b>; STACK_SLOTS],
-    heap: &'s mut Vec<httparse::Header<'b>>,
-) -> &'s mut [httparse::Header<'b>] {
-    let lines = memchr_count(block).max(1);
-    if lines <= STACK_SLOTS {
-        &mut stack[..lines]
-    } else {
-        heap.resize(lines, httparse::EMPTY_HEADER);
-        heap.as_mut_slice()
-    }
+/// Header slots for a block whose headers did not fit in [`STACK_SLOTS`]: one per line.
+pub(super) fn heap_slots<'b>(block: &[u8]) -> Vec<httparse::Header<'b>> {
+    vec![httparse::EMPTY_HEADER; memchr_count(block).max(1)]
 }
 
 fn memchr_count(block: &[u8]) -> usize {
@@ -121,6 +130,18 @@ pub(super) enum HeadStep {
 }
 
 impl HeadBuf {
+    /// Takes the complete block's buffer (to become its message's headers), trimmed when it
+    /// grew well past the block (a block read from several segments); the next block starts a
+    /// new buffer.
+    pub(super) fn take(&mut self) -> Vec<u8> {
+        let mut block = std::mem::take(&mut self.buf);
+        self.scan = 0;
+        if block.capacity() > block.len() + block.len() / 4 + 64 {
+            block.shrink_to_fit();
+        }
+        block
+    }
+
     /// Forgets the block (frees a large buffer).
     pub(super) fn clear(&mut self) {
         if self.buf.capacity() > RETAINED_HEAD_CAPACITY {

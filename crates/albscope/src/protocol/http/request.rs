@@ -2,17 +2,17 @@
 //! next request line after an unreadable request.
 
 use super::body::{body_gap, feed_body, Body, ChunkedDecoder, GapResult};
-use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadStep, STACK_SLOTS};
+use super::head::{heap_slots, read_headers, Head, HeadBuf, HeadStep, STACK_SLOTS};
 use super::resync::{match_method, Match, Resync};
 use super::{MsgStart, Seg};
 use crate::capture::Timestamp;
-use crate::protocol::HttpRequest;
+use crate::protocol::{Headers, HttpRequest};
 
 /// What the request parser found.
 #[derive(Debug)]
 pub(crate) enum ReqEvent {
     /// A request header block was read.
-    Head(Box<HttpRequest>),
+    Head(HttpRequest),
     /// Body bytes of the current request (including bytes lost in a gap).
     Body(u64),
     /// The current request is complete.
@@ -178,22 +178,22 @@ impl RequestParser {
                     (false, Ok(n)) => (n, None),
                     (false, Err(_)) => (None, None),
                 };
-                let upgrade = h.method.eq_ignore_ascii_case("CONNECT");
+                let upgrade = h.connect;
+                // The block's buffer becomes the headers' text (the parser starts a new one).
+                let headers = Headers::from_block(self.head.take(), h.index);
                 let req = HttpRequest {
                     first_byte: start.ts,
                     first_pos: start.pos,
                     headers_done: Some(ts),
                     complete: None,
-                    method: h.method,
-                    target: h.target,
                     version: h.version,
-                    headers: h.headers,
+                    headers,
                     header_bytes,
                     content_length,
                     chunked: h.chunked,
                     body_bytes: 0,
                 };
-                out.push(ReqEvent::Head(Box::new(req)));
+                out.push(ReqEvent::Head(req));
                 self.head.clear();
                 match body {
                     Some(b) => self.state = ReqState::Body(b),
@@ -262,8 +262,10 @@ impl RequestParser {
             return None;
         }
         let mut parts = line.splitn(3, |&b| b == b' ');
-        let method = String::from_utf8_lossy(parts.next()?).into_owned();
-        let target = String::from_utf8_lossy(parts.next().unwrap_or(&[])).into_owned();
+        let method = String::from_utf8_lossy(parts.next()?);
+        let target = String::from_utf8_lossy(parts.next().unwrap_or(&[]));
+        let mut headers = crate::protocol::Headers::new();
+        headers.set_start_line(&method, &target);
         let version = match parts.next() {
             Some(b"HTTP/1.0") => 0,
             _ => 1,
@@ -273,10 +275,8 @@ impl RequestParser {
             first_pos: start.pos,
             headers_done: None,
             complete: None,
-            method,
-            target,
             version,
-            headers: crate::protocol::Headers::new(),
+            headers,
             header_bytes: self.head.buf.len(),
             content_length: None,
             chunked: false,
@@ -299,7 +299,7 @@ impl RequestParser {
         let held = self.head.buf.len();
         match self.partial_request() {
             Some(req) => {
-                out.push(ReqEvent::Head(Box::new(req)));
+                out.push(ReqEvent::Head(req));
                 out.push(ReqEvent::Skipped(held));
             }
             None => out.push(ReqEvent::Dropped),
@@ -351,24 +351,41 @@ impl RequestParser {
 /// Parses a complete request header block.
 fn parse_request_head(block: &[u8], max_headers: usize) -> Result<Head, String> {
     let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
-    let mut heap = Vec::new();
-    let slots = header_slots(block, &mut stack, &mut heap);
+    let parsed = match parse_request_in(block, &mut stack, max_headers) {
+        Err(httparse::Error::TooManyHeaders) => {
+            parse_request_in(block, &mut heap_slots(block), max_headers)
+        }
+        other => other,
+    };
+    match parsed {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err("incomplete header block".to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Parses a request header block with `slots` for its headers (`None`: incomplete).
+fn parse_request_in<'b>(
+    block: &'b [u8],
+    slots: &mut [httparse::Header<'b>],
+    max_headers: usize,
+) -> Result<Option<Head>, httparse::Error> {
     let mut req = httparse::Request::new(slots);
-    match req.parse(block) {
-        Ok(httparse::Status::Complete(_)) => {
-            let (content_length, chunked) = framing(req.headers);
-            Ok(Head {
-                method: req.method.unwrap_or("").to_string(),
-                target: req.path.unwrap_or("").to_string(),
+    match req.parse(block)? {
+        httparse::Status::Complete(_) => {
+            let method = req.method.unwrap_or("");
+            let line = (method, req.path.unwrap_or(""));
+            let (index, content_length, chunked) =
+                read_headers(block, req.headers, max_headers, line);
+            Ok(Some(Head {
                 status: 0,
-                reason: String::new(),
                 version: req.version.unwrap_or(1),
-                headers: collect_headers(block, req.headers, max_headers),
+                connect: method.eq_ignore_ascii_case("CONNECT"),
+                index,
                 content_length,
                 chunked,
-            })
+            }))
         }
-        Ok(httparse::Status::Partial) => Err("incomplete header block".to_string()),
-        Err(e) => Err(e.to_string()),
+        httparse::Status::Partial => Ok(None),
     }
 }

@@ -3,12 +3,12 @@
 //! resynchronisation on the next status line.
 
 use super::body::{body_gap, feed_body, Body, ChunkedDecoder, GapResult};
-use super::head::{collect_headers, framing, header_slots, Head, HeadBuf, HeadStep, STACK_SLOTS};
+use super::head::{heap_slots, read_headers, Head, HeadBuf, HeadStep, STACK_SLOTS};
 use super::resync::{match_literal, match_response_line, Match, Resync};
 use super::{MsgStart, Seg};
 use crate::capture::{PacketPos, Timestamp};
 use crate::protocol::{
-    HttpResponse, Interim, ResponseError, ResponseErrorKind, ResponseErrorReason,
+    Headers, HttpResponse, Interim, ResponseError, ResponseErrorKind, ResponseErrorReason,
 };
 
 /// Interim responses remembered per final response.
@@ -33,9 +33,9 @@ pub(crate) enum RespEvent {
     /// A final response (or an unreadable one) begins: it answers the oldest open request.
     Start,
     /// The response is complete.
-    Complete(Box<HttpResponse>),
+    Complete(HttpResponse),
     /// The stream ended with the response body short.
-    Partial(Box<HttpResponse>),
+    Partial(HttpResponse),
     /// The response could not be read; the partial response when its head had been read.
     Error(Box<ResponseError>, Option<Box<HttpResponse>>),
     /// The header block of the response just started was skipped (memory limit); an `Error`
@@ -47,7 +47,7 @@ pub(crate) enum RespEvent {
 enum RespState {
     Idle,
     Head,
-    Body(Body, Box<HttpResponse>),
+    Body(Body, HttpResponse),
     Resync(Resync),
     /// Unreadable: collecting the excerpt and counting bytes until the stream ends.
     Failed(Box<ResponseError>, Vec<u8>),
@@ -238,7 +238,7 @@ impl ResponseParser {
                 reason,
                 Vec::new(),
             );
-            out.push(RespEvent::Error(Box::new(err), Some(resp)));
+            out.push(RespEvent::Error(Box::new(err), Some(Box::new(resp))));
         }
         self.state = RespState::Resync(Resync::anywhere());
     }
@@ -299,25 +299,26 @@ impl ResponseParser {
             }
             Err(_) => None,
         };
+        // The block's buffer becomes the headers' text (the parser starts a new one).
+        let headers = Headers::from_block(self.head.take(), h.index);
         self.head.clear();
         let tunnel =
             h.status == 101 || (kind == ReqKind::Connect && (200..300).contains(&h.status));
         let no_body = tunnel || kind == ReqKind::Head || h.status == 204 || h.status == 304;
-        let resp = Box::new(HttpResponse {
+        let resp = HttpResponse {
             first_byte: start.ts,
             first_pos: start.pos,
             headers_done: ts,
             complete: None,
             status: h.status,
-            reason: h.reason,
             version: h.version,
-            headers: h.headers,
+            headers,
             header_bytes,
             content_length,
             chunked: h.chunked,
             body_bytes: 0,
             interim: std::mem::take(&mut self.interim),
-        });
+        };
         let body = if no_body {
             None
         } else if h.chunked {
@@ -468,24 +469,40 @@ impl ResponseParser {
 /// Parses a complete response header block.
 fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, ResponseErrorReason> {
     let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
-    let mut heap = Vec::new();
-    let slots = header_slots(block, &mut stack, &mut heap);
+    let parsed = match parse_response_in(block, &mut stack, max_headers) {
+        Err(httparse::Error::TooManyHeaders) => {
+            parse_response_in(block, &mut heap_slots(block), max_headers)
+        }
+        other => other,
+    };
+    match parsed {
+        Ok(Some(h)) => Ok(h),
+        Ok(None) => Err(ResponseErrorReason::IncompleteHead),
+        Err(e) => Err(ResponseErrorReason::InvalidHead { parser: e }),
+    }
+}
+
+/// Parses a response header block with `slots` for its headers (`None`: incomplete).
+fn parse_response_in<'b>(
+    block: &'b [u8],
+    slots: &mut [httparse::Header<'b>],
+    max_headers: usize,
+) -> Result<Option<Head>, httparse::Error> {
     let mut resp = httparse::Response::new(slots);
-    match resp.parse(block) {
-        Ok(httparse::Status::Complete(_)) => {
-            let (content_length, chunked) = framing(resp.headers);
-            Ok(Head {
-                method: String::new(),
-                target: String::new(),
+    match resp.parse(block)? {
+        httparse::Status::Complete(_) => {
+            let line = (resp.reason.unwrap_or(""), "");
+            let (index, content_length, chunked) =
+                read_headers(block, resp.headers, max_headers, line);
+            Ok(Some(Head {
                 status: resp.code.unwrap_or(0),
-                reason: resp.reason.unwrap_or("").to_string(),
                 version: resp.version.unwrap_or(1),
-                headers: collect_headers(block, resp.headers, max_headers),
+                connect: false,
+                index,
                 content_length,
                 chunked,
-            })
+            }))
         }
-        Ok(httparse::Status::Partial) => Err(ResponseErrorReason::IncompleteHead),
-        Err(e) => Err(ResponseErrorReason::InvalidHead { parser: e }),
+        httparse::Status::Partial => Ok(None),
     }
 }

@@ -81,6 +81,13 @@ fn head_end_accepts_bare_lf() {
     assert_eq!(find_head_end(b"a\r\nb\r\n\r\nrest", 0), Some(8));
     assert_eq!(find_head_end(b"a\nb\n\nrest", 0), Some(5));
     assert_eq!(find_head_end(b"a\r\nb\r\n\r", 0), None);
+    // The first empty line ends the block, whichever form it has.
+    assert_eq!(find_head_end(b"a\r\nb\n\nc\r\n\r\n", 0), Some(6));
+    assert_eq!(find_head_end(b"a\r\n\r\nb\n\n", 0), Some(5));
+    assert_eq!(find_head_end(b"a\n\r\n", 0), Some(4));
+    assert_eq!(find_head_end(b"a\r\nb\r\n\r\n", 4), Some(8));
+    assert_eq!(find_head_end(b"a\r\nb\r\n\r\n", 7), None);
+    assert_eq!(find_head_end(b"ab", 5), None);
 }
 
 #[test]

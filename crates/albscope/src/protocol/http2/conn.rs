@@ -482,7 +482,8 @@ impl H2Conn {
                 headers.insert(0, ("host".to_string(), a));
             }
         }
-        let headers: Headers = headers.into();
+        let mut headers: Headers = headers.into();
+        headers.set_start_line(&method, &target);
         let content_length = headers
             .known(Known::ContentLength)
             .and_then(|v| v.trim().parse().ok());
@@ -491,8 +492,6 @@ impl H2Conn {
             first_pos: at.pos,
             headers_done: Some(at.end),
             complete: None,
-            method,
-            target,
             version: 2,
             headers,
             header_bytes,
@@ -540,7 +539,6 @@ impl H2Conn {
             headers_done: at.end,
             complete: None,
             status,
-            reason: String::new(),
             version: 2,
             headers,
             header_bytes,

@@ -114,7 +114,7 @@ fn streams_become_exchanges_whatever_the_segmentation() {
         .find(|e| e.h2.as_ref().unwrap().id == 3)
         .unwrap();
     let req = ok.request.as_ref().unwrap();
-    assert_eq!((req.method.as_str(), req.target.as_str()), ("GET", "/s3"));
+    assert_eq!((req.method(), req.target()), ("GET", "/s3"));
     assert_eq!(
         crate::protocol::header(&req.headers, "host"),
         Some("api.example")

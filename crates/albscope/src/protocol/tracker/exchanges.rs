@@ -100,7 +100,7 @@ impl ProtocolTracker {
                             ex: HttpExchange {
                                 index,
                                 idle_before,
-                                request: Some(*r),
+                                request: Some(r),
                                 request_lost_at: None,
                                 response: None,
                                 response_error: None,
@@ -225,21 +225,16 @@ impl ProtocolTracker {
                                 .ex
                                 .request
                                 .as_ref()
-                                .is_some_and(|r| r.method.eq_ignore_ascii_case("CONNECT"))
+                                .is_some_and(|r| r.method().eq_ignore_ascii_case("CONNECT"))
                                 && (200..300).contains(&resp.status))
                         {
                             h.req.stop();
                             h.tunnel_since = h.last_end;
                         }
-                        slot.ex.response = Some(*resp);
+                        slot.ex.response = Some(resp);
                         h.finished = h.finished.saturating_add(1);
                         self.stats.exchanges += 1;
                         sink.exchange(&c.ctx, slot.ex);
-                        if h.queue.is_empty() {
-                            // An idle keep-alive connection holds no queue (its capacity is
-                            // four slots of about 480 bytes once anything was queued).
-                            h.queue = VecDeque::new();
-                        }
                     }
                 }
                 RespEvent::Skipped => {
@@ -252,7 +247,7 @@ impl ProtocolTracker {
                 RespEvent::Partial(resp) => {
                     let cur = h.resp_slot;
                     if let Some(s) = h.slot(cur) {
-                        s.ex.response = Some(*resp);
+                        s.ex.response = Some(resp);
                     }
                 }
                 RespEvent::Error(err, partial) => {
