@@ -97,14 +97,38 @@ impl NextUnused {
     }
 }
 
+/// A request path as pairing decided it, its legs still boxed (they move as pointers until
+/// the path is handed over: [`Planned::into_path`]).
+pub(super) struct Planned {
+    pub node: Option<IpAddr>,
+    pub front: Option<Box<Leg>>,
+    pub back: Option<Box<Leg>>,
+    pub pairing: PairingMethod,
+    pub notes: Vec<PairingNote>,
+}
+
+impl Planned {
+    /// The request path, its legs moved out of their boxes.
+    pub fn into_path(self) -> RequestPath {
+        RequestPath {
+            node: self.node,
+            front: self.front.map(|l| *l),
+            back: self.back.map(|l| *l),
+            pairing: self.pairing,
+            notes: self.notes,
+        }
+    }
+}
+
 /// What one pairing pass produced.
 #[derive(Default)]
 pub(super) struct PairOutput {
-    pub paths: Vec<RequestPath>,
+    /// In time order (of the front-end leg, else the back-end leg).
+    pub paths: Vec<Planned>,
     pub health_checks: Vec<HealthCheck>,
     /// Back-end legs not decided yet (see [`pair`]'s `settled`): to be paired again with the
     /// next batch.
-    pub deferred: Vec<Leg>,
+    pub deferred: Vec<Box<Leg>>,
     pub front_legs: u64,
     pub back_legs: u64,
     /// Unpaired legs that carry only a response: their request was sent before the capture
@@ -117,7 +141,8 @@ pub(super) struct PairOutput {
 /// A leg classified as front or back end, with the ALB node it went through, its time, and
 /// whether pairing has used it.
 struct ClassifiedLeg {
-    leg: Leg,
+    /// Boxed: sorting and moving a classified leg moves a pointer.
+    leg: Box<Leg>,
     node: IpAddr,
     time: Timestamp,
     used: bool,
@@ -132,15 +157,14 @@ struct ClassifiedLeg {
 /// request by time order while a later back-end request may still claim it by its headers is
 /// then `deferred`, so that header pairing goes first as in a single pass.
 pub(super) fn pair(
-    mut legs: Vec<Leg>,
+    mut legs: Vec<Box<Leg>>,
     known: &Knowledge,
     settled: Option<Timestamp>,
 ) -> PairOutput {
     let mut out = PairOutput::default();
-    // Stable; the small keys are sorted and each leg is swapped into place once (legs are large).
+    // Stable (the keys are computed once).
     legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
-    // Roles first, so that the front and back lists are allocated once at their size (legs are
-    // large: growing a vector of them copies every one).
+    // Roles first, so that the front and back lists are allocated once at their size.
     let roles: Vec<(ConnRole, bool)> = legs.iter().map(|leg| role_of(leg, known)).collect();
     let count = |wanted: ConnRole| roles.iter().filter(|(r, _)| *r == wanted).count();
     let mut fronts: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::FrontEnd));
@@ -308,7 +332,7 @@ pub(super) fn pair(
 
     let mut unused_skip: Vec<usize> = Vec::new();
     // Phase 1b: back-end requests of HTTP/2 front-end connections (see `multiplex`).
-    let mux = multiplex::Http2Fronts::new(fronts.iter().map(|f| (&f.leg, f.node)));
+    let mux = multiplex::Http2Fronts::new(fronts.iter().map(|f| (&*f.leg, f.node)));
     let mut mux_pairs: Vec<(usize, usize)> = Vec::new();
     let mut attributed: Vec<multiplex::Attribution> = Vec::new();
     if !mux.is_empty() {
@@ -522,7 +546,7 @@ pub(super) fn pair(
         let Some(b) = backs.get_mut(bi).and_then(Option::take) else {
             continue;
         };
-        out.paths.push(RequestPath {
+        out.paths.push(Planned {
             node: Some(b.node),
             front: None,
             back: Some(b.leg),
@@ -534,7 +558,7 @@ pub(super) fn pair(
         let f = fronts.get_mut(fi).and_then(Option::take);
         let b = backs.get_mut(bi).and_then(Option::take);
         let node = f.as_ref().map(|s| s.node).or(b.as_ref().map(|s| s.node));
-        out.paths.push(RequestPath {
+        out.paths.push(Planned {
             node,
             front: f.map(|s| s.leg),
             back: b.map(|s| s.leg),
@@ -563,7 +587,7 @@ pub(super) fn pair(
         } else {
             PairingNote::BackEndNotCaptured
         };
-        out.paths.push(RequestPath {
+        out.paths.push(Planned {
             node: Some(f.node),
             front: Some(f.leg),
             back: None,
@@ -610,7 +634,7 @@ pub(super) fn pair(
         } else {
             PairingNote::FrontEndNotCaptured
         };
-        out.paths.push(RequestPath {
+        out.paths.push(Planned {
             node: Some(b.node),
             front: None,
             back: Some(b.leg),
