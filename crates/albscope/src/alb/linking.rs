@@ -542,11 +542,10 @@ impl<T> Recent<T> {
         let first = seq - self.ring.len() as u64;
         match self.by.get_mut(&index) {
             Some(e) => {
-                if let Some(last) = e
-                    .1
-                    .checked_sub(first)
-                    .and_then(|i| usize::try_from(i).ok())
-                    .and_then(|i| self.ring.get_mut(i))
+                if let Some(last) =
+                    e.1.checked_sub(first)
+                        .and_then(|i| usize::try_from(i).ok())
+                        .and_then(|i| self.ring.get_mut(i))
                 {
                     last.next = Some(seq);
                 }

@@ -63,6 +63,7 @@ impl Candidates {
 
 /// For each index, the next index at or after it not yet taken (a disjoint-set forest with path
 /// halving): skipping taken entries costs amortised almost nothing.
+#[derive(Clone)]
 struct NextUnused {
     next: Vec<usize>,
 }
@@ -162,8 +163,8 @@ pub(super) fn pair(
     settled: Option<Timestamp>,
 ) -> PairOutput {
     let mut out = PairOutput::default();
-    // Stable (the keys are computed once).
-    legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
+    // Stable: the legs come mostly in time order (runs the sort merges).
+    legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
     // Roles first, so that the front and back lists are allocated once at their size.
     let roles: Vec<(ConnRole, bool)> = legs.iter().map(|leg| role_of(leg, known)).collect();
     let count = |wanted: ConnRole| roles.iter().filter(|(r, _)| *r == wanted).count();
@@ -443,31 +444,56 @@ pub(super) fn pair(
     }
     // Connection attempts on a health-check cadence go last, so that they take only a client
     // request no other back-end leg explains.
-    let order: Vec<usize> = (0..backs.len())
-        .filter(|&i| backs.get(i).is_some_and(|b| !b.cadence_check))
-        .chain((0..backs.len()).filter(|&i| backs.get(i).is_some_and(|b| b.cadence_check)))
-        .collect();
-    for bi in order {
-        let Some(b) = backs.get(bi) else { continue };
-        if b.used || deferred.get(bi).copied().unwrap_or(false) {
-            continue;
-        }
-        let b_http = b
-            .leg
-            .exchange
-            .as_ref()
-            .and_then(|e| e.request.as_ref())
-            .is_some();
-        let b_outcome = outcome_time(&b.leg);
-        let earliest = Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0));
-        let first = fronts.partition_point(|f| f.time < earliest);
-        let mut pool: Vec<usize> = Vec::new();
-        let mut i = unused.find(first);
-        while let Some(f) = fronts.get(i) {
-            if f.time > b.time.plus(TOLERANCE) || pool.len() >= MAX_AMBIGUOUS {
-                break;
+    // Within each of the two sequences, a front end answered before every back-end leg still to
+    // come in it started is no candidate for any of them: it is skipped from then on (`skip`
+    // takes it, besides the used ones).
+    let sequences: [Vec<usize>; 2] = [
+        (0..backs.len())
+            .filter(|&i| backs.get(i).is_some_and(|b| !b.cadence_check))
+            .collect(),
+        (0..backs.len())
+            .filter(|&i| backs.get(i).is_some_and(|b| b.cadence_check))
+            .collect(),
+    ];
+    let mut pool: Vec<usize> = Vec::new();
+    for order in sequences {
+        // The earliest start among the back-end legs from each position of the sequence on.
+        let mut floors: Vec<Timestamp> = order
+            .iter()
+            .rev()
+            .scan(None, |min: &mut Option<Timestamp>, &bi| {
+                let t = backs.get(bi).map(|b| b.time);
+                *min = match (*min, t) {
+                    (Some(m), Some(t)) => Some(m.min(t)),
+                    (m, t) => m.or(t),
+                };
+                Some(min.unwrap_or_default())
+            })
+            .collect();
+        floors.reverse();
+        let mut skip = unused.clone();
+        for (k, &bi) in order.iter().enumerate() {
+            let Some(b) = backs.get(bi) else { continue };
+            if b.used || deferred.get(bi).copied().unwrap_or(false) {
+                continue;
             }
-            let candidate = !f.used
+            let floor = floors.get(k).copied().unwrap_or_default();
+            let b_http = b
+                .leg
+                .exchange
+                .as_ref()
+                .and_then(|e| e.request.as_ref())
+                .is_some();
+            let b_outcome = outcome_time(&b.leg);
+            let earliest = Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0));
+            let first = fronts.partition_point(|f| f.time < earliest);
+            pool.clear();
+            let mut i = skip.find(first);
+            while let Some(f) = fronts.get(i) {
+                if f.time > b.time.plus(TOLERANCE) || pool.len() >= MAX_AMBIGUOUS {
+                    break;
+                }
+                let candidate = !f.used
                 && f.node == b.node
                 // An HTTP back-end request that matched no HTTP front end can only belong to
                 // an opaque (TLS) front-end request, to one whose request the capture lost
@@ -482,57 +508,61 @@ pub(super) fn pair(
                     a.plus(TOLERANCE) >= b.time
                         && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
                 });
-            if candidate {
-                pool.push(i);
+                if candidate {
+                    pool.push(i);
+                } else if answer_time(&f.leg).is_some_and(|a| a.plus(TOLERANCE) < floor) {
+                    skip.take(i);
+                }
+                i = skip.find(i + 1);
             }
-            i = unused.find(i + 1);
-        }
-        if pool.is_empty() {
-            let from =
-                lost_fronts.partition_point(|&i| fronts.get(i).is_some_and(|f| f.time < earliest));
-            pool.extend(
-                lost_fronts
-                    .iter()
-                    .skip(from)
-                    .copied()
-                    .take_while(|&i| {
-                        fronts
-                            .get(i)
-                            .is_some_and(|f| f.time <= b.time.plus(LOST_REACH))
-                    })
-                    .filter(|&i| {
-                        fronts.get(i).is_some_and(|f| {
-                            !f.used
-                                && f.node == b.node
-                                && answer_time(&f.leg).map_or(true, |a| {
-                                    a.plus(TOLERANCE) >= b.time
-                                        && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
-                                })
+            if pool.is_empty() {
+                let from = lost_fronts
+                    .partition_point(|&i| fronts.get(i).is_some_and(|f| f.time < earliest));
+                pool.extend(
+                    lost_fronts
+                        .iter()
+                        .skip(from)
+                        .copied()
+                        .take_while(|&i| {
+                            fronts
+                                .get(i)
+                                .is_some_and(|f| f.time <= b.time.plus(LOST_REACH))
                         })
-                    })
-                    .take(MAX_AMBIGUOUS),
-            );
-        }
-        let Some(&fi) = pool.first() else { continue };
-        if fronts.get(fi).is_some_and(&claimable) {
-            // The earliest candidate may still go to a later back-end request by headers.
-            if let Some(d) = deferred.get_mut(bi) {
-                *d = true;
+                        .filter(|&i| {
+                            fronts.get(i).is_some_and(|f| {
+                                !f.used
+                                    && f.node == b.node
+                                    && answer_time(&f.leg).map_or(true, |a| {
+                                        a.plus(TOLERANCE) >= b.time
+                                            && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
+                                    })
+                            })
+                        })
+                        .take(MAX_AMBIGUOUS),
+                );
             }
-            continue;
+            let Some(&fi) = pool.first() else { continue };
+            if fronts.get(fi).is_some_and(&claimable) {
+                // The earliest candidate may still go to a later back-end request by headers.
+                if let Some(d) = deferred.get_mut(bi) {
+                    *d = true;
+                }
+                continue;
+            }
+            let mut notes = Vec::new();
+            if pool.len() > 1 {
+                notes.push(ambiguity(&fronts, &pool, PairingBasis::TimeOrder));
+            }
+            if let Some(f) = fronts.get_mut(fi) {
+                f.used = true;
+            }
+            unused.take(fi);
+            skip.take(fi);
+            if let Some(b) = backs.get_mut(bi) {
+                b.used = true;
+            }
+            pairs.push((fi, bi, PairingMethod::TimeOrder, notes));
         }
-        let mut notes = Vec::new();
-        if pool.len() > 1 {
-            notes.push(ambiguity(&fronts, &pool, PairingBasis::TimeOrder));
-        }
-        if let Some(f) = fronts.get_mut(fi) {
-            f.used = true;
-        }
-        unused.take(fi);
-        if let Some(b) = backs.get_mut(bi) {
-            b.used = true;
-        }
-        pairs.push((fi, bi, PairingMethod::TimeOrder, notes));
     }
 
     // Emit pairs, then the unpaired legs with the reason.
@@ -642,8 +672,9 @@ pub(super) fn pair(
             notes: vec![note],
         });
     }
+    // Stable, as runs: the pairs, then the unpaired legs in time order.
     out.paths
-        .sort_by_cached_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
+        .sort_by_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
     out
 }
 
