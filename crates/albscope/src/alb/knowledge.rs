@@ -42,6 +42,9 @@ struct ServerConns {
 /// candidate ([`NodeEvidence::OpensToSeveralTargets`]).
 pub(super) const SEVERAL_TARGETS: usize = 3;
 
+/// Most entries in [`Knowledge::learned_conns`] before it is cleared.
+const MAX_LEARNED_CONNS: usize = 65_536;
+
 /// Most ports remembered per address in [`ServerConns`].
 const MAX_SERVER_PORTS: usize = 16;
 
@@ -68,6 +71,9 @@ pub struct Knowledge {
     /// Per private opener and server port, the private server addresses it opened connections
     /// to (at most [`SEVERAL_TARGETS`] each): an opener of several is a (weak) ALB candidate.
     opened_to: foldhash::HashMap<(IpAddr, u16), BTreeSet<IpAddr>>,
+    /// (client, server, server port) of connections [`Knowledge::learn_conn`] has learned
+    /// from: learning from one again changes nothing (cleared past [`MAX_LEARNED_CONNS`]).
+    learned_conns: foldhash::HashSet<(IpAddr, IpAddr, u16)>,
     /// The sites (Host without port, lower case; server port) each address answered client
     /// requests for (requests without the headers an ALB adds): an address serving a site a
     /// strongly recognised node serves is another node of the same load balancer.
@@ -532,6 +538,16 @@ impl Knowledge {
     /// Learns from a connection's existence: an address that both accepts connections and opens
     /// connections to others is a (weak) ALB candidate.
     pub(super) fn learn_conn(&mut self, key: &ConnKey) {
+        // Idempotent: the sets only grow, and an address becoming both a server and a client
+        // is looked at by the call that completes it.
+        let conn = (key.client.ip, key.server.ip, key.server.port);
+        if self.learned_conns.contains(&conn) {
+            return;
+        }
+        if self.learned_conns.len() >= MAX_LEARNED_CONNS {
+            self.learned_conns.clear();
+        }
+        self.learned_conns.insert(conn);
         if self.servers_seen.len() < MAX_ADDRESSES {
             self.servers_seen.insert(key.server.ip);
         }
@@ -759,11 +775,16 @@ impl Knowledge {
         let Some(t) = self.target_mut(key.server) else {
             return;
         };
+        // Compared first: a target answers with the same banner every time (no copy then).
         if let Some(s) = resp.headers.known(Known::Server) {
-            t.server = Some(s.to_string());
+            if t.server.as_deref() != Some(s) {
+                t.server = Some(s.to_string());
+            }
         }
         if let Some(s) = resp.headers.known(Known::XPoweredBy) {
-            t.powered_by = Some(s.to_string());
+            if t.powered_by.as_deref() != Some(s) {
+                t.powered_by = Some(s.to_string());
+            }
         }
     }
 }

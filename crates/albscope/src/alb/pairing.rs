@@ -44,7 +44,12 @@ pub(super) fn back_end_reach(config: &AlbConfig) -> Duration {
 struct Candidates {
     list: Vec<usize>,
     head: usize,
+    /// Positions of `list` seen used, skipped from then on (built for long lists only).
+    skip: Option<NextUnused>,
 }
+
+/// Lists shorter than this are scanned without a skip forest.
+const SKIP_FROM: usize = 16;
 
 impl Candidates {
     /// Advances past the leading used fronts; the position of the first one that may be free.
@@ -58,6 +63,32 @@ impl Candidates {
             self.head += 1;
         }
         self.head
+    }
+
+    /// The first position at or after `p` whose front is not used; the used ones passed are
+    /// skipped from then on in a long list (a front once used stays used).
+    fn next_free(&mut self, fronts: &[ClassifiedLeg], mut p: usize) -> usize {
+        let used = |list: &[usize], p: usize| {
+            list.get(p)
+                .and_then(|i| fronts.get(*i))
+                .is_some_and(|f| f.used)
+        };
+        let len = self.list.len();
+        if len < SKIP_FROM {
+            while used(&self.list, p) {
+                p += 1;
+            }
+            return p;
+        }
+        let skip = self.skip.get_or_insert_with(|| NextUnused::new(len));
+        loop {
+            p = skip.find(p);
+            if !used(&self.list, p) {
+                return p;
+            }
+            skip.take(p);
+            p += 1;
+        }
     }
 }
 
@@ -247,6 +278,7 @@ pub(super) fn pair(
     }
     let max = header_reach(&known.config);
     let mut deferred = vec![false; backs.len()];
+    let mut pool: Vec<usize> = Vec::new();
 
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
@@ -276,31 +308,31 @@ pub(super) fn pair(
             continue;
         };
         let head = candidates.unused_head(&fronts);
-        let list = &candidates.list;
         let earliest = Timestamp(b.time.0.saturating_sub(max.0.saturating_add(TOLERANCE.0)));
-        let start = list
+        let start = candidates
+            .list
             .partition_point(|i| fronts.get(*i).is_some_and(|f| f.time < earliest))
             .max(head);
-        let pool: Vec<usize> = list
-            .iter()
-            .skip(start)
-            .copied()
-            .take_while(|i| {
-                fronts
-                    .get(*i)
-                    .is_some_and(|f| f.time <= b.time.plus(TOLERANCE))
-            })
-            .filter(|i| {
-                fronts.get(*i).is_some_and(|f| {
-                    !f.used
-                        && f.node == b.node
-                        && in_range(f.time, b.time, max)
-                        && header_match(&f.leg, &b.leg)
-                        && consistent(&f.leg, &b.leg)
-                })
-            })
-            .take(MAX_AMBIGUOUS)
-            .collect();
+        // The matching unused fronts in time order, up to the back end's start (the list is in
+        // time order: used ones skipped, the rest filtered).
+        pool.clear();
+        let mut p = candidates.next_free(&fronts, start);
+        while let Some(f) = candidates.list.get(p).and_then(|i| fronts.get(*i)) {
+            if f.time > b.time.plus(TOLERANCE) {
+                break;
+            }
+            if f.node == b.node
+                && in_range(f.time, b.time, max)
+                && header_match(&f.leg, &b.leg)
+                && consistent(&f.leg, &b.leg)
+            {
+                pool.extend(candidates.list.get(p).copied());
+                if pool.len() >= MAX_AMBIGUOUS {
+                    break;
+                }
+            }
+            p = candidates.next_free(&fronts, p + 1);
+        }
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
@@ -455,7 +487,6 @@ pub(super) fn pair(
             .filter(|&i| backs.get(i).is_some_and(|b| b.cadence_check))
             .collect(),
     ];
-    let mut pool: Vec<usize> = Vec::new();
     for order in sequences {
         // The earliest start among the back-end legs from each position of the sequence on.
         let mut floors: Vec<Timestamp> = order
@@ -755,6 +786,15 @@ fn dedupe(sides: &mut Vec<ClassifiedLeg>) {
             + u8::from(l.record.is_some()) * 2
             + u8::from(ex.is_some_and(|e| e.request.is_some()))
     };
+    // A twin comes through another mirror session: none when every leg came through one.
+    let one_session = sides.first().is_some_and(|f| {
+        sides
+            .iter()
+            .all(|s| s.leg.conn.key.session == f.leg.conn.key.session)
+    });
+    if one_session {
+        return;
+    }
     // Per key, the kept legs' positions in the order kept: the first one inline (nearly every
     // key has one), the others beside it.
     let mut seen: HashMap<(Endpoint, Endpoint, u32), (usize, Vec<usize>)> =
