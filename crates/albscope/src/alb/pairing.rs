@@ -181,6 +181,59 @@ struct ClassifiedLeg {
     /// A bare connection attempt on a health-check cadence: a health check unless a client
     /// request needs it (a client's failed attempt can fall on the cadence too).
     cadence_check: bool,
+    /// A back-end request's last `X-Forwarded-For` entry, read once (absent for other legs).
+    forwarded: Forwarded,
+}
+
+/// The last `X-Forwarded-For` entry of a back-end request, read once per leg rather than for
+/// every front end it is compared with.
+#[derive(Copy, Clone, Default)]
+enum Forwarded {
+    /// No request, or no `X-Forwarded-For`.
+    #[default]
+    Absent,
+    /// The header, its last entry empty.
+    Empty,
+    /// The last entry: the address it parses to, and whether its text is that address as
+    /// displayed (see [`is_written_as`]).
+    Entry { ip: Option<IpAddr>, displayed: bool },
+}
+
+impl Forwarded {
+    fn of(leg: &Leg) -> Self {
+        let Some(xff) = leg.request_known(Known::XForwardedFor) else {
+            return Forwarded::Absent;
+        };
+        let last = xff.rsplit(',').next().unwrap_or("").trim();
+        if last.is_empty() {
+            return Forwarded::Empty;
+        }
+        let ip = last.parse::<IpAddr>().ok();
+        Forwarded::Entry {
+            ip,
+            displayed: ip.is_some_and(|ip| is_written_as(ip, last)),
+        }
+    }
+
+    /// The client the entry names, when it is an address.
+    fn client(self) -> Option<IpAddr> {
+        match self {
+            Forwarded::Entry { ip, .. } => ip,
+            _ => None,
+        }
+    }
+
+    /// True when the entry's text names `ip` (what [`is_written_as`] decides on the text: an
+    /// IPv4 address only as displayed, an IPv6 address in any spelling).
+    fn names(self, ip: IpAddr) -> bool {
+        match self {
+            Forwarded::Entry {
+                ip: Some(e),
+                displayed,
+            } => e == ip && (displayed || ip.is_ipv6()),
+            _ => false,
+        }
+    }
 }
 
 /// Classifies and pairs a batch of legs. `settled` is `None` for a final pass; otherwise every
@@ -218,6 +271,7 @@ pub(super) fn pair(
                     leg,
                     used: false,
                     cadence_check: false,
+                    forwarded: Forwarded::Absent,
                 });
             }
             ConnRole::BackEnd => {
@@ -225,6 +279,7 @@ pub(super) fn pair(
                 backs.push(ClassifiedLeg {
                     node: known.node_of(&leg.conn.key, ConnRole::BackEnd),
                     time: leg.time(),
+                    forwarded: Forwarded::of(&leg),
                     leg,
                     used: false,
                     cadence_check,
@@ -236,6 +291,7 @@ pub(super) fn pair(
                 leg,
                 used: false,
                 cadence_check: false,
+                forwarded: Forwarded::Absent,
             }),
             ConnRole::Other => {}
         }
@@ -294,11 +350,7 @@ pub(super) fn pair(
             }
             continue;
         }
-        let client: Option<IpAddr> = req
-            .headers
-            .known(Known::XForwardedFor)
-            .and_then(|x| x.rsplit(',').next())
-            .and_then(|c| c.trim().parse().ok());
+        let client: Option<IpAddr> = b.forwarded.client();
         let line = request_hash(&req.method, &req.target);
         let candidates = match client {
             Some(c) => by_client.get_mut(&(b.node, line, c)),
@@ -323,7 +375,7 @@ pub(super) fn pair(
             }
             if f.node == b.node
                 && in_range(f.time, b.time, max)
-                && header_match(&f.leg, &b.leg)
+                && header_match(&f.leg, &b.leg, b.forwarded)
                 && consistent(&f.leg, &b.leg)
             {
                 pool.extend(candidates.list.get(p).copied());
@@ -532,7 +584,7 @@ pub(super) fn pair(
                 // whose path or Host the ALB rewrote (a rule's transform) on the way.
                 && (!b_http
                     || f.leg.exchange.as_ref().map_or(true, |e| e.request.is_none())
-                    || rewritten(&f.leg, &b.leg, max))
+                    || rewritten(&f.leg, &b.leg, b.forwarded, max))
                 // The ALB answers the client after the back-end outcome, not before the
                 // attempt.
                 && answer_time(&f.leg).map_or(true, |a| {
@@ -918,12 +970,7 @@ fn exact_pairs(
         let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
             continue;
         };
-        let Some(client) = req
-            .headers
-            .known(Known::XForwardedFor)
-            .and_then(|x| x.rsplit(',').next())
-            .and_then(|c| c.trim().parse::<IpAddr>().ok())
-        else {
+        let Some(client) = b.forwarded.client() else {
             continue;
         };
         let Some(list) = index.get(&(client, request_hash(&req.method, &req.target))) else {
@@ -932,7 +979,9 @@ fn exact_pairs(
         let best = list.iter().rev().copied().find(|i| {
             !taken.contains(i)
                 && fronts.get(*i).is_some_and(|f| {
-                    f.node != b.node && exact_match(&f.leg, &b.leg) && consistent(&f.leg, &b.leg)
+                    f.node != b.node
+                        && exact_match(&f.leg, &b.leg, b.forwarded)
+                        && consistent(&f.leg, &b.leg)
                 })
         });
         if let Some(fi) = best {
@@ -947,7 +996,7 @@ fn exact_pairs(
 /// Host and client (the last `X-Forwarded-For` entry) match, `X-Forwarded-Port` is the front
 /// connection's server port, and the back-end request left at most
 /// [`EXACT_DELAY`](super::linking::EXACT_DELAY) after the front-end one.
-fn exact_match(front: &Leg, back: &Leg) -> bool {
+fn exact_match(front: &Leg, back: &Leg, forwarded: Forwarded) -> bool {
     let (Some(f), Some(b)) = (
         front.exchange.as_ref().and_then(|e| e.request.as_ref()),
         back.exchange.as_ref().and_then(|e| e.request.as_ref()),
@@ -959,10 +1008,10 @@ fn exact_match(front: &Leg, back: &Leg) -> bool {
         .known(Known::XForwardedPort)
         .and_then(|p| p.trim().parse::<u16>().ok());
     let delay = b.first_byte.since(f.first_byte).0;
-    b.headers.known(Known::XForwardedFor).is_some()
+    !matches!(forwarded, Forwarded::Absent)
         && port == Some(front.conn.key.server.port)
         && (0..=super::linking::EXACT_DELAY.0).contains(&delay)
-        && header_match(front, back)
+        && header_match(front, back, forwarded)
 }
 
 /// `front` starts no later than `back` (within the tolerance) and at most `max` before it.
@@ -974,25 +1023,22 @@ fn in_range(front: Timestamp, back: Timestamp, max: Duration) -> bool {
 /// A back-end request the front-end request became with its path or Host rewritten (ALB
 /// listener rules can transform both): same method, the client is the last X-Forwarded-For
 /// entry, sent within `max` after it, and the answers agree ([`consistent`]).
-fn rewritten(front: &Leg, back: &Leg, max: Duration) -> bool {
+fn rewritten(front: &Leg, back: &Leg, forwarded: Forwarded, max: Duration) -> bool {
     let (Some(f), Some(b)) = (
         front.exchange.as_ref().and_then(|e| e.request.as_ref()),
         back.exchange.as_ref().and_then(|e| e.request.as_ref()),
     ) else {
         return false;
     };
-    let client = b
-        .headers
-        .known(Known::XForwardedFor)
-        .map(|x| x.rsplit(',').next().unwrap_or("").trim());
     f.method == b.method
-        && client.is_some_and(|c| is_written_as(front.conn.key.client.ip, c))
+        && forwarded.names(front.conn.key.client.ip)
         && in_range(front.time(), back.time(), max)
         && consistent(front, back)
 }
 
-/// Same method, target and Host; client IP is the last X-Forwarded-For entry.
-fn header_match(front: &Leg, back: &Leg) -> bool {
+/// Same method, target and Host; client IP is the last X-Forwarded-For entry (`forwarded`,
+/// the back end's, read once).
+fn header_match(front: &Leg, back: &Leg, forwarded: Forwarded) -> bool {
     let (Some(f), Some(b)) = (
         front.exchange.as_ref().and_then(|e| e.request.as_ref()),
         back.exchange.as_ref().and_then(|e| e.request.as_ref()),
@@ -1009,11 +1055,8 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
             return false;
         }
     }
-    if let Some(xff) = b.headers.known(Known::XForwardedFor) {
-        let last = xff.rsplit(',').next().unwrap_or("").trim();
-        if !last.is_empty() && !is_written_as(front.conn.key.client.ip, last) {
-            return false;
-        }
+    if matches!(forwarded, Forwarded::Entry { .. }) && !forwarded.names(front.conn.key.client.ip) {
+        return false;
     }
     true
 }
