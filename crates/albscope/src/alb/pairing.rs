@@ -153,6 +153,7 @@ impl Planned {
 }
 
 /// What one pairing pass produced.
+#[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
 #[derive(Default)]
 pub(super) struct PairOutput {
     /// In time order (of the front-end leg, else the back-end leg).
@@ -241,6 +242,7 @@ impl Forwarded {
 /// later may follow in the next batch: a back-end leg that could take a clear-text front-end
 /// request by time order while a later back-end request may still claim it by its headers is
 /// then `deferred`, so that header pairing goes first as in a single pass.
+#[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
 pub(super) fn pair(
     mut legs: Vec<Box<Leg>>,
     known: &Knowledge,

@@ -183,6 +183,7 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Over budget: moves the oldest legs to `ready`, down to 7/8 of the budget so that they
     /// go in batches (a leg's partner is most often in the same batch).
+    #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
     fn take_oldest_over_budget(&mut self, ready: &mut Vec<Box<Leg>>) {
         let budget = self.known.config.max_pending_bytes;
         let target = budget - budget / 8;
@@ -265,6 +266,7 @@ impl<S: PathSink> AlbTracker<S> {
     /// Takes the held back-end legs that get another chance with a batch of `ready` legs (and
     /// the waiting front-end legs, `with_waiting`): those overlapping them in time, or all of
     /// them when `all`. The ones expired at `cutoff` are emitted unpaired.
+    #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
     fn take_late(
         &mut self,
         ready: &[Box<Leg>],
@@ -342,6 +344,7 @@ impl<S: PathSink> AlbTracker<S> {
     /// emits the paths and health checks; with `hold`, unpaired back-end legs wait in `late` for
     /// a late front end, and unpaired front-end legs in `waiting` for a back-end leg that may be
     /// in the next batch.
+    #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
     fn pair_and_emit(&mut self, ready: Vec<Box<Leg>>, pulled: Vec<Box<Leg>>, hold: bool) {
         let mut legs = ready;
         legs.extend(pulled);
