@@ -59,6 +59,8 @@ pub(super) const SEVERAL_TARGETS: usize = 3;
 /// one browser or script talking to one server; two different public addresses are a service
 /// for the internet.
 pub(super) const SEVERAL_PUBLIC_CLIENTS: usize = 2;
+/// Most entries in [`Knowledge::learned_conns`] before it is cleared.
+const MAX_LEARNED_CONNS: usize = 65_536;
 
 /// Most ports remembered per address in [`ServerConns`].
 const MAX_SERVER_PORTS: usize = 16;
@@ -89,6 +91,9 @@ pub struct Knowledge {
     /// Per private server address and port, the public client addresses that opened TLS
     /// connections to it (at most [`SEVERAL_PUBLIC_CLIENTS`] each).
     tls_clients: foldhash::HashMap<(IpAddr, u16), BTreeSet<IpAddr>>,
+    /// (client, server, server port) of connections [`Knowledge::learn_conn`] has learned
+    /// from: learning from one again changes nothing (cleared past [`MAX_LEARNED_CONNS`]).
+    learned_conns: foldhash::HashSet<(IpAddr, IpAddr, u16)>,
     /// The sites (Host without port, lower case; server port) each address answered client
     /// requests for (requests without the headers an ALB adds): an address serving a site a
     /// strongly recognised node serves is another node of the same load balancer.
@@ -621,6 +626,16 @@ impl Knowledge {
     /// Learns from a connection's existence: an address that both accepts connections and opens
     /// connections to others is a (weak) ALB candidate.
     pub(super) fn learn_conn(&mut self, key: &ConnKey) {
+        // Idempotent: the sets only grow, and an address becoming both a server and a client
+        // is looked at by the call that completes it.
+        let conn = (key.client.ip, key.server.ip, key.server.port);
+        if self.learned_conns.contains(&conn) {
+            return;
+        }
+        if self.learned_conns.len() >= MAX_LEARNED_CONNS {
+            self.learned_conns.clear();
+        }
+        self.learned_conns.insert(conn);
         if self.servers_seen.len() < MAX_ADDRESSES {
             self.servers_seen.insert(key.server.ip);
         }
@@ -900,11 +915,16 @@ impl Knowledge {
         let Some(t) = self.target_mut(key.server) else {
             return;
         };
+        // Compared first: a target answers with the same banner every time (no copy then).
         if let Some(s) = resp.headers.known(Known::Server) {
-            t.server = Some(s.to_string());
+            if t.server.as_deref() != Some(s) {
+                t.server = Some(s.to_string());
+            }
         }
         if let Some(s) = resp.headers.known(Known::XPoweredBy) {
-            t.powered_by = Some(s.to_string());
+            if t.powered_by.as_deref() != Some(s) {
+                t.powered_by = Some(s.to_string());
+            }
         }
         if let Some(k) = resp.announced_keepalive() {
             t.announced_keepalive = Some(k);

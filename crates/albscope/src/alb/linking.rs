@@ -34,8 +34,8 @@ use crate::flow::ConnKey;
 use crate::protocol::{HttpExchange, Known};
 use indexmap::IndexMap;
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
-use std::sync::Arc;
 
 /// Fewest back-end requests that must agree before two addresses are linked.
 pub const MIN_LINK_REQUESTS: usize = 3;
@@ -62,7 +62,7 @@ struct FrontSeen {
     server: IpAddr,
     port: u16,
     client: IpAddr,
-    request: Arc<RequestId>,
+    request: RequestId,
     file: u16,
     times: Times,
 }
@@ -74,30 +74,57 @@ struct BackSeen {
     node: IpAddr,
     client: IpAddr,
     forwarded_port: Option<u16>,
-    request: Arc<RequestId>,
+    request: RequestId,
     file: u16,
     times: Times,
 }
 
-/// What identifies a request on both legs: method, URI and Host (lower case).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct RequestId {
-    method: String,
-    target: String,
-    host: Option<String>,
-}
+/// What identifies a request on both legs: method, URI and Host (lower case), as a 128-bit
+/// fingerprint (two independent 64-bit hashes: no copy of the strings is kept, and two
+/// different requests share one with a probability of about 2^-128).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+struct RequestId(u64, u64);
 
 impl RequestId {
     /// The identity of every TLS client burst: the request inside is not readable, so bursts
-    /// are matched by client, listener port and timing alone (no clear-text request has an
-    /// empty method).
+    /// are matched by client, listener port and timing alone (a clear-text request's
+    /// fingerprint has its lowest bit set; this one has not).
     fn opaque() -> Self {
-        RequestId {
-            method: String::new(),
-            target: String::new(),
-            host: None,
+        RequestId(0, 0)
+    }
+
+    /// The fingerprint of a clear-text request.
+    fn of(method: &str, target: &str, host: Option<&str>) -> Self {
+        let one = fingerprint(0x243f_6a88_85a3_08d3, method, target, host);
+        let two = fingerprint(0x1319_8a2e_0370_7344, method, target, host);
+        RequestId(one | 1, two)
+    }
+}
+
+/// One 64-bit hash of method, URI and Host (lower case), each field closed by a byte no
+/// UTF-8 text contains, the absence of a Host marked apart from an empty one.
+fn fingerprint(seed: u64, method: &str, target: &str, host: Option<&str>) -> u64 {
+    let mut h = foldhash::quality::FixedState::with_seed(seed).build_hasher();
+    h.write(method.as_bytes());
+    h.write_u8(0xff);
+    h.write(target.as_bytes());
+    h.write_u8(0xff);
+    match host {
+        None => h.write_u8(0xfe),
+        Some(host) => {
+            // Lower case without allocating: in chunks through a small buffer.
+            let mut buf = [0u8; 64];
+            for chunk in host.as_bytes().chunks(buf.len()) {
+                if let Some(dst) = buf.get_mut(..chunk.len()) {
+                    dst.copy_from_slice(chunk);
+                    dst.make_ascii_lowercase();
+                    h.write(dst);
+                }
+            }
+            h.write_u8(0xff);
         }
     }
+    h.finish()
 }
 
 /// When a leg's request started and its response's first byte came.
@@ -227,7 +254,7 @@ impl Linking {
             file,
             times,
         };
-        let index = (seen.client, seen.request.clone());
+        let index = (seen.client, seen.request);
         let matches: Vec<(u64, LinkKey, i64, Option<u16>, bool)> = self
             .backs
             .get(&index)
@@ -268,7 +295,7 @@ impl Linking {
             file,
             times,
         };
-        let index = (seen.client, seen.request.clone());
+        let index = (seen.client, seen.request);
         let mut matches: Vec<(LinkKey, i64, bool)> = self
             .fronts
             .get(&index)
@@ -279,7 +306,7 @@ impl Linking {
             .known(Known::XForwardedProto)
             .is_some_and(|p| p.trim().eq_ignore_ascii_case("https"));
         if https && seen.forwarded_port.is_some() {
-            let opaque = (seen.client, Arc::new(RequestId::opaque()));
+            let opaque = (seen.client, RequestId::opaque());
             matches.extend(
                 self.tls_fronts
                     .get(&opaque)
@@ -301,13 +328,13 @@ impl Linking {
         key: &ConnKey,
         bursts: impl Iterator<Item = (Timestamp, Option<Timestamp>, u16)>,
     ) {
-        let index = (key.client.ip, Arc::new(RequestId::opaque()));
+        let index = (key.client.ip, RequestId::opaque());
         for (request, response, file) in bursts {
             let seen = FrontSeen {
                 server: key.server.ip,
                 port: key.server.port,
                 client: key.client.ip,
-                request: index.1.clone(),
+                request: index.1,
                 file,
                 times: Times { request, response },
             };
@@ -319,7 +346,7 @@ impl Linking {
             for (id, k, d, port) in matches {
                 self.add_sample(k, id, d, port, false);
             }
-            self.tls_fronts.push(index.clone(), seen);
+            self.tls_fronts.push(index, seen);
         }
     }
 
@@ -434,58 +461,105 @@ impl Linking {
 }
 
 /// The method, URI, Host, times and file of an exchange's request.
-fn request_of(ex: &HttpExchange) -> Option<(Arc<RequestId>, Times, u16)> {
+fn request_of(ex: &HttpExchange) -> Option<(RequestId, Times, u16)> {
     let req = ex.request.as_ref()?;
-    let id = RequestId {
-        method: req.method().to_string(),
-        target: req.target().to_string(),
-        host: req.headers.known(Known::Host).map(str::to_ascii_lowercase),
-    };
+    let id = RequestId::of(req.method(), req.target(), req.headers.known(Known::Host));
     let times = Times {
         request: req.first_byte,
         response: ex.response.as_ref().map(|r| r.first_byte),
     };
-    Some((Arc::new(id), times, req.first_pos.file))
+    Some((id, times, req.first_pos.file))
 }
 
-/// A client and a request: the index of [`Recent`] (the request shared, not copied, between
-/// the index, its order queue and the remembered requests).
-type RecentKey = (IpAddr, Arc<RequestId>);
+/// A client and a request: the index of [`Recent`].
+type RecentKey = (IpAddr, RequestId);
 
-/// The most recent requests (at most [`MAX_RECENT`]), indexed by client and request.
+/// One remembered request, and the sequence number of the next one of its key.
+#[derive(Clone, Debug)]
+struct Slot<T> {
+    key: RecentKey,
+    next: Option<u64>,
+    item: T,
+}
+
+/// The most recent requests (at most [`MAX_RECENT`]), indexed by client and request: a ring
+/// of the requests in arrival order, each linked to the next one of its key, and per key the
+/// sequence numbers of its oldest and newest (no allocation per request once full).
 #[derive(Clone, Debug)]
 struct Recent<T> {
-    by: foldhash::HashMap<RecentKey, VecDeque<T>>,
-    order: VecDeque<RecentKey>,
+    by: foldhash::HashMap<RecentKey, (u64, u64)>,
+    ring: VecDeque<Slot<T>>,
+    /// The sequence number of the next request pushed.
+    next_seq: u64,
 }
 
 impl<T> Default for Recent<T> {
     fn default() -> Self {
         Recent {
             by: foldhash::HashMap::default(),
-            order: VecDeque::new(),
+            ring: VecDeque::new(),
+            next_seq: 0,
         }
     }
 }
 
 impl<T> Recent<T> {
+    /// The slot of sequence number `seq`, when still remembered.
+    fn slot(&self, seq: u64) -> Option<&Slot<T>> {
+        let first = self.next_seq - self.ring.len() as u64;
+        let i = usize::try_from(seq.checked_sub(first)?).ok()?;
+        self.ring.get(i)
+    }
+
+    /// The requests of `index`, oldest first.
     fn get(&self, index: &RecentKey) -> impl Iterator<Item = &T> {
-        self.by.get(index).into_iter().flatten()
+        let mut seq = self.by.get(index).map(|(head, _)| *head);
+        std::iter::from_fn(move || {
+            let slot = self.slot(seq?)?;
+            seq = slot.next;
+            Some(&slot.item)
+        })
     }
 
     fn push(&mut self, index: RecentKey, x: T) {
-        if self.order.len() >= MAX_RECENT {
-            if let Some(old) = self.order.pop_front() {
-                if let Some(q) = self.by.get_mut(&old) {
-                    q.pop_front();
-                    if q.is_empty() {
-                        self.by.remove(&old);
+        if self.ring.len() >= MAX_RECENT {
+            if let Some(old) = self.ring.pop_front() {
+                // The oldest request overall is the oldest of its key.
+                match old.next {
+                    Some(next) => {
+                        if let Some(e) = self.by.get_mut(&old.key) {
+                            e.0 = next;
+                        }
+                    }
+                    None => {
+                        self.by.remove(&old.key);
                     }
                 }
             }
         }
-        self.by.entry(index.clone()).or_default().push_back(x);
-        self.order.push_back(index);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let first = seq - self.ring.len() as u64;
+        match self.by.get_mut(&index) {
+            Some(e) => {
+                if let Some(last) =
+                    e.1.checked_sub(first)
+                        .and_then(|i| usize::try_from(i).ok())
+                        .and_then(|i| self.ring.get_mut(i))
+                {
+                    last.next = Some(seq);
+                }
+                e.1 = seq;
+            }
+            None => {
+                self.by.insert(index, (seq, seq));
+            }
+        }
+        self.ring.push_back(Slot {
+            key: index,
+            next: None,
+            item: x,
+        });
     }
 }
 

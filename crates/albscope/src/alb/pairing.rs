@@ -44,7 +44,12 @@ pub(super) fn back_end_reach(config: &AlbConfig) -> Duration {
 struct Candidates {
     list: Vec<usize>,
     head: usize,
+    /// Positions of `list` seen used, skipped from then on (built for long lists only).
+    skip: Option<NextUnused>,
 }
+
+/// Lists shorter than this are scanned without a skip forest.
+const SKIP_FROM: usize = 16;
 
 impl Candidates {
     /// Advances past the leading used fronts; the position of the first one that may be free.
@@ -59,10 +64,37 @@ impl Candidates {
         }
         self.head
     }
+
+    /// The first position at or after `p` whose front is not used; the used ones passed are
+    /// skipped from then on in a long list (a front once used stays used).
+    fn next_free(&mut self, fronts: &[ClassifiedLeg], mut p: usize) -> usize {
+        let used = |list: &[usize], p: usize| {
+            list.get(p)
+                .and_then(|i| fronts.get(*i))
+                .is_some_and(|f| f.used)
+        };
+        let len = self.list.len();
+        if len < SKIP_FROM {
+            while used(&self.list, p) {
+                p += 1;
+            }
+            return p;
+        }
+        let skip = self.skip.get_or_insert_with(|| NextUnused::new(len));
+        loop {
+            p = skip.find(p);
+            if !used(&self.list, p) {
+                return p;
+            }
+            skip.take(p);
+            p += 1;
+        }
+    }
 }
 
 /// For each index, the next index at or after it not yet taken (a disjoint-set forest with path
 /// halving): skipping taken entries costs amortised almost nothing.
+#[derive(Clone)]
 struct NextUnused {
     next: Vec<usize>,
 }
@@ -97,14 +129,39 @@ impl NextUnused {
     }
 }
 
+/// A request path as pairing decided it, its legs still boxed (they move as pointers until
+/// the path is handed over: [`Planned::into_path`]).
+pub(super) struct Planned {
+    pub node: Option<IpAddr>,
+    pub front: Option<Box<Leg>>,
+    pub back: Option<Box<Leg>>,
+    pub pairing: PairingMethod,
+    pub notes: Vec<PairingNote>,
+}
+
+impl Planned {
+    /// The request path, its legs moved out of their boxes.
+    pub fn into_path(self) -> RequestPath {
+        RequestPath {
+            node: self.node,
+            front: self.front.map(|l| *l),
+            back: self.back.map(|l| *l),
+            pairing: self.pairing,
+            notes: self.notes,
+        }
+    }
+}
+
 /// What one pairing pass produced.
+#[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
 #[derive(Default)]
 pub(super) struct PairOutput {
-    pub paths: Vec<RequestPath>,
+    /// In time order (of the front-end leg, else the back-end leg).
+    pub paths: Vec<Planned>,
     pub health_checks: Vec<HealthCheck>,
     /// Back-end legs not decided yet (see [`pair`]'s `settled`): to be paired again with the
     /// next batch.
-    pub deferred: Vec<Leg>,
+    pub deferred: Vec<Box<Leg>>,
     pub front_legs: u64,
     pub back_legs: u64,
     /// Unpaired legs that carry only a response: their request was sent before the capture
@@ -117,13 +174,67 @@ pub(super) struct PairOutput {
 /// A leg classified as front or back end, with the ALB node it went through, its time, and
 /// whether pairing has used it.
 struct ClassifiedLeg {
-    leg: Leg,
+    /// Boxed: sorting and moving a classified leg moves a pointer.
+    leg: Box<Leg>,
     node: IpAddr,
     time: Timestamp,
     used: bool,
     /// A bare connection attempt on a health-check cadence: a health check unless a client
     /// request needs it (a client's failed attempt can fall on the cadence too).
     cadence_check: bool,
+    /// A back-end request's last `X-Forwarded-For` entry, read once (absent for other legs).
+    forwarded: Forwarded,
+}
+
+/// The last `X-Forwarded-For` entry of a back-end request, read once per leg rather than for
+/// every front end it is compared with.
+#[derive(Copy, Clone, Default)]
+enum Forwarded {
+    /// No request, or no `X-Forwarded-For`.
+    #[default]
+    Absent,
+    /// The header, its last entry empty.
+    Empty,
+    /// The last entry: the address it parses to, and whether its text is that address as
+    /// displayed (see [`is_written_as`]).
+    Entry { ip: Option<IpAddr>, displayed: bool },
+}
+
+impl Forwarded {
+    fn of(leg: &Leg) -> Self {
+        let Some(xff) = leg.request_known(Known::XForwardedFor) else {
+            return Forwarded::Absent;
+        };
+        let last = xff.rsplit(',').next().unwrap_or("").trim();
+        if last.is_empty() {
+            return Forwarded::Empty;
+        }
+        let ip = last.parse::<IpAddr>().ok();
+        Forwarded::Entry {
+            ip,
+            displayed: ip.is_some_and(|ip| is_written_as(ip, last)),
+        }
+    }
+
+    /// The client the entry names, when it is an address.
+    fn client(self) -> Option<IpAddr> {
+        match self {
+            Forwarded::Entry { ip, .. } => ip,
+            _ => None,
+        }
+    }
+
+    /// True when the entry's text names `ip` (what [`is_written_as`] decides on the text: an
+    /// IPv4 address only as displayed, an IPv6 address in any spelling).
+    fn names(self, ip: IpAddr) -> bool {
+        match self {
+            Forwarded::Entry {
+                ip: Some(e),
+                displayed,
+            } => e == ip && (displayed || ip.is_ipv6()),
+            _ => false,
+        }
+    }
 }
 
 /// Classifies and pairs a batch of legs. `settled` is `None` for a final pass; otherwise every
@@ -131,16 +242,16 @@ struct ClassifiedLeg {
 /// later may follow in the next batch: a back-end leg that could take a clear-text front-end
 /// request by time order while a later back-end request may still claim it by its headers is
 /// then `deferred`, so that header pairing goes first as in a single pass.
+#[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
 pub(super) fn pair(
-    mut legs: Vec<Leg>,
+    mut legs: Vec<Box<Leg>>,
     known: &Knowledge,
     settled: Option<Timestamp>,
 ) -> PairOutput {
     let mut out = PairOutput::default();
-    // Stable; the small keys are sorted and each leg is swapped into place once (legs are large).
-    legs.sort_by_cached_key(|l| (l.time(), l.conn.id, l.index()));
-    // Roles first, so that the front and back lists are allocated once at their size (legs are
-    // large: growing a vector of them copies every one).
+    // Stable: the legs come mostly in time order (runs the sort merges).
+    legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
+    // Roles first, so that the front and back lists are allocated once at their size.
     let roles: Vec<(ConnRole, bool)> = legs.iter().map(|leg| role_of(leg, known)).collect();
     let count = |wanted: ConnRole| roles.iter().filter(|(r, _)| *r == wanted).count();
     let mut fronts: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::FrontEnd));
@@ -162,6 +273,7 @@ pub(super) fn pair(
                     leg,
                     used: false,
                     cadence_check: false,
+                    forwarded: Forwarded::Absent,
                 });
             }
             ConnRole::BackEnd => {
@@ -169,6 +281,7 @@ pub(super) fn pair(
                 backs.push(ClassifiedLeg {
                     node: known.node_of(&leg.conn.key, ConnRole::BackEnd),
                     time: leg.time(),
+                    forwarded: Forwarded::of(&leg),
                     leg,
                     used: false,
                     cadence_check,
@@ -180,6 +293,7 @@ pub(super) fn pair(
                 leg,
                 used: false,
                 cadence_check: false,
+                forwarded: Forwarded::Absent,
             }),
             ConnRole::Other => {}
         }
@@ -222,6 +336,7 @@ pub(super) fn pair(
     }
     let max = header_reach(&known.config);
     let mut deferred = vec![false; backs.len()];
+    let mut pool: Vec<usize> = Vec::new();
 
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
@@ -237,11 +352,7 @@ pub(super) fn pair(
             }
             continue;
         }
-        let client: Option<IpAddr> = req
-            .headers
-            .known(Known::XForwardedFor)
-            .and_then(|x| x.rsplit(',').next())
-            .and_then(|c| c.trim().parse().ok());
+        let client: Option<IpAddr> = b.forwarded.client();
         let line = request_hash(req.method(), req.target());
         let candidates = match client {
             Some(c) => by_client.get_mut(&(b.node, line, c)),
@@ -251,31 +362,31 @@ pub(super) fn pair(
             continue;
         };
         let head = candidates.unused_head(&fronts);
-        let list = &candidates.list;
         let earliest = Timestamp(b.time.0.saturating_sub(max.0.saturating_add(TOLERANCE.0)));
-        let start = list
+        let start = candidates
+            .list
             .partition_point(|i| fronts.get(*i).is_some_and(|f| f.time < earliest))
             .max(head);
-        let pool: Vec<usize> = list
-            .iter()
-            .skip(start)
-            .copied()
-            .take_while(|i| {
-                fronts
-                    .get(*i)
-                    .is_some_and(|f| f.time <= b.time.plus(TOLERANCE))
-            })
-            .filter(|i| {
-                fronts.get(*i).is_some_and(|f| {
-                    !f.used
-                        && f.node == b.node
-                        && in_range(f.time, b.time, max)
-                        && header_match(&f.leg, &b.leg)
-                        && consistent(&f.leg, &b.leg)
-                })
-            })
-            .take(MAX_AMBIGUOUS)
-            .collect();
+        // The matching unused fronts in time order, up to the back end's start (the list is in
+        // time order: used ones skipped, the rest filtered).
+        pool.clear();
+        let mut p = candidates.next_free(&fronts, start);
+        while let Some(f) = candidates.list.get(p).and_then(|i| fronts.get(*i)) {
+            if f.time > b.time.plus(TOLERANCE) {
+                break;
+            }
+            if f.node == b.node
+                && in_range(f.time, b.time, max)
+                && header_match(&f.leg, &b.leg, b.forwarded)
+                && consistent(&f.leg, &b.leg)
+            {
+                pool.extend(candidates.list.get(p).copied());
+                if pool.len() >= MAX_AMBIGUOUS {
+                    break;
+                }
+            }
+            p = candidates.next_free(&fronts, p + 1);
+        }
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
@@ -308,7 +419,7 @@ pub(super) fn pair(
 
     let mut unused_skip: Vec<usize> = Vec::new();
     // Phase 1b: back-end requests of HTTP/2 front-end connections (see `multiplex`).
-    let mux = multiplex::Http2Fronts::new(fronts.iter().map(|f| (&f.leg, f.node)));
+    let mux = multiplex::Http2Fronts::new(fronts.iter().map(|f| (&*f.leg, f.node)));
     let mut mux_pairs: Vec<(usize, usize)> = Vec::new();
     let mut attributed: Vec<multiplex::Attribution> = Vec::new();
     if !mux.is_empty() {
@@ -419,31 +530,55 @@ pub(super) fn pair(
     }
     // Connection attempts on a health-check cadence go last, so that they take only a client
     // request no other back-end leg explains.
-    let order: Vec<usize> = (0..backs.len())
-        .filter(|&i| backs.get(i).is_some_and(|b| !b.cadence_check))
-        .chain((0..backs.len()).filter(|&i| backs.get(i).is_some_and(|b| b.cadence_check)))
-        .collect();
-    for bi in order {
-        let Some(b) = backs.get(bi) else { continue };
-        if b.used || deferred.get(bi).copied().unwrap_or(false) {
-            continue;
-        }
-        let b_http = b
-            .leg
-            .exchange
-            .as_ref()
-            .and_then(|e| e.request.as_ref())
-            .is_some();
-        let b_outcome = outcome_time(&b.leg);
-        let earliest = Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0));
-        let first = fronts.partition_point(|f| f.time < earliest);
-        let mut pool: Vec<usize> = Vec::new();
-        let mut i = unused.find(first);
-        while let Some(f) = fronts.get(i) {
-            if f.time > b.time.plus(TOLERANCE) || pool.len() >= MAX_AMBIGUOUS {
-                break;
+    // Within each of the two sequences, a front end answered before every back-end leg still to
+    // come in it started is no candidate for any of them: it is skipped from then on (`skip`
+    // takes it, besides the used ones).
+    let sequences: [Vec<usize>; 2] = [
+        (0..backs.len())
+            .filter(|&i| backs.get(i).is_some_and(|b| !b.cadence_check))
+            .collect(),
+        (0..backs.len())
+            .filter(|&i| backs.get(i).is_some_and(|b| b.cadence_check))
+            .collect(),
+    ];
+    for order in sequences {
+        // The earliest start among the back-end legs from each position of the sequence on.
+        let mut floors: Vec<Timestamp> = order
+            .iter()
+            .rev()
+            .scan(None, |min: &mut Option<Timestamp>, &bi| {
+                let t = backs.get(bi).map(|b| b.time);
+                *min = match (*min, t) {
+                    (Some(m), Some(t)) => Some(m.min(t)),
+                    (m, t) => m.or(t),
+                };
+                Some(min.unwrap_or_default())
+            })
+            .collect();
+        floors.reverse();
+        let mut skip = unused.clone();
+        for (k, &bi) in order.iter().enumerate() {
+            let Some(b) = backs.get(bi) else { continue };
+            if b.used || deferred.get(bi).copied().unwrap_or(false) {
+                continue;
             }
-            let candidate = !f.used
+            let floor = floors.get(k).copied().unwrap_or_default();
+            let b_http = b
+                .leg
+                .exchange
+                .as_ref()
+                .and_then(|e| e.request.as_ref())
+                .is_some();
+            let b_outcome = outcome_time(&b.leg);
+            let earliest = Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0));
+            let first = fronts.partition_point(|f| f.time < earliest);
+            pool.clear();
+            let mut i = skip.find(first);
+            while let Some(f) = fronts.get(i) {
+                if f.time > b.time.plus(TOLERANCE) || pool.len() >= MAX_AMBIGUOUS {
+                    break;
+                }
+                let candidate = !f.used
                 && f.node == b.node
                 // An HTTP back-end request that matched no HTTP front end can only belong to
                 // an opaque (TLS) front-end request, to one whose request the capture lost
@@ -451,64 +586,68 @@ pub(super) fn pair(
                 // whose path or Host the ALB rewrote (a rule's transform) on the way.
                 && (!b_http
                     || f.leg.exchange.as_ref().map_or(true, |e| e.request.is_none())
-                    || rewritten(&f.leg, &b.leg, max))
+                    || rewritten(&f.leg, &b.leg, b.forwarded, max))
                 // The ALB answers the client after the back-end outcome, not before the
                 // attempt.
                 && answer_time(&f.leg).map_or(true, |a| {
                     a.plus(TOLERANCE) >= b.time
                         && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
                 });
-            if candidate {
-                pool.push(i);
+                if candidate {
+                    pool.push(i);
+                } else if answer_time(&f.leg).is_some_and(|a| a.plus(TOLERANCE) < floor) {
+                    skip.take(i);
+                }
+                i = skip.find(i + 1);
             }
-            i = unused.find(i + 1);
-        }
-        if pool.is_empty() {
-            let from =
-                lost_fronts.partition_point(|&i| fronts.get(i).is_some_and(|f| f.time < earliest));
-            pool.extend(
-                lost_fronts
-                    .iter()
-                    .skip(from)
-                    .copied()
-                    .take_while(|&i| {
-                        fronts
-                            .get(i)
-                            .is_some_and(|f| f.time <= b.time.plus(LOST_REACH))
-                    })
-                    .filter(|&i| {
-                        fronts.get(i).is_some_and(|f| {
-                            !f.used
-                                && f.node == b.node
-                                && answer_time(&f.leg).map_or(true, |a| {
-                                    a.plus(TOLERANCE) >= b.time
-                                        && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
-                                })
+            if pool.is_empty() {
+                let from = lost_fronts
+                    .partition_point(|&i| fronts.get(i).is_some_and(|f| f.time < earliest));
+                pool.extend(
+                    lost_fronts
+                        .iter()
+                        .skip(from)
+                        .copied()
+                        .take_while(|&i| {
+                            fronts
+                                .get(i)
+                                .is_some_and(|f| f.time <= b.time.plus(LOST_REACH))
                         })
-                    })
-                    .take(MAX_AMBIGUOUS),
-            );
-        }
-        let Some(&fi) = pool.first() else { continue };
-        if fronts.get(fi).is_some_and(&claimable) {
-            // The earliest candidate may still go to a later back-end request by headers.
-            if let Some(d) = deferred.get_mut(bi) {
-                *d = true;
+                        .filter(|&i| {
+                            fronts.get(i).is_some_and(|f| {
+                                !f.used
+                                    && f.node == b.node
+                                    && answer_time(&f.leg).map_or(true, |a| {
+                                        a.plus(TOLERANCE) >= b.time
+                                            && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
+                                    })
+                            })
+                        })
+                        .take(MAX_AMBIGUOUS),
+                );
             }
-            continue;
+            let Some(&fi) = pool.first() else { continue };
+            if fronts.get(fi).is_some_and(&claimable) {
+                // The earliest candidate may still go to a later back-end request by headers.
+                if let Some(d) = deferred.get_mut(bi) {
+                    *d = true;
+                }
+                continue;
+            }
+            let mut notes = Vec::new();
+            if pool.len() > 1 {
+                notes.push(ambiguity(&fronts, &pool, PairingBasis::TimeOrder));
+            }
+            if let Some(f) = fronts.get_mut(fi) {
+                f.used = true;
+            }
+            unused.take(fi);
+            skip.take(fi);
+            if let Some(b) = backs.get_mut(bi) {
+                b.used = true;
+            }
+            pairs.push((fi, bi, PairingMethod::TimeOrder, notes));
         }
-        let mut notes = Vec::new();
-        if pool.len() > 1 {
-            notes.push(ambiguity(&fronts, &pool, PairingBasis::TimeOrder));
-        }
-        if let Some(f) = fronts.get_mut(fi) {
-            f.used = true;
-        }
-        unused.take(fi);
-        if let Some(b) = backs.get_mut(bi) {
-            b.used = true;
-        }
-        pairs.push((fi, bi, PairingMethod::TimeOrder, notes));
     }
 
     // Emit pairs, then the unpaired legs with the reason.
@@ -522,7 +661,7 @@ pub(super) fn pair(
         let Some(b) = backs.get_mut(bi).and_then(Option::take) else {
             continue;
         };
-        out.paths.push(RequestPath {
+        out.paths.push(Planned {
             node: Some(b.node),
             front: None,
             back: Some(b.leg),
@@ -534,7 +673,7 @@ pub(super) fn pair(
         let f = fronts.get_mut(fi).and_then(Option::take);
         let b = backs.get_mut(bi).and_then(Option::take);
         let node = f.as_ref().map(|s| s.node).or(b.as_ref().map(|s| s.node));
-        out.paths.push(RequestPath {
+        out.paths.push(Planned {
             node,
             front: f.map(|s| s.leg),
             back: b.map(|s| s.leg),
@@ -563,7 +702,7 @@ pub(super) fn pair(
         } else {
             PairingNote::BackEndNotCaptured
         };
-        out.paths.push(RequestPath {
+        out.paths.push(Planned {
             node: Some(f.node),
             front: Some(f.leg),
             back: None,
@@ -610,7 +749,7 @@ pub(super) fn pair(
         } else {
             PairingNote::FrontEndNotCaptured
         };
-        out.paths.push(RequestPath {
+        out.paths.push(Planned {
             node: Some(b.node),
             front: None,
             back: Some(b.leg),
@@ -618,8 +757,9 @@ pub(super) fn pair(
             notes: vec![note],
         });
     }
+    // Stable, as runs: the pairs, then the unpaired legs in time order.
     out.paths
-        .sort_by_cached_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
+        .sort_by_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
     out
 }
 
@@ -700,6 +840,15 @@ fn dedupe(sides: &mut Vec<ClassifiedLeg>) {
             + u8::from(l.record.is_some()) * 2
             + u8::from(ex.is_some_and(|e| e.request.is_some()))
     };
+    // A twin comes through another mirror session: none when every leg came through one.
+    let one_session = sides.first().is_some_and(|f| {
+        sides
+            .iter()
+            .all(|s| s.leg.conn.key.session == f.leg.conn.key.session)
+    });
+    if one_session {
+        return;
+    }
     // Per key, the kept legs' positions in the order kept: the first one inline (nearly every
     // key has one), the others beside it.
     let mut seen: HashMap<(Endpoint, Endpoint, u32), (usize, Vec<usize>)> =
@@ -826,12 +975,7 @@ fn exact_pairs(
         let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
             continue;
         };
-        let Some(client) = req
-            .headers
-            .known(Known::XForwardedFor)
-            .and_then(|x| x.rsplit(',').next())
-            .and_then(|c| c.trim().parse::<IpAddr>().ok())
-        else {
+        let Some(client) = b.forwarded.client() else {
             continue;
         };
         let Some(list) = index.get(&(client, request_hash(req.method(), req.target()))) else {
@@ -840,7 +984,9 @@ fn exact_pairs(
         let best = list.iter().rev().copied().find(|i| {
             !taken.contains(i)
                 && fronts.get(*i).is_some_and(|f| {
-                    f.node != b.node && exact_match(&f.leg, &b.leg) && consistent(&f.leg, &b.leg)
+                    f.node != b.node
+                        && exact_match(&f.leg, &b.leg, b.forwarded)
+                        && consistent(&f.leg, &b.leg)
                 })
         });
         if let Some(fi) = best {
@@ -855,7 +1001,7 @@ fn exact_pairs(
 /// Host and client (the last `X-Forwarded-For` entry) match, `X-Forwarded-Port` is the front
 /// connection's server port, and the back-end request left at most
 /// [`EXACT_DELAY`](super::linking::EXACT_DELAY) after the front-end one.
-fn exact_match(front: &Leg, back: &Leg) -> bool {
+fn exact_match(front: &Leg, back: &Leg, forwarded: Forwarded) -> bool {
     let (Some(f), Some(b)) = (
         front.exchange.as_ref().and_then(|e| e.request.as_ref()),
         back.exchange.as_ref().and_then(|e| e.request.as_ref()),
@@ -867,10 +1013,10 @@ fn exact_match(front: &Leg, back: &Leg) -> bool {
         .known(Known::XForwardedPort)
         .and_then(|p| p.trim().parse::<u16>().ok());
     let delay = b.first_byte.since(f.first_byte).0;
-    b.headers.known(Known::XForwardedFor).is_some()
+    !matches!(forwarded, Forwarded::Absent)
         && port == Some(front.conn.key.server.port)
         && (0..=super::linking::EXACT_DELAY.0).contains(&delay)
-        && header_match(front, back)
+        && header_match(front, back, forwarded)
 }
 
 /// `front` starts no later than `back` (within the tolerance) and at most `max` before it.
@@ -882,25 +1028,22 @@ fn in_range(front: Timestamp, back: Timestamp, max: Duration) -> bool {
 /// A back-end request the front-end request became with its path or Host rewritten (ALB
 /// listener rules can transform both): same method, the client is the last X-Forwarded-For
 /// entry, sent within `max` after it, and the answers agree ([`consistent`]).
-fn rewritten(front: &Leg, back: &Leg, max: Duration) -> bool {
+fn rewritten(front: &Leg, back: &Leg, forwarded: Forwarded, max: Duration) -> bool {
     let (Some(f), Some(b)) = (
         front.exchange.as_ref().and_then(|e| e.request.as_ref()),
         back.exchange.as_ref().and_then(|e| e.request.as_ref()),
     ) else {
         return false;
     };
-    let client = b
-        .headers
-        .known(Known::XForwardedFor)
-        .map(|x| x.rsplit(',').next().unwrap_or("").trim());
     f.method() == b.method()
-        && client.is_some_and(|c| is_written_as(front.conn.key.client.ip, c))
+        && forwarded.names(front.conn.key.client.ip)
         && in_range(front.time(), back.time(), max)
         && consistent(front, back)
 }
 
-/// Same method, target and Host; client IP is the last X-Forwarded-For entry.
-fn header_match(front: &Leg, back: &Leg) -> bool {
+/// Same method, target and Host; client IP is the last X-Forwarded-For entry (`forwarded`,
+/// the back end's, read once).
+fn header_match(front: &Leg, back: &Leg, forwarded: Forwarded) -> bool {
     let (Some(f), Some(b)) = (
         front.exchange.as_ref().and_then(|e| e.request.as_ref()),
         back.exchange.as_ref().and_then(|e| e.request.as_ref()),
@@ -917,11 +1060,8 @@ fn header_match(front: &Leg, back: &Leg) -> bool {
             return false;
         }
     }
-    if let Some(xff) = b.headers.known(Known::XForwardedFor) {
-        let last = xff.rsplit(',').next().unwrap_or("").trim();
-        if !last.is_empty() && !is_written_as(front.conn.key.client.ip, last) {
-            return false;
-        }
+    if matches!(forwarded, Forwarded::Entry { .. }) && !forwarded.names(front.conn.key.client.ip) {
+        return false;
     }
     true
 }

@@ -154,13 +154,13 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Queues `leg`; `extra_bytes` is what it holds beyond itself (a record it brings).
     fn add(&mut self, leg: Leg, extra_bytes: usize) {
-        let entry = self.held(leg, extra_bytes);
+        let entry = self.held(Box::new(leg), extra_bytes);
         self.pending.push(entry);
         self.shed_over_budget();
     }
 
     /// `leg` as a queue entry, its bytes (plus `extra_bytes` it brings) counted as held.
-    fn held(&mut self, leg: Leg, extra_bytes: usize) -> Pending {
+    fn held(&mut self, leg: Box<Leg>, extra_bytes: usize) -> Pending {
         let bytes = size::leg(&leg) + extra_bytes;
         self.hold(bytes);
         self.next_seq += 1;
@@ -168,7 +168,7 @@ impl<S: PathSink> AlbTracker<S> {
             time: leg.time(),
             seq: self.next_seq,
             bytes,
-            leg: Box::new(leg),
+            leg,
         }
     }
 
@@ -183,7 +183,8 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Over budget: moves the oldest legs to `ready`, down to 7/8 of the budget so that they
     /// go in batches (a leg's partner is most often in the same batch).
-    fn take_oldest_over_budget(&mut self, ready: &mut Vec<Leg>) {
+    #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
+    fn take_oldest_over_budget(&mut self, ready: &mut Vec<Box<Leg>>) {
         let budget = self.known.config.max_pending_bytes;
         let target = budget - budget / 8;
         while self.held_bytes > target {
@@ -207,12 +208,12 @@ impl<S: PathSink> AlbTracker<S> {
         self.prune_closed();
     }
 
-    fn pop_pending(&mut self) -> Option<Leg> {
+    fn pop_pending(&mut self) -> Option<Box<Leg>> {
         let p = self.pending.pop()?;
         self.release(p.bytes);
         // The queue is in time order: every leg that started before this one is out of it.
         self.paired_through = self.paired_through.max(p.time);
-        Some(*p.leg)
+        Some(p.leg)
     }
 
     /// True when a waiting front-end leg that started at `time` can no longer meet a back-end
@@ -234,7 +235,7 @@ impl<S: PathSink> AlbTracker<S> {
         {
             return;
         }
-        let mut ready: Vec<Leg> = Vec::new();
+        let mut ready: Vec<Box<Leg>> = Vec::new();
         while self.pending.peek().is_some_and(due) {
             if let Some(leg) = self.pop_pending() {
                 ready.push(leg);
@@ -265,15 +266,16 @@ impl<S: PathSink> AlbTracker<S> {
     /// Takes the held back-end legs that get another chance with a batch of `ready` legs (and
     /// the waiting front-end legs, `with_waiting`): those overlapping them in time, or all of
     /// them when `all`. The ones expired at `cutoff` are emitted unpaired.
+    #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
     fn take_late(
         &mut self,
-        ready: &[Leg],
+        ready: &[Box<Leg>],
         with_waiting: bool,
         cutoff: Option<Timestamp>,
         all: bool,
-    ) -> Vec<Leg> {
-        let mut expired: Vec<Leg> = Vec::new();
-        let mut pulled: Vec<Leg> = Vec::new();
+    ) -> Vec<Box<Leg>> {
+        let mut expired: Vec<Box<Leg>> = Vec::new();
+        let mut pulled: Vec<Box<Leg>> = Vec::new();
         if self.late.is_empty() {
             return pulled;
         }
@@ -283,7 +285,7 @@ impl<S: PathSink> AlbTracker<S> {
             .iter()
             .map(|p| p.time)
             .filter(|_| with_waiting || !ready.is_empty());
-        let span = ready.iter().map(Leg::time).chain(waiting).fold(
+        let span = ready.iter().map(|l| l.time()).chain(waiting).fold(
             None,
             |acc: Option<(Timestamp, Timestamp)>, t| match acc {
                 None => Some((t, t)),
@@ -299,13 +301,13 @@ impl<S: PathSink> AlbTracker<S> {
             });
             if all || in_span {
                 self.release(p.bytes);
-                pulled.push(*p.leg);
+                pulled.push(p.leg);
             } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
                 if i < overflow && horizon.is_some_and(|h| p.time >= h) {
                     self.known.late_legs_dropped += 1;
                 }
                 self.release(p.bytes);
-                expired.push(*p.leg);
+                expired.push(p.leg);
             } else {
                 self.late.push(p);
             }
@@ -317,7 +319,7 @@ impl<S: PathSink> AlbTracker<S> {
                 self.sink.client_tls_failure(f);
             }
             for path in out.paths {
-                self.sink.path(path, &self.known);
+                self.sink.path(path.into_path(), &self.known);
             }
         }
         pulled
@@ -342,13 +344,14 @@ impl<S: PathSink> AlbTracker<S> {
     /// emits the paths and health checks; with `hold`, unpaired back-end legs wait in `late` for
     /// a late front end, and unpaired front-end legs in `waiting` for a back-end leg that may be
     /// in the next batch.
-    fn pair_and_emit(&mut self, ready: Vec<Leg>, pulled: Vec<Leg>, hold: bool) {
+    #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
+    fn pair_and_emit(&mut self, ready: Vec<Box<Leg>>, pulled: Vec<Box<Leg>>, hold: bool) {
         let mut legs = ready;
         legs.extend(pulled);
         let waiting = std::mem::take(&mut self.waiting);
         self.release(self.waiting_bytes);
         self.waiting_bytes = 0;
-        legs.extend(waiting.into_iter().map(|p| *p.leg));
+        legs.extend(waiting.into_iter().map(|p| p.leg));
         for leg in &mut legs {
             if leg.record.is_none() {
                 if let Some(e) = self.closed.get(&leg.conn.id) {
@@ -413,7 +416,7 @@ impl<S: PathSink> AlbTracker<S> {
                     }
                 }
             }
-            self.sink.path(path, &self.known);
+            self.sink.path(path.into_path(), &self.known);
         }
     }
 }
