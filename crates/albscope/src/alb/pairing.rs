@@ -1288,6 +1288,10 @@ fn tcp_outcome(leg: &Leg) -> NoAnswer {
     if !synack && rst {
         return NoAnswer::Refused;
     }
+    if !synack && !rec.tcp.saw_syn {
+        // Opened before the capture started: no SYN in it to be unanswered.
+        return NoAnswer::Unknown;
+    }
     if !synack {
         return NoAnswer::SynUnanswered;
     }
