@@ -154,6 +154,16 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             0,
         ),
         (
+            // the synthetic tls-backend.pcap from inside the TLS handshake of the back-end
+            // connection that carries /long-poll (a deregistration abort 20 s later): a refused
+            // health check 0.7 s after the request does not explain a 502 19.3 s after it (the
+            // ALB answers a refused connect at once).
+            "dereg_starts_mid_handshake.pcap",
+            vec![(40053, Undetermined, Some(DeregistrationAbort))],
+            14,
+            0,
+        ),
+        (
             // malformed_response.pcap with the ALB's ACK of the target's first response
             // captured before the response: the response is in-order data, not lost bytes.
             "ack_before_data.pcap",

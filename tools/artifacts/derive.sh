@@ -32,6 +32,10 @@ python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/race_starts_mid_connection.pca
 # records from mid-stream): the ALB's answers to streams sent before it, then the client's
 # close_notify and FIN; its streams' back-end requests are in the capture.
 python3 $T/pcap_edit.py $R/http2_frontend.pcap $A/h2_tls_starts_mid_stream.pcap 'from:45'
+# The synthetic samples/tls-backend.pcap from packet 330 on: starts inside the TLS handshake of
+# the back-end connection that carries /long-poll (aborted by a deregistration 20 s later), while
+# the ALB's health checks of a closed target port are refused every 5 s.
+python3 $T/pcap_edit.py samples/tls-backend.pcap $A/dereg_starts_mid_handshake.pcap 'from:330'
 # The mirror delivered the ALB's ACK of a target's response before the response itself.
 python3 $T/pcap_edit.py $R/malformed_response.pcap $A/ack_before_data.pcap 'swap:16:17'
 # Back end only (the targets' ENIs mirrored), starting at a health check's response: its

@@ -570,6 +570,10 @@ pub(super) fn pair(
                 .and_then(|e| e.request.as_ref())
                 .is_some();
             let b_outcome = outcome_time(&b.leg);
+            // A failed connect leaves the ALB nothing to wait for: it answers the client
+            // within one more connect attempt, not later.
+            let b_answer_by =
+                failed_connect_at(&b.leg).map(|r| r.plus(known.config.connect_timeout));
             let earliest = Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0));
             let first = fronts.partition_point(|f| f.time < earliest);
             pool.clear();
@@ -592,6 +596,7 @@ pub(super) fn pair(
                 && answer_time(&f.leg).map_or(true, |a| {
                     a.plus(TOLERANCE) >= b.time
                         && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
+                        && b_answer_by.map_or(true, |by| a <= by.plus(TOLERANCE))
                 });
                 if candidate {
                     pool.push(i);
@@ -620,6 +625,8 @@ pub(super) fn pair(
                                     && answer_time(&f.leg).map_or(true, |a| {
                                         a.plus(TOLERANCE) >= b.time
                                             && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
+                                            && b_answer_by
+                                                .map_or(true, |by| a <= by.plus(TOLERANCE))
                                     })
                             })
                         })
@@ -1186,6 +1193,28 @@ fn outcome_time(back: &Leg) -> Option<Timestamp> {
         .next()
 }
 
+/// When a bare connection attempt failed: the target's RST to the SYN (refused) or an ICMP
+/// error (unreachable), with no SYN-ACK. `None` for any other leg.
+fn failed_connect_at(leg: &Leg) -> Option<Timestamp> {
+    if leg.exchange.is_some() || leg.burst.is_some() {
+        return None;
+    }
+    let ev = &leg.record.as_ref()?.tcp.events;
+    if ev
+        .iter()
+        .any(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))
+    {
+        return None;
+    }
+    ev.iter()
+        .find(|e| match e.kind {
+            TcpEventKind::Icmp(_) => true,
+            TcpEventKind::Rst => e.dir == Dir::ToClient,
+            _ => false,
+        })
+        .map(|e| e.ts)
+}
+
 fn ambiguity(fronts: &[ClassifiedLeg], pool: &[usize], by: PairingBasis) -> PairingNote {
     let candidates = pool
         .iter()
@@ -1258,6 +1287,10 @@ fn tcp_outcome(leg: &Leg) -> NoAnswer {
         .any(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Rst));
     if !synack && rst {
         return NoAnswer::Refused;
+    }
+    if !synack && !rec.tcp.saw_syn {
+        // Opened before the capture started: no SYN in it to be unanswered.
+        return NoAnswer::Unknown;
     }
     if !synack {
         return NoAnswer::SynUnanswered;

@@ -145,6 +145,34 @@ fn refused_attempt_pairs_by_time_order() {
     assert_eq!(known.health_checks, 1);
 }
 
+/// A refused connect leaves the ALB nothing to wait for: it answers at once (or after one more
+/// connect attempt). A front-end request answered 20 s after a refused connect on its node
+/// (here: a request in flight on a back-end connection the capture shows only from mid-way,
+/// aborted by a deregistration) is not explained by it.
+#[test]
+fn refused_attempt_does_not_explain_an_answer_long_after_it() {
+    let mut tr = tracker();
+    front(&mut tr, 1, 40000, 100, 20_100, 502);
+    let b = Conn::new(2, ep(ALB, 50001), ep(TARGET, 80), 800)
+        .ev(
+            800,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(801, ToClient, K::Rst);
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+    let (sink, _) = tr.finish();
+    assert!(
+        sink.paths
+            .iter()
+            .all(|p| p.front.is_none() || p.back.is_none()),
+        "{:?}",
+        sink.paths
+    );
+}
+
 #[test]
 fn back_end_only_vantage_keeps_requests_with_note() {
     let mut tr = tracker();
