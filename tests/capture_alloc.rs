@@ -231,6 +231,7 @@ fn protocol_layer_allocates_a_fixed_few_times_per_exchange() {
             ts: ts(0),
             pos: PacketPos::default(),
             continuation: false,
+            saw_syn: true,
         },
         &mut sink,
     );

@@ -551,6 +551,7 @@ fn interleaved_connections_keep_separate_state() {
                 ts: ts(0),
                 pos,
                 continuation: false,
+                saw_syn: true,
             },
             &mut out,
         );

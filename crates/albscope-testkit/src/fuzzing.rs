@@ -462,6 +462,7 @@ fn drive_protocol(prefix: &[u8], data: &[u8]) {
             ts: Timestamp(0),
             pos,
             continuation: false,
+            saw_syn: true,
         },
         &mut sink,
     );

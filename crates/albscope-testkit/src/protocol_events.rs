@@ -151,6 +151,7 @@ pub fn run_split(
             ts: ts(0),
             pos: PacketPos::default(),
             continuation: false,
+            saw_syn: true,
         },
         &mut out,
     );

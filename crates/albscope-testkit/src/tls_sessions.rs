@@ -172,6 +172,7 @@ pub fn drive(streams: &TlsStreams, keys: &KeyLog, cuts: &[Cut]) -> Driven {
             ts: Timestamp(0),
             pos,
             continuation: false,
+            saw_syn: true,
         },
         &mut sink,
     );

@@ -117,6 +117,7 @@ impl Conn {
             opened_pos: self.s.first_pos,
             tls,
             decrypted: false,
+            saw_syn: self.s.saw_syn,
         }
     }
 

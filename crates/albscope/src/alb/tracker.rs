@@ -442,6 +442,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 opened_pos: conn.opened_pos,
                 tls: conn.tls,
                 decrypted: conn.decrypted,
+                saw_syn: conn.saw_syn,
             },
             exchange: Some(exchange),
             burst: None,
@@ -502,6 +503,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .decryption
                 .as_ref()
                 .is_some_and(|d| d.plaintext_bytes > 0),
+            saw_syn: record.tcp.saw_syn,
         };
         let ConnectionRecord {
             tcp,

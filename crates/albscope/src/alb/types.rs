@@ -134,6 +134,9 @@ pub struct ConnInfo {
     pub tls: bool,
     /// Whether its exchanges came from decrypted TLS records.
     pub decrypted: bool,
+    /// Whether its opening (the originator's SYN) is in the capture: when not, whether its
+    /// first request seen was its first at all is not known.
+    pub saw_syn: bool,
 }
 
 /// A client's TLS handshake with the ALB that failed: an alert from either side, or the ALB

@@ -162,6 +162,9 @@ pub struct TargetStats {
     pub fresh: GroupStats,
     /// Requests sent on a kept-alive connection that had carried an earlier request.
     pub reused: GroupStats,
+    /// Requests first seen on a connection opened before the capture (no SYN): fresh or
+    /// reused is not known.
+    pub opened_before_capture: GroupStats,
 }
 
 /// Whether a request's back-end connection was opened for it.
@@ -171,6 +174,9 @@ pub enum ConnReuse {
     Fresh,
     /// Kept alive after an earlier request.
     Reused,
+    /// The first request seen on a connection opened before the capture (no SYN captured):
+    /// whether it carried earlier requests is not known.
+    OpenedBeforeCapture,
     /// No back-end leg seen.
     NoBackEnd,
 }
@@ -184,7 +190,8 @@ pub struct Metrics {
     pub cloudwatch: CloudWatch,
     /// By target (sorted by [`super::sort_target_rows`]).
     pub by_target: IndexMap<super::TargetRow, TargetStats>,
-    /// By back-end connection: fresh, reused, none seen (in that order).
+    /// By back-end connection: fresh, reused, opened before the capture, none seen (in that
+    /// order; a class appears only when it has requests).
     pub by_connection: IndexMap<ConnReuse, GroupStats>,
     /// Requests and failures over time (the report's time strip).
     pub series: super::series::TimeSeries,
@@ -436,6 +443,7 @@ struct TargetAcc {
     all: GroupAcc,
     fresh: GroupAcc,
     reused: GroupAcc,
+    opened_before_capture: GroupAcc,
 }
 
 /// Accumulates [`Metrics`] (and kept requests' connections) one request at a time.
@@ -468,6 +476,19 @@ pub fn response_time(f: &Finding) -> Option<f64> {
     }
 }
 
+/// Whether back-end leg `b`'s connection was opened for its request: a later request on its
+/// connection is reused; the first one seen is fresh only when the connection's SYN is in the
+/// capture (else earlier requests may have gone before the capture started).
+pub fn conn_reuse(b: &crate::alb::Leg) -> ConnReuse {
+    if b.index() > 0 {
+        ConnReuse::Reused
+    } else if b.conn.saw_syn {
+        ConnReuse::Fresh
+    } else {
+        ConnReuse::OpenedBeforeCapture
+    }
+}
+
 impl Collector {
     /// Counts one diagnosed request; keeps its connections when `keep` (the request is kept in
     /// full).
@@ -495,17 +516,14 @@ impl Collector {
         } else {
             self.requests_past_periods += 1;
         }
-        let reuse = match &path.back {
-            None => ConnReuse::NoBackEnd,
-            Some(b) if b.index() > 0 => ConnReuse::Reused,
-            Some(_) => ConnReuse::Fresh,
-        };
+        let reuse = path.back.as_ref().map_or(ConnReuse::NoBackEnd, conn_reuse);
         let row = super::target_row(&self.targets, path.back.as_ref().map(|b| b.conn.key.server));
         let t = self.targets.entry(row).or_default();
         t.all.add(f, rt);
         match reuse {
             ConnReuse::Fresh => t.fresh.add(f, rt),
             ConnReuse::Reused => t.reused.add(f, rt),
+            ConnReuse::OpenedBeforeCapture => t.opened_before_capture.add(f, rt),
             ConnReuse::NoBackEnd => {}
         }
         self.conns.entry(reuse).or_default().add(f, rt);
@@ -549,7 +567,8 @@ impl Collector {
         let order = |k: &ConnReuse| match k {
             ConnReuse::Fresh => 0,
             ConnReuse::Reused => 1,
-            ConnReuse::NoBackEnd => 2,
+            ConnReuse::OpenedBeforeCapture => 2,
+            ConnReuse::NoBackEnd => 3,
         };
         self.conns.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         let metrics = Metrics {
@@ -567,6 +586,7 @@ impl Collector {
                             all: t.all.stats(),
                             fresh: t.fresh.stats(),
                             reused: t.reused.stats(),
+                            opened_before_capture: t.opened_before_capture.stats(),
                         },
                     )
                 })

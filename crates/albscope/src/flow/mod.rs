@@ -310,6 +310,9 @@ pub enum FlowEvent<'a> {
         pos: PacketPos,
         /// The rest of a connection evicted earlier (see [`ConnSummary::continuation`]).
         continuation: bool,
+        /// Whether the originator's SYN was captured (see [`ConnSummary::saw_syn`]): when not,
+        /// the connection was opened before the capture (or before an eviction).
+        saw_syn: bool,
     },
     /// In-order stream bytes starting at stream offset `offset` (0 = first byte after the SYN).
     Data {

@@ -542,6 +542,7 @@ impl FlowTracker {
                 ts: packet.ts,
                 pos: packet.pos,
                 continuation,
+                saw_syn,
             },
         );
         self.conns.insert(tkey, Box::new(conn));

@@ -390,6 +390,8 @@ pub struct ConnContext {
     pub tls: bool,
     /// Whether its exchanges were read from decrypted TLS records (`--tls-keylog`).
     pub decrypted: bool,
+    /// Whether its opening (the originator's SYN) is in the capture.
+    pub saw_syn: bool,
 }
 
 /// A finished connection with everything the protocol layer read from it.

@@ -416,7 +416,7 @@ impl ProtocolTracker {
                 ts,
                 pos,
                 continuation,
-                ..
+                saw_syn,
             } => {
                 if continuation {
                     self.stats.continuations += 1;
@@ -433,6 +433,7 @@ impl ProtocolTracker {
                             opened_pos: pos,
                             tls: false,
                             decrypted: false,
+                            saw_syn,
                         },
                         app: None,
                         held: Vec::new(),

@@ -251,6 +251,51 @@ fn metrics_count_every_request_including_ok_ones() {
 }
 
 #[test]
+fn a_connection_opened_before_the_capture_is_neither_fresh_nor_reused() {
+    use crate::diagnose::metrics::ConnReuse;
+    // Its first request seen may not be its first: no SYN, so fresh is not proved.
+    let mut tr = alb_tracker();
+    front(&mut tr, 1, 40000, 1_000, 1_020, 200);
+    let mut b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 80), 1_001);
+    b.s.saw_syn = false;
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(1_001, "/x", back_headers(CLIENT))),
+            Some(resp(1_010, 200, "Apache/2.4.58", 10)),
+        ),
+    );
+    let a = analyze(tr, true);
+    let by = &a.metrics.by_connection;
+    assert_eq!(
+        by.keys().copied().collect::<Vec<_>>(),
+        vec![ConnReuse::OpenedBeforeCapture]
+    );
+    let t = a.metrics.by_target.values().next().unwrap();
+    assert_eq!(
+        (
+            t.fresh.requests,
+            t.reused.requests,
+            t.opened_before_capture.requests
+        ),
+        (0, 0, 1)
+    );
+    let md = render_to_string(&a, Format::Markdown);
+    assert!(
+        md.contains("| opened before the capture (fresh or reused unknown) | 1 | 0 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("on connections opened before the capture"),
+        "{md}"
+    );
+    let json = render_to_string(&a, Format::Json);
+    assert!(json.contains("\"opened_before_capture\""), "{json}");
+}
+
+#[test]
 fn markdown_has_summary_table_headings_and_fenced_timelines() {
     let a = sample(true);
     let md = render_to_string(&a, Format::Markdown);

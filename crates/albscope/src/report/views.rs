@@ -331,11 +331,12 @@ pub fn statuses_cell(statuses: &IndexMap<Option<u16>, u64>) -> String {
 }
 
 /// A back-end connection reuse class's name (as JSON keys write it): `fresh`, `reused`,
-/// `none`.
+/// `opened_before_capture`, `none`.
 pub fn reuse_name(r: ConnReuse) -> &'static str {
     match r {
         ConnReuse::Fresh => "fresh",
         ConnReuse::Reused => "reused",
+        ConnReuse::OpenedBeforeCapture => "opened_before_capture",
         ConnReuse::NoBackEnd => "none",
     }
 }
@@ -392,10 +393,24 @@ pub fn target_rows(a: &Analysis) -> Vec<[String; 6]> {
                 t.all.failed.to_string(),
                 cats(&t.all),
                 format!("{}/{}", t.fresh.requests, t.fresh.failed),
-                format!("{}/{}", t.reused.requests, t.reused.failed),
+                reused_cell(t),
             ]
         })
         .collect()
+}
+
+/// A target's reused-connection cell: `req/failed`, plus the requests whose connection was
+/// opened before the capture (fresh or reused not known), when there are any.
+fn reused_cell(t: &crate::diagnose::metrics::TargetStats) -> String {
+    let reused = format!("{}/{}", t.reused.requests, t.reused.failed);
+    let unknown = &t.opened_before_capture;
+    if unknown.requests == 0 {
+        return reused;
+    }
+    format!(
+        "{reused} (+ {}/{} on connections opened before the capture: fresh or reused unknown)",
+        unknown.requests, unknown.failed
+    )
 }
 
 /// Header of the per-target latency table.
@@ -442,6 +457,9 @@ pub fn reuse_rows(a: &Analysis) -> Vec<[String; 5]> {
                 match k {
                     ConnReuse::Fresh => "fresh (opened for the request)".into(),
                     ConnReuse::Reused => "reused (kept alive)".into(),
+                    ConnReuse::OpenedBeforeCapture => {
+                        "opened before the capture (fresh or reused unknown)".into()
+                    }
                     ConnReuse::NoBackEnd => "none seen".into(),
                 },
                 g.requests.to_string(),

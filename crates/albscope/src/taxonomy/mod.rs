@@ -138,6 +138,46 @@ impl Category {
     }
 }
 
+impl Category {
+    /// The status the ALB itself generates for this category, when the category fixes it
+    /// (DOMAIN.md: 502 or 504 "from ALB"). `None` where the status is not the ALB's own or not
+    /// fixed: the target's answer (`ok`, `target_generated_error`), a cut body, the client
+    /// leaving, an ALB answer without attempt (any 5xx), `undetermined`.
+    pub fn alb_status(self) -> Option<u16> {
+        match self {
+            Category::TargetConnectRefused
+            | Category::TargetUnreachableIcmp
+            | Category::TargetClosedBeforeResponse
+            | Category::KeepaliveRace
+            | Category::MalformedResponse
+            | Category::ResponseHeaderTooLarge
+            | Category::TargetTlsHandshakeFailed
+            | Category::DeregistrationAbort => Some(502),
+            Category::TargetConnectTimeout
+            | Category::TargetTlsHandshakeTimeout
+            | Category::TargetIdleTimeout => Some(504),
+            Category::IncompleteBody
+            | Category::TargetGeneratedError
+            | Category::ClientClosed
+            | Category::NoTargetAttempt
+            | Category::Ok
+            | Category::Undetermined => None,
+        }
+    }
+
+    /// Who generated the answer and its status when every one of `candidates` (an
+    /// `undetermined` verdict's) implies the same: the ALB and one status. `None` for no
+    /// candidates, or candidates that disagree (a target's error beside an ALB's, a 502 beside
+    /// a 504, the client leaving).
+    pub fn common_answer(candidates: &[Category]) -> Option<(GeneratedBy, u16)> {
+        let (first, rest) = candidates.split_first()?;
+        let status = first.alb_status()?;
+        rest.iter()
+            .all(|c| c.alb_status() == Some(status))
+            .then_some((GeneratedBy::Lb, status))
+    }
+}
+
 impl fmt::Display for Category {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -203,6 +243,37 @@ impl fmt::Display for Confidence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn common_answer_only_when_every_candidate_agrees() {
+        let race = [
+            Category::KeepaliveRace,
+            Category::TargetClosedBeforeResponse,
+        ];
+        assert_eq!(Category::common_answer(&race), Some((GeneratedBy::Lb, 502)));
+        let timeouts = [
+            Category::TargetConnectTimeout,
+            Category::TargetTlsHandshakeTimeout,
+            Category::TargetIdleTimeout,
+        ];
+        assert_eq!(
+            Category::common_answer(&timeouts),
+            Some((GeneratedBy::Lb, 504))
+        );
+        for disagree in [
+            &[
+                Category::TargetGeneratedError,
+                Category::TargetClosedBeforeResponse,
+            ][..],
+            &[Category::ClientClosed, Category::DeregistrationAbort],
+            &[Category::TargetIdleTimeout, Category::DeregistrationAbort],
+            &[Category::IncompleteBody, Category::ClientClosed],
+            &[Category::TargetGeneratedError],
+            &[],
+        ] {
+            assert_eq!(Category::common_answer(disagree), None, "{disagree:?}");
+        }
+    }
 
     #[test]
     fn names_round_trip_and_match_serde() {

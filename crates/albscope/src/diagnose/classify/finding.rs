@@ -272,6 +272,11 @@ pub(in crate::diagnose) fn diagnose_verdict(
             (Some(_), true) => Some(GeneratedBy::Lb),
             // the target's headers went out before the body was cut
             (Some(_), false) if cut_unproved => Some(GeneratedBy::Target),
+            // Every candidate is the ALB's own answer with this status, and no front-end
+            // Server header says otherwise: the ALB generated it, whichever candidate it is.
+            (Some(s), false) if front_server.is_none() => Category::common_answer(&candidates)
+                .filter(|&(_, common)| common == s)
+                .map(|(by, _)| by),
             _ => None,
         },
         _ => status.map(|_| GeneratedBy::Lb),

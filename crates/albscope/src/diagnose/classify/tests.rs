@@ -121,6 +121,44 @@ fn a_close_at_the_first_request_of_a_connection_opened_before_the_capture_is_und
 }
 
 #[test]
+fn an_undetermined_race_seen_from_the_back_end_alone_is_still_the_albs_502() {
+    // No front end: both candidates are the ALB's own 502, so who generated it is known.
+    let mut tr = tracker();
+    let mut b = back_conn(2, 10_001).ev(10_002, ToClient, K::Rst);
+    b.s.saw_syn = false;
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(10_001), None)],
+        0,
+        None,
+    ));
+    let f = failed(tr);
+    undetermined_race(&f, IdleUnseen::OpenedBeforeCapture);
+    assert_eq!((f.status, f.status_inferred), (Some(502), true));
+    assert_eq!(f.generated_by, Some(GeneratedBy::Lb));
+}
+
+#[test]
+fn undetermined_candidates_that_disagree_leave_the_generator_unknown() {
+    // Seen from the back end alone, the ALB closing a silent target early is the client
+    // leaving (no status) or the deregistration delay (the ALB's 502): not known.
+    let mut tr = tracker();
+    let b = back_conn(2, 1_000)
+        .handshake(1_000)
+        .ev(3_000, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(1_002), None)],
+        0,
+        None,
+    ));
+    let f = failed(tr);
+    assert_eq!(f.category, Category::Undetermined, "{f:#?}");
+    assert!(f.candidates.contains(&Category::ClientClosed), "{f:#?}");
+    assert_eq!(f.generated_by, None);
+}
+
+#[test]
 fn a_close_at_a_fresh_or_visibly_busy_connection_stays_target_closed() {
     // A fresh connection (SYN seen): the target closed before answering.
     let mut tr = tracker();

@@ -71,6 +71,7 @@ fn open(t: &mut ProtocolTracker, id: u64, port: u16, k: &mut Keep) {
         ts: Timestamp(0),
         pos: PacketPos::default(),
         continuation: false,
+        saw_syn: true,
     };
     t.handle(ConnId(id), ev, k);
 }

@@ -214,6 +214,9 @@ struct TargetStatsOut {
     all: GroupOut,
     fresh: GroupOut,
     reused: GroupOut,
+    /// Requests first seen on a connection opened before the capture (only when some were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    opened_before_capture: Option<GroupOut>,
 }
 
 impl TargetStatsOut {
@@ -222,6 +225,8 @@ impl TargetStatsOut {
             all: GroupOut::new(&t.all),
             fresh: GroupOut::new(&t.fresh),
             reused: GroupOut::new(&t.reused),
+            opened_before_capture: (t.opened_before_capture.requests > 0)
+                .then(|| GroupOut::new(&t.opened_before_capture)),
         }
     }
 }

@@ -158,9 +158,10 @@
 //!     `elb_codes_inferred` (ELB codes inferred from the back end)};
 //!   - `by_target`: {"ip:port" or "-": {`requests`, `failed`, `by_category`, `latency`, `fresh`
 //!     and `reused` (the same four fields for requests on a connection opened for them / on a
-//!     kept-alive one)}};
-//!   - `by_connection`: {"fresh" | "reused" | "none": {`requests`, `failed`, `by_category`,
-//!     `latency`}};
+//!     kept-alive one), `opened_before_capture` (the same, only when some requests were the
+//!     first seen on a connection whose SYN is not in the capture: fresh or reused unknown)}};
+//!   - `by_connection`: {"fresh" | "reused" | "opened_before_capture" | "none": {`requests`,
+//!     `failed`, `by_category`, `latency`}};
 //!   - `periods`: [the same counts per 60 s period aligned to the wall-clock minute, as
 //!     CloudWatch publishes them, only periods with a request, in time order: {`start` (RFC
 //!     3339, second 00), `period_s` (60), `RequestCount`, `HTTPCode_ELB_502_Count`,
