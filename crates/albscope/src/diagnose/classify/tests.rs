@@ -53,6 +53,23 @@ fn back_req(ms: i64) -> Option<crate::protocol::HttpRequest> {
     Some(get(ms, "/x", back_headers(CLIENT)))
 }
 
+/// Closes back-end connection `b`, whose requests (at `requests`, in order) got no answer.
+fn close_unanswered(tr: &mut Tr, b: Conn, requests: &[i64]) {
+    let exchanges = (0u32..)
+        .zip(requests)
+        .map(|(i, &ms)| exch(i, None, back_req(ms), None))
+        .collect();
+    tr.closed(b.record(AppKind::Http, exchanges, 0, None));
+}
+
+/// A back-end connection opened before the capture (no SYN in it) whose target resets it
+/// 1 ms after a request at `ms`.
+fn reset_before_capture_opened(ms: i64) -> Conn {
+    let mut b = back_conn(2, ms).ev(ms + 1, ToClient, K::Rst);
+    b.s.saw_syn = false;
+    b
+}
+
 fn undetermined_race(f: &Finding, why: IdleUnseen) {
     assert_eq!(f.category, Category::Undetermined, "{f:#?}");
     assert_eq!(
@@ -88,15 +105,7 @@ fn a_close_at_a_reused_request_after_a_lost_response_is_undetermined() {
             },
         )
         .ev(10_001, ToClient, K::Rst);
-    tr.closed(b.record(
-        AppKind::Http,
-        vec![
-            exch(0, None, back_req(1_002), None),
-            exch(1, None, back_req(10_001), None),
-        ],
-        0,
-        None,
-    ));
+    close_unanswered(&mut tr, b, &[1_002, 10_001]);
     let f = failed(tr);
     undetermined_race(&f, IdleUnseen::PreviousResponseLost);
     assert_eq!(f.status, Some(502));
@@ -109,14 +118,7 @@ fn a_close_at_a_reused_request_after_a_lost_response_is_undetermined() {
 fn a_close_at_the_first_request_of_a_connection_opened_before_the_capture_is_undetermined() {
     let mut tr = tracker();
     front_502(&mut tr, 1, 40000, 10_000);
-    let mut b = back_conn(2, 10_001).ev(10_002, ToClient, K::Rst);
-    b.s.saw_syn = false;
-    tr.closed(b.record(
-        AppKind::Http,
-        vec![exch(0, None, back_req(10_001), None)],
-        0,
-        None,
-    ));
+    close_unanswered(&mut tr, reset_before_capture_opened(10_001), &[10_001]);
     undetermined_race(&failed(tr), IdleUnseen::OpenedBeforeCapture);
 }
 
@@ -124,14 +126,7 @@ fn a_close_at_the_first_request_of_a_connection_opened_before_the_capture_is_und
 fn an_undetermined_race_seen_from_the_back_end_alone_is_still_the_albs_502() {
     // No front end: both candidates are the ALB's own 502, so who generated it is known.
     let mut tr = tracker();
-    let mut b = back_conn(2, 10_001).ev(10_002, ToClient, K::Rst);
-    b.s.saw_syn = false;
-    tr.closed(b.record(
-        AppKind::Http,
-        vec![exch(0, None, back_req(10_001), None)],
-        0,
-        None,
-    ));
+    close_unanswered(&mut tr, reset_before_capture_opened(10_001), &[10_001]);
     let f = failed(tr);
     undetermined_race(&f, IdleUnseen::OpenedBeforeCapture);
     assert_eq!((f.status, f.status_inferred), (Some(502), true));
@@ -146,12 +141,7 @@ fn undetermined_candidates_that_disagree_leave_the_generator_unknown() {
     let b = back_conn(2, 1_000)
         .handshake(1_000)
         .ev(3_000, ToServer, K::Fin);
-    tr.closed(b.record(
-        AppKind::Http,
-        vec![exch(0, None, back_req(1_002), None)],
-        0,
-        None,
-    ));
+    close_unanswered(&mut tr, b, &[1_002]);
     let f = failed(tr);
     assert_eq!(f.category, Category::Undetermined, "{f:#?}");
     assert!(f.candidates.contains(&Category::ClientClosed), "{f:#?}");
@@ -166,12 +156,7 @@ fn a_close_at_a_fresh_or_visibly_busy_connection_stays_target_closed() {
     let b = back_conn(2, 10_000)
         .handshake(10_000)
         .ev(10_002, ToClient, K::Rst);
-    tr.closed(b.record(
-        AppKind::Http,
-        vec![exch(0, None, back_req(10_001), None)],
-        0,
-        None,
-    ));
+    close_unanswered(&mut tr, b, &[10_001]);
     assert_eq!(failed(tr).category, Category::TargetClosedBeforeResponse);
     // A lost response, but the target closed a second after the request: not a race.
     let mut tr = tracker();
@@ -188,15 +173,7 @@ fn a_close_at_a_fresh_or_visibly_busy_connection_stays_target_closed() {
         )
         .ev(11_001, ToClient, K::Fin)
         .ev(11_002, ToServer, K::Fin);
-    tr.closed(b.record(
-        AppKind::Http,
-        vec![
-            exch(0, None, back_req(1_002), None),
-            exch(1, None, back_req(10_001), None),
-        ],
-        0,
-        None,
-    ));
+    close_unanswered(&mut tr, b, &[1_002, 10_001]);
     assert_eq!(failed(tr).category, Category::TargetClosedBeforeResponse);
 }
 
