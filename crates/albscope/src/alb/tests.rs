@@ -1017,16 +1017,20 @@ fn forwarded_heads_cut_short_name_a_weak_node() {
     assert!(known.is_alb("10.0.1.77".parse().unwrap()));
 }
 
+/// A direct (unmirrored) connection from `client`:40000 to `server`:`port`.
+fn key(client: &str, server: &str, port: u16) -> crate::flow::ConnKey {
+    crate::flow::ConnKey {
+        session: MirrorSession::DIRECT,
+        client: ep(client, 40000),
+        server: ep(server, port),
+    }
+}
+
 /// Issue 12: a private address opening connections to several private servers on one port
 /// (a node spreading requests over a target group, e.g. a TLS-only back end without keys) is a
 /// weak node; one or two servers, a public server, or strong evidence elsewhere are not.
 #[test]
 fn an_opener_of_several_private_targets_is_a_weak_node() {
-    let key = |client: &str, server: &str, port: u16| crate::flow::ConnKey {
-        session: MirrorSession::DIRECT,
-        client: ep(client, 40000),
-        server: ep(server, port),
-    };
     let opener: IpAddr = "10.0.1.25".parse().unwrap();
     let mut k = Knowledge::new(AlbConfig::default());
     // one HTTPS server, connected to again and again: any HTTPS client does that
@@ -1161,11 +1165,6 @@ fn a_tls_connection_from_before_the_capture_answers_no_request_of_it() {
 /// private clients (the targets' side: the ALB is private) or a public server are not.
 #[test]
 fn a_private_tls_server_of_several_public_clients_is_a_weak_node() {
-    let key = |client: &str, server: &str, port: u16| crate::flow::ConnKey {
-        session: MirrorSession::DIRECT,
-        client: ep(client, 40000),
-        server: ep(server, port),
-    };
     let node: IpAddr = "10.0.1.25".parse().unwrap();
     let mut k = Knowledge::new(AlbConfig::default());
     // one public client, again and again; private clients; another port
