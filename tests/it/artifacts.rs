@@ -15,6 +15,8 @@ use albscope::report::write_markdown;
 use albscope::taxonomy::Category;
 use std::path::Path;
 
+use crate::report_samples::check_golden;
+
 const DIR: &str = "samples/artifacts";
 
 fn analyze(file: &str) -> Analysis {
@@ -333,24 +335,7 @@ fn artifact_markdown_reports_match_golden_files() {
             std::fs::write(&golden, &md).expect("write golden");
             continue;
         }
-        match std::fs::read_to_string(&golden) {
-            Ok(g) if g == md => {}
-            Ok(g) => {
-                let line = g
-                    .lines()
-                    .zip(md.lines())
-                    .position(|(x, y)| x != y)
-                    .unwrap_or(g.lines().count().min(md.lines().count()));
-                diffs.push(format!(
-                    "{}: differs at line {} (expected {:?}, got {:?})",
-                    golden.display(),
-                    line + 1,
-                    g.lines().nth(line),
-                    md.lines().nth(line)
-                ));
-            }
-            Err(e) => diffs.push(format!("{}: {e}", golden.display())),
-        }
+        check_golden(&golden, &md, &mut diffs);
     }
     assert!(
         diffs.is_empty(),

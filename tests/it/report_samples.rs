@@ -168,24 +168,7 @@ fn markdown_reports_match_golden_files() {
             std::fs::write(&golden, &md).unwrap();
             continue;
         }
-        match std::fs::read_to_string(&golden) {
-            Ok(g) if g == md => {}
-            Ok(g) => {
-                let line = g
-                    .lines()
-                    .zip(md.lines())
-                    .position(|(x, y)| x != y)
-                    .unwrap_or(g.lines().count().min(md.lines().count()));
-                diffs.push(format!(
-                    "{}: differs at line {} (expected {:?}, got {:?})",
-                    golden.display(),
-                    line + 1,
-                    g.lines().nth(line),
-                    md.lines().nth(line)
-                ));
-            }
-            Err(e) => diffs.push(format!("{}: {e}", golden.display())),
-        }
+        check_golden(&golden, &md, &mut diffs);
     }
     assert!(
         diffs.is_empty(),
@@ -568,5 +551,28 @@ fn every_format_notes_the_limits_a_run_hit() {
         assert!(text.contains(&format!("note:      {w}")), "text lacks {w}");
         assert!(md.contains(&format!("| Note | {w}")), "markdown lacks {w}");
         assert!(html.contains(w), "html lacks {w}");
+    }
+}
+
+/// Compares `actual` with the golden file `golden`; a difference (the first differing line) or
+/// an unreadable golden is pushed onto `diffs`.
+pub(crate) fn check_golden(golden: &Path, actual: &str, diffs: &mut Vec<String>) {
+    match std::fs::read_to_string(golden) {
+        Ok(g) if g == actual => {}
+        Ok(g) => {
+            let line = g
+                .lines()
+                .zip(actual.lines())
+                .position(|(x, y)| x != y)
+                .unwrap_or(g.lines().count().min(actual.lines().count()));
+            diffs.push(format!(
+                "{}: differs at line {} (expected {:?}, got {:?})",
+                golden.display(),
+                line + 1,
+                g.lines().nth(line),
+                actual.lines().nth(line)
+            ));
+        }
+        Err(e) => diffs.push(format!("{}: {e}", golden.display())),
     }
 }
