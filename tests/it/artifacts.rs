@@ -220,6 +220,15 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             0,
             0,
         ),
+        (
+            // An HTTPS front end seen from one private client alone, no keys: no node is
+            // recognised (either end may be one), nothing is counted as a request; the likely
+            // nodes are named (a_capture_without_a_node_names_its_likely_nodes).
+            "tls_one_client_front.pcap",
+            vec![],
+            0,
+            0,
+        ),
     ]
 }
 
@@ -268,6 +277,38 @@ fn a_node_recognised_late_is_credited_its_earlier_connections() {
     assert_eq!(a.targets.len(), 3);
     if let Some(n) = tshark_tcp_conversations("tls_target_group.pcap") {
         assert_eq!(node.back_connections, n as u64, "tshark -z conv,tcp");
+    }
+}
+
+/// An HTTPS front end of one private client, no keys, no back end: not recognised (nothing
+/// readable proves which end is the ALB), and both readings named with their flags, tied, the
+/// listener first; their connections and encrypted exchanges counted, never as requests.
+#[test]
+fn a_capture_without_a_node_names_its_likely_nodes() {
+    use albscope::alb::{CandidateReading, Vantage};
+    let a = analyze("tls_one_client_front.pcap");
+    assert_eq!(a.vantage, Vantage::Unknown);
+    assert!(a.alb_nodes.is_empty());
+    assert_eq!(a.summary.requests, 0);
+    let [listener, opener] = a.alb_candidates.as_slice() else {
+        panic!("two candidates: {:?}", a.alb_candidates);
+    };
+    assert_eq!(listener.reading, CandidateReading::Listener { port: 443 });
+    assert_eq!(
+        listener.flags().join(" "),
+        "--alb-ip 10.98.0.1 --listener-port 443"
+    );
+    assert_eq!(
+        opener.flags().join(" "),
+        "--alb-ip 10.98.2.10 --target-port 443"
+    );
+    assert!(listener.ties_with(opener));
+    for c in [listener, opener] {
+        assert_eq!((c.peers, c.connections, c.exchanges), (1, 3, 4));
+        assert_eq!(c.connections_listed.len(), 3);
+    }
+    if let Some(n) = tshark_tcp_conversations("tls_one_client_front.pcap") {
+        assert_eq!(listener.connections, n as u64, "tshark -z conv,tcp");
     }
 }
 

@@ -59,3 +59,9 @@ python3 $T/spread_targets.py "$cut/https_backend.back.pcap" "$cut/t12.pcap" 10.9
 python3 $T/spread_targets.py "$cut/https_backend.back.pcap" "$cut/t13.pcap" 10.98.1.11 10.98.1.13 41192 2 4
 mergecap -F pcap -w $A/tls_target_group.pcap "$cut/https_backend.back.pcap" "$cut/t12.pcap" "$cut/t13.pcap"
 rm -rf "$cut"
+# An HTTPS front end seen from one private client alone (no keys, no back end): the front-end
+# cut of samples/tls/tls13_h1.pcap (10.98.2.10 to the node 10.98.0.1:443, 3 TLS connections).
+cut=$(mktemp -d)
+cargo run -q -p albscope-testkit --example vantage_cut -- samples/tls/tls13_h1.pcap "$cut" >/dev/null
+cp "$cut/tls13_h1.front.pcap" $A/tls_one_client_front.pcap
+rm -rf "$cut"

@@ -14,7 +14,8 @@
 //! - **not visible**: the cut states the outcome is not visible (`outcome_not_visible`: an
 //!   encrypted front end without keys and without the back end), or counts the request's
 //!   encrypted connection among those whose exchanges' outcome is not visible
-//!   (`summary.encrypted_front.list`: HTTP/2, whose exchanges are not requests): honest, not
+//!   (`summary.encrypted_front.list`: HTTP/2, whose exchanges are not requests; or, when no
+//!   node was recognised, `alb_candidates[].list`: a likely node's TLS connections): honest, not
 //!   missed; ok requests of the original stated so are counted apart (`ok_not_visible`);
 //! - **wrong**: another category that is not `undetermined` (also an ok request that the cut
 //!   calls a failure); counted again as **sure** (`wrong_confident`, `WRONG!` in the details)
@@ -350,23 +351,39 @@ struct OpaqueConn {
     last: f64,
 }
 
-/// The cut's encrypted front-end connections whose exchanges' outcome is not visible.
+/// The cut's encrypted front-end connections whose exchanges' outcome is not visible: those
+/// of a recognised node (`summary.encrypted_front.list`), and, where no node was recognised,
+/// the TLS connections of the likely nodes it names (`alb_candidates[].list`, each with its
+/// encrypted exchanges counted and the flags to pass).
 fn opaque_connections(cut: &Value) -> Vec<OpaqueConn> {
-    cut.pointer("/summary/encrypted_front/list")
-        .and_then(Value::as_array)
-        .map(|l| {
-            l.iter()
-                .filter_map(|c| {
-                    let s = |k: &str| c.get(k).and_then(Value::as_str);
-                    Some(OpaqueConn {
-                        client: s("client")?.to_string(),
-                        first: parse_time(s("first")?)?,
-                        last: parse_time(s("last")?)?,
-                    })
+    let listed = |l: &Vec<Value>| -> Vec<OpaqueConn> {
+        l.iter()
+            .filter_map(|c| {
+                let s = |k: &str| c.get(k).and_then(Value::as_str);
+                Some(OpaqueConn {
+                    client: s("client")?.to_string(),
+                    first: parse_time(s("first")?)?,
+                    last: parse_time(s("last")?)?,
                 })
-                .collect()
-        })
-        .unwrap_or_default()
+            })
+            .collect()
+    };
+    let mut out = cut
+        .pointer("/summary/encrypted_front/list")
+        .and_then(Value::as_array)
+        .map(listed)
+        .unwrap_or_default();
+    for c in cut
+        .get("alb_candidates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(l) = c.get("list").and_then(Value::as_array) {
+            out.extend(listed(l));
+        }
+    }
+    out
 }
 
 /// True when the cut counts `t`'s client connection among those whose exchanges' outcome is
@@ -530,6 +547,20 @@ pub struct Row {
     pub cut: crate::vantage::CutStats,
     /// Health checks the analysis counted (JSON `health_checks.checks`).
     pub health_checks: u64,
+    /// The flags of the likely nodes the analysis names when it recognised none (JSON
+    /// `alb_candidates[].flags`), most likely first.
+    pub candidates: Vec<String>,
+}
+
+/// JSON `alb_candidates[].flags` of an analysis.
+pub fn candidates_of(analysis: &Value) -> Vec<String> {
+    analysis
+        .get("alb_candidates")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("flags").and_then(Value::as_str).map(str::to_string))
+        .collect()
 }
 
 /// JSON `health_checks.checks` of an analysis (0 when missing).
@@ -665,6 +696,7 @@ pub fn score_sample(
         score: score(&original, &original),
         cut: cut.stats.clone(),
         health_checks: health_checks_of(&original),
+        candidates: candidates_of(&original),
     }];
     for (vantage, bytes, want) in [
         ("back", &cut.back_end, "back_end_only"),
@@ -679,6 +711,7 @@ pub fn score_sample(
             score: score_seen(&original, &analysis, Seen::of_label(vantage)),
             cut: cut.stats.clone(),
             health_checks: health_checks_of(&analysis),
+            candidates: candidates_of(&analysis),
         });
         if detected != want {
             // not recognised alone: what it says when told the ALB (--alb-ip, --listener-port)
@@ -690,6 +723,7 @@ pub fn score_sample(
                 score: score_seen(&original, &told, Seen::of_label(vantage)),
                 cut: cut.stats.clone(),
                 health_checks: health_checks_of(&told),
+                candidates: candidates_of(&told),
             });
         }
     }
@@ -720,6 +754,7 @@ pub fn score_recording(
         score: score_seen(&truth, &seen, Seen::of_label(vantage)),
         cut: crate::vantage::CutStats::default(),
         health_checks: health_checks_of(&seen),
+        candidates: candidates_of(&seen),
     })
 }
 

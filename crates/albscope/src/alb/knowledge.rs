@@ -2,6 +2,7 @@
 //! evidence), connection classification (front end, back end, health check), targets and timers.
 
 use super::cadence::{health_check_shaped, HealthCadence};
+use super::candidates::{NodeCandidate, TlsPeers};
 use super::linking::Linking;
 use super::types::{
     median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, RequestPath,
@@ -141,6 +142,9 @@ pub struct Knowledge {
     /// Front-end addresses linked to nodes seen under another address, and the clock offsets
     /// between files that the linked requests show.
     pub links: Linking,
+    /// The TLS connections seen, per server: the likely nodes named when none is recognised
+    /// ([`Knowledge::node_candidates`]).
+    pub tls_peers: TlsPeers,
 }
 
 impl Knowledge {
@@ -372,6 +376,19 @@ impl Knowledge {
             (true, false) => Vantage::FrontEndOnly,
             (false, false) => Vantage::Unknown,
         }
+    }
+
+    /// The likely ALB nodes when the capture recognised none ([`Vantage::Unknown`]): the
+    /// addresses of its TLS connections that could be one, most likely first, never treated as
+    /// nodes (see [`TlsPeers::candidates`]); empty when a node is recognised.
+    pub fn node_candidates(&self) -> Vec<NodeCandidate> {
+        if self.vantage() != Vantage::Unknown || !self.alb_nodes().is_empty() {
+            return Vec::new();
+        }
+        self.tls_peers.candidates(
+            |ip| self.clients_seen.contains(&ip),
+            |ip| self.servers_seen.contains(&ip),
+        )
     }
 
     /// The nodes that count as ALB nodes (see [`Knowledge::is_alb`]).
@@ -964,7 +981,7 @@ fn sends_back_end_traffic(n: &NodeInfo) -> bool {
 
 /// True for an address a VPC hands out privately: IPv4 private ranges (RFC 1918) and IPv6
 /// unique local addresses (fc00::/7). Global IPv6 VPC addresses cannot be told apart: false.
-fn is_private(ip: IpAddr) -> bool {
+pub(super) fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_private(),
         IpAddr::V6(v6) => v6.octets()[0] & 0xfe == 0xfc,

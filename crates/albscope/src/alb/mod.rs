@@ -19,9 +19,11 @@
 //! between files), `multiplex` (back-end requests of HTTP/2 front-end connections), `tracker`
 //! ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
 //! back-end legs), `size` (byte estimates for the held-bytes budget), `cadence` (health checks
-//! recognised by their shape and steady interval where no request can be read).
+//! recognised by their shape and steady interval where no request can be read), `candidates`
+//! (the likely nodes named, never used, when none is recognised: TLS only, no keys).
 
 mod cadence;
+mod candidates;
 mod knowledge;
 mod linking;
 mod multiplex;
@@ -34,6 +36,7 @@ mod tracker;
 mod types;
 
 pub use cadence::{health_check_shaped, HealthCadence};
+pub use candidates::{CandidateReading, NodeCandidate, TlsConnSeen, TlsPeers, MAX_CANDIDATES};
 pub use knowledge::*;
 pub use tracker::*;
 pub use types::*;

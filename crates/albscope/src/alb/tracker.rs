@@ -475,6 +475,14 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             .map(|t| tls_exchanges(&record.tcp, t))
             .unwrap_or_default();
         self.known.answered_before_capture += answered_before;
+        if record.app == AppKind::Tls || record.tls.is_some() {
+            self.known.tls_peers.remember(
+                &key,
+                record.tcp.start,
+                record.tcp.end,
+                bursts.len() as u64,
+            );
+        }
         if !bursts.is_empty() {
             self.known.learn_tls_front(&key, &bursts);
             self.known.refresh_links();

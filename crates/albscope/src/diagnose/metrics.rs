@@ -12,7 +12,7 @@ use crate::alb::{Leg, RequestPath};
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
 use crate::flow::Endpoint;
-use crate::taxonomy::{Category, GeneratedBy};
+use crate::taxonomy::{BackEndErrorMetric, Category, GeneratedBy};
 use indexmap::IndexMap;
 use std::collections::BTreeMap;
 
@@ -259,14 +259,18 @@ impl CwCounts {
             Some(500..=599) => self.target_5xx += 1,
             _ => {}
         }
-        match f.category {
-            Category::TargetConnectRefused
-            | Category::TargetUnreachableIcmp
-            | Category::TargetConnectTimeout => self.target_connection_errors += 1,
-            Category::TargetTlsHandshakeFailed | Category::TargetTlsHandshakeTimeout => {
-                self.target_tls_errors += 1
+        // An undetermined failure counts where it counts whichever candidate it is, and only
+        // when the ALB's own answer is established (as for its status: `generated_by`).
+        let metric = match f.category {
+            Category::Undetermined if f.generated_by == Some(GeneratedBy::Lb) => {
+                Category::common_back_end_error(&f.candidates)
             }
-            _ => {}
+            c => c.back_end_error_metric(),
+        };
+        match metric {
+            Some(BackEndErrorMetric::TargetConnection) => self.target_connection_errors += 1,
+            Some(BackEndErrorMetric::TargetTlsNegotiation) => self.target_tls_errors += 1,
+            None => {}
         }
     }
 }

@@ -450,6 +450,9 @@ pub struct Analysis {
     pub vantage: Vantage,
     /// ALB nodes.
     pub alb_nodes: Vec<NodeReport>,
+    /// When no node is recognised: the addresses that may be one, most likely first, with the
+    /// flags that would name them (never treated as nodes).
+    pub alb_candidates: Vec<crate::alb::NodeCandidate>,
     /// Targets.
     pub targets: Vec<TargetReport>,
     /// Timers in force.
@@ -917,6 +920,7 @@ impl Analyzer {
             inputs: self.files,
             vantage: known.vantage(),
             alb_nodes,
+            alb_candidates: known.node_candidates(),
             targets,
             timers: Timers {
                 idle_timeout: idle,

@@ -359,6 +359,9 @@ pub struct AccessLogView {
     pub elb_status_code: Option<u16>,
     /// Status the target sent.
     pub target_status_code: Option<u16>,
+    /// The ALB answered the client, encrypted, and the back end is not in the capture: both
+    /// status codes (and whether a target answered) are not visible, not absent.
+    pub status_not_visible: bool,
     /// X-Amzn-Trace-Id the ALB sent to the target.
     pub trace_id: Option<String>,
 }

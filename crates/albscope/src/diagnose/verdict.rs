@@ -34,6 +34,9 @@ pub struct Verdict {
     pub outcome_not_visible: u64,
     /// The encrypted front end's connections and exchanges whose outcome is not visible.
     pub encrypted: EncryptedCounts,
+    /// No node recognised, and TLS connections that may be a node's: their encrypted
+    /// exchanges and the most likely candidate's flags (see [`Analysis::alb_candidates`]).
+    pub unrecognised_tls: Option<UnrecognisedTls>,
     /// Client TLS handshakes with the ALB that failed (no request was made).
     pub client_tls_failures: u64,
     /// The alerts of the first of them (description, sent by the ALB), each once.
@@ -52,6 +55,19 @@ pub struct Verdict {
     pub risks: Vec<KeepAliveFacts>,
     /// Risks not named.
     pub other_risks: usize,
+}
+
+/// TLS connections of a capture that recognised no ALB node, in a verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnrecognisedTls {
+    /// The most likely candidate's encrypted exchanges (outcome not visible).
+    pub exchanges: u64,
+    /// Its connections.
+    pub connections: u64,
+    /// The flags that would name it (`--alb-ip IP --listener-port P`).
+    pub flags: String,
+    /// The next candidate is as likely: the capture cannot tell which end is the ALB.
+    pub tie: bool,
 }
 
 /// The encrypted front end seen without keys and without the back end, in a verdict.
@@ -270,6 +286,12 @@ impl Verdict {
                 http2_connections: s.encrypted_front.http2_connections,
                 exchanges: s.encrypted_front.exchanges,
             },
+            unrecognised_tls: a.alb_candidates.first().map(|c| UnrecognisedTls {
+                exchanges: c.exchanges,
+                connections: c.connections,
+                flags: c.flags().join(" "),
+                tie: a.alb_candidates.get(1).is_some_and(|n| c.ties_with(n)),
+            }),
             client_tls_failures: s.client_tls_failures,
             client_tls_alerts: {
                 let mut v: Vec<(bool, String)> = Vec::new();

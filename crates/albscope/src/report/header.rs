@@ -668,6 +668,9 @@ pub fn facts(a: &Analysis) -> Vec<Fact> {
     if a.alb_nodes.is_empty() {
         fact("ALB nodes", NO_NODES.into(), false);
     }
+    for c in candidate_texts(a) {
+        fact("Candidate", c, true);
+    }
     for n in &a.alb_nodes {
         fact("ALB node", node_fact(n), false);
     }
@@ -688,6 +691,81 @@ pub fn facts(a: &Analysis) -> Vec<Fact> {
         fact("Note", n, true);
     }
     out
+}
+
+/// One likely ALB node, named when none was recognised (`rank` 0 is the most likely; `tie`
+/// when the next one is as likely): what it did, and the flags that would name it.
+pub fn candidate_text(c: &crate::alb::NodeCandidate, rank: usize, tie: bool) -> String {
+    use crate::alb::CandidateReading;
+    let plural = |n: u64, one: &str, many: &str| {
+        if n == 1 {
+            format!("{n} {one}")
+        } else {
+            format!("{n} {many}")
+        }
+    };
+    let likely = match (rank, tie) {
+        (0, false) => "; the most likely",
+        (_, true) => {
+            "; as likely as the next candidate: the capture cannot tell which end is the ALB"
+        }
+        _ => "",
+    };
+    let exchanges = if c.exchanges > 0 {
+        format!(
+            ", {} whose outcome is not visible",
+            plural(c.exchanges, "encrypted exchange", "encrypted exchanges")
+        )
+    } else {
+        String::new()
+    };
+    let (did, side) = match &c.reading {
+        CandidateReading::Listener { port } => (
+            format!(
+                "accepts TLS on port {port} from {} ({}{exchanges}){}",
+                plural(c.peers, "client address", "client addresses"),
+                plural(c.connections, "connection", "connections"),
+                if c.plays_both {
+                    " and also opens connections to others"
+                } else {
+                    ""
+                }
+            ),
+            "its front end (a listener)",
+        ),
+        CandidateReading::Opener { target_ports } => {
+            let ports: Vec<String> = target_ports.iter().map(u16::to_string).collect();
+            (
+                format!(
+                    "opens TLS connections to {} on port {} ({}{exchanges}){}",
+                    plural(c.peers, "private server", "private servers"),
+                    ports.join(", "),
+                    plural(c.connections, "connection", "connections"),
+                    if c.plays_both {
+                        " and also accepts connections"
+                    } else {
+                        ""
+                    }
+                ),
+                "its back end (HTTPS targets)",
+            )
+        }
+    };
+    format!(
+        "{} (not recognised: nothing readable proves it{likely}) {did}; if it is an ALB node, \
+         the capture shows {side}: pass {}",
+        c.ip,
+        c.flags().join(" ")
+    )
+}
+
+/// The candidate lines of an analysis that recognised no node, most likely first.
+pub fn candidate_texts(a: &Analysis) -> Vec<String> {
+    let c = &a.alb_candidates;
+    c.iter()
+        .enumerate()
+        .map(|(i, x)| candidate_text(x, i, c.get(i + 1).is_some_and(|n| x.ties_with(n))))
+        .collect()
 }
 
 /// What the header says when no ALB node was recognised.

@@ -68,6 +68,9 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     if a.alb_nodes.is_empty() {
         writeln!(out, "ALB nodes: {}", header::NO_NODES)?;
     }
+    for c in header::candidate_texts(a) {
+        writeln!(out, "candidate: {c}")?;
+    }
     for n in &a.alb_nodes {
         let ports: Vec<String> = n.listener_ports.iter().map(u16::to_string).collect();
         writeln!(

@@ -569,7 +569,10 @@ pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
                     | Cause::EncryptedAnswerUnmatched
             ) =>
         {
-            "not visible: the ALB's answer to the client is encrypted (TLS)".to_string()
+            "not visible: the ALB's answer to the client is encrypted (TLS) and the back end \
+             is not in the capture, so neither its status nor who generated it (the ALB or a \
+             target) can be read; none is guessed"
+                .to_string()
         }
         // Seen from the back end alone, the answer to the client is not in the capture:
         // nothing says nobody answered.

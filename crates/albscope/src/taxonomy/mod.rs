@@ -178,6 +178,43 @@ impl Category {
     }
 }
 
+/// The CloudWatch count of back-end errors a category adds to (besides the status codes).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BackEndErrorMetric {
+    /// `TargetConnectionErrorCount`: the ALB's connect was refused, unreachable or timed out.
+    TargetConnection,
+    /// `TargetTLSNegotiationErrorCount`: the ALB's TLS handshake with the target failed or
+    /// timed out.
+    TargetTlsNegotiation,
+}
+
+impl Category {
+    /// The back-end error count this category adds to, when it does.
+    pub fn back_end_error_metric(self) -> Option<BackEndErrorMetric> {
+        match self {
+            Category::TargetConnectRefused
+            | Category::TargetUnreachableIcmp
+            | Category::TargetConnectTimeout => Some(BackEndErrorMetric::TargetConnection),
+            Category::TargetTlsHandshakeFailed | Category::TargetTlsHandshakeTimeout => {
+                Some(BackEndErrorMetric::TargetTlsNegotiation)
+            }
+            _ => None,
+        }
+    }
+
+    /// The back-end error count every one of `candidates` (an `undetermined` verdict's) adds
+    /// to, when they all agree (like [`Category::common_answer`] for the status): e.g. a
+    /// refused connect or an ICMP unreachable is a target connection error either way. `None`
+    /// for no candidates or candidates that disagree.
+    pub fn common_back_end_error(candidates: &[Category]) -> Option<BackEndErrorMetric> {
+        let (first, rest) = candidates.split_first()?;
+        let metric = first.back_end_error_metric()?;
+        rest.iter()
+            .all(|c| c.back_end_error_metric() == Some(metric))
+            .then_some(metric)
+    }
+}
+
 impl fmt::Display for Category {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -272,6 +309,46 @@ mod tests {
             &[],
         ] {
             assert_eq!(Category::common_answer(disagree), None, "{disagree:?}");
+        }
+    }
+
+    #[test]
+    fn common_back_end_error_only_when_every_candidate_agrees() {
+        use BackEndErrorMetric::*;
+        let connect = [
+            Category::TargetConnectRefused,
+            Category::TargetUnreachableIcmp,
+            Category::TargetConnectTimeout,
+        ];
+        assert_eq!(
+            Category::common_back_end_error(&connect),
+            Some(TargetConnection)
+        );
+        let tls = [
+            Category::TargetTlsHandshakeFailed,
+            Category::TargetTlsHandshakeTimeout,
+        ];
+        assert_eq!(
+            Category::common_back_end_error(&tls),
+            Some(TargetTlsNegotiation)
+        );
+        for disagree in [
+            &[
+                Category::TargetConnectTimeout,
+                Category::TargetTlsHandshakeTimeout,
+            ][..],
+            &[
+                Category::TargetConnectRefused,
+                Category::TargetClosedBeforeResponse,
+            ],
+            &[Category::TargetIdleTimeout],
+            &[],
+        ] {
+            assert_eq!(
+                Category::common_back_end_error(disagree),
+                None,
+                "{disagree:?}"
+            );
         }
     }
 

@@ -80,7 +80,18 @@ pub(super) fn access_log(
         (None, _) if back_known => Step::Never,
         _ => Step::NotCaptured,
     };
+    // An encrypted answer to the client, no back end: its status, and whether a target's
+    // answer was relayed, are not visible (nothing says -1 or `-`).
+    let status_not_visible = status.is_none()
+        && target_status.is_none()
+        && back.is_none()
+        && !back_known
+        && category != Category::ClientClosed
+        && front.is_some_and(|f| {
+            f.exchange.is_none() && f.burst.as_ref().is_some_and(|b| b.response.is_some())
+        });
     let response_processing_time = match (b_resp, f_resp) {
+        _ if status_not_visible => Step::NotCaptured,
         (Some(r), Some(f)) if relayed || category == Category::Ok => secs_between(r, f),
         (Some(_), None) if relayed && front.is_none() => Step::NotCaptured,
         _ if back_known || front.is_some() => Step::Never,
@@ -98,6 +109,7 @@ pub(super) fn access_log(
         response_processing_time,
         elb_status_code,
         target_status_code: target_status,
+        status_not_visible,
         trace_id: trace_id.clone(),
     }
 }

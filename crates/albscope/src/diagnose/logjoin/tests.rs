@@ -62,6 +62,7 @@ fn finding(trace: Option<&str>) -> Finding {
             response_processing_time: Step::Never,
             elb_status_code: Some(504),
             target_status_code: None,
+            status_not_visible: false,
             trace_id: trace.map(str::to_string),
         },
         timeline: Vec::new(),

@@ -34,6 +34,8 @@ pub(super) struct DocumentOut<'a> {
     vantage: &'static str,
     verdict: super::verdict::VerdictOut,
     alb_nodes: Vec<NodeOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    alb_candidates: Vec<CandidateOut>,
     targets: Vec<TargetOut<'a>>,
     timers: TimersOut,
     capture: CaptureOut,
@@ -61,6 +63,7 @@ impl<'a> DocumentOut<'a> {
             vantage: vantage_name(a.vantage),
             verdict: super::verdict::VerdictOut::new(a),
             alb_nodes: a.alb_nodes.iter().map(NodeOut::new).collect(),
+            alb_candidates: CandidateOut::all(a),
             targets: a.targets.iter().map(TargetOut::new).collect(),
             timers: TimersOut::new(&a.timers),
             capture: CaptureOut::new(&a.capture),
@@ -86,6 +89,76 @@ fn vantage_name(v: Vantage) -> &'static str {
         Vantage::BackEndOnly => "back_end_only",
         Vantage::FrontEndOnly => "front_end_only",
         Vantage::Unknown => "unknown",
+    }
+}
+
+/// One of `alb_candidates`: a likely ALB node, not recognised (no node was).
+#[derive(Serialize)]
+struct CandidateOut {
+    #[serde(serialize_with = "display")]
+    ip: IpAddr,
+    /// `listener` (it accepts TLS: the front end) or `opener` (it opens TLS to private
+    /// servers: the back end).
+    reading: &'static str,
+    ports: Vec<u16>,
+    peers: u64,
+    connections: u64,
+    exchanges: u64,
+    plays_both: bool,
+    /// True when the next candidate is as likely.
+    ties_with_next: bool,
+    flags: String,
+    text: String,
+    list: Vec<CandidateConnOut>,
+}
+
+/// One of a candidate's `list`.
+#[derive(Serialize)]
+struct CandidateConnOut {
+    client: String,
+    server: String,
+    first: String,
+    last: String,
+    exchanges: u64,
+}
+
+impl CandidateOut {
+    fn all(a: &Analysis) -> Vec<CandidateOut> {
+        use crate::alb::CandidateReading;
+        let c = &a.alb_candidates;
+        c.iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let tie = c.get(i + 1).is_some_and(|n| x.ties_with(n));
+                let (reading, ports) = match &x.reading {
+                    CandidateReading::Listener { port } => ("listener", vec![*port]),
+                    CandidateReading::Opener { target_ports } => ("opener", target_ports.clone()),
+                };
+                CandidateOut {
+                    ip: x.ip,
+                    reading,
+                    ports,
+                    peers: x.peers,
+                    connections: x.connections,
+                    exchanges: x.exchanges,
+                    plays_both: x.plays_both,
+                    ties_with_next: tie,
+                    flags: x.flags().join(" "),
+                    text: crate::report::header::candidate_text(x, i, tie),
+                    list: x
+                        .connections_listed
+                        .iter()
+                        .map(|l| CandidateConnOut {
+                            client: l.client.to_string(),
+                            server: l.server.to_string(),
+                            first: l.first.to_rfc3339(),
+                            last: l.last.to_rfc3339(),
+                            exchanges: l.exchanges,
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
     }
 }
 

@@ -68,6 +68,15 @@
 //!   some: other addresses its clients reach it at, linked from the traffic) [{`ip`,
 //!   `linked_requests`, `tls_timing` (only when true: linked by the timing of TLS client bursts,
 //!   the front end being HTTPS without keys)}]}].
+//! - `alb_candidates` (only when no node was recognised and the capture has TLS connections
+//!   that could be one: TLS only, no keys): the likely nodes, most likely first, at most 3,
+//!   never treated as nodes: [{`ip`, `reading` (`listener`: it accepts TLS on `ports`, the
+//!   node's front end; `opener`: it opens TLS to private servers on `ports`, the node's back
+//!   end), `ports` [u16], `peers` (client addresses or servers), `connections`, `exchanges`
+//!   (encrypted: outcome not visible), `plays_both` (also opens / accepts connections),
+//!   `ties_with_next` (the next is as likely), `flags` (e.g. "--alb-ip 10.0.1.25
+//!   --listener-port 443"), `text`, `list` (its first 16 connections) [{`client`, `server`,
+//!   `first`, `last`, `exchanges`}]}].
 //! - `clock_offsets` (only with several input files whose clocks disagree): [{`file`,
 //!   `ahead_s` (its clock ahead of `reference`; negative: behind), `reference` (file, null when
 //!   given with `--time-offset`), `linked_requests` (0 when given), `applied` (timestamps

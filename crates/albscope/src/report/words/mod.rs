@@ -352,7 +352,16 @@ pub fn path_line(f: &Finding, arrow: &str, xff: bool) -> String {
     format!(
         "client {client}{arrow}ALB {}{arrow}target {}",
         f.alb.map_or("?".to_string(), |a| a.to_string()),
-        f.target.map_or("(none)".to_string(), |t| t.to_string())
+        f.target.map_or_else(
+            || {
+                if f.access_log.status_not_visible {
+                    "(not in the capture)".to_string()
+                } else {
+                    "(none)".to_string()
+                }
+            },
+            |t| t.to_string()
+        )
     )
 }
 
@@ -374,13 +383,20 @@ pub fn status_or_dash(s: Option<u16>) -> String {
 /// The access-log fields as the log line would show them (`?` for a leg not captured):
 /// `0.000 -1 -1 502 -`.
 pub fn access_log_line(al: &AccessLogView) -> String {
+    let code = |s: Option<u16>| {
+        if al.status_not_visible {
+            "?".to_string()
+        } else {
+            status_or_dash(s)
+        }
+    };
     format!(
         "{} {} {} {} {}",
         step(al.request_processing_time, "?"),
         step(al.target_processing_time, "?"),
         step(al.response_processing_time, "?"),
-        status_or_dash(al.elb_status_code),
-        status_or_dash(al.target_status_code)
+        code(al.elb_status_code),
+        code(al.target_status_code)
     )
 }
 
@@ -455,6 +471,7 @@ mod tests {
             response_processing_time: Step::NotCaptured,
             elb_status_code: Some(502),
             target_status_code: None,
+            status_not_visible: false,
             trace_id: None,
         };
         assert_eq!(access_log_line(&al), "0.002 -1 ? 502 -");

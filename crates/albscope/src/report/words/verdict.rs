@@ -306,7 +306,25 @@ fn client_tls(r: &mut Rich, v: &Verdict) {
 pub fn verdict(v: &Verdict) -> Rich {
     let mut r = Rich::default();
     let visible = v.requests.saturating_sub(v.outcome_not_visible);
-    if v.requests == 0 && v.encrypted.exchanges == 0 {
+    if let (0, Some(u)) = (v.requests, &v.unrecognised_tls) {
+        r.text(format!(
+            "No ALB node was recognised: the capture holds {} ({}, no keys) between addresses \
+             that may be a node and its clients or targets; their outcome is not visible and \
+             nothing is guessed. If the most likely candidate is the node{}, run again with ",
+            plural(u.exchanges, "encrypted exchange", "encrypted exchanges"),
+            plural(u.connections, "TLS connection", "TLS connections"),
+            if u.tie {
+                " (the capture cannot tell it from the next one)"
+            } else {
+                ""
+            }
+        ));
+        r.code(u.flags.clone());
+        r.text(
+            "; to see the outcomes, give the TLS keys with --tls-keylog or capture the other \
+             leg of the node too (its targets' side, or its clients').",
+        );
+    } else if v.requests == 0 && v.encrypted.exchanges == 0 {
         r.text("No client requests were recognised in the capture.");
     } else if v.failed == 0 && visible == 0 {
         // Nothing but exchanges whose outcome is not visible: the sentence below says it.
@@ -438,6 +456,7 @@ mod tests {
             in_flight_at_end: 0,
             outcome_not_visible: 0,
             encrypted: Default::default(),
+            unrecognised_tls: None,
             client_tls_failures: 0,
             client_tls_alerts: Vec::new(),
             back_end_captured: true,

@@ -1,0 +1,234 @@
+//! Likely ALB nodes when none is recognised: the TLS connections of a capture that names no
+//! node (no ALB headers, health checks or awselb answers readable: TLS only, no keys) are
+//! remembered per server ([`TlsPeers`]), and at the end each address that could be the node is
+//! named with the flags that would tell albscope so ([`NodeCandidate`]): the server of TLS
+//! connections (its front end, if it is the node) and a private opener of TLS connections to
+//! private servers (its back end, if it is the node). A candidate is never treated as a node:
+//! one client talking to one HTTPS server looks the same from either side.
+
+use super::knowledge::is_private;
+use crate::capture::Timestamp;
+use crate::flow::{ConnKey, Endpoint};
+use std::net::IpAddr;
+
+/// Most TLS servers (address, port) remembered.
+const MAX_SERVERS: usize = 4_096;
+/// Most client addresses counted per TLS server.
+const MAX_CLIENTS: usize = 8;
+/// Most connections listed per TLS server.
+const MAX_LISTED: usize = 16;
+/// Most candidates named.
+pub const MAX_CANDIDATES: usize = 3;
+
+/// One TLS connection of a candidate, as listed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TlsConnSeen {
+    /// The opener.
+    pub client: Endpoint,
+    /// The server.
+    pub server: Endpoint,
+    /// Its first packet.
+    pub first: Timestamp,
+    /// Its last packet.
+    pub last: Timestamp,
+    /// Its exchanges (a client burst of application data and the server's answer).
+    pub exchanges: u64,
+}
+
+/// What one TLS server accepted.
+#[derive(Clone, Debug, Default)]
+struct ServerSeen {
+    connections: u64,
+    exchanges: u64,
+    /// Connections per client address (the first [`MAX_CLIENTS`] addresses).
+    clients: Vec<(IpAddr, u64)>,
+    /// The first [`MAX_LISTED`] connections.
+    listed: Vec<TlsConnSeen>,
+}
+
+/// The TLS connections seen, per server (address, port).
+#[derive(Clone, Debug, Default)]
+pub struct TlsPeers {
+    servers: indexmap::IndexMap<Endpoint, ServerSeen>,
+}
+
+impl TlsPeers {
+    /// Remembers one closed TLS connection and its exchanges.
+    pub fn remember(&mut self, key: &ConnKey, first: Timestamp, last: Timestamp, exchanges: u64) {
+        if !self.servers.contains_key(&key.server) && self.servers.len() >= MAX_SERVERS {
+            return;
+        }
+        let s = self.servers.entry(key.server).or_default();
+        s.connections += 1;
+        s.exchanges += exchanges;
+        if let Some(c) = s.clients.iter_mut().find(|c| c.0 == key.client.ip) {
+            c.1 += 1;
+        } else if s.clients.len() < MAX_CLIENTS {
+            s.clients.push((key.client.ip, 1));
+        }
+        if s.listed.len() < MAX_LISTED {
+            s.listed.push(TlsConnSeen {
+                client: key.client,
+                server: key.server,
+                first,
+                last,
+                exchanges,
+            });
+        }
+    }
+
+    /// The likely ALB nodes, most likely first (at most [`MAX_CANDIDATES`]). `opens` tells
+    /// whether an address was seen opening any connection, `accepts` accepting one.
+    pub fn candidates(
+        &self,
+        opens: impl Fn(IpAddr) -> bool,
+        accepts: impl Fn(IpAddr) -> bool,
+    ) -> Vec<NodeCandidate> {
+        let mut out: Vec<NodeCandidate> = Vec::new();
+        // The server of TLS connections: the node's front end (listener).
+        for (server, s) in &self.servers {
+            out.push(NodeCandidate {
+                ip: server.ip,
+                reading: CandidateReading::Listener { port: server.port },
+                peers: s.clients.len() as u64,
+                connections: s.connections,
+                exchanges: s.exchanges,
+                plays_both: opens(server.ip),
+                connections_listed: s.listed.clone(),
+            });
+        }
+        // A private opener of TLS connections to private servers: the node's back end.
+        let mut openers: Vec<NodeCandidate> = Vec::new();
+        for (server, s) in &self.servers {
+            if !is_private(server.ip) {
+                continue;
+            }
+            for (client, n) in &s.clients {
+                if !is_private(*client) {
+                    continue;
+                }
+                let c = match openers.iter_mut().find(|o| o.ip == *client) {
+                    Some(c) => c,
+                    None => {
+                        openers.push(NodeCandidate {
+                            ip: *client,
+                            reading: CandidateReading::Opener {
+                                target_ports: Vec::new(),
+                            },
+                            peers: 0,
+                            connections: 0,
+                            exchanges: 0,
+                            plays_both: accepts(*client),
+                            connections_listed: Vec::new(),
+                        });
+                        let last = openers.len() - 1;
+                        &mut openers[last]
+                    }
+                };
+                c.peers += 1;
+                c.connections += n;
+                if let CandidateReading::Opener { target_ports } = &mut c.reading {
+                    if !target_ports.contains(&server.port) {
+                        target_ports.push(server.port);
+                        target_ports.sort_unstable();
+                    }
+                }
+                for l in s.listed.iter().filter(|l| l.client.ip == *client) {
+                    c.exchanges += l.exchanges;
+                    if c.connections_listed.len() < MAX_LISTED {
+                        c.connections_listed.push(l.clone());
+                    }
+                }
+            }
+        }
+        out.extend(openers);
+        // Playing both roles first (the node accepts clients and opens to targets), then more
+        // peers (a node serves many clients, or spreads over a target group), then more
+        // connections; on a tie the listener reading first (a TLS listener is the common case,
+        // a TLS target group the rarer one).
+        out.sort_by(|a, b| {
+            (b.plays_both, b.peers, b.connections, a.reading.rank(), a.ip).cmp(&(
+                a.plays_both,
+                a.peers,
+                a.connections,
+                b.reading.rank(),
+                b.ip,
+            ))
+        });
+        out.truncate(MAX_CANDIDATES);
+        out
+    }
+}
+
+/// Which side of an ALB node a candidate's connections would be.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CandidateReading {
+    /// It accepts TLS connections on `port`: the node's front end, a listener
+    /// (`--alb-ip IP --listener-port PORT`).
+    Listener {
+        /// The port it accepts TLS on.
+        port: u16,
+    },
+    /// It opens TLS connections to private servers on `target_ports`: the node's back end,
+    /// HTTPS targets (`--alb-ip IP --target-port PORT`).
+    Opener {
+        /// The servers' ports.
+        target_ports: Vec<u16>,
+    },
+}
+
+impl CandidateReading {
+    fn rank(&self) -> u8 {
+        match self {
+            CandidateReading::Listener { .. } => 0,
+            CandidateReading::Opener { .. } => 1,
+        }
+    }
+}
+
+/// An address that may be an ALB node, not recognised as one: named with what it did and the
+/// flags that would tell albscope so.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeCandidate {
+    /// Its address.
+    pub ip: IpAddr,
+    /// Which side of a node its TLS connections would be.
+    pub reading: CandidateReading,
+    /// Distinct peers: client addresses (listener) or servers (opener), counted up to 8 per
+    /// server.
+    pub peers: u64,
+    /// Its TLS connections in that role.
+    pub connections: u64,
+    /// Their exchanges (encrypted: their outcome is not visible).
+    pub exchanges: u64,
+    /// It also opens connections (listener) or accepts them (opener), as a node does.
+    pub plays_both: bool,
+    /// The first of its connections.
+    pub connections_listed: Vec<TlsConnSeen>,
+}
+
+impl NodeCandidate {
+    /// The command-line options that would name it (`--alb-ip` and the port flag).
+    pub fn flags(&self) -> Vec<String> {
+        let mut f = vec!["--alb-ip".to_string(), self.ip.to_string()];
+        match &self.reading {
+            CandidateReading::Listener { port } => {
+                f.push("--listener-port".into());
+                f.push(port.to_string());
+            }
+            CandidateReading::Opener { target_ports } => {
+                for p in target_ports {
+                    f.push("--target-port".into());
+                    f.push(p.to_string());
+                }
+            }
+        }
+        f
+    }
+
+    /// True when `other` is as likely as this one (nothing in the capture ranks them).
+    pub fn ties_with(&self, other: &NodeCandidate) -> bool {
+        (self.plays_both, self.peers, self.connections)
+            == (other.plays_both, other.peers, other.connections)
+    }
+}
