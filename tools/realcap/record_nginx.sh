@@ -24,7 +24,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/rs-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-NGX_SCENARIOS="ngx_apache_ka ngx_gunicorn_timing ngx_burst ngx_burst_tls ngx_connect_fail"
+NGX_SCENARIOS="ngx_apache_ka ngx_gunicorn_timing ngx_burst ngx_burst_tls ngx_tls_out_of_order ngx_connect_fail"
 
 # ---------------------------------------------------------------- the ALB node: nginx
 # $UPSTREAMS = upstream blocks (the target groups); $LOCATIONS = extra location blocks.
@@ -227,6 +227,8 @@ $(upstream_block tg_node 10.99.1.11:8080)
 $(upstream_block tg_gun 10.99.1.12:8080)"
     LOCATIONS="        location /reset/ { proxy_pass http://tg_node; }
         location /hang/ { proxy_pass http://tg_node; }
+        location /slowreset/ { proxy_pass http://tg_node; }
+        location /node/ { proxy_pass http://tg_node; }
         location /boom/ { proxy_pass http://tg_gun; }"
     TARGET_VANTAGE=1
 }
@@ -249,7 +251,7 @@ burst() { # scheme first_port: 24 requests on 24 connections opened at once (cur
     res=$(nsx "${NSP}client" curl -sk --parallel --parallel-immediate --parallel-max 30 \
         --local-port "$p0-$((p0 + 40))" --max-time 30 \
         -w '%{local_port} %{url_effective} -> %{http_code} time_total=%{time_total}s\n' "${urls[@]}" 2>&1) || true
-    echo "$res" | sed "s/^/$t0 client 10.99.2.10:/" | tee -a "$WORK/client.log" >&2
+    echo "$res" | grep -- '->' | sed "s/^/$t0 client 10.99.2.10:/" | tee -a "$WORK/client.log" >&2
 }
 sc_ngx_burst_drive() {
     client 40720 http://10.99.0.1/ok/warm1
@@ -271,6 +273,30 @@ sc_ngx_burst_tls_drive() {
     burst https 40822
     sleep 0.5
     client 40870 https://10.99.0.1/ok/after1
+    sleep 1
+}
+
+sc_ngx_tls_out_of_order_setup() { sc_ngx_burst_setup; }
+sc_ngx_tls_out_of_order_drive() {
+    # 16 HTTPS clients at once, all to the Node.js target, answered in reverse order (the
+    # first sent waits longest); every fourth is reset by the target after its delay instead
+    # of answered: over an encrypted front end only the order of the answers pairs them.
+    local i d urls=() t0 res
+    for i in $(seq 1 16); do
+        d=$(printf '0.%02d' $(( (17 - i) * 5 )))
+        if [ $((i % 4)) = 2 ]; then
+            urls+=(-o /dev/null "https://10.99.0.1/slowreset/$d/q$i")
+        else
+            urls+=(-o /dev/null "https://10.99.0.1/node/slow/$d/q$i")
+        fi
+    done
+    client 40880 https://10.99.0.1/ok/warm
+    sleep 0.5
+    t0=$(date +%T.%N | cut -c1-12)
+    res=$(nsx "${NSP}client" curl -sk --parallel --parallel-immediate --parallel-max 30 \
+        --local-port 40881-40920 --max-time 30 \
+        -w '%{local_port} %{url_effective} -> %{http_code} time_total=%{time_total}s\n' "${urls[@]}" 2>&1) || true
+    echo "$res" | grep -- '->' | sed "s/^/$t0 client 10.99.2.10:/" | tee -a "$WORK/client.log" >&2
     sleep 1
 }
 

@@ -2,12 +2,13 @@
 // keepAliveTimeout (5 s), no Server header, `X-Powered-By: node-modes` so the app is named.
 //   node node_modes.js ADDR PORT
 // /ok... 200; /status/<code> that status; /reset... the socket is reset (RST) before any
-// response byte; /hang... never answers; /slow/<secs>/... answers after that delay.
+// response byte; /slowreset/<secs>/... the same after that delay; /hang... never answers; /slow/<secs>/... answers after that delay.
 'use strict';
 const http = require('http');
 const [addr, port] = process.argv.slice(2);
 const server = http.createServer((req, res) => {
   const parts = req.url.split('/').filter(Boolean);
+  if (parts[0] === 'node') parts.shift(); // /node/... is routed here by the proxy as is
   const send = (code, text) => {
     res.writeHead(code, { 'Content-Type': 'text/plain', 'X-Powered-By': 'node-modes' });
     res.end(text);
@@ -17,6 +18,10 @@ const server = http.createServer((req, res) => {
     return;
   }
   if (parts[0] === 'hang') return;
+  if (parts[0] === 'slowreset' && parts[1]) {
+    setTimeout(() => req.socket.resetAndDestroy(), Number(parts[1]) * 1000);
+    return;
+  }
   if (parts[0] === 'slow' && parts[1]) {
     setTimeout(() => send(200, `late hello ${req.url}\n`), Number(parts[1]) * 1000);
     return;
