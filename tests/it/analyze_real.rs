@@ -718,6 +718,50 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
                 (0, Category::TargetClosedBeforeResponse, Some(502), LB),
             ],
         ),
+        (
+            "ngx_uvicorn.pcap",
+            vec![
+                (40761, Category::Ok, Some(200), TG),
+                (40762, Category::KeepaliveRace, Some(502), LB),
+                (40763, Category::Ok, Some(200), TG),
+                // headers, then the body stalled past the idle timeout: nginx closed (curl exit 18)
+                (40764, Category::IncompleteBody, None, LB),
+                (40765, Category::Ok, Some(200), TG),
+                (40766, Category::TargetIdleTimeout, Some(504), LB),
+            ],
+        ),
+        (
+            "ngx_apache_upload.pcap",
+            vec![
+                (40781, Category::Ok, Some(200), TG),
+                (40782, Category::Ok, Some(413), TG),
+                (40783, Category::Ok, Some(413), TG),
+                (40784, Category::Ok, Some(200), TG),
+                (40785, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "ngx_uvicorn.target.pcap",
+            vec![
+                (0, Category::KeepaliveRace, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                // the stalled body cut by the ALB's close: its idle timeout or a client that left
+                (0, Category::Undetermined, Some(200), TG),
+                (0, Category::Undetermined, None, None),
+            ],
+        ),
+        (
+            "ngx_apache_upload.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(413), TG),
+                (0, Category::Ok, Some(413), TG),
+            ],
+        ),
     ]
 }
 

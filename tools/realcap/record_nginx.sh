@@ -24,7 +24,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/rs-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-NGX_SCENARIOS="ngx_apache_ka ngx_gunicorn_timing ngx_burst ngx_burst_tls ngx_tls_out_of_order ngx_connect_fail"
+NGX_SCENARIOS="ngx_apache_ka ngx_gunicorn_timing ngx_burst ngx_burst_tls ngx_tls_out_of_order ngx_connect_fail ngx_uvicorn ngx_apache_upload"
 
 # ---------------------------------------------------------------- the ALB node: nginx
 # $UPSTREAMS = upstream blocks (the target groups); $LOCATIONS = extra location blocks.
@@ -297,6 +297,57 @@ sc_ngx_tls_out_of_order_drive() {
         --local-port 40881-40920 --max-time 30 \
         -w '%{local_port} %{url_effective} -> %{http_code} time_total=%{time_total}s\n' "${urls[@]}" 2>&1) || true
     echo "$res" | grep -- '->' | sed "s/^/$t0 client 10.99.2.10:/" | tee -a "$WORK/client.log" >&2
+    sleep 1
+}
+
+sc_ngx_uvicorn_setup() {
+    # uvicorn (--timeout-keep-alive 2) raced on a reused connection (its FIN delayed as in
+    # ngx_apache_ka); bodies trickled with gaps under the idle timeout (fine) and one gap over
+    # it (headers, then silence: the proxy gives up mid-body); answers at 4.6 s and 5.4 s.
+    bg tgt1-uvicorn "${NSP}tgt1" /usr/bin/python3 -m uvicorn --app-dir "$HERE/servers" asgi_app:app \
+        --host 0.0.0.0 --port 8080 --timeout-keep-alive 2 --no-access-log
+    drop_first_fin "${NSP}tgt1"
+    UPSTREAMS=$(upstream_block tg 10.99.1.11:8080)
+    TARGET_VANTAGE=1
+}
+sc_ngx_uvicorn_drive() {
+    sleep 1   # uvicorn starts slowly
+    client 40761 http://10.99.0.1/ok/first
+    sleep 2.08
+    client 40762 http://10.99.0.1/race                    # reused after ~2.1 s: uvicorn closed it
+    sleep 0.3
+    client 40763 http://10.99.0.1/trickle/1.5/4/download  # 6 s in all, never 5 s idle: 200
+    sleep 0.3
+    client 40764 http://10.99.0.1/trickle/6/2/stalled     # headers, then 6 s of silence
+    sleep 0.3
+    client 40765 http://10.99.0.1/slow/4.6/near           # in time
+    sleep 0.3
+    client 40766 http://10.99.0.1/slow/5.4/past           # 0.4 s too late: 504
+    sleep 1
+}
+
+sc_ngx_apache_upload_setup() {
+    # Apache with LimitRequestBody 10000: a 40 KB upload is refused with 413 before its body
+    # has arrived (Apache answers early and closes); one with Expect: 100-continue (the proxy
+    # answers the 100 itself, as an ALB does); a slow small upload (2 KB/s) that is accepted.
+    apache_target "${NSP}tgt1" 10
+    echo "LimitRequestBody 10000" >>"$WORK/apache/httpd.conf"
+    UPSTREAMS=$(upstream_block tg 10.99.1.11:8080)
+    TARGET_VANTAGE=1
+    head -c 30000 /dev/urandom | base64 -w 0 >"$WORK/big.bin"
+    head -c 6000 /dev/urandom | base64 -w 0 >"$WORK/small.bin"
+}
+sc_ngx_apache_upload_drive() {
+    client 40781 http://10.99.0.1/ok/first
+    sleep 0.3
+    client 40782 http://10.99.0.1/upload/big --data-binary "@$WORK/big.bin" -H 'Expect:'
+    sleep 0.3
+    client 40783 http://10.99.0.1/upload/big-expect --data-binary "@$WORK/big.bin" \
+        -H 'Expect: 100-continue'
+    sleep 0.3
+    client 40784 http://10.99.0.1/upload/slow --data-binary "@$WORK/small.bin" --limit-rate 2K -H 'Expect:'
+    sleep 0.3
+    client 40785 http://10.99.0.1/ok/after
     sleep 1
 }
 

@@ -573,7 +573,7 @@ fn incomplete_body() {
         .fix
         .as_deref()
         .unwrap()
-        .contains("1000 declared, 500 sent"));
+        .contains("Content-Length: 1000 but sent only 500 body bytes"));
 }
 
 #[test]
@@ -884,7 +884,7 @@ fn front_end_only_incomplete_body() {
         .fix
         .as_deref()
         .unwrap()
-        .contains("1000 declared, 100 sent"));
+        .contains("Content-Length: 1000 but sent only 100 body bytes"));
 }
 
 /// The back end shows the ALB giving up after 5 s and the client got a 504: without
@@ -1409,6 +1409,30 @@ fn chunked_body_closed_by_the_alb_needs_the_front_end() {
 
     let mut tr = tracker();
     back(&mut tr);
+    let f = one(tr);
+    assert_eq!(f.category, Category::Undetermined);
+    assert_eq!(
+        f.candidates,
+        vec![Category::IncompleteBody, Category::ClientClosed]
+    );
+}
+
+/// The same with a body short of its Content-Length (a target that stalled after its headers,
+/// recorded behind nginx with uvicorn: samples/real/ngx_uvicorn): the ALB's close on the back
+/// end alone is its idle timeout cutting the body or its client having left.
+#[test]
+fn short_body_closed_by_the_alb_needs_the_front_end() {
+    let mut tr = tracker();
+    let mut stalled = resp(120, 200, "uvicorn", 1000);
+    stalled.complete = None;
+    stalled.body_bytes = 100;
+    let b = back_conn(2, 101).handshake(101).ev(5_130, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), Some(stalled))],
+        0,
+        None,
+    ));
     let f = one(tr);
     assert_eq!(f.category, Category::Undetermined);
     assert_eq!(
