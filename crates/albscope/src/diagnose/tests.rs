@@ -1365,6 +1365,33 @@ fn chunked_stream_open_at_the_end_of_the_capture_is_not_cut() {
     assert_ne!(f.category, Category::IncompleteBody);
 }
 
+/// A body short of its Content-Length with no close after it: the capture ended while it was
+/// still arriving (a capture cut right after the target's header segment), not a cut body.
+#[test]
+fn body_still_arriving_at_the_end_of_the_capture_is_not_cut() {
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(0, None, Some(get(100, "/x", front_headers())), None)],
+        0,
+        None,
+    ));
+    let mut arriving = resp(120, 200, "uvicorn", 29);
+    arriving.complete = None;
+    arriving.body_bytes = 0;
+    let b = back_conn(2, 101).handshake(101);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), Some(arriving))],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    assert_ne!(f.category, Category::IncompleteBody);
+    assert!(!f.category.is_failure(), "{:?}", f.category);
+}
+
 /// A chunked body the ALB closed on the back end mid-stream: the ALB's idle timeout cutting a
 /// stalled stream, or the ALB closing because its client left. The front end tells them apart
 /// (the ALB's bare FIN to the client proves the cut); from the back end alone it is
