@@ -24,7 +24,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/rs-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-NGX_SCENARIOS="ngx_apache_ka ngx_gunicorn_timing ngx_burst ngx_burst_tls ngx_tls_out_of_order ngx_connect_fail ngx_uvicorn ngx_apache_upload"
+NGX_SCENARIOS="ngx_apache_ka ngx_gunicorn_timing ngx_burst ngx_burst_tls ngx_tls_out_of_order ngx_connect_fail ngx_uvicorn ngx_apache_upload ngx_apache_tls"
 
 # ---------------------------------------------------------------- the ALB node: nginx
 # $UPSTREAMS = upstream blocks (the target groups); $LOCATIONS = extra location blocks.
@@ -90,7 +90,7 @@ ${UPSTREAMS}
         location @alb502 { more_set_headers "Server: awselb/2.0"; return 502; }
         location @alb504 { more_set_headers "Server: awselb/2.0"; return 504; }
 ${LOCATIONS}
-        location / { proxy_pass http://tg; }
+        location / { proxy_pass ${TG_SCHEME}://tg; }
     }
 }
 EOF
@@ -142,6 +142,19 @@ FallbackResource /index.html
 Redirect 503 /maintenance
 Redirect 410 /gone
 EOF
+    if [ "${APACHE_TLS:-0}" = 1 ]; then
+        cat >>"$d/httpd.conf" <<EOF
+LoadModule socache_shmcb_module /usr/lib/apache2/modules/mod_socache_shmcb.so
+LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so
+SSLSessionCache shmcb:$d/run/ssl_scache(512000)
+Listen 8443 https
+<VirtualHost *:8443>
+    SSLEngine on
+    SSLCertificateFile $WORK/tgt.crt
+    SSLCertificateKeyFile $WORK/tgt.key
+</VirtualHost>
+EOF
+    fi
     bg apache "$ns" apache2 -DFOREGROUND -f "$d/httpd.conf"
 }
 
@@ -351,6 +364,38 @@ sc_ngx_apache_upload_drive() {
     sleep 1
 }
 
+sc_ngx_apache_tls_setup() {
+    # An HTTPS target group: Apache mod_ssl on :8443 (KeepAliveTimeout 2), the proxy speaking
+    # TLS to it over kept-alive connections. The back end carries only TLS records: a
+    # keep-alive race, Apache's own 503 and 410, plain 200s. Over TLS Apache's close starts
+    # with a close_notify alert (a 31-byte TLS 1.2 record, IP length 83), alone or with the FIN:
+    # the first of them is dropped (retransmitted ~0.2 s later; a FIN behind it waits for it)
+    # to widen the race.
+    APACHE_TLS=1 apache_target "${NSP}tgt1" 2
+    nsx "${NSP}tgt1" nft add table inet rc
+    nsx "${NSP}tgt1" nft add chain inet rc out '{ type filter hook output priority 0; }'
+    nsx "${NSP}tgt1" nft add rule inet rc out tcp sport 8443 ip length 83 ct mark 0 ct mark set 1 drop
+    nsx "${NSP}tgt1" nft add rule inet rc out tcp sport 8443 'tcp flags & fin == fin' ct mark 0 ct mark set 1 drop
+    UPSTREAMS=$(upstream_block tg 10.99.1.11:8443)
+    TG_SCHEME=https
+    TARGET_VANTAGE=1
+}
+sc_ngx_apache_tls_drive() {
+    local p=40791
+    client "$p" http://10.99.0.1/ok/first
+    sleep 0.8
+    client $((p + 1)) http://10.99.0.1/ok/reused-0.8s
+    sleep 1.96
+    client $((p + 2)) http://10.99.0.1/race            # reused after ~2.05 s idle
+    sleep 0.4
+    client $((p + 3)) http://10.99.0.1/maintenance
+    sleep 0.3
+    client_multi $((p + 4)) http://10.99.0.1/gone http://10.99.0.1/ok/second
+    sleep 4
+    client $((p + 5)) http://10.99.0.1/ok/after-clean-close
+    sleep 1
+}
+
 sc_ngx_connect_fail_setup() {
     # /down -> a closed port (RST: 502); /blackhole -> t2, whose firewall drops the SYNs (the
     # proxy gives up at its 10 s connect timeout: 504); / -> t1 (Node.js) as usual.
@@ -383,7 +428,7 @@ record_ngx() {
     log "=== $sc"
     rm -rf "$WORK/run" "$WORK/ngx" "$WORK/apache" && mkdir -p "$WORK" && : >"$WORK/client.log"
     tls_cert
-    UPSTREAMS="" LOCATIONS="" TARGET_VANTAGE=0 ALB2=0
+    UPSTREAMS="" LOCATIONS="" TARGET_VANTAGE=0 ALB2=0 TG_SCHEME=http
     setup_net
     "sc_${sc}_setup"
     write_nginx_alb_cfg

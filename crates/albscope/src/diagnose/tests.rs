@@ -1467,3 +1467,50 @@ fn short_body_closed_by_the_alb_needs_the_front_end() {
         vec![Category::IncompleteBody, Category::ClientClosed]
     );
 }
+
+/// An HTTPS target group seen with a clear front end (recorded behind nginx with Apache
+/// mod_ssl): the back end shows only that the target answered over TLS, the front end that
+/// the client got 503 with the target's Server header: the target's own error, relayed.
+#[test]
+fn target_5xx_over_a_tls_back_end_is_the_targets_error() {
+    use crate::protocol::TlsBurst;
+    let config = AlbConfig {
+        alb_ips: vec![ALB.parse().unwrap()],
+        ..AlbConfig::default()
+    };
+    let mut tr: Tr = AlbTracker::new(config, Collect::default());
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/maintenance", front_headers())),
+            Some(resp(112, 503, "Apache/2.4.71 (Debian) OpenSSL/3.0.19", 339)),
+        )],
+        0,
+        None,
+    ));
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 443), 101).handshake(101);
+    let mut rec = b.record(AppKind::Tls, vec![], 0, None);
+    let burst = |dir, ms: i64, bytes| TlsBurst {
+        dir,
+        first: t(ms),
+        first_pos: p(ms as u64),
+        last: t(ms),
+        bytes,
+    };
+    rec.tls = Some(TlsInfo {
+        established: Some(t(102)),
+        bursts: vec![burst(ToServer, 103, 243), burst(ToClient, 110, 568)],
+        ..TlsInfo::default()
+    });
+    tr.closed(rec);
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetGeneratedError,
+        Some(503),
+        Some(GeneratedBy::Target),
+    );
+}

@@ -194,6 +194,20 @@ pub(in crate::diagnose) fn diagnose_verdict(
         evidence.push(Evidence::AlbReplacedResponse);
     }
 
+    // The target answered over TLS (its status not visible on the back end) and the client got
+    // a 5xx that is not the ALB's own: the target's error, relayed (an HTTPS target group's
+    // 503, seen in the clear on the front end).
+    if category == Category::Ok
+        && what == Cause::TlsAnswer
+        && !front_is_lb
+        && front_status.is_some_and(|s| s >= 500)
+    {
+        category = Category::TargetGeneratedError;
+        what = Cause::TargetOwnError {
+            server: front_server.map(str::to_string),
+        };
+    }
+
     // A header block skipped for the buffer memory limit was in the capture but not read: no
     // category can be proved from what was read.
     let skipped = [(front, LegKind::Front), (back, LegKind::Back)]
