@@ -24,7 +24,9 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/rs-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-NGX_SCENARIOS="ngx_apache_ka ngx_gunicorn_timing ngx_burst ngx_burst_tls ngx_tls_out_of_order ngx_connect_fail ngx_uvicorn ngx_apache_upload ngx_apache_tls"
+# The samples in samples/real/. Also by name: ngx_apache_tls (an HTTPS target group; its race
+# does not happen, and it is not kept as a sample: see samples/real/README.md).
+NGX_SCENARIOS="ngx_apache_ka ngx_gunicorn_timing ngx_burst ngx_burst_tls ngx_tls_out_of_order ngx_connect_fail ngx_uvicorn ngx_apache_upload"
 
 # ---------------------------------------------------------------- the ALB node: nginx
 # $UPSTREAMS = upstream blocks (the target groups); $LOCATIONS = extra location blocks.
