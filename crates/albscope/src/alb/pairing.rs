@@ -612,7 +612,9 @@ pub(super) fn pair(
                         .take(MAX_AMBIGUOUS),
                 );
             }
-            if pool.is_empty() {
+            // (Not for an attempt on a health-check cadence: it takes only a client request
+            // that no other back-end leg explains.)
+            if pool.is_empty() && !b.cadence_check {
                 // The only fronts that fit may have gone to an earlier back-end leg that has
                 // another one: the two change places.
                 if let Some((k, fi, f2)) = swap_partner(
