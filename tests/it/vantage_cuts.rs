@@ -142,10 +142,14 @@ fn every_packet_goes_to_exactly_one_cut() {
 
 /// Recordings of one target where the mirror capture holds several: hc_refused.target.pcap is
 /// target 1 (its refused health checks) while the clients were served by target 2;
-/// target_errors.target.pcap is target 1 (nginx) while one request went to target 2 (Node.js).
+/// target_errors.target.pcap is target 1 (nginx) while one request went to target 2 (Node.js);
+/// the ngx_burst*, ngx_connect_fail recordings are target 1 while some requests went to target 2.
 const PARTIAL_RECORDINGS: &[&str] = &[
     "samples/real/hc_refused.target.pcap",
     "samples/real/target_errors.target.pcap",
+    "samples/real/ngx_burst.target.pcap",
+    "samples/real/ngx_burst_tls.target.pcap",
+    "samples/real/ngx_connect_fail.target.pcap",
 ];
 
 /// The cut is realistic: where a real back-end recording of the same events exists
@@ -303,6 +307,17 @@ const CANNOT_TELL: &[(&str, &str, &str)] = &[
         "front",
         "--alb-ip 10.98.2.1 --listener-port 443",
     ),
+    // one private client (10.99.2.10) on many TLS connections to the node's :443 (nginx)
+    (
+        "samples/real/ngx_burst_tls.pcap",
+        "front",
+        "--alb-ip 10.99.0.1 --listener-port 443",
+    ),
+    (
+        "samples/real/ngx_tls_out_of_order.pcap",
+        "front",
+        "--alb-ip 10.99.0.1 --listener-port 443",
+    ),
 ];
 
 /// True for a row of a cut in [`CANNOT_TELL`].
@@ -378,6 +393,17 @@ const TODAY: &[(&str, &str, u64, u64, u64)] = &[
     ("samples/tls/https_backend.pcap", "back", 0, 0, 1),
     // recorded on target 1 only: the request served by target 2 is not in it
     ("samples/real/target_errors.target.pcap", "rec-b", 0, 0, 1),
+    // recorded on target 1 only: the requests served by target 2 (gunicorn's 503, 500 and the
+    // slow request, the black-holed connect) are not in them
+    ("samples/real/ngx_burst.target.pcap", "rec-b", 0, 0, 3),
+    ("samples/real/ngx_burst_tls.target.pcap", "rec-b", 0, 0, 1),
+    (
+        "samples/real/ngx_connect_fail.target.pcap",
+        "rec-b",
+        0,
+        0,
+        1,
+    ),
 ];
 
 /// An encrypted front end seen alone (recognised from its public clients, or told the ALB):

@@ -541,6 +541,8 @@ pub(super) fn pair(
             .filter(|&i| backs.get(i).is_some_and(|b| b.cadence_check))
             .collect(),
     ];
+    // Front ends paired by time order below: front index -> index in `pairs`.
+    let mut time_paired: HashMap<usize, usize> = HashMap::default();
     for order in sequences {
         // The earliest start among the back-end legs from each position of the sequence on.
         let mut floors: Vec<Timestamp> = order
@@ -563,18 +565,10 @@ pub(super) fn pair(
                 continue;
             }
             let floor = floors.get(k).copied().unwrap_or_default();
-            let b_http = b
-                .leg
-                .exchange
-                .as_ref()
-                .and_then(|e| e.request.as_ref())
-                .is_some();
-            let b_outcome = outcome_time(&b.leg);
-            // A failed connect leaves the ALB nothing to wait for: it answers the client
-            // within one more connect attempt, not later.
-            let b_answer_by =
-                failed_connect_at(&b.leg).map(|r| r.plus(known.config.connect_timeout));
-            let earliest = Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0));
+            let facts = BackFacts::of(b, &known.config);
+            let b_outcome = facts.outcome;
+            let b_answer_by = facts.answer_by;
+            let earliest = facts.earliest;
             let first = fronts.partition_point(|f| f.time < earliest);
             pool.clear();
             let mut i = skip.find(first);
@@ -582,22 +576,7 @@ pub(super) fn pair(
                 if f.time > b.time.plus(TOLERANCE) || pool.len() >= MAX_AMBIGUOUS {
                     break;
                 }
-                let candidate = !f.used
-                && f.node == b.node
-                // An HTTP back-end request that matched no HTTP front end can only belong to
-                // an opaque (TLS) front-end request, to one whose request the capture lost
-                // (mirror loss or truncation: an exchange without a readable request), or to one
-                // whose path or Host the ALB rewrote (a rule's transform) on the way.
-                && (!b_http
-                    || f.leg.exchange.as_ref().map_or(true, |e| e.request.is_none())
-                    || rewritten(&f.leg, &b.leg, b.forwarded, max))
-                // The ALB answers the client after the back-end outcome, not before the
-                // attempt.
-                && answer_time(&f.leg).map_or(true, |a| {
-                    a.plus(TOLERANCE) >= b.time
-                        && b_outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
-                        && b_answer_by.map_or(true, |by| a <= by.plus(TOLERANCE))
-                });
+                let candidate = !f.used && fits_in_time(f, b, &facts, max);
                 if candidate {
                     pool.push(i);
                 } else if answer_time(&f.leg).is_some_and(|a| a.plus(TOLERANCE) < floor) {
@@ -633,6 +612,41 @@ pub(super) fn pair(
                         .take(MAX_AMBIGUOUS),
                 );
             }
+            // (Not for an attempt on a health-check cadence: it takes only a client request
+            // that no other back-end leg explains.)
+            if pool.is_empty() && !b.cadence_check {
+                // The only fronts that fit may have gone to an earlier back-end leg that has
+                // another one: the two change places.
+                if let Some((k, fi, f2)) = swap_partner(
+                    &fronts,
+                    &backs,
+                    &pairs,
+                    &time_paired,
+                    bi,
+                    max,
+                    &known.config,
+                )
+                .filter(|&(_, _, f2)| !fronts.get(f2).is_some_and(&claimable))
+                {
+                    if let Some(pair) = pairs.get_mut(k) {
+                        pair.0 = f2;
+                        pair.3 = vec![ambiguity(&fronts, &[f2, fi], PairingBasis::TimeOrder)];
+                    }
+                    time_paired.remove(&fi);
+                    time_paired.insert(f2, k);
+                    if let Some(f) = fronts.get_mut(f2) {
+                        f.used = true;
+                    }
+                    unused.take(f2);
+                    skip.take(f2);
+                    if let Some(b) = backs.get_mut(bi) {
+                        b.used = true;
+                    }
+                    time_paired.insert(fi, pairs.len());
+                    pairs.push((fi, bi, PairingMethod::TimeOrder, Vec::new()));
+                    continue;
+                }
+            }
             let Some(&fi) = pool.first() else { continue };
             if fronts.get(fi).is_some_and(&claimable) {
                 // The earliest candidate may still go to a later back-end request by headers.
@@ -653,6 +667,7 @@ pub(super) fn pair(
             if let Some(b) = backs.get_mut(bi) {
                 b.used = true;
             }
+            time_paired.insert(fi, pairs.len());
             pairs.push((fi, bi, PairingMethod::TimeOrder, notes));
         }
     }
@@ -1157,6 +1172,104 @@ fn consistent(front: &Leg, back: &Leg) -> bool {
         .known(Known::Server)
         .is_some_and(|s| s.starts_with("awselb"));
     (fr.status == br.status && fr.first_byte.plus(TOLERANCE) >= br.first_byte) || lb
+}
+
+/// What time-order pairing needs to know of a back-end leg, read once per leg.
+struct BackFacts {
+    /// The leg carries an HTTP request.
+    http: bool,
+    /// When the attempt had its outcome (response or closing TCP event).
+    outcome: Option<Timestamp>,
+    /// A failed connect leaves the ALB nothing to wait for: it answers the client within one
+    /// more connect attempt, not later.
+    answer_by: Option<Timestamp>,
+    /// The earliest front-end request time that may lead to this leg.
+    earliest: Timestamp,
+}
+
+impl BackFacts {
+    fn of(b: &ClassifiedLeg, config: &AlbConfig) -> BackFacts {
+        BackFacts {
+            http: b
+                .leg
+                .exchange
+                .as_ref()
+                .and_then(|e| e.request.as_ref())
+                .is_some(),
+            outcome: outcome_time(&b.leg),
+            answer_by: failed_connect_at(&b.leg).map(|r| r.plus(config.connect_timeout)),
+            earliest: Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0)),
+        }
+    }
+}
+
+/// Whether front-end leg `f` may be the client request of back-end leg `b` by time order
+/// (used or not): same node, within the window, and the ALB's answer to the client not before
+/// the back-end attempt or its outcome, nor later than a failed connect allows.
+fn fits_in_time(f: &ClassifiedLeg, b: &ClassifiedLeg, facts: &BackFacts, max: Duration) -> bool {
+    f.time >= facts.earliest
+        && f.time <= b.time.plus(TOLERANCE)
+        && f.node == b.node
+        // An HTTP back-end request that matched no HTTP front end can only belong to an
+        // opaque (TLS) front-end request, to one whose request the capture lost (mirror loss
+        // or truncation: an exchange without a readable request), or to one whose path or Host
+        // the ALB rewrote (a rule's transform) on the way.
+        && (!facts.http
+            || f.leg.exchange.as_ref().map_or(true, |e| e.request.is_none())
+            || rewritten(&f.leg, &b.leg, b.forwarded, max))
+        // The ALB answers the client after the back-end outcome, not before the attempt.
+        && answer_time(&f.leg).map_or(true, |a| {
+            a.plus(TOLERANCE) >= b.time
+                && facts.outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
+                && facts.answer_by.map_or(true, |by| a <= by.plus(TOLERANCE))
+        })
+}
+
+/// How many front ends, latest first, are looked at when a back-end leg that no free front
+/// end fits looks for one to take over.
+const SWAP_SCAN: usize = 64;
+
+/// For back-end leg `bi`, which no free front end fits: a front end `fi` that fits it but went,
+/// by time order, to an earlier back-end leg (pair `k`) that another free front end `f2` fits
+/// too. Then `k` takes `f2` and `bi` takes `fi`: both back-end legs are explained, where
+/// greedy pairing left one without its client (concurrent requests over an encrypted front
+/// end, answered out of order).
+fn swap_partner(
+    fronts: &[ClassifiedLeg],
+    backs: &[ClassifiedLeg],
+    pairs: &[(usize, usize, PairingMethod, Vec<PairingNote>)],
+    time_paired: &HashMap<usize, usize>,
+    bi: usize,
+    max: Duration,
+    config: &AlbConfig,
+) -> Option<(usize, usize, usize)> {
+    let b = backs.get(bi)?;
+    let facts = BackFacts::of(b, config);
+    let end = fronts.partition_point(|f| f.time <= b.time.plus(TOLERANCE));
+    for fi in (0..end).rev().take(SWAP_SCAN) {
+        let Some(&k) = time_paired.get(&fi) else {
+            continue;
+        };
+        let Some(f) = fronts.get(fi) else { continue };
+        if !fits_in_time(f, b, &facts, max) {
+            continue;
+        }
+        let Some(other) = pairs.get(k).and_then(|p| backs.get(p.1)) else {
+            continue;
+        };
+        let other_facts = BackFacts::of(other, config);
+        let other_end = fronts.partition_point(|f| f.time <= other.time.plus(TOLERANCE));
+        let alternative = (0..other_end).rev().take(SWAP_SCAN).find(|&f2| {
+            f2 != fi
+                && fronts
+                    .get(f2)
+                    .is_some_and(|g| !g.used && fits_in_time(g, other, &other_facts, max))
+        });
+        if let Some(f2) = alternative {
+            return Some((k, fi, f2));
+        }
+    }
+    None
 }
 
 /// When the ALB answered the client on this front-end leg.

@@ -1202,3 +1202,62 @@ fn a_private_tls_server_of_several_public_clients_is_a_weak_node() {
     }
     assert!(!k.is_alb(node));
 }
+
+/// Two requests over encrypted front ends, answered out of order: the first back-end request
+/// fits both clients, the second (reset after client B was answered) only client A. Greedy
+/// time order gave A to the first and left the reset without a client (and A with the wrong
+/// status); the two change places.
+#[test]
+fn time_order_pairing_gives_each_back_end_leg_a_client_that_fits() {
+    let mut tr = tracker_naming_alb();
+    // client A (40001): request at 100 ms, answered at 160 ms; client B (40002): request at
+    // 101 ms, answered at 130 ms.
+    for (id, port, req, answer) in [(1, 40001, 100, 160), (2, 40002, 101, 130)] {
+        let c = Conn::new(id, ep(CLIENT, port), ep(ALB, 443), req - 5).handshake(req - 5);
+        let mut rec = c.record(AppKind::Tls, vec![], 0, None);
+        rec.tls = Some(TlsInfo {
+            bursts: vec![burst(ToServer, req, 300), burst(ToClient, answer, 900)],
+            ..TlsInfo::default()
+        });
+        tr.closed(rec);
+    }
+    // GET /ok at 110 ms, answered at 120 ms: both clients were answered after it.
+    let b = Conn::new(3, ep(ALB, 50001), ep(TARGET, 80), 108).handshake(108);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(110, "/ok", back_headers(CLIENT))),
+            Some(resp(120, 200, "Apache", 10)),
+        ),
+    );
+    // GET /reset at 111 ms, reset by the target at 150 ms: only client A was answered after.
+    let b = Conn::new(4, ep(ALB, 50002), ep(TARGET, 80), 109)
+        .handshake(109)
+        .ev(150, ToClient, K::Rst);
+    let reset = exch(
+        0,
+        None,
+        Some(get(111, "/reset", back_headers(CLIENT))),
+        None,
+    );
+    tr.closed(b.record(AppKind::Http, vec![reset], 0, None));
+    let (sink, _) = tr.finish();
+    assert_eq!(paired(&sink), 2, "{:?}", sink.paths);
+    let client_of = |target: &str| {
+        sink.paths
+            .iter()
+            .find(|p| {
+                p.back
+                    .as_ref()
+                    .and_then(|b| b.exchange.as_ref())
+                    .and_then(|e| e.request.as_ref())
+                    .is_some_and(|r| r.target() == target)
+            })
+            .and_then(|p| p.front.as_ref())
+            .map(|f| f.conn.key.client.port)
+    };
+    assert_eq!(client_of("/reset"), Some(40001));
+    assert_eq!(client_of("/ok"), Some(40002));
+}

@@ -573,7 +573,7 @@ fn incomplete_body() {
         .fix
         .as_deref()
         .unwrap()
-        .contains("1000 declared, 500 sent"));
+        .contains("Content-Length: 1000 but sent only 500 body bytes"));
 }
 
 #[test]
@@ -884,7 +884,7 @@ fn front_end_only_incomplete_body() {
         .fix
         .as_deref()
         .unwrap()
-        .contains("1000 declared, 100 sent"));
+        .contains("Content-Length: 1000 but sent only 100 body bytes"));
 }
 
 /// The back end shows the ALB giving up after 5 s and the client got a 504: without
@@ -1365,6 +1365,33 @@ fn chunked_stream_open_at_the_end_of_the_capture_is_not_cut() {
     assert_ne!(f.category, Category::IncompleteBody);
 }
 
+/// A body short of its Content-Length with no close after it: the capture ended while it was
+/// still arriving (a capture cut right after the target's header segment), not a cut body.
+#[test]
+fn body_still_arriving_at_the_end_of_the_capture_is_not_cut() {
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(0, None, Some(get(100, "/x", front_headers())), None)],
+        0,
+        None,
+    ));
+    let mut arriving = resp(120, 200, "uvicorn", 29);
+    arriving.complete = None;
+    arriving.body_bytes = 0;
+    let b = back_conn(2, 101).handshake(101);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), Some(arriving))],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    assert_ne!(f.category, Category::IncompleteBody);
+    assert!(!f.category.is_failure(), "{:?}", f.category);
+}
+
 /// A chunked body the ALB closed on the back end mid-stream: the ALB's idle timeout cutting a
 /// stalled stream, or the ALB closing because its client left. The front end tells them apart
 /// (the ALB's bare FIN to the client proves the cut); from the back end alone it is
@@ -1414,5 +1441,76 @@ fn chunked_body_closed_by_the_alb_needs_the_front_end() {
     assert_eq!(
         f.candidates,
         vec![Category::IncompleteBody, Category::ClientClosed]
+    );
+}
+
+/// The same with a body short of its Content-Length (a target that stalled after its headers,
+/// recorded behind nginx with uvicorn: samples/real/ngx_uvicorn): the ALB's close on the back
+/// end alone is its idle timeout cutting the body or its client having left.
+#[test]
+fn short_body_closed_by_the_alb_needs_the_front_end() {
+    let mut tr = tracker();
+    let mut stalled = resp(120, 200, "uvicorn", 1000);
+    stalled.complete = None;
+    stalled.body_bytes = 100;
+    let b = back_conn(2, 101).handshake(101).ev(5_130, ToServer, K::Fin);
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), Some(stalled))],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    assert_eq!(f.category, Category::Undetermined);
+    assert_eq!(
+        f.candidates,
+        vec![Category::IncompleteBody, Category::ClientClosed]
+    );
+}
+
+/// An HTTPS target group seen with a clear front end (recorded behind nginx with Apache
+/// mod_ssl): the back end shows only that the target answered over TLS, the front end that
+/// the client got 503 with the target's Server header: the target's own error, relayed.
+#[test]
+fn target_5xx_over_a_tls_back_end_is_the_targets_error() {
+    use crate::protocol::TlsBurst;
+    let config = AlbConfig {
+        alb_ips: vec![ALB.parse().unwrap()],
+        ..AlbConfig::default()
+    };
+    let mut tr: Tr = AlbTracker::new(config, Collect::default());
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/maintenance", front_headers())),
+            Some(resp(112, 503, "Apache/2.4.71 (Debian) OpenSSL/3.0.19", 339)),
+        )],
+        0,
+        None,
+    ));
+    let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 443), 101).handshake(101);
+    let mut rec = b.record(AppKind::Tls, vec![], 0, None);
+    let burst = |dir, ms: i64, bytes| TlsBurst {
+        dir,
+        first: t(ms),
+        first_pos: p(ms as u64),
+        last: t(ms),
+        bytes,
+    };
+    rec.tls = Some(TlsInfo {
+        established: Some(t(102)),
+        bursts: vec![burst(ToServer, 103, 243), burst(ToClient, 110, 568)],
+        ..TlsInfo::default()
+    });
+    tr.closed(rec);
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetGeneratedError,
+        Some(503),
+        Some(GeneratedBy::Target),
     );
 }

@@ -312,20 +312,24 @@ pub fn fix_text(category: Category, d: &FixFacts) -> Option<String> {
              idle timeout (idle_timeout.timeout_seconds) above the longest request{trace}"
         ),
         Category::IncompleteBody => match &d.extra {
+            // Who closed does not tell a wrong Content-Length from a stall: the ALB closes
+            // both at its idle timeout, a target that crashed closes itself.
             Some(FixExtra::BodyShort {
                 declared: None,
                 sent,
             }) => format!(
-                "the target closed the connection in the middle of its chunked response ({sent} \
-                 body bytes sent, no last chunk): look in the application's logs for a crash or \
-                 a timeout while it was sending{trace}"
+                "the target's chunked response stopped after {sent} body bytes, without its last \
+                 chunk: look in the application's logs for a crash, or a stall longer than the \
+                 ALB idle timeout ({idle}), while it was sending{trace}"
             ),
             Some(FixExtra::BodyShort {
                 declared: Some(declared),
                 sent,
             }) => format!(
-                "fix the target's Content-Length: it must match the body sent ({declared} \
-                 declared, {sent} sent)"
+                "the target declared Content-Length: {declared} but sent only {sent} body bytes: \
+                 if the body is that short, fix the Content-Length; else find why the \
+                 application stopped sending (a crash, or a stall longer than the ALB idle \
+                 timeout ({idle})){trace}"
             ),
             _ => "fix the target's Content-Length: it must match the body sent ()".to_string(),
         },

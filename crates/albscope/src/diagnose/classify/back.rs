@@ -439,16 +439,17 @@ fn analyze_response(
         at: at(r.first_byte, r.first_pos),
         server: server.map(str::to_string),
     });
-    let short = r.complete.is_none() && r.content_length.is_some_and(|cl| cl > r.body_bytes);
-    // A chunked body that a close ended before its last chunk: cut short as surely as a
-    // Content-Length not reached (a stream still open when the capture ends is not). The
+    // A body that a close ended before its Content-Length or its last chunk: cut short (a body
+    // still arriving when the capture ends is not: the capture ended, not the response). The
     // target's close proves it; the ALB's may also be its client leaving (see `finding`).
-    let chunked_cut = r.complete.is_none()
-        && r.chunked
-        && r.content_length.is_none()
-        && events(b)
-            .iter()
-            .any(|e| is_close(e) && e.ts >= r.headers_done);
+    let closed_after_headers = events(b)
+        .iter()
+        .any(|e| is_close(e) && e.ts >= r.headers_done);
+    let short = r.complete.is_none()
+        && r.content_length.is_some_and(|cl| cl > r.body_bytes)
+        && closed_after_headers;
+    let chunked_cut =
+        r.complete.is_none() && r.chunked && r.content_length.is_none() && closed_after_headers;
     if short || chunked_cut {
         let cl = r.content_length.filter(|_| short);
         ev.push(Evidence::ShortBody {

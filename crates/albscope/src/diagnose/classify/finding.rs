@@ -135,17 +135,18 @@ pub(in crate::diagnose) fn diagnose_verdict(
         expected = None;
     }
 
-    // A chunked body the ALB itself cut on the back end (its idle timeout while the target
-    // stalled mid-stream) looks the same as the ALB closing because the client left: proved
-    // only where the front end shows the ALB closing the client's connection first.
-    let alb_cut_chunked = category == Category::IncompleteBody
-        && matches!(what, Cause::IncompleteBody { declared: None, .. })
+    // A body (chunked, or short of its Content-Length) the ALB itself cut on the back end (its
+    // idle timeout while the target stalled mid-body) looks the same as the ALB closing because
+    // the client left: proved only where the front end shows the ALB closing the client's
+    // connection first.
+    let alb_cut_body = category == Category::IncompleteBody
+        && matches!(what, Cause::IncompleteBody { .. })
         && evidence.iter().find_map(|e| match e {
             Evidence::ClosedAfterHeaders { by, .. } => Some(*by == Party::Alb),
             _ => None,
         }) == Some(true);
     let cut_unproved =
-        alb_cut_chunked && front.map_or(true, |f| front_incomplete_body(f, Vec::new()).is_none());
+        alb_cut_body && front.map_or(true, |f| front_incomplete_body(f, Vec::new()).is_none());
     if cut_unproved {
         category = Category::Undetermined;
         candidates = vec![Category::IncompleteBody, Category::ClientClosed];
@@ -191,6 +192,20 @@ pub(in crate::diagnose) fn diagnose_verdict(
         category = Category::Undetermined;
         what = Cause::AlbErrorAfterTargetAnswer { target_status };
         evidence.push(Evidence::AlbReplacedResponse);
+    }
+
+    // The target answered over TLS (its status not visible on the back end) and the client got
+    // a 5xx that is not the ALB's own: the target's error, relayed (an HTTPS target group's
+    // 503, seen in the clear on the front end).
+    if category == Category::Ok
+        && what == Cause::TlsAnswer
+        && !front_is_lb
+        && front_status.is_some_and(|s| s >= 500)
+    {
+        category = Category::TargetGeneratedError;
+        what = Cause::TargetOwnError {
+            server: front_server.map(str::to_string),
+        };
     }
 
     // A header block skipped for the buffer memory limit was in the capture but not read: no
