@@ -65,6 +65,10 @@ const MAX_LEARNED_CONNS: usize = 65_536;
 /// Most ports remembered per address in [`ServerConns`].
 const MAX_SERVER_PORTS: usize = 16;
 
+/// The hasher of the maps looked up per request (deterministic, no per-process seed; an
+/// [`IndexMap`]'s order does not depend on it).
+pub type FastHash = foldhash::fast::FixedState;
+
 /// Everything learned about the ALB so far: nodes, targets, timers, counts.
 #[derive(Clone, Debug, Default)]
 pub struct Knowledge {
@@ -73,9 +77,10 @@ pub struct Knowledge {
     /// The configuration.
     pub config: AlbConfig,
     /// ALB nodes (strong and weak candidates).
-    pub nodes: IndexMap<IpAddr, NodeInfo>,
-    /// Targets.
-    pub targets: IndexMap<Endpoint, TargetInfo>,
+    pub nodes: IndexMap<IpAddr, NodeInfo, FastHash>,
+    /// Targets (looked up for every exchange and request: a fast hasher; the order stays
+    /// the order of insertion).
+    pub targets: IndexMap<Endpoint, TargetInfo, FastHash>,
     /// Idle times (seconds) after which the ALB closed idle connections itself.
     pub alb_idle_closes: Vec<f64>,
     /// Mirror sessions (VXLAN/GENEVE) through which a strong node's traffic was seen, and that

@@ -450,8 +450,8 @@ struct TargetAcc {
 #[derive(Default)]
 pub struct Collector {
     response_time: Histogram,
-    targets: IndexMap<super::TargetRow, TargetAcc>,
-    conns: IndexMap<ConnReuse, GroupAcc>,
+    targets: IndexMap<super::TargetRow, TargetAcc, crate::alb::FastHash>,
+    conns: IndexMap<ConnReuse, GroupAcc, crate::alb::FastHash>,
     kept: IndexMap<RequestId, RequestConns>,
     series: super::series::TimeSeries,
     total: CwCounts,

@@ -25,11 +25,13 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
         server: b
             .response_known(Known::Server)
             .map(str::to_string)
-            .or(tinfo.and_then(|t| t.server.clone())),
+            .or(tinfo.and_then(|t| t.server.clone()))
+            .filter(|_| ctx.words),
         powered_by: b
             .response_known(Known::XPoweredBy)
             .map(str::to_string)
-            .or(tinfo.and_then(|t| t.powered_by.clone())),
+            .or(tinfo.and_then(|t| t.powered_by.clone()))
+            .filter(|_| ctx.words),
         idle_s: ctx.idle.as_secs_f64(),
         keepalive_s: ctx
             .known
@@ -79,6 +81,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             .exchange
             .as_ref()
             .and_then(|e| e.request.as_ref())
+            .filter(|_| ctx.words)
             .map(|r| (r.method().to_string(), r.target().to_string()));
         let reuse = (b.index() > 0).then(|| Reuse {
             number: b.index() + 1,
@@ -368,7 +371,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
     }
 
     if let Some(r) = b.exchange.as_ref().and_then(|e| e.response.as_ref()) {
-        return analyze_response(b, r, ev, detail);
+        return analyze_response(b, r, ev, detail, ctx.words);
     }
     if let Some(bx) = &b.burst {
         if let Some(r) = &bx.response {
@@ -430,12 +433,17 @@ fn analyze_response(
     r: &HttpResponse,
     mut ev: Vec<Evidence>,
     mut detail: FixFacts,
+    words: bool,
 ) -> BackVerdict {
-    let server = r.headers.known(Known::Server);
+    let server = r.headers.known(Known::Server).filter(|_| words);
     ev.push(Evidence::Answered {
         by: Party::Target,
         status: r.status,
-        reason: r.reason().to_string(),
+        reason: if words {
+            r.reason().to_string()
+        } else {
+            String::new()
+        },
         at: at(r.first_byte, r.first_pos),
         server: server.map(str::to_string),
     });

@@ -33,20 +33,33 @@ pub(in crate::diagnose) fn timeline(path: &RequestPath) -> Vec<TimelineEvent> {
 /// [`diagnose`] without the timeline, the costliest part to write: a request that is only
 /// counted does not need it.
 fn diagnose_untimed(path: &RequestPath, known: &Knowledge) -> Finding {
-    diagnose_verdict(path, known, |_| true)
+    verdict_with(path, known, true)
 }
 
 /// The verdict first, the words later: category, status, who generated it, timings and
 /// evidence for every request, and only when `wants_words(category)` says the finding is kept
 /// the values a report quotes (request line, Host, trace id, target server, fix). A finding
 /// built without them is fit for counting only (summary, metrics), not for a report.
+///
+/// The verdict is built once without the words (no text copied out of the legs); a finding
+/// that wants them is built again with them (the words never change the verdict).
 pub(in crate::diagnose) fn diagnose_verdict(
     path: &RequestPath,
     known: &Knowledge,
     wants_words: impl FnOnce(Category) -> bool,
 ) -> Finding {
+    let lean = verdict_with(path, known, false);
+    if wants_words(lean.category) {
+        verdict_with(path, known, true)
+    } else {
+        lean
+    }
+}
+
+/// [`diagnose_verdict`] with the words (`words`) or without them.
+fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     let (idle, _) = known.idle_timeout();
-    let ctx = Ctx { known, idle };
+    let ctx = Ctx { known, idle, words };
     let front = path.front.as_ref();
     let back = path.back.as_ref();
     let mut notes: Vec<Note> = path.notes.iter().cloned().map(Note::Pairing).collect();
@@ -282,7 +295,6 @@ pub(in crate::diagnose) fn diagnose_verdict(
         _ => status.map(|_| GeneratedBy::Lb),
     };
 
-    let words = wants_words(category);
     let trace_id = back
         .and_then(|b| b.request_known(Known::XAmznTraceId))
         .or(front.and_then(|f| f.request_known(Known::XAmznTraceId)))
