@@ -510,17 +510,20 @@ impl Knowledge {
             Some((n, p)) if !n.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => n,
             _ => host,
         };
-        let site = (name.to_ascii_lowercase(), key.server.port);
+        let port = key.server.port;
         let ip = key.server.ip;
-        if site.0.is_empty() || (!self.sites.contains_key(&ip) && self.sites.len() >= MAX_ADDRESSES)
-        {
+        if name.is_empty() || (!self.sites.contains_key(&ip) && self.sites.len() >= MAX_ADDRESSES) {
             return;
         }
         let known = self.sites.entry(ip).or_default();
-        if known.contains(&site) || known.len() >= MAX_SITES_PER_ADDRESS {
+        // Compared without the lower-case copy: a site once known costs no allocation.
+        let seen = known
+            .iter()
+            .any(|(n, p)| *p == port && n.eq_ignore_ascii_case(name));
+        if seen || known.len() >= MAX_SITES_PER_ADDRESS {
             return;
         }
-        known.push(site);
+        known.push((name.to_ascii_lowercase(), port));
         self.link_same_site(ip);
     }
 

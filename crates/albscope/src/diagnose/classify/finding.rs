@@ -295,10 +295,12 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         _ => status.map(|_| GeneratedBy::Lb),
     };
 
-    let trace_id = back
-        .and_then(|b| b.request_known(Known::XAmznTraceId))
-        .or(front.and_then(|f| f.request_known(Known::XAmznTraceId)))
-        .filter(|_| words)
+    let trace_id = words
+        .then(|| {
+            back.and_then(|b| b.request_known(Known::XAmznTraceId))
+                .or_else(|| front.and_then(|f| f.request_known(Known::XAmznTraceId)))
+        })
+        .flatten()
         .map(str::to_string);
     detail.trace_id = trace_id.clone();
     if words && detail.server.is_none() {
@@ -395,20 +397,22 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     let alb = front
         .map(|f| AlbAddr::Endpoint(f.conn.key.server))
         .or(http2.map(|(_, alb)| AlbAddr::Endpoint(alb)))
-        .or(back.map(|b| {
+        .or_else(|| {
+            let b = back?;
             let node = path.node.unwrap_or(b.conn.key.client.ip);
             match b
                 .request_known(Known::XForwardedPort)
                 .and_then(|p| p.trim().parse::<u16>().ok())
             {
-                Some(port) => AlbAddr::Endpoint(crate::flow::Endpoint { ip: node, port }),
-                None => AlbAddr::Node(node),
+                Some(port) => Some(AlbAddr::Endpoint(crate::flow::Endpoint { ip: node, port })),
+                None => Some(AlbAddr::Node(node)),
             }
-        }));
-    let client_ip = front.map(|f| f.conn.key.client.ip).or(back
-        .and_then(|b| b.request_known(Known::XForwardedFor))
-        .and_then(|x| x.rsplit(',').next())
-        .and_then(|c| c.trim().parse().ok()));
+        });
+    let client_ip = front.map(|f| f.conn.key.client.ip).or_else(|| {
+        back.and_then(|b| b.request_known(Known::XForwardedFor))
+            .and_then(|x| x.rsplit(',').next())
+            .and_then(|c| c.trim().parse().ok())
+    });
     let grpc = grpc_seen(front, back, status, generated_by);
     // The client's answer was its stream reset by the ALB, not a status.
     let client_stream_reset = front
