@@ -66,6 +66,10 @@ const MAX_LEARNED_CONNS: usize = 65_536;
 /// Most ports remembered per address in [`ServerConns`].
 const MAX_SERVER_PORTS: usize = 16;
 
+/// The hasher of the maps looked up per request (deterministic, no per-process seed; an
+/// [`IndexMap`]'s order does not depend on it).
+pub type FastHash = foldhash::fast::FixedState;
+
 /// Everything learned about the ALB so far: nodes, targets, timers, counts.
 #[derive(Clone, Debug, Default)]
 pub struct Knowledge {
@@ -74,9 +78,10 @@ pub struct Knowledge {
     /// The configuration.
     pub config: AlbConfig,
     /// ALB nodes (strong and weak candidates).
-    pub nodes: IndexMap<IpAddr, NodeInfo>,
-    /// Targets.
-    pub targets: IndexMap<Endpoint, TargetInfo>,
+    pub nodes: IndexMap<IpAddr, NodeInfo, FastHash>,
+    /// Targets (looked up for every exchange and request: a fast hasher; the order stays
+    /// the order of insertion).
+    pub targets: IndexMap<Endpoint, TargetInfo, FastHash>,
     /// Idle times (seconds) after which the ALB closed idle connections itself.
     pub alb_idle_closes: Vec<f64>,
     /// Mirror sessions (VXLAN/GENEVE) through which a strong node's traffic was seen, and that
@@ -522,17 +527,20 @@ impl Knowledge {
             Some((n, p)) if !n.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => n,
             _ => host,
         };
-        let site = (name.to_ascii_lowercase(), key.server.port);
+        let port = key.server.port;
         let ip = key.server.ip;
-        if site.0.is_empty() || (!self.sites.contains_key(&ip) && self.sites.len() >= MAX_ADDRESSES)
-        {
+        if name.is_empty() || (!self.sites.contains_key(&ip) && self.sites.len() >= MAX_ADDRESSES) {
             return;
         }
         let known = self.sites.entry(ip).or_default();
-        if known.contains(&site) || known.len() >= MAX_SITES_PER_ADDRESS {
+        // Compared without the lower-case copy: a site once known costs no allocation.
+        let seen = known
+            .iter()
+            .any(|(n, p)| *p == port && n.eq_ignore_ascii_case(name));
+        if seen || known.len() >= MAX_SITES_PER_ADDRESS {
             return;
         }
-        known.push(site);
+        known.push((name.to_ascii_lowercase(), port));
         self.link_same_site(ip);
     }
 

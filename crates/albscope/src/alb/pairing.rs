@@ -308,7 +308,9 @@ pub(super) fn pair(
     let front_seen = known.front_legs + out.front_legs > 0;
     let back_seen =
         known.back_legs + out.back_legs + known.health_checks > 0 || !out.health_checks.is_empty();
-    let mut pairs: Vec<(usize, usize, PairingMethod, Vec<PairingNote>)> = Vec::new();
+    // At most one pair per back-end leg.
+    let mut pairs: Vec<(usize, usize, PairingMethod, Vec<PairingNote>)> =
+        Vec::with_capacity(backs.len());
 
     let mut fronts = fronts;
     fronts.sort_by_key(|f| f.time);

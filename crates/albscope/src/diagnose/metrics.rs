@@ -46,10 +46,16 @@ impl Histogram {
 
     /// Adds one value (negative and non-finite values are ignored).
     pub fn record(&mut self, v: f64) {
+        self.record_in(v, Self::bucket(v));
+    }
+
+    /// [`Histogram::record`] with `v`'s bucket already computed (one value recorded in
+    /// several histograms is bucketed once).
+    fn record_in(&mut self, v: f64, bucket: i32) {
         if !v.is_finite() || v < 0.0 {
             return;
         }
-        *self.buckets.entry(Self::bucket(v)).or_default() += 1;
+        *self.buckets.entry(bucket).or_default() += 1;
         self.count += 1;
         self.sum += v;
         self.min = Some(self.min.map_or(v, |m| m.min(v)));
@@ -417,14 +423,15 @@ struct GroupAcc {
 }
 
 impl GroupAcc {
-    fn add(&mut self, f: &Finding, rt: Option<f64>) {
+    /// Counts `f`; `rt` is its response time and that time's histogram bucket.
+    fn add(&mut self, f: &Finding, rt: Option<(f64, i32)>) {
         self.requests += 1;
         if f.is_failure() {
             self.failed += 1;
             *self.by_category.entry(f.category).or_default() += 1;
         }
-        if let Some(x) = rt {
-            self.latency.record(x);
+        if let Some((x, bucket)) = rt {
+            self.latency.record_in(x, bucket);
         }
     }
     fn stats(&self) -> GroupStats {
@@ -454,8 +461,8 @@ struct TargetAcc {
 #[derive(Default)]
 pub struct Collector {
     response_time: Histogram,
-    targets: IndexMap<super::TargetRow, TargetAcc>,
-    conns: IndexMap<ConnReuse, GroupAcc>,
+    targets: IndexMap<super::TargetRow, TargetAcc, crate::alb::FastHash>,
+    conns: IndexMap<ConnReuse, GroupAcc, crate::alb::FastHash>,
     kept: IndexMap<RequestId, RequestConns>,
     series: super::series::TimeSeries,
     total: CwCounts,
@@ -507,8 +514,9 @@ impl Collector {
         self.total.add(f);
         let minute = f.time.0.div_euclid(PERIOD_SECS * 1_000_000_000);
         let rt = response_time(f);
-        if let Some(x) = rt {
-            self.response_time.record(x);
+        let rt_bucket = rt.map(|x| (x, Histogram::bucket(x)));
+        if let Some((x, bucket)) = rt_bucket {
+            self.response_time.record_in(x, bucket);
         }
         if self.periods.len() < MAX_PERIODS || self.periods.contains_key(&minute) {
             let p = self.periods.entry(minute).or_default();
@@ -523,14 +531,14 @@ impl Collector {
         let reuse = path.back.as_ref().map_or(ConnReuse::NoBackEnd, conn_reuse);
         let row = super::target_row(&self.targets, path.back.as_ref().map(|b| b.conn.key.server));
         let t = self.targets.entry(row).or_default();
-        t.all.add(f, rt);
+        t.all.add(f, rt_bucket);
         match reuse {
-            ConnReuse::Fresh => t.fresh.add(f, rt),
-            ConnReuse::Reused => t.reused.add(f, rt),
-            ConnReuse::OpenedBeforeCapture => t.opened_before_capture.add(f, rt),
+            ConnReuse::Fresh => t.fresh.add(f, rt_bucket),
+            ConnReuse::Reused => t.reused.add(f, rt_bucket),
+            ConnReuse::OpenedBeforeCapture => t.opened_before_capture.add(f, rt_bucket),
             ConnReuse::NoBackEnd => {}
         }
-        self.conns.entry(reuse).or_default().add(f, rt);
+        self.conns.entry(reuse).or_default().add(f, rt_bucket);
         if keep {
             // One entry per kept finding (~0.35 KB): grow by a quarter, not by doubling.
             if self.kept.len() == self.kept.capacity() {

@@ -59,7 +59,10 @@ pub enum TargetRow {
 
 /// The row a request to `target` (`None`: no back-end attempt) counts in, in a per-target table
 /// that may already hold `rows`.
-pub fn target_row<V>(rows: &IndexMap<TargetRow, V>, target: Option<Endpoint>) -> TargetRow {
+pub fn target_row<V, S: std::hash::BuildHasher>(
+    rows: &IndexMap<TargetRow, V, S>,
+    target: Option<Endpoint>,
+) -> TargetRow {
     let row = target.map_or(TargetRow::NoTarget, TargetRow::Target);
     if rows.len() < MAX_TARGET_ROWS || rows.contains_key(&row) {
         row
@@ -70,7 +73,7 @@ pub fn target_row<V>(rows: &IndexMap<TargetRow, V>, target: Option<Endpoint>) ->
 
 /// Sorts a per-target table: the other targets, no target, then each target in the order of
 /// its `ip:port` text (the order reports have always listed them in).
-pub fn sort_target_rows<V>(rows: &mut IndexMap<TargetRow, V>) {
+pub fn sort_target_rows<V, S: std::hash::BuildHasher>(rows: &mut IndexMap<TargetRow, V, S>) {
     rows.sort_by_cached_key(|row, _| match row {
         TargetRow::Others => (0, String::new()),
         TargetRow::NoTarget => (1, String::new()),
@@ -540,6 +543,11 @@ pub struct Analyzer {
     next_awaiting: usize,
     /// Connection id -> entries of `awaiting` with a leg on that connection.
     awaiting_by_conn: foldhash::HashMap<ConnId, Vec<usize>>,
+    /// Where each (category, status) counts in [`Summary::by_category`] (its index, and its
+    /// status's index in that category's `statuses`): found there once, then by a fast hash.
+    count_slots: foldhash::HashMap<(Category, Option<u16>), (usize, usize)>,
+    /// Where each row counts in [`Summary::by_target`], the same way.
+    target_slots: foldhash::HashMap<TargetRow, usize>,
 }
 
 /// The health check a held back-end connection was: a bare attempt failed; a TLS exchange
@@ -633,6 +641,8 @@ impl Analyzer {
             awaiting: std::collections::BTreeMap::new(),
             next_awaiting: 0,
             awaiting_by_conn: foldhash::HashMap::default(),
+            count_slots: foldhash::HashMap::default(),
+            target_slots: foldhash::HashMap::default(),
         }
     }
 
@@ -673,16 +683,40 @@ impl Analyzer {
         } else {
             s.ok += 1;
         }
-        let c = s.by_category.entry(f.category).or_default();
-        c.count += 1;
-        match f.generated_by {
-            Some(GeneratedBy::Lb) => c.generated_by_lb += 1,
-            Some(GeneratedBy::Target) => c.generated_by_target += 1,
-            None => {}
+        // The summary's maps are found through the slots (their order is the order first seen,
+        // as with `entry`).
+        let (ci, si) = *self
+            .count_slots
+            .entry((f.category, f.status))
+            .or_insert_with(|| {
+                let c = s.by_category.entry(f.category);
+                let ci = c.index();
+                let c = c.or_default();
+                let si = c.statuses.entry(f.status).index();
+                c.statuses.entry(f.status).or_default();
+                (ci, si)
+            });
+        if let Some((_, c)) = s.by_category.get_index_mut(ci) {
+            c.count += 1;
+            match f.generated_by {
+                Some(GeneratedBy::Lb) => c.generated_by_lb += 1,
+                Some(GeneratedBy::Target) => c.generated_by_target += 1,
+                None => {}
+            }
+            if let Some((_, n)) = c.statuses.get_index_mut(si) {
+                *n += 1;
+            }
         }
-        *c.statuses.entry(f.status).or_default() += 1;
         let row = target_row(&s.by_target, target);
-        let t = s.by_target.entry(row).or_default();
+        let ti = *self.target_slots.entry(row).or_insert_with(|| {
+            let t = s.by_target.entry(row);
+            let ti = t.index();
+            t.or_default();
+            ti
+        });
+        let Some((_, t)) = s.by_target.get_index_mut(ti) else {
+            return;
+        };
         t.requests += 1;
         if f.category.is_failure() {
             t.failed += 1;

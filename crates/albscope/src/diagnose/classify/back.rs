@@ -17,23 +17,26 @@ use crate::taxonomy::{Category, FixExtra};
 /// Applies the back-end rules of the taxonomy.
 pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
     let target_ep = b.conn.key.server;
+    // One lookup (what `Knowledge::target_keepalive` and `target_announced_keepalive` read).
     let tinfo = ctx.known.targets.get(&target_ep);
-    let announced = ctx.known.target_announced_keepalive(&target_ep);
+    let announced = tinfo.and_then(|t| t.announced_keepalive);
+    // The texts only for a finding with words (the verdict never reads them).
+    let text = |header: Known, known: fn(&crate::alb::TargetInfo) -> &Option<String>| {
+        if !ctx.words {
+            return None;
+        }
+        b.response_known(header)
+            .map(str::to_string)
+            .or_else(|| tinfo.and_then(|t| known(t).clone()))
+    };
     let mut detail = FixFacts {
         // `target` (its text) is filled in only for the findings kept, see `diagnose_verdict`.
         port: Some(target_ep.port),
-        server: b
-            .response_known(Known::Server)
-            .map(str::to_string)
-            .or(tinfo.and_then(|t| t.server.clone())),
-        powered_by: b
-            .response_known(Known::XPoweredBy)
-            .map(str::to_string)
-            .or(tinfo.and_then(|t| t.powered_by.clone())),
+        server: text(Known::Server, |t| &t.server),
+        powered_by: text(Known::XPoweredBy, |t| &t.powered_by),
         idle_s: ctx.idle.as_secs_f64(),
-        keepalive_s: ctx
-            .known
-            .target_keepalive(&target_ep)
+        keepalive_s: tinfo
+            .and_then(|t| t.keepalive_timeout())
             .map(|d| round3(d.as_secs_f64())),
         announced_keepalive_s: announced.map(|d| round3(d.as_secs_f64())),
         ..FixFacts::default()
@@ -79,6 +82,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             .exchange
             .as_ref()
             .and_then(|e| e.request.as_ref())
+            .filter(|_| ctx.words)
             .map(|r| (r.method().to_string(), r.target().to_string()));
         let reuse = (b.index() > 0).then(|| Reuse {
             number: b.index() + 1,
@@ -368,7 +372,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
     }
 
     if let Some(r) = b.exchange.as_ref().and_then(|e| e.response.as_ref()) {
-        return analyze_response(b, r, ev, detail);
+        return analyze_response(b, r, ev, detail, ctx.words);
     }
     if let Some(bx) = &b.burst {
         if let Some(r) = &bx.response {
@@ -430,12 +434,17 @@ fn analyze_response(
     r: &HttpResponse,
     mut ev: Vec<Evidence>,
     mut detail: FixFacts,
+    words: bool,
 ) -> BackVerdict {
-    let server = r.headers.known(Known::Server);
+    let server = r.headers.known(Known::Server).filter(|_| words);
     ev.push(Evidence::Answered {
         by: Party::Target,
         status: r.status,
-        reason: r.reason().to_string(),
+        reason: if words {
+            r.reason().to_string()
+        } else {
+            String::new()
+        },
         at: at(r.first_byte, r.first_pos),
         server: server.map(str::to_string),
     });

@@ -33,20 +33,33 @@ pub(in crate::diagnose) fn timeline(path: &RequestPath) -> Vec<TimelineEvent> {
 /// [`diagnose`] without the timeline, the costliest part to write: a request that is only
 /// counted does not need it.
 fn diagnose_untimed(path: &RequestPath, known: &Knowledge) -> Finding {
-    diagnose_verdict(path, known, |_| true)
+    verdict_with(path, known, true)
 }
 
 /// The verdict first, the words later: category, status, who generated it, timings and
 /// evidence for every request, and only when `wants_words(category)` says the finding is kept
 /// the values a report quotes (request line, Host, trace id, target server, fix). A finding
 /// built without them is fit for counting only (summary, metrics), not for a report.
+///
+/// The verdict is built once without the words (no text copied out of the legs); a finding
+/// that wants them is built again with them (the words never change the verdict).
 pub(in crate::diagnose) fn diagnose_verdict(
     path: &RequestPath,
     known: &Knowledge,
     wants_words: impl FnOnce(Category) -> bool,
 ) -> Finding {
+    let lean = verdict_with(path, known, false);
+    if wants_words(lean.category) {
+        verdict_with(path, known, true)
+    } else {
+        lean
+    }
+}
+
+/// [`diagnose_verdict`] with the words (`words`) or without them.
+fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     let (idle, _) = known.idle_timeout();
-    let ctx = Ctx { known, idle };
+    let ctx = Ctx { known, idle, words };
     let front = path.front.as_ref();
     let back = path.back.as_ref();
     let mut notes: Vec<Note> = path.notes.iter().cloned().map(Note::Pairing).collect();
@@ -297,11 +310,12 @@ pub(in crate::diagnose) fn diagnose_verdict(
         _ => status.map(|_| GeneratedBy::Lb),
     };
 
-    let words = wants_words(category);
-    let trace_id = back
-        .and_then(|b| b.request_known(Known::XAmznTraceId))
-        .or(front.and_then(|f| f.request_known(Known::XAmznTraceId)))
-        .filter(|_| words)
+    let trace_id = words
+        .then(|| {
+            back.and_then(|b| b.request_known(Known::XAmznTraceId))
+                .or_else(|| front.and_then(|f| f.request_known(Known::XAmznTraceId)))
+        })
+        .flatten()
         .map(str::to_string);
     detail.trace_id = trace_id.clone();
     if words && detail.server.is_none() {
@@ -398,20 +412,22 @@ pub(in crate::diagnose) fn diagnose_verdict(
     let alb = front
         .map(|f| AlbAddr::Endpoint(f.conn.key.server))
         .or(http2.map(|(_, alb)| AlbAddr::Endpoint(alb)))
-        .or(back.map(|b| {
+        .or_else(|| {
+            let b = back?;
             let node = path.node.unwrap_or(b.conn.key.client.ip);
             match b
                 .request_known(Known::XForwardedPort)
                 .and_then(|p| p.trim().parse::<u16>().ok())
             {
-                Some(port) => AlbAddr::Endpoint(crate::flow::Endpoint { ip: node, port }),
-                None => AlbAddr::Node(node),
+                Some(port) => Some(AlbAddr::Endpoint(crate::flow::Endpoint { ip: node, port })),
+                None => Some(AlbAddr::Node(node)),
             }
-        }));
-    let client_ip = front.map(|f| f.conn.key.client.ip).or(back
-        .and_then(|b| b.request_known(Known::XForwardedFor))
-        .and_then(|x| x.rsplit(',').next())
-        .and_then(|c| c.trim().parse().ok()));
+        });
+    let client_ip = front.map(|f| f.conn.key.client.ip).or_else(|| {
+        back.and_then(|b| b.request_known(Known::XForwardedFor))
+            .and_then(|x| x.rsplit(',').next())
+            .and_then(|c| c.trim().parse().ok())
+    });
     let grpc = grpc_seen(front, back, status, generated_by);
     // The client's answer was its stream reset by the ALB, not a status.
     let client_stream_reset = front

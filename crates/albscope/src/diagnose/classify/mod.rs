@@ -49,6 +49,9 @@ pub(super) struct BackVerdict {
 struct Ctx<'a> {
     known: &'a Knowledge,
     idle: Duration,
+    /// Write the words a report quotes (request line, reason phrase, Server and X-Powered-By
+    /// text); without them the verdict is the same, fit for counting only.
+    words: bool,
 }
 
 /// A packet and its time.
