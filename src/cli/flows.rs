@@ -89,6 +89,11 @@ pub struct FlowsArgs {
     #[arg(long = "max-buffer-memory", value_name = "MIB", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub max_buffer_memory_mib: u64,
+    /// Threads (default: all cores): with 2 or more, reading and decoding run on one, the
+    /// connection tracking on another. Any number gives the same output.
+    #[arg(long = "threads", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
 }
 
 /// Per-direction counters as printed.
@@ -302,6 +307,10 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
     config.flow.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     config.flow.max_buffer_memory =
         usize::try_from(args.max_buffer_memory_mib << 20).unwrap_or(usize::MAX);
+    config.threads = match args.threads {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     // With TLS keys (given, or at the start of a pcapng) the protocol layer decrypts; else
     // only the flow layer runs.
     let decrypt = !config.protocol.keys.is_empty() || reader.has_tls_key_logs();
