@@ -311,21 +311,30 @@ instructions() {
   echo
   echo "| command | instructions (Ir) | per byte | per packet | vs flows |"
   echo "|---|--:|--:|--:|--:|"
-  local flows_ir="" name ir threads_arg=() names=(flows analyze)
+  local flows_ir="" name ir threads_arg=() flows_threads=() names=(flows analyze)
   if "$ALBSCOPE" analyze --help 2>/dev/null | grep -q -- '--threads'; then
     threads_arg=(--threads 1)
     names+=(analyze-n)
   fi
+  if "$ALBSCOPE" flows --help 2>/dev/null | grep -q -- '--threads'; then
+    # The flows row stays the one-thread work; flows-n shows its busiest thread.
+    flows_threads=(--threads 1)
+    names+=(flows-n)
+  fi
   for name in "${names[@]}"; do
-    local args=(flows --format ndjson) label="albscope $name" vg=()
+    local args=(flows "${flows_threads[@]}" --format ndjson) label="albscope $name" vg=()
     [ "$name" = analyze ] && args=(analyze "${threads_arg[@]}" --format json -o /dev/null)
     if [ "$name" = analyze-n ]; then
       args=(analyze --threads "$THREADS" --format json -o /dev/null)
       vg=(--separate-threads=yes)
     fi
+    if [ "$name" = flows-n ]; then
+      args=(flows --threads "$THREADS" --format ndjson)
+      vg=(--separate-threads=yes)
+    fi
     valgrind --tool=callgrind --dump-instr=no "${vg[@]}" --callgrind-out-file="$WORK/callgrind.$name" \
       "$ALBSCOPE" "${args[@]}" "$WORK/islice.pcap" >/dev/null 2>"$WORK/vg.$name" || true
-    if [ "$name" = analyze-n ]; then
+    if [ "$name" = analyze-n ] || [ "$name" = flows-n ]; then
       # One file per thread: the row shows the busiest thread, the note the sum.
       local per all=0 most=0
       for f in "$WORK/callgrind.$name"-*; do
@@ -334,7 +343,7 @@ instructions() {
         all=$((all + per)); [ "$per" -gt "$most" ] && most=$per
       done
       ir=$most
-      label="albscope analyze --threads $THREADS, busiest thread (all threads: $(awk -v a="$all" 'BEGIN{printf "%.3f G", a/1e9}'))"
+      label="albscope ${name%-n} --threads $THREADS, busiest thread (all threads: $(awk -v a="$all" 'BEGIN{printf "%.3f G", a/1e9}'))"
     else
       ir=$(grep -m1 -E '^(summary|totals):' "$WORK/callgrind.$name" | awk '{print $2}')
     fi

@@ -89,6 +89,11 @@ pub struct FlowsArgs {
     #[arg(long = "max-buffer-memory", value_name = "MIB", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub max_buffer_memory_mib: u64,
+    /// Threads (default: all cores): with 2 or more, reading and decoding run on one, the
+    /// connection tracking on another. Any number gives the same output.
+    #[arg(long = "threads", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub threads: Option<u32>,
 }
 
 /// Per-direction counters as printed.
@@ -243,13 +248,43 @@ fn write_line(line: &mut Vec<u8>, (summary, tls): &Closed) {
     line.extend_from_slice(b"}\n");
 }
 
-/// Collects summaries (table, json) or streams them (ndjson).
+/// Collects summaries (table, json) or streams them (ndjson: written here, or handed to a
+/// writer thread).
 struct Collector<W: Write> {
     stream: Option<W>,
     summaries: Vec<Closed>,
     error: Option<std::io::Error>,
     /// The NDJSON line being written (reused).
     line: Vec<u8>,
+    /// With a writer thread: closed connections go to it in batches.
+    handoff: Option<HandOff>,
+}
+
+/// Closed connections per batch handed to the NDJSON writer thread.
+const WRITE_BATCH: usize = 256;
+
+/// Batches the writer thread's queue holds before the tracker waits.
+const WRITE_QUEUE: usize = 4;
+
+/// The tracker's end of the NDJSON writer thread.
+struct HandOff {
+    batch: Vec<Closed>,
+    to_writer: std::sync::mpsc::SyncSender<Vec<Closed>>,
+    /// Batches the writer is done with (their capacity reused).
+    spare: std::sync::mpsc::Receiver<Vec<Closed>>,
+    /// The writer stopped (an output error, which it returns).
+    stopped: bool,
+}
+
+impl HandOff {
+    fn send(&mut self) {
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(WRITE_BATCH));
+        let full = std::mem::replace(&mut self.batch, next);
+        self.stopped |= self.to_writer.send(full).is_err();
+    }
 }
 
 impl<W: Write> FlowSink for Collector<W> {
@@ -275,6 +310,15 @@ impl<W: Write> Clock for Collector<W> {
 
 impl<W: Write> Collector<W> {
     fn emit(&mut self, closed: Closed) {
+        if let Some(h) = &mut self.handoff {
+            if !h.stopped {
+                h.batch.push(closed);
+                if h.batch.len() >= WRITE_BATCH {
+                    h.send();
+                }
+            }
+            return;
+        }
         match &mut self.stream {
             Some(out) => {
                 if self.error.is_some() {
@@ -302,16 +346,24 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
     config.flow.max_connections = usize::try_from(args.max_connections).unwrap_or(usize::MAX);
     config.flow.max_buffer_memory =
         usize::try_from(args.max_buffer_memory_mib << 20).unwrap_or(usize::MAX);
+    config.threads = match args.threads {
+        Some(n) => n as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     // With TLS keys (given, or at the start of a pcapng) the protocol layer decrypts; else
     // only the flow layer runs.
     let decrypt = !config.protocol.keys.is_empty() || reader.has_tls_key_logs();
     let mut out = io::stdout();
-    let stats = if args.format == FlowsFormat::Ndjson {
+    let stats = if args.format == FlowsFormat::Ndjson && config.threads > 1 {
+        drop(out);
+        return finish(ndjson_with_writer(decrypt, &mut reader, &config)?);
+    } else if args.format == FlowsFormat::Ndjson {
         let mut sink = Collector {
             stream: Some(&mut out),
             summaries: Vec::new(),
             error: None,
             line: Vec::new(),
+            handoff: None,
         };
         let stats = run_with(decrypt, &mut reader, &config, &mut sink);
         if let Some(e) = sink.error {
@@ -324,6 +376,7 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
             summaries: Vec::new(),
             error: None,
             line: Vec::new(),
+            handoff: None,
         };
         let stats = run_with(decrypt, &mut reader, &config, &mut sink);
         let mut flows = sink.summaries;
@@ -338,6 +391,65 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, CliError> {
         stats
     };
     out.flush()?;
+    finish(stats)
+}
+
+/// `--format ndjson` with a writer thread: the lines are made and written there, in the order
+/// the connections close (one queue), while this thread tracks. Memory: at most
+/// [`WRITE_QUEUE`] + 2 batches of [`WRITE_BATCH`] closed connections.
+fn ndjson_with_writer(
+    decrypt: bool,
+    reader: &mut CaptureReader,
+    config: &PipelineConfig,
+) -> Result<RunStats, CliError> {
+    let (to_writer, batches) = std::sync::mpsc::sync_channel::<Vec<Closed>>(WRITE_QUEUE);
+    let (spare_tx, spare) = std::sync::mpsc::channel::<Vec<Closed>>();
+    std::thread::scope(|scope| {
+        let writer = std::thread::Builder::new()
+            .name("albscope-write".into())
+            .spawn_scoped(scope, move || -> std::io::Result<()> {
+                let mut out = io::stdout();
+                let mut line = Vec::new();
+                for mut batch in batches.iter() {
+                    for closed in batch.drain(..) {
+                        line.clear();
+                        write_line(&mut line, &closed);
+                        out.write_all(&line)?;
+                    }
+                    // The tracker may be done already: then the batch is simply dropped.
+                    let _ = spare_tx.send(batch);
+                }
+                out.flush()
+            })
+            .map_err(CliError::Output)?;
+        let mut sink: Collector<std::io::Sink> = Collector {
+            stream: None,
+            summaries: Vec::new(),
+            error: None,
+            line: Vec::new(),
+            handoff: Some(HandOff {
+                batch: Vec::with_capacity(WRITE_BATCH),
+                to_writer,
+                spare,
+                stopped: false,
+            }),
+        };
+        let stats = run_with(decrypt, reader, config, &mut sink);
+        if let Some(mut h) = sink.handoff.take() {
+            if !h.batch.is_empty() && !h.stopped {
+                h.send();
+            }
+        }
+        match writer.join() {
+            Ok(written) => written.map_err(CliError::Output)?,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        Ok(stats)
+    })
+}
+
+/// Reports the run's problems and gives the exit code.
+fn finish(stats: RunStats) -> Result<ExitCode, CliError> {
     for problem in &stats.problems {
         eprintln!("albscope: {problem}");
     }

@@ -1,12 +1,14 @@
 //! `--threads N` never changes a result: every sample (synthetic, recorded, the multi-file
 //! ones, damaged and cap-hitting runs) analysed in process with 1, 2, 3, 4 and 8 threads gives
 //! byte-identical JSON and text reports (ok requests included, every counter, warning and
-//! limit hit), and the sink of `run_app` sees the same calls in the same order.
+//! limit hit), and the sink of `run_app` sees the same calls in the same order. `flows`
+//! likewise: its NDJSON and the flow events of `run_flows` do not depend on `--threads`.
 
 use albscope::alb::AlbConfig;
 use albscope::capture::{CaptureReader, Duration, Timestamp};
 use albscope::diagnose::{analyze_capture, analyze_files, Analysis, Keep};
-use albscope::pipeline::{run_app, Clock, PipelineConfig};
+use albscope::flow::{ConnId, FlowEvent, FlowSink};
+use albscope::pipeline::{run_app, run_flows, Clock, PipelineConfig};
 use albscope::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange};
 use albscope::report::{write_json, write_text, TextOptions};
 use albscope_synth::scenarios::multi_file;
@@ -238,4 +240,100 @@ fn the_sink_sees_the_same_calls_in_the_same_order() {
             assert!(run(*n) == one, "{p}: calls differ with {n} threads");
         }
     }
+}
+
+/// A flow sink that writes down every event it gets.
+#[derive(Default)]
+struct FlowEvents(Vec<String>);
+
+impl FlowSink for FlowEvents {
+    fn on_flow_event(&mut self, conn: ConnId, event: FlowEvent<'_>) {
+        self.0.push(format!("{conn:?} {event:?}"));
+    }
+}
+
+/// The flow events and counters of `run_flows` over `path` with `threads` threads.
+fn flow_events(path: &Path, base: &PipelineConfig, threads: usize) -> (Vec<String>, String) {
+    let mut reader = CaptureReader::open(&[path]).expect("open sample");
+    let mut events = FlowEvents::default();
+    let stats = run_flows(&mut reader, &with_threads(base, threads), &mut events);
+    (events.0, format!("{stats:?}"))
+}
+
+/// `run_flows` (reading and decoding on a second thread from 2 threads on) hands the sink the
+/// same events, bytes included, and counts the same, on every sample, a cut and a garbled
+/// file and runs that hit the connection and buffer caps.
+#[test]
+fn flow_events_are_identical_for_every_thread_count() {
+    let dir = std::env::temp_dir().join(format!("albscope-flow-threads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mixed = std::fs::read(root().join("samples/mixed.pcap")).expect("mixed sample");
+    let cut = dir.join("mixed-cut.pcap");
+    std::fs::write(&cut, &mixed[..mixed.len() * 2 / 3]).expect("write cut");
+    let mut garbled = mixed.clone();
+    let mid = garbled.len() / 2;
+    garbled[mid..mid + 64].fill(0xff);
+    let bad = dir.join("mixed-garbled.pcap");
+    std::fs::write(&bad, &garbled).expect("write garbled");
+    let mut tight = PipelineConfig::default();
+    tight.flow.max_connections = 3;
+    tight.flow.max_buffer_memory = 2048;
+    let mut runs: Vec<(PathBuf, PipelineConfig)> = samples()
+        .into_iter()
+        .chain([cut, bad])
+        .map(|p| (p, PipelineConfig::default()))
+        .collect();
+    for p in ["samples/mixed.pcap", "samples/real/mixed_two_nodes.pcap"] {
+        runs.push((root().join(p), tight.clone()));
+    }
+    let mut problems = Vec::new();
+    for (path, config) in &runs {
+        let one = flow_events(path, config, 1);
+        assert!(!one.0.is_empty(), "{}: no flow events", path.display());
+        for n in [2, 4] {
+            if flow_events(path, config, n) != one {
+                problems.push(format!("{} --threads {n}", path.display()));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        problems.is_empty(),
+        "flow events depend on --threads: {problems:?}"
+    );
+}
+
+/// `albscope flows --format ndjson` writes the same bytes with 1, 2 and 4 threads on every
+/// sample.
+#[test]
+fn flows_ndjson_is_identical_for_every_thread_count() {
+    let run = |path: &Path, threads: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_albscope"))
+            .args([
+                "flows",
+                "--format",
+                "ndjson",
+                "--no-progress",
+                "--threads",
+                threads,
+            ])
+            .arg(path)
+            .output()
+            .expect("run albscope");
+        (out.status.code(), out.stdout, out.stderr)
+    };
+    let mut problems = Vec::new();
+    for path in samples() {
+        let one = run(&path, "1");
+        assert!(!one.1.is_empty(), "{}: no flows", path.display());
+        for n in ["2", "4"] {
+            if run(&path, n) != one {
+                problems.push(format!("{} --threads {n}", path.display()));
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "flows NDJSON depends on --threads: {problems:?}"
+    );
 }

@@ -9,6 +9,7 @@
 
 mod handoff;
 mod parallel;
+mod read_ahead;
 mod shards;
 
 use crate::capture::{CaptureReader, InputSummary, Timestamp};
@@ -32,7 +33,8 @@ pub struct PipelineConfig {
     /// Threads for [`run_app`]: 0 or 1 runs everything on the calling thread; 2 runs
     /// capture -> protocol on a second thread, the sink on the calling thread; 3 or more run
     /// capture -> decode on one thread, flow -> protocol split by connection over N-2 (at most
-    /// 16), the sink on the calling thread. The result is the same for every value.
+    /// 16), the sink on the calling thread. [`run_flows`] with 2 or more reads and decodes on
+    /// a second thread. The result is the same for every value.
     pub threads: usize,
 }
 
@@ -80,12 +82,18 @@ pub trait Clock {
     }
 }
 
-/// Runs capture -> decode -> flow, handing flow events to `sink`.
+/// Runs capture -> decode -> flow, handing flow events to `sink`. With `config.threads` above 1
+/// capture -> decode runs on a second thread; `sink` sees the same events in the same order.
 pub fn run_flows(
     reader: &mut CaptureReader,
     config: &PipelineConfig,
     sink: &mut dyn FlowSink,
 ) -> RunStats {
+    if config.threads > 1 {
+        if let Some(stats) = read_ahead::run_flows_read_ahead(reader, config, sink) {
+            return stats;
+        }
+    }
     let mut decoder = Decoder::new(config.decode.clone());
     let mut tracker = FlowTracker::new(config.flow.clone());
     let mut stats = RunStats::default();
