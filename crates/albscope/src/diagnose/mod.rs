@@ -119,7 +119,7 @@ impl DecryptedLegs {
 }
 
 /// One diagnosed client request (values only: the report layer writes its sentences and its
-/// JSON object, `report::json::RequestOut`).
+/// JSON object, `report::json`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     /// Stable id: `f<front conn>.<index>` or `b<back conn>.<index>`.
