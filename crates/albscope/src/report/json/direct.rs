@@ -31,9 +31,15 @@ impl Pretty {
     }
 
     fn newline(&mut self) {
-        let lead: &[u8] = if self.empty { b"\n" } else { b",\n" };
-        self.buf.extend_from_slice(lead);
-        self.indent();
+        // `,\n` (or `\n` first) and the indent in one copy when the depth allows.
+        let skip = usize::from(self.empty);
+        match LEAD.get(skip..2 + 2 * self.depth) {
+            Some(lead) => self.buf.extend_from_slice(lead),
+            None => {
+                self.buf.extend_from_slice(&LEAD[skip..2]);
+                self.indent();
+            }
+        }
         self.empty = false;
     }
 
@@ -85,6 +91,7 @@ impl Pretty {
     /// Starts an object member: its key (a plain ASCII name of the schema) and `": "`.
     pub fn key(&mut self, k: &str) {
         self.newline();
+        self.buf.reserve(k.len() + 4);
         self.buf.push(b'"');
         self.buf.extend_from_slice(k.as_bytes());
         self.buf.extend_from_slice(b"\": ");
@@ -180,6 +187,9 @@ impl Pretty {
 
 /// Spaces for indents.
 const SPACES: &[u8; 32] = b"                                ";
+
+/// A member's or element's lead: `,\n` and an indent of up to 15 levels.
+const LEAD: &[u8; 32] = b",\n                              ";
 
 const UU: u8 = b'u';
 const BB: u8 = b'b';
@@ -390,5 +400,33 @@ mod tests {
         e.open_array();
         e.close_array();
         assert_eq!(e.buf, b"[]");
+    }
+
+    #[test]
+    fn deep_nesting_indents_as_serde_json() {
+        let mut want = serde_json::json!([1, 2]);
+        for _ in 0..20 {
+            want = serde_json::json!([want, 3]);
+        }
+        fn write(p: &mut Pretty, v: &serde_json::Value) {
+            match v {
+                serde_json::Value::Array(items) => {
+                    p.open_array();
+                    for i in items {
+                        p.item();
+                        write(p, i);
+                    }
+                    p.close_array();
+                }
+                serde_json::Value::Number(n) => p.u64(n.as_u64().unwrap()),
+                _ => unreachable!(),
+            }
+        }
+        let mut p = Pretty::at(0);
+        write(&mut p, &want);
+        assert_eq!(
+            String::from_utf8(p.buf).unwrap(),
+            serde_json::to_string_pretty(&want).unwrap()
+        );
     }
 }
