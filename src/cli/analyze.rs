@@ -186,8 +186,8 @@ pub struct LimitOptions {
     #[arg(long = "pairing-memory", value_name = "MIB", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub pairing_memory_mib: u64,
-    /// Most requests reported in full (evidence, timeline); later ones are counted in the
-    /// summary only. 0 lists none.
+    /// Most requests reported in full (evidence, timeline; about 3 KB of memory each); later
+    /// ones are counted in the summary only. 0 lists none.
     #[arg(long = "max-requests", value_name = "N", default_value_t = DEFAULT_MAX_KEPT_REQUESTS)]
     pub max_requests: usize,
 }

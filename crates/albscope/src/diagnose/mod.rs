@@ -122,7 +122,7 @@ impl DecryptedLegs {
 }
 
 /// One diagnosed client request (values only: the report layer writes its sentences and its
-/// JSON object, `report::json::RequestOut`).
+/// JSON object, `report::json`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
     /// Stable id: `f<front conn>.<index>` or `b<back conn>.<index>`.
@@ -550,6 +550,29 @@ pub struct Analyzer {
     target_slots: foldhash::HashMap<TargetRow, usize>,
 }
 
+/// Drops the spare capacity of a kept finding's lists and strings: it is held to the end of
+/// the run, and its lists were grown by pushing (a timeline of 5 events holds room for 8).
+fn shrink_kept(f: &mut Finding) {
+    f.timeline.shrink_to_fit();
+    f.evidence.shrink_to_fit();
+    f.notes.shrink_to_fit();
+    f.candidates.shrink_to_fit();
+    for s in [
+        &mut f.method,
+        &mut f.path,
+        &mut f.host,
+        &mut f.trace_id,
+        &mut f.fix,
+        &mut f.target_server,
+        &mut f.access_log.trace_id,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        s.shrink_to_fit();
+    }
+}
+
 /// The health check a held back-end connection was: a bare attempt failed; a TLS exchange
 /// that got an answer passed as far as the capture shows (its status is encrypted).
 fn held_health_check(b: &crate::alb::Leg) -> HealthCheck {
@@ -797,8 +820,7 @@ impl Analyzer {
             }
             // Kept findings are large (~0.6 KB before their heap parts): grow by a quarter
             // rather than doubling, so the list holds at most a quarter unused.
-            finding.evidence.shrink_to_fit();
-            finding.notes.shrink_to_fit();
+            shrink_kept(&mut finding);
             if self.requests.len() == self.requests.capacity() {
                 self.requests
                     .reserve_exact((self.requests.len() / 4).max(64));
@@ -815,6 +837,7 @@ impl Analyzer {
         };
         if let Some(f) = self.requests.get_mut(index) {
             f.timeline = classify::timeline(&path);
+            f.timeline.shrink_to_fit();
             self.metrics.refresh_conns(&path, f.id);
         }
     }

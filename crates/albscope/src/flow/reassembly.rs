@@ -16,7 +16,7 @@ use std::ops::Range;
 /// Bookkeeping cost counted per buffered piece by [`Reassembler::buffered`].
 pub const PIECE_COST: usize = 64;
 
-/// History buffer capacity kept when the history empties; larger buffers are freed.
+/// Largest history buffer a small burst grows to in powers of two (a larger one grows to the cap).
 const HISTORY_KEEP_CAPACITY: usize = 2048;
 
 /// A buffered out-of-order piece.
@@ -286,8 +286,11 @@ impl Reassembler {
                 self.history.drain(..n);
             }
         }
-        if self.history.is_empty() && self.history.capacity() > HISTORY_KEEP_CAPACITY {
-            // An idle keep-alive connection should not hold its last burst's buffer.
+        if self.history.is_empty() && self.history.capacity() > 0 {
+            // Everything delivered was acknowledged: nothing is left to check a retransmission
+            // against. An idle keep-alive connection holds no buffer (one per direction of up
+            // to HISTORY_KEEP_CAPACITY bytes was most of what it held); the next burst
+            // allocates its own.
             self.history = VecDeque::new();
         }
     }

@@ -13,7 +13,6 @@ use crate::diagnose::metrics::{ConnRef, RequestConns};
 use crate::diagnose::{Analysis, Finding};
 use crate::report::slice::safe_name;
 use crate::report::words;
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// The display filter for the packets of a request in one input file.
@@ -54,27 +53,42 @@ pub fn for_request(a: &Analysis, f: &Finding) -> Option<ForWireshark> {
 /// The display filters that select exactly a request's connections' packets, one per input
 /// file (in file order).
 pub fn display_filters(conns: &RequestConns) -> Vec<FileFilter> {
-    let mut per_file: BTreeMap<u16, Vec<String>> = BTreeMap::new();
+    // (file, clauses), in file order; a request has a few legs in one or two files.
+    let mut per_file: Vec<(u16, Vec<String>)> = Vec::new();
     for c in conns.front.iter().chain(conns.back.iter()) {
         for (file, frames) in frame_ranges(c) {
             let clause = leg_clause(c, &frames);
-            let legs = per_file.entry(file).or_default();
-            if !legs.contains(&clause) {
-                legs.push(clause);
+            let at = match per_file.binary_search_by_key(&file, |(f, _)| *f) {
+                Ok(at) => at,
+                Err(at) => {
+                    per_file.insert(at, (file, Vec::new()));
+                    at
+                }
+            };
+            if let Some((_, legs)) = per_file.get_mut(at) {
+                if !legs.contains(&clause) {
+                    legs.push(clause);
+                }
             }
         }
     }
     per_file
         .into_iter()
-        .map(|(file, legs)| FileFilter {
+        .map(|(file, mut legs)| FileFilter {
             file,
             filter: if legs.len() == 1 {
-                legs.into_iter().next().unwrap_or_default()
+                legs.pop().unwrap_or_default()
             } else {
-                legs.iter()
-                    .map(|l| format!("({l})"))
-                    .collect::<Vec<_>>()
-                    .join(" || ")
+                let mut all = String::with_capacity(legs.iter().map(|l| l.len() + 6).sum());
+                for (i, l) in legs.iter().enumerate() {
+                    if i > 0 {
+                        all.push_str(" || ");
+                    }
+                    all.push('(');
+                    all.push_str(l);
+                    all.push(')');
+                }
+                all
             },
         })
         .collect()

@@ -3,7 +3,6 @@
 
 use super::logjoin::LogJoinOut;
 use super::metrics::MetricsOut;
-use super::request::RequestsOut;
 use super::stats::RunStatsOut;
 use crate::alb::Vantage;
 use crate::capture::Timestamp;
@@ -26,9 +25,22 @@ pub(super) fn display<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S
     s.collect_str(v)
 }
 
-/// The whole document (`--format json`; NDJSON's summary line without `requests`).
+/// The whole document but its `requests` array (`--format json` writes that one between
+/// [`DocumentOut::head`] and [`DocumentOut::tail`]; NDJSON's summary line is the two
+/// together).
 #[derive(Serialize)]
 pub(super) struct DocumentOut<'a> {
+    /// The members before `requests`.
+    #[serde(flatten)]
+    pub head: HeadOut<'a>,
+    /// The members after `requests`.
+    #[serde(flatten)]
+    pub tail: TailOut<'a>,
+}
+
+/// The document's members before `requests`, in schema order.
+#[derive(Serialize)]
+pub(super) struct HeadOut<'a> {
     schema_version: u32,
     inputs: &'a [String],
     vantage: &'static str,
@@ -43,7 +55,11 @@ pub(super) struct DocumentOut<'a> {
     clock_offsets: Vec<ClockOut<'a>>,
     summary: SummaryOut,
     health_checks: HealthOut<'a>,
-    requests: RequestsOut<'a>,
+}
+
+/// The document's members after `requests`, in schema order.
+#[derive(Serialize)]
+pub(super) struct TailOut<'a> {
     includes_ok: bool,
     requests_not_kept: u64,
     alb_limits: AlbLimitsOut,
@@ -55,29 +71,32 @@ pub(super) struct DocumentOut<'a> {
 }
 
 impl<'a> DocumentOut<'a> {
-    /// The document of `a`.
+    /// The document of `a` (without its requests).
     pub(super) fn new(a: &'a Analysis) -> Self {
         DocumentOut {
-            schema_version: super::SCHEMA_VERSION,
-            inputs: &a.inputs,
-            vantage: vantage_name(a.vantage),
-            verdict: super::verdict::VerdictOut::new(a),
-            alb_nodes: a.alb_nodes.iter().map(NodeOut::new).collect(),
-            alb_candidates: CandidateOut::all(a),
-            targets: a.targets.iter().map(TargetOut::new).collect(),
-            timers: TimersOut::new(&a.timers),
-            capture: CaptureOut::new(&a.capture),
-            clock_offsets: a.clock_offsets.iter().map(ClockOut::new).collect(),
-            summary: SummaryOut::new(&a.summary),
-            health_checks: HealthOut::new(&a.health_checks, &a.inputs),
-            requests: RequestsOut { analysis: a },
-            includes_ok: a.includes_ok,
-            requests_not_kept: a.requests_not_kept,
-            alb_limits: AlbLimitsOut::new(&a.alb_limits),
-            other_connections: a.other_connections,
-            stats: RunStatsOut::new(&a.stats),
-            access_log_join: a.access_log_join.as_ref().map(LogJoinOut::new),
-            metrics: MetricsOut::new(&a.metrics, a.vantage),
+            head: HeadOut {
+                schema_version: super::SCHEMA_VERSION,
+                inputs: &a.inputs,
+                vantage: vantage_name(a.vantage),
+                verdict: super::verdict::VerdictOut::new(a),
+                alb_nodes: a.alb_nodes.iter().map(NodeOut::new).collect(),
+                alb_candidates: CandidateOut::all(a),
+                targets: a.targets.iter().map(TargetOut::new).collect(),
+                timers: TimersOut::new(&a.timers),
+                capture: CaptureOut::new(&a.capture),
+                clock_offsets: a.clock_offsets.iter().map(ClockOut::new).collect(),
+                summary: SummaryOut::new(&a.summary),
+                health_checks: HealthOut::new(&a.health_checks, &a.inputs),
+            },
+            tail: TailOut {
+                includes_ok: a.includes_ok,
+                requests_not_kept: a.requests_not_kept,
+                alb_limits: AlbLimitsOut::new(&a.alb_limits),
+                other_connections: a.other_connections,
+                stats: RunStatsOut::new(&a.stats),
+                access_log_join: a.access_log_join.as_ref().map(LogJoinOut::new),
+                metrics: MetricsOut::new(&a.metrics, a.vantage),
+            },
         }
     }
 }

@@ -202,6 +202,7 @@
 /// Version of the JSON document; bumped on incompatible changes.
 pub const SCHEMA_VERSION: u32 = 2;
 
+mod direct;
 mod document;
 mod logged;
 mod logjoin;
@@ -214,30 +215,43 @@ pub use logged::LoggedOut;
 
 use crate::diagnose::Analysis;
 use document::DocumentOut;
-pub use request::RequestOut;
 use serde_json::Value;
 use std::io::{self, Write};
 
-/// Writes the analysis as one pretty-printed JSON document.
+/// Writes the analysis as one pretty-printed JSON document: the members before `requests`
+/// and after it through `serde_json`, the kept requests straight from the findings
+/// ([`request::write_requests`]).
 pub fn write_json(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &DocumentOut::new(analysis))
-        .map_err(io::Error::other)?;
+    let doc = DocumentOut::new(analysis);
+    // `{ head members }` without its closing line ...
+    let mut head = HoldBack::new(&mut *out);
+    serde_json::to_writer_pretty(&mut head, &doc.head).map_err(io::Error::other)?;
+    if head.held() != b"\n}" {
+        return Err(io::Error::other("JSON head does not end its object"));
+    }
+    // ... `requests` ...
+    out.write_all(b",\n  \"requests\": ")?;
+    request::write_requests(analysis, &mut *out)?;
+    // ... and `{ tail members }` without its opening brace.
+    out.write_all(b",")?;
+    let mut tail = SkipFirst::new(&mut *out);
+    serde_json::to_writer_pretty(&mut tail, &doc.tail).map_err(io::Error::other)?;
     writeln!(out)
 }
 
 /// Writes one request per line, then a summary line (each line's keys sorted, as a
 /// [`Value`] writes them).
 pub fn write_ndjson(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+    let mut p = direct::Pretty::at(0);
     for r in &analysis.requests {
-        let mut v = serde_json::to_value(RequestOut::new(r, analysis)).map_err(io::Error::other)?;
+        p.buf.clear();
+        request::write_request(&mut p, r, analysis)?;
+        let mut v: Value = serde_json::from_slice(&p.buf).map_err(io::Error::other)?;
         tag(&mut v, "request");
         serde_json::to_writer(&mut *out, &v).map_err(io::Error::other)?;
         writeln!(out)?;
     }
     let mut v = serde_json::to_value(DocumentOut::new(analysis)).map_err(io::Error::other)?;
-    if let Value::Object(m) = &mut v {
-        m.remove("requests");
-    }
     tag(&mut v, "summary");
     serde_json::to_writer(&mut *out, &v).map_err(io::Error::other)?;
     writeln!(out)
@@ -246,5 +260,74 @@ pub fn write_ndjson(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> 
 fn tag(v: &mut Value, kind: &str) {
     if let Value::Object(m) = v {
         m.insert("record".into(), Value::String(kind.into()));
+    }
+}
+
+/// A writer passing everything on but its last two bytes (kept in [`HoldBack::held`]).
+struct HoldBack<'w> {
+    out: &'w mut dyn Write,
+    held: Vec<u8>,
+}
+
+impl<'w> HoldBack<'w> {
+    fn new(out: &'w mut dyn Write) -> Self {
+        HoldBack {
+            out,
+            held: Vec::with_capacity(4),
+        }
+    }
+
+    /// The bytes not passed on.
+    fn held(&self) -> &[u8] {
+        &self.held
+    }
+}
+
+impl Write for HoldBack<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.held.extend_from_slice(buf);
+        let pass = self.held.len().saturating_sub(2);
+        if pass > 0 {
+            self.out.write_all(&self.held[..pass])?;
+            self.held.drain(..pass);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// A writer passing everything on but the first byte.
+struct SkipFirst<'w> {
+    out: &'w mut dyn Write,
+    skipped: bool,
+}
+
+impl<'w> SkipFirst<'w> {
+    fn new(out: &'w mut dyn Write) -> Self {
+        SkipFirst {
+            out,
+            skipped: false,
+        }
+    }
+}
+
+impl Write for SkipFirst<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let rest = match (self.skipped, buf.split_first()) {
+            (false, Some((_, rest))) => {
+                self.skipped = true;
+                rest
+            }
+            _ => buf,
+        };
+        self.out.write_all(rest)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }

@@ -1,6 +1,8 @@
-//! The JSON request object (schema v2, see [`super::json`]): a borrowed view of a [`Finding`]
-//! whose sentences come from [`super::words`].
+//! The JSON request object (schema v2, see [`super::json`]), written straight into a
+//! [`Pretty`] buffer from a [`Finding`] whose sentences come from [`super::words`]: no output
+//! struct or owned string per field (a report writes one per kept request).
 
+use super::direct::Pretty;
 use super::LoggedOut;
 use crate::alb::PairingMethod;
 use crate::diagnose::model::AlbAddr;
@@ -8,222 +10,260 @@ use crate::diagnose::{AccessLogView, Analysis, Finding, LegKind, Step, TimelineE
 use crate::flow::community_id;
 use crate::report::wireshark;
 use crate::report::words;
-use crate::taxonomy::{Category, GeneratedBy};
-use serde::{Serialize, Serializer};
+use std::io::{self, Write};
 
-/// One request object, fields in schema order.
-#[derive(Serialize)]
-pub struct RequestOut<'a> {
-    id: String,
-    time: String,
-    client: Option<String>,
-    client_ip: Option<String>,
-    alb: Option<String>,
-    target: Option<String>,
-    community_id: Option<String>,
-    back_community_id: Option<String>,
-    method: &'a Option<String>,
-    path: &'a Option<String>,
-    host: &'a Option<String>,
-    request: String,
-    status: Option<u16>,
-    status_inferred: bool,
-    front_encrypted: bool,
-    /// Only when true: the answer is encrypted and the back end is not in the capture, so
-    /// whether it failed is not visible (neither ok nor failed).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    outcome_not_visible: bool,
-    /// The legs read from decrypted TLS ("front", "back"); absent when none was.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    decrypted: Vec<&'static str>,
-    generated_by: Option<GeneratedBy>,
-    category: Category,
-    candidates: &'a [Category],
-    headline: String,
-    trace_id: &'a Option<String>,
-    access_log: AccessLogOut<'a>,
-    timeline: Vec<EventOut>,
-    evidence: Vec<String>,
-    fix: &'a Option<String>,
-    notes: Vec<String>,
-    pairing: PairingMethod,
-    target_server: &'a Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    logged: Option<LoggedOut<'a>>,
-    /// gRPC requests only: the status code the client sees.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grpc_status: Option<u32>,
-    /// Its name (`UNAVAILABLE`, ...).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grpc_status_name: Option<&'static str>,
-    /// `grpc-message`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grpc_message: Option<&'a str>,
-    /// The HTTP status the gRPC status was derived from (no `grpc-status` was sent).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grpc_status_from_http: Option<u16>,
-    /// HTTP/2 front end: the `RST_STREAM` the client got from the ALB instead of a status.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_stream_reset: Option<StreamResetOut>,
-    wireshark_filter: Option<String>,
-    wireshark_filters: Vec<FileFilterOut>,
-    extract_command: Option<String>,
+/// Writes `f`, one of `a`'s requests (whose inputs its packet references name), as one
+/// object at `p`'s depth, fields in schema order.
+pub(super) fn write_request(p: &mut Pretty, f: &Finding, a: &Analysis) -> io::Result<()> {
+    let files = &a.inputs;
+    p.open_object();
+    p.key("id");
+    p.str_with(|b| push_display(b, &f.id));
+    p.key("time");
+    time(p, f.time);
+    p.key("client");
+    opt_display(p, f.client.as_ref());
+    p.key("client_ip");
+    opt_display(p, f.client_ip.as_ref());
+    p.key("alb");
+    opt_display(p, f.alb.as_ref());
+    p.key("target");
+    opt_display(p, f.target.as_ref());
+    p.key("community_id");
+    p.opt_str(front_community_id(f).as_deref());
+    p.key("back_community_id");
+    p.opt_str(
+        f.back_alb
+            .zip(f.target)
+            .map(|(alb, target)| community_id(alb, target))
+            .as_deref(),
+    );
+    p.key("method");
+    p.opt_str(f.method.as_deref());
+    p.key("path");
+    p.opt_str(f.path.as_deref());
+    p.key("host");
+    p.opt_str(f.host.as_deref());
+    p.key("request");
+    p.str(&words::request_seen(&f.request));
+    p.key("status");
+    p.opt_u64(f.status.map(u64::from));
+    p.key("status_inferred");
+    p.bool(f.status_inferred);
+    p.key("front_encrypted");
+    p.bool(f.front_encrypted);
+    if f.outcome_not_visible {
+        p.key("outcome_not_visible");
+        p.bool(true);
+    }
+    if f.decrypted.any() {
+        p.key("decrypted");
+        p.open_array();
+        for (on, leg) in [(f.decrypted.front, "front"), (f.decrypted.back, "back")] {
+            if on {
+                p.item();
+                p.str(leg);
+            }
+        }
+        p.close_array();
+    }
+    p.key("generated_by");
+    p.opt_str(f.generated_by.map(|g| g.name()));
+    p.key("category");
+    p.str(f.category.name());
+    p.key("candidates");
+    p.open_array();
+    for c in &f.candidates {
+        p.item();
+        p.str(c.name());
+    }
+    p.close_array();
+    p.key("headline");
+    p.str(&words::headline(f));
+    p.key("trace_id");
+    p.opt_str(f.trace_id.as_deref());
+    p.key("access_log");
+    access_log(p, &f.access_log);
+    p.key("timeline");
+    p.open_array();
+    for e in &f.timeline {
+        p.item();
+        event(p, e, f, files);
+    }
+    p.close_array();
+    p.key("evidence");
+    p.open_array();
+    for e in &f.evidence {
+        p.item();
+        p.str(&words::evidence(files, e));
+    }
+    p.close_array();
+    p.key("fix");
+    p.opt_str(f.fix.as_deref());
+    p.key("notes");
+    p.open_array();
+    for n in &f.notes {
+        p.item();
+        p.str(&words::note(n));
+    }
+    p.close_array();
+    p.key("pairing");
+    p.str(pairing_name(f.pairing));
+    p.key("target_server");
+    p.opt_str(f.target_server.as_deref());
+    if let Some(l) = f.logged.as_deref() {
+        p.key("logged");
+        p.value(&LoggedOut::new(l))?;
+    }
+    if let Some(g) = f.grpc.as_ref() {
+        if let Some(status) = g.status {
+            p.key("grpc_status");
+            p.u64(u64::from(status));
+            if let Some(name) = crate::protocol::grpc_code_name(status) {
+                p.key("grpc_status_name");
+                p.str(name);
+            }
+        }
+        if let Some(m) = g.message.as_deref() {
+            p.key("grpc_message");
+            p.str(m);
+        }
+        if let Some(h) = g.from_http {
+            p.key("grpc_status_from_http");
+            p.u64(u64::from(h));
+        }
+    }
+    if let Some(r) = f.client_stream_reset {
+        p.key("client_stream_reset");
+        p.open_object();
+        p.key("code");
+        p.u64(u64::from(r.code));
+        p.key("name");
+        p.opt_str(crate::protocol::H2ErrorCode(r.code).name());
+        p.key("target_received");
+        p.bool(r.target_received);
+        p.close_object();
+    }
+    let ws = wireshark::for_request(a, f);
+    p.key("wireshark_filter");
+    p.opt_str(
+        ws.as_ref()
+            .filter(|w| w.filters.len() == 1)
+            .and_then(|w| w.filters.first())
+            .map(|x| x.filter.as_str()),
+    );
+    p.key("wireshark_filters");
+    p.open_array();
+    for x in ws.iter().flat_map(|w| w.filters.iter()) {
+        p.item();
+        p.open_object();
+        p.key("file");
+        p.str(wireshark::file_name(a, x.file));
+        p.key("filter");
+        p.str(&x.filter);
+        p.close_object();
+    }
+    p.close_array();
+    p.key("extract_command");
+    p.opt_str(ws.as_ref().map(|w| w.extract.as_str()));
+    p.close_object();
+    Ok(())
 }
 
-/// `client_stream_reset`: the error code, its name, and whether the target had the request.
-#[derive(Serialize)]
-struct StreamResetOut {
-    code: u32,
-    name: Option<&'static str>,
-    target_received: bool,
+/// Writes the document's `requests` array (at depth 1: a member of the top-level object) to
+/// `out`, one request at a time.
+pub(super) fn write_requests(a: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+    let mut p = Pretty::at(1);
+    p.open_array();
+    for f in &a.requests {
+        p.item();
+        write_request(&mut p, f, a)?;
+        out.write_all(&p.buf)?;
+        p.buf.clear();
+    }
+    p.close_array();
+    out.write_all(&p.buf)
 }
 
-/// One entry of `wireshark_filters`.
-#[derive(Serialize)]
-struct FileFilterOut {
-    file: String,
-    filter: String,
+/// `value`'s `Display` text, appended.
+fn push_display(b: &mut Vec<u8>, value: &impl std::fmt::Display) {
+    // Writing to a Vec cannot fail.
+    let _ = write!(b, "{value}");
 }
 
-/// The `access_log` object.
-#[derive(Serialize)]
-struct AccessLogOut<'a> {
-    request_creation_time: Option<String>,
-    request_processing_time: Option<f64>,
-    target_processing_time: Option<f64>,
-    response_processing_time: Option<f64>,
-    elb_status_code: Option<u16>,
-    target_status_code: Option<u16>,
-    trace_id: &'a Option<String>,
+/// A value by its `Display` form (`ip:port`, an address), or `null`.
+fn opt_display(p: &mut Pretty, v: Option<&impl std::fmt::Display>) {
+    match v {
+        Some(v) => p.str_with(|b| push_display(b, v)),
+        None => p.null(),
+    }
+}
+
+/// An RFC 3339 time.
+fn time(p: &mut Pretty, t: crate::capture::Timestamp) {
+    p.str_with(|b| t.write_rfc3339(b));
 }
 
 /// A step in seconds: -1 when it never happened, null when not captured.
-fn step_json(s: Step) -> Option<f64> {
+fn step(p: &mut Pretty, s: Step) {
     match s {
-        Step::NotCaptured => None,
-        Step::Never => Some(-1.0),
-        Step::Took(_) => s.secs(),
+        Step::NotCaptured => p.null(),
+        Step::Never => p.f64(-1.0),
+        Step::Took(_) => p.opt_f64(s.secs()),
     }
 }
 
-impl<'a> AccessLogOut<'a> {
-    fn of(al: &'a AccessLogView) -> Self {
-        AccessLogOut {
-            request_creation_time: al.request_creation_time.map(words::time),
-            request_processing_time: step_json(al.request_processing_time),
-            target_processing_time: step_json(al.target_processing_time),
-            response_processing_time: step_json(al.response_processing_time),
-            elb_status_code: al.elb_status_code,
-            target_status_code: al.target_status_code,
-            trace_id: &al.trace_id,
-        }
+/// The `access_log` object.
+fn access_log(p: &mut Pretty, al: &AccessLogView) {
+    p.open_object();
+    p.key("request_creation_time");
+    match al.request_creation_time {
+        Some(t) => time(p, t),
+        None => p.null(),
     }
+    p.key("request_processing_time");
+    step(p, al.request_processing_time);
+    p.key("target_processing_time");
+    step(p, al.target_processing_time);
+    p.key("response_processing_time");
+    step(p, al.response_processing_time);
+    p.key("elb_status_code");
+    p.opt_u64(al.elb_status_code.map(u64::from));
+    p.key("target_status_code");
+    p.opt_u64(al.target_status_code.map(u64::from));
+    p.key("trace_id");
+    p.opt_str(al.trace_id.as_deref());
+    p.close_object();
 }
 
 /// One timeline event object.
-#[derive(Serialize)]
-struct EventOut {
-    time: String,
-    rel_ms: f64,
-    side: LegKind,
-    direction: &'static str,
-    event: String,
-    packet: Option<String>,
+fn event(p: &mut Pretty, e: &TimelineEvent, f: &Finding, files: &[String]) {
+    p.open_object();
+    p.key("time");
+    time(p, e.time);
+    p.key("rel_ms");
+    p.f64(words::rel_ms(e.time, f.time));
+    p.key("side");
+    p.str(match e.side {
+        LegKind::Front => "front",
+        LegKind::Back => "back",
+    });
+    p.key("direction");
+    p.str(words::direction(e.direction));
+    p.key("event");
+    p.str(&words::event(&e.kind));
+    p.key("packet");
+    p.opt_str(e.packet.map(|pos| words::packet(files, pos)).as_deref());
+    p.close_object();
 }
 
-impl EventOut {
-    fn of(e: &TimelineEvent, f: &Finding, files: &[String]) -> Self {
-        EventOut {
-            time: words::time(e.time),
-            rel_ms: words::rel_ms(e.time, f.time),
-            side: e.side,
-            direction: words::direction(e.direction),
-            event: words::event(&e.kind),
-            packet: e.packet.map(|p| words::packet(files, p)),
-        }
-    }
-}
-
-impl<'a> RequestOut<'a> {
-    /// The request object of `f`, one of `a`'s requests (whose inputs its packet references
-    /// name).
-    pub fn new(f: &'a Finding, a: &Analysis) -> Self {
-        let files = &a.inputs;
-        let ws = wireshark::for_request(a, f);
-        RequestOut {
-            id: f.id.to_string(),
-            time: words::time(f.time),
-            client: f.client.map(|c| c.to_string()),
-            client_ip: f.client_ip.map(|c| c.to_string()),
-            alb: f.alb.map(|a| a.to_string()),
-            target: f.target.map(|t| t.to_string()),
-            community_id: front_community_id(f),
-            back_community_id: f
-                .back_alb
-                .zip(f.target)
-                .map(|(alb, target)| community_id(alb, target)),
-            method: &f.method,
-            path: &f.path,
-            host: &f.host,
-            request: words::request_seen(&f.request),
-            status: f.status,
-            status_inferred: f.status_inferred,
-            front_encrypted: f.front_encrypted,
-            outcome_not_visible: f.outcome_not_visible,
-            decrypted: [(f.decrypted.front, "front"), (f.decrypted.back, "back")]
-                .into_iter()
-                .filter_map(|(on, leg)| on.then_some(leg))
-                .collect(),
-            generated_by: f.generated_by,
-            category: f.category,
-            candidates: &f.candidates,
-            headline: words::headline(f),
-            trace_id: &f.trace_id,
-            access_log: AccessLogOut::of(&f.access_log),
-            timeline: f
-                .timeline
-                .iter()
-                .map(|e| EventOut::of(e, f, files))
-                .collect(),
-            evidence: f
-                .evidence
-                .iter()
-                .map(|e| words::evidence(files, e))
-                .collect(),
-            fix: &f.fix,
-            notes: f.notes.iter().map(words::note).collect(),
-            pairing: f.pairing,
-            target_server: &f.target_server,
-            logged: f.logged.as_deref().map(LoggedOut::new),
-            wireshark_filter: ws
-                .as_ref()
-                .filter(|w| w.filters.len() == 1)
-                .and_then(|w| w.filters.first())
-                .map(|x| x.filter.clone()),
-            wireshark_filters: ws.as_ref().map_or_else(Vec::new, |w| {
-                w.filters
-                    .iter()
-                    .map(|x| FileFilterOut {
-                        file: wireshark::file_name(a, x.file).to_string(),
-                        filter: x.filter.clone(),
-                    })
-                    .collect()
-            }),
-            extract_command: ws.map(|w| w.extract),
-            grpc_status: f.grpc.as_ref().and_then(|g| g.status),
-            grpc_status_name: f
-                .grpc
-                .as_ref()
-                .and_then(|g| g.status)
-                .and_then(crate::protocol::grpc_code_name),
-            grpc_message: f.grpc.as_ref().and_then(|g| g.message.as_deref()),
-            grpc_status_from_http: f.grpc.as_ref().and_then(|g| g.from_http),
-            client_stream_reset: f.client_stream_reset.map(|r| StreamResetOut {
-                code: r.code,
-                name: crate::protocol::H2ErrorCode(r.code).name(),
-                target_received: r.target_received,
-            }),
-        }
+/// `pairing` as the schema names it.
+fn pairing_name(m: PairingMethod) -> &'static str {
+    match m {
+        PairingMethod::Headers => "headers",
+        PairingMethod::TimeOrder => "time_order",
+        PairingMethod::Http2Connection => "http2_connection",
+        PairingMethod::Unpaired => "unpaired",
     }
 }
 
@@ -233,23 +273,5 @@ fn front_community_id(f: &Finding) -> Option<String> {
     match (f.client, f.alb) {
         (Some(client), Some(AlbAddr::Endpoint(alb))) => Some(community_id(client, alb)),
         _ => None,
-    }
-}
-
-/// The document's `requests` array: the findings with the input names their packet
-/// references need.
-pub struct RequestsOut<'a> {
-    /// The analysis whose requests these are.
-    pub analysis: &'a Analysis,
-}
-
-impl Serialize for RequestsOut<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(
-            self.analysis
-                .requests
-                .iter()
-                .map(|f| RequestOut::new(f, self.analysis)),
-        )
     }
 }
