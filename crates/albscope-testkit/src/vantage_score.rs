@@ -344,7 +344,8 @@ fn close(a: &Req, b: &Req) -> Option<f64> {
     (d <= MATCH_WINDOW_S).then_some(d)
 }
 
-/// One connection of the cut's `summary.encrypted_front.list`: client, first and last exchange.
+/// One connection of the cut's `summary.encrypted_front.list` or `alb_candidates[].list`: client
+/// (`ip:port`, or `ip:` for every port of an address), first and last exchange.
 struct OpaqueConn {
     client: String,
     first: f64,
@@ -380,7 +381,25 @@ fn opaque_connections(cut: &Value) -> Vec<OpaqueConn> {
         .flatten()
     {
         if let Some(l) = c.get("list").and_then(Value::as_array) {
-            out.extend(listed(l));
+            let shown = listed(l);
+            // The list is cut at its first connections; the statement covers every TLS
+            // connection of the candidate, so a cut list stands for its clients' addresses
+            // over the whole capture.
+            let connections = c.get("connections").and_then(Value::as_u64).unwrap_or(0);
+            if connections > shown.len() as u64 {
+                let mut addresses: Vec<String> = shown
+                    .iter()
+                    .filter_map(|o| o.client.rsplit_once(':').map(|(ip, _)| format!("{ip}:")))
+                    .collect();
+                addresses.sort();
+                addresses.dedup();
+                out.extend(addresses.into_iter().map(|client| OpaqueConn {
+                    client,
+                    first: f64::NEG_INFINITY,
+                    last: f64::INFINITY,
+                }));
+            }
+            out.extend(shown);
         }
     }
     out
@@ -393,7 +412,13 @@ fn stated_not_visible(opaque: &[OpaqueConn], t: &Req) -> bool {
         return false;
     };
     opaque.iter().any(|c| {
-        &c.client == client && time >= c.first - MATCH_WINDOW_S && time <= c.last + MATCH_WINDOW_S
+        // "ip:" (a cut candidate list) stands for every port of that address.
+        let same_client = if c.client.ends_with(':') {
+            client.starts_with(&c.client)
+        } else {
+            &c.client == client
+        };
+        same_client && time >= c.first - MATCH_WINDOW_S && time <= c.last + MATCH_WINDOW_S
     })
 }
 
