@@ -77,6 +77,11 @@ const KNOWN_ALL: [Known; 14] = [
 impl Known {
     /// The known header called `name` (any case).
     pub fn from_name(name: &str) -> Option<Known> {
+        Known::from_name_bytes(name.as_bytes())
+    }
+
+    /// The known header called `name` (any case), from the name's bytes.
+    pub(crate) fn from_name_bytes(name: &[u8]) -> Option<Known> {
         let i = known_index(name)?;
         KNOWN_ALL.get(i).copied()
     }
@@ -89,8 +94,7 @@ impl Known {
 
 /// The index in [`KNOWN_NAMES`] of `name` (any case): the one candidate of its length and
 /// first letter (and third, for the two of 15 bytes), then one comparison.
-fn known_index(name: &str) -> Option<usize> {
-    let b = name.as_bytes();
+fn known_index(b: &[u8]) -> Option<usize> {
     // `| 0x20` lower-cases an ASCII letter; the comparison below confirms the whole name.
     let lower = |i: usize| b.get(i).map(|c| c | 0x20);
     let i = match (b.len(), lower(0)?) {
@@ -153,9 +157,23 @@ fn eq_folded(name: &[u8], lower: &[u8]) -> bool {
 
 /// A range of [`Headers::text`].
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-struct Range {
+pub(crate) struct Range {
     start: u32,
     end: u32,
+}
+
+impl Range {
+    /// The bytes `start..end` of a block (empty: the empty range at 0, as for a missing word);
+    /// `None` when an offset does not fit.
+    pub(crate) fn of(start: usize, end: usize) -> Option<Range> {
+        if start >= end {
+            return Some(Range::default());
+        }
+        Some(Range {
+            start: off(start)?,
+            end: off(end)?,
+        })
+    }
 }
 
 /// Where one header sits in [`Headers::text`]: its name and its value.
@@ -271,7 +289,7 @@ impl Headers {
         index_line(
             &mut self.spans,
             &mut self.known,
-            known_index(name),
+            known_index(name.as_bytes()),
             name_r,
             value_r,
         );
@@ -411,6 +429,28 @@ impl BlockIndex {
         }
     }
 
+    /// An index with room for `lines` header lines and the start line's words at `line`
+    /// (ranges of the block).
+    pub(crate) fn with_line(lines: usize, line: [Range; 2]) -> Self {
+        BlockIndex {
+            spans: Vec::with_capacity(lines),
+            line,
+            known: [0; KNOWN_NAMES.len()],
+        }
+    }
+
+    /// Records the next header line at `name` and `value` (ranges of the block); `k` is what
+    /// [`Known::from_name`] says of the name.
+    pub(crate) fn add_range(&mut self, name: Range, value: Range, k: Option<Known>) {
+        index_line(
+            &mut self.spans,
+            &mut self.known,
+            k.map(|k| k as usize),
+            name,
+            value,
+        );
+    }
+
     /// Records the next header line, `name` and `value` being slices of `block`; `k` is what
     /// [`Known::from_name`] says of the name.
     pub(crate) fn add(&mut self, block: &[u8], name: &str, value: &[u8], k: Option<Known>) {
@@ -488,21 +528,25 @@ mod tests {
     #[test]
     fn every_known_name_is_found_by_length() {
         for (i, name) in KNOWN_NAMES.iter().enumerate() {
-            assert_eq!(known_index(name), Some(i), "{name}");
-            assert_eq!(known_index(&name.to_ascii_uppercase()), Some(i), "{name}");
+            assert_eq!(known_index(name.as_bytes()), Some(i), "{name}");
+            assert_eq!(
+                known_index(name.to_ascii_uppercase().as_bytes()),
+                Some(i),
+                "{name}"
+            );
             assert_eq!(Known::from_name(name).map(Known::name), Some(*name));
         }
-        assert_eq!(known_index("x-request-id"), None);
+        assert_eq!(known_index(b"x-request-id"), None);
         // Only the case bit of a letter may differ: not a dash's, nor any other bit.
-        assert_eq!(known_index("X-FORWARDED-FOR"), Some(1));
-        assert_eq!(known_index("x\rforwarded-for"), None);
-        assert_eq!(known_index("x-forwarded-fos"), None);
-        assert_eq!(known_index("hosT"), Some(0));
-        assert_eq!(known_index("h0st"), None);
-        assert_eq!(known_index("Server"), Some(5));
-        assert_eq!(known_index("Serve\u{7f}"), None);
-        assert_eq!(known_index("content-lengtH"), Some(8));
-        assert_eq!(known_index("content_length"), None);
+        assert_eq!(known_index(b"X-FORWARDED-FOR"), Some(1));
+        assert_eq!(known_index(b"x\rforwarded-for"), None);
+        assert_eq!(known_index(b"x-forwarded-fos"), None);
+        assert_eq!(known_index(b"hosT"), Some(0));
+        assert_eq!(known_index(b"h0st"), None);
+        assert_eq!(known_index(b"Server"), Some(5));
+        assert_eq!(known_index("Serve\u{7f}".as_bytes()), None);
+        assert_eq!(known_index(b"content-lengtH"), Some(8));
+        assert_eq!(known_index(b"content_length"), None);
     }
 
     #[test]
