@@ -1,7 +1,9 @@
 //! [`Headers`]: the header lines of one HTTP message in one buffer (names as sent, values decoded
 //! lossily as UTF-8) with their spans, the words of its start line (method and target, reason
 //! phrase) in the same buffer, and the headers the analysis reads ([`Known`]) located once while
-//! parsing. Two allocations per message, whatever its header count; a lookup of a known name is
+//! parsing. One allocation per message read by the fast reader (its text; the header lines
+//! are read again from it when iterated), two for others (text and spans), whatever the header
+//! count; a lookup of a known name is
 //! an index, any other name a scan.
 
 use std::fmt;
@@ -163,6 +165,17 @@ pub(crate) struct Range {
 }
 
 impl Range {
+    /// The bytes `start..end` of a block shorter than 4 GiB (empty: the empty range at 0).
+    pub(crate) fn within(start: usize, end: usize) -> Range {
+        if start >= end {
+            return Range::default();
+        }
+        Range {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
     /// The bytes `start..end` of a block (empty: the empty range at 0, as for a missing word);
     /// `None` when an offset does not fit.
     pub(crate) fn of(start: usize, end: usize) -> Option<Range> {
@@ -183,18 +196,77 @@ struct Span {
     value: Range,
 }
 
+/// Where the first value of each [`Known`] header sits.
+#[derive(Copy, Clone, Debug, Default)]
+struct KnownAt {
+    value: [Range; KNOWN_NAMES.len()],
+    /// Bit `k`: the `k`th known header is present.
+    present: u16,
+}
+
+impl KnownAt {
+    /// Records the value of known header `k` unless an earlier one was.
+    fn note(&mut self, k: usize, value: Range) {
+        let bit = 1u16 << k;
+        if self.present & bit == 0 {
+            if let Some(slot) = self.value.get_mut(k) {
+                *slot = value;
+                self.present |= bit;
+            }
+        }
+    }
+
+    fn get(&self, k: usize) -> Option<Range> {
+        (self.present & (1u16 << k) != 0)
+            .then(|| self.value.get(k).copied())
+            .flatten()
+    }
+}
+
 /// The header lines of one message (in order, capped by the parser's header count), with the
 /// first occurrence of each [`Known`] header located, and the words of its start line (the
 /// request line's method and target, or the status line's reason phrase) in the same buffer.
+///
+/// A block read by the fast reader (printable ASCII `Name: value` lines) keeps no list of
+/// spans: its header lines are read again from the text when iterated (only the known
+/// headers' values are located), so such a message costs one allocation, its text.
 #[derive(Clone, Default)]
 pub struct Headers {
-    /// The names, values and start-line words, where the spans say.
+    /// The names, values and start-line words, where the spans (or the lines) say.
     text: String,
     spans: Vec<Span>,
     /// The start line's two words (method and target; reason phrase and nothing).
     line: [Range; 2],
-    /// Per [`Known`] header: 1 + the index of its first line, 0 when absent (or past 254).
-    known: [u8; KNOWN_NAMES.len()],
+    /// The first value of each [`Known`] header among the indexed lines.
+    known: KnownAt,
+    /// When not 0: the text is a header block of that many indexed `Name: value` lines after
+    /// its start line (and `spans` is empty).
+    lined: u32,
+}
+
+/// The `Name: value` lines of a header block read by the fast reader, after its start line.
+struct Lines<'h> {
+    text: &'h str,
+    at: usize,
+    left: u32,
+}
+
+impl<'h> Iterator for Lines<'h> {
+    type Item = (&'h str, &'h str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let rest = self.text.get(self.at..)?;
+        let lf = rest.find('\n')?;
+        self.at += lf + 1;
+        self.left -= 1;
+        let line = rest.get(..lf)?;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let (name, value) = line.split_once(':')?;
+        Some((name, value.trim_matches(' ')))
+    }
 }
 
 /// `n` as a `u32` offset, when it fits.
@@ -276,7 +348,38 @@ impl Headers {
 
     /// Appends one header.
     pub fn push(&mut self, name: &str, value: &str) {
+        self.unline();
         self.add(name, value);
+    }
+
+    /// The header lines as spans (before one is appended to lines read from a block).
+    fn unline(&mut self) {
+        if self.lined == 0 {
+            return;
+        }
+        let base = self.text.as_ptr() as usize;
+        let at = |s: &str| {
+            let start = (s.as_ptr() as usize).wrapping_sub(base);
+            Range::within(start, start + s.len())
+        };
+        let spans: Vec<Span> = self
+            .lines()
+            .map(|(n, v)| Span {
+                name: at(n),
+                value: at(v),
+            })
+            .collect();
+        self.spans = spans;
+        self.lined = 0;
+    }
+
+    /// The header lines of a block read by the fast reader (none otherwise).
+    fn lines(&self) -> Lines<'_> {
+        Lines {
+            text: &self.text,
+            at: self.text.find('\n').map_or(self.text.len(), |i| i + 1),
+            left: self.lined,
+        }
     }
 
     /// Appends one header (the text's room is the caller's business).
@@ -309,12 +412,7 @@ impl Headers {
 
     /// The value of the first `k` header: an index, no scan.
     pub fn known(&self, k: Known) -> Option<&str> {
-        match self.known.get(k as usize).copied().unwrap_or(0) {
-            // Absent from the indexed lines; only a message with more lines may have it later.
-            0 if self.spans.len() < usize::from(u8::MAX) => None,
-            0 => self.scan(k.name()),
-            i => self.spans.get(usize::from(i) - 1).map(|s| self.at(s).1),
-        }
+        self.known.get(k as usize).map(|r| self.range(&r))
     }
 
     fn scan(&self, name: &str) -> Option<&str> {
@@ -325,17 +423,17 @@ impl Headers {
 
     /// (name, value) of every header, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.spans.iter().map(|s| self.at(s))
+        self.spans.iter().map(|s| self.at(s)).chain(self.lines())
     }
 
     /// Number of headers.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.spans.len() + self.lined as usize
     }
 
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.len() == 0
     }
 
     /// Keeps only the headers for which `keep(name, value)` is true (and the start line).
@@ -366,6 +464,15 @@ impl Headers {
                 spans: index.spans,
                 line: index.line,
                 known: index.known,
+                lined: index.lined,
+            },
+            // The fast reader takes printable ASCII only: its blocks are never here.
+            Err(e) if index.lined > 0 => Headers {
+                text: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                spans: Vec::new(),
+                line: index.line,
+                known: index.known,
+                lined: index.lined,
             },
             Err(e) => {
                 let bytes = e.into_bytes();
@@ -389,19 +496,14 @@ impl Headers {
 /// Records a header line (known header `k`, when it is one) at `name` and `value`.
 fn index_line(
     spans: &mut Vec<Span>,
-    known: &mut [u8; KNOWN_NAMES.len()],
+    known: &mut KnownAt,
     k: Option<usize>,
     name: Range,
     value: Range,
 ) {
-    let index = spans.len();
     spans.push(Span { name, value });
     if let Some(k) = k {
-        if let (Some(slot), Ok(i)) = (known.get_mut(k), u8::try_from(index + 1)) {
-            if *slot == 0 && i < u8::MAX {
-                *slot = i;
-            }
-        }
+        known.note(k, value);
     }
 }
 
@@ -411,7 +513,9 @@ fn index_line(
 pub(crate) struct BlockIndex {
     spans: Vec<Span>,
     line: [Range; 2],
-    known: [u8; KNOWN_NAMES.len()],
+    known: KnownAt,
+    /// Header lines of a block read by the fast reader (then `spans` is empty).
+    lined: u32,
 }
 
 impl BlockIndex {
@@ -425,30 +529,29 @@ impl BlockIndex {
                 locate(block, line.0.as_bytes()),
                 locate(block, line.1.as_bytes()),
             ],
-            known: [0; KNOWN_NAMES.len()],
+            known: KnownAt::default(),
+            lined: 0,
         }
     }
 
-    /// An index with room for `lines` header lines and the start line's words at `line`
-    /// (ranges of the block).
-    pub(crate) fn with_line(lines: usize, line: [Range; 2]) -> Self {
+    /// An index of a block read by the fast reader (printable ASCII `Name: value` lines, read
+    /// again from the text when iterated), with the start line's words at `line`.
+    pub(crate) fn lined(line: [Range; 2]) -> Self {
         BlockIndex {
-            spans: Vec::with_capacity(lines),
+            spans: Vec::new(),
             line,
-            known: [0; KNOWN_NAMES.len()],
+            known: KnownAt::default(),
+            lined: 0,
         }
     }
 
-    /// Records the next header line at `name` and `value` (ranges of the block); `k` is what
-    /// [`Known::from_name`] says of the name.
-    pub(crate) fn add_range(&mut self, name: Range, value: Range, k: Option<Known>) {
-        index_line(
-            &mut self.spans,
-            &mut self.known,
-            k.map(|k| k as usize),
-            name,
-            value,
-        );
+    /// Counts the next header line of a block read by the fast reader; `k` is what
+    /// [`Known::from_name`] says of its name, `value` where its value sits.
+    pub(crate) fn add_line(&mut self, k: Option<Known>, value: Range) {
+        self.lined = self.lined.saturating_add(1);
+        if let Some(k) = k {
+            self.known.note(k as usize, value);
+        }
     }
 
     /// Records the next header line, `name` and `value` being slices of `block`; `k` is what

@@ -66,6 +66,23 @@ fn first_control(input: &[u8], mut i: usize) -> Option<usize> {
         .map(|j| i + j)
 }
 
+/// The index of the first colon in `line`: eight bytes at a time.
+fn find_colon(line: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(c) = line.get(i..i + 8) {
+        let w = <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes) ^ (u64::from(b':') * ONES);
+        // The first zero byte of `w` (the borrow runs upwards only).
+        let m = w.wrapping_sub(ONES) & !w & HIGH;
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr(b':', line.get(i..)?).map(|j| i + j)
+}
+
 /// Where a line sits: its content (without CR LF) and the start of the next one.
 #[derive(Copy, Clone, Default)]
 struct LineAt {
@@ -82,6 +99,8 @@ fn block_lines(
     cap: usize,
     lines: &mut [LineAt; MAX_LINES + 1],
 ) -> Option<(usize, usize)> {
+    // Every offset of the block fits in the `u32` of a [`Range`].
+    let cap = cap.min(u32::MAX as usize);
     let mut n = 0;
     let mut start = 0;
     loop {
@@ -185,40 +204,32 @@ type Read = (BlockIndex, Result<Option<u64>, &'static str>, bool);
 
 /// Reads the header `lines` of the block at the start of `input` (of printable ASCII).
 fn headers(input: &[u8], lines: &[LineAt], max: usize, words: [Range; 2]) -> Option<Read> {
-    let mut index = BlockIndex::with_line(lines.len().min(max), words);
+    let mut index = BlockIndex::lined(words);
     let mut cl: Result<Option<u64>, &'static str> = Ok(None);
     let mut chunked = false;
     for (i, at) in lines.iter().enumerate() {
         let start = at.start as usize;
         let line = input.get(start..at.end as usize)?;
-        let mut colon = 0;
-        while line.get(colon).is_some_and(|&b| TOKEN[usize::from(b)]) {
-            colon += 1;
-        }
-        if colon == 0 || line.get(colon) != Some(&b':') {
+        // The name: token characters up to the colon (a known name is made of them).
+        let colon = find_colon(line)?;
+        let (name, rest) = line.split_at_checked(colon)?;
+        let value = rest.get(1..)?;
+        let k = Known::from_name_bytes(name);
+        if name.is_empty() || (k.is_none() && !name.iter().all(|&b| TOKEN[usize::from(b)])) {
             return None;
         }
-        let name = line.get(..colon)?;
-        let mut from = colon + 1;
-        while line.get(from) == Some(&b' ') {
-            from += 1;
-        }
-        let mut to = line.len();
-        while to > from && line.get(to - 1) == Some(&b' ') {
-            to -= 1;
-        }
-        let k = Known::from_name_bytes(name);
+        // The value without the spaces around it.
+        let lead = value.iter().position(|&b| b != b' ').unwrap_or(value.len());
+        let value = value.get(lead..)?;
+        let value = value.get(..value.iter().rposition(|&b| b != b' ').map_or(0, |j| j + 1))?;
         match k {
-            Some(Known::ContentLength) => digits_length(line.get(from..to)?, &mut cl),
-            Some(Known::TransferEncoding) => chunked = is_chunked(line.get(from..to)?),
+            Some(Known::ContentLength) => digits_length(value, &mut cl),
+            Some(Known::TransferEncoding) => chunked = is_chunked(value),
             _ => {}
         }
         if i < max {
-            index.add_range(
-                Range::of(start, start + colon)?,
-                Range::of(start + from, start + to)?,
-                k,
-            );
+            let from = start + colon + 1 + lead;
+            index.add_line(k, Range::within(from, from + value.len()));
         }
     }
     Some((index, cl, chunked))
@@ -243,6 +254,17 @@ fn digits_length(value: &[u8], cl: &mut Result<Option<u64>, &'static str>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colons_found() {
+        assert_eq!(find_colon(b"Host: x"), Some(4));
+        assert_eq!(find_colon(b"X-Forwarded-For: 1"), Some(15));
+        assert_eq!(find_colon(b"0123456789abcdef:"), Some(16));
+        assert_eq!(find_colon(b"0123456789abcdef"), None);
+        assert_eq!(find_colon(b"01234567:9abc:ef"), Some(8));
+        assert_eq!(find_colon(b"\x3b\x3a"), Some(1));
+        assert_eq!(find_colon(b"\x39\x3a\x3a\x00\x01\x02\x03\x04\x3a"), Some(1));
+    }
 
     #[test]
     fn first_byte_not_printable() {
