@@ -10,6 +10,9 @@ use crate::capture::Timestamp;
 use crate::protocol::{Headers, HttpRequest};
 
 /// What the request parser found.
+// The request is moved, not boxed: the events go through a scratch vector the tracker reuses,
+// and a box would be one more allocation per request.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum ReqEvent {
     /// A request header block was read.

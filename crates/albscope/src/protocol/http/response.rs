@@ -44,6 +44,8 @@ pub(crate) enum RespEvent {
     Skipped,
 }
 
+// The response being read stays inline: a box would be one more allocation per response.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum RespState {
     Idle,
