@@ -1,7 +1,9 @@
 //! [`Headers`]: the header lines of one HTTP message in one buffer (names as sent, values decoded
 //! lossily as UTF-8) with their spans, the words of its start line (method and target, reason
 //! phrase) in the same buffer, and the headers the analysis reads ([`Known`]) located once while
-//! parsing. Two allocations per message, whatever its header count; a lookup of a known name is
+//! parsing. One allocation per message read by the fast reader (its text; the header lines
+//! are read again from it when iterated), two for others (text and spans), whatever the header
+//! count; a lookup of a known name is
 //! an index, any other name a scan.
 
 use std::fmt;
@@ -77,6 +79,11 @@ const KNOWN_ALL: [Known; 14] = [
 impl Known {
     /// The known header called `name` (any case).
     pub fn from_name(name: &str) -> Option<Known> {
+        Known::from_name_bytes(name.as_bytes())
+    }
+
+    /// The known header called `name` (any case), from the name's bytes.
+    pub(crate) fn from_name_bytes(name: &[u8]) -> Option<Known> {
         let i = known_index(name)?;
         KNOWN_ALL.get(i).copied()
     }
@@ -89,8 +96,7 @@ impl Known {
 
 /// The index in [`KNOWN_NAMES`] of `name` (any case): the one candidate of its length and
 /// first letter (and third, for the two of 15 bytes), then one comparison.
-fn known_index(name: &str) -> Option<usize> {
-    let b = name.as_bytes();
+fn known_index(b: &[u8]) -> Option<usize> {
     // `| 0x20` lower-cases an ASCII letter; the comparison below confirms the whole name.
     let lower = |i: usize| b.get(i).map(|c| c | 0x20);
     let i = match (b.len(), lower(0)?) {
@@ -153,9 +159,34 @@ fn eq_folded(name: &[u8], lower: &[u8]) -> bool {
 
 /// A range of [`Headers::text`].
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-struct Range {
+pub(crate) struct Range {
     start: u32,
     end: u32,
+}
+
+impl Range {
+    /// The bytes `start..end` of a block shorter than 4 GiB (empty: the empty range at 0).
+    pub(crate) fn within(start: usize, end: usize) -> Range {
+        if start >= end {
+            return Range::default();
+        }
+        Range {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+
+    /// The bytes `start..end` of a block (empty: the empty range at 0, as for a missing word);
+    /// `None` when an offset does not fit.
+    pub(crate) fn of(start: usize, end: usize) -> Option<Range> {
+        if start >= end {
+            return Some(Range::default());
+        }
+        Some(Range {
+            start: off(start)?,
+            end: off(end)?,
+        })
+    }
 }
 
 /// Where one header sits in [`Headers::text`]: its name and its value.
@@ -165,18 +196,77 @@ struct Span {
     value: Range,
 }
 
+/// Where the first value of each [`Known`] header sits.
+#[derive(Copy, Clone, Debug, Default)]
+struct KnownAt {
+    value: [Range; KNOWN_NAMES.len()],
+    /// Bit `k`: the `k`th known header is present.
+    present: u16,
+}
+
+impl KnownAt {
+    /// Records the value of known header `k` unless an earlier one was.
+    fn note(&mut self, k: usize, value: Range) {
+        let bit = 1u16 << k;
+        if self.present & bit == 0 {
+            if let Some(slot) = self.value.get_mut(k) {
+                *slot = value;
+                self.present |= bit;
+            }
+        }
+    }
+
+    fn get(&self, k: usize) -> Option<Range> {
+        (self.present & (1u16 << k) != 0)
+            .then(|| self.value.get(k).copied())
+            .flatten()
+    }
+}
+
 /// The header lines of one message (in order, capped by the parser's header count), with the
 /// first occurrence of each [`Known`] header located, and the words of its start line (the
 /// request line's method and target, or the status line's reason phrase) in the same buffer.
+///
+/// A block read by the fast reader (printable ASCII `Name: value` lines) keeps no list of
+/// spans: its header lines are read again from the text when iterated (only the known
+/// headers' values are located), so such a message costs one allocation, its text.
 #[derive(Clone, Default)]
 pub struct Headers {
-    /// The names, values and start-line words, where the spans say.
+    /// The names, values and start-line words, where the spans (or the lines) say.
     text: String,
     spans: Vec<Span>,
     /// The start line's two words (method and target; reason phrase and nothing).
     line: [Range; 2],
-    /// Per [`Known`] header: 1 + the index of its first line, 0 when absent (or past 254).
-    known: [u8; KNOWN_NAMES.len()],
+    /// The first value of each [`Known`] header among the indexed lines.
+    known: KnownAt,
+    /// When not 0: the text is a header block of that many indexed `Name: value` lines after
+    /// its start line (and `spans` is empty).
+    lined: u32,
+}
+
+/// The `Name: value` lines of a header block read by the fast reader, after its start line.
+struct Lines<'h> {
+    text: &'h str,
+    at: usize,
+    left: u32,
+}
+
+impl<'h> Iterator for Lines<'h> {
+    type Item = (&'h str, &'h str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let rest = self.text.get(self.at..)?;
+        let lf = rest.find('\n')?;
+        self.at += lf + 1;
+        self.left -= 1;
+        let line = rest.get(..lf)?;
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let (name, value) = line.split_once(':')?;
+        Some((name, value.trim_matches(' ')))
+    }
 }
 
 /// `n` as a `u32` offset, when it fits.
@@ -258,7 +348,38 @@ impl Headers {
 
     /// Appends one header.
     pub fn push(&mut self, name: &str, value: &str) {
+        self.unline();
         self.add(name, value);
+    }
+
+    /// The header lines as spans (before one is appended to lines read from a block).
+    fn unline(&mut self) {
+        if self.lined == 0 {
+            return;
+        }
+        let base = self.text.as_ptr() as usize;
+        let at = |s: &str| {
+            let start = (s.as_ptr() as usize).wrapping_sub(base);
+            Range::within(start, start + s.len())
+        };
+        let spans: Vec<Span> = self
+            .lines()
+            .map(|(n, v)| Span {
+                name: at(n),
+                value: at(v),
+            })
+            .collect();
+        self.spans = spans;
+        self.lined = 0;
+    }
+
+    /// The header lines of a block read by the fast reader (none otherwise).
+    fn lines(&self) -> Lines<'_> {
+        Lines {
+            text: &self.text,
+            at: self.text.find('\n').map_or(self.text.len(), |i| i + 1),
+            left: self.lined,
+        }
     }
 
     /// Appends one header (the text's room is the caller's business).
@@ -271,7 +392,7 @@ impl Headers {
         index_line(
             &mut self.spans,
             &mut self.known,
-            known_index(name),
+            known_index(name.as_bytes()),
             name_r,
             value_r,
         );
@@ -291,12 +412,7 @@ impl Headers {
 
     /// The value of the first `k` header: an index, no scan.
     pub fn known(&self, k: Known) -> Option<&str> {
-        match self.known.get(k as usize).copied().unwrap_or(0) {
-            // Absent from the indexed lines; only a message with more lines may have it later.
-            0 if self.spans.len() < usize::from(u8::MAX) => None,
-            0 => self.scan(k.name()),
-            i => self.spans.get(usize::from(i) - 1).map(|s| self.at(s).1),
-        }
+        self.known.get(k as usize).map(|r| self.range(&r))
     }
 
     fn scan(&self, name: &str) -> Option<&str> {
@@ -307,17 +423,17 @@ impl Headers {
 
     /// (name, value) of every header, in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
-        self.spans.iter().map(|s| self.at(s))
+        self.spans.iter().map(|s| self.at(s)).chain(self.lines())
     }
 
     /// Number of headers.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.spans.len() + self.lined as usize
     }
 
     /// True when there are none.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.len() == 0
     }
 
     /// Keeps only the headers for which `keep(name, value)` is true (and the start line).
@@ -348,6 +464,15 @@ impl Headers {
                 spans: index.spans,
                 line: index.line,
                 known: index.known,
+                lined: index.lined,
+            },
+            // The fast reader takes printable ASCII only: its blocks are never here.
+            Err(e) if index.lined > 0 => Headers {
+                text: String::from_utf8_lossy(e.as_bytes()).into_owned(),
+                spans: Vec::new(),
+                line: index.line,
+                known: index.known,
+                lined: index.lined,
             },
             Err(e) => {
                 let bytes = e.into_bytes();
@@ -371,19 +496,14 @@ impl Headers {
 /// Records a header line (known header `k`, when it is one) at `name` and `value`.
 fn index_line(
     spans: &mut Vec<Span>,
-    known: &mut [u8; KNOWN_NAMES.len()],
+    known: &mut KnownAt,
     k: Option<usize>,
     name: Range,
     value: Range,
 ) {
-    let index = spans.len();
     spans.push(Span { name, value });
     if let Some(k) = k {
-        if let (Some(slot), Ok(i)) = (known.get_mut(k), u8::try_from(index + 1)) {
-            if *slot == 0 && i < u8::MAX {
-                *slot = i;
-            }
-        }
+        known.note(k, value);
     }
 }
 
@@ -393,7 +513,9 @@ fn index_line(
 pub(crate) struct BlockIndex {
     spans: Vec<Span>,
     line: [Range; 2],
-    known: [u8; KNOWN_NAMES.len()],
+    known: KnownAt,
+    /// Header lines of a block read by the fast reader (then `spans` is empty).
+    lined: u32,
 }
 
 impl BlockIndex {
@@ -407,7 +529,28 @@ impl BlockIndex {
                 locate(block, line.0.as_bytes()),
                 locate(block, line.1.as_bytes()),
             ],
-            known: [0; KNOWN_NAMES.len()],
+            known: KnownAt::default(),
+            lined: 0,
+        }
+    }
+
+    /// An index of a block read by the fast reader (printable ASCII `Name: value` lines, read
+    /// again from the text when iterated), with the start line's words at `line`.
+    pub(crate) fn lined(line: [Range; 2]) -> Self {
+        BlockIndex {
+            spans: Vec::new(),
+            line,
+            known: KnownAt::default(),
+            lined: 0,
+        }
+    }
+
+    /// Counts the next header line of a block read by the fast reader; `k` is what
+    /// [`Known::from_name`] says of its name, `value` where its value sits.
+    pub(crate) fn add_line(&mut self, k: Option<Known>, value: Range) {
+        self.lined = self.lined.saturating_add(1);
+        if let Some(k) = k {
+            self.known.note(k as usize, value);
         }
     }
 
@@ -488,21 +631,25 @@ mod tests {
     #[test]
     fn every_known_name_is_found_by_length() {
         for (i, name) in KNOWN_NAMES.iter().enumerate() {
-            assert_eq!(known_index(name), Some(i), "{name}");
-            assert_eq!(known_index(&name.to_ascii_uppercase()), Some(i), "{name}");
+            assert_eq!(known_index(name.as_bytes()), Some(i), "{name}");
+            assert_eq!(
+                known_index(name.to_ascii_uppercase().as_bytes()),
+                Some(i),
+                "{name}"
+            );
             assert_eq!(Known::from_name(name).map(Known::name), Some(*name));
         }
-        assert_eq!(known_index("x-request-id"), None);
+        assert_eq!(known_index(b"x-request-id"), None);
         // Only the case bit of a letter may differ: not a dash's, nor any other bit.
-        assert_eq!(known_index("X-FORWARDED-FOR"), Some(1));
-        assert_eq!(known_index("x\rforwarded-for"), None);
-        assert_eq!(known_index("x-forwarded-fos"), None);
-        assert_eq!(known_index("hosT"), Some(0));
-        assert_eq!(known_index("h0st"), None);
-        assert_eq!(known_index("Server"), Some(5));
-        assert_eq!(known_index("Serve\u{7f}"), None);
-        assert_eq!(known_index("content-lengtH"), Some(8));
-        assert_eq!(known_index("content_length"), None);
+        assert_eq!(known_index(b"X-FORWARDED-FOR"), Some(1));
+        assert_eq!(known_index(b"x\rforwarded-for"), None);
+        assert_eq!(known_index(b"x-forwarded-fos"), None);
+        assert_eq!(known_index(b"hosT"), Some(0));
+        assert_eq!(known_index(b"h0st"), None);
+        assert_eq!(known_index(b"Server"), Some(5));
+        assert_eq!(known_index("Serve\u{7f}".as_bytes()), None);
+        assert_eq!(known_index(b"content-lengtH"), Some(8));
+        assert_eq!(known_index(b"content_length"), None);
     }
 
     #[test]

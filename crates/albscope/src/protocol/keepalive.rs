@@ -6,6 +6,20 @@ use crate::capture::Duration;
 
 /// True when `token` is one of the comma-separated tokens of `value` (case-insensitive).
 fn has_token(value: &str, token: &str) -> bool {
+    if value.len() <= token.len() {
+        // No piece of it is longer than itself: only the whole value may be the token.
+        return value.eq_ignore_ascii_case(token);
+    }
+    if value.is_ascii() {
+        // What `str::trim` trims in ASCII text.
+        let space = |b: &u8| matches!(b, b' ' | b'\t'..=b'\r');
+        return value.as_bytes().split(|&b| b == b',').any(|t| {
+            let from = t.iter().position(|b| !space(b)).unwrap_or(t.len());
+            let to = t.iter().rposition(|b| !space(b)).map_or(from, |j| j + 1);
+            t.get(from..to)
+                .is_some_and(|t| t.eq_ignore_ascii_case(token.as_bytes()))
+        });
+    }
     value
         .split(',')
         .any(|t| t.trim().eq_ignore_ascii_case(token))
@@ -44,6 +58,29 @@ impl HttpResponse {
 #[cfg(test)]
 mod tests {
     use crate::alb::testutil::{hdrs, resp};
+
+    #[test]
+    fn tokens_as_split_and_trimmed() {
+        use super::has_token;
+        for (value, token, want) in [
+            ("close", "close", true),
+            ("Close", "close", true),
+            ("clos", "close", false),
+            ("keep-alive", "close", false),
+            ("keep-alive, close", "close", true),
+            ("\x0bclose\r", "close", true),
+            ("x,close ,y", "close", true),
+            ("x,clo se", "close", false),
+            ("\u{a0}close", "close", true),
+            ("\u{a0}closed", "close", false),
+        ] {
+            assert_eq!(has_token(value, token), want, "{value:?}");
+            let split = value
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case(token));
+            assert_eq!(split, want, "{value:?}");
+        }
+    }
 
     #[test]
     fn reads_connection_close_and_keep_alive_timeout() {

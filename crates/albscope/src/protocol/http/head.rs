@@ -64,7 +64,7 @@ pub(super) fn read_headers(
 }
 
 /// Folds one Content-Length value into `cl` (all values must agree).
-fn content_length(value: &[u8], cl: &mut Result<Option<u64>, &'static str>) {
+pub(super) fn content_length(value: &[u8], cl: &mut Result<Option<u64>, &'static str>) {
     let v = std::str::from_utf8(value).unwrap_or("").trim();
     let mut this: Option<u64> = None;
     for part in v.split(',') {
@@ -91,7 +91,7 @@ fn content_length(value: &[u8], cl: &mut Result<Option<u64>, &'static str>) {
 }
 
 /// Whether a Transfer-Encoding value ends with `chunked`.
-fn is_chunked(value: &[u8]) -> bool {
+pub(super) fn is_chunked(value: &[u8]) -> bool {
     let v = String::from_utf8_lossy(value);
     v.split(',')
         .map(str::trim)

@@ -7,11 +7,14 @@
 //! - `request.rs`: the request parser (client to server);
 //! - `response.rs`: the response parser (server to client: interim responses, bodies by request
 //!   kind, unreadable responses);
+//! - `fast.rs`: the one-pass reader of the common well-formed header block (others go to
+//!   httparse);
 //! - `head.rs`: collecting a header block up to its cap, and what its headers say (framing);
 //! - `body.rs`: body framing and the chunked decoder;
 //! - `resync.rs`: finding the next message start after garbage or a gap.
 
 mod body;
+mod fast;
 mod head;
 mod request;
 mod response;

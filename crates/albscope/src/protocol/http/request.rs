@@ -2,6 +2,7 @@
 //! next request line after an unreadable request.
 
 use super::body::{body_gap, feed_body, Body, ChunkedDecoder, GapResult};
+use super::fast;
 use super::head::{heap_slots, read_headers, Head, HeadBuf, HeadStep, STACK_SLOTS};
 use super::resync::{match_method, Match, Resync};
 use super::{MsgStart, Seg};
@@ -9,6 +10,9 @@ use crate::capture::Timestamp;
 use crate::protocol::{Headers, HttpRequest};
 
 /// What the request parser found.
+// The request is moved, not boxed: the events go through a scratch vector the tracker reuses,
+// and a box would be one more allocation per request.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum ReqEvent {
     /// A request header block was read.
@@ -116,18 +120,20 @@ impl RequestParser {
                         self.state = ReqState::Head;
                     }
                 }
-                ReqState::Head => match self.head.push(rest, self.max_header_bytes) {
-                    HeadStep::More => i = seg.bytes.len(),
-                    HeadStep::TooLarge { .. } => {
-                        out.push(ReqEvent::Dropped);
-                        self.stop();
-                        return;
+                ReqState::Head if self.head.buf.is_empty() => {
+                    // A block that starts here is read in place when it is a common one.
+                    match fast::request(rest, self.max_header_bytes, self.max_headers) {
+                        Some((used, h)) => {
+                            self.head
+                                .buf
+                                .extend_from_slice(rest.get(..used).unwrap_or(&[]));
+                            i += used;
+                            self.head_read(h, seg.ts, out);
+                        }
+                        None => self.push_head(rest, seg.ts, &mut i, out),
                     }
-                    HeadStep::Done { used } => {
-                        i += used;
-                        self.head_done(seg.ts, out);
-                    }
-                },
+                }
+                ReqState::Head => self.push_head(rest, seg.ts, &mut i, out),
                 ReqState::Body(body) => {
                     let (used, done, err) = feed_body(body, rest);
                     i += used.0;
@@ -160,52 +166,78 @@ impl RequestParser {
         }
     }
 
+    /// Takes `rest` into the header block being read (`i` advanced past what was taken).
+    fn push_head(&mut self, rest: &[u8], ts: Timestamp, i: &mut usize, out: &mut Vec<ReqEvent>) {
+        match self.head.push(rest, self.max_header_bytes) {
+            HeadStep::More => *i += rest.len(),
+            HeadStep::TooLarge { .. } => {
+                out.push(ReqEvent::Dropped);
+                self.stop();
+            }
+            HeadStep::Done { used } => {
+                *i += used;
+                self.head_done(ts, out);
+            }
+        }
+    }
+
     fn head_done(&mut self, ts: Timestamp, out: &mut Vec<ReqEvent>) {
+        if self.start.is_none() {
+            self.resync(false);
+            return;
+        }
+        let block = &self.head.buf;
+        let fast = fast::request(block, usize::MAX, self.max_headers)
+            .filter(|(used, _)| *used == block.len())
+            .map(|(_, h)| h);
+        match fast.map_or_else(|| parse_request_head(block, self.max_headers), Ok) {
+            Err(_) => {
+                out.push(ReqEvent::Dropped);
+                self.resync(false);
+            }
+            Ok(h) => self.head_read(h, ts, out),
+        }
+    }
+
+    /// Reports the request whose header block (in the header buffer) says `h`.
+    fn head_read(&mut self, h: Head, ts: Timestamp, out: &mut Vec<ReqEvent>) {
         let Some(start) = self.start else {
             self.resync(false);
             return;
         };
         let header_bytes = self.head.buf.len();
-        match parse_request_head(&self.head.buf, self.max_headers) {
-            Err(_) => {
-                out.push(ReqEvent::Dropped);
-                self.resync(false);
-            }
-            Ok(h) => {
-                let (content_length, body) = match (h.chunked, h.content_length) {
-                    (true, _) => (None, Some(Body::Chunked(ChunkedDecoder::new()))),
-                    (false, Ok(Some(n))) if n > 0 => (Some(n), Some(Body::Length(n))),
-                    (false, Ok(n)) => (n, None),
-                    (false, Err(_)) => (None, None),
+        let (content_length, body) = match (h.chunked, h.content_length) {
+            (true, _) => (None, Some(Body::Chunked(ChunkedDecoder::new()))),
+            (false, Ok(Some(n))) if n > 0 => (Some(n), Some(Body::Length(n))),
+            (false, Ok(n)) => (n, None),
+            (false, Err(_)) => (None, None),
+        };
+        let upgrade = h.connect;
+        // The block's buffer becomes the headers' text (the parser starts a new one).
+        let headers = Headers::from_block(self.head.take(), h.index);
+        let req = HttpRequest {
+            first_byte: start.ts,
+            first_pos: start.pos,
+            headers_done: Some(ts),
+            complete: None,
+            version: h.version,
+            headers,
+            header_bytes,
+            content_length,
+            chunked: h.chunked,
+            body_bytes: 0,
+        };
+        out.push(ReqEvent::Head(req));
+        self.head.clear();
+        match body {
+            Some(b) => self.state = ReqState::Body(b),
+            None => {
+                out.push(ReqEvent::Done(ts));
+                self.state = if upgrade {
+                    ReqState::Stopped
+                } else {
+                    ReqState::Idle
                 };
-                let upgrade = h.connect;
-                // The block's buffer becomes the headers' text (the parser starts a new one).
-                let headers = Headers::from_block(self.head.take(), h.index);
-                let req = HttpRequest {
-                    first_byte: start.ts,
-                    first_pos: start.pos,
-                    headers_done: Some(ts),
-                    complete: None,
-                    version: h.version,
-                    headers,
-                    header_bytes,
-                    content_length,
-                    chunked: h.chunked,
-                    body_bytes: 0,
-                };
-                out.push(ReqEvent::Head(req));
-                self.head.clear();
-                match body {
-                    Some(b) => self.state = ReqState::Body(b),
-                    None => {
-                        out.push(ReqEvent::Done(ts));
-                        self.state = if upgrade {
-                            ReqState::Stopped
-                        } else {
-                            ReqState::Idle
-                        };
-                    }
-                }
             }
         }
     }
@@ -349,7 +381,7 @@ impl RequestParser {
 }
 
 /// Parses a complete request header block.
-fn parse_request_head(block: &[u8], max_headers: usize) -> Result<Head, String> {
+pub(super) fn parse_request_head(block: &[u8], max_headers: usize) -> Result<Head, String> {
     let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
     let parsed = match parse_request_in(block, &mut stack, max_headers) {
         Err(httparse::Error::TooManyHeaders) => {

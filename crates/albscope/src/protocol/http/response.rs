@@ -3,6 +3,7 @@
 //! resynchronisation on the next status line.
 
 use super::body::{body_gap, feed_body, Body, ChunkedDecoder, GapResult};
+use super::fast;
 use super::head::{heap_slots, read_headers, Head, HeadBuf, HeadStep, STACK_SLOTS};
 use super::resync::{match_literal, match_response_line, Match, Resync};
 use super::{MsgStart, Seg};
@@ -43,6 +44,8 @@ pub(crate) enum RespEvent {
     Skipped,
 }
 
+// The response being read stays inline: a box would be one more allocation per response.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum RespState {
     Idle,
@@ -151,39 +154,22 @@ impl ResponseParser {
                         });
                     }
                 }
+                RespState::Head if self.head.buf.is_empty() => {
+                    // A block that starts here is read in place when it is a common one.
+                    match fast::response(rest, self.max_header_bytes, self.max_headers) {
+                        Some((used, h)) => {
+                            self.head
+                                .buf
+                                .extend_from_slice(rest.get(..used).unwrap_or(&[]));
+                            self.bytes = self.bytes.saturating_add(used as u64);
+                            i += used;
+                            self.head_read(h, seg.ts, pending, &mut used_requests, out);
+                        }
+                        None => i += self.push_head(rest, &seg, pending, &mut used_requests, out),
+                    }
+                }
                 RespState::Head => {
-                    let step = self.head.push(rest, self.max_header_bytes);
-                    let used = match step {
-                        HeadStep::More => rest.len(),
-                        HeadStep::Done { used } | HeadStep::TooLarge { used } => used,
-                    };
-                    self.bytes = self.bytes.saturating_add(used as u64);
-                    i += used;
-                    let start_off = self.start.map(|s| s.offset).unwrap_or(seg.offset);
-                    if match_literal(&self.head.buf, b"HTTP/") == Match::No {
-                        out.push(RespEvent::Start);
-                        self.fail(
-                            ResponseErrorKind::Malformed,
-                            start_off,
-                            ResponseErrorReason::NotHttp,
-                        );
-                        continue;
-                    }
-                    match step {
-                        HeadStep::More => {}
-                        HeadStep::TooLarge { .. } => {
-                            out.push(RespEvent::Start);
-                            let cap = self.max_header_bytes;
-                            self.fail(
-                                ResponseErrorKind::HeaderTooLarge,
-                                start_off,
-                                ResponseErrorReason::HeaderBlockTooLarge { limit: cap },
-                            );
-                        }
-                        HeadStep::Done { .. } => {
-                            self.head_done(seg.ts, pending, &mut used_requests, out);
-                        }
-                    }
+                    i += self.push_head(rest, &seg, pending, &mut used_requests, out)
                 }
                 RespState::Body(body, _) => {
                     let (used, done, err) = feed_body(body, rest);
@@ -251,8 +237,73 @@ impl ResponseParser {
         }
     }
 
+    /// Takes `rest` into the header block being read; the bytes taken.
+    fn push_head(
+        &mut self,
+        rest: &[u8],
+        seg: &Seg<'_>,
+        pending: &[ReqKind],
+        used_requests: &mut usize,
+        out: &mut Vec<RespEvent>,
+    ) -> usize {
+        let step = self.head.push(rest, self.max_header_bytes);
+        let used = match step {
+            HeadStep::More => rest.len(),
+            HeadStep::Done { used } | HeadStep::TooLarge { used } => used,
+        };
+        self.bytes = self.bytes.saturating_add(used as u64);
+        let start_off = self.start.map(|s| s.offset).unwrap_or(seg.offset);
+        if match_literal(&self.head.buf, b"HTTP/") == Match::No {
+            out.push(RespEvent::Start);
+            self.fail(
+                ResponseErrorKind::Malformed,
+                start_off,
+                ResponseErrorReason::NotHttp,
+            );
+            return used;
+        }
+        match step {
+            HeadStep::More => {}
+            HeadStep::TooLarge { .. } => {
+                out.push(RespEvent::Start);
+                let cap = self.max_header_bytes;
+                self.fail(
+                    ResponseErrorKind::HeaderTooLarge,
+                    start_off,
+                    ResponseErrorReason::HeaderBlockTooLarge { limit: cap },
+                );
+            }
+            HeadStep::Done { .. } => self.head_done(seg.ts, pending, used_requests, out),
+        }
+        used
+    }
+
     fn head_done(
         &mut self,
+        ts: Timestamp,
+        pending: &[ReqKind],
+        used_requests: &mut usize,
+        out: &mut Vec<RespEvent>,
+    ) {
+        let block = &self.head.buf;
+        let fast = fast::response(block, usize::MAX, self.max_headers)
+            .filter(|(used, _)| *used == block.len())
+            .map(|(_, h)| h);
+        match fast.map_or_else(|| parse_response_head(block, self.max_headers), Ok) {
+            Ok(h) => self.head_read(h, ts, pending, used_requests, out),
+            Err(e) => {
+                let offset = self.start.map_or(0, |s| s.offset);
+                out.push(RespEvent::Start);
+                self.fail(ResponseErrorKind::Malformed, offset, e);
+            }
+        }
+    }
+
+    /// Reports the response whose header block (in the header buffer) says `h`: an interim
+    /// one is remembered, a final one answers the next of the `pending` requests.
+    fn head_read(
+        &mut self,
+        h: Head,
         ts: Timestamp,
         pending: &[ReqKind],
         used_requests: &mut usize,
@@ -264,14 +315,6 @@ impl ResponseParser {
             offset: 0,
         });
         let header_bytes = self.head.buf.len();
-        let h = match parse_response_head(&self.head.buf, self.max_headers) {
-            Ok(h) => h,
-            Err(e) => {
-                out.push(RespEvent::Start);
-                self.fail(ResponseErrorKind::Malformed, start.offset, e);
-                return;
-            }
-        };
         if (100..200).contains(&h.status) && h.status != 101 {
             self.head.clear();
             if self.interim.len() < MAX_INTERIM {
@@ -467,7 +510,10 @@ impl ResponseParser {
 }
 
 /// Parses a complete response header block.
-fn parse_response_head(block: &[u8], max_headers: usize) -> Result<Head, ResponseErrorReason> {
+pub(super) fn parse_response_head(
+    block: &[u8],
+    max_headers: usize,
+) -> Result<Head, ResponseErrorReason> {
     let mut stack = [httparse::EMPTY_HEADER; STACK_SLOTS];
     let parsed = match parse_response_in(block, &mut stack, max_headers) {
         Err(httparse::Error::TooManyHeaders) => {

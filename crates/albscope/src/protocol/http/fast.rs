@@ -1,0 +1,416 @@
+//! The fast reader of a header block: the common block — printable ASCII lines (no tab, no
+//! byte above 0x7e), a well-formed start line, `Name: value` header lines — read in one pass
+//! with what the parsers need of it (the start line's words, the headers indexed up to the
+//! count cap, the framing). Any other block (or one with more than [`MAX_LINES`] headers) is
+//! left to httparse: on the blocks this reader accepts, httparse reads the same words, names
+//! and values (its leading and trailing whitespace of a value, its empty reason phrase), so
+//! which reader read a block never shows.
+
+use super::head::{content_length, is_chunked, Head};
+use crate::protocol::headers::{BlockIndex, Range};
+use crate::protocol::Known;
+
+/// Most header lines this reader takes (a block with more goes to httparse).
+const MAX_LINES: usize = 64;
+
+/// httparse's token characters (method, header names).
+const TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    t
+};
+
+/// Eight bytes: the high bit of the first byte that is not printable ASCII (below 0x20 or
+/// above 0x7e) is set, and no bit below it (bits above it may be set: the borrow of the first
+/// test runs upwards).
+fn control_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    ((w.wrapping_sub(0x20 * ONES) & !w) | ((w & !HIGH).wrapping_add(ONES) | w)) & HIGH
+}
+
+/// The index of the first byte of `input` from `i` on that is not printable ASCII.
+fn first_control(input: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(c) = input.get(i..i + 8) {
+        let m = control_mask(<[u8; 8]>::try_from(c).map_or(u64::MAX, u64::from_le_bytes));
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    let tail = input.get(i..)?;
+    tail.iter()
+        .position(|&b| !(0x20..0x7f).contains(&b))
+        .map(|j| i + j)
+}
+
+/// The index of the first colon in `line`: eight bytes at a time.
+fn find_colon(line: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(c) = line.get(i..i + 8) {
+        let w = <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes) ^ (u64::from(b':') * ONES);
+        // The first zero byte of `w` (the borrow runs upwards only).
+        let m = w.wrapping_sub(ONES) & !w & HIGH;
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    memchr::memchr(b':', line.get(i..)?).map(|j| i + j)
+}
+
+/// Where a line sits: its content (without CR LF) and the start of the next one.
+#[derive(Copy, Clone, Default)]
+struct LineAt {
+    start: u32,
+    end: u32,
+}
+
+/// The lines of the block at the start of `input` up to its empty line, all of printable
+/// ASCII ended by CR LF (or a bare LF), into `lines`: (how many, the block's length). `None`
+/// when a line holds another byte, the block does not end in `input` or within `cap` bytes,
+/// or has more lines than `lines` holds.
+fn block_lines(
+    input: &[u8],
+    cap: usize,
+    lines: &mut [LineAt; MAX_LINES + 1],
+) -> Option<(usize, usize)> {
+    // Every offset of the block fits in the `u32` of a [`Range`].
+    let cap = cap.min(u32::MAX as usize);
+    let mut n = 0;
+    let mut start = 0;
+    loop {
+        let end = first_control(input, start)?;
+        let next = match input.get(end..end + 2) {
+            Some(b"\r\n") => end + 2,
+            _ if input.get(end) == Some(&b'\n') => end + 1,
+            _ => return None,
+        };
+        if next > cap {
+            return None;
+        }
+        if end == start {
+            return (n > 0).then_some((n, next));
+        }
+        *lines.get_mut(n)? = LineAt {
+            start: u32::try_from(start).ok()?,
+            end: u32::try_from(end).ok()?,
+        };
+        n += 1;
+        start = next;
+    }
+}
+
+/// A request head at the start of `input`, when it is a block this reader takes, complete in
+/// `input` and at most `cap` bytes long: (its length, what it says), `max` headers indexed.
+pub(super) fn request(input: &[u8], cap: usize, max: usize) -> Option<(usize, Head)> {
+    let mut lines = [LineAt::default(); MAX_LINES + 1];
+    let (n, len) = block_lines(input, cap, &mut lines)?;
+    let first = lines.first()?;
+    let line = input.get(first.start as usize..first.end as usize)?;
+    let sp = memchr::memchr(b' ', line)?;
+    let method = line.get(..sp)?;
+    if method.is_empty() || !method.iter().all(|&b| TOKEN[usize::from(b)]) {
+        return None;
+    }
+    let rest = line.get(sp + 1..)?;
+    let sp2 = memchr::memchr(b' ', rest)?;
+    if sp2 == 0 {
+        return None;
+    }
+    let version = match rest.get(sp2 + 1..)? {
+        b"HTTP/1.0" => 0,
+        b"HTTP/1.1" => 1,
+        _ => return None,
+    };
+    let words = [Range::of(0, sp)?, Range::of(sp + 1, sp + 1 + sp2)?];
+    let (index, cl, chunked) = headers(input, lines.get(1..n)?, max, words)?;
+    Some((
+        len,
+        Head {
+            status: 0,
+            version,
+            connect: method.eq_ignore_ascii_case(b"CONNECT"),
+            index,
+            content_length: cl,
+            chunked,
+        },
+    ))
+}
+
+/// A response head at the start of `input`, as [`request`] does for requests.
+pub(super) fn response(input: &[u8], cap: usize, max: usize) -> Option<(usize, Head)> {
+    let mut lines = [LineAt::default(); MAX_LINES + 1];
+    let (n, len) = block_lines(input, cap, &mut lines)?;
+    let first = lines.first()?;
+    let line = input.get(first.start as usize..first.end as usize)?;
+    let version = match line.get(..9)? {
+        b"HTTP/1.0 " => 0,
+        b"HTTP/1.1 " => 1,
+        _ => return None,
+    };
+    let status = match line.get(9..12)? {
+        &[a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0')
+        }
+        _ => return None,
+    };
+    // Nothing after the code, or a space and the reason phrase (possibly empty).
+    let reason = match line.get(12) {
+        None => Range::default(),
+        Some(b' ') => Range::of(13, line.len())?,
+        Some(_) => return None,
+    };
+    let (index, cl, chunked) = headers(input, lines.get(1..n)?, max, [reason, Range::default()])?;
+    Some((
+        len,
+        Head {
+            status,
+            version,
+            connect: false,
+            index,
+            content_length: cl,
+            chunked,
+        },
+    ))
+}
+
+/// What the header lines say: the index, the Content-Length, chunked-ness.
+type Read = (BlockIndex, Result<Option<u64>, &'static str>, bool);
+
+/// Reads the header `lines` of the block at the start of `input` (of printable ASCII).
+fn headers(input: &[u8], lines: &[LineAt], max: usize, words: [Range; 2]) -> Option<Read> {
+    let mut index = BlockIndex::lined(words);
+    let mut cl: Result<Option<u64>, &'static str> = Ok(None);
+    let mut chunked = false;
+    for (i, at) in lines.iter().enumerate() {
+        let start = at.start as usize;
+        let line = input.get(start..at.end as usize)?;
+        // The name: token characters up to the colon (a known name is made of them).
+        let colon = find_colon(line)?;
+        let (name, rest) = line.split_at_checked(colon)?;
+        let value = rest.get(1..)?;
+        let k = Known::from_name_bytes(name);
+        if name.is_empty() || (k.is_none() && !name.iter().all(|&b| TOKEN[usize::from(b)])) {
+            return None;
+        }
+        // The value without the spaces around it.
+        let lead = value.iter().position(|&b| b != b' ').unwrap_or(value.len());
+        let value = value.get(lead..)?;
+        let value = value.get(..value.iter().rposition(|&b| b != b' ').map_or(0, |j| j + 1))?;
+        match k {
+            Some(Known::ContentLength) => digits_length(value, &mut cl),
+            Some(Known::TransferEncoding) => chunked = is_chunked(value),
+            _ => {}
+        }
+        if i < max {
+            let from = start + colon + 1 + lead;
+            index.add_line(k, Range::within(from, from + value.len()));
+        }
+    }
+    Some((index, cl, chunked))
+}
+
+/// Folds a Content-Length value into `cl` as [`content_length`] does, at once when it is
+/// plain digits.
+fn digits_length(value: &[u8], cl: &mut Result<Option<u64>, &'static str>) {
+    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+        return content_length(value, cl);
+    }
+    let n = value
+        .iter()
+        .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+    match *cl {
+        Ok(Some(p)) if p != n => *cl = Err("conflicting Content-Length values"),
+        Ok(_) => *cl = Ok(Some(n)),
+        Err(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colons_found() {
+        assert_eq!(find_colon(b"Host: x"), Some(4));
+        assert_eq!(find_colon(b"X-Forwarded-For: 1"), Some(15));
+        assert_eq!(find_colon(b"0123456789abcdef:"), Some(16));
+        assert_eq!(find_colon(b"0123456789abcdef"), None);
+        assert_eq!(find_colon(b"01234567:9abc:ef"), Some(8));
+        assert_eq!(find_colon(b"\x3b\x3a"), Some(1));
+        assert_eq!(find_colon(b"\x39\x3a\x3a\x00\x01\x02\x03\x04\x3a"), Some(1));
+    }
+
+    #[test]
+    fn first_byte_not_printable() {
+        assert_eq!(first_control(b"Host: a.example.com:8080\r\n", 0), Some(24));
+        assert_eq!(first_control(b"short", 0), None);
+        assert_eq!(first_control(b"Host: a.example\tcom", 0), Some(15));
+        assert_eq!(
+            first_control(b"Host: caf\xc3\xa9 latte and more", 0),
+            Some(9)
+        );
+        assert_eq!(first_control(b"x\x7f", 0), Some(1));
+        assert_eq!(first_control(b"0123456789abcdef\r", 0), Some(16));
+        assert_eq!(first_control(b"\x1f0123456789abcdef", 0), Some(0));
+        assert_eq!(first_control(b"a\x00\x01\x1f bc\xff", 2), Some(2));
+        // The first of several, whatever comes after it.
+        for at in 0..16 {
+            let mut b = *b"0123456789abcdef";
+            b[at] = 0x05;
+            if at < 15 {
+                b[at + 1] = 0xff;
+            }
+            assert_eq!(first_control(&b, 0), Some(at));
+        }
+    }
+}
+
+#[cfg(test)]
+mod same_as_httparse {
+    use super::super::request::parse_request_head;
+    use super::super::response::parse_response_head;
+    use super::*;
+    use crate::protocol::Headers;
+
+    /// What a reading says, comparable.
+    type Said = (
+        u16,
+        u8,
+        bool,
+        Result<Option<u64>, &'static str>,
+        bool,
+        (String, String),
+        Vec<(String, String)>,
+    );
+
+    fn said(block: &[u8], h: Head) -> Said {
+        let headers = Headers::from_block(block.to_vec(), h.index);
+        let (a, b) = headers.start_line();
+        (
+            h.status,
+            h.version,
+            h.connect,
+            h.content_length,
+            h.chunked,
+            (a.to_string(), b.to_string()),
+            headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    /// The fast reader takes `block` only when httparse reads it the same way.
+    fn check(block: &[u8], max: usize) -> bool {
+        let req = request(block, usize::MAX, max).filter(|(n, _)| *n == block.len());
+        let taken = req.is_some();
+        if let Some((_, h)) = req {
+            let slow = parse_request_head(block, max).ok();
+            let slow = slow.map(|s| said(block, s));
+            assert_eq!(Some(said(block, h)), slow, "{}", block.escape_ascii());
+        }
+        let resp = response(block, usize::MAX, max).filter(|(n, _)| *n == block.len());
+        let taken = taken || resp.is_some();
+        if let Some((_, h)) = resp {
+            let slow = parse_response_head(block, max).ok();
+            let slow = slow.map(|s| said(block, s));
+            assert_eq!(Some(said(block, h)), slow, "{}", block.escape_ascii());
+        }
+        taken
+    }
+
+    #[test]
+    fn common_blocks_are_taken_and_read_alike() {
+        let blocks: [&[u8]; 8] = [
+            b"GET /a?b=1 HTTP/1.1\r\nHost: a.example\r\nX-Forwarded-For:  10.0.0.1 \r\nEmpty:\r\nSpaces:   \r\nContent-Length: 5\r\n\r\n",
+            b"POST /x HTTP/1.0\nHost: h\nTransfer-Encoding: gzip, chunked\n\n",
+            b"CONNECT h:443 HTTP/1.1\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 3, 3\r\n\r\n",
+            b"HTTP/1.1 502\r\nServer: awselb/2.0\r\n\r\n",
+            b"HTTP/1.0 404  Not  Found \r\nConnection: close\r\n\r\n",
+            b"HTTP/1.1 200 \r\ncontent-length: x\r\n\r\n",
+            b"HTTP/1.1 100 Continue\r\n\r\n",
+        ];
+        for b in blocks {
+            assert!(check(b, 128), "{}", b.escape_ascii());
+            assert!(check(b, 1), "{}", b.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn uncommon_blocks_are_left_to_httparse() {
+        let blocks: [&[u8]; 12] = [
+            b"GET /a HTTP/1.1\r\nHost:\ta\r\n\r\n",
+            b"GET /caf\xc3\xa9 HTTP/1.1\r\n\r\n",
+            b"GET  /a HTTP/1.1\r\n\r\n",
+            b"GET /a HTTP/1.2\r\n\r\n",
+            b"GET /a HTTP/1.1 \r\n\r\n",
+            b"GET /a HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            b"GET /a HTTP/1.1\r\n folded\r\n\r\n",
+            b"GET /a HTTP/1.1\r\nX: a\rb\r\n\r\n",
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+            b"HTTP/1.1 20x OK\r\n\r\n",
+            b"HTTP/1.1 200 caf\xc3\xa9\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\n: empty name\r\n\r\n",
+        ];
+        for b in blocks {
+            assert!(!check(b, 128), "{}", b.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn mutated_blocks_never_read_differently() {
+        let seeds: [&[u8]; 2] = [
+            b"GET /p?q=1 HTTP/1.1\r\nHost: a.b:80\r\nUser-Agent: x/1 (y)\r\nContent-Length: 12\r\nTransfer-Encoding: chunked\r\nX-A:b\r\n\r\n",
+            b"HTTP/1.1 503 Service Unavailable\r\nServer: s\r\nConnection: keep-alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\n\r\n",
+        ];
+        let bytes = [
+            b' ', b'\t', b':', b'\r', b'\n', b'\x7f', b'\x80', b'A', b'1', b'/', 0,
+        ];
+        let mut taken = 0;
+        for seed in seeds {
+            for at in 0..seed.len() {
+                for &b in &bytes {
+                    let mut m = seed.to_vec();
+                    m[at] = b;
+                    // Cut at the first empty line, as the head buffer does.
+                    let end = super::super::head::find_head_end(&m, 0).unwrap_or(m.len());
+                    m.truncate(end);
+                    taken += usize::from(check(&m, 3));
+                    let mut ins = seed.to_vec();
+                    ins.insert(at, b);
+                    let end = super::super::head::find_head_end(&ins, 0).unwrap_or(ins.len());
+                    ins.truncate(end);
+                    taken += usize::from(check(&ins, 128));
+                }
+            }
+        }
+        assert!(taken > 1000, "{taken}");
+    }
+}
