@@ -165,6 +165,20 @@ pub(in crate::diagnose) fn diagnose_verdict(
         expected = None;
     }
 
+    // Seen from the back end alone, a connect that failed before any request was sent is also
+    // what a failed health check looks like: the node checks each target from the same
+    // address, and a failing target fails its checks the same way. Held connects on a
+    // health-check cadence were taken for checks before this (`Knowledge::health_check_by_
+    // cadence`); off it (too few in the capture to show one), only the front end proves a
+    // client's attempt.
+    if front.is_none() && back.is_some_and(bare_attempt) && failed_connect(&what) {
+        candidates = vec![category];
+        category = Category::Undetermined;
+        what = Cause::AttemptOrHealthCheck(Box::new(what));
+        notes.push(Note::TellApart(TellApart::HealthCheckOrRequest));
+        expected = None;
+    }
+
     // The client closing first overrides what the back end shows: the ALB never answered.
     let mut front_status = front_status;
     if let Some(ev) = client_closed {
@@ -457,6 +471,26 @@ pub(in crate::diagnose) fn diagnose_verdict(
 
 /// True when back-end leg `b` sent its request and the target did not refuse it unprocessed
 /// (a `GOAWAY` below its stream, or its own `REFUSED_STREAM`).
+/// True when a back-end leg carried no request: a bare connection attempt.
+fn bare_attempt(b: &crate::alb::Leg) -> bool {
+    b.exchange.is_none() && b.burst.is_none()
+}
+
+/// True when a cause is a connect or TLS handshake that failed before any request could be
+/// sent (what a failed health check shows too).
+fn failed_connect(what: &Cause) -> bool {
+    matches!(
+        what,
+        Cause::Refused
+            | Cause::Unreachable { .. }
+            | Cause::ConnectTimeout { .. }
+            | Cause::ReturnPathBlocked
+            | Cause::TlsFailed { .. }
+            | Cause::TlsTimeout
+            | Cause::ClosedNewConnection
+    )
+}
+
 fn target_received(b: &crate::alb::Leg) -> bool {
     let Some(ex) = b.exchange.as_ref().filter(|e| e.request.is_some()) else {
         return false;
