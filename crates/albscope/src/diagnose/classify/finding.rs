@@ -170,8 +170,14 @@ pub(in crate::diagnose) fn diagnose_verdict(
     // address, and a failing target fails its checks the same way. Held connects on a
     // health-check cadence were taken for checks before this (`Knowledge::health_check_by_
     // cadence`); off it (too few in the capture to show one), only the front end proves a
-    // client's attempt.
-    if front.is_none() && back.is_some_and(bare_attempt) && failed_connect(&what) {
+    // client's attempt. (An attempt attributed to an encrypted HTTP/2 client connection open
+    // at the time keeps its category: that front end is in the capture.)
+    let front_not_captured = path.notes.contains(&PairingNote::FrontEndNotCaptured);
+    if front.is_none()
+        && front_not_captured
+        && back.is_some_and(bare_attempt)
+        && failed_connect(&what)
+    {
         candidates = vec![category];
         category = Category::Undetermined;
         what = Cause::AttemptOrHealthCheck(Box::new(what));
