@@ -169,13 +169,14 @@ pub(in crate::diagnose) fn diagnose_verdict(
     // what a failed health check looks like: the node checks each target from the same
     // address, and a failing target fails its checks the same way. Held connects on a
     // health-check cadence were taken for checks before this (`Knowledge::health_check_by_
-    // cadence`); off it (too few in the capture to show one), only the front end proves a
-    // client's attempt. (An attempt attributed to an encrypted HTTP/2 client connection open
+    // cadence`). Where the capture shows that node's checks of the target on a cadence, one
+    // off it is a client's attempt; where it shows none (too few in the capture), only the
+    // front end proves a client's attempt. (An attempt attributed to an encrypted HTTP/2 client connection open
     // at the time keeps its category: that front end is in the capture.)
     let front_not_captured = path.notes.contains(&PairingNote::FrontEndNotCaptured);
     if front.is_none()
         && front_not_captured
-        && back.is_some_and(bare_attempt)
+        && back.is_some_and(|b| bare_attempt(b) && known.may_be_unseen_health_check(b))
         && failed_connect(&what)
     {
         candidates = vec![category];
