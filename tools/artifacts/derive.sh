@@ -59,3 +59,6 @@ python3 $T/spread_targets.py "$cut/https_backend.back.pcap" "$cut/t12.pcap" 10.9
 python3 $T/spread_targets.py "$cut/https_backend.back.pcap" "$cut/t13.pcap" 10.98.1.11 10.98.1.13 41192 2 4
 mergecap -F pcap -w $A/tls_target_group.pcap "$cut/https_backend.back.pcap" "$cut/t12.pcap" "$cut/t13.pcap"
 rm -rf "$cut"
+# A target's side too short for the health-check cadence: the first two refused health-check
+# connects of hc_refused's target-side recording (1 s apart, fewer than the 4 a cadence needs).
+python3 $T/pcap_edit.py $R/hc_refused.target.pcap $A/hc_refused_too_few.pcap 'until:4'

@@ -353,7 +353,13 @@ pub(in crate::diagnose) fn diagnose_verdict(
     let fix = if words {
         // The target's name for the fix line, written only for the findings kept.
         detail.target = back.map(|b| b.conn.key.server.to_string());
-        fix_text(category, &detail)
+        // A failed connect that may be a health check fails the same way either way: its
+        // one candidate's fix holds.
+        let fixed = match (&what, candidates.as_slice()) {
+            (Cause::AttemptOrHealthCheck(_), [only]) => *only,
+            _ => category,
+        };
+        fix_text(fixed, &detail)
     } else {
         None
     };
