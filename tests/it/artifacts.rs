@@ -159,10 +159,11 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             // the synthetic tls-backend.pcap from inside the TLS handshake of the back-end
             // connection that carries /long-poll (a deregistration abort 20 s later): a refused
             // health check 0.7 s after the request does not explain a 502 19.3 s after it (the
-            // ALB answers a refused connect at once).
+            // ALB answers a refused connect at once). The back-end connection entered
+            // mid-handshake (its start not in the capture) is no failed health check.
             "dereg_starts_mid_handshake.pcap",
             vec![(40053, Undetermined, Some(DeregistrationAbort))],
-            14,
+            13,
             0,
         ),
         (
@@ -226,6 +227,19 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             // nodes are named (a_capture_without_a_node_names_its_likely_nodes).
             "tls_one_client_front.pcap",
             vec![],
+            0,
+            0,
+        ),
+        (
+            // hc_refused's target side, its first two refused health-check connects only
+            // (fewer than a cadence needs): from the back end alone each is a failed health
+            // check or a client's refused attempt, so undetermined, never an inferred
+            // target_connect_refused.
+            "hc_refused_too_few.pcap",
+            vec![
+                (0, Undetermined, Some(TargetConnectRefused)),
+                (0, Undetermined, Some(TargetConnectRefused)),
+            ],
             0,
             0,
         ),

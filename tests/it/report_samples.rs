@@ -251,10 +251,15 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
                     albscope::diagnose::Note::Pairing(albscope::alb::PairingNote::Ambiguous { .. })
                 )
             });
+            // A slice holding a failed connect alone shows no health-check cadence and no
+            // front end: a failed health check looks the same, so it is undetermined with the
+            // category among its candidates and no client status inferred.
             let same = |b: &Analysis| {
                 b.requests.iter().any(|g| {
-                    g.category == f.category
-                        && g.status == f.status
+                    let maybe_check = g.category == Category::Undetermined
+                        && g.candidates == [f.category]
+                        && g.status.is_none();
+                    (maybe_check || (g.category == f.category && g.status == f.status))
                         && (ambiguous
                             || (g.method == f.method && g.path == f.path && g.time == f.time))
                 })

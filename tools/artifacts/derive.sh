@@ -65,3 +65,7 @@ cut=$(mktemp -d)
 cargo run -q -p albscope-testkit --example vantage_cut -- samples/tls/tls13_h1.pcap "$cut" >/dev/null
 cp "$cut/tls13_h1.front.pcap" $A/tls_one_client_front.pcap
 rm -rf "$cut"
+
+# A target's side too short for the health-check cadence: the first two refused health-check
+# connects of hc_refused's target-side recording (1 s apart, fewer than the 4 a cadence needs).
+python3 $T/pcap_edit.py $R/hc_refused.target.pcap $A/hc_refused_too_few.pcap 'until:4'

@@ -765,13 +765,14 @@ pub fn score_recording(
     idle_timeout_ms: Option<i64>,
     vantage: &str,
 ) -> Result<Row, String> {
-    let truth = analyze_json(name, original, idle_timeout_ms);
+    let mut truth = analyze_json(name, original, idle_timeout_ms);
     let seen = analyze_json(name, recording, idle_timeout_ms);
     for v in [&truth, &seen] {
         if let Some(e) = v.get("error") {
             return Err(format!("{name}: {e}"));
         }
     }
+    off_the_recorded_targets(&mut truth, &seen);
     Ok(Row {
         sample: name.to_string(),
         vantage: vantage.to_string(),
@@ -781,6 +782,49 @@ pub fn score_recording(
         health_checks: health_checks_of(&seen),
         candidates: candidates_of(&seen),
     })
+}
+
+/// The address of an `ip:port` or `[ip]:port` text.
+fn address_of(endpoint: &str) -> &str {
+    endpoint
+        .rsplit_once(':')
+        .map_or(endpoint, |(ip, _)| ip)
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+}
+
+/// A recording taken on some targets' interfaces holds nothing of a request another target
+/// served: such requests of `truth` (their target's address is none of the targets `seen`
+/// shows) lose their target, so that they count like any request without a back-end attempt
+/// on the recorded leg (hidden, not missed). Nothing changes when `seen` shows no target.
+fn off_the_recorded_targets(truth: &mut Value, seen: &Value) {
+    let recorded: Vec<String> = seen
+        .get("targets")
+        .and_then(Value::as_array)
+        .map(|ts| {
+            ts.iter()
+                .filter_map(|t| t.get("target").and_then(Value::as_str))
+                .map(|t| address_of(t).to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    if recorded.is_empty() {
+        return;
+    }
+    let Some(requests) = truth.get_mut("requests").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for r in requests {
+        let off = r
+            .get("target")
+            .and_then(Value::as_str)
+            .is_some_and(|t| !recorded.iter().any(|a| a == address_of(t)));
+        if off {
+            if let Some(t) = r.get_mut("target") {
+                *t = Value::Null;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -815,6 +859,18 @@ mod tests {
             "trace_id": "Root=1-a", "category": "ok", "status": 200,
             "status_inferred": status_inferred
         })])
+    }
+
+    #[test]
+    fn requests_another_target_served_are_off_a_target_recording() {
+        let mut truth = original();
+        let seen = json!({"targets": [{"target": "10.0.2.16:80"}], "requests": []});
+        off_the_recorded_targets(&mut truth, &seen);
+        let s = score_seen(&truth, &doc(vec![]), Seen::Back);
+        // the 503 tried no target; the other two were served by 10.0.2.15, whose interface
+        // was not recorded (without it, the encrypted-front failure was missed)
+        assert_eq!((s.hidden, s.missed), (3, 0), "{:?}", s.details);
+        assert_eq!(address_of("[fd00::1]:443"), "fd00::1");
     }
 
     #[test]

@@ -184,6 +184,20 @@ impl HealthCadence {
                 n >= MIN_CHAIN && !closer_one(s, t, d, prev, next)
             })
     }
+
+    /// True when some remembered connection from `node` to `target` is on a health-check
+    /// cadence ([`HealthCadence::on_cadence`]): the capture shows where that pair's checks
+    /// fall.
+    pub fn has_cadence(&self, node: IpAddr, target: Endpoint) -> bool {
+        let Some(list) = self.starts.get(&(node, target)) else {
+            return false;
+        };
+        list.order.len() >= MIN_CHAIN
+            && list
+                .order
+                .iter()
+                .any(|&(t, port)| self.on_cadence(node, port, target, t))
+    }
 }
 
 /// Two starts of one 4-tuple this close are one connection seen twice (a TCP port is not
@@ -329,6 +343,23 @@ mod tests {
         }
         assert!(c.on_cadence(node, port(70.002), ep(), ts(70.002)));
         assert!(!c.on_cadence(node, port(69.7), ep(), ts(69.7)));
+    }
+
+    #[test]
+    fn a_pair_has_a_cadence_only_with_a_chain() {
+        let node = IpAddr::from([10, 0, 1, 25]);
+        let mut c = HealthCadence::default();
+        for s in [10.0, 15.0, 27.3] {
+            c.record(node, port(s), ep(), ts(s));
+        }
+        assert!(!c.has_cadence(node, ep()));
+        for s in [20.0, 25.0] {
+            c.record(node, port(s), ep(), ts(s));
+        }
+        assert!(c.has_cadence(node, ep()));
+        // the stray one is off it, and another node has none
+        assert!(!c.on_cadence(node, port(27.3), ep(), ts(27.3)));
+        assert!(!c.has_cadence(IpAddr::from([10, 0, 1, 26]), ep()));
     }
 
     #[test]

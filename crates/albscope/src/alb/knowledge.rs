@@ -838,6 +838,16 @@ impl Knowledge {
                 .on_cadence(key.client.ip, key.client.port, key.server, rec.tcp.start)
     }
 
+    /// True when a back-end leg that carried no readable request may be a health check that
+    /// the capture cannot show as one: not on a cadence
+    /// ([`Knowledge::health_check_by_cadence`]), and its node's checks of its target show no
+    /// cadence elsewhere either (fewer than the chain needs). With a cadence shown, a
+    /// connection off it is not that pair's check: one check per interval.
+    pub fn may_be_unseen_health_check(&self, leg: &Leg) -> bool {
+        let key = leg.conn.key;
+        !self.health_check_by_cadence(leg) && !self.cadence.has_cadence(key.client.ip, key.server)
+    }
+
     /// True when a path paired without a front end may still turn out a health check by
     /// cadence once more of the capture is known: a back-end leg without a readable request,
     /// either a bare connection attempt or one TLS exchange on a connection of its own (health

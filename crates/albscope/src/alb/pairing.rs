@@ -761,6 +761,11 @@ pub(super) fn pair(
         let has_request =
             b.leg.exchange.as_ref().is_some_and(|e| e.request.is_some()) || b.leg.burst.is_some();
         let front_seen = front_seen && (known.legs_seen(b.node).0 || front_nodes.contains(&b.node));
+        if front_seen && !has_request && opened_before_capture(&b.leg) {
+            // Its start (SYN, handshake) is not in the capture and nothing readable followed:
+            // no evidence of a health check, failed or not, nor of a client request.
+            continue;
+        }
         if front_seen && !has_request {
             // Clients' requests have a front end in this capture; a bare connection attempt,
             // or an exchange whose request is not readable, that matches none of them was made
@@ -842,6 +847,12 @@ fn answered_before_capture(leg: &Leg) -> bool {
             && e.h2.is_none()
             && (e.response.is_some() || e.response_error.is_some())
     })
+}
+
+/// True when a leg's connection was open before the capture started: its record shows no SYN
+/// (the capture entered it mid-handshake or later).
+fn opened_before_capture(leg: &Leg) -> bool {
+    leg.record.as_ref().is_some_and(|r| !r.tcp.saw_syn)
 }
 
 /// A front-end leg whose request bytes the capture lost (mirror loss or truncation).

@@ -123,6 +123,10 @@ pub enum TellApart {
     /// against the target's keep-alive timeout tells a keep-alive race from a close before
     /// answering.
     IdleBeforeRequest,
+    /// A connect that failed before any request, seen from the back end alone and off any
+    /// health-check cadence: a failed health check looks the same; the front end, or a capture
+    /// long enough to show the checks' cadence, tells them apart.
+    HealthCheckOrRequest,
 }
 
 /// Why the capture does not show how long a connection was idle before a request.
@@ -731,6 +735,10 @@ pub enum Cause {
     ClosedNewConnection,
     /// The back-end connection carried no request.
     NoRequestOnConnection,
+    /// Back end only: a connect that failed before any request (this cause inside) from a node
+    /// whose front end is not in the capture, off any health-check cadence: a client request's
+    /// attempt or a failed health check look the same (see the finding's candidates).
+    AttemptOrHealthCheck(Box<Cause>),
 }
 
 /// An ambiguity or a missing leg, said alongside a finding.

@@ -408,13 +408,10 @@ fn connect_timeout_and_blocked_return_path() {
         );
     tr.closed(b.record(AppKind::Empty, vec![], 0, None));
     let f = one(tr);
-    check(
-        &f,
-        Category::TargetConnectTimeout,
-        Some(504),
-        Some(GeneratedBy::Lb),
-    );
-    assert!(f.status_inferred);
+    // A failed health check looks the same from the target's side, and no cadence shows one.
+    check(&f, Category::Undetermined, None, None);
+    assert_eq!(f.candidates, vec![Category::TargetConnectTimeout]);
+    assert!(!f.status_inferred);
     assert!(f.fix.as_deref().unwrap().contains("return path"));
 }
 
@@ -1062,11 +1059,30 @@ fn a_health_check_cadence_is_one_rule_for_the_whole_chain() {
     assert_eq!(a.requests.len(), 1);
     assert_eq!(a.requests[0].time, t(23_000));
     assert_eq!(a.requests[0].category, Category::TargetConnectRefused);
-    // Irregular, or too few: client requests.
-    for secs in [&[0.0, 7.0, 30.0, 31.0, 90.0][..], &[0.0, 10.0][..]] {
+    // Irregular, or too few: no cadence shows where this node's checks of the target fall,
+    // so each is a client's refused attempt or a failed health check: undetermined, listed
+    // (never dropped) with what to capture.
+    for secs in [
+        &[0.0, 7.0, 30.0, 31.0, 90.0][..],
+        &[0.0, 10.0][..],
+        &[0.0, 5.0][..],
+    ] {
         let a = refused_attempts(secs);
         assert_eq!(a.health_checks.checks, 0, "{secs:?}");
         assert_eq!(a.requests.len(), secs.len(), "{secs:?}");
+        for f in &a.requests {
+            assert_eq!(f.category, Category::Undetermined, "{secs:?}");
+            assert_eq!(f.candidates, vec![Category::TargetConnectRefused]);
+            assert_eq!(f.status, None, "no client status is inferred");
+            assert!(f
+                .notes
+                .contains(&Note::TellApart(TellApart::HealthCheckOrRequest)));
+            assert!(
+                headline(f).contains("failed health check"),
+                "{}",
+                headline(f)
+            );
+        }
     }
 }
 

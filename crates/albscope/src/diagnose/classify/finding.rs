@@ -179,6 +179,27 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         expected = None;
     }
 
+    // Seen from the back end alone, a connect that failed before any request was sent is also
+    // what a failed health check looks like: the node checks each target from the same
+    // address, and a failing target fails its checks the same way. Held connects on a
+    // health-check cadence were taken for checks before this (`Knowledge::health_check_by_
+    // cadence`). Where the capture shows that node's checks of the target on a cadence, one
+    // off it is a client's attempt; where it shows none (too few in the capture), only the
+    // front end proves a client's attempt. (An attempt attributed to an encrypted HTTP/2 client connection open
+    // at the time keeps its category: that front end is in the capture.)
+    let front_not_captured = path.notes.contains(&PairingNote::FrontEndNotCaptured);
+    if front.is_none()
+        && front_not_captured
+        && back.is_some_and(|b| bare_attempt(b) && known.may_be_unseen_health_check(b))
+        && failed_connect(&what)
+    {
+        candidates = vec![category];
+        category = Category::Undetermined;
+        what = Cause::AttemptOrHealthCheck(Box::new(what));
+        notes.push(Note::TellApart(TellApart::HealthCheckOrRequest));
+        expected = None;
+    }
+
     // The client closing first overrides what the back end shows: the ALB never answered.
     let mut front_status = front_status;
     if let Some(ev) = client_closed {
@@ -361,7 +382,13 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     let fix = if words {
         // The target's name for the fix line, written only for the findings kept.
         detail.target = back.map(|b| b.conn.key.server.to_string());
-        fix_text(category, &detail)
+        // A failed connect that may be a health check fails the same way either way: its
+        // one candidate's fix holds.
+        let fixed = match (&what, candidates.as_slice()) {
+            (Cause::AttemptOrHealthCheck(_), [only]) => *only,
+            _ => category,
+        };
+        fix_text(fixed, &detail)
     } else {
         None
     };
@@ -488,6 +515,26 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
 
 /// True when back-end leg `b` sent its request and the target did not refuse it unprocessed
 /// (a `GOAWAY` below its stream, or its own `REFUSED_STREAM`).
+/// True when a back-end leg carried no request: a bare connection attempt.
+fn bare_attempt(b: &crate::alb::Leg) -> bool {
+    b.exchange.is_none() && b.burst.is_none()
+}
+
+/// True when a cause is a connect or TLS handshake that failed before any request could be
+/// sent (what a failed health check shows too).
+fn failed_connect(what: &Cause) -> bool {
+    matches!(
+        what,
+        Cause::Refused
+            | Cause::Unreachable { .. }
+            | Cause::ConnectTimeout { .. }
+            | Cause::ReturnPathBlocked
+            | Cause::TlsFailed { .. }
+            | Cause::TlsTimeout
+            | Cause::ClosedNewConnection
+    )
+}
+
 fn target_received(b: &crate::alb::Leg) -> bool {
     let Some(ex) = b.exchange.as_ref().filter(|e| e.request.is_some()) else {
         return false;

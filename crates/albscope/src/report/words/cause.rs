@@ -142,6 +142,11 @@ pub fn cause(c: &Cause) -> String {
             "the target closed the new connection before the request could be sent".into()
         }
         Cause::NoRequestOnConnection => "the back-end connection carried no request".into(),
+        Cause::AttemptOrHealthCheck(inner) => format!(
+            "{}: a client request's attempt, or a failed health check (the back end alone \
+             cannot tell)",
+            cause(inner)
+        ),
     }
 }
 
@@ -293,6 +298,14 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              connections, a Keep-Alive: timeout=N it announces, or its setting) is \
              keepalive_race; a short gap, or a close later than the request, is \
              target_closed_before_response"
+        }
+        TellApart::HealthCheckOrRequest => {
+            "seen from the back end alone, a health check that failed looks the same: the ALB \
+             node checks each target from the same address, at the target group's interval \
+             (5-300 s), and a connect that failed carries no request to tell them apart; \
+             capture the front end (the clients' or the ALB's ENIs: a client request answered \
+             502 or 504 within 10 s of the attempt is this one), or capture longer (at least 4 \
+             health-check intervals) so that the checks show as a steady cadence"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \
