@@ -82,6 +82,13 @@ pub fn cause(c: &Cause) -> String {
              a close before answering",
             if *reset { "reset" } else { "closed" }
         ),
+        Cause::ClosedNearRequestUnordered { reset } => format!(
+            "the target {} the kept-alive connection just after the request, after an idle gap \
+             that matches its keep-alive timeout; the capture cannot order the close and the \
+             request's arrival, so a keep-alive race cannot be told from a close before \
+             answering",
+            if *reset { "reset" } else { "closed" }
+        ),
         Cause::TargetClosedBeforeAnswer { reset } => format!(
             "the target {} the connection before answering",
             if *reset { "reset" } else { "closed" }
@@ -293,6 +300,12 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              connections, a Keep-Alive: timeout=N it announces, or its setting) is \
              keepalive_race; a short gap, or a close later than the request, is \
              target_closed_before_response"
+        }
+        TellApart::RoundTrip => {
+            "capture the connection whole (from its SYN: the handshake gives its round trip), \
+             or on the target's own ENI: a close that left the target before the request \
+             reached it (or within about one round trip of its arrival) is keepalive_race; a \
+             close well after the request arrived is target_closed_before_response"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \
