@@ -493,6 +493,103 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             ],
         ),
         (
+            // the target (keep-alive 3 s) reads a request sent after 2.9 s idle, holds it 1.5 s
+            // and closes: the idle gap matches its timer, but the close came well after the
+            // request arrived, so it did not race
+            "ka_late_close.pcap",
+            vec![
+                (40701, Category::Ok, Some(200), TG),
+                (40702, Category::Ok, Some(200), TG),
+                (40703, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (40704, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "ka_late_close.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // real Apache httpd (KeepAliveTimeout 5): the last reuse, after 5.05 s idle, meets
+            // its lingering close (FIN)
+            "ka_apache.pcap",
+            (40711..=40720)
+                .map(|p| {
+                    if p == 40720 {
+                        (p, Category::KeepaliveRace, Some(502), LB)
+                    } else {
+                        (p, Category::Ok, Some(200), TG)
+                    }
+                })
+                .collect(),
+        ),
+        (
+            "ka_apache.target.pcap",
+            (40711..=40720)
+                .map(|p| {
+                    if p == 40720 {
+                        (0, Category::KeepaliveRace, Some(502), LB)
+                    } else {
+                        (0, Category::Ok, Some(200), TG)
+                    }
+                })
+                .collect(),
+        ),
+        (
+            // real gunicorn (gthread worker, --keep-alive 2): 40734 reuses after 2.13 s idle
+            "ka_gunicorn.pcap",
+            (40731..=40740)
+                .map(|p| {
+                    if p == 40734 {
+                        (p, Category::KeepaliveRace, Some(502), LB)
+                    } else {
+                        (p, Category::Ok, Some(200), TG)
+                    }
+                })
+                .collect(),
+        ),
+        (
+            "ka_gunicorn.target.pcap",
+            (40731..=40740)
+                .map(|p| {
+                    if p == 40734 {
+                        (0, Category::KeepaliveRace, Some(502), LB)
+                    } else {
+                        (0, Category::Ok, Some(200), TG)
+                    }
+                })
+                .collect(),
+        ),
+        (
+            // real nginx (keepalive_timeout 3s 3s, announced): three reuses at 3.1-3.2 s race
+            "ka_nginx.pcap",
+            (40751..=40758)
+                .map(|p| {
+                    if p >= 40754 && p % 2 == 0 {
+                        (p, Category::KeepaliveRace, Some(502), LB)
+                    } else {
+                        (p, Category::Ok, Some(200), TG)
+                    }
+                })
+                .collect(),
+        ),
+        (
+            "ka_nginx.target.pcap",
+            (40751..=40758)
+                .map(|p| {
+                    if p >= 40754 && p % 2 == 0 {
+                        (0, Category::KeepaliveRace, Some(502), LB)
+                    } else {
+                        (0, Category::Ok, Some(200), TG)
+                    }
+                })
+                .collect(),
+        ),
+        (
             "grpc_status.target.pcap",
             vec![
                 (0, Category::Ok, Some(200), TG),
