@@ -522,6 +522,27 @@ fn analyze_response(
         && events(b)
             .iter()
             .any(|e| is_close(e) && e.ts >= r.headers_done);
+    // A Content-Length not reached on a connection nobody closed: the rest of the body was
+    // still coming when the capture ended (or its close is not in it), not cut short.
+    let closed_after = events(b)
+        .iter()
+        .any(|e| is_close(e) && e.ts >= r.headers_done);
+    if short && !closed_after {
+        ev.push(Evidence::ShortBody {
+            declared: r.content_length,
+            body: r.body_bytes,
+        });
+        return BackVerdict {
+            category: Category::Undetermined,
+            evidence: ev,
+            target_status: Some(r.status),
+            expected_status: None,
+            what: Cause::NoResponseInCapture,
+            detail,
+            candidates: Vec::new(),
+            tell_apart: None,
+        };
+    }
     if short || chunked_cut {
         let cl = r.content_length.filter(|_| short);
         ev.push(Evidence::ShortBody {
