@@ -218,6 +218,11 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                                 idle_matches,
                             });
                         }
+                        if let Some(k) = detail.keepalive_s {
+                            ev.push(Evidence::KeepaliveMatches {
+                                keepalive: Duration::from_secs_f64(k),
+                            });
+                        }
                         if let Some(s) = &detail.server {
                             ev.push(Evidence::TargetServer { server: s.clone() });
                         }

@@ -186,7 +186,7 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
         ),
         Evidence::KeepaliveMatches { keepalive } => format!(
             "the target closes idle keep-alive connections after {} (seen on its other \
-             connections): the idle gap matches, so its keep-alive timer fired just as the ALB \
+             connections): the idle gap matches, so its keep-alive timer was due just as the ALB \
              reused the connection",
             secs(*keepalive)
         ),
@@ -197,8 +197,8 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             "the target announces Keep-Alive: timeout={} on its responses{}",
             timeout.as_secs_f64(),
             if *idle_matches {
-                ": the idle gap before the request matches it, so its keep-alive timer fired \
-                 just as the ALB reused the connection"
+                ": the idle gap before the request matches it, so its keep-alive timer was \
+                 due just as the ALB reused the connection"
             } else {
                 ""
             }
