@@ -185,18 +185,9 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                         if split.is_some() {
                             ev.push(order_ev);
                         }
-                        if let (Some(timeout), Some(idle_matches)) = (announced, announced_match) {
-                            ev.push(Evidence::KeepaliveAnnounced {
-                                timeout,
-                                idle_matches,
-                            });
-                        }
-                        if let Some(k) = detail.keepalive_s {
-                            ev.push(Evidence::KeepaliveMatches {
-                                keepalive: Duration::from_secs_f64(k),
-                            });
-                        } else if let Some(i) = idle_before {
-                            detail.keepalive_s = Some(round3(i.as_secs_f64()));
+                        timer_evidence(&mut ev, announced.zip(announced_match), &detail);
+                        if detail.keepalive_s.is_none() {
+                            detail.keepalive_s = idle_before.map(|i| round3(i.as_secs_f64()));
                         }
                         if let Some(s) = &detail.server {
                             ev.push(Evidence::TargetServer { server: s.clone() });
@@ -212,36 +203,11 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                     }
                     CloseOrder::Unordered => {
                         ev.push(order_ev);
-                        if let (Some(timeout), Some(idle_matches)) = (announced, announced_match) {
-                            ev.push(Evidence::KeepaliveAnnounced {
-                                timeout,
-                                idle_matches,
-                            });
-                        }
-                        if let Some(k) = detail.keepalive_s {
-                            ev.push(Evidence::KeepaliveMatches {
-                                keepalive: Duration::from_secs_f64(k),
-                            });
-                        }
-                        if let Some(s) = &detail.server {
-                            ev.push(Evidence::TargetServer { server: s.clone() });
-                        }
-                        let mut verdict = v(
-                            Category::Undetermined,
-                            Cause::ClosedNearRequestUnordered {
-                                reset: matches!(tc.kind, TcpEventKind::Rst),
-                            },
-                            ev,
-                            None,
-                            Some(502),
-                            detail,
-                        );
-                        verdict.candidates = vec![
-                            Category::KeepaliveRace,
-                            Category::TargetClosedBeforeResponse,
-                        ];
-                        verdict.tell_apart = Some(TellApart::RoundTrip);
-                        return verdict;
+                        timer_evidence(&mut ev, announced.zip(announced_match), &detail);
+                        let what = Cause::ClosedNearRequestUnordered {
+                            reset: matches!(tc.kind, TcpEventKind::Rst),
+                        };
+                        return race_or_closed(ev, what, TellApart::RoundTrip, detail);
                     }
                     // Only a known keep-alive timer makes the late close worth explaining.
                     CloseOrder::AfterArrival if timer_known => ev.push(order_ev),
@@ -260,25 +226,10 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                         idle_matches: false,
                     });
                 }
-                if let Some(s) = &detail.server {
-                    ev.push(Evidence::TargetServer { server: s.clone() });
-                }
-                let mut verdict = v(
-                    Category::Undetermined,
-                    Cause::ClosedAtRequestIdleUnseen {
-                        reset: matches!(tc.kind, TcpEventKind::Rst),
-                    },
-                    ev,
-                    None,
-                    Some(502),
-                    detail,
-                );
-                verdict.candidates = vec![
-                    Category::KeepaliveRace,
-                    Category::TargetClosedBeforeResponse,
-                ];
-                verdict.tell_apart = Some(TellApart::IdleBeforeRequest);
-                return verdict;
+                let what = Cause::ClosedAtRequestIdleUnseen {
+                    reset: matches!(tc.kind, TcpEventKind::Rst),
+                };
+                return race_or_closed(ev, what, TellApart::IdleBeforeRequest, detail);
             }
             return v(
                 Category::TargetClosedBeforeResponse,
@@ -442,6 +393,48 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
         None,
         detail,
     )
+}
+
+/// The keep-alive timer facts behind a race: the timeout the target announces (and whether
+/// the idle gap matches it), and the one its idle closes show.
+fn timer_evidence(ev: &mut Vec<Evidence>, announced: Option<(Duration, bool)>, detail: &FixFacts) {
+    if let Some((timeout, idle_matches)) = announced {
+        ev.push(Evidence::KeepaliveAnnounced {
+            timeout,
+            idle_matches,
+        });
+    }
+    if let Some(k) = detail.keepalive_s {
+        ev.push(Evidence::KeepaliveMatches {
+            keepalive: Duration::from_secs_f64(k),
+        });
+    }
+}
+
+/// A target's close that the capture cannot tell between a keep-alive race and a close before
+/// answering: `what` says why, `tell_apart` what to capture; the ALB's 502 either way.
+fn race_or_closed(
+    mut ev: Vec<Evidence>,
+    what: Cause,
+    tell_apart: TellApart,
+    detail: FixFacts,
+) -> BackVerdict {
+    if let Some(s) = &detail.server {
+        ev.push(Evidence::TargetServer { server: s.clone() });
+    }
+    BackVerdict {
+        category: Category::Undetermined,
+        evidence: ev,
+        target_status: None,
+        expected_status: Some(502),
+        what,
+        detail,
+        candidates: vec![
+            Category::KeepaliveRace,
+            Category::TargetClosedBeforeResponse,
+        ],
+        tell_apart: Some(tell_apart),
+    }
 }
 
 /// Where a target's close `since_request` after the request (as captured) fell against the
