@@ -517,77 +517,29 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             // real Apache httpd (KeepAliveTimeout 5): the last reuse, after 5.05 s idle, meets
             // its lingering close (FIN)
             "ka_apache.pcap",
-            (40711..=40720)
-                .map(|p| {
-                    if p == 40720 {
-                        (p, Category::KeepaliveRace, Some(502), LB)
-                    } else {
-                        (p, Category::Ok, Some(200), TG)
-                    }
-                })
-                .collect(),
+            races(40711..=40720, &[40720], false),
         ),
         (
             "ka_apache.target.pcap",
-            (40711..=40720)
-                .map(|p| {
-                    if p == 40720 {
-                        (0, Category::KeepaliveRace, Some(502), LB)
-                    } else {
-                        (0, Category::Ok, Some(200), TG)
-                    }
-                })
-                .collect(),
+            races(40711..=40720, &[40720], true),
         ),
         (
             // real gunicorn (gthread worker, --keep-alive 2): 40734 reuses after 2.13 s idle
             "ka_gunicorn.pcap",
-            (40731..=40740)
-                .map(|p| {
-                    if p == 40734 {
-                        (p, Category::KeepaliveRace, Some(502), LB)
-                    } else {
-                        (p, Category::Ok, Some(200), TG)
-                    }
-                })
-                .collect(),
+            races(40731..=40740, &[40734], false),
         ),
         (
             "ka_gunicorn.target.pcap",
-            (40731..=40740)
-                .map(|p| {
-                    if p == 40734 {
-                        (0, Category::KeepaliveRace, Some(502), LB)
-                    } else {
-                        (0, Category::Ok, Some(200), TG)
-                    }
-                })
-                .collect(),
+            races(40731..=40740, &[40734], true),
         ),
         (
             // real nginx (keepalive_timeout 3s 3s, announced): three reuses at 3.1-3.2 s race
             "ka_nginx.pcap",
-            (40751..=40758)
-                .map(|p| {
-                    if p >= 40754 && p % 2 == 0 {
-                        (p, Category::KeepaliveRace, Some(502), LB)
-                    } else {
-                        (p, Category::Ok, Some(200), TG)
-                    }
-                })
-                .collect(),
+            races(40751..=40758, &[40754, 40756, 40758], false),
         ),
         (
             "ka_nginx.target.pcap",
-            (40751..=40758)
-                .map(|p| {
-                    if p >= 40754 && p % 2 == 0 {
-                        (0, Category::KeepaliveRace, Some(502), LB)
-                    } else {
-                        (0, Category::Ok, Some(200), TG)
-                    }
-                })
-                .collect(),
+            races(40751..=40758, &[40754, 40756, 40758], true),
         ),
         (
             "grpc_status.target.pcap",
@@ -599,6 +551,21 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             ],
         ),
     ]
+}
+
+/// The requests of client ports `ports`, `ok` but the `raced` ones (`keepalive_race`, the
+/// ALB's 502); with client port 0 on the target's side.
+fn races(ports: std::ops::RangeInclusive<u16>, raced: &[u16], target_side: bool) -> Vec<Want> {
+    ports
+        .map(|p| {
+            let port = if target_side { 0 } else { p };
+            if raced.contains(&p) {
+                (port, Category::KeepaliveRace, Some(502), LB)
+            } else {
+                (port, Category::Ok, Some(200), TG)
+            }
+        })
+        .collect()
 }
 
 #[test]

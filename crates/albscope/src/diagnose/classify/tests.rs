@@ -338,31 +338,23 @@ fn a_close_soon_after_the_request_without_a_round_trip_is_undetermined() {
 fn a_body_short_of_its_content_length_on_an_open_connection_is_in_flight() {
     // The capture ends after the target's headers, before its body and before any close:
     // the rest was still coming, nothing was cut short.
-    let mut tr = tracker();
-    let mut r = resp(1_003, 200, "gunicorn", 20);
-    r.complete = None;
-    r.body_bytes = 0;
+    let headers_only = |b: Conn| {
+        let mut tr = tracker();
+        let mut r = resp(1_003, 200, "gunicorn", 20);
+        r.complete = None;
+        r.body_bytes = 0;
+        let ex = exch(0, None, back_req(1_002), Some(r));
+        tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
+        failed(tr)
+    };
     let mut b = back_conn(2, 1_000).handshake(1_000);
     b.s.close_reason = crate::flow::CloseReason::EndOfCapture;
-    tr.closed(b.record(
-        AppKind::Http,
-        vec![exch(0, None, back_req(1_002), Some(r.clone()))],
-        0,
-        None,
-    ));
-    let f = failed(tr);
+    let f = headers_only(b);
     assert_eq!(f.category, Category::Undetermined, "{f:#?}");
     assert!(f.in_flight_at_end, "{f:#?}");
     // Closed by the ALB after the headers: cut short.
-    let mut tr = tracker();
     let b = back_conn(2, 1_000)
         .handshake(1_000)
         .ev(61_003, ToServer, K::Fin);
-    tr.closed(b.record(
-        AppKind::Http,
-        vec![exch(0, None, back_req(1_002), Some(r))],
-        0,
-        None,
-    ));
-    assert_eq!(failed(tr).category, Category::IncompleteBody);
+    assert_eq!(headers_only(b).category, Category::IncompleteBody);
 }
