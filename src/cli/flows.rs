@@ -671,6 +671,7 @@ mod tests {
             first_pos: pos,
             last_pos: pos,
             saw_syn: false,
+            handshake_ack: None,
             dirs,
             state: "RSTO".into(),
             history: "Sh\\ad\u{7}".into(),

@@ -498,6 +498,55 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             ],
         ),
         (
+            // the target (keep-alive 3 s) reads a request sent after 2.9 s idle, holds it 1.5 s
+            // and closes: the idle gap matches its timer, but the close came well after the
+            // request arrived, so it did not race
+            "ka_late_close.pcap",
+            vec![
+                (40701, Category::Ok, Some(200), TG),
+                (40702, Category::Ok, Some(200), TG),
+                (40703, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (40704, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "ka_late_close.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // real Apache httpd (KeepAliveTimeout 5): the last reuse, after 5.05 s idle, meets
+            // its lingering close (FIN)
+            "ka_apache.pcap",
+            races(40711..=40720, &[40720], false),
+        ),
+        (
+            "ka_apache.target.pcap",
+            races(40711..=40720, &[40720], true),
+        ),
+        (
+            // real gunicorn (gthread worker, --keep-alive 2): 40734 reuses after 2.13 s idle
+            "ka_gunicorn.pcap",
+            races(40731..=40740, &[40734], false),
+        ),
+        (
+            "ka_gunicorn.target.pcap",
+            races(40731..=40740, &[40734], true),
+        ),
+        (
+            // real nginx (keepalive_timeout 3s 3s, announced): three reuses at 3.1-3.2 s race
+            "ka_nginx.pcap",
+            races(40751..=40758, &[40754, 40756, 40758], false),
+        ),
+        (
+            "ka_nginx.target.pcap",
+            races(40751..=40758, &[40754, 40756, 40758], true),
+        ),
+        (
             "grpc_status.target.pcap",
             vec![
                 (0, Category::Ok, Some(200), TG),
@@ -771,6 +820,21 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             ],
         ),
     ]
+}
+
+/// The requests of client ports `ports`, `ok` but the `raced` ones (`keepalive_race`, the
+/// ALB's 502); with client port 0 on the target's side.
+fn races(ports: std::ops::RangeInclusive<u16>, raced: &[u16], target_side: bool) -> Vec<Want> {
+    ports
+        .map(|p| {
+            let port = if target_side { 0 } else { p };
+            if raced.contains(&p) {
+                (port, Category::KeepaliveRace, Some(502), LB)
+            } else {
+                (port, Category::Ok, Some(200), TG)
+            }
+        })
+        .collect()
 }
 
 #[test]

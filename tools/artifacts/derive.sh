@@ -49,6 +49,12 @@ one=$(mktemp)
 python3 $T/pcap_edit.py $R/idle_timeout.pcap "$one" 'until:22'
 python3 $T/v6_front.py "$one" $A/dualstack_one.pcap
 rm -f "$one"
+# A keep-alive race whose round trip the capture lacks: ka_nginx's target-side recording
+# without the handshake of be 40490 (packets 14-16), the target's RST on it moved 40 ms after
+# the raced request (packet 22).
+python3 $T/pcap_edit.py $R/ka_nginx.target.pcap $A/race_close_unordered.pcap 'tsback:22:-40000;drop:14,15,16'
+# The capture ends between gunicorn's response header segment and its body (after packet 10).
+python3 $T/pcap_edit.py $R/ka_gunicorn.pcap $A/body_in_flight_at_end.pcap 'until:10'
 # A TLS-only back end (HTTPS targets, no keys) seen from the targets' side alone, spread over a
 # target group: the back-end cut of samples/tls/https_backend.pcap (one keep-alive TLS
 # connection of the node 10.98.0.1 to 10.98.1.11:443, reset by the target after the fourth

@@ -101,6 +101,16 @@ target_errors.pcap|http.server contains "nginx" && http.response.code >= 502|eq|
 target_errors.pcap|http.response.code == 502 && $AWS|eq|1
 target_errors.pcap|http.response.code == 504 && $AWS|eq|1
 target_errors.pcap|ip.src == 10.99.1.12 && http.response.code == 503|eq|1
+ka_late_close.pcap|tcp.dstport == 40703 && http.response.code == 502 && $AWS && http.time > 1.4|eq|1
+ka_late_close.target.pcap|http.request.uri contains "hold_fin" && tcp.srcport == 47564|eq|1
+ka_apache.pcap|http.server contains "Apache"|eq|18
+ka_apache.pcap|tcp.dstport == 40720 && http.response.code == 502 && $AWS|eq|1
+ka_gunicorn.pcap|http.server == "gunicorn"|eq|18
+ka_gunicorn.pcap|tcp.dstport == 40734 && http.response.code == 502 && $AWS|eq|1
+ka_gunicorn.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|eq|1
+ka_nginx.pcap|http.response.line contains "Keep-Alive: timeout=3"|ge|5
+ka_nginx.pcap|http.response.code == 502 && $AWS|eq|3
+ka_nginx.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|eq|3
 EOF
 )
 

@@ -122,6 +122,7 @@ fn summary(end_ms: i64) -> ConnSummary {
         first_pos: PacketPos::default(),
         last_pos: PacketPos::default(),
         saw_syn: true,
+        handshake_ack: None,
         dirs: [DirStats::default(); 2],
         state: "SF".to_string(),
         history: String::new(),

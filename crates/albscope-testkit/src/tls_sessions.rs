@@ -259,6 +259,7 @@ pub fn closed_summary(id: ConnId, key: ConnKey, end: Timestamp, pos: PacketPos) 
         first_pos: pos,
         last_pos: pos,
         saw_syn: true,
+        handshake_ack: None,
         dirs: [DirStats::default(); 2],
         state: String::new(),
         history: String::new(),

@@ -9,6 +9,7 @@ except in mode `sick`; `GET /ok...` is always answered 200 (keep-alive); `/m/<mo
   ka_short     same as healthy (use a small --ka, e.g. 2, to race the proxy's idle timeout)
   close_fin    reads the request, closes without answering (FIN)
   close_rst    reads the request, closes with SO_LINGER 0 (RST)
+  hold_fin     reads the request, holds it --delay seconds without answering, then closes (FIN)
   garbage      reads the request, answers bytes that are not HTTP, then closes
   bigheader    200 whose header block is about 40 KB
   slow         sleeps --delay seconds, then answers 200 (too late for the proxy)
@@ -109,6 +110,9 @@ def handle(sock, peer):
             if mode in ("healthy", "ka_short", "sick"):
                 sock.sendall(response(200, "OK", b"hello from %s\n" % A.name.encode()))
             elif mode == "close_fin":
+                return
+            elif mode == "hold_fin":
+                time.sleep(A.delay)
                 return
             elif mode == "close_rst":
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

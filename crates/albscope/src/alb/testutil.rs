@@ -63,6 +63,7 @@ impl Conn {
                 first_pos: p(id.wrapping_mul(1000)),
                 last_pos: p(id.wrapping_mul(1000)),
                 saw_syn: true,
+                handshake_ack: None,
                 dirs: [DirStats::default(); 2],
                 state: "SF".into(),
                 history: String::new(),

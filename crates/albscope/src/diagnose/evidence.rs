@@ -127,6 +127,10 @@ pub enum TellApart {
     /// health-check cadence: a failed health check looks the same; the front end, or a capture
     /// long enough to show the checks' cadence, tells them apart.
     HealthCheckOrRequest,
+    /// The target closed soon after a request whose idle gap matches its keep-alive timeout,
+    /// on a connection whose handshake is not in the capture: its round trip orders the close
+    /// and the request's arrival.
+    RoundTrip,
 }
 
 /// Why the capture does not show how long a connection was idle before a request.
@@ -138,6 +142,21 @@ pub enum IdleUnseen {
     /// The connection was open before the capture started (no SYN seen): what it carried
     /// before, and when, is not in the capture.
     OpenedBeforeCapture,
+}
+
+/// Where a target's close fell against the arrival of a request on a kept-alive connection,
+/// from the times the capture shows and the connection's round trip (its handshake).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum CloseOrder {
+    /// The close left the target before the request reached it, or within about one round
+    /// trip of its arrival: the two crossed (a keep-alive race when the idle gap matches).
+    Crossed,
+    /// The close left the target well after the request reached it: the target held the
+    /// request and then closed (no race).
+    AfterArrival,
+    /// The close came soon after the request, but without the connection's round trip the
+    /// capture cannot tell whether it left the target before the request arrived.
+    Unordered,
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.
@@ -212,6 +231,16 @@ pub enum Evidence {
         timeout: Duration,
         /// The idle gap before the request matches it.
         idle_matches: bool,
+    },
+    /// The order of the target's close and the request's arrival, from their times and the
+    /// connection's round trip.
+    CloseOrder {
+        /// What the times say.
+        order: CloseOrder,
+        /// Close time minus request time, as captured (negative: the close came first).
+        since_request: Duration,
+        /// The connection's round trip (from its handshake), when captured.
+        round_trip: Option<Duration>,
     },
     /// How long the connection was idle before the request is not in the capture.
     IdleNotVisible {
@@ -570,6 +599,7 @@ impl Evidence {
             Evidence::RequestNotReadable { .. }
             | Evidence::KeepaliveMatches { .. }
             | Evidence::KeepaliveAnnounced { .. }
+            | Evidence::CloseOrder { .. }
             | Evidence::IdleNotVisible { .. }
             | Evidence::TargetServer { .. }
             | Evidence::MatchesIdleTimeout { .. }
@@ -674,6 +704,13 @@ pub enum Cause {
     /// does not show how long the connection was idle before: a keep-alive race or a close
     /// before answering (see the finding's candidates).
     ClosedAtRequestIdleUnseen {
+        /// RST rather than FIN.
+        reset: bool,
+    },
+    /// The target closed (or reset) a kept-alive connection soon after a request sent after
+    /// an idle gap that matches its keep-alive timeout, and the capture lacks the round trip
+    /// that would say whether the close left before the request arrived.
+    ClosedNearRequestUnordered {
         /// RST rather than FIN.
         reset: bool,
     },

@@ -18,7 +18,8 @@ mod timeline;
 pub mod verdict;
 
 pub use evidence::{
-    AlbTimer, At, Cause, Close, Evidence, Icmp, IdleUnseen, Inference, Note, Reuse, TellApart,
+    AlbTimer, At, Cause, Close, CloseOrder, Evidence, Icmp, IdleUnseen, Inference, Note, Reuse,
+    TellApart,
 };
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
@@ -419,6 +420,8 @@ pub struct TargetReport {
     pub powered_by: Option<String>,
     /// Its keep-alive timeout, read from its own idle closes.
     pub keepalive_timeout: Option<Duration>,
+    /// The keep-alive timeout it announces on its responses (`Keep-Alive: timeout=N`).
+    pub announced_keepalive: Option<Duration>,
 }
 
 /// The ALB timers used.
@@ -956,6 +959,7 @@ impl Analyzer {
                 server: t.server.clone(),
                 powered_by: t.powered_by.clone(),
                 keepalive_timeout: t.keepalive_timeout(),
+                announced_keepalive: t.announced_keepalive,
             })
             .collect();
         // In the order of their `ip:port` text, as reports have always listed them.

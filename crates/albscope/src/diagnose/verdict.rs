@@ -4,9 +4,9 @@
 //! Failures are grouped by category from the summary's per-target counts (complete even when
 //! `--max-requests` kept only some findings), largest first, each with its targets (largest
 //! first); the first [`MAX_GROUPS`] groups and [`MAX_TARGETS`] targets of each are named and
-//! the rest counted. A target whose observed keep-alive timeout is
-//! below the ALB idle timeout is a risk (a keep-alive race waiting to happen) even when nothing
-//! failed.
+//! the rest counted. A target whose keep-alive timeout (observed, else announced with
+//! `Keep-Alive: timeout=N`) is below the ALB idle timeout is a risk (a keep-alive race waiting
+//! to happen) even when nothing failed.
 
 use super::{Analysis, TargetRow};
 use crate::capture::Duration;
@@ -50,8 +50,8 @@ pub struct Verdict {
     pub other_groups: usize,
     /// Failures in the groups not named.
     pub other_failures: u64,
-    /// Targets that close idle keep-alive connections before the ALB does and had no
-    /// keep-alive race counted against them.
+    /// Targets that close idle keep-alive connections before the ALB does (seen, or announced)
+    /// and had no keep-alive race counted against them.
     pub risks: Vec<KeepAliveFacts>,
     /// Risks not named.
     pub other_risks: usize,
@@ -115,6 +115,8 @@ pub struct KeepAliveFacts {
     pub server: Option<TargetServer>,
     /// Its keep-alive timeout as observed (its idle closes), when seen.
     pub observed: Option<Duration>,
+    /// The keep-alive timeout it announces (`Keep-Alive: timeout=N`), when it does.
+    pub announced: Option<Duration>,
     /// The ALB idle timeout in force.
     pub idle_timeout: Duration,
     /// The keep-alive timeout to set: the idle timeout plus [`KEEPALIVE_MARGIN_S`], whole
@@ -123,9 +125,12 @@ pub struct KeepAliveFacts {
 }
 
 impl KeepAliveFacts {
-    /// True when the observed keep-alive timeout is below the ALB idle timeout.
+    /// True when the target's keep-alive timeout is below the ALB idle timeout: the one
+    /// observed (what it does), else the one it announces.
     pub fn races(&self) -> bool {
-        self.observed.is_some_and(|k| k < self.idle_timeout)
+        self.observed
+            .or(self.announced)
+            .is_some_and(|k| k < self.idle_timeout)
     }
 }
 
@@ -138,6 +143,7 @@ fn keepalive_facts(a: &Analysis, target: Endpoint) -> KeepAliveFacts {
         target,
         server: t.and_then(|t| recognise(t.server.as_deref(), t.powered_by.as_deref())),
         observed: t.and_then(|t| t.keepalive_timeout),
+        announced: t.and_then(|t| t.announced_keepalive),
         idle_timeout: idle,
         wanted: Duration(wanted_s.saturating_mul(1_000_000_000)),
     }
@@ -234,7 +240,7 @@ impl Verdict {
                         TargetRow::Target(ep) => Some(keepalive_facts(a, *ep)),
                         _ => None,
                     })
-                    .filter(|k| k.server.is_some() || k.observed.is_some())
+                    .filter(|k| k.server.is_some() || k.observed.is_some() || k.announced.is_some())
                     .collect();
             }
         }

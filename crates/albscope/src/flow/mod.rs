@@ -17,7 +17,7 @@ pub use budget::BufferBudget;
 pub use community_id::{community_id, community_id_seeded};
 pub use tracker::{FlowConfig, FlowStats, FlowTracker};
 
-use crate::capture::{PacketPos, Timestamp};
+use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::{IcmpError, MirrorSession};
 use serde::Serialize;
 use std::fmt;
@@ -261,6 +261,9 @@ pub struct ConnSummary {
     pub last_pos: PacketPos,
     /// Whether the originator's SYN was captured (when not, `client`/`server` are a guess).
     pub saw_syn: bool,
+    /// When the originator's ACK of the server's SYN-ACK (the handshake's last packet) was
+    /// seen; `None` when the handshake is not in the capture.
+    pub handshake_ack: Option<Timestamp>,
     /// Counters, indexed by [`Dir::index`].
     pub dirs: [DirStats; 2],
     /// Zeek-style state: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH.
@@ -294,6 +297,29 @@ impl ConnSummary {
     /// Time of the first event matching `pred`.
     pub fn first_event(&self, pred: impl Fn(&TcpEvent) -> bool) -> Option<&TcpEvent> {
         self.events.iter().find(|e| pred(e))
+    }
+
+    /// The handshake's round trip as the capture point splits it: from the (last) SYN to the
+    /// SYN-ACK (the way to the server and back, seen from the capture point), and from the
+    /// SYN-ACK to the originator's ACK (the way to the originator and back). Their sum is the
+    /// connection's round trip wherever it was captured; the first part says where: near the
+    /// originator it is the whole round trip, near the server about zero. `None` without the
+    /// whole handshake.
+    pub fn handshake_split(&self) -> Option<(Duration, Duration)> {
+        let ack = self.handshake_ack?;
+        let syn_ack = self
+            .events
+            .iter()
+            .find(|e| matches!(e.kind, TcpEventKind::SynAck { .. }))?;
+        let syn = self
+            .events
+            .iter()
+            .take_while(|e| e.ts <= syn_ack.ts)
+            .filter(|e| matches!(e.kind, TcpEventKind::Syn { .. }))
+            .last()?;
+        let to_server = syn_ack.ts.since(syn.ts);
+        let to_client = ack.since(syn_ack.ts);
+        (to_server.0 >= 0 && to_client.0 >= 0).then_some((to_server, to_client))
     }
 }
 

@@ -107,6 +107,9 @@ pub(super) struct Conn {
     /// The last matched ICMP error's position, when one came.
     pub(super) last_icmp_pos: Option<PacketPos>,
     pub(super) saw_syn: bool,
+    /// When the originator's ACK of the SYN-ACK was seen (see
+    /// [`super::ConnSummary::handshake_ack`]).
+    pub(super) handshake_ack: Option<Timestamp>,
     /// Per direction, indexed by [`Dir::index`].
     pub(super) sides: [DirState; 2],
     /// Zeek-style history letters.
@@ -148,6 +151,7 @@ impl Conn {
             last_pos: packet.pos,
             last_icmp_pos: None,
             saw_syn,
+            handshake_ack: None,
             sides: [DirState::new(history_cap), DirState::new(history_cap)],
             history: String::new(),
             events: Vec::new(),
@@ -410,6 +414,14 @@ fn update_conn(
         // The originator ACKs the SYN-ACK (or any non-SYN packet follows a SYN-ACK): done.
         if flags.ack && (dir == Dir::ToServer || conn.sides[0].syn_isn.is_none()) {
             conn.half_open = false;
+        }
+        // The handshake's last packet: the originator's first ACK after the SYN-ACK.
+        if flags.ack
+            && dir == Dir::ToServer
+            && conn.handshake_ack.is_none()
+            && conn.sides[1].syn_isn.is_some()
+        {
+            conn.handshake_ack = Some(ts);
         }
         if !conn.saw_syn && conn.sides[0].syn_isn.is_none() && conn.sides[1].syn_isn.is_none() {
             conn.half_open = false;

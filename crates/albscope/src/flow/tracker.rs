@@ -635,6 +635,7 @@ impl FlowTracker {
                 _ => conn.last_pos,
             },
             saw_syn: conn.saw_syn,
+            handshake_ack: conn.handshake_ack,
             dirs: [conn.sides[0].stats, conn.sides[1].stats],
             state: conn_state(&conn).to_string(),
             history: conn.history,

@@ -155,8 +155,9 @@ pub fn listener_ports(n: &NodeReport) -> String {
     }
 }
 
-/// What is known of a target: `Server: x`, `X-Powered-By: y`, and its keep-alive timeout (in
-/// seconds, worded by `keepalive`).
+/// What is known of a target: `Server: x`, `X-Powered-By: y`, its keep-alive timeout (in
+/// seconds, worded by `keepalive`) and the one it announces (`announces Keep-Alive:
+/// timeout=5`).
 pub fn target_facts(t: &TargetReport, keepalive: impl Fn(f64) -> String) -> Vec<String> {
     let mut facts = Vec::new();
     if let Some(s) = &t.server {
@@ -167,6 +168,9 @@ pub fn target_facts(t: &TargetReport, keepalive: impl Fn(f64) -> String) -> Vec<
     }
     if let Some(k) = t.keepalive_timeout.map(secs) {
         facts.push(keepalive(k));
+    }
+    if let Some(n) = t.announced_keepalive.map(secs) {
+        facts.push(format!("announces Keep-Alive: timeout={n}"));
     }
     facts
 }

@@ -611,3 +611,54 @@ fn fix_code_spans_stay_escaped_when_the_capture_supplies_backticks() {
         "{html}"
     );
 }
+
+#[test]
+fn an_announced_keepalive_below_the_idle_timeout_is_shown_and_a_risk() {
+    use crate::diagnose::TargetReport;
+    let mut a = sample(false);
+    let announcing = crate::flow::Endpoint {
+        ip: [10, 0, 2, 99].into(),
+        port: 8080,
+    };
+    let silent = crate::flow::Endpoint {
+        ip: [10, 0, 2, 98].into(),
+        port: 8080,
+    };
+    a.targets.push(TargetReport {
+        target: announcing,
+        server: Some("Apache/2.4.58".into()),
+        powered_by: None,
+        keepalive_timeout: None,
+        announced_keepalive: Some(crate::capture::Duration::from_secs_f64(5.0)),
+    });
+    a.targets.push(TargetReport {
+        target: silent,
+        server: Some("Apache/2.4.58".into()),
+        powered_by: None,
+        keepalive_timeout: None,
+        announced_keepalive: None,
+    });
+    let v = crate::diagnose::verdict::Verdict::of(&a);
+    let risky: Vec<_> = v.risks.iter().map(|k| k.target).collect();
+    assert!(risky.contains(&announcing), "{risky:?}");
+    assert!(!risky.contains(&silent), "{risky:?}");
+    let plain = words::verdict(&v).plain();
+    assert!(
+        plain.contains("10.0.2.99:8080 (Apache httpd, announced keep-alive 5 s: set"),
+        "{plain}"
+    );
+    let text = render_to_string(&a, Format::Text);
+    assert!(
+        text.contains("10.0.2.99:8080 (Server: Apache/2.4.58; announces Keep-Alive: timeout=5)"),
+        "{text}"
+    );
+    assert!(text.contains("target:    10.0.2.98:8080 (Server: Apache/2.4.58)\n"));
+    // Not below the idle timeout: no risk.
+    a.targets.iter_mut().for_each(|t| {
+        if t.target == announcing {
+            t.announced_keepalive = Some(crate::capture::Duration::from_secs_f64(75.0));
+        }
+    });
+    let v = crate::diagnose::verdict::Verdict::of(&a);
+    assert!(!v.risks.iter().any(|k| k.target == announcing));
+}

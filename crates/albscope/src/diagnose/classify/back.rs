@@ -3,11 +3,11 @@
 use super::attempt::analyze_attempt;
 use super::{
     at, back_times, close_of, events, is_close, BackVerdict, Ctx, FixFacts, RACE_LOOKBACK,
-    RACE_WINDOW,
+    RACE_SLACK, RACE_WINDOW,
 };
 use crate::alb::Leg;
 use crate::capture::{Duration, Timestamp};
-use crate::diagnose::evidence::{Cause, Evidence, IdleUnseen, Reuse, TellApart};
+use crate::diagnose::evidence::{Cause, CloseOrder, Evidence, IdleUnseen, Reuse, TellApart};
 use crate::diagnose::model::Party;
 use crate::diagnose::round3;
 use crate::flow::{Dir, TcpEvent, TcpEventKind};
@@ -159,7 +159,6 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                 since_request: tc.ts.since(req_t),
             });
             let idle_before = b.exchange.as_ref().and_then(|e| e.idle_before);
-            let near = tc.ts.since(req_t).0.unsigned_abs() <= RACE_WINDOW.0.unsigned_abs();
             // The idle gap before the request equals the target's keep-alive timeout (read
             // from its other idle closes, else the one it announces with `Keep-Alive:
             // timeout=N`), or, when neither is known, the close met the request after a real
@@ -167,38 +166,57 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             let announced_match = idle_before
                 .zip(announced)
                 .map(|(i, n)| same_timer(i.as_secs_f64(), n.as_secs_f64()));
+            let timer_known = detail.keepalive_s.is_some() || announced_match == Some(true);
             let ka_match = match (idle_before, detail.keepalive_s) {
                 (Some(i), Some(k)) => same_timer(i.as_secs_f64(), k),
-                (Some(i), None) => {
-                    (near && i.as_secs_f64() >= 1.0) || announced_match == Some(true)
-                }
+                (Some(i), None) => i.as_secs_f64() >= 1.0 || announced_match == Some(true),
                 _ => false,
             };
+            // A race also needs the timer's close to cross the request: it left the target
+            // before the request reached it, or within about a round trip of its arrival. A
+            // target that held the request and closed later did not race.
+            let since_request = tc.ts.since(req_t);
+            let split = b.record.as_ref().and_then(|r| r.tcp.handshake_split());
+            let order = close_order(since_request, split);
             if b.index() > 0 && ka_match {
-                if let (Some(timeout), Some(idle_matches)) = (announced, announced_match) {
-                    ev.push(Evidence::KeepaliveAnnounced {
-                        timeout,
-                        idle_matches,
-                    });
+                let order_ev = Evidence::CloseOrder {
+                    order,
+                    since_request,
+                    round_trip: split.map(|(a, c)| Duration(a.0.saturating_add(c.0))),
+                };
+                match order {
+                    CloseOrder::Crossed => {
+                        if split.is_some() {
+                            ev.push(order_ev);
+                        }
+                        timer_evidence(&mut ev, announced.zip(announced_match), &detail);
+                        if detail.keepalive_s.is_none() {
+                            detail.keepalive_s = idle_before.map(|i| round3(i.as_secs_f64()));
+                        }
+                        if let Some(s) = &detail.server {
+                            ev.push(Evidence::TargetServer { server: s.clone() });
+                        }
+                        return v(
+                            Category::KeepaliveRace,
+                            Cause::KeepaliveRace,
+                            ev,
+                            None,
+                            Some(502),
+                            detail,
+                        );
+                    }
+                    CloseOrder::Unordered => {
+                        ev.push(order_ev);
+                        timer_evidence(&mut ev, announced.zip(announced_match), &detail);
+                        let what = Cause::ClosedNearRequestUnordered {
+                            reset: matches!(tc.kind, TcpEventKind::Rst),
+                        };
+                        return race_or_closed(ev, what, TellApart::RoundTrip, detail);
+                    }
+                    // Only a known keep-alive timer makes the late close worth explaining.
+                    CloseOrder::AfterArrival if timer_known => ev.push(order_ev),
+                    CloseOrder::AfterArrival => {}
                 }
-                if let Some(k) = detail.keepalive_s {
-                    ev.push(Evidence::KeepaliveMatches {
-                        keepalive: Duration::from_secs_f64(k),
-                    });
-                } else if let Some(i) = idle_before {
-                    detail.keepalive_s = Some(round3(i.as_secs_f64()));
-                }
-                if let Some(s) = &detail.server {
-                    ev.push(Evidence::TargetServer { server: s.clone() });
-                }
-                return v(
-                    Category::KeepaliveRace,
-                    Cause::KeepaliveRace,
-                    ev,
-                    None,
-                    Some(502),
-                    detail,
-                );
             }
             // A close at the request on a connection whose idle period the capture does not
             // show (its previous response lost, or opened before the capture): a keep-alive
@@ -212,25 +230,10 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                         idle_matches: false,
                     });
                 }
-                if let Some(s) = &detail.server {
-                    ev.push(Evidence::TargetServer { server: s.clone() });
-                }
-                let mut verdict = v(
-                    Category::Undetermined,
-                    Cause::ClosedAtRequestIdleUnseen {
-                        reset: matches!(tc.kind, TcpEventKind::Rst),
-                    },
-                    ev,
-                    None,
-                    Some(502),
-                    detail,
-                );
-                verdict.candidates = vec![
-                    Category::KeepaliveRace,
-                    Category::TargetClosedBeforeResponse,
-                ];
-                verdict.tell_apart = Some(TellApart::IdleBeforeRequest);
-                return verdict;
+                let what = Cause::ClosedAtRequestIdleUnseen {
+                    reset: matches!(tc.kind, TcpEventKind::Rst),
+                };
+                return race_or_closed(ev, what, TellApart::IdleBeforeRequest, detail);
             }
             return v(
                 Category::TargetClosedBeforeResponse,
@@ -396,6 +399,74 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
     )
 }
 
+/// The keep-alive timer facts behind a race: the timeout the target announces (and whether
+/// the idle gap matches it), and the one its idle closes show.
+fn timer_evidence(ev: &mut Vec<Evidence>, announced: Option<(Duration, bool)>, detail: &FixFacts) {
+    if let Some((timeout, idle_matches)) = announced {
+        ev.push(Evidence::KeepaliveAnnounced {
+            timeout,
+            idle_matches,
+        });
+    }
+    if let Some(k) = detail.keepalive_s {
+        ev.push(Evidence::KeepaliveMatches {
+            keepalive: Duration::from_secs_f64(k),
+        });
+    }
+}
+
+/// A target's close that the capture cannot tell between a keep-alive race and a close before
+/// answering: `what` says why, `tell_apart` what to capture; the ALB's 502 either way.
+fn race_or_closed(
+    mut ev: Vec<Evidence>,
+    what: Cause,
+    tell_apart: TellApart,
+    detail: FixFacts,
+) -> BackVerdict {
+    if let Some(s) = &detail.server {
+        ev.push(Evidence::TargetServer { server: s.clone() });
+    }
+    BackVerdict {
+        category: Category::Undetermined,
+        evidence: ev,
+        target_status: None,
+        expected_status: Some(502),
+        what,
+        detail,
+        candidates: vec![
+            Category::KeepaliveRace,
+            Category::TargetClosedBeforeResponse,
+        ],
+        tell_apart: Some(tell_apart),
+    }
+}
+
+/// Where a target's close `since_request` after the request (as captured) fell against the
+/// request's arrival, given the connection's handshake `split` (see
+/// [`ConnSummary::handshake_split`](crate::flow::ConnSummary::handshake_split)). With the
+/// request seen at 0 and the capture `a` (the split's first part) of round trip away from the
+/// target, the request arrives at `a/2` and the close left at `since_request - a/2`; crossing
+/// allows it one round trip `a + c` (and [`RACE_SLACK`]) after the arrival: `since_request <=
+/// 2a + c + slack`. Without the handshake only a close within the slack is proved to cross,
+/// and one within [`RACE_WINDOW`] cannot be ordered.
+fn close_order(since_request: Duration, split: Option<(Duration, Duration)>) -> CloseOrder {
+    let limit = match split {
+        Some((a, c)) => {
+            a.0.saturating_mul(2)
+                .saturating_add(c.0)
+                .saturating_add(RACE_SLACK.0)
+        }
+        None => RACE_SLACK.0,
+    };
+    if since_request.0 <= limit {
+        CloseOrder::Crossed
+    } else if split.is_none() && since_request.0 <= RACE_WINDOW.0 {
+        CloseOrder::Unordered
+    } else {
+        CloseOrder::AfterArrival
+    }
+}
+
 /// True when an idle gap of `idle` seconds is a keep-alive timer of `timer` seconds firing
 /// (within 5 %, at least 0.25 s).
 fn same_timer(idle: f64, timer: f64) -> bool {
@@ -459,6 +530,27 @@ fn analyze_response(
         && closed_after_headers;
     let chunked_cut =
         r.complete.is_none() && r.chunked && r.content_length.is_none() && closed_after_headers;
+    // A Content-Length not reached on a connection nobody closed: the rest of the body was
+    // still coming when the capture ended (or its close is not in it), not cut short.
+    let still_arriving = r.complete.is_none()
+        && r.content_length.is_some_and(|cl| cl > r.body_bytes)
+        && !closed_after_headers;
+    if still_arriving {
+        ev.push(Evidence::ShortBody {
+            declared: r.content_length,
+            body: r.body_bytes,
+        });
+        return BackVerdict {
+            category: Category::Undetermined,
+            evidence: ev,
+            target_status: Some(r.status),
+            expected_status: None,
+            what: Cause::NoResponseInCapture,
+            detail,
+            candidates: Vec::new(),
+            tell_apart: None,
+        };
+    }
     if short || chunked_cut {
         let cl = r.content_length.filter(|_| short);
         ev.push(Evidence::ShortBody {

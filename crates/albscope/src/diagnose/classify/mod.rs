@@ -26,6 +26,12 @@ use crate::taxonomy::{Category, FixFacts};
 const RACE_WINDOW: Duration = Duration(100_000_000);
 /// How far before the request a target FIN may come and still count as racing it.
 const RACE_LOOKBACK: Duration = Duration(1_000_000_000);
+/// What a keep-alive race's close may lag the request's arrival by beyond the round trip: the
+/// target's timer and scheduling delay (a busy event loop), and the capture's timestamp jitter.
+/// Without the connection's round trip, a close at most this long after the request as
+/// captured left the target before, or about when, the request arrived, wherever the capture
+/// was taken.
+const RACE_SLACK: Duration = Duration(10_000_000);
 
 /// What the back-end leg shows.
 pub(super) struct BackVerdict {

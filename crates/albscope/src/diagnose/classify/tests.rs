@@ -5,7 +5,7 @@
 use super::diagnose;
 use crate::alb::testutil::*;
 use crate::alb::{AlbConfig, AlbTracker};
-use crate::diagnose::{Evidence, Finding, IdleUnseen, Note, TellApart};
+use crate::diagnose::{CloseOrder, Evidence, Finding, IdleUnseen, Note, TellApart};
 use crate::flow::Dir::{ToClient, ToServer};
 use crate::flow::TcpEventKind as K;
 use crate::protocol::{AppKind, AppSink};
@@ -258,4 +258,103 @@ fn no_keepalive_timeout_is_invented_where_none_is_announced() {
         .iter()
         .any(|e| matches!(e, Evidence::KeepaliveAnnounced { .. })));
     assert!(!f.fix.unwrap_or_default().contains("announces"));
+}
+
+/// A back-end connection (handshake at 4_990, its round trip `rtt_ms` seen from the ALB's
+/// side when `acked`) whose answer ended at 5_001 after Keep-Alive: timeout=5; the ALB reuses
+/// it at 10_001 (idle 5 s: the announced timer) and the target closes `close_after` ms later.
+fn announced_race(acked: bool, close_after: i64) -> Finding {
+    let mut tr = tracker();
+    let c = back_answered(&mut tr, 3, 100, &[("Keep-Alive", "timeout=5")]);
+    tr.closed(c.record(AppKind::Http, vec![], 1, Some(101)));
+    front_502(&mut tr, 1, 40000, 10_000);
+    let mut b = back_conn(2, 4_990)
+        .handshake(4_990)
+        .ev(10_001 + close_after, ToClient, K::Fin)
+        .ev(10_002 + close_after, ToServer, K::Fin);
+    if acked {
+        b.s.handshake_ack = Some(t(4_991));
+    }
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(1, Some(5_000), back_req(10_001), None)],
+        1,
+        Some(5_001),
+    ));
+    failed(tr)
+}
+
+fn close_order(f: &Finding) -> Option<CloseOrder> {
+    f.evidence.iter().find_map(|e| match e {
+        Evidence::CloseOrder { order, .. } => Some(*order),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_close_well_after_a_request_at_the_keepalive_gap_is_no_race() {
+    // The idle gap matches the announced timer, but the target held the request 2 s (its
+    // round trip is 1 ms) and closed then: it did not race.
+    let f = announced_race(true, 2_000);
+    assert_eq!(f.category, Category::TargetClosedBeforeResponse, "{f:#?}");
+    assert_eq!(close_order(&f), Some(CloseOrder::AfterArrival));
+    // 20 ms is still well past one round trip (1 ms) and the slack.
+    let f = announced_race(true, 20);
+    assert_eq!(f.category, Category::TargetClosedBeforeResponse, "{f:#?}");
+}
+
+#[test]
+fn a_close_within_a_round_trip_of_the_request_is_a_race() {
+    // Captured at the ALB's side: 1 ms of round trip each way of the target and back, plus
+    // the slack, is a crossing.
+    let f = announced_race(true, 11);
+    assert_eq!(f.category, Category::KeepaliveRace, "{f:#?}");
+    assert_eq!(close_order(&f), Some(CloseOrder::Crossed));
+    // Without the handshake's ACK the round trip is unknown: a close at once still crossed.
+    let f = announced_race(false, 0);
+    assert_eq!(f.category, Category::KeepaliveRace, "{f:#?}");
+}
+
+#[test]
+fn a_close_soon_after_the_request_without_a_round_trip_is_undetermined() {
+    let f = announced_race(false, 50);
+    assert_eq!(f.category, Category::Undetermined, "{f:#?}");
+    assert_eq!(
+        f.candidates,
+        vec![
+            Category::KeepaliveRace,
+            Category::TargetClosedBeforeResponse
+        ]
+    );
+    assert!(f.notes.contains(&Note::TellApart(TellApart::RoundTrip)));
+    assert_eq!(close_order(&f), Some(CloseOrder::Unordered));
+    assert_eq!(f.generated_by, Some(GeneratedBy::Lb));
+    // Past the longest round trip a back end plausibly has, it did not race.
+    let f = announced_race(false, 500);
+    assert_eq!(f.category, Category::TargetClosedBeforeResponse, "{f:#?}");
+}
+
+#[test]
+fn a_body_short_of_its_content_length_on_an_open_connection_is_in_flight() {
+    // The capture ends after the target's headers, before its body and before any close:
+    // the rest was still coming, nothing was cut short.
+    let headers_only = |b: Conn| {
+        let mut tr = tracker();
+        let mut r = resp(1_003, 200, "gunicorn", 20);
+        r.complete = None;
+        r.body_bytes = 0;
+        let ex = exch(0, None, back_req(1_002), Some(r));
+        tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
+        failed(tr)
+    };
+    let mut b = back_conn(2, 1_000).handshake(1_000);
+    b.s.close_reason = crate::flow::CloseReason::EndOfCapture;
+    let f = headers_only(b);
+    assert_eq!(f.category, Category::Undetermined, "{f:#?}");
+    assert!(f.in_flight_at_end, "{f:#?}");
+    // Closed by the ALB after the headers: cut short.
+    let b = back_conn(2, 1_000)
+        .handshake(1_000)
+        .ev(61_003, ToServer, K::Fin);
+    assert_eq!(headers_only(b).category, Category::IncompleteBody);
 }

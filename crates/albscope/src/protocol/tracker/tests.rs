@@ -54,6 +54,7 @@ fn close(t: &mut ProtocolTracker, id: u64, port: u16, k: &mut Keep) {
         first_pos: PacketPos::default(),
         last_pos: PacketPos::default(),
         saw_syn: true,
+        handshake_ack: None,
         dirs: Default::default(),
         state: "S1".into(),
         history: String::new(),

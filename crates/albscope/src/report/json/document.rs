@@ -262,6 +262,7 @@ struct TargetOut<'a> {
     server: Option<&'a str>,
     powered_by: Option<&'a str>,
     keepalive_timeout_s: Option<f64>,
+    announced_keepalive_s: Option<f64>,
 }
 
 impl<'a> TargetOut<'a> {
@@ -271,6 +272,7 @@ impl<'a> TargetOut<'a> {
             server: t.server.as_deref(),
             powered_by: t.powered_by.as_deref(),
             keepalive_timeout_s: t.keepalive_timeout.map(secs),
+            announced_keepalive_s: t.announced_keepalive.map(secs),
         }
     }
 }

@@ -57,10 +57,11 @@
 //!   ("INTERNAL", ... | null)}] (the target's non-OK `grpc-status` under a non-5xx HTTP status,
 //!   most often first), `only` (every failure of the group is one, none an HTTP 5xx)})}],
 //!   `other_groups`, `other_failures` (the
-//!   groups not named and their failures), `risks` [targets whose observed keep-alive timeout
-//!   is below the ALB idle timeout and that had no keep-alive race counted or named, at most
-//!   2: {`target`, `server` ("Node.js", "Apache httpd", ... | null when not recognised),
-//!   `observed_s` (its idle closes' median | null), `idle_timeout_s`, `races` (observed <
+//!   groups not named and their failures), `risks` [targets whose keep-alive timeout (observed,
+//!   else announced) is below the ALB idle timeout and that had no keep-alive race counted or
+//!   named, at most 2: {`target`, `server` ("Node.js", "Apache httpd", ... | null when not
+//!   recognised), `observed_s` (its idle closes' median | null), `announced_s` (its
+//!   `Keep-Alive: timeout=N` | null), `idle_timeout_s`, `races` (observed, else announced, <
 //!   idle timeout), `setting` (the server's setting, e.g. "keepAliveTimeout" | null),
 //!   `wanted_s` (idle timeout + 5 s)}], `other_risks`}.
 //! - `alb_nodes`: [{`ip`, `evidence` [strings], `listener_ports` [u16], `front_connections`,
@@ -81,8 +82,9 @@
 //!   `ahead_s` (its clock ahead of `reference`; negative: behind), `reference` (file, null when
 //!   given with `--time-offset`), `linked_requests` (0 when given), `applied` (timestamps
 //!   corrected before the analysis), `residual_s` (what linked requests still show after it)}].
-//! - `targets`: [{`target` "ip:port", `server`, `powered_by`, `keepalive_timeout_s`}] (null
-//!   when unknown).
+//! - `targets`: [{`target` "ip:port", `server`, `powered_by`, `keepalive_timeout_s` (read from
+//!   its idle closes), `announced_keepalive_s` (its `Keep-Alive: timeout=N`)}] (null when
+//!   unknown).
 //! - `timers`: {`idle_timeout_s`, `idle_timeout_source` ("default" | "config" | "inferred"),
 //!   `connect_timeout_s`}.
 //! - `capture`: {`first`, `last` (RFC 3339 UTC), `duration_s`}.

@@ -82,6 +82,13 @@ pub fn cause(c: &Cause) -> String {
              a close before answering",
             if *reset { "reset" } else { "closed" }
         ),
+        Cause::ClosedNearRequestUnordered { reset } => format!(
+            "the target {} the kept-alive connection just after the request, after an idle gap \
+             that matches its keep-alive timeout; the capture cannot order the close and the \
+             request's arrival, so a keep-alive race cannot be told from a close before \
+             answering",
+            if *reset { "reset" } else { "closed" }
+        ),
         Cause::TargetClosedBeforeAnswer { reset } => format!(
             "the target {} the connection before answering",
             if *reset { "reset" } else { "closed" }
@@ -306,6 +313,11 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              capture the front end (the clients' or the ALB's ENIs: a client request answered \
              502 or 504 within 10 s of the attempt is this one), or capture longer (at least 4 \
              health-check intervals) so that the checks show as a steady cadence"
+        TellApart::RoundTrip => {
+            "capture the connection whole (from its SYN: the handshake gives its round trip), \
+             or on the target's own ENI: a close that left the target before the request \
+             reached it (or within about one round trip of its arrival) is keepalive_race; a \
+             close well after the request arrived is target_closed_before_response"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \

@@ -1,7 +1,7 @@
 //! The sentences of a finding's evidence.
 
 use super::{ms, packet, party, secs, time};
-use crate::diagnose::{AlbTimer, At, Close, Evidence, IdleUnseen, Inference, LegKind};
+use crate::diagnose::{AlbTimer, At, Close, CloseOrder, Evidence, IdleUnseen, Inference, LegKind};
 use crate::protocol::{escape_bytes, ResponseErrorReason};
 
 /// `FIN` or `RST`.
@@ -186,7 +186,7 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
         ),
         Evidence::KeepaliveMatches { keepalive } => format!(
             "the target closes idle keep-alive connections after {} (seen on its other \
-             connections): the idle gap matches, so its keep-alive timer fired just as the ALB \
+             connections): the idle gap matches, so its keep-alive timer was due just as the ALB \
              reused the connection",
             secs(*keepalive)
         ),
@@ -197,12 +197,45 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             "the target announces Keep-Alive: timeout={} on its responses{}",
             timeout.as_secs_f64(),
             if *idle_matches {
-                ": the idle gap before the request matches it, so its keep-alive timer fired \
-                 just as the ALB reused the connection"
+                ": the idle gap before the request matches it, so its keep-alive timer was \
+                 due just as the ALB reused the connection"
             } else {
                 ""
             }
         ),
+        Evidence::CloseOrder {
+            order,
+            since_request,
+            round_trip,
+        } => {
+            let when = if since_request.0 >= 0 {
+                format!("{} after the request", fine(*since_request))
+            } else {
+                format!(
+                    "{} before the request",
+                    fine(crate::capture::Duration(since_request.0.saturating_neg()))
+                )
+            };
+            let rtt = round_trip.map_or_else(String::new, |r| {
+                format!(" (the connection's round trip is {})", fine(r))
+            });
+            match order {
+                CloseOrder::Crossed => format!(
+                    "the close was captured {when}{rtt}: it left the target before the request \
+                     reached it, or within about one round trip of its arrival"
+                ),
+                CloseOrder::AfterArrival => format!(
+                    "the close was captured {when}{rtt}: well after the request reached the \
+                     target, so the target held the request and then closed; its keep-alive \
+                     timer did not race the request"
+                ),
+                CloseOrder::Unordered => format!(
+                    "the close was captured {when}; the connection's handshake is not in the \
+                     capture, so its round trip, and whether the close left the target before \
+                     the request reached it, are not known"
+                ),
+            }
+        }
         Evidence::IdleNotVisible { why } => match why {
             IdleUnseen::PreviousResponseLost => "the target's previous response on this \
                                                  connection is partly missing from the capture \
@@ -541,5 +574,17 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             "the client got the target's {status} headers and part of the body, then the \
              connection was closed: no complete response"
         ),
+    }
+}
+
+/// A short duration to the microsecond: `50 µs`, `1.234 ms`, or [`secs`] from a second.
+fn fine(d: crate::capture::Duration) -> String {
+    let us = d.0.unsigned_abs().div_ceil(1000);
+    if us < 1000 {
+        format!("{us} µs")
+    } else if us < 1_000_000 {
+        format!("{}.{:03} ms", us / 1000, us % 1000)
+    } else {
+        secs(d)
     }
 }

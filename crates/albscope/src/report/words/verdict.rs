@@ -137,20 +137,29 @@ fn keepalive(r: &mut Rich, k: &KeepAliveFacts) {
         r.text(ka.name);
         r.text(", ");
     }
-    match k.observed {
+    match k.observed.or(k.announced) {
         Some(o) if o < k.idle_timeout => r.text(format!(
-            "keep-alive {} < ALB idle timeout {}",
-            timer(o),
+            "{} < ALB idle timeout {}",
+            keepalive_value(k, o),
             timer(k.idle_timeout)
         )),
         Some(o) => r.text(format!(
-            "keep-alive {}, ALB idle timeout {}",
-            timer(o),
+            "{}, ALB idle timeout {}",
+            keepalive_value(k, o),
             timer(k.idle_timeout)
         )),
         None => r.text(format!("ALB idle timeout {}", timer(k.idle_timeout))),
     };
     set(r, k);
+}
+
+/// `keep-alive 5 s` (observed), or `announced keep-alive 5 s` when only announced.
+fn keepalive_value(k: &KeepAliveFacts, value: Duration) -> String {
+    if k.observed.is_some() {
+        format!("keep-alive {}", timer(value))
+    } else {
+        format!("announced keep-alive {}", timer(value))
+    }
 }
 
 /// `: set keepAliveTimeout to 65 s`.
@@ -399,10 +408,10 @@ pub fn verdict(v: &Verdict) -> Rich {
             if let Some(s) = k.server {
                 r.text(format!("{}, ", s.keepalive().name));
             }
-            r.text(format!(
-                "keep-alive {}",
-                k.observed.map_or_else(|| "?".into(), timer)
-            ));
+            r.text(match k.observed.or(k.announced) {
+                Some(v) => keepalive_value(k, v),
+                None => "keep-alive ?".into(),
+            });
             set(&mut r, k);
             r.text(")");
         }
@@ -444,6 +453,7 @@ mod tests {
             target: ep([10, 0, 2, 37], 8080),
             server,
             observed: observed.map(s),
+            announced: None,
             idle_timeout: s(60),
             wanted: s(65),
         }
