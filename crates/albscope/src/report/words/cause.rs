@@ -313,6 +313,7 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              capture the front end (the clients' or the ALB's ENIs: a client request answered \
              502 or 504 within 10 s of the attempt is this one), or capture longer (at least 4 \
              health-check intervals) so that the checks show as a steady cadence"
+        }
         TellApart::RoundTrip => {
             "capture the connection whole (from its SYN: the handshake gives its round trip), \
              or on the target's own ENI: a close that left the target before the request \
