@@ -281,6 +281,12 @@ const CANNOT_TELL: &[(&str, &str, &str)] = &[
         "back",
         "--alb-ip 10.98.0.1 --target-port 443",
     ),
+    // an HTTPS target group: TLS keep-alive connections from the node (nginx) to one target
+    (
+        "samples/real/ngx_apache_tls.pcap",
+        "back",
+        "--alb-ip 10.99.0.1 --target-port 8443",
+    ),
     // one private client (10.98.2.10) to the node's :443
     (
         "samples/tls/https_backend.pcap",
@@ -397,6 +403,11 @@ const TODAY: &[(&str, &str, u64, u64, u64)] = &[
     // slow request, the black-holed connect) are not in them
     ("samples/real/ngx_burst.target.pcap", "rec-b", 0, 0, 3),
     ("samples/real/ngx_burst_tls.target.pcap", "rec-b", 0, 0, 1),
+    // an HTTPS target group seen from the back end alone, TLS only: not recognised as an ALB
+    // unless told (in `CANNOT_TELL`; the real recording has no told row), so its target's 503
+    // is missed; told the ALB (`back+`) it is stated as answered, status not visible
+    ("samples/real/ngx_apache_tls.pcap", "back", 0, 0, 1),
+    ("samples/real/ngx_apache_tls.target.pcap", "rec-b", 0, 0, 1),
     (
         "samples/real/ngx_connect_fail.target.pcap",
         "rec-b",

@@ -164,7 +164,9 @@ pub struct Finding {
     /// (`Summary::in_flight_at_end`), never as failed.
     pub in_flight_at_end: bool,
     /// Encrypted front end alone: the answer's status is encrypted and the back end is not in
-    /// the capture, and nothing the front end shows suggests a failure. Counted apart
+    /// the capture, and nothing the front end shows suggests a failure; or the target's answer
+    /// is encrypted and no answer to the client is readable (cause
+    /// [`Cause::AnsweredStatusNotVisible`]). Counted apart
     /// (`Summary::outcome_not_visible`), never as failed nor as ok.
     pub outcome_not_visible: bool,
     /// The front-end connection carries HTTP/2 as its TLS handshake shows (see
@@ -256,6 +258,10 @@ pub struct Summary {
     /// Requests (among `requests`) whose outcome is not visible: an encrypted front end alone,
     /// nothing proving a failure. Neither ok nor failed.
     pub outcome_not_visible: u64,
+    /// Of `outcome_not_visible`, the target's answers seen over TLS whose status the capture
+    /// cannot read (front end not captured or not readable, no keys): answered, status not
+    /// visible.
+    pub answered_not_visible: u64,
     /// The encrypted front-end exchanges whose outcome is not visible, by connection.
     pub encrypted_front: EncryptedFront,
     /// Client TLS handshakes with the ALB that failed (no request was made; CloudWatch
@@ -649,7 +655,8 @@ impl Analyzer {
             }
         }
         let s = &mut self.summary;
-        if f.outcome_not_visible {
+        let answered = f.cause == Cause::AnsweredStatusNotVisible;
+        if f.outcome_not_visible && !answered {
             count_opaque(&mut s.encrypted_front, f);
             if f.front_http2 {
                 // An HTTP/2 exchange is not a request: counted with its connection only.
@@ -662,6 +669,7 @@ impl Analyzer {
         }
         if f.outcome_not_visible {
             s.outcome_not_visible += 1;
+            s.answered_not_visible += u64::from(answered);
             return;
         }
         if f.in_flight_at_end {
