@@ -669,7 +669,12 @@ impl Analyzer {
         }
         if f.outcome_not_visible {
             s.outcome_not_visible += 1;
-            s.answered_not_visible += u64::from(answered);
+            if answered {
+                // The target did get the request and answer it: its row counts it (not failed).
+                s.answered_not_visible += 1;
+                let row = target_row(&s.by_target, target);
+                s.by_target.entry(row).or_default().requests += 1;
+            }
             return;
         }
         if f.in_flight_at_end {
