@@ -359,7 +359,7 @@ pub struct AnalyzeArgs {
     pub all: bool,
     /// Exit 1 when a request matches: category names (comma-separated), `lb-5xx` (a 5xx the
     /// ALB generated) or `any-5xx`. Requests still in flight at the end of the capture and
-    /// those whose outcome is not visible (an encrypted front end without keys or back end)
+    /// those whose outcome is not visible (an encrypted front end without keys or back end, or a TLS back end without keys or front end)
     /// are neither ok nor failed and match nothing, `undetermined` included.
     #[arg(
         long = "fail-on",
