@@ -359,8 +359,9 @@ pub struct AnalyzeArgs {
     pub all: bool,
     /// Exit 1 when a request matches: category names (comma-separated), `lb-5xx` (a 5xx the
     /// ALB generated) or `any-5xx`. Requests still in flight at the end of the capture and
-    /// those whose outcome is not visible (an encrypted front end without keys or back end)
-    /// are neither ok nor failed and match nothing, `undetermined` included.
+    /// those whose outcome is not visible (an encrypted front end without keys or back end,
+    /// or a TLS back end without keys or front end) are neither ok nor failed and match
+    /// nothing, `undetermined` included.
     #[arg(
         long = "fail-on",
         value_name = "CATS|lb-5xx|any-5xx",

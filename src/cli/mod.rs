@@ -27,8 +27,9 @@ const AFTER_HELP: &str = "\
 Exit status:
   0  done, nothing matched --fail-on (failed requests alone never change the exit status;
      requests whose outcome is not visible, e.g. an encrypted front end captured without
-     keys or back end, and requests in flight at the end are not failures and match no
-     --fail-on condition)
+     keys or back end, or a TLS back end without keys or front end (answered, status not
+     visible), and requests in flight at the end are not failures and match no --fail-on
+     condition)
   1  findings: --fail-on matched a request, or `check` found a difference
   2  usage error (also: a missing or unreadable input, an output that is an input)
   3  no input could be read as a capture (explain-log: as an access log)

@@ -205,19 +205,21 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             ],
         ),
         (
-            // TLS only: statuses are not visible; 40306 (client gone) reads as the idle
-            // timeout because HAProxy closes the back end only at its timeout (README).
+            // TLS only: statuses are not visible, so the target's answers are never ok but
+            // answered, status not visible (undetermined, no status); 40306 (client gone)
+            // reads as the idle timeout because HAProxy closes the back end only at its
+            // timeout (README).
             "tls_backend.target.pcap",
             vec![
-                (0, Category::Ok, None, None),
-                (0, Category::Ok, None, None),
+                (0, Category::Undetermined, None, None),
+                (0, Category::Undetermined, None, None),
                 (0, Category::TargetClosedBeforeResponse, Some(502), LB),
-                (0, Category::Ok, None, None),
+                (0, Category::Undetermined, None, None),
                 // 40305 (idle timeout) and 40306 (the client left, HAProxy waited): the same
                 // close at the idle timeout on the back end, both undetermined
                 (0, Category::Undetermined, None, None),
                 (0, Category::Undetermined, None, None),
-                (0, Category::Ok, None, None),
+                (0, Category::Undetermined, None, None),
             ],
         ),
         (
@@ -574,6 +576,23 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
                 (40706, Category::Ok, Some(200), TG),
             ],
         ),
+        // an HTTPS target group (Apache mod_ssl): the back end carries only TLS; the front
+        // end (HTTP) shows each status, Apache's 503 and 410 included
+        (
+            "ngx_apache_tls.pcap",
+            vec![
+                (40791, Category::Ok, Some(200), TG),
+                (40792, Category::Ok, Some(200), TG),
+                (40793, Category::Ok, Some(200), TG),
+                (40794, Category::TargetGeneratedError, Some(503), TG),
+                (40795, Category::Ok, Some(410), TG),
+                (40795, Category::Ok, Some(200), TG),
+                (40796, Category::Ok, Some(200), TG),
+            ],
+        ),
+        // its target's side alone: TLS only, nothing names the node (see
+        // `https_target_group_alone_states_answers_whose_status_is_not_visible` for it told)
+        ("ngx_apache_tls.target.pcap", vec![]),
         (
             "ngx_gunicorn_timing.pcap",
             vec![
@@ -866,6 +885,54 @@ fn real_recordings_match_their_ground_truth() {
     }
     assert!(checked > 0);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// An HTTPS target group seen from its target's side alone, told the ALB node: every answer
+/// is TLS and no front end is captured, so none is claimed ok (Apache's 503 among them): 7
+/// answered, status not visible, in no status code count, each saying what to capture.
+#[test]
+fn https_target_group_alone_states_answers_whose_status_is_not_visible() {
+    let path = Path::new("samples/real/ngx_apache_tls.target.pcap");
+    if !path.exists() {
+        panic!("samples/real/ngx_apache_tls.target.pcap missing");
+    }
+    let mut reader = CaptureReader::open(&[&path]).expect("open");
+    let config = AlbConfig {
+        idle_timeout: Some(Duration::from_millis(5_000)),
+        alb_ips: vec!["10.99.0.1".parse().expect("ip")],
+        ..AlbConfig::default()
+    };
+    let a = analyze_capture(&mut reader, &PipelineConfig::default(), config, true);
+    let s = &a.summary;
+    assert_eq!(
+        (
+            s.requests,
+            s.ok,
+            s.failed,
+            s.outcome_not_visible,
+            s.answered_not_visible
+        ),
+        (7, 0, 0, 7, 7)
+    );
+    let m = &a.metrics.cloudwatch.counts;
+    assert_eq!(
+        (m.target_2xx, m.target_4xx, m.target_5xx, m.elb_5xx),
+        (0, 0, 0, 0),
+        "no status is counted that the capture cannot read"
+    );
+    for r in &a.requests {
+        assert!(r.outcome_not_visible && !r.is_failure(), "{r:#?}");
+        assert_eq!((r.status, r.generated_by), (None, None), "{r:#?}");
+        let said = albscope::report::views::status_sentence(r);
+        assert!(said.contains("front end"), "{said}");
+    }
+    let mut out = Vec::new();
+    albscope::report::markdown::write_markdown(&a, &mut out).expect("markdown");
+    let md = String::from_utf8(out).expect("utf-8");
+    assert!(
+        md.contains("7 answered, status not visible") && md.contains("--tls-keylog"),
+        "{md}"
+    );
 }
 
 /// Health checks seen from the targets' side are never client requests: over TLS (answered,

@@ -281,6 +281,12 @@ const CANNOT_TELL: &[(&str, &str, &str)] = &[
         "back",
         "--alb-ip 10.98.0.1 --target-port 443",
     ),
+    // an HTTPS target group: TLS keep-alive connections from the node (nginx) to one target
+    (
+        "samples/real/ngx_apache_tls.pcap",
+        "back",
+        "--alb-ip 10.99.0.1 --target-port 8443",
+    ),
     // one private client (10.98.2.10) to the node's :443
     (
         "samples/tls/https_backend.pcap",
@@ -394,6 +400,11 @@ const TODAY: &[(&str, &str, u64, u64, u64)] = &[
     // (target_errors.target.pcap, recorded on target 1 only, no longer misses the request
     // target 2 served: the scorer counts requests of targets a recording does not cover as
     // hidden.)
+    // an HTTPS target group seen from the back end alone, TLS only: not recognised as an ALB
+    // unless told (in `CANNOT_TELL`; the real recording has no told row), so its target's 503
+    // is missed; told the ALB (`back+`) it is stated as answered, status not visible
+    ("samples/real/ngx_apache_tls.pcap", "back", 0, 0, 1),
+    ("samples/real/ngx_apache_tls.target.pcap", "rec-b", 0, 0, 1),
 ];
 
 /// An encrypted front end seen alone (recognised from its public clients, or told the ALB):

@@ -24,9 +24,9 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/rs-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-# The samples in samples/real/. Also by name: ngx_apache_tls (an HTTPS target group; its race
-# does not happen, and it is not kept as a sample: see samples/real/README.md).
-NGX_SCENARIOS="ngx_apache_ka ngx_gunicorn_timing ngx_burst ngx_burst_tls ngx_tls_out_of_order ngx_connect_fail ngx_uvicorn ngx_apache_upload"
+# The samples in samples/real/ (ngx_apache_tls: an HTTPS target group; its race does not
+# happen, see samples/real/README.md).
+NGX_SCENARIOS="ngx_apache_ka ngx_gunicorn_timing ngx_burst ngx_burst_tls ngx_tls_out_of_order ngx_connect_fail ngx_uvicorn ngx_apache_upload ngx_apache_tls"
 
 # ---------------------------------------------------------------- the ALB node: nginx
 # $UPSTREAMS = upstream blocks (the target groups); $LOCATIONS = extra location blocks.
@@ -428,7 +428,7 @@ record_ngx() {
     local sc=$1
     declare -F "sc_${sc}_setup" >/dev/null || { log "unknown scenario $sc"; return 1; }
     log "=== $sc"
-    rm -rf "$WORK/run" "$WORK/ngx" "$WORK/apache" && mkdir -p "$WORK" && : >"$WORK/client.log"
+    rm -rf "$WORK/run" "$WORK/ngx" "$WORK/apache" "$WORK"/tgt*.out && mkdir -p "$WORK" && : >"$WORK/client.log"
     tls_cert
     UPSTREAMS="" LOCATIONS="" TARGET_VANTAGE=0 ALB2=0 TG_SCHEME=http
     setup_net

@@ -176,9 +176,11 @@ impl Req {
         }
     }
 
-    /// Not `ok`.
+    /// Not `ok`, and its outcome visible: a request the analysis states it cannot see the
+    /// outcome of (`outcome_not_visible`: an encrypted answer, no keys, no readable other leg)
+    /// is neither failed nor ok, so it is no truth a cut can miss.
     pub fn failed(&self) -> bool {
-        self.category != "ok"
+        self.category != "ok" && !self.not_visible
     }
 
     fn short(&self) -> String {

@@ -678,6 +678,10 @@ pub enum Cause {
     /// Encrypted front end only: the answer's status is encrypted and the back end is not in
     /// the capture, so whether it failed is not visible (counted apart, neither ok nor failed).
     OutcomeNotVisible,
+    /// Encrypted back end, front end not readable: the target answered over TLS, its status
+    /// is encrypted and the client's answer is not in the capture in the clear, so its status
+    /// cannot be read (counted apart as answered, status not visible: neither ok nor failed).
+    AnsweredStatusNotVisible,
     /// Encrypted front end only: an answer at an ALB timer, or a short answer the ALB closed
     /// the connection after: possibly the ALB's own error (see the finding's candidates).
     EncryptedMaybeAlbError,

@@ -168,7 +168,9 @@ pub struct Finding {
     /// (`Summary::in_flight_at_end`), never as failed.
     pub in_flight_at_end: bool,
     /// Encrypted front end alone: the answer's status is encrypted and the back end is not in
-    /// the capture, and nothing the front end shows suggests a failure. Counted apart
+    /// the capture, and nothing the front end shows suggests a failure; or the target's answer
+    /// is encrypted and no answer to the client is readable (cause
+    /// [`Cause::AnsweredStatusNotVisible`]). Counted apart
     /// (`Summary::outcome_not_visible`), never as failed nor as ok.
     pub outcome_not_visible: bool,
     /// The front-end connection carries HTTP/2 as its TLS handshake shows (see
@@ -260,6 +262,10 @@ pub struct Summary {
     /// Requests (among `requests`) whose outcome is not visible: an encrypted front end alone,
     /// nothing proving a failure. Neither ok nor failed.
     pub outcome_not_visible: u64,
+    /// Of `outcome_not_visible`, the target's answers seen over TLS whose status the capture
+    /// cannot read (front end not captured or not readable, no keys): answered, status not
+    /// visible.
+    pub answered_not_visible: u64,
     /// The encrypted front-end exchanges whose outcome is not visible, by connection.
     pub encrypted_front: EncryptedFront,
     /// Client TLS handshakes with the ALB that failed (no request was made; CloudWatch
@@ -685,7 +691,8 @@ impl Analyzer {
             }
         }
         let s = &mut self.summary;
-        if f.outcome_not_visible {
+        let answered = f.cause == Cause::AnsweredStatusNotVisible;
+        if f.outcome_not_visible && !answered {
             count_opaque(&mut s.encrypted_front, f);
             if f.front_http2 {
                 // An HTTP/2 exchange is not a request: counted with its connection only.
@@ -698,6 +705,12 @@ impl Analyzer {
         }
         if f.outcome_not_visible {
             s.outcome_not_visible += 1;
+            if answered {
+                // The target did get the request and answer it: its row counts it (not failed).
+                s.answered_not_visible += 1;
+                let row = target_row(&s.by_target, target);
+                s.by_target.entry(row).or_default().requests += 1;
+            }
             return;
         }
         if f.in_flight_at_end {

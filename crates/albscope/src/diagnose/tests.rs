@@ -1534,3 +1534,58 @@ fn target_5xx_over_a_tls_back_end_is_the_targets_error() {
         Some(GeneratedBy::Target),
     );
 }
+
+/// The same HTTPS target group's answer seen from the back end alone (or with a front end whose
+/// answer carries status 200): from the back end alone the status is encrypted and the front end
+/// not captured, so it is answered, status not visible (neither ok nor failed, no status, no
+/// one named as its generator); with the front end's 200 it stays `ok`.
+#[test]
+fn target_answer_over_tls_alone_is_answered_status_not_visible() {
+    use crate::protocol::TlsBurst;
+    let run = |front: Option<u16>| {
+        let config = AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            ..AlbConfig::default()
+        };
+        let mut tr: Tr = AlbTracker::new(config, Collect::default());
+        if let Some(status) = front {
+            let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+            tr.closed(c.record(
+                AppKind::Http,
+                vec![exch(
+                    0,
+                    None,
+                    Some(get(100, "/ok", front_headers())),
+                    Some(resp(112, status, "Apache/2.4.71 (Debian)", 18)),
+                )],
+                0,
+                None,
+            ));
+        }
+        let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 443), 101).handshake(101);
+        let mut rec = b.record(AppKind::Tls, vec![], 0, None);
+        let burst = |dir, ms: i64, bytes| TlsBurst {
+            dir,
+            first: t(ms),
+            first_pos: p(ms as u64),
+            last: t(ms),
+            bytes,
+        };
+        rec.tls = Some(TlsInfo {
+            established: Some(t(102)),
+            bursts: vec![burst(ToServer, 103, 243), burst(ToClient, 110, 568)],
+            ..TlsInfo::default()
+        });
+        tr.closed(rec);
+        one(tr)
+    };
+    let f = run(None);
+    assert!(f.outcome_not_visible && !f.is_failure(), "{f:#?}");
+    assert_eq!(f.category, Category::Undetermined);
+    assert_eq!(f.cause, Cause::AnsweredStatusNotVisible);
+    assert_eq!((f.status, f.generated_by), (None, None));
+    assert!(f.access_log.status_not_visible, "{f:#?}");
+    let f = run(Some(200));
+    assert!(!f.outcome_not_visible, "{f:#?}");
+    check(&f, Category::Ok, Some(200), Some(GeneratedBy::Target));
+}

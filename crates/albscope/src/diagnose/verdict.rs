@@ -29,9 +29,12 @@ pub struct Verdict {
     pub failed: u64,
     /// Still waiting for an answer when the capture ended (neither ok nor failed).
     pub in_flight_at_end: u64,
-    /// Requests whose outcome is not visible (encrypted front end alone; neither ok nor
-    /// failed).
+    /// Requests whose outcome is not visible (an encrypted front end alone, or a target's
+    /// encrypted answer with no answer to the client readable; neither ok nor failed).
     pub outcome_not_visible: u64,
+    /// Of them, the target's answers seen over TLS with no status readable (answered, status
+    /// not visible).
+    pub answered_not_visible: u64,
     /// The encrypted front end's connections and exchanges whose outcome is not visible.
     pub encrypted: EncryptedCounts,
     /// No node recognised, and TLS connections that may be a node's: their encrypted
@@ -287,6 +290,7 @@ impl Verdict {
             failed: s.failed,
             in_flight_at_end: s.in_flight_at_end,
             outcome_not_visible: s.outcome_not_visible,
+            answered_not_visible: s.answered_not_visible,
             encrypted: EncryptedCounts {
                 connections: s.encrypted_front.connections,
                 http2_connections: s.encrypted_front.http2_connections,

@@ -602,15 +602,23 @@ pub fn client_tls_failure_text(files: &[String], f: &crate::alb::ClientTlsFailur
     )
 }
 
-/// `, 10 outcome not visible (encrypted front end: neither ok nor failed)` and, for HTTP/2
+/// `, 10 outcome not visible (encrypted front end: neither ok nor failed)`, `, 3 answered,
+/// status not visible (encrypted back end, ...)` and, for HTTP/2
 /// connections, `; 14 more exchanges on 2 HTTP/2 connections (requests cannot be counted from
 /// TLS records)`; nothing when every outcome is visible.
 pub fn not_visible_text(s: &Summary) -> String {
     let mut out = String::new();
-    if s.outcome_not_visible > 0 {
+    let front = s.outcome_not_visible.saturating_sub(s.answered_not_visible);
+    if front > 0 {
         out.push_str(&format!(
-            ", {} outcome not visible (encrypted front end: neither ok nor failed)",
-            s.outcome_not_visible
+            ", {front} outcome not visible (encrypted front end: neither ok nor failed)"
+        ));
+    }
+    if s.answered_not_visible > 0 {
+        out.push_str(&format!(
+            ", {} answered, status not visible (encrypted back end, front end not readable: \
+             neither ok nor failed)",
+            s.answered_not_visible
         ));
     }
     let e = &s.encrypted_front;

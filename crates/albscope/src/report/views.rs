@@ -558,6 +558,12 @@ pub fn status_sentence(f: &crate::diagnose::Finding) -> String {
         (None, Category::ClientClosed) => {
             "none: the client had gone (the ALB logs 460)".to_string()
         }
+        (None, _) if matches!(f.cause, Cause::AnsweredStatusNotVisible) => {
+            "not visible: the target's answer is encrypted (TLS) and the front end is not in \
+             the capture (or not readable), so neither the status nor what the client got (the \
+             target's answer relayed, or the ALB's own error) can be read; none is guessed"
+                .to_string()
+        }
         (None, _) if matches!(f.cause, Cause::TlsAnswer) => {
             "not visible: the target's answer is encrypted (TLS)".to_string()
         }

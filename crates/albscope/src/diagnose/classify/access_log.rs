@@ -6,11 +6,12 @@ use crate::capture::{Duration, Timestamp};
 use crate::diagnose::model::{AccessLogView, Step};
 use crate::taxonomy::Category;
 
-/// The access-log fields for a request.
+/// The access-log fields for a request; `category` with whether the target's answer was seen
+/// over TLS with no status readable (answered, status not visible).
 pub(super) fn access_log(
     path: &RequestPath,
     ctx: &Ctx,
-    category: Category,
+    (category, answered_not_visible): (Category, bool),
     status: Option<u16>,
     target_status: Option<u16>,
     trace_id: &Option<String>,
@@ -73,7 +74,12 @@ pub(super) fn access_log(
             )
         });
     let target_processing_time = match (b_sent, b_resp.or(bad_reply)) {
-        (Some(s), Some(r)) if relayed || bad_reply.is_some() || category == Category::Ok => {
+        (Some(s), Some(r))
+            if relayed
+                || bad_reply.is_some()
+                || answered_not_visible
+                || category == Category::Ok =>
+        {
             secs_between(s, r)
         }
         (Some(_), _) => Step::Never,
@@ -82,14 +88,16 @@ pub(super) fn access_log(
     };
     // An encrypted answer to the client, no back end: its status, and whether a target's
     // answer was relayed, are not visible (nothing says -1 or `-`).
-    let status_not_visible = status.is_none()
-        && target_status.is_none()
-        && back.is_none()
-        && !back_known
-        && category != Category::ClientClosed
-        && front.is_some_and(|f| {
-            f.exchange.is_none() && f.burst.as_ref().is_some_and(|b| b.response.is_some())
-        });
+    // Likewise the target's encrypted answer with no readable answer to the client.
+    let status_not_visible = answered_not_visible
+        || status.is_none()
+            && target_status.is_none()
+            && back.is_none()
+            && !back_known
+            && category != Category::ClientClosed
+            && front.is_some_and(|f| {
+                f.exchange.is_none() && f.burst.as_ref().is_some_and(|b| b.response.is_some())
+            });
     let response_processing_time = match (b_resp, f_resp) {
         _ if status_not_visible => Step::NotCaptured,
         (Some(r), Some(f)) if relayed || category == Category::Ok => secs_between(r, f),

@@ -242,6 +242,18 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         };
     }
 
+    // The target answered over TLS and no status the client got is readable (the front end
+    // not captured, encrypted too, or its answer missing): the answer is seen but its status
+    // is not, so it is not proved ok. Counted apart (answered, status not visible), never as
+    // ok nor as failed; the front end, or the TLS keys, would show the status.
+    let answered_not_visible =
+        category == Category::Ok && what == Cause::TlsAnswer && front_status.is_none();
+    if answered_not_visible {
+        category = Category::Undetermined;
+        what = Cause::AnsweredStatusNotVisible;
+        not_visible = true;
+    }
+
     // A header block skipped for the buffer memory limit was in the capture but not read: no
     // category can be proved from what was read.
     let skipped = [(front, LegKind::Front), (back, LegKind::Back)]
@@ -359,7 +371,10 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     let outcome_not_visible = not_visible
         && !in_flight_at_end
         && category == Category::Undetermined
-        && what == Cause::OutcomeNotVisible;
+        && matches!(
+            what,
+            Cause::OutcomeNotVisible | Cause::AnsweredStatusNotVisible
+        );
     let front_http2 = back.is_none()
         && front.is_some_and(|f| {
             f.burst.is_some() && f.record.as_deref().is_some_and(crate::alb::front_http2)
@@ -370,7 +385,14 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         (None, Cause::TlsAnswer, Some(s), false) if !status_inferred => Some(s),
         _ => target_status,
     };
-    let access_log = access_log(path, &ctx, category, status, target_status, &trace_id);
+    let access_log = access_log(
+        path,
+        &ctx,
+        (category, answered_not_visible),
+        status,
+        target_status,
+        &trace_id,
+    );
     let req = front
         .and_then(|f| f.exchange.as_ref())
         .and_then(|e| e.request.as_ref())

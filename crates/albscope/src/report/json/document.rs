@@ -391,9 +391,14 @@ struct SummaryOut {
     /// counted as requests).
     #[serde(skip_serializing_if = "is_zero")]
     answered_before_capture: u64,
-    /// Only when some: requests whose outcome is not visible (encrypted front end alone).
+    /// Only when some: requests whose outcome is not visible (encrypted front end alone, or
+    /// the target's encrypted answer with no readable answer to the client).
     #[serde(skip_serializing_if = "is_zero")]
     outcome_not_visible: u64,
+    /// Only when some: of them, the target's answers seen over TLS (answered, status not
+    /// visible).
+    #[serde(skip_serializing_if = "is_zero")]
+    answered_status_not_visible: u64,
     /// Only when some exchange's outcome is not visible.
     #[serde(skip_serializing_if = "Option::is_none")]
     encrypted_front: Option<EncryptedFrontOut>,
@@ -413,6 +418,7 @@ impl SummaryOut {
             in_flight_at_end: s.in_flight_at_end,
             answered_before_capture: s.answered_before_capture,
             outcome_not_visible: s.outcome_not_visible,
+            answered_status_not_visible: s.answered_not_visible,
             encrypted_front: (s.encrypted_front.exchanges > 0)
                 .then(|| EncryptedFrontOut::new(&s.encrypted_front)),
             client_tls_failures: (s.client_tls_failures > 0).then(|| ClientTlsOut {

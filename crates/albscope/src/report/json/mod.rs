@@ -93,7 +93,9 @@
 //!   responses whose request was sent before the capture started: not requests),
 //!   `outcome_not_visible` (only
 //!   when some: requests whose answer is encrypted with the back end not captured, and nothing
-//!   the front end shows suggests a failure: neither ok nor failed, in no category),
+//!   the front end shows suggests a failure, or whose target's answer is encrypted (TLS) with
+//!   no readable answer to the client: neither ok nor failed, in no category),
+//!   `answered_status_not_visible` (only when some: of them, the target's TLS answers),
 //!   `encrypted_front` (only when some exchange's outcome is not visible: {`connections`,
 //!   `http2_connections`, `exchanges`, `http2_exchanges` (HTTP/2 exchanges are not requests
 //!   and are counted here only), `list` [the first 1000 connections: {`client`, `alb`,

@@ -52,6 +52,10 @@ pub fn cause(c: &Cause) -> String {
         Cause::OutcomeNotVisible => "outcome not visible: the answer is encrypted and the back \
                                      end is not in the capture (neither ok nor failed)"
             .into(),
+        Cause::AnsweredStatusNotVisible => "answered, status not visible: the target's answer \
+                                            is encrypted and the front end is not in the capture \
+                                            (neither ok nor failed)"
+            .into(),
         Cause::EncryptedMaybeAlbError => "an encrypted answer that may be the ALB's own error; \
                                           the front end alone cannot tell"
             .into(),

@@ -279,6 +279,28 @@ fn encrypted(r: &mut Rich, v: &Verdict) {
     r.text(".");
 }
 
+/// `3 answered, status not visible: ...`: the target's answers seen over TLS whose status the
+/// capture cannot read, and what to capture to read it.
+fn answered_not_visible(r: &mut Rich, v: &Verdict) {
+    let n = v.answered_not_visible;
+    if n == 0 {
+        return;
+    }
+    if !r.0.is_empty() {
+        r.text(" ");
+    }
+    r.text(format!(
+        "{n} answered, status not visible: the target's {} encrypted (TLS) and the front end \
+         is not in the capture (or not readable), so neither the status nor what the client got \
+         (the target's answer relayed, or the ALB's own error) can be read; none is guessed. To \
+         read {}: capture the front end too (client->ALB) or give the back-end TLS keys with ",
+        if n == 1 { "answer is" } else { "answers are" },
+        if n == 1 { "it" } else { "them" },
+    ));
+    r.code("--tls-keylog");
+    r.text(".");
+}
+
 /// `2 client TLS handshakes failed (the ALB's alert handshake_failure): no request was made; ...`
 fn client_tls(r: &mut Rich, v: &Verdict) {
     let n = v.client_tls_failures;
@@ -397,6 +419,7 @@ pub fn verdict(v: &Verdict) -> Rich {
         r.text(".");
     }
     encrypted(&mut r, v);
+    answered_not_visible(&mut r, v);
     client_tls(&mut r, v);
     if !v.risks.is_empty() {
         r.text(" Risk: ");
@@ -465,6 +488,7 @@ mod tests {
             failed: groups.iter().map(|g| g.count).sum(),
             in_flight_at_end: 0,
             outcome_not_visible: 0,
+            answered_not_visible: 0,
             encrypted: Default::default(),
             unrecognised_tls: None,
             client_tls_failures: 0,
