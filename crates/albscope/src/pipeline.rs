@@ -8,6 +8,7 @@
 //! the calling thread and sees exactly the calls, in exactly the order, of a one-thread run.
 
 mod handoff;
+mod owned;
 mod parallel;
 mod read_ahead;
 mod shards;

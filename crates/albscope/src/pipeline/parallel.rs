@@ -16,15 +16,15 @@
 //! The split into shards is the same for every thread count (see `shards`), so the sink gets
 //! exactly the calls of a one-thread run.
 
+use super::owned::OwnedPacket;
 use super::shards::{self, Adapter, Item, Merger, Out, Shard};
 use super::{finish_stats, note_packet, Clock, PipelineConfig, Progress, RunStats};
-use crate::capture::{CaptureReader, LinkType, PacketPos, PacketRef, Timestamp};
-use crate::decode::{Decoded, Decoder, TcpSegment, Transport};
+use crate::capture::{CaptureReader, PacketRef, Timestamp};
+use crate::decode::{Decoded, Decoder};
 use crate::flow::FlowStats;
 use crate::protocol::{
     AppSink, ConnContext, ConnectionRecord, HttpExchange, KeyLog, ProtocolStats,
 };
-use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::sync::Arc;
@@ -40,18 +40,13 @@ const QUEUE_CHUNKS: usize = 2;
 const NOT_DECODED: i64 = i64::MIN;
 
 /// A decoded packet for a worker, its payload in the chunk's byte buffer.
-struct OwnedPacket {
+struct ShardPacket {
     /// Place in the chunk.
     offset: u32,
     /// Logical shard.
     shard: u16,
-    pos: PacketPos,
-    ts: Timestamp,
-    link: LinkType,
-    orig_len: u32,
-    /// The decoded packet, its TCP payload empty (it is `payload` of the chunk's bytes).
-    decoded: Decoded<'static>,
-    payload: Range<usize>,
+    /// The packet, its TCP payload in the chunk's bytes.
+    packet: OwnedPacket,
 }
 
 /// What one worker gets of a chunk.
@@ -62,7 +57,7 @@ struct WorkChunk {
     /// Global number (0-based) of the chunk's first packet.
     first: u64,
     /// The worker's packets.
-    packets: Vec<OwnedPacket>,
+    packets: Vec<ShardPacket>,
     bytes: Vec<u8>,
     /// Key logs to add before the packet at this place (or after the chunk's last).
     keys: Vec<(u32, Arc<KeyLog>)>,
@@ -297,41 +292,11 @@ fn read(
 
 /// Copies a decoded packet into a worker's chunk.
 fn own(chunk: &mut WorkChunk, offset: u32, shard: usize, packet: &PacketRef<'_>, d: &Decoded<'_>) {
-    let start = chunk.bytes.len();
-    let transport = match &d.transport {
-        Transport::Tcp(seg) => {
-            chunk.bytes.extend_from_slice(&seg.payload);
-            Transport::Tcp(TcpSegment {
-                src_port: seg.src_port,
-                dst_port: seg.dst_port,
-                seq: seg.seq,
-                ack: seg.ack,
-                flags: seg.flags,
-                window: seg.window,
-                payload: Cow::Borrowed(&[]),
-                missing_payload: seg.missing_payload,
-                checksum_ok: seg.checksum_ok,
-            })
-        }
-        Transport::IcmpError(icmp) => Transport::IcmpError(icmp.clone()),
-        Transport::Other => Transport::Other,
-    };
-    chunk.packets.push(OwnedPacket {
+    let packet = OwnedPacket::copy(packet, d, &mut chunk.bytes);
+    chunk.packets.push(ShardPacket {
         offset,
         shard: u16::try_from(shard).unwrap_or(u16::MAX),
-        pos: packet.pos,
-        ts: packet.ts,
-        link: packet.link,
-        orig_len: packet.orig_len,
-        decoded: Decoded {
-            session: d.session,
-            src: d.src,
-            dst: d.dst,
-            ip_id: d.ip_id,
-            ip_len: d.ip_len,
-            transport,
-        },
-        payload: start..chunk.bytes.len(),
+        packet,
     });
 }
 
@@ -374,23 +339,13 @@ fn work(
                 continue;
             };
             let start = out.items.len();
-            let mut decoded: Decoded<'_> = p.decoded.clone();
-            if let Transport::Tcp(seg) = &mut decoded.transport {
-                seg.payload = Cow::Borrowed(chunk.bytes.get(p.payload.clone()).unwrap_or(&[]));
-            }
-            let packet = PacketRef {
-                pos: p.pos,
-                ts: p.ts,
-                link: p.link,
-                orig_len: p.orig_len,
-                data: &[],
-            };
+            let (packet, decoded) = p.packet.view(&chunk.bytes);
             let mut rec = Rec(&mut out.items);
             let mut adapter = Adapter {
                 protocol: &mut shard.protocol,
                 out: &mut rec,
             };
-            if p.ts.0 < now {
+            if packet.ts.0 < now {
                 // The shard's clock to every packet's (its timers due now have run).
                 shard.flow.advance(Timestamp(now), &mut adapter);
             }

@@ -7,12 +7,11 @@
 //! packets and (past its first packet) [`BATCH_BYTES`] of payload; emptied batches go back to
 //! the reader, so their buffers are reused.
 
+use super::owned::OwnedPacket;
 use super::{finish_stats, note_packet, PipelineConfig, Progress, RunStats};
-use crate::capture::{CaptureReader, LinkType, PacketPos, PacketRef, Timestamp};
-use crate::decode::{Decoded, Decoder, TcpSegment, Transport};
+use crate::capture::{CaptureReader, PacketRef};
+use crate::decode::{Decoded, Decoder};
 use crate::flow::{FlowSink, FlowTracker};
-use std::borrow::Cow;
-use std::ops::Range;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 /// Most packets in one batch.
@@ -25,17 +24,6 @@ const BATCH_BYTES: usize = 512 * 1024;
 /// Batches the channel holds before the reader waits.
 const QUEUE_BATCHES: usize = 4;
 
-/// A decoded packet handed over, its TCP payload in the batch's byte buffer.
-struct OwnedPacket {
-    pos: PacketPos,
-    ts: Timestamp,
-    link: LinkType,
-    orig_len: u32,
-    /// The decoded packet, its TCP payload empty (it is `payload` of the batch's bytes).
-    decoded: Decoded<'static>,
-    payload: Range<usize>,
-}
-
 /// Decoded packets in capture order and the payload bytes they point into.
 #[derive(Default)]
 struct Batch {
@@ -46,40 +34,8 @@ struct Batch {
 impl Batch {
     /// Copies a decoded packet into the batch.
     fn push(&mut self, packet: &PacketRef<'_>, d: &Decoded<'_>) {
-        let start = self.bytes.len();
-        let transport = match &d.transport {
-            Transport::Tcp(seg) => {
-                self.bytes.extend_from_slice(&seg.payload);
-                Transport::Tcp(TcpSegment {
-                    src_port: seg.src_port,
-                    dst_port: seg.dst_port,
-                    seq: seg.seq,
-                    ack: seg.ack,
-                    flags: seg.flags,
-                    window: seg.window,
-                    payload: Cow::Borrowed(&[]),
-                    missing_payload: seg.missing_payload,
-                    checksum_ok: seg.checksum_ok,
-                })
-            }
-            Transport::IcmpError(icmp) => Transport::IcmpError(icmp.clone()),
-            Transport::Other => Transport::Other,
-        };
-        self.packets.push(OwnedPacket {
-            pos: packet.pos,
-            ts: packet.ts,
-            link: packet.link,
-            orig_len: packet.orig_len,
-            decoded: Decoded {
-                session: d.session,
-                src: d.src,
-                dst: d.dst,
-                ip_id: d.ip_id,
-                ip_len: d.ip_len,
-                transport,
-            },
-            payload: start..self.bytes.len(),
-        });
+        self.packets
+            .push(OwnedPacket::copy(packet, d, &mut self.bytes));
     }
 
     fn is_full(&self) -> bool {
@@ -89,17 +45,7 @@ impl Batch {
     /// Hands every packet to `tracker` in order, then empties the batch (capacity kept).
     fn track(&mut self, tracker: &mut FlowTracker, sink: &mut dyn FlowSink) {
         for p in self.packets.drain(..) {
-            let mut decoded: Decoded<'_> = p.decoded;
-            if let Transport::Tcp(seg) = &mut decoded.transport {
-                seg.payload = Cow::Borrowed(self.bytes.get(p.payload).unwrap_or(&[]));
-            }
-            let packet = PacketRef {
-                pos: p.pos,
-                ts: p.ts,
-                link: p.link,
-                orig_len: p.orig_len,
-                data: &[],
-            };
+            let (packet, decoded) = p.view(&self.bytes);
             tracker.process(&packet, &decoded, sink);
         }
         self.bytes.clear();
