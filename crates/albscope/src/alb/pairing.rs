@@ -2,8 +2,8 @@
 
 use super::multiplex;
 use super::{
-    AlbConfig, ConnRole, HealthCheck, HealthOutcome, HealthProblem, Knowledge, Leg, NoAnswer, PairingBasis,
-    PairingMethod, PairingNote, RequestPath,
+    AlbConfig, ConnRole, HealthCheck, HealthOutcome, HealthProblem, Knowledge, Leg, NoAnswer,
+    PairingBasis, PairingMethod, PairingNote, RequestPath,
 };
 use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;

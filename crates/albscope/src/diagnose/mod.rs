@@ -29,8 +29,8 @@ pub use model::{
 pub use classify::diagnose;
 
 use crate::alb::{
-    ClosedConn, HealthCheck, HealthOutcome, HealthProblem, Knowledge, NodeEvidence, NodeLink, PairingMethod,
-    PathSink, RequestPath, TimerSource, Vantage,
+    ClosedConn, HealthCheck, HealthOutcome, HealthProblem, Knowledge, NodeEvidence, NodeLink,
+    PairingMethod, PathSink, RequestPath, TimerSource, Vantage,
 };
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
