@@ -936,22 +936,31 @@ fn https_target_group_alone_states_answers_whose_status_is_not_visible() {
 }
 
 /// Health checks seen from the targets' side are never client requests: over TLS (answered,
-/// or failing with an alert) and refused connects, told apart by their steady interval.
+/// or failing with an alert) and refused connects, told apart by their steady interval. An
+/// answered check over TLS is not a proved pass: its status is encrypted ("answered, status
+/// not visible", neither passed nor failed); an alert or a refused connect fails visibly.
 #[test]
 fn health_checks_from_the_targets_side_are_counted_apart() {
-    for (file, checks, failed) in [
-        ("tls_backend.target.pcap", 7, 0),
-        ("tls_backend_alert.target.pcap", 4, 4),
-        ("hc_refused.target.pcap", 8, 8),
+    for (file, checks, failed, not_visible) in [
+        ("tls_backend.target.pcap", 7, 0, 7),
+        ("tls_backend_alert.target.pcap", 4, 4, 0),
+        ("hc_refused.target.pcap", 8, 8, 0),
     ] {
         let Some(a) = analyze(file) else {
             panic!("samples/real/{file} missing");
         };
+        let h = &a.health_checks;
         assert_eq!(
-            (a.health_checks.checks, a.health_checks.failed),
-            (checks, failed),
+            (h.checks, h.failed, h.not_visible),
+            (checks, failed, not_visible),
             "{file}"
         );
+        for t in h.by_target.values() {
+            assert!(
+                !t.statuses.contains_key(&None) || t.failed > 0,
+                "an answered check is not shown as unanswered: {file} {t:?}"
+            );
+        }
     }
 }
 

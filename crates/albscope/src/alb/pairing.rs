@@ -2,8 +2,8 @@
 
 use super::multiplex;
 use super::{
-    AlbConfig, ConnRole, HealthCheck, HealthProblem, Knowledge, Leg, NoAnswer, PairingBasis,
-    PairingMethod, PairingNote, RequestPath,
+    AlbConfig, ConnRole, HealthCheck, HealthOutcome, HealthProblem, Knowledge, Leg, NoAnswer,
+    PairingBasis, PairingMethod, PairingNote, RequestPath,
 };
 use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
@@ -1365,21 +1365,22 @@ pub(crate) fn health_check(leg: &Leg, unmatched_attempt: bool) -> HealthCheck {
     let path = ex
         .and_then(|e| e.request.as_ref())
         .map(|r| r.target().to_string());
-    // Over TLS the status is not visible: an answer to the check's request is taken for a
-    // pass (a failing target answers too, so this counts answers, not proved passes).
+    // Over TLS the status is not visible: an answer to the check's request proves only that
+    // the target answered (a failing target answers too), never a pass.
     let tls_answered = status.is_none()
         && ex.is_none()
         && leg.burst.as_ref().is_some_and(|b| b.response.is_some());
-    let ok = status.is_some_and(|s| (200..400).contains(&s)) || tls_answered;
-    let problem = if ok {
-        None
-    } else if let Some(s) = status {
-        Some(HealthProblem::Status(s))
-    } else {
-        Some(HealthProblem::NoAnswer {
-            how: tcp_outcome(leg),
-            unmatched_attempt,
-        })
+    let (outcome, problem) = match status {
+        Some(s) if (200..400).contains(&s) => (HealthOutcome::Passed, None),
+        Some(s) => (HealthOutcome::Failed, Some(HealthProblem::Status(s))),
+        None if tls_answered => (HealthOutcome::AnsweredStatusNotVisible, None),
+        None => (
+            HealthOutcome::Failed,
+            Some(HealthProblem::NoAnswer {
+                how: tcp_outcome(leg),
+                unmatched_attempt,
+            }),
+        ),
     };
     HealthCheck {
         node: leg.conn.key.client.ip,
@@ -1387,7 +1388,7 @@ pub(crate) fn health_check(leg: &Leg, unmatched_attempt: bool) -> HealthCheck {
         time: leg.time(),
         path,
         status,
-        ok,
+        outcome,
         problem,
         pos: leg.first_pos(),
     }

@@ -137,7 +137,7 @@ fn refused_attempt_pairs_by_time_order() {
     );
     let (sink, known) = tr.finish();
     assert_eq!(sink.checks.len(), 1);
-    assert!(sink.checks[0].ok);
+    assert_eq!(sink.checks[0].outcome, HealthOutcome::Passed);
     assert_eq!(sink.paths.len(), 1);
     let path = &sink.paths[0];
     assert_eq!(path.pairing, PairingMethod::TimeOrder);
@@ -762,7 +762,7 @@ fn a_flush_between_legs_leaves_header_pairing_first() {
     assert_eq!(sink.paths[0].pairing, PairingMethod::Headers);
     assert_eq!(paired(&sink), 1);
     assert_eq!(sink.checks.len(), 1);
-    assert!(!sink.checks[0].ok);
+    assert_eq!(sink.checks[0].outcome, HealthOutcome::Failed);
 }
 
 #[test]

@@ -365,7 +365,7 @@ impl<S: PathSink> AlbTracker<S> {
         for hc in out.health_checks {
             if let Some(t) = self.known.target_mut(hc.target) {
                 t.health_checks += 1;
-                if !hc.ok {
+                if hc.outcome.failed() {
                     t.health_check_failures += 1;
                 }
             }

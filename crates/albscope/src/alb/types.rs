@@ -362,6 +362,26 @@ pub enum HealthProblem {
     },
 }
 
+/// What a health check proved, as far as the capture shows.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum HealthOutcome {
+    /// The target answered a readable 2xx or 3xx status.
+    Passed,
+    /// It failed visibly: an unhealthy status, or no answer (refused, unreachable, timed out,
+    /// reset, TLS handshake failed).
+    Failed,
+    /// The target answered, but the status is encrypted (a health check over TLS without
+    /// keys): neither a proved pass nor a failure.
+    AnsweredStatusNotVisible,
+}
+
+impl HealthOutcome {
+    /// True for a visible failure.
+    pub fn failed(self) -> bool {
+        self == HealthOutcome::Failed
+    }
+}
+
 /// One health check (or a failed health-check connection) from an ALB node to a target.
 #[derive(Clone, Debug)]
 pub struct HealthCheck {
@@ -373,10 +393,10 @@ pub struct HealthCheck {
     pub time: Timestamp,
     /// Request path, when a request was sent.
     pub path: Option<String>,
-    /// Status answered.
+    /// Status answered (readable only).
     pub status: Option<u16>,
-    /// Whether it succeeded (a 2xx/3xx answer).
-    pub ok: bool,
+    /// What it proved: passed, failed, or answered with its status not visible.
+    pub outcome: HealthOutcome,
     /// What went wrong, when it failed.
     pub problem: Option<HealthProblem>,
     /// The packet where it starts.

@@ -29,8 +29,8 @@ pub use model::{
 pub use classify::diagnose;
 
 use crate::alb::{
-    ClosedConn, HealthCheck, HealthProblem, Knowledge, NodeEvidence, NodeLink, PairingMethod,
-    PathSink, RequestPath, TimerSource, Vantage,
+    ClosedConn, HealthCheck, HealthOutcome, HealthProblem, Knowledge, NodeEvidence, NodeLink,
+    PairingMethod, PathSink, RequestPath, TimerSource, Vantage,
 };
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
@@ -327,7 +327,10 @@ pub struct HealthTarget {
     pub checks: u64,
     /// Failed checks.
     pub failed: u64,
-    /// Status codes answered (`None`: no answer), in the order first seen.
+    /// Checks the target answered with an encrypted status (TLS without keys): neither passed
+    /// nor failed, and not in `statuses`.
+    pub not_visible: u64,
+    /// Readable status codes answered (`None`: no answer), in the order first seen.
     pub statuses: IndexMap<Option<u16>, u64>,
 }
 
@@ -355,6 +358,8 @@ pub struct HealthSummary {
     pub checks: u64,
     /// Of which failed.
     pub failed: u64,
+    /// Of which answered with the status not visible (encrypted): neither passed nor failed.
+    pub not_visible: u64,
     /// Per target (sorted by [`sort_target_rows`]).
     pub by_target: IndexMap<TargetRow, HealthTarget>,
     /// The first failures in full.
@@ -583,11 +588,11 @@ fn shrink_kept(f: &mut Finding) {
 }
 
 /// The health check a held back-end connection was: a bare attempt failed; a TLS exchange
-/// that got an answer passed as far as the capture shows (its status is encrypted).
+/// that got an answer was answered, its status not visible (encrypted: not a proved pass).
 fn held_health_check(b: &crate::alb::Leg) -> HealthCheck {
     let mut check = crate::alb::health_check(b, true);
-    if b.burst.as_ref().is_some_and(|x| x.response.is_some()) {
-        check.ok = true;
+    if check.status.is_none() && b.burst.as_ref().is_some_and(|x| x.response.is_some()) {
+        check.outcome = HealthOutcome::AnsweredStatusNotVisible;
         check.problem = None;
     }
     check
@@ -1061,8 +1066,13 @@ impl PathSink for Analyzer {
         let row = target_row(&h.by_target, Some(check.target));
         let t = h.by_target.entry(row).or_default();
         t.checks += 1;
-        *t.statuses.entry(check.status).or_default() += 1;
-        if !check.ok {
+        if check.outcome == HealthOutcome::AnsweredStatusNotVisible {
+            h.not_visible += 1;
+            t.not_visible += 1;
+        } else {
+            *t.statuses.entry(check.status).or_default() += 1;
+        }
+        if check.outcome.failed() {
             h.failed += 1;
             t.failed += 1;
             // The earliest failures by time (not by the order pairing hands them over, which

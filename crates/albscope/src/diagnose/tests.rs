@@ -1043,6 +1043,66 @@ fn refused_attempts(secs: &[f64]) -> Analysis {
     analyzer.finish(&known, crate::pipeline::RunStats::default())
 }
 
+/// Health checks over TLS every 5 s, seen from the targets' side: each a fresh connection, one
+/// small request, then (`answered`) an answer and a close, or (not `answered`) a handshake the
+/// target ends with an RST.
+fn tls_checks(answered: bool) -> Analysis {
+    let analyzer = Analyzer::new(vec!["t.pcap".into()], Keep::new(true));
+    let config = AlbConfig {
+        alb_ips: vec![ALB.parse().unwrap()],
+        ..AlbConfig::default()
+    };
+    let mut tr = AlbTracker::new(config, analyzer);
+    let burst = |dir, ms: i64, bytes| crate::protocol::TlsBurst {
+        dir,
+        first: t(ms),
+        first_pos: p(ms as u64),
+        last: t(ms),
+        bytes,
+    };
+    for i in 0..6u16 {
+        let ms = i64::from(i) * 5_000;
+        let id = u64::from(i) + 1;
+        let c = Conn::new(id, ep(ALB, 50000 + i), ep(TARGET, 443), ms).handshake(ms);
+        let (c, tls) = if answered {
+            let c = c
+                .ev(ms + 20, ToServer, K::Fin)
+                .ev(ms + 21, ToClient, K::Fin);
+            let tls = TlsInfo {
+                established: Some(t(ms + 5)),
+                bursts: vec![burst(ToServer, ms + 10, 118), burst(ToClient, ms + 12, 135)],
+                ..TlsInfo::default()
+            };
+            (c, tls)
+        } else {
+            (c.ev(ms + 3, ToClient, K::Rst), TlsInfo::default())
+        };
+        let mut rec = c.record(AppKind::Tls, vec![], 0, None);
+        rec.tls = Some(tls);
+        tr.closed(rec);
+        crate::pipeline::Clock::tick_in_flight(&mut tr, t(ms + 21), None);
+    }
+    let (analyzer, known) = tr.finish();
+    analyzer.finish(&known, crate::pipeline::RunStats::default())
+}
+
+/// A health check over TLS that got an answer proves only that the target answered: its status
+/// is encrypted, so it is "answered, status not visible", neither passed nor failed; one whose
+/// handshake the target ended fails visibly.
+#[test]
+fn an_answered_tls_health_check_is_not_a_proved_pass() {
+    let a = tls_checks(true);
+    let h = &a.health_checks;
+    assert_eq!((h.checks, h.failed, h.not_visible), (6, 0, 6), "{h:?}");
+    assert!(h.failures.is_empty());
+    let t = h.by_target.values().next().expect("one target");
+    assert!(t.statuses.is_empty(), "no status is shown: {t:?}");
+    assert!(a.requests.is_empty(), "{:?}", a.requests);
+    let a = tls_checks(false);
+    let h = &a.health_checks;
+    assert_eq!((h.checks, h.failed, h.not_visible), (6, 6, 0), "{h:?}");
+}
+
 /// Health checks seen from the targets' side are recognised by one rule (the ALB layer's
 /// cadence), also for the attempts paired before the cadence showed: a chain is never split
 /// into client requests and health checks; irregular attempts are client requests.

@@ -109,6 +109,17 @@ pub fn health_problem_text(p: Option<&HealthProblem>) -> String {
     }
 }
 
+/// `7 answered, status not visible (health check over TLS: ...)`: health checks whose answer
+/// is encrypted, neither passed nor failed; `None` when there are none.
+pub fn health_not_visible_text(n: u64) -> Option<String> {
+    (n > 0).then(|| {
+        format!(
+            "{n} answered, status not visible (health check over TLS: the target answered but \
+             its status is encrypted, neither passed nor failed; --tls-keylog reads it)"
+        )
+    })
+}
+
 /// `7 client requests: 6 ok, 1 failed`.
 pub fn requests_fact(s: &Summary) -> String {
     format!(

@@ -331,8 +331,12 @@ fn health(h: &mut String, a: &Analysis) {
     }
     let _ = write!(
         h,
-        "<h2>Health checks</h2><p>{} health checks (not client requests), {} failed.</p>",
-        hc.checks, hc.failed
+        "<h2>Health checks</h2><p>{} health checks (not client requests), {} failed{}.</p>",
+        hc.checks,
+        hc.failed,
+        header::health_not_visible_text(hc.not_visible)
+            .map(|t| format!(", {}", esc(&t)))
+            .unwrap_or_default()
     );
     table(
         h,

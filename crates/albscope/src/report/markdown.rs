@@ -290,6 +290,10 @@ fn render(a: &Analysis, lim: Limits, max: Option<usize>, out: &mut dyn Write) ->
         writeln!(out, "## Health checks (not client requests)")?;
         writeln!(out)?;
         table(out, &views::HEALTH_HEAD, &views::health_rows(a))?;
+        if let Some(t) = header::health_not_visible_text(h.not_visible) {
+            writeln!(out)?;
+            writeln!(out, "{}.", md_escape(&t))?;
+        }
     }
 
     if let Some(j) = &a.access_log_join {

@@ -149,8 +149,12 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     if h.checks > 0 {
         writeln!(
             out,
-            "Health checks (not client requests): {} seen, {} failed",
-            h.checks, h.failed
+            "Health checks (not client requests): {} seen, {} failed{}",
+            h.checks,
+            h.failed,
+            header::health_not_visible_text(h.not_visible)
+                .map(|t| format!(", {t}"))
+                .unwrap_or_default()
         )?;
         for [t, checks, failed, statuses] in views::health_rows(a) {
             writeln!(out, "  {t}: {checks} checks, {failed} failed ({statuses})")?;

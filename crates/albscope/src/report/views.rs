@@ -350,17 +350,25 @@ pub const LATENCY_METHOD: &str = "streaming log-bucket histogram (2 % buckets): 
 /// Header of the health-check table.
 pub const HEALTH_HEAD: [&str; 4] = ["target", "checks", "failed", "statuses"];
 
-/// Rows of the health-check table: target, checks, failed, statuses.
+/// Rows of the health-check table: target, checks, failed, statuses (readable ones, then
+/// `answered, status not visible xN` for encrypted answers: neither passed nor failed).
 pub fn health_rows(a: &Analysis) -> Vec<[String; 4]> {
     a.health_checks
         .by_target
         .iter()
         .map(|(t, c)| {
+            let mut statuses = statuses_cell(&c.statuses);
+            if c.not_visible > 0 {
+                if !statuses.is_empty() {
+                    statuses.push_str(", ");
+                }
+                statuses.push_str(&format!("answered, status not visible x{}", c.not_visible));
+            }
             [
                 target_row_name(t),
                 c.checks.to_string(),
                 c.failed.to_string(),
-                statuses_cell(&c.statuses),
+                statuses,
             ]
         })
         .collect()

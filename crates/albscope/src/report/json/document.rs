@@ -504,6 +504,9 @@ impl TargetCountOut {
 struct HealthOut<'a> {
     checks: u64,
     failed: u64,
+    /// Only when some: checks answered with the status encrypted (neither passed nor failed).
+    #[serde(skip_serializing_if = "is_zero")]
+    answered_status_not_visible: u64,
     by_target: IndexMap<String, HealthTargetOut>,
     failures: Vec<HealthFailureOut<'a>>,
 }
@@ -513,6 +516,7 @@ impl<'a> HealthOut<'a> {
         HealthOut {
             checks: h.checks,
             failed: h.failed,
+            answered_status_not_visible: h.not_visible,
             by_target: h
                 .by_target
                 .iter()
@@ -532,6 +536,9 @@ impl<'a> HealthOut<'a> {
 struct HealthTargetOut {
     checks: u64,
     failed: u64,
+    /// Only when some: checks answered with the status encrypted (not in `statuses`).
+    #[serde(skip_serializing_if = "is_zero")]
+    answered_status_not_visible: u64,
     statuses: IndexMap<String, u64>,
 }
 
@@ -540,6 +547,7 @@ impl HealthTargetOut {
         HealthTargetOut {
             checks: t.checks,
             failed: t.failed,
+            answered_status_not_visible: t.not_visible,
             statuses: statuses(&t.statuses),
         }
     }

@@ -106,9 +106,12 @@
 //!   `generated_by_lb`, `generated_by_target`, `statuses` {"502": n, "-": n} (`"-"`: no
 //!   status sent)}}, `by_target` {"ip:port" or "-" (no target chosen): {`requests`, `failed`,
 //!   `by_category` {category: n}}}}.
-//! - `health_checks`: {`checks`, `failed`, `by_target` {"ip:port": {`checks`, `failed`,
-//!   `statuses`}}, `failures` [{`time`, `node`, `target`, `path`, `problem`, `packet`}]}.
-//!   Health checks are never counted as client requests.
+//! - `health_checks`: {`checks`, `failed`, `answered_status_not_visible` (only when some:
+//!   checks over TLS the target answered, their status encrypted: neither passed nor failed),
+//!   `by_target` {"ip:port": {`checks`, `failed`, `answered_status_not_visible` (only when
+//!   some), `statuses` (readable statuses; `"-"`: no answer)}}, `failures` [{`time`, `node`,
+//!   `target`, `path`, `problem`, `packet`}]}. Health checks are never counted as client
+//!   requests.
 //! - `requests`: the failed requests (and ok ones with `--all`) in time order, each:
 //!   - `id` (stable: `f<front connection>.<exchange index>` or `b<back connection>.<index>`),
 //!     `time` (request start, RFC 3339), `client` "ip:port" | null (front end not captured),
