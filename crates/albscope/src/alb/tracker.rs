@@ -154,7 +154,12 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Queues `leg`; `extra_bytes` is what it holds beyond itself (a record it brings).
     fn add(&mut self, leg: Leg, extra_bytes: usize) {
-        let entry = self.held(Box::new(leg), extra_bytes);
+        self.add_boxed(Box::new(leg), extra_bytes);
+    }
+
+    /// [`Self::add`] for a leg built in its box (an exchange's leg is large: moved once).
+    fn add_boxed(&mut self, leg: Box<Leg>, extra_bytes: usize) {
+        let entry = self.held(leg, extra_bytes);
         self.pending.push(entry);
         self.shed_over_budget();
     }
@@ -422,6 +427,7 @@ impl<S: PathSink> AlbTracker<S> {
 }
 
 impl<S: PathSink> AppSink for AlbTracker<S> {
+    #[inline]
     fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
         self.known.learn_conn(&conn.key);
         self.known.learn_request(&conn.key, &exchange);
@@ -434,7 +440,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .map(str::to_string);
             self.count_connection(&conn.key, conn.opened, agent.as_deref(), false);
         }
-        let leg = Leg {
+        let leg = Box::new(Leg {
             conn: ConnInfo {
                 id: conn.id,
                 key: conn.key,
@@ -448,8 +454,8 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             burst: None,
             record: None,
             finished: true,
-        };
-        self.add(leg, 0);
+        });
+        self.add_boxed(leg, 0);
     }
 
     fn forwarded_head_cut_short(&mut self, conn: &ConnContext) {

@@ -245,6 +245,7 @@ fn exchange_start(ex: &HttpExchange) -> Option<Timestamp> {
 /// Queues an exchange; the first takes one slot, not the four a `VecDeque` grows to at once:
 /// most connections have one exchange outstanding at a time. The slot is kept for the
 /// connection's next exchanges (no allocation per exchange on a keep-alive connection).
+#[inline]
 fn push_slot(queue: &mut VecDeque<Slot>, slot: Slot) {
     if queue.capacity() == 0 {
         queue.reserve_exact(1);
