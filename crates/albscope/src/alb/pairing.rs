@@ -1308,18 +1308,19 @@ fn answer_time(front: &Leg) -> Option<Timestamp> {
 /// False when several readable requests fit and none is answered: which one the leg served is
 /// a guess, so the leg is left unpaired rather than given to the earliest.
 fn prefer_answered(pool: &mut [usize], fronts: &[ClassifiedLeg]) -> bool {
-    let answered = |i: &usize| fronts.get(*i).is_some_and(|f| answer_time(&f.leg).is_some());
+    let answered = |i: &usize| {
+        fronts
+            .get(*i)
+            .is_some_and(|f| answer_time(&f.leg).is_some())
+    };
     if pool.first().is_some_and(|i| !answered(i)) {
         if let Some(k) = pool.iter().position(answered) {
             pool[..=k].rotate_right(1);
         } else if pool.len() > 1
             && pool.iter().all(|i| {
-                fronts.get(*i).is_some_and(|f| {
-                    f.leg
-                        .exchange
-                        .as_ref()
-                        .is_some_and(|e| e.request.is_some())
-                })
+                fronts
+                    .get(*i)
+                    .is_some_and(|f| f.leg.exchange.as_ref().is_some_and(|e| e.request.is_some()))
             })
         {
             return false;
