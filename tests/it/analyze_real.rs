@@ -840,6 +840,71 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
                 (0, Category::Ok, Some(413), TG),
             ],
         ),
+        (
+            // tools/realcap/record_caddy.sh: Caddy as the node, plain HTTP/1.1 front end,
+            // concurrent client connections, Node.js target (samples/real/README.md).
+            "cdy_h1_mixed.pcap",
+            vec![
+                (41401, Category::Ok, Some(200), TG),
+                (41410, Category::Ok, Some(200), TG),
+                (41410, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (41411, Category::TargetGeneratedError, Some(503), TG),
+                (41412, Category::Ok, Some(200), TG),
+                (41413, Category::TargetConnectRefused, Some(502), LB),
+                (41414, Category::Ok, Some(200), TG),
+                (41420, Category::TargetIdleTimeout, Some(504), LB),
+                (41420, Category::Ok, Some(200), TG),
+                (41421, Category::TargetGeneratedError, Some(500), TG),
+                (41422, Category::TargetClosedBeforeResponse, Some(502), LB),
+                // Caddy answers a dial timeout with 502 (an ALB: 504); the wire says 502
+                (41431, Category::TargetConnectTimeout, Some(502), LB),
+                (41432, Category::Ok, Some(200), TG),
+                // Caddy (Go's transport) sent the reset GET /reset/s2 again on a new
+                // connection, reset too: a back-end attempt no client request stands for
+                // (an ALB does not retry)
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+            ],
+        ),
+        (
+            // the same from the target's side: the refused connect (port 8081 of the same
+            // host) and the request the node gave up on at 5 s cannot be told apart from the
+            // back end alone (as in ngx_connect_fail.target and idle_timeout.target)
+            "cdy_h1_mixed.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::Undetermined, None, None),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetGeneratedError, Some(503), TG),
+                (0, Category::Undetermined, None, None),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::TargetGeneratedError, Some(500), TG),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            // Caddy's HTTP/2 over TLS front end (TLS 1.3: ALPN hidden) seen from the target:
+            // the same targets and failures, no retry
+            "cdy_h2_mixed.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Undetermined, None, None),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetGeneratedError, Some(503), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Undetermined, None, None),
+                (0, Category::TargetGeneratedError, Some(500), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
     ]
 }
 
@@ -1058,4 +1123,193 @@ fn a_refused_http2_stream_is_an_answer() {
         .map(|r| &r["client_stream_reset"]["name"])
         .collect();
     assert_eq!(resets, vec!["REFUSED_STREAM", "REFUSED_STREAM"]);
+}
+
+/// `albscope analyze --format json --idle-timeout 5 --all FILE ARGS` from the repository root.
+fn cli_json(file: &str, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_albscope"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "analyze",
+            file,
+            "--format",
+            "json",
+            "--idle-timeout",
+            "5",
+            "--all",
+        ])
+        .args(args)
+        .output()
+        .expect("run albscope");
+    serde_json::from_slice(&out.stdout).expect("a JSON document")
+}
+
+/// Caddy's HTTP/2 over TLS front end (`cdy_h2_mixed`, TLS 1.3: the ALPN selection hidden; the
+/// clients' key log recorded beside it). Decrypted, every client request (one per stream) is
+/// right; without the keys every stream has the decrypted analysis's category (its status
+/// inferred where the front end hides it).
+/// TODAY: without keys, the HTTP/2 connections carrying one stream (41301, 41331, 41332) are
+/// not recognised as HTTP/2 (no concurrent back-end requests show it), so their preface and
+/// control-frame bursts count as 4 extra undetermined requests.
+#[test]
+fn caddy_http2_front_end_with_and_without_keys() {
+    let file = "samples/real/cdy_h2_mixed.pcap";
+    let keys = "samples/real/cdy_h2_mixed.keys";
+    if !std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(file)
+        .exists()
+    {
+        panic!("{file} missing");
+    }
+    let truth = cli_json(file, &["--tls-keylog", keys]);
+    let mut got: Vec<(u64, String, Option<u64>)> = truth["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|r| {
+            let port = r["client"]
+                .as_str()
+                .and_then(|c| c.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            (
+                port,
+                r["category"].as_str().unwrap_or("").to_string(),
+                r["status"].as_u64(),
+            )
+        })
+        .collect();
+    got.sort();
+    let mut want: Vec<(u64, String, Option<u64>)> = [
+        (41301, "ok", 200),
+        (41310, "ok", 200),
+        (41310, "target_closed_before_response", 502),
+        (41310, "target_generated_error", 503),
+        (41310, "ok", 200),
+        (41310, "target_connect_refused", 502),
+        (41310, "ok", 200),
+        (41320, "target_idle_timeout", 504),
+        (41320, "ok", 200),
+        (41320, "target_generated_error", 500),
+        (41320, "target_closed_before_response", 502),
+        // Caddy answers a dial timeout with 502 (an ALB: 504)
+        (41331, "target_connect_timeout", 502),
+        (41332, "ok", 200),
+    ]
+    .iter()
+    .map(|(p, c, s)| (*p, c.to_string(), Some(*s)))
+    .collect();
+    want.sort();
+    assert_eq!(want, got);
+    // Without keys: each back-end request stands for its stream (paths are unique here), with
+    // the category and status the decrypted analysis gives it; the rest are the extra bursts.
+    let by_path = |v: &serde_json::Value| -> Vec<(String, String, Option<u64>)> {
+        let mut out: Vec<_> = v["requests"]
+            .as_array()
+            .expect("requests")
+            .iter()
+            .map(|r| {
+                (
+                    r["path"].as_str().unwrap_or("").to_string(),
+                    r["category"].as_str().unwrap_or("").to_string(),
+                    r["status"].as_u64(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    let seen = by_path(&cli_json(file, &[]));
+    let want = by_path(&truth);
+    let (bare, streams): (Vec<_>, Vec<_>) = seen.into_iter().partition(|r| r.0.is_empty());
+    // a stream with a back-end request: the decrypted category, or undetermined (the 504 at
+    // the idle timeout: its status is encrypted, the back end shows the node giving up)
+    let mut undetermined = 0;
+    for s in &streams {
+        let w = want
+            .iter()
+            .find(|w| w.0 == s.0)
+            .expect("a stream of the truth");
+        if s.1 == "undetermined" {
+            undetermined += 1;
+        } else {
+            assert_eq!((&w.1, w.2), (&s.1, s.2), "{}", s.0);
+        }
+    }
+    assert_eq!((streams.len(), undetermined), (11, 1), "{streams:?}");
+    // the two bare attempts (no request to show a path; the dial timeout's status inferred as
+    // an ALB's 504) and the single-stream connections' 4 extra bursts
+    let mut bare: Vec<(String, Option<u64>)> = bare.into_iter().map(|b| (b.1, b.2)).collect();
+    bare.sort();
+    let mut expected = vec![
+        ("target_connect_refused".to_string(), Some(502)),
+        ("target_connect_timeout".to_string(), Some(504)),
+    ];
+    expected.extend(std::iter::repeat(("undetermined".to_string(), None)).take(4));
+    assert_eq!(bare, expected);
+}
+
+/// The first `n` packets of a classic pcap (`editcap -r FILE OUT 1-n`).
+fn first_packets(bytes: &[u8], n: usize) -> Vec<u8> {
+    let mut end = 24;
+    for _ in 0..n {
+        let Some(len) = bytes.get(end + 8..end + 12) else {
+            break;
+        };
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        end = (end + 16 + len).min(bytes.len());
+    }
+    bytes[..end].to_vec()
+}
+
+/// `cdy_h1_mixed` (Caddy, concurrent HTTP/1.1 clients) cut after every packet: no cut states
+/// a category its request does not have (undetermined aside). Cut after packets 60-80 the
+/// refused connect to :8081 (a bare SYN, nothing to pair by headers) used to go by time to the
+/// earliest of the waiting requests (`/status/503/s3`) instead of `/down/s5`.
+#[test]
+fn caddy_h1_cut_after_every_packet_is_never_wrong() {
+    let bytes = std::fs::read("samples/real/cdy_h1_mixed.pcap").expect("cdy_h1_mixed.pcap");
+    assert_eq!(
+        bytes.get(..4),
+        Some(&[0xd4, 0xc3, 0xb2, 0xa1][..]),
+        "little-endian pcap"
+    );
+    let truth = |path: &str| {
+        if path.starts_with("/ok") || path.starts_with("/slow/0.6") {
+            Category::Ok
+        } else if path.starts_with("/reset") || path.starts_with("/slowreset") {
+            Category::TargetClosedBeforeResponse
+        } else if path.starts_with("/status") {
+            Category::TargetGeneratedError
+        } else if path.starts_with("/down") {
+            Category::TargetConnectRefused
+        } else if path.starts_with("/blackhole") {
+            Category::TargetConnectTimeout
+        } else {
+            Category::TargetIdleTimeout
+        }
+    };
+    let dir = std::env::temp_dir().join(format!("albscope-cdy-cuts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("cut.pcap");
+    let mut wrong = Vec::new();
+    for n in 1..=240 {
+        std::fs::write(&file, first_packets(&bytes, n)).expect("write cut");
+        let mut reader = CaptureReader::open(&[&file]).expect("open cut");
+        let config = AlbConfig {
+            idle_timeout: Some(Duration::from_millis(5_000)),
+            ..AlbConfig::default()
+        };
+        let a = analyze_capture(&mut reader, &PipelineConfig::default(), config, true);
+        for r in &a.requests {
+            let Some(path) = r.path.as_deref() else {
+                continue;
+            };
+            if r.category != Category::Undetermined && r.category != truth(path) {
+                wrong.push(format!("cut {n}: {path} {:?}", r.category));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }

@@ -202,6 +202,10 @@ const KNOWN_SLICE_LIMITS: &[(&str, &str)] = &[
     ("target_unreachable_icmp", "/v6"),
     ("proxy-two-interfaces", "/old"),
     ("proxy-two-interfaces", "/api/pay"),
+    // HTTP/2 over TLS 1.3 without keys: a connection carrying one stream is not recognised as
+    // HTTP/2, so its preface and control-frame bursts are "requests" (path ""); the slice of
+    // one alone is not (samples/real/README.md, Caddy section)
+    ("real-cdy_h2_mixed", ""),
 ];
 
 #[test]
@@ -278,7 +282,7 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
             }
             let known = KNOWN_SLICE_LIMITS
                 .iter()
-                .any(|(s, path)| *s == stem && f.path.as_deref() == Some(*path));
+                .any(|(s, path)| *s == stem && f.path.as_deref().unwrap_or("") == *path);
             if !same(&b) && known {
                 eprintln!("known limit: {stem} {} {:?}", f.id, f.path);
             } else if !same(&b) {

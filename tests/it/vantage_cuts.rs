@@ -143,13 +143,17 @@ fn every_packet_goes_to_exactly_one_cut() {
 /// Recordings of one target where the mirror capture holds several: hc_refused.target.pcap is
 /// target 1 (its refused health checks) while the clients were served by target 2;
 /// target_errors.target.pcap is target 1 (nginx) while one request went to target 2 (Node.js);
-/// the ngx_burst*, ngx_connect_fail recordings are target 1 while some requests went to target 2.
+/// the ngx_burst*, ngx_connect_fail and cdy_* recordings are target 1 while some requests went
+/// to target 2.
 const PARTIAL_RECORDINGS: &[&str] = &[
     "samples/real/hc_refused.target.pcap",
     "samples/real/target_errors.target.pcap",
     "samples/real/ngx_burst.target.pcap",
     "samples/real/ngx_burst_tls.target.pcap",
     "samples/real/ngx_connect_fail.target.pcap",
+    // target 1 only; /blackhole went to target 2
+    "samples/real/cdy_h1_mixed.target.pcap",
+    "samples/real/cdy_h2_mixed.target.pcap",
 ];
 
 /// The cut is realistic: where a real back-end recording of the same events exists
@@ -321,6 +325,12 @@ const CANNOT_TELL: &[(&str, &str, &str)] = &[
     ),
     (
         "samples/real/ngx_tls_out_of_order.pcap",
+        "front",
+        "--alb-ip 10.99.0.1 --listener-port 443",
+    ),
+    // the same with Caddy's HTTP/2 over TLS (one private client, 5 TLS connections)
+    (
+        "samples/real/cdy_h2_mixed.pcap",
         "front",
         "--alb-ip 10.99.0.1 --listener-port 443",
     ),

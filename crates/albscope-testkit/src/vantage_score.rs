@@ -541,6 +541,13 @@ pub fn score_seen(original: &Value, cut: &Value, seen: Seen) -> Score {
             }
             continue;
         }
+        if seen == Seen::Front && t.client.is_none() {
+            // a back-end attempt no client request stands for (a proxy's own retry): not a
+            // request of the front end at all
+            s.details
+                .push(format!("no-cli  {}  (no client request)", t.short()));
+            continue;
+        }
         if t.failed() && not_visible(seen, t, None) {
             s.hidden += 1;
             s.details.push(format!(

@@ -649,6 +649,9 @@ pub(super) fn pair(
                     continue;
                 }
             }
+            if !prefer_answered(&mut pool, &fronts) {
+                continue;
+            }
             let Some(&fi) = pool.first() else { continue };
             if fronts.get(fi).is_some_and(&claimable) {
                 // The earliest candidate may still go to a later back-end request by headers.
@@ -1295,6 +1298,35 @@ fn answer_time(front: &Leg) -> Option<Timestamp> {
         .as_ref()
         .and_then(|b| b.response.as_ref())
         .map(|r| r.first)
+}
+
+/// Among the client requests that fit one back-end leg by time, one the capture shows
+/// answered (after that leg's outcome: [`fits_in_time`]) is a better fit than an earlier one
+/// with no answer at all: the ALB answers the client right after the attempt's outcome, and a
+/// request still unanswered when the capture ends has shown nothing of it (a capture ending
+/// mid-burst holds many such requests, whose own back-end requests come after the end).
+/// False when several readable requests fit and none is answered: which one the leg served is
+/// a guess, so the leg is left unpaired rather than given to the earliest.
+fn prefer_answered(pool: &mut [usize], fronts: &[ClassifiedLeg]) -> bool {
+    let answered = |i: &usize| {
+        fronts
+            .get(*i)
+            .is_some_and(|f| answer_time(&f.leg).is_some())
+    };
+    if pool.first().is_some_and(|i| !answered(i)) {
+        if let Some(k) = pool.iter().position(answered) {
+            pool[..=k].rotate_right(1);
+        } else if pool.len() > 1
+            && pool.iter().all(|i| {
+                fronts
+                    .get(*i)
+                    .is_some_and(|f| f.leg.exchange.as_ref().is_some_and(|e| e.request.is_some()))
+            })
+        {
+            return false;
+        }
+    }
+    true
 }
 
 /// When the back-end attempt had its outcome: its response, or its last TCP event.
