@@ -705,19 +705,30 @@ record() {
     log "wrote $pcap ($(stat -c %s "$pcap") bytes)"
 }
 
-main() {
-    [ "${1:-}" = "--list" ] && { echo $ALL_SCENARIOS; return 0; }
+# The entry of record.sh and of its siblings: `--list` prints SCENARIOS; otherwise, as root, runs
+# RECORD_FN for each scenario named (all of SCENARIOS when none is) and tears the namespaces down
+# on exit.
+run_scenarios() { # SCENARIOS RECORD_FN [--list | SCENARIO...]
+    local scenarios=$1 record_fn=$2
+    shift 2
+    [ "${1:-}" = "--list" ] && { echo $scenarios; return 0; }
     [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; return 1; }
-    local s
-    for s in haproxy tcpdump tshark nft ethtool curl openssl python3; do
-        command -v $s >/dev/null || { echo "missing $s (apt-get install haproxy tcpdump tshark nftables ethtool curl openssl python3)" >&2; return 1; }
-    done
     mkdir -p "$OUT" "$WORK"
     trap teardown EXIT
     trap 'exit 130' INT TERM
-    local list=("$@")
-    [ ${#list[@]} -eq 0 ] && read -r -a list <<<"$(echo $ALL_SCENARIOS)"
-    for s in "${list[@]}"; do record "$s"; done
+    local list=("$@") s
+    [ ${#list[@]} -eq 0 ] && read -r -a list <<<"$(echo $scenarios)"
+    for s in "${list[@]}"; do "$record_fn" "$s"; done
+}
+
+main() {
+    local s
+    if [ "${1:-}" != "--list" ]; then
+        for s in haproxy tcpdump tshark nft ethtool curl openssl python3; do
+            command -v $s >/dev/null || { echo "missing $s (apt-get install haproxy tcpdump tshark nftables ethtool curl openssl python3)" >&2; return 1; }
+        done
+    fi
+    run_scenarios "$ALL_SCENARIOS" record "$@"
 }
 
 # Sourced by a sibling script (record_shapes.sh) for its helpers: do not run.

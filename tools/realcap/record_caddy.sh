@@ -215,14 +215,7 @@ for line in open(sys.argv[1]):
 }
 
 cdy_main() {
-    [ "${1:-}" = "--list" ] && { echo $CDY_SCENARIOS; return 0; }
-    [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; return 1; }
-    mkdir -p "$OUT" "$WORK"
-    trap teardown EXIT
-    trap 'exit 130' INT TERM
-    local list=("$@") s
-    [ ${#list[@]} -eq 0 ] && read -r -a list <<<"$(echo $CDY_SCENARIOS)"
-    for s in "${list[@]}"; do record_cdy "$s"; done
+    run_scenarios "$CDY_SCENARIOS" record_cdy "$@"
 }
 
 cdy_main "$@"

@@ -191,14 +191,7 @@ sc_ka_nginx_drive() {
 }
 
 ka_main() {
-    [ "${1:-}" = "--list" ] && { echo $KA_SCENARIOS; return 0; }
-    [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; return 1; }
-    mkdir -p "$OUT" "$WORK"
-    trap teardown EXIT
-    trap 'exit 130' INT TERM
-    local list=("$@") s
-    [ ${#list[@]} -eq 0 ] && read -r -a list <<<"$(echo $KA_SCENARIOS)"
-    for s in "${list[@]}"; do record "$s"; done
+    run_scenarios "$KA_SCENARIOS" record "$@"
 }
 
 ka_main "$@"

@@ -467,14 +467,7 @@ record_ngx() {
 }
 
 ngx_main() {
-    [ "${1:-}" = "--list" ] && { echo $NGX_SCENARIOS; return 0; }
-    [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)" >&2; return 1; }
-    mkdir -p "$OUT" "$WORK"
-    trap teardown EXIT
-    trap 'exit 130' INT TERM
-    local list=("$@") s
-    [ ${#list[@]} -eq 0 ] && read -r -a list <<<"$(echo $NGX_SCENARIOS)"
-    for s in "${list[@]}"; do record_ngx "$s"; done
+    run_scenarios "$NGX_SCENARIOS" record_ngx "$@"
 }
 
 ngx_main "$@"
