@@ -154,20 +154,27 @@ fn multi_file_samples_are_identical_for_every_thread_count() {
     );
 }
 
-/// Damaged files (their warnings) and runs that hit the connection, buffer and pairing caps
-/// report the same, in the same order, with any thread count.
-#[test]
-fn damage_and_cap_hits_are_identical_for_every_thread_count() {
-    let dir = std::env::temp_dir().join(format!("albscope-threads-{}", std::process::id()));
+/// Two damaged copies of samples/mixed.pcap in a fresh temporary folder named after `tag`: the
+/// first two thirds of the file (cut), and the file with 64 bytes in its middle garbled.
+fn damaged_copies(tag: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mixed = std::fs::read(root().join("samples/mixed.pcap")).expect("mixed sample");
     let cut = dir.join("mixed-cut.pcap");
     std::fs::write(&cut, &mixed[..mixed.len() * 2 / 3]).expect("write cut");
-    let mut garbled = mixed.clone();
+    let mut garbled = mixed;
     let mid = garbled.len() / 2;
     garbled[mid..mid + 64].fill(0xff);
     let bad = dir.join("mixed-garbled.pcap");
     std::fs::write(&bad, &garbled).expect("write garbled");
+    (dir, cut, bad)
+}
+
+/// Damaged files (their warnings) and runs that hit the connection, buffer and pairing caps
+/// report the same, in the same order, with any thread count.
+#[test]
+fn damage_and_cap_hits_are_identical_for_every_thread_count() {
+    let (dir, cut, bad) = damaged_copies("albscope-threads");
 
     let mut problems = Vec::new();
     let a = check_file(&cut, &PipelineConfig::default(), &mut problems);
@@ -265,16 +272,7 @@ fn flow_events(path: &Path, base: &PipelineConfig, threads: usize) -> (Vec<Strin
 /// file and runs that hit the connection and buffer caps.
 #[test]
 fn flow_events_are_identical_for_every_thread_count() {
-    let dir = std::env::temp_dir().join(format!("albscope-flow-threads-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let mixed = std::fs::read(root().join("samples/mixed.pcap")).expect("mixed sample");
-    let cut = dir.join("mixed-cut.pcap");
-    std::fs::write(&cut, &mixed[..mixed.len() * 2 / 3]).expect("write cut");
-    let mut garbled = mixed.clone();
-    let mid = garbled.len() / 2;
-    garbled[mid..mid + 64].fill(0xff);
-    let bad = dir.join("mixed-garbled.pcap");
-    std::fs::write(&bad, &garbled).expect("write garbled");
+    let (dir, cut, bad) = damaged_copies("albscope-flow-threads");
     let mut tight = PipelineConfig::default();
     tight.flow.max_connections = 3;
     tight.flow.max_buffer_memory = 2048;
