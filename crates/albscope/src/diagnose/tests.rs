@@ -1553,7 +1553,6 @@ fn short_body_closed_by_the_alb_needs_the_front_end() {
 /// the client got 503 with the target's Server header: the target's own error, relayed.
 #[test]
 fn target_5xx_over_a_tls_back_end_is_the_targets_error() {
-    use crate::protocol::TlsBurst;
     let config = AlbConfig {
         alb_ips: vec![ALB.parse().unwrap()],
         ..AlbConfig::default()
@@ -1571,6 +1570,20 @@ fn target_5xx_over_a_tls_back_end_is_the_targets_error() {
         0,
         None,
     ));
+    close_tls_back_answer(&mut tr);
+    let f = one(tr);
+    check(
+        &f,
+        Category::TargetGeneratedError,
+        Some(503),
+        Some(GeneratedBy::Target),
+    );
+}
+
+/// Closes a TLS back-end connection of the node to the HTTPS target: established at 102 ms,
+/// one request record burst at 103 ms and one answer burst at 110 ms, no keys.
+fn close_tls_back_answer(tr: &mut Tr) {
+    use crate::protocol::TlsBurst;
     let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 443), 101).handshake(101);
     let mut rec = b.record(AppKind::Tls, vec![], 0, None);
     let burst = |dir, ms: i64, bytes| TlsBurst {
@@ -1586,13 +1599,6 @@ fn target_5xx_over_a_tls_back_end_is_the_targets_error() {
         ..TlsInfo::default()
     });
     tr.closed(rec);
-    let f = one(tr);
-    check(
-        &f,
-        Category::TargetGeneratedError,
-        Some(503),
-        Some(GeneratedBy::Target),
-    );
 }
 
 /// The same HTTPS target group's answer seen from the back end alone (or with a front end whose
@@ -1601,7 +1607,6 @@ fn target_5xx_over_a_tls_back_end_is_the_targets_error() {
 /// one named as its generator); with the front end's 200 it stays `ok`.
 #[test]
 fn target_answer_over_tls_alone_is_answered_status_not_visible() {
-    use crate::protocol::TlsBurst;
     let run = |front: Option<u16>| {
         let config = AlbConfig {
             alb_ips: vec![ALB.parse().unwrap()],
@@ -1622,21 +1627,7 @@ fn target_answer_over_tls_alone_is_answered_status_not_visible() {
                 None,
             ));
         }
-        let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 443), 101).handshake(101);
-        let mut rec = b.record(AppKind::Tls, vec![], 0, None);
-        let burst = |dir, ms: i64, bytes| TlsBurst {
-            dir,
-            first: t(ms),
-            first_pos: p(ms as u64),
-            last: t(ms),
-            bytes,
-        };
-        rec.tls = Some(TlsInfo {
-            established: Some(t(102)),
-            bursts: vec![burst(ToServer, 103, 243), burst(ToClient, 110, 568)],
-            ..TlsInfo::default()
-        });
-        tr.closed(rec);
+        close_tls_back_answer(&mut tr);
         one(tr)
     };
     let f = run(None);
