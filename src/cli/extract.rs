@@ -244,6 +244,5 @@ pub fn run(args: ExtractArgs) -> Result<ExitCode, CliError> {
 
 /// A temporary file for a slice going to stdout (written whole, then copied out).
 fn stdout_spool() -> Result<OutputFile, CliError> {
-    let dir = std::env::temp_dir();
-    OutputFile::create(&dir.join("albscope-slice.pcap"), &[], "-w")
+    OutputFile::spool("the slice for -w - (a temporary file)")
 }

@@ -218,10 +218,22 @@ impl OutputFile {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
+        Self::temp_in(&dir, target)
+    }
+
+    /// A spool for bytes that go to stdout once complete: a new temporary file of its own in
+    /// the system's temporary folder (never a fixed name another run or user could hold),
+    /// removed when dropped or on interrupt; read it back through [`OutputFile::temp_path`].
+    pub fn spool(what: &str) -> Result<Self, CliError> {
+        Self::temp_in(&std::env::temp_dir(), Path::new(what))
+    }
+
+    /// A new temporary file in `dir` for `target` (named in messages).
+    fn temp_in(dir: &Path, target: &Path) -> Result<Self, CliError> {
         let temp = tempfile::Builder::new()
             .prefix(".albscope-")
             .suffix(".tmp")
-            .tempfile_in(&dir)
+            .tempfile_in(dir)
             .map_err(|e| {
                 // tempfile's message names its random file; the OS error is what matters.
                 let text = e.to_string();

@@ -11,8 +11,7 @@ use std::process::{Command, Stdio};
 const SEED: &str = include_str!("../../samples/access-logs/seed-article.log");
 
 fn scratch(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("albscope-accesslog-{}-{name}", std::process::id()));
+    let dir = crate::scratch::dir(&format!("accesslog-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir

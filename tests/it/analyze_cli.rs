@@ -13,7 +13,7 @@ fn albscope(args: &[&str]) -> Output {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("albscope-cli-{}", std::process::id()));
+    let dir = crate::scratch::dir("cli");
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(name)
 }

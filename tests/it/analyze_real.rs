@@ -1289,7 +1289,7 @@ fn caddy_h1_cut_after_every_packet_is_never_wrong() {
             Category::TargetIdleTimeout
         }
     };
-    let dir = std::env::temp_dir().join(format!("albscope-cdy-cuts-{}", std::process::id()));
+    let dir = crate::scratch::dir("cdy-cuts");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("cut.pcap");
     let mut wrong = Vec::new();

@@ -22,7 +22,7 @@ fn analyze(path: &Path, keep_ok: bool) -> Analysis {
 }
 
 fn tmp_file(name: &str, bytes: &[u8]) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("albscope-analyze-{}", std::process::id()));
+    let dir = crate::scratch::dir("analyze");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let p = dir.join(format!("{name}.pcap"));
     std::fs::write(&p, bytes).expect("write sample");

@@ -41,7 +41,7 @@ impl Clock for Probe {
 
 #[test]
 fn pending_legs_stay_within_the_window() {
-    let path = std::env::temp_dir().join(format!("albscope-stream-{}.pcap", std::process::id()));
+    let path = crate::scratch::dir("stream").join("stream.pcap");
     let file = std::fs::File::create(&path).expect("create");
     // One keep-alive client at a time: about three minutes of traffic.
     albscope_synth::bulk::write_http_load(file, 30_000_000, 1, 7).expect("write load");

@@ -229,8 +229,7 @@ struct TempFile(PathBuf);
 
 impl TempFile {
     fn new(tag: &str, bytes: &[u8]) -> Self {
-        let path =
-            std::env::temp_dir().join(format!("albscope-capture-{}-{tag}", std::process::id()));
+        let path = crate::scratch::dir("capture").join(tag);
         std::fs::write(&path, bytes).unwrap();
         TempFile(path)
     }

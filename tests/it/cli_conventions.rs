@@ -14,7 +14,7 @@ fn albscope(args: &[&str]) -> Output {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("albscope-conv-{}", std::process::id()));
+    let dir = crate::scratch::dir("conv");
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(name)
 }

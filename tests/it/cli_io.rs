@@ -29,7 +29,7 @@ fn albscope_stdin(args: &[&str], input: &[u8]) -> Output {
 }
 
 fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("albscope-cli-io-{}", std::process::id()));
+    let dir = crate::scratch::dir("cli-io");
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(name)
 }
@@ -236,6 +236,28 @@ fn a_closed_stdout_ends_every_command_quietly() {
             "{args:?}: {err}"
         );
     }
+}
+
+#[test]
+fn the_stdout_slice_spool_is_a_fresh_temporary_file() {
+    // `extract -w -` spools the slice before copying it to stdout. The spool is a new file of
+    // its own: a folder, a FIFO or another run's file at any fixed name in the temporary
+    // folder must not stop or block it.
+    let tmpdir = crate::scratch::dir("spool-tmpdir");
+    std::fs::create_dir_all(tmpdir.join("albscope-slice.pcap")).expect("blocking folder");
+    let out = Command::new(BIN)
+        .args(["extract", "samples/mixed.pcap", "--request", "f12.0", "-w", "-"])
+        .env("TMPDIR", &tmpdir)
+        .output()
+        .expect("run albscope");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(&out.stdout[..4], &[0x4d, 0x3c, 0xb2, 0xa1], "a pcap on stdout");
+    let left: Vec<_> = std::fs::read_dir(&tmpdir)
+        .expect("tmpdir")
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "only the folder is left, the spool is gone: {left:?}");
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("albscope-flow-cli-{}", std::process::id()));
+    let dir = crate::scratch::dir("flow-cli");
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir.join(name)
 }

@@ -168,7 +168,7 @@ fn flows_match_tshark_conversations() {
         eprintln!("skipped: tshark not installed");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("albscope-flow-vs-tshark-{}", std::process::id()));
+    let dir = crate::scratch::dir("flow-vs-tshark");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let built = dir.join("built.pcap");
     build_capture(&built);

@@ -116,7 +116,7 @@ fn without_access_log_the_output_is_unchanged_and_a_missing_log_is_an_error() {
 
 #[test]
 fn check_takes_access_logs_too() {
-    let dir = std::env::temp_dir().join(format!("albscope-logcheck-{}", std::process::id()));
+    let dir = crate::scratch::dir("logcheck");
     std::fs::create_dir_all(&dir).expect("temp dir");
     let expected = dir.join("mixed.txt");
     let expected = expected.to_str().expect("utf-8 path");

@@ -33,6 +33,7 @@ mod robust_damage;
 mod robust_exit_codes;
 mod robust_fuzz_corpus;
 mod robust_limits;
+mod scratch;
 mod synth_samples;
 mod threads;
 mod tls_decrypt;

@@ -262,7 +262,7 @@ fn html_reports_render_in_headless_chromium() {
         );
         return;
     };
-    let work = std::env::temp_dir().join(format!("albscope-html-{}", std::process::id()));
+    let work = crate::scratch::dir("html");
     std::fs::create_dir_all(&work).unwrap();
     let shots = std::env::var_os("ALBSCOPE_HTML_SHOTS").map(PathBuf::from);
     let chosen: Vec<(String, PathBuf)> = samples()
@@ -556,7 +556,7 @@ fn html_reports_of_every_sample_load_in_one_browser() {
         );
         return;
     };
-    let work = std::env::temp_dir().join(format!("albscope-html-all-{}", std::process::id()));
+    let work = crate::scratch::dir("html-all");
     std::fs::create_dir_all(&work).unwrap();
     // Render every page (two at a time): (name, failure sections in the page).
     let pages = every_page();

@@ -210,7 +210,7 @@ const KNOWN_SLICE_LIMITS: &[(&str, &str)] = &[
 
 #[test]
 fn every_failed_request_slice_reanalyses_to_the_same_finding() {
-    let dir = std::env::temp_dir().join(format!("albscope-slices-{}", std::process::id()));
+    let dir = crate::scratch::dir("slices");
     std::fs::create_dir_all(&dir).unwrap();
     let mut checked = 0;
     let mut tshark_seen = false;
@@ -325,7 +325,7 @@ fn every_failed_request_slice_reanalyses_to_the_same_finding() {
 
 #[test]
 fn extract_cli_writes_one_slice_per_failed_request_of_mixed() {
-    let dir = std::env::temp_dir().join(format!("albscope-extract-{}", std::process::id()));
+    let dir = crate::scratch::dir("extract");
     let out = Command::new(env!("CARGO_BIN_EXE_albscope"))
         .args(["extract", "samples/mixed.pcap", "--failed", "-d"])
         .arg(&dir)
@@ -431,7 +431,7 @@ fn tcp_conns(path: &Path) -> (Conns, Vec<u32>) {
 fn slices_keep_exactly_the_packets_of_the_chosen_connections() {
     use albscope::capture::Timestamp;
     use albscope::diagnose::metrics::ConnRef;
-    let dir = std::env::temp_dir().join(format!("albscope-slice-raw-{}", std::process::id()));
+    let dir = crate::scratch::dir("slice-raw");
     std::fs::create_dir_all(&dir).unwrap();
     for name in [
         "mixed.pcap",
@@ -495,7 +495,7 @@ fn slices_across_link_types_are_pcapng_readable_by_tshark() {
     let (cb, lb) = tcp_conns(b);
     assert_ne!(la, lb, "two link types");
     let pick = [&ca[0], &cb[0]];
-    let dir = std::env::temp_dir().join(format!("albscope-slice-ng-{}", std::process::id()));
+    let dir = crate::scratch::dir("slice-ng");
     std::fs::create_dir_all(&dir).unwrap();
     let spec = SliceSpec {
         path: dir.join("two-links.pcap"),

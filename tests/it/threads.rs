@@ -157,7 +157,7 @@ fn multi_file_samples_are_identical_for_every_thread_count() {
 /// Two damaged copies of samples/mixed.pcap in a fresh temporary folder named after `tag`: the
 /// first two thirds of the file (cut), and the file with 64 bytes in its middle garbled.
 fn damaged_copies(tag: &str) -> (PathBuf, PathBuf, PathBuf) {
-    let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
+    let dir = crate::scratch::dir(tag);
     std::fs::create_dir_all(&dir).expect("temp dir");
     let mixed = std::fs::read(root().join("samples/mixed.pcap")).expect("mixed sample");
     let cut = dir.join("mixed-cut.pcap");

@@ -377,7 +377,7 @@ fn http2_streams_in_tls_pair_with_the_back_end_requests_found_without_keys() {
 
 #[test]
 fn malformed_key_log_lines_are_reported_with_file_and_line() {
-    let tmp = std::env::temp_dir().join(format!("albscope-bad-{}.keys", std::process::id()));
+    let tmp = crate::scratch::dir("tls").join("bad.keys");
     let good = std::fs::read_to_string(dir().join("tls13_h1.keys")).unwrap();
     std::fs::write(&tmp, format!("garbage line\n{good}CLIENT_RANDOM 00 11\n")).unwrap();
     let p = dir().join("tls13_h1.pcap");

@@ -171,7 +171,7 @@ fn each_failure_filter_selects_exactly_its_packets_in_tshark() {
         eprintln!("tshark not installed: skipped");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("albscope-wsfilter-{}", std::process::id()));
+    let dir = crate::scratch::dir("wsfilter");
     std::fs::create_dir_all(&dir).unwrap();
     let mut all_packets = Vec::new();
     let mut exprs = Vec::new();
@@ -284,7 +284,7 @@ fn the_reported_extract_command_writes_a_commented_pcapng() {
     let filter = req["wireshark_filter"].as_str().expect("wireshark_filter");
     let words: Vec<&str> = cmd.split_whitespace().collect();
     assert_eq!(words.get(..2), Some(&["albscope", "extract"][..]), "{cmd}");
-    let dest = std::env::temp_dir().join(format!("albscope-ws-{}.pcapng", std::process::id()));
+    let dest = crate::scratch::dir("ws").join("slice.pcapng");
     let mut args: Vec<String> = words[1..].iter().map(|w| w.to_string()).collect();
     let w = args.iter().position(|a| a == "-w").expect("-w");
     args[w + 1] = dest.display().to_string();
