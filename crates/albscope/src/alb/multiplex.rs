@@ -7,10 +7,15 @@
 //! the connection's bursts instead of counting one request per burst.
 //!
 //! A connection counts as HTTP/2 when its handshake shows it: the ServerHello selected `h2`
-//! (TLS 1.2), or the ClientHello offered `h2` alone. When the client offered `h2` among others
-//! and the selection is hidden (TLS 1.3 sends it encrypted), the connection counts as HTTP/2
-//! only when the back end shows two of its requests in flight at once, or more requests than
-//! the connection had client bursts (HTTP/1.1 sends one request at a time, each a burst).
+//! (TLS 1.2 and older send the ALPN selection in the clear; a TLS 1.2 ServerHello without it
+//! rules HTTP/2 out, RFC 9113 3.2), or the ClientHello offered `h2` alone (any version). When
+//! the client offered `h2` among others and the selection is hidden (TLS 1.3 sends it
+//! encrypted, in EncryptedExtensions), the connection counts as HTTP/2 when its record sizes
+//! show HTTP/2 framing ([`Http2Evidence::ControlFrames`], TLS 1.3 only), or when the back end
+//! shows two of its requests in flight at once, or more requests than the connection had
+//! client bursts (HTTP/1.1 sends one request at a time, each a burst). Otherwise it stays a
+//! candidate: its bursts are paired by time, and one without a back-end request is no request
+//! failure (diagnose: outcome not visible; a key log would tell).
 
 use super::types::{ClosedConn, Leg};
 use crate::capture::{Duration, Timestamp};
@@ -34,6 +39,11 @@ pub enum Http2Evidence {
     /// The ClientHello offered `h2` among others and the selection was not visible; the back
     /// end showed concurrent requests (or more requests than client bursts) on it.
     Concurrent,
+    /// The ClientHello offered `h2` among others and TLS 1.3 hid the selection; the client's
+    /// first record had room for the HTTP/2 preface and SETTINGS, and after the server's data
+    /// it sent a record of one HTTP/2 control frame (9-17 bytes: a SETTINGS acknowledgement,
+    /// WINDOW_UPDATE, PING), which no HTTP/1 request fits (see [`crate::protocol::Http2Signs`]).
+    ControlFrames,
 }
 
 /// One front-end TLS connection that may carry HTTP/2.
@@ -141,14 +151,20 @@ impl Http2Fronts {
     }
 
     /// Which connections carry HTTP/2, given the back-end requests attributed to each: those
-    /// whose handshake shows it, and those that offered it whose requests overlap in time or
-    /// outnumber their client bursts. Returns the evidence per connection index.
+    /// whose handshake or records show it (with or without back-end requests: a bare failed
+    /// attempt may still be one of theirs), and those that offered it whose requests overlap
+    /// in time or outnumber their client bursts. Returns the evidence per connection index.
     pub(super) fn decide(&self, attributed: &[Attribution]) -> HashMap<usize, Http2Evidence> {
         let mut per_conn: HashMap<usize, Vec<(Timestamp, Option<Timestamp>)>> = HashMap::new();
         for a in attributed {
             per_conn.entry(a.conn).or_default().push((a.start, a.end));
         }
-        let mut out = HashMap::new();
+        let mut out: HashMap<usize, Http2Evidence> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.shown?)))
+            .collect();
         for (i, mut reqs) in per_conn {
             let Some(c) = self.conns.get(i) else { continue };
             if let Some(e) = c.shown {
@@ -194,24 +210,31 @@ impl Http2Fronts {
 }
 
 /// True when a front-end TLS connection carries HTTP/2 as far as its handshake shows without
-/// the back end: the ServerHello selected `h2`, or (selection hidden or not captured) the
-/// ClientHello offered `h2`, which an ALB HTTPS listener always selects when offered. Its
-/// application-data exchanges are then not requests (one connection carries many concurrent
-/// streams).
+/// the back end: the ServerHello selected `h2`, or (selection hidden by TLS 1.3 or not
+/// captured) the ClientHello offered `h2`, which an ALB HTTPS listener always selects when
+/// offered (a TLS 1.2 ServerHello that selected nothing rules it out). Its application-data
+/// exchanges are then not requests (one connection carries many concurrent streams).
 pub fn front_http2(rec: &ClosedConn) -> bool {
     h2_offer(rec).is_some()
 }
 
-/// What the handshake shows about HTTP/2: `Some(Some(e))` shown, `Some(None)` offered among
-/// others with the selection hidden, `None` not offered (or another protocol selected).
+/// What the handshake and records show about HTTP/2: `Some(Some(e))` shown, `Some(None)`
+/// offered among others with the selection hidden and no sign in the records, `None` not
+/// offered (or another protocol selected, or a TLS 1.2 ServerHello selected none).
 fn h2_offer(rec: &ClosedConn) -> Option<Option<Http2Evidence>> {
     let tls = rec.tls.as_ref()?;
     let offered = tls.client_hello.as_ref().map(|c| &c.alpn);
-    let selected = tls.server_hello.as_ref().and_then(|s| s.alpn.as_deref());
-    match selected {
+    let server_hello = tls.server_hello.as_ref();
+    match server_hello.and_then(|s| s.alpn.as_deref()) {
         Some("h2") => return Some(Some(Http2Evidence::Selected)),
         Some(_) => return None,
         None => {}
+    }
+    // TLS 1.2 and older: the selection is in the clear, and HTTP/2 over TLS needs it.
+    let clear = |v: &str| matches!(v, "SSLv3" | "TLSv1.0" | "TLSv1.1" | "TLSv1.2");
+    let hidden = server_hello.map_or(true, |s| !clear(&s.version));
+    if !hidden {
+        return None;
     }
     let offered = offered?;
     if !offered.iter().any(|p| p == "h2") {
@@ -219,9 +242,23 @@ fn h2_offer(rec: &ClosedConn) -> Option<Option<Http2Evidence>> {
     }
     if offered.iter().all(|p| p == "h2") {
         Some(Some(Http2Evidence::OnlyOffered))
+    } else if h2_framing(&tls.h2_signs) {
+        Some(Some(Http2Evidence::ControlFrames))
     } else {
         Some(None)
     }
+}
+
+/// Smallest client connection preface: the 24-byte magic and an empty SETTINGS frame.
+const H2_PREFACE_MIN: u16 = 24 + 9;
+
+/// True when a TLS 1.3 connection's record sizes show HTTP/2 framing (see
+/// [`Http2Evidence::ControlFrames`]). An HTTP/1.1 client sends only requests, their bodies and
+/// alerts: a burst of its own of 9-17 bytes after the server's data is a request body sent
+/// after an interim `100 Continue`, the one look-alike (a body that small is not sent with
+/// `Expect: 100-continue` by common clients).
+fn h2_framing(signs: &crate::protocol::Http2Signs) -> bool {
+    signs.client_first >= H2_PREFACE_MIN && signs.client_control_frames > 0
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! kept), parses the hellos and alerts with `tls-parser`, and times application-data bursts.
 
 use super::http::Seg;
-use super::{ClientHelloInfo, ServerHelloInfo, TlsAlertInfo, TlsBurst, TlsInfo};
+use super::{ClientHelloInfo, Http2Signs, ServerHelloInfo, TlsAlertInfo, TlsBurst, TlsInfo};
 use crate::capture::{PacketPos, Timestamp};
 use crate::flow::Dir;
 use tls_parser::{
@@ -27,6 +27,14 @@ const HRR_RANDOM: [u8; 32] = [
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
+
+/// Bytes a TLS 1.3 record adds to its plaintext, padding aside: the inner content type and the
+/// 16-byte AEAD tag (RFC 8446 5.2; every TLS 1.3 cipher suite's tag is 16 bytes).
+const TLS13_OVERHEAD: usize = 17;
+/// Plaintext sizes of one HTTP/2 control frame (a 9-byte frame header and a payload of 0 to 8
+/// bytes), RFC 9113 6.5-6.9; an HTTP/1 request is at least 18 bytes (`GET / HTTP/1.0` and the
+/// blank line), a TLS 1.3 alert 2 and a KeyUpdate 5.
+const H2_CONTROL_FRAME: std::ops::RangeInclusive<usize> = 9..=17;
 
 const CCS: u8 = 20;
 const ALERT: u8 = 21;
@@ -146,6 +154,8 @@ pub(crate) struct TlsConn {
     /// What was read so far.
     pub info: TlsInfo,
     tls13: bool,
+    /// Direction of the last application-data record after the handshake.
+    last_app: Option<Dir>,
     /// Records or streams that could not be read.
     pub errors: u64,
 }
@@ -343,6 +353,10 @@ impl TlsConn {
             }
             self.info.established = Some(rec.start_ts);
         }
+        if self.tls13 {
+            note_h2_signs(&mut self.info.h2_signs, dir, rec.len, self.last_app);
+        }
+        self.last_app = Some(dir);
         match self.info.bursts.last_mut() {
             Some(b) if b.dir == dir => {
                 b.last = end_ts;
@@ -358,7 +372,7 @@ impl TlsConn {
                         bytes: rec.len as u64,
                     });
                 } else {
-                    self.info.bursts_dropped += 1;
+                    self.info.bursts_dropped = self.info.bursts_dropped.saturating_add(1);
                 }
             }
         }
@@ -504,6 +518,20 @@ impl TlsConn {
             st.hs_buf = Vec::new();
             st.hs_start = None;
         }
+    }
+}
+
+/// Updates the HTTP/2 signs with one TLS 1.3 application-data record of `len` bytes (see
+/// [`Http2Signs`]); `last` is the direction of the record before it.
+fn note_h2_signs(signs: &mut Http2Signs, dir: Dir, len: usize, last: Option<Dir>) {
+    if dir != Dir::ToServer {
+        return;
+    }
+    let plain = len.saturating_sub(TLS13_OVERHEAD);
+    if signs.client_first == 0 {
+        signs.client_first = u16::try_from(plain).unwrap_or(u16::MAX).max(1);
+    } else if last == Some(Dir::ToClient) && H2_CONTROL_FRAME.contains(&plain) {
+        signs.client_control_frames = signs.client_control_frames.saturating_add(1);
     }
 }
 

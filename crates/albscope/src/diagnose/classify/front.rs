@@ -236,7 +236,12 @@ pub(super) fn analyze_front_only(
             }
             v
         }
-        None if !back_visible && f.burst.as_ref().is_some_and(|b| b.response.is_some()) => {
+        // With the back end in the capture, an answered exchange no back-end request matched
+        // on a connection that may carry HTTP/2 (see `crate::alb::front_http2`) is an HTTP/2
+        // control exchange or a request the ALB answered itself: its outcome is not visible.
+        None if (!back_visible || f.record.as_deref().is_some_and(crate::alb::front_http2))
+            && f.burst.as_ref().is_some_and(|b| b.response.is_some()) =>
+        {
             encrypted_front_only(f, ctx, ev)
         }
         None if f.burst.as_ref().is_some_and(|b| b.response.is_some()) => {
