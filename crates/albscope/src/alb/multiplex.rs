@@ -153,7 +153,8 @@ impl Http2Fronts {
     /// Which connections carry HTTP/2, given the back-end requests attributed to each: those
     /// whose handshake or records show it (with or without back-end requests: a bare failed
     /// attempt may still be one of theirs), and those that offered it whose requests overlap
-    /// in time or outnumber their client bursts. Returns the evidence per connection index.
+    /// in time or outnumber their client bursts (named as the evidence over record sizes).
+    /// Returns the evidence per connection index.
     pub(super) fn decide(&self, attributed: &[Attribution]) -> HashMap<usize, Http2Evidence> {
         let mut per_conn: HashMap<usize, Vec<(Timestamp, Option<Timestamp>)>> = HashMap::new();
         for a in attributed {
@@ -167,8 +168,12 @@ impl Http2Fronts {
             .collect();
         for (i, mut reqs) in per_conn {
             let Some(c) = self.conns.get(i) else { continue };
-            if let Some(e) = c.shown {
-                out.insert(i, e);
+            // The handshake's word is final; record sizes give way to the back end's (the
+            // stronger sign: requests in flight at once).
+            if matches!(
+                c.shown,
+                Some(Http2Evidence::Selected | Http2Evidence::OnlyOffered)
+            ) {
                 continue;
             }
             reqs.sort_by_key(|r| r.0);

@@ -271,10 +271,18 @@ fn encrypted(r: &mut Rich, v: &Verdict) {
             }
         ));
     }
-    r.text(
-        ". To see them: capture the targets' side (the ALB's back-end connections) or give \
-            the clients' TLS keys with ",
-    );
+    if v.back_end_captured {
+        // The back end is in the capture and shows no request for them.
+        r.text(
+            ". The back end shows no request for them (HTTP/2 control exchanges, or requests \
+                the ALB answered itself). To see them: give the clients' TLS keys with ",
+        );
+    } else {
+        r.text(
+            ". To see them: capture the targets' side (the ALB's back-end connections) or \
+                give the clients' TLS keys with ",
+        );
+    }
     r.code("--tls-keylog");
     r.text(".");
 }
