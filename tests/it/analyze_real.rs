@@ -897,6 +897,40 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         ),
         ("cdy_h2_single.target.pcap", cdy_h2_single(true)),
         (
+            // the same node speaking HTTP/1.1 only over TLS 1.3 to clients that offer h2 and
+            // http/1.1 (the selection hidden): no record shows HTTP/2 and each burst is a
+            // request; the POST whose 12-byte body went after an interim `100 Continue` is
+            // not taken for HTTP/2 (its record sizes are the one look-alike, see
+            // `alb::multiplex`), but its back-end request started after that interim answer,
+            // so no front-end burst pairs with it (port 0). The reset GET: Caddy's retry gives
+            // the connection more back-end requests than bursts, which reads as HTTP/2
+            // streams (an ALB does not retry).
+            "cdy_h1_tls13.pcap",
+            vec![
+                (41601, Category::Ok, Some(200), TG),
+                (41602, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (41602, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (41603, Category::TargetGeneratedError, Some(503), TG),
+                (41604, Category::TargetConnectRefused, Some(502), LB),
+                (41605, Category::Ok, Some(200), TG),
+                (41605, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "cdy_h1_tls13.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::TargetGeneratedError, Some(503), TG),
+                (0, Category::Undetermined, None, None),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
             // Caddy's HTTP/2 over TLS front end (TLS 1.3: ALPN hidden) seen from the target:
             // the same targets and failures, no retry
             "cdy_h2_mixed.target.pcap",
@@ -1192,7 +1226,7 @@ fn cli_json(file: &str, args: &[&str]) -> serde_json::Value {
 /// right; without the keys every stream has the decrypted analysis's category (its status
 /// inferred where the front end hides it).
 /// The connections carrying one stream (41301, 41332) are told HTTP/2 by their record sizes
-/// (`Http2Evidence::ControlFrames`); 41331's records do not show it (its client sent its
+/// (`Http2Evidence::SettingsAck`); 41331's records do not show it (its client sent its
 /// SETTINGS acknowledgement right behind its request, not after the server's data), so its
 /// one burst no back-end request matched is an exchange whose outcome is not visible, never
 /// a failure.
@@ -1436,7 +1470,8 @@ fn caddy_h1_cut_after_every_packet_is_never_wrong() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
-/// Caddy's HTTP/2 over TLS front ends without keys, cut after every packet: no request states
+/// Caddy's HTTP/2 over TLS front ends without keys (and its HTTP/1.1-only TLS 1.3 front end,
+/// whose clients offered h2 too), cut after every packet: no request states
 /// a category its client connection's requests do not have (a request read from the back end
 /// by its path; an encrypted exchange, or a failed attempt paired with one, by its client
 /// port), whether or not the cut leaves enough records to tell HTTP/2.
@@ -1473,6 +1508,22 @@ fn caddy_h2_cut_after_every_packet_is_never_wrong() {
         41504 | 41534 => Some(vec![TargetConnectRefused]),
         _ => None,
     };
+    let h1 = |port: u16| match port {
+        41601 | 41605 | 41606 => Some(vec![Ok]),
+        41602 => Some(vec![TargetClosedBeforeResponse]),
+        41603 => Some(vec![TargetGeneratedError]),
+        41604 => Some(vec![TargetConnectRefused]),
+        _ => None,
+    };
+    wrong.extend(cut_wrong_answers(
+        "samples/real/cdy_h1_tls13.pcap",
+        174,
+        |path, port| match (path, h1(port)) {
+            (_, Some(c)) => Some(c),
+            (Some(p), None) if !p.is_empty() => Some(vec![cdy_truth(p)]),
+            _ => None,
+        },
+    ));
     wrong.extend(cut_wrong_answers(
         "samples/real/cdy_h2_single.pcap",
         365,

@@ -23,7 +23,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/c2-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-CDY_SCENARIOS="cdy_h2_mixed cdy_h1_mixed cdy_h2_single"
+CDY_SCENARIOS="cdy_h2_mixed cdy_h1_mixed cdy_h2_single cdy_h1_tls13"
 
 # ---------------------------------------------------------------- the ALB node: Caddy
 # one reverse_proxy block to upstream $1 (host:port)
@@ -61,6 +61,7 @@ write_caddy_alb_cfg() {
         timeouts {
             idle ${IDLE}s
         }
+        protocols ${CDY_PROTOCOLS:-h1 h2 h3}
     }
 }
 (alb) {
@@ -199,6 +200,27 @@ sc_cdy_h2_single_drive() {
     sleep 1
 }
 
+# the node speaks HTTP/1.1 only (like an ALB with routing.http2.enabled false): clients that
+# offer h2 and http/1.1 get http/1.1, hidden by TLS 1.3; one with a small body sent after an
+# interim 100 Continue (the one HTTP/1.1 exchange whose record sizes look like HTTP/2's); a
+# client that offers h2 only is refused in the handshake
+sc_cdy_h1_tls13_setup() { cdy_setup_common; CDY_PROTOCOLS="h1"; }
+sc_cdy_h1_tls13_drive() {
+    local b=https://10.99.0.1 p=41601 u
+    for u in /ok/a /reset/b /status/503/c /down/d; do
+        client $p "$b$u" --http2
+        p=$((p + 1))
+        sleep 0.3
+    done
+    # two requests on one kept-alive connection
+    client_multi 41605 --http2 "$b/ok/e1" "$b/ok/e2"
+    sleep 0.3
+    client 41606 "$b/ok/post" --http2 -H 'Expect: 100-continue' --data 'hello=world!'
+    sleep 0.3
+    h2_tls 41607 TLSv1.3 /ok/h2only
+    sleep 1
+}
+
 # ---------------------------------------------------------------- recording
 record_cdy() {
     local sc=$1
@@ -209,7 +231,7 @@ record_cdy() {
     # Caddy picks its certificate by name: one for the node's address
     [ -f "$WORK/cdy.crt" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=realcap-alb \
         -addext subjectAltName=IP:10.99.0.1 -keyout "$WORK/cdy.key" -out "$WORK/cdy.crt" >/dev/null 2>&1
-    TARGET_VANTAGE=0 ALB2=0
+    TARGET_VANTAGE=0 ALB2=0 CDY_PROTOCOLS=
     setup_net
     "sc_${sc}_setup"
     write_caddy_alb_cfg

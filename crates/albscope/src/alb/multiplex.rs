@@ -11,7 +11,7 @@
 //! rules HTTP/2 out, RFC 9113 3.2), or the ClientHello offered `h2` alone (any version). When
 //! the client offered `h2` among others and the selection is hidden (TLS 1.3 sends it
 //! encrypted, in EncryptedExtensions), the connection counts as HTTP/2 when its record sizes
-//! show HTTP/2 framing ([`Http2Evidence::ControlFrames`], TLS 1.3 only), or when the back end
+//! show HTTP/2 framing ([`Http2Evidence::SettingsAck`], TLS 1.3 only), or when the back end
 //! shows two of its requests in flight at once, or more requests than the connection had
 //! client bursts (HTTP/1.1 sends one request at a time, each a burst). Otherwise it stays a
 //! candidate: its bursts are paired by time, and one without a back-end request is no request
@@ -41,9 +41,9 @@ pub enum Http2Evidence {
     Concurrent,
     /// The ClientHello offered `h2` among others and TLS 1.3 hid the selection; the client's
     /// first record had room for the HTTP/2 preface and SETTINGS, and after the server's data
-    /// it sent a record of one HTTP/2 control frame (9-17 bytes: a SETTINGS acknowledgement,
-    /// WINDOW_UPDATE, PING), which no HTTP/1 request fits (see [`crate::protocol::Http2Signs`]).
-    ControlFrames,
+    /// it sent a record of exactly 9 bytes, an HTTP/2 SETTINGS acknowledgement, which no HTTP/1
+    /// request fits (see [`crate::protocol::Http2Signs`]).
+    SettingsAck,
 }
 
 /// One front-end TLS connection that may carry HTTP/2.
@@ -248,7 +248,7 @@ fn h2_offer(rec: &ClosedConn) -> Option<Option<Http2Evidence>> {
     if offered.iter().all(|p| p == "h2") {
         Some(Some(Http2Evidence::OnlyOffered))
     } else if h2_framing(&tls.h2_signs) {
-        Some(Some(Http2Evidence::ControlFrames))
+        Some(Some(Http2Evidence::SettingsAck))
     } else {
         Some(None)
     }
@@ -258,12 +258,15 @@ fn h2_offer(rec: &ClosedConn) -> Option<Option<Http2Evidence>> {
 const H2_PREFACE_MIN: u16 = 24 + 9;
 
 /// True when a TLS 1.3 connection's record sizes show HTTP/2 framing (see
-/// [`Http2Evidence::ControlFrames`]). An HTTP/1.1 client sends only requests, their bodies and
-/// alerts: a burst of its own of 9-17 bytes after the server's data is a request body sent
-/// after an interim `100 Continue`, the one look-alike (a body that small is not sent with
-/// `Expect: 100-continue` by common clients).
+/// [`Http2Evidence::SettingsAck`]). An HTTP/1.1 client sends requests, their bodies and
+/// alerts: its own record of exactly 9 bytes right after the server's data is a request body
+/// (or chunk) of 9 bytes sent after an interim `100 Continue` or an early answer, the one
+/// look-alike (common clients send `Expect: 100-continue` only with large bodies; the
+/// recording `cdy_h1_tls13` has a 12-byte body after `100 Continue`, not taken for HTTP/2).
+/// A client that sends its acknowledgement together with other frames shows no sign: its
+/// connection stays a candidate.
 fn h2_framing(signs: &crate::protocol::Http2Signs) -> bool {
-    signs.client_first >= H2_PREFACE_MIN && signs.client_control_frames > 0
+    signs.client_first >= H2_PREFACE_MIN && signs.client_settings_acks > 0
 }
 
 #[cfg(test)]

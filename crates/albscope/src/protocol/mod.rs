@@ -390,9 +390,9 @@ pub struct Http2Signs {
     /// SETTINGS frame (33 bytes at least).
     pub client_first: u16,
     /// Client records, after its first, that open a burst (right after server application
-    /// data) and carry 9 to 17 bytes: one HTTP/2 control frame (SETTINGS acknowledgement 9,
-    /// WINDOW_UPDATE or RST_STREAM 13, PING or GOAWAY 17). Saturating.
-    pub client_control_frames: u16,
+    /// data) and carry exactly 9 bytes: an HTTP/2 SETTINGS acknowledgement (an empty frame),
+    /// which an HTTP/2 client owes the server's SETTINGS and often sends alone. Saturating.
+    pub client_settings_acks: u16,
 }
 
 /// Where a connection stood at the moment one of its exchanges finished.

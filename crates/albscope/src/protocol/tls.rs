@@ -31,10 +31,11 @@ const HRR_RANDOM: [u8; 32] = [
 /// Bytes a TLS 1.3 record adds to its plaintext, padding aside: the inner content type and the
 /// 16-byte AEAD tag (RFC 8446 5.2; every TLS 1.3 cipher suite's tag is 16 bytes).
 const TLS13_OVERHEAD: usize = 17;
-/// Plaintext sizes of one HTTP/2 control frame (a 9-byte frame header and a payload of 0 to 8
-/// bytes), RFC 9113 6.5-6.9; an HTTP/1 request is at least 18 bytes (`GET / HTTP/1.0` and the
-/// blank line), a TLS 1.3 alert 2 and a KeyUpdate 5.
-const H2_CONTROL_FRAME: std::ops::RangeInclusive<usize> = 9..=17;
+/// Plaintext size of an HTTP/2 SETTINGS acknowledgement: a 9-byte frame header and no payload
+/// (RFC 9113 6.5.3), which every HTTP/2 client sends after the server's SETTINGS (the server's
+/// connection preface). An HTTP/1 request is at least 18 bytes (`GET / HTTP/1.0` and the blank
+/// line); a TLS 1.3 alert is 2, a KeyUpdate 5.
+const H2_SETTINGS_ACK: usize = 9;
 
 const CCS: u8 = 20;
 const ALERT: u8 = 21;
@@ -530,8 +531,8 @@ fn note_h2_signs(signs: &mut Http2Signs, dir: Dir, len: usize, last: Option<Dir>
     let plain = len.saturating_sub(TLS13_OVERHEAD);
     if signs.client_first == 0 {
         signs.client_first = u16::try_from(plain).unwrap_or(u16::MAX).max(1);
-    } else if last == Some(Dir::ToClient) && H2_CONTROL_FRAME.contains(&plain) {
-        signs.client_control_frames = signs.client_control_frames.saturating_add(1);
+    } else if last == Some(Dir::ToClient) && plain == H2_SETTINGS_ACK {
+        signs.client_settings_acks = signs.client_settings_acks.saturating_add(1);
     }
 }
 

@@ -239,10 +239,11 @@ pub fn pairing_note(n: &PairingNote) -> String {
                     "its ClientHello offered h2 and the back end shows its requests in flight \
                      at once"
                 }
-                Http2Evidence::ControlFrames => {
-                    "its ClientHello offered h2, and its TLS 1.3 records have the sizes of \
-                     HTTP/2 control frames (a preface-sized first record, then a 9-17-byte \
-                     record of its own after the server's), which no HTTP/1 request has"
+                Http2Evidence::SettingsAck => {
+                    "its ClientHello offered h2, and its TLS 1.3 records have HTTP/2's sizes: a \
+                     first record with room for the connection preface, then, after the \
+                     server's, a 9-byte one (a SETTINGS acknowledgement), which no HTTP/1 \
+                     request fits"
                 }
             };
             format!(
