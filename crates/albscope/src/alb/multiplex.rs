@@ -227,7 +227,11 @@ pub fn front_http2(rec: &ClosedConn) -> bool {
 /// offered among others with the selection hidden and no sign in the records, `None` not
 /// offered (or another protocol selected, or a TLS 1.2 ServerHello selected none).
 fn h2_offer(rec: &ClosedConn) -> Option<Option<Http2Evidence>> {
-    let tls = rec.tls.as_ref()?;
+    h2_offer_tls(rec.tls.as_ref()?)
+}
+
+/// [`h2_offer`] of a connection's TLS facts.
+fn h2_offer_tls(tls: &crate::protocol::TlsInfo) -> Option<Option<Http2Evidence>> {
     let offered = tls.client_hello.as_ref().map(|c| &c.alpn);
     let server_hello = tls.server_hello.as_ref();
     match server_hello.and_then(|s| s.alpn.as_deref()) {
@@ -316,6 +320,95 @@ mod tests {
         // More requests than client bursts: several requests per burst.
         let many = [req(0, 10), req(20, 30), req(40, 50)];
         assert!(conn(None, 1).decide(&many).contains_key(&0));
+    }
+
+    fn tls(
+        offered: &[&str],
+        version: Option<&str>,
+        selected: Option<&str>,
+        signs: crate::protocol::Http2Signs,
+    ) -> crate::protocol::TlsInfo {
+        use crate::protocol::{ClientHelloInfo, ServerHelloInfo};
+        crate::protocol::TlsInfo {
+            client_hello: Some(ClientHelloInfo {
+                ts: Timestamp(0),
+                pos: Default::default(),
+                legacy_version: "TLSv1.2".into(),
+                supported_versions: Vec::new(),
+                ciphers: Vec::new(),
+                sni: None,
+                alpn: offered.iter().map(|p| p.to_string()).collect(),
+            }),
+            server_hello: version.map(|v| ServerHelloInfo {
+                ts: Timestamp(0),
+                pos: Default::default(),
+                version: v.into(),
+                cipher: String::new(),
+                alpn: selected.map(str::to_string),
+            }),
+            h2_signs: signs,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn what_the_handshake_and_records_show() {
+        use crate::protocol::Http2Signs;
+        let none = Http2Signs::default();
+        let ack = Http2Signs {
+            client_first: 64,
+            client_settings_acks: 1,
+        };
+        let both = ["h2", "http/1.1"];
+        // TLS 1.2: the selection is in the clear, either way.
+        let t = tls(&both, Some("TLSv1.2"), Some("h2"), none);
+        assert_eq!(h2_offer_tls(&t), Some(Some(Http2Evidence::Selected)));
+        let t = tls(&both, Some("TLSv1.2"), Some("http/1.1"), ack);
+        assert_eq!(h2_offer_tls(&t), None);
+        // a TLS 1.2 ServerHello that selected nothing: no HTTP/2 (it needs ALPN)
+        let t = tls(&["h2"], Some("TLSv1.2"), None, ack);
+        assert_eq!(h2_offer_tls(&t), None);
+        // TLS 1.3 (or no ServerHello): hidden
+        let t = tls(&["h2"], Some("TLSv1.3"), None, none);
+        assert_eq!(h2_offer_tls(&t), Some(Some(Http2Evidence::OnlyOffered)));
+        let t = tls(&both, Some("TLSv1.3"), None, none);
+        assert_eq!(h2_offer_tls(&t), Some(None));
+        let t = tls(&both, Some("TLSv1.3"), None, ack);
+        assert_eq!(h2_offer_tls(&t), Some(Some(Http2Evidence::SettingsAck)));
+        let t = tls(&both, None, None, ack);
+        assert_eq!(h2_offer_tls(&t), Some(Some(Http2Evidence::SettingsAck)));
+        // a first record too small for the preface, or no acknowledgement: no sign
+        let small = Http2Signs {
+            client_first: 32,
+            client_settings_acks: 1,
+        };
+        assert_eq!(h2_offer_tls(&tls(&both, None, None, small)), Some(None));
+        let no_ack = Http2Signs {
+            client_first: 64,
+            client_settings_acks: 0,
+        };
+        assert_eq!(h2_offer_tls(&tls(&both, None, None, no_ack)), Some(None));
+        // not offered: never
+        assert_eq!(h2_offer_tls(&tls(&["http/1.1"], None, None, ack)), None);
+    }
+
+    #[test]
+    fn record_sizes_give_way_to_concurrent_requests() {
+        let overlapping = [req(0, 10), req(1, 12)];
+        assert_eq!(
+            conn(Some(Http2Evidence::SettingsAck), 2)
+                .decide(&overlapping)
+                .get(&0),
+            Some(&Http2Evidence::Concurrent)
+        );
+        // shown without any back-end request: still decided (a bare attempt may be its)
+        assert_eq!(
+            conn(Some(Http2Evidence::SettingsAck), 2)
+                .decide(&[])
+                .get(&0),
+            Some(&Http2Evidence::SettingsAck)
+        );
+        assert!(conn(None, 2).decide(&[]).is_empty());
     }
 
     #[test]

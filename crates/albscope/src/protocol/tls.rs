@@ -568,6 +568,41 @@ mod tests {
         assert_eq!(t.errors, 1);
     }
 
+    /// A TLS 1.3 connection after its handshake: records of `(dir, length)` in order.
+    fn signs_of(records: &[(Dir, usize)]) -> Http2Signs {
+        let mut signs = Http2Signs::default();
+        let mut last = None;
+        for &(dir, len) in records {
+            note_h2_signs(&mut signs, dir, len, last);
+            last = Some(dir);
+        }
+        signs
+    }
+
+    #[test]
+    fn tls13_record_sizes_show_the_settings_acknowledgement() {
+        use Dir::{ToClient as S, ToServer as C};
+        // curl --http2 through Caddy (cdy_h2_single 41504): preface+SETTINGS+WINDOW_UPDATE,
+        // the server's SETTINGS, HEADERS, WINDOW_UPDATE, the client's SETTINGS ack
+        let h2 = signs_of(&[
+            (C, 81),
+            (S, 50),
+            (C, 60),
+            (S, 30),
+            (C, 26),
+            (S, 26),
+            (C, 19),
+        ]);
+        assert_eq!((h2.client_first, h2.client_settings_acks), (64, 1));
+        // the ack right behind the request (no server data between): not counted
+        let behind = signs_of(&[(C, 81), (S, 50), (C, 64), (C, 26), (S, 39)]);
+        assert_eq!(behind.client_settings_acks, 0);
+        // HTTP/1.1 with a 12-byte body after an interim 100 Continue (cdy_h1_tls13 41606),
+        // and a close_notify (2 bytes): neither is 9 bytes
+        let h1 = signs_of(&[(C, 189), (S, 42), (S, 42), (C, 29), (S, 153), (C, 19)]);
+        assert_eq!((h1.client_first, h1.client_settings_acks), (172, 0));
+    }
+
     #[test]
     fn gap_inside_application_data_keeps_sync() {
         let mut t = TlsConn::default();
