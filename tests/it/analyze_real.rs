@@ -1339,7 +1339,7 @@ fn caddy_http2_front_end_with_and_without_keys() {
 /// `cdy_h2_single`, decrypted with the clients' key log and without it: the same category and
 /// status for every client connection (one request each), the TLS 1.2 and h2-only ones
 /// through their handshake, the TLS 1.3 curl ones through their record sizes; the HTTP/1.1
-/// ones as requests of their own; no exchange left over.
+/// ones as requests of their own; no exchange left over. And `cdy_h1_tls13` likewise.
 #[test]
 fn caddy_http2_single_stream_connections_with_and_without_keys() {
     let file = "samples/real/cdy_h2_single.pcap";
@@ -1379,6 +1379,25 @@ fn caddy_http2_single_stream_connections_with_and_without_keys() {
         keyless["summary"]["encrypted_front"].is_null(),
         "no exchange left over: {}",
         keyless["summary"]
+    );
+    // HTTP/1.1 over TLS 1.3 to clients that offered h2 (cdy_h1_tls13): the same categories
+    // with keys and without (Caddy's retry of the reset GET: port 0 with keys, a second stream
+    // of 41602 without); the body sent after the interim 100 Continue is the one exchange left
+    // over, not visible and not a request
+    let file = "samples/real/cdy_h1_tls13.pcap";
+    let keyed = cli_json(file, &["--tls-keylog", "samples/real/cdy_h1_tls13.keys"]);
+    let keyless = cli_json(file, &[]);
+    let want: Vec<_> = rows(&keyed).into_iter().filter(|r| r.0 != 0).collect();
+    assert_eq!(rows(&keyless), want);
+    assert_eq!(want.len(), 6, "{want:?}");
+    let s = &keyless["summary"];
+    assert_eq!(
+        (
+            s["requests"].as_u64(),
+            s["encrypted_front"]["exchanges"].as_u64()
+        ),
+        (Some(8), Some(1)),
+        "{s}"
     );
 }
 
