@@ -246,18 +246,33 @@ fn the_stdout_slice_spool_is_a_fresh_temporary_file() {
     let tmpdir = crate::scratch::dir("spool-tmpdir");
     std::fs::create_dir_all(tmpdir.join("albscope-slice.pcap")).expect("blocking folder");
     let out = Command::new(BIN)
-        .args(["extract", "samples/mixed.pcap", "--request", "f12.0", "-w", "-"])
+        .args([
+            "extract",
+            "samples/mixed.pcap",
+            "--request",
+            "f12.0",
+            "-w",
+            "-",
+        ])
         .env("TMPDIR", &tmpdir)
         .output()
         .expect("run albscope");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(&out.stdout[..4], &[0x4d, 0x3c, 0xb2, 0xa1], "a pcap on stdout");
+    assert_eq!(
+        &out.stdout[..4],
+        &[0x4d, 0x3c, 0xb2, 0xa1],
+        "a pcap on stdout"
+    );
     let left: Vec<_> = std::fs::read_dir(&tmpdir)
         .expect("tmpdir")
         .flatten()
         .map(|e| e.file_name())
         .collect();
-    assert_eq!(left.len(), 1, "only the folder is left, the spool is gone: {left:?}");
+    assert_eq!(
+        left.len(),
+        1,
+        "only the folder is left, the spool is gone: {left:?}"
+    );
 }
 
 #[test]

@@ -202,10 +202,6 @@ const KNOWN_SLICE_LIMITS: &[(&str, &str)] = &[
     ("target_unreachable_icmp", "/v6"),
     ("proxy-two-interfaces", "/old"),
     ("proxy-two-interfaces", "/api/pay"),
-    // HTTP/2 over TLS 1.3 without keys: a connection carrying one stream is not recognised as
-    // HTTP/2, so its preface and control-frame bursts are "requests" (path ""); the slice of
-    // one alone is not (samples/real/README.md, Caddy section)
-    ("real-cdy_h2_mixed", ""),
 ];
 
 #[test]

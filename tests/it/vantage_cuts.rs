@@ -334,6 +334,18 @@ const CANNOT_TELL: &[(&str, &str, &str)] = &[
         "front",
         "--alb-ip 10.99.0.1 --listener-port 443",
     ),
+    // and with one request per connection (13 TLS connections)
+    (
+        "samples/real/cdy_h2_single.pcap",
+        "front",
+        "--alb-ip 10.99.0.1 --listener-port 443",
+    ),
+    // and HTTP/1.1 over TLS 1.3 (7 TLS connections)
+    (
+        "samples/real/cdy_h1_tls13.pcap",
+        "front",
+        "--alb-ip 10.99.0.1 --listener-port 443",
+    ),
 ];
 
 /// True for a row of a cut in [`CANNOT_TELL`].

@@ -23,7 +23,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/c2-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-CDY_SCENARIOS="cdy_h2_mixed cdy_h1_mixed"
+CDY_SCENARIOS="cdy_h2_mixed cdy_h1_mixed cdy_h2_single cdy_h1_tls13"
 
 # ---------------------------------------------------------------- the ALB node: Caddy
 # one reverse_proxy block to upstream $1 (host:port)
@@ -61,6 +61,7 @@ write_caddy_alb_cfg() {
         timeouts {
             idle ${IDLE}s
         }
+        protocols ${CDY_PROTOCOLS:-h1 h2 h3}
     }
 }
 (alb) {
@@ -155,6 +156,70 @@ sc_cdy_h1_mixed_drive() {
     sleep 1
 }
 
+# one request per connection, HTTP/2 over TLS 1.3 and 1.2 from curl (offers h2 and http/1.1) and
+# Node.js (offers h2 only), and HTTP/1.1 over TLS for contrast: nothing multiplexed, so only
+# the handshake and the records can show HTTP/2 without keys
+h2_tls() { # local_port max_tls path: Node.js http2 client (ALPN h2 only)
+    local port=$1 max=$2 path=$3 res t0
+    t0=$(date +%T.%N | cut -c1-12)
+    res=$(nsx "${NSP}client" env SSLKEYLOGFILE="${SSLKEYLOGFILE:-}" timeout 30 \
+        node "$HERE/servers/h2_tls_client.js" 10.99.0.1 443 "$port" "$max" "$path" 2>&1) || true
+    echo "$t0 client 10.99.2.10:$port https://10.99.0.1$path ($max, ALPN h2 only) -> $res" \
+        | tee -a "$WORK/client.log" >&2
+}
+sc_cdy_h2_single_setup() { cdy_setup_common; }
+sc_cdy_h2_single_drive() {
+    local b=https://10.99.0.1 p
+    # curl --http2, TLS 1.3 (ALPN selection encrypted): ok, reset, target 503, refused
+    p=41501
+    for u in /ok/a /reset/b /status/503/c /down/d; do
+        client $p "$b$u" --http2
+        p=$((p + 1))
+        sleep 0.3
+    done
+    # curl --http2, TLS 1.2 (ALPN selection in the clear)
+    client 41511 "$b/ok/e" --http2 --tls-max 1.2
+    sleep 0.3
+    client 41512 "$b/reset/f" --http2 --tls-max 1.2
+    sleep 0.3
+    # Node.js, ALPN h2 only, TLS 1.3 and 1.2
+    h2_tls 41521 TLSv1.3 /ok/g
+    sleep 0.3
+    h2_tls 41522 TLSv1.3 /status/500/h
+    sleep 0.3
+    h2_tls 41523 TLSv1.2 /reset/i
+    sleep 0.3
+    # HTTP/1.1 over TLS (curl --http1.1 offers http/1.1 only): TLS 1.3 and 1.2
+    client 41531 "$b/ok/j" --http1.1
+    sleep 0.3
+    client 41532 "$b/reset/k" --http1.1
+    sleep 0.3
+    client 41533 "$b/status/503/l" --http1.1 --tls-max 1.2
+    sleep 0.3
+    client 41534 "$b/down/m" --http1.1
+    sleep 1
+}
+
+# the node speaks HTTP/1.1 only (like an ALB with routing.http2.enabled false): clients that
+# offer h2 and http/1.1 get http/1.1, hidden by TLS 1.3; one with a small body sent after an
+# interim 100 Continue (the HTTP/1.1 exchange whose record sizes come closest to HTTP/2's).
+# (A client offering h2 only would be refused in the handshake; left out: seen from the front
+# end alone, that failed handshake makes albscope take the client for an ALB node.)
+sc_cdy_h1_tls13_setup() { cdy_setup_common; CDY_PROTOCOLS="h1"; }
+sc_cdy_h1_tls13_drive() {
+    local b=https://10.99.0.1 p=41601 u
+    for u in /ok/a /reset/b /status/503/c /down/d; do
+        client $p "$b$u" --http2
+        p=$((p + 1))
+        sleep 0.3
+    done
+    # two requests on one kept-alive connection
+    client_multi 41605 --http2 "$b/ok/e1" "$b/ok/e2"
+    sleep 0.3
+    client 41606 "$b/ok/post" --http2 -H 'Expect: 100-continue' --data 'hello=world!'
+    sleep 1
+}
+
 # ---------------------------------------------------------------- recording
 record_cdy() {
     local sc=$1
@@ -165,7 +230,7 @@ record_cdy() {
     # Caddy picks its certificate by name: one for the node's address
     [ -f "$WORK/cdy.crt" ] || openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=realcap-alb \
         -addext subjectAltName=IP:10.99.0.1 -keyout "$WORK/cdy.key" -out "$WORK/cdy.crt" >/dev/null 2>&1
-    TARGET_VANTAGE=0 ALB2=0
+    TARGET_VANTAGE=0 ALB2=0 CDY_PROTOCOLS=
     setup_net
     "sc_${sc}_setup"
     write_caddy_alb_cfg

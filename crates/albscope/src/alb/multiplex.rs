@@ -7,10 +7,15 @@
 //! the connection's bursts instead of counting one request per burst.
 //!
 //! A connection counts as HTTP/2 when its handshake shows it: the ServerHello selected `h2`
-//! (TLS 1.2), or the ClientHello offered `h2` alone. When the client offered `h2` among others
-//! and the selection is hidden (TLS 1.3 sends it encrypted), the connection counts as HTTP/2
-//! only when the back end shows two of its requests in flight at once, or more requests than
-//! the connection had client bursts (HTTP/1.1 sends one request at a time, each a burst).
+//! (TLS 1.2 and older send the ALPN selection in the clear; a TLS 1.2 ServerHello without it
+//! rules HTTP/2 out, RFC 9113 3.2), or the ClientHello offered `h2` alone (any version). When
+//! the client offered `h2` among others and the selection is hidden (TLS 1.3 sends it
+//! encrypted, in EncryptedExtensions), the connection counts as HTTP/2 when its record sizes
+//! show HTTP/2 framing ([`Http2Evidence::SettingsAck`], TLS 1.3 only), or when the back end
+//! shows two of its requests in flight at once, or more requests than the connection had
+//! client bursts (HTTP/1.1 sends one request at a time, each a burst). Otherwise it stays a
+//! candidate: its bursts are paired by time, and one without a back-end request is no request
+//! failure (diagnose: outcome not visible; a key log would tell).
 
 use super::types::{ClosedConn, Leg};
 use crate::capture::{Duration, Timestamp};
@@ -34,6 +39,11 @@ pub enum Http2Evidence {
     /// The ClientHello offered `h2` among others and the selection was not visible; the back
     /// end showed concurrent requests (or more requests than client bursts) on it.
     Concurrent,
+    /// The ClientHello offered `h2` among others and TLS 1.3 hid the selection; the client's
+    /// first record had room for the HTTP/2 preface and SETTINGS, and after the server's data
+    /// it sent a record of exactly 9 bytes, an HTTP/2 SETTINGS acknowledgement, which no HTTP/1
+    /// request fits (see [`crate::protocol::Http2Signs`]).
+    SettingsAck,
 }
 
 /// One front-end TLS connection that may carry HTTP/2.
@@ -141,18 +151,29 @@ impl Http2Fronts {
     }
 
     /// Which connections carry HTTP/2, given the back-end requests attributed to each: those
-    /// whose handshake shows it, and those that offered it whose requests overlap in time or
-    /// outnumber their client bursts. Returns the evidence per connection index.
+    /// whose handshake or records show it (with or without back-end requests: a bare failed
+    /// attempt may still be one of theirs), and those that offered it whose requests overlap
+    /// in time or outnumber their client bursts (named as the evidence over record sizes).
+    /// Returns the evidence per connection index.
     pub(super) fn decide(&self, attributed: &[Attribution]) -> HashMap<usize, Http2Evidence> {
         let mut per_conn: HashMap<usize, Vec<(Timestamp, Option<Timestamp>)>> = HashMap::new();
         for a in attributed {
             per_conn.entry(a.conn).or_default().push((a.start, a.end));
         }
-        let mut out = HashMap::new();
+        let mut out: HashMap<usize, Http2Evidence> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| Some((i, c.shown?)))
+            .collect();
         for (i, mut reqs) in per_conn {
             let Some(c) = self.conns.get(i) else { continue };
-            if let Some(e) = c.shown {
-                out.insert(i, e);
+            // The handshake's word is final; record sizes give way to the back end's (the
+            // stronger sign: requests in flight at once).
+            if matches!(
+                c.shown,
+                Some(Http2Evidence::Selected | Http2Evidence::OnlyOffered)
+            ) {
                 continue;
             }
             reqs.sort_by_key(|r| r.0);
@@ -194,24 +215,35 @@ impl Http2Fronts {
 }
 
 /// True when a front-end TLS connection carries HTTP/2 as far as its handshake shows without
-/// the back end: the ServerHello selected `h2`, or (selection hidden or not captured) the
-/// ClientHello offered `h2`, which an ALB HTTPS listener always selects when offered. Its
-/// application-data exchanges are then not requests (one connection carries many concurrent
-/// streams).
+/// the back end: the ServerHello selected `h2`, or (selection hidden by TLS 1.3 or not
+/// captured) the ClientHello offered `h2`, which an ALB HTTPS listener always selects when
+/// offered (a TLS 1.2 ServerHello that selected nothing rules it out). Its application-data
+/// exchanges are then not requests (one connection carries many concurrent streams).
 pub fn front_http2(rec: &ClosedConn) -> bool {
     h2_offer(rec).is_some()
 }
 
-/// What the handshake shows about HTTP/2: `Some(Some(e))` shown, `Some(None)` offered among
-/// others with the selection hidden, `None` not offered (or another protocol selected).
+/// What the handshake and records show about HTTP/2: `Some(Some(e))` shown, `Some(None)`
+/// offered among others with the selection hidden and no sign in the records, `None` not
+/// offered (or another protocol selected, or a TLS 1.2 ServerHello selected none).
 fn h2_offer(rec: &ClosedConn) -> Option<Option<Http2Evidence>> {
-    let tls = rec.tls.as_ref()?;
+    h2_offer_tls(rec.tls.as_ref()?)
+}
+
+/// [`h2_offer`] of a connection's TLS facts.
+fn h2_offer_tls(tls: &crate::protocol::TlsInfo) -> Option<Option<Http2Evidence>> {
     let offered = tls.client_hello.as_ref().map(|c| &c.alpn);
-    let selected = tls.server_hello.as_ref().and_then(|s| s.alpn.as_deref());
-    match selected {
+    let server_hello = tls.server_hello.as_ref();
+    match server_hello.and_then(|s| s.alpn.as_deref()) {
         Some("h2") => return Some(Some(Http2Evidence::Selected)),
         Some(_) => return None,
         None => {}
+    }
+    // TLS 1.2 and older: the selection is in the clear, and HTTP/2 over TLS needs it.
+    let clear = |v: &str| matches!(v, "SSLv3" | "TLSv1.0" | "TLSv1.1" | "TLSv1.2");
+    let hidden = server_hello.map_or(true, |s| !clear(&s.version));
+    if !hidden {
+        return None;
     }
     let offered = offered?;
     if !offered.iter().any(|p| p == "h2") {
@@ -219,9 +251,26 @@ fn h2_offer(rec: &ClosedConn) -> Option<Option<Http2Evidence>> {
     }
     if offered.iter().all(|p| p == "h2") {
         Some(Some(Http2Evidence::OnlyOffered))
+    } else if h2_framing(&tls.h2_signs) {
+        Some(Some(Http2Evidence::SettingsAck))
     } else {
         Some(None)
     }
+}
+
+/// Smallest client connection preface: the 24-byte magic and an empty SETTINGS frame.
+const H2_PREFACE_MIN: u16 = 24 + 9;
+
+/// True when a TLS 1.3 connection's record sizes show HTTP/2 framing (see
+/// [`Http2Evidence::SettingsAck`]). An HTTP/1.1 client sends requests, their bodies and
+/// alerts: its own record of exactly 9 bytes right after the server's data is a request body
+/// (or chunk) of 9 bytes sent after an interim `100 Continue` or an early answer, the one
+/// look-alike (common clients send `Expect: 100-continue` only with large bodies; the
+/// recording `cdy_h1_tls13` has a 12-byte body after `100 Continue`, not taken for HTTP/2).
+/// A client that sends its acknowledgement together with other frames shows no sign: its
+/// connection stays a candidate.
+fn h2_framing(signs: &crate::protocol::Http2Signs) -> bool {
+    signs.client_first >= H2_PREFACE_MIN && signs.client_settings_acks > 0
 }
 
 #[cfg(test)]
@@ -271,6 +320,95 @@ mod tests {
         // More requests than client bursts: several requests per burst.
         let many = [req(0, 10), req(20, 30), req(40, 50)];
         assert!(conn(None, 1).decide(&many).contains_key(&0));
+    }
+
+    fn tls(
+        offered: &[&str],
+        version: Option<&str>,
+        selected: Option<&str>,
+        signs: crate::protocol::Http2Signs,
+    ) -> crate::protocol::TlsInfo {
+        use crate::protocol::{ClientHelloInfo, ServerHelloInfo};
+        crate::protocol::TlsInfo {
+            client_hello: Some(ClientHelloInfo {
+                ts: Timestamp(0),
+                pos: Default::default(),
+                legacy_version: "TLSv1.2".into(),
+                supported_versions: Vec::new(),
+                ciphers: Vec::new(),
+                sni: None,
+                alpn: offered.iter().map(|p| p.to_string()).collect(),
+            }),
+            server_hello: version.map(|v| ServerHelloInfo {
+                ts: Timestamp(0),
+                pos: Default::default(),
+                version: v.into(),
+                cipher: String::new(),
+                alpn: selected.map(str::to_string),
+            }),
+            h2_signs: signs,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn what_the_handshake_and_records_show() {
+        use crate::protocol::Http2Signs;
+        let none = Http2Signs::default();
+        let ack = Http2Signs {
+            client_first: 64,
+            client_settings_acks: 1,
+        };
+        let both = ["h2", "http/1.1"];
+        // TLS 1.2: the selection is in the clear, either way.
+        let t = tls(&both, Some("TLSv1.2"), Some("h2"), none);
+        assert_eq!(h2_offer_tls(&t), Some(Some(Http2Evidence::Selected)));
+        let t = tls(&both, Some("TLSv1.2"), Some("http/1.1"), ack);
+        assert_eq!(h2_offer_tls(&t), None);
+        // a TLS 1.2 ServerHello that selected nothing: no HTTP/2 (it needs ALPN)
+        let t = tls(&["h2"], Some("TLSv1.2"), None, ack);
+        assert_eq!(h2_offer_tls(&t), None);
+        // TLS 1.3 (or no ServerHello): hidden
+        let t = tls(&["h2"], Some("TLSv1.3"), None, none);
+        assert_eq!(h2_offer_tls(&t), Some(Some(Http2Evidence::OnlyOffered)));
+        let t = tls(&both, Some("TLSv1.3"), None, none);
+        assert_eq!(h2_offer_tls(&t), Some(None));
+        let t = tls(&both, Some("TLSv1.3"), None, ack);
+        assert_eq!(h2_offer_tls(&t), Some(Some(Http2Evidence::SettingsAck)));
+        let t = tls(&both, None, None, ack);
+        assert_eq!(h2_offer_tls(&t), Some(Some(Http2Evidence::SettingsAck)));
+        // a first record too small for the preface, or no acknowledgement: no sign
+        let small = Http2Signs {
+            client_first: 32,
+            client_settings_acks: 1,
+        };
+        assert_eq!(h2_offer_tls(&tls(&both, None, None, small)), Some(None));
+        let no_ack = Http2Signs {
+            client_first: 64,
+            client_settings_acks: 0,
+        };
+        assert_eq!(h2_offer_tls(&tls(&both, None, None, no_ack)), Some(None));
+        // not offered: never
+        assert_eq!(h2_offer_tls(&tls(&["http/1.1"], None, None, ack)), None);
+    }
+
+    #[test]
+    fn record_sizes_give_way_to_concurrent_requests() {
+        let overlapping = [req(0, 10), req(1, 12)];
+        assert_eq!(
+            conn(Some(Http2Evidence::SettingsAck), 2)
+                .decide(&overlapping)
+                .get(&0),
+            Some(&Http2Evidence::Concurrent)
+        );
+        // shown without any back-end request: still decided (a bare attempt may be its)
+        assert_eq!(
+            conn(Some(Http2Evidence::SettingsAck), 2)
+                .decide(&[])
+                .get(&0),
+            Some(&Http2Evidence::SettingsAck)
+        );
+        assert!(conn(None, 2).decide(&[]).is_empty());
     }
 
     #[test]

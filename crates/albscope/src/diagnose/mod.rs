@@ -173,8 +173,9 @@ pub struct Finding {
     /// [`Cause::AnsweredStatusNotVisible`]). Counted apart
     /// (`Summary::outcome_not_visible`), never as failed nor as ok.
     pub outcome_not_visible: bool,
-    /// The front-end connection carries HTTP/2 as its TLS handshake shows (see
-    /// [`crate::alb::front_http2`]): its encrypted exchanges are not requests.
+    /// The front-end connection may carry HTTP/2: its TLS handshake or records show it, or
+    /// its client offered it with the selection hidden (see [`crate::alb::front_http2`]):
+    /// its encrypted exchanges are not requests.
     pub front_http2: bool,
     /// When `category` is `undetermined` because the capture cannot tell: the categories it may
     /// be, most likely first (empty when the category is proved or nothing suggests one).
@@ -293,11 +294,12 @@ pub const MAX_OPAQUE_CONNECTIONS: usize = 1000;
 pub struct EncryptedFront {
     /// Connections with an exchange whose outcome is not visible.
     pub connections: u64,
-    /// Of which HTTP/2 (requests cannot be counted from their TLS records).
+    /// Of which offering HTTP/2 or showing it (requests cannot be counted from their TLS
+    /// records).
     pub http2_connections: u64,
     /// Exchanges (a client burst and the ALB's answer) whose outcome is not visible.
     pub exchanges: u64,
-    /// Of which on HTTP/2 connections (not counted as requests).
+    /// Of which on connections offering HTTP/2 (not counted as requests).
     pub http2_exchanges: u64,
     /// The first [`MAX_OPAQUE_CONNECTIONS`] of those connections, in the order first seen.
     pub list: Vec<OpaqueConnection>,
@@ -310,7 +312,7 @@ pub struct OpaqueConnection {
     pub client: Endpoint,
     /// The ALB's end (node address as the client saw it, listener port).
     pub alb: Endpoint,
-    /// HTTP/2 (as the handshake shows).
+    /// HTTP/2 offered, or shown by the handshake or records ([`Finding::front_http2`]).
     pub http2: bool,
     /// Its exchanges whose outcome is not visible.
     pub exchanges: u64,

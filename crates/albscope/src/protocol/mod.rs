@@ -371,8 +371,28 @@ pub struct TlsInfo {
     pub alerts: Vec<TlsAlertInfo>,
     /// Application-data bursts in order (capped).
     pub bursts: Vec<TlsBurst>,
-    /// Bursts not recorded because the cap was reached.
-    pub bursts_dropped: u64,
+    /// Bursts not recorded because the cap was reached (saturating; with `h2_signs` in the
+    /// room one u64 took, so a connection record does not grow).
+    pub bursts_dropped: u32,
+    /// What the sizes of its TLS 1.3 application-data records show of HTTP/2.
+    pub h2_signs: Http2Signs,
+}
+
+/// Signs of HTTP/2 in the sizes of a TLS 1.3 connection's application-data records, read
+/// without keys (filled only for TLS 1.3, whose record overhead is fixed: one content-type
+/// byte and a 16-byte AEAD tag, plus padding that only makes the plaintext smaller, so each
+/// size below is an upper bound). TLS 1.2 shows the ALPN selection in its ServerHello and needs
+/// none of them; its overhead depends on the cipher.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Http2Signs {
+    /// Plaintext bytes of the client's first application-data record, 0 before it (an empty
+    /// one counts as 1): an HTTP/2 client's starts with the 24-byte connection preface and a
+    /// SETTINGS frame (33 bytes at least).
+    pub client_first: u16,
+    /// Client records, after its first, that open a burst (right after server application
+    /// data) and carry exactly 9 bytes: an HTTP/2 SETTINGS acknowledgement (an empty frame),
+    /// which an HTTP/2 client owes the server's SETTINGS and often sends alone. Saturating.
+    pub client_settings_acks: u16,
 }
 
 /// Where a connection stood at the moment one of its exchanges finished.

@@ -2,7 +2,7 @@
 //! kept), parses the hellos and alerts with `tls-parser`, and times application-data bursts.
 
 use super::http::Seg;
-use super::{ClientHelloInfo, ServerHelloInfo, TlsAlertInfo, TlsBurst, TlsInfo};
+use super::{ClientHelloInfo, Http2Signs, ServerHelloInfo, TlsAlertInfo, TlsBurst, TlsInfo};
 use crate::capture::{PacketPos, Timestamp};
 use crate::flow::Dir;
 use tls_parser::{
@@ -27,6 +27,15 @@ const HRR_RANDOM: [u8; 32] = [
     0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
     0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
+
+/// Bytes a TLS 1.3 record adds to its plaintext, padding aside: the inner content type and the
+/// 16-byte AEAD tag (RFC 8446 5.2; every TLS 1.3 cipher suite's tag is 16 bytes).
+const TLS13_OVERHEAD: usize = 17;
+/// Plaintext size of an HTTP/2 SETTINGS acknowledgement: a 9-byte frame header and no payload
+/// (RFC 9113 6.5.3), which every HTTP/2 client sends after the server's SETTINGS (the server's
+/// connection preface). An HTTP/1 request is at least 18 bytes (`GET / HTTP/1.0` and the blank
+/// line); a TLS 1.3 alert is 2, a KeyUpdate 5.
+const H2_SETTINGS_ACK: usize = 9;
 
 const CCS: u8 = 20;
 const ALERT: u8 = 21;
@@ -146,6 +155,8 @@ pub(crate) struct TlsConn {
     /// What was read so far.
     pub info: TlsInfo,
     tls13: bool,
+    /// Direction of the last application-data record after the handshake.
+    last_app: Option<Dir>,
     /// Records or streams that could not be read.
     pub errors: u64,
 }
@@ -343,6 +354,10 @@ impl TlsConn {
             }
             self.info.established = Some(rec.start_ts);
         }
+        if self.tls13 {
+            note_h2_signs(&mut self.info.h2_signs, dir, rec.len, self.last_app);
+        }
+        self.last_app = Some(dir);
         match self.info.bursts.last_mut() {
             Some(b) if b.dir == dir => {
                 b.last = end_ts;
@@ -358,7 +373,7 @@ impl TlsConn {
                         bytes: rec.len as u64,
                     });
                 } else {
-                    self.info.bursts_dropped += 1;
+                    self.info.bursts_dropped = self.info.bursts_dropped.saturating_add(1);
                 }
             }
         }
@@ -507,6 +522,20 @@ impl TlsConn {
     }
 }
 
+/// Updates the HTTP/2 signs with one TLS 1.3 application-data record of `len` bytes (see
+/// [`Http2Signs`]); `last` is the direction of the record before it.
+fn note_h2_signs(signs: &mut Http2Signs, dir: Dir, len: usize, last: Option<Dir>) {
+    if dir != Dir::ToServer {
+        return;
+    }
+    let plain = len.saturating_sub(TLS13_OVERHEAD);
+    if signs.client_first == 0 {
+        signs.client_first = u16::try_from(plain).unwrap_or(u16::MAX).max(1);
+    } else if last == Some(Dir::ToClient) && plain == H2_SETTINGS_ACK {
+        signs.client_settings_acks = signs.client_settings_acks.saturating_add(1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,6 +566,41 @@ mod tests {
         assert_eq!(t.errors, 1);
         t.feed(Dir::ToServer, seg);
         assert_eq!(t.errors, 1);
+    }
+
+    /// A TLS 1.3 connection after its handshake: records of `(dir, length)` in order.
+    fn signs_of(records: &[(Dir, usize)]) -> Http2Signs {
+        let mut signs = Http2Signs::default();
+        let mut last = None;
+        for &(dir, len) in records {
+            note_h2_signs(&mut signs, dir, len, last);
+            last = Some(dir);
+        }
+        signs
+    }
+
+    #[test]
+    fn tls13_record_sizes_show_the_settings_acknowledgement() {
+        use Dir::{ToClient as S, ToServer as C};
+        // curl --http2 through Caddy (cdy_h2_single 41504): preface+SETTINGS+WINDOW_UPDATE,
+        // the server's SETTINGS, HEADERS, WINDOW_UPDATE, the client's SETTINGS ack
+        let h2 = signs_of(&[
+            (C, 81),
+            (S, 50),
+            (C, 60),
+            (S, 30),
+            (C, 26),
+            (S, 26),
+            (C, 19),
+        ]);
+        assert_eq!((h2.client_first, h2.client_settings_acks), (64, 1));
+        // the ack right behind the request (no server data between): not counted
+        let behind = signs_of(&[(C, 81), (S, 50), (C, 64), (C, 26), (S, 39)]);
+        assert_eq!(behind.client_settings_acks, 0);
+        // HTTP/1.1 with a 12-byte body after an interim 100 Continue (cdy_h1_tls13 41606),
+        // and a close_notify (2 bytes): neither is 9 bytes
+        let h1 = signs_of(&[(C, 189), (S, 42), (S, 42), (C, 29), (S, 153), (C, 19)]);
+        assert_eq!((h1.client_first, h1.client_settings_acks), (172, 0));
     }
 
     #[test]

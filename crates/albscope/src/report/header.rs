@@ -635,8 +635,8 @@ pub fn not_visible_text(s: &Summary) -> String {
     let e = &s.encrypted_front;
     if e.http2_exchanges > 0 {
         out.push_str(&format!(
-            "; {} {} on {} HTTP/2 {} whose outcome is not visible (requests cannot be counted \
-             from TLS records)",
+            "; {} {} on {} {} offering HTTP/2 whose outcome is not visible (requests cannot be \
+             counted from TLS records)",
             e.http2_exchanges,
             if e.http2_exchanges == 1 {
                 "exchange"

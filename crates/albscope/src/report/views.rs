@@ -242,8 +242,8 @@ fn not_visible_notes(a: &Analysis) -> Vec<String> {
     let mut v = Vec::new();
     if e.http2_exchanges > 0 {
         v.push(format!(
-            "`RequestCount`: the {} exchanges on {} HTTP/2 connections are not counted (the \
-             requests they carry cannot be counted from TLS records)",
+            "`RequestCount`: the {} exchanges on {} connections offering HTTP/2 are not counted \
+             (the requests they carry cannot be counted from TLS records)",
             e.http2_exchanges, e.http2_connections
         ));
     }

@@ -10,7 +10,13 @@ use crate::protocol::Known;
 use crate::taxonomy::{Category, FixExtra};
 
 /// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
+/// Never for an encrypted exchange of a connection that may carry HTTP/2
+/// ([`crate::alb::front_http2`]): its last client records before the close are its own
+/// GOAWAY or acknowledgements, which need no answer, and its streams cannot be told apart.
 pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
+    if front_http2_burst(front) {
+        return None;
+    }
     let ex = front.exchange.as_ref();
     // When the ALB's answer started: its response, or (HTTP/2) its RST_STREAM of the stream.
     let answer = ex
@@ -236,7 +242,12 @@ pub(super) fn analyze_front_only(
             }
             v
         }
-        None if !back_visible && f.burst.as_ref().is_some_and(|b| b.response.is_some()) => {
+        // With the back end in the capture, an answered exchange no back-end request matched
+        // on a connection that may carry HTTP/2 (see `crate::alb::front_http2`) is an HTTP/2
+        // control exchange or a request the ALB answered itself: its outcome is not visible.
+        None if (!back_visible || front_http2_burst(f))
+            && f.burst.as_ref().is_some_and(|b| b.response.is_some()) =>
+        {
             encrypted_front_only(f, ctx, ev)
         }
         None if f.burst.as_ref().is_some_and(|b| b.response.is_some()) => {
@@ -248,11 +259,26 @@ pub(super) fn analyze_front_only(
             ev.push(Evidence::EncryptedAnswer { bytes });
             FrontVerdict::of(Category::Undetermined, Cause::EncryptedAnswerUnmatched, ev)
         }
+        // An unanswered client burst of a connection that may carry HTTP/2: a GOAWAY, an
+        // acknowledgement, or a stream answered in a later burst; its outcome is not visible.
+        None if front_http2_burst(f) => {
+            ev.push(Evidence::NoResponseCaptured);
+            let mut v = FrontVerdict::of(Category::Undetermined, Cause::OutcomeNotVisible, ev);
+            v.notes = vec![Note::TellApart(TellApart::EncryptedFront)];
+            v.not_visible = true;
+            v
+        }
         None => {
             ev.push(Evidence::NoResponseCaptured);
             FrontVerdict::of(Category::Undetermined, Cause::NoAnswerCaptured, ev)
         }
     }
+}
+
+/// True for an encrypted exchange (TLS records) of a front-end connection that may carry
+/// HTTP/2 ([`crate::alb::front_http2`]).
+fn front_http2_burst(f: &Leg) -> bool {
+    f.burst.is_some() && f.record.as_deref().is_some_and(crate::alb::front_http2)
 }
 
 /// Headers an ALB may write on an answer it generates itself: the five of its error pages

@@ -97,8 +97,8 @@
 //!   no readable answer to the client: neither ok nor failed, in no category),
 //!   `answered_status_not_visible` (only when some: of them, the target's TLS answers),
 //!   `encrypted_front` (only when some exchange's outcome is not visible: {`connections`,
-//!   `http2_connections`, `exchanges`, `http2_exchanges` (HTTP/2 exchanges are not requests
-//!   and are counted here only), `list` [the first 1000 connections: {`client`, `alb`,
+//!   `http2_connections`, `exchanges`, `http2_exchanges` (exchanges of connections that
+//!   offered HTTP/2, or showed it, are not requests and are counted here only), `list` [the first 1000 connections: {`client`, `alb`,
 //!   `http2`, `exchanges`, `first`, `last`}]}), `client_tls_failures` (only when some: client
 //!   TLS handshakes with the ALB that failed, no request made: {`count`, `first` [the first
 //!   10 by time: {`time`, `client`, `alb`, `alert` (description | null), `alert_from` ("lb" |

@@ -239,6 +239,12 @@ pub fn pairing_note(n: &PairingNote) -> String {
                     "its ClientHello offered h2 and the back end shows its requests in flight \
                      at once"
                 }
+                Http2Evidence::SettingsAck => {
+                    "its ClientHello offered h2, and its TLS 1.3 records have HTTP/2's sizes: a \
+                     first record with room for the connection preface, then, after the \
+                     server's, a 9-byte one (a SETTINGS acknowledgement), which no HTTP/1 \
+                     request fits"
+                }
             };
             format!(
                 "one stream of the HTTP/2 connection from client {client} ({how}); its streams \

@@ -261,7 +261,7 @@ fn encrypted(r: &mut Rich, v: &Verdict) {
     ));
     if e.http2_connections > 0 {
         r.text(format!(
-            " (HTTP/2 on {}: requests cannot be counted from TLS records)",
+            " (HTTP/2 offered on {}: requests cannot be counted from TLS records)",
             if e.http2_connections == e.connections && e.connections > 1 {
                 "all of them".to_string()
             } else if e.http2_connections == e.connections {
@@ -271,10 +271,18 @@ fn encrypted(r: &mut Rich, v: &Verdict) {
             }
         ));
     }
-    r.text(
-        ". To see them: capture the targets' side (the ALB's back-end connections) or give \
-            the clients' TLS keys with ",
-    );
+    if v.back_end_captured {
+        // The back end is in the capture and shows no request for them.
+        r.text(
+            ". The back end shows no request for them (HTTP/2 control exchanges, or requests \
+                the ALB answered itself). To see them: give the clients' TLS keys with ",
+        );
+    } else {
+        r.text(
+            ". To see them: capture the targets' side (the ALB's back-end connections) or \
+                give the clients' TLS keys with ",
+        );
+    }
     r.code("--tls-keylog");
     r.text(".");
 }
@@ -680,7 +688,8 @@ mod tests {
         assert!(
             t.starts_with(
                 "The front end is encrypted: 2 connections, 14 exchanges whose outcome is not \
-                 visible (HTTP/2 on all of them: requests cannot be counted from TLS records)."
+                 visible (HTTP/2 offered on all of them: requests cannot be counted from TLS \
+                 records)."
             ),
             "{t}"
         );
