@@ -260,6 +260,20 @@ fn front_end_cut_is_never_confidently_wrong() {
     );
 }
 
+/// An `undetermined` answer lists what the request may be: the truth must be among its
+/// candidates on every cut (a candidate list that rules out what happened is a wrong answer
+/// in disguise). The front end's timing narrows a 502 (a keep-alive race fails at once, a
+/// connect failure comes before the connect timeout, a TLS one before twice it); a proxy in
+/// the ALB's place that answers its connect timeout 502 (Caddy: cdy_h1_mixed) keeps
+/// target_connect_timeout among a 502's candidates at the connect timeout.
+#[test]
+fn undetermined_candidates_hold_the_truth() {
+    for v in ["back", "front", "back+", "front+", "rec-b"] {
+        let (n, l) = problems(v, |r| r.score.candidates_miss);
+        assert_eq!(n, 0, "{v}: the truth is not among the candidates:\n{l}");
+    }
+}
+
 /// Told the ALB, neither cut states a wrong category as proved.
 #[test]
 fn cuts_told_the_alb_are_never_confidently_wrong() {

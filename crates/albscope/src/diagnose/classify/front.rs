@@ -3,7 +3,9 @@
 use super::{at, close_of, events, is_close, Ctx};
 use crate::alb::{Leg, TimerSource, Vantage};
 use crate::capture::Duration;
-use crate::diagnose::evidence::{AlbTimer, Cause, Evidence, Inference, Note, TellApart};
+use crate::diagnose::evidence::{
+    AlbTimer, BadGatewayPhase, Cause, Evidence, Inference, Note, TellApart,
+};
 use crate::diagnose::model::Party;
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::Known;
@@ -438,11 +440,15 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
             )
         }
         502 => {
-            let candidates = bad_gateway_candidates(elapsed);
+            let phase = bad_gateway_phase(elapsed, connect);
             undetermined(
                 ev,
-                Inference::BadGatewayAmbiguous { elapsed },
-                candidates,
+                Inference::BadGatewayAmbiguous {
+                    elapsed,
+                    phase,
+                    connect,
+                },
+                bad_gateway_candidates(phase),
                 TellApart::BadGateway,
             )
         }
@@ -465,13 +471,36 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
     }
 }
 
-/// The back-end failures a 502 this long after the request may be, most likely first.
-/// Immediate: a refused or reset connect, a race on a reused connection, a failed TLS
-/// handshake, a bad response; later: a target closing while it works, the deregistration delay
-/// running out, ICMP after the target's ARP timed out.
-fn bad_gateway_candidates(elapsed: Duration) -> Vec<Category> {
-    if elapsed.as_secs_f64() < 1.0 {
-        vec![
+/// Where a 502 `elapsed` after the request falls among the ALB's back-end steps: a connect
+/// ends before the connect timeout (its SYN retransmitted until then: a refusal or an ICMP
+/// error can still come half a second before it), a TLS handshake before the same again; a
+/// keep-alive race fails at once.
+fn bad_gateway_phase(elapsed: Duration, connect: Duration) -> BadGatewayPhase {
+    let e = elapsed.0;
+    if e < IMMEDIATE.0 {
+        BadGatewayPhase::Immediate
+    } else if e < connect.0 - HALF_SECOND.0 {
+        BadGatewayPhase::DuringConnect
+    } else if e < connect.0 + HALF_SECOND.0 {
+        BadGatewayPhase::AtConnectTimeout
+    } else if e < 2 * connect.0 + HALF_SECOND.0 {
+        BadGatewayPhase::DuringHandshake
+    } else {
+        BadGatewayPhase::AfterHandshake
+    }
+}
+
+/// The back-end failures a 502 in `phase` may be, most likely first. Immediate: a refused
+/// connect, the target closing or resetting (a keep-alive race among them), a failed TLS
+/// handshake, a bad answer, ICMP, the deregistration delay ending just then. Later: the target
+/// closing while it works, the deregistration delay, a bad answer after processing, and while
+/// a connect can still go on ICMP (after ARP timed out) or a refusal answering a retransmitted
+/// SYN. At the connect timeout: the TLS handshake timeout (AWS documents it as a 502) or a
+/// connect timeout answered 502. Past it: a TLS handshake timeout or failure until twice the
+/// connect timeout, then only what a target does with a request.
+fn bad_gateway_candidates(phase: BadGatewayPhase) -> Vec<Category> {
+    match phase {
+        BadGatewayPhase::Immediate => vec![
             Category::TargetConnectRefused,
             Category::TargetClosedBeforeResponse,
             Category::KeepaliveRace,
@@ -479,18 +508,46 @@ fn bad_gateway_candidates(elapsed: Duration) -> Vec<Category> {
             Category::MalformedResponse,
             Category::ResponseHeaderTooLarge,
             Category::TargetUnreachableIcmp,
-        ]
-    } else {
-        vec![
+            Category::DeregistrationAbort,
+        ],
+        BadGatewayPhase::DuringConnect => vec![
             Category::TargetClosedBeforeResponse,
             Category::DeregistrationAbort,
             Category::TargetUnreachableIcmp,
             Category::MalformedResponse,
             Category::ResponseHeaderTooLarge,
             Category::TargetTlsHandshakeFailed,
-        ]
+            Category::TargetConnectRefused,
+        ],
+        BadGatewayPhase::AtConnectTimeout => vec![
+            Category::TargetTlsHandshakeTimeout,
+            Category::TargetConnectTimeout,
+            Category::TargetClosedBeforeResponse,
+            Category::DeregistrationAbort,
+            Category::MalformedResponse,
+            Category::ResponseHeaderTooLarge,
+            Category::TargetTlsHandshakeFailed,
+        ],
+        BadGatewayPhase::DuringHandshake => vec![
+            Category::TargetClosedBeforeResponse,
+            Category::DeregistrationAbort,
+            Category::TargetTlsHandshakeTimeout,
+            Category::MalformedResponse,
+            Category::ResponseHeaderTooLarge,
+            Category::TargetTlsHandshakeFailed,
+        ],
+        BadGatewayPhase::AfterHandshake => vec![
+            Category::TargetClosedBeforeResponse,
+            Category::DeregistrationAbort,
+            Category::MalformedResponse,
+            Category::ResponseHeaderTooLarge,
+        ],
     }
 }
+
+/// How soon after the request a 502 counts as immediate: a connect, a TLS handshake and a
+/// target's first bytes inside a VPC take milliseconds; a keep-alive race fails at once.
+const IMMEDIATE: Duration = Duration(1_000_000_000);
 
 /// Largest encrypted answer (bytes of TLS records) that may be an ALB error page: its 502 or
 /// 504 page is about 300 bytes of HTTP/1.1 (headers and a 122-byte body) plus record overhead.
@@ -585,7 +642,10 @@ fn encrypted_front_only(f: &Leg, ctx: &Ctx, mut ev: Vec<Evidence>) -> FrontVerdi
             return maybe(
                 ev,
                 Inference::ShortAnswerThenClose { bytes: resp.bytes },
-                bad_gateway_candidates(elapsed),
+                bad_gateway_candidates(bad_gateway_phase(
+                    elapsed,
+                    ctx.known.config.connect_timeout,
+                )),
             );
         }
     }
