@@ -150,6 +150,9 @@ pub struct Knowledge {
     /// The TLS connections seen, per server: the likely nodes named when none is recognised
     /// ([`Knowledge::node_candidates`]).
     pub tls_peers: TlsPeers,
+    /// The plain-HTTP connections carrying requests, per server: likely nodes too
+    /// ([`TlsPeers::plain_http`]).
+    pub http_peers: TlsPeers,
 }
 
 impl Knowledge {
@@ -157,6 +160,7 @@ impl Knowledge {
     pub fn new(config: AlbConfig) -> Self {
         let mut k = Knowledge {
             config: config.clone(),
+            http_peers: TlsPeers::plain_http(),
             ..Knowledge::default()
         };
         for ip in &config.alb_ips {
@@ -384,16 +388,19 @@ impl Knowledge {
     }
 
     /// The likely ALB nodes when the capture recognised none ([`Vantage::Unknown`]): the
-    /// addresses of its TLS connections that could be one, most likely first, never treated as
-    /// nodes (see [`TlsPeers::candidates`]); empty when a node is recognised.
+    /// addresses of its TLS connections, and the servers of its plain-HTTP requests, that could
+    /// be one, most likely first, never treated as nodes (see [`TlsPeers::candidates`]); empty
+    /// when a node is recognised.
     pub fn node_candidates(&self) -> Vec<NodeCandidate> {
         if self.vantage() != Vantage::Unknown || !self.alb_nodes().is_empty() {
             return Vec::new();
         }
-        self.tls_peers.candidates(
-            |ip| self.clients_seen.contains(&ip),
-            |ip| self.servers_seen.contains(&ip),
-        )
+        let opens = |ip| self.clients_seen.contains(&ip);
+        let accepts = |ip| self.servers_seen.contains(&ip);
+        let mut out = self.tls_peers.candidates(opens, accepts);
+        out.extend(self.http_peers.candidates(opens, accepts));
+        super::candidates::rank(&mut out);
+        out
     }
 
     /// The nodes that count as ALB nodes (see [`Knowledge::is_alb`]).
