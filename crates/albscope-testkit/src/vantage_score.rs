@@ -261,11 +261,11 @@ pub enum Seen {
 
 impl Seen {
     /// The legs a row's vantage label holds (`back`, `back+`, `rec-b`: back end; `front`,
-    /// `front+`: front end; anything else both).
+    /// `front+`, `rec-f`: front end; anything else both).
     pub fn of_label(label: &str) -> Seen {
         if label.starts_with("back") || label.starts_with("rec-b") {
             Seen::Back
-        } else if label.starts_with("front") {
+        } else if label.starts_with("front") || label.starts_with("rec-f") {
             Seen::Front
         } else {
             Seen::Both
