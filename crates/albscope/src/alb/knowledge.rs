@@ -153,7 +153,15 @@ pub struct Knowledge {
     /// The plain-HTTP connections carrying requests, per server: likely nodes too
     /// ([`TlsPeers::plain_http`]).
     pub http_peers: TlsPeers,
+    /// The ends of the last [`MAX_ANSWERS`] answers below 500 per server (at most
+    /// [`MAX_ANSWERING`] servers): [`Knowledge::last_answer_before`].
+    answers: foldhash::HashMap<IpAddr, std::collections::VecDeque<Timestamp>>,
 }
+
+/// Most servers whose recent answers are remembered.
+const MAX_ANSWERING: usize = 1_024;
+/// Most recent answers remembered per server.
+const MAX_ANSWERS: usize = 32;
 
 impl Knowledge {
     /// Knowledge seeded from the configuration.
@@ -931,6 +939,30 @@ impl Knowledge {
         push_evidence(n, NodeEvidence::OpenedFailedConnect);
     }
 
+    /// When the last answer below 500 that `server` sent before `t` ended, as far as the
+    /// capture shows; `None` when it shows none, or when the answers remembered all end
+    /// after `t` (older ones forgotten: not known).
+    pub fn last_answer_before(&self, server: IpAddr, t: Timestamp) -> Option<Timestamp> {
+        let ends = self.answers.get(&server)?;
+        let before = ends.iter().copied().filter(|e| *e < t).max();
+        if before.is_none() && ends.len() >= MAX_ANSWERS {
+            return None;
+        }
+        before
+    }
+
+    /// Remembers when an answer below 500 from `server` ended.
+    fn remember_answer(&mut self, server: IpAddr, end: Timestamp) {
+        if !self.answers.contains_key(&server) && self.answers.len() >= MAX_ANSWERING {
+            return;
+        }
+        let ends = self.answers.entry(server).or_default();
+        if ends.len() >= MAX_ANSWERS {
+            ends.pop_front();
+        }
+        ends.push_back(end);
+    }
+
     pub(super) fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
         // The Server header of an answer cut short still names it when its line is whole.
         let partial_awselb = ex
@@ -950,6 +982,10 @@ impl Knowledge {
             .is_some_and(|s| s.starts_with("awselb"))
         {
             self.strong_node(key, key.server.ip, NodeEvidence::AnswersAsAwselb);
+        }
+        if resp.status < 500 {
+            let end = resp.complete.unwrap_or(resp.headers_done);
+            self.remember_answer(key.server.ip, end);
         }
         if !self.is_alb(key.client.ip) {
             return;

@@ -563,6 +563,13 @@ pub enum Evidence {
         /// Request to answer.
         elapsed: Duration,
     },
+    /// Front end alone: the node's last answer the capture shows before this request ended
+    /// this long before it (its back-end connections may have been idle that long, long
+    /// enough for a target's keep-alive timeout to close one).
+    NodeQuietBefore {
+        /// From that answer's end to this request.
+        gap: Duration,
+    },
     /// What the front end alone suggests (an inference, said so).
     Inferred(Inference),
     /// A 504 this long after the request, outside the window of the connect and TLS handshake
@@ -648,6 +655,7 @@ impl Evidence {
             | Evidence::NoResponseCaptured
             | Evidence::EncryptedOutcomeHidden { .. }
             | Evidence::AnsweredAfter { .. }
+            | Evidence::NodeQuietBefore { .. }
             | Evidence::Inferred(_)
             | Evidence::IdleTimeoutByTiming { .. }
             | Evidence::AlbReplacedResponse

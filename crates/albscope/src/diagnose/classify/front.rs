@@ -441,6 +441,14 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
         }
         502 => {
             let phase = bad_gateway_phase(elapsed, connect);
+            let mut candidates = bad_gateway_candidates(phase);
+            if phase == BadGatewayPhase::Immediate {
+                if let Some(gap) = quiet_before(f, ctx, req.first_byte) {
+                    ev.push(Evidence::NodeQuietBefore { gap });
+                    candidates.retain(|c| *c != Category::KeepaliveRace);
+                    candidates.insert(0, Category::KeepaliveRace);
+                }
+            }
             undetermined(
                 ev,
                 Inference::BadGatewayAmbiguous {
@@ -448,7 +456,7 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
                     phase,
                     connect,
                 },
-                bad_gateway_candidates(phase),
+                candidates,
                 TellApart::BadGateway,
             )
         }
@@ -543,6 +551,23 @@ fn bad_gateway_candidates(phase: BadGatewayPhase) -> Vec<Category> {
             Category::ResponseHeaderTooLarge,
         ],
     }
+}
+
+/// The time from the node's last answer the capture shows before `t` to `t`, when it is long
+/// enough for a target's keep-alive timeout to have closed a back-end connection idle since
+/// (at least the shortest common default, gunicorn's 2 s, less half a second) and short
+/// enough for the ALB to have kept that connection (its idle timeout): a keep-alive race is
+/// then the likelier cause of an immediate 502. Only a ranking: traffic of other clients the
+/// capture lacks may have kept the node busy, and the node has other connections.
+fn quiet_before(f: &Leg, ctx: &Ctx, t: crate::capture::Timestamp) -> Option<Duration> {
+    let last = ctx.known.last_answer_before(f.conn.key.server.ip, t)?;
+    let gap = t.since(last);
+    let shortest = crate::taxonomy::SERVER_KEEPALIVE
+        .iter()
+        .map(|s| s.default_keepalive)
+        .min()?;
+    let (idle, _) = ctx.known.idle_timeout();
+    (gap.0 >= shortest.0 - HALF_SECOND.0 && gap.0 <= idle.0 + HALF_SECOND.0).then_some(gap)
 }
 
 /// How soon after the request a 502 counts as immediate: a connect, a TLS handshake and a
@@ -673,4 +698,64 @@ fn near(a: Duration, b: Duration) -> bool {
 /// A timer read from an answer's timing, to the whole second (ALB timers are whole seconds).
 pub(super) fn whole_secs(d: Duration) -> Duration {
     Duration::from_secs_f64(d.as_secs_f64().round())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: Duration = Duration(10_000_000_000);
+
+    fn at(s: f64) -> Vec<Category> {
+        bad_gateway_candidates(bad_gateway_phase(Duration::from_secs_f64(s), C))
+    }
+
+    #[test]
+    fn a_keepalive_race_only_at_once() {
+        assert!(at(0.001).contains(&Category::KeepaliveRace));
+        for s in [1.5, 10.0, 12.5, 21.0] {
+            assert!(!at(s).contains(&Category::KeepaliveRace), "{s}");
+        }
+    }
+
+    #[test]
+    fn connect_failures_only_before_the_connect_timeout() {
+        for c in [
+            Category::TargetConnectRefused,
+            Category::TargetUnreachableIcmp,
+        ] {
+            assert!(at(0.001).contains(&c) && at(3.0).contains(&c), "{c:?}");
+            assert!(!at(10.0).contains(&c) && !at(12.5).contains(&c), "{c:?}");
+        }
+        // at the connect timeout: the TLS handshake timeout (a documented 502) first, and a
+        // connect timeout answered 502 by a proxy in the ALB's place
+        assert_eq!(
+            &at(10.002)[..2],
+            &[
+                Category::TargetTlsHandshakeTimeout,
+                Category::TargetConnectTimeout
+            ]
+        );
+    }
+
+    #[test]
+    fn tls_failures_only_before_twice_the_connect_timeout() {
+        for c in [
+            Category::TargetTlsHandshakeTimeout,
+            Category::TargetTlsHandshakeFailed,
+        ] {
+            assert!(at(12.5).contains(&c) && at(20.0).contains(&c), "{c:?}");
+            assert!(!at(21.0).contains(&c), "{c:?}");
+        }
+        // what a target does with a request fits at any time
+        for s in [0.001, 3.0, 10.0, 12.5, 21.0, 300.0] {
+            for c in [
+                Category::TargetClosedBeforeResponse,
+                Category::MalformedResponse,
+                Category::DeregistrationAbort,
+            ] {
+                assert!(at(s).contains(&c), "{s} {c:?}");
+            }
+        }
+    }
 }

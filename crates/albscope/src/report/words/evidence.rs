@@ -588,6 +588,14 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             "the ALB answered {} after receiving the request",
             secs(*elapsed)
         ),
+        Evidence::NodeQuietBefore { gap } => format!(
+            "the node's last answer in the capture before this request ended {} earlier: a \
+             back-end connection reused after that long idle meets the keep-alive timeouts \
+             targets commonly close with (gunicorn 2 s; Node.js, Apache, uvicorn 5 s), so a \
+             keep-alive race is the likelier cause (other clients' requests, not in the \
+             capture, may have kept it busy)",
+            secs(*gap)
+        ),
         Evidence::Inferred(i) => inference(i),
         Evidence::IdleTimeoutByTiming { elapsed, connect } => format!(
             "a 504 {} after the request: the connect and TLS handshake timeouts ({:.0} s each) \
