@@ -193,6 +193,39 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             vec![(40181, Category::DeregistrationAbort, Some(502), LB)],
         ),
         (
+            // tools/realcap/record_front.sh: a client that gives up on a slow target; the
+            // node answers the target's late 200 after the client's half-close
+            "frl_gave_up.pcap",
+            vec![(40601, Category::ClientClosed, None, None)],
+        ),
+        (
+            // the same on the client's own interface, the capture stopped half a second
+            // after the client gave up: one plain-HTTP request nothing answered, no node
+            // recognised (its server is named as the likely node: see
+            // client_side_recordings_narrow_or_name_the_node)
+            "frl_gave_up.client.pcap",
+            vec![],
+        ),
+        (
+            // targets that hold the request and close: 502 at 12.5 s and 21 s
+            "frl_late_502.pcap",
+            vec![
+                (40611, Category::Ok, Some(200), TG),
+                (40612, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (40613, Category::TargetClosedBeforeResponse, Some(502), LB),
+            ],
+        ),
+        (
+            // the same on the client's interface: the ALB's 502s, undetermined with the
+            // candidates their timing leaves open
+            "frl_late_502.client.pcap",
+            vec![
+                (40611, Category::Ok, Some(200), TG),
+                (40612, Category::Undetermined, Some(502), LB),
+                (40613, Category::Undetermined, Some(502), LB),
+            ],
+        ),
+        (
             "tls_backend.pcap",
             vec![
                 (40301, Category::Ok, Some(200), TG),
@@ -1025,6 +1058,61 @@ fn real_recordings_match_their_ground_truth() {
     }
     assert!(checked > 0);
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The client-side recordings of tools/realcap/record_front.sh: a 502 12.5 s after the request
+/// keeps only what can fail that late (no keep-alive race, refusal or ICMP: a connect ends
+/// before the 10 s connect timeout; a TLS handshake may still time out after a slow connect),
+/// one 21 s after it drops the TLS failures too; a client that gave up on a plain-HTTP request
+/// nothing answered names no node, so its server is named as the likely one, with the flags
+/// that, passed, explain the request (client_closed).
+#[test]
+fn client_side_recordings_narrow_or_name_the_node() {
+    let Some(a) = analyze("frl_late_502.client.pcap") else {
+        panic!("samples/real/frl_late_502.client.pcap missing");
+    };
+    let cands = |port: u16| -> Vec<Category> {
+        a.requests
+            .iter()
+            .find(|r| r.client.is_some_and(|c| c.port == port))
+            .map(|r| r.candidates.clone())
+            .unwrap_or_default()
+    };
+    let at_12 = cands(40612);
+    assert_eq!(at_12.first(), Some(&Category::TargetClosedBeforeResponse));
+    assert!(at_12.contains(&Category::TargetTlsHandshakeTimeout));
+    for ruled_out in [
+        Category::KeepaliveRace,
+        Category::TargetConnectRefused,
+        Category::TargetUnreachableIcmp,
+        Category::TargetConnectTimeout,
+    ] {
+        assert!(!at_12.contains(&ruled_out), "{ruled_out:?} in {at_12:?}");
+    }
+    assert_eq!(
+        cands(40613),
+        vec![
+            Category::TargetClosedBeforeResponse,
+            Category::DeregistrationAbort,
+            Category::MalformedResponse,
+            Category::ResponseHeaderTooLarge,
+        ]
+    );
+
+    let json = cli_json("samples/real/frl_gave_up.client.pcap", &[]);
+    assert_eq!(json["vantage"], "unknown");
+    let first = &json["alb_candidates"][0];
+    assert_eq!(first["reading"], "http_listener");
+    assert_eq!(first["flags"], "--alb-ip 10.99.0.1 --listener-port 80");
+    assert_eq!(first["exchanges"], 1);
+    let told = cli_json(
+        "samples/real/frl_gave_up.client.pcap",
+        &["--alb-ip", "10.99.0.1", "--listener-port", "80"],
+    );
+    assert_eq!(told["requests"][0]["category"], "client_closed");
+    assert!(told["alb_candidates"]
+        .as_array()
+        .is_none_or(|c| c.is_empty()));
 }
 
 /// An HTTPS target group seen from its target's side alone, told the ALB node: every answer

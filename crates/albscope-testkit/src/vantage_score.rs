@@ -139,6 +139,8 @@ pub struct Req {
     pub not_visible: bool,
     /// The target's answer reached the ALB (`access_log.target_status_code` is a status).
     pub target_answered: bool,
+    /// `candidates`: with `undetermined`, the categories it may be, most likely first.
+    pub candidates: Vec<String>,
 }
 
 impl Req {
@@ -173,6 +175,13 @@ impl Req {
             target_answered: v
                 .pointer("/access_log/target_status_code")
                 .is_some_and(Value::is_u64),
+            candidates: v
+                .get("candidates")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect(),
         }
     }
 
@@ -252,11 +261,11 @@ pub enum Seen {
 
 impl Seen {
     /// The legs a row's vantage label holds (`back`, `back+`, `rec-b`: back end; `front`,
-    /// `front+`: front end; anything else both).
+    /// `front+`, `rec-f`: front end; anything else both).
     pub fn of_label(label: &str) -> Seen {
         if label.starts_with("back") || label.starts_with("rec-b") {
             Seen::Back
-        } else if label.starts_with("front") {
+        } else if label.starts_with("front") || label.starts_with("rec-f") {
             Seen::Front
         } else {
             Seen::Both
@@ -300,6 +309,9 @@ pub struct Score {
     pub wrong: u64,
     /// Those of `wrong` that nothing marks inferred: confident wrong answers, the worst outcome.
     pub wrong_confident: u64,
+    /// Of `undetermined`: those whose candidates leave out the original's category (an
+    /// undetermined with no candidates names none and is not counted).
+    pub candidates_miss: u64,
     /// Failed requests of the original no cut request matches, that the cut could have seen.
     pub missed: u64,
     /// Failed requests of the original that happened only on the leg the cut lacks
@@ -330,6 +342,7 @@ impl Score {
         self.ok_not_visible += other.ok_not_visible;
         self.wrong += other.wrong;
         self.wrong_confident += other.wrong_confident;
+        self.candidates_miss += other.candidates_miss;
         self.missed += other.missed;
         self.hidden += other.hidden;
         self.extra += other.extra;
@@ -510,7 +523,12 @@ pub fn score_seen(original: &Value, cut: &Value, seen: Seen) -> Score {
         match v {
             Verdict::Proved => s.proved += 1,
             Verdict::Inferred => s.inferred += 1,
-            Verdict::Undetermined => s.undetermined += 1,
+            Verdict::Undetermined => {
+                s.undetermined += 1;
+                if t.failed() && candidates_miss(t, c) {
+                    s.candidates_miss += 1;
+                }
+            }
             Verdict::NotVisible => {}
             Verdict::Wrong => {
                 s.wrong += 1;
@@ -523,6 +541,7 @@ pub fn score_seen(original: &Value, cut: &Value, seen: Seen) -> Score {
             let tag = match v {
                 Verdict::Wrong if !c.inferred => "WRONG! ",
                 Verdict::Wrong => "wrong  ",
+                _ if t.failed() && candidates_miss(t, c) => "undet-x",
                 _ => "undet  ",
             };
             s.details
@@ -563,6 +582,12 @@ pub fn score_seen(original: &Value, cut: &Value, seen: Seen) -> Score {
         }
     }
     s
+}
+
+/// True when the cut's `undetermined` request `c` names candidates and the original's
+/// category `t` is not among them: the candidate list rules out what happened.
+fn candidates_miss(t: &Req, c: &Req) -> bool {
+    t.category != "undetermined" && !c.candidates.is_empty() && !c.candidates.contains(&t.category)
 }
 
 /// One row of the table: a sample, a vantage and its score.
@@ -606,11 +631,12 @@ pub fn health_checks_of(analysis: &Value) -> u64 {
 }
 
 /// Column titles of [`format_table`] after sample, cut and detected vantage.
-const COLUMNS: [&str; 13] = [
+const COLUMNS: [&str; 14] = [
     "failed",
     "proved",
     "inferred",
     "undet",
+    "(cand x)",
     "not vis",
     "wrong",
     "(sure!)",
@@ -623,12 +649,13 @@ const COLUMNS: [&str; 13] = [
 ];
 
 /// The numbers of a score in [`COLUMNS`] order.
-fn columns(s: &Score) -> [u64; 13] {
+fn columns(s: &Score) -> [u64; 14] {
     [
         s.failed,
         s.proved,
         s.inferred,
         s.undetermined,
+        s.candidates_miss,
         s.not_visible,
         s.wrong,
         s.wrong_confident,

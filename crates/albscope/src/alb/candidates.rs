@@ -4,7 +4,11 @@
 //! named with the flags that would tell albscope so ([`NodeCandidate`]): the server of TLS
 //! connections (its front end, if it is the node) and a private opener of TLS connections to
 //! private servers (its back end, if it is the node). A candidate is never treated as a node:
-//! one client talking to one HTTPS server looks the same from either side.
+//! one client talking to one HTTPS server looks the same from either side. Plain-HTTP
+//! connections carrying requests are remembered the same way ([`TlsPeers::plain_http`]): their
+//! server is named as a listener (a client's requests that nothing answered, e.g. a client
+//! that gave up first, name no node); never as an opener, since an ALB's own requests always
+//! carry X-Amzn-Trace-Id, which names it.
 
 use super::knowledge::is_private;
 use crate::capture::Timestamp;
@@ -46,13 +50,24 @@ struct ServerSeen {
     listed: Vec<TlsConnSeen>,
 }
 
-/// The TLS connections seen, per server (address, port).
+/// The TLS connections seen, per server (address, port); or, made with
+/// [`TlsPeers::plain_http`], the plain-HTTP connections carrying requests.
 #[derive(Clone, Debug, Default)]
 pub struct TlsPeers {
     servers: indexmap::IndexMap<Endpoint, ServerSeen>,
+    /// Plain-HTTP connections: their servers are named as HTTP listeners, never openers.
+    http: bool,
 }
 
 impl TlsPeers {
+    /// Remembers plain-HTTP connections instead of TLS ones (exchanges are then requests).
+    pub fn plain_http() -> Self {
+        TlsPeers {
+            servers: indexmap::IndexMap::default(),
+            http: true,
+        }
+    }
+
     /// Remembers one closed TLS connection and its exchanges.
     pub fn remember(&mut self, key: &ConnKey, first: Timestamp, last: Timestamp, exchanges: u64) {
         if !self.servers.contains_key(&key.server) && self.servers.len() >= MAX_SERVERS {
@@ -85,11 +100,16 @@ impl TlsPeers {
         accepts: impl Fn(IpAddr) -> bool,
     ) -> Vec<NodeCandidate> {
         let mut out: Vec<NodeCandidate> = Vec::new();
-        // The server of TLS connections: the node's front end (listener).
+        // The server of TLS (or plain-HTTP) connections: the node's front end (listener).
         for (server, s) in &self.servers {
+            let port = server.port;
             out.push(NodeCandidate {
                 ip: server.ip,
-                reading: CandidateReading::Listener { port: server.port },
+                reading: if self.http {
+                    CandidateReading::HttpListener { port }
+                } else {
+                    CandidateReading::Listener { port }
+                },
                 peers: s.clients.len() as u64,
                 connections: s.connections,
                 exchanges: s.exchanges,
@@ -100,7 +120,7 @@ impl TlsPeers {
         // A private opener of TLS connections to private servers: the node's back end.
         let mut openers: Vec<NodeCandidate> = Vec::new();
         for (server, s) in &self.servers {
-            if !is_private(server.ip) {
+            if self.http || !is_private(server.ip) {
                 continue;
             }
             for (client, n) in &s.clients {
@@ -142,22 +162,26 @@ impl TlsPeers {
             }
         }
         out.extend(openers);
-        // Playing both roles first (the node accepts clients and opens to targets), then more
-        // peers (a node serves many clients, or spreads over a target group), then more
-        // connections; on a tie the listener reading first (a TLS listener is the common case,
-        // a TLS target group the rarer one).
-        out.sort_by(|a, b| {
-            (b.plays_both, b.peers, b.connections, a.reading.rank(), a.ip).cmp(&(
-                a.plays_both,
-                a.peers,
-                a.connections,
-                b.reading.rank(),
-                b.ip,
-            ))
-        });
-        out.truncate(MAX_CANDIDATES);
+        rank(&mut out);
         out
     }
+}
+
+/// Sorts candidates most likely first and keeps [`MAX_CANDIDATES`]: playing both roles first
+/// (the node accepts clients and opens to targets), then more peers (a node serves many
+/// clients, or spreads over a target group), then more connections; on a tie a listener
+/// reading first (a listener is the common case, a TLS target group the rarer one).
+pub fn rank(out: &mut Vec<NodeCandidate>) {
+    out.sort_by(|a, b| {
+        (b.plays_both, b.peers, b.connections, a.reading.rank(), a.ip).cmp(&(
+            a.plays_both,
+            a.peers,
+            a.connections,
+            b.reading.rank(),
+            b.ip,
+        ))
+    });
+    out.truncate(MAX_CANDIDATES);
 }
 
 /// Which side of an ALB node a candidate's connections would be.
@@ -167,6 +191,12 @@ pub enum CandidateReading {
     /// (`--alb-ip IP --listener-port PORT`).
     Listener {
         /// The port it accepts TLS on.
+        port: u16,
+    },
+    /// It received plain-HTTP requests on `port` that nothing in the capture answered: the
+    /// node's front end, a listener (`--alb-ip IP --listener-port PORT`).
+    HttpListener {
+        /// The port it received them on.
         port: u16,
     },
     /// It opens TLS connections to private servers on `target_ports`: the node's back end,
@@ -180,7 +210,7 @@ pub enum CandidateReading {
 impl CandidateReading {
     fn rank(&self) -> u8 {
         match self {
-            CandidateReading::Listener { .. } => 0,
+            CandidateReading::Listener { .. } | CandidateReading::HttpListener { .. } => 0,
             CandidateReading::Opener { .. } => 1,
         }
     }
@@ -197,9 +227,10 @@ pub struct NodeCandidate {
     /// Distinct peers: client addresses (listener) or servers (opener), counted up to 8 per
     /// server.
     pub peers: u64,
-    /// Its TLS connections in that role.
+    /// Its TLS connections in that role (plain-HTTP ones for an HTTP listener).
     pub connections: u64,
-    /// Their exchanges (encrypted: their outcome is not visible).
+    /// Their exchanges (encrypted: their outcome is not visible; an HTTP listener's: the
+    /// requests it received).
     pub exchanges: u64,
     /// It also opens connections (listener) or accepts them (opener), as a node does.
     pub plays_both: bool,
@@ -212,7 +243,7 @@ impl NodeCandidate {
     pub fn flags(&self) -> Vec<String> {
         let mut f = vec!["--alb-ip".to_string(), self.ip.to_string()];
         match &self.reading {
-            CandidateReading::Listener { port } => {
+            CandidateReading::Listener { port } | CandidateReading::HttpListener { port } => {
                 f.push("--listener-port".into());
                 f.push(port.to_string());
             }

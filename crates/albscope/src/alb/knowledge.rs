@@ -150,13 +150,25 @@ pub struct Knowledge {
     /// The TLS connections seen, per server: the likely nodes named when none is recognised
     /// ([`Knowledge::node_candidates`]).
     pub tls_peers: TlsPeers,
+    /// The plain-HTTP connections carrying requests, per server: likely nodes too
+    /// ([`TlsPeers::plain_http`]).
+    pub http_peers: TlsPeers,
+    /// The ends of the last [`MAX_ANSWERS`] answers below 500 per server (at most
+    /// [`MAX_ANSWERING`] servers): [`Knowledge::last_answer_before`].
+    answers: foldhash::HashMap<IpAddr, std::collections::VecDeque<Timestamp>>,
 }
+
+/// Most servers whose recent answers are remembered.
+const MAX_ANSWERING: usize = 1_024;
+/// Most recent answers remembered per server.
+const MAX_ANSWERS: usize = 32;
 
 impl Knowledge {
     /// Knowledge seeded from the configuration.
     pub fn new(config: AlbConfig) -> Self {
         let mut k = Knowledge {
             config: config.clone(),
+            http_peers: TlsPeers::plain_http(),
             ..Knowledge::default()
         };
         for ip in &config.alb_ips {
@@ -384,16 +396,19 @@ impl Knowledge {
     }
 
     /// The likely ALB nodes when the capture recognised none ([`Vantage::Unknown`]): the
-    /// addresses of its TLS connections that could be one, most likely first, never treated as
-    /// nodes (see [`TlsPeers::candidates`]); empty when a node is recognised.
+    /// addresses of its TLS connections, and the servers of its plain-HTTP requests, that could
+    /// be one, most likely first, never treated as nodes (see [`TlsPeers::candidates`]); empty
+    /// when a node is recognised.
     pub fn node_candidates(&self) -> Vec<NodeCandidate> {
         if self.vantage() != Vantage::Unknown || !self.alb_nodes().is_empty() {
             return Vec::new();
         }
-        self.tls_peers.candidates(
-            |ip| self.clients_seen.contains(&ip),
-            |ip| self.servers_seen.contains(&ip),
-        )
+        let opens = |ip| self.clients_seen.contains(&ip);
+        let accepts = |ip| self.servers_seen.contains(&ip);
+        let mut out = self.tls_peers.candidates(opens, accepts);
+        out.extend(self.http_peers.candidates(opens, accepts));
+        super::candidates::rank(&mut out);
+        out
     }
 
     /// The nodes that count as ALB nodes (see [`Knowledge::is_alb`]).
@@ -924,6 +939,30 @@ impl Knowledge {
         push_evidence(n, NodeEvidence::OpenedFailedConnect);
     }
 
+    /// When the last answer below 500 that `server` sent before `t` ended, as far as the
+    /// capture shows; `None` when it shows none, or when the answers remembered all end
+    /// after `t` (older ones forgotten: not known).
+    pub fn last_answer_before(&self, server: IpAddr, t: Timestamp) -> Option<Timestamp> {
+        let ends = self.answers.get(&server)?;
+        let before = ends.iter().copied().filter(|e| *e < t).max();
+        if before.is_none() && ends.len() >= MAX_ANSWERS {
+            return None;
+        }
+        before
+    }
+
+    /// Remembers when an answer below 500 from `server` ended.
+    fn remember_answer(&mut self, server: IpAddr, end: Timestamp) {
+        if !self.answers.contains_key(&server) && self.answers.len() >= MAX_ANSWERING {
+            return;
+        }
+        let ends = self.answers.entry(server).or_default();
+        if ends.len() >= MAX_ANSWERS {
+            ends.pop_front();
+        }
+        ends.push_back(end);
+    }
+
     pub(super) fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
         // The Server header of an answer cut short still names it when its line is whole.
         let partial_awselb = ex
@@ -943,6 +982,10 @@ impl Knowledge {
             .is_some_and(|s| s.starts_with("awselb"))
         {
             self.strong_node(key, key.server.ip, NodeEvidence::AnswersAsAwselb);
+        }
+        if resp.status < 500 {
+            let end = resp.complete.unwrap_or(resp.headers_done);
+            self.remember_answer(key.server.ip, end);
         }
         if !self.is_alb(key.client.ip) {
             return;

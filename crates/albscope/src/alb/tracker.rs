@@ -489,6 +489,19 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 bursts.len() as u64,
             );
         }
+        if record.app == AppKind::Http && record.tls.is_none() {
+            let requests = u64::from(record.finished_exchanges)
+                + record
+                    .unfinished
+                    .iter()
+                    .filter(|e| e.request.is_some())
+                    .count() as u64;
+            if requests > 0 {
+                self.known
+                    .http_peers
+                    .remember(&key, record.tcp.start, record.tcp.end, requests);
+            }
+        }
         if !bursts.is_empty() {
             self.known.learn_tls_front(&key, &bursts);
             self.known.refresh_links();

@@ -57,10 +57,15 @@ pub enum Inference {
         /// The ALB's connect timeout.
         connect: Duration,
     },
-    /// A 502 this long after the request: the front end cannot tell which back-end failure.
+    /// A 502 this long after the request: the front end cannot tell which back-end failure;
+    /// the timing rules out some ([`BadGatewayPhase`]).
     BadGatewayAmbiguous {
         /// Request to answer.
         elapsed: Duration,
+        /// Where that falls among the ALB's back-end steps and timers.
+        phase: BadGatewayPhase,
+        /// The ALB's connect timeout (also the TLS handshake timeout).
+        connect: Duration,
     },
     /// A 503: no healthy target.
     NoHealthyTarget,
@@ -80,6 +85,31 @@ pub enum Inference {
         /// Bytes of the answer.
         bytes: u64,
     },
+}
+
+/// Where a front-end-only 502 falls among the ALB's back-end steps, by its time after the
+/// request: what the target could have done by then. The connect lasts less than the connect
+/// timeout (its SYN retransmitted until then), the TLS handshake less than the same again, and
+/// a keep-alive race fails at once.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum BadGatewayPhase {
+    /// Within a second: any back-end failure that gives a 502 (a refused connect, ICMP, the
+    /// target closing, a keep-alive race, a failed TLS handshake, a bad answer, the
+    /// deregistration delay ending).
+    Immediate,
+    /// Later, while a connect can still be going on (its SYN retransmitted): not a keep-alive
+    /// race.
+    DuringConnect,
+    /// At the connect timeout: a TLS handshake that timed out after an immediate connect
+    /// (documented as a 502), or the connect timeout itself answered 502 (an ALB answers it
+    /// 504; a proxy in its place may not).
+    AtConnectTimeout,
+    /// After the connect timeout, before twice it: a TLS handshake timeout after a slow
+    /// connect, or the target failing after the connect and handshake; no connect failure.
+    DuringHandshake,
+    /// Twice the connect timeout or later: the connect and any TLS handshake are over; the
+    /// target failed the request (closed, a bad answer) or the deregistration delay ended.
+    AfterHandshake,
 }
 
 /// An ALB timer a front-end answer's timing can match.
@@ -533,6 +563,13 @@ pub enum Evidence {
         /// Request to answer.
         elapsed: Duration,
     },
+    /// Front end alone: the node's last answer the capture shows before this request ended
+    /// this long before it (its back-end connections may have been idle that long, long
+    /// enough for a target's keep-alive timeout to close one).
+    NodeQuietBefore {
+        /// From that answer's end to this request.
+        gap: Duration,
+    },
     /// What the front end alone suggests (an inference, said so).
     Inferred(Inference),
     /// A 504 this long after the request, outside the window of the connect and TLS handshake
@@ -618,6 +655,7 @@ impl Evidence {
             | Evidence::NoResponseCaptured
             | Evidence::EncryptedOutcomeHidden { .. }
             | Evidence::AnsweredAfter { .. }
+            | Evidence::NodeQuietBefore { .. }
             | Evidence::Inferred(_)
             | Evidence::IdleTimeoutByTiming { .. }
             | Evidence::AlbReplacedResponse

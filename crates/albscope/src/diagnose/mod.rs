@@ -18,8 +18,8 @@ mod timeline;
 pub mod verdict;
 
 pub use evidence::{
-    AlbTimer, At, Cause, Close, CloseOrder, Evidence, Icmp, IdleUnseen, Inference, Note, Reuse,
-    TellApart,
+    AlbTimer, At, BadGatewayPhase, Cause, Close, CloseOrder, Evidence, Icmp, IdleUnseen, Inference,
+    Note, Reuse, TellApart,
 };
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,

@@ -789,6 +789,7 @@ fn front_end_only_says_what_it_cannot_tell() {
                 MalformedResponse,
                 ResponseHeaderTooLarge,
                 TargetUnreachableIcmp,
+                DeregistrationAbort,
             ],
         ),
         (
@@ -802,6 +803,48 @@ fn front_end_only_says_what_it_cannot_tell() {
                 MalformedResponse,
                 ResponseHeaderTooLarge,
                 TargetTlsHandshakeFailed,
+                TargetConnectRefused,
+            ],
+        ),
+        // at the connect timeout: the TLS handshake timeout (a documented 502), a connect
+        // timeout a proxy answers 502, or what a target does with a request
+        (
+            10_150,
+            502,
+            Undetermined,
+            vec![
+                TargetTlsHandshakeTimeout,
+                TargetConnectTimeout,
+                TargetClosedBeforeResponse,
+                DeregistrationAbort,
+                MalformedResponse,
+                ResponseHeaderTooLarge,
+                TargetTlsHandshakeFailed,
+            ],
+        ),
+        // past it, no connect failure; past twice it, no TLS one
+        (
+            12_600,
+            502,
+            Undetermined,
+            vec![
+                TargetClosedBeforeResponse,
+                DeregistrationAbort,
+                TargetTlsHandshakeTimeout,
+                MalformedResponse,
+                ResponseHeaderTooLarge,
+                TargetTlsHandshakeFailed,
+            ],
+        ),
+        (
+            21_100,
+            502,
+            Undetermined,
+            vec![
+                TargetClosedBeforeResponse,
+                DeregistrationAbort,
+                MalformedResponse,
+                ResponseHeaderTooLarge,
             ],
         ),
         (
@@ -849,6 +892,42 @@ fn front_end_only_says_what_it_cannot_tell() {
             assert!(headline(&f).contains(&secs), "{}", headline(&f));
             assert!(f.fix.as_deref().unwrap().contains(&secs), "{:?}", f.fix);
         }
+    }
+}
+
+/// Front end alone: an immediate 502 after the node was quiet for a target's usual keep-alive
+/// timeout (its previous answer ended 3 s before) ranks keepalive_race first and says why;
+/// the candidates stay the same. After 0.3 s of quiet the order is the usual one.
+#[test]
+fn front_end_only_quiet_node_ranks_a_race_first() {
+    for (gap_ms, race_first) in [(3_000, true), (300, false)] {
+        let mut tr = tracker();
+        let ok = Conn::new(3, ep(CLIENT, 39000), ep(ALB, 80), 8).handshake(8);
+        tr.exchange(
+            &ok.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(10, "/before", front_headers())),
+                Some(resp(20, 200, "gunicorn", 10)),
+            ),
+        );
+        let t = 20 + gap_ms;
+        front_answered(&mut tr, t, t + 1, 502, "awselb/2.0");
+        let all = diagnose_all(tr);
+        let f = all.iter().find(|f| f.status == Some(502)).expect("the 502");
+        assert_eq!(f.category, Category::Undetermined);
+        assert_eq!(
+            f.candidates.first() == Some(&Category::KeepaliveRace),
+            race_first,
+            "{gap_ms} ms: {:?}",
+            f.candidates
+        );
+        assert_eq!(f.candidates.len(), 8, "{:?}", f.candidates);
+        let said = ev(f)
+            .iter()
+            .any(|e| e.contains("keep-alive race is the likelier"));
+        assert_eq!(said, race_first, "{:?}", ev(f));
     }
 }
 

@@ -71,6 +71,9 @@ pub struct UnrecognisedTls {
     pub flags: String,
     /// The next candidate is as likely: the capture cannot tell which end is the ALB.
     pub tie: bool,
+    /// The candidate received plain-HTTP requests it did not answer (`exchanges` counts
+    /// them), rather than TLS connections.
+    pub plain_http: bool,
 }
 
 /// The encrypted front end seen without keys and without the back end, in a verdict.
@@ -301,6 +304,7 @@ impl Verdict {
                 connections: c.connections,
                 flags: c.flags().join(" "),
                 tie: a.alb_candidates.get(1).is_some_and(|n| c.ties_with(n)),
+                plain_http: matches!(c.reading, crate::alb::CandidateReading::HttpListener { .. }),
             }),
             client_tls_failures: s.client_tls_failures,
             client_tls_alerts: {

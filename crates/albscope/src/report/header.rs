@@ -756,6 +756,21 @@ pub fn candidate_text(c: &crate::alb::NodeCandidate, rank: usize, tie: bool) -> 
             ),
             "its front end (a listener)",
         ),
+        CandidateReading::HttpListener { port } => (
+            format!(
+                "received {} in plain HTTP on port {port} from {} ({}) and answered none \
+                 in the capture{}",
+                plural(c.exchanges, "request", "requests"),
+                plural(c.peers, "client address", "client addresses"),
+                plural(c.connections, "connection", "connections"),
+                if c.plays_both {
+                    " and also opens connections to others"
+                } else {
+                    ""
+                }
+            ),
+            "its front end (a listener)",
+        ),
         CandidateReading::Opener { target_ports } => {
             let ports: Vec<String> = target_ports.iter().map(u16::to_string).collect();
             (

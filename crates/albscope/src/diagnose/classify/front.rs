@@ -3,7 +3,9 @@
 use super::{at, close_of, events, is_close, Ctx};
 use crate::alb::{Leg, TimerSource, Vantage};
 use crate::capture::Duration;
-use crate::diagnose::evidence::{AlbTimer, Cause, Evidence, Inference, Note, TellApart};
+use crate::diagnose::evidence::{
+    AlbTimer, BadGatewayPhase, Cause, Evidence, Inference, Note, TellApart,
+};
 use crate::diagnose::model::Party;
 use crate::flow::{Dir, TcpEventKind};
 use crate::protocol::Known;
@@ -464,10 +466,22 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
             )
         }
         502 => {
-            let candidates = bad_gateway_candidates(elapsed);
+            let phase = bad_gateway_phase(elapsed, connect);
+            let mut candidates = bad_gateway_candidates(phase);
+            if phase == BadGatewayPhase::Immediate {
+                if let Some(gap) = quiet_before(f, ctx, req.first_byte) {
+                    ev.push(Evidence::NodeQuietBefore { gap });
+                    candidates.retain(|c| *c != Category::KeepaliveRace);
+                    candidates.insert(0, Category::KeepaliveRace);
+                }
+            }
             undetermined(
                 ev,
-                Inference::BadGatewayAmbiguous { elapsed },
+                Inference::BadGatewayAmbiguous {
+                    elapsed,
+                    phase,
+                    connect,
+                },
                 candidates,
                 TellApart::BadGateway,
             )
@@ -491,13 +505,36 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
     }
 }
 
-/// The back-end failures a 502 this long after the request may be, most likely first.
-/// Immediate: a refused or reset connect, a race on a reused connection, a failed TLS
-/// handshake, a bad response; later: a target closing while it works, the deregistration delay
-/// running out, ICMP after the target's ARP timed out.
-fn bad_gateway_candidates(elapsed: Duration) -> Vec<Category> {
-    if elapsed.as_secs_f64() < 1.0 {
-        vec![
+/// Where a 502 `elapsed` after the request falls among the ALB's back-end steps: a connect
+/// ends before the connect timeout (its SYN retransmitted until then: a refusal or an ICMP
+/// error can still come half a second before it), a TLS handshake before the same again; a
+/// keep-alive race fails at once.
+fn bad_gateway_phase(elapsed: Duration, connect: Duration) -> BadGatewayPhase {
+    let e = elapsed.0;
+    if e < IMMEDIATE.0 {
+        BadGatewayPhase::Immediate
+    } else if e < connect.0 - HALF_SECOND.0 {
+        BadGatewayPhase::DuringConnect
+    } else if e < connect.0 + HALF_SECOND.0 {
+        BadGatewayPhase::AtConnectTimeout
+    } else if e < 2 * connect.0 + HALF_SECOND.0 {
+        BadGatewayPhase::DuringHandshake
+    } else {
+        BadGatewayPhase::AfterHandshake
+    }
+}
+
+/// The back-end failures a 502 in `phase` may be, most likely first. Immediate: a refused
+/// connect, the target closing or resetting (a keep-alive race among them), a failed TLS
+/// handshake, a bad answer, ICMP, the deregistration delay ending just then. Later: the target
+/// closing while it works, the deregistration delay, a bad answer after processing, and while
+/// a connect can still go on ICMP (after ARP timed out) or a refusal answering a retransmitted
+/// SYN. At the connect timeout: the TLS handshake timeout (AWS documents it as a 502) or a
+/// connect timeout answered 502. Past it: a TLS handshake timeout or failure until twice the
+/// connect timeout, then only what a target does with a request.
+fn bad_gateway_candidates(phase: BadGatewayPhase) -> Vec<Category> {
+    match phase {
+        BadGatewayPhase::Immediate => vec![
             Category::TargetConnectRefused,
             Category::TargetClosedBeforeResponse,
             Category::KeepaliveRace,
@@ -505,18 +542,63 @@ fn bad_gateway_candidates(elapsed: Duration) -> Vec<Category> {
             Category::MalformedResponse,
             Category::ResponseHeaderTooLarge,
             Category::TargetUnreachableIcmp,
-        ]
-    } else {
-        vec![
+            Category::DeregistrationAbort,
+        ],
+        BadGatewayPhase::DuringConnect => vec![
             Category::TargetClosedBeforeResponse,
             Category::DeregistrationAbort,
             Category::TargetUnreachableIcmp,
             Category::MalformedResponse,
             Category::ResponseHeaderTooLarge,
             Category::TargetTlsHandshakeFailed,
-        ]
+            Category::TargetConnectRefused,
+        ],
+        BadGatewayPhase::AtConnectTimeout => vec![
+            Category::TargetTlsHandshakeTimeout,
+            Category::TargetConnectTimeout,
+            Category::TargetClosedBeforeResponse,
+            Category::DeregistrationAbort,
+            Category::MalformedResponse,
+            Category::ResponseHeaderTooLarge,
+            Category::TargetTlsHandshakeFailed,
+        ],
+        BadGatewayPhase::DuringHandshake => vec![
+            Category::TargetClosedBeforeResponse,
+            Category::DeregistrationAbort,
+            Category::TargetTlsHandshakeTimeout,
+            Category::MalformedResponse,
+            Category::ResponseHeaderTooLarge,
+            Category::TargetTlsHandshakeFailed,
+        ],
+        BadGatewayPhase::AfterHandshake => vec![
+            Category::TargetClosedBeforeResponse,
+            Category::DeregistrationAbort,
+            Category::MalformedResponse,
+            Category::ResponseHeaderTooLarge,
+        ],
     }
 }
+
+/// The time from the node's last answer the capture shows before `t` to `t`, when it is long
+/// enough for a target's keep-alive timeout to have closed a back-end connection idle since
+/// (at least the shortest common default, gunicorn's 2 s, less half a second) and short
+/// enough for the ALB to have kept that connection (its idle timeout): a keep-alive race is
+/// then the likelier cause of an immediate 502. Only a ranking: traffic of other clients the
+/// capture lacks may have kept the node busy, and the node has other connections.
+fn quiet_before(f: &Leg, ctx: &Ctx, t: crate::capture::Timestamp) -> Option<Duration> {
+    let last = ctx.known.last_answer_before(f.conn.key.server.ip, t)?;
+    let gap = t.since(last);
+    let shortest = crate::taxonomy::SERVER_KEEPALIVE
+        .iter()
+        .map(|s| s.default_keepalive)
+        .min()?;
+    let (idle, _) = ctx.known.idle_timeout();
+    (gap.0 >= shortest.0 - HALF_SECOND.0 && gap.0 <= idle.0 + HALF_SECOND.0).then_some(gap)
+}
+
+/// How soon after the request a 502 counts as immediate: a connect, a TLS handshake and a
+/// target's first bytes inside a VPC take milliseconds; a keep-alive race fails at once.
+const IMMEDIATE: Duration = Duration(1_000_000_000);
 
 /// Largest encrypted answer (bytes of TLS records) that may be an ALB error page: its 502 or
 /// 504 page is about 300 bytes of HTTP/1.1 (headers and a 122-byte body) plus record overhead.
@@ -611,7 +693,10 @@ fn encrypted_front_only(f: &Leg, ctx: &Ctx, mut ev: Vec<Evidence>) -> FrontVerdi
             return maybe(
                 ev,
                 Inference::ShortAnswerThenClose { bytes: resp.bytes },
-                bad_gateway_candidates(elapsed),
+                bad_gateway_candidates(bad_gateway_phase(
+                    elapsed,
+                    ctx.known.config.connect_timeout,
+                )),
             );
         }
     }
@@ -639,4 +724,64 @@ fn near(a: Duration, b: Duration) -> bool {
 /// A timer read from an answer's timing, to the whole second (ALB timers are whole seconds).
 pub(super) fn whole_secs(d: Duration) -> Duration {
     Duration::from_secs_f64(d.as_secs_f64().round())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: Duration = Duration(10_000_000_000);
+
+    fn at(s: f64) -> Vec<Category> {
+        bad_gateway_candidates(bad_gateway_phase(Duration::from_secs_f64(s), C))
+    }
+
+    #[test]
+    fn a_keepalive_race_only_at_once() {
+        assert!(at(0.001).contains(&Category::KeepaliveRace));
+        for s in [1.5, 10.0, 12.5, 21.0] {
+            assert!(!at(s).contains(&Category::KeepaliveRace), "{s}");
+        }
+    }
+
+    #[test]
+    fn connect_failures_only_before_the_connect_timeout() {
+        for c in [
+            Category::TargetConnectRefused,
+            Category::TargetUnreachableIcmp,
+        ] {
+            assert!(at(0.001).contains(&c) && at(3.0).contains(&c), "{c:?}");
+            assert!(!at(10.0).contains(&c) && !at(12.5).contains(&c), "{c:?}");
+        }
+        // at the connect timeout: the TLS handshake timeout (a documented 502) first, and a
+        // connect timeout answered 502 by a proxy in the ALB's place
+        assert_eq!(
+            &at(10.002)[..2],
+            &[
+                Category::TargetTlsHandshakeTimeout,
+                Category::TargetConnectTimeout
+            ]
+        );
+    }
+
+    #[test]
+    fn tls_failures_only_before_twice_the_connect_timeout() {
+        for c in [
+            Category::TargetTlsHandshakeTimeout,
+            Category::TargetTlsHandshakeFailed,
+        ] {
+            assert!(at(12.5).contains(&c) && at(20.0).contains(&c), "{c:?}");
+            assert!(!at(21.0).contains(&c), "{c:?}");
+        }
+        // what a target does with a request fits at any time
+        for s in [0.001, 3.0, 10.0, 12.5, 21.0, 300.0] {
+            for c in [
+                Category::TargetClosedBeforeResponse,
+                Category::MalformedResponse,
+                Category::DeregistrationAbort,
+            ] {
+                assert!(at(s).contains(&c), "{s} {c:?}");
+            }
+        }
+    }
 }

@@ -116,7 +116,8 @@ fn vantage_name(v: Vantage) -> &'static str {
 struct CandidateOut {
     #[serde(serialize_with = "display")]
     ip: IpAddr,
-    /// `listener` (it accepts TLS: the front end) or `opener` (it opens TLS to private
+    /// `listener` (it accepts TLS: the front end), `http_listener` (it received plain-HTTP
+    /// requests it did not answer: the front end) or `opener` (it opens TLS to private
     /// servers: the back end).
     reading: &'static str,
     ports: Vec<u16>,
@@ -151,6 +152,7 @@ impl CandidateOut {
                 let tie = c.get(i + 1).is_some_and(|n| x.ties_with(n));
                 let (reading, ports) = match &x.reading {
                     CandidateReading::Listener { port } => ("listener", vec![*port]),
+                    CandidateReading::HttpListener { port } => ("http_listener", vec![*port]),
                     CandidateReading::Opener { target_ports } => ("opener", target_ports.clone()),
                 };
                 CandidateOut {

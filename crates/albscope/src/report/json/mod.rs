@@ -70,11 +70,14 @@
 //!   `linked_requests`, `tls_timing` (only when true: linked by the timing of TLS client bursts,
 //!   the front end being HTTPS without keys)}]}].
 //! - `alb_candidates` (only when no node was recognised and the capture has TLS connections
-//!   that could be one: TLS only, no keys): the likely nodes, most likely first, at most 3,
-//!   never treated as nodes: [{`ip`, `reading` (`listener`: it accepts TLS on `ports`, the
-//!   node's front end; `opener`: it opens TLS to private servers on `ports`, the node's back
-//!   end), `ports` [u16], `peers` (client addresses or servers), `connections`, `exchanges`
-//!   (encrypted: outcome not visible), `plays_both` (also opens / accepts connections),
+//!   that could be one, TLS only, no keys, or plain-HTTP requests that nothing answered): the
+//!   likely nodes, most likely first, at most 3, never treated as nodes: [{`ip`, `reading`
+//!   (`listener`: it accepts TLS on `ports`, the node's front end; `http_listener`: it
+//!   received plain-HTTP requests on `ports` and answered none, the node's front end;
+//!   `opener`: it opens TLS to private servers on `ports`, the node's back end), `ports`
+//!   [u16], `peers` (client addresses or servers), `connections`, `exchanges` (encrypted:
+//!   outcome not visible; an `http_listener`'s: its requests), `plays_both` (also opens /
+//!   accepts connections),
 //!   `ties_with_next` (the next is as likely), `flags` (e.g. "--alb-ip 10.0.1.25
 //!   --listener-port 443"), `text`, `list` (its first 16 connections) [{`client`, `server`,
 //!   `first`, `last`, `exchanges`}]}].

@@ -272,8 +272,12 @@ pub fn tell_apart(t: TellApart) -> &'static str {
     match t {
         TellApart::BadGateway => {
             "to tell the candidates apart, capture the targets' ENIs (back end): the connect \
-             attempt shows a RST (refused), an ICMP error (unreachable) or a TLS alert, and the \
-             back-end connection shows the target's FIN or RST, its bytes or the ALB's own close"
+             attempt shows a RST (refused), an ICMP error (unreachable), an unanswered SYN \
+             (connect timeout), or a TLS alert, reset or unfinished handshake (TLS handshake \
+             failed or timed out); the back-end connection shows the target's FIN or RST \
+             (a keep-alive race when it meets a request sent on a reused connection after an \
+             idle gap as long as the target's keep-alive timeout), its bytes (malformed or too \
+             large) or the ALB's own close (deregistration delay)"
         }
         TellApart::WhoAnswered => {
             "the answer carries no Server header (the ALB's own errors carry Server: \

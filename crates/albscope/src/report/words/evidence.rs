@@ -1,7 +1,10 @@
 //! The sentences of a finding's evidence.
 
 use super::{ms, packet, party, secs, time};
-use crate::diagnose::{AlbTimer, At, Close, CloseOrder, Evidence, IdleUnseen, Inference, LegKind};
+use crate::capture::Duration;
+use crate::diagnose::{
+    AlbTimer, At, BadGatewayPhase, Close, CloseOrder, Evidence, IdleUnseen, Inference, LegKind,
+};
 use crate::protocol::{escape_bytes, ResponseErrorReason};
 
 /// `FIN` or `RST`.
@@ -55,13 +58,11 @@ fn inference(i: &Inference) -> String {
             connect.as_secs_f64(),
             connect.as_secs_f64()
         ),
-        Inference::BadGatewayAmbiguous { elapsed } => format!(
-            "{CAVEAT}: a 502 {} after the request is what a refused connect, an ICMP \
-             unreachable, a target closing or resetting the connection (also a keep-alive race), \
-             a failed TLS handshake, a malformed or too-large response and a deregistration \
-             abort all look like from here; the front end cannot tell them apart",
-            secs(*elapsed)
-        ),
+        Inference::BadGatewayAmbiguous {
+            elapsed,
+            phase,
+            connect,
+        } => bad_gateway(*elapsed, *phase, *connect),
         Inference::NoHealthyTarget => {
             format!("{CAVEAT}: the ALB's 503 means it had no healthy target to send the request to")
         }
@@ -89,6 +90,48 @@ fn inference(i: &Inference) -> String {
              the ALB closes looks the same"
         ),
     }
+}
+
+/// A front-end-only 502: what its time after the request leaves open and what it rules out.
+fn bad_gateway(elapsed: Duration, phase: BadGatewayPhase, connect: Duration) -> String {
+    let c = connect.as_secs_f64();
+    let what = match phase {
+        BadGatewayPhase::Immediate => {
+            "is what a refused connect, an ICMP unreachable, a target closing \
+             or resetting the connection (also a keep-alive race), a failed TLS handshake, a \
+             malformed or too-large response and a deregistration abort all look like from \
+             here"
+                .to_string()
+        }
+        BadGatewayPhase::DuringConnect => format!(
+            "is too late for a keep-alive race (it fails at once) and for a refusal of the first \
+             SYN; a target closing or resetting while it worked, the deregistration delay \
+             ending, a malformed or too-large response after processing, a failed TLS \
+             handshake, or ICMP or a refusal answering a retransmitted SYN (a connect lasts \
+             less than the {c:.0} s connect timeout) all fit"
+        ),
+        BadGatewayPhase::AtConnectTimeout => format!(
+            "falls where the {c:.0} s back-end timers end: a TLS handshake timeout after an \
+             immediate connect (AWS documents it as a 502), or the connect timeout (an ALB \
+             answers that 504; a proxy in its place may answer 502); a target closing, a bad \
+             answer or the deregistration delay ending just then look the same"
+        ),
+        BadGatewayPhase::DuringHandshake => format!(
+            "is later than any connect failure (the connect timeout is {c:.0} s): a TLS \
+             handshake timeout after a slow connect, a failed TLS handshake, a target closing \
+             or resetting while it worked, a malformed or too-large response or the \
+             deregistration delay ending all fit"
+        ),
+        BadGatewayPhase::AfterHandshake => format!(
+            "is later than any connect or TLS handshake failure ({c:.0} s each at most): the \
+             target closing or resetting while it worked, a malformed or too-large response \
+             after processing, or the deregistration delay ending"
+        ),
+    };
+    format!(
+        "{CAVEAT}: a 502 {} after the request {what}; the front end cannot tell them apart",
+        secs(elapsed)
+    )
 }
 
 fn with_server(server: &Option<String>) -> String {
@@ -544,6 +587,14 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
         Evidence::AnsweredAfter { elapsed } => format!(
             "the ALB answered {} after receiving the request",
             secs(*elapsed)
+        ),
+        Evidence::NodeQuietBefore { gap } => format!(
+            "the node's last answer in the capture before this request ended {} earlier: a \
+             back-end connection reused after that long idle meets the keep-alive timeouts \
+             targets commonly close with (gunicorn 2 s; Node.js, Apache, uvicorn 5 s), so a \
+             keep-alive race is the likelier cause (other clients' requests, not in the \
+             capture, may have kept it busy)",
+            secs(*gap)
         ),
         Evidence::Inferred(i) => inference(i),
         Evidence::IdleTimeoutByTiming { elapsed, connect } => format!(

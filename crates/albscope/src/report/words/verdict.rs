@@ -345,7 +345,21 @@ fn client_tls(r: &mut Rich, v: &Verdict) {
 pub fn verdict(v: &Verdict) -> Rich {
     let mut r = Rich::default();
     let visible = v.requests.saturating_sub(v.outcome_not_visible);
-    if let (0, Some(u)) = (v.requests, &v.unrecognised_tls) {
+    if let (0, Some(u)) = (
+        v.requests,
+        v.unrecognised_tls.as_ref().filter(|u| u.plain_http),
+    ) {
+        r.text(format!(
+            "No ALB node was recognised: the capture holds {} in plain HTTP ({}) that nothing \
+             answered, and nothing readable names an ALB (no awselb answer, ALB-added headers \
+             or health checks); nothing is guessed. If the most likely candidate is the node, \
+             run again with ",
+            plural(u.exchanges, "request", "requests"),
+            plural(u.connections, "connection", "connections"),
+        ));
+        r.code(u.flags.clone());
+        r.text(" to have each request explained (a client that closed first, the ALB's timers).");
+    } else if let (0, Some(u)) = (v.requests, &v.unrecognised_tls) {
         r.text(format!(
             "No ALB node was recognised: the capture holds {} ({}, no keys) between addresses \
              that may be a node and its clients or targets; their outcome is not visible and \
