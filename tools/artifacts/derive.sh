@@ -52,7 +52,10 @@ rm -f "$one"
 # A keep-alive race whose round trip the capture lacks: ka_nginx's target-side recording
 # without the handshake of be 40490 (packets 14-16), the target's RST on it moved 40 ms after
 # the raced request (packet 22).
+# Its round trip then comes from the node's other connections to the target (their handshakes).
 python3 $T/pcap_edit.py $R/ka_nginx.target.pcap $A/race_close_unordered.pcap 'tsback:22:-40000;drop:14,15,16'
+# The same without any handshake (packets 1-3, 14-16, 23-25, 32-34): no round trip at all.
+python3 $T/pcap_edit.py $R/ka_nginx.target.pcap $A/race_no_round_trip.pcap 'tsback:22:-40000;drop:1,2,3,14,15,16,23,24,25,32,33,34'
 # The capture ends between gunicorn's response header segment and its body (after packet 10).
 python3 $T/pcap_edit.py $R/ka_gunicorn.pcap $A/body_in_flight_at_end.pcap 'until:10'
 # A TLS-only back end (HTTPS targets, no keys) seen from the targets' side alone, spread over a

@@ -4,6 +4,7 @@
 use super::cadence::{health_check_shaped, HealthCadence};
 use super::candidates::{NodeCandidate, TlsPeers};
 use super::linking::Linking;
+use super::round_trip::RoundTrips;
 use super::types::{
     median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, RequestPath,
     TargetInfo, TimerSource, Vantage, DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
@@ -144,6 +145,9 @@ pub struct Knowledge {
     target_ports: BTreeSet<u16>,
     /// Health-check-shaped connections without a readable request, per (node, target).
     pub cadence: HealthCadence,
+    /// Handshake round trips per (opener, server): the fallback of a connection opened before
+    /// the capture ([`RoundTrips::between`]).
+    pub round_trips: RoundTrips,
     /// Front-end addresses linked to nodes seen under another address, and the clock offsets
     /// between files that the linked requests show.
     pub links: Linking,
@@ -757,6 +761,9 @@ impl Knowledge {
         let key = rec.tcp.key;
         self.learn_failed_connect(rec);
         self.learn_cadence(rec);
+        if let Some(split) = rec.tcp.handshake_split() {
+            self.round_trips.record(key.client.ip, key.server, split);
+        }
         if !rec.unfinished.is_empty() {
             return;
         }

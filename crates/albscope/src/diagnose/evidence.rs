@@ -239,8 +239,12 @@ pub enum Evidence {
         order: CloseOrder,
         /// Close time minus request time, as captured (negative: the close came first).
         since_request: Duration,
-        /// The connection's round trip (from its handshake), when captured.
+        /// The connection's round trip (from its handshake), when captured; else the one
+        /// its node and target show on other connections' handshakes.
         round_trip: Option<Duration>,
+        /// How many other connections' handshakes (of the same node and target) the round
+        /// trip comes from; `None` when it is the connection's own.
+        from_other_connections: Option<usize>,
     },
     /// How long the connection was idle before the request is not in the capture.
     IdleNotVisible {

@@ -207,6 +207,7 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             order,
             since_request,
             round_trip,
+            from_other_connections,
         } => {
             let when = if since_request.0 >= 0 {
                 format!("{} after the request", fine(*since_request))
@@ -216,9 +217,17 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
                     fine(crate::capture::Duration(since_request.0.saturating_neg()))
                 )
             };
-            let rtt = round_trip.map_or_else(String::new, |r| {
-                format!(" (the connection's round trip is {})", fine(r))
-            });
+            let rtt = match (round_trip, from_other_connections) {
+                (Some(r), None) => format!(" (the connection's round trip is {})", fine(*r)),
+                (Some(r), Some(n)) => format!(
+                    " (the connection's handshake is not in the capture; the round trip \
+                     between this node and target is {}, from the handshakes of {n} other \
+                     connection{})",
+                    fine(*r),
+                    if *n == 1 { "" } else { "s" }
+                ),
+                (None, _) => String::new(),
+            };
             match order {
                 CloseOrder::Crossed => format!(
                     "the close was captured {when}{rtt}: it left the target before the request \
