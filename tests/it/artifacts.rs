@@ -95,6 +95,14 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             1,
         ),
         (
+            // connect_timeout.pcap cut 7.1 s after the ALB's first SYN: still connecting (the
+            // ALB gives up at 10 s), in flight, not a timeout.
+            "ends_before_connect_timeout.pcap",
+            vec![(40111, Undetermined, None)],
+            0,
+            1,
+        ),
+        (
             // keepalive_race.pcap from the target's RST of the race on: that back-end
             // connection was opened before the capture, its request not captured.
             "starts_mid_connection.pcap",

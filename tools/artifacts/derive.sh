@@ -21,6 +21,9 @@ editcap -s 128 $R/closed_fin.pcap $A/snaplen128.pcap
 editcap -s 96 $R/closed_rst.pcap $A/snaplen96.pcap
 # The capture ends 0.3 ms into the first request: the ALB's SYN to the target just sent.
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/ends_mid_connect.pcap 'until:5'
+# connect_timeout cut 7.1 s after the ALB's first SYN (after packet 12: its sixth SYN): the
+# ALB gives up only at 10 s, a later retransmission may still be answered.
+python3 $T/pcap_edit.py $R/connect_timeout.pcap $A/ends_before_connect_timeout.pcap 'until:12'
 # The capture starts at the target's RST on a kept-alive back-end connection.
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/starts_mid_connection.pcap 'from:22'
 # A keep-alive race whose idle period the capture cannot show: the target's response to the
