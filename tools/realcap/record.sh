@@ -374,6 +374,23 @@ sc_connect_refused_drive() {
     sleep 1
 }
 
+# Not in ALL_SCENARIOS (it takes 14 minutes): record it by name.
+sc_hc_port_lone_refused_setup() {
+    # Health checks go to the target's port 8082 (the target group's health-check port
+    # override), every 30 s, and pass; nothing listens on the traffic port 8080. One client
+    # request 330 s in is refused on 8080; the capture goes on 480 s after it: no connection
+    # of the node to 10.99.1.11:8080 within 310 s on either side but the client's attempt.
+    target ${NSP}tgt1 tgt1 --mode healthy --port 8082 --server "nginx/1.24.0"
+    SERVERS="    server t1 10.99.1.11:8080 check port 8082 inter 30s fall 3 rise 2"
+    ERR503=502
+    TARGET_VANTAGE=1
+}
+sc_hc_port_lone_refused_drive() {
+    sleep 330
+    client 40391 http://10.99.0.1/lone/refused
+    sleep 480
+}
+
 sc_unreachable_icmp_setup() {
     target ${NSP}tgt2 tgt2 --mode healthy
     nsx ${NSP}tgt2 nft add table inet rc

@@ -479,6 +479,14 @@ pub enum Evidence {
     /// The connection was open before the capture started (no SYN seen): what went over it
     /// before is not in the capture.
     OpenedBeforeCapture,
+    /// A failed connect seen from the back end alone is no health check: the capture covers
+    /// `window` on both sides of it and shows no other connection from its node to its
+    /// target that could be one, where the ALB checks each target from each node at most
+    /// 300 s apart.
+    NoHealthCheckNearby {
+        /// How far on each side.
+        window: Duration,
+    },
     /// The client closed before any answer from the ALB.
     ClientGaveUp {
         /// How.
@@ -614,6 +622,7 @@ impl Evidence {
             | Evidence::OpaqueRequestSent { .. }
             | Evidence::NoRequest
             | Evidence::OpenedBeforeCapture
+            | Evidence::NoHealthCheckNearby { .. }
             | Evidence::ServerNotAlb
             | Evidence::RelayedHeader { .. }
             | Evidence::NoBackEndAttempt { .. }

@@ -490,6 +490,13 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             at(a)
         ),
         Evidence::NoRequest => "the connection carried no request".into(),
+        Evidence::NoHealthCheckNearby { window } => format!(
+            "no health check: the capture shows no other connection from this node to the \
+             target within {} on either side, and the ALB checks every registered target from \
+             each node at least every 300 s, healthy or not (a client's request made this \
+             attempt)",
+            fine(*window)
+        ),
         Evidence::OpenedBeforeCapture => "the connection was open before the capture started \
                                           (no SYN in it): what it carried before is not in the \
                                           capture"
