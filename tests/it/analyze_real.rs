@@ -285,6 +285,16 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // The target's side holds only refused health checks: no client request.
         ("hc_refused.target.pcap", vec![]),
         (
+            "hc_port_lone_refused.pcap",
+            vec![(40391, Category::TargetConnectRefused, Some(502), LB)],
+        ),
+        // The refused connect is the node's only connection to 10.99.1.11:8080 within 310 s on
+        // both sides (its checks go to 8082): no health check, the client's attempt.
+        (
+            "hc_port_lone_refused.target.pcap",
+            vec![(0, Category::TargetConnectRefused, Some(502), LB)],
+        ),
+        (
             "mixed_two_nodes.pcap",
             vec![
                 (40201, Category::Ok, Some(200), TG),

@@ -95,6 +95,14 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
             1,
         ),
         (
+            // connect_timeout.pcap cut 7.1 s after the ALB's first SYN: still connecting (the
+            // ALB gives up at 10 s), in flight, not a timeout.
+            "ends_before_connect_timeout.pcap",
+            vec![(40111, Undetermined, None)],
+            0,
+            1,
+        ),
+        (
             // keepalive_race.pcap from the target's RST of the race on: that back-end
             // connection was opened before the capture, its request not captured.
             "starts_mid_connection.pcap",
@@ -246,10 +254,30 @@ fn truth() -> Vec<(&'static str, Vec<Want>, u64, u64)> {
         ),
         (
             // ka_nginx's target side without the handshake of the first raced connection, its
-            // RST moved 40 ms after the request: without the round trip the capture cannot
-            // say whether the close left before the request arrived (was: keepalive_race); the
-            // other two races keep their handshakes.
+            // RST moved 40 ms after the request, the connection's handshake dropped: the
+            // round trip comes from the node's other connections to the target (36 µs, at the
+            // target's own interface), so the close left the target 40 ms after the request
+            // reached it: no race (was: undetermined; before that, keepalive_race). The other
+            // two races keep their handshakes.
             "race_close_unordered.pcap",
+            vec![
+                (0, Ok, None),
+                (0, Ok, None),
+                (0, Ok, None),
+                (0, TargetClosedBeforeResponse, None),
+                (0, Ok, None),
+                (0, KeepaliveRace, None),
+                (0, Ok, None),
+                (0, KeepaliveRace, None),
+            ],
+            0,
+            0,
+        ),
+        (
+            // The same without any handshake: no round trip at all, so the capture cannot say
+            // whether the close left before the request arrived; the other two races' closes
+            // came at once (within the slack), crossing whatever the round trip.
+            "race_no_round_trip.pcap",
             vec![
                 (0, Ok, None),
                 (0, Ok, None),

@@ -21,6 +21,9 @@ editcap -s 128 $R/closed_fin.pcap $A/snaplen128.pcap
 editcap -s 96 $R/closed_rst.pcap $A/snaplen96.pcap
 # The capture ends 0.3 ms into the first request: the ALB's SYN to the target just sent.
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/ends_mid_connect.pcap 'until:5'
+# connect_timeout cut 7.1 s after the ALB's first SYN (after packet 12: its sixth SYN): the
+# ALB gives up only at 10 s, a later retransmission may still be answered.
+python3 $T/pcap_edit.py $R/connect_timeout.pcap $A/ends_before_connect_timeout.pcap 'until:12'
 # The capture starts at the target's RST on a kept-alive back-end connection.
 python3 $T/pcap_edit.py $R/keepalive_race.pcap $A/starts_mid_connection.pcap 'from:22'
 # A keep-alive race whose idle period the capture cannot show: the target's response to the
@@ -52,7 +55,10 @@ rm -f "$one"
 # A keep-alive race whose round trip the capture lacks: ka_nginx's target-side recording
 # without the handshake of be 40490 (packets 14-16), the target's RST on it moved 40 ms after
 # the raced request (packet 22).
+# Its round trip then comes from the node's other connections to the target (their handshakes).
 python3 $T/pcap_edit.py $R/ka_nginx.target.pcap $A/race_close_unordered.pcap 'tsback:22:-40000;drop:14,15,16'
+# The same without any handshake (packets 1-3, 14-16, 23-25, 32-34): no round trip at all.
+python3 $T/pcap_edit.py $R/ka_nginx.target.pcap $A/race_no_round_trip.pcap 'tsback:22:-40000;drop:1,2,3,14,15,16,23,24,25,32,33,34'
 # The capture ends between gunicorn's response header segment and its body (after packet 10).
 python3 $T/pcap_edit.py $R/ka_gunicorn.pcap $A/body_in_flight_at_end.pcap 'until:10'
 # A TLS-only back end (HTTPS targets, no keys) seen from the targets' side alone, spread over a

@@ -374,6 +374,50 @@ sc_connect_refused_drive() {
     sleep 1
 }
 
+# Not in ALL_SCENARIOS and not in samples/real yet: recorded once (2026-12-07), albscope calls
+# the first refused request (an RST at the request on the reused connection, no keep-alive
+# timer known) a keepalive_race, which it is not (the target went on refusing every connect).
+sc_hc_cadence_refused_setup() {
+    # Health checks every 2 s on the traffic port pass (readable, ELB-HealthChecker); then the
+    # target starts refusing (an nft rule answers every SYN to 8080 with RST, as a closed port
+    # does): two client requests are refused before HAProxy marks it down, and the checks go
+    # on being refused on their 2 s cadence.
+    target ${NSP}tgt1 tgt1 --mode healthy --port 8080 --server "nginx/1.24.0"
+    SERVERS="    server t1 10.99.1.11:8080 check inter 2s fall 3 rise 2"
+    ERR503=502
+    TARGET_VANTAGE=1
+}
+sc_hc_cadence_refused_drive() {
+    sleep 9
+    client 40392 http://10.99.0.1/ok/before
+    sleep 0.7
+    nsx ${NSP}tgt1 nft add table inet rc
+    nsx ${NSP}tgt1 nft add chain inet rc in '{ type filter hook input priority 0; }'
+    nsx ${NSP}tgt1 nft add rule inet rc in tcp dport 8080 reject with tcp reset
+    sleep 0.3
+    client 40393 http://10.99.0.1/refused/one
+    sleep 1
+    client 40394 http://10.99.0.1/refused/two
+    sleep 8
+}
+
+# Not in ALL_SCENARIOS (it takes 14 minutes): record it by name.
+sc_hc_port_lone_refused_setup() {
+    # Health checks go to the target's port 8082 (the target group's health-check port
+    # override), every 30 s, and pass; nothing listens on the traffic port 8080. One client
+    # request 330 s in is refused on 8080; the capture goes on 480 s after it: no connection
+    # of the node to 10.99.1.11:8080 within 310 s on either side but the client's attempt.
+    target ${NSP}tgt1 tgt1 --mode healthy --port 8082 --server "nginx/1.24.0"
+    SERVERS="    server t1 10.99.1.11:8080 check port 8082 inter 30s fall 3 rise 2"
+    ERR503=502
+    TARGET_VANTAGE=1
+}
+sc_hc_port_lone_refused_drive() {
+    sleep 330
+    client 40391 http://10.99.0.1/lone/refused
+    sleep 480
+}
+
 sc_unreachable_icmp_setup() {
     target ${NSP}tgt2 tgt2 --mode healthy
     nsx ${NSP}tgt2 nft add table inet rc

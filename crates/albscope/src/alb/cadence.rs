@@ -93,6 +93,8 @@ struct Starts {
     secs: Vec<f64>,
     /// How many starts of `order` have each value of `secs`.
     counts: Vec<u32>,
+    /// The latest start forgotten for [`MAX_STARTS`]: before it, the list is not whole.
+    forgotten_until: Option<Timestamp>,
 }
 
 impl Starts {
@@ -105,6 +107,7 @@ impl Starts {
         if self.order.len() >= MAX_STARTS {
             if let Some((old, _)) = self.order.pop_front() {
                 self.forget(old.as_secs_f64());
+                self.forgotten_until = Some(self.forgotten_until.map_or(old, |f| f.max(old)));
             }
         }
         self.order.push_back((start, port));
@@ -183,6 +186,32 @@ impl HealthCadence {
                 let (n, prev, next) = chain(s, t, d);
                 n >= MIN_CHAIN && !closer_one(s, t, d, prev, next)
             })
+    }
+
+    /// Whether no other remembered connection from `node` to `target` than the one from
+    /// `port` at `start` (and its second copies) opened within `window` of it: `Some(true)`
+    /// when none did, `None` when the list is not whole there (starts forgotten for
+    /// [`MAX_STARTS`], or the pair not tracked for [`MAX_PAIRS`]).
+    pub fn alone_within(
+        &self,
+        node: IpAddr,
+        port: u16,
+        target: Endpoint,
+        start: Timestamp,
+        window: Duration,
+    ) -> Option<bool> {
+        let Some(list) = self.starts.get(&(node, target)) else {
+            return (self.pairs_over_limit == 0).then_some(true);
+        };
+        let from = Timestamp(start.0.saturating_sub(window.0));
+        if list.forgotten_until.is_some_and(|f| f >= from) {
+            return None;
+        }
+        let start = list.twin_of(start, port).unwrap_or(start);
+        Some(!list.order.iter().any(|&(t, p)| {
+            !is_twin(t, p, start, port)
+                && t.since(start).0.unsigned_abs() <= window.0.unsigned_abs()
+        }))
     }
 
     /// True when some remembered connection from `node` to `target` is on a health-check
@@ -360,6 +389,58 @@ mod tests {
         // the stray one is off it, and another node has none
         assert!(!c.on_cadence(node, port(27.3), ep(), ts(27.3)));
         assert!(!c.has_cadence(IpAddr::from([10, 0, 1, 26]), ep()));
+    }
+
+    #[test]
+    fn a_connection_alone_in_its_window_and_one_with_a_neighbour() {
+        let node = IpAddr::from([10, 0, 1, 25]);
+        let window = Duration(310_000_000_000);
+        let mut c = HealthCadence::default();
+        // Never seen: nothing from that pair at all.
+        assert_eq!(
+            c.alone_within(node, 7, ep(), ts(1000.0), window),
+            Some(true)
+        );
+        for s in [1000.0, 1400.0] {
+            c.record(node, port(s), ep(), ts(s));
+            // a second copy of each (mirrored twice) is the same connection
+            c.record(node, port(s), ep(), ts(s + 0.000_04));
+        }
+        assert_eq!(
+            c.alone_within(node, port(1000.0), ep(), ts(1000.0), window),
+            Some(true)
+        );
+        c.record(node, port(1320.0), ep(), ts(1320.0));
+        assert_eq!(
+            c.alone_within(node, port(1000.0), ep(), ts(1000.0), window),
+            Some(true)
+        );
+        assert_eq!(
+            c.alone_within(node, port(1400.0), ep(), ts(1400.0), window),
+            Some(false)
+        );
+        // A pair not tracked (over the limit) is not known to be alone.
+        c.pairs_over_limit = 1;
+        let other = IpAddr::from([10, 0, 1, 26]);
+        assert_eq!(c.alone_within(other, 7, ep(), ts(1000.0), window), None);
+    }
+
+    #[test]
+    fn a_window_reaching_forgotten_starts_is_not_known_alone() {
+        let node = IpAddr::from([10, 0, 1, 25]);
+        let mut c = HealthCadence::default();
+        for i in 0..(MAX_STARTS + 1) {
+            let s = i as f64 * 10.0;
+            c.record(node, port(s), ep(), ts(s));
+        }
+        // the first start (0 s) was forgotten: a window reaching back to it is not whole
+        let last = MAX_STARTS as f64 * 10.0;
+        let narrow = Duration(5_000_000_000);
+        assert_eq!(
+            c.alone_within(node, port(last), ep(), ts(last), narrow),
+            Some(true)
+        );
+        assert_eq!(c.alone_within(node, 9, ep(), ts(5.0), narrow), None);
     }
 
     #[test]

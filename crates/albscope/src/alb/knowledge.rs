@@ -4,6 +4,7 @@
 use super::cadence::{health_check_shaped, HealthCadence};
 use super::candidates::{NodeCandidate, TlsPeers};
 use super::linking::Linking;
+use super::round_trip::RoundTrips;
 use super::types::{
     median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, RequestPath,
     TargetInfo, TimerSource, Vantage, DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
@@ -65,6 +66,27 @@ const MAX_LEARNED_CONNS: usize = 65_536;
 
 /// Most ports remembered per address in [`ServerConns`].
 const MAX_SERVER_PORTS: usize = 16;
+
+/// The ALB checks each registered target from each node at most this far apart: its longest
+/// health-check interval (300 s) and a margin for the 2 % a cadence's steps may drift.
+pub const HEALTH_CHECK_WINDOW: Duration = Duration(310_000_000_000);
+/// A health check's connection ends within this (the 10 s connect and TLS handshake
+/// timeouts, the check's own timeout of at most 120 s, and a margin).
+const CHECK_CLOSES_WITHIN: Duration = Duration(130_000_000_000);
+
+/// Why a failed connect seen from the back end alone is not a health check.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum NotACheck {
+    /// The capture shows its node's checks of its target on a steady cadence, and it is off
+    /// that cadence.
+    OffCadence,
+    /// The capture covers `window` on both sides of it and shows no other connection from its
+    /// node to its target that could be a health check.
+    NoneNearby {
+        /// How far on each side.
+        window: Duration,
+    },
+}
 
 /// The hasher of the maps looked up per request (deterministic, no per-process seed; an
 /// [`IndexMap`]'s order does not depend on it).
@@ -144,6 +166,16 @@ pub struct Knowledge {
     target_ports: BTreeSet<u16>,
     /// Health-check-shaped connections without a readable request, per (node, target).
     pub cadence: HealthCadence,
+    /// Every connection to a server that is no ALB node that may be a health check: those
+    /// without a readable request (encrypted, failed, silent), readable health checks, and
+    /// requests without the X-Forwarded-For every client request through the ALB carries
+    /// ([`Knowledge::not_a_health_check`]).
+    pub check_like: HealthCadence,
+    /// The earliest connection start the ALB layer was told of (about the capture's start).
+    pub seen_from: Option<Timestamp>,
+    /// Handshake round trips per (opener, server): the fallback of a connection opened before
+    /// the capture ([`RoundTrips::between`]).
+    pub round_trips: RoundTrips,
     /// Front-end addresses linked to nodes seen under another address, and the clock offsets
     /// between files that the linked requests show.
     pub links: Linking,
@@ -772,6 +804,16 @@ impl Knowledge {
         let key = rec.tcp.key;
         self.learn_failed_connect(rec);
         self.learn_cadence(rec);
+        // Any connection opened in the capture without a readable request may be a health
+        // check (its requests, when readable, were seen by `learn_check_request`).
+        let requests = rec.finished_exchanges as usize + rec.unfinished.len();
+        if rec.tcp.saw_syn && requests == 0 && !self.is_alb(key.server.ip) {
+            self.check_like
+                .record(key.client.ip, key.client.port, key.server, rec.tcp.start);
+        }
+        if let Some(split) = rec.tcp.handshake_split() {
+            self.round_trips.record(key.client.ip, key.server, split);
+        }
         if !rec.unfinished.is_empty() {
             return;
         }
@@ -853,14 +895,71 @@ impl Knowledge {
                 .on_cadence(key.client.ip, key.client.port, key.server, rec.tcp.start)
     }
 
+    /// Learns from an exchange a node sent on a connection opened in the capture (`opened`,
+    /// its SYN seen): a readable health check is one start of its node's checks of the
+    /// target (the cadence), and a request without X-Forwarded-For (which every client
+    /// request through the ALB carries), or not readable, may be one
+    /// ([`Knowledge::check_like`]).
+    pub(super) fn learn_check_request(
+        &mut self,
+        key: &ConnKey,
+        opened: Timestamp,
+        ex: &HttpExchange,
+    ) {
+        if !self.is_alb(key.client.ip) || self.is_alb(key.server.ip) {
+            return;
+        }
+        let (node, port, target) = (key.client.ip, key.client.port, key.server);
+        let headers = ex.request.as_ref().map(|r| &r.headers);
+        let check = headers
+            .and_then(|h| h.known(Known::UserAgent))
+            .is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
+        if check {
+            self.cadence.record(node, port, target, opened);
+        }
+        // A request not readable (lost) may be a check as well.
+        if headers
+            .and_then(|h| h.known(Known::XForwardedFor))
+            .is_none()
+        {
+            self.check_like.record(node, port, target, opened);
+        }
+    }
+
     /// True when a back-end leg that carried no readable request may be a health check that
     /// the capture cannot show as one: not on a cadence
-    /// ([`Knowledge::health_check_by_cadence`]), and its node's checks of its target show no
-    /// cadence elsewhere either (fewer than the chain needs). With a cadence shown, a
-    /// connection off it is not that pair's check: one check per interval.
+    /// ([`Knowledge::health_check_by_cadence`]), and not shown to be no check
+    /// ([`Knowledge::not_a_health_check`]).
     pub fn may_be_unseen_health_check(&self, leg: &Leg) -> bool {
+        !self.health_check_by_cadence(leg) && self.not_a_health_check(leg).is_none()
+    }
+
+    /// Why a back-end leg that carried no readable request and is on no cadence is not a
+    /// health check, when the capture shows it: its node's checks of its target show a cadence
+    /// elsewhere (fewer than the chain needs: none), and one check per interval leaves none
+    /// off it; or the capture covers [`HEALTH_CHECK_WINDOW`] on both sides of it and shows no
+    /// other connection from its node to its target that could be a check, where the ALB
+    /// checks each registered target from each node at most 300 s apart, healthy or not.
+    pub fn not_a_health_check(&self, leg: &Leg) -> Option<NotACheck> {
         let key = leg.conn.key;
-        !self.health_check_by_cadence(leg) && !self.cadence.has_cadence(key.client.ip, key.server)
+        let (node, target) = (key.client.ip, key.server);
+        if self.cadence.has_cadence(node, target) {
+            return Some(NotACheck::OffCadence);
+        }
+        let rec = leg.record.as_ref()?;
+        if !rec.tcp.saw_syn {
+            return None;
+        }
+        let start = rec.tcp.start;
+        let w = HEALTH_CHECK_WINDOW;
+        let before = self.seen_from.is_some_and(|f| start.since(f).0 >= w.0);
+        // The next check's connection must have closed (and been recorded) in the capture
+        // too: a check ends within the connect or TLS timeout.
+        let after = self.seen_until.since(start).0 >= w.0.saturating_add(CHECK_CLOSES_WITHIN.0);
+        let alone = self
+            .check_like
+            .alone_within(node, key.client.port, target, start, w);
+        (before && after && alone == Some(true)).then_some(NotACheck::NoneNearby { window: w })
     }
 
     /// True when a path paired without a front end may still turn out a health check by

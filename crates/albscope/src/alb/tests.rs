@@ -1261,3 +1261,36 @@ fn time_order_pairing_gives_each_back_end_leg_a_client_that_fits() {
     assert_eq!(client_of("/reset"), Some(40001));
     assert_eq!(client_of("/ok"), Some(40002));
 }
+
+#[test]
+fn readable_health_checks_on_a_steady_interval_are_their_nodes_cadence() {
+    // Five checks 5 s apart (ELB-HealthChecker, readable): the node's checks of the target
+    // show a cadence, so a failed connect off it is a client's attempt.
+    let mut tr = tracker();
+    for i in 0..5u64 {
+        health_check(&mut tr, 1 + i, 1_000 + 5_000 * i as i64);
+    }
+    let (_, known) = tr.finish();
+    assert!(known.cadence.has_cadence(ep(ALB, 0).ip, ep(TARGET, 80)));
+    // and each is a connection that may be a check (the lone-connect rule's list)
+    assert_eq!(
+        known.check_like.alone_within(
+            ep(ALB, 0).ip,
+            1,
+            ep(TARGET, 80),
+            t(3_500),
+            Duration(1_000_000_000)
+        ),
+        Some(true)
+    );
+    assert_eq!(
+        known.check_like.alone_within(
+            ep(ALB, 0).ip,
+            1,
+            ep(TARGET, 80),
+            t(3_500),
+            Duration(3_000_000_000)
+        ),
+        Some(false)
+    );
+}

@@ -432,6 +432,10 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
         self.known.learn_conn(&conn.key);
         self.known.learn_request(&conn.key, &exchange);
         self.known.learn_response(&conn.key, &exchange);
+        if conn.saw_syn {
+            self.known
+                .learn_check_request(&conn.key, conn.opened, &exchange);
+        }
         if exchange.index == 0 {
             let agent = exchange
                 .request
@@ -466,10 +470,15 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
     fn closed(&mut self, record: ConnectionRecord) {
         let key = record.tcp.key;
         self.known.seen_until = self.known.seen_until.max(record.tcp.end);
+        let start = record.tcp.start;
+        self.known.seen_from = Some(self.known.seen_from.map_or(start, |f| f.min(start)));
         self.known.learn_conn(&key);
         for ex in &record.unfinished {
             self.known.learn_request(&key, ex);
             self.known.learn_response(&key, ex);
+            if record.tcp.saw_syn {
+                self.known.learn_check_request(&key, start, ex);
+            }
         }
         self.known.learn_closed(&record);
         if record.app == AppKind::Tls || record.tls.is_some() {

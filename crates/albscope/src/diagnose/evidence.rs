@@ -269,8 +269,12 @@ pub enum Evidence {
         order: CloseOrder,
         /// Close time minus request time, as captured (negative: the close came first).
         since_request: Duration,
-        /// The connection's round trip (from its handshake), when captured.
+        /// The connection's round trip (from its handshake), when captured; else the one
+        /// its node and target show on other connections' handshakes.
         round_trip: Option<Duration>,
+        /// How many other connections' handshakes (of the same node and target) the round
+        /// trip comes from; `None` when it is the connection's own.
+        from_other_connections: Option<usize>,
     },
     /// How long the connection was idle before the request is not in the capture.
     IdleNotVisible {
@@ -505,6 +509,14 @@ pub enum Evidence {
     /// The connection was open before the capture started (no SYN seen): what went over it
     /// before is not in the capture.
     OpenedBeforeCapture,
+    /// A failed connect seen from the back end alone is no health check: the capture covers
+    /// `window` on both sides of it and shows no other connection from its node to its
+    /// target that could be one, where the ALB checks each target from each node at most
+    /// 300 s apart.
+    NoHealthCheckNearby {
+        /// How far on each side.
+        window: Duration,
+    },
     /// The client closed before any answer from the ALB.
     ClientGaveUp {
         /// How.
@@ -647,6 +659,7 @@ impl Evidence {
             | Evidence::OpaqueRequestSent { .. }
             | Evidence::NoRequest
             | Evidence::OpenedBeforeCapture
+            | Evidence::NoHealthCheckNearby { .. }
             | Evidence::ServerNotAlb
             | Evidence::RelayedHeader { .. }
             | Evidence::NoBackEndAttempt { .. }

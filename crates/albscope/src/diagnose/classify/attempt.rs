@@ -111,16 +111,17 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
                 last: at(last.ts, last.pos),
                 span: last.ts.since(first.ts),
             });
-            // The capture ended long before the connect timeout could run out (under half of
-            // it: the SYN and its first retransmissions unanswered prove little yet): still
-            // connecting, in flight.
+            // The capture ended before the connect timeout ran out: still connecting, in
+            // flight. The SYN or a later retransmission may yet be answered (a retransmission
+            // goes out shortly before the timeout too), and the ALB gives up only at the
+            // timeout: no failure is proved yet.
             let open_at_end = b
                 .record
                 .as_ref()
                 .is_some_and(|r| r.tcp.close_reason == CloseReason::EndOfCapture);
             let timeout = ctx.known.config.connect_timeout;
             let captured = ctx.known.seen_until.max(end).since(first.ts);
-            if open_at_end && captured.0 < timeout.0 / 2 {
+            if open_at_end && captured.0 < timeout.0 {
                 ev.push(Evidence::NoResponse { until: Some(end) });
                 return v(
                     Category::Undetermined,

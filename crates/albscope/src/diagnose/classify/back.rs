@@ -176,13 +176,24 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             // before the request reached it, or within about a round trip of its arrival. A
             // target that held the request and closed later did not race.
             let since_request = tc.ts.since(req_t);
-            let split = b.record.as_ref().and_then(|r| r.tcp.handshake_split());
+            // The connection's own handshake, else (opened before the capture) the round
+            // trip its node and target show on their other connections' handshakes.
+            let own = b.record.as_ref().and_then(|r| r.tcp.handshake_split());
+            let measured = own
+                .is_none()
+                .then(|| {
+                    let key = b.conn.key;
+                    ctx.known.round_trips.between(key.client.ip, key.server)
+                })
+                .flatten();
+            let split = own.or(measured.map(|m| m.split));
             let order = close_order(since_request, split);
             if b.index() > 0 && ka_match {
                 let order_ev = Evidence::CloseOrder {
                     order,
                     since_request,
                     round_trip: split.map(|(a, c)| Duration(a.0.saturating_add(c.0))),
+                    from_other_connections: measured.map(|m| m.connections),
                 };
                 match order {
                     CloseOrder::Crossed => {

@@ -8,7 +8,7 @@ use super::front::{
     front_incomplete_body,
 };
 use super::{Ctx, FixFacts};
-use crate::alb::{Knowledge, PairingNote, RequestPath, TimerSource};
+use crate::alb::{Knowledge, NotACheck, PairingNote, RequestPath, TimerSource};
 use crate::diagnose::evidence::{Cause, Evidence, Note, TellApart};
 use crate::diagnose::model::{AlbAddr, LegKind, Party, RequestId, RequestSeen};
 use crate::diagnose::timeline::build_timeline;
@@ -187,17 +187,22 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     // off it is a client's attempt; where it shows none (too few in the capture), only the
     // front end proves a client's attempt. (An attempt attributed to an encrypted HTTP/2 client connection open
     // at the time keeps its category: that front end is in the capture.)
+    // Where the capture covers the longest health-check interval on both sides and shows no
+    // other connection of that node to the target that could be a check, it is none either.
     let front_not_captured = path.notes.contains(&PairingNote::FrontEndNotCaptured);
-    if front.is_none()
-        && front_not_captured
-        && back.is_some_and(|b| bare_attempt(b) && known.may_be_unseen_health_check(b))
-        && failed_connect(&what)
-    {
-        candidates = vec![category];
-        category = Category::Undetermined;
-        what = Cause::AttemptOrHealthCheck(Box::new(what));
-        notes.push(Note::TellApart(TellApart::HealthCheckOrRequest));
-        expected = None;
+    let lone_attempt = back.filter(|b| {
+        front.is_none() && front_not_captured && bare_attempt(b) && failed_connect(&what)
+    });
+    if let Some(b) = lone_attempt {
+        if known.may_be_unseen_health_check(b) {
+            candidates = vec![category];
+            category = Category::Undetermined;
+            what = Cause::AttemptOrHealthCheck(Box::new(what));
+            notes.push(Note::TellApart(TellApart::HealthCheckOrRequest));
+            expected = None;
+        } else if let Some(NotACheck::NoneNearby { window }) = known.not_a_health_check(b) {
+            evidence.push(Evidence::NoHealthCheckNearby { window });
+        }
     }
 
     // The client closing first overrides what the back end shows: the ALB never answered.

@@ -250,6 +250,7 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             order,
             since_request,
             round_trip,
+            from_other_connections,
         } => {
             let when = if since_request.0 >= 0 {
                 format!("{} after the request", fine(*since_request))
@@ -259,9 +260,17 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
                     fine(crate::capture::Duration(since_request.0.saturating_neg()))
                 )
             };
-            let rtt = round_trip.map_or_else(String::new, |r| {
-                format!(" (the connection's round trip is {})", fine(r))
-            });
+            let rtt = match (round_trip, from_other_connections) {
+                (Some(r), None) => format!(" (the connection's round trip is {})", fine(*r)),
+                (Some(r), Some(n)) => format!(
+                    " (the connection's handshake is not in the capture; the round trip \
+                     between this node and target is {}, from the handshakes of {n} other \
+                     connection{})",
+                    fine(*r),
+                    if *n == 1 { "" } else { "s" }
+                ),
+                (None, _) => String::new(),
+            };
             match order {
                 CloseOrder::Crossed => format!(
                     "the close was captured {when}{rtt}: it left the target before the request \
@@ -524,6 +533,13 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             at(a)
         ),
         Evidence::NoRequest => "the connection carried no request".into(),
+        Evidence::NoHealthCheckNearby { window } => format!(
+            "no health check: the capture shows no other connection from this node to the \
+             target within {} on either side, and the ALB checks every registered target from \
+             each node at least every 300 s, healthy or not (a client's request made this \
+             attempt)",
+            fine(*window)
+        ),
         Evidence::OpenedBeforeCapture => "the connection was open before the capture started \
                                           (no SYN in it): what it carried before is not in the \
                                           capture"
