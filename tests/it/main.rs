@@ -6,6 +6,7 @@ mod accesslog_parse;
 mod accesslog_reader;
 mod accesslog_seed;
 mod analyze_cli;
+mod analyze_hanging;
 mod analyze_real;
 mod analyze_samples;
 mod analyze_streaming;

@@ -9,7 +9,7 @@ use super::alb::{Encoder, Wrap, EPOCH};
 use super::http;
 use super::pcap::{ByteOrder, LinkType, Nanos, PcapWriter, TsResolution};
 use super::rng::SplitMix64;
-use super::tcp::{Peer, Pkt, SendOpts, TcpConn, MS, US};
+use super::tcp::{Peer, Pkt, SendOpts, TcpConn, MS, SEC, US};
 
 /// Length of one generation round; every exchange of a round ends inside it.
 const ROUND: Nanos = 100 * MS;
@@ -214,6 +214,172 @@ pub fn write_http_load<W: Write>(
     }
     pw.into_inner()?.flush()?;
     Ok(written)
+}
+
+/// The shape of [`write_hanging_load`]'s capture: steady keep-alive traffic through one ALB
+/// node, with some requests the target never answers.
+#[derive(Clone, Debug)]
+pub struct HangingLoad {
+    /// Length of the capture.
+    pub duration: Nanos,
+    /// Client requests per second (spread over `connections`).
+    pub rate: u64,
+    /// Concurrent keep-alive client connections (each with its back-end connection).
+    pub connections: usize,
+    /// When each hanging request is sent (from the start of the capture); each goes over a
+    /// connection of its own to `/hang/<k>`, and the target never answers it.
+    pub hanging_at: Vec<Nanos>,
+    /// How long after a hanging request the ALB gives up (its idle timeout): it closes the
+    /// back-end connection and answers the client `504`; `None`, or past the end of the
+    /// capture: the request is still unanswered when the capture ends.
+    pub gives_up_after: Option<Nanos>,
+    /// Seed of the random choices.
+    pub seed: u64,
+}
+
+/// A hanging request's two connections and when the ALB gives up on it.
+struct Hang {
+    front: TcpConn,
+    back: TcpConn,
+    give_up: Option<Nanos>,
+}
+
+/// Writes a VXLAN-mirrored pcap of [`HangingLoad`]: one ALB node, small requests and responses
+/// (every one answered `200` within 30 ms), written round by round so memory depends on the
+/// number of connections, never on the capture's length. Returns the number of bytes written.
+pub fn write_hanging_load<W: Write>(w: W, load: &HangingLoad) -> io::Result<u64> {
+    let n = load.connections.max(1);
+    let mut g = Gen {
+        rng: SplitMix64::new(load.seed),
+        next_port: 20_000,
+        next_tag: 0,
+        body: Vec::new(),
+    };
+    let mut pw = PcapWriter::new(
+        BufWriter::with_capacity(1 << 20, w),
+        LinkType::Ethernet,
+        262_144,
+        TsResolution::Micro,
+        ByteOrder::Little,
+    )?;
+    let mut written: u64 = 24;
+    let mut enc = Encoder::new(Wrap::Vxlan, None);
+    let mut buf: Vec<Pkt> = Vec::new();
+    // Slot i uses node (i * NODES.len()) % NODES.len() = 0: one node.
+    let open =
+        |g: &mut Gen, i: usize, t: Nanos, buf: &mut Vec<Pkt>| g.open(i * NODES.len(), t, buf);
+    let mut slots: Vec<Slot> = (0..n)
+        .map(|i| {
+            open(
+                &mut g,
+                i,
+                EPOCH + (i as u64 * 37 * US) % (40 * MS),
+                &mut buf,
+            )
+        })
+        .collect();
+    let mut next_slot = n;
+    let per_round = load.rate.saturating_mul(ROUND) / SEC;
+    let end = EPOCH + load.duration;
+    let mut hanging: Vec<Nanos> = load.hanging_at.iter().map(|t| EPOCH + t).collect();
+    hanging.sort_unstable();
+    let mut next_hang = 0;
+    let mut hangs: Vec<Hang> = Vec::new();
+    let mut round_start = EPOCH;
+    while round_start < end {
+        let round_end = round_start + ROUND;
+        for (i, s) in slots.iter_mut().enumerate() {
+            let t = round_start + (i as u64 * 37 * US) % (40 * MS) + 5 * MS;
+            if s.requests_left == 0 {
+                let tc = s.front.close(&mut buf, t, true);
+                s.back.close(&mut buf, tc, true);
+                *s = open(&mut g, next_slot, tc + MS, &mut buf);
+                next_slot += 1;
+                continue;
+            }
+            if g.rng.next_u64() % (n as u64) < per_round {
+                small_exchange(&mut g, s, t, &mut buf);
+            }
+        }
+        while let Some(&at) = hanging.get(next_hang).filter(|&&at| at < round_end) {
+            next_hang += 1;
+            let mut s = open(&mut g, next_slot, at, &mut buf);
+            next_slot += 1;
+            let k = next_hang;
+            let path = format!("/hang/{k}");
+            let (front_req, back_req) = small_requests(&mut g, &s, &path, at);
+            let o = SendOpts::default();
+            let t1 = s
+                .front
+                .send(&mut buf, at + 2 * MS, true, front_req.as_bytes(), &o)
+                + 150 * US;
+            s.back.send(&mut buf, t1, true, back_req.as_bytes(), &o);
+            hangs.push(Hang {
+                front: s.front,
+                back: s.back,
+                give_up: load.gives_up_after.map(|d| t1 + d),
+            });
+        }
+        hangs.retain_mut(|h| {
+            let Some(at) = h.give_up.filter(|&at| at < round_end && at < end) else {
+                return true;
+            };
+            let tc = h.back.close(&mut buf, at, true);
+            let body = b"<html><body><center><h1>504 Gateway Time-out</h1></center></body></html>\r\n";
+            let head = format!(
+                "HTTP/1.1 504 Gateway Time-out\r\nServer: awselb/2.0\r\nDate: {}\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: keep-alive\r\n\r\n",
+                http::http_date(tc),
+                body.len()
+            );
+            let mut resp = head.into_bytes();
+            resp.extend_from_slice(body);
+            h.front.send(&mut buf, tc + 150 * US, false, &resp, &SendOpts::default());
+            false
+        });
+        buf.retain(|p| p.t < end);
+        buf.sort_by_key(|p| p.t);
+        for p in &buf {
+            let (nip, vni) = NODES[p.tag as usize % NODES.len()];
+            let frame = enc.encode(p, Ipv4Addr::from(nip), vni);
+            pw.write_packet(p.t, &frame, frame.len())?;
+            written += 16 + frame.len() as u64;
+        }
+        buf.clear();
+        round_start = round_end;
+    }
+    pw.into_inner()?.flush()?;
+    Ok(written)
+}
+
+/// A short front-end request to `path` and the ALB's back-end request for it.
+fn small_requests(g: &mut Gen, s: &Slot, path: &str, t: Nanos) -> (String, String) {
+    let client_ip = s.front.a.addr.ip();
+    let front = format!("GET {path} HTTP/1.1\r\nHost: api.example.com\r\nUser-Agent: loadgen/1.0\r\nAccept: */*\r\n\r\n");
+    let trace = format!("Root=1-{:08x}-{}", t / SEC, g.rng.hex(24));
+    let back = format!(
+        "GET {path} HTTP/1.1\r\nX-Forwarded-For: {client_ip}\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Port: 80\r\nHost: api.example.com\r\nX-Amzn-Trace-Id: {trace}\r\nUser-Agent: loadgen/1.0\r\nAccept: */*\r\n\r\n"
+    );
+    (front, back)
+}
+
+/// One small request/response exchange (a `200` of 100-600 bytes) on a slot starting at `t`;
+/// ends before `t + 35 ms`.
+fn small_exchange(g: &mut Gen, s: &mut Slot, t: Nanos, out: &mut Vec<Pkt>) {
+    let path = PATHS[(g.rng.next_u64() % PATHS.len() as u64) as usize];
+    let (front_req, back_req) = small_requests(g, s, path, t);
+    let size = g.rng.range(100, 600) as usize;
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {size}\r\n\r\n"
+    );
+    let mut resp = head.into_bytes();
+    resp.resize(resp.len() + size, b'x');
+    let o = SendOpts::default();
+    let t1 = s.front.send(out, t, true, front_req.as_bytes(), &o) + 150 * US;
+    let t2 = s.back.send(out, t1, true, back_req.as_bytes(), &o);
+    let delay = g.rng.range(1, 30) * MS;
+    let t3 = s.back.send(out, t2 + delay, false, &resp, &o) + 150 * US;
+    s.front.send(out, t3, false, &resp, &o);
+    s.requests_left = s.requests_left.saturating_sub(1);
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ mod shards;
 use crate::capture::{CaptureReader, InputSummary, Timestamp};
 use crate::decode::{DecodeConfig, DecodeStats, Decoder};
 use crate::flow::{FlowConfig, FlowSink, FlowStats, FlowTracker};
-use crate::protocol::{AppSink, KeyLog, KeyLogProblem, ProtocolConfig, ProtocolStats};
+use crate::protocol::{AppSink, InFlight, KeyLog, KeyLogProblem, ProtocolConfig, ProtocolStats};
 use shards::{Adapter, Merger, Recording, Shard};
 use std::io::{IsTerminal, Write};
 
@@ -80,6 +80,13 @@ pub trait Clock {
     fn tick_in_flight(&mut self, now: Timestamp, pending_since: Option<Timestamp>) {
         let _ = pending_since;
         self.tick(now);
+    }
+
+    /// [`Clock::tick_in_flight`] with what is in flight told apart: the requests whose line is
+    /// known, which hold back only what could pair with them, and the rest (see
+    /// [`InFlight`]). By default the oldest of them all is passed on.
+    fn tick_with(&mut self, now: Timestamp, in_flight: InFlight) {
+        self.tick_in_flight(now, in_flight.oldest());
     }
 }
 
@@ -205,8 +212,8 @@ fn drive_app_split<S: AppSink + Clock>(
             }
         }
         if stats.packets % 4096 == 0 {
-            let pending = shards::min_pending(&run.shards);
-            sink.tick_in_flight(packet.ts, pending);
+            let in_flight = shards::in_flight(&run.shards);
+            sink.tick_with(packet.ts, in_flight);
         }
         progress.update(stats.packets, reader.bytes_consumed());
     }

@@ -20,7 +20,8 @@
 //! ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
 //! back-end legs), `size` (byte estimates for the held-bytes budget), `cadence` (health checks
 //! recognised by their shape and steady interval where no request can be read), `candidates`
-//! (the likely nodes named, never used, when none is recognised: TLS only, no keys).
+//! (the likely nodes named, never used, when none is recognised: TLS only, no keys),
+//! `eager_tests` (eager batches decide what one batch at the end decides).
 
 mod cadence;
 mod candidates;
@@ -51,3 +52,6 @@ pub(crate) mod testutil;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod eager_tests;

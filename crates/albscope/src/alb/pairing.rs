@@ -169,6 +169,8 @@ pub(super) struct PairOutput {
     pub answered_before_capture: u64,
     /// Client connections whose TLS handshake with the ALB failed (no request).
     pub client_tls_failures: Vec<super::ClientTlsFailure>,
+    /// [`pair_by_headers`]: the legs it did not pair, untouched.
+    pub rest: Vec<Box<Leg>>,
 }
 
 /// A leg classified as front or back end, with the ALB node it went through, its time, and
@@ -244,9 +246,45 @@ impl Forwarded {
 /// then `deferred`, so that header pairing goes first as in a single pass.
 #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
 pub(super) fn pair(
+    legs: Vec<Box<Leg>>,
+    known: &Knowledge,
+    settled: Option<Timestamp>,
+) -> PairOutput {
+    pair_in(legs, known, settled, false)
+}
+
+/// [`pair`]'s first phase only, for a batch that lacks the legs of some request lines (see the
+/// tracker's eager batches): the front-end and back-end requests paired by their headers
+/// (phase 1, and 1a: one request under two addresses), which are decided by the legs of their
+/// own request line alone, in `paths`; every other leg untouched in `rest`, to be paired with
+/// the whole batch later. Legs that came through several mirror sessions all go to `rest`
+/// (removing twins looks across request lines).
+#[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
+pub(super) fn pair_by_headers(
+    legs: Vec<Box<Leg>>,
+    known: &Knowledge,
+    settled: Timestamp,
+) -> PairOutput {
+    let one_session = legs.first().is_some_and(|f| {
+        legs.iter()
+            .all(|l| l.conn.key.session == f.conn.key.session)
+    });
+    if !one_session {
+        return PairOutput {
+            rest: legs,
+            ..PairOutput::default()
+        };
+    }
+    pair_in(legs, known, Some(settled), true)
+}
+
+/// [`pair`], or with `headers_only` [`pair_by_headers`].
+#[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
+fn pair_in(
     mut legs: Vec<Box<Leg>>,
     known: &Knowledge,
     settled: Option<Timestamp>,
+    headers_only: bool,
 ) -> PairOutput {
     let mut out = PairOutput::default();
     // Stable: the legs come mostly in time order (runs the sort merges).
@@ -259,6 +297,12 @@ pub(super) fn pair(
     let mut checks: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::HealthCheck));
     for (leg, (role, cadence_check)) in legs.into_iter().zip(roles) {
         match role {
+            _ if headers_only && !matches!(role, ConnRole::FrontEnd | ConnRole::BackEnd) => {
+                out.rest.push(leg);
+            }
+            ConnRole::FrontEnd if headers_only && leg.exchange.is_none() && leg.burst.is_none() => {
+                out.rest.push(leg);
+            }
             ConnRole::FrontEnd => {
                 if leg.exchange.is_none() && leg.burst.is_none() {
                     // a client connection that carried no request: a failed TLS handshake is
@@ -417,6 +461,10 @@ pub(super) fn pair(
             b.used = true;
         }
         pairs.push((fi, bi, PairingMethod::Headers, Vec::new()));
+    }
+
+    if headers_only {
+        return headers_only_output(out, fronts, backs, pairs);
     }
 
     let mut unused_skip: Vec<usize> = Vec::new();
@@ -795,6 +843,34 @@ pub(super) fn pair(
     out
 }
 
+/// [`pair_by_headers`]'s output: the `pairs` found so far as paths, every other leg in `rest`.
+fn headers_only_output(
+    mut out: PairOutput,
+    fronts: Vec<ClassifiedLeg>,
+    backs: Vec<ClassifiedLeg>,
+    pairs: Vec<(usize, usize, PairingMethod, Vec<PairingNote>)>,
+) -> PairOutput {
+    let mut fronts: Vec<Option<ClassifiedLeg>> = fronts.into_iter().map(Some).collect();
+    let mut backs: Vec<Option<ClassifiedLeg>> = backs.into_iter().map(Some).collect();
+    for (fi, bi, method, notes) in pairs {
+        let f = fronts.get_mut(fi).and_then(Option::take);
+        let b = backs.get_mut(bi).and_then(Option::take);
+        let node = f.as_ref().map(|s| s.node).or(b.as_ref().map(|s| s.node));
+        out.front_legs += u64::from(f.is_some());
+        out.back_legs += u64::from(b.is_some());
+        out.paths.push(Planned {
+            node,
+            front: f.map(|s| s.leg),
+            back: b.map(|s| s.leg),
+            pairing: method,
+            notes,
+        });
+    }
+    out.rest
+        .extend(fronts.into_iter().chain(backs).flatten().map(|s| s.leg));
+    out
+}
+
 /// The failed TLS handshake of a client connection that carried no request: an alert, or the
 /// ALB closing (FIN or RST) before the handshake completed; `None` when it completed, the
 /// client left without an alert, or the capture ended first.
@@ -953,14 +1029,10 @@ fn role_of(leg: &Leg, known: &Knowledge) -> (ConnRole, bool) {
     }
 }
 
-/// A hash of a request's method and target (FNV-1a: deterministic, no allocation).
+/// A hash of a request's method and target ([`request_line_hash`](crate::protocol::request_line_hash):
+/// what the protocol layer names the requests in flight by).
 fn request_hash(method: &str, target: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in method.bytes().chain([b' ']).chain(target.bytes()) {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    crate::protocol::request_line_hash(method, target)
 }
 
 /// Front-end and back-end legs left unpaired on different nodes that are one request seen

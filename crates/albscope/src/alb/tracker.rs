@@ -10,7 +10,8 @@ use crate::decode::MirrorSession;
 use crate::flow::{ConnId, ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::pipeline::Clock;
 use crate::protocol::{
-    AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, Known, TlsBurst, TlsInfo,
+    request_line_hash, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, InFlight,
+    Known, TlsBurst, TlsInfo,
 };
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -80,6 +81,15 @@ pub struct AlbTracker<S: PathSink> {
     waiting: Vec<Pending>,
     /// Estimated bytes held in `waiting` (at most a quarter of the budget).
     waiting_bytes: usize,
+    /// Legs an eager batch took from `pending` and left for the batches at the window's (or
+    /// the global in-flight) cutoff: the legs of request lines with a request in flight, and
+    /// what the eager batch did not pair by headers. They stay legs of the queue: `flush`
+    /// takes them when they are due.
+    parked: Vec<Pending>,
+    /// The next eager batch waits for a cutoff at or past this.
+    next_eager: Timestamp,
+    /// No eager batch until the global cutoff reaches this (too many legs were parked).
+    eager_blocked_until: Timestamp,
     /// Every queued leg that started before this time has been through pairing.
     paired_through: Timestamp,
     /// A back-end connection has been seen (front-end legs wait for a partner only then).
@@ -104,6 +114,21 @@ const TWIN_WINDOW: Duration = Duration(1_000_000_000);
 /// Connections remembered in [`AlbTracker::counted`] before the old ones are forgotten.
 const MAX_COUNTED: usize = 8192;
 
+/// Where a leg of an eager batch came from (and goes back to when it is not paired there).
+#[derive(Clone, Copy)]
+enum Origin {
+    /// `pending` or `parked`.
+    Queue,
+    /// `waiting`.
+    Waiting,
+    /// `late`.
+    Late,
+}
+
+/// Most legs parked before eager batches stop until the global cutoff catches up (each eager
+/// batch looks at them again).
+const MAX_PARKED: usize = 16_384;
+
 /// Least capture time between two pairing batches.
 const EAGER_STEP: Duration = Duration(1_000_000_000);
 
@@ -119,6 +144,9 @@ impl<S: PathSink> AlbTracker<S> {
             late: Vec::new(),
             waiting: Vec::new(),
             waiting_bytes: 0,
+            parked: Vec::new(),
+            next_eager: Timestamp::default(),
+            eager_blocked_until: Timestamp::default(),
             paired_through: Timestamp::default(),
             back_end_seen: false,
             closed: foldhash::HashMap::default(),
@@ -138,7 +166,7 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Legs currently waiting to be paired (for memory tests).
     pub fn pending_len(&self) -> usize {
-        self.pending.len() + self.late.len() + self.waiting.len()
+        self.pending.len() + self.late.len() + self.waiting.len() + self.parked.len()
     }
 
     /// Estimated bytes currently held for pairing (for memory tests).
@@ -192,6 +220,15 @@ impl<S: PathSink> AlbTracker<S> {
     fn take_oldest_over_budget(&mut self, ready: &mut Vec<Box<Leg>>) {
         let budget = self.known.config.max_pending_bytes;
         let target = budget - budget / 8;
+        if self.held_bytes > target {
+            // Parked legs are queued legs (older than most of `pending`): they go first.
+            for p in std::mem::take(&mut self.parked) {
+                self.release(p.bytes);
+                self.paired_through = self.paired_through.max(p.time);
+                ready.push(p.leg);
+                self.known.legs_paired_early += 1;
+            }
+        }
         while self.held_bytes > target {
             let Some(leg) = self.pop_pending() else { break };
             ready.push(leg);
@@ -202,7 +239,9 @@ impl<S: PathSink> AlbTracker<S> {
     /// Pairs the oldest legs now when the held ones are over budget (between clock ticks, e.g.
     /// when every connection still open closes at the end of the capture).
     fn shed_over_budget(&mut self) {
-        if self.held_bytes <= self.known.config.max_pending_bytes || self.pending.is_empty() {
+        if self.held_bytes <= self.known.config.max_pending_bytes
+            || (self.pending.is_empty() && self.parked.is_empty())
+        {
             return;
         }
         let mut ready = Vec::new();
@@ -232,7 +271,7 @@ impl<S: PathSink> AlbTracker<S> {
     fn flush(&mut self, cutoff: Option<Timestamp>) {
         let budget = self.known.config.max_pending_bytes;
         let due = |p: &Pending| cutoff.map_or(true, |c| p.time.plus(WINDOW_SLACK) < c);
-        let nothing_due = !self.pending.peek().is_some_and(due);
+        let nothing_due = !self.pending.peek().is_some_and(due) && !self.parked.iter().any(due);
         if nothing_due
             && self.late.is_empty()
             && self.waiting.is_empty()
@@ -244,6 +283,17 @@ impl<S: PathSink> AlbTracker<S> {
         while self.pending.peek().is_some_and(due) {
             if let Some(leg) = self.pop_pending() {
                 ready.push(leg);
+            }
+        }
+        if self.parked.iter().any(due) {
+            for p in std::mem::take(&mut self.parked) {
+                if due(&p) {
+                    self.release(p.bytes);
+                    self.paired_through = self.paired_through.max(p.time);
+                    ready.push(p.leg);
+                } else {
+                    self.parked.push(p);
+                }
             }
         }
         if let Some(c) = cutoff {
@@ -266,6 +316,134 @@ impl<S: PathSink> AlbTracker<S> {
             self.pair_and_emit(ready, pulled, cutoff.is_some());
         }
         self.prune_closed();
+    }
+
+    /// An eager batch at `cutoff` (the start of everything in flight but the `requests` whose
+    /// head was read): pairs by their headers the due legs of every other request line and
+    /// hands those pairs over; every other leg it took waits where it was (parked: see
+    /// [`AlbTracker::parked`]) for the batch at the global cutoff.
+    ///
+    /// Why this gives the result of the later batch: pairing by headers (phase 1 and 1a of
+    /// [`pairing::pair`]) matches a back-end request only with front-end requests of its own
+    /// method and target, in time order, and what it decides is final (the later phases take
+    /// only legs it left unused). A request in flight (or a leg of its line) can therefore
+    /// change only pairs of its own line, whose legs this batch leaves out; every other leg
+    /// that could be a candidate of a back-end leg in this batch started before the cutoff
+    /// (or after: the back-end leg is deferred, `settled`), so it is in this batch, or was
+    /// paired by headers before. Legs of no request line (connection attempts, TLS, lost
+    /// requests), legs this phase leaves unpaired and legs seen through several mirror sessions
+    /// are never decided here.
+    fn flush_eager(&mut self, cutoff: Timestamp, requests: &[(u64, Timestamp)]) {
+        let settled = Timestamp(cutoff.0.saturating_sub(WINDOW_SLACK.0));
+        let held: foldhash::HashSet<u64> = requests.iter().map(|&(line, _)| line).collect();
+        let held_line = |leg: &Leg| {
+            leg.exchange
+                .as_ref()
+                .and_then(|e| e.request.as_ref())
+                .is_some_and(|r| held.contains(&request_line_hash(r.method(), r.target())))
+        };
+        // Where each leg of the batch came from, by its box's address (legs move as pointers).
+        let mut taken: foldhash::HashMap<*const Leg, (Origin, Timestamp, u64, usize)> =
+            foldhash::HashMap::default();
+        let mut legs: Vec<Box<Leg>> = Vec::new();
+        let mut take = |p: Pending, origin: Origin, legs: &mut Vec<Box<Leg>>| {
+            taken.insert(&*p.leg as *const Leg, (origin, p.time, p.seq, p.bytes));
+            legs.push(p.leg);
+        };
+        let mut parked = std::mem::take(&mut self.parked);
+        while self.pending.peek().is_some_and(|p| p.time < settled) {
+            if let Some(p) = self.pending.pop() {
+                if held_line(&p.leg) {
+                    parked.push(p);
+                } else {
+                    take(p, Origin::Queue, &mut legs);
+                }
+            }
+        }
+        for p in parked {
+            if held_line(&p.leg) {
+                self.parked.push(p);
+            } else {
+                take(p, Origin::Queue, &mut legs);
+            }
+        }
+        if legs.is_empty() {
+            return;
+        }
+        for p in std::mem::take(&mut self.waiting) {
+            if held_line(&p.leg) {
+                self.waiting.push(p);
+            } else {
+                self.waiting_bytes = self.waiting_bytes.saturating_sub(p.bytes);
+                take(p, Origin::Waiting, &mut legs);
+            }
+        }
+        // Held back-end legs that overlap the batch (as `take_late` pulls them).
+        let (first, last) = legs
+            .iter()
+            .fold((Timestamp(i64::MAX), Timestamp(i64::MIN)), |(a, b), l| {
+                (a.min(l.time()), b.max(l.time()))
+            });
+        for p in std::mem::take(&mut self.late) {
+            let in_span = p.time.plus(Duration::from_millis(15_000)) >= first
+                && p.time <= last.plus(Duration::from_millis(5_000));
+            if in_span && !held_line(&p.leg) {
+                take(p, Origin::Late, &mut legs);
+            } else {
+                self.late.push(p);
+            }
+        }
+        // Records lent for the batch (a leg left over gets it again in its next batch).
+        let mut lent: foldhash::HashSet<*const Leg> = foldhash::HashSet::default();
+        for leg in &mut legs {
+            if leg.record.is_none() {
+                if let Some(e) = self.closed.get(&leg.conn.id) {
+                    leg.record = Some(e.record.clone());
+                    lent.insert(&**leg as *const Leg);
+                }
+            }
+        }
+        self.known.refresh_links();
+        let out = pairing::pair_by_headers(legs, &self.known, settled);
+        self.known.front_legs += out.front_legs;
+        self.known.back_legs += out.back_legs;
+        for path in out.paths {
+            for leg in path.front.iter().chain(path.back.iter()) {
+                if let Some((_, _, _, bytes)) = taken.get(&(&**leg as *const Leg)) {
+                    self.release(*bytes);
+                }
+            }
+            self.sink.path(path.into_path(), &self.known);
+        }
+        for mut leg in out.rest {
+            if lent.contains(&(&*leg as *const Leg)) {
+                leg.record = None;
+            }
+            let Some(&(origin, time, seq, bytes)) = taken.get(&(&*leg as *const Leg)) else {
+                // Not one of the batch's legs: cannot happen; kept as a queued leg.
+                let entry = self.held(leg, 0);
+                self.parked.push(entry);
+                continue;
+            };
+            let entry = Pending {
+                time,
+                seq,
+                bytes,
+                leg,
+            };
+            match origin {
+                Origin::Queue => self.parked.push(entry),
+                Origin::Waiting => {
+                    self.waiting_bytes += bytes;
+                    self.waiting.push(entry);
+                }
+                Origin::Late => self.late.push(entry),
+            }
+        }
+        if self.parked.len() > MAX_PARKED {
+            // Too many legs left over: no eager batch until the global cutoff catches up.
+            self.eager_blocked_until = cutoff;
+        }
     }
 
     /// Takes the held back-end legs that get another chance with a batch of `ready` legs (and
@@ -334,9 +512,12 @@ impl<S: PathSink> AlbTracker<S> {
     /// its connection, which started before it ended.
     fn prune_closed(&mut self) {
         let oldest = self.pending.peek().map(|p| p.time);
+        // A parked leg needs only its own connection's record (a hanging request's legs may
+        // stay parked long: they must not keep every record closed since).
+        let parked: foldhash::HashSet<ConnId> = self.parked.iter().map(|p| p.leg.conn.id).collect();
         let mut released = 0;
-        self.closed.retain(|_, e| {
-            let keep = oldest.is_some_and(|t| e.end >= t);
+        self.closed.retain(|id, e| {
+            let keep = oldest.is_some_and(|t| e.end >= t) || parked.contains(id);
             if !keep {
                 released += e.bytes;
             }
@@ -576,7 +757,8 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
         // kept until that batch, as before eager pairing.
         let needed = self.pending.peek().is_some_and(|p| p.time <= end)
             || !self.waiting.is_empty()
-            || !self.late.is_empty();
+            || !self.late.is_empty()
+            || self.parked.iter().any(|p| p.leg.conn.id == info.id);
         if finished_exchanges > 0 && needed {
             self.hold(record_bytes);
             if let Some(old) = self.closed.insert(
@@ -689,6 +871,37 @@ impl<S: PathSink> AlbTracker<S> {
 impl<S: PathSink> Clock for AlbTracker<S> {
     fn tick(&mut self, now: Timestamp) {
         self.tick_in_flight(now, Some(Timestamp::default()));
+    }
+
+    /// [`Clock::tick_in_flight`] at the oldest start of everything in flight, then an eager
+    /// batch ([`AlbTracker::flush_eager`]) up to the oldest start of what is in flight apart
+    /// from the requests waiting for their response: those hold back only their own request
+    /// lines.
+    fn tick_with(&mut self, now: Timestamp, in_flight: InFlight) {
+        self.tick_in_flight(now, in_flight.oldest());
+        if in_flight.requests.is_empty() {
+            return;
+        }
+        let window = self.known.config.window();
+        let windowed = Timestamp(self.now.0.saturating_sub(window.0));
+        let cutoff_at =
+            |p: Option<Timestamp>| windowed.max(p.map_or(self.now, |p| p.min(self.now)));
+        let global = cutoff_at(in_flight.oldest());
+        let cutoff = cutoff_at(in_flight.since);
+        if cutoff <= global.plus(EAGER_STEP)
+            || cutoff < self.next_eager
+            || global < self.eager_blocked_until
+        {
+            return;
+        }
+        self.next_eager = cutoff.plus(EAGER_STEP);
+        // A request that started after the batch's legs holds nothing back: its legs come
+        // after them, as every leg still to come when the cutoff is the oldest start.
+        let settled = Timestamp(cutoff.0.saturating_sub(WINDOW_SLACK.0));
+        let mut held = in_flight.requests;
+        held.retain(|&(_, start)| start < settled);
+        self.flush_eager(cutoff, &held);
+        self.shed_over_budget();
     }
 
     /// Pairs what has all arrived: the legs older than the window, and (eager pairing) those

@@ -11,7 +11,7 @@
 
 use super::{drive_app, Clock, PipelineConfig, RunStats};
 use crate::capture::{CaptureReader, Timestamp};
-use crate::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange};
+use crate::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange, InFlight};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 /// Sink calls per batch handed over (one channel send per batch, not per call).
@@ -32,6 +32,8 @@ pub(super) enum Call {
     Tick(Timestamp),
     /// [`Clock::tick_in_flight`].
     TickInFlight(Timestamp, Option<Timestamp>),
+    /// [`Clock::tick_with`].
+    TickWith(Timestamp, InFlight),
 }
 
 impl Call {
@@ -43,6 +45,7 @@ impl Call {
             Call::ForwardedHeadCutShort(conn) => sink.forwarded_head_cut_short(&conn),
             Call::Tick(now) => sink.tick(now),
             Call::TickInFlight(now, pending) => sink.tick_in_flight(now, pending),
+            Call::TickWith(now, in_flight) => sink.tick_with(now, in_flight),
         }
     }
 }
@@ -189,6 +192,10 @@ impl Clock for Recorder {
 
     fn tick_in_flight(&mut self, now: Timestamp, pending_since: Option<Timestamp>) {
         self.record(Call::TickInFlight(now, pending_since));
+    }
+
+    fn tick_with(&mut self, now: Timestamp, in_flight: InFlight) {
+        self.record(Call::TickWith(now, in_flight));
     }
 }
 

@@ -10,7 +10,7 @@
 //!   before the packet's own work, then the packet), timer closes with their order key.
 //! - The calling thread merges the workers' groups of each chunk in that order (renumbering
 //!   connections as they open), replays them into the sink, and ticks the clock with the
-//!   minimum `pending_since` over the workers at the end of each chunk (the ticks fall every
+//!   merged [`InFlight`] of the workers at the end of each chunk (the ticks fall every
 //!   [`CHUNK_PACKETS`] packets, as in one thread).
 //!
 //! The split into shards is the same for every thread count (see `shards`), so the sink gets
@@ -23,7 +23,7 @@ use crate::capture::{CaptureReader, PacketRef, Timestamp};
 use crate::decode::{Decoded, Decoder};
 use crate::flow::FlowStats;
 use crate::protocol::{
-    AppSink, ConnContext, ConnectionRecord, HttpExchange, KeyLog, ProtocolStats,
+    AppSink, ConnContext, ConnectionRecord, HttpExchange, InFlight, KeyLog, ProtocolStats,
 };
 use std::ops::Range;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -85,8 +85,8 @@ struct Group {
 struct ChunkOut {
     items: Vec<Option<Item>>,
     groups: Vec<Group>,
-    /// Its shards' oldest pending start when the chunk ends in a tick.
-    pending: Option<Timestamp>,
+    /// What its shards have in flight when the chunk ends in a tick.
+    pending: InFlight,
     tick: Option<Timestamp>,
     /// The worker's last output (end of capture).
     last: bool,
@@ -369,10 +369,9 @@ fn work(
             }
         }
         if out.tick.is_some() {
-            out.pending = mine
-                .iter()
-                .filter_map(|(_, s)| s.protocol.pending_since())
-                .min();
+            for (_, s) in &mine {
+                out.pending.merge(s.protocol.in_flight());
+            }
         }
         if output.send(out).is_err() {
             break;
@@ -515,8 +514,11 @@ fn merge<S: AppSink + Clock>(from: &[Receiver<ChunkOut>], count: usize, sink: &m
             }
         }
         if let Some(ts) = outs.first().and_then(|o| o.tick) {
-            let pending = outs.iter().filter_map(|o| o.pending).min();
-            sink.tick_in_flight(ts, pending);
+            let mut in_flight = InFlight::default();
+            for o in &mut outs {
+                in_flight.merge(std::mem::take(&mut o.pending));
+            }
+            sink.tick_with(ts, in_flight);
         }
         if outs.iter().all(|o| o.last) {
             break;

@@ -12,20 +12,19 @@
 //!   order they opened across shards (the packet order), which is the one tracker's numbering;
 //! - the order of closes made at one time by several shards (timers, end of capture): by the
 //!   one tracker's key (timer kind, deadline or last activity, id);
-//! - `pending_since` for the clock ticks: the minimum over the shards; the peak of open
+//! - what is in flight for the clock ticks ([`InFlight`]): merged over the shards; the peak of open
 //!   connections: counted in merge order.
 //!
 //! Limits are per shard (a share of each), so a cap is met a little earlier or later than one
 //! shared cap would be; it is the same for every thread count.
 
 use super::handoff::Call;
-use crate::capture::Timestamp;
 use crate::decode::{Decoded, Transport};
 use crate::flow::{
     BufferBudget, ConnId, Endpoint, FlowConfig, FlowEvent, FlowSink, FlowStats, FlowTracker,
 };
 use crate::protocol::{
-    AppSink, ConnContext, ConnectionRecord, HttpExchange, ProtocolConfig, ProtocolStats,
+    AppSink, ConnContext, ConnectionRecord, HttpExchange, InFlight, ProtocolConfig, ProtocolStats,
     ProtocolTracker,
 };
 
@@ -226,7 +225,7 @@ impl<S: AppSink> Direct<'_, S> {
             Item::Call(Call::Closed(record)) => self.closed(record),
             Item::Call(Call::ForwardedHeadCutShort(conn)) => self.forwarded_head_cut_short(&conn),
             // Shards make no clock calls.
-            Item::Call(Call::Tick(_) | Call::TickInFlight(..)) => {}
+            Item::Call(Call::Tick(_) | Call::TickInFlight(..) | Call::TickWith(..)) => {}
         }
     }
 }
@@ -370,12 +369,13 @@ pub(super) fn add_flow_stats(total: &mut FlowStats, s: &FlowStats) {
     total.continuations += continuations;
 }
 
-/// The oldest start of anything in flight in any shard (for the clock ticks).
-pub(super) fn min_pending(shards: &[Shard]) -> Option<Timestamp> {
-    shards
-        .iter()
-        .filter_map(|s| s.protocol.pending_since())
-        .min()
+/// What is in flight in every shard (for the clock ticks).
+pub(super) fn in_flight(shards: &[Shard]) -> InFlight {
+    let mut all = InFlight::default();
+    for s in shards {
+        all.merge(s.protocol.in_flight());
+    }
+    all
 }
 
 /// Sums the shards' protocol counters (every one is a count).

@@ -31,7 +31,10 @@ pub use http2::{
     grpc_code_name, grpc_outcome, grpc_status_for_http, GrpcOutcome, H2ErrorCode, H2GoAway,
     H2Reset, H2Stall, H2Stream, WindowScope,
 };
-pub use tracker::{ProtocolConfig, ProtocolStats, ProtocolTracker};
+pub use tracker::{
+    request_line_hash, InFlight, ProtocolConfig, ProtocolStats, ProtocolTracker,
+    MAX_IN_FLIGHT_LINES,
+};
 
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{ConnId, ConnKey, ConnSummary, Dir};

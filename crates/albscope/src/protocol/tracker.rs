@@ -306,6 +306,40 @@ impl Conn {
         }
     }
 
+    /// [`Conn::pending_since`] split by what is known of it: requests in flight whose head
+    /// was read go to `keyed` (their request line's [`request_line_hash`] and start); the
+    /// earliest start of anything else this connection may still report is returned (its
+    /// opening while it has reported nothing and queued no request, a request head being read,
+    /// an answer to no queued request, a queued exchange without a request).
+    fn in_flight(&self, keyed: &mut Vec<(u64, Timestamp)>) -> Option<Timestamp> {
+        let h = match &self.http {
+            Some(h) if h.finished > 0 || h.queue.iter().any(|s| s.ex.request.is_some()) => h,
+            _ => return Some(self.ctx.opened),
+        };
+        let from = keyed.len();
+        let mut other: Option<Timestamp> = None;
+        for s in &h.queue {
+            match (&s.ex.request, exchange_start(&s.ex)) {
+                (Some(r), Some(t)) => keyed.push((request_line_hash(r.method(), r.target()), t)),
+                (_, t) => other = other.into_iter().chain(t).min(),
+            }
+        }
+        let mine = keyed.get(from..).unwrap_or(&[]);
+        // A request being read whose head is queued already (its body) is that request.
+        if let Some(t) = h.req.in_progress_since() {
+            if !mine.iter().any(|&(_, k)| k == t) {
+                other = other.into_iter().chain([t]).min();
+            }
+        }
+        // A response being read answers a queued request that started before it.
+        if let Some(t) = h.resp.in_progress_since() {
+            if !mine.iter().any(|&(_, k)| k <= t) {
+                other = other.into_iter().chain([t]).min();
+            }
+        }
+        other
+    }
+
     /// Heap held by this connection's buffers (header blocks, held bytes, TLS records).
     fn memory(&self) -> usize {
         let held = self.held_bytes[0].saturating_add(self.held_bytes[1]);
@@ -322,6 +356,67 @@ impl Conn {
             .saturating_add(tls)
             .saturating_add(dec)
             .saturating_add(h2)
+    }
+}
+
+/// A hash of a request's method and target (FNV-1a: deterministic, no allocation); the ALB
+/// layer's pairing indexes requests by it.
+pub fn request_line_hash(method: &str, target: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in method.bytes().chain([b' ']).chain(target.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Most requests [`InFlight::requests`] lists; past it they are folded into
+/// [`InFlight::since`].
+pub const MAX_IN_FLIGHT_LINES: usize = 1024;
+
+/// What open connections may still report, as of a clock tick: everything still to come starts
+/// at or after [`InFlight::since`], except the listed requests, which are in flight with their
+/// head read (waiting for their response): their legs start when they started, and their
+/// request line is known. A request that is never answered therefore holds back only what could
+/// pair with a request of its line (see the ALB layer's tracker), not everything after it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct InFlight {
+    /// The earliest start of anything in flight that is not listed in `requests`; `None`:
+    /// nothing (only what starts after the packets seen).
+    pub since: Option<Timestamp>,
+    /// Requests in flight that started before `since`: their request line's
+    /// [`request_line_hash`] and their start; sorted, at most [`MAX_IN_FLIGHT_LINES`].
+    pub requests: Vec<(u64, Timestamp)>,
+}
+
+impl InFlight {
+    /// The earliest start of anything in flight (what [`ProtocolTracker::pending_since`] says).
+    pub fn oldest(&self) -> Option<Timestamp> {
+        self.since
+            .into_iter()
+            .chain(self.requests.iter().map(|&(_, t)| t))
+            .min()
+    }
+
+    /// Adds another shard's.
+    pub fn merge(&mut self, other: InFlight) {
+        self.since = self.since.into_iter().chain(other.since).min();
+        self.requests.extend(other.requests);
+        self.settle();
+    }
+
+    /// Keeps only the requests older than `since` (the others change nothing), sorted; too many
+    /// are folded into `since`.
+    fn settle(&mut self) {
+        if let Some(since) = self.since {
+            self.requests.retain(|&(_, t)| t < since);
+        }
+        if self.requests.len() > MAX_IN_FLIGHT_LINES {
+            self.since = self.oldest();
+            self.requests.clear();
+        }
+        self.requests.sort_unstable();
+        self.requests.dedup();
     }
 }
 
@@ -393,6 +488,21 @@ impl ProtocolTracker {
     /// for its time window.
     pub fn pending_since(&self) -> Option<Timestamp> {
         self.conns.values().filter_map(|c| c.pending_since()).min()
+    }
+
+    /// What is in flight, for [`Clock::tick_in_flight`](crate::pipeline::Clock::tick_in_flight):
+    /// [`ProtocolTracker::pending_since`] split into the requests whose line is known and the
+    /// rest (see [`InFlight`]).
+    pub fn in_flight(&self) -> InFlight {
+        let mut requests = Vec::new();
+        let since = self
+            .conns
+            .values()
+            .filter_map(|c| c.in_flight(&mut requests))
+            .min();
+        let mut out = InFlight { since, requests };
+        out.settle();
+        out
     }
 
     /// Handles one flow event, reporting finished exchanges and connections to `sink`.

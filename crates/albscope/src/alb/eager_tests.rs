@@ -1,0 +1,215 @@
+//! Eager pairing: requests in flight whose head was read hold back only their own request
+//! line. Whatever the tick points and whichever requests hang, the result is that of one
+//! pairing batch at the end, and the ok traffic after a hanging request is not held.
+
+use super::testutil::*;
+use super::*;
+use crate::pipeline::Clock;
+use crate::protocol::{request_line_hash, AppSink, InFlight};
+use proptest::prelude::*;
+
+const TARGETS: [&str; 3] = ["/a", "/b", "/c"];
+const CLIENTS: [&str; 2] = [CLIENT, "198.51.100.7"];
+
+/// One client request of the test traffic.
+#[derive(Clone, Debug)]
+struct Req {
+    start: i64,
+    target: usize,
+    client: usize,
+    /// The ALB answered it itself (503), no back-end leg.
+    front_only: bool,
+    /// It hangs this long before both legs are answered (a long poll), else 30 ms.
+    hang: Option<i64>,
+}
+
+impl Req {
+    fn done(&self) -> i64 {
+        self.start + self.hang.unwrap_or(30)
+    }
+}
+
+/// Delivers request `i`'s legs (connection ids `2i`, `2i + 1`).
+fn deliver(tr: &mut AlbTracker<Collect>, i: usize, r: &Req) {
+    let id = i as u64 * 2;
+    let target = TARGETS[r.target];
+    let client = CLIENTS[r.client];
+    let f = Conn::new(id, ep(client, 10_000 + i as u16), ep(ALB, 80), r.start - 2)
+        .handshake(r.start - 2);
+    let (status, server) = if r.front_only {
+        (503, "awselb/2.0")
+    } else {
+        (200, "Apache")
+    };
+    tr.exchange(
+        &f.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(r.start, target, front_headers())),
+            Some(resp(r.done(), status, server, 10)),
+        ),
+    );
+    if r.front_only {
+        return;
+    }
+    let b = Conn::new(
+        id + 1,
+        ep(ALB, 20_000 + i as u16),
+        ep(TARGET, 80),
+        r.start + 1,
+    )
+    .handshake(r.start + 1);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(r.start + 2, target, back_headers(client))),
+            Some(resp(r.done() - 1, 200, "Apache", 10)),
+        ),
+    );
+}
+
+/// What pairing decided, comparable between runs: each path's legs (connection ids), method
+/// and notes.
+fn decided(sink: &Collect) -> Vec<String> {
+    let mut out: Vec<String> = sink
+        .paths
+        .iter()
+        .map(|p| {
+            format!(
+                "{:?} {:?} {:?} {:?}",
+                p.front.as_ref().map(|l| l.conn.id),
+                p.back.as_ref().map(|l| l.conn.id),
+                p.pairing,
+                p.notes
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn tracker() -> AlbTracker<Collect> {
+    AlbTracker::new(
+        AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            ..AlbConfig::default()
+        },
+        Collect::default(),
+    )
+}
+
+/// Runs the traffic, delivering each request's legs when it is done, with a clock tick (what
+/// is in flight as the protocol layer tells it) after the deliveries where `ticks` says;
+/// returns the decisions and the most legs held after a tick.
+fn run(reqs: &[Req], ticks: &[bool]) -> (Vec<String>, usize) {
+    let mut tr = tracker();
+    let mut order: Vec<usize> = (0..reqs.len()).collect();
+    order.sort_by_key(|&i| (reqs[i].done(), i));
+    let mut delivered = vec![false; reqs.len()];
+    let mut peak = 0;
+    for (k, &i) in order.iter().enumerate() {
+        deliver(&mut tr, i, &reqs[i]);
+        delivered[i] = true;
+        if !ticks.get(k).copied().unwrap_or(false) {
+            continue;
+        }
+        let now = reqs[i].done();
+        // Requests sent by now and not delivered: the hanging ones with their line, the
+        // others (answered within 30 ms) as the oldest start of the rest.
+        let mut in_flight = InFlight::default();
+        for (j, r) in reqs.iter().enumerate() {
+            if delivered[j] || r.start > now {
+                continue;
+            }
+            if r.hang.is_some() {
+                let line = request_line_hash("GET", TARGETS[r.target]);
+                in_flight.requests.push((line, t(r.start)));
+            } else {
+                in_flight.since = in_flight.since.into_iter().chain([t(r.start)]).min();
+            }
+        }
+        if let Some(since) = in_flight.since {
+            in_flight.requests.retain(|&(_, s)| s < since);
+        }
+        in_flight.requests.sort_unstable();
+        tr.tick_with(t(now), in_flight);
+        peak = peak.max(tr.pending_len());
+    }
+    let (sink, known) = tr.finish();
+    assert_eq!(known.legs_paired_early, 0);
+    (decided(&sink), peak)
+}
+
+fn reqs() -> impl Strategy<Value = Vec<Req>> {
+    prop::collection::vec(
+        (
+            1i64..400,
+            0..TARGETS.len(),
+            0..CLIENTS.len(),
+            prop::bool::weighted(0.1),
+            prop::option::weighted(0.08, 500i64..20_000),
+        ),
+        10..60,
+    )
+    .prop_map(|v| {
+        let mut start = 1_000;
+        v.into_iter()
+            .map(|(gap, target, client, front_only, hang)| {
+                start += gap;
+                Req {
+                    start,
+                    target,
+                    client,
+                    front_only,
+                    hang,
+                }
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Eager batches at random ticks, with random hanging requests, decide what one batch at
+    /// the end decides.
+    #[test]
+    fn eager_batches_decide_what_one_batch_at_the_end_decides(
+        reqs in reqs(),
+        ticks in prop::collection::vec(prop::bool::weighted(0.3), 60),
+    ) {
+        let (eager, _) = run(&reqs, &ticks);
+        let (once, _) = run(&reqs, &[]);
+        prop_assert_eq!(eager, once);
+    }
+}
+
+#[test]
+fn a_hanging_request_holds_only_its_own_request_line() {
+    // A request to /c hangs for 60 s from 1 s on; ok requests to /a and /b every 100 ms.
+    let mut reqs = vec![Req {
+        start: 1_000,
+        target: 2,
+        client: 0,
+        front_only: false,
+        hang: Some(60_000),
+    }];
+    for k in 0..500 {
+        reqs.push(Req {
+            start: 1_050 + k * 100,
+            target: (k % 2) as usize,
+            client: (k % 2) as usize,
+            front_only: false,
+            hang: None,
+        });
+    }
+    let ticks = vec![true; reqs.len()];
+    let (eager, peak) = run(&reqs, &ticks);
+    let (once, _) = run(&reqs, &[]);
+    assert_eq!(eager, once);
+    // About 3 s of traffic (slack and batch step): 30 requests, 60 legs.
+    assert!(peak < 100, "{peak} legs held");
+}
