@@ -205,9 +205,16 @@ impl Forwarded {
         let Some(xff) = leg.request_known(Known::XForwardedFor) else {
             return Forwarded::Absent;
         };
-        let last = xff.rsplit(',').next().unwrap_or("").trim();
+        let last = super::linking::last_forwarded(xff);
         if last.is_empty() {
             return Forwarded::Empty;
+        }
+        // An IPv4 address as displayed (what an ALB writes) is read once, by hand.
+        if let Some(octets) = super::linking::displayed_v4(last) {
+            return Forwarded::Entry {
+                ip: Some(IpAddr::from(octets)),
+                displayed: true,
+            };
         }
         let ip = last.parse::<IpAddr>().ok();
         Forwarded::Entry {
