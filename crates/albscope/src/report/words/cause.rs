@@ -1,6 +1,6 @@
 //! The headline of a finding (its cause, status and category) and its notes.
 
-use super::{secs, time};
+use super::secs;
 use crate::alb::{Http2Evidence, PairingBasis, PairingNote};
 use crate::diagnose::{Cause, Finding, Note, TellApart};
 use crate::taxonomy::{Category, GeneratedBy};
@@ -200,24 +200,32 @@ pub fn pairing_note(n: &PairingNote) -> String {
             by,
             candidates,
         } => {
-            let list: Vec<String> = candidates
-                .iter()
-                .map(|(c, t)| format!("{c} at {}", time(*t)))
-                .collect();
-            let count = if *at_least {
-                format!("at least {count}")
-            } else {
-                count.to_string()
-            };
+            use std::fmt::Write;
             let how = match by {
                 PairingBasis::Headers => "method, path, Host and X-Forwarded-For",
                 PairingBasis::TimeOrder => "time order",
             };
-            format!(
-                "ambiguous pairing: {count} front-end requests match by {how} ({}); paired with \
-                 the first",
-                list.join(", ")
-            )
+            // Written in one string (no string per candidate): a kept finding may have one.
+            let mut s = String::with_capacity(128 + 56 * candidates.len());
+            s.push_str("ambiguous pairing: ");
+            if *at_least {
+                s.push_str("at least ");
+            }
+            super::push_u64(&mut s, *count as u64);
+            s.push_str(" front-end requests match by ");
+            s.push_str(how);
+            s.push_str(" (");
+            for (i, (c, t)) in candidates.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                // Writing to a `String` cannot fail.
+                let _ = write!(s, "{c}");
+                s.push_str(" at ");
+                t.push_rfc3339(&mut s);
+            }
+            s.push_str("); paired with the first");
+            s
         }
         PairingNote::NoBackEndAttempt => {
             "no back-end attempt for this request was found in the capture".into()

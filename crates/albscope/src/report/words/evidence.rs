@@ -14,7 +14,12 @@ pub fn close(c: Close) -> &'static str {
 
 /// `packet #12 at 2025-12-11T16:42:57.298415Z`.
 pub fn at(files: &[String], a: At) -> String {
-    format!("packet {} at {}", packet(files, a.packet), time(a.time))
+    let mut s = String::with_capacity(48);
+    s.push_str("packet ");
+    super::push_packet(&mut s, files, a.packet);
+    s.push_str(" at ");
+    a.time.push_rfc3339(&mut s);
+    s
 }
 
 /// Why a response could not be read, as the parser says it.

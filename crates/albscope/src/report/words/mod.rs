@@ -68,6 +68,35 @@ pub fn packet(files: &[String], pos: PacketPos) -> String {
     packet_ref(files, pos)
 }
 
+/// Appends [`packet`]'s text to `out`.
+pub fn push_packet(out: &mut String, files: &[String], pos: PacketPos) {
+    if files.len() > 1 {
+        out.push_str(&packet_ref(files, pos));
+    } else {
+        out.push('#');
+        push_u64(out, pos.number);
+    }
+}
+
+/// Appends `v` in decimal (the text of `v.to_string()`, without the formatting machinery: a
+/// report writes many numbers per kept finding).
+pub fn push_u64(out: &mut String, v: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut v = v;
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(digits.get(at..).unwrap_or(&[])).unwrap_or(""));
+}
+
 /// The direction as in JSON: `client->alb`, `alb->client`, `alb->target`, `target->alb`.
 pub fn direction(d: Direction) -> &'static str {
     match d {
@@ -107,9 +136,16 @@ pub fn event(k: &EventKind) -> String {
             host,
             incomplete,
         } => {
-            let mut text = format!("{method} {target}");
+            let mut text = String::with_capacity(
+                method.len() + target.len() + host.as_ref().map_or(0, |h| h.len() + 9) + 1,
+            );
+            text.push_str(method);
+            text.push(' ');
+            text.push_str(target);
             if let Some(h) = host {
-                text.push_str(&format!(" (Host: {h})"));
+                text.push_str(" (Host: ");
+                text.push_str(h);
+                text.push(')');
             }
             if *incomplete {
                 text.push_str(" [request incomplete]");
@@ -122,9 +158,16 @@ pub fn event(k: &EventKind) -> String {
             reason,
             server,
         } => {
-            let mut text = format!("{status} {reason}");
+            let mut text = String::with_capacity(
+                reason.len() + server.as_ref().map_or(0, |s| s.len() + 11) + 6,
+            );
+            push_u64(&mut text, u64::from(*status));
+            text.push(' ');
+            text.push_str(reason);
             if let Some(s) = server {
-                text.push_str(&format!(" (Server: {s})"));
+                text.push_str(" (Server: ");
+                text.push_str(s);
+                text.push(')');
             }
             text
         }
