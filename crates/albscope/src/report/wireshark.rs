@@ -126,7 +126,7 @@ fn frame_ranges(c: &ConnRef) -> Vec<(u16, Frames)> {
 /// one string: a report writes one per kept failure).
 fn leg_clause(c: &ConnRef, frames: &Frames) -> String {
     use words::push_u64;
-    let mut s = String::with_capacity(128);
+    let mut s = String::with_capacity(192);
     match (c.session.encap, c.session.vni) {
         (Encap::Vxlan, Some(v)) => {
             s.push_str("vxlan.vni==");
@@ -182,7 +182,14 @@ fn push_addr_field(s: &mut String, ip: IpAddr) {
                 if i > 0 {
                     s.push('.');
                 }
-                words::push_u64(s, u64::from(o));
+                // At most three digits, pushed one by one.
+                if o >= 100 {
+                    s.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    s.push(char::from(b'0' + o / 10 % 10));
+                }
+                s.push(char::from(b'0' + o % 10));
             }
         }
         IpAddr::V6(v6) => {

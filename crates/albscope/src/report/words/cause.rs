@@ -169,16 +169,30 @@ pub fn headline(f: &Finding) -> String {
         None => "",
     };
     let what = cause(&f.cause);
-    let cat = if f.candidates.is_empty() {
-        f.category.to_string()
-    } else {
-        let list: Vec<&str> = f.candidates.iter().map(|c| c.name()).collect();
-        format!("{}: may be {}", f.category, list.join(", "))
-    };
+    let mut cat = String::from(f.category.name());
+    if !f.candidates.is_empty() {
+        cat.push_str(": may be ");
+        for (i, c) in f.candidates.iter().enumerate() {
+            if i > 0 {
+                cat.push_str(", ");
+            }
+            cat.push_str(c.name());
+        }
+    }
     match f.status {
         Some(s) => {
             let inf = if f.status_inferred { " (inferred)" } else { "" };
-            format!("{s}{inf}{who}: {what} ({cat})")
+            // `{s}{inf}{who}: {what} ({cat})`, without the formatting machinery.
+            let mut out = String::with_capacity(8 + inf.len() + who.len() + what.len() + cat.len());
+            super::push_u64(&mut out, u64::from(s));
+            out.push_str(inf);
+            out.push_str(who);
+            out.push_str(": ");
+            out.push_str(&what);
+            out.push_str(" (");
+            out.push_str(&cat);
+            out.push(')');
+            out
         }
         None if f.outcome_not_visible => what,
         None if f.category == Category::ClientClosed => {

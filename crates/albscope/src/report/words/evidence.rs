@@ -116,21 +116,35 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             at: a,
             reuse,
         } => {
-            let what = match request {
-                Some((m, t)) => format!("{m} {t}"),
-                None => "the request (TLS application data)".into(),
-            };
-            let reuse = match reuse {
-                Some(r) => format!(
-                    " on a reused connection (request #{} on it{})",
-                    r.number,
-                    r.idle_before
-                        .map(|d| format!(", idle {} before", secs(d)))
-                        .unwrap_or_default()
-                ),
-                None => String::new(),
-            };
-            format!("the ALB sent {what} to {target} ({}){reuse}", at(a))
+            // `the ALB sent {what} to {target} ({at}){reuse}`, in one string: every kept
+            // finding with a back end has this sentence.
+            use std::fmt::Write;
+            let mut s = String::with_capacity(160);
+            s.push_str("the ALB sent ");
+            match request {
+                Some((m, t)) => {
+                    s.push_str(m);
+                    s.push(' ');
+                    s.push_str(t);
+                }
+                None => s.push_str("the request (TLS application data)"),
+            }
+            // Writing to a `String` cannot fail.
+            let _ = write!(s, " to {target} (");
+            s.push_str(&at(a));
+            s.push(')');
+            if let Some(r) = reuse {
+                s.push_str(" on a reused connection (request #");
+                super::push_u64(&mut s, u64::from(r.number));
+                s.push_str(" on it");
+                if let Some(d) = r.idle_before {
+                    s.push_str(", idle ");
+                    s.push_str(&secs(d));
+                    s.push_str(" before");
+                }
+                s.push(')');
+            }
+            s
         }
         Evidence::TargetClosedNearRequest {
             close: c,

@@ -94,7 +94,9 @@ pub fn push_u64(out: &mut String, v: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(digits.get(at..).unwrap_or(&[])).unwrap_or(""));
+    for &d in digits.get(at..).unwrap_or(&[]) {
+        out.push(char::from(d));
+    }
 }
 
 /// The direction as in JSON: `client->alb`, `alb->client`, `alb->target`, `target->alb`.
@@ -359,12 +361,21 @@ pub fn request_seen(r: &RequestSeen) -> String {
             method,
             target,
             host,
-        } => format!(
-            "{method} {target}{}",
-            host.as_ref()
-                .map(|h| format!("  (Host: {h})"))
-                .unwrap_or_default()
-        ),
+        } => {
+            // `{method} {target}  (Host: {host})`, without the formatting machinery.
+            let mut s = String::with_capacity(
+                method.len() + target.len() + host.as_ref().map_or(0, |h| h.len() + 10) + 1,
+            );
+            s.push_str(method);
+            s.push(' ');
+            s.push_str(target);
+            if let Some(h) = host {
+                s.push_str("  (Host: ");
+                s.push_str(h);
+                s.push(')');
+            }
+            s
+        }
         RequestSeen::Encrypted { bytes } => format!("(encrypted: a TLS request of {bytes} bytes)"),
         RequestSeen::NoneSent => "(none sent: the back-end connection failed first)".to_string(),
         RequestSeen::NotReadable => "(not readable in the capture)".to_string(),
