@@ -527,13 +527,24 @@ impl Collector {
         if let Some((x, bucket)) = rt_bucket {
             self.response_time.record_in(x, bucket);
         }
-        if self.periods.len() < MAX_PERIODS || self.periods.contains_key(&minute) {
-            let p = self.periods.entry(minute).or_default();
+        let add = |p: &mut PeriodAcc| {
             p.counts.add(f);
             if let Some(x) = rt {
                 p.rt_sum += x;
                 p.rt_count += 1;
             }
+        };
+        // Requests come nearly in time order: most fall in the last minute (no search).
+        let in_last = self
+            .periods
+            .last_key_value()
+            .is_some_and(|(&m, _)| m == minute);
+        if in_last {
+            if let Some(mut last) = self.periods.last_entry() {
+                add(last.get_mut());
+            }
+        } else if self.periods.len() < MAX_PERIODS || self.periods.contains_key(&minute) {
+            add(self.periods.entry(minute).or_default());
         } else {
             self.requests_past_periods += 1;
         }
