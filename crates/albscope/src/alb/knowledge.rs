@@ -462,9 +462,10 @@ impl Knowledge {
         unanswered: bool,
     ) -> ConnRole {
         let cfg = &self.config;
-        let hc = request_agent.is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
+        // Read only where it decides (a front-end connection never asks).
+        let hc = || request_agent.is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
         if self.is_alb(key.client.ip) && !self.is_alb(key.server.ip) {
-            return if hc {
+            return if hc() {
                 ConnRole::HealthCheck
             } else {
                 ConnRole::BackEnd
@@ -477,7 +478,7 @@ impl Knowledge {
         if self.links.node_for(key.server.ip).is_some() && !self.is_alb(key.client.ip) {
             return ConnRole::FrontEnd;
         }
-        if hc {
+        if hc() {
             return ConnRole::HealthCheck;
         }
         // Another address of a known node's ENI (same mirror session), e.g. its IPv6 address.
@@ -635,6 +636,14 @@ impl Knowledge {
     }
 
     fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: NodeEvidence) {
+        // Nearly every request of a node says what is known already: nothing to add.
+        let known_already = self.nodes.get(&ip).is_some_and(|n| {
+            n.strong && n.evidence.contains(&evidence) && n.sessions.contains(&key.session)
+        }) && (key.session.encap == Encap::None
+            || self.session_nodes.contains_key(&key.session));
+        if known_already {
+            return;
+        }
         let mut over = 0;
         let n = self.node_mut(ip);
         let newly = !n.strong;

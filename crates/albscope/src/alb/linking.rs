@@ -95,11 +95,53 @@ impl RequestId {
 
     /// The fingerprint of a clear-text request.
     fn of(method: &str, target: &str, host: Option<&str>) -> Self {
-        let one = fingerprint(0x243f_6a88_85a3_08d3, method, target, host);
-        let two = fingerprint(0x1319_8a2e_0370_7344, method, target, host);
+        const SEEDS: (u64, u64) = (0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344);
+        // The common short request: its fields laid out once in a stack buffer and hashed in
+        // one piece per seed (a longer one field by field).
+        let mut buf = [0u8; 256];
+        if let Some(len) = request_text(&mut buf, method, target, host) {
+            let text = buf.get(..len).unwrap_or(&[]);
+            let hash = |seed: u64| {
+                let mut h = foldhash::quality::FixedState::with_seed(seed).build_hasher();
+                h.write(text);
+                h.finish()
+            };
+            return RequestId(hash(SEEDS.0) | 1, hash(SEEDS.1));
+        }
+        let one = fingerprint(SEEDS.0, method, target, host);
+        let two = fingerprint(SEEDS.1, method, target, host);
         RequestId(one | 1, two)
     }
 }
+
+/// Writes method, URI and Host (lower case) into `buf`, each closed by a byte no UTF-8 text
+/// contains, the absence of a Host marked apart from an empty one; the length written, or
+/// `None` when they do not fit.
+fn request_text(buf: &mut [u8], method: &str, target: &str, host: Option<&str>) -> Option<usize> {
+    let mut at = put_field(buf, 0, method.as_bytes(), 0xff)?;
+    at = put_field(buf, at, target.as_bytes(), 0xff)?;
+    match host {
+        None => put_field(buf, at, &[], 0xfe),
+        Some(h) => {
+            let end = put_field(buf, at, h.as_bytes(), 0xff)?;
+            buf.get_mut(at..end - 1)?.make_ascii_lowercase();
+            Some(end)
+        }
+    }
+}
+
+/// Copies `bytes` and then `end` into `buf` at `at`; where the next field starts, or `None`
+/// when they do not fit.
+fn put_field(buf: &mut [u8], at: usize, bytes: &[u8], end: u8) -> Option<usize> {
+    let next = at + bytes.len() + 1;
+    let dst = buf.get_mut(at..next)?;
+    let (text, close) = dst.split_at_mut(bytes.len());
+    text.copy_from_slice(bytes);
+    *close.first_mut()? = end;
+    Some(next)
+}
+
+impl RequestId {}
 
 /// One 64-bit hash of method, URI and Host (lower case), each field closed by a byte no
 /// UTF-8 text contains, the absence of a Host marked apart from an empty one.
@@ -274,8 +316,7 @@ impl Linking {
         let Some(client) = req
             .headers
             .known(Known::XForwardedFor)
-            .and_then(|x| x.rsplit(',').next())
-            .and_then(|c| c.trim().parse::<IpAddr>().ok())
+            .and_then(|x| parse_ip(last_forwarded(x)))
         else {
             return;
         };
@@ -460,6 +501,62 @@ impl Linking {
     }
 }
 
+/// The last entry of an `X-Forwarded-For` value, trimmed (the text of
+/// `xff.rsplit(',').next().trim()`, found with one backwards byte search).
+pub(crate) fn last_forwarded(xff: &str) -> &str {
+    let tail = match memchr::memrchr(b',', xff.as_bytes()) {
+        Some(i) => xff.get(i + 1..).unwrap_or(""),
+        None => xff,
+    };
+    tail.trim()
+}
+
+/// `text` parsed as an address, as `text.parse::<IpAddr>().ok()` does; an IPv4 address in
+/// its displayed form (four decimal octets without leading zeros, what an ALB writes) is read
+/// by hand, any other text by the standard parser.
+pub(crate) fn parse_ip(text: &str) -> Option<IpAddr> {
+    match displayed_v4(text) {
+        Some(octets) => Some(IpAddr::from(octets)),
+        None => text.parse().ok(),
+    }
+}
+
+/// The octets of `text` when it is an IPv4 address as displayed (`Ipv4Addr`'s `Display`:
+/// four octets of at most 255 in decimal without leading zeros, joined by dots).
+pub(crate) fn displayed_v4(text: &str) -> Option<[u8; 4]> {
+    let bytes = text.as_bytes();
+    if !(7..=15).contains(&bytes.len()) {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    // The octet being read: its index, value and digits so far.
+    let (mut k, mut v, mut n) = (0usize, 0u32, 0u32);
+    for &c in bytes {
+        if c == b'.' {
+            if n == 0 {
+                return None;
+            }
+            *octets.get_mut(k)? = u8::try_from(v).ok()?;
+            k += 1;
+            (v, n) = (0, 0);
+        } else if c.is_ascii_digit() {
+            // At most three digits, and no leading zero.
+            if n == 3 || (n == 1 && v == 0) {
+                return None;
+            }
+            v = v * 10 + u32::from(c - b'0');
+            n += 1;
+        } else {
+            return None;
+        }
+    }
+    if k != 3 || n == 0 {
+        return None;
+    }
+    *octets.get_mut(3)? = u8::try_from(v).ok()?;
+    Some(octets)
+}
+
 /// The method, URI, Host, times and file of an exchange's request.
 fn request_of(ex: &HttpExchange) -> Option<(RequestId, Times, u16)> {
     let req = ex.request.as_ref()?;
@@ -540,8 +637,10 @@ impl<T> Recent<T> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let first = seq - self.ring.len() as u64;
-        match self.by.get_mut(&index) {
-            Some(e) => {
+        // One lookup of the key (its entry), not a search and then an insert.
+        match self.by.entry(index) {
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let e = o.get_mut();
                 if let Some(last) =
                     e.1.checked_sub(first)
                         .and_then(|i| usize::try_from(i).ok())
@@ -551,8 +650,8 @@ impl<T> Recent<T> {
                 }
                 e.1 = seq;
             }
-            None => {
-                self.by.insert(index, (seq, seq));
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert((seq, seq));
             }
         }
         self.ring.push_back(Slot {

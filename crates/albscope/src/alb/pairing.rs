@@ -42,7 +42,10 @@ pub(super) fn back_end_reach(config: &AlbConfig) -> Duration {
 /// to be used (pairing mostly consumes them in order, so lookups start past them).
 #[derive(Default)]
 struct Candidates {
-    list: Vec<usize>,
+    /// Where the indexes lie in the list shared by all keys ([`Candidates::list`]): every key's
+    /// in one allocation, not one list per key.
+    start: usize,
+    len: usize,
     head: usize,
     /// Positions of `list` seen used, skipped from then on (built for long lists only).
     skip: Option<NextUnused>,
@@ -52,10 +55,15 @@ struct Candidates {
 const SKIP_FROM: usize = 16;
 
 impl Candidates {
+    /// This key's front-end indexes in `all`, the list shared by all keys.
+    fn list<'a>(&self, all: &'a [usize]) -> &'a [usize] {
+        all.get(self.start..self.start + self.len).unwrap_or(&[])
+    }
+
     /// Advances past the leading used fronts; the position of the first one that may be free.
-    fn unused_head(&mut self, fronts: &[ClassifiedLeg]) -> usize {
-        while self
-            .list
+    fn unused_head(&mut self, all: &[usize], fronts: &[ClassifiedLeg]) -> usize {
+        let list = self.list(all);
+        while list
             .get(self.head)
             .and_then(|i| fronts.get(*i))
             .is_some_and(|f| f.used)
@@ -67,15 +75,16 @@ impl Candidates {
 
     /// The first position at or after `p` whose front is not used; the used ones passed are
     /// skipped from then on in a long list (a front once used stays used).
-    fn next_free(&mut self, fronts: &[ClassifiedLeg], mut p: usize) -> usize {
+    fn next_free(&mut self, all: &[usize], fronts: &[ClassifiedLeg], mut p: usize) -> usize {
         let used = |list: &[usize], p: usize| {
             list.get(p)
                 .and_then(|i| fronts.get(*i))
                 .is_some_and(|f| f.used)
         };
-        let len = self.list.len();
+        let list = self.list(all);
+        let len = list.len();
         if len < SKIP_FROM {
-            while used(&self.list, p) {
+            while used(list, p) {
                 p += 1;
             }
             return p;
@@ -83,7 +92,7 @@ impl Candidates {
         let skip = self.skip.get_or_insert_with(|| NextUnused::new(len));
         loop {
             p = skip.find(p);
-            if !used(&self.list, p) {
+            if !used(list, p) {
                 return p;
             }
             skip.take(p);
@@ -207,9 +216,16 @@ impl Forwarded {
         let Some(xff) = leg.request_known(Known::XForwardedFor) else {
             return Forwarded::Absent;
         };
-        let last = xff.rsplit(',').next().unwrap_or("").trim();
+        let last = super::linking::last_forwarded(xff);
         if last.is_empty() {
             return Forwarded::Empty;
+        }
+        // An IPv4 address as displayed (what an ALB writes) is read once, by hand.
+        if let Some(octets) = super::linking::displayed_v4(last) {
+            return Forwarded::Entry {
+                ip: Some(IpAddr::from(octets)),
+                displayed: true,
+            };
         }
         let ip = last.parse::<IpAddr>().ok();
         Forwarded::Entry {
@@ -369,15 +385,47 @@ fn pair_in(
     let mut by_request: ByRequest =
         ByRequest::with_capacity_and_hasher(fronts.len(), <_>::default());
     let mut by_client: ByClient = ByClient::with_capacity_and_hasher(fronts.len(), <_>::default());
-    for (i, f) in fronts.iter().enumerate() {
-        if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
-            let line = request_hash(r.method(), r.target());
-            by_request.entry((f.node, line)).or_default().list.push(i);
-            by_client
-                .entry((f.node, line, f.leg.conn.key.client.ip))
-                .or_default()
-                .list
-                .push(i);
+    // Each key's fronts counted, then laid out in time order in one list per map.
+    let lines: Vec<Option<u64>> = fronts
+        .iter()
+        .map(|f| {
+            let r = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref())?;
+            Some(request_hash(r.method(), r.target()))
+        })
+        .collect();
+    let client_key = |f: &ClassifiedLeg, line: u64| (f.node, line, f.leg.conn.key.client.ip);
+    for (f, line) in fronts.iter().zip(&lines) {
+        if let Some(line) = *line {
+            by_request.entry((f.node, line)).or_default().len += 1;
+            by_client.entry(client_key(f, line)).or_default().len += 1;
+        }
+    }
+    let lay_out = |c: &mut Candidates, next: &mut usize| {
+        c.start = *next;
+        *next += c.len;
+        c.len = 0;
+    };
+    let (mut request_total, mut client_total) = (0, 0);
+    by_request
+        .values_mut()
+        .for_each(|c| lay_out(c, &mut request_total));
+    by_client
+        .values_mut()
+        .for_each(|c| lay_out(c, &mut client_total));
+    let mut request_list = vec![0usize; request_total];
+    let mut client_list = vec![0usize; client_total];
+    let place = |c: Option<&mut Candidates>, list: &mut [usize], i: usize| {
+        if let Some(c) = c {
+            if let Some(slot) = list.get_mut(c.start + c.len) {
+                *slot = i;
+            }
+            c.len += 1;
+        }
+    };
+    for (i, (f, line)) in fronts.iter().zip(&lines).enumerate() {
+        if let Some(line) = *line {
+            place(by_request.get_mut(&(f.node, line)), &mut request_list, i);
+            place(by_client.get_mut(&client_key(f, line)), &mut client_list, i);
         }
     }
     let max = header_reach(&known.config);
@@ -400,24 +448,27 @@ fn pair_in(
         }
         let client: Option<IpAddr> = b.forwarded.client();
         let line = request_hash(req.method(), req.target());
-        let candidates = match client {
-            Some(c) => by_client.get_mut(&(b.node, line, c)),
-            None => by_request.get_mut(&(b.node, line)),
+        let (candidates, all) = match client {
+            Some(c) => (
+                by_client.get_mut(&(b.node, line, c)),
+                client_list.as_slice(),
+            ),
+            None => (by_request.get_mut(&(b.node, line)), request_list.as_slice()),
         };
         let Some(candidates) = candidates else {
             continue;
         };
-        let head = candidates.unused_head(&fronts);
+        let head = candidates.unused_head(all, &fronts);
+        let list = candidates.list(all);
         let earliest = Timestamp(b.time.0.saturating_sub(max.0.saturating_add(TOLERANCE.0)));
-        let start = candidates
-            .list
+        let start = list
             .partition_point(|i| fronts.get(*i).is_some_and(|f| f.time < earliest))
             .max(head);
         // The matching unused fronts in time order, up to the back end's start (the list is in
         // time order: used ones skipped, the rest filtered).
         pool.clear();
-        let mut p = candidates.next_free(&fronts, start);
-        while let Some(f) = candidates.list.get(p).and_then(|i| fronts.get(*i)) {
+        let mut p = candidates.next_free(all, &fronts, start);
+        while let Some(f) = list.get(p).and_then(|i| fronts.get(*i)) {
             if f.time > b.time.plus(TOLERANCE) {
                 break;
             }
@@ -426,12 +477,12 @@ fn pair_in(
                 && header_match(&f.leg, &b.leg, b.forwarded)
                 && consistent(&f.leg, &b.leg)
             {
-                pool.extend(candidates.list.get(p).copied());
+                pool.extend(list.get(p).copied());
                 if pool.len() >= MAX_AMBIGUOUS {
                     break;
                 }
             }
-            p = candidates.next_free(&fronts, p + 1);
+            p = candidates.next_free(all, &fronts, p + 1);
         }
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();

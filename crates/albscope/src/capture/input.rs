@@ -383,6 +383,8 @@ impl FileInput {
     }
 
     /// Parses the next packet into `pending`. `Ok(false)` at a clean end of file.
+    // Inlined into `CaptureReader::advance` (once per packet) whatever the codegen-unit split.
+    #[inline]
     pub(crate) fn advance(&mut self) -> Result<bool, CaptureError> {
         if self.pending.is_some() {
             return Ok(true);

@@ -59,14 +59,28 @@ impl Timestamp {
     /// Appends [`Timestamp::to_rfc3339`]'s text to `out` (without a `String` and the
     /// formatting machinery for the years 0 to 9999; for writers of many timestamps).
     pub fn write_rfc3339(self, out: &mut Vec<u8>) {
+        match self.rfc3339_bytes() {
+            Some(b) => out.extend_from_slice(&b),
+            None => out.extend_from_slice(self.rfc3339_formatted().as_bytes()),
+        }
+    }
+    /// Appends [`Timestamp::to_rfc3339`]'s text to a `String` (without a `String` of its own
+    /// for the years 0 to 9999).
+    pub fn push_rfc3339(self, out: &mut String) {
+        match self.rfc3339_bytes() {
+            Some(b) => out.push_str(std::str::from_utf8(&b).unwrap_or("")),
+            None => out.push_str(&self.rfc3339_formatted()),
+        }
+    }
+    /// The RFC 3339 text for the years 0 to 9999, written digit by digit.
+    fn rfc3339_bytes(self) -> Option<[u8; RFC3339_LEN]> {
         let secs = self.0.div_euclid(1_000_000_000);
         let nanos = self.0.rem_euclid(1_000_000_000);
         let days = secs.div_euclid(86_400);
         let sod = secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
         if !(0..=9999).contains(&y) {
-            out.extend_from_slice(self.rfc3339_formatted().as_bytes());
-            return;
+            return None;
         }
         let mut b = *b"0000-00-00T00:00:00.000000Z";
         let mut put = |at: usize, width: usize, mut v: u64| {
@@ -85,7 +99,7 @@ impl Timestamp {
         put(14, 2, (sod / 60) % 60);
         put(17, 2, sod % 60);
         put(20, 6, nanos as u64 / 1000);
-        out.extend_from_slice(&b);
+        Some(b)
     }
     /// [`Timestamp::to_rfc3339`] through `format!` (any year).
     fn rfc3339_formatted(self) -> String {

@@ -24,7 +24,9 @@ const FLOOR_S: f64 = 1e-6;
 /// A streaming histogram of non-negative durations (seconds) with log-spaced buckets.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histogram {
-    buckets: BTreeMap<i32, u64>,
+    /// (bucket, values) in bucket order, only buckets with values: a few hundred at most,
+    /// found by binary search (cheaper per value than a tree; new buckets are rare).
+    buckets: Vec<(i32, u64)>,
     count: u64,
     sum: f64,
     min: Option<f64>,
@@ -55,7 +57,14 @@ impl Histogram {
         if !v.is_finite() || v < 0.0 {
             return;
         }
-        *self.buckets.entry(bucket).or_default() += 1;
+        match self.buckets.binary_search_by_key(&bucket, |&(b, _)| b) {
+            Ok(at) => {
+                if let Some((_, n)) = self.buckets.get_mut(at) {
+                    *n += 1;
+                }
+            }
+            Err(at) => self.buckets.insert(at, (bucket, 1)),
+        }
         self.count += 1;
         self.sum += v;
         self.min = Some(self.min.map_or(v, |m| m.min(v)));
@@ -70,7 +79,7 @@ impl Histogram {
     /// The buckets, smallest values first: (lower bound in seconds, values). Values below
     /// 1 µs share the bucket with lower bound 0.
     pub fn buckets(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
-        self.buckets.iter().map(|(&i, &n)| {
+        self.buckets.iter().map(|&(i, n)| {
             let lo = if i < 0 { 0.0 } else { FLOOR_S * GROWTH.powi(i) };
             (lo, n)
         })
@@ -83,7 +92,7 @@ impl Histogram {
         }
         let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
         let mut seen = 0u64;
-        for (&i, &n) in &self.buckets {
+        for &(i, n) in &self.buckets {
             seen += n;
             if seen >= rank {
                 let v = if i < 0 {
@@ -518,13 +527,24 @@ impl Collector {
         if let Some((x, bucket)) = rt_bucket {
             self.response_time.record_in(x, bucket);
         }
-        if self.periods.len() < MAX_PERIODS || self.periods.contains_key(&minute) {
-            let p = self.periods.entry(minute).or_default();
+        let add = |p: &mut PeriodAcc| {
             p.counts.add(f);
             if let Some(x) = rt {
                 p.rt_sum += x;
                 p.rt_count += 1;
             }
+        };
+        // Requests come nearly in time order: most fall in the last minute (no search).
+        let in_last = self
+            .periods
+            .last_key_value()
+            .is_some_and(|(&m, _)| m == minute);
+        if in_last {
+            if let Some(mut last) = self.periods.last_entry() {
+                add(last.get_mut());
+            }
+        } else if self.periods.len() < MAX_PERIODS || self.periods.contains_key(&minute) {
+            add(self.periods.entry(minute).or_default());
         } else {
             self.requests_past_periods += 1;
         }

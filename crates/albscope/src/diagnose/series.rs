@@ -78,10 +78,20 @@ impl TimeSeries {
     /// Counts one request starting at `t` (`category` is `ok` or a failure).
     pub fn record(&mut self, t: Timestamp, category: Category) {
         let start = t.0.div_euclid(self.width_ns()) * self.width_ns();
-        let bin = self.bins.entry(start).or_default();
-        bin.requests += 1;
-        if category.is_failure() {
-            bin.add_failure(category, 1);
+        let count = |bin: &mut Bin| {
+            bin.requests += 1;
+            if category.is_failure() {
+                bin.add_failure(category, 1);
+            }
+        };
+        // Requests come nearly in time order: most fall in the last bin (no search).
+        let in_last = self.bins.last_key_value().is_some_and(|(&s, _)| s == start);
+        if in_last {
+            if let Some(mut last) = self.bins.last_entry() {
+                count(last.get_mut());
+            }
+        } else {
+            count(self.bins.entry(start).or_default());
         }
         while self.bins.len() > MAX_BINS && self.width + 1 < WIDTHS_NS.len() {
             self.width += 1;

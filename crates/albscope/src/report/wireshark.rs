@@ -125,53 +125,99 @@ fn frame_ranges(c: &ConnRef) -> Vec<(u16, Frames)> {
 /// One connection's clause: tunnel VNI, addresses, ports and its frame numbers (written into
 /// one string: a report writes one per kept failure).
 fn leg_clause(c: &ConnRef, frames: &Frames) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(128);
-    // Writing to a `String` cannot fail.
-    let _ = match (c.session.encap, c.session.vni) {
-        (Encap::Vxlan, Some(v)) => write!(s, "vxlan.vni=={v} && "),
-        (Encap::Geneve, Some(v)) => write!(s, "geneve.vni=={v} && "),
-        _ => Ok(()),
-    };
+    use words::push_u64;
+    let mut s = String::with_capacity(192);
+    match (c.session.encap, c.session.vni) {
+        (Encap::Vxlan, Some(v)) => {
+            s.push_str("vxlan.vni==");
+            push_u64(&mut s, u64::from(v));
+            s.push_str(" && ");
+        }
+        (Encap::Geneve, Some(v)) => {
+            s.push_str("geneve.vni==");
+            push_u64(&mut s, u64::from(v));
+            s.push_str(" && ");
+        }
+        _ => {}
+    }
     push_addr_field(&mut s, c.client.ip);
     s.push_str(" && ");
     push_addr_field(&mut s, c.server.ip);
-    let _ = write!(
-        s,
-        " && tcp.port=={} && tcp.port=={} && ",
-        c.client.port, c.server.port
-    );
-    let _ = match frames {
-        Frames::Between(a, b) if a == b => write!(s, "frame.number=={a}"),
-        Frames::Between(a, b) => write!(s, "frame.number in {{{a}..{b}}}"),
-        Frames::From(a) => write!(s, "frame.number>={a}"),
-        Frames::UpTo(b) => write!(s, "frame.number<={b}"),
-    };
+    s.push_str(" && tcp.port==");
+    push_u64(&mut s, u64::from(c.client.port));
+    s.push_str(" && tcp.port==");
+    push_u64(&mut s, u64::from(c.server.port));
+    s.push_str(" && ");
+    match *frames {
+        Frames::Between(a, b) if a == b => {
+            s.push_str("frame.number==");
+            push_u64(&mut s, a);
+        }
+        Frames::Between(a, b) => {
+            s.push_str("frame.number in {");
+            push_u64(&mut s, a);
+            s.push_str("..");
+            push_u64(&mut s, b);
+            s.push('}');
+        }
+        Frames::From(a) => {
+            s.push_str("frame.number>=");
+            push_u64(&mut s, a);
+        }
+        Frames::UpTo(b) => {
+            s.push_str("frame.number<=");
+            push_u64(&mut s, b);
+        }
+    }
     s
 }
 
 fn push_addr_field(s: &mut String, ip: IpAddr) {
     use std::fmt::Write;
-    let _ = match ip {
-        IpAddr::V4(v4) => write!(s, "ip.addr=={v4}"),
-        IpAddr::V6(v6) => write!(s, "ipv6.addr=={v6}"),
-    };
+    match ip {
+        IpAddr::V4(v4) => {
+            // Digit by digit: the text of `Ipv4Addr`'s `Display`.
+            s.push_str("ip.addr==");
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                // At most three digits, pushed one by one.
+                if o >= 100 {
+                    s.push(char::from(b'0' + o / 100));
+                }
+                if o >= 10 {
+                    s.push(char::from(b'0' + o / 10 % 10));
+                }
+                s.push(char::from(b'0' + o % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            // Writing to a `String` cannot fail.
+            let _ = write!(s, "ipv6.addr=={v6}");
+        }
+    }
 }
 
 /// The file `extract` is told to write for a request: `<id>-<category>.pcapng`.
 pub fn slice_file_name(f: &Finding) -> String {
-    format!(
-        "{}-{}.pcapng",
-        safe_name(&f.id.to_string()),
-        f.category.name()
-    )
+    slice_file_name_of(&f.id.to_string(), f)
+}
+
+/// [`slice_file_name`] with `f`'s id already written (`id`).
+fn slice_file_name_of(id: &str, f: &Finding) -> String {
+    let mut name = safe_name(id);
+    name.push('-');
+    name.push_str(f.category.name());
+    name.push_str(".pcapng");
+    name
 }
 
 /// The `albscope extract` command line that writes a request's packets (with the options the
 /// analysis was run with, so that the id names the same request).
 pub fn extract_command(a: &Analysis, f: &Finding) -> String {
     let id = f.id.to_string();
-    let file = slice_file_name(f);
+    let file = slice_file_name_of(&id, f);
     let fixed = [
         "albscope",
         "extract",
@@ -206,10 +252,14 @@ pub fn shell_word(w: &str) -> String {
 
 /// [`shell_word`] appended to `out`.
 fn push_shell_word(out: &mut String, w: &str) {
+    // By bytes: a byte of a character outside ASCII is never safe, as the character is not.
     let safe = !w.is_empty()
-        && w.chars().all(|c| {
+        && w.bytes().all(|c| {
             c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '-' | '.' | '/' | ':' | '=' | ',' | '+' | '@' | '%')
+                || matches!(
+                    c,
+                    b'_' | b'-' | b'.' | b'/' | b':' | b'=' | b',' | b'+' | b'@' | b'%'
+                )
         });
     if safe {
         out.push_str(w);

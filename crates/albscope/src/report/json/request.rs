@@ -6,11 +6,14 @@ use super::direct::Pretty;
 use super::LoggedOut;
 use crate::alb::PairingMethod;
 use crate::diagnose::model::AlbAddr;
+use crate::diagnose::model::RequestId;
 use crate::diagnose::{AccessLogView, Analysis, Finding, LegKind, Step, TimelineEvent};
-use crate::flow::community_id;
+use crate::flow::{community_id, Endpoint};
 use crate::report::wireshark;
 use crate::report::words;
+use serde_json::ser::{CompactFormatter, Formatter};
 use std::io::{self, Write};
+use std::net::IpAddr;
 
 /// Writes `f`, one of `a`'s requests (whose inputs its packet references name), as one
 /// object at `p`'s depth, fields in schema order.
@@ -18,17 +21,24 @@ pub(super) fn write_request(p: &mut Pretty, f: &Finding, a: &Analysis) -> io::Re
     let files = &a.inputs;
     p.open_object();
     p.key("id");
-    p.str_with(|b| push_display(b, &f.id));
+    p.str_with(|b| push_id(b, &f.id));
     p.key("time");
     time(p, f.time);
     p.key("client");
-    opt_display(p, f.client.as_ref());
+    opt_endpoint(p, f.client);
     p.key("client_ip");
-    opt_display(p, f.client_ip.as_ref());
+    match f.client_ip {
+        Some(ip) => p.str_with(|b| push_ip(b, ip)),
+        None => p.null(),
+    }
     p.key("alb");
-    opt_display(p, f.alb.as_ref());
+    match f.alb {
+        Some(AlbAddr::Endpoint(e)) => p.str_with(|b| push_endpoint(b, e)),
+        Some(AlbAddr::Node(ip)) => p.str_with(|b| push_ip(b, ip)),
+        None => p.null(),
+    }
     p.key("target");
-    opt_display(p, f.target.as_ref());
+    opt_endpoint(p, f.target);
     p.key("community_id");
     p.opt_str(front_community_id(f).as_deref());
     p.key("back_community_id");
@@ -191,11 +201,59 @@ fn push_display(b: &mut Vec<u8>, value: &impl std::fmt::Display) {
     let _ = write!(b, "{value}");
 }
 
-/// A value by its `Display` form (`ip:port`, an address), or `null`.
-fn opt_display(p: &mut Pretty, v: Option<&impl std::fmt::Display>) {
-    match v {
-        Some(v) => p.str_with(|b| push_display(b, v)),
+/// An endpoint as displayed (`ip:port`), or `null`.
+fn opt_endpoint(p: &mut Pretty, e: Option<Endpoint>) {
+    match e {
+        Some(e) => p.str_with(|b| push_endpoint(b, e)),
         None => p.null(),
+    }
+}
+
+/// `v` in decimal.
+fn push_dec(b: &mut Vec<u8>, v: u64) {
+    // Writing to a Vec cannot fail.
+    let _ = CompactFormatter.write_u64(b, v);
+}
+
+/// A request id as displayed (`f12.0`), digit by digit.
+fn push_id(b: &mut Vec<u8>, id: &RequestId) {
+    b.push(match id.leg {
+        Some(LegKind::Front) => b'f',
+        Some(LegKind::Back) => b'b',
+        None => {
+            b.push(b'x');
+            return;
+        }
+    });
+    push_dec(b, id.conn);
+    b.push(b'.');
+    push_dec(b, u64::from(id.index));
+}
+
+/// An address as displayed: an IPv4 address digit by digit, IPv6 through `Display`.
+fn push_ip(b: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    b.push(b'.');
+                }
+                push_dec(b, u64::from(o));
+            }
+        }
+        IpAddr::V6(_) => push_display(b, &ip),
+    }
+}
+
+/// An endpoint as displayed (`10.0.0.1:80`, `[fd00::1]:80`).
+fn push_endpoint(b: &mut Vec<u8>, e: Endpoint) {
+    match e.ip {
+        IpAddr::V4(_) => {
+            push_ip(b, e.ip);
+            b.push(b':');
+            push_dec(b, u64::from(e.port));
+        }
+        IpAddr::V6(_) => push_display(b, &e),
     }
 }
 
@@ -253,7 +311,15 @@ fn event(p: &mut Pretty, e: &TimelineEvent, f: &Finding, files: &[String]) {
     p.key("event");
     p.str(&words::event(&e.kind));
     p.key("packet");
-    p.opt_str(e.packet.map(|pos| words::packet(files, pos)).as_deref());
+    match e.packet {
+        // One input: `#12` (as `words::packet` writes it), digit by digit.
+        Some(pos) if files.len() <= 1 => p.str_with(|b| {
+            b.push(b'#');
+            push_dec(b, pos.number);
+        }),
+        Some(pos) => p.str(&words::packet(files, pos)),
+        None => p.null(),
+    }
     p.close_object();
 }
 

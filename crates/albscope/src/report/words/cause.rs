@@ -1,6 +1,6 @@
 //! The headline of a finding (its cause, status and category) and its notes.
 
-use super::{secs, time};
+use super::secs;
 use crate::alb::{Http2Evidence, PairingBasis, PairingNote};
 use crate::diagnose::{Cause, Finding, Note, TellApart};
 use crate::taxonomy::{Category, GeneratedBy};
@@ -169,16 +169,30 @@ pub fn headline(f: &Finding) -> String {
         None => "",
     };
     let what = cause(&f.cause);
-    let cat = if f.candidates.is_empty() {
-        f.category.to_string()
-    } else {
-        let list: Vec<&str> = f.candidates.iter().map(|c| c.name()).collect();
-        format!("{}: may be {}", f.category, list.join(", "))
-    };
+    let mut cat = String::from(f.category.name());
+    if !f.candidates.is_empty() {
+        cat.push_str(": may be ");
+        for (i, c) in f.candidates.iter().enumerate() {
+            if i > 0 {
+                cat.push_str(", ");
+            }
+            cat.push_str(c.name());
+        }
+    }
     match f.status {
         Some(s) => {
             let inf = if f.status_inferred { " (inferred)" } else { "" };
-            format!("{s}{inf}{who}: {what} ({cat})")
+            // `{s}{inf}{who}: {what} ({cat})`, without the formatting machinery.
+            let mut out = String::with_capacity(8 + inf.len() + who.len() + what.len() + cat.len());
+            super::push_u64(&mut out, u64::from(s));
+            out.push_str(inf);
+            out.push_str(who);
+            out.push_str(": ");
+            out.push_str(&what);
+            out.push_str(" (");
+            out.push_str(&cat);
+            out.push(')');
+            out
         }
         None if f.outcome_not_visible => what,
         None if f.category == Category::ClientClosed => {
@@ -200,24 +214,32 @@ pub fn pairing_note(n: &PairingNote) -> String {
             by,
             candidates,
         } => {
-            let list: Vec<String> = candidates
-                .iter()
-                .map(|(c, t)| format!("{c} at {}", time(*t)))
-                .collect();
-            let count = if *at_least {
-                format!("at least {count}")
-            } else {
-                count.to_string()
-            };
+            use std::fmt::Write;
             let how = match by {
                 PairingBasis::Headers => "method, path, Host and X-Forwarded-For",
                 PairingBasis::TimeOrder => "time order",
             };
-            format!(
-                "ambiguous pairing: {count} front-end requests match by {how} ({}); paired with \
-                 the first",
-                list.join(", ")
-            )
+            // Written in one string (no string per candidate): a kept finding may have one.
+            let mut s = String::with_capacity(128 + 56 * candidates.len());
+            s.push_str("ambiguous pairing: ");
+            if *at_least {
+                s.push_str("at least ");
+            }
+            super::push_u64(&mut s, *count as u64);
+            s.push_str(" front-end requests match by ");
+            s.push_str(how);
+            s.push_str(" (");
+            for (i, (c, t)) in candidates.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                // Writing to a `String` cannot fail.
+                let _ = write!(s, "{c}");
+                s.push_str(" at ");
+                t.push_rfc3339(&mut s);
+            }
+            s.push_str("); paired with the first");
+            s
         }
         PairingNote::NoBackEndAttempt => {
             "no back-end attempt for this request was found in the capture".into()

@@ -17,7 +17,12 @@ pub fn close(c: Close) -> &'static str {
 
 /// `packet #12 at 2025-12-11T16:42:57.298415Z`.
 pub fn at(files: &[String], a: At) -> String {
-    format!("packet {} at {}", packet(files, a.packet), time(a.time))
+    let mut s = String::with_capacity(48);
+    s.push_str("packet ");
+    super::push_packet(&mut s, files, a.packet);
+    s.push_str(" at ");
+    a.time.push_rfc3339(&mut s);
+    s
 }
 
 /// Why a response could not be read, as the parser says it.
@@ -154,21 +159,35 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             at: a,
             reuse,
         } => {
-            let what = match request {
-                Some((m, t)) => format!("{m} {t}"),
-                None => "the request (TLS application data)".into(),
-            };
-            let reuse = match reuse {
-                Some(r) => format!(
-                    " on a reused connection (request #{} on it{})",
-                    r.number,
-                    r.idle_before
-                        .map(|d| format!(", idle {} before", secs(d)))
-                        .unwrap_or_default()
-                ),
-                None => String::new(),
-            };
-            format!("the ALB sent {what} to {target} ({}){reuse}", at(a))
+            // `the ALB sent {what} to {target} ({at}){reuse}`, in one string: every kept
+            // finding with a back end has this sentence.
+            use std::fmt::Write;
+            let mut s = String::with_capacity(160);
+            s.push_str("the ALB sent ");
+            match request {
+                Some((m, t)) => {
+                    s.push_str(m);
+                    s.push(' ');
+                    s.push_str(t);
+                }
+                None => s.push_str("the request (TLS application data)"),
+            }
+            // Writing to a `String` cannot fail.
+            let _ = write!(s, " to {target} (");
+            s.push_str(&at(a));
+            s.push(')');
+            if let Some(r) = reuse {
+                s.push_str(" on a reused connection (request #");
+                super::push_u64(&mut s, u64::from(r.number));
+                s.push_str(" on it");
+                if let Some(d) = r.idle_before {
+                    s.push_str(", idle ");
+                    s.push_str(&secs(d));
+                    s.push_str(" before");
+                }
+                s.push(')');
+            }
+            s
         }
         Evidence::TargetClosedNearRequest {
             close: c,

@@ -68,6 +68,37 @@ pub fn packet(files: &[String], pos: PacketPos) -> String {
     packet_ref(files, pos)
 }
 
+/// Appends [`packet`]'s text to `out`.
+pub fn push_packet(out: &mut String, files: &[String], pos: PacketPos) {
+    if files.len() > 1 {
+        out.push_str(&packet_ref(files, pos));
+    } else {
+        out.push('#');
+        push_u64(out, pos.number);
+    }
+}
+
+/// Appends `v` in decimal (the text of `v.to_string()`, without the formatting machinery: a
+/// report writes many numbers per kept finding).
+pub fn push_u64(out: &mut String, v: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut v = v;
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (v % 10) as u8;
+        }
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in digits.get(at..).unwrap_or(&[]) {
+        out.push(char::from(d));
+    }
+}
+
 /// The direction as in JSON: `client->alb`, `alb->client`, `alb->target`, `target->alb`.
 pub fn direction(d: Direction) -> &'static str {
     match d {
@@ -107,9 +138,16 @@ pub fn event(k: &EventKind) -> String {
             host,
             incomplete,
         } => {
-            let mut text = format!("{method} {target}");
+            let mut text = String::with_capacity(
+                method.len() + target.len() + host.as_ref().map_or(0, |h| h.len() + 9) + 1,
+            );
+            text.push_str(method);
+            text.push(' ');
+            text.push_str(target);
             if let Some(h) = host {
-                text.push_str(&format!(" (Host: {h})"));
+                text.push_str(" (Host: ");
+                text.push_str(h);
+                text.push(')');
             }
             if *incomplete {
                 text.push_str(" [request incomplete]");
@@ -122,9 +160,16 @@ pub fn event(k: &EventKind) -> String {
             reason,
             server,
         } => {
-            let mut text = format!("{status} {reason}");
+            let mut text = String::with_capacity(
+                reason.len() + server.as_ref().map_or(0, |s| s.len() + 11) + 6,
+            );
+            push_u64(&mut text, u64::from(*status));
+            text.push(' ');
+            text.push_str(reason);
             if let Some(s) = server {
-                text.push_str(&format!(" (Server: {s})"));
+                text.push_str(" (Server: ");
+                text.push_str(s);
+                text.push(')');
             }
             text
         }
@@ -316,12 +361,21 @@ pub fn request_seen(r: &RequestSeen) -> String {
             method,
             target,
             host,
-        } => format!(
-            "{method} {target}{}",
-            host.as_ref()
-                .map(|h| format!("  (Host: {h})"))
-                .unwrap_or_default()
-        ),
+        } => {
+            // `{method} {target}  (Host: {host})`, without the formatting machinery.
+            let mut s = String::with_capacity(
+                method.len() + target.len() + host.as_ref().map_or(0, |h| h.len() + 10) + 1,
+            );
+            s.push_str(method);
+            s.push(' ');
+            s.push_str(target);
+            if let Some(h) = host {
+                s.push_str("  (Host: ");
+                s.push_str(h);
+                s.push(')');
+            }
+            s
+        }
         RequestSeen::Encrypted { bytes } => format!("(encrypted: a TLS request of {bytes} bytes)"),
         RequestSeen::NoneSent => "(none sent: the back-end connection failed first)".to_string(),
         RequestSeen::NotReadable => "(not readable in the capture)".to_string(),
