@@ -49,11 +49,21 @@ pub(super) fn tcp_checksum(src: IpAddr, dst: IpAddr, segment: &[u8]) -> Option<u
 
 /// A native-order 64-bit word of 8 bytes (fewer: zero-padded at the end).
 fn word(b: &[u8]) -> u128 {
-    let mut w = [0u8; 8];
-    if let Some(to) = w.get_mut(..b.len()) {
-        to.copy_from_slice(b);
+    if let Ok(whole) = <[u8; 8]>::try_from(b) {
+        return u128::from(u64::from_ne_bytes(whole));
     }
-    u128::from(u64::from_ne_bytes(w))
+    // A part word, shifted in byte by byte (a copy of a length known only at run time is a
+    // call to memcpy, dearer than these few bytes): byte i goes where `from_ne_bytes` puts it.
+    let mut w = 0u64;
+    for (i, byte) in b.iter().take(8).enumerate() {
+        let shift = if cfg!(target_endian = "little") {
+            8 * i
+        } else {
+            56 - 8 * i
+        };
+        w |= u64::from(*byte) << shift;
+    }
+    u128::from(w)
 }
 
 /// Sum of the native-order 16-bit words of `bytes` (a last odd byte padded with a zero), as
