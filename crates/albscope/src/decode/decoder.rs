@@ -248,6 +248,7 @@ impl Decoder {
     /// header or beyond the captured bytes falls back to the captured bytes), and TCP is
     /// etherparse's `TcpSlice::from_slice`, so the result is the same; anything else (`None`)
     /// goes through [`Decoder::slice`].
+    #[inline(always)]
     fn fast_ipv4(input: NetInput<'_>) -> Option<FastIpv4<'_>> {
         let ip = match input {
             NetInput::Ethernet([_, _, _, _, _, _, _, _, _, _, _, _, 0x08, 0x00, rest @ ..]) => rest,
@@ -325,6 +326,11 @@ impl Decoder {
                 Transport::Tcp(seg)
             }
             FastTransport::Udp { dst_port, payload } => {
+                if depth == 0 {
+                    if let Some(inner) = self.vxlan_tcp(dst_port, payload, info.src, cut) {
+                        return Some(inner);
+                    }
+                }
                 if let Some(inner) = self.tunnel(dst_port, payload, info.src, session, depth, cut) {
                     return inner;
                 }
@@ -339,6 +345,43 @@ impl Decoder {
             ip_id: info.ip_id,
             ip_len: info.ip_len,
             transport,
+        })
+    }
+
+    /// The mirror's common case in one step: a VXLAN datagram (at the first tunnel level)
+    /// carrying an unfragmented IPv4 TCP segment in an Ethernet frame, decoded as
+    /// [`Decoder::tunnel`] and [`Decoder::decode_net`] would (same result, same counters) but
+    /// without the general recursion. `None`, having changed nothing, for anything else.
+    fn vxlan_tcp<'a>(
+        &mut self,
+        port: u16,
+        payload: &'a [u8],
+        outer_src: IpAddr,
+        cut: usize,
+    ) -> Option<Decoded<'a>> {
+        if self.config.max_tunnel_depth == 0 || !self.config.vxlan_ports.contains(&port) {
+            return None;
+        }
+        let t = tunnel::vxlan(payload)?;
+        let inner = Self::fast_ipv4(t.inner)?;
+        let FastTransport::Tcp(tcp) = inner.transport else {
+            return None;
+        };
+        self.stats.vxlan += 1;
+        let info = inner.info;
+        let seg = self.tcp_segment(&tcp, &info, cut, false, Cow::Borrowed(tcp.payload()));
+        self.stats.tcp += 1;
+        Some(Decoded {
+            session: MirrorSession {
+                encap: Encap::Vxlan,
+                vni: Some(t.vni),
+                outer_src: Some(outer_src),
+            },
+            src: info.src,
+            dst: info.dst,
+            ip_id: info.ip_id,
+            ip_len: info.ip_len,
+            transport: Transport::Tcp(seg),
         })
     }
 

@@ -253,7 +253,7 @@ impl Reassembler {
             };
             if self.history.is_empty() {
                 // A fresh buffer: nothing to copy over (a realloc would copy the old one).
-                self.history = VecDeque::with_capacity(to);
+                self.history = spare::take(to);
             } else {
                 self.history
                     .reserve_exact(to.saturating_sub(self.history.len()));
@@ -290,8 +290,8 @@ impl Reassembler {
             // Everything delivered was acknowledged: nothing is left to check a retransmission
             // against. An idle keep-alive connection holds no buffer (one per direction of up
             // to HISTORY_KEEP_CAPACITY bytes was most of what it held); the next burst
-            // allocates its own.
-            self.history = VecDeque::new();
+            // allocates its own (from the thread's few spare buffers, see `spare`).
+            spare::give(std::mem::take(&mut self.history));
         }
     }
 
@@ -351,6 +351,65 @@ impl Reassembler {
             }
             return self.next;
         }
+    }
+}
+
+/// A few emptied history buffers kept per thread for the next burst of any connection: most
+/// bursts (a request, a small response) take a buffer of a power of two up to
+/// [`HISTORY_KEEP_CAPACITY`] and give it back when the peer acknowledges them, and a malloc +
+/// free per burst was most of what keeping the history cost. A buffer handed out has exactly
+/// the capacity asked for, as a new one would, so what a connection is charged is unchanged;
+/// the spares themselves are bounded (at most [`spare::PER_SIZE`] per size, under 64 KiB).
+mod spare {
+    use super::HISTORY_KEEP_CAPACITY;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    /// Spare buffers kept per power-of-two size.
+    pub(super) const PER_SIZE: usize = 16;
+    /// Power-of-two sizes kept: 1, 2, 4 ... HISTORY_KEEP_CAPACITY.
+    const SIZES: usize = HISTORY_KEEP_CAPACITY.trailing_zeros() as usize + 1;
+
+    thread_local! {
+        static SPARE: RefCell<[Vec<VecDeque<u8>>; SIZES]> =
+            RefCell::new(std::array::from_fn(|_| Vec::new()));
+    }
+
+    /// The size class of a buffer of capacity `cap`, when spares of it are kept.
+    fn class(cap: usize) -> Option<usize> {
+        (cap.is_power_of_two() && cap <= HISTORY_KEEP_CAPACITY)
+            .then(|| cap.trailing_zeros() as usize)
+    }
+
+    /// An empty buffer of capacity `cap` (a spare one when there is one).
+    pub(super) fn take(cap: usize) -> VecDeque<u8> {
+        class(cap)
+            .and_then(|c| {
+                SPARE
+                    .try_with(|s| s.try_borrow_mut().ok()?.get_mut(c)?.pop())
+                    .ok()
+                    .flatten()
+            })
+            .filter(|b| b.capacity() == cap)
+            .unwrap_or_else(|| VecDeque::with_capacity(cap))
+    }
+
+    /// Keeps an emptied buffer for [`take`] when its size is kept and there is room; else
+    /// frees it.
+    pub(super) fn give(mut buffer: VecDeque<u8>) {
+        let Some(c) = class(buffer.capacity()) else {
+            return;
+        };
+        buffer.clear();
+        let _ = SPARE.try_with(|s| {
+            if let Ok(mut s) = s.try_borrow_mut() {
+                if let Some(list) = s.get_mut(c) {
+                    if list.len() < PER_SIZE {
+                        list.push(buffer);
+                    }
+                }
+            }
+        });
     }
 }
 

@@ -119,6 +119,11 @@ pub(super) struct Conn {
     /// Key of this connection in the timer sets: its last activity, refreshed only when it is
     /// `LRU_GRANULARITY_NS` behind `end` (sweeps check `end` before closing anything).
     pub(super) activity: i64,
+    /// The key this connection's entry in the LRU set really has. The set is re-keyed lazily:
+    /// a packet only moves `activity`, and the entry is brought in step when it comes first
+    /// in the set (a sweep or an eviction), so busy connections cost no tree update per packet
+    /// and the set is still visited in `(activity, id)` order.
+    pub(super) lru_key: i64,
     /// In the half-open set (handshake not completed).
     pub(super) half_open: bool,
     /// Deadline of the close grace, once a RST or both FINs were seen.
@@ -157,6 +162,7 @@ impl Conn {
             events: Vec::new(),
             events_dropped: 0,
             activity: packet.ts.0,
+            lru_key: packet.ts.0,
             half_open: false,
             closing: None,
             rst_seen: false,
@@ -238,9 +244,8 @@ pub(super) fn apply_segment(
     }
 
     if conn.end.0.saturating_sub(old_activity) >= LRU_GRANULARITY_NS {
+        // The LRU entry follows when it comes first (see `Conn::lru_key`).
         conn.activity = conn.end.0;
-        timers.lru.remove(&(old_activity, conn.id.0, ord));
-        timers.lru.insert((conn.activity, conn.id.0, ord));
     }
     if was_half_open && (!conn.half_open || conn.activity != old_activity) {
         timers.half_open.remove(&(old_activity, conn.id.0, ord));

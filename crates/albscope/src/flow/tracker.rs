@@ -213,7 +213,8 @@ pub struct FlowTracker {
     /// Boxed (a [`Conn`] is about 1 KB): the table's spare capacity then costs a pointer per
     /// slot, not a whole connection.
     conns: HashMap<TupleKey, Box<Conn>>,
-    /// (last activity, id) -> connection, for eviction and idle expiry.
+    /// (last activity, id) -> connection, for eviction and idle expiry; re-keyed lazily (an
+    /// entry's key is the connection's `lru_key`, at or before its `activity`).
     lru: BTreeSet<(i64, u64, TupleKeyOrd)>,
     /// (last activity, id) of half-open connections.
     half_open: BTreeSet<(i64, u64, TupleKeyOrd)>,
@@ -376,6 +377,9 @@ impl FlowTracker {
             if t >= idle_before {
                 break;
             }
+            if self.sync_lru(k.into()) {
+                continue;
+            }
             if !self.refresh(k.into(), idle_before) {
                 self.timer_closes.push((1, t));
                 self.stats.expired += 1;
@@ -395,6 +399,22 @@ impl FlowTracker {
         }
     }
 
+    /// Brings a connection's LRU entry in step with its `activity` (packets move only the
+    /// latter); true when the entry moved (it may no longer be the first).
+    fn sync_lru(&mut self, tkey: TupleKey) -> bool {
+        let Some(conn) = self.conns.get_mut(&tkey) else {
+            return false;
+        };
+        if conn.lru_key == conn.activity {
+            return false;
+        }
+        let ord: TupleKeyOrd = tkey.into();
+        self.lru.remove(&(conn.lru_key, conn.id.0, ord));
+        self.lru.insert((conn.activity, conn.id.0, ord));
+        conn.lru_key = conn.activity;
+        true
+    }
+
     /// Re-keys a connection in the timer sets with its true last activity when that is at or
     /// after `cutoff` (its key lagged behind); false when it really is idle since before.
     fn refresh(&mut self, tkey: TupleKey, cutoff: i64) -> bool {
@@ -407,8 +427,9 @@ impl FlowTracker {
         let ord: TupleKeyOrd = tkey.into();
         let (old, new) = (conn.activity, conn.end.0);
         conn.activity = new;
-        self.lru.remove(&(old, conn.id.0, ord));
+        self.lru.remove(&(conn.lru_key, conn.id.0, ord));
         self.lru.insert((new, conn.id.0, ord));
+        conn.lru_key = new;
         if conn.half_open {
             self.half_open.remove(&(old, conn.id.0, ord));
             self.half_open.insert((new, conn.id.0, ord));
@@ -472,7 +493,6 @@ impl FlowTracker {
         if let Some(conn) = self.conns.get_mut(&tkey) {
             if !(pure_syn && is_port_reuse(conn, src, seg.seq)) {
                 let timers = Timers {
-                    lru: &mut self.lru,
                     half_open: &mut self.half_open,
                     closing: &mut self.closing,
                 };
@@ -498,6 +518,9 @@ impl FlowTracker {
         if self.conns.len() >= self.config.max_connections.max(1) {
             // The least recently active: re-key lagging entries until the first is exact.
             while let Some(&(_, _, k)) = self.lru.first() {
+                if self.sync_lru(k.into()) {
+                    continue;
+                }
                 if !self.refresh(k.into(), i64::MIN) {
                     self.evict(k.into(), sink);
                     break;
@@ -550,7 +573,6 @@ impl FlowTracker {
             return;
         };
         let timers = Timers {
-            lru: &mut self.lru,
             half_open: &mut self.half_open,
             closing: &mut self.closing,
         };
@@ -593,7 +615,7 @@ impl FlowTracker {
         };
         let mut conn = *conn;
         let ord: TupleKeyOrd = tkey.into();
-        self.lru.remove(&(conn.activity, conn.id.0, ord));
+        self.lru.remove(&(conn.lru_key, conn.id.0, ord));
         if conn.half_open {
             self.half_open.remove(&(conn.activity, conn.id.0, ord));
         }
@@ -650,7 +672,6 @@ impl FlowTracker {
 
 /// The tracker's timer sets, borrowed apart from the connection table.
 pub(super) struct Timers<'a> {
-    pub(super) lru: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
     pub(super) half_open: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
     pub(super) closing: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
 }
