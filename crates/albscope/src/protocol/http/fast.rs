@@ -83,55 +83,26 @@ fn find_colon(line: &[u8]) -> Option<usize> {
     memchr::memchr(b':', line.get(i..)?).map(|j| i + j)
 }
 
-/// Where a line sits: its content (without CR LF) and the start of the next one.
-#[derive(Copy, Clone, Default)]
-struct LineAt {
-    start: u32,
-    end: u32,
-}
-
-/// The lines of the block at the start of `input` up to its empty line, all of printable
-/// ASCII ended by CR LF (or a bare LF), into `lines`: (how many, the block's length). `None`
-/// when a line holds another byte, the block does not end in `input` or within `cap` bytes,
-/// or has more lines than `lines` holds.
-fn block_lines(
-    input: &[u8],
-    cap: usize,
-    lines: &mut [LineAt; MAX_LINES + 1],
-) -> Option<(usize, usize)> {
-    // Every offset of the block fits in the `u32` of a [`Range`].
-    let cap = cap.min(u32::MAX as usize);
-    let mut n = 0;
-    let mut start = 0;
-    loop {
-        let end = first_control(input, start)?;
-        let next = match input.get(end..end + 2) {
-            Some(b"\r\n") => end + 2,
-            _ if input.get(end) == Some(&b'\n') => end + 1,
-            _ => return None,
-        };
-        if next > cap {
-            return None;
-        }
-        if end == start {
-            return (n > 0).then_some((n, next));
-        }
-        *lines.get_mut(n)? = LineAt {
-            start: u32::try_from(start).ok()?,
-            end: u32::try_from(end).ok()?,
-        };
-        n += 1;
-        start = next;
-    }
+/// The line of `input` starting at `start`, all of printable ASCII ended by CR LF (or a bare
+/// LF): (its end, the start of the next one). `None` when it holds another byte, does not end
+/// in `input` or the next line would start past `cap`.
+fn line_at(input: &[u8], start: usize, cap: usize) -> Option<(usize, usize)> {
+    let end = first_control(input, start)?;
+    let next = match input.get(end..end + 2) {
+        Some(b"\r\n") => end + 2,
+        _ if input.get(end) == Some(&b'\n') => end + 1,
+        _ => return None,
+    };
+    (next <= cap).then_some((end, next))
 }
 
 /// A request head at the start of `input`, when it is a block this reader takes, complete in
 /// `input` and at most `cap` bytes long: (its length, what it says), `max` headers indexed.
 pub(super) fn request(input: &[u8], cap: usize, max: usize) -> Option<(usize, Head)> {
-    let mut lines = [LineAt::default(); MAX_LINES + 1];
-    let (n, len) = block_lines(input, cap, &mut lines)?;
-    let first = lines.first()?;
-    let line = input.get(first.start as usize..first.end as usize)?;
+    // Every offset of the block fits in the `u32` of a [`Range`].
+    let cap = cap.min(u32::MAX as usize);
+    let (end, next) = line_at(input, 0, cap)?;
+    let line = input.get(..end)?;
     let sp = memchr::memchr(b' ', line)?;
     let method = line.get(..sp)?;
     if method.is_empty() || !method.iter().all(|&b| TOKEN[usize::from(b)]) {
@@ -148,26 +119,23 @@ pub(super) fn request(input: &[u8], cap: usize, max: usize) -> Option<(usize, He
         _ => return None,
     };
     let words = [Range::of(0, sp)?, Range::of(sp + 1, sp + 1 + sp2)?];
-    let (index, cl, chunked) = headers(input, lines.get(1..n)?, max, words)?;
-    Some((
-        len,
-        Head {
-            status: 0,
-            version,
-            connect: method.eq_ignore_ascii_case(b"CONNECT"),
-            index,
-            content_length: cl,
-            chunked,
-        },
-    ))
+    let mut head = Head {
+        status: 0,
+        version,
+        connect: method.eq_ignore_ascii_case(b"CONNECT"),
+        index: BlockIndex::lined(words),
+        content_length: Ok(None),
+        chunked: false,
+    };
+    let len = headers(input, next, cap, max, &mut head)?;
+    Some((len, head))
 }
 
 /// A response head at the start of `input`, as [`request`] does for requests.
 pub(super) fn response(input: &[u8], cap: usize, max: usize) -> Option<(usize, Head)> {
-    let mut lines = [LineAt::default(); MAX_LINES + 1];
-    let (n, len) = block_lines(input, cap, &mut lines)?;
-    let first = lines.first()?;
-    let line = input.get(first.start as usize..first.end as usize)?;
+    let cap = cap.min(u32::MAX as usize);
+    let (end, next) = line_at(input, 0, cap)?;
+    let line = input.get(..end)?;
     let version = match line.get(..9)? {
         b"HTTP/1.0 " => 0,
         b"HTTP/1.1 " => 1,
@@ -185,31 +153,40 @@ pub(super) fn response(input: &[u8], cap: usize, max: usize) -> Option<(usize, H
         Some(b' ') => Range::of(13, line.len())?,
         Some(_) => return None,
     };
-    let (index, cl, chunked) = headers(input, lines.get(1..n)?, max, [reason, Range::default()])?;
-    Some((
-        len,
-        Head {
-            status,
-            version,
-            connect: false,
-            index,
-            content_length: cl,
-            chunked,
-        },
-    ))
+    let mut head = Head {
+        status,
+        version,
+        connect: false,
+        index: BlockIndex::lined([reason, Range::default()]),
+        content_length: Ok(None),
+        chunked: false,
+    };
+    let len = headers(input, next, cap, max, &mut head)?;
+    Some((len, head))
 }
 
-/// What the header lines say: the index, the Content-Length, chunked-ness.
-type Read = (BlockIndex, Result<Option<u64>, &'static str>, bool);
-
-/// Reads the header `lines` of the block at the start of `input` (of printable ASCII).
-fn headers(input: &[u8], lines: &[LineAt], max: usize, words: [Range; 2]) -> Option<Read> {
-    let mut index = BlockIndex::lined(words);
-    let mut cl: Result<Option<u64>, &'static str> = Ok(None);
-    let mut chunked = false;
-    for (i, at) in lines.iter().enumerate() {
-        let start = at.start as usize;
-        let line = input.get(start..at.end as usize)?;
+/// Reads the header lines of the block at the start of `input` from `start` (after its start
+/// line) up to its empty line, each into `head` as it is found (the first `max` indexed; the
+/// Content-Length and chunked-ness from all): the block's length. `None` when a line is not
+/// a printable ASCII `Name: value` line, the block does not end in `input` or within `cap`
+/// bytes, or has more than [`MAX_LINES`] header lines.
+fn headers(
+    input: &[u8],
+    mut start: usize,
+    cap: usize,
+    max: usize,
+    head: &mut Head,
+) -> Option<usize> {
+    let mut n = 0;
+    loop {
+        let (end, next) = line_at(input, start, cap)?;
+        if end == start {
+            return Some(next);
+        }
+        if n == MAX_LINES {
+            return None;
+        }
+        let line = input.get(start..end)?;
         // The name: token characters up to the colon (a known name is made of them).
         let colon = find_colon(line)?;
         let (name, rest) = line.split_at_checked(colon)?;
@@ -223,16 +200,18 @@ fn headers(input: &[u8], lines: &[LineAt], max: usize, words: [Range; 2]) -> Opt
         let value = value.get(lead..)?;
         let value = value.get(..value.iter().rposition(|&b| b != b' ').map_or(0, |j| j + 1))?;
         match k {
-            Some(Known::ContentLength) => digits_length(value, &mut cl),
-            Some(Known::TransferEncoding) => chunked = is_chunked(value),
+            Some(Known::ContentLength) => digits_length(value, &mut head.content_length),
+            Some(Known::TransferEncoding) => head.chunked = is_chunked(value),
             _ => {}
         }
-        if i < max {
+        if n < max {
             let from = start + colon + 1 + lead;
-            index.add_line(k, Range::within(from, from + value.len()));
+            head.index
+                .add_line(k, Range::within(from, from + value.len()));
         }
+        n += 1;
+        start = next;
     }
-    Some((index, cl, chunked))
 }
 
 /// Folds a Content-Length value into `cl` as [`content_length`] does, at once when it is
