@@ -190,28 +190,50 @@ fn headers(
         // The name: token characters up to the colon (a known name is made of them).
         let colon = find_colon(line)?;
         let (name, rest) = line.split_at_checked(colon)?;
-        let value = rest.get(1..)?;
-        let k = Known::from_name_bytes(name);
-        if name.is_empty() || (k.is_none() && !name.iter().all(|&b| TOKEN[usize::from(b)])) {
-            return None;
-        }
+        // An unknown header's value is never looked at here (only counted): no trimming.
+        let Some(k) = Known::from_name_bytes(name) else {
+            if name.is_empty() || !is_token(name) {
+                return None;
+            }
+            if n < max {
+                head.index.add_line(None, Range::default());
+            }
+            n += 1;
+            start = next;
+            continue;
+        };
         // The value without the spaces around it.
+        let value = rest.get(1..)?;
         let lead = value.iter().position(|&b| b != b' ').unwrap_or(value.len());
         let value = value.get(lead..)?;
         let value = value.get(..value.iter().rposition(|&b| b != b' ').map_or(0, |j| j + 1))?;
         match k {
-            Some(Known::ContentLength) => digits_length(value, &mut head.content_length),
-            Some(Known::TransferEncoding) => head.chunked = is_chunked(value),
+            Known::ContentLength => digits_length(value, &mut head.content_length),
+            Known::TransferEncoding => head.chunked = is_chunked(value),
             _ => {}
         }
         if n < max {
             let from = start + colon + 1 + lead;
             head.index
-                .add_line(k, Range::within(from, from + value.len()));
+                .add_line(Some(k), Range::within(from, from + value.len()));
         }
         n += 1;
         start = next;
     }
+}
+
+/// Whether every byte of `name` is a token character: four table lookups at a time, without
+/// a branch per byte.
+fn is_token(name: &[u8]) -> bool {
+    let t = |b: u8| TOKEN[usize::from(b)];
+    let mut quads = name.chunks_exact(4);
+    let mut ok = true;
+    for q in &mut quads {
+        if let &[a, b, c, d] = q {
+            ok &= t(a) & t(b) & t(c) & t(d);
+        }
+    }
+    ok && quads.remainder().iter().all(|&b| t(b))
 }
 
 /// Folds a Content-Length value into `cl` as [`content_length`] does, at once when it is
@@ -243,6 +265,20 @@ mod tests {
         assert_eq!(find_colon(b"01234567:9abc:ef"), Some(8));
         assert_eq!(find_colon(b"\x3b\x3a"), Some(1));
         assert_eq!(find_colon(b"\x39\x3a\x3a\x00\x01\x02\x03\x04\x3a"), Some(1));
+    }
+
+    #[test]
+    fn token_names() {
+        for len in 0..12 {
+            for b in 0..=255u8 {
+                for at in 0..len {
+                    let mut name = vec![b'a'; len];
+                    name[at] = b;
+                    let want = name.iter().all(|&c| TOKEN[usize::from(c)]);
+                    assert_eq!(is_token(&name), want, "{}", name.escape_ascii());
+                }
+            }
+        }
     }
 
     #[test]
