@@ -52,35 +52,48 @@ fn control_mask(w: u64) -> u64 {
 }
 
 /// The index of the first byte of `input` from `i` on that is not printable ASCII.
-fn first_control(input: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(c) = input.get(i..i + 8) {
-        let m = control_mask(<[u8; 8]>::try_from(c).map_or(u64::MAX, u64::from_le_bytes));
+fn first_control(input: &[u8], i: usize) -> Option<usize> {
+    let mut words = input.get(i..)?.chunks_exact(8);
+    let mut at = i;
+    for c in &mut words {
+        let m = control_mask(word(c));
         if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+            return Some(at + (m.trailing_zeros() / 8) as usize);
         }
-        i += 8;
+        at += 8;
     }
-    let tail = input.get(i..)?;
-    tail.iter()
+    words
+        .remainder()
+        .iter()
         .position(|&b| !(0x20..0x7f).contains(&b))
-        .map(|j| i + j)
+        .map(|j| at + j)
+}
+
+/// The little-endian word of an eight-byte chunk (`chunks_exact(8)`: one load, no bounds
+/// check per byte).
+#[inline(always)]
+fn word(c: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(c);
+    u64::from_le_bytes(b)
 }
 
 /// The index of the first colon in `line`: eight bytes at a time.
 fn find_colon(line: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0;
-    while let Some(c) = line.get(i..i + 8) {
-        let w = <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes) ^ (u64::from(b':') * ONES);
+    let mut words = line.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut words {
+        let w = word(c) ^ (u64::from(b':') * ONES);
         // The first zero byte of `w` (the borrow runs upwards only).
         let m = w.wrapping_sub(ONES) & !w & HIGH;
         if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+            return Some(at + (m.trailing_zeros() / 8) as usize);
         }
-        i += 8;
+        at += 8;
     }
-    memchr::memchr(b':', line.get(i..)?).map(|j| i + j)
+    memchr::memchr(b':', words.remainder()).map(|j| at + j)
 }
 
 /// The line of `input` starting at `start`, all of printable ASCII ended by CR LF (or a bare
