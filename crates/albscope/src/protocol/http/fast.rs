@@ -52,86 +52,70 @@ fn control_mask(w: u64) -> u64 {
 }
 
 /// The index of the first byte of `input` from `i` on that is not printable ASCII.
-fn first_control(input: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(c) = input.get(i..i + 8) {
-        let m = control_mask(<[u8; 8]>::try_from(c).map_or(u64::MAX, u64::from_le_bytes));
+fn first_control(input: &[u8], i: usize) -> Option<usize> {
+    let mut words = input.get(i..)?.chunks_exact(8);
+    let mut at = i;
+    for c in &mut words {
+        let m = control_mask(word(c));
         if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+            return Some(at + (m.trailing_zeros() / 8) as usize);
         }
-        i += 8;
+        at += 8;
     }
-    let tail = input.get(i..)?;
-    tail.iter()
+    words
+        .remainder()
+        .iter()
         .position(|&b| !(0x20..0x7f).contains(&b))
-        .map(|j| i + j)
+        .map(|j| at + j)
+}
+
+/// The little-endian word of an eight-byte chunk (`chunks_exact(8)`: one load, no bounds
+/// check per byte).
+#[inline(always)]
+fn word(c: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(c);
+    u64::from_le_bytes(b)
 }
 
 /// The index of the first colon in `line`: eight bytes at a time.
 fn find_colon(line: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0;
-    while let Some(c) = line.get(i..i + 8) {
-        let w = <[u8; 8]>::try_from(c).map_or(0, u64::from_le_bytes) ^ (u64::from(b':') * ONES);
+    let mut words = line.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut words {
+        let w = word(c) ^ (u64::from(b':') * ONES);
         // The first zero byte of `w` (the borrow runs upwards only).
         let m = w.wrapping_sub(ONES) & !w & HIGH;
         if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+            return Some(at + (m.trailing_zeros() / 8) as usize);
         }
-        i += 8;
+        at += 8;
     }
-    memchr::memchr(b':', line.get(i..)?).map(|j| i + j)
+    memchr::memchr(b':', words.remainder()).map(|j| at + j)
 }
 
-/// Where a line sits: its content (without CR LF) and the start of the next one.
-#[derive(Copy, Clone, Default)]
-struct LineAt {
-    start: u32,
-    end: u32,
-}
-
-/// The lines of the block at the start of `input` up to its empty line, all of printable
-/// ASCII ended by CR LF (or a bare LF), into `lines`: (how many, the block's length). `None`
-/// when a line holds another byte, the block does not end in `input` or within `cap` bytes,
-/// or has more lines than `lines` holds.
-fn block_lines(
-    input: &[u8],
-    cap: usize,
-    lines: &mut [LineAt; MAX_LINES + 1],
-) -> Option<(usize, usize)> {
-    // Every offset of the block fits in the `u32` of a [`Range`].
-    let cap = cap.min(u32::MAX as usize);
-    let mut n = 0;
-    let mut start = 0;
-    loop {
-        let end = first_control(input, start)?;
-        let next = match input.get(end..end + 2) {
-            Some(b"\r\n") => end + 2,
-            _ if input.get(end) == Some(&b'\n') => end + 1,
-            _ => return None,
-        };
-        if next > cap {
-            return None;
-        }
-        if end == start {
-            return (n > 0).then_some((n, next));
-        }
-        *lines.get_mut(n)? = LineAt {
-            start: u32::try_from(start).ok()?,
-            end: u32::try_from(end).ok()?,
-        };
-        n += 1;
-        start = next;
-    }
+/// The line of `input` starting at `start`, all of printable ASCII ended by CR LF (or a bare
+/// LF): (its end, the start of the next one). `None` when it holds another byte, does not end
+/// in `input` or the next line would start past `cap`.
+fn line_at(input: &[u8], start: usize, cap: usize) -> Option<(usize, usize)> {
+    let end = first_control(input, start)?;
+    let next = match input.get(end..end + 2) {
+        Some(b"\r\n") => end + 2,
+        _ if input.get(end) == Some(&b'\n') => end + 1,
+        _ => return None,
+    };
+    (next <= cap).then_some((end, next))
 }
 
 /// A request head at the start of `input`, when it is a block this reader takes, complete in
 /// `input` and at most `cap` bytes long: (its length, what it says), `max` headers indexed.
 pub(super) fn request(input: &[u8], cap: usize, max: usize) -> Option<(usize, Head)> {
-    let mut lines = [LineAt::default(); MAX_LINES + 1];
-    let (n, len) = block_lines(input, cap, &mut lines)?;
-    let first = lines.first()?;
-    let line = input.get(first.start as usize..first.end as usize)?;
+    // Every offset of the block fits in the `u32` of a [`Range`].
+    let cap = cap.min(u32::MAX as usize);
+    let (end, next) = line_at(input, 0, cap)?;
+    let line = input.get(..end)?;
     let sp = memchr::memchr(b' ', line)?;
     let method = line.get(..sp)?;
     if method.is_empty() || !method.iter().all(|&b| TOKEN[usize::from(b)]) {
@@ -148,26 +132,23 @@ pub(super) fn request(input: &[u8], cap: usize, max: usize) -> Option<(usize, He
         _ => return None,
     };
     let words = [Range::of(0, sp)?, Range::of(sp + 1, sp + 1 + sp2)?];
-    let (index, cl, chunked) = headers(input, lines.get(1..n)?, max, words)?;
-    Some((
-        len,
-        Head {
-            status: 0,
-            version,
-            connect: method.eq_ignore_ascii_case(b"CONNECT"),
-            index,
-            content_length: cl,
-            chunked,
-        },
-    ))
+    let mut head = Head {
+        status: 0,
+        version,
+        connect: method.eq_ignore_ascii_case(b"CONNECT"),
+        index: BlockIndex::lined(words),
+        content_length: Ok(None),
+        chunked: false,
+    };
+    let len = headers(input, next, cap, max, &mut head)?;
+    Some((len, head))
 }
 
 /// A response head at the start of `input`, as [`request`] does for requests.
 pub(super) fn response(input: &[u8], cap: usize, max: usize) -> Option<(usize, Head)> {
-    let mut lines = [LineAt::default(); MAX_LINES + 1];
-    let (n, len) = block_lines(input, cap, &mut lines)?;
-    let first = lines.first()?;
-    let line = input.get(first.start as usize..first.end as usize)?;
+    let cap = cap.min(u32::MAX as usize);
+    let (end, next) = line_at(input, 0, cap)?;
+    let line = input.get(..end)?;
     let version = match line.get(..9)? {
         b"HTTP/1.0 " => 0,
         b"HTTP/1.1 " => 1,
@@ -185,54 +166,87 @@ pub(super) fn response(input: &[u8], cap: usize, max: usize) -> Option<(usize, H
         Some(b' ') => Range::of(13, line.len())?,
         Some(_) => return None,
     };
-    let (index, cl, chunked) = headers(input, lines.get(1..n)?, max, [reason, Range::default()])?;
-    Some((
-        len,
-        Head {
-            status,
-            version,
-            connect: false,
-            index,
-            content_length: cl,
-            chunked,
-        },
-    ))
+    let mut head = Head {
+        status,
+        version,
+        connect: false,
+        index: BlockIndex::lined([reason, Range::default()]),
+        content_length: Ok(None),
+        chunked: false,
+    };
+    let len = headers(input, next, cap, max, &mut head)?;
+    Some((len, head))
 }
 
-/// What the header lines say: the index, the Content-Length, chunked-ness.
-type Read = (BlockIndex, Result<Option<u64>, &'static str>, bool);
-
-/// Reads the header `lines` of the block at the start of `input` (of printable ASCII).
-fn headers(input: &[u8], lines: &[LineAt], max: usize, words: [Range; 2]) -> Option<Read> {
-    let mut index = BlockIndex::lined(words);
-    let mut cl: Result<Option<u64>, &'static str> = Ok(None);
-    let mut chunked = false;
-    for (i, at) in lines.iter().enumerate() {
-        let start = at.start as usize;
-        let line = input.get(start..at.end as usize)?;
+/// Reads the header lines of the block at the start of `input` from `start` (after its start
+/// line) up to its empty line, each into `head` as it is found (the first `max` indexed; the
+/// Content-Length and chunked-ness from all): the block's length. `None` when a line is not
+/// a printable ASCII `Name: value` line, the block does not end in `input` or within `cap`
+/// bytes, or has more than [`MAX_LINES`] header lines.
+fn headers(
+    input: &[u8],
+    mut start: usize,
+    cap: usize,
+    max: usize,
+    head: &mut Head,
+) -> Option<usize> {
+    let mut n = 0;
+    loop {
+        let (end, next) = line_at(input, start, cap)?;
+        if end == start {
+            return Some(next);
+        }
+        if n == MAX_LINES {
+            return None;
+        }
+        let line = input.get(start..end)?;
         // The name: token characters up to the colon (a known name is made of them).
         let colon = find_colon(line)?;
         let (name, rest) = line.split_at_checked(colon)?;
-        let value = rest.get(1..)?;
-        let k = Known::from_name_bytes(name);
-        if name.is_empty() || (k.is_none() && !name.iter().all(|&b| TOKEN[usize::from(b)])) {
-            return None;
-        }
+        // An unknown header's value is never looked at here (only counted): no trimming.
+        let Some(k) = Known::from_name_bytes(name) else {
+            if name.is_empty() || !is_token(name) {
+                return None;
+            }
+            if n < max {
+                head.index.add_line(None, Range::default());
+            }
+            n += 1;
+            start = next;
+            continue;
+        };
         // The value without the spaces around it.
+        let value = rest.get(1..)?;
         let lead = value.iter().position(|&b| b != b' ').unwrap_or(value.len());
         let value = value.get(lead..)?;
         let value = value.get(..value.iter().rposition(|&b| b != b' ').map_or(0, |j| j + 1))?;
         match k {
-            Some(Known::ContentLength) => digits_length(value, &mut cl),
-            Some(Known::TransferEncoding) => chunked = is_chunked(value),
+            Known::ContentLength => digits_length(value, &mut head.content_length),
+            Known::TransferEncoding => head.chunked = is_chunked(value),
             _ => {}
         }
-        if i < max {
+        if n < max {
             let from = start + colon + 1 + lead;
-            index.add_line(k, Range::within(from, from + value.len()));
+            head.index
+                .add_line(Some(k), Range::within(from, from + value.len()));
+        }
+        n += 1;
+        start = next;
+    }
+}
+
+/// Whether every byte of `name` is a token character: four table lookups at a time, without
+/// a branch per byte.
+fn is_token(name: &[u8]) -> bool {
+    let t = |b: u8| TOKEN[usize::from(b)];
+    let mut quads = name.chunks_exact(4);
+    let mut ok = true;
+    for q in &mut quads {
+        if let &[a, b, c, d] = q {
+            ok &= t(a) & t(b) & t(c) & t(d);
         }
     }
-    Some((index, cl, chunked))
+    ok && quads.remainder().iter().all(|&b| t(b))
 }
 
 /// Folds a Content-Length value into `cl` as [`content_length`] does, at once when it is
@@ -264,6 +278,20 @@ mod tests {
         assert_eq!(find_colon(b"01234567:9abc:ef"), Some(8));
         assert_eq!(find_colon(b"\x3b\x3a"), Some(1));
         assert_eq!(find_colon(b"\x39\x3a\x3a\x00\x01\x02\x03\x04\x3a"), Some(1));
+    }
+
+    #[test]
+    fn token_names() {
+        for len in 0..12 {
+            for b in 0..=255u8 {
+                for at in 0..len {
+                    let mut name = vec![b'a'; len];
+                    name[at] = b;
+                    let want = name.iter().all(|&c| TOKEN[usize::from(c)]);
+                    assert_eq!(is_token(&name), want, "{}", name.escape_ascii());
+                }
+            }
+        }
     }
 
     #[test]
