@@ -1,7 +1,9 @@
 //! The capture reader and the decoder must not allocate per packet in the steady state, and the
 //! protocol layer only a fixed few times per exchange: this test binary counts heap allocations
 //! with a wrapping global allocator while draining a large in-memory capture, while decoding
-//! mirrored (VXLAN) TCP frames, and while parsing keep-alive HTTP exchanges.
+//! mirrored (VXLAN) TCP frames, and while parsing keep-alive HTTP exchanges. Allocations are
+//! counted per thread: the harness runs the tests in parallel, and one test's setup must not
+//! count in another's measurement.
 
 use albscope::capture::{CaptureReader, LinkType, PacketPos, PacketRef, Timestamp};
 use albscope::decode::{Decoder, Transport};
@@ -12,22 +14,35 @@ use albscope::protocol::{
 use albscope_testkit::protocol_events::{key, ts};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Cursor;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::cell::Cell;
 
 struct Counting;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    /// Allocations (and reallocations) made by this thread.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Counts one allocation of the calling thread.
+fn count_one() {
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+/// The calling thread's allocations so far.
+fn allocations() -> u64 {
+    ALLOCATIONS.try_with(Cell::get).unwrap_or(0)
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_one();
         System.alloc(layout)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count_one();
         System.realloc(ptr, layout, new_size)
     }
 }
@@ -84,14 +99,14 @@ fn allocations_while_draining(bytes: Vec<u8>, expected: u64) -> u64 {
     for _ in 0..10 {
         reader.next_packet().unwrap();
     }
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     let mut n = 10;
     let mut sum = 0u64;
     while let Some(p) = reader.next_packet() {
         n += 1;
         sum += p.data.len() as u64;
     }
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let after = allocations();
     assert_eq!(n, expected);
     assert!(sum > 0);
     assert!(reader.problems().is_empty());
@@ -179,11 +194,11 @@ fn no_allocation_per_decoded_packet() {
         }
     };
     decode_all(&mut decoder);
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     for _ in 0..10 {
         decode_all(&mut decoder);
     }
-    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocs = allocations() - before;
     assert_eq!(tcp, 11 * 2_000);
     assert_eq!(decoder.stats().vxlan, 11 * 2_000);
     assert!(
@@ -262,11 +277,11 @@ fn protocol_layer_allocates_a_fixed_few_times_per_exchange() {
         exchange(&mut tracker, &mut sink, i);
     }
     const N: u64 = 1_000;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = allocations();
     for i in 10..10 + N {
         exchange(&mut tracker, &mut sink, i);
     }
-    let allocs = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let allocs = allocations() - before;
     assert_eq!(sink.ok, 10 + N);
     assert_eq!(sink.header_lines as u64, (10 + N) * 12);
     assert!(
