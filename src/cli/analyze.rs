@@ -10,7 +10,9 @@ use albscope::diagnose::{analyze_files, Analysis, Keep, DEFAULT_MAX_KEPT_REQUEST
 use albscope::pipeline::PipelineConfig;
 use albscope::protocol::{KeyLog, KeyLogProblem};
 use albscope::report::markdown::DEFAULT_MAX_BYTES;
-use albscope::report::{render, write_markdown_with, Format, MarkdownOptions, TextOptions};
+use albscope::report::{
+    render, write_json_on, write_markdown_with, Format, MarkdownOptions, TextOptions,
+};
 use albscope::taxonomy::Category;
 use clap::{Args, ColorChoice, ValueEnum};
 use std::io::IsTerminal;
@@ -565,8 +567,10 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
     let markdown = MarkdownOptions {
         max_bytes: Some(args.max_bytes.unwrap_or(DEFAULT_MAX_BYTES)),
     };
+    let threads = args.options.pipeline_config()?.threads;
     sink.write_with(|w| match format {
         Format::Markdown => write_markdown_with(&analysis, &markdown, w),
+        Format::Json => write_json_on(&analysis, w, threads),
         _ => render(&analysis, format, &text, w),
     })?;
     let matched = fail_on.iter().any(|c| c.matches(&analysis));
