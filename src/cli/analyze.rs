@@ -10,7 +10,9 @@ use albscope::diagnose::{analyze_files, Analysis, Keep, DEFAULT_MAX_KEPT_REQUEST
 use albscope::pipeline::PipelineConfig;
 use albscope::protocol::{KeyLog, KeyLogProblem};
 use albscope::report::markdown::DEFAULT_MAX_BYTES;
-use albscope::report::{render, write_markdown_with, Format, MarkdownOptions, TextOptions};
+use albscope::report::{
+    render, write_json_on, write_markdown_with, Format, MarkdownOptions, TextOptions,
+};
 use albscope::taxonomy::Category;
 use clap::{Args, ColorChoice, ValueEnum};
 use std::io::IsTerminal;
@@ -153,10 +155,11 @@ pub struct AnalysisOptions {
     /// it, offsets between several files are estimated from requests seen on both legs.
     #[arg(long = "time-offset", value_name = "FILE=SECONDS")]
     pub time_offset: Vec<String>,
-    /// Threads to analyse with (default: all cores): with 2, reading and parsing run on one,
-    /// pairing and diagnosis on another; with 3 or more, reading on one, parsing split by
-    /// connection over N-2 (at most 16), pairing and diagnosis on one. Any number gives the
-    /// same report.
+    /// Threads to analyse with (default: all cores): with 2, reading and decoding run on one
+    /// thread, connection tracking and parsing on a second, pairing and diagnosis on a third
+    /// (the reader is light: the three share two cores); with 3 or more, reading on one,
+    /// parsing split by connection over N-2 (at most 16), pairing and diagnosis on one. Any
+    /// number gives the same report.
     #[arg(long = "threads", value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub threads: Option<u32>,
@@ -564,8 +567,10 @@ pub fn run(args: AnalyzeArgs) -> Result<ExitCode, CliError> {
     let markdown = MarkdownOptions {
         max_bytes: Some(args.max_bytes.unwrap_or(DEFAULT_MAX_BYTES)),
     };
+    let threads = args.options.pipeline_config()?.threads;
     sink.write_with(|w| match format {
         Format::Markdown => write_markdown_with(&analysis, &markdown, w),
+        Format::Json => write_json_on(&analysis, w, threads),
         _ => render(&analysis, format, &text, w),
     })?;
     let matched = fail_on.iter().any(|c| c.matches(&analysis));

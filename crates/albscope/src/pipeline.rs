@@ -2,9 +2,10 @@
 //! results to a caller-supplied sink. Knows nothing of what the sink does with them.
 //!
 //! The flow and protocol layers always run as logical shards by connection (`shards`), merged
-//! back into one tracker's call order. With [`PipelineConfig::threads`] 2, [`run_app`] reads,
-//! decodes, tracks and parses on a worker thread and hands the sink's calls over in batches
-//! (`handoff`); with 3 or more the shards run on worker threads (`parallel`). The sink runs on
+//! back into one tracker's call order. With [`PipelineConfig::threads`] 2, [`run_app`] reads
+//! and decodes on a reader thread (`read_ahead`), tracks and parses on a worker thread and
+//! hands the sink's calls over in batches (`handoff`); with 3 or more the shards run on worker
+//! threads (`parallel`). The sink runs on
 //! the calling thread and sees exactly the calls, in exactly the order, of a one-thread run.
 
 mod handoff;
@@ -13,8 +14,8 @@ mod parallel;
 mod read_ahead;
 mod shards;
 
-use crate::capture::{CaptureReader, InputSummary, Timestamp};
-use crate::decode::{DecodeConfig, DecodeStats, Decoder};
+use crate::capture::{CaptureReader, InputSummary, PacketRef, Timestamp};
+use crate::decode::{DecodeConfig, DecodeStats, Decoded, Decoder};
 use crate::flow::{FlowConfig, FlowSink, FlowStats, FlowTracker};
 use crate::protocol::{AppSink, InFlight, KeyLog, KeyLogProblem, ProtocolConfig, ProtocolStats};
 use shards::{Adapter, Merger, Recording, Shard};
@@ -32,7 +33,8 @@ pub struct PipelineConfig {
     /// Show progress on stderr (only takes effect when stderr is a terminal).
     pub progress: bool,
     /// Threads for [`run_app`]: 0 or 1 runs everything on the calling thread; 2 runs
-    /// capture -> protocol on a second thread, the sink on the calling thread; 3 or more run
+    /// capture -> decode on a reader thread, flow -> protocol on a worker thread, the sink on
+    /// the calling thread (the reader is light: three threads share two cores); 3 or more run
     /// capture -> decode on one thread, flow -> protocol split by connection over N-2 (at most
     /// 16), the sink on the calling thread. [`run_flows`] with 2 or more reads and decodes on
     /// a second thread. The result is the same for every value.
@@ -158,75 +160,141 @@ fn drive_app_split<S: AppSink + Clock>(
     sink: &mut S,
     count: usize,
 ) -> RunStats {
-    let count = count.max(1);
     let mut decoder = Decoder::new(config.decode.clone());
-    let mut run = Shards {
-        shards: (0..count)
-            .map(|_| Shard::new(&config.flow, &config.protocol, count))
-            .collect(),
-        merger: Merger::new(count),
-        recordings: (0..count).map(|_| Recording::default()).collect(),
-        groups: Vec::new(),
-    };
+    let mut layers = Layers::new(config, count);
     let mut stats = RunStats::default();
     let mut progress = Progress::new(config.progress, reader.total_bytes());
-    // The capture clock of every shard together, and when the next timer of any is due.
-    let mut now = i64::MIN;
-    let mut next_timer = i64::MIN;
     loop {
         // Keys a pcapng file carries (Decryption Secrets Blocks), before the packets after them.
-        for (name, text) in reader.take_tls_key_logs() {
-            let mut log = KeyLog::default();
-            stats
-                .key_log_problems
-                .extend(log.add_text(&format!("{name} (decryption secrets)"), &text));
-            stats.capture_key_logs += 1;
-            for shard in &mut run.shards {
-                shard.protocol.add_keys(&log);
-            }
-        }
+        read_key_logs(reader, &mut stats, |log| layers.add_keys(&log));
         let Some(packet) = reader.next_packet() else {
             break;
         };
         note_packet(&mut stats, packet.ts, packet.data.len());
         if let Some(decoded) = decoder.decode(&packet) {
-            now = now.max(packet.ts.0);
-            if now >= next_timer {
-                next_timer = run.run_timers(Timestamp(now), sink);
-            }
-            let shard =
-                shards::shard_of(&decoded, count).and_then(|i| Some((i, run.shards.get_mut(i)?)));
-            if let Some((i, shard)) = shard {
-                let mut out = run.merger.to(i, sink);
-                let mut adapter = Adapter {
-                    protocol: &mut shard.protocol,
-                    out: &mut out,
-                };
-                if packet.ts.0 < now {
-                    // The shard's clock to every packet's (its timers due now have run);
-                    // `process` moves it to the packet's own time.
-                    shard.flow.advance(Timestamp(now), &mut adapter);
-                }
-                shard.flow.process(&packet, &decoded, &mut adapter);
-                next_timer = next_timer.min(shard.flow.next_timer());
-            }
+            let shard = shards::shard_of(&decoded, layers.count);
+            layers.packet(&packet, &decoded, shard, sink);
         }
-        if stats.packets % 4096 == 0 {
-            let in_flight = shards::in_flight(&run.shards);
-            sink.tick_with(packet.ts, in_flight);
+        if stats.packets % TICK_PACKETS == 0 {
+            layers.tick(packet.ts, sink);
         }
         progress.update(stats.packets, reader.bytes_consumed());
     }
-    run.finish(sink);
+    layers.finish(sink, &mut stats);
     progress.done();
     stats.decode = decoder.stats().clone();
-    for shard in &run.shards {
-        shards::add_flow_stats(&mut stats.flow, shard.flow.stats());
-        shards::add_protocol_stats(&mut stats.protocol, shard.protocol.stats());
-    }
-    stats.flow.peak_open = run.merger.peak_open;
     finish_stats(&mut stats, reader);
     stats
+}
+
+/// Packets between two clock ticks ([`Clock::tick_in_flight`]), counted over every packet read.
+const TICK_PACKETS: u64 = 4096;
+
+/// Hands `each` the key logs the capture carried since the last call (pcapng Decryption
+/// Secrets Blocks), parsed; their problems and count go into `stats`.
+#[inline]
+fn read_key_logs(reader: &mut CaptureReader, stats: &mut RunStats, each: impl FnMut(KeyLog)) {
+    if reader.has_tls_key_logs() {
+        parse_key_logs(reader, stats, each);
+    }
+}
+
+#[cold]
+fn parse_key_logs(reader: &mut CaptureReader, stats: &mut RunStats, mut each: impl FnMut(KeyLog)) {
+    for (name, text) in reader.take_tls_key_logs() {
+        let mut log = KeyLog::default();
+        stats
+            .key_log_problems
+            .extend(log.add_text(&format!("{name} (decryption secrets)"), &text));
+        stats.capture_key_logs += 1;
+        each(log);
+    }
+}
+
+/// Flow -> protocol of a run, split into logical shards, fed one decoded packet at a time; its
+/// calls go to the sink in one tracker's order.
+struct Layers {
+    run: Shards,
+    count: usize,
+    /// The capture clock of every shard together (latest decoded packet's time).
+    now: i64,
+    /// When the next timer of any shard is due.
+    next_timer: i64,
+}
+
+impl Layers {
+    /// `count` shards (at least one) with the run's limits.
+    fn new(config: &PipelineConfig, count: usize) -> Self {
+        let count = count.max(1);
+        Layers {
+            run: Shards {
+                shards: (0..count)
+                    .map(|_| Shard::new(&config.flow, &config.protocol, count))
+                    .collect(),
+                merger: Merger::new(count),
+                recordings: (0..count).map(|_| Recording::default()).collect(),
+                groups: Vec::new(),
+            },
+            count,
+            now: i64::MIN,
+            next_timer: i64::MIN,
+        }
+    }
+
+    /// TLS secrets for every shard.
+    fn add_keys(&mut self, log: &KeyLog) {
+        for shard in &mut self.run.shards {
+            shard.protocol.add_keys(log);
+        }
+    }
+
+    /// One decoded packet, of logical shard `shard` ([`shards::shard_of`]; `None`: it only
+    /// moves the clock).
+    fn packet<S: AppSink>(
+        &mut self,
+        packet: &PacketRef<'_>,
+        decoded: &Decoded<'_>,
+        shard: Option<usize>,
+        sink: &mut S,
+    ) {
+        self.now = self.now.max(packet.ts.0);
+        let now = self.now;
+        if now >= self.next_timer {
+            self.next_timer = self.run.run_timers(Timestamp(now), sink);
+        }
+        let run = &mut self.run;
+        let Some((i, shard)) = shard.and_then(|i| Some((i, run.shards.get_mut(i)?))) else {
+            return;
+        };
+        let mut out = run.merger.to(i, sink);
+        let mut adapter = Adapter {
+            protocol: &mut shard.protocol,
+            out: &mut out,
+        };
+        if packet.ts.0 < now {
+            // The shard's clock to every packet's (its timers due now have run); `process`
+            // moves it to the packet's own time.
+            shard.flow.advance(Timestamp(now), &mut adapter);
+        }
+        shard.flow.process(packet, decoded, &mut adapter);
+        self.next_timer = self.next_timer.min(shard.flow.next_timer());
+    }
+
+    /// The clock tick after every [`TICK_PACKETS`]th packet read (`ts`: that packet's time).
+    fn tick<S: AppSink + Clock>(&mut self, ts: Timestamp, sink: &mut S) {
+        let in_flight = shards::in_flight(&self.run.shards);
+        sink.tick_with(ts, in_flight);
+    }
+
+    /// End of input: closes every open connection; the flow and protocol counters into `stats`.
+    fn finish<S: AppSink>(mut self, sink: &mut S, stats: &mut RunStats) {
+        self.run.finish(sink);
+        for shard in &self.run.shards {
+            shards::add_flow_stats(&mut stats.flow, shard.flow.stats());
+            shards::add_protocol_stats(&mut stats.protocol, shard.protocol.stats());
+        }
+        stats.flow.peak_open = self.run.merger.peak_open;
+    }
 }
 
 /// Every shard of a run and the merge of their calls.

@@ -1,7 +1,8 @@
-//! [`super::run_app`] on two threads: a worker thread reads, decodes, tracks connections and
-//! parses their protocol (capture -> decode -> flow -> protocol) and records every call it
-//! makes to the sink (exchanges, closed connections, clock ticks) into batches; the calling
-//! thread replays the batches, in order, into the real sink (the ALB layer and the diagnosis).
+//! [`super::run_app`] on two threads: a worker thread tracks connections and parses their
+//! protocol (flow -> protocol, fed by a reader thread running capture -> decode, see
+//! `read_ahead`) and records every call it makes to the sink (exchanges, closed connections,
+//! clock ticks) into batches; the calling thread replays the batches, in order, into the real
+//! sink (the ALB layer and the diagnosis).
 //!
 //! One queue in one order: the sink sees exactly the calls of a one-thread run in exactly
 //! their order, so every result, counter, warning and cap hit is the same for any thread count
@@ -9,7 +10,7 @@
 //! memory stays flat when either side is the slower one; emptied batches go back to the worker
 //! for reuse.
 
-use super::{drive_app, Clock, PipelineConfig, RunStats};
+use super::{drive_app, read_ahead, Clock, PipelineConfig, RunStats};
 use crate::capture::{CaptureReader, Timestamp};
 use crate::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange, InFlight};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -59,7 +60,10 @@ pub(super) fn run_app_handed_off<S: AppSink + Clock>(
 ) -> RunStats {
     let reader_ref = &mut *reader;
     let handed_off = hand_off(sink, BATCH_CALLS, QUEUE_BATCHES, move |recorder| {
-        drive_app(reader_ref, config, recorder)
+        match read_ahead::drive_app_read_ahead(reader_ref, config, recorder) {
+            Some(stats) => stats,
+            None => drive_app(reader_ref, config, recorder),
+        }
     });
     match handed_off {
         Some(stats) => stats,

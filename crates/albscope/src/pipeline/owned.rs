@@ -2,8 +2,9 @@
 //! payload is copied into a shared byte buffer (a batch's or a chunk's) and found again there.
 
 use crate::capture::{LinkType, PacketPos, PacketRef, Timestamp};
-use crate::decode::{Decoded, TcpSegment, Transport};
+use crate::decode::{Decoded, IcmpError, MirrorSession, TcpFlags, TcpSegment, Transport};
 use std::borrow::Cow;
+use std::net::IpAddr;
 use std::ops::Range;
 
 /// A decoded packet handed over, its TCP payload in a byte buffer kept beside it.
@@ -12,62 +13,110 @@ pub(super) struct OwnedPacket {
     ts: Timestamp,
     link: LinkType,
     orig_len: u32,
-    /// The decoded packet, its TCP payload empty (it is `payload` of the buffer).
-    decoded: Decoded<'static>,
-    payload: Range<usize>,
+    session: MirrorSession,
+    src: IpAddr,
+    dst: IpAddr,
+    ip_id: Option<u16>,
+    ip_len: u32,
+    transport: OwnedTransport,
+}
+
+/// [`Transport`] without its borrowed payload (kept small: it is moved through queues).
+enum OwnedTransport {
+    /// A TCP segment's header fields; its payload is `payload` of the buffer.
+    Tcp {
+        src_port: u16,
+        dst_port: u16,
+        seq: u32,
+        ack: u32,
+        flags: TcpFlags,
+        window: u16,
+        missing_payload: u32,
+        checksum_ok: Option<bool>,
+        payload: Range<usize>,
+    },
+    /// Rare: boxed so the common packet stays small.
+    IcmpError(Box<IcmpError>),
+    Other,
 }
 
 impl OwnedPacket {
     /// Detaches `d` (of `packet`), appending its TCP payload to `bytes`.
     pub(super) fn copy(packet: &PacketRef<'_>, d: &Decoded<'_>, bytes: &mut Vec<u8>) -> Self {
-        let start = bytes.len();
         let transport = match &d.transport {
             Transport::Tcp(seg) => {
+                let start = bytes.len();
                 bytes.extend_from_slice(&seg.payload);
-                Transport::Tcp(TcpSegment {
+                OwnedTransport::Tcp {
                     src_port: seg.src_port,
                     dst_port: seg.dst_port,
                     seq: seg.seq,
                     ack: seg.ack,
                     flags: seg.flags,
                     window: seg.window,
-                    payload: Cow::Borrowed(&[]),
                     missing_payload: seg.missing_payload,
                     checksum_ok: seg.checksum_ok,
-                })
+                    payload: start..bytes.len(),
+                }
             }
-            Transport::IcmpError(icmp) => Transport::IcmpError(icmp.clone()),
-            Transport::Other => Transport::Other,
+            Transport::IcmpError(icmp) => OwnedTransport::IcmpError(Box::new(icmp.clone())),
+            Transport::Other => OwnedTransport::Other,
         };
         OwnedPacket {
             pos: packet.pos,
             ts: packet.ts,
             link: packet.link,
             orig_len: packet.orig_len,
-            decoded: Decoded {
-                session: d.session,
-                src: d.src,
-                dst: d.dst,
-                ip_id: d.ip_id,
-                ip_len: d.ip_len,
-                transport,
-            },
-            payload: start..bytes.len(),
+            session: d.session,
+            src: d.src,
+            dst: d.dst,
+            ip_id: d.ip_id,
+            ip_len: d.ip_len,
+            transport,
         }
     }
 
     /// The packet again, its TCP payload read from `bytes` (the buffer `copy` appended to).
     pub(super) fn view<'a>(&self, bytes: &'a [u8]) -> (PacketRef<'a>, Decoded<'a>) {
-        let mut decoded: Decoded<'a> = self.decoded.clone();
-        if let Transport::Tcp(seg) = &mut decoded.transport {
-            seg.payload = Cow::Borrowed(bytes.get(self.payload.clone()).unwrap_or(&[]));
-        }
+        let transport = match &self.transport {
+            OwnedTransport::Tcp {
+                src_port,
+                dst_port,
+                seq,
+                ack,
+                flags,
+                window,
+                missing_payload,
+                checksum_ok,
+                payload,
+            } => Transport::Tcp(TcpSegment {
+                src_port: *src_port,
+                dst_port: *dst_port,
+                seq: *seq,
+                ack: *ack,
+                flags: *flags,
+                window: *window,
+                payload: Cow::Borrowed(bytes.get(payload.clone()).unwrap_or(&[])),
+                missing_payload: *missing_payload,
+                checksum_ok: *checksum_ok,
+            }),
+            OwnedTransport::IcmpError(icmp) => Transport::IcmpError((**icmp).clone()),
+            OwnedTransport::Other => Transport::Other,
+        };
         let packet = PacketRef {
             pos: self.pos,
             ts: self.ts,
             link: self.link,
             orig_len: self.orig_len,
             data: &[],
+        };
+        let decoded = Decoded {
+            session: self.session,
+            src: self.src,
+            dst: self.dst,
+            ip_id: self.ip_id,
+            ip_len: self.ip_len,
+            transport,
         };
         (packet, decoded)
     }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 /// Packets per chunk: the interval of the clock ticks (`tick_in_flight`), so that every tick
 /// falls at the end of a chunk.
-pub(super) const CHUNK_PACKETS: u64 = 4096;
+pub(super) const CHUNK_PACKETS: u64 = super::TICK_PACKETS;
 
 /// Chunks a queue holds before its sender waits.
 const QUEUE_CHUNKS: usize = 2;

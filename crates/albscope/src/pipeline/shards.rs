@@ -134,31 +134,31 @@ pub(super) enum Item {
     CloseEnd(u64),
 }
 
-/// Keeps a shard's calls in order.
+/// Keeps a shard's calls in order (each taken out as it is replayed, in any order of groups).
 #[derive(Default)]
-pub(super) struct Recording(pub(super) Vec<Item>);
+pub(super) struct Recording(pub(super) Vec<Option<Item>>);
 
 impl AppSink for Recording {
     fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
         self.0
-            .push(Item::Call(Call::Exchange(conn.clone(), exchange)));
+            .push(Some(Item::Call(Call::Exchange(conn.clone(), exchange))));
     }
     fn closed(&mut self, record: ConnectionRecord) {
-        self.0.push(Item::Call(Call::Closed(record)));
+        self.0.push(Some(Item::Call(Call::Closed(record))));
     }
     // Every sink method must be recorded here (see `handoff::Recorder`).
     fn forwarded_head_cut_short(&mut self, conn: &ConnContext) {
         self.0
-            .push(Item::Call(Call::ForwardedHeadCutShort(conn.clone())));
+            .push(Some(Item::Call(Call::ForwardedHeadCutShort(conn.clone()))));
     }
 }
 
 impl Out for Recording {
     fn opened(&mut self, local: u64) {
-        self.0.push(Item::Opened(local));
+        self.0.push(Some(Item::Opened(local)));
     }
     fn close_end(&mut self, local: u64) {
-        self.0.push(Item::CloseEnd(local));
+        self.0.push(Some(Item::CloseEnd(local)));
     }
 }
 
@@ -275,14 +275,14 @@ pub(super) type Group = ((u8, i64, u64), usize, std::ops::Range<usize>);
 pub(super) fn close_groups(
     merger: &Merger,
     shard: usize,
-    items: &[Item],
+    items: &[Option<Item>],
     keys: &[(u8, i64)],
     out: &mut Vec<Group>,
 ) {
     let mut start = 0;
     let mut n = 0;
     for (i, item) in items.iter().enumerate() {
-        if let Item::CloseEnd(local) = item {
+        if let Some(Item::CloseEnd(local)) = item {
             let (kind, t) = keys.get(n).copied().unwrap_or((0, 0));
             out.push((
                 (kind, t, merger.merged_id(shard, *local)),
@@ -307,20 +307,19 @@ pub(super) fn replay_groups<S: AppSink>(
     sink: &mut S,
 ) {
     groups.sort_by_key(|g| g.0);
-    let mut taken: Vec<Vec<Option<Item>>> = recordings
-        .iter_mut()
-        .map(|r| r.0.drain(..).map(Some).collect())
-        .collect();
     for (_, shard, range) in groups.drain(..) {
-        let Some(items) = taken.get_mut(shard) else {
+        let Some(rec) = recordings.get_mut(shard) else {
             continue;
         };
         let mut direct = merger.to(shard, sink);
-        for slot in items.get_mut(range).into_iter().flatten() {
+        for slot in rec.0.get_mut(range).into_iter().flatten() {
             if let Some(item) = slot.take() {
                 direct.replay(item);
             }
         }
+    }
+    for rec in recordings {
+        rec.0.clear();
     }
 }
 

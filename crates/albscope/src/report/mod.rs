@@ -15,7 +15,7 @@ pub mod wireshark;
 pub mod words;
 
 pub use html::write_html;
-pub use json::{write_json, write_ndjson, LoggedOut, SCHEMA_VERSION};
+pub use json::{write_json, write_json_on, write_ndjson, LoggedOut, SCHEMA_VERSION};
 pub use logjoin::{disagreement_text, join_summary_lines, logged_lines};
 pub use markdown::{write_markdown, write_markdown_with, MarkdownOptions};
 pub use text::{write_text, TextOptions};

@@ -662,3 +662,20 @@ fn an_announced_keepalive_below_the_idle_timeout_is_shown_and_a_risk() {
     let v = crate::diagnose::verdict::Verdict::of(&a);
     assert!(!v.risks.iter().any(|k| k.target == announcing));
 }
+
+#[test]
+fn json_written_on_two_threads_is_the_same_bytes() {
+    let mut a = sample(true);
+    let one = a.requests.clone();
+    // Enough requests for runs on both threads, and a last run cut short.
+    for n in [0usize, 1, 2, 63, 64, 65, 128, 129, 301] {
+        a.requests = one.iter().cycle().take(n).cloned().collect();
+        let mut want = Vec::new();
+        write_json(&a, &mut want).unwrap();
+        for threads in [2, 4] {
+            let mut got = Vec::new();
+            write_json_on(&a, &mut got, threads).unwrap();
+            assert!(got == want, "{n} requests on {threads} threads differ");
+        }
+    }
+}

@@ -30,6 +30,16 @@ impl Pretty {
         }
     }
 
+    /// A writer inside an array whose values sit at `depth` and that holds a value already
+    /// (the next item starts with `,`): where [`Pretty::at`] + `open_array` + an item leave it.
+    pub fn within_array(depth: usize) -> Self {
+        Pretty {
+            buf: Vec::with_capacity(8 * 1024),
+            depth,
+            empty: false,
+        }
+    }
+
     fn newline(&mut self) {
         // `,\n` (or `\n` first) and the indent in one copy when the depth allows.
         let skip = usize::from(self.empty);

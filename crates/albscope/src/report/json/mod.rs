@@ -232,6 +232,12 @@ use std::io::{self, Write};
 /// and after it through `serde_json`, the kept requests straight from the findings
 /// ([`request::write_requests`]).
 pub fn write_json(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
+    write_json_on(analysis, out, 1)
+}
+
+/// [`write_json`] on up to `threads` threads (2 or more: the kept requests are written on two,
+/// in runs, see [`request::write_requests_on`]); the same bytes for every value.
+pub fn write_json_on(analysis: &Analysis, out: &mut dyn Write, threads: usize) -> io::Result<()> {
     let doc = DocumentOut::new(analysis);
     // `{ head members }` without its closing line ...
     let mut head = HoldBack::new(&mut *out);
@@ -241,7 +247,7 @@ pub fn write_json(analysis: &Analysis, out: &mut dyn Write) -> io::Result<()> {
     }
     // ... `requests` ...
     out.write_all(b",\n  \"requests\": ")?;
-    request::write_requests(analysis, &mut *out)?;
+    request::write_requests_on(analysis, &mut *out, threads)?;
     // ... and `{ tail members }` without its opening brace.
     out.write_all(b",")?;
     let mut tail = SkipFirst::new(&mut *out);

@@ -195,6 +195,74 @@ pub(super) fn write_requests(a: &Analysis, out: &mut dyn Write) -> io::Result<()
     out.write_all(&p.buf)
 }
 
+/// Requests per run handed to the helper thread of [`write_requests_on`].
+const RUN: usize = 64;
+
+/// [`write_requests`] with `threads` above 1: every other run of [`RUN`] requests is written on
+/// a helper thread into a buffer (at most a few runs held), the runs written out in order:
+/// the same bytes.
+pub(super) fn write_requests_on(
+    a: &Analysis,
+    out: &mut dyn Write,
+    threads: usize,
+) -> io::Result<()> {
+    if threads < 2 || a.requests.len() <= RUN {
+        return write_requests(a, out);
+    }
+    let runs: Vec<&[Finding]> = a.requests.chunks(RUN).collect();
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(2);
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let runs_ref = &runs;
+        let helper = std::thread::Builder::new()
+            .name("albscope-json".into())
+            .spawn_scoped(scope, move || {
+                for run in runs_ref.iter().skip(1).step_by(2) {
+                    let mut p = Pretty::within_array(2);
+                    if let Ok(mut buf) = spare_rx.try_recv() {
+                        buf.clear();
+                        p.buf = buf;
+                    }
+                    let written = run
+                        .iter()
+                        .try_for_each(|f| {
+                            p.item();
+                            write_request(&mut p, f, a)
+                        })
+                        .map(|()| p.buf);
+                    // The writer stops taking runs only when it failed: stop then.
+                    if full_tx.send(written).is_err() {
+                        break;
+                    }
+                }
+            });
+        if helper.is_err() {
+            return write_requests(a, out);
+        }
+        let mut p = Pretty::at(1);
+        p.open_array();
+        for (i, run) in runs.iter().enumerate() {
+            if i % 2 == 0 {
+                for f in *run {
+                    p.item();
+                    write_request(&mut p, f, a)?;
+                    out.write_all(&p.buf)?;
+                    p.buf.clear();
+                }
+            } else {
+                let buf = full_rx
+                    .recv()
+                    .map_err(|_| io::Error::other("the JSON writer thread stopped"))??;
+                out.write_all(&buf)?;
+                // The helper may be done already: then the buffer is simply dropped.
+                let _ = spare_tx.send(buf);
+            }
+        }
+        p.close_array();
+        out.write_all(&p.buf)
+    })
+}
+
 /// `value`'s `Display` text, appended.
 fn push_display(b: &mut Vec<u8>, value: &impl std::fmt::Display) {
     // Writing to a Vec cannot fail.
