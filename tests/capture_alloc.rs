@@ -13,8 +13,8 @@ use albscope::protocol::{
 };
 use albscope_testkit::protocol_events::{key, ts};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::Cursor;
 use std::cell::Cell;
+use std::io::Cursor;
 
 struct Counting;
 
