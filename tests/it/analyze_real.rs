@@ -1317,6 +1317,29 @@ fn cli_json(file: &str, args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("a JSON document")
 }
 
+/// A JSON report's requests as (client port, category, status), sorted (port 0: no client).
+fn by_client_port(v: &serde_json::Value) -> Vec<(u64, String, Option<u64>)> {
+    let mut out: Vec<_> = v["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|r| {
+            let port = r["client"]
+                .as_str()
+                .and_then(|c| c.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            (
+                port,
+                r["category"].as_str().unwrap_or("").to_string(),
+                r["status"].as_u64(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// Caddy's HTTP/2 over TLS front end (`cdy_h2_mixed`, TLS 1.3: the ALPN selection hidden; the
 /// clients' key log recorded beside it). Decrypted, every client request (one per stream) is
 /// right; without the keys every stream has the decrypted analysis's category (its status
@@ -1337,24 +1360,7 @@ fn caddy_http2_front_end_with_and_without_keys() {
         panic!("{file} missing");
     }
     let truth = cli_json(file, &["--tls-keylog", keys]);
-    let mut got: Vec<(u64, String, Option<u64>)> = truth["requests"]
-        .as_array()
-        .expect("requests")
-        .iter()
-        .map(|r| {
-            let port = r["client"]
-                .as_str()
-                .and_then(|c| c.rsplit(':').next())
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0);
-            (
-                port,
-                r["category"].as_str().unwrap_or("").to_string(),
-                r["status"].as_u64(),
-            )
-        })
-        .collect();
-    got.sort();
+    let got = by_client_port(&truth);
     let mut want: Vec<(u64, String, Option<u64>)> = [
         (41301, "ok", 200),
         (41310, "ok", 200),
@@ -1442,25 +1448,8 @@ fn caddy_http2_front_end_with_and_without_keys() {
 fn caddy_http2_single_stream_connections_with_and_without_keys() {
     let file = "samples/real/cdy_h2_single.pcap";
     let keys = "samples/real/cdy_h2_single.keys";
-    let rows = |v: &serde_json::Value| -> Vec<(u64, String, Option<u64>)> {
-        let mut out: Vec<_> = v["requests"]
-            .as_array()
-            .expect("requests")
-            .iter()
-            .map(|r| {
-                let port = r["client"]
-                    .as_str()
-                    .and_then(|c| c.rsplit(':').next())
-                    .and_then(|p| p.parse().ok())
-                    .unwrap_or(0);
-                (
-                    port,
-                    r["category"].as_str().unwrap_or("").to_string(),
-                    r["status"].as_u64(),
-                )
-            })
-            .collect();
-        out.sort();
+    let rows = |v: &serde_json::Value| {
+        let mut out = by_client_port(v);
         out.dedup();
         out
     };
