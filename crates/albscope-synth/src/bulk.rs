@@ -170,15 +170,7 @@ pub fn write_http_load<W: Write>(
         ));
     }
     g.body = body.into_bytes();
-    let mut pw = PcapWriter::new(
-        BufWriter::with_capacity(1 << 20, w),
-        LinkType::Ethernet,
-        262_144,
-        TsResolution::Micro,
-        ByteOrder::Little,
-    )?;
-    let mut written: u64 = 24;
-    let mut enc = Encoder::new(Wrap::Vxlan, None);
+    let mut out = RoundWriter::new(w)?;
     let mut buf: Vec<Pkt> = Vec::new();
     let mut slots: Vec<Slot> = Vec::with_capacity(n);
     let mut round_start = EPOCH;
@@ -199,21 +191,59 @@ pub fn write_http_load<W: Write>(
                 g.exchange(s, t, &mut buf);
             }
         }
-        buf.sort_by_key(|p| p.t);
-        for p in &buf {
-            let (nip, vni) = NODES[p.tag as usize % NODES.len()];
-            let frame = enc.encode(p, Ipv4Addr::from(nip), vni);
-            pw.write_packet(p.t, &frame, frame.len())?;
-            written += 16 + frame.len() as u64;
-        }
-        buf.clear();
+        out.write_round(&mut buf)?;
         round_start += ROUND;
-        if written >= target_bytes {
+        if out.written >= target_bytes {
             break;
         }
     }
-    pw.into_inner()?.flush()?;
-    Ok(written)
+    out.finish()
+}
+
+/// The pcap a bulk capture is written to, a round of packets at a time, VXLAN-mirrored from
+/// the node of each packet's tag.
+struct RoundWriter<W: Write> {
+    pcap: PcapWriter<BufWriter<W>>,
+    encoder: Encoder,
+    /// Bytes written so far (the file header included).
+    written: u64,
+}
+
+impl<W: Write> RoundWriter<W> {
+    /// Starts the file (its header).
+    fn new(w: W) -> io::Result<Self> {
+        let pcap = PcapWriter::new(
+            BufWriter::with_capacity(1 << 20, w),
+            LinkType::Ethernet,
+            262_144,
+            TsResolution::Micro,
+            ByteOrder::Little,
+        )?;
+        Ok(RoundWriter {
+            pcap,
+            encoder: Encoder::new(Wrap::Vxlan, None),
+            written: 24,
+        })
+    }
+
+    /// Writes a round's packets in time order and empties `buf`.
+    fn write_round(&mut self, buf: &mut Vec<Pkt>) -> io::Result<()> {
+        buf.sort_by_key(|p| p.t);
+        for p in buf.iter() {
+            let (nip, vni) = NODES[p.tag as usize % NODES.len()];
+            let frame = self.encoder.encode(p, Ipv4Addr::from(nip), vni);
+            self.pcap.write_packet(p.t, &frame, frame.len())?;
+            self.written += 16 + frame.len() as u64;
+        }
+        buf.clear();
+        Ok(())
+    }
+
+    /// Flushes the file; the bytes written.
+    fn finish(self) -> io::Result<u64> {
+        self.pcap.into_inner()?.flush()?;
+        Ok(self.written)
+    }
 }
 
 /// The shape of [`write_hanging_load`]'s capture: steady keep-alive traffic through one ALB
@@ -255,15 +285,7 @@ pub fn write_hanging_load<W: Write>(w: W, load: &HangingLoad) -> io::Result<u64>
         next_tag: 0,
         body: Vec::new(),
     };
-    let mut pw = PcapWriter::new(
-        BufWriter::with_capacity(1 << 20, w),
-        LinkType::Ethernet,
-        262_144,
-        TsResolution::Micro,
-        ByteOrder::Little,
-    )?;
-    let mut written: u64 = 24;
-    let mut enc = Encoder::new(Wrap::Vxlan, None);
+    let mut out = RoundWriter::new(w)?;
     let mut buf: Vec<Pkt> = Vec::new();
     // Slot i uses node (i * NODES.len()) % NODES.len() = 0: one node.
     let open =
@@ -337,18 +359,10 @@ pub fn write_hanging_load<W: Write>(w: W, load: &HangingLoad) -> io::Result<u64>
             false
         });
         buf.retain(|p| p.t < end);
-        buf.sort_by_key(|p| p.t);
-        for p in &buf {
-            let (nip, vni) = NODES[p.tag as usize % NODES.len()];
-            let frame = enc.encode(p, Ipv4Addr::from(nip), vni);
-            pw.write_packet(p.t, &frame, frame.len())?;
-            written += 16 + frame.len() as u64;
-        }
-        buf.clear();
+        out.write_round(&mut buf)?;
         round_start = round_end;
     }
-    pw.into_inner()?.flush()?;
-    Ok(written)
+    out.finish()
 }
 
 /// A short front-end request to `path` and the ALB's back-end request for it.
