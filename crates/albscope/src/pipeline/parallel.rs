@@ -238,18 +238,13 @@ fn read(
         hung_up
     };
     loop {
-        for (name, text) in reader.take_tls_key_logs() {
-            let mut log = KeyLog::default();
-            stats
-                .key_log_problems
-                .extend(log.add_text(&format!("{name} (decryption secrets)"), &text));
-            stats.capture_key_logs += 1;
+        super::read_key_logs(reader, &mut stats, |log| {
             let log = Arc::new(log);
             let at = u32::try_from(clock.len()).unwrap_or(u32::MAX);
             for chunk in &mut chunks {
                 chunk.keys.push((at, Arc::clone(&log)));
             }
-        }
+        });
         let Some(packet) = reader.next_packet() else {
             break;
         };
