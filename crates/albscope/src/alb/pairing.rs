@@ -149,6 +149,27 @@ pub(super) struct Planned {
 }
 
 impl Planned {
+    /// The path of a chosen pair: front leg `fi` and back leg `bi` taken out of their lists
+    /// (either may be gone: a one-legged path), on the node of either.
+    fn take(
+        fronts: &mut [Option<ClassifiedLeg>],
+        fi: usize,
+        backs: &mut [Option<ClassifiedLeg>],
+        bi: usize,
+        pairing: PairingMethod,
+        notes: Vec<PairingNote>,
+    ) -> Self {
+        let f = fronts.get_mut(fi).and_then(Option::take);
+        let b = backs.get_mut(bi).and_then(Option::take);
+        Planned {
+            node: f.as_ref().map(|s| s.node).or(b.as_ref().map(|s| s.node)),
+            front: f.map(|s| s.leg),
+            back: b.map(|s| s.leg),
+            pairing,
+            notes,
+        }
+    }
+
     /// The request path, its legs moved out of their boxes.
     pub fn into_path(self) -> RequestPath {
         RequestPath {
@@ -796,16 +817,14 @@ fn pair_in(
         });
     }
     for (fi, bi, method, notes) in pairs {
-        let f = fronts.get_mut(fi).and_then(Option::take);
-        let b = backs.get_mut(bi).and_then(Option::take);
-        let node = f.as_ref().map(|s| s.node).or(b.as_ref().map(|s| s.node));
-        out.paths.push(Planned {
-            node,
-            front: f.map(|s| s.leg),
-            back: b.map(|s| s.leg),
-            pairing: method,
+        out.paths.push(Planned::take(
+            &mut fronts,
+            fi,
+            &mut backs,
+            bi,
+            method,
             notes,
-        });
+        ));
     }
     // A node whose back end the capture never shows (e.g. seen under another address that
     // could not be linked): its front-end requests are not known to lack a back-end attempt,
@@ -904,18 +923,10 @@ fn headers_only_output(
     let mut fronts: Vec<Option<ClassifiedLeg>> = fronts.into_iter().map(Some).collect();
     let mut backs: Vec<Option<ClassifiedLeg>> = backs.into_iter().map(Some).collect();
     for (fi, bi, method, notes) in pairs {
-        let f = fronts.get_mut(fi).and_then(Option::take);
-        let b = backs.get_mut(bi).and_then(Option::take);
-        let node = f.as_ref().map(|s| s.node).or(b.as_ref().map(|s| s.node));
-        out.front_legs += u64::from(f.is_some());
-        out.back_legs += u64::from(b.is_some());
-        out.paths.push(Planned {
-            node,
-            front: f.map(|s| s.leg),
-            back: b.map(|s| s.leg),
-            pairing: method,
-            notes,
-        });
+        let planned = Planned::take(&mut fronts, fi, &mut backs, bi, method, notes);
+        out.front_legs += u64::from(planned.front.is_some());
+        out.back_legs += u64::from(planned.back.is_some());
+        out.paths.push(planned);
     }
     out.rest
         .extend(fronts.into_iter().chain(backs).flatten().map(|s| s.leg));
