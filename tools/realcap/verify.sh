@@ -77,6 +77,10 @@ tls_backend_silent.target.pcap|tls.handshake.type == 2|eq|0
 hc_refused.pcap|http.response.code == 200 && (tcp.dstport == 40331 or tcp.dstport == 40332)|eq|2
 hc_refused.target.pcap|tcp.srcport == 8081 && tcp.flags.reset == 1|ge|8
 hc_refused.target.pcap|http|eq|0
+hc_cadence_refused.pcap|tcp.dstport == 40393 && http.response.code == 502 && $AWS|eq|1
+hc_cadence_refused.target.pcap|ip.src == 10.99.1.11 && tcp.dstport == 59796 && tcp.flags.fin == 1|eq|0
+hc_cadence_refused.target.pcap|ip.src == 10.99.1.11 && tcp.dstport == 59796 && tcp.flags.reset == 1|eq|1
+hc_cadence_refused.target.pcap|ip.src == 10.99.1.11 && tcp.dstport != 59796 && tcp.flags.reset == 1|ge|6
 ws_upgrade.pcap|http.response.code == 101|eq|4
 ws_upgrade.pcap|websocket|ge|10
 ws_upgrade.target.pcap|http.response.code == 101|eq|2

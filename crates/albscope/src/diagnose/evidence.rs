@@ -161,6 +161,11 @@ pub enum TellApart {
     /// on a connection whose handshake is not in the capture: its round trip orders the close
     /// and the request's arrival.
     RoundTrip,
+    /// The target reset a kept-alive connection after an idle gap, as the request arrived,
+    /// without a FIN before, and its keep-alive timeout is not known: the timeout (its setting,
+    /// or its own idle closes) and whether it refused new connections right after tell an
+    /// abortive idle close from a reset of the request.
+    KeepaliveSetting,
 }
 
 /// Why the capture does not show how long a connection was idle before a request.
@@ -768,6 +773,13 @@ pub enum Cause {
     ClosedNearRequestUnordered {
         /// RST rather than FIN.
         reset: bool,
+    },
+    /// The target reset a kept-alive connection as the request arrived, after an idle gap, with
+    /// no FIN before and its keep-alive timeout unknown: an abortive idle close crossing the
+    /// request or the target resetting the request (see the finding's candidates).
+    ResetAtRequestTimerUnknown {
+        /// How long the connection was idle before the request.
+        idle: Duration,
     },
     /// The target closed (or reset) before answering.
     TargetClosedBeforeAnswer {

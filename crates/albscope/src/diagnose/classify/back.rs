@@ -195,7 +195,24 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                     round_trip: split.map(|(a, c)| Duration(a.0.saturating_add(c.0))),
                     from_other_connections: measured.map(|m| m.connections),
                 };
+                // With the target's keep-alive timer unknown, an RST that did not leave before
+                // the request arrived (and no FIN before it) is an abortive idle close crossing
+                // the request or the target resetting the request (a reject, a process gone):
+                // the idle gap alone cannot tell them apart.
+                let reset_unproved = matches!(tc.kind, TcpEventKind::Rst)
+                    && !timer_known
+                    && !left_before_arrival(tc.ts, req_t, since_request, split);
                 match order {
+                    CloseOrder::Crossed if reset_unproved => {
+                        if split.is_some() {
+                            ev.push(order_ev);
+                        }
+                        timer_evidence(&mut ev, announced.zip(announced_match), &detail);
+                        let what = Cause::ResetAtRequestTimerUnknown {
+                            idle: idle_before.unwrap_or(Duration(0)),
+                        };
+                        return race_or_closed(ev, what, TellApart::KeepaliveSetting, detail);
+                    }
                     CloseOrder::Crossed => {
                         if split.is_some() {
                             ev.push(order_ev);
@@ -450,6 +467,20 @@ fn race_or_closed(
         ],
         tell_apart: Some(tell_apart),
     }
+}
+
+/// True when a target's close at `close` provably left the target before the request seen at
+/// `request` reached it: captured before the request, or (with the connection's handshake
+/// `split`, capture `a` of round trip away from the target) seen in less than half of `a`
+/// after it. An answer to the request needs the way there and back, about `a`; the half keeps
+/// the proof clear of what `a` also holds (the target's SYN handling, jitter, uneven ways).
+fn left_before_arrival(
+    close: Timestamp,
+    request: Timestamp,
+    since_request: Duration,
+    split: Option<(Duration, Duration)>,
+) -> bool {
+    close < request || split.is_some_and(|(a, _)| since_request.0.saturating_mul(2) < a.0)
 }
 
 /// Where a target's close `since_request` after the request (as captured) fell against the

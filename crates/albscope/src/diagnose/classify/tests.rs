@@ -238,20 +238,59 @@ fn a_race_at_the_keepalive_timeout_the_target_announces_says_so() {
     );
 }
 
-#[test]
-fn no_keepalive_timeout_is_invented_where_none_is_announced() {
+/// A back-end connection answered at 5_001 (handshake at 4_990, acked 1 ms later: the
+/// capture sits on the ALB's side, 1 ms of round trip from the target), no keep-alive timer
+/// announced or shown, reused at 10_001 (idle 5 s) and closed by the target with `close` at
+/// `close_at`.
+fn unknown_timer_close(close_at: i64, close: K) -> Finding {
     let mut tr = tracker();
     front_502(&mut tr, 1, 40000, 10_000);
-    let b = back_conn(2, 4_990)
+    let mut b = back_conn(2, 4_990)
         .handshake(4_990)
-        .ev(10_002, ToClient, K::Rst);
+        .ev(close_at, ToClient, close);
+    b.s.handshake_ack = Some(t(4_991));
     tr.closed(b.record(
         AppKind::Http,
         vec![exch(1, Some(5_000), back_req(10_001), None)],
         1,
         Some(5_001),
     ));
-    let f = failed(tr);
+    failed(tr)
+}
+
+#[test]
+fn an_idle_fin_crossing_the_request_is_a_race_without_a_known_timer() {
+    let f = unknown_timer_close(10_001, K::Fin);
+    assert_eq!(f.category, Category::KeepaliveRace, "{f:#?}");
+}
+
+#[test]
+fn a_reset_as_the_request_arrives_without_a_known_timer_is_undetermined() {
+    // An RST, no FIN before it, 1 ms after the request: as long as the request's round trip,
+    // so it may answer the request (a reject, a process gone) as well as close the idle
+    // connection abortively.
+    let f = unknown_timer_close(10_002, K::Rst);
+    assert_eq!(f.category, Category::Undetermined, "{f:#?}");
+    assert_eq!(
+        f.candidates,
+        vec![
+            Category::KeepaliveRace,
+            Category::TargetClosedBeforeResponse
+        ]
+    );
+    assert!(f
+        .notes
+        .contains(&Note::TellApart(TellApart::KeepaliveSetting)));
+    assert_eq!(f.generated_by, Some(GeneratedBy::Lb));
+    // Captured before the request, the RST left the target before it arrived: the target
+    // closed the idle connection, a race.
+    let f = unknown_timer_close(10_000, K::Rst);
+    assert_eq!(f.category, Category::KeepaliveRace, "{f:#?}");
+}
+
+#[test]
+fn no_keepalive_timeout_is_invented_where_none_is_announced() {
+    let f = unknown_timer_close(10_002, K::Fin);
     assert_eq!(f.category, Category::KeepaliveRace, "{f:#?}");
     assert!(!f
         .evidence

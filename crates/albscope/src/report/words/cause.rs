@@ -93,6 +93,13 @@ pub fn cause(c: &Cause) -> String {
              answering",
             if *reset { "reset" } else { "closed" }
         ),
+        Cause::ResetAtRequestTimerUnknown { idle } => format!(
+            "the target reset the kept-alive connection as the request arrived, after {} idle, \
+             without closing it before (no FIN); its keep-alive timeout is not known, so an idle \
+             connection closed abortively as the request crossed it (a keep-alive race) cannot \
+             be told from the target resetting the request (a reject, or a process gone)",
+            secs(*idle)
+        ),
         Cause::TargetClosedBeforeAnswer { reset } => format!(
             "the target {} the connection before answering",
             if *reset { "reset" } else { "closed" }
@@ -355,6 +362,14 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              or on the target's own ENI: a close that left the target before the request \
              reached it (or within about one round trip of its arrival) is keepalive_race; a \
              close well after the request arrived is target_closed_before_response"
+        }
+        TellApart::KeepaliveSetting => {
+            "give the target's keep-alive timeout (its server setting, or a capture long enough \
+             to show it closing idle connections on its own): an idle gap before the request \
+             equal to it is keepalive_race; and check whether the target refused new \
+             connections right after (SYNs answered by RST: a closed port or a firewall \
+             reject), which makes the reset the target's answer to the request: \
+             target_closed_before_response"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \
