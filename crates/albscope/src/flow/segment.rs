@@ -233,7 +233,7 @@ pub(super) fn apply_segment(
     seg: &TcpSegment<'_>,
     sink: &mut dyn FlowSink,
 ) {
-    let ord: TupleKeyOrd = tkey.into();
+    let ord: TupleKeyOrd = tkey;
     let old_activity = conn.activity;
     let was_half_open = conn.half_open;
     let was_closing = conn.closing;
