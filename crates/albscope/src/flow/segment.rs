@@ -89,6 +89,12 @@ impl DirState {
         Some(next as i64 + delta)
     }
 
+    /// Whether [`drain`] up to `reasm.next()` could hand anything out: a buffered piece (one
+    /// may start at `next`), or a FIN not yet delivered.
+    fn drain_due(&self) -> bool {
+        !self.reasm.nothing_pending() || (self.fin.is_some() && !self.fin_delivered)
+    }
+
     /// Highest offset worth flushing to at close: seen bytes, the FIN and held holes.
     pub(super) fn flush_limit(&self) -> u64 {
         let fin = self.fin.map(|(o, _, _)| o).unwrap_or(0);
@@ -532,7 +538,9 @@ fn update_conn(
                 }
             }
             let next = conn.sides[di].reasm.next();
-            drain(conn, config, stats, dir, next, ts, pos, sink);
+            if conn.sides[di].drain_due() {
+                drain(conn, config, stats, dir, next, ts, pos, sink);
+            }
             // Buffer cap: give up on the first hole until under the cap.
             while conn.sides[di].reasm.buffered() > config.max_buffered_bytes {
                 let limit = conn.sides[di].reasm.first_pending().unwrap_or(next);
@@ -605,7 +613,9 @@ fn update_conn(
     }
 
     // Holes this packet filled (or that are due) are settled.
-    settle_held(conn, config, stats, ts, [false; 2], sink);
+    if !conn.sides[0].held.is_empty() || !conn.sides[1].held.is_empty() {
+        settle_held(conn, config, stats, ts, [false; 2], sink);
+    }
 
     let both_fins = conn.sides[0].fin.is_some() && conn.sides[1].fin.is_some();
     if conn.closing.is_none() && (conn.rst_seen || both_fins) {
