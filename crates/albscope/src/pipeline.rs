@@ -404,11 +404,17 @@ impl Progress {
     }
 
     /// Redraws the line when due; `bytes` (the input read so far) is only asked for then.
+    #[inline]
     fn update(&mut self, packets: u64, bytes: impl FnOnce() -> u64) {
         if !self.enabled || packets % 8192 != 0 {
             return;
         }
-        let bytes = bytes();
+        self.draw(packets, bytes());
+    }
+
+    /// [`Progress::update`] when a redraw may be due.
+    #[cold]
+    fn draw(&mut self, packets: u64, bytes: u64) {
         let now = std::time::Instant::now();
         if now.duration_since(self.last_draw).as_millis() < 250 {
             return;

@@ -262,6 +262,7 @@ pub(super) fn apply_segment(
     if was_closing.is_none() {
         if let Some(deadline) = conn.closing {
             timers.closing.insert((deadline, conn.id.0, ord));
+            *timers.closing_due = (*timers.closing_due).min(deadline);
         }
     }
 }

@@ -175,6 +175,7 @@ impl std::hash::Hash for TupleKey {
     /// Two words for IPv4 (addresses; ports and VNI), the wider addresses folded in for IPv6.
     /// The outer source and the tags are left out (they rarely differ between sessions of one
     /// 4-tuple; `Eq` still compares them).
+    #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         if self.tags & 0b11 == 0 {
             state.write_u64((self.lo_ip as u64) << 32 | self.hi_ip as u64);
@@ -195,6 +196,7 @@ fn packed_ip(ip: IpAddr) -> (u128, bool) {
 }
 
 impl TupleKey {
+    #[inline]
     fn new(session: MirrorSession, a: Endpoint, b: Endpoint) -> Self {
         let (a_ip, a_v6) = packed_ip(a.ip);
         let (b_ip, b_v6) = packed_ip(b.ip);
@@ -252,6 +254,9 @@ pub struct FlowTracker {
     /// Order keys of the connections the latest timer run closed (see
     /// [`FlowTracker::timer_closes`]).
     timer_closes: Vec<(u8, i64)>,
+    /// At or before the earliest close-grace deadline in `closing` (a packet before it and
+    /// before the next sweep runs no timer).
+    closing_due: i64,
 }
 
 /// [`TupleKey`] in the timer sets (ordered; ties never matter there, the connection id
@@ -307,7 +312,14 @@ impl FlowTracker {
         if packet.ts.0 > self.now {
             self.now = packet.ts.0;
         }
-        self.run_timers(sink);
+        if self.now >= self.closing_due
+            || self.now.saturating_sub(self.last_sweep) >= SWEEP_INTERVAL_NS
+        {
+            self.run_timers(sink);
+        } else {
+            // What `run_timers` would find: nothing due.
+            self.timer_closes.clear();
+        }
         match &decoded.transport {
             Transport::Tcp(seg) => self.process_tcp(packet, decoded, seg, sink),
             Transport::IcmpError(icmp) => self.process_icmp(packet, decoded.session, icmp),
@@ -373,6 +385,7 @@ impl FlowTracker {
             self.stats.closed += 1;
             self.close(k, CloseReason::Closed, sink);
         }
+        self.closing_due = self.closing.first().map_or(i64::MAX, |(d, _, _)| *d);
         if self.now.saturating_sub(self.last_sweep) < SWEEP_INTERVAL_NS {
             return;
         }
@@ -500,6 +513,7 @@ impl FlowTracker {
                 let timers = Timers {
                     half_open: &mut self.half_open,
                     closing: &mut self.closing,
+                    closing_due: &mut self.closing_due,
                 };
                 apply_segment(
                     conn,
@@ -580,6 +594,7 @@ impl FlowTracker {
         let timers = Timers {
             half_open: &mut self.half_open,
             closing: &mut self.closing,
+            closing_due: &mut self.closing_due,
         };
         apply_segment(
             conn,
@@ -679,6 +694,8 @@ impl FlowTracker {
 pub(super) struct Timers<'a> {
     pub(super) half_open: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
     pub(super) closing: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+    /// [`FlowTracker`]'s `closing_due`, lowered to a deadline put into `closing`.
+    pub(super) closing_due: &'a mut i64,
 }
 
 /// Is a pure SYN from `src` with sequence number `seq` a new connection on this 4-tuple (a new
