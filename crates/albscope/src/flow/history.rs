@@ -17,7 +17,8 @@ pub(super) struct History {
 
 impl History {
     /// A ring over `buf` (emptied; its capacity is the ring's).
-    pub(super) fn over(buf: Vec<u8>) -> Self {
+    pub(super) fn over(mut buf: Vec<u8>) -> Self {
+        buf.clear();
         History {
             buf,
             head: 0,
@@ -40,9 +41,10 @@ impl History {
         self.buf.capacity()
     }
 
-    /// Drops every byte (the storage stays).
+    /// Drops every byte (the storage stays; the next byte is written where it would have been,
+    /// see [`History::push`]).
     pub(super) fn clear(&mut self) {
-        self.head = 0;
+        self.head = self.tail();
         self.len = 0;
     }
 
@@ -73,7 +75,8 @@ impl History {
 
     /// Gives the storage away (the ring is left empty, without storage).
     pub(super) fn take_buffer(&mut self) -> Vec<u8> {
-        self.clear();
+        self.head = 0;
+        self.len = 0;
         std::mem::take(&mut self.buf)
     }
 
@@ -103,34 +106,41 @@ impl History {
 
     /// Appends `bytes`; the caller made room for them (`len + bytes.len()` within the
     /// capacity). Bytes beyond the room are not kept.
+    ///
+    /// The storage is written in order: until the ring first wraps, the next byte goes right
+    /// after the written part (appended); from then on the whole storage is written. So a
+    /// push is one or two plain copies.
     pub(super) fn push(&mut self, bytes: &[u8]) {
         let cap = self.buf.capacity();
         let room = cap - self.len.min(cap);
         let bytes = bytes.get(..room).unwrap_or(bytes);
-        let mut tail = self.head + self.len;
-        if tail >= cap {
-            tail -= cap;
+        if bytes.is_empty() {
+            return;
         }
+        let tail = self.tail();
         let (a, b) = bytes.split_at(bytes.len().min(cap - tail));
-        self.write_at(tail, a);
-        self.write_at(0, b);
+        if self.buf.len() == tail {
+            // Within the capacity: never reallocates.
+            self.buf.extend_from_slice(a);
+        } else if let Some(dst) = self.buf.get_mut(tail..tail + a.len()) {
+            dst.copy_from_slice(a);
+        }
+        if !b.is_empty() {
+            if let Some(dst) = self.buf.get_mut(..b.len()) {
+                dst.copy_from_slice(b);
+            }
+        }
         self.len += bytes.len();
     }
 
-    /// Writes `src` at index `at` of the storage (`at` is at most the written length, and
-    /// `at + src.len()` at most the capacity).
-    fn write_at(&mut self, at: usize, src: &[u8]) {
-        if src.is_empty() {
-            return;
+    /// Index of the next byte to write.
+    fn tail(&self) -> usize {
+        let tail = self.head + self.len;
+        if tail >= self.buf.capacity() {
+            tail - self.buf.capacity()
+        } else {
+            tail
         }
-        let written = self.buf.len();
-        let over = written.saturating_sub(at).min(src.len());
-        let (old, new) = src.split_at(over);
-        if let Some(dst) = self.buf.get_mut(at..at + over) {
-            dst.copy_from_slice(old);
-        }
-        // Past the written length: appended (within the capacity, so never reallocated).
-        self.buf.extend_from_slice(new);
     }
 }
 

@@ -309,11 +309,11 @@ fn update_conn(
             .iter()
             .take(usize::from(side.recent_len))
             .any(|(s, t)| {
-                let close_in_time = ts.0.saturating_sub(t.0).abs() <= window;
-                close_in_time
-                    && s.seq == sig.seq
+                // The sequence number first: it tells most packets apart at once.
+                s.seq == sig.seq
                     && s.len == sig.len
                     && s.flags == sig.flags
+                    && ts.0.saturating_sub(t.0).abs() <= window
                     && match (s.ip_id, sig.ip_id) {
                         (Some(a), Some(b)) => a == b,
                         (None, None) => s.ack == sig.ack && s.window == sig.window,
