@@ -518,7 +518,9 @@ impl FileInput {
             // (above) as pcap-parser reads it; the modified format (which pcap-parser always
             // reads little-endian) goes through pcap-parser.
             let fields = match header {
-                Some((sec, frac, caplen, orig)) => (Some(sec), Some(frac), Some(caplen), Some(orig)),
+                Some((sec, frac, caplen, orig)) => {
+                    (Some(sec), Some(frac), Some(caplen), Some(orig))
+                }
                 None => (None, None, None, None),
             };
             let (ts_sec, ts_frac, caplen, origlen, data_start, record_len) = match fields {

@@ -154,7 +154,9 @@ mod tests {
     fn behaves_as_a_deque() {
         let mut seed = 7u64;
         let mut rand = |n: usize| {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (seed >> 33) as usize % n.max(1)
         };
         for cap in [1usize, 2, 7, 16, 100] {

@@ -27,8 +27,8 @@ use super::{
 };
 use crate::capture::{Duration, PacketRef, Timestamp};
 use crate::decode::{Decoded, Encap, IcmpError, MirrorSession, TcpSegment, Transport};
-use std::net::IpAddr;
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 /// The connection table is looked up for every packet: foldhash (seeded per process, so crafted
 /// tuples cannot aim at one bucket) hashes the key several times faster than SipHash.
