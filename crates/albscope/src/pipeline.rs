@@ -113,7 +113,7 @@ pub fn run_flows(
         if let Some(decoded) = decoder.decode(&packet) {
             tracker.process(&packet, &decoded, sink);
         }
-        progress.update(stats.packets, reader.bytes_consumed());
+        progress.update(stats.packets, || reader.bytes_consumed());
     }
     tracker.finish(sink);
     progress.done();
@@ -178,7 +178,7 @@ fn drive_app_split<S: AppSink + Clock>(
         if stats.packets % TICK_PACKETS == 0 {
             layers.tick(packet.ts, sink);
         }
-        progress.update(stats.packets, reader.bytes_consumed());
+        progress.update(stats.packets, || reader.bytes_consumed());
     }
     layers.finish(sink, &mut stats);
     progress.done();
@@ -403,10 +403,18 @@ impl Progress {
         }
     }
 
-    fn update(&mut self, packets: u64, bytes: u64) {
+    /// Redraws the line when due; `bytes` (the input read so far) is only asked for then.
+    #[inline]
+    fn update(&mut self, packets: u64, bytes: impl FnOnce() -> u64) {
         if !self.enabled || packets % 8192 != 0 {
             return;
         }
+        self.draw(packets, bytes());
+    }
+
+    /// [`Progress::update`] when a redraw may be due.
+    #[cold]
+    fn draw(&mut self, packets: u64, bytes: u64) {
         let now = std::time::Instant::now();
         if now.duration_since(self.last_draw).as_millis() < 250 {
             return;

@@ -457,9 +457,39 @@ impl FileInput {
             let Some(parser) = self.parser.as_mut() else {
                 return Ok(false);
             };
-            let data = parser.it().data();
+            // Statically dispatched (this is the legacy reader): inlined, once per packet.
+            let data = match &*parser {
+                Parser::Legacy(r) => r.data(),
+                Parser::Ng(r) => r.data(),
+            };
             let have = data.len();
-            let need = match read_u32(data, 8, big_endian) {
+            // A standard record header, read at once: seconds, fraction, captured and original
+            // lengths.
+            let header = match data.first_chunk::<16>() {
+                Some(&[s0, s1, s2, s3, f0, f1, f2, f3, c0, c1, c2, c3, o0, o1, o2, o3])
+                    if record_header == 16 =>
+                {
+                    let num = |b: [u8; 4]| {
+                        if big_endian {
+                            u32::from_be_bytes(b)
+                        } else {
+                            u32::from_le_bytes(b)
+                        }
+                    };
+                    Some((
+                        num([s0, s1, s2, s3]),
+                        num([f0, f1, f2, f3]),
+                        num([c0, c1, c2, c3]),
+                        num([o0, o1, o2, o3]),
+                    ))
+                }
+                _ => None,
+            };
+            let caplen = match header {
+                Some((_, _, caplen, _)) => Some(caplen),
+                None => read_u32(data, 8, big_endian),
+            };
+            let need = match caplen {
                 Some(caplen) if have >= record_header => {
                     if let Some(reason) = check_caplen(caplen, snaplen) {
                         return Err(reason);
@@ -480,19 +510,18 @@ impl FileInput {
                     Fill::Eof => return Err(self.cut_reason(have, need, "record")),
                 }
             }
-            let offset = parser.it().consumed() as u64;
+            let offset = match &*parser {
+                Parser::Legacy(r) => r.consumed(),
+                Parser::Ng(r) => r.consumed(),
+            } as u64;
             // The whole record is buffered (checked above): a standard record header is read
-            // here as pcap-parser reads it; the modified format (which pcap-parser always reads
-            // little-endian) goes through pcap-parser.
-            let fields = if record_header == 16 {
-                (
-                    read_u32(data, 0, big_endian),
-                    read_u32(data, 4, big_endian),
-                    read_u32(data, 8, big_endian),
-                    read_u32(data, 12, big_endian),
-                )
-            } else {
-                (None, None, None, None)
+            // (above) as pcap-parser reads it; the modified format (which pcap-parser always
+            // reads little-endian) goes through pcap-parser.
+            let fields = match header {
+                Some((sec, frac, caplen, orig)) => {
+                    (Some(sec), Some(frac), Some(caplen), Some(orig))
+                }
+                None => (None, None, None, None),
             };
             let (ts_sec, ts_frac, caplen, origlen, data_start, record_len) = match fields {
                 (Some(sec), Some(frac), Some(caplen), Some(orig)) if need <= have => {

@@ -359,7 +359,10 @@ impl Decoder {
         outer_src: IpAddr,
         cut: usize,
     ) -> Option<Decoded<'a>> {
-        if self.config.max_tunnel_depth == 0 || !self.config.vxlan_ports.contains(&port) {
+        // The default port first: `contains` is a call per packet.
+        let ports = &self.config.vxlan_ports;
+        let vxlan = ports.first() == Some(&port) || ports.contains(&port);
+        if self.config.max_tunnel_depth == 0 || !vxlan {
             return None;
         }
         let t = tunnel::vxlan(payload)?;

@@ -7,6 +7,7 @@
 
 mod budget;
 mod community_id;
+mod history;
 mod reassembly;
 mod reorder;
 mod segment;

@@ -10,7 +10,8 @@
 //! Overlaps keep the bytes seen first. Nothing ever stalls: the caller turns holes into gaps with
 //! [`Reassembler::pop`] and a limit (peer ACKed beyond the hole, buffer cap hit, connection end).
 
-use std::collections::{BTreeMap, VecDeque};
+use super::history::History;
+use std::collections::BTreeMap;
 use std::ops::Range;
 
 /// Bookkeeping cost counted per buffered piece by [`Reassembler::buffered`].
@@ -79,7 +80,7 @@ pub struct Reassembler {
     next: u64,
     pending: BTreeMap<u64, Piece>,
     pending_bytes: usize,
-    history: VecDeque<u8>,
+    history: History,
     history_cap: usize,
     high: u64,
 }
@@ -92,7 +93,7 @@ impl Reassembler {
             next: 0,
             pending: BTreeMap::new(),
             pending_bytes: 0,
-            history: VecDeque::new(),
+            history: History::default(),
             history_cap,
             high: 0,
         }
@@ -124,7 +125,12 @@ impl Reassembler {
     /// history. Used when the buffer budget is exhausted.
     pub fn disable_history(&mut self) {
         self.history_cap = 0;
-        self.history = VecDeque::new();
+        self.history = History::default();
+    }
+
+    /// Whether no out-of-order piece is buffered.
+    pub fn nothing_pending(&self) -> bool {
+        self.pending.is_empty()
     }
 
     /// Stream offset of the first buffered piece (the end of the first hole), if any.
@@ -167,11 +173,15 @@ impl Reassembler {
                 }
             }
         }
-        // The rest of the captured bytes.
-        self.fill(pos, data_end, Some((offset, data)), &mut out);
+        // The rest of the captured bytes (none left in the common case: all of it in order).
+        if pos < data_end {
+            self.fill(pos, data_end, Some((offset, data)), &mut out);
+        }
         // The bytes cut off by the capture.
         let mpos = data_end.max(self.next);
-        self.fill(mpos, total_end, None, &mut out);
+        if mpos < total_end {
+            self.fill(mpos, total_end, None, &mut out);
+        }
         out
     }
 
@@ -230,7 +240,7 @@ impl Reassembler {
         (from..old_end).find(|&o| {
             let h = self.history.get((o - hist_start) as usize);
             let d = data.get((o - offset) as usize);
-            matches!((h, d), (Some(a), Some(b)) if a != b)
+            matches!((h, d), (Some(a), Some(b)) if a != *b)
         })
     }
 
@@ -252,26 +262,23 @@ impl Reassembler {
                 self.history_cap
             };
             if self.history.is_empty() {
-                // A fresh buffer: nothing to copy over (a realloc would copy the old one).
-                self.history = spare::take(to);
+                // A fresh buffer: nothing to copy over.
+                self.history = History::over(spare::take(to));
             } else {
-                self.history
-                    .reserve_exact(to.saturating_sub(self.history.len()));
+                self.history.grow_to(to);
             }
         }
         if bytes.len() >= self.history_cap {
             self.history.clear();
             let tail = bytes.get(bytes.len() - self.history_cap..).unwrap_or(&[]);
-            self.history.extend(tail);
+            self.history.push(tail);
             return;
         }
         let excess = (self.history.len() + bytes.len()).saturating_sub(self.history_cap);
         if excess > 0 {
-            self.history.drain(..excess.min(self.history.len()));
+            self.history.drop_front(excess);
         }
-        // Extending from a slice iterator copies in bulk (a `copied()` iterator goes byte by
-        // byte).
-        self.history.extend(bytes);
+        self.history.push(bytes);
     }
 
     /// Forgets delivered bytes before `offset` (the peer acknowledged them, so they will not be
@@ -280,24 +287,20 @@ impl Reassembler {
         let hist_start = self.next - self.history.len() as u64;
         if offset > hist_start {
             let n = (offset.min(self.next) - hist_start) as usize;
-            if n >= self.history.len() {
-                self.history.clear();
-            } else {
-                self.history.drain(..n);
-            }
+            self.history.drop_front(n);
         }
         if self.history.is_empty() && self.history.capacity() > 0 {
             // Everything delivered was acknowledged: nothing is left to check a retransmission
             // against. An idle keep-alive connection holds no buffer (one per direction of up
             // to HISTORY_KEEP_CAPACITY bytes was most of what it held); the next burst
             // allocates its own (from the thread's few spare buffers, see `spare`).
-            spare::give(std::mem::take(&mut self.history));
+            spare::give(self.history.take_buffer());
         }
     }
 
     /// Frees the delivered-bytes history (no more conflict checks against it).
     pub fn release_history(&mut self) {
-        self.history = VecDeque::new();
+        self.history = History::default();
     }
 
     /// Next chunk in stream order: a buffered piece at `next` if any; otherwise, when
@@ -363,7 +366,6 @@ impl Reassembler {
 mod spare {
     use super::HISTORY_KEEP_CAPACITY;
     use std::cell::RefCell;
-    use std::collections::VecDeque;
 
     /// Spare buffers kept per power-of-two size.
     pub(super) const PER_SIZE: usize = 16;
@@ -371,7 +373,7 @@ mod spare {
     const SIZES: usize = HISTORY_KEEP_CAPACITY.trailing_zeros() as usize + 1;
 
     thread_local! {
-        static SPARE: RefCell<[Vec<VecDeque<u8>>; SIZES]> =
+        static SPARE: RefCell<[Vec<Vec<u8>>; SIZES]> =
             RefCell::new(std::array::from_fn(|_| Vec::new()));
     }
 
@@ -382,7 +384,7 @@ mod spare {
     }
 
     /// An empty buffer of capacity `cap` (a spare one when there is one).
-    pub(super) fn take(cap: usize) -> VecDeque<u8> {
+    pub(super) fn take(cap: usize) -> Vec<u8> {
         class(cap)
             .and_then(|c| {
                 SPARE
@@ -391,12 +393,12 @@ mod spare {
                     .flatten()
             })
             .filter(|b| b.capacity() == cap)
-            .unwrap_or_else(|| VecDeque::with_capacity(cap))
+            .unwrap_or_else(|| Vec::with_capacity(cap))
     }
 
     /// Keeps an emptied buffer for [`take`] when its size is kept and there is room; else
     /// frees it.
-    pub(super) fn give(mut buffer: VecDeque<u8>) {
+    pub(super) fn give(mut buffer: Vec<u8>) {
         let Some(c) = class(buffer.capacity()) else {
             return;
         };

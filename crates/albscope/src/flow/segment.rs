@@ -89,6 +89,12 @@ impl DirState {
         Some(next as i64 + delta)
     }
 
+    /// Whether [`drain`] up to `reasm.next()` could hand anything out: a buffered piece (one
+    /// may start at `next`), or a FIN not yet delivered.
+    fn drain_due(&self) -> bool {
+        !self.reasm.nothing_pending() || (self.fin.is_some() && !self.fin_delivered)
+    }
+
     /// Highest offset worth flushing to at close: seen bytes, the FIN and held holes.
     pub(super) fn flush_limit(&self) -> u64 {
         let fin = self.fin.map(|(o, _, _)| o).unwrap_or(0);
@@ -233,7 +239,7 @@ pub(super) fn apply_segment(
     seg: &TcpSegment<'_>,
     sink: &mut dyn FlowSink,
 ) {
-    let ord: TupleKeyOrd = tkey.into();
+    let ord: TupleKeyOrd = tkey;
     let old_activity = conn.activity;
     let was_half_open = conn.half_open;
     let was_closing = conn.closing;
@@ -256,6 +262,7 @@ pub(super) fn apply_segment(
     if was_closing.is_none() {
         if let Some(deadline) = conn.closing {
             timers.closing.insert((deadline, conn.id.0, ord));
+            *timers.closing_due = (*timers.closing_due).min(deadline);
         }
     }
 }
@@ -302,11 +309,11 @@ fn update_conn(
             .iter()
             .take(usize::from(side.recent_len))
             .any(|(s, t)| {
-                let close_in_time = ts.0.saturating_sub(t.0).abs() <= window;
-                close_in_time
-                    && s.seq == sig.seq
+                // The sequence number first: it tells most packets apart at once.
+                s.seq == sig.seq
                     && s.len == sig.len
                     && s.flags == sig.flags
+                    && ts.0.saturating_sub(t.0).abs() <= window
                     && match (s.ip_id, sig.ip_id) {
                         (Some(a), Some(b)) => a == b,
                         (None, None) => s.ack == sig.ack && s.window == sig.window,
@@ -532,7 +539,9 @@ fn update_conn(
                 }
             }
             let next = conn.sides[di].reasm.next();
-            drain(conn, config, stats, dir, next, ts, pos, sink);
+            if conn.sides[di].drain_due() {
+                drain(conn, config, stats, dir, next, ts, pos, sink);
+            }
             // Buffer cap: give up on the first hole until under the cap.
             while conn.sides[di].reasm.buffered() > config.max_buffered_bytes {
                 let limit = conn.sides[di].reasm.first_pending().unwrap_or(next);
@@ -605,7 +614,9 @@ fn update_conn(
     }
 
     // Holes this packet filled (or that are due) are settled.
-    settle_held(conn, config, stats, ts, [false; 2], sink);
+    if !conn.sides[0].held.is_empty() || !conn.sides[1].held.is_empty() {
+        settle_held(conn, config, stats, ts, [false; 2], sink);
+    }
 
     let both_fins = conn.sides[0].fin.is_some() && conn.sides[1].fin.is_some();
     if conn.closing.is_none() && (conn.rst_seen || both_fins) {

@@ -26,8 +26,9 @@ use super::{
     TcpEventKind,
 };
 use crate::capture::{Duration, PacketRef, Timestamp};
-use crate::decode::{Decoded, IcmpError, MirrorSession, TcpSegment, Transport};
+use crate::decode::{Decoded, Encap, IcmpError, MirrorSession, TcpSegment, Transport};
 use std::collections::BTreeSet;
+use std::net::IpAddr;
 
 /// The connection table is looked up for every packet: foldhash (seeded per process, so crafted
 /// tuples cannot aim at one bucket) hashes the key several times faster than SipHash.
@@ -152,57 +153,79 @@ pub struct FlowStats {
     pub continuations: u64,
 }
 
-/// A 4-tuple in one session, endpoints sorted so both directions find it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// A 4-tuple in one session, endpoints sorted so both directions find it, packed into
+/// integers: the table is looked up for every packet, and comparing or hashing a few integers
+/// costs a fraction of walking the `IpAddr` enums of two endpoints and a session.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) struct TupleKey {
-    session: MirrorSession,
-    lo: Endpoint,
-    hi: Endpoint,
+    /// The lower endpoint's address (an IPv4 address in the low 32 bits, see `tags`).
+    lo_ip: u128,
+    /// The higher endpoint's address.
+    hi_ip: u128,
+    /// The mirror's outer source address (0 when none, see `tags`).
+    outer: u128,
+    /// Lower port << 48 | higher port << 32 | VNI (0 when none, see `tags`).
+    ports_vni: u64,
+    /// Bit 0: `lo_ip` is IPv6; 1: `hi_ip` is IPv6; 2-3: the encapsulation; 4: a VNI; 5: an
+    /// outer source; 6: it is IPv6.
+    tags: u8,
 }
 
 impl std::hash::Hash for TupleKey {
-    /// Feeds the hasher one buffer (one `write` instead of a dozen small ones: the table lookup
-    /// is on every packet's path).
+    /// Two words for IPv4 (addresses; ports and VNI), the wider addresses folded in for IPv6.
+    /// The outer source and the tags are left out (they rarely differ between sessions of one
+    /// 4-tuple; `Eq` still compares them).
+    #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // IPv4 (the common case): three integers; IPv6: one buffer.
-        let vni = self.session.vni.unwrap_or(u32::MAX);
-        let tail = u64::from(vni) << 8 | self.session.encap as u64;
-        match (self.lo.ip, self.hi.ip) {
-            (std::net::IpAddr::V4(a), std::net::IpAddr::V4(b)) => {
-                let ports = u64::from(self.lo.port) << 16 | u64::from(self.hi.port);
-                state.write_u64(u64::from(a.to_bits()) << 32 | u64::from(b.to_bits()));
-                state.write_u64(ports << 32 | u64::from(vni));
-                state.write_u8(self.session.encap as u8);
-            }
-            _ => {
-                let mut buf = [0u8; 64];
-                let mut n = 0;
-                let mut put = |bytes: &[u8]| {
-                    if let Some(dst) = buf.get_mut(n..n + bytes.len()) {
-                        dst.copy_from_slice(bytes);
-                    }
-                    n += bytes.len();
-                };
-                for ep in [self.lo, self.hi] {
-                    match ep.ip {
-                        std::net::IpAddr::V4(a) => put(&a.octets()),
-                        std::net::IpAddr::V6(a) => put(&a.octets()),
-                    }
-                    put(&ep.port.to_be_bytes());
-                }
-                put(&tail.to_le_bytes());
-                state.write(buf.get(..n.min(buf.len())).unwrap_or(&buf));
-            }
+        if self.tags & 0b11 == 0 {
+            state.write_u64((self.lo_ip as u64) << 32 | self.hi_ip as u64);
+        } else {
+            state.write_u128(self.lo_ip);
+            state.write_u128(self.hi_ip);
         }
-        // The mirror's outer source rarely differs between sessions of one 4-tuple; `Eq`
-        // still compares it.
+        state.write_u64(self.ports_vni);
+    }
+}
+
+/// An address as an integer, and whether it is IPv6.
+fn packed_ip(ip: IpAddr) -> (u128, bool) {
+    match ip {
+        IpAddr::V4(a) => (u128::from(a.to_bits()), false),
+        IpAddr::V6(a) => (a.to_bits(), true),
     }
 }
 
 impl TupleKey {
+    #[inline]
     fn new(session: MirrorSession, a: Endpoint, b: Endpoint) -> Self {
-        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-        TupleKey { session, lo, hi }
+        let (a_ip, a_v6) = packed_ip(a.ip);
+        let (b_ip, b_v6) = packed_ip(b.ip);
+        // Any order that is the same for both directions will do.
+        let (lo, hi) = if (a_ip, a.port, a_v6) <= (b_ip, b.port, b_v6) {
+            ((a_ip, a.port, a_v6), (b_ip, b.port, b_v6))
+        } else {
+            ((b_ip, b.port, b_v6), (a_ip, a.port, a_v6))
+        };
+        let (outer, outer_v6) = session.outer_src.map_or((0, false), packed_ip);
+        let encap = match session.encap {
+            Encap::None => 0u8,
+            Encap::Vxlan => 1,
+            Encap::Geneve => 2,
+        };
+        TupleKey {
+            lo_ip: lo.0,
+            hi_ip: hi.0,
+            outer,
+            ports_vni: u64::from(lo.1) << 48
+                | u64::from(hi.1) << 32
+                | u64::from(session.vni.unwrap_or(0)),
+            tags: u8::from(lo.2)
+                | u8::from(hi.2) << 1
+                | encap << 2
+                | u8::from(session.vni.is_some()) << 4
+                | u8::from(session.outer_src.is_some()) << 5
+                | u8::from(outer_v6) << 6,
+        }
     }
 }
 /// Tracks TCP connections and reassembles their streams.
@@ -231,27 +254,14 @@ pub struct FlowTracker {
     /// Order keys of the connections the latest timer run closed (see
     /// [`FlowTracker::timer_closes`]).
     timer_closes: Vec<(u8, i64)>,
+    /// At or before the earliest close-grace deadline in `closing` (a packet before it and
+    /// before the next sweep runs no timer).
+    closing_due: i64,
 }
 
-/// [`TupleKey`] with an order, for the timer sets.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct TupleKeyOrd(MirrorSession, Endpoint, Endpoint);
-
-impl From<TupleKey> for TupleKeyOrd {
-    fn from(k: TupleKey) -> Self {
-        TupleKeyOrd(k.session, k.lo, k.hi)
-    }
-}
-
-impl From<TupleKeyOrd> for TupleKey {
-    fn from(k: TupleKeyOrd) -> Self {
-        TupleKey {
-            session: k.0,
-            lo: k.1,
-            hi: k.2,
-        }
-    }
-}
+/// [`TupleKey`] in the timer sets (ordered; ties never matter there, the connection id
+/// comes first).
+pub(super) type TupleKeyOrd = TupleKey;
 
 /// The timer sets are re-keyed at most this often per connection (capture time), so a bulk
 /// transfer does not pay two tree updates per packet.
@@ -302,7 +312,14 @@ impl FlowTracker {
         if packet.ts.0 > self.now {
             self.now = packet.ts.0;
         }
-        self.run_timers(sink);
+        if self.now >= self.closing_due
+            || self.now.saturating_sub(self.last_sweep) >= SWEEP_INTERVAL_NS
+        {
+            self.run_timers(sink);
+        } else {
+            // What `run_timers` would find: nothing due.
+            self.timer_closes.clear();
+        }
         match &decoded.transport {
             Transport::Tcp(seg) => self.process_tcp(packet, decoded, seg, sink),
             Transport::IcmpError(icmp) => self.process_icmp(packet, decoded.session, icmp),
@@ -343,7 +360,7 @@ impl FlowTracker {
         let mut all: Vec<(i64, u64, TupleKeyOrd)> = self.lru.iter().copied().collect();
         all.sort_by_key(|(_, id, _)| *id);
         for (_, _, k) in all {
-            let key = TupleKey::from(k);
+            let key = k;
             let closing = self.conns.get(&key).is_some_and(|c| c.closing.is_some());
             let reason = if closing {
                 self.stats.closed += 1;
@@ -366,8 +383,9 @@ impl FlowTracker {
             }
             self.timer_closes.push((0, deadline));
             self.stats.closed += 1;
-            self.close(k.into(), CloseReason::Closed, sink);
+            self.close(k, CloseReason::Closed, sink);
         }
+        self.closing_due = self.closing.first().map_or(i64::MAX, |(d, _, _)| *d);
         if self.now.saturating_sub(self.last_sweep) < SWEEP_INTERVAL_NS {
             return;
         }
@@ -377,13 +395,13 @@ impl FlowTracker {
             if t >= idle_before {
                 break;
             }
-            if self.sync_lru(k.into()) {
+            if self.sync_lru(k) {
                 continue;
             }
-            if !self.refresh(k.into(), idle_before) {
+            if !self.refresh(k, idle_before) {
                 self.timer_closes.push((1, t));
                 self.stats.expired += 1;
-                self.close(k.into(), CloseReason::Expired, sink);
+                self.close(k, CloseReason::Expired, sink);
             }
         }
         let half_before = self.now.saturating_sub(self.config.half_open_expiry.0);
@@ -391,10 +409,10 @@ impl FlowTracker {
             if t >= half_before {
                 break;
             }
-            if !self.refresh(k.into(), half_before) {
+            if !self.refresh(k, half_before) {
                 self.timer_closes.push((2, t));
                 self.stats.expired += 1;
-                self.close(k.into(), CloseReason::Expired, sink);
+                self.close(k, CloseReason::Expired, sink);
             }
         }
     }
@@ -408,7 +426,7 @@ impl FlowTracker {
         if conn.lru_key == conn.activity {
             return false;
         }
-        let ord: TupleKeyOrd = tkey.into();
+        let ord: TupleKeyOrd = tkey;
         self.lru.remove(&(conn.lru_key, conn.id.0, ord));
         self.lru.insert((conn.activity, conn.id.0, ord));
         conn.lru_key = conn.activity;
@@ -424,7 +442,7 @@ impl FlowTracker {
         if conn.end.0 < cutoff || conn.end.0 == conn.activity {
             return false;
         }
-        let ord: TupleKeyOrd = tkey.into();
+        let ord: TupleKeyOrd = tkey;
         let (old, new) = (conn.activity, conn.end.0);
         conn.activity = new;
         self.lru.remove(&(conn.lru_key, conn.id.0, ord));
@@ -495,6 +513,7 @@ impl FlowTracker {
                 let timers = Timers {
                     half_open: &mut self.half_open,
                     closing: &mut self.closing,
+                    closing_due: &mut self.closing_due,
                 };
                 apply_segment(
                     conn,
@@ -518,11 +537,11 @@ impl FlowTracker {
         if self.conns.len() >= self.config.max_connections.max(1) {
             // The least recently active: re-key lagging entries until the first is exact.
             while let Some(&(_, _, k)) = self.lru.first() {
-                if self.sync_lru(k.into()) {
+                if self.sync_lru(k) {
                     continue;
                 }
-                if !self.refresh(k.into(), i64::MIN) {
-                    self.evict(k.into(), sink);
+                if !self.refresh(k, i64::MIN) {
+                    self.evict(k, sink);
                     break;
                 }
             }
@@ -552,7 +571,7 @@ impl FlowTracker {
             .min(self.config.max_buffered_bytes);
         let mut conn = Conn::new(id, key, packet, saw_syn, cap);
         conn.continuation = continuation;
-        self.lru.insert((conn.activity, id.0, tkey.into()));
+        self.lru.insert((conn.activity, id.0, tkey));
         if continuation {
             self.stats.continuations += 1;
         } else {
@@ -575,6 +594,7 @@ impl FlowTracker {
         let timers = Timers {
             half_open: &mut self.half_open,
             closing: &mut self.closing,
+            closing_due: &mut self.closing_due,
         };
         apply_segment(
             conn,
@@ -614,7 +634,7 @@ impl FlowTracker {
             return;
         };
         let mut conn = *conn;
-        let ord: TupleKeyOrd = tkey.into();
+        let ord: TupleKeyOrd = tkey;
         self.lru.remove(&(conn.lru_key, conn.id.0, ord));
         if conn.half_open {
             self.half_open.remove(&(conn.activity, conn.id.0, ord));
@@ -674,6 +694,8 @@ impl FlowTracker {
 pub(super) struct Timers<'a> {
     pub(super) half_open: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
     pub(super) closing: &'a mut BTreeSet<(i64, u64, TupleKeyOrd)>,
+    /// [`FlowTracker`]'s `closing_due`, lowered to a deadline put into `closing`.
+    pub(super) closing_due: &'a mut i64,
 }
 
 /// Is a pure SYN from `src` with sequence number `seq` a new connection on this 4-tuple (a new

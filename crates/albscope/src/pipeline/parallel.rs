@@ -263,7 +263,7 @@ fn read(
             }
             None => clock.push(NOT_DECODED),
         }
-        progress.update(stats.packets, reader.bytes_consumed());
+        progress.update(stats.packets, || reader.bytes_consumed());
         if stats.packets % CHUNK_PACKETS == 0 {
             for chunk in &mut chunks {
                 chunk.tick = Some(ts);

@@ -124,7 +124,7 @@ fn read(
                 }
             }
         }
-        progress.update(stats.packets, reader.bytes_consumed());
+        progress.update(stats.packets, || reader.bytes_consumed());
     }
     if !batch.packets.is_empty() {
         let _ = full.send(batch);
@@ -234,7 +234,7 @@ fn read_app(
         if stats.packets % TICK_PACKETS == 0 {
             batch.entries.push(Entry::Tick(packet.ts));
         }
-        progress.update(stats.packets, reader.bytes_consumed());
+        progress.update(stats.packets, || reader.bytes_consumed());
         if batch.is_full() {
             let next = spare.try_recv().unwrap_or_default();
             // The layers only go away when they panicked: stop reading then.
