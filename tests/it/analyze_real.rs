@@ -316,6 +316,44 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
                 (0, Category::TargetConnectRefused, Some(502), LB),
             ],
         ),
+        // The target rejects for 0.5 s only: the reset request's next connect is refused, but
+        // the one after is accepted 0.56 s after the reset: not shown to have stopped accepting.
+        (
+            "hc_refused_blip.pcap",
+            vec![
+                (40401, Category::Ok, Some(200), TG),
+                (40402, Category::Undetermined, Some(502), LB),
+                (40403, Category::TargetConnectRefused, Some(502), LB),
+                (40404, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "hc_refused_blip.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Undetermined, Some(502), LB),
+                (0, Category::TargetConnectRefused, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        // A keep-alive race whose FIN never reaches the capture: the RST at the request alone,
+        // the next connect accepted: undetermined.
+        (
+            "ka_race_rst.pcap",
+            vec![
+                (40411, Category::Ok, Some(200), TG),
+                (40412, Category::Undetermined, Some(502), LB),
+                (40413, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "ka_race_rst.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Undetermined, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
         (
             "mixed_two_nodes.pcap",
             vec![

@@ -635,8 +635,10 @@ pub enum Evidence {
         at: At,
         /// Reset to that SYN.
         since_reset: Duration,
-        /// Accepted (SYN-ACK), else refused or unanswered.
+        /// Accepted (SYN-ACK).
         accepted: bool,
+        /// Refused (RST to its SYN).
+        refused: bool,
         /// The first connect accepted after the reset (when the first one was not).
         accepted_at: Option<At>,
     },

@@ -491,6 +491,7 @@ fn next_connect(reset: Timestamp, after: &AfterReset) -> Option<Evidence> {
         at: at(first.at, first.answer.unwrap_or(first.syn)),
         since_reset: first.at.since(reset),
         accepted,
+        refused: first.outcome == ConnectOutcome::Refused,
         accepted_at: after
             .first_accepted
             .filter(|_| !accepted)

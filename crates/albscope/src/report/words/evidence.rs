@@ -676,6 +676,7 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             at: a,
             since_reset,
             accepted,
+            refused,
             accepted_at,
         } => {
             let mut s = format!(
@@ -683,8 +684,10 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
                 ms(*since_reset),
                 if *accepted {
                     "accepted"
+                } else if *refused {
+                    "refused (RST to its SYN)"
                 } else {
-                    "not accepted"
+                    "not answered"
                 },
                 at(a)
             );
