@@ -7,7 +7,8 @@
 //! process gone: then it refuses new connections too). The next connect attempts of any opener
 //! to that target tell them apart. A watch is set at each such reset (when its connection's
 //! record comes) and keeps the first attempt after it, the first accepted one and the first
-//! refusal at least [`STOPPED_FOR`] later: a fixed size per watch, at most [`MAX_WATCHES`].
+//! refusal at least [`STOPPED_FOR`] later, each within [`HORIZON`]: a fixed size per watch, at
+//! most [`MAX_PER_TARGET`] per target and [`MAX_WATCHES`] in all.
 
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{Dir, Endpoint, TcpEventKind};
@@ -18,6 +19,13 @@ use std::net::IpAddr;
 /// Most watches kept; past it a reset gets none (counted in [`NextConnects::over_limit`]) and
 /// its verdict is the one it had without.
 pub const MAX_WATCHES: usize = 10_000;
+/// Most watches per target (a reset storm on one target), so that a connect to it updates a
+/// bounded number; past it a reset gets none, counted like [`MAX_WATCHES`].
+pub const MAX_PER_TARGET: usize = 256;
+/// How long after a reset its watch takes connects in: the first one counts only within
+/// the diagnosis's few seconds anyway (`AfterReset::stopped_accepting`), and a target refusing for a second
+/// shows it by then.
+pub const HORIZON: Duration = Duration(60_000_000_000);
 /// Recent connect attempts remembered for a watch set after them (a refused connect's record
 /// can come before the record of the reset it follows).
 const RECENT: usize = 16;
@@ -162,7 +170,7 @@ impl NextConnects {
         if let Some(a) = attempt_of(rec) {
             if let Some(list) = self.watches.get_mut(&target) {
                 for (from, after) in list.iter_mut() {
-                    if a.at > *from {
+                    if a.at > *from && a.at.since(*from).0 <= HORIZON.0 {
                         after.see(*from, a);
                     }
                 }
@@ -175,13 +183,17 @@ impl NextConnects {
         let Some(from) = reset_at_request(rec) else {
             return;
         };
-        if self.count >= MAX_WATCHES {
+        let full = self
+            .watches
+            .get(&target)
+            .is_some_and(|l| l.len() >= MAX_PER_TARGET);
+        if self.count >= MAX_WATCHES || full {
             self.over_limit += 1;
             return;
         }
         let mut after = AfterReset::default();
         for (t, a) in &self.recent {
-            if *t == target && a.at > from {
+            if *t == target && a.at > from && a.at.since(from).0 <= HORIZON.0 {
                 after.see(from, *a);
             }
         }
@@ -247,5 +259,79 @@ mod tests {
         let mut once = AfterReset::default();
         once.see(from, attempt(300, ConnectOutcome::Refused));
         assert_eq!(once.stopped_accepting(from, WINDOW), None);
+    }
+
+    use crate::alb::testutil::{ep, exch, get, hdrs, t, Conn};
+    use crate::protocol::AppKind;
+
+    /// A kept-alive connection from port `port` whose second request, at `ms`, the target
+    /// resets 1 ms later.
+    fn reset_conn(id: u64, port: u16, ms: i64) -> ConnectionRecord {
+        Conn::new(id, ep("10.0.0.1", port), ep("10.0.1.5", 8080), ms - 2_000)
+            .handshake(ms - 2_000)
+            .ev(ms + 1, Dir::ToClient, TcpEventKind::Rst)
+            .record(
+                AppKind::Http,
+                vec![exch(1, Some(1_000), Some(get(ms, "/x", hdrs(&[]))), None)],
+                1,
+                Some(ms - 1_000),
+            )
+    }
+
+    /// A connect from port `port` at `ms`, refused (RST) or accepted (SYN-ACK, then closed).
+    fn connect(id: u64, port: u16, ms: i64, refused: bool) -> ConnectionRecord {
+        let c = Conn::new(id, ep("10.0.0.1", port), ep("10.0.1.5", 8080), ms);
+        let c = if refused {
+            c.ev(
+                ms,
+                Dir::ToServer,
+                TcpEventKind::Syn {
+                    retransmission: false,
+                },
+            )
+            .ev(ms, Dir::ToClient, TcpEventKind::Rst)
+        } else {
+            c.handshake(ms).ev(ms + 2, Dir::ToServer, TcpEventKind::Fin)
+        };
+        c.record(AppKind::Empty, Vec::new(), 0, None)
+    }
+
+    #[test]
+    fn a_watch_sees_the_connects_after_its_reset_in_any_record_order() {
+        let mut n = NextConnects::default();
+        // The first refusal's record comes before the reset's (close order), the rest after.
+        n.learn(&connect(2, 40002, 10_500, true));
+        n.learn(&reset_conn(1, 40001, 10_000));
+        n.learn(&connect(3, 40003, 11_200, true));
+        let after = n.after(ep("10.0.1.5", 8080), t(10_001)).expect("watched");
+        let (first, later) = after.stopped_accepting(t(10_001), WINDOW).expect("stopped");
+        assert_eq!(first.at, t(10_500));
+        assert_eq!(later.at, t(11_200));
+        // An earlier accepted connect, whose record comes last, undoes it.
+        n.learn(&connect(4, 40004, 10_800, false));
+        let after = n.after(ep("10.0.1.5", 8080), t(10_001));
+        assert_eq!(
+            after.and_then(|a| a.stopped_accepting(t(10_001), WINDOW)),
+            None
+        );
+    }
+
+    #[test]
+    fn watches_are_bounded_and_counted() {
+        let mut n = NextConnects::default();
+        for i in 0..MAX_PER_TARGET as u64 + 3 {
+            n.learn(&reset_conn(i, 40000, 10_000 + i as i64 * 10));
+        }
+        assert_eq!(n.count, MAX_PER_TARGET);
+        assert_eq!(n.over_limit, 3);
+        let last = 10_000 + (MAX_PER_TARGET as i64 + 2) * 10 + 1;
+        assert!(n.after(ep("10.0.1.5", 8080), t(last)).is_none());
+        assert!(n.after(ep("10.0.1.5", 8080), t(10_001)).is_some());
+        // Over every target: the total.
+        n.count = MAX_WATCHES;
+        let mut other = reset_conn(9_999, 40000, 50_000);
+        other.tcp.key.server = ep("10.0.1.6", 8080);
+        n.learn(&other);
+        assert_eq!(n.over_limit, 4);
     }
 }

@@ -529,7 +529,7 @@ pub struct AlbLimits {
     /// node (over 64 per node) or not remembered (over 100 000).
     pub sessions_over_limit: u64,
     /// Target resets at a request diagnosed without the connects to their target after them
-    /// (more than 10 000 resets watched or held): their verdicts stay undetermined.
+    /// (more than 256 resets on one target, 10 000 in all, watched or held): their verdicts stay undetermined.
     pub resets_not_followed: u64,
 }
 

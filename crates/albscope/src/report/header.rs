@@ -415,7 +415,7 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
         g.resets_not_followed,
         format!(
             "{} target resets at a request were diagnosed without the connects after them \
-             (over 10 000 watched): they stay undetermined",
+             (over 256 on one target or 10 000 in all): they stay undetermined",
             g.resets_not_followed
         ),
     );
