@@ -296,13 +296,15 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         ),
         // The target starts answering every segment to 8080 with RST (a reject): the first
         // request, on a connection idle 1.07 s, is reset as it arrives, no FIN before, and the
-        // target's keep-alive timeout is not known: an abortive idle close crossing the request
-        // looks the same (was: keepalive_race, wrong). The second is refused at its SYN.
+        // target's keep-alive timeout is not known (an abortive idle close crossing the request
+        // would look the same), but the next connect to it 0.52 s later (a health check) is
+        // refused and it goes on refusing: it stopped accepting, target_closed_before_response
+        // (was: keepalive_race, wrong; then undetermined). The second is refused at its SYN.
         (
             "hc_cadence_refused.pcap",
             vec![
                 (40392, Category::Ok, Some(200), TG),
-                (40393, Category::Undetermined, Some(502), LB),
+                (40393, Category::TargetClosedBeforeResponse, Some(502), LB),
                 (40394, Category::TargetConnectRefused, Some(502), LB),
             ],
         ),
@@ -310,8 +312,46 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             "hc_cadence_refused.target.pcap",
             vec![
                 (0, Category::Ok, Some(200), TG),
+                (0, Category::TargetClosedBeforeResponse, Some(502), LB),
+                (0, Category::TargetConnectRefused, Some(502), LB),
+            ],
+        ),
+        // The target rejects for 0.5 s only: the reset request's next connect is refused, but
+        // the one after is accepted 0.56 s after the reset: not shown to have stopped accepting.
+        (
+            "hc_refused_blip.pcap",
+            vec![
+                (40401, Category::Ok, Some(200), TG),
+                (40402, Category::Undetermined, Some(502), LB),
+                (40403, Category::TargetConnectRefused, Some(502), LB),
+                (40404, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "hc_refused_blip.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
                 (0, Category::Undetermined, Some(502), LB),
                 (0, Category::TargetConnectRefused, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
+            ],
+        ),
+        // A keep-alive race whose FIN never reaches the capture: the RST at the request alone,
+        // the next connect accepted: undetermined.
+        (
+            "ka_race_rst.pcap",
+            vec![
+                (40411, Category::Ok, Some(200), TG),
+                (40412, Category::Undetermined, Some(502), LB),
+                (40413, Category::Ok, Some(200), TG),
+            ],
+        ),
+        (
+            "ka_race_rst.target.pcap",
+            vec![
+                (0, Category::Ok, Some(200), TG),
+                (0, Category::Undetermined, Some(502), LB),
+                (0, Category::Ok, Some(200), TG),
             ],
         ),
         (
@@ -866,7 +906,8 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
                 // a keep-alive race by the recording (uvicorn --timeout-keep-alive 2, its FIN
                 // dropped before the capture point), but the capture shows only the target's
                 // RST at the request after 2.15 s idle and no idle close of its own: a reset
-                // of the request looks the same
+                // of the request looks the same (the next connect, 0.38 s later, is accepted:
+                // no sign the target stopped accepting)
                 (40762, Category::Undetermined, Some(502), LB),
                 (40763, Category::Ok, Some(200), TG),
                 // headers, then the body stalled past the idle timeout: nginx closed (curl exit 18)

@@ -401,6 +401,57 @@ sc_hc_cadence_refused_drive() {
     sleep 8
 }
 
+# Not in ALL_SCENARIOS: recorded by name (2026-12-07). The target rejects for a moment only
+# (an nft reject rule, deleted 0.5 s later, as a restart within a second looks): the request on
+# the reused connection is reset as it arrives (no FIN before), the next client connect is
+# refused (RST to SYN), and the one after is accepted and answered. A target that accepts again
+# that soon does not show it had stopped accepting: the reset stays undetermined.
+sc_hc_refused_blip_setup() {
+    target ${NSP}tgt1 tgt1 --mode healthy --port 8080 --server "nginx/1.24.0"
+    SERVERS="    server t1 10.99.1.11:8080 check inter 2s fall 3 rise 2"
+    ERR503=502
+    TARGET_VANTAGE=1
+}
+sc_hc_refused_blip_drive() {
+    sleep 5
+    client 40401 http://10.99.0.1/ok/before
+    sleep 0.7
+    nsx ${NSP}tgt1 nft add table inet rc
+    nsx ${NSP}tgt1 nft add chain inet rc in '{ type filter hook input priority 0; }'
+    nsx ${NSP}tgt1 nft add rule inet rc in tcp dport 8080 reject with tcp reset
+    sleep 0.3
+    client 40402 http://10.99.0.1/blip/reset
+    sleep 0.1
+    client 40403 http://10.99.0.1/blip/refused
+    nsx ${NSP}tgt1 nft delete table inet rc
+    sleep 0.3
+    client 40404 http://10.99.0.1/blip/after
+    sleep 5
+}
+
+# Not in ALL_SCENARIOS: recorded by name (2026-12-07). A true keep-alive race whose FIN never
+# reaches the capture point (every FIN of the target is dropped on its way out): the target's
+# 2 s keep-alive timer closes the idle connection, the proxy reuses it 2.1 s after the last
+# response, and the target's kernel answers the request with RST; the next connect is accepted
+# and answered. The capture shows only the RST at the request: undetermined, the target still
+# accepting.
+sc_ka_race_rst_setup() {
+    target ${NSP}tgt1 tgt1 --mode ka_short --ka 2 --server "gunicorn"
+    nsx ${NSP}tgt1 nft add table inet rc
+    nsx ${NSP}tgt1 nft add chain inet rc out '{ type filter hook output priority 0; }'
+    nsx ${NSP}tgt1 nft add rule inet rc out tcp sport 8080 'tcp flags & fin == fin' drop
+    SERVERS="    server t1 10.99.1.11:8080"
+    TARGET_VANTAGE=1
+}
+sc_ka_race_rst_drive() {
+    client 40411 http://10.99.0.1/ok/first
+    sleep 2.1
+    client 40412 http://10.99.0.1/race
+    sleep 0.3
+    client 40413 http://10.99.0.1/after-race
+    sleep 3
+}
+
 # Not in ALL_SCENARIOS (it takes 14 minutes): record it by name.
 sc_hc_port_lone_refused_setup() {
     # Health checks go to the target's port 8082 (the target group's health-check port

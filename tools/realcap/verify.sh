@@ -81,6 +81,13 @@ hc_cadence_refused.pcap|tcp.dstport == 40393 && http.response.code == 502 && $AW
 hc_cadence_refused.target.pcap|ip.src == 10.99.1.11 && tcp.dstport == 59796 && tcp.flags.fin == 1|eq|0
 hc_cadence_refused.target.pcap|ip.src == 10.99.1.11 && tcp.dstport == 59796 && tcp.flags.reset == 1|eq|1
 hc_cadence_refused.target.pcap|ip.src == 10.99.1.11 && tcp.dstport != 59796 && tcp.flags.reset == 1|ge|6
+hc_refused_blip.pcap|tcp.dstport == 40402 && http.response.code == 502 && $AWS|eq|1
+hc_refused_blip.target.pcap|ip.src == 10.99.1.11 && tcp.dstport == 35112 && tcp.flags.fin == 1|eq|0
+hc_refused_blip.target.pcap|ip.src == 10.99.1.11 && tcp.dstport == 35118 && tcp.flags.reset == 1|eq|1
+hc_refused_blip.target.pcap|ip.src == 10.99.1.11 && tcp.dstport == 35128 && tcp.flags.syn == 1 && tcp.flags.ack == 1|eq|1
+ka_race_rst.pcap|tcp.dstport == 40412 && http.response.code == 502 && $AWS|eq|1
+ka_race_rst.target.pcap|ip.src == 10.99.1.11 && tcp.flags.fin == 1|eq|0
+ka_race_rst.target.pcap|ip.src == 10.99.1.11 && tcp.dstport == 42896 && tcp.flags.reset == 1|eq|1
 ws_upgrade.pcap|http.response.code == 101|eq|4
 ws_upgrade.pcap|websocket|ge|10
 ws_upgrade.target.pcap|http.response.code == 101|eq|2

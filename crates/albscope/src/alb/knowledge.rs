@@ -4,6 +4,7 @@
 use super::cadence::{health_check_shaped, HealthCadence};
 use super::candidates::{NodeCandidate, TlsPeers};
 use super::linking::Linking;
+use super::next_connect::NextConnects;
 use super::round_trip::RoundTrips;
 use super::types::{
     median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, RequestPath,
@@ -176,6 +177,9 @@ pub struct Knowledge {
     /// Handshake round trips per (opener, server): the fallback of a connection opened before
     /// the capture ([`RoundTrips::between`]).
     pub round_trips: RoundTrips,
+    /// The connects to a target after it reset a request ([`NextConnects::after`]): whether
+    /// it went on accepting.
+    pub next_connects: NextConnects,
     /// Front-end addresses linked to nodes seen under another address, and the clock offsets
     /// between files that the linked requests show.
     pub links: Linking,
@@ -813,6 +817,7 @@ impl Knowledge {
         let key = rec.tcp.key;
         self.learn_failed_connect(rec);
         self.learn_cadence(rec);
+        self.next_connects.learn(rec);
         // Any connection opened in the capture without a readable request may be a health
         // check (its requests, when readable, were seen by `learn_check_request`).
         let requests = rec.finished_exchanges as usize + rec.unfinished.len();
@@ -993,6 +998,27 @@ impl Knowledge {
                         .is_some_and(|t| t.bursts.len() <= 2 && t.bursts_dropped == 0)
             }
         }
+    }
+
+    /// True when `path`'s back-end request on a reused connection got no answer and its
+    /// target reset the connection: its verdict may rest on the connects to that target after
+    /// the reset ([`NextConnects::after`]), so the diagnosis waits for the end of the capture.
+    pub fn awaits_next_connect(path: &RequestPath) -> bool {
+        let Some(b) = path.back.as_ref() else {
+            return false;
+        };
+        let unanswered = b
+            .exchange
+            .as_ref()
+            .is_some_and(|e| e.request.is_some() && e.response.is_none());
+        unanswered
+            && b.index() > 0
+            && b.record.as_ref().is_some_and(|r| {
+                r.tcp
+                    .events
+                    .iter()
+                    .any(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Rst))
+            })
     }
 
     /// With no ALB traffic recognised otherwise (e.g. a target-ENI capture holding only a

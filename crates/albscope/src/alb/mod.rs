@@ -30,6 +30,8 @@ mod linking;
 mod multiplex;
 pub use linking::{ClockEstimate, FileOffset, Linking, NodeLink, OffsetSource, MIN_LINK_REQUESTS};
 pub use multiplex::{front_http2, Http2Evidence};
+mod next_connect;
+pub use next_connect::{AfterReset, ConnectAttempt, ConnectOutcome, NextConnects};
 mod pairing;
 mod round_trip;
 pub(crate) use pairing::health_check;

@@ -612,6 +612,36 @@ pub enum Evidence {
         /// The status of those headers.
         status: u16,
     },
+    /// After the target's reset, the next connect to it (by any opener) was refused, and it
+    /// went on refusing with none accepted: it had stopped accepting connections.
+    RefusedAfterReset {
+        /// The next connect's opener.
+        opener: std::net::IpAddr,
+        /// The target's RST to its SYN.
+        at: At,
+        /// Reset to that SYN.
+        since_reset: Duration,
+        /// A later refusal (at least a second after the reset).
+        still: At,
+        /// Reset to the later refusal's SYN.
+        still_since: Duration,
+    },
+    /// The next connect to the target after its reset (by any opener), which does not show
+    /// it stopped accepting.
+    NextConnectAfterReset {
+        /// Its opener.
+        opener: std::net::IpAddr,
+        /// Its SYN's answer (else the SYN).
+        at: At,
+        /// Reset to that SYN.
+        since_reset: Duration,
+        /// Accepted (SYN-ACK).
+        accepted: bool,
+        /// Refused (RST to its SYN).
+        refused: bool,
+        /// The first connect accepted after the reset (when the first one was not).
+        accepted_at: Option<At>,
+    },
 }
 
 impl Evidence {
@@ -680,6 +710,12 @@ impl Evidence {
             | Evidence::HeadersSkipped { .. }
             | Evidence::TargetGrpcError { .. }
             | Evidence::ClientGotPartialBody { .. } => Vec::new(),
+            Evidence::RefusedAfterReset { at, still, .. } => vec![at.packet, still.packet],
+            Evidence::NextConnectAfterReset {
+                at, accepted_at, ..
+            } => std::iter::once(at.packet)
+                .chain(accepted_at.map(|a| a.packet))
+                .collect(),
         }
     }
 }
@@ -778,6 +814,13 @@ pub enum Cause {
     /// no FIN before and its keep-alive timeout unknown: an abortive idle close crossing the
     /// request or the target resetting the request (see the finding's candidates).
     ResetAtRequestTimerUnknown {
+        /// How long the connection was idle before the request.
+        idle: Duration,
+    },
+    /// The target reset a kept-alive connection as the request arrived (no FIN before, its
+    /// keep-alive timeout unknown), and refused the connects after it: it had stopped
+    /// accepting (a reject, or a process gone), inferred.
+    ResetThenRefused {
         /// How long the connection was idle before the request.
         idle: Duration,
     },

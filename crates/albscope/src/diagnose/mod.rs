@@ -528,6 +528,9 @@ pub struct AlbLimits {
     /// Connections (and strong-node sightings) through mirror sessions not listed for their
     /// node (over 64 per node) or not remembered (over 100 000).
     pub sessions_over_limit: u64,
+    /// Target resets at a request diagnosed without the connects to their target after them
+    /// (more than 256 resets on one target, 10 000 in all, watched or held): their verdicts stay undetermined.
+    pub resets_not_followed: u64,
 }
 
 /// The [`PathSink`] that diagnoses requests as they come and builds the [`Analysis`].
@@ -548,8 +551,11 @@ pub struct Analyzer {
     /// Back-end connections without a front end that carried no readable request (bare
     /// connection attempts, single TLS exchanges): health checks when the ALB layer finds them
     /// on a health-check cadence, decided at the end of the capture (see
-    /// [`Knowledge::may_be_cadence_check`]).
+    /// [`Knowledge::may_be_cadence_check`]); and requests whose target reset them, decided
+    /// once the connects after the reset are known ([`Knowledge::awaits_next_connect`]).
     held: std::collections::VecDeque<RequestPath>,
+    /// Held resets at a request diagnosed before the end for [`MAX_HELD`].
+    resets_released_early: u64,
     /// Kept findings whose timeline waits for a connection record (a leg paired before its
     /// connection closed), by entry number: the path, and the finding's index in `requests`.
     /// An entry is removed once its timeline is written (a kept finding holds its path only
@@ -598,6 +604,17 @@ fn held_health_check(b: &crate::alb::Leg) -> HealthCheck {
         check.problem = None;
     }
     check
+}
+
+/// True when `path`'s verdict waits for the connects to its target after the target reset
+/// it: a reset at a request on a kept-alive connection, its keep-alive timer unknown
+/// ([`Cause::ResetAtRequestTimerUnknown`]), decided at the end of the capture.
+fn awaits_next_connect(path: &RequestPath, known: &Knowledge) -> bool {
+    Knowledge::awaits_next_connect(path)
+        && matches!(
+            classify::diagnose_verdict(path, known, |_| false).cause,
+            Cause::ResetAtRequestTimerUnknown { .. }
+        )
 }
 
 /// Most back-end attempts held for the health-check cadence test; past it the oldest is
@@ -677,6 +694,7 @@ impl Analyzer {
             metrics: metrics::Collector::default(),
             idle_seen: Vec::new(),
             held: std::collections::VecDeque::new(),
+            resets_released_early: 0,
             awaiting: std::collections::BTreeMap::new(),
             next_awaiting: 0,
             awaiting_by_conn: foldhash::HashMap::default(),
@@ -1023,6 +1041,7 @@ impl Analyzer {
                 nodes_over_limit: known.nodes_over_limit,
                 targets_over_limit: known.targets_over_limit,
                 sessions_over_limit: known.sessions_over_limit,
+                resets_not_followed: self.resets_released_early + known.next_connects.over_limit,
             },
             other_connections: known.unlinked_other_connections(),
             stats,
@@ -1035,9 +1054,12 @@ impl Analyzer {
 
 impl PathSink for Analyzer {
     fn path(&mut self, path: RequestPath, known: &Knowledge) {
-        if Knowledge::may_be_cadence_check(&path) {
+        if Knowledge::may_be_cadence_check(&path) || awaits_next_connect(&path, known) {
             if self.held.len() >= MAX_HELD {
                 if let Some(oldest) = self.held.pop_front() {
+                    if Knowledge::awaits_next_connect(&oldest) {
+                        self.resets_released_early += 1;
+                    }
                     self.request(oldest, known);
                 }
             }

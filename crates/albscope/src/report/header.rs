@@ -411,6 +411,14 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
             g.sessions_over_limit
         ),
     );
+    note(
+        g.resets_not_followed,
+        format!(
+            "{} target resets at a request were diagnosed without the connects after them \
+             (over 256 on one target or 10 000 in all): they stay undetermined",
+            g.resets_not_followed
+        ),
+    );
     let others = a.summary.by_target.get(&TargetRow::Others);
     note(
         others.map_or(0, |t| t.requests),

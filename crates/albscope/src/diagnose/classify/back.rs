@@ -5,7 +5,7 @@ use super::{
     at, back_times, close_of, events, is_close, BackVerdict, Ctx, FixFacts, RACE_LOOKBACK,
     RACE_SLACK, RACE_WINDOW,
 };
-use crate::alb::Leg;
+use crate::alb::{AfterReset, ConnectAttempt, ConnectOutcome, Leg};
 use crate::capture::{Duration, Timestamp};
 use crate::diagnose::evidence::{Cause, CloseOrder, Evidence, IdleUnseen, Reuse, TellApart};
 use crate::diagnose::model::Party;
@@ -208,9 +208,28 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                             ev.push(order_ev);
                         }
                         timer_evidence(&mut ev, announced.zip(announced_match), &detail);
-                        let what = Cause::ResetAtRequestTimerUnknown {
-                            idle: idle_before.unwrap_or(Duration(0)),
-                        };
+                        let idle = idle_before.unwrap_or(Duration(0));
+                        let after = ctx.known.next_connects.after(target_ep, tc.ts);
+                        if let Some(stopped) =
+                            after.and_then(|a| a.stopped_accepting(tc.ts, REFUSED_WITHIN))
+                        {
+                            ev.push(refused_after(tc.ts, stopped));
+                            if let Some(s) = &detail.server {
+                                ev.push(Evidence::TargetServer { server: s.clone() });
+                            }
+                            return v(
+                                Category::TargetClosedBeforeResponse,
+                                Cause::ResetThenRefused { idle },
+                                ev,
+                                None,
+                                Some(502),
+                                detail,
+                            );
+                        }
+                        if let Some(e) = after.and_then(|a| next_connect(tc.ts, a)) {
+                            ev.push(e);
+                        }
+                        let what = Cause::ResetAtRequestTimerUnknown { idle };
                         return race_or_closed(ev, what, TellApart::KeepaliveSetting, detail);
                     }
                     CloseOrder::Crossed => {
@@ -445,6 +464,41 @@ fn timer_evidence(ev: &mut Vec<Evidence>, announced: Option<(Duration, bool)>, d
 
 /// A target's close that the capture cannot tell between a keep-alive race and a close before
 /// answering: `what` says why, `tell_apart` what to capture; the ALB's 502 either way.
+/// How soon after a target's reset at a request the next connect to it must be refused to show
+/// it stopped accepting: the shortest health-check interval (5 s), so that a node's checks
+/// alone can show it.
+const REFUSED_WITHIN: Duration = Duration(5_000_000_000);
+
+/// The evidence of a target that stopped accepting after its reset at `reset`: its first
+/// refused connect and a later one.
+fn refused_after(reset: Timestamp, (first, later): (ConnectAttempt, ConnectAttempt)) -> Evidence {
+    let answer = |a: &ConnectAttempt| at(a.at, a.answer.unwrap_or(a.syn));
+    Evidence::RefusedAfterReset {
+        opener: first.opener,
+        at: answer(&first),
+        since_reset: first.at.since(reset),
+        still: answer(&later),
+        still_since: later.at.since(reset),
+    }
+}
+
+/// The next connect after a target's reset at `reset`, when the capture shows one.
+fn next_connect(reset: Timestamp, after: &AfterReset) -> Option<Evidence> {
+    let first = after.first?;
+    let accepted = first.outcome == ConnectOutcome::Accepted;
+    Some(Evidence::NextConnectAfterReset {
+        opener: first.opener,
+        at: at(first.at, first.answer.unwrap_or(first.syn)),
+        since_reset: first.at.since(reset),
+        accepted,
+        refused: first.outcome == ConnectOutcome::Refused,
+        accepted_at: after
+            .first_accepted
+            .filter(|_| !accepted)
+            .map(|a| at(a.at, a.answer.unwrap_or(a.syn))),
+    })
+}
+
 fn race_or_closed(
     mut ev: Vec<Evidence>,
     what: Cause,

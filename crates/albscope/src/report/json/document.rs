@@ -591,6 +591,8 @@ struct AlbLimitsOut {
     nodes_over_limit: u64,
     targets_over_limit: u64,
     sessions_over_limit: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    resets_not_followed: u64,
 }
 
 impl AlbLimitsOut {
@@ -603,6 +605,7 @@ impl AlbLimitsOut {
             nodes_over_limit: l.nodes_over_limit,
             targets_over_limit: l.targets_over_limit,
             sessions_over_limit: l.sessions_over_limit,
+            resets_not_followed: l.resets_not_followed,
         }
     }
 }

@@ -162,7 +162,9 @@
 //!   (`--pairing-memory`), `pairing_peak_bytes` (estimated; 0 in expected reports),
 //!   `legs_paired_early` (paired before their window closed because the budget was reached),
 //!   `late_legs_dropped`, `nodes_over_limit`, `targets_over_limit` (connections of nodes and
-//!   targets past 10 000 known, not counted one by one), `sessions_over_limit`}. Per-target
+//!   targets past 10 000 known, not counted one by one), `sessions_over_limit`,
+//!   `resets_not_followed` (only when not 0: target resets at a request diagnosed without the
+//!   connects after them, past 256 on one target or 10 000 in all)}. Per-target
 //!   tables (`summary.by_target`, `metrics.by_target`, `health_checks.by_target`) give the
 //!   first 1 000 targets a row each and the rest share `"(other targets)"`.
 //! - `stats`: the pipeline's run statistics (inputs, packets, per-layer counters, `problems`).

@@ -100,6 +100,13 @@ pub fn cause(c: &Cause) -> String {
              be told from the target resetting the request (a reject, or a process gone)",
             secs(*idle)
         ),
+        Cause::ResetThenRefused { idle } => format!(
+            "the target reset the kept-alive connection as the request arrived, after {} idle, \
+             without closing it before (no FIN), and refused the connections opened to it after \
+             (SYN answered by RST): it had stopped accepting (a reject, or a process gone), \
+             so it reset the request rather than an idle close crossing it (inferred)",
+            secs(*idle)
+        ),
         Cause::TargetClosedBeforeAnswer { reset } => format!(
             "the target {} the connection before answering",
             if *reset { "reset" } else { "closed" }

@@ -656,6 +656,51 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
              show why (a limit the parser did not see?)"
                 .into()
         }
+        Evidence::RefusedAfterReset {
+            opener,
+            at: a,
+            since_reset,
+            still,
+            still_since,
+        } => format!(
+            "the next connection to the target after the reset ({opener}, {} later) was \
+             refused: RST to its SYN ({}); it still refused one {} after the reset ({}), and \
+             accepted none in between",
+            ms(*since_reset),
+            at(a),
+            secs(*still_since),
+            at(still)
+        ),
+        Evidence::NextConnectAfterReset {
+            opener,
+            at: a,
+            since_reset,
+            accepted,
+            refused,
+            accepted_at,
+        } => {
+            let mut s = format!(
+                "the next connection to the target after the reset ({opener}, {} later) was {} ({})",
+                ms(*since_reset),
+                if *accepted {
+                    "accepted"
+                } else if *refused {
+                    "refused (RST to its SYN)"
+                } else {
+                    "not answered"
+                },
+                at(a)
+            );
+            if let Some(acc) = accepted_at {
+                s.push_str(&format!(
+                    ", and one was accepted again ({}): the target did not stay down",
+                    at(acc)
+                ));
+            } else if *accepted {
+                s.push_str(": the target was still accepting connections");
+            }
+            s
+        }
         Evidence::ClientGotPartialBody { status } => format!(
             "the client got the target's {status} headers and part of the body, then the \
              connection was closed: no complete response"
