@@ -1,7 +1,7 @@
 //! What a finding says, as values: the facts behind it ([`Evidence`]), its cause ([`Cause`])
 //! and its notes ([`Note`]). The report layer writes them as sentences.
 
-use super::model::{LegKind, Party};
+use super::model::{LegKind, Party, Text};
 use crate::alb::PairingNote;
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::Endpoint;
@@ -205,7 +205,7 @@ pub enum Evidence {
     /// The ALB sent the request to the target.
     RequestSent {
         /// Method and request target; none for TLS application data.
-        request: Option<(String, String)>,
+        request: Option<(Text, Text)>,
         /// The target.
         target: Endpoint,
         /// Where.

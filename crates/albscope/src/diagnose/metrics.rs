@@ -473,6 +473,8 @@ pub struct Collector {
     targets: IndexMap<super::TargetRow, TargetAcc, crate::alb::FastHash>,
     conns: IndexMap<ConnReuse, GroupAcc, crate::alb::FastHash>,
     kept: IndexMap<RequestId, RequestConns>,
+    /// Most entries `kept` will hold (its growth stops there); 0: not known.
+    kept_limit: usize,
     series: super::series::TimeSeries,
     total: CwCounts,
     periods: BTreeMap<i64, PeriodAcc>,
@@ -510,6 +512,13 @@ pub fn conn_reuse(b: &crate::alb::Leg) -> ConnReuse {
 }
 
 impl Collector {
+    /// A collector whose kept-connections map never grows past `max` entries (the most
+    /// requests kept in full).
+    pub fn with_kept_limit(mut self, max: usize) -> Self {
+        self.kept_limit = max;
+        self
+    }
+
     /// Counts one diagnosed request; keeps its connections when `keep` (the request is kept in
     /// full).
     pub fn observe(&mut self, path: &RequestPath, f: &Finding, keep: bool) {
@@ -560,9 +569,16 @@ impl Collector {
         }
         self.conns.entry(reuse).or_default().add(f, rt_bucket);
         if keep {
-            // One entry per kept finding (~0.35 KB): grow by a quarter, not by doubling.
+            // One entry per kept finding (~0.35 KB): grow by a quarter, not by doubling, and
+            // not past the most kept.
             if self.kept.len() == self.kept.capacity() {
-                self.kept.reserve_exact((self.kept.len() / 4).max(64));
+                let max = if self.kept_limit > 0 {
+                    self.kept_limit
+                } else {
+                    usize::MAX
+                };
+                self.kept
+                    .reserve_exact(super::kept_growth(self.kept.len(), max));
             }
             self.kept.insert(
                 f.id,

@@ -8,6 +8,7 @@
 
 mod classify;
 mod clock;
+mod intern;
 pub use clock::{analyze_files, clock_offsets, CLOCK_REPORT_MIN};
 pub mod evidence;
 pub mod logjoin;
@@ -23,7 +24,7 @@ pub use evidence::{
 };
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
-    TimelineEvent,
+    Text, TimelineEvent,
 };
 
 pub use classify::diagnose;
@@ -143,11 +144,11 @@ pub struct Finding {
     /// when no back-end attempt was seen; with `target`, the back connection's 4-tuple.
     pub back_alb: Option<Endpoint>,
     /// HTTP method (null when opaque).
-    pub method: Option<String>,
+    pub method: Option<Text>,
     /// Request target (null when opaque).
-    pub path: Option<String>,
+    pub path: Option<Text>,
     /// Host header.
-    pub host: Option<String>,
+    pub host: Option<Text>,
     /// The request as captured, or why it cannot be shown (encrypted, never sent, not
     /// readable).
     pub request: RequestSeen,
@@ -183,7 +184,7 @@ pub struct Finding {
     /// What happened (the headline's clause).
     pub cause: Cause,
     /// X-Amzn-Trace-Id.
-    pub trace_id: Option<String>,
+    pub trace_id: Option<Text>,
     /// What the ALB access log would show.
     pub access_log: AccessLogView,
     /// Events of both legs on one clock.
@@ -191,13 +192,13 @@ pub struct Finding {
     /// Facts naming packets, timers and bytes.
     pub evidence: Vec<Evidence>,
     /// One-line fix.
-    pub fix: Option<String>,
+    pub fix: Option<Text>,
     /// Ambiguities, missing legs.
     pub notes: Vec<Note>,
     /// How the legs were matched.
     pub pairing: PairingMethod,
     /// Server header of the target, when known.
-    pub target_server: Option<String>,
+    pub target_server: Option<Text>,
     /// HTTP/2 front end: the `RST_STREAM` the ALB ended the client's stream with instead of a
     /// status (e.g. `REFUSED_STREAM`: refused unprocessed, safe to retry).
     pub client_stream_reset: Option<ClientStreamReset>,
@@ -560,7 +561,8 @@ pub struct Analyzer {
     /// connection closed), by entry number: the path, and the finding's index in `requests`.
     /// An entry is removed once its timeline is written (a kept finding holds its path only
     /// while a connection of it is open).
-    awaiting: std::collections::BTreeMap<usize, (RequestPath, usize)>,
+    /// (Boxed: a path is ~2 KB, and the map's nodes hold room for 11 entries.)
+    awaiting: std::collections::BTreeMap<usize, (Box<RequestPath>, usize)>,
     /// The next entry number of `awaiting`.
     next_awaiting: usize,
     /// Connection id -> entries of `awaiting` with a leg on that connection.
@@ -570,6 +572,8 @@ pub struct Analyzer {
     count_slots: foldhash::HashMap<(Category, Option<u16>), (usize, usize)>,
     /// Where each row counts in [`Summary::by_target`], the same way.
     target_slots: foldhash::HashMap<TargetRow, usize>,
+    /// The text the kept findings quote, one copy of each value.
+    texts: intern::Interner,
 }
 
 /// Drops the spare capacity of a kept finding's lists and strings: it is held to the end of
@@ -579,20 +583,12 @@ fn shrink_kept(f: &mut Finding) {
     f.evidence.shrink_to_fit();
     f.notes.shrink_to_fit();
     f.candidates.shrink_to_fit();
-    for s in [
-        &mut f.method,
-        &mut f.path,
-        &mut f.host,
-        &mut f.trace_id,
-        &mut f.fix,
-        &mut f.target_server,
-        &mut f.access_log.trace_id,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        s.shrink_to_fit();
-    }
+}
+
+/// How many more kept findings a full list makes room for, holding `len` with at most `max`
+/// kept: a quarter more (at least 64), never past `max` (at least 1).
+pub(crate) fn kept_growth(len: usize, max: usize) -> usize {
+    (len / 4).max(64).min(max.saturating_sub(len)).max(1)
 }
 
 /// The health check a held back-end connection was: a bare attempt failed; a TLS exchange
@@ -691,7 +687,7 @@ impl Analyzer {
             health: HealthSummary::default(),
             log: None,
             log_probe: None,
-            metrics: metrics::Collector::default(),
+            metrics: metrics::Collector::default().with_kept_limit(keep.max_requests),
             idle_seen: Vec::new(),
             held: std::collections::VecDeque::new(),
             resets_released_early: 0,
@@ -700,6 +696,7 @@ impl Analyzer {
             awaiting_by_conn: foldhash::HashMap::default(),
             count_slots: foldhash::HashMap::default(),
             target_slots: foldhash::HashMap::default(),
+            texts: intern::Interner::default(),
         }
     }
 
@@ -857,14 +854,17 @@ impl Analyzer {
                         }
                     }
                 }
-                self.awaiting.insert(entry, (path, self.requests.len()));
+                self.awaiting
+                    .insert(entry, (Box::new(path), self.requests.len()));
             }
             // Kept findings are large (~0.6 KB before their heap parts): grow by a quarter
-            // rather than doubling, so the list holds at most a quarter unused.
+            // rather than doubling, so the list holds at most a quarter unused, and never
+            // past the most kept.
             shrink_kept(&mut finding);
+            self.texts.finding(&mut finding);
             if self.requests.len() == self.requests.capacity() {
                 self.requests
-                    .reserve_exact((self.requests.len() / 4).max(64));
+                    .reserve_exact(kept_growth(self.requests.len(), self.max_kept));
             }
             self.requests.push(finding);
         }
@@ -879,6 +879,7 @@ impl Analyzer {
         if let Some(f) = self.requests.get_mut(index) {
             f.timeline = classify::timeline(&path);
             f.timeline.shrink_to_fit();
+            self.texts.timeline(&mut f.timeline);
             self.metrics.refresh_conns(&path, f.id);
         }
     }

@@ -7,6 +7,12 @@ use serde::Serialize;
 use std::cmp::Ordering;
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
+
+/// Text a kept finding quotes from the capture (method, request target, Host, reason phrase,
+/// Server): shared between the finding, its request and its timeline, and between findings
+/// (see [`super::intern`]), so a kept finding holds one copy of each, not four.
+pub type Text = Arc<str>;
 
 /// Which leg of a request path: the client's connection to the ALB, or the ALB's to a target.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -103,11 +109,11 @@ pub enum RequestSeen {
     /// A readable HTTP request.
     Http {
         /// Method.
-        method: String,
+        method: Text,
         /// Request target.
-        target: String,
+        target: Text,
         /// Host header.
-        host: Option<String>,
+        host: Option<Text>,
     },
     /// An encrypted (TLS) request of this many bytes.
     Encrypted {
@@ -150,11 +156,11 @@ pub enum EventKind {
     /// An HTTP request.
     Request {
         /// Method.
-        method: String,
+        method: Text,
         /// Request target.
-        target: String,
+        target: Text,
         /// Host header.
-        host: Option<String>,
+        host: Option<Text>,
         /// The request never completed.
         incomplete: bool,
     },
@@ -168,9 +174,9 @@ pub enum EventKind {
         /// Status.
         status: u16,
         /// Reason phrase.
-        reason: String,
+        reason: Text,
         /// Server header.
-        server: Option<String>,
+        server: Option<Text>,
     },
     /// The response body never completed.
     BodyIncomplete {
@@ -363,5 +369,5 @@ pub struct AccessLogView {
     /// status codes (and whether a target answered) are not visible, not absent.
     pub status_not_visible: bool,
     /// X-Amzn-Trace-Id the ALB sent to the target.
-    pub trace_id: Option<String>,
+    pub trace_id: Option<Text>,
 }

@@ -110,9 +110,9 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
     if let Some(ex) = &leg.exchange {
         if let Some(r) = &ex.request {
             let kind = EventKind::Request {
-                method: r.method().to_string(),
-                target: r.target().to_string(),
-                host: r.headers.known(Known::Host).map(str::to_string),
+                method: r.method().into(),
+                target: r.target().into(),
+                host: r.headers.known(Known::Host).map(Into::into),
                 incomplete: r.complete.is_none(),
             };
             push(
@@ -136,8 +136,8 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
             }
             let kind = EventKind::Response {
                 status: r.status,
-                reason: r.reason().to_string(),
-                server: r.headers.known(Known::Server).map(str::to_string),
+                reason: r.reason().into(),
+                server: r.headers.known(Known::Server).map(Into::into),
             };
             push(
                 &mut evs,

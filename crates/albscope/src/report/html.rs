@@ -526,7 +526,7 @@ fn finding(h: &mut String, a: &Analysis, n: usize, anchor: &str, f: &Finding) {
             secs(al.response_processing_time),
             words::status_or_dash(al.elb_status_code),
             words::status_or_dash(al.target_status_code),
-            al.trace_id.clone().unwrap_or_else(|| "-".into()),
+            al.trace_id.as_deref().unwrap_or("-").to_string(),
         ]],
         &[true, true, true, true, true, false],
     );

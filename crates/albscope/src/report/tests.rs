@@ -345,7 +345,7 @@ fn markdown_escapes_capture_text() {
 fn hostile(mut a: crate::diagnose::Analysis) -> crate::diagnose::Analysis {
     let evil = "\"><script>alert(1)</script><img src=x onerror=alert(2)>";
     let f = &mut a.requests[0];
-    f.path = Some(format!("/{evil}"));
+    f.path = Some(format!("/{evil}").into());
     f.host = Some(evil.into());
     f.cause = crate::diagnose::Cause::TargetOwnError {
         server: Some(evil.into()),

@@ -14,7 +14,7 @@ pub(super) fn access_log(
     (category, answered_not_visible): (Category, bool),
     status: Option<u16>,
     target_status: Option<u16>,
-    trace_id: &Option<String>,
+    trace_id: &Option<crate::diagnose::Text>,
 ) -> AccessLogView {
     let front = path.front.as_ref();
     let back = path.back.as_ref();

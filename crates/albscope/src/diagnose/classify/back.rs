@@ -83,7 +83,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
             .as_ref()
             .and_then(|e| e.request.as_ref())
             .filter(|_| ctx.words)
-            .map(|r| (r.method().to_string(), r.target().to_string()));
+            .map(|r| (r.method().into(), r.target().into()));
         let reuse = (b.index() > 0).then(|| Reuse {
             number: b.index() + 1,
             idle_before: b.exchange.as_ref().and_then(|e| e.idle_before),

@@ -354,8 +354,8 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
                 .or_else(|| front.and_then(|f| f.request_known(Known::XAmznTraceId)))
         })
         .flatten()
-        .map(str::to_string);
-    detail.trace_id = trace_id.clone();
+        .map(crate::diagnose::Text::from);
+    detail.trace_id = trace_id.as_deref().map(str::to_string);
     if words && detail.server.is_none() {
         detail.server = back
             .and_then(|b| b.response_known(Known::Server))
@@ -415,7 +415,7 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
             (Cause::AttemptOrHealthCheck(_), [only]) => *only,
             _ => category,
         };
-        fix_text(fixed, &detail)
+        fix_text(fixed, &detail).map(Into::into)
     } else {
         None
     };
@@ -424,9 +424,9 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         // counts encrypted and absent requests of every finding, so those stay typed).
         Some(_) if !words => RequestSeen::NotReadable,
         Some(r) => RequestSeen::Http {
-            method: r.method().to_string(),
-            target: r.target().to_string(),
-            host: r.headers.known(Known::Host).map(str::to_string),
+            method: r.method().into(),
+            target: r.target().into(),
+            host: r.headers.known(Known::Host).map(Into::into),
         },
         None if front.or(back).is_some_and(|l| l.burst.is_some()) => RequestSeen::Encrypted {
             bytes: front
@@ -503,12 +503,12 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         alb,
         target: back.map(|b| b.conn.key.server),
         back_alb: back.map(|b| b.conn.key.client),
-        method: req.filter(|_| words).map(|r| r.method().to_string()),
-        path: req.filter(|_| words).map(|r| r.target().to_string()),
+        method: req.filter(|_| words).map(|r| r.method().into()),
+        path: req.filter(|_| words).map(|r| r.target().into()),
         host: req
             .filter(|_| words)
             .and_then(|r| r.headers.known(Known::Host))
-            .map(str::to_string),
+            .map(Into::into),
         request: request_seen,
         status,
         status_inferred,
@@ -534,7 +534,7 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         notes,
         pairing: path.pairing,
         logged: None,
-        target_server: detail.server.clone(),
+        target_server: detail.server.as_deref().map(Into::into),
         grpc,
         client_stream_reset,
     }

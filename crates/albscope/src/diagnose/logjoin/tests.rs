@@ -54,7 +54,7 @@ fn finding(trace: Option<&str>) -> Finding {
         cause: crate::diagnose::Cause::IdleTimeout {
             idle: Duration::from_millis(60_000),
         },
-        trace_id: trace.map(str::to_string),
+        trace_id: trace.map(Into::into),
         access_log: AccessLogView {
             request_creation_time: Some(ts("2025-12-11T16:42:58.020700Z")),
             request_processing_time: Step::Took(Duration(0)),
@@ -63,7 +63,7 @@ fn finding(trace: Option<&str>) -> Finding {
             elb_status_code: Some(504),
             target_status_code: None,
             status_not_visible: false,
-            trace_id: trace.map(str::to_string),
+            trace_id: trace.map(Into::into),
         },
         timeline: Vec::new(),
         evidence: Vec::new(),
