@@ -611,6 +611,17 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
             "ka_nginx.target.pcap",
             races(40751..=40758, &[40754, 40756, 40758], true),
         ),
+        // tools/realcap/record_nodesw.sh: Node.js `http` with its defaults (keepAliveTimeout
+        // 5 s announced, idle closes at about 6.1 s) and the ways it fails a request
+        ("nw_node.pcap", nw_node(false)),
+        ("nw_node.target.pcap", nw_node(true)),
+        // Node.js with `server.keepAliveTimeout = 0`: no idle close at all, reuses after 7 s
+        // and 12 s idle are fine; `Connection: close` ends one connection cleanly
+        ("nw_node_ka0.pcap", races(43051..=43056, &[], false)),
+        ("nw_node_ka0.target.pcap", races(43051..=43056, &[], true)),
+        // the JDK's HttpServer (idleInterval 2 s on a 1 s clock tick: idle closes at 2.3-2.9 s)
+        ("nw_java.pcap", nw_java(false)),
+        ("nw_java.target.pcap", nw_java(true)),
         (
             "grpc_status.target.pcap",
             vec![
@@ -1064,6 +1075,77 @@ fn races(ports: std::ops::RangeInclusive<u16>, raced: &[u16], target_side: bool)
             }
         })
         .collect()
+}
+
+/// Client ports `ports` answered `ok` 200 by the target but those in `failed` (their truth;
+/// `failed_target_side` overrides it seen from the target alone), client port 0 on the
+/// target's side.
+fn outcomes(
+    ports: impl Iterator<Item = u16>,
+    failed: &[Want],
+    failed_target_side: &[Want],
+    target_side: bool,
+) -> Vec<Want> {
+    ports
+        .map(|p| {
+            let find = |l: &[Want]| l.iter().find(|w| w.0 == p).copied();
+            let want = (target_side.then(|| find(failed_target_side)).flatten())
+                .or_else(|| find(failed))
+                .unwrap_or((p, Category::Ok, Some(200), TG));
+            (if target_side { 0 } else { p }, want.1, want.2, want.3)
+        })
+        .collect()
+}
+
+/// `nw_node`: two reuses at Node's idle close (6.0 and 6.1 s after the previous request) race
+/// it; a socket destroyed (FIN) or reset without an answer and a process that exits before
+/// any response byte are closes before the answer; one that exits after 100 of 1000 body bytes
+/// cuts the body; bytes that are no HTTP response; an answer after 8 s (the proxy's idle
+/// timeout is 5 s: seen from the target alone, a client that left looks the same).
+fn nw_node(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    outcomes(
+        43001..=43023,
+        &[
+            (43008, KeepaliveRace, Some(502), LB),
+            (43010, KeepaliveRace, Some(502), LB),
+            (43012, TargetClosedBeforeResponse, Some(502), LB),
+            (43014, TargetClosedBeforeResponse, Some(502), LB),
+            (43016, TargetClosedBeforeResponse, Some(502), LB),
+            (43018, IncompleteBody, None, LB),
+            (43020, MalformedResponse, Some(502), LB),
+            (43021, TargetIdleTimeout, Some(504), LB),
+        ],
+        &[(43021, Undetermined, None, None)],
+        target_side,
+    )
+}
+
+/// `nw_java`: of the sweep over the JDK's idle-close window, three reuses race its timer
+/// (43146 after 2.76 s idle, 43154 after 2.39 s: its usual closes; 43152 after 3.02 s, later
+/// than any idle close it showed, reset: the capture cannot tell it from a reset of the
+/// request, so undetermined); a handler that throws (closed, no answer); a body cut short by
+/// the exchange's close and by the JVM halting; its own 500; an answer after 8 s.
+fn nw_java(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    outcomes(
+        [43101, 43102]
+            .into_iter()
+            .chain(43131..=43162)
+            .chain(43121..=43129),
+        &[
+            (43146, KeepaliveRace, Some(502), LB),
+            (43152, Undetermined, Some(502), LB),
+            (43154, KeepaliveRace, Some(502), LB),
+            (43122, TargetClosedBeforeResponse, Some(502), LB),
+            (43124, IncompleteBody, None, LB),
+            (43125, TargetGeneratedError, Some(500), TG),
+            (43126, TargetIdleTimeout, Some(504), LB),
+            (43128, IncompleteBody, None, LB),
+        ],
+        &[(43126, Undetermined, None, None)],
+        target_side,
+    )
 }
 
 #[test]
