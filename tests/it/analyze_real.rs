@@ -622,6 +622,11 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // the JDK's HttpServer (idleInterval 2 s on a 1 s clock tick: idle closes at 2.3-2.9 s)
         ("nw_java.pcap", nw_java(false)),
         ("nw_java.target.pcap", nw_java(true)),
+        // Puma 5 (persistent_timeout 2 s: idle closes at about 2.2 s): reuses after 2.23 and
+        // 2.22 s idle race it; the app's exception is Puma's own 500; a hijacked socket closed
+        // without an answer; an answer after 8 s
+        ("nw_puma.pcap", nw_puma(false)),
+        ("nw_puma.target.pcap", nw_puma(true)),
         (
             "grpc_status.target.pcap",
             vec![
@@ -1144,6 +1149,26 @@ fn nw_java(target_side: bool) -> Vec<Want> {
             (43128, IncompleteBody, None, LB),
         ],
         &[(43126, Undetermined, None, None)],
+        target_side,
+    )
+}
+
+/// `nw_puma`: see its truth rows.
+fn nw_puma(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    outcomes(
+        [43201, 43202]
+            .into_iter()
+            .chain(43211..=43222)
+            .chain(43231..=43236),
+        &[
+            (43220, KeepaliveRace, Some(502), LB),
+            (43222, KeepaliveRace, Some(502), LB),
+            (43232, TargetGeneratedError, Some(500), TG),
+            (43233, TargetClosedBeforeResponse, Some(502), LB),
+            (43235, TargetIdleTimeout, Some(504), LB),
+        ],
+        &[(43235, Undetermined, None, None)],
         target_side,
     )
 }

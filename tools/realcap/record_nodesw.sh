@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Record real Node.js and Java (JDK) targets through HAProxy as an ALB node (sibling of
+# Record real Node.js, Java (JDK) and Ruby (Puma) targets through HAProxy as an ALB node (sibling of
 # record.sh, whose topology, mirroring and helpers it sources): their default keep-alive
 # timers raced by requests at the idle gap, and the ways they fail a request (a process that
 # dies before or in the middle of a response, a socket destroyed or reset without an answer,
@@ -14,7 +14,7 @@
 # /tmp/nw-realcap. Writes samples/real/<scenario>.pcap (VXLAN mirror of the node),
 # <scenario>.target.pcap (tcpdump on target 10.99.1.11) and <scenario>.log (client results,
 # HAProxy's log, then the target's own output). Needs what record.sh needs, plus Node.js
-# (`node`) and a JDK (`javac`, `java`).
+# (`node`), a JDK (`javac`, `java`) and Puma (Debian `puma`).
 #
 # As in record_ka.sh, a race window is made by dropping each connection's first FIN from the
 # target (the kernel retransmits it about 0.2 s later), like a FIN still in flight.
@@ -25,7 +25,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/nw-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-NW_SCENARIOS="nw_node nw_node_ka0 nw_java"
+NW_SCENARIOS="nw_node nw_node_ka0 nw_java nw_puma"
 
 # HAProxy keeps idle back-end connections longer than the targets' keep-alive timers (an ALB
 # keeps them up to its idle timeout): no purge of idle server connections during a recording.
@@ -168,10 +168,45 @@ sc_nw_java_drive() {
     sleep 1
 }
 
+sc_nw_puma_setup() {
+    # Puma 5 (Ruby; Rails' default server) closes idle connections after persistent_timeout,
+    # 20 s by default (below an ALB's 60 s); here 2 s against the stand-in's 5 s
+    local d=$WORK/puma
+    mkdir -p "$d"
+    printf 'environment "production"\npersistent_timeout 2\nthreads 4, 4\nbind "tcp://0.0.0.0:8080"\n' \
+        >"$d/puma.rb"
+    chmod -R a+rX "$d"
+    bg tgt1 ${NSP}tgt1 puma -C "$d/puma.rb" "$HERE/servers/nw_puma.ru"
+    drop_first_fin ${NSP}tgt1 8080
+    SERVERS="    server t1 10.99.1.11:8080"
+    TARGET_VANTAGE=1
+}
+sc_nw_puma_drive() {
+    sleep 1.5                                     # Ruby starts
+    client 43201 http://10.99.0.1/ok/first
+    sleep 1
+    client 43202 http://10.99.0.1/ok/reused-1s
+    sleep 4                                       # Puma closes it (2 s)
+    race_sweep 43211 1.95 2.0 2.05 2.1 2.15 2.2
+    sleep 1
+    client 43231 http://10.99.0.1/ok/before-failures
+    sleep 0.5
+    client 43232 http://10.99.0.1/raise/a         # the app raises: Puma's own 500
+    sleep 0.5
+    client 43233 http://10.99.0.1/hijack/b        # hijacked and closed: no answer
+    sleep 0.5
+    client 43234 http://10.99.0.1/ok/c
+    sleep 0.5
+    client 43235 http://10.99.0.1/slow/8/d        # past the 5 s idle timeout
+    sleep 4
+    client 43236 http://10.99.0.1/ok/last
+    sleep 1
+}
+
 nw_main() {
     if [ "${1:-}" != "--list" ]; then
         local s
-        for s in haproxy tcpdump nft node javac java; do
+        for s in haproxy tcpdump nft node javac java puma; do
             command -v $s >/dev/null || { echo "missing $s" >&2; return 1; }
         done
     fi
