@@ -627,6 +627,10 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // without an answer; an answer after 8 s
         ("nw_puma.pcap", nw_puma(false)),
         ("nw_puma.target.pcap", nw_puma(true)),
+        // Node.js reset as a 96 KB upload arrives (the process exits, or the socket is
+        // destroyed, with body bytes unread: RST), before any response byte
+        ("nw_node_upload.pcap", nw_node_upload(false)),
+        ("nw_node_upload.target.pcap", nw_node_upload(true)),
         (
             "grpc_status.target.pcap",
             vec![
@@ -1149,6 +1153,20 @@ fn nw_java(target_side: bool) -> Vec<Want> {
             (43128, IncompleteBody, None, LB),
         ],
         &[(43126, Undetermined, None, None)],
+        target_side,
+    )
+}
+
+/// `nw_node_upload`: see its truth rows.
+fn nw_node_upload(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    outcomes(
+        43301..=43305,
+        &[
+            (43302, TargetClosedBeforeResponse, Some(502), LB),
+            (43304, TargetClosedBeforeResponse, Some(502), LB),
+        ],
+        &[],
         target_side,
     )
 }

@@ -4,7 +4,8 @@
 # timers raced by requests at the idle gap, and the ways they fail a request (a process that
 # dies before or in the middle of a response, a socket destroyed or reset without an answer,
 # bytes that are no HTTP response, a handler that throws, a body shorter than its
-# Content-Length, an answer slower than the proxy's idle timeout).
+# Content-Length, an answer slower than the proxy's idle timeout, an upload reset before it is
+# read).
 #
 #   sudo tools/realcap/record_nodesw.sh                # all scenarios
 #   sudo tools/realcap/record_nodesw.sh nw_java        # some of them
@@ -25,7 +26,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/nw-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-NW_SCENARIOS="nw_node nw_node_ka0 nw_java nw_puma"
+NW_SCENARIOS="nw_node nw_node_ka0 nw_java nw_puma nw_node_upload"
 
 # HAProxy keeps idle back-end connections longer than the targets' keep-alive timers (an ALB
 # keeps them up to its idle timeout): no purge of idle server connections during a recording.
@@ -200,6 +201,27 @@ sc_nw_puma_drive() {
     client 43235 http://10.99.0.1/slow/8/d        # past the 5 s idle timeout
     sleep 4
     client 43236 http://10.99.0.1/ok/last
+    sleep 1
+}
+
+sc_nw_node_upload_setup() {
+    supervised tgt1 ${NSP}tgt1 node "$HERE/servers/nw_node.js" 0.0.0.0 8080
+    head -c 98304 /dev/zero | tr '\0' 'u' >"$WORK/upload.bin"
+    SERVERS="    server t1 10.99.1.11:8080"
+    TARGET_VANTAGE=1
+}
+sc_nw_node_upload_drive() {
+    client 43301 http://10.99.0.1/ok/first
+    sleep 0.5
+    # 96 KB uploads: the process exits, or the socket is destroyed, as the headers arrive,
+    # with body bytes still unread (the kernel answers them with RST)
+    client 43302 http://10.99.0.1/crash/head/upload --data-binary @"$WORK/upload.bin"
+    sleep 1.5
+    client 43303 http://10.99.0.1/ok/upload --data-binary @"$WORK/upload.bin"
+    sleep 0.5
+    client 43304 http://10.99.0.1/destroy/upload --data-binary @"$WORK/upload.bin"
+    sleep 0.5
+    client 43305 http://10.99.0.1/ok/last
     sleep 1
 }
 

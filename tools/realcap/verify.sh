@@ -132,6 +132,8 @@ nw_puma.pcap|http.response.code == 502 && $AWS|eq|3
 nw_puma.pcap|tcp.dstport == 43232 && http.response.code == 500|eq|1
 nw_puma.pcap|tcp.dstport == 43235 && http.response.code == 504 && $AWS|eq|1
 nw_puma.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|eq|2
+nw_node_upload.pcap|http.response.code == 502 && $AWS|eq|2
+nw_node_upload.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|ge|2
 nw_java.target.pcap|tcp.srcport == 8080 && tcp.payload contains "Content-length: 1000"|eq|2
 EOF
 )
