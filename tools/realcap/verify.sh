@@ -122,6 +122,26 @@ ka_gunicorn.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|eq|1
 ka_nginx.pcap|http.response.line contains "Keep-Alive: timeout=3"|ge|5
 ka_nginx.pcap|http.response.code == 502 && $AWS|eq|3
 ka_nginx.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|eq|3
+nw_node.pcap|http.response.line contains "Keep-Alive: timeout=5"|ge|10
+nw_node.pcap|http.response.code == 502 && $AWS|eq|6
+nw_node.pcap|tcp.dstport == 43021 && http.response.code == 504 && $AWS|eq|1
+nw_node.pcap|tcp.dstport == 43018 && tcp.srcport == 80 && tcp.flags.fin == 1|eq|1
+nw_node.pcap|ip.src == 10.99.1.11 && tcp.payload contains "HTPT/1.1"|eq|1
+nw_node.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|eq|3
+nw_node_ka0.pcap|http.response.line contains "Keep-Alive"|eq|0
+nw_node_ka0.pcap|http.response.code != 200|eq|0
+nw_node_ka0.target.pcap|tcp.srcport == 8080 && tcp.flags.syn == 1|eq|2
+nw_java.pcap|http.response.code == 502 && $AWS|eq|4
+nw_java.pcap|tcp.dstport == 43125 && http.response.code == 500|eq|1
+nw_java.pcap|tcp.dstport == 43126 && http.response.code == 504 && $AWS|eq|1
+nw_java.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|eq|1
+nw_puma.pcap|http.response.code == 502 && $AWS|eq|3
+nw_puma.pcap|tcp.dstport == 43232 && http.response.code == 500|eq|1
+nw_puma.pcap|tcp.dstport == 43235 && http.response.code == 504 && $AWS|eq|1
+nw_puma.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|eq|2
+nw_node_upload.pcap|http.response.code == 502 && $AWS|eq|2
+nw_node_upload.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|ge|2
+nw_java.target.pcap|tcp.srcport == 8080 && tcp.payload contains "Content-length: 1000"|eq|2
 EOF
 )
 

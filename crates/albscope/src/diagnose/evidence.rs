@@ -166,6 +166,12 @@ pub enum TellApart {
     /// or its own idle closes) and whether it refused new connections right after tell an
     /// abortive idle close from a reset of the request.
     KeepaliveSetting,
+    /// The target closed a kept-alive connection as a request arrived after an idle gap within
+    /// the spread its own idle closes could have (no shorter than the shortest, off the
+    /// usual one): its keep-alive setting and how its server checks idle connections (a
+    /// periodic sweep), or its own log of the request, tell a race from a close before
+    /// answering.
+    TimerSweep,
 }
 
 /// Why the capture does not show how long a connection was idle before a request.
@@ -823,6 +829,21 @@ pub enum Cause {
     ResetThenRefused {
         /// How long the connection was idle before the request.
         idle: Duration,
+    },
+    /// The target closed (or reset) a kept-alive connection as the request arrived, after an
+    /// idle gap off its usual keep-alive close (the median of its idle closes) yet no shorter
+    /// than its shortest one: its timer had run out, and a timer checked on a periodic sweep
+    /// closes anywhere after it, so a keep-alive race cannot be told from a close before
+    /// answering (see the finding's candidates).
+    ClosedAtRequestOffTimer {
+        /// RST rather than FIN.
+        reset: bool,
+        /// How long the connection was idle before the request.
+        idle: Duration,
+        /// The shortest of the target's idle closes.
+        shortest: Duration,
+        /// The median of the target's idle closes.
+        median: Duration,
     },
     /// The target closed (or reset) before answering.
     TargetClosedBeforeAnswer {

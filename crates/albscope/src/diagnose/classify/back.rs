@@ -172,6 +172,17 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                 (Some(i), None) => i.as_secs_f64() >= 1.0 || announced_match == Some(true),
                 _ => false,
             };
+            // A keep-alive timer never closes before its timeout, but one checked on a periodic
+            // sweep (the JDK's HttpServer: every 10 s by default) closes anywhere after it, so
+            // the target's own idle closes spread: an idle gap off their median yet no shorter
+            // than the shortest of them had outlived the timer, which may have fired then.
+            let shortest = tinfo.and_then(|t| t.idle_closes.iter().copied().min_by(f64::total_cmp));
+            let off_timer = match (idle_before, detail.keepalive_s, shortest) {
+                (Some(i), Some(_), Some(lo)) if !ka_match => {
+                    i.as_secs_f64() >= lo - (0.05 * lo).max(0.25)
+                }
+                _ => false,
+            };
             // A race also needs the timer's close to cross the request: it left the target
             // before the request reached it, or within about a round trip of its arrival. A
             // target that held the request and closed later did not race.
@@ -264,6 +275,28 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                     CloseOrder::AfterArrival if timer_known => ev.push(order_ev),
                     CloseOrder::AfterArrival => {}
                 }
+            } else if b.index() > 0 && off_timer && order != CloseOrder::AfterArrival {
+                if split.is_some() || order == CloseOrder::Unordered {
+                    ev.push(Evidence::CloseOrder {
+                        order,
+                        since_request,
+                        round_trip: split.map(|(a, c)| Duration(a.0.saturating_add(c.0))),
+                        from_other_connections: measured.map(|m| m.connections),
+                    });
+                }
+                if let Some((timeout, idle_matches)) = announced.zip(announced_match) {
+                    ev.push(Evidence::KeepaliveAnnounced {
+                        timeout,
+                        idle_matches,
+                    });
+                }
+                let what = Cause::ClosedAtRequestOffTimer {
+                    reset: matches!(tc.kind, TcpEventKind::Rst),
+                    idle: idle_before.unwrap_or(Duration(0)),
+                    shortest: Duration::from_secs_f64(shortest.unwrap_or(0.0)),
+                    median: Duration::from_secs_f64(detail.keepalive_s.unwrap_or(0.0)),
+                };
+                return race_or_closed(ev, what, TellApart::TimerSweep, detail);
             }
             // A close at the request on a connection whose idle period the capture does not
             // show (its previous response lost, or opened before the capture): a keep-alive

@@ -401,3 +401,60 @@ fn a_body_short_of_its_content_length_on_an_open_connection_is_in_flight() {
     assert!(!f.in_flight_at_end, "{f:#?}");
     assert!(f.candidates.contains(&Category::IncompleteBody), "{f:#?}");
 }
+
+/// A target that closed idle connections on its own after `closes_ms` of idle (one connection
+/// each), then a back-end connection answered at 5_001, reused after `idle_ms` and closed by
+/// the target (FIN) as that request arrived.
+fn close_after_spread_timer(closes_ms: &[i64], idle_ms: i64) -> Finding {
+    let mut tr = tracker();
+    for (i, idle) in (0u64..).zip(closes_ms) {
+        let ms = 100 + i as i64 * 10;
+        let c = back_answered(&mut tr, 10 + i, ms, &[]);
+        tr.closed(
+            c.ev(ms + 1 + idle, ToClient, K::Fin)
+                .ev(ms + 2 + idle, ToServer, K::Fin)
+                .record(AppKind::Http, vec![], 1, Some(ms + 1)),
+        );
+    }
+    let req = 5_001 + idle_ms;
+    front_502(&mut tr, 1, 40000, req - 1);
+    let mut b = back_conn(2, 4_990)
+        .handshake(4_990)
+        .ev(req, ToClient, K::Fin)
+        .ev(req + 1, ToServer, K::Fin);
+    b.s.handshake_ack = Some(t(4_991));
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(1, Some(idle_ms), back_req(req), None)],
+        1,
+        Some(5_001),
+    ));
+    failed(tr)
+}
+
+#[test]
+fn a_close_at_the_request_past_a_sweeping_timer_is_undetermined() {
+    // The target's idle closes spread over 2.3-2.9 s (a timer checked on a periodic sweep,
+    // like the JDK's HttpServer): their median 2.6 s is its usual close.
+    let spread = [2_300, 2_600, 2_900];
+    let f = close_after_spread_timer(&spread, 2_600);
+    assert_eq!(f.category, Category::KeepaliveRace, "{f:#?}");
+    // Off the median but no shorter than its shortest close: the timer had run out and may
+    // have fired on a later sweep, or the target dropped the request: the capture cannot tell.
+    for idle in [2_100, 3_000, 8_000] {
+        let f = close_after_spread_timer(&spread, idle);
+        assert_eq!(f.category, Category::Undetermined, "{idle}: {f:#?}");
+        assert_eq!(
+            f.candidates,
+            vec![
+                Category::KeepaliveRace,
+                Category::TargetClosedBeforeResponse
+            ]
+        );
+        assert!(f.notes.contains(&Note::TellApart(TellApart::TimerSweep)));
+        assert_eq!(f.generated_by, Some(GeneratedBy::Lb));
+    }
+    // Shorter than any of its idle closes: its timer had not run out.
+    let f = close_after_spread_timer(&spread, 1_500);
+    assert_eq!(f.category, Category::TargetClosedBeforeResponse, "{f:#?}");
+}

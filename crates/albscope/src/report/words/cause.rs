@@ -107,6 +107,23 @@ pub fn cause(c: &Cause) -> String {
              so it reset the request rather than an idle close crossing it (inferred)",
             secs(*idle)
         ),
+        Cause::ClosedAtRequestOffTimer {
+            reset,
+            idle,
+            shortest,
+            median,
+        } => format!(
+            "the target {} the kept-alive connection as the request arrived, after {} idle: \
+             not at its usual keep-alive close ({} idle, the median of its own idle closes) \
+             but no shorter than its shortest one ({}), so its timer had run out; a server that \
+             checks idle connections on a periodic sweep (the JDK's HttpServer every 10 s, for \
+             one) closes anywhere after its timeout, so a keep-alive race cannot be told from \
+             a close before answering",
+            if *reset { "reset" } else { "closed" },
+            secs(*idle),
+            secs(*median),
+            secs(*shortest)
+        ),
         Cause::TargetClosedBeforeAnswer { reset } => format!(
             "the target {} the connection before answering",
             if *reset { "reset" } else { "closed" }
@@ -377,6 +394,13 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              connections right after (SYNs answered by RST: a closed port or a firewall \
              reject), which makes the reset the target's answer to the request: \
              target_closed_before_response"
+        }
+        TellApart::TimerSweep => {
+            "give the target's keep-alive timeout and how its server closes idle connections \
+             (exactly at the timeout, or on a periodic sweep after it), or check its own log \
+             for the request: a request the target never read, on a connection its timer \
+             closed, is keepalive_race; a request it read and then dropped (an error, a \
+             process gone) is target_closed_before_response"
         }
         TellApart::GatewayTimeout => {
             "to tell the candidates apart, capture the targets' ENIs (back end): an unanswered \
