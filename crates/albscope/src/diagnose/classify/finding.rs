@@ -482,7 +482,12 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
             .and_then(|x| x.rsplit(',').next())
             .and_then(|c| c.trim().parse().ok())
     });
-    let grpc = grpc_seen(front, back, status, generated_by);
+    // Read only from the findings kept (the verdict and the counts never read it).
+    let grpc = if words {
+        grpc_seen(front, back, status, generated_by)
+    } else {
+        None
+    };
     // The client's answer was its stream reset by the ALB, not a status.
     let client_stream_reset = front
         .filter(|_| status.is_none())
