@@ -463,7 +463,7 @@ impl Knowledge {
     ) -> ConnRole {
         let cfg = &self.config;
         // Read only where it decides (a front-end connection never asks).
-        let hc = || request_agent.is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
+        let hc = || request_agent.is_some_and(health_check_agent);
         if self.is_alb(key.client.ip) && !self.is_alb(key.server.ip) {
             return if hc() {
                 ConnRole::HealthCheck
@@ -512,7 +512,7 @@ impl Knowledge {
         let reason = if req
             .headers
             .known(Known::UserAgent)
-            .is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT))
+            .is_some_and(health_check_agent)
         {
             Some(NodeEvidence::SendsHealthChecks)
         } else if req.headers.known(Known::XAmznTraceId).is_some()
@@ -922,7 +922,7 @@ impl Knowledge {
         let headers = ex.request.as_ref().map(|r| &r.headers);
         let check = headers
             .and_then(|h| h.known(Known::UserAgent))
-            .is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
+            .is_some_and(health_check_agent);
         if check {
             self.cadence.record(node, port, target, opened);
         }
@@ -1155,4 +1155,14 @@ pub(super) fn is_private(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => v4.is_private(),
         IpAddr::V6(v6) => v6.octets()[0] & 0xfe == 0xfc,
     }
+}
+
+/// True when a User-Agent names the ALB's health checker (contains [`HEALTH_CHECK_AGENT`]):
+/// its first byte found with `memchr`, the rest compared there (no searcher built per call).
+fn health_check_agent(ua: &str) -> bool {
+    let (hay, needle) = (ua.as_bytes(), HEALTH_CHECK_AGENT.as_bytes());
+    let Some((&first, _)) = needle.split_first() else {
+        return true;
+    };
+    memchr::memchr_iter(first, hay).any(|i| hay.get(i..).is_some_and(|t| t.starts_with(needle)))
 }

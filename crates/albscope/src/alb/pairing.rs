@@ -1091,10 +1091,16 @@ fn role_of(leg: &Leg, known: &Knowledge) -> (ConnRole, bool) {
     }
 }
 
-/// A hash of a request's method and target ([`request_line_hash`](crate::protocol::request_line_hash):
-/// what the protocol layer names the requests in flight by).
+/// A hash of a request's method and target, the key of this module's indexes of a batch
+/// (only compared within one batch, every candidate checked by [`header_match`]): foldhash
+/// over the whole text in one piece, not byte by byte.
 fn request_hash(method: &str, target: &str) -> u64 {
-    crate::protocol::request_line_hash(method, target)
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::fast::FixedState::with_seed(0x5851_f42d_4c95_7f2d).build_hasher();
+    h.write(method.as_bytes());
+    h.write_u8(0xff);
+    h.write(target.as_bytes());
+    h.finish()
 }
 
 /// Front-end and back-end legs left unpaired on different nodes that are one request seen
