@@ -570,7 +570,9 @@ impl Knowledge {
     /// (and when it is such a node, so are the addresses sharing its sites).
     fn learn_site(&mut self, key: &ConnKey, host: &str) {
         let host = host.trim();
-        let name = match host.rsplit_once(':') {
+        // The last ':' found by `memrchr` (an ASCII byte: a character boundary).
+        let colon = memchr::memrchr(b':', host.as_bytes());
+        let name = match colon.and_then(|i| Some((host.get(..i)?, host.get(i + 1..)?))) {
             // `name:port` (an IPv6 literal keeps its brackets)
             Some((n, p)) if !n.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => n,
             _ => host,

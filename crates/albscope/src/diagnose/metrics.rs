@@ -518,6 +518,8 @@ pub struct Collector {
     response_time: Histogram,
     targets: IndexMap<super::TargetRow, TargetAcc, crate::alb::FastHash>,
     conns: IndexMap<ConnReuse, GroupAcc, crate::alb::FastHash>,
+    /// Each [`ConnReuse`]'s index in `conns` (by its discriminant), once it has one.
+    conn_slots: [Option<usize>; 4],
     kept: IndexMap<RequestId, RequestConns>,
     series: super::series::TimeSeries,
     total: CwCounts,
@@ -604,7 +606,23 @@ impl Collector {
             ConnReuse::OpenedBeforeCapture => t.opened_before_capture.add(f, rt_bucket),
             ConnReuse::NoBackEnd => {}
         }
-        self.conns.entry(reuse).or_default().add(f, rt_bucket);
+        // Found by its slot (the map's order stays the order first seen, as with `entry`).
+        let at = reuse as usize;
+        let slot = match self.conn_slots.get(at).copied().flatten() {
+            Some(slot) => slot,
+            None => {
+                let e = self.conns.entry(reuse);
+                let slot = e.index();
+                e.or_default();
+                if let Some(s) = self.conn_slots.get_mut(at) {
+                    *s = Some(slot);
+                }
+                slot
+            }
+        };
+        if let Some((_, g)) = self.conns.get_index_mut(slot) {
+            g.add(f, rt_bucket);
+        }
         if keep {
             // One entry per kept finding (~0.35 KB): grow by a quarter, not by doubling.
             if self.kept.len() == self.kept.capacity() {

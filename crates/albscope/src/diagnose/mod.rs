@@ -562,6 +562,8 @@ pub struct Analyzer {
     /// Where each (category, status) counts in [`Summary::by_category`] (its index, and its
     /// status's index in that category's `statuses`): found there once, then by a fast hash.
     count_slots: foldhash::HashMap<(Category, Option<u16>), (usize, usize)>,
+    /// The (category, status) counted last and its slot in `count_slots`.
+    last_count_slot: Option<((Category, Option<u16>), (usize, usize))>,
     /// Where each row counts in [`Summary::by_target`], the same way.
     target_slots: foldhash::HashMap<TargetRow, usize>,
 }
@@ -681,6 +683,7 @@ impl Analyzer {
             next_awaiting: 0,
             awaiting_by_conn: foldhash::HashMap::default(),
             count_slots: foldhash::HashMap::default(),
+            last_count_slot: None,
             target_slots: foldhash::HashMap::default(),
         }
     }
@@ -731,17 +734,23 @@ impl Analyzer {
         }
         // The summary's maps are found through the slots (their order is the order first seen,
         // as with `entry`).
-        let (ci, si) = *self
-            .count_slots
-            .entry((f.category, f.status))
-            .or_insert_with(|| {
-                let c = s.by_category.entry(f.category);
-                let ci = c.index();
-                let c = c.or_default();
-                let si = c.statuses.entry(f.status).index();
-                c.statuses.entry(f.status).or_default();
-                (ci, si)
-            });
+        // Most requests count where the one before did (ok, 200): that slot is tried first.
+        let key = (f.category, f.status);
+        let (ci, si) = match self.last_count_slot {
+            Some((k, slot)) if k == key => slot,
+            _ => {
+                let slot = *self.count_slots.entry(key).or_insert_with(|| {
+                    let c = s.by_category.entry(f.category);
+                    let ci = c.index();
+                    let c = c.or_default();
+                    let si = c.statuses.entry(f.status).index();
+                    c.statuses.entry(f.status).or_default();
+                    (ci, si)
+                });
+                self.last_count_slot = Some((key, slot));
+                slot
+            }
+        };
         if let Some((_, c)) = s.by_category.get_index_mut(ci) {
             c.count += 1;
             match f.generated_by {

@@ -62,7 +62,12 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     let ctx = Ctx { known, idle, words };
     let front = path.front.as_ref();
     let back = path.back.as_ref();
-    let mut notes: Vec<Note> = path.notes.iter().cloned().map(Note::Pairing).collect();
+    // Counting reads no notes: the pairing's copied for the findings kept.
+    let mut notes: Vec<Note> = if words {
+        path.notes.iter().cloned().map(Note::Pairing).collect()
+    } else {
+        Vec::new()
+    };
 
     let back_verdict = back.map(|b| analyze_back(b, &ctx));
     let front_resp = front
