@@ -253,10 +253,26 @@ impl Knowledge {
     /// front end also under the addresses linked to it): a missing leg of one of its requests
     /// is only missing from the ALB's traffic when that node's side of it is captured.
     pub fn legs_seen(&self, node: IpAddr) -> (bool, bool) {
-        let info = self.nodes.get(&node);
-        let front = self.front_connections(node).0 > 0;
-        let back = info.is_some_and(|n| n.back_connections > 0 || n.health_checks > 0);
-        (front, back)
+        (self.front_seen(node), self.back_seen(node))
+    }
+
+    /// The front-end half of [`Knowledge::legs_seen`]: [`Knowledge::front_connections`]
+    /// counts some (without collecting their ports).
+    pub fn front_seen(&self, node: IpAddr) -> bool {
+        let own = self.nodes.get(&node).map_or(0, |n| n.front_connections);
+        own > 0
+            || self.links.links().filter(|l| l.node == node).any(|l| {
+                self.nodes.get(&l.front).map_or(0, |f| f.front_connections) > 0
+                    || self.unclassified.get(&l.front).map_or(0, |u| u.connections) > 0
+            })
+    }
+
+    /// The back-end half of [`Knowledge::legs_seen`] (without counting the front end's
+    /// connections).
+    pub fn back_seen(&self, node: IpAddr) -> bool {
+        self.nodes
+            .get(&node)
+            .is_some_and(|n| n.back_connections > 0 || n.health_checks > 0)
     }
 
     /// Node `node`'s front-end connections and listener ports, its linked front-end addresses'
