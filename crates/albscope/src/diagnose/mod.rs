@@ -561,12 +561,15 @@ pub struct Analyzer {
     awaiting_by_conn: foldhash::HashMap<ConnId, Vec<usize>>,
     /// Where each (category, status) counts in [`Summary::by_category`] (its index, and its
     /// status's index in that category's `statuses`): found there once, then by a fast hash.
-    count_slots: foldhash::HashMap<(Category, Option<u16>), (usize, usize)>,
+    count_slots: foldhash::HashMap<CountKey, (usize, usize)>,
     /// The (category, status) counted last and its slot in `count_slots`.
-    last_count_slot: Option<((Category, Option<u16>), (usize, usize))>,
+    last_count_slot: Option<(CountKey, (usize, usize))>,
     /// Where each row counts in [`Summary::by_target`], the same way.
     target_slots: foldhash::HashMap<TargetRow, usize>,
 }
+
+/// What a request counts under in [`Summary::by_category`]: its category and status.
+type CountKey = (Category, Option<u16>);
 
 /// Drops the spare capacity of a kept finding's lists and strings: it is held to the end of
 /// the run, and its lists were grown by pushing (a timeline of 5 events holds room for 8).
