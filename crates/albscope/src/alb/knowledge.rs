@@ -257,10 +257,26 @@ impl Knowledge {
     /// front end also under the addresses linked to it): a missing leg of one of its requests
     /// is only missing from the ALB's traffic when that node's side of it is captured.
     pub fn legs_seen(&self, node: IpAddr) -> (bool, bool) {
-        let info = self.nodes.get(&node);
-        let front = self.front_connections(node).0 > 0;
-        let back = info.is_some_and(|n| n.back_connections > 0 || n.health_checks > 0);
-        (front, back)
+        (self.front_seen(node), self.back_seen(node))
+    }
+
+    /// The front-end half of [`Knowledge::legs_seen`]: [`Knowledge::front_connections`]
+    /// counts some (without collecting their ports).
+    pub fn front_seen(&self, node: IpAddr) -> bool {
+        let own = self.nodes.get(&node).map_or(0, |n| n.front_connections);
+        own > 0
+            || self.links.links().filter(|l| l.node == node).any(|l| {
+                self.nodes.get(&l.front).map_or(0, |f| f.front_connections) > 0
+                    || self.unclassified.get(&l.front).map_or(0, |u| u.connections) > 0
+            })
+    }
+
+    /// The back-end half of [`Knowledge::legs_seen`] (without counting the front end's
+    /// connections).
+    pub fn back_seen(&self, node: IpAddr) -> bool {
+        self.nodes
+            .get(&node)
+            .is_some_and(|n| n.back_connections > 0 || n.health_checks > 0)
     }
 
     /// Node `node`'s front-end connections and listener ports, its linked front-end addresses'
@@ -467,7 +483,7 @@ impl Knowledge {
     ) -> ConnRole {
         let cfg = &self.config;
         // Read only where it decides (a front-end connection never asks).
-        let hc = || request_agent.is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
+        let hc = || request_agent.is_some_and(health_check_agent);
         if self.is_alb(key.client.ip) && !self.is_alb(key.server.ip) {
             return if hc() {
                 ConnRole::HealthCheck
@@ -516,7 +532,7 @@ impl Knowledge {
         let reason = if req
             .headers
             .known(Known::UserAgent)
-            .is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT))
+            .is_some_and(health_check_agent)
         {
             Some(NodeEvidence::SendsHealthChecks)
         } else if req.headers.known(Known::XAmznTraceId).is_some()
@@ -574,7 +590,9 @@ impl Knowledge {
     /// (and when it is such a node, so are the addresses sharing its sites).
     fn learn_site(&mut self, key: &ConnKey, host: &str) {
         let host = host.trim();
-        let name = match host.rsplit_once(':') {
+        // The last ':' found by `memrchr` (an ASCII byte: a character boundary).
+        let colon = memchr::memrchr(b':', host.as_bytes());
+        let name = match colon.and_then(|i| Some((host.get(..i)?, host.get(i + 1..)?))) {
             // `name:port` (an IPv6 literal keeps its brackets)
             Some((n, p)) if !n.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => n,
             _ => host,
@@ -927,7 +945,7 @@ impl Knowledge {
         let headers = ex.request.as_ref().map(|r| &r.headers);
         let check = headers
             .and_then(|h| h.known(Known::UserAgent))
-            .is_some_and(|ua| ua.contains(HEALTH_CHECK_AGENT));
+            .is_some_and(health_check_agent);
         if check {
             self.cadence.record(node, port, target, opened);
         }
@@ -1181,4 +1199,14 @@ pub(super) fn is_private(ip: IpAddr) -> bool {
         IpAddr::V4(v4) => v4.is_private(),
         IpAddr::V6(v6) => v6.octets()[0] & 0xfe == 0xfc,
     }
+}
+
+/// True when a User-Agent names the ALB's health checker (contains [`HEALTH_CHECK_AGENT`]):
+/// its first byte found with `memchr`, the rest compared there (no searcher built per call).
+fn health_check_agent(ua: &str) -> bool {
+    let (hay, needle) = (ua.as_bytes(), HEALTH_CHECK_AGENT.as_bytes());
+    let Some((&first, _)) = needle.split_first() else {
+        return true;
+    };
+    memchr::memchr_iter(first, hay).any(|i| hay.get(i..).is_some_and(|t| t.starts_with(needle)))
 }

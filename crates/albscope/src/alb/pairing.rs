@@ -276,6 +276,19 @@ impl Forwarded {
     }
 }
 
+/// The distinct addresses of `nodes` (a run of one address hashed once).
+fn distinct_runs(nodes: impl Iterator<Item = IpAddr>) -> HashSet<IpAddr> {
+    let mut set = HashSet::default();
+    let mut last = None;
+    for n in nodes {
+        if last != Some(n) {
+            set.insert(n);
+            last = Some(n);
+        }
+    }
+    set
+}
+
 /// Classifies and pairs a batch of legs. `settled` is `None` for a final pass; otherwise every
 /// leg that started before it is in this batch or was in an earlier one, and legs that start
 /// later may follow in the next batch: a back-end leg that could take a clear-text front-end
@@ -829,14 +842,15 @@ fn pair_in(
     // A node whose back end the capture never shows (e.g. seen under another address that
     // could not be linked): its front-end requests are not known to lack a back-end attempt,
     // and its back-end legs are not known to lack a front end.
-    let mut back_nodes: HashSet<IpAddr> = out
-        .paths
-        .iter()
-        .filter(|p| p.back.is_some())
-        .filter_map(|p| p.node)
-        .collect();
-    back_nodes.extend(backs.iter().flatten().map(|b| b.node));
-    let node_back_seen = |node: IpAddr| known.legs_seen(node).1 || back_nodes.contains(&node);
+    // A batch holds few nodes: a run of one node's legs is inserted once.
+    let back_nodes: HashSet<IpAddr> = distinct_runs(
+        out.paths
+            .iter()
+            .filter(|p| p.back.is_some())
+            .filter_map(|p| p.node)
+            .chain(backs.iter().flatten().map(|b| b.node)),
+    );
+    let node_back_seen = |node: IpAddr| known.back_seen(node) || back_nodes.contains(&node);
     for f in fronts.into_iter().flatten() {
         if answered_before_capture(&f.leg) {
             out.answered_before_capture += 1;
@@ -856,12 +870,12 @@ fn pair_in(
         });
     }
     // Nodes with a front-end leg in this batch (paired or not).
-    let front_nodes: HashSet<IpAddr> = out
-        .paths
-        .iter()
-        .filter(|p| p.front.is_some())
-        .filter_map(|p| p.node)
-        .collect();
+    let front_nodes: HashSet<IpAddr> = distinct_runs(
+        out.paths
+            .iter()
+            .filter(|p| p.front.is_some())
+            .filter_map(|p| p.node),
+    );
     for (b, deferred) in backs.into_iter().zip(deferred) {
         let Some(b) = b else { continue };
         if deferred {
@@ -881,7 +895,7 @@ fn pair_in(
         // A request the capture lost (mirror loss or truncation) is no evidence of a client.
         let has_request =
             b.leg.exchange.as_ref().is_some_and(|e| e.request.is_some()) || b.leg.burst.is_some();
-        let front_seen = front_seen && (known.legs_seen(b.node).0 || front_nodes.contains(&b.node));
+        let front_seen = front_seen && (known.front_seen(b.node) || front_nodes.contains(&b.node));
         if front_seen && !has_request && opened_before_capture(&b.leg) {
             // Its start (SYN, handshake) is not in the capture and nothing readable followed:
             // no evidence of a health check, failed or not, nor of a client request.
@@ -1091,10 +1105,16 @@ fn role_of(leg: &Leg, known: &Knowledge) -> (ConnRole, bool) {
     }
 }
 
-/// A hash of a request's method and target ([`request_line_hash`](crate::protocol::request_line_hash):
-/// what the protocol layer names the requests in flight by).
+/// A hash of a request's method and target, the key of this module's indexes of a batch
+/// (only compared within one batch, every candidate checked by [`header_match`]): foldhash
+/// over the whole text in one piece, not byte by byte.
 fn request_hash(method: &str, target: &str) -> u64 {
-    crate::protocol::request_line_hash(method, target)
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::fast::FixedState::with_seed(0x5851_f42d_4c95_7f2d).build_hasher();
+    h.write(method.as_bytes());
+    h.write_u8(0xff);
+    h.write(target.as_bytes());
+    h.finish()
 }
 
 /// Front-end and back-end legs left unpaired on different nodes that are one request seen

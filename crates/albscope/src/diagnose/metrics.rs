@@ -22,11 +22,15 @@ const GROWTH: f64 = 1.02;
 const FLOOR_S: f64 = 1e-6;
 
 /// A streaming histogram of non-negative durations (seconds) with log-spaced buckets.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Histogram {
-    /// (bucket, values) in bucket order, only buckets with values: a few hundred at most,
-    /// found by binary search (cheaper per value than a tree; new buckets are rare).
-    buckets: Vec<(i32, u64)>,
+    /// Values per bucket, dense from bucket `first` on: a value's count is found by one
+    /// subtraction (no search). It spans the buckets seen, from the smallest to the largest
+    /// value (a few hundred for real latencies; at most ~1,900 for the longest difference of
+    /// two timestamps); empty buckets are skipped when read.
+    counts: Vec<u64>,
+    /// The bucket of `counts[0]`.
+    first: i32,
     count: u64,
     sum: f64,
     min: Option<f64>,
@@ -57,18 +61,49 @@ impl Histogram {
         if !v.is_finite() || v < 0.0 {
             return;
         }
-        match self.buckets.binary_search_by_key(&bucket, |&(b, _)| b) {
-            Ok(at) => {
-                if let Some((_, n)) = self.buckets.get_mut(at) {
-                    *n += 1;
-                }
-            }
-            Err(at) => self.buckets.insert(at, (bucket, 1)),
+        let at = i64::from(bucket) - i64::from(self.first);
+        match self
+            .counts
+            .get_mut(usize::try_from(at).unwrap_or(usize::MAX))
+        {
+            Some(n) => *n += 1,
+            None => self.widen(bucket),
         }
         self.count += 1;
         self.sum += v;
         self.min = Some(self.min.map_or(v, |m| m.min(v)));
         self.max = Some(self.max.map_or(v, |m| m.max(v)));
+    }
+
+    /// Counts one value in `bucket`, outside the buckets spanned so far: the span grows to
+    /// take it in.
+    fn widen(&mut self, bucket: i32) {
+        if self.counts.is_empty() {
+            self.first = bucket;
+            self.counts.push(1);
+            return;
+        }
+        if bucket < self.first {
+            let grow = usize::try_from(i64::from(self.first) - i64::from(bucket)).unwrap_or(0);
+            self.counts.splice(0..0, std::iter::repeat(0).take(grow));
+            self.first = bucket;
+            if let Some(n) = self.counts.first_mut() {
+                *n += 1;
+            }
+        } else {
+            let at = usize::try_from(i64::from(bucket) - i64::from(self.first)).unwrap_or(0);
+            self.counts.resize(at + 1, 0);
+            if let Some(n) = self.counts.last_mut() {
+                *n += 1;
+            }
+        }
+    }
+
+    /// The buckets with values, smallest first: (bucket, values).
+    fn filled(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
+        (self.first..)
+            .zip(self.counts.iter().copied())
+            .filter(|&(_, n)| n > 0)
     }
 
     /// Values recorded.
@@ -79,7 +114,7 @@ impl Histogram {
     /// The buckets, smallest values first: (lower bound in seconds, values). Values below
     /// 1 µs share the bucket with lower bound 0.
     pub fn buckets(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
-        self.buckets.iter().map(|&(i, n)| {
+        self.filled().map(|(i, n)| {
             let lo = if i < 0 { 0.0 } else { FLOOR_S * GROWTH.powi(i) };
             (lo, n)
         })
@@ -92,7 +127,7 @@ impl Histogram {
         }
         let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
         let mut seen = 0u64;
-        for &(i, n) in &self.buckets {
+        for (i, n) in self.filled() {
             seen += n;
             if seen >= rank {
                 let v = if i < 0 {
@@ -118,6 +153,17 @@ impl Histogram {
             max: r(self.max),
             mean: r((self.count > 0).then(|| self.sum / self.count as f64)),
         }
+    }
+}
+
+impl PartialEq for Histogram {
+    /// Equal when they hold the same values per bucket (however wide their spans).
+    fn eq(&self, other: &Self) -> bool {
+        self.count == other.count
+            && self.sum == other.sum
+            && self.min == other.min
+            && self.max == other.max
+            && self.filled().eq(other.filled())
     }
 }
 
@@ -472,6 +518,8 @@ pub struct Collector {
     response_time: Histogram,
     targets: IndexMap<super::TargetRow, TargetAcc, crate::alb::FastHash>,
     conns: IndexMap<ConnReuse, GroupAcc, crate::alb::FastHash>,
+    /// Each [`ConnReuse`]'s index in `conns` (by its discriminant), once it has one.
+    conn_slots: [Option<usize>; 4],
     kept: IndexMap<RequestId, RequestConns>,
     /// Most entries `kept` will hold (its growth stops there); 0: not known.
     kept_limit: usize,
@@ -567,7 +615,23 @@ impl Collector {
             ConnReuse::OpenedBeforeCapture => t.opened_before_capture.add(f, rt_bucket),
             ConnReuse::NoBackEnd => {}
         }
-        self.conns.entry(reuse).or_default().add(f, rt_bucket);
+        // Found by its slot (the map's order stays the order first seen, as with `entry`).
+        let at = reuse as usize;
+        let slot = match self.conn_slots.get(at).copied().flatten() {
+            Some(slot) => slot,
+            None => {
+                let e = self.conns.entry(reuse);
+                let slot = e.index();
+                e.or_default();
+                if let Some(s) = self.conn_slots.get_mut(at) {
+                    *s = Some(slot);
+                }
+                slot
+            }
+        };
+        if let Some((_, g)) = self.conns.get_index_mut(slot) {
+            g.add(f, rt_bucket);
+        }
         if keep {
             // One entry per kept finding (~0.35 KB): grow by a quarter, not by doubling, and
             // not past the most kept.
@@ -678,7 +742,7 @@ mod tests {
         assert_eq!(s.count, 5000);
         let max = vals.iter().copied().fold(0.0, f64::max);
         assert!((s.max.unwrap().as_secs_f64() - max).abs() < 1e-6);
-        assert!(h.buckets.len() < 1200, "bounded: {}", h.buckets.len());
+        assert!(h.counts.len() < 1200, "bounded: {}", h.counts.len());
     }
 
     #[test]

@@ -569,12 +569,17 @@ pub struct Analyzer {
     awaiting_by_conn: foldhash::HashMap<ConnId, Vec<usize>>,
     /// Where each (category, status) counts in [`Summary::by_category`] (its index, and its
     /// status's index in that category's `statuses`): found there once, then by a fast hash.
-    count_slots: foldhash::HashMap<(Category, Option<u16>), (usize, usize)>,
+    count_slots: foldhash::HashMap<CountKey, (usize, usize)>,
+    /// The (category, status) counted last and its slot in `count_slots`.
+    last_count_slot: Option<(CountKey, (usize, usize))>,
     /// Where each row counts in [`Summary::by_target`], the same way.
     target_slots: foldhash::HashMap<TargetRow, usize>,
     /// The text the kept findings quote, one copy of each value.
     texts: intern::Interner,
 }
+
+/// What a request counts under in [`Summary::by_category`]: its category and status.
+type CountKey = (Category, Option<u16>);
 
 /// Drops the spare capacity of a kept finding's lists and strings: it is held to the end of
 /// the run, and its lists were grown by pushing (a timeline of 5 events holds room for 8).
@@ -695,6 +700,7 @@ impl Analyzer {
             next_awaiting: 0,
             awaiting_by_conn: foldhash::HashMap::default(),
             count_slots: foldhash::HashMap::default(),
+            last_count_slot: None,
             target_slots: foldhash::HashMap::default(),
             texts: intern::Interner::default(),
         }
@@ -746,17 +752,23 @@ impl Analyzer {
         }
         // The summary's maps are found through the slots (their order is the order first seen,
         // as with `entry`).
-        let (ci, si) = *self
-            .count_slots
-            .entry((f.category, f.status))
-            .or_insert_with(|| {
-                let c = s.by_category.entry(f.category);
-                let ci = c.index();
-                let c = c.or_default();
-                let si = c.statuses.entry(f.status).index();
-                c.statuses.entry(f.status).or_default();
-                (ci, si)
-            });
+        // Most requests count where the one before did (ok, 200): that slot is tried first.
+        let key = (f.category, f.status);
+        let (ci, si) = match self.last_count_slot {
+            Some((k, slot)) if k == key => slot,
+            _ => {
+                let slot = *self.count_slots.entry(key).or_insert_with(|| {
+                    let c = s.by_category.entry(f.category);
+                    let ci = c.index();
+                    let c = c.or_default();
+                    let si = c.statuses.entry(f.status).index();
+                    c.statuses.entry(f.status).or_default();
+                    (ci, si)
+                });
+                self.last_count_slot = Some((key, slot));
+                slot
+            }
+        };
         if let Some((_, c)) = s.by_category.get_index_mut(ci) {
             c.count += 1;
             match f.generated_by {

@@ -77,7 +77,8 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
     } else {
         b.first_pos()
     };
-    if let Some(p) = req_pos {
+    // Counting reads no evidence of an answered request: written for the findings kept.
+    if let Some(p) = req_pos.filter(|_| ctx.words) {
         let request = b
             .exchange
             .as_ref()
@@ -637,17 +638,16 @@ fn analyze_response(
     words: bool,
 ) -> BackVerdict {
     let server = r.headers.known(Known::Server).filter(|_| words);
-    ev.push(Evidence::Answered {
-        by: Party::Target,
-        status: r.status,
-        reason: if words {
-            r.reason().to_string()
-        } else {
-            String::new()
-        },
-        at: at(r.first_byte, r.first_pos),
-        server: server.map(str::to_string),
-    });
+    // Counting reads no evidence of an answered request: written for the findings kept.
+    if words {
+        ev.push(Evidence::Answered {
+            by: Party::Target,
+            status: r.status,
+            reason: r.reason().to_string(),
+            at: at(r.first_byte, r.first_pos),
+            server: server.map(str::to_string),
+        });
+    }
     // A body that a close ended before its Content-Length or its last chunk: cut short (a body
     // still arriving when the capture ends is not: the capture ended, not the response). The
     // target's close proves it; the ALB's may also be its client leaving (see `finding`).

@@ -62,7 +62,12 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     let ctx = Ctx { known, idle, words };
     let front = path.front.as_ref();
     let back = path.back.as_ref();
-    let mut notes: Vec<Note> = path.notes.iter().cloned().map(Note::Pairing).collect();
+    // Counting reads no notes: the pairing's copied for the findings kept.
+    let mut notes: Vec<Note> = if words {
+        path.notes.iter().cloned().map(Note::Pairing).collect()
+    } else {
+        Vec::new()
+    };
 
     let back_verdict = back.map(|b| analyze_back(b, &ctx));
     let front_resp = front
@@ -482,7 +487,12 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
             .and_then(|x| x.rsplit(',').next())
             .and_then(|c| c.trim().parse().ok())
     });
-    let grpc = grpc_seen(front, back, status, generated_by);
+    // Read only from the findings kept (the verdict and the counts never read it).
+    let grpc = if words {
+        grpc_seen(front, back, status, generated_by)
+    } else {
+        None
+    };
     // The client's answer was its stream reset by the ALB, not a status.
     let client_stream_reset = front
         .filter(|_| status.is_none())
