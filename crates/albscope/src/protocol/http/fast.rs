@@ -62,6 +62,29 @@ fn first_colon_or_control(input: &[u8], i: usize) -> Option<usize> {
     first_of::<true>(input, i)
 }
 
+/// The index of the first space in `line` (a request line's word), eight bytes at a time:
+/// cheaper than `memchr`'s set-up on words this short.
+fn first_space(line: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut words = line.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut words {
+        // The first zero byte of `w ^ '   '` (the borrow runs upwards only).
+        let x = word(c) ^ (u64::from(b' ') * ONES);
+        let m = x.wrapping_sub(ONES) & !x & HIGH;
+        if m != 0 {
+            return Some(at + (m.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    words
+        .remainder()
+        .iter()
+        .position(|&b| b == b' ')
+        .map(|j| at + j)
+}
+
 /// Eight bytes: the high bit of the first byte that is not printable ASCII (or, with `COLON`,
 /// is a colon) is set, and no bit below it (the lowest set bit of the union of two such masks
 /// is the first of either).
@@ -137,13 +160,13 @@ pub(super) fn request(input: &[u8], cap: usize, max: usize) -> Option<(usize, He
     let cap = cap.min(u32::MAX as usize);
     let (end, next) = line_at(input, 0, cap)?;
     let line = input.get(..end)?;
-    let sp = memchr::memchr(b' ', line)?;
+    let sp = first_space(line)?;
     let method = line.get(..sp)?;
     if method.is_empty() || !method.iter().all(|&b| TOKEN[usize::from(b)]) {
         return None;
     }
     let rest = line.get(sp + 1..)?;
-    let sp2 = memchr::memchr(b' ', rest)?;
+    let sp2 = first_space(rest)?;
     if sp2 == 0 {
         return None;
     }
@@ -349,6 +372,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn spaces_found() {
+        for len in 0..30 {
+            for at in 0..=len {
+                for after in [b' ', b'!', 0x00, 0xa0] {
+                    let mut s = vec![b'a'; len];
+                    if let Some(x) = s.get_mut(at) {
+                        *x = b' ';
+                    }
+                    if let Some(x) = s.get_mut(at + 1) {
+                        *x = after;
+                    }
+                    let want = s.iter().position(|&b| b == b' ');
+                    assert_eq!(first_space(&s), want, "{s:?}");
+                }
+            }
+        }
+        assert_eq!(first_space(b"GET /a HTTP/1.1"), Some(3));
+        assert_eq!(first_space(b"/static/p200.json HTTP/1.1"), Some(17));
     }
 
     #[test]
