@@ -14,7 +14,7 @@ mod parallel;
 mod read_ahead;
 mod shards;
 
-use crate::capture::{CaptureReader, InputSummary, PacketRef, Timestamp};
+use crate::capture::{CaptureReader, Duration, InputSummary, PacketRef, Timestamp};
 use crate::decode::{DecodeConfig, DecodeStats, Decoded, Decoder};
 use crate::flow::{FlowConfig, FlowSink, FlowStats, FlowTracker};
 use crate::protocol::{AppSink, InFlight, KeyLog, KeyLogProblem, ProtocolConfig, ProtocolStats};
@@ -54,6 +54,10 @@ pub struct RunStats {
     pub first_ts: Option<Timestamp>,
     /// Last packet time.
     pub last_ts: Option<Timestamp>,
+    /// The capture clock's disorder: the most a packet's time stepped back behind the latest
+    /// time read before it (inputs merged; each input's own steps back are at most a second,
+    /// see [`InputSummary::time_anomalies`]).
+    pub clock_disorder: Duration,
     /// Decoder counters.
     pub decode: DecodeStats,
     /// Flow tracker counters.
@@ -176,7 +180,7 @@ fn drive_app_split<S: AppSink + Clock>(
             layers.packet(&packet, &decoded, shard, sink);
         }
         if stats.packets % TICK_PACKETS == 0 {
-            layers.tick(packet.ts, sink);
+            layers.tick(packet.ts, stats.clock_disorder, sink);
         }
         progress.update(stats.packets, || reader.bytes_consumed());
     }
@@ -280,9 +284,11 @@ impl Layers {
         self.next_timer = self.next_timer.min(shard.flow.next_timer());
     }
 
-    /// The clock tick after every [`TICK_PACKETS`]th packet read (`ts`: that packet's time).
-    fn tick<S: AppSink + Clock>(&mut self, ts: Timestamp, sink: &mut S) {
-        let in_flight = shards::in_flight(&self.run.shards);
+    /// The clock tick after every [`TICK_PACKETS`]th packet read (`ts`: that packet's time;
+    /// `disorder`: [`RunStats::clock_disorder`] so far).
+    fn tick<S: AppSink + Clock>(&mut self, ts: Timestamp, disorder: Duration, sink: &mut S) {
+        let mut in_flight = shards::in_flight(&self.run.shards);
+        in_flight.disorder = Some(disorder);
         sink.tick_with(ts, in_flight);
     }
 
@@ -373,8 +379,11 @@ fn note_packet(stats: &mut RunStats, ts: Timestamp, len: usize) {
     if stats.first_ts.map_or(true, |f| ts < f) {
         stats.first_ts = Some(ts);
     }
-    if stats.last_ts.map_or(true, |l| ts > l) {
-        stats.last_ts = Some(ts);
+    match stats.last_ts {
+        Some(l) if ts <= l => {
+            stats.clock_disorder = stats.clock_disorder.max(l.since(ts));
+        }
+        _ => stats.last_ts = Some(ts),
     }
 }
 

@@ -4,8 +4,10 @@
 
 use super::testutil::*;
 use super::*;
+use crate::capture::Duration;
+use crate::flow::{Dir, TcpEventKind};
 use crate::pipeline::Clock;
-use crate::protocol::{request_line_hash, AppSink, InFlight};
+use crate::protocol::{request_line_hash, AppKind, AppSink, InFlight};
 use proptest::prelude::*;
 
 const TARGETS: [&str; 3] = ["/a", "/b", "/c"];
@@ -21,6 +23,9 @@ struct Req {
     front_only: bool,
     /// It hangs this long before both legs are answered (a long poll), else 30 ms.
     hang: Option<i64>,
+    /// The ALB's connect to the target was refused first (a bare back-end attempt at
+    /// `start + 1`, reset at `start + 2`, reported with the request's legs).
+    refused: bool,
 }
 
 impl Req {
@@ -36,6 +41,23 @@ fn deliver(tr: &mut AlbTracker<Collect>, i: usize, r: &Req) {
     let client = CLIENTS[r.client];
     let f = Conn::new(id, ep(client, 10_000 + i as u16), ep(ALB, 80), r.start - 2)
         .handshake(r.start - 2);
+    if r.refused {
+        let attempt = Conn::new(
+            1_000_000 + id,
+            ep(ALB, 40_000 + i as u16),
+            ep(TARGET, 80),
+            r.start + 1,
+        )
+        .ev(
+            r.start + 1,
+            Dir::ToServer,
+            TcpEventKind::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(r.start + 2, Dir::ToClient, TcpEventKind::Rst);
+        tr.closed(attempt.record(AppKind::Empty, vec![], 0, None));
+    }
     let (status, server) = if r.front_only {
         (503, "awselb/2.0")
     } else {
@@ -102,9 +124,10 @@ fn tracker() -> AlbTracker<Collect> {
 }
 
 /// Runs the traffic, delivering each request's legs when it is done, with a clock tick (what
-/// is in flight as the protocol layer tells it) after the deliveries where `ticks` says;
-/// returns the decisions and the most legs held after a tick.
-fn run(reqs: &[Req], ticks: &[bool]) -> (Vec<String>, usize) {
+/// is in flight as the protocol layer tells it, and the capture clock's `disorder` when told)
+/// after the deliveries where `ticks` says; returns the decisions and the most legs held after
+/// a tick.
+fn run(reqs: &[Req], ticks: &[bool], disorder: Option<i64>) -> (Vec<String>, usize) {
     let mut tr = tracker();
     let mut order: Vec<usize> = (0..reqs.len()).collect();
     order.sort_by_key(|&i| (reqs[i].done(), i));
@@ -119,10 +142,17 @@ fn run(reqs: &[Req], ticks: &[bool]) -> (Vec<String>, usize) {
         let now = reqs[i].done();
         // Requests sent by now and not delivered: the hanging ones with their line, the
         // others (answered within 30 ms) as the oldest start of the rest.
-        let mut in_flight = InFlight::default();
+        let mut in_flight = InFlight {
+            disorder: disorder.map(|ms| Duration(ms * 1_000_000)),
+            ..InFlight::default()
+        };
         for (j, r) in reqs.iter().enumerate() {
             if delivered[j] || r.start > now {
                 continue;
+            }
+            // A refused attempt not reported yet: a connection that carried nothing.
+            if r.refused && r.start < now {
+                in_flight.quiet = in_flight.quiet.into_iter().chain([t(r.start + 1)]).min();
             }
             if r.hang.is_some() {
                 let line = request_line_hash("GET", TARGETS[r.target]);
@@ -151,13 +181,14 @@ fn reqs() -> impl Strategy<Value = Vec<Req>> {
             0..CLIENTS.len(),
             prop::bool::weighted(0.1),
             prop::option::weighted(0.08, 500i64..20_000),
+            prop::bool::weighted(0.1),
         ),
         10..60,
     )
     .prop_map(|v| {
         let mut start = 1_000;
         v.into_iter()
-            .map(|(gap, target, client, front_only, hang)| {
+            .map(|(gap, target, client, front_only, hang, refused)| {
                 start += gap;
                 Req {
                     start,
@@ -165,6 +196,7 @@ fn reqs() -> impl Strategy<Value = Vec<Req>> {
                     client,
                     front_only,
                     hang,
+                    refused: refused && front_only,
                 }
             })
             .collect()
@@ -174,15 +206,17 @@ fn reqs() -> impl Strategy<Value = Vec<Req>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Eager batches at random ticks, with random hanging requests, decide what one batch at
-    /// the end decides.
+    /// Eager batches at random ticks (with the capture clock's disorder told or not, and
+    /// batches that start when enough legs are queued), with random hanging requests and
+    /// refused attempts not reported yet, decide what one batch at the end decides.
     #[test]
     fn eager_batches_decide_what_one_batch_at_the_end_decides(
         reqs in reqs(),
         ticks in prop::collection::vec(prop::bool::weighted(0.3), 60),
+        disorder in prop::option::of(prop::sample::select(vec![0i64, 3, 40, 700])),
     ) {
-        let (eager, _) = run(&reqs, &ticks);
-        let (once, _) = run(&reqs, &[]);
+        let (eager, _) = run(&reqs, &ticks, disorder);
+        let (once, _) = run(&reqs, &[], None);
         prop_assert_eq!(eager, once);
     }
 }
@@ -196,6 +230,7 @@ fn a_hanging_request_holds_only_its_own_request_line() {
         client: 0,
         front_only: false,
         hang: Some(60_000),
+        refused: false,
     }];
     for k in 0..500 {
         reqs.push(Req {
@@ -204,12 +239,19 @@ fn a_hanging_request_holds_only_its_own_request_line() {
             client: (k % 2) as usize,
             front_only: false,
             hang: None,
+            refused: false,
         });
     }
     let ticks = vec![true; reqs.len()];
-    let (eager, peak) = run(&reqs, &ticks);
-    let (once, _) = run(&reqs, &[]);
+    let (eager, peak) = run(&reqs, &ticks, None);
+    let (once, _) = run(&reqs, &[], None);
     assert_eq!(eager, once);
-    // About 3 s of traffic (slack and batch step): 30 requests, 60 legs.
+    // Disorder not told: about 3 s of traffic (the fixed slack and the batch step): 30
+    // requests, 60 legs.
     assert!(peak < 100, "{peak} legs held");
+    // Told (none): the legs of the measured slack (100 ms) and of a batch that is due when a
+    // few legs are queued: what is in flight, not the rate times a fixed window.
+    let (told, peak) = run(&reqs, &ticks, Some(0));
+    assert_eq!(told, once);
+    assert!(peak <= 12, "{peak} legs held");
 }

@@ -101,8 +101,12 @@ pub struct AlbTracker<S: PathSink> {
     held_bytes: usize,
     next_seq: u64,
     now: Timestamp,
-    /// The next pairing batch waits for a cutoff at or past this.
+    /// The next pairing batch waits for a cutoff at or past this (or enough legs: see
+    /// [`AlbTracker::batch_full`]).
     next_flush: Timestamp,
+    /// The capture clock's disorder as the pipeline measured it at the last tick (`None`: not
+    /// told; [`WINDOW_SLACK`] is assumed then). See [`AlbTracker::slack`].
+    disorder: Option<Duration>,
     /// Connections counted lately, by 4-tuple: when each opened and in which mirror session,
     /// so that one connection mirrored on two ENIs is counted once.
     counted: foldhash::HashMap<(Endpoint, Endpoint), (Timestamp, MirrorSession)>,
@@ -132,8 +136,21 @@ const MAX_PARKED: usize = 16_384;
 /// Least capture time between two pairing batches.
 const EAGER_STEP: Duration = Duration(1_000_000_000);
 
-/// How far past its window a leg waits (absorbs the ordering slack of the capture clock).
+/// How far past its window a leg waits when the capture clock's disorder is not known (it
+/// absorbs the ordering slack of the capture clock: each input steps back at most 1 s, see
+/// `capture::TimeGuard`, and a tick's packet may itself be up to that far behind the latest).
 const WINDOW_SLACK: Duration = Duration(2_000_000_000);
+
+/// The least slack with a measured disorder (a margin for what the flow layer holds back for
+/// reordering, a few milliseconds, and for disorder still to come that is a bit larger than
+/// the one seen so far).
+const SLACK_FLOOR: Duration = Duration(100_000_000);
+
+/// A pairing batch is due before its time step when this many legs (plus four times the held
+/// legs every batch looks at again) are queued and the oldest is due: held memory then follows
+/// the rate times the slack and the tick spacing, not the rate times [`EAGER_STEP`]. (Tests
+/// use a handful, so that their small traffic goes through such batches too.)
+const BATCH_LEGS: usize = if cfg!(test) { 6 } else { 2048 };
 
 impl<S: PathSink> AlbTracker<S> {
     /// A tracker with the given settings, feeding `sink`.
@@ -154,6 +171,7 @@ impl<S: PathSink> AlbTracker<S> {
             next_seq: 0,
             now: Timestamp::default(),
             next_flush: Timestamp::default(),
+            disorder: None,
             counted: foldhash::HashMap::default(),
             sink,
         }
@@ -266,11 +284,38 @@ impl<S: PathSink> AlbTracker<S> {
         time.plus(pairing::back_end_reach(&self.known.config)) < self.paired_through
     }
 
+    /// How far before a cutoff a leg must start to be paired there: the capture clock's
+    /// measured disorder twice plus [`SLACK_FLOOR`], at most [`WINDOW_SLACK`] (also when the
+    /// disorder is not known). Everything still to come starts after the cutoff less this.
+    fn slack(&self) -> Duration {
+        self.disorder.map_or(WINDOW_SLACK, |d| {
+            WINDOW_SLACK.min(Duration(
+                d.0.saturating_mul(2).saturating_add(SLACK_FLOOR.0),
+            ))
+        })
+    }
+
+    /// True when enough legs are queued for a batch at `cutoff` before its time step: the
+    /// oldest is due and there are [`BATCH_LEGS`] plus four times the held legs each batch
+    /// looks at again (so that the work of a batch stays proportional to what it pairs).
+    fn batch_full(&self, cutoff: Timestamp) -> bool {
+        let again = self.waiting.len() + self.late.len() + self.parked.len();
+        let settled = Timestamp(cutoff.0.saturating_sub(self.slack().0));
+        self.pending.len() >= BATCH_LEGS + 4 * again
+            && self.pending.peek().is_some_and(|p| p.time < settled)
+    }
+
     /// Pairs and emits legs older than the window (all of them when `cutoff` is `None`), and
     /// the oldest ones beyond the memory budget.
     fn flush(&mut self, cutoff: Option<Timestamp>) {
         let budget = self.known.config.max_pending_bytes;
-        let due = |p: &Pending| cutoff.map_or(true, |c| p.time.plus(WINDOW_SLACK) < c);
+        let slack = self.slack();
+        let popped = |p: &Pending| cutoff.map_or(true, |c| p.time.plus(slack) < c);
+        // A bare connection leg waits the full slack: whether it is a health check by cadence
+        // is asked of what is known at its batch (see `Knowledge::health_check_by_cadence`).
+        let due = |p: &Pending| {
+            popped(p) && (!bare(&p.leg) || cutoff.map_or(true, |c| p.time.plus(WINDOW_SLACK) < c))
+        };
         let nothing_due = !self.pending.peek().is_some_and(due) && !self.parked.iter().any(due);
         if nothing_due
             && self.late.is_empty()
@@ -280,9 +325,15 @@ impl<S: PathSink> AlbTracker<S> {
             return;
         }
         let mut ready: Vec<Box<Leg>> = Vec::new();
-        while self.pending.peek().is_some_and(due) {
-            if let Some(leg) = self.pop_pending() {
-                ready.push(leg);
+        while self.pending.peek().is_some_and(popped) {
+            if let Some(p) = self.pending.pop() {
+                if due(&p) {
+                    self.release(p.bytes);
+                    self.paired_through = self.paired_through.max(p.time);
+                    ready.push(p.leg);
+                } else {
+                    self.parked.push(p);
+                }
             }
         }
         if self.parked.iter().any(due) {
@@ -298,8 +349,18 @@ impl<S: PathSink> AlbTracker<S> {
         }
         if let Some(c) = cutoff {
             // Every leg due at this cutoff has been popped, even when none was.
-            let due_before = Timestamp(c.0.saturating_sub(WINDOW_SLACK.0));
+            let due_before = Timestamp(c.0.saturating_sub(slack.0));
             self.paired_through = self.paired_through.max(due_before);
+            // Bare legs left parked have not been through pairing.
+            let bare_left = self
+                .parked
+                .iter()
+                .filter(|p| bare(&p.leg))
+                .map(|p| p.time)
+                .min();
+            if let Some(t) = bare_left {
+                self.paired_through = self.paired_through.min(t);
+            }
         }
         if self.held_bytes > budget {
             self.take_oldest_over_budget(&mut ready);
@@ -330,11 +391,13 @@ impl<S: PathSink> AlbTracker<S> {
     /// change only pairs of its own line, whose legs this batch leaves out; every other leg
     /// that could be a candidate of a back-end leg in this batch started before the cutoff
     /// (or after: the back-end leg is deferred, `settled`), so it is in this batch, or was
-    /// paired by headers before. Legs of no request line (connection attempts, TLS, lost
+    /// paired by headers before (a connection that carried nothing yet can only give a bare
+    /// leg, without a request line, dated before the cutoff). Legs of no request line
+    /// (connection attempts, TLS, lost
     /// requests), legs this phase leaves unpaired and legs seen through several mirror sessions
     /// are never decided here.
     fn flush_eager(&mut self, cutoff: Timestamp, requests: &[(u64, Timestamp)]) {
-        let settled = Timestamp(cutoff.0.saturating_sub(WINDOW_SLACK.0));
+        let settled = Timestamp(cutoff.0.saturating_sub(self.slack().0));
         let held: foldhash::HashSet<u64> = requests.iter().map(|&(line, _)| line).collect();
         let held_line = |leg: &Leg| {
             leg.exchange
@@ -875,11 +938,16 @@ impl<S: PathSink> Clock for AlbTracker<S> {
 
     /// [`Clock::tick_in_flight`] at the oldest start of everything in flight, then an eager
     /// batch ([`AlbTracker::flush_eager`]) up to the oldest start of what is in flight apart
-    /// from the requests waiting for their response: those hold back only their own request
-    /// lines.
+    /// from the requests waiting for their response (those hold back only their own request
+    /// lines) and the connections that carried nothing yet ([`InFlight::quiet`]: all they can
+    /// still give dated before the packets seen is a bare leg, which has no request line).
+    /// The capture clock's measured disorder sets the slack ([`AlbTracker::slack`]).
     fn tick_with(&mut self, now: Timestamp, in_flight: InFlight) {
+        if in_flight.disorder.is_some() {
+            self.disorder = self.disorder.max(in_flight.disorder);
+        }
         self.tick_in_flight(now, in_flight.oldest());
-        if in_flight.requests.is_empty() {
+        if in_flight.requests.is_empty() && in_flight.quiet.is_none() {
             return;
         }
         let window = self.known.config.window();
@@ -888,16 +956,17 @@ impl<S: PathSink> Clock for AlbTracker<S> {
             |p: Option<Timestamp>| windowed.max(p.map_or(self.now, |p| p.min(self.now)));
         let global = cutoff_at(in_flight.oldest());
         let cutoff = cutoff_at(in_flight.since);
-        if cutoff <= global.plus(EAGER_STEP)
-            || cutoff < self.next_eager
-            || global < self.eager_blocked_until
-        {
+        // An eager batch gains over the batches at the global cutoff when the requests in
+        // flight hold back more than a step, or (enough legs queued) more than the slack.
+        let stepped = cutoff > global.plus(EAGER_STEP) && cutoff >= self.next_eager;
+        let full = cutoff > global.plus(self.slack()) && self.batch_full(cutoff);
+        if !(stepped || full) || global < self.eager_blocked_until {
             return;
         }
         self.next_eager = cutoff.plus(EAGER_STEP);
         // A request that started after the batch's legs holds nothing back: its legs come
         // after them, as every leg still to come when the cutoff is the oldest start.
-        let settled = Timestamp(cutoff.0.saturating_sub(WINDOW_SLACK.0));
+        let settled = Timestamp(cutoff.0.saturating_sub(self.slack().0));
         let mut held = in_flight.requests;
         held.retain(|&(_, start)| start < settled);
         self.flush_eager(cutoff, &held);
@@ -919,12 +988,18 @@ impl<S: PathSink> Clock for AlbTracker<S> {
         let cutoff = windowed.max(arrived);
         // Batches at least EAGER_STEP apart: legs left unpaired (waiting front ends, held back
         // ends) join every batch, so batches much smaller than their reach repeat that work.
-        if cutoff < self.next_flush {
+        if cutoff < self.next_flush && !self.batch_full(cutoff) {
             return;
         }
         self.next_flush = cutoff.plus(EAGER_STEP);
         self.flush(Some(cutoff));
     }
+}
+
+/// True for a connection's bare leg (no exchange, no TLS burst): a connection attempt or an
+/// idle connection.
+fn bare(leg: &Leg) -> bool {
+    leg.exchange.is_none() && leg.burst.is_none()
 }
 
 /// A client burst answered by nothing or by another burst of at most this many bytes, last on

@@ -19,7 +19,7 @@
 use super::owned::OwnedPacket;
 use super::shards::{self, Adapter, Item, Merger, Out, Shard};
 use super::{finish_stats, note_packet, Clock, PipelineConfig, Progress, RunStats};
-use crate::capture::{CaptureReader, PacketRef, Timestamp};
+use crate::capture::{CaptureReader, Duration, PacketRef, Timestamp};
 use crate::decode::{Decoded, Decoder};
 use crate::flow::FlowStats;
 use crate::protocol::{
@@ -61,8 +61,8 @@ struct WorkChunk {
     bytes: Vec<u8>,
     /// Key logs to add before the packet at this place (or after the chunk's last).
     keys: Vec<(u32, Arc<KeyLog>)>,
-    /// Tick the clock with this time after the chunk.
-    tick: Option<Timestamp>,
+    /// Tick the clock with this time after the chunk (and the capture clock's disorder so far).
+    tick: Option<(Timestamp, Duration)>,
 }
 
 /// A run of recorded calls and where it goes in one tracker's order.
@@ -87,7 +87,7 @@ struct ChunkOut {
     groups: Vec<Group>,
     /// What its shards have in flight when the chunk ends in a tick.
     pending: InFlight,
-    tick: Option<Timestamp>,
+    tick: Option<(Timestamp, Duration)>,
     /// The worker's last output (end of capture).
     last: bool,
 }
@@ -266,7 +266,7 @@ fn read(
         progress.update(stats.packets, || reader.bytes_consumed());
         if stats.packets % CHUNK_PACKETS == 0 {
             for chunk in &mut chunks {
-                chunk.tick = Some(ts);
+                chunk.tick = Some((ts, stats.clock_disorder));
             }
             let (next_clock, next_chunks) = new_chunks(stats.packets);
             let full = std::mem::replace(&mut chunks, next_chunks);
@@ -508,11 +508,12 @@ fn merge<S: AppSink + Clock>(from: &[Receiver<ChunkOut>], count: usize, sink: &m
                 }
             }
         }
-        if let Some(ts) = outs.first().and_then(|o| o.tick) {
+        if let Some((ts, disorder)) = outs.first().and_then(|o| o.tick) {
             let mut in_flight = InFlight::default();
             for o in &mut outs {
                 in_flight.merge(std::mem::take(&mut o.pending));
             }
+            in_flight.disorder = Some(disorder);
             sink.tick_with(ts, in_flight);
         }
         if outs.iter().all(|o| o.last) {

@@ -14,7 +14,7 @@ use super::{
     finish_stats, note_packet, read_key_logs, shards, Clock, Layers, PipelineConfig, Progress,
     RunStats, TICK_PACKETS,
 };
-use crate::capture::{CaptureReader, PacketRef, Timestamp};
+use crate::capture::{CaptureReader, Duration, PacketRef, Timestamp};
 use crate::decode::{Decoded, Decoder};
 use crate::flow::{FlowSink, FlowTracker};
 use crate::protocol::{AppSink, KeyLog};
@@ -139,8 +139,9 @@ fn read(
 enum Entry {
     /// A decoded packet and its logical shard (`None`: it only moves the clock).
     Packet(OwnedPacket, Option<u16>),
-    /// The clock tick after every [`TICK_PACKETS`]th packet read, with that packet's time.
-    Tick(Timestamp),
+    /// The clock tick after every [`TICK_PACKETS`]th packet read, with that packet's time and
+    /// the capture clock's disorder so far.
+    Tick(Timestamp, Duration),
     /// TLS secrets the capture carried, for the packets after them.
     Keys(Box<KeyLog>),
 }
@@ -186,7 +187,7 @@ pub(super) fn drive_app_read_ahead<S: AppSink + Clock>(
                         let (packet, decoded) = p.view(bytes);
                         layers.packet(&packet, &decoded, shard.map(usize::from), sink);
                     }
-                    Entry::Tick(ts) => layers.tick(ts, sink),
+                    Entry::Tick(ts, disorder) => layers.tick(ts, disorder, sink),
                     Entry::Keys(log) => layers.add_keys(&log),
                 }
             }
@@ -232,7 +233,9 @@ fn read_app(
             batch.entries.push(Entry::Packet(owned, shard));
         }
         if stats.packets % TICK_PACKETS == 0 {
-            batch.entries.push(Entry::Tick(packet.ts));
+            batch
+                .entries
+                .push(Entry::Tick(packet.ts, stats.clock_disorder));
         }
         progress.update(stats.packets, || reader.bytes_consumed());
         if batch.is_full() {

@@ -340,6 +340,12 @@ impl Conn {
         other
     }
 
+    /// True when the connection has carried no payload (nor a gap) yet: all it may still report
+    /// starts after the packets seen, but the bare connection leg (see [`InFlight::quiet`]).
+    fn quiet(&self) -> bool {
+        self.app.is_none() && self.first_dir.is_none() && self.held.is_empty()
+    }
+
     /// Heap held by this connection's buffers (header blocks, held bytes, TLS records).
     fn memory(&self) -> usize {
         let held = self.held_bytes[0].saturating_add(self.held_bytes[1]);
@@ -387,6 +393,16 @@ pub struct InFlight {
     /// Requests in flight that started before `since`: their request line's
     /// [`request_line_hash`] and their start; sorted, at most [`MAX_IN_FLIGHT_LINES`].
     pub requests: Vec<(u64, Timestamp)>,
+    /// The earliest opening of the connections that have carried no payload yet (not in
+    /// `since`): what they report later starts after the packets already seen, except the
+    /// bare connection leg a connection that closes without carrying anything gives, dated
+    /// at its opening, which has no request line.
+    pub quiet: Option<Timestamp>,
+    /// The capture clock's disorder so far: the most a packet's time stepped back behind an
+    /// earlier packet's (what is still to come starts at most this long before the latest time
+    /// read). `None`: not measured (the ALB layer then assumes its fixed slack). The pipeline
+    /// sets it; the protocol layer does not know it.
+    pub disorder: Option<Duration>,
 }
 
 impl InFlight {
@@ -394,6 +410,7 @@ impl InFlight {
     pub fn oldest(&self) -> Option<Timestamp> {
         self.since
             .into_iter()
+            .chain(self.quiet)
             .chain(self.requests.iter().map(|&(_, t)| t))
             .min()
     }
@@ -401,6 +418,8 @@ impl InFlight {
     /// Adds another shard's.
     pub fn merge(&mut self, other: InFlight) {
         self.since = self.since.into_iter().chain(other.since).min();
+        self.quiet = self.quiet.into_iter().chain(other.quiet).min();
+        self.disorder = self.disorder.into_iter().chain(other.disorder).max();
         self.requests.extend(other.requests);
         self.settle();
     }
@@ -412,7 +431,12 @@ impl InFlight {
             self.requests.retain(|&(_, t)| t < since);
         }
         if self.requests.len() > MAX_IN_FLIGHT_LINES {
-            self.since = self.oldest();
+            self.since = self
+                .requests
+                .iter()
+                .map(|&(_, t)| t)
+                .chain(self.since)
+                .min();
             self.requests.clear();
         }
         self.requests.sort_unstable();
@@ -495,12 +519,24 @@ impl ProtocolTracker {
     /// rest (see [`InFlight`]).
     pub fn in_flight(&self) -> InFlight {
         let mut requests = Vec::new();
+        let mut quiet: Option<Timestamp> = None;
         let since = self
             .conns
             .values()
-            .filter_map(|c| c.in_flight(&mut requests))
+            .filter_map(|c| {
+                if c.quiet() {
+                    quiet = quiet.into_iter().chain([c.ctx.opened]).min();
+                    return None;
+                }
+                c.in_flight(&mut requests)
+            })
             .min();
-        let mut out = InFlight { since, requests };
+        let mut out = InFlight {
+            since,
+            requests,
+            quiet,
+            disorder: None,
+        };
         out.settle();
         out
     }
