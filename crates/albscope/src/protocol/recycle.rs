@@ -13,11 +13,11 @@
 use std::cell::RefCell;
 
 /// Size step of the buffer classes.
-const CLASS: usize = 128;
+const CLASS: usize = 64;
 /// Classes: buffers up to `CLASSES * CLASS` bytes are recycled, larger ones freed.
-const CLASSES: usize = 32;
+const CLASSES: usize = 64;
 /// Most bytes (capacities) a thread's pool keeps.
-const MAX_POOL_BYTES: usize = 4 << 20;
+const MAX_POOL_BYTES: usize = 1 << 20;
 
 /// One thread's spare buffers, by class.
 struct Pool {
