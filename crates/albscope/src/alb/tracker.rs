@@ -624,25 +624,21 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .and_then(|r| r.headers.known(Known::UserAgent));
             self.count_connection(&conn.key, conn.opened, agent, false);
         }
-        // Written straight into its allocation: the exchange is moved once more, not twice.
-        let leg = Box::write(
-            Box::new_uninit(),
-            Leg {
-                conn: ConnInfo {
-                    id: conn.id,
-                    key: conn.key,
-                    opened: conn.opened,
-                    opened_pos: conn.opened_pos,
-                    tls: conn.tls,
-                    decrypted: conn.decrypted,
-                    saw_syn: conn.saw_syn,
-                },
-                exchange: Some(exchange),
-                burst: None,
-                record: None,
-                finished: true,
+        let leg = Box::new(Leg {
+            conn: ConnInfo {
+                id: conn.id,
+                key: conn.key,
+                opened: conn.opened,
+                opened_pos: conn.opened_pos,
+                tls: conn.tls,
+                decrypted: conn.decrypted,
+                saw_syn: conn.saw_syn,
             },
-        );
+            exchange: Some(exchange),
+            burst: None,
+            record: None,
+            finished: true,
+        });
         self.add_boxed(leg, 0);
     }
 
