@@ -138,8 +138,8 @@ impl NextUnused {
     }
 }
 
-/// A request path as pairing decided it, its legs still boxed (they move as pointers until
-/// the path is handed over: [`Planned::into_path`]).
+/// A request path as pairing decided it, its legs boxed (they move as pointers, also in the
+/// [`RequestPath`] of [`Planned::into_path`]).
 pub(super) struct Planned {
     pub node: Option<IpAddr>,
     pub front: Option<Box<Leg>>,
@@ -170,12 +170,12 @@ impl Planned {
         }
     }
 
-    /// The request path, its legs moved out of their boxes.
+    /// The request path, its legs in their boxes.
     pub fn into_path(self) -> RequestPath {
         RequestPath {
             node: self.node,
-            front: self.front.map(|l| *l),
-            back: self.back.map(|l| *l),
+            front: self.front,
+            back: self.back,
             pairing: self.pairing,
             notes: self.notes,
         }

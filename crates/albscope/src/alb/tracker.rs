@@ -684,9 +684,8 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             let agent = exchange
                 .request
                 .as_ref()
-                .and_then(|r| r.headers.known(Known::UserAgent))
-                .map(str::to_string);
-            self.count_connection(&conn.key, conn.opened, agent.as_deref(), false);
+                .and_then(|r| r.headers.known(Known::UserAgent));
+            self.count_connection(&conn.key, conn.opened, agent, false);
         }
         let leg = Box::new(Leg {
             conn: ConnInfo {

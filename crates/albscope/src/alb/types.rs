@@ -277,10 +277,10 @@ pub enum PairingMethod {
 pub struct RequestPath {
     /// The ALB node address.
     pub node: Option<IpAddr>,
-    /// Client -> ALB leg.
-    pub front: Option<Leg>,
-    /// ALB -> target leg.
-    pub back: Option<Leg>,
+    /// Client -> ALB leg (boxed as it was held: a path moves as pointers).
+    pub front: Option<Box<Leg>>,
+    /// ALB -> target leg (boxed as it was held).
+    pub back: Option<Box<Leg>>,
     /// How the legs were matched.
     pub pairing: PairingMethod,
     /// Ambiguities and reasons a leg is missing.

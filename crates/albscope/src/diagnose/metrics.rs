@@ -605,7 +605,10 @@ impl Collector {
         } else {
             self.requests_past_periods += 1;
         }
-        let reuse = path.back.as_ref().map_or(ConnReuse::NoBackEnd, conn_reuse);
+        let reuse = path
+            .back
+            .as_deref()
+            .map_or(ConnReuse::NoBackEnd, conn_reuse);
         let row = super::target_row(&self.targets, path.back.as_ref().map(|b| b.conn.key.server));
         let t = self.targets.entry(row).or_default();
         t.all.add(f, rt_bucket);
@@ -647,8 +650,8 @@ impl Collector {
             self.kept.insert(
                 f.id,
                 RequestConns {
-                    front: path.front.as_ref().map(ConnRef::of),
-                    back: path.back.as_ref().map(ConnRef::of),
+                    front: path.front.as_deref().map(ConnRef::of),
+                    back: path.back.as_deref().map(ConnRef::of),
                 },
             );
         }
@@ -658,8 +661,8 @@ impl Collector {
     pub fn refresh_conns(&mut self, path: &RequestPath, id: RequestId) {
         if let Some(c) = self.kept.get_mut(&id) {
             *c = RequestConns {
-                front: path.front.as_ref().map(ConnRef::of),
-                back: path.back.as_ref().map(ConnRef::of),
+                front: path.front.as_deref().map(ConnRef::of),
+                back: path.back.as_deref().map(ConnRef::of),
             };
         }
     }

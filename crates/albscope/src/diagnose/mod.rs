@@ -843,8 +843,8 @@ impl Analyzer {
             // The file of the leg the start was read from (the front end when captured).
             let file = path
                 .front
-                .as_ref()
-                .or(path.back.as_ref())
+                .as_deref()
+                .or(path.back.as_deref())
                 .and_then(crate::alb::Leg::first_pos);
             if let (Some(trace), Some(pos)) = (trace, file) {
                 probe.observe(trace, start, pos.file);

@@ -450,9 +450,10 @@ impl Headers {
         }
     }
 
-    /// Heap bytes held (capacities, for memory estimates).
+    /// Heap bytes held, for memory estimates: by length, not capacity (the text's buffer is a
+    /// recycled one whose room depends on the thread's history, and an estimate must not).
     pub fn heap_bytes(&self) -> usize {
-        self.text.capacity() + self.spans.capacity() * std::mem::size_of::<Span>()
+        self.text.len() + self.spans.len() * std::mem::size_of::<Span>()
     }
 
     /// The headers of a parsed header block, `block` itself as their text (no copy) when it is
@@ -576,6 +577,13 @@ fn locate(block: &[u8], part: &[u8]) -> Range {
             _ => Range::default(),
         },
         _ => Range::default(),
+    }
+}
+
+impl Drop for Headers {
+    /// The text's buffer goes back to the parsers ([`super::recycle`]).
+    fn drop(&mut self) {
+        super::recycle::give(std::mem::take(&mut self.text).into_bytes());
     }
 }
 

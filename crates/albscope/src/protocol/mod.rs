@@ -19,6 +19,7 @@ mod headers;
 mod http;
 mod http2;
 mod keepalive;
+mod recycle;
 mod tls;
 mod tracker;
 

@@ -60,8 +60,8 @@ pub(in crate::diagnose) fn diagnose_verdict(
 fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     let (idle, _) = known.idle_timeout();
     let ctx = Ctx { known, idle, words };
-    let front = path.front.as_ref();
-    let back = path.back.as_ref();
+    let front = path.front.as_deref();
+    let back = path.back.as_deref();
     // Counting reads no notes: the pairing's copied for the findings kept.
     let mut notes: Vec<Note> = if words {
         path.notes.iter().cloned().map(Note::Pairing).collect()

@@ -2,6 +2,7 @@
 //! reading from its headers what the parsers need (headers kept up to a count cap, framing).
 
 use crate::protocol::headers::BlockIndex;
+use crate::protocol::recycle;
 use crate::protocol::Known;
 
 /// A header buffer larger than this is freed rather than kept for the next message.
@@ -130,15 +131,18 @@ pub(super) enum HeadStep {
 }
 
 impl HeadBuf {
-    /// Takes the complete block's buffer (to become its message's headers), trimmed when it
-    /// grew well past the block (a block read from several segments); the next block starts a
-    /// new buffer.
+    /// Takes the complete block's buffer (to become its message's headers): the buffer itself
+    /// when its room is the block's size class ([`recycle::room`]; a block read in one piece),
+    /// else a copy in a buffer of that room (the grown buffer stays for the next block).
     pub(super) fn take(&mut self) -> Vec<u8> {
-        let mut block = std::mem::take(&mut self.buf);
         self.scan = 0;
-        if block.capacity() > block.len() + block.len() / 4 + 64 {
-            block.shrink_to_fit();
+        let len = self.buf.len();
+        if self.buf.capacity() == recycle::room(len) {
+            return std::mem::take(&mut self.buf);
         }
+        let mut block = recycle::buffer(len);
+        block.extend_from_slice(&self.buf);
+        self.clear();
         block
     }
 
@@ -152,6 +156,15 @@ impl HeadBuf {
         self.scan = 0;
     }
 
+    /// Appends `bytes` to the block; a block's first bytes go into a recycled buffer of their
+    /// size class ([`recycle::buffer`]), so that an idle connection holds none.
+    pub(super) fn extend(&mut self, bytes: &[u8]) {
+        if self.buf.capacity() == 0 && !bytes.is_empty() {
+            self.buf = recycle::buffer(bytes.len());
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
     /// Takes input up to the end of the block, or up to `cap` bytes of block.
     pub(super) fn push(&mut self, input: &[u8], cap: usize) -> HeadStep {
         let old = self.buf.len();
@@ -162,7 +175,7 @@ impl HeadBuf {
             // A block starting in this input (the common case): look for its end in place and
             // copy only the block, not the body bytes after it.
             if let Some(end) = find_head_end(input, 0) {
-                self.buf.extend_from_slice(input.get(..end).unwrap_or(&[]));
+                self.extend(input.get(..end).unwrap_or(&[]));
                 return if end > cap {
                     HeadStep::TooLarge { used: end }
                 } else {
@@ -170,7 +183,7 @@ impl HeadBuf {
                 };
             }
         }
-        self.buf.extend_from_slice(input);
+        self.extend(input);
         match find_head_end(&self.buf, self.scan) {
             Some(end) => {
                 self.buf.truncate(end);

@@ -124,9 +124,7 @@ impl RequestParser {
                     // A block that starts here is read in place when it is a common one.
                     match fast::request(rest, self.max_header_bytes, self.max_headers) {
                         Some((used, h)) => {
-                            self.head
-                                .buf
-                                .extend_from_slice(rest.get(..used).unwrap_or(&[]));
+                            self.head.extend(rest.get(..used).unwrap_or(&[]));
                             i += used;
                             self.head_read(h, seg.ts, out);
                         }

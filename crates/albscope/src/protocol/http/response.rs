@@ -158,9 +158,7 @@ impl ResponseParser {
                     // A block that starts here is read in place when it is a common one.
                     match fast::response(rest, self.max_header_bytes, self.max_headers) {
                         Some((used, h)) => {
-                            self.head
-                                .buf
-                                .extend_from_slice(rest.get(..used).unwrap_or(&[]));
+                            self.head.extend(rest.get(..used).unwrap_or(&[]));
                             self.bytes = self.bytes.saturating_add(used as u64);
                             i += used;
                             self.head_read(h, seg.ts, pending, &mut used_requests, out);
