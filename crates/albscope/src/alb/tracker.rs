@@ -241,9 +241,7 @@ impl<S: PathSink> AlbTracker<S> {
         if self.held_bytes > target {
             // Parked legs are queued legs (older than most of `pending`): they go first.
             for p in std::mem::take(&mut self.parked) {
-                self.release(p.bytes);
-                self.paired_through = self.paired_through.max(p.time);
-                ready.push(p.leg);
+                ready.push(self.hand_out(p));
                 self.known.legs_paired_early += 1;
             }
         }
@@ -271,11 +269,17 @@ impl<S: PathSink> AlbTracker<S> {
     }
 
     fn pop_pending(&mut self) -> Option<Box<Leg>> {
-        let p = self.pending.pop()?;
-        self.release(p.bytes);
         // The queue is in time order: every leg that started before this one is out of it.
+        let p = self.pending.pop()?;
+        Some(self.hand_out(p))
+    }
+
+    /// Takes a held leg out for pairing: its bytes leave the budget and pairing has gone
+    /// through its start.
+    fn hand_out(&mut self, p: Pending) -> Box<Leg> {
+        self.release(p.bytes);
         self.paired_through = self.paired_through.max(p.time);
-        Some(p.leg)
+        p.leg
     }
 
     /// True when a waiting front-end leg that started at `time` can no longer meet a back-end
@@ -328,9 +332,7 @@ impl<S: PathSink> AlbTracker<S> {
         while self.pending.peek().is_some_and(popped) {
             if let Some(p) = self.pending.pop() {
                 if due(&p) {
-                    self.release(p.bytes);
-                    self.paired_through = self.paired_through.max(p.time);
-                    ready.push(p.leg);
+                    ready.push(self.hand_out(p));
                 } else {
                     self.parked.push(p);
                 }
@@ -339,9 +341,7 @@ impl<S: PathSink> AlbTracker<S> {
         if self.parked.iter().any(due) {
             for p in std::mem::take(&mut self.parked) {
                 if due(&p) {
-                    self.release(p.bytes);
-                    self.paired_through = self.paired_through.max(p.time);
-                    ready.push(p.leg);
+                    ready.push(self.hand_out(p));
                 } else {
                     self.parked.push(p);
                 }
