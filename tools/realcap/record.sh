@@ -156,7 +156,9 @@ target() { # ns name args...: start servers/target.py
 }
 
 # HAProxy configured like an ALB node. $SERVERS = server lines; $CHECK = "check ..." or "";
-# $ERR503 = which error page HAProxy's 503 (its code for a failed connect) is replaced with.
+# $ERR503 = which error page HAProxy's 503 (its code for a failed connect) is replaced with;
+# $POOL_PURGE = how long idle back-end connections are kept (HAProxy's default purges them
+# sooner than an ALB, which keeps them up to its idle timeout).
 write_haproxy_cfg() { # [node address] [config/socket name]
     local addr=${1:-10.99.0.1} name=${2:-haproxy}
     cat >"$WORK/$name.cfg" <<EOF
@@ -179,6 +181,7 @@ global
     h1-case-adjust x-amzn-trace-id X-Amzn-Trace-Id
 
 defaults
+    ${POOL_PURGE:+default-server pool-purge-delay $POOL_PURGE}
     mode http
     log global
     option httplog

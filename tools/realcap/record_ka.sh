@@ -29,11 +29,7 @@ KA_SCENARIOS="ka_late_close ka_apache ka_gunicorn ka_nginx"
 
 # HAProxy keeps idle back-end connections longer than the targets' keep-alive timeouts (an ALB
 # keeps them up to its idle timeout): no purge of idle server connections during a recording.
-eval "orig_$(declare -f write_haproxy_cfg)"
-write_haproxy_cfg() {
-    orig_write_haproxy_cfg "$@"
-    sed -i 's/^defaults$/defaults\n    default-server pool-purge-delay 60s/' "$WORK/${2:-haproxy}.cfg"
-}
+POOL_PURGE=60s
 
 drop_first_fin() { # ns port: drop each connection's first FIN from the server
     nsx "$1" nft add table inet rc

@@ -30,11 +30,7 @@ NW_SCENARIOS="nw_node nw_node_ka0 nw_java nw_puma nw_node_upload"
 
 # HAProxy keeps idle back-end connections longer than the targets' keep-alive timers (an ALB
 # keeps them up to its idle timeout): no purge of idle server connections during a recording.
-eval "orig_$(declare -f write_haproxy_cfg)"
-write_haproxy_cfg() {
-    orig_write_haproxy_cfg "$@"
-    sed -i 's/^defaults$/defaults\n    default-server pool-purge-delay 60s/' "$WORK/${2:-haproxy}.cfg"
-}
+POOL_PURGE=60s
 
 # The target's output goes into the scenario's log after HAProxy's.
 eval "orig_$(declare -f record)"

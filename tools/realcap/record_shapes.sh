@@ -81,11 +81,7 @@ EOF
 
 # HAProxy keeps idle back-end connections longer than the targets' keep-alive timeouts (an ALB
 # keeps them up to its idle timeout): no purge of idle server connections during a recording.
-eval "orig_$(declare -f write_haproxy_cfg)"
-write_haproxy_cfg() {
-    orig_write_haproxy_cfg "$@"
-    sed -i 's/^defaults$/defaults\n    default-server pool-purge-delay 60s/' "$WORK/${2:-haproxy}.cfg"
-}
+POOL_PURGE=60s
 
 sc_ws_upgrade_setup() {
     shapes "${NSP}tgt1" tgt1 --ka 60 --ws-seconds 6 --server "realcap-shapes/1.0"
