@@ -232,6 +232,26 @@ client() { # local_port url [curl args...]: one request, result line into the sc
         | tee -a "$WORK/client.log" >&2
 }
 
+# Keep-alive races (record_ka.sh, record_nodesw.sh): the target's first FIN per connection is
+# dropped (the kernel retransmits it ~0.2 s later, like a FIN still in flight), and requests
+# are sent at chosen idle gaps after a connection's last use.
+drop_first_fin() { # ns port: drop each connection's first FIN from the server
+    nsx "$1" nft add table inet rc
+    nsx "$1" nft add chain inet rc out '{ type filter hook output priority 0; }'
+    nsx "$1" nft add rule inet rc out tcp sport "$2" 'tcp flags & fin == fin' ct mark 0 ct mark set 1 drop
+}
+
+race_sweep() { # first_port gap...: per gap, a request that (re)opens a connection, the gap, a request on it
+    local port=$1 gap; shift
+    for gap in "$@"; do
+        client "$port" "http://10.99.0.1/ok/prep-$gap"
+        sleep "$gap"
+        client $((port + 1)) "http://10.99.0.1/race/after-$gap"
+        port=$((port + 2))
+        sleep 0.6
+    done
+}
+
 client_multi() { # local_port url url...: several requests on one front-end connection
     local port=$1; shift
     local res t0

@@ -31,23 +31,6 @@ KA_SCENARIOS="ka_late_close ka_apache ka_gunicorn ka_nginx"
 # keeps them up to its idle timeout): no purge of idle server connections during a recording.
 POOL_PURGE=60s
 
-drop_first_fin() { # ns port: drop each connection's first FIN from the server
-    nsx "$1" nft add table inet rc
-    nsx "$1" nft add chain inet rc out '{ type filter hook output priority 0; }'
-    nsx "$1" nft add rule inet rc out tcp sport "$2" 'tcp flags & fin == fin' ct mark 0 ct mark set 1 drop
-}
-
-race_sweep() { # first_port gap...: per gap, a request that (re)opens a connection, the gap, a request on it
-    local port=$1 gap; shift
-    for gap in "$@"; do
-        client "$port" "http://10.99.0.1/ok/prep-$gap"
-        sleep "$gap"
-        client $((port + 1)) "http://10.99.0.1/race/after-$gap"
-        port=$((port + 2))
-        sleep 0.6
-    done
-}
-
 sc_ka_late_close_setup() {
     # The target closes idle connections after 3 s itself; /m/hold_fin/ requests are read and
     # held 1.5 s, then closed without an answer (FIN).

@@ -39,23 +39,6 @@ record() {
     { echo "# target output"; cat "$WORK/tgt1.out" 2>/dev/null || true; } >>"$OUT/$1.log"
 }
 
-drop_first_fin() { # ns port: drop each connection's first FIN from the server
-    nsx "$1" nft add table inet rc
-    nsx "$1" nft add chain inet rc out '{ type filter hook output priority 0; }'
-    nsx "$1" nft add rule inet rc out tcp sport "$2" 'tcp flags & fin == fin' ct mark 0 ct mark set 1 drop
-}
-
-race_sweep() { # first_port gap...: per gap, a request that (re)opens a connection, the gap, a request on it
-    local port=$1 gap; shift
-    for gap in "$@"; do
-        client "$port" "http://10.99.0.1/ok/prep-$gap"
-        sleep "$gap"
-        client $((port + 1)) "http://10.99.0.1/race/after-$gap"
-        port=$((port + 2))
-        sleep 0.6
-    done
-}
-
 supervised() { # name ns cmd...: run cmd in a loop (a crashed server comes back ~0.3 s later)
     local name=$1 ns=$2; shift 2
     bg "$name" "$ns" sh -c 'while :; do "$@"; echo "exited $? at $(date +%T.%N)"; sleep 0.3; done' \
