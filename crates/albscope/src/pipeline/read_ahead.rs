@@ -50,10 +50,12 @@ impl Batch {
 
     /// Hands every packet to `tracker` in order, then empties the batch (capacity kept).
     fn track(&mut self, tracker: &mut FlowTracker, sink: &mut dyn FlowSink) {
-        for p in self.packets.drain(..) {
+        // Read in place (moving each packet out of the batch first was a copy per packet).
+        for p in &self.packets {
             let (packet, decoded) = p.view(&self.bytes);
             tracker.process(&packet, &decoded, sink);
         }
+        self.packets.clear();
         self.bytes.clear();
     }
 }
@@ -181,16 +183,18 @@ pub(super) fn drive_app_read_ahead<S: AppSink + Clock>(
         let mut layers = Layers::new(config, count);
         for mut batch in full_rx.iter() {
             let AppBatch { entries, bytes } = &mut batch;
-            for entry in entries.drain(..) {
+            // Read in place (moving each entry out of the batch first was a copy per packet).
+            for entry in entries.iter() {
                 match entry {
                     Entry::Packet(p, shard) => {
                         let (packet, decoded) = p.view(bytes);
                         layers.packet(&packet, &decoded, shard.map(usize::from), sink);
                     }
-                    Entry::Tick(ts, disorder) => layers.tick(ts, disorder, sink),
-                    Entry::Keys(log) => layers.add_keys(&log),
+                    Entry::Tick(ts, disorder) => layers.tick(*ts, *disorder, sink),
+                    Entry::Keys(log) => layers.add_keys(log),
                 }
             }
+            entries.clear();
             bytes.clear();
             // The reader may be done already: then the batch is simply dropped.
             let _ = spare_tx.send(batch);
