@@ -116,8 +116,8 @@ fn read(
     let mut batch = Batch::default();
     while let Some(packet) = reader.next_packet() {
         note_packet(&mut stats, packet.ts, packet.data.len());
-        if let Some(decoded) = decoder.decode(&packet) {
-            batch.push(&packet, &decoded);
+        if let Some(decoded) = &decoder.decode(&packet) {
+            batch.push(&packet, decoded);
             if batch.is_full() {
                 let next = spare.try_recv().unwrap_or_default();
                 // The tracker only goes away when it panicked: stop reading then.
@@ -231,9 +231,9 @@ fn read_app(
             break;
         };
         note_packet(&mut stats, packet.ts, packet.data.len());
-        if let Some(decoded) = decoder.decode(&packet) {
-            let shard = shards::shard_of(&decoded, count).and_then(|i| u16::try_from(i).ok());
-            let owned = OwnedPacket::copy(&packet, &decoded, &mut batch.bytes);
+        if let Some(decoded) = &decoder.decode(&packet) {
+            let shard = shards::shard_of(decoded, count).and_then(|i| u16::try_from(i).ok());
+            let owned = OwnedPacket::copy(&packet, decoded, &mut batch.bytes);
             batch.entries.push(Entry::Packet(owned, shard));
         }
         if stats.packets % TICK_PACKETS == 0 {
