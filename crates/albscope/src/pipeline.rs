@@ -114,8 +114,8 @@ pub fn run_flows(
     let mut progress = Progress::new(config.progress, reader.total_bytes());
     while let Some(packet) = reader.next_packet() {
         note_packet(&mut stats, packet.ts, packet.data.len());
-        if let Some(decoded) = decoder.decode(&packet) {
-            tracker.process(&packet, &decoded, sink);
+        if let Some(decoded) = &decoder.decode(&packet) {
+            tracker.process(&packet, decoded, sink);
         }
         progress.update(stats.packets, || reader.bytes_consumed());
     }
@@ -175,9 +175,9 @@ fn drive_app_split<S: AppSink + Clock>(
             break;
         };
         note_packet(&mut stats, packet.ts, packet.data.len());
-        if let Some(decoded) = decoder.decode(&packet) {
-            let shard = shards::shard_of(&decoded, layers.count);
-            layers.packet(&packet, &decoded, shard, sink);
+        if let Some(decoded) = &decoder.decode(&packet) {
+            let shard = shards::shard_of(decoded, layers.count);
+            layers.packet(&packet, decoded, shard, sink);
         }
         if stats.packets % TICK_PACKETS == 0 {
             layers.tick(packet.ts, stats.clock_disorder, sink);

@@ -195,41 +195,56 @@ impl CaptureReader {
 
     /// Parses input `i`'s next packet and queues it, or closes the input at its end or damage.
     fn advance(&mut self, i: usize) {
-        let Some(input) = self.inputs.get_mut(i) else {
-            return;
-        };
-        let Some(file) = input.file.as_mut() else {
-            return;
-        };
+        if let Some(ts) = self.parse_next(i) {
+            self.heap.push(Reverse((ts, i)));
+        }
+    }
+
+    /// Parses input `i`'s next packet; its corrected time, or `None` when the input ended or
+    /// is damaged (then closed).
+    #[inline]
+    fn parse_next(&mut self, i: usize) -> Option<Timestamp> {
+        let input = self.inputs.get_mut(i)?;
+        let file = input.file.as_mut()?;
         if !file.is_open() {
-            return;
+            return None;
         }
         let result = file.advance();
         self.key_logs_waiting |= !file.tls_key_logs.is_empty();
         match result {
-            Ok(true) => {
-                if let Some(p) = file.pending() {
-                    self.heap.push(Reverse((shift(p.ts, input.ahead), i)));
-                }
+            Ok(true) => file.pending().map(|p| shift(p.ts, input.ahead)),
+            Ok(false) => {
+                file.close();
+                None
             }
-            Ok(false) => file.close(),
             Err(e) => {
                 input.damage = Some(e.to_string());
                 file.close();
                 self.problems.push(e);
+                None
             }
         }
     }
 
     /// The next packet in timestamp order across all inputs, or `None` at the end of all inputs.
     pub fn next_packet(&mut self) -> Option<PacketRef<'_>> {
-        if let Some(i) = self.last.take() {
-            if let Some(file) = self.inputs.get_mut(i).and_then(|x| x.file.as_mut()) {
-                file.consume_pending();
+        let next = match self.last.take() {
+            Some(i) => {
+                if let Some(file) = self.inputs.get_mut(i).and_then(|x| x.file.as_mut()) {
+                    file.consume_pending();
+                }
+                if self.heap.is_empty() {
+                    // Every other input ended (an open one always has its next packet queued):
+                    // input `i` needs no merge, nor the queue.
+                    self.parse_next(i).map(|ts| (ts, i))
+                } else {
+                    self.advance(i);
+                    self.heap.pop().map(|Reverse(next)| next)
+                }
             }
-            self.advance(i);
-        }
-        let Reverse((ts, i)) = self.heap.pop()?;
+            None => self.heap.pop().map(|Reverse(next)| next),
+        };
+        let (ts, i) = next?;
         self.last = Some(i);
         let mut p = self
             .inputs

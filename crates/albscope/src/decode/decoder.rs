@@ -5,7 +5,7 @@ use super::defrag::{FragKey, FragOutcome, Reassembler};
 use super::link::{self, Link, NetInput};
 use super::{icmp, tunnel};
 use super::{Decoded, Encap, MirrorSession, TcpFlags, TcpSegment, Transport};
-use crate::capture::{Duration, PacketRef};
+use crate::capture::{Duration, LinkType, PacketRef};
 use etherparse::{
     ether_type, ip_number, EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice,
     TransportSlice,
@@ -182,7 +182,29 @@ impl Decoder {
             .saturating_sub(packet.data.len());
         self.frame_truncated = cut > 0;
         let malformed_before = self.stats.malformed;
-        let result = match link::peel(packet.link, packet.data) {
+        let fixed = if packet.link == LinkType::ETHERNET {
+            self.vxlan_fixed(packet.data, cut)
+        } else {
+            None
+        };
+        let result = match fixed {
+            Some(d) => Some(d),
+            None => self.decode_link(packet, cut),
+        };
+        if self.frame_truncated {
+            self.stats.truncated += 1;
+            if self.stats.malformed > malformed_before {
+                self.stats.header_cut += 1;
+            }
+        }
+        self.stats.reassembly_evicted = self.defrag.evicted;
+        self.stats.reassembly_expired = self.defrag.expired;
+        result
+    }
+
+    /// Decodes a frame by its link type (the general path of [`Decoder::decode`]).
+    fn decode_link<'a>(&mut self, packet: &PacketRef<'a>, cut: usize) -> Option<Decoded<'a>> {
+        match link::peel(packet.link, packet.data) {
             Link::Net(input) => self.decode_net(input, MirrorSession::DIRECT, 0, cut),
             Link::NotIp => {
                 self.stats.other += 1;
@@ -201,16 +223,7 @@ impl Decoder {
                 }
                 None
             }
-        };
-        if self.frame_truncated {
-            self.stats.truncated += 1;
-            if self.stats.malformed > malformed_before {
-                self.stats.header_cut += 1;
-            }
         }
-        self.stats.reassembly_evicted = self.defrag.evicted;
-        self.stats.reassembly_expired = self.defrag.expired;
-        result
     }
 
     /// Runs etherparse on `input`, continuing past its 3-tag VLAN limit up to [`MAX_VLAN_TAGS`].
@@ -382,6 +395,105 @@ impl Decoder {
             },
             src: info.src,
             dst: info.dst,
+            ip_id: info.ip_id,
+            ip_len: info.ip_len,
+            transport: Transport::Tcp(seg),
+        })
+    }
+
+    /// The mirror's common frame read at fixed offsets: Ethernet without VLAN tags, IPv4
+    /// without options, not fragmented, UDP to a VXLAN port, VXLAN, Ethernet, IPv4 (not
+    /// fragmented) carrying TCP whose header parses and whose bytes are all captured. The same
+    /// result and counters as [`Decoder::decode_net`] through [`Decoder::fast_ipv4`] and
+    /// [`Decoder::vxlan_tcp`] (the lengths read as they read them), without building the outer
+    /// packet's facts nor the steps between; `None`, having changed nothing, for any other
+    /// frame (then the general path decodes it).
+    #[inline(always)]
+    fn vxlan_fixed<'a>(&mut self, data: &'a [u8], cut: usize) -> Option<Decoded<'a>> {
+        // Outer Ethernet (14) + IPv4 (20) + UDP (8).
+        let (head, _) = data.split_first_chunk::<42>()?;
+        let ip = data.get(14..)?;
+        if head[12..14] != [0x08, 0x00]
+            || head[14] != 0x45
+            || head[20] & 0x3f != 0
+            || head[21] != 0
+            || head[23] != 17
+            || self.config.max_tunnel_depth == 0
+        {
+            return None;
+        }
+        let total = usize::from(u16::from_be_bytes([head[16], head[17]]));
+        let end = if total >= 20 && total <= ip.len() {
+            total
+        } else {
+            ip.len()
+        };
+        // The UDP header is `head[34..42]` when the IP payload holds it.
+        let udp = ip.get(20..end)?;
+        let udp_len = usize::from(u16::from_be_bytes([head[38], head[39]]));
+        if udp.len() < 8 {
+            return None;
+        }
+        let datagram = if udp_len < 8 || udp_len > udp.len() {
+            udp
+        } else {
+            udp.get(..udp_len)?
+        };
+        let vx = datagram.get(8..)?;
+        let port = u16::from_be_bytes([head[36], head[37]]);
+        let ports = &self.config.vxlan_ports;
+        if !(ports.first() == Some(&port) || ports.contains(&port)) {
+            return None;
+        }
+        // VXLAN (8, the I flag set) + inner Ethernet (14) + inner IPv4 (20 fixed bytes).
+        let (inner, _) = vx.split_first_chunk::<42>()?;
+        if inner[0] & 0x08 == 0 || inner[20..22] != [0x08, 0x00] || inner[22] >> 4 != 4 {
+            return None;
+        }
+        let vni = u32::from_be_bytes([0, inner[4], inner[5], inner[6]]);
+        let fixed = &inner[22..42];
+        let inner_ip = vx.get(22..)?;
+        let header_len = usize::from(fixed[0] & 0x0f) * 4;
+        if header_len < 20 || inner_ip.len() < header_len || fixed[6] & 0x3f != 0 || fixed[7] != 0 {
+            return None;
+        }
+        if fixed[9] != 6 {
+            return None;
+        }
+        let total = usize::from(u16::from_be_bytes([fixed[2], fixed[3]]));
+        let declared = total >= header_len;
+        let end = if declared && total <= inner_ip.len() {
+            total
+        } else {
+            inner_ip.len()
+        };
+        let l4 = inner_ip.get(header_len..end)?;
+        let tcp = TcpSlice::from_slice(l4).ok()?;
+        let src = IpAddr::from([fixed[12], fixed[13], fixed[14], fixed[15]]);
+        let dst = IpAddr::from([fixed[16], fixed[17], fixed[18], fixed[19]]);
+        let info = IpInfo {
+            src,
+            dst,
+            ip_id: Some(u16::from_be_bytes([fixed[4], fixed[5]])),
+            ip_len: if declared {
+                total as u32
+            } else {
+                (header_len + l4.len()) as u32
+            },
+            header_len,
+            l4_declared: declared.then(|| total - header_len),
+        };
+        self.stats.vxlan += 1;
+        let seg = self.tcp_segment(&tcp, &info, cut, false, Cow::Borrowed(tcp.payload()));
+        self.stats.tcp += 1;
+        Some(Decoded {
+            session: MirrorSession {
+                encap: Encap::Vxlan,
+                vni: Some(vni),
+                outer_src: Some(IpAddr::from([head[26], head[27], head[28], head[29]])),
+            },
+            src,
+            dst,
             ip_id: info.ip_id,
             ip_len: info.ip_len,
             transport: Transport::Tcp(seg),
@@ -769,7 +881,100 @@ mod fast_path_tests {
         p
     }
 
+    /// A VXLAN frame: outer Ethernet, IPv4 (`outer_ihl`, total `outer_total`), UDP (length
+    /// `udp_len`, to `port`), VXLAN (`flags`), inner Ethernet (`ether`), then `inner` (an
+    /// inner IP packet as [`packet`] builds it).
+    fn vxlan_frame(
+        outer_ihl: u8,
+        outer_total: Option<u16>,
+        udp_len: Option<u16>,
+        port: u16,
+        flags: u8,
+        ether: [u8; 2],
+        inner: &[u8],
+    ) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+        let mut tunnel = vec![0x30, 0x39];
+        tunnel.extend_from_slice(&port.to_be_bytes());
+        let udp_total = (8 + 8 + 14 + inner.len()) as u16;
+        tunnel.extend_from_slice(&udp_len.unwrap_or(udp_total).to_be_bytes());
+        tunnel.extend_from_slice(&[0, 0, flags, 0, 0, 0, 0x12, 0x34, 0x56, 0]);
+        tunnel.extend_from_slice(&[0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 4]);
+        tunnel.extend_from_slice(&ether);
+        tunnel.extend_from_slice(inner);
+        let ihl = usize::from(outer_ihl.max(5)) * 4;
+        let total = outer_total.unwrap_or((ihl + tunnel.len()) as u16);
+        let ip = packet(outer_ihl, total, 0, 17, &[], 0);
+        f.extend_from_slice(&ip);
+        f.extend_from_slice(&tunnel);
+        f
+    }
+
+    #[test]
+    fn vxlan_fixed_takes_the_mirror_frame() {
+        let mut tcp = vec![0u8; 30];
+        tcp[12] = 5 << 4;
+        let inner = packet(5, 50, 0x4000, 6, &tcp, 5);
+        let frame = vxlan_frame(5, None, None, 4789, 0x08, [0x08, 0x00], &inner);
+        let mut d = Decoder::default();
+        let Some(decoded) = d.vxlan_fixed(&frame, 0) else {
+            panic!("not taken");
+        };
+        assert_eq!(decoded.session.vni, Some(0x123456));
+        assert_eq!(decoded.ip_len, 50);
+        let Transport::Tcp(seg) = decoded.transport else {
+            panic!("not TCP");
+        };
+        assert_eq!(seg.payload.len(), 10);
+        assert_eq!((d.stats.vxlan, d.stats.tcp), (1, 1));
+    }
+
     proptest! {
+        /// The fixed-offset VXLAN path decodes (and counts) every frame as the general path.
+        #[test]
+        fn vxlan_fixed_decodes_as_general_path(
+            outer_ihl in prop_oneof![Just(5u8), 5u8..=7],
+            outer_total in prop_oneof![Just(None), any::<u16>().prop_map(Some)],
+            udp_len in prop_oneof![Just(None), any::<u16>().prop_map(Some)],
+            port in prop_oneof![Just(4789u16), Just(6081u16), any::<u16>()],
+            flags in prop_oneof![Just(0x08u8), any::<u8>()],
+            ether in prop_oneof![Just([0x08u8, 0x00]), any::<[u8; 2]>()],
+            ihl in prop_oneof![Just(5u8), 0u8..=15],
+            total in prop_oneof![0u16..120, any::<u16>()],
+            frag in prop_oneof![Just(0u16), Just(0x4000u16), any::<u16>()],
+            proto in prop_oneof![Just(6u8), Just(17u8), any::<u8>()],
+            body in proptest::collection::vec(any::<u8>(), 0..100),
+            l4 in prop_oneof![5u16..16, 0u16..120, any::<u16>()],
+            cut in prop_oneof![Just(0u32), 0u32..200],
+            keep in prop_oneof![Just(usize::MAX), 0usize..200],
+        ) {
+            let inner = packet(ihl, total, frag, proto, &body, l4);
+            let mut frame =
+                vxlan_frame(outer_ihl, outer_total, udp_len, port, flags, ether, &inner);
+            frame.truncate(keep);
+            let pkt = PacketRef {
+                pos: crate::capture::PacketPos { file: 0, number: 1, offset: 0 },
+                ts: crate::capture::Timestamp(1),
+                link: LinkType::ETHERNET,
+                orig_len: frame.len() as u32 + cut,
+                data: &frame,
+            };
+            let mut fast = Decoder::default();
+            let mut general = Decoder::default();
+            let a = fast.decode(&pkt);
+            general.stats.frames += 1;
+            general.frame_truncated = cut > 0;
+            let b = general.decode_link(&pkt, cut as usize);
+            if general.frame_truncated {
+                general.stats.truncated += 1;
+                if general.stats.malformed > 0 {
+                    general.stats.header_cut += 1;
+                }
+            }
+            prop_assert_eq!(format!("{a:?}"), format!("{b:?}"));
+            prop_assert_eq!(format!("{:?}", fast.stats), format!("{:?}", general.stats));
+        }
+
         /// Slices every packet it takes as etherparse's lax slicing does (the slow path).
         #[test]
         fn fast_ipv4_slices_as_etherparse(

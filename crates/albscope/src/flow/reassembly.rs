@@ -373,8 +373,9 @@ mod spare {
     const SIZES: usize = HISTORY_KEEP_CAPACITY.trailing_zeros() as usize + 1;
 
     thread_local! {
+        // Initialised in place (no first-use check on every access).
         static SPARE: RefCell<[Vec<Vec<u8>>; SIZES]> =
-            RefCell::new(std::array::from_fn(|_| Vec::new()));
+            const { RefCell::new([const { Vec::new() }; SIZES]) };
     }
 
     /// The size class of a buffer of capacity `cap`, when spares of it are kept.

@@ -41,7 +41,9 @@ enum OwnedTransport {
 }
 
 impl OwnedPacket {
-    /// Detaches `d` (of `packet`), appending its TCP payload to `bytes`.
+    /// Detaches `d` (of `packet`), appending its TCP payload to `bytes`. Inlined: built in
+    /// place where it goes (a returned packet was moved by a `memcpy` call).
+    #[inline(always)]
     pub(super) fn copy(packet: &PacketRef<'_>, d: &Decoded<'_>, bytes: &mut Vec<u8>) -> Self {
         let transport = match &d.transport {
             Transport::Tcp(seg) => {
@@ -77,6 +79,8 @@ impl OwnedPacket {
     }
 
     /// The packet again, its TCP payload read from `bytes` (the buffer `copy` appended to).
+    /// Inlined: built in place for the caller (a returned pair was moved by a `memcpy` call).
+    #[inline(always)]
     pub(super) fn view<'a>(&self, bytes: &'a [u8]) -> (PacketRef<'a>, Decoded<'a>) {
         let transport = match &self.transport {
             OwnedTransport::Tcp {

@@ -50,10 +50,12 @@ impl Batch {
 
     /// Hands every packet to `tracker` in order, then empties the batch (capacity kept).
     fn track(&mut self, tracker: &mut FlowTracker, sink: &mut dyn FlowSink) {
-        for p in self.packets.drain(..) {
+        // Read in place (moving each packet out of the batch first was a copy per packet).
+        for p in &self.packets {
             let (packet, decoded) = p.view(&self.bytes);
             tracker.process(&packet, &decoded, sink);
         }
+        self.packets.clear();
         self.bytes.clear();
     }
 }
@@ -114,8 +116,8 @@ fn read(
     let mut batch = Batch::default();
     while let Some(packet) = reader.next_packet() {
         note_packet(&mut stats, packet.ts, packet.data.len());
-        if let Some(decoded) = decoder.decode(&packet) {
-            batch.push(&packet, &decoded);
+        if let Some(decoded) = &decoder.decode(&packet) {
+            batch.push(&packet, decoded);
             if batch.is_full() {
                 let next = spare.try_recv().unwrap_or_default();
                 // The tracker only goes away when it panicked: stop reading then.
@@ -181,16 +183,18 @@ pub(super) fn drive_app_read_ahead<S: AppSink + Clock>(
         let mut layers = Layers::new(config, count);
         for mut batch in full_rx.iter() {
             let AppBatch { entries, bytes } = &mut batch;
-            for entry in entries.drain(..) {
+            // Read in place (moving each entry out of the batch first was a copy per packet).
+            for entry in entries.iter() {
                 match entry {
                     Entry::Packet(p, shard) => {
                         let (packet, decoded) = p.view(bytes);
                         layers.packet(&packet, &decoded, shard.map(usize::from), sink);
                     }
-                    Entry::Tick(ts, disorder) => layers.tick(ts, disorder, sink),
-                    Entry::Keys(log) => layers.add_keys(&log),
+                    Entry::Tick(ts, disorder) => layers.tick(*ts, *disorder, sink),
+                    Entry::Keys(log) => layers.add_keys(log),
                 }
             }
+            entries.clear();
             bytes.clear();
             // The reader may be done already: then the batch is simply dropped.
             let _ = spare_tx.send(batch);
@@ -227,9 +231,9 @@ fn read_app(
             break;
         };
         note_packet(&mut stats, packet.ts, packet.data.len());
-        if let Some(decoded) = decoder.decode(&packet) {
-            let shard = shards::shard_of(&decoded, count).and_then(|i| u16::try_from(i).ok());
-            let owned = OwnedPacket::copy(&packet, &decoded, &mut batch.bytes);
+        if let Some(decoded) = &decoder.decode(&packet) {
+            let shard = shards::shard_of(decoded, count).and_then(|i| u16::try_from(i).ok());
+            let owned = OwnedPacket::copy(&packet, decoded, &mut batch.bytes);
             batch.entries.push(Entry::Packet(owned, shard));
         }
         if stats.packets % TICK_PACKETS == 0 {
