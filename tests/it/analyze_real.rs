@@ -671,6 +671,15 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // destroyed, with body bytes unread: RST), before any response byte
         ("nw_node_upload.pcap", nw_node_upload(false)),
         ("nw_node_upload.target.pcap", nw_node_upload(true)),
+        // tools/realcap/record_tomcat.sh: embedded Apache Tomcat 10.1 (Spring Boot's default
+        // server; keepAliveTimeout 2 s: idle closes at about 2.2 s, its poller checking about
+        // once a second) and the ways a servlet fails a request
+        ("tc_tomcat.pcap", tc_tomcat(false)),
+        ("tc_tomcat.target.pcap", tc_tomcat(true)),
+        // Tomcat with maxKeepAliveRequests 5: every 5th request of a connection is answered
+        // with `Connection: close` and Tomcat closes it (so does its own 500): never a race
+        ("tc_tomcat_max.pcap", tc_tomcat_max(false)),
+        ("tc_tomcat_max.target.pcap", tc_tomcat_max(true)),
         (
             "grpc_status.target.pcap",
             vec![
@@ -1194,6 +1203,43 @@ fn nw_java(target_side: bool) -> Vec<Want> {
             (43128, IncompleteBody, None, LB),
         ],
         &[(43126, Undetermined, None, None)],
+        target_side,
+    )
+}
+
+/// `tc_tomcat`: of the sweep over Tomcat's idle-close window, the reuses after 2.03 and 2.14 s
+/// idle meet its close (its FIN, retransmitted, 15 µs after the request: the JDK closes a
+/// selector-registered socket by shutting its output first, so the request is acknowledged,
+/// not reset); a servlet that throws (Tomcat's own 500 page, `Connection: close`); one that
+/// throws after committing 100 of 1000 body bytes (Tomcat closes the connection); the
+/// servlet's own 503; an answer after 8 s; the JVM halting before any response byte.
+fn tc_tomcat(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    outcomes(
+        [44001, 44002]
+            .into_iter()
+            .chain(44031..=44062)
+            .chain(44011..=44020),
+        &[
+            (44032, KeepaliveRace, Some(502), LB),
+            (44034, KeepaliveRace, Some(502), LB),
+            (44012, TargetGeneratedError, Some(500), TG),
+            (44014, IncompleteBody, None, LB),
+            (44015, TargetGeneratedError, Some(503), TG),
+            (44017, TargetIdleTimeout, Some(504), LB),
+            (44019, TargetClosedBeforeResponse, Some(502), LB),
+        ],
+        &[(44017, Undetermined, None, None)],
+        target_side,
+    )
+}
+
+/// `tc_tomcat_max`: see its truth rows.
+fn tc_tomcat_max(target_side: bool) -> Vec<Want> {
+    outcomes(
+        44101..=44118,
+        &[(44113, Category::TargetGeneratedError, Some(500), TG)],
+        &[],
         target_side,
     )
 }
@@ -1886,6 +1932,37 @@ fn node_java_puma_target_side_cut_after_every_packet_is_never_wrong() {
         ),
     ];
     for (file, packets, race) in files {
+        wrong.extend(cut_wrong_answers(file, packets, |path, _| {
+            path.and_then(|p| truth(race, p))
+        }));
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// The recordings of embedded Tomcat (`record_tomcat.sh`), the back-end vantage and both legs,
+/// cut after every packet: no cut states a category its request (read by its path) does not
+/// have.
+#[test]
+fn tomcat_cut_after_every_packet_is_never_wrong() {
+    use Category::*;
+    let truth = |race: &[&str], path: &str| -> Option<Vec<Category>> {
+        Some(vec![match path {
+            p if race.contains(&p) => KeepaliveRace,
+            p if p.starts_with("/ok") || p.starts_with("/race") => Ok,
+            p if p.starts_with("/throw") || p.starts_with("/status") => TargetGeneratedError,
+            p if p.starts_with("/abort") => IncompleteBody,
+            p if p.starts_with("/halt") => TargetClosedBeforeResponse,
+            p if p.starts_with("/slow") => TargetIdleTimeout,
+            _ => return None,
+        }])
+    };
+    let race: &[&str] = &["/race/after-2.0", "/race/after-2.1"];
+    let mut wrong = Vec::new();
+    for (file, packets) in [
+        ("samples/real/tc_tomcat.target.pcap", 279),
+        ("samples/real/tc_tomcat.pcap", 680),
+        ("samples/real/tc_tomcat_max.target.pcap", 79),
+    ] {
         wrong.extend(cut_wrong_answers(file, packets, |path, _| {
             path.and_then(|p| truth(race, p))
         }));
