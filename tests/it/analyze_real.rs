@@ -680,6 +680,11 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // with `Connection: close` and Tomcat closes it (so does its own 500): never a race
         ("tc_tomcat_max.pcap", tc_tomcat_max(false)),
         ("tc_tomcat_max.target.pcap", tc_tomcat_max(true)),
+        // Tomcat exhausted (maxThreads 1, maxConnections 1, acceptCount 1): requests on
+        // connections the kernel completed but Tomcat never accepted wait out the idle timeout
+        // like a slow answer; SYNs dropped while the accept queue is full, then accepted
+        ("tc_tomcat_busy.pcap", tc_tomcat_busy(false)),
+        ("tc_tomcat_busy.target.pcap", tc_tomcat_busy(true)),
         (
             "grpc_status.target.pcap",
             vec![
@@ -1240,6 +1245,25 @@ fn tc_tomcat_max(target_side: bool) -> Vec<Want> {
         44101..=44118,
         &[(44113, Category::TargetGeneratedError, Some(500), TG)],
         &[],
+        target_side,
+    )
+}
+
+/// `tc_tomcat_busy`: see its truth rows; seen from the target alone, the proxy's reset at the
+/// idle timeout looks like a client that left (undetermined).
+fn tc_tomcat_busy(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    let idle = |p| (p, TargetIdleTimeout, Some(504), LB);
+    let undetermined = |p| (p, Undetermined, None, None);
+    outcomes(
+        44201..=44207,
+        &[idle(44202), idle(44203), idle(44204), idle(44206)],
+        &[
+            undetermined(44202),
+            undetermined(44203),
+            undetermined(44204),
+            undetermined(44206),
+        ],
         target_side,
     )
 }
@@ -1945,9 +1969,11 @@ fn node_java_puma_target_side_cut_after_every_packet_is_never_wrong() {
 #[test]
 fn tomcat_cut_after_every_packet_is_never_wrong() {
     use Category::*;
+    // the reuses that raced, and the requests Tomcat never accepted in time
     let truth = |race: &[&str], path: &str| -> Option<Vec<Category>> {
         Some(vec![match path {
             p if race.contains(&p) => KeepaliveRace,
+            "/ok/queued-1" | "/ok/queued-2" | "/ok/queued-4" => TargetIdleTimeout,
             p if p.starts_with("/ok") || p.starts_with("/race") => Ok,
             p if p.starts_with("/throw") || p.starts_with("/status") => TargetGeneratedError,
             p if p.starts_with("/abort") => IncompleteBody,
@@ -1962,6 +1988,8 @@ fn tomcat_cut_after_every_packet_is_never_wrong() {
         ("samples/real/tc_tomcat.target.pcap", 279),
         ("samples/real/tc_tomcat.pcap", 680),
         ("samples/real/tc_tomcat_max.target.pcap", 79),
+        ("samples/real/tc_tomcat_busy.target.pcap", 50),
+        ("samples/real/tc_tomcat_busy.pcap", 119),
     ] {
         wrong.extend(cut_wrong_answers(file, packets, |path, _| {
             path.and_then(|p| truth(race, p))

@@ -26,7 +26,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/tc-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-TC_SCENARIOS="tc_tomcat tc_tomcat_max"
+TC_SCENARIOS="tc_tomcat tc_tomcat_max tc_tomcat_busy"
 TC_JARS="api catalina coyote util util-scan juli servlet-api jaspic-api annotations-api el-api jni"
 
 # HAProxy keeps idle back-end connections longer than the target's keep-alive timer (an ALB
@@ -46,7 +46,7 @@ supervised() { # name ns cmd...: run cmd in a loop (a crashed server comes back 
         sh "$@"
 }
 
-tomcat() { # keepAliveTimeout_ms maxKeepAliveRequests: start TcTomcat on 10.99.1.11:8080
+tomcat() { # keepAliveTimeout_ms maxKeepAliveRequests [name=value...]: TcTomcat on 10.99.1.11:8080
     local cp="" j
     for j in $TC_JARS; do cp="$cp/usr/share/java/tomcat10-$j.jar:"; done
     mkdir -p "$WORK/java"
@@ -114,6 +114,38 @@ sc_tc_tomcat_max_drive() {
         client "$p" "http://10.99.0.1/ok/seq-$p"
         sleep 0.3
     done
+    sleep 1
+}
+
+sc_tc_tomcat_busy_setup() {
+    # an exhausted Tomcat: one worker thread, one connection (maxConnections counts idle
+    # keep-alive connections too), an accept queue of one (acceptCount, the listen backlog;
+    # defaults 200, 8192 and 100): past them the kernel queues handshaken connections Tomcat
+    # does not accept, then drops SYNs
+    tomcat "" "" maxThreads=1 maxConnections=1 acceptCount=1
+}
+sc_tc_tomcat_busy_drive() {
+    sleep 3                                       # the JVM starts
+    client 44201 http://10.99.0.1/ok/first        # its connection stays open (the one slot)
+    sleep 0.5
+    local jobs=()
+    client 44202 http://10.99.0.1/slow/8/a &      # reuses it, holds the thread 8 s: 504 at 5 s
+    jobs+=($!)
+    sleep 0.5
+    client 44203 http://10.99.0.1/ok/queued-1 &   # new connections, not accepted by Tomcat
+    jobs+=($!)
+    sleep 0.3
+    client 44204 http://10.99.0.1/ok/queued-2 &
+    jobs+=($!)
+    sleep 0.3
+    client 44205 http://10.99.0.1/ok/queued-3 &   # the accept queue is full: SYNs dropped
+    jobs+=($!)
+    sleep 0.3
+    client 44206 http://10.99.0.1/ok/queued-4 &
+    jobs+=($!)
+    wait "${jobs[@]}"                             # the clients only, not the servers
+    sleep 1
+    client 44207 http://10.99.0.1/ok/after
     sleep 1
 }
 

@@ -4,8 +4,9 @@
 // 60 s in the Connector's code, so in Spring Boot, 20 s in the distribution's server.xml);
 // after maxKeepAliveRequests (default 100) requests on one connection it answers with
 // `Connection: close` and closes it, and so it does after its own 500 and 503.
-//   java -cp ... TcTomcat ADDR PORT [keepAliveTimeout ms] [maxKeepAliveRequests]
-// Without the optional arguments the connector keeps Tomcat's defaults (printed at start).
+//   java -cp ... TcTomcat ADDR PORT [keepAliveTimeout ms] [maxKeepAliveRequests] [name=value...]
+// Without the optional arguments (or given as "") the connector keeps Tomcat's defaults
+// (printed at start); name=value sets any other connector property (maxThreads, ...).
 // /ok... 200; /slow/<secs>/... answers after that delay; /throw... the servlet throws before
 // any response byte (Tomcat's own 500 page); /abort... headers with Content-Length 1000 and
 // 100 body bytes flushed, then the servlet throws (the response is committed: Tomcat closes
@@ -79,6 +80,12 @@ public class TcTomcat {
         c.setPort(Integer.parseInt(args[1]));
         if (args.length > 2 && !args[2].isEmpty()) c.setProperty("keepAliveTimeout", args[2]);
         if (args.length > 3 && !args[3].isEmpty()) c.setProperty("maxKeepAliveRequests", args[3]);
+        StringBuilder extra = new StringBuilder();
+        for (int i = 4; i < args.length; i++) {
+            String[] kv = args[i].split("=", 2);
+            c.setProperty(kv[0], kv[1]);
+            extra.append(" ").append(kv[0]).append(" ").append(c.getProperty(kv[0]));
+        }
         tomcat.setConnector(c);
         Context ctx = tomcat.addContext("", null);
         Tomcat.addServlet(ctx, "app", new App()).addMapping("/");
@@ -86,7 +93,7 @@ public class TcTomcat {
         System.out.println("listening " + args[0] + ":" + args[1] + " " + org.apache.catalina.util.ServerInfo.getServerInfo()
             + " connectionTimeout " + c.getProperty("connectionTimeout")
             + " keepAliveTimeout " + c.getProperty("keepAliveTimeout")
-            + " maxKeepAliveRequests " + c.getProperty("maxKeepAliveRequests"));
+            + " maxKeepAliveRequests " + c.getProperty("maxKeepAliveRequests") + extra);
         tomcat.getServer().await();
     }
 }
