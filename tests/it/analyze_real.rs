@@ -685,6 +685,10 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // like a slow answer; SYNs dropped while the accept queue is full, then accepted
         ("tc_tomcat_busy.pcap", tc_tomcat_busy(false)),
         ("tc_tomcat_busy.target.pcap", tc_tomcat_busy(true)),
+        // the same, exhausted past the connect timeout: SYNs dropped for 10 s (seen from the
+        // target alone, a failed connect may be a health check: undetermined)
+        ("tc_tomcat_full.pcap", tc_tomcat_full(false)),
+        ("tc_tomcat_full.target.pcap", tc_tomcat_full(true)),
         (
             "grpc_status.target.pcap",
             vec![
@@ -1263,6 +1267,29 @@ fn tc_tomcat_busy(target_side: bool) -> Vec<Want> {
             undetermined(44203),
             undetermined(44204),
             undetermined(44206),
+        ],
+        target_side,
+    )
+}
+
+/// `tc_tomcat_full`: see its truth rows.
+fn tc_tomcat_full(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    let idle = |p| (p, TargetIdleTimeout, Some(504), LB);
+    let undetermined = |p| (p, Undetermined, None, None);
+    outcomes(
+        44301..=44306,
+        &[
+            idle(44302),
+            idle(44303),
+            idle(44304),
+            (44305, TargetConnectTimeout, Some(504), LB),
+        ],
+        &[
+            undetermined(44302),
+            undetermined(44303),
+            undetermined(44304),
+            undetermined(44305),
         ],
         target_side,
     )
@@ -1974,6 +2001,7 @@ fn tomcat_cut_after_every_packet_is_never_wrong() {
         Some(vec![match path {
             p if race.contains(&p) => KeepaliveRace,
             "/ok/queued-1" | "/ok/queued-2" | "/ok/queued-4" => TargetIdleTimeout,
+            "/ok/no-accept" => TargetConnectTimeout,
             p if p.starts_with("/ok") || p.starts_with("/race") => Ok,
             p if p.starts_with("/throw") || p.starts_with("/status") => TargetGeneratedError,
             p if p.starts_with("/abort") => IncompleteBody,
@@ -1990,6 +2018,8 @@ fn tomcat_cut_after_every_packet_is_never_wrong() {
         ("samples/real/tc_tomcat_max.target.pcap", 79),
         ("samples/real/tc_tomcat_busy.target.pcap", 50),
         ("samples/real/tc_tomcat_busy.pcap", 119),
+        ("samples/real/tc_tomcat_full.target.pcap", 36),
+        ("samples/real/tc_tomcat_full.pcap", 95),
     ] {
         wrong.extend(cut_wrong_answers(file, packets, |path, _| {
             path.and_then(|p| truth(race, p))

@@ -26,7 +26,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/tc-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-TC_SCENARIOS="tc_tomcat tc_tomcat_max tc_tomcat_busy"
+TC_SCENARIOS="tc_tomcat tc_tomcat_max tc_tomcat_busy tc_tomcat_full"
 TC_JARS="api catalina coyote util util-scan juli servlet-api jaspic-api annotations-api el-api jni"
 
 # HAProxy keeps idle back-end connections longer than the target's keep-alive timer (an ALB
@@ -146,6 +146,34 @@ sc_tc_tomcat_busy_drive() {
     wait "${jobs[@]}"                             # the clients only, not the servers
     sleep 1
     client 44207 http://10.99.0.1/ok/after
+    sleep 1
+}
+
+sc_tc_tomcat_full_setup() {
+    # exhausted as in tc_tomcat_busy, for longer than the connect timeout: the proxy gives up
+    # connecting (HAProxy's 503 for that replaced by the 504 an ALB answers)
+    tomcat "" "" maxThreads=1 maxConnections=1 acceptCount=1
+    ERR503=504
+}
+sc_tc_tomcat_full_drive() {
+    sleep 3                                       # the JVM starts
+    client 44301 http://10.99.0.1/ok/first        # its connection stays open (the one slot)
+    sleep 0.5
+    local jobs=()
+    client 44302 http://10.99.0.1/slow/14/a &     # holds the thread 14 s: 504 at 5 s
+    jobs+=($!)
+    sleep 0.5
+    client 44303 http://10.99.0.1/ok/queued-1 &   # fill the accept queue: 504 at 5 s
+    jobs+=($!)
+    sleep 0.3
+    client 44304 http://10.99.0.1/ok/queued-2 &
+    jobs+=($!)
+    sleep 0.3
+    client 44305 http://10.99.0.1/ok/no-accept &  # SYNs dropped past the 10 s connect timeout
+    jobs+=($!)
+    wait "${jobs[@]}"                             # the clients only, not the servers
+    sleep 4                                       # Tomcat's slot frees (14 s)
+    client 44306 http://10.99.0.1/ok/after
     sleep 1
 }
 
