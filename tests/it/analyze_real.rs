@@ -689,6 +689,10 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // target alone, a failed connect may be a health check: undetermined)
         ("tc_tomcat_full.pcap", tc_tomcat_full(false)),
         ("tc_tomcat_full.target.pcap", tc_tomcat_full(true)),
+        // Tomcat answering 413 before reading an upload (maxSwallowSize 4 KB): a 2 KB body is
+        // swallowed, a 96 KB one makes it close the connection after the answer: relayed 413s
+        ("tc_tomcat_upload.pcap", tc_tomcat_upload(false)),
+        ("tc_tomcat_upload.target.pcap", tc_tomcat_upload(true)),
         (
             "grpc_status.target.pcap",
             vec![
@@ -1291,6 +1295,17 @@ fn tc_tomcat_full(target_side: bool) -> Vec<Want> {
             undetermined(44304),
             undetermined(44305),
         ],
+        target_side,
+    )
+}
+
+/// `tc_tomcat_upload`: see its truth rows.
+fn tc_tomcat_upload(target_side: bool) -> Vec<Want> {
+    let refused = |p| (p, Category::Ok, Some(413), TG);
+    outcomes(
+        44401..=44406,
+        &[refused(44402), refused(44404)],
+        &[],
         target_side,
     )
 }
@@ -2002,6 +2017,7 @@ fn tomcat_cut_after_every_packet_is_never_wrong() {
             p if race.contains(&p) => KeepaliveRace,
             "/ok/queued-1" | "/ok/queued-2" | "/ok/queued-4" => TargetIdleTimeout,
             "/ok/no-accept" => TargetConnectTimeout,
+            p if p.starts_with("/reject") => Ok,
             p if p.starts_with("/ok") || p.starts_with("/race") => Ok,
             p if p.starts_with("/throw") || p.starts_with("/status") => TargetGeneratedError,
             p if p.starts_with("/abort") => IncompleteBody,
@@ -2020,6 +2036,7 @@ fn tomcat_cut_after_every_packet_is_never_wrong() {
         ("samples/real/tc_tomcat_busy.pcap", 119),
         ("samples/real/tc_tomcat_full.target.pcap", 36),
         ("samples/real/tc_tomcat_full.pcap", 95),
+        ("samples/real/tc_tomcat_upload.target.pcap", 198),
     ] {
         wrong.extend(cut_wrong_answers(file, packets, |path, _| {
             path.and_then(|p| truth(race, p))

@@ -26,7 +26,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/tc-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-TC_SCENARIOS="tc_tomcat tc_tomcat_max tc_tomcat_busy tc_tomcat_full"
+TC_SCENARIOS="tc_tomcat tc_tomcat_max tc_tomcat_busy tc_tomcat_full tc_tomcat_upload"
 TC_JARS="api catalina coyote util util-scan juli servlet-api jaspic-api annotations-api el-api jni"
 
 # HAProxy keeps idle back-end connections longer than the target's keep-alive timer (an ALB
@@ -174,6 +174,30 @@ sc_tc_tomcat_full_drive() {
     wait "${jobs[@]}"                             # the clients only, not the servers
     sleep 4                                       # Tomcat's slot frees (14 s)
     client 44306 http://10.99.0.1/ok/after
+    sleep 1
+}
+
+sc_tc_tomcat_upload_setup() {
+    # maxSwallowSize 4096 (default 2 MB, so Spring Boot's upload limits answer 413/500 the same
+    # way for bigger files): after an answer given before the request body was read, Tomcat
+    # reads and drops up to that much of the rest; past it, it closes the connection
+    tomcat "" "" maxSwallowSize=4096
+    head -c 98304 /dev/zero | tr '\0' 'u' >"$WORK/upload.bin"
+    head -c 2048 /dev/zero | tr '\0' 'u' >"$WORK/small.bin"
+}
+sc_tc_tomcat_upload_drive() {
+    sleep 3                                       # the JVM starts
+    client 44401 http://10.99.0.1/ok/first
+    sleep 0.5
+    client 44402 http://10.99.0.1/reject/small --data-binary @"$WORK/small.bin"  # swallowed
+    sleep 0.5
+    client 44403 http://10.99.0.1/ok/reused
+    sleep 0.5
+    client 44404 http://10.99.0.1/reject/big --data-binary @"$WORK/upload.bin"   # closed
+    sleep 0.5
+    client 44405 http://10.99.0.1/ok/upload --data-binary @"$WORK/upload.bin"
+    sleep 0.5
+    client 44406 http://10.99.0.1/ok/last
     sleep 1
 }
 

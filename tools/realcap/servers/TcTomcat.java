@@ -11,7 +11,8 @@
 // any response byte (Tomcat's own 500 page); /abort... headers with Content-Length 1000 and
 // 100 body bytes flushed, then the servlet throws (the response is committed: Tomcat closes
 // the connection); /halt... the JVM halts before any response byte (a crashed process);
-// /status/<code>/... that status; /close... 200 with `Connection: close`.
+// /status/<code>/... that status; /close... 200 with `Connection: close`; /reject... 413
+// before the request body is read.
 import jakarta.servlet.http.HttpServlet;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
@@ -37,6 +38,12 @@ public class TcTomcat {
             String path = req.getRequestURI();
             String[] parts = path.split("/");
             String first = parts.length > 1 ? parts[1] : "";
+            if (first.equals("reject")) {
+                // answered before the request body is read (an upload refused at once): Tomcat
+                // swallows up to maxSwallowSize bytes of it, past that it closes the connection
+                send(resp, 413, "upload refused by tomcat " + path + "\n");
+                return;
+            }
             req.getInputStream().readAllBytes();
             switch (first) {
                 case "throw":
