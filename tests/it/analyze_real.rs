@@ -693,6 +693,10 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // swallowed, a 96 KB one makes it close the connection after the answer: relayed 413s
         ("tc_tomcat_upload.pcap", tc_tomcat_upload(false)),
         ("tc_tomcat_upload.target.pcap", tc_tomcat_upload(true)),
+        // Tomcat sending `Server: Apache-Coyote/1.1` (every Tomcat up to 8.0): four reuses
+        // after 2.0-2.15 s idle race its 2 s keepAliveTimeout; the fix names Tomcat's setting
+        ("tc_tomcat_coyote.pcap", tc_tomcat_coyote(false)),
+        ("tc_tomcat_coyote.target.pcap", tc_tomcat_coyote(true)),
         (
             "grpc_status.target.pcap",
             vec![
@@ -1305,6 +1309,20 @@ fn tc_tomcat_upload(target_side: bool) -> Vec<Want> {
     outcomes(
         44401..=44406,
         &[refused(44402), refused(44404)],
+        &[],
+        target_side,
+    )
+}
+
+/// `tc_tomcat_coyote`: see its truth rows.
+fn tc_tomcat_coyote(target_side: bool) -> Vec<Want> {
+    let race = |p| (p, Category::KeepaliveRace, Some(502), LB);
+    outcomes(
+        [44501, 44502]
+            .into_iter()
+            .chain(44511..=44518)
+            .chain([44521]),
+        &[race(44512), race(44514), race(44516), race(44518)],
         &[],
         target_side,
     )
@@ -2026,7 +2044,12 @@ fn tomcat_cut_after_every_packet_is_never_wrong() {
             _ => return None,
         }])
     };
-    let race: &[&str] = &["/race/after-2.0", "/race/after-2.1"];
+    let race: &[&str] = &[
+        "/race/after-2.0",
+        "/race/after-2.05",
+        "/race/after-2.1",
+        "/race/after-2.15",
+    ];
     let mut wrong = Vec::new();
     for (file, packets) in [
         ("samples/real/tc_tomcat.target.pcap", 279),
@@ -2037,10 +2060,33 @@ fn tomcat_cut_after_every_packet_is_never_wrong() {
         ("samples/real/tc_tomcat_full.target.pcap", 36),
         ("samples/real/tc_tomcat_full.pcap", 95),
         ("samples/real/tc_tomcat_upload.target.pcap", 198),
+        ("samples/real/tc_tomcat_coyote.target.pcap", 63),
     ] {
         wrong.extend(cut_wrong_answers(file, packets, |path, _| {
             path.and_then(|p| truth(race, p))
         }));
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// A target sending `Server: Apache-Coyote/1.1` (Tomcat up to 8.0) is Tomcat, not Apache
+/// httpd: its keep-alive races are fixed with Tomcat's own setting.
+#[test]
+fn a_coyote_server_header_gets_tomcats_keepalive_fix() {
+    let Some(a) = analyze("tc_tomcat_coyote.target.pcap") else {
+        return;
+    };
+    let fixes: Vec<&str> = a
+        .requests
+        .iter()
+        .filter(|r| r.category == Category::KeepaliveRace)
+        .filter_map(|r| r.fix.as_deref())
+        .collect();
+    assert_eq!(fixes.len(), 4);
+    for f in fixes {
+        assert!(
+            f.contains("Apache Tomcat: keepAliveTimeout=\"10000\"") && !f.contains("httpd"),
+            "{f}"
+        );
+    }
 }

@@ -26,7 +26,8 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/tc-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-TC_SCENARIOS="tc_tomcat tc_tomcat_max tc_tomcat_busy tc_tomcat_full tc_tomcat_upload"
+TC_SCENARIOS="tc_tomcat tc_tomcat_max tc_tomcat_busy tc_tomcat_full tc_tomcat_upload
+tc_tomcat_coyote"
 TC_JARS="api catalina coyote util util-scan juli servlet-api jaspic-api annotations-api el-api jni"
 
 # HAProxy keeps idle back-end connections longer than the target's keep-alive timer (an ALB
@@ -198,6 +199,24 @@ sc_tc_tomcat_upload_drive() {
     client 44405 http://10.99.0.1/ok/upload --data-binary @"$WORK/upload.bin"
     sleep 0.5
     client 44406 http://10.99.0.1/ok/last
+    sleep 1
+}
+
+sc_tc_tomcat_coyote_setup() {
+    # the `Server: Apache-Coyote/1.1` header every Tomcat up to 8.0 sent by default (its
+    # connector's `server` attribute), keepAliveTimeout 2 s as in tc_tomcat
+    tomcat 2000 "" server=Apache-Coyote/1.1
+    drop_first_fin ${NSP}tgt1 8080
+}
+sc_tc_tomcat_coyote_drive() {
+    sleep 6                                       # the JVM starts (a busy machine: slower)
+    client 44501 http://10.99.0.1/ok/first
+    sleep 1
+    client 44502 http://10.99.0.1/ok/reused-1s
+    sleep 3                                       # Tomcat closes it (2 s idle)
+    race_sweep 44511 2.0 2.05 2.1 2.15
+    sleep 0.5
+    client 44521 http://10.99.0.1/ok/last
     sleep 1
 }
 
