@@ -314,10 +314,15 @@ pub fn fix_text(category: Category, d: &FixFacts) -> Option<String> {
              network ACLs must allow its replies to the ALB subnets on ephemeral ports \
              1024-65535"
         ),
+        // A SYN goes unanswered when something drops it on the way (security group, network
+        // ACL, route, host firewall) or when it reaches a listener whose accept queue is full:
+        // Linux drops SYNs then, without RST (an application that stopped accepting).
         Category::TargetConnectTimeout => format!(
             "allow the ALB subnets to reach {target}{}: target security group inbound from the \
              ALB's, network ACLs both ways (ephemeral ports 1024-65535 back), routes, host \
-             firewall",
+             firewall; if the SYNs do reach the target (a capture on it shows them), its \
+             listen queue is full: the application stopped accepting connections (overloaded, \
+             or at its connection or worker limit)",
             d.port.map(|p| format!(" on port {p}")).unwrap_or_default()
         ),
         Category::TargetTlsHandshakeTimeout => format!(
