@@ -671,6 +671,32 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // destroyed, with body bytes unread: RST), before any response byte
         ("nw_node_upload.pcap", nw_node_upload(false)),
         ("nw_node_upload.target.pcap", nw_node_upload(true)),
+        // tools/realcap/record_tomcat.sh: embedded Apache Tomcat 10.1 (Spring Boot's default
+        // server; keepAliveTimeout 2 s: idle closes at about 2.2 s, its poller checking about
+        // once a second) and the ways a servlet fails a request
+        ("tc_tomcat.pcap", tc_tomcat(false)),
+        ("tc_tomcat.target.pcap", tc_tomcat(true)),
+        // Tomcat with maxKeepAliveRequests 5: every 5th request of a connection is answered
+        // with `Connection: close` and Tomcat closes it (so does its own 500): never a race
+        ("tc_tomcat_max.pcap", tc_tomcat_max(false)),
+        ("tc_tomcat_max.target.pcap", tc_tomcat_max(true)),
+        // Tomcat exhausted (maxThreads 1, maxConnections 1, acceptCount 1): requests on
+        // connections the kernel completed but Tomcat never accepted wait out the idle timeout
+        // like a slow answer; SYNs dropped while the accept queue is full, then accepted
+        ("tc_tomcat_busy.pcap", tc_tomcat_busy(false)),
+        ("tc_tomcat_busy.target.pcap", tc_tomcat_busy(true)),
+        // the same, exhausted past the connect timeout: SYNs dropped for 10 s (seen from the
+        // target alone, a failed connect may be a health check: undetermined)
+        ("tc_tomcat_full.pcap", tc_tomcat_full(false)),
+        ("tc_tomcat_full.target.pcap", tc_tomcat_full(true)),
+        // Tomcat answering 413 before reading an upload (maxSwallowSize 4 KB): a 2 KB body is
+        // swallowed, a 96 KB one makes it close the connection after the answer: relayed 413s
+        ("tc_tomcat_upload.pcap", tc_tomcat_upload(false)),
+        ("tc_tomcat_upload.target.pcap", tc_tomcat_upload(true)),
+        // Tomcat sending `Server: Apache-Coyote/1.1` (every Tomcat up to 8.0): four reuses
+        // after 2.0-2.15 s idle race its 2 s keepAliveTimeout; the fix names Tomcat's setting
+        ("tc_tomcat_coyote.pcap", tc_tomcat_coyote(false)),
+        ("tc_tomcat_coyote.target.pcap", tc_tomcat_coyote(true)),
         (
             "grpc_status.target.pcap",
             vec![
@@ -1194,6 +1220,110 @@ fn nw_java(target_side: bool) -> Vec<Want> {
             (43128, IncompleteBody, None, LB),
         ],
         &[(43126, Undetermined, None, None)],
+        target_side,
+    )
+}
+
+/// `tc_tomcat`: of the sweep over Tomcat's idle-close window, the reuses after 2.03 and 2.14 s
+/// idle meet its close (its FIN, retransmitted, 15 µs after the request: the JDK closes a
+/// selector-registered socket by shutting its output first, so the request is acknowledged,
+/// not reset); a servlet that throws (Tomcat's own 500 page, `Connection: close`); one that
+/// throws after committing 100 of 1000 body bytes (Tomcat closes the connection); the
+/// servlet's own 503; an answer after 8 s; the JVM halting before any response byte.
+fn tc_tomcat(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    outcomes(
+        [44001, 44002]
+            .into_iter()
+            .chain(44031..=44062)
+            .chain(44011..=44020),
+        &[
+            (44032, KeepaliveRace, Some(502), LB),
+            (44034, KeepaliveRace, Some(502), LB),
+            (44012, TargetGeneratedError, Some(500), TG),
+            (44014, IncompleteBody, None, LB),
+            (44015, TargetGeneratedError, Some(503), TG),
+            (44017, TargetIdleTimeout, Some(504), LB),
+            (44019, TargetClosedBeforeResponse, Some(502), LB),
+        ],
+        &[(44017, Undetermined, None, None)],
+        target_side,
+    )
+}
+
+/// `tc_tomcat_max`: see its truth rows.
+fn tc_tomcat_max(target_side: bool) -> Vec<Want> {
+    outcomes(
+        44101..=44118,
+        &[(44113, Category::TargetGeneratedError, Some(500), TG)],
+        &[],
+        target_side,
+    )
+}
+
+/// `tc_tomcat_busy`: see its truth rows; seen from the target alone, the proxy's reset at the
+/// idle timeout looks like a client that left (undetermined).
+fn tc_tomcat_busy(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    let idle = |p| (p, TargetIdleTimeout, Some(504), LB);
+    let undetermined = |p| (p, Undetermined, None, None);
+    outcomes(
+        44201..=44207,
+        &[idle(44202), idle(44203), idle(44204), idle(44206)],
+        &[
+            undetermined(44202),
+            undetermined(44203),
+            undetermined(44204),
+            undetermined(44206),
+        ],
+        target_side,
+    )
+}
+
+/// `tc_tomcat_full`: see its truth rows.
+fn tc_tomcat_full(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    let idle = |p| (p, TargetIdleTimeout, Some(504), LB);
+    let undetermined = |p| (p, Undetermined, None, None);
+    outcomes(
+        44301..=44306,
+        &[
+            idle(44302),
+            idle(44303),
+            idle(44304),
+            (44305, TargetConnectTimeout, Some(504), LB),
+        ],
+        &[
+            undetermined(44302),
+            undetermined(44303),
+            undetermined(44304),
+            undetermined(44305),
+        ],
+        target_side,
+    )
+}
+
+/// `tc_tomcat_upload`: see its truth rows.
+fn tc_tomcat_upload(target_side: bool) -> Vec<Want> {
+    let refused = |p| (p, Category::Ok, Some(413), TG);
+    outcomes(
+        44401..=44406,
+        &[refused(44402), refused(44404)],
+        &[],
+        target_side,
+    )
+}
+
+/// `tc_tomcat_coyote`: see its truth rows.
+fn tc_tomcat_coyote(target_side: bool) -> Vec<Want> {
+    let race = |p| (p, Category::KeepaliveRace, Some(502), LB);
+    outcomes(
+        [44501, 44502]
+            .into_iter()
+            .chain(44511..=44518)
+            .chain([44521]),
+        &[race(44512), race(44514), race(44516), race(44518)],
+        &[],
         target_side,
     )
 }
@@ -1891,4 +2021,72 @@ fn node_java_puma_target_side_cut_after_every_packet_is_never_wrong() {
         }));
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// The recordings of embedded Tomcat (`record_tomcat.sh`), the back-end vantage and both legs,
+/// cut after every packet: no cut states a category its request (read by its path) does not
+/// have.
+#[test]
+fn tomcat_cut_after_every_packet_is_never_wrong() {
+    use Category::*;
+    // the reuses that raced, and the requests Tomcat never accepted in time
+    let truth = |race: &[&str], path: &str| -> Option<Vec<Category>> {
+        Some(vec![match path {
+            p if race.contains(&p) => KeepaliveRace,
+            "/ok/queued-1" | "/ok/queued-2" | "/ok/queued-4" => TargetIdleTimeout,
+            "/ok/no-accept" => TargetConnectTimeout,
+            p if p.starts_with("/reject") => Ok,
+            p if p.starts_with("/ok") || p.starts_with("/race") => Ok,
+            p if p.starts_with("/throw") || p.starts_with("/status") => TargetGeneratedError,
+            p if p.starts_with("/abort") => IncompleteBody,
+            p if p.starts_with("/halt") => TargetClosedBeforeResponse,
+            p if p.starts_with("/slow") => TargetIdleTimeout,
+            _ => return None,
+        }])
+    };
+    let race: &[&str] = &[
+        "/race/after-2.0",
+        "/race/after-2.05",
+        "/race/after-2.1",
+        "/race/after-2.15",
+    ];
+    let mut wrong = Vec::new();
+    for (file, packets) in [
+        ("samples/real/tc_tomcat.target.pcap", 279),
+        ("samples/real/tc_tomcat.pcap", 680),
+        ("samples/real/tc_tomcat_max.target.pcap", 79),
+        ("samples/real/tc_tomcat_busy.target.pcap", 50),
+        ("samples/real/tc_tomcat_busy.pcap", 119),
+        ("samples/real/tc_tomcat_full.target.pcap", 36),
+        ("samples/real/tc_tomcat_full.pcap", 95),
+        ("samples/real/tc_tomcat_upload.target.pcap", 198),
+        ("samples/real/tc_tomcat_coyote.target.pcap", 63),
+    ] {
+        wrong.extend(cut_wrong_answers(file, packets, |path, _| {
+            path.and_then(|p| truth(race, p))
+        }));
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// A target sending `Server: Apache-Coyote/1.1` (Tomcat up to 8.0) is Tomcat, not Apache
+/// httpd: its keep-alive races are fixed with Tomcat's own setting.
+#[test]
+fn a_coyote_server_header_gets_tomcats_keepalive_fix() {
+    let Some(a) = analyze("tc_tomcat_coyote.target.pcap") else {
+        return;
+    };
+    let fixes: Vec<&str> = a
+        .requests
+        .iter()
+        .filter(|r| r.category == Category::KeepaliveRace)
+        .filter_map(|r| r.fix.as_deref())
+        .collect();
+    assert_eq!(fixes.len(), 4);
+    for f in fixes {
+        assert!(
+            f.contains("Apache Tomcat: keepAliveTimeout=\"10000\"") && !f.contains("httpd"),
+            "{f}"
+        );
+    }
 }

@@ -602,6 +602,9 @@ pub enum Evidence {
         elapsed: Duration,
         /// The ALB's connect timeout.
         connect: Duration,
+        /// The ALB's idle timeout (told or seen) when the answer came later than it: the
+        /// timer started late, after a slow connect, TLS handshake or request upload.
+        idle: Option<Duration>,
     },
     /// The ALB replaced a normal target response with its own error.
     AlbReplacedResponse,

@@ -631,6 +631,9 @@ fn idle_seen(f: &Finding) -> Option<Duration> {
         return None;
     }
     f.evidence.iter().find_map(|e| match e {
+        Evidence::IdleTimeoutByTiming {
+            idle: Some(idle), ..
+        } => Some(*idle),
         Evidence::MatchesIdleTimeout { elapsed, .. }
         | Evidence::IdleTimeoutByTiming { elapsed, .. } => {
             Some(Duration::from_secs_f64(elapsed.as_secs_f64().round()))

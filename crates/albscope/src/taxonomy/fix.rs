@@ -38,7 +38,8 @@ const fn secs(s: i64) -> Duration {
     Duration(s * 1_000_000_000)
 }
 
-/// A common target server whose keep-alive default is known (DOMAIN.md's list, in its order).
+/// A common target server whose keep-alive default is known (DOMAIN.md's list, in its order,
+/// then Apache Tomcat).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TargetServer {
     /// Node.js (also Express, Next.js).
@@ -53,6 +54,8 @@ pub enum TargetServer {
     Nginx,
     /// Microsoft IIS.
     Iis,
+    /// Apache Tomcat (its HTTP connector, Coyote; also under Spring Boot).
+    Tomcat,
 }
 
 impl TargetServer {
@@ -63,7 +66,7 @@ impl TargetServer {
 }
 
 /// The keep-alive defaults of common target servers, indexed by [`TargetServer`].
-pub const SERVER_KEEPALIVE: [ServerKeepAlive; 6] = [
+pub const SERVER_KEEPALIVE: [ServerKeepAlive; 7] = [
     ServerKeepAlive {
         name: "Node.js",
         default_keepalive: secs(5),
@@ -107,6 +110,17 @@ pub const SERVER_KEEPALIVE: [ServerKeepAlive; 6] = [
         option: "connectionTimeout",
         setting: "the site's connectionTimeout to {s} s (default 120 s)",
     },
+    // keepAliveTimeout defaults to the connector's connectionTimeout: 20 s in the server.xml
+    // Tomcat ships (a standalone Tomcat, whose versions up to 8.0 send `Server:
+    // Apache-Coyote/1.1`), 60 s in the connector's own code (embedded Tomcat, Spring Boot).
+    ServerKeepAlive {
+        name: "Apache Tomcat",
+        default_keepalive: secs(20),
+        knob: "Tomcat keepAliveTimeout",
+        option: "keepAliveTimeout",
+        setting: "keepAliveTimeout=\"{ms}\" on the HTTP Connector (Spring Boot: \
+                  server.tomcat.keep-alive-timeout={s}s)",
+    },
 ];
 
 /// The servers whose default keep-alive races the ALB, as a list of their settings:
@@ -127,6 +141,9 @@ pub fn recognise(server: Option<&str>, powered_by: Option<&str>) -> Option<Targe
     let p = powered_by.unwrap_or("").to_ascii_lowercase();
     let kind = if p.contains("express") || p.contains("next.js") || s.contains("node") {
         TargetServer::NodeJs
+    } else if s.contains("coyote") || s.contains("tomcat") {
+        // before "apache": Tomcat's own header is `Apache-Coyote/1.1`
+        TargetServer::Tomcat
     } else if s.contains("gunicorn") {
         TargetServer::Gunicorn
     } else if s.contains("uvicorn") {
@@ -297,10 +314,15 @@ pub fn fix_text(category: Category, d: &FixFacts) -> Option<String> {
              network ACLs must allow its replies to the ALB subnets on ephemeral ports \
              1024-65535"
         ),
+        // A SYN goes unanswered when something drops it on the way (security group, network
+        // ACL, route, host firewall) or when it reaches a listener whose accept queue is full:
+        // Linux drops SYNs then, without RST (an application that stopped accepting).
         Category::TargetConnectTimeout => format!(
             "allow the ALB subnets to reach {target}{}: target security group inbound from the \
              ALB's, network ACLs both ways (ephemeral ports 1024-65535 back), routes, host \
-             firewall",
+             firewall; if the SYNs do reach the target (a capture on it shows them), its \
+             listen queue is full: the application stopped accepting connections (overloaded, \
+             or at its connection or worker limit)",
             d.port.map(|p| format!(" on port {p}")).unwrap_or_default()
         ),
         Category::TargetTlsHandshakeTimeout => format!(
@@ -381,6 +403,11 @@ mod tests {
             ("uvicorn", "--timeout-keep-alive 65"),
             ("nginx/1.25", "keepalive_timeout 65s"),
             ("Microsoft-IIS/10.0", "connectionTimeout"),
+            ("Apache-Coyote/1.1", "keepAliveTimeout=\"65000\""),
+            (
+                "Apache Tomcat/9.0.80",
+                "server.tomcat.keep-alive-timeout=65s",
+            ),
         ] {
             let h = keepalive_hint(&facts(s, None)).unwrap();
             assert!(h.contains(want), "{s}: {h}");
@@ -403,7 +430,7 @@ mod tests {
         assert_eq!(
             racing_knobs(),
             "Node.js keepAliveTimeout (and headersTimeout), Apache KeepAliveTimeout, gunicorn \
-             --keep-alive, uvicorn --timeout-keep-alive"
+             --keep-alive, uvicorn --timeout-keep-alive, Tomcat keepAliveTimeout"
         );
     }
 }

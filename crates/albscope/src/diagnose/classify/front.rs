@@ -435,21 +435,34 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
             let known_idle = source != TimerSource::Default;
             let (lo, hi) = timeout_window(connect);
             let in_window = elapsed >= lo && elapsed < hi;
+            // The idle timeout runs from the request's dispatch to the target, after a
+            // connect that may take up to the connect timeout (SYNs retransmitted while, say,
+            // a full listen queue drops them) and a TLS handshake: a known idle timeout
+            // shorter than the answer's delay is the idle timeout started late, not a longer
+            // one.
+            let started_late = known_idle && elapsed.0 > idle.0 + HALF_SECOND.0;
             if !in_window {
-                ev.push(Evidence::IdleTimeoutByTiming { elapsed, connect });
+                ev.push(Evidence::IdleTimeoutByTiming {
+                    elapsed,
+                    connect,
+                    idle: started_late.then_some(idle),
+                });
+                let idle = if started_late {
+                    idle
+                } else {
+                    whole_secs(elapsed)
+                };
                 return FrontVerdict::of(
                     Category::TargetIdleTimeout,
-                    Cause::IdleTimeout {
-                        idle: whole_secs(elapsed),
-                    },
+                    Cause::IdleTimeout { idle },
                     ev,
                 );
             }
             // Inside the window: the connect timeout ends at `connect`, a TLS handshake
             // timeout up to `connect` later; an idle timeout of that length (unknown unless
-            // told or seen) gives the same.
+            // told or seen), or a shorter one started late, gives the same.
             let near_connect = elapsed.0 <= connect.0 + HALF_SECOND.0;
-            let idle_fits = !known_idle || near(elapsed, idle);
+            let idle_fits = !known_idle || near(elapsed, idle) || started_late;
             let mut candidates = Vec::new();
             if near_connect {
                 candidates.push(Category::TargetConnectTimeout);

@@ -1,6 +1,6 @@
 //! Keep-alive rules: a close at the request whose idle period the capture does not show, a
 //! target closing as its own `Connection: close` said, and a `Keep-Alive: timeout=N` it
-//! announces.
+//! announces; the ALB's 504 seen from the front end alone after a slow connect.
 
 use super::diagnose;
 use crate::alb::testutil::*;
@@ -457,4 +457,55 @@ fn a_close_at_the_request_past_a_sweeping_timer_is_undetermined() {
     // Shorter than any of its idle closes: its timer had not run out.
     let f = close_after_spread_timer(&spread, 1_500);
     assert_eq!(f.category, Category::TargetClosedBeforeResponse, "{f:#?}");
+}
+
+/// The front end alone, idle timeout told (5 s): the ALB's 504 `after_ms` after a GET.
+fn front_504_after(after_ms: i64) -> Finding {
+    let config = AlbConfig {
+        alb_ips: vec![ALB.parse().unwrap()],
+        idle_timeout: Some(crate::capture::Duration::from_millis(5_000)),
+        ..AlbConfig::default()
+    };
+    let mut tr = AlbTracker::new(config, Collect::default());
+    let c = Conn::new(1, ep(CLIENT, 40001), ep(ALB, 80), 998).handshake(998);
+    tr.exchange(
+        &c.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(1_000, "/x", front_headers())),
+            Some(resp(1_000 + after_ms, 504, "awselb/2.0", 10)),
+        ),
+    );
+    failed(tr)
+}
+
+/// The idle timeout runs from the request's dispatch to the target: after a connect whose SYNs
+/// a full listen queue dropped for 7 s, the ALB's 504 comes 12 s after the request. Inside
+/// the connect and TLS handshake timeouts' window that is one of the candidates; past it, the
+/// idle timeout stays the one told, started late.
+#[test]
+fn a_504_later_than_a_known_idle_timeout_is_that_timeout_started_late() {
+    let f = front_504_after(12_100);
+    assert_eq!(f.category, Category::Undetermined);
+    assert!(
+        f.candidates.contains(&Category::TargetIdleTimeout),
+        "{:?}",
+        f.candidates
+    );
+    let f = front_504_after(24_000);
+    assert_eq!(f.category, Category::TargetIdleTimeout);
+    let five = crate::capture::Duration::from_millis(5_000);
+    assert_eq!(f.cause, crate::diagnose::Cause::IdleTimeout { idle: five });
+    assert!(f
+        .evidence
+        .iter()
+        .any(|e| matches!(e, Evidence::IdleTimeoutByTiming { idle: Some(i), .. } if *i == five)));
+    // an answer at the idle timeout itself states it as before
+    let f = front_504_after(5_002);
+    assert_eq!(f.category, Category::TargetIdleTimeout);
+    assert!(f
+        .evidence
+        .iter()
+        .any(|e| matches!(e, Evidence::IdleTimeoutByTiming { idle: None, .. })));
 }

@@ -57,8 +57,9 @@ fn inference(i: &Inference) -> String {
     match i {
         Inference::GatewayTimeoutAmbiguous { elapsed, connect } => format!(
             "{CAVEAT}: a 504 {} after the request falls where the {:.0} s connect timeout, a \
-             TLS handshake timeout (up to {:.0} s more) and an idle timeout of that length all \
-             end; the front end cannot tell them apart",
+             TLS handshake timeout (up to {:.0} s more) and an idle timeout of that length (or \
+             a shorter one started after a slow connect) all end; the front end cannot tell \
+             them apart",
             secs(*elapsed),
             connect.as_secs_f64(),
             connect.as_secs_f64()
@@ -632,7 +633,11 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             secs(*gap)
         ),
         Evidence::Inferred(i) => inference(i),
-        Evidence::IdleTimeoutByTiming { elapsed, connect } => format!(
+        Evidence::IdleTimeoutByTiming {
+            elapsed,
+            connect,
+            idle: None,
+        } => format!(
             "a 504 {} after the request: the connect and TLS handshake timeouts ({:.0} s each) \
              give a 504 only {:.1} to {:.0} s after it, so this is the ALB idle timeout (about \
              {:.0} s)",
@@ -641,6 +646,22 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             connect.as_secs_f64() - 0.5,
             2.0 * connect.as_secs_f64(),
             elapsed.as_secs_f64()
+        ),
+        Evidence::IdleTimeoutByTiming {
+            elapsed,
+            connect,
+            idle: Some(idle),
+        } => format!(
+            "a 504 {} after the request: the connect and TLS handshake timeouts ({:.0} s each) \
+             give a 504 only {:.1} to {:.0} s after it, so this is the ALB idle timeout ({}), \
+             which runs from the request's dispatch to the target: the {} before it went to \
+             a slow connect, TLS handshake or request upload",
+            secs(*elapsed),
+            connect.as_secs_f64(),
+            connect.as_secs_f64() - 0.5,
+            2.0 * connect.as_secs_f64(),
+            secs(*idle),
+            secs(Duration(elapsed.0.saturating_sub(idle.0)))
         ),
         Evidence::HeadersSkipped { response, leg } => format!(
             "the {} header block on the {} was skipped: the buffer memory limit \
