@@ -395,6 +395,15 @@ pub enum Evidence {
         /// Body bytes that followed.
         body: u64,
     },
+    /// The capture ended while the body was still arriving: a Content-Length not reached, or
+    /// (no length declared) a chunked body without its last chunk yet, on a connection nobody
+    /// had closed.
+    BodyStillArriving {
+        /// Content-Length; `None` for a chunked body.
+        declared: Option<u64>,
+        /// Body bytes captured so far.
+        body: u64,
+    },
     /// The connection was closed after the response headers.
     ClosedAfterHeaders {
         /// Who closed.
@@ -696,6 +705,7 @@ impl Evidence {
             | Evidence::ShorterThanIdleTimeout { .. }
             | Evidence::NoResponse { .. }
             | Evidence::ShortBody { .. }
+            | Evidence::BodyStillArriving { .. }
             | Evidence::ConnectTimeout { .. }
             | Evidence::OpaqueRequestSent { .. }
             | Evidence::NoRequest

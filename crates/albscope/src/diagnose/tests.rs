@@ -1551,6 +1551,39 @@ fn body_still_arriving_at_the_end_of_the_capture_is_not_cut() {
     assert!(!f.is_failure(), "{:?}", f.category);
 }
 
+/// A chunked body without its last chunk and no close after it: the capture ended while it was
+/// still arriving (a Go handler flushing a first chunk, an event stream), not a cut body and
+/// not a whole one either: in flight.
+#[test]
+fn chunked_body_still_arriving_at_the_end_of_the_capture_is_in_flight() {
+    let mut tr = tracker();
+    let mut c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    c.s.close_reason = crate::flow::CloseReason::EndOfCapture;
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(0, None, Some(get(100, "/x", front_headers())), None)],
+        0,
+        None,
+    ));
+    let mut arriving = resp(120, 200, "go", 0);
+    arriving.complete = None;
+    arriving.content_length = None;
+    arriving.chunked = true;
+    arriving.body_bytes = 100;
+    let mut b = back_conn(2, 101).handshake(101);
+    b.s.close_reason = crate::flow::CloseReason::EndOfCapture;
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), Some(arriving))],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    assert!(f.in_flight_at_end, "{f:#?}");
+    assert_eq!(f.category, Category::Undetermined);
+    assert!(!f.is_failure(), "{:?}", f.category);
+}
+
 /// A chunked body the ALB closed on the back end mid-stream: the ALB's idle timeout cutting a
 /// stalled stream, or the ALB closing because its client left. The front end tells them apart
 /// (the ALB's bare FIN to the client proves the cut); from the back end alone it is

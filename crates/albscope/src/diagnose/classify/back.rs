@@ -659,13 +659,18 @@ fn analyze_response(
         && closed_after_headers;
     let chunked_cut =
         r.complete.is_none() && r.chunked && r.content_length.is_none() && closed_after_headers;
-    // A Content-Length not reached on a connection nobody closed: the rest of the body was
-    // still coming when the capture ended (or its close is not in it), not cut short.
+    // A Content-Length not reached, or a chunked body without its last chunk, on a connection
+    // nobody closed: the rest of the body was still coming when the capture ended (or its
+    // close is not in it), not cut short and not proven whole either. HTTP/1.1 ends a chunked
+    // body only with its zero-length last chunk (RFC 9112 7.1): before it, the response may
+    // still complete or be cut (a Go handler's WriteTimeout cuts a flushed chunked response
+    // seconds after its first chunk).
     let still_arriving = r.complete.is_none()
-        && r.content_length.is_some_and(|cl| cl > r.body_bytes)
+        && (r.content_length.is_some_and(|cl| cl > r.body_bytes)
+            || (r.chunked && r.content_length.is_none()))
         && !closed_after_headers;
     if still_arriving {
-        ev.push(Evidence::ShortBody {
+        ev.push(Evidence::BodyStillArriving {
             declared: r.content_length,
             body: r.body_bytes,
         });

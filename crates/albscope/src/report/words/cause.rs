@@ -60,7 +60,8 @@ pub fn cause(c: &Cause) -> String {
                                           the front end alone cannot tell"
             .into(),
         Cause::InFlightAtEnd => {
-            "still in flight when the capture ended (no answer and no close yet): not a failure"
+            "still in flight when the capture ended (no complete answer and no close yet): not a \
+             failure"
                 .into()
         }
         Cause::NoServerHeader { status } => format!(

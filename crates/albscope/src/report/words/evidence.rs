@@ -431,6 +431,20 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
         } => format!(
             "its chunked body ended without the last (zero-size) chunk, after {body} body bytes"
         ),
+        Evidence::BodyStillArriving {
+            declared: Some(declared),
+            body,
+        } => format!(
+            "the capture ended {body} body bytes into it, before its Content-Length: {declared} \
+             and with the connection open: the rest may still have come, or not"
+        ),
+        Evidence::BodyStillArriving {
+            declared: None,
+            body,
+        } => format!(
+            "the capture ended {body} bytes into its chunked body, before the last (zero-size) \
+             chunk and with the connection open: the rest may still have come, or not"
+        ),
         Evidence::ClosedAfterHeaders {
             by,
             close: c,
