@@ -677,6 +677,22 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // destroyed, with body bytes unread: RST), before any response byte
         ("nw_node_upload.pcap", nw_node_upload(false)),
         ("nw_node_upload.target.pcap", nw_node_upload(true)),
+        // tools/realcap/record_gosrv.sh: a Go net/http target (Go 1.19, standard library).
+        // IdleTimeout 2 s: reuses after 2.0 and 2.1 s idle race its idle close (RST: the
+        // request met a closed socket), the other reuses of the sweep are fine
+        ("gs_go_ka.pcap", gs_go_ka(false)),
+        ("gs_go_ka.target.pcap", gs_go_ka(true)),
+        // WriteTimeout 3 s: a recovered handler panic, a hijacked connection closed (FIN) and
+        // reset (RST), WriteTimeout cutting a response before its first byte and after its
+        // first chunk, a body short of its Content-Length (by a return and by
+        // http.ErrAbortHandler), Go's own 500, a TimeoutHandler's 503, an answer after 8 s
+        ("gs_go_fail.pcap", gs_go_fail(false)),
+        ("gs_go_fail.target.pcap", gs_go_fail(true)),
+        // ReadTimeout 3 s and no IdleTimeout (Go then closes idle connections after
+        // ReadTimeout): the reuse after 3.0 s idle races it; a slow upload cut by ReadTimeout
+        // is answered 400 by the handler (the target's own 4xx, relayed)
+        ("gs_go_rt.pcap", gs_go_rt(false)),
+        ("gs_go_rt.target.pcap", gs_go_rt(true)),
         (
             "grpc_status.target.pcap",
             vec![
@@ -1212,6 +1228,62 @@ fn nw_node_upload(target_side: bool) -> Vec<Want> {
         &[
             (43302, TargetClosedBeforeResponse, Some(502), LB),
             (43304, TargetClosedBeforeResponse, Some(502), LB),
+        ],
+        &[],
+        target_side,
+    )
+}
+
+/// `gs_go_ka`: see its truth rows.
+fn gs_go_ka(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    outcomes(
+        [44001, 44002]
+            .into_iter()
+            .chain(44011..=44026)
+            .chain([44041, 44042]),
+        &[
+            (44018, KeepaliveRace, Some(502), LB),
+            (44020, KeepaliveRace, Some(502), LB),
+        ],
+        &[],
+        target_side,
+    )
+}
+
+/// `gs_go_fail`: see its truth rows.
+fn gs_go_fail(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    outcomes(
+        44101..=44119,
+        &[
+            (44102, TargetClosedBeforeResponse, Some(502), LB),
+            (44104, IncompleteBody, None, LB),
+            (44106, TargetClosedBeforeResponse, Some(502), LB),
+            (44108, TargetClosedBeforeResponse, Some(502), LB),
+            (44110, IncompleteBody, None, LB),
+            (44112, TargetClosedBeforeResponse, Some(502), LB),
+            (44114, IncompleteBody, None, LB),
+            (44116, TargetGeneratedError, Some(500), TG),
+            (44117, TargetGeneratedError, Some(503), TG),
+            (44118, TargetIdleTimeout, Some(504), LB),
+        ],
+        &[(44118, Undetermined, None, None)],
+        target_side,
+    )
+}
+
+/// `gs_go_rt`: see its truth rows.
+fn gs_go_rt(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    outcomes(
+        [44201, 44202]
+            .into_iter()
+            .chain(44211..=44220)
+            .chain(44231..=44233),
+        &[
+            (44216, KeepaliveRace, Some(502), LB),
+            (44232, Ok, Some(400), TG),
         ],
         &[],
         target_side,
