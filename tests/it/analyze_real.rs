@@ -1970,3 +1970,58 @@ fn node_java_puma_target_side_cut_after_every_packet_is_never_wrong() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// The Go net/http recordings from the target's side, cut after every packet: no cut states a
+/// category its request (read by its path) does not have. Cut between the first chunk a
+/// handler flushed and the close that `WriteTimeout` brought 4 s later, `/wt/body` used to be
+/// stated `ok` (a chunked body without its last chunk is still arriving: in flight).
+#[test]
+fn go_target_side_cut_after_every_packet_is_never_wrong() {
+    use Category::*;
+    let truth = |race: &[&str], path: &str| -> Option<Vec<Category>> {
+        Some(vec![match path {
+            p if race.contains(&p) => KeepaliveRace,
+            p if ["/ok", "/race", "/close", "/upload"]
+                .iter()
+                .any(|s| p.starts_with(s)) =>
+            {
+                Ok
+            }
+            p if ["/panic/head", "/hijack", "/wt/head"]
+                .iter()
+                .any(|s| p.starts_with(s)) =>
+            {
+                TargetClosedBeforeResponse
+            }
+            p if ["/panic/body", "/short", "/wt/body"]
+                .iter()
+                .any(|s| p.starts_with(s)) =>
+            {
+                IncompleteBody
+            }
+            p if p.starts_with("/status") || p.starts_with("/th") => TargetGeneratedError,
+            p if p.starts_with("/slow") => TargetIdleTimeout,
+            _ => return None,
+        }])
+    };
+    let mut wrong = Vec::new();
+    let files: [(&str, usize, &[&str]); 3] = [
+        (
+            "samples/real/gs_go_ka.target.pcap",
+            89,
+            &["/race/after-2.0", "/race/after-2.1"],
+        ),
+        ("samples/real/gs_go_fail.target.pcap", 106, &[]),
+        (
+            "samples/real/gs_go_rt.target.pcap",
+            157,
+            &["/race/after-3.0"],
+        ),
+    ];
+    for (file, packets, race) in files {
+        wrong.extend(cut_wrong_answers(file, packets, |path, _| {
+            path.and_then(|p| truth(race, p))
+        }));
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
