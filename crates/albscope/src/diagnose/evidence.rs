@@ -515,6 +515,16 @@ pub enum Evidence {
         /// Where.
         at: At,
     },
+    /// The target sent bytes on a connection whose request was not readable, none of them
+    /// read as an answer, then closed it.
+    TargetSentUnreadable {
+        /// Payload bytes the target sent.
+        bytes: u64,
+        /// How it closed.
+        close: Close,
+        /// Where.
+        at: At,
+    },
     /// The connection carried no request; someone closed it.
     NoRequestClosed {
         /// Who closed.
@@ -681,6 +691,7 @@ impl Evidence {
             | Evidence::HandshakeRefused { at, .. }
             | Evidence::HandshakeAbandoned { at, .. }
             | Evidence::TargetClosedFirst { at, .. }
+            | Evidence::TargetSentUnreadable { at, .. }
             | Evidence::StreamReset { at, .. }
             | Evidence::GoawayRefusedStream { at, .. }
             | Evidence::NoRequestClosed { at, .. }
@@ -855,6 +866,9 @@ pub enum Cause {
         /// The median of the target's idle closes.
         median: Duration,
     },
+    /// The target sent bytes that do not read as an answer, then closed: a malformed answer
+    /// or a close in the protocol's own terms (see the finding's candidates).
+    TargetSentUnreadable,
     /// The target closed (or reset) before answering.
     TargetClosedBeforeAnswer {
         /// RST rather than FIN.

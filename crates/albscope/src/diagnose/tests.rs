@@ -1551,6 +1551,49 @@ fn body_still_arriving_at_the_end_of_the_capture_is_not_cut() {
     assert!(!f.is_failure(), "{:?}", f.category);
 }
 
+/// A back-end connection whose request is not readable (an HTTP/2 preface a target does not
+/// speak), answered with bytes that are no readable answer, then closed by the target: not
+/// "closed before any response byte"; a malformed answer or the protocol's own close.
+#[test]
+fn unreadable_answer_before_the_targets_close_is_not_a_close_before_answering() {
+    let closed = |answered: u64| {
+        let mut tr = tracker();
+        front_answered(&mut tr, 100, 106, 502, "awselb/2.0");
+        let mut b = back_conn(2, 101)
+            .handshake(101)
+            .ev(104, ToClient, K::Fin)
+            .ev(105, ToServer, K::Fin);
+        b.s.dirs[ToServer.index()].payload_bytes = 57;
+        b.s.dirs[ToClient.index()].payload_bytes = answered;
+        tr.closed(b.record(AppKind::Http, vec![], 0, None));
+        one(tr)
+    };
+    let f = closed(195);
+    check(&f, Category::Undetermined, Some(502), Some(GeneratedBy::Lb));
+    assert_eq!(
+        f.candidates,
+        vec![
+            Category::MalformedResponse,
+            Category::TargetClosedBeforeResponse
+        ]
+    );
+    assert!(
+        ev(&f)
+            .iter()
+            .all(|e| !e.contains("before any response byte")),
+        "{:?}",
+        ev(&f)
+    );
+    // Nothing came back before the FIN: closed before answering, as before.
+    let f = closed(0);
+    check(
+        &f,
+        Category::TargetClosedBeforeResponse,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+}
+
 /// A chunked body without its last chunk and no close after it: the capture ended while it was
 /// still arriving (a Go handler flushing a first chunk, an event stream), not a cut body and
 /// not a whole one either: in flight.

@@ -555,6 +555,16 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             close(*c),
             at(a)
         ),
+        Evidence::TargetSentUnreadable {
+            bytes,
+            close: c,
+            at: a,
+        } => format!(
+            "the target sent {bytes} bytes that do not read as an answer (an answer in \
+             another protocol than the ALB spoke, or that protocol's own close), then {} ({})",
+            close(*c),
+            at(a)
+        ),
         Evidence::NoRequestClosed {
             by,
             close: c,
