@@ -693,6 +693,23 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // is answered 400 by the handler (the target's own 4xx, relayed)
         ("gs_go_rt.pcap", gs_go_rt(false)),
         ("gs_go_rt.target.pcap", gs_go_rt(true)),
+        // HTTP/2 with prior knowledge from the stand-in (a target group of protocol version
+        // HTTP2 or gRPC) to Go's HTTP/1-only server: Go answers the preface `PRI *` with an
+        // HTTP/1.1 404 and `Connection: close`; the proxy answers 502. Truth:
+        // malformed_response (an HTTP/1.1 answer to HTTP/2); stated undetermined
+        // [malformed_response, target_closed_before_response], as albscope reads neither
+        // side's bytes there (main before this said target_closed_before_response, "before any
+        // response byte", which was false). A known gap: from the target alone nothing is
+        // found (the stand-in never sent its HEADERS, so nothing names its requests).
+        (
+            "gs_go_h2c_mismatch.pcap",
+            vec![
+                (44301, Category::Undetermined, Some(502), LB),
+                (44302, Category::Undetermined, Some(502), LB),
+                (44303, Category::Undetermined, Some(502), LB),
+            ],
+        ),
+        ("gs_go_h2c_mismatch.target.pcap", vec![]),
         (
             "grpc_status.target.pcap",
             vec![

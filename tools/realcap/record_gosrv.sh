@@ -28,7 +28,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/gs-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-GS_SCENARIOS="gs_go_ka gs_go_fail gs_go_rt"
+GS_SCENARIOS="gs_go_ka gs_go_fail gs_go_rt gs_go_h2c_mismatch"
 
 # HAProxy keeps idle back-end connections longer than the target's keep-alive timer (an ALB
 # keeps them up to its idle timeout): no purge of idle server connections during a recording.
@@ -135,6 +135,26 @@ sc_gs_go_rt_drive() {
     client 44232 http://10.99.0.1/upload/slow --data-binary @"$WORK/upload.bin" --limit-rate 8k
     sleep 0.5
     client 44233 http://10.99.0.1/ok/last
+    sleep 1
+}
+
+sc_gs_go_h2c_mismatch_setup() {
+    # The stand-in speaks HTTP/2 with prior knowledge (h2c, an ALB target group whose protocol
+    # version is HTTP2 or gRPC) to a Go net/http server that speaks only HTTP/1 without TLS
+    # (h2c needs golang.org/x/net/http2/h2c, outside the standard library)
+    go_target IDLE=30s
+    SERVERS="    server t1 10.99.1.11:8080 proto h2"
+    # HAProxy counts the HTTP/2 connection that fails before its settings as a failed connect
+    # (its 503); an ALB answers 502 to a target that closes without a response
+    ERR503=502
+}
+sc_gs_go_h2c_mismatch_drive() {
+    sleep 0.5
+    client 44301 http://10.99.0.1/ok/first
+    sleep 0.5
+    client 44302 http://10.99.0.1/ok/second
+    sleep 0.5
+    client 44303 http://10.99.0.1/ok/third
     sleep 1
 }
 
