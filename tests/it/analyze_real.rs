@@ -2042,3 +2042,81 @@ fn go_target_side_cut_after_every_packet_is_never_wrong() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// `gs_go_tls_h2` (tools/realcap/record_gosrv.sh): an HTTPS target group of protocol version
+/// HTTP2 to Go's standard library, which serves HTTP/2 on TLS by itself (IdleTimeout 2 s: it
+/// ends idle connections with GOAWAY, so reuses near its idle gap do not race; WriteTimeout
+/// 3 s). With the target's key log both files are read whole: a handler panic resets its
+/// stream (RST_STREAM INTERNAL_ERROR), WriteTimeout resets the stream of a handler still
+/// working at 3 s (so an answer due after 8 s is a 502 at 3 s, not the ALB's 504), and a
+/// handler that declares Content-Length 1000 and writes 100 bytes ends its stream short of it
+/// (END_STREAM: malformed, RFC 9113 8.1.1), which cuts the client's body. Without the keys,
+/// both legs: no client request is stated with a wrong category (the cut body is read from
+/// the front end; the 502s are undetermined), and the back-end bursts no request matched are
+/// never failures.
+#[test]
+fn go_https_http2_target_with_and_without_keys() {
+    let file = "samples/real/gs_go_tls_h2.pcap";
+    let keys = "samples/real/gs_go_tls_h2.keys";
+    let failed: [(u64, &str, Option<u64>); 5] = [
+        (44432, "target_closed_before_response", Some(502)),
+        (44433, "target_generated_error", Some(500)),
+        (44434, "target_closed_before_response", Some(502)),
+        (44435, "incomplete_body", None),
+        (44436, "target_closed_before_response", Some(502)),
+    ];
+    let ports = [44401, 44402]
+        .into_iter()
+        .chain(44411..=44418)
+        .chain(44431..=44437);
+    let mut want: Vec<(u64, String, Option<u64>)> = ports
+        .map(|p| {
+            failed
+                .iter()
+                .find(|f| f.0 == p)
+                .map_or((p, "ok".to_string(), Some(200)), |f| {
+                    (p, f.1.to_string(), f.2)
+                })
+        })
+        .collect();
+    want.sort();
+    assert_eq!(
+        by_client_port(&cli_json(file, &["--tls-keylog", keys])),
+        want
+    );
+    // the target's own capture, with its keys: the same, read from the back end alone
+    let target = cli_json(
+        "samples/real/gs_go_tls_h2.target.pcap",
+        &["--tls-keylog", keys],
+    );
+    let mut seen: Vec<(String, Option<u64>)> = target["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|r| {
+            (
+                r["category"].as_str().unwrap_or("").to_string(),
+                r["status"].as_u64(),
+            )
+        })
+        .collect();
+    let mut back: Vec<(String, Option<u64>)> = want.iter().map(|w| (w.1.clone(), w.2)).collect();
+    seen.sort();
+    back.sort();
+    assert_eq!(seen, back);
+    // without keys: never a wrong category for a client request, and nothing else failed
+    let bare = cli_json(file, &[]);
+    for r in bare["requests"].as_array().expect("requests") {
+        let category = r["category"].as_str().unwrap_or("");
+        let port = r["client"]
+            .as_str()
+            .and_then(|c| c.rsplit(':').next())
+            .and_then(|p| p.parse::<u64>().ok());
+        match port.and_then(|p| want.iter().find(|w| w.0 == p)) {
+            // the 500 and the cut body are read on the front end
+            Some(w) if [44433, 44435].contains(&w.0) => assert_eq!(category, w.1, "{r:#}"),
+            Some(w) => assert!(category == w.1 || category == "undetermined", "{r:#}"),
+            None => assert_eq!(category, "undetermined", "{r:#}"),
+        }
+    }
+}

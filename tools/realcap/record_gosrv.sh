@@ -6,7 +6,9 @@
 # request (a handler panic, a hijacked connection closed or reset, WriteTimeout cutting a
 # response before or after its first bytes, a body shorter than its Content-Length, a
 # TimeoutHandler's 503, ReadTimeout cutting a slow upload, an answer slower than the proxy's
-# idle timeout).
+# idle timeout); HTTP/2 with prior knowledge to Go's HTTP/1-only server (gs_go_h2c_mismatch);
+# an HTTPS target group speaking HTTP/2 to Go's TLS server (gs_go_tls_h2, with the target's
+# TLS key log in <scenario>.keys).
 #
 #   sudo tools/realcap/record_gosrv.sh                 # all scenarios
 #   sudo tools/realcap/record_gosrv.sh gs_go_ka        # some of them
@@ -28,7 +30,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/gs-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-GS_SCENARIOS="gs_go_ka gs_go_fail gs_go_rt gs_go_h2c_mismatch"
+GS_SCENARIOS="gs_go_ka gs_go_fail gs_go_rt gs_go_h2c_mismatch gs_go_tls_h2"
 
 # HAProxy keeps idle back-end connections longer than the target's keep-alive timer (an ALB
 # keeps them up to its idle timeout): no purge of idle server connections during a recording.
@@ -156,6 +158,40 @@ sc_gs_go_h2c_mismatch_drive() {
     sleep 0.5
     client 44303 http://10.99.0.1/ok/third
     sleep 1
+}
+
+sc_gs_go_tls_h2_setup() {
+    # An HTTPS target group of protocol version HTTP2: the stand-in opens TLS with ALPN h2 and
+    # Go's standard library serves HTTP/2 on it by itself. IdleTimeout 2 s, WriteTimeout 3 s.
+    # The target writes its TLS keys to <scenario>.keys (for --tls-keylog).
+    rm -f "$WORK/go-keys.log"
+    go_target IDLE=2s WRITE=3s TLS_CERT="$WORK/tgt.crt" TLS_KEY="$WORK/tgt.key" \
+        KEYLOG="$WORK/go-keys.log"
+    SERVERS="    server t1 10.99.1.11:8080 ssl verify none alpn h2"
+}
+sc_gs_go_tls_h2_drive() {
+    sleep 0.5
+    client 44401 http://10.99.0.1/ok/first
+    sleep 1
+    client 44402 http://10.99.0.1/ok/reused-1s
+    sleep 4                                        # Go closes it (2 s idle: GOAWAY, close)
+    race_sweep 44411 1.8 1.9 2.0 2.1
+    sleep 1
+    client 44431 http://10.99.0.1/ok/before-failures
+    sleep 0.5
+    client 44432 http://10.99.0.1/panic/head/a     # HTTP/2: the stream is reset
+    sleep 0.5
+    client 44433 http://10.99.0.1/status/500/b
+    sleep 0.5
+    client 44434 http://10.99.0.1/wt/head/4/c      # past WriteTimeout
+    sleep 0.5
+    client 44435 http://10.99.0.1/short/d          # 100 of 1000 bytes
+    sleep 0.5
+    client 44436 http://10.99.0.1/slow/8/e         # past the 5 s idle timeout: 504
+    sleep 4
+    client 44437 http://10.99.0.1/ok/last
+    sleep 1
+    if [ -s "$WORK/go-keys.log" ]; then cp "$WORK/go-keys.log" "$OUT/gs_go_tls_h2.keys"; fi
 }
 
 gs_main() {

@@ -6,7 +6,9 @@
 //
 // IDLE, READ, READHDR and WRITE set http.Server's IdleTimeout, ReadTimeout, ReadHeaderTimeout
 // and WriteTimeout (Go durations; unset or 0 = Go's default: none; IdleTimeout 0 falls back
-// to ReadTimeout). Paths (the first segment picks the mode, the rest is a free label):
+// to ReadTimeout). With TLS_CERT and TLS_KEY set it serves TLS (HTTP/2 by ALPN, as Go's
+// standard library does on its own) and writes its TLS keys to KEYLOG (NSS key log format).
+// Paths (the first segment picks the mode, the rest is a free label):
 //
 //	/ok/...            200, small body
 //	/health            200 (the stand-in's health check)
@@ -25,6 +27,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
@@ -69,7 +72,7 @@ func handler(w http.ResponseWriter, r *http.Request) {
 		}
 		return ""
 	}
-	log.Printf("%s %s from %s", r.Method, r.URL.Path, r.RemoteAddr)
+	log.Printf("%s %s %s from %s", r.Proto, r.Method, r.URL.Path, r.RemoteAddr)
 	switch parts[0] {
 	case "ok", "health", "race":
 		ok(w, r)
@@ -154,5 +157,16 @@ func main() {
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	log.Printf("listening on %s: idle %v read %v read-header %v write %v", addr,
 		srv.IdleTimeout, srv.ReadTimeout, srv.ReadHeaderTimeout, srv.WriteTimeout)
+	if cert, key := os.Getenv("TLS_CERT"), os.Getenv("TLS_KEY"); cert != "" && key != "" {
+		srv.TLSConfig = &tls.Config{}
+		if path := os.Getenv("KEYLOG"); path != "" {
+			f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+			if err != nil {
+				log.Fatal(err)
+			}
+			srv.TLSConfig.KeyLogWriter = f
+		}
+		log.Fatal(srv.ListenAndServeTLS(cert, key))
+	}
 	log.Fatal(srv.ListenAndServe())
 }
