@@ -4,8 +4,8 @@ use super::access_log::access_log;
 use super::back::analyze_back;
 use super::front::whole_secs;
 use super::front::{
-    analyze_front_only, client_closed_at, front_answer_missing, front_elapsed,
-    front_incomplete_body,
+    analyze_front_only, client_closed_at, front_answer_missing, front_body_still_arriving,
+    front_elapsed, front_incomplete_body,
 };
 use super::{Ctx, FixFacts};
 use crate::alb::{Knowledge, NotACheck, PairingNote, RequestPath, TimerSource};
@@ -266,6 +266,12 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
             if v.extra.is_some() {
                 detail.extra = v.extra;
             }
+        } else if let Some(v) = front.and_then(|f| front_body_still_arriving(f, Vec::new())) {
+            // the relayed body still arriving on the front end when the capture ended: in
+            // flight, not proven whole
+            category = v.category;
+            what = v.what;
+            evidence.extend(v.evidence);
         }
     }
 

@@ -376,7 +376,7 @@ pub(super) fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<Fr
 /// one only with its zero-length chunk, RFC 9112 7.1), nothing missing from the capture and no
 /// close after the headers. The answer may still complete or be cut off (`incomplete_body`):
 /// in flight, not proven either way (the back end's counterpart is in `back.rs`).
-fn front_body_still_arriving(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
+pub(super) fn front_body_still_arriving(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
     let r = f.exchange.as_ref()?.response.as_ref()?;
     let declared = match r.content_length {
         Some(cl) if cl > r.body_bytes => Some(cl),
