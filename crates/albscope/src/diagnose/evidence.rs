@@ -395,6 +395,15 @@ pub enum Evidence {
         /// Body bytes that followed.
         body: u64,
     },
+    /// The capture ended while the body was still arriving: a Content-Length not reached, or
+    /// (no length declared) a chunked body without its last chunk yet, on a connection nobody
+    /// had closed.
+    BodyStillArriving {
+        /// Content-Length; `None` for a chunked body.
+        declared: Option<u64>,
+        /// Body bytes captured so far.
+        body: u64,
+    },
     /// The connection was closed after the response headers.
     ClosedAfterHeaders {
         /// Who closed.
@@ -502,6 +511,16 @@ pub enum Evidence {
     /// The target closed before any response byte.
     TargetClosedFirst {
         /// How.
+        close: Close,
+        /// Where.
+        at: At,
+    },
+    /// The target sent bytes on a connection whose request was not readable, none of them
+    /// read as an answer, then closed it.
+    TargetSentUnreadable {
+        /// Payload bytes the target sent.
+        bytes: u64,
+        /// How it closed.
         close: Close,
         /// Where.
         at: At,
@@ -675,6 +694,7 @@ impl Evidence {
             | Evidence::HandshakeRefused { at, .. }
             | Evidence::HandshakeAbandoned { at, .. }
             | Evidence::TargetClosedFirst { at, .. }
+            | Evidence::TargetSentUnreadable { at, .. }
             | Evidence::StreamReset { at, .. }
             | Evidence::GoawayRefusedStream { at, .. }
             | Evidence::NoRequestClosed { at, .. }
@@ -699,6 +719,7 @@ impl Evidence {
             | Evidence::ShorterThanIdleTimeout { .. }
             | Evidence::NoResponse { .. }
             | Evidence::ShortBody { .. }
+            | Evidence::BodyStillArriving { .. }
             | Evidence::ConnectTimeout { .. }
             | Evidence::OpaqueRequestSent { .. }
             | Evidence::NoRequest
@@ -848,6 +869,9 @@ pub enum Cause {
         /// The median of the target's idle closes.
         median: Duration,
     },
+    /// The target sent bytes that do not read as an answer, then closed: a malformed answer
+    /// or a close in the protocol's own terms (see the finding's candidates).
+    TargetSentUnreadable,
     /// The target closed (or reset) before answering.
     TargetClosedBeforeAnswer {
         /// RST rather than FIN.

@@ -746,6 +746,12 @@ impl Analyzer {
         }
         if f.in_flight_at_end {
             s.in_flight_at_end += 1;
+            if target.is_some() {
+                // The target got the request (its answer may be on its way): its row counts
+                // it, not failed, as the per-target metrics do.
+                let row = target_row(&s.by_target, target);
+                s.by_target.entry(row).or_default().requests += 1;
+            }
             return;
         }
         if f.category.is_failure() {

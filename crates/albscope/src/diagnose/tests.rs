@@ -1551,6 +1551,82 @@ fn body_still_arriving_at_the_end_of_the_capture_is_not_cut() {
     assert!(!f.is_failure(), "{:?}", f.category);
 }
 
+/// A back-end connection whose request is not readable (an HTTP/2 preface a target does not
+/// speak), answered with bytes that are no readable answer, then closed by the target: not
+/// "closed before any response byte"; a malformed answer or the protocol's own close.
+#[test]
+fn unreadable_answer_before_the_targets_close_is_not_a_close_before_answering() {
+    let closed = |answered: u64| {
+        let mut tr = tracker();
+        front_answered(&mut tr, 100, 106, 502, "awselb/2.0");
+        let mut b = back_conn(2, 101)
+            .handshake(101)
+            .ev(104, ToClient, K::Fin)
+            .ev(105, ToServer, K::Fin);
+        b.s.dirs[ToServer.index()].payload_bytes = 57;
+        b.s.dirs[ToClient.index()].payload_bytes = answered;
+        tr.closed(b.record(AppKind::Http, vec![], 0, None));
+        one(tr)
+    };
+    let f = closed(195);
+    check(&f, Category::Undetermined, Some(502), Some(GeneratedBy::Lb));
+    assert_eq!(
+        f.candidates,
+        vec![
+            Category::MalformedResponse,
+            Category::TargetClosedBeforeResponse
+        ]
+    );
+    assert!(
+        ev(&f)
+            .iter()
+            .all(|e| !e.contains("before any response byte")),
+        "{:?}",
+        ev(&f)
+    );
+    // Nothing came back before the FIN: closed before answering, as before.
+    let f = closed(0);
+    check(
+        &f,
+        Category::TargetClosedBeforeResponse,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+}
+
+/// A chunked body without its last chunk and no close after it: the capture ended while it was
+/// still arriving (a Go handler flushing a first chunk, an event stream), not a cut body and
+/// not a whole one either: in flight.
+#[test]
+fn chunked_body_still_arriving_at_the_end_of_the_capture_is_in_flight() {
+    let mut tr = tracker();
+    let mut c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98).handshake(98);
+    c.s.close_reason = crate::flow::CloseReason::EndOfCapture;
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(0, None, Some(get(100, "/x", front_headers())), None)],
+        0,
+        None,
+    ));
+    let mut arriving = resp(120, 200, "go", 0);
+    arriving.complete = None;
+    arriving.content_length = None;
+    arriving.chunked = true;
+    arriving.body_bytes = 100;
+    let mut b = back_conn(2, 101).handshake(101);
+    b.s.close_reason = crate::flow::CloseReason::EndOfCapture;
+    tr.closed(b.record(
+        AppKind::Http,
+        vec![exch(0, None, back_req(103), Some(arriving))],
+        0,
+        None,
+    ));
+    let f = one(tr);
+    assert!(f.in_flight_at_end, "{f:#?}");
+    assert_eq!(f.category, Category::Undetermined);
+    assert!(!f.is_failure(), "{:?}", f.category);
+}
+
 /// A chunked body the ALB closed on the back end mid-stream: the ALB's idle timeout cutting a
 /// stalled stream, or the ALB closing because its client left. The front end tells them apart
 /// (the ALB's bare FIN to the client proves the cut); from the back end alone it is

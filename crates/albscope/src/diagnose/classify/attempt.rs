@@ -5,6 +5,7 @@ use crate::alb::{Leg, TLS_HANDSHAKE_TIMEOUT};
 use crate::diagnose::evidence::{Cause, Evidence, Icmp};
 use crate::diagnose::model::Party;
 use crate::flow::{CloseReason, Dir, TcpEvent, TcpEventKind};
+use crate::protocol::AppKind;
 use crate::taxonomy::{Category, FixExtra};
 
 /// A back-end connection that carried no request: connect and TLS failures.
@@ -267,11 +268,42 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
         .and_then(|r| r.tcp.dirs.first())
         .map_or(0, |d| d.payload_bytes.saturating_add(d.gap_bytes));
     let target_close = evs.iter().find(|e| e.dir == Dir::ToClient && is_close(e));
+    // What the target sent back on a clear-text connection whose request was not readable,
+    // when this request is the only one it carried, so that every byte back answers it (TLS
+    // sends handshake bytes either way: its outcome is read above and from its records).
+    let answered = b
+        .record
+        .as_ref()
+        .filter(|r| r.app != AppKind::Tls && r.finished_exchanges == 0 && b.index() == 0)
+        .and_then(|r| r.tcp.dirs.get(Dir::ToClient.index()))
+        .map_or(0, |d| d.payload_bytes);
     if let (true, Some(c)) = (sent > 0, target_close) {
         ev.push(Evidence::OpaqueRequestSent {
             bytes: sent,
             target,
         });
+        if answered > 0 {
+            // Bytes came back before the close, none of them an answer the capture reads: an
+            // answer the ALB could not read either (HTTP/1.1 to its HTTP/2, garbage) or a
+            // protocol's own close (an HTTP/2 GOAWAY): not "closed before any response byte".
+            ev.push(Evidence::TargetSentUnreadable {
+                bytes: answered,
+                close: close_of(c),
+                at: at(c.ts, c.pos),
+            });
+            let mut verdict = v(
+                Category::Undetermined,
+                Cause::TargetSentUnreadable,
+                ev,
+                Some(502),
+                detail,
+            );
+            verdict.candidates = vec![
+                Category::MalformedResponse,
+                Category::TargetClosedBeforeResponse,
+            ];
+            return verdict;
+        }
         ev.push(Evidence::TargetClosedFirst {
             close: close_of(c),
             at: at(c.ts, c.pos),

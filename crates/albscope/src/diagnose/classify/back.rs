@@ -654,18 +654,38 @@ fn analyze_response(
     let closed_after_headers = events(b)
         .iter()
         .any(|e| is_close(e) && e.ts >= r.headers_done);
-    let short = r.complete.is_none()
+    // An HTTP/2 stream can also end (END_STREAM) short of the content-length its headers
+    // declared: a malformed response (RFC 9113 8.1.1) whose body stopped short, cut off
+    // whatever the connection does next (HTTP/1.x ends a Content-Length body only at its
+    // length, so a complete one is never short).
+    // A response to HEAD, a 204 or a 304 carries no body whatever its content-length says.
+    let ex = b.exchange.as_ref();
+    let bodyless = ex
+        .and_then(|e| e.request.as_ref())
+        .is_some_and(|q| q.method().eq_ignore_ascii_case("HEAD"))
+        || matches!(r.status, 100..=199 | 204 | 304);
+    let ended_short = ex.is_some_and(|e| e.h2.is_some())
+        && !bodyless
+        && r.complete.is_some()
+        && r.content_length.is_some_and(|cl| cl > r.body_bytes);
+    let short = (r.complete.is_none()
         && r.content_length.is_some_and(|cl| cl > r.body_bytes)
-        && closed_after_headers;
+        && closed_after_headers)
+        || ended_short;
     let chunked_cut =
         r.complete.is_none() && r.chunked && r.content_length.is_none() && closed_after_headers;
-    // A Content-Length not reached on a connection nobody closed: the rest of the body was
-    // still coming when the capture ended (or its close is not in it), not cut short.
+    // A Content-Length not reached, or a chunked body without its last chunk, on a connection
+    // nobody closed: the rest of the body was still coming when the capture ended (or its
+    // close is not in it), not cut short and not proven whole either. HTTP/1.1 ends a chunked
+    // body only with its zero-length last chunk (RFC 9112 7.1): before it, the response may
+    // still complete or be cut (a Go handler's WriteTimeout cuts a flushed chunked response
+    // seconds after its first chunk).
     let still_arriving = r.complete.is_none()
-        && r.content_length.is_some_and(|cl| cl > r.body_bytes)
+        && (r.content_length.is_some_and(|cl| cl > r.body_bytes)
+            || (r.chunked && r.content_length.is_none()))
         && !closed_after_headers;
     if still_arriving {
-        ev.push(Evidence::ShortBody {
+        ev.push(Evidence::BodyStillArriving {
             declared: r.content_length,
             body: r.body_bytes,
         });
@@ -686,9 +706,11 @@ fn analyze_response(
             declared: cl,
             body: r.body_bytes,
         });
+        // A stream that ended short needs no close to be cut (a later close of its
+        // connection is not what cut it).
         if let Some(c) = events(b)
             .iter()
-            .find(|e| is_close(e) && e.ts >= r.headers_done)
+            .find(|e| !ended_short && is_close(e) && e.ts >= r.headers_done)
         {
             let by = if c.dir == Dir::ToServer {
                 Party::Alb

@@ -4,8 +4,8 @@ use super::access_log::access_log;
 use super::back::analyze_back;
 use super::front::whole_secs;
 use super::front::{
-    analyze_front_only, client_closed_at, front_answer_missing, front_elapsed,
-    front_incomplete_body,
+    analyze_front_only, client_closed_at, front_answer_missing, front_body_still_arriving,
+    front_elapsed, front_incomplete_body,
 };
 use super::{Ctx, FixFacts};
 use crate::alb::{Knowledge, NotACheck, PairingNote, RequestPath, TimerSource};
@@ -252,6 +252,29 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         };
     }
 
+    // The target answered over TLS (its bytes not readable) and the front end shows the ALB
+    // cutting that answer's body (headers and part of the body, then the ALB's close): the
+    // client got a cut body, whatever the encrypted answer held (an HTTP/2 stream ended short
+    // of its content-length, a target that stalled).
+    let mut tls_answer_cut = false;
+    if category == Category::Ok && what == Cause::TlsAnswer {
+        if let Some(v) = front.and_then(|f| front_incomplete_body(f, Vec::new())) {
+            tls_answer_cut = true;
+            category = v.category;
+            what = v.what;
+            evidence.extend(v.evidence);
+            if v.extra.is_some() {
+                detail.extra = v.extra;
+            }
+        } else if let Some(v) = front.and_then(|f| front_body_still_arriving(f, Vec::new())) {
+            // the relayed body still arriving on the front end when the capture ended: in
+            // flight, not proven whole
+            category = v.category;
+            what = v.what;
+            evidence.extend(v.evidence);
+        }
+    }
+
     // The target answered over TLS and no status the client got is readable (the front end
     // not captured, encrypted too, or its answer missing): the answer is seen but its status
     // is not, so it is not proved ok. Counted apart (answered, status not visible), never as
@@ -393,6 +416,8 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     // got is the target's (the ALB relays it unchanged).
     let target_status = match (target_status, &what, status, front_is_lb) {
         (None, Cause::TlsAnswer, Some(s), false) if !status_inferred => Some(s),
+        // the relayed headers of an encrypted answer the ALB then cut: the target's status
+        (None, _, _, false) if tls_answer_cut => front_status,
         _ => target_status,
     };
     let access_log = access_log(

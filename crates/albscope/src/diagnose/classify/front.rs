@@ -142,6 +142,9 @@ pub(super) fn analyze_front_only(
     if let Some(v) = front_incomplete_body(f, ev.clone()) {
         return v;
     }
+    if let Some(v) = front_body_still_arriving(f, ev.clone()) {
+        return v;
+    }
     // gRPC: a server-error grpc-status relayed under HTTP 200 is the target's (the ALB's own
     // answers are HTTP errors from awselb).
     let grpc = f
@@ -366,6 +369,36 @@ pub(super) fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<Fr
         sent: r.body_bytes,
     });
     Some(v)
+}
+
+/// The response headers reached the client and its body was still arriving when the capture
+/// ended: a Content-Length not reached, or a chunked body without its last chunk (HTTP/1.1 ends
+/// one only with its zero-length chunk, RFC 9112 7.1), nothing missing from the capture and no
+/// close after the headers. The answer may still complete or be cut off (`incomplete_body`):
+/// in flight, not proven either way (the back end's counterpart is in `back.rs`).
+pub(super) fn front_body_still_arriving(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
+    let r = f.exchange.as_ref()?.response.as_ref()?;
+    let declared = match r.content_length {
+        Some(cl) if cl > r.body_bytes => Some(cl),
+        Some(_) => return None,
+        None if r.chunked => None,
+        None => return None,
+    };
+    let closed_after_headers = events(f)
+        .iter()
+        .any(|e| is_close(e) && e.ts >= r.headers_done);
+    if r.complete.is_some() || closed_after_headers || front_answer_missing(f) {
+        return None;
+    }
+    ev.push(Evidence::BodyStillArriving {
+        declared,
+        body: r.body_bytes,
+    });
+    Some(FrontVerdict::of(
+        Category::Undetermined,
+        Cause::NoResponseInCapture,
+        ev,
+    ))
 }
 
 /// True when ALB -> client bytes after the request are missing from the capture (the answer

@@ -60,7 +60,8 @@ pub fn cause(c: &Cause) -> String {
                                           the front end alone cannot tell"
             .into(),
         Cause::InFlightAtEnd => {
-            "still in flight when the capture ended (no answer and no close yet): not a failure"
+            "still in flight when the capture ended (no complete answer and no close yet): not a \
+             failure"
                 .into()
         }
         Cause::NoServerHeader { status } => format!(
@@ -128,6 +129,9 @@ pub fn cause(c: &Cause) -> String {
             "the target {} the connection before answering",
             if *reset { "reset" } else { "closed" }
         ),
+        Cause::TargetSentUnreadable => "the target answered bytes that do not read as an \
+                                        answer to the request, then closed the connection"
+            .into(),
         Cause::NotHttp => "the target's response is not valid HTTP".into(),
         Cause::HeadersTooLarge => "the target's response headers exceed 32 KB".into(),
         Cause::RelayedNormally => "relayed normally".into(),

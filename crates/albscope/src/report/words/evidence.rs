@@ -432,6 +432,20 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
         } => format!(
             "its chunked body ended without the last (zero-size) chunk, after {body} body bytes"
         ),
+        Evidence::BodyStillArriving {
+            declared: Some(declared),
+            body,
+        } => format!(
+            "the capture ended {body} body bytes into it, before its Content-Length: {declared} \
+             and with the connection open: the rest may still have come, or not"
+        ),
+        Evidence::BodyStillArriving {
+            declared: None,
+            body,
+        } => format!(
+            "the capture ended {body} bytes into its chunked body, before the last (zero-size) \
+             chunk and with the connection open: the rest may still have come, or not"
+        ),
         Evidence::ClosedAfterHeaders {
             by,
             close: c,
@@ -539,6 +553,16 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
         ),
         Evidence::TargetClosedFirst { close: c, at: a } => format!(
             "the target sent {} ({}) before any response byte",
+            close(*c),
+            at(a)
+        ),
+        Evidence::TargetSentUnreadable {
+            bytes,
+            close: c,
+            at: a,
+        } => format!(
+            "the target sent {bytes} bytes that do not read as an answer (an answer in \
+             another protocol than the ALB spoke, or that protocol's own close), then {} ({})",
             close(*c),
             at(a)
         ),
