@@ -664,8 +664,18 @@ fn analyze_response(
         .and_then(|e| e.request.as_ref())
         .is_some_and(|q| q.method().eq_ignore_ascii_case("HEAD"))
         || matches!(r.status, 100..=199 | 204 | 304);
+    // Bytes from the target missing from the capture after the headers may be the rest of it.
+    let answer_missing = events(b).iter().any(|e| {
+        e.dir == Dir::ToClient
+            && e.ts >= r.headers_done
+            && matches!(
+                e.kind,
+                TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
+            )
+    });
     let ended_short = ex.is_some_and(|e| e.h2.is_some())
         && !bodyless
+        && !answer_missing
         && r.complete.is_some()
         && r.content_length.is_some_and(|cl| cl > r.body_bytes);
     let short = (r.complete.is_none()
