@@ -555,6 +555,42 @@ impl World {
     /// Opens a client connection from `client_ip` to node `node` at `t` (TCP handshake, plus the
     /// TLS handshake on an HTTPS listener). Returns the front connection id.
     pub fn open(&mut self, client_ip: IpAddr, node: usize, t: Nanos) -> usize {
+        let h2 = self.cfg.alpn.first() == Some(&"h2");
+        self.open_speaking(client_ip, node, t, h2)
+    }
+
+    /// Opens a client connection like [`World::open`] whose client offers the configured ALPN
+    /// protocols but speaks HTTP/1.1 (the listener selected `http/1.1`, hidden by TLS 1.3).
+    pub fn open_http1(&mut self, client_ip: IpAddr, node: usize, t: Nanos) -> usize {
+        self.open_speaking(client_ip, node, t, false)
+    }
+
+    /// The HTTP/2 connection prefaces on front connection `f` (opened by [`World::open`] with
+    /// `h2` offered first), right after its handshake: the client's preface, SETTINGS and
+    /// WINDOW_UPDATE (64 bytes), the server's SETTINGS and WINDOW_UPDATE (40 bytes) half a
+    /// round trip later, `ack_delay` after them the client's 9-byte SETTINGS acknowledgement
+    /// (in a TLS record of its own unless the client sends something else within 1 ms after
+    /// it, then in the same record), and `server_ack_delay` after that the server's own
+    /// acknowledgement, alone. Returns the client's acknowledgement's time.
+    pub fn h2_prefaces(&mut self, f: usize, ack_delay: Nanos, server_ack_delay: Nanos) -> Nanos {
+        let Some(fc) = self.front.get_mut(f) else {
+            return 0;
+        };
+        let t = fc.last + 100 * US;
+        let server = t + FRONT_RTT / 2;
+        let ack = server + ack_delay;
+        let Some(streams) = fc.streams.as_mut() else {
+            return ack;
+        };
+        streams.push((t, true, 24 + 9 + 18 + 13));
+        streams.push((server, false, 9 + 18 + 13));
+        streams.push((ack, true, 9));
+        streams.push((ack + server_ack_delay, false, 9));
+        fc.last = fc.last.max(ack + server_ack_delay);
+        ack
+    }
+
+    fn open_speaking(&mut self, client_ip: IpAddr, node: usize, t: Nanos, h2: bool) -> usize {
         let port = self.next_client_port;
         self.next_client_port = self
             .next_client_port
@@ -604,7 +640,7 @@ impl World {
             t += FRONT_RTT + 600 * US;
             conn.send(&mut self.pkts, t, true, &cf, &SendOpts::default());
         }
-        let h2 = tls && self.cfg.alpn.first() == Some(&"h2");
+        let h2 = tls && h2;
         self.front.push(FrontConn {
             conn,
             node,

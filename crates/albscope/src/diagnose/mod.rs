@@ -19,8 +19,8 @@ mod timeline;
 pub mod verdict;
 
 pub use evidence::{
-    AlbTimer, At, BadGatewayPhase, Cause, Close, CloseOrder, Evidence, Icmp, IdleUnseen, Inference,
-    Note, Reuse, TellApart,
+    AlbTimer, At, BadGatewayPhase, Cause, CitedConn, Close, CloseOrder, Evidence, Icmp, IdleUnseen,
+    Inference, Note, Reuse, TellApart,
 };
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
@@ -828,7 +828,8 @@ impl Analyzer {
         if keep && !awaits {
             finding.timeline = classify::timeline(&path);
         }
-        if let Some(log) = &mut self.log {
+        // Not a request: it must not take a request's log entry (nor count as one offered).
+        if let Some(log) = self.log.as_mut().filter(|_| !exchange_only) {
             finding.logged = log.join(&finding).map(Box::new);
         }
         if let Some(probe) = &mut self.log_probe {
