@@ -172,6 +172,7 @@ pub fn all() -> Vec<Scenario> {
         s!("multi-node", multi_node, "Two ALB nodes (10.0.1.25 VNI 1001, 10.0.3.140 VNI 1002) mirrored into one capture, health checks from both; one failure on each node"),
         s!("backend-vantage", backend_vantage, "Target ENIs mirrored (back end only): ok, refused, connect timeout with SYN-ACKs sent but SYNs retransmitted (blocked return path), idle timeout with late reply, keep-alive race, target 502"),
         s!("frontend-vantage", frontend_vantage, "Client ENIs mirrored (front end only, clients in the VPC): ok, ALB 502, ALB 504 after the idle timeout (20 s), target 500"),
+        s!("frontend-syn-unanswered", frontend_syn_unanswered, "Client ENIs mirrored (front end only, clients in the VPC): ok requests and a target 500 on the listener, and a client whose SYNs to the listener (at 0, 1, 3, 7 and 15 s) get no answer: dropped before the ALB node (security group, network ACL) or sent to an address no node holds any more; no request reached the ALB, which logged nothing"),
         s!("linux-sll", linux_sll, "Plain capture on the ALB side with tcpdump -i any (Linux SLL, no VXLAN): ok and a refused connect"),
         s!("geneve", geneve, "GENEVE (UDP 6081, inner IP packet, as Gateway Load Balancer sends it) instead of VXLAN: ok traffic and a refused connect"),
         s!("sll2-pcapng", sll2_pcapng, "pcapng file (nanosecond if_tsresol) with Linux SLL2 frames, no tunnel (tcpdump -i any on the ALB side): ok traffic and a target 500"),
@@ -1076,6 +1077,31 @@ fn frontend_vantage() -> World {
     );
     ok(&mut w, g, e + 100 * MS, "/", 0, &mut r);
     w.finish(t + 40 * SEC);
+    w
+}
+
+fn frontend_syn_unanswered() -> World {
+    let cfg = WorldCfg {
+        seed: 42,
+        vantage: Vantage::Client,
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    let mut r = SplitMix64::new(142);
+    let t = t0();
+    let f = w.open(ip([10, 0, 5, 21]), n, t);
+    let mut e = ok(&mut w, f, t + 2 * MS, "/", 0, &mut r);
+    e = ok(&mut w, f, e + 200 * MS, "/api/items", 1, &mut r);
+    w.open_unanswered(ip([10, 0, 5, 38]), n, e + 300 * MS, e + 20 * SEC);
+    e = w.request(
+        f,
+        e + 2 * SEC,
+        &Req::get("/api/cart"),
+        1,
+        Outcome::Respond(Resp::new(500, b"{\"error\":\"internal\"}")),
+    );
+    ok(&mut w, f, e + 3 * SEC, "/", 0, &mut r);
+    w.finish(t + 25 * SEC);
     w
 }
 

@@ -275,6 +275,11 @@ pub struct Summary {
     pub client_tls_failures: u64,
     /// The first [`MAX_CLIENT_TLS_FAILURES`] of them by time.
     pub client_tls_failure_list: Vec<crate::alb::ClientTlsFailure>,
+    /// Client connects whose SYN to the listener got no answer (no request was made; the ALB
+    /// logged nothing; the capture cannot tell why: see [`crate::alb::ListenerSilent`]).
+    pub listener_silent: u64,
+    /// The first [`MAX_CLIENT_TLS_FAILURES`] of them by time.
+    pub listener_silent_list: Vec<crate::alb::ListenerSilent>,
     /// By category (in [`Category::ALL`] order).
     pub by_category: IndexMap<Category, CategoryCount>,
     /// By target (sorted by [`sort_target_rows`]).
@@ -1094,6 +1099,17 @@ impl PathSink for Analyzer {
         let at = list.partition_point(|f| f.time <= failure.time);
         if at < MAX_CLIENT_TLS_FAILURES {
             list.insert(at, failure);
+            list.truncate(MAX_CLIENT_TLS_FAILURES);
+        }
+    }
+
+    fn listener_silent(&mut self, silent: crate::alb::ListenerSilent) {
+        let s = &mut self.summary;
+        s.listener_silent += 1;
+        let list = &mut s.listener_silent_list;
+        let at = list.partition_point(|f| f.time <= silent.time);
+        if at < MAX_CLIENT_TLS_FAILURES {
+            list.insert(at, silent);
             list.truncate(MAX_CLIENT_TLS_FAILURES);
         }
     }
