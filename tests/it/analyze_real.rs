@@ -2318,3 +2318,142 @@ fn go_https_http2_target_with_and_without_keys() {
         }
     }
 }
+
+/// `h2-front-acks` (synthetic, TLS 1.3 front end without keys, h2 offered among others): an
+/// HTTP/2 client that packs its SETTINGS acknowledgement with its first request is told
+/// HTTP/2 by the ALB's own acknowledgement, alone in a record; an HTTP/1.1 client whose 9-byte
+/// body follows the ALB's `100 Continue` is not taken for HTTP/2 (its 9-byte record is as much
+/// that body as an acknowledgement): its requests are paired by time, each a request.
+#[test]
+fn packed_settings_ack_and_a_nine_byte_body_after_100_continue() {
+    let v = cli_json("samples/h2-front-acks.pcap", &[]);
+    let rows: Vec<(u64, String, String)> = v["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .map(|r| {
+            let port = r["client"]
+                .as_str()
+                .and_then(|c| c.rsplit(':').next())
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            (
+                port,
+                r["category"].as_str().unwrap_or("").to_string(),
+                r["pairing"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let of = |port: u64| -> Vec<(&str, &str)> {
+        rows.iter()
+            .filter(|r| r.0 == port)
+            .map(|r| (r.1.as_str(), r.2.as_str()))
+            .collect()
+    };
+    let h2 = "http2_connection";
+    assert_eq!(
+        of(40000),
+        vec![
+            ("ok", h2),
+            ("target_closed_before_response", h2),
+            ("ok", h2)
+        ],
+        "{rows:?}"
+    );
+    let h1 = of(40029);
+    assert_eq!(h1.len(), 2, "{rows:?}");
+    assert!(h1.iter().all(|r| r.1 != h2), "{rows:?}");
+    assert_eq!(h1[0].0, "target_connect_refused", "{rows:?}");
+    let cut = cut_wrong_answers("samples/h2-front-acks.pcap", 102, |path, port| {
+        use Category::*;
+        match (port, path) {
+            (40000, _) => Some(vec![Ok, TargetClosedBeforeResponse]),
+            (40029, _) => Some(vec![Ok, TargetConnectRefused]),
+            (_, Some("/api/pay")) => Some(vec![TargetClosedBeforeResponse]),
+            (_, Some(p)) if !p.is_empty() => Some(vec![Ok]),
+            _ => None,
+        }
+    });
+    assert!(cut.is_empty(), "{cut:#?}");
+}
+
+/// `bytes` (a little-endian classic pcap) without its first `skip` packets: a capture started
+/// later.
+fn from_packet(bytes: &[u8], skip: usize) -> Vec<u8> {
+    let start = first_packets(bytes, skip).len();
+    let mut out = bytes.get(..24).unwrap_or_default().to_vec();
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+    out
+}
+
+/// `hc_cadence_refused` (the target starts rejecting: a request on a kept-alive connection is
+/// reset as it arrives, and the target refuses every connect after it) and `hc_refused_blip`
+/// (it rejects for 0.5 s only) with the capture started later, after each packet in turn:
+/// where the reset connection opened before the capture (its idle time unknown), the refusals
+/// after the reset still show the target had stopped accepting (target_closed_before_response),
+/// and the blip still does not; no start states a category the truth does not have.
+#[test]
+fn reset_then_refused_holds_when_the_connection_opened_before_the_capture() {
+    use Category::*;
+    let truth = |file: &str, port: u16| -> Option<Vec<Category>> {
+        match (file, port) {
+            (_, 40392 | 40401 | 40404) => Some(vec![Ok]),
+            (_, 40393) => Some(vec![TargetClosedBeforeResponse]),
+            (_, 40394 | 40403) => Some(vec![TargetConnectRefused]),
+            (_, 40402) => Some(vec![]),
+            _ => None,
+        }
+    };
+    let mut wrong = Vec::new();
+    let mut shown_unseen = 0;
+    for file in [
+        "samples/real/hc_cadence_refused.pcap",
+        "samples/real/hc_refused_blip.pcap",
+    ] {
+        let bytes = std::fs::read(file).expect(file);
+        let dir = crate::scratch::dir("start-cuts");
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let cut = dir.join("cut.pcap");
+        let mut skip = 1;
+        loop {
+            let b = from_packet(&bytes, skip);
+            if b.len() <= 24 {
+                break;
+            }
+            std::fs::write(&cut, &b).expect("write cut");
+            let mut reader = CaptureReader::open(&[&cut]).expect("open cut");
+            let config = AlbConfig {
+                idle_timeout: Some(Duration::from_millis(5_000)),
+                ..AlbConfig::default()
+            };
+            let a = analyze_capture(&mut reader, &PipelineConfig::default(), config, true);
+            for r in &a.requests {
+                let port = r.client.map_or(0, |c| c.port);
+                let Some(ok) = truth(file, port) else {
+                    continue;
+                };
+                if r.category != Undetermined && !ok.contains(&r.category) {
+                    wrong.push(format!("{file} from {skip}: :{port} {:?}", r.category));
+                }
+                let opened_before = r
+                    .evidence
+                    .iter()
+                    .any(|e| matches!(e, albscope::diagnose::Evidence::IdleNotVisible { .. }));
+                if port == 40393 && opened_before {
+                    if r.category == TargetClosedBeforeResponse {
+                        shown_unseen += 1;
+                    } else {
+                        wrong.push(format!("{file} from {skip}: :40393 {:?}", r.category));
+                    }
+                }
+            }
+            skip += 1;
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(
+        shown_unseen > 0,
+        "no start left 40393's connection opened before it"
+    );
+}

@@ -245,3 +245,51 @@ fn a_close_after_connection_close_is_no_keepalive_timer() {
         .iter()
         .all(|e| !matches!(e, albscope::diagnose::Evidence::KeepaliveMatches { .. }))));
 }
+
+/// `frontend-syn-unanswered` (clients' ENIs): a client's SYNs to the listener that never got
+/// an answer made no request and no log line, but are stated (undetermined: the capture cannot
+/// tell a security group or network ACL drop from a node address gone or no listener), apart
+/// from the requests, which they do not change.
+#[test]
+fn front_end_alone_states_a_connect_the_listener_never_answered() {
+    let a = analyze(Path::new("samples/frontend-syn-unanswered.pcap"), true);
+    let s = &a.summary;
+    assert_eq!((s.requests, s.failed), (4, 1));
+    assert_eq!(s.listener_silent, 1);
+    let silent = s.listener_silent_list.first().expect("listed");
+    assert_eq!(silent.client.ip.to_string(), "10.0.5.38");
+    assert_eq!(silent.alb.to_string(), "10.0.1.25:80");
+    assert_eq!(silent.syns, 5);
+    // one SYN alone (the capture ends before any retransmission) is not stated
+    let (bytes, _) = scenarios::all()
+        .into_iter()
+        .find(|s| s.name == "frontend-syn-unanswered")
+        .expect("scenario")
+        .build_with_truth();
+    let mut healthy_cut = 0;
+    for n in 1..=bytes.len() {
+        // cut after each packet: a SYN record is 16 + frame bytes; stop at whole packets only
+        let Some(cut) = whole_packets(&bytes, n) else {
+            break;
+        };
+        let path = tmp_file("syn-unanswered-cut", &cut);
+        let b = analyze(&path, true);
+        if let Some(f) = b.summary.listener_silent_list.first() {
+            assert!(f.syns >= 2, "cut {n}: {f:?}");
+        } else {
+            healthy_cut += 1;
+        }
+    }
+    assert!(healthy_cut > 0);
+}
+
+/// The first `n` packets of a little-endian classic pcap, `None` past its end.
+fn whole_packets(bytes: &[u8], n: usize) -> Option<Vec<u8>> {
+    let mut end = 24;
+    for _ in 0..n {
+        let len = bytes.get(end + 8..end + 12)?;
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        end += 16 + len;
+    }
+    bytes.get(..end).map(<[u8]>::to_vec)
+}

@@ -198,16 +198,14 @@ fn tshark_count(path: &Path) -> Option<usize> {
 ///   several requests (`albscope::alb::MIN_LINK_REQUESTS`); a slice holds one, so its legs stay
 ///   apart (the front end `undetermined` with the truth among its candidates, the back end
 ///   diagnosed alone).
-/// - The reset request of `hc_cadence_refused` (`/refused/one`): its verdict rests on the
-///   connects to the target after the reset (refused: it stopped accepting), which are other
-///   connections than the request's; its slice lacks them and re-analyses to `undetermined`
-///   with the truth among its candidates.
+///
+/// (The reset request of `hc_cadence_refused`, whose verdict rests on the refused connects to
+/// the target after the reset, is no longer one: its slice holds the connections its evidence
+/// cites, `RequestConns::cited`.)
 const KNOWN_SLICE_LIMITS: &[(&str, &str)] = &[
     ("target_unreachable_icmp", "/v6"),
     ("proxy-two-interfaces", "/old"),
     ("proxy-two-interfaces", "/api/pay"),
-    ("real-hc_cadence_refused", "/refused/one"),
-    ("real-hc_cadence_refused.target", "/refused/one"),
 ];
 
 #[test]

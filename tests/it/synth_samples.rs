@@ -159,6 +159,7 @@ fn ground_truth_matches_what_the_client_received() {
         "backend-vantage",
         "tls-frontend",
         "http2-frontend",
+        "h2-front-acks",
         "mirror-truncated",
         "h2c_streams",
     ];

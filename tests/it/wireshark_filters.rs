@@ -160,7 +160,12 @@ fn packets(cap: &Path) -> Option<Vec<Raw>> {
 /// `conns` with every packet number moved on by `offset`.
 fn shifted(conns: &RequestConns, offset: u64) -> RequestConns {
     let mut c = conns.clone();
-    for leg in c.front.iter_mut().chain(c.back.iter_mut()) {
+    for leg in c
+        .front
+        .iter_mut()
+        .chain(c.back.iter_mut())
+        .chain(c.cited.iter_mut())
+    {
         leg.first_packet.number += offset;
         if let Some(l) = leg.last_packet.as_mut() {
             l.number += offset;

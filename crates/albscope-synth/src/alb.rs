@@ -555,6 +555,42 @@ impl World {
     /// Opens a client connection from `client_ip` to node `node` at `t` (TCP handshake, plus the
     /// TLS handshake on an HTTPS listener). Returns the front connection id.
     pub fn open(&mut self, client_ip: IpAddr, node: usize, t: Nanos) -> usize {
+        let h2 = self.cfg.alpn.first() == Some(&"h2");
+        self.open_speaking(client_ip, node, t, h2)
+    }
+
+    /// Opens a client connection like [`World::open`] whose client offers the configured ALPN
+    /// protocols but speaks HTTP/1.1 (the listener selected `http/1.1`, hidden by TLS 1.3).
+    pub fn open_http1(&mut self, client_ip: IpAddr, node: usize, t: Nanos) -> usize {
+        self.open_speaking(client_ip, node, t, false)
+    }
+
+    /// The HTTP/2 connection prefaces on front connection `f` (opened by [`World::open`] with
+    /// `h2` offered first), right after its handshake: the client's preface, SETTINGS and
+    /// WINDOW_UPDATE (64 bytes), the server's SETTINGS and WINDOW_UPDATE (40 bytes) half a
+    /// round trip later, `ack_delay` after them the client's 9-byte SETTINGS acknowledgement
+    /// (in a TLS record of its own unless the client sends something else within 1 ms after
+    /// it, then in the same record), and `server_ack_delay` after that the server's own
+    /// acknowledgement, alone. Returns the client's acknowledgement's time.
+    pub fn h2_prefaces(&mut self, f: usize, ack_delay: Nanos, server_ack_delay: Nanos) -> Nanos {
+        let Some(fc) = self.front.get_mut(f) else {
+            return 0;
+        };
+        let t = fc.last + 100 * US;
+        let server = t + FRONT_RTT / 2;
+        let ack = server + ack_delay;
+        let Some(streams) = fc.streams.as_mut() else {
+            return ack;
+        };
+        streams.push((t, true, 24 + 9 + 18 + 13));
+        streams.push((server, false, 9 + 18 + 13));
+        streams.push((ack, true, 9));
+        streams.push((ack + server_ack_delay, false, 9));
+        fc.last = fc.last.max(ack + server_ack_delay);
+        ack
+    }
+
+    fn open_speaking(&mut self, client_ip: IpAddr, node: usize, t: Nanos, h2: bool) -> usize {
         let port = self.next_client_port;
         self.next_client_port = self
             .next_client_port
@@ -604,7 +640,7 @@ impl World {
             t += FRONT_RTT + 600 * US;
             conn.send(&mut self.pkts, t, true, &cf, &SendOpts::default());
         }
-        let h2 = tls && self.cfg.alpn.first() == Some(&"h2");
+        let h2 = tls && h2;
         self.front.push(FrontConn {
             conn,
             node,
@@ -615,6 +651,29 @@ impl World {
             streams: h2.then(Vec::new),
         });
         self.front.len() - 1
+    }
+
+    /// A client whose SYN to the listener gets no answer (dropped before the node: a security
+    /// group or network ACL, or an address no node holds any more): its SYN at `t` and the
+    /// retransmissions until `until`. Seen only from the client's side (inbound drops are not
+    /// mirrored on the node's ENI); no request, so no ground-truth entry and no log line.
+    pub fn open_unanswered(&mut self, client_ip: IpAddr, node: usize, t: Nanos, until: Nanos) {
+        let port = self.next_client_port;
+        self.next_client_port = self
+            .next_client_port
+            .wrapping_add(1 + (self.rng.next_u64() % 40) as u16)
+            .max(32_768);
+        let alb = SocketAddr::new(
+            self.node_addr(node, client_ip.is_ipv6()),
+            self.cfg.listener_port,
+        );
+        let tag = self.flow(Leg::Front, node, usize::MAX, client_ip);
+        let a = self.peer(SocketAddr::new(client_ip, port));
+        let mut b = self.peer(alb);
+        b.ttl = 255;
+        let mut conn = TcpConn::new(a, b, FRONT_RTT, tag);
+        conn.syn(&mut self.pkts, t);
+        conn.syn_retransmits_until(&mut self.pkts, t, until);
     }
 
     /// A client whose TLS handshake the ALB refuses (its ClientHello offers only legacy

@@ -172,12 +172,14 @@ pub fn all() -> Vec<Scenario> {
         s!("multi-node", multi_node, "Two ALB nodes (10.0.1.25 VNI 1001, 10.0.3.140 VNI 1002) mirrored into one capture, health checks from both; one failure on each node"),
         s!("backend-vantage", backend_vantage, "Target ENIs mirrored (back end only): ok, refused, connect timeout with SYN-ACKs sent but SYNs retransmitted (blocked return path), idle timeout with late reply, keep-alive race, target 502"),
         s!("frontend-vantage", frontend_vantage, "Client ENIs mirrored (front end only, clients in the VPC): ok, ALB 502, ALB 504 after the idle timeout (20 s), target 500"),
+        s!("frontend-syn-unanswered", frontend_syn_unanswered, "Client ENIs mirrored (front end only, clients in the VPC): ok requests and a target 500 on the listener, and a client whose SYNs to the listener (at 0, 1, 3, 7 and 15 s) get no answer: dropped before the ALB node (security group, network ACL) or sent to an address no node holds any more; no request reached the ALB, which logged nothing"),
         s!("linux-sll", linux_sll, "Plain capture on the ALB side with tcpdump -i any (Linux SLL, no VXLAN): ok and a refused connect"),
         s!("geneve", geneve, "GENEVE (UDP 6081, inner IP packet, as Gateway Load Balancer sends it) instead of VXLAN: ok traffic and a refused connect"),
         s!("sll2-pcapng", sll2_pcapng, "pcapng file (nanosecond if_tsresol) with Linux SLL2 frames, no tunnel (tcpdump -i any on the ALB side): ok traffic and a target 500"),
         s!("h2c_streams", h2c_streams, "HTTP/2 with prior knowledge (h2c) on both legs, one connection each: concurrent streams (one 80 KB response stalled on the 64 KB window until WINDOW_UPDATE), a gRPC call failing with grpc-status 13 in its trailers, RST_STREAM INTERNAL_ERROR from the target (502), and a stream refused by the target's GOAWAY (HTTP/2 keep-alive race, 502)"),
         s!("proxy-two-interfaces", proxy_two_interfaces, "tcpdump -i any on a proxy acting as an ALB node with a client-facing interface (10.0.0.10) and a target-facing one (10.0.1.25): ok traffic, a refused connect (502 with no back-end request) and a target 500; the node is linked from the back end's X-Forwarded-For"),
         s!("http2-frontend", http2_frontend, "HTTPS listener (443) whose clients speak HTTP/2 (ClientHello ALPN h2, http/1.1; TLS 1.3 hides the selection): one connection carries 8 concurrent streams, among them a target 500, a refused connect and a target reset; a second client's HTTP/2 connection 3 more; plain HTTP on the back end"),
+        s!("h2-front-acks", h2_front_acks, "HTTPS listener (443, ALPN h2 and http/1.1 offered, TLS 1.3 hiding the selection), both legs: an HTTP/2 client whose SETTINGS acknowledgement goes in the same TLS record as its first request (the ALB's own acknowledgement goes alone), sending one stream at a time (ok, a target reset: 502, ok), and an HTTP/1.1 client (the listener chose http/1.1) whose POST with `Expect: 100-continue` sends its 9-byte body after the ALB's `100 Continue`, then refused by the target (502), then an ok GET"),
         s!("connection_close", connection_close, "Apache target answering `Connection: close` (no keep-alive) and closing the connection 1.5 s after its answer, as its own header said: no keep-alive timer, no race risk; the next requests open new connections: one closed by the target before any response byte (502), one ok"),
         s!("mirror-truncated", mirror_truncated, "VXLAN mirror session truncating inner frames to 200 bytes (inner IP length larger than the bytes present), every 3rd full-size data segment missing, every 25th packet duplicated; ok traffic (one 12 KB response) and one 502"),
     ]
@@ -1078,6 +1080,31 @@ fn frontend_vantage() -> World {
     w
 }
 
+fn frontend_syn_unanswered() -> World {
+    let cfg = WorldCfg {
+        seed: 42,
+        vantage: Vantage::Client,
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    let mut r = SplitMix64::new(142);
+    let t = t0();
+    let f = w.open(ip([10, 0, 5, 21]), n, t);
+    let mut e = ok(&mut w, f, t + 2 * MS, "/", 0, &mut r);
+    e = ok(&mut w, f, e + 200 * MS, "/api/items", 1, &mut r);
+    w.open_unanswered(ip([10, 0, 5, 38]), n, e + 300 * MS, e + 20 * SEC);
+    e = w.request(
+        f,
+        e + 2 * SEC,
+        &Req::get("/api/cart"),
+        1,
+        Outcome::Respond(Resp::new(500, b"{\"error\":\"internal\"}")),
+    );
+    ok(&mut w, f, e + 3 * SEC, "/", 0, &mut r);
+    w.finish(t + 25 * SEC);
+    w
+}
+
 fn linux_sll() -> World {
     let cfg = WorldCfg {
         seed: 32,
@@ -1563,6 +1590,66 @@ fn http2_frontend() -> World {
         let d = (8 + 5 * i as Nanos) * MS;
         stream_ok(&mut w, g, t + 2 * SEC + 5 * MS + i as Nanos * MS, p, 0, d);
     }
+    w.finish(t + 20 * SEC);
+    w
+}
+
+/// HTTP/2 and HTTP/1.1 over TLS 1.3 without keys where a record of exactly 9 bytes misleads:
+/// an HTTP/2 client that packs its SETTINGS acknowledgement with a request, and an HTTP/1.1
+/// client whose 9-byte body follows a `100 Continue`.
+fn h2_front_acks() -> World {
+    let cfg = WorldCfg {
+        seed: 41,
+        listener_port: 443,
+        tls_frontend: true,
+        alpn: &["h2", "http/1.1"],
+        ..Default::default()
+    };
+    let (mut w, n) = base(cfg);
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let t = t0();
+    w.health_checks(n, 0, t + SEC, t + 20 * SEC, 10 * SEC);
+    let page = |p: &str| format!("<html><body>{p}</body></html>").repeat(8);
+    // HTTP/2, one stream at a time; the client's acknowledgement 200 µs before its first
+    // request (one TLS record), the ALB's own acknowledgement alone after it.
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    let ack = w.h2_prefaces(f, 300 * US, 400 * US);
+    let body = page("/");
+    let r = Resp::new(200, body.as_bytes()).delay(12 * MS);
+    let mut e = w.request(f, ack + 200 * US, &Req::get("/"), 0, Outcome::Respond(r));
+    e = w.request(
+        f,
+        e + 400 * MS,
+        &Req::get("/api/pay"),
+        1,
+        Outcome::ClosedBeforeResponse {
+            after: 30 * MS,
+            rst: true,
+        },
+    );
+    let body = page("/api/items");
+    let r = Resp::new(200, body.as_bytes()).delay(9 * MS);
+    w.request(
+        f,
+        e + 500 * MS,
+        &Req::get("/api/items"),
+        0,
+        Outcome::Respond(r),
+    );
+    // HTTP/1.1 although h2 was offered: a 9-byte body after the 100 Continue.
+    let g = w.open_http1(ip(CLIENTS[1]), n, t + 3 * SEC);
+    let mut post = Req::post("/api/upload", b"{\"n\":123}");
+    post.expect_continue = true;
+    e = w.request(g, t + 3 * SEC + 5 * MS, &post, 2, Outcome::Refused);
+    let body = page("/status");
+    let r = Resp::new(200, body.as_bytes()).delay(7 * MS);
+    w.request(
+        g,
+        e + 300 * MS,
+        &Req::get("/status"),
+        0,
+        Outcome::Respond(r),
+    );
     w.finish(t + 20 * SEC);
     w
 }

@@ -1018,9 +1018,10 @@ impl Knowledge {
         }
     }
 
-    /// True when `path`'s back-end request on a reused connection got no answer and its
-    /// target reset the connection: its verdict may rest on the connects to that target after
-    /// the reset ([`NextConnects::after`]), so the diagnosis waits for the end of the capture.
+    /// True when `path`'s back-end request on a reused connection (or one opened before the
+    /// capture) got no answer and its target reset the connection: its verdict may rest on the
+    /// connects to that target after the reset ([`NextConnects::after`]), so the diagnosis
+    /// waits for the end of the capture.
     pub fn awaits_next_connect(path: &RequestPath) -> bool {
         let Some(b) = path.back.as_ref() else {
             return false;
@@ -1030,12 +1031,12 @@ impl Knowledge {
             .as_ref()
             .is_some_and(|e| e.request.is_some() && e.response.is_none());
         unanswered
-            && b.index() > 0
             && b.record.as_ref().is_some_and(|r| {
-                r.tcp
-                    .events
-                    .iter()
-                    .any(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Rst))
+                (b.index() > 0 || !r.tcp.saw_syn)
+                    && r.tcp
+                        .events
+                        .iter()
+                        .any(|e| e.dir == Dir::ToClient && matches!(e.kind, TcpEventKind::Rst))
             })
     }
 

@@ -40,9 +40,11 @@ pub enum Http2Evidence {
     /// end showed concurrent requests (or more requests than client bursts) on it.
     Concurrent,
     /// The ClientHello offered `h2` among others and TLS 1.3 hid the selection; the client's
-    /// first record had room for the HTTP/2 preface and SETTINGS, and after the server's data
-    /// it sent a record of exactly 9 bytes, an HTTP/2 SETTINGS acknowledgement, which no HTTP/1
-    /// request fits (see [`crate::protocol::Http2Signs`]).
+    /// first record had room for the HTTP/2 preface and SETTINGS, and a record of exactly 9
+    /// bytes, an HTTP/2 SETTINGS acknowledgement, came where no HTTP/1 message fits: the
+    /// client's after a server answer too short to be an HTTP/1 one or right after the first
+    /// answer to its preface and request, or the server's early (see
+    /// [`crate::protocol::Http2Signs`]).
     SettingsAck,
 }
 
@@ -262,15 +264,16 @@ fn h2_offer_tls(tls: &crate::protocol::TlsInfo) -> Option<Option<Http2Evidence>>
 const H2_PREFACE_MIN: u16 = 24 + 9;
 
 /// True when a TLS 1.3 connection's record sizes show HTTP/2 framing (see
-/// [`Http2Evidence::SettingsAck`]). An HTTP/1.1 client sends requests, their bodies and
-/// alerts: its own record of exactly 9 bytes right after the server's data is a request body
-/// (or chunk) of 9 bytes sent after an interim `100 Continue` or an early answer, the one
-/// look-alike (common clients send `Expect: 100-continue` only with large bodies; the
-/// recording `cdy_h1_tls13` has a 12-byte body after `100 Continue`, not taken for HTTP/2).
-/// A client that sends its acknowledgement together with other frames shows no sign: its
-/// connection stays a candidate.
+/// [`Http2Evidence::SettingsAck`]): a SETTINGS acknowledgement of the client's, or of the
+/// server's, in a record of its own. An HTTP/1.1 client's record of exactly 9 bytes right
+/// after the server's answer can be a request body sent after an interim `100 Continue` or
+/// an early answer: it is not counted where that answer could be one (see
+/// `crate::protocol::Http2Signs::client_settings_acks`). A connection whose two sides
+/// send their acknowledgements together with other frames shows no sign: it stays a
+/// candidate.
 fn h2_framing(signs: &crate::protocol::Http2Signs) -> bool {
-    signs.client_first >= H2_PREFACE_MIN && signs.client_settings_acks > 0
+    signs.client_first >= H2_PREFACE_MIN
+        && (signs.client_settings_acks > 0 || signs.server_settings_acks > 0)
 }
 
 #[cfg(test)]
@@ -358,6 +361,7 @@ mod tests {
         let ack = Http2Signs {
             client_first: 64,
             client_settings_acks: 1,
+            server_settings_acks: 0,
         };
         let both = ["h2", "http/1.1"];
         // TLS 1.2: the selection is in the clear, either way.
@@ -381,13 +385,24 @@ mod tests {
         let small = Http2Signs {
             client_first: 32,
             client_settings_acks: 1,
+            server_settings_acks: 0,
         };
         assert_eq!(h2_offer_tls(&tls(&both, None, None, small)), Some(None));
         let no_ack = Http2Signs {
             client_first: 64,
             client_settings_acks: 0,
+            server_settings_acks: 0,
         };
         assert_eq!(h2_offer_tls(&tls(&both, None, None, no_ack)), Some(None));
+        // the server's own acknowledgement alone is a sign too
+        let server_ack = Http2Signs {
+            server_settings_acks: 1,
+            ..no_ack
+        };
+        assert_eq!(
+            h2_offer_tls(&tls(&both, None, None, server_ack)),
+            Some(Some(Http2Evidence::SettingsAck))
+        );
         // not offered: never
         assert_eq!(h2_offer_tls(&tls(&["http/1.1"], None, None, ack)), None);
     }

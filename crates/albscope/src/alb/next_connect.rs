@@ -11,7 +11,7 @@
 //! most [`MAX_PER_TARGET`] per target and [`MAX_WATCHES`] in all.
 
 use crate::capture::{Duration, PacketPos, Timestamp};
-use crate::flow::{Dir, Endpoint, TcpEventKind};
+use crate::flow::{ConnKey, Dir, Endpoint, TcpEventKind};
 use crate::protocol::ConnectionRecord;
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -58,6 +58,10 @@ pub struct ConnectAttempt {
     pub answer: Option<PacketPos>,
     /// What it got.
     pub outcome: ConnectOutcome,
+    /// Its connection (mirror session, opener and target), for finding it again.
+    pub key: ConnKey,
+    /// Its last packet and when it was seen.
+    pub last: (Timestamp, PacketPos),
 }
 
 /// What the capture shows of the connects to a target after a reset.
@@ -142,6 +146,8 @@ fn attempt_of(rec: &ConnectionRecord) -> Option<ConnectAttempt> {
         syn: rec.tcp.first_pos,
         answer,
         outcome,
+        key: rec.tcp.key,
+        last: (rec.tcp.end, rec.tcp.last_pos),
     })
 }
 
@@ -222,6 +228,18 @@ mod tests {
             syn: PacketPos::default(),
             answer: None,
             outcome,
+            key: ConnKey {
+                session: crate::decode::MirrorSession::DIRECT,
+                client: Endpoint {
+                    ip: IpAddr::from([10, 0, 0, 1]),
+                    port: 40000,
+                },
+                server: Endpoint {
+                    ip: IpAddr::from([10, 0, 1, 5]),
+                    port: 8080,
+                },
+            },
+            last: (Timestamp(at_ms * 1_000_000), PacketPos::default()),
         }
     }
 

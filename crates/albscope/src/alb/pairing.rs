@@ -199,6 +199,8 @@ pub(super) struct PairOutput {
     pub answered_before_capture: u64,
     /// Client connections whose TLS handshake with the ALB failed (no request).
     pub client_tls_failures: Vec<super::ClientTlsFailure>,
+    /// Client connects whose SYN the listener never answered.
+    pub listener_silent: Vec<super::ListenerSilent>,
     /// [`pair_by_headers`]: the legs it did not pair, untouched.
     pub rest: Vec<Box<Leg>>,
 }
@@ -358,6 +360,7 @@ fn pair_in(
                     // a client connection that carried no request: a failed TLS handshake is
                     // reported apart
                     out.client_tls_failures.extend(client_tls_failure(&leg));
+                    out.listener_silent.extend(listener_silent(&leg));
                     continue;
                 }
                 out.front_legs += 1;
@@ -984,6 +987,30 @@ fn client_tls_failure(leg: &Leg) -> Option<super::ClientTlsFailure> {
         alert,
         offered,
         selected: tls.server_hello.as_ref().map(|s| s.version.clone()),
+    })
+}
+
+/// A client connection whose SYN the capture shows unanswered through at least one
+/// retransmission (see [`super::ListenerSilent`]).
+fn listener_silent(leg: &Leg) -> Option<super::ListenerSilent> {
+    if tcp_outcome(leg) != NoAnswer::SynUnanswered {
+        return None;
+    }
+    let rec = leg.record.as_deref()?;
+    let mut syns = rec
+        .tcp
+        .events
+        .iter()
+        .filter(|e| e.dir == Dir::ToServer && matches!(e.kind, TcpEventKind::Syn { .. }));
+    let first = syns.next()?;
+    let (count, last) = syns.fold((1u32, first.ts), |(n, _), e| (n.saturating_add(1), e.ts));
+    (count >= 2).then_some(super::ListenerSilent {
+        time: first.ts,
+        pos: first.pos,
+        client: leg.conn.key.client,
+        alb: leg.conn.key.server,
+        syns: count,
+        last,
     })
 }
 

@@ -564,6 +564,9 @@ impl<S: PathSink> AlbTracker<S> {
             for f in out.client_tls_failures {
                 self.sink.client_tls_failure(f);
             }
+            for s in out.listener_silent {
+                self.sink.listener_silent(s);
+            }
             for path in out.paths {
                 self.sink.path(path.into_path(), &self.known);
             }
@@ -626,6 +629,9 @@ impl<S: PathSink> AlbTracker<S> {
         }
         for f in out.client_tls_failures {
             self.sink.client_tls_failure(f);
+        }
+        for s in out.listener_silent {
+            self.sink.listener_silent(s);
         }
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;

@@ -160,6 +160,28 @@ pub struct ClientTlsFailure {
     pub selected: Option<String>,
 }
 
+/// A client's connection to the listener whose SYN the capture shows unanswered through at
+/// least one retransmission (the client waited a retransmission timeout): no request was
+/// made, and the ALB, which never answered, logged nothing. The capture cannot tell why: the
+/// SYN dropped before the node (a security group or network ACL: inbound drops are never
+/// mirrored on the node's ENI), an address that is no node any more (a scale-in, a client
+/// using a cached DNS answer), or a port with no listener.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListenerSilent {
+    /// The first SYN.
+    pub time: Timestamp,
+    /// Where it is.
+    pub pos: PacketPos,
+    /// The client.
+    pub client: Endpoint,
+    /// The address and port it connected to.
+    pub alb: Endpoint,
+    /// SYNs sent (the first and its retransmissions).
+    pub syns: u32,
+    /// The last SYN.
+    pub last: Timestamp,
+}
+
 /// One request/response exchange seen only as TLS application-data bursts.
 #[derive(Clone, Debug)]
 pub struct BurstExchange {
@@ -510,6 +532,10 @@ pub trait PathSink {
     /// A client's TLS handshake with the ALB that failed (no request was made).
     fn client_tls_failure(&mut self, failure: ClientTlsFailure) {
         let _ = failure;
+    }
+    /// A client's SYN to the listener that got no answer (no request was made).
+    fn listener_silent(&mut self, silent: ListenerSilent) {
+        let _ = silent;
     }
     /// A health check.
     fn health_check(&mut self, check: HealthCheck, known: &Knowledge);

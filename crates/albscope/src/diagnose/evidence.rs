@@ -4,7 +4,7 @@
 use super::model::{LegKind, Party, Text};
 use crate::alb::PairingNote;
 use crate::capture::{Duration, PacketPos, Timestamp};
-use crate::flow::Endpoint;
+use crate::flow::{ConnKey, Endpoint};
 use crate::protocol::{H2ErrorCode, ResponseErrorReason};
 use std::net::IpAddr;
 
@@ -198,6 +198,18 @@ pub enum CloseOrder {
     /// The close came soon after the request, but without the connection's round trip the
     /// capture cannot tell whether it left the target before the request arrived.
     Unordered,
+}
+
+/// A connection other than the request's own that its evidence rests on (e.g. a refused
+/// connect after a reset): where `extract` finds it again.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct CitedConn {
+    /// Mirror session, opener and responder.
+    pub key: ConnKey,
+    /// Its first packet and when it was seen.
+    pub first: (Timestamp, PacketPos),
+    /// Its last packet and when it was seen.
+    pub last: (Timestamp, PacketPos),
 }
 
 /// One fact behind a finding, naming packets, timers and bytes.
@@ -653,6 +665,9 @@ pub enum Evidence {
         still: At,
         /// Reset to the later refusal's SYN.
         still_since: Duration,
+        /// The two refused connects' connections (the next one, the later one), boxed: few
+        /// findings have them.
+        conns: Box<[CitedConn; 2]>,
     },
     /// The next connect to the target after its reset (by any opener), which does not show
     /// it stopped accepting.
@@ -673,6 +688,14 @@ pub enum Evidence {
 }
 
 impl Evidence {
+    /// The connections, other than the request's own, this fact rests on.
+    pub fn cited_conns(&self) -> &[CitedConn] {
+        match self {
+            Evidence::RefusedAfterReset { conns, .. } => &conns[..],
+            _ => &[],
+        }
+    }
+
     /// The packets this fact cites (none for facts about timing or configuration alone).
     pub fn packets(&self) -> Vec<PacketPos> {
         match self {
@@ -851,8 +874,10 @@ pub enum Cause {
     /// keep-alive timeout unknown), and refused the connects after it: it had stopped
     /// accepting (a reject, or a process gone), inferred.
     ResetThenRefused {
-        /// How long the connection was idle before the request.
-        idle: Duration,
+        /// How long the connection was idle before the request; `None` when the capture does
+        /// not show it (the connection opened before the capture, or its previous response
+        /// was lost).
+        idle: Option<Duration>,
     },
     /// The target closed (or reset) a kept-alive connection as the request arrived, after an
     /// idle gap off its usual keep-alive close (the median of its idle closes) yet no shorter

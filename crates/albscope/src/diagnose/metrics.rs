@@ -435,6 +435,25 @@ pub struct ConnRef {
 }
 
 impl ConnRef {
+    /// The connections finding `f`'s evidence cites beside its own.
+    fn cited(f: &Finding) -> Vec<ConnRef> {
+        f.evidence
+            .iter()
+            .flat_map(|e| e.cited_conns())
+            .map(|c| ConnRef {
+                session: c.key.session,
+                client: c.key.client,
+                server: c.key.server,
+                start: c.first.0,
+                end: Some(c.last.0),
+                first_packet: c.first.1,
+                last_packet: Some(c.last.1),
+                reused: false,
+                idle_before_s: None,
+            })
+            .collect()
+    }
+
     fn of(leg: &Leg) -> ConnRef {
         let ex = leg.exchange.as_ref();
         ConnRef {
@@ -467,6 +486,9 @@ pub struct RequestConns {
     pub front: Option<ConnRef>,
     /// ALB -> target.
     pub back: Option<ConnRef>,
+    /// Other connections the finding's evidence rests on (e.g. the refused connects after a
+    /// target's reset), so that its slice holds them too.
+    pub cited: Vec<ConnRef>,
 }
 
 #[derive(Default)]
@@ -652,6 +674,7 @@ impl Collector {
                 RequestConns {
                     front: path.front.as_deref().map(ConnRef::of),
                     back: path.back.as_deref().map(ConnRef::of),
+                    cited: ConnRef::cited(f),
                 },
             );
         }
@@ -660,10 +683,8 @@ impl Collector {
     /// Records again the connections of kept request `id` (its path got connection records).
     pub fn refresh_conns(&mut self, path: &RequestPath, id: RequestId) {
         if let Some(c) = self.kept.get_mut(&id) {
-            *c = RequestConns {
-                front: path.front.as_deref().map(ConnRef::of),
-                back: path.back.as_deref().map(ConnRef::of),
-            };
+            c.front = path.front.as_deref().map(ConnRef::of);
+            c.back = path.back.as_deref().map(ConnRef::of);
         }
     }
 

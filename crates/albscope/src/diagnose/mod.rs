@@ -19,8 +19,8 @@ mod timeline;
 pub mod verdict;
 
 pub use evidence::{
-    AlbTimer, At, BadGatewayPhase, Cause, Close, CloseOrder, Evidence, Icmp, IdleUnseen, Inference,
-    Note, Reuse, TellApart,
+    AlbTimer, At, BadGatewayPhase, Cause, CitedConn, Close, CloseOrder, Evidence, Icmp, IdleUnseen,
+    Inference, Note, Reuse, TellApart,
 };
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,
@@ -275,6 +275,11 @@ pub struct Summary {
     pub client_tls_failures: u64,
     /// The first [`MAX_CLIENT_TLS_FAILURES`] of them by time.
     pub client_tls_failure_list: Vec<crate::alb::ClientTlsFailure>,
+    /// Client connects whose SYN to the listener got no answer (no request was made; the ALB
+    /// logged nothing; the capture cannot tell why: see [`crate::alb::ListenerSilent`]).
+    pub listener_silent: u64,
+    /// The first [`MAX_CLIENT_TLS_FAILURES`] of them by time.
+    pub listener_silent_list: Vec<crate::alb::ListenerSilent>,
     /// By category (in [`Category::ALL`] order).
     pub by_category: IndexMap<Category, CategoryCount>,
     /// By target (sorted by [`sort_target_rows`]).
@@ -837,7 +842,8 @@ impl Analyzer {
         if keep && !awaits {
             finding.timeline = classify::timeline(&path);
         }
-        if let Some(log) = &mut self.log {
+        // Not a request: it must not take a request's log entry (nor count as one offered).
+        if let Some(log) = self.log.as_mut().filter(|_| !exchange_only) {
             finding.logged = log.join(&finding).map(Box::new);
         }
         if let Some(probe) = &mut self.log_probe {
@@ -1102,6 +1108,17 @@ impl PathSink for Analyzer {
         let at = list.partition_point(|f| f.time <= failure.time);
         if at < MAX_CLIENT_TLS_FAILURES {
             list.insert(at, failure);
+            list.truncate(MAX_CLIENT_TLS_FAILURES);
+        }
+    }
+
+    fn listener_silent(&mut self, silent: crate::alb::ListenerSilent) {
+        let s = &mut self.summary;
+        s.listener_silent += 1;
+        let list = &mut s.listener_silent_list;
+        let at = list.partition_point(|f| f.time <= silent.time);
+        if at < MAX_CLIENT_TLS_FAILURES {
+            list.insert(at, silent);
             list.truncate(MAX_CLIENT_TLS_FAILURES);
         }
     }

@@ -393,10 +393,15 @@ pub struct Http2Signs {
     /// one counts as 1): an HTTP/2 client's starts with the 24-byte connection preface and a
     /// SETTINGS frame (33 bytes at least).
     pub client_first: u16,
-    /// Client records, after its first, that open a burst (right after server application
-    /// data) and carry exactly 9 bytes: an HTTP/2 SETTINGS acknowledgement (an empty frame),
-    /// which an HTTP/2 client owes the server's SETTINGS and often sends alone. Saturating.
-    pub client_settings_acks: u16,
+    /// Client records that open a burst right after a server answer and carry exactly 9
+    /// bytes where no HTTP/1 request body fits (see `H2Shape::note` in `tls.rs`): an HTTP/2
+    /// SETTINGS acknowledgement (an empty frame), which an HTTP/2 client owes the server's
+    /// SETTINGS and often sends alone. Saturating.
+    pub client_settings_acks: u8,
+    /// Server answers early in the connection made of one record of exactly 9 bytes: its
+    /// own SETTINGS acknowledgement, sent alone (an HTTP/1 answer starts with a status line).
+    /// Saturating.
+    pub server_settings_acks: u8,
 }
 
 /// Where a connection stood at the moment one of its exchanges finished.

@@ -157,6 +157,8 @@ pub(crate) struct TlsConn {
     tls13: bool,
     /// Direction of the last application-data record after the handshake.
     last_app: Option<Dir>,
+    /// Where the records stand for [`Http2Signs`].
+    h2_shape: H2Shape,
     /// Records or streams that could not be read.
     pub errors: u64,
 }
@@ -355,7 +357,8 @@ impl TlsConn {
             self.info.established = Some(rec.start_ts);
         }
         if self.tls13 {
-            note_h2_signs(&mut self.info.h2_signs, dir, rec.len, self.last_app);
+            self.h2_shape
+                .note(&mut self.info.h2_signs, dir, rec.len, self.last_app);
         }
         self.last_app = Some(dir);
         match self.info.bursts.last_mut() {
@@ -522,17 +525,78 @@ impl TlsConn {
     }
 }
 
-/// Updates the HTTP/2 signs with one TLS 1.3 application-data record of `len` bytes (see
-/// [`Http2Signs`]); `last` is the direction of the record before it.
-fn note_h2_signs(signs: &mut Http2Signs, dir: Dir, len: usize, last: Option<Dir>) {
-    if dir != Dir::ToServer {
-        return;
-    }
-    let plain = len.saturating_sub(TLS13_OVERHEAD);
-    if signs.client_first == 0 {
-        signs.client_first = u16::try_from(plain).unwrap_or(u16::MAX).max(1);
-    } else if last == Some(Dir::ToClient) && plain == H2_SETTINGS_ACK {
-        signs.client_settings_acks = signs.client_settings_acks.saturating_add(1);
+/// The record counts [`Http2Signs`] needs, in a TLS 1.3 connection's application data.
+#[derive(Clone, Copy, Debug, Default)]
+struct H2Shape {
+    /// Client records so far (saturating).
+    client_records: u8,
+    /// Server bursts that began after the client's first record: answers (a server speaking
+    /// before the client does sends session tickets, or an HTTP/2 server its SETTINGS).
+    answers: u8,
+    /// Client records before the first answer.
+    client_before_answer: u8,
+    /// The current server burst: its plaintext bytes, and whether it is an answer.
+    burst_plain: usize,
+    burst_answers: bool,
+}
+
+/// Most answers before the server's own SETTINGS acknowledgement: it answers the client's
+/// preface, which opens the connection, though the two sides' first frames may interleave.
+const SERVER_ACK_WITHIN: u8 = 4;
+/// Fewest plaintext bytes of any HTTP/1 answer (`HTTP/1.1 100 \r\n\r\n`: a status line
+/// with an empty reason and the blank line) and of a TLS 1.3 NewSessionTicket.
+const SMALLEST_H1_ANSWER: usize = 17;
+
+impl H2Shape {
+    /// Updates `signs` with one application-data record of `len` bytes from `dir`; `last`
+    /// is the direction of the record before it.
+    ///
+    /// A client record of exactly 9 bytes right after a server answer is an HTTP/2 SETTINGS
+    /// acknowledgement (RFC 9113 6.5.3) or an HTTP/1.1 request body that the answer let go
+    /// on (an interim `100 Continue`, or an early answer). It counts when the answer cannot be
+    /// an HTTP/1 one (fewer than [`SMALLEST_H1_ANSWER`] bytes), or when it is the first answer
+    /// and the client had sent two records or more before it: its preface, then the frames
+    /// of a request (RFC 9113 3.4 lets a client go on without waiting for the server's
+    /// preface, and clients do), where a client sending `Expect: 100-continue` waits after its
+    /// one record of request headers. A server answer opening with a record of exactly 9
+    /// bytes early in the connection is the server's own acknowledgement of the client's
+    /// SETTINGS (an HTTP/1 server's answer opens with a status line): a sign that holds when
+    /// the client packs its acknowledgement with other frames.
+    fn note(&mut self, signs: &mut Http2Signs, dir: Dir, len: usize, last: Option<Dir>) {
+        let plain = len.saturating_sub(TLS13_OVERHEAD);
+        let opens = last.is_some_and(|l| l != dir);
+        match dir {
+            Dir::ToServer => {
+                if opens && self.burst_answers {
+                    let no_h1_answer = self.burst_plain < SMALLEST_H1_ANSWER;
+                    let after_preface = self.answers == 1 && self.client_before_answer >= 2;
+                    if plain == H2_SETTINGS_ACK && (no_h1_answer || after_preface) {
+                        signs.client_settings_acks = signs.client_settings_acks.saturating_add(1);
+                    }
+                }
+                if signs.client_first == 0 {
+                    signs.client_first = u16::try_from(plain).unwrap_or(u16::MAX).max(1);
+                }
+                self.client_records = self.client_records.saturating_add(1);
+            }
+            Dir::ToClient => {
+                if last != Some(Dir::ToClient) {
+                    self.burst_plain = 0;
+                    self.burst_answers = self.client_records > 0;
+                    if self.burst_answers {
+                        if self.answers == 0 {
+                            self.client_before_answer = self.client_records;
+                        }
+                        self.answers = self.answers.saturating_add(1);
+                        if plain == H2_SETTINGS_ACK && self.answers <= SERVER_ACK_WITHIN {
+                            signs.server_settings_acks =
+                                signs.server_settings_acks.saturating_add(1);
+                        }
+                    }
+                }
+                self.burst_plain = self.burst_plain.saturating_add(plain);
+            }
+        }
     }
 }
 
@@ -571,9 +635,10 @@ mod tests {
     /// A TLS 1.3 connection after its handshake: records of `(dir, length)` in order.
     fn signs_of(records: &[(Dir, usize)]) -> Http2Signs {
         let mut signs = Http2Signs::default();
+        let mut shape = H2Shape::default();
         let mut last = None;
         for &(dir, len) in records {
-            note_h2_signs(&mut signs, dir, len, last);
+            shape.note(&mut signs, dir, len, last);
             last = Some(dir);
         }
         signs
@@ -594,6 +659,31 @@ mod tests {
             (C, 19),
         ]);
         assert_eq!((h2.client_first, h2.client_settings_acks), (64, 1));
+        // and the server's own acknowledgement alone (26 bytes) opening its answer
+        assert_eq!(h2.server_settings_acks, 1);
+        // cdy_h2_single 41502: the ack after the server's first answer (SETTINGS, then its
+        // ack packed with a WINDOW_UPDATE), the client having sent its preface and HEADERS
+        let first = signs_of(&[(C, 81), (C, 60), (S, 50), (S, 39), (C, 26), (S, 112)]);
+        assert_eq!(
+            (first.client_settings_acks, first.server_settings_acks),
+            (1, 0)
+        );
+        // 41503: the server's SETTINGS before any client record is no answer
+        let early = signs_of(&[(S, 50), (C, 81), (C, 63), (S, 39), (C, 26), (S, 108)]);
+        assert_eq!(early.client_settings_acks, 1);
+        // an HTTP/2 client packing its ack with a request; the server acks alone
+        let packed = signs_of(&[(C, 81), (S, 57), (C, 90), (S, 26), (C, 60), (S, 200)]);
+        assert_eq!(
+            (packed.client_settings_acks, packed.server_settings_acks),
+            (0, 1)
+        );
+        // HTTP/1.1: a 9-byte body after an interim `100 Continue` (25 bytes) that the client
+        // waited for after its one record of headers: no sign
+        let h1_9 = signs_of(&[(C, 190), (S, 42), (C, 26), (S, 170), (C, 19)]);
+        assert_eq!(
+            (h1_9.client_settings_acks, h1_9.server_settings_acks),
+            (0, 0)
+        );
         // the ack right behind the request (no server data between): not counted
         let behind = signs_of(&[(C, 81), (S, 50), (C, 64), (C, 26), (S, 39)]);
         assert_eq!(behind.client_settings_acks, 0);

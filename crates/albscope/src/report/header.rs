@@ -621,6 +621,43 @@ pub fn client_tls_failure_text(files: &[String], f: &crate::alb::ClientTlsFailur
     )
 }
 
+/// `1 client connect to the listener got no answer (...)`, when one did: its possible causes
+/// and what tells them apart.
+pub fn listener_silent_fact(s: &Summary) -> Option<String> {
+    let n = s.listener_silent;
+    (n > 0).then(|| {
+        format!(
+            "{n} client {} to the listener got no answer: SYN retransmitted, never a SYN-ACK (no \
+             request was made, and the ALB logged nothing). Undetermined: a security group or \
+             network ACL dropping the SYN (inbound drops are never mirrored on the node's ENI), \
+             an address that is no ALB node any more (a scale-in; a client on a cached DNS \
+             answer), or a port with no listener. To tell: VPC Flow Logs of the node's ENI \
+             (REJECT), the ALB's current addresses (`dig` its DNS name), its listeners and \
+             security groups, a capture on the node's ENI at the same time{}",
+            if n == 1 { "connect" } else { "connects" },
+            if n as usize > s.listener_silent_list.len() {
+                format!("; the first {} by time:", s.listener_silent_list.len())
+            } else {
+                ":".to_string()
+            }
+        )
+    })
+}
+
+/// One unanswered client connect: `2025-12-11T16:42:57.3Z 10.0.5.38:40033 -> 10.0.1.25:80: 5
+/// SYNs over 15.000 s (packet #9)`.
+pub fn listener_silent_text(files: &[String], f: &crate::alb::ListenerSilent) -> String {
+    format!(
+        "{} {} -> {}: {} SYNs over {:.3} s, no answer (first SYN: packet {})",
+        f.time.to_rfc3339(),
+        f.client,
+        f.alb,
+        f.syns,
+        f.last.since(f.time).as_secs_f64(),
+        crate::diagnose::packet_ref(files, f.pos)
+    )
+}
+
 /// `, 10 outcome not visible (encrypted front end: neither ok nor failed)`, `, 3 answered,
 /// status not visible (encrypted back end, ...)` and, for HTTP/2
 /// connections, `; 14 more exchanges on 2 HTTP/2 connections (requests cannot be counted from
@@ -683,6 +720,16 @@ pub fn facts(a: &Analysis) -> Vec<Fact> {
     }
     for f in &a.summary.client_tls_failure_list {
         fact("Client TLS", client_tls_failure_text(&a.inputs, f), true);
+    }
+    if let Some(t) = listener_silent_fact(&a.summary) {
+        fact("Unanswered connects", t, true);
+    }
+    for f in &a.summary.listener_silent_list {
+        fact(
+            "Unanswered connects",
+            listener_silent_text(&a.inputs, f),
+            true,
+        );
     }
     fact(
         "Capture",

@@ -37,7 +37,7 @@ pub struct SliceSpec {
 }
 
 impl SliceSpec {
-    /// The slice of one request's connections.
+    /// The slice of one request's connections, and of those its evidence cites.
     pub fn of_request(path: PathBuf, conns: &RequestConns) -> SliceSpec {
         SliceSpec {
             path,
@@ -45,6 +45,7 @@ impl SliceSpec {
                 .front
                 .iter()
                 .chain(conns.back.iter())
+                .chain(conns.cited.iter())
                 .cloned()
                 .collect(),
             pcapng: false,

@@ -129,6 +129,12 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
             writeln!(out, "  {}", header::client_tls_failure_text(&a.inputs, f))?;
         }
     }
+    if let Some(t) = header::listener_silent_fact(s) {
+        writeln!(out, "{t}")?;
+        for f in &s.listener_silent_list {
+            writeln!(out, "  {}", header::listener_silent_text(&a.inputs, f))?;
+        }
+    }
     if !s.by_category.is_empty() {
         let rows: Vec<[String; 4]> = views::category_rows(a)
             .into_iter()

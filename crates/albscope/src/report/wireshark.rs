@@ -50,12 +50,18 @@ pub fn for_request(a: &Analysis, f: &Finding) -> Option<ForWireshark> {
     })
 }
 
-/// The display filters that select exactly a request's connections' packets, one per input
-/// file (in file order).
+/// The display filters that select exactly a request's connections' packets (and those of
+/// the connections its evidence cites, as its slice holds them), one per input file (in file
+/// order).
 pub fn display_filters(conns: &RequestConns) -> Vec<FileFilter> {
     // (file, clauses), in file order; a request has a few legs in one or two files.
     let mut per_file: Vec<(u16, Vec<String>)> = Vec::new();
-    for c in conns.front.iter().chain(conns.back.iter()) {
+    for c in conns
+        .front
+        .iter()
+        .chain(conns.back.iter())
+        .chain(conns.cited.iter())
+    {
         for (file, frames) in frame_ranges(c) {
             let clause = leg_clause(c, &frames);
             let at = match per_file.binary_search_by_key(&file, |(f, _)| *f) {

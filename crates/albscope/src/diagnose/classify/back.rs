@@ -7,7 +7,9 @@ use super::{
 };
 use crate::alb::{AfterReset, ConnectAttempt, ConnectOutcome, Leg};
 use crate::capture::{Duration, Timestamp};
-use crate::diagnose::evidence::{Cause, CloseOrder, Evidence, IdleUnseen, Reuse, TellApart};
+use crate::diagnose::evidence::{
+    Cause, CitedConn, CloseOrder, Evidence, IdleUnseen, Reuse, TellApart,
+};
 use crate::diagnose::model::Party;
 use crate::diagnose::round3;
 use crate::flow::{Dir, TcpEvent, TcpEventKind};
@@ -231,7 +233,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                             }
                             return v(
                                 Category::TargetClosedBeforeResponse,
-                                Cause::ResetThenRefused { idle },
+                                Cause::ResetThenRefused { idle: Some(idle) },
                                 ev,
                                 None,
                                 Some(502),
@@ -311,9 +313,32 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                         idle_matches: false,
                     });
                 }
-                let what = Cause::ClosedAtRequestIdleUnseen {
-                    reset: matches!(tc.kind, TcpEventKind::Rst),
-                };
+                // The connects to the target after its reset tell a target that stopped
+                // accepting whatever the idle time before the request: the reset at a request
+                // and the refusals after it are the target's, and a keep-alive timer closes
+                // idle connections of a server that goes on accepting new ones.
+                let reset = matches!(tc.kind, TcpEventKind::Rst);
+                let stopped = ctx
+                    .known
+                    .next_connects
+                    .after(target_ep, tc.ts)
+                    .filter(|_| reset)
+                    .and_then(|a| a.stopped_accepting(tc.ts, REFUSED_WITHIN));
+                if let Some(stopped) = stopped {
+                    ev.push(refused_after(tc.ts, stopped));
+                    if let Some(s) = &detail.server {
+                        ev.push(Evidence::TargetServer { server: s.clone() });
+                    }
+                    return v(
+                        Category::TargetClosedBeforeResponse,
+                        Cause::ResetThenRefused { idle: None },
+                        ev,
+                        None,
+                        Some(502),
+                        detail,
+                    );
+                }
+                let what = Cause::ClosedAtRequestIdleUnseen { reset };
                 return race_or_closed(ev, what, TellApart::IdleBeforeRequest, detail);
             }
             return v(
@@ -507,12 +532,18 @@ const REFUSED_WITHIN: Duration = Duration(5_000_000_000);
 /// refused connect and a later one.
 fn refused_after(reset: Timestamp, (first, later): (ConnectAttempt, ConnectAttempt)) -> Evidence {
     let answer = |a: &ConnectAttempt| at(a.at, a.answer.unwrap_or(a.syn));
+    let conn = |a: &ConnectAttempt| CitedConn {
+        key: a.key,
+        first: (a.at, a.syn),
+        last: a.last,
+    };
     Evidence::RefusedAfterReset {
         opener: first.opener,
         at: answer(&first),
         since_reset: first.at.since(reset),
         still: answer(&later),
         still_since: later.at.since(reset),
+        conns: Box::new([conn(&first), conn(&later)]),
     }
 }
 

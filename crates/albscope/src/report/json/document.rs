@@ -338,6 +338,26 @@ struct ClientTlsFailureOut {
     selected: Option<String>,
 }
 
+/// `summary.listener_silent`.
+#[derive(Serialize)]
+struct ListenerSilentOut {
+    count: u64,
+    /// `undetermined`: the capture cannot tell why (see `possible_causes`).
+    category: &'static str,
+    possible_causes: [&'static str; 3],
+    first: Vec<ListenerSilentOneOut>,
+}
+
+/// One of `summary.listener_silent.first`.
+#[derive(Serialize)]
+struct ListenerSilentOneOut {
+    time: String,
+    client: String,
+    alb: String,
+    syns: u32,
+    last_syn: String,
+}
+
 /// `summary.encrypted_front`.
 #[derive(Serialize)]
 struct EncryptedFrontOut {
@@ -407,6 +427,9 @@ struct SummaryOut {
     /// Only when some: client TLS handshakes with the ALB that failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_tls_failures: Option<ClientTlsOut>,
+    /// Only when some: client SYNs to the listener that got no answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listener_silent: Option<ListenerSilentOut>,
     by_category: IndexMap<&'static str, CategoryCountOut>,
     by_target: IndexMap<String, TargetCountOut>,
 }
@@ -436,6 +459,26 @@ impl SummaryOut {
                         alert_from: f.alert.as_ref().map(|a| if a.0 { "lb" } else { "client" }),
                         offered: f.offered.clone(),
                         selected: f.selected.clone(),
+                    })
+                    .collect(),
+            }),
+            listener_silent: (s.listener_silent > 0).then(|| ListenerSilentOut {
+                count: s.listener_silent,
+                category: Category::Undetermined.name(),
+                possible_causes: [
+                    "security_group_or_nacl_drop",
+                    "node_address_gone",
+                    "no_listener_on_port",
+                ],
+                first: s
+                    .listener_silent_list
+                    .iter()
+                    .map(|f| ListenerSilentOneOut {
+                        time: f.time.to_rfc3339(),
+                        client: f.client.to_string(),
+                        alb: f.alb.to_string(),
+                        syns: f.syns,
+                        last_syn: f.last.to_rfc3339(),
                     })
                     .collect(),
             }),

@@ -65,6 +65,7 @@ fn plain_ipv4_both_legs() {
             pos(0, 12),
             Some(pos(0, 53)),
         )),
+        cited: Vec::new(),
     };
     assert_eq!(
         display_filters(&conns),
@@ -90,6 +91,7 @@ fn ipv6_uses_ipv6_addr() {
             pos(0, 3),
             Some(pos(0, 3)),
         )),
+        cited: Vec::new(),
     };
     assert_eq!(
         display_filters(&conns)[0].filter,
@@ -109,6 +111,7 @@ fn vxlan_and_geneve_name_the_vni() {
             Some(pos(0, 9)),
         )),
         back: None,
+        cited: Vec::new(),
     };
     assert!(display_filters(&v)[0]
         .filter
@@ -122,6 +125,7 @@ fn vxlan_and_geneve_name_the_vni() {
             Some(pos(0, 9)),
         )),
         back: None,
+        cited: Vec::new(),
     };
     assert!(display_filters(&g)[0]
         .filter
@@ -140,6 +144,7 @@ fn open_ended_and_multi_file_connections() {
             None,
         )),
         back: None,
+        cited: Vec::new(),
     };
     assert!(display_filters(&open)[0]
         .filter
@@ -160,6 +165,7 @@ fn open_ended_and_multi_file_connections() {
             pos(1, 2),
             Some(pos(2, 4)),
         )),
+        cited: Vec::new(),
     };
     let f = display_filters(&multi);
     assert_eq!(f.iter().map(|x| x.file).collect::<Vec<_>>(), vec![0, 1, 2]);

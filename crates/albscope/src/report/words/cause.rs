@@ -102,11 +102,14 @@ pub fn cause(c: &Cause) -> String {
             secs(*idle)
         ),
         Cause::ResetThenRefused { idle } => format!(
-            "the target reset the kept-alive connection as the request arrived, after {} idle, \
+            "the target reset the kept-alive connection as the request arrived, {}, \
              without closing it before (no FIN), and refused the connections opened to it after \
              (SYN answered by RST): it had stopped accepting (a reject, or a process gone), \
              so it reset the request rather than an idle close crossing it (inferred)",
-            secs(*idle)
+            idle.map_or_else(
+                || "its idle time not in the capture".to_string(),
+                |i| format!("after {} idle", secs(i))
+            )
         ),
         Cause::ClosedAtRequestOffTimer {
             reset,
@@ -298,9 +301,8 @@ pub fn pairing_note(n: &PairingNote) -> String {
                 }
                 Http2Evidence::SettingsAck => {
                     "its ClientHello offered h2, and its TLS 1.3 records have HTTP/2's sizes: a \
-                     first record with room for the connection preface, then, after the \
-                     server's, a 9-byte one (a SETTINGS acknowledgement), which no HTTP/1 \
-                     request fits"
+                     first record with room for the connection preface, then a 9-byte one (a \
+                     SETTINGS acknowledgement) where no HTTP/1 message fits"
                 }
             };
             format!(

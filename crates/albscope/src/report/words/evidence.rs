@@ -707,6 +707,7 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             since_reset,
             still,
             still_since,
+            ..
         } => format!(
             "the next connection to the target after the reset ({opener}, {} later) was \
              refused: RST to its SYN ({}); it still refused one {} after the reset ({}), and \
