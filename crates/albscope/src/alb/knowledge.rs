@@ -397,6 +397,34 @@ impl Knowledge {
             .refresh(|ip| nodes.get(&ip).is_some_and(sends_back_end_traffic));
     }
 
+    /// A fingerprint of what pairing by headers reads of this knowledge besides the legs: the
+    /// nodes (strong or not, listener ports, sending back-end traffic: [`Knowledge::classify`],
+    /// [`Knowledge::node_of`], [`Knowledge::sends_back_end`]), the links, the mirror sessions
+    /// of nodes and the target ports (sets that only grow: their sizes say when they changed).
+    /// Equal fingerprints at two batches give every leg the same role and node at both.
+    pub(super) fn pairing_epoch(&self) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = foldhash::fast::FixedState::with_seed(0x2545_f491_4f6c_dd1d).build_hasher();
+        self.nodes.len().hash(&mut h);
+        for (ip, n) in &self.nodes {
+            (
+                ip,
+                n.strong,
+                n.listener_ports.len(),
+                sends_back_end_traffic(n),
+            )
+                .hash(&mut h);
+        }
+        // In any order (the links are rebuilt at every refresh).
+        let seed = foldhash::fast::FixedState::with_seed(0x9e37_79b9_7f4a_7c15);
+        let links = self.links.links().fold(0u64, |acc, l| {
+            acc.wrapping_add(seed.hash_one((l.front, l.node)))
+        });
+        links.hash(&mut h);
+        (self.session_nodes.len(), self.target_ports.len()).hash(&mut h);
+        h.finish()
+    }
+
     /// True when `ip` is a node seen sending back-end traffic itself (requests with the ALB's
     /// headers, health checks, back-end connections): a node in its own right, never another
     /// node's front-end address.

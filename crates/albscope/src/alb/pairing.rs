@@ -13,7 +13,7 @@ use foldhash::{HashMap, HashSet};
 use std::net::IpAddr;
 
 /// How far a back-end request may appear to precede its front-end request (capture jitter).
-const TOLERANCE: Duration = Duration(5_000_000);
+pub(super) const TOLERANCE: Duration = Duration(5_000_000);
 /// Most candidates gathered for one back-end request (enough to report an ambiguity).
 const MAX_AMBIGUOUS: usize = 8;
 /// How long after the front-end request the ALB may open or reuse a back-end connection when
@@ -203,6 +203,8 @@ pub(super) struct PairOutput {
     pub listener_silent: Vec<super::ListenerSilent>,
     /// [`pair_by_headers`]: the legs it did not pair, untouched.
     pub rest: Vec<Box<Leg>>,
+    /// [`pair_by_headers`]: where in `rest` the front-end legs with a request are.
+    pub rest_fronts: std::ops::Range<usize>,
 }
 
 /// A leg classified as front or back end, with the ALB node it went through, its time, and
@@ -342,7 +344,20 @@ fn pair_in(
     // Stable: the legs come mostly in time order (runs the sort merges).
     legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
     // Roles first, so that the front and back lists are allocated once at their size.
-    let roles: Vec<(ConnRole, bool)> = legs.iter().map(|leg| role_of(leg, known)).collect();
+    // A bare connection leg is a back-end leg whether or not it is on a health-check cadence;
+    // pairing by headers reads the cadence only to count it (`back_legs`, read only as "some"),
+    // so it skips that costly test once back-end legs were counted.
+    let cadence = !headers_only || known.back_legs == 0;
+    let roles: Vec<(ConnRole, bool)> = legs
+        .iter()
+        .map(|leg| {
+            role_of(
+                leg,
+                known,
+                cadence || leg.exchange.is_some() || leg.burst.is_some(),
+            )
+        })
+        .collect();
     let count = |wanted: ConnRole| roles.iter().filter(|(r, _)| *r == wanted).count();
     let mut fronts: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::FrontEnd));
     let mut backs: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::BackEnd));
@@ -945,8 +960,10 @@ fn headers_only_output(
         out.back_legs += u64::from(planned.back.is_some());
         out.paths.push(planned);
     }
-    out.rest
-        .extend(fronts.into_iter().chain(backs).flatten().map(|s| s.leg));
+    let from = out.rest.len();
+    out.rest.extend(fronts.into_iter().flatten().map(|s| s.leg));
+    out.rest_fronts = from..out.rest.len();
+    out.rest.extend(backs.into_iter().flatten().map(|s| s.leg));
     out
 }
 
@@ -1109,8 +1126,9 @@ fn dedupe(sides: &mut Vec<ClassifiedLeg>) {
 }
 
 /// A leg's role in pairing, and whether it is a bare connection attempt on a health-check
-/// cadence (paired last, after every other back-end leg; a health check if unused).
-fn role_of(leg: &Leg, known: &Knowledge) -> (ConnRole, bool) {
+/// cadence (paired last, after every other back-end leg; a health check if unused). Without
+/// `cadence` the cadence is not tested (a leg on it is taken for a client's back-end leg).
+fn role_of(leg: &Leg, known: &Knowledge, cadence: bool) -> (ConnRole, bool) {
     let unanswered = leg
         .record
         .as_ref()
@@ -1121,7 +1139,7 @@ fn role_of(leg: &Leg, known: &Knowledge) -> (ConnRole, bool) {
         leg.request_known(Known::UserAgent),
         unanswered,
     ) {
-        ConnRole::BackEnd if known.health_check_by_cadence(leg) => {
+        ConnRole::BackEnd if cadence && known.health_check_by_cadence(leg) => {
             if bare {
                 (ConnRole::BackEnd, true)
             } else {

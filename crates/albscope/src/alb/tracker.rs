@@ -28,12 +28,33 @@ pub(super) const MAX_LATE: usize = 20_000;
 pub(super) struct Pending {
     /// When the leg's request started (the queue's order).
     time: Timestamp,
-    /// Arrival order (ties between equal times).
+    /// Arrival order (ties between equal times); its top bit ([`OFFERED`]) is set on a leg an
+    /// eager batch offered and left unpaired (never on a leg in the queue's heap).
     seq: u64,
     /// Estimated heap bytes the leg holds.
     bytes: usize,
     /// Boxed: legs are large and move through the queue.
     leg: Box<Leg>,
+}
+
+/// [`Pending::seq`]'s flag: an eager batch offered the leg (with the knowledge at
+/// [`AlbTracker::eager_epoch`]) and left it unpaired, its start settled (see
+/// [`AlbTracker::flush_eager`]). Kept in `seq` so that a held leg costs no more.
+const OFFERED: u64 = 1 << 63;
+/// [`Pending::seq`]'s flag besides [`OFFERED`]: the leg was a front-end leg answered long
+/// enough before that batch that no back-end leg to come can pair with it by headers.
+const FRONT_DONE: u64 = 1 << 62;
+
+impl Pending {
+    /// See [`OFFERED`].
+    fn offered(&self) -> bool {
+        self.seq & OFFERED != 0
+    }
+
+    /// See [`FRONT_DONE`].
+    fn front_done(&self) -> bool {
+        self.seq & FRONT_DONE != 0
+    }
 }
 
 impl PartialEq for Pending {
@@ -90,6 +111,9 @@ pub struct AlbTracker<S: PathSink> {
     next_eager: Timestamp,
     /// No eager batch until the global cutoff reaches this (too many legs were parked).
     eager_blocked_until: Timestamp,
+    /// What pairing by headers read of the knowledge at the last eager batch that paired
+    /// ([`Knowledge::pairing_epoch`]): the legs marked `offered` were offered under it.
+    eager_epoch: Option<u64>,
     /// Every queued leg that started before this time has been through pairing.
     paired_through: Timestamp,
     /// A back-end connection has been seen (front-end legs wait for a partner only then).
@@ -164,6 +188,7 @@ impl<S: PathSink> AlbTracker<S> {
             parked: Vec::new(),
             next_eager: Timestamp::default(),
             eager_blocked_until: Timestamp::default(),
+            eager_epoch: None,
             paired_through: Timestamp::default(),
             back_end_seen: false,
             closed: foldhash::HashMap::default(),
@@ -399,62 +424,140 @@ impl<S: PathSink> AlbTracker<S> {
     fn flush_eager(&mut self, cutoff: Timestamp, requests: &[(u64, Timestamp)]) {
         let settled = Timestamp(cutoff.0.saturating_sub(self.slack().0));
         let held: foldhash::HashSet<u64> = requests.iter().map(|&(line, _)| line).collect();
-        let held_line = |leg: &Leg| {
-            leg.exchange
+        // A leg's request line (hashed once per batch), and whether it is held.
+        let line_of = |p: &Pending| {
+            let line = p
+                .leg
+                .exchange
                 .as_ref()
                 .and_then(|e| e.request.as_ref())
-                .is_some_and(|r| held.contains(&request_line_hash(r.method(), r.target())))
+                .map(|r| request_line_hash(r.method(), r.target()));
+            (line, line.is_some_and(|l| held.contains(&l)))
+        };
+        // The legs of the batch, in order: where each came from, and its request line.
+        let mut batch: Vec<(Pending, Origin, Option<u64>)> = Vec::new();
+        let mut parked = std::mem::take(&mut self.parked);
+        while self.pending.peek().is_some_and(|p| p.time < settled) {
+            if let Some(p) = self.pending.pop() {
+                match line_of(&p) {
+                    (_, true) => parked.push(p),
+                    (line, false) => batch.push((p, Origin::Queue, line)),
+                }
+            }
+        }
+        for p in parked {
+            match line_of(&p) {
+                (_, true) => self.parked.push(p),
+                (line, false) => batch.push((p, Origin::Queue, line)),
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        for p in std::mem::take(&mut self.waiting) {
+            match line_of(&p) {
+                (_, true) => self.waiting.push(p),
+                (line, false) => {
+                    self.waiting_bytes = self.waiting_bytes.saturating_sub(p.bytes);
+                    batch.push((p, Origin::Waiting, line));
+                }
+            }
+        }
+        // Held back-end legs that overlap the batch (as `take_late` pulls them).
+        let (first, last) = batch.iter().fold(
+            (Timestamp(i64::MAX), Timestamp(i64::MIN)),
+            |(a, b), (p, _, _)| (a.min(p.leg.time()), b.max(p.leg.time())),
+        );
+        for p in std::mem::take(&mut self.late) {
+            let in_span = p.time.plus(Duration::from_millis(15_000)) >= first
+                && p.time <= last.plus(Duration::from_millis(5_000));
+            match line_of(&p) {
+                (line, false) if in_span => batch.push((p, Origin::Late, line)),
+                _ => self.late.push(p),
+            }
+        }
+        self.known.refresh_links();
+        // Pairing by headers pairs nothing when the legs came through several mirror sessions
+        // (see `pairing::pair_by_headers`): the batch then offers every leg and marks none.
+        let one_session = batch.first().is_some_and(|(f, _, _)| {
+            batch
+                .iter()
+                .all(|(p, _, _)| p.leg.conn.key.session == f.leg.conn.key.session)
+        });
+        if one_session {
+            let epoch = self.known.pairing_epoch();
+            if self.eager_epoch != Some(epoch) {
+                // What decides roles and nodes changed: no leg was offered under it.
+                self.eager_epoch = Some(epoch);
+                for p in self.parked.iter_mut().chain(self.waiting.iter_mut()) {
+                    p.seq &= !(OFFERED | FRONT_DONE);
+                }
+                for (p, _, _) in &mut batch {
+                    p.seq &= !(OFFERED | FRONT_DONE);
+                }
+            }
+        }
+        // Which legs the batch leaves where they are, unoffered, because pairing by headers
+        // (phases 1 and 1a of `pairing::pair`, which match request lines) could pair none of
+        // them: offering them would give the same pairs.
+        // - A leg without a readable request (a connection attempt, TLS, a lost request) is
+        //   never paired by headers: offering it only counts it as a front-end or back-end
+        //   leg, and those counts are read only as "some" (`Knowledge::front_legs`,
+        //   `back_legs`), so it is left once both are.
+        // - A line whose legs were all `offered` before (under the same knowledge: see
+        //   `eager_epoch`), each settled then: the last batch that offered any of them offered
+        //   the whole line (only an `offered` leg is ever left, and only with its whole line),
+        //   so all of them, and paired none; the same knowledge pairs none of the same legs
+        //   less those paired. A leg new to a batch (from the queue, or back in `waiting` or
+        //   `late`) is not `offered`: its line is offered whole.
+        // - A front-end leg offered before whose answer came more than twice the tolerance
+        //   before that batch's settled time ([`FRONT_DONE`]): every back-end request it can
+        //   pair with started by its answer (`pairing::consistent`), so was in that batch
+        //   (it started before the settled time, or was deferred there, and a deferred one is
+        //   no older than the settled time less the tolerance) and did not pair with it, or
+        //   is a held back-end leg (`late`, whose lines are always offered whole).
+        let counted = self.known.front_legs > 0 && self.known.back_legs > 0;
+        let mut live: foldhash::HashSet<u64> = foldhash::HashSet::default();
+        let mut late_lines: foldhash::HashSet<u64> = foldhash::HashSet::default();
+        if one_session && batch.iter().any(|(p, _, _)| p.offered()) {
+            for (p, origin, line) in &batch {
+                let Some(line) = *line else { continue };
+                if matches!(origin, Origin::Late) {
+                    late_lines.insert(line);
+                    live.insert(line);
+                } else if !p.offered() {
+                    live.insert(line);
+                }
+            }
+        }
+        // (Held back-end legs are always offered: their order in `late` decides which go
+        // first past [`MAX_LATE`], and offering moves them to its end.)
+        let offer = |p: &Pending, origin: Origin, line: Option<u64>| {
+            if !one_session || matches!(origin, Origin::Late) {
+                return true;
+            }
+            if !p.offered() {
+                return line.is_some() || !counted;
+            }
+            line.is_some_and(|l| late_lines.contains(&l) || (live.contains(&l) && !p.front_done()))
         };
         // Where each leg of the batch came from, by its box's address (legs move as pointers).
         let mut taken: foldhash::HashMap<*const Leg, (Origin, Timestamp, u64, usize)> =
             foldhash::HashMap::default();
         let mut legs: Vec<Box<Leg>> = Vec::new();
-        let mut take = |p: Pending, origin: Origin, legs: &mut Vec<Box<Leg>>| {
+        for (p, origin, line) in batch {
+            if !offer(&p, origin, line) {
+                match origin {
+                    Origin::Waiting => {
+                        self.waiting_bytes += p.bytes;
+                        self.waiting.push(p);
+                    }
+                    _ => self.parked.push(p),
+                }
+                continue;
+            }
             taken.insert(&*p.leg as *const Leg, (origin, p.time, p.seq, p.bytes));
             legs.push(p.leg);
-        };
-        let mut parked = std::mem::take(&mut self.parked);
-        while self.pending.peek().is_some_and(|p| p.time < settled) {
-            if let Some(p) = self.pending.pop() {
-                if held_line(&p.leg) {
-                    parked.push(p);
-                } else {
-                    take(p, Origin::Queue, &mut legs);
-                }
-            }
-        }
-        for p in parked {
-            if held_line(&p.leg) {
-                self.parked.push(p);
-            } else {
-                take(p, Origin::Queue, &mut legs);
-            }
-        }
-        if legs.is_empty() {
-            return;
-        }
-        for p in std::mem::take(&mut self.waiting) {
-            if held_line(&p.leg) {
-                self.waiting.push(p);
-            } else {
-                self.waiting_bytes = self.waiting_bytes.saturating_sub(p.bytes);
-                take(p, Origin::Waiting, &mut legs);
-            }
-        }
-        // Held back-end legs that overlap the batch (as `take_late` pulls them).
-        let (first, last) = legs
-            .iter()
-            .fold((Timestamp(i64::MAX), Timestamp(i64::MIN)), |(a, b), l| {
-                (a.min(l.time()), b.max(l.time()))
-            });
-        for p in std::mem::take(&mut self.late) {
-            let in_span = p.time.plus(Duration::from_millis(15_000)) >= first
-                && p.time <= last.plus(Duration::from_millis(5_000));
-            if in_span && !held_line(&p.leg) {
-                take(p, Origin::Late, &mut legs);
-            } else {
-                self.late.push(p);
-            }
         }
         // Records lent for the batch (a leg left over gets it again in its next batch).
         let mut lent: foldhash::HashSet<*const Leg> = foldhash::HashSet::default();
@@ -466,7 +569,6 @@ impl<S: PathSink> AlbTracker<S> {
                 }
             }
         }
-        self.known.refresh_links();
         let out = pairing::pair_by_headers(legs, &self.known, settled);
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
@@ -478,7 +580,8 @@ impl<S: PathSink> AlbTracker<S> {
             }
             self.sink.path(path.into_path(), &self.known);
         }
-        for mut leg in out.rest {
+        let fronts = out.rest_fronts;
+        for (i, mut leg) in out.rest.into_iter().enumerate() {
             if lent.contains(&(&*leg as *const Leg)) {
                 leg.record = None;
             }
@@ -488,9 +591,25 @@ impl<S: PathSink> AlbTracker<S> {
                 self.parked.push(entry);
                 continue;
             };
+            let margin = pairing::TOLERANCE.0.saturating_mul(2);
+            let offered = one_session && time.plus(pairing::TOLERANCE) < settled;
+            let done = offered
+                && fronts.contains(&i)
+                && leg
+                    .exchange
+                    .as_ref()
+                    .and_then(|e| e.response.as_ref())
+                    .is_some_and(|r| r.first_byte.plus(Duration(margin)) < settled);
+            let flags = if done {
+                OFFERED | FRONT_DONE
+            } else if offered {
+                OFFERED
+            } else {
+                0
+            };
             let entry = Pending {
                 time,
-                seq,
+                seq: (seq & !(OFFERED | FRONT_DONE)) | flags,
                 bytes,
                 leg,
             };

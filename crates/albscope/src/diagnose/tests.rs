@@ -1795,3 +1795,40 @@ fn target_answer_over_tls_alone_is_answered_status_not_visible() {
     assert!(!f.outcome_not_visible, "{f:#?}");
     check(&f, Category::Ok, Some(200), Some(GeneratedBy::Target));
 }
+
+/// The ok fast path (`plain_ok`) takes a plain ok pair and decides it as the full verdict does,
+/// and leaves to the full verdict the ALB's own answer, the target's 5xx and a client that
+/// closed first (debug builds also check every request it takes, in every test that analyses
+/// a capture).
+#[test]
+fn plain_ok_pairs_take_the_fast_path_and_decide_as_the_full_verdict() {
+    let pair = |front_status: u16, front_server: &str, back_status: u16| {
+        let mut tr = tracker();
+        front_answered(&mut tr, 100, 121, front_status, front_server);
+        let b = back_conn(2, 101).handshake(101);
+        tr.exchange(
+            &b.ctx(false),
+            exch(
+                0,
+                None,
+                back_req(103),
+                Some(resp(120, back_status, "Apache", 10)),
+            ),
+        );
+        let (sink, known) = tr.finish();
+        assert_eq!(sink.paths.len(), 1);
+        super::classify::both_verdicts(&sink.paths[0], &known)
+    };
+    let (fast, full) = pair(200, "Apache", 200);
+    assert_eq!(fast.as_ref(), Some(&full));
+    check(&full, Category::Ok, Some(200), Some(GeneratedBy::Target));
+    let (fast, full) = pair(404, "Apache", 404);
+    assert_eq!(fast.as_ref(), Some(&full));
+    // The ALB's own 502 after the target's 200, and the target's own 500: the full verdict.
+    let (fast, full) = pair(502, "awselb/2.0", 200);
+    assert!(fast.is_none());
+    assert_eq!(full.category, Category::Undetermined);
+    let (fast, full) = pair(500, "Apache", 500);
+    assert!(fast.is_none());
+    assert_eq!(full.category, Category::TargetGeneratedError);
+}

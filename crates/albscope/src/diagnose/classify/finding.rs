@@ -48,12 +48,156 @@ pub(in crate::diagnose) fn diagnose_verdict(
     known: &Knowledge,
     wants_words: impl FnOnce(Category) -> bool,
 ) -> Finding {
-    let lean = verdict_with(path, known, false);
+    let lean = plain_ok(path, known).unwrap_or_else(|| verdict_with(path, known, false));
     if wants_words(lean.category) {
         verdict_with(path, known, true)
     } else {
         lean
     }
+}
+
+/// The verdict without the words ([`verdict_with`] without them) of a plain ok request, found
+/// by a cheap test; `None` for every other request (then [`verdict_with`] decides).
+///
+/// A plain ok request: both legs are HTTP exchanges (no TLS burst, no header block skipped),
+/// the target's complete response (not a gRPC one) has a status below 500, the client's
+/// response is not the ALB's own (`Server: awselb...`), no FIN or RST on the back-end
+/// connection crosses the request (the target's from [`RACE_LOOKBACK`] before it, the ALB's
+/// from the request on, up to the response), and the client did not close first
+/// ([`client_closed_at`]). Why [`verdict_with`] decides exactly this for such a request:
+/// - [`analyze_back`]: the request is readable (no `RequestNotReadable`) and answered, so no
+///   HTTP/2 reset or GOAWAY branch runs; with no close crossing it neither the target's nor
+///   the ALB's close branch runs; there is no response error; [`analyze_response`] sees a
+///   complete response (neither short, cut, nor still arriving), no gRPC outcome and a status
+///   below 500: `ok`, `RelayedNormally`, the target's status relayed and expected, and (no
+///   words) no evidence, no candidates, no server text.
+/// - Then in [`verdict_with`]: every later rule asks for a category other than `ok` (an
+///   undetermined, idle-timeout, deregistration or incomplete-body verdict), a front end
+///   missing, a client that closed first, the ALB's own answer (`awselb`), a TLS answer or a
+///   skipped header block, so none applies: the status is the client's (not inferred), the
+///   target generated it, the request is neither in flight at the end nor of unseen outcome,
+///   and the access-log view is that of a relayed answer ([`access_log`], which reads the
+///   knowledge only for a path without a back end).
+///
+/// Debug builds check it against [`verdict_with`] for every request it takes (so every test
+/// that analyses a capture does), release builds trust it.
+///
+/// [`analyze_back`]: super::back::analyze_back
+/// [`analyze_response`]: super::back
+/// [`RACE_LOOKBACK`]: super::RACE_LOOKBACK
+fn plain_ok(path: &RequestPath, known: &Knowledge) -> Option<Finding> {
+    let (f, b) = (path.front.as_deref()?, path.back.as_deref()?);
+    if f.burst.is_some() || b.burst.is_some() {
+        return None;
+    }
+    let (fe, be) = (f.exchange.as_ref()?, b.exchange.as_ref()?);
+    let (fresp, bresp) = (fe.response.as_ref()?, be.response.as_ref()?);
+    let breq = be.request.as_ref()?;
+    let plain = fe.request.is_some()
+        && fe.headers_skipped.is_none()
+        && be.headers_skipped.is_none()
+        && be.response_error.is_none()
+        && bresp.complete.is_some()
+        && bresp.status < 500
+        && !fresp
+            .headers
+            .known(Known::Server)
+            .is_some_and(|s| s.starts_with("awselb"));
+    if !plain {
+        return None;
+    }
+    let (req_t, resp_t) = (breq.first_byte, bresp.first_byte);
+    let lookback = crate::capture::Timestamp(req_t.0.saturating_sub(super::RACE_LOOKBACK.0))
+        .max(b.conn.opened);
+    let crossed = super::events(b).iter().any(|e| {
+        super::is_close(e)
+            && e.ts <= resp_t
+            && match e.dir {
+                Dir::ToClient => e.ts >= lookback,
+                Dir::ToServer => e.ts >= req_t,
+            }
+    });
+    if crossed || crate::protocol::grpc_outcome(be).is_some() || client_closed_at(f).is_some() {
+        return None;
+    }
+    // `access_log` reads neither the idle timeout nor the words.
+    let ctx = Ctx {
+        known,
+        idle: crate::capture::Duration(0),
+        words: false,
+    };
+    let status = Some(fresp.status);
+    let target_status = Some(bresp.status);
+    let access_log = access_log(
+        path,
+        &ctx,
+        (Category::Ok, false),
+        status,
+        target_status,
+        &None,
+    );
+    let finding = Finding {
+        id: RequestId {
+            leg: Some(LegKind::Front),
+            conn: f.conn.id.0,
+            index: f.index(),
+        },
+        time: f.time(),
+        client: Some(f.conn.key.client),
+        client_ip: Some(f.conn.key.client.ip),
+        alb: Some(AlbAddr::Endpoint(f.conn.key.server)),
+        target: Some(b.conn.key.server),
+        back_alb: Some(b.conn.key.client),
+        method: None,
+        path: None,
+        host: None,
+        request: RequestSeen::NotReadable,
+        status,
+        status_inferred: false,
+        front_encrypted: (f.conn.tls && !f.conn.decrypted)
+            || path
+                .notes
+                .iter()
+                .any(|n| matches!(n, PairingNote::Http2Stream { .. })),
+        decrypted: DecryptedLegs {
+            front: f.conn.decrypted,
+            back: b.conn.decrypted,
+        },
+        generated_by: Some(GeneratedBy::Target),
+        category: Category::Ok,
+        in_flight_at_end: false,
+        outcome_not_visible: false,
+        front_http2: false,
+        candidates: Vec::new(),
+        cause: Cause::RelayedNormally,
+        trace_id: None,
+        access_log,
+        timeline: Vec::new(),
+        evidence: Vec::new(),
+        fix: None,
+        notes: Vec::new(),
+        pairing: path.pairing,
+        logged: None,
+        target_server: None,
+        grpc: None,
+        client_stream_reset: None,
+    };
+    debug_assert_eq!(
+        finding,
+        verdict_with(path, known, false),
+        "the ok fast path decided otherwise than the full verdict"
+    );
+    Some(finding)
+}
+
+/// For tests: [`plain_ok`]'s verdict (when it takes the request) and [`verdict_with`]'s,
+/// both without the words.
+#[cfg(test)]
+pub(in crate::diagnose) fn both_verdicts(
+    path: &RequestPath,
+    known: &Knowledge,
+) -> (Option<Finding>, Finding) {
+    (plain_ok(path, known), verdict_with(path, known, false))
 }
 
 /// [`diagnose_verdict`] with the words (`words`) or without them.

@@ -13,6 +13,8 @@ mod back;
 mod finding;
 mod front;
 
+#[cfg(test)]
+pub(super) use finding::both_verdicts;
 pub use finding::diagnose;
 pub(super) use finding::{diagnose_verdict, timeline};
 
