@@ -108,13 +108,15 @@ pub(super) fn closed_conn(c: &ClosedConn) -> usize {
         + c.unknown_excerpt.as_deref().map_or(0, string)
 }
 
-/// Heap bytes a held leg costs (its box and its slot in the queue), not counting a connection
-/// record it shares.
+/// Heap bytes a held leg costs (its box, its exchange's box and its slot in the queue), not
+/// counting a connection record it shares.
 pub(super) fn leg(l: &Leg) -> usize {
     size_of::<Leg>()
         + PER_ALLOCATION
         + size_of::<super::Pending>()
-        + l.exchange.as_ref().map_or(0, exchange)
+        + l.exchange.as_deref().map_or(0, |ex| {
+            size_of::<HttpExchange>() + PER_ALLOCATION + exchange(ex)
+        })
 }
 
 #[cfg(test)]
