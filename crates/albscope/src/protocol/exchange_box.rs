@@ -14,7 +14,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 
 /// Most bytes of empty boxes a thread keeps.
-const MAX_SPARE_BYTES: usize = 1 << 20;
+const MAX_SPARE_BYTES: usize = 4 << 20;
 /// Most empty boxes a thread keeps.
 const MAX_SPARE: usize = MAX_SPARE_BYTES / std::mem::size_of::<HttpExchange>();
 
@@ -55,24 +55,24 @@ thread_local! {
 pub struct ExchangeBox(Option<Box<HttpExchange>>);
 
 impl ExchangeBox {
-    /// A box holding an empty exchange (every field `None`, index 0), to be filled in place.
+    /// A box holding an empty exchange (every field `None`, index 0), to be filled in place:
+    /// what the parsers of a connection use. The calling thread keeps the boxes given back
+    /// from then on.
     pub fn empty() -> Self {
-        let spare = SPARE
-            .try_with(|s| {
-                let mut s = s.try_borrow_mut().ok()?;
-                s.makes = true;
-                s.boxes.pop()
-            })
-            .ok()
-            .flatten();
-        ExchangeBox(Some(spare.unwrap_or_else(|| Box::new(EMPTY))))
+        ExchangeBox(Some(spare(true).unwrap_or_else(|| Box::new(EMPTY))))
     }
 
-    /// `ex` in a box.
+    /// `ex` in a box: a spare one when the thread has one. Unlike [`ExchangeBox::empty`] it
+    /// does not make the thread keep boxes (a sink's thread that boxes the odd exchange, e.g.
+    /// one unfinished at a close, frees the boxes it drops).
     pub fn new(ex: HttpExchange) -> Self {
-        let mut b = ExchangeBox::empty();
-        *b = ex;
-        b
+        match spare(false) {
+            Some(mut b) => {
+                *b = ex;
+                ExchangeBox(Some(b))
+            }
+            None => ExchangeBox(Some(Box::new(ex))),
+        }
     }
 
     /// The exchange, out of its box (the box is kept for another).
@@ -86,6 +86,18 @@ impl ExchangeBox {
             None => EMPTY,
         }
     }
+}
+
+/// A spare box of this thread, when it has one; `maker`: the thread keeps boxes from now on.
+fn spare(maker: bool) -> Option<Box<HttpExchange>> {
+    SPARE
+        .try_with(|s| {
+            let mut s = s.try_borrow_mut().ok()?;
+            s.makes |= maker;
+            s.boxes.pop()
+        })
+        .ok()
+        .flatten()
 }
 
 /// Keeps an emptied box for this thread's next exchange (frees it past the limit, or on a
@@ -171,6 +183,18 @@ mod tests {
             assert_eq!(inner.index, 3);
             assert_eq!(SPARE.with(|s| s.borrow().boxes.len()), 1);
             drop(again);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn boxing_an_exchange_does_not_make_a_thread_keep_boxes() {
+        std::thread::spawn(|| {
+            let b = ExchangeBox::new(HttpExchange { index: 2, ..EMPTY });
+            assert_eq!(b.index, 2);
+            drop(b);
+            assert_eq!(SPARE.with(|s| s.borrow().boxes.len()), 0);
         })
         .join()
         .unwrap();
