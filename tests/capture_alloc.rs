@@ -9,7 +9,8 @@ use albscope::capture::{CaptureReader, LinkType, PacketPos, PacketRef, Timestamp
 use albscope::decode::{Decoder, Transport};
 use albscope::flow::{ConnId, Dir, FlowEvent};
 use albscope::protocol::{
-    AppSink, ConnContext, ConnectionRecord, HttpExchange, ProtocolConfig, ProtocolTracker,
+    AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange, ProtocolConfig,
+    ProtocolTracker,
 };
 use albscope_testkit::protocol_events::{key, ts};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -207,15 +208,18 @@ fn no_allocation_per_decoded_packet() {
     );
 }
 
-/// Counts what the protocol layer reports, keeping nothing.
+/// Counts what the protocol layer reports, keeping nothing: takes each exchange out of its box
+/// (the default [`AppSink::exchange_boxed`]), or, `boxed`, drops the box as the ALB layer does
+/// when it is done with a leg.
 #[derive(Default)]
 struct CountingSink {
     ok: u64,
     header_lines: usize,
+    boxed: bool,
 }
 
-impl AppSink for CountingSink {
-    fn exchange(&mut self, _conn: &ConnContext, ex: HttpExchange) {
+impl CountingSink {
+    fn count(&mut self, ex: &HttpExchange) {
         if let (Some(req), Some(resp)) = (&ex.request, &ex.response) {
             if resp.status == 200 && req.method() == "GET" && resp.reason() == "OK" {
                 self.ok += 1;
@@ -223,20 +227,44 @@ impl AppSink for CountingSink {
             }
         }
     }
+}
+
+impl AppSink for CountingSink {
+    fn exchange(&mut self, _conn: &ConnContext, ex: HttpExchange) {
+        self.count(&ex);
+    }
+    fn exchange_boxed(&mut self, conn: &ConnContext, ex: ExchangeBox) {
+        if self.boxed {
+            self.count(&ex);
+        } else {
+            self.exchange(conn, ex.into_inner());
+        }
+    }
     fn closed(&mut self, _record: ConnectionRecord) {}
 }
 
 /// The protocol layer allocates nothing per ok exchange: the header block's buffer becomes the
 /// message's header text (its lines read again from it when iterated), and when the exchange
-/// is dropped that buffer goes back to the parsers (`protocol/recycle.rs`). A list of header
-/// spans, a `String` per header, per method or per reason phrase, a box per message, a queue
-/// slot per exchange or a header buffer not given back would each break it.
+/// is dropped that buffer goes back to the parsers (`protocol/recycle.rs`); the exchange's box
+/// goes back too, whether the sink takes the exchange out of it or drops the box
+/// (`protocol/exchange_box.rs`). A list of header spans, a `String` per header, per method or
+/// per reason phrase, a box per message or exchange not given back, a queue slot per exchange
+/// or a header buffer not given back would each break it.
 #[test]
 fn protocol_layer_allocates_nothing_per_exchange() {
+    for boxed in [false, true] {
+        allocations_per_exchange(boxed);
+    }
+}
+
+fn allocations_per_exchange(boxed: bool) {
     const REQ: &[u8] = b"GET /api/items?page=2 HTTP/1.1\r\nHost: alb.example.com\r\nX-Forwarded-For: 198.51.100.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Port: 443\r\nX-Amzn-Trace-Id: Root=1-693af491-5a6814f5635754d41bcc7a78\r\nUser-Agent: curl/8.11.1\r\nAccept: */*\r\n\r\n";
     const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Mon, 07 Dec 2026 03:00:00 GMT\r\nContent-Type: application/json\r\nContent-Length: 11\r\nConnection: keep-alive\r\n\r\n{\"ok\":true}";
     let mut tracker = ProtocolTracker::new(ProtocolConfig::default());
-    let mut sink = CountingSink::default();
+    let mut sink = CountingSink {
+        boxed,
+        ..CountingSink::default()
+    };
     let conn = ConnId(1);
     tracker.handle(
         conn,
@@ -286,6 +314,6 @@ fn protocol_layer_allocates_nothing_per_exchange() {
     // A handful are allowed (a scratch vector growing once), never one per exchange.
     assert!(
         allocs <= 4,
-        "{allocs} allocations for {N} keep-alive exchanges (none each is allowed)"
+        "{allocs} allocations for {N} keep-alive exchanges (none each is allowed; boxed sink: {boxed})"
     );
 }

@@ -10,8 +10,8 @@ use crate::decode::MirrorSession;
 use crate::flow::{ConnId, ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::pipeline::Clock;
 use crate::protocol::{
-    request_line_hash, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange, InFlight,
-    Known, TlsBurst, TlsInfo,
+    request_line_hash, AppKind, AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange,
+    InFlight, Known, TlsBurst, TlsInfo,
 };
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -796,8 +796,12 @@ impl<S: PathSink> AlbTracker<S> {
 }
 
 impl<S: PathSink> AppSink for AlbTracker<S> {
-    #[inline]
     fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
+        self.exchange_boxed(conn, ExchangeBox::new(exchange));
+    }
+
+    #[inline]
+    fn exchange_boxed(&mut self, conn: &ConnContext, exchange: ExchangeBox) {
         self.known.learn_conn(&conn.key);
         self.known.learn_request(&conn.key, &exchange);
         self.known.learn_response(&conn.key, &exchange);
@@ -964,7 +968,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
         for ex in unfinished {
             legs.push(Leg {
                 conn: info.clone(),
-                exchange: Some(ex),
+                exchange: Some(ExchangeBox::new(ex)),
                 burst: None,
                 record: Some(shared.clone()),
                 finished: false,

@@ -6,7 +6,7 @@ use super::knowledge::Knowledge;
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
 use crate::flow::{ConnId, ConnKey, ConnSummary, Endpoint};
-use crate::protocol::{header, AppKind, DecryptInfo, HttpExchange, Known, TlsBurst, TlsInfo};
+use crate::protocol::{header, AppKind, DecryptInfo, ExchangeBox, Known, TlsBurst, TlsInfo};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -198,8 +198,9 @@ pub struct BurstExchange {
 pub struct Leg {
     /// The connection.
     pub conn: ConnInfo,
-    /// The HTTP exchange, when the connection is clear-text HTTP and a request was sent.
-    pub exchange: Option<HttpExchange>,
+    /// The HTTP exchange, when the connection is clear-text HTTP and a request was sent (in
+    /// the box the protocol layer built it in).
+    pub exchange: Option<ExchangeBox>,
     /// The opaque TLS exchange, when the connection is TLS and application data flowed.
     pub burst: Option<BurstExchange>,
     /// Connection-level facts, when the connection closed within the pairing window.

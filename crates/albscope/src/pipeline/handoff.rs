@@ -12,7 +12,9 @@
 
 use super::{drive_app, read_ahead, Clock, PipelineConfig, RunStats};
 use crate::capture::{CaptureReader, Timestamp};
-use crate::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange, InFlight};
+use crate::protocol::{
+    AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange, InFlight,
+};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 /// Sink calls per batch handed over (one channel send per batch, not per call).
@@ -22,9 +24,12 @@ pub(super) const BATCH_CALLS: usize = 64;
 pub(super) const QUEUE_BATCHES: usize = 4;
 
 /// One recorded call to the sink.
+// Unboxed: the batches are reused vectors, a box would cost an allocation per closed
+// connection (an exchange is a box already).
+#[allow(clippy::large_enum_variant)]
 pub(super) enum Call {
-    /// [`AppSink::exchange`].
-    Exchange(ConnContext, HttpExchange),
+    /// [`AppSink::exchange_boxed`].
+    Exchange(ConnContext, ExchangeBox),
     /// [`AppSink::closed`].
     Closed(ConnectionRecord),
     /// [`AppSink::forwarded_head_cut_short`].
@@ -41,7 +46,7 @@ impl Call {
     /// Makes this call on `sink`.
     pub(super) fn replay<S: AppSink + Clock>(self, sink: &mut S) {
         match self {
-            Call::Exchange(conn, exchange) => sink.exchange(&conn, exchange),
+            Call::Exchange(conn, exchange) => sink.exchange_boxed(&conn, exchange),
             Call::Closed(record) => sink.closed(record),
             Call::ForwardedHeadCutShort(conn) => sink.forwarded_head_cut_short(&conn),
             Call::Tick(now) => sink.tick(now),
@@ -175,6 +180,10 @@ impl Recorder {
 
 impl AppSink for Recorder {
     fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
+        self.record(Call::Exchange(conn.clone(), ExchangeBox::new(exchange)));
+    }
+
+    fn exchange_boxed(&mut self, conn: &ConnContext, exchange: ExchangeBox) {
         self.record(Call::Exchange(conn.clone(), exchange));
     }
 

@@ -23,7 +23,8 @@ use crate::capture::{CaptureReader, Duration, PacketRef, Timestamp};
 use crate::decode::{Decoded, Decoder};
 use crate::flow::FlowStats;
 use crate::protocol::{
-    AppSink, ConnContext, ConnectionRecord, HttpExchange, InFlight, KeyLog, ProtocolStats,
+    AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange, InFlight, KeyLog,
+    ProtocolStats,
 };
 use std::ops::Range;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -97,6 +98,9 @@ struct Rec<'a>(&'a mut Vec<Option<Item>>);
 
 impl AppSink for Rec<'_> {
     fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
+        self.exchange_boxed(conn, ExchangeBox::new(exchange));
+    }
+    fn exchange_boxed(&mut self, conn: &ConnContext, exchange: ExchangeBox) {
         self.0.push(Some(Item::Call(super::handoff::Call::Exchange(
             conn.clone(),
             exchange,

@@ -24,8 +24,8 @@ use crate::flow::{
     BufferBudget, ConnId, Endpoint, FlowConfig, FlowEvent, FlowSink, FlowStats, FlowTracker,
 };
 use crate::protocol::{
-    AppSink, ConnContext, ConnectionRecord, HttpExchange, InFlight, ProtocolConfig, ProtocolStats,
-    ProtocolTracker,
+    AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange, InFlight, ProtocolConfig,
+    ProtocolStats, ProtocolTracker,
 };
 
 /// Logical shards when the connection cap allows (fewer for a cap below this: every shard
@@ -140,6 +140,9 @@ pub(super) struct Recording(pub(super) Vec<Option<Item>>);
 
 impl AppSink for Recording {
     fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange) {
+        self.exchange_boxed(conn, ExchangeBox::new(exchange));
+    }
+    fn exchange_boxed(&mut self, conn: &ConnContext, exchange: ExchangeBox) {
         self.0
             .push(Some(Item::Call(Call::Exchange(conn.clone(), exchange))));
     }
@@ -221,7 +224,7 @@ impl<S: AppSink> Direct<'_, S> {
         match item {
             Item::Opened(local) => self.opened(local),
             Item::CloseEnd(local) => self.close_end(local),
-            Item::Call(Call::Exchange(conn, exchange)) => self.exchange(&conn, exchange),
+            Item::Call(Call::Exchange(conn, exchange)) => self.exchange_boxed(&conn, exchange),
             Item::Call(Call::Closed(record)) => self.closed(record),
             Item::Call(Call::ForwardedHeadCutShort(conn)) => self.forwarded_head_cut_short(&conn),
             // Shards make no clock calls.
@@ -235,6 +238,11 @@ impl<S: AppSink> AppSink for Direct<'_, S> {
         let mut conn = conn.clone();
         conn.id = self.merger.id(self.shard, conn.id);
         self.sink.exchange(&conn, exchange);
+    }
+    fn exchange_boxed(&mut self, conn: &ConnContext, exchange: ExchangeBox) {
+        let mut conn = conn.clone();
+        conn.id = self.merger.id(self.shard, conn.id);
+        self.sink.exchange_boxed(&conn, exchange);
     }
     fn closed(&mut self, mut record: ConnectionRecord) {
         record.tcp.id = self.merger.id(self.shard, record.tcp.id);

@@ -15,6 +15,7 @@
 //! hand-over to the [`AppSink`]. Results never depend on how the streams were cut into packets.
 
 pub mod decrypt;
+mod exchange_box;
 mod headers;
 mod http;
 mod http2;
@@ -27,6 +28,7 @@ pub use decrypt::{
     tls_cipher_name, tls_version_name, Alpn, DecryptInfo, DecryptStatus, KeyLog, KeyLogProblem,
     KeyLogProblemKind,
 };
+pub use exchange_box::ExchangeBox;
 pub use headers::{Headers, Known};
 pub use http2::{
     grpc_code_name, grpc_outcome, grpc_status_for_http, GrpcOutcome, H2ErrorCode, H2GoAway,
@@ -458,6 +460,12 @@ pub struct ConnectionRecord {
 pub trait AppSink {
     /// An exchange finished (its response was complete) on connection `conn`.
     fn exchange(&mut self, conn: &ConnContext, exchange: HttpExchange);
+    /// [`AppSink::exchange`] with the exchange in its box, as the protocol layer reports
+    /// HTTP/1.x exchanges: a sink that keeps the exchange keeps the box (no copy). By default
+    /// the exchange is taken out of it.
+    fn exchange_boxed(&mut self, conn: &ConnContext, exchange: ExchangeBox) {
+        self.exchange(conn, exchange.into_inner());
+    }
     /// A connection finished.
     fn closed(&mut self, record: ConnectionRecord);
     /// A request head on `conn` was cut short by bytes missing from the capture after whole

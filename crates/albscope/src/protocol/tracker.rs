@@ -6,7 +6,9 @@ use super::http::{match_literal, match_method, Match, ReqEvent, ReqKind, Request
 use super::http::{RespEvent, ResponseParser, Seg};
 use super::http2::{match_preface, H2Conn, H2Counters};
 use super::tls::TlsConn;
-use super::{escape_bytes, AppKind, AppSink, ConnContext, ConnectionRecord, HttpExchange};
+use super::{
+    escape_bytes, AppKind, AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange,
+};
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::flow::{BufferBudget, ConnId, Dir, FlowEvent, GapCause};
 use std::collections::VecDeque;
@@ -170,10 +172,11 @@ enum Held {
     },
 }
 
-/// An exchange waiting for (the end of) its response.
+/// An exchange waiting for (the end of) its response: built in its box when its request
+/// head is read, handed to the sink in it.
 #[derive(Debug)]
 struct Slot {
-    ex: HttpExchange,
+    ex: ExchangeBox,
     /// A response (or an error) was assigned to it.
     claimed: bool,
 }
@@ -755,26 +758,15 @@ impl ProtocolTracker {
                                     if h.queue.len() < MAX_QUEUE {
                                         let index = h.next_index;
                                         let idle_before = h.idle_before(index, req.first_byte);
-                                        push_slot(
-                                            &mut h.queue,
-                                            Slot {
-                                                ex: HttpExchange {
-                                                    index,
-                                                    idle_before,
-                                                    request: Some(req),
-                                                    request_lost_at: None,
-                                                    response: None,
-                                                    response_error: None,
-                                                    headers_skipped: None,
-                                                    h2: None,
-                                                },
-                                                claimed: false,
-                                            },
-                                        );
+                                        let mut ex = ExchangeBox::empty();
+                                        ex.index = index;
+                                        ex.idle_before = idle_before;
+                                        ex.request = Some(req);
+                                        push_slot(&mut h.queue, Slot { ex, claimed: false });
                                     }
                                 }
                                 let unfinished: Vec<HttpExchange> =
-                                    h.queue.into_iter().map(|s| s.ex).collect();
+                                    h.queue.into_iter().map(|s| s.ex.into_inner()).collect();
                                 (
                                     unfinished,
                                     h.finished,

@@ -788,7 +788,7 @@ fn analyze_response(
     // even under HTTP 200.
     let grpc = b
         .exchange
-        .as_ref()
+        .as_deref()
         .and_then(crate::protocol::grpc_outcome)
         .filter(|g| g.from_http.is_none());
     if let Some((status, g)) = grpc.and_then(|g| Some((g.status?, g))) {

@@ -764,11 +764,11 @@ fn grpc_seen(
     generated_by: Option<GeneratedBy>,
 ) -> Option<crate::protocol::GrpcOutcome> {
     use crate::protocol::{grpc_outcome, grpc_status_for_http, GrpcOutcome};
-    let front_ex = front.and_then(|f| f.exchange.as_ref());
+    let front_ex = front.and_then(|f| f.exchange.as_deref());
     if let Some(g) = front_ex.and_then(grpc_outcome) {
         return Some(g);
     }
-    let back_ex = back.and_then(|b| b.exchange.as_ref());
+    let back_ex = back.and_then(|b| b.exchange.as_deref());
     let is_grpc = [front_ex, back_ex].into_iter().flatten().any(|e| {
         e.request
             .as_ref()

@@ -149,7 +149,7 @@ pub(super) fn analyze_front_only(
     // answers are HTTP errors from awselb).
     let grpc = f
         .exchange
-        .as_ref()
+        .as_deref()
         .and_then(crate::protocol::grpc_outcome)
         .filter(|g| g.from_http.is_none())
         .and_then(|g| Some((g.status?, g.message)));

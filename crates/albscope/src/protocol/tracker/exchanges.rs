@@ -94,22 +94,12 @@ impl ProtocolTracker {
                     let index = h.next_index;
                     h.next_index = h.next_index.saturating_add(1);
                     let idle_before = h.idle_before(index, r.first_byte);
-                    push_slot(
-                        &mut h.queue,
-                        Slot {
-                            ex: HttpExchange {
-                                index,
-                                idle_before,
-                                request: Some(r),
-                                request_lost_at: None,
-                                response: None,
-                                response_error: None,
-                                headers_skipped: None,
-                                h2: None,
-                            },
-                            claimed: false,
-                        },
-                    );
+                    // Built in its box, where it stays until the ALB layer is done with it.
+                    let mut ex = ExchangeBox::empty();
+                    ex.index = index;
+                    ex.idle_before = idle_before;
+                    ex.request = Some(r);
+                    push_slot(&mut h.queue, Slot { ex, claimed: false });
                     h.req_current = Some(index);
                 }
                 ReqEvent::Body(n) => {
@@ -138,22 +128,11 @@ impl ProtocolTracker {
                     let index = h.next_index;
                     h.next_index = h.next_index.saturating_add(1);
                     let idle_before = h.idle_before(index, ts);
-                    push_slot(
-                        &mut h.queue,
-                        Slot {
-                            ex: HttpExchange {
-                                index,
-                                idle_before,
-                                request: None,
-                                request_lost_at: Some(ts),
-                                response: None,
-                                response_error: None,
-                                headers_skipped: None,
-                                h2: None,
-                            },
-                            claimed: false,
-                        },
-                    );
+                    let mut ex = ExchangeBox::empty();
+                    ex.index = index;
+                    ex.idle_before = idle_before;
+                    ex.request_lost_at = Some(ts);
+                    push_slot(&mut h.queue, Slot { ex, claimed: false });
                     h.req_current = None;
                 }
                 ReqEvent::Skipped(held) => {
@@ -187,22 +166,9 @@ impl ProtocolTracker {
                         self.stats.orphan_responses += 1;
                         let index = h.next_index;
                         h.next_index = h.next_index.saturating_add(1);
-                        push_slot(
-                            &mut h.queue,
-                            Slot {
-                                ex: HttpExchange {
-                                    index,
-                                    idle_before: None,
-                                    request: None,
-                                    request_lost_at: None,
-                                    response: None,
-                                    response_error: None,
-                                    headers_skipped: None,
-                                    h2: None,
-                                },
-                                claimed: true,
-                            },
-                        );
+                        let mut ex = ExchangeBox::empty();
+                        ex.index = index;
+                        push_slot(&mut h.queue, Slot { ex, claimed: true });
                         h.resp_slot = Some(index);
                     }
                 }
@@ -234,7 +200,7 @@ impl ProtocolTracker {
                         slot.ex.response = Some(resp);
                         h.finished = h.finished.saturating_add(1);
                         self.stats.exchanges += 1;
-                        sink.exchange(&c.ctx, slot.ex);
+                        sink.exchange_boxed(&c.ctx, slot.ex);
                     }
                 }
                 RespEvent::Skipped => {

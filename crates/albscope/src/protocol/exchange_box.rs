@@ -1,0 +1,202 @@
+//! [`ExchangeBox`]: a finished exchange in a box of its own, built in place when its request
+//! head is read and moved as a pointer from then on (the connection's queue, the sink call,
+//! the ALB layer's leg), instead of copying its ~750 bytes at every step.
+//!
+//! Boxes are recycled per thread like header buffers (`recycle.rs`): when a box is dropped (or
+//! emptied by [`ExchangeBox::into_inner`]) its contents are dropped at once (their header
+//! buffers go back to their pool) and the empty box is kept for the next exchange read by the
+//! same thread, up to [`MAX_SPARE_BYTES`]. A thread that never makes boxes (the sink's thread
+//! of `--threads 2`) frees them. Nothing here changes a result: only where memory comes from.
+
+use super::HttpExchange;
+use std::cell::RefCell;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+/// Most bytes of empty boxes a thread keeps.
+const MAX_SPARE_BYTES: usize = 4 << 20;
+/// Most empty boxes a thread keeps.
+const MAX_SPARE: usize = MAX_SPARE_BYTES / std::mem::size_of::<HttpExchange>();
+
+/// An exchange with nothing in it (what an empty box holds).
+const EMPTY: HttpExchange = HttpExchange {
+    index: 0,
+    idle_before: None,
+    request: None,
+    request_lost_at: None,
+    response: None,
+    response_error: None,
+    headers_skipped: None,
+    h2: None,
+};
+
+/// What a box reads as in the one moment it holds none (while it is being given back).
+static EMPTY_EXCHANGE: HttpExchange = EMPTY;
+
+/// One thread's empty boxes.
+struct Spare {
+    // The boxes themselves are what is kept (their allocations), not exchanges.
+    #[allow(clippy::vec_box)]
+    boxes: Vec<Box<HttpExchange>>,
+    /// This thread makes boxes (has asked for one).
+    makes: bool,
+}
+
+thread_local! {
+    static SPARE: RefCell<Spare> = const {
+        RefCell::new(Spare {
+            boxes: Vec::new(),
+            makes: false,
+        })
+    };
+}
+
+/// An [`HttpExchange`] in a (recycled) box: reads and writes as the exchange itself.
+pub struct ExchangeBox(Option<Box<HttpExchange>>);
+
+impl ExchangeBox {
+    /// A box holding an empty exchange (every field `None`, index 0), to be filled in place:
+    /// what the parsers of a connection use. The calling thread keeps the boxes given back
+    /// from then on.
+    pub fn empty() -> Self {
+        ExchangeBox(Some(spare(true).unwrap_or_else(|| Box::new(EMPTY))))
+    }
+
+    /// `ex` in a box: a spare one when the thread has one. Unlike [`ExchangeBox::empty`] it
+    /// does not make the thread keep boxes (a sink's thread that boxes the odd exchange, e.g.
+    /// one unfinished at a close, frees the boxes it drops).
+    pub fn new(ex: HttpExchange) -> Self {
+        match spare(false) {
+            Some(mut b) => {
+                *b = ex;
+                ExchangeBox(Some(b))
+            }
+            None => ExchangeBox(Some(Box::new(ex))),
+        }
+    }
+
+    /// The exchange, out of its box (the box is kept for another).
+    pub fn into_inner(mut self) -> HttpExchange {
+        match self.0.take() {
+            Some(mut b) => {
+                let ex = std::mem::replace(&mut *b, EMPTY);
+                give(b);
+                ex
+            }
+            None => EMPTY,
+        }
+    }
+}
+
+/// A spare box of this thread, when it has one; `maker`: the thread keeps boxes from now on.
+fn spare(maker: bool) -> Option<Box<HttpExchange>> {
+    SPARE
+        .try_with(|s| {
+            let mut s = s.try_borrow_mut().ok()?;
+            s.makes |= maker;
+            s.boxes.pop()
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keeps an emptied box for this thread's next exchange (frees it past the limit, or on a
+/// thread that makes none).
+fn give(b: Box<HttpExchange>) {
+    let _ = SPARE.try_with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            if s.makes && s.boxes.len() < MAX_SPARE {
+                s.boxes.push(b);
+            }
+        }
+    });
+}
+
+impl Drop for ExchangeBox {
+    fn drop(&mut self) {
+        if let Some(mut b) = self.0.take() {
+            // Field by field: only the parts that hold something are written.
+            b.request = None;
+            b.response = None;
+            b.response_error = None;
+            b.h2 = None;
+            b.index = 0;
+            b.idle_before = None;
+            b.request_lost_at = None;
+            b.headers_skipped = None;
+            give(b);
+        }
+    }
+}
+
+impl Deref for ExchangeBox {
+    type Target = HttpExchange;
+    fn deref(&self) -> &HttpExchange {
+        self.0.as_deref().unwrap_or(&EMPTY_EXCHANGE)
+    }
+}
+
+impl DerefMut for ExchangeBox {
+    fn deref_mut(&mut self) -> &mut HttpExchange {
+        self.0.get_or_insert_with(|| Box::new(EMPTY))
+    }
+}
+
+impl Clone for ExchangeBox {
+    fn clone(&self) -> Self {
+        ExchangeBox::new((**self).clone())
+    }
+}
+
+impl fmt::Debug for ExchangeBox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+impl From<HttpExchange> for ExchangeBox {
+    fn from(ex: HttpExchange) -> Self {
+        ExchangeBox::new(ex)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_making_thread_gets_its_boxes_back_empty() {
+        std::thread::spawn(|| {
+            // Not a maker yet: a dropped box is freed.
+            drop(ExchangeBox(Some(Box::new(EMPTY))));
+            assert_eq!(SPARE.with(|s| s.borrow().boxes.len()), 0);
+            let mut b = ExchangeBox::empty();
+            b.index = 7;
+            b.request_lost_at = Some(crate::capture::Timestamp(5));
+            let at: *const HttpExchange = &*b;
+            drop(b);
+            let again = ExchangeBox::empty();
+            assert_eq!(&*again as *const HttpExchange, at);
+            assert_eq!(again.index, 0);
+            assert!(again.request_lost_at.is_none());
+            let inner = ExchangeBox::new(HttpExchange { index: 3, ..EMPTY }).into_inner();
+            assert_eq!(inner.index, 3);
+            assert_eq!(SPARE.with(|s| s.borrow().boxes.len()), 1);
+            drop(again);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn boxing_an_exchange_does_not_make_a_thread_keep_boxes() {
+        std::thread::spawn(|| {
+            let b = ExchangeBox::new(HttpExchange { index: 2, ..EMPTY });
+            assert_eq!(b.index, 2);
+            drop(b);
+            assert_eq!(SPARE.with(|s| s.borrow().boxes.len()), 0);
+        })
+        .join()
+        .unwrap();
+    }
+}
