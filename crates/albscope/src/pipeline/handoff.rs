@@ -19,10 +19,11 @@ use crate::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange, InFl
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 /// Sink calls per batch handed over (one channel send, and at most one wake-up, per batch).
-pub(super) const BATCH_CALLS: usize = 256;
+pub(super) const BATCH_CALLS: usize = 128;
 
-/// Batches the queue holds before the worker waits for the sink: about three clock ticks of
-/// calls, so the worker runs on while the sink pairs a tick's batch.
+/// Batches the queue holds before the worker waits for the sink: more than a clock tick of
+/// calls, so the worker runs on while the sink pairs a tick's batch (a call is ~800 bytes:
+/// deeper queues cost peak memory).
 pub(super) const QUEUE_BATCHES: usize = 8;
 
 /// One recorded call to the sink.
