@@ -155,9 +155,9 @@ pub struct AnalysisOptions {
     /// it, offsets between several files are estimated from requests seen on both legs.
     #[arg(long = "time-offset", value_name = "FILE=SECONDS")]
     pub time_offset: Vec<String>,
-    /// Threads to analyse with (default: all cores): with 2, reading and decoding run on one
-    /// thread, connection tracking and parsing on a second, pairing and diagnosis on a third
-    /// (the reader is light: the three share two cores); with 3 or more, reading on one,
+    /// Threads to analyse with (default: all cores): with 2, reading, decoding, connection
+    /// tracking and parsing run on one thread, pairing and diagnosis on the other; with 3 or
+    /// more, reading on one,
     /// parsing split by connection over N-2 (at most 16), pairing and diagnosis on one. Any
     /// number gives the same report.
     #[arg(long = "threads", value_name = "N",

@@ -2,10 +2,9 @@
 //! results to a caller-supplied sink. Knows nothing of what the sink does with them.
 //!
 //! The flow and protocol layers always run as logical shards by connection (`shards`), merged
-//! back into one tracker's call order. With [`PipelineConfig::threads`] 2, [`run_app`] reads
-//! and decodes on a reader thread (`read_ahead`), tracks and parses on a worker thread and
-//! hands the sink's calls over in batches (`handoff`); with 3 or more the shards run on worker
-//! threads (`parallel`). The sink runs on
+//! back into one tracker's call order. With [`PipelineConfig::threads`] 2, [`run_app`] reads,
+//! decodes, tracks and parses on a worker thread and hands the sink's calls over in batches
+//! (`handoff`); with 3 or more the shards run on worker threads (`parallel`). The sink runs on
 //! the calling thread and sees exactly the calls, in exactly the order, of a one-thread run.
 
 mod handoff;
@@ -33,8 +32,8 @@ pub struct PipelineConfig {
     /// Show progress on stderr (only takes effect when stderr is a terminal).
     pub progress: bool,
     /// Threads for [`run_app`]: 0 or 1 runs everything on the calling thread; 2 runs
-    /// capture -> decode on a reader thread, flow -> protocol on a worker thread, the sink on
-    /// the calling thread (the reader is light: three threads share two cores); 3 or more run
+    /// capture -> decode -> flow -> protocol on a worker thread and the sink on the calling
+    /// thread; 3 or more run
     /// capture -> decode on one thread, flow -> protocol split by connection over N-2 (at most
     /// 16), the sink on the calling thread. [`run_flows`] with 2 or more reads and decodes on
     /// a second thread. The result is the same for every value.

@@ -1,8 +1,11 @@
-//! [`super::run_app`] on two threads: a worker thread tracks connections and parses their
-//! protocol (flow -> protocol, fed by a reader thread running capture -> decode, see
-//! `read_ahead`) and records every call it makes to the sink (exchanges, closed connections,
-//! clock ticks) into batches; the calling thread replays the batches, in order, into the real
-//! sink (the ALB layer and the diagnosis).
+//! [`super::run_app`] on two threads: a worker thread reads, decodes, tracks connections and
+//! parses their protocol (capture -> decode -> flow -> protocol, as one thread would) and
+//! records every call it makes to the sink (exchanges, closed connections, clock ticks) into
+//! batches; the calling thread replays the batches, in order, into the real sink (the ALB layer
+//! and the diagnosis). Two threads for two cores: the capture's bytes are read into the cache
+//! of the core that parses them and cross to the other core only as the exchanges and
+//! connection records made of them (a separate reader thread copied every payload over and
+//! made three threads share two cores).
 //!
 //! One queue in one order: the sink sees exactly the calls of a one-thread run in exactly
 //! their order, so every result, counter, warning and cap hit is the same for any thread count
@@ -10,18 +13,20 @@
 //! memory stays flat when either side is the slower one; emptied batches go back to the worker
 //! for reuse.
 
-use super::{drive_app, read_ahead, Clock, PipelineConfig, RunStats};
+use super::{drive_app, Clock, PipelineConfig, RunStats};
 use crate::capture::{CaptureReader, Timestamp};
 use crate::protocol::{
     AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange, InFlight,
 };
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
-/// Sink calls per batch handed over (one channel send per batch, not per call).
-pub(super) const BATCH_CALLS: usize = 64;
+/// Sink calls per batch handed over (one channel send, and at most one wake-up, per batch).
+pub(super) const BATCH_CALLS: usize = 128;
 
-/// Batches the queue holds before the worker waits for the sink.
-pub(super) const QUEUE_BATCHES: usize = 4;
+/// Batches the queue holds before the worker waits for the sink: more than a clock tick of
+/// calls, so the worker runs on while the sink pairs a tick's batch (a call is ~800 bytes:
+/// deeper queues cost peak memory).
+pub(super) const QUEUE_BATCHES: usize = 8;
 
 /// One recorded call to the sink.
 // Unboxed: the batches are reused vectors, a box would cost an allocation per closed
@@ -65,10 +70,7 @@ pub(super) fn run_app_handed_off<S: AppSink + Clock>(
 ) -> RunStats {
     let reader_ref = &mut *reader;
     let handed_off = hand_off(sink, BATCH_CALLS, QUEUE_BATCHES, move |recorder| {
-        match read_ahead::drive_app_read_ahead(reader_ref, config, recorder) {
-            Some(stats) => stats,
-            None => drive_app(reader_ref, config, recorder),
-        }
+        drive_app(reader_ref, config, recorder)
     });
     match handed_off {
         Some(stats) => stats,

@@ -1,7 +1,6 @@
 //! Reading ahead: a reader thread runs capture -> decode and hands the decoded packets over in
-//! batches. [`super::run_flows`] on two threads runs the one flow tracker and the sink on the
-//! calling thread; [`drive_app_read_ahead`] (the layers of [`super::run_app`] on two threads)
-//! runs flow -> protocol, split into the logical shards, there.
+//! batches; [`super::run_flows`] on two threads runs the one flow tracker and the sink on the
+//! calling thread.
 //!
 //! The tracker sees exactly the packets, in exactly the order, of a one-thread run, so the
 //! sink gets the same calls. Memory stays bounded: at most [`QUEUE_BATCHES`] batches wait in
@@ -10,14 +9,10 @@
 //! the reader, so their buffers are reused.
 
 use super::owned::OwnedPacket;
-use super::{
-    finish_stats, note_packet, read_key_logs, shards, Clock, Layers, PipelineConfig, Progress,
-    RunStats, TICK_PACKETS,
-};
-use crate::capture::{CaptureReader, Duration, PacketRef, Timestamp};
+use super::{finish_stats, note_packet, PipelineConfig, Progress, RunStats};
+use crate::capture::{CaptureReader, PacketRef};
 use crate::decode::{Decoded, Decoder};
 use crate::flow::{FlowSink, FlowTracker};
-use crate::protocol::{AppSink, KeyLog};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 /// Most packets in one batch.
@@ -129,128 +124,6 @@ fn read(
         progress.update(stats.packets, || reader.bytes_consumed());
     }
     if !batch.packets.is_empty() {
-        let _ = full.send(batch);
-    }
-    progress.done();
-    stats.decode = decoder.stats().clone();
-    finish_stats(&mut stats, reader);
-    stats
-}
-
-/// What the reader hands the layers of an analysis, in read order.
-enum Entry {
-    /// A decoded packet and its logical shard (`None`: it only moves the clock).
-    Packet(OwnedPacket, Option<u16>),
-    /// The clock tick after every [`TICK_PACKETS`]th packet read, with that packet's time and
-    /// the capture clock's disorder so far.
-    Tick(Timestamp, Duration),
-    /// TLS secrets the capture carried, for the packets after them.
-    Keys(Box<KeyLog>),
-}
-
-/// Entries in read order and the payload bytes their packets point into.
-#[derive(Default)]
-struct AppBatch {
-    entries: Vec<Entry>,
-    bytes: Vec<u8>,
-}
-
-impl AppBatch {
-    fn is_full(&self) -> bool {
-        self.entries.len() >= BATCH_PACKETS || self.bytes.len() >= BATCH_BYTES
-    }
-}
-
-/// The layers of [`super::run_app`] (flow -> protocol, in logical shards) on this thread, fed
-/// by a reader thread (capture -> decode); `sink` gets the calls of a one-thread run. `None`
-/// when the reader thread could not be started (nothing was read then).
-pub(super) fn drive_app_read_ahead<S: AppSink + Clock>(
-    reader: &mut CaptureReader,
-    config: &PipelineConfig,
-    sink: &mut S,
-) -> Option<RunStats> {
-    let count = shards::shard_count(&config.flow);
-    std::thread::scope(|scope| {
-        let (full_tx, full_rx) = sync_channel::<AppBatch>(QUEUE_BATCHES);
-        let (spare_tx, spare_rx) = channel::<AppBatch>();
-        let reader_ref = &mut *reader;
-        let read = std::thread::Builder::new()
-            .name("albscope-read".into())
-            .spawn_scoped(scope, move || {
-                read_app(reader_ref, config, count, &full_tx, &spare_rx)
-            })
-            .ok()?;
-        let mut layers = Layers::new(config, count);
-        for mut batch in full_rx.iter() {
-            let AppBatch { entries, bytes } = &mut batch;
-            // Read in place (moving each entry out of the batch first was a copy per packet).
-            for entry in entries.iter() {
-                match entry {
-                    Entry::Packet(p, shard) => {
-                        let (packet, decoded) = p.view(bytes);
-                        layers.packet(&packet, &decoded, shard.map(usize::from), sink);
-                    }
-                    Entry::Tick(ts, disorder) => layers.tick(*ts, *disorder, sink),
-                    Entry::Keys(log) => layers.add_keys(log),
-                }
-            }
-            entries.clear();
-            bytes.clear();
-            // The reader may be done already: then the batch is simply dropped.
-            let _ = spare_tx.send(batch);
-        }
-        drop(full_rx);
-        let mut stats = match read.join() {
-            Ok(stats) => stats,
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        layers.finish(sink, &mut stats);
-        Some(stats)
-    })
-}
-
-/// The reader thread of an analysis: capture -> decode, each packet's shard, the clock ticks
-/// and key logs, in batches to the layers. Returns the run's counters except the flow and
-/// protocol ones.
-fn read_app(
-    reader: &mut CaptureReader,
-    config: &PipelineConfig,
-    count: usize,
-    full: &SyncSender<AppBatch>,
-    spare: &Receiver<AppBatch>,
-) -> RunStats {
-    let mut decoder = Decoder::new(config.decode.clone());
-    let mut stats = RunStats::default();
-    let mut progress = Progress::new(config.progress, reader.total_bytes());
-    let mut batch = AppBatch::default();
-    loop {
-        read_key_logs(reader, &mut stats, |log| {
-            batch.entries.push(Entry::Keys(Box::new(log)));
-        });
-        let Some(packet) = reader.next_packet() else {
-            break;
-        };
-        note_packet(&mut stats, packet.ts, packet.data.len());
-        if let Some(decoded) = &decoder.decode(&packet) {
-            let shard = shards::shard_of(decoded, count).and_then(|i| u16::try_from(i).ok());
-            let owned = OwnedPacket::copy(&packet, decoded, &mut batch.bytes);
-            batch.entries.push(Entry::Packet(owned, shard));
-        }
-        if stats.packets % TICK_PACKETS == 0 {
-            batch
-                .entries
-                .push(Entry::Tick(packet.ts, stats.clock_disorder));
-        }
-        progress.update(stats.packets, || reader.bytes_consumed());
-        if batch.is_full() {
-            let next = spare.try_recv().unwrap_or_default();
-            // The layers only go away when they panicked: stop reading then.
-            if full.send(std::mem::replace(&mut batch, next)).is_err() {
-                break;
-            }
-        }
-    }
-    if !batch.entries.is_empty() {
         let _ = full.send(batch);
     }
     progress.done();

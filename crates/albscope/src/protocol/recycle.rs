@@ -6,11 +6,16 @@
 //!
 //! Buffers come in size classes of [`CLASS`] bytes (a block's buffer has the room of its class,
 //! so a held message keeps at most `CLASS - 1` bytes of slack), one pool per thread, kept only
-//! on a thread that reads header blocks (a thread that only drops exchanges, e.g. the sink's
-//! thread of `--threads 2`, frees them as before), bounded in bytes. Nothing here changes a
-//! result: only where a buffer's memory comes from.
+//! on a thread that reads header blocks, bounded in bytes. A thread that only drops exchanges
+//! (the sink's thread of `--threads 2` and more) sends them back in bundles of
+//! [`BUNDLE`] through a small shared return box, from which a reading thread refills its pool
+//! when a class runs dry: the buffers are reused instead of being freed on one thread and
+//! allocated again on another. Nothing here changes a result: only where a buffer's memory
+//! comes from.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 /// Size step of the buffer classes.
 const CLASS: usize = 64;
@@ -19,6 +24,17 @@ const CLASSES: usize = 64;
 /// Most bytes (capacities) a thread's pool keeps.
 const MAX_POOL_BYTES: usize = 1 << 20;
 
+/// Buffers a non-reading thread sends back at once.
+const BUNDLE: usize = 64;
+/// Most bundles the shared return box holds (more are freed).
+const MAX_BUNDLES: usize = 8;
+
+/// Bundles of buffers given back on threads that read no header blocks, for the threads that
+/// do.
+static RETURNED: Mutex<Vec<Vec<Vec<u8>>>> = Mutex::new(Vec::new());
+/// Bundles in [`RETURNED`] (read without the lock).
+static RETURNED_COUNT: AtomicUsize = AtomicUsize::new(0);
+
 /// One thread's spare buffers, by class.
 struct Pool {
     spare: [Vec<Vec<u8>>; CLASSES],
@@ -26,6 +42,8 @@ struct Pool {
     bytes: usize,
     /// This thread reads header blocks (has asked for a buffer).
     reads: bool,
+    /// A thread that reads none: buffers given back, to go to [`RETURNED`].
+    outbox: Vec<Vec<u8>>,
 }
 
 thread_local! {
@@ -34,6 +52,7 @@ thread_local! {
             spare: [const { Vec::new() }; CLASSES],
             bytes: 0,
             reads: false,
+            outbox: Vec::new(),
         })
     };
 }
@@ -61,6 +80,9 @@ pub(crate) fn buffer(len: usize) -> Vec<u8> {
         POOL.try_with(|p| {
             let mut p = p.borrow_mut();
             p.reads = true;
+            if p.spare.get(c).is_some_and(Vec::is_empty) {
+                p.take_returned();
+            }
             let buf = p.spare.get_mut(c)?.pop()?;
             p.bytes -= cap;
             Some(buf)
@@ -78,14 +100,65 @@ pub(crate) fn give(mut buf: Vec<u8>) {
     buf.clear();
     let _ = POOL.try_with(|p| {
         if let Ok(mut p) = p.try_borrow_mut() {
-            if p.reads && p.bytes + cap <= MAX_POOL_BYTES {
-                if let Some(list) = p.spare.get_mut(c) {
-                    list.push(buf);
-                    p.bytes += cap;
-                }
+            if p.reads {
+                p.keep(c, buf);
+            } else {
+                p.send_back(buf);
             }
         }
     });
+}
+
+impl Pool {
+    /// Keeps `buf` (of class `c`) when the pool has room; frees it otherwise.
+    fn keep(&mut self, c: usize, buf: Vec<u8>) {
+        let cap = buf.capacity();
+        if self.bytes + cap <= MAX_POOL_BYTES {
+            if let Some(list) = self.spare.get_mut(c) {
+                list.push(buf);
+                self.bytes += cap;
+            }
+        }
+    }
+
+    /// On a thread that reads no header blocks: `buf` into the outbox, a full outbox into
+    /// [`RETURNED`] (freed when that is full).
+    fn send_back(&mut self, buf: Vec<u8>) {
+        if self.outbox.capacity() == 0 {
+            self.outbox.reserve_exact(BUNDLE);
+        }
+        self.outbox.push(buf);
+        if self.outbox.len() < BUNDLE || RETURNED_COUNT.load(Ordering::Relaxed) >= MAX_BUNDLES {
+            if self.outbox.len() >= BUNDLE {
+                self.outbox.clear();
+            }
+            return;
+        }
+        let bundle = std::mem::replace(&mut self.outbox, Vec::with_capacity(BUNDLE));
+        if let Ok(mut returned) = RETURNED.lock() {
+            if returned.len() < MAX_BUNDLES {
+                returned.push(bundle);
+                RETURNED_COUNT.store(returned.len(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Files a bundle from [`RETURNED`], if there is one, into this reading thread's pool.
+    fn take_returned(&mut self) {
+        if RETURNED_COUNT.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let bundle = RETURNED.lock().ok().and_then(|mut returned| {
+            let bundle = returned.pop();
+            RETURNED_COUNT.store(returned.len(), Ordering::Relaxed);
+            bundle
+        });
+        for buf in bundle.into_iter().flatten() {
+            if let Some(c) = class(buf.capacity()) {
+                self.keep(c, buf);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -106,8 +179,10 @@ mod tests {
     #[test]
     fn a_reading_thread_gets_its_buffers_back() {
         std::thread::spawn(|| {
-            // Not a reader yet: a buffer given back is freed.
+            // Not a reader yet: a buffer given back goes to the outbox, not the pool.
             give(Vec::with_capacity(CLASS));
+            assert_eq!(POOL.with(|p| p.borrow().outbox.len()), 1);
+            POOL.with(|p| p.borrow_mut().outbox.clear());
             let mut b = buffer(200);
             assert_eq!(b.capacity(), room(200));
             b.extend_from_slice(b"GET / HTTP/1.1\r\n\r\n");
@@ -121,6 +196,33 @@ mod tests {
             // Not of a class: freed.
             give(Vec::with_capacity(100));
             assert_eq!(POOL.with(|p| p.borrow().bytes), 0);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn a_dropping_thread_sends_its_buffers_back_in_bundles() {
+        std::thread::spawn(|| {
+            for _ in 0..BUNDLE - 1 {
+                give(Vec::with_capacity(2 * CLASS));
+            }
+            assert_eq!(POOL.with(|p| p.borrow().outbox.len()), BUNDLE - 1);
+            // The bundle is full: it goes to the return box (or is freed when that is full).
+            give(Vec::with_capacity(2 * CLASS));
+            assert_eq!(POOL.with(|p| p.borrow().outbox.len()), 0);
+            assert_eq!(POOL.with(|p| p.borrow().bytes), 0);
+            assert!(RETURNED_COUNT.load(Ordering::Relaxed) <= MAX_BUNDLES);
+        })
+        .join()
+        .unwrap();
+        std::thread::spawn(|| {
+            // A reading thread whose class is empty refills from the return box; whatever it
+            // gets (other tests share the box), the buffer has its class's room and is empty.
+            let b = buffer(2 * CLASS);
+            assert_eq!(b.capacity(), 2 * CLASS);
+            assert!(b.is_empty());
+            assert!(POOL.with(|p| p.borrow().bytes) <= MAX_POOL_BYTES);
         })
         .join()
         .unwrap();
