@@ -632,7 +632,7 @@ pub fn listener_silent_fact(s: &Summary) -> Option<String> {
              network ACL dropping the SYN (inbound drops are never mirrored on the node's ENI), \
              an address that is no ALB node any more (a scale-in; a client on a cached DNS \
              answer), or a port with no listener. To tell: VPC Flow Logs of the node's ENI \
-             (REJECT), the ALB's current addresses (`dig` its DNS name), its listeners and \
+             (REJECT), the ALB's current addresses (dig its DNS name), its listeners and \
              security groups, a capture on the node's ENI at the same time{}",
             if n == 1 { "connect" } else { "connects" },
             if n as usize > s.listener_silent_list.len() {

@@ -60,7 +60,8 @@ pub(in crate::diagnose) fn diagnose_verdict(
 /// by a cheap test; `None` for every other request (then [`verdict_with`] decides).
 ///
 /// A plain ok request: both legs are HTTP exchanges (no TLS burst, no header block skipped),
-/// the target's complete response (not a gRPC one) has a status below 500, the client's
+/// the target's complete response (not a gRPC one, and not short of the content-length it
+/// declared: an HTTP/2 stream can end there, a malformed response) has a status below 500, the client's
 /// response is not the ALB's own (`Server: awselb...`), no FIN or RST on the back-end
 /// connection crosses the request (the target's from [`RACE_LOOKBACK`] before it, the ALB's
 /// from the request on, up to the response), and the client did not close first
@@ -98,6 +99,7 @@ fn plain_ok(path: &RequestPath, known: &Knowledge) -> Option<Finding> {
         && be.headers_skipped.is_none()
         && be.response_error.is_none()
         && bresp.complete.is_some()
+        && !bresp.content_length.is_some_and(|cl| cl > bresp.body_bytes)
         && bresp.status < 500
         && !fresp
             .headers
