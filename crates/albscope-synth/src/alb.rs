@@ -653,11 +653,8 @@ impl World {
         self.front.len() - 1
     }
 
-    /// A client whose SYN to the listener gets no answer (dropped before the node: a security
-    /// group or network ACL, or an address no node holds any more): its SYN at `t` and the
-    /// retransmissions until `until`. Seen only from the client's side (inbound drops are not
-    /// mirrored on the node's ENI); no request, so no ground-truth entry and no log line.
-    pub fn open_unanswered(&mut self, client_ip: IpAddr, node: usize, t: Nanos, until: Nanos) {
+    /// A new client connection (its next port) to the listener of `node`'s own address.
+    fn listener_conn(&mut self, client_ip: IpAddr, node: usize) -> TcpConn {
         let port = self.next_client_port;
         self.next_client_port = self
             .next_client_port
@@ -671,7 +668,15 @@ impl World {
         let a = self.peer(SocketAddr::new(client_ip, port));
         let mut b = self.peer(alb);
         b.ttl = 255;
-        let mut conn = TcpConn::new(a, b, FRONT_RTT, tag);
+        TcpConn::new(a, b, FRONT_RTT, tag)
+    }
+
+    /// A client whose SYN to the listener gets no answer (dropped before the node: a security
+    /// group or network ACL, or an address no node holds any more): its SYN at `t` and the
+    /// retransmissions until `until`. Seen only from the client's side (inbound drops are not
+    /// mirrored on the node's ENI); no request, so no ground-truth entry and no log line.
+    pub fn open_unanswered(&mut self, client_ip: IpAddr, node: usize, t: Nanos, until: Nanos) {
+        let mut conn = self.listener_conn(client_ip, node);
         conn.syn(&mut self.pkts, t);
         conn.syn_retransmits_until(&mut self.pkts, t, until);
     }
@@ -681,20 +686,7 @@ impl World {
     /// `handshake_failure` alert and closes the connection. No request is made.
     pub fn open_tls_refused(&mut self, client_ip: IpAddr, node: usize, t: Nanos) {
         const LEGACY_CIPHERS: [u16; 3] = [0x000a, 0x0005, 0x0004];
-        let port = self.next_client_port;
-        self.next_client_port = self
-            .next_client_port
-            .wrapping_add(1 + (self.rng.next_u64() % 40) as u16)
-            .max(32_768);
-        let alb = SocketAddr::new(
-            self.node_addr(node, client_ip.is_ipv6()),
-            self.cfg.listener_port,
-        );
-        let tag = self.flow(Leg::Front, node, usize::MAX, client_ip);
-        let a = self.peer(SocketAddr::new(client_ip, port));
-        let mut b = self.peer(alb);
-        b.ttl = 255;
-        let mut conn = TcpConn::new(a, b, FRONT_RTT, tag);
+        let mut conn = self.listener_conn(client_ip, node);
         let t = conn.handshake(&mut self.pkts, t);
         let ch = tls::client_hello_alpn(
             &mut self.rng,

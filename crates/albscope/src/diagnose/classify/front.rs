@@ -324,18 +324,23 @@ fn relayed_header(headers: &crate::protocol::Headers) -> Option<String> {
         .map(|name| name.trim().to_string())
 }
 
+/// A body short of its end: `Some(Some(length))` for a Content-Length not reached,
+/// `Some(None)` for a chunked body without its last chunk, `None` otherwise.
+fn body_unfinished(r: &crate::protocol::HttpResponse) -> Option<Option<u64>> {
+    match r.content_length {
+        Some(cl) if cl > r.body_bytes => Some(Some(cl)),
+        Some(_) => None,
+        None if r.chunked => Some(None),
+        None => None,
+    }
+}
+
 /// The response headers and part of the body reached the client, then the ALB closed the
 /// connection (a bare FIN or RST) before the Content-Length was reached, with no bytes missing
 /// from the capture: what the client sees of an `incomplete_body`.
 pub(super) fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
     let r = f.exchange.as_ref()?.response.as_ref()?;
-    // A Content-Length not reached, or a chunked body without its last chunk.
-    let declared = match r.content_length {
-        Some(cl) if cl > r.body_bytes => Some(cl),
-        Some(_) => return None,
-        None if r.chunked => None,
-        None => return None,
-    };
+    let declared = body_unfinished(r)?;
     if r.complete.is_some() || front_answer_missing(f) {
         return None;
     }
@@ -378,12 +383,7 @@ pub(super) fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<Fr
 /// in flight, not proven either way (the back end's counterpart is in `back.rs`).
 pub(super) fn front_body_still_arriving(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
     let r = f.exchange.as_ref()?.response.as_ref()?;
-    let declared = match r.content_length {
-        Some(cl) if cl > r.body_bytes => Some(cl),
-        Some(_) => return None,
-        None if r.chunked => None,
-        None => return None,
-    };
+    let declared = body_unfinished(r)?;
     let closed_after_headers = events(f)
         .iter()
         .any(|e| is_close(e) && e.ts >= r.headers_done);
