@@ -778,6 +778,8 @@ sc_grpc_status_drive() {
 }
 
 # ---------------------------------------------------------------- recording
+# (A sibling script setting TARGET_LOG=1 gets the target's output, $WORK/tgt1.out, appended to
+# each scenario's log, without the lines matching TARGET_LOG_SKIP when set.)
 record() {
     local sc=$1
     declare -F "sc_${sc}_setup" >/dev/null || { log "unknown scenario $sc"; return 1; }
@@ -819,6 +821,14 @@ record() {
         done
         echo "# HAProxy notices"
         cat "$WORK"/haproxy*.out | grep '^\[' || true
+        if [ "${TARGET_LOG:-0}" = 1 ]; then
+            echo "# target output"
+            if [ -n "${TARGET_LOG_SKIP:-}" ]; then
+                grep -v -- "$TARGET_LOG_SKIP" "$WORK/tgt1.out" 2>/dev/null || true
+            else
+                cat "$WORK/tgt1.out" 2>/dev/null || true
+            fi
+        fi
     } >"$OUT/$sc.log"
     log "wrote $pcap ($(stat -c %s "$pcap") bytes)"
 }

@@ -37,11 +37,7 @@ GS_SCENARIOS="gs_go_ka gs_go_fail gs_go_rt gs_go_h2c_mismatch gs_go_tls_h2"
 POOL_PURGE=60s
 
 # The target's output goes into the scenario's log after HAProxy's.
-eval "orig_$(declare -f record)"
-record() {
-    orig_record "$@"
-    { echo "# target output"; cat "$WORK/tgt1.out" 2>/dev/null || true; } >>"$OUT/$1.log"
-}
+TARGET_LOG=1
 
 go_target() { # env assignments...: build servers/gs_go.go and run it on 10.99.1.11:8080
     mkdir -p "$WORK/go"

@@ -33,11 +33,7 @@ NW_SCENARIOS="nw_node nw_node_ka0 nw_java nw_puma nw_node_upload"
 POOL_PURGE=60s
 
 # The target's output goes into the scenario's log after HAProxy's.
-eval "orig_$(declare -f record)"
-record() {
-    orig_record "$@"
-    { echo "# target output"; cat "$WORK/tgt1.out" 2>/dev/null || true; } >>"$OUT/$1.log"
-}
+TARGET_LOG=1
 
 supervised() { # name ns cmd...: run cmd in a loop (a crashed server comes back ~0.3 s later)
     local name=$1 ns=$2; shift 2

@@ -34,12 +34,9 @@ TC_JARS="api catalina coyote util util-scan juli servlet-api jaspic-api annotati
 # keeps them up to its idle timeout): no purge of idle server connections during a recording.
 POOL_PURGE=60s
 
-# The target's output goes into the scenario's log after HAProxy's.
-eval "orig_$(declare -f record)"
-record() {
-    orig_record "$@"
-    { echo "# target output"; grep -v '^\s*at ' "$WORK/tgt1.out" 2>/dev/null || true; } >>"$OUT/$1.log"
-}
+# The target's output goes into the scenario's log after HAProxy's (without Java's stack frames).
+TARGET_LOG=1
+TARGET_LOG_SKIP='^\s*at '
 
 supervised() { # name ns cmd...: run cmd in a loop (a crashed server comes back ~0.3 s later)
     local name=$1 ns=$2; shift 2
