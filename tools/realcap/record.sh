@@ -232,6 +232,12 @@ client() { # local_port url [curl args...]: one request, result line into the sc
         | tee -a "$WORK/client.log" >&2
 }
 
+supervised() { # name ns cmd...: run cmd in a loop (a crashed server comes back ~0.3 s later)
+    local name=$1 ns=$2; shift 2
+    bg "$name" "$ns" sh -c 'while :; do "$@"; echo "exited $? at $(date +%T.%N)"; sleep 0.3; done' \
+        sh "$@"
+}
+
 # Keep-alive races (record_ka.sh, record_nodesw.sh): the target's first FIN per connection is
 # dropped (the kernel retransmits it ~0.2 s later, like a FIN still in flight), and requests
 # are sent at chosen idle gaps after a connection's last use.

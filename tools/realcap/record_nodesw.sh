@@ -35,12 +35,6 @@ POOL_PURGE=60s
 # The target's output goes into the scenario's log after HAProxy's.
 TARGET_LOG=1
 
-supervised() { # name ns cmd...: run cmd in a loop (a crashed server comes back ~0.3 s later)
-    local name=$1 ns=$2; shift 2
-    bg "$name" "$ns" sh -c 'while :; do "$@"; echo "exited $? at $(date +%T.%N)"; sleep 0.3; done' \
-        sh "$@"
-}
-
 sc_nw_node_setup() {
     supervised tgt1 ${NSP}tgt1 node "$HERE/servers/nw_node.js" 0.0.0.0 8080
     drop_first_fin ${NSP}tgt1 8080

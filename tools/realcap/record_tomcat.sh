@@ -38,12 +38,6 @@ POOL_PURGE=60s
 TARGET_LOG=1
 TARGET_LOG_SKIP='^\s*at '
 
-supervised() { # name ns cmd...: run cmd in a loop (a crashed server comes back ~0.3 s later)
-    local name=$1 ns=$2; shift 2
-    bg "$name" "$ns" sh -c 'while :; do "$@"; echo "exited $? at $(date +%T.%N)"; sleep 0.3; done' \
-        sh "$@"
-}
-
 tomcat() { # keepAliveTimeout_ms maxKeepAliveRequests [name=value...]: TcTomcat on 10.99.1.11:8080
     local cp="" j
     for j in $TC_JARS; do cp="$cp/usr/share/java/tomcat10-$j.jar:"; done
