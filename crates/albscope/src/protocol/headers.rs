@@ -122,6 +122,36 @@ fn known_index(b: &[u8]) -> Option<usize> {
         .then_some(i)
 }
 
+/// The known header whose name (any case) and a colon start `line`: the header and its name's
+/// length. The candidates of the line's first letter are tried by where their colon would be,
+/// shortest first; the first colon there decides (the name ends at the line's first colon, and
+/// a known name holds none), so no scan for the colon comes first. `None` for any other line.
+pub(crate) fn known_line(line: &[u8]) -> Option<(Known, usize)> {
+    let colon = |n: usize| line.get(n) == Some(&b':');
+    let i = match line.first()? | 0x20 {
+        b'h' if colon(4) => 0,
+        b's' if colon(6) => 5,
+        b'u' if colon(10) => 7,
+        b'k' if colon(10) => 11,
+        b'g' if colon(11) => 13,
+        b'c' if colon(10) => 10,
+        b'c' if colon(12) => 12,
+        b'c' if colon(14) => 8,
+        b'x' if colon(12) => 6,
+        b'x' if colon(15) => match line.get(2).map(|c| c | 0x20) {
+            Some(b'f') => 1,
+            _ => 4,
+        },
+        b'x' if colon(16) => 2,
+        b'x' if colon(17) => 3,
+        b't' if colon(17) => 9,
+        _ => return None,
+    };
+    let name = KNOWN_NAMES.get(i)?.as_bytes();
+    let k = KNOWN_ALL.get(i)?;
+    eq_folded(line.get(..name.len())?, name).then_some((*k, name.len()))
+}
+
 /// `name` equals `lower` (lower-case letters and dashes, at least 4 bytes) in any case, compared
 /// 8 (or 4) bytes at a time: a letter's byte may differ from it only by the case bit (0x20), a
 /// dash not at all.
@@ -658,6 +688,57 @@ mod tests {
         assert_eq!(known_index("Serve\u{7f}".as_bytes()), None);
         assert_eq!(known_index(b"content-lengtH"), Some(8));
         assert_eq!(known_index(b"content_length"), None);
+    }
+
+    /// What [`known_line`] must say: the name up to the first colon, by [`known_index`].
+    fn known_line_by_colon(line: &[u8]) -> Option<(Known, usize)> {
+        let colon = line.iter().position(|&b| b == b':')?;
+        let k = Known::from_name_bytes(line.get(..colon)?)?;
+        Some((k, colon))
+    }
+
+    #[test]
+    fn known_lines_found_without_a_colon_scan() {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for name in KNOWN_NAMES {
+            for n in [name.to_string(), name.to_ascii_uppercase()] {
+                lines.push(format!("{n}: v").into_bytes());
+                lines.push(format!("{n}:").into_bytes());
+                lines.push(format!("{n}x: v").into_bytes());
+                lines.push(format!("{n}").into_bytes());
+                lines.push(n.get(..n.len() - 1).unwrap_or("").into());
+                // An earlier colon makes the name shorter.
+                lines.push(format!("{}:{}: v", &n[..2], &n[3..]).into_bytes());
+                // Another name of the same length and first letter.
+                let mut other = n.clone().into_bytes();
+                other[n.len() - 1] ^= 1;
+                other.extend_from_slice(b": v");
+                lines.push(other);
+            }
+        }
+        for x in [
+            &b"x:"[..],
+            b"",
+            b":",
+            b"c:",
+            b"xxxxxxxxxxxx:",
+            b"connection:content-type:",
+        ] {
+            lines.push(x.to_vec());
+        }
+        for line in &lines {
+            assert_eq!(
+                known_line(line),
+                known_line_by_colon(line),
+                "{}",
+                line.escape_ascii()
+            );
+        }
+        assert_eq!(known_line(b"Host: a"), Some((Known::Host, 4)));
+        assert_eq!(
+            known_line(b"x-amzn-trace-id:1"),
+            Some((Known::XAmznTraceId, 15))
+        );
     }
 
     #[test]
