@@ -7,7 +7,7 @@
 //! which reader read a block never shows.
 
 use super::head::{content_length, is_chunked, Head};
-use crate::protocol::headers::{known_line, BlockIndex, Range};
+use crate::protocol::headers::{named_line, BlockIndex, Range};
 use crate::protocol::Known;
 
 /// Most header lines this reader takes (a block with more goes to httparse).
@@ -54,6 +54,7 @@ fn control_mask(w: u64) -> u64 {
 /// The index of the first byte of `input` from `i` on that is not printable ASCII (the end of
 /// a line): sixteen bytes at a time while they are all printable (one vector test: what the
 /// compiler makes of [`printable16`]), then the word holding the first one.
+#[inline(always)]
 fn first_control(input: &[u8], i: usize) -> Option<usize> {
     let mut at = i;
     while let Some(c) = input.get(at..at + 16) {
@@ -279,8 +280,8 @@ pub(super) fn response(input: &[u8], cap: usize, max: usize) -> Option<(usize, H
 /// a printable ASCII `Name: value` line, the block does not end in `input` or within `cap`
 /// bytes, or has more than [`MAX_LINES`] header lines.
 ///
-/// One pass per line: a known name is recognised by its first letter and where its colon
-/// would be ([`known_line`]), before any scan; another name is read up to its colon and
+/// One pass per line: a known or common name is recognised by its first letter and where its
+/// colon would be ([`named_line`]), before any scan; another name is read up to its colon and
 /// checked to be a token; then the line's end is found (and the value checked printable)
 /// sixteen bytes at a time. Only a known header's value is trimmed.
 fn headers(
@@ -301,8 +302,8 @@ fn headers(
         if n == MAX_LINES {
             return None;
         }
-        let (k, colon) = match known_line(line) {
-            Some((k, len)) => (Some(k), start + len),
+        let (k, colon) = match named_line(line) {
+            Some((k, len)) => (k, start + len),
             None => {
                 // The name: token characters (never a line's end) up to the colon.
                 let colon = first_colon(input, start)?;
