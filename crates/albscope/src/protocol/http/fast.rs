@@ -57,9 +57,10 @@ fn control_mask(w: u64) -> u64 {
 #[inline(always)]
 fn first_control(input: &[u8], i: usize) -> Option<usize> {
     let mut at = i;
-    while let Some(c) = input.get(at..at + 16) {
-        let (lo, hi) = c.split_at(8);
+    let mut chunks = input.get(i..)?.chunks_exact(16);
+    for c in &mut chunks {
         if !printable16(c) {
+            let (lo, hi) = c.split_at(8);
             let m = control_mask(word(lo));
             if m != 0 {
                 return Some(at + (m.trailing_zeros() / 8) as usize);
