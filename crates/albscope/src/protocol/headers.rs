@@ -122,6 +122,100 @@ fn known_index(b: &[u8]) -> Option<usize> {
         .then_some(i)
 }
 
+/// Field names recognised without a scan for the colon (see [`named_line`]): the [`Known`]
+/// ones and other common ones (RFC 9110's content negotiation, caching, conditional and
+/// connection fields, cookies, CORS' Origin), lower case, with the [`Known`] header each is.
+const LINE_NAMES: [(&str, Option<Known>); 33] = [
+    ("host", Some(Known::Host)),
+    ("x-forwarded-for", Some(Known::XForwardedFor)),
+    ("x-forwarded-port", Some(Known::XForwardedPort)),
+    ("x-forwarded-proto", Some(Known::XForwardedProto)),
+    ("x-amzn-trace-id", Some(Known::XAmznTraceId)),
+    ("server", Some(Known::Server)),
+    ("x-powered-by", Some(Known::XPoweredBy)),
+    ("user-agent", Some(Known::UserAgent)),
+    ("content-length", Some(Known::ContentLength)),
+    ("transfer-encoding", Some(Known::TransferEncoding)),
+    ("connection", Some(Known::Connection)),
+    ("keep-alive", Some(Known::KeepAlive)),
+    ("content-type", Some(Known::ContentType)),
+    ("grpc-status", Some(Known::GrpcStatus)),
+    ("accept", None),
+    ("accept-encoding", None),
+    ("accept-language", None),
+    ("accept-ranges", None),
+    ("age", None),
+    ("authorization", None),
+    ("cache-control", None),
+    ("cookie", None),
+    ("date", None),
+    ("etag", None),
+    ("expires", None),
+    ("if-modified-since", None),
+    ("if-none-match", None),
+    ("last-modified", None),
+    ("location", None),
+    ("origin", None),
+    ("pragma", None),
+    ("referer", None),
+    ("set-cookie", None),
+];
+
+/// The field name of [`LINE_NAMES`] (any case) that, with a colon, starts `line`: the
+/// [`Known`] header it is (if any) and the name's length. The candidates of the line's first
+/// letter are tried by where their colon would be, shortest first, and the first colon there
+/// decides (the name ends at the line's first colon, and these names hold none): one switch,
+/// one comparison, no scan. `None` for any other line.
+pub(crate) fn named_line(line: &[u8]) -> Option<(Option<Known>, usize)> {
+    let colon = |n: usize| line.get(n) == Some(&b':');
+    let lower = |n: usize| line.get(n).map(|c| c | 0x20);
+    let i = match lower(0)? {
+        b'a' if colon(3) => 18,
+        b'a' if colon(6) => 14,
+        b'a' if colon(13) => match lower(1) {
+            Some(b'c') => 17,
+            _ => 19,
+        },
+        b'a' if colon(15) => match lower(7) {
+            Some(b'e') => 15,
+            _ => 16,
+        },
+        b'c' if colon(6) => 21,
+        b'c' if colon(10) => 10,
+        b'c' if colon(12) => 12,
+        b'c' if colon(13) => 20,
+        b'c' if colon(14) => 8,
+        b'd' if colon(4) => 22,
+        b'e' if colon(4) => 23,
+        b'e' if colon(7) => 24,
+        b'g' if colon(11) => 13,
+        b'h' if colon(4) => 0,
+        b'i' if colon(13) => 26,
+        b'i' if colon(17) => 25,
+        b'k' if colon(10) => 11,
+        b'l' if colon(8) => 28,
+        b'l' if colon(13) => 27,
+        b'o' if colon(6) => 29,
+        b'p' if colon(6) => 30,
+        b'r' if colon(7) => 31,
+        b's' if colon(6) => 5,
+        b's' if colon(10) => 32,
+        b't' if colon(17) => 9,
+        b'u' if colon(10) => 7,
+        b'x' if colon(12) => 6,
+        b'x' if colon(15) => match lower(2) {
+            Some(b'f') => 1,
+            _ => 4,
+        },
+        b'x' if colon(16) => 2,
+        b'x' if colon(17) => 3,
+        _ => return None,
+    };
+    let (name, k) = LINE_NAMES.get(i)?;
+    let name = name.as_bytes();
+    eq_folded(line.get(..name.len())?, name).then_some((*k, name.len()))
+}
+
 /// `name` equals `lower` (lower-case letters and dashes, at least 4 bytes) in any case, compared
 /// 8 (or 4) bytes at a time: a letter's byte may differ from it only by the case bit (0x20), a
 /// dash not at all.
@@ -658,6 +752,67 @@ mod tests {
         assert_eq!(known_index("Serve\u{7f}".as_bytes()), None);
         assert_eq!(known_index(b"content-lengtH"), Some(8));
         assert_eq!(known_index(b"content_length"), None);
+    }
+
+    /// What [`named_line`] must say: the name up to the first colon, looked up in
+    /// [`LINE_NAMES`] one by one.
+    fn named_line_by_colon(line: &[u8]) -> Option<(Option<Known>, usize)> {
+        let colon = line.iter().position(|&b| b == b':')?;
+        let name = line.get(..colon)?;
+        let (_, k) = LINE_NAMES
+            .iter()
+            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))?;
+        Some((*k, colon))
+    }
+
+    #[test]
+    fn named_lines_found_without_a_colon_scan() {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for (name, _) in LINE_NAMES {
+            for n in [name.to_string(), name.to_ascii_uppercase()] {
+                lines.push(format!("{n}: v").into_bytes());
+                lines.push(format!("{n}:").into_bytes());
+                lines.push(format!("{n}x: v").into_bytes());
+                lines.push(format!("{n}").into_bytes());
+                lines.push(n.get(..n.len() - 1).unwrap_or("").into());
+                // An earlier colon makes the name shorter.
+                lines.push(format!("{}:{}: v", &n[..2], &n[3..]).into_bytes());
+                // Another name of the same length and first letter.
+                let mut other = n.clone().into_bytes();
+                other[n.len() - 1] ^= 1;
+                other.extend_from_slice(b": v");
+                lines.push(other);
+            }
+        }
+        for x in [
+            &b"x:"[..],
+            b"",
+            b":",
+            b"c:",
+            b"xxxxxxxxxxxx:",
+            b"connection:content-type:",
+        ] {
+            lines.push(x.to_vec());
+        }
+        for line in &lines {
+            assert_eq!(
+                named_line(line),
+                named_line_by_colon(line),
+                "{}",
+                line.escape_ascii()
+            );
+        }
+        assert_eq!(named_line(b"Host: a"), Some((Some(Known::Host), 4)));
+        assert_eq!(
+            named_line(b"x-amzn-trace-id:1"),
+            Some((Some(Known::XAmznTraceId), 15))
+        );
+        assert_eq!(named_line(b"Accept-Language: en"), Some((None, 15)));
+        assert_eq!(named_line(b"X-Backend: b1"), None);
+        // The Known ones are the first of the table, in Known's order.
+        for (i, k) in KNOWN_ALL.iter().enumerate() {
+            assert_eq!(LINE_NAMES[i], (KNOWN_NAMES[i], Some(*k)));
+        }
     }
 
     #[test]
