@@ -7,6 +7,7 @@
 //! within 1 % of the exact nearest-rank value; `max` is exact. Memory is a few hundred buckets per
 //! histogram whatever the capture size.
 
+use super::tally::Tally;
 use super::{Finding, RequestId};
 use crate::alb::{Leg, RequestPath};
 use crate::capture::{Duration, PacketPos, Timestamp};
@@ -302,7 +303,7 @@ pub struct CwCounts {
 
 impl CwCounts {
     /// Counts one diagnosed client request.
-    pub fn add(&mut self, f: &Finding) {
+    pub fn add(&mut self, f: &Tally) {
         self.request_count += 1;
         if f.generated_by == Some(GeneratedBy::Lb) {
             if let Some(s) = f.status.filter(|s| (500..600).contains(s)) {
@@ -313,22 +314,14 @@ impl CwCounts {
                 self.elb_codes_inferred += u64::from(f.status_inferred);
             }
         }
-        match f.access_log.target_status_code {
+        match f.target_status {
             Some(200..=299) => self.target_2xx += 1,
             Some(300..=399) => self.target_3xx += 1,
             Some(400..=499) => self.target_4xx += 1,
             Some(500..=599) => self.target_5xx += 1,
             _ => {}
         }
-        // An undetermined failure counts where it counts whichever candidate it is, and only
-        // when the ALB's own answer is established (as for its status: `generated_by`).
-        let metric = match f.category {
-            Category::Undetermined if f.generated_by == Some(GeneratedBy::Lb) => {
-                Category::common_back_end_error(&f.candidates)
-            }
-            c => c.back_end_error_metric(),
-        };
-        match metric {
+        match f.back_end_error {
             Some(BackEndErrorMetric::TargetConnection) => self.target_connection_errors += 1,
             Some(BackEndErrorMetric::TargetTlsNegotiation) => self.target_tls_errors += 1,
             None => {}
@@ -501,7 +494,7 @@ struct GroupAcc {
 
 impl GroupAcc {
     /// Counts `f`; `rt` is its response time and that time's histogram bucket.
-    fn add(&mut self, f: &Finding, rt: Option<(f64, i32)>) {
+    fn add(&mut self, f: &Tally, rt: Option<(f64, i32)>) {
         self.requests += 1;
         if f.is_failure() {
             self.failed += 1;
@@ -558,16 +551,6 @@ struct PeriodAcc {
     rt_count: u64,
 }
 
-/// The target response time of a finding (seconds), when the target answered.
-pub fn response_time(f: &Finding) -> Option<f64> {
-    // Exact, not the access log's milliseconds: a target on the same host answers in well
-    // under 0.5 ms, which the log would write as 0.000.
-    match f.access_log.target_processing_time {
-        super::Step::Took(d) => Some(d.as_secs_f64()),
-        _ => None,
-    }
-}
-
 /// Whether back-end leg `b`'s connection was opened for its request: a later request on its
 /// connection is reused; the first one seen is fresh only when the connection's SYN is in the
 /// capture (else earlier requests may have gone before the capture started).
@@ -589,9 +572,8 @@ impl Collector {
         self
     }
 
-    /// Counts one diagnosed request; keeps its connections when `keep` (the request is kept in
-    /// full).
-    pub fn observe(&mut self, path: &RequestPath, f: &Finding, keep: bool) {
+    /// Counts one diagnosed request (not an HTTP/2 exchange whose outcome is not visible).
+    pub fn observe(&mut self, f: &Tally) {
         // A request whose outcome is not visible is not a failure.
         let category = if f.outcome_not_visible {
             Category::Ok
@@ -601,7 +583,7 @@ impl Collector {
         self.series.record(f.time, category);
         self.total.add(f);
         let minute = f.time.0.div_euclid(PERIOD_SECS * 1_000_000_000);
-        let rt = response_time(f);
+        let rt = f.response_secs();
         let rt_bucket = rt.map(|x| (x, Histogram::bucket(x)));
         if let Some((x, bucket)) = rt_bucket {
             self.response_time.record_in(x, bucket);
@@ -627,11 +609,8 @@ impl Collector {
         } else {
             self.requests_past_periods += 1;
         }
-        let reuse = path
-            .back
-            .as_deref()
-            .map_or(ConnReuse::NoBackEnd, conn_reuse);
-        let row = super::target_row(&self.targets, path.back.as_ref().map(|b| b.conn.key.server));
+        let reuse = f.reuse;
+        let row = super::target_row(&self.targets, f.target);
         let t = self.targets.entry(row).or_default();
         t.all.add(f, rt_bucket);
         match reuse {
@@ -657,27 +636,29 @@ impl Collector {
         if let Some((_, g)) = self.conns.get_index_mut(slot) {
             g.add(f, rt_bucket);
         }
-        if keep {
-            // One entry per kept finding (~0.35 KB): grow by a quarter, not by doubling, and
-            // not past the most kept.
-            if self.kept.len() == self.kept.capacity() {
-                let max = if self.kept_limit > 0 {
-                    self.kept_limit
-                } else {
-                    usize::MAX
-                };
-                self.kept
-                    .reserve_exact(super::kept_growth(self.kept.len(), max));
-            }
-            self.kept.insert(
-                f.id,
-                RequestConns {
-                    front: path.front.as_deref().map(ConnRef::of),
-                    back: path.back.as_deref().map(ConnRef::of),
-                    cited: ConnRef::cited(f),
-                },
-            );
+    }
+
+    /// Keeps the connections of `f`, a request kept in full, diagnosed from `path`.
+    pub fn keep_conns(&mut self, path: &RequestPath, f: &Finding) {
+        // One entry per kept finding (~0.35 KB): grow by a quarter, not by doubling, and
+        // not past the most kept.
+        if self.kept.len() == self.kept.capacity() {
+            let max = if self.kept_limit > 0 {
+                self.kept_limit
+            } else {
+                usize::MAX
+            };
+            self.kept
+                .reserve_exact(super::kept_growth(self.kept.len(), max));
         }
+        self.kept.insert(
+            f.id,
+            RequestConns {
+                front: path.front.as_deref().map(ConnRef::of),
+                back: path.back.as_deref().map(ConnRef::of),
+                cited: ConnRef::cited(f),
+            },
+        );
     }
 
     /// Records again the connections of kept request `id` (its path got connection records).
