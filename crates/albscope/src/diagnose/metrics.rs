@@ -626,6 +626,17 @@ struct PeriodAcc {
     rt_count: u64,
 }
 
+/// The target response time of a finding (seconds), when the target answered (what
+/// [`Tally::response_secs`] counts).
+pub fn response_time(f: &Finding) -> Option<f64> {
+    // Exact, not the access log's milliseconds: a target on the same host answers in well
+    // under 0.5 ms, which the log would write as 0.000.
+    match f.access_log.target_processing_time {
+        super::Step::Took(d) => Some(d.as_secs_f64()),
+        _ => None,
+    }
+}
+
 /// Whether back-end leg `b`'s connection was opened for its request: a later request on its
 /// connection is reused; the first one seen is fresh only when the connection's SYN is in the
 /// capture (else earlier requests may have gone before the capture started).
