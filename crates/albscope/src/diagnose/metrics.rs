@@ -7,6 +7,7 @@
 //! within 1 % of the exact nearest-rank value; `max` is exact. Memory is a few hundred buckets per
 //! histogram whatever the capture size.
 
+use super::tally::Tally;
 use super::{Finding, RequestId};
 use crate::alb::{Leg, RequestPath};
 use crate::capture::{Duration, PacketPos, Timestamp};
@@ -67,7 +68,7 @@ impl Histogram {
             .get_mut(usize::try_from(at).unwrap_or(usize::MAX))
         {
             Some(n) => *n += 1,
-            None => self.widen(bucket),
+            None => self.widen(bucket, 1),
         }
         self.count += 1;
         self.sum += v;
@@ -75,26 +76,60 @@ impl Histogram {
         self.max = Some(self.max.map_or(v, |m| m.max(v)));
     }
 
-    /// Counts one value in `bucket`, outside the buckets spanned so far: the span grows to
+    /// Counts `v` in the count and the sum only (in the order values come, as
+    /// [`Histogram::record`] does): its bucket, and the min and max, are taken later from a
+    /// histogram that recorded it in full ([`Histogram::absorb_buckets`]).
+    fn count_only(&mut self, v: f64) {
+        if !v.is_finite() || v < 0.0 {
+            return;
+        }
+        self.count += 1;
+        self.sum += v;
+    }
+
+    /// Adds `other`'s values per bucket, and its min and max, to this histogram's (not its
+    /// count and sum: see [`Histogram::count_only`]). Bucket counts are integers and min and
+    /// max of non-negative finite values do not depend on the order they are taken in, so
+    /// the result is what recording each value here would have given.
+    fn absorb_buckets(&mut self, other: &Histogram) {
+        for (bucket, n) in other.filled() {
+            let at = i64::from(bucket) - i64::from(self.first);
+            match self
+                .counts
+                .get_mut(usize::try_from(at).unwrap_or(usize::MAX))
+            {
+                Some(c) => *c += n,
+                None => self.widen(bucket, n),
+            }
+        }
+        let pick = |a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64| match (a, b) {
+            (Some(a), Some(b)) => Some(f(a, b)),
+            (a, b) => a.or(b),
+        };
+        self.min = pick(self.min, other.min, f64::min);
+        self.max = pick(self.max, other.max, f64::max);
+    }
+
+    /// Counts `n` values in `bucket`, outside the buckets spanned so far: the span grows to
     /// take it in.
-    fn widen(&mut self, bucket: i32) {
+    fn widen(&mut self, bucket: i32, n: u64) {
         if self.counts.is_empty() {
             self.first = bucket;
-            self.counts.push(1);
+            self.counts.push(n);
             return;
         }
         if bucket < self.first {
             let grow = usize::try_from(i64::from(self.first) - i64::from(bucket)).unwrap_or(0);
             self.counts.splice(0..0, std::iter::repeat(0).take(grow));
             self.first = bucket;
-            if let Some(n) = self.counts.first_mut() {
-                *n += 1;
+            if let Some(c) = self.counts.first_mut() {
+                *c += n;
             }
         } else {
             let at = usize::try_from(i64::from(bucket) - i64::from(self.first)).unwrap_or(0);
             self.counts.resize(at + 1, 0);
-            if let Some(n) = self.counts.last_mut() {
-                *n += 1;
+            if let Some(c) = self.counts.last_mut() {
+                *c += n;
             }
         }
     }
@@ -302,7 +337,7 @@ pub struct CwCounts {
 
 impl CwCounts {
     /// Counts one diagnosed client request.
-    pub fn add(&mut self, f: &Finding) {
+    pub fn add(&mut self, f: &Tally) {
         self.request_count += 1;
         if f.generated_by == Some(GeneratedBy::Lb) {
             if let Some(s) = f.status.filter(|s| (500..600).contains(s)) {
@@ -313,26 +348,51 @@ impl CwCounts {
                 self.elb_codes_inferred += u64::from(f.status_inferred);
             }
         }
-        match f.access_log.target_status_code {
+        match f.target_status {
             Some(200..=299) => self.target_2xx += 1,
             Some(300..=399) => self.target_3xx += 1,
             Some(400..=499) => self.target_4xx += 1,
             Some(500..=599) => self.target_5xx += 1,
             _ => {}
         }
-        // An undetermined failure counts where it counts whichever candidate it is, and only
-        // when the ALB's own answer is established (as for its status: `generated_by`).
-        let metric = match f.category {
-            Category::Undetermined if f.generated_by == Some(GeneratedBy::Lb) => {
-                Category::common_back_end_error(&f.candidates)
-            }
-            c => c.back_end_error_metric(),
-        };
-        match metric {
+        match f.back_end_error {
             Some(BackEndErrorMetric::TargetConnection) => self.target_connection_errors += 1,
             Some(BackEndErrorMetric::TargetTlsNegotiation) => self.target_tls_errors += 1,
             None => {}
         }
+    }
+}
+
+impl CwCounts {
+    /// Adds `o`'s counts to these.
+    fn merge(&mut self, o: &CwCounts) {
+        // Destructured: a count added to the struct is a compile error here until merged.
+        let CwCounts {
+            request_count,
+            elb_502,
+            elb_503,
+            elb_504,
+            elb_5xx,
+            target_2xx,
+            target_3xx,
+            target_4xx,
+            target_5xx,
+            target_connection_errors,
+            target_tls_errors,
+            elb_codes_inferred,
+        } = o;
+        self.request_count += request_count;
+        self.elb_502 += elb_502;
+        self.elb_503 += elb_503;
+        self.elb_504 += elb_504;
+        self.elb_5xx += elb_5xx;
+        self.target_2xx += target_2xx;
+        self.target_3xx += target_3xx;
+        self.target_4xx += target_4xx;
+        self.target_5xx += target_5xx;
+        self.target_connection_errors += target_connection_errors;
+        self.target_tls_errors += target_tls_errors;
+        self.elb_codes_inferred += elb_codes_inferred;
     }
 }
 
@@ -500,15 +560,21 @@ struct GroupAcc {
 }
 
 impl GroupAcc {
-    /// Counts `f`; `rt` is its response time and that time's histogram bucket.
-    fn add(&mut self, f: &Finding, rt: Option<(f64, i32)>) {
+    /// Counts `f`; `rt` is its response time and that time's histogram bucket, recorded in
+    /// full in a `leaf` group, else in the count and sum only (its bucket is absorbed from
+    /// the leaf at the end, [`Collector::finish`]).
+    fn add(&mut self, f: &Tally, rt: Option<(f64, i32)>, leaf: bool) {
         self.requests += 1;
         if f.is_failure() {
             self.failed += 1;
             *self.by_category.entry(f.category).or_default() += 1;
         }
         if let Some((x, bucket)) = rt {
-            self.latency.record_in(x, bucket);
+            if leaf {
+                self.latency.record_in(x, bucket);
+            } else {
+                self.latency.count_only(x);
+            }
         }
     }
     fn stats(&self) -> GroupStats {
@@ -546,7 +612,9 @@ pub struct Collector {
     /// Most entries `kept` will hold (its growth stops there); 0: not known.
     kept_limit: usize,
     series: super::series::TimeSeries,
-    total: CwCounts,
+    /// The counts of the requests past the first [`MAX_PERIODS`] periods (the whole window's
+    /// are these and the periods', summed at the end: integers, so the sum is exact).
+    past_periods: CwCounts,
     periods: BTreeMap<i64, PeriodAcc>,
     requests_past_periods: u64,
 }
@@ -558,7 +626,8 @@ struct PeriodAcc {
     rt_count: u64,
 }
 
-/// The target response time of a finding (seconds), when the target answered.
+/// The target response time of a finding (seconds), when the target answered (what
+/// [`Tally::response_secs`] counts).
 pub fn response_time(f: &Finding) -> Option<f64> {
     // Exact, not the access log's milliseconds: a target on the same host answers in well
     // under 0.5 ms, which the log would write as 0.000.
@@ -589,9 +658,8 @@ impl Collector {
         self
     }
 
-    /// Counts one diagnosed request; keeps its connections when `keep` (the request is kept in
-    /// full).
-    pub fn observe(&mut self, path: &RequestPath, f: &Finding, keep: bool) {
+    /// Counts one diagnosed request (not an HTTP/2 exchange whose outcome is not visible).
+    pub fn observe(&mut self, f: &Tally) {
         // A request whose outcome is not visible is not a failure.
         let category = if f.outcome_not_visible {
             Category::Ok
@@ -599,12 +667,11 @@ impl Collector {
             f.category
         };
         self.series.record(f.time, category);
-        self.total.add(f);
         let minute = f.time.0.div_euclid(PERIOD_SECS * 1_000_000_000);
-        let rt = response_time(f);
+        let rt = f.response_secs();
         let rt_bucket = rt.map(|x| (x, Histogram::bucket(x)));
-        if let Some((x, bucket)) = rt_bucket {
-            self.response_time.record_in(x, bucket);
+        if let Some(x) = rt {
+            self.response_time.count_only(x);
         }
         let add = |p: &mut PeriodAcc| {
             p.counts.add(f);
@@ -613,31 +680,33 @@ impl Collector {
                 p.rt_count += 1;
             }
         };
-        // Requests come nearly in time order: most fall in the last minute (no search).
-        let in_last = self
-            .periods
-            .last_key_value()
-            .is_some_and(|(&m, _)| m == minute);
-        if in_last {
-            if let Some(mut last) = self.periods.last_entry() {
+        // Requests come nearly in time order: most fall in the last minute (no search, one
+        // walk to it).
+        let in_last = match self.periods.last_entry() {
+            Some(mut last) if *last.key() == minute => {
                 add(last.get_mut());
+                true
             }
+            _ => false,
+        };
+        if in_last {
+            // Counted.
         } else if self.periods.len() < MAX_PERIODS || self.periods.contains_key(&minute) {
             add(self.periods.entry(minute).or_default());
         } else {
             self.requests_past_periods += 1;
+            self.past_periods.add(f);
         }
-        let reuse = path
-            .back
-            .as_deref()
-            .map_or(ConnReuse::NoBackEnd, conn_reuse);
-        let row = super::target_row(&self.targets, path.back.as_ref().map(|b| b.conn.key.server));
+        let reuse = f.reuse;
+        // Every response time has a back end: its leaf group below records it in full.
+        debug_assert!(rt.is_none() || reuse != ConnReuse::NoBackEnd);
+        let row = super::target_row(&self.targets, f.target);
         let t = self.targets.entry(row).or_default();
-        t.all.add(f, rt_bucket);
+        t.all.add(f, rt_bucket, false);
         match reuse {
-            ConnReuse::Fresh => t.fresh.add(f, rt_bucket),
-            ConnReuse::Reused => t.reused.add(f, rt_bucket),
-            ConnReuse::OpenedBeforeCapture => t.opened_before_capture.add(f, rt_bucket),
+            ConnReuse::Fresh => t.fresh.add(f, rt_bucket, true),
+            ConnReuse::Reused => t.reused.add(f, rt_bucket, true),
+            ConnReuse::OpenedBeforeCapture => t.opened_before_capture.add(f, rt_bucket, true),
             ConnReuse::NoBackEnd => {}
         }
         // Found by its slot (the map's order stays the order first seen, as with `entry`).
@@ -655,29 +724,31 @@ impl Collector {
             }
         };
         if let Some((_, g)) = self.conns.get_index_mut(slot) {
-            g.add(f, rt_bucket);
+            g.add(f, rt_bucket, false);
         }
-        if keep {
-            // One entry per kept finding (~0.35 KB): grow by a quarter, not by doubling, and
-            // not past the most kept.
-            if self.kept.len() == self.kept.capacity() {
-                let max = if self.kept_limit > 0 {
-                    self.kept_limit
-                } else {
-                    usize::MAX
-                };
-                self.kept
-                    .reserve_exact(super::kept_growth(self.kept.len(), max));
-            }
-            self.kept.insert(
-                f.id,
-                RequestConns {
-                    front: path.front.as_deref().map(ConnRef::of),
-                    back: path.back.as_deref().map(ConnRef::of),
-                    cited: ConnRef::cited(f),
-                },
-            );
+    }
+
+    /// Keeps the connections of `f`, a request kept in full, diagnosed from `path`.
+    pub fn keep_conns(&mut self, path: &RequestPath, f: &Finding) {
+        // One entry per kept finding (~0.35 KB): grow by a quarter, not by doubling, and
+        // not past the most kept.
+        if self.kept.len() == self.kept.capacity() {
+            let max = if self.kept_limit > 0 {
+                self.kept_limit
+            } else {
+                usize::MAX
+            };
+            self.kept
+                .reserve_exact(super::kept_growth(self.kept.len(), max));
         }
+        self.kept.insert(
+            f.id,
+            RequestConns {
+                front: path.front.as_deref().map(ConnRef::of),
+                back: path.back.as_deref().map(ConnRef::of),
+                cited: ConnRef::cited(f),
+            },
+        );
     }
 
     /// Records again the connections of kept request `id` (its path got connection records).
@@ -689,7 +760,40 @@ impl Collector {
     }
 
     /// The metrics, and the connections of the kept requests by request id.
+    ///
+    /// Each response time was recorded in full (bucket, min, max) once, in its target's
+    /// group of its connection's reuse (fresh, reused, opened before the capture: a request
+    /// with a response time has a back end); the target's total, the per-reuse rows and the
+    /// whole window counted it in their count and sum only, in the order the requests came.
+    /// They take its bucket, min and max here ([`Histogram::absorb_buckets`]): the same
+    /// histograms as recording every value in each.
     pub fn finish(mut self) -> (Metrics, IndexMap<RequestId, RequestConns>) {
+        for t in self.targets.values_mut() {
+            let TargetAcc {
+                all,
+                fresh,
+                reused,
+                opened_before_capture,
+            } = t;
+            for (reuse, leaf) in [
+                (ConnReuse::Fresh, &*fresh),
+                (ConnReuse::Reused, &*reused),
+                (ConnReuse::OpenedBeforeCapture, &*opened_before_capture),
+            ] {
+                if leaf.latency.count == 0 {
+                    continue;
+                }
+                all.latency.absorb_buckets(&leaf.latency);
+                self.response_time.absorb_buckets(&leaf.latency);
+                if let Some(g) = self.conns.get_mut(&reuse) {
+                    g.latency.absorb_buckets(&leaf.latency);
+                }
+            }
+        }
+        let mut total = std::mem::take(&mut self.past_periods);
+        for p in self.periods.values() {
+            total.merge(&p.counts);
+        }
         let periods = std::mem::take(&mut self.periods)
             .into_iter()
             .map(|(minute, p)| CwPeriod {
@@ -709,7 +813,7 @@ impl Collector {
         self.conns.sort_by(|a, _, b, _| order(a).cmp(&order(b)));
         let metrics = Metrics {
             cloudwatch: CloudWatch {
-                counts: std::mem::take(&mut self.total),
+                counts: total,
                 target_response_time: self.response_time.summary(),
             },
             by_target: self
@@ -782,6 +886,35 @@ mod tests {
             vec![Uncounted::NoAlbRecognised]
         );
         assert_eq!(CwMetric::TargetCodes.name(), "HTTPCode_Target_*_Count");
+    }
+
+    /// A histogram that counts values in its count and sum only and takes their buckets, min
+    /// and max from the histograms that recorded them in full equals one that recorded every
+    /// value itself.
+    #[test]
+    fn absorbed_buckets_equal_recording_every_value() {
+        let (mut whole, mut derived) = (Histogram::default(), Histogram::default());
+        let mut leaves = [Histogram::default(), Histogram::default()];
+        let mut x = 0.000_37f64;
+        for i in 0..3000u32 {
+            x = (x * 1.37 + f64::from(i % 13) * 0.0011) % 47.0;
+            let v = if i % 7 == 0 { x * 1e-4 } else { x };
+            whole.record(v);
+            derived.count_only(v);
+            leaves[(i % 3 == 0) as usize].record(v);
+        }
+        derived.count_only(f64::NAN);
+        derived.count_only(-1.0);
+        for leaf in &leaves {
+            derived.absorb_buckets(leaf);
+        }
+        derived.absorb_buckets(&Histogram::default());
+        assert_eq!(derived, whole);
+        assert_eq!(derived.summary(), whole.summary());
+        assert_eq!(
+            derived.buckets().collect::<Vec<_>>(),
+            whole.buckets().collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod logjoin;
 pub mod metrics;
 pub mod model;
 pub mod series;
+pub mod tally;
 mod timeline;
 pub mod verdict;
 
@@ -41,6 +42,7 @@ use crate::taxonomy::{Category, GeneratedBy};
 use indexmap::IndexMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use tally::Tally;
 
 /// Most failed health checks kept in full.
 const MAX_HEALTH_FAILURES: usize = 50;
@@ -627,26 +629,6 @@ fn awaits_next_connect(path: &RequestPath, known: &Knowledge) -> bool {
 /// diagnosed as a client request at once.
 const MAX_HELD: usize = 10_000;
 
-/// The idle timeout a finding shows the ALB giving up after, when it shows one (also when,
-/// seen from the back end alone, the client may have left before: the close still shows the
-/// timer).
-fn idle_seen(f: &Finding) -> Option<Duration> {
-    let at_idle = matches!(f.cause, Cause::AlbClosedAtIdleTimeout { .. });
-    if f.category != Category::TargetIdleTimeout && !at_idle {
-        return None;
-    }
-    f.evidence.iter().find_map(|e| match e {
-        Evidence::IdleTimeoutByTiming {
-            idle: Some(idle), ..
-        } => Some(*idle),
-        Evidence::MatchesIdleTimeout { elapsed, .. }
-        | Evidence::IdleTimeoutByTiming { elapsed, .. } => {
-            Some(Duration::from_secs_f64(elapsed.as_secs_f64().round()))
-        }
-        _ => None,
-    })
-}
-
 /// Counts an exchange whose outcome is not visible with its connection.
 fn count_opaque(e: &mut EncryptedFront, f: &Finding) {
     e.exchanges += 1;
@@ -720,23 +702,23 @@ impl Analyzer {
         self
     }
 
-    fn count(&mut self, f: &Finding, target: Option<Endpoint>) {
-        if let Some(idle) = idle_seen(f) {
+    /// Counts one diagnosed request in the summary (an exchange whose outcome is not visible
+    /// was counted with its connection before, [`count_opaque`]).
+    fn count(&mut self, f: &Tally) {
+        if let Some(idle) = f.idle_seen {
             if self.idle_seen.len() < 1000 {
                 self.idle_seen.push(idle);
             }
         }
         let s = &mut self.summary;
-        let answered = f.cause == Cause::AnsweredStatusNotVisible;
-        if f.outcome_not_visible && !answered {
-            count_opaque(&mut s.encrypted_front, f);
-            if f.front_http2 {
-                // An HTTP/2 exchange is not a request: counted with its connection only.
-                return;
-            }
+        let answered = f.answered_not_visible;
+        let target = f.target;
+        if f.outcome_not_visible && !answered && f.front_http2 {
+            // An HTTP/2 exchange is not a request: counted with its connection only.
+            return;
         }
         s.requests += 1;
-        if matches!(f.request, RequestSeen::Encrypted { .. }) {
+        if f.from_tls {
             s.inferred_from_tls += 1;
         }
         if f.outcome_not_visible {
@@ -820,9 +802,25 @@ impl Analyzer {
         let room = self.requests.len() < self.max_kept;
         let all_words = self.log.is_some() || self.log_probe.is_some();
         let keep_ok = self.keep_ok;
-        let mut finding = classify::diagnose_verdict(&path, known, |c| {
-            all_words || (room && (c.is_failure() || keep_ok))
-        });
+        // Every finding wants its words (joined to a log, or kept whatever its category).
+        let words_always = all_words || (room && keep_ok);
+        if !words_always {
+            if let Some(tally) = classify::plain_ok_tally(&path, known) {
+                // A plain ok request that is not kept (ok ones not wanted, or no room left):
+                // counted only, as below (`wanted` is `keep_ok`, `keep` false).
+                if keep_ok {
+                    self.not_kept += 1;
+                }
+                self.count(&tally);
+                self.metrics.observe(&tally);
+                return;
+            }
+        }
+        let mut finding = if words_always {
+            classify::diagnose_words(&path, known)
+        } else {
+            classify::diagnose_verdict(&path, known, |c| room && c.is_failure())
+        };
         // An HTTP/2 exchange whose outcome is not visible is not a request: counted with its
         // connection, never listed.
         let exchange_only = finding.outcome_not_visible && finding.front_http2;
@@ -865,9 +863,16 @@ impl Analyzer {
                 probe.observe(trace, start, pos.file);
             }
         }
-        self.count(&finding, path.back.as_ref().map(|b| b.conn.key.server));
+        let tally = Tally::of(&finding, &path);
+        if finding.outcome_not_visible && !tally.answered_not_visible {
+            count_opaque(&mut self.summary.encrypted_front, &finding);
+        }
+        self.count(&tally);
         if !exchange_only {
-            self.metrics.observe(&path, &finding, keep);
+            self.metrics.observe(&tally);
+            if keep {
+                self.metrics.keep_conns(&path, &finding);
+            }
         }
         if keep {
             if awaits {

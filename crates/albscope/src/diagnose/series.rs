@@ -84,13 +84,16 @@ impl TimeSeries {
                 bin.add_failure(category, 1);
             }
         };
-        // Requests come nearly in time order: most fall in the last bin (no search).
-        let in_last = self.bins.last_key_value().is_some_and(|(&s, _)| s == start);
-        if in_last {
-            if let Some(mut last) = self.bins.last_entry() {
+        // Requests come nearly in time order: most fall in the last bin (no search, one walk
+        // to it).
+        let in_last = match self.bins.last_entry() {
+            Some(mut last) if *last.key() == start => {
                 count(last.get_mut());
+                true
             }
-        } else {
+            _ => false,
+        };
+        if !in_last {
             count(self.bins.entry(start).or_default());
         }
         while self.bins.len() > MAX_BINS && self.width + 1 < WIDTHS_NS.len() {

@@ -1796,8 +1796,8 @@ fn target_answer_over_tls_alone_is_answered_status_not_visible() {
     check(&f, Category::Ok, Some(200), Some(GeneratedBy::Target));
 }
 
-/// The ok fast path (`plain_ok`) takes a plain ok pair and decides it as the full verdict does,
-/// and leaves to the full verdict the ALB's own answer, the target's 5xx and a client that
+/// The ok fast path (`plain_ok_tally`) takes a plain ok pair and counts it as the full verdict
+/// does (the same [`super::tally::Tally`]), and leaves to the full verdict the ALB's own answer, the target's 5xx and a client that
 /// closed first (debug builds also check every request it takes, in every test that analyses
 /// a capture).
 #[test]
@@ -1817,13 +1817,18 @@ fn plain_ok_pairs_take_the_fast_path_and_decide_as_the_full_verdict() {
         );
         let (sink, known) = tr.finish();
         assert_eq!(sink.paths.len(), 1);
-        super::classify::both_verdicts(&sink.paths[0], &known)
+        let (fast, full) = super::classify::both_verdicts(&sink.paths[0], &known);
+        let counted = super::tally::Tally::of(&full, &sink.paths[0]);
+        (fast.map(|t| (t, counted)), full)
     };
     let (fast, full) = pair(200, "Apache", 200);
-    assert_eq!(fast.as_ref(), Some(&full));
+    let (fast, counted) = fast.expect("the fast path takes a plain ok pair");
+    assert_eq!(fast, counted);
     check(&full, Category::Ok, Some(200), Some(GeneratedBy::Target));
     let (fast, full) = pair(404, "Apache", 404);
-    assert_eq!(fast.as_ref(), Some(&full));
+    let (fast, counted) = fast.expect("the fast path takes a plain ok pair");
+    assert_eq!(fast, counted);
+    assert_eq!(full.category, Category::Ok);
     // The ALB's own 502 after the target's 200, and the target's own 500: the full verdict.
     let (fast, full) = pair(502, "awselb/2.0", 200);
     assert!(fast.is_none());

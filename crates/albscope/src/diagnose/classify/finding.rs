@@ -10,7 +10,9 @@ use super::front::{
 use super::{Ctx, FixFacts};
 use crate::alb::{Knowledge, NotACheck, PairingNote, RequestPath, TimerSource};
 use crate::diagnose::evidence::{Cause, Evidence, Note, TellApart};
+use crate::diagnose::metrics::conn_reuse;
 use crate::diagnose::model::{AlbAddr, LegKind, Party, RequestId, RequestSeen};
+use crate::diagnose::tally::{back_end_error, Tally};
 use crate::diagnose::timeline::build_timeline;
 use crate::diagnose::{ClientStreamReset, DecryptedLegs, Finding, TimelineEvent};
 use crate::flow::Dir;
@@ -42,13 +44,14 @@ fn diagnose_untimed(path: &RequestPath, known: &Knowledge) -> Finding {
 /// built without them is fit for counting only (summary, metrics), not for a report.
 ///
 /// The verdict is built once without the words (no text copied out of the legs); a finding
-/// that wants them is built again with them (the words never change the verdict).
+/// that wants them is built again with them (the words never change the verdict). A plain ok
+/// request that is only counted does not come here: [`plain_ok_tally`] counts it.
 pub(in crate::diagnose) fn diagnose_verdict(
     path: &RequestPath,
     known: &Knowledge,
     wants_words: impl FnOnce(Category) -> bool,
 ) -> Finding {
-    let lean = plain_ok(path, known).unwrap_or_else(|| verdict_with(path, known, false));
+    let lean = verdict_with(path, known, false);
     if wants_words(lean.category) {
         verdict_with(path, known, true)
     } else {
@@ -56,8 +59,14 @@ pub(in crate::diagnose) fn diagnose_verdict(
     }
 }
 
-/// The verdict without the words ([`verdict_with`] without them) of a plain ok request, found
-/// by a cheap test; `None` for every other request (then [`verdict_with`] decides).
+/// The verdict with the words, for a finding that is kept whatever its category.
+pub(in crate::diagnose) fn diagnose_words(path: &RequestPath, known: &Knowledge) -> Finding {
+    verdict_with(path, known, true)
+}
+
+/// What the aggregates count of a plain ok request ([`Tally::of`] of its [`verdict_with`]),
+/// found by a cheap test and filled straight from the legs without building a [`Finding`];
+/// `None` for every other request (then [`verdict_with`] decides).
 ///
 /// A plain ok request: both legs are HTTP exchanges (no TLS burst, no header block skipped),
 /// the target's complete response (not a gRPC one, and not short of the content-length it
@@ -77,16 +86,20 @@ pub(in crate::diagnose) fn diagnose_verdict(
 ///   missing, a client that closed first, the ALB's own answer (`awselb`), a TLS answer or a
 ///   skipped header block, so none applies: the status is the client's (not inferred), the
 ///   target generated it, the request is neither in flight at the end nor of unseen outcome,
-///   and the access-log view is that of a relayed answer ([`access_log`], which reads the
-///   knowledge only for a path without a back end).
+///   and its request is not only TLS records (no `Encrypted` request).
+/// - The access-log view ([`access_log`], which reads the knowledge only for a path without a
+///   back end) of an `ok` request with both legs' exchanges: the target's status relayed, and
+///   its processing time from the back-end request's first byte to the end of the target's
+///   response headers (never negative).
+/// - An `ok` request adds to no back-end error count and shows no idle timeout.
 ///
-/// Debug builds check it against [`verdict_with`] for every request it takes (so every test
-/// that analyses a capture does), release builds trust it.
+/// Debug builds check it against [`Tally::of`] of [`verdict_with`] for every request it takes
+/// (so every test that analyses a capture does), release builds trust it.
 ///
 /// [`analyze_back`]: super::back::analyze_back
 /// [`analyze_response`]: super::back
 /// [`RACE_LOOKBACK`]: super::RACE_LOOKBACK
-fn plain_ok(path: &RequestPath, known: &Knowledge) -> Option<Finding> {
+pub(in crate::diagnose) fn plain_ok_tally(path: &RequestPath, known: &Knowledge) -> Option<Tally> {
     let (f, b) = (path.front.as_deref()?, path.back.as_deref()?);
     if f.burst.is_some() || b.burst.is_some() {
         return None;
@@ -122,84 +135,45 @@ fn plain_ok(path: &RequestPath, known: &Knowledge) -> Option<Finding> {
     if crossed || crate::protocol::grpc_outcome(be).is_some() || client_closed_at(f).is_some() {
         return None;
     }
-    // `access_log` reads neither the idle timeout nor the words.
-    let ctx = Ctx {
-        known,
-        idle: crate::capture::Duration(0),
-        words: false,
-    };
-    let status = Some(fresp.status);
-    let target_status = Some(bresp.status);
-    let access_log = access_log(
-        path,
-        &ctx,
-        (Category::Ok, false),
-        status,
-        target_status,
-        &None,
-    );
-    let finding = Finding {
-        id: RequestId {
-            leg: Some(LegKind::Front),
-            conn: f.conn.id.0,
-            index: f.index(),
-        },
+    let tally = Tally {
         time: f.time(),
-        client: Some(f.conn.key.client),
-        client_ip: Some(f.conn.key.client.ip),
-        alb: Some(AlbAddr::Endpoint(f.conn.key.server)),
-        target: Some(b.conn.key.server),
-        back_alb: Some(b.conn.key.client),
-        method: None,
-        path: None,
-        host: None,
-        request: RequestSeen::NotReadable,
-        status,
-        status_inferred: false,
-        front_encrypted: (f.conn.tls && !f.conn.decrypted)
-            || path
-                .notes
-                .iter()
-                .any(|n| matches!(n, PairingNote::Http2Stream { .. })),
-        decrypted: DecryptedLegs {
-            front: f.conn.decrypted,
-            back: b.conn.decrypted,
-        },
-        generated_by: Some(GeneratedBy::Target),
         category: Category::Ok,
+        status: Some(fresp.status),
+        generated_by: Some(GeneratedBy::Target),
+        status_inferred: false,
+        target_status: Some(bresp.status),
+        response_time: Some(crate::capture::Duration(
+            bresp.headers_done.since(req_t).0.max(0),
+        )),
+        back_end_error: back_end_error(Category::Ok, Some(GeneratedBy::Target), &[]),
         in_flight_at_end: false,
         outcome_not_visible: false,
+        answered_not_visible: false,
         front_http2: false,
-        candidates: Vec::new(),
-        cause: Cause::RelayedNormally,
-        trace_id: None,
-        access_log,
-        timeline: Vec::new(),
-        evidence: Vec::new(),
-        fix: None,
-        notes: Vec::new(),
-        pairing: path.pairing,
-        logged: None,
-        target_server: None,
-        grpc: None,
-        client_stream_reset: None,
+        from_tls: false,
+        idle_seen: None,
+        target: Some(b.conn.key.server),
+        reuse: conn_reuse(b),
     };
     debug_assert_eq!(
-        finding,
-        verdict_with(path, known, false),
-        "the ok fast path decided otherwise than the full verdict"
+        tally,
+        Tally::of(&verdict_with(path, known, false), path),
+        "the ok fast path counted otherwise than the full verdict"
     );
-    Some(finding)
+    Some(tally)
 }
 
-/// For tests: [`plain_ok`]'s verdict (when it takes the request) and [`verdict_with`]'s,
-/// both without the words.
+/// For tests: [`plain_ok_tally`]'s record (when it takes the request) and [`verdict_with`]'s
+/// finding, without the words.
 #[cfg(test)]
 pub(in crate::diagnose) fn both_verdicts(
     path: &RequestPath,
     known: &Knowledge,
-) -> (Option<Finding>, Finding) {
-    (plain_ok(path, known), verdict_with(path, known, false))
+) -> (Option<Tally>, Finding) {
+    (
+        plain_ok_tally(path, known),
+        verdict_with(path, known, false),
+    )
 }
 
 /// [`diagnose_verdict`] with the words (`words`) or without them.

@@ -16,7 +16,7 @@ mod front;
 #[cfg(test)]
 pub(super) use finding::both_verdicts;
 pub use finding::diagnose;
-pub(super) use finding::{diagnose_verdict, timeline};
+pub(super) use finding::{diagnose_verdict, diagnose_words, plain_ok_tally, timeline};
 
 use super::evidence::{At, Cause, Close, Evidence, TellApart};
 use crate::alb::{Knowledge, Leg};
