@@ -6,13 +6,14 @@ use super::candidates::{NodeCandidate, TlsPeers};
 use super::linking::Linking;
 use super::next_connect::NextConnects;
 use super::round_trip::RoundTrips;
+use super::taught::{Lesson, Taught};
 use super::types::{
     median, AlbConfig, BurstExchange, ConnRole, Leg, NodeEvidence, NodeInfo, RequestPath,
     TargetInfo, TimerSource, Vantage, DEFAULT_IDLE_TIMEOUT, HEALTH_CHECK_AGENT, MAX_TARGETS,
 };
 use crate::capture::{Duration, Timestamp};
 use crate::decode::{Encap, MirrorSession};
-use crate::flow::{ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
+use crate::flow::{ConnId, ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::protocol::{ConnectionRecord, HttpExchange, Known};
 use indexmap::IndexMap;
 use std::collections::BTreeSet;
@@ -192,6 +193,8 @@ pub struct Knowledge {
     /// The ends of the last [`MAX_ANSWERS`] answers below 500 per server (at most
     /// [`MAX_ANSWERING`] servers): [`Knowledge::last_answer_before`].
     answers: foldhash::HashMap<IpAddr, std::collections::VecDeque<Timestamp>>,
+    /// What each connection's earlier exchanges taught for good (skipped for its later ones).
+    taught: Taught,
 }
 
 /// Most servers whose recent answers are remembered.
@@ -553,9 +556,26 @@ impl Knowledge {
         ConnRole::Other
     }
 
-    /// Learns from a request sent on connection `key`: ALB-inserted headers and health checks
-    /// name the sender as an ALB node.
-    pub(super) fn learn_request(&mut self, key: &ConnKey, ex: &HttpExchange) {
+    /// Learns from a request sent on connection `id` (`key`): ALB-inserted headers and health
+    /// checks name the sender as an ALB node.
+    ///
+    /// What a request teaches, and whether a later request on the same connection can teach
+    /// it anew:
+    /// - its node (the client) sends the ALB's headers or health checks ([`Self::strong_node`]):
+    ///   once the node is strong with that evidence and this connection's session, a later
+    ///   request with the same headers adds nothing (strong nodes stay strong, their evidence
+    ///   and sessions only grow): skipped per connection ([`Lesson::AlbHeaders`],
+    ///   [`Lesson::HealthChecks`]). A later request with the other kind of headers is learned.
+    /// - the link evidence (client, request and times, [`Linking`]): new with every request,
+    ///   never skipped.
+    /// - the site its Host names ([`Self::learn_site`]): a later request may name another:
+    ///   never skipped.
+    /// - an answered client request makes its server a (weak) node
+    ///   ([`NodeEvidence::AnswersClients`]) unless it is one already: once the server is a
+    ///   node (nodes are never removed) skipped per connection ([`Lesson::ServerIsNode`]).
+    ///
+    /// `learning_per_request` (a test) turns the skipping off: results must not change.
+    pub(super) fn learn_request(&mut self, id: ConnId, key: &ConnKey, ex: &HttpExchange) {
         let Some(req) = &ex.request else { return };
         let reason = if req
             .headers
@@ -583,18 +603,57 @@ impl Knowledge {
                 .as_ref()
                 .is_some_and(|e| e.status.is_some());
         if let Some(reason) = reason {
-            self.strong_node(key, key.client.ip, reason);
+            let lesson = if reason == NodeEvidence::SendsHealthChecks {
+                Lesson::HealthChecks
+            } else {
+                Lesson::AlbHeaders
+            };
+            self.strong_node_once(id, key, key.client.ip, reason, lesson);
         } else if answered {
             if let Some(host) = req.headers.known(Known::Host) {
                 self.learn_site(key, host);
             }
             // A client's own request, answered: its server is the ALB when the capture holds
             // the front end only (weak: any strong node elsewhere overrides it).
-            let ip = key.server.ip;
-            if !self.nodes.contains_key(&ip) && self.nodes.len() < MAX_WEAK_NODES {
-                let n = self.node_mut(ip);
-                push_evidence(n, NodeEvidence::AnswersClients);
+            if !self.taught.has(id, key, Lesson::ServerIsNode) {
+                let ip = key.server.ip;
+                if !self.nodes.contains_key(&ip) && self.nodes.len() < MAX_WEAK_NODES {
+                    let n = self.node_mut(ip);
+                    push_evidence(n, NodeEvidence::AnswersClients);
+                }
+                if self.nodes.contains_key(&ip) {
+                    self.taught.set(id, key, Lesson::ServerIsNode);
+                }
             }
+        }
+    }
+
+    /// [`Self::learn_conn`] once per connection `id` ([`Lesson::Conn`]: it is idempotent).
+    #[inline]
+    pub(super) fn learn_conn_once(&mut self, id: ConnId, key: &ConnKey) {
+        if !self.taught.has(id, key, Lesson::Conn) {
+            self.learn_conn(key);
+            self.taught.set(id, key, Lesson::Conn);
+        }
+    }
+
+    /// [`Self::strong_node`], skipped when connection `id` taught it for good already
+    /// (`lesson`); noted as taught once it holds.
+    #[inline]
+    fn strong_node_once(
+        &mut self,
+        id: ConnId,
+        key: &ConnKey,
+        ip: IpAddr,
+        evidence: NodeEvidence,
+        lesson: Lesson,
+    ) {
+        if self.taught.has(id, key, lesson) {
+            return;
+        }
+        self.strong_node(key, ip, evidence);
+        if self.knows_strong(key, ip, evidence) {
+            self.taught.set(id, key, lesson);
         }
     }
 
@@ -685,13 +744,18 @@ impl Knowledge {
         }
     }
 
+    /// True when `ip` is a strong node with `evidence`, listed with `key`'s session (and the
+    /// session mapped to a node): [`Self::strong_node`] has nothing to add then, and every
+    /// part of it stays true for the rest of the run.
+    fn knows_strong(&self, key: &ConnKey, ip: IpAddr, evidence: NodeEvidence) -> bool {
+        self.nodes.get(&ip).is_some_and(|n| {
+            n.strong && n.evidence.contains(&evidence) && n.sessions.contains(&key.session)
+        }) && (key.session.encap == Encap::None || self.session_nodes.contains_key(&key.session))
+    }
+
     fn strong_node(&mut self, key: &ConnKey, ip: IpAddr, evidence: NodeEvidence) {
         // Nearly every request of a node says what is known already: nothing to add.
-        let known_already = self.nodes.get(&ip).is_some_and(|n| {
-            n.strong && n.evidence.contains(&evidence) && n.sessions.contains(&key.session)
-        }) && (key.session.encap == Encap::None
-            || self.session_nodes.contains_key(&key.session));
-        if known_already {
+        if self.knows_strong(key, ip, evidence) {
             return;
         }
         let mut over = 0;
@@ -1144,7 +1208,12 @@ impl Knowledge {
         ends.push_back(end);
     }
 
-    pub(super) fn learn_response(&mut self, key: &ConnKey, ex: &HttpExchange) {
+    /// Learns from the response of an exchange on connection `id` (`key`): an `awselb` answer
+    /// names its server a node (once per connection, as in [`Self::learn_request`]); answer
+    /// times and the target's banner, announced keep-alive and the like (per response: a
+    /// later one may differ).
+    pub(super) fn learn_response(&mut self, id: ConnId, key: &ConnKey, ex: &HttpExchange) {
+        const AWSELB: NodeEvidence = NodeEvidence::AnswersAsAwselb;
         // The Server header of an answer cut short still names it when its line is whole.
         let partial_awselb = ex
             .response_error
@@ -1153,7 +1222,7 @@ impl Knowledge {
             .is_some_and(|s| s.starts_with("awselb"));
         let Some(resp) = &ex.response else {
             if partial_awselb {
-                self.strong_node(key, key.server.ip, NodeEvidence::AnswersAsAwselb);
+                self.strong_node_once(id, key, key.server.ip, AWSELB, Lesson::Awselb);
             }
             return;
         };
@@ -1162,7 +1231,7 @@ impl Knowledge {
             .known(Known::Server)
             .is_some_and(|s| s.starts_with("awselb"))
         {
-            self.strong_node(key, key.server.ip, NodeEvidence::AnswersAsAwselb);
+            self.strong_node_once(id, key, key.server.ip, AWSELB, Lesson::Awselb);
         }
         if resp.status < 500 {
             let end = resp.complete.unwrap_or(resp.headers_done);

@@ -37,6 +37,8 @@ mod round_trip;
 pub(crate) use pairing::health_check;
 pub use round_trip::{MeasuredRoundTrip, RoundTrips};
 mod size;
+mod taught;
+pub use taught::learning_per_request;
 mod tracker;
 mod types;
 

@@ -802,9 +802,9 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
 
     #[inline]
     fn exchange_boxed(&mut self, conn: &ConnContext, exchange: ExchangeBox) {
-        self.known.learn_conn(&conn.key);
-        self.known.learn_request(&conn.key, &exchange);
-        self.known.learn_response(&conn.key, &exchange);
+        self.known.learn_conn_once(conn.id, &conn.key);
+        self.known.learn_request(conn.id, &conn.key, &exchange);
+        self.known.learn_response(conn.id, &conn.key, &exchange);
         if conn.saw_syn {
             self.known
                 .learn_check_request(&conn.key, conn.opened, &exchange);
@@ -846,8 +846,8 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
         self.known.seen_from = Some(self.known.seen_from.map_or(start, |f| f.min(start)));
         self.known.learn_conn(&key);
         for ex in &record.unfinished {
-            self.known.learn_request(&key, ex);
-            self.known.learn_response(&key, ex);
+            self.known.learn_request(record.tcp.id, &key, ex);
+            self.known.learn_response(record.tcp.id, &key, ex);
             if record.tcp.saw_syn {
                 self.known.learn_check_request(&key, start, ex);
             }

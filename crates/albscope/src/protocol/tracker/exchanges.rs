@@ -33,7 +33,18 @@ impl ProtocolTracker {
 
     /// Applies what the HTTP parsers found. On a connection not (yet) known as HTTP, only a
     /// request header block or a response makes it HTTP; anything else is discarded.
+    #[inline]
     pub(super) fn settle(&mut self, c: &mut Conn, sink: &mut dyn AppSink) {
+        // Most packets (body bytes, a head in parts) finish nothing: nothing to apply, and the
+        // steps below would change nothing.
+        if self.req_events.is_empty() && self.resp_events.is_empty() {
+            return;
+        }
+        self.settle_events(c, sink);
+    }
+
+    /// [`Self::settle`] when the parsers found something.
+    fn settle_events(&mut self, c: &mut Conn, sink: &mut dyn AppSink) {
         if c.app == Some(AppKind::Unknown) {
             let found = self
                 .req_events
@@ -197,7 +208,12 @@ impl ProtocolTracker {
                             h.req.stop();
                             h.tunnel_since = h.last_end;
                         }
-                        slot.ex.response = Some(resp);
+                        // Matched first: into a field known empty the response is written
+                        // in place (no drop of an old value, one copy less).
+                        match slot.ex.response.as_mut() {
+                            Some(partial) => *partial = resp,
+                            None => slot.ex.response = Some(resp),
+                        }
                         h.finished = h.finished.saturating_add(1);
                         self.stats.exchanges += 1;
                         sink.exchange_boxed(&c.ctx, slot.ex);
