@@ -691,6 +691,13 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // ReadTimeout 3 s and no IdleTimeout (Go then closes idle connections after
         // ReadTimeout): the reuse after 3.0 s idle races it; a slow upload cut by ReadTimeout
         // is answered 400 by the handler (the target's own 4xx, relayed)
+        // An HTTPS target group of protocol version HTTP1 to Go's TLS server (TLS 1.3, no
+        // keys given), health checks over TLS every 5 s: an RST after 100 of 1000 body bytes,
+        // a close (close_notify and FIN) and a reset before any answer, Go's own 500, an
+        // answer after 8 s; from the target alone the node is recognised by its health
+        // checks' cadence and the answers' statuses are not visible
+        ("gs_go_tls_hc.pcap", gs_go_tls_hc(false)),
+        ("gs_go_tls_hc.target.pcap", gs_go_tls_hc(true)),
         ("gs_go_rt.pcap", gs_go_rt(false)),
         ("gs_go_rt.target.pcap", gs_go_rt(true)),
         // HTTP/2 with prior knowledge from the stand-in (a target group of protocol version
@@ -1417,6 +1424,35 @@ fn gs_go_fail(target_side: bool) -> Vec<Want> {
         ],
         &[(44118, Undetermined, None, None)],
         target_side,
+    )
+}
+
+/// `gs_go_tls_hc`: see its truth rows. From the target alone (TLS only) the closes before an
+/// answer are read from the TLS records (a close_notify is no answer); every answered request
+/// is answered, status not visible (undetermined, no status), the cut body and the 500
+/// included, and the answer after the idle timeout is undetermined.
+fn gs_go_tls_hc(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    let closed = (TargetClosedBeforeResponse, Some(502), LB);
+    if target_side {
+        return (44501..=44510)
+            .map(|p| match p {
+                44505 | 44507 => (0, closed.0, closed.1, closed.2),
+                _ => (0, Undetermined, None, None),
+            })
+            .collect();
+    }
+    outcomes(
+        44501..=44510,
+        &[
+            (44503, IncompleteBody, None, LB),
+            (44505, closed.0, closed.1, closed.2),
+            (44507, closed.0, closed.1, closed.2),
+            (44508, TargetGeneratedError, Some(500), TG),
+            (44509, TargetIdleTimeout, Some(504), LB),
+        ],
+        &[],
+        false,
     )
 }
 
