@@ -1201,10 +1201,16 @@ pub(super) fn burst_exchanges(bursts: &[TlsBurst], alert_max: u64) -> Vec<BurstE
         match b.dir {
             Dir::ToServer => {
                 let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
+                let idle_before_ms = out.last().map_or(0, |prev| {
+                    let end = prev.response.as_ref().unwrap_or(&prev.request).last;
+                    let ms = b.first.since(end).0 / 1_000_000;
+                    u32::try_from(ms).unwrap_or(u32::MAX)
+                });
                 out.push(BurstExchange {
                     index,
                     request: b.clone(),
                     response: None,
+                    idle_before_ms,
                 });
             }
             Dir::ToClient if b.bytes <= alert_max => {}
