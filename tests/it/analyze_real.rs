@@ -2282,6 +2282,45 @@ fn go_target_side_cut_after_every_packet_is_never_wrong() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
+/// `gs_go_tls_hc.target.pcap` (an HTTPS target group seen from its target, TLS 1.3, no keys)
+/// cut after every packet: the only category a cut may state is target_closed_before_response,
+/// and only for the two requests Go closed before answering (15:10:51.4625, 15:10:53.926);
+/// everything else is undetermined (answered, status not visible; the close at the idle
+/// timeout), never ok, never a keep-alive race.
+#[test]
+fn go_https_target_side_without_keys_cut_after_every_packet_is_never_wrong() {
+    let file = "samples/real/gs_go_tls_hc.target.pcap";
+    let bytes = std::fs::read(file).expect(file);
+    let dir = crate::scratch::dir("gs_go_tls_hc-cuts");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cut = dir.join("cut.pcap");
+    // 2026-12-07T15:10:51.4625Z and 15:10:53.925986Z: the closed and the reset request's
+    // first records
+    let closed_requests = [1_796_656_251_462_500_000_i64, 1_796_656_253_925_986_000];
+    let mut wrong = Vec::new();
+    for n in 1..=177 {
+        std::fs::write(&cut, first_packets(&bytes, n)).expect("write cut");
+        let mut reader = CaptureReader::open(&[&cut]).expect("open cut");
+        let config = AlbConfig {
+            idle_timeout: Some(Duration::from_millis(5_000)),
+            ..AlbConfig::default()
+        };
+        let a = analyze_capture(&mut reader, &PipelineConfig::default(), config, true);
+        for r in &a.requests {
+            let near = closed_requests
+                .iter()
+                .any(|t| (r.time.0 - t).abs() < 1_000_000);
+            let right = r.category == Category::Undetermined
+                || (r.category == Category::TargetClosedBeforeResponse && near);
+            if !right {
+                wrong.push(format!("cut {n}: {} {:?}", r.time.0, r.category));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
 /// `gs_go_tls_h2` (tools/realcap/record_gosrv.sh): an HTTPS target group of protocol version
 /// HTTP2 to Go's standard library, which serves HTTP/2 on TLS by itself (IdleTimeout 2 s: it
 /// ends idle connections with GOAWAY, so reuses near its idle gap do not race; WriteTimeout
