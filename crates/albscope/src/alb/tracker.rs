@@ -863,11 +863,22 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             .unwrap_or_default();
         self.known.answered_before_capture += answered_before;
         if record.app == AppKind::Tls || record.tls.is_some() {
+            let named = record
+                .tls
+                .as_ref()
+                .and_then(|t| t.client_hello.as_ref())
+                // (an address given as the name names no server: the target's address)
+                .map(|h| {
+                    h.sni
+                        .as_deref()
+                        .is_some_and(|n| n.parse::<std::net::IpAddr>().is_err())
+                });
             self.known.tls_peers.remember(
                 &key,
                 record.tcp.start,
                 record.tcp.end,
                 bursts.len() as u64,
+                named,
             );
         }
         if record.app == AppKind::Http && record.tls.is_none() {
@@ -878,9 +889,13 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                     .filter(|e| e.request.is_some())
                     .count() as u64;
             if requests > 0 {
-                self.known
-                    .http_peers
-                    .remember(&key, record.tcp.start, record.tcp.end, requests);
+                self.known.http_peers.remember(
+                    &key,
+                    record.tcp.start,
+                    record.tcp.end,
+                    requests,
+                    None,
+                );
             }
         }
         if !bursts.is_empty() {
