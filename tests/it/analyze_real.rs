@@ -691,6 +691,13 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         // ReadTimeout 3 s and no IdleTimeout (Go then closes idle connections after
         // ReadTimeout): the reuse after 3.0 s idle races it; a slow upload cut by ReadTimeout
         // is answered 400 by the handler (the target's own 4xx, relayed)
+        // An HTTPS target group of protocol version HTTP1 to Go's TLS server (TLS 1.3, no
+        // keys given), health checks over TLS every 5 s: an RST after 100 of 1000 body bytes,
+        // a close (close_notify and FIN) and a reset before any answer, Go's own 500, an
+        // answer after 8 s; from the target alone the node is recognised by its health
+        // checks' cadence and the answers' statuses are not visible
+        ("gs_go_tls_hc.pcap", gs_go_tls_hc(false)),
+        ("gs_go_tls_hc.target.pcap", gs_go_tls_hc(true)),
         ("gs_go_rt.pcap", gs_go_rt(false)),
         ("gs_go_rt.target.pcap", gs_go_rt(true)),
         // HTTP/2 with prior knowledge from the stand-in (a target group of protocol version
@@ -1417,6 +1424,40 @@ fn gs_go_fail(target_side: bool) -> Vec<Want> {
         ],
         &[(44118, Undetermined, None, None)],
         target_side,
+    )
+}
+
+/// `gs_go_tls_hc`: see its truth rows. From the target alone (TLS only) the closes before an
+/// answer are read from the TLS records (a close_notify is no answer); every answered request
+/// is answered, status not visible (undetermined, no status), the cut body and the 500
+/// included, and the answer after the idle timeout is undetermined.
+fn gs_go_tls_hc(target_side: bool) -> Vec<Want> {
+    use Category::*;
+    // 44505's close came 0.3 ms after its request, after 1.2 s idle, and Go's keep-alive
+    // timer (30 s) shows nowhere: a keep-alive race cannot be ruled out (undetermined, the
+    // ALB's 502 either way); 44507's reset came 11.9 ms after it, past the round trip
+    let raced = (Undetermined, Some(502), LB);
+    let closed = (TargetClosedBeforeResponse, Some(502), LB);
+    if target_side {
+        return (44501..=44510)
+            .map(|p| match p {
+                44505 => (0, raced.0, raced.1, raced.2),
+                44507 => (0, closed.0, closed.1, closed.2),
+                _ => (0, Undetermined, None, None),
+            })
+            .collect();
+    }
+    outcomes(
+        44501..=44510,
+        &[
+            (44503, IncompleteBody, None, LB),
+            (44505, raced.0, raced.1, raced.2),
+            (44507, closed.0, closed.1, closed.2),
+            (44508, TargetGeneratedError, Some(500), TG),
+            (44509, TargetIdleTimeout, Some(504), LB),
+        ],
+        &[],
+        false,
     )
 }
 
@@ -2238,6 +2279,45 @@ fn go_target_side_cut_after_every_packet_is_never_wrong() {
             path.and_then(|p| truth(race, p))
         }));
     }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// `gs_go_tls_hc.target.pcap` (an HTTPS target group seen from its target, TLS 1.3, no keys)
+/// cut after every packet: the only category a cut may state is target_closed_before_response,
+/// and only for the two requests Go closed before answering (15:10:51.4625, 15:10:53.926);
+/// everything else is undetermined (answered, status not visible; the close at the idle
+/// timeout), never ok, never a keep-alive race.
+#[test]
+fn go_https_target_side_without_keys_cut_after_every_packet_is_never_wrong() {
+    let file = "samples/real/gs_go_tls_hc.target.pcap";
+    let bytes = std::fs::read(file).expect(file);
+    let dir = crate::scratch::dir("gs_go_tls_hc-cuts");
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cut = dir.join("cut.pcap");
+    // 2026-12-07T15:10:51.4625Z and 15:10:53.925986Z: the closed and the reset request's
+    // first records
+    let closed_requests = [1_796_656_251_462_500_000_i64, 1_796_656_253_925_986_000];
+    let mut wrong = Vec::new();
+    for n in 1..=177 {
+        std::fs::write(&cut, first_packets(&bytes, n)).expect("write cut");
+        let mut reader = CaptureReader::open(&[&cut]).expect("open cut");
+        let config = AlbConfig {
+            idle_timeout: Some(Duration::from_millis(5_000)),
+            ..AlbConfig::default()
+        };
+        let a = analyze_capture(&mut reader, &PipelineConfig::default(), config, true);
+        for r in &a.requests {
+            let near = closed_requests
+                .iter()
+                .any(|t| (r.time.0 - t).abs() < 1_000_000);
+            let right = r.category == Category::Undetermined
+                || (r.category == Category::TargetClosedBeforeResponse && near);
+            if !right {
+                wrong.push(format!("cut {n}: {} {:?}", r.time.0, r.category));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 

@@ -351,18 +351,23 @@ fn a_node_recognised_late_is_credited_its_earlier_connections() {
 }
 
 /// An HTTPS front end of one private client, no keys, no back end: not recognised (nothing
-/// readable proves which end is the ALB), and both readings named with their flags, tied, the
-/// listener first; their connections and encrypted exchanges counted, never as requests.
+/// readable proves which end is the ALB), and both readings named with their flags; their
+/// connections and encrypted exchanges counted, never as requests. The client reached the
+/// listener by its address, so its ClientHellos name no server (no SNI), as an ALB node's to
+/// its targets do: the opener reading comes first (a client using the listener's DNS name, as
+/// real clients do, would put the listener first).
 #[test]
 fn a_capture_without_a_node_names_its_likely_nodes() {
-    use albscope::alb::{CandidateReading, Vantage};
+    use albscope::alb::{CandidateReading, HelloNames, Vantage};
     let a = analyze("tls_one_client_front.pcap");
     assert_eq!(a.vantage, Vantage::Unknown);
     assert!(a.alb_nodes.is_empty());
     assert_eq!(a.summary.requests, 0);
-    let [listener, opener] = a.alb_candidates.as_slice() else {
+    let [opener, listener] = a.alb_candidates.as_slice() else {
         panic!("two candidates: {:?}", a.alb_candidates);
     };
+    assert_eq!(opener.hello_names, HelloNames::Unnamed);
+    assert!(opener.names_favour() && !listener.ties_with(opener));
     assert_eq!(listener.reading, CandidateReading::Listener { port: 443 });
     assert_eq!(
         listener.flags().join(" "),
@@ -372,7 +377,6 @@ fn a_capture_without_a_node_names_its_likely_nodes() {
         opener.flags().join(" "),
         "--alb-ip 10.98.2.10 --target-port 443"
     );
-    assert!(listener.ties_with(opener));
     for c in [listener, opener] {
         assert_eq!((c.peers, c.connections, c.exchanges), (1, 3, 4));
         assert_eq!(c.connections_listed.len(), 3);

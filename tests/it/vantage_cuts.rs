@@ -296,7 +296,10 @@ fn cuts_told_the_alb_are_never_confidently_wrong() {
 /// `unknown`, never a guess, and names the likely nodes with the flags to pass
 /// (`alb_candidates`): the third column is the told node's flags, which must be the first
 /// candidate, or the second when the analysis says the first two are as likely (one client
-/// and one server: either end may be the node). Told the ALB, each is recognised (`back+` /
+/// and one server: either end may be the node), or when the ClientHellos carry no server name
+/// (SNI) and so favour the opener: an ALB node sends none to its targets, but these recordings'
+/// clients also reached the listener by its address (real clients use its DNS name). The
+/// back-end cuts below name their node first for that reason. Told the ALB, each is recognised (`back+` /
 /// `front+`). A front-end cut of several public clients (tls-frontend, http2-frontend) and a
 /// back-end cut of 3 targets (artifacts/tls_target_group) are recognised without being told.
 const CANNOT_TELL: &[(&str, &str, &str)] = &[

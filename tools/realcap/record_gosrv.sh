@@ -8,7 +8,9 @@
 # TimeoutHandler's 503, ReadTimeout cutting a slow upload, an answer slower than the proxy's
 # idle timeout); HTTP/2 with prior knowledge to Go's HTTP/1-only server (gs_go_h2c_mismatch);
 # an HTTPS target group speaking HTTP/2 to Go's TLS server (gs_go_tls_h2, with the target's
-# TLS key log in <scenario>.keys).
+# TLS key log in <scenario>.keys); an HTTPS target group speaking HTTP/1.1 to Go's TLS server
+# with health checks over TLS every 5 s and failures mid-response, before an answer and past
+# the idle timeout (gs_go_tls_hc, key log beside it: the common target-side capture).
 #
 #   sudo tools/realcap/record_gosrv.sh                 # all scenarios
 #   sudo tools/realcap/record_gosrv.sh gs_go_ka        # some of them
@@ -30,7 +32,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/gs-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-GS_SCENARIOS="gs_go_ka gs_go_fail gs_go_rt gs_go_h2c_mismatch gs_go_tls_h2"
+GS_SCENARIOS="gs_go_ka gs_go_fail gs_go_rt gs_go_h2c_mismatch gs_go_tls_h2 gs_go_tls_hc"
 
 # HAProxy keeps idle back-end connections longer than the target's keep-alive timer (an ALB
 # keeps them up to its idle timeout): no purge of idle server connections during a recording.
@@ -188,6 +190,41 @@ sc_gs_go_tls_h2_drive() {
     client 44437 http://10.99.0.1/ok/last
     sleep 1
     if [ -s "$WORK/go-keys.log" ]; then cp "$WORK/go-keys.log" "$OUT/gs_go_tls_h2.keys"; fi
+}
+
+sc_gs_go_tls_hc_setup() {
+    # An HTTPS target group of protocol version HTTP1 (the default), as its target sees it:
+    # Go's TLS server (HTTP/1.1: the stand-in offers no ALPN), health checks over TLS every 5 s
+    # (the ALB's shortest interval), IdleTimeout 30 s (above the stand-in's 5 s idle timeout).
+    # The target writes its TLS keys to <scenario>.keys (for --tls-keylog).
+    rm -f "$WORK/go-keys.log"
+    go_target IDLE=30s TLS_CERT="$WORK/tgt.crt" TLS_KEY="$WORK/tgt.key" \
+        KEYLOG="$WORK/go-keys.log"
+    SERVERS="    server t1 10.99.1.11:8080 ssl verify none check inter 5s fall 3 rise 2"
+}
+sc_gs_go_tls_hc_drive() {
+    sleep 6                                        # a first health check or two
+    client 44501 http://10.99.0.1/ok/first
+    sleep 1
+    client 44502 http://10.99.0.1/ok/reused-1s
+    sleep 1
+    client 44503 http://10.99.0.1/hijack/rstbody/a # 100 of 1000 bytes, then RST
+    sleep 1
+    client 44504 http://10.99.0.1/ok/b
+    sleep 1
+    client 44505 http://10.99.0.1/hijack/close/c   # closed before an answer (close_notify, FIN)
+    sleep 1
+    client 44506 http://10.99.0.1/ok/d
+    sleep 1
+    client 44507 http://10.99.0.1/hijack/rst/e     # reset before an answer
+    sleep 1
+    client 44508 http://10.99.0.1/status/500/f     # Go's own 500
+    sleep 1
+    client 44509 http://10.99.0.1/slow/8/g         # past the 5 s idle timeout: 504
+    sleep 5
+    client 44510 http://10.99.0.1/ok/last
+    sleep 6                                        # one more health check
+    if [ -s "$WORK/go-keys.log" ]; then cp "$WORK/go-keys.log" "$OUT/gs_go_tls_hc.keys"; fi
 }
 
 gs_main() {

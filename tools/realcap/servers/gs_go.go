@@ -18,6 +18,8 @@
 //	/short/...         Content-Length 1000, 100 bytes written, returns: Go closes after them
 //	/hijack/close/...  http.Hijacker, then Close (FIN, no answer)
 //	/hijack/rst/...    http.Hijacker, SO_LINGER 0, then Close (RST, no answer)
+//	/hijack/rstbody/...  Content-Length 1000, 100 bytes flushed, then as /hijack/rst/ (RST
+//	                   mid-response)
 //	/wt/head/N/...     sleeps N seconds (past WriteTimeout), then writes 200: the write fails
 //	/wt/body/N/...     200 chunked, one chunk flushed, sleeps N seconds, writes more: cut
 //	/status/N/...      http.Error with status N
@@ -94,15 +96,28 @@ func handler(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", "1000")
 		w.Write([]byte(strings.Repeat("s", 100)))
 	case "hijack":
+		if arg(1) == "rstbody" {
+			w.Header().Set("Content-Length", "1000")
+			w.Write([]byte(strings.Repeat("r", 100)))
+			w.(http.Flusher).Flush()
+		}
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err != nil {
 			log.Printf("hijack: %v", err)
 			return
 		}
-		if arg(1) == "rst" {
-			if tc, ok := conn.(*net.TCPConn); ok {
+		if arg(1) == "rst" || arg(1) == "rstbody" {
+			raw := conn
+			// over TLS the TCP socket is under the TLS connection; closing it without
+			// close_notify, SO_LINGER 0: a bare RST
+			if t, ok := conn.(*tls.Conn); ok {
+				raw = t.NetConn()
+			}
+			if tc, ok := raw.(*net.TCPConn); ok {
 				tc.SetLinger(0)
 			}
+			raw.Close()
+			return
 		}
 		conn.Close()
 	case "wt":

@@ -5,7 +5,7 @@
 //! when it lies on a chain of at least [`MIN_CHAIN`] such connections from the same node to the
 //! same target, one interval apart ([`HealthCadence::on_cadence`]).
 
-use super::tracker::burst_exchanges;
+use super::tracker::{alert_only_max, burst_exchanges};
 use crate::capture::{Duration, Timestamp};
 use crate::flow::{ConnSummary, Endpoint, TcpEventKind};
 use crate::protocol::TlsInfo;
@@ -55,7 +55,9 @@ pub fn health_check_shaped(
     };
     let established = tls.and_then(|t| t.established).is_some();
     // Request/answer pairs of TLS application data (a final close_notify is not one).
-    let exchanges = tls.map(|t| burst_exchanges(&t.bursts)).unwrap_or_default();
+    let exchanges = tls
+        .map(|t| burst_exchanges(&t.bursts, alert_only_max(t)))
+        .unwrap_or_default();
     if !established || exchanges.is_empty() {
         // Never got going: it must have ended (a close, an ICMP error, or an unanswered SYN).
         let syn_only = !tcp

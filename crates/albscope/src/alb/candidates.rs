@@ -8,7 +8,10 @@
 //! connections carrying requests are remembered the same way ([`TlsPeers::plain_http`]): their
 //! server is named as a listener (a client's requests that nothing answered, e.g. a client
 //! that gave up first, name no node); never as an opener, since an ALB's own requests always
-//! carry X-Amzn-Trace-Id, which names it.
+//! carry X-Amzn-Trace-Id, which names it. Where the two readings of the same connections tie,
+//! the ClientHellos' server names break it ([`HelloNames`]): an ALB node sends none to its
+//! targets (it opens TLS to the target's address), while clients reach an ALB's listener
+//! by its DNS name and send it (the listener picks its certificate by it).
 
 use super::knowledge::is_private;
 use crate::capture::Timestamp;
@@ -39,13 +42,46 @@ pub struct TlsConnSeen {
     pub exchanges: u64,
 }
 
+/// What the ClientHellos of a candidate's connections said of the server's name (SNI).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HelloNames {
+    /// No ClientHello seen, or some named the server and some did not.
+    #[default]
+    Unknown,
+    /// Every ClientHello seen named the server (SNI): as clients of an ALB listener do.
+    Named,
+    /// No ClientHello named the server: as an ALB node's to its targets.
+    Unnamed,
+}
+
+impl HelloNames {
+    fn of(hellos: u64, named: u64) -> Self {
+        match (hellos, named) {
+            (0, _) => HelloNames::Unknown,
+            (h, n) if n == h => HelloNames::Named,
+            (_, 0) => HelloNames::Unnamed,
+            _ => HelloNames::Unknown,
+        }
+    }
+}
+
+/// The connections of one client address to one TLS server.
+#[derive(Clone, Debug)]
+struct ClientSeen {
+    ip: IpAddr,
+    connections: u64,
+    /// Its ClientHellos seen, and those that named the server (SNI).
+    hellos: u64,
+    named: u64,
+}
+
 /// What one TLS server accepted.
 #[derive(Clone, Debug, Default)]
 struct ServerSeen {
     connections: u64,
     exchanges: u64,
     /// Connections per client address (the first [`MAX_CLIENTS`] addresses).
-    clients: Vec<(IpAddr, u64)>,
+    clients: Vec<ClientSeen>,
     /// The first [`MAX_LISTED`] connections.
     listed: Vec<TlsConnSeen>,
 }
@@ -68,18 +104,39 @@ impl TlsPeers {
         }
     }
 
-    /// Remembers one closed TLS connection and its exchanges.
-    pub fn remember(&mut self, key: &ConnKey, first: Timestamp, last: Timestamp, exchanges: u64) {
+    /// Remembers one closed TLS connection and its exchanges; `named`: whether its
+    /// ClientHello named the server (SNI), `None` when no ClientHello was seen.
+    pub fn remember(
+        &mut self,
+        key: &ConnKey,
+        first: Timestamp,
+        last: Timestamp,
+        exchanges: u64,
+        named: Option<bool>,
+    ) {
         if !self.servers.contains_key(&key.server) && self.servers.len() >= MAX_SERVERS {
             return;
         }
         let s = self.servers.entry(key.server).or_default();
         s.connections += 1;
         s.exchanges += exchanges;
-        if let Some(c) = s.clients.iter_mut().find(|c| c.0 == key.client.ip) {
-            c.1 += 1;
-        } else if s.clients.len() < MAX_CLIENTS {
-            s.clients.push((key.client.ip, 1));
+        let c = match s.clients.iter().position(|c| c.ip == key.client.ip) {
+            Some(i) => s.clients.get_mut(i),
+            None if s.clients.len() < MAX_CLIENTS => {
+                s.clients.push(ClientSeen {
+                    ip: key.client.ip,
+                    connections: 0,
+                    hellos: 0,
+                    named: 0,
+                });
+                s.clients.last_mut()
+            }
+            None => None,
+        };
+        if let Some(c) = c {
+            c.connections += 1;
+            c.hellos += u64::from(named.is_some());
+            c.named += u64::from(named == Some(true));
         }
         if s.listed.len() < MAX_LISTED {
             s.listed.push(TlsConnSeen {
@@ -103,6 +160,8 @@ impl TlsPeers {
         // The server of TLS (or plain-HTTP) connections: the node's front end (listener).
         for (server, s) in &self.servers {
             let port = server.port;
+            let hellos = s.clients.iter().map(|c| c.hellos).sum();
+            let named = s.clients.iter().map(|c| c.named).sum();
             out.push(NodeCandidate {
                 ip: server.ip,
                 reading: if self.http {
@@ -114,18 +173,29 @@ impl TlsPeers {
                 connections: s.connections,
                 exchanges: s.exchanges,
                 plays_both: opens(server.ip),
+                hello_names: HelloNames::of(hellos, named),
                 connections_listed: s.listed.clone(),
             });
         }
         // A private opener of TLS connections to private servers: the node's back end.
         let mut openers: Vec<NodeCandidate> = Vec::new();
+        // Per opener: its ClientHellos seen and those that named the server.
+        let mut hellos: Vec<(IpAddr, u64, u64)> = Vec::new();
         for (server, s) in &self.servers {
             if self.http || !is_private(server.ip) {
                 continue;
             }
-            for (client, n) in &s.clients {
+            for seen in &s.clients {
+                let (client, n) = (&seen.ip, &seen.connections);
                 if !is_private(*client) {
                     continue;
+                }
+                match hellos.iter_mut().find(|h| h.0 == *client) {
+                    Some(h) => {
+                        h.1 += seen.hellos;
+                        h.2 += seen.named;
+                    }
+                    None => hellos.push((*client, seen.hellos, seen.named)),
                 }
                 let c = match openers.iter_mut().find(|o| o.ip == *client) {
                     Some(c) => c,
@@ -139,6 +209,7 @@ impl TlsPeers {
                             connections: 0,
                             exchanges: 0,
                             plays_both: accepts(*client),
+                            hello_names: HelloNames::Unknown,
                             connections_listed: Vec::new(),
                         });
                         let last = openers.len() - 1;
@@ -161,6 +232,11 @@ impl TlsPeers {
                 }
             }
         }
+        for o in &mut openers {
+            if let Some(h) = hellos.iter().find(|h| h.0 == o.ip) {
+                o.hello_names = HelloNames::of(h.1, h.2);
+            }
+        }
         out.extend(openers);
         rank(&mut out);
         out
@@ -169,17 +245,27 @@ impl TlsPeers {
 
 /// Sorts candidates most likely first and keeps [`MAX_CANDIDATES`]: playing both roles first
 /// (the node accepts clients and opens to targets), then more peers (a node serves many
-/// clients, or spreads over a target group), then more connections; on a tie a listener
+/// clients, or spreads over a target group), then more connections; then the reading the
+/// ClientHellos' server names favour ([`NodeCandidate::names_favour`]); on a tie a listener
 /// reading first (a listener is the common case, a TLS target group the rarer one).
 pub fn rank(out: &mut Vec<NodeCandidate>) {
     out.sort_by(|a, b| {
-        (b.plays_both, b.peers, b.connections, a.reading.rank(), a.ip).cmp(&(
-            a.plays_both,
-            a.peers,
-            a.connections,
-            b.reading.rank(),
-            b.ip,
-        ))
+        (
+            b.plays_both,
+            b.peers,
+            b.connections,
+            a.names_rank(),
+            a.reading.rank(),
+            a.ip,
+        )
+            .cmp(&(
+                a.plays_both,
+                a.peers,
+                a.connections,
+                b.names_rank(),
+                b.reading.rank(),
+                b.ip,
+            ))
     });
     out.truncate(MAX_CANDIDATES);
 }
@@ -234,6 +320,8 @@ pub struct NodeCandidate {
     pub exchanges: u64,
     /// It also opens connections (listener) or accepts them (opener), as a node does.
     pub plays_both: bool,
+    /// What the ClientHellos of its connections said of the server's name.
+    pub hello_names: HelloNames,
     /// The first of its connections.
     pub connections_listed: Vec<TlsConnSeen>,
 }
@@ -259,7 +347,36 @@ impl NodeCandidate {
 
     /// True when `other` is as likely as this one (nothing in the capture ranks them).
     pub fn ties_with(&self, other: &NodeCandidate) -> bool {
-        (self.plays_both, self.peers, self.connections)
-            == (other.plays_both, other.peers, other.connections)
+        (
+            self.plays_both,
+            self.peers,
+            self.connections,
+            self.names_rank(),
+        ) == (
+            other.plays_both,
+            other.peers,
+            other.connections,
+            other.names_rank(),
+        )
+    }
+
+    /// True when the ClientHellos' server names favour this reading: none named the server
+    /// and it is an opener (an ALB node sends no SNI to its targets), or every one did and it
+    /// is a listener (clients reach an ALB listener by its DNS name and send it).
+    pub fn names_favour(&self) -> bool {
+        matches!(
+            (&self.reading, self.hello_names),
+            (CandidateReading::Opener { .. }, HelloNames::Unnamed)
+                | (CandidateReading::Listener { .. }, HelloNames::Named)
+        )
+    }
+
+    /// 0 when the server names favour this reading, 2 when they favour the other, else 1.
+    fn names_rank(&self) -> u8 {
+        match (&self.reading, self.hello_names) {
+            (_, HelloNames::Unknown) | (CandidateReading::HttpListener { .. }, _) => 1,
+            _ if self.names_favour() => 0,
+            _ => 2,
+        }
     }
 }

@@ -43,7 +43,9 @@ mod tracker;
 mod types;
 
 pub use cadence::{health_check_shaped, HealthCadence};
-pub use candidates::{CandidateReading, NodeCandidate, TlsConnSeen, TlsPeers, MAX_CANDIDATES};
+pub use candidates::{
+    CandidateReading, HelloNames, NodeCandidate, TlsConnSeen, TlsPeers, MAX_CANDIDATES,
+};
 pub use knowledge::*;
 pub use tracker::*;
 pub use types::*;

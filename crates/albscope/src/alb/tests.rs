@@ -317,16 +317,37 @@ fn burst(dir: crate::flow::Dir, ms: i64, bytes: u64) -> TlsBurst {
 
 #[test]
 fn tls_bursts_make_exchanges_without_close_notify() {
-    let b = burst_exchanges(&[
-        burst(ToClient, 1, 500),
-        burst(ToServer, 10, 96),
-        burst(ToClient, 12, 120),
-        burst(ToServer, 20, 19),
-        burst(ToClient, 21, 19),
-    ]);
+    let b = burst_exchanges(
+        &[
+            burst(ToClient, 1, 500),
+            burst(ToServer, 10, 96),
+            burst(ToClient, 12, 120),
+            burst(ToServer, 20, 19),
+            burst(ToClient, 21, 19),
+        ],
+        19,
+    );
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].request.bytes, 96);
     assert_eq!(b[0].response.as_ref().unwrap().bytes, 120);
+}
+
+/// A target that closes after a request with only its close_notify (a 19-byte TLS 1.3
+/// record) did not answer it; an 8-byte-tag suite (CCM_8) keeps the rule off.
+#[test]
+fn a_lone_close_notify_after_a_request_is_no_answer() {
+    let bursts = [
+        burst(ToServer, 10, 96),
+        burst(ToClient, 12, 120),
+        burst(ToServer, 1000, 240),
+        burst(ToClient, 1001, 19),
+    ];
+    let b = burst_exchanges(&bursts, 19);
+    assert_eq!(b.len(), 2);
+    assert!(b[0].response.is_some());
+    assert!(b[1].response.is_none(), "the close_notify is no answer");
+    let b = burst_exchanges(&bursts, 0);
+    assert!(b[1].response.is_some());
 }
 
 #[test]

@@ -863,11 +863,22 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             .unwrap_or_default();
         self.known.answered_before_capture += answered_before;
         if record.app == AppKind::Tls || record.tls.is_some() {
+            let named = record
+                .tls
+                .as_ref()
+                .and_then(|t| t.client_hello.as_ref())
+                // (an address given as the name names no server: the target's address)
+                .map(|h| {
+                    h.sni
+                        .as_deref()
+                        .is_some_and(|n| n.parse::<std::net::IpAddr>().is_err())
+                });
             self.known.tls_peers.remember(
                 &key,
                 record.tcp.start,
                 record.tcp.end,
                 bursts.len() as u64,
+                named,
             );
         }
         if record.app == AppKind::Http && record.tls.is_none() {
@@ -878,9 +889,13 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                     .filter(|e| e.request.is_some())
                     .count() as u64;
             if requests > 0 {
-                self.known
-                    .http_peers
-                    .remember(&key, record.tcp.start, record.tcp.end, requests);
+                self.known.http_peers.remember(
+                    &key,
+                    record.tcp.start,
+                    record.tcp.end,
+                    requests,
+                    None,
+                );
             }
         }
         if !bursts.is_empty() {
@@ -1152,7 +1167,7 @@ fn close_notify(e: &BurstExchange) -> bool {
 /// With the handshake captured, a first server burst is the server's own (a TLS 1.3 session
 /// ticket) and is not counted.
 pub(super) fn tls_exchanges(tcp: &ConnSummary, tls: &TlsInfo) -> (Vec<BurstExchange>, u64) {
-    let mut out = burst_exchanges(&tls.bursts);
+    let mut out = burst_exchanges(&tls.bursts, alert_only_max(tls));
     let handshake_seen = tcp.saw_syn
         || tcp
             .events
@@ -1170,20 +1185,50 @@ pub(super) fn tls_exchanges(tcp: &ConnSummary, tls: &TlsInfo) -> (Vec<BurstExcha
     (out, u64::from(answered_first))
 }
 
+/// Largest application-data record (bytes after its 5-byte header) that holds no byte of an
+/// HTTP message: 19 bytes are a TLS 1.3 alert (2 bytes, the inner content type and a 16-byte
+/// AEAD tag: a close_notify, which TLS 1.3 encrypts like application data), or at most 3
+/// bytes of a TLS 1.2 record; the smallest HTTP/2 frame is 9 bytes, an HTTP/1 status line
+/// 12. Not with an 8-byte tag (the `CCM_8` suites, see [`alert_only_max`]).
+const ALERT_RECORD_MAX: u64 = 19;
+
+/// The largest server burst of `tls` that is no answer ([`ALERT_RECORD_MAX`]; 0 when its
+/// chosen cipher suite has an 8-byte tag, where 19 bytes can hold a 10-byte HTTP/2 frame).
+pub(super) fn alert_only_max(tls: &TlsInfo) -> u64 {
+    let short_tag = tls.server_hello.as_ref().is_some_and(|h| {
+        let c = h.cipher.to_ascii_uppercase();
+        c.contains("CCM_8") || c.contains("CCM8")
+    });
+    if short_tag {
+        0
+    } else {
+        ALERT_RECORD_MAX
+    }
+}
+
 /// Splits TLS application-data bursts into client-burst/server-burst exchanges (a server burst
-/// before any client burst is none of them).
-pub(super) fn burst_exchanges(bursts: &[TlsBurst]) -> Vec<BurstExchange> {
+/// before any client burst is none of them). A server burst of at most `alert_max` bytes
+/// ([`alert_only_max`]) answers nothing: it is the server's alert (a close_notify before its
+/// close), and the request before it got no response byte.
+pub(super) fn burst_exchanges(bursts: &[TlsBurst], alert_max: u64) -> Vec<BurstExchange> {
     let mut out: Vec<BurstExchange> = Vec::new();
     for b in bursts {
         match b.dir {
             Dir::ToServer => {
                 let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
+                let idle_before_ms = out.last().map_or(0, |prev| {
+                    let end = prev.response.as_ref().unwrap_or(&prev.request).last;
+                    let ms = b.first.since(end).0 / 1_000_000;
+                    u32::try_from(ms).unwrap_or(u32::MAX)
+                });
                 out.push(BurstExchange {
                     index,
                     request: b.clone(),
                     response: None,
+                    idle_before_ms,
                 });
             }
+            Dir::ToClient if b.bytes <= alert_max => {}
             Dir::ToClient => {
                 if let Some(last) = out.last_mut() {
                     if last.response.is_none() {

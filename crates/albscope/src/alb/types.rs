@@ -191,6 +191,19 @@ pub struct BurstExchange {
     pub request: TlsBurst,
     /// The answering burst, when one came before the next request.
     pub response: Option<TlsBurst>,
+    /// How long (milliseconds, saturating) the connection was quiet before this request: from
+    /// the last record of the exchange before it (its answer, else its request) to this
+    /// request's first record; 0 for the first (see [`BurstExchange::idle_before`]). 32 bits
+    /// fill the room the index leaves, so a leg does not grow.
+    pub idle_before_ms: u32,
+}
+
+impl BurstExchange {
+    /// How long the connection was quiet before this request (`None` for the first request
+    /// burst on its connection).
+    pub fn idle_before(&self) -> Option<Duration> {
+        (self.index > 0).then(|| Duration::from_millis(i64::from(self.idle_before_ms)))
+    }
 }
 
 /// One side (front end or back end) of one request.

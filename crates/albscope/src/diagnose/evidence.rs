@@ -870,6 +870,15 @@ pub enum Cause {
         /// How long the connection was idle before the request.
         idle: Duration,
     },
+    /// The target closed (FIN) a kept-alive connection as the request arrived, after an idle
+    /// gap, its keep-alive timeout unknown, and the close did not provably leave before the
+    /// request arrived: an idle close crossing the request or the target closing at the
+    /// request it had read (a handler that failed, a hijacked connection closed) (see the
+    /// finding's candidates).
+    ClosedAtRequestTimerUnknown {
+        /// How long the connection was idle before the request.
+        idle: Duration,
+    },
     /// The target reset a kept-alive connection as the request arrived (no FIN before, its
     /// keep-alive timeout unknown), and refused the connects after it: it had stopped
     /// accepting (a reject, or a process gone), inferred.

@@ -452,7 +452,8 @@ pub fn vantage_text(v: crate::alb::Vantage) -> &'static str {
         Vantage::FrontEndOnly => "front end only (client->ALB); the back end is not in the capture",
         Vantage::Unknown => {
             "unknown: no ALB traffic recognised (no awselb answer, ALB-added headers or \
-             health checks); name the ALB with --alb-ip and --listener-port"
+             health checks); name the ALB with --alb-ip and --listener-port (a capture of its \
+             clients' side) or --target-port (of its targets' side)"
         }
     }
 }
@@ -782,9 +783,18 @@ pub fn candidate_text(c: &crate::alb::NodeCandidate, rank: usize, tie: bool) -> 
             format!("{n} {many}")
         }
     };
-    let likely = match (rank, tie) {
-        (0, false) => "; the most likely",
-        (_, true) => {
+    let likely = match (rank, tie, c.names_favour(), &c.reading) {
+        (0, false, true, CandidateReading::Opener { .. }) => {
+            "; the most likely: no ClientHello it sent names the server (no SNI), as an ALB \
+             node's to its targets (it connects to their addresses), while clients reach an \
+             ALB listener by its DNS name and send that name"
+        }
+        (0, false, true, _) => {
+            "; the most likely: every ClientHello to it names the server (SNI), as clients \
+             reaching an ALB listener by its DNS name do (an ALB node sends none to its targets)"
+        }
+        (0, false, _, _) => "; the most likely",
+        (_, true, _, _) => {
             "; as likely as the next candidate: the capture cannot tell which end is the ALB"
         }
         _ => "",

@@ -37,7 +37,9 @@ fn sample(keep_ok: bool) -> crate::diagnose::Analysis {
             Some(resp(1_010, 200, "Apache/2.4.58", 10)),
         ),
     );
-    let b = b.ev(10_001, ToClient, K::Fin).ev(10_002, ToServer, K::Rst);
+    // The target's FIN captured just before the request: it left before the request arrived
+    // (a keep-alive race even with the target's timer unknown).
+    let b = b.ev(10_000, ToClient, K::Fin).ev(10_002, ToServer, K::Rst);
     tr.closed(b.record(
         AppKind::Http,
         vec![exch(

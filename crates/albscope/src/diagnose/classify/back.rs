@@ -161,7 +161,12 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                 at: at(tc.ts, tc.pos),
                 since_request: tc.ts.since(req_t),
             });
-            let idle_before = b.exchange.as_ref().and_then(|e| e.idle_before);
+            // (A TLS leg without keys: the quiet time before its request burst.)
+            let idle_before = b
+                .exchange
+                .as_ref()
+                .and_then(|e| e.idle_before)
+                .or_else(|| b.burst.as_ref().and_then(|x| x.idle_before()));
             // The idle gap before the request equals the target's keep-alive timeout (read
             // from its other idle closes, else the one it announces with `Keep-Alive:
             // timeout=N`), or, when neither is known, the close met the request after a real
@@ -213,10 +218,23 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                 // the request arrived (and no FIN before it) is an abortive idle close crossing
                 // the request or the target resetting the request (a reject, a process gone):
                 // the idle gap alone cannot tell them apart.
-                let reset_unproved = matches!(tc.kind, TcpEventKind::Rst)
-                    && !timer_known
-                    && !left_before_arrival(tc.ts, req_t, since_request, split);
+                let close_unproved =
+                    !timer_known && !left_before_arrival(tc.ts, req_t, since_request, split);
+                let reset_unproved = matches!(tc.kind, TcpEventKind::Rst) && close_unproved;
+                // The same holds for a FIN: with the timer unknown, an idle close crossing
+                // the request looks like a target closing at the request it had read (a
+                // handler that failed, a hijacked connection closed) within a round trip.
+                let fin_unproved = matches!(tc.kind, TcpEventKind::Fin) && close_unproved;
                 match order {
+                    CloseOrder::Crossed if fin_unproved => {
+                        if split.is_some() {
+                            ev.push(order_ev);
+                        }
+                        timer_evidence(&mut ev, announced.zip(announced_match), &detail);
+                        let idle = idle_before.unwrap_or(Duration(0));
+                        let what = Cause::ClosedAtRequestTimerUnknown { idle };
+                        return race_or_closed(ev, what, TellApart::KeepaliveSetting, detail);
+                    }
                     CloseOrder::Crossed if reset_unproved => {
                         if split.is_some() {
                             ev.push(order_ev);
@@ -641,12 +659,19 @@ fn same_timer(idle: f64, timer: f64) -> bool {
 /// the connection was not idle (a request sent while an earlier one was still answered, an
 /// HTTP/2 stream beside others).
 fn idle_unseen(b: &Leg, close: &TcpEvent) -> Option<IdleUnseen> {
-    let ex = b.exchange.as_ref()?;
-    if ex.h2.is_some() || ex.idle_before.is_some() || ex.request.is_none() {
-        return None;
-    }
+    let index = match (&b.exchange, &b.burst) {
+        (Some(ex), _) => {
+            if ex.h2.is_some() || ex.idle_before.is_some() || ex.request.is_none() {
+                return None;
+            }
+            ex.index
+        }
+        // A TLS leg without keys: its idle gap is known past the first request burst.
+        (None, Some(bx)) if bx.idle_before().is_none() => bx.index,
+        _ => return None,
+    };
     let tcp = &b.record.as_ref()?.tcp;
-    if ex.index == 0 {
+    if index == 0 {
         return (!tcp.saw_syn).then_some(IdleUnseen::OpenedBeforeCapture);
     }
     let lost = tcp.events.iter().any(|e| {

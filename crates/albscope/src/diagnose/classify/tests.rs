@@ -5,7 +5,7 @@
 use super::diagnose;
 use crate::alb::testutil::*;
 use crate::alb::{AlbConfig, AlbTracker};
-use crate::diagnose::{CloseOrder, Evidence, Finding, IdleUnseen, Note, TellApart};
+use crate::diagnose::{Cause, CloseOrder, Evidence, Finding, IdleUnseen, Note, TellApart};
 use crate::flow::Dir::{ToClient, ToServer};
 use crate::flow::TcpEventKind as K;
 use crate::protocol::{AppKind, AppSink};
@@ -288,9 +288,29 @@ fn a_reset_as_the_request_arrives_without_a_known_timer_is_undetermined() {
     assert_eq!(f.category, Category::KeepaliveRace, "{f:#?}");
 }
 
+/// A FIN 1 ms after the request, as long as the request's round trip: the target may have
+/// read the request and closed (a handler that failed, a hijacked connection closed) as well
+/// as closed the idle connection as it arrived; with the timer unknown, undetermined, as for
+/// an RST (gs_go_tls_hc: Go closing a hijacked connection 0.3 ms after the request, 1.2 s
+/// idle, was stated keepalive_race).
+#[test]
+fn a_fin_as_the_request_arrives_without_a_known_timer_is_undetermined() {
+    let f = unknown_timer_close(10_002, K::Fin);
+    assert_eq!(f.category, Category::Undetermined, "{f:#?}");
+    assert_eq!(
+        f.candidates,
+        vec![
+            Category::KeepaliveRace,
+            Category::TargetClosedBeforeResponse
+        ]
+    );
+    assert!(matches!(f.cause, Cause::ClosedAtRequestTimerUnknown { .. }));
+    assert_eq!(f.generated_by, Some(GeneratedBy::Lb));
+}
+
 #[test]
 fn no_keepalive_timeout_is_invented_where_none_is_announced() {
-    let f = unknown_timer_close(10_002, K::Fin);
+    let f = unknown_timer_close(10_001, K::Fin);
     assert_eq!(f.category, Category::KeepaliveRace, "{f:#?}");
     assert!(!f
         .evidence

@@ -101,6 +101,13 @@ pub fn cause(c: &Cause) -> String {
              be told from the target resetting the request (a reject, or a process gone)",
             secs(*idle)
         ),
+        Cause::ClosedAtRequestTimerUnknown { idle } => format!(
+            "the target closed the kept-alive connection as the request arrived, after {} \
+             idle; its keep-alive timeout is not known, so an idle close crossing the request \
+             (a keep-alive race) cannot be told from the target closing at the request it had \
+             read (a handler that failed, a connection closed by the application)",
+            secs(*idle)
+        ),
         Cause::ResetThenRefused { idle } => format!(
             "the target reset the kept-alive connection as the request arrived, {}, \
              without closing it before (no FIN), and refused the connections opened to it after \
