@@ -1229,6 +1229,7 @@ pub fn analyze_capture_probing(
     }
     analyzer.log_probe = probe;
     let mut tracker = crate::alb::AlbTracker::new(alb, analyzer);
+    tracker.set_input_starts(reader.input_starts());
     let stats = crate::pipeline::run_app(reader, pipeline, &mut tracker);
     let (mut analyzer, known) = tracker.finish();
     let probe = analyzer.log_probe.take();
