@@ -21,6 +21,7 @@ mod flow_cli;
 mod flow_vs_tshark;
 mod h2_vs_tshark;
 mod health_cadence;
+mod late_start;
 mod logjoin_cli;
 mod logjoin_samples;
 mod multi_file_samples;

@@ -907,7 +907,10 @@ impl<S: PathSink> AlbTracker<S> {
                     }
                 }
             }
-            if let Some(node) = path.node.filter(|_| hold && pairing::waits_for_back_end(&path)) {
+            if let Some(node) = path
+                .node
+                .filter(|_| hold && pairing::waits_for_back_end(&path))
+            {
                 self.hold_unseen(node, path.into_path());
                 continue;
             }

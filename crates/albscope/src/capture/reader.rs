@@ -193,7 +193,11 @@ impl CaptureReader {
         for i in 0..reader.inputs.len() {
             reader.advance(i);
             if let Some(input) = reader.inputs.get_mut(i) {
-                input.first = input.file.as_ref().and_then(FileInput::pending).map(|p| p.ts);
+                input.first = input
+                    .file
+                    .as_ref()
+                    .and_then(FileInput::pending)
+                    .map(|p| p.ts);
             }
         }
         Ok(reader)
