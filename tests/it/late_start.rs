@@ -2,15 +2,18 @@
 //! `scenarios::late_start`): a node's back end is in the capture only from the start of the
 //! first file that shows it, so a front-end-only failure before that start is "back end not
 //! captured" (never "no back-end attempt"), one after it with nothing in the back end is "no
-//! back-end attempt"; whatever the order the files are given in, each file alone is never
-//! confidently wrong, and the reports match their goldens (`expected.txt`, `.json`;
-//! `ALBSCOPE_BLESS=1` rewrites files and goldens).
+//! back-end attempt"; the front end likewise (a back-end leg before the client-side file
+//! started is "front end not captured", never "no front-end match" nor a health check); whatever
+//! the order the files are given in, each file alone is never confidently wrong, and the
+//! reports match their goldens (`expected.txt`, `.json`; `ALBSCOPE_BLESS=1` rewrites files and
+//! goldens).
 
 use albscope::alb::{AlbConfig, PairingNote};
-use albscope::diagnose::{analyze_files, Analysis, Evidence, Keep, Note};
+use albscope::diagnose::{analyze_files, Analysis, Evidence, Finding, Keep, Note};
 use albscope::pipeline::PipelineConfig;
 use albscope::report::expected_report;
 use albscope::taxonomy::Category;
+use albscope_synth::alb::{Expected, Vantage};
 use albscope_synth::scenarios::{late_start, MultiFileScenario};
 use std::path::PathBuf;
 
@@ -66,14 +69,38 @@ fn committed_files_match_builder() {
     assert!(stale.is_empty(), "rerun with ALBSCOPE_BLESS=1: {stale:?}");
 }
 
+/// The scenarios whose back-end (target-side) file starts late, and whose front-end
+/// (client-side) file does.
+fn late_side(s: &MultiFileScenario) -> (Vantage, u64) {
+    s.files
+        .iter()
+        .zip(s.starts)
+        .max_by_key(|(_, start)| **start)
+        .map_or((Vantage::AlbNode, 0), |(f, start)| (f.1, *start))
+}
+
+/// Whether `r` is truth entry `e` (by client address when it is known, and category or
+/// candidates).
+fn fits(r: &Finding, e: &Expected) -> bool {
+    let ip = r
+        .client_ip
+        .or(r.client.map(|c| c.ip))
+        .map(|ip| ip.to_string());
+    ip.map_or(true, |ip| e.client.starts_with(&format!("{ip}:")))
+        && (r.category == e.category
+            || (r.category == Category::Undetermined && r.candidates.contains(&e.category)))
+}
+
 #[test]
 fn back_end_counts_as_captured_only_from_its_file_start() {
     for s in late_start() {
+        let (late, start) = late_side(&s);
+        if late != Vantage::Target {
+            continue;
+        }
         let truth = s.expected();
         let names: Vec<&str> = s.files.iter().map(|f| f.0).collect();
         let reversed: Vec<&str> = names.iter().rev().copied().collect();
-        // The back-end file's start (world time after the first packet).
-        let start = s.starts.iter().copied().max().unwrap_or(0);
         for files in [names.clone(), reversed] {
             let a = analyze(&s, &files, true);
             let what = format!("{} {files:?}", s.name);
@@ -88,6 +115,7 @@ fn back_end_counts_as_captured_only_from_its_file_start() {
                             && r.status == e.status
                     })
                     .expect("a request of the truth");
+                assert!(fits(r, e), "{what}: {} {:?}", e.client, r.category);
                 if e.category == Category::Ok {
                     assert_eq!(r.category, Category::Ok, "{what}: {}", e.client);
                     continue;
@@ -104,15 +132,6 @@ fn back_end_counts_as_captured_only_from_its_file_start() {
                     // Only the front end was captured then: never "no back-end attempt".
                     assert!(not_captured, "{what}: {} {:?}", e.client, r.notes);
                     assert!(!no_attempt, "{what}: {} {:?}", e.client, r.evidence);
-                    assert!(
-                        r.category == e.category
-                            || (r.category == Category::Undetermined
-                                && r.candidates.contains(&e.category)),
-                        "{what}: {} {:?} {:?}",
-                        e.client,
-                        r.category,
-                        r.candidates
-                    );
                 } else {
                     assert_eq!(r.category, e.category, "{what}: {}", e.client);
                     assert!(!not_captured, "{what}: {} {:?}", e.client, r.notes);
@@ -121,6 +140,59 @@ fn back_end_counts_as_captured_only_from_its_file_start() {
                     }
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn front_end_counts_as_captured_only_from_its_file_start() {
+    for s in late_start() {
+        let (late, start) = late_side(&s);
+        if late != Vantage::Client {
+            continue;
+        }
+        let truth = s.expected();
+        let names: Vec<&str> = s.files.iter().map(|f| f.0).collect();
+        let reversed: Vec<&str> = names.iter().rev().copied().collect();
+        for files in [names.clone(), reversed] {
+            let a = analyze(&s, &files, true);
+            let what = format!("{} {files:?}", s.name);
+            let first = a.capture.first.expect("capture start");
+            let mut refused_before = false;
+            for r in &a.requests {
+                assert!(
+                    truth.iter().any(|e| fits(r, e)),
+                    "{what}: {:?} {:?} fits no truth",
+                    r.client_ip,
+                    r.category
+                );
+                let before = (r.time.0 - first.0) < start as i64;
+                let no_match = r
+                    .notes
+                    .contains(&Note::Pairing(PairingNote::NoFrontEndMatch));
+                assert!(!no_match, "{what}: {:?} {:?}", r.client_ip, r.notes);
+                if before {
+                    // Only the back end was captured then.
+                    assert!(
+                        r.notes
+                            .contains(&Note::Pairing(PairingNote::FrontEndNotCaptured)),
+                        "{what}: {:?} {:?}",
+                        r.client_ip,
+                        r.notes
+                    );
+                    refused_before |= r.category == Category::TargetConnectRefused
+                        || r.candidates.contains(&Category::TargetConnectRefused);
+                } else {
+                    let e = truth.iter().find(|e| fits(r, e)).expect("fits");
+                    assert_eq!(r.category, e.category, "{what}: {}", e.client);
+                }
+            }
+            // The refused connect before the client-side file started is a request (seen from
+            // the back end alone, maybe a failed health check), not a health check.
+            assert!(
+                refused_before,
+                "{what}: the early refused connect is reported"
+            );
         }
     }
 }

@@ -134,21 +134,37 @@ pub fn multi_file() -> Vec<MultiFileScenario> {
 /// (`samples/late-start/<name>/`): a request is only known to lack a leg while a file that shows
 /// that leg's side of its node has started.
 pub fn late_start() -> Vec<MultiFileScenario> {
-    vec![MultiFileScenario {
-        name: "back-end-from-30s",
-        description: "One ALB node (10.0.1.25) recorded twice: tcpdump on the clients' side from \
+    vec![
+        MultiFileScenario {
+            name: "back-end-from-30s",
+            description:
+                "One ALB node (10.0.1.25) recorded twice: tcpdump on the clients' side from \
             0 s and on the target's side only from 30 s (started later); before 30 s an ALB 503 \
             without a target attempt (no healthy target) and an ALB 502 after a refused \
             connect, both seen from the front end only; after 30 s the same again (the 503 with \
             no back-end attempt in the target-side file, the refused connect in it), ok traffic \
             and health checks throughout",
-        files: &[
-            ("client-side.pcap", Vantage::Client, 0),
-            ("target-side.pcap", Vantage::Target, 0),
-        ],
-        starts: &[0, 30 * SEC],
-        world: back_end_from_30s,
-    }]
+            files: &[
+                ("client-side.pcap", Vantage::Client, 0),
+                ("target-side.pcap", Vantage::Target, 0),
+            ],
+            starts: &[0, 30 * SEC],
+            world: back_end_from_30s,
+        },
+        MultiFileScenario {
+            name: "front-end-from-30s",
+            description: "The same traffic recorded the other way round: tcpdump on the target's \
+            side from 0 s and on the clients' side only from 30 s; before 30 s the refused \
+            connect (a bare SYN answered by RST) and the 503 are seen from the back end only \
+            (the 503, without any back-end traffic, not at all)",
+            files: &[
+                ("client-side.pcap", Vantage::Client, 0),
+                ("target-side.pcap", Vantage::Target, 0),
+            ],
+            starts: &[30 * SEC, 0],
+            world: back_end_from_30s,
+        },
+    ]
 }
 
 /// [`late_start`]'s world: failures before and after the target-side capture starts (30 s).

@@ -148,6 +148,9 @@ pub struct Knowledge {
     pub health_checks: u64,
     /// Each input's first packet time, by file index (see [`Knowledge::input_start`]).
     input_starts: Vec<Option<Timestamp>>,
+    /// The earliest start of the inputs that showed a front-end (client) connection (see
+    /// [`Knowledge::front_captured_at`]).
+    pub(super) front_since: Option<Timestamp>,
     /// Bumped whenever a node's [`NodeInfo::back_since`] moves earlier (front-end requests held
     /// for their node's back end are looked at again only then).
     pub(super) back_epoch: u64,
@@ -320,6 +323,13 @@ impl Knowledge {
             .get(&node)
             .and_then(|n| n.back_since)
             .is_some_and(|s| s <= t)
+    }
+
+    /// Whether the front end is in the capture at time `t`, as far as inputs go: an input that
+    /// showed front-end connections had started by then (with one input, or none counted
+    /// apart, always). Which nodes' front ends it shows is [`Knowledge::front_seen`]'s.
+    pub fn front_captured_at(&self, t: Timestamp) -> bool {
+        self.front_since.map_or(true, |s| s <= t)
     }
 
     /// The back-end half of [`Knowledge::legs_seen`] (without counting the front end's

@@ -930,6 +930,14 @@ fn pair_in(
             notes: vec![note],
         });
     }
+    // The earliest start of the inputs of this batch's front-end legs (a back-end leg is known
+    // to lack its front end only where an input that shows front ends had started).
+    let batch_front_since = out
+        .paths
+        .iter()
+        .filter_map(|p| p.front.as_ref())
+        .map(|f| known.input_start(f.conn.opened_pos.file))
+        .min();
     // Nodes with a front-end leg in this batch (paired or not).
     let front_nodes: HashSet<IpAddr> = distinct_runs(
         out.paths
@@ -956,7 +964,9 @@ fn pair_in(
         // A request the capture lost (mirror loss or truncation) is no evidence of a client.
         let has_request =
             b.leg.exchange.as_ref().is_some_and(|e| e.request.is_some()) || b.leg.burst.is_some();
-        let front_seen = front_seen && (known.front_seen(b.node) || front_nodes.contains(&b.node));
+        let front_seen = front_seen
+            && (known.front_seen(b.node) || front_nodes.contains(&b.node))
+            && (known.front_captured_at(b.time) || batch_front_since.is_some_and(|s| s <= b.time));
         if front_seen && !has_request && opened_before_capture(&b.leg) {
             // Its start (SYN, handshake) is not in the capture and nothing readable followed:
             // no evidence of a health check, failed or not, nor of a client request.

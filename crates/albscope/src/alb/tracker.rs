@@ -1172,16 +1172,22 @@ impl<S: PathSink> AlbTracker<S> {
         } else {
             let mut over = 0;
             let mut epoch = self.known.back_epoch;
+            let mut front_since = None;
             let n = self.known.node_mut(node);
             if role == ConnRole::FrontEnd {
                 n.front_connections += 1;
                 n.listener_ports.insert(key.server.port);
+                front_since = Some(since);
             } else {
                 n.back_connections += 1;
                 Knowledge::back_end_since(n, since, &mut epoch);
             }
             Knowledge::add_session(n, &key.session, &mut over);
             self.known.back_epoch = epoch;
+            if let Some(since) = front_since {
+                let f = self.known.front_since.get_or_insert(since);
+                *f = (*f).min(since);
+            }
             self.known.sessions_over_limit += over;
         }
         if role != ConnRole::FrontEnd && self.known.target_mut(key.server).is_none() {
