@@ -280,7 +280,6 @@ impl Forwarded {
     }
 }
 
-/// The distinct addresses of `nodes` (a run of one address hashed once).
 /// Whether `path` is a front-end request left without a back end because its node's back end
 /// is not known to be captured at its time, and its verdict reads that: a request answered
 /// under 500 is ok whatever its back end shows.
@@ -316,6 +315,7 @@ fn earliest_by_node(
     map
 }
 
+/// The distinct addresses of `nodes` (a run of one address hashed once).
 fn distinct_runs(nodes: impl Iterator<Item = IpAddr>) -> HashSet<IpAddr> {
     let mut set = HashSet::default();
     let mut last = None;
