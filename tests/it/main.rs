@@ -22,6 +22,8 @@ mod flow_vs_tshark;
 mod h2_vs_tshark;
 mod health_cadence;
 mod learn_once;
+
+mod late_start;
 mod logjoin_cli;
 mod logjoin_samples;
 mod multi_file_samples;

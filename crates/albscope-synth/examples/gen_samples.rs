@@ -98,8 +98,15 @@ fn main() -> std::io::Result<()> {
          files of a directory together: `albscope analyze samples/<dir>/*.pcap`; `<dir>/access.log` is \
          the ALB's access log, on the true clock):\n\n",
     );
-    for m in albscope_synth::scenarios::multi_file() {
-        let sub = dir.join(m.name);
+    let late = albscope_synth::scenarios::late_start()
+        .into_iter()
+        .map(|m| (format!("late-start/{}", m.name), m));
+    let multi = albscope_synth::scenarios::multi_file()
+        .into_iter()
+        .map(|m| (m.name.to_string(), m))
+        .chain(late);
+    for (rel, m) in multi {
+        let sub = dir.join(&rel);
         std::fs::create_dir_all(&sub)?;
         let mut sizes = Vec::new();
         for (file, bytes) in m.build_files() {
@@ -120,7 +127,7 @@ fn main() -> std::io::Result<()> {
         let _ = writeln!(
             readme,
             "- `{}/` ({}): {}. Truth: {} ok{}{}",
-            m.name,
+            rel,
             sizes.join(", "),
             m.description,
             ok,

@@ -1707,6 +1707,18 @@ impl World {
     /// Writes the capture as seen from `vantage`, its clock `ahead` nanoseconds ahead of the
     /// world's (negative: behind), as a capture on another machine would be.
     pub fn write_pcap_as<W: Write>(&self, w: W, vantage: Vantage, ahead: i64) -> io::Result<()> {
+        self.write_pcap_from(w, vantage, ahead, 0)
+    }
+
+    /// [`World::write_pcap_as`] of a capture started at world time `from` (nanoseconds since
+    /// the epoch, before the clock is skewed by `ahead`): earlier packets are not in it.
+    pub fn write_pcap_from<W: Write>(
+        &self,
+        w: W,
+        vantage: Vantage,
+        ahead: i64,
+        from: Nanos,
+    ) -> io::Result<()> {
         let link = match self.cfg.wrap {
             Wrap::Plain(f) => f.link_type(),
             _ => super::pcap::LinkType::Ethernet,
@@ -1743,7 +1755,9 @@ impl World {
         order.sort_by_key(|&i| self.pkts.get(i).map_or(0, |p| p.t));
         let mut enc = Encoder::new(self.cfg.wrap, self.cfg.mirror_snap);
         for i in order {
-            let Some(p) = self.pkts.get(i) else { continue };
+            let Some(p) = self.pkts.get(i).filter(|p| p.t >= from) else {
+                continue;
+            };
             let Some(meta) = self.flows.get(p.tag as usize) else {
                 continue;
             };

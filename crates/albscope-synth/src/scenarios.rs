@@ -58,6 +58,9 @@ pub struct MultiFileScenario {
     /// Each file: its name, the vantage it was recorded from, and how far its clock is ahead
     /// of the world's (nanoseconds; negative: behind).
     pub files: &'static [(&'static str, Vantage, i64)],
+    /// When each file's capture started, in the order of `files` (nanoseconds after the
+    /// world's first packet time, [`t0`]; a file not listed: from the start).
+    pub starts: &'static [u64],
     world: fn() -> World,
 }
 
@@ -67,9 +70,11 @@ impl MultiFileScenario {
         let w = (self.world)();
         self.files
             .iter()
-            .map(|(name, vantage, ahead)| {
+            .enumerate()
+            .map(|(i, (name, vantage, ahead))| {
                 let mut out = Vec::new();
-                if w.write_pcap_as(&mut out, *vantage, *ahead).is_err() {
+                let from = self.starts.get(i).map_or(0, |s| t0() + s);
+                if w.write_pcap_from(&mut out, *vantage, *ahead, from).is_err() {
                     out.clear();
                 }
                 (*name, out)
@@ -103,6 +108,7 @@ pub fn multi_file() -> Vec<MultiFileScenario> {
                 ("client-side.pcap", Vantage::Client, 0),
                 ("target-side.pcap", Vantage::Target, -1_350_000_000),
             ],
+            starts: &[],
             world: split_addrs,
         },
         MultiFileScenario {
@@ -118,9 +124,99 @@ pub fn multi_file() -> Vec<MultiFileScenario> {
                 ("client-side.pcap", Vantage::Client, 0),
                 ("target-side.pcap", Vantage::Target, -800_000_000),
             ],
+            starts: &[],
             world: https_split_addrs,
         },
     ]
+}
+
+/// Samples recorded as several files started at different times
+/// (`samples/late-start/<name>/`): a request is only known to lack a leg while a file that shows
+/// that leg's side of its node has started.
+pub fn late_start() -> Vec<MultiFileScenario> {
+    vec![
+        MultiFileScenario {
+            name: "back-end-from-30s",
+            description:
+                "One ALB node (10.0.1.25) recorded twice: tcpdump on the clients' side from \
+            0 s and on the target's side only from 30 s (started later); before 30 s an ALB 503 \
+            without a target attempt (no healthy target) and an ALB 502 after a refused \
+            connect, both seen from the front end only; after 30 s the same again (the 503 with \
+            no back-end attempt in the target-side file, the refused connect in it), ok traffic \
+            and health checks throughout",
+            files: &[
+                ("client-side.pcap", Vantage::Client, 0),
+                ("target-side.pcap", Vantage::Target, 0),
+            ],
+            starts: &[0, 30 * SEC],
+            world: back_end_from_30s,
+        },
+        MultiFileScenario {
+            name: "front-end-from-30s",
+            description: "The same traffic recorded the other way round: tcpdump on the target's \
+            side from 0 s and on the clients' side only from 30 s; before 30 s the refused \
+            connect (a bare SYN answered by RST) and the 503 are seen from the back end only \
+            (the 503, without any back-end traffic, not at all)",
+            files: &[
+                ("client-side.pcap", Vantage::Client, 0),
+                ("target-side.pcap", Vantage::Target, 0),
+            ],
+            starts: &[30 * SEC, 0],
+            world: back_end_from_30s,
+        },
+    ]
+}
+
+/// [`late_start`]'s world: failures before and after the target-side capture starts (30 s).
+fn back_end_from_30s() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 37,
+        wrap: Wrap::Plain(Framing::Ethernet),
+        ..Default::default()
+    });
+    // Target 2: a port nothing listens on (the refused connects).
+    w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    let mut r = SplitMix64::new(137);
+    let t = t0();
+    w.health_checks(n, 0, t + SEC, t + 55 * SEC, 10 * SEC);
+    let f = w.open(ip(CLIENTS[0]), n, t);
+    let mut e = ok(&mut w, f, t + 2 * MS, "/", 0, &mut r);
+    e = w.request(
+        f,
+        e + 5 * SEC,
+        &Req::get("/admin"),
+        0,
+        Outcome::NoTarget(503),
+    );
+    let g = w.open(ip(CLIENTS[1]), n, e + 2 * SEC);
+    e = w.request(
+        g,
+        e + 2 * SEC + 3 * MS,
+        &Req::get("/old"),
+        2,
+        Outcome::Refused,
+    );
+    ok(&mut w, g, e + 3 * SEC, "/api/items", 0, &mut r);
+    let h = w.open(ip(CLIENTS[2]), n, t + 35 * SEC);
+    e = ok(&mut w, h, t + 35 * SEC + 3 * MS, "/", 0, &mut r);
+    e = w.request(
+        h,
+        e + 5 * SEC,
+        &Req::get("/admin"),
+        0,
+        Outcome::NoTarget(503),
+    );
+    let k = w.open(ip(CLIENTS[3]), n, e + 2 * SEC);
+    e = w.request(
+        k,
+        e + 2 * SEC + 3 * MS,
+        &Req::get("/old"),
+        2,
+        Outcome::Refused,
+    );
+    ok(&mut w, k, e + 3 * SEC, "/products", 0, &mut r);
+    w.finish(t + 58 * SEC);
+    w
 }
 
 /// Front-end-only captures of an HTTPS listener without keys (`samples/encrypted-front/`,

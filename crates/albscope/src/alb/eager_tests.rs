@@ -34,15 +34,19 @@ impl Req {
     }
 }
 
-/// Delivers request `i`'s legs (connection ids `2i`, `2i + 1`).
-fn deliver(tr: &mut AlbTracker<Collect>, i: usize, r: &Req) {
+/// Delivers request `i`'s legs (connection ids `2i`, `2i + 1`). With `back_from`, the back end
+/// is in a second input that started then: back-end connections opened before it are not in
+/// the capture.
+fn deliver(tr: &mut AlbTracker<Collect>, i: usize, r: &Req, back_from: Option<i64>) {
+    let back_captured = back_from.map_or(true, |s| r.start + 1 >= s);
+    let back_file = u16::from(back_from.is_some());
     let id = i as u64 * 2;
     let target = TARGETS[r.target];
     let client = CLIENTS[r.client];
     let f = Conn::new(id, ep(client, 10_000 + i as u16), ep(ALB, 80), r.start - 2)
         .handshake(r.start - 2);
-    if r.refused {
-        let attempt = Conn::new(
+    if r.refused && back_captured {
+        let mut attempt = Conn::new(
             1_000_000 + id,
             ep(ALB, 40_000 + i as u16),
             ep(TARGET, 80),
@@ -56,6 +60,7 @@ fn deliver(tr: &mut AlbTracker<Collect>, i: usize, r: &Req) {
             },
         )
         .ev(r.start + 2, Dir::ToClient, TcpEventKind::Rst);
+        attempt.s.first_pos.file = back_file;
         tr.closed(attempt.record(AppKind::Empty, vec![], 0, None));
     }
     let (status, server) = if r.front_only {
@@ -72,16 +77,17 @@ fn deliver(tr: &mut AlbTracker<Collect>, i: usize, r: &Req) {
             Some(resp(r.done(), status, server, 10)),
         ),
     );
-    if r.front_only {
+    if r.front_only || !back_captured {
         return;
     }
-    let b = Conn::new(
+    let mut b = Conn::new(
         id + 1,
         ep(ALB, 20_000 + i as u16),
         ep(TARGET, 80),
         r.start + 1,
     )
     .handshake(r.start + 1);
+    b.s.first_pos.file = back_file;
     tr.exchange(
         &b.ctx(false),
         exch(
@@ -127,14 +133,22 @@ fn tracker() -> AlbTracker<Collect> {
 /// is in flight as the protocol layer tells it, and the capture clock's `disorder` when told)
 /// after the deliveries where `ticks` says; returns the decisions and the most legs held after
 /// a tick.
-fn run(reqs: &[Req], ticks: &[bool], disorder: Option<i64>) -> (Vec<String>, usize) {
+fn run(
+    reqs: &[Req],
+    ticks: &[bool],
+    disorder: Option<i64>,
+    back_from: Option<i64>,
+) -> (Vec<String>, usize) {
     let mut tr = tracker();
+    if let Some(from) = back_from {
+        tr.set_input_starts(vec![Some(t(0)), Some(t(from))]);
+    }
     let mut order: Vec<usize> = (0..reqs.len()).collect();
     order.sort_by_key(|&i| (reqs[i].done(), i));
     let mut delivered = vec![false; reqs.len()];
     let mut peak = 0;
     for (k, &i) in order.iter().enumerate() {
-        deliver(&mut tr, i, &reqs[i]);
+        deliver(&mut tr, i, &reqs[i], back_from);
         delivered[i] = true;
         if !ticks.get(k).copied().unwrap_or(false) {
             continue;
@@ -208,15 +222,17 @@ proptest! {
 
     /// Eager batches at random ticks (with the capture clock's disorder told or not, and
     /// batches that start when enough legs are queued), with random hanging requests and
-    /// refused attempts not reported yet, decide what one batch at the end decides.
+    /// refused attempts not reported yet, and the back end in one input with the front end or
+    /// in a second one started later, decide what one batch at the end decides.
     #[test]
     fn eager_batches_decide_what_one_batch_at_the_end_decides(
         reqs in reqs(),
         ticks in prop::collection::vec(prop::bool::weighted(0.3), 60),
         disorder in prop::option::of(prop::sample::select(vec![0i64, 3, 40, 700])),
+        back_from in prop::option::weighted(0.25, 1_000i64..10_000),
     ) {
-        let (eager, _) = run(&reqs, &ticks, disorder);
-        let (once, _) = run(&reqs, &[], None);
+        let (eager, _) = run(&reqs, &ticks, disorder, back_from);
+        let (once, _) = run(&reqs, &[], None, back_from);
         prop_assert_eq!(eager, once);
     }
 }
@@ -243,15 +259,47 @@ fn a_hanging_request_holds_only_its_own_request_line() {
         });
     }
     let ticks = vec![true; reqs.len()];
-    let (eager, peak) = run(&reqs, &ticks, None);
-    let (once, _) = run(&reqs, &[], None);
+    let (eager, peak) = run(&reqs, &ticks, None, None);
+    let (once, _) = run(&reqs, &[], None, None);
     assert_eq!(eager, once);
     // Disorder not told: about 3 s of traffic (the fixed slack and the batch step): 30
     // requests, 60 legs.
     assert!(peak < 100, "{peak} legs held");
     // Told (none): the legs of the measured slack (100 ms) and of a batch that is due when a
     // few legs are queued: what is in flight, not the rate times a fixed window.
-    let (told, peak) = run(&reqs, &ticks, Some(0));
+    let (told, peak) = run(&reqs, &ticks, Some(0), None);
     assert_eq!(told, once);
     assert!(peak <= 12, "{peak} legs held");
+}
+
+#[test]
+fn front_only_requests_before_the_first_back_end_leg_wait_for_it() {
+    // Requests the ALB answered itself (503) at the very start, the node's first back-end leg
+    // later, a pairing batch in between (as with proptest seed ab7210be): with one input the
+    // node's back end is in the capture for its whole span, so they lack a back-end attempt,
+    // in eager batches too.
+    let req = |start: i64, front_only: bool| Req {
+        start,
+        target: 0,
+        client: 0,
+        front_only,
+        hang: None,
+        refused: false,
+    };
+    let mut reqs = vec![req(1_000, true), req(1_020, true), req(3_000, true)];
+    reqs.extend((0..20).map(|k| req(4_000 + k * 50, false)));
+    let ticks = vec![true; reqs.len()];
+    let (eager, _) = run(&reqs, &ticks, Some(0), None);
+    let (once, _) = run(&reqs, &[], None, None);
+    assert_eq!(eager, once);
+    let no_attempt = once.iter().filter(|d| d.contains("NoBackEndAttempt"));
+    assert_eq!(no_attempt.count(), 3, "{once:?}");
+    // The back end in a second input that started after them: not captured then.
+    let (eager, _) = run(&reqs, &ticks, Some(0), Some(2_000));
+    let (once, _) = run(&reqs, &[], None, Some(2_000));
+    assert_eq!(eager, once);
+    let not_captured = once.iter().filter(|d| d.contains("BackEndNotCaptured"));
+    assert_eq!(not_captured.count(), 2, "{once:?}");
+    let no_attempt = once.iter().filter(|d| d.contains("NoBackEndAttempt"));
+    assert_eq!(no_attempt.count(), 1, "{once:?}");
 }

@@ -49,6 +49,8 @@ struct OpenedConns {
     server: Endpoint,
     session: MirrorSession,
     connections: u64,
+    /// The earliest start of the inputs they came through (see [`Knowledge::input_start`]).
+    since: Timestamp,
 }
 
 /// Most (server, session) pairs remembered per opener in [`OpenedConns`].
@@ -145,6 +147,18 @@ pub struct Knowledge {
     opened_unclassified: foldhash::HashMap<IpAddr, Vec<OpenedConns>>,
     /// Health checks seen.
     pub health_checks: u64,
+    /// Each input's first packet time, by file index (see [`Knowledge::input_start`]).
+    input_starts: Vec<Option<Timestamp>>,
+    /// The earliest start of the inputs that showed a front-end (client) connection (see
+    /// [`Knowledge::front_captured_at`]).
+    pub(super) front_since: Option<Timestamp>,
+    /// Bumped whenever a node's [`NodeInfo::back_since`] moves earlier (front-end requests held
+    /// for their node's back end are looked at again only then).
+    pub(super) back_epoch: u64,
+    /// Failed front-end requests decided as "back end not captured" before the end because too
+    /// many waited for their node's back end, on a node whose back end the capture showed at
+    /// their time after all: their verdict may have missed that no back-end attempt was made.
+    pub front_legs_decided_early: u64,
     /// Legs paired before their window closed because the held legs went over
     /// [`AlbConfig::max_pending_bytes`]: their partner may have come later and been missed.
     pub legs_paired_early: u64,
@@ -274,6 +288,53 @@ impl Knowledge {
             })
     }
 
+    /// Sets each input's first packet time, by file index
+    /// ([`CaptureReader::input_starts`](crate::capture::CaptureReader::input_starts)).
+    pub(super) fn set_input_starts(&mut self, starts: Vec<Option<Timestamp>>) {
+        self.input_starts = starts;
+    }
+
+    /// When input `file` started: what it shows is captured from then on. With one input (or
+    /// none told, or an input without packets) the earliest time: one capture file (one
+    /// mirrored set of interfaces) shows what it shows for its whole span.
+    pub fn input_start(&self, file: u16) -> Timestamp {
+        if self.input_starts.len() <= 1 {
+            return Timestamp(i64::MIN);
+        }
+        self.input_starts
+            .get(usize::from(file))
+            .copied()
+            .flatten()
+            .unwrap_or(Timestamp(i64::MIN))
+    }
+
+    /// Records that an input started at `since` showed node `n`'s back-end traffic.
+    pub(super) fn back_end_since(n: &mut NodeInfo, since: Timestamp, epoch: &mut u64) {
+        if n.back_since.map_or(true, |s| since < s) {
+            n.back_since = Some(since);
+            *epoch += 1;
+        }
+    }
+
+    /// Whether node `node`'s back end is in the capture at time `t`: an input that showed its
+    /// back-end traffic had started by then. (One capture file shows a node's back end for its
+    /// whole span or not at all; of several files, e.g. front and back end captured apart and
+    /// started at different times, only those already started at `t` can show an attempt made
+    /// then.)
+    pub fn back_captured_at(&self, node: IpAddr, t: Timestamp) -> bool {
+        self.nodes
+            .get(&node)
+            .and_then(|n| n.back_since)
+            .is_some_and(|s| s <= t)
+    }
+
+    /// Whether the front end is in the capture at time `t`, as far as inputs go: an input that
+    /// showed front-end connections had started by then (with one input, or none counted
+    /// apart, always). Which nodes' front ends it shows is [`Knowledge::front_seen`]'s.
+    pub fn front_captured_at(&self, t: Timestamp) -> bool {
+        self.front_since.map_or(true, |s| s <= t)
+    }
+
     /// The back-end half of [`Knowledge::legs_seen`] (without counting the front end's
     /// connections).
     pub fn back_seen(&self, node: IpAddr) -> bool {
@@ -319,7 +380,8 @@ impl Knowledge {
     }
 
     /// Counts a connection classified as neither front nor back end, under its server address.
-    pub(super) fn count_other(&mut self, key: &ConnKey) {
+    /// `since`: the start of the input it came through ([`Knowledge::input_start`]).
+    pub(super) fn count_other(&mut self, key: &ConnKey, since: Timestamp) {
         self.other_connections += 1;
         if !self.unclassified.contains_key(&key.server.ip)
             && self.unclassified.len() >= MAX_ADDRESSES
@@ -331,12 +393,12 @@ impl Knowledge {
         if u.ports.len() < MAX_SERVER_PORTS {
             u.ports.insert(key.server.port);
         }
-        self.remember_opened(key);
+        self.remember_opened(key, since);
     }
 
     /// Remembers an unclassified connection between private addresses under its opener (see
     /// [`Knowledge::credit_earlier_back_end`]).
-    fn remember_opened(&mut self, key: &ConnKey) {
+    fn remember_opened(&mut self, key: &ConnKey, since: Timestamp) {
         if !is_private(key.client.ip) || !is_private(key.server.ip) {
             return;
         }
@@ -352,11 +414,13 @@ impl Knowledge {
             .find(|o| o.server == key.server && o.session == key.session)
         {
             o.connections += 1;
+            o.since = o.since.min(since);
         } else if list.len() < MAX_OPENED_PER_ADDRESS {
             list.push(OpenedConns {
                 server: key.server,
                 session: key.session,
                 connections: 1,
+                since,
             });
         }
     }
@@ -378,9 +442,12 @@ impl Knowledge {
                 continue;
             }
             let mut over = 0;
+            let mut epoch = self.back_epoch;
             let n = self.node_mut(node);
             n.back_connections += o.connections;
+            Self::back_end_since(n, o.since, &mut epoch);
             Self::add_session(n, &o.session, &mut over);
+            self.back_epoch = epoch;
             self.sessions_over_limit += over;
             if self.target_mut(o.server).is_none() {
                 self.targets_over_limit += o.connections;

@@ -280,6 +280,41 @@ impl Forwarded {
     }
 }
 
+/// Whether `path` is a front-end request left without a back end because its node's back end
+/// is not known to be captured at its time, and its verdict reads that: a request answered
+/// under 500 is ok whatever its back end shows.
+pub(super) fn waits_for_back_end(path: &Planned) -> bool {
+    path.back.is_none()
+        && path.notes.contains(&PairingNote::BackEndNotCaptured)
+        && path.front.as_ref().is_some_and(|f| {
+            !f.exchange
+                .as_ref()
+                .and_then(|e| e.response.as_ref())
+                .is_some_and(|r| r.status < 500)
+        })
+}
+
+/// Per node, the earliest start of the inputs ([`Knowledge::input_start`]) its `(node, file)`
+/// legs came through (a run of one node's legs through one input is looked up once).
+fn earliest_by_node(
+    legs: impl Iterator<Item = (IpAddr, u16)>,
+    known: &Knowledge,
+) -> HashMap<IpAddr, Timestamp> {
+    let mut map: HashMap<IpAddr, Timestamp> = HashMap::default();
+    let mut last = None;
+    for (node, file) in legs {
+        if last == Some((node, file)) {
+            continue;
+        }
+        last = Some((node, file));
+        let since = known.input_start(file);
+        map.entry(node)
+            .and_modify(|s| *s = (*s).min(since))
+            .or_insert(since);
+    }
+    map
+}
+
 /// The distinct addresses of `nodes` (a run of one address hashed once).
 fn distinct_runs(nodes: impl Iterator<Item = IpAddr>) -> HashSet<IpAddr> {
     let mut set = HashSet::default();
@@ -857,24 +892,32 @@ fn pair_in(
             notes,
         ));
     }
-    // A node whose back end the capture never shows (e.g. seen under another address that
-    // could not be linked): its front-end requests are not known to lack a back-end attempt,
-    // and its back-end legs are not known to lack a front end.
-    // A batch holds few nodes: a run of one node's legs is inserted once.
-    let back_nodes: HashSet<IpAddr> = distinct_runs(
+    // A node whose back end the capture does not show at a request's time (e.g. seen under
+    // another address that could not be linked, or captured in another input that started
+    // later): its front-end requests are not known to lack a back-end attempt, and its
+    // back-end legs are not known to lack a front end.
+    // A batch holds few nodes: a run of one node's legs (through one input) is looked at once.
+    let back_since = earliest_by_node(
         out.paths
             .iter()
-            .filter(|p| p.back.is_some())
-            .filter_map(|p| p.node)
-            .chain(backs.iter().flatten().map(|b| b.node)),
+            .filter_map(|p| Some((p.node?, p.back.as_ref()?.conn.opened_pos.file)))
+            .chain(
+                backs
+                    .iter()
+                    .flatten()
+                    .map(|b| (b.node, b.leg.conn.opened_pos.file)),
+            ),
+        known,
     );
-    let node_back_seen = |node: IpAddr| known.back_seen(node) || back_nodes.contains(&node);
+    let node_back_seen = |node: IpAddr, t: Timestamp| {
+        known.back_captured_at(node, t) || back_since.get(&node).is_some_and(|s| *s <= t)
+    };
     for f in fronts.into_iter().flatten() {
         if answered_before_capture(&f.leg) {
             out.answered_before_capture += 1;
             continue;
         }
-        let note = if back_seen && node_back_seen(f.node) {
+        let note = if back_seen && node_back_seen(f.node, f.time) {
             PairingNote::NoBackEndAttempt
         } else {
             PairingNote::BackEndNotCaptured
@@ -887,6 +930,14 @@ fn pair_in(
             notes: vec![note],
         });
     }
+    // The earliest start of the inputs of this batch's front-end legs (a back-end leg is known
+    // to lack its front end only where an input that shows front ends had started).
+    let batch_front_since = out
+        .paths
+        .iter()
+        .filter_map(|p| p.front.as_ref())
+        .map(|f| known.input_start(f.conn.opened_pos.file))
+        .min();
     // Nodes with a front-end leg in this batch (paired or not).
     let front_nodes: HashSet<IpAddr> = distinct_runs(
         out.paths
@@ -913,7 +964,9 @@ fn pair_in(
         // A request the capture lost (mirror loss or truncation) is no evidence of a client.
         let has_request =
             b.leg.exchange.as_ref().is_some_and(|e| e.request.is_some()) || b.leg.burst.is_some();
-        let front_seen = front_seen && (known.front_seen(b.node) || front_nodes.contains(&b.node));
+        let front_seen = front_seen
+            && (known.front_seen(b.node) || front_nodes.contains(&b.node))
+            && (known.front_captured_at(b.time) || batch_front_since.is_some_and(|s| s <= b.time));
         if front_seen && !has_request && opened_before_capture(&b.leg) {
             // Its start (SYN, handshake) is not in the capture and nothing readable followed:
             // no evidence of a health check, failed or not, nor of a client request.

@@ -3,7 +3,10 @@
 //! (or the held bytes go over budget) and hands the results to a [`PathSink`].
 
 use super::knowledge::{unanswered, Knowledge, MAX_WEAK_NODES};
-use super::types::{AlbConfig, BurstExchange, ClosedConn, ConnInfo, ConnRole, Leg, PathSink};
+use super::types::{
+    AlbConfig, BurstExchange, ClosedConn, ConnInfo, ConnRole, Leg, PairingNote, PathSink,
+    RequestPath,
+};
 use super::{pairing, size};
 use crate::capture::{Duration, Timestamp};
 use crate::decode::MirrorSession;
@@ -14,7 +17,8 @@ use crate::protocol::{
     InFlight, Known, TlsBurst, TlsInfo,
 };
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// How long an unpaired back-end leg waits for a late (TLS) front end: the ALB's default client
@@ -107,6 +111,21 @@ pub struct AlbTracker<S: PathSink> {
     /// what the eager batch did not pair by headers. They stay legs of the queue: `flush`
     /// takes them when they are due.
     parked: Vec<Pending>,
+    /// Failed front-end requests a batch left without a back end while no input that shows
+    /// their node's back end had started by their time as far as known
+    /// ([`PairingNote::BackEndNotCaptured`]): held, oldest first, until one does (they lack a
+    /// back-end attempt then: [`PairingNote::NoBackEndAttempt`]), the capture ends, or more
+    /// than [`MAX_UNSEEN`] wait (the oldest go as they are, see [`AlbTracker::forced`]). A
+    /// single pairing batch at the end decides the same.
+    unseen: VecDeque<Unseen>,
+    /// Estimated bytes held in `unseen`.
+    unseen_bytes: usize,
+    /// [`Knowledge::back_epoch`] when `unseen` was last looked at.
+    unseen_epoch: u64,
+    /// Per node, the requests that left `unseen` over its limit, and the latest one's time
+    /// (counted in [`Knowledge::front_legs_decided_early`] at the end when the node's back
+    /// end was captured by then after all).
+    forced: foldhash::HashMap<IpAddr, (u64, Timestamp)>,
     /// The next eager batch waits for a cutoff at or past this.
     next_eager: Timestamp,
     /// No eager batch until the global cutoff reaches this (too many legs were parked).
@@ -153,6 +172,20 @@ enum Origin {
     Late,
 }
 
+/// A failed front-end request held in [`AlbTracker::unseen`].
+struct Unseen {
+    node: IpAddr,
+    /// When its request started.
+    time: Timestamp,
+    /// Estimated heap bytes it holds.
+    bytes: usize,
+    path: RequestPath,
+}
+
+/// Most requests held in [`AlbTracker::unseen`] (also at most a sixteenth of the pairing
+/// budget in bytes).
+const MAX_UNSEEN: usize = 4096;
+
 /// Most legs parked before eager batches stop until the global cutoff catches up (each eager
 /// batch looks at them again).
 const MAX_PARKED: usize = 16_384;
@@ -186,6 +219,10 @@ impl<S: PathSink> AlbTracker<S> {
             waiting: Vec::new(),
             waiting_bytes: 0,
             parked: Vec::new(),
+            unseen: VecDeque::new(),
+            unseen_bytes: 0,
+            unseen_epoch: 0,
+            forced: foldhash::HashMap::default(),
             next_eager: Timestamp::default(),
             eager_blocked_until: Timestamp::default(),
             eager_epoch: None,
@@ -220,7 +257,84 @@ impl<S: PathSink> AlbTracker<S> {
     /// Pairs and emits everything still pending; returns the sink and what was learned.
     pub fn finish(mut self) -> (S, Knowledge) {
         self.flush(None);
+        self.release_unseen(true);
+        for (node, (count, latest)) in std::mem::take(&mut self.forced) {
+            if self.known.back_captured_at(node, latest) {
+                self.known.front_legs_decided_early += count;
+            }
+        }
         (self.sink, self.known)
+    }
+
+    /// Tells when each input's first packet was (by file index, see
+    /// [`CaptureReader::input_starts`](crate::capture::CaptureReader::input_starts)): a node's
+    /// back end is in the capture from the start of the first input that shows it. Not told,
+    /// or with one input, the capture shows a node's back end for its whole span or not at all.
+    pub fn set_input_starts(&mut self, starts: Vec<Option<Timestamp>>) {
+        self.known.set_input_starts(starts);
+    }
+
+    /// Holds `path`, a failed front-end request whose node's back end is not known to be
+    /// captured at its time, in [`AlbTracker::unseen`] (the oldest go on past its limits).
+    fn hold_unseen(&mut self, node: IpAddr, path: RequestPath) {
+        let Some(front) = path.front.as_deref() else {
+            self.sink.path(path, &self.known);
+            return;
+        };
+        let time = front.time();
+        let record = front.record.as_deref().map_or(0, size::closed_conn);
+        let bytes = size::leg(front).saturating_add(record);
+        self.hold(bytes);
+        self.unseen_bytes += bytes;
+        self.unseen.push_back(Unseen {
+            node,
+            time,
+            bytes,
+            path,
+        });
+        let budget = self.known.config.max_pending_bytes / 16;
+        while self.unseen.len() > MAX_UNSEEN || self.unseen_bytes > budget {
+            let Some(u) = self.unseen.pop_front() else {
+                break;
+            };
+            self.release(u.bytes);
+            self.unseen_bytes = self.unseen_bytes.saturating_sub(u.bytes);
+            let f = self.forced.entry(u.node).or_insert((0, u.time));
+            f.0 += 1;
+            f.1 = f.1.max(u.time);
+            self.sink.path(u.path, &self.known);
+        }
+    }
+
+    /// Hands over the requests of [`AlbTracker::unseen`] whose node's back end is now known to
+    /// be captured at their time (no back-end attempt, as pairing notes with that knowledge),
+    /// and at the `end` all of them.
+    fn release_unseen(&mut self, end: bool) {
+        if self.unseen.is_empty() || (!end && self.unseen_epoch == self.known.back_epoch) {
+            return;
+        }
+        let back_seen = self.known.back_legs + self.known.health_checks > 0;
+        if !end && !back_seen {
+            return;
+        }
+        self.unseen_epoch = self.known.back_epoch;
+        for mut u in std::mem::take(&mut self.unseen) {
+            let captured = back_seen && self.known.back_captured_at(u.node, u.time);
+            if !captured && !end {
+                self.unseen.push_back(u);
+                continue;
+            }
+            self.release(u.bytes);
+            self.unseen_bytes = self.unseen_bytes.saturating_sub(u.bytes);
+            if captured {
+                for n in &mut u.path.notes {
+                    if *n == PairingNote::BackEndNotCaptured {
+                        *n = PairingNote::NoBackEndAttempt;
+                    }
+                }
+            }
+            self.sink.path(u.path, &self.known);
+        }
     }
 
     /// Queues `leg`; `extra_bytes` is what it holds beyond itself (a record it brings).
@@ -401,6 +515,7 @@ impl<S: PathSink> AlbTracker<S> {
         if !ready.is_empty() || !pulled.is_empty() || waiting_due {
             self.pair_and_emit(ready, pulled, cutoff.is_some());
         }
+        self.release_unseen(false);
         self.prune_closed();
     }
 
@@ -740,8 +855,10 @@ impl<S: PathSink> AlbTracker<S> {
                     t.health_check_failures += 1;
                 }
             }
+            let since = self.known.input_start(hc.pos.map_or(0, |p| p.file));
             if let Some(n) = self.known.nodes.get_mut(&hc.node) {
                 n.health_checks += 1;
+                Knowledge::back_end_since(n, since, &mut self.known.back_epoch);
             }
             self.known.health_checks += 1;
             self.sink.health_check(hc, &self.known);
@@ -790,6 +907,13 @@ impl<S: PathSink> AlbTracker<S> {
                     }
                 }
             }
+            if let Some(node) = path
+                .node
+                .filter(|_| hold && pairing::waits_for_back_end(&path))
+            {
+                self.hold_unseen(node, path.into_path());
+                continue;
+            }
             self.sink.path(path.into_path(), &self.known);
         }
     }
@@ -814,7 +938,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .request
                 .as_ref()
                 .and_then(|r| r.headers.known(Known::UserAgent));
-            self.count_connection(&conn.key, conn.opened, agent, false);
+            self.count_connection(&conn.key, conn.opened, agent, false, conn.opened_pos.file);
         }
         let leg = Box::new(Leg {
             conn: ConnInfo {
@@ -914,6 +1038,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 record.tcp.start,
                 agent.as_deref(),
                 unanswered(&record.tcp),
+                record.tcp.first_pos.file,
             );
         }
         let info = ConnInfo {
@@ -1037,12 +1162,14 @@ impl<S: PathSink> AlbTracker<S> {
         false
     }
 
+    /// Counts a connection (through input `file`) for its node and target.
     fn count_connection(
         &mut self,
         key: &ConnKey,
         opened: Timestamp,
         agent: Option<&str>,
         unanswered: bool,
+        file: u16,
     ) {
         if self.counted_twice(key, opened) {
             return;
@@ -1050,22 +1177,32 @@ impl<S: PathSink> AlbTracker<S> {
         let role = self.known.classify(key, agent, unanswered);
         let node = self.known.node_of(key, role);
         self.back_end_seen |= role == ConnRole::BackEnd;
+        let since = self.known.input_start(file);
         if role == ConnRole::Other {
-            self.known.count_other(key);
+            self.known.count_other(key, since);
             return;
         }
         if !self.known.nodes.contains_key(&node) && self.known.nodes.len() >= MAX_WEAK_NODES {
             self.known.nodes_over_limit += 1;
         } else {
             let mut over = 0;
+            let mut epoch = self.known.back_epoch;
+            let mut front_since = None;
             let n = self.known.node_mut(node);
             if role == ConnRole::FrontEnd {
                 n.front_connections += 1;
                 n.listener_ports.insert(key.server.port);
+                front_since = Some(since);
             } else {
                 n.back_connections += 1;
+                Knowledge::back_end_since(n, since, &mut epoch);
             }
             Knowledge::add_session(n, &key.session, &mut over);
+            self.known.back_epoch = epoch;
+            if let Some(since) = front_since {
+                let f = self.known.front_since.get_or_insert(since);
+                *f = (*f).min(since);
+            }
             self.known.sessions_over_limit += over;
         }
         if role != ConnRole::FrontEnd && self.known.target_mut(key.server).is_none() {

@@ -495,6 +495,9 @@ pub struct NodeInfo {
     pub back_connections: u64,
     /// Health checks sent.
     pub health_checks: u64,
+    /// The earliest start (first packet) of the inputs that showed its back-end traffic: its
+    /// back end is in the capture from then on (see [`Knowledge::back_captured_at`]).
+    pub back_since: Option<Timestamp>,
     /// Mirror sessions its traffic came through.
     pub sessions: BTreeSet<MirrorSession>,
     /// True when given on the command line.

@@ -64,6 +64,8 @@ struct Input {
     /// How far this input's clock is ahead of the others': subtracted from its timestamps
     /// before the merge (see [`CaptureReader::set_clock_offset`]).
     ahead: Duration,
+    /// Its first packet's time as read (before `ahead`), `None` when it has none.
+    first: Option<Timestamp>,
 }
 
 /// Reads one or more capture files and yields their packets merged in timestamp order.
@@ -152,6 +154,7 @@ impl CaptureReader {
                 file: None,
                 damage: None,
                 ahead: Duration(0),
+                first: None,
             };
             let opened = if index > usize::from(u16::MAX) {
                 Err(CaptureError::Io {
@@ -189,6 +192,13 @@ impl CaptureReader {
         }
         for i in 0..reader.inputs.len() {
             reader.advance(i);
+            if let Some(input) = reader.inputs.get_mut(i) {
+                input.first = input
+                    .file
+                    .as_ref()
+                    .and_then(FileInput::pending)
+                    .map(|p| p.ts);
+            }
         }
         Ok(reader)
     }
@@ -304,6 +314,16 @@ impl CaptureReader {
             }
         }
         out
+    }
+
+    /// Each input's first packet time (its clock corrected as set by
+    /// [`CaptureReader::set_clock_offset`]; `None` for an input without packets), indexed by
+    /// [`super::PacketPos::file`]: from then on what that input shows is captured.
+    pub fn input_starts(&self) -> Vec<Option<Timestamp>> {
+        self.inputs
+            .iter()
+            .map(|i| i.first.map(|t| shift(t, i.ahead)))
+            .collect()
     }
 
     /// Names of the input files, indexed by [`super::PacketPos::file`].

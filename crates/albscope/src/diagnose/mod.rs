@@ -529,6 +529,10 @@ pub struct AlbLimits {
     pub legs_paired_early: u64,
     /// Unpaired back-end legs given up early because too many waited for a late front end.
     pub late_legs_dropped: u64,
+    /// Failed front-end requests decided as "back end not captured" before their node's back
+    /// end showed (too many waited for it), on a node whose back end was captured at their
+    /// time after all (see [`Knowledge::front_legs_decided_early`]).
+    pub front_legs_decided_early: u64,
     /// Connections not counted per ALB node because too many nodes were known.
     pub nodes_over_limit: u64,
     /// Connections to targets not tracked one by one because too many targets were known.
@@ -1071,6 +1075,7 @@ impl Analyzer {
                 pairing_peak_bytes: known.peak_pending_bytes,
                 legs_paired_early: known.legs_paired_early,
                 late_legs_dropped: known.late_legs_dropped,
+                front_legs_decided_early: known.front_legs_decided_early,
                 nodes_over_limit: known.nodes_over_limit,
                 targets_over_limit: known.targets_over_limit,
                 sessions_over_limit: known.sessions_over_limit,
@@ -1234,6 +1239,7 @@ pub fn analyze_capture_probing(
     }
     analyzer.log_probe = probe;
     let mut tracker = crate::alb::AlbTracker::new(alb, analyzer);
+    tracker.set_input_starts(reader.input_starts());
     let stats = crate::pipeline::run_app(reader, pipeline, &mut tracker);
     let (mut analyzer, known) = tracker.finish();
     let probe = analyzer.log_probe.take();

@@ -391,6 +391,15 @@ pub fn limit_notes(a: &Analysis) -> Vec<String> {
         ),
     );
     note(
+        g.front_legs_decided_early,
+        format!(
+            "{} failed front-end requests were decided before their ALB node's back end showed in \
+             the capture (too many waited): their back end was called not captured, though it \
+             was at their time",
+            g.front_legs_decided_early
+        ),
+    );
+    note(
         g.nodes_over_limit,
         format!(
             "{} connections of ALB nodes past the first 10 000 were not counted per node",

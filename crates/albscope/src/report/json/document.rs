@@ -631,6 +631,8 @@ struct AlbLimitsOut {
     pairing_peak_bytes: u64,
     legs_paired_early: u64,
     late_legs_dropped: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    front_legs_decided_early: u64,
     nodes_over_limit: u64,
     targets_over_limit: u64,
     sessions_over_limit: u64,
@@ -645,6 +647,7 @@ impl AlbLimitsOut {
             pairing_peak_bytes: l.pairing_peak_bytes,
             legs_paired_early: l.legs_paired_early,
             late_legs_dropped: l.late_legs_dropped,
+            front_legs_decided_early: l.front_legs_decided_early,
             nodes_over_limit: l.nodes_over_limit,
             targets_over_limit: l.targets_over_limit,
             sessions_over_limit: l.sessions_over_limit,

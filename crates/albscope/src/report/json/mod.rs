@@ -161,7 +161,9 @@
 //! - `alb_limits`: the ALB layer against its limits: {`pairing_budget_bytes`
 //!   (`--pairing-memory`), `pairing_peak_bytes` (estimated; 0 in expected reports),
 //!   `legs_paired_early` (paired before their window closed because the budget was reached),
-//!   `late_legs_dropped`, `nodes_over_limit`, `targets_over_limit` (connections of nodes and
+//!   `late_legs_dropped`, `front_legs_decided_early` (only when not 0: failed front-end
+//!   requests called "back end not captured" before their node's back end showed, past 4 096
+//!   waiting, whose back end was captured at their time after all), `nodes_over_limit`, `targets_over_limit` (connections of nodes and
 //!   targets past 10 000 known, not counted one by one), `sessions_over_limit`,
 //!   `resets_not_followed` (only when not 0: target resets at a request diagnosed without the
 //!   connects after them, past 256 on one target or 10 000 in all)}. Per-target
