@@ -75,14 +75,18 @@ pub struct Inserted {
 }
 
 /// Reassembles one direction of a byte stream.
+///
+/// `repr(C)`: the fields an in-order segment reads and writes, in declaration order, so that
+/// they share the connection's hot cache lines (see `segment::DirState`).
 #[derive(Debug)]
+#[repr(C)]
 pub struct Reassembler {
     next: u64,
-    pending: BTreeMap<u64, Piece>,
-    pending_bytes: usize,
-    history: History,
-    history_cap: usize,
     high: u64,
+    pending_bytes: usize,
+    history_cap: usize,
+    pending: BTreeMap<u64, Piece>,
+    history: History,
 }
 
 impl Reassembler {
