@@ -189,6 +189,19 @@ impl Reassembler {
         out
     }
 
+    /// Delivers `data` at [`Reassembler::next`] when nothing is buffered, and returns its
+    /// offset: what [`Reassembler::insert`] does with such a segment (all of it new, in order,
+    /// [`Inserted::direct`]), without its overlap and buffering walk.
+    pub fn deliver_in_order(&mut self, data: &[u8]) -> u64 {
+        debug_assert!(self.pending.is_empty());
+        let offset = self.next;
+        let end = offset.saturating_add(data.len() as u64);
+        self.high = self.high.max(end);
+        self.push_history(data);
+        self.next = end;
+        offset
+    }
+
     /// Walks `[pos, end)`: compares with buffered pieces, buffers uncovered parts (captured bytes
     /// from `src`, or missing markers when `src` is `None`).
     fn fill(&mut self, mut pos: u64, end: u64, src: Option<(u64, &[u8])>, out: &mut Inserted) {

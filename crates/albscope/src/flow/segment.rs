@@ -361,6 +361,10 @@ fn update_conn(
     }
     conn.end = conn.end.max(ts);
     conn.last_pos = pos;
+    if in_order(conn, seg, dir, wire_len, payload) {
+        deliver_in_order(conn, config, seg, dir, ts, pos, payload, sink);
+        return;
+    }
     // Holes held past the reorder window are gaps before this packet counts.
     let mut held = false;
     for side in &mut conn.sides {
@@ -645,6 +649,88 @@ fn update_conn(
     }
 }
 
+/// Whether a segment (not a duplicate) takes the in-order path, [`deliver_in_order`]: the
+/// common packet of an established connection, an ACK with the next expected bytes or none.
+/// It asks only what the full path ([`update_conn`] from its held holes on) would do with the
+/// segment, changing nothing, and says yes only when the full path would do no more than
+/// `deliver_in_order` does:
+/// - no held holes in either direction, so none is counted, settled or forced;
+/// - ACK set; SYN, FIN and RST not, the checksum not known bad and the window not zero: no
+///   letter but `A` or `D`, no handshake or FIN/RST step, no event;
+/// - the sender past its SYN (not inactive nor SYN-sent) with its base known, and the
+///   connection not half-open and, for a packet to the server, its handshake ACK already
+///   seen or impossible (no server SYN-ACK): no state, half-open or handshake change;
+/// - the ACK either acknowledges nothing new beyond what the peer sent (then the full path
+///   only trims the peer's history, as here) or cannot be placed (peer base unknown): no hole
+///   to hold or drain;
+/// - payload wholly captured (nothing missing), starting exactly at the next offset, with
+///   nothing buffered and no FIN of the sender seen: `Reassembler::insert` would take its fast
+///   path for all of it (nothing old, no conflict, nothing buffered) and nothing would drain.
+///
+/// A proptest (`in_order_path_decides_as_the_full_path`) feeds random segment orders through
+/// both and compares every event and the summaries.
+#[inline]
+fn in_order(conn: &Conn, seg: &TcpSegment<'_>, dir: Dir, wire_len: u64, payload: &[u8]) -> bool {
+    #[cfg(test)]
+    if tests_switch::FULL_PATH_ONLY.with(|f| f.get()) {
+        return false;
+    }
+    let yes = in_order_checks(conn, seg, dir, wire_len, payload);
+    #[cfg(test)]
+    if yes {
+        tests_switch::IN_ORDER_TAKEN.with(|c| c.set(c.get() + 1));
+    }
+    yes
+}
+
+/// [`in_order`]'s checks.
+#[inline]
+fn in_order_checks(
+    conn: &Conn,
+    seg: &TcpSegment<'_>,
+    dir: Dir,
+    wire_len: u64,
+    payload: &[u8],
+) -> bool {
+    let flags = seg.flags;
+    if !flags.ack
+        || flags.syn
+        || flags.fin
+        || flags.rst
+        || seg.window == 0
+        || seg.checksum_ok == Some(false)
+        || seg.missing_payload != 0
+        || conn.half_open
+    {
+        return false;
+    }
+    let [a, b] = &conn.sides;
+    if !a.held.is_empty() || !b.held.is_empty() {
+        return false;
+    }
+    let me = &conn.sides[dir.index()];
+    if me.base.is_none() || matches!(me.state, EpState::Inactive | EpState::SynSent) {
+        return false;
+    }
+    if dir == Dir::ToServer && conn.handshake_ack.is_none() && b.syn_isn.is_some() {
+        return false;
+    }
+    let ps = &conn.sides[dir.reverse().index()];
+    if let Some(acked) = ps.offset_of(seg.ack) {
+        if ack_limit(ps, acked).is_some() {
+            return false;
+        }
+    }
+    if wire_len == 0 {
+        return true;
+    }
+    let next = me.reasm.next();
+    me.fin_off.is_none()
+        && me.reasm.nothing_pending()
+        && !payload.is_empty()
+        && me.offset_of(seg.seq) == Some(next as i64)
+}
+
 /// The hole an ACK of `ps`'s bytes up to stream offset `acked` reveals: the offset the bytes
 /// below it are due to (held or drained), when past the next offset and within reach.
 fn ack_limit(ps: &DirState, acked: i64) -> Option<u64> {
@@ -657,6 +743,70 @@ fn ack_limit(ps: &DirState, acked: i64) -> Option<u64> {
     let lost_fin = ps.fin_off.is_none() && acked == next + 1 && ps.reasm.high() == next as u64;
     let limit = if lost_fin { next } else { acked.min(fin_cap) };
     (limit > next && limit - next <= MAX_INFERRED_GAP as i64).then_some(limit as u64)
+}
+
+/// The in-order path (see [`in_order`] for when it is taken and why it decides as the full
+/// path does): the ACK trims the peer's delivered-bytes history, the payload goes downstream
+/// at once. The payload is still copied into the sender's history (a later retransmission
+/// carrying different bytes is a conflict only that copy can show), but without
+/// `Reassembler::insert`'s overlap and buffering walk.
+#[allow(clippy::too_many_arguments)]
+fn deliver_in_order(
+    conn: &mut Conn,
+    config: &FlowConfig,
+    seg: &TcpSegment<'_>,
+    dir: Dir,
+    ts: Timestamp,
+    pos: PacketPos,
+    payload: &[u8],
+    sink: &mut dyn FlowSink,
+) {
+    let peer = &mut conn.sides[dir.reverse().index()];
+    if let Some(acked) = peer.offset_of(seg.ack) {
+        if acked > 0 {
+            let next = peer.reasm.next() as i64;
+            peer.reasm.acknowledge(acked.min(next).max(0) as u64);
+        }
+    }
+    if payload.is_empty() {
+        conn.record(dir, HistoryLetter::Ack);
+    } else {
+        conn.record(dir, HistoryLetter::Data);
+        let side = &mut conn.sides[dir.index()];
+        let offset = side.reasm.deliver_in_order(payload);
+        side.stats.payload_bytes += payload.len() as u64;
+        sink.on_flow_event(
+            conn.id,
+            FlowEvent::Data {
+                dir,
+                ts,
+                pos,
+                offset,
+                bytes: payload,
+            },
+        );
+    }
+    let both_fins = conn.sides[0].fin_off.is_some() && conn.sides[1].fin_off.is_some();
+    if conn.closing.is_none() && (conn.rst_seen || both_fins) {
+        conn.closing = Some(ts.0.saturating_add(config.close_grace.0));
+        conn.half_open = false;
+        for side in &mut conn.sides {
+            side.reasm.release_history();
+        }
+    }
+}
+
+/// A test switch sending every segment the full way, to compare both paths.
+#[cfg(test)]
+pub(super) mod tests_switch {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// When set, [`super::in_order`] says no.
+        pub(in crate::flow) static FULL_PATH_ONLY: Cell<bool> = const { Cell::new(false) };
+        /// Segments [`super::in_order`] sent the in-order way.
+        pub(in crate::flow) static IN_ORDER_TAKEN: Cell<u64> = const { Cell::new(0) };
+    }
 }
 
 /// Settles the held holes of both directions that are due at `now` (filled, or past the
