@@ -75,14 +75,18 @@ pub struct Inserted {
 }
 
 /// Reassembles one direction of a byte stream.
+///
+/// `repr(C)`: the fields an in-order segment reads and writes, in declaration order, so that
+/// they share the connection's hot cache lines (see `segment::DirState`).
 #[derive(Debug)]
+#[repr(C)]
 pub struct Reassembler {
     next: u64,
-    pending: BTreeMap<u64, Piece>,
-    pending_bytes: usize,
-    history: History,
-    history_cap: usize,
     high: u64,
+    pending_bytes: usize,
+    history_cap: usize,
+    pending: BTreeMap<u64, Piece>,
+    history: History,
 }
 
 impl Reassembler {
@@ -183,6 +187,19 @@ impl Reassembler {
             self.fill(mpos, total_end, None, &mut out);
         }
         out
+    }
+
+    /// Delivers `data` at [`Reassembler::next`] when nothing is buffered, and returns its
+    /// offset: what [`Reassembler::insert`] does with such a segment (all of it new, in order,
+    /// [`Inserted::direct`]), without its overlap and buffering walk.
+    pub fn deliver_in_order(&mut self, data: &[u8]) -> u64 {
+        debug_assert!(self.pending.is_empty());
+        let offset = self.next;
+        let end = offset.saturating_add(data.len() as u64);
+        self.high = self.high.max(end);
+        self.push_history(data);
+        self.next = end;
+        offset
     }
 
     /// Walks `[pos, end)`: compares with buffered pieces, buffers uncovered parts (captured bytes

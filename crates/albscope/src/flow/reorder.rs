@@ -26,10 +26,15 @@ pub(super) struct HeldHole {
 }
 
 /// The holes held for one direction of a connection, oldest (lowest offset) first.
+///
+/// `repr(C)` with the count first: every packet asks both directions [`HeldHoles::is_empty`],
+/// so the count sits in the connection's hot cache lines (see `segment::DirState`) and the
+/// holes after it are read only when one is held.
 #[derive(Clone, Debug, Default)]
+#[repr(C)]
 pub(super) struct HeldHoles {
-    holes: [HeldHole; HELD_PER_DIRECTION],
     len: u8,
+    holes: [HeldHole; HELD_PER_DIRECTION],
 }
 
 impl HeldHoles {

@@ -15,10 +15,10 @@ use super::{
 use crate::capture::{PacketPos, PacketRef, Timestamp};
 use crate::decode::{Decoded, TcpSegment};
 
-/// Signature of a recent packet, for duplicate detection.
+/// Signature of a recent packet, for duplicate detection, apart from its sequence number
+/// (kept in [`DirState::recent_seq`], the one part compared for every packet).
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 struct Sig {
-    seq: u32,
     ack: u32,
     len: u32,
     flags: u8,
@@ -30,33 +30,45 @@ struct Sig {
 const RECENT: usize = 4;
 
 /// The state of one direction of a connection (the packets one endpoint sends).
+///
+/// `repr(C)`, hot fields first: what every packet of an established connection reads or writes
+/// (sequence numbers of recent packets, base, FIN offset, state; the reassembler's counters;
+/// the byte counters; whether holes are held) comes first, in about four cache lines; what
+/// unusual packets need (the rest of the recent packets' signatures, history marks, the FIN's
+/// time and packet, the held holes themselves) after it. (Not aligned to a cache line: the
+/// padding cost more memory than the lines it saves.)
+#[repr(C)]
 pub(super) struct DirState {
-    pub(super) stats: DirStats,
+    /// Sequence numbers of the recent packets (the rest of their signatures in `recent`).
+    recent_seq: [u32; RECENT],
     /// Sequence number of stream offset 0 (ISN + 1, or the first seq seen without a SYN).
     pub(super) base: Option<u32>,
     /// ISN of the SYN (or SYN-ACK) this side sent.
     pub(super) syn_isn: Option<u32>,
-    pub(super) reasm: Reassembler,
-    /// FIN seen at this stream offset (with its time and packet), delivered or not.
-    fin: Option<(u64, Timestamp, PacketPos)>,
-    fin_delivered: bool,
-    /// Zeek's state of the sending endpoint.
-    pub(super) state: EpState,
-    recent: [(Sig, Timestamp); RECENT],
+    /// FIN seen at this stream offset (its time and packet in `fin_at`), delivered or not.
+    fin_off: Option<u64>,
     /// Signatures kept in `recent`, and the slot the next one goes to (both at most [`RECENT`]:
     /// one byte each keeps the state of a connection small).
     recent_len: u8,
     recent_next: u8,
-    /// Which history letters this direction already recorded.
-    pub(super) marks: HistoryMarks,
+    /// Zeek's state of the sending endpoint.
+    pub(super) state: EpState,
+    fin_delivered: bool,
+    pub(super) reasm: Reassembler,
+    pub(super) stats: DirStats,
     /// Holes below an ACK of the peer, held for the reorder window before they are gaps.
     held: HeldHoles,
+    /// Which history letters this direction already recorded.
+    pub(super) marks: HistoryMarks,
+    /// The recent packets' signatures (but their sequence numbers) and times.
+    recent: [(Sig, Timestamp); RECENT],
+    /// Time and packet of the FIN at `fin_off`.
+    fin_at: (Timestamp, PacketPos),
 }
 
 impl DirState {
     fn new(history_cap: usize) -> Self {
         let empty = Sig {
-            seq: 0,
             ack: 0,
             len: 0,
             flags: 0,
@@ -64,18 +76,20 @@ impl DirState {
             ip_id: None,
         };
         DirState {
-            stats: DirStats::default(),
+            recent_seq: [0; RECENT],
             base: None,
             syn_isn: None,
-            reasm: Reassembler::new(history_cap),
-            fin: None,
-            fin_delivered: false,
-            state: EpState::Inactive,
-            recent: [(empty, Timestamp(0)); RECENT],
+            fin_off: None,
             recent_len: 0,
             recent_next: 0,
-            marks: HistoryMarks::default(),
+            state: EpState::Inactive,
+            fin_delivered: false,
+            reasm: Reassembler::new(history_cap),
+            stats: DirStats::default(),
             held: HeldHoles::default(),
+            marks: HistoryMarks::default(),
+            recent: [(empty, Timestamp(0)); RECENT],
+            fin_at: (Timestamp(0), PacketPos::default()),
         }
     }
 
@@ -92,55 +106,62 @@ impl DirState {
     /// Whether [`drain`] up to `reasm.next()` could hand anything out: a buffered piece (one
     /// may start at `next`), or a FIN not yet delivered.
     fn drain_due(&self) -> bool {
-        !self.reasm.nothing_pending() || (self.fin.is_some() && !self.fin_delivered)
+        !self.reasm.nothing_pending() || (self.fin_off.is_some() && !self.fin_delivered)
     }
 
     /// Highest offset worth flushing to at close: seen bytes, the FIN and held holes.
     pub(super) fn flush_limit(&self) -> u64 {
-        let fin = self.fin.map(|(o, _, _)| o).unwrap_or(0);
+        let fin = self.fin_off.unwrap_or(0);
         self.reasm.high().max(fin).max(self.held.high())
     }
 }
 
 /// A tracked connection.
+///
+/// `repr(C)`, hot fields first: what every packet reads or writes (times, last packet, timer
+/// keys, the flags the timers look at) in the first 96 bytes, then the two directions
+/// (each with its own hot lines first, see [`DirState`]), then what only the open and the close
+/// need (key, start, history letters, events). The tracker finds the packet's direction from
+/// its table entry, not from `key`, so an established connection's packet reads no cold line.
+#[repr(C)]
 pub(super) struct Conn {
     pub(super) id: ConnId,
-    pub(super) key: ConnKey,
-    pub(super) start: Timestamp,
     pub(super) end: Timestamp,
-    pub(super) first_pos: PacketPos,
+    /// Key of this connection in the timer sets: its last activity, refreshed only when it is
+    /// `LRU_GRANULARITY_NS` behind `end` (sweeps check `end` before closing anything).
+    pub(super) activity: i64,
+    /// Bytes this connection's buffers are charged against the global [`BufferBudget`].
+    pub(super) charged: usize,
+    /// Deadline of the close grace, once a RST or both FINs were seen.
+    pub(super) closing: Option<i64>,
     pub(super) last_pos: PacketPos,
-    /// The last matched ICMP error's position, when one came.
-    pub(super) last_icmp_pos: Option<PacketPos>,
-    pub(super) saw_syn: bool,
     /// When the originator's ACK of the SYN-ACK was seen (see
     /// [`super::ConnSummary::handshake_ack`]).
     pub(super) handshake_ack: Option<Timestamp>,
+    pub(super) saw_syn: bool,
+    /// In the half-open set (handshake not completed).
+    pub(super) half_open: bool,
+    rst_seen: bool,
+    /// Bytes were skipped on this connection because of a memory limit (counted once).
+    memory_limited: bool,
+    /// Rest of a connection evicted earlier (see [`super::ConnSummary::continuation`]).
+    pub(super) continuation: bool,
     /// Per direction, indexed by [`Dir::index`].
     pub(super) sides: [DirState; 2],
+    pub(super) key: ConnKey,
+    pub(super) start: Timestamp,
+    pub(super) first_pos: PacketPos,
+    /// The last matched ICMP error's position, when one came.
+    pub(super) last_icmp_pos: Option<PacketPos>,
     /// Zeek-style history letters.
     pub(super) history: String,
     pub(super) events: Vec<TcpEvent>,
     pub(super) events_dropped: u32,
-    /// Key of this connection in the timer sets: its last activity, refreshed only when it is
-    /// `LRU_GRANULARITY_NS` behind `end` (sweeps check `end` before closing anything).
-    pub(super) activity: i64,
     /// The key this connection's entry in the LRU set really has. The set is re-keyed lazily:
     /// a packet only moves `activity`, and the entry is brought in step when it comes first
     /// in the set (a sweep or an eviction), so busy connections cost no tree update per packet
     /// and the set is still visited in `(activity, id)` order.
     pub(super) lru_key: i64,
-    /// In the half-open set (handshake not completed).
-    pub(super) half_open: bool,
-    /// Deadline of the close grace, once a RST or both FINs were seen.
-    pub(super) closing: Option<i64>,
-    rst_seen: bool,
-    /// Bytes this connection's buffers are charged against the global [`BufferBudget`].
-    pub(super) charged: usize,
-    /// Bytes were skipped on this connection because of a memory limit (counted once).
-    memory_limited: bool,
-    /// Rest of a connection evicted earlier (see [`super::ConnSummary::continuation`]).
-    pub(super) continuation: bool,
 }
 
 impl Conn {
@@ -237,6 +258,7 @@ pub(super) fn apply_segment(
     packet: &PacketRef<'_>,
     decoded: &Decoded<'_>,
     seg: &TcpSegment<'_>,
+    dir: Dir,
     sink: &mut dyn FlowSink,
 ) {
     let ord: TupleKeyOrd = tkey;
@@ -244,7 +266,7 @@ pub(super) fn apply_segment(
     let was_half_open = conn.half_open;
     let was_closing = conn.closing;
 
-    update_conn(conn, config, stats, packet, decoded, seg, sink);
+    update_conn(conn, config, stats, packet, decoded, seg, dir, sink);
     if conn.memory() != conn.charged {
         charge_memory(conn, budget, config, stats, packet.ts, packet.pos, sink);
     }
@@ -267,7 +289,9 @@ pub(super) fn apply_segment(
     }
 }
 
-/// Applies one segment to its connection.
+/// Applies one segment, sent in direction `dir` (the tracker knows it from its table entry,
+/// without reading the connection's key), to its connection.
+#[allow(clippy::too_many_arguments)]
 fn update_conn(
     conn: &mut Conn,
     config: &FlowConfig,
@@ -275,13 +299,9 @@ fn update_conn(
     packet: &PacketRef<'_>,
     decoded: &Decoded<'_>,
     seg: &TcpSegment<'_>,
+    dir: Dir,
     sink: &mut dyn FlowSink,
 ) {
-    let src = Endpoint {
-        ip: decoded.src,
-        port: seg.src_port,
-    };
-    let dir = dir_of(conn, src);
     let di = dir.index();
     let ts = packet.ts;
     let pos = packet.pos;
@@ -289,8 +309,8 @@ fn update_conn(
     let wire_len = (payload.len() as u64).saturating_add(seg.missing_payload as u64);
 
     // Duplicate: the same packet mirrored twice.
+    let seq = seg.seq;
     let sig = Sig {
-        seq: seg.seq,
         ack: seg.ack,
         len: wire_len.min(u32::MAX as u64) as u32,
         flags: flag_bits(seg),
@@ -304,14 +324,14 @@ fn update_conn(
         } else {
             config.duplicate_window_no_id.0
         };
-        // A slice of the kept signatures (one bounds check, not an adapter per step).
-        let kept = side
-            .recent
-            .get(..usize::from(side.recent_len))
-            .unwrap_or(&[]);
-        let is_dup = kept.iter().any(|(s, t)| {
-            // The sequence number first: it tells most packets apart at once.
-            s.seq == sig.seq
+        // Slices of the kept signatures (one bounds check, not an adapter per step).
+        let kept = usize::from(side.recent_len);
+        let seqs = side.recent_seq.get(..kept).unwrap_or(&[]);
+        let rest = side.recent.get(..kept).unwrap_or(&[]);
+        let is_dup = seqs.iter().zip(rest).any(|(s_seq, (s, t))| {
+            // The sequence number first: it tells most packets apart at once (and is the only
+            // part of a signature in the hot cache lines).
+            *s_seq == seq
                 && s.len == sig.len
                 && s.flags == sig.flags
                 && ts.0.saturating_sub(t.0).abs() <= window
@@ -329,8 +349,10 @@ fn update_conn(
             conn.last_pos = pos;
             return;
         }
-        if let Some(slot) = side.recent.get_mut(usize::from(side.recent_next)) {
-            *slot = (sig, ts);
+        let slot = usize::from(side.recent_next);
+        if let (Some(s_seq), Some(s)) = (side.recent_seq.get_mut(slot), side.recent.get_mut(slot)) {
+            *s_seq = seq;
+            *s = (sig, ts);
         }
         side.recent_next = (side.recent_next + 1) % RECENT as u8;
         side.recent_len = (side.recent_len + 1).min(RECENT as u8);
@@ -339,6 +361,10 @@ fn update_conn(
     }
     conn.end = conn.end.max(ts);
     conn.last_pos = pos;
+    if in_order(conn, seg, dir, wire_len, payload) {
+        deliver_in_order(conn, config, seg, dir, ts, pos, payload, sink);
+        return;
+    }
     // Holes held past the reorder window are gaps before this packet counts.
     let mut held = false;
     for side in &mut conn.sides {
@@ -450,23 +476,16 @@ fn update_conn(
         let ps = &conn.sides[peer.index()];
         if let Some(acked) = ps.offset_of(seg.ack) {
             let next = ps.reasm.next() as i64;
-            // A FIN takes one sequence number: do not count it as a byte. An ACK exactly one
-            // past the last byte seen, from a peer whose FIN the capture lacks, acknowledges
-            // that FIN (lost by the mirror), not a lost byte: were it a byte, the data after it
-            // leaves a hole that a later ACK or the close still declares.
-            let fin_cap = ps.fin.map(|(o, _, _)| o as i64).unwrap_or(i64::MAX);
-            let lost_fin = ps.fin.is_none() && acked == next + 1 && ps.reasm.high() == next as u64;
-            let limit = if lost_fin { next } else { acked.min(fin_cap) };
             // Only a bare ACK waits: data, a FIN or a RST of its sender follows the bytes it
             // acknowledges, so a hole below them is a gap before it.
             let bare = wire_len == 0 && !flags.fin && !flags.rst && !flags.syn;
-            if limit > next && limit - next <= MAX_INFERRED_GAP as i64 {
+            if let Some(limit) = ack_limit(ps, acked) {
                 let side = &mut conn.sides[peer.index()];
-                side.reasm.acknowledge(limit as u64);
+                side.reasm.acknowledge(limit);
                 if bare {
-                    side.held.hold(limit as u64, ts, pos);
+                    side.held.hold(limit, ts, pos);
                 } else {
-                    drain(conn, config, stats, peer, limit as u64, ts, pos, sink);
+                    drain(conn, config, stats, peer, limit, ts, pos, sink);
                 }
             } else if acked > 0 {
                 conn.sides[peer.index()]
@@ -575,8 +594,9 @@ fn update_conn(
             .offset_of(seq)
             .map(|o| (o.max(0) as u64).saturating_add(wire_len));
         let side = &mut conn.sides[di];
-        if side.fin.is_none() {
-            side.fin = Some((fin_off.unwrap_or(0), ts, pos));
+        if side.fin_off.is_none() {
+            side.fin_off = Some(fin_off.unwrap_or(0));
+            side.fin_at = (ts, pos);
         }
         if side.state != EpState::Reset {
             side.state = EpState::Closed;
@@ -584,8 +604,8 @@ fn update_conn(
         // Every byte before the FIN was sent: a hole before it is a gap now (data reordered
         // behind its own FIN is rare; waiting for the peer's ACK could hold the FIN for ever).
         let next = side.reasm.next();
-        let limit = match side.fin {
-            Some((o, _, _)) if o > next && o - next <= MAX_INFERRED_GAP => o,
+        let limit = match side.fin_off {
+            Some(o) if o > next && o - next <= MAX_INFERRED_GAP => o,
             _ => next,
         };
         drain(conn, config, stats, dir, limit, ts, pos, sink);
@@ -619,13 +639,173 @@ fn update_conn(
         settle_held(conn, config, stats, ts, [false; 2], sink);
     }
 
-    let both_fins = conn.sides[0].fin.is_some() && conn.sides[1].fin.is_some();
+    let both_fins = conn.sides[0].fin_off.is_some() && conn.sides[1].fin_off.is_some();
     if conn.closing.is_none() && (conn.rst_seen || both_fins) {
         conn.closing = Some(ts.0.saturating_add(config.close_grace.0));
         conn.half_open = false;
         for side in &mut conn.sides {
             side.reasm.release_history();
         }
+    }
+}
+
+/// Whether a segment (not a duplicate) takes the in-order path, [`deliver_in_order`]: the
+/// common packet of an established connection, an ACK with the next expected bytes or none.
+/// It asks only what the full path ([`update_conn`] from its held holes on) would do with the
+/// segment, changing nothing, and says yes only when the full path would do no more than
+/// `deliver_in_order` does:
+/// - no held holes in either direction, so none is counted, settled or forced;
+/// - ACK set; SYN, FIN and RST not, the checksum not known bad and the window not zero: no
+///   letter but `A` or `D`, no handshake or FIN/RST step, no event;
+/// - the sender past its SYN (not inactive nor SYN-sent) with its base known, and the
+///   connection not half-open and, for a packet to the server, its handshake ACK already
+///   seen or impossible (no server SYN-ACK): no state, half-open or handshake change;
+/// - the ACK either acknowledges nothing new beyond what the peer sent (then the full path
+///   only trims the peer's history, as here) or cannot be placed (peer base unknown): no hole
+///   to hold or drain;
+/// - payload wholly captured (nothing missing), starting exactly at the next offset, with
+///   nothing buffered and no FIN of the sender seen: `Reassembler::insert` would take its fast
+///   path for all of it (nothing old, no conflict, nothing buffered) and nothing would drain.
+///
+/// A proptest (`in_order_path_decides_as_the_full_path`) feeds random segment orders through
+/// both and compares every event and the summaries.
+#[inline]
+fn in_order(conn: &Conn, seg: &TcpSegment<'_>, dir: Dir, wire_len: u64, payload: &[u8]) -> bool {
+    #[cfg(test)]
+    if tests_switch::FULL_PATH_ONLY.with(|f| f.get()) {
+        return false;
+    }
+    let yes = in_order_checks(conn, seg, dir, wire_len, payload);
+    #[cfg(test)]
+    if yes {
+        tests_switch::IN_ORDER_TAKEN.with(|c| c.set(c.get() + 1));
+    }
+    yes
+}
+
+/// [`in_order`]'s checks.
+#[inline]
+fn in_order_checks(
+    conn: &Conn,
+    seg: &TcpSegment<'_>,
+    dir: Dir,
+    wire_len: u64,
+    payload: &[u8],
+) -> bool {
+    let flags = seg.flags;
+    if !flags.ack
+        || flags.syn
+        || flags.fin
+        || flags.rst
+        || seg.window == 0
+        || seg.checksum_ok == Some(false)
+        || seg.missing_payload != 0
+        || conn.half_open
+    {
+        return false;
+    }
+    let [a, b] = &conn.sides;
+    if !a.held.is_empty() || !b.held.is_empty() {
+        return false;
+    }
+    let me = &conn.sides[dir.index()];
+    if me.base.is_none() || matches!(me.state, EpState::Inactive | EpState::SynSent) {
+        return false;
+    }
+    if dir == Dir::ToServer && conn.handshake_ack.is_none() && b.syn_isn.is_some() {
+        return false;
+    }
+    let ps = &conn.sides[dir.reverse().index()];
+    if let Some(acked) = ps.offset_of(seg.ack) {
+        if ack_limit(ps, acked).is_some() {
+            return false;
+        }
+    }
+    if wire_len == 0 {
+        return true;
+    }
+    let next = me.reasm.next();
+    me.fin_off.is_none()
+        && me.reasm.nothing_pending()
+        && !payload.is_empty()
+        && me.offset_of(seg.seq) == Some(next as i64)
+}
+
+/// The hole an ACK of `ps`'s bytes up to stream offset `acked` reveals: the offset the bytes
+/// below it are due to (held or drained), when past the next offset and within reach.
+fn ack_limit(ps: &DirState, acked: i64) -> Option<u64> {
+    let next = ps.reasm.next() as i64;
+    // A FIN takes one sequence number: do not count it as a byte. An ACK exactly one past the
+    // last byte seen, from a peer whose FIN the capture lacks, acknowledges that FIN (lost by
+    // the mirror), not a lost byte: were it a byte, the data after it leaves a hole that a
+    // later ACK or the close still declares.
+    let fin_cap = ps.fin_off.map(|o| o as i64).unwrap_or(i64::MAX);
+    let lost_fin = ps.fin_off.is_none() && acked == next + 1 && ps.reasm.high() == next as u64;
+    let limit = if lost_fin { next } else { acked.min(fin_cap) };
+    (limit > next && limit - next <= MAX_INFERRED_GAP as i64).then_some(limit as u64)
+}
+
+/// The in-order path (see [`in_order`] for when it is taken and why it decides as the full
+/// path does): the ACK trims the peer's delivered-bytes history, the payload goes downstream
+/// at once. The payload is still copied into the sender's history (a later retransmission
+/// carrying different bytes is a conflict only that copy can show), but without
+/// `Reassembler::insert`'s overlap and buffering walk.
+#[allow(clippy::too_many_arguments)]
+fn deliver_in_order(
+    conn: &mut Conn,
+    config: &FlowConfig,
+    seg: &TcpSegment<'_>,
+    dir: Dir,
+    ts: Timestamp,
+    pos: PacketPos,
+    payload: &[u8],
+    sink: &mut dyn FlowSink,
+) {
+    let peer = &mut conn.sides[dir.reverse().index()];
+    if let Some(acked) = peer.offset_of(seg.ack) {
+        if acked > 0 {
+            let next = peer.reasm.next() as i64;
+            peer.reasm.acknowledge(acked.min(next).max(0) as u64);
+        }
+    }
+    if payload.is_empty() {
+        conn.record(dir, HistoryLetter::Ack);
+    } else {
+        conn.record(dir, HistoryLetter::Data);
+        let side = &mut conn.sides[dir.index()];
+        let offset = side.reasm.deliver_in_order(payload);
+        side.stats.payload_bytes += payload.len() as u64;
+        sink.on_flow_event(
+            conn.id,
+            FlowEvent::Data {
+                dir,
+                ts,
+                pos,
+                offset,
+                bytes: payload,
+            },
+        );
+    }
+    let both_fins = conn.sides[0].fin_off.is_some() && conn.sides[1].fin_off.is_some();
+    if conn.closing.is_none() && (conn.rst_seen || both_fins) {
+        conn.closing = Some(ts.0.saturating_add(config.close_grace.0));
+        conn.half_open = false;
+        for side in &mut conn.sides {
+            side.reasm.release_history();
+        }
+    }
+}
+
+/// A test switch sending every segment the full way, to compare both paths.
+#[cfg(test)]
+pub(super) mod tests_switch {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// When set, [`super::in_order`] says no.
+        pub(in crate::flow) static FULL_PATH_ONLY: Cell<bool> = const { Cell::new(false) };
+        /// Segments [`super::in_order`] sent the in-order way.
+        pub(in crate::flow) static IN_ORDER_TAKEN: Cell<u64> = const { Cell::new(0) };
     }
 }
 
@@ -798,7 +978,8 @@ fn drain_with(
         }
     }
     let side = &mut conn.sides[di];
-    if let Some((fin_off, fin_ts, fin_pos)) = side.fin {
+    if let Some(fin_off) = side.fin_off {
+        let (fin_ts, fin_pos) = side.fin_at;
         if !side.fin_delivered && side.reasm.next() >= fin_off {
             side.fin_delivered = true;
             sink.on_flow_event(
@@ -810,5 +991,39 @@ fn drain_with(
                 },
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    /// What a packet of an established, in-order connection touches stays in the first cache
+    /// lines of the connection and of each direction (see [`Conn`] and [`DirState`]).
+    #[test]
+    fn hot_fields_come_first() {
+        // The connection's own hot fields: 96 bytes.
+        assert!(offset_of!(Conn, continuation) < 96, "conn hot part");
+        assert_eq!(offset_of!(Conn, sides), 96);
+        // A direction: recent sequence numbers, base, FIN offset and state in its first 56
+        // bytes; the reassembler's counters, the byte counters and the held-holes count up to
+        // about 216 bytes.
+        assert!(offset_of!(DirState, fin_delivered) < 56);
+        assert!(offset_of!(DirState, reasm) <= 56);
+        assert!(offset_of!(DirState, stats) + size_of::<DirStats>() <= 216);
+        assert!(offset_of!(DirState, held) <= 216, "held count");
+        eprintln!(
+            "Conn {} bytes (sides at {}), DirState {} bytes (reasm {}, stats {}, held {}, marks {}, recent {}), Reassembler {}",
+            size_of::<Conn>(),
+            offset_of!(Conn, sides),
+            size_of::<DirState>(),
+            offset_of!(DirState, reasm),
+            offset_of!(DirState, stats),
+            offset_of!(DirState, held),
+            offset_of!(DirState, marks),
+            offset_of!(DirState, recent),
+            size_of::<Reassembler>(),
+        );
     }
 }

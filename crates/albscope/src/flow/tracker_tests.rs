@@ -151,6 +151,8 @@ struct Net {
     session: MirrorSession,
     client: (u8, u16),
     server: (u8, u16),
+    /// Every segment goes the full way (no in-order path), to compare both.
+    full_path_only: bool,
 }
 
 fn ip(last: u8) -> IpAddr {
@@ -198,6 +200,7 @@ impl Net {
             },
             client: CLIENT,
             server: SERVER,
+            full_path_only: false,
         }
     }
 
@@ -249,7 +252,9 @@ impl Net {
                 checksum_ok: None,
             }),
         };
+        crate::flow::segment::tests_switch::FULL_PATH_ONLY.with(|f| f.set(self.full_path_only));
         self.tracker.process(&packet, &decoded, &mut self.rec);
+        crate::flow::segment::tests_switch::FULL_PATH_ONLY.with(|f| f.set(false));
     }
 
     fn icmp(&mut self, quoted_from_client: bool, ms: i64, session: MirrorSession) {
@@ -1196,4 +1201,118 @@ fn evicted_connection_seen_again_is_counted_once() {
     let closes = n.rec.closes();
     assert_eq!(closes.len(), 6);
     assert_eq!(closes.iter().filter(|s| s.continuation).count(), 4);
+}
+
+/// One step of [`in_order_path_decides_as_the_full_path`]: the sender, what it sends, how far
+/// its ACK lags behind what the peer sent, a payload length, a jump (seq or time).
+type Step = (bool, u8, u32, u16, u32);
+
+/// Plays `steps` on one connection (after a handshake when `handshake`) and returns every
+/// event as text, the summaries included; `full_path_only` sends every segment the full way.
+fn play(steps: &[Step], handshake: bool, isn: u32, full_path_only: bool) -> (Vec<String>, u64) {
+    let mut n = net();
+    n.full_path_only = full_path_only;
+    let base = [isn.wrapping_add(1), 5001u32];
+    if handshake {
+        n.send(p(true, "S", isn, 0, b"", 0));
+        n.send(p(false, "SA", 5000, base[0], b"", 1));
+        n.send(p(true, "A", base[0], base[1], b"", 2));
+    }
+    let bytes = |from: u32, len: u16, salt: u8| -> Vec<u8> {
+        (0..u32::from(len))
+            .map(|i| (from.wrapping_add(i) as u8).wrapping_add(salt))
+            .collect()
+    };
+    // Stream bytes each side has sent so far.
+    let mut sent = [0u32; 2];
+    let mut ms = 3i64;
+    let before = crate::flow::segment::tests_switch::IN_ORDER_TAKEN.with(|c| c.get());
+    for &(from_client, kind, lag, len, jump) in steps {
+        let d = usize::from(!from_client);
+        let ack = base[1 - d]
+            .wrapping_add(sent[1 - d])
+            .wrapping_sub(lag.min(sent[1 - d]) * u32::from(lag % 3 == 0));
+        // A bare ACK of lost bytes (kind 11) is what holds a hole.
+        let len = if kind == 11 { 0 } else { len % 120 };
+        let next = sent[d];
+        ms += i64::from(jump % 4) + if jump % 23 == 0 { 30 } else { 0 };
+        let (flags, seq_off, salt, copies) = match kind {
+            // In order (data or, with no length, a bare ACK): the common case.
+            0..=6 => ("PA", next, 0, 1),
+            // A retransmission of earlier bytes (the same or, salted, different ones).
+            7 => ("PA", next.saturating_sub(jump % 300), 0, 1),
+            8 => ("PA", next.saturating_sub(jump % 300), 9, 1),
+            // A jump ahead: a hole (lost or reordered bytes).
+            9 => ("PA", next.wrapping_add(1 + jump % 200), 0, 1),
+            // Mirrored twice.
+            10 => ("PA", next, 0, 2),
+            // An ACK from beyond what the peer sent (its bytes lost).
+            11 => ("A", next, 0, 1),
+            12 => ("FA", next, 0, 1),
+            13 if jump % 5 == 0 => ("R", next, 0, 1),
+            13 => ("A", next, 0, 1),
+            14 => ("P", next, 0, 1),
+            _ => ("A", next, 0, 1),
+        };
+        let ack = if kind == 11 {
+            ack.wrapping_add(1 + jump % 500)
+        } else {
+            ack
+        };
+        let data = bytes(seq_off, len, salt);
+        let seq = base[d].wrapping_add(seq_off);
+        n.ip_id = n.ip_id.wrapping_add(1);
+        let id = n.ip_id;
+        for _ in 0..copies {
+            n.send(P {
+                ip_id: Some(id),
+                ..p(from_client, flags, seq, ack, &data, ms)
+            });
+        }
+        let end = seq_off.wrapping_add(u32::from(len));
+        // A segment ahead of a hole (kind 9) came early: the sender goes on from where it was.
+        if kind != 9 && end > sent[d] && end - sent[d] < 1 << 20 {
+            sent[d] = end;
+        }
+    }
+    n.finish();
+    let taken = crate::flow::segment::tests_switch::IN_ORDER_TAKEN.with(|c| c.get()) - before;
+    let events = n.rec.events.iter().map(|e| format!("{e:?}")).collect();
+    (events, taken)
+}
+
+proptest::proptest! {
+    /// The in-order path (`segment::in_order`) decides as the full path: random segments of
+    /// both directions (in order, retransmitted with the same or other bytes, ahead of a hole,
+    /// mirrored twice, ACKs of lost bytes, FIN, RST, no ACK flag) give the same events and
+    /// summaries either way.
+    #[test]
+    fn in_order_path_decides_as_the_full_path(
+        steps in proptest::collection::vec(
+            (
+                proptest::prelude::any::<bool>(),
+                0u8..16,
+                0u32..400,
+                0u16..400,
+                proptest::prelude::any::<u32>(),
+            ),
+            1..60,
+        ),
+        handshake in proptest::prelude::any::<bool>(),
+        isn in proptest::prelude::any::<u32>(),
+    ) {
+        let (fast, _) = play(&steps, handshake, isn, false);
+        let (full, taken) = play(&steps, handshake, isn, true);
+        proptest::prop_assert_eq!(taken, 0);
+        proptest::prop_assert_eq!(fast, full);
+    }
+}
+
+/// A plain exchange takes the in-order path (so the proptest above compares something).
+#[test]
+fn plain_exchange_takes_the_in_order_path() {
+    let steps: Vec<Step> = (0..20).map(|i| (i % 2 == 0, 0, 0, 50, 1)).collect();
+    let (fast, taken) = play(&steps, true, 77, false);
+    assert!(taken >= 18, "in-order path taken {taken} times");
+    assert_eq!(fast, play(&steps, true, 77, true).0);
 }
