@@ -62,14 +62,23 @@ impl Call {
 }
 
 /// Runs the layers on a worker thread and the sink on this one; falls back to one thread when
-/// no thread can be started.
+/// no thread can be started. The file reads (with their kernel copy) of classic pcap inputs
+/// run on this thread too, between batches ([`CaptureReader::hand_over_reading`]): the worker
+/// parses the records in place in the blocks read (it reads a block itself when none is
+/// waiting).
 pub(super) fn run_app_handed_off<S: AppSink + Clock>(
     reader: &mut CaptureReader,
     config: &PipelineConfig,
     sink: &mut S,
 ) -> RunStats {
+    let read_ahead = reader.hand_over_reading();
     let reader_ref = &mut *reader;
-    let handed_off = hand_off(sink, BATCH_CALLS, QUEUE_BATCHES, move |recorder| {
+    let between = || {
+        if let Some(read_ahead) = &read_ahead {
+            read_ahead.top_up();
+        }
+    };
+    let handed_off = hand_off(sink, BATCH_CALLS, QUEUE_BATCHES, between, move |recorder| {
         drive_app(reader_ref, config, recorder)
     });
     match handed_off {
@@ -79,13 +88,14 @@ pub(super) fn run_app_handed_off<S: AppSink + Clock>(
 }
 
 /// Runs `produce` on a new thread with a [`Recorder`] as its sink (batches of `batch_calls`
-/// calls, at most `queue_batches` waiting) while this thread replays the calls into `sink`;
-/// returns what `produce` returned, or `None` (and `produce` never ran) when no thread could be
-/// started. A panic on either side is passed on.
+/// calls, at most `queue_batches` waiting) while this thread replays the calls into `sink`,
+/// calling `between` after each batch; returns what `produce` returned, or `None` (and
+/// `produce` never ran) when no thread could be started. A panic on either side is passed on.
 pub(super) fn hand_off<S, R, F>(
     sink: &mut S,
     batch_calls: usize,
     queue_batches: usize,
+    between: impl FnMut(),
     produce: F,
 ) -> Option<R>
 where
@@ -105,7 +115,7 @@ where
                 out
             })
             .ok()?;
-        replay_all(&full_rx, &spare_tx, sink);
+        replay_all(&full_rx, &spare_tx, sink, between);
         Some(match worker.join() {
             Ok(out) => out,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -113,11 +123,13 @@ where
     })
 }
 
-/// Replays every batch into `sink` until the worker hangs up, handing emptied batches back.
+/// Replays every batch into `sink` until the worker hangs up, handing emptied batches back
+/// and calling `between` after each.
 fn replay_all<S: AppSink + Clock>(
     full: &Receiver<Vec<Call>>,
     spare: &Sender<Vec<Call>>,
     sink: &mut S,
+    mut between: impl FnMut(),
 ) {
     for mut batch in full.iter() {
         for call in batch.drain(..) {
@@ -125,6 +137,7 @@ fn replay_all<S: AppSink + Clock>(
         }
         // The worker may have finished already: then the batch is simply dropped.
         let _ = spare.send(batch);
+        between();
     }
 }
 
@@ -275,7 +288,7 @@ mod tests {
             }
             let mut sink = Slow { inner: Seen::default(), yields: &sink_yields, n: 0 };
             let sent = calls.clone();
-            let count = hand_off(&mut sink, batch_calls, queue_batches, |recorder| {
+            let count = hand_off(&mut sink, batch_calls, queue_batches, || {}, |recorder| {
                 for (i, (now, pending, in_flight)) in sent.iter().enumerate() {
                     if producer_yields[i % producer_yields.len()] {
                         std::thread::yield_now();
