@@ -18,7 +18,8 @@ use crate::capture::{CaptureReader, Timestamp};
 use crate::protocol::{
     AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange, InFlight,
 };
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::time::Duration;
 
 /// Sink calls per batch handed over (one channel send, and at most one wake-up, per batch).
 pub(super) const BATCH_CALLS: usize = 128;
@@ -27,6 +28,10 @@ pub(super) const BATCH_CALLS: usize = 128;
 /// calls, so the worker runs on while the sink pairs a tick's batch (a call is ~800 bytes:
 /// deeper queues cost peak memory).
 pub(super) const QUEUE_BATCHES: usize = 8;
+
+/// How long the sink's thread waits for a batch before it calls `between` anyway (it reads
+/// the capture ahead there: the worker must not run dry while this thread idles).
+const IDLE_TOP_UP: Duration = Duration::from_micros(200);
 
 /// One recorded call to the sink.
 // Unboxed: the batches are reused vectors, a box would cost an allocation per closed
@@ -89,7 +94,7 @@ pub(super) fn run_app_handed_off<S: AppSink + Clock>(
 
 /// Runs `produce` on a new thread with a [`Recorder`] as its sink (batches of `batch_calls`
 /// calls, at most `queue_batches` waiting) while this thread replays the calls into `sink`,
-/// calling `between` after each batch; returns what `produce` returned, or `None` (and
+/// calling `between` after each batch and while it waits; returns what `produce` returned, or `None` (and
 /// `produce` never ran) when no thread could be started. A panic on either side is passed on.
 pub(super) fn hand_off<S, R, F>(
     sink: &mut S,
@@ -124,14 +129,22 @@ where
 }
 
 /// Replays every batch into `sink` until the worker hangs up, handing emptied batches back
-/// and calling `between` after each.
+/// and calling `between` after each (and every [`IDLE_TOP_UP`] while none comes).
 fn replay_all<S: AppSink + Clock>(
     full: &Receiver<Vec<Call>>,
     spare: &Sender<Vec<Call>>,
     sink: &mut S,
     mut between: impl FnMut(),
 ) {
-    for mut batch in full.iter() {
+    loop {
+        let mut batch = match full.recv_timeout(IDLE_TOP_UP) {
+            Ok(batch) => batch,
+            Err(RecvTimeoutError::Timeout) => {
+                between();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         for call in batch.drain(..) {
             call.replay(sink);
         }
