@@ -230,11 +230,15 @@ impl CaptureReader {
     /// Hands the reading of the classic pcap inputs (the file reads, with their kernel copy,
     /// and any decompression) to the caller's thread: it calls [`blocks::ReadAhead::top_up`]
     /// now and then, while this reader parses their records in place in the blocks read.
-    /// `None` when no input can be handed over (pcapng, for one).
+    /// Only regular files are handed over (a read from a pipe may wait for its writer, and
+    /// the caller's thread must not). `None` when no input can be (pcapng, for one).
     pub(crate) fn hand_over_reading(&mut self) -> Option<blocks::ReadAhead> {
         let mut which = Vec::new();
         let mut files = Vec::new();
         for (i, input) in self.inputs.iter_mut().enumerate() {
+            if input.size.is_none() {
+                continue;
+            }
             if let Some(handed) = input
                 .file
                 .as_mut()
