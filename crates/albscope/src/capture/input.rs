@@ -7,6 +7,7 @@
 //! `Incomplete` always means "refill" and never hides a malformed block, and nothing is read
 //! past a damaged record.
 
+use super::blocks::{BlockReader, HandedOver};
 use super::source::{Filling, Shared};
 use super::time_guard::{clamp_ts, plausible, TimeGuard};
 use super::{CaptureError, LinkType, PacketPos, PacketRef, Timestamp};
@@ -15,7 +16,7 @@ use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{Block, LegacyPcapReader, PcapBlockOwned, PcapError, PcapNGReader};
 use std::io::Read;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Initial read buffer per file; holds any record of the largest usual snaplen (256 KiB).
 pub(crate) const INITIAL_BUFFER: usize = 512 * 1024;
@@ -39,8 +40,10 @@ pub(crate) type Stream = Filling<Box<dyn Read + Send>>;
 
 /// pcap-parser's streaming reader for the file's format.
 enum Parser {
-    Legacy(LegacyPcapReader<Stream>),
+    Legacy(LegacyPcapReader<Detachable>),
     Ng(PcapNGReader<Stream>),
+    /// A classic pcap file whose reading was handed to another thread (`blocks`).
+    Blocks(BlockReader),
 }
 
 impl Parser {
@@ -48,12 +51,27 @@ impl Parser {
         match self {
             Parser::Legacy(r) => r,
             Parser::Ng(r) => r,
+            Parser::Blocks(r) => r,
         }
     }
     fn it_mut(&mut self) -> &mut dyn PcapReaderIterator {
         match self {
             Parser::Legacy(r) => r,
             Parser::Ng(r) => r,
+            Parser::Blocks(r) => r,
+        }
+    }
+}
+
+/// A classic pcap file's stream under its parser, which [`FileInput::hand_over`] can take out
+/// (pcap-parser's reader does not give its stream back).
+struct Detachable(Arc<Mutex<Option<Stream>>>);
+
+impl Read for Detachable {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.lock() {
+            Ok(mut stream) => stream.as_mut().map_or(Ok(0), |s| s.read(buf)),
+            Err(_) => Ok(0),
         }
     }
 }
@@ -151,6 +169,8 @@ pub(crate) struct FileInput {
     pub(crate) times: TimeGuard,
     /// TLS key logs from Decryption Secrets Blocks met and not yet taken.
     pub(crate) tls_key_logs: Vec<Vec<u8>>,
+    /// A classic pcap file's stream, for [`FileInput::hand_over`].
+    detachable: Option<Arc<Mutex<Option<Stream>>>>,
 }
 
 /// Outcome of trying to get more bytes into the buffer.
@@ -237,7 +257,9 @@ impl FileInput {
         shared: Arc<Shared>,
         initial: usize,
     ) -> Result<(Self, &'static str), OpenError> {
-        let mut reader = LegacyPcapReader::new(initial, stream).map_err(|e| {
+        let source = Arc::new(Mutex::new(Some(stream)));
+        let detachable = Detachable(Arc::clone(&source));
+        let mut reader = LegacyPcapReader::new(initial, detachable).map_err(|e| {
             OpenError::Damaged(match e {
                 PcapError::Incomplete(_) | PcapError::UnexpectedEof => {
                     "the file ends inside the 24-byte pcap file header".to_string()
@@ -274,6 +296,7 @@ impl FileInput {
                 final_bytes: 0,
                 times: TimeGuard::default(),
                 tls_key_logs: Vec::new(),
+                detachable: Some(source),
             },
             format,
         ))
@@ -321,7 +344,40 @@ impl FileInput {
             final_bytes: 0,
             times: TimeGuard::default(),
             tls_key_logs: Vec::new(),
+            detachable: None,
         })
+    }
+
+    /// Takes this file's stream and unread bytes out of its parser, when it is an open classic
+    /// pcap file of standard records (the only kind [`BlockReader`] parses); the parser is
+    /// replaced by [`FileInput::take_blocks`]'s.
+    pub(crate) fn hand_over(&mut self) -> Option<HandedOver> {
+        let Format::Legacy {
+            big_endian,
+            record_header: 16,
+            ..
+        } = self.format
+        else {
+            return None;
+        };
+        let Some(Parser::Legacy(r)) = &self.parser else {
+            return None;
+        };
+        let stream = self.detachable.as_ref()?.lock().ok()?.take()?;
+        Some(HandedOver {
+            stream,
+            buffered: r.data().to_vec(),
+            consumed: r.consumed(),
+            exhausted: r.reader_exhausted(),
+            big_endian,
+        })
+    }
+
+    /// Parses on from `blocks` (made of what [`FileInput::hand_over`] took); the waiting packet
+    /// stays where it was in the unread bytes.
+    pub(crate) fn take_blocks(&mut self, blocks: BlockReader) {
+        self.detachable = None;
+        self.parser = Some(Parser::Blocks(blocks));
     }
 
     /// Packets handed out so far.
@@ -460,6 +516,7 @@ impl FileInput {
             // Statically dispatched (this is the legacy reader): inlined, once per packet.
             let data = match &*parser {
                 Parser::Legacy(r) => r.data(),
+                Parser::Blocks(r) => r.data(),
                 Parser::Ng(r) => r.data(),
             };
             let have = data.len();
@@ -512,6 +569,7 @@ impl FileInput {
             }
             let offset = match &*parser {
                 Parser::Legacy(r) => r.consumed(),
+                Parser::Blocks(r) => r.consumed(),
                 Parser::Ng(r) => r.consumed(),
             } as u64;
             // The whole record is buffered (checked above): a standard record header is read

@@ -11,6 +11,7 @@
 //! empty). Per-packet work allocates nothing: each input keeps its next packet in its read buffer
 //! (512 KiB, grown for big records up to 16 MiB, never beyond).
 
+pub(crate) mod blocks;
 mod error;
 mod input;
 mod reader;

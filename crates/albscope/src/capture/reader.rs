@@ -1,6 +1,7 @@
 //! Opening inputs (files, stdin, in-memory readers; plain or gzip) and merging their packets in
 //! timestamp order.
 
+use super::blocks;
 use super::input::{FileInput, OpenError, Stream, INITIAL_BUFFER};
 use super::sniff::{self, Magic};
 use super::source::{read_prefix, Counting, Filling, Shared};
@@ -234,6 +235,40 @@ impl CaptureReader {
                 None
             }
         }
+    }
+
+    /// Hands the reading of the classic pcap inputs (the file reads, with their kernel copy,
+    /// and any decompression) to the caller's thread: it calls [`blocks::ReadAhead::top_up`]
+    /// now and then, while this reader parses their records in place in the blocks read.
+    /// Only regular files are handed over (a read from a pipe may wait for its writer, and
+    /// the caller's thread must not). `None` when no input can be (pcapng, for one).
+    pub(crate) fn hand_over_reading(&mut self) -> Option<blocks::ReadAhead> {
+        let mut which = Vec::new();
+        let mut files = Vec::new();
+        for (i, input) in self.inputs.iter_mut().enumerate() {
+            if input.size.is_none() {
+                continue;
+            }
+            if let Some(handed) = input
+                .file
+                .as_mut()
+                .filter(|f| f.is_open())
+                .and_then(FileInput::hand_over)
+            {
+                which.push(i);
+                files.push(handed);
+            }
+        }
+        if files.is_empty() {
+            return None;
+        }
+        let (read_ahead, parsers) = blocks::hand_over(files);
+        for (i, parser) in which.into_iter().zip(parsers) {
+            if let Some(file) = self.inputs.get_mut(i).and_then(|x| x.file.as_mut()) {
+                file.take_blocks(parser);
+            }
+        }
+        Some(read_ahead)
     }
 
     /// The next packet in timestamp order across all inputs, or `None` at the end of all inputs.

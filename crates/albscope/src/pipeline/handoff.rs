@@ -18,7 +18,8 @@ use crate::capture::{CaptureReader, Timestamp};
 use crate::protocol::{
     AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange, InFlight,
 };
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::time::Duration;
 
 /// Sink calls per batch handed over (one channel send, and at most one wake-up, per batch).
 pub(super) const BATCH_CALLS: usize = 128;
@@ -27,6 +28,10 @@ pub(super) const BATCH_CALLS: usize = 128;
 /// calls, so the worker runs on while the sink pairs a tick's batch (a call is ~800 bytes:
 /// deeper queues cost peak memory).
 pub(super) const QUEUE_BATCHES: usize = 8;
+
+/// How long the sink's thread waits for a batch before it calls `between` anyway (it reads
+/// the capture ahead there: the worker must not run dry while this thread idles).
+const IDLE_TOP_UP: Duration = Duration::from_micros(200);
 
 /// One recorded call to the sink.
 // Unboxed: the batches are reused vectors, a box would cost an allocation per closed
@@ -62,14 +67,23 @@ impl Call {
 }
 
 /// Runs the layers on a worker thread and the sink on this one; falls back to one thread when
-/// no thread can be started.
+/// no thread can be started. The file reads (with their kernel copy) of classic pcap inputs
+/// run on this thread too, between batches ([`CaptureReader::hand_over_reading`]): the worker
+/// parses the records in place in the blocks read (it reads a block itself when none is
+/// waiting).
 pub(super) fn run_app_handed_off<S: AppSink + Clock>(
     reader: &mut CaptureReader,
     config: &PipelineConfig,
     sink: &mut S,
 ) -> RunStats {
+    let read_ahead = reader.hand_over_reading();
     let reader_ref = &mut *reader;
-    let handed_off = hand_off(sink, BATCH_CALLS, QUEUE_BATCHES, move |recorder| {
+    let between = || {
+        if let Some(read_ahead) = &read_ahead {
+            read_ahead.top_up();
+        }
+    };
+    let handed_off = hand_off(sink, BATCH_CALLS, QUEUE_BATCHES, between, move |recorder| {
         drive_app(reader_ref, config, recorder)
     });
     match handed_off {
@@ -79,13 +93,14 @@ pub(super) fn run_app_handed_off<S: AppSink + Clock>(
 }
 
 /// Runs `produce` on a new thread with a [`Recorder`] as its sink (batches of `batch_calls`
-/// calls, at most `queue_batches` waiting) while this thread replays the calls into `sink`;
-/// returns what `produce` returned, or `None` (and `produce` never ran) when no thread could be
-/// started. A panic on either side is passed on.
+/// calls, at most `queue_batches` waiting) while this thread replays the calls into `sink`,
+/// calling `between` after each batch and while it waits; returns what `produce` returned, or `None` (and
+/// `produce` never ran) when no thread could be started. A panic on either side is passed on.
 pub(super) fn hand_off<S, R, F>(
     sink: &mut S,
     batch_calls: usize,
     queue_batches: usize,
+    between: impl FnMut(),
     produce: F,
 ) -> Option<R>
 where
@@ -105,7 +120,7 @@ where
                 out
             })
             .ok()?;
-        replay_all(&full_rx, &spare_tx, sink);
+        replay_all(&full_rx, &spare_tx, sink, between);
         Some(match worker.join() {
             Ok(out) => out,
             Err(panic) => std::panic::resume_unwind(panic),
@@ -113,18 +128,29 @@ where
     })
 }
 
-/// Replays every batch into `sink` until the worker hangs up, handing emptied batches back.
+/// Replays every batch into `sink` until the worker hangs up, handing emptied batches back
+/// and calling `between` after each (and every [`IDLE_TOP_UP`] while none comes).
 fn replay_all<S: AppSink + Clock>(
     full: &Receiver<Vec<Call>>,
     spare: &Sender<Vec<Call>>,
     sink: &mut S,
+    mut between: impl FnMut(),
 ) {
-    for mut batch in full.iter() {
+    loop {
+        let mut batch = match full.recv_timeout(IDLE_TOP_UP) {
+            Ok(batch) => batch,
+            Err(RecvTimeoutError::Timeout) => {
+                between();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         for call in batch.drain(..) {
             call.replay(sink);
         }
         // The worker may have finished already: then the batch is simply dropped.
         let _ = spare.send(batch);
+        between();
     }
 }
 
@@ -275,7 +301,7 @@ mod tests {
             }
             let mut sink = Slow { inner: Seen::default(), yields: &sink_yields, n: 0 };
             let sent = calls.clone();
-            let count = hand_off(&mut sink, batch_calls, queue_batches, |recorder| {
+            let count = hand_off(&mut sink, batch_calls, queue_batches, || {}, |recorder| {
                 for (i, (now, pending, in_flight)) in sent.iter().enumerate() {
                     if producer_yields[i % producer_yields.len()] {
                         std::thread::yield_now();
