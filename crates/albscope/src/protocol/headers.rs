@@ -773,7 +773,7 @@ mod tests {
                 lines.push(format!("{n}: v").into_bytes());
                 lines.push(format!("{n}:").into_bytes());
                 lines.push(format!("{n}x: v").into_bytes());
-                lines.push(format!("{n}").into_bytes());
+                lines.push(n.clone().into_bytes());
                 lines.push(n.get(..n.len() - 1).unwrap_or("").into());
                 // An earlier colon makes the name shorter.
                 lines.push(format!("{}:{}: v", &n[..2], &n[3..]).into_bytes());
