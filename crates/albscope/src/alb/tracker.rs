@@ -127,6 +127,10 @@ pub struct AlbTracker<S: PathSink> {
     closed: foldhash::HashMap<ConnId, ClosedEntry>,
     /// Estimated bytes held in `pending`, `late`, `waiting` and `closed`.
     held_bytes: usize,
+    /// The mirror session of the first leg held, and whether a leg of another one was held
+    /// since: until then every batch came through one session (not asked of each leg).
+    first_session: Option<MirrorSession>,
+    many_sessions: bool,
     next_seq: u64,
     now: Timestamp,
     /// The next pairing batch waits for a cutoff at or past this (or enough legs: see
@@ -197,6 +201,8 @@ impl<S: PathSink> AlbTracker<S> {
             back_end_seen: false,
             closed: foldhash::HashMap::default(),
             held_bytes: 0,
+            first_session: None,
+            many_sessions: false,
             next_seq: 0,
             now: Timestamp::default(),
             next_flush: Timestamp::default(),
@@ -243,6 +249,8 @@ impl<S: PathSink> AlbTracker<S> {
     fn held(&mut self, leg: Box<Leg>, extra_bytes: usize) -> Pending {
         let bytes = u32::try_from(size::leg(&leg).saturating_add(extra_bytes)).unwrap_or(u32::MAX);
         self.hold(bytes as usize);
+        let session = leg.conn.key.session;
+        self.many_sessions |= *self.first_session.get_or_insert(session) != session;
         self.next_seq += 1;
         Pending {
             time: leg.time(),
@@ -466,7 +474,7 @@ impl<S: PathSink> AlbTracker<S> {
         // Held back-end legs that overlap the batch (as `take_late` pulls them).
         let (first, last) = batch.iter().fold(
             (Timestamp(i64::MAX), Timestamp(i64::MIN)),
-            |(a, b), (p, _, _)| (a.min(p.leg.time()), b.max(p.leg.time())),
+            |(a, b), (p, _, _)| (a.min(p.time), b.max(p.time)),
         );
         for p in std::mem::take(&mut self.late) {
             let in_span = p.time.plus(Duration::from_millis(15_000)) >= first
@@ -479,10 +487,12 @@ impl<S: PathSink> AlbTracker<S> {
         self.known.refresh_links();
         // Pairing by headers pairs nothing when the legs came through several mirror sessions
         // (see `pairing::pair_by_headers`): the batch then offers every leg and marks none.
+        // (Every leg held came through one session until `many_sessions`.)
         let one_session = batch.first().is_some_and(|(f, _, _)| {
-            batch
-                .iter()
-                .all(|(p, _, _)| p.leg.conn.key.session == f.leg.conn.key.session)
+            !self.many_sessions
+                || batch
+                    .iter()
+                    .all(|(p, _, _)| p.leg.conn.key.session == f.leg.conn.key.session)
         });
         if one_session {
             let epoch = self.known.pairing_epoch();
@@ -541,11 +551,12 @@ impl<S: PathSink> AlbTracker<S> {
             }
             line.is_some_and(|l| late_lines.contains(&l) || (live.contains(&l) && !p.front_done()))
         };
-        // Where each leg of the batch came from, by its box's address (legs move as pointers).
-        let mut taken: foldhash::HashMap<*const Leg, (Origin, Timestamp, u64, u32, Line)> =
-            foldhash::HashMap::default();
+        // Where each leg of the batch came from, by its position in `legs`, and whether it was
+        // lent its connection's record for the batch (a leg left over gets it again in its
+        // next batch).
+        let mut taken: Vec<(Origin, Timestamp, u64, u32, Line, bool)> = Vec::new();
         let mut legs: Vec<Box<Leg>> = Vec::new();
-        for (p, origin, line) in batch {
+        for (mut p, origin, line) in batch {
             if !offer(&p, origin, line) {
                 match origin {
                     Origin::Waiting => {
@@ -556,44 +567,42 @@ impl<S: PathSink> AlbTracker<S> {
                 }
                 continue;
             }
-            taken.insert(
-                &*p.leg as *const Leg,
-                (origin, p.time, p.seq, p.bytes, p.line),
-            );
-            legs.push(p.leg);
-        }
-        // Records lent for the batch (a leg left over gets it again in its next batch).
-        let mut lent: foldhash::HashSet<*const Leg> = foldhash::HashSet::default();
-        for leg in &mut legs {
-            if leg.record.is_none() {
-                if let Some(e) = self.closed.get(&leg.conn.id) {
-                    leg.record = Some(e.record.clone());
-                    lent.insert(&**leg as *const Leg);
+            let mut lent = false;
+            if p.leg.record.is_none() {
+                if let Some(e) = self.closed.get(&p.leg.conn.id) {
+                    p.leg.record = Some(e.record.clone());
+                    lent = true;
                 }
             }
+            taken.push((origin, p.time, p.seq, p.bytes, p.line, lent));
+            legs.push(p.leg);
         }
         let out = pairing::pair_by_headers(legs, &self.known, settled);
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
+        // Every leg given that is not left in `rest` is in a path.
+        let offered: usize = taken.iter().map(|t| t.3 as usize).sum();
+        let left: usize = out
+            .rest_pos
+            .iter()
+            .filter_map(|&i| taken.get(i))
+            .map(|t| t.3 as usize)
+            .sum();
+        self.release(offered.saturating_sub(left));
         for path in out.paths {
-            for leg in path.front.iter().chain(path.back.iter()) {
-                if let Some((_, _, _, bytes, _)) = taken.get(&(&**leg as *const Leg)) {
-                    self.release(*bytes as usize);
-                }
-            }
             self.sink.path(path.into_path(), &self.known);
         }
         let fronts = out.rest_fronts;
-        for (i, mut leg) in out.rest.into_iter().enumerate() {
-            if lent.contains(&(&*leg as *const Leg)) {
-                leg.record = None;
-            }
-            let Some(&(origin, time, seq, bytes, line)) = taken.get(&(&*leg as *const Leg)) else {
+        for (i, (mut leg, pos)) in out.rest.into_iter().zip(out.rest_pos).enumerate() {
+            let Some(&(origin, time, seq, bytes, line, lent)) = taken.get(pos) else {
                 // Not one of the batch's legs: cannot happen; kept as a queued leg.
                 let entry = self.held(leg, 0);
                 self.parked.push(entry);
                 continue;
             };
+            if lent {
+                leg.record = None;
+            }
             let margin = pairing::TOLERANCE.0.saturating_mul(2);
             let offered = one_session && time.plus(pairing::TOLERANCE) < settled;
             let done = offered
