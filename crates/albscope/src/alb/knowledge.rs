@@ -579,9 +579,20 @@ impl Knowledge {
         request_agent: Option<&str>,
         unanswered: bool,
     ) -> ConnRole {
+        self.classify_lazy(key, || request_agent, || unanswered)
+    }
+
+    /// [`Knowledge::classify`] with the User-Agent and `unanswered` read only where they
+    /// decide (pairing reads them from a leg's exchange and record, behind pointers).
+    pub(super) fn classify_lazy<'a>(
+        &self,
+        key: &ConnKey,
+        request_agent: impl Fn() -> Option<&'a str>,
+        unanswered: impl Fn() -> bool,
+    ) -> ConnRole {
         let cfg = &self.config;
         // Read only where it decides (a front-end connection never asks).
-        let hc = || request_agent.is_some_and(health_check_agent);
+        let hc = || request_agent().is_some_and(health_check_agent);
         if self.is_alb(key.client.ip) && !self.is_alb(key.server.ip) {
             return if hc() {
                 ConnRole::HealthCheck
@@ -607,7 +618,7 @@ impl Knowledge {
                 .nodes
                 .get(node)
                 .is_some_and(|n| n.listener_ports.contains(&key.server.port));
-            if neither && target_port && (!listener || unanswered) {
+            if neither && target_port && (!listener || unanswered()) {
                 return ConnRole::BackEnd;
             }
             if neither && listener {

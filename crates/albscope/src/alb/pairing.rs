@@ -205,6 +205,9 @@ pub(super) struct PairOutput {
     pub rest: Vec<Box<Leg>>,
     /// [`pair_by_headers`]: where in `rest` the front-end legs with a request are.
     pub rest_fronts: std::ops::Range<usize>,
+    /// [`pair_by_headers`]: where each leg of `rest` was in the legs given (every other leg
+    /// given is in `paths`).
+    pub rest_pos: Vec<usize>,
 }
 
 /// A leg classified as front or back end, with the ALB node it went through, its time, and
@@ -220,6 +223,10 @@ struct ClassifiedLeg {
     cadence_check: bool,
     /// A back-end request's last `X-Forwarded-For` entry, read once (absent for other legs).
     forwarded: Forwarded,
+    /// [`request_hash`] of its request line, when it carries a readable request.
+    line: Option<u64>,
+    /// Where the leg was in the batch given (see [`PairOutput::rest_pos`]).
+    pos: usize,
 }
 
 /// The last `X-Forwarded-For` entry of a back-end request, read once per leg rather than for
@@ -354,59 +361,124 @@ pub(super) fn pair_by_headers(
     known: &Knowledge,
     settled: Timestamp,
 ) -> PairOutput {
-    let one_session = legs.first().is_some_and(|f| {
-        legs.iter()
-            .all(|l| l.conn.key.session == f.conn.key.session)
-    });
-    if !one_session {
-        return PairOutput {
-            rest: legs,
-            ..PairOutput::default()
-        };
-    }
     pair_in(legs, known, Some(settled), true)
+}
+
+/// What a batch reads of a leg in its passes besides the few candidates it compares, read
+/// from the leg in one pass (the leg, its exchange and its request's text are behind
+/// pointers, apart in memory: a batch larger than the cache missed them again in each pass).
+struct Facts {
+    time: Timestamp,
+    role: ConnRole,
+    cadence_check: bool,
+    /// Neither an exchange nor a TLS burst: a connection attempt or an idle connection.
+    bare: bool,
+    /// The ALB node it went through (as its role says).
+    node: IpAddr,
+    /// [`request_hash`] of its request line, when it carries a readable request.
+    line: Option<u64>,
+    /// A back-end leg's last `X-Forwarded-For` entry.
+    forwarded: Forwarded,
+}
+
+impl Facts {
+    /// The leg's facts; `cadence`: whether to test a back-end leg's health-check cadence (see
+    /// [`role_of`]).
+    fn of(leg: &Leg, known: &Knowledge, cadence: bool) -> Facts {
+        let bare = leg.exchange.is_none() && leg.burst.is_none();
+        let (role, cadence_check) = role_of(leg, known, cadence || !bare);
+        let node_role = match role {
+            ConnRole::FrontEnd => ConnRole::FrontEnd,
+            _ => ConnRole::BackEnd,
+        };
+        Facts {
+            time: leg.time(),
+            role,
+            cadence_check,
+            bare,
+            node: known.node_of(&leg.conn.key, node_role),
+            line: leg
+                .exchange
+                .as_ref()
+                .and_then(|e| e.request.as_ref())
+                .map(|r| request_hash(r.method(), r.target())),
+            forwarded: match role {
+                ConnRole::BackEnd => Forwarded::of(leg),
+                _ => Forwarded::Absent,
+            },
+        }
+    }
 }
 
 /// [`pair`], or with `headers_only` [`pair_by_headers`].
 #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
 fn pair_in(
-    mut legs: Vec<Box<Leg>>,
+    legs: Vec<Box<Leg>>,
     known: &Knowledge,
     settled: Option<Timestamp>,
     headers_only: bool,
 ) -> PairOutput {
     let mut out = PairOutput::default();
-    // Stable: the legs come mostly in time order (runs the sort merges).
-    legs.sort_by_key(|l| (l.time(), l.conn.id, l.index()));
-    // Roles first, so that the front and back lists are allocated once at their size.
+    // Every leg's facts, in the order given (roles first, so that the front and back lists are
+    // allocated once at their size).
     // A bare connection leg is a back-end leg whether or not it is on a health-check cadence;
     // pairing by headers reads the cadence only to count it (`back_legs`, read only as "some"),
     // so it skips that costly test once back-end legs were counted.
     let cadence = !headers_only || known.back_legs == 0;
-    let roles: Vec<(ConnRole, bool)> = legs
+    let first_session = legs.first().map(|l| l.conn.key.session);
+    // The key each leg is sorted by, read first in a light pass: its loads (the leg, its
+    // exchange, its request) do not wait on each other from one leg to the next, so the
+    // memory they miss in arrives together, and the heavier pass below finds it cached.
+    let mut order: Vec<(Timestamp, crate::flow::ConnId, u32, usize)> = legs
         .iter()
-        .map(|leg| {
-            role_of(
-                leg,
-                known,
-                cadence || leg.exchange.is_some() || leg.burst.is_some(),
-            )
-        })
+        .enumerate()
+        .map(|(pos, l)| (l.time(), l.conn.id, l.index(), pos))
         .collect();
-    let count = |wanted: ConnRole| roles.iter().filter(|(r, _)| *r == wanted).count();
+    let one_session = first_session.is_some()
+        && legs
+            .iter()
+            .all(|l| Some(l.conn.key.session) == first_session);
+    // Per leg (in the order given): its facts and the leg.
+    let mut items: Vec<Option<(Facts, Box<Leg>)>> = legs
+        .into_iter()
+        .map(|leg| Some((Facts::of(&leg, known, cadence), leg)))
+        .collect();
+    if headers_only && !one_session {
+        // Pairing by headers pairs nothing when the legs came through several mirror sessions
+        // (removing twins looks across request lines): every leg is left, untouched.
+        out.rest_pos = (0..items.len()).collect();
+        out.rest = items.into_iter().flatten().map(|(_, leg)| leg).collect();
+        return out;
+    }
+    // By (time, connection, exchange index), equal keys in the order given (the position ends
+    // the key: as a stable sort of the legs, without reading them at every comparison).
+    order.sort_unstable();
+    let count = |wanted: ConnRole| {
+        items
+            .iter()
+            .flatten()
+            .filter(|(f, _)| f.role == wanted)
+            .count()
+    };
     let mut fronts: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::FrontEnd));
     let mut backs: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::BackEnd));
     let mut checks: Vec<ClassifiedLeg> = Vec::with_capacity(count(ConnRole::HealthCheck));
-    for (leg, (role, cadence_check)) in legs.into_iter().zip(roles) {
+    for &(_, _, _, pos) in &order {
+        let Some((facts, leg)) = items.get_mut(pos).and_then(Option::take) else {
+            continue;
+        };
+        let (role, cadence_check) = (facts.role, facts.cadence_check);
         match role {
             _ if headers_only && !matches!(role, ConnRole::FrontEnd | ConnRole::BackEnd) => {
                 out.rest.push(leg);
+                out.rest_pos.push(pos);
             }
-            ConnRole::FrontEnd if headers_only && leg.exchange.is_none() && leg.burst.is_none() => {
+            ConnRole::FrontEnd if headers_only && facts.bare => {
                 out.rest.push(leg);
+                out.rest_pos.push(pos);
             }
             ConnRole::FrontEnd => {
-                if leg.exchange.is_none() && leg.burst.is_none() {
+                if facts.bare {
                     // a client connection that carried no request: a failed TLS handshake is
                     // reported apart
                     out.client_tls_failures.extend(client_tls_failure(&leg));
@@ -415,8 +487,10 @@ fn pair_in(
                 }
                 out.front_legs += 1;
                 fronts.push(ClassifiedLeg {
-                    node: known.node_of(&leg.conn.key, ConnRole::FrontEnd),
-                    time: leg.time(),
+                    node: facts.node,
+                    time: facts.time,
+                    line: facts.line,
+                    pos,
                     leg,
                     used: false,
                     cadence_check: false,
@@ -426,17 +500,21 @@ fn pair_in(
             ConnRole::BackEnd => {
                 out.back_legs += u64::from(!cadence_check);
                 backs.push(ClassifiedLeg {
-                    node: known.node_of(&leg.conn.key, ConnRole::BackEnd),
-                    time: leg.time(),
-                    forwarded: Forwarded::of(&leg),
+                    node: facts.node,
+                    time: facts.time,
+                    line: facts.line,
+                    pos,
+                    forwarded: facts.forwarded,
                     leg,
                     used: false,
                     cadence_check,
                 });
             }
             ConnRole::HealthCheck => checks.push(ClassifiedLeg {
-                node: known.node_of(&leg.conn.key, ConnRole::BackEnd),
-                time: leg.time(),
+                node: facts.node,
+                time: facts.time,
+                line: facts.line,
+                pos,
                 leg,
                 used: false,
                 cadence_check: false,
@@ -445,11 +523,14 @@ fn pair_in(
             ConnRole::Other => {}
         }
     }
-    dedupe(&mut fronts);
-    dedupe(&mut backs);
+    // A twin comes through another mirror session: none when every leg came through one.
+    if !one_session {
+        dedupe(&mut fronts);
+        dedupe(&mut backs);
+        // A health check mirrored on two ENIs is one check.
+        dedupe(&mut checks);
+    }
     let fronts = fronts;
-    // A health check mirrored on two ENIs is one check.
-    dedupe(&mut checks);
     out.health_checks
         .extend(checks.iter().map(|c| health_check(&c.leg, false)));
     let front_seen = known.front_legs + out.front_legs > 0;
@@ -473,13 +554,7 @@ fn pair_in(
         ByRequest::with_capacity_and_hasher(fronts.len(), <_>::default());
     let mut by_client: ByClient = ByClient::with_capacity_and_hasher(fronts.len(), <_>::default());
     // Each key's fronts counted, then laid out in time order in one list per map.
-    let lines: Vec<Option<u64>> = fronts
-        .iter()
-        .map(|f| {
-            let r = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref())?;
-            Some(request_hash(r.method(), r.target()))
-        })
-        .collect();
+    let lines: Vec<Option<u64>> = fronts.iter().map(|f| f.line).collect();
     let client_key = |f: &ClassifiedLeg, line: u64| (f.node, line, f.leg.conn.key.client.ip);
     for (f, line) in fronts.iter().zip(&lines) {
         if let Some(line) = *line {
@@ -522,7 +597,7 @@ fn pair_in(
     // Phase 1: clear-text back-end requests by their headers.
     for bi in 0..backs.len() {
         let Some(b) = backs.get(bi) else { continue };
-        let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
+        let Some(line) = b.line else {
             continue;
         };
         if settled.is_some_and(|s| b.time.plus(TOLERANCE) >= s) {
@@ -534,7 +609,6 @@ fn pair_in(
             continue;
         }
         let client: Option<IpAddr> = b.forwarded.client();
-        let line = request_hash(req.method(), req.target());
         let (candidates, all) = match client {
             Some(c) => (
                 by_client.get_mut(&(b.node, line, c)),
@@ -994,7 +1068,7 @@ fn pair_in(
     }
     // Stable, as runs: the pairs, then the unpaired legs in time order.
     out.paths
-        .sort_by_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
+        .sort_by_cached_key(|p| p.front.as_ref().or(p.back.as_ref()).map(|l| l.time()));
     out
 }
 
@@ -1014,9 +1088,12 @@ fn headers_only_output(
         out.paths.push(planned);
     }
     let from = out.rest.len();
-    out.rest.extend(fronts.into_iter().flatten().map(|s| s.leg));
-    out.rest_fronts = from..out.rest.len();
-    out.rest.extend(backs.into_iter().flatten().map(|s| s.leg));
+    let fronts_left = fronts.iter().flatten().count();
+    for s in fronts.into_iter().chain(backs).flatten() {
+        out.rest.push(s.leg);
+        out.rest_pos.push(s.pos);
+    }
+    out.rest_fronts = from..from + fronts_left;
     out
 }
 
@@ -1182,14 +1259,15 @@ fn dedupe(sides: &mut Vec<ClassifiedLeg>) {
 /// cadence (paired last, after every other back-end leg; a health check if unused). Without
 /// `cadence` the cadence is not tested (a leg on it is taken for a client's back-end leg).
 fn role_of(leg: &Leg, known: &Knowledge, cadence: bool) -> (ConnRole, bool) {
-    let unanswered = leg
-        .record
-        .as_ref()
-        .is_some_and(|r| super::unanswered(&r.tcp));
+    let unanswered = || {
+        leg.record
+            .as_ref()
+            .is_some_and(|r| super::unanswered(&r.tcp))
+    };
     let bare = leg.exchange.is_none() && leg.burst.is_none();
-    match known.classify(
+    match known.classify_lazy(
         &leg.conn.key,
-        leg.request_known(Known::UserAgent),
+        || leg.request_known(Known::UserAgent),
         unanswered,
     ) {
         ConnRole::BackEnd if cadence && known.health_check_by_cadence(leg) => {

@@ -35,8 +35,12 @@ pub(super) struct Pending {
     /// Arrival order (ties between equal times); its top bit ([`OFFERED`]) is set on a leg an
     /// eager batch offered and left unpaired (never on a leg in the queue's heap).
     seq: u64,
-    /// Estimated heap bytes the leg holds.
-    bytes: usize,
+    /// Estimated heap bytes the leg holds (at most `u32::MAX`: a held leg is far smaller).
+    bytes: u32,
+    /// The leg's request line ([`line_of`]), read once when it is queued (while its request is
+    /// in the cache): every eager batch that looks at the leg reads this, not the request's
+    /// text behind two pointers. (With `bytes`, 8 bytes: the entry stays at 32.)
+    line: Line,
     /// Boxed: legs are large and move through the queue.
     leg: Box<Leg>,
 }
@@ -142,6 +146,10 @@ pub struct AlbTracker<S: PathSink> {
     closed: foldhash::HashMap<ConnId, ClosedEntry>,
     /// Estimated bytes held in `pending`, `late`, `waiting` and `closed`.
     held_bytes: usize,
+    /// The mirror session of the first leg held, and whether a leg of another one was held
+    /// since: until then every batch came through one session (not asked of each leg).
+    first_session: Option<MirrorSession>,
+    many_sessions: bool,
     next_seq: u64,
     now: Timestamp,
     /// The next pairing batch waits for a cutoff at or past this (or enough legs: see
@@ -230,6 +238,8 @@ impl<S: PathSink> AlbTracker<S> {
             back_end_seen: false,
             closed: foldhash::HashMap::default(),
             held_bytes: 0,
+            first_session: None,
+            many_sessions: false,
             next_seq: 0,
             now: Timestamp::default(),
             next_flush: Timestamp::default(),
@@ -351,13 +361,16 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// `leg` as a queue entry, its bytes (plus `extra_bytes` it brings) counted as held.
     fn held(&mut self, leg: Box<Leg>, extra_bytes: usize) -> Pending {
-        let bytes = size::leg(&leg) + extra_bytes;
-        self.hold(bytes);
+        let bytes = u32::try_from(size::leg(&leg).saturating_add(extra_bytes)).unwrap_or(u32::MAX);
+        self.hold(bytes as usize);
+        let session = leg.conn.key.session;
+        self.many_sessions |= *self.first_session.get_or_insert(session) != session;
         self.next_seq += 1;
         Pending {
             time: leg.time(),
             seq: self.next_seq,
             bytes,
+            line: line_of(&leg),
             leg,
         }
     }
@@ -416,7 +429,7 @@ impl<S: PathSink> AlbTracker<S> {
     /// Takes a held leg out for pairing: its bytes leave the budget and pairing has gone
     /// through its start.
     fn hand_out(&mut self, p: Pending) -> Box<Leg> {
-        self.release(p.bytes);
+        self.release(p.bytes as usize);
         self.paired_through = self.paired_through.max(p.time);
         p.leg
     }
@@ -538,19 +551,14 @@ impl<S: PathSink> AlbTracker<S> {
     /// are never decided here.
     fn flush_eager(&mut self, cutoff: Timestamp, requests: &[(u64, Timestamp)]) {
         let settled = Timestamp(cutoff.0.saturating_sub(self.slack().0));
-        let held: foldhash::HashSet<u64> = requests.iter().map(|&(line, _)| line).collect();
-        // A leg's request line (hashed once per batch), and whether it is held.
+        let held: foldhash::HashSet<Line> = requests.iter().map(|&(line, _)| fold(line)).collect();
+        // A leg's request line (hashed when it was queued), and whether it is held.
         let line_of = |p: &Pending| {
-            let line = p
-                .leg
-                .exchange
-                .as_ref()
-                .and_then(|e| e.request.as_ref())
-                .map(|r| request_line_hash(r.method(), r.target()));
+            let line = (p.line != NO_LINE).then_some(p.line);
             (line, line.is_some_and(|l| held.contains(&l)))
         };
         // The legs of the batch, in order: where each came from, and its request line.
-        let mut batch: Vec<(Pending, Origin, Option<u64>)> = Vec::new();
+        let mut batch: Vec<(Pending, Origin, Option<Line>)> = Vec::new();
         let mut parked = std::mem::take(&mut self.parked);
         while self.pending.peek().is_some_and(|p| p.time < settled) {
             if let Some(p) = self.pending.pop() {
@@ -573,7 +581,7 @@ impl<S: PathSink> AlbTracker<S> {
             match line_of(&p) {
                 (_, true) => self.waiting.push(p),
                 (line, false) => {
-                    self.waiting_bytes = self.waiting_bytes.saturating_sub(p.bytes);
+                    self.waiting_bytes = self.waiting_bytes.saturating_sub(p.bytes as usize);
                     batch.push((p, Origin::Waiting, line));
                 }
             }
@@ -581,7 +589,7 @@ impl<S: PathSink> AlbTracker<S> {
         // Held back-end legs that overlap the batch (as `take_late` pulls them).
         let (first, last) = batch.iter().fold(
             (Timestamp(i64::MAX), Timestamp(i64::MIN)),
-            |(a, b), (p, _, _)| (a.min(p.leg.time()), b.max(p.leg.time())),
+            |(a, b), (p, _, _)| (a.min(p.time), b.max(p.time)),
         );
         for p in std::mem::take(&mut self.late) {
             let in_span = p.time.plus(Duration::from_millis(15_000)) >= first
@@ -594,10 +602,12 @@ impl<S: PathSink> AlbTracker<S> {
         self.known.refresh_links();
         // Pairing by headers pairs nothing when the legs came through several mirror sessions
         // (see `pairing::pair_by_headers`): the batch then offers every leg and marks none.
+        // (Every leg held came through one session until `many_sessions`.)
         let one_session = batch.first().is_some_and(|(f, _, _)| {
-            batch
-                .iter()
-                .all(|(p, _, _)| p.leg.conn.key.session == f.leg.conn.key.session)
+            !self.many_sessions
+                || batch
+                    .iter()
+                    .all(|(p, _, _)| p.leg.conn.key.session == f.leg.conn.key.session)
         });
         if one_session {
             let epoch = self.known.pairing_epoch();
@@ -632,8 +642,8 @@ impl<S: PathSink> AlbTracker<S> {
         //   no older than the settled time less the tolerance) and did not pair with it, or
         //   is a held back-end leg (`late`, whose lines are always offered whole).
         let counted = self.known.front_legs > 0 && self.known.back_legs > 0;
-        let mut live: foldhash::HashSet<u64> = foldhash::HashSet::default();
-        let mut late_lines: foldhash::HashSet<u64> = foldhash::HashSet::default();
+        let mut live: foldhash::HashSet<Line> = foldhash::HashSet::default();
+        let mut late_lines: foldhash::HashSet<Line> = foldhash::HashSet::default();
         if one_session && batch.iter().any(|(p, _, _)| p.offered()) {
             for (p, origin, line) in &batch {
                 let Some(line) = *line else { continue };
@@ -647,7 +657,7 @@ impl<S: PathSink> AlbTracker<S> {
         }
         // (Held back-end legs are always offered: their order in `late` decides which go
         // first past [`MAX_LATE`], and offering moves them to its end.)
-        let offer = |p: &Pending, origin: Origin, line: Option<u64>| {
+        let offer = |p: &Pending, origin: Origin, line: Option<Line>| {
             if !one_session || matches!(origin, Origin::Late) {
                 return true;
             }
@@ -656,56 +666,58 @@ impl<S: PathSink> AlbTracker<S> {
             }
             line.is_some_and(|l| late_lines.contains(&l) || (live.contains(&l) && !p.front_done()))
         };
-        // Where each leg of the batch came from, by its box's address (legs move as pointers).
-        let mut taken: foldhash::HashMap<*const Leg, (Origin, Timestamp, u64, usize)> =
-            foldhash::HashMap::default();
+        // Where each leg of the batch came from, by its position in `legs`, and whether it was
+        // lent its connection's record for the batch (a leg left over gets it again in its
+        // next batch).
+        let mut taken: Vec<(Origin, Timestamp, u64, u32, Line, bool)> = Vec::new();
         let mut legs: Vec<Box<Leg>> = Vec::new();
-        for (p, origin, line) in batch {
+        for (mut p, origin, line) in batch {
             if !offer(&p, origin, line) {
                 match origin {
                     Origin::Waiting => {
-                        self.waiting_bytes += p.bytes;
+                        self.waiting_bytes += p.bytes as usize;
                         self.waiting.push(p);
                     }
                     _ => self.parked.push(p),
                 }
                 continue;
             }
-            taken.insert(&*p.leg as *const Leg, (origin, p.time, p.seq, p.bytes));
-            legs.push(p.leg);
-        }
-        // Records lent for the batch (a leg left over gets it again in its next batch).
-        let mut lent: foldhash::HashSet<*const Leg> = foldhash::HashSet::default();
-        for leg in &mut legs {
-            if leg.record.is_none() {
-                if let Some(e) = self.closed.get(&leg.conn.id) {
-                    leg.record = Some(e.record.clone());
-                    lent.insert(&**leg as *const Leg);
+            let mut lent = false;
+            if p.leg.record.is_none() {
+                if let Some(e) = self.closed.get(&p.leg.conn.id) {
+                    p.leg.record = Some(e.record.clone());
+                    lent = true;
                 }
             }
+            taken.push((origin, p.time, p.seq, p.bytes, p.line, lent));
+            legs.push(p.leg);
         }
         let out = pairing::pair_by_headers(legs, &self.known, settled);
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
+        // Every leg given that is not left in `rest` is in a path.
+        let offered: usize = taken.iter().map(|t| t.3 as usize).sum();
+        let left: usize = out
+            .rest_pos
+            .iter()
+            .filter_map(|&i| taken.get(i))
+            .map(|t| t.3 as usize)
+            .sum();
+        self.release(offered.saturating_sub(left));
         for path in out.paths {
-            for leg in path.front.iter().chain(path.back.iter()) {
-                if let Some((_, _, _, bytes)) = taken.get(&(&**leg as *const Leg)) {
-                    self.release(*bytes);
-                }
-            }
             self.sink.path(path.into_path(), &self.known);
         }
         let fronts = out.rest_fronts;
-        for (i, mut leg) in out.rest.into_iter().enumerate() {
-            if lent.contains(&(&*leg as *const Leg)) {
-                leg.record = None;
-            }
-            let Some(&(origin, time, seq, bytes)) = taken.get(&(&*leg as *const Leg)) else {
+        for (i, (mut leg, pos)) in out.rest.into_iter().zip(out.rest_pos).enumerate() {
+            let Some(&(origin, time, seq, bytes, line, lent)) = taken.get(pos) else {
                 // Not one of the batch's legs: cannot happen; kept as a queued leg.
                 let entry = self.held(leg, 0);
                 self.parked.push(entry);
                 continue;
             };
+            if lent {
+                leg.record = None;
+            }
             let margin = pairing::TOLERANCE.0.saturating_mul(2);
             let offered = one_session && time.plus(pairing::TOLERANCE) < settled;
             let done = offered
@@ -726,12 +738,13 @@ impl<S: PathSink> AlbTracker<S> {
                 time,
                 seq: (seq & !(OFFERED | FRONT_DONE)) | flags,
                 bytes,
+                line,
                 leg,
             };
             match origin {
                 Origin::Queue => self.parked.push(entry),
                 Origin::Waiting => {
-                    self.waiting_bytes += bytes;
+                    self.waiting_bytes += bytes as usize;
                     self.waiting.push(entry);
                 }
                 Origin::Late => self.late.push(entry),
@@ -780,13 +793,13 @@ impl<S: PathSink> AlbTracker<S> {
                     && p.time <= b.plus(Duration::from_millis(5_000))
             });
             if all || in_span {
-                self.release(p.bytes);
+                self.release(p.bytes as usize);
                 pulled.push(p.leg);
             } else if i < overflow || horizon.is_some_and(|h| p.time < h) {
                 if i < overflow && horizon.is_some_and(|h| p.time >= h) {
                     self.known.late_legs_dropped += 1;
                 }
-                self.release(p.bytes);
+                self.release(p.bytes as usize);
                 expired.push(p.leg);
             } else {
                 self.late.push(p);
@@ -900,7 +913,7 @@ impl<S: PathSink> AlbTracker<S> {
                     if self.waiting_bytes.saturating_add(bytes) <= waiting_budget {
                         if let Some(leg) = path.front {
                             let entry = self.held(leg, record);
-                            self.waiting_bytes += entry.bytes;
+                            self.waiting_bytes += entry.bytes as usize;
                             self.waiting.push(entry);
                         }
                         continue;
@@ -1274,6 +1287,28 @@ impl<S: PathSink> Clock for AlbTracker<S> {
         self.next_flush = cutoff.plus(EAGER_STEP);
         self.flush(Some(cutoff));
     }
+}
+
+/// A request line as eager batches tell lines apart: [`request_line_hash`] of its method and
+/// target folded to 32 bits (never [`NO_LINE`]). Lines whose folds collide are one line to an
+/// eager batch: it then holds back, or offers again, the legs of both, which pairing by
+/// headers (exact method and target) decides as it would apart.
+type Line = u32;
+
+/// [`Pending::line`] of a leg without a readable request.
+const NO_LINE: Line = 0;
+
+/// [`Line`] of a [`request_line_hash`].
+fn fold(hash: u64) -> Line {
+    ((hash >> 32) as u32 ^ hash as u32) | 1
+}
+
+/// A leg's request line ([`Line`]), [`NO_LINE`] when it carries no readable request.
+fn line_of(leg: &Leg) -> Line {
+    leg.exchange
+        .as_ref()
+        .and_then(|e| e.request.as_ref())
+        .map_or(NO_LINE, |r| fold(request_line_hash(r.method(), r.target())))
 }
 
 /// True for a connection's bare leg (no exchange, no TLS burst): a connection attempt or an
