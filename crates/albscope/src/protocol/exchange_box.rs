@@ -11,12 +11,11 @@
 //! thread and one free in the sink's per exchange otherwise, the free reaching across arenas.
 //! Nothing here changes a result: only where memory comes from.
 
+use super::return_lane::ReturnLane;
 use super::HttpExchange;
 use std::cell::RefCell;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// Most bytes of empty boxes a thread keeps.
 const MAX_SPARE_BYTES: usize = 4 << 20;
@@ -28,12 +27,8 @@ const BUNDLE: usize = 64;
 /// Most bundles waiting to be taken (the rest are freed).
 const MAX_BUNDLES: usize = 16;
 
-/// Bundles of empty boxes given back by threads that make none, for the threads that do.
-// The boxes themselves are what is kept (their allocations), not exchanges.
-#[allow(clippy::vec_box)]
-static RETURNED: Mutex<Vec<Vec<Box<HttpExchange>>>> = Mutex::new(Vec::new());
-/// `RETURNED.len()`, read without the lock.
-static RETURNED_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// Empty boxes given back by threads that make none, for the threads that do.
+static RETURNED: ReturnLane<Box<HttpExchange>> = ReturnLane::new(BUNDLE, MAX_BUNDLES);
 
 /// An exchange with nothing in it (what an empty box holds).
 const EMPTY: HttpExchange = HttpExchange {
@@ -131,7 +126,7 @@ fn give(b: Box<HttpExchange>) {
     let _ = SPARE.try_with(|s| {
         if let Ok(mut s) = s.try_borrow_mut() {
             if !s.makes {
-                s.send_back(b);
+                RETURNED.give(&mut s.outbox, b);
             } else if s.boxes.len() < MAX_SPARE {
                 s.boxes.push(b);
             }
@@ -140,40 +135,9 @@ fn give(b: Box<HttpExchange>) {
 }
 
 impl Spare {
-    /// Adds `b` to the outbox; a full outbox goes to [`RETURNED`] (freed when enough bundles
-    /// wait there already).
-    fn send_back(&mut self, b: Box<HttpExchange>) {
-        if self.outbox.capacity() == 0 {
-            self.outbox.reserve_exact(BUNDLE);
-        }
-        self.outbox.push(b);
-        if self.outbox.len() < BUNDLE {
-            return;
-        }
-        if RETURNED_COUNT.load(Ordering::Relaxed) >= MAX_BUNDLES {
-            self.outbox.clear();
-            return;
-        }
-        let bundle = std::mem::replace(&mut self.outbox, Vec::with_capacity(BUNDLE));
-        if let Ok(mut returned) = RETURNED.lock() {
-            if returned.len() < MAX_BUNDLES {
-                returned.push(bundle);
-                RETURNED_COUNT.store(returned.len(), Ordering::Relaxed);
-            }
-        }
-    }
-
-    /// Takes one bundle given back, when there is one.
+    /// Keeps the boxes of one bundle given back, up to [`MAX_SPARE`].
     fn take_returned(&mut self) {
-        if RETURNED_COUNT.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let bundle = RETURNED.lock().ok().and_then(|mut returned| {
-            let bundle = returned.pop();
-            RETURNED_COUNT.store(returned.len(), Ordering::Relaxed);
-            bundle
-        });
-        if let Some(bundle) = bundle {
+        if let Some(bundle) = RETURNED.take() {
             let room = MAX_SPARE.saturating_sub(self.boxes.len());
             self.boxes.extend(bundle.into_iter().take(room));
         }

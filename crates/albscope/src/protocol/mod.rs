@@ -21,6 +21,7 @@ mod http;
 mod http2;
 mod keepalive;
 mod recycle;
+mod return_lane;
 mod tls;
 mod tracker;
 

@@ -13,9 +13,8 @@
 //! allocated again on another. Nothing here changes a result: only where a buffer's memory
 //! comes from.
 
+use super::return_lane::ReturnLane;
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 /// Size step of the buffer classes.
 const CLASS: usize = 64;
@@ -29,11 +28,8 @@ const BUNDLE: usize = 64;
 /// Most bundles the shared return box holds (more are freed).
 const MAX_BUNDLES: usize = 8;
 
-/// Bundles of buffers given back on threads that read no header blocks, for the threads that
-/// do.
-static RETURNED: Mutex<Vec<Vec<Vec<u8>>>> = Mutex::new(Vec::new());
-/// Bundles in [`RETURNED`] (read without the lock).
-static RETURNED_COUNT: AtomicUsize = AtomicUsize::new(0);
+/// Buffers given back on threads that read no header blocks, for the threads that do.
+static RETURNED: ReturnLane<Vec<u8>> = ReturnLane::new(BUNDLE, MAX_BUNDLES);
 
 /// One thread's spare buffers, by class.
 struct Pool {
@@ -103,7 +99,7 @@ pub(crate) fn give(mut buf: Vec<u8>) {
             if p.reads {
                 p.keep(c, buf);
             } else {
-                p.send_back(buf);
+                RETURNED.give(&mut p.outbox, buf);
             }
         }
     });
@@ -121,38 +117,9 @@ impl Pool {
         }
     }
 
-    /// On a thread that reads no header blocks: `buf` into the outbox, a full outbox into
-    /// [`RETURNED`] (freed when that is full).
-    fn send_back(&mut self, buf: Vec<u8>) {
-        if self.outbox.capacity() == 0 {
-            self.outbox.reserve_exact(BUNDLE);
-        }
-        self.outbox.push(buf);
-        if self.outbox.len() < BUNDLE || RETURNED_COUNT.load(Ordering::Relaxed) >= MAX_BUNDLES {
-            if self.outbox.len() >= BUNDLE {
-                self.outbox.clear();
-            }
-            return;
-        }
-        let bundle = std::mem::replace(&mut self.outbox, Vec::with_capacity(BUNDLE));
-        if let Ok(mut returned) = RETURNED.lock() {
-            if returned.len() < MAX_BUNDLES {
-                returned.push(bundle);
-                RETURNED_COUNT.store(returned.len(), Ordering::Relaxed);
-            }
-        }
-    }
-
     /// Files a bundle from [`RETURNED`], if there is one, into this reading thread's pool.
     fn take_returned(&mut self) {
-        if RETURNED_COUNT.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        let bundle = RETURNED.lock().ok().and_then(|mut returned| {
-            let bundle = returned.pop();
-            RETURNED_COUNT.store(returned.len(), Ordering::Relaxed);
-            bundle
-        });
+        let bundle = RETURNED.take();
         for buf in bundle.into_iter().flatten() {
             if let Some(c) = class(buf.capacity()) {
                 self.keep(c, buf);
@@ -212,7 +179,7 @@ mod tests {
             give(Vec::with_capacity(2 * CLASS));
             assert_eq!(POOL.with(|p| p.borrow().outbox.len()), 0);
             assert_eq!(POOL.with(|p| p.borrow().bytes), 0);
-            assert!(RETURNED_COUNT.load(Ordering::Relaxed) <= MAX_BUNDLES);
+            assert!(RETURNED.waiting() <= MAX_BUNDLES);
         })
         .join()
         .unwrap();
