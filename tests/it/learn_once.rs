@@ -4,31 +4,16 @@
 //! pairing, every counter). `ALBSCOPE_LEARN_CHECK=FILE[:FILE...]` adds captures (e.g. the
 //! benchmark's slice) with the default options.
 
-use albscope::alb::{learning_per_request, AlbConfig};
-use albscope::capture::{CaptureReader, Duration};
-use albscope::diagnose::{analyze_capture, Analysis};
+use crate::threads::{alb_for, rendered, samples};
+use albscope::alb::learning_per_request;
+use albscope::capture::CaptureReader;
+use albscope::diagnose::analyze_capture;
 use albscope::pipeline::PipelineConfig;
-use albscope::report::{write_json, write_text, TextOptions};
 use std::path::{Path, PathBuf};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `samples/*.pcap`, `samples/real/*.pcap` and the files named in `ALBSCOPE_LEARN_CHECK`.
+/// The samples (`threads::samples`) and the files named in `ALBSCOPE_LEARN_CHECK`.
 fn captures() -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for dir in ["samples", "samples/real"] {
-        let Ok(rd) = std::fs::read_dir(root().join(dir)) else {
-            continue;
-        };
-        v.extend(
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "pcap")),
-        );
-    }
-    v.sort();
-    assert!(v.len() >= 20, "samples missing: {v:?}");
+    let mut v = samples();
     if let Ok(extra) = std::env::var("ALBSCOPE_LEARN_CHECK") {
         v.extend(
             extra
@@ -40,22 +25,10 @@ fn captures() -> Vec<PathBuf> {
     v
 }
 
-/// Recorded samples with `--idle-timeout 5` (their README), the others with the defaults.
-fn alb_for(path: &Path) -> AlbConfig {
-    if path.parent().is_some_and(|d| d.ends_with("samples/real")) {
-        AlbConfig {
-            idle_timeout: Some(Duration::from_millis(5_000)),
-            ..AlbConfig::default()
-        }
-    } else {
-        AlbConfig::default()
-    }
-}
-
 /// The JSON and the text report of `path`, ok requests included (`--all`), one thread.
 fn reports(path: &Path) -> (Vec<u8>, Vec<u8>) {
     let mut reader = CaptureReader::open(&[path]).expect("open capture");
-    let a: Analysis = analyze_capture(
+    let a = analyze_capture(
         &mut reader,
         &PipelineConfig {
             threads: 1,
@@ -64,10 +37,7 @@ fn reports(path: &Path) -> (Vec<u8>, Vec<u8>) {
         alb_for(path),
         true,
     );
-    let (mut json, mut text) = (Vec::new(), Vec::new());
-    write_json(&a, &mut json).expect("json");
-    write_text(&a, &TextOptions::default(), &mut text).expect("text");
-    (json, text)
+    rendered(&a)
 }
 
 #[test]

@@ -21,7 +21,7 @@ fn root() -> PathBuf {
 }
 
 /// `samples/*.pcap` and `samples/real/*.pcap`, sorted.
-fn samples() -> Vec<PathBuf> {
+pub(crate) fn samples() -> Vec<PathBuf> {
     let mut v = Vec::new();
     for dir in ["samples", "samples/real"] {
         let Ok(rd) = std::fs::read_dir(root().join(dir)) else {
@@ -39,7 +39,7 @@ fn samples() -> Vec<PathBuf> {
 
 /// The options a sample is analysed with: recorded samples with `--idle-timeout 5` (their
 /// README), synthetic ones with the defaults.
-fn alb_for(path: &Path) -> AlbConfig {
+pub(crate) fn alb_for(path: &Path) -> AlbConfig {
     if path.parent().is_some_and(|d| d.ends_with("real")) {
         AlbConfig {
             idle_timeout: Some(Duration::from_millis(5_000)),
@@ -58,7 +58,7 @@ fn with_threads(base: &PipelineConfig, threads: usize) -> PipelineConfig {
 }
 
 /// The JSON and the text report, ok requests included (`--all`).
-fn rendered(a: &Analysis) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn rendered(a: &Analysis) -> (Vec<u8>, Vec<u8>) {
     let (mut json, mut text) = (Vec::new(), Vec::new());
     write_json(a, &mut json).expect("json");
     write_text(a, &TextOptions::default(), &mut text).expect("text");
