@@ -8,6 +8,7 @@
 //! reports match their goldens (`expected.txt`, `.json`; `ALBSCOPE_BLESS=1` rewrites files and
 //! goldens).
 
+use crate::multi_file_samples::fits_truth;
 use albscope::alb::{AlbConfig, PairingNote};
 use albscope::diagnose::{analyze_files, Analysis, Evidence, Finding, Keep, Note};
 use albscope::pipeline::PipelineConfig;
@@ -205,14 +206,7 @@ fn each_file_alone_is_never_confidently_wrong() {
             let a = analyze(&s, &[file], true);
             for r in &a.requests {
                 let client = r.client.map(|c| c.to_string());
-                let fits = truth.iter().any(|e| {
-                    client.as_ref().map_or(true, |c| *c == e.client)
-                        && (e.status == r.status
-                            || (r.category == Category::Undetermined && r.status.is_none()))
-                        && (e.category == r.category
-                            || (r.category == Category::Undetermined
-                                && r.candidates.contains(&e.category)))
-                });
+                let fits = fits_truth(r, &truth);
                 assert!(
                     fits,
                     "{}/{file}: {:?} {:?} {:?} fits no truth",

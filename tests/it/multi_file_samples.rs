@@ -7,10 +7,11 @@
 use albscope::accesslog::LogReader;
 use albscope::alb::{AlbConfig, FileOffset, OffsetSource, Vantage};
 use albscope::diagnose::logjoin::{JoinOptions, LogIndex};
-use albscope::diagnose::{analyze_files, Analysis, Keep};
+use albscope::diagnose::{analyze_files, Analysis, Finding, Keep};
 use albscope::pipeline::PipelineConfig;
 use albscope::report::expected_report;
 use albscope::taxonomy::Category;
+use albscope_synth::alb::Expected;
 use albscope_synth::scenarios::multi_file;
 use std::path::PathBuf;
 use std::process::Command;
@@ -135,17 +136,7 @@ fn each_file_alone_is_never_confidently_wrong() {
             assert_eq!(a.requests.len(), truth.len(), "{}/{file}: count", s.name);
             for r in &a.requests {
                 let client = r.client.map(|c| c.to_string());
-                // Matched by client (front end) or by status and category (back end).
-                // An undetermined one may leave the status unsaid (a failed connect that may be a
-                // health check, seen from the back end alone).
-                let fits = truth.iter().any(|e| {
-                    client.as_ref().map_or(true, |c| *c == e.client)
-                        && (e.status == r.status
-                            || (r.category == Category::Undetermined && r.status.is_none()))
-                        && (e.category == r.category
-                            || (r.category == Category::Undetermined
-                                && r.candidates.contains(&e.category)))
-                });
+                let fits = fits_truth(r, &truth);
                 assert!(
                     fits,
                     "{}/{file}: {:?} {:?} {:?} fits no truth",
@@ -154,6 +145,21 @@ fn each_file_alone_is_never_confidently_wrong() {
             }
         }
     }
+}
+
+/// Whether finding `r` fits a row of `truth`: matched by client (front end) or by status and
+/// category (back end); an undetermined one may leave the status unsaid (a failed connect that
+/// may be a health check, seen from the back end alone) and must hold the truth among its
+/// candidates.
+pub(crate) fn fits_truth(r: &Finding, truth: &[Expected]) -> bool {
+    let client = r.client.map(|c| c.to_string());
+    truth.iter().any(|e| {
+        client.as_ref().map_or(true, |c| *c == e.client)
+            && (e.status == r.status
+                || (r.category == Category::Undetermined && r.status.is_none()))
+            && (e.category == r.category
+                || (r.category == Category::Undetermined && r.candidates.contains(&e.category)))
+    })
 }
 
 #[test]
