@@ -639,6 +639,12 @@ fn update_conn(
         settle_held(conn, config, stats, ts, [false; 2], sink);
     }
 
+    close_when_done(conn, config, ts);
+}
+
+/// Starts the close grace once the connection is reset or both ends sent their FIN (its
+/// retransmission history is no longer needed).
+fn close_when_done(conn: &mut Conn, config: &FlowConfig, ts: Timestamp) {
     let both_fins = conn.sides[0].fin_off.is_some() && conn.sides[1].fin_off.is_some();
     if conn.closing.is_none() && (conn.rst_seen || both_fins) {
         conn.closing = Some(ts.0.saturating_add(config.close_grace.0));
@@ -786,14 +792,7 @@ fn deliver_in_order(
             },
         );
     }
-    let both_fins = conn.sides[0].fin_off.is_some() && conn.sides[1].fin_off.is_some();
-    if conn.closing.is_none() && (conn.rst_seen || both_fins) {
-        conn.closing = Some(ts.0.saturating_add(config.close_grace.0));
-        conn.half_open = false;
-        for side in &mut conn.sides {
-            side.reasm.release_history();
-        }
-    }
+    close_when_done(conn, config, ts);
 }
 
 /// A test switch sending every segment the full way, to compare both paths.
