@@ -8,7 +8,7 @@
 //! reports match their goldens (`expected.txt`, `.json`; `ALBSCOPE_BLESS=1` rewrites files and
 //! goldens).
 
-use crate::multi_file_samples::fits_truth;
+use crate::multi_file_samples::{fits_truth, stale_built_files};
 use albscope::alb::{AlbConfig, PairingNote};
 use albscope::diagnose::{analyze_files, Analysis, Evidence, Finding, Keep, Note};
 use albscope::pipeline::PipelineConfig;
@@ -54,18 +54,7 @@ fn analyze(s: &MultiFileScenario, files: &[&str], keep_ok: bool) -> Analysis {
 fn committed_files_match_builder() {
     let mut stale = Vec::new();
     for s in late_start() {
-        for (file, bytes) in s.build_files() {
-            let path = dir(s.name).join(file);
-            if bless() {
-                std::fs::create_dir_all(dir(s.name)).expect("sample directory");
-                std::fs::write(&path, &bytes).expect("write sample");
-                continue;
-            }
-            assert!(bytes.len() < 1 << 20, "{file} over 1 MB");
-            if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-                stale.push(path.display().to_string());
-            }
-        }
+        stale.extend(stale_built_files(&s, &dir(s.name)));
     }
     assert!(stale.is_empty(), "rerun with ALBSCOPE_BLESS=1: {stale:?}");
 }

@@ -12,8 +12,8 @@ use albscope::pipeline::PipelineConfig;
 use albscope::report::expected_report;
 use albscope::taxonomy::Category;
 use albscope_synth::alb::Expected;
-use albscope_synth::scenarios::multi_file;
-use std::path::PathBuf;
+use albscope_synth::scenarios::{multi_file, MultiFileScenario};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn dir(name: &str) -> PathBuf {
@@ -44,22 +44,30 @@ fn analyze(name: &str, files: &[&str], keep_ok: bool) -> Analysis {
     .expect("analyse sample files")
 }
 
+/// The capture files of scenario `s` in `dir` that differ from what the builder makes now
+/// (with `ALBSCOPE_BLESS=1` they are written instead); each under 1 MB.
+pub(crate) fn stale_built_files(s: &MultiFileScenario, dir: &Path) -> Vec<String> {
+    let mut stale = Vec::new();
+    for (file, bytes) in s.build_files() {
+        let path = dir.join(file);
+        if bless() {
+            std::fs::create_dir_all(dir).expect("sample directory");
+            std::fs::write(&path, &bytes).expect("write sample");
+            continue;
+        }
+        assert!(bytes.len() < 1 << 20, "{file} over 1 MB");
+        if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+            stale.push(path.display().to_string());
+        }
+    }
+    stale
+}
+
 #[test]
 fn committed_files_match_builder() {
     let mut stale = Vec::new();
     for s in multi_file() {
-        for (file, bytes) in s.build_files() {
-            let path = dir(s.name).join(file);
-            if bless() {
-                std::fs::create_dir_all(dir(s.name)).expect("sample directory");
-                std::fs::write(&path, &bytes).expect("write sample");
-                continue;
-            }
-            assert!(bytes.len() < 1 << 20, "{file} over 1 MB");
-            if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-                stale.push(path.display().to_string());
-            }
-        }
+        stale.extend(stale_built_files(&s, &dir(s.name)));
         let log = dir(s.name).join("access.log");
         if bless() {
             std::fs::write(&log, s.access_log()).expect("write access log");
