@@ -14,6 +14,8 @@
 //! - `flows`: capture + decode + flow (`run_flows`, a sink that counts bytes);
 //! - `skeleton`: `flows` with a sink that finds and parses every HTTP/1 head with `httparse`
 //!   (`support/skeleton.rs`): the least a design that parses every head must add to `flows`;
+//!   `skeleton-scan`: the same reading only what the framing needs from each head (its end,
+//!   first line, Content-Length and Transfer-Encoding lines);
 //! - `protocol`: capture + decode + flow + protocol (`run_app`, a sink that counts exchanges and
 //!   closed connections and drops them);
 //! - `alb`: `protocol` with the ALB layer (`AlbTracker`: nodes, roles, pairing) feeding a sink
@@ -107,18 +109,12 @@ fn main() {
     measure(
         "skeleton",
         "skeleton (flows + every HTTP/1 head parsed)",
-        &mut || {
-            let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
-            let mut sink = skeleton::Skeleton::default();
-            let stats = run_flows(&mut reader, &PipelineConfig::default(), &mut sink);
-            let c = &sink.counts;
-            let detail = format!(
-                "{} request heads, {} response heads, {} resyncs, {} directions ignored, {} \
-             connections",
-                c.requests, c.responses, c.resyncs, c.ignored, c.closed
-            );
-            (stats.packets, detail)
-        },
+        &mut || skeleton_stage(&path, skeleton::HeadReader::Httparse),
+    );
+    measure(
+        "skeleton-scan",
+        "skeleton-scan (flows + every HTTP/1 head's framing scanned)",
+        &mut || skeleton_stage(&path, skeleton::HeadReader::Scan),
     );
     measure("protocol", "protocol (flows + HTTP exchanges)", &mut || {
         let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
@@ -166,6 +162,20 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// `flows` with every HTTP/1 head read by `reader` (`support/skeleton.rs`): packets read, and
+/// the heads counted.
+fn skeleton_stage(path: &Path, reader: skeleton::HeadReader) -> (u64, String) {
+    let mut capture = CaptureReader::open(&[path]).expect("bench capture opens");
+    let mut sink = skeleton::Skeleton::new(reader);
+    let stats = run_flows(&mut capture, &PipelineConfig::default(), &mut sink);
+    let c = &sink.counts;
+    let detail = format!(
+        "{} request heads, {} response heads, {} resyncs, {} directions ignored, {} connections",
+        c.requests, c.responses, c.resyncs, c.ignored, c.closed
+    );
+    (stats.packets, detail)
 }
 
 /// The whole analysis of `path` with `threads` threads: packets read, and a summary.

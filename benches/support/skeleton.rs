@@ -1,7 +1,9 @@
 //! The skeleton floor of the throughput bench: a [`FlowSink`] that finds every HTTP/1 head in
 //! each connection direction's in-order payload and parses it with `httparse`, counting them,
-//! and does nothing else. It is the least work any design that reads every head must add to
-//! `flows` (capture -> decode -> flow): no exchanges built, no pairing, no diagnosis.
+//! and does nothing else. It is the least work a design that parses every head must add to
+//! `flows` (capture -> decode -> flow): no exchanges built, no pairing, no diagnosis. With
+//! [`HeadReader::Scan`] it reads only what the framing needs from each head instead: about the
+//! least a design that finds every head must do.
 //!
 //! Bodies are skipped by their framing (Content-Length, chunked via
 //! `httparse::parse_chunk_size`, none for 1xx/204/304 and responses to HEAD), so body bytes are
@@ -16,6 +18,7 @@ use albscope::flow::{ConnId, Dir, FlowEvent, FlowSink};
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
 
 /// Longest head (or chunk-size line, or trailer) buffered before giving up and scanning.
 const MAX_HEAD: usize = 64 * 1024;
@@ -104,12 +107,36 @@ impl Hasher for IdHasher {
     }
 }
 
+/// How the skeleton reads a head.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub enum HeadReader {
+    /// `httparse`: the request or status line and every header line tokenised.
+    #[default]
+    Httparse,
+    /// Only what the framing needs: the end of the head (`\r\n\r\n`), the first line's
+    /// shape (a method's capital, or `HTTP/1.` and the status code), and the lines starting
+    /// with `Content-Length:` or `Transfer-Encoding:`. No other header is looked at.
+    Scan,
+}
+
 /// The skeleton sink: counts HTTP/1 heads per direction (see the module comment).
 #[derive(Default)]
 pub struct Skeleton {
     conns: HashMap<u64, Conn, BuildHasherDefault<IdHasher>>,
+    /// How heads are read.
+    pub reader: HeadReader,
     /// What it counted.
     pub counts: SkeletonCounts,
+}
+
+impl Skeleton {
+    /// A skeleton reading heads with `reader`.
+    pub fn new(reader: HeadReader) -> Self {
+        Skeleton {
+            reader,
+            ..Skeleton::default()
+        }
+    }
 }
 
 impl FlowSink for Skeleton {
@@ -130,7 +157,7 @@ impl FlowSink for Skeleton {
                     sides: [Side::new(Want::Scan), Side::new(Want::Scan)],
                     head_requests: VecDeque::new(),
                 });
-                feed(c, dir, bytes, &mut self.counts);
+                feed(c, dir, bytes, self.reader, &mut self.counts);
             }
             FlowEvent::Gap { dir, .. } => {
                 if let Some(c) = self.conns.get_mut(&conn.0) {
@@ -159,16 +186,16 @@ fn index(dir: Dir) -> usize {
 }
 
 /// In-order bytes of one direction: completes a buffered element first, then the rest.
-fn feed(conn: &mut Conn, dir: Dir, bytes: &[u8], counts: &mut SkeletonCounts) {
+fn feed(conn: &mut Conn, dir: Dir, bytes: &[u8], reader: HeadReader, counts: &mut SkeletonCounts) {
     let i = index(dir);
     if conn.sides[i].partial.is_empty() {
-        run(conn, dir, bytes, counts);
+        run(conn, dir, bytes, reader, counts);
         return;
     }
     // The element buffered so far starts at the buffer's first byte: parse it again, whole.
     let mut joined = std::mem::take(&mut conn.sides[i].partial);
     joined.extend_from_slice(bytes);
-    run(conn, dir, &joined, counts);
+    run(conn, dir, &joined, reader, counts);
     if conn.sides[i].partial.is_empty() {
         joined.clear();
         conn.sides[i].partial = joined; // keep the allocation
@@ -176,7 +203,13 @@ fn feed(conn: &mut Conn, dir: Dir, bytes: &[u8], counts: &mut SkeletonCounts) {
 }
 
 /// Walks `data` by the direction's framing, parsing each head; keeps an incomplete element.
-fn run(conn: &mut Conn, dir: Dir, mut data: &[u8], counts: &mut SkeletonCounts) {
+fn run(
+    conn: &mut Conn,
+    dir: Dir,
+    mut data: &[u8],
+    reader: HeadReader,
+    counts: &mut SkeletonCounts,
+) {
     let i = index(dir);
     while !data.is_empty() {
         let want = conn.sides[i].want;
@@ -196,7 +229,7 @@ fn run(conn: &mut Conn, dir: Dir, mut data: &[u8], counts: &mut SkeletonCounts) 
                 };
                 (take as usize, next)
             }
-            Want::First | Want::Head => match head(conn, dir, data, counts) {
+            Want::First | Want::Head => match read_head(conn, dir, data, reader, counts) {
                 Step::Done(used, next) => (used, next),
                 Step::Partial => return keep(&mut conn.sides[i], data, counts),
                 Step::Bad if want == Want::First => {
@@ -251,6 +284,114 @@ enum Step {
     Bad,
 }
 
+/// Reads the head at the start of `data` with `reader`.
+fn read_head(
+    conn: &mut Conn,
+    dir: Dir,
+    data: &[u8],
+    reader: HeadReader,
+    counts: &mut SkeletonCounts,
+) -> Step {
+    match reader {
+        HeadReader::Httparse => head(conn, dir, data, counts),
+        HeadReader::Scan => scan_head(conn, dir, data, counts),
+    }
+}
+
+/// [`head`] reading only what the framing needs (see [`HeadReader::Scan`]).
+fn scan_head(conn: &mut Conn, dir: Dir, data: &[u8], counts: &mut SkeletonCounts) -> Step {
+    static END: OnceLock<memchr::memmem::Finder<'static>> = OnceLock::new();
+    let end_of_head = END.get_or_init(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+    let Some(end) = end_of_head.find(data) else {
+        return Step::Partial;
+    };
+    let head = &data[..end + 4];
+    let mut chunked = false;
+    let mut length = None;
+    for nl in memchr::memchr_iter(b'\n', &head[..end + 2]) {
+        let line = &head[nl + 1..];
+        match line.first() {
+            Some(b'c' | b'C') if starts_with_lower(line, b"content-length:") => {
+                let value = &line[15..];
+                let stop = memchr::memchr(b'\r', value).unwrap_or(value.len());
+                length = digits(value[..stop].trim_ascii());
+            }
+            Some(b't' | b'T') if starts_with_lower(line, b"transfer-encoding:") => {
+                let value = &line[18..];
+                let stop = memchr::memchr(b'\r', value).unwrap_or(value.len());
+                chunked = value[..stop].trim_ascii().eq_ignore_ascii_case(b"chunked");
+            }
+            _ => {}
+        }
+    }
+    let framing = match (chunked, length) {
+        (true, _) => Framing::Chunked,
+        (false, Some(n)) => Framing::Length(n),
+        (false, None) => Framing::None,
+    };
+    let next = match dir {
+        Dir::ToServer => {
+            if !head[0].is_ascii_uppercase() {
+                return Step::Bad;
+            }
+            counts.requests += 1;
+            if conn.head_requests.len() < MAX_PENDING {
+                conn.head_requests.push_back(head.starts_with(b"HEAD "));
+            }
+            match framing {
+                Framing::Chunked => Want::ChunkSize,
+                Framing::Length(0) | Framing::None => Want::Head,
+                Framing::Length(n) => Want::Body(n),
+            }
+        }
+        Dir::ToClient => {
+            let code = match head.get(..12) {
+                Some([b'H', b'T', b'T', b'P', b'/', b'1', b'.', _, b' ', code @ ..]) => {
+                    digits(code)
+                }
+                _ => None,
+            };
+            let Some(code) = code else {
+                return Step::Bad;
+            };
+            counts.responses += 1;
+            response_next(conn, code, framing, counts)
+        }
+    };
+    Step::Done(end + 4, next)
+}
+
+/// Whether `line` starts with `lower` (lowercase ASCII), ignoring case.
+fn starts_with_lower(line: &[u8], lower: &[u8]) -> bool {
+    line.len() >= lower.len() && line[..lower.len()].eq_ignore_ascii_case(lower)
+}
+
+/// What follows a response head with status `code` and body `framing`.
+fn response_next(
+    conn: &mut Conn,
+    code: u64,
+    framing: Framing,
+    counts: &mut SkeletonCounts,
+) -> Want {
+    let to_head = code >= 200 && conn.head_requests.pop_front().unwrap_or(false);
+    if code == 101 {
+        counts.ignored += 1;
+        Want::Ignore
+    } else if code < 200 || code == 204 || code == 304 || to_head {
+        Want::Head
+    } else {
+        match framing {
+            Framing::Chunked => Want::ChunkSize,
+            Framing::Length(0) => Want::Head,
+            Framing::Length(n) => Want::Body(n),
+            Framing::None => {
+                counts.ignored += 1;
+                Want::Ignore
+            }
+        }
+    }
+}
+
 /// Parses the head at the start of `data` (a request to the server, a response to the client),
 /// counts it, and says how its body is framed.
 fn head(conn: &mut Conn, dir: Dir, data: &[u8], counts: &mut SkeletonCounts) -> Step {
@@ -288,24 +429,8 @@ fn head(conn: &mut Conn, dir: Dir, data: &[u8], counts: &mut SkeletonCounts) -> 
                 Err(_) => return Step::Bad,
             };
             counts.responses += 1;
-            let code = resp.code.unwrap_or(0);
-            let to_head = code >= 200 && conn.head_requests.pop_front().unwrap_or(false);
-            let next = if code == 101 {
-                counts.ignored += 1;
-                Want::Ignore
-            } else if code < 200 || code == 204 || code == 304 || to_head {
-                Want::Head
-            } else {
-                match framing(resp.headers) {
-                    Framing::Chunked => Want::ChunkSize,
-                    Framing::Length(0) => Want::Head,
-                    Framing::Length(n) => Want::Body(n),
-                    Framing::None => {
-                        counts.ignored += 1;
-                        Want::Ignore
-                    }
-                }
-            };
+            let code = u64::from(resp.code.unwrap_or(0));
+            let next = response_next(conn, code, framing(resp.headers), counts);
             Step::Done(used, next)
         }
     }
