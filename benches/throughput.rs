@@ -1,12 +1,27 @@
 //! Throughput benchmark: builds (once) a capture of at least 1 GB of VXLAN-mirrored HTTP traffic
-//! with many concurrent keep-alive connections, then measures how fast `flows` (capture → decode →
-//! flow) and `analyze` (the whole pipeline) read it, in MB/s of capture, and their peak memory.
+//! with many concurrent keep-alive connections, then measures how fast each stage of the pipeline
+//! reads it, in MB/s of capture and packets/s, and its peak memory.
 //!
 //! `cargo bench --bench throughput` (size with ALBSCOPE_BENCH_MB, default 1100; the capture is
-//! kept in target/bench-data/ and rebuilt only when missing). ALBSCOPE_BENCH_STAGES picks stages
-//! by name, comma-separated (`capture,decode,flows,analyze,analyze-n,compare`; default all;
-//! `analyze-n` is `analyze` with as many threads as cores), e.g. to count one stage's
-//! instructions under `perf stat`.
+//! kept in target/bench-data/ and rebuilt only when missing). ALBSCOPE_BENCH_FILE names a capture
+//! to measure instead (e.g. the real-traffic one of `../shared/perf/`; nothing is built then).
+//! ALBSCOPE_BENCH_STAGES picks stages by name, comma-separated (default all), e.g. to count one
+//! stage's instructions under `perf stat` or callgrind. The stages, a ladder from least to most
+//! work:
+//!
+//! - `capture`: read the records;
+//! - `decode`: capture + decode;
+//! - `flows`: capture + decode + flow (`run_flows`, a sink that counts bytes);
+//! - `skeleton`: `flows` with a sink that finds and parses every HTTP/1 head with `httparse`
+//!   (`support/skeleton.rs`): the least a design that parses every head must add to `flows`;
+//!   `skeleton-scan`: the same reading only what the framing needs from each head (its end,
+//!   first line, Content-Length and Transfer-Encoding lines);
+//! - `protocol`: capture + decode + flow + protocol (`run_app`, a sink that counts exchanges and
+//!   closed connections and drops them);
+//! - `alb`: `protocol` with the ALB layer (`AlbTracker`: nodes, roles, pairing) feeding a sink
+//!   that counts request paths and health checks (no diagnosis);
+//! - `analyze`: the whole pipeline and diagnosis, one thread; `analyze-n`: with as many threads
+//!   as cores (`--threads`).
 //!
 //! The `compare` stage runs `benches/compare.sh` on the same capture: the release `albscope`
 //! binary (`analyze` with 1 and N threads, `flows`) side by side with `tcpdump` and tshark's
@@ -17,11 +32,16 @@
 
 #[path = "support/rss.rs"]
 mod rss;
+#[path = "support/skeleton.rs"]
+mod skeleton;
 
+use albscope::alb::{AlbTracker, ClientTlsFailure, HealthCheck, Knowledge, PathSink, RequestPath};
 use albscope::capture::CaptureReader;
+use albscope::capture::Timestamp;
 use albscope::decode::{DecodeConfig, Decoder};
 use albscope::flow::{ConnId, FlowEvent, FlowSink};
-use albscope::pipeline::{run_flows, PipelineConfig};
+use albscope::pipeline::{run_app, run_flows, Clock, PipelineConfig};
+use albscope::protocol::{AppSink, ConnContext, ConnectionRecord, HttpExchange};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -35,17 +55,25 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(2000);
-    let path = bench_capture(megabytes, connections);
+    let given = std::env::var_os("ALBSCOPE_BENCH_FILE").map(PathBuf::from);
+    let path = given
+        .clone()
+        .unwrap_or_else(|| bench_capture(megabytes, connections));
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let shape = if given.is_some() {
+        "given by ALBSCOPE_BENCH_FILE".to_string()
+    } else {
+        format!("{connections} concurrent connections")
+    };
     println!(
-        "capture: {} ({:.1} MB, {connections} concurrent connections)",
+        "capture: {} ({:.1} MB, {shape})",
         path.display(),
         size as f64 / 1e6
     );
 
     let stages = std::env::var("ALBSCOPE_BENCH_STAGES").unwrap_or_default();
     let wanted = |stage: &str| stages.is_empty() || stages.split(',').any(|s| s.trim() == stage);
-    let measure = |stage: &str, name: &str, work: &mut dyn FnMut() -> String| {
+    let measure = |stage: &str, name: &str, work: &mut dyn FnMut() -> (u64, String)| {
         if wanted(stage) {
             measure(name, size, work);
         }
@@ -56,24 +84,62 @@ fn main() {
         while reader.next_packet().is_some() {
             packets += 1;
         }
-        format!("{packets} packets")
+        (packets, format!("{packets} packets"))
     });
     measure("decode", "capture+decode", &mut || {
         let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
         let mut decoder = Decoder::new(DecodeConfig::default());
+        let mut packets = 0u64;
         while let Some(packet) = reader.next_packet() {
+            packets += 1;
             let _ = decoder.decode(&packet);
         }
-        format!("{} TCP segments", decoder.stats().tcp)
+        (packets, format!("{} TCP segments", decoder.stats().tcp))
     });
     measure("flows", "flows  (capture+decode+flow)", &mut || {
         let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
         let mut sink = CountingSink::default();
         let stats = run_flows(&mut reader, &PipelineConfig::default(), &mut sink);
-        format!(
+        let detail = format!(
             "{} packets, {} connections, {} payload bytes",
             stats.packets, sink.closed, sink.bytes
-        )
+        );
+        (stats.packets, detail)
+    });
+    measure(
+        "skeleton",
+        "skeleton (flows + every HTTP/1 head parsed)",
+        &mut || skeleton_stage(&path, skeleton::HeadReader::Httparse),
+    );
+    measure(
+        "skeleton-scan",
+        "skeleton-scan (flows + every HTTP/1 head's framing scanned)",
+        &mut || skeleton_stage(&path, skeleton::HeadReader::Scan),
+    );
+    measure("protocol", "protocol (flows + HTTP exchanges)", &mut || {
+        let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
+        let mut sink = CountingApp::default();
+        let stats = run_app(&mut reader, &PipelineConfig::default(), &mut sink);
+        let detail = format!(
+            "{} exchanges, {} connections; protocol layer: {} requests, {} responses",
+            sink.exchanges, sink.closed, stats.protocol.requests, stats.protocol.responses
+        );
+        (stats.packets, detail)
+    });
+    measure("alb", "alb (protocol + ALB pairing)", &mut || {
+        let mut reader = CaptureReader::open(&[&path]).expect("bench capture opens");
+        let mut tracker = AlbTracker::new(
+            albscope::alb::AlbConfig::default(),
+            CountingPaths::default(),
+        );
+        tracker.set_input_starts(reader.input_starts());
+        let stats = run_app(&mut reader, &PipelineConfig::default(), &mut tracker);
+        let (paths, _known) = tracker.finish();
+        let detail = format!(
+            "{} request paths, {} health checks, {} client TLS failures",
+            paths.paths, paths.health_checks, paths.tls_failures
+        );
+        (stats.packets, detail)
     });
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     measure(
@@ -98,8 +164,22 @@ fn main() {
     }
 }
 
-/// The whole analysis of `path` with `threads` threads, summarised.
-fn analyze_stage(path: &Path, threads: usize) -> String {
+/// `flows` with every HTTP/1 head read by `reader` (`support/skeleton.rs`): packets read, and
+/// the heads counted.
+fn skeleton_stage(path: &Path, reader: skeleton::HeadReader) -> (u64, String) {
+    let mut capture = CaptureReader::open(&[path]).expect("bench capture opens");
+    let mut sink = skeleton::Skeleton::new(reader);
+    let stats = run_flows(&mut capture, &PipelineConfig::default(), &mut sink);
+    let c = &sink.counts;
+    let detail = format!(
+        "{} request heads, {} response heads, {} resyncs, {} directions ignored, {} connections",
+        c.requests, c.responses, c.resyncs, c.ignored, c.closed
+    );
+    (stats.packets, detail)
+}
+
+/// The whole analysis of `path` with `threads` threads: packets read, and a summary.
+fn analyze_stage(path: &Path, threads: usize) -> (u64, String) {
     let mut reader = CaptureReader::open(&[path]).expect("bench capture opens");
     let config = PipelineConfig {
         threads,
@@ -111,7 +191,7 @@ fn analyze_stage(path: &Path, threads: usize) -> String {
         albscope::alb::AlbConfig::default(),
         false,
     );
-    format!(
+    let detail = format!(
         "{} requests, {} failed; pairing peak {:.1} MiB estimated of {} MiB, {} legs \
          paired early",
         analysis.summary.requests,
@@ -119,7 +199,8 @@ fn analyze_stage(path: &Path, threads: usize) -> String {
         analysis.alb_limits.pairing_peak_bytes as f64 / 1048576.0,
         analysis.alb_limits.pairing_budget_bytes >> 20,
         analysis.alb_limits.legs_paired_early
-    )
+    );
+    (analysis.stats.packets, detail)
 }
 
 /// Runs `benches/compare.sh` on `capture` (with the scale-invariance check against `scale` =
@@ -161,17 +242,60 @@ impl FlowSink for CountingSink {
     }
 }
 
-/// Runs `work` once, printing wall time, MB/s of capture and the peak resident memory it reached.
-fn measure(name: &str, capture_bytes: u64, work: &mut dyn FnMut() -> String) {
+/// Counts what the protocol layer hands over (exchanges, closed connections) and drops it.
+#[derive(Default)]
+struct CountingApp {
+    exchanges: u64,
+    closed: u64,
+}
+
+impl AppSink for CountingApp {
+    fn exchange(&mut self, _conn: &ConnContext, _exchange: HttpExchange) {
+        self.exchanges += 1;
+    }
+    fn closed(&mut self, _record: ConnectionRecord) {
+        self.closed += 1;
+    }
+}
+
+impl Clock for CountingApp {
+    fn tick(&mut self, _now: Timestamp) {}
+}
+
+/// Counts what the ALB layer hands over (paired request paths, health checks) and drops it.
+#[derive(Default)]
+struct CountingPaths {
+    paths: u64,
+    health_checks: u64,
+    tls_failures: u64,
+}
+
+impl PathSink for CountingPaths {
+    fn path(&mut self, _path: RequestPath, _known: &Knowledge) {
+        self.paths += 1;
+    }
+    fn client_tls_failure(&mut self, _failure: ClientTlsFailure) {
+        self.tls_failures += 1;
+    }
+    fn health_check(&mut self, _check: HealthCheck, _known: &Knowledge) {
+        self.health_checks += 1;
+    }
+}
+
+/// Runs `work` once, printing wall time, MB/s of capture, packets/s and the peak resident memory
+/// it reached (`work` returns the packets it read and a summary).
+fn measure(name: &str, capture_bytes: u64, work: &mut dyn FnMut() -> (u64, String)) {
     rss::reset_peak();
     let before = rss::current_bytes() / 1024;
     let start = Instant::now();
-    let detail = work();
+    let (packets, detail) = work();
     let secs = start.elapsed().as_secs_f64();
     let peak = rss::peak_bytes() / 1024;
     println!(
-        "{name}: {secs:.2} s, {:.0} MB/s, peak RSS {:.1} MiB (baseline {:.1} MiB) — {detail}",
+        "{name}: {secs:.2} s, {:.0} MB/s, {:.0} packets/s, peak RSS {:.1} MiB (baseline {:.1} \
+         MiB) — {detail}",
         capture_bytes as f64 / 1e6 / secs,
+        packets as f64 / secs,
         peak as f64 / 1024.0,
         before as f64 / 1024.0
     );
