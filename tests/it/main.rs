@@ -30,6 +30,7 @@ mod multi_file_samples;
 mod protocol_http;
 mod protocol_robustness;
 mod protocol_tls;
+mod real_h2_front;
 mod report_html;
 mod report_markdown;
 mod report_samples;

@@ -377,6 +377,12 @@ const CANNOT_TELL: &[(&str, &str, &str)] = &[
         "front",
         "--alb-ip 10.99.0.1 --listener-port 443",
     ),
+    // HAProxy's HTTP/2 TLS listener (one private client, 3 multiplexed TLS connections)
+    (
+        "samples/real/h2f_mixed.pcap",
+        "front",
+        "--alb-ip 10.99.0.1 --listener-port 443",
+    ),
 ];
 
 /// True for a row of a cut in [`CANNOT_TELL`].

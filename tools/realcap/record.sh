@@ -200,7 +200,7 @@ defaults
 
 frontend alb
     bind $addr:80
-    bind $addr:443 ssl crt $WORK/alb.pem
+    bind $addr:443 ssl crt $WORK/alb.pem ${TLS_BIND_OPTS:-}
     log-format "%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq bi=%bi:%bp {%[unique-id]} %{+Q}r"
     unique-id-format 1-%[date,htonl,hex,lower]-%[rand,htonl,hex,lower]%[rand,htonl,hex,lower]%[rand,htonl,hex,lower]
     option forwardfor

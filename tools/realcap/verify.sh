@@ -142,6 +142,12 @@ nw_puma.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|eq|2
 nw_node_upload.pcap|http.response.code == 502 && $AWS|eq|2
 nw_node_upload.target.pcap|tcp.srcport == 8080 && tcp.flags.reset == 1|ge|2
 nw_java.target.pcap|tcp.srcport == 8080 && tcp.payload contains "Content-length: 1000"|eq|2
+h2f_mixed.pcap|$TRACE|eq|21
+h2f_mixed.pcap|tcp.dstport == 443 && tls.handshake.type == 1|eq|3
+h2f_mixed.pcap|ip.src == 10.99.1.11 && tcp.srcport == 8080 && tcp.flags.reset == 1|eq|1
+h2f_mixed.pcap|ip.src == 10.99.0.1 && tcp.dstport == 8080 && tcp.flags.reset == 1|ge|1
+h2f_mixed.pcap|http.response.code == 500 || http.response.code == 503|eq|2
+h2f_mixed.target.pcap|http.request|eq|21
 EOF
 )
 

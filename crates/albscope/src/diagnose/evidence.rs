@@ -26,6 +26,16 @@ pub enum Close {
     Rst,
 }
 
+/// How a client stopped an answer it was receiving.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ClientStop {
+    /// HTTP/2: it reset the request's stream (`RST_STREAM`, e.g. `CANCEL`), keeping the
+    /// connection.
+    StreamReset(H2ErrorCode),
+    /// It closed the connection (FIN or RST).
+    Close(Close),
+}
+
 /// An ICMP error as the capture shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Icmp {
@@ -145,8 +155,9 @@ pub enum TellApart {
     /// say where.
     AttemptNotCaptured,
     /// The ALB closed the back-end connection in the middle of a response body (back end
-    /// only): its idle timeout cutting a stalled stream, or the client gone; the front end
-    /// shows which.
+    /// only, or the front end encrypted): its idle timeout cutting a stalled stream, the client
+    /// gone before the answer reached it, or the client stopping the answer after its headers;
+    /// the front end shows which.
     CutOrClientLeft,
     /// The target closed a connection the capture does not show idle before the request (its
     /// previous response lost, or opened before the capture): the idle gap before the request
@@ -570,6 +581,18 @@ pub enum Evidence {
         /// An answer that came later (how much later) and the client's RST refusing it.
         late_answer: Option<(Duration, PacketPos)>,
     },
+    /// The client stopped the answer after its headers, while its body was still arriving and
+    /// before the ALB ended it: the client's doing, not a failure of the ALB or the target.
+    ClientStoppedAnswer {
+        /// How.
+        stop: ClientStop,
+        /// Where.
+        at: At,
+        /// Response headers to the stop.
+        after: Duration,
+        /// Body bytes the client had received.
+        body: u64,
+    },
     /// The Server header is not the ALB's: a target's error.
     ServerNotAlb,
     /// The answer carries a header the ALB never writes on its own answers (they carry only
@@ -721,7 +744,8 @@ impl Evidence {
             | Evidence::StreamReset { at, .. }
             | Evidence::GoawayRefusedStream { at, .. }
             | Evidence::NoRequestClosed { at, .. }
-            | Evidence::AlbClosedAfterAnswer { at, .. } => vec![at.packet],
+            | Evidence::AlbClosedAfterAnswer { at, .. }
+            | Evidence::ClientStoppedAnswer { at, .. } => vec![at.packet],
             Evidence::SynRetransmissions { last, .. } => vec![last.packet],
             Evidence::LateReply {
                 packet, alb_rst, ..
@@ -778,6 +802,8 @@ impl Evidence {
 pub enum Cause {
     /// The client closed before the ALB answered.
     ClientClosedFirst,
+    /// The ALB relayed the answer and the client stopped it while its body was arriving.
+    ClientStoppedAnswer,
     /// Neither leg was captured.
     NothingCaptured,
     /// A header block of the request or response was skipped for the buffer memory limit.

@@ -20,8 +20,8 @@ mod timeline;
 pub mod verdict;
 
 pub use evidence::{
-    AlbTimer, At, BadGatewayPhase, Cause, CitedConn, Close, CloseOrder, Evidence, Icmp, IdleUnseen,
-    Inference, Note, Reuse, TellApart,
+    AlbTimer, At, BadGatewayPhase, Cause, CitedConn, ClientStop, Close, CloseOrder, Evidence, Icmp,
+    IdleUnseen, Inference, Note, Reuse, TellApart,
 };
 pub use model::{
     AccessLogView, AlbAddr, Direction, EventKind, LegKind, Party, RequestId, RequestSeen, Step,

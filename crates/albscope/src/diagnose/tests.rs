@@ -1628,9 +1628,9 @@ fn chunked_body_still_arriving_at_the_end_of_the_capture_is_in_flight() {
 }
 
 /// A chunked body the ALB closed on the back end mid-stream: the ALB's idle timeout cutting a
-/// stalled stream, or the ALB closing because its client left. The front end tells them apart
-/// (the ALB's bare FIN to the client proves the cut); from the back end alone it is
-/// `undetermined` between the two.
+/// stalled stream, or the ALB closing because its client left or stopped the answer. The front
+/// end tells them apart (the ALB's bare FIN to the client proves the cut, the client's RST
+/// first its stopping the answer); from the back end alone it is `undetermined` between them.
 #[test]
 fn chunked_body_closed_by_the_alb_needs_the_front_end() {
     let stalled = |ms| {
@@ -1669,13 +1669,45 @@ fn chunked_body_closed_by_the_alb_needs_the_front_end() {
     let f = one(tr);
     check(&f, Category::IncompleteBody, None, Some(GeneratedBy::Lb));
 
+    // the client's RST after the headers, before the ALB's close of either connection: the
+    // client stopped the relayed answer (the ALB then dropped the target's connection)
+    let mut tr = tracker();
+    let c = Conn::new(1, ep(CLIENT, 40000), ep(ALB, 80), 98)
+        .handshake(98)
+        .ev(5_100, ToServer, K::Rst);
+    tr.closed(c.record(
+        AppKind::Http,
+        vec![exch(
+            0,
+            None,
+            Some(get(100, "/x", front_headers())),
+            Some(stalled(122)),
+        )],
+        0,
+        None,
+    ));
+    back(&mut tr);
+    let f = one(tr);
+    assert_eq!((f.category, f.status), (Category::Ok, Some(200)), "{f:#?}");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| matches!(e, Evidence::ClientStoppedAnswer { body: 18, .. })),
+        "{:?}",
+        f.evidence
+    );
+
     let mut tr = tracker();
     back(&mut tr);
     let f = one(tr);
     assert_eq!(f.category, Category::Undetermined);
     assert_eq!(
         f.candidates,
-        vec![Category::IncompleteBody, Category::ClientClosed]
+        vec![
+            Category::IncompleteBody,
+            Category::ClientClosed,
+            Category::Ok
+        ]
     );
 }
 
@@ -1699,7 +1731,11 @@ fn short_body_closed_by_the_alb_needs_the_front_end() {
     assert_eq!(f.category, Category::Undetermined);
     assert_eq!(
         f.candidates,
-        vec![Category::IncompleteBody, Category::ClientClosed]
+        vec![
+            Category::IncompleteBody,
+            Category::ClientClosed,
+            Category::Ok
+        ]
     );
 }
 

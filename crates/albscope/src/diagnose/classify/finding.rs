@@ -4,8 +4,8 @@ use super::access_log::access_log;
 use super::back::analyze_back;
 use super::front::whole_secs;
 use super::front::{
-    analyze_front_only, client_closed_at, front_answer_missing, front_body_still_arriving,
-    front_elapsed, front_incomplete_body,
+    analyze_front_only, client_closed_at, client_stopped_answer, front_answer_missing,
+    front_body_still_arriving, front_elapsed, front_incomplete_body,
 };
 use super::{Ctx, FixFacts};
 use crate::alb::{Knowledge, NotACheck, PairingNote, RequestPath, TimerSource};
@@ -283,11 +283,30 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
             Evidence::ClosedAfterHeaders { by, .. } => Some(*by == Party::Alb),
             _ => None,
         }) == Some(true);
-    let cut_unproved =
-        alb_cut_body && front.map_or(true, |f| front_incomplete_body(f, Vec::new()).is_none());
+    // The front end showing the client stopping the answer first (a stream it cancelled, a
+    // connection it closed) proves the other reading: the ALB relayed the answer and closed the
+    // target's connection because the client had gone. The client got the status.
+    let stopped = front
+        .filter(|_| alb_cut_body)
+        .and_then(client_stopped_answer);
+    let cut_unproved = alb_cut_body
+        && stopped.is_none()
+        && front.map_or(true, |f| front_incomplete_body(f, Vec::new()).is_none());
+    if let Some(ev) = stopped {
+        category = Category::Ok;
+        candidates.clear();
+        what = Cause::ClientStoppedAnswer;
+        evidence.push(ev);
+    }
     if cut_unproved {
         category = Category::Undetermined;
-        candidates = vec![Category::IncompleteBody, Category::ClientClosed];
+        // the client gone before the headers reached it (460), or stopping the answer after
+        // them (a cancelled HTTP/2 stream, an abandoned download: the 200 relayed, `ok`)
+        candidates = vec![
+            Category::IncompleteBody,
+            Category::ClientClosed,
+            Category::Ok,
+        ];
         notes.push(Note::TellApart(TellApart::CutOrClientLeft));
     }
 

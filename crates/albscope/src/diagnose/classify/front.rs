@@ -4,7 +4,7 @@ use super::{at, close_of, events, is_close, Ctx};
 use crate::alb::{Leg, TimerSource, Vantage};
 use crate::capture::Duration;
 use crate::diagnose::evidence::{
-    AlbTimer, BadGatewayPhase, Cause, Evidence, Inference, Note, TellApart,
+    AlbTimer, BadGatewayPhase, Cause, ClientStop, Evidence, Inference, Note, TellApart,
 };
 use crate::diagnose::model::Party;
 use crate::flow::{Dir, TcpEventKind};
@@ -167,7 +167,13 @@ pub(super) fn analyze_front_only(
         }
     }
     match status {
-        Some(s) if s < 500 => FrontVerdict::of(Category::Ok, Cause::AnsweredNormally, ev),
+        Some(s) if s < 500 => match client_stopped_answer(f) {
+            Some(stopped) => {
+                ev.push(stopped);
+                FrontVerdict::of(Category::Ok, Cause::ClientStoppedAnswer, ev)
+            }
+            None => FrontVerdict::of(Category::Ok, Cause::AnsweredNormally, ev),
+        },
         Some(_) if !is_lb && resp.is_some_and(|r| r.headers.known(Known::Server).is_some()) => {
             ev.push(Evidence::ServerNotAlb);
             FrontVerdict::of(
@@ -374,6 +380,50 @@ pub(super) fn front_incomplete_body(f: &Leg, mut ev: Vec<Evidence>) -> Option<Fr
         sent: r.body_bytes,
     });
     Some(v)
+}
+
+/// The client stopped the answer after its headers reached it and before its body ended: the
+/// first end of the answer after its headers is the client's (HTTP/2: its `RST_STREAM` of the
+/// stream, e.g. a browser's `CANCEL`; either protocol: its FIN or RST on the connection), with
+/// no ALB -> client bytes missing from the capture. The ALB relayed the answer; stopping it was
+/// the client's doing (an ALB that cuts an answer ends it itself first: `RST_STREAM` or a close
+/// toward the client, [`front_incomplete_body`]). An HTTP/1 body without a declared length or
+/// chunking ends only with the ALB's close, so it is never unfinished here.
+pub(super) fn client_stopped_answer(f: &Leg) -> Option<Evidence> {
+    let ex = f.exchange.as_ref()?;
+    let r = ex.response.as_ref()?;
+    if r.complete.is_some() || front_answer_missing(f) {
+        return None;
+    }
+    let h2 = ex.h2.as_ref();
+    if h2.is_none() && body_unfinished(r).is_none() {
+        return None;
+    }
+    let close = events(f)
+        .iter()
+        .find(|e| is_close(e) && e.ts >= r.headers_done);
+    let reset = h2.and_then(|h| h.reset).filter(|x| x.ts >= r.headers_done);
+    let (stop, ts, pos) = match (reset, close) {
+        (Some(x), c) if c.map_or(true, |c| x.ts <= c.ts) => {
+            if x.dir != Dir::ToServer {
+                return None;
+            }
+            (ClientStop::StreamReset(x.code), x.ts, x.pos)
+        }
+        (_, Some(c)) => {
+            if c.dir != Dir::ToServer {
+                return None;
+            }
+            (ClientStop::Close(close_of(c)), c.ts, c.pos)
+        }
+        (_, None) => return None,
+    };
+    Some(Evidence::ClientStoppedAnswer {
+        stop,
+        at: at(ts, pos),
+        after: ts.since(r.headers_done),
+        body: r.body_bytes,
+    })
 }
 
 /// The response headers reached the client and its body was still arriving when the capture

@@ -36,6 +36,9 @@ pub fn cause(c: &Cause) -> String {
                                        working (deregistration delay ran out)"
             .into(),
         Cause::AnsweredNormally => "answered normally".into(),
+        Cause::ClientStoppedAnswer => "relayed; the client stopped the answer while its body was \
+                                       still arriving (the client's doing, not an error)"
+            .into(),
         Cause::TargetOwnError { server: s } => {
             format!("the target's own error, relayed by the ALB{}", server(s))
         }
@@ -373,11 +376,13 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              is not mirrored; the candidates follow from the front end's timing"
         }
         TellApart::CutOrClientLeft => {
-            "seen from the back end alone: the ALB closes the target's connection in the \
-             middle of a response body when its idle timeout cuts a stalled stream (the client \
-             gets a body cut short: incomplete_body) and also when the client has gone \
-             (client_closed); capture the front end (the clients' or the ALB's ENIs) to see \
-             whether the ALB closed the client's connection first"
+            "seen from the back end alone (or with the front end encrypted): the ALB closes the \
+             target's connection in the middle of a response body when its idle timeout cuts a \
+             stalled stream (the client gets a body cut short: incomplete_body), also when the \
+             client has gone before the answer reached it (client_closed), and when the client \
+             stopped the answer after its headers (a cancelled HTTP/2 stream, an abandoned \
+             download: ok); capture the front end (the clients' or the ALB's ENIs, with the \
+             TLS keys of an HTTPS listener) to see who ended the answer first"
         }
         TellApart::IdleBeforeRequest => {
             "capture the connection whole (from its SYN, without loss): an idle gap before the \

@@ -3,7 +3,8 @@
 use super::{ms, packet, party, secs, time};
 use crate::capture::Duration;
 use crate::diagnose::{
-    AlbTimer, At, BadGatewayPhase, Close, CloseOrder, Evidence, IdleUnseen, Inference, LegKind,
+    AlbTimer, At, BadGatewayPhase, ClientStop, Close, CloseOrder, Evidence, IdleUnseen, Inference,
+    LegKind,
 };
 use crate::protocol::{escape_bytes, ResponseErrorReason};
 
@@ -608,6 +609,26 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
                 ));
             }
             text
+        }
+        Evidence::ClientStoppedAnswer {
+            stop,
+            at: a,
+            after,
+            body,
+        } => {
+            let how = match stop {
+                ClientStop::StreamReset(code) => format!(
+                    "reset the HTTP/2 stream with RST_STREAM {}",
+                    super::h2_code(code.0)
+                ),
+                ClientStop::Close(c) => format!("sent {}", close(*c)),
+            };
+            format!(
+                "the client {how} ({}) {} after the response headers, with {body} body bytes \
+                 received: it stopped the answer before the ALB ended it",
+                at(a),
+                secs(*after)
+            )
         }
         Evidence::ServerNotAlb => {
             "the Server header is not the ALB's (awselb/2.0): a target's error".into()
