@@ -42,5 +42,6 @@ mod scratch;
 mod synth_samples;
 mod threads;
 mod tls_decrypt;
+mod two_machines;
 mod vantage_cuts;
 mod wireshark_filters;

@@ -27,7 +27,9 @@
 //! When the two legs of linked requests come from different files, the agreed time difference
 //! is that pair of files' clock offset (NTP-style: the mean of the request's and the response's
 //! differences, so the ALB's forwarding delays cancel; the request's difference alone when a
-//! leg has no response).
+//! leg has no response). A node with one address on both legs links nothing, but its requests
+//! matched across two files (a client host's capture and a target host's) measure their clocks
+//! the same way.
 
 use crate::capture::{Duration, Timestamp};
 use crate::flow::ConnKey;
@@ -447,7 +449,10 @@ impl Linking {
             // the requests that had a candidate agree (chance agreements among many unrelated
             // requests are a small share).
             let enough = a.support >= MIN_LINK_REQUESTS || self.uncontested_exact(key);
-            if !enough || a.support.saturating_mul(2) < per_back.len() || own_back_end(key.front) {
+            // A node's own address on both legs (files from two machines) is no link to
+            // refuse: it only measures the clocks.
+            let other_node = key.front != key.node && own_back_end(key.front);
+            if !enough || a.support.saturating_mul(2) < per_back.len() || other_node {
                 continue;
             }
             // Clear-text evidence (sorted first) wins ties: it names the request.
@@ -698,7 +703,13 @@ fn matched_tls(f: &FrontSeen, b: &BackSeen) -> Option<(LinkKey, i64)> {
 /// The link a front-end and a back-end request of the same client support, and their time
 /// difference, when their addresses, listener port and timing allow it.
 fn timing(f: &FrontSeen, b: &BackSeen, tls: bool) -> Option<(LinkKey, i64)> {
-    if f.client != b.client || f.server == b.node || b.forwarded_port.is_some_and(|p| p != f.port) {
+    // The same address on both legs links nothing, but from two files (a client host's
+    // capture and a target host's) it still measures their clocks.
+    let same_address = f.server == b.node;
+    if f.client != b.client
+        || (same_address && f.file == b.file)
+        || b.forwarded_port.is_some_and(|p| p != f.port)
+    {
         return None;
     }
     let req = b.times.request.since(f.times.request).0;

@@ -208,10 +208,41 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     let front_is_lb = front_server.is_some_and(|s| s.starts_with("awselb"));
     let client_closed = front.and_then(client_closed_at);
 
+    // Where the back leg's input stopped before the ALB answered the client (files from two
+    // machines), the back leg cannot tell what happened after it: the front end's answer is
+    // read as where the back end is not captured, after the back leg's own evidence.
+    let front_answered = front_resp
+        .map(|r| (r.first_byte, r.first_pos))
+        .or(front_partial.map(|p| (p.first_byte, p.first_pos)));
+    let back_ended_first = match (back, &back_verdict, front_answered) {
+        (Some(b), Some(v), Some((t, pos))) => {
+            v.category == Category::Undetermined
+                && matches!(v.what, Cause::NoResponseInCapture)
+                && back_capture_ended_before(b, t, pos.file)
+        }
+        _ => false,
+    };
+
     let mut evidence: Vec<Evidence> = Vec::new();
     let mut candidates = Vec::new();
     let mut not_visible = false;
     let (mut category, what, mut detail, target_status, expected) = match (back_verdict, front) {
+        (Some(v), Some(f)) if back_ended_first => {
+            evidence = v.evidence;
+            let f = analyze_front_only(f, &ctx, front_status, front_is_lb, false);
+            evidence.extend(f.evidence);
+            candidates = f.candidates;
+            notes.extend(f.notes);
+            let seen_idle = (f.category == Category::TargetIdleTimeout)
+                .then(|| front.and_then(front_elapsed))
+                .flatten();
+            let detail = FixFacts {
+                idle_s: seen_idle.unwrap_or(idle).as_secs_f64().round(),
+                extra: f.extra,
+                ..v.detail
+            };
+            (f.category, f.what, detail, None, None)
+        }
         (Some(v), _) => {
             evidence = v.evidence;
             candidates = v.candidates;
@@ -783,6 +814,21 @@ fn grpc_seen(
         }),
         _ => back_ex.and_then(grpc_outcome),
     }
+}
+
+/// True when back leg `b` was captured in another input than the front end's answer (at `t`,
+/// in input `front_file`), its connection open at the end with nothing closing it and its last
+/// packet before `t`: that input had stopped (or lost the rest) before the ALB answered, as
+/// the ALB closes or reuses a back-end connection it gave up on, never leaves it silent.
+fn back_capture_ended_before(
+    b: &crate::alb::Leg,
+    t: crate::capture::Timestamp,
+    front_file: u16,
+) -> bool {
+    b.conn.opened_pos.file != front_file
+        && b.record
+            .as_ref()
+            .is_some_and(|r| open_at_end(r) && r.tcp.end < t)
 }
 
 /// The capture ended with this connection open and nothing closing it (no FIN, no RST).
