@@ -451,8 +451,11 @@ fn pair_in(
         return out;
     }
     // By (time, connection, exchange index), equal keys in the order given (the position ends
-    // the key: as a stable sort of the legs, without reading them at every comparison).
-    order.sort_unstable();
+    // the key: as a stable sort of the legs, without reading them at every comparison). The
+    // keys are distinct, so any sort gives this order; the stable one merges the runs a batch
+    // comes in (the queue's legs in time order, then the parked and held ones), where the
+    // unstable one partitioned the whole batch again.
+    order.sort();
     let count = |wanted: ConnRole| {
         items
             .iter()
