@@ -8,7 +8,7 @@ use super::{
 use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
 use crate::flow::{Dir, TcpEventKind};
-use crate::protocol::Known;
+use crate::protocol::{request_line_hash, Known};
 use foldhash::{HashMap, HashSet};
 use std::net::IpAddr;
 
@@ -223,7 +223,7 @@ struct ClassifiedLeg {
     cadence_check: bool,
     /// A back-end request's last `X-Forwarded-For` entry, read once (absent for other legs).
     forwarded: Forwarded,
-    /// [`request_hash`] of its request line, when it carries a readable request.
+    /// [`request_line_hash`] of its request line, when it carries a readable request.
     line: Option<u64>,
     /// Where the leg was in the batch given (see [`PairOutput::rest_pos`]).
     pos: usize,
@@ -375,7 +375,7 @@ struct Facts {
     bare: bool,
     /// The ALB node it went through (as its role says).
     node: IpAddr,
-    /// [`request_hash`] of its request line, when it carries a readable request.
+    /// [`request_line_hash`] of its request line, when it carries a readable request.
     line: Option<u64>,
     /// A back-end leg's last `X-Forwarded-For` entry.
     forwarded: Forwarded,
@@ -401,7 +401,7 @@ impl Facts {
                 .exchange
                 .as_ref()
                 .and_then(|e| e.request.as_ref())
-                .map(|r| request_hash(r.method(), r.target())),
+                .map(|r| request_line_hash(r.method(), r.target())),
             forwarded: match role {
                 ConnRole::BackEnd => Forwarded::of(leg),
                 _ => Forwarded::Absent,
@@ -451,8 +451,11 @@ fn pair_in(
         return out;
     }
     // By (time, connection, exchange index), equal keys in the order given (the position ends
-    // the key: as a stable sort of the legs, without reading them at every comparison).
-    order.sort_unstable();
+    // the key: as a stable sort of the legs, without reading them at every comparison). The
+    // keys are distinct, so any sort gives this order; the stable one merges the runs a batch
+    // comes in (the queue's legs in time order, then the parked and held ones), where the
+    // unstable one partitioned the whole batch again.
+    order.sort();
     let count = |wanted: ConnRole| {
         items
             .iter()
@@ -1281,18 +1284,6 @@ fn role_of(leg: &Leg, known: &Knowledge, cadence: bool) -> (ConnRole, bool) {
     }
 }
 
-/// A hash of a request's method and target, the key of this module's indexes of a batch
-/// (only compared within one batch, every candidate checked by [`header_match`]): foldhash
-/// over the whole text in one piece, not byte by byte.
-fn request_hash(method: &str, target: &str) -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = foldhash::fast::FixedState::with_seed(0x5851_f42d_4c95_7f2d).build_hasher();
-    h.write(method.as_bytes());
-    h.write_u8(0xff);
-    h.write(target.as_bytes());
-    h.finish()
-}
-
 /// Front-end and back-end legs left unpaired on different nodes that are one request seen
 /// under two addresses: the back-end request matches the front-end one exactly (see
 /// [`exact_match`]) and the front end's address is not a node sending back-end traffic of its
@@ -1325,12 +1316,10 @@ fn exact_pairs(
         if f.used || known.sends_back_end(f.node) {
             continue;
         }
-        if let Some(r) = f.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) {
+        // (`line`: the hash of its request, read once per batch.)
+        if let Some(line) = f.line {
             index
-                .entry((
-                    f.leg.conn.key.client.ip,
-                    request_hash(r.method(), r.target()),
-                ))
+                .entry((f.leg.conn.key.client.ip, line))
                 .or_default()
                 .push(i);
         }
@@ -1340,13 +1329,13 @@ fn exact_pairs(
         if deferred.get(bi).copied().unwrap_or(true) || !wanted(b) {
             continue;
         }
-        let Some(req) = b.leg.exchange.as_ref().and_then(|e| e.request.as_ref()) else {
+        let Some(line) = b.line else {
             continue;
         };
         let Some(client) = b.forwarded.client() else {
             continue;
         };
-        let Some(list) = index.get(&(client, request_hash(req.method(), req.target()))) else {
+        let Some(list) = index.get(&(client, line)) else {
             continue;
         };
         let best = list.iter().rev().copied().find(|i| {
@@ -1424,7 +1413,8 @@ fn header_match(front: &Leg, back: &Leg, forwarded: Forwarded) -> bool {
     let fh = f.headers.known(Known::Host).map(host_key);
     let bh = b.headers.known(Known::Host).map(host_key);
     if let (Some(fh), Some(bh)) = (fh, bh) {
-        if !fh.eq_ignore_ascii_case(bh) {
+        // Nearly always spelled alike: compared whole first, then letter by letter.
+        if fh != bh && !fh.eq_ignore_ascii_case(bh) {
             return false;
         }
     }
