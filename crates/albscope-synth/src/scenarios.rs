@@ -278,6 +278,7 @@ pub fn all() -> Vec<Scenario> {
         s!("h2-front-acks", h2_front_acks, "HTTPS listener (443, ALPN h2 and http/1.1 offered, TLS 1.3 hiding the selection), both legs: an HTTP/2 client whose SETTINGS acknowledgement goes in the same TLS record as its first request (the ALB's own acknowledgement goes alone), sending one stream at a time (ok, a target reset: 502, ok), and an HTTP/1.1 client (the listener chose http/1.1) whose POST with `Expect: 100-continue` sends its 9-byte body after the ALB's `100 Continue`, then refused by the target (502), then an ok GET"),
         s!("connection_close", connection_close, "Apache target answering `Connection: close` (no keep-alive) and closing the connection 1.5 s after its answer, as its own header said: no keep-alive timer, no race risk; the next requests open new connections: one closed by the target before any response byte (502), one ok"),
         s!("mirror-truncated", mirror_truncated, "VXLAN mirror session truncating inner frames to 200 bytes (inner IP length larger than the bytes present), every 3rd full-size data segment missing, every 25th packet duplicated; ok traffic (one 12 KB response) and one 502"),
+        s!("same_line_two_fates", same_line_two_fates, "One client, two connections, the same request line 2.5 ms apart: the first's connect to a stopped target is refused (ALB 502, awselb/2.0); the second's request goes out on a kept-alive connection 2 ms after that 502 and is answered 200: the 502 left before that back-end request, which is the second's"),
     ]
 }
 
@@ -436,6 +437,46 @@ fn connect_refused() -> World {
     w.request(f, e + 502 * MS, &Req::get("/"), 2, Outcome::Refused);
     let (g, e) = one_ok(&mut w, CLIENTS[2], e + 900 * MS, 0, &mut r);
     ok(&mut w, g, e + 100 * MS, "/api/cart", 1, &mut r);
+    w.health_checks(n, 0, t + SEC, t + 15 * SEC, 10 * SEC);
+    w.finish(t + 15 * SEC);
+    w
+}
+
+/// Two requests of one client with the same request line (same method, target, Host and
+/// X-Forwarded-For): the first refused (its 502 sent at once), the second forwarded on a
+/// reused connection 2 ms after that 502 and answered 200. Both client requests and the
+/// refused connect fall within a few milliseconds: only the order of the ALB's steps tells
+/// which back-end leg is whose.
+fn same_line_two_fates() -> World {
+    let (mut w, n) = base(WorldCfg {
+        seed: 41,
+        ..Default::default()
+    });
+    let mut r = SplitMix64::new(141);
+    let t = t0();
+    let stopped = w.add_target(Target::new(sa4([10, 0, 2, 88], 80), ServerKind::Apache));
+    // a back-end connection to target 0 kept alive for the second request
+    let (_, e) = one_ok(&mut w, CLIENTS[0], t, 0, &mut r);
+    let client = ip(CLIENTS[4]);
+    let first = w.open(client, n, e + 200 * MS);
+    let second = w.open(client, n, e + 201 * MS);
+    let path = "/static/p600.json";
+    let answered = w.request(
+        first,
+        e + 203 * MS,
+        &Req::get(path),
+        stopped,
+        Outcome::Refused,
+    );
+    let body = json(&mut r, 600);
+    let e = w.request(
+        second,
+        answered + 2 * MS,
+        &Req::get(path),
+        0,
+        Outcome::Respond(Resp::new(200, &body).delay(100 * US)),
+    );
+    one_ok(&mut w, CLIENTS[2], e + 400 * MS, 0, &mut r);
     w.health_checks(n, 0, t + SEC, t + 15 * SEC, 10 * SEC);
     w.finish(t + 15 * SEC);
     w

@@ -21,7 +21,8 @@
 //! back-end legs), `size` (byte estimates for the held-bytes budget), `cadence` (health checks
 //! recognised by their shape and steady interval where no request can be read), `candidates`
 //! (the likely nodes named, never used, when none is recognised: TLS only, no keys),
-//! `eager_tests` (eager batches decide what one batch at the end decides).
+//! `eager_tests` (eager batches decide what one batch at the end decides), `causal_tests`
+//! (pairing follows the order of a proxy's steps and the answers the legs carried).
 
 mod cadence;
 mod candidates;
@@ -61,3 +62,6 @@ mod tests;
 
 #[cfg(test)]
 mod eager_tests;
+
+#[cfg(test)]
+mod causal_tests;

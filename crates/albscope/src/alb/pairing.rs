@@ -14,6 +14,13 @@ use std::net::IpAddr;
 
 /// How far a back-end request may appear to precede its front-end request (capture jitter).
 pub(super) const TOLERANCE: Duration = Duration(5_000_000);
+/// How far two legs' events may appear out of their true order when one clock at one point
+/// of capture stamped both: one input file, one mirror session (or none). A proxy handles a
+/// request in causal order (the client's request arrives, then the back-end attempt, then
+/// the answer to the client), and such a capture keeps that order up to the reordering of
+/// the mirror path, well under a millisecond; legs of different files (clocks only estimated
+/// against each other) or sessions (different paths to the capture) get [`TOLERANCE`].
+const ONE_CLOCK: Duration = Duration(1_000_000);
 /// Most candidates gathered for one back-end request (enough to report an ambiguity).
 const MAX_AMBIGUOUS: usize = 8;
 /// How long after the front-end request the ALB may open or reuse a back-end connection when
@@ -637,7 +644,7 @@ fn pair_in(
                 break;
             }
             if f.node == b.node
-                && in_range(f.time, b.time, max)
+                && in_range(f.time, b.time, max, slack(&f.leg, &b.leg))
                 && header_match(&f.leg, &b.leg, b.forwarded)
                 && consistent(&f.leg, &b.leg)
             {
@@ -648,6 +655,7 @@ fn pair_in(
             }
             p = candidates.next_free(all, &fronts, p + 1);
         }
+        prefer_relayed(&mut pool, &fronts, &b.leg);
         let Some(&fi) = pool.first() else { continue };
         let mut notes = Vec::new();
         if pool.len() > 1 {
@@ -914,6 +922,9 @@ fn pair_in(
             }
             if !prefer_answered(&mut pool, &fronts) {
                 continue;
+            }
+            if facts.bare {
+                prefer_alb_answer(&mut pool, &fronts);
             }
             let Some(&fi) = pool.first() else { continue };
             if fronts.get(fi).is_some_and(&claimable) {
@@ -1376,10 +1387,26 @@ fn exact_match(front: &Leg, back: &Leg, forwarded: Forwarded) -> bool {
         && header_match(front, back, forwarded)
 }
 
-/// `front` starts no later than `back` (within the tolerance) and at most `max` before it.
-fn in_range(front: Timestamp, back: Timestamp, max: Duration) -> bool {
-    front <= back.plus(TOLERANCE)
-        && back.since(front) <= Duration(max.0.saturating_add(TOLERANCE.0))
+/// `front` starts no later than `back` (within `slack`, see [`slack`]) and at most `max`
+/// before it.
+fn in_range(front: Timestamp, back: Timestamp, max: Duration, slack: Duration) -> bool {
+    front <= back.plus(slack) && back.since(front) <= Duration(max.0.saturating_add(TOLERANCE.0))
+}
+
+/// How far the events of legs `front` and `back` may appear out of their causal order:
+/// [`ONE_CLOCK`] when one input file and one mirror session hold both and the front end is
+/// readable HTTP, else [`TOLERANCE`]. (An encrypted front end's bursts only approximate its
+/// request and answer: a TLS 1.3 server's session tickets, an interim `100 Continue`, go
+/// out before the back-end attempt.)
+fn slack(front: &Leg, back: &Leg) -> Duration {
+    if front.exchange.is_some()
+        && front.conn.opened_pos.file == back.conn.opened_pos.file
+        && front.conn.key.session == back.conn.key.session
+    {
+        ONE_CLOCK
+    } else {
+        TOLERANCE
+    }
 }
 
 /// A back-end request the front-end request became with its path or Host rewritten (ALB
@@ -1394,7 +1421,7 @@ fn rewritten(front: &Leg, back: &Leg, forwarded: Forwarded, max: Duration) -> bo
     };
     f.method() == b.method()
         && forwarded.names(front.conn.key.client.ip)
-        && in_range(front.time(), back.time(), max)
+        && in_range(front.time(), back.time(), max, slack(front, back))
         && consistent(front, back)
 }
 
@@ -1490,11 +1517,13 @@ fn v4_written_as(octets: [u8; 4], text: &str) -> bool {
     rest.is_empty()
 }
 
-/// The front end's answer (if any) came after the back-end request went out, and when both
-/// legs have responses, the front end's is the back end's relayed (same status, not earlier)
-/// or the ALB's own.
+/// The front end's answer (if any) came after the back-end request went out (within
+/// [`slack`]: an ALB's own error follows the failed attempt, it never precedes it), and when
+/// both legs have responses, the front end's is the back end's relayed (same status, not
+/// earlier) or the ALB's own.
 fn consistent(front: &Leg, back: &Leg) -> bool {
-    if answer_time(front).is_some_and(|a| a.plus(TOLERANCE) < back.time()) {
+    let slack = slack(front, back);
+    if answer_time(front).is_some_and(|a| a.plus(slack) < back.time()) {
         return false;
     }
     let (Some(fr), Some(br)) = (
@@ -1503,17 +1532,78 @@ fn consistent(front: &Leg, back: &Leg) -> bool {
     ) else {
         return true;
     };
-    let lb = fr
-        .headers
-        .known(Known::Server)
-        .is_some_and(|s| s.starts_with("awselb"));
-    (fr.status == br.status && fr.first_byte.plus(TOLERANCE) >= br.first_byte) || lb
+    (fr.status == br.status && fr.first_byte.plus(slack) >= br.first_byte) || alb_answer(front)
+}
+
+/// The front end's answer is the ALB's own (`Server: awselb...`).
+fn alb_answer(front: &Leg) -> bool {
+    front
+        .exchange
+        .as_ref()
+        .and_then(|e| e.response.as_ref())
+        .and_then(|r| r.headers.known(Known::Server))
+        .is_some_and(|s| s.starts_with("awselb"))
+}
+
+/// The front end's answer names a server that is not the ALB (`Server` present, not
+/// `awselb`): a target's answer the ALB relayed, which only a back-end leg that carried an
+/// answer can have brought.
+fn relayed_answer(front: &Leg) -> bool {
+    front
+        .exchange
+        .as_ref()
+        .and_then(|e| e.response.as_ref())
+        .and_then(|r| r.headers.known(Known::Server))
+        .is_some_and(|s| !s.trim().is_empty() && !s.starts_with("awselb"))
+}
+
+/// How well a front end's answer fits back-end leg `back`'s answer, for ordering the
+/// candidates of a header match (lower is better): 0 the back end's answer relayed (same
+/// status and `Server`, not earlier), 1 no answer seen, 2 another answer (the ALB's own, or
+/// another server's). `None` when the back end has no parsed answer to compare with.
+fn answer_fit(front: &Leg, back: &Leg) -> Option<u8> {
+    let br = back.exchange.as_ref()?.response.as_ref()?;
+    if back
+        .exchange
+        .as_ref()
+        .is_some_and(|e| e.response_error.is_some())
+    {
+        return None;
+    }
+    let Some(fr) = front.exchange.as_ref().and_then(|e| e.response.as_ref()) else {
+        return Some(1);
+    };
+    let relays = !alb_answer(front)
+        && fr.status == br.status
+        && fr.headers.known(Known::Server) == br.headers.known(Known::Server)
+        && fr.first_byte.plus(slack(front, back)) >= br.first_byte;
+    Some(if relays { 0 } else { 2 })
+}
+
+/// Orders the header-match candidates `pool` (in time order) of back-end leg `back` by how
+/// well their answers fit its answer ([`answer_fit`]), time order among equals: a client
+/// whose answer is the one this leg carried is its client before one the ALB answered
+/// itself, whose error a failed attempt of its own may explain. Only where some candidate
+/// relays this leg's answer; the first stays first otherwise.
+fn prefer_relayed(pool: &mut [usize], fronts: &[ClassifiedLeg], back: &Leg) {
+    let fit = |i: &usize| {
+        fronts
+            .get(*i)
+            .and_then(|f| answer_fit(&f.leg, back))
+            .unwrap_or(1)
+    };
+    if pool.len() > 1 && pool.iter().any(|i| fit(i) == 0) {
+        pool.sort_by_key(fit);
+    }
 }
 
 /// What time-order pairing needs to know of a back-end leg, read once per leg.
 struct BackFacts {
     /// The leg carries an HTTP request.
     http: bool,
+    /// Neither an exchange nor a TLS burst: a connection attempt or a connection that carried
+    /// nothing.
+    bare: bool,
     /// When the attempt had its outcome (response or closing TCP event).
     outcome: Option<Timestamp>,
     /// A failed connect leaves the ALB nothing to wait for: it answers the client within one
@@ -1532,6 +1622,7 @@ impl BackFacts {
                 .as_ref()
                 .and_then(|e| e.request.as_ref())
                 .is_some(),
+            bare: b.leg.exchange.is_none() && b.leg.burst.is_none(),
             outcome: outcome_time(&b.leg),
             answer_by: failed_connect_at(&b.leg).map(|r| r.plus(config.connect_timeout)),
             earliest: Timestamp(b.time.0.saturating_sub(TIME_ORDER_MAX.0 + TOLERANCE.0)),
@@ -1540,12 +1631,18 @@ impl BackFacts {
 }
 
 /// Whether front-end leg `f` may be the client request of back-end leg `b` by time order
-/// (used or not): same node, within the window, and the ALB's answer to the client not before
-/// the back-end attempt or its outcome, nor later than a failed connect allows.
+/// (used or not): same node, within the window, the request not after the attempt and the
+/// ALB's answer to the client not before it (within [`slack`]), nor before its outcome or
+/// later than a failed connect allows, and not a target's answer relayed where the leg
+/// carried none.
 fn fits_in_time(f: &ClassifiedLeg, b: &ClassifiedLeg, facts: &BackFacts, max: Duration) -> bool {
+    let slack = slack(&f.leg, &b.leg);
     f.time >= facts.earliest
-        && f.time <= b.time.plus(TOLERANCE)
+        && f.time <= b.time.plus(slack)
         && f.node == b.node
+        // A bare attempt (a failed connect, a connection that carried nothing) brought the
+        // ALB no answer to relay: a client that got a target's answer got it elsewhere.
+        && !(facts.bare && relayed_answer(&f.leg))
         // An HTTP back-end request that matched no HTTP front end can only belong to an
         // opaque (TLS) front-end request, to one whose request the capture lost (mirror loss
         // or truncation: an exchange without a readable request), or to one whose path or Host
@@ -1553,9 +1650,11 @@ fn fits_in_time(f: &ClassifiedLeg, b: &ClassifiedLeg, facts: &BackFacts, max: Du
         && (!facts.http
             || f.leg.exchange.as_ref().map_or(true, |e| e.request.is_none())
             || rewritten(&f.leg, &b.leg, b.forwarded, max))
-        // The ALB answers the client after the back-end outcome, not before the attempt.
+        // The ALB answers the client after the back-end outcome, not before the attempt. (The
+        // outcome may be the ALB's own close at a timeout, which it may send just after its
+        // answer: the capture's tolerance.)
         && answer_time(&f.leg).map_or(true, |a| {
-            a.plus(TOLERANCE) >= b.time
+            a.plus(slack) >= b.time
                 && facts.outcome.map_or(true, |o| a.plus(TOLERANCE) >= o)
                 && facts.answer_by.map_or(true, |by| a <= by.plus(TOLERANCE))
         })
@@ -1647,6 +1746,20 @@ fn prefer_answered(pool: &mut [usize], fronts: &[ClassifiedLeg]) -> bool {
         }
     }
     true
+}
+
+/// Among the client requests that fit a bare back-end attempt by time (a failed connect, a
+/// connection that carried nothing), one the ALB answered with its own error (`awselb`) is
+/// a better fit than one whose answer names no server: such an attempt brings the ALB nothing
+/// to relay, so it answers the client itself. Time order among equals; the first stays first
+/// when it is answered by the ALB or none is.
+fn prefer_alb_answer(pool: &mut [usize], fronts: &[ClassifiedLeg]) {
+    let by_alb = |i: &usize| fronts.get(*i).is_some_and(|f| alb_answer(&f.leg));
+    if pool.first().is_some_and(|i| !by_alb(i)) {
+        if let Some(k) = pool.iter().position(by_alb) {
+            pool[..=k].rotate_right(1);
+        }
+    }
 }
 
 /// When the back-end attempt had its outcome: its response, or its last TCP event.

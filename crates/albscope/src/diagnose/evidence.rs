@@ -994,6 +994,10 @@ pub enum Cause {
     /// whose front end is not in the capture, off any health-check cadence: a client request's
     /// attempt or a failed health check look the same (see the finding's candidates).
     AttemptOrHealthCheck(Box<Cause>),
+    /// Both legs: this cause (inside) comes from a back-end leg that several client requests
+    /// matched, and the client it was paired with got an answer the cause does not give:
+    /// another pairing may be the true one (see the finding's candidates).
+    PairingContradicted(Box<Cause>),
 }
 
 /// An ambiguity or a missing leg, said alongside a finding.

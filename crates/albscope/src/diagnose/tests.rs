@@ -1873,3 +1873,45 @@ fn plain_ok_pairs_take_the_fast_path_and_decide_as_the_full_verdict() {
     assert!(fast.is_none());
     assert_eq!(full.category, Category::TargetGeneratedError);
 }
+
+/// A refused connect that two client requests fit equally by time, both answered 200 with no
+/// `Server` to say who answered: whichever it is paired with got an answer a refused connect
+/// never gives, so the pairing may be wrong and the verdict is not a confident
+/// target_connect_refused.
+#[test]
+fn an_ambiguous_pairing_the_answer_contradicts_is_undetermined() {
+    let mut tr = tracker();
+    for (id, port, req) in [(1u64, 40_001u16, 100i64), (3, 40_002, 100)] {
+        let c = Conn::new(id, ep(CLIENT, port), ep(ALB, 80), req - 2).handshake(req - 2);
+        tr.exchange(
+            &c.ctx(false),
+            exch(
+                0,
+                None,
+                Some(get(req, "/x", front_headers())),
+                Some(resp(104, 200, "", 10)),
+            ),
+        );
+    }
+    let b = back_conn(2, 101)
+        .ev(
+            101,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(102, ToClient, K::Rst);
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+    let all = diagnose_all(tr);
+    let paired = all
+        .iter()
+        .find(|f| f.target.is_some())
+        .expect("the refused connect is paired");
+    assert_eq!(paired.category, Category::Undetermined, "{paired:#?}");
+    assert_eq!(paired.candidates, vec![Category::TargetConnectRefused]);
+    assert_eq!(paired.status, Some(200));
+    assert!(all
+        .iter()
+        .all(|f| f.category != Category::TargetConnectRefused));
+}

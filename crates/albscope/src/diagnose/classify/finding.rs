@@ -506,6 +506,30 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         Category::DeregistrationAbort => Some(502),
         _ => expected,
     };
+    // Several client requests matched this back-end leg and the one it was paired with got
+    // an answer this category does not give (a 200 beside a refused connect): another
+    // pairing may be the true one, so no category is proved; the one this pairing gives is
+    // the candidate.
+    let ambiguous = path
+        .notes
+        .iter()
+        .any(|n| matches!(n, PairingNote::Ambiguous { .. }));
+    let contradicted = matches!((front_status, expected), (Some(s), Some(e)) if s != e);
+    if ambiguous
+        && contradicted
+        && back.is_some()
+        && !matches!(
+            category,
+            Category::Ok
+                | Category::TargetGeneratedError
+                | Category::Undetermined
+                | Category::ClientClosed
+        )
+    {
+        candidates = vec![category];
+        category = Category::Undetermined;
+        what = Cause::PairingContradicted(Box::new(what));
+    }
     if let (Some(s), Some(e)) = (front_status, expected) {
         if s != e && category != Category::Ok && category != Category::TargetGeneratedError {
             notes.push(Note::UnusualStatus { got: s, usual: e });

@@ -201,6 +201,11 @@ pub fn cause(c: &Cause) -> String {
             "the target closed the new connection before the request could be sent".into()
         }
         Cause::NoRequestOnConnection => "the back-end connection carried no request".into(),
+        Cause::PairingContradicted(inner) => format!(
+            "{}, if the legs are paired right: several client requests match this back-end \
+             leg, and the answer this client got is not what it gives",
+            cause(inner)
+        ),
         Cause::AttemptOrHealthCheck(inner) => format!(
             "{}: a client request's attempt, or a failed health check (the back end alone \
              cannot tell)",

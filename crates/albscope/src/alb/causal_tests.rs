@@ -1,0 +1,144 @@
+//! Pairing follows how a proxy handles a request: a back-end leg starts after its client's
+//! request arrived, an ALB error answer follows the failed attempt, a target's answer relayed
+//! to the client comes from a leg that carried one. Two requests of one client with the same
+//! request line a few milliseconds apart, one refused and one answered on a reused connection,
+//! are told apart by that order, not by which came first.
+
+use super::testutil::*;
+use super::*;
+use crate::flow::Dir::{ToClient, ToServer};
+use crate::flow::TcpEventKind as K;
+use crate::protocol::{AppKind, AppSink};
+
+fn tracker() -> AlbTracker<Collect> {
+    AlbTracker::new(AlbConfig::default(), Collect::default())
+}
+
+const PATH: &str = "/static/p600.json";
+/// The kept-alive target that answers.
+const UP: &str = "172.31.6.52";
+/// The stopped target that refuses connects.
+const DOWN: &str = "172.31.6.53";
+
+/// A client request on its own connection (client port `cport`) answered at `resp_ms` with
+/// `status` by `server`.
+fn front(tr: &mut AlbTracker<Collect>, id: u64, cport: u16, req_ms: i64, answer: (i64, u16, &str)) {
+    let c = Conn::new(id, ep(CLIENT, cport), ep(ALB, 80), req_ms - 5).handshake(req_ms - 5);
+    let (resp_ms, status, server) = answer;
+    tr.exchange(
+        &c.ctx(false),
+        exch(
+            0,
+            None,
+            Some(get(req_ms, PATH, front_headers())),
+            Some(resp(resp_ms, status, server, 600)),
+        ),
+    );
+}
+
+/// A connect to the stopped target at `ms`, refused 1 ms later.
+fn refused(tr: &mut AlbTracker<Collect>, id: u64, ms: i64) {
+    let b = Conn::new(id, ep(ALB, 50_000 + id as u16), ep(DOWN, 80), ms)
+        .ev(
+            ms,
+            ToServer,
+            K::Syn {
+                retransmission: false,
+            },
+        )
+        .ev(ms + 1, ToClient, K::Rst);
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+}
+
+/// The client's request forwarded at `ms` on a connection kept alive since 0 ms (request #2
+/// on it), answered 200 by nginx at `resp_ms`.
+fn forwarded(tr: &mut AlbTracker<Collect>, id: u64, ms: i64, resp_ms: i64) {
+    let b = Conn::new(id, ep(ALB, 50_000 + id as u16), ep(UP, 80), 0).handshake(0);
+    tr.exchange(
+        &b.ctx(false),
+        exch(
+            1,
+            Some(ms - 10),
+            Some(get(ms, PATH, back_headers(CLIENT))),
+            Some(resp(resp_ms, 200, "nginx/1.22.1", 600)),
+        ),
+    );
+}
+
+/// The client port of the path whose back end went to `target`.
+fn client_of(sink: &Collect, target: &str) -> Option<u16> {
+    let target: std::net::IpAddr = target.parse().ok()?;
+    sink.paths
+        .iter()
+        .find(|p| {
+            p.back
+                .as_ref()
+                .is_some_and(|b| b.conn.key.server.ip == target)
+        })
+        .and_then(|p| p.front.as_ref())
+        .map(|f| f.conn.key.client.port)
+}
+
+/// The real-traffic case: the first request's connect is refused at 101 ms and the ALB
+/// answers 502 at 102 ms; the second request arrives at 104 ms, goes out on the kept-alive
+/// connection at 105 ms and its 200 is relayed at 106 ms. The forwarded request matches both
+/// by headers, but the first's 502 left 3 ms before it: it is the second's; the refused
+/// connect is the first's (the second got a target's answer, which a refused connect never
+/// brings).
+#[test]
+fn an_error_sent_before_a_back_end_request_is_not_its_answer() {
+    let mut tr = tracker();
+    front(&mut tr, 1, 40_001, 100, (102, 502, "awselb/2.0"));
+    front(&mut tr, 2, 40_002, 104, (106, 200, "nginx/1.22.1"));
+    refused(&mut tr, 3, 101);
+    forwarded(&mut tr, 4, 105, 105);
+    let (sink, _) = tr.finish();
+    assert_eq!(client_of(&sink, UP), Some(40_002), "{:#?}", sink.paths);
+    assert_eq!(client_of(&sink, DOWN), Some(40_001), "{:#?}", sink.paths);
+}
+
+/// The same two requests where the clock cannot order them that finely (the 502 only 1 ms
+/// before the forwarded request is within one capture's reordering): the answers decide. The
+/// second client's 200 names the server that answered the forwarded request; the first's is
+/// the ALB's own: the forwarded request is the second's, the refused connect the first's.
+#[test]
+fn the_relayed_answer_pairs_with_the_leg_that_carried_it() {
+    let mut tr = tracker();
+    front(&mut tr, 1, 40_001, 100, (103, 502, "awselb/2.0"));
+    front(&mut tr, 2, 40_002, 101, (106, 200, "nginx/1.22.1"));
+    refused(&mut tr, 3, 101);
+    forwarded(&mut tr, 4, 104, 105);
+    let (sink, _) = tr.finish();
+    assert_eq!(client_of(&sink, UP), Some(40_002), "{:#?}", sink.paths);
+    assert_eq!(client_of(&sink, DOWN), Some(40_001), "{:#?}", sink.paths);
+}
+
+/// A client that got a target's answer is no candidate for a refused connect, however well
+/// it fits by time: left alone with it, the refused connect pairs with no client request.
+#[test]
+fn a_refused_connect_does_not_take_a_relayed_answer() {
+    let mut tr = tracker();
+    front(&mut tr, 1, 40_001, 100, (103, 200, "nginx/1.22.1"));
+    refused(&mut tr, 3, 101);
+    let (sink, _) = tr.finish();
+    assert!(
+        sink.paths
+            .iter()
+            .all(|p| p.front.is_none() || p.back.is_none()),
+        "{:#?}",
+        sink.paths
+    );
+}
+
+/// A refused connect that two client requests fit by time: the one the ALB answered with its
+/// own 502 is its client, not the earlier one whose 200 names no server (a refused connect
+/// brings the ALB nothing to relay).
+#[test]
+fn a_refused_connect_prefers_the_albs_own_answer() {
+    let mut tr = tracker();
+    front(&mut tr, 1, 40_001, 100, (104, 200, ""));
+    front(&mut tr, 2, 40_002, 101, (103, 502, "awselb/2.0"));
+    refused(&mut tr, 3, 101);
+    let (sink, _) = tr.finish();
+    assert_eq!(client_of(&sink, DOWN), Some(40_002), "{:#?}", sink.paths);
+}
