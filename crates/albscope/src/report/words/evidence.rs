@@ -648,8 +648,8 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             ),
             Close::Fin => format!(
                 "the target closed the connection ({}) {} after the last record of its \
-                 encrypted answer, with no request after it: too late to come with the answer \
-                 (`Connection: close`) and too soon for a keep-alive timer",
+                 encrypted answer, with no request after it: too late to come with the answer (as \
+                 after Connection: close) and too soon for a keep-alive timer",
                 at(a),
                 secs(*after)
             ),
