@@ -700,6 +700,17 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         ("gs_go_tls_hc.target.pcap", gs_go_tls_hc(true)),
         ("gs_go_rt.pcap", gs_go_rt(false)),
         ("gs_go_rt.target.pcap", gs_go_rt(true)),
+        // tools/realcap/record_tlsleft.sh: HTTPS target groups (health checks over TLS every
+        // 5 s) to nginx with TLS 1.3 only and TLS 1.2 only, and to Apache httpd mod_ssl (TLS
+        // 1.3); each relays 100 of 1000 body bytes and then closes (its upstream reset), closes
+        // before an answer (nginx `return 444`; Apache after its upstream's reset), relays a
+        // 500, answers its own 502, and answers after the proxy's idle timeout
+        ("tl_nginx_tls13.pcap", tl_tls(46000, false)),
+        ("tl_nginx_tls13.target.pcap", tl_tls(46000, true)),
+        ("tl_nginx_tls12.pcap", tl_tls(46100, false)),
+        ("tl_nginx_tls12.target.pcap", tl_tls(46100, true)),
+        ("tl_apache_tls.pcap", tl_tls(46200, false)),
+        ("tl_apache_tls.target.pcap", tl_tls(46200, true)),
         // HTTP/2 with prior knowledge from the stand-in (a target group of protocol version
         // HTTP2 or gRPC) to Go's HTTP/1-only server: Go answers the preface `PRI *` with an
         // HTTP/1.1 404 and `Connection: close`; the proxy answers 502. Truth:
@@ -1455,6 +1466,44 @@ fn gs_go_tls_hc(target_side: bool) -> Vec<Want> {
             (44507, closed.0, closed.1, closed.2),
             (44508, TargetGeneratedError, Some(500), TG),
             (44509, TargetIdleTimeout, Some(504), LB),
+        ],
+        &[],
+        false,
+    )
+}
+
+/// `tl_nginx_tls13`, `tl_nginx_tls12`, `tl_apache_tls` (client ports from `base`): see their
+/// truth rows. From the target alone without keys every answer is encrypted: the close before
+/// an answer is read from the records, the cut answer is undetermined (the target's close
+/// 0.2 s after its last record: see [`tls_answers_cut_by_the_target_are_undetermined`]), the
+/// others answered, status not visible, and the close at the idle timeout undetermined.
+fn tl_tls(base: u16, target_side: bool) -> Vec<Want> {
+    use Category::*;
+    let closed = (base + 5, TargetClosedBeforeResponse, Some(502), LB);
+    if target_side {
+        return (base + 1..=base + 8)
+            .chain(base + 10..=base + 23)
+            .chain([base + 30])
+            .map(|p| {
+                let want = if p == closed.0 {
+                    closed
+                } else {
+                    (p, Undetermined, None, None)
+                };
+                (0, want.1, want.2, want.3)
+            })
+            .collect();
+    }
+    outcomes(
+        (base + 1..=base + 8)
+            .chain(base + 10..=base + 23)
+            .chain([base + 30]),
+        &[
+            (base + 3, IncompleteBody, None, LB),
+            closed,
+            (base + 6, TargetGeneratedError, Some(500), TG),
+            (base + 7, TargetGeneratedError, Some(502), TG),
+            (base + 8, TargetIdleTimeout, Some(504), LB),
         ],
         &[],
         false,
@@ -2319,6 +2368,46 @@ fn go_https_target_side_without_keys_cut_after_every_packet_is_never_wrong() {
     }
     let _ = std::fs::remove_dir_all(&dir);
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+/// HTTPS target groups seen from the target without keys (nginx with TLS 1.3 and 1.2, Apache
+/// mod_ssl, Go): an answer its target cut (the upstream behind nginx or Apache reset after 100
+/// of 1000 body bytes and the server closed 0.2 s later; Go reset the TCP connection right
+/// after its record) is undetermined between a cut body and a close before a whole head,
+/// never "answered, status not visible" nor a confident category. Checked against the same
+/// file read with the target's key log (the truth): the requests found so are exactly those
+/// the keys show cut (`incomplete_body`), no answered one besides.
+#[test]
+fn tls_answers_cut_by_the_target_are_undetermined() {
+    let cut_pair = ["incomplete_body", "target_closed_before_response"];
+    for name in [
+        "tl_nginx_tls13",
+        "tl_nginx_tls12",
+        "tl_apache_tls",
+        "gs_go_tls_hc",
+    ] {
+        let file = format!("samples/real/{name}.target.pcap");
+        let keys = format!("samples/real/{name}.keys");
+        let times = |v: &serde_json::Value, pick: &dyn Fn(&serde_json::Value) -> bool| {
+            let mut t: Vec<String> = v["requests"]
+                .as_array()
+                .expect("requests")
+                .iter()
+                .filter(|r| pick(r))
+                .map(|r| r["time"].as_str().unwrap_or("").to_string())
+                .collect();
+            t.sort();
+            t
+        };
+        let keyed = cli_json(&file, &["--tls-keylog", &keys]);
+        let truth = times(&keyed, &|r| r["category"] == "incomplete_body");
+        assert_eq!(truth.len(), 1, "{name}: one cut answer in the truth");
+        let bare = cli_json(&file, &[]);
+        let found = times(&bare, &|r| {
+            r["category"] == "undetermined" && r["candidates"] == serde_json::json!(cut_pair)
+        });
+        assert_eq!(found, truth, "{name}");
+    }
 }
 
 /// `gs_go_tls_h2` (tools/realcap/record_gosrv.sh): an HTTPS target group of protocol version

@@ -14,6 +14,7 @@ except in mode `sick`; `GET /ok...` is always answered 200 (keep-alive); `/m/<mo
   bigheader    200 whose header block is about 40 KB
   slow         sleeps --delay seconds, then answers 200 (too late for the proxy)
   short_body   headers with Content-Length 1000, 100 body bytes, then stalls --delay s and closes
+  short_rst    headers with Content-Length 1000, 100 body bytes, 0.2 s, then RST (SO_LINGER 0)
   status       answers --status (e.g. 500 / 502) with its own Server header
   sick         like healthy, but the health check gets 503
 
@@ -136,6 +137,15 @@ def handle(sock, peer):
                     + b"x" * 100
                 )
                 time.sleep(A.delay)
+                return
+            elif mode == "short_rst":
+                sock.sendall(
+                    b"HTTP/1.1 200 OK\r\nServer: %s\r\nContent-Type: text/plain\r\n"
+                    b"Content-Length: 1000\r\n\r\n" % A.server.encode()
+                    + b"x" * 100
+                )
+                time.sleep(0.2)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 return
             elif mode == "status":
                 reasons = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}

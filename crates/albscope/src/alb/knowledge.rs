@@ -19,6 +19,10 @@ use indexmap::IndexMap;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
+/// Shortest gap between a connection's last exchange and a close that is taken for an idle
+/// (keep-alive) timer: no server's keep-alive timeout is shorter, and a close sooner than
+/// this after an answer is the server ending that answer, or cutting it.
+pub const SHORTEST_IDLE_CLOSE: Duration = Duration(500_000_000);
 /// Most idle-close samples kept per target and for the ALB.
 const MAX_SAMPLES: usize = 64;
 /// Most addresses remembered for weak node detection.
@@ -1033,7 +1037,7 @@ impl Knowledge {
             });
         let Some(fin) = first_fin else { return };
         let idle = fin.ts.since(last_end).as_secs_f64();
-        if idle < 0.5 {
+        if idle < SHORTEST_IDLE_CLOSE.as_secs_f64() {
             return;
         }
         let alb_client = self.is_alb(key.client.ip);

@@ -311,6 +311,7 @@ fn burst(dir: crate::flow::Dir, ms: i64, bytes: u64) -> TlsBurst {
         first: t(ms),
         first_pos: p(ms as u64),
         last: t(ms),
+        tail_us: 0,
         bytes,
     }
 }

@@ -168,6 +168,10 @@ pub enum TellApart {
     /// health-check cadence: a failed health check looks the same; the front end, or a capture
     /// long enough to show the checks' cadence, tells them apart.
     HealthCheckOrRequest,
+    /// The target closed soon after an encrypted answer (back end only, no keys): the front
+    /// end (the status and the body the client got) or the target's TLS keys show whether the
+    /// answer was whole.
+    AnswerCutOrWhole,
     /// The target closed soon after a request whose idle gap matches its keep-alive timeout,
     /// on a connection whose handshake is not in the capture: its round trip orders the close
     /// and the request's arrival.
@@ -626,6 +630,16 @@ pub enum Evidence {
         /// Request to answer.
         elapsed: Duration,
     },
+    /// The target closed its connection this long after the end of its encrypted answer,
+    /// with no request after it: neither with the answer nor at a keep-alive timer.
+    TargetClosedAfterTlsAnswer {
+        /// FIN or RST.
+        close: Close,
+        /// Where.
+        at: At,
+        /// The answer's last data record to the close.
+        after: Duration,
+    },
     /// The ALB closed the client's connection this long after its (encrypted) answer.
     AlbClosedAfterAnswer {
         /// FIN or RST.
@@ -745,7 +759,8 @@ impl Evidence {
             | Evidence::GoawayRefusedStream { at, .. }
             | Evidence::NoRequestClosed { at, .. }
             | Evidence::AlbClosedAfterAnswer { at, .. }
-            | Evidence::ClientStoppedAnswer { at, .. } => vec![at.packet],
+            | Evidence::ClientStoppedAnswer { at, .. }
+            | Evidence::TargetClosedAfterTlsAnswer { at, .. } => vec![at.packet],
             Evidence::SynRetransmissions { last, .. } => vec![last.packet],
             Evidence::LateReply {
                 packet, alb_rst, ..
@@ -853,6 +868,10 @@ pub enum Cause {
     /// is encrypted and the client's answer is not in the capture in the clear, so its status
     /// cannot be read (counted apart as answered, status not visible: neither ok nor failed).
     AnsweredStatusNotVisible,
+    /// Encrypted back end, front end not readable: the target closed its connection soon
+    /// after its answer, neither with it nor at a keep-alive timer; the answer may have been
+    /// cut (see the finding's candidates).
+    TlsAnswerThenClose,
     /// Encrypted front end only: an answer at an ALB timer, or a short answer the ALB closed
     /// the connection after: possibly the ALB's own error (see the finding's candidates).
     EncryptedMaybeAlbError,

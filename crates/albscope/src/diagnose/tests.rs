@@ -1137,6 +1137,7 @@ fn tls_checks(answered: bool) -> Analysis {
         first: t(ms),
         first_pos: p(ms as u64),
         last: t(ms),
+        tail_us: 0,
         bytes,
     };
     for i in 0..6u16 {
@@ -1271,6 +1272,7 @@ fn encrypted_front(alpn: &[&str], answer: u64, after: i64, close: (i64, Dir)) ->
         first: t(ms),
         first_pos: p(ms as u64),
         last: t(ms),
+        tail_us: 0,
         bytes,
     };
     rec.tls = Some(TlsInfo {
@@ -1782,6 +1784,7 @@ fn close_tls_back_answer(tr: &mut Tr) {
         first: t(ms),
         first_pos: p(ms as u64),
         last: t(ms),
+        tail_us: 0,
         bytes,
     };
     rec.tls = Some(TlsInfo {
@@ -1790,6 +1793,79 @@ fn close_tls_back_answer(tr: &mut Tr) {
         ..TlsInfo::default()
     });
     tr.closed(rec);
+}
+
+/// The target's close of an HTTPS back-end connection after its (encrypted) answer, seen from
+/// the back end alone: `close` = (ms after the answer's last record, sender, FIN or RST).
+/// Between the answer and a keep-alive timer (0.5 s), or a reset at any time before that, the
+/// answer may have been cut: undetermined [incomplete_body, target_closed_before_response];
+/// a FIN that came with the answer (`Connection: close`), at a keep-alive timer, or the ALB
+/// closing first leave it answered, status not visible.
+#[test]
+fn target_close_soon_after_a_tls_answer_may_have_cut_it() {
+    use crate::protocol::TlsBurst;
+    let run = |after: i64, by: Dir, kind: K| {
+        let config = AlbConfig {
+            alb_ips: vec![ALB.parse().unwrap()],
+            ..AlbConfig::default()
+        };
+        let mut tr: Tr = AlbTracker::new(config, Collect::default());
+        let b = Conn::new(2, ep(ALB, 50000), ep(TARGET, 443), 101)
+            .handshake(101)
+            .ev(110 + after, by, kind);
+        let mut rec = b.record(AppKind::Tls, vec![], 0, None);
+        let burst = |dir, ms: i64, bytes| TlsBurst {
+            dir,
+            first: t(ms),
+            first_pos: p(ms as u64),
+            last: t(ms),
+            tail_us: 0,
+            bytes,
+        };
+        rec.tls = Some(TlsInfo {
+            established: Some(t(102)),
+            bursts: vec![burst(ToServer, 103, 243), burst(ToClient, 110, 568)],
+            ..TlsInfo::default()
+        });
+        tr.closed(rec);
+        one(tr)
+    };
+    let cut = [
+        (200, ToClient, K::Fin),
+        (20, ToClient, K::Fin),
+        (1, ToClient, K::Rst),
+        (400, ToClient, K::Rst),
+    ];
+    for (after, by, kind) in cut {
+        let f = run(after, by, kind.clone());
+        assert_eq!(f.category, Category::Undetermined, "{after} {kind:?}");
+        assert_eq!(f.cause, Cause::TlsAnswerThenClose, "{after} {kind:?}");
+        assert_eq!(
+            f.candidates,
+            vec![
+                Category::IncompleteBody,
+                Category::TargetClosedBeforeResponse
+            ]
+        );
+        // a failure (undetermined), not an outcome counted apart; neither status nor whether
+        // a whole head came is visible in its access-log line
+        assert!(!f.outcome_not_visible && f.access_log.status_not_visible);
+        assert_eq!(
+            f.access_log.target_processing_time,
+            crate::diagnose::Step::NotCaptured
+        );
+    }
+    let whole = [
+        (2, ToClient, K::Fin),
+        (600, ToClient, K::Fin),
+        (2000, ToClient, K::Rst),
+        (200, ToServer, K::Fin),
+    ];
+    for (after, by, kind) in whole {
+        let f = run(after, by, kind.clone());
+        assert_eq!(f.cause, Cause::AnsweredStatusNotVisible, "{after} {kind:?}");
+        assert!(f.candidates.is_empty() && f.outcome_not_visible);
+    }
 }
 
 /// The same HTTPS target group's answer seen from the back end alone (or with a front end whose

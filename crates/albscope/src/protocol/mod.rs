@@ -363,7 +363,28 @@ pub struct TlsBurst {
     pub last: Timestamp,
     /// Application data bytes.
     pub bytes: u64,
+    /// Microseconds (saturating) from the end of its last record that can hold an HTTP byte
+    /// (more than [`ALERT_SIZED_RECORD`] bytes) to `last`: the trailing TLS 1.3 alerts (a
+    /// close_notify, encrypted like application data) after its data; 0 when none. (32 bits
+    /// in the room `dir` leaves, so a burst does not grow.)
+    pub tail_us: u32,
 }
+
+impl TlsBurst {
+    /// End of its last record that can hold an HTTP byte: where its data ended, trailing TLS
+    /// 1.3 alerts aside (see [`TlsBurst::tail_us`]).
+    pub fn data_last(&self) -> Timestamp {
+        Timestamp(
+            self.last
+                .0
+                .saturating_sub(i64::from(self.tail_us).saturating_mul(1000)),
+        )
+    }
+}
+
+/// Largest application-data record (bytes after its 5-byte header) that is only an alert: a
+/// TLS 1.3 alert is 2 bytes, its inner content type and a 16-byte AEAD tag.
+pub const ALERT_SIZED_RECORD: usize = 19;
 
 /// What the TLS layer of a connection showed.
 #[derive(Clone, Debug, Default)]

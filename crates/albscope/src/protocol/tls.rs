@@ -361,9 +361,12 @@ impl TlsConn {
                 .note(&mut self.info.h2_signs, dir, rec.len, self.last_app);
         }
         self.last_app = Some(dir);
+        let data = rec.len > super::ALERT_SIZED_RECORD;
         match self.info.bursts.last_mut() {
             Some(b) if b.dir == dir => {
+                let data_end = if data { end_ts } else { b.data_last() };
                 b.last = end_ts;
+                b.tail_us = u32::try_from(end_ts.since(data_end).0 / 1000).unwrap_or(u32::MAX);
                 b.bytes = b.bytes.saturating_add(rec.len as u64);
             }
             _ => {
@@ -374,6 +377,7 @@ impl TlsConn {
                         first_pos: rec.start_pos,
                         last: end_ts,
                         bytes: rec.len as u64,
+                        tail_us: 0,
                     });
                 } else {
                     self.info.bursts_dropped = self.info.bursts_dropped.saturating_add(1);
@@ -708,5 +712,34 @@ mod tests {
         assert_eq!(t.errors, 0);
         assert_eq!(t.info.bursts.len(), 1);
         assert_eq!(t.info.bursts[0].bytes, 17);
+    }
+
+    /// A server burst whose data record is followed by a TLS 1.3 alert-sized record (the
+    /// close_notify) 200 ms later: the burst runs to the alert, its data ends at the answer.
+    #[test]
+    fn trailing_alert_record_is_no_data() {
+        let mut t = TlsConn::default();
+        let record = |len: u8| {
+            let mut r = vec![0x17, 0x03, 0x03, 0x00, len];
+            r.resize(5 + usize::from(len), 0);
+            r
+        };
+        let (answer, alert, more) = (record(200), record(19), record(40));
+        fn at(ms: i64, bytes: &[u8]) -> Seg<'_> {
+            Seg {
+                ts: Timestamp(ms * 1_000_000),
+                pos: PacketPos::default(),
+                offset: 0,
+                bytes,
+            }
+        }
+        t.feed(Dir::ToClient, at(10, &answer));
+        t.feed(Dir::ToClient, at(210, &alert));
+        let b = &t.info.bursts[0];
+        assert_eq!((b.last, b.bytes), (Timestamp(210_000_000), 219));
+        assert_eq!(b.data_last(), Timestamp(10_000_000));
+        // data after the alert: the data end moves to it
+        t.feed(Dir::ToClient, at(300, &more));
+        assert_eq!(t.info.bursts[0].data_last(), Timestamp(300_000_000));
     }
 }

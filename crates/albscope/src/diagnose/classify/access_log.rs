@@ -7,11 +7,13 @@ use crate::diagnose::model::{AccessLogView, Step};
 use crate::taxonomy::Category;
 
 /// The access-log fields for a request; `category` with whether the target's answer was seen
-/// over TLS with no status readable (answered, status not visible).
+/// over TLS with no status readable (answered, status not visible), and whether that answer
+/// may have been cut before a whole head (then neither its status nor whether the target's
+/// processing ended is visible).
 pub(super) fn access_log(
     path: &RequestPath,
     ctx: &Ctx,
-    (category, answered_not_visible): (Category, bool),
+    (category, answered_not_visible, maybe_cut): (Category, bool, bool),
     status: Option<u16>,
     target_status: Option<u16>,
     trace_id: &Option<crate::diagnose::Text>,
@@ -74,6 +76,7 @@ pub(super) fn access_log(
             )
         });
     let target_processing_time = match (b_sent, b_resp.or(bad_reply)) {
+        (Some(_), Some(_)) if maybe_cut => Step::NotCaptured,
         (Some(s), Some(r))
             if relayed
                 || bad_reply.is_some()
@@ -90,6 +93,7 @@ pub(super) fn access_log(
     // answer was relayed, are not visible (nothing says -1 or `-`).
     // Likewise the target's encrypted answer with no readable answer to the client.
     let status_not_visible = answered_not_visible
+        || maybe_cut
         || status.is_none()
             && target_status.is_none()
             && back.is_none()

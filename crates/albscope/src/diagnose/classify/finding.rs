@@ -449,9 +449,29 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     // not captured, encrypted too, or its answer missing): the answer is seen but its status
     // is not, so it is not proved ok. Counted apart (answered, status not visible), never as
     // ok nor as failed; the front end, or the TLS keys, would show the status.
-    let answered_not_visible =
+    let mut answered_not_visible =
         category == Category::Ok && what == Cause::TlsAnswer && front_status.is_none();
-    if answered_not_visible {
+    // Unless the target closed soon after that answer, neither with it nor at a keep-alive
+    // timer (`tls_close`): then the answer may have been cut, and the request is undetermined
+    // between a cut body (the head went out) and a close before a whole head (the ALB's 502).
+    let cut = back
+        .filter(|_| answered_not_visible)
+        .and_then(super::tls_close::close_after_answer);
+    if let Some(c) = cut {
+        answered_not_visible = false;
+        category = Category::Undetermined;
+        what = Cause::TlsAnswerThenClose;
+        candidates = vec![
+            Category::IncompleteBody,
+            Category::TargetClosedBeforeResponse,
+        ];
+        evidence.push(Evidence::TargetClosedAfterTlsAnswer {
+            close: c.close,
+            at: c.at,
+            after: c.after,
+        });
+        notes.push(Note::TellApart(TellApart::AnswerCutOrWhole));
+    } else if answered_not_visible {
         category = Category::Undetermined;
         what = Cause::AnsweredStatusNotVisible;
         not_visible = true;
@@ -617,7 +637,7 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
     let access_log = access_log(
         path,
         &ctx,
-        (category, answered_not_visible),
+        (category, answered_not_visible, cut.is_some()),
         status,
         target_status,
         &trace_id,

@@ -12,6 +12,7 @@ mod attempt;
 mod back;
 mod finding;
 mod front;
+mod tls_close;
 
 #[cfg(test)]
 pub(super) use finding::both_verdicts;

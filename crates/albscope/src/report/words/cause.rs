@@ -59,6 +59,10 @@ pub fn cause(c: &Cause) -> String {
                                             is encrypted and the front end is not in the capture \
                                             (neither ok nor failed)"
             .into(),
+        Cause::TlsAnswerThenClose => "the target closed its connection soon after its \
+                                       encrypted answer, neither with the answer nor at a \
+                                       keep-alive timer: the answer may have been cut"
+            .into(),
         Cause::EncryptedMaybeAlbError => "an encrypted answer that may be the ALB's own error; \
                                           the front end alone cannot tell"
             .into(),
@@ -379,6 +383,12 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              in the capture for other requests, shows no attempt for this one: the mirror lost \
              it (dropped or truncated packets: see the capture notes), or its target's traffic \
              is not mirrored; the candidates follow from the front end's timing"
+        }
+        TellApart::AnswerCutOrWhole => {
+            "seen from the back end without keys: the answer's bytes are encrypted, so whether \
+             it was whole cannot be read; capture the front end (the clients' or the ALB's \
+             ENIs: the status and the body the client got) or give the target's TLS keys with \
+             --tls-keylog, and look in the target's log for an aborted response"
         }
         TellApart::CutOrClientLeft => {
             "seen from the back end alone (or with the front end encrypted): the ALB closes the \

@@ -655,6 +655,26 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
              encrypted and the back end is not in this capture",
             secs(*elapsed)
         ),
+        Evidence::TargetClosedAfterTlsAnswer {
+            close: c,
+            at: a,
+            after,
+        } => match c {
+            Close::Rst => format!(
+                "the target reset the connection ({}) {} after the last record of its \
+                 encrypted answer, with no request after it: an abortive close (a TLS server \
+                 ending a connection on purpose sends its close_notify and a FIN)",
+                at(a),
+                secs(*after)
+            ),
+            Close::Fin => format!(
+                "the target closed the connection ({}) {} after the last record of its \
+                 encrypted answer, with no request after it: too late to come with the answer (as \
+                 after Connection: close) and too soon for a keep-alive timer",
+                at(a),
+                secs(*after)
+            ),
+        },
         Evidence::AlbClosedAfterAnswer {
             close: c,
             at: a,
