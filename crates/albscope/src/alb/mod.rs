@@ -15,7 +15,7 @@
 //!
 //! Files: `types` (configuration, roles, legs, request paths, health checks, node and target
 //! facts, [`PathSink`]), `knowledge` ([`Knowledge`]: node detection, classification, timers),
-//! `linking` (a node's front-end address linked to its back-end address, clock offsets
+//! `leg_box` ([`LegBox`]: a leg in a box recycled per thread), `linking` (a node's front-end address linked to its back-end address, clock offsets
 //! between files), `multiplex` (back-end requests of HTTP/2 front-end connections), `tracker`
 //! ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
 //! back-end legs), `size` (byte estimates for the held-bytes budget), `cadence` (health checks
@@ -27,6 +27,8 @@
 mod cadence;
 mod candidates;
 mod knowledge;
+mod leg_box;
+pub use leg_box::LegBox;
 mod linking;
 mod multiplex;
 pub use linking::{ClockEstimate, FileOffset, Linking, NodeLink, OffsetSource, MIN_LINK_REQUESTS};

@@ -2,8 +2,8 @@
 
 use super::multiplex;
 use super::{
-    AlbConfig, ConnRole, HealthCheck, HealthOutcome, HealthProblem, Knowledge, Leg, NoAnswer,
-    PairingBasis, PairingMethod, PairingNote, RequestPath,
+    AlbConfig, ConnRole, HealthCheck, HealthOutcome, HealthProblem, Knowledge, Leg, LegBox,
+    NoAnswer, PairingBasis, PairingMethod, PairingNote, RequestPath,
 };
 use crate::capture::{Duration, Timestamp};
 use crate::flow::Endpoint;
@@ -149,8 +149,8 @@ impl NextUnused {
 /// [`RequestPath`] of [`Planned::into_path`]).
 pub(super) struct Planned {
     pub node: Option<IpAddr>,
-    pub front: Option<Box<Leg>>,
-    pub back: Option<Box<Leg>>,
+    pub front: Option<LegBox>,
+    pub back: Option<LegBox>,
     pub pairing: PairingMethod,
     pub notes: Vec<PairingNote>,
 }
@@ -190,7 +190,6 @@ impl Planned {
 }
 
 /// What one pairing pass produced.
-#[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
 #[derive(Default)]
 pub(super) struct PairOutput {
     /// In time order (of the front-end leg, else the back-end leg).
@@ -198,7 +197,7 @@ pub(super) struct PairOutput {
     pub health_checks: Vec<HealthCheck>,
     /// Back-end legs not decided yet (see [`pair`]'s `settled`): to be paired again with the
     /// next batch.
-    pub deferred: Vec<Box<Leg>>,
+    pub deferred: Vec<LegBox>,
     pub front_legs: u64,
     pub back_legs: u64,
     /// Unpaired legs that carry only a response: their request was sent before the capture
@@ -209,7 +208,7 @@ pub(super) struct PairOutput {
     /// Client connects whose SYN the listener never answered.
     pub listener_silent: Vec<super::ListenerSilent>,
     /// [`pair_by_headers`]: the legs it did not pair, untouched.
-    pub rest: Vec<Box<Leg>>,
+    pub rest: Vec<LegBox>,
     /// [`pair_by_headers`]: where in `rest` the front-end legs with a request are.
     pub rest_fronts: std::ops::Range<usize>,
     /// [`pair_by_headers`]: where each leg of `rest` was in the legs given (every other leg
@@ -221,7 +220,7 @@ pub(super) struct PairOutput {
 /// whether pairing has used it.
 struct ClassifiedLeg {
     /// Boxed: sorting and moving a classified leg moves a pointer.
-    leg: Box<Leg>,
+    leg: LegBox,
     node: IpAddr,
     time: Timestamp,
     used: bool,
@@ -347,12 +346,7 @@ fn distinct_runs(nodes: impl Iterator<Item = IpAddr>) -> HashSet<IpAddr> {
 /// later may follow in the next batch: a back-end leg that could take a clear-text front-end
 /// request by time order while a later back-end request may still claim it by its headers is
 /// then `deferred`, so that header pairing goes first as in a single pass.
-#[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
-pub(super) fn pair(
-    legs: Vec<Box<Leg>>,
-    known: &Knowledge,
-    settled: Option<Timestamp>,
-) -> PairOutput {
+pub(super) fn pair(legs: Vec<LegBox>, known: &Knowledge, settled: Option<Timestamp>) -> PairOutput {
     pair_in(legs, known, settled, false)
 }
 
@@ -362,9 +356,8 @@ pub(super) fn pair(
 /// own request line alone, in `paths`; every other leg untouched in `rest`, to be paired with
 /// the whole batch later. Legs that came through several mirror sessions all go to `rest`
 /// (removing twins looks across request lines).
-#[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
 pub(super) fn pair_by_headers(
-    legs: Vec<Box<Leg>>,
+    legs: Vec<LegBox>,
     known: &Knowledge,
     settled: Timestamp,
 ) -> PairOutput {
@@ -418,9 +411,8 @@ impl Facts {
 }
 
 /// [`pair`], or with `headers_only` [`pair_by_headers`].
-#[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
 fn pair_in(
-    legs: Vec<Box<Leg>>,
+    legs: Vec<LegBox>,
     known: &Knowledge,
     settled: Option<Timestamp>,
     headers_only: bool,
@@ -446,7 +438,7 @@ fn pair_in(
             .iter()
             .all(|l| Some(l.conn.key.session) == first_session);
     // Per leg (in the order given): its facts and the leg.
-    let mut items: Vec<Option<(Facts, Box<Leg>)>> = legs
+    let mut items: Vec<Option<(Facts, LegBox)>> = legs
         .into_iter()
         .map(|leg| Some((Facts::of(&leg, known, cadence), leg)))
         .collect();

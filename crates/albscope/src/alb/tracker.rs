@@ -7,6 +7,7 @@ use super::types::{
     AlbConfig, BurstExchange, ClosedConn, ConnInfo, ConnRole, Leg, PairingNote, PathSink,
     RequestPath,
 };
+use super::LegBox;
 use super::{pairing, size};
 use crate::capture::{Duration, Timestamp};
 use crate::decode::MirrorSession;
@@ -42,7 +43,7 @@ pub(super) struct Pending {
     /// text behind two pointers. (With `bytes`, 8 bytes: the entry stays at 32.)
     line: Line,
     /// Boxed: legs are large and move through the queue.
-    leg: Box<Leg>,
+    leg: LegBox,
 }
 
 /// [`Pending::seq`]'s flag: an eager batch offered the leg (with the knowledge at
@@ -349,18 +350,18 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Queues `leg`; `extra_bytes` is what it holds beyond itself (a record it brings).
     fn add(&mut self, leg: Leg, extra_bytes: usize) {
-        self.add_boxed(Box::new(leg), extra_bytes);
+        self.add_boxed(LegBox::new(leg), extra_bytes);
     }
 
     /// [`Self::add`] for a leg built in its box (an exchange's leg is large: moved once).
-    fn add_boxed(&mut self, leg: Box<Leg>, extra_bytes: usize) {
+    fn add_boxed(&mut self, leg: LegBox, extra_bytes: usize) {
         let entry = self.held(leg, extra_bytes);
         self.pending.push(entry);
         self.shed_over_budget();
     }
 
     /// `leg` as a queue entry, its bytes (plus `extra_bytes` it brings) counted as held.
-    fn held(&mut self, leg: Box<Leg>, extra_bytes: usize) -> Pending {
+    fn held(&mut self, leg: LegBox, extra_bytes: usize) -> Pending {
         let bytes = u32::try_from(size::leg(&leg).saturating_add(extra_bytes)).unwrap_or(u32::MAX);
         self.hold(bytes as usize);
         let session = leg.conn.key.session;
@@ -386,8 +387,7 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Over budget: moves the oldest legs to `ready`, down to 7/8 of the budget so that they
     /// go in batches (a leg's partner is most often in the same batch).
-    #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
-    fn take_oldest_over_budget(&mut self, ready: &mut Vec<Box<Leg>>) {
+    fn take_oldest_over_budget(&mut self, ready: &mut Vec<LegBox>) {
         let budget = self.known.config.max_pending_bytes;
         let target = budget - budget / 8;
         if self.held_bytes > target {
@@ -420,7 +420,7 @@ impl<S: PathSink> AlbTracker<S> {
         self.prune_closed();
     }
 
-    fn pop_pending(&mut self) -> Option<Box<Leg>> {
+    fn pop_pending(&mut self) -> Option<LegBox> {
         // The queue is in time order: every leg that started before this one is out of it.
         let p = self.pending.pop()?;
         Some(self.hand_out(p))
@@ -428,7 +428,7 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Takes a held leg out for pairing: its bytes leave the budget and pairing has gone
     /// through its start.
-    fn hand_out(&mut self, p: Pending) -> Box<Leg> {
+    fn hand_out(&mut self, p: Pending) -> LegBox {
         self.release(p.bytes as usize);
         self.paired_through = self.paired_through.max(p.time);
         p.leg
@@ -480,7 +480,7 @@ impl<S: PathSink> AlbTracker<S> {
         {
             return;
         }
-        let mut ready: Vec<Box<Leg>> = Vec::new();
+        let mut ready: Vec<LegBox> = Vec::new();
         while self.pending.peek().is_some_and(popped) {
             if let Some(p) = self.pending.pop() {
                 if due(&p) {
@@ -670,7 +670,7 @@ impl<S: PathSink> AlbTracker<S> {
         // lent its connection's record for the batch (a leg left over gets it again in its
         // next batch).
         let mut taken: Vec<(Origin, Timestamp, u64, u32, Line, bool)> = Vec::new();
-        let mut legs: Vec<Box<Leg>> = Vec::new();
+        let mut legs: Vec<LegBox> = Vec::new();
         for (mut p, origin, line) in batch {
             if !offer(&p, origin, line) {
                 match origin {
@@ -759,16 +759,15 @@ impl<S: PathSink> AlbTracker<S> {
     /// Takes the held back-end legs that get another chance with a batch of `ready` legs (and
     /// the waiting front-end legs, `with_waiting`): those overlapping them in time, or all of
     /// them when `all`. The ones expired at `cutoff` are emitted unpaired.
-    #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
     fn take_late(
         &mut self,
-        ready: &[Box<Leg>],
+        ready: &[LegBox],
         with_waiting: bool,
         cutoff: Option<Timestamp>,
         all: bool,
-    ) -> Vec<Box<Leg>> {
-        let mut expired: Vec<Box<Leg>> = Vec::new();
-        let mut pulled: Vec<Box<Leg>> = Vec::new();
+    ) -> Vec<LegBox> {
+        let mut expired: Vec<LegBox> = Vec::new();
+        let mut pulled: Vec<LegBox> = Vec::new();
         if self.late.is_empty() {
             return pulled;
         }
@@ -843,8 +842,7 @@ impl<S: PathSink> AlbTracker<S> {
     /// emits the paths and health checks; with `hold`, unpaired back-end legs wait in `late` for
     /// a late front end, and unpaired front-end legs in `waiting` for a back-end leg that may be
     /// in the next batch.
-    #[allow(clippy::vec_box)] // legs are large and come boxed from the queue: moved as pointers
-    fn pair_and_emit(&mut self, ready: Vec<Box<Leg>>, pulled: Vec<Box<Leg>>, hold: bool) {
+    fn pair_and_emit(&mut self, ready: Vec<LegBox>, pulled: Vec<LegBox>, hold: bool) {
         let mut legs = ready;
         legs.extend(pulled);
         let waiting = std::mem::take(&mut self.waiting);
@@ -953,7 +951,7 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 .and_then(|r| r.headers.known(Known::UserAgent));
             self.count_connection(&conn.key, conn.opened, agent, false, conn.opened_pos.file);
         }
-        let leg = Box::new(Leg {
+        let leg = LegBox::new(Leg {
             conn: ConnInfo {
                 id: conn.id,
                 key: conn.key,

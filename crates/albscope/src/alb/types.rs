@@ -3,6 +3,7 @@
 //! that receives paired requests.
 
 use super::knowledge::Knowledge;
+use super::leg_box::LegBox;
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
 use crate::flow::{ConnId, ConnKey, ConnSummary, Endpoint};
@@ -314,9 +315,9 @@ pub struct RequestPath {
     /// The ALB node address.
     pub node: Option<IpAddr>,
     /// Client -> ALB leg (boxed as it was held: a path moves as pointers).
-    pub front: Option<Box<Leg>>,
+    pub front: Option<LegBox>,
     /// ALB -> target leg (boxed as it was held).
-    pub back: Option<Box<Leg>>,
+    pub back: Option<LegBox>,
     /// How the legs were matched.
     pub pairing: PairingMethod,
     /// Ambiguities and reasons a leg is missing.

@@ -2,15 +2,16 @@
 //! head is read and moved as a pointer from then on (the connection's queue, the sink call,
 //! the ALB layer's leg), instead of copying its ~750 bytes at every step.
 //!
-//! Boxes are recycled per thread like header buffers (`recycle.rs`): when a box is dropped (or
-//! emptied by [`ExchangeBox::into_inner`]) its contents are dropped at once (their header
-//! buffers go back to their pool) and the empty box is kept for the next exchange read by the
-//! same thread, up to [`MAX_SPARE_BYTES`]. A thread that never makes boxes (the sink's thread
-//! of `--threads 2`) gives them back to the threads that make them in bundles of [`BUNDLE`]
-//! (one lock per bundle, as `recycle.rs` does for header buffers): one malloc in the parsing
-//! thread and one free in the sink's per exchange otherwise, the free reaching across arenas.
-//! Nothing here changes a result: only where memory comes from.
+//! Boxes are recycled per thread (`box_pool.rs`) like header buffers (`recycle.rs`): when a box is
+//! dropped (or emptied by [`ExchangeBox::into_inner`]) its contents are dropped at once (their
+//! header buffers go back to their pool) and the empty box is kept for the next exchange read by
+//! the same thread, up to [`MAX_SPARE_BYTES`]. A thread that never makes boxes (the sink's thread
+//! of `--threads 2`) gives them back to the threads that make them in bundles of [`BUNDLE`] (one
+//! lock per bundle, as `recycle.rs` does for header buffers): one malloc in the parsing thread and
+//! one free in the sink's per exchange otherwise, the free reaching across arenas. Nothing here
+//! changes a result: only where memory comes from.
 
+use super::box_pool::{BoxPool, Spares};
 use super::return_lane::ReturnLane;
 use super::HttpExchange;
 use std::cell::RefCell;
@@ -45,27 +46,13 @@ const EMPTY: HttpExchange = HttpExchange {
 /// What a box reads as in the one moment it holds none (while it is being given back).
 static EMPTY_EXCHANGE: HttpExchange = EMPTY;
 
-/// One thread's empty boxes.
-struct Spare {
-    // The boxes themselves are what is kept (their allocations), not exchanges.
-    #[allow(clippy::vec_box)]
-    boxes: Vec<Box<HttpExchange>>,
-    /// This thread makes boxes (has asked for one).
-    makes: bool,
-    /// Empty boxes of a thread that makes none, until a bundle is full.
-    #[allow(clippy::vec_box)]
-    outbox: Vec<Box<HttpExchange>>,
+thread_local! {
+    /// This thread's empty boxes.
+    static SPARE: RefCell<Spares<HttpExchange>> = const { RefCell::new(Spares::new()) };
 }
 
-thread_local! {
-    static SPARE: RefCell<Spare> = const {
-        RefCell::new(Spare {
-            boxes: Vec::new(),
-            makes: false,
-            outbox: Vec::new(),
-        })
-    };
-}
+/// Where emptied boxes go.
+static POOL: BoxPool<HttpExchange> = BoxPool::new(&SPARE, &RETURNED, MAX_SPARE);
 
 /// An [`HttpExchange`] in a (recycled) box: reads and writes as the exchange itself.
 pub struct ExchangeBox(Option<Box<HttpExchange>>);
@@ -75,14 +62,14 @@ impl ExchangeBox {
     /// what the parsers of a connection use. The calling thread keeps the boxes given back
     /// from then on.
     pub fn empty() -> Self {
-        ExchangeBox(Some(spare(true).unwrap_or_else(|| Box::new(EMPTY))))
+        ExchangeBox(Some(POOL.take(true).unwrap_or_else(|| Box::new(EMPTY))))
     }
 
     /// `ex` in a box: a spare one when the thread has one. Unlike [`ExchangeBox::empty`] it
     /// does not make the thread keep boxes (a sink's thread that boxes the odd exchange, e.g.
     /// one unfinished at a close, frees the boxes it drops).
     pub fn new(ex: HttpExchange) -> Self {
-        match spare(false) {
+        match POOL.take(false) {
             Some(mut b) => {
                 *b = ex;
                 ExchangeBox(Some(b))
@@ -96,50 +83,10 @@ impl ExchangeBox {
         match self.0.take() {
             Some(mut b) => {
                 let ex = std::mem::replace(&mut *b, EMPTY);
-                give(b);
+                POOL.give(b);
                 ex
             }
             None => EMPTY,
-        }
-    }
-}
-
-/// A spare box of this thread, when it has one (a bundle given back is taken when its own are
-/// used up); `maker`: the thread keeps boxes from now on.
-fn spare(maker: bool) -> Option<Box<HttpExchange>> {
-    SPARE
-        .try_with(|s| {
-            let mut s = s.try_borrow_mut().ok()?;
-            s.makes |= maker;
-            if s.boxes.is_empty() && s.makes {
-                s.take_returned();
-            }
-            s.boxes.pop()
-        })
-        .ok()
-        .flatten()
-}
-
-/// Keeps an emptied box for this thread's next exchange (frees it past the limit), or, on a
-/// thread that makes none, gives it back to those that do.
-fn give(b: Box<HttpExchange>) {
-    let _ = SPARE.try_with(|s| {
-        if let Ok(mut s) = s.try_borrow_mut() {
-            if !s.makes {
-                RETURNED.give(&mut s.outbox, b);
-            } else if s.boxes.len() < MAX_SPARE {
-                s.boxes.push(b);
-            }
-        }
-    });
-}
-
-impl Spare {
-    /// Keeps the boxes of one bundle given back, up to [`MAX_SPARE`].
-    fn take_returned(&mut self) {
-        if let Some(bundle) = RETURNED.take() {
-            let room = MAX_SPARE.saturating_sub(self.boxes.len());
-            self.boxes.extend(bundle.into_iter().take(room));
         }
     }
 }
@@ -156,7 +103,7 @@ impl Drop for ExchangeBox {
             b.idle_before = None;
             b.request_lost_at = None;
             b.headers_skipped = None;
-            give(b);
+            POOL.give(b);
         }
     }
 }
@@ -201,7 +148,7 @@ mod tests {
         std::thread::spawn(|| {
             // Not a maker yet: a dropped box is freed.
             drop(ExchangeBox(Some(Box::new(EMPTY))));
-            assert_eq!(SPARE.with(|s| s.borrow().boxes.len()), 0);
+            assert_eq!(POOL.counts().0, 0);
             let mut b = ExchangeBox::empty();
             b.index = 7;
             b.request_lost_at = Some(crate::capture::Timestamp(5));
@@ -214,7 +161,7 @@ mod tests {
             let inner = ExchangeBox::new(HttpExchange { index: 3, ..EMPTY }).into_inner();
             assert_eq!(inner.index, 3);
             // (a bundle another test gave back may have come in with it)
-            assert!(SPARE.with(|s| s.borrow().boxes.len()) >= 1);
+            assert!(POOL.counts().0 >= 1);
             drop(again);
         })
         .join()
@@ -227,9 +174,8 @@ mod tests {
             let b = ExchangeBox::new(HttpExchange { index: 2, ..EMPTY });
             assert_eq!(b.index, 2);
             drop(b);
-            assert_eq!(SPARE.with(|s| s.borrow().boxes.len()), 0);
-            assert_eq!(SPARE.with(|s| s.borrow().outbox.len()), 1);
-            SPARE.with(|s| s.borrow_mut().outbox.clear());
+            assert_eq!(POOL.counts(), (0, 1));
+            POOL.clear_outbox();
         })
         .join()
         .unwrap();
@@ -252,7 +198,7 @@ mod tests {
         // it or add theirs at the same time: only this thread's outbox is checked).
         std::thread::spawn(move || {
             drop(boxes);
-            assert_eq!(SPARE.with(|s| s.borrow().outbox.len()), 0);
+            assert_eq!(POOL.counts().1, 0);
         })
         .join()
         .unwrap();

@@ -14,6 +14,7 @@
 //! detection from the first bytes, the queue of exchanges waiting for their responses, and the
 //! hand-over to the [`AppSink`]. Results never depend on how the streams were cut into packets.
 
+pub(crate) mod box_pool;
 pub mod decrypt;
 mod exchange_box;
 mod headers;
@@ -21,7 +22,7 @@ mod http;
 mod http2;
 mod keepalive;
 mod recycle;
-mod return_lane;
+pub(crate) mod return_lane;
 mod tls;
 mod tracker;
 
