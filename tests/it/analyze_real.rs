@@ -1805,7 +1805,7 @@ fn a_refused_http2_stream_is_an_answer() {
 }
 
 /// `albscope analyze --format json --idle-timeout 5 --all FILE ARGS` from the repository root.
-fn cli_json(file: &str, args: &[&str]) -> serde_json::Value {
+pub(crate) fn cli_json(file: &str, args: &[&str]) -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_albscope"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([

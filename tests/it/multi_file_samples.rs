@@ -16,6 +16,29 @@ use albscope_synth::scenarios::{multi_file, MultiFileScenario};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The files of the real recording in `dir` (relative to the repository root) analysed together
+/// in this order, as the CLI does with `--idle-timeout 5` (the recordings' proxy timeout).
+pub(crate) fn analyze_recording(dir: &str, files: &[&str]) -> Analysis {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let named: Vec<(String, PathBuf)> = files
+        .iter()
+        .map(|f| (format!("{dir}/{f}"), root.join(f)))
+        .collect();
+    let alb = AlbConfig {
+        idle_timeout: Some(albscope::capture::Duration::from_millis(5_000)),
+        ..AlbConfig::default()
+    };
+    analyze_files(
+        &named,
+        true,
+        &PipelineConfig::default(),
+        alb,
+        || Keep::new(true),
+        None,
+    )
+    .expect("analyse recording")
+}
+
 fn dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("samples")
@@ -313,25 +336,7 @@ fn real_two_interfaces_recording() {
         return;
     }
     let files = ["client-side.pcap", "target-side.pcap"];
-    let run = |files: &[&str]| {
-        let named: Vec<(String, PathBuf)> = files
-            .iter()
-            .map(|f| (format!("samples/real/two_interfaces/{f}"), d.join(f)))
-            .collect();
-        let alb = AlbConfig {
-            idle_timeout: Some(albscope::capture::Duration::from_millis(5_000)),
-            ..AlbConfig::default()
-        };
-        analyze_files(
-            &named,
-            true,
-            &PipelineConfig::default(),
-            alb,
-            || Keep::new(true),
-            None,
-        )
-        .expect("analyse recording")
-    };
+    let run = |files: &[&str]| analyze_recording("samples/real/two_interfaces", files);
     let a = run(&files);
     let got: Vec<(u16, Category, Option<u16>)> = a
         .requests

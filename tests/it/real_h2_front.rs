@@ -10,24 +10,7 @@ use albscope_testkit::vantage::{cut_capture, AlbEndpoints};
 const FILE: &str = "samples/real/h2f_mixed.pcap";
 const KEYS: &str = "samples/real/h2f_mixed.keys";
 
-/// `albscope analyze FILE --format json --idle-timeout 5 --all ARGS...` from the repository root.
-fn json(file: &str, args: &[&str]) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_albscope"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "analyze",
-            file,
-            "--format",
-            "json",
-            "--idle-timeout",
-            "5",
-            "--all",
-        ])
-        .args(args)
-        .output()
-        .expect("run albscope");
-    serde_json::from_slice(&out.stdout).expect("a JSON document")
-}
+use crate::analyze_real::cli_json as json;
 
 /// A report's requests as (path, category, status, candidates), sorted by path (unique here).
 fn by_path(v: &serde_json::Value) -> Vec<(String, String, Option<u64>, Vec<String>)> {

@@ -10,10 +10,7 @@
 //! confidently wrong; the Markdown report of the -2.1 s pair matches `expected.md`
 //! (`ALBSCOPE_BLESS=1` rewrites it).
 
-use albscope::alb::AlbConfig;
-use albscope::capture::Duration;
-use albscope::diagnose::{analyze_files, Analysis, Finding, Keep};
-use albscope::pipeline::PipelineConfig;
+use albscope::diagnose::{Analysis, Finding};
 use albscope::taxonomy::Category;
 use std::path::PathBuf;
 
@@ -59,23 +56,7 @@ fn bless() -> bool {
 
 /// The files analysed together in this order, as the CLI does (`--idle-timeout 5`).
 fn run(files: &[&str]) -> Analysis {
-    let named: Vec<(String, PathBuf)> = files
-        .iter()
-        .map(|f| (format!("samples/real/two_machines/{f}"), dir().join(f)))
-        .collect();
-    let alb = AlbConfig {
-        idle_timeout: Some(Duration::from_millis(5_000)),
-        ..AlbConfig::default()
-    };
-    analyze_files(
-        &named,
-        true,
-        &PipelineConfig::default(),
-        alb,
-        || Keep::new(true),
-        None,
-    )
-    .expect("analyse recording")
+    crate::multi_file_samples::analyze_recording("samples/real/two_machines", files)
 }
 
 /// True when `r` is what the truth says of its request (by client port where the front end is
