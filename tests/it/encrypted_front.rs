@@ -6,6 +6,7 @@
 //! the reports match their goldens in every format (`ALBSCOPE_BLESS=1` rewrites the files and
 //! the goldens).
 
+use crate::multi_file_samples::bless;
 use albscope_synth::scenarios::encrypted_front;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -13,10 +14,6 @@ use std::process::{Command, Output};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/encrypted-front")
-}
-
-fn bless() -> bool {
-    std::env::var_os("ALBSCOPE_BLESS").is_some_and(|v| v == "1")
 }
 
 /// `albscope analyze FILE --listener-port 443 ARGS` from the repository root (so the report

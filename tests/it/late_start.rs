@@ -8,6 +8,7 @@
 //! reports match their goldens (`expected.txt`, `.json`; `ALBSCOPE_BLESS=1` rewrites files and
 //! goldens).
 
+use crate::multi_file_samples::bless;
 use crate::multi_file_samples::{fits_truth, stale_built_files};
 use albscope::alb::{AlbConfig, PairingNote};
 use albscope::diagnose::{analyze_files, Analysis, Evidence, Finding, Keep, Note};
@@ -22,10 +23,6 @@ fn dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("samples/late-start")
         .join(name)
-}
-
-fn bless() -> bool {
-    std::env::var_os("ALBSCOPE_BLESS").is_some_and(|v| v == "1")
 }
 
 /// The files of `s` analysed together in the order `files`.

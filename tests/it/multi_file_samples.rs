@@ -45,7 +45,8 @@ fn dir(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn bless() -> bool {
+/// Whether `ALBSCOPE_BLESS=1` asks the golden-file tests to rewrite their goldens.
+pub(crate) fn bless() -> bool {
     std::env::var_os("ALBSCOPE_BLESS").is_some_and(|v| v == "1")
 }
 

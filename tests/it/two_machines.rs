@@ -10,6 +10,7 @@
 //! confidently wrong; the Markdown report of the -2.1 s pair matches `expected.md`
 //! (`ALBSCOPE_BLESS=1` rewrites it).
 
+use crate::multi_file_samples::bless;
 use albscope::diagnose::{Analysis, Finding};
 use albscope::taxonomy::Category;
 use std::path::PathBuf;
@@ -48,10 +49,6 @@ const TRUTH: [(u16, &str, Category, u16); 19] = [
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/real/two_machines")
-}
-
-fn bless() -> bool {
-    std::env::var_os("ALBSCOPE_BLESS").is_some_and(|v| v == "1")
 }
 
 /// The files analysed together in this order, as the CLI does (`--idle-timeout 5`).
