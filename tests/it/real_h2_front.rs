@@ -117,7 +117,9 @@ fn http2_front_end_without_keys_is_never_wrong() {
 
 /// The front end alone (the both-legs capture cut to the client connections), decrypted: the
 /// client's cancel is `ok` with the cancel cited; the failures are the ALB's answers (the
-/// REFUSED_STREAM with no back end to explain it `undetermined`).
+/// REFUSED_STREAM with no back end to explain it `undetermined`, with the failures a node
+/// answers that way at once among its candidates, the truth one of them, and what to capture
+/// to tell them apart).
 #[test]
 fn http2_front_end_alone_decrypted() {
     let bytes = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FILE))
@@ -131,10 +133,36 @@ fn http2_front_end_alone_decrypted() {
         front.to_str().expect("utf-8 path"),
         &["--tls-keylog", keys.to_str().expect("utf-8 path")],
     );
-    let seen: Vec<_> = by_path(&v)
-        .into_iter()
-        .map(|(p, c, s, _)| (p, c, s))
-        .collect();
+    let full = by_path(&v);
+    let refused = full
+        .iter()
+        .find(|r| r.0 == "/reset/a2")
+        .expect("the refused stream");
+    for c in [
+        "target_closed_before_response",
+        "keepalive_race",
+        "target_connect_refused",
+        "no_target_attempt",
+    ] {
+        assert!(refused.3.iter().any(|x| x == c), "{c}: {refused:?}");
+    }
+    // 135 ms after the request: no timer of the ALB's can have ended
+    for c in ["target_idle_timeout", "target_connect_timeout"] {
+        assert!(!refused.3.iter().any(|x| x == c), "{c}: {refused:?}");
+    }
+    let refused_json = v["requests"]
+        .as_array()
+        .and_then(|rs| rs.iter().find(|r| r["path"] == "/reset/a2"))
+        .expect("the refused stream");
+    assert!(
+        refused_json["notes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|n| n
+                .as_str()
+                .is_some_and(|n| n.contains("capture the targets' ENIs")))),
+        "{refused_json}"
+    );
+    let seen: Vec<_> = full.into_iter().map(|(p, c, s, _)| (p, c, s)).collect();
     let want: Vec<_> = truth()
         .into_iter()
         .map(|(p, c, s)| match p.as_str() {

@@ -359,3 +359,61 @@ fn a_one_legged_capture_says_what_it_cannot_count() {
         .iter()
         .any(|n| n.starts_with("`HTTPCode_ELB_*_Count`")));
 }
+
+/// Text, Markdown and HTML title the list of failed requests by one rule: a list that also
+/// holds requests still in flight at the end of the capture (not failures) says so, and one
+/// without them is "Failed requests".
+#[test]
+fn every_format_titles_requests_in_flight_apart_from_failed_ones() {
+    const IN_FLIGHT: &str = "Failed requests, and requests in flight at the end of the capture";
+    for (sample, in_flight) in [
+        ("samples/artifacts/body_in_flight_at_end.pcap", true),
+        ("samples/artifacts/ends_mid_connect.pcap", true),
+        ("samples/mixed.pcap", false),
+    ] {
+        let a = analyze(Path::new(sample));
+        assert_eq!(a.summary.in_flight_at_end > 0, in_flight, "{sample}");
+        let mut text = Vec::new();
+        albscope::report::write_text(&a, &albscope::report::TextOptions::default(), &mut text)
+            .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        let mut md = Vec::new();
+        write_markdown(&a, &mut md).unwrap();
+        let md = String::from_utf8(md).unwrap();
+        let mut html = Vec::new();
+        albscope::report::write_html(&a, &mut html).unwrap();
+        let html = String::from_utf8(html).unwrap();
+        let total = a.summary.failed + a.summary.in_flight_at_end;
+        if in_flight {
+            assert!(
+                text.contains(&format!("\n{IN_FLIGHT}\n")),
+                "{sample}: {text}"
+            );
+            assert!(
+                md.contains(&format!("\n## {IN_FLIGHT} ({total})\n")),
+                "{sample}: {md}"
+            );
+            assert!(
+                html.contains(&format!("<h2>{IN_FLIGHT} ({total})</h2>")),
+                "{sample}"
+            );
+            assert!(
+                html.contains(&format!("<a href=\"#failures\">{IN_FLIGHT} ({total})</a>")),
+                "{sample}: the contents line names the section as it is titled"
+            );
+        } else {
+            for (format, report) in [("text", &text), ("markdown", &md), ("html", &html)] {
+                assert!(!report.contains(IN_FLIGHT), "{sample}: {format}");
+            }
+            assert!(text.contains("\nFailed requests\n"), "{sample}");
+            assert!(
+                md.contains(&format!("\n## Failed requests ({total})\n")),
+                "{sample}"
+            );
+            assert!(
+                html.contains(&format!("<h2>Failed requests ({total})</h2>")),
+                "{sample}"
+            );
+        }
+    }
+}

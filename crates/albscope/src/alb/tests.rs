@@ -312,6 +312,7 @@ fn burst(dir: crate::flow::Dir, ms: i64, bytes: u64) -> TlsBurst {
         first_pos: p(ms as u64),
         last: t(ms),
         tail_us: 0,
+        tail_bytes: 0,
         bytes,
     }
 }

@@ -77,6 +77,20 @@ pub enum Inference {
         /// The ALB's connect timeout (also the TLS handshake timeout).
         connect: Duration,
     },
+    /// The ALB ended the client's HTTP/2 stream with `RST_STREAM` and no status this long
+    /// after the request: its way of failing a request it could not get the target's answer
+    /// for (where an ALB answers 502 or 504); the timing rules out some back-end failures.
+    StreamResetAmbiguous {
+        /// Request to reset.
+        elapsed: Duration,
+        /// Where that falls among the ALB's back-end steps and timers.
+        phase: BadGatewayPhase,
+        /// The ALB's connect timeout (also the TLS handshake timeout).
+        connect: Duration,
+        /// The reset also falls where an idle timeout of this length ends (the ALB's, when
+        /// known; else the whole seconds it came after).
+        idle: Option<Duration>,
+    },
     /// A 503: no healthy target.
     NoHealthyTarget,
     /// An encrypted answer this long after the request, where an ALB timer ends (the idle
@@ -142,6 +156,9 @@ pub enum TellApart {
     GatewayTimeout,
     /// A 5xx without a Server header: the back end shows whether a target sent it.
     WhoAnswered,
+    /// An HTTP/2 stream the ALB ended with `RST_STREAM` and no status (front end only): the
+    /// back end shows which failure it stood for, or that no target was tried.
+    StreamReset,
     /// The ALB closed the back-end connection before any answer (back end only): the front end
     /// shows whether the client left first (460) or the ALB answered 502 (deregistration).
     ClientOrAlbClose,
@@ -263,6 +280,16 @@ pub enum Evidence {
         /// Where.
         at: At,
         /// Reset time minus request time.
+        since_request: Duration,
+    },
+    /// HTTP/2 front end: the ALB ended the request's stream with `RST_STREAM` instead of any
+    /// status.
+    AlbResetStream {
+        /// Its error code.
+        code: H2ErrorCode,
+        /// Where.
+        at: At,
+        /// Reset time minus the request's arrival.
         since_request: Duration,
     },
     /// HTTP/2: the target's `GOAWAY` names a last stream id below the request's stream: the
@@ -756,6 +783,7 @@ impl Evidence {
             | Evidence::TargetClosedFirst { at, .. }
             | Evidence::TargetSentUnreadable { at, .. }
             | Evidence::StreamReset { at, .. }
+            | Evidence::AlbResetStream { at, .. }
             | Evidence::GoawayRefusedStream { at, .. }
             | Evidence::NoRequestClosed { at, .. }
             | Evidence::AlbClosedAfterAnswer { at, .. }
@@ -882,6 +910,12 @@ pub enum Cause {
     FrontEndCannotTell {
         /// The status the client got.
         status: u16,
+    },
+    /// HTTP/2 front end alone: the ALB ended the stream with `RST_STREAM` and no status; the
+    /// front end cannot tell which back-end failure (see the finding's candidates).
+    AlbResetStream {
+        /// The RST_STREAM error code.
+        code: H2ErrorCode,
     },
     /// Inferred: no healthy target (503).
     InferredNoHealthyTarget,

@@ -1138,6 +1138,7 @@ fn tls_checks(answered: bool) -> Analysis {
         first_pos: p(ms as u64),
         last: t(ms),
         tail_us: 0,
+        tail_bytes: 0,
         bytes,
     };
     for i in 0..6u16 {
@@ -1273,6 +1274,7 @@ fn encrypted_front(alpn: &[&str], answer: u64, after: i64, close: (i64, Dir)) ->
         first_pos: p(ms as u64),
         last: t(ms),
         tail_us: 0,
+        tail_bytes: 0,
         bytes,
     };
     rec.tls = Some(TlsInfo {
@@ -1785,6 +1787,7 @@ fn close_tls_back_answer(tr: &mut Tr) {
         first_pos: p(ms as u64),
         last: t(ms),
         tail_us: 0,
+        tail_bytes: 0,
         bytes,
     };
     rec.tls = Some(TlsInfo {
@@ -1820,6 +1823,7 @@ fn target_close_soon_after_a_tls_answer_may_have_cut_it() {
             first_pos: p(ms as u64),
             last: t(ms),
             tail_us: 0,
+            tail_bytes: 0,
             bytes,
         };
         rec.tls = Some(TlsInfo {

@@ -217,7 +217,7 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
             b.request.first,
             Dir::ToServer,
             EventKind::TlsData {
-                bytes: b.request.bytes,
+                bytes: b.request.data_bytes(),
             },
             Some(b.request.first_pos),
         );
@@ -227,7 +227,9 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
                 &mut evs,
                 r.first,
                 Dir::ToClient,
-                EventKind::TlsData { bytes: r.bytes },
+                EventKind::TlsData {
+                    bytes: r.data_bytes(),
+                },
                 Some(r.first_pos),
             );
             last = last.max(r.last);

@@ -369,6 +369,9 @@ pub struct TlsBurst {
     /// close_notify, encrypted like application data) after its data; 0 when none. (32 bits
     /// in the room `dir` leaves, so a burst does not grow.)
     pub tail_us: u32,
+    /// Bytes (saturating) of those trailing TLS 1.3 alerts, counted in `bytes` (see
+    /// [`TlsBurst::data_bytes`]); 0 when none. (16 bits in the room left beside `tail_us`.)
+    pub tail_bytes: u16,
 }
 
 impl TlsBurst {
@@ -380,6 +383,12 @@ impl TlsBurst {
                 .0
                 .saturating_sub(i64::from(self.tail_us).saturating_mul(1000)),
         )
+    }
+
+    /// Bytes of its records that can hold HTTP bytes: `bytes` without the trailing TLS 1.3
+    /// alerts (a close_notify after an answer is no part of it; see [`TlsBurst::tail_us`]).
+    pub fn data_bytes(&self) -> u64 {
+        self.bytes.saturating_sub(u64::from(self.tail_bytes))
     }
 }
 

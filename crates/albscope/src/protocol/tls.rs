@@ -367,6 +367,12 @@ impl TlsConn {
                 let data_end = if data { end_ts } else { b.data_last() };
                 b.last = end_ts;
                 b.tail_us = u32::try_from(end_ts.since(data_end).0 / 1000).unwrap_or(u32::MAX);
+                b.tail_bytes = if data {
+                    0
+                } else {
+                    let len = u16::try_from(rec.len).unwrap_or(u16::MAX);
+                    b.tail_bytes.saturating_add(len)
+                };
                 b.bytes = b.bytes.saturating_add(rec.len as u64);
             }
             _ => {
@@ -378,6 +384,7 @@ impl TlsConn {
                         last: end_ts,
                         bytes: rec.len as u64,
                         tail_us: 0,
+                        tail_bytes: 0,
                     });
                 } else {
                     self.info.bursts_dropped = self.info.bursts_dropped.saturating_add(1);
@@ -715,7 +722,8 @@ mod tests {
     }
 
     /// A server burst whose data record is followed by a TLS 1.3 alert-sized record (the
-    /// close_notify) 200 ms later: the burst runs to the alert, its data ends at the answer.
+    /// close_notify) 200 ms later: the burst runs to the alert, its data ends at the answer and
+    /// holds only the answer's bytes.
     #[test]
     fn trailing_alert_record_is_no_data() {
         let mut t = TlsConn::default();
@@ -738,8 +746,15 @@ mod tests {
         let b = &t.info.bursts[0];
         assert_eq!((b.last, b.bytes), (Timestamp(210_000_000), 219));
         assert_eq!(b.data_last(), Timestamp(10_000_000));
-        // data after the alert: the data end moves to it
+        assert_eq!(b.data_bytes(), 200);
+        // data after the alert: the data end moves to it, the alert's bytes count again
         t.feed(Dir::ToClient, at(300, &more));
-        assert_eq!(t.info.bursts[0].data_last(), Timestamp(300_000_000));
+        let b = &t.info.bursts[0];
+        assert_eq!(b.data_last(), Timestamp(300_000_000));
+        assert_eq!((b.bytes, b.data_bytes()), (259, 259));
+        // two alerts after it: neither is data
+        t.feed(Dir::ToClient, at(310, &alert));
+        t.feed(Dir::ToClient, at(320, &alert));
+        assert_eq!(t.info.bursts[0].data_bytes(), 259);
     }
 }

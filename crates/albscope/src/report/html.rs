@@ -170,8 +170,9 @@ fn contents(h: &mut String, a: &Analysis) {
     h.push_str("<a href=\"#summary\">Summary</a>");
     let _ = write!(
         h,
-        "<a href=\"#failures\">Failed requests ({})</a>",
-        a.summary.failed
+        "<a href=\"#failures\">{} ({})</a>",
+        views::request_list_title(a, views::RequestList::Failures),
+        views::failures_total(a, 0)
     );
     if failed {
         h.push_str("<a href=\"#legend\">Reading the diagrams</a>");
@@ -350,12 +351,16 @@ fn health(h: &mut String, a: &Analysis) {
 /// their failure's anchor), the legend, then one section per failure. `listed` are the failures
 /// in the table, `anchors` their permalinks.
 fn failures(h: &mut String, a: &Analysis, listed: &[&Finding], anchors: &[String]) {
-    let total = a.summary.failed.max(listed.len() as u64);
+    let total = views::failures_total(a, listed.len());
     if listed.is_empty() {
         h.push_str("<h2>Failed requests</h2><p>No failed requests.</p>");
         return;
     }
-    let _ = write!(h, "<h2>Failed requests ({total})</h2>");
+    let _ = write!(
+        h,
+        "<h2>{} ({total})</h2>",
+        views::request_list_title(a, views::RequestList::Failures)
+    );
     nav::index(h, a, listed, anchors);
     h.push_str(
         "<table class=\"failed\"><tr><th>#</th><th>time (UTC)</th><th>id</th><th>category</th><th>status</th>\

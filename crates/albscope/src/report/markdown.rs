@@ -321,7 +321,12 @@ fn render(a: &Analysis, lim: Limits, max: Option<usize>, out: &mut dyn Write) ->
         writeln!(out, "No failed requests.")?;
         return write_ok_requests(out, a, lim);
     }
-    writeln!(out, "## Failed requests ({})", all_failed.len())?;
+    writeln!(
+        out,
+        "## {} ({})",
+        views::request_list_title(a, views::RequestList::Failures),
+        all_failed.len()
+    )?;
     writeln!(out)?;
     let (failed, left) = first_of_each(&all_failed, lim.per_category);
     if let (Some(k), Some(max)) = (lim.per_category, max) {

@@ -197,13 +197,7 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
         writeln!(out, "No failed requests.")?;
     } else {
         writeln!(out)?;
-        let title = if a.includes_ok {
-            "Requests"
-        } else if a.summary.in_flight_at_end > 0 {
-            "Failed requests, and requests in flight at the end of the capture"
-        } else {
-            "Failed requests"
-        };
+        let title = super::views::request_list_title(a, super::views::RequestList::Kept);
         writeln!(out, "{}", st.bold(title))?;
         for (i, f) in shown.iter().enumerate() {
             write_request(out, &st, &a.inputs, i + 1, f)?;

@@ -612,6 +612,36 @@ pub fn request_text(f: &crate::diagnose::Finding) -> String {
     }
 }
 
+/// Which requests a report's list of requests holds, for its title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestList {
+    /// The failed requests (and those still in flight at the end of the capture); the ok
+    /// requests, where kept, are listed apart (Markdown, HTML).
+    Failures,
+    /// Every kept request, ok ones included where kept (the text report).
+    Kept,
+}
+
+/// The title of a report's list of requests, the same rule in every format: the requests
+/// still in flight when the capture ended are listed with the failed ones but are not failures,
+/// so a list that holds some says so; with the ok requests kept in the same list it is
+/// "Requests".
+pub fn request_list_title(a: &Analysis, list: RequestList) -> &'static str {
+    if list == RequestList::Kept && a.includes_ok {
+        "Requests"
+    } else if a.summary.in_flight_at_end > 0 {
+        "Failed requests, and requests in flight at the end of the capture"
+    } else {
+        "Failed requests"
+    }
+}
+
+/// How many requests the list of failed requests stands for: the failed ones and those still
+/// in flight at the end of the capture (kept or only counted), at least `listed`.
+pub fn failures_total(a: &Analysis, listed: usize) -> u64 {
+    (a.summary.failed + a.summary.in_flight_at_end).max(listed as u64)
+}
+
 /// Header of the ok-requests list (`--all`), shown compactly after the failed requests.
 pub const OK_HEAD: [&str; 6] = ["time (UTC)", "id", "status", "request", "client", "target"];
 

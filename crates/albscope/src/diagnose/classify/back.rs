@@ -504,7 +504,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
     if let Some(bx) = &b.burst {
         if let Some(r) = &bx.response {
             ev.push(Evidence::TlsAnswer {
-                bytes: r.bytes,
+                bytes: r.data_bytes(),
                 at: at(r.first, r.first_pos),
             });
             return v(Category::Ok, Cause::TlsAnswer, ev, None, None, detail);

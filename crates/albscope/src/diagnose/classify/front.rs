@@ -253,6 +253,8 @@ pub(super) fn analyze_front_only(
             }
             v
         }
+        // The ALB ended the HTTP/2 stream itself, without a status.
+        None if alb_stream_reset(f).is_some() => front_stream_reset(f, ctx, back_visible, ev),
         // With the back end in the capture, an answered exchange no back-end request matched
         // on a connection that may carry HTTP/2 (see `crate::alb::front_http2`) is an HTTP/2
         // control exchange or a request the ALB answered itself: its outcome is not visible.
@@ -598,6 +600,111 @@ fn front_only_inference(f: &Leg, ctx: &Ctx, status: u16, mut ev: Vec<Evidence>) 
                 ev,
             )
         }
+    }
+}
+
+/// The `RST_STREAM` the ALB ended the request's HTTP/2 stream with, before any status.
+fn alb_stream_reset(f: &Leg) -> Option<crate::protocol::H2Reset> {
+    let ex = f.exchange.as_ref()?;
+    if ex.response.is_some() {
+        return None;
+    }
+    ex.h2.as_ref()?.reset.filter(|r| r.dir == Dir::ToClient)
+}
+
+/// An HTTP/2 stream the ALB ended with `RST_STREAM` and no status, the back end not captured
+/// (or, `back_visible`, captured without an attempt for it). A proxy fails a stream that way
+/// where it could not get the target's answer (HAProxy answers a target's reset with
+/// `REFUSED_STREAM`; an ALB answers 502 or 504), so the candidates are those of an ALB's 502 at
+/// that time after the request ([`bad_gateway_candidates`]), the idle timeout where the reset
+/// falls where one ends, and the node refusing the stream itself without trying a target
+/// (`REFUSED_STREAM` says the stream was not processed: its own stream limit, or closing the
+/// connection), which fits only an immediate reset, or one with the back end captured and no
+/// attempt in it. Never a category of its own: what the reset stood for is on the back end.
+fn front_stream_reset(
+    f: &Leg,
+    ctx: &Ctx,
+    back_visible: bool,
+    mut ev: Vec<Evidence>,
+) -> FrontVerdict {
+    let Some(reset) = alb_stream_reset(f) else {
+        ev.push(Evidence::NoResponseCaptured);
+        return FrontVerdict::of(Category::Undetermined, Cause::NoAnswerCaptured, ev);
+    };
+    let received = f
+        .exchange
+        .as_ref()
+        .and_then(|e| e.request.as_ref())
+        .map_or(f.time(), |r| {
+            r.complete.or(r.headers_done).unwrap_or(r.first_byte)
+        });
+    // A stream reset before the request's end came that long after its start.
+    let elapsed = Duration(reset.ts.since(received).0.max(0));
+    ev.push(Evidence::AlbResetStream {
+        code: reset.code,
+        at: at(reset.ts, reset.pos),
+        since_request: elapsed,
+    });
+    let connect = ctx.known.config.connect_timeout;
+    let phase = bad_gateway_phase(elapsed, connect);
+    let mut candidates = bad_gateway_candidates(phase);
+    if phase == BadGatewayPhase::Immediate {
+        let req_start = f
+            .exchange
+            .as_ref()
+            .and_then(|e| e.request.as_ref())
+            .map_or(f.time(), |r| r.first_byte);
+        if let Some(gap) = quiet_before(f, ctx, req_start) {
+            ev.push(Evidence::NodeQuietBefore { gap });
+            candidates.retain(|c| *c != Category::KeepaliveRace);
+            candidates.insert(0, Category::KeepaliveRace);
+        }
+    }
+    let (idle, source) = ctx.known.idle_timeout();
+    let idle_fits = if elapsed.0 < IMMEDIATE.0 {
+        None
+    } else if source != TimerSource::Default {
+        // at the idle timeout, or past it after a slow connect
+        (elapsed.0 + HALF_SECOND.0 >= idle.0).then_some(idle)
+    } else {
+        let e = elapsed.as_secs_f64();
+        ((e - e.round()).abs() <= 0.05).then(|| whole_secs(elapsed))
+    };
+    if let Some(idle) = idle_fits {
+        if near(elapsed, idle) && source != TimerSource::Default {
+            candidates.insert(0, Category::TargetIdleTimeout);
+        } else {
+            candidates.push(Category::TargetIdleTimeout);
+        }
+    }
+    if back_visible {
+        ev.push(Evidence::NoBackEndAttempt {
+            node: f.conn.key.server.ip,
+            time: f.time(),
+        });
+        candidates.insert(0, Category::NoTargetAttempt);
+    } else {
+        ev.push(Evidence::BackEndNotCaptured);
+        if phase == BadGatewayPhase::Immediate
+            && reset.code == crate::protocol::H2ErrorCode::REFUSED_STREAM
+        {
+            candidates.push(Category::NoTargetAttempt);
+        }
+    }
+    ev.push(Evidence::Inferred(Inference::StreamResetAmbiguous {
+        elapsed,
+        phase,
+        connect,
+        idle: idle_fits,
+    }));
+    FrontVerdict {
+        category: Category::Undetermined,
+        what: Cause::AlbResetStream { code: reset.code },
+        evidence: ev,
+        candidates,
+        notes: vec![Note::TellApart(TellApart::StreamReset)],
+        extra: None,
+        not_visible: false,
     }
 }
 

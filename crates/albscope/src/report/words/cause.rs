@@ -77,6 +77,11 @@ pub fn cause(c: &Cause) -> String {
         Cause::FrontEndCannotTell { status } => format!(
             "the ALB's own {status}; the front end alone cannot tell which back-end failure"
         ),
+        Cause::AlbResetStream { code } => format!(
+            "the ALB ended the HTTP/2 stream with RST_STREAM {} instead of a status; the front \
+             end alone cannot tell which back-end failure",
+            super::h2_code(code.0)
+        ),
         Cause::InferredNoHealthyTarget => "the ALB had no healthy target (503)".into(),
         Cause::KeepaliveRace => "keep-alive race: the target closed the idle reused connection \
                                  just as the ALB sent the request on it"
@@ -356,6 +361,18 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              (a keep-alive race when it meets a request sent on a reused connection after an \
              idle gap as long as the target's keep-alive timeout), its bytes (malformed or too \
              large) or the ALB's own close (deregistration delay)"
+        }
+        TellApart::StreamReset => {
+            "to tell the candidates apart, capture the targets' ENIs (back end) at that time: \
+             the node's connect attempt shows a RST (refused), an ICMP error (unreachable), an \
+             unanswered SYN (connect timeout), or a TLS alert, reset or unfinished handshake \
+             (TLS handshake failed or timed out); its request's connection shows the target's \
+             FIN or RST (a keep-alive race when it meets a request sent on a reused connection \
+             after an idle gap as long as the target's keep-alive timeout), its bytes \
+             (malformed or too large), or the ALB's own close (deregistration delay or idle \
+             timeout); no attempt at all is the node refusing the stream itself (its HTTP/2 \
+             stream limit, or closing the connection); the ALB's access log line for the \
+             request (elb_status_code, target_status_code, error_reason) says the same"
         }
         TellApart::WhoAnswered => {
             "the answer carries no Server header (the ALB's own errors carry Server: \

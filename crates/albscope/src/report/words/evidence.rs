@@ -69,7 +69,31 @@ fn inference(i: &Inference) -> String {
             elapsed,
             phase,
             connect,
-        } => bad_gateway(*elapsed, *phase, *connect),
+        } => bad_gateway(
+            &format!("a 502 {} after the request", secs(*elapsed)),
+            *phase,
+            *connect,
+        ),
+        Inference::StreamResetAmbiguous {
+            elapsed,
+            phase,
+            connect,
+            idle,
+        } => {
+            let what = format!(
+                "a stream the ALB ended without a status {} after the request (where an ALB \
+                 answers 502 or 504)",
+                secs(*elapsed)
+            );
+            let mut s = bad_gateway(&what, *phase, *connect);
+            if let Some(idle) = idle {
+                s.push_str(&format!(
+                    "; it also falls where an idle timeout of {} ends (target_idle_timeout)",
+                    secs(*idle)
+                ));
+            }
+            s
+        }
         Inference::NoHealthyTarget => {
             format!("{CAVEAT}: the ALB's 503 means it had no healthy target to send the request to")
         }
@@ -99,8 +123,9 @@ fn inference(i: &Inference) -> String {
     }
 }
 
-/// A front-end-only 502: what its time after the request leaves open and what it rules out.
-fn bad_gateway(elapsed: Duration, phase: BadGatewayPhase, connect: Duration) -> String {
+/// A front-end-only 502 (or a stream the ALB ended in its place), `answer` with its time
+/// after the request: what that time leaves open and what it rules out.
+fn bad_gateway(answer: &str, phase: BadGatewayPhase, connect: Duration) -> String {
     let c = connect.as_secs_f64();
     let what = match phase {
         BadGatewayPhase::Immediate => {
@@ -135,10 +160,7 @@ fn bad_gateway(elapsed: Duration, phase: BadGatewayPhase, connect: Duration) -> 
              after processing, or the deregistration delay ending"
         ),
     };
-    format!(
-        "{CAVEAT}: a 502 {} after the request {what}; the front end cannot tell them apart",
-        secs(elapsed)
-    )
+    format!("{CAVEAT}: {answer} {what}; the front end cannot tell them apart")
 }
 
 fn with_server(server: &Option<String>) -> String {
@@ -217,6 +239,17 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
         } => format!(
             "the target reset the HTTP/2 stream with RST_STREAM {} ({}), {} after the request, \
              before any response",
+            super::h2_code(code.0),
+            at(a),
+            ms(*since_request)
+        ),
+        Evidence::AlbResetStream {
+            code,
+            at: a,
+            since_request,
+        } => format!(
+            "the ALB ended the HTTP/2 stream with RST_STREAM {} ({}), {} after the request, \
+             without any status",
             super::h2_code(code.0),
             at(a),
             ms(*since_request)
