@@ -1,5 +1,5 @@
 //! TCP checksum (RFC 793 / RFC 1071) over the pseudo header and the segment, summing 64-bit
-//! words into 128-bit accumulators (no carry handling in the loop): the same value etherparse's
+//! words in add-with-carry chains: the same value etherparse's
 //! `TcpSlice::calc_checksum_*` gives, at a fraction of the cost (it is computed for every
 //! completely captured segment).
 
@@ -53,22 +53,34 @@ fn u64_pair_sum(b: [u8; 16]) -> u128 {
     (v >> 64) + (v & u128::from(u64::MAX))
 }
 
-/// Sum of the native-order 16-bit words of `bytes` (a last odd byte padded with a zero), as
-/// the plain sum of its 64-bit words in two 128-bit accumulators (an add and an add-with-carry
-/// per word, no carry to fold inside the loop) plus the last part word, at most 34 bits: the
-/// same value modulo 0xffff.
+/// Sum of the native-order 16-bit words of `bytes` (a last odd byte padded with a zero), at
+/// most 34 bits, the same value modulo 0xffff: 64-bit words added in a chain of
+/// add-with-carry, eight to a block (one instruction a word), each block's last carry added
+/// back in at bit 0 (2^64 = 1 modulo 0xffff, RFC 1071's end-around carry), then the last part
+/// word.
 fn sum_words(bytes: &[u8]) -> u64 {
     let (words, rest) = bytes.as_chunks::<8>();
-    let (mut a, mut b) = (0u128, 0u128);
-    let (pairs, last) = words.as_chunks::<2>();
-    for [x, y] in pairs {
-        a += u128::from(u64::from_ne_bytes(*x));
-        b += u128::from(u64::from_ne_bytes(*y));
+    let (blocks, last) = words.as_chunks::<8>();
+    let mut acc = 0u64;
+    for block in blocks {
+        let mut carry = false;
+        for w in block {
+            (acc, carry) = acc.carrying_add(u64::from_ne_bytes(*w), carry);
+        }
+        acc = end_around(acc, u64::from(carry));
     }
-    if let Some(w) = last.first() {
-        a += u128::from(u64::from_ne_bytes(*w));
+    for w in last {
+        acc = end_around(acc, u64::from_ne_bytes(*w));
     }
-    fold_128(a + b) + part_word(rest)
+    (acc & 0xffff_ffff) + (acc >> 32) + part_word(rest)
+}
+
+/// `acc + w` with the carry out of 64 bits added back in at bit 0 (2^64 = 1 modulo 0xffff);
+/// that cannot carry again (a sum that carried is at most 2^64 - 2).
+#[inline(always)]
+fn end_around(acc: u64, w: u64) -> u64 {
+    let (sum, carry) = acc.overflowing_add(w);
+    sum + u64::from(carry)
 }
 
 /// What a part word of up to 7 bytes (starting at an even offset) adds, modulo 0xffff, as
