@@ -166,6 +166,45 @@ mod tests {
         }
     }
 
+    /// RFC 1071 written out: the one's complement sum of big-endian 16-bit words of the
+    /// pseudo header and the segment (checksum field as zero, an odd last byte padded).
+    fn plain_sum(src: [u8; 4], dst: [u8; 4], segment: &[u8]) -> u16 {
+        let mut bytes = [&src[..], &dst[..], &[0, 6]].concat();
+        bytes.extend_from_slice(&(segment.len() as u16).to_be_bytes());
+        let mut seg = segment.to_vec();
+        for i in [16, 17] {
+            if let Some(b) = seg.get_mut(i) {
+                *b = 0;
+            }
+        }
+        bytes.extend_from_slice(&seg);
+        let mut sum: u64 = bytes
+            .chunks(2)
+            .map(|w| u64::from(u16::from_be_bytes([w[0], w.get(1).copied().unwrap_or(0)])))
+            .sum();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    /// Every length around the 64-byte blocks and the part word, with bytes that make every
+    /// add carry (all ones) or none, agrees with the plain sum.
+    #[test]
+    fn carries_across_blocks_match_the_plain_sum() {
+        for fill in [0xffu8, 0xfe, 0x80, 0x01, 0x00] {
+            let data = vec![fill; 600];
+            for len in 0..data.len() {
+                let seg = &data[..len];
+                for (s, d) in [([0xff; 4], [0xff; 4]), ([10, 0, 0, 1], [10, 0, 0, 2])] {
+                    let got = tcp_checksum(IpAddr::from(s), IpAddr::from(d), seg);
+                    let want = plain_sum(s, d, seg);
+                    assert!(same(got.expect("fits"), want), "fill {fill:#x} len {len}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_known_segment_and_the_limits() {
         // SYN 10.0.0.1:40000 -> 10.0.0.2:80, checksum 0 in the header: the right value is the
