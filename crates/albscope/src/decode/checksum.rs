@@ -22,9 +22,7 @@ pub(super) fn tcp_checksum(src: IpAddr, dst: IpAddr, segment: &[u8]) -> Option<u
     match (src, dst) {
         (IpAddr::V6(s), IpAddr::V6(d)) => {
             let len = u32::try_from(segment.len()).ok()?;
-            sum += fold_128(
-                u128::from(u64_pair_sum(s.octets())) + u128::from(u64_pair_sum(d.octets())),
-            );
+            sum += fold_128(u64_pair_sum(s.octets()) + u64_pair_sum(d.octets()));
             sum += be((len >> 16) as u16) + be(len as u16);
         }
         (s, d) => {
@@ -59,20 +57,30 @@ fn u64_pair_sum(b: [u8; 16]) -> u128 {
 /// back in at bit 0 (2^64 = 1 modulo 0xffff, RFC 1071's end-around carry), then the last part
 /// word.
 fn sum_words(bytes: &[u8]) -> u64 {
-    let (words, rest) = bytes.as_chunks::<8>();
-    let (blocks, last) = words.as_chunks::<8>();
+    let mut blocks = bytes.chunks_exact(64);
     let mut acc = 0u64;
-    for block in blocks {
+    for block in &mut blocks {
         let mut carry = false;
-        for w in block {
-            (acc, carry) = acc.carrying_add(u64::from_ne_bytes(*w), carry);
+        for w in block.chunks_exact(8) {
+            let w = u64::from_ne_bytes(w.try_into().unwrap_or([0; 8]));
+            (acc, carry) = add_with_carry(acc, w, carry);
         }
         acc = end_around(acc, u64::from(carry));
     }
-    for w in last {
-        acc = end_around(acc, u64::from_ne_bytes(*w));
+    let mut words = blocks.remainder().chunks_exact(8);
+    for w in &mut words {
+        acc = end_around(acc, u64::from_ne_bytes(w.try_into().unwrap_or([0; 8])));
     }
-    (acc & 0xffff_ffff) + (acc >> 32) + part_word(rest)
+    (acc & 0xffff_ffff) + (acc >> 32) + part_word(words.remainder())
+}
+
+/// `a + b + carry` and its carry out: `u64::carrying_add` (newer than the crate's minimum Rust),
+/// which the compiler makes one `adc`.
+#[inline(always)]
+fn add_with_carry(a: u64, b: u64, carry: bool) -> (u64, bool) {
+    let (sum, c1) = a.overflowing_add(b);
+    let (sum, c2) = sum.overflowing_add(u64::from(carry));
+    (sum, c1 | c2)
 }
 
 /// `acc + w` with the carry out of 64 bits added back in at bit 0 (2^64 = 1 modulo 0xffff);
