@@ -80,14 +80,16 @@ impl History {
         std::mem::take(&mut self.buf)
     }
 
-    /// Moves the bytes into new storage of exactly `cap` bytes (at least [`History::len`]).
-    pub(super) fn grow_to(&mut self, cap: usize) {
-        let mut buf = Vec::with_capacity(cap.max(self.len));
+    /// Moves the bytes into `buf` (emptied first; its capacity, at least [`History::len`], is
+    /// the ring's from now on) and hands back the old storage.
+    pub(super) fn move_into(&mut self, mut buf: Vec<u8>) -> Vec<u8> {
+        buf.clear();
+        buf.reserve_exact(self.len);
         let (a, b) = self.parts();
         buf.extend_from_slice(a);
         buf.extend_from_slice(b);
-        self.buf = buf;
         self.head = 0;
+        std::mem::replace(&mut self.buf, buf)
     }
 
     /// The bytes held, oldest first, in two parts.
@@ -193,7 +195,8 @@ mod tests {
                 let got: Vec<u8> = (0..ring.len()).filter_map(|i| ring.get(i)).collect();
                 assert_eq!(got, deque.iter().copied().collect::<Vec<u8>>());
             }
-            ring.grow_to(cap * 2);
+            let old = ring.move_into(Vec::with_capacity(cap * 2));
+            assert_eq!(old.capacity(), cap);
             assert_eq!(ring.capacity(), cap * 2);
             let got: Vec<u8> = (0..ring.len()).filter_map(|i| ring.get(i)).collect();
             assert_eq!(got, deque.iter().copied().collect::<Vec<u8>>());

@@ -278,11 +278,17 @@ impl Reassembler {
             } else {
                 self.history_cap
             };
-            if self.history.is_empty() {
+            // The new buffer and the old one's return both go through the thread's spares: a
+            // burst larger than the small sizes outgrows its buffer once, and that grown buffer
+            // serves the next large burst of any connection (no malloc + free per burst).
+            let old = if self.history.is_empty() {
                 // A fresh buffer: nothing to copy over.
-                self.history = History::over(spare::take(to));
+                std::mem::replace(&mut self.history, History::over(spare::take(to))).take_buffer()
             } else {
-                self.history.grow_to(to);
+                self.history.move_into(spare::take(to))
+            };
+            if old.capacity() > 0 {
+                spare::give(old);
             }
         }
         if bytes.len() >= self.history_cap {
@@ -377,17 +383,23 @@ impl Reassembler {
 /// A few emptied history buffers kept per thread for the next burst of any connection: most
 /// bursts (a request, a small response) take a buffer of a power of two up to
 /// [`HISTORY_KEEP_CAPACITY`] and give it back when the peer acknowledges them, and a malloc +
-/// free per burst was most of what keeping the history cost. A buffer handed out has exactly
+/// free per burst was most of what keeping the history cost. A larger burst grows its buffer to
+/// the history cap (16 KiB by default, a power of two up to [`spare::MAX_CAPACITY`] is kept
+/// too) and gives both the outgrown and the grown buffer back. A buffer handed out has exactly
 /// the capacity asked for, as a new one would, so what a connection is charged is unchanged;
-/// the spares themselves are bounded (at most [`spare::PER_SIZE`] per size, under 64 KiB).
+/// the spares themselves are bounded (at most [`spare::PER_SIZE`] per size and
+/// [`spare::BYTES_PER_SIZE`] bytes of it: under 256 KiB per thread).
 mod spare {
-    use super::HISTORY_KEEP_CAPACITY;
     use std::cell::RefCell;
 
     /// Spare buffers kept per power-of-two size.
     pub(super) const PER_SIZE: usize = 16;
-    /// Power-of-two sizes kept: 1, 2, 4 ... HISTORY_KEEP_CAPACITY.
-    const SIZES: usize = HISTORY_KEEP_CAPACITY.trailing_zeros() as usize + 1;
+    /// Bytes of spare buffers kept per size (four of 16 KiB, eight of 8 KiB ...).
+    pub(super) const BYTES_PER_SIZE: usize = 64 << 10;
+    /// Largest buffer kept: the default history cap (`FlowConfig::conflict_window`).
+    pub(super) const MAX_CAPACITY: usize = 16 << 10;
+    /// Power-of-two sizes kept: 1, 2, 4 ... MAX_CAPACITY.
+    const SIZES: usize = MAX_CAPACITY.trailing_zeros() as usize + 1;
 
     thread_local! {
         // Initialised in place (no first-use check on every access).
@@ -397,8 +409,7 @@ mod spare {
 
     /// The size class of a buffer of capacity `cap`, when spares of it are kept.
     fn class(cap: usize) -> Option<usize> {
-        (cap.is_power_of_two() && cap <= HISTORY_KEEP_CAPACITY)
-            .then(|| cap.trailing_zeros() as usize)
+        (cap.is_power_of_two() && cap <= MAX_CAPACITY).then(|| cap.trailing_zeros() as usize)
     }
 
     /// An empty buffer of capacity `cap` (a spare one when there is one).
@@ -417,14 +428,15 @@ mod spare {
     /// Keeps an emptied buffer for [`take`] when its size is kept and there is room; else
     /// frees it.
     pub(super) fn give(mut buffer: Vec<u8>) {
-        let Some(c) = class(buffer.capacity()) else {
+        let cap = buffer.capacity();
+        let Some(c) = class(cap) else {
             return;
         };
         buffer.clear();
         let _ = SPARE.try_with(|s| {
             if let Ok(mut s) = s.try_borrow_mut() {
                 if let Some(list) = s.get_mut(c) {
-                    if list.len() < PER_SIZE {
+                    if list.len() < PER_SIZE && (list.len() + 1) * cap <= BYTES_PER_SIZE {
                         list.push(buffer);
                     }
                 }
