@@ -179,6 +179,21 @@ struct Slot {
     ex: ExchangeBox,
     /// A response (or an error) was assigned to it.
     claimed: bool,
+    /// What its request's method says of its response (read once, not at every packet of
+    /// the answer).
+    kind: ReqKind,
+}
+
+impl Slot {
+    /// A slot for `ex`, its request's kind read from its method.
+    fn new(ex: ExchangeBox, claimed: bool) -> Self {
+        let kind = match ex.request.as_ref().map(|r| r.method()) {
+            Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
+            Some(m) if m.eq_ignore_ascii_case("CONNECT") => ReqKind::Connect,
+            _ => ReqKind::Other,
+        };
+        Slot { ex, claimed, kind }
+    }
 }
 
 /// HTTP state of one connection.
@@ -764,7 +779,7 @@ impl ProtocolTracker {
                                         ex.index = index;
                                         ex.idle_before = idle_before;
                                         ex.request = Some(req);
-                                        push_slot(&mut h.queue, Slot { ex, claimed: false });
+                                        push_slot(&mut h.queue, Slot::new(ex, false));
                                     }
                                 }
                                 let unfinished: Vec<HttpExchange> =
@@ -1064,13 +1079,7 @@ impl ProtocolTracker {
             Dir::ToClient => {
                 self.kinds.clear();
                 self.kinds
-                    .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| {
-                        match s.ex.request.as_ref().map(|r| r.method()) {
-                            Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
-                            Some(m) if m.eq_ignore_ascii_case("CONNECT") => ReqKind::Connect,
-                            _ => ReqKind::Other,
-                        }
-                    }));
+                    .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| s.kind));
                 h.resp.feed(seg, &self.kinds, &mut self.resp_events);
                 self.settle(c, sink);
             }

@@ -85,7 +85,7 @@ impl ProtocolTracker {
         for ev in self.req_events.drain(..) {
             match ev {
                 ReqEvent::ForwardedCutShort => forwarded_cut_short = true,
-                ReqEvent::Head(r) => {
+                ReqEvent::Head(mut ex) => {
                     self.stats.requests += 1;
                     // A lost request that nothing answered before this one was read: the
                     // client waits for an answer before its next request (the ALB never
@@ -102,15 +102,16 @@ impl ProtocolTracker {
                         h.req_current = None;
                         continue;
                     }
+                    let Some(first_byte) = ex.request.as_ref().map(|r| r.first_byte) else {
+                        continue;
+                    };
                     let index = h.next_index;
                     h.next_index = h.next_index.saturating_add(1);
-                    let idle_before = h.idle_before(index, r.first_byte);
-                    // Built in its box, where it stays until the ALB layer is done with it.
-                    let mut ex = ExchangeBox::empty();
+                    // Built in its box by the parser, where it stays until the ALB layer is
+                    // done with it.
+                    ex.idle_before = h.idle_before(index, first_byte);
                     ex.index = index;
-                    ex.idle_before = idle_before;
-                    ex.request = Some(r);
-                    push_slot(&mut h.queue, Slot { ex, claimed: false });
+                    push_slot(&mut h.queue, Slot::new(ex, false));
                     h.req_current = Some(index);
                 }
                 ReqEvent::Body(n) => {
@@ -143,7 +144,7 @@ impl ProtocolTracker {
                     ex.index = index;
                     ex.idle_before = idle_before;
                     ex.request_lost_at = Some(ts);
-                    push_slot(&mut h.queue, Slot { ex, claimed: false });
+                    push_slot(&mut h.queue, Slot::new(ex, false));
                     h.req_current = None;
                 }
                 ReqEvent::Skipped(held) => {
@@ -179,11 +180,15 @@ impl ProtocolTracker {
                         h.next_index = h.next_index.saturating_add(1);
                         let mut ex = ExchangeBox::empty();
                         ex.index = index;
-                        push_slot(&mut h.queue, Slot { ex, claimed: true });
+                        push_slot(&mut h.queue, Slot::new(ex, true));
                         h.resp_slot = Some(index);
                     }
                 }
-                RespEvent::Complete(resp) => {
+                RespEvent::Complete(mut done) => {
+                    let Some(resp) = done.response.take() else {
+                        continue;
+                    };
+                    drop(done);
                     self.stats.responses += 1;
                     if resp.status == 101 {
                         h.req.stop();
@@ -198,12 +203,7 @@ impl ProtocolTracker {
                         h.last_end = resp.complete.or(Some(resp.headers_done));
                         h.last_closes = resp.closes_connection();
                         if resp.status == 101
-                            || (slot
-                                .ex
-                                .request
-                                .as_ref()
-                                .is_some_and(|r| r.method().eq_ignore_ascii_case("CONNECT"))
-                                && (200..300).contains(&resp.status))
+                            || (slot.kind == ReqKind::Connect && (200..300).contains(&resp.status))
                         {
                             h.req.stop();
                             h.tunnel_since = h.last_end;
@@ -226,10 +226,10 @@ impl ProtocolTracker {
                         s.ex.headers_skipped = Some(Dir::ToClient);
                     }
                 }
-                RespEvent::Partial(resp) => {
+                RespEvent::Partial(mut partial) => {
                     let cur = h.resp_slot;
                     if let Some(s) = h.slot(cur) {
-                        s.ex.response = Some(resp);
+                        s.ex.response = partial.response.take();
                     }
                 }
                 RespEvent::Error(err, partial) => {
@@ -237,8 +237,8 @@ impl ProtocolTracker {
                     let cur = h.resp_slot.take();
                     if let Some(s) = h.slot(cur) {
                         s.ex.response_error = Some(*err);
-                        if let Some(p) = partial {
-                            s.ex.response = Some(*p);
+                        if let Some(mut p) = partial {
+                            s.ex.response = p.response.take();
                         }
                     }
                 }
