@@ -364,7 +364,9 @@ impl Conn {
         self.app.is_none() && self.first_dir.is_none() && self.held.is_empty()
     }
 
-    /// Heap held by this connection's buffers (header blocks, held bytes, TLS records).
+    /// Heap held by this connection's buffers (header blocks, held bytes, TLS records):
+    /// asked after every data event, so read inline.
+    #[inline]
     fn memory(&self) -> usize {
         let held = self.held_bytes[0].saturating_add(self.held_bytes[1]);
         let http = self
@@ -565,7 +567,9 @@ impl ProtocolTracker {
     pub fn handle(&mut self, conn: ConnId, event: FlowEvent<'_>, sink: &mut dyn AppSink) {
         // The table is moved out while the event is handled so that the connection's state and
         // the tracker's scratch buffers can be borrowed at once (a move, not a copy).
-        let mut conns = std::mem::take(&mut self.conns);
+        // An empty table with the same hasher: no new seed drawn at every event.
+        let empty = HashMap::with_hasher(self.conns.hasher().clone());
+        let mut conns = std::mem::replace(&mut self.conns, empty);
         self.handle_in(&mut conns, conn, event, sink);
         self.conns = conns;
     }

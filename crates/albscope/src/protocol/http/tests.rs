@@ -125,7 +125,9 @@ fn switching_protocols_stops_parsing() {
     );
     p.finish(Timestamp(9), &mut out);
     assert_eq!(out.len(), 2);
-    assert!(matches!(&out[1], RespEvent::Complete(r) if r.response.as_ref().is_some_and(|r| r.status == 101)));
+    assert!(
+        matches!(&out[1], RespEvent::Complete(r) if r.response.as_ref().is_some_and(|r| r.status == 101))
+    );
 }
 
 #[test]

@@ -185,12 +185,16 @@ impl ProtocolTracker {
                     }
                 }
                 RespEvent::Complete(mut done) => {
-                    let Some(resp) = done.response.take() else {
+                    let Some(resp) = done.response.as_ref() else {
                         continue;
                     };
-                    drop(done);
+                    let (status, end, closes) = (
+                        resp.status,
+                        resp.complete.or(Some(resp.headers_done)),
+                        resp.closes_connection(),
+                    );
                     self.stats.responses += 1;
-                    if resp.status == 101 {
+                    if status == 101 {
                         h.req.stop();
                     }
                     let Some(index) = h.resp_slot.take() else {
@@ -200,20 +204,18 @@ impl ProtocolTracker {
                         continue;
                     };
                     if let Some(mut slot) = h.queue.remove(at) {
-                        h.last_end = resp.complete.or(Some(resp.headers_done));
-                        h.last_closes = resp.closes_connection();
-                        if resp.status == 101
-                            || (slot.kind == ReqKind::Connect && (200..300).contains(&resp.status))
+                        h.last_end = end;
+                        h.last_closes = closes;
+                        if status == 101
+                            || (slot.kind == ReqKind::Connect && (200..300).contains(&status))
                         {
                             h.req.stop();
                             h.tunnel_since = h.last_end;
                         }
-                        // Matched first: into a field known empty the response is written
-                        // in place (no drop of an old value, one copy less).
-                        match slot.ex.response.as_mut() {
-                            Some(partial) => *partial = resp,
-                            None => slot.ex.response = Some(resp),
-                        }
+                        // Swapped in place between the two boxes (no copy through the stack);
+                        // the box it came in takes what the slot held (nothing, or a partial
+                        // response it replaces) and goes back to the pool.
+                        std::mem::swap(&mut slot.ex.response, &mut done.response);
                         h.finished = h.finished.saturating_add(1);
                         self.stats.exchanges += 1;
                         sink.exchange_boxed(&c.ctx, slot.ex);
