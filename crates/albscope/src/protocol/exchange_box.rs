@@ -95,10 +95,18 @@ impl Drop for ExchangeBox {
     fn drop(&mut self) {
         if let Some(mut b) = self.0.take() {
             // Field by field: only the parts that hold something are written.
-            b.request = None;
-            b.response = None;
-            b.response_error = None;
-            b.h2 = None;
+            if b.request.is_some() {
+                b.request = None;
+            }
+            if b.response.is_some() {
+                b.response = None;
+            }
+            if b.response_error.is_some() {
+                b.response_error = None;
+            }
+            if b.h2.is_some() {
+                b.h2 = None;
+            }
             b.index = 0;
             b.idle_before = None;
             b.request_lost_at = None;

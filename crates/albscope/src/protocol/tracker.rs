@@ -179,6 +179,21 @@ struct Slot {
     ex: ExchangeBox,
     /// A response (or an error) was assigned to it.
     claimed: bool,
+    /// What its request's method says of its response (read once, not at every packet of
+    /// the answer).
+    kind: ReqKind,
+}
+
+impl Slot {
+    /// A slot for `ex`, its request's kind read from its method.
+    fn new(ex: ExchangeBox, claimed: bool) -> Self {
+        let kind = match ex.request.as_ref().map(|r| r.method()) {
+            Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
+            Some(m) if m.eq_ignore_ascii_case("CONNECT") => ReqKind::Connect,
+            _ => ReqKind::Other,
+        };
+        Slot { ex, claimed, kind }
+    }
 }
 
 /// HTTP state of one connection.
@@ -349,7 +364,9 @@ impl Conn {
         self.app.is_none() && self.first_dir.is_none() && self.held.is_empty()
     }
 
-    /// Heap held by this connection's buffers (header blocks, held bytes, TLS records).
+    /// Heap held by this connection's buffers (header blocks, held bytes, TLS records):
+    /// asked after every data event, so read inline.
+    #[inline]
     fn memory(&self) -> usize {
         let held = self.held_bytes[0].saturating_add(self.held_bytes[1]);
         let http = self
@@ -550,7 +567,9 @@ impl ProtocolTracker {
     pub fn handle(&mut self, conn: ConnId, event: FlowEvent<'_>, sink: &mut dyn AppSink) {
         // The table is moved out while the event is handled so that the connection's state and
         // the tracker's scratch buffers can be borrowed at once (a move, not a copy).
-        let mut conns = std::mem::take(&mut self.conns);
+        // An empty table with the same hasher: no new seed drawn at every event.
+        let empty = HashMap::with_hasher(self.conns.hasher().clone());
+        let mut conns = std::mem::replace(&mut self.conns, empty);
         self.handle_in(&mut conns, conn, event, sink);
         self.conns = conns;
     }
@@ -764,7 +783,7 @@ impl ProtocolTracker {
                                         ex.index = index;
                                         ex.idle_before = idle_before;
                                         ex.request = Some(req);
-                                        push_slot(&mut h.queue, Slot { ex, claimed: false });
+                                        push_slot(&mut h.queue, Slot::new(ex, false));
                                     }
                                 }
                                 let unfinished: Vec<HttpExchange> =
@@ -1064,13 +1083,7 @@ impl ProtocolTracker {
             Dir::ToClient => {
                 self.kinds.clear();
                 self.kinds
-                    .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| {
-                        match s.ex.request.as_ref().map(|r| r.method()) {
-                            Some(m) if m.eq_ignore_ascii_case("HEAD") => ReqKind::Head,
-                            Some(m) if m.eq_ignore_ascii_case("CONNECT") => ReqKind::Connect,
-                            _ => ReqKind::Other,
-                        }
-                    }));
+                    .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| s.kind));
                 h.resp.feed(seg, &self.kinds, &mut self.resp_events);
                 self.settle(c, sink);
             }

@@ -7,16 +7,15 @@ use super::head::{heap_slots, read_headers, Head, HeadBuf, HeadStep, STACK_SLOTS
 use super::resync::{match_method, Match, Resync};
 use super::{MsgStart, Seg};
 use crate::capture::Timestamp;
-use crate::protocol::{Headers, HttpRequest};
+use crate::protocol::{ExchangeBox, Headers, HttpRequest};
 
 /// What the request parser found.
-// The request is moved, not boxed: the events go through a scratch vector the tracker reuses,
-// and a box would be one more allocation per request.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(crate) enum ReqEvent {
-    /// A request header block was read.
-    Head(HttpRequest),
+    /// A request header block was read: the request, built in the (recycled) box of the
+    /// exchange it starts (only [`HttpExchange::request`](crate::protocol::HttpExchange) set),
+    /// so that it is never copied on its way to the connection's queue and the sink.
+    Head(ExchangeBox),
     /// Body bytes of the current request (including bytes lost in a gap).
     Body(u64),
     /// The current request is complete.
@@ -213,7 +212,8 @@ impl RequestParser {
         let upgrade = h.connect;
         // The block's buffer becomes the headers' text (the parser starts a new one).
         let headers = Headers::from_block(self.head.take(), h.index);
-        let req = HttpRequest {
+        let mut ex = ExchangeBox::empty();
+        ex.request = Some(HttpRequest {
             first_byte: start.ts,
             first_pos: start.pos,
             headers_done: Some(ts),
@@ -224,8 +224,8 @@ impl RequestParser {
             content_length,
             chunked: h.chunked,
             body_bytes: 0,
-        };
-        out.push(ReqEvent::Head(req));
+        });
+        out.push(ReqEvent::Head(ex));
         self.head.clear();
         match body {
             Some(b) => self.state = ReqState::Body(b),
@@ -329,7 +329,9 @@ impl RequestParser {
         let held = self.head.buf.len();
         match self.partial_request() {
             Some(req) => {
-                out.push(ReqEvent::Head(req));
+                let mut ex = ExchangeBox::empty();
+                ex.request = Some(req);
+                out.push(ReqEvent::Head(ex));
                 out.push(ReqEvent::Skipped(held));
             }
             None => out.push(ReqEvent::Dropped),

@@ -9,7 +9,8 @@ use super::resync::{match_literal, match_response_line, Match, Resync};
 use super::{MsgStart, Seg};
 use crate::capture::{PacketPos, Timestamp};
 use crate::protocol::{
-    Headers, HttpResponse, Interim, ResponseError, ResponseErrorKind, ResponseErrorReason,
+    ExchangeBox, Headers, HttpResponse, Interim, ResponseError, ResponseErrorKind,
+    ResponseErrorReason,
 };
 
 /// Interim responses remembered per final response.
@@ -28,29 +29,30 @@ pub(crate) enum ReqKind {
     Other,
 }
 
-/// What the response parser found.
+/// What the response parser found. A response travels in the (recycled) box of an exchange
+/// ([`ExchangeBox`], only [`HttpExchange::response`](crate::protocol::HttpExchange) set) from
+/// when its head is read: a pointer is moved, not the response.
 #[derive(Debug)]
 pub(crate) enum RespEvent {
     /// A final response (or an unreadable one) begins: it answers the oldest open request.
     Start,
     /// The response is complete.
-    Complete(HttpResponse),
+    Complete(ExchangeBox),
     /// The stream ended with the response body short.
-    Partial(HttpResponse),
+    Partial(ExchangeBox),
     /// The response could not be read; the partial response when its head had been read.
-    Error(Box<ResponseError>, Option<Box<HttpResponse>>),
+    Error(Box<ResponseError>, Option<ExchangeBox>),
     /// The header block of the response just started was skipped (memory limit); an `Error`
     /// follows.
     Skipped,
 }
 
-// The response being read stays inline: a box would be one more allocation per response.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 enum RespState {
     Idle,
     Head,
-    Body(Body, HttpResponse),
+    /// The body of the response in the box (its `response` is set).
+    Body(Body, ExchangeBox),
     Resync(Resync),
     /// Unreadable: collecting the excerpt and counting bytes until the stream ends.
     Failed(Box<ResponseError>, Vec<u8>),
@@ -169,11 +171,11 @@ impl ResponseParser {
                 RespState::Head => {
                     i += self.push_head(rest, &seg, pending, &mut used_requests, out)
                 }
-                RespState::Body(body, _) => {
+                RespState::Body(body, ex) => {
                     let (used, done, err) = feed_body(body, rest);
                     i += used.0;
                     self.bytes = self.bytes.saturating_add(used.0 as u64);
-                    if let RespState::Body(_, resp) = &mut self.state {
+                    if let Some(resp) = ex.response.as_mut() {
                         resp.body_bytes = resp.body_bytes.saturating_add(used.1);
                     }
                     if let Some(e) = err {
@@ -212,26 +214,30 @@ impl ResponseParser {
         out: &mut Vec<RespEvent>,
     ) {
         let state = std::mem::replace(&mut self.state, RespState::Stopped);
-        if let RespState::Body(_, resp) = state {
-            let err = ResponseError::new(
-                kind,
-                resp.first_byte,
-                resp.first_pos,
-                offset,
-                self.bytes,
-                reason,
-                Vec::new(),
-            );
-            out.push(RespEvent::Error(Box::new(err), Some(Box::new(resp))));
+        if let RespState::Body(_, ex) = state {
+            if let Some(resp) = ex.response.as_ref() {
+                let err = ResponseError::new(
+                    kind,
+                    resp.first_byte,
+                    resp.first_pos,
+                    offset,
+                    self.bytes,
+                    reason,
+                    Vec::new(),
+                );
+                out.push(RespEvent::Error(Box::new(err), Some(ex)));
+            }
         }
         self.state = RespState::Resync(Resync::anywhere());
     }
 
     fn complete(&mut self, ts: Timestamp, out: &mut Vec<RespEvent>) {
         let state = std::mem::replace(&mut self.state, RespState::Idle);
-        if let RespState::Body(_, mut resp) = state {
-            resp.complete = Some(ts);
-            out.push(RespEvent::Complete(resp));
+        if let RespState::Body(_, mut ex) = state {
+            if let Some(resp) = ex.response.as_mut() {
+                resp.complete = Some(ts);
+            }
+            out.push(RespEvent::Complete(ex));
         }
     }
 
@@ -346,20 +352,6 @@ impl ResponseParser {
         let tunnel =
             h.status == 101 || (kind == ReqKind::Connect && (200..300).contains(&h.status));
         let no_body = tunnel || kind == ReqKind::Head || h.status == 204 || h.status == 304;
-        let resp = HttpResponse {
-            first_byte: start.ts,
-            first_pos: start.pos,
-            headers_done: ts,
-            complete: None,
-            status: h.status,
-            version: h.version,
-            headers,
-            header_bytes,
-            content_length,
-            chunked: h.chunked,
-            body_bytes: 0,
-            interim: std::mem::take(&mut self.interim),
-        };
         let body = if no_body {
             None
         } else if h.chunked {
@@ -369,12 +361,26 @@ impl ResponseParser {
         } else {
             Some(Body::UntilClose)
         };
+        // Built in the box it travels in from now on.
+        let mut ex = ExchangeBox::empty();
+        ex.response = Some(HttpResponse {
+            first_byte: start.ts,
+            first_pos: start.pos,
+            headers_done: ts,
+            complete: body.is_none().then_some(ts),
+            status: h.status,
+            version: h.version,
+            headers,
+            header_bytes,
+            content_length,
+            chunked: h.chunked,
+            body_bytes: 0,
+            interim: std::mem::take(&mut self.interim),
+        });
         match body {
-            Some(b) => self.state = RespState::Body(b, resp),
+            Some(b) => self.state = RespState::Body(b, ex),
             None => {
-                let mut resp = resp;
-                resp.complete = Some(ts);
-                out.push(RespEvent::Complete(resp));
+                out.push(RespEvent::Complete(ex));
                 self.state = if tunnel {
                     RespState::Stopped
                 } else {
@@ -457,12 +463,19 @@ impl ResponseParser {
                 self.head.clear();
                 self.state = RespState::Resync(Resync::anywhere());
             }
-            RespState::Body(body, resp) => {
+            RespState::Body(body, ex) => {
                 self.bytes = self.bytes.saturating_add(len);
+                let resp = ex.response.as_mut();
                 match body_gap(body, len) {
-                    GapResult::Inside => resp.body_bytes = resp.body_bytes.saturating_add(len),
+                    GapResult::Inside => {
+                        if let Some(resp) = resp {
+                            resp.body_bytes = resp.body_bytes.saturating_add(len);
+                        }
+                    }
                     GapResult::Finished(n) => {
-                        resp.body_bytes = resp.body_bytes.saturating_add(n);
+                        if let Some(resp) = resp {
+                            resp.body_bytes = resp.body_bytes.saturating_add(n);
+                        }
                         self.complete(ts, out);
                         if n < len {
                             self.state = RespState::Resync(Resync::anywhere());
@@ -483,11 +496,13 @@ impl ResponseParser {
     pub fn finish(&mut self, ts: Timestamp, out: &mut Vec<RespEvent>) {
         let state = std::mem::replace(&mut self.state, RespState::Stopped);
         match state {
-            RespState::Body(Body::UntilClose, mut resp) => {
-                resp.complete = Some(ts);
-                out.push(RespEvent::Complete(resp));
+            RespState::Body(Body::UntilClose, mut ex) => {
+                if let Some(resp) = ex.response.as_mut() {
+                    resp.complete = Some(ts);
+                }
+                out.push(RespEvent::Complete(ex));
             }
-            RespState::Body(_, resp) => out.push(RespEvent::Partial(resp)),
+            RespState::Body(_, ex) => out.push(RespEvent::Partial(ex)),
             RespState::Head => {
                 let off = self.start.map(|s| s.offset).unwrap_or(0);
                 let reason = match parse_response_head(&self.head.buf, self.max_headers) {

@@ -85,7 +85,7 @@ impl ProtocolTracker {
         for ev in self.req_events.drain(..) {
             match ev {
                 ReqEvent::ForwardedCutShort => forwarded_cut_short = true,
-                ReqEvent::Head(r) => {
+                ReqEvent::Head(mut ex) => {
                     self.stats.requests += 1;
                     // A lost request that nothing answered before this one was read: the
                     // client waits for an answer before its next request (the ALB never
@@ -102,15 +102,16 @@ impl ProtocolTracker {
                         h.req_current = None;
                         continue;
                     }
+                    let Some(first_byte) = ex.request.as_ref().map(|r| r.first_byte) else {
+                        continue;
+                    };
                     let index = h.next_index;
                     h.next_index = h.next_index.saturating_add(1);
-                    let idle_before = h.idle_before(index, r.first_byte);
-                    // Built in its box, where it stays until the ALB layer is done with it.
-                    let mut ex = ExchangeBox::empty();
+                    // Built in its box by the parser, where it stays until the ALB layer is
+                    // done with it.
+                    ex.idle_before = h.idle_before(index, first_byte);
                     ex.index = index;
-                    ex.idle_before = idle_before;
-                    ex.request = Some(r);
-                    push_slot(&mut h.queue, Slot { ex, claimed: false });
+                    push_slot(&mut h.queue, Slot::new(ex, false));
                     h.req_current = Some(index);
                 }
                 ReqEvent::Body(n) => {
@@ -143,7 +144,7 @@ impl ProtocolTracker {
                     ex.index = index;
                     ex.idle_before = idle_before;
                     ex.request_lost_at = Some(ts);
-                    push_slot(&mut h.queue, Slot { ex, claimed: false });
+                    push_slot(&mut h.queue, Slot::new(ex, false));
                     h.req_current = None;
                 }
                 ReqEvent::Skipped(held) => {
@@ -179,13 +180,21 @@ impl ProtocolTracker {
                         h.next_index = h.next_index.saturating_add(1);
                         let mut ex = ExchangeBox::empty();
                         ex.index = index;
-                        push_slot(&mut h.queue, Slot { ex, claimed: true });
+                        push_slot(&mut h.queue, Slot::new(ex, true));
                         h.resp_slot = Some(index);
                     }
                 }
-                RespEvent::Complete(resp) => {
+                RespEvent::Complete(mut done) => {
+                    let Some(resp) = done.response.as_ref() else {
+                        continue;
+                    };
+                    let (status, end, closes) = (
+                        resp.status,
+                        resp.complete.or(Some(resp.headers_done)),
+                        resp.closes_connection(),
+                    );
                     self.stats.responses += 1;
-                    if resp.status == 101 {
+                    if status == 101 {
                         h.req.stop();
                     }
                     let Some(index) = h.resp_slot.take() else {
@@ -195,25 +204,18 @@ impl ProtocolTracker {
                         continue;
                     };
                     if let Some(mut slot) = h.queue.remove(at) {
-                        h.last_end = resp.complete.or(Some(resp.headers_done));
-                        h.last_closes = resp.closes_connection();
-                        if resp.status == 101
-                            || (slot
-                                .ex
-                                .request
-                                .as_ref()
-                                .is_some_and(|r| r.method().eq_ignore_ascii_case("CONNECT"))
-                                && (200..300).contains(&resp.status))
+                        h.last_end = end;
+                        h.last_closes = closes;
+                        if status == 101
+                            || (slot.kind == ReqKind::Connect && (200..300).contains(&status))
                         {
                             h.req.stop();
                             h.tunnel_since = h.last_end;
                         }
-                        // Matched first: into a field known empty the response is written
-                        // in place (no drop of an old value, one copy less).
-                        match slot.ex.response.as_mut() {
-                            Some(partial) => *partial = resp,
-                            None => slot.ex.response = Some(resp),
-                        }
+                        // Swapped in place between the two boxes (no copy through the stack);
+                        // the box it came in takes what the slot held (nothing, or a partial
+                        // response it replaces) and goes back to the pool.
+                        std::mem::swap(&mut slot.ex.response, &mut done.response);
                         h.finished = h.finished.saturating_add(1);
                         self.stats.exchanges += 1;
                         sink.exchange_boxed(&c.ctx, slot.ex);
@@ -226,10 +228,10 @@ impl ProtocolTracker {
                         s.ex.headers_skipped = Some(Dir::ToClient);
                     }
                 }
-                RespEvent::Partial(resp) => {
+                RespEvent::Partial(mut partial) => {
                     let cur = h.resp_slot;
                     if let Some(s) = h.slot(cur) {
-                        s.ex.response = Some(resp);
+                        s.ex.response = partial.response.take();
                     }
                 }
                 RespEvent::Error(err, partial) => {
@@ -237,8 +239,8 @@ impl ProtocolTracker {
                     let cur = h.resp_slot.take();
                     if let Some(s) = h.slot(cur) {
                         s.ex.response_error = Some(*err);
-                        if let Some(p) = partial {
-                            s.ex.response = Some(*p);
+                        if let Some(mut p) = partial {
+                            s.ex.response = p.response.take();
                         }
                     }
                 }
