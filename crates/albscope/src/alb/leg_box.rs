@@ -13,6 +13,7 @@
 //!
 //! [`RequestPath`]: super::RequestPath
 
+use super::pairing::LegMemo;
 use super::types::{ConnInfo, Leg};
 use crate::capture::{PacketPos, Timestamp};
 use crate::decode::MirrorSession;
@@ -73,6 +74,7 @@ static EMPTY: Leg = {
         burst: None,
         record: None,
         finished: false,
+        memo: LegMemo::NONE,
     }
 };
 
