@@ -381,7 +381,7 @@ struct Facts {
     forwarded: Forwarded,
 }
 
-/// What pairing read of a leg and decided from it, kept with the leg ([`Leg::memo`]) for the
+/// What pairing read of a leg and decided from it, kept in the leg's box ([`LegBox`]) for the
 /// next batch that offers it again (a leg waits through 1.8 batches on average): what the
 /// leg itself says (read once), and its class and node under the knowledge of one
 /// [`Knowledge::roles_epoch`] (worked out again when that changed, or the leg got its
@@ -434,31 +434,35 @@ pub(super) fn line_hash(leg: &Leg) -> Option<u64> {
 
 impl LegMemo {
     /// [`line_hash`] of `leg`, read once.
-    pub(super) fn line(leg: &mut Leg) -> Option<u64> {
-        if let Some(line) = leg.memo.line {
+    pub(super) fn line(leg: &mut LegBox) -> Option<u64> {
+        let (leg, memo) = leg.with_memo();
+        if let Some(line) = memo.line {
             debug_assert_eq!(line, line_hash(leg));
             return line;
         }
         let line = line_hash(leg);
-        leg.memo.line = Some(line);
+        memo.line = Some(line);
         line
     }
 
     /// [`Forwarded::of`] `leg`, read once.
-    fn forwarded(leg: &mut Leg) -> Forwarded {
-        if let Some(f) = leg.memo.forwarded {
+    fn forwarded(leg: &mut LegBox) -> Forwarded {
+        let (leg, memo) = leg.with_memo();
+        if let Some(f) = memo.forwarded {
+            debug_assert_eq!(f, Forwarded::of(leg));
             return f;
         }
         let f = Forwarded::of(leg);
-        leg.memo.forwarded = Some(f);
+        memo.forwarded = Some(f);
         f
     }
 
     /// `leg`'s class and node under `known` (whose [`Knowledge::roles_epoch`] is `epoch`),
     /// worked out again only when that epoch, or whether the leg has its record, changed.
-    fn class(leg: &mut Leg, known: &Knowledge, epoch: u64) -> (ConnRole, IpAddr) {
+    fn class(leg: &mut LegBox, known: &Knowledge, epoch: u64) -> (ConnRole, IpAddr) {
+        let (leg, memo) = leg.with_memo();
         let with_record = leg.record.is_some();
-        if let Some(m) = leg.memo.class {
+        if let Some(m) = memo.class {
             if m.epoch == epoch && m.with_record == with_record {
                 debug_assert_eq!(
                     (m.class, m.node),
@@ -473,7 +477,7 @@ impl LegMemo {
         }
         let class = class_of(leg, known);
         let node = known.node_of(&leg.conn.key, node_role(class));
-        leg.memo.class = Some(MemoClass {
+        memo.class = Some(MemoClass {
             epoch,
             with_record,
             class,
@@ -486,7 +490,7 @@ impl LegMemo {
 impl Facts {
     /// The leg's facts; `cadence`: whether to test a back-end leg's health-check cadence (see
     /// [`role_of`]); `epoch`: `known`'s [`Knowledge::roles_epoch`].
-    fn of(leg: &mut Leg, known: &Knowledge, cadence: bool, epoch: u64) -> Facts {
+    fn of(leg: &mut LegBox, known: &Knowledge, cadence: bool, epoch: u64) -> Facts {
         let bare = leg.exchange.is_none() && leg.burst.is_none();
         let (class, node) = LegMemo::class(leg, known, epoch);
         let (role, cadence_check) = role_of(leg, class, known, cadence || !bare);
@@ -2030,5 +2034,81 @@ mod written_as_tests {
         assert!(is_written_as(v6, "2001:DB8::1"));
         assert!(is_written_as(v6, "2001:0db8:0:0:0:0:0:1"));
         assert!(!is_written_as(v6, "2001:db8::2"));
+    }
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use super::super::testutil::{ep, exch, front_headers, get, Conn};
+    use super::super::types::ConnInfo;
+    use super::*;
+    use crate::protocol::ExchangeBox;
+
+    /// A client's request to 10.0.0.10:8081 (a port the configuration does not name), as a
+    /// queued leg.
+    fn client_leg() -> LegBox {
+        let conn = Conn::new(1, ep("198.51.100.7", 40000), ep("10.0.0.10", 8081), 0);
+        let ctx = conn.ctx(false);
+        LegBox::new(Leg {
+            conn: ConnInfo {
+                id: ctx.id,
+                key: ctx.key,
+                opened: ctx.opened,
+                opened_pos: ctx.opened_pos,
+                tls: false,
+                decrypted: false,
+                saw_syn: true,
+            },
+            exchange: Some(ExchangeBox::new(exch(
+                0,
+                None,
+                Some(get(1, "/a", front_headers())),
+                None,
+            ))),
+            burst: None,
+            record: None,
+            finished: true,
+        })
+    }
+
+    #[test]
+    fn a_remembered_class_holds_only_under_the_knowledge_it_was_decided_by() {
+        let unknown = Knowledge::new(AlbConfig::default());
+        let node: IpAddr = [10, 0, 0, 10].into();
+        let known = Knowledge::new(AlbConfig {
+            alb_ips: vec![node],
+            ..AlbConfig::default()
+        });
+        let (before, after) = (unknown.roles_epoch(), known.roles_epoch());
+        assert_ne!(before, after);
+        let mut leg = client_leg();
+        // Nothing known of 10.0.0.10: no role.
+        assert_eq!(
+            LegMemo::class(&mut leg, &unknown, before).0,
+            ConnRole::Other
+        );
+        // Once it is a node, the remembered class is not reused: worked out again.
+        assert_eq!(
+            LegMemo::class(&mut leg, &known, after),
+            (ConnRole::FrontEnd, node)
+        );
+        // Remembered now (and, in debug builds, checked against a recomputation).
+        assert_eq!(
+            LegMemo::class(&mut leg, &known, after),
+            (ConnRole::FrontEnd, node)
+        );
+        assert_eq!(
+            leg.with_memo().1.class.map(|m| (m.epoch, m.class)),
+            Some((after, ConnRole::FrontEnd))
+        );
+        // The request line and the facts of a whole pass agree with a fresh reading.
+        let line = line_hash(&leg);
+        assert!(line.is_some());
+        assert_eq!(LegMemo::line(&mut leg), line);
+        let facts = Facts::of(&mut leg, &known, true, after);
+        assert_eq!(
+            (facts.role, facts.node, facts.line),
+            (ConnRole::FrontEnd, node, line)
+        );
     }
 }

@@ -3,7 +3,6 @@
 //! (or the held bytes go over budget) and hands the results to a [`PathSink`].
 
 use super::knowledge::{unanswered, Knowledge, MAX_WEAK_NODES};
-use super::pairing::LegMemo;
 use super::queue::TimeQueue;
 use super::types::{
     AlbConfig, BurstExchange, ClosedConn, ConnInfo, ConnRole, Leg, PairingNote, PathSink,
@@ -997,7 +996,6 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
             burst: None,
             record: None,
             finished: true,
-            memo: LegMemo::NONE,
         });
         self.add_boxed(leg, 0);
     }
@@ -1156,7 +1154,6 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 burst: None,
                 record: Some(shared.clone()),
                 finished: false,
-                memo: LegMemo::NONE,
             });
         }
         if !bursts.is_empty() {
@@ -1167,7 +1164,6 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                     burst: Some(b),
                     record: Some(shared.clone()),
                     finished: false,
-                    memo: LegMemo::NONE,
                 });
             }
         } else if no_exchanges {
@@ -1179,7 +1175,6 @@ impl<S: PathSink> AppSink for AlbTracker<S> {
                 burst: None,
                 record: Some(shared),
                 finished: false,
-                memo: LegMemo::NONE,
             });
         }
         for leg in legs {
@@ -1338,9 +1333,9 @@ fn fold(hash: u64) -> Line {
 }
 
 /// A leg's request line ([`Line`]), [`NO_LINE`] when it carries no readable request (its
-/// hash kept with the leg for pairing: [`LegMemo::line`]).
-fn line_of(leg: &mut Leg) -> Line {
-    LegMemo::line(leg).map_or(NO_LINE, fold)
+/// hash kept with the leg for pairing: [`pairing::LegMemo::line`]).
+fn line_of(leg: &mut LegBox) -> Line {
+    pairing::LegMemo::line(leg).map_or(NO_LINE, fold)
 }
 
 /// True for a connection's bare leg (no exchange, no TLS burst): a connection attempt or an

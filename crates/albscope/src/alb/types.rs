@@ -4,7 +4,6 @@
 
 use super::knowledge::Knowledge;
 use super::leg_box::LegBox;
-use super::pairing::LegMemo;
 use crate::capture::{Duration, PacketPos, Timestamp};
 use crate::decode::MirrorSession;
 use crate::flow::{ConnId, ConnKey, ConnSummary, Endpoint};
@@ -222,9 +221,6 @@ pub struct Leg {
     pub record: Option<Arc<ClosedConn>>,
     /// True when the exchange finished normally (response complete) before the close.
     pub finished: bool,
-    /// What pairing read of this leg and decided from it in an earlier batch, kept for the
-    /// next batch that offers it again ([`LegMemo::NONE`] for a new leg).
-    pub(crate) memo: LegMemo,
 }
 
 impl Leg {
