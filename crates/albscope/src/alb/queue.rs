@@ -1,9 +1,9 @@
 //! [`TimeQueue`]: the queue of held legs in the order they are taken out, greatest first (as
 //! a [`BinaryHeap`](std::collections::BinaryHeap) pops them), kept sorted in a ring buffer.
 //! Legs come nearly in that order (a leg is queued when its exchange ends, dated by its
-//! request's start): most go at the back in one comparison, a late one a few places before,
-//! and taking the next one out is one step, where a heap sifts through its levels (and misses
-//! the cache at each) both ways.
+//! request's start): one goes in by a binary search and a short move near the back (or at
+//! the back in one comparison), and taking the next one out is one step, where a heap sifts
+//! through its levels (and misses the cache at each) at every pop.
 
 use std::collections::VecDeque;
 

@@ -98,7 +98,7 @@ struct ClosedEntry {
 /// Classifies connections, pairs legs and hands [`RequestPath`]s to a [`PathSink`].
 pub struct AlbTracker<S: PathSink> {
     known: Knowledge,
-    /// Legs waiting for their window to pass, oldest on top.
+    /// Legs waiting for their window to pass, oldest first.
     pending: TimeQueue<Pending>,
     /// Back-end legs left unpaired while the capture shows front ends: held longer (up to
     /// [`LATE_HORIZON`], at most [`MAX_LATE`]) because a long-lived TLS client connection
