@@ -499,6 +499,29 @@ impl Knowledge {
         h.finish()
     }
 
+    /// A fingerprint of what [`Knowledge::classify`] and [`Knowledge::node_of`] read of this
+    /// knowledge besides the connection: the nodes (strong or not, listener ports), the links,
+    /// the mirror sessions of nodes and the target ports (sets that only grow: their sizes say
+    /// when they changed; the configuration never changes). Equal fingerprints give every
+    /// connection the same class and node (pairing keeps a leg's between batches on it:
+    /// `pairing::LegMemo`).
+    pub(super) fn roles_epoch(&self) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = foldhash::fast::FixedState::with_seed(0x5851_f42d_4c95_7f2d).build_hasher();
+        self.nodes.len().hash(&mut h);
+        for (ip, n) in &self.nodes {
+            (ip, n.strong, n.listener_ports.len()).hash(&mut h);
+        }
+        // In any order (the links are rebuilt at every refresh).
+        let seed = foldhash::fast::FixedState::with_seed(0x9e37_79b9_7f4a_7c15);
+        let links = self.links.links().fold(0u64, |acc, l| {
+            acc.wrapping_add(seed.hash_one((l.front, l.node)))
+        });
+        (links, self.links.links().count()).hash(&mut h);
+        (self.session_nodes.len(), self.target_ports.len()).hash(&mut h);
+        h.finish()
+    }
+
     /// True when `ip` is a node seen sending back-end traffic itself (requests with the ALB's
     /// headers, health checks, back-end connections): a node in its own right, never another
     /// node's front-end address.

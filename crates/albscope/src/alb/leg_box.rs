@@ -11,8 +11,13 @@
 //! legs cost no malloc and no free in the steady state. Nothing here changes a result: only
 //! where memory comes from.
 //!
+//! The box also holds what pairing remembers of the leg between batches ([`LegMemo`]),
+//! beside the leg and not in it: the leg's size (which the pairing budget's estimate counts,
+//! `size::leg`) stays what it was.
+//!
 //! [`RequestPath`]: super::RequestPath
 
+use super::pairing::LegMemo;
 use super::types::{ConnInfo, Leg};
 use crate::capture::{PacketPos, Timestamp};
 use crate::decode::MirrorSession;
@@ -27,7 +32,7 @@ use std::ops::{Deref, DerefMut};
 /// Most bytes of empty leg boxes a thread keeps.
 const MAX_SPARE_BYTES: usize = 4 << 20;
 /// Most empty leg boxes a thread keeps.
-const MAX_SPARE: usize = MAX_SPARE_BYTES / std::mem::size_of::<Leg>();
+const MAX_SPARE: usize = MAX_SPARE_BYTES / std::mem::size_of::<Slot>();
 
 /// Empty boxes a thread that queues no legs gives back at once.
 const BUNDLE: usize = 64;
@@ -35,15 +40,15 @@ const BUNDLE: usize = 64;
 const MAX_BUNDLES: usize = 4;
 
 /// Empty boxes given back by threads that queue no legs, for the thread that does.
-static RETURNED: ReturnLane<Box<Leg>> = ReturnLane::new(BUNDLE, MAX_BUNDLES);
+static RETURNED: ReturnLane<Box<Slot>> = ReturnLane::new(BUNDLE, MAX_BUNDLES);
 
 thread_local! {
     /// This thread's empty leg boxes.
-    static SPARE: RefCell<Spares<Leg>> = const { RefCell::new(Spares::new()) };
+    static SPARE: RefCell<Spares<Slot>> = const { RefCell::new(Spares::new()) };
 }
 
 /// Where emptied leg boxes go.
-static POOL: BoxPool<Leg> = BoxPool::new(&SPARE, &RETURNED, MAX_SPARE);
+static POOL: BoxPool<Slot> = BoxPool::new(&SPARE, &RETURNED, MAX_SPARE);
 
 /// A leg that holds nothing (what a box reads as in the one moment it holds none).
 static EMPTY: Leg = {
@@ -76,20 +81,46 @@ static EMPTY: Leg = {
     }
 };
 
+/// What a leg box holds: the leg, and what pairing remembers of it.
+#[derive(Debug)]
+pub(crate) struct Slot {
+    leg: Leg,
+    memo: LegMemo,
+}
+
 /// A [`Leg`] in a (recycled) box: reads and writes as the leg itself.
-pub struct LegBox(Option<Box<Leg>>);
+pub struct LegBox(Option<Box<Slot>>);
 
 impl LegBox {
     /// `leg` in a box: a spare one when the calling thread has one. The thread keeps the
     /// boxes given back from then on.
     pub fn new(leg: Leg) -> Self {
+        let slot = Slot {
+            leg,
+            memo: LegMemo::NONE,
+        };
         match POOL.take(true) {
             Some(mut b) => {
-                *b = leg;
+                *b = slot;
                 LegBox(Some(b))
             }
-            None => LegBox(Some(Box::new(leg))),
+            None => LegBox(Some(Box::new(slot))),
         }
+    }
+
+    /// The leg, and what pairing remembers of it (to read one and write the other).
+    pub(super) fn with_memo(&mut self) -> (&Leg, &mut LegMemo) {
+        let slot = self.slot_mut();
+        (&slot.leg, &mut slot.memo)
+    }
+
+    fn slot_mut(&mut self) -> &mut Slot {
+        self.0.get_or_insert_with(|| {
+            Box::new(Slot {
+                leg: EMPTY.clone(),
+                memo: LegMemo::NONE,
+            })
+        })
     }
 }
 
@@ -97,9 +128,9 @@ impl Drop for LegBox {
     fn drop(&mut self) {
         if let Some(mut b) = self.0.take() {
             // Only the parts that hold something are emptied (the rest is plain data).
-            b.exchange = None;
-            b.burst = None;
-            b.record = None;
+            b.leg.exchange = None;
+            b.leg.burst = None;
+            b.leg.record = None;
             POOL.give(b);
         }
     }
@@ -108,13 +139,13 @@ impl Drop for LegBox {
 impl Deref for LegBox {
     type Target = Leg;
     fn deref(&self) -> &Leg {
-        self.0.as_deref().unwrap_or(&EMPTY)
+        self.0.as_deref().map_or(&EMPTY, |s| &s.leg)
     }
 }
 
 impl DerefMut for LegBox {
     fn deref_mut(&mut self) -> &mut Leg {
-        self.0.get_or_insert_with(|| Box::new(EMPTY.clone()))
+        &mut self.slot_mut().leg
     }
 }
 

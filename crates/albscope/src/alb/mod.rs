@@ -17,7 +17,8 @@
 //! facts, [`PathSink`]), `knowledge` ([`Knowledge`]: node detection, classification, timers),
 //! `leg_box` ([`LegBox`]: a leg in a box recycled per thread), `linking` (a node's front-end address linked to its back-end address, clock offsets
 //! between files), `multiplex` (back-end requests of HTTP/2 front-end connections), `tracker`
-//! ([`AlbTracker`] and its queue of held legs), `pairing` (matching front-end and
+//! ([`AlbTracker`] and its queue of held legs), `queue` (that queue's order: a sorted ring
+//! buffer), `pairing` (matching front-end and
 //! back-end legs), `size` (byte estimates for the held-bytes budget), `cadence` (health checks
 //! recognised by their shape and steady interval where no request can be read), `candidates`
 //! (the likely nodes named, never used, when none is recognised: TLS only, no keys),
@@ -36,6 +37,7 @@ pub use multiplex::{front_http2, Http2Evidence};
 mod next_connect;
 pub use next_connect::{AfterReset, ConnectAttempt, ConnectOutcome, NextConnects};
 mod pairing;
+mod queue;
 mod round_trip;
 pub(crate) use pairing::health_check;
 pub use round_trip::{MeasuredRoundTrip, RoundTrips};

@@ -237,7 +237,7 @@ struct ClassifiedLeg {
 
 /// The last `X-Forwarded-For` entry of a back-end request, read once per leg rather than for
 /// every front end it is compared with.
-#[derive(Copy, Clone, Default)]
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
 enum Forwarded {
     /// No request, or no `X-Forwarded-For`.
     #[default]
@@ -381,29 +381,128 @@ struct Facts {
     forwarded: Forwarded,
 }
 
+/// What pairing read of a leg and decided from it, kept in the leg's box ([`LegBox`]) for the
+/// next batch that offers it again (a leg waits through 1.8 batches on average): what the
+/// leg itself says (read once), and its class and node under the knowledge of one
+/// [`Knowledge::roles_epoch`] (worked out again when that changed, or the leg got its
+/// connection's record since, which [`Knowledge::classify`] reads).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LegMemo {
+    /// [`request_line_hash`] of its request line (inner `None`: no readable request).
+    line: Option<Option<u64>>,
+    /// Its last `X-Forwarded-For` entry.
+    forwarded: Option<Forwarded>,
+    /// Its class ([`class_of`]) and node as the knowledge decided them.
+    class: Option<MemoClass>,
+}
+
+/// [`LegMemo::class`]: a leg's class and node, and what they were decided under.
+#[derive(Clone, Copy, Debug)]
+struct MemoClass {
+    /// [`Knowledge::roles_epoch`] then.
+    epoch: u64,
+    /// Whether the leg had its connection's record then.
+    with_record: bool,
+    class: ConnRole,
+    node: IpAddr,
+}
+
+impl LegMemo {
+    /// Nothing read or decided yet.
+    pub(crate) const NONE: LegMemo = LegMemo {
+        line: None,
+        forwarded: None,
+        class: None,
+    };
+}
+
+/// The node role a leg of class `class` is attributed by ([`Knowledge::node_of`]).
+fn node_role(class: ConnRole) -> ConnRole {
+    match class {
+        ConnRole::FrontEnd => ConnRole::FrontEnd,
+        _ => ConnRole::BackEnd,
+    }
+}
+
+/// [`request_line_hash`] of a leg's request line, when it carries a readable request.
+pub(super) fn line_hash(leg: &Leg) -> Option<u64> {
+    leg.exchange
+        .as_ref()
+        .and_then(|e| e.request.as_ref())
+        .map(|r| request_line_hash(r.method(), r.target()))
+}
+
+impl LegMemo {
+    /// [`line_hash`] of `leg`, read once.
+    pub(super) fn line(leg: &mut LegBox) -> Option<u64> {
+        let (leg, memo) = leg.with_memo();
+        if let Some(line) = memo.line {
+            debug_assert_eq!(line, line_hash(leg));
+            return line;
+        }
+        let line = line_hash(leg);
+        memo.line = Some(line);
+        line
+    }
+
+    /// [`Forwarded::of`] `leg`, read once.
+    fn forwarded(leg: &mut LegBox) -> Forwarded {
+        let (leg, memo) = leg.with_memo();
+        if let Some(f) = memo.forwarded {
+            debug_assert_eq!(f, Forwarded::of(leg));
+            return f;
+        }
+        let f = Forwarded::of(leg);
+        memo.forwarded = Some(f);
+        f
+    }
+
+    /// `leg`'s class and node under `known` (whose [`Knowledge::roles_epoch`] is `epoch`),
+    /// worked out again only when that epoch, or whether the leg has its record, changed.
+    fn class(leg: &mut LegBox, known: &Knowledge, epoch: u64) -> (ConnRole, IpAddr) {
+        let (leg, memo) = leg.with_memo();
+        let with_record = leg.record.is_some();
+        if let Some(m) = memo.class {
+            if m.epoch == epoch && m.with_record == with_record {
+                debug_assert_eq!(
+                    (m.class, m.node),
+                    {
+                        let class = class_of(leg, known);
+                        (class, known.node_of(&leg.conn.key, node_role(class)))
+                    },
+                    "a leg's remembered class and node differ from the knowledge's at the same epoch"
+                );
+                return (m.class, m.node);
+            }
+        }
+        let class = class_of(leg, known);
+        let node = known.node_of(&leg.conn.key, node_role(class));
+        memo.class = Some(MemoClass {
+            epoch,
+            with_record,
+            class,
+            node,
+        });
+        (class, node)
+    }
+}
+
 impl Facts {
     /// The leg's facts; `cadence`: whether to test a back-end leg's health-check cadence (see
-    /// [`role_of`]).
-    fn of(leg: &Leg, known: &Knowledge, cadence: bool) -> Facts {
+    /// [`role_of`]); `epoch`: `known`'s [`Knowledge::roles_epoch`].
+    fn of(leg: &mut LegBox, known: &Knowledge, cadence: bool, epoch: u64) -> Facts {
         let bare = leg.exchange.is_none() && leg.burst.is_none();
-        let (role, cadence_check) = role_of(leg, known, cadence || !bare);
-        let node_role = match role {
-            ConnRole::FrontEnd => ConnRole::FrontEnd,
-            _ => ConnRole::BackEnd,
-        };
+        let (class, node) = LegMemo::class(leg, known, epoch);
+        let (role, cadence_check) = role_of(leg, class, known, cadence || !bare);
         Facts {
             time: leg.time(),
             role,
             cadence_check,
             bare,
-            node: known.node_of(&leg.conn.key, node_role),
-            line: leg
-                .exchange
-                .as_ref()
-                .and_then(|e| e.request.as_ref())
-                .map(|r| request_line_hash(r.method(), r.target())),
+            node,
+            line: LegMemo::line(leg),
             forwarded: match role {
-                ConnRole::BackEnd => Forwarded::of(leg),
+                ConnRole::BackEnd => LegMemo::forwarded(leg),
                 _ => Forwarded::Absent,
             },
         }
@@ -437,17 +536,23 @@ fn pair_in(
         && legs
             .iter()
             .all(|l| Some(l.conn.key.session) == first_session);
-    // Per leg (in the order given): its facts and the leg.
-    let mut items: Vec<Option<(Facts, LegBox)>> = legs
-        .into_iter()
-        .map(|leg| Some((Facts::of(&leg, known, cadence), leg)))
-        .collect();
     if headers_only && !one_session {
         // Pairing by headers pairs nothing when the legs came through several mirror sessions
         // (removing twins looks across request lines): every leg is left, untouched.
-        out.rest_pos = (0..items.len()).collect();
-        out.rest = items.into_iter().flatten().map(|(_, leg)| leg).collect();
+        out.rest_pos = (0..legs.len()).collect();
+        out.rest = legs;
         return out;
+    }
+    // Per leg (in the order given): its facts and the leg.
+    let epoch = known.roles_epoch();
+    let mut items: Vec<Option<(Facts, LegBox)>> = legs
+        .into_iter()
+        .map(|mut leg| Some((Facts::of(&mut leg, known, cadence, epoch), leg)))
+        .collect();
+    if headers_only {
+        // Most of a batch paired by headers only is left (at their size: no regrowing).
+        out.rest.reserve(items.len());
+        out.rest_pos.reserve(items.len());
     }
     // By (time, connection, exchange index), equal keys in the order given (the position ends
     // the key: as a stable sort of the legs, without reading them at every comparison). The
@@ -1261,21 +1366,28 @@ fn dedupe(sides: &mut Vec<ClassifiedLeg>) {
     }
 }
 
-/// A leg's role in pairing, and whether it is a bare connection attempt on a health-check
-/// cadence (paired last, after every other back-end leg; a health check if unused). Without
-/// `cadence` the cadence is not tested (a leg on it is taken for a client's back-end leg).
-fn role_of(leg: &Leg, known: &Knowledge, cadence: bool) -> (ConnRole, bool) {
+/// A leg's class: the role [`Knowledge::classify`] gives its connection, before the
+/// health-check cadence ([`role_of`]).
+fn class_of(leg: &Leg, known: &Knowledge) -> ConnRole {
     let unanswered = || {
         leg.record
             .as_ref()
             .is_some_and(|r| super::unanswered(&r.tcp))
     };
-    let bare = leg.exchange.is_none() && leg.burst.is_none();
-    match known.classify_lazy(
+    known.classify_lazy(
         &leg.conn.key,
         || leg.request_known(Known::UserAgent),
         unanswered,
-    ) {
+    )
+}
+
+/// A leg's role in pairing from its `class` ([`class_of`]), and whether it is a bare
+/// connection attempt on a health-check cadence (paired last, after every other back-end
+/// leg; a health check if unused). Without `cadence` the cadence is not tested (a leg on it
+/// is taken for a client's back-end leg).
+fn role_of(leg: &Leg, class: ConnRole, known: &Knowledge, cadence: bool) -> (ConnRole, bool) {
+    let bare = leg.exchange.is_none() && leg.burst.is_none();
+    match class {
         ConnRole::BackEnd if cadence && known.health_check_by_cadence(leg) => {
             if bare {
                 (ConnRole::BackEnd, true)
@@ -1922,5 +2034,81 @@ mod written_as_tests {
         assert!(is_written_as(v6, "2001:DB8::1"));
         assert!(is_written_as(v6, "2001:0db8:0:0:0:0:0:1"));
         assert!(!is_written_as(v6, "2001:db8::2"));
+    }
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use super::super::testutil::{ep, exch, front_headers, get, Conn};
+    use super::super::types::ConnInfo;
+    use super::*;
+    use crate::protocol::ExchangeBox;
+
+    /// A client's request to 10.0.0.10:8081 (a port the configuration does not name), as a
+    /// queued leg.
+    fn client_leg() -> LegBox {
+        let conn = Conn::new(1, ep("198.51.100.7", 40000), ep("10.0.0.10", 8081), 0);
+        let ctx = conn.ctx(false);
+        LegBox::new(Leg {
+            conn: ConnInfo {
+                id: ctx.id,
+                key: ctx.key,
+                opened: ctx.opened,
+                opened_pos: ctx.opened_pos,
+                tls: false,
+                decrypted: false,
+                saw_syn: true,
+            },
+            exchange: Some(ExchangeBox::new(exch(
+                0,
+                None,
+                Some(get(1, "/a", front_headers())),
+                None,
+            ))),
+            burst: None,
+            record: None,
+            finished: true,
+        })
+    }
+
+    #[test]
+    fn a_remembered_class_holds_only_under_the_knowledge_it_was_decided_by() {
+        let unknown = Knowledge::new(AlbConfig::default());
+        let node: IpAddr = [10, 0, 0, 10].into();
+        let known = Knowledge::new(AlbConfig {
+            alb_ips: vec![node],
+            ..AlbConfig::default()
+        });
+        let (before, after) = (unknown.roles_epoch(), known.roles_epoch());
+        assert_ne!(before, after);
+        let mut leg = client_leg();
+        // Nothing known of 10.0.0.10: no role.
+        assert_eq!(
+            LegMemo::class(&mut leg, &unknown, before).0,
+            ConnRole::Other
+        );
+        // Once it is a node, the remembered class is not reused: worked out again.
+        assert_eq!(
+            LegMemo::class(&mut leg, &known, after),
+            (ConnRole::FrontEnd, node)
+        );
+        // Remembered now (and, in debug builds, checked against a recomputation).
+        assert_eq!(
+            LegMemo::class(&mut leg, &known, after),
+            (ConnRole::FrontEnd, node)
+        );
+        assert_eq!(
+            leg.with_memo().1.class.map(|m| (m.epoch, m.class)),
+            Some((after, ConnRole::FrontEnd))
+        );
+        // The request line and the facts of a whole pass agree with a fresh reading.
+        let line = line_hash(&leg);
+        assert!(line.is_some());
+        assert_eq!(LegMemo::line(&mut leg), line);
+        let facts = Facts::of(&mut leg, &known, true, after);
+        assert_eq!(
+            (facts.role, facts.node, facts.line),
+            (ConnRole::FrontEnd, node, line)
+        );
     }
 }

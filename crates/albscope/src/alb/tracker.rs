@@ -3,6 +3,7 @@
 //! (or the held bytes go over budget) and hands the results to a [`PathSink`].
 
 use super::knowledge::{unanswered, Knowledge, MAX_WEAK_NODES};
+use super::queue::TimeQueue;
 use super::types::{
     AlbConfig, BurstExchange, ClosedConn, ConnInfo, ConnRole, Leg, PairingNote, PathSink,
     RequestPath,
@@ -14,11 +15,11 @@ use crate::decode::MirrorSession;
 use crate::flow::{ConnId, ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::pipeline::Clock;
 use crate::protocol::{
-    request_line_hash, AppKind, AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange,
-    InFlight, Known, TlsBurst, TlsInfo,
+    AppKind, AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange, InFlight, Known,
+    TlsBurst, TlsInfo,
 };
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -34,7 +35,7 @@ pub(super) struct Pending {
     /// When the leg's request started (the queue's order).
     time: Timestamp,
     /// Arrival order (ties between equal times); its top bit ([`OFFERED`]) is set on a leg an
-    /// eager batch offered and left unpaired (never on a leg in the queue's heap).
+    /// eager batch offered and left unpaired (never on a leg in the queue itself).
     seq: u64,
     /// Estimated heap bytes the leg holds (at most `u32::MAX`: a held leg is far smaller).
     bytes: u32,
@@ -81,7 +82,7 @@ impl PartialOrd for Pending {
 }
 
 impl Ord for Pending {
-    /// Reversed: the oldest leg is the greatest, so it is on top of a [`BinaryHeap`].
+    /// Reversed: the oldest leg is the greatest, so it is the first out of a [`TimeQueue`].
     fn cmp(&self, other: &Self) -> Ordering {
         (other.time, other.seq).cmp(&(self.time, self.seq))
     }
@@ -97,8 +98,8 @@ struct ClosedEntry {
 /// Classifies connections, pairs legs and hands [`RequestPath`]s to a [`PathSink`].
 pub struct AlbTracker<S: PathSink> {
     known: Knowledge,
-    /// Legs waiting for their window to pass, oldest on top.
-    pending: BinaryHeap<Pending>,
+    /// Legs waiting for their window to pass, oldest first.
+    pending: TimeQueue<Pending>,
     /// Back-end legs left unpaired while the capture shows front ends: held longer (up to
     /// [`LATE_HORIZON`], at most [`MAX_LATE`]) because a long-lived TLS client connection
     /// reports its requests (bursts) only when it closes.
@@ -162,7 +163,24 @@ pub struct AlbTracker<S: PathSink> {
     /// Connections counted lately, by 4-tuple: when each opened and in which mirror session,
     /// so that one connection mirrored on two ENIs is counted once.
     counted: foldhash::HashMap<(Endpoint, Endpoint), (Timestamp, MirrorSession)>,
+    /// The vectors of the last eager batch, emptied, for the next one.
+    spare: EagerSpares,
     pub(super) sink: S,
+}
+
+/// Emptied vectors an eager batch ([`AlbTracker::flush_eager`]) leaves for the next one, so
+/// that batches after the first allocate none of them again (each grew to a batch's size).
+#[derive(Default)]
+struct EagerSpares {
+    /// The batch's legs, where each came from and its request line.
+    batch: Vec<(Pending, Origin, Option<Line>)>,
+    /// Per leg given to pairing: where it came from and its queue entry's fields.
+    taken: Vec<(Origin, Timestamp, u64, u32, Line, bool)>,
+    /// Stand-ins for `parked`, `waiting` and `late` while their legs are sorted into the
+    /// batch or back.
+    parked: Vec<Pending>,
+    waiting: Vec<Pending>,
+    late: Vec<Pending>,
 }
 
 /// Two connections of one 4-tuple in two mirror sessions opened this close are one.
@@ -223,7 +241,7 @@ impl<S: PathSink> AlbTracker<S> {
     pub fn new(config: AlbConfig, sink: S) -> Self {
         AlbTracker {
             known: Knowledge::new(config),
-            pending: BinaryHeap::new(),
+            pending: TimeQueue::default(),
             late: Vec::new(),
             waiting: Vec::new(),
             waiting_bytes: 0,
@@ -246,6 +264,7 @@ impl<S: PathSink> AlbTracker<S> {
             next_flush: Timestamp::default(),
             disorder: None,
             counted: foldhash::HashMap::default(),
+            spare: EagerSpares::default(),
             sink,
         }
     }
@@ -361,7 +380,7 @@ impl<S: PathSink> AlbTracker<S> {
     }
 
     /// `leg` as a queue entry, its bytes (plus `extra_bytes` it brings) counted as held.
-    fn held(&mut self, leg: LegBox, extra_bytes: usize) -> Pending {
+    fn held(&mut self, mut leg: LegBox, extra_bytes: usize) -> Pending {
         let bytes = u32::try_from(size::leg(&leg).saturating_add(extra_bytes)).unwrap_or(u32::MAX);
         self.hold(bytes as usize);
         let session = leg.conn.key.session;
@@ -371,7 +390,7 @@ impl<S: PathSink> AlbTracker<S> {
             time: leg.time(),
             seq: self.next_seq,
             bytes,
-            line: line_of(&leg),
+            line: line_of(&mut leg),
             leg,
         }
     }
@@ -558,8 +577,10 @@ impl<S: PathSink> AlbTracker<S> {
             (line, line.is_some_and(|l| held.contains(&l)))
         };
         // The legs of the batch, in order: where each came from, and its request line.
-        let mut batch: Vec<(Pending, Origin, Option<Line>)> = Vec::new();
-        let mut parked = std::mem::take(&mut self.parked);
+        // (Its vectors are the last batch's, emptied: no allocation per batch.)
+        let mut batch = std::mem::take(&mut self.spare.batch);
+        let mut parked =
+            std::mem::replace(&mut self.parked, std::mem::take(&mut self.spare.parked));
         while self.pending.peek().is_some_and(|p| p.time < settled) {
             if let Some(p) = self.pending.pop() {
                 match line_of(&p) {
@@ -568,16 +589,20 @@ impl<S: PathSink> AlbTracker<S> {
                 }
             }
         }
-        for p in parked {
+        for p in parked.drain(..) {
             match line_of(&p) {
                 (_, true) => self.parked.push(p),
                 (line, false) => batch.push((p, Origin::Queue, line)),
             }
         }
+        self.spare.parked = parked;
         if batch.is_empty() {
+            self.spare.batch = batch;
             return;
         }
-        for p in std::mem::take(&mut self.waiting) {
+        let mut waiting =
+            std::mem::replace(&mut self.waiting, std::mem::take(&mut self.spare.waiting));
+        for p in waiting.drain(..) {
             match line_of(&p) {
                 (_, true) => self.waiting.push(p),
                 (line, false) => {
@@ -586,12 +611,14 @@ impl<S: PathSink> AlbTracker<S> {
                 }
             }
         }
+        self.spare.waiting = waiting;
         // Held back-end legs that overlap the batch (as `take_late` pulls them).
         let (first, last) = batch.iter().fold(
             (Timestamp(i64::MAX), Timestamp(i64::MIN)),
             |(a, b), (p, _, _)| (a.min(p.time), b.max(p.time)),
         );
-        for p in std::mem::take(&mut self.late) {
+        let mut late = std::mem::replace(&mut self.late, std::mem::take(&mut self.spare.late));
+        for p in late.drain(..) {
             let in_span = p.time.plus(Duration::from_millis(15_000)) >= first
                 && p.time <= last.plus(Duration::from_millis(5_000));
             match line_of(&p) {
@@ -599,6 +626,7 @@ impl<S: PathSink> AlbTracker<S> {
                 _ => self.late.push(p),
             }
         }
+        self.spare.late = late;
         self.known.refresh_links();
         // Pairing by headers pairs nothing when the legs came through several mirror sessions
         // (see `pairing::pair_by_headers`): the batch then offers every leg and marks none.
@@ -669,9 +697,9 @@ impl<S: PathSink> AlbTracker<S> {
         // Where each leg of the batch came from, by its position in `legs`, and whether it was
         // lent its connection's record for the batch (a leg left over gets it again in its
         // next batch).
-        let mut taken: Vec<(Origin, Timestamp, u64, u32, Line, bool)> = Vec::new();
-        let mut legs: Vec<LegBox> = Vec::new();
-        for (mut p, origin, line) in batch {
+        let mut taken = std::mem::take(&mut self.spare.taken);
+        let mut legs: Vec<LegBox> = Vec::with_capacity(batch.len());
+        for (mut p, origin, line) in batch.drain(..) {
             if !offer(&p, origin, line) {
                 match origin {
                     Origin::Waiting => {
@@ -692,6 +720,7 @@ impl<S: PathSink> AlbTracker<S> {
             taken.push((origin, p.time, p.seq, p.bytes, p.line, lent));
             legs.push(p.leg);
         }
+        self.spare.batch = batch;
         let out = pairing::pair_by_headers(legs, &self.known, settled);
         self.known.front_legs += out.front_legs;
         self.known.back_legs += out.back_legs;
@@ -750,6 +779,8 @@ impl<S: PathSink> AlbTracker<S> {
                 Origin::Late => self.late.push(entry),
             }
         }
+        taken.clear();
+        self.spare.taken = taken;
         if self.parked.len() > MAX_PARKED {
             // Too many legs left over: no eager batch until the global cutoff catches up.
             self.eager_blocked_until = cutoff;
@@ -1287,7 +1318,7 @@ impl<S: PathSink> Clock for AlbTracker<S> {
     }
 }
 
-/// A request line as eager batches tell lines apart: [`request_line_hash`] of its method and
+/// A request line as eager batches tell lines apart: [`request_line_hash`](crate::protocol::request_line_hash) of its method and
 /// target folded to 32 bits (never [`NO_LINE`]). Lines whose folds collide are one line to an
 /// eager batch: it then holds back, or offers again, the legs of both, which pairing by
 /// headers (exact method and target) decides as it would apart.
@@ -1296,17 +1327,15 @@ type Line = u32;
 /// [`Pending::line`] of a leg without a readable request.
 const NO_LINE: Line = 0;
 
-/// [`Line`] of a [`request_line_hash`].
+/// [`Line`] of a [`request_line_hash`](crate::protocol::request_line_hash).
 fn fold(hash: u64) -> Line {
     ((hash >> 32) as u32 ^ hash as u32) | 1
 }
 
-/// A leg's request line ([`Line`]), [`NO_LINE`] when it carries no readable request.
-fn line_of(leg: &Leg) -> Line {
-    leg.exchange
-        .as_ref()
-        .and_then(|e| e.request.as_ref())
-        .map_or(NO_LINE, |r| fold(request_line_hash(r.method(), r.target())))
+/// A leg's request line ([`Line`]), [`NO_LINE`] when it carries no readable request (its
+/// hash kept with the leg for pairing: [`pairing::LegMemo::line`]).
+fn line_of(leg: &mut LegBox) -> Line {
+    pairing::LegMemo::line(leg).map_or(NO_LINE, fold)
 }
 
 /// True for a connection's bare leg (no exchange, no TLS burst): a connection attempt or an
