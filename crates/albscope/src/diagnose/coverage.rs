@@ -2,8 +2,13 @@
 //! vantage an input alone shows is in the capture only over its span, and requests outside it
 //! are judged from the other side alone.
 
+use super::CaptureSpan;
 use crate::alb::Knowledge;
-use crate::capture::Timestamp;
+use crate::capture::{Duration, Timestamp};
+
+/// An input that starts or ends less than this apart from the whole capture covers it as far
+/// as a report says: two recordings started or stopped by hand a moment apart.
+pub const COVERAGE_REPORT_MIN: Duration = Duration(1_000_000_000);
 
 /// One input's span and the vantages it showed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -25,6 +30,20 @@ impl InputCoverage {
     /// other side alone.
     pub fn one_side(&self) -> bool {
         self.front != self.back
+    }
+
+    /// How long after the start of the whole `capture` it started, when at least
+    /// [`COVERAGE_REPORT_MIN`].
+    pub fn started_late(&self, capture: &CaptureSpan) -> Option<Duration> {
+        let gap = self.start?.since(capture.first?);
+        (gap >= COVERAGE_REPORT_MIN).then_some(gap)
+    }
+
+    /// How long before the end of the whole `capture` it ended, when at least
+    /// [`COVERAGE_REPORT_MIN`].
+    pub fn ended_early(&self, capture: &CaptureSpan) -> Option<Duration> {
+        let gap = capture.last?.since(self.end?);
+        (gap >= COVERAGE_REPORT_MIN).then_some(gap)
     }
 }
 

@@ -9,7 +9,7 @@
 mod classify;
 mod clock;
 mod coverage;
-pub use coverage::{input_coverage, InputCoverage};
+pub use coverage::{input_coverage, InputCoverage, COVERAGE_REPORT_MIN};
 mod intern;
 pub use clock::{analyze_files, clock_offsets, CLOCK_REPORT_MIN};
 pub mod evidence;

@@ -926,18 +926,19 @@ pub fn linked_address_text(l: &LinkedAddress) -> String {
     )
 }
 
-/// An input that shows one vantage only and started after the capture or ended before it:
+/// An input that shows one vantage only and started after the capture or ended before it (by
+/// [`COVERAGE_REPORT_MIN`](crate::diagnose::COVERAGE_REPORT_MIN) or more):
 /// its span, and that requests outside it are judged from the other side alone, e.g.
 /// `target.pcap covers 18:04:08.850000Z .. 18:04:19.610000Z (started 9.214 s after the
 /// capture and ended 6.208 s before it); it shows the back end only: requests before its start
 /// or after its end are judged from the front end alone`. `None` for any other input.
 pub fn coverage_text(c: &crate::diagnose::InputCoverage, capture: &CaptureSpan) -> Option<String> {
-    let (start, end, first, last) = (c.start?, c.end?, capture.first?, capture.last?);
+    let (start, end) = (c.start?, c.end?);
     if !c.one_side() {
         return None;
     }
-    let late = (start > first).then(|| start.since(first));
-    let early = (end < last).then(|| last.since(end));
+    let late = c.started_late(capture);
+    let early = c.ended_early(capture);
     let when = match (late, early) {
         (None, None) => return None,
         (Some(l), None) => format!("started {:.3} s after the capture", secs(l)),
