@@ -2,7 +2,7 @@ use super::knowledge::MAX_NODE_SESSIONS;
 use super::testutil::*;
 use super::tracker::burst_exchanges;
 use super::*;
-use crate::capture::{Duration, Timestamp};
+use crate::capture::Duration;
 use crate::decode::{Encap, MirrorSession};
 use crate::flow::Dir::{ToClient, ToServer};
 use crate::flow::TcpEventKind as K;
