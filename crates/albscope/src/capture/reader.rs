@@ -245,9 +245,15 @@ impl CaptureReader {
                 self.problems.push(e);
             }
         }
-        // No more packets: the input ended with its latest one, told before any later packet
-        // is handed out.
-        self.ends.set(i, input.latest);
+        // No more packets: the input ended with its latest one (or when its interface
+        // statistics say the recording ended, if later), told before any later packet is
+        // handed out.
+        let stats_end = file.stats_end.map(|t| shift(t, input.ahead));
+        let end = match (input.latest, stats_end) {
+            (Some(l), Some(s)) => Some(l.max(s)),
+            (l, _) => l,
+        };
+        self.ends.set(i, end);
         None
     }
 
