@@ -90,8 +90,9 @@ impl Coverage {
 }
 
 /// Most inputs remembered in one [`InputSet`] (past it, later ones are not: their spans do not
-/// count as covering, the cautious side).
-pub const MAX_SET_INPUTS: usize = 16;
+/// count as covering, the cautious side). Enough for a day of hourly rotated files from each
+/// of dozens of machines; two bytes each.
+pub const MAX_SET_INPUTS: usize = 1024;
 
 /// The inputs (file indices) that showed something, e.g. a node's back-end traffic: small,
 /// sorted, without repeats.
