@@ -1020,3 +1020,62 @@ fn dash_reads_standard_input() {
     let payload: usize = three_packets().iter().map(|p| p.data.len()).sum();
     assert_eq!(line, format!("STDIN-RESULT 3 - pcap+gzip None {payload}"));
 }
+
+/// An Interface Statistics Block with `isb_endtime` (option 3) at `units`.
+fn isb_end(ng: &mut Ng, if_id: u32, units: u64) {
+    let be = ng.be;
+    let mut body = Vec::new();
+    body.extend(u32b(if_id, be));
+    body.extend(u32b((units >> 32) as u32, be));
+    body.extend(u32b(units as u32, be));
+    body.extend(u16b(3, be));
+    body.extend(u16b(8, be));
+    body.extend(u32b((units >> 32) as u32, be));
+    body.extend(u32b(units as u32, be));
+    body.extend([0, 0, 0, 0]); // opt_endofopt
+    ng.unknown(5, &body);
+}
+
+#[test]
+fn each_input_end_is_told_before_any_later_packet() {
+    // Input 0: packets at 10 s .. 10.000004 s; input 1 (pcapng, big-endian, with interface
+    // statistics saying its recording ended at 10.000050 s): 10.000001 s and 10.000003 s;
+    // input 2: 10.000100 s.
+    let (a, _) = pcap(
+        false,
+        false,
+        1,
+        65535,
+        &[pkt(10, 0, &[0]), pkt(10, 4, &[1])],
+    );
+    let mut ng = Ng::new();
+    ng.shb(true).idb(1, 0, None, None);
+    ng.epb(0, 10_000_001, &[2], 1).epb(0, 10_000_003, &[3], 1);
+    isb_end(&mut ng, 0, 10_000_050);
+    let (c, _) = pcap(false, false, 1, 65535, &[pkt(10, 100, &[4])]);
+    let mut r = CaptureReader::from_readers(vec![
+        ("a".into(), Box::new(Cursor::new(a)) as Box<dyn Read + Send>),
+        ("b".into(), Box::new(Cursor::new(ng.out.clone()))),
+        ("c".into(), Box::new(Cursor::new(c))),
+    ])
+    .expect("opens");
+    let ends = r.input_ends();
+    let us = |u: i64| Timestamp(10_000_000_000 + u * 1000);
+    let last_packet = [us(4), us(3), us(100)];
+    let mut seen = Vec::new();
+    while let Some(p) = r.next_packet() {
+        // Every input whose last packet came before this one has said it ended.
+        for (f, last) in last_packet.iter().enumerate() {
+            if *last < p.ts {
+                assert!(ends.end(f as u16).is_some(), "input {f} at {:?}", p.ts);
+            }
+        }
+        seen.push((p.pos.file, p.ts, [ends.end(0), ends.end(1)]));
+    }
+    assert_eq!(seen.len(), 5);
+    // At the last packet (input 2's), inputs 0 and 1 were known ended.
+    assert_eq!(seen[4].2, [Some(us(4)), Some(us(50))]);
+    // Input 1's end is its interface statistics' end time, later than its last packet.
+    assert_eq!(ends.end(1), Some(us(50)));
+    assert_eq!(ends.end(2), Some(us(100)));
+}

@@ -168,3 +168,178 @@ fn report_matches_golden() {
         );
     }
 }
+
+/// Copies the classic (microsecond, little-endian) pcap `src` to `dst` with only the packets
+/// before `cut` (seconds since the epoch): the file as a capture stopped then would write it.
+fn cut_before(src: &std::path::Path, dst: &std::path::Path, cut: f64) {
+    let bytes = std::fs::read(src).expect("read capture");
+    let word =
+        |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+    assert_eq!(
+        word(0),
+        0xa1b2_c3d4,
+        "{}: classic microsecond pcap",
+        src.display()
+    );
+    let mut out = bytes[..24].to_vec();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let ts = word(at) as f64 + word(at + 4) as f64 / 1e6;
+        let end = at + 16 + word(at + 8);
+        if ts < cut {
+            out.extend_from_slice(&bytes[at..end]);
+        }
+        at = end;
+    }
+    std::fs::write(dst, out).expect("write cut capture");
+}
+
+/// `files` analysed together (`--idle-timeout 5`), `client` and `target` cut before the given
+/// times (seconds since the epoch) in a scratch directory.
+fn run_cut(client_cut: Option<f64>, target_cut: Option<f64>) -> Analysis {
+    let scratch = std::env::temp_dir().join(format!(
+        "albscope-it-twoend-{}-{}-{}",
+        std::process::id(),
+        client_cut.unwrap_or(0.0),
+        target_cut.unwrap_or(0.0)
+    ));
+    std::fs::create_dir_all(&scratch).expect("scratch dir");
+    let mut named = Vec::new();
+    for (file, cut) in [(CLIENT, client_cut), (TARGETS[0].0, target_cut)] {
+        let path = match cut {
+            Some(c) => {
+                let p = scratch.join(file);
+                cut_before(&dir().join(file), &p, c);
+                p
+            }
+            None => dir().join(file),
+        };
+        named.push((format!("two_machines/{file}"), path));
+    }
+    let alb = albscope::alb::AlbConfig {
+        idle_timeout: Some(albscope::capture::Duration::from_millis(5_000)),
+        ..albscope::alb::AlbConfig::default()
+    };
+    let a = albscope::diagnose::analyze_files(
+        &named,
+        true,
+        &albscope::pipeline::PipelineConfig::default(),
+        alb,
+        || albscope::diagnose::Keep::new(true),
+        None,
+    )
+    .expect("analyse");
+    let _ = std::fs::remove_dir_all(&scratch);
+    a
+}
+
+/// Whether `r` claims the back end, watched at its time, shows no attempt for it.
+fn claims_no_attempt(r: &Finding) -> bool {
+    use albscope::alb::PairingNote;
+    use albscope::diagnose::Note;
+    r.category == Category::NoTargetAttempt
+        || r.candidates.contains(&Category::NoTargetAttempt)
+        || r.notes
+            .contains(&Note::Pairing(PairingNote::NoBackEndAttempt))
+}
+
+/// 18:04:13.30 UTC on the recording day: after `/down/b6`'s 502, before `/slow/b7` is sent.
+const MID_B: f64 = 1_796_666_653.3;
+
+#[test]
+fn requests_after_the_target_file_ended_are_judged_from_the_front_end_alone() {
+    if !dir().exists() {
+        return;
+    }
+    // As recorded (the target file stops ~6 s before the client's), and cut short mid-B.
+    for (cut, after) in [(None, 40721), (Some(MID_B), 40717)] {
+        let a = run_cut(None, cut);
+        let target = a
+            .input_coverage
+            .iter()
+            .find(|c| c.file.ends_with(TARGETS[0].0))
+            .unwrap_or_else(|| panic!("{cut:?}: no coverage of the target file"));
+        assert!(target.back && !target.front, "{cut:?}: {target:?}");
+        let end = target.end.expect("target file end");
+        for r in &a.requests {
+            assert!(
+                fits(r),
+                "{cut:?}: {:?} {:?} {:?}",
+                r.client,
+                r.category,
+                r.status
+            );
+            let port = r.client.map_or(0, |c| c.port);
+            if port >= after {
+                assert!(r.time > end, "{cut:?}: {port} before the end");
+                assert!(!claims_no_attempt(r), "{cut:?}: {port}: {:?}", r.notes);
+                assert!(
+                    r.notes.contains(&albscope::diagnose::Note::Pairing(
+                        albscope::alb::PairingNote::BackEndNotCaptured
+                    )),
+                    "{cut:?}: {port}: {:?}",
+                    r.notes
+                );
+            }
+        }
+        let mut md = Vec::new();
+        albscope::report::write_markdown(&a.failures_only(), &mut md).expect("markdown");
+        let md = String::from_utf8(md).expect("utf-8");
+        assert_eq!(
+            md.matches("it shows the back end only: requests").count(),
+            1,
+            "{cut:?}: the end said once"
+        );
+    }
+}
+
+#[test]
+fn back_end_legs_after_the_client_file_ended_are_judged_from_the_back_end_alone() {
+    if !dir().exists() {
+        return;
+    }
+    let a = run_cut(Some(MID_B), None);
+    let client = a
+        .input_coverage
+        .iter()
+        .find(|c| c.file.ends_with(CLIENT))
+        .expect("coverage of the client file");
+    assert!(client.front && !client.back, "{client:?}");
+    let end = client.end.expect("client file end");
+    let mut after = 0;
+    for r in &a.requests {
+        assert!(
+            fits(r),
+            "{:?} {:?} {:?} {:?}",
+            r.client,
+            r.path,
+            r.category,
+            r.status
+        );
+        if r.client.is_none() && r.time > end {
+            after += 1;
+            assert!(
+                r.notes.contains(&albscope::diagnose::Note::Pairing(
+                    albscope::alb::PairingNote::FrontEndNotCaptured
+                )),
+                "{:?}: {:?}",
+                r.path,
+                r.notes
+            );
+        }
+    }
+    // /slow/b7, /ok/b8, /slow/b9 reached the target after the client file ended.
+    assert!(
+        after >= 3,
+        "{after} back-end requests after the client file"
+    );
+    let mut md = Vec::new();
+    albscope::report::write_markdown(&a.failures_only(), &mut md).expect("markdown");
+    let md = String::from_utf8(md).expect("utf-8");
+    assert_eq!(
+        md.matches("it shows the front end only: back-end legs")
+            .count(),
+        1,
+        "the end said once"
+    );
+}

@@ -34,12 +34,27 @@ impl Req {
     }
 }
 
-/// Delivers request `i`'s legs (connection ids `2i`, `2i + 1`). With `back_from`, the back end
-/// is in a second input that started then: back-end connections opened before it are not in
+/// The back end's input, when not the front end's: from when (ms) and until when it records.
+#[derive(Clone, Copy, Debug, Default)]
+struct BackSpan {
+    from: Option<i64>,
+    until: Option<i64>,
+}
+
+impl BackSpan {
+    /// The back end is in an input of its own.
+    fn apart(self) -> bool {
+        self.from.is_some() || self.until.is_some()
+    }
+}
+
+/// Delivers request `i`'s legs (connection ids `2i`, `2i + 1`). With `back`, the back end is in
+/// a second input that started and stopped then: back-end legs not wholly inside it are not in
 /// the capture.
-fn deliver(tr: &mut AlbTracker<Collect>, i: usize, r: &Req, back_from: Option<i64>) {
-    let back_captured = back_from.map_or(true, |s| r.start + 1 >= s);
-    let back_file = u16::from(back_from.is_some());
+fn deliver(tr: &mut AlbTracker<Collect>, i: usize, r: &Req, back: BackSpan) {
+    let back_captured =
+        back.from.map_or(true, |s| r.start + 1 >= s) && back.until.map_or(true, |u| r.done() <= u);
+    let back_file = u16::from(back.apart());
     let id = i as u64 * 2;
     let target = TARGETS[r.target];
     let client = CLIENTS[r.client];
@@ -137,18 +152,24 @@ fn run(
     reqs: &[Req],
     ticks: &[bool],
     disorder: Option<i64>,
-    back_from: Option<i64>,
+    back: BackSpan,
 ) -> (Vec<String>, usize) {
     let mut tr = tracker();
-    if let Some(from) = back_from {
-        tr.set_input_starts(vec![Some(t(0)), Some(t(from))]);
+    let ends = crate::capture::InputEnds::new(2);
+    if back.apart() {
+        tr.set_input_starts(vec![Some(t(0)), Some(t(back.from.unwrap_or(0)))]);
+        tr.set_input_ends(ends.clone());
     }
     let mut order: Vec<usize> = (0..reqs.len()).collect();
     order.sort_by_key(|&i| (reqs[i].done(), i));
     let mut delivered = vec![false; reqs.len()];
     let mut peak = 0;
     for (k, &i) in order.iter().enumerate() {
-        deliver(&mut tr, i, &reqs[i], back_from);
+        // The reader tells an input's end before anything later.
+        if let Some(until) = back.until.filter(|u| reqs[i].done() > *u) {
+            ends.set(1, Some(t(until)));
+        }
+        deliver(&mut tr, i, &reqs[i], back);
         delivered[i] = true;
         if !ticks.get(k).copied().unwrap_or(false) {
             continue;
@@ -223,16 +244,19 @@ proptest! {
     /// Eager batches at random ticks (with the capture clock's disorder told or not, and
     /// batches that start when enough legs are queued), with random hanging requests and
     /// refused attempts not reported yet, and the back end in one input with the front end or
-    /// in a second one started later, decide what one batch at the end decides.
+    /// in a second one started later or stopped earlier, decide what one batch at the end
+    /// decides.
     #[test]
     fn eager_batches_decide_what_one_batch_at_the_end_decides(
         reqs in reqs(),
         ticks in prop::collection::vec(prop::bool::weighted(0.3), 60),
         disorder in prop::option::of(prop::sample::select(vec![0i64, 3, 40, 700])),
         back_from in prop::option::weighted(0.25, 1_000i64..10_000),
+        back_until in prop::option::weighted(0.25, 2_000i64..20_000),
     ) {
-        let (eager, _) = run(&reqs, &ticks, disorder, back_from);
-        let (once, _) = run(&reqs, &[], None, back_from);
+        let back = BackSpan { from: back_from, until: back_until };
+        let (eager, _) = run(&reqs, &ticks, disorder, back);
+        let (once, _) = run(&reqs, &[], None, back);
         prop_assert_eq!(eager, once);
     }
 }
@@ -259,15 +283,15 @@ fn a_hanging_request_holds_only_its_own_request_line() {
         });
     }
     let ticks = vec![true; reqs.len()];
-    let (eager, peak) = run(&reqs, &ticks, None, None);
-    let (once, _) = run(&reqs, &[], None, None);
+    let (eager, peak) = run(&reqs, &ticks, None, BackSpan::default());
+    let (once, _) = run(&reqs, &[], None, BackSpan::default());
     assert_eq!(eager, once);
     // Disorder not told: about 3 s of traffic (the fixed slack and the batch step): 30
     // requests, 60 legs.
     assert!(peak < 100, "{peak} legs held");
     // Told (none): the legs of the measured slack (100 ms) and of a batch that is due when a
     // few legs are queued: what is in flight, not the rate times a fixed window.
-    let (told, peak) = run(&reqs, &ticks, Some(0), None);
+    let (told, peak) = run(&reqs, &ticks, Some(0), BackSpan::default());
     assert_eq!(told, once);
     assert!(peak <= 12, "{peak} legs held");
 }
@@ -289,17 +313,51 @@ fn front_only_requests_before_the_first_back_end_leg_wait_for_it() {
     let mut reqs = vec![req(1_000, true), req(1_020, true), req(3_000, true)];
     reqs.extend((0..20).map(|k| req(4_000 + k * 50, false)));
     let ticks = vec![true; reqs.len()];
-    let (eager, _) = run(&reqs, &ticks, Some(0), None);
-    let (once, _) = run(&reqs, &[], None, None);
+    let (eager, _) = run(&reqs, &ticks, Some(0), BackSpan::default());
+    let (once, _) = run(&reqs, &[], None, BackSpan::default());
     assert_eq!(eager, once);
     let no_attempt = once.iter().filter(|d| d.contains("NoBackEndAttempt"));
     assert_eq!(no_attempt.count(), 3, "{once:?}");
     // The back end in a second input that started after them: not captured then.
-    let (eager, _) = run(&reqs, &ticks, Some(0), Some(2_000));
-    let (once, _) = run(&reqs, &[], None, Some(2_000));
+    let from = BackSpan {
+        from: Some(2_000),
+        until: None,
+    };
+    let (eager, _) = run(&reqs, &ticks, Some(0), from);
+    let (once, _) = run(&reqs, &[], None, from);
     assert_eq!(eager, once);
     let not_captured = once.iter().filter(|d| d.contains("BackEndNotCaptured"));
     assert_eq!(not_captured.count(), 2, "{once:?}");
+    let no_attempt = once.iter().filter(|d| d.contains("NoBackEndAttempt"));
+    assert_eq!(no_attempt.count(), 1, "{once:?}");
+}
+
+#[test]
+fn front_only_requests_after_the_back_end_input_ended_lack_no_attempt_seen() {
+    // Requests the ALB answered itself (503) while the back end's input records and after it
+    // stopped (at 2 s, its last leg answered by then): only those inside its span lack a
+    // back-end attempt; the others' back end is not in the capture, in eager batches too.
+    let req = |start: i64, front_only: bool| Req {
+        start,
+        target: 0,
+        client: 0,
+        front_only,
+        hang: None,
+        refused: false,
+    };
+    let mut reqs: Vec<Req> = (0..10).map(|k| req(1_000 + k * 50, false)).collect();
+    reqs.extend([req(1_600, true), req(2_500, true), req(3_000, true)]);
+    reqs.extend((0..10).map(|k| req(3_500 + k * 50, false)));
+    let ticks = vec![true; reqs.len()];
+    let until = BackSpan {
+        from: None,
+        until: Some(2_000),
+    };
+    let (eager, _) = run(&reqs, &ticks, Some(0), until);
+    let (once, _) = run(&reqs, &[], None, until);
+    assert_eq!(eager, once);
+    let not_captured = once.iter().filter(|d| d.contains("BackEndNotCaptured"));
+    assert_eq!(not_captured.count(), 12, "{once:?}");
     let no_attempt = once.iter().filter(|d| d.contains("NoBackEndAttempt"));
     assert_eq!(no_attempt.count(), 1, "{once:?}");
 }

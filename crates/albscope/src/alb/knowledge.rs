@@ -3,6 +3,7 @@
 
 use super::cadence::{health_check_shaped, HealthCadence};
 use super::candidates::{NodeCandidate, TlsPeers};
+use super::coverage::{Coverage, InputSet};
 use super::linking::Linking;
 use super::next_connect::NextConnects;
 use super::round_trip::RoundTrips;
@@ -53,8 +54,8 @@ struct OpenedConns {
     server: Endpoint,
     session: MirrorSession,
     connections: u64,
-    /// The earliest start of the inputs they came through (see [`Knowledge::input_start`]).
-    since: Timestamp,
+    /// The inputs they came through.
+    inputs: InputSet,
 }
 
 /// Most (server, session) pairs remembered per opener in [`OpenedConns`].
@@ -151,13 +152,13 @@ pub struct Knowledge {
     opened_unclassified: foldhash::HashMap<IpAddr, Vec<OpenedConns>>,
     /// Health checks seen.
     pub health_checks: u64,
-    /// Each input's first packet time, by file index (see [`Knowledge::input_start`]).
-    input_starts: Vec<Option<Timestamp>>,
-    /// The earliest start of the inputs that showed a front-end (client) connection (see
+    /// The span each input covers (see [`Knowledge::coverage`]).
+    coverage: Coverage,
+    /// The inputs that showed a front-end (client) connection (see
     /// [`Knowledge::front_captured_at`]).
-    pub(super) front_since: Option<Timestamp>,
-    /// Bumped whenever a node's [`NodeInfo::back_since`] moves earlier (front-end requests held
-    /// for their node's back end are looked at again only then).
+    pub(super) front_inputs: InputSet,
+    /// Bumped whenever a node's [`NodeInfo::back_inputs`] gains an input (front-end requests
+    /// held for their node's back end are looked at again only then).
     pub(super) back_epoch: u64,
     /// Failed front-end requests decided as "back end not captured" before the end because too
     /// many waited for their node's back end, on a node whose back end the capture showed at
@@ -292,51 +293,67 @@ impl Knowledge {
             })
     }
 
-    /// Sets each input's first packet time, by file index
-    /// ([`CaptureReader::input_starts`](crate::capture::CaptureReader::input_starts)).
-    pub(super) fn set_input_starts(&mut self, starts: Vec<Option<Timestamp>>) {
-        self.input_starts = starts;
+    /// The span each input covers, on the common clock (starts told before the run, each end
+    /// as the reader finds it).
+    pub fn coverage(&self) -> &Coverage {
+        &self.coverage
+    }
+
+    /// The span each input covers, to set before the run.
+    pub(super) fn coverage_mut(&mut self) -> &mut Coverage {
+        &mut self.coverage
+    }
+
+    /// The inputs that showed front-end (client) connections (at most
+    /// [`MAX_SET_INPUTS`](super::MAX_SET_INPUTS)).
+    pub fn front_inputs(&self) -> &InputSet {
+        &self.front_inputs
+    }
+
+    /// The inputs that showed any node's back-end traffic.
+    pub fn back_inputs(&self) -> BTreeSet<u16> {
+        self.nodes
+            .values()
+            .flat_map(|n| n.back_inputs.iter())
+            .collect()
     }
 
     /// When input `file` started: what it shows is captured from then on. With one input (or
     /// none told, or an input without packets) the earliest time: one capture file (one
     /// mirrored set of interfaces) shows what it shows for its whole span.
     pub fn input_start(&self, file: u16) -> Timestamp {
-        if self.input_starts.len() <= 1 {
-            return Timestamp(i64::MIN);
-        }
-        self.input_starts
-            .get(usize::from(file))
-            .copied()
-            .flatten()
-            .unwrap_or(Timestamp(i64::MIN))
+        self.coverage.start(file)
     }
 
-    /// Records that an input started at `since` showed node `n`'s back-end traffic.
-    pub(super) fn back_end_since(n: &mut NodeInfo, since: Timestamp, epoch: &mut u64) {
-        if n.back_since.map_or(true, |s| since < s) {
-            n.back_since = Some(since);
+    /// Records that input `file` showed node `n`'s back-end traffic.
+    pub(super) fn back_end_in(n: &mut NodeInfo, file: u16, epoch: &mut u64) {
+        if n.back_inputs.insert(file) {
             *epoch += 1;
         }
     }
 
-    /// Whether node `node`'s back end is in the capture at time `t`: an input that showed its
-    /// back-end traffic had started by then. (One capture file shows a node's back end for its
-    /// whole span or not at all; of several files, e.g. front and back end captured apart and
-    /// started at different times, only those already started at `t` can show an attempt made
-    /// then.)
-    pub fn back_captured_at(&self, node: IpAddr, t: Timestamp) -> bool {
+    /// Whether node `node`'s back end is in the capture over `from ..= to` (a request's arrival
+    /// to the ALB's answer, when a back-end attempt for it would be made): an input that showed
+    /// its back-end traffic was recording over all of it. (One capture file shows a node's
+    /// back end for its whole span or not at all; of several files, e.g. front and back end
+    /// captured apart on two machines, started and stopped at different times, only one
+    /// recording then can show an attempt made then.)
+    pub fn back_captured_over(&self, node: IpAddr, from: Timestamp, to: Timestamp) -> bool {
         self.nodes
             .get(&node)
-            .and_then(|n| n.back_since)
-            .is_some_and(|s| s <= t)
+            .is_some_and(|n| n.back_inputs.covers(&self.coverage, from, to))
+    }
+
+    /// [`Knowledge::back_captured_over`] at one time `t`.
+    pub fn back_captured_at(&self, node: IpAddr, t: Timestamp) -> bool {
+        self.back_captured_over(node, t, t)
     }
 
     /// Whether the front end is in the capture at time `t`, as far as inputs go: an input that
-    /// showed front-end connections had started by then (with one input, or none counted
+    /// showed front-end connections was recording then (with one input, or none counted
     /// apart, always). Which nodes' front ends it shows is [`Knowledge::front_seen`]'s.
     pub fn front_captured_at(&self, t: Timestamp) -> bool {
-        self.front_since.map_or(true, |s| s <= t)
+        self.front_inputs.is_empty() || self.front_inputs.covers(&self.coverage, t, t)
     }
 
     /// The back-end half of [`Knowledge::legs_seen`] (without counting the front end's
@@ -384,8 +401,8 @@ impl Knowledge {
     }
 
     /// Counts a connection classified as neither front nor back end, under its server address.
-    /// `since`: the start of the input it came through ([`Knowledge::input_start`]).
-    pub(super) fn count_other(&mut self, key: &ConnKey, since: Timestamp) {
+    /// `file`: the input it came through.
+    pub(super) fn count_other(&mut self, key: &ConnKey, file: u16) {
         self.other_connections += 1;
         if !self.unclassified.contains_key(&key.server.ip)
             && self.unclassified.len() >= MAX_ADDRESSES
@@ -397,12 +414,12 @@ impl Knowledge {
         if u.ports.len() < MAX_SERVER_PORTS {
             u.ports.insert(key.server.port);
         }
-        self.remember_opened(key, since);
+        self.remember_opened(key, file);
     }
 
     /// Remembers an unclassified connection between private addresses under its opener (see
     /// [`Knowledge::credit_earlier_back_end`]).
-    fn remember_opened(&mut self, key: &ConnKey, since: Timestamp) {
+    fn remember_opened(&mut self, key: &ConnKey, file: u16) {
         if !is_private(key.client.ip) || !is_private(key.server.ip) {
             return;
         }
@@ -418,13 +435,15 @@ impl Knowledge {
             .find(|o| o.server == key.server && o.session == key.session)
         {
             o.connections += 1;
-            o.since = o.since.min(since);
+            o.inputs.insert(file);
         } else if list.len() < MAX_OPENED_PER_ADDRESS {
+            let mut inputs = InputSet::default();
+            inputs.insert(file);
             list.push(OpenedConns {
                 server: key.server,
                 session: key.session,
                 connections: 1,
-                since,
+                inputs,
             });
         }
     }
@@ -449,7 +468,9 @@ impl Knowledge {
             let mut epoch = self.back_epoch;
             let n = self.node_mut(node);
             n.back_connections += o.connections;
-            Self::back_end_since(n, o.since, &mut epoch);
+            for f in o.inputs.iter() {
+                Self::back_end_in(n, f, &mut epoch);
+            }
             Self::add_session(n, &o.session, &mut over);
             self.back_epoch = epoch;
             self.sessions_over_limit += over;

@@ -14,7 +14,7 @@
 //! end a later back-end request may still claim by headers is deferred.
 //!
 //! Files: `types` (configuration, roles, legs, request paths, health checks, node and target
-//! facts, [`PathSink`]), `knowledge` ([`Knowledge`]: node detection, classification, timers),
+//! facts, [`PathSink`]), `coverage` (the span each input covers, [`Coverage`]), `knowledge` ([`Knowledge`]: node detection, classification, timers),
 //! `leg_box` ([`LegBox`]: a leg in a box recycled per thread), `linking` (a node's front-end address linked to its back-end address, clock offsets
 //! between files), `multiplex` (back-end requests of HTTP/2 front-end connections), `tracker`
 //! ([`AlbTracker`] and its queue of held legs), `queue` (that queue's order: a sorted ring
@@ -27,6 +27,8 @@
 
 mod cadence;
 mod candidates;
+mod coverage;
+pub use coverage::{Coverage, InputSet, InputSpan, MAX_SET_INPUTS};
 mod knowledge;
 mod leg_box;
 pub use leg_box::LegBox;

@@ -1,5 +1,6 @@
 //! Pairing of front-end and back-end legs within one ALB node (DOMAIN.md "Pairing").
 
+use super::coverage::InputSet;
 use super::multiplex;
 use super::{
     AlbConfig, ConnRole, HealthCheck, HealthOutcome, HealthProblem, Knowledge, Leg, LegBox,
@@ -307,23 +308,17 @@ pub(super) fn waits_for_back_end(path: &Planned) -> bool {
         })
 }
 
-/// Per node, the earliest start of the inputs ([`Knowledge::input_start`]) its `(node, file)`
-/// legs came through (a run of one node's legs through one input is looked up once).
-fn earliest_by_node(
-    legs: impl Iterator<Item = (IpAddr, u16)>,
-    known: &Knowledge,
-) -> HashMap<IpAddr, Timestamp> {
-    let mut map: HashMap<IpAddr, Timestamp> = HashMap::default();
+/// Per node, the inputs its `(node, file)` legs came through (a run of one node's legs
+/// through one input is looked at once).
+fn inputs_by_node(legs: impl Iterator<Item = (IpAddr, u16)>) -> HashMap<IpAddr, InputSet> {
+    let mut map: HashMap<IpAddr, InputSet> = HashMap::default();
     let mut last = None;
     for (node, file) in legs {
         if last == Some((node, file)) {
             continue;
         }
         last = Some((node, file));
-        let since = known.input_start(file);
-        map.entry(node)
-            .and_modify(|s| *s = (*s).min(since))
-            .or_insert(since);
+        map.entry(node).or_default().insert(file);
     }
     map
 }
@@ -1079,10 +1074,10 @@ fn pair_in(
     }
     // A node whose back end the capture does not show at a request's time (e.g. seen under
     // another address that could not be linked, or captured in another input that started
-    // later): its front-end requests are not known to lack a back-end attempt, and its
-    // back-end legs are not known to lack a front end.
+    // later or had stopped): its front-end requests are not known to lack a back-end attempt,
+    // and its back-end legs are not known to lack a front end.
     // A batch holds few nodes: a run of one node's legs (through one input) is looked at once.
-    let back_since = earliest_by_node(
+    let batch_back = inputs_by_node(
         out.paths
             .iter()
             .filter_map(|p| Some((p.node?, p.back.as_ref()?.conn.opened_pos.file)))
@@ -1092,17 +1087,21 @@ fn pair_in(
                     .flatten()
                     .map(|b| (b.node, b.leg.conn.opened_pos.file)),
             ),
-        known,
     );
-    let node_back_seen = |node: IpAddr, t: Timestamp| {
-        known.back_captured_at(node, t) || back_since.get(&node).is_some_and(|s| *s <= t)
+    // Recording from the request's arrival to the ALB's answer: an attempt for it would be
+    // made in between.
+    let node_back_seen = |node: IpAddr, (from, to): (Timestamp, Timestamp)| {
+        known.back_captured_over(node, from, to)
+            || batch_back
+                .get(&node)
+                .is_some_and(|s| s.covers(known.coverage(), from, to))
     };
     for f in fronts.into_iter().flatten() {
         if answered_before_capture(&f.leg) {
             out.answered_before_capture += 1;
             continue;
         }
-        let note = if back_seen && node_back_seen(f.node, f.time) {
+        let note = if back_seen && node_back_seen(f.node, f.leg.span()) {
             PairingNote::NoBackEndAttempt
         } else {
             PairingNote::BackEndNotCaptured
@@ -1115,14 +1114,17 @@ fn pair_in(
             notes: vec![note],
         });
     }
-    // The earliest start of the inputs of this batch's front-end legs (a back-end leg is known
-    // to lack its front end only where an input that shows front ends had started).
-    let batch_front_since = out
-        .paths
-        .iter()
-        .filter_map(|p| p.front.as_ref())
-        .map(|f| known.input_start(f.conn.opened_pos.file))
-        .min();
+    // The inputs of this batch's front-end legs (a back-end leg is known to lack its front end
+    // only where an input that shows front ends was recording).
+    let mut batch_front = InputSet::default();
+    let mut last_file = None;
+    for f in out.paths.iter().filter_map(|p| p.front.as_ref()) {
+        let file = f.conn.opened_pos.file;
+        if last_file != Some(file) {
+            batch_front.insert(file);
+            last_file = Some(file);
+        }
+    }
     // Nodes with a front-end leg in this batch (paired or not).
     let front_nodes: HashSet<IpAddr> = distinct_runs(
         out.paths
@@ -1151,7 +1153,8 @@ fn pair_in(
             b.leg.exchange.as_ref().is_some_and(|e| e.request.is_some()) || b.leg.burst.is_some();
         let front_seen = front_seen
             && (known.front_seen(b.node) || front_nodes.contains(&b.node))
-            && (known.front_captured_at(b.time) || batch_front_since.is_some_and(|s| s <= b.time));
+            && (known.front_captured_at(b.time)
+                || batch_front.covers(known.coverage(), b.time, b.time));
         if front_seen && !has_request && opened_before_capture(&b.leg) {
             // Its start (SYN, handshake) is not in the capture and nothing readable followed:
             // no evidence of a health check, failed or not, nor of a client request.

@@ -2,7 +2,7 @@ use super::knowledge::MAX_NODE_SESSIONS;
 use super::testutil::*;
 use super::tracker::burst_exchanges;
 use super::*;
-use crate::capture::{Duration, Timestamp};
+use crate::capture::Duration;
 use crate::decode::{Encap, MirrorSession};
 use crate::flow::Dir::{ToClient, ToServer};
 use crate::flow::TcpEventKind as K;
@@ -1198,7 +1198,7 @@ fn a_private_tls_server_of_several_public_clients_is_a_weak_node() {
     k.learn_tls_server(&key("10.0.2.16", "10.0.1.25", 443));
     k.learn_tls_server(&key("203.0.113.9", "10.0.1.25", 8443));
     assert!(!k.is_alb(node));
-    k.count_other(&key("198.51.100.7", "10.0.1.25", 443), Timestamp(i64::MIN));
+    k.count_other(&key("198.51.100.7", "10.0.1.25", 443), 0);
     // a second public client on the same port
     k.learn_tls_server(&key("203.0.113.9", "10.0.1.25", 443));
     assert!(k.is_alb(node));

@@ -204,6 +204,8 @@ struct Unseen {
     node: IpAddr,
     /// When its request started.
     time: Timestamp,
+    /// When the ALB answered it (its start when unanswered).
+    until: Timestamp,
     /// Estimated heap bytes it holds.
     bytes: usize,
     path: RequestPath,
@@ -298,10 +300,17 @@ impl<S: PathSink> AlbTracker<S> {
 
     /// Tells when each input's first packet was (by file index, see
     /// [`CaptureReader::input_starts`](crate::capture::CaptureReader::input_starts)): a node's
-    /// back end is in the capture from the start of the first input that shows it. Not told,
-    /// or with one input, the capture shows a node's back end for its whole span or not at all.
+    /// back end is in the capture over the spans of the inputs that show it. Not told, or with
+    /// one input, the capture shows a node's back end for its whole span or not at all.
     pub fn set_input_starts(&mut self, starts: Vec<Option<Timestamp>>) {
-        self.known.set_input_starts(starts);
+        self.known.coverage_mut().set_starts(starts);
+    }
+
+    /// Gives the handle the reader tells each input's end through
+    /// ([`CaptureReader::input_ends`](crate::capture::CaptureReader::input_ends)): a vantage
+    /// an input shows is in the capture only until that input's last packet.
+    pub fn set_input_ends(&mut self, ends: crate::capture::InputEnds) {
+        self.known.coverage_mut().set_ends(ends);
     }
 
     /// Holds `path`, a failed front-end request whose node's back end is not known to be
@@ -311,7 +320,7 @@ impl<S: PathSink> AlbTracker<S> {
             self.sink.path(path, &self.known);
             return;
         };
-        let time = front.time();
+        let (time, until) = front.span();
         let record = front.record.as_deref().map_or(0, size::closed_conn);
         let bytes = size::leg(front).saturating_add(record);
         self.hold(bytes);
@@ -319,6 +328,7 @@ impl<S: PathSink> AlbTracker<S> {
         self.unseen.push_back(Unseen {
             node,
             time,
+            until,
             bytes,
             path,
         });
@@ -349,7 +359,7 @@ impl<S: PathSink> AlbTracker<S> {
         }
         self.unseen_epoch = self.known.back_epoch;
         for mut u in std::mem::take(&mut self.unseen) {
-            let captured = back_seen && self.known.back_captured_at(u.node, u.time);
+            let captured = back_seen && self.known.back_captured_over(u.node, u.time, u.until);
             if !captured && !end {
                 self.unseen.push_back(u);
                 continue;
@@ -897,10 +907,10 @@ impl<S: PathSink> AlbTracker<S> {
                     t.health_check_failures += 1;
                 }
             }
-            let since = self.known.input_start(hc.pos.map_or(0, |p| p.file));
+            let file = hc.pos.map_or(0, |p| p.file);
             if let Some(n) = self.known.nodes.get_mut(&hc.node) {
                 n.health_checks += 1;
-                Knowledge::back_end_since(n, since, &mut self.known.back_epoch);
+                Knowledge::back_end_in(n, file, &mut self.known.back_epoch);
             }
             self.known.health_checks += 1;
             self.sink.health_check(hc, &self.known);
@@ -1219,9 +1229,8 @@ impl<S: PathSink> AlbTracker<S> {
         let role = self.known.classify(key, agent, unanswered);
         let node = self.known.node_of(key, role);
         self.back_end_seen |= role == ConnRole::BackEnd;
-        let since = self.known.input_start(file);
         if role == ConnRole::Other {
-            self.known.count_other(key, since);
+            self.known.count_other(key, file);
             return;
         }
         if !self.known.nodes.contains_key(&node) && self.known.nodes.len() >= MAX_WEAK_NODES {
@@ -1229,21 +1238,19 @@ impl<S: PathSink> AlbTracker<S> {
         } else {
             let mut over = 0;
             let mut epoch = self.known.back_epoch;
-            let mut front_since = None;
             let n = self.known.node_mut(node);
-            if role == ConnRole::FrontEnd {
+            let front = role == ConnRole::FrontEnd;
+            if front {
                 n.front_connections += 1;
                 n.listener_ports.insert(key.server.port);
-                front_since = Some(since);
             } else {
                 n.back_connections += 1;
-                Knowledge::back_end_since(n, since, &mut epoch);
+                Knowledge::back_end_in(n, file, &mut epoch);
             }
             Knowledge::add_session(n, &key.session, &mut over);
             self.known.back_epoch = epoch;
-            if let Some(since) = front_since {
-                let f = self.known.front_since.get_or_insert(since);
-                *f = (*f).min(since);
+            if front {
+                self.known.front_inputs.insert(file);
             }
             self.known.sessions_over_limit += over;
         }

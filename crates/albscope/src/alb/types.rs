@@ -2,6 +2,7 @@
 //! request paths, health checks, what is known about nodes and targets, and the [`PathSink`]
 //! that receives paired requests.
 
+use super::coverage::InputSet;
 use super::knowledge::Knowledge;
 use super::leg_box::LegBox;
 use crate::capture::{Duration, PacketPos, Timestamp};
@@ -245,6 +246,30 @@ impl Leg {
             return b.request.first;
         }
         self.conn.opened
+    }
+
+    /// When this leg was answered: the response's (or the unreadable response's) first byte,
+    /// or the answering TLS burst's; `None` when no answer is in the capture.
+    pub fn answer_time(&self) -> Option<Timestamp> {
+        if let Some(ex) = &self.exchange {
+            if let Some(r) = &ex.response {
+                return Some(r.first_byte);
+            }
+            if let Some(e) = &ex.response_error {
+                return Some(e.first_byte);
+            }
+        }
+        self.burst
+            .as_ref()
+            .and_then(|b| b.response.as_ref())
+            .map(|r| r.first)
+    }
+
+    /// From this leg's request to its answer (its request alone when unanswered): when the
+    /// other leg of its request would show.
+    pub fn span(&self) -> (Timestamp, Timestamp) {
+        let from = self.time();
+        (from, self.answer_time().map_or(from, |a| a.max(from)))
     }
 
     /// The packet where this leg's request starts, when known.
@@ -496,9 +521,9 @@ pub struct NodeInfo {
     pub back_connections: u64,
     /// Health checks sent.
     pub health_checks: u64,
-    /// The earliest start (first packet) of the inputs that showed its back-end traffic: its
-    /// back end is in the capture from then on (see [`Knowledge::back_captured_at`]).
-    pub back_since: Option<Timestamp>,
+    /// The inputs that showed its back-end traffic: its back end is in the capture over their
+    /// spans (see [`Knowledge::back_captured_over`]).
+    pub back_inputs: InputSet,
     /// Mirror sessions its traffic came through.
     pub sessions: BTreeSet<MirrorSession>,
     /// True when given on the command line.

@@ -169,6 +169,9 @@ pub(crate) struct FileInput {
     pub(crate) times: TimeGuard,
     /// TLS key logs from Decryption Secrets Blocks met and not yet taken.
     pub(crate) tls_key_logs: Vec<Vec<u8>>,
+    /// The latest `isb_endtime` of the pcapng Interface Statistics Blocks met (when the
+    /// recording of an interface ended, maybe after its last packet), on the file's clock.
+    pub(crate) stats_end: Option<Timestamp>,
     /// A classic pcap file's stream, for [`FileInput::hand_over`].
     detachable: Option<Arc<Mutex<Option<Stream>>>>,
 }
@@ -296,6 +299,7 @@ impl FileInput {
                 final_bytes: 0,
                 times: TimeGuard::default(),
                 tls_key_logs: Vec::new(),
+                stats_end: None,
                 detachable: Some(source),
             },
             format,
@@ -344,6 +348,7 @@ impl FileInput {
             final_bytes: 0,
             times: TimeGuard::default(),
             tls_key_logs: Vec::new(),
+            stats_end: None,
             detachable: None,
         })
     }
@@ -757,6 +762,24 @@ impl FileInput {
                         resolution: Resolution::from_tsresol(tsresol),
                         offset_secs,
                     });
+                    None
+                }
+                Block::InterfaceStatistics(isb) => {
+                    // `isb_endtime` (option 3): when the interface's recording ended.
+                    let be = *section_be;
+                    let end = isb.options.iter().find(|o| o.code.0 == 3).and_then(|o| {
+                        let v = o.value();
+                        let high = u64::from(read_u32(v, 0, be)?);
+                        Some((high << 32) | u64::from(read_u32(v, 4, be)?))
+                    });
+                    if let (Some(u), Some(iface)) = (end, interfaces.get(isb.if_id as usize)) {
+                        let ns = iface.resolution.to_nanos(u)
+                            + i128::from(iface.offset_secs) * 1_000_000_000;
+                        if plausible(ns) {
+                            let t = clamp_ts(ns);
+                            self.stats_end = Some(self.stats_end.map_or(t, |e| e.max(t)));
+                        }
+                    }
                     None
                 }
                 Block::DecryptionSecrets(dsb) => {

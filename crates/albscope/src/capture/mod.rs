@@ -12,6 +12,7 @@
 //! (512 KiB, grown for big records up to 16 MiB, never beyond).
 
 pub(crate) mod blocks;
+mod ends;
 mod error;
 mod input;
 mod reader;
@@ -19,6 +20,7 @@ pub(crate) mod sniff;
 mod source;
 mod time_guard;
 
+pub use ends::InputEnds;
 pub use error::CaptureError;
 pub use reader::{CaptureReader, InputSummary, STREAM_OPEN_WAIT};
 pub use sniff::{looks_like, starts_like_access_log};

@@ -2,6 +2,7 @@
 //! timestamp order.
 
 use super::blocks;
+use super::ends::InputEnds;
 use super::input::{FileInput, OpenError, Stream, INITIAL_BUFFER};
 use super::sniff::{self, Magic};
 use super::source::{read_prefix, Counting, Filling, Shared};
@@ -67,6 +68,8 @@ struct Input {
     ahead: Duration,
     /// Its first packet's time as read (before `ahead`), `None` when it has none.
     first: Option<Timestamp>,
+    /// Its latest packet's corrected time so far (the last one once it ended).
+    latest: Option<Timestamp>,
 }
 
 /// Reads one or more capture files and yields their packets merged in timestamp order.
@@ -81,6 +84,8 @@ pub struct CaptureReader {
     problems: Vec<CaptureError>,
     /// Some input holds TLS key logs not yet taken.
     key_logs_waiting: bool,
+    /// Each input's end, set when it has no more packets ([`CaptureReader::input_ends`]).
+    ends: InputEnds,
 }
 
 impl CaptureReader {
@@ -142,6 +147,7 @@ impl CaptureReader {
             last: None,
             problems: Vec::new(),
             key_logs_waiting: false,
+            ends: InputEnds::new(origins.len()),
         };
         let mut first_error = None;
         let mut any_open = false;
@@ -156,6 +162,7 @@ impl CaptureReader {
                 damage: None,
                 ahead: Duration(0),
                 first: None,
+                latest: None,
             };
             let opened = if index > usize::from(u16::MAX) {
                 Err(CaptureError::Io {
@@ -216,25 +223,38 @@ impl CaptureReader {
     #[inline]
     fn parse_next(&mut self, i: usize) -> Option<Timestamp> {
         let input = self.inputs.get_mut(i)?;
-        let file = input.file.as_mut()?;
+        let Some(file) = input.file.as_mut() else {
+            self.ends.set(i, None);
+            return None;
+        };
         if !file.is_open() {
             return None;
         }
         let result = file.advance();
         self.key_logs_waiting |= !file.tls_key_logs.is_empty();
         match result {
-            Ok(true) => file.pending().map(|p| shift(p.ts, input.ahead)),
-            Ok(false) => {
-                file.close();
-                None
+            Ok(true) => {
+                let ts = file.pending().map(|p| shift(p.ts, input.ahead));
+                input.latest = ts.or(input.latest);
+                return ts;
             }
+            Ok(false) => file.close(),
             Err(e) => {
                 input.damage = Some(e.to_string());
                 file.close();
                 self.problems.push(e);
-                None
             }
         }
+        // No more packets: the input ended with its latest one (or when its interface
+        // statistics say the recording ended, if later), told before any later packet is
+        // handed out.
+        let stats_end = file.stats_end.map(|t| shift(t, input.ahead));
+        let end = match (input.latest, stats_end) {
+            (Some(l), Some(s)) => Some(l.max(s)),
+            (l, _) => l,
+        };
+        self.ends.set(i, end);
+        None
     }
 
     /// Hands the reading of the classic pcap inputs (the file reads, with their kernel copy,
@@ -311,6 +331,7 @@ impl CaptureReader {
             return;
         };
         input.ahead = ahead;
+        input.latest = input.first.map(|t| shift(t, ahead));
         // Re-queue the packets already parsed at open with their corrected times.
         let heap = std::mem::take(&mut self.heap);
         for Reverse((_, i)) in heap {
@@ -359,6 +380,13 @@ impl CaptureReader {
             .iter()
             .map(|i| i.first.map(|t| shift(t, i.ahead)))
             .collect()
+    }
+
+    /// Each input's end (its last packet's corrected time), set as the reader finds it, before
+    /// it hands out any later packet: a handle to keep (and read on another thread) while the
+    /// inputs are read.
+    pub fn input_ends(&self) -> InputEnds {
+        self.ends.clone()
     }
 
     /// Names of the input files, indexed by [`super::PacketPos::file`].

@@ -8,6 +8,8 @@
 
 mod classify;
 mod clock;
+mod coverage;
+pub use coverage::{input_coverage, InputCoverage, COVERAGE_REPORT_MIN};
 mod intern;
 pub use clock::{analyze_files, clock_offsets, CLOCK_REPORT_MIN};
 pub mod evidence;
@@ -488,6 +490,8 @@ pub struct Analysis {
     pub capture: CaptureSpan,
     /// Input files whose clocks disagree with another's (several files only).
     pub clock_offsets: Vec<ClockOffset>,
+    /// Each input's span and the vantages it showed (several files only).
+    pub input_coverage: Vec<InputCoverage>,
     /// Counts.
     pub summary: Summary,
     /// Health checks.
@@ -1048,6 +1052,7 @@ impl Analyzer {
             },
         };
         let clock_offsets = clock_offsets(known, &self.files);
+        let input_coverage = input_coverage(known, &self.files);
         let access_log_join = self.log.map(|l| l.finish(stats.first_ts, stats.last_ts));
         let (metrics, connections) = self.metrics.finish();
         self.summary.answered_before_capture = known.answered_before_capture;
@@ -1065,6 +1070,7 @@ impl Analyzer {
             },
             capture,
             clock_offsets,
+            input_coverage,
             summary: self.summary,
             health_checks: self.health,
             requests: self.requests,
@@ -1240,6 +1246,7 @@ pub fn analyze_capture_probing(
     analyzer.log_probe = probe;
     let mut tracker = crate::alb::AlbTracker::new(alb, analyzer);
     tracker.set_input_starts(reader.input_starts());
+    tracker.set_input_ends(reader.input_ends());
     let stats = crate::pipeline::run_app(reader, pipeline, &mut tracker);
     let (mut analyzer, known) = tracker.finish();
     let probe = analyzer.log_probe.take();

@@ -765,6 +765,11 @@ pub fn facts(a: &Analysis) -> Vec<Fact> {
     for c in &a.clock_offsets {
         fact("Clock", clock_offset_text(c), false);
     }
+    for c in &a.input_coverage {
+        if let Some(t) = coverage_text(c, &a.capture) {
+            fact("Coverage", t, false);
+        }
+    }
     if a.targets.is_empty() {
         fact("Targets", "none seen".into(), false);
     }
@@ -919,6 +924,47 @@ pub fn linked_address_text(l: &LinkedAddress) -> String {
          request to it, at one consistent time difference)",
         l.ip, l.requests
     )
+}
+
+/// An input that shows one vantage only and started after the capture or ended before it (by
+/// [`COVERAGE_REPORT_MIN`](crate::diagnose::COVERAGE_REPORT_MIN) or more):
+/// its span, and that requests outside it are judged from the other side alone, e.g.
+/// `target.pcap covers 18:04:08.850000Z .. 18:04:19.610000Z (started 9.214 s after the
+/// capture and ended 6.208 s before it); it shows the back end only: requests before its start
+/// or after its end are judged from the front end alone`. `None` for any other input.
+pub fn coverage_text(c: &crate::diagnose::InputCoverage, capture: &CaptureSpan) -> Option<String> {
+    let (start, end) = (c.start?, c.end?);
+    if !c.one_side() {
+        return None;
+    }
+    let late = c.started_late(capture);
+    let early = c.ended_early(capture);
+    let when = match (late, early) {
+        (None, None) => return None,
+        (Some(l), None) => format!("started {:.3} s after the capture", secs(l)),
+        (None, Some(e)) => format!("ended {:.3} s before the capture", secs(e)),
+        (Some(l), Some(e)) => format!(
+            "started {:.3} s after the capture and ended {:.3} s before it",
+            secs(l),
+            secs(e)
+        ),
+    };
+    let outside = match (late.is_some(), early.is_some()) {
+        (true, true) => "before its start or after its end",
+        (true, false) => "before its start",
+        _ => "after its end",
+    };
+    let (shows, judged) = if c.back {
+        ("the back end only: requests", "the front end alone")
+    } else {
+        ("the front end only: back-end legs", "the back end alone")
+    };
+    Some(format!(
+        "{} covers {} .. {} ({when}); it shows {shows} {outside} are judged from {judged}",
+        c.file,
+        start.to_rfc3339(),
+        end.to_rfc3339()
+    ))
 }
 
 /// A file's clock against another's: `target-side.pcap is 1.350 s behind client-side.pcap

@@ -98,6 +98,11 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     for c in &a.clock_offsets {
         writeln!(out, "clock:     {}", header::clock_offset_text(c))?;
     }
+    for c in &a.input_coverage {
+        if let Some(t) = header::coverage_text(c, &a.capture) {
+            writeln!(out, "coverage:  {t}")?;
+        }
+    }
     for t in &a.targets {
         writeln!(out, "target:    {}", header::target_fact(t))?;
     }

@@ -53,6 +53,8 @@ pub(super) struct HeadOut<'a> {
     capture: CaptureOut,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     clock_offsets: Vec<ClockOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    input_coverage: Vec<CoverageOut<'a>>,
     summary: SummaryOut,
     health_checks: HealthOut<'a>,
 }
@@ -85,6 +87,7 @@ impl<'a> DocumentOut<'a> {
                 timers: TimersOut::new(&a.timers),
                 capture: CaptureOut::new(&a.capture),
                 clock_offsets: a.clock_offsets.iter().map(ClockOut::new).collect(),
+                input_coverage: a.input_coverage.iter().map(CoverageOut::new).collect(),
                 summary: SummaryOut::new(&a.summary),
                 health_checks: HealthOut::new(&a.health_checks, &a.inputs),
             },
@@ -207,6 +210,28 @@ struct LinkedOut {
     /// Only when true: linked by TLS burst timing (HTTPS front end without keys).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_timing: bool,
+}
+
+/// One of `input_coverage`: an input file's span and the vantages it showed.
+#[derive(Serialize)]
+struct CoverageOut<'a> {
+    file: &'a str,
+    start: Option<String>,
+    end: Option<String>,
+    front: bool,
+    back: bool,
+}
+
+impl<'a> CoverageOut<'a> {
+    fn new(c: &'a crate::diagnose::InputCoverage) -> Self {
+        CoverageOut {
+            file: &c.file,
+            start: c.start.map(Timestamp::to_rfc3339),
+            end: c.end.map(Timestamp::to_rfc3339),
+            front: c.front,
+            back: c.back,
+        }
+    }
 }
 
 /// One of `clock_offsets`: an input file's clock against another's.

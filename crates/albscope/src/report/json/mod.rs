@@ -85,6 +85,10 @@
 //!   `ahead_s` (its clock ahead of `reference`; negative: behind), `reference` (file, null when
 //!   given with `--time-offset`), `linked_requests` (0 when given), `applied` (timestamps
 //!   corrected before the analysis), `residual_s` (what linked requests still show after it)}].
+//! - `input_coverage` (only with several input files): [{`file`, `start`, `end` (its first
+//!   and last packet, clock-corrected; null without packets), `front` (it showed client
+//!   connections), `back` (it showed an ALB node's back end)}]: a vantage one input alone
+//!   shows is in the capture only between its `start` and `end`.
 //! - `targets`: [{`target` "ip:port", `server`, `powered_by`, `keepalive_timeout_s` (read from
 //!   its idle closes), `announced_keepalive_s` (its `Keep-Alive: timeout=N`)}] (null when
 //!   unknown).
