@@ -162,6 +162,26 @@ fn http2_front_end_alone_decrypted() {
                 .is_some_and(|n| n.contains("capture the targets' ENIs")))),
         "{refused_json}"
     );
+    // Whether the target got the request (so that a retry repeats it) is on the back end,
+    // not in this capture: neither known nor "safe to retry" (the target had received it).
+    let reset = &refused_json["client_stream_reset"];
+    assert_eq!(reset["name"], "REFUSED_STREAM", "{refused_json}");
+    assert!(reset["target_received"].is_null(), "{refused_json}");
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_albscope"))
+        .args([
+            "analyze",
+            "--format",
+            "text",
+            "--no-progress",
+            "--tls-keylog",
+        ])
+        .arg(&keys)
+        .arg(&front)
+        .output()
+        .expect("run albscope");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("refused the HTTP/2 stream"), "{text}");
+    assert!(!text.contains("retry safely"), "{text}");
     let seen: Vec<_> = full.into_iter().map(|(p, c, s, _)| (p, c, s)).collect();
     let want: Vec<_> = truth()
         .into_iter()

@@ -218,10 +218,11 @@ pub struct Finding {
 pub struct ClientStreamReset {
     /// Its error code (see [`crate::protocol::H2ErrorCode`]).
     pub code: u32,
-    /// The back end shows the target received the request and did not refuse it unprocessed
-    /// (no `GOAWAY` or `REFUSED_STREAM` of its own for it): a retry repeats it there, whatever
-    /// the code says.
-    pub target_received: bool,
+    /// `Some(true)`: the back end shows the target received the request and did not refuse it
+    /// unprocessed (no `GOAWAY` or `REFUSED_STREAM` of its own for it): a retry repeats it
+    /// there, whatever the code says. `Some(false)`: the back end was captured and shows no
+    /// such request. `None`: the node's back end is not in the capture then.
+    pub target_received: Option<bool>,
 }
 
 /// Counts for one category.

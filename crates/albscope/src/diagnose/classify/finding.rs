@@ -741,7 +741,11 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         .filter(|r| r.dir == Dir::ToClient)
         .map(|r| ClientStreamReset {
             code: r.code.0,
-            target_received: back.is_some_and(target_received),
+            target_received: match back {
+                Some(b) => Some(target_received(b)),
+                None if !path.notes.contains(&PairingNote::BackEndNotCaptured) => Some(false),
+                None => None,
+            },
         });
     Finding {
         id,

@@ -140,7 +140,8 @@
 //!   - `trace_id` (X-Amzn-Trace-Id | null), `target_server` (Server header | null);
 //!   - `client_stream_reset` (only for an HTTP/2 client whose stream the ALB reset instead of
 //!     answering with a status): {`code`, `name` ("REFUSED_STREAM", ... | null),
-//!     `target_received` (the back end shows the target got the request)};
+//!     `target_received` (true: the back end shows the target got the request; false: the back
+//!     end was captured and shows no such request; null: not captured then)};
 //!   - `access_log`: {`request_creation_time`, `request_processing_time`,
 //!     `target_processing_time`, `response_processing_time` (seconds; -1 when the step never
 //!     happened; null when the leg that would show it was not captured), `elb_status_code`

@@ -151,7 +151,10 @@ pub(super) fn write_request(p: &mut Pretty, f: &Finding, a: &Analysis) -> io::Re
         p.key("name");
         p.opt_str(crate::protocol::H2ErrorCode(r.code).name());
         p.key("target_received");
-        p.bool(r.target_received);
+        match r.target_received {
+            Some(received) => p.bool(received),
+            None => p.null(),
+        }
         p.close_object();
     }
     let ws = wireshark::for_request(a, f);

@@ -289,14 +289,20 @@ pub fn client_stream_reset(r: &crate::diagnose::ClientStreamReset) -> String {
             "none - the ALB reset the HTTP/2 stream (RST_STREAM {code}) without a response"
         );
     }
+    let retry = match r.target_received {
+        Some(false) => "which clients may retry safely",
+        Some(true) => {
+            "which clients may retry safely (but the target had received the request: a retry \
+             repeats it there)"
+        }
+        None => {
+            "which clients retry (the back end, not in the capture, would show whether a target \
+             had received the request already: a retry repeats it there)"
+        }
+    };
     format!(
         "none - the ALB refused the HTTP/2 stream (RST_STREAM {code}): an answer saying it was \
-         not processed, which clients may retry safely{}",
-        if r.target_received {
-            " (but the target had received the request: a retry repeats it there)"
-        } else {
-            ""
-        }
+         not processed, {retry}"
     )
 }
 
@@ -466,7 +472,7 @@ mod tests {
             code: 7,
             target_received,
         };
-        let s = client_stream_reset(&refused(false));
+        let s = client_stream_reset(&refused(Some(false)));
         assert!(
             s.starts_with("none - the ALB refused the HTTP/2 stream"),
             "{s}"
@@ -475,10 +481,15 @@ mod tests {
             s.contains("retry safely") && !s.contains("target had"),
             "{s}"
         );
-        assert!(client_stream_reset(&refused(true)).contains("the target had received"));
+        assert!(client_stream_reset(&refused(Some(true))).contains("the target had received"));
+        let unknown = client_stream_reset(&refused(None));
+        assert!(
+            !unknown.contains("safely") && unknown.contains("not in the capture"),
+            "{unknown}"
+        );
         let cancel = client_stream_reset(&ClientStreamReset {
             code: 8,
-            target_received: true,
+            target_received: Some(true),
         });
         assert_eq!(
             cancel,
