@@ -878,10 +878,5 @@ fn back_capture_ended_before(
 /// The capture ended with this connection open and nothing closing it (no FIN, no RST).
 fn open_at_end(rec: &std::sync::Arc<crate::alb::ClosedConn>) -> bool {
     rec.tcp.close_reason == crate::flow::CloseReason::EndOfCapture
-        && !rec.tcp.events.iter().any(|e| {
-            matches!(
-                e.kind,
-                crate::flow::TcpEventKind::Fin | crate::flow::TcpEventKind::Rst
-            )
-        })
+        && !rec.tcp.events.iter().any(|e| e.kind.is_close())
 }

@@ -43,14 +43,15 @@ pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
     let close = events(front).iter().find(|e| {
         e.dir == Dir::ToServer && is_close(e) && e.ts >= t0 && answer.map_or(true, |a| e.ts < a)
     })?;
-    // Bytes from the ALB missing from the capture before the close: the answer may be there.
+    // Bytes from the ALB missing from the capture before the close: the answer may be there
+    // (also where they were missing before the request: a reader that lost its place in the
+    // stream, an HTTP/2 connection above all, reads no answer after them).
     if events(front).iter().any(|e| {
         e.dir == Dir::ToClient
             && matches!(
                 e.kind,
                 TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
             )
-            && e.ts >= t0
             && e.ts <= close.ts
     }) {
         return None;
@@ -451,17 +452,16 @@ pub(super) fn front_body_still_arriving(f: &Leg, mut ev: Vec<Evidence>) -> Optio
     ))
 }
 
-/// True when ALB -> client bytes after the request are missing from the capture (the answer
-/// may have been in them).
+/// True when ALB -> client bytes of the request's connection are missing from the capture:
+/// the answer may have been in them, or after them where the reader lost its place in the
+/// stream (an HTTP/2 connection reads no frame after a gap).
 pub(super) fn front_answer_missing(f: &Leg) -> bool {
-    let t0 = f.time();
     events(f).iter().any(|e| {
         e.dir == Dir::ToClient
             && matches!(
                 e.kind,
                 TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
             )
-            && e.ts >= t0
     })
 }
 
