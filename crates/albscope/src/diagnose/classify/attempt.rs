@@ -322,13 +322,25 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
             return verdict;
         }
         // Bytes missing from the capture before the target's close: from the target, its
-        // answer may have been in them; from the ALB, what it sent (a request on a connection
-        // the target's keep-alive timer closed as it arrived, a TLS ClientHello) is not known.
+        // answer may have been in them (where nothing else of its came back in the clear);
+        // from the ALB, what it sent on a first exchange not read as HTTP is not known: a
+        // request or a TLS ClientHello.
         let lost = |dir| {
             back_bytes_not_captured(b, Some(dir), b.conn.opened)
                 .filter(|g| matches!(g, Evidence::BytesNotCaptured { at, .. } if at.time <= c.ts))
         };
-        let (answer_lost, sent_lost) = (lost(Dir::ToClient), lost(Dir::ToServer));
+        let app = b.record.as_ref().map(|r| r.app);
+        let clear_back = b
+            .record
+            .as_ref()
+            .map_or(0, |r| r.tcp.dirs[Dir::ToClient.index()].payload_bytes);
+        let answer_lost =
+            lost(Dir::ToClient).filter(|_| app == Some(AppKind::Tls) || clear_back == 0);
+        // (On a reused connection the request's content decides nothing here: the
+        // close's timing, read without it, is what the keep-alive race rules need.)
+        let alternative = (b.index() == 0 && app != Some(AppKind::Http))
+            .then_some(Category::TargetTlsHandshakeFailed);
+        let sent_lost = lost(Dir::ToServer).filter(|_| alternative.is_some());
         if answer_lost.is_some() || sent_lost.is_some() {
             let candidates = if answer_lost.is_some() {
                 vec![
@@ -336,16 +348,10 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
                     Category::MalformedResponse,
                     Category::Ok,
                 ]
-            } else if b.index() > 0 {
-                vec![
-                    Category::TargetClosedBeforeResponse,
-                    Category::KeepaliveRace,
-                ]
             } else {
-                vec![
-                    Category::TargetClosedBeforeResponse,
-                    Category::TargetTlsHandshakeFailed,
-                ]
+                std::iter::once(Category::TargetClosedBeforeResponse)
+                    .chain(alternative)
+                    .collect()
             };
             ev.extend(answer_lost.or(sent_lost));
             let mut verdict = v(

@@ -24,9 +24,10 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
 
 /// A verdict that rests on the target sending nothing before a close (it closed first, it
 /// raced the request, the ALB gave up on it) is not proved where bytes from the target are
-/// missing from the capture before that close (mirror or capture loss): its answer may have
-/// been in them, or after them where the reader lost its place in the stream (and skipped the
-/// answer's bytes looking for the next message). Nor is a malformed answer where the ALB's
+/// missing from the capture between the request and that close (mirror or capture loss): its
+/// answer may have been in them. (Bytes lost before the request may also hide it, where the
+/// reader lost its place in the stream; not handled: a snap length cuts every earlier answer
+/// so.) Nor is a malformed answer where the ALB's
 /// bytes are missing before it: the framing of an answer depends on its request (a HEAD's
 /// answer has no body). Such a verdict becomes undetermined between itself and the outcomes
 /// the lost bytes leave, the gap its evidence.
@@ -53,14 +54,14 @@ fn unanswered_with_bytes_lost(b: &Leg, mut verdict: BackVerdict) -> BackVerdict 
             | Category::DeregistrationAbort
             | Category::TargetIdleTimeout
     );
-    if !silent || resp.is_some() {
+    // (A request not readable is an attempt's: `analyze_attempt` reads its lost bytes.)
+    let Some(from) = req_t.filter(|_| silent && resp.is_none()) else {
         return verdict;
-    }
-    let from = req_t.unwrap_or(b.conn.opened);
+    };
     let Some(close) = events(b).iter().find(|e| is_close(e) && e.ts >= from) else {
         return verdict;
     };
-    let Some(gap) = back_bytes_not_captured(b, Some(Dir::ToClient), b.conn.opened) else {
+    let Some(gap) = back_bytes_not_captured(b, Some(Dir::ToClient), from) else {
         return verdict;
     };
     if !matches!(&gap, Evidence::BytesNotCaptured { at, .. } if at.time <= close.ts) {

@@ -43,16 +43,16 @@ pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
     let close = events(front).iter().find(|e| {
         e.dir == Dir::ToServer && is_close(e) && e.ts >= t0 && answer.map_or(true, |a| e.ts < a)
     })?;
-    // Bytes from the ALB missing from the capture before the close: the answer may be there
+    // Bytes missing from the capture before the close: from the ALB, the answer may be there
     // (also where they were missing before the request: a reader that lost its place in the
-    // stream, an HTTP/2 connection above all, reads no answer after them).
+    // stream, an HTTP/2 connection above all, reads no answer after them); from the client, a
+    // request the capture lacks frames the answers after it (a HEAD's answer has no body), so
+    // an answer may have been read as part of another.
     if events(front).iter().any(|e| {
-        e.dir == Dir::ToClient
-            && matches!(
-                e.kind,
-                TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
-            )
-            && e.ts <= close.ts
+        matches!(
+            e.kind,
+            TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
+        ) && e.ts <= close.ts
     }) {
         return None;
     }
@@ -429,8 +429,8 @@ pub(super) fn client_stopped_answer(f: &Leg) -> Option<Evidence> {
 
 /// The response headers reached the client and its body was still arriving when the capture
 /// ended: a Content-Length not reached, or a chunked body without its last chunk (HTTP/1.1 ends
-/// one only with its zero-length chunk, RFC 9112 7.1), nothing missing from the capture and no
-/// close after the headers. The answer may still complete or be cut off (`incomplete_body`):
+/// one only with its zero-length chunk, RFC 9112 7.1), and no close after the headers (bytes
+/// missing from the capture leave it as open: the rest may be in them, or not). The answer may still complete or be cut off (`incomplete_body`):
 /// in flight, not proven either way (the back end's counterpart is in `back.rs`).
 pub(super) fn front_body_still_arriving(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
     let r = f.exchange.as_ref()?.response.as_ref()?;
@@ -438,7 +438,7 @@ pub(super) fn front_body_still_arriving(f: &Leg, mut ev: Vec<Evidence>) -> Optio
     let closed_after_headers = events(f)
         .iter()
         .any(|e| is_close(e) && e.ts >= r.headers_done);
-    if r.complete.is_some() || closed_after_headers || front_answer_missing(f) {
+    if r.complete.is_some() || closed_after_headers {
         return None;
     }
     ev.push(Evidence::BodyStillArriving {
