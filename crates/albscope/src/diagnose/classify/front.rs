@@ -3,19 +3,18 @@
 use super::{at, close_of, events, is_close, Ctx};
 use crate::alb::{Leg, TimerSource, Vantage};
 use crate::capture::Duration;
+use crate::capture::Timestamp;
 use crate::diagnose::evidence::{
     AlbTimer, BadGatewayPhase, Cause, ClientStop, Evidence, Inference, Note, TellApart,
 };
 use crate::diagnose::model::Party;
-use crate::flow::{Dir, TcpEventKind};
+use crate::flow::{Dir, TcpEvent, TcpEventKind};
 use crate::protocol::Known;
 use crate::taxonomy::{Category, FixExtra};
 
-/// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
-/// Never for an encrypted exchange of a connection that may carry HTTP/2
-/// ([`crate::alb::front_http2`]): its last client records before the close are its own
-/// GOAWAY or acknowledgements, which need no answer, and its streams cannot be told apart.
-pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
+/// The client's close toward the ALB after the request and before any answer (see
+/// [`client_closed_at`]), when the answer started, and the request's time.
+fn client_close_before_answer(front: &Leg) -> Option<(&TcpEvent, Option<Timestamp>, Timestamp)> {
     if front_http2_burst(front) {
         return None;
     }
@@ -43,17 +42,49 @@ pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
     let close = events(front).iter().find(|e| {
         e.dir == Dir::ToServer && is_close(e) && e.ts >= t0 && answer.map_or(true, |a| e.ts < a)
     })?;
-    // Bytes missing from the capture before the close: from the ALB, the answer may be there
-    // (also where they were missing before the request: a reader that lost its place in the
-    // stream, an HTTP/2 connection above all, reads no answer after them); from the client, a
-    // request the capture lacks frames the answers after it (a HEAD's answer has no body), so
-    // an answer may have been read as part of another.
-    if events(front).iter().any(|e| {
+    Some((close, answer, t0))
+}
+
+/// Bytes missing from the capture on the front end before `close`: from the ALB, the answer
+/// may be there (also where they were missing before the request: a reader that lost its
+/// place in the stream, an HTTP/2 connection above all, reads no answer after them); from the
+/// client, a request the capture lacks frames the answers after it (a HEAD's answer has no
+/// body), so an answer may have been read as part of another.
+fn bytes_lost_before<'a>(front: &'a Leg, close: &TcpEvent) -> Option<&'a TcpEvent> {
+    events(front).iter().find(|e| {
         matches!(
             e.kind,
             TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
         ) && e.ts <= close.ts
-    }) {
+    })
+}
+
+/// Where the client closed before any answer but bytes missing from the capture before its
+/// close leave that unproved ([`bytes_lost_before`]): the gap, as evidence.
+pub(super) fn client_close_unproved(front: &Leg) -> Option<Evidence> {
+    let (close, _, _) = client_close_before_answer(front)?;
+    let gap = bytes_lost_before(front, close)?;
+    let bytes = match gap.kind {
+        TcpEventKind::Gap { len, .. } | TcpEventKind::MemorySkipped { len, .. } => len,
+        _ => 0,
+    };
+    Some(Evidence::BytesNotCaptured {
+        from: match gap.dir {
+            Dir::ToServer => Party::Client,
+            Dir::ToClient => Party::Alb,
+        },
+        bytes,
+        at: at(gap.ts, gap.pos),
+    })
+}
+
+/// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
+/// Never for an encrypted exchange of a connection that may carry HTTP/2
+/// ([`crate::alb::front_http2`]): its last client records before the close are its own
+/// GOAWAY or acknowledgements, which need no answer, and its streams cannot be told apart.
+pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
+    let (close, answer, t0) = client_close_before_answer(front)?;
+    if bytes_lost_before(front, close).is_some() {
         return None;
     }
     // The ALB closing first means the client did not give up first.
