@@ -89,7 +89,7 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
             detail,
         );
     }
-    if first_synack.is_none() && !synack_not_captured(b, &evs) {
+    if first_synack.is_none() && !synack_not_captured(b, evs) {
         if let Some(r) = target_rst {
             ev.push(Evidence::Refused {
                 at: at(r.ts, r.pos),
@@ -425,6 +425,8 @@ fn synack_not_captured(b: &Leg, evs: &[TcpEvent]) -> bool {
     let rst = |k: &TcpEventKind| matches!(k, TcpEventKind::Rst);
     let syn_or_rst = |k: &TcpEventKind| matches!(k, TcpEventKind::Syn { .. } | TcpEventKind::Rst);
     // (with events left out by their cap, the counts prove nothing)
-    rec.tcp.events_dropped == 0 && to_client.packets > count(Dir::ToClient, rst)
-        || rec.tcp.events_dropped == 0 && to_server.packets > count(Dir::ToServer, syn_or_rst)
+    let counted = rec.tcp.events_dropped == 0;
+    counted
+        && (to_client.packets > count(Dir::ToClient, rst)
+            || to_server.packets > count(Dir::ToServer, syn_or_rst))
 }
