@@ -59,11 +59,13 @@ fn bytes_lost_before<'a>(front: &'a Leg, close: &TcpEvent) -> Option<&'a TcpEven
     })
 }
 
-/// Where the client closed before any answer but bytes missing from the capture before its
-/// close leave that unproved ([`bytes_lost_before`]): the gap, as evidence.
+/// Where the client closed before any answer but bytes it sent are missing from the capture
+/// before its close ([`bytes_lost_before`]: the answers after a lost request may be framed
+/// wrong): the gap, as evidence. (Lost bytes of the ALB's are its answer, or part of it: the
+/// client got one, and the rest of the path decides.)
 pub(super) fn client_close_unproved(front: &Leg) -> Option<Evidence> {
     let (close, _, _) = client_close_before_answer(front)?;
-    let gap = bytes_lost_before(front, close)?;
+    let gap = bytes_lost_before(front, close).filter(|g| g.dir == Dir::ToServer)?;
     let bytes = match gap.kind {
         TcpEventKind::Gap { len, .. } | TcpEventKind::MemorySkipped { len, .. } => len,
         _ => 0,
