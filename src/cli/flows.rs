@@ -620,6 +620,7 @@ mod tests {
                 retransmission: true,
             },
             TcpEventKind::Fin,
+            TcpEventKind::FinNotCaptured,
             TcpEventKind::Rst,
             TcpEventKind::Icmp(IcmpError {
                 v6: false,

@@ -191,6 +191,7 @@ fn push_event(out: &mut Vec<u8>, e: &TcpEvent) {
             retrans(out, *retransmission);
         }
         TcpEventKind::Fin => kind(out, "fin"),
+        TcpEventKind::FinNotCaptured => kind(out, "fin_not_captured"),
         TcpEventKind::Rst => kind(out, "rst"),
         TcpEventKind::Retransmission { len } => {
             kind(out, "retransmission");

@@ -1998,17 +1998,28 @@ fn caddy_http2_single_stream_connections_with_and_without_keys() {
     );
 }
 
+/// The byte range of each record (16-byte header and frame) of a little-endian classic pcap,
+/// in file order; a record cut short ends at the end of the bytes.
+pub(crate) fn pcap_records(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut records = Vec::new();
+    let mut end = 24;
+    while let Some(len) = bytes.get(end + 8..end + 12) {
+        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
+        let next = (end + 16 + len).min(bytes.len());
+        records.push(end..next);
+        end = next;
+    }
+    records
+}
+
 /// The first `n` packets of a classic pcap (`editcap -r FILE OUT 1-n`).
 fn first_packets(bytes: &[u8], n: usize) -> Vec<u8> {
-    let mut end = 24;
-    for _ in 0..n {
-        let Some(len) = bytes.get(end + 8..end + 12) else {
-            break;
-        };
-        let len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
-        end = (end + 16 + len).min(bytes.len());
-    }
-    bytes[..end].to_vec()
+    let records = pcap_records(bytes);
+    let end = n
+        .checked_sub(1)
+        .and_then(|last| records.get(last).or(records.last()))
+        .map_or(24, |r| r.end);
+    bytes[..end.min(bytes.len())].to_vec()
 }
 
 /// The category of a Caddy recording's request by its path (`record_caddy.sh`).

@@ -26,6 +26,7 @@ mod learn_once;
 mod late_start;
 mod logjoin_cli;
 mod logjoin_samples;
+mod mirror_loss;
 mod multi_file_samples;
 mod protocol_http;
 mod protocol_robustness;

@@ -47,10 +47,7 @@ pub fn health_check_shaped(
     }
     let closes = |after: Timestamp| {
         tcp.events.iter().find(|e| {
-            matches!(
-                e.kind,
-                TcpEventKind::Fin | TcpEventKind::Rst | TcpEventKind::Icmp(_)
-            ) && e.ts >= after
+            (e.kind.is_close() || matches!(e.kind, TcpEventKind::Icmp(_))) && e.ts >= after
         })
     };
     let established = tls.and_then(|t| t.established).is_some();

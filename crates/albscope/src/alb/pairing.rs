@@ -1230,7 +1230,7 @@ fn client_tls_failure(leg: &Leg) -> Option<super::ClientTlsFailure> {
         .tcp
         .events
         .iter()
-        .find(|e| matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) && e.ts >= hello.ts);
+        .find(|e| e.kind.is_close() && e.ts >= hello.ts);
     let alb_closed = alb_closed.is_some_and(|e| e.dir == Dir::ToClient);
     if alert.is_none() && !alb_closed {
         return None;
@@ -1881,12 +1881,7 @@ fn outcome_time(back: &Leg) -> Option<Timestamp> {
     rec.tcp
         .events
         .iter()
-        .filter(|e| {
-            matches!(
-                e.kind,
-                TcpEventKind::Rst | TcpEventKind::Fin | TcpEventKind::Icmp(_)
-            )
-        })
+        .filter(|e| e.kind.is_close() || matches!(e.kind, TcpEventKind::Icmp(_)))
         .map(|e| e.ts)
         .next()
 }

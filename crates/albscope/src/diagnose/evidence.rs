@@ -508,6 +508,16 @@ pub enum Evidence {
         /// How long the attempt is seen.
         seen: Duration,
     },
+    /// Bytes of the connection are missing from the capture (mirror or capture loss, or
+    /// skipped at a memory limit): what they held is not known.
+    BytesNotCaptured {
+        /// Who sent them.
+        from: Party,
+        /// How many (the first gap's).
+        bytes: u64,
+        /// Where the capture showed them missing.
+        at: At,
+    },
     /// The target's SYN-ACK never reached the ALB (it retransmitted its SYN).
     SynAckLost {
         /// The SYN-ACK.
@@ -776,6 +786,7 @@ impl Evidence {
             | Evidence::IcmpAnswer { at, .. }
             | Evidence::Refused { at, .. }
             | Evidence::SynAckLost { at, .. }
+            | Evidence::BytesNotCaptured { at, .. }
             | Evidence::ClientHelloOffer { at, .. }
             | Evidence::TlsAlert { at, .. }
             | Evidence::HandshakeRefused { at, .. }
@@ -998,6 +1009,9 @@ pub enum Cause {
     RelayedNormally,
     /// The response is not fully in the capture.
     ResponseNotCaptured,
+    /// Bytes of the connection are missing from the capture where they decide the category
+    /// (a lost TLS handshake record, a lost answer).
+    BytesNotCaptured,
     /// The target answered over TLS (status not visible).
     TlsAnswer,
     /// No response within the capture.

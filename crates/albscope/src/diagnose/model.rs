@@ -243,6 +243,11 @@ pub enum EventKind {
         /// Sender.
         from: Party,
     },
+    /// A FIN missing from the capture that the peer acknowledged (at the event's packet).
+    FinNotCaptured {
+        /// Sender.
+        from: Party,
+    },
     /// A RST.
     Rst {
         /// Sender.

@@ -154,10 +154,11 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
                     // headers: the body was in flight, shown at the capture's last packet.
                     let open_end = leg.record.as_ref().and_then(|rec| {
                         let open = rec.tcp.close_reason == CloseReason::EndOfCapture
-                            && !rec.tcp.events.iter().any(|e| {
-                                e.ts >= r.headers_done
-                                    && matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst)
-                            });
+                            && !rec
+                                .tcp
+                                .events
+                                .iter()
+                                .any(|e| e.ts >= r.headers_done && e.kind.is_close());
                         open.then_some(rec.tcp.end.max(r.headers_done))
                     });
                     push(
@@ -319,6 +320,7 @@ fn leg_events(leg: &Leg, side: LegKind, out: &mut Vec<Raw>) {
                     }),
                 },
                 TcpEventKind::Fin => EventKind::Fin { from },
+                TcpEventKind::FinNotCaptured => EventKind::FinNotCaptured { from },
                 TcpEventKind::Rst => EventKind::Rst { from },
                 TcpEventKind::Icmp(i) => EventKind::Icmp {
                     description: i.description.clone(),

@@ -142,6 +142,18 @@ impl Dir {
     }
 }
 
+impl TcpEventKind {
+    /// A FIN, captured or proved by the peer's acknowledgement.
+    pub fn is_fin(&self) -> bool {
+        matches!(self, TcpEventKind::Fin | TcpEventKind::FinNotCaptured)
+    }
+
+    /// A close: a FIN (captured or proved) or a RST.
+    pub fn is_close(&self) -> bool {
+        self.is_fin() || matches!(self, TcpEventKind::Rst)
+    }
+}
+
 /// What happened to a connection at the TCP level, one entry per event, in time order.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -158,6 +170,9 @@ pub enum TcpEventKind {
     },
     /// A FIN.
     Fin,
+    /// A FIN the capture lacks (lost by the mirror or the capture) that the peer acknowledged:
+    /// its ACK is one past the sender's last byte. Dated just before that ACK's packet (`pos`).
+    FinNotCaptured,
     /// A RST.
     Rst,
     /// An ICMP error quoting this connection.

@@ -475,6 +475,10 @@ fn update_conn(
         let peer = dir.reverse();
         let ps = &conn.sides[peer.index()];
         if let Some(acked) = ps.offset_of(seg.ack) {
+            if acks_lost_fin(ps, acked) {
+                fin_not_captured(conn, config, stats, peer, ts, pos, sink);
+            }
+            let ps = &conn.sides[peer.index()];
             let next = ps.reasm.next() as i64;
             // Only a bare ACK waits: data, a FIN or a RST of its sender follows the bytes it
             // acknowledges, so a hole below them is a gap before it.
@@ -723,7 +727,7 @@ fn in_order_checks(
     }
     let ps = &conn.sides[dir.reverse().index()];
     if let Some(acked) = ps.offset_of(seg.ack) {
-        if ack_limit(ps, acked).is_some() {
+        if ack_limit(ps, acked).is_some() || acks_lost_fin(ps, acked) {
             return false;
         }
     }
@@ -746,9 +750,56 @@ fn ack_limit(ps: &DirState, acked: i64) -> Option<u64> {
     // the mirror), not a lost byte: were it a byte, the data after it leaves a hole that a
     // later ACK or the close still declares.
     let fin_cap = ps.fin_off.map(|o| o as i64).unwrap_or(i64::MAX);
-    let lost_fin = ps.fin_off.is_none() && acked == next + 1 && ps.reasm.high() == next as u64;
-    let limit = if lost_fin { next } else { acked.min(fin_cap) };
+    let limit = if acks_lost_fin(ps, acked) {
+        next
+    } else {
+        acked.min(fin_cap)
+    };
     (limit > next && limit - next <= MAX_INFERRED_GAP as i64).then_some(limit as u64)
+}
+
+/// True when an ACK of `ps`'s stream up to offset `acked` acknowledges a FIN the capture
+/// lacks: exactly one past the last byte seen, nothing seen beyond it, no FIN seen. (A lost
+/// one-byte segment would look the same; a FIN is what ends an HTTP connection.)
+fn acks_lost_fin(ps: &DirState, acked: i64) -> bool {
+    let next = ps.reasm.next() as i64;
+    ps.fin_off.is_none() && acked == next + 1 && ps.reasm.high() == next as u64
+}
+
+/// Records the FIN of `dir`'s sender that the capture lacks (mirror or capture loss) but the
+/// peer acknowledged ([`acks_lost_fin`]): a [`TcpEventKind::FinNotCaptured`] dated just before
+/// the acknowledging packet at `ts`/`pos` (the FIN was sent before it), and the FIN handed
+/// downstream like a captured one, so that the close is not lost with its packet.
+#[allow(clippy::too_many_arguments)]
+fn fin_not_captured(
+    conn: &mut Conn,
+    config: &FlowConfig,
+    stats: &mut FlowStats,
+    dir: Dir,
+    ts: Timestamp,
+    pos: PacketPos,
+    sink: &mut dyn FlowSink,
+) {
+    let last = conn.events.last().map_or(i64::MIN, |e| e.ts.0);
+    let at = Timestamp(ts.0.saturating_sub(1).max(last));
+    let side = &mut conn.sides[dir.index()];
+    side.fin_off = Some(side.reasm.next());
+    side.fin_at = (at, pos);
+    if side.state != EpState::Reset {
+        side.state = EpState::Closed;
+    }
+    push_event(
+        conn,
+        config.max_events,
+        TcpEvent {
+            ts: at,
+            pos,
+            dir,
+            kind: TcpEventKind::FinNotCaptured,
+        },
+    );
+    let next = conn.sides[dir.index()].reasm.next();
+    drain(conn, config, stats, dir, next, ts, pos, sink);
 }
 
 /// The in-order path (see [`in_order`] for when it is taken and why it decides as the full

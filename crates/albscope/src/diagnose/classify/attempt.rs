@@ -1,6 +1,6 @@
 //! The back-end verdict of a connection that carried no request: connect and TLS failures.
 
-use super::{at, close_of, events, is_close, BackVerdict, Ctx, FixFacts};
+use super::{at, back_bytes_not_captured, close_of, events, is_close, BackVerdict, Ctx, FixFacts};
 use crate::alb::{Leg, TLS_HANDSHAKE_TIMEOUT};
 use crate::diagnose::evidence::{Cause, Evidence, Icmp};
 use crate::diagnose::model::Party;
@@ -89,7 +89,7 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
             detail,
         );
     }
-    if first_synack.is_none() {
+    if first_synack.is_none() && !synack_not_captured(b, evs) {
         if let Some(r) = target_rst {
             ev.push(Evidence::Refused {
                 at: at(r.ts, r.pos),
@@ -212,6 +212,23 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
                     detail,
                 );
             }
+            // Handshake bytes missing from the capture: the handshake may have completed in
+            // them (a lost ServerHello or Finished), and what followed is not readable.
+            if let Some(gap) = back_bytes_not_captured(b, None, b.conn.opened) {
+                ev.push(gap);
+                let mut verdict = v(
+                    Category::Undetermined,
+                    Cause::BytesNotCaptured,
+                    ev,
+                    None,
+                    detail,
+                );
+                verdict.candidates = vec![
+                    Category::TargetTlsHandshakeFailed,
+                    Category::TargetClosedBeforeResponse,
+                ];
+                return verdict;
+            }
             let tclose = evs
                 .iter()
                 .find(|e| e.dir == Dir::ToClient && is_close(e) && e.ts >= start);
@@ -304,6 +321,49 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
             ];
             return verdict;
         }
+        // Bytes missing from the capture before the target's close: from the target, its
+        // answer may have been in them (where nothing else of its came back in the clear);
+        // from the ALB, what it sent on a first exchange not read as HTTP is not known: a
+        // request or a TLS ClientHello.
+        let lost = |dir| {
+            back_bytes_not_captured(b, Some(dir), b.conn.opened)
+                .filter(|g| matches!(g, Evidence::BytesNotCaptured { at, .. } if at.time <= c.ts))
+        };
+        let app = b.record.as_ref().map(|r| r.app);
+        let clear_back = b
+            .record
+            .as_ref()
+            .map_or(0, |r| r.tcp.dirs[Dir::ToClient.index()].payload_bytes);
+        let answer_lost =
+            lost(Dir::ToClient).filter(|_| app == Some(AppKind::Tls) || clear_back == 0);
+        // (On a reused connection the request's content decides nothing here: the
+        // close's timing, read without it, is what the keep-alive race rules need.)
+        let alternative = (b.index() == 0 && app != Some(AppKind::Http))
+            .then_some(Category::TargetTlsHandshakeFailed);
+        let sent_lost = lost(Dir::ToServer).filter(|_| alternative.is_some());
+        if answer_lost.is_some() || sent_lost.is_some() {
+            let candidates = if answer_lost.is_some() {
+                vec![
+                    Category::TargetClosedBeforeResponse,
+                    Category::MalformedResponse,
+                    Category::Ok,
+                ]
+            } else {
+                std::iter::once(Category::TargetClosedBeforeResponse)
+                    .chain(alternative)
+                    .collect()
+            };
+            ev.extend(answer_lost.or(sent_lost));
+            let mut verdict = v(
+                Category::Undetermined,
+                Cause::BytesNotCaptured,
+                ev,
+                None,
+                detail,
+            );
+            verdict.candidates = candidates;
+            return verdict;
+        }
         ev.push(Evidence::TargetClosedFirst {
             close: close_of(c),
             at: at(c.ts, c.pos),
@@ -348,4 +408,25 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
         None,
         detail,
     )
+}
+
+/// The connect completed although the capture lacks its SYN-ACK (lost by the mirror or the
+/// capture): the target sent something besides a RST (it sends nothing else before it
+/// accepts), or the ALB sent something besides SYNs and RSTs (an ACK, bytes or a FIN follow
+/// only a SYN-ACK it received). Such a connection was neither refused nor left unanswered.
+fn synack_not_captured(b: &Leg, evs: &[TcpEvent]) -> bool {
+    let Some(rec) = b.record.as_ref() else {
+        return false;
+    };
+    let [to_server, to_client] = &rec.tcp.dirs;
+    let count = |dir: Dir, pick: fn(&TcpEventKind) -> bool| {
+        evs.iter().filter(|e| e.dir == dir && pick(&e.kind)).count() as u64
+    };
+    let rst = |k: &TcpEventKind| matches!(k, TcpEventKind::Rst);
+    let syn_or_rst = |k: &TcpEventKind| matches!(k, TcpEventKind::Syn { .. } | TcpEventKind::Rst);
+    // (with events left out by their cap, the counts prove nothing)
+    let counted = rec.tcp.events_dropped == 0;
+    counted
+        && (to_client.packets > count(Dir::ToClient, rst)
+            || to_server.packets > count(Dir::ToServer, syn_or_rst))
 }

@@ -2,8 +2,8 @@
 
 use super::attempt::analyze_attempt;
 use super::{
-    at, back_times, close_of, events, is_close, BackVerdict, Ctx, FixFacts, RACE_LOOKBACK,
-    RACE_SLACK, RACE_WINDOW,
+    at, back_bytes_not_captured, back_times, close_of, events, is_close, BackVerdict, Ctx,
+    FixFacts, RACE_LOOKBACK, RACE_SLACK, RACE_WINDOW,
 };
 use crate::alb::{AfterReset, ConnectAttempt, ConnectOutcome, Leg};
 use crate::capture::{Duration, Timestamp};
@@ -18,6 +18,71 @@ use crate::taxonomy::{Category, FixExtra};
 
 /// Applies the back-end rules of the taxonomy.
 pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
+    let verdict = analyze_back_read(b, ctx);
+    unanswered_with_bytes_lost(b, verdict)
+}
+
+/// A verdict that rests on the target sending nothing before a close (it closed first, it
+/// raced the request, the ALB gave up on it) is not proved where bytes from the target are
+/// missing from the capture between the request and that close (mirror or capture loss): its
+/// answer may have been in them. (Bytes lost before the request may also hide it, where the
+/// reader lost its place in the stream; not handled: a snap length cuts every earlier answer
+/// so.) Nor is a malformed answer where the ALB's
+/// bytes are missing before it: the framing of an answer depends on its request (a HEAD's
+/// answer has no body). Such a verdict becomes undetermined between itself and the outcomes
+/// the lost bytes leave, the gap its evidence.
+fn unanswered_with_bytes_lost(b: &Leg, mut verdict: BackVerdict) -> BackVerdict {
+    let (req_t, resp) = back_times(b);
+    if verdict.category == Category::MalformedResponse {
+        let until = resp.map_or(Timestamp(i64::MAX), |r| r.0);
+        let lost = back_bytes_not_captured(b, Some(Dir::ToServer), b.conn.opened)
+            .filter(|g| matches!(g, Evidence::BytesNotCaptured { at, .. } if at.time <= until));
+        if let Some(gap) = lost {
+            verdict.evidence.push(gap);
+            verdict.candidates = vec![Category::MalformedResponse, Category::Ok];
+            verdict.category = Category::Undetermined;
+            verdict.what = Cause::BytesNotCaptured;
+            verdict.expected_status = None;
+            verdict.tell_apart = None;
+        }
+        return verdict;
+    }
+    let silent = matches!(
+        verdict.category,
+        Category::TargetClosedBeforeResponse
+            | Category::KeepaliveRace
+            | Category::DeregistrationAbort
+            | Category::TargetIdleTimeout
+    );
+    // (A request not readable is an attempt's: `analyze_attempt` reads its lost bytes.)
+    let Some(from) = req_t.filter(|_| silent && resp.is_none()) else {
+        return verdict;
+    };
+    let Some(close) = events(b).iter().find(|e| is_close(e) && e.ts >= from) else {
+        return verdict;
+    };
+    let Some(gap) = back_bytes_not_captured(b, Some(Dir::ToClient), from) else {
+        return verdict;
+    };
+    if !matches!(&gap, Evidence::BytesNotCaptured { at, .. } if at.time <= close.ts) {
+        return verdict;
+    }
+    let mut candidates = vec![verdict.category];
+    if close.dir == Dir::ToClient {
+        candidates.push(Category::IncompleteBody);
+    }
+    candidates.push(Category::Ok);
+    verdict.evidence.push(gap);
+    verdict.category = Category::Undetermined;
+    verdict.candidates = candidates;
+    verdict.what = Cause::BytesNotCaptured;
+    verdict.expected_status = None;
+    verdict.tell_apart = None;
+    verdict
+}
+
+/// [`analyze_back`] as the capture reads, bytes lost or not.
+fn analyze_back_read(b: &Leg, ctx: &Ctx) -> BackVerdict {
     let target_ep = b.conn.key.server;
     // One lookup (what `Knowledge::target_keepalive` and `target_announced_keepalive` read).
     let tinfo = ctx.known.targets.get(&target_ep);
@@ -224,7 +289,7 @@ pub(super) fn analyze_back(b: &Leg, ctx: &Ctx) -> BackVerdict {
                 // The same holds for a FIN: with the timer unknown, an idle close crossing
                 // the request looks like a target closing at the request it had read (a
                 // handler that failed, a hijacked connection closed) within a round trip.
-                let fin_unproved = matches!(tc.kind, TcpEventKind::Fin) && close_unproved;
+                let fin_unproved = tc.kind.is_fin() && close_unproved;
                 match order {
                     CloseOrder::Crossed if fin_unproved => {
                         if split.is_some() {

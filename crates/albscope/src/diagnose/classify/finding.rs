@@ -4,8 +4,8 @@ use super::access_log::access_log;
 use super::back::analyze_back;
 use super::front::whole_secs;
 use super::front::{
-    analyze_front_only, client_closed_at, client_stopped_answer, front_answer_missing,
-    front_body_still_arriving, front_elapsed, front_incomplete_body,
+    analyze_front_only, client_close_unproved, client_closed_at, client_stopped_answer,
+    front_answer_missing, front_body_still_arriving, front_elapsed, front_incomplete_body,
 };
 use super::{Ctx, FixFacts};
 use crate::alb::{Knowledge, NotACheck, PairingNote, RequestPath, TimerSource};
@@ -388,6 +388,16 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         what = Cause::ClientClosedFirst;
         evidence.insert(0, ev);
         front_status = None;
+    } else if let Some(gap) = front.and_then(client_close_unproved) {
+        // The client closed before any answer the capture shows, but bytes are missing before
+        // its close: the answer may be in them, so neither reading is proved.
+        if category != Category::Undetermined {
+            candidates = vec![Category::ClientClosed, category];
+            category = Category::Undetermined;
+            what = Cause::BytesNotCaptured;
+            expected = None;
+        }
+        evidence.push(gap);
     }
 
     // The status the client got: what the front end shows, else inferred from the back end.
@@ -882,10 +892,5 @@ fn back_capture_ended_before(
 /// The capture ended with this connection open and nothing closing it (no FIN, no RST).
 fn open_at_end(rec: &std::sync::Arc<crate::alb::ClosedConn>) -> bool {
     rec.tcp.close_reason == crate::flow::CloseReason::EndOfCapture
-        && !rec.tcp.events.iter().any(|e| {
-            matches!(
-                e.kind,
-                crate::flow::TcpEventKind::Fin | crate::flow::TcpEventKind::Rst
-            )
-        })
+        && !rec.tcp.events.iter().any(|e| e.kind.is_close())
 }

@@ -3,19 +3,18 @@
 use super::{at, close_of, events, is_close, Ctx};
 use crate::alb::{Leg, TimerSource, Vantage};
 use crate::capture::Duration;
+use crate::capture::Timestamp;
 use crate::diagnose::evidence::{
     AlbTimer, BadGatewayPhase, Cause, ClientStop, Evidence, Inference, Note, TellApart,
 };
 use crate::diagnose::model::Party;
-use crate::flow::{Dir, TcpEventKind};
+use crate::flow::{Dir, TcpEvent, TcpEventKind};
 use crate::protocol::Known;
 use crate::taxonomy::{Category, FixExtra};
 
-/// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
-/// Never for an encrypted exchange of a connection that may carry HTTP/2
-/// ([`crate::alb::front_http2`]): its last client records before the close are its own
-/// GOAWAY or acknowledgements, which need no answer, and its streams cannot be told apart.
-pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
+/// The client's close toward the ALB after the request and before any answer (see
+/// [`client_closed_at`]), when the answer started, and the request's time.
+fn client_close_before_answer(front: &Leg) -> Option<(&TcpEvent, Option<Timestamp>, Timestamp)> {
     if front_http2_burst(front) {
         return None;
     }
@@ -43,16 +42,51 @@ pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
     let close = events(front).iter().find(|e| {
         e.dir == Dir::ToServer && is_close(e) && e.ts >= t0 && answer.map_or(true, |a| e.ts < a)
     })?;
-    // Bytes from the ALB missing from the capture before the close: the answer may be there.
-    if events(front).iter().any(|e| {
-        e.dir == Dir::ToClient
-            && matches!(
-                e.kind,
-                TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
-            )
-            && e.ts >= t0
-            && e.ts <= close.ts
-    }) {
+    Some((close, answer, t0))
+}
+
+/// Bytes missing from the capture on the front end before `close`: from the ALB, the answer
+/// may be there (also where they were missing before the request: a reader that lost its
+/// place in the stream, an HTTP/2 connection above all, reads no answer after them); from the
+/// client, a request the capture lacks frames the answers after it (a HEAD's answer has no
+/// body), so an answer may have been read as part of another.
+fn bytes_lost_before<'a>(front: &'a Leg, close: &TcpEvent) -> Option<&'a TcpEvent> {
+    events(front).iter().find(|e| {
+        matches!(
+            e.kind,
+            TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
+        ) && e.ts <= close.ts
+    })
+}
+
+/// Where the client closed before any answer but bytes it sent are missing from the capture
+/// before its close ([`bytes_lost_before`]: the answers after a lost request may be framed
+/// wrong): the gap, as evidence. (Lost bytes of the ALB's are its answer, or part of it: the
+/// client got one, and the rest of the path decides.)
+pub(super) fn client_close_unproved(front: &Leg) -> Option<Evidence> {
+    let (close, _, _) = client_close_before_answer(front)?;
+    let gap = bytes_lost_before(front, close).filter(|g| g.dir == Dir::ToServer)?;
+    let bytes = match gap.kind {
+        TcpEventKind::Gap { len, .. } | TcpEventKind::MemorySkipped { len, .. } => len,
+        _ => 0,
+    };
+    Some(Evidence::BytesNotCaptured {
+        from: match gap.dir {
+            Dir::ToServer => Party::Client,
+            Dir::ToClient => Party::Alb,
+        },
+        bytes,
+        at: at(gap.ts, gap.pos),
+    })
+}
+
+/// When the client closed (FIN or RST toward the ALB) before any answer on the front end.
+/// Never for an encrypted exchange of a connection that may carry HTTP/2
+/// ([`crate::alb::front_http2`]): its last client records before the close are its own
+/// GOAWAY or acknowledgements, which need no answer, and its streams cannot be told apart.
+pub(super) fn client_closed_at(front: &Leg) -> Option<Evidence> {
+    let (close, answer, t0) = client_close_before_answer(front)?;
+    if bytes_lost_before(front, close).is_some() {
         return None;
     }
     // The ALB closing first means the client did not give up first.
@@ -430,8 +464,8 @@ pub(super) fn client_stopped_answer(f: &Leg) -> Option<Evidence> {
 
 /// The response headers reached the client and its body was still arriving when the capture
 /// ended: a Content-Length not reached, or a chunked body without its last chunk (HTTP/1.1 ends
-/// one only with its zero-length chunk, RFC 9112 7.1), nothing missing from the capture and no
-/// close after the headers. The answer may still complete or be cut off (`incomplete_body`):
+/// one only with its zero-length chunk, RFC 9112 7.1), and no close after the headers (bytes
+/// missing from the capture leave it as open: the rest may be in them, or not). The answer may still complete or be cut off (`incomplete_body`):
 /// in flight, not proven either way (the back end's counterpart is in `back.rs`).
 pub(super) fn front_body_still_arriving(f: &Leg, mut ev: Vec<Evidence>) -> Option<FrontVerdict> {
     let r = f.exchange.as_ref()?.response.as_ref()?;
@@ -439,7 +473,7 @@ pub(super) fn front_body_still_arriving(f: &Leg, mut ev: Vec<Evidence>) -> Optio
     let closed_after_headers = events(f)
         .iter()
         .any(|e| is_close(e) && e.ts >= r.headers_done);
-    if r.complete.is_some() || closed_after_headers || front_answer_missing(f) {
+    if r.complete.is_some() || closed_after_headers {
         return None;
     }
     ev.push(Evidence::BodyStillArriving {
@@ -453,17 +487,16 @@ pub(super) fn front_body_still_arriving(f: &Leg, mut ev: Vec<Evidence>) -> Optio
     ))
 }
 
-/// True when ALB -> client bytes after the request are missing from the capture (the answer
-/// may have been in them).
+/// True when ALB -> client bytes of the request's connection are missing from the capture:
+/// the answer may have been in them, or after them where the reader lost its place in the
+/// stream (an HTTP/2 connection reads no frame after a gap).
 pub(super) fn front_answer_missing(f: &Leg) -> bool {
-    let t0 = f.time();
     events(f).iter().any(|e| {
         e.dir == Dir::ToClient
             && matches!(
                 e.kind,
                 TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
             )
-            && e.ts >= t0
     })
 }
 

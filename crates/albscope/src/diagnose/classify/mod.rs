@@ -20,9 +20,10 @@ pub use finding::diagnose;
 pub(super) use finding::{diagnose_verdict, diagnose_words, plain_ok_tally, timeline};
 
 use super::evidence::{At, Cause, Close, Evidence, TellApart};
+use super::model::Party;
 use crate::alb::{Knowledge, Leg};
 use crate::capture::{Duration, PacketPos, Timestamp};
-use crate::flow::{TcpEvent, TcpEventKind};
+use crate::flow::{Dir, TcpEvent, TcpEventKind};
 use crate::taxonomy::{Category, FixFacts};
 
 /// How close the target's close must be to the request to call it a keep-alive race.
@@ -68,6 +69,31 @@ fn at(ts: Timestamp, packet: PacketPos) -> At {
     At { time: ts, packet }
 }
 
+/// The first bytes of a back-end leg's connection sent in `dir` (either when `None`) at or
+/// after `from` that the capture lacks (a gap, or bytes a memory limit skipped), as evidence.
+fn back_bytes_not_captured(leg: &Leg, dir: Option<Dir>, from: Timestamp) -> Option<Evidence> {
+    let e = events(leg).iter().find(|e| {
+        dir.map_or(true, |d| e.dir == d)
+            && e.ts >= from
+            && matches!(
+                e.kind,
+                TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
+            )
+    })?;
+    let bytes = match e.kind {
+        TcpEventKind::Gap { len, .. } | TcpEventKind::MemorySkipped { len, .. } => len,
+        _ => 0,
+    };
+    Some(Evidence::BytesNotCaptured {
+        from: match e.dir {
+            Dir::ToServer => Party::Alb,
+            Dir::ToClient => Party::Target,
+        },
+        bytes,
+        at: at(e.ts, e.pos),
+    })
+}
+
 fn events(leg: &Leg) -> &[TcpEvent] {
     leg.record
         .as_ref()
@@ -76,7 +102,7 @@ fn events(leg: &Leg) -> &[TcpEvent] {
 }
 
 fn is_close(e: &TcpEvent) -> bool {
-    matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst)
+    e.kind.is_close()
 }
 
 /// The close an event is (call on a FIN or RST).

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 fn kind(e: &EventKind) -> Kind {
     match e {
         EventKind::Syn { .. } | EventKind::SynAck { .. } => Kind::Syn,
-        EventKind::Fin { .. } => Kind::Fin,
+        EventKind::Fin { .. } | EventKind::FinNotCaptured { .. } => Kind::Fin,
         EventKind::Rst { .. } => Kind::Rst,
         EventKind::Icmp { .. } => Kind::Icmp,
         EventKind::TlsData { .. }

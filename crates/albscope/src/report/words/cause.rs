@@ -158,6 +158,10 @@ pub fn cause(c: &Cause) -> String {
         Cause::HeadersTooLarge => "the target's response headers exceed 32 KB".into(),
         Cause::RelayedNormally => "relayed normally".into(),
         Cause::ResponseNotCaptured => "the response is not fully in the capture".into(),
+        Cause::BytesNotCaptured => "bytes of the connection are missing from the capture \
+                                    (mirror or capture loss): what they held decides the \
+                                    outcome"
+            .into(),
         Cause::TlsAnswer => "the target answered (TLS: status not visible)".into(),
         Cause::NoResponseInCapture => "the request got no response within the capture".into(),
         Cause::AlbClosedBeforeAnswer => "the ALB closed the back-end connection before any \

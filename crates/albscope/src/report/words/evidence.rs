@@ -526,6 +526,12 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
             secs(*timeout),
             secs(*seen)
         ),
+        Evidence::BytesNotCaptured { from, bytes, at: a } => format!(
+            "{bytes} bytes from the {} are missing from the capture ({}): mirror or capture \
+             loss",
+            party(*from),
+            at(a)
+        ),
         Evidence::SynAckLost {
             at: a,
             retransmissions,

@@ -228,6 +228,10 @@ pub fn event(k: &EventKind) -> String {
             None => "SYN-ACK".to_string(),
         },
         EventKind::Fin { from } => format!("FIN from {}", party(*from)),
+        EventKind::FinNotCaptured { from } => format!(
+            "FIN from {} (not captured; acknowledged in this packet)",
+            party(*from)
+        ),
         EventKind::Rst { from } => format!("RST from {}", party(*from)),
         EventKind::Icmp {
             description,
