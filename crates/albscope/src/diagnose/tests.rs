@@ -134,6 +134,32 @@ fn connect_refused() {
     assert!(ev(&f).iter().any(|e| e.contains("#")), "{:?}", f.evidence);
 }
 
+/// A target holding an old connection of the same ports (TIME_WAIT) answers the SYN with a
+/// bare ACK of that old connection (RFC 5961's challenge ACK); the ALB resets it and its SYN
+/// retransmission gets the RST of a closed port: refused, not a connect whose SYN-ACK the
+/// capture lost (seen on real HAProxy traffic: ../shared/perf).
+#[test]
+fn challenge_ack_before_a_refusal_is_still_refused() {
+    let mut tr = tracker();
+    front_answered(&mut tr, 100, 112, 502, "awselb/2.0");
+    let syn = |retransmission| K::Syn { retransmission };
+    let mut b = back_conn(2, 101)
+        .ev(101, ToServer, syn(false))
+        .ev(102, ToServer, K::Rst)
+        .ev(110, ToServer, syn(true))
+        .ev(111, ToClient, K::Rst);
+    // the challenge ACK: a packet of the target's without bytes, FIN or RST
+    b.s.dirs[ToServer.index()].packets = 3;
+    b.s.dirs[ToClient.index()].packets = 2;
+    tr.closed(b.record(AppKind::Empty, vec![], 0, None));
+    check(
+        &one(tr),
+        Category::TargetConnectRefused,
+        Some(502),
+        Some(GeneratedBy::Lb),
+    );
+}
+
 #[test]
 fn unreachable_icmp() {
     let mut tr = tracker();

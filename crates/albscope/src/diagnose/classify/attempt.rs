@@ -411,9 +411,12 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
 }
 
 /// The connect completed although the capture lacks its SYN-ACK (lost by the mirror or the
-/// capture): the target sent something besides a RST (it sends nothing else before it
-/// accepts), or the ALB sent something besides SYNs and RSTs (an ACK, bytes or a FIN follow
-/// only a SYN-ACK it received). Such a connection was neither refused nor left unanswered.
+/// capture): the target sent bytes or a FIN (it sends neither before it accepts), or the ALB
+/// sent something besides SYNs and RSTs (an ACK, bytes or a FIN follow only a SYN-ACK it
+/// received). Such a connection was neither refused nor left unanswered. A bare ACK from the
+/// target proves nothing: a target holding an old connection of the same ports (TIME_WAIT)
+/// answers a new SYN with an ACK of the old one (RFC 5961's challenge ACK), which the ALB
+/// resets before it tries again.
 fn synack_not_captured(b: &Leg, evs: &[TcpEvent]) -> bool {
     let Some(rec) = b.record.as_ref() else {
         return false;
@@ -422,11 +425,12 @@ fn synack_not_captured(b: &Leg, evs: &[TcpEvent]) -> bool {
     let count = |dir: Dir, pick: fn(&TcpEventKind) -> bool| {
         evs.iter().filter(|e| e.dir == dir && pick(&e.kind)).count() as u64
     };
-    let rst = |k: &TcpEventKind| matches!(k, TcpEventKind::Rst);
     let syn_or_rst = |k: &TcpEventKind| matches!(k, TcpEventKind::Syn { .. } | TcpEventKind::Rst);
+    let target_sent = to_client.payload_bytes > 0
+        || evs
+            .iter()
+            .any(|e| e.dir == Dir::ToClient && e.kind.is_fin());
     // (with events left out by their cap, the counts prove nothing)
     let counted = rec.tcp.events_dropped == 0;
-    counted
-        && (to_client.packets > count(Dir::ToClient, rst)
-            || to_server.packets > count(Dir::ToServer, syn_or_rst))
+    target_sent || (counted && to_server.packets > count(Dir::ToServer, syn_or_rst))
 }
