@@ -29,6 +29,19 @@ struct Req {
 }
 
 impl Req {
+    /// A request at `start` (ms) from the first client to the first target, answered in 30 ms
+    /// (by the ALB itself when `front_only`).
+    fn to_first(start: i64, front_only: bool) -> Req {
+        Req {
+            start,
+            target: 0,
+            client: 0,
+            front_only,
+            hang: None,
+            refused: false,
+        }
+    }
+
     fn done(&self) -> i64 {
         self.start + self.hang.unwrap_or(30)
     }
@@ -302,14 +315,7 @@ fn front_only_requests_before_the_first_back_end_leg_wait_for_it() {
     // later, a pairing batch in between (as with proptest seed ab7210be): with one input the
     // node's back end is in the capture for its whole span, so they lack a back-end attempt,
     // in eager batches too.
-    let req = |start: i64, front_only: bool| Req {
-        start,
-        target: 0,
-        client: 0,
-        front_only,
-        hang: None,
-        refused: false,
-    };
+    let req = Req::to_first;
     let mut reqs = vec![req(1_000, true), req(1_020, true), req(3_000, true)];
     reqs.extend((0..20).map(|k| req(4_000 + k * 50, false)));
     let ticks = vec![true; reqs.len()];
@@ -337,14 +343,7 @@ fn front_only_requests_after_the_back_end_input_ended_lack_no_attempt_seen() {
     // Requests the ALB answered itself (503) while the back end's input records and after it
     // stopped (at 2 s, its last leg answered by then): only those inside its span lack a
     // back-end attempt; the others' back end is not in the capture, in eager batches too.
-    let req = |start: i64, front_only: bool| Req {
-        start,
-        target: 0,
-        client: 0,
-        front_only,
-        hang: None,
-        refused: false,
-    };
+    let req = Req::to_first;
     let mut reqs: Vec<Req> = (0..10).map(|k| req(1_000 + k * 50, false)).collect();
     reqs.extend([req(1_600, true), req(2_500, true), req(3_000, true)]);
     reqs.extend((0..10).map(|k| req(3_500 + k * 50, false)));

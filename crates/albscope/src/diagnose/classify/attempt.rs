@@ -23,6 +23,17 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
         candidates: Vec::new(),
         tell_apart: None,
     };
+    // Bytes missing from the capture decide the outcome: undetermined among `candidates`.
+    let bytes_lost = |ev, detail, candidates| BackVerdict {
+        candidates,
+        ..v(
+            Category::Undetermined,
+            Cause::BytesNotCaptured,
+            ev,
+            None,
+            detail,
+        )
+    };
     let syns: Vec<&TcpEvent> = evs
         .iter()
         .filter(|e| e.dir == Dir::ToServer && matches!(e.kind, TcpEventKind::Syn { .. }))
@@ -216,18 +227,11 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
             // them (a lost ServerHello or Finished), and what followed is not readable.
             if let Some(gap) = back_bytes_not_captured(b, None, b.conn.opened) {
                 ev.push(gap);
-                let mut verdict = v(
-                    Category::Undetermined,
-                    Cause::BytesNotCaptured,
-                    ev,
-                    None,
-                    detail,
-                );
-                verdict.candidates = vec![
+                let candidates = vec![
                     Category::TargetTlsHandshakeFailed,
                     Category::TargetClosedBeforeResponse,
                 ];
-                return verdict;
+                return bytes_lost(ev, detail, candidates);
             }
             let tclose = evs
                 .iter()
@@ -354,15 +358,7 @@ pub(super) fn analyze_attempt(b: &Leg, ctx: &Ctx, mut detail: FixFacts) -> BackV
                     .collect()
             };
             ev.extend(answer_lost.or(sent_lost));
-            let mut verdict = v(
-                Category::Undetermined,
-                Cause::BytesNotCaptured,
-                ev,
-                None,
-                detail,
-            );
-            verdict.candidates = candidates;
-            return verdict;
+            return bytes_lost(ev, detail, candidates);
         }
         ev.push(Evidence::TargetClosedFirst {
             close: close_of(c),
