@@ -50,6 +50,20 @@ pub(crate) fn bless() -> bool {
     std::env::var_os("ALBSCOPE_BLESS").is_some_and(|v| v == "1")
 }
 
+/// Asserts that `golden` holds exactly `text`; with `ALBSCOPE_BLESS=1` writes it instead.
+pub(crate) fn matches_golden(golden: &std::path::Path, text: &str) {
+    if bless() {
+        std::fs::write(golden, text).expect("write golden");
+    } else {
+        assert_eq!(
+            std::fs::read_to_string(golden).ok().as_deref(),
+            Some(text),
+            "{} differs (ALBSCOPE_BLESS=1 rewrites it)",
+            golden.display()
+        );
+    }
+}
+
 /// The files of `name` (by their names in the scenario) analysed together, as given.
 fn analyze(name: &str, files: &[&str], keep_ok: bool) -> Analysis {
     let named: Vec<(String, PathBuf)> = files
@@ -375,14 +389,5 @@ fn real_two_interfaces_recording() {
     albscope::report::write_markdown(&a.failures_only(), &mut out).expect("markdown");
     let md = String::from_utf8(out).expect("utf-8");
     let golden = d.join("expected.md");
-    if bless() {
-        std::fs::write(&golden, &md).expect("write golden");
-    } else {
-        assert_eq!(
-            std::fs::read_to_string(&golden).ok().as_deref(),
-            Some(&md[..]),
-            "{} differs (ALBSCOPE_BLESS=1 rewrites it)",
-            golden.display()
-        );
-    }
+    matches_golden(&golden, &md);
 }

@@ -10,7 +10,7 @@
 //! confidently wrong; the Markdown report of the -2.1 s pair matches `expected.md`
 //! (`ALBSCOPE_BLESS=1` rewrites it).
 
-use crate::multi_file_samples::bless;
+use crate::multi_file_samples::matches_golden;
 use albscope::diagnose::{Analysis, Finding};
 use albscope::taxonomy::Category;
 use std::path::PathBuf;
@@ -157,16 +157,7 @@ fn report_matches_golden() {
     albscope::report::write_markdown(&a.failures_only(), &mut out).expect("markdown");
     let md = String::from_utf8(out).expect("utf-8");
     let golden = dir().join("expected.md");
-    if bless() {
-        std::fs::write(&golden, &md).expect("write golden");
-    } else {
-        assert_eq!(
-            std::fs::read_to_string(&golden).ok().as_deref(),
-            Some(&md[..]),
-            "{} differs (ALBSCOPE_BLESS=1 rewrites it)",
-            golden.display()
-        );
-    }
+    matches_golden(&golden, &md);
 }
 
 /// Copies the classic (microsecond, little-endian) pcap `src` to `dst` with only the packets
