@@ -3,7 +3,7 @@
 
 use super::decrypt::{DecryptStatus, Decryptor, KeyLog, Plain};
 use super::http::{match_literal, match_method, Match, ReqEvent, ReqKind, RequestParser};
-use super::http::{RespEvent, ResponseParser, Seg};
+use super::http::{Pending, RespEvent, ResponseParser, Seg};
 use super::http2::{match_preface, H2Conn, H2Counters};
 use super::tls::TlsConn;
 use super::{
@@ -182,6 +182,20 @@ struct Slot {
     /// What its request's method says of its response (read once, not at every packet of
     /// the answer).
     kind: ReqKind,
+}
+
+/// The requests of a connection's queue still to be answered, as the response parser asks
+/// for them (only when it reads a final response head).
+struct Unclaimed<'q>(&'q VecDeque<Slot>);
+
+impl Pending for Unclaimed<'_> {
+    fn kind(&self, n: usize) -> ReqKind {
+        self.0
+            .iter()
+            .filter(|s| !s.claimed)
+            .nth(n)
+            .map_or(ReqKind::Other, |s| s.kind)
+    }
 }
 
 impl Slot {
@@ -476,7 +490,6 @@ pub struct ProtocolTracker {
     conns: HashMap<ConnId, Box<Conn>>,
     req_events: Vec<ReqEvent>,
     resp_events: Vec<RespEvent>,
-    kinds: Vec<ReqKind>,
     /// Buffered bytes of every connection, shared with the flow layer of the run.
     budget: BufferBudget,
     /// Decrypted pieces of the event being handled.
@@ -1081,10 +1094,8 @@ impl ProtocolTracker {
                 self.settle(c, sink);
             }
             Dir::ToClient => {
-                self.kinds.clear();
-                self.kinds
-                    .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| s.kind));
-                h.resp.feed(seg, &self.kinds, &mut self.resp_events);
+                let h = &mut **h;
+                h.resp.feed(seg, &Unclaimed(&h.queue), &mut self.resp_events);
                 self.settle(c, sink);
             }
         }
