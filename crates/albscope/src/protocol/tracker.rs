@@ -1102,7 +1102,8 @@ impl ProtocolTracker {
             }
             Dir::ToClient => {
                 let h = &mut **h;
-                h.resp.feed(seg, &Unclaimed(&h.queue), &mut self.resp_events);
+                h.resp
+                    .feed(seg, &Unclaimed(&h.queue), &mut self.resp_events);
                 self.settle(c, sink);
             }
         }
