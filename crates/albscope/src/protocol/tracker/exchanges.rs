@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl ProtocolTracker {
+impl Work {
     /// Skips the header blocks being read in direction `dir` (both when `None`) because a
     /// memory limit was reached; their exchanges are marked [`HttpExchange::headers_skipped`].
     pub(super) fn skip_heads(
