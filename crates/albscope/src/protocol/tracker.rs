@@ -3,7 +3,7 @@
 
 use super::decrypt::{DecryptStatus, Decryptor, KeyLog, Plain};
 use super::http::{match_literal, match_method, Match, ReqEvent, ReqKind, RequestParser};
-use super::http::{RespEvent, ResponseParser, Seg};
+use super::http::{Pending, RespEvent, ResponseParser, Seg};
 use super::http2::{match_preface, H2Conn, H2Counters};
 use super::tls::TlsConn;
 use super::{
@@ -182,6 +182,20 @@ struct Slot {
     /// What its request's method says of its response (read once, not at every packet of
     /// the answer).
     kind: ReqKind,
+}
+
+/// The requests of a connection's queue still to be answered, as the response parser asks
+/// for them (only when it reads a final response head).
+struct Unclaimed<'q>(&'q VecDeque<Slot>);
+
+impl Pending for Unclaimed<'_> {
+    fn kind(&self, n: usize) -> ReqKind {
+        self.0
+            .iter()
+            .filter(|s| !s.claimed)
+            .nth(n)
+            .map_or(ReqKind::Other, |s| s.kind)
+    }
 }
 
 impl Slot {
@@ -368,6 +382,13 @@ impl Conn {
     /// asked after every data event, so read inline.
     #[inline]
     fn memory(&self) -> usize {
+        // A clear-text HTTP/1.x connection (nearly all): its two header buffers, the rest
+        // being empty (the sum below would add nothing else).
+        if let (Some(h), None, None, None) = (&self.http, &self.tls, &self.decrypt, &self.h2) {
+            if self.held_bytes == [0, 0] && self.undecided.is_empty() {
+                return h.req.memory().saturating_add(h.resp.memory());
+            }
+        }
         let held = self.held_bytes[0].saturating_add(self.held_bytes[1]);
         let http = self
             .http
@@ -469,14 +490,22 @@ impl InFlight {
 /// Owns the HTTP/TLS parser state of every open connection.
 #[derive(Default)]
 pub struct ProtocolTracker {
-    config: ProtocolConfig,
-    stats: ProtocolStats,
     /// Boxed: a table of a million half-open connections then holds pointers, not 184-byte
     /// entries doubled by the hash table's growth.
     conns: HashMap<ConnId, Box<Conn>>,
+    /// Everything else: apart from the table, so that an event's connection (borrowed from
+    /// the table) and this state can be borrowed at once.
+    work: Work,
+}
+
+/// The tracker's state beside its connection table: limits, counters, the parsers' scratch
+/// event lists, the buffer budget.
+#[derive(Default)]
+struct Work {
+    config: ProtocolConfig,
+    stats: ProtocolStats,
     req_events: Vec<ReqEvent>,
     resp_events: Vec<RespEvent>,
-    kinds: Vec<ReqKind>,
     /// Buffered bytes of every connection, shared with the flow layer of the run.
     budget: BufferBudget,
     /// Decrypted pieces of the event being handled.
@@ -505,21 +534,24 @@ impl ProtocolTracker {
     /// A tracker charging its buffers to `budget` (the one the flow layer of the run uses).
     pub fn with_budget(config: ProtocolConfig, budget: BufferBudget) -> Self {
         ProtocolTracker {
-            config,
-            budget,
-            ..ProtocolTracker::default()
+            conns: HashMap::default(),
+            work: Work {
+                config,
+                budget,
+                ..Work::default()
+            },
         }
     }
 
     /// Adds TLS session secrets (e.g. from a pcapng Decryption Secrets Block met in the
     /// capture): connections whose hellos come later can use them.
     pub fn add_keys(&mut self, keys: &KeyLog) {
-        Arc::make_mut(&mut self.config.keys).merge(keys);
+        Arc::make_mut(&mut self.work.config.keys).merge(keys);
     }
 
     /// Counters so far.
     pub fn stats(&self) -> &ProtocolStats {
-        &self.stats
+        &self.work.stats
     }
 
     /// Connections currently tracked.
@@ -565,15 +597,11 @@ impl ProtocolTracker {
 
     /// Handles one flow event, reporting finished exchanges and connections to `sink`.
     pub fn handle(&mut self, conn: ConnId, event: FlowEvent<'_>, sink: &mut dyn AppSink) {
-        // The table is moved out while the event is handled so that the connection's state and
-        // the tracker's scratch buffers can be borrowed at once (a move, not a copy).
-        // An empty table with the same hasher: no new seed drawn at every event.
-        let empty = HashMap::with_hasher(self.conns.hasher().clone());
-        let mut conns = std::mem::replace(&mut self.conns, empty);
-        self.handle_in(&mut conns, conn, event, sink);
-        self.conns = conns;
+        self.work.handle_in(&mut self.conns, conn, event, sink);
     }
+}
 
+impl Work {
     fn handle_in(
         &mut self,
         conns: &mut HashMap<ConnId, Box<Conn>>,
@@ -660,6 +688,10 @@ impl ProtocolTracker {
                     });
                     let full = c.held_bytes.iter().any(|&h| h >= DETECT_BYTES);
                     self.detect(c, other_spoke || full, sink);
+                } else if c.app == Some(AppKind::Http) && c.h2.is_none() && c.unknown.is_empty() {
+                    // Clear-text HTTP/1.x (nearly every packet): what `data` and `feed` come
+                    // to for it (no excerpt to extend, no probe limit, not HTTP/2).
+                    self.feed_http(c, dir, seg, sink);
                 } else {
                     self.data(c, dir, seg, sink);
                 }
@@ -1081,10 +1113,9 @@ impl ProtocolTracker {
                 self.settle(c, sink);
             }
             Dir::ToClient => {
-                self.kinds.clear();
-                self.kinds
-                    .extend(h.queue.iter().filter(|s| !s.claimed).map(|s| s.kind));
-                h.resp.feed(seg, &self.kinds, &mut self.resp_events);
+                let h = &mut **h;
+                h.resp
+                    .feed(seg, &Unclaimed(&h.queue), &mut self.resp_events);
                 self.settle(c, sink);
             }
         }
@@ -1183,7 +1214,7 @@ fn client_prefix(held: &[Held]) -> Vec<u8> {
     prefix
 }
 
-impl ProtocolTracker {
+impl Work {
     /// Reports the HTTP/2 exchanges that finished.
     fn hand_over_h2(c: &mut Conn, stats: &mut ProtocolStats, sink: &mut dyn AppSink) {
         let Some(h2) = c.h2.as_mut() else { return };

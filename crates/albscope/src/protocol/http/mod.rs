@@ -21,7 +21,7 @@ mod response;
 mod resync;
 
 pub(crate) use request::{ReqEvent, RequestParser};
-pub(crate) use response::{ReqKind, RespEvent, ResponseParser};
+pub(crate) use response::{Pending, ReqKind, RespEvent, ResponseParser};
 pub(crate) use resync::{match_literal, match_method, Match};
 
 use crate::capture::{PacketPos, Timestamp};

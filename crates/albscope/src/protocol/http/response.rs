@@ -29,6 +29,20 @@ pub(crate) enum ReqKind {
     Other,
 }
 
+/// The kinds of the open requests that responses will answer, oldest first: asked only when a
+/// final response head is read (not listed at every packet of the answer).
+pub(crate) trait Pending {
+    /// The kind of the `n`th (0-based) request still to be answered; [`ReqKind::Other`] past
+    /// the last.
+    fn kind(&self, n: usize) -> ReqKind;
+}
+
+impl Pending for [ReqKind] {
+    fn kind(&self, n: usize) -> ReqKind {
+        self.get(n).copied().unwrap_or(ReqKind::Other)
+    }
+}
+
 /// What the response parser found. A response travels in the (recycled) box of an exchange
 /// ([`ExchangeBox`], only [`HttpExchange::response`](crate::protocol::HttpExchange) set) from
 /// when its head is read: a pointer is moved, not the response.
@@ -133,9 +147,14 @@ impl ResponseParser {
         self.state = RespState::Failed(Box::new(err), excerpt);
     }
 
-    /// Feeds a segment. `pending` lists the kinds of the open requests (oldest first) that
+    /// Feeds a segment. `pending` gives the kinds of the open requests (oldest first) that
     /// responses will answer.
-    pub fn feed(&mut self, seg: Seg<'_>, pending: &[ReqKind], out: &mut Vec<RespEvent>) {
+    pub fn feed<P: Pending + ?Sized>(
+        &mut self,
+        seg: Seg<'_>,
+        pending: &P,
+        out: &mut Vec<RespEvent>,
+    ) {
         let mut used_requests = 0usize;
         let mut i = 0;
         while i < seg.bytes.len() {
@@ -242,11 +261,11 @@ impl ResponseParser {
     }
 
     /// Takes `rest` into the header block being read; the bytes taken.
-    fn push_head(
+    fn push_head<P: Pending + ?Sized>(
         &mut self,
         rest: &[u8],
         seg: &Seg<'_>,
-        pending: &[ReqKind],
+        pending: &P,
         used_requests: &mut usize,
         out: &mut Vec<RespEvent>,
     ) -> usize {
@@ -282,10 +301,10 @@ impl ResponseParser {
         used
     }
 
-    fn head_done(
+    fn head_done<P: Pending + ?Sized>(
         &mut self,
         ts: Timestamp,
-        pending: &[ReqKind],
+        pending: &P,
         used_requests: &mut usize,
         out: &mut Vec<RespEvent>,
     ) {
@@ -305,11 +324,11 @@ impl ResponseParser {
 
     /// Reports the response whose header block (in the header buffer) says `h`: an interim
     /// one is remembered, a final one answers the next of the `pending` requests.
-    fn head_read(
+    fn head_read<P: Pending + ?Sized>(
         &mut self,
         h: Head,
         ts: Timestamp,
-        pending: &[ReqKind],
+        pending: &P,
         used_requests: &mut usize,
         out: &mut Vec<RespEvent>,
     ) {
@@ -331,10 +350,7 @@ impl ResponseParser {
             self.state = RespState::Idle;
             return;
         }
-        let kind = pending
-            .get(*used_requests)
-            .copied()
-            .unwrap_or(ReqKind::Other);
+        let kind = pending.kind(*used_requests);
         *used_requests += 1;
         out.push(RespEvent::Start);
         let content_length = match h.content_length {

@@ -96,7 +96,7 @@ fn conflicting_content_length_is_malformed() {
     let mut out = Vec::new();
     p.feed(
         seg(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc"),
-        &[ReqKind::Other],
+        &[ReqKind::Other][..],
         &mut out,
     );
     p.finish(Timestamp(9), &mut out);
@@ -120,7 +120,7 @@ fn switching_protocols_stops_parsing() {
     let mut out = Vec::new();
     p.feed(
         seg(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello"),
-        &[ReqKind::Other],
+        &[ReqKind::Other][..],
         &mut out,
     );
     p.finish(Timestamp(9), &mut out);

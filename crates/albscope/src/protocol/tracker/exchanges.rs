@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl ProtocolTracker {
+impl Work {
     /// Skips the header blocks being read in direction `dir` (both when `None`) because a
     /// memory limit was reached; their exchanges are marked [`HttpExchange::headers_skipped`].
     pub(super) fn skip_heads(
@@ -212,10 +212,14 @@ impl ProtocolTracker {
                             h.req.stop();
                             h.tunnel_since = h.last_end;
                         }
-                        // Swapped in place between the two boxes (no copy through the stack);
-                        // the box it came in takes what the slot held (nothing, or a partial
-                        // response it replaces) and goes back to the pool.
-                        std::mem::swap(&mut slot.ex.response, &mut done.response);
+                        // Moved between the two boxes; the box it came in goes back to the
+                        // pool. The slot nearly always holds no response: a move, not the
+                        // swap (twice the copying) a partial response it replaces needs.
+                        if slot.ex.response.is_none() {
+                            slot.ex.response = done.response.take();
+                        } else {
+                            std::mem::swap(&mut slot.ex.response, &mut done.response);
+                        }
                         h.finished = h.finished.saturating_add(1);
                         self.stats.exchanges += 1;
                         sink.exchange_boxed(&c.ctx, slot.ex);

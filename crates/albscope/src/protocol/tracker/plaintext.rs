@@ -82,7 +82,7 @@ impl Conn {
     }
 }
 
-impl ProtocolTracker {
+impl Work {
     /// Feeds the decrypted pieces of the last event to the connection's inner parsers.
     pub(super) fn plaintext(&mut self, c: &mut Conn, sink: &mut dyn AppSink) {
         if self.plain.is_empty() {
