@@ -88,6 +88,15 @@ pub struct HealthCadence {
 struct Starts {
     /// Start and the node's source port of each connection.
     order: VecDeque<(Timestamp, u16)>,
+    /// The same connections sorted by source port and start (then arrival), each with its
+    /// arrival number ([`Starts::first`] is the oldest's): a second copy of a connection
+    /// ([`Starts::twin_of`]) is looked for among the starts from its port within [`TWIN`] of
+    /// it, not in every remembered one (a refused target's list is dense: [`MAX_STARTS`]
+    /// starts looked at for every question).
+    by_port: Vec<(u16, Timestamp, u16)>,
+    /// The arrival number of the front of `order` (wrapping: the numbers of the starts
+    /// remembered at once, at most [`MAX_STARTS`], are told apart by their distance from it).
+    first: u16,
     /// The distinct values of `order` in seconds, ascending.
     secs: Vec<f64>,
     /// How many starts of `order` have each value of `secs`.
@@ -103,12 +112,38 @@ impl Starts {
         if self.twin_of(start, port).is_some() {
             return;
         }
+        self.remember(start, port);
+    }
+
+    /// Remembers the connection from `port` at `start` (the oldest forgotten past
+    /// [`MAX_STARTS`]).
+    fn remember(&mut self, start: Timestamp, port: u16) {
         if self.order.len() >= MAX_STARTS {
-            if let Some((old, _)) = self.order.pop_front() {
+            if let Some((old, old_port)) = self.order.pop_front() {
                 self.forget(old.as_secs_f64());
                 self.forgotten_until = Some(self.forgotten_until.map_or(old, |f| f.max(old)));
+                let oldest = self.first;
+                let at = self
+                    .by_port
+                    .partition_point(|e| (e.0, e.1) < (old_port, old));
+                if let Some(i) = self
+                    .by_port
+                    .iter()
+                    .skip(at)
+                    .take_while(|e| (e.0, e.1) == (old_port, old))
+                    .position(|e| e.2 == oldest)
+                {
+                    self.by_port.remove(at + i);
+                }
+                self.first = self.first.wrapping_add(1);
             }
         }
+        // Its arrival number is the greatest: after every remembered start of its port and time.
+        let arrival = self.first.wrapping_add(self.order.len() as u16);
+        let at = self
+            .by_port
+            .partition_point(|e| (e.0, e.1) <= (port, start));
+        self.by_port.insert(at, (port, start, arrival));
         self.order.push_back((start, port));
         let x = start.as_secs_f64();
         let i = self.secs.partition_point(|v| *v < x);
@@ -124,10 +159,17 @@ impl Starts {
     /// The start of the remembered connection that the one from `port` at `start` is a second
     /// copy of.
     fn twin_of(&self, start: Timestamp, port: u16) -> Option<Timestamp> {
-        self.order
+        // The first in arrival order of the copies within TWIN of `start` (the one a scan of
+        // `order` finds).
+        let from = Timestamp(start.0.saturating_sub(TWIN.0));
+        let at = self.by_port.partition_point(|e| (e.0, e.1) < (port, from));
+        self.by_port
             .iter()
-            .find(|&&(t, p)| is_twin(t, p, start, port))
-            .map(|&(t, _)| t)
+            .skip(at)
+            .take_while(|e| e.0 == port && e.1 <= start.plus(TWIN))
+            .filter(|&&(p, t, _)| is_twin(t, p, start, port))
+            .min_by_key(|e| e.2.wrapping_sub(self.first))
+            .map(|e| e.1)
     }
 
     fn forget(&mut self, x: f64) {
@@ -330,6 +372,46 @@ mod tests {
         }
         // Another connection at the same moment is not a copy.
         assert!(!c.on_cadence(node, 9, ep(), ts(9.000_04)));
+    }
+
+    /// [`Starts::twin_of`] as a scan of every remembered start in arrival order.
+    fn twin_by_scan(st: &Starts, start: Timestamp, port: u16) -> Option<Timestamp> {
+        st.order
+            .iter()
+            .find(|&&(t, p)| is_twin(t, p, start, port))
+            .map(|&(t, _)| t)
+    }
+
+    #[test]
+    fn a_second_copy_is_found_as_a_scan_in_arrival_order_finds_it() {
+        // Few ports and times on a coarse grid, out of order, past MAX_STARTS (the oldest
+        // forgotten) and past the arrival numbers' wrap: many starts share a time, and a
+        // question often has several copies within TWIN (the first to arrive is the answer).
+        let mut st = Starts::default();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            x >> 33
+        };
+        for i in 0..70_000u64 {
+            let t = Timestamp(((i / 8) as i64 + (next() % 400) as i64) * 250_000_000);
+            let port = (next() % 3) as u16;
+            if i % 4 == 0 {
+                // the usual path: a copy is not remembered again
+                st.push(t, port);
+            } else {
+                // pushed whatever its copies (as with several copies remembered apart)
+                st.remember(t, port);
+            }
+            for _ in 0..2 {
+                let q = Timestamp(t.0 + (next() % 9) as i64 * 250_000_000 - 1_000_000_000);
+                let qp = (next() % 3) as u16;
+                assert_eq!(st.twin_of(q, qp), twin_by_scan(&st, q, qp), "after {i}");
+            }
+            assert_eq!(st.by_port.len(), st.order.len());
+        }
     }
 
     #[test]

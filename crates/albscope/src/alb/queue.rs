@@ -7,6 +7,9 @@
 
 use std::collections::VecDeque;
 
+/// How many items from the back [`TimeQueue::push`] compares one by one before it searches.
+const NEAR_BACK: usize = 8;
+
 /// Items of distinct values taken out greatest first.
 #[derive(Debug)]
 pub(super) struct TimeQueue<T: Ord> {
@@ -29,7 +32,20 @@ impl<T: Ord> TimeQueue<T> {
             self.items.push_back(item);
             return;
         }
-        let at = self.items.partition_point(|x| *x > item);
+        // Most late items belong among the last few: looked for from the back first (a
+        // binary search over the whole ring costs more than these few comparisons).
+        let len = self.items.len();
+        let near = self
+            .items
+            .iter()
+            .rev()
+            .take(NEAR_BACK)
+            .position(|x| *x > item);
+        let at = match near {
+            Some(k) => len - k,
+            None if len <= NEAR_BACK => 0,
+            None => self.items.partition_point(|x| *x > item),
+        };
         self.items.insert(at, item);
     }
 
