@@ -11,7 +11,8 @@
 //! `albscope_testkit::vantage` makes it (`front`), and a real recording on the target
 //! (`.target.pcap`, `back`). `cargo test -p albscope-cli --test it mirror_loss --
 //! --nocapture` prints the counts; `mirror_loss_survey` (ignored: minutes) runs every
-//! recording.
+//! recording. `LOSS_DUMP=DIR` writes each lossy capture with a wrong answer to DIR, beside
+//! the capture without loss.
 
 use crate::analyze_real::pcap_records;
 use albscope_testkit::vantage::{cut_capture, AlbEndpoints};
@@ -141,13 +142,38 @@ fn run(c: &Capture, losses: &[Loss], tally: &mut Tally) {
         }
         tally.runs += 1;
         let seen = analyze_json(&c.name, &bytes, IDLE_TIMEOUT_MS);
-        for d in wrong_answers(&c.truth, &seen) {
+        let wrong = wrong_answers(&c.truth, &seen);
+        if !wrong.is_empty() {
+            dump(c, loss, &bytes);
+        }
+        for d in wrong {
             tally.wrong += 1;
             tally
                 .details
                 .push(format!("{} [{}] {loss:?}: {d}", c.name, c.vantage));
         }
     }
+}
+
+/// With `LOSS_DUMP=DIR` set, writes the capture with `loss` applied, and the capture without
+/// loss, to DIR (named by recording, vantage and loss) to look into a wrong answer with
+/// `albscope analyze`.
+fn dump(c: &Capture, loss: Loss, lossy: &[u8]) {
+    let Some(dir) = std::env::var_os("LOSS_DUMP") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let stem = c.name.trim_end_matches(".pcap");
+    let loss = match loss {
+        Loss::One(i) => format!("one{i}"),
+        Loss::Random { seed, percent } => format!("r{percent}s{seed}"),
+    };
+    let write = |name: String, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    };
+    write(format!("{stem}.{}.{loss}.pcap", c.vantage), lossy);
+    write(format!("{stem}.{}.pcap", c.vantage), &c.bytes);
 }
 
 /// The requests of `seen` whose category is another definite one than that of the same

@@ -439,6 +439,18 @@ fn update_conn(
             conn.half_open = true;
         }
     } else if !flags.rst {
+        // The originator's first packet after its SYN acknowledges the SYN-ACK (an end still
+        // connecting acknowledges nothing else): where the capture lacks the SYN-ACK, its ACK
+        // number is the responder's ISN + 1, the start of the responder's stream, so that
+        // bytes of the responder's the capture lacks from the start show as a gap.
+        if flags.ack && dir == Dir::ToServer && !conn.sides[0].marks.past_syn() {
+            let isn = conn.sides[0].syn_isn;
+            let responder = &mut conn.sides[1];
+            let first = isn.is_some_and(|i| seg.seq == i.wrapping_add(1));
+            if first && responder.base.is_none() && responder.syn_isn.is_none() {
+                responder.base = Some(seg.ack);
+            }
+        }
         let side = &mut conn.sides[di];
         if side.base.is_none() {
             side.base = Some(seg.seq);

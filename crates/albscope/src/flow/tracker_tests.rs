@@ -533,6 +533,20 @@ fn an_ack_one_past_the_data_is_a_lost_fin_not_a_lost_byte() {
     assert_eq!(n.rec.text(0, Dir::ToClient), b"aaaacc");
 }
 
+#[test]
+fn a_lost_syn_ack_is_read_from_the_handshake_ack() {
+    let mut n = net();
+    n.send(p(true, "S", 1000, 0, b"", 0));
+    // The SYN-ACK (ISN 5000) was not captured; the client's ACK of it was.
+    n.send(p(true, "A", 1001, 5001, b"", 1));
+    n.send(p(true, "PA", 1001, 5001, b"GET", 2));
+    // The server's answer (5001..5005) was not captured either: the client's FIN ACKs it.
+    n.send(p(true, "FA", 1004, 5005, b"", 4));
+    n.send(p(false, "FA", 5005, 1005, b"", 5));
+    n.finish();
+    assert_eq!(n.rec.gaps(0), vec![(Dir::ToClient, 0, 4)]);
+}
+
 /// The sequence numbers the sender and its peer start at, and the sender's direction.
 fn sender(from_client: bool) -> (u32, u32, Dir) {
     if from_client {

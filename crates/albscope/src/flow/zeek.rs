@@ -99,6 +99,11 @@ pub(super) struct HistoryMarks {
 }
 
 impl HistoryMarks {
+    /// True once the endpoint sent anything but a SYN: an ACK, data, a FIN or a RST.
+    pub(super) fn past_syn(&self) -> bool {
+        self.ack || self.data || self.fin_seq.is_some() || self.rst_seq.is_some()
+    }
+
     /// Counts one more `letter`; true when it goes into the history.
     fn is_due(&mut self, letter: HistoryLetter) -> bool {
         match letter {

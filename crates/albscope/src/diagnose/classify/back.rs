@@ -54,8 +54,16 @@ fn unanswered_with_bytes_lost(b: &Leg, mut verdict: BackVerdict) -> BackVerdict 
             | Category::DeregistrationAbort
             | Category::TargetIdleTimeout
     );
+    // A response that is only bytes missing from the capture (a gap where its head was due,
+    // no status read) is no answer the capture shows: it may be in them, whatever else came.
+    let answer_not_captured = b.exchange.as_ref().is_some_and(|e| {
+        e.response.is_none()
+            && e.response_error
+                .as_ref()
+                .is_some_and(|r| r.kind == ResponseErrorKind::Gap && r.status.is_none())
+    });
     // (A request not readable is an attempt's: `analyze_attempt` reads its lost bytes.)
-    let Some(from) = req_t.filter(|_| silent && resp.is_none()) else {
+    let Some(from) = req_t.filter(|_| silent && (resp.is_none() || answer_not_captured)) else {
         return verdict;
     };
     let Some(close) = events(b).iter().find(|e| is_close(e) && e.ts >= from) else {

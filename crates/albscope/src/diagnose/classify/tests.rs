@@ -529,3 +529,36 @@ fn a_504_later_than_a_known_idle_timeout_is_that_timeout_started_late() {
         .iter()
         .any(|e| matches!(e, Evidence::IdleTimeoutByTiming { idle: None, .. })));
 }
+
+#[test]
+fn a_response_head_lost_with_the_targets_close_is_no_close_before_an_answer() {
+    // The target's answer and its FIN: the answer's packet lost, the FIN shows the gap.
+    use crate::protocol::{ResponseError, ResponseErrorKind, ResponseErrorReason};
+    let mut tr = tracker();
+    let b = back_conn(2, 10_000)
+        .handshake(10_000)
+        .ev(
+            10_005,
+            ToClient,
+            K::Gap {
+                offset: 0,
+                len: 139,
+            },
+        )
+        .ev(10_005, ToClient, K::Fin)
+        .ev(10_006, ToServer, K::Fin);
+    let mut ex = exch(0, None, back_req(10_001), None);
+    ex.response_error = Some(ResponseError::new(
+        ResponseErrorKind::Gap,
+        t(10_005),
+        p(7),
+        0,
+        139,
+        ResponseErrorReason::HeadBytesMissing { len: 139 },
+        Vec::new(),
+    ));
+    tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
+    let f = failed(tr);
+    assert_eq!(f.category, Category::Undetermined, "{f:#?}");
+    assert!(f.candidates.contains(&Category::Ok), "{f:#?}");
+}
