@@ -13,6 +13,8 @@
 #   tlc_py_close    Python `ssl` (target.py --tls, TLS 1.3, two tickets): reads the request
 #                   and closes (FIN, no close_notify) or resets (SO_LINGER 0), on fresh and on
 #                   reused connections
+#   tlc_py_one      the same with one ticket per handshake (as Go's crypto/tls sends): one
+#                   record after the request, a ticket or a whole small answer by its size
 # Health checks over TLS (`check check-ssl`, every 2 s: enough of them in a short recording
 # to show their cadence from the target alone).
 #
@@ -32,7 +34,7 @@ export REALCAP_WORK=${REALCAP_WORK:-/tmp/tlc-realcap}
 # shellcheck source=record.sh
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/record.sh"
 
-TLC_SCENARIOS="tlc_nginx13 tlc_nginx13_nt tlc_nginx12 tlc_py_close"
+TLC_SCENARIOS="tlc_nginx13 tlc_nginx13_nt tlc_nginx12 tlc_py_close tlc_py_one"
 
 # An ALB keeps idle back-end connections up to its idle timeout: no early purge.
 POOL_PURGE=60s
@@ -108,9 +110,9 @@ sc_tlc_nginx13_nt_drive() { tlc_nginx_drive 47100; }
 sc_tlc_nginx12_setup() { tlc_nginx TLSv1.2 on; }
 sc_tlc_nginx12_drive() { tlc_nginx_drive 47200; }
 
-sc_tlc_py_close_setup() {
+tlc_py() { # tickets: target.py over TLS 1.3 on tgt1:8443
     target ${NSP}tgt1 tgt1 --mode healthy --ka 30 --server "realcap-tls/1.0" --port 8443 \
-        --tls "$WORK/tgt.crt" "$WORK/tgt.key" --tickets 2
+        --tls "$WORK/tgt.crt" "$WORK/tgt.key" --tickets "$1"
     local i # Python can take over a second to start: the first health check must find it
     for i in $(seq 50); do
         nsx ${NSP}tgt1 ss -ltn | grep -q ':8443 ' && break
@@ -120,8 +122,13 @@ sc_tlc_py_close_setup() {
     TARGET_VANTAGE=1
     TARGET_LOG=1
 }
-sc_tlc_py_close_drive() {
-    local p=47300
+sc_tlc_py_close_setup() { tlc_py 2; }
+sc_tlc_py_close_drive() { tlc_py_drive 47300; }
+sc_tlc_py_one_setup() { tlc_py 1; }
+sc_tlc_py_one_drive() { tlc_py_drive 47400; }
+
+tlc_py_drive() { # first port
+    local p=$1
     sleep 2
     client $((p + 1)) http://10.99.0.1/m/close_fin/fresh-a   # new connection: request read, FIN
     sleep 0.5
