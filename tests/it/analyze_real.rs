@@ -711,6 +711,35 @@ fn truth() -> Vec<(&'static str, Vec<Want>)> {
         ("tl_nginx_tls12.target.pcap", tl_tls(46100, true)),
         ("tl_apache_tls.pcap", tl_tls(46200, false)),
         ("tl_apache_tls.target.pcap", tl_tls(46200, true)),
+        // tools/realcap/record_tlsclose.sh: targets that close right after the TLS handshake
+        // and the request, without answering; under TLS 1.3 the server's session tickets
+        // follow the request on a new connection and are no answer
+        ("tlc_nginx13.pcap", tlc_nginx(47000, false)),
+        ("tlc_nginx13.target.pcap", tlc_nginx(47000, true)),
+        ("tlc_nginx13_nt.pcap", tlc_nginx(47100, false)),
+        ("tlc_nginx13_nt.target.pcap", tlc_nginx(47100, true)),
+        ("tlc_nginx12.pcap", tlc_nginx(47200, false)),
+        ("tlc_nginx12.target.pcap", tlc_nginx(47200, true)),
+        ("tlc_py_close.pcap", tlc_py(47301, false)),
+        ("tlc_py_close.target.pcap", tlc_py(47301, true)),
+        // one ticket per handshake: from the target alone, the close after one ticket-sized
+        // record after the request (47401, 47402: a ticket or a whole answer by its size) is
+        // undetermined; its first two health checks, before the cadence shows, are taken
+        // for requests (answered, status not visible) on both
+        (
+            "tlc_py_one.pcap",
+            tlc_py(47401, false)
+                .into_iter()
+                .chain([(0, Category::Undetermined, None, None); 2])
+                .collect(),
+        ),
+        (
+            "tlc_py_one.target.pcap",
+            [(0, Category::TargetClosedBeforeResponse, Some(502), LB); 2]
+                .into_iter()
+                .chain([(0, Category::Undetermined, None, None); 7])
+                .collect(),
+        ),
         // HTTP/2 with prior knowledge from the stand-in (a target group of protocol version
         // HTTP2 or gRPC) to Go's HTTP/1-only server: Go answers the preface `PRI *` with an
         // HTTP/1.1 404 and `Connection: close`; the proxy answers 502. Truth:
@@ -1510,6 +1539,48 @@ fn tl_tls(base: u16, target_side: bool) -> Vec<Want> {
     )
 }
 
+/// `tlc_nginx13`, `tlc_nginx13_nt`, `tlc_nginx12` (client ports from `base`): nginx's
+/// `return 444` on new connections (`base` + 1, 2) and on reused ones (+ 5, 7), answers
+/// otherwise (204 for + 6, 8). From the target alone the answers are encrypted: answered,
+/// status not visible.
+fn tlc_nginx(base: u16, target_side: bool) -> Vec<Want> {
+    use Category::*;
+    let closed = [base + 1, base + 2, base + 5, base + 7];
+    (base + 1..=base + 9)
+        .map(|p| {
+            let port = if target_side { 0 } else { p };
+            if closed.contains(&p) {
+                (port, TargetClosedBeforeResponse, Some(502), LB)
+            } else if target_side {
+                (port, Undetermined, None, None)
+            } else if p == base + 6 || p == base + 8 {
+                (port, Ok, Some(204), TG)
+            } else {
+                (port, Ok, Some(200), TG)
+            }
+        })
+        .collect()
+}
+
+/// `tlc_py_close`, `tlc_py_one` (client ports from `first`): Python `ssl` (TLS 1.3) reading
+/// the request and closing (FIN: `first`, + 3) or resetting (+ 1, + 5), on new and on reused
+/// connections; answers otherwise.
+fn tlc_py(first: u16, target_side: bool) -> Vec<Want> {
+    use Category::*;
+    (first..=first + 6)
+        .map(|p| {
+            let port = if target_side { 0 } else { p };
+            if [first, first + 1, first + 3, first + 5].contains(&p) {
+                (port, TargetClosedBeforeResponse, Some(502), LB)
+            } else if target_side {
+                (port, Undetermined, None, None)
+            } else {
+                (port, Ok, Some(200), TG)
+            }
+        })
+        .collect()
+}
+
 /// `gs_go_rt`: see its truth rows.
 fn gs_go_rt(target_side: bool) -> Vec<Want> {
     use Category::*;
@@ -1677,6 +1748,42 @@ fn https_target_group_alone_states_answers_whose_status_is_not_visible() {
         md.contains("7 answered, status not visible") && md.contains("--tls-keylog"),
         "{md}"
     );
+}
+
+/// `tlc_py_one.target.pcap` (one TLS 1.3 session ticket per handshake): the closes on new
+/// connections whose only server record after the request is one 250-byte record (the size
+/// of the target's ticket, and of a small answer) are undetermined, the truth
+/// (`target_closed_before_response`) first among their candidates, with the record cited; the
+/// closes on reused connections are read as closes.
+#[test]
+fn one_ticket_sized_record_before_a_target_close_is_undetermined() {
+    let Some(a) = analyze("tlc_py_one.target.pcap") else {
+        panic!("samples/real/tlc_py_one.target.pcap missing");
+    };
+    let lone: Vec<_> = a
+        .requests
+        .iter()
+        .filter(|r| r.category == Category::Undetermined && !r.outcome_not_visible)
+        .collect();
+    assert_eq!(lone.len(), 2, "{:#?}", a.requests);
+    for r in lone {
+        assert_eq!(
+            r.candidates,
+            [
+                Category::TargetClosedBeforeResponse,
+                Category::Ok,
+                Category::TargetGeneratedError
+            ]
+        );
+        assert_eq!((r.status, r.generated_by), (None, None));
+        assert!(
+            r.evidence.iter().any(|e| matches!(
+                e,
+                albscope::diagnose::evidence::Evidence::TicketOrAnswer { bytes: 250, .. }
+            )),
+            "{r:#?}"
+        );
+    }
 }
 
 /// Health checks seen from the targets' side are never client requests: over TLS (answered,

@@ -19,7 +19,8 @@ except in mode `sick`; `GET /ok...` is always answered 200 (keep-alive); `/m/<mo
   sick         like healthy, but the health check gets 503
 
 With --tls CERT KEY every connection is TLS (an HTTPS target): the same modes, over TLS, no
-session tickets (so the only server records after the handshake are responses).
+session tickets (so the only server records after the handshake are responses) unless
+--tickets N (TLS 1.3: N NewSessionTicket records right after the client's Finished).
 """
 import argparse
 import socket
@@ -173,12 +174,13 @@ def main():
     p.add_argument("--server", default="realcap-target/1.0")
     p.add_argument("--name", default="target")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
+    p.add_argument("--tickets", type=int, default=0, help="TLS 1.3 session tickets sent")
     A = p.parse_args()
     A.tls_ctx = None
     if A.tls:
         A.tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         A.tls_ctx.load_cert_chain(A.tls[0], A.tls[1])
-        A.tls_ctx.num_tickets = 0
+        A.tls_ctx.num_tickets = A.tickets
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind((A.bind, A.port))

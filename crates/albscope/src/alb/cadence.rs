@@ -53,7 +53,7 @@ pub fn health_check_shaped(
     let established = tls.and_then(|t| t.established).is_some();
     // Request/answer pairs of TLS application data (a final close_notify is not one).
     let exchanges = tls
-        .map(|t| burst_exchanges(&t.bursts, alert_only_max(t)))
+        .map(|t| burst_exchanges(&t.bursts, alert_only_max(t), t.tickets))
         .unwrap_or_default();
     if !established || exchanges.is_empty() {
         // Never got going: it must have ended (a close, an ICMP error, or an unanswered SYN).

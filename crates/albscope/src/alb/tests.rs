@@ -7,7 +7,7 @@ use crate::decode::{Encap, MirrorSession};
 use crate::flow::Dir::{ToClient, ToServer};
 use crate::flow::TcpEventKind as K;
 use crate::pipeline::Clock;
-use crate::protocol::{AppKind, AppSink, TlsBurst, TlsInfo};
+use crate::protocol::{AppKind, AppSink, TicketRun, TlsBurst, TlsInfo};
 use std::net::IpAddr;
 
 fn tracker() -> AlbTracker<Collect> {
@@ -314,6 +314,7 @@ fn burst(dir: crate::flow::Dir, ms: i64, bytes: u64) -> TlsBurst {
         tail_us: 0,
         tail_bytes: 0,
         bytes,
+        tickets: 0,
     }
 }
 
@@ -328,6 +329,7 @@ fn tls_bursts_make_exchanges_without_close_notify() {
             burst(ToClient, 21, 19),
         ],
         19,
+        TicketRun::default(),
     );
     assert_eq!(b.len(), 1);
     assert_eq!(b[0].request.bytes, 96);
@@ -344,12 +346,32 @@ fn a_lone_close_notify_after_a_request_is_no_answer() {
         burst(ToServer, 1000, 240),
         burst(ToClient, 1001, 19),
     ];
-    let b = burst_exchanges(&bursts, 19);
+    let b = burst_exchanges(&bursts, 19, TicketRun::default());
     assert_eq!(b.len(), 2);
     assert!(b[0].response.is_some());
     assert!(b[1].response.is_none(), "the close_notify is no answer");
-    let b = burst_exchanges(&bursts, 0);
+    let b = burst_exchanges(&bursts, 0, TicketRun::default());
     assert!(b[1].response.is_some());
+}
+
+/// TLS 1.3 session tickets that follow the request a new connection's Finished went out
+/// with (nginx `return 444`: two tickets of 266 bytes, then its close) answer nothing; with
+/// the answer after them in the same burst, the request was answered.
+#[test]
+fn session_tickets_after_a_request_are_no_answer() {
+    let tickets = TicketRun {
+        record: 266,
+        count: 2,
+    };
+    let mut only = burst(ToClient, 12, 532);
+    only.tickets = 2;
+    let b = burst_exchanges(&[burst(ToServer, 10, 238), only], 19, tickets);
+    assert_eq!(b.len(), 1);
+    assert!(b[0].response.is_none(), "tickets are no answer");
+    let mut answered = burst(ToClient, 12, 692);
+    answered.tickets = 2;
+    let b = burst_exchanges(&[burst(ToServer, 10, 118), answered], 19, tickets);
+    assert!(b[0].response.is_some());
 }
 
 #[test]

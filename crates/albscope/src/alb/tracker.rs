@@ -16,7 +16,7 @@ use crate::flow::{ConnId, ConnKey, ConnSummary, Dir, Endpoint, TcpEventKind};
 use crate::pipeline::Clock;
 use crate::protocol::{
     AppKind, AppSink, ConnContext, ConnectionRecord, ExchangeBox, HttpExchange, InFlight, Known,
-    TlsBurst, TlsInfo,
+    TicketAnswer, TicketRun, TlsBurst, TlsInfo,
 };
 use std::cmp::Ordering;
 use std::collections::VecDeque;
@@ -1373,7 +1373,7 @@ fn close_notify(e: &BurstExchange) -> bool {
 /// With the handshake captured, a first server burst is the server's own (a TLS 1.3 session
 /// ticket) and is not counted.
 pub(super) fn tls_exchanges(tcp: &ConnSummary, tls: &TlsInfo) -> (Vec<BurstExchange>, u64) {
-    let mut out = burst_exchanges(&tls.bursts, alert_only_max(tls));
+    let mut out = burst_exchanges(&tls.bursts, alert_only_max(tls), tls.tickets);
     let handshake_seen = tcp.saw_syn
         || tcp
             .events
@@ -1415,8 +1415,14 @@ pub(super) fn alert_only_max(tls: &TlsInfo) -> u64 {
 /// Splits TLS application-data bursts into client-burst/server-burst exchanges (a server burst
 /// before any client burst is none of them). A server burst of at most `alert_max` bytes
 /// ([`alert_only_max`]) answers nothing: it is the server's alert (a close_notify before its
-/// close), and the request before it got no response byte.
-pub(super) fn burst_exchanges(bursts: &[TlsBurst], alert_max: u64) -> Vec<BurstExchange> {
+/// close), and the request before it got no response byte. Nor does one that holds only the
+/// TLS 1.3 session tickets of `tickets` ([`TicketAnswer::TicketsOnly`]): the server sent them
+/// after the client's Finished, before it read the request that went out with it.
+pub(super) fn burst_exchanges(
+    bursts: &[TlsBurst],
+    alert_max: u64,
+    tickets: TicketRun,
+) -> Vec<BurstExchange> {
     let mut out: Vec<BurstExchange> = Vec::new();
     for b in bursts {
         match b.dir {
@@ -1435,6 +1441,7 @@ pub(super) fn burst_exchanges(bursts: &[TlsBurst], alert_max: u64) -> Vec<BurstE
                 });
             }
             Dir::ToClient if b.bytes <= alert_max => {}
+            Dir::ToClient if tickets.answer(b) == TicketAnswer::TicketsOnly => {}
             Dir::ToClient => {
                 if let Some(last) = out.last_mut() {
                     if last.response.is_none() {

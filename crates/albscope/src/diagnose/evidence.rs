@@ -189,6 +189,9 @@ pub enum TellApart {
     /// end (the status and the body the client got) or the target's TLS keys show whether the
     /// answer was whole.
     AnswerCutOrWhole,
+    /// One TLS 1.3 record after the request that may be a session ticket or an answer (back
+    /// end only, no keys): the front end or the target's TLS keys tell.
+    TicketOrAnswer,
     /// The target closed soon after a request whose idle gap matches its keep-alive timeout,
     /// on a connection whose handshake is not in the capture: its round trip orders the close
     /// and the request's arrival.
@@ -667,6 +670,15 @@ pub enum Evidence {
         /// Request to answer.
         elapsed: Duration,
     },
+    /// The only server data after the request (TLS 1.3, no keys) is one record that may be
+    /// the server's session ticket (sent after the client's Finished, which went out with the
+    /// request) or a whole small answer.
+    TicketOrAnswer {
+        /// Bytes of the record.
+        bytes: u64,
+        /// Where.
+        at: At,
+    },
     /// The target closed its connection this long after the end of its encrypted answer,
     /// with no request after it: neither with the answer nor at a keep-alive timer.
     TargetClosedAfterTlsAnswer {
@@ -799,6 +811,7 @@ impl Evidence {
             | Evidence::NoRequestClosed { at, .. }
             | Evidence::AlbClosedAfterAnswer { at, .. }
             | Evidence::ClientStoppedAnswer { at, .. }
+            | Evidence::TicketOrAnswer { at, .. }
             | Evidence::TargetClosedAfterTlsAnswer { at, .. } => vec![at.packet],
             Evidence::SynRetransmissions { last, .. } => vec![last.packet],
             Evidence::LateReply {
@@ -911,6 +924,9 @@ pub enum Cause {
     /// after its answer, neither with it nor at a keep-alive timer; the answer may have been
     /// cut (see the finding's candidates).
     TlsAnswerThenClose,
+    /// Encrypted back end, front end not readable: the only server record after the request
+    /// may be a TLS 1.3 session ticket (no answer) or a small answer (see the candidates).
+    TicketOrAnswer,
     /// Encrypted front end only: an answer at an ALB timer, or a short answer the ALB closed
     /// the connection after: possibly the ALB's own error (see the finding's candidates).
     EncryptedMaybeAlbError,

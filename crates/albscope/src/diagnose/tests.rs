@@ -1165,6 +1165,7 @@ fn tls_checks(answered: bool) -> Analysis {
         last: t(ms),
         tail_us: 0,
         tail_bytes: 0,
+        tickets: 0,
         bytes,
     };
     for i in 0..6u16 {
@@ -1301,6 +1302,7 @@ fn encrypted_front(alpn: &[&str], answer: u64, after: i64, close: (i64, Dir)) ->
         last: t(ms),
         tail_us: 0,
         tail_bytes: 0,
+        tickets: 0,
         bytes,
     };
     rec.tls = Some(TlsInfo {
@@ -1814,6 +1816,7 @@ fn close_tls_back_answer(tr: &mut Tr) {
         last: t(ms),
         tail_us: 0,
         tail_bytes: 0,
+        tickets: 0,
         bytes,
     };
     rec.tls = Some(TlsInfo {
@@ -1850,6 +1853,7 @@ fn target_close_soon_after_a_tls_answer_may_have_cut_it() {
             last: t(ms),
             tail_us: 0,
             tail_bytes: 0,
+            tickets: 0,
             bytes,
         };
         rec.tls = Some(TlsInfo {

@@ -372,6 +372,10 @@ pub struct TlsBurst {
     /// Bytes (saturating) of those trailing TLS 1.3 alerts, counted in `bytes` (see
     /// [`TlsBurst::data_bytes`]); 0 when none. (16 bits in the room left beside `tail_us`.)
     pub tail_bytes: u16,
+    /// How many of its first records belong to the connection's run of records shaped like
+    /// TLS 1.3 session tickets ([`TicketRun`]; saturating; the last byte of room beside
+    /// `tail_bytes`, so a burst does not grow).
+    pub tickets: u8,
 }
 
 impl TlsBurst {
@@ -396,6 +400,56 @@ impl TlsBurst {
 /// TLS 1.3 alert is 2 bytes, its inner content type and a 16-byte AEAD tag.
 pub const ALERT_SIZED_RECORD: usize = 19;
 
+/// The server's first application-data records of a TLS 1.3 connection whose handshake was
+/// seen, when they have the shape of NewSessionTicket messages (RFC 8446 4.6.1): a TLS 1.3
+/// server sends its tickets on its own, encrypted like application data, right after it reads
+/// the client's Finished and before it can have read the request that follows it; on the
+/// wire they often come after that request (sent in the same flight as the Finished). A run
+/// holds records of one size within [`TicketRun::RECORD`] (a server's tickets share one
+/// format: OpenSSL sends two of 266 or 74 bytes, one after a resumed handshake), sent before
+/// any other server record and no later than the server's first burst after a client record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TicketRun {
+    /// Size (bytes after the 5-byte header) of each record of the run; 0 when none.
+    pub record: u16,
+    /// Records in the run (saturating).
+    pub count: u8,
+}
+
+/// What a server burst is, given the connection's [`TicketRun`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketAnswer {
+    /// It holds data beyond session-ticket-shaped records: an answer.
+    Answer,
+    /// Only records of a run of two or more equal records (and alerts): session tickets, no
+    /// answer (an answer the size of a ticket, twice over or beside one, is not taken).
+    TicketsOnly,
+    /// One record that may be a server's single session ticket (a resumed handshake, a server
+    /// sending one) or a whole small answer: its size cannot tell.
+    TicketOrAnswer,
+}
+
+impl TicketRun {
+    /// Record sizes a NewSessionTicket can have: from the smallest message (4-byte header,
+    /// lifetime, age_add, an empty nonce, a 1-byte ticket, no extensions: 18 bytes) with the
+    /// 17 bytes of TLS 1.3 record overhead, to a ticket of about 4 KB (stateless tickets
+    /// carry the encrypted session state: a few hundred bytes in common servers).
+    pub const RECORD: std::ops::RangeInclusive<usize> = 35..=4096;
+
+    /// What server burst `b` is: [`TicketAnswer::Answer`] unless its data is all records of
+    /// the run.
+    pub fn answer(&self, b: &TlsBurst) -> TicketAnswer {
+        let tickets = u64::from(b.tickets) * u64::from(self.record);
+        if b.tickets == 0 || b.data_bytes() > tickets {
+            TicketAnswer::Answer
+        } else if self.count >= 2 {
+            TicketAnswer::TicketsOnly
+        } else {
+            TicketAnswer::TicketOrAnswer
+        }
+    }
+}
+
 /// What the TLS layer of a connection showed.
 #[derive(Clone, Debug, Default)]
 pub struct TlsInfo {
@@ -414,6 +468,8 @@ pub struct TlsInfo {
     pub bursts_dropped: u32,
     /// What the sizes of its TLS 1.3 application-data records show of HTTP/2.
     pub h2_signs: Http2Signs,
+    /// The server's first records shaped like TLS 1.3 session tickets.
+    pub tickets: TicketRun,
 }
 
 /// Signs of HTTP/2 in the sizes of a TLS 1.3 connection's application-data records, read

@@ -2,7 +2,9 @@
 //! kept), parses the hellos and alerts with `tls-parser`, and times application-data bursts.
 
 use super::http::Seg;
-use super::{ClientHelloInfo, Http2Signs, ServerHelloInfo, TlsAlertInfo, TlsBurst, TlsInfo};
+use super::{
+    ClientHelloInfo, Http2Signs, ServerHelloInfo, TicketRun, TlsAlertInfo, TlsBurst, TlsInfo,
+};
 use crate::capture::{PacketPos, Timestamp};
 use crate::flow::Dir;
 use tls_parser::{
@@ -159,6 +161,8 @@ pub(crate) struct TlsConn {
     last_app: Option<Dir>,
     /// Where the records stand for [`Http2Signs`].
     h2_shape: H2Shape,
+    /// Where the server's records stand for [`TicketRun`].
+    ticket_shape: TicketShape,
     /// Records or streams that could not be read.
     pub errors: u64,
 }
@@ -361,6 +365,10 @@ impl TlsConn {
                 .note(&mut self.info.h2_signs, dir, rec.len, self.last_app);
         }
         self.last_app = Some(dir);
+        let ticket = self.tls13
+            && self
+                .ticket_shape
+                .note(&mut self.info.tickets, dir, rec.len, any_hello);
         let data = rec.len > super::ALERT_SIZED_RECORD;
         match self.info.bursts.last_mut() {
             Some(b) if b.dir == dir => {
@@ -374,6 +382,7 @@ impl TlsConn {
                     b.tail_bytes.saturating_add(len)
                 };
                 b.bytes = b.bytes.saturating_add(rec.len as u64);
+                b.tickets = b.tickets.saturating_add(u8::from(ticket));
             }
             _ => {
                 if self.info.bursts.len() < MAX_BURSTS {
@@ -385,6 +394,7 @@ impl TlsConn {
                         bytes: rec.len as u64,
                         tail_us: 0,
                         tail_bytes: 0,
+                        tickets: u8::from(ticket),
                     });
                 } else {
                     self.info.bursts_dropped = self.info.bursts_dropped.saturating_add(1);
@@ -549,6 +559,52 @@ struct H2Shape {
     /// The current server burst: its plaintext bytes, and whether it is an answer.
     burst_plain: usize,
     burst_answers: bool,
+}
+
+/// Where a TLS 1.3 connection's records stand for its [`TicketRun`].
+#[derive(Clone, Copy, Debug, Default)]
+struct TicketShape {
+    /// No more records can join the run.
+    closed: bool,
+    /// A client record came after the handshake.
+    client: bool,
+    /// A server record came after a client record: the server's burst after the request.
+    answering: bool,
+}
+
+impl TicketShape {
+    /// Notes an application-data record of `len` bytes from `dir` after the handshake (seen
+    /// when `handshake`); true when it joins `run`. A server record joins while the run is
+    /// open and it has the run's size (the first: any size in [`TicketRun::RECORD`]); the run
+    /// closes at any other server record, and at a client record after a server record that
+    /// followed a client record (tickets go out before the server reads the request, so they
+    /// end within its first burst after the request at the latest).
+    fn note(&mut self, run: &mut TicketRun, dir: Dir, len: usize, handshake: bool) -> bool {
+        if !handshake {
+            self.closed = true;
+        }
+        match dir {
+            Dir::ToServer => {
+                if self.answering {
+                    self.closed = true;
+                }
+                self.client = true;
+                false
+            }
+            Dir::ToClient => {
+                self.answering |= self.client;
+                let fits = TicketRun::RECORD.contains(&len)
+                    && (run.count == 0 || usize::from(run.record) == len);
+                if self.closed || !fits || run.count == u8::MAX {
+                    self.closed = true;
+                    return false;
+                }
+                run.record = u16::try_from(len).unwrap_or(u16::MAX);
+                run.count += 1;
+                true
+            }
+        }
+    }
 }
 
 /// Most answers before the server's own SETTINGS acknowledgement: it answers the client's
@@ -756,5 +812,78 @@ mod tests {
         t.feed(Dir::ToClient, at(310, &alert));
         t.feed(Dir::ToClient, at(320, &alert));
         assert_eq!(t.info.bursts[0].data_bytes(), 259);
+    }
+
+    /// The server's records after a TLS 1.3 handshake, `(dir, record length)` in order: the
+    /// run of session-ticket-shaped records and how many of them each record joined.
+    fn run_of(records: &[(Dir, usize)]) -> (TicketRun, Vec<bool>) {
+        let mut run = TicketRun::default();
+        let mut shape = TicketShape::default();
+        let joined = records
+            .iter()
+            .map(|&(dir, len)| shape.note(&mut run, dir, len, true))
+            .collect();
+        (run, joined)
+    }
+
+    #[test]
+    fn session_tickets_make_a_run_of_equal_records() {
+        use Dir::{ToClient as S, ToServer as C};
+        // nginx (OpenSSL) tickets after the request that went out with the Finished, then
+        // nothing (`return 444`): both join, the run is two records of 266 bytes
+        let (run, joined) = run_of(&[(C, 238), (S, 266), (S, 266), (C, 19)]);
+        assert_eq!((run.record, run.count), (266, 2));
+        assert_eq!(joined, [false, true, true, false]);
+        // the tickets and the answer in one burst: the answer (160) closes the run
+        let (run, joined) = run_of(&[(C, 118), (S, 266), (S, 266), (S, 160)]);
+        assert_eq!((run.record, run.count), (266, 2));
+        assert_eq!(joined, [false, true, true, false]);
+        // one ticket before the request, the second after it (Python's OpenSSL)
+        let (run, _) = run_of(&[(S, 250), (C, 118), (S, 250), (S, 138)]);
+        assert_eq!(run.count, 2);
+        // a server without tickets answering the same 120 bytes twice on one connection:
+        // the second answer follows a second request, after the first answer: no run of two
+        let (run, joined) = run_of(&[(C, 232), (S, 120), (C, 232), (S, 120)]);
+        assert_eq!(run.count, 1);
+        assert_eq!(joined, [false, true, false, false]);
+        // an alert-sized record (a close_notify) or a record too big for a ticket is none
+        let (run, _) = run_of(&[(C, 238), (S, 19), (S, 266)]);
+        assert_eq!(run.count, 0);
+        let (run, _) = run_of(&[(C, 238), (S, 9000)]);
+        assert_eq!(run.count, 0);
+    }
+
+    #[test]
+    fn a_burst_of_tickets_only_is_no_answer() {
+        let burst = |bytes: u64, tickets: u8| TlsBurst {
+            dir: Dir::ToClient,
+            first: Timestamp(0),
+            first_pos: PacketPos::default(),
+            last: Timestamp(0),
+            bytes,
+            tail_us: 0,
+            tail_bytes: 0,
+            tickets,
+        };
+        use super::super::TicketAnswer::*;
+        let two = TicketRun {
+            record: 266,
+            count: 2,
+        };
+        assert_eq!(two.answer(&burst(532, 2)), TicketsOnly);
+        assert_eq!(two.answer(&burst(266, 1)), TicketsOnly);
+        assert_eq!(two.answer(&burst(692, 2)), Answer);
+        assert_eq!(two.answer(&burst(160, 0)), Answer);
+        // a trailing close_notify is no data
+        let mut with_alert = burst(551, 2);
+        with_alert.tail_bytes = 19;
+        assert_eq!(two.answer(&with_alert), TicketsOnly);
+        // a run of one: a ticket or a whole answer of that size
+        let one = TicketRun {
+            record: 250,
+            count: 1,
+        };
+        assert_eq!(one.answer(&burst(250, 1)), TicketOrAnswer);
+        assert_eq!(one.answer(&burst(400, 1)), Answer);
     }
 }

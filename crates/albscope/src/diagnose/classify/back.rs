@@ -214,6 +214,11 @@ fn analyze_back_read(b: &Leg, ctx: &Ctx) -> BackVerdict {
             );
         }
     }
+    // (TLS 1.3 without keys: one record after the request that may be the server's session
+    // ticket is no proof of an answer; the verdict is the one without it, which the finding
+    // then leaves undetermined unless the front end shows what the client got.)
+    let ticket_or_answer = super::tls_close::ticket_or_answer(b).is_some();
+    let resp = resp.filter(|_| !ticket_or_answer);
     let resp_t = resp.map(|r| r.0);
     let before_resp = |e: &&TcpEvent| resp_t.map_or(true, |r| e.ts <= r);
     let lookback = Timestamp(req_t.0.saturating_sub(RACE_LOOKBACK.0)).max(b.conn.opened);
@@ -574,7 +579,7 @@ fn analyze_back_read(b: &Leg, ctx: &Ctx) -> BackVerdict {
     if let Some(r) = b.exchange.as_ref().and_then(|e| e.response.as_ref()) {
         return analyze_response(b, r, ev, detail, ctx.words);
     }
-    if let Some(bx) = &b.burst {
+    if let Some(bx) = b.burst.as_ref().filter(|_| !ticket_or_answer) {
         if let Some(r) = &bx.response {
             ev.push(Evidence::TlsAnswer {
                 bytes: r.data_bytes(),

@@ -400,6 +400,26 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
         evidence.push(gap);
     }
 
+    // The only server record after the request may be a TLS 1.3 session ticket (the back-end
+    // verdict took it for none) or a whole answer, and no status the client got is readable:
+    // undetermined between the back end's reading and an answer relayed. (Not a client that
+    // closed first: that holds whatever the target sent.)
+    let ticket = back
+        .filter(|_| front_status.is_none())
+        .filter(|_| !matches!(category, Category::Undetermined | Category::ClientClosed))
+        .and_then(super::tls_close::ticket_or_answer);
+    if let Some(t) = ticket {
+        candidates = vec![category, Category::Ok, Category::TargetGeneratedError];
+        category = Category::Undetermined;
+        what = Cause::TicketOrAnswer;
+        expected = None;
+        evidence.push(Evidence::TicketOrAnswer {
+            bytes: t.data_bytes(),
+            at: super::at(t.first, t.first_pos),
+        });
+        notes.push(Note::TellApart(TellApart::TicketOrAnswer));
+    }
+
     // The status the client got: what the front end shows, else inferred from the back end.
     let (status, status_inferred) = match (front_status, front, category) {
         (Some(s), _, _) => (Some(s), false),

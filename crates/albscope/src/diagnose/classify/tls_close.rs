@@ -14,7 +14,7 @@ use super::{at, At, Close};
 use crate::alb::{front_http2, Leg, SHORTEST_IDLE_CLOSE};
 use crate::capture::Duration;
 use crate::flow::{Dir, TcpEventKind};
-use crate::protocol::ALERT_SIZED_RECORD;
+use crate::protocol::{TicketAnswer, TlsBurst, ALERT_SIZED_RECORD};
 
 /// A close this soon after an answer's last record came with the answer (the same flight of
 /// writes: `Connection: close`).
@@ -65,4 +65,27 @@ pub(super) fn close_after_answer(b: &Leg) -> Option<CloseAfterAnswer> {
         at: at(close.ts, close.pos),
         after,
     })
+}
+
+/// The server burst answering back-end leg `b`'s request when it is one TLS 1.3 record that
+/// may be the server's session ticket or a whole answer ([`TicketAnswer::TicketOrAnswer`]),
+/// no request followed it on the connection (the ALB sends no request before it has the
+/// answer to the last one: one after it shows an answer) and the target closed the
+/// connection after it, before the ALB did: a target that never answered, or one that
+/// answered and closed. (With no close, or the ALB's first, the record stays the answer it
+/// most likely is: a request left without one is not shown.)
+pub(super) fn ticket_or_answer(b: &Leg) -> Option<&TlsBurst> {
+    let answer = b.burst.as_ref()?.response.as_ref()?;
+    let rec = b.record.as_deref()?;
+    let tls = rec.tls.as_ref()?;
+    if tls.tickets.answer(answer) != TicketAnswer::TicketOrAnswer {
+        return None;
+    }
+    let asked_again = tls.bursts.iter().any(|x| {
+        x.dir == Dir::ToServer && x.first > answer.first && x.bytes > ALERT_SIZED_RECORD as u64
+    });
+    let close = rec.tcp.events.iter().find(|e| {
+        matches!(e.kind, TcpEventKind::Fin | TcpEventKind::Rst) && e.ts >= answer.first
+    })?;
+    (!asked_again && close.dir == Dir::ToClient).then_some(answer)
 }

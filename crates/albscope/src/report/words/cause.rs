@@ -59,6 +59,10 @@ pub fn cause(c: &Cause) -> String {
                                             is encrypted and the front end is not in the capture \
                                             (neither ok nor failed)"
             .into(),
+        Cause::TicketOrAnswer => "the target's only record after the request may be a TLS \
+                                  1.3 session ticket (then it never answered) or a small \
+                                  encrypted answer; its size cannot tell"
+            .into(),
         Cause::TlsAnswerThenClose => "the target closed its connection soon after its \
                                        encrypted answer, neither with the answer nor at a \
                                        keep-alive timer: the answer may have been cut"
@@ -404,6 +408,13 @@ pub fn tell_apart(t: TellApart) -> &'static str {
              in the capture for other requests, shows no attempt for this one: the mirror lost \
              it (dropped or truncated packets: see the capture notes), or its target's traffic \
              is not mirrored; the candidates follow from the front end's timing"
+        }
+        TellApart::TicketOrAnswer => {
+            "seen from the back end without keys: a TLS 1.3 server sends its session tickets \
+             right after the client's Finished, which the ALB sends together with its first \
+             request, so one record after that request may be a ticket or a whole answer; \
+             capture the front end (the clients' or the ALB's ENIs: the status the client got) \
+             or give the target's TLS keys with --tls-keylog"
         }
         TellApart::AnswerCutOrWhole => {
             "seen from the back end without keys: the answer's bytes are encrypted, so whether \

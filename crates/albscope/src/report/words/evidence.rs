@@ -694,6 +694,12 @@ pub fn evidence(files: &[String], e: &Evidence) -> String {
              encrypted and the back end is not in this capture",
             secs(*elapsed)
         ),
+        Evidence::TicketOrAnswer { bytes, at: a } => format!(
+            "the target's only data after the request is one TLS 1.3 record of {bytes} bytes \
+             ({}), the first it sent after the handshake: the size of a session ticket as much \
+             as of a small answer",
+            at(a)
+        ),
         Evidence::TargetClosedAfterTlsAnswer {
             close: c,
             at: a,
