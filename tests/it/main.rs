@@ -39,6 +39,7 @@ mod robust_damage;
 mod robust_exit_codes;
 mod robust_fuzz_corpus;
 mod robust_limits;
+mod rotated;
 mod scratch;
 mod synth_samples;
 mod threads;

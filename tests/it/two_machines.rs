@@ -59,7 +59,7 @@ fn run(files: &[&str]) -> Analysis {
 /// True when `r` is what the truth says of its request (by client port where the front end is
 /// captured, else by path), or undetermined with the truth among its candidates and no other
 /// status than the truth's, or still in flight when its capture ended (no claim).
-fn fits(r: &Finding) -> bool {
+pub(crate) fn fits(r: &Finding) -> bool {
     if r.in_flight_at_end && r.category == Category::Undetermined && r.status.is_none() {
         return true;
     }
@@ -225,7 +225,7 @@ fn run_cut(client_cut: Option<f64>, target_cut: Option<f64>) -> Analysis {
 }
 
 /// Whether `r` claims the back end, watched at its time, shows no attempt for it.
-fn claims_no_attempt(r: &Finding) -> bool {
+pub(crate) fn claims_no_attempt(r: &Finding) -> bool {
     use albscope::alb::PairingNote;
     use albscope::diagnose::Note;
     r.category == Category::NoTargetAttempt

@@ -344,6 +344,21 @@ impl Knowledge {
             .is_some_and(|n| n.back_inputs.covers(&self.coverage, from, to))
     }
 
+    /// Why node `node`'s back end is not in the capture over `from ..= to`, when inputs show
+    /// it at other times: their recording started after `from`, ended before `to`, or leaves
+    /// a gap there. `None` when it is captured then, or never.
+    pub fn back_window(
+        &self,
+        node: IpAddr,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Option<super::CaptureWindow> {
+        self.nodes
+            .get(&node)?
+            .back_inputs
+            .window(&self.coverage, from, to)
+    }
+
     /// [`Knowledge::back_captured_over`] at one time `t`.
     pub fn back_captured_at(&self, node: IpAddr, t: Timestamp) -> bool {
         self.back_captured_over(node, t, t)

@@ -28,7 +28,9 @@
 mod cadence;
 mod candidates;
 mod coverage;
-pub use coverage::{Coverage, InputSet, InputSpan, MAX_SET_INPUTS};
+pub use coverage::{
+    CaptureWindow, Coverage, InputSet, InputSpan, Segment, JOIN_MAX, MAX_SET_INPUTS,
+};
 mod knowledge;
 mod leg_box;
 pub use leg_box::LegBox;

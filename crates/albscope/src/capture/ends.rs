@@ -1,7 +1,7 @@
 //! When each input ended: its last packet's time (clock-corrected), told by the reader the
 //! moment it finds the input has no more packets, before it hands out any later packet.
 
-use super::Timestamp;
+use super::{Duration, Timestamp};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
@@ -13,10 +13,13 @@ const OPEN: i64 = i64::MAX;
 /// the reader finds it has no more packets (end of file or damage): before the reader hands
 /// out any packet later than that end. So a reader of this handle that has seen a packet of
 /// time `t` knows every input that ended before `t`; an input not ended yet still had packets
-/// at `t` or later.
+/// at `t` or later. Beside its end, each input's longest silence (the longest time between two
+/// of its consecutive packets), told just before its end: how long that recording went without
+/// a packet while it was recording.
 #[derive(Clone, Debug, Default)]
 pub struct InputEnds {
     ends: Arc<[AtomicI64]>,
+    silences: Arc<[AtomicI64]>,
 }
 
 impl InputEnds {
@@ -24,7 +27,26 @@ impl InputEnds {
     pub fn new(count: usize) -> Self {
         InputEnds {
             ends: (0..count).map(|_| AtomicI64::new(OPEN)).collect(),
+            silences: (0..count).map(|_| AtomicI64::new(-1)).collect(),
         }
+    }
+
+    /// Records input `file`'s longest silence (the reader calls it just before
+    /// [`InputEnds::set`]).
+    pub fn set_silence(&self, file: usize, longest: Duration) {
+        if let Some(s) = self.silences.get(file) {
+            s.store(longest.0.max(0), Ordering::Release);
+        }
+    }
+
+    /// Input `file`'s longest silence between two of its packets, once it ended (`None`
+    /// before, or for an unknown file).
+    pub fn silence(&self, file: u16) -> Option<Duration> {
+        let s = self
+            .silences
+            .get(usize::from(file))?
+            .load(Ordering::Acquire);
+        (s >= 0).then_some(Duration(s))
     }
 
     /// Records that input `file` ended with its last packet at `last` (`None`: it had none);
@@ -70,5 +92,8 @@ mod tests {
         assert_eq!(seen.end(1), Some(Timestamp(5)));
         assert_eq!(seen.end(0), Some(Timestamp(i64::MIN)));
         assert_eq!(seen.end(7), None);
+        assert_eq!(seen.silence(1), None);
+        ends.set_silence(1, Duration(3));
+        assert_eq!(seen.silence(1), Some(Duration(3)));
     }
 }

@@ -70,6 +70,8 @@ struct Input {
     first: Option<Timestamp>,
     /// Its latest packet's corrected time so far (the last one once it ended).
     latest: Option<Timestamp>,
+    /// The longest time between two of its consecutive packets so far.
+    longest_silence: Duration,
 }
 
 /// Reads one or more capture files and yields their packets merged in timestamp order.
@@ -163,6 +165,7 @@ impl CaptureReader {
                 ahead: Duration(0),
                 first: None,
                 latest: None,
+                longest_silence: Duration(0),
             };
             let opened = if index > usize::from(u16::MAX) {
                 Err(CaptureError::Io {
@@ -235,6 +238,9 @@ impl CaptureReader {
         match result {
             Ok(true) => {
                 let ts = file.pending().map(|p| shift(p.ts, input.ahead));
+                if let (Some(t), Some(l)) = (ts, input.latest) {
+                    input.longest_silence = input.longest_silence.max(t.since(l));
+                }
                 input.latest = ts.or(input.latest);
                 return ts;
             }
@@ -253,6 +259,7 @@ impl CaptureReader {
             (Some(l), Some(s)) => Some(l.max(s)),
             (l, _) => l,
         };
+        self.ends.set_silence(i, input.longest_silence);
         self.ends.set(i, end);
         None
     }

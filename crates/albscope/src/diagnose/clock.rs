@@ -17,7 +17,7 @@
 use super::logjoin::clock::LogClockProbe;
 use super::logjoin::LogIndex;
 use super::{analyze_capture_probing, Analysis, ClockOffset, Keep};
-use crate::alb::{AlbConfig, FileOffset, Knowledge, OffsetSource};
+use crate::alb::{AlbConfig, ClockEstimate, FileOffset, Knowledge, OffsetSource};
 use crate::capture::{CaptureError, CaptureReader, Duration};
 use crate::pipeline::PipelineConfig;
 use std::path::PathBuf;
@@ -111,7 +111,7 @@ pub fn clock_offsets(known: &Knowledge, files: &[String]) -> Vec<ClockOffset> {
             .unwrap_or_else(|| format!("file {i}"))
     };
     let mut out: Vec<ClockOffset> = Vec::new();
-    let estimates = known.links.clocks();
+    let estimates = one_clock_per_recording(known, files);
     for applied in &known.config.clock_offsets {
         let residual = estimates
             .iter()
@@ -138,7 +138,7 @@ pub fn clock_offsets(known: &Knowledge, files: &[String]) -> Vec<ClockOffset> {
             residual: Duration(residual),
         });
     }
-    for e in estimates {
+    for e in &estimates {
         if known.config.clock_offsets.iter().any(|a| a.file == e.file) {
             continue;
         }
@@ -155,6 +155,54 @@ pub fn clock_offsets(known: &Knowledge, files: &[String]) -> Vec<ClockOffset> {
             residual: Duration(0),
         });
     }
+    out
+}
+
+/// The linked requests' clock estimates with one clock per recording (files cut from one
+/// machine's capture by rotation, [`super::coverage::recordings`]): none between two files of
+/// one recording, and the best-supported estimate of a recording's file (most requests) for
+/// each of its files (those given `--time-offset` apart).
+fn one_clock_per_recording(known: &Knowledge, files: &[String]) -> Vec<ClockEstimate> {
+    let estimates = known.links.clocks();
+    if files.len() <= 2 || estimates.is_empty() {
+        return estimates.to_vec();
+    }
+    let groups = super::coverage::recordings(&super::input_coverage(known, files));
+    let group_of = |f: u16| groups.iter().position(|g| g.contains(&usize::from(f)));
+    let apart: Vec<&ClockEstimate> = estimates
+        .iter()
+        .filter(|e| group_of(e.file).is_none() || group_of(e.file) != group_of(e.reference))
+        .collect();
+    let given = |f: u16| known.config.clock_offsets.iter().any(|a| a.file == f);
+    let mut out: Vec<ClockEstimate> = Vec::new();
+    for e in &apart {
+        let members: Vec<u16> = match group_of(e.file) {
+            Some(g) => groups
+                .get(g)
+                .into_iter()
+                .flatten()
+                .filter_map(|i| u16::try_from(*i).ok())
+                .collect(),
+            None => vec![e.file],
+        };
+        // The recording's best estimate speaks for all its files.
+        let best = apart
+            .iter()
+            .filter(|o| members.contains(&o.file))
+            .max_by_key(|o| (o.requests, std::cmp::Reverse(o.file)));
+        if best.is_some_and(|b| b.file != e.file) {
+            continue;
+        }
+        for m in members {
+            if (m == e.file || !given(m)) && !out.iter().any(|o| o.file == m) {
+                out.push(ClockEstimate {
+                    file: m,
+                    ..(*e).clone()
+                });
+            }
+        }
+    }
+    out.sort_by_key(|c| c.file);
     out
 }
 

@@ -1097,4 +1097,8 @@ pub enum Note {
     },
     /// What to capture to tell the candidates apart.
     TellApart(TellApart),
+    /// The node's back end is in the capture at other times, not at this request's: its
+    /// recording started after it, ended before the ALB answered, or has a gap then (what
+    /// to capture differently).
+    BackEndCapture(crate::alb::CaptureWindow),
 }

@@ -9,7 +9,10 @@
 mod classify;
 mod clock;
 mod coverage;
-pub use coverage::{input_coverage, InputCoverage, COVERAGE_REPORT_MIN};
+pub use coverage::{
+    input_coverage, recording_coverage, recordings, CoverageGap, InputCoverage, RecordingCoverage,
+    COVERAGE_REPORT_MIN,
+};
 mod intern;
 pub use clock::{analyze_files, clock_offsets, CLOCK_REPORT_MIN};
 pub mod evidence;
@@ -493,6 +496,9 @@ pub struct Analysis {
     pub clock_offsets: Vec<ClockOffset>,
     /// Each input's span and the vantages it showed (several files only).
     pub input_coverage: Vec<InputCoverage>,
+    /// Each recording's span, vantages and gaps: one machine's files cut by rotation taken
+    /// together (several files only).
+    pub recordings: Vec<RecordingCoverage>,
     /// Counts.
     pub summary: Summary,
     /// Health checks.
@@ -1054,6 +1060,7 @@ impl Analyzer {
         };
         let clock_offsets = clock_offsets(known, &self.files);
         let input_coverage = input_coverage(known, &self.files);
+        let recordings = recording_coverage(known, &input_coverage);
         let access_log_join = self.log.map(|l| l.finish(stats.first_ts, stats.last_ts));
         let (metrics, connections) = self.metrics.finish();
         self.summary.answered_before_capture = known.answered_before_capture;
@@ -1072,6 +1079,7 @@ impl Analyzer {
             capture,
             clock_offsets,
             input_coverage,
+            recordings,
             summary: self.summary,
             health_checks: self.health,
             requests: self.requests,

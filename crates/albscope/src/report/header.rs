@@ -765,8 +765,8 @@ pub fn facts(a: &Analysis) -> Vec<Fact> {
     for c in &a.clock_offsets {
         fact("Clock", clock_offset_text(c), false);
     }
-    for c in &a.input_coverage {
-        if let Some(t) = coverage_text(c, &a.capture) {
+    for r in &a.recordings {
+        for t in recording_texts(r, &a.capture) {
             fact("Coverage", t, false);
         }
     }
@@ -965,6 +965,44 @@ pub fn coverage_text(c: &crate::diagnose::InputCoverage, capture: &CaptureSpan) 
         start.to_rfc3339(),
         end.to_rfc3339()
     ))
+}
+
+/// What a report says of one recording ([`crate::diagnose::RecordingCoverage`]): its span as
+/// [`coverage_text`] says an input's (its files named together, `a.pcap, b.pcap (one recording
+/// in 2 files)`), then each gap, e.g. `target1.pcap .. target3.pcap: no packet from
+/// 18:04:11.695943Z to 18:04:13.914180Z (2.218 s), longer than a rotation boundary leaves (a
+/// file missing, or the recording paused); it shows the back end only: requests then are
+/// judged from the front end alone`.
+pub fn recording_texts(
+    r: &crate::diagnose::RecordingCoverage,
+    capture: &CaptureSpan,
+) -> Vec<String> {
+    let mut c = r.as_input();
+    if r.files.len() > 1 {
+        c.file = format!("{} (one recording in {} files)", c.file, r.files.len());
+    }
+    let mut out: Vec<String> = coverage_text(&c, capture).into_iter().collect();
+    let then = match (r.front, r.back) {
+        (false, true) => {
+            "it shows the back end only: requests then are judged from the front end alone"
+        }
+        (true, false) => {
+            "it shows the front end only: back-end legs then are judged from the back end alone"
+        }
+        _ => "what it shows then is not in the capture",
+    };
+    for g in &r.gaps {
+        out.push(format!(
+            "{} .. {}: no packet from {} to {} ({:.3} s), longer than a rotation boundary \
+             leaves (a file missing, or the recording paused); {then}",
+            g.before,
+            g.after,
+            g.from.to_rfc3339(),
+            g.to.to_rfc3339(),
+            secs(g.to.since(g.from))
+        ));
+    }
+    out
 }
 
 /// A file's clock against another's: `target-side.pcap is 1.350 s behind client-side.pcap

@@ -546,8 +546,8 @@ fn finding(h: &mut String, a: &Analysis, n: usize, anchor: &str, f: &Finding) {
         let fix = verdict::rich(&words::spans(fix));
         let _ = write!(h, "<div class=\"fix\"><b>Fix:</b> {fix}</div>");
     }
-    for note in &f.notes {
-        let _ = write!(h, "<p class=\"note\">Note: {}</p>", esc(&words::note(note)));
+    for note in words::notes(&f.notes) {
+        let _ = write!(h, "<p class=\"note\">Note: {}</p>", esc(&note));
     }
     if !f.timeline.is_empty() {
         h.push_str("<details><summary>Timeline (packets)</summary>");

@@ -514,8 +514,8 @@ fn write_finding(out: &mut dyn Write, files: &[String], n: usize, f: &Finding) -
         writeln!(out)?;
         writeln!(out, "Notes:")?;
         writeln!(out)?;
-        for e in &f.notes {
-            writeln!(out, "- {}", md_escape(&words::note(e)))?;
+        for e in words::notes(&f.notes) {
+            writeln!(out, "- {}", md_escape(&e))?;
         }
     }
     if !f.timeline.is_empty() {

@@ -98,8 +98,8 @@ pub fn write_text(a: &Analysis, opts: &TextOptions, out: &mut dyn Write) -> io::
     for c in &a.clock_offsets {
         writeln!(out, "clock:     {}", header::clock_offset_text(c))?;
     }
-    for c in &a.input_coverage {
-        if let Some(t) = header::coverage_text(c, &a.capture) {
+    for r in &a.recordings {
+        for t in header::recording_texts(r, &a.capture) {
             writeln!(out, "coverage:  {t}")?;
         }
     }
@@ -369,8 +369,8 @@ fn write_request(
             }
         }
     }
-    for note in &f.notes {
-        writeln!(out, "    note:      {}", words::note(note))?;
+    for note in words::notes(&f.notes) {
+        writeln!(out, "    note:      {note}")?;
     }
     if !f.timeline.is_empty() {
         writeln!(out, "    timeline:")?;

@@ -261,6 +261,11 @@ fn verdict_with(path: &RequestPath, known: &Knowledge, words: bool) -> Finding {
             evidence.extend(v.evidence);
             candidates = v.candidates;
             notes.extend(v.notes);
+            if words && !node_back_seen {
+                let (from, to) = f.span();
+                let window = path.node.and_then(|n| known.back_window(n, from, to));
+                notes.extend(window.map(Note::BackEndCapture));
+            }
             not_visible = v.not_visible;
             let seen_idle = (v.category == Category::TargetIdleTimeout)
                 .then(|| front_elapsed(f))

@@ -112,9 +112,9 @@ pub(super) fn write_request(p: &mut Pretty, f: &Finding, a: &Analysis) -> io::Re
     p.opt_str(f.fix.as_deref());
     p.key("notes");
     p.open_array();
-    for n in &f.notes {
+    for n in words::notes(&f.notes) {
         p.item();
-        p.str(&words::note(n));
+        p.str(&n);
     }
     p.close_array();
     p.key("pairing");

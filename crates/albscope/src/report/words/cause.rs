@@ -1,7 +1,7 @@
 //! The headline of a finding (its cause, status and category) and its notes.
 
 use super::secs;
-use crate::alb::{Http2Evidence, PairingBasis, PairingNote};
+use crate::alb::{CaptureWindow, Http2Evidence, PairingBasis, PairingNote};
 use crate::diagnose::{Cause, Finding, Note, TellApart};
 use crate::taxonomy::{Category, GeneratedBy};
 
@@ -355,7 +355,71 @@ pub fn note(n: &Note) -> String {
             format!("the client got {got} where this category usually gives {usual}")
         }
         Note::TellApart(t) => tell_apart(*t).into(),
+        Note::BackEndCapture(w) => format!(
+            "the back end is not in the capture at this time: {}",
+            back_capture(*w)
+        ),
     }
+}
+
+/// Where the back-end capture stood against a request it missed.
+fn back_capture(w: CaptureWindow) -> String {
+    match w {
+        CaptureWindow::StartedAfter(t) => format!(
+            "the target-side capture started at {}, after this request arrived",
+            t.to_rfc3339()
+        ),
+        CaptureWindow::EndedBefore(t) => format!(
+            "the target-side capture ended at {}, before the ALB answered",
+            t.to_rfc3339()
+        ),
+        CaptureWindow::Gap { from, to } => format!(
+            "the target-side capture has no packet from {} to {} (a rotated file missing, or \
+             the recording paused)",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        ),
+    }
+}
+
+/// What [`tell_apart`] asks for where the back end is not in the capture at all.
+const CAPTURE_TARGETS: &str = "capture the targets' ENIs (back end)";
+
+/// A finding's notes as sentences, in order. Where the node's back end is in the capture at
+/// other times ([`Note::BackEndCapture`]), that says why the back end is missing (not "the back
+/// end is not in the capture") and what to capture asks for a longer (earlier, gapless)
+/// target-side capture rather than the targets' ENIs.
+pub fn notes(list: &[Note]) -> Vec<String> {
+    let window = list.iter().find_map(|n| match n {
+        Note::BackEndCapture(w) => Some(*w),
+        _ => None,
+    });
+    list.iter()
+        .filter(|n| window.is_none() || !matches!(n, Note::BackEndCapture(_)))
+        .map(|n| match (n, window) {
+            // Said where the pairing says the back end is missing.
+            (Note::Pairing(PairingNote::BackEndNotCaptured), Some(w)) => {
+                note(&Note::BackEndCapture(w))
+            }
+            (Note::TellApart(t), Some(w)) => {
+                let instead = match w {
+                    CaptureWindow::StartedAfter(at) => format!(
+                        "start the target-side capture earlier (it started at {})",
+                        at.to_rfc3339()
+                    ),
+                    CaptureWindow::EndedBefore(at) => format!(
+                        "capture longer on the target side (its capture ended at {})",
+                        at.to_rfc3339()
+                    ),
+                    CaptureWindow::Gap { .. } => {
+                        "capture the target side without a gap (keep every rotated file)".into()
+                    }
+                };
+                tell_apart(*t).replacen(CAPTURE_TARGETS, &instead, 1)
+            }
+            _ => note(n),
+        })
+        .collect()
 }
 
 /// What to capture to tell a front-end-only finding's candidates apart.

@@ -6,7 +6,7 @@ mod cause;
 mod evidence;
 mod verdict;
 
-pub use cause::{cause, headline, note, pairing_note};
+pub use cause::{cause, headline, note, notes, pairing_note};
 pub use evidence::{at, close, evidence, response_error_reason};
 pub use verdict::{spans, verdict, Piece, Rich};
 
