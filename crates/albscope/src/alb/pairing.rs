@@ -1649,8 +1649,18 @@ fn consistent(front: &Leg, back: &Leg) -> bool {
 /// on that leg happened by then that the ALB answers on. The target's answer or close, or an
 /// ICMP error, comes first (within the capture's `slack`); the ALB's own close of the leg (at
 /// a timeout, a deregistration) may go out just after its answer ([`TOLERANCE`]). A leg that
-/// shows neither yet (its outcome not in the capture) does not say.
+/// shows neither yet (its outcome not in the capture), an HTTP/2 stream (its connection's
+/// closes are not its outcome), an answer that did not parse or whose bytes the capture lost
+/// do not say.
 fn caused_by(a: Timestamp, back: &Leg, slack: Duration) -> bool {
+    if back
+        .exchange
+        .as_ref()
+        .is_some_and(|e| e.h2.is_some() || (e.response.is_none() && e.response_error.is_some()))
+        || answer_lost(back)
+    {
+        return true;
+    }
     let answered = back
         .exchange
         .as_ref()
@@ -1766,26 +1776,38 @@ fn prefer_relayed(pool: &mut [usize], fronts: &[ClassifiedLeg], back: &Leg) {
     }
 }
 
+/// The capture lost bytes the target sent on this leg's connection (a gap, or bytes skipped
+/// over the memory limit): an answer may be among them.
+fn answer_lost(back: &Leg) -> bool {
+    back.record.as_ref().is_some_and(|r| {
+        r.tcp.events.iter().any(|e| {
+            e.dir == Dir::ToClient
+                && matches!(
+                    e.kind,
+                    TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
+                )
+        })
+    })
+}
+
 /// When the target closed or reset the connection of a back-end leg that carried an HTTP
 /// request and got no response byte (no response, no response error, nothing of the answer
 /// lost); `None` for any other leg.
 fn closed_without_answer(back: &Leg) -> Option<Timestamp> {
     let ex = back.exchange.as_ref()?;
-    if ex.request.is_none() || ex.response.is_some() || ex.response_error.is_some() {
+    if ex.request.is_none()
+        || ex.response.is_some()
+        || ex.response_error.is_some()
+        || ex.h2.is_some()
+        || answer_lost(back)
+    {
         return None;
     }
-    let ev = &back.record.as_ref()?.tcp.events;
-    let lost = ev.iter().any(|e| {
-        e.dir == Dir::ToClient
-            && matches!(
-                e.kind,
-                TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
-            )
-    });
-    if lost {
-        return None;
-    }
-    ev.iter()
+    back.record
+        .as_ref()?
+        .tcp
+        .events
+        .iter()
         .find(|e| e.kind.is_close() && e.dir == Dir::ToClient)
         .map(|e| e.ts)
 }
@@ -1902,9 +1924,13 @@ fn swap_partner(
 
 /// When the ALB reacted on this front-end leg to its request's fate: its answer, or, where
 /// none came, its close (FIN or RST) of the client's connection before the client closed it.
-/// `None` when the capture shows neither (the client left first, or the capture ended).
+/// `None` when the capture shows neither (the client left first, or the capture ended), and
+/// for an HTTP/2 stream without an answer (its connection's close is not about it).
 fn reaction_time(front: &Leg) -> Option<Timestamp> {
     answer_time(front).or_else(|| {
+        if front.exchange.as_ref().is_some_and(|e| e.h2.is_some()) {
+            return None;
+        }
         let first_close = front
             .record
             .as_ref()?
