@@ -5,14 +5,12 @@
 mod accesslog_parse;
 mod accesslog_reader;
 mod accesslog_seed;
-
 mod analyze_cli;
 mod analyze_hanging;
 mod analyze_real;
 mod analyze_samples;
 mod analyze_streaming;
 mod artifacts;
-mod busy_truth;
 mod capture_reader;
 mod cli_conventions;
 mod cli_io;

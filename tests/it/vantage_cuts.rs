@@ -44,10 +44,6 @@ fn scoreboard() -> &'static Vec<Row> {
                     !name.ends_with(".target.pcap") && !name.ends_with(".client.pcap")
                 })
                 .filter(|p| !p.ends_with("samples/tls/tls_gap.pcap"))
-                // hundreds of identical requests with no trace id: the matcher pairs a back-end
-                // cut's request with the original's by time and request line, which cannot tell
-                // them apart; `busy_truth.rs` scores every vantage of it against HAProxy's log
-                .filter(|p| !p.ends_with("samples/real/busy_noid.pcap"))
                 .collect();
             files.sort();
             for path in &files {
