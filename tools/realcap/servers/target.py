@@ -17,6 +17,9 @@ except in mode `sick`; `GET /ok...` is always answered 200 (keep-alive); `/m/<mo
   short_rst    headers with Content-Length 1000, 100 body bytes, 0.2 s, then RST (SO_LINGER 0)
   status       answers --status (e.g. 500 / 502) with its own Server header
   sick         like healthy, but the health check gets 503
+  mixed        per request, one of the modes of --mix ("mode:weight,..."), drawn from a
+               random generator seeded with --seed (the sequence of draws is reproducible; which
+               request gets which draw depends on arrival order)
 
 With --tls CERT KEY every connection is TLS (an HTTPS target): the same modes, over TLS, no
 session tickets (so the only server records after the handshake are responses) unless
@@ -27,10 +30,18 @@ import socket
 import ssl
 import struct
 import sys
+import random
 import threading
 import time
 
 A = None
+DRAW_LOCK = threading.Lock()
+
+
+def draw_mode():
+    """The next mode of --mix, from the seeded generator (one draw per request)."""
+    with DRAW_LOCK:
+        return A.rng.choices(A.mix_modes, weights=A.mix_weights)[0]
 
 
 def log(*args):
@@ -105,6 +116,9 @@ def handle(sock, peer):
                 served += 1
                 continue
             mode = A.mode
+            if mode == "mixed":
+                mode = draw_mode()
+                log(peer, "drawn", mode)
             if path.startswith(b"/ok"):
                 mode = "healthy"  # /ok is always served normally, to set up reused connections
             elif path.startswith(b"/m/"):
@@ -173,10 +187,15 @@ def main():
     p.add_argument("--status", type=int, default=500)
     p.add_argument("--server", default="realcap-target/1.0")
     p.add_argument("--name", default="target")
+    p.add_argument("--mix", default="healthy:1", help="mode mixed: mode:weight,...")
+    p.add_argument("--seed", type=int, default=1, help="mode mixed: the generator's seed")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     p.add_argument("--tickets", type=int, default=0, help="TLS 1.3 session tickets sent")
     A = p.parse_args()
     A.tls_ctx = None
+    A.rng = random.Random(A.seed)
+    A.mix_modes = [m.split(":")[0] for m in A.mix.split(",")]
+    A.mix_weights = [float(m.split(":")[1]) for m in A.mix.split(",")]
     if A.tls:
         A.tls_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         A.tls_ctx.load_cert_chain(A.tls[0], A.tls[1])

@@ -142,3 +142,154 @@ fn a_refused_connect_prefers_the_albs_own_answer() {
     let (sink, _) = tr.finish();
     assert_eq!(client_of(&sink, DOWN), Some(40_002), "{:#?}", sink.paths);
 }
+
+/// Busy traffic: many clients send the same request line through back-end connections that
+/// go to one target (`UP`), so headers name several candidates and the answers' timing decides.
+/// A back-end leg on its own connection to `UP`: `GET PATH` at `req_ms`, answered (`answer`)
+/// or not, then the TCP events `events`.
+fn leg_to_up(
+    tr: &mut AlbTracker<Collect>,
+    id: u64,
+    req_ms: i64,
+    answer: Option<(i64, u16, &str)>,
+    events: &[(i64, crate::flow::Dir, K)],
+) {
+    let mut b =
+        Conn::new(id, ep(ALB, 50_000 + id as u16), ep(UP, 80), req_ms - 2).handshake(req_ms - 2);
+    for (ms, dir, kind) in events {
+        b = b.ev(*ms, *dir, kind.clone());
+    }
+    let ex = exch(
+        0,
+        None,
+        Some(get(req_ms, PATH, back_headers(CLIENT))),
+        answer.map(|(ms, status, server)| resp(ms, status, server, 600)),
+    );
+    tr.closed(b.record(AppKind::Http, vec![ex], 0, None));
+}
+
+/// A client request (client port `cport`) on its own connection the capture saw closed:
+/// answered (`answer`) or not, then the TCP events `events` (e.g. the ALB's FIN).
+fn front_closed(
+    tr: &mut AlbTracker<Collect>,
+    id: u64,
+    cport: u16,
+    req_ms: i64,
+    answer: Option<(i64, u16, &str)>,
+    events: &[(i64, crate::flow::Dir, K)],
+) {
+    let mut c = Conn::new(id, ep(CLIENT, cport), ep(ALB, 80), req_ms - 5).handshake(req_ms - 5);
+    for (ms, dir, kind) in events {
+        c = c.ev(*ms, *dir, kind.clone());
+    }
+    let ex = exch(
+        0,
+        None,
+        Some(get(req_ms, PATH, front_headers())),
+        answer.map(|(ms, status, server)| resp(ms, status, server, 600)),
+    );
+    tr.closed(c.record(AppKind::Http, vec![ex], 0, None));
+}
+
+/// The client port of the path whose back-end connection has local port `port`.
+fn client_of_leg(sink: &Collect, port: u16) -> Option<u16> {
+    sink.paths
+        .iter()
+        .find(|p| {
+            p.back
+                .as_ref()
+                .is_some_and(|b| b.conn.key.client.port == port)
+        })
+        .and_then(|p| p.front.as_ref())
+        .map(|f| f.conn.key.client.port)
+}
+
+#[test]
+fn a_leg_the_target_reset_pairs_with_the_albs_error_not_with_a_relayed_answer() {
+    let mut tr = tracker();
+    // client 40001 got the target's 500 at 140 ms, client 40002 the ALB's 502 at 131 ms
+    front_closed(&mut tr, 1, 40001, 100, Some((140, 500, "gunicorn")), &[]);
+    front_closed(&mut tr, 2, 40002, 101, Some((131, 502, "awselb/2.0")), &[]);
+    // the first leg was reset by the target at 130 ms without an answer; the second carried
+    // the target's 500 at 135 ms
+    leg_to_up(&mut tr, 3, 103, None, &[(130, ToClient, K::Rst)]);
+    leg_to_up(&mut tr, 4, 104, Some((135, 500, "gunicorn")), &[]);
+    let (sink, _) = tr.finish();
+    assert_eq!(
+        client_of_leg(&sink, 50_003),
+        Some(40002),
+        "{:?}",
+        sink.paths
+    );
+    assert_eq!(
+        client_of_leg(&sink, 50_004),
+        Some(40001),
+        "{:?}",
+        sink.paths
+    );
+}
+
+#[test]
+fn an_albs_answer_before_a_leg_showed_anything_is_not_that_legs() {
+    let mut tr = tracker();
+    // client 40001 got the ALB's 502 at 112 ms, client 40002 its 504 at 5103 ms
+    front_closed(&mut tr, 1, 40001, 100, Some((112, 502, "awselb/2.0")), &[]);
+    front_closed(
+        &mut tr,
+        2,
+        40002,
+        101,
+        Some((5_103, 504, "awselb/2.0")),
+        &[],
+    );
+    // the first leg (105 ms) got nothing until the ALB reset it at its idle timeout; the
+    // second (106 ms) was reset by the target at 111 ms
+    leg_to_up(&mut tr, 3, 105, None, &[(5_104, ToServer, K::Rst)]);
+    leg_to_up(&mut tr, 4, 106, None, &[(111, ToClient, K::Rst)]);
+    let (sink, _) = tr.finish();
+    assert_eq!(
+        client_of_leg(&sink, 50_003),
+        Some(40002),
+        "{:?}",
+        sink.paths
+    );
+    assert_eq!(
+        client_of_leg(&sink, 50_004),
+        Some(40001),
+        "{:?}",
+        sink.paths
+    );
+}
+
+#[test]
+fn a_client_connection_the_alb_closed_at_once_pairs_with_the_leg_the_target_closed() {
+    let mut tr = tracker();
+    // client 40001 got nothing and left at 2000 ms; the ALB closed client 40002's connection
+    // without an answer at 112 ms (a proxy's silent close after a reused connection failed)
+    front_closed(&mut tr, 1, 40001, 100, None, &[(2_000, ToServer, K::Fin)]);
+    front_closed(
+        &mut tr,
+        2,
+        40002,
+        101,
+        None,
+        &[(112, ToClient, K::Fin), (113, ToServer, K::Fin)],
+    );
+    // the first leg (105 ms) was reset by the target at 111 ms; the second (106 ms) got
+    // nothing until the ALB reset it at its idle timeout
+    leg_to_up(&mut tr, 3, 105, None, &[(111, ToClient, K::Rst)]);
+    leg_to_up(&mut tr, 4, 106, None, &[(5_106, ToServer, K::Rst)]);
+    let (sink, _) = tr.finish();
+    assert_eq!(
+        client_of_leg(&sink, 50_003),
+        Some(40002),
+        "{:?}",
+        sink.paths
+    );
+    assert_eq!(
+        client_of_leg(&sink, 50_004),
+        Some(40001),
+        "{:?}",
+        sink.paths
+    );
+}

@@ -1633,6 +1633,9 @@ fn consistent(front: &Leg, back: &Leg) -> bool {
     if answer_time(front).is_some_and(|a| a.plus(slack) < back.time()) {
         return false;
     }
+    if reaction_time(front).is_some_and(|a| !caused_by(a, back, slack)) {
+        return false;
+    }
     let (Some(fr), Some(br)) = (
         front.exchange.as_ref().and_then(|e| e.response.as_ref()),
         back.exchange.as_ref().and_then(|e| e.response.as_ref()),
@@ -1640,6 +1643,59 @@ fn consistent(front: &Leg, back: &Leg) -> bool {
         return true;
     };
     (fr.status == br.status && fr.first_byte.plus(slack) >= br.first_byte) || alb_answer(front)
+}
+
+/// Whether the ALB's answer to a client at `a` can follow from back-end leg `back`: something
+/// on that leg happened by then that the ALB answers on. The target's answer or close, or an
+/// ICMP error, comes first (within the capture's `slack`); the ALB's own close of the leg (at
+/// a timeout, a deregistration) may go out just after its answer ([`TOLERANCE`]). A leg that
+/// shows neither yet (its outcome not in the capture), an HTTP/2 stream (its connection's
+/// closes are not its outcome), an answer that did not parse or whose bytes the capture lost
+/// do not say.
+fn caused_by(a: Timestamp, back: &Leg, slack: Duration) -> bool {
+    if back
+        .exchange
+        .as_ref()
+        .is_some_and(|e| e.h2.is_some() || (e.response.is_none() && e.response_error.is_some()))
+        || answer_lost(back)
+    {
+        return true;
+    }
+    let answered = back
+        .exchange
+        .as_ref()
+        .and_then(|e| e.response.as_ref())
+        .map(|r| r.first_byte)
+        .or_else(|| {
+            back.burst
+                .as_ref()
+                .and_then(|b| b.response.as_ref())
+                .map(|r| r.first)
+        });
+    let events = back.record.as_ref().map(|r| r.tcp.events.as_slice());
+    let from_target = events
+        .into_iter()
+        .flatten()
+        .filter(|e| {
+            matches!(e.kind, TcpEventKind::Icmp(_)) || (e.kind.is_close() && e.dir == Dir::ToClient)
+        })
+        .map(|e| e.ts)
+        .next();
+    let by_alb = events
+        .into_iter()
+        .flatten()
+        .filter(|e| e.kind.is_close() && e.dir == Dir::ToServer)
+        .map(|e| e.ts)
+        .next();
+    let target_side = match (answered, from_target) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    };
+    if target_side.is_none() && by_alb.is_none() {
+        return true;
+    }
+    target_side.is_some_and(|t| a.plus(slack) >= t)
+        || by_alb.is_some_and(|t| a.plus(TOLERANCE) >= t)
 }
 
 /// The front end's answer is the ALB's own (`Server: awselb...`).
@@ -1690,18 +1746,70 @@ fn answer_fit(front: &Leg, back: &Leg) -> Option<u8> {
 /// Orders the header-match candidates `pool` (in time order) of back-end leg `back` by how
 /// well their answers fit its answer ([`answer_fit`]), time order among equals: a client
 /// whose answer is the one this leg carried is its client before one the ALB answered
-/// itself, whose error a failed attempt of its own may explain. Only where some candidate
-/// relays this leg's answer; the first stays first otherwise.
+/// itself, whose error a failed attempt of its own may explain. A leg the target closed
+/// without answering ([`closed_without_answer`]) fits best a client the ALB reacted to at
+/// that close (its error, or its close of the client's connection), worst one that got a
+/// target's answer. Only where some candidate fits best; the first stays first otherwise.
 fn prefer_relayed(pool: &mut [usize], fronts: &[ClassifiedLeg], back: &Leg) {
+    let closed_at = closed_without_answer(back);
     let fit = |i: &usize| {
-        fronts
-            .get(*i)
-            .and_then(|f| answer_fit(&f.leg, back))
-            .unwrap_or(1)
+        fronts.get(*i).map_or(1, |f| match closed_at {
+            // A leg the target closed without answering brought the ALB nothing to relay: a
+            // client that got a target's answer got it from another leg. The ALB reacts to
+            // the close at once (its own error, or a close of the client's connection); a
+            // client it answered much later, or not at all, waited on another leg.
+            Some(_) if relayed_answer(&f.leg) => 2,
+            Some(at) => {
+                let prompt = reaction_time(&f.leg)
+                    .is_some_and(|r| r.plus(slack(&f.leg, back)) >= at && r <= at.plus(TOLERANCE));
+                if prompt {
+                    0
+                } else {
+                    1
+                }
+            }
+            None => answer_fit(&f.leg, back).unwrap_or(1),
+        })
     };
     if pool.len() > 1 && pool.iter().any(|i| fit(i) == 0) {
         pool.sort_by_key(fit);
     }
+}
+
+/// The capture lost bytes the target sent on this leg's connection (a gap, or bytes skipped
+/// over the memory limit): an answer may be among them.
+fn answer_lost(back: &Leg) -> bool {
+    back.record.as_ref().is_some_and(|r| {
+        r.tcp.events.iter().any(|e| {
+            e.dir == Dir::ToClient
+                && matches!(
+                    e.kind,
+                    TcpEventKind::Gap { .. } | TcpEventKind::MemorySkipped { .. }
+                )
+        })
+    })
+}
+
+/// When the target closed or reset the connection of a back-end leg that carried an HTTP
+/// request and got no response byte (no response, no response error, nothing of the answer
+/// lost); `None` for any other leg.
+fn closed_without_answer(back: &Leg) -> Option<Timestamp> {
+    let ex = back.exchange.as_ref()?;
+    if ex.request.is_none()
+        || ex.response.is_some()
+        || ex.response_error.is_some()
+        || ex.h2.is_some()
+        || answer_lost(back)
+    {
+        return None;
+    }
+    back.record
+        .as_ref()?
+        .tcp
+        .events
+        .iter()
+        .find(|e| e.kind.is_close() && e.dir == Dir::ToClient)
+        .map(|e| e.ts)
 }
 
 /// What time-order pairing needs to know of a back-end leg, read once per leg.
@@ -1812,6 +1920,26 @@ fn swap_partner(
         }
     }
     None
+}
+
+/// When the ALB reacted on this front-end leg to its request's fate: its answer, or, where
+/// none came, its close (FIN or RST) of the client's connection before the client closed it.
+/// `None` when the capture shows neither (the client left first, or the capture ended), and
+/// for an HTTP/2 stream without an answer (its connection's close is not about it).
+fn reaction_time(front: &Leg) -> Option<Timestamp> {
+    answer_time(front).or_else(|| {
+        if front.exchange.as_ref().is_some_and(|e| e.h2.is_some()) {
+            return None;
+        }
+        let first_close = front
+            .record
+            .as_ref()?
+            .tcp
+            .events
+            .iter()
+            .find(|e| e.kind.is_close())?;
+        (first_close.dir == Dir::ToClient).then_some(first_close.ts)
+    })
 }
 
 /// When the ALB answered the client on this front-end leg.
