@@ -267,3 +267,31 @@ fn a_client_connection_the_alb_closed_at_once_pairs_with_the_leg_the_target_clos
     let (sink, _) = tr.finish();
     assert_crossed_pairs(&sink);
 }
+
+#[test]
+fn a_client_the_alb_closed_unanswered_does_not_take_a_leg_that_carried_an_answer() {
+    let mut tr = tracker();
+    // The capture holds one client (a slice, or one of many clients): the ALB closed its
+    // connection at 200 ms without an answer.
+    front_closed(
+        &mut tr,
+        1,
+        40001,
+        100,
+        None,
+        &[(200, ToClient, K::Fin), (201, ToServer, K::Fin)],
+    );
+    // The first leg (103 ms) carried the target's 500 at 135 ms: the ALB would have relayed
+    // it, so it served a client not in the capture. The second (104 ms) the target closed
+    // without answering at 199 ms, and the ALB closed the client's connection at once.
+    leg_to_up(&mut tr, 3, 103, Some((135, 500, "gunicorn")), &[]);
+    leg_to_up(&mut tr, 4, 104, None, &[(199, ToClient, K::Fin)]);
+    let (sink, _) = tr.finish();
+    assert_eq!(
+        client_of_leg(&sink, 50_004),
+        Some(40001),
+        "{:?}",
+        sink.paths
+    );
+    assert_eq!(client_of_leg(&sink, 50_003), None, "{:?}", sink.paths);
+}

@@ -1636,6 +1636,12 @@ fn consistent(front: &Leg, back: &Leg) -> bool {
     if reaction_time(front).is_some_and(|a| !caused_by(a, back, slack)) {
         return false;
     }
+    if silent_close(front)
+        .zip(relayable_answer(back))
+        .is_some_and(|(closed, answered)| answered.plus(slack) < closed)
+    {
+        return false;
+    }
     let (Some(fr), Some(br)) = (
         front.exchange.as_ref().and_then(|e| e.response.as_ref()),
         back.exchange.as_ref().and_then(|e| e.response.as_ref()),
@@ -1776,8 +1782,9 @@ fn prefer_relayed(pool: &mut [usize], fronts: &[ClassifiedLeg], back: &Leg) {
     }
 }
 
-/// The capture lost bytes the target sent on this leg's connection (a gap, or bytes skipped
-/// over the memory limit): an answer may be among them.
+/// The capture lost bytes the server side of this leg's connection sent (the target's on a
+/// back-end leg, the ALB's on a front-end leg: a gap, or bytes skipped over the memory
+/// limit): an answer may be among them.
 fn answer_lost(back: &Leg) -> bool {
     back.record.as_ref().is_some_and(|r| {
         r.tcp.events.iter().any(|e| {
@@ -1940,6 +1947,28 @@ fn reaction_time(front: &Leg) -> Option<Timestamp> {
             .find(|e| e.kind.is_close())?;
         (first_close.dir == Dir::ToClient).then_some(first_close.ts)
     })
+}
+
+/// When the ALB closed (FIN or RST) the connection of a client whose HTTP/1 request it never
+/// answered, before the client closed it; `None` where an answer came, its bytes are not in
+/// the capture, the client left first, or the leg is an HTTP/2 stream or a TLS burst.
+fn silent_close(front: &Leg) -> Option<Timestamp> {
+    let ex = front.exchange.as_ref()?;
+    if ex.response.is_some() || ex.response_error.is_some() || ex.h2.is_some() || answer_lost(front)
+    {
+        return None;
+    }
+    reaction_time(front)
+}
+
+/// When the target's parsed HTTP/1 answer on this back-end leg began: an answer the ALB relays
+/// (a malformed one it does not, an HTTP/2 stream's or one whose bytes were lost is left out).
+fn relayable_answer(back: &Leg) -> Option<Timestamp> {
+    let ex = back.exchange.as_ref()?;
+    if ex.h2.is_some() || answer_lost(back) {
+        return None;
+    }
+    ex.response.as_ref().map(|r| r.first_byte)
 }
 
 /// When the ALB answered the client on this front-end leg.
