@@ -1,7 +1,8 @@
 //! The HTML report. Without a browser, for every sample: every internal link (`href="#x"`) has
 //! its `id`, ids are unique, the time strip, the legend, the failure index and one permalinked
-//! section per failure are there, and nothing is fetched. In ONE headless Chromium, every page
-//! (every sample, the TLS samples with their key logs, the multi-file samples) in an iframe, with
+//! section per failure are there, and nothing is fetched. In headless Chromium (one start for
+//! each 60 pages), every page (every sample, the TLS samples with their key logs, the
+//! multi-file samples) in an iframe, with
 //! script and without: no console message or CSP violation from any page, every failure listed,
 //! the verdict there, the filter bar shown only with script. In headless Chromium, for a subset of
 //! samples, in depth: no console errors or CSP violations with script on (the filter bar appears, so the
@@ -547,6 +548,10 @@ window.addEventListener('load', () => {
 });
 </script>"#;
 
+/// Sample pages loaded by one browser start in [`html_reports_of_every_sample_load_in_one_browser`]
+/// (each page twice: with and without script).
+const PAGES_PER_BROWSER: usize = 60;
+
 #[test]
 fn html_reports_of_every_sample_load_in_one_browser() {
     let Some(bin) = chromium() else {
@@ -583,22 +588,29 @@ fn html_reports_of_every_sample_load_in_one_browser() {
     });
     let mut rendered = rendered.into_inner().unwrap();
     rendered.sort();
-    let mut top = String::from("<!doctype html><html><body><div id=\"out\"></div>\n");
-    for (name, _) in &rendered {
-        top.push_str(&format!(
-            "<iframe src=\"{name}.html\"></iframe><iframe src=\"{name}-noscript.html\"></iframe>\n"
-        ));
+    // One browser start per group of pages: each start stays well inside run_chromium's 60 s
+    // however many samples there are.
+    let (mut dom, mut log) = (String::new(), String::new());
+    for (group, pages) in rendered.chunks(PAGES_PER_BROWSER).enumerate() {
+        let mut top = String::from("<!doctype html><html><body><div id=\"out\"></div>\n");
+        for (name, _) in pages {
+            top.push_str(&format!(
+                "<iframe src=\"{name}.html\"></iframe><iframe src=\"{name}-noscript.html\"></iframe>\n"
+            ));
+        }
+        top.push_str(TOP_SCRIPT);
+        top.push_str("</body></html>\n");
+        let top_path = work.join(format!("top{group}.html"));
+        std::fs::write(&top_path, top).unwrap();
+        let (group_dom, group_log) = run_chromium(
+            bin,
+            &work.join(format!("profile{group}")),
+            &["--dump-dom".into(), "--allow-file-access-from-files".into()],
+            &format!("file://{}", top_path.display()),
+        );
+        dom.push_str(&group_dom);
+        log.push_str(&group_log);
     }
-    top.push_str(TOP_SCRIPT);
-    top.push_str("</body></html>\n");
-    let top_path = work.join("top.html");
-    std::fs::write(&top_path, top).unwrap();
-    let (dom, log) = run_chromium(
-        bin,
-        &work.join("profile"),
-        &["--dump-dom".into(), "--allow-file-access-from-files".into()],
-        &format!("file://{}", top_path.display()),
-    );
     // Console messages and CSP violations, by page: none, but the blocked script of a page
     // that stands for a browser with script off.
     let mut problems = Vec::new();
